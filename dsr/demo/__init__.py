@@ -1,0 +1,1 @@
+"""The demo learner platform: a realistic schema and deterministic synthetic learners."""

@@ -1,0 +1,408 @@
+"""The typed model of a data map: what personal data an organisation holds, where, and why.
+
+The model is deliberately independent of any organisation: POINT3's map is one instance of it.
+Shape checks live here (pydantic, unknown keys forbidden); cross-references are checked by
+`inventory.validation`, which needs the whole map.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+LANGUAGES = ("fr", "en")
+IDENT_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+COLUMN_REF_RE = r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$"
+_DURATION_RE = re.compile(
+    r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+
+
+class Strict(BaseModel):
+    """Base of every map object: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Text(Strict):
+    """A sentence shown to people, in French and in English."""
+
+    fr: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, lang: str) -> str:
+        """Return the text in `lang`, falling back to English for any other language."""
+        return self.fr if lang == "fr" else self.en
+
+
+def _coerce_text(value: object) -> object:
+    """Accept a plain string where a translation is the same in both languages (a proper name)."""
+    if isinstance(value, str):
+        return {"fr": value, "en": value}
+    return value
+
+
+class LocalText(Text):
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, value: object) -> object:
+        return _coerce_text(value)
+
+
+class Duration(Strict):
+    """An ISO 8601 duration such as P10Y, P13M or P30D, kept in calendar units."""
+
+    years: int = 0
+    months: int = 0
+    days: int = 0
+    seconds: int = 0
+    iso: str
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        match = _DURATION_RE.match(text.strip())
+        if not match:
+            raise ValueError(
+                f"'{text}' is not an ISO 8601 duration: write P10Y for ten years, "
+                "P13M for thirteen months, P30D for thirty days"
+            )
+        part = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
+        return cls(
+            years=part["years"],
+            months=part["months"],
+            days=part["days"] + 7 * part["weeks"],
+            seconds=part["hours"] * 3600 + part["minutes"] * 60 + part["seconds"],
+            iso=text.strip(),
+        )
+
+    @property
+    def approximate(self) -> timedelta:
+        """Return the duration as a timedelta (a month counted as 30 days): for sorting only."""
+        return timedelta(
+            days=self.years * 365 + self.months * 30 + self.days, seconds=self.seconds
+        )
+
+    def describe(self, lang: str) -> str:
+        """Say the duration in words, e.g. '10 ans' / '13 months'."""
+        words = {
+            "fr": (("an", "ans"), ("mois", "mois"), ("jour", "jours"), ("seconde", "secondes")),
+            "en": (("year", "years"), ("month", "months"), ("day", "days"), ("second", "seconds")),
+        }["fr" if lang == "fr" else "en"]
+        parts = []
+        for amount, (one, many) in zip(
+            (self.years, self.months, self.days, self.seconds), words, strict=True
+        ):
+            if amount:
+                parts.append(f"{amount} {one if amount == 1 else many}")
+        return ", ".join(parts) or "0"
+
+
+def _coerce_duration(value: object) -> object:
+    if isinstance(value, str):
+        return Duration.parse(value)
+    return value
+
+
+DurationField = Annotated[Duration, Field(description="ISO 8601 duration")]
+
+
+class LegalBasis(StrEnum):
+    """The six grounds of GDPR Art. 6(1)."""
+
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    VITAL_INTERESTS = "vital_interests"
+    PUBLIC_TASK = "public_task"
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+
+    @property
+    def article(self) -> str:
+        letter = "abcdef"[list(LegalBasis).index(self)]
+        return f"Art. 6(1)({letter}) GDPR"
+
+    def describe(self, lang: str) -> str:
+        fr = {
+            "consent": "Consentement de la personne",
+            "contract": "Exécution d'un contrat ou de mesures précontractuelles",
+            "legal_obligation": "Respect d'une obligation légale",
+            "vital_interests": "Sauvegarde des intérêts vitaux",
+            "public_task": "Mission d'intérêt public",
+            "legitimate_interests": "Intérêts légitimes du responsable de traitement",
+        }
+        en = {
+            "consent": "Consent of the data subject",
+            "contract": "Performance of a contract or pre-contractual steps",
+            "legal_obligation": "Compliance with a legal obligation",
+            "vital_interests": "Protection of vital interests",
+            "public_task": "Task carried out in the public interest",
+            "legitimate_interests": "Legitimate interests of the controller",
+        }
+        label = (fr if lang == "fr" else en)[self.value]
+        article = self.article.replace("GDPR", "RGPD") if lang == "fr" else self.article
+        return f"{label} ({article})"
+
+
+_BASIS_ALIASES = {f"6(1)({letter})": basis for letter, basis in zip("abcdef", LegalBasis)}
+
+
+class Provenance(StrEnum):
+    """How the data came to be: what Art. 20 portability covers (provided and observed)."""
+
+    PROVIDED = "provided"
+    OBSERVED = "observed"
+    DERIVED = "derived"
+
+    @property
+    def portable(self) -> bool:
+        return self is not Provenance.DERIVED
+
+
+class ErasureAction(StrEnum):
+    DELETE = "delete"
+    ANONYMIZE = "anonymize"
+    RETAIN = "retain"
+
+
+class AnonymizeStrategy(StrEnum):
+    """How one column is made anonymous (or pseudonymous, for `keyed_hash`)."""
+
+    NULL = "null"
+    FIXED = "fixed"
+    KEYED_HASH = "keyed_hash"
+    YEAR_ONLY = "year_only"
+    TRUNCATE = "truncate"
+    UNIQUE_PLACEHOLDER = "unique_placeholder"
+
+
+class Anonymize(Strict):
+    strategy: AnonymizeStrategy
+    value: str | int | bool | None = None
+    length: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: object) -> object:
+        if isinstance(value, str):
+            return {"strategy": value}
+        return value
+
+    @model_validator(mode="after")
+    def _needs(self) -> Anonymize:
+        if self.strategy is AnonymizeStrategy.FIXED and self.value is None:
+            raise ValueError("the `fixed` strategy needs a `value` to write in place of the data")
+        if self.strategy is AnonymizeStrategy.TRUNCATE and self.length is None:
+            raise ValueError("the `truncate` strategy needs a `length` (characters to keep)")
+        return self
+
+
+class Field_(Strict):
+    """One column of a category: `table.column` in the category's system (or `system`)."""
+
+    column: str = Field(pattern=COLUMN_REF_RE)
+    label: LocalText
+    system: str | None = None
+    third_party: bool = Field(
+        default=False,
+        description="may hold other people's data: redacted in rows the subject does not own",
+    )
+    anonymize: Anonymize | None = None
+
+    @property
+    def table(self) -> str:
+        return self.column.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.column.split(".", 1)[1]
+
+
+class Retention(Strict):
+    period: Duration
+    from_: str = Field(alias="from", pattern=COLUMN_REF_RE)
+    condition: LocalText | None = None
+    source: LocalText
+    note: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period(cls, value: object) -> object:
+        return _coerce_duration(value)
+
+
+class Erasure(Strict):
+    action: ErasureAction
+    legal_reason: LocalText | None = None
+    until: LocalText | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _retain_says_why(self) -> Erasure:
+        if self.action is ErasureAction.RETAIN and (self.legal_reason is None or not self.until):
+            raise ValueError(
+                "an erasure that retains data must give the `legal_reason` and `until` when"
+            )
+        return self
+
+
+class Category(Strict):
+    """A category of personal data: its fields, why it is held and what happens to it."""
+
+    title: LocalText
+    description: LocalText
+    system: str
+    fields: list[Field_] = Field(min_length=1)
+    purposes: list[LocalText] = Field(min_length=1)
+    legal_basis: LegalBasis
+    legal_basis_detail: LocalText | None = None
+    recipients: list[str] = Field(default_factory=list)
+    retention: Retention
+    source: LocalText
+    provenance: Provenance
+    erasure: Erasure
+    special: bool = Field(default=False, description="Art. 9/10 data (health, convictions...)")
+    note: str | None = None
+
+    @field_validator("legal_basis", mode="before")
+    @classmethod
+    def _basis_alias(cls, value: object) -> object:
+        if isinstance(value, str) and value.replace(" ", "") in _BASIS_ALIASES:
+            return _BASIS_ALIASES[value.replace(" ", "")].value
+        return value
+
+    def fields_in(self, system: str) -> list[Field_]:
+        return [f for f in self.fields if (f.system or self.system) == system]
+
+
+class Link(Strict):
+    """A row of this table belongs to the subject when `column` is among `to` of theirs."""
+
+    column: str = Field(pattern=IDENT_RE)
+    to: str = Field(pattern=COLUMN_REF_RE)
+
+    @property
+    def target_table(self) -> str:
+        return self.to.split(".", 1)[0]
+
+    @property
+    def target_column(self) -> str:
+        return self.to.split(".", 1)[1]
+
+
+class Table(Strict):
+    primary_key: list[str] = Field(min_length=1)
+    links: list[Link] = Field(default_factory=list)
+    owner: Link | None = Field(
+        default=None,
+        description="among the rows found, those whose `column` points at the subject are "
+        "the subject's own; the others (e.g. another learner's message) are third-party",
+    )
+    description: str | None = None
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _one_key(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class IdentityLocation(Strict):
+    column: str = Field(pattern=COLUMN_REF_RE)
+    expect_one: bool = Field(
+        default=False, description="more than one row for one person is flagged (two accounts)"
+    )
+
+
+class IdentityKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    ID = "id"
+    TEXT = "text"
+
+
+class Identity(Strict):
+    """A way to find a person, e.g. their email address, in some columns of the systems."""
+
+    kind: IdentityKind
+    label: LocalText
+    locations: dict[str, list[IdentityLocation]] = Field(
+        min_length=1, description="system name -> columns holding the identity"
+    )
+
+    def normalize(self, value: str) -> str:
+        """Return the identity as compared: trimmed; emails lower-cased; phones without spaces."""
+        value = value.strip()
+        if self.kind is IdentityKind.EMAIL:
+            return value.lower()
+        if self.kind is IdentityKind.PHONE:
+            return re.sub(r"[\s.\-()]", "", value)
+        return value
+
+
+class DatabaseUrl(Strict):
+    env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
+    default: str
+
+
+class System(Strict):
+    """A database holding personal data, reached through a SQLAlchemy URL."""
+
+    title: LocalText
+    url: DatabaseUrl
+    tables: dict[str, Table] = Field(min_length=1)
+    description: LocalText | None = None
+
+
+class Contact(Strict):
+    name: str
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    address: str | None = None
+    phone: str | None = None
+
+
+class Organisation(Strict):
+    name: str
+    address: str
+    controller: Contact
+    dpo: Contact
+    supervisory_authority: Contact
+    website: str | None = None
+    security_measures: list[LocalText] = Field(default_factory=list)
+    automated_decisions: LocalText
+    transfers_outside_eu: LocalText
+    data_subjects: list[LocalText] = Field(min_length=1)
+
+
+class Recipient(Strict):
+    name: str
+    kind: Literal["third_party", "processor", "internal", "authority"]
+    description: LocalText
+    contact_email: str | None = None
+    country: str = "FR"
+    transfer_safeguards: LocalText | None = None
+
+
+class DataMap(Strict):
+    """The whole map: the organisation, its systems, identities, recipients and categories."""
+
+    version: Literal[1]
+    organisation: Organisation
+    systems: dict[str, System] = Field(min_length=1)
+    identities: dict[str, Identity] = Field(min_length=1)
+    recipients: dict[str, Recipient] = Field(default_factory=dict)
+    categories: dict[str, Category] = Field(min_length=1)
+
+    def fields_of_table(self, system: str, table: str) -> list[tuple[str, Field_]]:
+        """Return (category id, field) for every mapped column of one table."""
+        return [
+            (cat_id, f)
+            for cat_id, cat in self.categories.items()
+            for f in cat.fields_in(system)
+            if f.table == table
+        ]
