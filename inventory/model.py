@@ -83,9 +83,7 @@ class Duration(Strict):
     @property
     def approximate(self) -> timedelta:
         """Return the duration as a timedelta (a month counted as 30 days): for sorting only."""
-        return timedelta(
-            days=self.years * 365 + self.months * 30 + self.days, seconds=self.seconds
-        )
+        return timedelta(days=self.years * 365 + self.months * 30 + self.days, seconds=self.seconds)
 
     def describe(self, lang: str) -> str:
         """Say the duration in words, e.g. '10 ans' / '13 months'."""
@@ -148,7 +146,9 @@ class LegalBasis(StrEnum):
         return f"{label} ({article})"
 
 
-_BASIS_ALIASES = {f"6(1)({letter})": basis for letter, basis in zip("abcdef", LegalBasis)}
+_BASIS_ALIASES = {
+    f"6(1)({letter})": basis for letter, basis in zip("abcdef", LegalBasis, strict=True)
+}
 
 
 class Provenance(StrEnum):

@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_LEARNERS ?= 1000
+SAMPLE_EMAIL ?= zoe.lefevre@example.org
+
+.PHONY: demo test lint bench system-packages services clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Debian tools the tests use (qpdf checks every PDF we produce). Installed only when missing.
+system-packages:
+	@command -v qpdf >/dev/null 2>&1 || { \
+	  echo "Installing Debian package qpdf (used to check the PDFs)..."; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq qpdf >/dev/null; }
+
+services:
+	@scripts/ensure-services.sh
+
+demo: $(STAMP)
+	mkdir -p instance
+	$(BIN)/dsr demo seed --learners $(DEMO_LEARNERS)
+	$(BIN)/dsr map check --live
+	@echo "--- what the map finds for the sample learner $(SAMPLE_EMAIL) ---"
+	$(BIN)/dsr subject find --summary $(SAMPLE_EMAIL)
+	$(BIN)/dsr map ropa --format pdf --lang fr --output instance/ropa-fr.pdf
+	$(BIN)/dsr map ropa --format pdf --lang en --output instance/ropa-en.pdf
+	$(BIN)/dsr map ropa --format csv --lang fr --output instance/ropa-fr.csv
+	@echo "Demo ready: instance/demo-platform.sqlite3 holds the learner platform; the register is in instance/ropa-*.pdf|csv."
+
+test: $(STAMP) system-packages services
+	$(BIN)/pytest -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check inventory exports dsr tests bench
+	$(BIN)/ruff format --check inventory exports dsr tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP) services
+	$(BIN)/python bench/seed.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

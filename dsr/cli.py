@@ -1,0 +1,277 @@
+"""The `dsr` command line: check the map, find a subject, seed the demo, write the register.
+
+Exit codes: 0 success, 1 a problem the output explains (invalid map, unreachable system),
+2 a usage error (click's own).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from inventory.loader import MapError, load_data_map
+from inventory.locator import (
+    SubjectLocation,
+    UnknownIdentity,
+    category_counts,
+    iter_category_rows,
+    locate_subject,
+)
+from inventory.model import DataMap
+from inventory.systems import Systems, SystemUnavailable
+
+DEFAULT_DEMO_URL = "sqlite:///instance/demo-platform.sqlite3"
+
+
+class Context:
+    def __init__(self, map_path: Path) -> None:
+        self.map_path = map_path
+
+    def load_map(self) -> DataMap:
+        try:
+            return load_data_map(self.map_path)
+        except MapError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            click.echo(f"{len(exc.problems)} problem(s) in the data map.", err=True)
+            raise SystemExit(1) from None
+
+    @contextmanager
+    def systems(self, data_map: DataMap) -> Iterator[Systems]:
+        with Systems(data_map, os.environ, self.map_path.resolve().parent).opened() as systems:
+            yield systems
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--map",
+    "map_path",
+    envvar="DSR_DATA_MAP",
+    default="data_map.yaml",
+    show_default=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The data map to use (env DSR_DATA_MAP).",
+)
+@click.pass_context
+def main(ctx: click.Context, map_path: Path) -> None:
+    """Answer GDPR data-subject requests from one declarative data map."""
+    ctx.obj = Context(map_path)
+
+
+# --- the data map -------------------------------------------------------------------------------
+
+
+@main.group("map")
+def map_group() -> None:
+    """Check the data map and derive the register from it."""
+
+
+@map_group.command("check")
+@click.option("--live", is_flag=True, help="Also compare with each system's live schema.")
+@pass_context
+def map_check(ctx: Context, live: bool) -> None:
+    """Validate the map; with --live, report what is missing or unmapped in the databases."""
+    data_map = ctx.load_map()
+    summary = (
+        f"{ctx.map_path}: {len(data_map.categories)} categories, "
+        f"{len(data_map.systems)} system(s), "
+        f"{sum(len(c.fields) for c in data_map.categories.values())} fields: valid."
+    )
+    if not live:
+        click.echo(summary)
+        return
+    from inventory.live import Severity, check_live
+
+    with ctx.systems(data_map) as systems:
+        findings = check_live(data_map, systems)
+    for finding in findings:
+        click.echo(str(finding), err=finding.severity is Severity.ERROR)
+    errors = sum(f.severity is Severity.ERROR for f in findings)
+    gaps = len(findings) - errors
+    if findings:
+        click.echo(f"{errors} error(s) and {gaps} unmapped personal-looking column(s).", err=True)
+        raise SystemExit(1)
+    click.echo(summary.replace(": valid.", ": valid and matches the live databases."))
+
+
+@map_group.command("ropa")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "pdf"]), default="pdf", show_default=True
+)
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File to write (default: ropa-LANG.FORMAT in the current folder; '-' for stdout).",
+)
+@pass_context
+def map_ropa(ctx: Context, fmt: str, lang: str, output: Path | None) -> None:
+    """Write the register of processing activities (GDPR Art. 30) derived from the map."""
+    from exports.ropa import ropa_csv, ropa_pdf
+
+    data_map = ctx.load_map()
+    content = ropa_csv(data_map, lang) if fmt == "csv" else ropa_pdf(data_map, lang)
+    if output is not None and str(output) == "-":
+        sys.stdout.buffer.write(content)
+        return
+    target = output or Path(f"ropa-{lang}.{fmt}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    click.echo(f"Register written to {target} ({len(content):,} bytes).")
+
+
+# --- subjects -----------------------------------------------------------------------------------
+
+
+@main.group("subject")
+def subject_group() -> None:
+    """Find a data subject's rows through the map."""
+
+
+@subject_group.command("find")
+@click.argument("value")
+@click.option(
+    "--identity",
+    default="email",
+    show_default=True,
+    help="The identity VALUE is, as declared in the map (email, phone, ...).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.option("--summary", is_flag=True, help="Print only the number of rows per category.")
+@pass_context
+def subject_find(ctx: Context, value: str, identity: str, as_json: bool, summary: bool) -> None:
+    """Print every row of the person known by VALUE, per category and system."""
+    data_map = ctx.load_map()
+    with ctx.systems(data_map) as systems:
+        try:
+            location = locate_subject(data_map, systems, identity, value)
+            if as_json:
+                click.echo(json.dumps(_subject_json(data_map, systems, location), indent=2))
+            else:
+                _print_subject(data_map, systems, location, summary=summary)
+        except UnknownIdentity as exc:
+            raise click.UsageError(str(exc)) from None
+        except SystemUnavailable as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(1) from None
+
+
+def _print_subject(
+    data_map: DataMap, systems: Systems, location: SubjectLocation, *, summary: bool
+) -> None:
+    for flag in location.flags:
+        click.secho(f"warning: [{flag.system}.{flag.table}] {flag.message}", fg="yellow")
+    counts = category_counts(data_map, location)
+    if not counts:
+        click.echo(f"No data found for this {location.identity} in any system of the map.")
+        return
+    total = sum(sum(per.values()) for per in counts.values())
+    click.echo(f"{total} row(s) in {len(counts)} categor{'y' if len(counts) == 1 else 'ies'}:")
+    for cat_id, per_table in counts.items():
+        category = data_map.categories[cat_id]
+        click.secho(f"\n{category.title.en} ({cat_id})", bold=True)
+        for where, n in per_table.items():
+            click.echo(f"  {where}: {n} row(s)")
+        if summary:
+            continue
+        labels = {f.name: f.label.en for f in category.fields}
+        for row in iter_category_rows(data_map, systems, location, cat_id):
+            key = ", ".join(f"{k}={v}" for k, v in row.primary_key.items())
+            mark = "" if row.owned else "  (another person's row: third-party fields redacted)"
+            click.echo(f"  - {row.system}.{row.table} [{key}]{mark}")
+            third_party = {f.name for f in category.fields if f.third_party}
+            for column, cell in row.values.items():
+                shown = "[redacted]" if not row.owned and column in third_party else cell
+                click.echo(f"      {labels.get(column, column)}: {_plain(shown)}")
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _subject_json(data_map: DataMap, systems: Systems, location: SubjectLocation) -> dict[str, Any]:
+    categories: dict[str, list[dict[str, Any]]] = {}
+    for cat_id in category_counts(data_map, location):
+        categories[cat_id] = [
+            {
+                "system": row.system,
+                "table": row.table,
+                "primary_key": {k: _json_value(v) for k, v in row.primary_key.items()},
+                "owned": row.owned,
+                "values": {k: _json_value(v) for k, v in row.values.items()},
+            }
+            for row in iter_category_rows(data_map, systems, location, cat_id)
+        ]
+    return {
+        "identity": location.identity,
+        "found": location.found,
+        "flags": [
+            {"system": f.system, "table": f.table, "message": f.message} for f in location.flags
+        ],
+        "counts": category_counts(data_map, location),
+        "categories": categories,
+    }
+
+
+# --- the demo platform --------------------------------------------------------------------------
+
+
+@main.group("demo")
+def demo_group() -> None:
+    """The demo learner platform the default map points at."""
+
+
+@demo_group.command("seed")
+@click.option(
+    "--url",
+    envvar="DSR_DEMO_PLATFORM_URL",
+    default=DEFAULT_DEMO_URL,
+    show_default=True,
+    help="Database to fill (SQLite, PostgreSQL or MariaDB URL; env DSR_DEMO_PLATFORM_URL).",
+)
+@click.option("--learners", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--seed", "seed", type=int, default=3, show_default=True)
+def demo_seed(url: str, learners: int, seed: int) -> None:
+    """Create the demo learner platform and fill it with deterministic synthetic people."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dsr.demo.seed import seed_platform
+    from inventory.systems import redact_url
+
+    try:
+        result = seed_platform(url, learners=learners, seed=seed, progress=click.echo)
+    except SQLAlchemyError as exc:
+        click.echo(f"error: cannot seed {redact_url(url)}: {exc.__class__.__name__}", err=True)
+        raise SystemExit(1) from None
+    total = sum(result.counts.values())
+    click.echo(
+        f"Seeded {redact_url(url)}: {result.counts.get('learner', 0):,} learners, "
+        f"{total:,} rows in {result.seconds:.1f} s."
+    )

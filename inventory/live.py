@@ -1,0 +1,100 @@
+"""Compare a map with the live schemas of its systems: what is missing, and what is not mapped.
+
+The second half is what makes the inventory trustworthy: a column named like personal data
+(`email`, `phone`, `birth_date`...) that no category claims is a gap a DPO must close.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
+
+from inventory.model import DataMap
+from inventory.systems import Systems, short_reason
+from inventory.validation import known_columns
+
+PERSONAL_TOKENS = frozenset(
+    {
+        "email", "mail", "phone", "mobile", "tel", "telephone", "fax", "name", "firstname",
+        "lastname", "surname", "username", "login", "address", "street", "postal", "postcode",
+        "zip", "city", "birth", "birthdate", "dob", "age", "gender", "sex", "nationality",
+        "ip", "cookie", "device", "agent", "useragent", "passport", "ssn", "insee", "iban",
+        "bic", "card", "pan", "password", "token", "latitude", "longitude", "geo", "location",
+        "photo", "avatar", "signature", "health", "religion", "comment", "message", "body",
+        "note", "notes", "answer", "search", "referrer", "url",
+    }
+)  # fmt: skip
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    GAP = "gap"
+
+
+@dataclass(frozen=True)
+class LiveFinding:
+    severity: Severity
+    system: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.severity.value}: [{self.system}] {self.message}"
+
+
+def looks_personal(column: str) -> bool:
+    """Say whether a column's name suggests personal data (split on `_` and camelCase)."""
+    words = re.sub(r"([a-z])([A-Z])", r"\1_\2", column).lower()
+    tokens = {t for t in re.split(r"[^a-z0-9]+", words) if t}
+    return bool(tokens & PERSONAL_TOKENS) or words.replace("_", "") in PERSONAL_TOKENS
+
+
+def check_live(data_map: DataMap, systems: Systems) -> list[LiveFinding]:
+    """Reflect every system and report mapped objects that do not exist and unmapped ones."""
+    findings: list[LiveFinding] = []
+    for system, spec in data_map.systems.items():
+        try:
+            inspector = inspect(systems.engine(system))
+            actual_tables = set(inspector.get_table_names())
+            columns = {t: {c["name"] for c in inspector.get_columns(t)} for t in actual_tables}
+        except SQLAlchemyError as exc:
+            findings.append(
+                LiveFinding(Severity.ERROR, system, f"cannot be read: {short_reason(exc)}")
+            )
+            continue
+        for table in spec.tables:
+            if table not in actual_tables:
+                findings.append(
+                    LiveFinding(
+                        Severity.ERROR,
+                        system,
+                        f"table `{table}` is in the map but not in the database.",
+                    )
+                )
+                continue
+            for column in sorted(known_columns(data_map, system, table) - columns[table]):
+                findings.append(
+                    LiveFinding(
+                        Severity.ERROR,
+                        system,
+                        f"column `{table}.{column}` is in the map but not in the database.",
+                    )
+                )
+        for table in sorted(actual_tables):
+            mapped = {f.name for _, f in data_map.fields_of_table(system, table)}
+            for column in sorted(columns[table] - mapped):
+                if not looks_personal(column):
+                    continue
+                where = "" if table in spec.tables else " (a table the map does not list)"
+                findings.append(
+                    LiveFinding(
+                        Severity.GAP,
+                        system,
+                        f"column `{table}.{column}`{where} looks like personal data but no "
+                        "category claims it: add it to a category, or rename it if it is not.",
+                    )
+                )
+    return findings

@@ -1,0 +1,279 @@
+"""Find one person's rows in every system by following the map's identities and links.
+
+Two phases keep memory flat whatever the size of the subject:
+1. `locate_subject` walks each system's tables in link order with one set-based query per table
+   per hop (values sent in chunks), keeping only primary keys and the key values that other
+   tables link to;
+2. `iter_category_rows` streams the rows of a category back, by primary key, in chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, false, func, select, tuple_
+from sqlalchemy.exc import SQLAlchemyError
+
+from inventory.model import Category, DataMap, IdentityKind
+from inventory.systems import Systems, SystemUnavailable, short_reason
+from inventory.validation import link_order
+
+CHUNK = 1000
+Key = tuple[Any, ...]
+
+
+class UnknownIdentity(ValueError):
+    """The identity type asked for is not declared in the map."""
+
+
+@dataclass
+class TableMatch:
+    """The subject's rows of one table: their primary keys, and which of them they own."""
+
+    system: str
+    table: str
+    primary_key: tuple[str, ...]
+    keys: list[Key] = field(default_factory=list)
+    not_owned: set[Key] = field(default_factory=set)
+    carried: dict[str, set[Any]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(self.keys)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Something staff must look at, e.g. one email matching two accounts."""
+
+    system: str
+    table: str
+    message: str
+
+
+@dataclass
+class SubjectLocation:
+    """Where a subject's data is: per (system, table), the keys of their rows."""
+
+    identity: str
+    tables: dict[tuple[str, str], TableMatch] = field(default_factory=dict)
+    flags: list[Flag] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return any(match.keys for match in self.tables.values())
+
+    def match(self, system: str, table: str) -> TableMatch | None:
+        return self.tables.get((system, table))
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    """One row of a category: where it is, its key, the category's columns, whose it is."""
+
+    system: str
+    table: str
+    primary_key: dict[str, Any]
+    values: dict[str, Any]
+    owned: bool
+
+
+def locate_subject(
+    data_map: DataMap, systems: Systems, identity: str, value: str
+) -> SubjectLocation:
+    """Return the keys of every row of the person known by `identity` = `value`.
+
+    Raise `UnknownIdentity` for an identity the map does not declare and `SystemUnavailable`
+    when a system cannot be read.
+    """
+    if identity not in data_map.identities:
+        known = ", ".join(sorted(data_map.identities))
+        raise UnknownIdentity(f"the map declares no identity `{identity}` (known: {known})")
+    spec = data_map.identities[identity]
+    normalized = spec.normalize(value)
+    location = SubjectLocation(identity=identity)
+    if not normalized:
+        return location
+    for system in data_map.systems:
+        try:
+            _locate_in_system(data_map, systems, system, identity, normalized, location)
+        except SQLAlchemyError as exc:
+            raise SystemUnavailable(system, short_reason(exc)) from exc
+    return location
+
+
+def _needed_columns(data_map: DataMap, system: str) -> dict[str, set[str]]:
+    """Return, per table, the columns whose values other tables link to."""
+    needed: dict[str, set[str]] = {}
+    for table in data_map.systems[system].tables.values():
+        for link in [*table.links, *([table.owner] if table.owner else [])]:
+            needed.setdefault(link.target_table, set()).add(link.target_column)
+    return needed
+
+
+def _locate_in_system(
+    data_map: DataMap,
+    systems: Systems,
+    system: str,
+    identity: str,
+    value: str,
+    location: SubjectLocation,
+) -> None:
+    spec = data_map.identities[identity]
+    tables = systems.tables(system)
+    needed = _needed_columns(data_map, system)
+    identity_columns: dict[str, list[tuple[str, bool]]] = {}
+    for loc in spec.locations.get(system, []):
+        t, c = loc.column.split(".", 1)
+        identity_columns.setdefault(t, []).append((c, loc.expect_one))
+
+    with systems.engine(system).connect() as conn:
+        for name in link_order(data_map, system):
+            table_spec = data_map.systems[system].tables[name]
+            table = tables[name]
+            owner = table_spec.owner
+            match = TableMatch(
+                system,
+                name,
+                tuple(table_spec.primary_key),
+                carried={c: set() for c in sorted(needed.get(name, set()))},
+            )
+            select_cols = [*match.primary_key, *match.carried]
+            owner_values: set[Any] | None = None
+            if owner is not None:
+                select_cols.append(owner.column)
+                target = location.match(system, owner.target_table)
+                owner_values = target.carried.get(owner.target_column, set()) if target else set()
+            columns = [table.c[c] for c in dict.fromkeys(select_cols)]
+            collector = _RowCollector(match, owner.column if owner else None, owner_values)
+            for column_name, expect_one in identity_columns.get(name, []):
+                predicate = _identity_predicate(table, column_name, spec.kind, value)
+                found = collector.take(conn.execute(select(*columns).where(predicate)))
+                if expect_one and found > 1:
+                    location.flags.append(
+                        Flag(
+                            system,
+                            name,
+                            f"{found} rows of `{name}` match this {identity}: the same person "
+                            "may have several accounts; check them before acting.",
+                        )
+                    )
+            for link in table_spec.links:
+                target = location.match(system, link.target_table)
+                values = sorted(target.carried.get(link.target_column, set())) if target else []
+                for chunk in _chunks(values):
+                    collector.take(
+                        conn.execute(select(*columns).where(table.c[link.column].in_(chunk)))
+                    )
+            location.tables[(system, name)] = match
+
+
+@dataclass
+class _RowCollector:
+    """Add rows to a match once each, keeping the values other tables link to."""
+
+    match: TableMatch
+    owner_column: str | None
+    owner_values: set[Any] | None
+    seen: set[Key] = field(default_factory=set)
+
+    def take(self, rows: Iterable[Any]) -> int:
+        """Record the rows; return how many the query gave, duplicates included."""
+        n = 0
+        for row in rows:
+            n += 1
+            mapping = row._mapping
+            key = tuple(mapping[c] for c in self.match.primary_key)
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            self.match.keys.append(key)
+            for column, values in self.match.carried.items():
+                if mapping[column] is not None:
+                    values.add(mapping[column])
+            if (
+                self.owner_column is not None
+                and self.owner_values is not None
+                and mapping[self.owner_column] not in self.owner_values
+            ):
+                self.match.not_owned.add(key)
+        return n
+
+
+def _identity_predicate(
+    table: Table, column: str, kind: IdentityKind, value: str
+) -> ColumnElement[bool]:
+    col = table.c[column]
+    if kind is IdentityKind.EMAIL:
+        return func.lower(func.trim(col)) == value
+    try:
+        python_type = col.type.python_type
+    except NotImplementedError:
+        python_type = str
+    if python_type is int:
+        if not value.lstrip("-").isdigit():
+            return false()
+        return col == int(value)
+    return col == value
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def category_tables(data_map: DataMap, category: Category) -> list[tuple[str, str, list[str]]]:
+    """Return (system, table, columns) for each table holding the category's fields, in order."""
+    seen: dict[tuple[str, str], list[str]] = {}
+    for f in category.fields:
+        seen.setdefault((f.system or category.system, f.table), []).append(f.name)
+    return [(s, t, cols) for (s, t), cols in seen.items()]
+
+
+def iter_category_rows(
+    data_map: DataMap, systems: Systems, location: SubjectLocation, category_id: str
+) -> Iterator[CategoryRow]:
+    """Stream the subject's rows of one category, table by table, by primary key in chunks."""
+    category = data_map.categories[category_id]
+    for system, table_name, columns in category_tables(data_map, category):
+        match = location.match(system, table_name)
+        if match is None or not match.keys:
+            continue
+        table = systems.tables(system)[table_name]
+        pk = match.primary_key
+        wanted = list(dict.fromkeys([*pk, *columns]))
+        key_expr = table.c[pk[0]] if len(pk) == 1 else tuple_(*(table.c[c] for c in pk))
+        try:
+            with systems.engine(system).connect() as conn:
+                for chunk in _chunks(match.keys):
+                    keys = [k[0] for k in chunk] if len(pk) == 1 else list(chunk)
+                    stmt = (
+                        select(*(table.c[c] for c in wanted))
+                        .where(key_expr.in_(keys))
+                        .order_by(*(table.c[c] for c in pk))
+                    )
+                    for row in conn.execute(stmt):
+                        mapping = row._mapping
+                        key = tuple(mapping[c] for c in pk)
+                        yield CategoryRow(
+                            system=system,
+                            table=table_name,
+                            primary_key={c: mapping[c] for c in pk},
+                            values={c: mapping[c] for c in columns},
+                            owned=key not in match.not_owned,
+                        )
+        except SQLAlchemyError as exc:
+            raise SystemUnavailable(system, short_reason(exc)) from exc
+
+
+def category_counts(data_map: DataMap, location: SubjectLocation) -> dict[str, dict[str, int]]:
+    """Return, per category, the number of rows per `system.table`, without reading the rows."""
+    counts: dict[str, dict[str, int]] = {}
+    for cat_id, category in data_map.categories.items():
+        for system, table, _ in category_tables(data_map, category):
+            match = location.match(system, table)
+            if match is not None and match.keys:
+                counts.setdefault(cat_id, {})[f"{system}.{table}"] = match.count
+    return counts

@@ -1,0 +1,113 @@
+"""Connections to the systems a map names, and their reflected schemas.
+
+URLs come from the environment variable each system declares, with the map's default otherwise;
+a relative SQLite path in a default is taken from the map's folder so that the demo works from
+any working directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, MetaData, Table, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from inventory.model import DataMap
+
+
+class SystemUnavailable(Exception):
+    """A system could not be reached or read; the message names it and says why."""
+
+    def __init__(self, system: str, reason: str) -> None:
+        self.system = system
+        self.reason = reason
+        super().__init__(f"system `{system}` could not be read: {reason}")
+
+
+def system_url(
+    data_map: DataMap, system: str, environ: Mapping[str, str], base_dir: Path | None = None
+) -> str:
+    """Return the SQLAlchemy URL of `system`: its environment variable, else the map's default."""
+    spec = data_map.systems[system].url
+    url = environ.get(spec.env) or spec.default
+    if url == spec.default and base_dir is not None:
+        url = _anchor_sqlite(url, base_dir)
+    return url
+
+
+def _anchor_sqlite(url: str, base_dir: Path) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return url
+    if parsed.database == ":memory:" or Path(parsed.database).is_absolute():
+        return url
+    return parsed.set(database=str((base_dir / parsed.database).resolve())).render_as_string(
+        hide_password=False
+    )
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine with settings that suit short, set-based reads and writes."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def redact_url(url: str) -> str:
+    """Return the URL without its password, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@dataclass
+class Systems:
+    """The engines of a map's systems, opened lazily, and their reflected tables, cached."""
+
+    data_map: DataMap
+    environ: Mapping[str, str]
+    base_dir: Path | None = None
+    engines: dict[str, Engine] = field(default_factory=dict)
+    _tables: dict[str, dict[str, Table]] = field(default_factory=dict)
+
+    def url(self, system: str) -> str:
+        return system_url(self.data_map, system, self.environ, self.base_dir)
+
+    def engine(self, system: str) -> Engine:
+        if system not in self.engines:
+            self.engines[system] = make_engine(self.url(system))
+        return self.engines[system]
+
+    def tables(self, system: str) -> dict[str, Table]:
+        """Reflect the mapped tables of `system` once; raise SystemUnavailable when missing."""
+        if system not in self._tables:
+            wanted = list(self.data_map.systems[system].tables)
+            metadata = MetaData()
+            try:
+                metadata.reflect(self.engine(system), only=wanted)
+            except SQLAlchemyError as exc:
+                raise SystemUnavailable(system, short_reason(exc)) from exc
+            self._tables[system] = {name: metadata.tables[name] for name in wanted}
+        return self._tables[system]
+
+    def dispose(self) -> None:
+        for engine in self.engines.values():
+            engine.dispose()
+        self.engines.clear()
+        self._tables.clear()
+
+    @contextmanager
+    def opened(self) -> Iterator[Systems]:
+        try:
+            yield self
+        finally:
+            self.dispose()
+
+
+def short_reason(exc: SQLAlchemyError) -> str:
+    """The first line of a database error, without the SQL or parameters (they may hold data)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

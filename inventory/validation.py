@@ -1,0 +1,296 @@
+"""Cross-reference checks of a data map: what a schema of shapes alone cannot see.
+
+Each problem carries the document path it concerns so the loader can give its line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from inventory.model import DataMap, ErasureAction, Link
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    loc: Loc
+    message: str
+    at_key: bool = False
+
+
+def _closest(name: str, choices: object) -> str:
+    options = [str(c) for c in choices]  # type: ignore[attr-defined]
+    close = difflib.get_close_matches(name, options, n=1)
+    return f" Did you mean `{close[0]}`?" if close else ""
+
+
+def known_columns(data_map: DataMap, system: str, table: str) -> set[str]:
+    """Return every column of a table that the map mentions (keys, links, fields, identities)."""
+    spec = data_map.systems[system].tables[table]
+    columns = set(spec.primary_key) | {link.column for link in spec.links}
+    if spec.owner is not None:
+        columns.add(spec.owner.column)
+    columns |= {f.name for _, f in data_map.fields_of_table(system, table)}
+    for identity in data_map.identities.values():
+        for location in identity.locations.get(system, []):
+            t, c = location.column.split(".", 1)
+            if t == table:
+                columns.add(c)
+    for other in data_map.systems[system].tables.values():
+        for link in [*other.links, *([other.owner] if other.owner else [])]:
+            if link.target_table == table:
+                columns.add(link.target_column)
+    return columns
+
+
+def dependencies(data_map: DataMap, system: str, table: str) -> list[str]:
+    """Return the tables whose rows must be found before this table's: link and owner targets."""
+    spec = data_map.systems[system].tables[table]
+    targets = [link.target_table for link in spec.links]
+    if spec.owner is not None:
+        targets.append(spec.owner.target_table)
+    return [t for t in dict.fromkeys(targets) if t in data_map.systems[system].tables]
+
+
+def link_order(data_map: DataMap, system: str) -> list[str]:
+    """Return the system's tables with every link target before the tables linking to it."""
+    tables = data_map.systems[system].tables
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str) -> None:
+        if state.get(name) == 2:
+            return
+        state[name] = 1
+        for target in dependencies(data_map, system, name):
+            if state.get(target) != 1:
+                visit(target)
+        state[name] = 2
+        order.append(name)
+
+    for name in tables:
+        visit(name)
+    return order
+
+
+def find_cycle(data_map: DataMap, system: str) -> list[str] | None:
+    """Return one cycle of links as a list of tables (first == last), or None."""
+    tables = data_map.systems[system].tables
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        stack.append(name)
+        for target in dependencies(data_map, system, name):
+            if state.get(target) == 1:
+                return [*stack[stack.index(target) :], target]
+            if state.get(target) is None:
+                found = visit(target)
+                if found:
+                    return found
+        stack.pop()
+        state[name] = 2
+        return None
+
+    for name in tables:
+        if state.get(name) is None:
+            cycle = visit(name)
+            if cycle:
+                return cycle
+    return None
+
+
+def validate_references(data_map: DataMap) -> list[Problem]:
+    """Return every cross-reference problem of the map (empty when it is consistent)."""
+    return list(_problems(data_map))
+
+
+def _problems(m: DataMap) -> Iterator[Problem]:
+    yield from _check_systems(m)
+    yield from _check_identities(m)
+    yield from _check_categories(m)
+
+
+def _check_systems(m: DataMap) -> Iterator[Problem]:
+    for sys_name, system in m.systems.items():
+        tables = system.tables
+        for t_name, table in tables.items():
+            loc: Loc = ("systems", sys_name, "tables", t_name)
+            links: list[tuple[Loc, Link]] = [
+                (("links", i), link) for i, link in enumerate(table.links)
+            ]
+            if table.owner is not None:
+                links.append((("owner",), table.owner))
+            for sub, link in links:
+                if link.target_table not in tables:
+                    yield Problem(
+                        (*loc, *sub, "to"),
+                        f"`{link.to}` refers to table `{link.target_table}`, which system "
+                        f"`{sys_name}` does not declare.{_closest(link.target_table, tables)}",
+                    )
+                    continue
+                target = tables[link.target_table]
+                usable = set(target.primary_key) | {lk.column for lk in target.links}
+                usable |= {
+                    loc_.column.split(".", 1)[1]
+                    for ident in m.identities.values()
+                    for loc_ in ident.locations.get(sys_name, [])
+                    if loc_.column.split(".", 1)[0] == link.target_table
+                }
+                if link.target_column not in usable:
+                    yield Problem(
+                        (*loc, *sub, "to"),
+                        f"`{link.to}` is not a key of table `{link.target_table}`: a link must "
+                        f"point at its primary key ({', '.join(target.primary_key)}), one of its "
+                        "link columns or an identity column.",
+                    )
+        cycle = find_cycle(m, sys_name)
+        if cycle:
+            yield Problem(
+                ("systems", sys_name, "tables", cycle[0], "links"),
+                f"the links of system `{sys_name}` go round in a circle ("
+                + " → ".join(cycle)
+                + "): the tool could not tell where a person's data starts.",
+            )
+        else:
+            reachable = _reachable_tables(m, sys_name)
+            for t_name in tables:
+                if t_name not in reachable:
+                    yield Problem(
+                        ("systems", sys_name, "tables", t_name),
+                        f"table `{t_name}` of system `{sys_name}` cannot be reached from any "
+                        "identity: give it a link to a table that leads to the person, or list "
+                        "one of its columns under `identities`.",
+                        at_key=True,
+                    )
+
+
+def _reachable_tables(m: DataMap, system: str) -> set[str]:
+    tables = m.systems[system].tables
+    reachable = {
+        loc.column.split(".", 1)[0]
+        for ident in m.identities.values()
+        for loc in ident.locations.get(system, [])
+    }
+    for name in link_order(m, system):
+        if any(link.target_table in reachable for link in tables[name].links):
+            reachable.add(name)
+    return reachable
+
+
+def _check_identities(m: DataMap) -> Iterator[Problem]:
+    for i_name, identity in m.identities.items():
+        for sys_name, locations in identity.locations.items():
+            if sys_name not in m.systems:
+                yield Problem(
+                    ("identities", i_name, "locations", sys_name),
+                    f"identity `{i_name}` refers to system `{sys_name}`, which the map does not "
+                    f"declare.{_closest(sys_name, m.systems)}",
+                    at_key=True,
+                )
+                continue
+            tables = m.systems[sys_name].tables
+            for n, location in enumerate(locations):
+                table = location.column.split(".", 1)[0]
+                if table not in tables:
+                    yield Problem(
+                        ("identities", i_name, "locations", sys_name, n, "column"),
+                        f"identity `{i_name}` refers to table `{table}`, which system "
+                        f"`{sys_name}` does not declare.{_closest(table, tables)}",
+                    )
+
+
+def _check_categories(m: DataMap) -> Iterator[Problem]:
+    claimed: dict[tuple[str, str], str] = {}
+    table_actions: dict[tuple[str, str], dict[ErasureAction, str]] = {}
+    for c_name, cat in m.categories.items():
+        loc: Loc = ("categories", c_name)
+        if cat.system not in m.systems:
+            yield Problem(
+                (*loc, "system"),
+                f"category `{c_name}` refers to system `{cat.system}`, which the map does not "
+                f"declare.{_closest(cat.system, m.systems)}",
+            )
+        for r_index, recipient in enumerate(cat.recipients):
+            if recipient not in m.recipients:
+                yield Problem(
+                    (*loc, "recipients", r_index),
+                    f"category `{c_name}` names recipient `{recipient}`, which is not declared "
+                    f"under `recipients`.{_closest(recipient, m.recipients)}",
+                )
+        category_tables: set[tuple[str, str]] = set()
+        for f_index, field in enumerate(cat.fields):
+            floc: Loc = (*loc, "fields", f_index)
+            system = field.system or cat.system
+            if system not in m.systems:
+                if field.system is not None:
+                    yield Problem(
+                        (*floc, "system"),
+                        f"field `{field.column}` refers to system `{system}`, which the map does "
+                        f"not declare.{_closest(system, m.systems)}",
+                    )
+                continue
+            tables = m.systems[system].tables
+            if field.table not in tables:
+                yield Problem(
+                    (*floc, "column"),
+                    f"field `{field.column}` refers to table `{field.table}`, which system "
+                    f"`{system}` does not declare.{_closest(field.table, tables)}",
+                )
+                continue
+            category_tables.add((system, field.table))
+            key = (system, field.column)
+            if key in claimed:
+                yield Problem(
+                    (*floc, "column"),
+                    f"column `{field.column}` of system `{system}` is claimed by categories "
+                    f"`{claimed[key]}` and `{c_name}`: a column belongs to one category.",
+                )
+            else:
+                claimed[key] = c_name
+            if cat.erasure.action is ErasureAction.ANONYMIZE and field.anonymize is None:
+                yield Problem(
+                    floc,
+                    f"field `{field.column}` has no `anonymize` strategy, but category "
+                    f"`{c_name}` is anonymised on erasure: say how (null, fixed, keyed_hash, "
+                    "year_only, truncate or unique_placeholder).",
+                )
+            if field.third_party and tables[field.table].owner is None:
+                yield Problem(
+                    (*floc, "third_party"),
+                    f"field `{field.column}` may hold other people's data, but table "
+                    f"`{field.table}` declares no `owner`: the tool could not tell the "
+                    "subject's own rows from the others.",
+                )
+        for system, table in category_tables:
+            table_actions.setdefault((system, table), {})[cat.erasure.action] = c_name
+        ret_table, ret_column = cat.retention.from_.split(".", 1)
+        if cat.system in m.systems and (cat.system, ret_table) not in category_tables:
+            yield Problem(
+                (*loc, "retention", "from"),
+                f"the retention of category `{c_name}` runs from `{cat.retention.from_}`, but "
+                f"table `{ret_table}` holds none of the category's fields.",
+            )
+        elif cat.system in m.systems and ret_column not in known_columns(m, cat.system, ret_table):
+            yield Problem(
+                (*loc, "retention", "from"),
+                f"the retention of category `{c_name}` runs from `{cat.retention.from_}`, a "
+                "column the map does not declare: list it as a field of a category.",
+            )
+    for (system, table), actions in table_actions.items():
+        if ErasureAction.DELETE in actions and len(actions) > 1:
+            deleter = actions[ErasureAction.DELETE]
+            other_action, other = next(
+                (a, c) for a, c in actions.items() if a is not ErasureAction.DELETE
+            )
+            verb = "anonymises" if other_action is ErasureAction.ANONYMIZE else "retains"
+            yield Problem(
+                ("categories", deleter, "erasure", "action"),
+                f"category `{deleter}` deletes the rows of table `{table}` (system `{system}`), "
+                f"but category `{other}` {verb} columns of the same rows: the erasure would "
+                "contradict itself.",
+            )
