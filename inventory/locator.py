@@ -196,6 +196,7 @@ class _RowCollector:
             if (
                 self.owner_column is not None
                 and self.owner_values is not None
+                and mapping[self.owner_column] is not None
                 and mapping[self.owner_column] not in self.owner_values
             ):
                 self.match.not_owned.add(key)
@@ -208,6 +209,11 @@ def _identity_predicate(
     col = table.c[column]
     if kind is IdentityKind.EMAIL:
         return func.lower(func.trim(col)) == value
+    if kind is IdentityKind.PHONE:
+        stripped: ColumnElement[str] = col
+        for separator in (" ", ".", "-", "(", ")"):
+            stripped = func.replace(stripped, separator, "")
+        return stripped == value
     try:
         python_type = col.type.python_type
     except NotImplementedError:

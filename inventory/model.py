@@ -170,8 +170,12 @@ class ErasureAction(StrEnum):
 
 
 class AnonymizeStrategy(StrEnum):
-    """How one column is made anonymous (or pseudonymous, for `keyed_hash`)."""
+    """How one column is made anonymous (or pseudonymous, for `keyed_hash`).
 
+    `keep` leaves a column that identifies no one once the others are gone (a creation date).
+    """
+
+    KEEP = "keep"
     NULL = "null"
     FIXED = "fixed"
     KEYED_HASH = "keyed_hash"
@@ -301,8 +305,8 @@ class Table(Strict):
     links: list[Link] = Field(default_factory=list)
     owner: Link | None = Field(
         default=None,
-        description="among the rows found, those whose `column` points at the subject are "
-        "the subject's own; the others (e.g. another learner's message) are third-party",
+        description="among the rows found, those whose `column` points at another person "
+        "(e.g. another learner's message) are third-party; NULL (the organisation) is not",
     )
     description: str | None = None
 
@@ -357,13 +361,19 @@ class System(Strict):
     url: DatabaseUrl
     tables: dict[str, Table] = Field(min_length=1)
     description: LocalText | None = None
+    not_personal: list[str] = Field(
+        default_factory=list,
+        description="`table.column` (or `table`) reviewed and found to hold no personal data, "
+        "so that `map check --live` stops reporting them",
+    )
 
 
 class Contact(Strict):
     name: str
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     address: str | None = None
     phone: str | None = None
+    website: str | None = None
 
 
 class Organisation(Strict):
@@ -380,7 +390,7 @@ class Organisation(Strict):
 
 
 class Recipient(Strict):
-    name: str
+    name: LocalText
     kind: Literal["third_party", "processor", "internal", "authority"]
     description: LocalText
     contact_email: str | None = None

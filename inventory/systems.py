@@ -7,6 +7,7 @@ any working directory.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, Table, create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import SAWarning, SQLAlchemyError
 
 from inventory.model import DataMap
 
@@ -87,7 +88,10 @@ class Systems:
             wanted = list(self.data_map.systems[system].tables)
             metadata = MetaData()
             try:
-                metadata.reflect(self.engine(system), only=wanted)
+                with warnings.catch_warnings():
+                    # Expression indexes (lower(email)) are not needed to read rows.
+                    warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
+                    metadata.reflect(self.engine(system), only=wanted, resolve_fks=False)
             except SQLAlchemyError as exc:
                 raise SystemUnavailable(system, short_reason(exc)) from exc
             self._tables[system] = {name: metadata.tables[name] for name in wanted}

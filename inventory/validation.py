@@ -34,6 +34,10 @@ def known_columns(data_map: DataMap, system: str, table: str) -> set[str]:
     if spec.owner is not None:
         columns.add(spec.owner.column)
     columns |= {f.name for _, f in data_map.fields_of_table(system, table)}
+    for category in data_map.categories.values():
+        from_table, from_column = category.retention.from_.split(".", 1)
+        if category.system == system and from_table == table:
+            columns.add(from_column)
     for identity in data_map.identities.values():
         for location in identity.locations.get(system, []):
             t, c = location.column.split(".", 1)
@@ -256,8 +260,8 @@ def _check_categories(m: DataMap) -> Iterator[Problem]:
                 yield Problem(
                     floc,
                     f"field `{field.column}` has no `anonymize` strategy, but category "
-                    f"`{c_name}` is anonymised on erasure: say how (null, fixed, keyed_hash, "
-                    "year_only, truncate or unique_placeholder).",
+                    f"`{c_name}` is anonymised on erasure: say how (keep, null, fixed, "
+                    "keyed_hash, year_only, truncate or unique_placeholder).",
                 )
             if field.third_party and tables[field.table].owner is None:
                 yield Problem(
@@ -268,18 +272,12 @@ def _check_categories(m: DataMap) -> Iterator[Problem]:
                 )
         for system, table in category_tables:
             table_actions.setdefault((system, table), {})[cat.erasure.action] = c_name
-        ret_table, ret_column = cat.retention.from_.split(".", 1)
+        ret_table = cat.retention.from_.split(".", 1)[0]
         if cat.system in m.systems and (cat.system, ret_table) not in category_tables:
             yield Problem(
                 (*loc, "retention", "from"),
                 f"the retention of category `{c_name}` runs from `{cat.retention.from_}`, but "
                 f"table `{ret_table}` holds none of the category's fields.",
-            )
-        elif cat.system in m.systems and ret_column not in known_columns(m, cat.system, ret_table):
-            yield Problem(
-                (*loc, "retention", "from"),
-                f"the retention of category `{c_name}` runs from `{cat.retention.from_}`, a "
-                "column the map does not declare: list it as a field of a category.",
             )
     for (system, table), actions in table_actions.items():
         if ErasureAction.DELETE in actions and len(actions) > 1:

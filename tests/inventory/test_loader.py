@@ -102,10 +102,10 @@ def test_unknown_system_table_and_column_references() -> None:
         "declare. Did you mean `booking`?",
     ) in found
 
-    text = mutate("from: booking.starts_at", "from: booking.created_at")
+    text = mutate("from: booking.starts_at", "from: member.joined_at")
     [(line, message)] = problems_of(text)
-    assert line == line_of(text, "booking.created_at")
-    assert "a column the map does not declare" in message
+    assert line == line_of(text, "from: member.joined_at\n      source: {fr: Pratique,")
+    assert "table `member` holds none of the category's fields" in message
 
 
 def test_link_to_unknown_table_and_non_key_column() -> None:

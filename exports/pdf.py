@@ -1,0 +1,300 @@
+"""Building blocks shared by every PDF the desk produces (RoPA, access report, certificate).
+
+Every document embeds the DejaVu fonts (the PDF standard fonts have no glyphs beyond Latin-1),
+numbers its pages "X / Y", carries its title, author, subject and language in its metadata, and is
+byte-stable for the same input (reportlab's `invariant`). Data is always text, never markup:
+`safe_paragraph` escapes it, so a name like "<b>Zoé & Cie</b>" is printed as typed.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache, partial
+from pathlib import Path
+from typing import Any, TypeAlias
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.fonts import addMapping
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Table, TableStyle
+from reportlab.platypus.flowables import Flowable
+
+FONT_DIR = Path(__file__).with_name("fonts")
+FONT_REGULAR = "DejaVuSans"
+FONT_BOLD = "DejaVuSans-Bold"
+MARGIN: float = 18 * mm
+FOOTER_FONT_SIZE = 7.5
+
+HEADER_BACKGROUND = colors.HexColor("#dde5ee")
+LABEL_BACKGROUND = colors.HexColor("#f3f5f8")
+GRID_COLOUR = colors.HexColor("#9aa5b1")
+
+
+@cache
+def register_fonts() -> None:
+    """Register the embedded DejaVu fonts with reportlab, once per process."""
+    pdfmetrics.registerFont(TTFont(FONT_REGULAR, str(FONT_DIR / "DejaVuSans.ttf")))
+    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf")))
+    # <b> inside our own markup (labels we write, never data) picks the bold face.
+    addMapping(FONT_REGULAR, 0, 0, FONT_REGULAR)
+    addMapping(FONT_REGULAR, 1, 0, FONT_BOLD)
+    addMapping(FONT_REGULAR, 0, 1, FONT_REGULAR)
+    addMapping(FONT_REGULAR, 1, 1, FONT_BOLD)
+
+
+@dataclass(frozen=True)
+class DocumentStyles:
+    """The paragraph styles of our documents, all in the embedded fonts."""
+
+    title: ParagraphStyle
+    subtitle: ParagraphStyle
+    heading: ParagraphStyle
+    body: ParagraphStyle
+    small: ParagraphStyle
+    cell: ParagraphStyle
+    cell_label: ParagraphStyle
+    cell_header: ParagraphStyle
+
+
+@cache
+def document_styles() -> DocumentStyles:
+    """Return the shared styles (fonts registered first)."""
+    register_fonts()
+    body = ParagraphStyle(
+        "body",
+        fontName=FONT_REGULAR,
+        bulletFontName=FONT_REGULAR,
+        fontSize=9.5,
+        leading=12.5,
+        spaceAfter=4,
+    )
+    return DocumentStyles(
+        title=ParagraphStyle(
+            "title", parent=body, fontName=FONT_BOLD, fontSize=18, leading=22, spaceAfter=6
+        ),
+        subtitle=ParagraphStyle(
+            "subtitle", parent=body, fontSize=11, leading=14, spaceAfter=10, textColor=colors.grey
+        ),
+        heading=ParagraphStyle(
+            "heading",
+            parent=body,
+            fontName=FONT_BOLD,
+            fontSize=12.5,
+            leading=16,
+            spaceBefore=10,
+            spaceAfter=6,
+            keepWithNext=1,
+        ),
+        body=body,
+        small=ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
+        cell=ParagraphStyle("cell", parent=body, fontSize=8.5, leading=11, spaceAfter=0),
+        cell_label=ParagraphStyle(
+            "cell_label", parent=body, fontName=FONT_BOLD, fontSize=8.5, leading=11, spaceAfter=0
+        ),
+        cell_header=ParagraphStyle(
+            "cell_header", parent=body, fontName=FONT_BOLD, fontSize=9.5, leading=12, spaceAfter=0
+        ),
+    )
+
+
+def safe_markup(text: str) -> str:
+    """Return plain `text` as Paragraph markup that shows it literally, line breaks kept."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "<br/>".join(escape(line) for line in lines)
+
+
+def safe_paragraph(text: str, style: ParagraphStyle) -> Paragraph:
+    """Build a Paragraph that prints `text` as typed: data is never read as markup."""
+    return Paragraph(safe_markup(text), style)
+
+
+CellValue: TypeAlias = str | Flowable | list[Flowable]
+"""What a table cell takes: plain text (escaped), or flowables used as they are."""
+
+
+def bullet_list(items: Sequence[str], style: ParagraphStyle) -> list[Flowable]:
+    """Build one paragraph per plain-text item, bulleted with a hanging indent when several."""
+    if len(items) == 1:
+        return [safe_paragraph(items[0], style)]
+    bulleted = ParagraphStyle(
+        f"{style.name}_bullet", parent=style, leftIndent=style.leftIndent + 9, bulletIndent=0
+    )
+    return [Paragraph(safe_markup(item), bulleted, bulletText="•") for item in items]
+
+
+def key_value_table(
+    heading: str,
+    rows: Sequence[tuple[str, CellValue]],
+    *,
+    width: float,
+    label_width: float = 45 * mm,
+) -> Table:
+    """Build a two-column table of labels and values under a heading row repeated on each page.
+
+    Values given as `str` are plain text (escaped); flowables are used as they are.
+    """
+    styles = document_styles()
+    data: list[list[Any]] = [[safe_paragraph(heading, styles.cell_header), ""]]
+    for label, value in rows:
+        cell = safe_paragraph(value, styles.cell) if isinstance(value, str) else value
+        data.append([safe_paragraph(label, styles.cell_label), cell])
+    table = Table(
+        data,
+        colWidths=[label_width, width - label_width],
+        repeatRows=1,
+        splitInRow=1,
+        hAlign="LEFT",
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("SPAN", (0, 0), (1, 0)),
+                ("BACKGROUND", (0, 0), (1, 0), HEADER_BACKGROUND),
+                ("BACKGROUND", (0, 1), (0, -1), LABEL_BACKGROUND),
+                ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
+                ("GRID", (0, 0), (-1, -1), 0.5, GRID_COLOUR),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    return table
+
+
+def data_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    col_widths: Sequence[float],
+) -> Table:
+    """Build a table of plain-text cells, its header row repeated on every page it spans."""
+    if len(header) != len(col_widths):
+        raise ValueError("a data table needs one width per column")
+    styles = document_styles()
+    data: list[list[Any]] = [[safe_paragraph(cell, styles.cell_label) for cell in header]]
+    data.extend([safe_paragraph(cell, styles.cell) for cell in row] for row in rows)
+    table = Table(data, colWidths=list(col_widths), repeatRows=1, splitInRow=1, hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), HEADER_BACKGROUND),
+                ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
+                ("GRID", (0, 0), (-1, -1), 0.5, GRID_COLOUR),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    return table
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What a PDF says about itself: metadata and the text of its page footer."""
+
+    title: str
+    author: str
+    subject: str
+    lang: str
+    footer: str = ""
+    keywords: tuple[str, ...] = ()
+
+
+class _NumberedCanvas(Canvas):  # type: ignore[misc]
+    """A canvas that holds its pages back until the end, to print "X / Y" on each of them."""
+
+    def __init__(self, *args: Any, footer: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._footer = footer
+        self._held_pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        self._held_pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._held_pages)
+        for state in self._held_pages:
+            self.__dict__.update(state)
+            self._draw_footer(total)
+            super().showPage()
+        super().save()
+
+    def _draw_footer(self, total: int) -> None:
+        width, _ = self._pagesize
+        self.saveState()
+        self.setFont(FONT_REGULAR, FOOTER_FONT_SIZE)
+        self.setFillColor(colors.grey)
+        y = MARGIN / 2
+        if self._footer:
+            self.drawString(MARGIN, y, self._footer)
+        self.drawRightString(width - MARGIN, y, f"{self._pageNumber} / {total}")
+        self.restoreState()
+
+
+def render_pdf(
+    story: list[Flowable],
+    info: DocumentInfo,
+    *,
+    pagesize: tuple[float, float] = A4,
+) -> bytes:
+    """Lay out `story` on numbered pages and return the PDF, the same bytes for the same input."""
+    register_fonts()
+    buffer = io.BytesIO()
+    doc = BaseDocTemplate(
+        buffer,
+        pagesize=pagesize,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN,
+        title=info.title,
+        author=info.author,
+        subject=info.subject,
+        keywords=list(info.keywords),
+        creator="privacy-desk",
+        lang=info.lang,
+        invariant=1,
+        displayDocTitle=1,
+        initialFontName=FONT_REGULAR,
+    )
+    frame = Frame(
+        doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body", showBoundary=0
+    )
+    doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
+    canvasmaker: Callable[..., Canvas] = partial(_NumberedCanvas, footer=info.footer)
+    doc.build(story, canvasmaker=canvasmaker)
+    return buffer.getvalue()
+
+
+def content_width(pagesize: tuple[float, float] = A4) -> float:
+    """Return the width between the margins of a page of `pagesize`."""
+    return pagesize[0] - 2 * MARGIN
+
+
+__all__ = [
+    "FONT_BOLD",
+    "FONT_REGULAR",
+    "DocumentInfo",
+    "DocumentStyles",
+    "CellValue",
+    "bullet_list",
+    "content_width",
+    "data_table",
+    "document_styles",
+    "key_value_table",
+    "register_fonts",
+    "render_pdf",
+    "safe_markup",
+    "safe_paragraph",
+]
