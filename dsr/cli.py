@@ -267,6 +267,8 @@ def demo_seed(url: str, learners: int, seed: int) -> None:
 
     try:
         result = seed_platform(url, learners=learners, seed=seed, progress=click.echo)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     except SQLAlchemyError as exc:
         click.echo(f"error: cannot seed {redact_url(url)}: {exc.__class__.__name__}", err=True)
         raise SystemExit(1) from None

@@ -1,0 +1,1 @@
+"""Data-subject requests: the workflow rules, their storage, and the pages and jobs around them."""

@@ -1,0 +1,391 @@
+"""The life of a data-subject request: its statuses, who may move it, and its deadline.
+
+Pure rules, no database and no Flask: the store loads a `RequestState`, calls `apply`, saves the
+new state and writes the returned `AuditFact` in the same transaction. Nothing else changes a
+request's status (R3, R4, R5, R8).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class RequestType(StrEnum):
+    """What the data subject asks for (GDPR Articles 15 to 21, plus account deactivation)."""
+
+    ACCESS = "access"
+    PORTABILITY = "portability"
+    ERASURE = "erasure"
+    RECTIFICATION = "rectification"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"  # to direct marketing (Art. 21(2)): absolute
+    DEACTIVATION = "deactivation"
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    VERIFIED = "verified"
+    IN_REVIEW = "in_review"
+    AWAITING_REQUESTER = "awaiting_requester"
+    APPROVED = "approved"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    DENIED = "denied"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+TERMINAL: frozenset[Status] = frozenset(
+    {Status.COMPLETED, Status.DENIED, Status.EXPIRED, Status.CANCELLED}
+)
+
+
+class Actor(StrEnum):
+    STAFF = "staff"
+    REQUESTER = "requester"
+    SYSTEM = "system"
+
+
+class Action(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    EXPIRE = "expire"
+    START_REVIEW = "start_review"
+    ASK_REQUESTER = "ask_requester"
+    REQUESTER_ANSWERED = "requester_answered"
+    APPROVE = "approve"
+    DENY = "deny"
+    START_PROCESSING = "start_processing"
+    COMPLETE = "complete"
+    FAIL = "fail"
+    CANCEL = "cancel"
+    EXTEND = "extend"
+
+
+TRANSITIONS: Mapping[tuple[Status, Action], Status] = MappingProxyType(
+    {
+        (Status.RECEIVED, Action.VERIFY_EMAIL): Status.VERIFIED,
+        (Status.RECEIVED, Action.EXPIRE): Status.EXPIRED,
+        (Status.VERIFIED, Action.START_REVIEW): Status.IN_REVIEW,
+        (Status.VERIFIED, Action.ASK_REQUESTER): Status.AWAITING_REQUESTER,
+        (Status.IN_REVIEW, Action.ASK_REQUESTER): Status.AWAITING_REQUESTER,
+        (Status.AWAITING_REQUESTER, Action.REQUESTER_ANSWERED): Status.IN_REVIEW,
+        (Status.IN_REVIEW, Action.APPROVE): Status.APPROVED,
+        (Status.VERIFIED, Action.DENY): Status.DENIED,
+        (Status.IN_REVIEW, Action.DENY): Status.DENIED,
+        (Status.AWAITING_REQUESTER, Action.DENY): Status.DENIED,
+        (Status.APPROVED, Action.START_PROCESSING): Status.PROCESSING,
+        (Status.FAILED, Action.START_PROCESSING): Status.PROCESSING,
+        (Status.PROCESSING, Action.COMPLETE): Status.COMPLETED,
+        (Status.PROCESSING, Action.FAIL): Status.FAILED,
+        (Status.RECEIVED, Action.CANCEL): Status.CANCELLED,
+        (Status.VERIFIED, Action.CANCEL): Status.CANCELLED,
+        (Status.IN_REVIEW, Action.CANCEL): Status.CANCELLED,
+        (Status.AWAITING_REQUESTER, Action.CANCEL): Status.CANCELLED,
+        (Status.APPROVED, Action.CANCEL): Status.CANCELLED,
+        # An extension moves the deadline, not the status.
+        **{(status, Action.EXTEND): status for status in Status if status not in TERMINAL},
+    }
+)
+"""Every allowed (status, action) pair and the status it leads to; any other pair is refused."""
+
+ACTORS: Mapping[Action, frozenset[Actor]] = MappingProxyType(
+    {
+        Action.VERIFY_EMAIL: frozenset({Actor.REQUESTER, Actor.STAFF}),  # staff: verify by hand
+        Action.EXPIRE: frozenset({Actor.SYSTEM}),
+        Action.START_REVIEW: frozenset({Actor.STAFF}),
+        Action.ASK_REQUESTER: frozenset({Actor.STAFF}),
+        Action.REQUESTER_ANSWERED: frozenset({Actor.REQUESTER, Actor.STAFF}),
+        Action.APPROVE: frozenset({Actor.STAFF}),
+        Action.DENY: frozenset({Actor.STAFF}),
+        Action.START_PROCESSING: frozenset({Actor.STAFF, Actor.SYSTEM}),
+        Action.COMPLETE: frozenset({Actor.STAFF, Actor.SYSTEM}),
+        Action.FAIL: frozenset({Actor.STAFF, Actor.SYSTEM}),
+        Action.CANCEL: frozenset({Actor.REQUESTER, Actor.STAFF}),
+        Action.EXTEND: frozenset({Actor.STAFF}),
+    }
+)
+"""Who may take each action."""
+
+REASON_REQUIRED: frozenset[Action] = frozenset({Action.DENY, Action.FAIL, Action.EXTEND})
+RESPONSE_MONTHS = 1
+MAX_EXTENSION_MONTHS = 2
+
+
+class WorkflowError(Exception):
+    """A step the rules forbid; its message is written for the person who tried it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_SUBJECT: Mapping[Status, str] = {
+    Status.RECEIVED: "A request whose email address is not yet verified",
+    Status.VERIFIED: "A verified request",
+    Status.IN_REVIEW: "A request in review",
+    Status.AWAITING_REQUESTER: "A request waiting for the requester's answer",
+    Status.APPROVED: "An approved request",
+    Status.PROCESSING: "A request being processed",
+    Status.COMPLETED: "A completed request",
+    Status.DENIED: "A denied request",
+    Status.FAILED: "A failed request",
+    Status.EXPIRED: "An expired request",
+    Status.CANCELLED: "A cancelled request",
+}
+_REFUSED: Mapping[Action, str] = {
+    Action.VERIFY_EMAIL: "be verified",
+    Action.EXPIRE: "expire",
+    Action.START_REVIEW: "be put in review",
+    Action.ASK_REQUESTER: "be put on hold for the requester",
+    Action.REQUESTER_ANSWERED: "be resumed with the requester's answer",
+    Action.APPROVE: "be approved",
+    Action.DENY: "be denied",
+    Action.START_PROCESSING: "be processed",
+    Action.COMPLETE: "be completed",
+    Action.FAIL: "be marked as failed",
+    Action.CANCEL: "be cancelled",
+    Action.EXTEND: "have its deadline extended",
+}
+_DOING: Mapping[Action, str] = {
+    Action.VERIFY_EMAIL: "verify a request",
+    Action.EXPIRE: "expire a request",
+    Action.START_REVIEW: "start the review of a request",
+    Action.ASK_REQUESTER: "ask the requester a question",
+    Action.REQUESTER_ANSWERED: "record the requester's answer",
+    Action.APPROVE: "approve a request",
+    Action.DENY: "deny a request",
+    Action.START_PROCESSING: "start processing a request",
+    Action.COMPLETE: "complete a request",
+    Action.FAIL: "mark a request as failed",
+    Action.CANCEL: "cancel a request",
+    Action.EXTEND: "extend a deadline",
+}
+_ACTOR_NAME: Mapping[Actor, str] = {
+    Actor.STAFF: "staff",
+    Actor.REQUESTER: "the requester",
+    Actor.SYSTEM: "the system",
+}
+_REASON_MISSING: Mapping[Action, str] = {
+    Action.DENY: "Give the reason for the refusal: it is sent to the requester.",
+    Action.FAIL: "Give the reason for the failure.",
+    Action.EXTEND: "Give the reason for the extension: it is sent to the requester.",
+}
+
+
+def _utc(moment: datetime, name: str) -> datetime:
+    """Return `moment` in UTC; refuse a naive datetime, whose instant is unknown."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got a naive one")
+    return moment.astimezone(UTC)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Add calendar months, clamping the day to the target month (31 January + 1 = 28/29 Feb)."""
+    year, month_index = divmod(moment.month - 1 + months, 12)
+    year += moment.year
+    month = month_index + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def deadline_for(
+    received_at: datetime, *, paused: timedelta = timedelta(0), extension_months: int = 0
+) -> datetime:
+    """Return when the answer is due: one calendar month from receipt, plus any extension
+    months, plus the time spent waiting for the requester (R3, R4). Computed in UTC."""
+    if paused < timedelta(0):
+        raise ValueError("paused time cannot be negative")
+    if extension_months < 0:
+        raise ValueError("extension_months cannot be negative")
+    received = _utc(received_at, "received_at")
+    return add_months(received, RESPONSE_MONTHS + extension_months) + paused
+
+
+@dataclass(frozen=True, slots=True)
+class RequestState:
+    """What the workflow needs to know about one request; the store keeps it in its columns.
+
+    `paused_since` is set exactly while the request waits for the requester; `paused_total` is the
+    sum of the pauses already over. Both only ever grow the deadline.
+    """
+
+    status: Status
+    received_at: datetime
+    paused_since: datetime | None = None
+    paused_total: timedelta = timedelta(0)
+    extension_months: int = 0
+    extension_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
+        object.__setattr__(self, "received_at", _utc(self.received_at, "received_at"))
+        if self.paused_since is not None:
+            object.__setattr__(self, "paused_since", _utc(self.paused_since, "paused_since"))
+        if (self.paused_since is not None) != (self.status is Status.AWAITING_REQUESTER):
+            raise ValueError("paused_since is set exactly while awaiting the requester")
+        if self.paused_since is not None and self.paused_since < self.received_at:
+            raise ValueError("paused_since is before the request was received")
+        if self.paused_total < timedelta(0):
+            raise ValueError("paused_total cannot be negative")
+        if not 0 <= self.extension_months <= MAX_EXTENSION_MONTHS:
+            raise ValueError(f"extension_months must be 0 to {MAX_EXTENSION_MONTHS}")
+        if (self.extension_months > 0) != bool(self.extension_reason):
+            raise ValueError("an extension and its reason go together")
+
+    @classmethod
+    def new(cls, received_at: datetime) -> RequestState:
+        """Return the state of a request just received."""
+        return cls(status=Status.RECEIVED, received_at=received_at)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_since is not None
+
+    @property
+    def due_at(self) -> datetime:
+        """The deadline counting the pauses that are over (an ongoing pause is not yet added)."""
+        return deadline_for(
+            self.received_at, paused=self.paused_total, extension_months=self.extension_months
+        )
+
+    def paused_as_of(self, at: datetime) -> timedelta:
+        """Return the total paused time, counting an ongoing pause up to `at`."""
+        if self.paused_since is None:
+            return self.paused_total
+        return self.paused_total + max(timedelta(0), _utc(at, "at") - self.paused_since)
+
+    def due_as_of(self, at: datetime) -> datetime:
+        """Return the deadline as it stands at `at`: while paused, it moves on with the clock.
+
+        Use this, not `due_at`, to decide whether a request is overdue.
+        """
+        return deadline_for(
+            self.received_at, paused=self.paused_as_of(at), extension_months=self.extension_months
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFact:
+    """What one step did, to be written to the audit log with the new state (R8)."""
+
+    actor: Actor
+    action: Action
+    from_status: Status
+    to_status: Status
+    at: datetime
+    reason: str | None = None
+    months: int | None = None  # the extension granted, for `extend`
+
+    def as_fields(self) -> dict[str, object]:
+        """Return the fact as plain audit-event fields."""
+        return {
+            "actor": self.actor,
+            "action": self.action,
+            "from_status": self.from_status,
+            "to_status": self.to_status,
+            "at": self.at,
+            "reason": self.reason,
+            "months": self.months,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    state: RequestState
+    fact: AuditFact
+
+
+def available_actions(status: Status, actor: Actor) -> tuple[Action, ...]:
+    """Return the actions `actor` may take on a request in `status`, in declaration order."""
+    return tuple(
+        action for action in Action if (status, action) in TRANSITIONS and actor in ACTORS[action]
+    )
+
+
+def apply(
+    state: RequestState,
+    action: Action,
+    *,
+    actor: Actor,
+    at: datetime,
+    reason: str | None = None,
+    months: int | None = None,
+) -> Transition:
+    """Take `action` on a request in `state`; return the new state and the fact to audit.
+
+    Raise `WorkflowError` (a message for the user) when the rules forbid the step, and
+    `ValueError` when the caller passes impossible input (a naive or backward time).
+    """
+    action = Action(action)
+    actor = Actor(actor)
+    at = _utc(at, "at")
+    if at < state.received_at:
+        raise ValueError("at is before the request was received")
+    if state.paused_since is not None and at < state.paused_since:
+        raise ValueError("at is before the pause started: the deadline cannot move earlier")
+    if months is not None and action is not Action.EXTEND:
+        raise ValueError("months is only for extend")
+    if reason is not None:
+        reason = reason.strip() or None
+
+    if actor not in ACTORS[action]:
+        allowed = " or ".join(sorted(_ACTOR_NAME[who] for who in ACTORS[action]))
+        raise WorkflowError(f"Only {allowed} can {_DOING[action]}.")
+    target = TRANSITIONS.get((state.status, action))
+    if target is None:
+        raise WorkflowError(f"{_SUBJECT[state.status]} cannot {_REFUSED[action]}.")
+    if action in REASON_REQUIRED and reason is None:
+        raise WorkflowError(_REASON_MISSING[action])
+
+    if action is Action.EXTEND:
+        new_state = _extend(state, at=at, reason=reason, months=months)
+    else:
+        new_state = _move(state, target, at=at)
+    fact = AuditFact(
+        actor=actor,
+        action=action,
+        from_status=state.status,
+        to_status=new_state.status,
+        at=at,
+        reason=reason,
+        months=months if action is Action.EXTEND else None,
+    )
+    return Transition(state=new_state, fact=fact)
+
+
+def _move(state: RequestState, target: Status, *, at: datetime) -> RequestState:
+    """Change the status: waiting for the requester stops the clock, leaving it adds the pause."""
+    paused_since, paused_total = state.paused_since, state.paused_total
+    if target is Status.AWAITING_REQUESTER:
+        paused_since = at
+    elif paused_since is not None:
+        paused_total += at - paused_since
+        paused_since = None
+    return replace(state, status=target, paused_since=paused_since, paused_total=paused_total)
+
+
+def _extend(
+    state: RequestState, *, at: datetime, reason: str | None, months: int | None
+) -> RequestState:
+    """Extend the deadline once, by one or two months, before the first month ends (R4)."""
+    if state.extension_months:
+        raise WorkflowError("The deadline has already been extended once: it cannot be again.")
+    if months is None or isinstance(months, bool) or not 1 <= months <= MAX_EXTENSION_MONTHS:
+        raise WorkflowError("An extension is of one or two months.")
+    original_due = deadline_for(state.received_at, paused=state.paused_as_of(at))
+    if at >= original_due:
+        raise WorkflowError(
+            "The deadline can no longer be extended: the requester must be told before the "
+            "first month ends."
+        )
+    return replace(state, extension_months=months, extension_reason=reason)

@@ -1,0 +1,525 @@
+"""The request workflow: every (status, action) pair, who may act, deadlines, pauses, extensions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dsr.requests.workflow import (
+    ACTORS,
+    TERMINAL,
+    TRANSITIONS,
+    Action,
+    Actor,
+    AuditFact,
+    RequestState,
+    Status,
+    WorkflowError,
+    add_months,
+    apply,
+    available_actions,
+    deadline_for,
+)
+
+S, A = Status, Action
+RECEIVED_AT = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
+
+# Written out from the brief, independently of the module's table.
+EXPECTED: dict[tuple[Status, Action], Status] = {
+    (S.RECEIVED, A.VERIFY_EMAIL): S.VERIFIED,
+    (S.RECEIVED, A.EXPIRE): S.EXPIRED,
+    (S.VERIFIED, A.START_REVIEW): S.IN_REVIEW,
+    (S.VERIFIED, A.ASK_REQUESTER): S.AWAITING_REQUESTER,
+    (S.IN_REVIEW, A.ASK_REQUESTER): S.AWAITING_REQUESTER,
+    (S.AWAITING_REQUESTER, A.REQUESTER_ANSWERED): S.IN_REVIEW,
+    (S.IN_REVIEW, A.APPROVE): S.APPROVED,
+    (S.VERIFIED, A.DENY): S.DENIED,
+    (S.IN_REVIEW, A.DENY): S.DENIED,
+    (S.AWAITING_REQUESTER, A.DENY): S.DENIED,
+    (S.APPROVED, A.START_PROCESSING): S.PROCESSING,
+    (S.FAILED, A.START_PROCESSING): S.PROCESSING,
+    (S.PROCESSING, A.COMPLETE): S.COMPLETED,
+    (S.PROCESSING, A.FAIL): S.FAILED,
+    (S.RECEIVED, A.CANCEL): S.CANCELLED,
+    (S.VERIFIED, A.CANCEL): S.CANCELLED,
+    (S.IN_REVIEW, A.CANCEL): S.CANCELLED,
+    (S.AWAITING_REQUESTER, A.CANCEL): S.CANCELLED,
+    (S.APPROVED, A.CANCEL): S.CANCELLED,
+    **{
+        (status, A.EXTEND): status
+        for status in (
+            S.RECEIVED,
+            S.VERIFIED,
+            S.IN_REVIEW,
+            S.AWAITING_REQUESTER,
+            S.APPROVED,
+            S.PROCESSING,
+            S.FAILED,
+        )
+    },
+}
+
+
+def make_state(
+    status: Status = Status.RECEIVED,
+    *,
+    received_at: datetime = RECEIVED_AT,
+    paused_since: datetime | None = None,
+    paused_total: timedelta = timedelta(0),
+    extension_months: int = 0,
+    extension_reason: str | None = None,
+) -> RequestState:
+    """Build a request state; one waiting for the requester has been paused since day 2."""
+    if status is Status.AWAITING_REQUESTER and paused_since is None:
+        paused_since = received_at + timedelta(days=2)
+    return RequestState(
+        status=status,
+        received_at=received_at,
+        paused_since=paused_since,
+        paused_total=paused_total,
+        extension_months=extension_months,
+        extension_reason=extension_reason,
+    )
+
+
+def step(
+    state: RequestState,
+    action: Action,
+    *,
+    actor: Actor | None = None,
+    at: datetime | None = None,
+    reason: str | None = "A reason.",
+    months: int | None = None,
+) -> RequestState:
+    """Apply `action` with an allowed actor, a reason and, for extend, one month."""
+    if actor is None:
+        actor = sorted(ACTORS[action])[0]
+    if months is None and action is Action.EXTEND:
+        months = 1
+    return apply(
+        state,
+        action,
+        actor=actor,
+        at=at or state.received_at + timedelta(days=5),
+        reason=reason,
+        months=months,
+    ).state
+
+
+def at_day(day: float) -> datetime:
+    return RECEIVED_AT + timedelta(days=day)
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def test_the_table_is_the_one_in_the_brief() -> None:
+    assert dict(TRANSITIONS) == EXPECTED
+    assert frozenset({S.COMPLETED, S.DENIED, S.EXPIRED, S.CANCELLED}) == TERMINAL
+
+
+@pytest.mark.parametrize("status", list(Status))
+@pytest.mark.parametrize("action", list(Action))
+def test_every_status_and_action(status: Status, action: Action) -> None:
+    state = make_state(status)
+    target = EXPECTED.get((status, action))
+    if target is None:
+        with pytest.raises(WorkflowError) as refused:
+            step(state, action)
+        message = refused.value.message
+        assert message.endswith(".")
+        assert message[0].isupper()
+        assert " cannot " in message
+    else:
+        assert step(state, action).status is target
+
+
+@pytest.mark.parametrize(
+    ("action", "actors"),
+    [
+        (A.VERIFY_EMAIL, {Actor.REQUESTER, Actor.STAFF}),
+        (A.EXPIRE, {Actor.SYSTEM}),
+        (A.START_REVIEW, {Actor.STAFF}),
+        (A.ASK_REQUESTER, {Actor.STAFF}),
+        (A.REQUESTER_ANSWERED, {Actor.REQUESTER, Actor.STAFF}),
+        (A.APPROVE, {Actor.STAFF}),
+        (A.DENY, {Actor.STAFF}),
+        (A.START_PROCESSING, {Actor.STAFF, Actor.SYSTEM}),
+        (A.COMPLETE, {Actor.STAFF, Actor.SYSTEM}),
+        (A.FAIL, {Actor.STAFF, Actor.SYSTEM}),
+        (A.CANCEL, {Actor.REQUESTER, Actor.STAFF}),
+        (A.EXTEND, {Actor.STAFF}),
+    ],
+)
+def test_who_may_act(action: Action, actors: set[Actor]) -> None:
+    status = next(status for status, act in EXPECTED if act is action)
+    state = make_state(status)
+    for actor in Actor:
+        if actor in actors:
+            step(state, action, actor=actor)
+        else:
+            with pytest.raises(WorkflowError, match=r"^Only .* can .*\.$"):
+                step(state, action, actor=actor)
+
+
+def test_messages_read_as_sentences() -> None:
+    with pytest.raises(WorkflowError, match=r"^A completed request cannot be cancelled\.$"):
+        step(make_state(S.COMPLETED), A.CANCEL)
+    with pytest.raises(WorkflowError, match=r"^A request being processed cannot be cancelled\.$"):
+        step(make_state(S.PROCESSING), A.CANCEL)
+    with pytest.raises(WorkflowError, match=r"^Only staff can approve a request\.$"):
+        step(make_state(S.IN_REVIEW), A.APPROVE, actor=Actor.REQUESTER)
+
+
+@pytest.mark.parametrize("action", [A.DENY, A.FAIL, A.EXTEND])
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_deny_fail_and_extend_need_a_reason(action: Action, reason: str | None) -> None:
+    status = S.PROCESSING if action is A.FAIL else S.IN_REVIEW
+    with pytest.raises(WorkflowError, match="reason"):
+        step(make_state(status), action, reason=reason)
+
+
+def test_other_actions_take_an_optional_reason() -> None:
+    assert step(make_state(S.RECEIVED), A.CANCEL, reason=None).status is S.CANCELLED
+    transition = apply(
+        make_state(S.RECEIVED),
+        A.VERIFY_EMAIL,
+        actor=Actor.STAFF,
+        at=at_day(1),
+        reason="  Checked by phone with the learner.  ",
+    )
+    assert transition.fact.reason == "Checked by phone with the learner."
+
+
+def test_the_audit_fact_describes_the_step() -> None:
+    transition = apply(
+        make_state(S.IN_REVIEW), A.DENY, actor=Actor.STAFF, at=at_day(4), reason="Repeated."
+    )
+    assert transition.fact == AuditFact(
+        actor=Actor.STAFF,
+        action=A.DENY,
+        from_status=S.IN_REVIEW,
+        to_status=S.DENIED,
+        at=at_day(4),
+        reason="Repeated.",
+    )
+    assert transition.fact.as_fields()["to_status"] == "denied"
+
+
+def test_plain_strings_are_accepted_for_enums() -> None:
+    transition = apply(make_state(), "verify_email", actor="requester", at=at_day(1))  # type: ignore[arg-type]
+    assert transition.state.status is S.VERIFIED
+    assert transition.fact.action is A.VERIFY_EMAIL
+    assert transition.fact.actor is Actor.REQUESTER
+
+
+def test_available_actions() -> None:
+    assert available_actions(S.RECEIVED, Actor.REQUESTER) == (A.VERIFY_EMAIL, A.CANCEL)
+    assert available_actions(S.RECEIVED, Actor.SYSTEM) == (A.EXPIRE,)
+    assert available_actions(S.PROCESSING, Actor.REQUESTER) == ()
+    for status in TERMINAL:
+        for actor in Actor:
+            assert available_actions(status, actor) == ()
+
+
+# --- deadlines ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        (datetime(2025, 1, 31, 10, tzinfo=UTC), datetime(2025, 2, 28, 10, tzinfo=UTC)),
+        (datetime(2024, 1, 31, 10, tzinfo=UTC), datetime(2024, 2, 29, 10, tzinfo=UTC)),
+        (datetime(2024, 1, 29, 10, tzinfo=UTC), datetime(2024, 2, 29, 10, tzinfo=UTC)),
+        (datetime(2025, 1, 29, 10, tzinfo=UTC), datetime(2025, 2, 28, 10, tzinfo=UTC)),
+        (datetime(2025, 3, 31, 10, tzinfo=UTC), datetime(2025, 4, 30, 10, tzinfo=UTC)),
+        (
+            datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC),
+            datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC),
+        ),
+        (datetime(2025, 2, 28, 8, tzinfo=UTC), datetime(2025, 3, 28, 8, tzinfo=UTC)),
+        (datetime(2025, 5, 15, 8, tzinfo=UTC), datetime(2025, 6, 15, 8, tzinfo=UTC)),
+    ],
+)
+def test_one_calendar_month(received: datetime, due: datetime) -> None:
+    assert deadline_for(received) == due
+
+
+def test_extension_months_count_from_receipt() -> None:
+    received = datetime(2025, 1, 31, 10, tzinfo=UTC)
+    assert deadline_for(received, extension_months=1) == datetime(2025, 3, 31, 10, tzinfo=UTC)
+    assert deadline_for(received, extension_months=2) == datetime(2025, 4, 30, 10, tzinfo=UTC)
+
+
+def test_paused_time_is_added() -> None:
+    received = datetime(2025, 1, 31, 10, tzinfo=UTC)
+    assert deadline_for(received, paused=timedelta(days=3, hours=2)) == datetime(
+        2025, 3, 3, 12, tzinfo=UTC
+    )
+
+
+def test_naive_times_are_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        deadline_for(datetime(2025, 1, 31, 10))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        RequestState.new(datetime(2025, 1, 31, 10))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        apply(make_state(), A.VERIFY_EMAIL, actor=Actor.REQUESTER, at=datetime(2025, 3, 4))
+
+
+def test_aware_times_are_read_in_utc() -> None:
+    paris_midnight = datetime(2025, 2, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    assert deadline_for(paris_midnight) == datetime(2025, 2, 28, 23, 30, tzinfo=UTC)
+
+
+def test_negative_inputs_are_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        deadline_for(RECEIVED_AT, paused=timedelta(seconds=-1))
+    with pytest.raises(ValueError, match="negative"):
+        deadline_for(RECEIVED_AT, extension_months=-1)
+
+
+def test_add_months_across_years() -> None:
+    assert add_months(datetime(2025, 11, 30, tzinfo=UTC), 3) == datetime(2026, 2, 28, tzinfo=UTC)
+    assert add_months(datetime(2023, 12, 31, tzinfo=UTC), 2) == datetime(2024, 2, 29, tzinfo=UTC)
+    assert add_months(datetime(2025, 1, 15, tzinfo=UTC), 24) == datetime(2027, 1, 15, tzinfo=UTC)
+
+
+@given(
+    received=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    extension=st.integers(min_value=0, max_value=2),
+)
+def test_a_month_is_28_to_31_days_and_extensions_only_add(
+    received: datetime, extension: int
+) -> None:
+    due = deadline_for(received)
+    assert timedelta(days=28) <= due - received <= timedelta(days=31)
+    assert due.time() == received.time()
+    assert deadline_for(received, extension_months=extension) >= due
+
+
+# --- pauses ---------------------------------------------------------------------------------
+
+
+def test_waiting_for_the_requester_pauses_the_clock() -> None:
+    state = step(make_state(S.VERIFIED), A.ASK_REQUESTER, at=at_day(2))
+    assert state.paused_since == at_day(2)
+    assert state.due_at == deadline_for(RECEIVED_AT)
+    assert state.due_as_of(at_day(9)) == deadline_for(RECEIVED_AT) + timedelta(days=7)
+
+    state = step(state, A.REQUESTER_ANSWERED, at=at_day(12))
+    assert state.status is S.IN_REVIEW
+    assert state.paused_since is None
+    assert state.paused_total == timedelta(days=10)
+    assert state.due_at == deadline_for(RECEIVED_AT) + timedelta(days=10)
+
+    state = step(state, A.ASK_REQUESTER, at=at_day(13))
+    state = step(state, A.REQUESTER_ANSWERED, at=at_day(13.5))
+    assert state.paused_total == timedelta(days=10, hours=12)
+    assert state.due_at == datetime(2025, 4, 13, 21, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("action", [A.DENY, A.CANCEL])
+def test_leaving_a_pause_otherwise_also_counts_it(action: Action) -> None:
+    state = make_state(S.AWAITING_REQUESTER, paused_since=at_day(2))
+    state = step(state, action, at=at_day(5))
+    assert state.paused_since is None
+    assert state.paused_total == timedelta(days=3)
+
+
+def test_a_paused_request_is_never_overdue() -> None:
+    state = make_state(S.AWAITING_REQUESTER, paused_since=at_day(2))
+    much_later = at_day(200)
+    assert state.due_as_of(much_later) > much_later
+
+
+def test_time_cannot_run_back() -> None:
+    state = make_state(S.AWAITING_REQUESTER, paused_since=at_day(4))
+    with pytest.raises(ValueError, match="pause started"):
+        step(state, A.REQUESTER_ANSWERED, at=at_day(3))
+    with pytest.raises(ValueError, match="before the request was received"):
+        step(make_state(), A.VERIFY_EMAIL, at=at_day(-1))
+
+
+def test_state_invariants_are_checked() -> None:
+    with pytest.raises(ValueError, match="paused_since"):
+        make_state(S.IN_REVIEW, paused_since=at_day(1))
+    with pytest.raises(ValueError, match="paused_since"):
+        RequestState(status=S.AWAITING_REQUESTER, received_at=RECEIVED_AT)
+    with pytest.raises(ValueError, match="extension"):
+        make_state(S.IN_REVIEW, extension_months=1)
+    with pytest.raises(ValueError, match="extension_months"):
+        make_state(S.IN_REVIEW, extension_months=3, extension_reason="Complex.")
+    with pytest.raises(ValueError, match="negative"):
+        make_state(S.IN_REVIEW, paused_total=timedelta(-1))
+
+
+def test_months_only_go_with_extend() -> None:
+    with pytest.raises(ValueError, match="months"):
+        step(make_state(S.IN_REVIEW), A.APPROVE, months=1)
+
+
+# --- extensions -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("months", [1, 2])
+def test_extend_before_the_deadline(months: int) -> None:
+    transition = apply(
+        make_state(S.IN_REVIEW),
+        A.EXTEND,
+        actor=Actor.STAFF,
+        at=at_day(20),
+        reason="Data held in six systems.",
+        months=months,
+    )
+    state = transition.state
+    assert state.status is S.IN_REVIEW
+    assert state.extension_months == months
+    assert state.extension_reason == "Data held in six systems."
+    assert state.due_at == add_months(RECEIVED_AT, 1 + months)
+    assert transition.fact.months == months
+    assert transition.fact.from_status is transition.fact.to_status is S.IN_REVIEW
+
+
+@pytest.mark.parametrize(
+    "at", [deadline_for(RECEIVED_AT), deadline_for(RECEIVED_AT) + timedelta(1)]
+)
+def test_extend_after_the_deadline_is_refused(at: datetime) -> None:
+    with pytest.raises(WorkflowError, match="first month"):
+        step(make_state(S.IN_REVIEW), A.EXTEND, at=at)
+
+
+def test_extend_counts_the_pauses_in_the_first_month() -> None:
+    late = deadline_for(RECEIVED_AT) + timedelta(days=2)
+    paused = make_state(S.AWAITING_REQUESTER, paused_since=at_day(2))
+    assert step(paused, A.EXTEND, at=late).extension_months == 1
+    after_pause = make_state(S.IN_REVIEW, paused_total=timedelta(days=5))
+    assert step(after_pause, A.EXTEND, at=late).extension_months == 1
+
+
+def test_extend_only_once() -> None:
+    state = step(make_state(S.IN_REVIEW), A.EXTEND, at=at_day(3))
+    with pytest.raises(WorkflowError, match="already been extended"):
+        step(state, A.EXTEND, at=at_day(4))
+
+
+@pytest.mark.parametrize("months", [0, 3, -1, True])
+def test_extend_by_one_or_two_months(months: int) -> None:
+    with pytest.raises(WorkflowError, match="one or two months"):
+        step(make_state(S.IN_REVIEW), A.EXTEND, months=months)
+
+
+def test_extend_needs_months() -> None:
+    with pytest.raises(WorkflowError, match="one or two months"):
+        apply(make_state(S.IN_REVIEW), A.EXTEND, actor=Actor.STAFF, at=at_day(3), reason="Many.")
+
+
+@pytest.mark.parametrize("status", sorted(TERMINAL))
+def test_extend_a_closed_request_is_refused(status: Status) -> None:
+    with pytest.raises(WorkflowError, match="cannot have its deadline extended"):
+        step(make_state(status), A.EXTEND)
+
+
+def test_a_whole_erasure_with_a_failure_and_retry() -> None:
+    state = RequestState.new(RECEIVED_AT)
+    for day, action, actor in [
+        (0.1, A.VERIFY_EMAIL, Actor.REQUESTER),
+        (1, A.START_REVIEW, Actor.STAFF),
+        (2, A.APPROVE, Actor.STAFF),
+        (2, A.START_PROCESSING, Actor.SYSTEM),
+        (2, A.FAIL, Actor.SYSTEM),
+        (3, A.START_PROCESSING, Actor.STAFF),
+        (3, A.COMPLETE, Actor.SYSTEM),
+    ]:
+        state = step(state, action, actor=actor, at=at_day(day))
+    assert state.status is S.COMPLETED
+    assert state.due_at == deadline_for(RECEIVED_AT)
+
+
+# --- properties -----------------------------------------------------------------------------
+
+
+@st.composite
+def scripts(draw: st.DrawFn) -> list[tuple[Action, Actor, timedelta, str | None, int]]:
+    """Draw a run of steps, mostly allowed ones so that runs get deep, some refused ones."""
+    status = Status.RECEIVED
+    script = []
+    for _ in range(draw(st.integers(min_value=0, max_value=40))):
+        allowed = [action for action in Action if (status, action) in TRANSITIONS]
+        onward = [
+            action for action in allowed if TRANSITIONS[(status, action)] not in TERMINAL | {status}
+        ]
+        choices = [st.sampled_from(list(Action))]
+        choices += [st.sampled_from(some) for some in (allowed, onward, onward, onward) if some]
+        action = draw(st.one_of(choices))
+        actor = draw(st.sampled_from(sorted(ACTORS[action])) | st.sampled_from(list(Actor)))
+        gap = draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=12)))
+        reason = draw(st.sampled_from([None, "", "Because."]))
+        months = draw(st.sampled_from([1, 2, 0, 3]))
+        script.append((action, actor, gap, reason, months))
+        if (status, action) in TRANSITIONS and actor in ACTORS[action] and reason:
+            status = TRANSITIONS[(status, action)]
+    return script
+
+
+@given(
+    received=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    script=scripts(),
+)
+def test_random_steps_keep_the_invariants(
+    received: datetime, script: list[tuple[Action, Actor, timedelta, str | None, int]]
+) -> None:
+    state = RequestState.new(received)
+    now = received
+    for action, actor, gap, reason, months in script:
+        now += gap
+        before = state
+        try:
+            transition = apply(
+                state,
+                action,
+                actor=actor,
+                at=now,
+                reason=reason,
+                months=months if action is Action.EXTEND else None,
+            )
+        except WorkflowError:
+            continue
+        state = transition.state
+        assert not before.is_terminal, "a closed request changed"
+        assert state.due_at >= before.due_at
+        assert state.due_as_of(now) >= before.due_as_of(now)
+        assert state.paused_total >= before.paused_total
+        assert state.extension_months >= before.extension_months
+        assert (state.paused_since is not None) == (state.status is S.AWAITING_REQUESTER)
+        assert transition.fact.from_status is before.status
+        assert transition.fact.to_status is state.status
+        assert transition.fact.at == now
+        assert TRANSITIONS[(before.status, action)] is state.status
+
+
+@given(
+    status=st.sampled_from(sorted(TERMINAL)),
+    action=st.sampled_from(Action),
+    actor=st.sampled_from(Actor),
+    reason=st.sampled_from([None, "Because."]),
+)
+def test_closed_requests_stay_closed(
+    status: Status, action: Action, actor: Actor, reason: str | None
+) -> None:
+    with pytest.raises(WorkflowError):
+        apply(
+            make_state(status),
+            action,
+            actor=actor,
+            at=at_day(3),
+            reason=reason,
+            months=1 if action is Action.EXTEND else None,
+        )

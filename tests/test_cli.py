@@ -1,0 +1,94 @@
+"""The `dsr` command line end to end on POINT3's map: seed, check, find, register."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from dsr.cli import main
+from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
+
+ROOT = Path(__file__).parents[1]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main, ["--map", str(ROOT / "data_map.yaml"), *args], env=env, catch_exceptions=False
+    )
+    return result.exit_code, result.output
+
+
+def test_seed_then_find_the_sample_learner(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'platform.sqlite3'}"
+    code, output = run("demo", "seed", "--url", url, "--learners", "30", "--seed", "5")
+    assert code == 0, output
+    assert "Seeded sqlite:///" in output and "30 learners" in output
+
+    env = {"POINT3_PLATFORM_URL": url}
+    code, output = run("map", "check", "--live", env=env)
+    assert code == 0, output
+
+    code, output = run("subject", "find", "--summary", SAMPLE_LEARNER_EMAIL.upper(), env=env)
+    assert code == 0, output
+    assert "Exam registrations (exam_registration)" in output
+    assert "learner_platform.invoice_line:" in output
+
+    code, output = run("subject", "find", "--json", SAMPLE_LEARNER_EMAIL, env=env)
+    document = json.loads(output)
+    assert document["found"] is True
+    redacted = [
+        row
+        for row in document["categories"]["support"]
+        if row["table"] == "support_message" and not row["owned"]
+    ]
+    assert redacted, "the shared thread's other learner's messages are listed as not owned"
+
+    code, output = run("subject", "find", "Jean.Martin@example.com", env=env)
+    assert code == 0 and "warning: [learner_platform.learner] 2 rows" in output
+    assert "[redacted]" not in output or "another person's row" in output
+
+
+def test_seed_refuses_an_unreachable_database() -> None:
+    code, output = run(
+        "demo", "seed", "--url", "postgresql+psycopg://nobody@127.0.0.1:1/none", "--learners", "10"
+    )
+    assert code == 1 and "cannot seed postgresql+psycopg://nobody@127.0.0.1:1/none" in output
+    code, output = run("demo", "seed", "--url", "sqlite://", "--learners", "2")
+    assert code == 2 and "learners must be at least" in output
+
+
+def test_map_check_reports_problems_with_exit_1(tmp_path: Path) -> None:
+    broken = tmp_path / "map.yaml"
+    text = (ROOT / "data_map.yaml").read_text(encoding="utf-8")
+    broken.write_text(text.replace("legal_basis: contract", "legal_basis: contrat", 1), "utf-8")
+    result = CliRunner().invoke(main, ["--map", str(broken), "map", "check"])
+    assert result.exit_code == 1
+    assert f"{broken}:" in result.output and "`contrat`" in result.output
+    assert "1 problem(s) in the data map." in result.output
+
+
+def test_ropa_files_in_both_languages(tmp_path: Path) -> None:
+    for lang in ("fr", "en"):
+        pdf = tmp_path / f"ropa-{lang}.pdf"
+        code, output = run("map", "ropa", "--format", "pdf", "--lang", lang, "--output", str(pdf))
+        assert code == 0, output
+        text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
+        assert ("Chambre de commerce" in text) and ("L123-22" in text)
+        subprocess.run(["qpdf", "--check", str(pdf)], check=True, capture_output=True)
+    code, output = run("map", "ropa", "--format", "csv", "--lang", "en", "--output", "-")
+    rows = list(csv.reader(io.StringIO(output.lstrip("\ufeff"))))
+    assert len(rows) == 1 + 13  # header + one activity per category of the map
+
+
+def test_console_script_is_installed() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dsr"), "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "map" in result.stdout and "subject" in result.stdout
