@@ -8,6 +8,8 @@ learners, anonymous tracking, prospects without an account and a table the map d
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -22,8 +24,15 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
 
 metadata = MetaData()
+
+# MariaDB and MySQL compare strings case-insensitively by default, so a unique email column would
+# refuse two accounts whose addresses differ only by case; a binary collation keeps them apart,
+# as PostgreSQL and SQLite do.
+Email = String(254).with_variant(mysql.VARCHAR(254, collation="utf8mb4_bin"), "mysql", "mariadb")
 
 course = Table(
     "course",
@@ -39,7 +48,7 @@ learner = Table(
     "learner",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("email", String(254), nullable=False, unique=True),
+    Column("email", Email, nullable=False, unique=True),
     Column("username", String(80), nullable=False, unique=True),
     Column("password_hash", String(200), nullable=True),
     Column("first_name", String(100), nullable=True),
@@ -206,7 +215,7 @@ prospect = Table(
     "prospect",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("email", String(254), nullable=False, index=True),
+    Column("email", Email, nullable=False, index=True),
     Column("first_name", String(100), nullable=True),
     Column("last_name", String(100), nullable=True),
     Column("phone", String(30), nullable=True),
@@ -219,7 +228,7 @@ marketing_subscription = Table(
     "marketing_subscription",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("email", String(254), nullable=False, index=True),
+    Column("email", Email, nullable=False, index=True),
     Column("learner_id", Integer, ForeignKey("learner.id"), nullable=True, index=True),
     Column("prospect_id", Integer, ForeignKey("prospect.id"), nullable=True, index=True),
     Column("list_name", String(50), nullable=False),
@@ -259,7 +268,19 @@ tracking_event = Table(
     Column("device", String(100), nullable=True),
 )
 
+
+def _supports_functional_index(*_args: Any, dialect: Dialect, **_kw: Any) -> bool:
+    """MariaDB has no index on an expression; it scans for lower(email) instead."""
+    return dialect.name in ("postgresql", "sqlite")
+
+
 # Emails are compared case-insensitively by the locator (lower(email) = :value).
-Index("ix_learner_email_lower", func.lower(learner.c.email))
-Index("ix_prospect_email_lower", func.lower(prospect.c.email))
-Index("ix_marketing_subscription_email_lower", func.lower(marketing_subscription.c.email))
+Index("ix_learner_email_lower", func.lower(learner.c.email)).ddl_if(
+    callable_=_supports_functional_index
+)
+Index("ix_prospect_email_lower", func.lower(prospect.c.email)).ddl_if(
+    callable_=_supports_functional_index
+)
+Index("ix_marketing_subscription_email_lower", func.lower(marketing_subscription.c.email)).ddl_if(
+    callable_=_supports_functional_index
+)
