@@ -130,6 +130,16 @@ def bullet_list(items: Sequence[str], style: ParagraphStyle) -> list[Flowable]:
     return [Paragraph(safe_markup(item), bulleted, bulletText="•") for item in items]
 
 
+_CELL_STYLE: list[tuple[Any, ...]] = [
+    ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
+    ("GRID", (0, 0), (-1, -1), 0.5, GRID_COLOUR),
+    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ("TOPPADDING", (0, 0), (-1, -1), 3),
+    ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+]
+"""The grid, font and padding every table of our documents shares."""
+
+
 def key_value_table(
     heading: str,
     rows: Sequence[tuple[str, CellValue]],
@@ -159,11 +169,7 @@ def key_value_table(
                 ("SPAN", (0, 0), (1, 0)),
                 ("BACKGROUND", (0, 0), (1, 0), HEADER_BACKGROUND),
                 ("BACKGROUND", (0, 1), (0, -1), LABEL_BACKGROUND),
-                ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
-                ("GRID", (0, 0), (-1, -1), 0.5, GRID_COLOUR),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), 3),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+                *_CELL_STYLE,
             ]
         )
     )
@@ -187,11 +193,7 @@ def data_table(
         TableStyle(
             [
                 ("BACKGROUND", (0, 0), (-1, 0), HEADER_BACKGROUND),
-                ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
-                ("GRID", (0, 0), (-1, -1), 0.5, GRID_COLOUR),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), 3),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+                *_CELL_STYLE,
             ]
         )
     )
