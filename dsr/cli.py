@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from dsr.store_cli import audit_group, db_group
 from inventory.loader import MapError, load_data_map
 from inventory.locator import (
     SubjectLocation,
@@ -277,3 +278,7 @@ def demo_seed(url: str, learners: int, seed: int) -> None:
         f"Seeded {redact_url(url)}: {result.counts.get('learner', 0):,} learners, "
         f"{total:,} rows in {result.seconds:.1f} s."
     )
+
+
+main.add_command(db_group)
+main.add_command(audit_group)

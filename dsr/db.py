@@ -1,0 +1,315 @@
+"""The tool's own store: engines, the session of the current application context, the UTC time
+column type, and the Alembic migrations that keep the schema in step with the models.
+
+Services *flush*; the request boundary *commits* once (`init_app` commits after a successful
+response and rolls back otherwise). Scripts and jobs use `transaction(engine)` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, Response, current_app, g
+from sqlalchemy import DateTime, Enum, create_engine, event, make_url
+from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.schema import Table
+from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlmodel import Session, SQLModel
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# Deterministic constraint names, so that migrations can name what they alter on every engine.
+# Set before any model class is defined: every model module imports this one first.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class DatabaseNotUpToDate(RuntimeError):
+    """The database's schema is not the one this version of the tool was written for."""
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store an aware datetime as UTC to the microsecond and read it back aware, in UTC.
+
+    PostgreSQL keeps a `timestamptz`; MariaDB a `DATETIME(6)` and SQLite a text timestamp, both
+    holding UTC without an offset. A naive datetime is refused: its instant is unknown.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("the store keeps timezone-aware datetimes only, got a naive one")
+        utc = value.astimezone(UTC)
+        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def string_enum(enum_type: type[StrEnum], name: str) -> Enum:
+    """Return a column type that stores a StrEnum's values as text, with a CHECK constraint
+    listing them (named `ck_<table>_<name>`), and reads them back as members."""
+    return Enum(
+        enum_type,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=max(32, *(len(member.value) for member in enum_type)),
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """Return the table of a table model, for Core statements on it."""
+    table = model.__table__  # type: ignore[attr-defined]
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
+# --- engines and sessions -----------------------------------------------------------------------
+
+
+def make_engine(url: str | URL) -> Engine:
+    """Create an engine for the store with each engine's settings for correct transactions.
+
+    SQLite: foreign keys enforced, write-ahead log, a busy timeout, and every transaction begun
+    with BEGIN IMMEDIATE: transactions run one at a time (a second one waits, up to the busy
+    timeout), so none can fail half-way on a snapshot that another one made stale. Keep
+    sessions short, and end one before another one, in the same thread, needs the database.
+    """
+    url = make_url(url)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy emit BEGIN itself
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS:d}")
+            if url.database not in (None, "", ":memory:"):
+                cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_sqlite(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_session(engine: Engine) -> Session:
+    """Return a new session on `engine`; objects stay readable after commit."""
+    return Session(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """Yield a session that commits once when the block ends, or rolls back on an exception."""
+    with open_session(engine) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+_AFTER_COMMIT = "dsr.after_commit"
+
+
+def after_commit(session: OrmSession, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's current transaction has committed; forget it if the
+    transaction rolls back. E.g. try to deliver the email a request just queued.
+
+    The callback opens its own session if it needs one. An exception it raises is logged (its
+    class only: messages may hold personal data) and does not undo or fail the commit.
+    """
+    if not session.in_transaction():
+        session.begin()
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _run_after_commit(session: OrmSession) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception as error:  # the commit is done: a failed follow-up must not undo it
+            log.error("a task run after commit failed: %s", type(error).__name__)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_after_commit(session: OrmSession, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the whole transaction ended without a commit
+        session.info.pop(_AFTER_COMMIT, None)
+
+
+_ENGINE_KEY = "dsr.db.engine"
+
+
+def init_app(app: Flask) -> None:
+    """Bind the store to `app`: one engine per application, one session per app context.
+
+    A response below 400 commits the session; an error response or an exception rolls it back.
+    """
+    app.extensions[_ENGINE_KEY] = make_engine(app.config["DATABASE_URL"])
+    app.after_request(_commit_on_success)
+    app.teardown_appcontext(_close_session)
+
+
+def get_engine(app: Flask | None = None) -> Engine:
+    """Return the engine of `app` (the current application by default)."""
+    engine: Engine = (app or current_app).extensions[_ENGINE_KEY]
+    return engine
+
+
+def get_session() -> Session:
+    """Return the session of the current application context, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = open_session(get_engine())
+    session: Session = g.db_session
+    return session
+
+
+def _commit_on_success(response: Response) -> Response:
+    session: Session | None = g.get("db_session")
+    if session is not None:
+        if response.status_code < 400:
+            session.commit()
+        else:
+            session.rollback()
+    return response
+
+
+def _close_session(_exception: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()  # rolls back whatever was not committed
+
+
+def import_models() -> None:
+    """Import every module that defines tables, so that `SQLModel.metadata` holds them all."""
+    import dsr.api.models
+    import dsr.audit.models
+    import dsr.outbox.models
+    import dsr.requests.models  # noqa: F401
+
+
+# --- migrations ---------------------------------------------------------------------------------
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Return Alembic's configuration, built in code so that it works from any directory.
+
+    Migration files are named by date: `2026_05_01_1200-<revision>_<message>.py`.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option(
+        "file_template",
+        "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s",
+    )
+    config.set_main_option("truncate_slug_length", "60")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """Return the revision that the models of this version of the tool need."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration found under {MIGRATIONS}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the revision the database is at, or None when it was never migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def current_revision_is_head(engine: Engine) -> bool:
+    """Tell whether the database is at the newest revision, neither behind nor unknown."""
+    return current_revision(engine) == head_revision()
+
+
+def run_migrations(url: str | URL, revision: str = "head") -> str | None:
+    """Upgrade the database at `url` to `revision` in one transaction; return where it now is."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), revision)
+        return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def ensure_database_is_current(engine: Engine) -> None:
+    """Raise `DatabaseNotUpToDate`, naming the command to run, unless the schema is at head.
+
+    A missing SQLite file counts as behind and is not created.
+    """
+    url = engine.url
+    shown = url.render_as_string(hide_password=True)
+    behind = f"The database at {shown} is not up to date: run `dsr db upgrade`."
+    is_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if is_file and not Path(str(url.database)).exists():
+        raise DatabaseNotUpToDate(behind)
+    current = current_revision(engine)
+    if current == head_revision():
+        return
+    script = ScriptDirectory.from_config(alembic_config())
+    if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+        raise DatabaseNotUpToDate(
+            f"The database at {shown} is at revision {current}, which this version of the tool "
+            "does not know: it was migrated by a newer version. Run that version instead."
+        )
+    raise DatabaseNotUpToDate(behind)

@@ -1,0 +1,1 @@
+"""The email outbox: every message is stored first and delivered with retries, never lost."""

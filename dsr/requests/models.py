@@ -1,0 +1,238 @@
+"""How requests and their manual tasks are stored; the rules that move them live in workflow.py.
+
+`DataRequest.state` gives the workflow its view of a request and `store_state` writes the result
+of `workflow.apply` back, with the audit event written in the same transaction (dsr.audit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar, Self
+
+from pydantic import model_validator
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Integer,
+    Text,
+    UniqueConstraint,
+    select,
+    update,
+)
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlmodel import Field, Session, SQLModel
+
+from dsr.db import UTCDateTime, string_enum, table_of
+from dsr.requests.workflow import RequestState, RequestType, Status
+
+EMAIL_MAX = 254
+MESSAGE_MAX = 5000
+RECTIFICATION_MAX = 2000
+IDEMPOTENCY_KEY_MAX = 128
+REFERENCE_PREFIX = "DSR"
+
+
+class Language(StrEnum):
+    """The languages the tool speaks to requesters in."""
+
+    FR = "fr"
+    EN = "en"
+
+
+class Channel(StrEnum):
+    """How a request reached the tool."""
+
+    WEB = "web"
+    API = "api"
+
+
+def normalize_email(address: str) -> str:
+    """Return the form of an address used to compare requests: trimmed and lower-cased."""
+    return address.strip().lower()
+
+
+def token_digest(token: str) -> str:
+    """Return the SHA-256 hex digest under which a secret token is stored (never the token)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DataRequestBase(SQLModel):
+    """What a requester tells the tool, whichever way the request came in."""
+
+    type: RequestType = Field(sa_type=string_enum(RequestType, "type"))
+    requester_email: str = Field(max_length=EMAIL_MAX)
+    language: Language = Field(default=Language.FR, sa_type=string_enum(Language, "language"))
+    message: str | None = Field(default=None, max_length=MESSAGE_MAX, sa_type=Text)
+    rectification_details: str | None = Field(
+        default=None, max_length=RECTIFICATION_MAX, sa_type=Text
+    )
+
+
+class DataRequestCreate(DataRequestBase):
+    """A new request as validated input; a rectification says what to correct."""
+
+    @model_validator(mode="after")
+    def _rectification_has_details(self) -> Self:
+        details = (self.rectification_details or "").strip()
+        if self.type is RequestType.RECTIFICATION and not details:
+            raise ValueError("a rectification request says what to correct")
+        if self.type is not RequestType.RECTIFICATION and details:
+            raise ValueError("only a rectification request has details of what to correct")
+        return self
+
+
+_version_column = Column("version_id", Integer, nullable=False)
+
+
+class DataRequest(DataRequestBase, table=True):
+    """One data-subject request. `version_id` makes a stale concurrent update fail."""
+
+    __tablename__ = "dsr_request"
+    __table_args__ = (
+        UniqueConstraint("api_client_id", "idempotency_key"),
+        CheckConstraint("extension_months BETWEEN 0 AND 2", name="extension_months"),
+        CheckConstraint("paused_total_microseconds >= 0", name="paused_total"),
+        CheckConstraint(
+            "(created_via = 'api') = (api_client_id IS NOT NULL)", name="api_client_if_api"
+        ),
+    )
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _version_column}
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=20, unique=True)
+    status: Status = Field(default=Status.RECEIVED, sa_type=string_enum(Status, "status"))
+    normalized_email: str = Field(max_length=EMAIL_MAX, index=True)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    paused_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paused_total_microseconds: int = Field(default=0, sa_type=BigInteger)
+    extension_months: int = Field(default=0)
+    extension_reason: str | None = Field(default=None, sa_type=Text)
+    verification_nonce: str | None = Field(default=None, max_length=64)
+    status_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    version_id: int = Field(default=1, sa_column=_version_column)
+    created_via: Channel = Field(default=Channel.WEB, sa_type=string_enum(Channel, "created_via"))
+    api_client_id: int | None = Field(default=None, foreign_key="dsr_api_token.id", index=True)
+    idempotency_key: str | None = Field(default=None, max_length=IDEMPOTENCY_KEY_MAX)
+
+    @property
+    def paused_total(self) -> timedelta:
+        return timedelta(microseconds=self.paused_total_microseconds)
+
+    @property
+    def state(self) -> RequestState:
+        """Return what the workflow needs to know about this request."""
+        return RequestState(
+            status=self.status,
+            received_at=self.received_at,
+            paused_since=self.paused_since,
+            paused_total=self.paused_total,
+            extension_months=self.extension_months,
+            extension_reason=self.extension_reason,
+        )
+
+    def store_state(self, state: RequestState) -> None:
+        """Keep the state returned by `workflow.apply`: the only way a status changes."""
+        if state.received_at != self.received_at:
+            raise ValueError("a transition cannot change when a request was received")
+        self.status = state.status
+        self.paused_since = state.paused_since
+        self.paused_total_microseconds = state.paused_total // timedelta(microseconds=1)
+        self.extension_months = state.extension_months
+        self.extension_reason = state.extension_reason
+        self.due_at = state.due_at
+
+    def issue_status_token(self) -> str:
+        """Give the request a new status-page token; return it (only its digest is kept)."""
+        token = secrets.token_urlsafe(32)
+        self.status_token_hash = token_digest(token)
+        return token
+
+
+class DataRequestPublic(SQLModel):
+    """What may be shown about a request to its requester or the platform: no personal data."""
+
+    reference: str
+    type: RequestType
+    status: Status
+    language: Language
+    received_at: datetime
+    verified_at: datetime | None
+    due_at: datetime
+    created_via: Channel
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """The last request number given out in each year, for references like DSR-2026-000123."""
+
+    __tablename__ = "dsr_reference_counter"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_number: int = Field(default=0)
+
+
+def next_reference(*, db_session: Session, received_at: datetime) -> str:
+    """Return the next public reference of the year the request was received in.
+
+    Numbers are unique even between concurrent transactions: the year's counter row is locked
+    by the increment until the transaction ends.
+    """
+    year = received_at.year
+    counters = table_of(ReferenceCounter)
+    dialect = db_session.get_bind().dialect.name
+    row = {"year": year, "last_number": 0}
+    if dialect == "postgresql":
+        create: Any = postgresql.insert(counters).values(row).on_conflict_do_nothing()
+    elif dialect in ("mysql", "mariadb"):
+        create = mysql.insert(counters).values(row).on_duplicate_key_update(year=counters.c.year)
+    else:
+        create = sqlite.insert(counters).values(row).on_conflict_do_nothing()
+    db_session.execute(create)
+    db_session.execute(
+        update(counters)
+        .where(counters.c.year == year)
+        .values(last_number=counters.c.last_number + 1)
+    )
+    number = db_session.execute(
+        select(counters.c.last_number).where(counters.c.year == year)
+    ).scalar_one()
+    return f"{REFERENCE_PREFIX}-{year:04d}-{number:06d}"
+
+
+# --- manual tasks -------------------------------------------------------------------------------
+
+
+class TaskKind(StrEnum):
+    NOTIFY_RECIPIENT = "notify_recipient"  # Art. 19: tell a recipient of the data
+    MANUAL_CHECK = "manual_check"  # e.g. look in a paper archive
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Task(SQLModel, table=True):
+    """Work a person must do for a request, outside the systems the tool changes itself."""
+
+    __tablename__ = "dsr_task"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int | None = Field(default=None, foreign_key="dsr_request.id", index=True)
+    kind: TaskKind = Field(sa_type=string_enum(TaskKind, "kind"))
+    status: TaskStatus = Field(default=TaskStatus.OPEN, sa_type=string_enum(TaskStatus, "status"))
+    title: str = Field(max_length=200)
+    details: str | None = Field(default=None, sa_type=Text)
+    recipient: str | None = Field(default=None, max_length=200)  # as named in the data map
+    category: str | None = Field(default=None, max_length=100)  # a data map category id
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_by: str | None = Field(default=None, max_length=200)
+    outcome: str | None = Field(default=None, sa_type=Text)
