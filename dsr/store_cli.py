@@ -36,7 +36,7 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _fail(url: str, doing: str, error: SQLAlchemyError) -> NoReturn:
+def fail_on_database_error(url: str, doing: str, error: SQLAlchemyError) -> NoReturn:
     cause = getattr(error, "orig", None) or error
     lines = str(cause).splitlines()
     detail = lines[0] if lines else type(error).__name__
@@ -65,7 +65,7 @@ def db_upgrade(database_url: str) -> None:
         before = db.current_revision(engine)
         after = db.run_migrations(database_url)
     except SQLAlchemyError as error:
-        _fail(database_url, "migrate", error)
+        fail_on_database_error(database_url, "migrate", error)
     finally:
         engine.dispose()
     if before == after:
@@ -85,7 +85,7 @@ def db_current(database_url: str) -> None:
     try:
         current = db.current_revision(engine)
     except SQLAlchemyError as error:
-        _fail(database_url, "read", error)
+        fail_on_database_error(database_url, "read", error)
     finally:
         engine.dispose()
     head = db.head_revision()
@@ -139,7 +139,7 @@ def audit_verify(database_url: str) -> None:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
     except SQLAlchemyError as error:
-        _fail(database_url, "read", error)
+        fail_on_database_error(database_url, "read", error)
     finally:
         engine.dispose()
     if report.ok:

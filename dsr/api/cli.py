@@ -1,0 +1,96 @@
+"""`dsr api token create|list|revoke`: the bearer tokens of the organisation's own systems.
+
+A token is shown once, when it is created; the store keeps only its SHA-256 digest.
+"""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import col, select
+
+from dsr import db
+from dsr.api.models import ApiToken, ApiTokenCreate
+from dsr.store_cli import database_url_option, fail_on_database_error
+
+
+@click.group("api")
+def api_group() -> None:
+    """Manage the JSON API's clients."""
+
+
+@api_group.group("token")
+def token_group() -> None:
+    """Create, list and revoke API bearer tokens."""
+
+
+def _checked_name(name: str) -> str:
+    try:
+        return ApiTokenCreate(name=name.strip()).name
+    except ValueError:
+        raise click.BadParameter("give a name of 1 to 100 characters", param_hint="NAME") from None
+
+
+@token_group.command("create")
+@click.argument("name")
+@database_url_option
+def token_create(name: str, database_url: str) -> None:
+    """Create a token for the client NAME (e.g. learner-platform) and print it once."""
+    name = _checked_name(name)
+    engine = db.make_engine(database_url)
+    try:
+        db.ensure_database_is_current(engine)
+        with db.transaction(engine) as session:
+            row, token = ApiToken.issue(name, now=db.utcnow())
+            session.add(row)
+    except db.DatabaseNotUpToDate as error:
+        raise click.ClickException(str(error)) from None
+    except IntegrityError:
+        raise click.ClickException(f"a client named {name!r} already has a token") from None
+    except SQLAlchemyError as error:
+        fail_on_database_error(database_url, "create a token in", error)
+    finally:
+        engine.dispose()
+    click.echo(f"Token for {name} (shown only now; store it in the client's secrets):")
+    click.echo(token)
+
+
+@token_group.command("list")
+@database_url_option
+def token_list(database_url: str) -> None:
+    """List the clients with their token prefix, creation, last use and revocation."""
+    engine = db.make_engine(database_url)
+    try:
+        with db.transaction(engine) as session:
+            rows = session.exec(select(ApiToken).order_by(col(ApiToken.name))).all()
+            lines = [
+                f"{row.name}\t{row.prefix}…\tcreated {row.created_at:%Y-%m-%d}\t"
+                + (f"last used {row.last_used_at:%Y-%m-%d}" if row.last_used_at else "never used")
+                + (f"\trevoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "")
+                for row in rows
+            ]
+    except SQLAlchemyError as error:
+        fail_on_database_error(database_url, "read the tokens of", error)
+    finally:
+        engine.dispose()
+    click.echo("\n".join(lines) if lines else "No API token yet: `dsr api token create NAME`.")
+
+
+@token_group.command("revoke")
+@click.argument("name")
+@database_url_option
+def token_revoke(name: str, database_url: str) -> None:
+    """Revoke the token of client NAME: its calls are refused from now on."""
+    engine = db.make_engine(database_url)
+    try:
+        with db.transaction(engine) as session:
+            row = session.exec(select(ApiToken).where(ApiToken.name == name.strip())).first()
+            if row is None:
+                raise click.ClickException(f"no client named {name!r}")
+            if row.revoked_at is None:
+                row.revoked_at = db.utcnow()
+    except SQLAlchemyError as error:
+        fail_on_database_error(database_url, "revoke a token in", error)
+    finally:
+        engine.dispose()
+    click.echo(f"The token of {name} is revoked.")
