@@ -7,10 +7,28 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 
-from dsr import db
+from dsr import db, errors, i18n
 from dsr.config import default_instance_path, default_settings
+from dsr.extensions import csrf, limiter
+from dsr.requests import views as public_views
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout: templates/ and static/ are at its root, beside the packages."""
+
+WEB_SETTINGS: Mapping[str, Any] = {
+    "MAX_CONTENT_LENGTH": 128 * 1024,  # the longest form, all in 4-byte characters, fits
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    **public_views.PUBLIC_SETTINGS,
+}
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+"""No script at all, inline or not: the pages work without JavaScript."""
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -21,8 +39,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Raise `db.DatabaseNotUpToDate`, naming the command to run, when the store needs migrating.
     """
     instance_path = default_instance_path()
-    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.jinja_options = {**app.jinja_options, "trim_blocks": True, "lstrip_blocks": True}
     app.config.from_mapping(default_settings(instance_path))
+    app.config.from_mapping(WEB_SETTINGS)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env("DSR")
@@ -37,4 +63,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     except db.DatabaseNotUpToDate:
         db.get_engine(app).dispose()
         raise
+
+    errors.init_app(app)  # first: it refuses undecodable forms before the CSRF check reads them
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    app.register_blueprint(public_views.blueprint)
+    app.after_request(_set_security_headers)
     return app
+
+
+def _set_security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from dsr.api.cli import api_group
+from dsr.outbox.cli import outbox_group
 from dsr.store_cli import audit_group, db_group
 from inventory.loader import MapError, load_data_map
 from inventory.locator import (
@@ -284,3 +285,4 @@ def demo_seed(url: str, learners: int, seed: int) -> None:
 main.add_command(db_group)
 main.add_command(audit_group)
 main.add_command(api_group)
+main.add_command(outbox_group)

@@ -17,7 +17,8 @@ from dsr.requests.models import ReferenceCounter
 
 
 def _app(url: str) -> Flask:
-    return create_app({"TESTING": True, "DATABASE_URL": url})
+    # These tests post to routes they add themselves, without a form: no CSRF token to send.
+    return create_app({"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False})
 
 
 def test_it_refuses_a_database_that_was_never_migrated(engine_url: str) -> None:

@@ -42,7 +42,7 @@ def test_a_failing_task_does_not_undo_the_commit(
 
 @pytest.mark.databases("sqlite")
 def test_a_view_can_act_once_its_request_is_committed(migrated_url: str) -> None:
-    app = create_app({"TESTING": True, "DATABASE_URL": migrated_url})
+    app = create_app({"TESTING": True, "DATABASE_URL": migrated_url, "WTF_CSRF_ENABLED": False})
     delivered: list[int] = []
 
     @app.post("/file/<int:status>")

@@ -1,0 +1,113 @@
+"""The error pages people see, in their language: every 4xx says what went wrong and what to do
+next, and nothing a visitor sends can produce anything worse than one of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from urllib.parse import unquote_to_bytes
+
+from flask import Flask, Response, abort, make_response, render_template, request
+from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
+from werkzeug.exceptions import HTTPException
+
+from dsr.i18n import lazy_gettext
+
+ERROR_PAGES: Mapping[int, tuple[str, str]] = MappingProxyType(
+    {
+        400: (
+            lazy_gettext("We could not read what was sent"),
+            lazy_gettext("Something in the form was not right. Go back and try again."),
+        ),
+        403: (
+            lazy_gettext("Not allowed"),
+            lazy_gettext("You cannot see this page."),
+        ),
+        404: (
+            lazy_gettext("Page not found"),
+            lazy_gettext("This page does not exist, or the link is no longer valid."),
+        ),
+        405: (
+            lazy_gettext("This page cannot be used this way"),
+            lazy_gettext("Go back to the form and send it again."),
+        ),
+        410: (
+            lazy_gettext("This link is no longer valid"),
+            lazy_gettext("The link has expired or has already been used."),
+        ),
+        413: (
+            lazy_gettext("What you sent is too long"),
+            lazy_gettext("Shorten your text and send it again."),
+        ),
+        429: (
+            lazy_gettext("Too many attempts"),
+            lazy_gettext(
+                "To protect everyone's data we limit how many requests can be sent from one "
+                "connection or for one email address. Please wait an hour and try again."
+            ),
+        ),
+        500: (
+            lazy_gettext("Something went wrong on our side"),
+            lazy_gettext("Please try again in a few minutes."),
+        ),
+    }
+)
+"""The title and explanation of each error page, by status code."""
+
+CSRF_EXPLANATION = lazy_gettext(
+    "The form was sent without its security token, or the token has expired. Go back, reload "
+    "the page and send the form again."
+)
+
+NOT_UTF8 = lazy_gettext("The form was not sent as UTF-8 text. Reload the page and send it again.")
+
+
+def render_error(error: HTTPException) -> Response | HTTPException:
+    """Render the page of an HTTP error, keeping its headers (Allow, Retry-After)."""
+    code = error.code
+    if code is None or code < 400:
+        return error
+    title, explanation = ERROR_PAGES.get(code, ERROR_PAGES[500 if code >= 500 else 400])
+    detail: str | None = None
+    if isinstance(error, CSRFError):
+        detail = CSRF_EXPLANATION
+    elif code != 429 and error.description != type(error).description:
+        detail = error.description  # set by our views, already in the visitor's language
+    response = make_response(
+        render_template(
+            "errors/error.html", code=code, title=title, explanation=explanation, detail=detail
+        ),
+        code,
+    )
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def refuse_undecodable_form() -> None:
+    """Refuse (400) a form body that is not UTF-8, which parsing would otherwise quietly mangle.
+
+    The body is kept (`cache=True`) for the form parser; one over MAX_CONTENT_LENGTH is a 413.
+    """
+    if request.mimetype not in _FORM_TYPES:
+        return
+    body = request.get_data(cache=True)
+    try:
+        if request.mimetype == "multipart/form-data":
+            body.decode("utf-8")  # no file fields here: every part is text
+        else:
+            for pair in body.split(b"&"):
+                unquote_to_bytes(pair.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        abort(400, description=NOT_UTF8)
+
+
+def init_app(app: Flask) -> None:
+    """Show our page for every HTTP error, and refuse undecodable forms before anything reads
+    them (call before the CSRF check is bound, which reads the form)."""
+    app.register_error_handler(HTTPException, render_error)
+    app.before_request(refuse_undecodable_form)

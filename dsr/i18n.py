@@ -1,0 +1,115 @@
+"""The languages of the pages people read: which one a request is answered in, the translated
+names of request types and statuses, and dates shown as people write them.
+
+The locale is the requester's explicit choice (kept in the session by the FR/EN switch), else
+the best match of the browser's Accept-Language, else `BABEL_DEFAULT_LOCALE`. Catalogues live in
+dsr/translations/ (see babel.cfg at the root of the project for how to extract them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, cast
+
+import flask_babel  # type: ignore[import-untyped]
+from flask import Flask, current_app, request, session
+
+from dsr.requests.models import Language
+from dsr.requests.workflow import RequestType, Status
+
+LANGUAGES: tuple[str, ...] = tuple(language.value for language in Language)
+"""The locales the pages are written in, as Accept-Language tags."""
+
+LANGUAGE_SESSION_KEY = "lang"
+
+babel = flask_babel.Babel()
+
+
+def gettext(message: str, **variables: Any) -> str:
+    """Return `message` translated into the current locale, with `%(name)s` variables filled."""
+    translated: str = flask_babel.gettext(message, **variables)
+    return translated
+
+
+def lazy_gettext(message: str, **variables: Any) -> str:
+    """Return `message` to be translated when it is shown, for labels defined at import time.
+
+    The result is a lazy string (it becomes text in the locale of the request that renders it),
+    typed as `str` because it is used wherever text is: form labels, messages, templates.
+    """
+    return cast(str, flask_babel.lazy_gettext(message, **variables))
+
+
+def select_locale() -> str:
+    """Return the locale of the current request: the session's choice, else Accept-Language."""
+    chosen = session.get(LANGUAGE_SESSION_KEY)
+    if chosen in LANGUAGES:
+        return str(chosen)
+    default = str(current_app.config["BABEL_DEFAULT_LOCALE"])
+    return request.accept_languages.best_match(LANGUAGES, default=default)
+
+
+def current_language() -> Language:
+    """Return the language of the current request, as the store names it."""
+    return Language(str(flask_babel.get_locale() or select_locale()).split("_")[0])
+
+
+def choose_language(code: str) -> bool:
+    """Keep `code` as the visitor's language for the next pages; False when it is not offered."""
+    if code not in LANGUAGES:
+        return False
+    session[LANGUAGE_SESSION_KEY] = code
+    flask_babel.refresh()
+    return True
+
+
+REQUEST_TYPE_LABELS: Mapping[RequestType, str] = MappingProxyType(
+    {
+        RequestType.ACCESS: lazy_gettext("Get a copy of my data"),
+        RequestType.PORTABILITY: lazy_gettext("Export my data in a reusable format"),
+        RequestType.ERASURE: lazy_gettext("Erase my data"),
+        RequestType.RECTIFICATION: lazy_gettext("Correct my data"),
+        RequestType.RESTRICTION: lazy_gettext("Restrict the use of my data"),
+        RequestType.OBJECTION: lazy_gettext("Stop marketing messages"),
+        RequestType.DEACTIVATION: lazy_gettext("Deactivate my account"),
+    }
+)
+"""What a requester asks for, in their words."""
+
+STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
+    {
+        Status.RECEIVED: lazy_gettext("Waiting for you to confirm your email address"),
+        Status.VERIFIED: lazy_gettext("Received, waiting to be reviewed"),
+        Status.IN_REVIEW: lazy_gettext("Being reviewed"),
+        Status.AWAITING_REQUESTER: lazy_gettext("Waiting for your answer"),
+        Status.APPROVED: lazy_gettext("Approved"),
+        Status.PROCESSING: lazy_gettext("Being carried out"),
+        Status.COMPLETED: lazy_gettext("Completed"),
+        Status.DENIED: lazy_gettext("Refused"),
+        Status.FAILED: lazy_gettext("Delayed by a technical problem: we are on it"),
+        Status.EXPIRED: lazy_gettext("Expired: the email address was never confirmed"),
+        Status.CANCELLED: lazy_gettext("Cancelled"),
+    }
+)
+"""Where a request stands, as its requester reads it."""
+
+
+def shown_date(moment: datetime) -> str:
+    """Return the calendar date of `moment` in the shown time zone, in the current locale."""
+    return str(flask_babel.format_date(moment, format="long", rebase=True))
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Babel to `app` and give templates the labels and date format above."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", Language.FR.value)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(
+        current_language=current_language,
+        languages=LANGUAGES,
+        request_type_label=REQUEST_TYPE_LABELS.__getitem__,
+        status_label=STATUS_LABELS.__getitem__,
+    )
+    app.jinja_env.filters["shown_date"] = shown_date

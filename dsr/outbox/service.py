@@ -1,0 +1,298 @@
+"""Queue emails with what causes them, and deliver the due ones with retries.
+
+`enqueue` only adds a row in the caller's transaction: the email exists if and only if what caused
+it was committed. `deliver_due` then sends each due message in its own short transactions: it
+claims the message (a lease in `claimed_until`, so two senders never send the same one), talks to
+the SMTP server outside any transaction, and records the outcome. Logs name messages by id only.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from dsr.db import after_commit, open_session, table_of, utcnow
+from dsr.outbox.compose import compose_email
+from dsr.outbox.models import LAST_ERROR_MAX, OutboxMessage, OutboxStatus, new_message_id
+from dsr.outbox.smtp import (
+    MAX_ATTEMPTS,
+    DeliveryError,
+    PermanentDeliveryError,
+    SmtpSettings,
+    TransientDeliveryError,
+    next_attempt_delay,
+    send_email,
+)
+from dsr.requests.models import Language
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MESSAGE_ID_DOMAIN = "privacy-desk.localhost"
+SHORTEST_LEASE = timedelta(minutes=5)
+
+SessionFactory = Callable[[], Session]
+
+
+def enqueue(
+    *,
+    db_session: Session,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    language: Language,
+    dedup_key: str | None,
+    now: datetime,
+    request_id: int | None = None,
+    message_id_domain: str = DEFAULT_MESSAGE_ID_DOMAIN,
+) -> OutboxMessage:
+    """Queue one email, due at `now`, in the caller's transaction (flushed, not committed).
+
+    A second call with the same `dedup_key` returns the message already queued and adds nothing.
+    """
+    if dedup_key is not None:
+        queued = _by_dedup_key(db_session, dedup_key)
+        if queued is not None:
+            return queued
+    message = OutboxMessage(
+        message_id=new_message_id(message_id_domain),
+        dedup_key=dedup_key,
+        request_id=request_id,
+        to_address=to.strip(),
+        subject=subject,
+        text_body=text,
+        html_body=html,
+        language=Language(language),
+        next_attempt_at=now,
+        created_at=now,
+    )
+    try:
+        with db_session.begin_nested():  # a concurrent twin may win the dedup key
+            db_session.add(message)
+    except IntegrityError:
+        queued = _by_dedup_key(db_session, dedup_key) if dedup_key is not None else None
+        if queued is None:
+            raise
+        return queued
+    return message
+
+
+def _by_dedup_key(db_session: Session, dedup_key: str) -> OutboxMessage | None:
+    return db_session.exec(
+        select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)
+    ).one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What one delivery run did: messages sent, rescheduled, and given up."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """A message this sender holds the lease of, read before leaving the transaction."""
+
+    id: int
+    message_id: str
+    to: str
+    subject: str
+    text: str
+    html: str | None
+    language: Language
+    attempts: int
+
+
+def claim_lease(settings: SmtpSettings) -> timedelta:
+    """Return how long a claim lasts: longer than one delivery can take, so it is never reclaimed
+    while its sender still talks to the server."""
+    return max(SHORTEST_LEASE, timedelta(seconds=settings.timeout * 10))
+
+
+def deliver_due(
+    *,
+    engine_or_session_factory: Engine | SessionFactory,
+    settings: SmtpSettings,
+    now: datetime,
+    limit: int = 100,
+    ssl_context: ssl.SSLContext | None = None,
+) -> DeliveryReport:
+    """Send up to `limit` messages due at `now`, oldest first, committing after each one.
+
+    A transient failure reschedules the message with `next_attempt_delay`; a permanent one, or the
+    MAX_ATTEMPTS-th failure, fails it for good. One bad message never stops the run.
+    """
+    new_session = _session_factory(engine_or_session_factory)
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    lease = claim_lease(settings)
+    tried: list[int] = []
+    sent = retried = failed = 0
+    while len(tried) < limit:
+        claimed = _claim_next(new_session, at=clock(), lease=lease, skip=tried)
+        if claimed is None:
+            break
+        tried.append(claimed.id)
+        error = _attempt(claimed, settings, ssl_context, at=clock())
+        outcome = _record(new_session, claimed, error, at=clock())
+        if outcome is OutboxStatus.SENT:
+            sent += 1
+        elif outcome is OutboxStatus.PENDING:
+            retried += 1
+        else:
+            failed += 1
+    return DeliveryReport(sent=sent, retried=retried, failed=failed)
+
+
+def deliver_after_commit(*, db_session: Session, settings: SmtpSettings, limit: int = 20) -> None:
+    """Try to deliver what is due once the session's transaction commits (until the scheduler
+    runs `dsr outbox send`); a failure leaves the messages queued for the next run."""
+    bind = db_session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+
+    def deliver() -> None:
+        deliver_due(engine_or_session_factory=engine, settings=settings, now=utcnow(), limit=limit)
+
+    after_commit(db_session, deliver)
+
+
+def _session_factory(source: Engine | SessionFactory) -> SessionFactory:
+    if isinstance(source, Engine):
+        return lambda: open_session(source)
+    return source
+
+
+def _claim_next(
+    new_session: SessionFactory, *, at: datetime, lease: timedelta, skip: list[int]
+) -> _Claimed | None:
+    """Take the lease of the oldest due message nobody holds; None when there is none left.
+
+    The claim is a conditional UPDATE: of two senders racing for a message, one changes the row
+    and the other changes nothing and moves on to the next message.
+    """
+    messages = table_of(OutboxMessage)
+    free = or_(messages.c.claimed_until.is_(None), messages.c.claimed_until <= at)
+    with new_session() as session:
+        while True:
+            candidate = session.exec(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    col(OutboxMessage.next_attempt_at) <= at,
+                    or_(
+                        col(OutboxMessage.claimed_until).is_(None),
+                        col(OutboxMessage.claimed_until) <= at,
+                    ),
+                    col(OutboxMessage.id).not_in(skip),
+                )
+                .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+                .limit(1)
+            ).one_or_none()
+            if candidate is None or candidate.id is None:
+                session.rollback()
+                return None
+            claimed = _Claimed(
+                id=candidate.id,
+                message_id=candidate.message_id,
+                to=candidate.to_address,
+                subject=candidate.subject,
+                text=candidate.text_body,
+                html=candidate.html_body,
+                language=candidate.language,
+                attempts=candidate.attempts,
+            )
+            taken = session.execute(
+                update(messages)
+                .where(
+                    messages.c.id == claimed.id,
+                    messages.c.status == OutboxStatus.PENDING,
+                    free,
+                )
+                .values(claimed_until=at + lease)
+            )
+            session.commit()
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                return claimed
+            session.expunge_all()  # another sender took it: look again
+
+
+def _attempt(
+    claimed: _Claimed, settings: SmtpSettings, ssl_context: ssl.SSLContext | None, *, at: datetime
+) -> DeliveryError | None:
+    """Send one message; return why it was not delivered, or None once the server accepted it."""
+    try:
+        email = compose_email(
+            sender=settings.sender,
+            to=claimed.to,
+            subject=claimed.subject,
+            text=claimed.text,
+            html=claimed.html,
+            message_id_domain=DEFAULT_MESSAGE_ID_DOMAIN,
+            message_id=claimed.message_id,
+            date=at,
+            language=claimed.language.value,
+        )
+        send_email(email, settings, ssl_context=ssl_context)
+    except DeliveryError as error:
+        return error
+    except ValueError as error:  # compose_email's messages name the header, never its value
+        return PermanentDeliveryError(f"cannot be sent: {error}")
+    except Exception as error:  # one broken message must not stop the others
+        return TransientDeliveryError(f"unexpected {type(error).__name__}")
+    return None
+
+
+def _record(
+    new_session: SessionFactory, claimed: _Claimed, error: DeliveryError | None, *, at: datetime
+) -> OutboxStatus:
+    """Write down the outcome of one attempt and release the claim; return the new status."""
+    attempts = claimed.attempts + 1
+    values: dict[str, object] = {"attempts": attempts, "claimed_until": None}
+    if error is None:
+        status = OutboxStatus.SENT
+        values.update(status=status, sent_at=at, last_error=None)
+        log.info("outbox message %d sent (attempt %d)", claimed.id, attempts)
+    elif isinstance(error, PermanentDeliveryError) or attempts >= MAX_ATTEMPTS:
+        status = OutboxStatus.FAILED
+        values.update(status=status, last_error=error.reason[:LAST_ERROR_MAX])
+        log.error(
+            "outbox message %d failed for good after %d attempt(s): %s",
+            claimed.id,
+            attempts,
+            error.reason,
+        )
+    else:
+        status = OutboxStatus.PENDING
+        retry_at = at + next_attempt_delay(attempts)
+        values.update(next_attempt_at=retry_at, last_error=error.reason[:LAST_ERROR_MAX])
+        log.warning(
+            "outbox message %d not sent (attempt %d): %s; next attempt at %s",
+            claimed.id,
+            attempts,
+            error.reason,
+            retry_at.isoformat(timespec="seconds"),
+        )
+    messages = table_of(OutboxMessage)
+    with new_session() as session:
+        session.execute(update(messages).where(messages.c.id == claimed.id).values(**values))
+        session.commit()
+    return status

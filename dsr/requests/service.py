@@ -1,0 +1,518 @@
+"""What a requester does to their request: file it, prove their address, follow, cancel, answer.
+
+Functions take the session and flush, never commit: the caller (a view, the API) commits once.
+Every status change goes through `workflow.apply` and writes its audit event in the same
+transaction; every email goes through the outbox in that transaction too. Links carry only a
+signed opaque token (verification) or a random token (status page): never personal data.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from typing import Any
+
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+from pydantic import ValidationError
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, col, select
+
+from dsr.audit.models import record_action, record_event
+from dsr.outbox.service import enqueue
+from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email, shown_date
+from dsr.requests.models import (
+    EMAIL_MAX,
+    MESSAGE_MAX,
+    RECTIFICATION_MAX,
+    DataRequest,
+    DataRequestCreate,
+    Language,
+    next_reference,
+    normalize_email,
+    token_digest,
+)
+from dsr.requests.workflow import (
+    TERMINAL,
+    Action,
+    Actor,
+    RequestState,
+    RequestType,
+    Status,
+    apply,
+)
+
+VERIFY_SALT = "dsr-verify"
+DEFAULT_LINK_MAX_AGE = timedelta(hours=48)
+TOKEN_MAX = 512
+"""Longer tokens are refused before any work: ours are about 100 characters."""
+
+
+# --- errors the requester can cause -------------------------------------------------------------
+
+
+class RequestError(Exception):
+    """Something the requester did that the desk refuses; `message` is written for them."""
+
+    default_message = "This request cannot be accepted."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class LinkInvalid(RequestError):
+    """The link was altered, truncated, or signed with another key."""
+
+    default_message = (
+        "This link is not valid: check that you copied it whole from the email, or ask for a "
+        "new one."
+    )
+
+
+class LinkExpired(RequestError):
+    """The link is too old, or a newer one replaced it: ask for a new one."""
+
+    default_message = (
+        "This link has expired: ask for a new one with the same email address, and use it "
+        "soon after it arrives."
+    )
+
+
+class LinkUsed(RequestError):
+    """The link was already clicked: the request is already verified."""
+
+    default_message = (
+        "This link has already been used: your email address is confirmed. Follow your request "
+        "with the link in the confirmation email."
+    )
+
+
+# --- signed links -------------------------------------------------------------------------------
+
+
+class _SignerAt(TimestampSigner):
+    """A timestamp signer whose clock is the caller's `now`, so links age in the caller's time."""
+
+    def __init__(self, *args: Any, issued_at: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._issued_at = issued_at
+
+    def get_timestamp(self) -> int:
+        return super().get_timestamp() if self._issued_at is None else self._issued_at
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationClaim:
+    """What a valid verification token says: which request, which nonce, and when it was issued."""
+
+    request_id: int
+    nonce: str
+    issued_at: datetime
+
+
+class LinkSigner:
+    """Sign and read verification links; build the URLs of the verification and status pages.
+
+    `verify_url` and `status_url` turn a token into an absolute URL (e.g. with Flask's url_for).
+    """
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        max_age: timedelta = DEFAULT_LINK_MAX_AGE,
+        verify_url: Callable[[str], str],
+        status_url: Callable[[str], str],
+    ) -> None:
+        if not secret_key:
+            raise ValueError("links need a secret key")
+        if max_age <= timedelta(0):
+            raise ValueError("max_age must be positive")
+        self._secret_key = secret_key
+        self.max_age = max_age
+        self.verify_url = verify_url
+        self.status_url = status_url
+
+    def verification_token(self, *, request_id: int, nonce: str, now: datetime) -> str:
+        """Return the signed token of one verification link, issued at `now`."""
+        issued_at = int(now.timestamp())
+        serializer = URLSafeTimedSerializer(
+            self._secret_key,
+            salt=VERIFY_SALT,
+            signer=_SignerAt,
+            signer_kwargs={"issued_at": issued_at},
+        )
+        token: str = serializer.dumps([request_id, nonce])
+        return token
+
+    def read_verification_token(self, token: str) -> VerificationClaim:
+        """Return what `token` says; raise LinkInvalid unless it is intact and ours."""
+        if not token or len(token) > TOKEN_MAX:
+            raise LinkInvalid()
+        serializer = URLSafeTimedSerializer(self._secret_key, salt=VERIFY_SALT)
+        try:
+            payload, issued_at = serializer.loads(token, return_timestamp=True)
+        except (BadSignature, UnicodeError):
+            raise LinkInvalid() from None
+        match payload:
+            case [int() as request_id, str() as nonce] if not isinstance(request_id, bool):
+                return VerificationClaim(request_id, nonce, issued_at.astimezone(UTC))
+        raise LinkInvalid()
+
+
+# --- filing a request ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    request: DataRequest
+    reused: bool  # True when an identical open request was found and carried on
+
+
+def submit_request(
+    *,
+    db_session: Session,
+    email: str,
+    request_type: RequestType,
+    language: str,
+    message: str | None,
+    rectification: str | None,
+    now: datetime,
+    links: LinkSigner,
+) -> SubmitResult:
+    """File a request (status received, audited) or carry on an identical open one, then queue the
+    email that proves the address: a fresh single-use link (older links stop working).
+
+    An identical open request (same address and type, not terminal) is reused as it is; if it is
+    already verified, the email brings a new status-page link instead. Raise RequestError on
+    invalid input.
+    """
+    address = _checked_email(email)
+    request_type = _checked_type(request_type)
+    language_code = _checked_language(language)
+    message = _optional_text(message, MESSAGE_MAX, "Your message")
+    rectification = _optional_text(rectification, RECTIFICATION_MAX, "What to correct")
+    try:
+        DataRequestCreate(
+            type=request_type,
+            requester_email=address,
+            language=language_code,
+            message=message,
+            rectification_details=rectification,
+        )
+    except ValidationError:
+        if request_type is RequestType.RECTIFICATION:
+            raise RequestError("Say what should be corrected in your data.") from None
+        raise RequestError("Only a rectification request says what to correct.") from None
+
+    normalized = normalize_email(address)
+    existing = db_session.exec(
+        select(DataRequest)
+        .where(
+            DataRequest.normalized_email == normalized,
+            DataRequest.type == request_type,
+            col(DataRequest.status).not_in(TERMINAL),
+        )
+        .order_by(col(DataRequest.received_at), col(DataRequest.id))
+        .limit(1)
+    ).one_or_none()
+
+    if existing is not None:
+        record_action(
+            db_session=db_session,
+            request=existing,
+            actor=Actor.REQUESTER,
+            action="resubmitted",
+            at=now,
+            details={"type": request_type.value},
+        )
+        if existing.status is Status.RECEIVED:
+            _send_verification(db_session, existing, now=now, links=links, reused=True)
+        else:
+            _send_status_link(db_session, existing, now=now, links=links, already_verified=True)
+        db_session.flush()
+        return SubmitResult(request=existing, reused=True)
+
+    state = RequestState.new(now)
+    request = DataRequest(
+        reference=next_reference(db_session=db_session, received_at=state.received_at),
+        type=request_type,
+        requester_email=address,
+        normalized_email=normalized,
+        language=language_code,
+        message=message,
+        rectification_details=rectification,
+        status=state.status,
+        received_at=state.received_at,
+        due_at=state.due_at,
+    )
+    db_session.add(request)
+    db_session.flush()
+    record_action(
+        db_session=db_session,
+        request=request,
+        actor=Actor.REQUESTER,
+        action="submitted",
+        at=now,
+        to_status=Status.RECEIVED,
+        details={"type": request_type.value, "channel": request.created_via.value},
+    )
+    _send_verification(db_session, request, now=now, links=links, reused=False)
+    db_session.flush()
+    return SubmitResult(request=request, reused=False)
+
+
+def resend_verification(
+    *, db_session: Session, email: str, now: datetime, links: LinkSigner
+) -> None:
+    """Send a new verification link for each unverified open request of `email`, invalidating the
+    older links; do nothing, and say nothing, when there is none (no account enumeration)."""
+    try:
+        normalized = normalize_email(_checked_email(email))
+    except RequestError:
+        return
+    waiting = db_session.exec(
+        select(DataRequest)
+        .where(DataRequest.normalized_email == normalized, DataRequest.status == Status.RECEIVED)
+        .order_by(col(DataRequest.id))
+    ).all()
+    for request in waiting:
+        record_action(
+            db_session=db_session,
+            request=request,
+            actor=Actor.REQUESTER,
+            action="verification_link_renewed",
+            at=now,
+        )
+        _send_verification(db_session, request, now=now, links=links, reused=False)
+    db_session.flush()
+
+
+# --- proving the address ------------------------------------------------------------------------
+
+
+def verify_request(
+    *, db_session: Session, token: str, now: datetime, links: LinkSigner
+) -> tuple[DataRequest, str]:
+    """Verify the request a link was sent for; return it with its new status-page token, which
+    exists in clear only here and in the email queued with it.
+
+    Raise LinkInvalid (altered), LinkExpired (too old, replaced, or the request expired) or
+    LinkUsed (already clicked); nothing changes then.
+    """
+    claim = links.read_verification_token(token)
+    request = db_session.get(DataRequest, claim.request_id)
+    if request is None:
+        raise LinkInvalid()
+    if request.status is Status.EXPIRED:
+        raise LinkExpired(
+            "This request expired because it was not confirmed in time: please file it again."
+        )
+    if request.status is Status.CANCELLED:
+        raise LinkInvalid("This request was cancelled: file a new one if you need to.")
+    if request.status is not Status.RECEIVED:
+        raise LinkUsed()
+    stored_nonce = request.verification_nonce or ""
+    if not secrets.compare_digest(stored_nonce.encode(), claim.nonce.encode()):
+        raise LinkExpired(
+            "This link was replaced by a newer one: use the link in the most recent email, or "
+            "ask for a new one."
+        )
+    if now - claim.issued_at > links.max_age:
+        raise LinkExpired()
+
+    transition = apply(request.state, Action.VERIFY_EMAIL, actor=Actor.REQUESTER, at=now)
+    request.store_state(transition.state)
+    request.verified_at = transition.fact.at
+    request.verification_nonce = None
+    try:
+        db_session.flush()
+    except StaleDataError:  # a concurrent click verified it first; the caller rolls back
+        raise LinkUsed() from None
+    record_event(db_session=db_session, request=request, fact=transition.fact)
+    status_token = _send_status_link(
+        db_session, request, now=now, links=links, already_verified=False
+    )
+    db_session.flush()
+    return request, status_token
+
+
+# --- following the request ----------------------------------------------------------------------
+
+
+def request_for_status_token(*, db_session: Session, token: str) -> DataRequest | None:
+    """Return the request whose status page `token` opens, or None."""
+    if not token or len(token) > TOKEN_MAX:
+        return None
+    return db_session.exec(
+        select(DataRequest).where(DataRequest.status_token_hash == token_digest(token))
+    ).one_or_none()
+
+
+def cancel_request(*, db_session: Session, request: DataRequest, now: datetime) -> None:
+    """Cancel the request at its requester's wish and confirm by email; raise WorkflowError when
+    it is too late (processing has started, or it is already closed)."""
+    transition = apply(request.state, Action.CANCEL, actor=Actor.REQUESTER, at=now)
+    request.store_state(transition.state)
+    request.verification_nonce = None
+    record_event(db_session=db_session, request=request, fact=transition.fact)
+    email = render_email(
+        EmailKind.CANCELLED,
+        request.language,
+        reference=request.reference,
+        type_label=TYPE_LABELS[request.language][request.type],
+        cancelled_on=shown_date(now, request.language),
+    )
+    enqueue(
+        db_session=db_session,
+        to=request.requester_email,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        language=request.language,
+        dedup_key=f"cancelled:{request.id}",
+        now=now,
+        request_id=request.id,
+    )
+    db_session.flush()
+
+
+def answer_request(
+    *, db_session: Session, request: DataRequest, message: str, now: datetime
+) -> None:
+    """Record the requester's answer to staff's question; the request goes back in review and its
+    clock resumes. Raise RequestError on an empty or overlong answer, WorkflowError when no
+    answer is awaited.
+
+    The answer is appended to the request's message, dated, for lack of a correspondence table.
+    """
+    answer = (message or "").strip()
+    if not answer:
+        raise RequestError("Write your answer before sending it.")
+    transition = apply(request.state, Action.REQUESTER_ANSWERED, actor=Actor.REQUESTER, at=now)
+    heading = f"--- Answer of {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC ---"
+    combined = (
+        f"{request.message}\n\n{heading}\n{answer}" if request.message else (f"{heading}\n{answer}")
+    )
+    if len(combined) > MESSAGE_MAX:
+        room = MESSAGE_MAX - (len(combined) - len(answer))
+        raise RequestError(
+            f"Your answer is too long: it can have at most {max(room, 0)} characters."
+        )
+    request.store_state(transition.state)
+    request.message = combined
+    record_event(db_session=db_session, request=request, fact=transition.fact)
+    db_session.flush()
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _send_verification(
+    db_session: Session, request: DataRequest, *, now: datetime, links: LinkSigner, reused: bool
+) -> None:
+    """Give the request a new nonce (older links stop working) and queue the email of its link."""
+    if request.id is None:
+        db_session.flush()
+    if request.id is None:
+        raise RuntimeError("the request has no id after a flush")
+    nonce = secrets.token_urlsafe(24)
+    request.verification_nonce = nonce
+    token = links.verification_token(request_id=request.id, nonce=nonce, now=now)
+    email = render_email(
+        EmailKind.VERIFICATION,
+        request.language,
+        reference=request.reference,
+        type_label=TYPE_LABELS[request.language][request.type],
+        received_on=shown_date(request.received_at, request.language),
+        verify_url=links.verify_url(token),
+        valid_hours=int(links.max_age.total_seconds() // 3600),
+        message=request.message,
+        rectification=request.rectification_details,
+        reused=reused,
+    )
+    enqueue(
+        db_session=db_session,
+        to=request.requester_email,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        language=request.language,
+        dedup_key=f"verification:{request.id}:{nonce}",
+        now=now,
+        request_id=request.id,
+    )
+
+
+def _send_status_link(
+    db_session: Session,
+    request: DataRequest,
+    *,
+    now: datetime,
+    links: LinkSigner,
+    already_verified: bool,
+) -> str:
+    """Give the request a new status-page token (the old one stops working), queue the email that
+    carries it, and return it."""
+    token = request.issue_status_token()
+    email = render_email(
+        EmailKind.STATUS_LINK,
+        request.language,
+        reference=request.reference,
+        type_label=TYPE_LABELS[request.language][request.type],
+        status_url=links.status_url(token),
+        due_on=shown_date(request.state.due_as_of(now), request.language),
+        already_verified=already_verified,
+    )
+    enqueue(
+        db_session=db_session,
+        to=request.requester_email,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        language=request.language,
+        dedup_key=f"status-link:{request.id}:{token_digest(token)[:32]}",
+        now=now,
+        request_id=request.id,
+    )
+    return token
+
+
+def _checked_email(email: str) -> str:
+    """Return the address trimmed, or raise RequestError unless it is one plain address."""
+    invalid = RequestError("Enter a valid email address, like name@example.org.")
+    address = (email or "").strip()
+    if not address or len(address) > EMAIL_MAX or any(c.isspace() for c in address):
+        raise invalid
+    try:
+        parsed = Address(addr_spec=address)
+    except (HeaderParseError, IndexError, ValueError):
+        raise invalid from None
+    if not parsed.username or "." not in parsed.domain or parsed.addr_spec != address:
+        raise invalid
+    return address
+
+
+def _checked_type(request_type: RequestType | str) -> RequestType:
+    try:
+        return RequestType(request_type)
+    except ValueError:
+        raise RequestError("Choose what you ask for among the types of request.") from None
+
+
+def _checked_language(language: str) -> Language:
+    try:
+        return Language(language)
+    except ValueError:
+        raise RequestError("Choose French or English.") from None
+
+
+def _optional_text(value: str | None, maximum: int, label: str) -> str | None:
+    text = (value or "").strip()
+    if len(text) > maximum:
+        raise RequestError(f"{label} is too long: at most {maximum} characters.")
+    return text or None

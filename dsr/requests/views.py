@@ -1,0 +1,332 @@
+"""The learner's side: file a request, prove the address, follow the request, cancel or answer.
+
+Thin views over `dsr.requests.service`: each POST validates its form, calls one service function,
+and redirects (PRG); the request boundary commits. URLs carry tokens only, never personal data,
+and the answer to a submission is the same whether or not the address is known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
+from sqlmodel import Session
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as AnyResponse
+
+from dsr.db import get_session, utcnow
+from dsr.extensions import limiter
+from dsr.i18n import choose_language, current_language, gettext
+from dsr.outbox.service import deliver_after_commit
+from dsr.outbox.smtp import SmtpSettings
+from dsr.requests import service
+from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm
+from dsr.requests.models import DataRequest, normalize_email
+from dsr.requests.workflow import Action, Actor, RequestType, WorkflowError, available_actions
+
+blueprint = Blueprint("public", __name__)
+
+PUBLIC_SETTINGS = {
+    "PUBLIC_LIMIT_PER_ADDRESS": "10/hour",
+    "PUBLIC_LIMIT_PER_EMAIL": "5/hour",
+    "VERIFICATION_LINK_MAX_AGE_HOURS": 48,
+    "DELIVER_AFTER_COMMIT": True,
+}
+"""Settings of the learner's side and their defaults (each can be set as DSR_<NAME>)."""
+
+_SENT_KEY = "public.sent"
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+def _limit_per_address() -> str:
+    return str(current_app.config["PUBLIC_LIMIT_PER_ADDRESS"])
+
+
+def _limit_per_email() -> str:
+    return str(current_app.config["PUBLIC_LIMIT_PER_EMAIL"])
+
+
+def submitted_email_key() -> str:
+    """Count the submissions for one email address (hashed: no address kept in the counters);
+    a submission without an address is counted with its client address."""
+    address = normalize_email(request.form.get("email", ""))
+    if not address:
+        return f"address:{get_remote_address()}"
+    return "email:" + hashlib.sha256(address.encode()).hexdigest()
+
+
+_per_address = limiter.shared_limit(_limit_per_address, scope="public-mail", methods=["POST"])
+_per_email = limiter.shared_limit(
+    _limit_per_email, scope="public-mail-email", key_func=submitted_email_key, methods=["POST"]
+)
+"""Both limits are shared by the forms that send an email (new request, new link)."""
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _form_data() -> MultiDict[str, str] | None:
+    return request.form if request.method == "POST" else None
+
+
+def _links() -> service.LinkSigner:
+    hours = int(current_app.config["VERIFICATION_LINK_MAX_AGE_HOURS"])
+    return service.LinkSigner(
+        str(current_app.config["SECRET_KEY"]),
+        max_age=timedelta(hours=hours),
+        verify_url=lambda token: url_for("public.verify", token=token, _external=True),
+        status_url=lambda token: url_for("public.status", token=token, _external=True),
+    )
+
+
+def _now() -> datetime:
+    return utcnow()
+
+
+def _deliver_after_commit(db_session: Session) -> None:
+    """Try to send the queued emails once the request commits (until the scheduler does)."""
+    if current_app.config["DELIVER_AFTER_COMMIT"]:
+        settings = SmtpSettings.from_config(current_app.config)
+        deliver_after_commit(db_session=db_session, settings=settings)
+
+
+def _private(response: AnyResponse) -> AnyResponse:
+    """Keep pages reached through a secret link out of caches and Referer headers."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _request_for(token: str) -> DataRequest:
+    data_request = service.request_for_status_token(db_session=get_session(), token=token)
+    if data_request is None:
+        abort(
+            404, description=gettext("This status link is not valid, or a newer one replaced it.")
+        )
+    return data_request
+
+
+def _link_problem(error: service.RequestError) -> tuple[str, int]:
+    """Render the page of a verification link that cannot be used, offering a new one."""
+    if isinstance(error, service.LinkUsed):
+        title = gettext("This link has already been used")
+        explanation = gettext(
+            "Your email address is already confirmed. Follow your request with the link in the "
+            "confirmation email we sent you."
+        )
+        code = 410
+    elif isinstance(error, service.LinkExpired):
+        title = gettext("This link has expired")
+        explanation = gettext(
+            "Links are valid for %(hours)d hours, and only the most recent one works. Ask for a "
+            "new link below.",
+            hours=int(current_app.config["VERIFICATION_LINK_MAX_AGE_HOURS"]),
+        )
+        code = 410
+    else:
+        title = gettext("This link is not valid")
+        explanation = gettext(
+            "Check that you copied the whole link from the email, or ask for a new one below."
+        )
+        code = 400
+    page = render_template(
+        "public/link_problem.html", title=title, explanation=explanation, form=ResendForm()
+    )
+    return page, code
+
+
+# --- filing a request -------------------------------------------------------------------------
+
+
+@blueprint.route("/", methods=["GET", "POST"])
+@_per_address
+@_per_email
+def new_request() -> AnyResponse | tuple[str, int]:
+    """Show the request form; on POST, file the request and send the email proving the address."""
+    form = RequestForm(_form_data(), language=current_language().value)
+    if request.method == "GET":
+        return Response(render_template("public/request_form.html", form=form))
+    if form.is_from_a_robot:
+        session[_SENT_KEY] = "new"  # the same answer as for a person; nothing is stored
+        return redirect(url_for("public.request_sent"))
+    if not form.validate():
+        return render_template("public/request_form.html", form=form), 400
+    db_session = get_session()
+    is_rectification = form.request_type.data == RequestType.RECTIFICATION.value
+    try:
+        result = service.submit_request(
+            db_session=db_session,
+            email=form.email.data or "",
+            request_type=RequestType(form.request_type.data),
+            language=str(form.language.data),
+            message=form.message.data or None,
+            rectification=(form.rectification.data or None) if is_rectification else None,
+            now=_now(),
+            links=_links(),
+        )
+    except service.RequestError:
+        form.form_errors.append(gettext("Your request could not be accepted: check the form."))
+        return render_template("public/request_form.html", form=form), 400
+    _deliver_after_commit(db_session)
+    session[_SENT_KEY] = "reused" if result.reused else "new"
+    return redirect(url_for("public.request_sent"))
+
+
+@blueprint.get("/sent")
+def request_sent() -> str:
+    """Say to check the inbox, in the same words whether or not the address is known."""
+    return render_template(
+        "public/request_sent.html",
+        reused=session.pop(_SENT_KEY, "") == "reused",
+        hours=int(current_app.config["VERIFICATION_LINK_MAX_AGE_HOURS"]),
+    )
+
+
+@blueprint.route("/resend", methods=["GET", "POST"])
+@_per_address
+@_per_email
+def resend() -> AnyResponse | tuple[str, int]:
+    """Ask for a new verification link; the answer does not tell whether a request exists."""
+    form = ResendForm(_form_data())
+    if request.method == "GET":
+        return Response(render_template("public/resend.html", form=form))
+    if not form.validate():
+        return render_template("public/resend.html", form=form), 400
+    db_session = get_session()
+    service.resend_verification(
+        db_session=db_session, email=form.email.data or "", now=_now(), links=_links()
+    )
+    _deliver_after_commit(db_session)
+    return redirect(url_for("public.resend_sent"))
+
+
+@blueprint.get("/resend/sent")
+def resend_sent() -> str:
+    return render_template("public/resend_sent.html")
+
+
+# --- proving the address ----------------------------------------------------------------------
+
+
+@blueprint.route("/verify/<token>", methods=["GET", "POST"])
+def verify(token: str) -> AnyResponse | tuple[str, int]:
+    """GET asks to confirm (mail scanners that follow links change nothing); POST verifies."""
+    if request.method == "GET":
+        page = render_template("public/verify.html", form=ConfirmForm(), token=token)
+        return _private(Response(page))
+    db_session = get_session()
+    try:
+        _, status_token = service.verify_request(
+            db_session=db_session, token=token, now=_now(), links=_links()
+        )
+    except service.RequestError as error:
+        return _link_problem(error)
+    _deliver_after_commit(db_session)
+    flash(gettext("Thank you: your email address is confirmed and your request is registered."))
+    return _private(redirect(url_for("public.status", token=status_token)))
+
+
+# --- following the request --------------------------------------------------------------------
+
+
+def _render_status(
+    data_request: DataRequest, token: str, answer_form: AnswerForm, code: int = 200
+) -> AnyResponse:
+    actions = available_actions(data_request.status, Actor.REQUESTER)
+    now = _now()
+    page = render_template(
+        "public/status.html",
+        data_request=data_request,
+        due=data_request.state.due_as_of(now),
+        can_cancel=Action.CANCEL in actions,
+        can_answer=Action.REQUESTER_ANSWERED in actions,
+        answer_form=answer_form,
+        token=token,
+    )
+    return _private(Response(page, status=code))
+
+
+@blueprint.get("/status/<token>")
+def status(token: str) -> AnyResponse:
+    """Show where a request stands, with what its requester can do now."""
+    return _render_status(_request_for(token), token, AnswerForm())
+
+
+@blueprint.route("/status/<token>/cancel", methods=["GET", "POST"])
+def cancel(token: str) -> AnyResponse:
+    """GET asks to confirm the cancellation; POST cancels while it is still allowed."""
+    data_request = _request_for(token)
+    if request.method == "GET":
+        page = render_template(
+            "public/cancel.html", data_request=data_request, form=ConfirmForm(), token=token
+        )
+        return _private(Response(page))
+    db_session = get_session()
+    try:
+        service.cancel_request(db_session=db_session, request=data_request, now=_now())
+    except WorkflowError:
+        flash(gettext("This request can no longer be cancelled."), "error")
+    else:
+        _deliver_after_commit(db_session)
+        flash(gettext("Your request is cancelled. We sent you a confirmation by email."))
+    return _private(redirect(url_for("public.status", token=token)))
+
+
+@blueprint.post("/status/<token>/answer")
+def answer(token: str) -> AnyResponse:
+    """Send the requester's answer to staff's question; the deadline's clock resumes."""
+    data_request = _request_for(token)
+    form = AnswerForm(request.form)
+    if not form.validate():
+        return _render_status(data_request, token, form, code=400)
+    try:
+        service.answer_request(
+            db_session=get_session(),
+            request=data_request,
+            message=form.message.data or "",
+            now=_now(),
+        )
+    except WorkflowError:
+        flash(gettext("No answer is expected for this request now."), "error")
+    except service.RequestError:
+        form.message.errors = [gettext("Your answer is too long: please shorten it.")]
+        return _render_status(data_request, token, form, code=400)
+    else:
+        flash(gettext("Thank you: your answer was sent and we are looking at your request again."))
+    return _private(redirect(url_for("public.status", token=token)))
+
+
+# --- language ---------------------------------------------------------------------------------
+
+
+def _local_target(target: str | None) -> str:
+    """Return `target` when it is a path on this site, else the form's address."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("public.new_request")
+
+
+@blueprint.get("/lang/<code>")
+def switch_language(code: str) -> AnyResponse:
+    """Show the pages in `code` from now on and go back to the page the visitor was on."""
+    if not choose_language(code):
+        abort(404)
+    return redirect(_local_target(request.args.get("next")))
