@@ -360,23 +360,13 @@ def cancel_request(*, db_session: Session, request: DataRequest, now: datetime) 
     request.store_state(transition.state)
     request.verification_nonce = None
     record_event(db_session=db_session, request=request, fact=transition.fact)
-    email = render_email(
+    _mail_requester(
+        db_session,
+        request,
         EmailKind.CANCELLED,
-        request.language,
-        reference=request.reference,
-        type_label=TYPE_LABELS[request.language][request.type],
-        cancelled_on=shown_date(now, request.language),
-    )
-    enqueue(
-        db_session=db_session,
-        to=request.requester_email,
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
-        language=request.language,
         dedup_key=f"cancelled:{request.id}",
         now=now,
-        request_id=request.id,
+        cancelled_on=shown_date(now, request.language),
     )
     db_session.flush()
 
@@ -423,28 +413,18 @@ def _send_verification(
     nonce = secrets.token_urlsafe(24)
     request.verification_nonce = nonce
     token = links.verification_token(request_id=request.id, nonce=nonce, now=now)
-    email = render_email(
+    _mail_requester(
+        db_session,
+        request,
         EmailKind.VERIFICATION,
-        request.language,
-        reference=request.reference,
-        type_label=TYPE_LABELS[request.language][request.type],
+        dedup_key=f"verification:{request.id}:{nonce}",
+        now=now,
         received_on=shown_date(request.received_at, request.language),
         verify_url=links.verify_url(token),
         valid_hours=int(links.max_age.total_seconds() // 3600),
         message=request.message,
         rectification=request.rectification_details,
         reused=reused,
-    )
-    enqueue(
-        db_session=db_session,
-        to=request.requester_email,
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
-        language=request.language,
-        dedup_key=f"verification:{request.id}:{nonce}",
-        now=now,
-        request_id=request.id,
     )
 
 
@@ -459,14 +439,35 @@ def _send_status_link(
     """Give the request a new status-page token (the old one stops working), queue the email that
     carries it, and return it."""
     token = request.issue_status_token()
-    email = render_email(
+    _mail_requester(
+        db_session,
+        request,
         EmailKind.STATUS_LINK,
-        request.language,
-        reference=request.reference,
-        type_label=TYPE_LABELS[request.language][request.type],
+        dedup_key=f"status-link:{request.id}:{token_digest(token)[:32]}",
+        now=now,
         status_url=links.status_url(token),
         due_on=shown_date(request.state.due_as_of(now), request.language),
         already_verified=already_verified,
+    )
+    return token
+
+
+def _mail_requester(
+    db_session: Session,
+    request: DataRequest,
+    kind: EmailKind,
+    *,
+    dedup_key: str,
+    now: datetime,
+    **context: Any,
+) -> None:
+    """Queue one email of `kind` to the requester, in their language, about their request."""
+    email = render_email(
+        kind,
+        request.language,
+        reference=request.reference,
+        type_label=TYPE_LABELS[request.language][request.type],
+        **context,
     )
     enqueue(
         db_session=db_session,
@@ -475,11 +476,10 @@ def _send_status_link(
         text=email.text,
         html=email.html,
         language=request.language,
-        dedup_key=f"status-link:{request.id}:{token_digest(token)[:32]}",
+        dedup_key=dedup_key,
         now=now,
         request_id=request.id,
     )
-    return token
 
 
 def _checked_email(email: str) -> str:
