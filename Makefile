@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_LEARNERS ?= 1000
 SAMPLE_EMAIL ?= zoe.lefevre@example.org
+DEMO_HOST ?= 127.0.0.1
+DEMO_PORT ?= 5000
+DEMO_SMTP_PORT ?= 8025
 
 .PHONY: demo test lint bench system-packages services clean
 
@@ -34,6 +37,8 @@ demo: $(STAMP)
 	$(BIN)/dsr map ropa --format pdf --lang en --output instance/ropa-en.pdf
 	$(BIN)/dsr map ropa --format csv --lang fr --output instance/ropa-fr.csv
 	@echo "Demo ready: instance/demo-platform.sqlite3 holds the learner platform; the register is in instance/ropa-*.pdf|csv."
+	@echo "--- the desk, with a local mailbox for its emails (Ctrl-C to stop) ---"
+	$(BIN)/dsr demo run --host $(DEMO_HOST) --port $(DEMO_PORT) --smtp-port $(DEMO_SMTP_PORT)
 
 test: $(STAMP) system-packages services
 	$(BIN)/pytest -n 2
@@ -45,6 +50,7 @@ lint: $(STAMP)
 
 bench: $(STAMP) services
 	$(BIN)/python bench/seed.py
+	$(BIN)/python bench/queue_page.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@ blueprints are registered here and nowhere else."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,13 @@ from typing import Any
 from flask import Flask, Response
 
 from dsr import db, errors, i18n
+from dsr.accounts import access
+from dsr.accounts import views as accounts_views
+from dsr.api import views as api_views
 from dsr.config import default_instance_path, default_settings
+from dsr.dashboard import queue, request_views  # noqa: F401  (they register their routes)
+from dsr.dashboard.blueprint import blueprint as dashboard_blueprint
+from dsr.demo import views as demo_views
 from dsr.extensions import csrf, limiter
 from dsr.requests import views as public_views
 
@@ -22,6 +29,8 @@ WEB_SETTINGS: Mapping[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "RATELIMIT_STORAGE_URI": "memory://",
     **public_views.PUBLIC_SETTINGS,
+    **accounts_views.STAFF_SETTINGS,
+    **api_views.API_SETTINGS,
 }
 
 CONTENT_SECURITY_POLICY = (
@@ -52,6 +61,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env("DSR")
+        # The map's systems name the variables holding their URLs (e.g. POINT3_PLATFORM_URL),
+        # read here once, as the `dsr` commands read them.
+        app.config.setdefault("SYSTEM_ENVIRONMENT", dict(os.environ))
     else:
         app.config.from_mapping(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -69,6 +81,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     i18n.init_app(app)
     app.register_blueprint(public_views.blueprint)
+    app.register_blueprint(accounts_views.blueprint)
+    app.register_blueprint(dashboard_blueprint)
+    csrf.exempt(api_views.blueprint)  # bearer tokens, no session: nothing for CSRF to protect
+    app.register_blueprint(access.public_blueprint(api_views.blueprint))  # checks its tokens
+    access.public_blueprint(demo_views.blueprint)
+    access.init_app(app)  # every route not declared public needs a staff login
+    demo_views.init_app(app)  # the demo's mail page, only when DEMO_MODE is set
     app.after_request(_set_security_headers)
     return app
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import click
 
+from dsr.accounts.cli import staff_group
 from dsr.api.cli import api_group
 from dsr.outbox.cli import outbox_group
-from dsr.store_cli import audit_group, db_group
+from dsr.store_cli import audit_group, database_url_option, db_group, db_upgrade
 from inventory.loader import MapError, load_data_map
 from inventory.locator import (
     SubjectLocation,
@@ -282,7 +283,52 @@ def demo_seed(url: str, learners: int, seed: int) -> None:
     )
 
 
+@demo_group.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True)
+@click.option(
+    "--smtp-port",
+    type=click.IntRange(1, 65535),
+    default=8025,
+    show_default=True,
+    help="Port of the local mail server that catches the demo's emails (on 127.0.0.1).",
+)
+@click.option(
+    "--folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to keep the demo's mail and signing key (default: the instance folder).",
+)
+@database_url_option
+@click.pass_context
+def demo_run(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    smtp_port: int,
+    folder: Path | None,
+    database_url: str,
+) -> None:
+    """Migrate the store, then serve the desk in demo mode with a local mailbox; Ctrl-C stops."""
+    from dsr.config import default_instance_path
+    from dsr.demo.run import serve_demo
+
+    ctx.invoke(db_upgrade, database_url=database_url)
+    try:
+        serve_demo(
+            database_url=database_url,
+            folder=folder or default_instance_path(),
+            host=host,
+            port=port,
+            smtp_port=smtp_port,
+            echo=click.echo,
+        )
+    except OSError as exc:
+        click.echo(f"error: cannot start the demo: {exc.strerror or exc}", err=True)
+        raise SystemExit(1) from None
+
+
 main.add_command(db_group)
 main.add_command(audit_group)
 main.add_command(api_group)
 main.add_command(outbox_group)
+main.add_command(staff_group)

@@ -178,6 +178,8 @@ def after_commit(session: OrmSession, callback: Callable[[], None]) -> None:
 
 @event.listens_for(OrmSession, "after_commit")
 def _run_after_commit(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released (the event fires then too): the data is not committed
     for callback in session.info.pop(_AFTER_COMMIT, []):
         try:
             callback()
@@ -236,6 +238,8 @@ def _close_session(_exception: BaseException | None) -> None:
 
 def import_models() -> None:
     """Import every module that defines tables, so that `SQLModel.metadata` holds them all."""
+    import dsr.accounts.models
+    import dsr.api.callbacks  # and the listener that queues status callbacks
     import dsr.api.models
     import dsr.audit.models
     import dsr.outbox.models

@@ -11,6 +11,7 @@ from flask import Flask, Response, abort, make_response, render_template, reques
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from werkzeug.exceptions import HTTPException
 
+from dsr.api import problems
 from dsr.i18n import lazy_gettext
 
 ERROR_PAGES: Mapping[int, tuple[str, str]] = MappingProxyType(
@@ -63,10 +64,13 @@ NOT_UTF8 = lazy_gettext("The form was not sent as UTF-8 text. Reload the page an
 
 
 def render_error(error: HTTPException) -> Response | HTTPException:
-    """Render the page of an HTTP error, keeping its headers (Allow, Retry-After)."""
+    """Render the page of an HTTP error, keeping its headers (Allow, Retry-After); under /api/,
+    answer with the API's problem document instead of a page."""
     code = error.code
     if code is None or code < 400:
         return error
+    if problems.is_api_request():
+        return problems.http_problem(error)
     title, explanation = ERROR_PAGES.get(code, ERROR_PAGES[500 if code >= 500 else 400])
     detail: str | None = None
     if isinstance(error, CSRFError):

@@ -1,4 +1,5 @@
-"""`dsr api token create|list|revoke`: the bearer tokens of the organisation's own systems.
+"""`dsr api token create|list|revoke`: the bearer tokens of the organisation's own systems, and
+`dsr api callbacks send`: deliver the status callbacks that are due.
 
 A token is shown once, when it is created; the store keeps only its SHA-256 digest.
 """
@@ -10,6 +11,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 
 from dsr import db
+from dsr.api.callbacks import deliver_due_callbacks
 from dsr.api.models import ApiToken, ApiTokenCreate
 from dsr.store_cli import database_url_option, fail_on_database_error
 
@@ -94,3 +96,45 @@ def token_revoke(name: str, database_url: str) -> None:
     finally:
         engine.dispose()
     click.echo(f"The token of {name} is revoked.")
+
+
+@api_group.group("callbacks")
+def callbacks_group() -> None:
+    """Deliver the signed status callbacks of API requests."""
+
+
+@callbacks_group.command("send")
+@database_url_option
+@click.option(
+    "--secret-key",
+    envvar="DSR_SECRET_KEY",
+    required=True,
+    help="The application's SECRET_KEY, from which each client's signing secret is derived "
+    "(env DSR_SECRET_KEY).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Send at most this many callbacks.",
+)
+def callbacks_send(database_url: str, secret_key: str, limit: int) -> None:
+    """Send the status callbacks that are due, retries included (for cron or the scheduler);
+    those the receiver does not take are rescheduled for a later run."""
+    db.import_models()
+    engine = db.make_engine(database_url)
+    try:
+        db.ensure_database_is_current(engine)
+        report = deliver_due_callbacks(
+            engine=engine, secret_key=secret_key, now=db.utcnow(), limit=limit
+        )
+    except db.DatabaseNotUpToDate as error:
+        raise click.ClickException(str(error)) from None
+    except SQLAlchemyError as error:
+        fail_on_database_error(database_url, "read", error)
+    finally:
+        engine.dispose()
+    click.echo(
+        f"Sent {report.sent}, rescheduled {report.retried}, failed for good {report.failed}."
+    )

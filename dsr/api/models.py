@@ -1,17 +1,21 @@
-"""Bearer tokens of the API clients (the organisation's own systems), stored hashed."""
+"""Bearer tokens of the API clients (the organisation's own systems), stored hashed, and the
+status callbacks queued for them."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from enum import StrEnum
 
+from sqlalchemy import Index, Text
 from sqlmodel import Field, SQLModel
 
-from dsr.db import UTCDateTime
+from dsr.db import UTCDateTime, string_enum
 from dsr.requests.models import token_digest
 
 TOKEN_PREFIX = "dsr_"  # noqa: S105 (a label, not a secret)
 DISPLAY_PREFIX_LENGTH = 12  # "dsr_" and 8 random characters: enough to tell tokens apart
+LAST_ERROR_MAX = 500
 
 
 class ApiTokenBase(SQLModel):
@@ -57,3 +61,50 @@ class ApiTokenPublic(SQLModel):
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+
+
+# --- status callbacks ---------------------------------------------------------------------------
+
+CALLBACK_URL_MAX = 2048
+CALLBACK_EVENT_ID_MAX = 32
+
+
+class StatusCallback(SQLModel, table=True):
+    """A URL of an API client, told about every status change of one request it filed."""
+
+    __tablename__ = "dsr_status_callback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="dsr_request.id", index=True)
+    position: int = Field(default=0)  # the order the client gave its URLs in
+    url: str = Field(max_length=CALLBACK_URL_MAX)
+
+
+class CallbackDeliveryStatus(StrEnum):
+    PENDING = "pending"  # to be sent at `next_attempt_at`
+    SENT = "sent"
+    FAILED = "failed"  # given up after the last attempt (logged as an error)
+
+
+class CallbackDelivery(SQLModel, table=True):
+    """One signed POST to a callback URL, queued in the transaction of the status change it
+    announces and sent after commit, with retries; `body` is signed exactly as stored."""
+
+    __tablename__ = "dsr_callback_delivery"
+    __table_args__ = (Index("ix_dsr_callback_delivery_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    callback_id: int = Field(foreign_key="dsr_status_callback.id", index=True)
+    event_id: str = Field(max_length=CALLBACK_EVENT_ID_MAX)  # one status change, for every URL
+    body: str = Field(sa_type=Text)
+    status: CallbackDeliveryStatus = Field(
+        default=CallbackDeliveryStatus.PENDING,
+        sa_type=string_enum(CallbackDeliveryStatus, "status"),
+    )
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The kind of failure only (exception class, HTTP status): never a body.
+    last_error: str | None = Field(default=None, max_length=LAST_ERROR_MAX)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -32,6 +32,10 @@ class EmailKind(StrEnum):
     VERIFICATION = "verification"  # prove you own the address: a single-use link
     STATUS_LINK = "status_link"  # the address is verified: here is the status page
     CANCELLED = "cancelled"  # the requester cancelled the request
+    EXTENDED = "extended"  # staff extended the deadline: the new date and the reasons (R4)
+    ASKED = "asked"  # staff need more information: the question; the deadline pauses
+    IDENTITY_REQUESTED = "identity_requested"  # staff ask for an identity document, and why
+    DENIED = "denied"  # the refusal: its reasons, the CNIL and the courts (Art. 12(4))
 
 
 SUBJECTS: Mapping[EmailKind, Mapping[Language, str]] = MappingProxyType(
@@ -47,6 +51,22 @@ SUBJECTS: Mapping[EmailKind, Mapping[Language, str]] = MappingProxyType(
         EmailKind.CANCELLED: {
             Language.FR: "Votre demande {reference} est annulée",
             Language.EN: "Your request {reference} is cancelled",
+        },
+        EmailKind.EXTENDED: {
+            Language.FR: "Votre demande {reference} : le délai de réponse est prolongé",
+            Language.EN: "Your request {reference}: the time to answer is extended",
+        },
+        EmailKind.ASKED: {
+            Language.FR: "Votre demande {reference} : une question avant d'y répondre",
+            Language.EN: "Your request {reference}: a question before we answer",
+        },
+        EmailKind.IDENTITY_REQUESTED: {
+            Language.FR: "Votre demande {reference} : justificatif d'identité demandé",
+            Language.EN: "Your request {reference}: proof of identity needed",
+        },
+        EmailKind.DENIED: {
+            Language.FR: "Votre demande {reference} est refusée",
+            Language.EN: "Your request {reference} is refused",
         },
     }
 )

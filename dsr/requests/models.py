@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Index,
     Integer,
     Text,
     UniqueConstraint,
@@ -99,6 +100,10 @@ class DataRequest(DataRequestBase, table=True):
         CheckConstraint(
             "(created_via = 'api') = (api_client_id IS NOT NULL)", name="api_client_if_api"
         ),
+        # The dashboard's queue: each filter reads its requests already sorted by due date.
+        Index("ix_dsr_request_status_due", "status", "due_at"),
+        Index("ix_dsr_request_type_due", "type", "due_at"),
+        Index("ix_dsr_request_assignee_due", "assignee_id", "due_at"),
     )
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _version_column}
 
@@ -119,6 +124,7 @@ class DataRequest(DataRequestBase, table=True):
     created_via: Channel = Field(default=Channel.WEB, sa_type=string_enum(Channel, "created_via"))
     api_client_id: int | None = Field(default=None, foreign_key="dsr_api_token.id", index=True)
     idempotency_key: str | None = Field(default=None, max_length=IDEMPOTENCY_KEY_MAX)
+    assignee_id: int | None = Field(default=None, foreign_key="dsr_staff_user.id")
 
     @property
     def paused_total(self) -> timedelta:
@@ -236,3 +242,4 @@ class Task(SQLModel, table=True):
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     done_by: str | None = Field(default=None, max_length=200)
     outcome: str | None = Field(default=None, sa_type=Text)
+    assignee_id: int | None = Field(default=None, foreign_key="dsr_staff_user.id", index=True)

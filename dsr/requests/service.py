@@ -18,6 +18,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
@@ -28,6 +29,7 @@ from dsr.requests.models import (
     EMAIL_MAX,
     MESSAGE_MAX,
     RECTIFICATION_MAX,
+    Channel,
     DataRequest,
     DataRequestCreate,
     Language,
@@ -191,24 +193,15 @@ def submit_request(
     already verified, the email brings a new status-page link instead. Raise RequestError on
     invalid input.
     """
-    address = _checked_email(email)
-    request_type = _checked_type(request_type)
-    language_code = _checked_language(language)
-    message = _optional_text(message, MESSAGE_MAX, "Your message")
-    rectification = _optional_text(rectification, RECTIFICATION_MAX, "What to correct")
-    try:
-        DataRequestCreate(
-            type=request_type,
-            requester_email=address,
-            language=language_code,
-            message=message,
-            rectification_details=rectification,
-        )
-    except ValidationError:
-        if request_type is RequestType.RECTIFICATION:
-            raise RequestError("Say what should be corrected in your data.") from None
-        raise RequestError("Only a rectification request says what to correct.") from None
-
+    wanted = _checked_request(
+        email=email,
+        request_type=request_type,
+        language=language,
+        message=message,
+        rectification=rectification,
+    )
+    address, request_type, language_code = wanted.requester_email, wanted.type, wanted.language
+    message, rectification = wanted.message, wanted.rectification_details
     normalized = normalize_email(address)
     existing = db_session.exec(
         select(DataRequest)
@@ -264,6 +257,131 @@ def submit_request(
     _send_verification(db_session, request, now=now, links=links, reused=False)
     db_session.flush()
     return SubmitResult(request=request, reused=False)
+
+
+class IdempotencyConflict(RequestError):
+    """The API client reused an idempotency key for a request that is not the same."""
+
+    default_message = (
+        "This Idempotency-Key was already used for a different request: use a new key for a new "
+        "request, or send exactly the same request again."
+    )
+
+
+def submit_verified_request(
+    *,
+    db_session: Session,
+    email: str,
+    request_type: RequestType,
+    language: str,
+    message: str | None,
+    rectification: str | None,
+    api_client_id: int,
+    api_client_name: str,
+    idempotency_key: str | None,
+    now: datetime,
+    links: LinkSigner,
+) -> SubmitResult:
+    """File a request for an API client that has already authenticated its learner: it is created
+    verified (actor system, audited as vouched for by the client) and the learner is emailed the
+    link of its status page.
+
+    A key this client already used returns its request unchanged (reused=True) when the input is
+    the same, and raises IdempotencyConflict otherwise. Raise RequestError on invalid input.
+    """
+    wanted = _checked_request(
+        email=email,
+        request_type=request_type,
+        language=language,
+        message=message,
+        rectification=rectification,
+    )
+    if idempotency_key is not None:
+        earlier = _by_idempotency_key(db_session, api_client_id, idempotency_key)
+        if earlier is not None:
+            return _replayed(earlier, wanted)
+
+    state = RequestState.new(now)
+    request = DataRequest(
+        reference="",
+        type=wanted.type,
+        requester_email=wanted.requester_email,
+        normalized_email=normalize_email(wanted.requester_email),
+        language=wanted.language,
+        message=wanted.message,
+        rectification_details=wanted.rectification_details,
+        status=state.status,
+        received_at=state.received_at,
+        due_at=state.due_at,
+        created_via=Channel.API,
+        api_client_id=api_client_id,
+        idempotency_key=idempotency_key,
+    )
+    try:
+        with db_session.begin_nested():  # a concurrent retry may win the key: no number is lost
+            request.reference = next_reference(db_session=db_session, received_at=now)
+            db_session.add(request)
+    except IntegrityError:
+        earlier = (
+            _by_idempotency_key(db_session, api_client_id, idempotency_key)
+            if idempotency_key is not None
+            else None
+        )
+        if earlier is None:
+            raise
+        return _replayed(earlier, wanted)
+
+    client_label = f"API client {api_client_name}"
+    record_action(
+        db_session=db_session,
+        request=request,
+        actor=Actor.SYSTEM,
+        actor_label=client_label,
+        action="submitted",
+        at=now,
+        to_status=Status.RECEIVED,
+        details={"type": request.type.value, "channel": Channel.API.value},
+    )
+    transition = apply(
+        request.state,
+        Action.VERIFY_EMAIL,
+        actor=Actor.SYSTEM,
+        at=now,
+        reason=f"verified by {client_label}",
+    )
+    request.store_state(transition.state)
+    request.verified_at = transition.fact.at
+    record_event(
+        db_session=db_session, request=request, fact=transition.fact, actor_label=client_label
+    )
+    _send_status_link(db_session, request, now=now, links=links, already_verified=False)
+    db_session.flush()
+    return SubmitResult(request=request, reused=False)
+
+
+def _by_idempotency_key(
+    db_session: Session, api_client_id: int, idempotency_key: str
+) -> DataRequest | None:
+    return db_session.exec(
+        select(DataRequest).where(
+            DataRequest.api_client_id == api_client_id,
+            DataRequest.idempotency_key == idempotency_key,
+        )
+    ).one_or_none()
+
+
+def _replayed(earlier: DataRequest, wanted: DataRequestCreate) -> SubmitResult:
+    """Return the request an idempotency key made, if it was made from the same input."""
+    same = (
+        earlier.type is wanted.type
+        and earlier.normalized_email == normalize_email(wanted.requester_email)
+        and earlier.language is wanted.language
+        and earlier.message == wanted.message
+        and earlier.rectification_details == wanted.rectification_details
+    )
+    if not same:
+        raise IdempotencyConflict()
+    return SubmitResult(request=earlier, reused=True)
 
 
 def resend_verification(
@@ -399,6 +517,44 @@ def answer_request(
     db_session.flush()
 
 
+# --- staff's side -------------------------------------------------------------------------------
+
+
+def extend_deadline(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    months: int,
+    reason: str,
+    staff_label: str,
+    now: datetime,
+) -> None:
+    """Extend the request's deadline once, by one or two months, and email the requester the new
+    date with the reasons (Art. 12(3), R4); `staff_label` names who decided it in the audit log.
+
+    Raise WorkflowError when the rules forbid it (no reason, already extended, too late, a closed
+    request, more than two months); nothing changes then.
+    """
+    transition = apply(
+        request.state, Action.EXTEND, actor=Actor.STAFF, at=now, reason=reason, months=months
+    )
+    request.store_state(transition.state)
+    record_event(
+        db_session=db_session, request=request, fact=transition.fact, actor_label=staff_label
+    )
+    _mail_requester(
+        db_session,
+        request,
+        EmailKind.EXTENDED,
+        dedup_key=f"extended:{request.id}",
+        now=now,
+        months=transition.state.extension_months,
+        reason=transition.state.extension_reason,
+        due_on=shown_date(transition.state.due_as_of(now), request.language),
+    )
+    db_session.flush()
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 
@@ -480,6 +636,40 @@ def _mail_requester(
         now=now,
         request_id=request.id,
     )
+
+
+def _checked_request(
+    *,
+    email: str,
+    request_type: RequestType | str,
+    language: str,
+    message: str | None,
+    rectification: str | None,
+) -> DataRequestCreate:
+    """Return the input of a new request, trimmed and checked; raise RequestError if invalid."""
+    address = _checked_email(email)
+    checked_type = _checked_type(request_type)
+    language_code = _checked_language(language)
+    message = _optional_text(message, MESSAGE_MAX, "Your message")
+    rectification = _optional_text(rectification, RECTIFICATION_MAX, "What to correct")
+    try:
+        return DataRequestCreate(
+            type=checked_type,
+            requester_email=address,
+            language=language_code,
+            message=message,
+            rectification_details=rectification,
+        )
+    except ValidationError:
+        if checked_type is RequestType.RECTIFICATION:
+            raise RequestError("Say what should be corrected in your data.") from None
+        raise RequestError("Only a rectification request says what to correct.") from None
+
+
+def check_email(email: str) -> str:
+    """Return the address trimmed; raise RequestError unless it is one plain address (for callers
+    that check each field on its own, such as the API)."""
+    return _checked_email(email)
 
 
 def _checked_email(email: str) -> str:

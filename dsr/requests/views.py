@@ -28,6 +28,7 @@ from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
 
+from dsr.accounts.access import public_blueprint
 from dsr.db import get_session, utcnow
 from dsr.extensions import limiter
 from dsr.i18n import choose_language, current_language, gettext
@@ -38,7 +39,7 @@ from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm
 from dsr.requests.models import DataRequest, normalize_email
 from dsr.requests.workflow import Action, Actor, RequestType, WorkflowError, available_actions
 
-blueprint = Blueprint("public", __name__)
+blueprint = public_blueprint(Blueprint("public", __name__))
 
 PUBLIC_SETTINGS = {
     "PUBLIC_LIMIT_PER_ADDRESS": "10/hour",

@@ -96,7 +96,8 @@ TRANSITIONS: Mapping[tuple[Status, Action], Status] = MappingProxyType(
 
 ACTORS: Mapping[Action, frozenset[Actor]] = MappingProxyType(
     {
-        Action.VERIFY_EMAIL: frozenset({Actor.REQUESTER, Actor.STAFF}),  # staff: verify by hand
+        # staff: verify by hand; system: an API client vouches for its logged-in learner
+        Action.VERIFY_EMAIL: frozenset({Actor.REQUESTER, Actor.STAFF, Actor.SYSTEM}),
         Action.EXPIRE: frozenset({Actor.SYSTEM}),
         Action.START_REVIEW: frozenset({Actor.STAFF}),
         Action.ASK_REQUESTER: frozenset({Actor.STAFF}),

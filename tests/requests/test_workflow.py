@@ -140,7 +140,7 @@ def test_every_status_and_action(status: Status, action: Action) -> None:
 @pytest.mark.parametrize(
     ("action", "actors"),
     [
-        (A.VERIFY_EMAIL, {Actor.REQUESTER, Actor.STAFF}),
+        (A.VERIFY_EMAIL, {Actor.REQUESTER, Actor.STAFF, Actor.SYSTEM}),
         (A.EXPIRE, {Actor.SYSTEM}),
         (A.START_REVIEW, {Actor.STAFF}),
         (A.ASK_REQUESTER, {Actor.STAFF}),
@@ -218,7 +218,7 @@ def test_plain_strings_are_accepted_for_enums() -> None:
 
 def test_available_actions() -> None:
     assert available_actions(S.RECEIVED, Actor.REQUESTER) == (A.VERIFY_EMAIL, A.CANCEL)
-    assert available_actions(S.RECEIVED, Actor.SYSTEM) == (A.EXPIRE,)
+    assert available_actions(S.RECEIVED, Actor.SYSTEM) == (A.VERIFY_EMAIL, A.EXPIRE)
     assert available_actions(S.PROCESSING, Actor.REQUESTER) == ()
     for status in TERMINAL:
         for actor in Actor:

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import Session
 
 from dsr import db
+from dsr.accounts.access import public_endpoint
 from dsr.app import create_app
 from dsr.requests.models import ReferenceCounter
 
@@ -46,6 +47,7 @@ def test_a_view_can_act_once_its_request_is_committed(migrated_url: str) -> None
     delivered: list[int] = []
 
     @app.post("/file/<int:status>")
+    @public_endpoint  # a test route: the staff guard is not under test
     def file(status: int) -> tuple[str, int]:
         db.after_commit(db.get_session(), lambda: delivered.append(status))
         return "", status

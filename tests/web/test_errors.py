@@ -8,20 +8,23 @@ import html
 import pytest
 from flask import Flask, abort
 
+from dsr.accounts.access import public_endpoint
 from dsr.errors import ERROR_PAGES
 from tests.web.conftest import MakeApp, stored_requests
 
 
 @pytest.fixture
 def app_with_errors(make_app: MakeApp) -> Flask:
-    """The app with a route that fails with any status code, or with a bug."""
+    """The app with a public route that fails with any status code, or with a bug."""
     app = make_app()
 
     @app.get("/fail/<int:code>")
+    @public_endpoint
     def fail(code: int) -> str:
         abort(code)
 
     @app.get("/bug")
+    @public_endpoint
     def bug() -> str:
         raise RuntimeError("a bug, with a secret: zoe@example.org")
 

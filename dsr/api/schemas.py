@@ -1,0 +1,198 @@
+"""The API's documents as pydantic models: they validate what clients send, shape what the API
+answers, and generate the schemas of the OpenAPI document, so the three cannot drift apart.
+
+Field names follow the OpenDSR vocabulary where it has one (`subject_request_type`,
+`subject_identities`, `status_callback_urls`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from dsr.api.callbacks import MAX_CALLBACK_URLS, check_callback_url
+from dsr.api.models import CALLBACK_URL_MAX
+from dsr.requests import service
+from dsr.requests.models import EMAIL_MAX, MESSAGE_MAX, RECTIFICATION_MAX, Language
+from dsr.requests.workflow import RequestType, Status
+
+ALLOW_LOOPBACK = "allow_loopback"
+"""The validation context's key that lets http://127.0.0.1 callback URLs through (tests)."""
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+UtcDateTime = Annotated[datetime, PlainSerializer(_utc_text, return_type=str)]
+
+
+class SubjectIdentities(BaseModel):
+    """How the platform knows its learner: the email address of their account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: StrictStr = Field(
+        max_length=EMAIL_MAX,
+        description="The learner's email address, as their account on the platform has it.",
+        examples=["zoe.lefevre@example.org"],
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _one_plain_address(cls, email: str) -> str:
+        try:
+            return service.check_email(email)
+        except service.RequestError as error:
+            raise PydanticCustomError("invalid_email", error.message) from None
+
+
+class RequestCreate(BaseModel):
+    """A request filed for a learner the platform has already authenticated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject_request_type: RequestType = Field(description="What the learner asks for.")
+    subject_identities: SubjectIdentities
+    language: Language = Field(
+        default=Language.FR, description="The language the learner is written to in."
+    )
+    message: StrictStr | None = Field(
+        default=None, max_length=MESSAGE_MAX, description="The learner's message, if any."
+    )
+    rectification: StrictStr | None = Field(
+        default=None,
+        max_length=RECTIFICATION_MAX,
+        validate_default=True,
+        description="What to correct: required for a rectification, refused otherwise.",
+    )
+    status_callback_urls: list[StrictStr] = Field(
+        default_factory=list,
+        max_length=MAX_CALLBACK_URLS,
+        description=(
+            "HTTPS URLs told of every status change with a signed POST (see the webhook "
+            "`statusChanged`)."
+        ),
+        json_schema_extra={
+            "items": {"type": "string", "format": "uri", "maxLength": CALLBACK_URL_MAX}
+        },
+    )
+
+    @field_validator("rectification")
+    @classmethod
+    def _rectification_matches_type(cls, value: str | None, info: ValidationInfo) -> str | None:
+        wanted = info.data.get("subject_request_type")
+        has_details = bool((value or "").strip())
+        if wanted is RequestType.RECTIFICATION and not has_details:
+            raise PydanticCustomError(
+                "rectification_missing", "A rectification request says what to correct."
+            )
+        if wanted is not None and wanted is not RequestType.RECTIFICATION and has_details:
+            raise PydanticCustomError(
+                "rectification_unexpected", "Only a rectification request says what to correct."
+            )
+        return value
+
+    @field_validator("status_callback_urls")
+    @classmethod
+    def _callback_urls(cls, urls: list[str], info: ValidationInfo) -> list[str]:
+        allow_loopback = bool((info.context or {}).get(ALLOW_LOOPBACK, False))
+        for url in urls:
+            try:
+                check_callback_url(url, allow_loopback=allow_loopback)
+            except ValueError as error:
+                raise PydanticCustomError("invalid_callback_url", str(error)) from None
+        if len(set(urls)) != len(urls):
+            raise PydanticCustomError("duplicate_callback_url", "Each callback URL appears once.")
+        return urls
+
+
+class RequestDocument(BaseModel):
+    """What the API shows of a request: its reference, type, status and deadline (no personal
+    data: the platform already knows its learner)."""
+
+    reference: str = Field(examples=["DSR-2026-000123"])
+    subject_request_type: RequestType
+    status: Status
+    language: Language
+    received_at: UtcDateTime
+    verified_at: UtcDateTime | None
+    due_at: UtcDateTime = Field(
+        description="When the answer is due, as of now (it moves on while paused)."
+    )
+    status_callback_urls: list[str]
+
+
+class ClientDocument(BaseModel):
+    """The calling client, with the secret its status callbacks are signed with."""
+
+    name: str
+    status_callback_secret: str = Field(
+        description=(
+            "X-DSR-Signature is `sha256=` + hex HMAC-SHA256, under this secret, of the "
+            "X-DSR-Timestamp value, a dot, and the raw body."
+        )
+    )
+
+
+class ValidationErrorItem(BaseModel):
+    pointer: str = Field(description="A JSON Pointer (RFC 6901) to the wrong part of the body.")
+    detail: str
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem: every error of the API is one, as `application/problem+json`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[ValidationErrorItem] | None = Field(
+        default=None, description="What is wrong in the body, for a 422."
+    )
+
+
+class StatusChangedRequest(BaseModel):
+    reference: str
+    subject_request_type: RequestType
+    status: Status
+    previous_status: Status
+    due_at: str
+
+
+class StatusChangedEvent(BaseModel):
+    """The body of a status callback (signed: see ClientDocument.status_callback_secret)."""
+
+    event_id: str
+    event_type: str = Field(examples=["request.status_changed"])
+    occurred_at: str
+    request: StatusChangedRequest
+
+
+def error_items(errors: list[Any]) -> list[dict[str, str]]:
+    """Turn pydantic's errors into problem `errors`: a JSON Pointer and a message each (never the
+    value sent, which may be personal data)."""
+    items = []
+    for error in errors:
+        pointer = "".join(
+            "/" + str(part).replace("~", "~0").replace("/", "~1") for part in error["loc"]
+        )
+        message = str(error["msg"])
+        if error["type"] == "extra_forbidden":
+            message = "Unknown field."
+        elif error["type"] == "missing":
+            message = "This field is required."
+        items.append({"pointer": pointer, "detail": message})
+    return items

@@ -1,0 +1,324 @@
+"""The JSON API of the learner platform: file, follow and cancel requests for its logged-in
+learners, with bearer tokens, idempotent creation, signed status callbacks and RFC 9457 errors.
+
+Thin views over `dsr.requests.service`; the request boundary commits once (an error response
+rolls everything back, so nothing is stored half-way).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, url_for
+from flask import request as http_request
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session, col, select
+
+from dsr.api import auth
+from dsr.api.callbacks import CALLBACK_SETTINGS, callback_secret
+from dsr.api.models import ApiToken, StatusCallback
+from dsr.api.openapi import openapi_document
+from dsr.api.problems import Problem, handle_problem
+from dsr.api.schemas import (
+    ALLOW_LOOPBACK,
+    ClientDocument,
+    RequestCreate,
+    RequestDocument,
+    error_items,
+)
+from dsr.db import get_session, utcnow
+from dsr.extensions import limiter
+from dsr.outbox.service import deliver_after_commit
+from dsr.outbox.smtp import SmtpSettings
+from dsr.requests import service
+from dsr.requests.models import IDEMPOTENCY_KEY_MAX, DataRequest
+from dsr.requests.workflow import Status, WorkflowError
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+API_SETTINGS: Mapping[str, Any] = {
+    "API_RATE_LIMIT": "300/minute",  # per token (per address for calls without one)
+    **CALLBACK_SETTINGS,
+}
+"""Settings of the API and their defaults (each can be set as DSR_<NAME>)."""
+
+PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+"""The only endpoint reachable without a token: the API's own description."""
+
+JSON_MEDIA_TYPES = frozenset({"application/json"})
+REFERENCE = re.compile(r"[A-Z]{1,8}-\d{4}-\d{1,12}")
+IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}")
+"""Printable ASCII without spaces, as the IETF draft's examples (UUIDs, random strings)."""
+
+
+def _api_rate_limit() -> str:
+    return str(current_app.config.get("API_RATE_LIMIT", API_SETTINGS["API_RATE_LIMIT"]))
+
+
+limiter.limit(_api_rate_limit, key_func=auth.rate_limit_key)(blueprint)
+blueprint.register_error_handler(Problem, handle_problem)
+
+
+@blueprint.before_request
+def _authenticate() -> None:
+    """Every endpoint but the OpenAPI document needs a valid token."""
+    if http_request.endpoint not in PUBLIC_ENDPOINTS:
+        auth.authenticate()
+
+
+# --- reading the body -------------------------------------------------------------------------
+
+
+def _json_body() -> object:
+    """Return the parsed JSON body; raise a 415, 413 or 400 Problem for anything else."""
+    if http_request.mimetype not in JSON_MEDIA_TYPES:
+        raise Problem(415, "Send the body as JSON, with `Content-Type: application/json`.")
+    charset = http_request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise Problem(415, "Send the body as UTF-8 JSON.")
+    raw = http_request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Problem(400, "The body is not UTF-8 text.", slug="not-utf-8") from None
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise Problem(400, "The body is nested too deeply.", slug="invalid-json") from None
+    except ValueError:
+        raise Problem(400, "The body is not valid JSON.", slug="invalid-json") from None
+    if not _is_storable_text(data):
+        raise Problem(
+            400,
+            "The body holds text that cannot be stored (a NUL character or a lone surrogate).",
+            slug="invalid-text",
+        )
+    return data
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _is_storable_text(value: object) -> bool:
+    """Tell whether every string in `value` (keys too) is UTF-8-encodable and has no NUL, which
+    PostgreSQL refuses: such input is bad input, not a server error."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
+def _validated(model: type[RequestCreate], data: object) -> RequestCreate:
+    """Return `data` as `model`, or raise the 422 Problem that lists every error found."""
+    if not isinstance(data, dict):
+        raise Problem(
+            422,
+            "The body is a JSON object.",
+            errors=[{"pointer": "", "detail": "Send a JSON object."}],
+        )
+    allow_loopback = current_app.testing or bool(
+        current_app.config.get("API_CALLBACK_ALLOW_LOOPBACK", False)
+    )
+    try:
+        return model.model_validate(data, context={ALLOW_LOOPBACK: allow_loopback})
+    except ValidationError as error:
+        raise Problem(
+            422,
+            "The request is not valid: see `errors`.",
+            errors=error_items(error.errors(include_input=False, include_url=False)),
+        ) from None
+
+
+def _idempotency_key() -> str | None:
+    key = http_request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise Problem(
+            400,
+            f"The Idempotency-Key header is 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII "
+            "characters without spaces, e.g. a UUID.",
+            slug="invalid-idempotency-key",
+        )
+    return key
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+def _json(
+    document: BaseModel, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    response = Response(document.model_dump_json(), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _callback_urls(db_session: Session, data_request: DataRequest) -> list[str]:
+    return list(
+        db_session.exec(
+            select(StatusCallback.url)
+            .where(StatusCallback.request_id == data_request.id)
+            .order_by(col(StatusCallback.position))
+        ).all()
+    )
+
+
+def _document(db_session: Session, data_request: DataRequest) -> RequestDocument:
+    return RequestDocument(
+        reference=data_request.reference,
+        subject_request_type=data_request.type,
+        status=data_request.status,
+        language=data_request.language,
+        received_at=data_request.received_at,
+        verified_at=data_request.verified_at,
+        due_at=data_request.state.due_as_of(utcnow()),
+        status_callback_urls=_callback_urls(db_session, data_request),
+    )
+
+
+def _location(data_request: DataRequest) -> str:
+    return url_for("api.show_request", reference=data_request.reference)
+
+
+def _links() -> service.LinkSigner:
+    hours = int(current_app.config["VERIFICATION_LINK_MAX_AGE_HOURS"])
+    return service.LinkSigner(
+        str(current_app.config["SECRET_KEY"]),
+        max_age=timedelta(hours=hours),
+        verify_url=lambda token: url_for("public.verify", token=token, _external=True),
+        status_url=lambda token: url_for("public.status", token=token, _external=True),
+    )
+
+
+def _deliver_after_commit(db_session: Session) -> None:
+    """Try to send the queued emails once the request commits (until the scheduler does)."""
+    if current_app.config["DELIVER_AFTER_COMMIT"]:
+        settings = SmtpSettings.from_config(current_app.config)
+        deliver_after_commit(db_session=db_session, settings=settings)
+
+
+def _own_request(db_session: Session, client: ApiToken, reference: str) -> DataRequest:
+    """Return the request `reference` if this client filed it; a 404 Problem otherwise, the same
+    whether it does not exist or belongs to another client."""
+    found = None
+    if REFERENCE.fullmatch(reference):
+        found = db_session.exec(
+            select(DataRequest).where(
+                DataRequest.reference == reference, DataRequest.api_client_id == client.id
+            )
+        ).one_or_none()
+    if found is None:
+        raise Problem(404, "This client filed no request with this reference.")
+    return found
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+@blueprint.post("/requests")
+def create_request() -> Response:
+    """File a verified request for the platform's learner; with an Idempotency-Key, a retry of
+    the same request returns it (200) and a different one under the same key is refused (422)."""
+    client = auth.current_client()
+    key = _idempotency_key()
+    wanted = _validated(RequestCreate, _json_body())
+    if client.id is None:
+        raise RuntimeError("an authenticated client has an id")
+    db_session = get_session()
+    try:
+        result = service.submit_verified_request(
+            db_session=db_session,
+            email=wanted.subject_identities.email,
+            request_type=wanted.subject_request_type,
+            language=wanted.language.value,
+            message=wanted.message,
+            rectification=wanted.rectification,
+            api_client_id=client.id,
+            api_client_name=client.name,
+            idempotency_key=key,
+            now=utcnow(),
+            links=_links(),
+        )
+    except service.IdempotencyConflict as error:
+        raise Problem(422, error.message, slug="idempotency-key-reused") from None
+    except service.RequestError as error:
+        raise Problem(422, error.message) from None
+    data_request = result.request
+    if data_request.id is None:
+        raise RuntimeError("a filed request has an id")
+    location = {"Location": _location(data_request)}
+    if result.reused:
+        if _callback_urls(db_session, data_request) != wanted.status_callback_urls:
+            raise Problem(
+                422, service.IdempotencyConflict.default_message, slug="idempotency-key-reused"
+            )
+        document = _document(db_session, data_request)
+        return _json(document, 200, {**location, "Idempotency-Replayed": "true"})
+    # Added after the request was created verified: creation itself is not a status change to
+    # call back about (the response says it), only what comes next.
+    for position, url in enumerate(wanted.status_callback_urls):
+        db_session.add(StatusCallback(request_id=data_request.id, position=position, url=url))
+    db_session.flush()
+    _deliver_after_commit(db_session)
+    return _json(_document(db_session, data_request), 201, location)
+
+
+@blueprint.get("/requests/<reference>")
+def show_request(reference: str) -> Response:
+    """Show one of this client's requests."""
+    db_session = get_session()
+    data_request = _own_request(db_session, auth.current_client(), reference)
+    return _json(_document(db_session, data_request))
+
+
+@blueprint.delete("/requests/<reference>")
+def cancel_request(reference: str) -> Response:
+    """Cancel one of this client's requests at its learner's wish (409 once processing has
+    started or the request is closed); cancelling a cancelled request changes nothing."""
+    db_session = get_session()
+    data_request = _own_request(db_session, auth.current_client(), reference)
+    if data_request.status is not Status.CANCELLED:
+        try:
+            service.cancel_request(db_session=db_session, request=data_request, now=utcnow())
+        except WorkflowError as error:
+            raise Problem(409, error.message, slug="too-late-to-cancel") from None
+        _deliver_after_commit(db_session)
+    return _json(_document(db_session, data_request))
+
+
+@blueprint.get("/client")
+def show_client() -> Response:
+    """Show the calling client and the secret that signs its status callbacks."""
+    client = auth.current_client()
+    if client.id is None:
+        raise RuntimeError("an authenticated client has an id")
+    secret = callback_secret(str(current_app.config["SECRET_KEY"]), client.id)
+    return _json(ClientDocument(name=client.name, status_callback_secret=secret))
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    """Describe the API (OpenAPI 3.1); public, so that clients can be generated from it."""
+    response = Response(json.dumps(openapi_document()), mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

@@ -1,0 +1,199 @@
+"""The dashboard's forms: the queue's filters and search, and one form per action on a request.
+
+Every action form carries the `version_id` of the request as the page showed it, so that an action
+taken on a request that changed meanwhile is refused instead of applied twice. The CSRF token of
+every POST is checked for the whole application by `dsr.extensions.csrf`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from wtforms import Form, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from dsr.i18n import REQUEST_TYPE_LABELS, STATUS_LABELS, lazy_gettext
+from dsr.requests.models import EMAIL_MAX
+from dsr.requests.workflow import MAX_EXTENSION_MONTHS
+
+REASON_MAX = 2000
+NOTE_MAX = 5000
+
+
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class SearchForm(Form):
+    """Find a request by its reference or by its requester's email address."""
+
+    query = StringField(
+        lazy_gettext("Reference or email address"),
+        filters=[_stripped],
+        validators=[Optional(), Length(max=EMAIL_MAX)],
+        render_kw={"maxlength": EMAIL_MAX, "autocomplete": "off", "type": "search"},
+    )
+
+
+class QueueFilterForm(Form):
+    """The queue's filters, sent by GET: none of them is personal data."""
+
+    status = SelectField(lazy_gettext("Status"), validate_choice=False)
+    type = SelectField(lazy_gettext("Type"), validate_choice=False)
+    assignee = SelectField(lazy_gettext("Assigned to"), validate_choice=False)
+    sort = SelectField(
+        lazy_gettext("Sort"),
+        choices=[
+            SelectChoice("due", lazy_gettext("Due date, soonest first")),
+            SelectChoice("-due", lazy_gettext("Due date, latest first")),
+        ],
+        validate_choice=False,
+    )
+
+    def __init__(self, *args: Any, staff: Sequence[tuple[int, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.status.choices = [
+            SelectChoice("open", lazy_gettext("Open requests")),
+            SelectChoice("all", lazy_gettext("All requests")),
+            *(SelectChoice(status.value, label) for status, label in STATUS_LABELS.items()),
+        ]
+        self.type.choices = [
+            SelectChoice("", lazy_gettext("Every type")),
+            *(SelectChoice(kind.value, label) for kind, label in REQUEST_TYPE_LABELS.items()),
+        ]
+        self.assignee.choices = [
+            SelectChoice("", lazy_gettext("Anyone or no one")),
+            SelectChoice("none", lazy_gettext("No one")),
+            *(SelectChoice(str(staff_id), label) for staff_id, label in staff),
+        ]
+
+
+# --- actions on a request -----------------------------------------------------------------------
+
+
+class ActionForm(Form):
+    """An action with nothing to type: the request's version is all it sends."""
+
+    version_id = HiddenField(validators=[InputRequired()])
+
+    @property
+    def version(self) -> int | None:
+        """The request's version the form was shown with, or None when it was tampered with."""
+        value = self.version_id.data
+        return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def _reason_field(label: str, required_message: str) -> TextAreaField:
+    return TextAreaField(
+        label,
+        filters=[_stripped],
+        validators=[
+            DataRequired(required_message),
+            Length(
+                max=REASON_MAX,
+                message=lazy_gettext("Please keep this under %(max)d characters.", max=REASON_MAX),
+            ),
+        ],
+        render_kw={"maxlength": REASON_MAX, "rows": 3},
+    )
+
+
+class VerifyForm(ActionForm):
+    """Verify the requester's address by hand: say how it was checked."""
+
+    reason = _reason_field(
+        lazy_gettext("How was the address checked?"),
+        lazy_gettext("Say how the requester's address was checked."),
+    )
+
+
+class AskForm(ActionForm):
+    """Ask the requester for information; the deadline pauses until they answer."""
+
+    question = _reason_field(
+        lazy_gettext("Your question to the requester (sent by email)"),
+        lazy_gettext("Write the question to send."),
+    )
+
+
+class IdentityDocumentForm(ActionForm):
+    """Ask for an identity document: only with a written reason (R2, the CNIL's advice)."""
+
+    reason = _reason_field(
+        lazy_gettext("Why is an identity document needed? (sent to the requester)"),
+        lazy_gettext(
+            "Write why an identity document is needed: the email address is the usual proof."
+        ),
+    )
+
+
+class ResumeForm(ActionForm):
+    """Resume the review with an answer the requester gave another way (phone, letter)."""
+
+    reason = _reason_field(
+        lazy_gettext("The requester's answer, as received"),
+        lazy_gettext("Write down the answer you received."),
+    )
+
+
+class DenyForm(ActionForm):
+    """Refuse the request; the reason is sent to the requester (Art. 12(4))."""
+
+    reason = _reason_field(
+        lazy_gettext("Reasons for the refusal (sent to the requester)"),
+        lazy_gettext("Give the reasons for the refusal: they are sent to the requester."),
+    )
+
+
+class ExtendForm(ActionForm):
+    """Extend the deadline once by one or two months, with the reason sent to the requester."""
+
+    months = IntegerField(
+        lazy_gettext("Extension in months"),
+        validators=[
+            InputRequired(lazy_gettext("Choose one or two months.")),
+            NumberRange(1, MAX_EXTENSION_MONTHS, lazy_gettext("Choose one or two months.")),
+        ],
+        render_kw={"min": 1, "max": MAX_EXTENSION_MONTHS},
+    )
+    reason = _reason_field(
+        lazy_gettext("Reason for the extension (sent to the requester)"),
+        lazy_gettext("Give the reason for the extension: it is sent to the requester."),
+    )
+
+
+class AssignForm(ActionForm):
+    """Give the request to a member of staff, or to no one."""
+
+    assignee = SelectField(lazy_gettext("Assign to"), validate_choice=False)
+
+    def __init__(self, *args: Any, staff: Sequence[tuple[int, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.assignee.choices = [
+            SelectChoice("", lazy_gettext("No one")),
+            *(SelectChoice(str(staff_id), label) for staff_id, label in staff),
+        ]
+
+    @property
+    def assignee_id(self) -> int | None:
+        value = self.assignee.data
+        return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+class NoteForm(ActionForm):
+    """An internal note, kept in the request's audit trail and never sent."""
+
+    note = TextAreaField(
+        lazy_gettext("Internal note"),
+        filters=[_stripped],
+        validators=[
+            DataRequired(lazy_gettext("Write the note.")),
+            Length(
+                max=NOTE_MAX,
+                message=lazy_gettext("Please keep this under %(max)d characters.", max=NOTE_MAX),
+            ),
+        ],
+        render_kw={"maxlength": NOTE_MAX, "rows": 3},
+    )

@@ -1,0 +1,418 @@
+"""What staff do to a request from its page: verify by hand, review, ask, approve, deny, assign,
+and annotate.
+
+Each operation takes the session and flushes, never commits: the view's request boundary commits
+once. A status change goes through `workflow.apply` and its audit event is written in the same
+transaction, with the staff member who acted; an email to the requester is queued in the outbox in
+that transaction too. Each operation names the `version_id` of the request as the acting person saw
+it: if the request changed since (another person acted first), `RequestChanged` is raised and
+nothing is done, so that no action is ever applied twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, col, select
+
+from dsr.accounts.models import StaffRole, StaffUser
+from dsr.audit.models import record_action, record_event
+from dsr.requests.emails import EmailKind, shown_date
+from dsr.requests.models import DataRequest
+from dsr.requests.service import (
+    LinkSigner,
+    _mail_requester,
+    _send_status_link,
+    extend_deadline,
+)
+from dsr.requests.workflow import Action, Actor, AuditFact, apply
+
+NOTE_ACTION = "note_added"
+ASSIGN_ACTION = "assigned"
+IDENTITY_DOCUMENT = "identity_document"
+WORKING_ROLES = frozenset({StaffRole.ADMIN, StaffRole.DPO})
+"""The roles that work requests, and so can be assigned one."""
+
+
+class RequestChanged(Exception):
+    """Someone else changed the request since the page was shown: nothing was done."""
+
+    message = (
+        "This request changed meanwhile (someone else acted on it): nothing was done. Check "
+        "its new state below before acting again."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
+
+
+class OperationRefused(Exception):
+    """An operation the desk refuses; `message` is written for the staff member."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _check_version(request: DataRequest, version_id: int | None) -> None:
+    if version_id is None or request.version_id != version_id:
+        raise RequestChanged()
+
+
+def _flush_change(db_session: Session) -> None:
+    """Write the request's change; a concurrent transaction that changed it first wins."""
+    try:
+        db_session.flush()
+    except StaleDataError:
+        raise RequestChanged() from None
+
+
+def _step(
+    db_session: Session,
+    request: DataRequest,
+    action: Action,
+    *,
+    version_id: int | None,
+    staff_label: str,
+    now: datetime,
+    reason: str | None = None,
+    details: dict[str, object] | None = None,
+    also: Callable[[], None] | None = None,
+) -> AuditFact:
+    """Apply one workflow step taken by staff (with `also`, the other changes it brings), write
+    it, and audit it, all in this transaction."""
+    _check_version(request, version_id)
+    transition = apply(request.state, action, actor=Actor.STAFF, at=now, reason=reason)
+    request.store_state(transition.state)
+    if also is not None:
+        also()
+    _flush_change(db_session)
+    record_event(
+        db_session=db_session,
+        request=request,
+        fact=transition.fact,
+        actor_label=staff_label,
+        details=details,
+    )
+    return transition.fact
+
+
+def verify_by_hand(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    version_id: int | None,
+    staff_label: str,
+    reason: str,
+    now: datetime,
+    links: LinkSigner,
+) -> None:
+    """Mark the requester's address as verified by staff (e.g. checked by phone), saying how, and
+    send the requester the link of their status page, as a verification by link does."""
+    if not (reason or "").strip():
+        raise OperationRefused("Say how the requester's address was checked.")
+
+    def verified() -> None:
+        request.verified_at = now
+        request.verification_nonce = None
+
+    _step(
+        db_session,
+        request,
+        Action.VERIFY_EMAIL,
+        version_id=version_id,
+        staff_label=staff_label,
+        now=now,
+        reason=reason,
+        also=verified,
+    )
+    _send_status_link(db_session, request, now=now, links=links, already_verified=False)
+    db_session.flush()
+
+
+def start_review(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    version_id: int | None,
+    staff_label: str,
+    now: datetime,
+) -> None:
+    """Put a verified request in review."""
+    _step(
+        db_session,
+        request,
+        Action.START_REVIEW,
+        version_id=version_id,
+        staff_label=staff_label,
+        now=now,
+    )
+
+
+def _ask(
+    db_session: Session,
+    request: DataRequest,
+    kind: EmailKind,
+    *,
+    version_id: int | None,
+    staff_label: str,
+    text: str,
+    now: datetime,
+    links: LinkSigner,
+    details: dict[str, object] | None,
+) -> None:
+    """Pause the request for the requester and email them `text` with a fresh status-page link,
+    where they answer (the older links stop working)."""
+    tokens: list[str] = []
+    fact = _step(
+        db_session,
+        request,
+        Action.ASK_REQUESTER,
+        version_id=version_id,
+        staff_label=staff_label,
+        now=now,
+        reason=text,
+        details=details,
+        also=lambda: tokens.append(request.issue_status_token()),
+    )
+    token = tokens[0]
+    _mail_requester(
+        db_session,
+        request,
+        kind,
+        dedup_key=f"{kind.value}:{request.id}:{fact.at.isoformat()}",
+        now=now,
+        status_url=links.status_url(token),
+        reason=text,
+        due_on=shown_date(request.state.due_at, request.language),
+    )
+    db_session.flush()
+
+
+def ask_requester(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    version_id: int | None,
+    staff_label: str,
+    question: str,
+    now: datetime,
+    links: LinkSigner,
+) -> None:
+    """Ask the requester for information; the deadline pauses until they answer (R3)."""
+    question = (question or "").strip()
+    if not question:
+        raise OperationRefused("Write the question to send to the requester.")
+    _ask(
+        db_session,
+        request,
+        EmailKind.ASKED,
+        version_id=version_id,
+        staff_label=staff_label,
+        text=question,
+        now=now,
+        links=links,
+        details=None,
+    )
+
+
+def ask_for_identity_document(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    version_id: int | None,
+    staff_label: str,
+    reason: str,
+    now: datetime,
+    links: LinkSigner,
+) -> None:
+    """Ask the requester for an identity document, only with a written reason (R2: the control
+    of the email address is the proportionate check by default); the deadline pauses."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise OperationRefused(
+            "An identity document can only be asked for with a written reason: the control of "
+            "the email address is the usual proof."
+        )
+    _ask(
+        db_session,
+        request,
+        EmailKind.IDENTITY_REQUESTED,
+        version_id=version_id,
+        staff_label=staff_label,
+        text=reason,
+        now=now,
+        links=links,
+        details={"asked_for": IDENTITY_DOCUMENT},
+    )
+
+
+def resume_review(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    version_id: int | None,
+    staff_label: str,
+    answer: str,
+    now: datetime,
+) -> None:
+    """Record an answer the requester gave another way (phone, letter): the review resumes and
+    the clock with it."""
+    answer = (answer or "").strip()
+    if not answer:
+        raise OperationRefused("Write down the answer you received.")
+    _step(
+        db_session,
+        request,
+        Action.REQUESTER_ANSWERED,
+        version_id=version_id,
+        staff_label=staff_label,
+        now=now,
+        reason=answer,
+    )
+
+
+def approve(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    version_id: int | None,
+    staff_label: str,
+    now: datetime,
+) -> None:
+    """Approve the request: it can then be carried out."""
+    _step(
+        db_session,
+        request,
+        Action.APPROVE,
+        version_id=version_id,
+        staff_label=staff_label,
+        now=now,
+    )
+
+
+def deny(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    version_id: int | None,
+    staff_label: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Refuse the request and email the requester its reasons with their right to complain to
+    the CNIL and to seek a judicial remedy (Art. 12(4), R5)."""
+    fact = _step(
+        db_session,
+        request,
+        Action.DENY,
+        version_id=version_id,
+        staff_label=staff_label,
+        now=now,
+        reason=reason,
+    )
+    _mail_requester(
+        db_session,
+        request,
+        EmailKind.DENIED,
+        dedup_key=f"denied:{request.id}",
+        now=now,
+        reason=fact.reason,
+        received_on=shown_date(request.received_at, request.language),
+    )
+    db_session.flush()
+
+
+def assignable_staff(*, db_session: Session) -> list[tuple[int, str]]:
+    """Return the active staff who work requests, as (id, shown name), by name."""
+    people = db_session.exec(
+        select(StaffUser)
+        .where(col(StaffUser.active).is_(True), col(StaffUser.role).in_(WORKING_ROLES))
+        .order_by(col(StaffUser.name), col(StaffUser.email))
+    ).all()
+    return [(person.id, person.shown_name) for person in people if person.id is not None]
+
+
+def assign(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    version_id: int | None,
+    staff_label: str,
+    assignee_id: int | None,
+    now: datetime,
+) -> None:
+    """Give the request to an active member of staff who works requests, or to no one."""
+    _check_version(request, version_id)
+    assignee: StaffUser | None = None
+    if assignee_id is not None:
+        assignee = db_session.get(StaffUser, assignee_id)
+        if assignee is None or not assignee.active or assignee.role not in WORKING_ROLES:
+            raise OperationRefused("Choose a member of staff who works on requests.")
+    if request.assignee_id == assignee_id:
+        return
+    request.assignee_id = assignee_id
+    _flush_change(db_session)
+    record_action(
+        db_session=db_session,
+        request=request,
+        actor=Actor.STAFF,
+        actor_label=staff_label,
+        action=ASSIGN_ACTION,
+        at=now,
+        details={"assignee": assignee.email if assignee is not None else None},
+    )
+
+
+def add_note(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    staff_label: str,
+    note: str,
+    now: datetime,
+) -> None:
+    """Add an internal note to the request's audit trail; it is never sent to the requester.
+
+    Notes do not change the request, so they need no version: two notes never conflict.
+    """
+    note = (note or "").strip()
+    if not note:
+        raise OperationRefused("Write the note.")
+    record_action(
+        db_session=db_session,
+        request=request,
+        actor=Actor.STAFF,
+        actor_label=staff_label,
+        action=NOTE_ACTION,
+        at=now,
+        reason=note,
+    )
+
+
+def extend(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    version_id: int | None,
+    staff_label: str,
+    months: int,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Extend the deadline once by one or two months and tell the requester why (R4), unless
+    the request changed since the page was shown."""
+    _check_version(request, version_id)
+    try:
+        extend_deadline(
+            db_session=db_session,
+            request=request,
+            months=months,
+            reason=reason,
+            staff_label=staff_label,
+            now=now,
+        )
+    except StaleDataError:
+        raise RequestChanged() from None

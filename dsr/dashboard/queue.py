@@ -1,0 +1,326 @@
+"""The queue: every request with its deadline, filtered, searched, sorted by due date, paged.
+
+A page costs two queries: the page's rows (one more than shown, to know whether a next page
+exists) and the counts per status. Both read indexed columns only; the requester's address is
+searched by exact match on its normalized form and never travels in a URL: the search form posts
+it, the session keeps it, and the queue's URL says only `search=1`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Response, redirect, render_template, request, session, url_for
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlmodel import Session
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as AnyResponse
+
+from dsr.accounts.access import for_any_staff
+from dsr.dashboard.blueprint import blueprint
+from dsr.dashboard.forms import QueueFilterForm, SearchForm
+from dsr.db import get_session, table_of, utcnow
+from dsr.requests.models import DataRequest, normalize_email
+from dsr.requests.workflow import TERMINAL, RequestType, Status
+
+SHOWN_TIMEZONE = ZoneInfo("Europe/Paris")
+PER_PAGE = 50
+MAX_PAGE = 10_000
+DUE_SOON_DAYS = 7
+REFERENCE_PATTERN = re.compile(r"^[A-Za-z]{2,10}-\d{4}-\d{1,9}$")
+SEARCH_SESSION_KEY = "dashboard.search"
+OPEN_STATUSES: tuple[Status, ...] = tuple(status for status in Status if status not in TERMINAL)
+
+
+class StatusScope(StrEnum):
+    """Which statuses the queue shows when no single status is chosen."""
+
+    OPEN = "open"
+    ALL = "all"
+
+
+class Urgency(StrEnum):
+    """How close a request is to its deadline, shown with a class and words, not colour alone."""
+
+    OVERDUE = "overdue"
+    DUE_SOON = "due-soon"
+    ON_TRACK = "on-track"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueQuery:
+    """What the queue is asked to show. `status` wins over `scope`; a search looks at every
+    status unless a status is chosen."""
+
+    scope: StatusScope = StatusScope.OPEN
+    status: Status | None = None
+    request_type: RequestType | None = None
+    overdue: bool = False
+    assignee_id: int | None = None
+    unassigned: bool = False
+    search: str | None = None
+    descending: bool = False
+    page: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One line of the queue: no personal data, only what the deadline needs."""
+
+    id: int
+    reference: str
+    type: RequestType
+    status: Status
+    received_at: datetime
+    due_at: datetime
+    days_left: int | None
+    urgency: Urgency
+    paused: bool
+    assignee_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    rows: tuple[QueueRow, ...]
+    page: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def paris_date(moment: datetime) -> date:
+    """Return the calendar date of `moment` in Europe/Paris, where the deadlines are read."""
+    return moment.astimezone(SHOWN_TIMEZONE).date()
+
+
+def due_as_of(due_at: datetime, paused_since: datetime | None, now: datetime) -> datetime:
+    """Return the deadline at `now`: an ongoing pause pushes it on with the clock."""
+    if paused_since is None:
+        return due_at
+    return due_at + max(timedelta(0), now - paused_since)
+
+
+def urgency_of(status: Status, due: datetime, now: datetime) -> tuple[int | None, Urgency]:
+    """Return the days left to the deadline (Paris dates; negative when overdue) and how urgent
+    the request is. A closed request has no deadline left."""
+    if status in TERMINAL:
+        return None, Urgency.CLOSED
+    days_left = (paris_date(due) - paris_date(now)).days
+    if due < now:
+        return days_left, Urgency.OVERDUE
+    if days_left <= DUE_SOON_DAYS:
+        return days_left, Urgency.DUE_SOON
+    return days_left, Urgency.ON_TRACK
+
+
+def is_reference(text: str) -> bool:
+    """Tell whether a search looks like a request reference (DSR-2026-000123) or an address."""
+    return REFERENCE_PATTERN.match(text.strip()) is not None
+
+
+def _conditions(query: QueueQuery, now: datetime) -> list[ColumnElement[bool]]:
+    requests = table_of(DataRequest)
+    conditions: list[ColumnElement[bool]] = []
+    if query.status is not None:
+        conditions.append(requests.c.status == query.status.value)
+    elif query.scope is StatusScope.OPEN and not query.search:
+        conditions.append(requests.c.status.in_([status.value for status in OPEN_STATUSES]))
+    if query.request_type is not None:
+        conditions.append(requests.c.type == query.request_type.value)
+    if query.overdue:
+        # Paused, a deadline moves on with the clock: overdue only if it was so when paused.
+        conditions.append(requests.c.status.in_([status.value for status in OPEN_STATUSES]))
+        conditions.append(
+            or_(
+                and_(requests.c.paused_since.is_(None), requests.c.due_at < now),
+                and_(
+                    requests.c.paused_since.is_not(None),
+                    requests.c.due_at < requests.c.paused_since,
+                ),
+            )
+        )
+    if query.unassigned:
+        conditions.append(requests.c.assignee_id.is_(None))
+    elif query.assignee_id is not None:
+        conditions.append(requests.c.assignee_id == query.assignee_id)
+    if query.search:
+        text = query.search.strip()
+        if is_reference(text):
+            conditions.append(requests.c.reference == text.upper())
+        else:
+            conditions.append(requests.c.normalized_email == normalize_email(text))
+    return conditions
+
+
+def queue_page(
+    *, db_session: Session, query: QueueQuery, now: datetime, per_page: int = PER_PAGE
+) -> QueuePage:
+    """Return one page of the queue, sorted by due date (then by id, so pages are stable)."""
+    requests = table_of(DataRequest)
+    page = min(max(query.page, 1), MAX_PAGE)
+    order = (
+        (requests.c.due_at.desc(), requests.c.id.desc())
+        if query.descending
+        else (requests.c.due_at.asc(), requests.c.id.asc())
+    )
+    statement = (
+        select(
+            requests.c.id,
+            requests.c.reference,
+            requests.c.type,
+            requests.c.status,
+            requests.c.received_at,
+            requests.c.due_at,
+            requests.c.paused_since,
+            requests.c.assignee_id,
+        )
+        .where(*_conditions(query, now))
+        .order_by(*order)
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
+    )
+    found = db_session.execute(statement).all()
+    rows = []
+    for row in found[:per_page]:
+        status = Status(row.status)
+        due = due_as_of(row.due_at, row.paused_since, now)
+        days_left, urgency = urgency_of(status, due, now)
+        rows.append(
+            QueueRow(
+                id=row.id,
+                reference=row.reference,
+                type=RequestType(row.type),
+                status=status,
+                received_at=row.received_at,
+                due_at=due,
+                days_left=days_left,
+                urgency=urgency,
+                paused=row.paused_since is not None,
+                assignee_id=row.assignee_id,
+            )
+        )
+    return QueuePage(rows=tuple(rows), page=page, has_next=len(found) > per_page)
+
+
+def status_counts(*, db_session: Session) -> dict[Status, int]:
+    """Return how many requests are in each status (every status, zero included)."""
+    requests = table_of(DataRequest)
+    counted = db_session.execute(
+        select(requests.c.status, func.count()).group_by(requests.c.status)
+    ).all()
+    counts = dict.fromkeys(Status, 0)
+    for status, number in counted:
+        counts[Status(status)] = int(number)
+    return counts
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+
+def query_from_args(args: Mapping[str, str], search: str | None) -> QueueQuery:
+    """Read the queue's filters from the URL's arguments; ignore values that are not offered."""
+    scope = StatusScope.OPEN
+    status: Status | None = None
+    chosen = args.get("status", "")
+    if chosen == StatusScope.ALL.value:
+        scope = StatusScope.ALL
+    elif chosen in Status.__members__.values():
+        status = Status(chosen)
+    request_type = args.get("type", "")
+    assignee = args.get("assignee", "")
+    page = args.get("page", "1")
+    return QueueQuery(
+        scope=scope,
+        status=status,
+        request_type=(
+            RequestType(request_type) if request_type in RequestType.__members__.values() else None
+        ),
+        overdue=args.get("overdue") == "1",
+        assignee_id=int(assignee) if assignee.isdigit() else None,
+        unassigned=assignee == "none",
+        search=search if args.get("search") == "1" else None,
+        descending=args.get("sort") == "-due",
+        page=int(page) if page.isdigit() else 1,
+    )
+
+
+def queue_url(query: QueueQuery, **changes: Any) -> str:
+    """Return the queue's URL for `query` with some of its fields changed (the search as a flag:
+    its text stays in the session)."""
+    changed = replace(query, **changes)
+    args: dict[str, Any] = {}
+    if changed.status is not None:
+        args["status"] = changed.status.value
+    elif changed.scope is StatusScope.ALL:
+        args["status"] = StatusScope.ALL.value
+    if changed.request_type is not None:
+        args["type"] = changed.request_type.value
+    if changed.overdue:
+        args["overdue"] = "1"
+    if changed.unassigned:
+        args["assignee"] = "none"
+    elif changed.assignee_id is not None:
+        args["assignee"] = str(changed.assignee_id)
+    if changed.search:
+        args["search"] = "1"
+    if changed.descending:
+        args["sort"] = "-due"
+    if changed.page > 1:
+        args["page"] = str(changed.page)
+    return url_for("dashboard.queue", **args)
+
+
+def assignee_choices(db_session: Session) -> Sequence[tuple[int, str]]:
+    """Return the staff a request can be assigned to, as (id, label)."""
+    from dsr.dashboard.operations import assignable_staff
+
+    return assignable_staff(db_session=db_session)
+
+
+@blueprint.get("/")
+def queue() -> AnyResponse:
+    """Show the queue with its filters, its counts per status and one page of requests."""
+    db_session = get_session()
+    search = session.get(SEARCH_SESSION_KEY)
+    query = query_from_args(request.args, search if isinstance(search, str) else None)
+    now = utcnow()
+    page = queue_page(db_session=db_session, query=query, now=now)
+    counts = status_counts(db_session=db_session)
+    staff = assignee_choices(db_session)
+    filters = QueueFilterForm(MultiDict(request.args), staff=staff)
+    page_html = render_template(
+        "dashboard/queue.html",
+        page=page,
+        counts=counts,
+        query=query,
+        queue_url=queue_url,
+        filters=filters,
+        search_form=SearchForm(),
+        staff_names=dict(staff),
+        Urgency=Urgency,
+    )
+    return Response(page_html)
+
+
+@blueprint.post("/search")
+@for_any_staff
+def search() -> AnyResponse:
+    """Keep the search in the session and show the queue filtered by it: the address searched
+    for never appears in a URL, a log line or a Referer header. A POST that changes nothing but
+    the searcher's own session, so auditors may search too."""
+    form = SearchForm(request.form)
+    text = (form.query.data or "").strip() if form.validate() else ""
+    if not text:
+        session.pop(SEARCH_SESSION_KEY, None)
+        return redirect(url_for("dashboard.queue"))
+    session[SEARCH_SESSION_KEY] = text
+    return redirect(url_for("dashboard.queue", search="1"))

@@ -1,0 +1,116 @@
+"""Run the demo: the app in demo mode on loopback, with a local SMTP sink as its mail server.
+
+The sink keeps every email under `instance/mail/` and the page /demo/mail shows them, so a
+newcomer can click the verification link. The signing key is random, made on the first run and
+kept in `instance/demo-secret` (owner-only) so that links stay valid across restarts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+from dsr import db
+from dsr.accounts.models import StaffRole
+from dsr.accounts.service import create_staff, find_staff
+from dsr.app import create_app
+from dsr.demo.mailbox import MAIL_FOLDER, SINK_HOST, MailSink
+
+KEY_FILE_NAME = "demo-secret"
+
+
+def demo_secret_key(folder: Path) -> str:
+    """Return the demo's signing key kept in `folder`, creating it (random, mode 0600) first."""
+    path = folder / KEY_FILE_NAME
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="ascii").strip()
+        if key:
+            return key
+        path.unlink()  # an empty file left by an interrupted first run: make a new key
+        return demo_secret_key(folder)
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(key + "\n")
+    return key
+
+
+DEMO_STAFF_EMAIL = "dpo@demo.example"
+STAFF_FILE_NAME = "demo-staff-password"
+
+
+def ensure_demo_staff(app: Flask, folder: Path) -> str:
+    """Give the demo a DPO account (created once, its random password kept owner-only in
+    `folder`) so a newcomer can log in to the dashboard; return the password."""
+    path = folder / STAFF_FILE_NAME
+    if path.exists() and path.read_text(encoding="ascii").strip():
+        password = path.read_text(encoding="ascii").strip()
+    else:
+        password = secrets.token_urlsafe(12)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(password + "\n")
+    with db.transaction(db.get_engine(app)) as session:
+        if find_staff(db_session=session, email=DEMO_STAFF_EMAIL) is None:
+            create_staff(
+                db_session=session,
+                email=DEMO_STAFF_EMAIL,
+                role=StaffRole.DPO,
+                now=db.utcnow(),
+                name="Demo DPO",
+                password=password,
+            )
+    return password
+
+
+def serve_demo(
+    *,
+    database_url: str,
+    folder: Path,
+    host: str,
+    port: int,
+    smtp_port: int,
+    echo: Callable[[str], None],
+) -> None:
+    """Serve the app in demo mode with the mail sink until interrupted (Ctrl-C), then stop both.
+
+    The mail and the signing key are kept in `folder` (the instance folder, normally); the store
+    at `database_url` must be migrated already. Raise OSError when a port is taken.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    mail_folder = folder / MAIL_FOLDER
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": demo_secret_key(folder),
+            "DEMO_MODE": True,
+            "DEMO_MAIL_FOLDER": str(mail_folder),
+            "SMTP_HOST": SINK_HOST,
+            "SMTP_PORT": smtp_port,
+            "SMTP_TIMEOUT": 5,
+            "MAIL_SENDER": "privacy-desk@localhost",
+        }
+    )
+    try:
+        password = ensure_demo_staff(app, folder)
+        with MailSink(mail_folder, port=smtp_port):
+            server = make_server(host, port, app, threaded=True)
+            try:
+                base = f"http://{host}:{server.server_port}"
+                echo(f"Demo mail server on {SINK_HOST}:{smtp_port}, keeping mail in {mail_folder}")
+                echo(f"Learner form:  {base}/")
+                echo(f"Demo mailbox:  {base}/demo/mail")
+                echo(f"DPO dashboard: {base}/dashboard/ (log in as {DEMO_STAFF_EMAIL}, {password})")
+                echo("Press Ctrl-C to stop.")
+                server.serve_forever()  # returns on Ctrl-C: werkzeug catches KeyboardInterrupt
+                echo("Stopping the demo.")
+            finally:
+                server.server_close()
+    finally:
+        db.get_engine(app).dispose()

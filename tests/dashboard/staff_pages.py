@@ -1,0 +1,109 @@
+"""Fixtures of the tests of the tasks, audit, map and figures pages: the app on a migrated SQLite
+store, staff members of each role, and a client logged in as one of them.
+
+Logging in puts the staff member's session in the cookie as a login would (the login itself,
+with its password and second factor, is tested with the accounts).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from dsr import db
+from dsr.accounts.access import LOGIN_AT_KEY, SEEN_KEY
+from dsr.accounts.models import StaffRole, StaffUser
+from dsr.app import create_app
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+ROLES = tuple(role.value for role in StaffRole)
+
+StaffClient = Callable[[StaffRole | str], FlaskClient]
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{(tmp_path / 'store.sqlite3').as_posix()}"
+    db.run_migrations(url)
+    return url
+
+
+@pytest.fixture
+def app_settings() -> dict[str, Any]:
+    """Settings a test can change before the app is created (e.g. DATA_MAP)."""
+    return {}
+
+
+@pytest.fixture
+def app(store_url: str, app_settings: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": store_url,
+            "SECRET_KEY": "a secret for the tests only",
+            "SESSION_COOKIE_SECURE": False,
+            "DELIVER_AFTER_COMMIT": False,
+            "MAIL_SENDER": "privacy@example.org",
+            **app_settings,
+        }
+    )
+    yield app
+    db.get_engine(app).dispose()
+
+
+def add_staff_member(app: Flask, role: StaffRole | str, email: str | None = None) -> StaffUser:
+    """Add an active staff member with `role` (a password hash is set, never used)."""
+    role = StaffRole(role)
+    with db.transaction(db.get_engine(app)) as session:
+        user = StaffUser(
+            email=email or f"{role.value}@desk.example",
+            name="",
+            role=role,
+            password_hash="not a real hash",
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        session.add(user)
+        session.flush()
+        return user
+
+
+def logged_in(client: FlaskClient, user: StaffUser) -> FlaskClient:
+    """Make `client` carry the session of `user`, as after a login now; it reads English unless
+    a request asks otherwise."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    now = datetime.now(UTC).timestamp()
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+        session[LOGIN_AT_KEY] = now
+        session[SEEN_KEY] = now
+        session.permanent = True
+    return client
+
+
+@pytest.fixture
+def staff_client(app: Flask) -> StaffClient:
+    """Return a client logged in as a new staff member with the given role."""
+    made: dict[StaffRole, StaffUser] = {}
+
+    def client_for(role: StaffRole | str) -> FlaskClient:
+        role = StaffRole(role)
+        if role not in made:
+            made[role] = add_staff_member(app, role)
+        return logged_in(app.test_client(), made[role])
+
+    return client_for
+
+
+def csrf_token(page: TestResponse) -> str:
+    found = CSRF_FIELD.search(page.get_data(as_text=True))
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)

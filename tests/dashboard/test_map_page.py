@@ -1,0 +1,92 @@
+"""The data map page shows each category as people read it, in the reader's language, with the
+register to download; a map that cannot be loaded gives a page that says where it is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from dsr.app import PROJECT_ROOT
+from inventory.loader import load_data_map
+from tests.dashboard.staff_pages import (
+    ROLES,
+    StaffClient,
+    app,
+    app_settings,
+    staff_client,
+    store_url,
+)
+
+__all__ = ["app", "app_settings", "staff_client", "store_url"]
+
+POINT3 = load_data_map(PROJECT_ROOT / "data_map.yaml")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_map_shows_every_category_in_english(staff_client: StaffClient, role: str) -> None:
+    page = staff_client(role).get("/dashboard/map", headers={"Accept-Language": "en"})
+
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for key, category in POINT3.categories.items():
+        assert f'id="category-{key}"' in text
+        assert category.title.en in text
+        assert category.retention.period.describe("en") in text
+        assert category.legal_basis.describe("en") in text
+    assert "/dashboard/map/register-fr.pdf" in text
+    assert "/dashboard/map/register-en.csv" in text
+
+
+def test_the_map_speaks_french_to_a_french_reader(staff_client: StaffClient) -> None:
+    page = staff_client("dpo").get("/dashboard/map", headers={"Accept-Language": "fr"})
+
+    text = page.get_data(as_text=True)
+    first = next(iter(POINT3.categories.values()))
+    assert first.title.fr in text
+    assert first.legal_basis.describe("fr").replace("'", "&#39;") in text
+    assert first.retention.period.describe("fr") in text
+
+
+@pytest.mark.parametrize(("language", "fmt"), [("fr", "pdf"), ("en", "csv")])
+def test_the_register_downloads(staff_client: StaffClient, language: str, fmt: str) -> None:
+    download = staff_client("auditor").get(f"/dashboard/map/register-{language}.{fmt}")
+
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"] == (
+        f'attachment; filename="register-{language}.{fmt}"'
+    )
+    body = download.get_data()
+    if fmt == "pdf":
+        assert body.startswith(b"%PDF")
+    else:
+        assert POINT3.categories[next(iter(POINT3.categories))].title.en in body.decode("utf-8")
+
+
+def test_an_unknown_register_is_not_found(staff_client: StaffClient) -> None:
+    client = staff_client("dpo")
+    assert client.get("/dashboard/map/register-de.pdf").status_code == 404
+    assert client.get("/dashboard/map/register-fr.docx").status_code == 404
+
+
+@pytest.fixture
+def broken_map(tmp_path: Path, app_settings: dict[str, Any]) -> Path:
+    path = tmp_path / "broken.yaml"
+    path.write_text("version: 1\norganisation: {}\nsurprise: true\n", encoding="utf-8")
+    app_settings["DATA_MAP"] = str(path)
+    return path
+
+
+def test_a_broken_map_shows_its_problems(
+    broken_map: Path, app: Flask, staff_client: StaffClient
+) -> None:
+    client = staff_client("dpo")
+    page = client.get("/dashboard/map")
+
+    assert page.status_code == 503
+    text = page.get_data(as_text=True)
+    assert 'role="alert"' in text
+    assert f"{broken_map}:3:1" in text
+    assert client.get("/dashboard/map/register-fr.pdf").status_code == 503

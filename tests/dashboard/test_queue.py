@@ -1,0 +1,245 @@
+"""The queue: deadlines in Paris dates with overdue and due-soon requests marked in words, the
+filters, the search by reference or address (never in a URL), pagination and counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.engine import Engine
+
+from dsr import db
+from dsr.accounts.models import StaffRole
+from dsr.dashboard.queue import (
+    QueueQuery,
+    StatusScope,
+    Urgency,
+    due_as_of,
+    is_reference,
+    query_from_args,
+    queue_page,
+    status_counts,
+    urgency_of,
+)
+from dsr.requests.workflow import RequestType, Status
+from tests.dashboard.conftest import add_request, add_staff, csrf_token, logged_in
+
+NOW = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
+
+
+# --- pure rules ---------------------------------------------------------------------------------
+
+
+def test_days_left_count_paris_calendar_days() -> None:
+    # 23:30 UTC on 20 June is already 21 June in Paris (UTC+2 in summer).
+    due = datetime(2026, 6, 20, 23, 30, tzinfo=UTC)
+    assert urgency_of(Status.IN_REVIEW, due, NOW) == (6, Urgency.DUE_SOON)
+    assert urgency_of(Status.IN_REVIEW, NOW + timedelta(days=7), NOW) == (7, Urgency.DUE_SOON)
+    assert urgency_of(Status.IN_REVIEW, NOW + timedelta(days=8), NOW) == (8, Urgency.ON_TRACK)
+    assert urgency_of(Status.IN_REVIEW, NOW - timedelta(days=2), NOW) == (-2, Urgency.OVERDUE)
+    assert urgency_of(Status.COMPLETED, NOW - timedelta(days=2), NOW) == (None, Urgency.CLOSED)
+
+
+def test_a_paused_deadline_moves_on_with_the_clock() -> None:
+    due = NOW - timedelta(days=1)
+    assert due_as_of(due, NOW - timedelta(days=3), NOW) == NOW + timedelta(days=2)
+    assert due_as_of(due, None, NOW) == due
+
+
+def test_a_search_is_a_reference_or_an_address() -> None:
+    assert is_reference("DSR-2026-000123")
+    assert is_reference(" dsr-2026-000123 ")
+    assert not is_reference("zoe@example.org")
+
+
+def test_filters_not_offered_are_ignored() -> None:
+    query = query_from_args(
+        {"status": "nonsense", "type": "x", "assignee": "-1", "page": "two"}, search=None
+    )
+    assert query == QueueQuery()
+    query = query_from_args({"status": "all", "sort": "-due", "page": "3"}, search="x")
+    assert (query.scope, query.descending, query.page, query.search) == (
+        StatusScope.ALL,
+        True,
+        3,
+        None,
+    )
+
+
+# --- the queries, on real databases -------------------------------------------------------------
+
+
+def _received(days_ago: int) -> datetime:
+    return NOW - timedelta(days=days_ago)
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_filters_sort_pages_and_counts(store: Engine) -> None:
+    with db.transaction(store) as session:
+        lea = add_staff(session, "lea@example.org")
+        overdue = add_request(session, status=Status.IN_REVIEW, received_at=_received(40))
+        soon = add_request(
+            session,
+            status=Status.VERIFIED,
+            received_at=_received(26),
+            request_type=RequestType.ERASURE,
+            assignee_id=lea.id,
+        )
+        later = add_request(session, status=Status.VERIFIED, received_at=_received(2))
+        paused = add_request(
+            session,
+            status=Status.AWAITING_REQUESTER,
+            received_at=_received(35),
+            paused_since=_received(2),
+        )
+        closed = add_request(
+            session,
+            status=Status.COMPLETED,
+            received_at=_received(50),
+            email="someone.else@example.org",
+        )
+        references = {
+            name: request.reference
+            for name, request in {
+                "overdue": overdue,
+                "soon": soon,
+                "later": later,
+                "paused": paused,
+                "closed": closed,
+            }.items()
+        }
+        lea_id = lea.id
+
+    def shown(**fields: object) -> list[str]:
+        with db.open_session(store) as session:
+            page = queue_page(db_session=session, query=QueueQuery(**fields), now=NOW)  # type: ignore[arg-type]
+            return [row.reference for row in page.rows]
+
+    names = {reference: name for name, reference in references.items()}
+    assert [names[r] for r in shown()] == ["overdue", "paused", "soon", "later"]
+    assert [names[r] for r in shown(descending=True)] == ["later", "soon", "paused", "overdue"]
+    assert [names[r] for r in shown(scope=StatusScope.ALL)][0] == "closed"
+    assert [names[r] for r in shown(status=Status.COMPLETED)] == ["closed"]
+    assert [names[r] for r in shown(request_type=RequestType.ERASURE)] == ["soon"]
+    # Paused 33 days after receipt, after its deadline: overdue, and it stays so.
+    assert [names[r] for r in shown(overdue=True)] == ["overdue", "paused"]
+    assert [names[r] for r in shown(assignee_id=lea_id)] == ["soon"]
+    assert "soon" not in [names[r] for r in shown(unassigned=True)]
+    assert shown(search=references["later"].lower()) == [references["later"]]
+    assert [names[r] for r in shown(search="  ZOE.lefevre@example.ORG ")] == [
+        "overdue",
+        "paused",
+        "soon",
+        "later",
+    ]
+    assert shown(search="SOMEONE.ELSE@example.org") == [references["closed"]]
+    assert shown(search="zoe@example") == []
+
+    with db.open_session(store) as session:
+        first = queue_page(
+            db_session=session, query=QueueQuery(scope=StatusScope.ALL), now=NOW, per_page=2
+        )
+        last = queue_page(
+            db_session=session,
+            query=QueueQuery(scope=StatusScope.ALL, page=3),
+            now=NOW,
+            per_page=2,
+        )
+        counts = status_counts(db_session=session)
+    assert (len(first.rows), first.has_next, first.has_previous) == (2, True, False)
+    assert (len(last.rows), last.has_next, last.has_previous) == (1, False, True)
+    assert counts[Status.VERIFIED] == 2
+    assert counts[Status.COMPLETED] == 1
+    assert counts[Status.DENIED] == 0
+    assert sum(counts.values()) == 5
+    urgencies = {row.reference: row.urgency for row in first.rows + last.rows}
+    assert urgencies[references["closed"]] is Urgency.CLOSED
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+
+def _fill(app: Flask, count: int = 3) -> list[str]:
+    received = datetime.now(UTC)
+    with db.transaction(db.get_engine(app)) as session:
+        overdue = add_request(
+            session, status=Status.IN_REVIEW, received_at=received - timedelta(days=40)
+        )
+        soon = add_request(
+            session, status=Status.VERIFIED, received_at=received - timedelta(days=27)
+        )
+        others = [
+            add_request(session, status=Status.VERIFIED, received_at=received - timedelta(hours=n))
+            for n in range(count)
+        ]
+        return [overdue.reference, soon.reference, *(other.reference for other in others)]
+
+
+def test_the_queue_marks_overdue_and_due_soon_in_words(app: Flask, dpo: FlaskClient) -> None:
+    overdue, soon, *_ = _fill(app)
+    page = dpo.get("/dashboard/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f'<tr class="overdue">\n        <td><a href="/dashboard/requests/{overdue}">' in html
+    assert f'<tr class="due-soon">\n        <td><a href="/dashboard/requests/{soon}">' in html
+    assert "Overdue" in html or "En retard" in html
+    assert "zoe.lefevre" not in html.lower()  # the queue shows no personal data
+
+
+def test_the_queue_pages_through_the_requests(app: Flask, dpo: FlaskClient) -> None:
+    references = _fill(app, count=60)
+    first = dpo.get("/dashboard/").get_data(as_text=True)
+    assert 'href="/dashboard/?page=2"' in first
+    second = dpo.get("/dashboard/?page=2").get_data(as_text=True)
+    assert 'href="/dashboard/"' in second
+    shown = [r for r in references if f"/dashboard/requests/{r}" in first + second]
+    assert sorted(shown) == sorted(references)
+
+
+def test_the_search_keeps_the_address_out_of_every_url(app: Flask, dpo: FlaskClient) -> None:
+    references = _fill(app)
+    page = dpo.get("/dashboard/")
+    answer = dpo.post(
+        "/dashboard/search",
+        data={"csrf_token": csrf_token(page), "query": "zoe.lefevre@example.org"},
+    )
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "/dashboard/?search=1"
+    found = dpo.get(answer.headers["Location"])
+    html = found.get_data(as_text=True)
+    for reference in references:
+        assert f"/dashboard/requests/{reference}" in html
+    for link in _links(html):
+        assert "@" not in link and "zoe" not in link.lower()
+
+    by_reference = dpo.post(
+        "/dashboard/search", data={"csrf_token": csrf_token(page), "query": references[1]}
+    )
+    html = dpo.get(by_reference.headers["Location"]).get_data(as_text=True)
+    assert [r for r in references if f"/dashboard/requests/{r}" in html] == [references[1]]
+
+
+def test_an_auditor_can_search(app: Flask) -> None:
+    _fill(app)
+    auditor = logged_in(app, "auditor@example.org", StaffRole.AUDITOR)
+    page = auditor.get("/dashboard/")
+    answer = auditor.post(
+        "/dashboard/search", data={"csrf_token": csrf_token(page), "query": "nobody@example.org"}
+    )
+    assert answer.status_code == 302
+    html = auditor.get("/dashboard/?search=1").get_data(as_text=True)
+    assert "/dashboard/requests/" not in html
+
+
+def test_the_queue_needs_a_login(app: Flask) -> None:
+    answer = app.test_client().get("/dashboard/")
+    assert answer.status_code == 302
+    assert "/staff/login" in answer.headers["Location"]
+
+
+def _links(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'(?:href|action)="([^"]*)"', html)

@@ -1,0 +1,149 @@
+"""`dsr demo run` as a newcomer starts it: it migrates the store, serves the learner form and the
+demo mailbox on loopback with its own SMTP sink, and stops cleanly on Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import signal
+import smtplib
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlmodel import Session
+
+from dsr.accounts.models import StaffRole
+from dsr.accounts.service import find_staff, password_matches
+from dsr.demo.run import (
+    DEMO_STAFF_EMAIL,
+    KEY_FILE_NAME,
+    STAFF_FILE_NAME,
+    demo_secret_key,
+)
+
+DSR = Path(sys.executable).with_name("dsr")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310  (http on loopback)
+        return response.status, response.read().decode()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, Path]]:
+    """`dsr demo run` on free ports with its own store and folder, once it says it is ready."""
+    port, smtp_port = free_port(), free_port()
+    folder = tmp_path / "instance"
+    errors = (tmp_path / "stderr.txt").open("w")
+    process = subprocess.Popen(
+        [
+            str(DSR),
+            "demo",
+            "run",
+            "--port",
+            str(port),
+            "--smtp-port",
+            str(smtp_port),
+            "--folder",
+            str(folder),
+            "--database-url",
+            f"sqlite:///{(tmp_path / 'store.sqlite3').as_posix()}",
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        output: list[str] = []
+        for line in process.stdout:
+            output.append(line)
+            if "Ctrl-C" in line:
+                break
+        else:
+            errors.flush()
+            problem = (tmp_path / "stderr.txt").read_text()
+            pytest.fail(f"the demo stopped before it was ready: {''.join(output)}{problem}")
+        assert f"http://127.0.0.1:{port}/" in "".join(output)
+        assert f"http://127.0.0.1:{port}/demo/mail" in "".join(output)
+        assert f"http://127.0.0.1:{port}/dashboard/ (log in as dpo@demo.example, " in "".join(
+            output
+        )
+        yield process, port, smtp_port, folder
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+        errors.close()
+
+
+def test_the_demo_serves_the_form_and_the_mailbox_and_stops_on_ctrl_c(
+    demo: tuple[subprocess.Popen[str], int, int, Path],
+) -> None:
+    process, port, smtp_port, folder = demo
+    status, page = get(f"http://127.0.0.1:{port}/")
+    assert status == 200 and "<form" in page
+
+    message = EmailMessage()
+    message["From"] = "privacy-desk@localhost"
+    message["To"] = "zoe@example.org"
+    message["Subject"] = "Confirm your address"
+    message.set_content("Click http://127.0.0.1/verify/x")
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=5) as client:
+        client.send_message(message)
+    status, mailbox = get(f"http://127.0.0.1:{port}/demo/mail")
+    assert status == 200 and "Confirm your address" in mailbox
+    assert stat.S_IMODE((folder / KEY_FILE_NAME).stat().st_mode) == 0o600
+    # The printed demo DPO account exists with the password kept owner-only beside the key.
+    password_file = folder / STAFF_FILE_NAME
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    engine = create_engine(f"sqlite:///{(folder.parent / 'store.sqlite3').as_posix()}")
+    try:
+        with Session(engine) as session:
+            staff = find_staff(db_session=session, email=DEMO_STAFF_EMAIL)
+            assert staff is not None and staff.role == StaffRole.DPO
+            assert password_matches(staff, password_file.read_text().strip())
+    finally:
+        engine.dispose()
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(15) == 0
+    assert process.stdout is not None and "Stopping the demo." in process.stdout.read()
+    deadline = time.monotonic() + 5
+    while not (port_is_free(port) and port_is_free(smtp_port)):
+        assert time.monotonic() < deadline, "a port is still taken after the demo stopped"
+        time.sleep(0.1)
+
+
+def test_the_signing_key_is_made_once_and_kept_owner_only(tmp_path: Path) -> None:
+    key = demo_secret_key(tmp_path)
+    assert len(key) >= 64
+    assert demo_secret_key(tmp_path) == key
+    assert stat.S_IMODE((tmp_path / KEY_FILE_NAME).stat().st_mode) == 0o600
+    (tmp_path / KEY_FILE_NAME).write_text("")
+    assert demo_secret_key(tmp_path) not in ("", key)
