@@ -216,6 +216,14 @@ class Field_(Strict):
         description="may hold other people's data: redacted in rows the subject does not own",
     )
     anonymize: Anonymize | None = None
+    disclose: bool = Field(
+        default=True,
+        description="shown in the access report and export; false for secrets that are "
+        "useless to the person and dangerous in a copy (a password hash, a payment token)",
+    )
+    rectifiable: bool = Field(
+        default=False, description="the person may ask for this value to be corrected (Art. 16)"
+    )
 
     @property
     def table(self) -> str:
@@ -283,6 +291,40 @@ class Category(Strict):
 
     def fields_in(self, system: str) -> list[Field_]:
         return [f for f in self.fields if (f.system or self.system) == system]
+
+
+class ColumnChange(Strict):
+    """One column a change sets on the subject's rows: a fixed value, or the current time."""
+
+    column: str = Field(pattern=COLUMN_REF_RE)
+    system: str
+    value: str | int | bool | None = None
+    now: bool = Field(default=False, description="set the current time instead of `value`")
+
+    @property
+    def table(self) -> str:
+        return self.column.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.column.split(".", 1)[1]
+
+
+class SubjectChange(Strict):
+    """How the map applies a targeted change (deactivation, restriction...) to a subject."""
+
+    description: LocalText
+    set: list[ColumnChange] = Field(min_length=1)
+
+
+class SubjectChanges(Strict):
+    """The targeted changes the organisation's systems support, each optional."""
+
+    deactivation: SubjectChange | None = None
+    reactivation: SubjectChange | None = None
+    restriction: SubjectChange | None = None
+    lift_restriction: SubjectChange | None = None
+    marketing_objection: SubjectChange | None = None
 
 
 class Link(Strict):
@@ -407,6 +449,7 @@ class DataMap(Strict):
     identities: dict[str, Identity] = Field(min_length=1)
     recipients: dict[str, Recipient] = Field(default_factory=dict)
     categories: dict[str, Category] = Field(min_length=1)
+    changes: SubjectChanges = Field(default_factory=SubjectChanges)
 
     def fields_of_table(self, system: str, table: str) -> list[tuple[str, Field_]]:
         """Return (category id, field) for every mapped column of one table."""

@@ -117,6 +117,35 @@ def _problems(m: DataMap) -> Iterator[Problem]:
     yield from _check_systems(m)
     yield from _check_identities(m)
     yield from _check_categories(m)
+    yield from _check_changes(m)
+
+
+def _check_changes(m: DataMap) -> Iterator[Problem]:
+    """Each change sets columns the map knows, as fields of a category, in a declared system."""
+    for name in type(m.changes).model_fields:
+        change = getattr(m.changes, name)
+        if change is None:
+            continue
+        for index, column in enumerate(change.set):
+            loc: Loc = ("changes", name, "set", index)
+            if column.system not in m.systems:
+                yield Problem(
+                    (*loc, "system"),
+                    f"change `{name}` refers to system `{column.system}`, which the map does not "
+                    f"declare.{_closest(column.system, m.systems)}",
+                )
+                continue
+            mapped = {f.column for _, f in m.fields_of_table(column.system, column.table)}
+            if column.column not in mapped:
+                yield Problem(
+                    (*loc, "column"),
+                    f"change `{name}` sets `{column.column}`, which no category of system "
+                    f"`{column.system}` lists as a field.",
+                )
+            if column.now and column.value is not None:
+                yield Problem(
+                    loc, f"change `{name}` gives both `now` and a `value` for `{column.column}`."
+                )
 
 
 def _check_systems(m: DataMap) -> Iterator[Problem]:

@@ -190,3 +190,29 @@ def test_missing_file_and_file_label(tmp_path: Path) -> None:
     with pytest.raises(MapError) as caught:
         load_data_map(path)
     assert str(caught.value).startswith(f"{path}:{line_of(MINIMAL, 'period: P3Y')}:")
+
+
+def test_changes_set_only_mapped_columns_of_declared_systems() -> None:
+    changes = (
+        "changes:\n"
+        "  deactivation:\n"
+        "    description: {fr: Désactivé, en: Deactivated}\n"
+        "    set:\n"
+        "      - {system: club, column: member.joined_at, now: true}\n"
+    )
+    data_map = parse_data_map(MINIMAL + changes)
+    assert data_map.changes.deactivation is not None
+    assert data_map.changes.deactivation.set[0].now
+
+    text = MINIMAL + changes.replace("member.joined_at", "member.locked")
+    [(line, message)] = problems_of(text)
+    assert line == line_of(text, "member.locked")
+    assert "sets `member.locked`, which no category of system `club` lists" in message
+
+    text = MINIMAL + changes.replace("system: club", "system: clubs")
+    [(_, message)] = problems_of(text)
+    assert "system `clubs`" in message and "Did you mean `club`?" in message
+
+    text = MINIMAL + changes.replace("now: true", "now: true, value: 1")
+    [(_, message)] = problems_of(text)
+    assert "both `now` and a `value`" in message
