@@ -23,6 +23,7 @@ MARGIN_TOP = 16
 AXIS_LABELS_HEIGHT = 40
 LEGEND_ROW_HEIGHT = 20
 LEGEND_ITEM_WIDTH = 170
+LEGEND_CHAR_WIDTH = 7.5  # a generous average for the 13 px sans-serif of the labels
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"
 INK = "#1d2433"
 GRID = "#d5dae3"
@@ -131,12 +132,19 @@ def _x_labels(categories: Sequence[str], centre: Callable[[int], float]) -> list
     return parts
 
 
+def _legend_columns(labels: Sequence[str]) -> tuple[int, int]:
+    """Return (items per row, item width): wide enough for the longest label, so none overlap."""
+    longest = max((len(label) for label in labels), default=0)
+    width = max(LEGEND_ITEM_WIDTH, 24 + math.ceil(longest * LEGEND_CHAR_WIDTH))
+    return max(1, (WIDTH - MARGIN_LEFT - MARGIN_RIGHT) // width), width
+
+
 def _legend(labels: Sequence[str], top: int) -> list[str]:
-    per_row = max(1, (WIDTH - MARGIN_LEFT - MARGIN_RIGHT) // LEGEND_ITEM_WIDTH)
+    per_row, item_width = _legend_columns(labels)
     parts = ['<g class="legend" aria-hidden="true">']
     for index, label in enumerate(labels):
         row, column = divmod(index, per_row)
-        x = MARGIN_LEFT + column * LEGEND_ITEM_WIDTH
+        x = MARGIN_LEFT + column * item_width
         y = top + row * LEGEND_ROW_HEIGHT
         colour = PALETTE[index % len(PALETTE)]
         parts.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{colour}"/>')
@@ -145,9 +153,9 @@ def _legend(labels: Sequence[str], top: int) -> list[str]:
     return parts
 
 
-def _legend_height(count: int) -> int:
-    per_row = max(1, (WIDTH - MARGIN_LEFT - MARGIN_RIGHT) // LEGEND_ITEM_WIDTH)
-    return math.ceil(count / per_row) * LEGEND_ROW_HEIGHT
+def _legend_height(labels: Sequence[str]) -> int:
+    per_row, _ = _legend_columns(labels)
+    return math.ceil(len(labels) / per_row) * LEGEND_ROW_HEIGHT
 
 
 def stacked_bar_chart(
@@ -187,7 +195,7 @@ def stacked_bar_chart(
         return MARGIN_LEFT + slot * (index + 0.5)
 
     legend_top = baseline + AXIS_LABELS_HEIGHT
-    height = legend_top + _legend_height(len(series)) + 8
+    height = legend_top + _legend_height([one.label for one in series]) + 8
     parts = _open_svg(chart_id, title, description, height)
     parts += _y_axis(ticks, scale, value_format)
     parts.append('<g class="bars">')

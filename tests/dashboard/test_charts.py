@@ -116,3 +116,21 @@ def test_a_percentage_outside_0_to_100_is_refused() -> None:
 )
 def test_axis_ticks_are_round_and_reach_the_maximum(maximum: float, ticks: list[float]) -> None:
     assert axis_ticks(maximum) == ticks
+
+
+def test_long_legend_labels_never_overlap() -> None:
+    labels = ["Exporter mes données dans un format réutilisable", "Effacer", "Ne plus recevoir"]
+    svg = stacked_bar_chart(
+        chart_id="c",
+        title="t",
+        description="d",
+        categories=["a"],
+        series=[Series(label, (1.0,)) for label in labels],
+    )
+    root = _parse(str(svg))
+    legend = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "legend")
+    texts = list(legend.iter(f"{SVG}text"))
+    placed = sorted((float(t.get("y", 0)), float(t.get("x", 0)), t.text or "") for t in texts)
+    for (y1, x1, text1), (y2, x2, _) in zip(placed, placed[1:], strict=False):
+        if y1 == y2:  # same row: the next item starts after this label's generous width
+            assert x2 - x1 >= 7 * len(text1), (text1, x1, x2)
