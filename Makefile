@@ -49,8 +49,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP) services
-	$(BIN)/python bench/seed.py
-	$(BIN)/python bench/queue_page.py
+	-$(BIN)/python bench/seed.py
+	-$(BIN)/python bench/queue_page.py
+	-$(BIN)/python bench/access.py
+	-$(BIN)/python bench/erasure.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,9 @@ from dsr.api import views as api_views
 from dsr.config import default_instance_path, default_settings
 from dsr.dashboard import queue, request_views  # noqa: F401  (they register their routes)
 from dsr.dashboard.blueprint import blueprint as dashboard_blueprint
+from dsr.delivery import views as delivery_views
 from dsr.demo import views as demo_views
+from dsr.execution import certificate_views, dashboard_views
 from dsr.extensions import csrf, limiter
 from dsr.requests import views as public_views
 
@@ -31,6 +33,7 @@ WEB_SETTINGS: Mapping[str, Any] = {
     **public_views.PUBLIC_SETTINGS,
     **accounts_views.STAFF_SETTINGS,
     **api_views.API_SETTINGS,
+    **delivery_views.DELIVERY_SETTINGS,
 }
 
 CONTENT_SECURITY_POLICY = (
@@ -83,6 +86,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(public_views.blueprint)
     app.register_blueprint(accounts_views.blueprint)
     app.register_blueprint(dashboard_blueprint)
+    app.register_blueprint(delivery_views.blueprint)  # staff's review, requester's download
+    app.register_blueprint(certificate_views.blueprint)  # public: the erasure certificate link
+    app.register_blueprint(dashboard_views.blueprint)  # erasure plan, rectification, reversals
     csrf.exempt(api_views.blueprint)  # bearer tokens, no session: nothing for CSRF to protect
     app.register_blueprint(access.public_blueprint(api_views.blueprint))  # checks its tokens
     access.public_blueprint(demo_views.blueprint)

@@ -20,6 +20,8 @@ import click
 
 from dsr.accounts.cli import staff_group
 from dsr.api.cli import api_group
+from dsr.execution.cli import request_group
+from dsr.execution.cli_plan import request_plan_command
 from dsr.outbox.cli import outbox_group
 from dsr.store_cli import audit_group, database_url_option, db_group, db_upgrade
 from inventory.loader import MapError, load_data_map
@@ -332,3 +334,5 @@ main.add_command(audit_group)
 main.add_command(api_group)
 main.add_command(outbox_group)
 main.add_command(staff_group)
+request_group.add_command(request_plan_command)
+main.add_command(request_group)

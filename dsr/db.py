@@ -242,8 +242,11 @@ def import_models() -> None:
     import dsr.api.callbacks  # and the listener that queues status callbacks
     import dsr.api.models
     import dsr.audit.models
+    import dsr.delivery.models
+    import dsr.execution.change_records
     import dsr.outbox.models
-    import dsr.requests.models  # noqa: F401
+    import dsr.requests.models
+    import dsr.suppression.models  # noqa: F401
 
 
 # --- migrations ---------------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def _locate_in_system(
         t, c = loc.column.split(".", 1)
         identity_columns.setdefault(t, []).append((c, loc.expect_one))
 
-    with systems.engine(system).connect() as conn:
+    with systems.connect(system) as conn:
         for name in link_order(data_map, system):
             table_spec = data_map.systems[system].tables[name]
             table = tables[name]
@@ -208,7 +208,9 @@ def _identity_predicate(
 ) -> ColumnElement[bool]:
     col = table.c[column]
     if kind is IdentityKind.EMAIL:
-        return func.lower(func.trim(col)) == value
+        # lower(column) alone, so that an index on lower(email) serves the lookup; the value
+        # given is already trimmed and lower-cased.
+        return func.lower(col) == value
     if kind is IdentityKind.PHONE:
         stripped: ColumnElement[str] = col
         for separator in (" ", ".", "-", "(", ")"):
@@ -252,7 +254,7 @@ def iter_category_rows(
         wanted = list(dict.fromkeys([*pk, *columns]))
         key_expr = table.c[pk[0]] if len(pk) == 1 else tuple_(*(table.c[c] for c in pk))
         try:
-            with systems.engine(system).connect() as conn:
+            with systems.connect(system) as conn:
                 for chunk in _chunks(match.keys):
                     keys = [k[0] for k in chunk] if len(pk) == 1 else list(chunk)
                     stmt = (

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, Table, create_engine
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SAWarning, SQLAlchemyError
 
@@ -73,6 +73,7 @@ class Systems:
     base_dir: Path | None = None
     engines: dict[str, Engine] = field(default_factory=dict)
     _tables: dict[str, dict[str, Table]] = field(default_factory=dict)
+    _pinned: dict[str, Connection] | None = None
 
     def url(self, system: str) -> str:
         return system_url(self.data_map, system, self.environ, self.base_dir)
@@ -96,6 +97,32 @@ class Systems:
                 raise SystemUnavailable(system, short_reason(exc)) from exc
             self._tables[system] = {name: metadata.tables[name] for name in wanted}
         return self._tables[system]
+
+    @contextmanager
+    def connect(self, system: str) -> Iterator[Connection]:
+        """Yield a connection to `system`: the pinned one inside `pinned()`, else a new one."""
+        if self._pinned is None:
+            with self.engine(system).connect() as connection:
+                yield connection
+            return
+        if system not in self._pinned:
+            self._pinned[system] = self.engine(system).connect()
+        yield self._pinned[system]
+
+    @contextmanager
+    def pinned(self) -> Iterator[Systems]:
+        """Reuse one connection per system for everything done in the block (a whole
+        collection reads dozens of tables: a checkout per table costs more than its SELECT)."""
+        if self._pinned is not None:
+            yield self
+            return
+        self._pinned = {}
+        try:
+            yield self
+        finally:
+            pinned, self._pinned = self._pinned, None
+            for connection in pinned.values():
+                connection.close()
 
     def dispose(self) -> None:
         for engine in self.engines.values():

@@ -22,8 +22,9 @@ from tests.web.conftest import MakeApp, make_app, smtp_server, store_url
 
 __all__ = ["make_app", "smtp_server", "staff_client", "store_url"]  # the fixtures used here
 
-PUBLIC_BLUEPRINTS = {"public", "api", "demo"}
-"""The learner's pages, the token-authenticated API, and the demo's mailbox."""
+PUBLIC_BLUEPRINTS = {"public", "api", "demo", "certificate"}
+"""The learner's pages, the token-authenticated API, the demo's mailbox, and the erasure
+certificate reached by its secret link."""
 
 PUBLIC_ENDPOINTS = {
     "static",
@@ -33,8 +34,12 @@ PUBLIC_ENDPOINTS = {
     "accounts.forgot_password_sent",
     "accounts.reset_password",
     "accounts.accept_invitation",
+    "delivery.download_page",  # the requester's download page: its token and emailed code
+    "delivery.download_code",
+    "delivery.download_file",
 }
-"""The only public endpoints outside the public blueprints: what one needs before logging in."""
+"""The only public endpoints outside the public blueprints: what one needs before logging in,
+and the requester's download of their reports (guarded by the link's token and a code)."""
 
 FOR_ANY_STAFF = {
     "accounts.logout",

@@ -23,6 +23,7 @@ from dsr.api.schemas import (
     StatusChangedEvent,
 )
 from dsr.requests.models import IDEMPOTENCY_KEY_MAX
+from dsr.suppression.schemas import SuppressionAnswer, SuppressionCheck
 
 API_VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
@@ -67,6 +68,8 @@ def openapi_document() -> dict[str, Any]:
             (ClientDocument, "serialization"),
             (ProblemDocument, "serialization"),
             (StatusChangedEvent, "serialization"),
+            (SuppressionCheck, "validation"),
+            (SuppressionAnswer, "serialization"),
         ],
         ref_template=_REF,
     )
@@ -160,6 +163,33 @@ def openapi_document() -> dict[str, Any]:
                             "content": _json_content("ClientDocument"),
                         },
                         **_problems(*_COMMON),
+                    },
+                },
+            },
+            "/api/v1/suppression/check": {
+                "post": {
+                    "operationId": "checkSuppression",
+                    "summary": "Tell whether marketing must leave an address alone",
+                    "description": (
+                        "True for an address whose owner objected to marketing or had their "
+                        "data erased: do not send it marketing nor import it again."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": _json_content("SuppressionCheck"),
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Whether the address is suppressed.",
+                            "content": _json_content("SuppressionAnswer"),
+                        },
+                        **_problems(
+                            "BadRequest",
+                            "ContentTooLarge",
+                            "UnsupportedMediaType",
+                            "UnprocessableContent",
+                            *_COMMON,
+                        ),
                     },
                 },
             },

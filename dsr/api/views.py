@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, url_for
 from flask import request as http_request
@@ -37,8 +37,11 @@ from dsr.outbox.smtp import SmtpSettings
 from dsr.requests import service
 from dsr.requests.models import IDEMPOTENCY_KEY_MAX, DataRequest
 from dsr.requests.workflow import Status, WorkflowError
+from dsr.suppression.schemas import SuppressionAnswer, SuppressionCheck
+from dsr.suppression.service import is_suppressed
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 API_SETTINGS: Mapping[str, Any] = {
     "API_RATE_LIMIT": "300/minute",  # per token (per address for calls without one)
@@ -125,7 +128,7 @@ def _is_storable_text(value: object) -> bool:
     return True
 
 
-def _validated(model: type[RequestCreate], data: object) -> RequestCreate:
+def _validated(model: type[ModelT], data: object) -> ModelT:
     """Return `data` as `model`, or raise the 422 Problem that lists every error found."""
     if not isinstance(data, dict):
         raise Problem(
@@ -314,6 +317,16 @@ def show_client() -> Response:
         raise RuntimeError("an authenticated client has an id")
     secret = callback_secret(str(current_app.config["SECRET_KEY"]), client.id)
     return _json(ClientDocument(name=client.name, status_callback_secret=secret))
+
+
+@blueprint.post("/suppression/check")
+def check_suppression() -> Response:
+    """Say whether an address is on the suppression list (R27, R28), so that the platform's
+    mailing imports leave it alone; the address itself is neither stored nor logged."""
+    wanted = _validated(SuppressionCheck, _json_body())
+    return _json(
+        SuppressionAnswer(suppressed=is_suppressed(db_session=get_session(), email=wanted.email))
+    )
 
 
 @blueprint.get("/openapi.json")

@@ -23,9 +23,10 @@ from dsr.requests.emails import EmailKind, shown_date
 from dsr.requests.models import DataRequest
 from dsr.requests.service import (
     LinkSigner,
-    _mail_requester,
-    _send_status_link,
+    after_verified,
     extend_deadline,
+    mail_requester,
+    send_status_link,
 )
 from dsr.requests.workflow import Action, Actor, AuditFact, apply
 
@@ -128,7 +129,8 @@ def verify_by_hand(
         reason=reason,
         also=verified,
     )
-    _send_status_link(db_session, request, now=now, links=links, already_verified=False)
+    send_status_link(db_session, request, now=now, links=links, already_verified=False)
+    after_verified(db_session, request, now)
     db_session.flush()
 
 
@@ -178,7 +180,7 @@ def _ask(
         also=lambda: tokens.append(request.issue_status_token()),
     )
     token = tokens[0]
-    _mail_requester(
+    mail_requester(
         db_session,
         request,
         kind,
@@ -313,7 +315,7 @@ def deny(
         now=now,
         reason=reason,
     )
-    _mail_requester(
+    mail_requester(
         db_session,
         request,
         EmailKind.DENIED,

@@ -36,6 +36,7 @@ from dsr.dashboard.forms import (
 )
 from dsr.dashboard.queue import Urgency, due_as_of, urgency_of
 from dsr.db import get_session, utcnow
+from dsr.execution.runner import run_after_approval
 from dsr.i18n import current_language, gettext, lazy_gettext
 from dsr.outbox.service import deliver_after_commit
 from dsr.outbox.smtp import SmtpSettings
@@ -360,6 +361,7 @@ def _handlers() -> dict[str, Handler]:
         operations.approve(
             db_session=db, request=r, version_id=form.version, staff_label=who, now=now
         )
+        run_after_approval(db, request=r)  # access, erasure...: carried out once approved
 
     def deny(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(DenyForm, form)

@@ -36,6 +36,9 @@ class EmailKind(StrEnum):
     ASKED = "asked"  # staff need more information: the question; the deadline pauses
     IDENTITY_REQUESTED = "identity_requested"  # staff ask for an identity document, and why
     DENIED = "denied"  # the refusal: its reasons, the CNIL and the courts (Art. 12(4))
+    ERASURE_DONE = "erasure_done"  # the data is erased: what went, what was kept and why (R17)
+    CHANGE_DONE = "change_done"  # a targeted change (deactivation, objection...) is applied
+    RESTRICTION_LIFT = "restriction_lift"  # told before a restriction is lifted (Art. 18(3))
 
 
 SUBJECTS: Mapping[EmailKind, Mapping[Language, str]] = MappingProxyType(
@@ -67,6 +70,18 @@ SUBJECTS: Mapping[EmailKind, Mapping[Language, str]] = MappingProxyType(
         EmailKind.DENIED: {
             Language.FR: "Votre demande {reference} est refusée",
             Language.EN: "Your request {reference} is refused",
+        },
+        EmailKind.ERASURE_DONE: {
+            Language.FR: "Votre demande {reference} : vos données sont effacées",
+            Language.EN: "Your request {reference}: your data is erased",
+        },
+        EmailKind.CHANGE_DONE: {
+            Language.FR: "Votre demande {reference} est traitée",
+            Language.EN: "Your request {reference} is done",
+        },
+        EmailKind.RESTRICTION_LIFT: {
+            Language.FR: "Votre demande {reference} : la limitation du traitement va être levée",
+            Language.EN: "Your request {reference}: the restriction of processing will be lifted",
         },
     }
 )

@@ -226,7 +226,7 @@ def submit_request(
         if existing.status is Status.RECEIVED:
             _send_verification(db_session, existing, now=now, links=links, reused=True)
         else:
-            _send_status_link(db_session, existing, now=now, links=links, already_verified=True)
+            send_status_link(db_session, existing, now=now, links=links, already_verified=True)
         db_session.flush()
         return SubmitResult(request=existing, reused=True)
 
@@ -354,7 +354,8 @@ def submit_verified_request(
     record_event(
         db_session=db_session, request=request, fact=transition.fact, actor_label=client_label
     )
-    _send_status_link(db_session, request, now=now, links=links, already_verified=False)
+    send_status_link(db_session, request, now=now, links=links, already_verified=False)
+    after_verified(db_session, request, now)
     db_session.flush()
     return SubmitResult(request=request, reused=False)
 
@@ -452,9 +453,10 @@ def verify_request(
     except StaleDataError:  # a concurrent click verified it first; the caller rolls back
         raise LinkUsed() from None
     record_event(db_session=db_session, request=request, fact=transition.fact)
-    status_token = _send_status_link(
+    status_token = send_status_link(
         db_session, request, now=now, links=links, already_verified=False
     )
+    after_verified(db_session, request, now)
     db_session.flush()
     return request, status_token
 
@@ -478,7 +480,7 @@ def cancel_request(*, db_session: Session, request: DataRequest, now: datetime) 
     request.store_state(transition.state)
     request.verification_nonce = None
     record_event(db_session=db_session, request=request, fact=transition.fact)
-    _mail_requester(
+    mail_requester(
         db_session,
         request,
         EmailKind.CANCELLED,
@@ -542,7 +544,7 @@ def extend_deadline(
     record_event(
         db_session=db_session, request=request, fact=transition.fact, actor_label=staff_label
     )
-    _mail_requester(
+    mail_requester(
         db_session,
         request,
         EmailKind.EXTENDED,
@@ -558,6 +560,15 @@ def extend_deadline(
 # --- helpers ------------------------------------------------------------------------------------
 
 
+def after_verified(db_session: Session, request: DataRequest, now: datetime) -> None:
+    """Do what must not wait for review once an address is proven: an objection to marketing is
+    honoured at once (R27, OBJECTION_IMMEDIATE, on by default)."""
+    if request.type is RequestType.OBJECTION:
+        from dsr.execution.changes import objection_hook  # the executors need the requests
+
+        objection_hook(db_session, request, now)
+
+
 def _send_verification(
     db_session: Session, request: DataRequest, *, now: datetime, links: LinkSigner, reused: bool
 ) -> None:
@@ -569,7 +580,7 @@ def _send_verification(
     nonce = secrets.token_urlsafe(24)
     request.verification_nonce = nonce
     token = links.verification_token(request_id=request.id, nonce=nonce, now=now)
-    _mail_requester(
+    mail_requester(
         db_session,
         request,
         EmailKind.VERIFICATION,
@@ -584,7 +595,7 @@ def _send_verification(
     )
 
 
-def _send_status_link(
+def send_status_link(
     db_session: Session,
     request: DataRequest,
     *,
@@ -595,7 +606,7 @@ def _send_status_link(
     """Give the request a new status-page token (the old one stops working), queue the email that
     carries it, and return it."""
     token = request.issue_status_token()
-    _mail_requester(
+    mail_requester(
         db_session,
         request,
         EmailKind.STATUS_LINK,
@@ -608,7 +619,7 @@ def _send_status_link(
     return token
 
 
-def _mail_requester(
+def mail_requester(
     db_session: Session,
     request: DataRequest,
     kind: EmailKind,

@@ -166,6 +166,7 @@ def make_app(store_url: str, smtp_server: SmtpServer) -> Iterator[MakeApp]:
                 "SMTP_HOST": smtp_server.host,
                 "SMTP_PORT": smtp_server.port,
                 "MAIL_SENDER": "privacy@example.org",
+                "EXECUTE_AFTER_APPROVAL": False,  # tests/delivery/ runs approved requests
                 **settings,
             }
         )

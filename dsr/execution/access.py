@@ -1,0 +1,197 @@
+"""The executor of access (Art. 15) and portability (Art. 20) requests.
+
+It locates the subject by their verified address in every system of the map, collects their rows
+into `<reports>/<request id>/collected/`, renders the PDF report (and, for portability, the zip)
+beside it with mode 0600, and records them as `Report` rows with the completion. A system that
+cannot be read fails the request with nothing kept and nothing sent; a retry starts from an
+empty folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import delete
+from sqlmodel import Session, col
+
+from dsr.delivery.models import Report, ReportKind
+from dsr.execution.runner import (
+    ExecutionContext,
+    ExecutionFailed,
+    ExecutionResult,
+    register_executor,
+    reports_dir,
+)
+from dsr.requests.workflow import RequestType
+from exports.access_report import ReportRequest, render_access_report
+from exports.portability import write_portability_zip
+from inventory.collection import Collection, collect_subject
+from inventory.loader import MapError, load_data_map
+from inventory.locator import locate_subject
+from inventory.model import DataMap, IdentityKind
+from inventory.systems import Systems
+
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
+COLLECTED = "collected"
+DEFAULT_DATA_MAP = Path(__file__).resolve().parents[2] / "data_map.yaml"
+
+Renderer = Callable[..., None]
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenFile:
+    kind: ReportKind
+    path: Path
+    size: int
+    sha256: str
+
+
+def system_environment(settings: Mapping[str, Any]) -> dict[str, str]:
+    """Return what the map's systems read their URLs from: the environment captured by the
+    application, overridden by its text settings (DSR_POINT3_PLATFORM_URL beats
+    POINT3_PLATFORM_URL), as the dashboard reads them."""
+    environment: Mapping[str, str] = settings.get("SYSTEM_ENVIRONMENT") or {}
+    texts = {key: value for key, value in settings.items() if isinstance(value, str)}
+    return {**environment, **texts}
+
+
+def data_map_path(settings: Mapping[str, Any]) -> Path:
+    return Path(str(settings.get("DATA_MAP") or DEFAULT_DATA_MAP))
+
+
+def request_folder(settings: Mapping[str, Any], request_id: int) -> Path:
+    """Return the folder of one request's reports and collected data."""
+    return reports_dir(settings) / str(request_id)
+
+
+def private_folder(path: Path) -> Path:
+    """Create `path` (and its parents) readable by the tool's user only."""
+    path.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+    path.chmod(DIRECTORY_MODE)
+    return path
+
+
+def write_private(path: Path, write: Callable[[BinaryIO], None]) -> tuple[int, str]:
+    """Write a new file 0600 through `write`; return its size and SHA-256."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    os.fchmod(descriptor, FILE_MODE)
+    with os.fdopen(descriptor, "wb") as out:
+        write(out)
+    return file_digest(path)
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """Return the size and SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as source:
+        while block := source.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def _email_identity(data_map: DataMap) -> str:
+    for name, spec in data_map.identities.items():
+        if spec.kind is IdentityKind.EMAIL:
+            return name
+    raise ExecutionFailed("the data map declares no email identity to find the requester by")
+
+
+def _load_map(settings: Mapping[str, Any]) -> DataMap:
+    try:
+        return load_data_map(data_map_path(settings))
+    except MapError as error:
+        raise ExecutionFailed(
+            f"the data map has {len(error.problems)} problem(s): run `dsr map check`"
+        ) from None
+
+
+def run_access(context: ExecutionContext) -> ExecutionResult:
+    """Collect the subject's data and render their report (and archive, for portability)."""
+    settings = context.settings
+    data_map = _load_map(settings)
+    folder = request_folder(settings, context.request_id)
+    shutil.rmtree(folder, ignore_errors=True)  # a retry starts clean
+    private_folder(folder.parent)
+    private_folder(folder)
+    try:
+        written, collection = _produce(context, data_map, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # nothing half-done is kept
+        raise
+    days = int(settings.get("DELIVERY_DAYS") or 7)
+    downloads = int(settings.get("DOWNLOADS_ALLOWED") or 3)
+    request_id, now = context.request_id, context.now
+
+    def record(db_session: Session) -> None:
+        db_session.execute(delete(Report).where(col(Report.request_id) == request_id))
+        for item in written:
+            db_session.add(
+                Report(
+                    request_id=request_id,
+                    kind=item.kind,
+                    path=str(item.path),
+                    size=item.size,
+                    sha256=item.sha256,
+                    created_at=now,
+                    expires_at=now + timedelta(days=days),
+                    downloads_left=downloads,
+                )
+            )
+        db_session.flush()
+
+    return ExecutionResult(
+        details={
+            "categories": len(collection.categories),
+            "rows": collection.total_rows,
+            "files": [item.kind.value for item in written],
+        },
+        record=record,
+    )
+
+
+def _produce(
+    context: ExecutionContext, data_map: DataMap, folder: Path
+) -> tuple[list[WrittenFile], Collection]:
+    identity = _email_identity(data_map)
+    environment = system_environment(context.settings)
+    base_dir = data_map_path(context.settings).resolve().parent
+    with Systems(data_map, environment, base_dir).opened() as systems:
+        location = locate_subject(data_map, systems, identity, context.requester_email)
+        collection = collect_subject(data_map, systems, location, folder / COLLECTED)
+    request = ReportRequest(
+        reference=context.reference,
+        received_at=context.received_at,
+        completed_at=context.now,
+        requester_email=context.requester_email,
+        language=context.language.value,
+    )
+    wanted: list[tuple[ReportKind, str, Renderer]] = [
+        (ReportKind.PDF, f"{context.reference}-report.pdf", render_access_report)
+    ]
+    if context.request_type is RequestType.PORTABILITY:
+        wanted.append((ReportKind.ZIP, f"{context.reference}-data.zip", write_portability_zip))
+    written: list[WrittenFile] = []
+    for kind, name, render in wanted:
+        path = folder / name
+
+        def write(out: BinaryIO, render: Renderer = render) -> None:
+            render(data_map=data_map, collection=collection, request=request, out=out)
+
+        size, sha256 = write_private(path, write)
+        written.append(WrittenFile(kind, path, size, sha256))
+    return written, collection
+
+
+register_executor(RequestType.ACCESS, run_access)
+register_executor(RequestType.PORTABILITY, run_access)

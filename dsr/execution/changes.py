@@ -1,0 +1,702 @@
+"""Targeted changes through the map: deactivation (R29) and its reversal, restriction (R20) and
+its lifting, objection to marketing (R27), rectification (R15).
+
+Each change sets the columns the map declares (`data_map.changes`) on the subject's own rows only,
+set-based (UPDATE ... WHERE key IN the subject's keys, in chunks), one transaction per system.
+Audit events hold counts; a rectification's old values go in its audit event, which is the
+evidence of what was corrected. Executors register with the runner on import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, select, tuple_, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col
+from sqlmodel import select as model_select
+
+from dsr import db
+from dsr.audit.models import RequestEvent, record_action
+from dsr.execution.change_records import RectificationValue
+from dsr.execution.runner import (
+    ExecutionContext,
+    ExecutionFailed,
+    ExecutionResult,
+    register_executor,
+)
+from dsr.execution.targets import (
+    ChangeRefused,
+    email_identity,
+    load_map,
+    open_target_systems,
+)
+from dsr.outbox.service import enqueue
+from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email
+from dsr.requests.models import DataRequest, Language, Task, TaskKind
+from dsr.requests.workflow import Actor, RequestType, Status
+from dsr.suppression.models import SuppressionReason
+from dsr.suppression.service import suppress, suppression_key
+from inventory.locator import SubjectLocation, locate_subject
+from inventory.model import ColumnChange, DataMap, SubjectChange
+from inventory.systems import Systems, SystemUnavailable, short_reason
+
+CHUNK = 1000
+
+CHANGE_OF_TYPE: Mapping[RequestType, str] = {
+    RequestType.DEACTIVATION: "deactivation",
+    RequestType.RESTRICTION: "restriction",
+    RequestType.OBJECTION: "marketing_objection",
+}
+"""The change of the map each type of request applies."""
+
+APPLIED_ACTION = "change_applied"
+REACTIVATED_ACTION = "reactivated"
+LIFT_ANNOUNCED_ACTION = "restriction_lift_announced"
+LIFTED_ACTION = "restriction_lifted"
+RECTIFIED_ACTION = "rectified"
+OBJECTION_PENDING_ACTION = "objection_pending"
+RECTIFICATION_APPROVED_ACTION = "rectification_values_approved"
+
+
+# --- applying a change to the systems ----------------------------------------------------------
+
+
+@dataclass
+class ChangeOutcome:
+    """What a change did: rows changed per `system.table`; for a rectification, the old values
+    per `table.column` (distinct, as text)."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    old_values: dict[str, list[str | None]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def _owned_keys(location: SubjectLocation, system: str, table: str) -> list[tuple[Any, ...]]:
+    match = location.match(system, table)
+    if match is None:
+        return []
+    return [key for key in match.keys if key not in match.not_owned]
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _key_filter(table: Table, primary_key: Sequence[str], keys: Sequence[tuple[Any, ...]]) -> Any:
+    if len(primary_key) == 1:
+        return table.c[primary_key[0]].in_([key[0] for key in keys])
+    return tuple_(*(table.c[c] for c in primary_key)).in_(list(keys))
+
+
+def _update_rows(
+    conn: Connection,
+    table: Table,
+    primary_key: Sequence[str],
+    keys: Sequence[tuple[Any, ...]],
+    values: Mapping[str, Any],
+) -> int:
+    changed = 0
+    for chunk in _chunks(keys):
+        result = conn.execute(
+            update(table).where(_key_filter(table, primary_key, chunk)).values(dict(values))
+        )
+        changed += max(result.rowcount or 0, 0)
+    return changed
+
+
+def _value_of(change: ColumnChange, now: datetime) -> Any:
+    return now if change.now else change.value
+
+
+def apply_subject_change(
+    data_map: DataMap,
+    systems: Systems,
+    location: SubjectLocation,
+    change: SubjectChange,
+    *,
+    now: datetime,
+) -> ChangeOutcome:
+    """Set the change's columns on the subject's own rows, one transaction per system.
+
+    Raise SystemUnavailable (nothing changed in that system) when a system fails.
+    """
+    by_system: dict[str, dict[str, dict[str, Any]]] = {}
+    for column in change.set:
+        tables = by_system.setdefault(column.system, {})
+        tables.setdefault(column.table, {})[column.name] = _value_of(column, now)
+    outcome = ChangeOutcome()
+    for system, tables in by_system.items():
+        reflected = systems.tables(system)
+        try:
+            with systems.engine(system).begin() as conn:
+                for table_name, values in tables.items():
+                    primary_key = data_map.systems[system].tables[table_name].primary_key
+                    keys = _owned_keys(location, system, table_name)
+                    outcome.rows[f"{system}.{table_name}"] = _update_rows(
+                        conn, reflected[table_name], primary_key, keys, values
+                    )
+        except SQLAlchemyError as error:
+            raise SystemUnavailable(system, short_reason(error)) from error
+    return outcome
+
+
+def rectify_subject(
+    data_map: DataMap,
+    systems: Systems,
+    location: SubjectLocation,
+    values: Mapping[tuple[str, str], str],
+) -> ChangeOutcome:
+    """Write the approved new values ((system, `table.column`) -> value) on the subject's own
+    rows, one transaction per system, reading the old values first in that transaction."""
+    by_system: dict[str, dict[str, dict[str, str]]] = {}
+    for (system, column), value in values.items():
+        table_name, name = column.split(".", 1)
+        by_system.setdefault(system, {}).setdefault(table_name, {})[name] = value
+    outcome = ChangeOutcome()
+    for system, tables in by_system.items():
+        reflected = systems.tables(system)
+        try:
+            with systems.engine(system).begin() as conn:
+                for table_name, new_values in tables.items():
+                    table = reflected[table_name]
+                    primary_key = data_map.systems[system].tables[table_name].primary_key
+                    keys = _owned_keys(location, system, table_name)
+                    for name in new_values:
+                        old: set[str | None] = set()
+                        for chunk in _chunks(keys):
+                            rows = conn.execute(
+                                select(table.c[name]).where(_key_filter(table, primary_key, chunk))
+                            )
+                            old.update(None if v is None else str(v) for (v,) in rows)
+                        outcome.old_values[f"{table_name}.{name}"] = sorted(
+                            old, key=lambda v: (v is None, v or "")
+                        )
+                    outcome.rows[f"{system}.{table_name}"] = _update_rows(
+                        conn, table, primary_key, keys, new_values
+                    )
+        except SQLAlchemyError as error:
+            raise SystemUnavailable(system, short_reason(error)) from error
+    return outcome
+
+
+def _change(data_map: DataMap, name: str) -> SubjectChange:
+    change: SubjectChange | None = getattr(data_map.changes, name)
+    if change is None:
+        raise ChangeRefused(f"The data map does not say how to apply `{name}` (changes.{name}).")
+    return change
+
+
+def change_subject(
+    settings: Mapping[str, Any], email: str, name: str, *, now: datetime
+) -> ChangeOutcome:
+    """Locate the subject by email and apply the map's change `name` to their rows."""
+    data_map = load_map(settings)
+    change = _change(data_map, name)
+    with open_target_systems(settings, data_map).opened() as systems:
+        location = locate_subject(data_map, systems, email_identity(data_map), email)
+        return apply_subject_change(data_map, systems, location, change, now=now)
+
+
+# --- what the desk records and sends ------------------------------------------------------------
+
+
+def _mail_change_done(
+    db_session: Session,
+    request: DataRequest,
+    *,
+    description: str,
+    now: datetime,
+    kind: EmailKind = EmailKind.CHANGE_DONE,
+    dedup: str,
+) -> None:
+    email = render_email(
+        kind,
+        request.language,
+        reference=request.reference,
+        type_label=TYPE_LABELS[request.language][request.type],
+        description=description,
+    )
+    enqueue(
+        db_session=db_session,
+        to=request.requester_email,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        language=request.language,
+        dedup_key=f"{dedup}:{request.id}",
+        now=now,
+        request_id=request.id,
+    )
+
+
+def _load_request(db_session: Session, request_id: int) -> DataRequest:
+    request = db_session.get(DataRequest, request_id)
+    if request is None:
+        raise ExecutionFailed(f"The request {request_id} no longer exists.")
+    return request
+
+
+def _recipient_tasks(
+    db_session: Session,
+    data_map: DataMap,
+    request: DataRequest,
+    categories: Sequence[str],
+    *,
+    what: str,
+    now: datetime,
+) -> int:
+    """Open one task per recipient of the affected categories, with a message ready to send
+    (Art. 19, R25); return how many were opened (none twice for one request)."""
+    wanted: dict[str, list[str]] = {}
+    for category_id in categories:
+        for recipient in data_map.categories[category_id].recipients:
+            wanted.setdefault(recipient, []).append(category_id)
+    existing = set(
+        db_session.exec(
+            model_select(Task.recipient).where(
+                Task.request_id == request.id, Task.kind == TaskKind.NOTIFY_RECIPIENT
+            )
+        ).all()
+    )
+    opened = 0
+    for recipient_id, category_ids in wanted.items():
+        if recipient_id in existing:
+            continue
+        known = data_map.recipients.get(recipient_id)
+        name = known.name.get("fr") if known is not None else recipient_id
+        contact = known.contact_email if known is not None else None
+        titles = ", ".join(data_map.categories[c].title.get("fr") for c in category_ids)
+        message = recipient_message(
+            organisation=data_map.organisation.name,
+            recipient=name,
+            reference=request.reference,
+            categories=titles,
+            what=what,
+        )
+        details = (
+            f"To: {contact}\n\n{message}" if contact else f"Contact: see the map.\n\n{message}"
+        )
+        db_session.add(
+            Task(
+                request_id=request.id,
+                kind=TaskKind.NOTIFY_RECIPIENT,
+                title=f"Notify {name} ({request.reference})"[:200],
+                details=details,
+                recipient=recipient_id,
+                category=category_ids[0] if len(category_ids) == 1 else None,
+                created_at=now,
+                due_at=request.due_at,
+            )
+        )
+        opened += 1
+    db_session.flush()
+    return opened
+
+
+def recipient_message(
+    *, organisation: str, recipient: str, reference: str, categories: str, what: str
+) -> str:
+    """Return the message that tells a recipient of a change, naming no one but by reference: the
+    person's identity goes with it by a secure channel agreed with the recipient."""
+    return (
+        f"Bonjour,\n\nEn application de l'article 19 du RGPD, {organisation} vous informe "
+        f"qu'à la suite de la demande {reference}, {what}\n"
+        f"Catégories concernées : {categories}.\n\n"
+        f"Merci de répercuter ce changement sur les données que vous avez reçues de nous "
+        f"({recipient}) et de nous le confirmer en rappelant la référence {reference}.\n"
+    )
+
+
+ERASED_WHAT = "les données d'une personne ont été effacées de nos systèmes."
+RECTIFIED_WHAT = "des données d'une personne ont été rectifiées dans nos systèmes."
+"""What a recipient is told happened, in French: the recipients of the map are French."""
+
+
+# --- executors -----------------------------------------------------------------------------------
+
+
+def _execute_change(context: ExecutionContext) -> ExecutionResult:
+    name = CHANGE_OF_TYPE[context.request_type]
+    data_map = load_map(context.settings)
+    try:
+        key = suppression_key(context.settings)
+    except ValueError as error:
+        raise ExecutionFailed(str(error)) from None
+    try:
+        change = _change(data_map, name)
+        outcome = change_subject(context.settings, context.requester_email, name, now=context.now)
+    except ChangeRefused as error:
+        raise ExecutionFailed(error.message) from None
+    description = change.description.get(context.language.value)
+
+    def record(db_session: Session) -> None:
+        request = _load_request(db_session, context.request_id)
+        if context.request_type is RequestType.OBJECTION:
+            suppress(
+                db_session=db_session,
+                email=context.requester_email,
+                reason=SuppressionReason.OBJECTION,
+                now=context.now,
+                key=key,
+            )
+        record_action(
+            db_session=db_session,
+            request=request,
+            actor=Actor.SYSTEM,
+            action=APPLIED_ACTION,
+            at=context.now,
+            details={"change": name, "rows": outcome.total, "tables": outcome.rows},
+        )
+        _mail_change_done(
+            db_session, request, description=description, now=context.now, dedup="change-done"
+        )
+
+    return ExecutionResult(details={"change": name, "rows": outcome.total}, record=record)
+
+
+def approved_values(db_session: Session, request_id: int) -> dict[tuple[str, str], str]:
+    """Return the new values staff approved for a rectification, by (system, `table.column`)."""
+    rows = db_session.exec(
+        model_select(RectificationValue).where(RectificationValue.request_id == request_id)
+    ).all()
+    return {(row.system, row.column): row.new_value for row in rows}
+
+
+def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
+    with db.transaction(context.engine) as db_session:
+        values = approved_values(db_session, context.request_id)
+    if not values:
+        raise ExecutionFailed(
+            "No new value was approved: enter the corrected values on the request's page, "
+            "then run it again."
+        )
+    data_map = load_map(context.settings)
+    categories = sorted(
+        {
+            category_id
+            for category_id, category in data_map.categories.items()
+            for f in category.fields
+            if ((f.system or category.system), f.column) in values
+        }
+    )
+    try:
+        with open_target_systems(context.settings, data_map).opened() as systems:
+            location = locate_subject(
+                data_map, systems, email_identity(data_map), context.requester_email
+            )
+            outcome = rectify_subject(data_map, systems, location, values)
+    except ChangeRefused as error:
+        raise ExecutionFailed(error.message) from None
+
+    def record(db_session: Session) -> None:
+        request = _load_request(db_session, context.request_id)
+        record_action(
+            db_session=db_session,
+            request=request,
+            actor=Actor.SYSTEM,
+            action=RECTIFIED_ACTION,
+            at=context.now,
+            details={
+                "rows": outcome.total,
+                "tables": outcome.rows,
+                "old_values": outcome.old_values,
+                "new_values": {f"{s}:{c}": v for (s, c), v in sorted(values.items())},
+            },
+        )
+        _recipient_tasks(
+            db_session, data_map, request, categories, what=RECTIFIED_WHAT, now=context.now
+        )
+        columns = ", ".join(sorted(c for _, c in values))
+        description = {
+            Language.FR: f"Les champs suivants ont été corrigés : {columns}.",
+            Language.EN: f"The following fields were corrected: {columns}.",
+        }[request.language]
+        _mail_change_done(
+            db_session, request, description=description, now=context.now, dedup="change-done"
+        )
+
+    return ExecutionResult(
+        details={"rows": outcome.total, "fields": len(values), "categories": len(categories)},
+        record=record,
+    )
+
+
+register_executor(RequestType.DEACTIVATION, _execute_change)
+register_executor(RequestType.RESTRICTION, _execute_change)
+register_executor(RequestType.OBJECTION, _execute_change)
+register_executor(RequestType.RECTIFICATION, _execute_rectification)
+
+
+# --- staff's operations after completion ---------------------------------------------------------
+
+
+def _events(db_session: Session, request: DataRequest, action: str) -> list[RequestEvent]:
+    return list(
+        db_session.exec(
+            model_select(RequestEvent)
+            .where(RequestEvent.request_id == request.id, RequestEvent.action == action)
+            .order_by(col(RequestEvent.sequence))
+        ).all()
+    )
+
+
+def _require(request: DataRequest, request_type: RequestType) -> None:
+    if request.type is not request_type or request.status is not Status.COMPLETED:
+        raise ChangeRefused(
+            f"Only a completed request of type {request_type.value} can be reversed this way."
+        )
+
+
+def reactivate(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    settings: Mapping[str, Any],
+    staff_label: str,
+    reason: str,
+    now: datetime,
+) -> ChangeOutcome:
+    """Reverse a completed deactivation at the person's request (`reason` says how they asked):
+    apply the map's `reactivation` and audit it. Raise ChangeRefused or SystemUnavailable."""
+    _require(request, RequestType.DEACTIVATION)
+    if not (reason or "").strip():
+        raise ChangeRefused("Say how the person asked for their account back.")
+    outcome = change_subject(settings, request.requester_email, "reactivation", now=now)
+    record_action(
+        db_session=db_session,
+        request=request,
+        actor=Actor.STAFF,
+        actor_label=staff_label,
+        action=REACTIVATED_ACTION,
+        at=now,
+        reason=reason.strip(),
+        details={"change": "reactivation", "rows": outcome.total, "tables": outcome.rows},
+    )
+    description = _change(load_map(settings), "reactivation").description
+    _mail_change_done(
+        db_session,
+        request,
+        description=description.get(request.language.value),
+        now=now,
+        dedup=f"reactivated:{now.isoformat()}",
+    )
+    db_session.flush()
+    return outcome
+
+
+def announce_restriction_lift(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    settings: Mapping[str, Any],
+    staff_label: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Tell the person, before it happens, that their restriction will be lifted and why
+    (Art. 18(3)); the lift itself is a later step. Raise ChangeRefused."""
+    _require(request, RequestType.RESTRICTION)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ChangeRefused(
+            "Give the reason for lifting the restriction: it is sent to the person."
+        )
+    if _events(db_session, request, LIFTED_ACTION):
+        raise ChangeRefused("The restriction is already lifted.")
+    _change(load_map(settings), "lift_restriction")
+    record_action(
+        db_session=db_session,
+        request=request,
+        actor=Actor.STAFF,
+        actor_label=staff_label,
+        action=LIFT_ANNOUNCED_ACTION,
+        at=now,
+        reason=reason,
+    )
+    _mail_change_done(
+        db_session,
+        request,
+        kind=EmailKind.RESTRICTION_LIFT,
+        description=reason,
+        now=now,
+        dedup=f"restriction-lift:{now.isoformat()}",
+    )
+    db_session.flush()
+
+
+def lift_restriction(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    settings: Mapping[str, Any],
+    staff_label: str,
+    now: datetime,
+) -> ChangeOutcome:
+    """Lift a restriction the person was told about beforehand: apply the map's
+    `lift_restriction` and audit it. Raise ChangeRefused or SystemUnavailable."""
+    _require(request, RequestType.RESTRICTION)
+    if not _events(db_session, request, LIFT_ANNOUNCED_ACTION):
+        raise ChangeRefused("Tell the person first: announce the lifting, then lift it.")
+    if _events(db_session, request, LIFTED_ACTION):
+        raise ChangeRefused("The restriction is already lifted.")
+    outcome = change_subject(settings, request.requester_email, "lift_restriction", now=now)
+    record_action(
+        db_session=db_session,
+        request=request,
+        actor=Actor.STAFF,
+        actor_label=staff_label,
+        action=LIFTED_ACTION,
+        at=now,
+        details={"change": "lift_restriction", "rows": outcome.total, "tables": outcome.rows},
+    )
+    db_session.flush()
+    return outcome
+
+
+def save_rectification_values(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    data_map: DataMap,
+    values: Mapping[tuple[str, str], str | None],
+    staff_label: str,
+    now: datetime,
+) -> int:
+    """Keep the new values staff approved per rectifiable field ((system, `table.column`) ->
+    value; empty or None removes it); return how many are approved now. Raise ChangeRefused for
+    a field the map does not mark rectifiable, or a request that is not a rectification."""
+    if request.type is not RequestType.RECTIFICATION or request.status in (
+        Status.COMPLETED,
+        Status.PROCESSING,
+        Status.DENIED,
+        Status.CANCELLED,
+        Status.EXPIRED,
+    ):
+        raise ChangeRefused("New values can only be entered on an open rectification request.")
+    if request.id is None:
+        raise ValueError("the request has no id: flush it first")
+    request_id = request.id
+    allowed = rectifiable_fields(data_map)
+    existing = {
+        (row.system, row.column): row
+        for row in db_session.exec(
+            model_select(RectificationValue).where(RectificationValue.request_id == request.id)
+        ).all()
+    }
+    for key, value in values.items():
+        if key not in allowed:
+            raise ChangeRefused(f"The field {key[1]} cannot be corrected through the desk.")
+        text = (value or "").strip()
+        row = existing.get(key)
+        if not text:
+            if row is not None:
+                db_session.delete(row)
+            continue
+        if row is None:
+            db_session.add(
+                RectificationValue(
+                    request_id=request_id,
+                    system=key[0],
+                    column=key[1],
+                    new_value=text,
+                    approved_by=staff_label,
+                    approved_at=now,
+                )
+            )
+        elif row.new_value != text:
+            row.new_value, row.approved_by, row.approved_at = text, staff_label, now
+    db_session.flush()
+    count = len(approved_values(db_session, request_id))
+    record_action(
+        db_session=db_session,
+        request=request,
+        actor=Actor.STAFF,
+        actor_label=staff_label,
+        action=RECTIFICATION_APPROVED_ACTION,
+        at=now,
+        details={"fields": count},
+    )
+    return count
+
+
+def rectifiable_fields(data_map: DataMap) -> dict[tuple[str, str], str]:
+    """Return the fields the map marks rectifiable: (system, `table.column`) -> category id."""
+    return {
+        (f.system or category.system, f.column): category_id
+        for category_id, category in data_map.categories.items()
+        for f in category.fields
+        if f.rectifiable
+    }
+
+
+# --- objection as soon as the address is verified -----------------------------------------------
+
+
+def apply_objection_now(
+    *, db_session: Session, request: DataRequest, settings: Mapping[str, Any], now: datetime
+) -> bool:
+    """Honour an objection to marketing at once (R27): switch off the map's marketing fields and
+    add the address to the suppression list, without waiting for review. A system that cannot
+    be reached leaves an audit event saying so and the approval will apply it; return whether it
+    was applied. The suppression entry and the audit are in the caller's transaction."""
+    suppress(
+        db_session=db_session,
+        email=request.requester_email,
+        reason=SuppressionReason.OBJECTION,
+        now=now,
+        key=suppression_key(settings),
+    )
+    try:
+        outcome = change_subject(settings, request.requester_email, "marketing_objection", now=now)
+    except (ChangeRefused, SystemUnavailable) as error:
+        reason = error.message if isinstance(error, ChangeRefused) else str(error)
+        record_action(
+            db_session=db_session,
+            request=request,
+            actor=Actor.SYSTEM,
+            action=OBJECTION_PENDING_ACTION,
+            at=now,
+            reason=reason,
+        )
+        return False
+    record_action(
+        db_session=db_session,
+        request=request,
+        actor=Actor.SYSTEM,
+        action=APPLIED_ACTION,
+        at=now,
+        details={"change": "marketing_objection", "rows": outcome.total, "tables": outcome.rows},
+    )
+    change = _change(load_map(settings), "marketing_objection")
+    _mail_change_done(
+        db_session,
+        request,
+        description=change.description.get(request.language.value),
+        now=now,
+        dedup="change-done",
+    )
+    return True
+
+
+def objection_hook(db_session: Session, request: DataRequest, now: datetime) -> None:
+    """Called by the requests service once an address is verified: apply an objection at once
+    when OBJECTION_IMMEDIATE (default True) and the application is known."""
+    if request.type is not RequestType.OBJECTION:
+        return
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return
+    settings = current_app.config
+    if not settings.get("OBJECTION_IMMEDIATE", True):
+        return
+    apply_objection_now(db_session=db_session, request=request, settings=settings, now=now)

@@ -1,0 +1,100 @@
+"""`dsr request plan REF`: print what the erasure of a request's subject would do, changing
+nothing: per system, in order, each table's category, rows, action, new values, and what is kept,
+why and until when. Exit 1 when a constraint blocks the erasure or a system cannot be read."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import select
+
+from dsr import db
+from dsr.execution.erasure import subject_plan
+from dsr.execution.targets import DEFAULT_DATA_MAP, ChangeRefused
+from dsr.requests.models import DataRequest
+from dsr.store_cli import database_url_option, fail_on_database_error
+from inventory.erasure import ErasurePlan
+from inventory.loader import MapError, load_data_map
+from inventory.model import DataMap, ErasureAction
+from inventory.systems import Systems, SystemUnavailable
+
+ACTION_WORDS = {
+    ErasureAction.DELETE: "delete",
+    ErasureAction.ANONYMIZE: "anonymise",
+    ErasureAction.RETAIN: "keep",
+}
+
+
+def _map_path() -> Path:
+    """Return the map the root command was given (`dsr --map`), else the default one."""
+    root = click.get_current_context().find_root().obj
+    path = getattr(root, "map_path", None)
+    return Path(path) if path is not None else DEFAULT_DATA_MAP
+
+
+def format_plan(data_map: DataMap, plan: ErasurePlan, lang: str = "en") -> list[str]:
+    """Return the plan as lines of text, system by system, in execution order."""
+    lines: list[str] = []
+    for system, steps in plan.by_system().items():
+        lines.append(f"{system}:")
+        for step in sorted(steps, key=lambda s: s.order):
+            category = data_map.categories.get(step.category)
+            title = category.title.get(lang) if category is not None else step.category
+            rows = f"{step.row_count} row{'s' if step.row_count != 1 else ''}"
+            action = ErasureAction(step.action)
+            lines.append(f"  {step.order}. {step.table} ({title}): {rows}, {ACTION_WORDS[action]}")
+            for column, value in sorted(step.new_values.items()):
+                lines.append(f"       {column} -> {value}")
+            if action is ErasureAction.RETAIN:
+                if step.legal_reason is not None:
+                    lines.append(f"       why: {step.legal_reason.get(lang)}")
+                if step.until is not None:
+                    lines.append(f"       until: {step.until.get(lang)}")
+    if not plan.steps:
+        lines.append("Nothing to erase: no data was found for this address.")
+    for blocked in plan.blocked:
+        lines.append(f"BLOCKED: {blocked}")
+    return lines
+
+
+@click.command("plan")
+@click.argument("reference")
+@database_url_option
+def request_plan_command(reference: str, database_url: str) -> None:
+    """Print the erasure plan of request REFERENCE (nothing is changed)."""
+    engine = db.make_engine(database_url)
+    try:
+        with db.transaction(engine) as session:
+            found = session.exec(
+                select(DataRequest).where(DataRequest.reference == reference.strip().upper())
+            ).one_or_none()
+    except SQLAlchemyError as error:
+        fail_on_database_error(database_url, "read", error)
+    finally:
+        engine.dispose()
+    if found is None:
+        click.echo(f"error: no request {reference}", err=True)
+        raise SystemExit(1)
+    map_path = _map_path()
+    try:
+        data_map = load_data_map(map_path)
+    except MapError as error:
+        click.echo(
+            f"error: the data map has {len(error.problems)} problem(s): run `dsr map check`",
+            err=True,
+        )
+        raise SystemExit(1) from None
+    with Systems(data_map, os.environ, map_path.resolve().parent).opened() as systems:
+        try:
+            plan = subject_plan(data_map, systems, found.requester_email)
+        except (SystemUnavailable, ChangeRefused) as error:
+            click.echo(f"error: {error}", err=True)
+            raise SystemExit(1) from None
+    click.echo(f"Erasure plan of {found.reference} ({found.type.value}, {found.status.value})")
+    for line in format_plan(data_map, plan):
+        click.echo(line)
+    if plan.blocked:
+        raise SystemExit(1)

@@ -1,0 +1,335 @@
+"""Carry out an approved erasure request (Art. 17): plan it from the map, refuse what a foreign key
+unknown to the map would block, execute it system by system, check that the locator finds nothing
+left (R19), then certify it (R17), suppress the address (R28) and open the recipients' tasks (R25).
+
+Each system's outcome is stored per request as soon as it is known, in its own transaction: a retry
+runs only the systems not done yet, and the certificate tells every system's part. Audit events
+and stored steps hold counts and the map's names, never values.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from dsr import db
+from dsr.audit.models import record_action
+from dsr.execution.access import private_folder, request_folder, write_private
+from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun, SystemRunStatus
+from dsr.execution.changes import ERASED_WHAT, _load_request, _recipient_tasks
+from dsr.execution.runner import (
+    ExecutionContext,
+    ExecutionFailed,
+    ExecutionResult,
+    register_executor,
+)
+from dsr.execution.targets import ChangeRefused, email_identity, load_map, open_target_systems
+from dsr.execution.targets import secret_key as pseudonymisation_key
+from dsr.outbox.service import enqueue
+from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email, shown_date
+from dsr.requests.models import token_digest
+from dsr.requests.workflow import Actor, RequestType
+from dsr.suppression.models import SuppressionReason
+from dsr.suppression.service import suppress, suppression_key
+from exports.certificate import (
+    CategoryOutcome,
+    CertifiedRequest,
+    ErasedStep,
+    category_outcomes,
+    certificate_summary,
+    render_erasure_certificate,
+)
+from inventory.erasure import ErasurePlan, PlannedStep, execute_erasure, plan_erasure, verify_erased
+from inventory.locator import locate_subject
+from inventory.model import DataMap, ErasureAction
+from inventory.systems import Systems
+
+ERASED_ACTION = "erasure_applied"
+CERTIFICATE_NAME = "{reference}-erasure-certificate.pdf"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
+
+
+def subject_plan(data_map: DataMap, systems: Systems, email: str) -> ErasurePlan:
+    """Locate the subject by email and return the plan of their erasure (nothing is changed)."""
+    location = locate_subject(data_map, systems, email_identity(data_map), email)
+    return plan_erasure(data_map, systems, location)
+
+
+def steps_json(data_map: DataMap, steps: Sequence[PlannedStep]) -> str:
+    """Return the steps as stored: category, table, action and rows, no values. Rows kept only
+    because they are other people's (their messages in a shared thread) are not the subject's
+    data and are left out."""
+    return json.dumps(
+        [
+            {
+                "category": step.category,
+                "table": step.table,
+                "action": ErasureAction(step.action).value,
+                "rows": step.row_count,
+            }
+            for step in steps
+            if not (
+                step.action is ErasureAction.RETAIN
+                and step.category in data_map.categories
+                and data_map.categories[step.category].erasure.action is not ErasureAction.RETAIN
+            )
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def stored_steps(runs: Sequence[ErasureSystemRun]) -> list[ErasedStep]:
+    """Return what the done systems erased, from their stored steps."""
+    steps = []
+    for run in runs:
+        if run.status is not SystemRunStatus.DONE:
+            continue
+        for item in json.loads(run.steps or "[]"):
+            steps.append(
+                ErasedStep(
+                    category=str(item["category"]),
+                    table=str(item["table"]),
+                    action=ErasureAction(item["action"]),
+                    rows=int(item["rows"]),
+                )
+            )
+    return steps
+
+
+def system_runs(db_session: Session, request_id: int) -> list[ErasureSystemRun]:
+    """Return the request's per-system outcomes, by system."""
+    return list(
+        db_session.exec(
+            select(ErasureSystemRun)
+            .where(ErasureSystemRun.request_id == request_id)
+            .order_by(col(ErasureSystemRun.system))
+        ).all()
+    )
+
+
+def _store_run(
+    engine: Engine,
+    request_id: int,
+    *,
+    system: str,
+    status: SystemRunStatus,
+    steps: str,
+    counts: tuple[int, int, int],
+    error: str | None,
+    now: datetime,
+) -> None:
+    with db.transaction(engine) as db_session:
+        run = db_session.exec(
+            select(ErasureSystemRun).where(
+                ErasureSystemRun.request_id == request_id, ErasureSystemRun.system == system
+            )
+        ).one_or_none()
+        if run is not None and run.status is SystemRunStatus.DONE:
+            return  # a done system's record is final: it tells the certificate what went
+        if run is None:
+            run = ErasureSystemRun(
+                request_id=request_id, system=system, status=status, updated_at=now
+            )
+            db_session.add(run)
+        run.status = status
+        run.rows_deleted, run.rows_anonymized, run.rows_retained = counts
+        run.steps = steps
+        run.error = (error or None) and error[:500]
+        run.updated_at = now
+
+
+def certificate_url(settings: Mapping[str, Any], token: str) -> str:
+    """Return the public address of a certificate: the current request's host when there is one,
+    else PUBLIC_URL."""
+    from flask import has_request_context, url_for
+
+    if has_request_context():
+        return url_for("certificate.download", token=token, _external=True)
+    base = str(settings.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+    return f"{base}/certificate/{token}"
+
+
+def run_erasure(context: ExecutionContext) -> ExecutionResult:
+    """Erase the requester's data as the map plans it; raise ExecutionFailed naming what stopped
+    it (a blocking constraint, a system that failed, data still found)."""
+    settings, now, request_id = context.settings, context.now, context.request_id
+    try:
+        data_map = load_map(settings)
+        identity = email_identity(data_map)
+        key = pseudonymisation_key(settings)
+        suppression = suppression_key(settings)
+    except ChangeRefused as error:
+        raise ExecutionFailed(error.message) from None
+    except ValueError as error:
+        raise ExecutionFailed(str(error)) from None
+    with db.transaction(context.engine) as db_session:
+        done = {
+            run.system
+            for run in system_runs(db_session, request_id)
+            if run.status is SystemRunStatus.DONE
+        }
+    with open_target_systems(settings, data_map).opened() as systems:
+        location = locate_subject(data_map, systems, identity, context.requester_email)
+        plan = plan_erasure(data_map, systems, location)
+        if plan.blocked:
+            raise ExecutionFailed("Erasure blocked, nothing changed: " + "; ".join(plan.blocked))
+        by_system = plan.by_system()
+        pending = [system for system in data_map.systems if system not in done]
+        outcomes = (
+            execute_erasure(
+                data_map,
+                systems,
+                location,
+                secret_key=key,
+                now=now,
+                only_systems=pending,
+            )
+            if pending
+            else []
+        )
+        failed = []
+        for outcome in outcomes:
+            if outcome.status == "skipped":
+                continue
+            status = SystemRunStatus(outcome.status)
+            _store_run(
+                context.engine,
+                request_id,
+                system=outcome.system,
+                status=status,
+                steps=steps_json(data_map, by_system.get(outcome.system, [])),
+                counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
+                error=outcome.error,
+                now=now,
+            )
+            if status is SystemRunStatus.FAILED:
+                failed.append(f"{outcome.system}: {outcome.error or 'error'}")
+        if failed:
+            raise ExecutionFailed(
+                "Erasure failed, rolled back in "
+                + "; ".join(failed)
+                + ". Run it again to finish: systems already done are not touched again."
+            )
+        left = verify_erased(data_map, systems, identity, context.requester_email)
+        if left:
+            raise ExecutionFailed("Data still found after the erasure (R19): " + "; ".join(left))
+
+    with db.transaction(context.engine) as db_session:
+        runs = system_runs(db_session, request_id)
+    outcomes_by_category = category_outcomes(data_map, stored_steps(runs))
+    told = sorted(
+        {
+            recipient
+            for outcome in outcomes_by_category
+            if outcome.action is not ErasureAction.RETAIN
+            for recipient in data_map.categories[outcome.category].recipients
+        }
+    )
+    path = _write_certificate(context, data_map, outcomes_by_category, told)
+    token = secrets.token_urlsafe(32)
+    url = certificate_url(settings, token)
+    totals = {
+        "rows_deleted": sum(run.rows_deleted for run in runs),
+        "rows_anonymized": sum(run.rows_anonymized for run in runs),
+        "rows_retained": sum(run.rows_retained for run in runs),
+        "systems": len(runs),
+    }
+
+    def record(db_session: Session) -> None:
+        request = _load_request(db_session, request_id)
+        suppress(
+            db_session=db_session,
+            email=context.requester_email,
+            reason=SuppressionReason.ERASURE,
+            now=now,
+            key=suppression,
+        )
+        affected = [
+            o.category for o in outcomes_by_category if o.action is not ErasureAction.RETAIN
+        ]
+        tasks = _recipient_tasks(db_session, data_map, request, affected, what=ERASED_WHAT, now=now)
+        existing = db_session.exec(
+            select(ErasureCertificate).where(ErasureCertificate.request_id == request_id)
+        ).one_or_none()
+        if existing is not None:
+            db_session.delete(existing)
+            db_session.flush()
+        db_session.add(
+            ErasureCertificate(
+                request_id=request_id,
+                path=str(path),
+                token_hash=token_digest(token),
+                created_at=now,
+            )
+        )
+        record_action(
+            db_session=db_session,
+            request=request,
+            actor=Actor.SYSTEM,
+            action=ERASED_ACTION,
+            at=now,
+            details={**totals, "recipient_tasks": tasks},
+        )
+        email = render_email(
+            EmailKind.ERASURE_DONE,
+            request.language,
+            reference=request.reference,
+            type_label=TYPE_LABELS[request.language][request.type],
+            done_on=shown_date(now, request.language),
+            summary=certificate_summary(data_map, outcomes_by_category, request.language.value),
+            certificate_url=url,
+        )
+        enqueue(
+            db_session=db_session,
+            to=request.requester_email,
+            subject=email.subject,
+            text=email.text,
+            html=email.html,
+            language=request.language,
+            dedup_key=f"erasure-done:{request.id}",
+            now=now,
+            request_id=request.id,
+        )
+        db_session.flush()
+
+    return ExecutionResult(details=totals, record=record)
+
+
+def _write_certificate(
+    context: ExecutionContext,
+    data_map: DataMap,
+    outcomes: Sequence[CategoryOutcome],
+    told: Sequence[str],
+) -> Path:
+    pdf = render_erasure_certificate(
+        data_map,
+        CertifiedRequest(
+            reference=context.reference,
+            received_at=context.received_at,
+            completed_at=context.now,
+            language=context.language.value,
+        ),
+        outcomes,
+        told,
+    )
+    folder = request_folder(context.settings, context.request_id)
+    private_folder(folder.parent)
+    private_folder(folder)
+    path = folder / CERTIFICATE_NAME.format(reference=context.reference)
+
+    def write(out: BinaryIO) -> None:
+        out.write(pdf)
+
+    write_private(path, write)
+    return path
+
+
+register_executor(RequestType.ERASURE, run_erasure)

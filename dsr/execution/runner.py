@@ -1,0 +1,305 @@
+"""Run an approved request: move it to processing, run the executor of its type, then complete it
+or fail it with a reason made for staff.
+
+Each step is its own short transaction; the executor runs between them, outside any transaction
+of the store, and may take its own. A failed request can be run again: the retry starts clean
+(what a previous run left behind is the executor's to discard). Executors register per type of
+request with `register_executor`; access and portability are registered by dsr.execution.access.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from dsr import db
+from dsr.audit.models import RequestEvent, record_event
+from dsr.requests.models import DataRequest, Language
+from dsr.requests.workflow import Action, Actor, RequestType, Status, WorkflowError, apply
+from inventory.systems import SystemUnavailable
+
+log = logging.getLogger(__name__)
+
+REASON_MAX = 500
+"""A failure's reason is shown to staff and audited: one line, bounded."""
+
+EXECUTION_SETTINGS: Mapping[str, Any] = {
+    "EXECUTE_AFTER_APPROVAL": True,
+    "REPORTS_DIR": None,  # None: <instance>/reports
+    "DELIVERY_DAYS": 7,
+    "DOWNLOADS_ALLOWED": 3,
+}
+"""Settings of the execution of requests and their defaults (each can be set as DSR_<NAME>)."""
+
+
+class ExecutionFailed(Exception):
+    """A run that cannot be done; `message` is shown to staff (no personal data in it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RequestNotRunnable(Exception):
+    """The request cannot be run now (unknown, or not approved nor failed); `message` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionContext:
+    """What an executor is given: the store, the request as it stood when processing started,
+    the settings (the application's configuration) and the time of the run."""
+
+    engine: Engine
+    request_id: int
+    reference: str
+    request_type: RequestType
+    requester_email: str
+    language: Language
+    received_at: datetime
+    rectification_details: str | None
+    settings: Mapping[str, Any]
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """What an executor did: `details` are audited with the completion (counts, never personal
+    data); `record`, if given, writes its rows in the completing transaction."""
+
+    details: Mapping[str, object] = field(default_factory=dict)
+    record: Callable[[Session], None] | None = None
+
+
+Executor = Callable[[ExecutionContext], ExecutionResult]
+
+EXECUTORS: dict[RequestType, Executor] = {}
+"""The executor of each type of request; a type without one is carried out by hand."""
+
+
+def register_executor(request_type: RequestType, executor: Executor) -> Executor:
+    """Make `executor` carry out the requests of `request_type`; return it (usable as a
+    decorator's body)."""
+    EXECUTORS[RequestType(request_type)] = executor
+    return executor
+
+
+def has_executor(request_type: RequestType) -> bool:
+    _load_executors()
+    return RequestType(request_type) in EXECUTORS
+
+
+EXECUTOR_MODULES: tuple[str, ...] = (
+    "dsr.execution.access",
+    "dsr.execution.changes",
+    "dsr.execution.erasure",
+)
+"""The modules that register executors when imported."""
+
+
+def _load_executors() -> None:
+    """Import the modules that register executors (importing twice costs nothing)."""
+    for name in EXECUTOR_MODULES:
+        importlib.import_module(name)
+
+
+def reports_dir(settings: Mapping[str, Any]) -> Path:
+    """Return the folder of the reports: REPORTS_DIR, else `reports/` in the instance folder."""
+    configured = settings.get("REPORTS_DIR")
+    if configured:
+        return Path(str(configured))
+    instance = settings.get("INSTANCE_PATH")
+    if not instance:
+        raise RuntimeError("set REPORTS_DIR or INSTANCE_PATH to say where reports are kept")
+    return Path(str(instance)) / "reports"
+
+
+def app_settings(config: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
+    """Return the settings a run reads, from an application's configuration."""
+    return {**EXECUTION_SETTINGS, **config, "INSTANCE_PATH": instance_path}
+
+
+def run_request(
+    *,
+    engine: Engine,
+    request_id: int,
+    settings: Mapping[str, Any],
+    now: datetime,
+    staff_label: str | None = None,
+) -> Status:
+    """Carry out an approved (or failed, to retry) request and return the status it ends in.
+
+    Processing starts in one transaction (by the system, or by the staff member `staff_label`),
+    the executor runs, and the request is completed or failed in another. Raise
+    `RequestNotRunnable` when the request is unknown, has no executor, or is in another status.
+    """
+    _load_executors()
+    actor = Actor.STAFF if staff_label else Actor.SYSTEM
+    context = _start(engine, request_id, settings=settings, now=now, actor=actor, label=staff_label)
+    executor = EXECUTORS[context.request_type]
+    try:
+        result = executor(context)
+    except SystemUnavailable as error:
+        return _fail(engine, request_id, str(error), now=now, actor=actor, label=staff_label)
+    except ExecutionFailed as error:
+        return _fail(engine, request_id, error.message, now=now, actor=actor, label=staff_label)
+    except Exception as error:  # a bug must still leave the request failed, not processing
+        log.exception("executing request %s failed", request_id)
+        reason = f"internal error ({type(error).__name__}): see the server's log"
+        return _fail(engine, request_id, reason, now=now, actor=actor, label=staff_label)
+    return _complete(engine, request_id, result, now=now, actor=actor, label=staff_label)
+
+
+def _load(db_session: Session, request_id: int) -> DataRequest:
+    found = db_session.exec(select(DataRequest).where(DataRequest.id == request_id)).one_or_none()
+    if found is None:
+        raise RequestNotRunnable(f"There is no request with id {request_id}.")
+    return found
+
+
+def _start(
+    engine: Engine,
+    request_id: int,
+    *,
+    settings: Mapping[str, Any],
+    now: datetime,
+    actor: Actor,
+    label: str | None,
+) -> ExecutionContext:
+    with db.transaction(engine) as db_session:
+        request = _load(db_session, request_id)
+        if request.type not in EXECUTORS:
+            raise RequestNotRunnable(
+                f"Requests of type {request.type.value} are carried out by hand: nothing to run."
+            )
+        if request.status not in (Status.APPROVED, Status.FAILED):
+            raise RequestNotRunnable(
+                f"Only an approved or failed request can be run; {request.reference} is "
+                f"{request.status.value}."
+            )
+        try:
+            transition = apply(request.state, Action.START_PROCESSING, actor=actor, at=now)
+        except WorkflowError as error:
+            raise RequestNotRunnable(error.message) from None
+        request.store_state(transition.state)
+        db_session.flush()
+        record_event(
+            db_session=db_session, request=request, fact=transition.fact, actor_label=label
+        )
+        return ExecutionContext(
+            engine=engine,
+            request_id=request_id,
+            reference=request.reference,
+            request_type=request.type,
+            requester_email=request.requester_email,
+            language=request.language,
+            received_at=request.received_at,
+            rectification_details=request.rectification_details,
+            settings=settings,
+            now=now,
+        )
+
+
+def _complete(
+    engine: Engine,
+    request_id: int,
+    result: ExecutionResult,
+    *,
+    now: datetime,
+    actor: Actor,
+    label: str | None,
+) -> Status:
+    with db.transaction(engine) as db_session:
+        request = _load(db_session, request_id)
+        transition = apply(request.state, Action.COMPLETE, actor=actor, at=now)
+        request.store_state(transition.state)
+        db_session.flush()
+        if result.record is not None:
+            result.record(db_session)
+        record_event(
+            db_session=db_session,
+            request=request,
+            fact=transition.fact,
+            actor_label=label,
+            details=dict(result.details),
+        )
+    return Status.COMPLETED
+
+
+def _fail(
+    engine: Engine,
+    request_id: int,
+    reason: str,
+    *,
+    now: datetime,
+    actor: Actor,
+    label: str | None,
+) -> Status:
+    reason = " ".join(reason.split())[:REASON_MAX] or "unknown error"
+    with db.transaction(engine) as db_session:
+        request = _load(db_session, request_id)
+        transition = apply(request.state, Action.FAIL, actor=actor, at=now, reason=reason)
+        request.store_state(transition.state)
+        db_session.flush()
+        record_event(
+            db_session=db_session, request=request, fact=transition.fact, actor_label=label
+        )
+    return Status.FAILED
+
+
+def failure_reason(db_session: Session, request: DataRequest) -> str | None:
+    """Return why the request's last run failed, while it is failed."""
+    if request.status is not Status.FAILED:
+        return None
+    event = db_session.exec(
+        select(RequestEvent)
+        .where(RequestEvent.request_id == request.id, RequestEvent.action == Action.FAIL.value)
+        .order_by(col(RequestEvent.sequence).desc())
+        .limit(1)
+    ).one_or_none()
+    return event.reason if event is not None else None
+
+
+def run_after_commit(
+    db_session: Session, *, request: DataRequest, staff_label: str | None = None
+) -> None:
+    """Run `request` once the current web request's transaction commits, with the application's
+    settings; does nothing for a type carried out by hand."""
+    if request.id is None or not has_executor(request.type):
+        return
+    engine = db.get_engine()
+    settings = app_settings(current_app.config, current_app.instance_path)
+    request_id = request.id
+
+    def run() -> None:
+        try:
+            run_request(
+                engine=engine,
+                request_id=request_id,
+                settings=settings,
+                now=db.utcnow(),
+                staff_label=staff_label,
+            )
+        except RequestNotRunnable as error:  # e.g. cancelled meanwhile: nothing to do
+            log.warning("request %s was not run: %s", request_id, error.message)
+
+    db.after_commit(db_session, run)
+
+
+def run_after_approval(db_session: Session, *, request: DataRequest) -> None:
+    """Carry out `request` as soon as its approval commits, unless EXECUTE_AFTER_APPROVAL is
+    off (staff then run it from its page, or `dsr request run REF`)."""
+    if current_app.config.get("EXECUTE_AFTER_APPROVAL", True):
+        run_after_commit(db_session, request=request)

@@ -1,0 +1,748 @@
+"""The access report (GDPR Art. 15): a copy of a subject's data with what the law says goes with it.
+
+A cover (organisation, controller, DPO, the request), a summary of the categories found, then per
+category what it is, its purposes, legal basis, recipients, retention and source, followed by the
+data as tables with the map's labels and values in the reader's locale; it ends with the rights,
+how to exercise them, the supervisory authority, automated decisions and transfers.
+
+The story is produced lazily, a few hundred rows at a time, and laid out as it comes, so that a
+subject with tens of thousands of rows is rendered without holding them all at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from functools import cache, partial
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Frame,
+    NextPageTemplate,
+    PageBreak,
+    PageTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+from reportlab.platypus.flowables import Flowable
+
+from exports.pdf import (
+    FONT_BOLD,
+    FONT_REGULAR,
+    FOOTER_FONT_SIZE,
+    GRID_COLOUR,
+    HEADER_BACKGROUND,
+    MARGIN,
+    CellValue,
+    _NumberedCanvas,
+    bullet_list,
+    content_width,
+    data_table,
+    document_styles,
+    key_value_table,
+    register_fonts,
+    safe_paragraph,
+)
+from exports.report_words import MONTHS_EN, words
+from exports.ropa import EEA_COUNTRIES
+from inventory.collection import CollectedRow, Collection
+from inventory.model import Category, Contact, DataMap, Field_
+
+PARIS = ZoneInfo("Europe/Paris")
+CHUNK_ROWS = 40
+"""Rows per table flowable: a long table is laid out as a run of tables of about a page each
+(a table split across pages is measured again from the split, so long ones cost quadratic time)."""
+BATCH_TABLES = 12
+"""Tables handed to the layout at a time: what is held in memory of a long category."""
+PORTRAIT_COLUMNS = 5
+"""Tables of up to this many columns fit a portrait page."""
+LANDSCAPE_COLUMNS = 10
+"""Wider tables go on landscape pages, up to this many columns; beyond, one block per row."""
+FEW_ROWS = 10
+"""A wide table with no more rows than this reads better as one block of labels per row."""
+CELL_FONT_SIZE = 8.5
+CELL_LEADING = 11
+WRAP_CACHE_SIZE = 5000
+"""Wrapped cells remembered within one long table (repeated dates, devices, pages)."""
+CELL_PADDING = 5
+SHORT_CELL = 18
+"""Cells of up to this many characters (a date and time, an amount) are not wrapped."""
+PORTRAIT = A4
+LANDSCAPE = landscape(A4)
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What the report says about the request it answers."""
+
+    reference: str
+    received_at: datetime
+    completed_at: datetime
+    requester_email: str
+    language: str
+
+
+# -- values in the reader's locale ------------------------------------------------------------
+
+
+def _language(lang: str) -> str:
+    return "fr" if lang == "fr" else "en"
+
+
+def _group(digits: str, separator: str) -> str:
+    head = len(digits) % 3 or 3
+    parts = [digits[:head], *(digits[i : i + 3] for i in range(head, len(digits), 3))]
+    return separator.join(parts)
+
+
+def format_number(value: int | float | Decimal, lang: str) -> str:
+    """Write a number as the reader does: 1 234,50 in French, 1,234.50 in English.
+
+    Integers below 10,000 are not grouped (years, codes and small counts read better as typed).
+    """
+    separator, point = ("\u00a0", ",") if _language(lang) == "fr" else (",", ".")
+    if isinstance(value, int):
+        sign, digits = ("-", str(-value)) if value < 0 else ("", str(value))
+        return sign + (_group(digits, separator) if len(digits) > 4 else digits)
+    text = format(value, "f") if isinstance(value, Decimal) else f"{value:.2f}"
+    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, _, fraction = text.partition(".")
+    return sign + _group(whole, separator) + (point + fraction if fraction else "")
+
+
+def format_date(value: date, lang: str) -> str:
+    """25/11/2026 in French, 25 Nov 2026 in English."""
+    if _language(lang) == "fr":
+        return f"{value.day:02d}/{value.month:02d}/{value.year}"
+    return f"{value.day} {MONTHS_EN[value.month - 1]} {value.year}"
+
+
+def format_datetime(value: datetime, lang: str) -> str:
+    """A moment in Paris time, to the minute; a naive value is taken as UTC (how it is stored)."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    local = aware.astimezone(PARIS)
+    return f"{format_date(local.date(), lang)} {local.hour:02d}:{local.minute:02d}"
+
+
+def format_value(value: Any, lang: str) -> str:
+    """Write one collected value as plain text for the reader."""
+    w = words(lang)
+    if value is None or value == "":
+        return w["empty"]
+    if isinstance(value, bool):
+        return w["yes"] if value else w["no"]
+    if isinstance(value, int | float | Decimal):
+        return format_number(value, lang)
+    if isinstance(value, datetime):
+        return format_datetime(value, lang)
+    if isinstance(value, date):
+        return format_date(value, lang)
+    if isinstance(value, time):
+        return f"{value.hour:02d}:{value.minute:02d}"
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return str(value)
+
+
+# -- the document -----------------------------------------------------------------------------
+
+
+class _StoryStream(Flowable):  # type: ignore[misc]
+    """A placeholder the document replaces, when it reaches it, by the next batch of the story."""
+
+    def __init__(self, batches: Iterator[list[Flowable]]) -> None:
+        super().__init__()
+        self._batches = batches
+
+    def next_batch(self) -> list[Flowable] | None:
+        return next(self._batches, None)
+
+
+class _ReportDocument(BaseDocTemplate):  # type: ignore[misc]
+    """A document whose story is pulled from `_StoryStream`s as the layout reaches them."""
+
+    def filterFlowables(self, flowables: list[Flowable | None]) -> None:  # noqa: N802
+        while flowables and isinstance(flowables[0], _StoryStream):
+            batch = flowables[0].next_batch()
+            if batch is None:
+                flowables[0] = None  # reportlab drops a None in first place
+                return
+            flowables[0:0] = batch
+
+
+class _ReportCanvas(_NumberedCanvas):
+    """Number the pages in words ("Page 2 of 7"), in the report's language."""
+
+    def __init__(self, *args: Any, page_label: str = "{page} / {total}", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._page_label = page_label
+
+    def _draw_footer(self, total: int) -> None:
+        width, _ = self._pagesize
+        self.saveState()
+        self.setFont(FONT_REGULAR, FOOTER_FONT_SIZE)
+        self.setFillColor(colors.grey)
+        y = MARGIN / 2
+        if self._footer:
+            self.drawString(MARGIN, y, self._footer)
+        label = self._page_label.format(page=self._pageNumber, total=total)
+        self.drawRightString(width - MARGIN, y, label)
+        self.restoreState()
+
+
+def render_access_report(
+    *, data_map: DataMap, collection: Collection, request: ReportRequest, out: BinaryIO
+) -> None:
+    """Write the access report for `collection` to `out`, in the request's language."""
+    register_fonts()
+    lang = _language(request.language)
+    w = words(lang)
+    organisation = data_map.organisation.name
+    title = f"{w['title']} — {organisation}"
+    doc = _ReportDocument(
+        out,
+        pagesize=PORTRAIT,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN,
+        title=title,
+        author=organisation,
+        subject=w["subject"],
+        keywords=["GDPR", "RGPD", "Art. 15", request.reference],
+        creator="privacy-desk",
+        lang=lang,
+        invariant=1,
+        displayDocTitle=1,
+        initialFontName=FONT_REGULAR,
+    )
+    doc.addPageTemplates(
+        [
+            PageTemplate(id="portrait", frames=[_frame("portrait", PORTRAIT)], pagesize=PORTRAIT),
+            PageTemplate(
+                id="landscape", frames=[_frame("landscape", LANDSCAPE)], pagesize=LANDSCAPE
+            ),
+        ]
+    )
+    story = _ReportStory(data_map, collection, request, lang)
+    canvasmaker: Callable[..., Canvas] = partial(
+        _ReportCanvas, footer=f"{title} — {request.reference}", page_label=w["page"]
+    )
+    doc.build([_StoryStream(story.batches())], canvasmaker=canvasmaker)
+
+
+def _frame(name: str, pagesize: tuple[float, float]) -> Frame:
+    width, height = pagesize
+    return Frame(MARGIN, MARGIN, width - 2 * MARGIN, height - 2 * MARGIN, id=name)
+
+
+def _contact(contact: Contact, *, skip: Iterable[str] = ()) -> str:
+    shown = set(skip)
+    parts = [contact.name, contact.address, contact.email, contact.phone, contact.website]
+    return ", ".join(part for part in parts if part and part not in shown)
+
+
+@dataclass(frozen=True)
+class _TableGroup:
+    """The rows of one category from one table, with the fields shown for it."""
+
+    system: str
+    table: str
+    fields: list[Field_]
+    count: int
+
+
+class _ReportStory:
+    """The report's flowables, produced batch by batch; no batch ends with a keep-with-next."""
+
+    def __init__(
+        self, data_map: DataMap, collection: Collection, request: ReportRequest, lang: str
+    ) -> None:
+        self.data_map = data_map
+        self.collection = collection
+        self.request = request
+        self.lang = lang
+        self.w = words(lang)
+        self.styles = document_styles()
+        self.caption = ParagraphStyle(
+            "caption", parent=self.styles.body, fontSize=8.5, leading=11, keepWithNext=1
+        )
+        self.orientation = "portrait"
+
+    # The sequence of the document.
+
+    def batches(self) -> Iterator[list[Flowable]]:
+        yield self._cover()
+        yield self._summary()
+        categories = [c for c in self.collection.categories if self.collection.count(c)]
+        for number, category_id in enumerate(categories, start=1):
+            yield from self._category(number, category_id)
+        yield self._turn("portrait") or [PageBreak()]
+        yield self._rights(categories)
+
+    def _turn(self, orientation: str) -> list[Flowable]:
+        """Start a new page in `orientation` when the current pages are the other way."""
+        if orientation == self.orientation:
+            return []
+        self.orientation = orientation
+        return [NextPageTemplate(orientation), PageBreak()]
+
+    @property
+    def width(self) -> float:
+        return content_width(PORTRAIT if self.orientation == "portrait" else LANDSCAPE)
+
+    # The cover and the summary.
+
+    def _cover(self) -> list[Flowable]:
+        w, styles, request = self.w, self.styles, self.request
+        organisation = self.data_map.organisation
+        request_rows: list[tuple[str, CellValue]] = [
+            (w["reference"], request.reference),
+            (w["requester"], request.requester_email),
+            (w["received_at"], format_datetime(request.received_at, self.lang)),
+            (w["completed_at"], format_datetime(request.completed_at, self.lang)),
+        ]
+        controller_rows: list[tuple[str, CellValue]] = [
+            (w["organisation"], f"{organisation.name}\n{organisation.address}"),
+            (
+                w["controller"],
+                _contact(organisation.controller, skip=(organisation.name, organisation.address))
+                or organisation.controller.name,
+            ),
+            (w["dpo"], _contact(organisation.dpo)),
+        ]
+        return [
+            safe_paragraph(w["title"], styles.title),
+            safe_paragraph(w["subtitle"].format(organisation=organisation.name), styles.subtitle),
+            safe_paragraph(w["intro"], styles.body),
+            Spacer(1, 4 * mm),
+            key_value_table(w["request"], request_rows, width=self.width),
+            Spacer(1, 4 * mm),
+            key_value_table(w["controller_block"], controller_rows, width=self.width),
+            Spacer(1, 6 * mm),
+        ]
+
+    def _summary(self) -> list[Flowable]:
+        w, styles = self.w, self.styles
+        heading = safe_paragraph(w["summary"], styles.heading)
+        if not self.collection.total_rows:
+            return [
+                heading,
+                safe_paragraph(w["no_data"], styles.body),
+                safe_paragraph(w["no_data_info"], styles.body),
+            ]
+        rows = []
+        for category_id in self.collection.categories:
+            count = self.collection.count(category_id)
+            if not count:
+                continue
+            category = self.data_map.categories[category_id]
+            systems = dict.fromkeys(
+                self.data_map.systems[name.split(".", 1)[0]].title.get(self.lang)
+                for name in self.collection.counts[category_id]
+            )
+            rows.append(
+                [category.title.get(self.lang), format_number(count, self.lang), "\n".join(systems)]
+            )
+        width = self.width
+        return [
+            heading,
+            data_table(
+                [w["category"], w["records"], w["systems"]],
+                rows,
+                col_widths=[width - 100 * mm, 35 * mm, 65 * mm],
+            ),
+        ]
+
+    # One category.
+
+    def _groups(self, category_id: str) -> list[_TableGroup]:
+        category = self.data_map.categories[category_id]
+        counts = self.collection.counts[category_id]
+        groups: dict[tuple[str, str], list[Field_]] = {}
+        for f in category.fields:
+            if f.disclose:
+                groups.setdefault((f.system or category.system, f.table), []).append(f)
+        return [
+            _TableGroup(system, table, fields, counts[f"{system}.{table}"])
+            for (system, table), fields in groups.items()
+            if counts.get(f"{system}.{table}")
+        ]
+
+    def _layout(self, group: _TableGroup) -> str:
+        columns = len(group.fields)
+        if group.count == 1 or columns > LANDSCAPE_COLUMNS:
+            return "blocks"
+        if columns <= PORTRAIT_COLUMNS:
+            return "portrait"
+        return "blocks" if group.count <= FEW_ROWS else "landscape"
+
+    def _category(self, number: int, category_id: str) -> Iterator[list[Flowable]]:
+        category = self.data_map.categories[category_id]
+        groups = self._groups(category_id)
+        layouts = [self._layout(group) for group in groups]
+        orientation = "landscape" if "landscape" in layouts else "portrait"
+        heading = safe_paragraph(f"{number}. {category.title.get(self.lang)}", self.styles.heading)
+        turn = self._turn(orientation)
+        if number == 1:
+            # The first category opens the details on a new page, under their title.
+            turn = [*(turn or [PageBreak()]), safe_paragraph(self.w["details"], self.styles.title)]
+        yield [*turn, heading, self._about(category), Spacer(1, 4 * mm)]
+        rows = self.collection.rows(category_id)
+        by_table = itertools.groupby(rows, key=lambda row: (row.system, row.table))
+        wanted = {
+            (group.system, group.table): (group, layout)
+            for group, layout in zip(groups, layouts, strict=True)
+        }
+        redacted = False
+        for key, table_rows in by_table:
+            if key not in wanted:
+                for _ in table_rows:
+                    pass
+                continue
+            group, layout = wanted[key]
+            tracker = _RedactionTracker(table_rows)
+            yield from self._data(group, layout, tracker)
+            redacted = redacted or tracker.redacted
+        if redacted:
+            yield [safe_paragraph(self.w["redacted_note"], self.styles.small)]
+        yield [Spacer(1, 6 * mm)]
+
+    def _about(self, category: Category) -> Flowable:
+        w, lang, styles = self.w, self.lang, self.styles
+        data_map = self.data_map
+        legal_basis = [category.legal_basis.describe(lang)]
+        if category.legal_basis_detail is not None:
+            legal_basis.append(category.legal_basis_detail.get(lang))
+        recipients = [
+            w["recipient"].format(
+                name=data_map.recipients[key].name.get(lang),
+                description=data_map.recipients[key].description.get(lang),
+            )
+            for key in category.recipients
+        ] or [w["no_recipients"].format(organisation=data_map.organisation.name)]
+        retention = category.retention
+        retention_lines = [w["period"].format(retention.period.describe(lang))]
+        retention_lines.append(w["from"].format(self._label_of(retention.from_)))
+        if retention.condition is not None:
+            retention_lines.append(retention.condition.get(lang))
+        retention_lines.append(w["legal_source"].format(retention.source.get(lang)))
+        rows: list[tuple[str, CellValue]] = [
+            (w["description"], category.description.get(lang)),
+            (w["purposes"], bullet_list([p.get(lang) for p in category.purposes], styles.cell)),
+            (w["legal_basis"], "\n".join(legal_basis)),
+            (w["recipients"], bullet_list(recipients, styles.cell)),
+            (w["retention"], "\n".join(retention_lines)),
+            (w["source"], category.source.get(lang)),
+        ]
+        return key_value_table(w["about"], rows, width=self.width)
+
+    def _label_of(self, column: str) -> str:
+        for category in self.data_map.categories.values():
+            for f in category.fields:
+                if f.column == column:
+                    return f.label.get(self.lang)
+        return column
+
+    # The data.
+
+    def _cells(self, group: _TableGroup, row: CollectedRow) -> list[str]:
+        cells = []
+        for f in group.fields:
+            if f.third_party and not row.owned:
+                cells.append(self.w["redacted"])
+            else:
+                cells.append(format_value(row.values.get(f.name), self.lang))
+        return cells
+
+    def _count_caption(self, count: int) -> Flowable:
+        text = (
+            self.w["record_count_one"]
+            if count == 1
+            else self.w["record_count_many"].format(count=format_number(count, self.lang))
+        )
+        return safe_paragraph(text, self.caption)
+
+    def _data(
+        self, group: _TableGroup, layout: str, rows: Iterable[CollectedRow]
+    ) -> Iterator[list[Flowable]]:
+        labels = [f.label.get(self.lang) for f in group.fields]
+        caption = self._count_caption(group.count)
+        if layout == "blocks":
+            batch: list[Flowable] = [caption]
+            for number, row in enumerate(rows, start=1):
+                heading = self.w["record"].format(
+                    number=format_number(number, self.lang),
+                    total=format_number(group.count, self.lang),
+                )
+                pairs: list[tuple[str, CellValue]] = list(
+                    zip(labels, self._cells(group, row), strict=True)
+                )
+                batch += [key_value_table(heading, pairs, width=self.width), Spacer(1, 3 * mm)]
+                if len(batch) >= 2 * CHUNK_ROWS // 10:
+                    yield batch
+                    batch = []
+            yield [*batch, Spacer(1, 3 * mm)]
+            return
+        first = True
+        widths: list[float] | None = None
+        wrapped: dict[tuple[str, int], str] = {}
+        batch = []
+        for chunk in _chunked(rows, CHUNK_ROWS):
+            cells = [self._cells(group, row) for row in chunk]
+            if widths is None:
+                widths = _column_widths(labels, cells, self.width)
+            table = text_table(labels, cells, col_widths=widths, wrapped=wrapped)
+            batch += [caption, table] if first else [table]
+            first = False
+            if len(batch) >= BATCH_TABLES:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+        yield [Spacer(1, 3 * mm)]
+
+    # The rights.
+
+    def _rights(self, categories: Sequence[str]) -> list[Flowable]:
+        w, lang, styles = self.w, self.lang, self.styles
+        organisation = self.data_map.organisation
+        rights = [
+            w[key]
+            for key in (
+                "right_rectification",
+                "right_erasure",
+                "right_restriction",
+                "right_objection",
+                "right_portability",
+                "right_consent",
+            )
+        ]
+        transfers = [organisation.transfers_outside_eu.get(lang)]
+        seen: set[str] = set()
+        for category_id in categories:
+            for key in self.data_map.categories[category_id].recipients:
+                recipient = self.data_map.recipients[key]
+                if key in seen or recipient.country.upper() in EEA_COUNTRIES:
+                    continue
+                seen.add(key)
+                safeguards = recipient.transfer_safeguards
+                transfers.append(
+                    w["transfer_recipient"].format(
+                        name=recipient.name.get(lang),
+                        country=recipient.country.upper(),
+                        safeguards=safeguards.get(lang) if safeguards else w["no_safeguards"],
+                    )
+                )
+        return [
+            safe_paragraph(w["rights"], styles.title),
+            safe_paragraph(w["rights_intro"], styles.body),
+            *bullet_list(rights, styles.body),
+            safe_paragraph(w["exercise"], styles.heading),
+            safe_paragraph(w["exercise_text"].format(dpo=_contact(organisation.dpo)), styles.body),
+            safe_paragraph(w["complaint"], styles.heading),
+            safe_paragraph(
+                w["complaint_text"].format(authority=_contact(organisation.supervisory_authority)),
+                styles.body,
+            ),
+            safe_paragraph(w["automated"], styles.heading),
+            safe_paragraph(organisation.automated_decisions.get(lang), styles.body),
+            safe_paragraph(w["transfers"], styles.heading),
+            *bullet_list(transfers, styles.body),
+        ]
+
+
+class _RedactionTracker:
+    """Pass rows through, noting whether any of them is someone else's (redacted fields)."""
+
+    def __init__(self, rows: Iterable[CollectedRow]) -> None:
+        self._rows = rows
+        self.redacted = False
+
+    def __iter__(self) -> Iterator[CollectedRow]:
+        for row in self._rows:
+            if not row.owned:
+                self.redacted = True
+            yield row
+
+
+def _chunked(rows: Iterable[CollectedRow], size: int) -> Iterator[list[CollectedRow]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+@cache
+def _glyph_widths(font_name: str) -> tuple[dict[int, float], float]:
+    """Return the advance of each character of an embedded font, in thousandths of an em."""
+    face = pdfmetrics.getFont(font_name).face
+    return dict(face.charWidths), float(face.defaultWidth)
+
+
+@cache
+def _widest_latin(font_name: str) -> float:
+    widths, default = _glyph_widths(font_name)
+    return max(widths.get(code, default) for code in range(32, 256))
+
+
+def _latin_1(text: str) -> bool:
+    return all(ord(char) < 256 for char in text) and "\n" not in text and "\r" not in text
+
+
+def text_width(text: str, font_name: str, size: float) -> float:
+    """Return the width of `text` in points (C-accelerated when rl_accel is installed)."""
+    return float(stringWidth(text, font_name, size))
+
+
+def wrap_text(text: str, width: float, font_name: str, size: float) -> str:
+    """Break plain `text` into lines no wider than `width`, at spaces, else inside a word."""
+    if len(text) * _widest_latin(font_name) * size / 1000 <= width and _latin_1(text):
+        return text
+    lines: list[str] = []
+    space = text_width(" ", font_name, size)
+    for paragraph in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if text_width(paragraph, font_name, size) <= width:
+            lines.append(paragraph)
+            continue
+        line, line_width = "", 0.0
+        for word in paragraph.split(" "):
+            word_width = text_width(word, font_name, size)
+            if line and line_width + space + word_width <= width:
+                line, line_width = f"{line} {word}", line_width + space + word_width
+                continue
+            if line:
+                lines.append(line)
+            line, line_width = word, word_width
+            if line_width > width:
+                *pieces, line = _break_word(line, width, font_name, size)
+                lines += pieces
+                line_width = text_width(line, font_name, size)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _break_word(word: str, width: float, font_name: str, size: float) -> list[str]:
+    """Cut a word wider than `width` (a long address, an identifier) into pieces that fit."""
+    glyphs, default = _glyph_widths(font_name)
+    limit = width * 1000 / size
+    pieces: list[str] = []
+    start, used = 0, 0.0
+    for index, char in enumerate(word):
+        advance = glyphs.get(ord(char), default)
+        if used + advance > limit and index > start:
+            pieces.append(word[start:index])
+            start, used = index, 0.0
+        used += advance
+    pieces.append(word[start:])
+    return pieces
+
+
+def text_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    col_widths: Sequence[float],
+    wrapped: dict[tuple[str, int], str] | None = None,
+) -> Table:
+    """Build a table of plain-text cells, wrapped to their column, its header repeated per page.
+
+    Cells are strings drawn as they are (never read as markup) and wrapped here once, which
+    is many times faster than a paragraph per cell for tables of thousands of rows. `wrapped`
+    caches wrapped cells across the tables of one long table (values repeat: dates, devices).
+    """
+    inner = [width - 2 * CELL_PADDING for width in col_widths]
+    cache = {} if wrapped is None else wrapped
+
+    def wrap(cell: str, column: int) -> str:
+        key = (cell, column)
+        if key not in cache:
+            if len(cache) >= WRAP_CACHE_SIZE:
+                cache.clear()
+            cache[key] = wrap_text(cell, inner[column], FONT_REGULAR, CELL_FONT_SIZE)
+        return cache[key]
+
+    data = [
+        [
+            wrap_text(cell, w, FONT_BOLD, CELL_FONT_SIZE)
+            for cell, w in zip(header, inner, strict=True)
+        ]
+    ]
+    data += [[wrap(cell, column) for column, cell in enumerate(row)] for row in rows]
+    table = Table(data, colWidths=list(col_widths), repeatRows=1, splitInRow=1, hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
+                ("FONTNAME", (0, 0), (-1, 0), FONT_BOLD),
+                ("FONTSIZE", (0, 0), (-1, -1), CELL_FONT_SIZE),
+                ("LEADING", (0, 0), (-1, -1), CELL_LEADING),
+                ("BACKGROUND", (0, 0), (-1, 0), HEADER_BACKGROUND),
+                ("GRID", (0, 0), (-1, -1), 0.5, GRID_COLOUR),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    return table
+
+
+def _column_widths(
+    labels: Sequence[str], rows: Sequence[Sequence[str]], width: float
+) -> list[float]:
+    """Share `width` between the columns: each at least its longest word, the rest by content."""
+    padding = 2 * CELL_PADDING + 2.0
+    least: list[float] = []
+    wanted: list[float] = []
+    for index, label in enumerate(labels):
+        sample = [row[index] for row in rows[:100]]
+        # A short cell (a date and time, an amount) is kept on one line; longer ones wrap.
+        words_ = [
+            piece
+            for cell in sample
+            for piece in ([cell] if len(cell) <= SHORT_CELL else [w[:30] for w in cell.split()])
+        ]
+        least.append(
+            max(
+                [stringWidth(word, FONT_BOLD, CELL_FONT_SIZE) for word in label.split()]
+                + [stringWidth(piece, FONT_REGULAR, CELL_FONT_SIZE) for piece in words_]
+            )
+            + padding
+        )
+        lengths = sorted(stringWidth(cell, FONT_REGULAR, CELL_FONT_SIZE) for cell in sample)
+        typical = lengths[len(lengths) * 9 // 10] if lengths else 0.0
+        heading = stringWidth(label, FONT_BOLD, CELL_FONT_SIZE)
+        wanted.append(min(max(least[-1], typical + padding, heading + padding), 0.45 * width))
+    if sum(wanted) <= width:
+        return [width * want / sum(wanted) for want in wanted]
+    if sum(least) >= width:
+        return [width * need / sum(least) for need in least]
+    spare = width - sum(least)
+    extra = [want - need for want, need in zip(wanted, least, strict=True)]
+    return [need + spare * more / sum(extra) for need, more in zip(least, extra, strict=True)]
+
+
+__all__ = [
+    "ReportRequest",
+    "format_date",
+    "format_datetime",
+    "format_number",
+    "format_value",
+    "render_access_report",
+]

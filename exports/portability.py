@@ -1,0 +1,171 @@
+"""The portable export (GDPR Art. 20): a zip of JSON and CSV files, one pair per category.
+
+Only what Art. 20 covers goes in (R26): categories whose data the person provided or that was
+observed from their use, processed on the basis of consent or a contract. Rows that belong to
+someone else (another participant's message) are left out. Values are machine-readable (ISO 8601
+in UTC, plain numbers); CSV cells are neutralised against formulas. The same collection gives the
+same bytes: entries in a fixed order with a fixed timestamp.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import IO, Any, BinaryIO
+
+from exports.access_report import ReportRequest, format_datetime
+from exports.csv_safe import neutralise_cell
+from exports.report_words import words
+from inventory.collection import CollectedRow, Collection
+from inventory.model import Category, DataMap, Field_, LegalBasis
+
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+"""Every entry's date: the earliest a zip can hold, so that the bytes do not depend on the clock."""
+PORTABLE_BASES = frozenset({LegalBasis.CONSENT, LegalBasis.CONTRACT})
+
+
+def is_portable(category: Category) -> bool:
+    """Art. 20(1): data provided or observed, processed on the basis of consent or a contract."""
+    return category.provenance.portable and category.legal_basis in PORTABLE_BASES
+
+
+def machine_value(value: Any) -> Any:
+    """Return a collected value as JSON: ISO 8601 (UTC) for moments, strings for decimals."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def _csv_cell(value: Any) -> str:
+    value = machine_value(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return neutralise_cell(str(value))
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def _fields(category: Category) -> list[Field_]:
+    return [f for f in category.fields if f.disclose]
+
+
+def _own_rows(collection: Collection, category_id: str) -> Iterator[CollectedRow]:
+    return (row for row in collection.rows(category_id) if row.owned)
+
+
+def write_portability_zip(
+    *, data_map: DataMap, collection: Collection, request: ReportRequest, out: BinaryIO
+) -> None:
+    """Write the portable export of `collection` to `out`: README.txt, then JSON and CSV files."""
+    lang = "fr" if request.language == "fr" else "en"
+    w = words(lang)
+    portable = [
+        category_id
+        for category_id in collection.categories
+        if collection.count(category_id) and is_portable(data_map.categories[category_id])
+    ]
+    listing = "\n".join(
+        f"- {category_id}: {data_map.categories[category_id].title.get(lang)}"
+        for category_id in portable
+    )
+    readme = w["readme"].format(
+        organisation=data_map.organisation.name,
+        reference=request.reference,
+        completed_at=format_datetime(request.completed_at, lang),
+        categories=listing or w["readme_empty"],
+    )
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(_entry("README.txt"), readme.replace("\n", "\r\n").encode("utf-8"))
+        for category_id in portable:
+            category = data_map.categories[category_id]
+            types = collection.field_types.get(category_id, {})
+            with archive.open(_entry(f"{category_id}.json"), "w") as raw:
+                _write_json(raw, category_id, category, types, _own_rows(collection, category_id))
+            with archive.open(_entry(f"{category_id}.csv"), "w") as raw:
+                _write_csv(raw, category, lang, _own_rows(collection, category_id))
+
+
+def _write_json(
+    raw: IO[bytes],
+    category_id: str,
+    category: Category,
+    types: dict[str, str],
+    rows: Iterator[CollectedRow],
+) -> None:
+    """Stream one category as JSON: its description and schema, then its records one by one."""
+    schema = {
+        "fields": [
+            {
+                "name": f.column,
+                "label": {"fr": f.label.fr, "en": f.label.en},
+                "type": types.get(f.column, "string"),
+            }
+            for f in _fields(category)
+        ]
+    }
+    head = {
+        "category": category_id,
+        "title": {"fr": category.title.fr, "en": category.title.en},
+        "description": {"fr": category.description.fr, "en": category.description.en},
+        "schema": schema,
+    }
+    text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+    text.write(json.dumps(head, ensure_ascii=False, indent=1)[:-2])
+    text.write(',\n "records": [')
+    fields = _fields(category)
+    separator = "\n  "
+    for row in rows:
+        record = {
+            f.column: machine_value(row.values.get(f.name))
+            for f in fields
+            if f.table == row.table and (f.system or category.system) == row.system
+        }
+        text.write(separator + json.dumps(record, ensure_ascii=False))
+        separator = ",\n  "
+    text.write("\n ]\n}\n")
+    text.flush()
+    text.detach()
+
+
+def _write_csv(raw: IO[bytes], category: Category, lang: str, rows: Iterator[CollectedRow]) -> None:
+    """Stream one category as CSV for a spreadsheet: one column per field, blank where n/a."""
+    fields = _fields(category)
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow([neutralise_cell(f"{f.label.get(lang)} ({f.column})") for f in fields])
+    for row in rows:
+        writer.writerow(
+            [
+                _csv_cell(row.values.get(f.name))
+                if f.table == row.table and (f.system or category.system) == row.system
+                else ""
+                for f in fields
+            ]
+        )
+    text.flush()
+    text.detach()
+
+
+__all__ = ["is_portable", "machine_value", "write_portability_zip"]

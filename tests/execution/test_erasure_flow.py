@@ -1,0 +1,388 @@
+"""Erasure requests end to end on the seeded demo platform, with the store on SQLite and PostgreSQL:
+an approved erasure completes, the subject is gone and only their rows changed, the certificate
+says what went and what was kept (golden text, fr and en), the address is on the suppression list
+(also through the API), each recipient has a task with its message (the CCI for exam
+registrations); a foreign key unknown to the map fails the request, naming the constraint, with
+nothing changed, and the retry completes once it is gone; the plan prints with `dsr request plan`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from dsr import db
+from dsr.api.models import ApiToken
+from dsr.app import create_app
+from dsr.audit.models import RequestEvent
+from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
+from dsr.execution import erasure
+from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun, SystemRunStatus
+from dsr.execution.cli_plan import request_plan_command
+from dsr.execution.runner import failure_reason, run_request
+from dsr.outbox.models import OutboxMessage
+from dsr.requests.models import DataRequest, Language, Task, TaskKind
+from dsr.requests.workflow import RequestType, Status
+from dsr.suppression.service import is_suppressed
+from inventory.erasure import verify_erased
+from inventory.loader import load_data_map
+from inventory.systems import Systems
+from tests.dashboard.conftest import NOW, add_request
+from tests.databases import fresh_database
+from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, qpdf_check, run_settings
+from tests.execution.platform_copy import changed_outside, copy_platform, snapshot, subject_keys
+from tests.exports.conftest import assert_golden, pdf_text
+
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
+SECRET = "a secret for the erasure tests only"
+BLOCKER = "fk_exam_result_registration"
+
+
+def approved_erasure(store: Engine, *, language: Language = Language.EN) -> int:
+    with db.transaction(store) as session:
+        request = add_request(
+            session,
+            status=Status.APPROVED,
+            email=SAMPLE_LEARNER_EMAIL,
+            request_type=RequestType.ERASURE,
+            language=language,
+        )
+        assert request.id is not None
+        return request.id
+
+
+def settings_for(tmp_path: Path, platform: str) -> dict[str, object]:
+    return run_settings(tmp_path / "reports", platform, SECRET_KEY=SECRET)
+
+
+def events(store: Engine, request_id: int) -> list[RequestEvent]:
+    with db.open_session(store) as session:
+        return list(
+            session.exec(
+                select(RequestEvent)
+                .where(RequestEvent.request_id == request_id)
+                .order_by(col(RequestEvent.sequence))
+            ).all()
+        )
+
+
+def left_behind(platform: str) -> list[str]:
+    data_map = load_data_map(DATA_MAP)
+    with Systems(data_map, {PLATFORM_VARIABLE: platform}).opened() as systems:
+        return verify_erased(data_map, systems, "email", SAMPLE_LEARNER_EMAIL)
+
+
+def test_an_approved_erasure_erases_certifies_suppresses_and_opens_tasks(
+    store: Engine, platform_url: str, tmp_path: Path
+) -> None:
+    platform = copy_platform(platform_url, tmp_path)
+    before = snapshot(platform)
+    mine = subject_keys(platform)
+    assert mine["learner"] and mine["exam_registration"]
+    request_id = approved_erasure(store)
+
+    status = run_request(
+        engine=store, request_id=request_id, settings=settings_for(tmp_path, platform), now=NOW
+    )
+
+    with db.open_session(store) as session:
+        assert failure_reason(session, session.get(DataRequest, request_id)) is None  # type: ignore[arg-type]
+    assert status is Status.COMPLETED
+    assert left_behind(platform) == []
+    assert changed_outside(before, snapshot(platform), mine) == []
+
+    with db.open_session(store) as session:
+        runs = session.exec(
+            select(ErasureSystemRun).where(ErasureSystemRun.request_id == request_id)
+        ).all()
+        assert [(run.system, run.status) for run in runs] == [
+            ("learner_platform", SystemRunStatus.DONE)
+        ]
+        assert runs[0].rows_deleted > 0 and runs[0].rows_anonymized > 0
+        assert runs[0].rows_retained > 0  # the invoices, kept ten years
+        assert is_suppressed(
+            db_session=session, email=" Zoe.Lefevre@Example.org ", key=SECRET.encode()
+        )
+        assert not is_suppressed(
+            db_session=session, email="someone.else@example.org", key=SECRET.encode()
+        )
+        tasks = session.exec(
+            select(Task).where(Task.request_id == request_id).order_by(col(Task.id))
+        ).all()
+        assert {task.kind for task in tasks} == {TaskKind.NOTIFY_RECIPIENT}
+        by_recipient = {task.recipient: task for task in tasks}
+        cci = by_recipient["cci_paris_idf"]
+        assert cci.category == "exam_registration" or cci.category is None
+        assert cci.details is not None and "examens@cci-paris-idf.example" in cci.details
+        assert "article 19" in cci.details and "DSR-" in cci.details
+        certificate = session.exec(
+            select(ErasureCertificate).where(ErasureCertificate.request_id == request_id)
+        ).one()
+        [mail] = session.exec(
+            select(OutboxMessage).where(OutboxMessage.request_id == request_id)
+        ).all()
+    assert mail.to_address == SAMPLE_LEARNER_EMAIL
+    assert "/certificate/" in mail.text_body
+    assert "- Invoices: kept (10 years after the date of each invoice)" in mail.text_body
+    assert "- Exam registrations: erased" in mail.text_body
+    path = Path(certificate.path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    qpdf_check(path)
+
+    [erased] = [e for e in events(store, request_id) if e.action == erasure.ERASED_ACTION]
+    details = json.dumps(erased.details)
+    assert "zoe" not in details.lower() and "lef" not in details.lower()
+    assert json.loads(details)["rows_deleted"] == runs[0].rows_deleted
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_the_certificate_matches_its_golden_text(
+    store: Engine, platform_url: str, tmp_path: Path, language: Language
+) -> None:
+    platform = copy_platform(platform_url, tmp_path)
+    request_id = approved_erasure(store, language=language)
+    run_request(
+        engine=store, request_id=request_id, settings=settings_for(tmp_path, platform), now=NOW
+    )
+    with db.open_session(store) as session:
+        certificate = session.exec(
+            select(ErasureCertificate).where(ErasureCertificate.request_id == request_id)
+        ).one()
+        reference = session.get(DataRequest, request_id).reference  # type: ignore[union-attr]
+    text_of = pdf_text(Path(certificate.path).read_bytes()).replace(reference, "DSR-REFERENCE")
+    assert_golden(f"certificate_{language.value}.txt", text_of)
+
+
+def test_a_foreign_key_unknown_to_the_map_fails_the_request_and_the_retry_completes(
+    store: Engine, platform_url: str, tmp_path: Path
+) -> None:
+    platform = copy_platform(platform_url, tmp_path)
+    engine = create_engine(platform)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE exam_result (id INTEGER PRIMARY KEY, "
+                f"registration_id INTEGER NOT NULL, CONSTRAINT {BLOCKER} "
+                "FOREIGN KEY (registration_id) "
+                "REFERENCES exam_registration (id))"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO exam_result (id, registration_id) SELECT 1, r.id "
+                "FROM exam_registration r JOIN learner l ON l.id = r.learner_id "
+                "WHERE l.email = :email"
+            ),
+            {"email": SAMPLE_LEARNER_EMAIL},
+        )
+    before = snapshot(platform)
+    request_id = approved_erasure(store)
+    settings = settings_for(tmp_path, platform)
+
+    assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
+        Status.FAILED
+    )
+    with db.open_session(store) as session:
+        request = session.get(DataRequest, request_id)
+        assert request is not None
+        reason = failure_reason(session, request) or ""
+        assert not is_suppressed(
+            db_session=session, email=SAMPLE_LEARNER_EMAIL, key=SECRET.encode()
+        )
+    assert BLOCKER in reason and "exam_result" in reason, reason
+    assert snapshot(platform) == before  # nothing changed
+
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE exam_result"))
+    engine.dispose()
+    assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
+        Status.COMPLETED
+    )
+    assert left_behind(platform) == []
+
+
+def test_a_retry_leaves_a_done_system_alone(
+    store: Engine, platform_url: str, tmp_path: Path
+) -> None:
+    platform = copy_platform(platform_url, tmp_path)
+    request_id = approved_erasure(store)
+    settings = settings_for(tmp_path, platform)
+    assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
+        Status.COMPLETED
+    )
+    after_first = snapshot(platform)
+    with db.transaction(store) as session:  # as if the completion had failed after the erasure
+        request = session.get(DataRequest, request_id)
+        assert request is not None
+        request.status = Status.FAILED
+    assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
+        Status.COMPLETED
+    )
+    assert snapshot(platform) == after_first
+    with db.open_session(store) as session:
+        [run] = session.exec(
+            select(ErasureSystemRun).where(ErasureSystemRun.request_id == request_id)
+        ).all()
+        tasks = session.exec(select(Task).where(Task.request_id == request_id)).all()
+    assert run.status is SystemRunStatus.DONE
+    assert len(tasks) == len({task.recipient for task in tasks})  # none opened twice
+
+
+@pytest.mark.databases("sqlite")
+def test_the_suppression_check_answers_through_the_api(
+    engine_url: str, platform_url: str, tmp_path: Path
+) -> None:
+    db.run_migrations(engine_url)
+    app: Flask = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": engine_url,
+            "SECRET_KEY": SECRET,
+            "DELIVER_AFTER_COMMIT": False,
+        }
+    )
+    store = db.get_engine(app)
+    with db.transaction(store) as session:
+        row, token = ApiToken.issue("learner-platform", now=NOW)
+        session.add(row)
+    platform = copy_platform(platform_url, tmp_path)
+    request_id = approved_erasure(store)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def check(email: str) -> object:
+        response = client.post("/api/v1/suppression/check", json={"email": email}, headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.get_json()
+
+    assert check(SAMPLE_LEARNER_EMAIL) == {"suppressed": False}
+    run_request(
+        engine=store, request_id=request_id, settings=settings_for(tmp_path, platform), now=NOW
+    )
+    assert check("  ZOE.LEFEVRE@example.org") == {"suppressed": True}
+    assert check("zoe.lefevre@example.com") == {"suppressed": False}
+    refused = client.post("/api/v1/suppression/check", json={"mail": "x"}, headers=headers)
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    anonymous = client.post("/api/v1/suppression/check", json={"email": "x@example.org"})
+    assert anonymous.status_code == 401
+    with db.open_session(store) as session:
+        [mail] = session.exec(
+            select(OutboxMessage).where(OutboxMessage.request_id == request_id)
+        ).all()
+    link = mail.text_body.split("/certificate/", 1)[1].split()[0]
+    with client.get(f"/certificate/{link}") as download:
+        assert download.status_code == 200 and download.mimetype == "application/pdf"
+        assert download.get_data().startswith(b"%PDF")
+    assert client.get("/certificate/not-the-token").status_code == 404
+    db.get_engine(app).dispose()
+
+
+@pytest.mark.databases("sqlite")
+def test_the_plan_prints_before_approval(
+    engine_url: str, platform_url: str, tmp_path: Path
+) -> None:
+    db.run_migrations(engine_url)
+    store = db.make_engine(engine_url)
+    with db.transaction(store) as session:
+        request = add_request(
+            session,
+            status=Status.IN_REVIEW,
+            email=SAMPLE_LEARNER_EMAIL,
+            request_type=RequestType.ERASURE,
+        )
+        reference = request.reference
+    store.dispose()
+    platform = copy_platform(platform_url, tmp_path)
+    before = snapshot(platform)
+
+    result = CliRunner().invoke(
+        request_plan_command,
+        [reference, "--database-url", engine_url],
+        env={PLATFORM_VARIABLE: platform},
+        obj=None,
+    )
+
+    assert result.exit_code == 0, result.output
+    assert f"Erasure plan of {reference}" in result.output
+    assert "learner_platform:" in result.output
+    assert "invoice" in result.output and "keep" in result.output and "until:" in result.output
+    assert "anonymise" in result.output and "delete" in result.output
+    assert snapshot(platform) == before
+
+
+@pytest.mark.databases("sqlite")
+def test_an_erasure_on_a_postgresql_platform(engine_url: str, tmp_path: Path) -> None:
+    db.run_migrations(engine_url)
+    store = db.make_engine(engine_url)
+    with fresh_database("postgresql") as platform:
+        seed_platform(platform, learners=30, seed=5)
+        before = snapshot(platform)
+        mine = subject_keys(platform)
+        request_id = approved_erasure(store)
+        status = run_request(
+            engine=store, request_id=request_id, settings=settings_for(tmp_path, platform), now=NOW
+        )
+        assert status is Status.COMPLETED
+        assert left_behind(platform) == []
+        assert changed_outside(before, snapshot(platform), mine) == []
+    store.dispose()
+
+
+@pytest.mark.databases("sqlite")
+def test_approving_on_the_dashboard_erases_at_once(
+    engine_url: str, platform_url: str, tmp_path: Path
+) -> None:
+    from dsr.accounts.models import StaffRole
+    from tests.dashboard.conftest import csrf_token, logged_in
+
+    db.run_migrations(engine_url)
+    platform = copy_platform(platform_url, tmp_path)
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": engine_url,
+            "SECRET_KEY": SECRET,
+            "SESSION_COOKIE_SECURE": False,
+            "DELIVER_AFTER_COMMIT": False,
+            "DATA_MAP": str(DATA_MAP),
+            "SYSTEM_ENVIRONMENT": {PLATFORM_VARIABLE: platform},
+            "REPORTS_DIR": str(tmp_path / "reports"),
+        }
+    )
+    store = db.get_engine(app)
+    with db.transaction(store) as session:
+        request = add_request(
+            session,
+            status=Status.IN_REVIEW,
+            email=SAMPLE_LEARNER_EMAIL,
+            request_type=RequestType.ERASURE,
+        )
+        reference, request_id, version = request.reference, request.id, request.version_id
+    dpo = logged_in(app, "dpo@example.org", StaffRole.DPO)
+    page = dpo.get(f"/dashboard/requests/{reference}")
+    answer = dpo.post(
+        f"/dashboard/requests/{reference}/approve",
+        data={"csrf_token": csrf_token(page), "version_id": str(version)},
+    )
+    assert answer.status_code == 303
+    with db.open_session(store) as session:
+        done = session.get(DataRequest, request_id)
+        assert done is not None and done.status is Status.COMPLETED
+        [mail] = session.exec(
+            select(OutboxMessage).where(OutboxMessage.request_id == request_id)
+        ).all()
+    assert left_behind(platform) == []
+    assert "http://localhost/certificate/" in mail.text_body
+    page_after = dpo.get(f"/dashboard/requests/{reference}").get_data(as_text=True)
+    assert f"/dashboard/requests/{reference}/certificate" in page_after
+    with dpo.get(f"/dashboard/requests/{reference}/certificate") as pdf:
+        assert pdf.status_code == 200 and pdf.get_data().startswith(b"%PDF")
+    store.dispose()

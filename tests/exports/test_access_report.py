@@ -1,0 +1,237 @@
+"""The access report (Art. 15) of the demo platform's sample learner, and of harder subjects."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
+from exports.access_report import (
+    format_date,
+    format_datetime,
+    format_number,
+    format_value,
+    render_access_report,
+)
+from inventory.collection import Collection
+from tests.exports.demo_subject import DemoPlatform, load_point3_map, qpdf_check, report_request
+
+LANGUAGES = ("fr", "en")
+MARKUP = "<b>Zoé & Cie</b>"
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> DemoPlatform:
+    return DemoPlatform.seed(
+        tmp_path_factory.mktemp("demo") / "platform.sqlite3", load_point3_map()
+    )
+
+
+def render(collection: Collection, platform: DemoPlatform, email: str, lang: str) -> bytes:
+    out = io.BytesIO()
+    render_access_report(
+        data_map=platform.data_map,
+        collection=collection,
+        request=report_request(email, lang),
+        out=out,
+    )
+    return out.getvalue()
+
+
+@pytest.fixture
+def report(platform: DemoPlatform, tmp_path: Path) -> Callable[..., bytes]:
+    """Collect and render the report of `email` in `lang`, checking every PDF with qpdf."""
+
+    def make(email: str, lang: str, on: DemoPlatform | None = None) -> bytes:
+        source = on or platform
+        collection = source.collect(email, tmp_path / f"collection-{lang}")
+        pdf = render(collection, source, email, lang)
+        qpdf_check(pdf, tmp_path)
+        return pdf
+
+    return make
+
+
+def flat(pdf_text: str) -> str:
+    """The text with every run of white space made one space: lines wrap anywhere."""
+    return re.sub(r"\s+", " ", pdf_text)
+
+
+def text_of(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+# --- the sample learner's report -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_report_matches_golden_text(
+    report: Callable[..., bytes],
+    lang: str,
+    pdf_text: Callable[[bytes], str],
+    assert_golden: Callable[[str, str], None],
+) -> None:
+    assert_golden(f"access_report_{lang}.txt", pdf_text(report(SAMPLE_LEARNER_EMAIL, lang)))
+
+
+def test_report_is_byte_stable(report: Callable[..., bytes]) -> None:
+    assert report(SAMPLE_LEARNER_EMAIL, "fr") == report(SAMPLE_LEARNER_EMAIL, "fr")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_report_gives_every_article_15_item(
+    report: Callable[..., bytes], platform: DemoPlatform, lang: str
+) -> None:
+    text = flat(text_of(report(SAMPLE_LEARNER_EMAIL, lang)))
+    data_map = platform.data_map
+    organisation = data_map.organisation
+    expected = [
+        organisation.name,
+        organisation.dpo.email or "",
+        "DSR-2026-0042",
+        organisation.supervisory_authority.name,
+        flat(organisation.automated_decisions.get(lang)),
+        flat(organisation.transfers_outside_eu.get(lang)),
+        "Chambre de commerce et d'industrie de Paris Île-de-France",
+    ]
+    for category in data_map.categories.values():
+        if category.title.get(lang) not in text:
+            continue  # a category without rows for her (prospects)
+        expected += [flat(p.get(lang)) for p in category.purposes]
+        expected += [category.legal_basis.describe(lang), flat(category.source.get(lang))]
+        expected += [flat(category.retention.source.get(lang))]
+        expected += [f.label.get(lang) for f in category.fields if f.disclose]
+    words = {
+        "fr": ["Rectification", "Effacement", "Limitation du traitement", "Opposition",
+               "Portabilité", "Comment exercer vos droits", "réclamation", "Page 1 sur"],
+        "en": ["Rectification", "Erasure", "Restriction of processing", "Objection",
+               "Portability", "How to exercise your rights", "complaint", "Page 1 of"],
+    }[lang]  # fmt: skip
+    missing = [item for item in [*expected, *words] if flat(item) not in text]
+    assert missing == []
+    assert "Prospects" not in text and "prospects)" not in text
+
+
+def test_report_metadata(report: Callable[..., bytes]) -> None:
+    reader = PdfReader(io.BytesIO(report(SAMPLE_LEARNER_EMAIL, "en")))
+    assert reader.metadata is not None
+    assert reader.metadata.title == "Copy of your personal data — POINT3"
+    assert reader.metadata.author == "POINT3"
+    fonts = {
+        str(font["/BaseFont"])
+        for page in reader.pages
+        for font in page["/Resources"]["/Font"].values()  # type: ignore[index]
+    }
+    assert all("DejaVuSans" in font for font in fonts), fonts
+
+
+def test_report_has_no_row_of_another_person(report: Callable[..., bytes]) -> None:
+    text = flat(text_of(report(SAMPLE_LEARNER_EMAIL, "fr")))
+    others = [
+        "zoe.lefevte@example.org",
+        "Lefevte",
+        "lefevre.zoe@gmail.example",
+        "zlefevre",
+        "Nice",
+        "Pully",
+        "+33698765432",
+        "lukasz.wroblewski@example.com",
+        "Wróblewski",
+        "Je confirme, je suis le collègue de Zoé",
+    ]
+    assert [other for other in others if other in text] == []
+    assert text.count("[masqué : données d'une autre personne]") == 1
+    # Her own message naming her colleague is hers, and stays.
+    assert "mon collègue Łukasz et moi" in text
+
+
+def test_fields_not_disclosed_never_appear(
+    report: Callable[..., bytes], platform: DemoPlatform
+) -> None:
+    text = flat(text_of(report(SAMPLE_LEARNER_EMAIL, "fr")))
+    assert "pm_1Zoe4fKx9QvR2LmT7sYw3NbH" not in text
+    assert "Jeton du prestataire de paiement" not in text
+    assert "Empreinte du mot de passe" not in text
+    assert "$2b$" not in text
+
+
+def test_data_is_printed_as_text_never_as_markup(
+    report: Callable[..., bytes], platform: DemoPlatform, tmp_path: Path
+) -> None:
+    changed = platform.copy(tmp_path / "markup.sqlite3")
+    changed.execute("UPDATE learner SET first_name = :name WHERE id = 1", name=MARKUP)
+    changed.execute("UPDATE survey_response SET comment = :text WHERE id = 2", text="a < b & c")
+    text = text_of(report(SAMPLE_LEARNER_EMAIL, "en", on=changed))
+    assert MARKUP in text
+    assert "a < b & c" in text
+
+
+@pytest.mark.parametrize(
+    ("email", "names"),
+    [
+        ("aegir.thorsson@example.com", ["Ægir", "Þórsson", "Reykjavík"]),
+        ("nguyen.thihoa@example.net", ["Nguyễn", "Thị Hoa"]),
+        ("lukasz.wroblewski@example.com", ["Łukasz", "Wróblewski"]),
+    ],
+)
+def test_names_beyond_latin_1_are_extracted_as_typed(
+    report: Callable[..., bytes], email: str, names: list[str]
+) -> None:
+    text = text_of(report(email, "en"))
+    assert [name for name in names if name not in text] == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_subject_with_no_data_gets_a_report_saying_so(
+    report: Callable[..., bytes], lang: str
+) -> None:
+    text = flat(text_of(report("nobody@example.org", lang)))
+    assert {
+        "fr": "Nous n'avons trouvé aucune donnée personnelle vous concernant",
+        "en": "We found no personal data about you",
+    }[lang] in text
+    assert {"fr": "Vos droits", "en": "Your rights"}[lang] in text
+
+
+def test_a_long_category_is_laid_out_on_landscape_pages_with_repeated_headers(
+    report: Callable[..., bytes], platform: DemoPlatform, tmp_path: Path
+) -> None:
+    changed = platform.copy(tmp_path / "heavy.sqlite3")
+    changed.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) "
+        "INSERT INTO tracking_event (learner_id, cookie_id, occurred_at, page_url, device) "
+        "SELECT 1, 'c41d2e8b-9f07-4a3c-b6e5-d8a1f2037c96', '2026-10-01 08:00:00.000000', "
+        "'https://www.example.org/fr/page/' || i, 'Firefox' FROM n"
+    )
+    pdf = report(SAMPLE_LEARNER_EMAIL, "en", on=changed)
+    reader = PdfReader(io.BytesIO(pdf))
+    landscape = [page for page in reader.pages if page.mediabox.width > page.mediabox.height]
+    assert len(landscape) > 10
+    # The first holds the category's description; every other one repeats the table's header.
+    assert all("Page viewed" in page.extract_text() for page in landscape[1:])
+    assert "1208 records" in flat(text_of(pdf))
+
+
+# --- values in the reader's locale -----------------------------------------------------------
+
+
+def test_values_are_written_in_the_readers_locale() -> None:
+    moment = datetime(2026, 11, 25, 13, 5, tzinfo=UTC)
+    assert format_datetime(moment, "fr") == "25/11/2026 14:05"
+    assert format_datetime(moment, "en") == "25 Nov 2026 14:05"
+    assert format_datetime(datetime(2026, 7, 1, 12, 0), "fr") == "01/07/2026 14:00"
+    assert format_date(date(1994, 5, 17), "en") == "17 May 1994"
+    assert format_number(Decimal("1234.50"), "fr") == "1\u00a0234,50"
+    assert format_number(Decimal("1234.50"), "en") == "1,234.50"
+    assert format_number(-1234567.5, "en") == "-1,234,567.50"
+    assert format_number(34900, "fr") == "34\u00a0900"
+    assert format_number(2028, "en") == "2028"
+    assert format_value(True, "fr") == "Oui"
+    assert format_value(None, "en") == "—"
