@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, false, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, Table, bindparam, false, func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 
 from inventory.model import Category, DataMap, IdentityKind
@@ -163,10 +164,14 @@ def _locate_in_system(
             for link in table_spec.links:
                 target = location.match(system, link.target_table)
                 values = sorted(target.carried.get(link.target_column, set())) if target else []
+                if not values:
+                    continue
+                statement = systems.statement(
+                    ("link", system, name, link.column, tuple(c.name for c in columns)),
+                    partial(_select_where_in, columns, table.c[link.column], "values"),
+                )
                 for chunk in _chunks(values):
-                    collector.take(
-                        conn.execute(select(*columns).where(table.c[link.column].in_(chunk)))
-                    )
+                    collector.take(conn.execute(statement, {"values": list(chunk)}))
             location.tables[(system, name)] = match
 
 
@@ -201,6 +206,17 @@ class _RowCollector:
             ):
                 self.match.not_owned.add(key)
         return n
+
+
+def _select_where_in(
+    columns: Sequence[ColumnElement[Any]],
+    key: ColumnElement[Any],
+    parameter: str,
+    *,
+    order_by: Sequence[ColumnElement[Any]] = (),
+) -> Select[Any]:
+    """Build `SELECT columns WHERE key IN :parameter` with the list bound at execution."""
+    return select(*columns).where(key.in_(bindparam(parameter, expanding=True))).order_by(*order_by)
 
 
 def _identity_predicate(
@@ -253,16 +269,21 @@ def iter_category_rows(
         pk = match.primary_key
         wanted = list(dict.fromkeys([*pk, *columns]))
         key_expr = table.c[pk[0]] if len(pk) == 1 else tuple_(*(table.c[c] for c in pk))
+        statement = systems.statement(
+            ("rows", system, table_name, tuple(wanted)),
+            partial(
+                _select_where_in,
+                [table.c[c] for c in wanted],
+                key_expr,
+                "keys",
+                order_by=[table.c[c] for c in pk],
+            ),
+        )
         try:
             with systems.connect(system) as conn:
                 for chunk in _chunks(match.keys):
                     keys = [k[0] for k in chunk] if len(pk) == 1 else list(chunk)
-                    stmt = (
-                        select(*(table.c[c] for c in wanted))
-                        .where(key_expr.in_(keys))
-                        .order_by(*(table.c[c] for c in pk))
-                    )
-                    for row in conn.execute(stmt):
+                    for row in conn.execute(statement, {"keys": keys}):
                         mapping = row._mapping
                         key = tuple(mapping[c] for c in pk)
                         yield CategoryRow(

@@ -8,7 +8,7 @@ any working directory.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SAWarning, SQLAlchemyError
+from sqlalchemy.sql.expression import Executable
 
 from inventory.model import DataMap
 
@@ -74,6 +75,7 @@ class Systems:
     engines: dict[str, Engine] = field(default_factory=dict)
     _tables: dict[str, dict[str, Table]] = field(default_factory=dict)
     _pinned: dict[str, Connection] | None = None
+    _statements: dict[Hashable, Executable] = field(default_factory=dict)
 
     def url(self, system: str) -> str:
         return system_url(self.data_map, system, self.environ, self.base_dir)
@@ -97,6 +99,14 @@ class Systems:
                 raise SystemUnavailable(system, short_reason(exc)) from exc
             self._tables[system] = {name: metadata.tables[name] for name in wanted}
         return self._tables[system]
+
+    def statement(self, key: Hashable, build: Callable[[], Executable]) -> Executable:
+        """Return the statement stored under `key`, building it once: the locator runs the same
+        few dozen parametrised SELECTs for every subject, and building them costs as much as
+        sending them."""
+        if key not in self._statements:
+            self._statements[key] = build()
+        return self._statements[key]
 
     @contextmanager
     def connect(self, system: str) -> Iterator[Connection]:
