@@ -53,6 +53,7 @@ bench: $(STAMP) services
 	-$(BIN)/python bench/queue_page.py
 	-$(BIN)/python bench/access.py
 	-$(BIN)/python bench/erasure.py
+	-$(BIN)/python bench/retention.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

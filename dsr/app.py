@@ -22,6 +22,7 @@ from dsr.demo import views as demo_views
 from dsr.execution import certificate_views, dashboard_views
 from dsr.extensions import csrf, limiter
 from dsr.requests import views as public_views
+from dsr.scheduler import views as scheduler_views  # noqa: F401  (registers its page)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout: templates/ and static/ are at its root, beside the packages."""

@@ -23,6 +23,8 @@ from dsr.api.cli import api_group
 from dsr.execution.cli import request_group
 from dsr.execution.cli_plan import request_plan_command
 from dsr.outbox.cli import outbox_group
+from dsr.retention.cli import retention_group
+from dsr.scheduler.cli import scheduler_group
 from dsr.store_cli import audit_group, database_url_option, db_group, db_upgrade
 from inventory.loader import MapError, load_data_map
 from inventory.locator import (
@@ -336,3 +338,5 @@ main.add_command(outbox_group)
 main.add_command(staff_group)
 request_group.add_command(request_plan_command)
 main.add_command(request_group)
+main.add_command(scheduler_group)
+main.add_command(retention_group)

@@ -246,6 +246,8 @@ def import_models() -> None:
     import dsr.execution.change_records
     import dsr.outbox.models
     import dsr.requests.models
+    import dsr.retention.models
+    import dsr.scheduler.models
     import dsr.suppression.models  # noqa: F401
 
 

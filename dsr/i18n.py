@@ -95,6 +95,36 @@ STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
 )
 """Where a request stands, as its requester reads it."""
 
+STAFF_STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
+    {
+        Status.RECEIVED: lazy_gettext("Awaiting email confirmation"),
+        Status.VERIFIED: lazy_gettext("Verified, to review"),
+        Status.IN_REVIEW: lazy_gettext("In review"),
+        Status.AWAITING_REQUESTER: lazy_gettext("Awaiting the requester"),
+        Status.APPROVED: lazy_gettext("Approved"),
+        Status.PROCESSING: lazy_gettext("Processing"),
+        Status.COMPLETED: lazy_gettext("Completed"),
+        Status.DENIED: lazy_gettext("Denied"),
+        Status.FAILED: lazy_gettext("Failed"),
+        Status.EXPIRED: lazy_gettext("Expired (never verified)"),
+        Status.CANCELLED: lazy_gettext("Cancelled"),
+    }
+)
+"""Where a request stands, as staff read it on the dashboard."""
+
+ACTOR_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "requester": lazy_gettext("the requester"),
+        "system": lazy_gettext("the system"),
+    }
+)
+"""Who acted, for the audit labels that are not a staff member's login."""
+
+
+def actor_shown(label: str) -> str:
+    """Return an audit event's actor label as people read it (a staff login stays as it is)."""
+    return str(ACTOR_LABELS.get(label, label))
+
 
 def shown_date(moment: datetime) -> str:
     """Return the calendar date of `moment` in the shown time zone, in the current locale."""
@@ -111,5 +141,7 @@ def init_app(app: Flask) -> None:
         languages=LANGUAGES,
         request_type_label=REQUEST_TYPE_LABELS.__getitem__,
         status_label=STATUS_LABELS.__getitem__,
+        staff_status_label=STAFF_STATUS_LABELS.__getitem__,
+        actor_shown=actor_shown,
     )
     app.jinja_env.filters["shown_date"] = shown_date

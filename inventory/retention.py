@@ -33,6 +33,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    case,
     delete,
     exists,
     func,
@@ -223,20 +224,38 @@ def sweep_category(
     outcome = SweepOutcome(category.system, category_id, scope.action)
     outcome.followers = {path.table: 0 for path in scope.followers}
     after: Key | None = None
+    by_range = gate is None and len(scope.pk) == 1 and scope.action is ErasureAction.DELETE
     while True:
+        keys: list[Key] = []
         with engine.connect() as conn, conn.begin():
-            rows = conn.execute(_candidates(scope, after).limit(batch_size)).all()
-            if not rows:
-                break
-            after = tuple(rows[-1])[: len(scope.pk)]
-            found = [(tuple(r)[: len(scope.pk)], r[-1]) for r in rows]
-            keys = list(gate(found)) if gate is not None else [k for k, _ in found]
-            changed = _apply(conn, scope, keys, secret_key, now, outcome) if keys else 0
+            if by_range:  # only the batch's first and last keys cross the wire
+                ids = _candidates(scope, after, with_date=False).limit(batch_size).subquery()
+                first = ids.c[scope.pk[0]]
+                low, high, taken = conn.execute(
+                    select(func.min(first), func.max(first), func.count()).select_from(ids)
+                ).one()
+                if not taken:
+                    break
+                after = (high,)
+                changed = _apply(
+                    conn, scope, keys, _range(scope, low, high), secret_key, now, outcome
+                )
+            else:
+                rows = conn.execute(_candidates(scope, after).limit(batch_size)).all()
+                if not rows:
+                    break
+                taken = len(rows)
+                after = tuple(rows[-1])[: len(scope.pk)]
+                found = [(tuple(r)[: len(scope.pk)], r[-1]) for r in rows]
+                keys = list(gate(found)) if gate is not None else [k for k, _ in found]
+                chosen = _key_in(scope.table, scope.pk, keys)
+                changed = _apply(conn, scope, keys, chosen, secret_key, now, outcome) if keys else 0
         outcome.batches += 1
-        outcome.swept_keys.extend(keys)
+        if gate is not None:
+            outcome.swept_keys.extend(keys)
         if on_batch is not None:
             on_batch(changed)
-        if len(rows) < batch_size:
+        if taken < batch_size:
             break
     return outcome
 
@@ -447,7 +466,7 @@ def _free(
     """Rows of `main` (the category's main table) that no kept row refers to.
 
     A referring row is not kept when another deleting category sweeps it at the same instant
-    (and nothing keeps it in turn): the sweeps run children first (`sweep_order`).
+    (and nothing keeps it in turn): the sweeps run children first (`_sweep_order`).
     """
     shape = ctx.shape(category_id)
     conditions = []
@@ -559,13 +578,12 @@ def _pending(scope: _Scope) -> ColumnElement[bool]:
     return true()
 
 
-def _candidates(scope: _Scope, after: Key | None) -> Select[Any]:
+def _candidates(scope: _Scope, after: Key | None, *, with_date: bool = True) -> Select[Any]:
     """Select (key..., date) of the rows to sweep, in key order, after `after`."""
     table = scope.table
     pk_cols = [table.c[c] for c in scope.pk]
-    stmt = select(*pk_cols, table.c[scope.date_column]).where(
-        _expired(scope), scope.free, _pending(scope)
-    )
+    dated = [table.c[scope.date_column]] if with_date else []
+    stmt = select(*pk_cols, *dated).where(_expired(scope), scope.free, _pending(scope))
     if after is not None:
         if len(pk_cols) == 1:
             stmt = stmt.where(pk_cols[0] > after[0])
@@ -577,19 +595,19 @@ def _candidates(scope: _Scope, after: Key | None) -> Select[Any]:
 def _count(conn: Connection, scope: _Scope, gate: Gate | None) -> CategorySweep:
     table = scope.table
     date_col = table.c[scope.date_column]
-    no_date = conn.execute(select(func.count()).where(date_col.is_(None))).scalar_one()
-    expired = conn.execute(
-        select(func.count()).select_from(table).where(_expired(scope), _pending(scope))
-    ).scalar_one()
+    expiring = and_(_expired(scope), _pending(scope))
+    taken = and_(expiring, scope.free)
+    no_date, expired, count, oldest = conn.execute(  # one scan of the table
+        select(
+            func.count(case((date_col.is_(None), 1))),
+            func.count(case((expiring, 1))),
+            func.count(case((taken, 1))),
+            func.min(case((taken, date_col))),
+        ).select_from(table)
+    ).one()
     held = 0
-    if gate is None:
-        count, oldest = conn.execute(
-            select(func.count(), func.min(date_col)).where(
-                _expired(scope), scope.free, _pending(scope)
-            )
-        ).one()
-        keys: list[Key] | None = None
-    else:
+    keys: list[Key] | None = None
+    if gate is not None:
         rows = [(tuple(r)[: len(scope.pk)], r[-1]) for r in conn.execute(_candidates(scope, None))]
         allowed = set(gate(rows))
         keys = [k for k, _ in rows if k in allowed]
@@ -654,10 +672,18 @@ def _count_followers(conn: Connection, scope: _Scope, path: _Path, keys: list[Ke
 # --- changing the rows ------------------------------------------------------------------------
 
 
+def _range(scope: _Scope, low: Any, high: Any) -> ColumnElement[bool]:
+    """Return the condition of a batch that is every candidate between two keys: the range and
+    the sweep's own conditions (no list of thousands of keys to send)."""
+    pk = scope.table.c[scope.pk[0]]
+    return and_(pk >= low, pk <= high, _expired(scope), scope.free, _pending(scope))
+
+
 def _apply(
     conn: Connection,
     scope: _Scope,
     keys: list[Key],
+    in_batch: ColumnElement[bool],
     secret_key: bytes,
     now: datetime,
     outcome: SweepOutcome,
@@ -665,7 +691,6 @@ def _apply(
     table = scope.table
     if scope.action is ErasureAction.DELETE:
         changed = 0
-        in_batch = _key_in(table, scope.pk, keys)
         for path in scope.followers:  # deepest first: children before parents
             follower = scope.tables[path.table]
             gone = conn.execute(
@@ -690,11 +715,7 @@ def _apply(
         kept = conn.execute(
             select(func.count())
             .select_from(follower)
-            .where(
-                exists().where(
-                    _to_main(scope.tables, path, scope.table), _key_in(table, scope.pk, keys)
-                )
-            )
+            .where(exists().where(_to_main(scope.tables, path, scope.table), in_batch))
         ).scalar_one()
         outcome.followers[path.table] = outcome.followers.get(path.table, 0) + kept
     if scope.work.restriction:

@@ -29,6 +29,7 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
     ("dashboard.audit", lazy_gettext("Audit")),
     ("dashboard.data_map", lazy_gettext("Data map")),
     ("dashboard.figures", lazy_gettext("Figures")),
+    ("dashboard.scheduler", lazy_gettext("Scheduler")),
 )
 """The sections of the dashboard by endpoint; a section whose view is not registered is hidden."""
 

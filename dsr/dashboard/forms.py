@@ -14,7 +14,7 @@ from wtforms import Form, HiddenField, IntegerField, SelectField, StringField, T
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from dsr.i18n import REQUEST_TYPE_LABELS, STATUS_LABELS, lazy_gettext
+from dsr.i18n import REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS, lazy_gettext
 from dsr.requests.models import EMAIL_MAX
 from dsr.requests.workflow import MAX_EXTENSION_MONTHS
 
@@ -57,7 +57,7 @@ class QueueFilterForm(Form):
         self.status.choices = [
             SelectChoice("open", lazy_gettext("Open requests")),
             SelectChoice("all", lazy_gettext("All requests")),
-            *(SelectChoice(status.value, label) for status, label in STATUS_LABELS.items()),
+            *(SelectChoice(status.value, label) for status, label in STAFF_STATUS_LABELS.items()),
         ]
         self.type.choices = [
             SelectChoice("", lazy_gettext("Every type")),

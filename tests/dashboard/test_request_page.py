@@ -225,3 +225,14 @@ def test_a_system_that_is_down_is_said_clearly(make_app: object) -> None:
 
 def test_an_unknown_reference_is_a_404(dpo: FlaskClient) -> None:
     assert dpo.get("/dashboard/requests/DSR-2026-999999").status_code == 404
+
+
+def test_staff_read_staff_wording_of_statuses_and_actors(app: Flask, dpo: FlaskClient) -> None:
+    request = new_request(app, status=Status.VERIFIED)
+    dpo.get("/lang/en")
+    page = dpo.get(f"/dashboard/requests/{request.reference}").get_data(as_text=True)
+    assert "Verified, to review" in page
+    assert "Received, waiting to be reviewed" not in page  # the requester's wording
+    assert "By the requester" in page and "By requester" not in page
+    queue = dpo.get("/dashboard/").get_data(as_text=True)
+    assert "Verified, to review" in queue and "Waiting for your answer" not in queue

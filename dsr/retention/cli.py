@@ -1,0 +1,131 @@
+"""`dsr retention plan` and `dsr retention run`: the map's retention periods, counted or applied.
+
+Settings come from the environment as for `dsr request run` (DSR_DATA_MAP, DSR_RETENTION_...,
+and the variables the map's systems name). Only names and counts are printed, never values.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from dsr import db
+from dsr.db import utcnow
+from dsr.execution.cli import settings_from_environment
+from dsr.retention.service import (
+    RETENTION_SETTINGS,
+    describe_sweep,
+    plan_retention_now,
+    run_retention,
+)
+from dsr.store_cli import database_url_option, fail_on_database_error
+from inventory.model import ErasureAction
+from inventory.retention import CategorySweep, RetentionPlan
+
+
+def _map_path() -> Path | None:
+    """The map chosen with `dsr --map FILE`, if the root command holds one."""
+    root = click.get_current_context().find_root().obj
+    path = getattr(root, "map_path", None)
+    return Path(path) if path is not None else None
+
+
+@click.group("retention")
+def retention_group() -> None:
+    """Apply the data map's retention periods."""
+
+
+@retention_group.command("plan")
+@database_url_option
+def retention_plan(database_url: str) -> None:
+    """Show, per system and category, what `dsr retention run` would do now; change nothing."""
+    db.import_models()
+    engine = db.make_engine(database_url)
+    try:
+        db.ensure_database_is_current(engine)
+        plan = plan_retention_now(
+            engine=engine, settings=settings_from_environment(_map_path()), now=utcnow()
+        )
+    except SQLAlchemyError as error:
+        fail_on_database_error(database_url, "plan the retention sweeps with", error)
+    finally:
+        engine.dispose()
+    _show_plan(plan)
+
+
+@retention_group.command("run")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Rows per batch, each in its own transaction "
+    f"(default DSR_RETENTION_BATCH_SIZE, else {RETENTION_SETTINGS['RETENTION_BATCH_SIZE']}).",
+)
+@database_url_option
+def retention_run(batch_size: int | None, database_url: str) -> None:
+    """Warn inactive account holders, then sweep every category; safe to run again."""
+    db.import_models()
+    engine = db.make_engine(database_url)
+    settings = settings_from_environment(_map_path())
+    now = utcnow()
+    try:
+        db.ensure_database_is_current(engine)
+        total = sum(
+            s.total for s in plan_retention_now(engine=engine, settings=settings, now=now).sweeps
+        )
+        with click.progressbar(length=total, label="Sweeping", file=sys.stderr) as bar:
+            report = run_retention(
+                engine=engine,
+                settings=settings,
+                now=now,
+                batch_size=batch_size,
+                progress=bar.update,
+            )
+    except SQLAlchemyError as error:
+        fail_on_database_error(database_url, "run the retention sweeps with", error)
+    finally:
+        engine.dispose()
+    click.echo(f"Warnings sent: {report.warnings_sent}")
+    for result in report.categories:
+        followers = "".join(f", {n} of {t}" for t, n in result.followers.items())
+        click.echo(
+            f"{result.system} / {result.category}: {result.action.value} {result.rows}{followers}"
+        )
+    click.echo(f"Rows changed: {report.rows}")
+
+
+def _show_plan(plan: RetentionPlan) -> None:
+    for system, sweeps in plan.by_system().items():
+        click.echo(system)
+        for sweep in sweeps:
+            click.echo(f"  {sweep.category} ({_rule(sweep)}): {describe_sweep(sweep)}")
+            for follower in sweep.followers:
+                verb = "archived" if sweep.action is ErasureAction.RETAIN else "deleted"
+                click.echo(f"      with them: {follower.rows} rows of {follower.table} {verb}")
+            for line in _notes(sweep):
+                click.echo(f"      {line}")
+
+
+def _rule(sweep: CategorySweep) -> str:
+    return f"{sweep.period} from {sweep.table}.{sweep.date_column}, before {sweep.cutoff:%Y-%m-%d}"
+
+
+def _notes(sweep: CategorySweep) -> list[str]:
+    notes = []
+    if sweep.condition is not None:
+        notes.append(f"condition: {sweep.condition.en}")
+    if sweep.no_date:
+        notes.append(f"no date: not swept: {sweep.no_date} rows")
+    if sweep.referenced:
+        notes.append(f"expired but still referenced by kept rows: {sweep.referenced} kept")
+    if sweep.held:
+        notes.append(f"expired, waiting for the warning period: {sweep.held} rows")
+    if sweep.action is ErasureAction.RETAIN and not sweep.archive_columns and sweep.rows:
+        notes.append("no restriction of the map covers this table: reported, left unchanged")
+    if sweep.not_swept:
+        names = ", ".join(sweep.not_swept)
+        notes.append(f"not swept (the map gives them no date): {names}")
+    return notes

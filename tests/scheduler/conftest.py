@@ -1,0 +1,82 @@
+"""Fixtures of the scheduler tests: a migrated store on each engine, settings, and a factory of
+requests in any status with their audit events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from dsr import db
+from dsr.audit.models import record_action
+from dsr.outbox.smtp import SmtpSettings
+from dsr.requests.models import DataRequest, Language, next_reference, normalize_email
+from dsr.requests.workflow import Actor, RequestState, RequestType, Status
+from dsr.scheduler.jobs import SchedulerSettings
+
+NOW = datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
+
+MakeRequest = Callable[..., int]
+
+
+@pytest.fixture
+def store(engine_url: str) -> Iterator[Engine]:
+    """A fresh store, migrated, on this run's engine."""
+    db.import_models()
+    db.run_migrations(engine_url)
+    engine = db.make_engine(engine_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings() -> SchedulerSettings:
+    # Port 9 (discard): nothing listens, so a delivery attempt would fail fast.
+    return SchedulerSettings(
+        secret_key="a secret for the tests only",
+        smtp=SmtpSettings(host="127.0.0.1", port=9, timeout=1),
+    )
+
+
+@pytest.fixture
+def make_request(store: Engine) -> MakeRequest:
+    """Add a committed request in `status`, received at `received_at`, whose last audit event
+    is at `last_event_at` (default: its receipt); return its id."""
+
+    def make(
+        *,
+        status: Status = Status.IN_REVIEW,
+        received_at: datetime = NOW - timedelta(days=10),
+        last_event_at: datetime | None = None,
+        email: str = "Zoe.Lefevre@Example.org",
+        **fields: Any,
+    ) -> int:
+        with db.transaction(store) as session:
+            request = DataRequest(
+                reference=next_reference(db_session=session, received_at=received_at),
+                type=fields.pop("type", RequestType.ACCESS),
+                requester_email=email,
+                normalized_email=normalize_email(email),
+                language=Language.FR,
+                received_at=received_at,
+                due_at=RequestState.new(received_at).due_at,
+                status=status,
+                **fields,
+            )
+            session.add(request)
+            session.flush()
+            record_action(
+                db_session=session,
+                request=request,
+                actor=Actor.SYSTEM,
+                action="received",
+                at=last_event_at or received_at,
+                to_status=status,
+            )
+            assert request.id is not None
+            return request.id
+
+    return make

@@ -1,0 +1,83 @@
+"""`dsr scheduler list` and `dsr scheduler run-once JOB`, and the dashboard's scheduler page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from dsr import db
+from dsr.requests.models import DataRequest
+from dsr.requests.workflow import Status
+from dsr.scheduler.cli import scheduler_group
+from dsr.scheduler.jobs import JOBS, SchedulerSettings, run_job
+from tests.accounts.helpers import StaffClientFactory, staff_client
+from tests.scheduler.conftest import NOW, MakeRequest
+from tests.web.conftest import MakeApp, make_app, smtp_server, store_url
+
+__all__ = ["make_app", "smtp_server", "staff_client", "store_url"]  # the fixtures used here
+
+
+@pytest.mark.databases("sqlite")
+def test_list_shows_every_job_and_when_it_runs(engine_url: str, store: Engine) -> None:
+    result = CliRunner().invoke(scheduler_group, ["--database-url", engine_url, "list"])
+    assert result.exit_code == 0, result.output
+    for name in JOBS:
+        assert name in result.output
+    assert "every 1 minutes" in result.output and "daily at 07:00 UTC" in result.output
+    assert "when the scheduler starts" in result.output
+    assert "No scheduler is running." in result.output
+
+
+@pytest.mark.databases("sqlite")
+def test_run_once_runs_the_job_now_and_records_it(
+    engine_url: str, store: Engine, make_request: MakeRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DSR_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("DSR_SMTP_PORT", "9")
+    request_id = make_request(status=Status.RECEIVED, received_at=db.utcnow() - timedelta(days=8))
+    runner = CliRunner()
+    result = runner.invoke(
+        scheduler_group, ["--database-url", engine_url, "run-once", "expire_unverified"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "expire_unverified: 1 done, 0 errors." in result.output
+    with db.open_session(store) as session:
+        request = session.exec(select(DataRequest).where(DataRequest.id == request_id)).one()
+    assert request.status is Status.EXPIRED
+    listed = runner.invoke(scheduler_group, ["--database-url", engine_url, "list"])
+    assert "(1 done, 0 errors)" in listed.output
+
+
+@pytest.mark.databases("sqlite")
+def test_run_once_refuses_an_unknown_job(engine_url: str, store: Engine) -> None:
+    result = CliRunner().invoke(scheduler_group, ["--database-url", engine_url, "run-once", "x"])
+    assert result.exit_code == 2
+    assert "outbox" in result.output
+
+
+@pytest.fixture
+def app(make_app: MakeApp) -> Flask:
+    return make_app()
+
+
+def test_the_dashboard_shows_the_jobs_and_their_runs_to_auditors(
+    app: Flask, staff_client: StaffClientFactory
+) -> None:
+    engine = db.get_engine(app)
+    settings = SchedulerSettings(secret_key="a secret for the tests only")
+    run_job("fail_stuck", engine=engine, settings=settings, now=NOW)
+    client = staff_client("auditor")
+    page = client.get("/dashboard/scheduler", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for name in JOBS:
+        assert name in text
+    assert "No scheduler is running" in text or "Aucun planificateur" in text
+    assert "fail_stuck" in text
+    anonymous = app.test_client().get("/dashboard/scheduler")
+    assert anonymous.status_code == 302
