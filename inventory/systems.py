@@ -76,6 +76,7 @@ class Systems:
     _tables: dict[str, dict[str, Table]] = field(default_factory=dict)
     _pinned: dict[str, Connection] | None = None
     _statements: dict[Hashable, Executable] = field(default_factory=dict)
+    _sql: dict[Hashable, str] = field(default_factory=dict)
 
     def url(self, system: str) -> str:
         return system_url(self.data_map, system, self.environ, self.base_dir)
@@ -107,6 +108,12 @@ class Systems:
         if key not in self._statements:
             self._statements[key] = build()
         return self._statements[key]
+
+    def driver_sql(self, key: Hashable, build: Callable[[], str]) -> str:
+        """Return the SQL text stored under `key`, rendering it once (see `statement`)."""
+        if key not in self._sql:
+            self._sql[key] = build()
+        return self._sql[key]
 
     @contextmanager
     def connect(self, system: str) -> Iterator[Connection]:
