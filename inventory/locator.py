@@ -239,11 +239,12 @@ def _select_in(
             (*cache_key, "any"),
             partial(_render_any, conn.dialect, columns, key, order_by),
         )
-        return conn.exec_driver_sql(sql, {"values": list(values)})
+        return conn.exec_driver_sql(sql, {"values": list(values)}).fetchall()
     statement = systems.statement(
         cache_key, partial(_select_where_in, columns, key, "values", order_by=order_by)
     )
-    return conn.execute(statement, {"values": list(values)})
+    # One chunk holds at most CHUNK keys: fetch its rows at once rather than one by one.
+    return conn.execute(statement, {"values": list(values)}).fetchall()
 
 
 def _render_any(
