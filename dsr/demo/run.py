@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from socketserver import ThreadingMixIn
 
 from flask import Flask
 from werkzeug.serving import make_server
@@ -101,6 +102,9 @@ def serve_demo(
         password = ensure_demo_staff(app, folder)
         with MailSink(mail_folder, port=smtp_port):
             server = make_server(host, port, app, threaded=True)
+            if isinstance(server, ThreadingMixIn):
+                # Ctrl-C must not wait for a browser's idle keep-alive connection to end.
+                server.block_on_close = False
             try:
                 base = f"http://{host}:{server.server_port}"
                 echo(f"Demo mail server on {SINK_HOST}:{smtp_port}, keeping mail in {mail_folder}")

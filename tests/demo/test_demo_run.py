@@ -135,7 +135,7 @@ def test_the_demo_serves_the_form_and_the_mailbox_and_stops_on_ctrl_c(
         engine.dispose()
 
     process.send_signal(signal.SIGINT)
-    assert process.wait(15) == 0
+    assert process.wait(30) == 0
     assert process.stdout is not None and "Stopping the demo." in process.stdout.read()
     deadline = time.monotonic() + 10
     while not (port_is_free(port) and port_is_free(smtp_port)):
