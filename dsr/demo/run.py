@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -70,6 +71,13 @@ def ensure_demo_staff(app: Flask, folder: Path) -> str:
     return password
 
 
+def _stop_on_interrupt_or_terminate() -> None:
+    """Make Ctrl-C (SIGINT) and SIGTERM stop the demo cleanly, even when the shell that started
+    it in the background set SIGINT to be ignored (Python then leaves it ignored)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def serve_demo(
     *,
     database_url: str,
@@ -84,6 +92,7 @@ def serve_demo(
     The mail and the signing key are kept in `folder` (the instance folder, normally); the store
     at `database_url` must be migrated already. Raise OSError when a port is taken.
     """
+    _stop_on_interrupt_or_terminate()
     folder.mkdir(parents=True, exist_ok=True)
     mail_folder = folder / MAIL_FOLDER
     app = create_app(
