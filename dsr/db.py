@@ -20,7 +20,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, Response, current_app, g
-from sqlalchemy import DateTime, Enum, create_engine, event, make_url
+from sqlalchemy import ColumnElement, DateTime, Enum, create_engine, event, make_url, update
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.orm import Session as OrmSession
@@ -194,6 +194,30 @@ def _forget_after_commit(session: OrmSession, transaction: SessionTransaction) -
 
 
 _ENGINE_KEY = "dsr.db.engine"
+
+
+def claim_row(
+    session: Session,
+    table: Table,
+    row_id: int,
+    *,
+    pending: StrEnum,
+    free: ColumnElement[bool],
+    until: datetime,
+) -> bool:
+    """Take one queued row for this sender: set its `claimed_until` only if it is still
+    `pending` and `free` (unclaimed or its lease ran out), and commit; say whether it was ours.
+
+    The outbox and the API callbacks share this compare-and-set so that two senders never send
+    the same item.
+    """
+    taken = session.execute(
+        update(table)
+        .where(table.c.id == row_id, table.c.status == pending, free)
+        .values(claimed_until=until)
+    )
+    session.commit()
+    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def init_app(app: Flask) -> None:

@@ -41,7 +41,7 @@ from dsr.api.models import (
     CallbackDeliveryStatus,
     StatusCallback,
 )
-from dsr.db import after_commit, open_session, table_of, utcnow
+from dsr.db import after_commit, claim_row, open_session, table_of, utcnow
 from dsr.outbox.smtp import MAX_ATTEMPTS, next_attempt_delay
 from dsr.requests.models import Channel, DataRequest
 
@@ -277,6 +277,7 @@ def post_json(url: str, body: bytes, headers: Mapping[str, str], timeout: float)
         with _opener.open(outgoing, timeout=timeout) as response:
             status = response.status
     except urllib.error.HTTPError as error:
+        error.close()  # an HTTPError is also the response: it holds the connection open
         raise CallbackFailed(f"HTTP {error.code}") from None
     except (OSError, ValueError) as error:
         raise CallbackFailed(type(error).__name__) from None
@@ -372,17 +373,14 @@ def _claim_next(engine: Engine, *, at: datetime, skip: list[int]) -> _Claimed | 
                 body=delivery.body,
                 attempts=delivery.attempts,
             )
-            taken = session.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == claimed.id,
-                    deliveries.c.status == CallbackDeliveryStatus.PENDING,
-                    free,
-                )
-                .values(claimed_until=at + LEASE)
-            )
-            session.commit()
-            if taken.rowcount == 1:  # type: ignore[attr-defined]
+            if claim_row(
+                session,
+                deliveries,
+                claimed.id,
+                pending=CallbackDeliveryStatus.PENDING,
+                free=free,
+                until=at + LEASE,
+            ):
                 return claimed
             session.expunge_all()  # another sender took it: look again
 

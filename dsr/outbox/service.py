@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dsr.db import after_commit, open_session, table_of, utcnow
+from dsr.db import after_commit, claim_row, open_session, table_of, utcnow
 from dsr.outbox.compose import compose_email
 from dsr.outbox.models import LAST_ERROR_MAX, OutboxMessage, OutboxStatus, new_message_id
 from dsr.outbox.smtp import (
@@ -220,17 +220,14 @@ def _claim_next(
                 language=candidate.language,
                 attempts=candidate.attempts,
             )
-            taken = session.execute(
-                update(messages)
-                .where(
-                    messages.c.id == claimed.id,
-                    messages.c.status == OutboxStatus.PENDING,
-                    free,
-                )
-                .values(claimed_until=at + lease)
-            )
-            session.commit()
-            if taken.rowcount == 1:  # type: ignore[attr-defined]
+            if claim_row(
+                session,
+                messages,
+                claimed.id,
+                pending=OutboxStatus.PENDING,
+                free=free,
+                until=at + lease,
+            ):
                 return claimed
             session.expunge_all()  # another sender took it: look again
 
