@@ -17,12 +17,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian tools the tests use (qpdf checks every PDF we produce). Installed only when missing.
+# Debian tools the tests use: qpdf checks every PDF we produce, Chromium runs the browser
+# journeys (Playwright drives /usr/bin/chromium; it cannot download a browser of its own here).
+# Installed only when missing.
+DEBIAN_PACKAGES := qpdf chromium fonts-dejavu-core
 system-packages:
-	@command -v qpdf >/dev/null 2>&1 || { \
-	  echo "Installing Debian package qpdf (used to check the PDFs)..."; \
+	@missing=""; \
+	command -v qpdf >/dev/null 2>&1 || missing="$$missing qpdf"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq qpdf >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# axe-core (the accessibility checker the browser journeys run in each page), from the npm
+# registry at the version package-lock.json pins.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
 
 services:
 	@scripts/ensure-services.sh
@@ -40,7 +54,7 @@ demo: $(STAMP)
 	@echo "--- the desk, with a local mailbox for its emails (Ctrl-C to stop) ---"
 	$(BIN)/dsr demo run --host $(DEMO_HOST) --port $(DEMO_PORT) --smtp-port $(DEMO_SMTP_PORT)
 
-test: $(STAMP) system-packages services
+test: $(STAMP) $(NODE_STAMP) system-packages services
 	$(BIN)/pytest -n 2
 
 lint: $(STAMP)
@@ -56,4 +70,4 @@ bench: $(STAMP) services
 	-$(BIN)/python bench/retention.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules instance .pytest_cache .mypy_cache .ruff_cache
