@@ -3,10 +3,14 @@
 Usage: python bench/erasure.py [--url URL] [--learners N] [--events-per-learner N] [--samples N]
 Without --url, a scratch PostgreSQL database is created on the local server, seeded like the access
 bench (100,000 learners, 50 tracking events each) and dropped after; one learner gets 10,000 more
-tracking events (the heavy learner). For each learner erased, the statements `execute_erasure`
-sends are first captured in a rolled-back run, then replayed alone on a raw connection (the floor:
-the same set-based statements, timed directly, rolled back), then the erasure runs for real.
-Targets: typical < 50 ms, heavy < 1 s, both within 3x the floor.
+tracking events (the heavy learner). For each learner erased:
+- the statements `execute_erasure` sends in its transaction (the SELECTs that find shared rows and
+  read the values to anonymise, the DELETEs and UPDATEs) are captured in a rolled-back run;
+- the floor: the same statements replayed alone on a raw connection, timed directly, rolled back
+  (best of FLOOR_REPEATS); the DELETEs and UPDATEs alone are printed beside it;
+- the erasure itself, rolled back the same way (best of FLOOR_REPEATS): the like-for-like ratio;
+- then the erasure for real, committed: the time a user waits.
+Targets: typical < 50 ms, heavy < 1 s (committed), both within 3x the floor.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from dsr.demo.seed import seed_platform
-from inventory.erasure import execute_erasure
+from inventory.erasure import PLACEHOLDER_DOMAIN, execute_erasure
 from inventory.loader import load_data_map
 from inventory.locator import locate_subject
 from inventory.model import DataMap
@@ -53,23 +57,24 @@ class _Rollback(Exception):
 class Timing:
     email: str
     locate: float
-    erasure: float
-    floor: float
+    erasure: float  # committed
+    rolled_back: float  # the erasure, rolled back like the floor
+    floor: float  # every statement it sends
+    writes_floor: float  # its DELETEs and UPDATEs alone
     statements: int
     rows_deleted: int
 
 
 @contextmanager
 def _capturing(systems: Systems) -> Iterator[list[tuple[str, Any, bool]]]:
-    """Record the DELETE and UPDATE statements sent, and roll the transaction back."""
+    """Record the statements sent, and roll the transaction back."""
     engine = systems.engine(SYSTEM)
     captured: list[tuple[str, Any, bool]] = []
 
     def record(
         _conn: Connection, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool
     ) -> None:
-        if statement.lstrip().upper().startswith(("DELETE", "UPDATE")):
-            captured.append((statement, params, many))
+        captured.append((statement, params, many))
 
     def refuse(_conn: Connection) -> None:
         raise _Rollback
@@ -106,20 +111,38 @@ def _floor(url: str, statements: list[tuple[str, Any, bool]]) -> float:
     return best
 
 
+def _writes(statements: list[tuple[str, Any, bool]]) -> list[tuple[str, Any, bool]]:
+    return [s for s in statements if s[0].lstrip().upper().startswith(("DELETE", "UPDATE"))]
+
+
 def erase_one(data_map: DataMap, systems: Systems, url: str, email: str) -> Timing:
     started = time.perf_counter()
     location = locate_subject(data_map, systems, "email", email)
     located = time.perf_counter() - started
     now = datetime.now(UTC)
-    with _capturing(systems) as statements, suppress(_Rollback):
-        execute_erasure(data_map, systems, location, secret_key=SECRET, now=now)
+    rolled_back = float("inf")
+    for _ in range(FLOOR_REPEATS):
+        with _capturing(systems) as statements, suppress(_Rollback):
+            begun = time.perf_counter()
+            execute_erasure(data_map, systems, location, secret_key=SECRET, now=now)
+        rolled_back = min(rolled_back, time.perf_counter() - begun)
     floor = _floor(url, statements)
+    writes_floor = _floor(url, _writes(statements))
     started = time.perf_counter()
     [outcome] = execute_erasure(data_map, systems, location, secret_key=SECRET, now=now)
     elapsed = time.perf_counter() - started
     if outcome.status != "done":
         raise SystemExit(f"erasure of a learner failed: {outcome.error}")
-    return Timing(email, located, elapsed, floor, len(statements), outcome.rows_deleted)
+    return Timing(
+        email,
+        located,
+        elapsed,
+        rolled_back,
+        floor,
+        writes_floor,
+        len(statements),
+        outcome.rows_deleted,
+    )
 
 
 def add_heavy_learner(url: str, learner_id: int) -> str:
@@ -169,14 +192,18 @@ def commit_latency(url: str, repeats: int = 20) -> float:
 
 
 def typical_emails(url: str, count: int, exclude: int) -> list[str]:
+    """Pick learners not erased yet (a rerun on the same --url picks others)."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
             emails = [
                 str(e)
                 for e in conn.execute(
-                    text("SELECT email FROM learner WHERE id > 9 AND id <> :x ORDER BY id"),
-                    {"x": exclude},
+                    text(
+                        "SELECT email FROM learner WHERE id > 9 AND id <> :x"
+                        " AND email NOT LIKE :erased ORDER BY id"
+                    ),
+                    {"x": exclude, "erased": f"%@{PLACEHOLDER_DOMAIN}"},
                 ).scalars()
             ]
     finally:
@@ -185,21 +212,29 @@ def typical_emails(url: str, count: int, exclude: int) -> list[str]:
 
 
 def report(label: str, timings: list[Timing], target: float, commit: float) -> bool:
-    erasure = statistics.median(t.erasure for t in timings)
-    floor = statistics.median(t.floor for t in timings)
+    def median(values: Any) -> float:
+        return float(statistics.median(values))
+
+    erasure = median(t.erasure for t in timings)
     worst = max(t.erasure for t in timings)
-    ratio = statistics.median(t.erasure / t.floor for t in timings)
+    ratio = median(t.rolled_back / t.floor for t in timings)
     print(f"\n{label} learner ({len(timings)} erased)")
-    print(f"  rows deleted (median):     {statistics.median(t.rows_deleted for t in timings):,.0f}")
-    print(f"  statements (median):       {statistics.median(t.statements for t in timings):.0f}")
+    print(f"  rows deleted (median):       {median(t.rows_deleted for t in timings):,.0f}")
+    print(f"  statements sent (median):    {median(t.statements for t in timings):.0f}")
+    print(f"  locate (median):             {median(t.locate for t in timings) * 1e3:.1f} ms")
+    print(f"  erasure, committed, median / worst: {erasure * 1e3:.1f} / {worst * 1e3:.1f} ms")
+    rolled_back = median(t.rolled_back for t in timings)
+    print(f"  erasure, rolled back (median):      {rolled_back * 1e3:.1f} ms")
+    print(f"  raw-SQL floor, rolled back (median): {median(t.floor for t in timings) * 1e3:.1f} ms")
     print(
-        f"  locate (median):           {statistics.median(t.locate for t in timings) * 1e3:.1f} ms"
+        "    of which its DELETEs and UPDATEs alone: "
+        f"{median(t.writes_floor for t in timings) * 1e3:.1f} ms"
     )
-    print(f"  erasure median / worst:    {erasure * 1e3:.1f} / {worst * 1e3:.1f} ms")
-    print(f"  raw-SQL floor (median):    {floor * 1e3:.1f} ms")
-    print(f"  erasure / floor (median):  {ratio:.2f}x")
-    with_commit = statistics.median(t.erasure / (t.floor + commit) for t in timings)
-    print(f"  erasure / (floor + one commit, {commit * 1e3:.1f} ms): {with_commit:.2f}x")
+    print(f"  erasure / floor, both rolled back (median): {ratio:.2f}x")
+    with_commit = median(t.erasure / (t.floor + commit) for t in timings)
+    print(f"  committed erasure / (floor + one commit, {commit * 1e3:.1f} ms): {with_commit:.2f}x")
+    writes = median(t.rolled_back / t.writes_floor for t in timings)
+    print(f"  erasure / its writes alone, both rolled back: {writes:.2f}x")
     met = erasure < target and ratio <= FLOOR_FACTOR
     print(
         f"  target < {target * 1e3:.0f} ms and within {FLOOR_FACTOR:.0f}x the floor: "

@@ -52,6 +52,7 @@ from inventory.erasure import (
     _column_rules,
     _constant,
     _key_in,
+    _Keyed,
     _python_type,
     _Reference,
     _references,
@@ -707,7 +708,8 @@ def _apply(
         work = _TableWork(table.name, scope.pk, scope.action, [scope.category])
         work.rules = scope.work.rules
         work.anonymize = keys
-        rows = _anonymize(conn, table, work, secret_key, scope.system, len(keys))
+        keyed = _Keyed(conn, None, scope.system, table, scope.pk)
+        rows = _anonymize(keyed, work, secret_key, scope.system, len(keys))
         outcome.rows += rows
         return rows
     for path in scope.followers:  # archived with their parent, as they are

@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar, cast
 
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine
 from sqlalchemy.engine import make_url
@@ -19,6 +20,8 @@ from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
 from inventory.model import DataMap
+
+T = TypeVar("T")
 
 
 class SystemUnavailable(Exception):
@@ -77,6 +80,7 @@ class Systems:
     _pinned: dict[str, Connection] | None = None
     _statements: dict[Hashable, Executable] = field(default_factory=dict)
     _sql: dict[Hashable, str] = field(default_factory=dict)
+    _memo: dict[Hashable, object] = field(default_factory=dict)
 
     def url(self, system: str) -> str:
         return system_url(self.data_map, system, self.environ, self.base_dir)
@@ -114,6 +118,16 @@ class Systems:
         if key not in self._sql:
             self._sql[key] = build()
         return self._sql[key]
+
+    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
+        """Return what `build` made for `key` the first time: work that depends only on the map
+        and the schema (an erasure's table layout) is done once per `Systems`."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return cast(T, self._memo[key])
+
+    def forget(self, key: Hashable) -> None:
+        self._memo.pop(key, None)
 
     @contextmanager
     def connect(self, system: str) -> Iterator[Connection]:
