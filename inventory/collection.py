@@ -1,7 +1,10 @@
 """The collected data of one subject, kept on disk between collection and rendering.
 
-`collect_subject` streams every category's rows (`iter_category_rows`) into one JSON Lines file
-per category and writes a manifest last, so that a half-written collection never opens. Values are
+`collect_subject` streams every category's rows (`iter_category_tables`) into one JSON Lines file
+per category and writes a manifest last, so that a half-written collection never opens. Each line
+holds one batch of one table's rows: `{"system", "table", "primary_key": [names], "columns":
+[names], "rows": [[owned, key values..., column values...], ...]}`, so that a subject with tens of
+thousands of rows is written (and read back) a batch at a time, without a dict per row. Values are
 typed-encoded so that datetimes, dates, Decimals and bytes come back as such. What the subject
 must never receive is not written at all: fields the map marks `disclose: false`, and the
 `third_party` fields of rows the subject does not own (another learner's message, R14).
@@ -19,10 +22,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from inventory.locator import CategoryRow, SubjectLocation, category_tables, iter_category_rows
+from inventory.locator import (
+    CategoryRow,
+    SubjectLocation,
+    category_tables,
+    iter_category_tables,
+)
 from inventory.model import DataMap
 from inventory.systems import Systems
 
@@ -32,7 +41,7 @@ CollectedRow: TypeAlias = CategoryRow
 MANIFEST = "manifest.json"
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 _PLAIN = frozenset({type(None), bool, int, str})
@@ -67,6 +76,19 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, dict | list):
         return {"$json": value}
     return str(value)
+
+
+_BY_TYPE: dict[type, Any] = {
+    datetime: lambda value: {"$datetime": value.isoformat()},
+    date: lambda value: {"$date": value.isoformat()},
+    Decimal: lambda value: {"$decimal": str(value)},
+}
+"""The types a database most often returns, encoded without walking `encode_value`'s checks."""
+
+
+def _encode_fast(value: Any) -> Any:
+    encode = _BY_TYPE.get(type(value))
+    return encode(value) if encode is not None else encode_value(value)
 
 
 _DECODERS: dict[str, Any] = {
@@ -139,14 +161,19 @@ class Collection:
             return
         with (self.directory / f"{category}.jsonl").open(encoding="utf-8") as lines:
             for line in lines:
-                record = json.loads(line)
-                yield CategoryRow(
-                    system=record["system"],
-                    table=record["table"],
-                    primary_key={k: decode_value(v) for k, v in record["primary_key"].items()},
-                    values={k: decode_value(v) for k, v in record["values"].items()},
-                    owned=bool(record["owned"]),
-                )
+                batch = json.loads(line)
+                system, table = batch["system"], batch["table"]
+                pk, columns = batch["primary_key"], batch["columns"]
+                width = len(pk)
+                for row in batch["rows"]:
+                    values = [decode_value(v) for v in row[1:]]
+                    yield CategoryRow(
+                        system=system,
+                        table=table,
+                        primary_key=dict(zip(pk, values[:width], strict=True)),
+                        values=dict(zip(columns, values[width:], strict=True)),
+                        owned=bool(row[0]),
+                    )
 
     def count(self, category: str) -> int:
         return sum(self.counts.get(category, {}).values())
@@ -206,29 +233,41 @@ def _collect_subject(
                 hidden.setdefault(table, set()).add(f.name)
             if f.third_party:
                 third_party.setdefault(table, set()).add(f.name)
+
         per_table: dict[str, int] = {}
         path = directory / f"{category_id}.jsonl"
         with os.fdopen(_open_private(path), "w", encoding="utf-8") as out:
-            for row in iter_category_rows(data_map, systems, location, category_id):
-                name = f"{row.system}.{row.table}"
-                redacted = () if row.owned else third_party.get(name, ())
-                record = {
-                    "system": row.system,
-                    "table": row.table,
-                    "primary_key": {
-                        k: v if type(v) in _PLAIN else encode_value(v)
-                        for k, v in row.primary_key.items()
-                    },
-                    "values": {
-                        k: None if k in redacted else v if type(v) in _PLAIN else encode_value(v)
-                        for k, v in row.values.items()
-                        if k not in hidden.get(name, ())
-                    },
-                    "owned": row.owned,
-                }
-                out.write(_ENCODER.encode(record))
-                out.write("\n")
-                per_table[name] = per_table.get(name, 0) + 1
+            for part in iter_category_tables(
+                data_map, systems, location, category_id, columns_of=partial(_disclosed, hidden)
+            ):
+                name = f"{part.system}.{part.table}"
+                width = len(part.primary_key)
+                # Positions (after `owned`) of the values redacted in rows of other people.
+                redacted = [
+                    1 + width + i
+                    for i, c in enumerate(part.columns)
+                    if c in third_party.get(name, ())
+                ]
+                for batch in part.batches:
+                    rows: list[list[Any]] = []
+                    for row in batch:
+                        owned = row[:width] not in part.not_owned
+                        encoded: list[Any] = [owned]
+                        encoded.extend([v if type(v) in _PLAIN else _encode_fast(v) for v in row])
+                        if not owned:
+                            for i in redacted:
+                                encoded[i] = None
+                        rows.append(encoded)
+                    record = {
+                        "system": part.system,
+                        "table": part.table,
+                        "primary_key": part.primary_key,
+                        "columns": part.columns,
+                        "rows": rows,
+                    }
+                    out.write(_ENCODER.encode(record))
+                    out.write("\n")
+                    per_table[name] = per_table.get(name, 0) + len(rows)
         categories.append(category_id)
         counts[category_id] = per_table
         field_types[category_id] = _field_types(data_map, systems, category_id)
@@ -242,6 +281,14 @@ def _collect_subject(
     )
     _write_manifest(collection)
     return collection
+
+
+def _disclosed(
+    hidden: dict[str, set[str]], system: str, table: str, columns: list[str]
+) -> list[str]:
+    """Leave out the columns the map marks `disclose: false`: they are not even read."""
+    never = hidden.get(f"{system}.{table}", set())
+    return [c for c in columns if c not in never]
 
 
 def _field_types(data_map: DataMap, systems: Systems, category_id: str) -> dict[str, str]:

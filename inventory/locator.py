@@ -9,7 +9,7 @@ Two phases keep memory flat whatever the size of the subject:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -159,11 +159,12 @@ def _locate_in_system(
                 select_cols.append(owner.column)
                 target = location.match(system, owner.target_table)
                 owner_values = target.carried.get(owner.target_column, set()) if target else set()
-            columns = [table.c[c] for c in dict.fromkeys(select_cols)]
+            names = list(dict.fromkeys(select_cols))
+            columns = [table.c[c] for c in names]
             collector = _RowCollector(match, owner.column if owner else None, owner_values)
             for column_name, expect_one in identity_columns.get(name, []):
                 predicate = _identity_predicate(table, column_name, spec.kind, value)
-                found = collector.take(conn.execute(select(*columns).where(predicate)))
+                found = collector.take(conn.execute(select(*columns).where(predicate)), names)
                 if expect_one and found > 1:
                     location.flags.append(
                         Flag(
@@ -181,7 +182,8 @@ def _locate_in_system(
                 key = ("link", system, name, link.column, tuple(c.name for c in columns))
                 for chunk in _chunks(values):
                     collector.take(
-                        _select_in(conn, systems, key, columns, table.c[link.column], chunk)
+                        _select_in(conn, systems, key, columns, table.c[link.column], chunk),
+                        names,
                     )
             location.tables[(system, name)] = match
 
@@ -195,27 +197,32 @@ class _RowCollector:
     owner_values: set[Any] | None
     seen: set[Key] = field(default_factory=set)
 
-    def take(self, rows: Iterable[Any]) -> int:
-        """Record the rows; return how many the query gave, duplicates included."""
+    def take(self, rows: Iterable[Any], columns: Sequence[str]) -> int:
+        """Record the rows (read by position in `columns`); return how many the query gave,
+        duplicates included."""
         n = 0
+        pk = [columns.index(c) for c in self.match.primary_key]
+        carried = [(columns.index(c), values) for c, values in self.match.carried.items()]
+        owner = columns.index(self.owner_column) if self.owner_column is not None else None
+        seen, keys, not_owned = self.seen, self.match.keys, self.match.not_owned
+        owner_values = self.owner_values
         for row in rows:
             n += 1
-            mapping = row._mapping
-            key = tuple(mapping[c] for c in self.match.primary_key)
-            if key in self.seen:
+            key = tuple(row[i] for i in pk)
+            if key in seen:
                 continue
-            self.seen.add(key)
-            self.match.keys.append(key)
-            for column, values in self.match.carried.items():
-                if mapping[column] is not None:
-                    values.add(mapping[column])
+            seen.add(key)
+            keys.append(key)
+            for i, values in carried:
+                if row[i] is not None:
+                    values.add(row[i])
             if (
-                self.owner_column is not None
-                and self.owner_values is not None
-                and mapping[self.owner_column] is not None
-                and mapping[self.owner_column] not in self.owner_values
+                owner is not None
+                and owner_values is not None
+                and row[owner] is not None
+                and row[owner] not in owner_values
             ):
-                self.match.not_owned.add(key)
+                not_owned.add(key)
         return n
 
 
@@ -305,42 +312,93 @@ def category_tables(data_map: DataMap, category: Category) -> list[tuple[str, st
     return [(s, t, cols) for (s, t), cols in seen.items()]
 
 
+@dataclass(frozen=True)
+class TableRows:
+    """One table's rows of a category, as tuples: the primary key's values, then the columns'.
+
+    `batches` yields lists of rows (at most CHUNK each) read by primary key; a row whose key is in
+    `not_owned` belongs to someone else (the map's `owner`).
+    """
+
+    system: str
+    table: str
+    primary_key: tuple[str, ...]
+    columns: tuple[str, ...]
+    not_owned: frozenset[Key]
+    batches: Iterator[Sequence[tuple[Any, ...]]]
+
+
+def iter_category_tables(
+    data_map: DataMap,
+    systems: Systems,
+    location: SubjectLocation,
+    category_id: str,
+    columns_of: Callable[[str, str, list[str]], list[str]] | None = None,
+) -> Iterator[TableRows]:
+    """Stream the subject's rows of one category table by table, without a dict per row.
+
+    `columns_of(system, table, columns)` may narrow the columns read (e.g. leave out what is never
+    disclosed). Raise `SystemUnavailable` when a system fails while its rows are read.
+    """
+    category = data_map.categories[category_id]
+    for system, table_name, all_columns in category_tables(data_map, category):
+        match = location.match(system, table_name)
+        if match is None or not match.keys:
+            continue
+        columns = columns_of(system, table_name, all_columns) if columns_of else all_columns
+        pk = match.primary_key
+        yield TableRows(
+            system,
+            table_name,
+            pk,
+            tuple(columns),
+            frozenset(match.not_owned),
+            _table_batches(systems, system, table_name, match, columns),
+        )
+
+
+def _table_batches(
+    systems: Systems, system: str, table_name: str, match: TableMatch, columns: list[str]
+) -> Iterator[Sequence[tuple[Any, ...]]]:
+    table = systems.tables(system)[table_name]
+    pk = match.primary_key
+    wanted = list(dict.fromkeys([*pk, *columns]))
+    key_expr = table.c[pk[0]] if len(pk) == 1 else tuple_(*(table.c[c] for c in pk))
+    selected = [table.c[c] for c in wanted]
+    order = [table.c[c] for c in pk]
+    cache_key = ("rows", system, table_name, tuple(wanted))
+    # Rows come back in `wanted` order; a column that is also part of the key is read twice.
+    positions = [wanted.index(c) for c in [*pk, *columns]]
+    plain = positions == list(range(len(wanted)))
+    try:
+        with systems.connect(system) as conn:
+            for chunk in _chunks(match.keys):
+                keys = [k[0] for k in chunk] if len(pk) == 1 else list(chunk)
+                rows = _select_in(conn, systems, cache_key, selected, key_expr, keys, order)
+                if plain:
+                    yield [tuple(row) for row in rows]
+                else:
+                    yield [tuple(row[i] for i in positions) for row in rows]
+    except SQLAlchemyError as exc:
+        raise SystemUnavailable(system, short_reason(exc)) from exc
+
+
 def iter_category_rows(
     data_map: DataMap, systems: Systems, location: SubjectLocation, category_id: str
 ) -> Iterator[CategoryRow]:
     """Stream the subject's rows of one category, table by table, by primary key in chunks."""
-    category = data_map.categories[category_id]
-    for system, table_name, columns in category_tables(data_map, category):
-        match = location.match(system, table_name)
-        if match is None or not match.keys:
-            continue
-        table = systems.tables(system)[table_name]
-        pk = match.primary_key
-        wanted = list(dict.fromkeys([*pk, *columns]))
-        key_expr = table.c[pk[0]] if len(pk) == 1 else tuple_(*(table.c[c] for c in pk))
-        selected = [table.c[c] for c in wanted]
-        order = [table.c[c] for c in pk]
-        cache_key = ("rows", system, table_name, tuple(wanted))
-        # Rows come back in `wanted` order: read them by position, not by name, 10,000 times.
-        pk_positions = [wanted.index(c) for c in pk]
-        value_positions = [(c, wanted.index(c)) for c in columns]
-        not_owned = match.not_owned
-        try:
-            with systems.connect(system) as conn:
-                for chunk in _chunks(match.keys):
-                    keys = [k[0] for k in chunk] if len(pk) == 1 else list(chunk)
-                    rows = _select_in(conn, systems, cache_key, selected, key_expr, keys, order)
-                    for row in rows:
-                        key = tuple(row[i] for i in pk_positions)
-                        yield CategoryRow(
-                            system=system,
-                            table=table_name,
-                            primary_key=dict(zip(pk, key, strict=True)),
-                            values={c: row[i] for c, i in value_positions},
-                            owned=key not in not_owned,
-                        )
-        except SQLAlchemyError as exc:
-            raise SystemUnavailable(system, short_reason(exc)) from exc
+    for part in iter_category_tables(data_map, systems, location, category_id):
+        width = len(part.primary_key)
+        for batch in part.batches:
+            for row in batch:
+                key = row[:width]
+                yield CategoryRow(
+                    system=part.system,
+                    table=part.table,
+                    primary_key=dict(zip(part.primary_key, key, strict=True)),
+                    values=dict(zip(part.columns, row[width:], strict=True)),
+                    owned=key not in part.not_owned,
+                )
 
 
 def category_counts(data_map: DataMap, location: SubjectLocation) -> dict[str, dict[str, int]]:
