@@ -3,18 +3,20 @@ blueprints are registered here and nowhere else."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dsr import db, errors, i18n
+from dsr import config, db, errors, health, i18n, logs
 from dsr.accounts import access
 from dsr.accounts import views as accounts_views
 from dsr.api import views as api_views
-from dsr.config import default_instance_path, default_settings
 from dsr.dashboard import queue, request_views  # noqa: F401  (they register their routes)
 from dsr.dashboard.blueprint import blueprint as dashboard_blueprint
 from dsr.delivery import views as delivery_views
@@ -23,6 +25,8 @@ from dsr.execution import certificate_views, dashboard_views
 from dsr.extensions import csrf, limiter
 from dsr.requests import views as public_views
 from dsr.scheduler import views as scheduler_views  # noqa: F401  (registers its page)
+
+log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout: templates/ and static/ are at its root, beside the packages."""
@@ -44,15 +48,27 @@ CONTENT_SECURITY_POLICY = (
 """No script at all, inline or not: the pages work without JavaScript."""
 
 
+class DeskApp(Flask):
+    """Flask, logging an unhandled exception with its route pattern instead of its path."""
+
+    def log_exception(
+        self,
+        exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
+    ) -> None:
+        logs.log_exception(self, exc_info)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Create the application; refuse to start on a database whose schema is behind.
+    """Create the application; refuse to start on a database whose schema is behind, or in
+    production (DSR_ENV=production) with unsafe settings such as the default secret key.
 
     Settings come from the defaults, then `instance/config.py`, then `DSR_...` environment
     variables (e.g. DSR_DATABASE_URL, DSR_SECRET_KEY); `test_config` replaces the last two.
-    Raise `db.DatabaseNotUpToDate`, naming the command to run, when the store needs migrating.
+    Raise `db.DatabaseNotUpToDate`, naming the command to run, when the store needs migrating,
+    and `config.InsecureConfiguration`, naming the variable to set, when production is unsafe.
     """
-    instance_path = default_instance_path()
-    app = Flask(
+    instance_path = config.default_instance_path()
+    app = DeskApp(
         __name__,
         instance_path=str(instance_path),
         instance_relative_config=True,
@@ -60,7 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.jinja_options = {**app.jinja_options, "trim_blocks": True, "lstrip_blocks": True}
-    app.config.from_mapping(default_settings(instance_path))
+    app.config.from_mapping(config.default_settings(instance_path))
     app.config.from_mapping(WEB_SETTINGS)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -70,8 +86,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.setdefault("SYSTEM_ENVIRONMENT", dict(os.environ))
     else:
         app.config.from_mapping(test_config)
+    _check_environment(app, configured_by_environment=test_config is None)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    logs.init_app(app)  # first: its clock starts before, and its line is written after, all others
     db.import_models()
     db.init_app(app)
     try:
@@ -93,10 +111,38 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api_views.blueprint)  # bearer tokens, no session: nothing for CSRF to protect
     app.register_blueprint(access.public_blueprint(api_views.blueprint))  # checks its tokens
     access.public_blueprint(demo_views.blueprint)
+    health.init_app(app)  # public: /healthz, for load balancers and monitoring
     access.init_app(app)  # every route not declared public needs a staff login
     demo_views.init_app(app)  # the demo's mail page, only when DEMO_MODE is set
     app.after_request(_set_security_headers)
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies > 0:  # the client's address and scheme as the reverse proxy saw them
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
     return app
+
+
+def _check_environment(app: Flask, *, configured_by_environment: bool) -> None:
+    """Set up logging and refuse unsafe production settings, before anything else runs.
+
+    Logs go to stderr as JSON in production (DSR_LOG_FORMAT changes it); in development they are
+    left alone, except that the development server's access lines lose their paths. Tests
+    (TESTING) leave logging to the test runner.
+    """
+    production = config.is_production(app.config)
+    log_format = app.config.get("LOG_FORMAT") or (logs.JSON if production else None)
+    if log_format and not app.testing:
+        logs.configure(str(log_format))
+    elif configured_by_environment and not production:
+        logs.redact_werkzeug_access_lines()
+    if production:
+        app.config["PREFERRED_URL_SCHEME"] = "https"
+        try:
+            config.check_production(app.config)
+        except config.InsecureConfiguration as error:
+            log.critical("%s", error)  # also in the logs when a server hides the traceback
+            raise
 
 
 def _set_security_headers(response: Response) -> Response:

@@ -6,12 +6,21 @@ take the same defaults from here.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask.sansio.scaffold import find_package
 
+log = logging.getLogger(__name__)
+
 DATABASE_FILE = "dsr.sqlite3"
+DEFAULT_SECRET_KEY = "dev"  # noqa: S105  (the development default, refused in production)
+MIN_SECRET_LENGTH = 32
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
 
 
 def default_instance_path() -> Path:
@@ -36,6 +45,69 @@ def default_settings(instance_path: Path) -> dict[str, Any]:
     """Return the settings an application starts from, before the environment overrides them."""
     return {
         # Signs sessions and links; set DSR_SECRET_KEY to a long random value in production.
-        "SECRET_KEY": "dev",
+        "SECRET_KEY": DEFAULT_SECRET_KEY,
         "DATABASE_URL": default_database_url(instance_path),
+        # DSR_ENV=production refuses unsafe settings (see `check_production`).
+        "ENV": DEVELOPMENT,
+        # json or text: one line per record on stderr; unset, logging is left as it is (the
+        # default is json in production).
+        "LOG_FORMAT": None,
+        # Reverse proxies in front of the desk whose X-Forwarded-For/-Proto/-Host are trusted.
+        "TRUSTED_PROXIES": 0,
     }
+
+
+class InsecureConfiguration(RuntimeError):
+    """A setting that must not be used in production; the message names the variable to set."""
+
+
+def is_production(config: Mapping[str, Any]) -> bool:
+    """Tell whether the settings ask for production (DSR_ENV=production); refuse unknown names."""
+    environment = str(config.get("ENV") or DEVELOPMENT).strip().lower()
+    if environment not in ENVIRONMENTS:
+        raise InsecureConfiguration(
+            f"DSR_ENV must be {' or '.join(ENVIRONMENTS)}, not {environment!r}."
+        )
+    return environment == PRODUCTION
+
+
+def check_production(config: Mapping[str, Any]) -> None:
+    """Refuse production settings that would let anyone forge links and sessions or read the
+    session cookie over plain HTTP; warn about those that merely work less well."""
+    problems: list[str] = []
+    secret = config.get("SECRET_KEY")
+    if not isinstance(secret, str | bytes) or secret in ("", DEFAULT_SECRET_KEY):
+        problems.append(
+            "DSR_SECRET_KEY is not set: set it to a long random value, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+        )
+    elif len(secret) < MIN_SECRET_LENGTH:
+        problems.append(
+            f"DSR_SECRET_KEY is too short: use at least {MIN_SECRET_LENGTH} random characters."
+        )
+    for name in ("PSEUDONYMISATION_KEY", "SUPPRESSION_KEY", "TOTP_ENCRYPTION_KEY"):
+        key = config.get(name)
+        if key is not None and len(str(key)) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"DSR_{name} is too short: use at least {MIN_SECRET_LENGTH} random characters "
+                "(or leave it unset to use DSR_SECRET_KEY)."
+            )
+    if not config.get("SESSION_COOKIE_SECURE", True):
+        problems.append(
+            "DSR_SESSION_COOKIE_SECURE is false: in production the session cookie is sent over "
+            "HTTPS only (serve the desk behind HTTPS and remove the setting)."
+        )
+    if problems:
+        raise InsecureConfiguration(
+            "The desk refuses to start in production (DSR_ENV=production): " + " ".join(problems)
+        )
+    if str(config.get("DATABASE_URL", "")).startswith("sqlite"):
+        log.warning(
+            "the store is a SQLite file: fine for one small server, but PostgreSQL or MariaDB "
+            "(DSR_DATABASE_URL) is advised in production"
+        )
+    if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
+        log.warning(
+            "rate limits are counted in memory, by each worker on its own: with several workers "
+            "set DSR_RATELIMIT_STORAGE_URI to a shared storage such as redis://127.0.0.1:6379"
+        )

@@ -22,9 +22,9 @@ from tests.web.conftest import MakeApp, make_app, smtp_server, store_url
 
 __all__ = ["make_app", "smtp_server", "staff_client", "store_url"]  # the fixtures used here
 
-PUBLIC_BLUEPRINTS = {"public", "api", "demo", "certificate"}
-"""The learner's pages, the token-authenticated API, the demo's mailbox, and the erasure
-certificate reached by its secret link."""
+PUBLIC_BLUEPRINTS = {"public", "api", "demo", "certificate", "health"}
+"""The learner's pages, the token-authenticated API, the demo's mailbox, the erasure
+certificate reached by its secret link, and /healthz for load balancers and monitoring."""
 
 PUBLIC_ENDPOINTS = {
     "static",

@@ -3,8 +3,8 @@ runs; `dsr scheduler run-once JOB`: run one job now (also recorded on the dashbo
 
 from __future__ import annotations
 
-import logging
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import click
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
-from dsr import db
+from dsr import config, db, logs
 from dsr.outbox.smtp import SmtpSettingsError
 from dsr.scheduler.jobs import JOBS, SCHEDULES, SchedulerSettings, run_job
 from dsr.scheduler.models import JobRun, SchedulerLease, scheduler_jobs
@@ -25,6 +25,25 @@ def _settings() -> SchedulerSettings:
     try:
         return SchedulerSettings.from_environ(os.environ)
     except (SmtpSettingsError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _refuse_unsafe_production(environ: Mapping[str, str]) -> None:
+    """Refuse to run with the default secret in production, as the web application does: the
+    scheduler signs the links of the emails it sends."""
+    settings = {
+        "ENV": environ.get("DSR_ENV"),
+        "SECRET_KEY": environ.get("DSR_SECRET_KEY", config.DEFAULT_SECRET_KEY),
+        **{
+            name: environ[f"DSR_{name}"]
+            for name in ("PSEUDONYMISATION_KEY", "SUPPRESSION_KEY", "TOTP_ENCRYPTION_KEY")
+            if f"DSR_{name}" in environ
+        },
+    }
+    try:
+        if config.is_production(settings):
+            config.check_production(settings)
+    except config.InsecureConfiguration as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -56,9 +75,8 @@ def scheduler_group(context: click.Context, database_url: str, lease_seconds: in
     context.obj["database_url"] = database_url
     if context.invoked_subcommand is not None:
         return
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure_from_environment(os.environ)  # as the web application's: JSON in production
+    _refuse_unsafe_production(os.environ)
     settings = _settings()
     engine = _engine(database_url)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -81,3 +82,16 @@ def test_the_dashboard_shows_the_jobs_and_their_runs_to_auditors(
     assert "fail_stuck" in text
     anonymous = app.test_client().get("/dashboard/scheduler")
     assert anonymous.status_code == 302
+
+
+def test_the_scheduler_refuses_to_run_in_production_with_the_default_secret(
+    tmp_path: Path,
+) -> None:
+    """It signs the links of the emails it sends: the same refusal as the web application's."""
+    url = f"sqlite:///{tmp_path / 'never-created.sqlite3'}"
+    for secret in (None, "dev", "short"):
+        env = {"DSR_ENV": "production", "DSR_SECRET_KEY": secret}
+        result = CliRunner().invoke(scheduler_group, ["--database-url", url], env=env)
+        assert result.exit_code != 0, secret
+        assert "DSR_SECRET_KEY" in result.output
+    assert not (tmp_path / "never-created.sqlite3").exists()  # refused before anything ran
