@@ -141,11 +141,14 @@ class Collection:
 
     @classmethod
     def open(cls, directory: Path) -> Collection:
-        """Read the manifest of the collection in `directory`; raise CollectionMissing without."""
+        """Read the manifest of the collection in `directory`; raise CollectionMissing without
+        one, or when it was written in another format."""
         path = Path(directory) / MANIFEST
         if not path.is_file():
             raise CollectionMissing(f"no collection in {directory}")
         manifest = json.loads(path.read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT_VERSION:  # written by another version: collect again
+            raise CollectionMissing(f"the collection in {directory} has another format")
         return cls(
             directory=Path(directory),
             categories=list(manifest["categories"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -130,6 +131,20 @@ def test_a_second_collection_starts_clean(
     collection = collect(point3_map, platform_url, "nobody@example.org", directory)
     assert collection.categories == [] and collection.total_rows == 0
     assert [path.name for path in directory.iterdir()] == ["manifest.json"]
+
+
+def test_a_collection_of_another_format_is_not_read_as_this_one(
+    point3_map: DataMap, platform_url: str, tmp_path: Path
+) -> None:
+    """A collection left by an earlier version (another line layout) must be collected again,
+    not misread."""
+    directory = tmp_path / "collection"
+    collect(point3_map, platform_url, SAMPLE_LEARNER_EMAIL, directory)
+    manifest = directory / "manifest.json"
+    written = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**written, "format": 1}), encoding="utf-8")
+    with pytest.raises(CollectionMissing):
+        Collection.open(directory)
 
 
 def test_a_flag_is_kept_for_staff(point3_map: DataMap, platform_url: str, tmp_path: Path) -> None:
