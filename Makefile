@@ -68,6 +68,7 @@ bench: $(STAMP) services
 	-$(BIN)/python bench/access.py
 	-$(BIN)/python bench/erasure.py
 	-$(BIN)/python bench/retention.py
+	-$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) node_modules instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,998 @@
+"""Load the desk under gunicorn on loopback: concurrent public submissions, API calls with
+idempotency keys, and staff reading a 100,000-request queue, each against its raw-SQL floor.
+
+Usage: python bench/load.py [--submissions N] [--api-calls N] [--requests N] [--readers N]
+       [--read-seconds S] [--time-limit S] [--workers N] [--threads N] [--worker-class K]
+
+A scratch PostgreSQL store is created (dropped at the end, even on failure or SIGTERM), migrated
+with `dsr db upgrade`, and filled with `--requests` requests by bench/queue_page.py's bulk
+seeding (the year's reference counter carried past them), so that every phase works on a full
+store. gunicorn then serves `dsr.app:create_app()` on a free loopback port with the rate limits
+raised and the outbox delivering to an SMTP sink run by this script. Three phases follow:
+
+1. submissions: every client at once GETs the public form (CSRF token and cookie) and POSTs a
+   request for its own address; the store must then hold exactly one request per address;
+2. API: the calls share their Idempotency-Key in pairs fired together; each key must store one
+   request, answered 201 once and replayed (200, same reference) once;
+3. dashboard: staff readers log in through the login page, then all read the queue (filters,
+   pages, searches) for `--read-seconds`; the floor is the page's two queries timed directly.
+
+Each phase is bounded in count and in time (`--time-limit`). Figures: throughput, p50, p95 and
+max latency (with every client at once, mostly time queued behind the server's threads), and
+the floors (for the writes, their serialised statements: the reference counter and the request
+row, committed by as many threads as the server has). Exit 1 when a request is lost or stored
+twice, an idempotent replay differs, an answer is a 5xx or missing, or the server logs an error.
+
+Workers: gthread, 2 x cores + 1 processes of 4 threads by default. Requests wait on PostgreSQL
+commits and, after a submission, on the SMTP hand-off: threads overlap those waits, processes
+give the rendering every core. On the 2-core box, `--worker-class sync` measured the same
+within the noise; the choice stays open to measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from queue_page import NOW, fill, percentile, query_of, request_rows, varied_queries
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import Engine, make_url
+
+from dsr import db
+from dsr.accounts.models import StaffRole, StaffUser
+from dsr.accounts.service import hash_password
+from dsr.api.models import ApiToken
+from dsr.dashboard.queue import queue_page, status_counts
+from dsr.outbox.models import OutboxMessage, OutboxStatus
+from dsr.requests.models import DataRequest, ReferenceCounter, next_reference
+from dsr.requests.workflow import RequestType
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+SCRATCH_DATABASE = f"dsr_bench_load_{os.getpid()}"
+HOST = "127.0.0.1"
+WEB_PREFIX = "load-web-"
+API_PREFIX = "load-api-"
+KEY_PREFIX = "load-key-"
+READER_PREFIX = "load-reader-"
+READER_PASSWORD = "a long password for the load bench"  # noqa: S105
+RAISED_LIMIT = "1000000/minute"
+START_SECONDS = 90.0
+CSRF_FIELD = re.compile(rb'name="csrf_token" value="([^"]+)"')
+API_TYPES = [
+    RequestType.ACCESS,
+    RequestType.PORTABILITY,
+    RequestType.ERASURE,
+    RequestType.RESTRICTION,
+    RequestType.DEACTIVATION,
+]
+"""Not objection: the API honours it at once on the learner platform, which this bench leaves
+alone; not rectification: it needs details, and its path is the same."""
+REPLAYED_FIELDS = ("reference", "subject_request_type", "status", "received_at", "verified_at")
+
+
+# --- HTTP clients -------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    location: str
+    body: bytes
+    seconds: float
+
+
+class Visitor:
+    """One browser: its cookies, kept by hand (the session cookie is Secure, and the standard
+    library's jar keeps Secure cookies from plain HTTP even on loopback), and a deadline that
+    bounds every call. Each call opens its own connection: no keep-alive race can turn into a
+    silently retried POST."""
+
+    def __init__(self, port: int, deadline: float) -> None:
+        self.port = port
+        self.deadline = deadline
+        self.cookies: dict[str, str] = {}
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        form: dict[str, str] | None = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        timeout = self.deadline - time.monotonic()
+        if timeout <= 0:
+            raise TimeoutError("time limit reached")
+        sent = {"Connection": "close", "Accept-Language": "fr", **(headers or {})}
+        if form is not None:
+            body = urlencode(form).encode()
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        connection = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+        started = time.perf_counter()
+        try:
+            connection.request(method, path, body=body, headers=sent)
+            response = connection.getresponse()
+            data = response.read()
+        finally:
+            connection.close()
+        seconds = time.perf_counter() - started
+        for header in response.headers.get_all("Set-Cookie") or []:
+            pair, *attributes = header.split(";")
+            name, _, value = pair.strip().partition("=")
+            if any(item.strip().lower() == "max-age=0" for item in attributes):
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        return Answer(response.status, response.headers.get("Location", ""), data, seconds)
+
+
+def csrf_token(answer: Answer) -> str:
+    found = CSRF_FIELD.search(answer.body)
+    if found is None:
+        raise ValueError(f"no CSRF token on a {answer.status} page")
+    return found.group(1).decode()
+
+
+@dataclass
+class Outcome:
+    """What one client saw: every status code, the timed calls, and what went wrong."""
+
+    statuses: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    ok: bool = False
+    answered: bool = False  # the call that stores got an HTTP answer, whatever it said
+    error: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def run_clients(
+    count: int, client: Callable[[int, Outcome], None], time_limit: float
+) -> tuple[list[Outcome], int, float]:
+    """Start `count` clients together; return their outcomes, how many had not finished when
+    the time limit ran out, and the wall time. A client's exception is its outcome's error."""
+    outcomes = [Outcome() for _ in range(count)]
+    gate = threading.Event()
+
+    def run(index: int) -> None:
+        gate.wait()
+        try:
+            client(index, outcomes[index])
+        except Exception as error:  # a client's failure is a figure, not the bench's end
+            outcomes[index].error = type(error).__name__
+
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    started = time.monotonic()
+    gate.set()
+    deadline = started + time_limit
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    wall = time.monotonic() - started
+    unfinished = sum(thread.is_alive() for thread in threads)
+    return outcomes, unfinished, wall
+
+
+# --- the server and its surroundings ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class SinkHandler:
+    """Accept every message and count it: the outbox has somewhere real to deliver."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        with self.lock:
+            self.received += 1
+        return "250 Message accepted"
+
+
+@contextmanager
+def smtp_sink() -> Iterator[tuple[int, SinkHandler]]:
+    handler = SinkHandler()
+    port = free_port()
+    controller = Controller(handler, hostname=HOST, port=port, ready_timeout=30)
+    controller.start()
+    try:
+        yield port, handler
+    finally:
+        with contextlib.suppress(RuntimeError, asyncio.CancelledError):
+            controller.stop()
+
+
+@contextmanager
+def scratch_store() -> Iterator[str]:
+    """Yield the URL of an empty PostgreSQL database, dropped afterwards whatever happens."""
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{SCRATCH_DATABASE}"'))
+    try:
+        yield make_url(ADMIN_URL).set(database=SCRATCH_DATABASE).render_as_string(False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def server_environment(url: str, smtp_port: int, *, deliver: bool) -> dict[str, str]:
+    """The environment of the `dsr` commands and of gunicorn: none of the caller's DSR_ settings,
+    a long random secret, limits no bench client reaches, and the SMTP sink (without `deliver`,
+    emails are only queued, as when the scheduler alone sends them)."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("DSR_")}
+    environment.update(
+        {
+            "DSR_DATABASE_URL": url,
+            "DSR_SECRET_KEY": secrets.token_hex(32),
+            "DSR_PUBLIC_LIMIT_PER_ADDRESS": RAISED_LIMIT,
+            "DSR_PUBLIC_LIMIT_PER_EMAIL": RAISED_LIMIT,
+            "DSR_API_RATE_LIMIT": RAISED_LIMIT,
+            "DSR_STAFF_LOGIN_LIMIT_PER_ADDRESS": RAISED_LIMIT,
+            "DSR_SMTP_HOST": HOST,
+            "DSR_SMTP_PORT": str(smtp_port),
+            "DSR_DELIVER_AFTER_COMMIT": "true" if deliver else "false",
+        }
+    )
+    return environment
+
+
+def dsr_command() -> list[str]:
+    script = Path(sys.executable).with_name("dsr")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from dsr.cli import main; main()"]
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Poll the public OpenAPI document until it answers; fail early if gunicorn exits."""
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            answer = Visitor(port, time.monotonic() + 5).call("GET", "/api/v1/openapi.json")
+            if answer.status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer in {START_SECONDS:.0f} s:\n{log.read_text()}")
+
+
+@contextmanager
+def gunicorn(
+    environment: dict[str, str], folder: Path, args: argparse.Namespace
+) -> Iterator[tuple[int, Path]]:
+    """Serve the desk; yield its port and its log file; stop every process of it afterwards."""
+    port = free_port()
+    log = folder / "gunicorn.log"
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "dsr.app:create_app()",
+        f"--bind={HOST}:{port}",
+        f"--workers={args.workers}",
+        f"--worker-class={args.worker_class}",
+        f"--threads={args.threads}",
+        "--timeout=120",
+        "--graceful-timeout=10",
+        "--log-level=warning",
+    ]
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603
+            command,
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until_serving(process, port, log)
+        yield port, log
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+def warm_up(port: int, clients: int) -> None:
+    """Let every worker load the application and render the pages once before timing."""
+
+    def fetch(_index: int, outcome: Outcome) -> None:
+        outcome.statuses.append(Visitor(port, time.monotonic() + 60).call("GET", "/").status)
+
+    for _ in range(3):
+        run_clients(clients, fetch, 90)
+
+
+# --- the store ------------------------------------------------------------------------------
+
+
+def seed_store(url: str, requests: int, readers: int) -> list[int]:
+    """Fill the store with `requests` requests and the readers' accounts; carry each year's
+    reference counter past the seeded numbers. Return the staff ids the queue filters on."""
+    rng = random.Random(5)
+    _, staff_ids = fill(url, requests, rng)
+    engine = db.make_engine(url)
+    try:
+        references = db.table_of(DataRequest).c.reference
+        last: dict[int, int] = {}
+        with engine.connect() as connection:
+            for (reference,) in connection.execute(select(references)):
+                _, year, number = reference.rsplit("-", 2)
+                last[int(year)] = max(last.get(int(year), 0), int(number))
+        password_hash = hash_password(READER_PASSWORD)
+        with db.transaction(engine) as session:
+            for year, number in last.items():
+                session.add(ReferenceCounter(year=year, last_number=number))
+            session.add_all(
+                StaffUser(
+                    email=f"{READER_PREFIX}{n}@example.org",
+                    role=StaffRole.DPO,
+                    password_hash=password_hash,
+                    password_changed_at=db.utcnow(),
+                    created_at=db.utcnow(),
+                )
+                for n in range(readers)
+            )
+    finally:
+        engine.dispose()
+    return staff_ids
+
+
+def issue_token(url: str) -> str:
+    """Create an API token as `dsr api token create` does; return the token."""
+    engine = db.make_engine(url)
+    try:
+        with db.transaction(engine) as session:
+            row, token = ApiToken.issue("load-bench", now=db.utcnow())
+            session.add(row)
+        return token
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class StoreCheck:
+    """Requests stored for the addresses a phase used: each accepted one exactly once, none for
+    a refused one; one whose client had no answer in time may or may not be stored, once."""
+
+    stored: int
+    lost: int
+    duplicated: int
+    unexpected: int
+    mails_queued: int
+    mails_sent: int
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0 and self.unexpected == 0
+
+
+def check_store(
+    engine: Engine, prefix: str, expected: set[str], unanswered: set[str]
+) -> StoreCheck:
+    requests = db.table_of(DataRequest)
+    outbox = db.table_of(OutboxMessage)
+    mine = requests.c.normalized_email.like(f"{prefix}%")
+    with engine.connect() as connection:
+        counts: dict[str, int] = dict(
+            connection.execute(
+                select(requests.c.normalized_email, func.count())
+                .where(mine)
+                .group_by(requests.c.normalized_email)
+            ).all()
+        )
+        mails: dict[str, int] = dict(
+            connection.execute(
+                select(outbox.c.status, func.count())
+                .select_from(outbox.join(requests, outbox.c.request_id == requests.c.id))
+                .where(mine)
+                .group_by(outbox.c.status)
+            ).all()
+        )
+    return StoreCheck(
+        stored=sum(counts.values()),
+        lost=len(expected - counts.keys()),
+        duplicated=sum(1 for count in counts.values() if count > 1),
+        unexpected=len(counts.keys() - expected - unanswered),
+        mails_queued=sum(mails.values()),
+        mails_sent=mails.get(OutboxStatus.SENT.value, 0),
+    )
+
+
+def references_without_gaps(engine: Engine) -> bool:
+    """Tell whether each year's references run 1..counter with neither gap nor duplicate."""
+    requests = db.table_of(DataRequest)
+    counters = db.table_of(ReferenceCounter)
+    with engine.connect() as connection:
+        counted = Counter(
+            reference.rsplit("-", 2)[1]
+            for (reference,) in connection.execute(select(requests.c.reference))
+        )
+        last = {
+            f"{year:04d}": number
+            for year, number in connection.execute(select(counters.c.year, counters.c.last_number))
+        }
+    return dict(counted) == last
+
+
+# --- the phases ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    """One phase's figures and the verdicts the summary prints."""
+
+    name: str
+    calls: int
+    wall: float
+    seconds: list[float]
+    server_errors: int
+    failed: int
+    unfinished: int
+    checks: dict[str, bool]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(self.checks.values())
+
+
+def latency_line(label: str, seconds: list[float]) -> str:
+    if not seconds:
+        return f"  {label:<26} no sample"
+    ms = [value * 1000 for value in seconds]
+    return (
+        f"  {label:<26} p50 {percentile(ms, 0.5):7.1f} ms   p95 {percentile(ms, 0.95):7.1f} ms"
+        f"   max {max(ms):7.1f} ms   ({len(ms)} calls)"
+    )
+
+
+def count_errors(outcomes: list[Outcome]) -> tuple[int, int, Counter[str]]:
+    server_errors = sum(1 for outcome in outcomes for status in outcome.statuses if status >= 500)
+    failed = sum(1 for outcome in outcomes if not outcome.ok)
+    reasons = Counter(outcome.error for outcome in outcomes if outcome.error is not None)
+    return server_errors, failed, reasons
+
+
+def submissions_phase(
+    port: int, engine: Engine, count: int, time_limit: float, floor: Floor
+) -> Phase:
+    kinds = list(RequestType)
+    deadline = time.monotonic() + time_limit
+
+    def submit(index: int, outcome: Outcome) -> None:
+        visitor = Visitor(port, deadline)
+        page = visitor.call("GET", "/")
+        outcome.statuses.append(page.status)
+        kind = kinds[index % len(kinds)]
+        form = {
+            "csrf_token": csrf_token(page),
+            "email": f"{WEB_PREFIX}{index:05d}@example.org",
+            "request_type": kind.value,
+            "language": "fr" if index % 2 else "en",
+            "message": "",
+            "website": "",
+        }
+        if kind is RequestType.RECTIFICATION:
+            form["rectification"] = "Mon nom de famille est mal orthographié."
+        sent = visitor.call("POST", "/", form=form)
+        outcome.answered = True
+        outcome.statuses.append(sent.status)
+        outcome.seconds.append(sent.seconds)
+        outcome.data["both"] = page.seconds + sent.seconds
+        outcome.ok = sent.status == 302 and sent.location.endswith("/sent")
+        if not outcome.ok and outcome.error is None:
+            outcome.error = f"POST answered {sent.status}"
+
+    print(f"\nsubmissions: {count} clients at once, each GET form then POST", flush=True)
+    outcomes, unfinished, wall = run_clients(count, submit, time_limit)
+    server_errors, failed, reasons = count_errors(outcomes)
+    emails = [f"{WEB_PREFIX}{n:05d}@example.org" for n in range(count)]
+    expected = {email for email, outcome in zip(emails, outcomes, strict=True) if outcome.ok}
+    unanswered = {
+        email for email, outcome in zip(emails, outcomes, strict=True) if not outcome.answered
+    }
+    stored = check_store(engine, WEB_PREFIX, expected, unanswered)
+    posts = [value for outcome in outcomes for value in outcome.seconds]
+    both = [outcome.data["both"] for outcome in outcomes if "both" in outcome.data]
+    done = sum(outcome.ok for outcome in outcomes)
+    print(f"  {done}/{count} accepted in {wall:.1f} s: {done / wall:.1f} submissions/s")
+    print(latency_line("POST (file the request)", posts))
+    print(latency_line("GET form + POST", both))
+    print(
+        f"  store: {stored.stored} requests for {count} addresses, lost {stored.lost}, "
+        f"stored twice {stored.duplicated}; mails queued {stored.mails_queued}, "
+        f"sent {stored.mails_sent}"
+    )
+    floor.compare(done / wall if wall else 0.0, posts)
+    if reasons:
+        print(f"  client errors: {dict(reasons)}")
+    return Phase(
+        "submissions",
+        count,
+        wall,
+        posts,
+        server_errors,
+        failed,
+        unfinished,
+        {
+            "no 5xx": server_errors == 0,
+            "all answered": failed == 0 and unfinished == 0,
+            "exactly once": stored.exactly_once,
+            "one email each": stored.mails_queued == stored.stored,
+        },
+    )
+
+
+def api_phase(
+    port: int, engine: Engine, token: str, calls: int, time_limit: float, floor: Floor
+) -> Phase:
+    keys = calls // 2
+    deadline = time.monotonic() + time_limit
+    pairs = [threading.Barrier(2, timeout=time_limit) for _ in range(keys)]
+
+    def call(index: int, outcome: Outcome) -> None:
+        key = index % keys
+        body = {
+            "subject_request_type": API_TYPES[key % len(API_TYPES)].value,
+            "subject_identities": {"email": f"{API_PREFIX}{key:05d}@example.org"},
+            "language": "fr",
+        }
+        visitor = Visitor(port, deadline)
+        pairs[key].wait()  # both calls of a key leave together, to race for it
+        answer = visitor.call(
+            "POST",
+            "/api/v1/requests",
+            body=json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": f"{KEY_PREFIX}{key:05d}",
+            },
+        )
+        outcome.answered = True
+        outcome.statuses.append(answer.status)
+        outcome.seconds.append(answer.seconds)
+        outcome.ok = answer.status in (200, 201)
+        if outcome.ok:
+            document = json.loads(answer.body)
+            outcome.data = {name: document.get(name) for name in REPLAYED_FIELDS}
+        else:
+            outcome.error = f"answered {answer.status}"
+
+    print(f"\nAPI: {calls} calls at once, {keys} Idempotency-Keys each sent twice together")
+    outcomes, unfinished, wall = run_clients(keys * 2, call, time_limit)
+    server_errors, failed, reasons = count_errors(outcomes)
+    created = replayed = mismatched = 0
+    for key in range(keys):
+        first, second = outcomes[key], outcomes[key + keys]
+        statuses = sorted(first.statuses + second.statuses)
+        created += statuses.count(201)
+        replayed += statuses.count(200)
+        if statuses != [200, 201] or first.data != second.data:
+            mismatched += 1
+    expected: set[str] = set()
+    unanswered: set[str] = set()
+    for key in range(keys):
+        email = f"{API_PREFIX}{key:05d}@example.org"
+        pair = (outcomes[key], outcomes[key + keys])
+        if any(outcome.ok for outcome in pair):
+            expected.add(email)
+        elif not all(outcome.answered for outcome in pair):
+            unanswered.add(email)
+    stored = check_store(engine, API_PREFIX, expected, unanswered)
+    seconds = [value for outcome in outcomes for value in outcome.seconds]
+    done = sum(outcome.ok for outcome in outcomes)
+    print(f"  {done}/{keys * 2} answered in {wall:.1f} s: {done / wall:.1f} calls/s")
+    print(latency_line("POST /api/v1/requests", seconds))
+    print(
+        f"  {created} created (201), {replayed} replayed (200), {mismatched} keys not answered "
+        "once 201 and once 200 with the same request"
+    )
+    print(
+        f"  store: {stored.stored} requests for {keys} keys, lost {stored.lost}, "
+        f"stored twice {stored.duplicated}; mails queued {stored.mails_queued}, "
+        f"sent {stored.mails_sent}"
+    )
+    floor.compare(done / wall if wall else 0.0, seconds)
+    if reasons:
+        print(f"  client errors: {dict(reasons)}")
+    return Phase(
+        "API",
+        keys * 2,
+        wall,
+        seconds,
+        server_errors,
+        failed,
+        unfinished,
+        {
+            "no 5xx": server_errors == 0,
+            "all answered": failed == 0 and unfinished == 0,
+            "exactly once": stored.exactly_once,
+            "replays the same": mismatched == 0,
+            "one email each": stored.mails_queued == stored.stored,
+        },
+    )
+
+
+def dashboard_phase(
+    port: int,
+    url: str,
+    staff_ids: list[int],
+    readers: int,
+    read_seconds: float,
+    time_limit: float,
+    requests: int,
+) -> Phase:
+    deadline = time.monotonic() + time_limit
+    window = {"start": 0.0, "end": 0.0, "last": 0.0}
+    logins: list[float] = []
+
+    def start_reading() -> None:
+        window["start"] = time.monotonic()
+        window["end"] = min(window["start"] + read_seconds, deadline)
+
+    logged_in = threading.Barrier(readers, action=start_reading, timeout=time_limit)
+
+    def log_in(visitor: Visitor, index: int, outcome: Outcome) -> bool:
+        page = visitor.call("GET", "/staff/login")
+        outcome.statuses.append(page.status)
+        form = {
+            "csrf_token": csrf_token(page),
+            "email": f"{READER_PREFIX}{index}@example.org",
+            "password": READER_PASSWORD,
+        }
+        answer = visitor.call("POST", "/staff/login", form=form)
+        outcome.statuses.append(answer.status)
+        logins.append(answer.seconds)
+        if answer.status != 302:
+            outcome.error = f"login answered {answer.status}"
+        return answer.status == 302
+
+    def read(index: int, outcome: Outcome) -> None:
+        rng = random.Random(index)
+        pick = varied_queries(staff_ids, rng)
+        visitor = Visitor(port, deadline)
+        try:
+            logged = log_in(visitor, index, outcome)
+        finally:
+            logged_in.wait()  # everyone reads at once, after the logins' argon2 work
+        if not logged:
+            return
+        searches: list[float] = []
+        page = visitor.call("GET", "/dashboard/")
+        outcome.statuses.append(page.status)
+        while time.monotonic() < window["end"]:
+            if rng.random() < 0.1:
+                term = rng.choice(
+                    [f"learner{rng.randrange(requests // 2)}@example.org", "DSR-2025-000042"]
+                )
+                form = {"csrf_token": csrf_token(page), "query": term}
+                answer = visitor.call("POST", "/dashboard/search", form=form)
+                outcome.statuses.append(answer.status)
+                page = visitor.call("GET", "/dashboard/?search=1")
+                searches.append(page.seconds)
+            else:
+                page = visitor.call("GET", "/dashboard/?" + urlencode(pick()))
+                outcome.seconds.append(page.seconds)
+            outcome.statuses.append(page.status)
+            if page.status != 200:
+                outcome.error = f"queue answered {page.status}"
+                return
+        window["last"] = max(window["last"], time.monotonic())
+        outcome.data["searches"] = searches
+        outcome.ok = True
+
+    print(f"\ndashboard: {readers} staff log in, then read the queue for {read_seconds:.0f} s")
+    outcomes, unfinished, wall = run_clients(readers, read, time_limit)
+    server_errors, failed, reasons = count_errors(outcomes)
+    pages = [value for outcome in outcomes for value in outcome.seconds]
+    searches = [value for outcome in outcomes for value in outcome.data.get("searches", [])]
+    reading = max(window["last"] - window["start"], 1e-9)
+    fetched = len(pages) + len(searches)
+    print(f"  {fetched} queue pages in {reading:.1f} s: {fetched / reading:.1f} pages/s")
+    print(latency_line("login (argon2)", logins))
+    print(latency_line("queue page", pages))
+    print(latency_line("search page", searches))
+    floor_ms, floor_rate = queue_floor(url, staff_ids, readers, min(read_seconds, 10.0))
+    print(
+        f"  SQL floor alone            p50 {percentile(floor_ms, 0.5):7.1f} ms   "
+        f"p95 {percentile(floor_ms, 0.95):7.1f} ms   (the page's two queries, one at a time)"
+    )
+    print(
+        f"  SQL floor, {readers} threads      {floor_rate:7.1f} pages/s   (the same, concurrently)"
+    )
+    if pages and floor_ms:
+        page_ms = [value * 1000 for value in pages]
+        print(
+            f"  ratio page/floor: p50 {percentile(page_ms, 0.5) / percentile(floor_ms, 0.5):.1f}x,"
+            f" p95 {percentile(page_ms, 0.95) / percentile(floor_ms, 0.95):.1f}x,"
+            f" throughput {fetched / reading / floor_rate:.2f} of the floor's"
+        )
+    if reasons:
+        print(f"  client errors: {dict(reasons)}")
+    return Phase(
+        "dashboard",
+        fetched,
+        reading,
+        pages,
+        server_errors,
+        failed,
+        unfinished,
+        {"no 5xx": server_errors == 0, "all answered": failed == 0 and unfinished == 0},
+    )
+
+
+# --- the floors ---------------------------------------------------------------------------------
+
+
+def queue_floor(
+    url: str, staff_ids: list[int], threads: int, seconds: float
+) -> tuple[list[float], float]:
+    """Time the queue page's two queries directly: 300 alone (milliseconds), then how many
+    pages' worth `threads` connections run in `seconds`."""
+    engine = create_engine(make_url(url), pool_size=threads, max_overflow=0)
+    rng = random.Random(7)
+    pick = varied_queries(staff_ids, rng)
+    alone: list[float] = []
+    try:
+        for _ in range(300):
+            query = query_of(pick())
+            with db.open_session(engine) as session:
+                started = time.perf_counter()
+                queue_page(db_session=session, query=query, now=NOW)
+                status_counts(db_session=session)
+                alone.append((time.perf_counter() - started) * 1000)
+        done = Counter[int]()
+        ends = time.monotonic() + seconds
+
+        def loop(index: int, _outcome: Outcome) -> None:
+            local = varied_queries(staff_ids, random.Random(100 + index))
+            while time.monotonic() < ends:
+                with db.open_session(engine) as session:
+                    queue_page(db_session=session, query=query_of(local()), now=NOW)
+                    status_counts(db_session=session)
+                done[index] += 1
+
+        _, _, wall = run_clients(threads, loop, seconds + 30)
+        return alone, sum(done.values()) / min(wall, seconds)
+    finally:
+        engine.dispose()
+
+
+class Floor:
+    """The writes' raw-SQL floor: each write's serialised statements (take the next reference
+    from the year's counter row, insert the request row) committed one transaction each, by as
+    many threads as the server has, on their own connections. Measured once, on the loaded store,
+    after the phases: its rows and numbers would otherwise count in their checks."""
+
+    def __init__(self, url: str, threads: int, writes: int) -> None:
+        self.url, self.threads, self.writes = url, threads, writes
+        self.rate = 0.0
+        self.seconds: list[float] = []
+        self.pending: list[tuple[float, list[float]]] = []
+
+    def compare(self, rate: float, seconds: list[float]) -> None:
+        """Keep a phase's figures to compare once the floor is known."""
+        self.pending.append((rate, seconds))
+
+    def measure(self) -> None:
+        engine = create_engine(make_url(self.url), pool_size=self.threads, max_overflow=0)
+        table = db.table_of(DataRequest)
+        *_, template = request_rows(1000, [0], random.Random(9))  # a recent, open request
+        lock = threading.Lock()
+        counter = iter(range(self.writes))
+
+        def write(_index: int, outcome: Outcome) -> None:
+            while True:
+                with lock:
+                    number = next(counter, None)
+                if number is None:
+                    return
+                row = {**template, "assignee_id": None, "created_via": "web"}
+                row["normalized_email"] = row["requester_email"] = f"floor-{number}@example.org"
+                started = time.perf_counter()
+                with db.transaction(engine) as session:
+                    row["reference"] = next_reference(db_session=session, received_at=NOW)
+                    session.execute(insert(table), [row])
+                outcome.seconds.append(time.perf_counter() - started)
+
+        try:
+            outcomes, _, wall = run_clients(self.threads, write, 120)
+        finally:
+            engine.dispose()
+        self.seconds = [value for outcome in outcomes for value in outcome.seconds]
+        self.rate = len(self.seconds) / wall
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def summary(phases: list[Phase], floor: Floor, references_ok: bool, mails: int) -> bool:
+    print("\nwrite floor (reference counter + request row, committed):")
+    print(f"  {floor.threads} threads: {floor.rate:.1f} writes/s")
+    print(latency_line("floor write", floor.seconds))
+    for phase, (rate, _seconds) in zip(phases, floor.pending, strict=False):
+        # Throughput only: the phases' latencies are mostly time queued behind the server's
+        # threads by clients all sent at once, the floor's are not.
+        print(f"  {phase.name}: throughput {rate / floor.rate:.2f} of the floor's")
+    print(f"\nSMTP sink received {mails} messages; {load_average()}")
+    print("\nsummary")
+    print(
+        f"  {'phase':<12} {'calls':>6} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} {'5xx':>5}  checks"
+    )
+    for phase in phases:
+        ms = [value * 1000 for value in phase.seconds] or [float("nan")]
+        checks = ", ".join(
+            f"{name} {'met' if met else 'FAILED'}" for name, met in phase.checks.items()
+        )
+        print(
+            f"  {phase.name:<12} {phase.calls:>6} {phase.calls / phase.wall:>7.1f} "
+            f"{percentile(ms, 0.5):>8.1f} {percentile(ms, 0.95):>8.1f} "
+            f"{phase.server_errors:>5}  {checks}"
+        )
+    print(f"  references: {'no gap, no duplicate' if references_ok else 'GAP OR DUPLICATE'}")
+    passed = all(phase.passed for phase in phases) and references_ok
+    print(f"\nload: {'all checks met' if passed else 'CHECKS FAILED'}")
+    return passed
+
+
+def load_average() -> str:
+    """Say how busy the machine is: the figures mean little on a box loaded by other work."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min)"
+
+
+def is_error_line(line: str) -> bool:
+    """Tell an error record from the rest, in gunicorn's own format or a JSON or text record."""
+    if line.startswith("{"):
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            return isinstance(record, dict) and record.get("level") in ("ERROR", "CRITICAL")
+    return any(mark in line for mark in ("[ERROR]", "[CRITICAL]", " ERROR ", " CRITICAL "))
+
+
+def server_problems(log: Path) -> list[str]:
+    """Return the errors gunicorn or the application logged: each one with the line before it
+    and its traceback down to the exception's own line."""
+    lines = log.read_text(errors="replace").splitlines()
+    problems: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("Traceback"):
+            block = lines[max(0, index - 1) : index + 1]
+            index += 1
+            while index < len(lines) and (lines[index].startswith(" ") or not lines[index]):
+                block.append(lines[index])
+                index += 1
+            block.extend(lines[index : index + 1])
+            problems.append("\n".join(block))
+        elif is_error_line(line):
+            problems.append(line)
+        index += 1
+    return problems
+
+
+def stop_on_terminate(signum: int, _frame: object) -> None:
+    """Turn SIGTERM into an exception, so that gunicorn stops and the store is dropped."""
+    raise SystemExit(128 + signum)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, stop_on_terminate)
+    cores = os.cpu_count() or 1
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=500)
+    parser.add_argument("--api-calls", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--readers", type=int, default=20)
+    parser.add_argument("--read-seconds", type=float, default=20.0)
+    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per phase")
+    parser.add_argument("--workers", type=int, default=2 * cores + 1)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread")
+    parser.add_argument(
+        "--queue-mail-only",
+        action="store_true",
+        help="do not send emails right after each commit (DSR_DELIVER_AFTER_COMMIT=false)",
+    )
+    args = parser.parse_args()
+    print(
+        f"gunicorn: {args.workers} workers x {args.threads} threads ({args.worker_class}) on "
+        f"{cores} cores; store: PostgreSQL; {load_average()}"
+    )
+    began = time.monotonic()
+    with (
+        scratch_store() as url,
+        smtp_sink() as (smtp_port, sink),
+        tempfile.TemporaryDirectory(prefix="dsr_bench_load_") as folder,
+    ):
+        environment = server_environment(url, smtp_port, deliver=not args.queue_mail_only)
+        subprocess.run(  # noqa: S603
+            [*dsr_command(), "db", "upgrade"], env=environment, cwd=PROJECT_ROOT, check=True
+        )
+        started = time.perf_counter()
+        staff_ids = seed_store(url, args.requests, args.readers)
+        print(f"store: {args.requests:,} requests seeded in {time.perf_counter() - started:.1f} s")
+        token = issue_token(url)
+        server_threads = args.workers * (args.threads if args.worker_class == "gthread" else 1)
+        floor = Floor(url, server_threads, args.submissions)
+        engine = db.make_engine(url)
+        try:
+            with gunicorn(environment, Path(folder), args) as (port, log):
+                warm_up(port, server_threads * 2)
+                phases = [
+                    submissions_phase(port, engine, args.submissions, args.time_limit, floor),
+                    api_phase(port, engine, token, args.api_calls, args.time_limit, floor),
+                    dashboard_phase(
+                        port,
+                        url,
+                        staff_ids,
+                        args.readers,
+                        args.read_seconds,
+                        args.time_limit,
+                        args.requests,
+                    ),
+                ]
+            problems = server_problems(log)  # read once gunicorn has stopped: its exit too
+            references_ok = references_without_gaps(engine)
+            floor.measure()
+        finally:
+            engine.dispose()
+        passed = summary(phases, floor, references_ok, sink.received)
+        if problems:
+            print(f"\nthe server logged {len(problems)} errors; the first ones:")
+            for problem in problems[:3]:
+                print(textwrap.indent(problem, "  "))
+            passed = False
+    print(f"(the whole bench took {time.monotonic() - began:.0f} s)")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
