@@ -62,6 +62,10 @@ CSRF_EXPLANATION = lazy_gettext(
 
 NOT_UTF8 = lazy_gettext("The form was not sent as UTF-8 text. Reload the page and send it again.")
 
+NUL_CHARACTER = lazy_gettext(
+    "What was sent holds a NUL character, which cannot be stored. Remove it and try again."
+)
+
 
 def render_error(error: HTTPException) -> Response | HTTPException:
     """Render the page of an HTTP error, keeping its headers (Allow, Retry-After); under /api/,
@@ -92,8 +96,18 @@ def render_error(error: HTTPException) -> Response | HTTPException:
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
+def refuse_nul_characters() -> None:
+    """Refuse a URL holding a NUL character (404 in the path, 400 in the query): PostgreSQL
+    cannot even compare text with one, so a lookup would fail with a 500, and nobody types one."""
+    if "\x00" in request.path:
+        abort(404)
+    if any("\x00" in key + value for key, value in request.args.items(multi=True)):
+        abort(400, description=NUL_CHARACTER)
+
+
 def refuse_undecodable_form() -> None:
-    """Refuse (400) a form body that is not UTF-8, which parsing would otherwise quietly mangle.
+    """Refuse (400) a form body that is not UTF-8, which parsing would otherwise quietly mangle,
+    or that holds a NUL character, which PostgreSQL cannot store in text.
 
     The body is kept (`cache=True`) for the form parser; one over MAX_CONTENT_LENGTH is a 413.
     """
@@ -102,16 +116,22 @@ def refuse_undecodable_form() -> None:
     body = request.get_data(cache=True)
     try:
         if request.mimetype == "multipart/form-data":
-            body.decode("utf-8")  # no file fields here: every part is text
+            fields = [body.decode("utf-8")]  # no file fields here: every part is text
         else:
-            for pair in body.split(b"&"):
+            fields = [
                 unquote_to_bytes(pair.replace(b"+", b" ")).decode("utf-8")
+                for pair in body.split(b"&")
+            ]
     except UnicodeDecodeError:
         abort(400, description=NOT_UTF8)
+    if any("\x00" in field for field in fields):
+        abort(400, description=NUL_CHARACTER)
 
 
 def init_app(app: Flask) -> None:
-    """Show our page for every HTTP error, and refuse undecodable forms before anything reads
-    them (call before the CSRF check is bound, which reads the form)."""
+    """Show our page for every HTTP error, and refuse URLs and forms holding a NUL character or
+    undecodable forms before anything reads them (call before the CSRF check is bound, which
+    reads the form)."""
     app.register_error_handler(HTTPException, render_error)
+    app.before_request(refuse_nul_characters)
     app.before_request(refuse_undecodable_form)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -79,6 +80,15 @@ CELL_LEADING = 11
 WRAP_CACHE_SIZE = 5000
 """Wrapped cells remembered within one long table (repeated dates, devices, pages)."""
 CELL_PADDING = 5
+CELL_TEXT_MAX = 5000
+"""A value longer than this is cut in the PDF, with a note saying how much was left out: a 10 MB
+comment would take reportlab many minutes and thousands of pages. The portable export keeps it
+whole."""
+_HIDDEN_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+"""Control characters and bidirectional formatting marks: invisible when drawn, and an override
+(U+202E) would make a copied value read backwards."""
 SHORT_CELL = 18
 """Cells of up to this many characters (a date and time, an amount) are not wrapped."""
 PORTRAIT = A4
@@ -466,8 +476,17 @@ class _ReportStory:
             if f.third_party and not row.owned:
                 cells.append(self.w["redacted"])
             else:
-                cells.append(format_value(row.values.get(f.name), self.lang))
+                cells.append(self._printable(format_value(row.values.get(f.name), self.lang)))
         return cells
+
+    def _printable(self, text: str) -> str:
+        """Cut an overlong value (with a note), draw a tab as a space (the font has no glyph
+        for it), and show the other hidden characters as [U+XXXX]."""
+        if len(text) > CELL_TEXT_MAX:
+            left_out = format_number(len(text) - CELL_TEXT_MAX, self.lang)
+            text = f"{text[:CELL_TEXT_MAX]} {self.w['cut'].format(count=left_out)}"
+        text = text.replace("\t", " ")
+        return _HIDDEN_CHARACTERS.sub(lambda found: f"[U+{ord(found.group()):04X}]", text)
 
     def _count_caption(self, count: int) -> Flowable:
         text = (

@@ -66,6 +66,9 @@ WORDS: dict[str, dict[str, str]] = {
         "yes": "Oui",
         "no": "Non",
         "empty": "—",
+        "cut": (
+            "[… {count} caractères de plus, non imprimés ici : demandez-nous la valeur complète]"
+        ),
         "rights": "Vos droits",
         "rights_intro": (
             "Le Règlement général sur la protection des données (RGPD) vous donne les droits "
@@ -193,6 +196,7 @@ WORDS: dict[str, dict[str, str]] = {
         "yes": "Yes",
         "no": "No",
         "empty": "—",
+        "cut": "[… {count} more characters, not printed here: ask us for the complete value]",
         "rights": "Your rights",
         "rights_intro": (
             "The General Data Protection Regulation (GDPR) gives you the following rights over the "
