@@ -35,6 +35,9 @@ WEB_SETTINGS: Mapping[str, Any] = {
     "MAX_CONTENT_LENGTH": 128 * 1024,  # the longest form, all in 4-byte characters, fits
     "SESSION_COOKIE_SAMESITE": "Lax",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Said for every application: Flask-Limiter's one `limiter` would otherwise keep the last
+    # application's choice (an app made with limits off would leave them off for the next one).
+    "RATELIMIT_ENABLED": True,
     **public_views.PUBLIC_SETTINGS,
     **accounts_views.STAFF_SETTINGS,
     **api_views.API_SETTINGS,
