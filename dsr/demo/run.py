@@ -17,7 +17,7 @@ from socketserver import ThreadingMixIn
 from flask import Flask
 from werkzeug.serving import make_server
 
-from dsr import db
+from dsr import db, logs
 from dsr.accounts.models import StaffRole
 from dsr.accounts.service import create_staff, find_staff
 from dsr.app import create_app
@@ -107,6 +107,7 @@ def serve_demo(
             "MAIL_SENDER": "privacy-desk@localhost",
         }
     )
+    logs.redact_werkzeug_access_lines()  # the server's lines would show tokens in paths
     try:
         password = ensure_demo_staff(app, folder)
         with MailSink(mail_folder, port=smtp_port):

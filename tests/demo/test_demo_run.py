@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -111,6 +112,10 @@ def test_the_demo_serves_the_form_and_the_mailbox_and_stops_on_ctrl_c(
     process, port, smtp_port, folder = demo
     status, page = get(f"http://127.0.0.1:{port}/")
     assert status == 200 and "<form" in page
+    try:  # a path that holds a token (unknown here: 404)
+        get(f"http://127.0.0.1:{port}/status/a-secret-status-token")
+    except urllib.error.HTTPError as refused:
+        refused.close()
 
     message = EmailMessage()
     message["From"] = "privacy-desk@localhost"
@@ -137,6 +142,9 @@ def test_the_demo_serves_the_form_and_the_mailbox_and_stops_on_ctrl_c(
     process.send_signal(signal.SIGINT)
     assert process.wait(30) == 0
     assert process.stdout is not None and "Stopping the demo." in process.stdout.read()
+    # The server's own lines keep paths (tokens) out of the terminal.
+    logged = (folder.parent / "stderr.txt").read_text()
+    assert "GET" in logged and "a-secret-status-token" not in logged
     deadline = time.monotonic() + 10
     while not (port_is_free(port) and port_is_free(smtp_port)):
         assert time.monotonic() < deadline, "a port is still taken after the demo stopped"
