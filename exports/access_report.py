@@ -36,8 +36,6 @@ from reportlab.platypus import (
     PageBreak,
     PageTemplate,
     Spacer,
-    Table,
-    TableStyle,
 )
 from reportlab.platypus.flowables import Flowable
 
@@ -45,8 +43,6 @@ from exports.pdf import (
     FONT_BOLD,
     FONT_REGULAR,
     FOOTER_FONT_SIZE,
-    GRID_COLOUR,
-    HEADER_BACKGROUND,
     MARGIN,
     CellValue,
     _NumberedCanvas,
@@ -60,6 +56,7 @@ from exports.pdf import (
 )
 from exports.report_words import MONTHS_EN, words
 from exports.ropa import EEA_COUNTRIES
+from exports.text_grid import FONT_SIZE, LEADING, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection
 from inventory.model import Category, Contact, DataMap, Field_
 
@@ -75,11 +72,11 @@ LANDSCAPE_COLUMNS = 10
 """Wider tables go on landscape pages, up to this many columns; beyond, one block per row."""
 FEW_ROWS = 10
 """A wide table with no more rows than this reads better as one block of labels per row."""
-CELL_FONT_SIZE = 8.5
-CELL_LEADING = 11
+CELL_FONT_SIZE = FONT_SIZE
+CELL_LEADING = LEADING
 WRAP_CACHE_SIZE = 5000
 """Wrapped cells remembered within one long table (repeated dates, devices, pages)."""
-CELL_PADDING = 5
+CELL_PADDING = PADDING
 CELL_TEXT_MAX = 5000
 """A value longer than this is cut in the PDF, with a note saying how much was left out: a 10 MB
 comment would take reportlab many minutes and thousands of pages. The portable export keeps it
@@ -676,12 +673,12 @@ def text_table(
     *,
     col_widths: Sequence[float],
     wrapped: dict[tuple[str, int], str] | None = None,
-) -> Table:
-    """Build a table of plain-text cells, wrapped to their column, its header repeated per page.
+) -> TextGrid:
+    """Build a grid of plain-text cells, wrapped to their column, its header repeated per page.
 
     Cells are strings drawn as they are (never read as markup) and wrapped here once, which
     is many times faster than a paragraph per cell for tables of thousands of rows. `wrapped`
-    caches wrapped cells across the tables of one long table (values repeat: dates, devices).
+    caches wrapped cells across the grids of one long table (values repeat: dates, devices).
     """
     inner = [width - 2 * CELL_PADDING for width in col_widths]
     cache = {} if wrapped is None else wrapped
@@ -694,32 +691,11 @@ def text_table(
             cache[key] = wrap_text(cell, inner[column], FONT_REGULAR, CELL_FONT_SIZE)
         return cache[key]
 
-    data = [
-        [
-            wrap_text(cell, w, FONT_BOLD, CELL_FONT_SIZE)
-            for cell, w in zip(header, inner, strict=True)
-        ]
+    labels = [
+        wrap_text(cell, w, FONT_BOLD, CELL_FONT_SIZE) for cell, w in zip(header, inner, strict=True)
     ]
-    data += [[wrap(cell, column) for column, cell in enumerate(row)] for row in rows]
-    table = Table(data, colWidths=list(col_widths), repeatRows=1, splitInRow=1, hAlign="LEFT")
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, -1), FONT_REGULAR),
-                ("FONTNAME", (0, 0), (-1, 0), FONT_BOLD),
-                ("FONTSIZE", (0, 0), (-1, -1), CELL_FONT_SIZE),
-                ("LEADING", (0, 0), (-1, -1), CELL_LEADING),
-                ("BACKGROUND", (0, 0), (-1, 0), HEADER_BACKGROUND),
-                ("GRID", (0, 0), (-1, -1), 0.5, GRID_COLOUR),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
-                ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
-                ("TOPPADDING", (0, 0), (-1, -1), 3),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-            ]
-        )
-    )
-    return table
+    cells = [[wrap(cell, column) for column, cell in enumerate(row)] for row in rows]
+    return TextGrid(labels, cells, col_widths=col_widths)
 
 
 def _column_widths(
