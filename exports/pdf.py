@@ -111,9 +111,29 @@ def safe_markup(text: str) -> str:
     return "<br/>".join(escape(line) for line in lines)
 
 
+class _Paragraph(Paragraph):  # type: ignore[misc]
+    """A Paragraph that does not break its lines again for the width it was just wrapped to.
+
+    A table wraps each cell paragraph to measure its row, again when it splits across pages and
+    again when it draws it, always at the column's width: breaking the lines was most of a short
+    report's time. Only the last width is remembered, so the state `draw` reads is always the
+    one of the width asked last.
+    """
+
+    _wrapped_to: float | None = None
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        # `split` may drop the broken lines (blPara): then they are broken again.
+        if availWidth == self._wrapped_to and "blPara" in self.__dict__:
+            return self.width, self.height
+        size: tuple[float, float] = super().wrap(availWidth, availHeight)
+        self._wrapped_to = availWidth
+        return size
+
+
 def safe_paragraph(text: str, style: ParagraphStyle) -> Paragraph:
     """Build a Paragraph that prints `text` as typed: data is never read as markup."""
-    return Paragraph(safe_markup(text), style)
+    return _Paragraph(safe_markup(text), style)
 
 
 CellValue: TypeAlias = str | Flowable | list[Flowable]
@@ -127,7 +147,7 @@ def bullet_list(items: Sequence[str], style: ParagraphStyle) -> list[Flowable]:
     bulleted = ParagraphStyle(
         f"{style.name}_bullet", parent=style, leftIndent=style.leftIndent + 9, bulletIndent=0
     )
-    return [Paragraph(safe_markup(item), bulleted, bulletText="•") for item in items]
+    return [_Paragraph(safe_markup(item), bulleted, bulletText="•") for item in items]
 
 
 _CELL_STYLE: list[tuple[Any, ...]] = [
