@@ -910,7 +910,7 @@ def _apply(
             )
 
         for chunk in _chunks(work.retain, batch_size):
-            keyed.run("restrict", restrict, chunk, values)
+            keyed.run(("restrict", tuple(names)), restrict, chunk, values)
 
 
 _Statement = Delete | Update | Select[Any]
@@ -933,7 +933,7 @@ class _Keyed:
     def __init__(
         self,
         conn: Connection,
-        systems: Systems | None,
+        systems: Systems,
         system: str,
         table: Table,
         pk: tuple[str, ...],
@@ -979,21 +979,13 @@ class _Keyed:
                 any_key = column_ == func.any(bindparam("erasure_keys"))
                 return str(build(any_key).compile(dialect=dialect))
 
-            sql = (
-                render()
-                if self.systems is None
-                else self.systems.driver_sql((*self.cache, kind, "any"), render)
-            )
+            sql = self.systems.driver_sql((*self.cache, kind, "any"), render)
             return self.conn.exec_driver_sql(sql, values)
 
         def expanding() -> _Statement:
             return build(column_.in_(bindparam("erasure_keys", expanding=True)))
 
-        statement = (
-            expanding()
-            if self.systems is None
-            else self.systems.statement((*self.cache, kind), expanding)
-        )
+        statement = self.systems.statement((*self.cache, kind), expanding)
         return self.conn.execute(statement, values)
 
 
@@ -1035,7 +1027,7 @@ def _anonymize(
             return update(table).where(where, not_(done)).values(params)
 
         for chunk in _chunks(work.anonymize, batch_size):
-            changed += keyed.run("anonymize-constant", blank, chunk, values)
+            changed += keyed.run(("anonymize-constant", tuple(names)), blank, chunk, values)
         return changed
     key_params = {c: f"erasure_key_{i}" for i, c in enumerate(pk)}
     value_params = {r.name: f"erasure_value_{i}" for i, r in enumerate(rules)}
@@ -1047,17 +1039,15 @@ def _anonymize(
             .values({c: bindparam(p) for c, p in value_params.items()})
         )
 
-    stmt = (
-        by_key()
-        if keyed.systems is None
-        else keyed.systems.statement((*keyed.cache, "anonymize-rows", tuple(value_params)), by_key)
-    )
+    stmt = keyed.systems.statement((*keyed.cache, "anonymize-rows", tuple(value_params)), by_key)
     cols = [table.c[c] for c in dict.fromkeys([*pk, *(r.name for r in rules)])]
     checkable = [r.name for r in rules if r.rule.strategy is not AnonymizeStrategy.KEYED_HASH]
     for chunk in _chunks(work.anonymize, batch_size):
         params: list[dict[str, Any]] = []
         current = keyed.rows(
-            f"anonymize-read-{len(cols)}", lambda where: select(*cols).where(where), chunk
+            ("anonymize-read", tuple(c.name for c in cols)),
+            partial(_select_where, cols),
+            chunk,
         )
         for row in current:
             mapping = row._mapping

@@ -295,6 +295,7 @@ class _Context:
     counted as kept by the other categories (their gate is not known in SQL)."""
 
     data_map: DataMap
+    systems: Systems
     system: str
     tables: dict[str, Table]
     references: list[_Reference]
@@ -310,6 +311,7 @@ class _Context:
 
 @dataclass
 class _Scope:
+    systems: Systems
     system: str
     category: str
     spec: Category
@@ -335,7 +337,7 @@ def _context(
     gated: frozenset[str],
 ) -> _Context:
     references = _references(data_map, system, conn)
-    return _Context(data_map, system, systems.tables(system), references, now, gated)
+    return _Context(data_map, systems, system, systems.tables(system), references, now, gated)
 
 
 def _shape(ctx: _Context, category_id: str) -> _Shape:
@@ -389,6 +391,7 @@ def _scope(ctx: _Context, category_id: str) -> _Scope:
         else true()
     )
     return _Scope(
+        ctx.systems,
         ctx.system,
         category_id,
         category,
@@ -708,7 +711,7 @@ def _apply(
         work = _TableWork(table.name, scope.pk, scope.action, [scope.category])
         work.rules = scope.work.rules
         work.anonymize = keys
-        keyed = _Keyed(conn, None, scope.system, table, scope.pk)
+        keyed = _Keyed(conn, scope.systems, scope.system, table, scope.pk)
         rows = _anonymize(keyed, work, secret_key, scope.system, len(keys))
         outcome.rows += rows
         return rows
