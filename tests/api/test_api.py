@@ -287,7 +287,7 @@ def test_a_bug_is_a_problem_document_too(
     make_api_app: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert callable(make_api_app)
-    app: Flask = make_api_app(TESTING=False, API_CALLBACK_ALLOW_LOOPBACK=True)
+    app: Flask = make_api_app(TESTING=False)
     platform = ApiCaller(app.test_client(), issue_token(app, "learner-platform"))
 
     def broken(**_kwargs: object) -> None:
