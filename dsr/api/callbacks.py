@@ -6,6 +6,11 @@ the change was committed. `deliver_due_callbacks` then sends them outside any tr
 the outbox's lease and retry schedule; the last failure is logged as an error, never dropped
 silently. Bodies hold the request's reference and statuses only: no personal data.
 
+Callbacks reach public addresses only, and the internal networks the organisation allows
+(`DSR_CALLBACK_ALLOWED_NETWORKS`): checked on the URL when it is registered, and again on every
+address its host resolves to when a callback is sent, the connection going to the address just
+checked (see `callback_addresses`); a refused address fails the delivery for good.
+
 Each POST carries `X-DSR-Timestamp` (Unix seconds) and `X-DSR-Signature: sha256=<hex>`, the
 HMAC-SHA256 of `<timestamp>.<body>` under the client's secret (`callback_secret`), so a receiver
 can check both the body and its freshness.

@@ -315,7 +315,11 @@ def tls_receiver(certificate: Certificate) -> Iterator[tuple[CallbackReceiver, l
     asked: list[str] = []
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificate.cert_file, certificate.key_file)
-    context.sni_callback = lambda _socket, name, _context: asked.append(str(name)) or None
+
+    def record_server_name(_socket: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
+        asked.append(str(name))
+
+    context.sni_callback = record_server_name
     with running_receiver(context) as receiver:
         yield receiver, asked
 
