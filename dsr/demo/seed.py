@@ -178,11 +178,15 @@ def _create_indexes(connection: Connection, tables: Sequence[Table]) -> None:
 
 
 def _add_deferred(connection: Connection, tables: Sequence[Table]) -> None:
-    """Add the indexes and foreign keys that `_create_schema` left out of `tables`."""
+    """Add the indexes and foreign keys that `_create_schema` left out of `tables`.
+
+    The constraints stay part of their tables (`isolate_from_table=False`): the schema is shared
+    by every seed of the process, and the next one on another engine creates them inline.
+    """
     _create_indexes(connection, tables)
     for table in tables:
         for constraint in table.foreign_key_constraints:
-            connection.execute(AddConstraint(constraint))
+            connection.execute(AddConstraint(constraint, isolate_from_table=False))
 
 
 # -- writing ------------------------------------------------------------------------------
