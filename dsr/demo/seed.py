@@ -27,6 +27,7 @@ from sqlalchemy.schema import AddConstraint, CreateTable, ForeignKeyConstraint
 
 from dsr.demo import catalogue as cat
 from dsr.demo import schema
+from inventory.systems import enforce_foreign_keys
 
 if TYPE_CHECKING:
     import psycopg
@@ -129,7 +130,7 @@ def seed_platform(
         now=now.astimezone(UTC).replace(microsecond=0),
         events_per_learner=events_per_learner,
     )
-    engine = create_engine(url)
+    engine = enforce_foreign_keys(create_engine(url))
     counts: dict[str, int] = {}
     try:
         with engine.begin() as connection:
