@@ -11,6 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from pypdf import PdfReader
+from sqlalchemy import create_engine, text
 
 from dsr.cli import main
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
@@ -50,10 +51,38 @@ def test_seed_then_find_the_sample_learner(tmp_path: Path) -> None:
         if row["table"] == "support_message" and not row["owned"]
     ]
     assert redacted, "the shared thread's other learner's messages are listed as not owned"
+    assert all(row["values"]["body"] == "[redacted]" for row in redacted)
+    own = [r for r in document["categories"]["support"] if r["table"] == "support_message"]
+    assert any(r["owned"] and r["values"]["body"] not in (None, "[redacted]") for r in own)
+    code, text_output = run("subject", "find", SAMPLE_LEARNER_EMAIL, env=env)
+    assert code == 0, text_output
+    others = others_messages(url)
+    assert others
+    for body in others:
+        assert body not in output and body not in text_output
 
     code, output = run("subject", "find", "Jean.Martin@example.com", env=env)
     assert code == 0 and "warning: [learner_platform.learner] 2 rows" in output
     assert "[redacted]" not in output or "another person's row" in output
+
+
+def others_messages(url: str) -> list[str]:
+    """The bodies other learners wrote in the sample learner's support threads."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text(
+                        "SELECT m.body FROM support_message m JOIN support_participant p "
+                        "ON p.thread_id = m.thread_id JOIN learner l ON l.id = p.learner_id "
+                        "WHERE l.email = :email AND m.author_learner_id <> l.id"
+                    ),
+                    {"email": SAMPLE_LEARNER_EMAIL},
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
 
 
 def test_seed_refuses_an_unreachable_database() -> None:
