@@ -28,16 +28,18 @@ from dsr.scheduler.cli import scheduler_group
 from dsr.store_cli import audit_group, database_url_option, db_group, db_upgrade
 from inventory.loader import MapError, load_data_map
 from inventory.locator import (
+    CategoryRow,
     SubjectLocation,
     UnknownIdentity,
     category_counts,
     iter_category_rows,
     locate_subject,
 )
-from inventory.model import DataMap
+from inventory.model import Category, DataMap
 from inventory.systems import Systems, SystemUnavailable
 
 DEFAULT_DEMO_URL = "sqlite:///instance/demo-platform.sqlite3"
+REDACTED = "[redacted]"
 
 
 class Context:
@@ -200,10 +202,21 @@ def _print_subject(
             key = ", ".join(f"{k}={v}" for k, v in row.primary_key.items())
             mark = "" if row.owned else "  (another person's row: third-party fields redacted)"
             click.echo(f"  - {row.system}.{row.table} [{key}]{mark}")
-            third_party = {f.name for f in category.fields if f.third_party}
-            for column, cell in row.values.items():
-                shown = "[redacted]" if not row.owned and column in third_party else cell
-                click.echo(f"      {labels.get(column, column)}: {_plain(shown)}")
+            for column, cell in _shown_values(category, row).items():
+                click.echo(f"      {labels.get(column, column)}: {_plain(cell)}")
+
+
+def _shown_values(category: Category, row: CategoryRow) -> dict[str, Any]:
+    """Return the row's values with its third-party fields redacted when another person owns it
+    (their message in the subject's support thread): the subject sees only their own data."""
+    if row.owned:
+        return row.values
+    third_party = {
+        f.name
+        for f in category.fields
+        if f.third_party and f.table == row.table and (f.system or category.system) == row.system
+    }
+    return {c: REDACTED if c in third_party else v for c, v in row.values.items()}
 
 
 def _plain(value: Any) -> str:
@@ -227,13 +240,14 @@ def _json_value(value: Any) -> Any:
 def _subject_json(data_map: DataMap, systems: Systems, location: SubjectLocation) -> dict[str, Any]:
     categories: dict[str, list[dict[str, Any]]] = {}
     for cat_id in category_counts(data_map, location):
+        category = data_map.categories[cat_id]
         categories[cat_id] = [
             {
                 "system": row.system,
                 "table": row.table,
                 "primary_key": {k: _json_value(v) for k, v in row.primary_key.items()},
                 "owned": row.owned,
-                "values": {k: _json_value(v) for k, v in row.values.items()},
+                "values": {k: _json_value(v) for k, v in _shown_values(category, row).items()},
             }
             for row in iter_category_rows(data_map, systems, location, cat_id)
         ]

@@ -25,7 +25,7 @@ from dsr.accounts.access import public_blueprint
 from dsr.dashboard.blueprint import current_data_map, data_map_path, system_settings
 from dsr.extensions import limiter
 from inventory.loader import MapError
-from inventory.systems import system_url
+from inventory.systems import enforce_foreign_keys, system_url
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +58,15 @@ def _system_engine(name: str, url: str) -> Engine:
     engines: dict[tuple[str, str], Engine] = current_app.extensions.setdefault(_ENGINES_KEY, {})
     key = (name, url)
     if key not in engines:
-        engines[key] = create_engine(
-            url,
-            pool_size=1,
-            max_overflow=1,
-            pool_timeout=CONNECT_TIMEOUT_SECONDS,
-            pool_pre_ping=True,
-            connect_args=_connect_args(url),
+        engines[key] = enforce_foreign_keys(
+            create_engine(
+                url,
+                pool_size=1,
+                max_overflow=1,
+                pool_timeout=CONNECT_TIMEOUT_SECONDS,
+                pool_pre_ping=True,
+                connect_args=_connect_args(url),
+            )
         )
     return engines[key]
 

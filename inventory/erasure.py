@@ -17,7 +17,9 @@ and messages go; a thread the subject alone took part in goes whole.
 Blocking. A live foreign key from a table the map does not know, pointing at a row to delete,
 blocks the system (the plan names the constraint in `blocked`; execution fails, changing nothing);
 so does a row the map keeps for the subject (retained or anonymised) that a foreign key ties to a
-row another category deletes: the map contradicts itself there.
+row another category deletes: the map contradicts itself there. Every foreign key of the database
+counts, named or not (SQLite's have no name), and SQLite connections enforce them (see
+`inventory.systems.enforce_foreign_keys`), so the database refuses whatever the plan missed.
 """
 
 from __future__ import annotations
@@ -222,6 +224,7 @@ class _Reference:
     parent_columns: tuple[str, ...]
     constraint: str | None = None
     located_children: bool = False  # the locator found every referring row (a map link)
+    enforced: bool = False  # a foreign key of the database (SQLite's have no name)
 
     def describe(self) -> str:
         name = f"`{self.constraint}`" if self.constraint else "without a name"
@@ -476,7 +479,9 @@ def _references(data_map: DataMap, system: str, conn: Connection) -> list[_Refer
         key = (fk.child, fk.child_columns, fk.parent, fk.parent_columns)
         known = refs.get(key)
         refs[key] = (
-            _Reference(*key, fk.constraint, known.located_children) if known is not None else fk
+            _Reference(*key, fk.constraint, known.located_children, enforced=True)
+            if known is not None
+            else fk
         )
     return list(refs.values())
 
@@ -500,6 +505,7 @@ def _foreign_keys(conn: Connection) -> list[_Reference]:
                     fk["referred_table"],
                     tuple(fk["referred_columns"]),
                     name or None,
+                    enforced=True,
                 )
             )
     _FK_CACHE[conn.engine] = found
@@ -566,7 +572,7 @@ def _resolve_sharing(
                     continue
                 if child_key in own[ref.child] and child_key not in child.shared:
                     # The subject's own row, kept by the map (retained or anonymised).
-                    if ref.constraint is not None:
+                    if ref.enforced:
                         blocked[
                             f"rows of `{ref.child}` kept for the subject refer to rows of "
                             f"`{ref.parent}` that the erasure deletes ({ref.describe()}): the "

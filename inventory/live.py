@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import Date, DateTime, inspect
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.types import TypeEngine
 
 from inventory.model import DataMap
 from inventory.systems import Systems, short_reason
@@ -59,7 +61,10 @@ def check_live(data_map: DataMap, systems: Systems) -> list[LiveFinding]:
         try:
             inspector = inspect(systems.engine(system))
             actual_tables = set(inspector.get_table_names())
-            columns = {t: {c["name"] for c in inspector.get_columns(t)} for t in actual_tables}
+            types = {
+                t: {c["name"]: c["type"] for c in inspector.get_columns(t)} for t in actual_tables
+            }
+            columns = {t: set(found) for t, found in types.items()}
         except SQLAlchemyError as exc:
             findings.append(
                 LiveFinding(Severity.ERROR, system, f"cannot be read: {short_reason(exc)}")
@@ -83,6 +88,7 @@ def check_live(data_map: DataMap, systems: Systems) -> list[LiveFinding]:
                         f"column `{table}.{column}` is in the map but not in the database.",
                     )
                 )
+        findings.extend(_retention_starts(data_map, system, types))
         reviewed = set(spec.not_personal)
         for table in sorted(actual_tables):
             if table in reviewed:
@@ -100,4 +106,27 @@ def check_live(data_map: DataMap, systems: Systems) -> list[LiveFinding]:
                         "category claims it: add it to a category, or rename it if it is not.",
                     )
                 )
+    return findings
+
+
+def _retention_starts(
+    data_map: DataMap, system: str, types: dict[str, dict[str, TypeEngine[Any]]]
+) -> list[LiveFinding]:
+    """Report retention periods that run from a column holding no date: the sweep computes a
+    cutoff date and compares it with that column."""
+    findings = []
+    for category_id, category in data_map.categories.items():
+        table, column = category.retention.from_.split(".", 1)
+        kind = types.get(table, {}).get(column) if category.system == system else None
+        if kind is None or isinstance(kind, Date | DateTime):
+            continue  # a missing table or column is reported above
+        findings.append(
+            LiveFinding(
+                Severity.ERROR,
+                system,
+                f"the retention of category `{category_id}` runs from `{table}.{column}`, which "
+                f"holds {kind}, not a date or timestamp: point `retention.from` at a date or "
+                "timestamp column.",
+            )
+        )
     return findings

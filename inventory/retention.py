@@ -77,6 +77,10 @@ Gate = Callable[[Sequence[tuple[Key, Any]]], Sequence[Key]]
 """Given expired rows as (primary key, date), return the keys that may be swept now."""
 
 
+class RetentionMapError(ValueError):
+    """The map's retention does not fit the live schema (it runs from a column without dates)."""
+
+
 @dataclass(frozen=True)
 class Follower:
     """A table of the category whose rows follow their parent row of the main table."""
@@ -347,6 +351,13 @@ def _shape(ctx: _Context, category_id: str) -> _Shape:
     pk = tuple(ctx.data_map.systems[ctx.system].tables[main].primary_key)
     instant = retention_cutoff(category.retention.period, ctx.now)
     kind = _python_type(table.c[date_column])
+    if not issubclass(kind, date):
+        raise RetentionMapError(
+            f"the retention of category `{category_id}` runs from `{main}.{date_column}`, which "
+            f"holds {table.c[date_column].type} in `{ctx.system}`, not a date or timestamp: "
+            "point `retention.from` at a date or timestamp column (`dsr map check --live` "
+            "lists such problems)"
+        )
     cutoff: datetime | date = (
         instant.date() if issubclass(kind, date) and not issubclass(kind, datetime) else instant
     )

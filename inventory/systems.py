@@ -12,9 +12,9 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
@@ -56,11 +56,33 @@ def _anchor_sqlite(url: str, base_dir: Path) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine with settings that suit short, set-based reads and writes."""
+    """Create an engine with settings that suit short, set-based reads and writes; on SQLite,
+    with its foreign keys enforced (see `enforce_foreign_keys`)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return create_engine(url, pool_pre_ping=True)
+    return enforce_foreign_keys(create_engine(url, pool_pre_ping=True))
+
+
+def enforce_foreign_keys(engine: Engine) -> Engine:
+    """Make every SQLite connection of `engine` enforce its foreign keys; return `engine`.
+
+    SQLite ignores foreign keys unless each connection asks (`PRAGMA foreign_keys`): without it a
+    change the schema forbids, such as deleting a row another row still refers to, goes through
+    and leaves a dangling reference, where PostgreSQL and MariaDB refuse it. Other engines are
+    returned as they are.
+    """
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_foreign_keys_on)
+    return engine
+
+
+def _sqlite_foreign_keys_on(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
 
 
 def redact_url(url: str) -> str:

@@ -9,11 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
+from sqlalchemy import create_engine, text
 
 from dsr.cli import main
-from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
+from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
 from inventory.loader import load_data_map
 
 ROOT = Path(__file__).parents[1]
@@ -50,10 +52,38 @@ def test_seed_then_find_the_sample_learner(tmp_path: Path) -> None:
         if row["table"] == "support_message" and not row["owned"]
     ]
     assert redacted, "the shared thread's other learner's messages are listed as not owned"
+    assert all(row["values"]["body"] == "[redacted]" for row in redacted)
+    own = [r for r in document["categories"]["support"] if r["table"] == "support_message"]
+    assert any(r["owned"] and r["values"]["body"] not in (None, "[redacted]") for r in own)
+    code, text_output = run("subject", "find", SAMPLE_LEARNER_EMAIL, env=env)
+    assert code == 0, text_output
+    others = others_messages(url)
+    assert others
+    for body in others:
+        assert body not in output and body not in text_output
 
     code, output = run("subject", "find", "Jean.Martin@example.com", env=env)
     assert code == 0 and "warning: [learner_platform.learner] 2 rows" in output
     assert "[redacted]" not in output or "another person's row" in output
+
+
+def others_messages(url: str) -> list[str]:
+    """The bodies other learners wrote in the sample learner's support threads."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text(
+                        "SELECT m.body FROM support_message m JOIN support_participant p "
+                        "ON p.thread_id = m.thread_id JOIN learner l ON l.id = p.learner_id "
+                        "WHERE l.email = :email AND m.author_learner_id <> l.id"
+                    ),
+                    {"email": SAMPLE_LEARNER_EMAIL},
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
 
 
 def test_seed_refuses_an_unreachable_database() -> None:
@@ -73,6 +103,26 @@ def test_map_check_reports_problems_with_exit_1(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"{broken}:" in result.output and "`contrat`" in result.output
     assert "1 problem(s) in the data map." in result.output
+
+
+@pytest.mark.databases("sqlite", "postgresql", "mariadb")
+def test_map_check_live_refuses_a_retention_from_a_column_without_dates(
+    engine_url: str, tmp_path: Path
+) -> None:
+    seed_platform(engine_url, learners=10, seed=5)
+    env = {"POINT3_PLATFORM_URL": engine_url}
+    code, output = run("map", "check", "--live", env=env)
+    assert code == 0, output
+
+    text_map = (ROOT / "data_map.yaml").read_text(encoding="utf-8")
+    textual = tmp_path / "map.yaml"
+    textual.write_text(text_map.replace("from: invoice.issued_at", "from: invoice.number"), "utf-8")
+    result = CliRunner().invoke(main, ["--map", str(textual), "map", "check", "--live"], env=env)
+    assert result.exit_code == 1, result.output
+    assert (
+        "error: [learner_platform] the retention of category `invoices` runs from "
+        "`invoice.number`, which holds VARCHAR(30), not a date or timestamp" in result.output
+    )
 
 
 def test_ropa_files_in_both_languages(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.schema import AddConstraint, CreateTable, ForeignKeyConstraint
 
 from dsr.demo import catalogue as cat
 from dsr.demo import schema
+from inventory.systems import enforce_foreign_keys
 
 if TYPE_CHECKING:
     import psycopg
@@ -129,7 +130,7 @@ def seed_platform(
         now=now.astimezone(UTC).replace(microsecond=0),
         events_per_learner=events_per_learner,
     )
-    engine = create_engine(url)
+    engine = enforce_foreign_keys(create_engine(url))
     counts: dict[str, int] = {}
     try:
         with engine.begin() as connection:
@@ -178,11 +179,15 @@ def _create_indexes(connection: Connection, tables: Sequence[Table]) -> None:
 
 
 def _add_deferred(connection: Connection, tables: Sequence[Table]) -> None:
-    """Add the indexes and foreign keys that `_create_schema` left out of `tables`."""
+    """Add the indexes and foreign keys that `_create_schema` left out of `tables`.
+
+    The constraints stay part of their tables (`isolate_from_table=False`): the schema is shared
+    by every seed of the process, and the next one on another engine creates them inline.
+    """
     _create_indexes(connection, tables)
     for table in tables:
         for constraint in table.foreign_key_constraints:
-            connection.execute(AddConstraint(constraint))
+            connection.execute(AddConstraint(constraint, isolate_from_table=False))
 
 
 # -- writing ------------------------------------------------------------------------------

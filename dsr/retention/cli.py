@@ -7,6 +7,8 @@ and the variables the map's systems name). Only names and counts are printed, ne
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -15,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dsr import db
 from dsr.db import utcnow
 from dsr.execution.cli import settings_from_environment
+from dsr.execution.targets import ChangeRefused, secret_key
 from dsr.retention.service import (
     RETENTION_SETTINGS,
     describe_sweep,
@@ -22,8 +25,11 @@ from dsr.retention.service import (
     run_retention,
 )
 from dsr.store_cli import database_url_option, fail_on_database_error
+from inventory.erasure import ErasurePlanError
+from inventory.loader import MapError
 from inventory.model import ErasureAction
 from inventory.retention import CategorySweep, RetentionPlan
+from inventory.systems import SystemUnavailable
 
 
 def _map_path() -> Path | None:
@@ -38,6 +44,24 @@ def retention_group() -> None:
     """Apply the data map's retention periods."""
 
 
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Turn what a user can put right (a store to migrate, a missing secret, a map that does not
+    load or does not fit a system) into one line on stderr and exit 1, never a traceback."""
+    try:
+        yield
+    except MapError as error:
+        for problem in error.problems:
+            click.echo(f"error: {problem}", err=True)
+        raise SystemExit(1) from None
+    except ChangeRefused as error:
+        click.echo(f"error: {error.message}", err=True)
+        raise SystemExit(1) from None
+    except (db.DatabaseNotUpToDate, SystemUnavailable, ErasurePlanError, ValueError) as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(1) from None
+
+
 @retention_group.command("plan")
 @database_url_option
 def retention_plan(database_url: str) -> None:
@@ -45,10 +69,11 @@ def retention_plan(database_url: str) -> None:
     db.import_models()
     engine = db.make_engine(database_url)
     try:
-        db.ensure_database_is_current(engine)
-        plan = plan_retention_now(
-            engine=engine, settings=settings_from_environment(_map_path()), now=utcnow()
-        )
+        with _one_line_errors():
+            db.ensure_database_is_current(engine)
+            plan = plan_retention_now(
+                engine=engine, settings=settings_from_environment(_map_path()), now=utcnow()
+            )
     except SQLAlchemyError as error:
         fail_on_database_error(database_url, "plan the retention sweeps with", error)
     finally:
@@ -72,18 +97,21 @@ def retention_run(batch_size: int | None, database_url: str) -> None:
     settings = settings_from_environment(_map_path())
     now = utcnow()
     try:
-        db.ensure_database_is_current(engine)
-        total = sum(
-            s.total for s in plan_retention_now(engine=engine, settings=settings, now=now).sweeps
-        )
-        with click.progressbar(length=total, label="Sweeping", file=sys.stderr) as bar:
-            report = run_retention(
-                engine=engine,
-                settings=settings,
-                now=now,
-                batch_size=batch_size,
-                progress=bar.update,
+        with _one_line_errors():
+            secret_key(settings)  # before anything is sent or swept
+            db.ensure_database_is_current(engine)
+            total = sum(
+                s.total
+                for s in plan_retention_now(engine=engine, settings=settings, now=now).sweeps
             )
+            with click.progressbar(length=total, label="Sweeping", file=sys.stderr) as bar:
+                report = run_retention(
+                    engine=engine,
+                    settings=settings,
+                    now=now,
+                    batch_size=batch_size,
+                    progress=bar.update,
+                )
     except SQLAlchemyError as error:
         fail_on_database_error(database_url, "run the retention sweeps with", error)
     finally:

@@ -420,6 +420,30 @@ def test_mariadb_holds_the_same_rows(
         engine.dispose()
 
 
+def test_a_seed_after_a_postgresql_one_still_creates_every_foreign_key(
+    postgresql_scratch_url: str, mariadb_scratch_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL adds its foreign keys after the load: the next seed in the same process, on
+    another engine, must still create them with the tables (and its rows must satisfy them)."""
+    seed_platform(postgresql_scratch_url, learners=10, seed=5)
+    expected = {t.name: len(t.foreign_key_constraints) for t in schema.metadata.sorted_tables}
+    for url in (sqlite_url(tmp_path / "after.db"), mariadb_scratch_url):
+        seed_platform(url, learners=10, seed=5)
+        engine = create_engine(url)
+        try:
+            inspector = inspect(engine)
+            found = {name: len(inspector.get_foreign_keys(name)) for name in expected}
+            assert found == expected, url
+        finally:
+            engine.dispose()
+    engine = create_engine(sqlite_url(tmp_path / "after.db"))
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        engine.dispose()
+
+
 def test_dates_are_plain_dates_where_the_schema_says_so(platform: Connection) -> None:
     session, born = platform.execute(
         select(schema.exam_registration.c.session_date, schema.exam_registration.c.birth_date)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import create_engine, text
@@ -207,6 +208,50 @@ def test_a_foreign_key_unknown_to_the_map_fails_the_request_and_the_retry_comple
         Status.COMPLETED
     )
     assert left_behind(platform) == []
+
+
+@pytest.mark.databases("sqlite", "postgresql", "mariadb")
+def test_a_map_deleting_what_a_kept_row_refers_to_fails_the_request_on_every_engine(
+    engine_url: str, tmp_path: Path
+) -> None:
+    """Invoices deleted while the purchases that refer to them are kept: on every engine of the
+    platform the request fails naming the reference, nothing changes, and once the map is put
+    right the retry completes. The store is SQLite; the platform is this run's engine."""
+    store_url = f"sqlite:///{(tmp_path / 'store.sqlite3').as_posix()}"
+    db.run_migrations(store_url)
+    store = db.make_engine(store_url)
+    seed_platform(engine_url, learners=30, seed=5)
+    raw = yaml.safe_load(DATA_MAP.read_text(encoding="utf-8"))
+    categories = raw["categories"]
+    categories["purchases"]["erasure"] = categories["invoices"]["erasure"]
+    categories["invoices"]["erasure"] = {"action": "delete"}
+    contradictory = tmp_path / "contradictory_map.yaml"
+    contradictory.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    before = snapshot(engine_url)
+    request_id = approved_erasure(store)
+    settings = {**settings_for(tmp_path, engine_url), "DATA_MAP": str(contradictory)}
+    try:
+        assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
+            Status.FAILED
+        )
+        with db.open_session(store) as session:
+            request = session.get(DataRequest, request_id)
+            assert request is not None
+            reason = failure_reason(session, request) or ""
+            assert not is_suppressed(
+                db_session=session, email=SAMPLE_LEARNER_EMAIL, key=SECRET.encode()
+            )
+        assert "`course_purchase`(invoice_id)" in reason and "`invoice`(id)" in reason, reason
+        assert "@" not in reason
+        assert snapshot(engine_url) == before
+
+        settings["DATA_MAP"] = str(DATA_MAP)
+        assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
+            Status.COMPLETED
+        )
+        assert left_behind(engine_url) == []
+    finally:
+        store.dispose()
 
 
 def test_a_retry_leaves_a_done_system_alone(

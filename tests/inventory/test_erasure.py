@@ -427,3 +427,39 @@ def test_every_strategy_on_the_web_shop(shop_map: DataMap, engine_url: str) -> N
     currencies = {key: row[-1] for key, row in once["orders"].items()}
     assert currencies == {(1,): "XXX", (2,): "EUR", (3,): "XXX"}
     assert once["order_item"] == everything["order_item"]
+
+
+def kept_purchases_of_deleted_invoices() -> DataMap:
+    """POINT3's map turned around: invoices deleted, purchases (which refer to them) kept."""
+    raw = yaml.safe_load((ROOT / "data_map.yaml").read_text(encoding="utf-8"))
+    categories = raw["categories"]
+    categories["purchases"]["erasure"] = categories["invoices"]["erasure"]
+    categories["invoices"]["erasure"] = {"action": "delete"}
+    return DataMap.model_validate(raw)
+
+
+def test_a_kept_row_referring_to_a_deleted_one_blocks_the_erasure_on_every_engine(
+    platform_url: str, engine_kind: str
+) -> None:
+    """The database's foreign key from kept purchases to deleted invoices refuses the erasure on
+    SQLite too (its keys have no name), before anything changes, naming the reference."""
+    contradictory = kept_purchases_of_deleted_invoices()
+    before = snapshot(platform_url)
+    with Systems(contradictory, {"POINT3_PLATFORM_URL": platform_url}).opened() as systems:
+        location = locate_subject(contradictory, systems, "email", SAMPLE_LEARNER_EMAIL)
+        plan = plan_erasure(contradictory, systems, location)
+        assert len(plan.blocked) == 1, plan.blocked
+        assert "`course_purchase`(invoice_id)" in plan.blocked[0]
+        assert "`invoice`(id)" in plan.blocked[0]
+        [outcome] = execute_erasure(contradictory, systems, location, secret_key=SECRET, now=NOW)
+    assert outcome.status == "failed"
+    assert outcome.error is not None and outcome.error.startswith("erasure blocked: ")
+    assert "`course_purchase`(invoice_id)" in outcome.error and "`invoice`(id)" in outcome.error
+    assert snapshot(platform_url) == before
+    if engine_kind == "sqlite":
+        engine = create_engine(platform_url)
+        try:
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+        finally:
+            engine.dispose()

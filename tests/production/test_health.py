@@ -67,6 +67,16 @@ def test_healthy_when_the_store_and_every_system_answer(
     assert client.head("/healthz").status_code == 200
 
 
+def test_the_check_of_a_sqlite_system_enforces_its_foreign_keys(
+    health_app: MakeApp, platform_url: str
+) -> None:
+    app = health_app(platform_url)
+    assert app.test_client().get("/healthz").status_code == 200
+    [engine] = app.extensions[health._ENGINES_KEY].values()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
 def test_a_missing_sqlite_file_is_unreachable_and_not_created(
     health_app: MakeApp, tmp_path: Path
 ) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
-from click.testing import CliRunner
-from sqlalchemy.engine import Engine
+from pathlib import Path
 
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from dsr import db
+from dsr.outbox.models import OutboxMessage
 from dsr.retention.cli import retention_group
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE
+from tests.execution.platform_copy import snapshot
 
 pytestmark = pytest.mark.databases("sqlite")
 
@@ -37,3 +43,67 @@ def test_plan_then_run(store: Engine, platform: str, engine_url: str) -> None:
     assert "@" not in ran.output
     again = runner.invoke(retention_group, ["plan", "--database-url", engine_url], env=env)
     assert "delete 0 rows of tracking_event" in again.output
+
+
+def one_line_error(result: Result) -> str:
+    """The error a command printed, checked to be one line with exit 1 and no traceback."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def test_run_without_a_secret_key_says_what_to_set_and_changes_nothing(
+    store: Engine, platform: str, engine_url: str
+) -> None:
+    env = {
+        "DSR_DATA_MAP": str(DATA_MAP),
+        PLATFORM_VARIABLE: platform,
+        "DSR_SECRET_KEY": None,
+        "DSR_PSEUDONYMISATION_KEY": None,
+    }
+    before = snapshot(platform)
+
+    ran = CliRunner().invoke(retention_group, ["run", "--database-url", engine_url], env=env)
+
+    assert "Set DSR_SECRET_KEY" in one_line_error(ran)
+    assert snapshot(platform) == before
+    with db.open_session(store) as session:
+        assert session.exec(select(OutboxMessage)).first() is None  # no warning sent either
+
+
+def test_a_store_not_yet_migrated_says_to_upgrade_it(platform: str, engine_url: str) -> None:
+    env = {
+        "DSR_DATA_MAP": str(DATA_MAP),
+        PLATFORM_VARIABLE: platform,
+        "DSR_SECRET_KEY": "retention-cli-secret",
+    }
+    for command in ("plan", "run"):
+        arguments = [command, "--database-url", engine_url]
+        result = CliRunner().invoke(retention_group, arguments, env=env)
+        assert "run `dsr db upgrade`" in one_line_error(result), command
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_retention_from_a_column_without_dates_is_refused_in_one_line(
+    store: Engine, platform: str, engine_url: str, tmp_path: Path
+) -> None:
+    text = DATA_MAP.read_text(encoding="utf-8")
+    assert "      from: invoice.issued_at\n" in text
+    textual = tmp_path / "map.yaml"
+    textual.write_text(text.replace("from: invoice.issued_at", "from: invoice.number"), "utf-8")
+    env = {
+        "DSR_DATA_MAP": str(textual),
+        PLATFORM_VARIABLE: platform,
+        "DSR_SECRET_KEY": "retention-cli-secret",
+    }
+    before = snapshot(platform)
+    for command in ("plan", "run"):
+        arguments = [command, "--database-url", engine_url]
+        result = CliRunner().invoke(retention_group, arguments, env=env)
+        line = one_line_error(result)
+        assert "`invoices`" in line and "`invoice.number`" in line, line
+        assert "not a date or timestamp" in line, line
+    assert snapshot(platform) == before
