@@ -643,6 +643,7 @@ def text_table(
     is many times faster than a paragraph per cell for tables of thousands of rows. `wrapped`
     caches wrapped cells across the grids of one long table (values repeat: dates, devices).
     """
+    register_fonts()
     inner = [width - 2 * CELL_PADDING for width in col_widths]
     cache = {} if wrapped is None else wrapped
 
