@@ -468,16 +468,16 @@ class _ReportStory:
             if f.third_party and not row.owned:
                 cells.append(self.w["redacted"])
             else:
-                cells.append(self._printable(format_value(row.values.get(f.name), self.lang)))
+                cells.append(self._cut(format_value(row.values.get(f.name), self.lang)))
         return cells
 
-    def _printable(self, text: str) -> str:
-        """Cut an overlong value (with a note), then make it printable: a tab as a space, the
-        hidden characters and those no font draws (emoji) as [U+XXXX]."""
+    def _cut(self, text: str) -> str:
+        """Cut an overlong value, with a note. Tables and paragraphs then show it printable: a
+        tab as a space, hidden characters and those no font draws (emoji) as [U+XXXX]."""
         if len(text) > CELL_TEXT_MAX:
             left_out = format_number(len(text) - CELL_TEXT_MAX, self.lang)
             text = f"{text[:CELL_TEXT_MAX]} {self.w['cut'].format(count=left_out)}"
-        return printable(text)
+        return text
 
     def _count_caption(self, count: int) -> Flowable:
         text = (

@@ -169,10 +169,7 @@ def _font_table(bold: bool) -> _FontTable:
 
 
 def _is_fast(text: str, bold: bool = False) -> bool:
-    if text.isascii():
-        return True
-    fast = _fast_codes(bold)
-    return all(ord(char) in fast for char in text)
+    return text.isascii() or _fast_codes(bold).issuperset(map(ord, text))
 
 
 def _code_point(char: str) -> str:
@@ -271,23 +268,41 @@ def line_width(line: str, font_name: str, size: float) -> float:
     )
 
 
-def _char_width(char: str, table: _FontTable, size: float) -> float:
-    font = table.font_of.get(ord(char), table.primary)
-    return float(pdfmetrics.stringWidth(char, font, size))
+@cache
+def _glyph_widths(font_name: str) -> tuple[dict[int, float], float]:
+    """Return the advance of each character of an embedded font, in thousandths of an em."""
+    face = pdfmetrics.getFont(font_name).face
+    return dict(face.charWidths), float(face.defaultWidth)
+
+
+def _advances(word: str, font_name: str) -> list[float]:
+    """The advance of each character of `word`, in thousandths of an em, in the font drawing it."""
+    if _is_fast(word, font_name == FONT_BOLD):
+        widths, default = _glyph_widths(font_name)
+        return [widths.get(ord(char), default) for char in word]
+    table = _font_table(font_name == FONT_BOLD)
+    advances = []
+    for char in word:
+        widths, default = _glyph_widths(table.font_of.get(ord(char), table.primary))
+        advances.append(widths.get(ord(char), default))
+    return advances
 
 
 def wrap_lines(text: str, width: float, font_name: str, size: float) -> list[str]:
     """Break plain `text` into logical lines no wider than `width` when drawn in its font runs:
     at spaces, else inside a word (a long identifier, or a script written without spaces)."""
+    # Latin: one font, measured in C.
+    measure = pdfmetrics.stringWidth if _is_fast(text, font_name == FONT_BOLD) else line_width
+
     lines: list[str] = []
-    space = line_width(" ", font_name, size)
+    space = measure(" ", font_name, size)
     for paragraph in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if line_width(paragraph, font_name, size) <= width:
+        if measure(paragraph, font_name, size) <= width:
             lines.append(paragraph)
             continue
         line, used = "", 0.0
         for word in paragraph.split(" "):
-            word_width = line_width(word, font_name, size)
+            word_width = measure(word, font_name, size)
             if line and used + space + word_width <= width:
                 line, used = f"{line} {word}", used + space + word_width
                 continue
@@ -297,19 +312,22 @@ def wrap_lines(text: str, width: float, font_name: str, size: float) -> list[str
             if used > width:
                 *pieces, line = _break_word(line, width, font_name, size)
                 lines += pieces
-                used = line_width(line, font_name, size)
+                used = measure(line, font_name, size)
         lines.append(line)
     return lines
 
 
 def _break_word(word: str, width: float, font_name: str, size: float) -> list[str]:
     """Cut a word wider than `width` into pieces that fit, never before a combining mark."""
-    table = _font_table(font_name == FONT_BOLD)
+    limit = width * 1000 / size
     pieces: list[str] = []
     start, used = 0, 0.0
-    for index, char in enumerate(word):
-        advance = _char_width(char, table, size)
-        if used + advance > width and index > start and not unicodedata.combining(char):
+    for index, (char, advance) in enumerate(zip(word, _advances(word, font_name), strict=True)):
+        if (
+            used + advance > limit
+            and index > start
+            and (char.isascii() or not unicodedata.combining(char))
+        ):
             pieces.append(word[start:index])
             start, used = index, 0.0
         used += advance
@@ -319,7 +337,8 @@ def _break_word(word: str, width: float, font_name: str, size: float) -> list[st
 
 def display_lines(text: str, width: float, font_name: str, size: float) -> list[str]:
     """Return printable `text` broken to `width`, each line in the order it is drawn."""
-    return visual_lines(wrap_lines(text, width, font_name, size))
+    lines = wrap_lines(text, width, font_name, size)
+    return lines if _is_fast(text) else visual_lines(lines)
 
 
 def runs_markup(line: str, *, bold: bool = False) -> str:
