@@ -195,37 +195,19 @@ def has_rtl(text: str) -> bool:
     )
 
 
-def _marks_after_bases(line: str) -> str:
-    """Put each combining mark that the reversal of a right-to-left run moved before its letter
-    back after it, where a font without shaping draws it over that letter."""
-    chars = list(line)
-    index = 0
-    while index < len(chars):
-        if unicodedata.combining(chars[index]):
-            end = index
-            while end < len(chars) and unicodedata.combining(chars[end]):
-                end += 1
-            if end < len(chars) and unicodedata.bidirectional(chars[end]) in _RTL_CLASSES:
-                chars[index : end + 1] = [chars[end], *chars[index:end]]
-            index = end + 1
-        else:
-            index += 1
-    return "".join(chars)
-
-
 def visual_lines(lines: Sequence[str]) -> list[str]:
     """Return logical `lines` of one text in the order they are drawn, left to right.
 
     Lines without a right-to-left letter are returned as they are. The others are shaped and
-    reordered, all with the base direction of the whole text (its first strong letter).
+    reordered, all with the base direction of the whole text (its first strong letter). A vowel
+    mark ends up before its letter, where Noto Sans Arabic and Hebrew, drawn without a shaping
+    engine, place it over that letter.
     """
     if not any(has_rtl(line) for line in lines):
         return list(lines)
     base = "R" if get_base_level("\n".join(lines)) == 1 else "L"
     return [
-        _marks_after_bases(str(get_display(_RESHAPER.reshape(line), base_dir=base)))
-        if has_rtl(line)
-        else line
+        str(get_display(_RESHAPER.reshape(line), base_dir=base)) if has_rtl(line) else line
         for line in lines
     ]
 
