@@ -242,6 +242,7 @@ def line_width(line: str, font_name: str, size: float) -> float:
     weight: DejaVu Sans Bold or not)."""
     bold = font_name == FONT_BOLD
     if _is_fast(line, bold):
+        _register_primary()
         return float(pdfmetrics.stringWidth(line, font_name, size))
     shaped = _RESHAPER.reshape(line) if has_rtl(line) else line
     return sum(
@@ -273,6 +274,7 @@ def _advances(word: str, font_name: str) -> list[float]:
 def wrap_lines(text: str, width: float, font_name: str, size: float) -> list[str]:
     """Break plain `text` into logical lines no wider than `width` when drawn in its font runs:
     at spaces, else inside a word (a long identifier, or a script written without spaces)."""
+    _register_primary()
     # Latin: one font, measured in C.
     measure = pdfmetrics.stringWidth if _is_fast(text, font_name == FONT_BOLD) else line_width
 

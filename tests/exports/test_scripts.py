@@ -26,7 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
+from reportlab.pdfbase import pdfmetrics
 
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from exports.access_report import render_access_report, text_table
@@ -270,3 +273,22 @@ def test_the_register_shows_every_script_as_typed(lang: str, tmp_path: Path) -> 
     # The footer, drawn on the canvas rather than in a paragraph, names the organisation.
     last_page = PdfReader(io.BytesIO(pdf)).pages[-1].extract_text()
     assert _unspaced(VALUES["mixed"]) in _unspaced(last_page)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(max_size=60)
+    | st.text(
+        alphabet="مُحَمَّد لا بن (42) שָׁלוֹם 李小龙 किरण ภาษา Zoé\u200d\ufeff\U0001f469", max_size=60
+    )
+)
+def test_any_text_is_drawn_with_glyphs_only_within_its_width(text: str) -> None:
+    """Whatever a value holds, every character drawn has a glyph in the font of its run (no
+    empty box) and every line fits the width it was broken to."""
+    shown = printable(text)
+    for bold, font_name in ((False, FONT_REGULAR), (True, FONT_BOLD)):
+        for line in display_lines(shown, 80, font_name, 9):
+            assert line_width(line, font_name, 9) <= 80 or len(line) == 1
+            for font, run in font_runs(line, bold=bold):
+                glyphs = pdfmetrics.getFont(font).face.charToGlyph
+                assert [char for char in run if ord(char) not in glyphs] == [], (font, run)
