@@ -258,25 +258,16 @@ def _glyph_widths(font_name: str) -> tuple[dict[int, float], float]:
     return dict(face.charWidths), float(face.defaultWidth)
 
 
-def _advances(word: str, font_name: str) -> list[float]:
-    """The advance of each character of `word`, in thousandths of an em, in the font drawing it."""
-    if _is_fast(word, font_name == FONT_BOLD):
-        widths, default = _glyph_widths(font_name)
-        return [widths.get(ord(char), default) for char in word]
-    table = _font_table(font_name == FONT_BOLD)
-    advances = []
-    for char in word:
-        widths, default = _glyph_widths(table.font_of.get(ord(char), table.primary))
-        advances.append(widths.get(ord(char), default))
-    return advances
-
-
 def wrap_lines(text: str, width: float, font_name: str, size: float) -> list[str]:
     """Break plain `text` into logical lines no wider than `width` when drawn in its font runs:
     at spaces, else inside a word (a long identifier, or a script written without spaces)."""
+    return _wrap(text, width, font_name, size, fast=_is_fast(text, font_name == FONT_BOLD))
+
+
+def _wrap(text: str, width: float, font_name: str, size: float, *, fast: bool) -> list[str]:
     _register_primary()
     # Latin: one font, measured in C.
-    measure = pdfmetrics.stringWidth if _is_fast(text, font_name == FONT_BOLD) else line_width
+    measure = pdfmetrics.stringWidth if fast else line_width
 
     lines: list[str] = []
     space = measure(" ", font_name, size)
@@ -294,35 +285,42 @@ def wrap_lines(text: str, width: float, font_name: str, size: float) -> list[str
                 lines.append(line)
             line, used = word, word_width
             if used > width:
-                *pieces, line = _break_word(line, width, font_name, size)
+                *pieces, line = _break_word(line, width, font_name, size, fast=fast)
                 lines += pieces
                 used = measure(line, font_name, size)
         lines.append(line)
     return lines
 
 
-def _break_word(word: str, width: float, font_name: str, size: float) -> list[str]:
+def _break_word(word: str, width: float, font_name: str, size: float, *, fast: bool) -> list[str]:
     """Cut a word wider than `width` into pieces that fit, never before a combining mark."""
-    limit = width * 1000 / size
     pieces: list[str] = []
-    start, used = 0, 0.0
-    for index, (char, advance) in enumerate(zip(word, _advances(word, font_name), strict=True)):
-        if (
-            used + advance > limit
-            and index > start
-            and (char.isascii() or not unicodedata.combining(char))
-        ):
-            pieces.append(word[start:index])
-            start, used = index, 0.0
-        used += advance
+    start = 0
+    if fast:  # one font: add up the advances
+        widths, default = _glyph_widths(font_name)
+        limit, used = width * 1000 / size, 0.0
+        for index, char in enumerate(word):
+            advance = widths.get(ord(char), default)
+            if used + advance > limit and index > start and not unicodedata.combining(char):
+                pieces.append(word[start:index])
+                start, used = index, 0.0
+            used += advance
+    else:  # shaping changes a letter's width with its neighbours: measure each piece
+        for index in range(1, len(word)):
+            if unicodedata.combining(word[index]):
+                continue
+            if line_width(word[start : index + 1], font_name, size) > width:
+                pieces.append(word[start:index])
+                start = index
     pieces.append(word[start:])
     return pieces
 
 
 def display_lines(text: str, width: float, font_name: str, size: float) -> list[str]:
     """Return printable `text` broken to `width`, each line in the order it is drawn."""
-    lines = wrap_lines(text, width, font_name, size)
-    return lines if _is_fast(text) else visual_lines(lines)
+    fast = _is_fast(text, font_name == FONT_BOLD)
+    lines = _wrap(text, width, font_name, size, fast=fast)
+    return lines if fast else visual_lines(lines)
 
 
 def runs_markup(line: str, *, bold: bool = False) -> str:

@@ -275,7 +275,7 @@ def test_the_register_shows_every_script_as_typed(lang: str, tmp_path: Path) -> 
     assert _unspaced(VALUES["mixed"]) in _unspaced(last_page)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
     text=st.text(max_size=60)
     | st.text(
