@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -56,6 +55,7 @@ from exports.pdf import (
 )
 from exports.report_words import MONTHS_EN, words
 from exports.ropa import EEA_COUNTRIES
+from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, LEADING, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection
 from inventory.model import Category, Contact, DataMap, Field_
@@ -81,11 +81,6 @@ CELL_TEXT_MAX = 5000
 """A value longer than this is cut in the PDF, with a note saying how much was left out: a 10 MB
 comment would take reportlab many minutes and thousands of pages. The portable export keeps it
 whole."""
-_HIDDEN_CHARACTERS = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
-"""Control characters and bidirectional formatting marks: invisible when drawn, and an override
-(U+202E) would make a copied value read backwards."""
 SHORT_CELL = 18
 """Cells of up to this many characters (a date and time, an amount) are not wrapped."""
 PORTRAIT = A4
@@ -205,9 +200,9 @@ class _ReportCanvas(_NumberedCanvas):
         self.setFillColor(colors.grey)
         y = MARGIN / 2
         if self._footer:
-            self.drawString(MARGIN, y, self._footer)
+            self.draw_text(MARGIN, y, self._footer)
         label = self._page_label.format(page=self._pageNumber, total=total)
-        self.drawRightString(width - MARGIN, y, label)
+        self.draw_text(width - MARGIN, y, label, right=True)
         self.restoreState()
 
 
@@ -473,17 +468,16 @@ class _ReportStory:
             if f.third_party and not row.owned:
                 cells.append(self.w["redacted"])
             else:
-                cells.append(self._printable(format_value(row.values.get(f.name), self.lang)))
+                cells.append(self._cut(format_value(row.values.get(f.name), self.lang)))
         return cells
 
-    def _printable(self, text: str) -> str:
-        """Cut an overlong value (with a note), draw a tab as a space (the font has no glyph
-        for it), and show the other hidden characters as [U+XXXX]."""
+    def _cut(self, text: str) -> str:
+        """Cut an overlong value, with a note. Tables and paragraphs then show it printable: a
+        tab as a space, hidden characters and those no font draws (emoji) as [U+XXXX]."""
         if len(text) > CELL_TEXT_MAX:
             left_out = format_number(len(text) - CELL_TEXT_MAX, self.lang)
             text = f"{text[:CELL_TEXT_MAX]} {self.w['cut'].format(count=left_out)}"
-        text = text.replace("\t", " ")
-        return _HIDDEN_CHARACTERS.sub(lambda found: f"[U+{ord(found.group()):04X}]", text)
+        return text
 
     def _count_caption(self, count: int) -> Flowable:
         text = (
@@ -620,51 +614,19 @@ def _latin_1(text: str) -> bool:
 
 
 def text_width(text: str, font_name: str, size: float) -> float:
-    """Return the width of `text` in points (C-accelerated when rl_accel is installed)."""
-    return float(stringWidth(text, font_name, size))
+    """Return the width of one line of `text` in points, in the fonts that draw it (one
+    C-accelerated measure for Latin text)."""
+    if _latin_1(text):
+        return float(stringWidth(text, font_name, size))
+    return line_width(text, font_name, size)
 
 
 def wrap_text(text: str, width: float, font_name: str, size: float) -> str:
-    """Break plain `text` into lines no wider than `width`, at spaces, else inside a word."""
+    """Break printable `text` into lines no wider than `width`, at spaces, else inside a word,
+    each line in the order it is drawn (right-to-left runs reordered)."""
     if len(text) * _widest_latin(font_name) * size / 1000 <= width and _latin_1(text):
         return text
-    lines: list[str] = []
-    space = text_width(" ", font_name, size)
-    for paragraph in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if text_width(paragraph, font_name, size) <= width:
-            lines.append(paragraph)
-            continue
-        line, line_width = "", 0.0
-        for word in paragraph.split(" "):
-            word_width = text_width(word, font_name, size)
-            if line and line_width + space + word_width <= width:
-                line, line_width = f"{line} {word}", line_width + space + word_width
-                continue
-            if line:
-                lines.append(line)
-            line, line_width = word, word_width
-            if line_width > width:
-                *pieces, line = _break_word(line, width, font_name, size)
-                lines += pieces
-                line_width = text_width(line, font_name, size)
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def _break_word(word: str, width: float, font_name: str, size: float) -> list[str]:
-    """Cut a word wider than `width` (a long address, an identifier) into pieces that fit."""
-    glyphs, default = _glyph_widths(font_name)
-    limit = width * 1000 / size
-    pieces: list[str] = []
-    start, used = 0, 0.0
-    for index, char in enumerate(word):
-        advance = glyphs.get(ord(char), default)
-        if used + advance > limit and index > start:
-            pieces.append(word[start:index])
-            start, used = index, 0.0
-        used += advance
-    pieces.append(word[start:])
-    return pieces
+    return "\n".join(display_lines(text, width, font_name, size))
 
 
 def text_table(
@@ -676,10 +638,12 @@ def text_table(
 ) -> TextGrid:
     """Build a grid of plain-text cells, wrapped to their column, its header repeated per page.
 
-    Cells are strings drawn as they are (never read as markup) and wrapped here once, which
+    Cells are strings drawn as they are (never read as markup, hidden characters and those no
+    font draws shown as [U+XXXX]) and wrapped here once, which
     is many times faster than a paragraph per cell for tables of thousands of rows. `wrapped`
     caches wrapped cells across the grids of one long table (values repeat: dates, devices).
     """
+    register_fonts()
     inner = [width - 2 * CELL_PADDING for width in col_widths]
     cache = {} if wrapped is None else wrapped
 
@@ -688,11 +652,12 @@ def text_table(
         if key not in cache:
             if len(cache) >= WRAP_CACHE_SIZE:
                 cache.clear()
-            cache[key] = wrap_text(cell, inner[column], FONT_REGULAR, CELL_FONT_SIZE)
+            cache[key] = wrap_text(printable(cell), inner[column], FONT_REGULAR, CELL_FONT_SIZE)
         return cache[key]
 
     labels = [
-        wrap_text(cell, w, FONT_BOLD, CELL_FONT_SIZE) for cell, w in zip(header, inner, strict=True)
+        wrap_text(printable(cell), w, FONT_BOLD, CELL_FONT_SIZE)
+        for cell, w in zip(header, inner, strict=True)
     ]
     cells = [[wrap(cell, column) for column, cell in enumerate(row)] for row in rows]
     return TextGrid(labels, cells, col_widths=col_widths)
@@ -715,14 +680,14 @@ def _column_widths(
         ]
         least.append(
             max(
-                [stringWidth(word, FONT_BOLD, CELL_FONT_SIZE) for word in label.split()]
-                + [stringWidth(piece, FONT_REGULAR, CELL_FONT_SIZE) for piece in words_]
+                [text_width(word, FONT_BOLD, CELL_FONT_SIZE) for word in label.split()]
+                + [text_width(piece, FONT_REGULAR, CELL_FONT_SIZE) for piece in words_]
             )
             + padding
         )
-        lengths = sorted(stringWidth(cell, FONT_REGULAR, CELL_FONT_SIZE) for cell in sample)
+        lengths = sorted(text_width(cell, FONT_REGULAR, CELL_FONT_SIZE) for cell in sample)
         typical = lengths[len(lengths) * 9 // 10] if lengths else 0.0
-        heading = stringWidth(label, FONT_BOLD, CELL_FONT_SIZE)
+        heading = text_width(label, FONT_BOLD, CELL_FONT_SIZE)
         wanted.append(min(max(least[-1], typical + padding, heading + padding), 0.45 * width))
     if sum(wanted) <= width:
         return [width * want / sum(wanted) for want in wanted]

@@ -1,9 +1,11 @@
 """Building blocks shared by every PDF the desk produces (RoPA, access report, certificate).
 
-Every document embeds the DejaVu fonts (the PDF standard fonts have no glyphs beyond Latin-1),
-numbers its pages "X / Y", carries its title, author, subject and language in its metadata, and is
-byte-stable for the same input (reportlab's `invariant`). Data is always text, never markup:
-`safe_paragraph` escapes it, so a name like "<b>Zoé & Cie</b>" is printed as typed.
+Every document embeds the DejaVu fonts (the PDF standard fonts have no glyphs beyond Latin-1) and,
+when a text needs them, the fallback fonts of `exports.script_text` (Arabic, Hebrew, Devanagari,
+Thai, Chinese, Japanese, Korean), through which every text goes; numbers its pages "X / Y",
+carries its title, author, subject and language in its metadata, and is byte-stable for the
+same input (reportlab's `invariant`). Data is always text, never markup: `safe_paragraph`
+escapes it, so a name like "<b>Zoé & Cie</b>" is printed as typed, in any script.
 """
 
 from __future__ import annotations
@@ -12,42 +14,35 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
-from pathlib import Path
 from typing import Any, TypeAlias
-from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
-from reportlab.lib.fonts import addMapping
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Table, TableStyle
 from reportlab.platypus.flowables import Flowable
 
-FONT_DIR = Path(__file__).with_name("fonts")
-FONT_REGULAR = "DejaVuSans"
-FONT_BOLD = "DejaVuSans-Bold"
+from exports.script_text import (
+    FONT_BOLD,
+    FONT_DIR,
+    FONT_REGULAR,
+    draw_line,
+    has_rtl,
+    printable,
+    register_fonts,
+    runs_markup,
+    visual_lines,
+    wrap_lines,
+)
+
 MARGIN: float = 18 * mm
 FOOTER_FONT_SIZE = 7.5
 
 HEADER_BACKGROUND = colors.HexColor("#dde5ee")
 LABEL_BACKGROUND = colors.HexColor("#f3f5f8")
 GRID_COLOUR = colors.HexColor("#9aa5b1")
-
-
-@cache
-def register_fonts() -> None:
-    """Register the embedded DejaVu fonts with reportlab, once per process."""
-    pdfmetrics.registerFont(TTFont(FONT_REGULAR, str(FONT_DIR / "DejaVuSans.ttf")))
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf")))
-    # <b> inside our own markup (labels we write, never data) picks the bold face.
-    addMapping(FONT_REGULAR, 0, 0, FONT_REGULAR)
-    addMapping(FONT_REGULAR, 1, 0, FONT_BOLD)
-    addMapping(FONT_REGULAR, 0, 1, FONT_REGULAR)
-    addMapping(FONT_REGULAR, 1, 1, FONT_BOLD)
 
 
 @dataclass(frozen=True)
@@ -105,10 +100,16 @@ def document_styles() -> DocumentStyles:
     )
 
 
-def safe_markup(text: str) -> str:
-    """Return plain `text` as Paragraph markup that shows it literally, line breaks kept."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return "<br/>".join(escape(line) for line in lines)
+def _logical_lines(text: str) -> list[str]:
+    return printable(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def safe_markup(text: str, *, bold: bool = False) -> str:
+    """Return plain `text` as Paragraph markup that shows it literally, line breaks kept, each
+    line in the order it is drawn and in the fonts that have its glyphs."""
+    return "<br/>".join(
+        runs_markup(visual_lines([line])[0], bold=bold) for line in _logical_lines(text)
+    )
 
 
 class _Paragraph(Paragraph):  # type: ignore[misc]
@@ -131,9 +132,46 @@ class _Paragraph(Paragraph):  # type: ignore[misc]
         return size
 
 
+class _BidiParagraph(_Paragraph):
+    """A paragraph holding right-to-left text: broken into lines in logical order, here, for the
+    width it is given, then each line put in visual order (a paragraph would break the visual
+    text instead, and the lines of a long Arabic comment would read bottom-up)."""
+
+    _logical: list[str] | None = None
+    _bold = False
+    _lines_for: float | None = None
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        # A part made by `split` has no logical text: its lines are already broken.
+        if self._logical is not None and availWidth != self._lines_for:
+            style = self.style
+            inner = availWidth - style.leftIndent - style.rightIndent
+            inner -= max(style.firstLineIndent, 0) + 1  # one point for rounding
+            lines = [
+                shown
+                for line in self._logical
+                for shown in visual_lines(wrap_lines(line, inner, style.fontName, style.fontSize))
+            ]
+            markup = "<br/>".join(runs_markup(line, bold=self._bold) for line in lines)
+            Paragraph.__init__(self, markup, style, bulletText=self.bulletText)
+            self._lines_for, self._wrapped_to = availWidth, None
+        return super().wrap(availWidth, availHeight)
+
+
+def _text_paragraph(text: str, style: ParagraphStyle, bullet: str | None = None) -> Paragraph:
+    bold = style.fontName == FONT_BOLD
+    lines = _logical_lines(text)
+    if not any(has_rtl(line) for line in lines):
+        markup = "<br/>".join(runs_markup(line, bold=bold) for line in lines)
+        return _Paragraph(markup, style, bulletText=bullet)
+    paragraph = _BidiParagraph(safe_markup(text, bold=bold), style, bulletText=bullet)
+    paragraph._logical, paragraph._bold = lines, bold
+    return paragraph
+
+
 def safe_paragraph(text: str, style: ParagraphStyle) -> Paragraph:
-    """Build a Paragraph that prints `text` as typed: data is never read as markup."""
-    return _Paragraph(safe_markup(text), style)
+    """Build a Paragraph that prints `text` as typed, in any script: data is never markup."""
+    return _text_paragraph(text, style)
 
 
 CellValue: TypeAlias = str | Flowable | list[Flowable]
@@ -147,7 +185,7 @@ def bullet_list(items: Sequence[str], style: ParagraphStyle) -> list[Flowable]:
     bulleted = ParagraphStyle(
         f"{style.name}_bullet", parent=style, leftIndent=style.leftIndent + 9, bulletIndent=0
     )
-    return [_Paragraph(safe_markup(item), bulleted, bulletText="•") for item in items]
+    return [_text_paragraph(item, bulleted, bullet="•") for item in items]
 
 
 _CELL_STYLE: list[tuple[Any, ...]] = [
@@ -252,6 +290,10 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]
             super().showPage()
         super().save()
 
+    def draw_text(self, x: float, y: float, text: str, *, right: bool = False) -> None:
+        """Draw a line of plain text in the footer's font, in any script."""
+        draw_line(self, x, y, text, font_name=FONT_REGULAR, size=FOOTER_FONT_SIZE, right=right)
+
     def _draw_footer(self, total: int) -> None:
         width, _ = self._pagesize
         self.saveState()
@@ -259,8 +301,8 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]
         self.setFillColor(colors.grey)
         y = MARGIN / 2
         if self._footer:
-            self.drawString(MARGIN, y, self._footer)
-        self.drawRightString(width - MARGIN, y, f"{self._pageNumber} / {total}")
+            self.draw_text(MARGIN, y, self._footer)
+        self.draw_text(width - MARGIN, y, f"{self._pageNumber} / {total}", right=True)
         self.restoreState()
 
 
@@ -306,6 +348,7 @@ def content_width(pagesize: tuple[float, float] = A4) -> float:
 
 __all__ = [
     "FONT_BOLD",
+    "FONT_DIR",
     "FONT_REGULAR",
     "DocumentInfo",
     "DocumentStyles",

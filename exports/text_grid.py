@@ -7,8 +7,9 @@ background, bold header, a thin grid around and between every cell, text at the 
 but knows its row heights from their line counts, splits by slicing, and draws a whole grid as
 one background, one text object and one path.
 
-Cells are plain strings, already wrapped to their column ("\\n" between lines); they are drawn as
-they are, never read as markup.
+Cells are plain strings, already wrapped to their column ("\\n" between lines), each line in the
+order it is drawn; they are drawn as they are, never read as markup, each line in its font runs
+(`exports.script_text`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus.flowables import Flowable
 
 from exports.pdf import FONT_BOLD, FONT_REGULAR, GRID_COLOUR, HEADER_BACKGROUND
+from exports.script_text import font_runs
 
 FONT_SIZE = 8.5
 LEADING = 11
@@ -210,11 +212,12 @@ class TextGrid(Flowable):  # type: ignore[misc]
 
 
 def _pieces(canv: Any, font_name: str, line: str) -> _Pieces:
-    """Split `line` into the subsets of the embedded font, as reportlab's text objects do."""
-    font = pdfmetrics.getFont(font_name)
+    """Split `line` into its font runs, then each run into the subsets of its embedded font, as
+    reportlab's text objects do (one run in `font_name` for Latin text)."""
     return tuple(
-        ((font_name, subset), f"({canv._escape(text)}) Tj")
-        for subset, text in font.splitString(line, canv._doc)
+        ((run_font, subset), f"({canv._escape(text)}) Tj")
+        for run_font, run in font_runs(line, bold=font_name == FONT_BOLD)
+        for subset, text in pdfmetrics.getFont(run_font).splitString(run, canv._doc)
     )
 
 
