@@ -9,7 +9,7 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, abort, make_response, render_template, request
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from dsr.api import problems
 from dsr.i18n import lazy_gettext
@@ -73,6 +73,8 @@ def render_error(error: HTTPException) -> Response | HTTPException:
     code = error.code
     if code is None or code < 400:
         return error
+    if isinstance(error, SecurityError):  # no page: nothing can be linked on an unknown host
+        return make_response(("Bad Request: unknown host.\n", 400, {"Content-Type": "text/plain"}))
     if problems.is_api_request():
         return problems.http_problem(error)
     title, explanation = ERROR_PAGES.get(code, ERROR_PAGES[500 if code >= 500 else 400])
@@ -94,6 +96,13 @@ def render_error(error: HTTPException) -> Response | HTTPException:
 
 
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def refuse_untrusted_host() -> None:
+    """Answer 400 at once to a request for a host outside TRUSTED_HOSTS (production: a forged
+    Host), before another hook builds a URL on it."""
+    if isinstance(request.routing_exception, SecurityError):
+        raise request.routing_exception
 
 
 def refuse_nul_characters() -> None:
@@ -133,5 +142,6 @@ def init_app(app: Flask) -> None:
     undecodable forms before anything reads them (call before the CSRF check is bound, which
     reads the form)."""
     app.register_error_handler(HTTPException, render_error)
+    app.before_request(refuse_untrusted_host)
     app.before_request(refuse_nul_characters)
     app.before_request(refuse_undecodable_form)

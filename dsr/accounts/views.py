@@ -53,6 +53,7 @@ from dsr.accounts.models import StaffRole, StaffUser, new_session_token
 from dsr.db import get_session, utcnow
 from dsr.extensions import limiter
 from dsr.i18n import current_language, gettext
+from dsr.links import public_url
 from dsr.outbox.service import deliver_after_commit
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import Language
@@ -388,7 +389,7 @@ def forgot_password() -> AnyResponse:
             to=user.email,
             language=current_language(),
             now=_now(),
-            link=url_for("accounts.reset_password", token=token, _external=True),
+            link=public_url("accounts.reset_password", token=token),
             valid_minutes=minutes,
         )
         _deliver_after_commit(db_session)
@@ -512,7 +513,7 @@ def invite() -> AnyResponse:
         name=user.name,
         inviter=_staff().shown_name,
         role_label=ROLE_NAMES[language][role],
-        link=url_for("accounts.accept_invitation", token=token, _external=True),
+        link=public_url("accounts.accept_invitation", token=token),
         valid_hours=int(current_app.config["INVITATION_LINK_MAX_AGE_HOURS"]),
     )
     _deliver_after_commit(db_session)

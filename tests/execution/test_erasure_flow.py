@@ -27,6 +27,7 @@ from dsr.execution import erasure
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun, SystemRunStatus
 from dsr.execution.cli_plan import request_plan_command
 from dsr.execution.runner import failure_reason, run_request
+from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.outbox.models import OutboxMessage
 from dsr.requests.models import DataRequest, Language, Task, TaskKind
 from dsr.requests.workflow import RequestType, Status
@@ -380,7 +381,7 @@ def test_approving_on_the_dashboard_erases_at_once(
             select(OutboxMessage).where(OutboxMessage.request_id == request_id)
         ).all()
     assert left_behind(platform) == []
-    assert "http://localhost/certificate/" in mail.text_body
+    assert f"{DEVELOPMENT_PUBLIC_URL}/certificate/" in mail.text_body
     page_after = dpo.get(f"/dashboard/requests/{reference}").get_data(as_text=True)
     assert f"/dashboard/requests/{reference}/certificate" in page_after
     with dpo.get(f"/dashboard/requests/{reference}/certificate") as pdf:
