@@ -3,6 +3,7 @@ demo mailbox on loopback with its own SMTP sink, and stops cleanly on Ctrl-C (SI
 
 from __future__ import annotations
 
+import re
 import signal
 import smtplib
 import socket
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -149,6 +151,40 @@ def test_the_demo_serves_the_form_and_the_mailbox_and_stops_on_ctrl_c(
     while not (port_is_free(port) and port_is_free(smtp_port)):
         assert time.monotonic() < deadline, "a port is still taken after the demo stopped"
         time.sleep(0.1)
+
+
+def test_the_demos_links_are_on_the_address_it_serves(
+    demo: tuple[subprocess.Popen[str], int, int, Path],
+) -> None:
+    _, port, _, _ = demo
+    base = f"http://127.0.0.1:{port}"
+    with urllib.request.urlopen(f"{base}/", timeout=10) as page:  # noqa: S310  (loopback)
+        form = page.read().decode()
+        # The session cookie is Secure: a browser sends it back to 127.0.0.1, urllib's jar not.
+        cookie = page.headers["Set-Cookie"].split(";", 1)[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    body = urllib.parse.urlencode(
+        {
+            "csrf_token": token.group(1),
+            "email": "zoe@example.org",
+            "request_type": "access",
+            "language": "en",
+        }
+    ).encode()
+    filing = urllib.request.Request(f"{base}/", data=body, headers={"Cookie": cookie})  # noqa: S310
+    with urllib.request.urlopen(filing, timeout=10) as filed:  # noqa: S310  (loopback)
+        assert filed.status == 200  # the "sent" page, after the redirect
+    deadline = time.monotonic() + 30
+    while True:
+        _, mailbox = get(f"{base}/demo/mail")
+        message = re.search(r'href="(/demo/mail/[^"]+)"', mailbox)
+        if message is not None:
+            break
+        assert time.monotonic() < deadline, "no verification email in the demo's mailbox"
+        time.sleep(0.1)
+    _, shown = get(f"{base}{message.group(1)}")
+    assert f"{base}/verify/" in shown
 
 
 def test_the_signing_key_is_made_once_and_kept_owner_only(tmp_path: Path) -> None:
