@@ -43,8 +43,12 @@ class ThrottlePolicy:
 class LoginThrottle:
     """Counts of failed logins in a `limits` storage, keyed by HMAC(secret, account/address)."""
 
-    def __init__(self, storage: Storage, *, secret: str, policy: ThrottlePolicy) -> None:
+    def __init__(
+        self, storage: Storage, *, secret: str, policy: ThrottlePolicy, prefix: str = ""
+    ) -> None:
+        """`prefix` starts every key (RATELIMIT_KEY_PREFIX: several desks on one Redis)."""
         self._storage = storage
+        self._prefix = f"{prefix}{KEY_PREFIX}"
         self._secret = secret.encode()
         self.policy = policy
 
@@ -85,4 +89,4 @@ class LoginThrottle:
 
     def _key(self, kind: str, name: str, part: str) -> str:
         digest = hmac.new(self._secret, f"{kind}\x00{name}".encode(), hashlib.sha256)
-        return f"{KEY_PREFIX}/{kind}/{digest.hexdigest()[:32]}/{part}"
+        return f"{self._prefix}/{kind}/{digest.hexdigest()[:32]}/{part}"

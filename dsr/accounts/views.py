@@ -121,6 +121,7 @@ def _throttle() -> LoginThrottle:
         storage,
         secret=str(config["SECRET_KEY"]),
         policy=policy,
+        prefix=str(config.get("RATELIMIT_KEY_PREFIX") or ""),
     )
     return current_app.extensions.setdefault(_THROTTLE_KEY, throttle)  # type: ignore[no-any-return]
 
