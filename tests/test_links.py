@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import Headers
@@ -25,6 +26,7 @@ from werkzeug.test import TestResponse
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
+from dsr.execution.cli import request_group
 from dsr.links import (
     DEVELOPMENT_PUBLIC_URL,
     InvalidPublicUrl,
@@ -176,6 +178,28 @@ def test_links_are_built_without_a_request(app: Flask) -> None:
 def test_a_public_url_that_is_not_an_address_is_refused(value: str) -> None:
     with pytest.raises(InvalidPublicUrl, match="DSR_PUBLIC_URL must be"):
         parse_public_url(value)
+
+
+@pytest.mark.parametrize(
+    ("environment", "said"),
+    [
+        ({"DSR_ENV": "production", "DSR_SECRET_KEY": "s" * 48}, "DSR_PUBLIC_URL is not set"),
+        ({"DSR_PUBLIC_URL": "privacy desk"}, "DSR_PUBLIC_URL must be"),
+    ],
+    ids=["production without it", "not an address"],
+)
+def test_running_a_request_from_the_command_line_refuses_a_missing_or_wrong_public_url(
+    tmp_path: Path, environment: dict[str, str], said: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'never-created.sqlite3'}"
+    result = CliRunner().invoke(
+        request_group,
+        ["run", "DSR-2026-000001", "--database-url", url],
+        env={"DSR_PUBLIC_URL": None, **environment},
+    )
+    assert result.exit_code == 1
+    assert said in result.output
+    assert not (tmp_path / "never-created.sqlite3").exists()
 
 
 # --- the learner's side -------------------------------------------------------------------------
