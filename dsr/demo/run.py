@@ -79,7 +79,10 @@ def _stop_on_interrupt_or_terminate() -> None:
 
 
 def served_url(host: str, port: int) -> str:
-    """Return the http URL of a server on `host` (a name, an IPv4 or IPv6 address) and `port`."""
+    """Return the http URL of a server on `host` (a name, an IPv4 or IPv6 address) and `port`;
+    a server on every address (0.0.0.0, ::) is reached on loopback (else use --public-url)."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104  (recognised, not bound)
+        host = "127.0.0.1"
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"http://{shown}:{port}"
 

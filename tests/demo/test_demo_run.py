@@ -29,6 +29,7 @@ from dsr.demo.run import (
     KEY_FILE_NAME,
     STAFF_FILE_NAME,
     demo_secret_key,
+    served_url,
 )
 
 DSR = Path(sys.executable).with_name("dsr")
@@ -194,3 +195,9 @@ def test_the_signing_key_is_made_once_and_kept_owner_only(tmp_path: Path) -> Non
     assert stat.S_IMODE((tmp_path / KEY_FILE_NAME).stat().st_mode) == 0o600
     (tmp_path / KEY_FILE_NAME).write_text("")
     assert demo_secret_key(tmp_path) not in ("", key)
+
+
+def test_the_served_address_is_one_a_browser_can_open() -> None:
+    assert served_url("127.0.0.1", 5000) == "http://127.0.0.1:5000"
+    assert served_url("::1", 8080) == "http://[::1]:8080"
+    assert served_url("0.0.0.0", 5000) == "http://127.0.0.1:5000"  # noqa: S104
