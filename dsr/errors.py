@@ -62,6 +62,10 @@ CSRF_EXPLANATION = lazy_gettext(
 
 NOT_UTF8 = lazy_gettext("The form was not sent as UTF-8 text. Reload the page and send it again.")
 
+UNKNOWN_HOST = lazy_gettext(
+    "This address is not the privacy desk's: open the desk from the link you were given."
+)
+
 NUL_CHARACTER = lazy_gettext(
     "What was sent holds a NUL character, which cannot be stored. Remove it and try again."
 )
@@ -74,7 +78,8 @@ def render_error(error: HTTPException) -> Response | HTTPException:
     if code is None or code < 400:
         return error
     if isinstance(error, SecurityError):  # no page: nothing can be linked on an unknown host
-        return make_response(("Bad Request: unknown host.\n", 400, {"Content-Type": "text/plain"}))
+        refusal = UNKNOWN_HOST + "\n"
+        return make_response((refusal, 400, {"Content-Type": "text/plain; charset=utf-8"}))
     if problems.is_api_request():
         return problems.http_problem(error)
     title, explanation = ERROR_PAGES.get(code, ERROR_PAGES[500 if code >= 500 else 400])

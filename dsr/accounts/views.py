@@ -190,8 +190,8 @@ def _staff() -> StaffUser:
 
 def _login_failed() -> str:
     return gettext(
-        "The email address or the password is not right, or the account is locked for a while "
-        "after too many failed attempts. Try again later, or reset your password."
+        "The email address or the password is not right, or too many attempts failed from this "
+        "connection: try again in a while, or reset your password."
     )
 
 

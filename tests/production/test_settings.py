@@ -132,6 +132,9 @@ def test_production_answers_only_the_public_host_and_the_allowed_ones(store_url:
             client.get("/api/v1/requests/X", base_url="https://evil.example").status_code,
             client.get("/no-such-page", base_url="https://evil.example").status_code,
         ]
+        refusal = client.get(
+            "/", base_url="https://evil.example", headers={"Accept-Language": "fr"}
+        )
     finally:
         db.get_engine(app).dispose()
     assert answers == {
@@ -144,6 +147,7 @@ def test_production_answers_only_the_public_host_and_the_allowed_ones(store_url:
         "http://localhost": 400,
     }
     assert forged == [400, 400, 400, 400]
+    assert "Cette adresse n'est pas celle du service" in refusal.get_data(as_text=True)
 
 
 def test_development_answers_any_host(make_app: MakeApp) -> None:
