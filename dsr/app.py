@@ -3,6 +3,7 @@ blueprints are registered here and nowhere else."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -12,8 +13,9 @@ from typing import Any
 
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import Map
 
-from dsr import config, db, errors, health, i18n, logs
+from dsr import config, db, errors, health, i18n, links, logs
 from dsr.accounts import access
 from dsr.accounts import views as accounts_views
 from dsr.api import views as api_views
@@ -108,25 +110,70 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app)
+    csrf.exempt(api_views.blueprint)  # bearer tokens, no session: nothing for CSRF to protect
+    _register_routes(app)
+    access.init_app(app)  # every route not declared public needs a staff login
+    app.after_request(_set_security_headers)
+    if config.is_production(app.config):
+        _send_strict_transport_security(app)
+    _trust_proxies(app)
+    return app
+
+
+@functools.cache
+def desk_url_map() -> Map:
+    """Return the desk's routes, from an application made for that alone (no store, extension or
+    setting): what a command outside any application builds its public links from."""
+    app = DeskApp(__name__, static_folder=str(PROJECT_ROOT / "static"))
+    _register_routes(app)
+    return app.url_map
+
+
+def _register_routes(app: Flask) -> None:
     app.register_blueprint(public_views.blueprint)
     app.register_blueprint(accounts_views.blueprint)
     app.register_blueprint(dashboard_blueprint)
     app.register_blueprint(delivery_views.blueprint)  # staff's review, requester's download
     app.register_blueprint(certificate_views.blueprint)  # public: the erasure certificate link
     app.register_blueprint(dashboard_views.blueprint)  # erasure plan, rectification, reversals
-    csrf.exempt(api_views.blueprint)  # bearer tokens, no session: nothing for CSRF to protect
     app.register_blueprint(access.public_blueprint(api_views.blueprint))  # checks its tokens
     access.public_blueprint(demo_views.blueprint)
     health.init_app(app)  # public: /healthz, for load balancers and monitoring
-    access.init_app(app)  # every route not declared public needs a staff login
     demo_views.init_app(app)  # the demo's mail page, only when DEMO_MODE is set
-    app.after_request(_set_security_headers)
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Take the client's address and scheme from the TRUSTED_PROXIES reverse proxies, and the
+    host from their X-Forwarded-Host only when TRUST_FORWARDED_HOST says the proxy sets it."""
     proxies = int(app.config["TRUSTED_PROXIES"])
-    if proxies > 0:  # the client's address and scheme as the reverse proxy saw them
+    if proxies > 0:
+        forwarded_host = proxies if _flag(app.config.get("TRUST_FORWARDED_HOST")) else 0
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=forwarded_host
         )
-    return app
+
+
+def _flag(value: object) -> bool:
+    """Read a boolean setting given as a bool or as text ("true", "1", "yes")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _send_strict_transport_security(app: Flask) -> None:
+    """Tell browsers to come back over HTTPS only, for HSTS_MAX_AGE seconds (0: no header)."""
+    max_age = int(app.config["HSTS_MAX_AGE"])
+    if max_age <= 0:
+        return
+    value = f"max-age={max_age}"
+    if _flag(app.config.get("HSTS_INCLUDE_SUBDOMAINS")):
+        value += "; includeSubDomains"
+
+    def add_header(response: Response) -> Response:
+        response.headers.setdefault("Strict-Transport-Security", value)
+        return response
+
+    app.after_request(add_header)
 
 
 def _check_environment(app: Flask, *, configured_by_environment: bool) -> None:
@@ -134,7 +181,8 @@ def _check_environment(app: Flask, *, configured_by_environment: bool) -> None:
 
     Logs go to stderr as JSON in production (DSR_LOG_FORMAT changes it); in development they are
     left alone, except that the development server's access lines lose their paths. Tests
-    (TESTING) leave logging to the test runner.
+    (TESTING) leave logging to the test runner. In production only the public URL's host (and
+    ALLOWED_HOSTS) is answered.
     """
     production = config.is_production(app.config)
     log_format = app.config.get("LOG_FORMAT") or (logs.JSON if production else None)
@@ -142,13 +190,21 @@ def _check_environment(app: Flask, *, configured_by_environment: bool) -> None:
         logs.configure(str(log_format))
     elif configured_by_environment and not production:
         logs.redact_werkzeug_access_lines()
+    try:
+        if production:
+            config.check_production(app.config)
+        else:
+            config.check_public_url(app.config)
+    except config.InsecureConfiguration as error:
+        log.critical("%s", error)  # also in the logs when a server hides the traceback
+        raise
     if production:
         app.config["PREFERRED_URL_SCHEME"] = "https"
-        try:
-            config.check_production(app.config)
-        except config.InsecureConfiguration as error:
-            log.critical("%s", error)  # also in the logs when a server hides the traceback
-            raise
+        # Flask answers 400 to a request for any other host (a forged Host header).
+        app.config["TRUSTED_HOSTS"] = [
+            links.public_host(app.config),
+            *config.allowed_hosts(app.config),
+        ]
 
 
 def _set_security_headers(response: Response) -> Response:

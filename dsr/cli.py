@@ -316,6 +316,12 @@ def demo_seed(url: str, learners: int, seed: int) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Where to keep the demo's mail and signing key (default: the instance folder).",
 )
+@click.option(
+    "--public-url",
+    envvar="DSR_PUBLIC_URL",
+    help="The address the links in emails start with (env DSR_PUBLIC_URL; default: the address "
+    "served, http://HOST:PORT).",
+)
 @database_url_option
 @click.pass_context
 def demo_run(
@@ -324,6 +330,7 @@ def demo_run(
     port: int,
     smtp_port: int,
     folder: Path | None,
+    public_url: str | None,
     database_url: str,
 ) -> None:
     """Migrate the store, then serve the desk in demo mode with a local mailbox; Ctrl-C stops."""
@@ -338,6 +345,7 @@ def demo_run(
             host=host,
             port=port,
             smtp_port=smtp_port,
+            public_url=public_url or None,
             echo=click.echo,
         )
     except OSError as exc:

@@ -13,6 +13,8 @@ from typing import Any
 
 from flask.sansio.scaffold import find_package
 
+from dsr.links import InvalidPublicUrl, parse_public_url
+
 log = logging.getLogger(__name__)
 
 DATABASE_FILE = "dsr.sqlite3"
@@ -52,8 +54,19 @@ def default_settings(instance_path: Path) -> dict[str, Any]:
         # json or text: one line per record on stderr; unset, logging is left as it is (the
         # default is json in production).
         "LOG_FORMAT": None,
-        # Reverse proxies in front of the desk whose X-Forwarded-For/-Proto/-Host are trusted.
+        # Reverse proxies in front of the desk whose X-Forwarded-For and -Proto are trusted.
         "TRUSTED_PROXIES": 0,
+        # Also take the host from their X-Forwarded-Host (only when the proxy sets it itself).
+        "TRUST_FORWARDED_HOST": False,
+        # The desk's address as people reach it: every link it writes starts with it; in
+        # production, requests for another host are refused (unless named in ALLOWED_HOSTS).
+        "PUBLIC_URL": None,
+        # Other host names the desk answers to in production (comma-separated), e.g. the name a
+        # load balancer's health probe uses.
+        "ALLOWED_HOSTS": "",
+        # Strict-Transport-Security in production: seconds browsers keep to HTTPS (0: no header).
+        "HSTS_MAX_AGE": 365 * 24 * 3600,
+        "HSTS_INCLUDE_SUBDOMAINS": False,
         # Internal networks that API status callbacks may reach (CIDR blocks separated by
         # commas, e.g. 10.0.0.0/8,127.0.0.0/8); every other non-public address is refused.
         "CALLBACK_ALLOWED_NETWORKS": "",
@@ -72,6 +85,39 @@ def is_production(config: Mapping[str, Any]) -> bool:
             f"DSR_ENV must be {' or '.join(ENVIRONMENTS)}, not {environment!r}."
         )
     return environment == PRODUCTION
+
+
+def allowed_hosts(config: Mapping[str, Any]) -> list[str]:
+    """Return the extra host names of ALLOWED_HOSTS (a comma- or space-separated text, or a
+    list), lower-cased."""
+    value = config.get("ALLOWED_HOSTS") or ""
+    names = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    return [str(name).strip().lower() for name in names if str(name).strip()]
+
+
+def check_public_url(config: Mapping[str, Any]) -> None:
+    """Refuse a PUBLIC_URL that is set but not an absolute http(s) address."""
+    if config.get("PUBLIC_URL"):
+        try:
+            parse_public_url(str(config["PUBLIC_URL"]))
+        except InvalidPublicUrl as error:
+            raise InsecureConfiguration(str(error)) from None
+
+
+def _public_url_problems(config: Mapping[str, Any]) -> list[str]:
+    value = config.get("PUBLIC_URL")
+    if not value:
+        return [
+            "DSR_PUBLIC_URL is not set: set it to the desk's address as people reach it, e.g. "
+            "https://privacy.example.org; every link sent by email starts with it."
+        ]
+    try:
+        parts = parse_public_url(str(value))
+    except InvalidPublicUrl as error:
+        return [str(error)]
+    if parts.scheme != "https":
+        return [f"DSR_PUBLIC_URL must start with https:// in production, not {value!r}."]
+    return []
 
 
 def check_production(config: Mapping[str, Any]) -> None:
@@ -95,6 +141,7 @@ def check_production(config: Mapping[str, Any]) -> None:
                 f"DSR_{name} is too short: use at least {MIN_SECRET_LENGTH} random characters "
                 "(or leave it unset to use DSR_SECRET_KEY)."
             )
+    problems.extend(_public_url_problems(config))
     if not config.get("SESSION_COOKIE_SECURE", True):
         problems.append(
             "DSR_SESSION_COOKIE_SECURE is false: in production the session cookie is sent over "

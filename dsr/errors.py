@@ -9,7 +9,7 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, abort, make_response, render_template, request
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from dsr.api import problems
 from dsr.i18n import lazy_gettext
@@ -62,6 +62,10 @@ CSRF_EXPLANATION = lazy_gettext(
 
 NOT_UTF8 = lazy_gettext("The form was not sent as UTF-8 text. Reload the page and send it again.")
 
+UNKNOWN_HOST = lazy_gettext(
+    "This address is not the privacy desk's: open the desk from the link you were given."
+)
+
 NUL_CHARACTER = lazy_gettext(
     "What was sent holds a NUL character, which cannot be stored. Remove it and try again."
 )
@@ -73,6 +77,9 @@ def render_error(error: HTTPException) -> Response | HTTPException:
     code = error.code
     if code is None or code < 400:
         return error
+    if isinstance(error, SecurityError):  # no page: nothing can be linked on an unknown host
+        refusal = UNKNOWN_HOST + "\n"
+        return make_response((refusal, 400, {"Content-Type": "text/plain; charset=utf-8"}))
     if problems.is_api_request():
         return problems.http_problem(error)
     title, explanation = ERROR_PAGES.get(code, ERROR_PAGES[500 if code >= 500 else 400])
@@ -94,6 +101,13 @@ def render_error(error: HTTPException) -> Response | HTTPException:
 
 
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def refuse_untrusted_host() -> None:
+    """Answer 400 at once to a request for a host outside TRUSTED_HOSTS (production: a forged
+    Host), before another hook builds a URL on it."""
+    if isinstance(request.routing_exception, SecurityError):
+        raise request.routing_exception
 
 
 def refuse_nul_characters() -> None:
@@ -133,5 +147,6 @@ def init_app(app: Flask) -> None:
     undecodable forms before anything reads them (call before the CSRF check is bound, which
     reads the form)."""
     app.register_error_handler(HTTPException, render_error)
+    app.before_request(refuse_untrusted_host)
     app.before_request(refuse_nul_characters)
     app.before_request(refuse_undecodable_form)

@@ -2,14 +2,15 @@
 second factor, password changes and the signed links that reset a password or accept an
 invitation. Functions flush; the caller commits.
 
-A failed login always looks the same from outside: wrong password, unknown address, locked or
-inactive account all give `None` after the same amount of work (one argon2 verification).
+A failed login always looks the same from outside: wrong password, unknown address or inactive
+account all give `None` after the same amount of work (one argon2 verification). How often one
+may try is the throttle's (dsr/accounts/throttle.py), per account and address: no lock that
+anyone could set on an account.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,14 +54,6 @@ class LinkExpired(AccountError):
 
 class LinkUsed(AccountError):
     """The link did its job already (its password was set since)."""
-
-
-@dataclass(frozen=True, slots=True)
-class LoginPolicy:
-    """How many failed attempts lock an account, and for how long."""
-
-    max_failures: int = 5
-    lock_duration: timedelta = timedelta(minutes=15)
 
 
 # --- passwords ----------------------------------------------------------------------------------
@@ -150,33 +143,21 @@ def set_active(user: StaffUser, active: bool) -> None:
 # --- login --------------------------------------------------------------------------------------
 
 
-def is_locked(user: StaffUser, now: datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
-
-
-def record_failure(user: StaffUser, *, now: datetime, policy: LoginPolicy) -> None:
-    """Count a failed attempt; lock the account for a while at the policy's limit."""
+def record_failure(user: StaffUser) -> None:
+    """Count a failed attempt on the account since its last login (for the record: it locks
+    nothing, the throttle slows down the address that fails)."""
     user.failed_login_count += 1
-    if user.failed_login_count >= policy.max_failures:
-        user.locked_until = now + policy.lock_duration
-        user.failed_login_count = 0
 
 
-def check_password(
-    *, db_session: Session, email: str, password: str, now: datetime, policy: LoginPolicy
-) -> StaffUser | None:
-    """Return the account if `password` is its password and it may log in now; else None.
-
-    A wrong password counts against the account; a locked account refuses even the right one.
-    """
+def check_password(*, db_session: Session, email: str, password: str) -> StaffUser | None:
+    """Return the account if `password` is its password and it may log in; else None (a wrong
+    password is counted on the account)."""
     user = find_staff(db_session=db_session, email=email)
     matches = _password_matches(user.password_hash if user else None, password)
     if user is None or not user.is_active:
         return None
-    if is_locked(user, now):
-        return None
     if not matches:
-        record_failure(user, now=now, policy=policy)
+        record_failure(user)
         db_session.flush()
         return None
     assert user.password_hash is not None  # noqa: S101 (is_active says so)
@@ -192,20 +173,19 @@ def check_second_factor(
     code: str,
     now: datetime,
     box: totp.SecretBox,
-    policy: LoginPolicy,
 ) -> bool:
     """Tell whether `code` is the current TOTP code or an unused recovery code of `user`.
 
     A recovery code is used up; a TOTP code cannot be replayed; a wrong code counts as a
-    failed attempt, and a locked account refuses every code.
+    failed attempt.
     """
-    if is_locked(user, now) or not user.is_active:
+    if not user.is_active:
         return False
     accepted = _totp_code_matches(user, code, now=now, box=box) or _use_recovery_code(
         db_session=db_session, user=user, code=code, now=now
     )
     if not accepted:
-        record_failure(user, now=now, policy=policy)
+        record_failure(user)
     db_session.flush()
     return accepted
 

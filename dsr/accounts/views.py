@@ -24,6 +24,7 @@ from flask import (
     session,
     url_for,
 )
+from limits.storage import Storage, storage_from_string
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
@@ -50,9 +51,11 @@ from dsr.accounts.forms import (
     SetPasswordForm,
 )
 from dsr.accounts.models import StaffRole, StaffUser, new_session_token
+from dsr.accounts.throttle import LoginThrottle, ThrottlePolicy
 from dsr.db import get_session, utcnow
 from dsr.extensions import limiter
 from dsr.i18n import current_language, gettext
+from dsr.links import public_url
 from dsr.outbox.service import deliver_after_commit
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import Language
@@ -62,8 +65,11 @@ blueprint = Blueprint("accounts", __name__, url_prefix="/staff")
 STAFF_SETTINGS: dict[str, Any] = {
     **access.ACCESS_SETTINGS,
     "STAFF_LOGIN_LIMIT_PER_ADDRESS": "20/15 minutes",
+    # Failed logins per account and address, then per address, before a wait that doubles.
     "STAFF_LOGIN_MAX_FAILURES": 5,
-    "STAFF_LOCK_MINUTES": 15,
+    "STAFF_LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+    "STAFF_LOGIN_DELAY_SECONDS": 60,
+    "STAFF_LOGIN_LONGEST_DELAY_MINUTES": 60,
     "STAFF_SECOND_FACTOR_MINUTES": 5,
     "INVITATION_LINK_MAX_AGE_HOURS": 72,
     "PASSWORD_RESET_LINK_MAX_AGE_MINUTES": 60,
@@ -78,6 +84,7 @@ HOME_ENDPOINTS = ("dashboard.queue", "accounts.home")
 """Where a login lands without `next`: the dashboard's queue when it exists."""
 
 _PENDING_KEY = "staff.pending"
+_THROTTLE_KEY = "dsr.login_throttle"
 
 
 def _limit_per_address() -> str:
@@ -95,11 +102,32 @@ def _form_data() -> MultiDict[str, str] | None:
     return request.form if request.method == "POST" else None
 
 
-def _policy() -> service.LoginPolicy:
-    return service.LoginPolicy(
-        max_failures=int(current_app.config["STAFF_LOGIN_MAX_FAILURES"]),
-        lock_duration=timedelta(minutes=float(current_app.config["STAFF_LOCK_MINUTES"])),
+def _throttle() -> LoginThrottle:
+    """The application's login throttle, on the rate limits' storage (made on first use)."""
+    found = current_app.extensions.get(_THROTTLE_KEY)
+    if isinstance(found, LoginThrottle):
+        return found
+    config = current_app.config
+    policy = ThrottlePolicy(
+        pair_failures=int(config["STAFF_LOGIN_MAX_FAILURES"]),
+        address_failures=int(config["STAFF_LOGIN_MAX_FAILURES_PER_ADDRESS"]),
+        first_delay=timedelta(seconds=float(config["STAFF_LOGIN_DELAY_SECONDS"])),
+        longest_delay=timedelta(minutes=float(config["STAFF_LOGIN_LONGEST_DELAY_MINUTES"])),
     )
+    storage = storage_from_string(str(config["RATELIMIT_STORAGE_URI"]))
+    if not isinstance(storage, Storage):
+        raise ValueError("DSR_RATELIMIT_STORAGE_URI must name a storage such as redis://…")
+    throttle = LoginThrottle(
+        storage,
+        secret=str(config["SECRET_KEY"]),
+        policy=policy,
+        prefix=str(config.get("RATELIMIT_KEY_PREFIX") or ""),
+    )
+    return current_app.extensions.setdefault(_THROTTLE_KEY, throttle)  # type: ignore[no-any-return]
+
+
+def _client_address() -> str:
+    return request.remote_addr or ""
 
 
 def _box() -> totp.SecretBox:
@@ -162,8 +190,8 @@ def _staff() -> StaffUser:
 
 def _login_failed() -> str:
     return gettext(
-        "The email address or the password is not right, or the account is locked for a while "
-        "after too many failed attempts. Try again later, or reset your password."
+        "The email address or the password is not right, or too many attempts failed from this "
+        "connection: try again in a while, or reset your password."
     )
 
 
@@ -184,13 +212,15 @@ def login() -> AnyResponse:
     if not form.validate():
         return _page("accounts/login.html", 400, form=form, next_target=next_target)
     now = _now()
-    user = service.check_password(
-        db_session=get_session(),
-        email=form.email.data or "",
-        password=form.password.data or "",
-        now=now,
-        policy=_policy(),
-    )
+    email, address = form.email.data or "", _client_address()
+    throttle = _throttle()
+    user = None
+    if not throttle.refused(account=email, address=address, now=now):
+        user = service.check_password(
+            db_session=get_session(), email=email, password=form.password.data or ""
+        )
+        if user is None:
+            throttle.record_failure(account=email, address=address, now=now)
     if user is None:
         form.form_errors.append(_login_failed())
         form.password.data = ""
@@ -209,6 +239,7 @@ def login() -> AnyResponse:
 
 
 def _open_session(user: StaffUser, now: datetime, next_target: str | None) -> AnyResponse:
+    _throttle().record_success(account=user.email, address=_client_address())
     service.record_login(user, now=now)
     start_staff_session(user, now=now)
     if current_app.config["TOTP_REQUIRED"] and not user.totp_enabled:
@@ -252,16 +283,14 @@ def login_code() -> AnyResponse:
         return _page("accounts/login_code.html", form=form)
     if not form.validate():
         return _page("accounts/login_code.html", 400, form=form)
-    accepted = service.check_second_factor(
-        db_session=get_session(),
-        user=user,
-        code=form.code.data or "",
-        now=now,
-        box=_box(),
-        policy=_policy(),
-    )
-    if not accepted:
-        if service.is_locked(user, now):
+    throttle, address = _throttle(), _client_address()
+    refused = throttle.refused(account=user.email, address=address, now=now)
+    if refused or not service.check_second_factor(
+        db_session=get_session(), user=user, code=form.code.data or "", now=now, box=_box()
+    ):
+        if not refused:
+            throttle.record_failure(account=user.email, address=address, now=now)
+        if throttle.refused(account=user.email, address=address, now=now):
             session.pop(_PENDING_KEY, None)
             flash(_login_failed(), "error")
             return redirect(url_for("accounts.login"))
@@ -388,7 +417,7 @@ def forgot_password() -> AnyResponse:
             to=user.email,
             language=current_language(),
             now=_now(),
-            link=url_for("accounts.reset_password", token=token, _external=True),
+            link=public_url("accounts.reset_password", token=token),
             valid_minutes=minutes,
         )
         _deliver_after_commit(db_session)
@@ -512,7 +541,7 @@ def invite() -> AnyResponse:
         name=user.name,
         inviter=_staff().shown_name,
         role_label=ROLE_NAMES[language][role],
-        link=url_for("accounts.accept_invitation", token=token, _external=True),
+        link=public_url("accounts.accept_invitation", token=token),
         valid_hours=int(current_app.config["INVITATION_LINK_MAX_AGE_HOURS"]),
     )
     _deliver_after_commit(db_session)

@@ -38,6 +38,7 @@ from dsr.dashboard.queue import Urgency, due_as_of, urgency_of
 from dsr.db import get_session, utcnow
 from dsr.execution.runner import run_after_approval
 from dsr.i18n import current_language, gettext, lazy_gettext
+from dsr.links import public_url
 from dsr.outbox.service import deliver_after_commit
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import DataRequest
@@ -213,8 +214,8 @@ def _links() -> LinkSigner:
     return LinkSigner(
         str(current_app.config["SECRET_KEY"]),
         max_age=timedelta(hours=hours),
-        verify_url=lambda token: url_for("public.verify", token=token, _external=True),
-        status_url=lambda token: url_for("public.status", token=token, _external=True),
+        verify_url=lambda token: public_url("public.verify", token=token),
+        status_url=lambda token: public_url("public.status", token=token),
     )
 
 

@@ -41,6 +41,7 @@ from dsr.delivery.models import DeliveryMethod, DownloadLink, Report, ReportKind
 from dsr.execution.runner import EXECUTION_SETTINGS, failure_reason, has_executor, run_after_commit
 from dsr.extensions import limiter
 from dsr.i18n import gettext
+from dsr.links import public_url
 from dsr.outbox.service import deliver_after_commit
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import DataRequest
@@ -197,9 +198,7 @@ def send_report(reference: str) -> AnyResponse:
             method=DeliveryMethod(form.method.data),
             now=utcnow(),
             delivery_days=int(current_app.config["DELIVERY_DAYS"]),
-            download_url=lambda token: url_for(
-                "delivery.download_page", token=token, _external=True
-            ),
+            download_url=lambda token: public_url("delivery.download_page", token=token),
         )
     except service.DeliveryRefused as error:
         db_session.rollback()

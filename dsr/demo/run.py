@@ -78,6 +78,15 @@ def _stop_on_interrupt_or_terminate() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
+def served_url(host: str, port: int) -> str:
+    """Return the http URL of a server on `host` (a name, an IPv4 or IPv6 address) and `port`;
+    a server on every address (0.0.0.0, ::) is reached on loopback (else use --public-url)."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104  (recognised, not bound)
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}"
+
+
 def serve_demo(
     *,
     database_url: str,
@@ -86,8 +95,12 @@ def serve_demo(
     port: int,
     smtp_port: int,
     echo: Callable[[str], None],
+    public_url: str | None = None,
 ) -> None:
     """Serve the app in demo mode with the mail sink until interrupted (Ctrl-C), then stop both.
+
+    Links in the emails start with `public_url`, by default the address served (`host`, and
+    the port actually bound when `port` is 0).
 
     The mail and the signing key are kept in `folder` (the instance folder, normally); the store
     at `database_url` must be migrated already. Raise OSError when a port is taken.
@@ -105,6 +118,7 @@ def serve_demo(
             "SMTP_PORT": smtp_port,
             "SMTP_TIMEOUT": 5,
             "MAIL_SENDER": "privacy-desk@localhost",
+            "PUBLIC_URL": public_url,
         }
     )
     logs.redact_werkzeug_access_lines()  # the server's lines would show tokens in paths
@@ -116,7 +130,9 @@ def serve_demo(
                 # Ctrl-C must not wait for a browser's idle keep-alive connection to end.
                 server.block_on_close = False
             try:
-                base = f"http://{host}:{server.server_port}"
+                base = served_url(host, server.server_port)
+                if not public_url:
+                    app.config["PUBLIC_URL"] = base
                 echo(f"Demo mail server on {SINK_HOST}:{smtp_port}, keeping mail in {mail_folder}")
                 echo(f"Learner form:  {base}/")
                 echo(f"Demo mailbox:  {base}/demo/mail")

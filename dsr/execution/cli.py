@@ -16,7 +16,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
-from dsr import db
+from dsr import config, db
 from dsr.config import default_instance_path
 from dsr.delivery.service import purge_expired_reports
 from dsr.execution.runner import (
@@ -67,6 +67,15 @@ def request_group() -> None:
 @database_url_option
 def request_run(reference: str, database_url: str) -> None:
     """Carry out the approved (or failed) request REFERENCE; exit 1 if it fails."""
+    settings = settings_from_environment(_map_path())
+    try:  # an erasure's certificate link starts with DSR_PUBLIC_URL
+        if config.is_production(settings):
+            config.check_production(settings)
+        else:
+            config.check_public_url(settings)
+    except config.InsecureConfiguration as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(1) from None
     db.import_models()
     engine = db.make_engine(database_url)
     try:
@@ -81,7 +90,7 @@ def request_run(reference: str, database_url: str) -> None:
         status = run_request(
             engine=engine,
             request_id=found.id,
-            settings=settings_from_environment(_map_path()),
+            settings=settings,
             now=db.utcnow(),
         )
         reason: str | None = None

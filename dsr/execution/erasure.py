@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -32,6 +32,7 @@ from dsr.execution.runner import (
 )
 from dsr.execution.targets import ChangeRefused, email_identity, load_map, open_target_systems
 from dsr.execution.targets import secret_key as pseudonymisation_key
+from dsr.links import public_url_for_settings
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email, shown_date
 from dsr.requests.models import token_digest
@@ -53,7 +54,6 @@ from inventory.systems import Systems
 
 ERASED_ACTION = "erasure_applied"
 CERTIFICATE_NAME = "{reference}-erasure-certificate.pdf"
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
 
 
 def subject_plan(data_map: DataMap, systems: Systems, email: str) -> ErasurePlan:
@@ -146,17 +146,6 @@ def _store_run(
         run.updated_at = now
 
 
-def certificate_url(settings: Mapping[str, Any], token: str) -> str:
-    """Return the public address of a certificate: the current request's host when there is one,
-    else PUBLIC_URL."""
-    from flask import has_request_context, url_for
-
-    if has_request_context():
-        return url_for("certificate.download", token=token, _external=True)
-    base = str(settings.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
-    return f"{base}/certificate/{token}"
-
-
 def run_erasure(context: ExecutionContext) -> ExecutionResult:
     """Erase the requester's data as the map plans it; raise ExecutionFailed naming what stopped
     it (a blocking constraint, a system that failed, data still found)."""
@@ -235,7 +224,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     )
     path = _write_certificate(context, data_map, outcomes_by_category, told)
     token = secrets.token_urlsafe(32)
-    url = certificate_url(settings, token)
+    url = public_url_for_settings(settings, "certificate.download", token=token)
     totals = {
         "rows_deleted": sum(run.rows_deleted for run in runs),
         "rows_anonymized": sum(run.rows_anonymized for run in runs),

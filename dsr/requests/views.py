@@ -32,6 +32,7 @@ from dsr.accounts.access import public_blueprint
 from dsr.db import get_session, utcnow
 from dsr.extensions import limiter
 from dsr.i18n import choose_language, current_language, gettext
+from dsr.links import public_url
 from dsr.outbox.service import deliver_after_commit
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests import service
@@ -91,8 +92,8 @@ def _links() -> service.LinkSigner:
     return service.LinkSigner(
         str(current_app.config["SECRET_KEY"]),
         max_age=timedelta(hours=hours),
-        verify_url=lambda token: url_for("public.verify", token=token, _external=True),
-        status_url=lambda token: url_for("public.status", token=token, _external=True),
+        verify_url=lambda token: public_url("public.verify", token=token),
+        status_url=lambda token: public_url("public.status", token=token),
     )
 
 

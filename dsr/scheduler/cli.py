@@ -36,7 +36,12 @@ def _refuse_unsafe_production(environ: Mapping[str, str]) -> None:
         "SECRET_KEY": environ.get("DSR_SECRET_KEY", config.DEFAULT_SECRET_KEY),
         **{
             name: environ[f"DSR_{name}"]
-            for name in ("PSEUDONYMISATION_KEY", "SUPPRESSION_KEY", "TOTP_ENCRYPTION_KEY")
+            for name in (
+                "PSEUDONYMISATION_KEY",
+                "SUPPRESSION_KEY",
+                "TOTP_ENCRYPTION_KEY",
+                "PUBLIC_URL",
+            )
             if f"DSR_{name}" in environ
         },
     }

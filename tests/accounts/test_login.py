@@ -94,26 +94,92 @@ def test_a_wrong_password_and_an_unknown_address_get_the_same_answer(
     assert _stored(app, user).failed_login_count == 1
 
 
-def test_five_failures_lock_the_account_with_the_same_message_as_an_unknown_address(
-    app: Flask, client: FlaskClient
+class Clock:
+    """The login pages' clock, moved by the test instead of waiting."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = db.utcnow()
+        monkeypatch.setattr("dsr.accounts.views._now", lambda: self.now)
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return Clock(monkeypatch)
+
+
+def _from(client: FlaskClient, address: str) -> FlaskClient:
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_five_failures_make_this_address_wait_with_the_same_message_as_an_unknown_address(
+    app: Flask, client: FlaskClient, clock: Clock
 ) -> None:
     user = make_staff(db.get_engine(app), role="dpo")
     _english(client)
     for _ in range(5):
         login(client, user.email, "not the right password")
-    assert _stored(app, user).locked_until is not None
-    locked = login(client, user.email)  # the right password, refused while locked
+    waiting = login(client, user.email)  # the right password, refused during the wait
     unknown = login(client, "nobody@example.org")
-    assert locked.status_code == unknown.status_code == 200
-    assert _error_of(locked) == _error_of(unknown)
+    assert waiting.status_code == unknown.status_code == 200
+    assert _error_of(waiting) == _error_of(unknown)
+    assert LOGIN_FAILED in _error_of(waiting)
     assert client.get("/staff/").status_code == 302
 
-    with db.transaction(db.get_engine(app)) as session:  # 15 minutes later
-        stored = session.get(StaffUser, user.id)
-        assert stored is not None and stored.locked_until is not None
-        stored.locked_until = db.utcnow() - timedelta(seconds=1)
+    clock.advance(seconds=61)  # the first wait is one minute
     assert login(client, user.email).status_code == 302
     assert _stored(app, user).failed_login_count == 0
+    assert _stored(app, user).locked_until is None
+
+
+def test_failures_from_other_addresses_never_keep_the_staff_member_out(
+    app: Flask, clock: Clock
+) -> None:
+    user = make_staff(db.get_engine(app), role="dpo")
+    for number in range(8):
+        attacker = _from(app.test_client(), f"203.0.113.{number + 1}")
+        for _ in range(5):
+            assert login(attacker, user.email, "a guess").status_code == 200
+        assert login(attacker, user.email).status_code == 200  # even they wait, not the account
+    assert _stored(app, user).failed_login_count == 40
+    owner = _from(app.test_client(), "198.51.100.20")
+    assert login(owner, user.email).status_code == 302
+
+
+def test_the_wait_doubles_with_each_failure_past_five(
+    app: Flask, client: FlaskClient, clock: Clock
+) -> None:
+    user = make_staff(db.get_engine(app), role="dpo")
+    for _ in range(5):
+        login(client, user.email, "a guess")
+    for wait in (60, 120, 240, 480):
+        clock.advance(seconds=wait - 2)
+        assert login(client, user.email).status_code == 200  # still waiting: not even checked
+        clock.advance(seconds=3)
+        assert login(client, user.email, "another guess").status_code == 200  # counted
+    clock.advance(seconds=959)
+    assert login(client, user.email).status_code == 200
+    clock.advance(seconds=2)
+    assert login(client, user.email).status_code == 302
+
+
+def test_many_failures_from_one_address_make_it_wait_for_every_account(
+    make_app: MakeApp, clock: Clock
+) -> None:
+    app = make_app(STAFF_LOGIN_MAX_FAILURES_PER_ADDRESS=3)
+    user = make_staff(db.get_engine(app), role="dpo")
+    guesser = app.test_client()
+    _english(guesser)
+    for number in range(3):
+        login(guesser, f"guess{number}@example.org", "a guess")
+    refused = login(guesser, user.email)
+    assert refused.status_code == 200 and LOGIN_FAILED in _error_of(refused)
+    assert login(_from(app.test_client(), "198.51.100.20"), user.email).status_code == 302
+    clock.advance(seconds=61)
+    assert login(guesser, user.email).status_code == 302
 
 
 def test_logins_are_limited_per_client_address(make_app: MakeApp) -> None:
@@ -230,15 +296,17 @@ def test_the_code_page_needs_a_checked_password(client: FlaskClient) -> None:
     assert response.status_code == 302 and response.headers["Location"] == "/staff/login"
 
 
-def test_wrong_codes_lock_the_account(app: Flask, client: FlaskClient) -> None:
+def test_wrong_codes_make_this_address_wait(app: Flask, client: FlaskClient) -> None:
     user = make_staff(db.get_engine(app), role="dpo", totp=True)
     login(client, user.email)
     token = csrf_token_of(client.get("/staff/login/code"))
     for _ in range(5):
         response = client.post("/staff/login/code", data={"csrf_token": token, "code": "000000"})
     assert response.status_code == 302 and response.headers["Location"] == "/staff/login"
-    assert _stored(app, user).locked_until is not None
+    assert _stored(app, user).locked_until is None
     assert login(client, user.email, totp_code=totp_code(user)).status_code == 200
+    elsewhere = _from(app.test_client(), "198.51.100.20")
+    assert login(elsewhere, user.email, totp_code=totp_code(user)).status_code == 302
 
 
 def test_a_recovery_code_works_once(app: Flask) -> None:

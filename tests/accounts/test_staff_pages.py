@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from dsr import db
 from dsr.accounts import service
 from dsr.accounts.models import StaffUser
+from dsr.links import DEVELOPMENT_PUBLIC_URL
 from tests.accounts.helpers import (
     StaffClientFactory,
     csrf_token_of,
@@ -21,8 +22,9 @@ from tests.accounts.helpers import (
 )
 from tests.smtp_server import SmtpServer
 
-INVITATION_LINK = re.compile(r"http://localhost(/staff/invitation/[A-Za-z0-9._-]+)")
-RESET_LINK = re.compile(r"http://localhost(/staff/password/reset/[A-Za-z0-9._-]+)")
+PUBLIC = re.escape(DEVELOPMENT_PUBLIC_URL)  # links start with it, whatever Host was asked
+INVITATION_LINK = re.compile(PUBLIC + r"(/staff/invitation/[A-Za-z0-9._-]+)")
+RESET_LINK = re.compile(PUBLIC + r"(/staff/password/reset/[A-Za-z0-9._-]+)")
 NEW_PASSWORD = "another long passphrase"
 
 

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from dsr import db
 from dsr.api.models import ApiToken
 from dsr.audit.models import RequestEvent
+from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.requests.models import Channel, DataRequest
 from dsr.requests.workflow import Action, Actor, Status, apply
 from tests.api.conftest import (
@@ -27,7 +28,8 @@ from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
-STATUS_LINK = re.compile(r"http://localhost/status/[A-Za-z0-9._-]+")
+PUBLIC = re.escape(DEVELOPMENT_PUBLIC_URL)  # links start with it, whatever Host was asked
+STATUS_LINK = re.compile(PUBLIC + r"/status/[A-Za-z0-9._-]+")
 
 
 def stored(app: Flask, reference: str) -> DataRequest:

@@ -117,6 +117,7 @@ def live_desk(platform_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Ite
     server: BaseWSGIServer = make_server(
         "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
     )
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"  # what it serves
     thread = threading.Thread(target=server.serve_forever, name="live-desk", daemon=True)
     thread.start()
     try:

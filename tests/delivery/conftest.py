@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
+from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.requests.models import DataRequest, Language
 from dsr.requests.workflow import RequestType, Status
 from tests.dashboard.conftest import (
@@ -32,7 +33,8 @@ from tests.smtp_server import SmtpServer, smtp_server
 
 __all__ = ["make_app", "platform_url", "smtp_server", "store_url"]
 
-DOWNLOAD_LINK = re.compile(r"http://localhost(/download/[A-Za-z0-9_-]+)")
+PUBLIC = re.escape(DEVELOPMENT_PUBLIC_URL)  # links start with it, whatever Host was asked
+DOWNLOAD_LINK = re.compile(PUBLIC + r"(/download/[A-Za-z0-9_-]+)")
 CODE = re.compile(r"^(\d{6})$", re.MULTILINE)
 
 

@@ -3,6 +3,7 @@ demo mailbox on loopback with its own SMTP sink, and stops cleanly on Ctrl-C (SI
 
 from __future__ import annotations
 
+import re
 import signal
 import smtplib
 import socket
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -27,6 +29,7 @@ from dsr.demo.run import (
     KEY_FILE_NAME,
     STAFF_FILE_NAME,
     demo_secret_key,
+    served_url,
 )
 
 DSR = Path(sys.executable).with_name("dsr")
@@ -151,6 +154,40 @@ def test_the_demo_serves_the_form_and_the_mailbox_and_stops_on_ctrl_c(
         time.sleep(0.1)
 
 
+def test_the_demos_links_are_on_the_address_it_serves(
+    demo: tuple[subprocess.Popen[str], int, int, Path],
+) -> None:
+    _, port, _, _ = demo
+    base = f"http://127.0.0.1:{port}"
+    with urllib.request.urlopen(f"{base}/", timeout=10) as page:  # noqa: S310  (loopback)
+        form = page.read().decode()
+        # The session cookie is Secure: a browser sends it back to 127.0.0.1, urllib's jar not.
+        cookie = page.headers["Set-Cookie"].split(";", 1)[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    body = urllib.parse.urlencode(
+        {
+            "csrf_token": token.group(1),
+            "email": "zoe@example.org",
+            "request_type": "access",
+            "language": "en",
+        }
+    ).encode()
+    filing = urllib.request.Request(f"{base}/", data=body, headers={"Cookie": cookie})  # noqa: S310
+    with urllib.request.urlopen(filing, timeout=10) as filed:  # noqa: S310  (loopback)
+        assert filed.status == 200  # the "sent" page, after the redirect
+    deadline = time.monotonic() + 30
+    while True:
+        _, mailbox = get(f"{base}/demo/mail")
+        message = re.search(r'href="(/demo/mail/[^"]+)"', mailbox)
+        if message is not None:
+            break
+        assert time.monotonic() < deadline, "no verification email in the demo's mailbox"
+        time.sleep(0.1)
+    _, shown = get(f"{base}{message.group(1)}")
+    assert f"{base}/verify/" in shown
+
+
 def test_the_signing_key_is_made_once_and_kept_owner_only(tmp_path: Path) -> None:
     key = demo_secret_key(tmp_path)
     assert len(key) >= 64
@@ -158,3 +195,9 @@ def test_the_signing_key_is_made_once_and_kept_owner_only(tmp_path: Path) -> Non
     assert stat.S_IMODE((tmp_path / KEY_FILE_NAME).stat().st_mode) == 0o600
     (tmp_path / KEY_FILE_NAME).write_text("")
     assert demo_secret_key(tmp_path) not in ("", key)
+
+
+def test_the_served_address_is_one_a_browser_can_open() -> None:
+    assert served_url("127.0.0.1", 5000) == "http://127.0.0.1:5000"
+    assert served_url("::1", 8080) == "http://[::1]:8080"
+    assert served_url("0.0.0.0", 5000) == "http://127.0.0.1:5000"  # noqa: S104

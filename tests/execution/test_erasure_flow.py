@@ -28,6 +28,7 @@ from dsr.execution import erasure
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun, SystemRunStatus
 from dsr.execution.cli_plan import request_plan_command
 from dsr.execution.runner import failure_reason, run_request
+from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.outbox.models import OutboxMessage
 from dsr.requests.models import DataRequest, Language, Task, TaskKind
 from dsr.requests.workflow import RequestType, Status
@@ -89,10 +90,9 @@ def test_an_approved_erasure_erases_certifies_suppresses_and_opens_tasks(
     mine = subject_keys(platform)
     assert mine["learner"] and mine["exam_registration"]
     request_id = approved_erasure(store)
+    settings = {**settings_for(tmp_path, platform), "PUBLIC_URL": "https://privacy.example.org/d"}
 
-    status = run_request(
-        engine=store, request_id=request_id, settings=settings_for(tmp_path, platform), now=NOW
-    )
+    status = run_request(engine=store, request_id=request_id, settings=settings, now=NOW)
 
     with db.open_session(store) as session:
         assert failure_reason(session, session.get(DataRequest, request_id)) is None  # type: ignore[arg-type]
@@ -131,7 +131,7 @@ def test_an_approved_erasure_erases_certifies_suppresses_and_opens_tasks(
             select(OutboxMessage).where(OutboxMessage.request_id == request_id)
         ).all()
     assert mail.to_address == SAMPLE_LEARNER_EMAIL
-    assert "/certificate/" in mail.text_body
+    assert "https://privacy.example.org/d/certificate/" in mail.text_body  # with no application
     assert "- Invoices: kept (10 years after the date of each invoice)" in mail.text_body
     assert "- Exam registrations: erased" in mail.text_body
     path = Path(certificate.path)
@@ -425,7 +425,7 @@ def test_approving_on_the_dashboard_erases_at_once(
             select(OutboxMessage).where(OutboxMessage.request_id == request_id)
         ).all()
     assert left_behind(platform) == []
-    assert "http://localhost/certificate/" in mail.text_body
+    assert f"{DEVELOPMENT_PUBLIC_URL}/certificate/" in mail.text_body
     page_after = dpo.get(f"/dashboard/requests/{reference}").get_data(as_text=True)
     assert f"/dashboard/requests/{reference}/certificate" in page_after
     with dpo.get(f"/dashboard/requests/{reference}/certificate") as pdf:

@@ -33,7 +33,8 @@ from tests.smtp_server import SmtpServer, smtp_server
 
 __all__ = ["smtp_server"]
 
-VERIFY_LINK = re.compile(r"https?://[^/\s]+(/verify/([A-Za-z0-9._-]+))")
+PUBLIC_URL = "https://privacy.example.org"
+VERIFY_LINK = re.compile(re.escape(PUBLIC_URL) + r"(/verify/([A-Za-z0-9._-]+))")
 STATUS_PATH = re.compile(r"^(?:https?://[^/]+)?(/status/([A-Za-z0-9._-]+))$")
 
 
@@ -50,6 +51,8 @@ def _desk_environment(
         DSR_SMTP_PORT=str(smtp.port),
         DSR_MAIL_SENDER="privacy@example.org",
         DSR_DELIVER_AFTER_COMMIT="false",  # the scheduler sends the mail, as it would here
+        DSR_PUBLIC_URL=PUBLIC_URL,
+        DSR_ALLOWED_HOSTS="127.0.0.1",  # the tests reach the desk directly, as a probe would
         **extra,
     )
 
@@ -87,6 +90,9 @@ def test_the_desk_runs_under_gunicorn_beside_the_scheduler(
             "status": "ok",
             "checks": {"store": "ok", "map": "ok", "systems": {"learner_platform": "ok"}},
         }
+        assert health.headers["Strict-Transport-Security"] == "max-age=31536000"
+        forged = server.send_raw(b"GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+        assert forged.startswith(b"HTTP/1.1 400"), forged
 
         filed = browser.submit("/", {"email": email, "request_type": "access", "language": "en"})
         assert filed.status == 302, filed.text
@@ -133,7 +139,7 @@ def test_the_desk_runs_under_gunicorn_beside_the_scheduler(
         assert secret not in everything
 
     requests = [r for r in records if r["logger"] == "dsr.access"]
-    routes = {(r["method"], r["route"], r["status"]) for r in requests}
+    routes = {(r["method"], r.get("route"), r["status"]) for r in requests}
     assert {
         ("GET", "/healthz", 200),
         ("GET", "/", 200),
@@ -141,9 +147,11 @@ def test_the_desk_runs_under_gunicorn_beside_the_scheduler(
         ("GET", "/verify/<token>", 200),
         ("POST", "/verify/<token>", 302),
         ("GET", "/status/<token>", 200),
+        ("GET", None, 400),  # the forged Host, refused before routing
     } <= routes
     for record in requests:
-        assert {"request_id", "endpoint", "duration_ms", "client"} <= record.keys(), record
+        assert {"request_id", "duration_ms", "client"} <= record.keys(), record
+        assert ("endpoint" in record) is ("route" in record), record
         assert record["client"] != "127.0.0.1" and len(record["client"]) == 16
     assert request_id in {r["request_id"] for r in requests}
     assert "127.0.0.1" not in json.dumps(requests)
@@ -180,6 +188,7 @@ def test_gunicorn_refuses_to_start_in_production_without_a_real_secret(
     assert code != 0
     said = "\n".join(server.log_lines())
     assert "DSR_SECRET_KEY" in said
+    assert "DSR_PUBLIC_URL is not set" in said
     assert "refuses to start in production" in said
     if with_config:  # the refusal is also a JSON record (gunicorn then prints it as text too)
         json_lines = [line for line in server.log_lines() if line.startswith("{")]

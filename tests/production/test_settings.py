@@ -17,6 +17,7 @@ from tests.web.conftest import MakeApp, make_app, smtp_server, store_url
 __all__ = ["make_app", "smtp_server", "store_url"]  # the fixtures used here
 
 LONG_SECRET = "a-production-secret-of-forty-eight-characters-xy"
+PUBLIC_URL = "https://privacy.example.org"
 UNSET = object()
 
 
@@ -26,6 +27,7 @@ def _production(store_url: str, **settings: Any) -> Flask:
         "ENV": "production",
         "DATABASE_URL": store_url,
         "SECRET_KEY": LONG_SECRET,
+        "PUBLIC_URL": PUBLIC_URL,
     }
     config.update(settings)
     config = {name: value for name, value in config.items() if value is not UNSET}
@@ -64,7 +66,7 @@ def test_production_starts_with_a_long_secret_and_warns_about_what_does_not_scal
     assert "SQLite" in warned and "DSR_DATABASE_URL" in warned
     assert "DSR_RATELIMIT_STORAGE_URI" in warned
     try:
-        response = app.test_client().get("/")
+        response = app.test_client().get("/", base_url=PUBLIC_URL)
     finally:
         db.get_engine(app).dispose()
     assert response.status_code == 200
@@ -76,3 +78,101 @@ def test_production_starts_with_a_long_secret_and_warns_about_what_does_not_scal
 def test_development_still_starts_with_the_default_secret(make_app: MakeApp) -> None:
     app = make_app(SECRET_KEY="dev")
     assert app.test_client().get("/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("public_url", "said"),
+    [
+        (UNSET, "DSR_PUBLIC_URL is not set"),
+        ("", "DSR_PUBLIC_URL is not set"),
+        ("http://privacy.example.org", "DSR_PUBLIC_URL must start with https://"),
+        ("privacy.example.org", "DSR_PUBLIC_URL must be the desk's address"),
+        ("https://privacy.example.org/?next=1", "DSR_PUBLIC_URL must be the desk's address"),
+    ],
+    ids=["not set", "empty", "plain http", "no scheme", "a query"],
+)
+def test_production_refuses_to_start_without_an_https_public_url(
+    store_url: str, public_url: object, said: str
+) -> None:
+    with pytest.raises(InsecureConfiguration, match=said) as refused:
+        _production(store_url, PUBLIC_URL=public_url)
+    assert "refuses to start in production" in str(refused.value)
+
+
+def test_a_public_url_that_is_not_an_address_is_refused_in_development_too(
+    make_app: MakeApp,
+) -> None:
+    with pytest.raises(InsecureConfiguration, match="DSR_PUBLIC_URL must be"):
+        make_app(PUBLIC_URL="privacy desk")
+
+
+def test_production_answers_only_the_public_host_and_the_allowed_ones(store_url: str) -> None:
+    app = _production(
+        store_url,
+        PUBLIC_URL="https://privacy.example.org/desk",
+        ALLOWED_HOSTS="desk-1.internal, 10.0.0.5",
+    )
+    client = app.test_client()
+    try:
+        answers = {
+            base: client.get("/", base_url=base).status_code
+            for base in (
+                "https://privacy.example.org",
+                "https://PRIVACY.example.org:443",
+                "http://desk-1.internal:8000",
+                "http://10.0.0.5",
+                "https://evil.example",
+                "https://privacy.example.org.evil.example",
+                "http://localhost",
+            )
+        }
+        forged = [
+            client.post("/staff/password/forgot", base_url="https://evil.example").status_code,
+            client.get("/dashboard/", base_url="https://evil.example").status_code,
+            client.get("/api/v1/requests/X", base_url="https://evil.example").status_code,
+            client.get("/no-such-page", base_url="https://evil.example").status_code,
+        ]
+        refusal = client.get(
+            "/", base_url="https://evil.example", headers={"Accept-Language": "fr"}
+        )
+    finally:
+        db.get_engine(app).dispose()
+    assert answers == {
+        "https://privacy.example.org": 200,
+        "https://PRIVACY.example.org:443": 200,
+        "http://desk-1.internal:8000": 200,
+        "http://10.0.0.5": 200,
+        "https://evil.example": 400,
+        "https://privacy.example.org.evil.example": 400,
+        "http://localhost": 400,
+    }
+    assert forged == [400, 400, 400, 400]
+    assert "Cette adresse n'est pas celle du service" in refusal.get_data(as_text=True)
+
+
+def test_development_answers_any_host(make_app: MakeApp) -> None:
+    client = make_app().test_client()
+    assert client.get("/", base_url="http://evil.example").status_code == 200
+
+
+def test_production_sends_strict_transport_security(store_url: str) -> None:
+    apps = [
+        _production(store_url),
+        _production(store_url, HSTS_MAX_AGE=600, HSTS_INCLUDE_SUBDOMAINS=True),
+        _production(store_url, HSTS_MAX_AGE=0),
+    ]
+    try:
+        headers = [
+            app.test_client().get("/", base_url=PUBLIC_URL).headers.get("Strict-Transport-Security")
+            for app in apps
+        ]
+    finally:
+        for app in apps:
+            db.get_engine(app).dispose()
+    assert headers == ["max-age=31536000", "max-age=600; includeSubDomains", None]
+
+
+def test_development_sends_no_strict_transport_security(make_app: MakeApp) -> None:
+    response = make_app().test_client().get("/")
+    assert response.status_code == 200
+    assert "Strict-Transport-Security" not in response.headers

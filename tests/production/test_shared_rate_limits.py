@@ -11,6 +11,8 @@ import pytest
 import redis
 from flask import Flask
 
+from dsr import db
+from tests.accounts.helpers import login, make_staff
 from tests.smtp_server import SmtpServer
 from tests.web.conftest import MakeApp, file_request, make_app, smtp_server, store_url
 
@@ -58,6 +60,26 @@ def test_the_count_lives_in_redis_for_every_worker(
         assert keys, "no rate-limit counter was written to Redis"
         assert any(b"public-mail" in key for key in keys)
         assert all(b"@" not in key for key in keys)  # emails are hashed in their own keys
+    finally:
+        for key in client.scan_iter(match=f"*{prefix}*"):
+            client.delete(key)
+        client.close()
+
+
+def test_failed_logins_are_counted_once_for_every_worker(make_app: MakeApp, redis_url: str) -> None:
+    prefix = f"dsr-test-{secrets.token_hex(8)}"
+    workers = [
+        make_app(RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX=prefix) for _ in range(2)
+    ]
+    user = make_staff(db.get_engine(workers[0]), role="dpo", email="dana@example.org")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for number in range(5):  # spread over both workers, as a load balancer would
+            login(workers[number % 2].test_client(), user.email, "a guess")
+        assert login(workers[0].test_client(), user.email).status_code == 200  # both make it wait
+        assert login(workers[1].test_client(), user.email).status_code == 200
+        keys = list(client.scan_iter(match=f"*{prefix}dsr-login/*"))
+        assert keys and all(b"dana" not in key and b"127.0.0.1" not in key for key in keys)
     finally:
         for key in client.scan_iter(match=f"*{prefix}*"):
             client.delete(key)

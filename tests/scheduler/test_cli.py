@@ -95,3 +95,13 @@ def test_the_scheduler_refuses_to_run_in_production_with_the_default_secret(
         assert result.exit_code != 0, secret
         assert "DSR_SECRET_KEY" in result.output
     assert not (tmp_path / "never-created.sqlite3").exists()  # refused before anything ran
+
+
+def test_the_scheduler_refuses_to_run_in_production_without_a_public_url(tmp_path: Path) -> None:
+    """The links of the emails start with DSR_PUBLIC_URL, never with a default."""
+    url = f"sqlite:///{tmp_path / 'never-created.sqlite3'}"
+    env = {"DSR_ENV": "production", "DSR_SECRET_KEY": "s" * 48, "DSR_PUBLIC_URL": None}
+    result = CliRunner().invoke(scheduler_group, ["--database-url", url], env=env)
+    assert result.exit_code != 0
+    assert "DSR_PUBLIC_URL is not set" in result.output
+    assert not (tmp_path / "never-created.sqlite3").exists()

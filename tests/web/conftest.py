@@ -16,14 +16,16 @@ from werkzeug.test import TestResponse
 
 from dsr import db
 from dsr.app import create_app
+from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.requests.models import DataRequest
 from tests.smtp_server import SmtpServer, smtp_server
 
 __all__ = ["smtp_server"]
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-VERIFY_LINK = re.compile(r"http://localhost(/verify/[A-Za-z0-9._-]+)")
-STATUS_LINK = re.compile(r"http://localhost(/status/[A-Za-z0-9._-]+)")
+PUBLIC = re.escape(DEVELOPMENT_PUBLIC_URL)  # links start with it, whatever Host was asked
+VERIFY_LINK = re.compile(PUBLIC + r"(/verify/[A-Za-z0-9._-]+)")
+STATUS_LINK = re.compile(PUBLIC + r"(/status/[A-Za-z0-9._-]+)")
 
 MakeApp = Callable[..., Flask]
 
