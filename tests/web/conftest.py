@@ -50,6 +50,7 @@ def make_app(store_url: str, smtp_server: SmtpServer) -> Iterator[MakeApp]:
                 "SMTP_HOST": smtp_server.host,
                 "SMTP_PORT": smtp_server.port,
                 "MAIL_SENDER": "privacy@example.org",
+                "PUBLIC_URL": "http://localhost",
                 **settings,
             }
         )
