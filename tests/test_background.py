@@ -5,6 +5,7 @@ same work whatever the address, leaving the look-up itself to the background."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -82,10 +83,8 @@ class SilentPeer:
             connection.setblocking(True)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() of `serve`
-        except OSError:
-            pass
         self.listener.close()
         with self.changed:
             for connection in self.accepted:
