@@ -17,6 +17,7 @@ from dsr import config, db, errors, health, i18n, logs
 from dsr.accounts import access
 from dsr.accounts import views as accounts_views
 from dsr.api import views as api_views
+from dsr.api.callback_addresses import ALLOWED_NETWORKS_KEY, parse_allowed_networks
 from dsr.dashboard import queue, request_views  # noqa: F401  (they register their routes)
 from dsr.dashboard.blueprint import blueprint as dashboard_blueprint
 from dsr.delivery import views as delivery_views
@@ -90,6 +91,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
     _check_environment(app, configured_by_environment=test_config is None)
+    # Read once; a block that is no network stops the start with a message naming the setting.
+    app.config[ALLOWED_NETWORKS_KEY] = parse_allowed_networks(app.config[ALLOWED_NETWORKS_KEY])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     logs.init_app(app)  # first: its clock starts before, and its line is written after, all others

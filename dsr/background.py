@@ -135,6 +135,7 @@ def deliver_due_mail() -> None:
 
 def deliver_due_callbacks() -> None:
     """Send the due status callbacks (each claimed under a lease: never sent twice)."""
+    from dsr.api.callback_addresses import allowed_networks_of
     from dsr.api.callbacks import deliver_due_callbacks as deliver
 
     config = current_app.config
@@ -144,6 +145,7 @@ def deliver_due_callbacks() -> None:
         now=utcnow(),
         limit=AFTER_COMMIT_LIMIT,
         timeout=float(config.get("API_CALLBACK_TIMEOUT_SECONDS", 5.0)),
+        allowed_networks=allowed_networks_of(config),
     )
 
 

@@ -54,6 +54,9 @@ def default_settings(instance_path: Path) -> dict[str, Any]:
         "LOG_FORMAT": None,
         # Reverse proxies in front of the desk whose X-Forwarded-For/-Proto/-Host are trusted.
         "TRUSTED_PROXIES": 0,
+        # Internal networks that API status callbacks may reach (CIDR blocks separated by
+        # commas, e.g. 10.0.0.0/8,127.0.0.0/8); every other non-public address is refused.
+        "CALLBACK_ALLOWED_NETWORKS": "",
     }
 
 

@@ -222,7 +222,6 @@ def test_a_mail_server_that_never_answers_holds_no_web_request(
 
 
 CALLBACK_SETTINGS = {
-    "API_CALLBACK_ALLOW_LOOPBACK": True,
     "CALLBACK_ALLOWED_NETWORKS": "127.0.0.0/8",
     "API_CALLBACK_TIMEOUT_SECONDS": 600,
 }

@@ -6,6 +6,11 @@ the change was committed. `deliver_due_callbacks` then sends them outside any tr
 the outbox's lease and retry schedule; the last failure is logged as an error, never dropped
 silently. Bodies hold the request's reference and statuses only: no personal data.
 
+Callbacks reach public addresses only, and the internal networks the organisation allows
+(`DSR_CALLBACK_ALLOWED_NETWORKS`): checked on the URL when it is registered, and again on every
+address its host resolves to when a callback is sent, the connection going to the address just
+checked (see `callback_addresses`); a refused address fails the delivery for good.
+
 Each POST carries `X-DSR-Timestamp` (Unix seconds) and `X-DSR-Signature: sha256=<hex>`, the
 HMAC-SHA256 of `<timestamp>.<body>` under the client's secret (`callback_secret`), so a receiver
 can check both the body and its freshness.
@@ -13,16 +18,18 @@ can check both the body and its freshness.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
 import secrets
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +40,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
+from dsr.api.callback_addresses import (
+    ALLOWED_NETWORKS_SETTING,
+    InvalidHost,
+    IPAddress,
+    IPNetwork,
+    internal_kind,
+    is_allowed,
+    read_host,
+)
 from dsr.api.models import (
     CALLBACK_URL_MAX,
     LAST_ERROR_MAX,
@@ -57,7 +73,6 @@ LEASE = timedelta(minutes=5)
 _SECRET_SALT = b"dsr-status-callback-secret:"
 
 CALLBACK_SETTINGS: Mapping[str, Any] = {
-    "API_CALLBACK_ALLOW_LOOPBACK": False,  # http://127.0.0.1 callbacks; always allowed in tests
     "API_CALLBACK_TIMEOUT_SECONDS": DEFAULT_TIMEOUT_SECONDS,
 }
 """Settings of the status callbacks and their defaults (each can be set as DSR_<NAME>)."""
@@ -86,41 +101,53 @@ def signature_is_valid(secret: str, timestamp: str, body: bytes, received: str) 
     return hmac.compare_digest(signature(secret, timestamp, body), received)
 
 
-def check_callback_url(url: str, *, allow_loopback: bool) -> str:
-    """Return `url` if it may receive callbacks: https with a host, no credentials nor fragment;
-    http only to a loopback address when `allow_loopback`. Raise ValueError, saying why."""
+def check_callback_url(url: str, *, allowed_networks: Sequence[IPNetwork] = ()) -> str:
+    """Return `url` if it may receive callbacks: https (or http to the `allowed_networks` only)
+    with a host that is no internal address in any spelling, unless one of `allowed_networks`;
+    no credentials nor fragment. Raise ValueError, saying why.
+
+    A host name is not resolved here: its addresses are checked each time a callback is sent.
+    """
     if len(url) > CALLBACK_URL_MAX:
         raise ValueError(f"a callback URL has at most {CALLBACK_URL_MAX} characters")
-    if not url.isascii() or any(c.isspace() or ord(c) < 32 for c in url):
+    if not url.isascii() or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         raise ValueError("a callback URL is ASCII without spaces (percent-encode the rest)")
+    if "\\" in url:
+        raise ValueError("a callback URL has no backslash (percent-encode it)")
     try:
         parts = urlsplit(url)
-        host = parts.hostname
+        hostname = parts.hostname
         parts.port  # noqa: B018 (an invalid port raises ValueError here)
     except ValueError:
         raise ValueError("this is not a valid URL") from None
-    if not host:
+    if parts.scheme not in ("https", "http"):
+        raise ValueError("a callback URL uses https")
+    if not hostname:
         raise ValueError("a callback URL names a host")
     if parts.username is not None or parts.password is not None:
         raise ValueError("a callback URL carries no credentials")
     if parts.fragment:
         raise ValueError("a callback URL has no fragment")
-    if parts.scheme == "https":
-        return url
-    if parts.scheme == "http" and allow_loopback and _is_loopback(host):
-        return url
-    if parts.scheme == "http" and _is_loopback(host):
-        raise ValueError("a callback URL uses https (http to loopback is for tests only)")
-    raise ValueError("a callback URL uses https")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        host = read_host(hostname)
+    except InvalidHost as error:
+        raise ValueError(str(error)) from None
+    for address in host.addresses:
+        kind = internal_kind(address, allowed_networks)
+        if kind is not None:
+            raise ValueError(
+                f"a callback URL may not reach this {kind} address (the desk calls internal "
+                "networks only when its configuration allows them)"
+            )
+    if parts.scheme == "http" and not (
+        all(is_allowed(address, allowed_networks) for address in host.addresses)
+        if host.addresses
+        else allowed_networks
+    ):
+        raise ValueError(
+            "a callback URL uses https (plain http only to the internal networks the desk allows)"
+        )
+    return url
 
 
 # --- queuing: a flush listener on every session ---------------------------------------------
@@ -213,38 +240,157 @@ class _Claimed:
 Post = Callable[[str, bytes, Mapping[str, str], float], None]
 """Send one POST; raise `CallbackFailed` unless the receiver answered 2xx."""
 
+Resolve = Callable[[str, int], Sequence[IPAddress]]
+"""Return the addresses of a host name and port (the system's resolver by default; tests give
+their own to make a name resolve where they want)."""
+
 
 class CallbackFailed(Exception):
-    """A delivery that did not get a 2xx answer; `reason` names the kind of failure only."""
+    """A delivery that did not get a 2xx answer; `reason` names the kind of failure only.
 
-    def __init__(self, reason: str) -> None:
+    A `permanent` failure (the address is refused) is not retried: trying again cannot help.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.permanent = permanent
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is a failure: a signed body is never sent anywhere but the registered URL."""
+def resolve_host(host: str, port: int) -> list[IPAddress]:
+    """Return every address the system's resolver gives for `host` (TCP), in its order."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    addresses: list[IPAddress] = []
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
 
-    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
 
-
-_opener = urllib.request.build_opener(_NoRedirects())
-
-
-def post_json(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> None:
-    """POST `body` to `url` (https, or loopback http: checked when the URL was registered)."""
-    if urlsplit(url).scheme not in ("https", "http"):
-        raise CallbackFailed("not an http(s) URL")
-    outgoing = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310 (scheme checked above)
+def vetted_addresses(
+    url: str, *, allowed_networks: Sequence[IPNetwork], resolve: Resolve
+) -> list[IPAddress]:
+    """Return the addresses to connect to for `url`: every address its host stands for or
+    resolves to, each checked; raise a permanent `CallbackFailed` when one is internal and not
+    allowed (or plain http leaves the allowed networks), a transient one when it does not
+    resolve. The reason names the kind of address, never the address."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise CallbackFailed("refused: not an http(s) URL with a host", permanent=True)
     try:
-        with _opener.open(outgoing, timeout=timeout) as response:
+        host = read_host(parts.hostname)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise CallbackFailed("refused: not a valid host", permanent=True) from None
+    addresses = list(host.addresses)
+    if host.needs_resolving:
+        try:
+            addresses = list(resolve(host.name, port))
+        except (OSError, UnicodeError):
+            raise CallbackFailed("the host name does not resolve") from None
+        if not addresses:
+            raise CallbackFailed("the host name does not resolve")
+    for address in addresses:
+        kind = internal_kind(address, allowed_networks)
+        if kind is not None:
+            raise CallbackFailed(
+                f"refused: {kind} address, outside {ALLOWED_NETWORKS_SETTING}",
+                permanent=True,
+            )
+    if parts.scheme == "http" and not all(
+        is_allowed(address, allowed_networks) for address in addresses
+    ):
+        raise CallbackFailed(
+            f"refused: plain http to an address outside {ALLOWED_NETWORKS_SETTING} (use https)",
+            permanent=True,
+        )
+    return addresses
+
+
+class _PinnedConnection(http.client.HTTPConnection):
+    """HTTP to `host` (its Host header) over a connection to one of the vetted `addresses`:
+    the name is never resolved again between the check and the connection."""
+
+    def __init__(
+        self, host: str, port: int, *, addresses: Sequence[IPAddress], timeout: float
+    ) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._addresses = tuple(addresses)
+
+    def connect(self) -> None:
+        failure: OSError | None = None
+        for address in self._addresses:
+            try:
+                self.sock = socket.create_connection((str(address), self.port), self.timeout)
+            except OSError as error:
+                failure = error
+                continue
+            return
+        raise failure or OSError("no address to connect to")
+
+
+class _PinnedTLSConnection(_PinnedConnection):
+    """HTTPS over a connection to a vetted address, with SNI and the certificate checked
+    against the URL's host name."""
+
+    default_port = http.client.HTTPS_PORT
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        addresses: Sequence[IPAddress],
+        timeout: float,
+        context: ssl.SSLContext,
+    ) -> None:
+        super().__init__(host, port, addresses=addresses, timeout=timeout)
+        self._context = context
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
+
+
+def post_json(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    *,
+    allowed_networks: Sequence[IPNetwork] = (),
+    resolve: Resolve = resolve_host,
+    tls_context: ssl.SSLContext | None = None,
+) -> None:
+    """POST `body` to `url`, connecting only to addresses checked just before (see
+    `vetted_addresses`); a redirect is a failure, so a signed body goes to the registered URL
+    only."""
+    addresses = vetted_addresses(url, allowed_networks=allowed_networks, resolve=resolve)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    connection: _PinnedConnection
+    if parts.scheme == "https":
+        connection = _PinnedTLSConnection(
+            host,
+            parts.port or http.client.HTTPS_PORT,
+            addresses=addresses,
+            timeout=timeout,
+            context=tls_context or ssl.create_default_context(),
+        )
+    else:
+        connection = _PinnedConnection(
+            host, parts.port or http.client.HTTP_PORT, addresses=addresses, timeout=timeout
+        )
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", target, body=body, headers=dict(headers))
+        with connection.getresponse() as response:
             status = response.status
-    except urllib.error.HTTPError as error:
-        error.close()  # an HTTPError is also the response: it holds the connection open
-        raise CallbackFailed(f"HTTP {error.code}") from None
-    except (OSError, ValueError) as error:
+    except (OSError, http.client.HTTPException, ValueError) as error:
         raise CallbackFailed(type(error).__name__) from None
+    finally:
+        connection.close()
     if not 200 <= status < 300:
         raise CallbackFailed(f"HTTP {status}")
 
@@ -256,11 +402,19 @@ def deliver_due_callbacks(
     now: datetime,
     limit: int = 50,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
-    post: Post = post_json,
+    allowed_networks: Sequence[IPNetwork] = (),
+    resolve: Resolve = resolve_host,
+    post: Post | None = None,
 ) -> CallbackReport:
     """Send up to `limit` due callbacks, oldest first, each claimed and recorded in its own short
-    transaction; one failing receiver never stops the others."""
+    transaction; one failing receiver never stops the others.
+
+    Each is sent by `post`, by default `post_json` to addresses outside `allowed_networks`
+    only when public, found with `resolve` at the moment of sending."""
     started = time.monotonic()
+    send: Post = post or functools.partial(
+        post_json, allowed_networks=tuple(allowed_networks), resolve=resolve
+    )
 
     def clock() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
@@ -285,7 +439,7 @@ def deliver_due_callbacks(
         }
         error: CallbackFailed | None = None
         try:
-            post(claimed.url, body, headers, timeout)
+            send(claimed.url, body, headers, timeout)
         except CallbackFailed as failure:
             error = failure
         except Exception as unexpected:  # one broken receiver must not stop the others
@@ -359,7 +513,7 @@ def _record(
         status = CallbackDeliveryStatus.SENT
         values.update(status=status, sent_at=at, last_error=None)
         log.info("status callback %d sent (attempt %d)", claimed.id, attempts)
-    elif attempts >= MAX_ATTEMPTS:
+    elif error.permanent or attempts >= MAX_ATTEMPTS:
         status = CallbackDeliveryStatus.FAILED
         values.update(status=status, last_error=error.reason[:LAST_ERROR_MAX])
         log.error(

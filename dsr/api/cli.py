@@ -11,6 +11,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 
 from dsr import db
+from dsr.api.callback_addresses import (
+    ALLOWED_NETWORKS_SETTING,
+    IPNetwork,
+    parse_allowed_networks,
+)
 from dsr.api.callbacks import deliver_due_callbacks
 from dsr.api.models import ApiToken, ApiTokenCreate
 from dsr.store_cli import database_url_option, fail_on_database_error
@@ -103,6 +108,15 @@ def callbacks_group() -> None:
     """Deliver the signed status callbacks of API requests."""
 
 
+def _networks(
+    _context: click.Context, _parameter: click.Parameter, value: str
+) -> tuple[IPNetwork, ...]:
+    try:
+        return parse_allowed_networks(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 @callbacks_group.command("send")
 @database_url_option
 @click.option(
@@ -119,7 +133,17 @@ def callbacks_group() -> None:
     show_default=True,
     help="Send at most this many callbacks.",
 )
-def callbacks_send(database_url: str, secret_key: str, limit: int) -> None:
+@click.option(
+    "--allowed-networks",
+    envvar=ALLOWED_NETWORKS_SETTING,
+    default="",
+    callback=_networks,
+    help="Internal networks the callbacks may reach, e.g. 10.0.0.0/8,127.0.0.0/8 (env "
+    f"{ALLOWED_NETWORKS_SETTING}); other non-public addresses are refused.",
+)
+def callbacks_send(
+    database_url: str, secret_key: str, limit: int, allowed_networks: tuple[IPNetwork, ...]
+) -> None:
     """Send the status callbacks that are due, retries included (for cron or the scheduler);
     those the receiver does not take are rescheduled for a later run."""
     db.import_models()
@@ -127,7 +151,11 @@ def callbacks_send(database_url: str, secret_key: str, limit: int) -> None:
     try:
         db.ensure_database_is_current(engine)
         report = deliver_due_callbacks(
-            engine=engine, secret_key=secret_key, now=db.utcnow(), limit=limit
+            engine=engine,
+            secret_key=secret_key,
+            now=db.utcnow(),
+            limit=limit,
+            allowed_networks=allowed_networks,
         )
     except db.DatabaseNotUpToDate as error:
         raise click.ClickException(str(error)) from None

@@ -29,7 +29,13 @@ API_VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
 
 PROBLEMS: dict[str, tuple[int, str]] = {
-    "BadRequest": (400, "The body is not UTF-8 JSON, or a header is malformed."),
+    "BadRequest": (
+        400,
+        "The body is not UTF-8 JSON, or holds text that cannot be stored (a NUL character or "
+        "a lone surrogate, in a value or a key); the query string holds a NUL character; or a "
+        "header is malformed.",
+    ),
+    "BadQuery": (400, "The query string holds a NUL character, which cannot be stored."),
     "Unauthorized": (401, "The bearer token is missing, unknown or revoked."),
     "NotFound": (404, "No such request among this client's requests."),
     "MethodNotAllowed": (405, "This path does not accept this method (see Allow)."),
@@ -138,7 +144,7 @@ def openapi_document() -> dict[str, Any]:
                             "description": "The request.",
                             "content": _json_content("RequestDocument"),
                         },
-                        **_problems("NotFound", *_COMMON),
+                        **_problems("BadQuery", "NotFound", *_COMMON),
                     },
                 },
                 "delete": {
@@ -149,7 +155,7 @@ def openapi_document() -> dict[str, Any]:
                             "description": "The request, cancelled (cancelling twice is harmless).",
                             "content": _json_content("RequestDocument"),
                         },
-                        **_problems("NotFound", "Conflict", *_COMMON),
+                        **_problems("BadQuery", "NotFound", "Conflict", *_COMMON),
                     },
                 },
             },
@@ -162,7 +168,7 @@ def openapi_document() -> dict[str, Any]:
                             "description": "The client.",
                             "content": _json_content("ClientDocument"),
                         },
-                        **_problems(*_COMMON),
+                        **_problems("BadQuery", *_COMMON),
                     },
                 },
             },
@@ -203,7 +209,7 @@ def openapi_document() -> dict[str, Any]:
                             "description": "The OpenAPI 3.1 document of the API.",
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
-                        **_problems("MethodNotAllowed", "TooManyRequests"),
+                        **_problems("BadQuery", "MethodNotAllowed", "TooManyRequests"),
                     },
                 },
             },

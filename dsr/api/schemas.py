@@ -21,14 +21,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from dsr.api.callback_addresses import parse_allowed_networks
 from dsr.api.callbacks import MAX_CALLBACK_URLS, check_callback_url
 from dsr.api.models import CALLBACK_URL_MAX
 from dsr.requests import service
 from dsr.requests.models import EMAIL_MAX, MESSAGE_MAX, RECTIFICATION_MAX, Language
 from dsr.requests.workflow import RequestType, Status
 
-ALLOW_LOOPBACK = "allow_loopback"
-"""The validation context's key that lets http://127.0.0.1 callback URLs through (tests)."""
+ALLOWED_NETWORKS = "allowed_networks"
+"""The validation context's key holding the internal networks callback URLs may reach."""
 
 
 def _utc_text(moment: datetime) -> str:
@@ -82,10 +83,15 @@ class RequestCreate(BaseModel):
         max_length=MAX_CALLBACK_URLS,
         description=(
             "HTTPS URLs told of every status change with a signed POST (see the webhook "
-            "`statusChanged`)."
+            "`statusChanged`), each at most once. A URL whose host is a loopback, private, "
+            "link-local, shared, unique-local, multicast, reserved or unspecified address (in "
+            "any spelling), or `localhost`, is refused with a 422 unless the desk's "
+            "configuration allows that network; a host name is checked each time a callback is "
+            "sent, on every address it resolves to."
         ),
         json_schema_extra={
-            "items": {"type": "string", "format": "uri", "maxLength": CALLBACK_URL_MAX}
+            "uniqueItems": True,
+            "items": {"type": "string", "format": "uri", "maxLength": CALLBACK_URL_MAX},
         },
     )
 
@@ -107,10 +113,10 @@ class RequestCreate(BaseModel):
     @field_validator("status_callback_urls")
     @classmethod
     def _callback_urls(cls, urls: list[str], info: ValidationInfo) -> list[str]:
-        allow_loopback = bool((info.context or {}).get(ALLOW_LOOPBACK, False))
+        allowed_networks = parse_allowed_networks((info.context or {}).get(ALLOWED_NETWORKS))
         for url in urls:
             try:
-                check_callback_url(url, allow_loopback=allow_loopback)
+                check_callback_url(url, allowed_networks=allowed_networks)
             except ValueError as error:
                 raise PydanticCustomError("invalid_callback_url", str(error)) from None
         if len(set(urls)) != len(urls):

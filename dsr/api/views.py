@@ -19,12 +19,13 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
 from dsr.api import auth
+from dsr.api.callback_addresses import allowed_networks_of
 from dsr.api.callbacks import CALLBACK_SETTINGS, callback_secret
 from dsr.api.models import ApiToken, StatusCallback
 from dsr.api.openapi import openapi_document
 from dsr.api.problems import Problem, handle_problem
 from dsr.api.schemas import (
-    ALLOW_LOOPBACK,
+    ALLOWED_NETWORKS,
     ClientDocument,
     RequestCreate,
     RequestDocument,
@@ -135,11 +136,9 @@ def _validated(model: type[ModelT], data: object) -> ModelT:
             "The body is a JSON object.",
             errors=[{"pointer": "", "detail": "Send a JSON object."}],
         )
-    allow_loopback = current_app.testing or bool(
-        current_app.config.get("API_CALLBACK_ALLOW_LOOPBACK", False)
-    )
+    context = {ALLOWED_NETWORKS: allowed_networks_of(current_app.config)}
     try:
-        return model.model_validate(data, context={ALLOW_LOOPBACK: allow_loopback})
+        return model.model_validate(data, context=context)
     except ValidationError as error:
         raise Problem(
             422,

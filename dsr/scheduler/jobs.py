@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from dsr import db
 from dsr.accounts.models import StaffRole, StaffUser
+from dsr.api.callback_addresses import ALLOWED_NETWORKS_SETTING, IPNetwork, parse_allowed_networks
 from dsr.audit.models import RequestEvent, record_action, record_event
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
@@ -55,11 +56,13 @@ class SchedulerSettings:
     closed_request_retention_days: int = DEFAULT_CLOSED_RETENTION_DAYS
     stuck_processing_hours: int = 24
     staff_language: Language = Language.FR
+    callback_allowed_networks: tuple[IPNetwork, ...] = ()
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> SchedulerSettings:
         """Read DSR_SECRET_KEY, the DSR_SMTP_* settings, DSR_UNVERIFIED_EXPIRY_DAYS,
-        DSR_CLOSED_REQUEST_RETENTION_DAYS, DSR_STUCK_PROCESSING_HOURS and DSR_STAFF_LANGUAGE."""
+        DSR_CLOSED_REQUEST_RETENTION_DAYS, DSR_STUCK_PROCESSING_HOURS, DSR_STAFF_LANGUAGE and
+        DSR_CALLBACK_ALLOWED_NETWORKS."""
 
         def number(name: str, default: int) -> int:
             raw = environ.get(f"DSR_{name}", "").strip()
@@ -79,6 +82,7 @@ class SchedulerSettings:
             ),
             stuck_processing_hours=number("STUCK_PROCESSING_HOURS", 24),
             staff_language=Language(environ.get("DSR_STAFF_LANGUAGE", "fr").strip() or "fr"),
+            callback_allowed_networks=parse_allowed_networks(environ.get(ALLOWED_NETWORKS_SETTING)),
         )
 
 
@@ -144,7 +148,12 @@ def deliver_callbacks(
     """POST the API status callbacks that are due."""
     from dsr.api.callbacks import deliver_due_callbacks
 
-    report = deliver_due_callbacks(engine=engine, secret_key=settings.secret_key, now=now)
+    report = deliver_due_callbacks(
+        engine=engine,
+        secret_key=settings.secret_key,
+        now=now,
+        allowed_networks=settings.callback_allowed_networks,
+    )
     outcome.items_done += report.sent
     if report.failed:
         outcome.failed("CallbackFailed", report.failed)

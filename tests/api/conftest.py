@@ -5,9 +5,12 @@ that receives the status callbacks."""
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -158,6 +161,30 @@ class CallbackReceiver:
     received: list[ReceivedCallback] = field(default_factory=list)
     failures: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    peers: list[tuple[str, int]] = field(default_factory=list)
+    """The client address of every TCP connection accepted, whatever came over it."""
+    probes: set[tuple[str, int]] = field(default_factory=set)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def connections_so_far(self, timeout: float = 5.0) -> int:
+        """Return how many connections were made to the server before this call: a probe
+        connects and is waited for; the server accepts in order, so every earlier one is in."""
+        host, port = self.server.server_address[:2]
+        with socket.create_connection((str(host), port), timeout=timeout) as probe:
+            me = probe.getsockname()[:2]
+            with self.lock:
+                self.probes.add(me)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                with self.lock:
+                    if me in self.peers:
+                        earlier = self.peers[: self.peers.index(me)]
+                        return sum(1 for peer in earlier if peer not in self.probes)
+                time.sleep(0.01)
+        raise AssertionError("the receiver did not accept the probe connection")
 
     def url(self, path: str = "/hook") -> str:
         host, port = self.server.server_address[:2]
@@ -173,8 +200,9 @@ class CallbackReceiver:
         raise AssertionError(f"expected {count} callbacks, got {len(self.received)}")
 
 
-@pytest.fixture
-def callback_receiver() -> Iterator[CallbackReceiver]:
+@contextmanager
+def running_receiver(tls: ssl.SSLContext | None = None) -> Iterator[CallbackReceiver]:
+    """Run a receiver on a free loopback port (over TLS with `tls`) until the block ends."""
     receiver: CallbackReceiver
 
     class Handler(BaseHTTPRequestHandler):
@@ -199,11 +227,27 @@ def callback_receiver() -> Iterator[CallbackReceiver]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             """Keep the test output quiet."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class CountingServer(ThreadingHTTPServer):
+        def verify_request(self, request: Any, client_address: Any) -> bool:
+            with receiver.lock:
+                receiver.peers.append(tuple(client_address[:2]))
+            return True
+
+    server = CountingServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     receiver = CallbackReceiver(server)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield receiver
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def callback_receiver() -> Iterator[CallbackReceiver]:
+    with running_receiver() as receiver:
+        yield receiver

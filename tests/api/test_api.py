@@ -283,11 +283,41 @@ def test_the_openapi_document_describes_every_route(api_app: Flask) -> None:
                 assert "401" in codes, (method, path)
 
 
+def test_the_400_for_nul_and_lone_surrogates_is_documented_where_it_happens(
+    api_app: Flask, platform: ApiCaller
+) -> None:
+    document = json.loads(api_app.test_client().get("/api/v1/openapi.json").get_data())
+    responses = document["components"]["responses"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            reference = operation["responses"].get("400", {}).get("$ref", "")
+            documented = responses[reference.rsplit("/", 1)[-1]]["description"]
+            assert "NUL" in documented, (method, path)
+            concrete = path.replace("{reference}", "DSR-2026-000001")
+            answer = platform.client.open(
+                f"{concrete}?q=%00", method=method.upper(), headers=platform.headers()
+            )
+            assert_problem(answer, 400)
+            if "requestBody" in operation:
+                assert "lone surrogate" in documented, (method, path)
+                for body in (b'{"message": "a\\u0000b"}', b'{"\\ud800": 1}'):
+                    answer = platform.client.open(
+                        concrete,
+                        method=method.upper(),
+                        data=body,
+                        content_type="application/json",
+                        headers=platform.headers(),
+                    )
+                    assert_problem(answer, 400)
+
+
 def test_a_bug_is_a_problem_document_too(
     make_api_app: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert callable(make_api_app)
-    app: Flask = make_api_app(TESTING=False, API_CALLBACK_ALLOW_LOOPBACK=True)
+    app: Flask = make_api_app(TESTING=False)
     platform = ApiCaller(app.test_client(), issue_token(app, "learner-platform"))
 
     def broken(**_kwargs: object) -> None:

@@ -8,12 +8,14 @@ import hmac
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
 from sqlmodel import select
 
 from dsr import db
+from dsr.api.callback_addresses import parse_allowed_networks
 from dsr.api.callbacks import (
     CallbackFailed,
     callback_secret,
@@ -34,8 +36,20 @@ from tests.api.conftest import (
     ReceivedCallback,
     new_request,
 )
+from tests.smtp_server import settle_background_work
 
 on_sqlite_and_postgresql = pytest.mark.databases("sqlite", "postgresql")
+
+LOOPBACK = "127.0.0.0/8"
+"""The receiver listens on loopback, an internal network: each test allows it explicitly."""
+LOOPBACK_NETWORKS = parse_allowed_networks(LOOPBACK)
+
+
+@pytest.fixture
+def api_app(make_api_app: Any) -> Flask:
+    """The app, allowed to call back the loopback receiver."""
+    app: Flask = make_api_app(CALLBACK_ALLOWED_NETWORKS=LOOPBACK)
+    return app
 
 
 def verified(callback: ReceivedCallback, secret: str) -> dict[str, object]:
@@ -66,6 +80,7 @@ def staff_moves(app: Flask, reference: str, *actions: Action) -> None:
 
 
 def deliveries(app: Flask, reference: str) -> list[CallbackDelivery]:
+    settle_background_work()  # the deliveries tried after the commit have recorded their outcome
     with db.open_session(db.get_engine(app)) as session:
         return queued_for(session, reference)
 
@@ -125,17 +140,24 @@ def test_staff_changes_are_queued_and_retried_until_delivered(
     engine = db.get_engine(api_app)
 
     now = db.utcnow()
-    first = deliver_due_callbacks(engine=engine, secret_key=SECRET_KEY, now=now)
+    first = deliver_due_callbacks(
+        engine=engine, secret_key=SECRET_KEY, now=now, allowed_networks=LOOPBACK_NETWORKS
+    )
     assert (first.sent, first.retried, first.failed) == (0, 1, 0)
     (retried,) = deliveries(api_app, reference)
     assert retried.status is CallbackDeliveryStatus.PENDING
     assert retried.last_error == "HTTP 500"
     assert retried.next_attempt_at > now
-    early = deliver_due_callbacks(engine=engine, secret_key=SECRET_KEY, now=now)
+    early = deliver_due_callbacks(
+        engine=engine, secret_key=SECRET_KEY, now=now, allowed_networks=LOOPBACK_NETWORKS
+    )
     assert (early.sent, early.retried) == (0, 0)  # not due yet
 
     later = deliver_due_callbacks(
-        engine=engine, secret_key=SECRET_KEY, now=now + timedelta(minutes=2)
+        engine=engine,
+        secret_key=SECRET_KEY,
+        now=now + timedelta(minutes=2),
+        allowed_networks=LOOPBACK_NETWORKS,
     )
     assert later.sent == 1
     (callback,) = callback_receiver.wait_for(1)
@@ -146,7 +168,10 @@ def test_staff_changes_are_queued_and_retried_until_delivered(
     (sent,) = deliveries(api_app, reference)
     assert sent.status is CallbackDeliveryStatus.SENT and sent.attempts == 2
     again = deliver_due_callbacks(
-        engine=engine, secret_key=SECRET_KEY, now=now + timedelta(hours=1)
+        engine=engine,
+        secret_key=SECRET_KEY,
+        now=now + timedelta(hours=1),
+        allowed_networks=LOOPBACK_NETWORKS,
     )
     assert again.sent == 0  # delivered once only
 
@@ -213,28 +238,36 @@ def test_a_receiver_that_is_down_is_retried_later(
 
 
 @pytest.mark.parametrize(
-    ("url", "allow_loopback", "accepted"),
+    ("url", "allowed", "accepted"),
     [
-        ("https://platform.example/hooks/dsr", False, True),
-        ("https://platform.example:8443/h?x=1", False, True),
-        ("http://platform.example/h", True, False),
-        ("http://127.0.0.1:9000/h", True, True),
-        ("http://[::1]:9000/h", True, True),
-        ("http://localhost/h", True, True),
-        ("http://127.0.0.1:9000/h", False, False),
-        ("ftp://platform.example/h", False, False),
-        ("https:///nohost", False, False),
-        ("https://platform.example/h#frag", False, False),
-        ("https://platform.example/" + "x" * 2048, False, False),
-        ("https://platform.example/a b", False, False),
+        ("https://platform.example/hooks/dsr", "", True),
+        ("https://platform.example:8443/h?x=1", "", True),
+        ("https://93.184.215.14/h", "", True),
+        ("https://[2606:4700::1111]/h", "", True),
+        ("http://platform.example/h", "", False),
+        ("http://93.184.215.14/h", LOOPBACK, False),
+        ("http://platform.internal/h", "10.0.0.0/8", True),  # its addresses: checked when sent
+        ("http://127.0.0.1:9000/h", LOOPBACK, True),
+        ("http://[::1]:9000/h", "::1/128", True),
+        ("http://localhost/h", "127.0.0.0/8,::1/128", True),
+        ("http://localhost/h", LOOPBACK, False),  # localhost is ::1 too
+        ("https://10.1.2.3/h", "10.0.0.0/8", True),
+        ("https://10.1.2.3/h", LOOPBACK, False),
+        ("http://127.0.0.1:9000/h", "", False),
+        ("ftp://platform.example/h", "", False),
+        ("https:///nohost", "", False),
+        ("https://platform.example/h#frag", "", False),
+        ("https://platform.example/" + "x" * 2048, "", False),
+        ("https://platform.example/a b", "", False),
     ],
 )
-def test_callback_urls(url: str, allow_loopback: bool, accepted: bool) -> None:
+def test_callback_urls(url: str, allowed: str, accepted: bool) -> None:
+    networks = parse_allowed_networks(allowed)
     if accepted:
-        assert check_callback_url(url, allow_loopback=allow_loopback) == url
+        assert check_callback_url(url, allowed_networks=networks) == url
     else:
         with pytest.raises(ValueError):
-            check_callback_url(url, allow_loopback=allow_loopback)
+            check_callback_url(url, allowed_networks=networks)
 
 
 @pytest.mark.databases("sqlite")
@@ -269,7 +302,8 @@ def test_dsr_api_callbacks_send_delivers_what_is_due(
     staff_moves(api_app, reference, Action.START_REVIEW)  # queued, not sent
 
     args = ["callbacks", "send", "--database-url", migrated_url]
-    result = CliRunner().invoke(api_group, args, env={"DSR_SECRET_KEY": SECRET_KEY})
+    env = {"DSR_SECRET_KEY": SECRET_KEY, "DSR_CALLBACK_ALLOWED_NETWORKS": LOOPBACK}
+    result = CliRunner().invoke(api_group, args, env=env)
     assert result.exit_code == 0, result.output
     assert "Sent 1, rescheduled 0, failed for good 0." in result.output
     (callback,) = callback_receiver.wait_for(1)
