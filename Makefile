@@ -69,6 +69,7 @@ bench: $(STAMP) services
 	-$(BIN)/python bench/erasure.py
 	-$(BIN)/python bench/retention.py
 	-$(BIN)/python bench/load.py
+	-$(BIN)/python bench/address_timing.py
 
 clean:
 	rm -rf $(VENV) node_modules instance .pytest_cache .mypy_cache .ruff_cache

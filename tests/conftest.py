@@ -14,6 +14,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from tests.databases import ENGINES, EngineKind, ensure_database_servers, fresh_database
+from tests.smtp_server import settle_background_work
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -56,6 +57,7 @@ def engine_url(engine_kind: EngineKind, tmp_path: Path) -> Iterator[str]:
     """The SQLAlchemy URL of a brand new empty database, dropped after the test."""
     with fresh_database(engine_kind, tmp_path) as url:
         yield url
+        settle_background_work()  # no delivery still writing to a database about to be dropped
 
 
 @pytest.fixture
@@ -64,3 +66,10 @@ def database_engine(engine_url: str) -> Iterator[Engine]:
     engine = create_engine(engine_url)
     yield engine
     engine.dispose()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Let the desk's background deliveries of a test end before its fixtures are torn down (its
+    engines disposed, its databases dropped), not during the next test."""
+    settle_background_work()

@@ -25,6 +25,19 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from dsr.background import wait_idle
+
+SETTLE_TIMEOUT = 120.0
+"""How long reading the server waits for this process's background deliveries (a bound that only
+matters when one hangs)."""
+
+
+def settle_background_work() -> None:
+    """Wait until the desk's background threads in this process have nothing left to do."""
+    if not wait_idle(SETTLE_TIMEOUT):
+        raise AssertionError(f"background deliveries still running after {SETTLE_TIMEOUT}s")
+
+
 RefusalStage = Literal["MAIL", "RCPT", "DATA"]
 
 _REPLY_TEXT = {4: "Temporarily unable to accept", 5: "Rejected"}
@@ -128,8 +141,7 @@ class SmtpServer:
         self._received: list[ReceivedMail] = []
         self._refusals: list[tuple[RefusalStage, int]] = []
         self._changed = threading.Condition()
-        self.transactions = 0
-        """Transactions seen (MAIL commands), refused ones included."""
+        self._transactions = 0
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -173,9 +185,24 @@ class SmtpServer:
 
     @property
     def messages(self) -> list[ReceivedMail]:
-        """The messages accepted so far, oldest first (a copy)."""
+        """The messages accepted so far, oldest first (a copy), once this process's background
+        deliveries have settled (the desk sends its emails off the web request)."""
+        self._settle()
         with self._changed:
             return list(self._received)
+
+    @property
+    def transactions(self) -> int:
+        """Transactions seen (MAIL commands), refused ones included, once deliveries settled."""
+        self._settle()
+        with self._changed:
+            return self._transactions
+
+    def _settle(self) -> None:
+        # aiosmtpd reads the handler's attributes from its own thread when a client connects:
+        # waiting there for the deliveries would keep them from connecting.
+        if threading.current_thread() is not getattr(self._controller, "_thread", None):
+            settle_background_work()
 
     def clear(self) -> None:
         with self._changed:
@@ -203,6 +230,8 @@ class SmtpServer:
                         f"expected {count} message(s) within {timeout}s, got {len(self._received)}"
                     )
                 self._changed.wait(remaining)
+        self._settle()  # the deliveries that sent them have recorded it too
+        with self._changed:
             return list(self._received)
 
     # -- aiosmtpd handler hooks (run in the server's thread) --------------------------------
@@ -216,7 +245,7 @@ class SmtpServer:
         mail_options: list[str],
     ) -> str:
         with self._changed:
-            self.transactions += 1
+            self._transactions += 1
         refusal = self._take_refusal("MAIL", address)
         if refusal:
             return refusal

@@ -25,7 +25,6 @@ from flask import (
     url_for,
 )
 from limits.storage import Storage, storage_from_string
-from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
 
@@ -52,12 +51,11 @@ from dsr.accounts.forms import (
 )
 from dsr.accounts.models import StaffRole, StaffUser, new_session_token
 from dsr.accounts.throttle import LoginThrottle, ThrottlePolicy
-from dsr.db import get_session, utcnow
+from dsr.background import deliver_after_commit, run_in_background
+from dsr.db import get_engine, get_session, transaction, utcnow
 from dsr.extensions import limiter
 from dsr.i18n import current_language, gettext
 from dsr.links import public_url
-from dsr.outbox.service import deliver_after_commit
-from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import Language
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/staff")
@@ -141,13 +139,6 @@ def _links() -> service.StaffLinks:
 
 def _now() -> datetime:
     return utcnow()
-
-
-def _deliver_after_commit(db_session: Session) -> None:
-    if current_app.config.get("DELIVER_AFTER_COMMIT", True):
-        deliver_after_commit(
-            db_session=db_session, settings=SmtpSettings.from_config(current_app.config)
-        )
 
 
 def _private(response: AnyResponse) -> AnyResponse:
@@ -406,22 +397,30 @@ def forgot_password() -> AnyResponse:
         return _page("accounts/forgot_password.html", form=form)
     if not form.validate():
         return _page("accounts/forgot_password.html", 400, form=form)
-    db_session = get_session()
-    user = service.find_staff(db_session=db_session, email=form.email.data or "")
-    if user is not None and user.is_active:
+    email, language = form.email.data or "", current_language()
+    run_in_background(lambda: _send_reset_link(email, language))
+    return redirect(url_for("accounts.forgot_password_sent"))
+
+
+def _send_reset_link(email: str, language: Language) -> None:
+    """Look the address up and queue its reset link off the web request, so that the answer
+    takes the same time whether or not the address has an account."""
+    with transaction(get_engine()) as db_session:
+        user = service.find_staff(db_session=db_session, email=email)
+        if user is None or not user.is_active:
+            return
         minutes = int(current_app.config["PASSWORD_RESET_LINK_MAX_AGE_MINUTES"])
         token = _links().issue(user, service.LinkPurpose.PASSWORD_RESET)
         queue_staff_email(
             db_session=db_session,
             kind=StaffEmail.PASSWORD_RESET,
             to=user.email,
-            language=current_language(),
+            language=language,
             now=_now(),
             link=public_url("accounts.reset_password", token=token),
             valid_minutes=minutes,
         )
-        _deliver_after_commit(db_session)
-    return redirect(url_for("accounts.forgot_password_sent"))
+        deliver_after_commit(db_session)
 
 
 @blueprint.get("/password/sent")
@@ -544,7 +543,7 @@ def invite() -> AnyResponse:
         link=public_url("accounts.accept_invitation", token=token),
         valid_hours=int(current_app.config["INVITATION_LINK_MAX_AGE_HOURS"]),
     )
-    _deliver_after_commit(db_session)
+    deliver_after_commit(db_session)
     flash(gettext("The invitation is sent."))
     return redirect(url_for("accounts.staff_list"))
 

@@ -35,7 +35,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, has_app_context
 from sqlalchemy import event, inspect, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
@@ -46,7 +45,6 @@ from dsr.api.callback_addresses import (
     InvalidHost,
     IPAddress,
     IPNetwork,
-    allowed_networks_of,
     internal_kind,
     is_allowed,
     read_host,
@@ -58,7 +56,8 @@ from dsr.api.models import (
     CallbackDeliveryStatus,
     StatusCallback,
 )
-from dsr.db import after_commit, claim_row, open_session, table_of, utcnow
+from dsr.background import Lane, deliver_after_commit
+from dsr.db import claim_row, open_session, table_of, utcnow
 from dsr.outbox.smtp import MAX_ATTEMPTS, next_attempt_delay
 from dsr.requests.models import Channel, DataRequest
 
@@ -71,9 +70,6 @@ EVENT_TYPE = "request.status_changed"
 MAX_CALLBACK_URLS = 3
 DEFAULT_TIMEOUT_SECONDS = 5.0
 LEASE = timedelta(minutes=5)
-AFTER_COMMIT_LIMIT = 2 * MAX_CALLBACK_URLS
-"""A web request that changes a status waits for a few deliveries only: the rest, and the retries,
-are for `dsr api callbacks send`."""
 _SECRET_SALT = b"dsr-status-callback-secret:"
 
 CALLBACK_SETTINGS: Mapping[str, Any] = {
@@ -157,16 +153,6 @@ def check_callback_url(url: str, *, allowed_networks: Sequence[IPNetwork] = ()) 
 # --- queuing: a flush listener on every session ---------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Sender:
-    """What the after-commit delivery needs from the application, read while it is current."""
-
-    engine: Engine
-    secret_key: str
-    timeout: float
-    allowed_networks: tuple[IPNetwork, ...]
-
-
 @event.listens_for(OrmSession, "before_flush")
 def _queue_status_callbacks(session: OrmSession, _context: Any, _instances: Any) -> None:
     """Queue a delivery per callback URL for each API request whose status this flush changes."""
@@ -209,7 +195,7 @@ def _queue_status_callbacks(session: OrmSession, _context: Any, _instances: Any)
                 )
                 queued = True
     if queued:
-        _deliver_after_commit(session)
+        deliver_after_commit(session, Lane.CALLBACKS)
 
 
 def _event_body(request: DataRequest, *, event_id: str, previous_status: str, at: datetime) -> str:
@@ -227,32 +213,6 @@ def _event_body(request: DataRequest, *, event_id: str, previous_status: str, at
         },
     }
     return json.dumps(document, separators=(",", ":"), sort_keys=True)
-
-
-def _deliver_after_commit(session: OrmSession) -> None:
-    """Try the due deliveries once the transaction commits, when an application is current and
-    its settings allow it; otherwise they wait for `dsr api callbacks send`."""
-    if not has_app_context() or not current_app.config.get("DELIVER_AFTER_COMMIT", True):
-        return
-    bind = session.get_bind()
-    sender = _Sender(
-        engine=bind if isinstance(bind, Engine) else bind.engine,
-        secret_key=str(current_app.config["SECRET_KEY"]),
-        timeout=float(current_app.config.get("API_CALLBACK_TIMEOUT_SECONDS", 5.0)),
-        allowed_networks=allowed_networks_of(current_app.config),
-    )
-
-    def deliver() -> None:
-        deliver_due_callbacks(
-            engine=sender.engine,
-            secret_key=sender.secret_key,
-            now=utcnow(),
-            limit=AFTER_COMMIT_LIMIT,
-            timeout=sender.timeout,
-            allowed_networks=sender.allowed_networks,
-        )
-
-    after_commit(session, deliver)
 
 
 # --- delivery -------------------------------------------------------------------------------

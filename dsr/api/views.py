@@ -31,11 +31,10 @@ from dsr.api.schemas import (
     RequestDocument,
     error_items,
 )
+from dsr.background import deliver_after_commit
 from dsr.db import get_session, utcnow
 from dsr.extensions import limiter
 from dsr.links import public_url
-from dsr.outbox.service import deliver_after_commit
-from dsr.outbox.smtp import SmtpSettings
 from dsr.requests import service
 from dsr.requests.models import IDEMPOTENCY_KEY_MAX, DataRequest
 from dsr.requests.workflow import Status, WorkflowError
@@ -213,13 +212,6 @@ def _links() -> service.LinkSigner:
     )
 
 
-def _deliver_after_commit(db_session: Session) -> None:
-    """Try to send the queued emails once the request commits (until the scheduler does)."""
-    if current_app.config["DELIVER_AFTER_COMMIT"]:
-        settings = SmtpSettings.from_config(current_app.config)
-        deliver_after_commit(db_session=db_session, settings=settings)
-
-
 def _own_request(db_session: Session, client: ApiToken, reference: str) -> DataRequest:
     """Return the request `reference` if this client filed it; a 404 Problem otherwise, the same
     whether it does not exist or belongs to another client."""
@@ -282,7 +274,7 @@ def create_request() -> Response:
     for position, url in enumerate(wanted.status_callback_urls):
         db_session.add(StatusCallback(request_id=data_request.id, position=position, url=url))
     db_session.flush()
-    _deliver_after_commit(db_session)
+    deliver_after_commit(db_session)
     return _json(_document(db_session, data_request), 201, location)
 
 
@@ -305,7 +297,7 @@ def cancel_request(reference: str) -> Response:
             service.cancel_request(db_session=db_session, request=data_request, now=utcnow())
         except WorkflowError as error:
             raise Problem(409, error.message, slug="too-late-to-cancel") from None
-        _deliver_after_commit(db_session)
+        deliver_after_commit(db_session)
     return _json(_document(db_session, data_request))
 
 

@@ -21,6 +21,7 @@ from wtforms import Form
 from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.audit.models import RequestEvent
+from dsr.background import deliver_after_commit
 from dsr.dashboard import operations
 from dsr.dashboard.blueprint import blueprint, current_data_map, open_systems
 from dsr.dashboard.forms import (
@@ -39,8 +40,6 @@ from dsr.db import get_session, utcnow
 from dsr.execution.runner import run_after_approval
 from dsr.i18n import current_language, gettext, lazy_gettext
 from dsr.links import public_url
-from dsr.outbox.service import deliver_after_commit
-from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import DataRequest
 from dsr.requests.service import LinkSigner
 from dsr.requests.workflow import Action, Actor, WorkflowError, available_actions
@@ -217,13 +216,6 @@ def _links() -> LinkSigner:
         verify_url=lambda token: public_url("public.verify", token=token),
         status_url=lambda token: public_url("public.status", token=token),
     )
-
-
-def _deliver_after_commit(db_session: Session) -> None:
-    if current_app.config["DELIVER_AFTER_COMMIT"]:
-        deliver_after_commit(
-            db_session=db_session, settings=SmtpSettings.from_config(current_app.config)
-        )
 
 
 def _offered(data_request: DataRequest) -> list[OfferedAction]:
@@ -482,6 +474,6 @@ def act(reference: str, action: str) -> AnyResponse:
         db_session.rollback()
         flash(gettext("Not done: %(reason)s", reason=error.message), "error")
         return page
-    _deliver_after_commit(db_session)
+    deliver_after_commit(db_session)
     flash(_done_message(offered.name))
     return page

@@ -26,11 +26,11 @@ from flask import (
     session,
     url_for,
 )
-from sqlmodel import Session
 from werkzeug.wrappers import Response as AnyResponse
 
 from dsr.accounts.access import current_staff, public_endpoint, staff_required
 from dsr.accounts.models import StaffRole
+from dsr.background import deliver_after_commit
 from dsr.dashboard import operations
 from dsr.dashboard.forms import ActionForm
 from dsr.dashboard.request_views import request_by_reference
@@ -42,8 +42,6 @@ from dsr.execution.runner import EXECUTION_SETTINGS, failure_reason, has_executo
 from dsr.extensions import limiter
 from dsr.i18n import gettext
 from dsr.links import public_url
-from dsr.outbox.service import deliver_after_commit
-from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Status
 
@@ -80,13 +78,6 @@ def _link_key() -> str:
 
 _per_address = limiter.shared_limit(_per_address_limit, scope="download", methods=["POST"])
 _codes_per_link = limiter.limit(_codes_per_link_limit, key_func=_link_key, methods=["POST"])
-
-
-def _deliver_after_commit(db_session: Session) -> None:
-    if current_app.config["DELIVER_AFTER_COMMIT"]:
-        deliver_after_commit(
-            db_session=db_session, settings=SmtpSettings.from_config(current_app.config)
-        )
 
 
 def _private(response: AnyResponse) -> AnyResponse:
@@ -204,7 +195,7 @@ def send_report(reference: str) -> AnyResponse:
         db_session.rollback()
         flash(gettext("Not done: %(reason)s", reason=error.message), "error")
         return page
-    _deliver_after_commit(db_session)
+    deliver_after_commit(db_session)
     flash(gettext("The requester was sent the link to their reports."))
     if sent.password is not None:
         flash(
@@ -344,7 +335,7 @@ def download_code(token: str) -> AnyResponse:
         db_session.rollback()
         flash(error.message, "error")
     else:
-        _deliver_after_commit(db_session)
+        deliver_after_commit(db_session)
         flash(gettext("We sent a code to your email address. It works once, for 15 minutes."))
     return _private(redirect(url_for("delivery.download_page", token=token), 303))
 

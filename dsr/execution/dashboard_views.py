@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as AnyResponse
 from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole
 from dsr.audit.models import RequestEvent
+from dsr.background import deliver_after_commit
 from dsr.dashboard import operations
 from dsr.dashboard.blueprint import current_data_map, open_systems
 from dsr.dashboard.request_views import request_by_reference
@@ -28,8 +29,6 @@ from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun
 from dsr.execution.runner import app_settings
 from dsr.execution.targets import ChangeRefused
 from dsr.i18n import gettext
-from dsr.outbox.service import deliver_after_commit
-from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, RequestType, Status
 from inventory.erasure import ErasurePlan
@@ -164,13 +163,6 @@ def _staff_label() -> str:
     return user.email
 
 
-def _deliver_after_commit() -> None:
-    if current_app.config["DELIVER_AFTER_COMMIT"]:
-        deliver_after_commit(
-            db_session=get_session(), settings=SmtpSettings.from_config(current_app.config)
-        )
-
-
 @blueprint.get("/dashboard/requests/<reference>/certificate")
 def certificate_file(reference: str) -> AnyResponse:
     """Let staff open the erasure certificate sent to the requester."""
@@ -240,7 +232,7 @@ def reactivate(reference: str) -> AnyResponse:
         db_session.rollback()
         flash(gettext("Not done: %(reason)s", reason=str(error)), "error")
         return _page(data_request)
-    _deliver_after_commit()
+    deliver_after_commit(get_session())
     flash(gettext("The account is active again; the person was told."))
     return _page(data_request)
 
@@ -265,7 +257,7 @@ def announce_lift(reference: str) -> AnyResponse:
         db_session.rollback()
         flash(gettext("Not done: %(reason)s", reason=error.message), "error")
         return _page(data_request)
-    _deliver_after_commit()
+    deliver_after_commit(get_session())
     flash(gettext("The person was told that the restriction will be lifted."))
     return _page(data_request)
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dsr.db import after_commit, claim_row, open_session, table_of, utcnow
+from dsr.db import claim_row, open_session, table_of
 from dsr.outbox.compose import compose_email
 from dsr.outbox.models import LAST_ERROR_MAX, OutboxMessage, OutboxStatus, new_message_id
 from dsr.outbox.smtp import (
@@ -161,18 +161,6 @@ def deliver_due(
         else:
             failed += 1
     return DeliveryReport(sent=sent, retried=retried, failed=failed)
-
-
-def deliver_after_commit(*, db_session: Session, settings: SmtpSettings, limit: int = 20) -> None:
-    """Try to deliver what is due once the session's transaction commits (until the scheduler
-    runs `dsr outbox send`); a failure leaves the messages queued for the next run."""
-    bind = db_session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-
-    def deliver() -> None:
-        deliver_due(engine_or_session_factory=engine, settings=settings, now=utcnow(), limit=limit)
-
-    after_commit(db_session, deliver)
 
 
 def _session_factory(source: Engine | SessionFactory) -> SessionFactory:

@@ -24,17 +24,15 @@ from flask import (
     url_for,
 )
 from flask_limiter.util import get_remote_address
-from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
 
 from dsr.accounts.access import public_blueprint
-from dsr.db import get_session, utcnow
+from dsr.background import deliver_after_commit, run_in_background
+from dsr.db import get_engine, get_session, transaction, utcnow
 from dsr.extensions import limiter
 from dsr.i18n import choose_language, current_language, gettext
 from dsr.links import public_url
-from dsr.outbox.service import deliver_after_commit
-from dsr.outbox.smtp import SmtpSettings
 from dsr.requests import service
 from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm
 from dsr.requests.models import DataRequest, normalize_email
@@ -99,13 +97,6 @@ def _links() -> service.LinkSigner:
 
 def _now() -> datetime:
     return utcnow()
-
-
-def _deliver_after_commit(db_session: Session) -> None:
-    """Try to send the queued emails once the request commits (until the scheduler does)."""
-    if current_app.config["DELIVER_AFTER_COMMIT"]:
-        settings = SmtpSettings.from_config(current_app.config)
-        deliver_after_commit(db_session=db_session, settings=settings)
 
 
 def _private(response: AnyResponse) -> AnyResponse:
@@ -185,7 +176,7 @@ def new_request() -> AnyResponse | tuple[str, int]:
     except service.RequestError:
         form.form_errors.append(gettext("Your request could not be accepted: check the form."))
         return render_template("public/request_form.html", form=form), 400
-    _deliver_after_commit(db_session)
+    deliver_after_commit(db_session)
     session[_SENT_KEY] = "reused" if result.reused else "new"
     return redirect(url_for("public.request_sent"))
 
@@ -210,12 +201,17 @@ def resend() -> AnyResponse | tuple[str, int]:
         return Response(render_template("public/resend.html", form=form))
     if not form.validate():
         return render_template("public/resend.html", form=form), 400
-    db_session = get_session()
-    service.resend_verification(
-        db_session=db_session, email=form.email.data or "", now=_now(), links=_links()
-    )
-    _deliver_after_commit(db_session)
+    email = form.email.data or ""
+    run_in_background(lambda: _resend_verification(email))
     return redirect(url_for("public.resend_sent"))
+
+
+def _resend_verification(email: str) -> None:
+    """Look the address up and send its new links off the web request, so that the answer takes
+    the same time whether or not a request is waiting for that address."""
+    with transaction(get_engine()) as db_session:
+        service.resend_verification(db_session=db_session, email=email, now=_now(), links=_links())
+        deliver_after_commit(db_session)
 
 
 @blueprint.get("/resend/sent")
@@ -239,7 +235,7 @@ def verify(token: str) -> AnyResponse | tuple[str, int]:
         )
     except service.RequestError as error:
         return _link_problem(error)
-    _deliver_after_commit(db_session)
+    deliver_after_commit(db_session)
     flash(gettext("Thank you: your email address is confirmed and your request is registered."))
     return _private(redirect(url_for("public.status", token=status_token)))
 
@@ -285,7 +281,7 @@ def cancel(token: str) -> AnyResponse:
     except WorkflowError:
         flash(gettext("This request can no longer be cancelled."), "error")
     else:
-        _deliver_after_commit(db_session)
+        deliver_after_commit(db_session)
         flash(gettext("Your request is cancelled. We sent you a confirmation by email."))
     return _private(redirect(url_for("public.status", token=token)))
 

@@ -36,6 +36,7 @@ from tests.api.conftest import (
     ReceivedCallback,
     new_request,
 )
+from tests.smtp_server import settle_background_work
 
 on_sqlite_and_postgresql = pytest.mark.databases("sqlite", "postgresql")
 
@@ -79,6 +80,7 @@ def staff_moves(app: Flask, reference: str, *actions: Action) -> None:
 
 
 def deliveries(app: Flask, reference: str) -> list[CallbackDelivery]:
+    settle_background_work()  # the deliveries tried after the commit have recorded their outcome
     with db.open_session(db.get_engine(app)) as session:
         return queued_for(session, reference)
 

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 
 from dsr import db
 from tests.accounts.helpers import staff_client
+from tests.smtp_server import settle_background_work
 from tests.web.conftest import app, client, make_app, smtp_server, store_url
 
 __all__ = ["app", "client", "make_app", "smtp_server", "staff_client", "store_url"]
@@ -18,7 +19,8 @@ __all__ = ["app", "client", "make_app", "smtp_server", "staff_client", "store_ur
 
 def store_snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
     """Return every row of every table of the app's store, sorted: equal snapshots mean that
-    nothing was added, changed or removed in between."""
+    nothing was added, changed or removed in between (once background deliveries settled)."""
+    settle_background_work()
     with db.get_engine(app).connect() as connection:
         return {
             name: sorted((tuple(row) for row in connection.execute(table.select())), key=repr)

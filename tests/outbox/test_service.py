@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from dsr import db
 from dsr.outbox.cli import outbox_group
 from dsr.outbox.models import OutboxMessage, OutboxStatus
-from dsr.outbox.service import DeliveryReport, deliver_after_commit, deliver_due, enqueue
+from dsr.outbox.service import DeliveryReport, deliver_due, enqueue
 from dsr.outbox.smtp import MAX_ATTEMPTS, SmtpSettings, next_attempt_delay
 from dsr.requests.models import Language
 from tests.smtp_server import SmtpServer
@@ -311,50 +311,6 @@ def test_a_message_queued_before_a_restart_is_delivered_after_it(
     finally:
         after.dispose()
     assert len(smtp_server.wait_for(1)) == 1
-
-
-def test_delivery_is_tried_right_after_the_commit(
-    store: Engine, settings: SmtpSettings, smtp_server: SmtpServer
-) -> None:
-    with db.open_session(store) as session:
-        enqueue(
-            db_session=session,
-            to=ADDRESS,
-            subject="Right away",
-            text="Text",
-            html=None,
-            language=Language.EN,
-            dedup_key=None,
-            now=db.utcnow(),
-        )
-        deliver_after_commit(db_session=session, settings=settings)
-        assert smtp_server.messages == []
-        session.commit()
-
-    assert [mail.message["Subject"] for mail in smtp_server.wait_for(1)] == ["Right away"]
-    [message] = stored(store)
-    assert message.status is OutboxStatus.SENT
-
-
-def test_nothing_is_sent_when_the_transaction_rolls_back(
-    store: Engine, settings: SmtpSettings, smtp_server: SmtpServer
-) -> None:
-    with db.open_session(store) as session:
-        enqueue(
-            db_session=session,
-            to=ADDRESS,
-            subject="Never",
-            text="Text",
-            html=None,
-            language=Language.EN,
-            dedup_key=None,
-            now=db.utcnow(),
-        )
-        deliver_after_commit(db_session=session, settings=settings)
-        session.rollback()
-
-    assert stored(store) == []
-    assert smtp_server.transactions == 0
 
 
 @pytest.mark.databases("sqlite")
