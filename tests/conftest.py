@@ -10,10 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from tests.databases import ENGINES, EngineKind, ensure_database_servers, fresh_database
+
+# `make mutation` runs each module's tests once per mutant: fewer examples, the same ones every
+# time (a mutant's verdict must not depend on luck), no example database shared between runs.
+settings.register_profile(
+    "mutation", max_examples=30, derandomize=True, database=None, deadline=None
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
