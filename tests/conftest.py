@@ -6,6 +6,7 @@ A test that takes `engine_url` runs once per engine (ids `sqlite`, `postgresql`,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +42,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"choose among {', '.join(ENGINES)}"
         )
     metafunc.parametrize("engine_kind", kinds, ids=kinds, indirect=True)
+
+
+@pytest.fixture
+def server_in_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run the test in a process whose local time zone is not UTC (and put it back after)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
@@ -302,16 +300,6 @@ def test_a_time_zone_without_an_offset_is_refused_like_a_naive_time() -> None:
 def test_aware_times_are_read_in_utc() -> None:
     paris_midnight = datetime(2025, 2, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
     assert deadline_for(paris_midnight) == datetime(2025, 2, 28, 23, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def server_in_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Run the test in a process whose local time zone is not UTC."""
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.usefixtures("server_in_new_york")
