@@ -276,9 +276,13 @@ def print_module(result: Result) -> None:
     )
     for survivor in result.survivors:
         note = "" if survivor.status == "survived" else f"   [{survivor.status}]"
-        print(f"  {survivor.location}  {survivor.original}  ->  {survivor.mutant}{note}")
+        print(f"  {survivor.location}  {_change(survivor)}{note}")
     for survivor, reason in result.equivalent:
-        print(f"  equivalent, not counted: {survivor.location}  {survivor.mutant}  ({reason})")
+        print(f"  equivalent, not counted: {survivor.location}  {_change(survivor)}  ({reason})")
+
+
+def _change(survivor: Survivor) -> str:
+    return f"{survivor.original}  ->  {survivor.mutant or '(line removed)'}"
     sys.stdout.flush()
 
 
