@@ -19,6 +19,7 @@ import ast
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -272,7 +273,7 @@ def print_module(result: Result) -> None:
     module = result.module
     print(
         f"\n== {module.name}: {result.score:.1f} % ({result.caught} of {result.total} mutants "
-        f"caught, {result.seconds:.0f} s) by {' '.join(module.tests)}"
+        f"caught, {result.seconds:.0f} s) by {shlex.join(module.tests)}"
     )
     for survivor in result.survivors:
         note = "" if survivor.status == "survived" else f"   [{survivor.status}]"
