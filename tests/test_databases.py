@@ -31,6 +31,8 @@ from tests.databases import (
     kind_of,
     new_database_name,
 )
+from tests.processes import spawn, stop
+from tests.waiting import wait_until
 
 metadata = MetaData()
 note = Table(
@@ -84,6 +86,47 @@ def test_databases_are_isolated_and_dropped_after(kind: EngineKind, tmp_path: Pa
     leftover.invalidate()  # its server side is gone: close it without a rollback
     assert not database_exists(first)
     assert not database_exists(second)
+
+
+LEFTOVER = """
+import sys, time
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+engine = create_engine(sys.argv[1], poolclass=NullPool)
+while True:  # a process a failed test left behind: it holds a lock, and reconnects when cut
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE note SET body = 'held' WHERE id = 1"))
+            print("holding", flush=True)
+            time.sleep(0.2)
+    except Exception:
+        time.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_a_database_is_dropped_while_a_leftover_process_keeps_using_it(
+    kind: EngineKind, tmp_path: Path
+) -> None:
+    output = tmp_path / "leftover.txt"
+    leftover: subprocess.Popen[bytes] | None = None
+    with output.open("w") as handle:
+        try:
+            with fresh_database(kind, tmp_path) as url:
+                engine = create_engine(url)
+                metadata.create_all(engine)
+                with engine.begin() as connection:
+                    connection.execute(note.insert(), {"body": "first"})
+                leftover = spawn([sys.executable, "-c", LEFTOVER, url], stdout=handle)
+                wait_until(lambda: "holding" in output.read_text(), "the leftover's transaction")
+            assert not database_exists(url)
+            assert leftover.poll() is None  # still trying to reconnect: the drop did not wait
+            with fresh_database(kind, tmp_path) as next_one:  # the next test's setup
+                assert database_exists(next_one)
+        finally:
+            if leftover is not None:
+                stop(leftover)
 
 
 def test_sqlite_without_a_directory_cleans_its_temporary_folder() -> None:

@@ -1,6 +1,7 @@
 """Scratch PostgreSQL and MariaDB databases for the demo seeder's tests, dropped afterwards.
 
-Kept local so that these tests need nothing from the suite-wide fixtures.
+Kept local so that these tests need nothing from the suite-wide fixtures; the drop is the
+suite's (tests/databases.py), which ends the connections a failed test left open.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
+
+from tests.databases import drop_database
 
 POSTGRESQL_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 MARIADB_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
@@ -25,12 +28,12 @@ def _scratch_database(server: str, admin_database: str, create: str, query: str)
     except OperationalError as error:
         admin.dispose()
         pytest.skip(f"database server unavailable: {error.orig}")
+    admin.dispose()
+    url = f"{server}/{name}{query}"
     try:
-        yield f"{server}/{name}{query}"
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
+        drop_database(url)  # ending the connections still open on it, not waiting for them
 
 
 @pytest.fixture
