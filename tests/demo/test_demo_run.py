@@ -9,7 +9,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +27,8 @@ from dsr.demo.run import (
     STAFF_FILE_NAME,
     demo_secret_key,
 )
+from tests import processes
+from tests.waiting import WAIT_SECONDS, wait_until
 
 DSR = Path(sys.executable).with_name("dsr")
 
@@ -52,7 +53,7 @@ def port_is_free(port: int) -> bool:
 
 
 def get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310  (http on loopback)
+    with urllib.request.urlopen(url, timeout=WAIT_SECONDS) as response:  # noqa: S310  (http on loopback)
         return response.status, response.read().decode()
 
 
@@ -62,7 +63,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, Path
     port, smtp_port = free_port(), free_port()
     folder = tmp_path / "instance"
     errors = (tmp_path / "stderr.txt").open("w")
-    process = subprocess.Popen(
+    process: subprocess.Popen[str] = processes.spawn(
         [
             str(DSR),
             "demo",
@@ -98,9 +99,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, Path
         )
         yield process, port, smtp_port, folder
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        processes.stop(process)  # its whole process group, reaped, even when the test failed
         if process.stdout is not None:
             process.stdout.close()
         errors.close()
@@ -122,7 +121,7 @@ def test_the_demo_serves_the_form_and_the_mailbox_and_stops_on_ctrl_c(
     message["To"] = "zoe@example.org"
     message["Subject"] = "Confirm your address"
     message.set_content("Click http://127.0.0.1/verify/x")
-    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=5) as client:
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=WAIT_SECONDS) as client:
         client.send_message(message)
     status, mailbox = get(f"http://127.0.0.1:{port}/demo/mail")
     assert status == 200 and "Confirm your address" in mailbox
@@ -140,15 +139,15 @@ def test_the_demo_serves_the_form_and_the_mailbox_and_stops_on_ctrl_c(
         engine.dispose()
 
     process.send_signal(signal.SIGINT)
-    assert process.wait(30) == 0
+    assert process.wait(processes.STOP_GRACE_SECONDS) == 0
     assert process.stdout is not None and "Stopping the demo." in process.stdout.read()
     # The server's own lines keep paths (tokens) out of the terminal.
     logged = (folder.parent / "stderr.txt").read_text()
     assert "GET" in logged and "a-secret-status-token" not in logged
-    deadline = time.monotonic() + 10
-    while not (port_is_free(port) and port_is_free(smtp_port)):
-        assert time.monotonic() < deadline, "a port is still taken after the demo stopped"
-        time.sleep(0.1)
+    wait_until(
+        lambda: port_is_free(port) and port_is_free(smtp_port),
+        "the demo's ports free after it stopped",
+    )
 
 
 def test_the_signing_key_is_made_once_and_kept_owner_only(tmp_path: Path) -> None:
