@@ -6,7 +6,6 @@ A test that takes `engine_url` runs once per engine (ids `sqlite`, `postgresql`,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +15,6 @@ from sqlalchemy.engine import Engine
 
 from tests.databases import ENGINES, EngineKind, ensure_database_servers, fresh_database
 from tests.processes import kill_leftovers
-
-# aiosmtpd gives an SMTP server 5 s to start, then fails: too short on a loaded machine. This
-# bound (it returns as soon as the server answers) covers the demo's mail sink too, in this
-# process and in the `dsr demo run` the tests start.
-os.environ.setdefault("AIOSMTPD_CONTROLLER_TIMEOUT", "60")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

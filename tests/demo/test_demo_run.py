@@ -3,6 +3,7 @@ demo mailbox on loopback with its own SMTP sink, and stops cleanly on Ctrl-C (SI
 
 from __future__ import annotations
 
+import os
 import signal
 import smtplib
 import socket
@@ -80,6 +81,9 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, Path
         stdout=subprocess.PIPE,
         stderr=errors,
         text=True,
+        # aiosmtpd gives the mail sink 5 s to answer, too little on a loaded machine; the port is
+        # free here, so the longer bound only matters if it hangs.
+        env={**os.environ, "AIOSMTPD_CONTROLLER_TIMEOUT": "60"},
     )
     try:
         assert process.stdout is not None
