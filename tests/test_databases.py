@@ -149,6 +149,7 @@ def test_unknown_engine_is_refused() -> None:
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.timeout(600)  # a whole pytest run inside, bounded at 240 s
 def test_a_server_that_cannot_be_started_fails_the_run(workers: list[str], tmp_path: Path) -> None:
     """Point PostgreSQL at a closed port: the run must fail with the server's name, not skip."""
     (tmp_path / "test_needs_pg.py").write_text(

@@ -13,6 +13,8 @@ import pytest
 from tests import processes
 from tests.waiting import wait_until
 
+PROJECT = Path(__file__).resolve().parents[1]
+
 PARENT = """
 import subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
@@ -94,3 +96,47 @@ def test_a_command_that_ends_leaves_nothing_behind() -> None:
     assert result.returncode == 0
     child = int(result.stdout)
     wait_until(lambda: not _alive(child), "the child its parent left behind killed")
+
+
+HANGING_TEST = """
+import sys
+import time
+
+from tests.processes import started
+
+
+def test_that_hangs():
+    server = "import os, time; print(os.getpid(), flush=True); time.sleep(600)"
+    with open({pid_file!r}, "w") as handle, started([sys.executable, "-c", server], stdout=handle):
+        time.sleep(600)
+"""
+
+
+@pytest.mark.timeout(600)  # a whole pytest run inside
+def test_a_hung_test_fails_at_its_timeout_and_its_processes_end(tmp_path: Path) -> None:
+    pid_file = tmp_path / "server.pid"
+    (tmp_path / "test_hang.py").write_text(HANGING_TEST.format(pid_file=str(pid_file)))
+    result = processes.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-c",
+            str(PROJECT / "pyproject.toml"),
+            "--rootdir",
+            str(tmp_path),
+            "-o",
+            "timeout=20",  # the per-test timeout is what this test is about
+            str(tmp_path / "test_hang.py"),
+        ],  # fmt: skip
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Timeout (>20.0s" in result.stdout + result.stderr, result.stdout
+    server = int(pid_file.read_text())
+    assert not _alive(server)
