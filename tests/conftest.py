@@ -10,11 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from tests.databases import ENGINES, EngineKind, ensure_database_servers, fresh_database
 from tests.processes import kill_leftovers
+
+# Hypothesis fails an example slower than 200 ms, and a test whose data comes slowly: on a loaded
+# machine that is the machine, not the code. Each test's own @settings still apply over these.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
