@@ -6,16 +6,19 @@ A test that takes `engine_url` runs once per engine (ids `sqlite`, `postgresql`,
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
+from dsr.logs import StderrHandler
 from tests.databases import ENGINES, EngineKind, ensure_database_servers, fresh_database
+from tests.processes import kill_leftovers
 from tests.smtp_server import settle_background_work
 
 # `make mutation` runs each module's tests once per mutant: fewer examples, the same ones every
@@ -23,6 +26,30 @@ from tests.smtp_server import settle_background_work
 settings.register_profile(
     "mutation", max_examples=30, derandomize=True, database=None, deadline=None
 )
+
+# Hypothesis fails an example slower than 200 ms, and a test whose data comes slowly: on a loaded
+# machine that is the machine, not the code. Each test's own @settings still apply over these.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """End any child process group a test left running (each worker ends its own)."""
+    kill_leftovers()
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """Undo what a command or an application run in the test's process did to logging
+    (`dsr.logs.configure`): its handler would otherwise write into every later test's output,
+    failing whichever test of the same xdist worker reads a command's output next."""
+    root, alembic = logging.getLogger(), logging.getLogger("alembic")
+    levels = root.level, alembic.level
+    yield
+    for handler in [each for each in root.handlers if isinstance(each, StderrHandler)]:
+        root.removeHandler(handler)
+    root.setLevel(levels[0])
+    alembic.setLevel(levels[1])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -14,14 +14,16 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Literal, get_args
 
 import pytest
 from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 EngineKind = Literal["sqlite", "postgresql", "mariadb"]
@@ -38,6 +40,10 @@ DEFAULT_ADMIN_URLS: dict[ServerKind, str] = {
     "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
     "mariadb": "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4",
 }
+DROP_WITHIN_SECONDS = 120.0
+"""How long a database still in use gets to be dropped: only a hung process makes it matter."""
+CONNECT_TIMEOUT_SECONDS = 30
+"""A server that is down refuses at once; a loaded one may take seconds to accept."""
 _SERVER_NAMES: dict[ServerKind, str] = {"postgresql": "PostgreSQL", "mariadb": "MariaDB"}
 ENSURE_SERVICES = Path(__file__).resolve().parents[1] / "scripts" / "ensure-services.sh"
 
@@ -63,7 +69,7 @@ def _admin_engine(kind: ServerKind) -> Engine:
         admin_url(kind),
         poolclass=NullPool,
         isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 5},
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
     )
 
 
@@ -185,29 +191,73 @@ def _create(kind: EngineKind, url: URL) -> None:
 
 
 def _drop(kind: EngineKind, url: URL) -> None:
+    """Drop the database, whatever still uses it: a process a failed test left behind (a
+    scheduler, gunicorn) must not keep it, nor break the next test's setup.
+
+    Servers refuse to drop a database in use, and such a process may reconnect meanwhile: its
+    connections are refused (PostgreSQL) or ended again, and the drop retried until
+    DROP_WITHIN_SECONDS."""
     name = url.database
     assert name is not None
     if kind == "sqlite":
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(name + suffix).unlink(missing_ok=True)
         return
+    deadline = time.monotonic() + DROP_WITHIN_SECONDS
+    while True:
+        try:
+            _drop_on_server(kind, name)
+            return
+        except DBAPIError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _drop_on_server(kind: ServerKind, name: str) -> None:
     engine = _admin_engine(kind)
     try:
         with engine.connect() as connection:
             quoted = connection.dialect.identifier_preparer.quote(name)
             if kind == "postgresql":
+                exists = connection.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                ).first()
+                if exists is None:
+                    return
+                # No new connection (superusers included), then end the open ones.
+                connection.execute(text(f"ALTER DATABASE {quoted} WITH ALLOW_CONNECTIONS false"))
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                )
                 connection.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
                 return
-            # MariaDB waits for open transactions on the database: end the connections left over.
+            # MariaDB waits for open transactions on the database (a year by default): end the
+            # connections left over and wait for their locks a while only, then try again.
+            connection.execute(text("SET SESSION lock_wait_timeout = 10"))
             leftovers = connection.execute(
-                text("SELECT id FROM information_schema.processlist WHERE db = :name"),
+                text(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE db = :name AND id <> CONNECTION_ID()"
+                ),
                 {"name": name},
             ).scalars()
             for thread_id in list(leftovers):
-                connection.execute(text(f"KILL CONNECTION {int(thread_id)}"))
+                with suppress(DBAPIError):  # it ended meanwhile: Unknown thread id
+                    connection.execute(text(f"KILL CONNECTION {int(thread_id)}"))
             connection.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
     finally:
         engine.dispose()
+
+
+def drop_database(url: str | URL) -> None:
+    """Drop the database at `url` (a file for SQLite), ending the connections still open on it."""
+    url = make_url(url)
+    _drop(kind_of(url), url)
 
 
 @contextmanager

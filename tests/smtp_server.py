@@ -26,6 +26,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from dsr.background import wait_idle
+from tests.waiting import WAIT_SECONDS
 
 SETTLE_TIMEOUT = 120.0
 """How long reading the server waits for this process's background deliveries (a bound that only
@@ -41,6 +42,8 @@ def settle_background_work() -> None:
 RefusalStage = Literal["MAIL", "RCPT", "DATA"]
 
 _REPLY_TEXT = {4: "Temporarily unable to accept", 5: "Rejected"}
+READY_SECONDS = 60.0
+"""How long the server may take to answer once started (aiosmtpd's 5 s fail a loaded machine)."""
 
 
 @dataclass(frozen=True)
@@ -219,8 +222,9 @@ class SmtpServer:
         with self._changed:
             self._refusals.extend([(at, code)] * n)
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedMail]:
-        """Wait until at least `count` messages arrived and return them; fail after `timeout`."""
+    def wait_for(self, count: int, timeout: float = WAIT_SECONDS) -> list[ReceivedMail]:
+        """Wait until at least `count` messages arrived and return them (at once when they are
+        there); fail after `timeout`, a bound that only matters when they never come."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while len(self._received) < count:
@@ -309,7 +313,12 @@ class SmtpServer:
         if self._credentials is not None:
             options.update(authenticator=self._authenticate, auth_require_tls=True)
         return Controller(
-            self, hostname=self.host, port=self.port, ssl_context=self._implicit_tls, **options
+            self,
+            hostname=self.host,
+            port=self.port,
+            ssl_context=self._implicit_tls,
+            ready_timeout=READY_SECONDS,
+            **options,
         )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from tests import processes
 from tests.databases import (
     ENGINES,
     EngineKind,
@@ -31,6 +32,8 @@ from tests.databases import (
     kind_of,
     new_database_name,
 )
+from tests.processes import spawn, stop
+from tests.waiting import wait_until
 
 metadata = MetaData()
 note = Table(
@@ -86,6 +89,47 @@ def test_databases_are_isolated_and_dropped_after(kind: EngineKind, tmp_path: Pa
     assert not database_exists(second)
 
 
+LEFTOVER = """
+import sys, time
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+engine = create_engine(sys.argv[1], poolclass=NullPool)
+while True:  # a process a failed test left behind: it holds a lock, and reconnects when cut
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE note SET body = 'held' WHERE id = 1"))
+            print("holding", flush=True)
+            time.sleep(0.2)
+    except Exception:
+        time.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_a_database_is_dropped_while_a_leftover_process_keeps_using_it(
+    kind: EngineKind, tmp_path: Path
+) -> None:
+    output = tmp_path / "leftover.txt"
+    leftover: subprocess.Popen[bytes] | None = None
+    with output.open("w") as handle:
+        try:
+            with fresh_database(kind, tmp_path) as url:
+                engine = create_engine(url)
+                metadata.create_all(engine)
+                with engine.begin() as connection:
+                    connection.execute(note.insert(), {"body": "first"})
+                leftover = spawn([sys.executable, "-c", LEFTOVER, url], stdout=handle)
+                wait_until(lambda: "holding" in output.read_text(), "the leftover's transaction")
+            assert not database_exists(url)
+            assert leftover.poll() is None  # still trying to reconnect: the drop did not wait
+            with fresh_database(kind, tmp_path) as next_one:  # the next test's setup
+                assert database_exists(next_one)
+        finally:
+            if leftover is not None:
+                stop(leftover)
+
+
 def test_sqlite_without_a_directory_cleans_its_temporary_folder() -> None:
     with fresh_database("sqlite") as url:
         folder = Path(str(make_url(url).database)).parent
@@ -105,6 +149,7 @@ def test_unknown_engine_is_refused() -> None:
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.timeout(600)  # a whole pytest run inside, bounded at 240 s
 def test_a_server_that_cannot_be_started_fails_the_run(workers: list[str], tmp_path: Path) -> None:
     """Point PostgreSQL at a closed port: the run must fail with the server's name, not skip."""
     (tmp_path / "test_needs_pg.py").write_text(
@@ -123,7 +168,7 @@ def test_a_server_that_cannot_be_started_fails_the_run(workers: list[str], tmp_p
         **os.environ,
         "DSR_TEST_POSTGRES_ADMIN_URL": "postgresql+psycopg://postgres@127.0.0.1:9/postgres",
     }
-    result = subprocess.run(
+    result = processes.run(  # in a group of its own: xdist's workers are ended with it
         [
             sys.executable,
             "-m",
@@ -143,8 +188,7 @@ def test_a_server_that_cannot_be_started_fails_the_run(workers: list[str], tmp_p
         text=True,
         cwd=repo,
         env=env,
-        timeout=180,
-        check=False,
+        timeout=240,  # a bound for a hang only
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "PostgreSQL at 127.0.0.1:9 is not running and could not be started" in (

@@ -214,25 +214,28 @@ def run_process(
             time.sleep(renew_every)
     except KeyboardInterrupt:
         return
-    say(f"scheduler {lease.owner} holds the lease; running {len(JOBS)} jobs")
-    configure(engine, settings, lease)
-    scheduler = build_scheduler(engine)
-
-    def renew() -> None:
-        if lease.acquire() is not None:
-            log.error("the scheduler lost its lease: stopping")
-            scheduler.shutdown(wait=False)
-
-    scheduler.add_job(
-        renew, "interval", seconds=renew_every, id="lease", jobstore="process", executor="lease"
-    )
-    add_missing_jobs(scheduler, engine)
+    # From here on the lease is held: a stop at any point, even before the jobs start, gives it
+    # back, so that a waiting scheduler takes over at once rather than when it expires.
+    scheduler: Any = None
     try:
+        say(f"scheduler {lease.owner} holds the lease; running {len(JOBS)} jobs")
+        configure(engine, settings, lease)
+        scheduler = build_scheduler(engine)
+
+        def renew() -> None:
+            if lease.acquire() is not None:
+                log.error("the scheduler lost its lease: stopping")
+                scheduler.shutdown(wait=False)
+
+        scheduler.add_job(
+            renew, "interval", seconds=renew_every, id="lease", jobstore="process", executor="lease"
+        )
+        add_missing_jobs(scheduler, engine)
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        if scheduler.running:
+        if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
         lease.release()
         say("scheduler stopped; lease released")

@@ -30,6 +30,7 @@ from dsr.outbox.models import OutboxMessage
 from dsr.requests.models import DataRequest
 from tests.smtp_server import SmtpServer, smtp_server
 from tests.store.conftest import migrated_url, session, store_engine  # noqa: F401
+from tests.waiting import WAIT_SECONDS
 
 __all__ = ["smtp_server"]
 
@@ -190,7 +191,7 @@ class CallbackReceiver:
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}{path}"
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedCallback]:
+    def wait_for(self, count: int, timeout: float = WAIT_SECONDS) -> list[ReceivedCallback]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:

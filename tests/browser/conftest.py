@@ -29,6 +29,7 @@ from tests.browser.journey import (
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, platform_url
 from tests.execution.platform_copy import copy_platform
 from tests.smtp_server import ReceivedMail, SmtpServer, smtp_server
+from tests.waiting import WAIT_SECONDS
 
 __all__ = [
     "axe_source",
@@ -40,7 +41,7 @@ __all__ = [
     "smtp_server",
 ]
 
-MAIL_TIMEOUT_S = 20.0
+MAIL_TIMEOUT_S = WAIT_SECONDS
 
 
 # --- the desk, served -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,12 +30,16 @@ CHROMIUM_ARGS = [
 ]
 AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
-TIMEOUT_MS = 30_000
-"""Generous: the machine is small and shared, and approving an access request builds a PDF."""
+TIMEOUT_MS = 120_000
+"""Each Playwright action and wait, and Chromium's launch, end as soon as they can; this bound
+only matters when one hangs. Generous: the machine is small and shared, and approving an access
+request builds a PDF."""
 
 _REPORT_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
 _PASSED_AXE: set[str] = set()
 """The steps whose page passed axe-core in this test process."""
+
+expect.set_options(timeout=TIMEOUT_MS)  # the assertions' own default is 5 s
 
 
 # --- failure reports for the screenshot fixture ---------------------------------------------
@@ -82,7 +86,9 @@ def browser() -> Iterator[Browser]:
             pytrace=False,
         )
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=TIMEOUT_MS
+        )
         try:
             yield chromium
         finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 from sqlalchemy import column, create_engine, func, select, table
@@ -132,6 +133,7 @@ def review(journey: Journey, page: Page, reference: str, kind: str) -> None:
 # --- the journeys -------------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(600)  # a whole journey through Chromium: minutes on a loaded machine
 def test_a_learner_gets_her_data_in_french_after_a_dpo_approves(
     live_desk: LiveDesk, journey: Journey, tmp_path: Path
 ) -> None:
@@ -187,6 +189,7 @@ def test_a_learner_gets_her_data_in_french_after_a_dpo_approves(
     assert not missing, f"categories missing from the PDF: {missing}"
 
 
+@pytest.mark.timeout(600)  # a whole journey through Chromium: minutes on a loaded machine
 def test_a_learner_is_erased_and_certified_after_a_dpo_approves_the_plan(
     live_desk: LiveDesk, journey: Journey, tmp_path: Path
 ) -> None:

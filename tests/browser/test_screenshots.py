@@ -6,13 +6,13 @@ passing it means something)."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from dsr.app import CONTENT_SECURITY_POLICY
+from tests import processes
 from tests.browser.journey import PROJECT_ROOT, Journey
 
 INNER_CONFTEST = """
@@ -70,14 +70,13 @@ def test_a_failed_journey_keeps_its_screenshots_and_a_passing_one_nothing(
         "PYTHONPATH": str(PROJECT_ROOT),
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # start fast: the inner suite needs no plugin
     }
-    run = subprocess.run(  # noqa: S603 (this interpreter, running pytest on the test's folder)
+    run = processes.run(  # this interpreter, running pytest on the test's folder
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."],
         cwd=suite,
         env=environment,
         capture_output=True,
         text=True,
-        timeout=120,
-        check=False,
+        timeout=240,  # a bound for a hang only: it usually takes a few seconds
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "1 failed, 1 passed" in run.stdout, run.stdout

@@ -128,7 +128,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def delivered(engine: Engine, smtp: SmtpServer, count: int) -> list[ReceivedMail]:
-    settings = SmtpSettings(host=smtp.host, port=smtp.port, timeout=5, sender="dpo@example.org")
+    settings = SmtpSettings(host=smtp.host, port=smtp.port, timeout=30, sender="dpo@example.org")
     deliver_due(engine_or_session_factory=engine, settings=settings, now=NOW + timedelta(hours=1))
     return smtp.wait_for(count)
 

@@ -3,6 +3,7 @@ demo mailbox on loopback with its own SMTP sink, and stops cleanly on Ctrl-C (SI
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import smtplib
@@ -10,7 +11,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,6 +31,8 @@ from dsr.demo.run import (
     demo_secret_key,
     served_url,
 )
+from tests import processes
+from tests.waiting import WAIT_SECONDS, wait_until
 
 DSR = Path(sys.executable).with_name("dsr")
 
@@ -55,7 +57,7 @@ def port_is_free(port: int) -> bool:
 
 
 def get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310  (http on loopback)
+    with urllib.request.urlopen(url, timeout=WAIT_SECONDS) as response:  # noqa: S310  (http on loopback)
         return response.status, response.read().decode()
 
 
@@ -65,7 +67,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, Path
     port, smtp_port = free_port(), free_port()
     folder = tmp_path / "instance"
     errors = (tmp_path / "stderr.txt").open("w")
-    process = subprocess.Popen(
+    process: subprocess.Popen[str] = processes.spawn(
         [
             str(DSR),
             "demo",
@@ -82,6 +84,9 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, Path
         stdout=subprocess.PIPE,
         stderr=errors,
         text=True,
+        # aiosmtpd gives the mail sink 5 s to answer, too little on a loaded machine; the port is
+        # free here, so the longer bound only matters if it hangs.
+        env={**os.environ, "AIOSMTPD_CONTROLLER_TIMEOUT": "60"},
     )
     try:
         assert process.stdout is not None
@@ -101,9 +106,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, Path
         )
         yield process, port, smtp_port, folder
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        processes.stop(process)  # its whole process group, reaped, even when the test failed
         if process.stdout is not None:
             process.stdout.close()
         errors.close()
@@ -125,7 +128,7 @@ def test_the_demo_serves_the_form_and_the_mailbox_and_stops_on_ctrl_c(
     message["To"] = "zoe@example.org"
     message["Subject"] = "Confirm your address"
     message.set_content("Click http://127.0.0.1/verify/x")
-    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=5) as client:
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=WAIT_SECONDS) as client:
         client.send_message(message)
     status, mailbox = get(f"http://127.0.0.1:{port}/demo/mail")
     assert status == 200 and "Confirm your address" in mailbox
@@ -143,15 +146,15 @@ def test_the_demo_serves_the_form_and_the_mailbox_and_stops_on_ctrl_c(
         engine.dispose()
 
     process.send_signal(signal.SIGINT)
-    assert process.wait(30) == 0
+    assert process.wait(processes.STOP_GRACE_SECONDS) == 0
     assert process.stdout is not None and "Stopping the demo." in process.stdout.read()
     # The server's own lines keep paths (tokens) out of the terminal.
     logged = (folder.parent / "stderr.txt").read_text()
     assert "GET" in logged and "a-secret-status-token" not in logged
-    deadline = time.monotonic() + 10
-    while not (port_is_free(port) and port_is_free(smtp_port)):
-        assert time.monotonic() < deadline, "a port is still taken after the demo stopped"
-        time.sleep(0.1)
+    wait_until(
+        lambda: port_is_free(port) and port_is_free(smtp_port),
+        "the demo's ports free after it stopped",
+    )
 
 
 def test_the_demos_links_are_on_the_address_it_serves(
@@ -174,17 +177,17 @@ def test_the_demos_links_are_on_the_address_it_serves(
         }
     ).encode()
     filing = urllib.request.Request(f"{base}/", data=body, headers={"Cookie": cookie})  # noqa: S310
-    with urllib.request.urlopen(filing, timeout=10) as filed:  # noqa: S310  (loopback)
+    with urllib.request.urlopen(filing, timeout=WAIT_SECONDS) as filed:  # noqa: S310  (loopback)
         assert filed.status == 200  # the "sent" page, after the redirect
-    deadline = time.monotonic() + 30
-    while True:
+    found: list[str] = []
+
+    def mailbox_lists_a_message() -> bool:
         _, mailbox = get(f"{base}/demo/mail")
-        message = re.search(r'href="(/demo/mail/[^"]+)"', mailbox)
-        if message is not None:
-            break
-        assert time.monotonic() < deadline, "no verification email in the demo's mailbox"
-        time.sleep(0.1)
-    _, shown = get(f"{base}{message.group(1)}")
+        found[:] = re.findall(r'href="(/demo/mail/[^"]+)"', mailbox)
+        return bool(found)
+
+    wait_until(mailbox_lists_a_message, "a verification email in the demo's mailbox")
+    _, shown = get(f"{base}{found[0]}")
     assert f"{base}/verify/" in shown
 
 

@@ -18,6 +18,7 @@ from dsr import db
 from dsr.app import create_app
 from dsr.demo.mailbox import MESSAGE_NAME, MailSink, list_mail, read_mail
 from dsr.demo.views import TextPiece, linked_pieces
+from tests.waiting import WAIT_SECONDS
 
 
 def free_port() -> int:
@@ -34,7 +35,7 @@ def send(port: int, *, subject: str, text: str, to: str = "zoe@example.org") -> 
     message["Subject"] = subject
     message.set_content(text)
     message.add_alternative("<p>html part</p>", subtype="html")
-    with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+    with smtplib.SMTP("127.0.0.1", port, timeout=WAIT_SECONDS) as client:
         client.send_message(message)
 
 

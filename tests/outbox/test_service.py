@@ -39,7 +39,7 @@ def settings(smtp_server: SmtpServer) -> SmtpSettings:
     return SmtpSettings(
         host=smtp_server.host,
         port=smtp_server.port,
-        timeout=5,
+        timeout=30,  # a bound on the loopback server's answers, which come at once
         sender="Privacy desk <dpo@example.org>",
     )
 

@@ -43,7 +43,7 @@ def settings_for(server: SmtpServer, **overrides: object) -> SmtpSettings:
     values: dict[str, object] = {
         "host": server.host,
         "port": server.port,
-        "timeout": 5.0,
+        "timeout": 30.0,  # a bound on the loopback server's answers, which come at once
         "sender": SENDER,
     }
     values.update(overrides)

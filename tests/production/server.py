@@ -17,13 +17,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+from tests import processes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_MAP = PROJECT_ROOT / "data_map.yaml"
@@ -51,14 +53,13 @@ def production_environment(**settings: str) -> dict[str, str]:
 def run_dsr(
     environment: Mapping[str, str], *arguments: str, cwd: Path
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return processes.run(
         dsr_command(*arguments),
         env=dict(environment),
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=180,
-        check=False,
     )
 
 
@@ -182,7 +183,8 @@ def started_gunicorn(
     log_path = folder / f"gunicorn-{port}.log"
     with log_path.open("ab") as log_file:
         try:
-            process = subprocess.Popen(
+            # In a process group of its own: its workers are ended with it, whatever happens.
+            process: subprocess.Popen[bytes] = processes.spawn(
                 gunicorn_command(listener.fileno(), workers=workers, with_config=with_config),
                 env=dict(environment),
                 cwd=folder,
@@ -190,7 +192,6 @@ def started_gunicorn(
                 stdout=log_file,
                 stderr=log_file,
                 pass_fds=(listener.fileno(),),
-                start_new_session=True,  # its workers can be ended with it, whatever happens
             )
         finally:
             listener.close()  # gunicorn holds its own copy
@@ -212,7 +213,7 @@ def _wait_until_answering(server: Gunicorn) -> None:
                 + "\n".join(server.log_lines()[-40:])
             )
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
             try:
                 connection.request("GET", "/healthz")
                 connection.getresponse().read()
@@ -226,14 +227,7 @@ def _wait_until_answering(server: Gunicorn) -> None:
 
 def stop(process: subprocess.Popen[bytes]) -> None:
     """Stop gunicorn gracefully (SIGTERM), then its whole process group if it lingers."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=30)
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # any worker left behind
-    if process.poll() is None:
-        process.wait(timeout=30)
+    processes.stop(process, signum=signal.SIGTERM)
 
 
 def wait_for_exit(process: subprocess.Popen[bytes], timeout: float = START_TIMEOUT) -> int:

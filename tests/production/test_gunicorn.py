@@ -71,6 +71,7 @@ def _records(lines: list[str]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.databases("postgresql", "mariadb")
+@pytest.mark.timeout(600)  # migrations, gunicorn's start and the scheduler, each a process
 def test_the_desk_runs_under_gunicorn_beside_the_scheduler(
     engine_kind: EngineKind, engine_url: str, tmp_path: Path, smtp_server: SmtpServer
 ) -> None:

@@ -23,7 +23,7 @@ REDIS = ("127.0.0.1", 6379)
 
 def _redis_answers() -> bool:
     try:
-        with socket.create_connection(REDIS, timeout=2) as connection:
+        with socket.create_connection(REDIS, timeout=30) as connection:  # refused at once if down
             connection.sendall(b"PING\r\n")
             return connection.recv(16).startswith(b"+PONG")
     except OSError:

@@ -49,7 +49,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def settings(smtp: SmtpServer) -> SmtpSettings:
-    return SmtpSettings(host=smtp.host, port=smtp.port, timeout=5, sender="dpo@example.org")
+    return SmtpSettings(host=smtp.host, port=smtp.port, timeout=30, sender="dpo@example.org")
 
 
 def verified_request(store: Engine, language: str = "fr") -> int:

@@ -7,7 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,10 +22,21 @@ from dsr import db
 from dsr.scheduler import process
 from dsr.scheduler.jobs import JOBS, SchedulerSettings
 from dsr.scheduler.models import JOB_STORE_TABLE, JobRun, scheduler_jobs
-from dsr.scheduler.process import Lease, add_missing_jobs, build_scheduler, stored_job_ids
+from dsr.scheduler.process import (
+    Lease,
+    add_missing_jobs,
+    build_scheduler,
+    run_process,
+    stored_job_ids,
+)
+from tests.processes import STOP_GRACE_SECONDS, started
+from tests.waiting import wait_until
 
 ON_ENGINES = pytest.mark.databases("sqlite", "postgresql")
 PROJECT = Path(__file__).resolve().parents[2]
+LEASE_SECONDS = 30
+"""The scheduler processes' lease, renewed every 10 s: long enough that a loaded machine never
+lets it run out by accident (the second scheduler would then take over too early)."""
 
 
 def _runs(store: Engine, job: str) -> list[JobRun]:
@@ -32,13 +44,9 @@ def _runs(store: Engine, job: str) -> list[JobRun]:
         return list(session.exec(select(JobRun).where(JobRun.job == job)).all())
 
 
-def _wait_for(condition: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
+def _next_outbox_run(scheduler: BackgroundScheduler) -> datetime:
+    next_run: datetime = scheduler.get_job("outbox").next_run_time
+    return next_run
 
 
 @ON_ENGINES
@@ -69,15 +77,20 @@ def test_runs_missed_during_downtime_are_caught_up_once(
     assert add_missing_jobs(restarted, store) == []  # the stored jobs keep their missed runs
     restarted.start()
     try:
-        _wait_for(lambda: any(run.finished_at for run in _runs(store, "outbox")))
-        time.sleep(1.0)
-        (run,) = _runs(store, "outbox")
-        assert run.errors == 0
-        next_run = restarted.get_job("outbox").next_run_time
-        assert datetime.now(UTC) < next_run <= datetime.now(UTC) + timedelta(minutes=1)
-        assert all(_runs(store, job) == [] for job in JOBS if job != "outbox")
+        wait_until(lambda: any(run.finished_at for run in _runs(store, "outbox")), "an outbox run")
+        # Once the next run is in the future, every run owed for the downtime was handed to the
+        # executor; shutting down waits for all of them to finish before they are counted.
+        wait_until(
+            lambda: _next_outbox_run(restarted) > datetime.now(UTC), "the next run rescheduled"
+        )
+        next_run = _next_outbox_run(restarted)
+        assert next_run <= datetime.now(UTC) + timedelta(minutes=1)
     finally:
-        restarted.shutdown()
+        restarted.shutdown(wait=True)
+    runs = _runs(store, "outbox")
+    assert len(runs) == 1, f"{len(runs)} outbox runs for the downtime, not one"
+    assert runs[0].errors == 0
+    assert all(_runs(store, job) == [] for job in JOBS if job != "outbox")
 
 
 @ON_ENGINES
@@ -96,8 +109,9 @@ def test_the_lease_goes_to_one_owner_until_released_or_expired(store: Engine) ->
     assert first.acquire() is None
 
 
-def _start(url: str, tmp_path: Path, name: str) -> tuple[subprocess.Popen[str], Path]:
-    output = tmp_path / f"{name}.log"
+@contextmanager
+def _scheduler(url: str, output: Path) -> Iterator[subprocess.Popen[str]]:
+    """`dsr scheduler` in a process of its own writing to `output`; ended when the block ends."""
     environment = {
         **os.environ,
         "DSR_DATABASE_URL": url,
@@ -107,40 +121,64 @@ def _start(url: str, tmp_path: Path, name: str) -> tuple[subprocess.Popen[str], 
         "PYTHONUNBUFFERED": "1",
     }
     code = (
-        "from dsr.scheduler.cli import scheduler_group; scheduler_group(['--lease-seconds', '4'])"
+        "from dsr.scheduler.cli import scheduler_group; "
+        f"scheduler_group(['--lease-seconds', '{LEASE_SECONDS}'])"
     )
-    handle = output.open("w")
-    child = subprocess.Popen(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", code],
-        cwd=PROJECT,
-        env=environment,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    handle.close()
-    return child, output
+    with (
+        output.open("w") as handle,
+        started(
+            [sys.executable, "-c", code],
+            cwd=PROJECT,
+            env=environment,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as child,
+    ):
+        yield child
+
+
+def _wait_for_line(output: Path, line: str) -> None:
+    wait_until(lambda: line in output.read_text(), f"{line!r} in {output.name}")
 
 
 @ON_ENGINES
 def test_a_second_scheduler_waits_then_takes_over(
     engine_url: str, store: Engine, tmp_path: Path
 ) -> None:
-    first, first_log = _start(engine_url, tmp_path, "first")
-    second: subprocess.Popen[str] | None = None
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    with _scheduler(engine_url, first_log) as first:
+        _wait_for_line(first_log, "holds the lease; running")
+        with _scheduler(engine_url, second_log) as second:
+            _wait_for_line(second_log, "another scheduler holds the lease until")
+            assert "waiting" in second_log.read_text()
+            assert "holds the lease; running" not in second_log.read_text()
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(timeout=STOP_GRACE_SECONDS) == 0, first_log.read_text()
+            assert "lease released" in first_log.read_text()
+            _wait_for_line(second_log, "holds the lease; running")
+            assert second.poll() is None
+
+
+@pytest.mark.databases("sqlite")
+def test_a_stop_while_the_scheduler_starts_still_releases_the_lease(
+    store: Engine, settings: SchedulerSettings
+) -> None:
+    """SIGTERM right after the lease is taken, before the jobs start (a slow start on a busy
+    machine): the scheduler stops cleanly and gives the lease back at once."""
+    said: list[str] = []
+
+    def say(text: str) -> None:
+        said.append(text)
+        if "holds the lease" in text:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled by run_process: a KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGTERM)
     try:
-        _wait_for(lambda: "holds the lease; running" in first_log.read_text())
-        second, second_log = _start(engine_url, tmp_path, "second")
-        _wait_for(lambda: "another scheduler holds the lease until" in second_log.read_text())
-        assert "waiting" in second_log.read_text()
-        assert "holds the lease; running" not in second_log.read_text()
-        first.send_signal(signal.SIGTERM)
-        assert first.wait(timeout=20) == 0
-        assert "lease released" in first_log.read_text()
-        _wait_for(lambda: "holds the lease; running" in second_log.read_text())
-        assert second.poll() is None
+        run_process(store, settings, say=say, lease_seconds=LEASE_SECONDS, owner="first")
+    except KeyboardInterrupt:
+        pytest.fail("the stop escaped the scheduler while it was starting: lease kept")
     finally:
-        for child in (first, second):
-            if child is not None and child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-                child.wait(timeout=20)
+        signal.signal(signal.SIGTERM, previous)
+    assert said[-1] == "scheduler stopped; lease released"
+    assert Lease(engine=store, owner="second").acquire() is None  # free at once

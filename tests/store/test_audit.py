@@ -19,6 +19,7 @@ from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, Status, apply
 from dsr.store_cli import audit_group
 from tests.store.conftest import RECEIVED_AT, MakeRequest
+from tests.waiting import WAIT_SECONDS
 
 STEPS = [
     (Action.VERIFY_EMAIL, Actor.REQUESTER, None),
@@ -141,7 +142,7 @@ def test_concurrent_appends_never_fork_the_chain(
 
     def walk(request_id: int | None) -> None:
         try:
-            start.wait(timeout=10)
+            start.wait(timeout=WAIT_SECONDS)
             with db.open_session(store_engine) as own:
                 request = own.get(DataRequest, request_id)
                 assert request is not None
