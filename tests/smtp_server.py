@@ -28,7 +28,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from dsr.background import wait_idle
 from tests.waiting import WAIT_SECONDS
 
-SETTLE_TIMEOUT = 120.0
+SETTLE_TIMEOUT = WAIT_SECONDS
 """How long reading the server waits for this process's background deliveries (a bound that only
 matters when one hangs)."""
 
