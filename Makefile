@@ -9,7 +9,7 @@ DEMO_HOST ?= 127.0.0.1
 DEMO_PORT ?= 5000
 DEMO_SMTP_PORT ?= 8025
 
-.PHONY: demo test lint bench system-packages services clean
+.PHONY: demo test lint bench mutation system-packages services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,15 @@ bench: $(STAMP) services
 	-$(BIN)/python bench/erasure.py
 	-$(BIN)/python bench/retention.py
 	-$(BIN)/python bench/load.py
+
+# Mutation testing of the modules where a silent change hurts most, each against its own tests
+# (pyproject.toml, [tool.privacy-desk.mutation.*]): scores and surviving mutants, like a benchmark.
+# `make mutation MODULE=workflow` runs one module (MODULE=workflow,csv_safe: several).
+MODULE ?=
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py $(subst $(comma), ,$(MODULE))
+
+comma := ,
 
 clean:
 	rm -rf $(VENV) node_modules instance .pytest_cache .mypy_cache .ruff_cache

@@ -6,14 +6,22 @@ A test that takes `engine_url` runs once per engine (ids `sqlite`, `postgresql`,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from tests.databases import ENGINES, EngineKind, ensure_database_servers, fresh_database
+
+# `make mutation` runs each module's tests once per mutant: fewer examples, the same ones every
+# time (a mutant's verdict must not depend on luck), no example database shared between runs.
+settings.register_profile(
+    "mutation", max_examples=30, derandomize=True, database=None, deadline=None
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -34,6 +42,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"choose among {', '.join(ENGINES)}"
         )
     metafunc.parametrize("engine_kind", kinds, ids=kinds, indirect=True)
+
+
+@pytest.fixture
+def server_in_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run the test in a process whose local time zone is not UTC (and put it back after)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture(scope="session")

@@ -246,6 +246,7 @@ class RequestState:
 
     @property
     def is_terminal(self) -> bool:
+        """Whether the request is closed (completed, denied, expired, cancelled): no deadline."""
         return self.status in TERMINAL
 
     @property
@@ -277,7 +278,10 @@ class RequestState:
 
 @dataclass(frozen=True, slots=True)
 class AuditFact:
-    """What one step did, to be written to the audit log with the new state (R8)."""
+    """What one step did, to be written to the audit log with the new state (R8).
+
+    `dsr.audit.models.record_event` is the one place that turns it into an audit event.
+    """
 
     actor: Actor
     action: Action
@@ -286,18 +290,6 @@ class AuditFact:
     at: datetime
     reason: str | None = None
     months: int | None = None  # the extension granted, for `extend`
-
-    def as_fields(self) -> dict[str, object]:
-        """Return the fact as plain audit-event fields."""
-        return {
-            "actor": self.actor,
-            "action": self.action,
-            "from_status": self.from_status,
-            "to_status": self.to_status,
-            "at": self.at,
-            "reason": self.reason,
-            "months": self.months,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +351,7 @@ def apply(
         to_status=new_state.status,
         at=at,
         reason=reason,
-        months=months if action is Action.EXTEND else None,
+        months=months,  # None unless extending: checked above
     )
     return Transition(state=new_state, fact=fact)
 

@@ -6,8 +6,8 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta, timezone
-from enum import IntEnum
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from enum import Enum, IntEnum
 from uuid import UUID
 
 import pytest
@@ -105,6 +105,53 @@ def test_enums_uuids_and_non_ascii_text() -> None:
     assert canonical_content(fields).isascii()
 
 
+def test_an_enum_of_neither_str_nor_int_is_its_value() -> None:
+    class Colour(Enum):
+        RED = "red"
+        SHADES = (1, 2)
+
+    assert canonical_fields({"c": Colour.RED, "s": Colour.SHADES}) == {"c": "red", "s": [1, 2]}
+
+
+@pytest.mark.usefixtures("server_in_new_york")
+def test_times_are_utc_whatever_the_servers_own_zone() -> None:
+    paris = timezone(timedelta(hours=2))
+    fields = {"at": datetime(2025, 6, 1, 11, 0, tzinfo=paris)}
+    assert canonical_content(fields) == b'{"at":"2025-06-01T09:00:00.000000Z"}'
+
+
+class NoOffset(tzinfo):
+    """A time zone that does not know its offset: its datetimes are as unknown as naive ones."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        (["not", "a", "mapping"], TypeError, "event fields must be a mapping"),
+        ({"at": datetime(2025, 1, 1)}, ValueError, "audit timestamps must be timezone-aware"),
+        (
+            {"at": datetime(2025, 1, 1, tzinfo=NoOffset())},
+            ValueError,
+            "audit timestamps must be timezone-aware",
+        ),
+        ({"nested": {1: "x"}}, TypeError, "audit field names must be strings, got int"),
+        (
+            {"ratio": 0.5},
+            TypeError,
+            "audit fields cannot hold a float: use str, int, bool, None, datetime, date, UUID, "
+            "an enum, a list or a mapping",
+        ),
+    ],
+)
+def test_refusals_say_what_is_wrong(fields: object, error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as refused:
+        canonical_content(fields)  # type: ignore[arg-type]
+    assert str(refused.value) == message
+
+
 @pytest.mark.parametrize(
     ("fields", "error"),
     [
@@ -138,9 +185,9 @@ def test_the_hash_format_is_stable() -> None:
 
 
 def test_chain_hash_takes_hex_digests_only() -> None:
-    with pytest.raises(ValueError, match="previous_hash"):
+    with pytest.raises(ValueError, match="^previous_hash must be 64 lowercase hexadecimal digits$"):
         chain_hash("x" * 64, GENESIS)
-    with pytest.raises(ValueError, match="content_hash"):
+    with pytest.raises(ValueError, match="^content_hash must be 64 lowercase hexadecimal digits$"):
         chain_hash(GENESIS, GENESIS.upper() + "A")
 
 
@@ -244,6 +291,10 @@ def test_a_rewritten_tail_is_caught_by_the_head_kept_elsewhere() -> None:
     report = verify_chain(rewritten, head=head_of(events))
     assert report.fault is not None
     assert (report.fault.sequence, report.fault.tampering) == (20, Tampering.EDITED)
+    assert report.message == (
+        "Event #20 is not the one recorded as the end of the log: it or the events before it "
+        "were rewritten."
+    )
 
 
 def test_a_deleted_event_is_reported() -> None:
@@ -305,6 +356,52 @@ def test_a_forged_event_in_the_middle_is_reported() -> None:
     )
 
 
+def test_several_forged_events_in_a_pruned_log_are_reported() -> None:
+    events = make_chain(20)
+    kept = events[12:]  # events #13 to #20, after the anchor of #12
+    first = forged(events[14], sequence=16)
+    second = replace(append_event(first.anchor, {"note": "forged too"}), sequence=17)
+    report = verify_chain(
+        renumbered([*kept[:3], first, second, *kept[3:]], first=13), after=events[11].anchor
+    )
+    assert report.fault is not None
+    assert (report.fault.sequence, report.fault.tampering) == (16, Tampering.INSERTED)
+    assert report.message == (
+        "Events #16 to #17 were inserted after the fact: event #18 was written right after "
+        "event #15."
+    )
+    assert report.events_checked == 3
+
+
+def test_an_old_number_coming_back_is_reported_as_out_of_order() -> None:
+    events = make_chain(5)
+    report = verify_chain([*events, events[1]])
+    assert report.fault is not None
+    assert (report.fault.sequence, report.fault.tampering) == (2, Tampering.REORDERED)
+    assert report.message == "Event #2 is out of order: it comes after event #5."
+
+
+def test_only_recent_links_are_traced_back() -> None:
+    """verify_chain keeps a bounded window of links, so a stream of any length fits in memory:
+    an event that claims to follow one 256 events back or more is reported as not linked."""
+    events = make_chain(300)
+
+    def relinked(back: int) -> list[SealedEvent]:
+        index = 280
+        fake = forged(events[index - 1 - back], sequence=index + 1)
+        return [*events[:index], fake, *events[index + 1 :]]
+
+    traced = verify_chain(relinked(255))
+    assert traced.fault is not None
+    assert (traced.fault.sequence, traced.fault.tampering) == (26, Tampering.INSERTED)
+    assert traced.message.startswith("Events #26 to #280 were inserted after the fact")
+
+    too_far = verify_chain(relinked(256))
+    assert too_far.fault is not None
+    assert (too_far.fault.sequence, too_far.fault.tampering) == (281, Tampering.REMOVED)
+    assert too_far.message.startswith("Event #281 is not linked to event #280")
+
+
 def test_a_forged_event_with_a_made_up_hash_is_reported() -> None:
     events = make_chain(20)
     fake = replace(forged(events[10], sequence=12), hash="f" * 64)
@@ -340,6 +437,17 @@ def test_events_appended_or_cut_at_the_end_need_the_head() -> None:
     assert report.fault is not None
     assert (report.fault.sequence, report.fault.tampering) == (21, Tampering.INSERTED)
     assert report.message == "Event #21 was added after the recorded end of the log."
+
+    two_longer = [*longer, forged(longer[-1], sequence=22)]
+    report = verify_chain(two_longer, head=head)
+    assert report.fault is not None
+    assert report.message == "Events #21 to #22 were added after the recorded end of the log."
+
+    one_shorter = events[:19]
+    report = verify_chain(one_shorter, head=head)
+    assert report.fault is not None
+    assert (report.fault.sequence, report.fault.tampering) == (20, Tampering.REMOVED)
+    assert report.message == "Event #20 is missing: removed from the end of the log."
 
     shorter = events[:17]
     assert verify_chain(shorter).ok

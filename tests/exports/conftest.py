@@ -1,7 +1,8 @@
 """Helpers for the tests of documents: golden files and the text of a PDF.
 
 `assert_golden(name, text)` compares `text` with `tests/golden/<name>`; with the environment
-variable DSR_REGENERATE_GOLDEN=1 it rewrites the file instead, to be reviewed in the diff. It is
+variable DSR_REGENERATE_GOLDEN=1 it rewrites a file that differs instead, and fails saying so, so
+that the rewrite is reviewed in the diff (a file that already matches passes). It is
 also a fixture of the same name, so tests anywhere under this folder need no import; so are
 `pdf_text` and `pdf_pages_text`.
 """
@@ -32,9 +33,17 @@ def assert_golden(name: str, text: str) -> None:
     path = GOLDEN_DIR / name
     actual = _normalised(text)
     if os.environ.get(REGENERATE_VARIABLE) == "1":
+        if path.exists() and _normalised(path.read_text(encoding="utf-8")) == actual:
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(actual, encoding="utf-8", newline="\n")
-        return
+        # Fail, so that a regeneration is always seen: with the variable left set, a regression
+        # would otherwise be written into the golden file and the run stay green.
+        pytest.fail(
+            f"golden/{name} was rewritten because {REGENERATE_VARIABLE}=1: review it with "
+            f"`git diff tests/golden/{name}`, then run again without {REGENERATE_VARIABLE}",
+            pytrace=False,
+        )
     if not path.exists():
         pytest.fail(
             f"golden file {path} is missing: run the test with {REGENERATE_VARIABLE}=1 to write "
