@@ -54,9 +54,10 @@ def problem(text: str, needle: str, message: str, offset: int = 0) -> Found:
 
 
 def with_archive(text: str = MINIMAL, table: str = "member", column: str = "nickname") -> str:
-    """Add a second system, `archive`, whose `table` is found through the identity `column`.
+    """Add a second system, `archive`, whose `table` is found through its own identity `column`.
 
-    It shows that each check stays within its own system when two systems share a table name.
+    It shows that each check stays within its own system when two systems share a table name;
+    the `email` identity has no location in `archive`.
     """
     system = (
         "  archive:\n"
@@ -66,9 +67,17 @@ def with_archive(text: str = MINIMAL, table: str = "member", column: str = "nick
         f"      {table}:\n"
         "        primary_key: id\n"
     )
-    location = f"      archive:\n        - {{column: {table}.{column}}}\n"
-    first = "        - {column: member.email, expect_one: true}\n"
-    return edit(("identities:\n", system + "identities:\n"), (first, first + location), text=text)
+    identity = (
+        "  archived:\n"
+        "    kind: text\n"
+        "    label: {fr: Archive, en: Archive}\n"
+        f"    locations:\n      archive:\n        - {{column: {table}.{column}}}\n"
+    )
+    return edit(
+        ("identities:\n", system + "identities:\n"),
+        ("categories:\n", identity + "categories:\n"),
+        text=text,
+    )
 
 
 def test_the_minimal_map_has_no_problem() -> None:
@@ -934,3 +943,79 @@ def test_known_columns_stays_within_its_system() -> None:
         "pseudonym",
         "archived_at",
     }
+
+
+# --- one problem does not hide the next -------------------------------------------------------
+
+
+def test_every_broken_link_of_a_table_is_reported() -> None:
+    text = edit(
+        (
+            "          - {column: member_id, to: member.id}\n",
+            "          - {column: member_id, to: member.id}\n"
+            "          - {column: coach_id, to: coach.id}\n"
+            "          - {column: court_id, to: court.id}\n",
+        )
+    )
+    assert [m for _, _, m in problems_of(text)] == [
+        "`coach.id` refers to table `coach`, which system `club` does not declare.",
+        "`court.id` refers to table `court`, which system `club` does not declare.",
+    ]
+
+
+def test_every_undeclared_system_of_an_identity_is_reported() -> None:
+    text = edit(
+        (
+            EMAIL_LOCATION,
+            EMAIL_LOCATION + "      crm:\n        - {column: contact.email}\n"
+            "      erp:\n        - {column: client.email}\n",
+        )
+    )
+    assert [m for _, _, m in problems_of(text)] == [
+        "identity `email` refers to system `crm`, which the map does not declare.",
+        "identity `email` refers to system `erp`, which the map does not declare.",
+    ]
+
+
+def test_every_undeclared_table_of_an_identity_is_reported() -> None:
+    text = edit(
+        (
+            EMAIL_LOCATION,
+            EMAIL_LOCATION + "        - {column: coach.email}\n        - {column: court.email}\n",
+        )
+    )
+    assert [m for _, _, m in problems_of(text)] == [
+        "identity `email` refers to table `coach`, which system `club` does not declare.",
+        "identity `email` refers to table `court`, which system `club` does not declare.",
+    ]
+
+
+def test_every_field_in_an_undeclared_system_or_table_is_reported() -> None:
+    text = edit(
+        (
+            "{column: booking_note.text, label: {fr: Note, en: Note}}",
+            "{column: booking_note.text, label: {fr: Note, en: Note}}\n"
+            "      - {column: coach.name, label: {fr: Coach, en: Coach}, system: crm}\n"
+            "      - {column: court.name, label: {fr: Court, en: Court}, system: erp}\n"
+            "      - {column: coach.name, label: {fr: Coach, en: Coach}}\n"
+            "      - {column: court.name, label: {fr: Court, en: Court}}",
+        )
+    )
+    assert [m for _, _, m in problems_of(text)] == [
+        "field `coach.name` refers to system `crm`, which the map does not declare.",
+        "field `court.name` refers to system `erp`, which the map does not declare.",
+        "field `coach.name` refers to table `coach`, which system `club` does not declare.",
+        "field `court.name` refers to table `court`, which system `club` does not declare.",
+    ]
+
+
+def test_every_column_of_a_change_is_checked() -> None:
+    text = MINIMAL + changes(
+        "{system: crm, column: member.locked, value: true}",
+        "{system: club, column: member.locked, value: true}",
+    )
+    assert [m for _, _, m in problems_of(text)] == [
+        "change `deactivation` refers to system `crm`, which the map does not declare.",
+        "change `deactivation` sets `member.locked`, which no category of system `club` lists "
+        "as a field.",
+    ]
