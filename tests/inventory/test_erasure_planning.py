@@ -738,3 +738,90 @@ def test_a_booking_nobody_else_wrote_in_goes_whole(club_url: str) -> None:
     erase(club_map(), club_url)
     assert set(rows(club_url, "booking")) == {(3,)}
     assert set(rows(club_url, "booking_note")) == {(3, 1)}
+
+
+# --- more values: placeholders without a length, fixed values of every type ------------------
+
+
+def with_strategies(strategies: dict[str, Any]) -> DataMap:
+    document = club_document()
+    for f in document["categories"]["contact"]["fields"]:
+        f["anonymize"] = strategies.get(f["column"], f["anonymize"])
+    return club_map(document)
+
+
+def test_a_placeholder_in_a_column_without_a_length_uses_32_hex_characters(club_url: str) -> None:
+    erase(with_strategies({"member.bio": "unique_placeholder"}), club_url)
+    bio = rows(club_url, "member")[(1,)]["bio"]
+    assert bio == "erased-" + digest(f"club.member.bio:{(1,)!r}")[:32]
+
+
+def test_fixed_values_take_the_columns_type(club_url: str) -> None:
+    data_map = with_strategies(
+        {
+            "member.newsletter": {"strategy": "fixed", "value": True},
+            "member.visits": {"strategy": "fixed", "value": True},
+            "member.city": {"strategy": "fixed", "value": False},
+            "member.joined_at": {"strategy": "fixed", "value": "2000-01-02T03:04:05"},
+            "member.born": {"strategy": "fixed", "value": "2000-01-02"},
+            "member.motto": {"strategy": "fixed", "value": 7},
+        }
+    )
+    [anonymise] = [s for s in plan_for(data_map, club_url).steps if s.table == "member"]
+    assert anonymise.new_values["city"] == "fixed: false"
+    assert anonymise.new_values["joined_at"] == "fixed: 2000-01-02T03:04:05"
+    erase(data_map, club_url)
+    alice = rows(club_url, "member")[(1,)]
+    assert alice["newsletter"] is True
+    assert alice["visits"] == 1
+    assert alice["city"] == "false"
+    assert alice["joined_at"] == datetime(2000, 1, 2, 3, 4, 5)
+    assert alice["born"] == date(2000, 1, 2)
+    assert alice["motto"] == "7"
+
+
+def test_a_restriction_may_set_null(club_url: str) -> None:
+    document = club_document()
+    document["changes"]["restriction"]["set"] = [
+        {"system": "club", "column": "invoice.booking_id", "value": None},
+    ]
+    data_map = club_map(document)
+    [invoice] = [s for s in plan_for(data_map, club_url).steps if s.table == "invoice"]
+    assert invoice.new_values == {"booking_id": "NULL"}
+    erase(data_map, club_url)
+    assert rows(club_url, "invoice")[(1,)]["booking_id"] is None
+
+
+# --- order when the schema's foreign keys disagree with the map -------------------------------
+
+
+def test_a_circle_of_foreign_keys_falls_back_on_the_maps_links(tmp_path: Path) -> None:
+    """`member.last_booking_id` points back at `booking`: the live keys go round in a circle, so
+    the order comes from the map's links alone (children first)."""
+    metadata = schema()
+    metadata.tables["member"].append_column(
+        Column("last_booking_id", Integer, ForeignKey("booking.id", use_alter=True))
+    )
+    url = f"sqlite:///{tmp_path / 'club.sqlite3'}"
+    seed(url, metadata)
+    document = club_document(["member", "invoice", "booking", "booking_note"])
+    plan = plan_for(club_map(document), url)
+    order = {s.table: s.order for s in plan.steps}
+    assert sorted(order, key=order.__getitem__) == ["booking_note", "booking", "invoice", "member"]
+
+
+def test_a_table_referring_to_itself_is_no_circle(tmp_path: Path) -> None:
+    """`member.referrer_id` points at another member: the order still follows every other key,
+    here the live one from `invoice` to `booking` that the map's links do not give."""
+    metadata = schema()
+    metadata.tables["member"].append_column(Column("referrer_id", Integer, ForeignKey("member.id")))
+    metadata.tables["invoice"].append_constraint(
+        ForeignKeyConstraint(["booking_id"], ["booking.id"], name="fk_invoice_booking")
+    )
+    url = f"sqlite:///{tmp_path / 'club.sqlite3'}"
+    seed(url, metadata)
+    document = club_document(["member", "invoice", "booking", "booking_note"])
+    plan = plan_for(club_map(document), url)
+    order = {s.table: s.order for s in plan.steps}
+    assert order["invoice"] < order["booking"] < order["member"]
+    assert order["booking_note"] < order["booking"]
