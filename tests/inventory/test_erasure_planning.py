@@ -825,3 +825,11 @@ def test_a_table_referring_to_itself_is_no_circle(tmp_path: Path) -> None:
     order = {s.table: s.order for s in plan.steps}
     assert order["invoice"] < order["booking"] < order["member"]
     assert order["booking_note"] < order["booking"]
+
+
+@pytest.mark.parametrize(("written", "stored"), [("True", True), ("true", True), ("FALSE", False)])
+def test_a_boolean_fixed_value_written_as_text_is_read_whatever_its_case(
+    club_url: str, written: str, stored: bool
+) -> None:
+    erase(with_strategies({"member.newsletter": {"strategy": "fixed", "value": written}}), club_url)
+    assert rows(club_url, "member")[(1,)]["newsletter"] is stored
