@@ -191,10 +191,7 @@ def _check_environment(app: Flask, *, configured_by_environment: bool) -> None:
     elif configured_by_environment and not production:
         logs.redact_werkzeug_access_lines()
     try:
-        if production:
-            config.check_production(app.config)
-        else:
-            config.check_public_url(app.config)
+        config.check_settings(app.config)
     except config.InsecureConfiguration as error:
         log.critical("%s", error)  # also in the logs when a server hides the traceback
         raise

@@ -95,6 +95,15 @@ def allowed_hosts(config: Mapping[str, Any]) -> list[str]:
     return [str(name).strip().lower() for name in names if str(name).strip()]
 
 
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Refuse what the settings cannot run with: in production, every unsafe setting
+    (`check_production`); elsewhere, a PUBLIC_URL that is set but malformed."""
+    if is_production(config):
+        check_production(config)
+    else:
+        check_public_url(config)
+
+
 def check_public_url(config: Mapping[str, Any]) -> None:
     """Refuse a PUBLIC_URL that is set but not an absolute http(s) address."""
     if config.get("PUBLIC_URL"):

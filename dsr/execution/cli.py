@@ -69,10 +69,7 @@ def request_run(reference: str, database_url: str) -> None:
     """Carry out the approved (or failed) request REFERENCE; exit 1 if it fails."""
     settings = settings_from_environment(_map_path())
     try:  # an erasure's certificate link starts with DSR_PUBLIC_URL
-        if config.is_production(settings):
-            config.check_production(settings)
-        else:
-            config.check_public_url(settings)
+        config.check_settings(settings)
     except config.InsecureConfiguration as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
