@@ -28,7 +28,7 @@ from tests.accounts.helpers import login, make_staff, post_form
 from tests.api.conftest import ApiCaller, issue_token, make_api_app, new_request
 from tests.smtp_server import SmtpServer, smtp_server
 from tests.store.conftest import migrated_url
-from tests.web.conftest import MakeApp, csrf_token, make_app, store_url
+from tests.web.conftest import MakeApp, csrf_token, file_request, make_app, store_url
 
 __all__ = ["make_api_app", "make_app", "migrated_url", "smtp_server", "store_url"]
 
@@ -194,18 +194,8 @@ def test_a_mail_server_that_never_answers_holds_no_web_request(
     make_app: MakeApp, silent_peer: SilentPeer
 ) -> None:
     app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=silent_peer.port, SMTP_TIMEOUT=600)
-    client = app.test_client()
-    form = client.get("/")
 
-    answer = client.post(
-        "/",
-        data={
-            "csrf_token": csrf_token(form),
-            "email": "zoe.lefevre@example.org",
-            "request_type": "access",
-            "language": "fr",
-        },
-    )
+    answer = file_request(app.test_client(), language="fr")
 
     assert answer.status_code == 302
     # The answer came back; the delivery it queued is still waiting for the silent server (sent
@@ -227,15 +217,23 @@ CALLBACK_SETTINGS = {
 }
 
 
-def test_a_callback_endpoint_that_never_answers_holds_no_api_call(
+def filed_with_a_silent_callback(
     make_api_app: Callable[..., Flask], silent_peer: SilentPeer
-) -> None:
+) -> tuple[Flask, ApiCaller, str]:
+    """File a request through the API whose status callback goes to the silent peer; return the
+    app, the platform's caller and the request's reference."""
     app = make_api_app(**CALLBACK_SETTINGS)
     platform = ApiCaller(app.test_client(), issue_token(app, "platform"))
     url = f"http://127.0.0.1:{silent_peer.port}/hook"
     created = platform.post(new_request(status_callback_urls=[url]))
     assert created.status_code == 201, created.get_json()
-    reference = created.get_json()["reference"]
+    return app, platform, created.get_json()["reference"]
+
+
+def test_a_callback_endpoint_that_never_answers_holds_no_api_call(
+    make_api_app: Callable[..., Flask], silent_peer: SilentPeer
+) -> None:
+    _, platform, reference = filed_with_a_silent_callback(make_api_app, silent_peer)
 
     cancelled = platform.delete(f"/api/v1/requests/{reference}")
 
@@ -248,12 +246,7 @@ def test_a_callback_endpoint_that_never_answers_holds_no_api_call(
 def test_a_callback_endpoint_that_never_answers_holds_no_staff_click(
     make_api_app: Callable[..., Flask], silent_peer: SilentPeer
 ) -> None:
-    app = make_api_app(**CALLBACK_SETTINGS)
-    platform = ApiCaller(app.test_client(), issue_token(app, "platform"))
-    url = f"http://127.0.0.1:{silent_peer.port}/hook"
-    created = platform.post(new_request(status_callback_urls=[url]))
-    assert created.status_code == 201, created.get_json()
-    reference = created.get_json()["reference"]
+    app, _, reference = filed_with_a_silent_callback(make_api_app, silent_peer)
     dpo = make_staff(db.get_engine(app), role=StaffRole.DPO)
     staff = app.test_client()
     assert login(staff, dpo.email).status_code == 302
@@ -277,26 +270,12 @@ def test_a_callback_endpoint_that_never_answers_holds_no_staff_click(
 # --- the same work whatever the address -------------------------------------------------------
 
 
-def file_request(client: Any, email: str) -> None:
-    form = client.get("/")
-    answer = client.post(
-        "/",
-        data={
-            "csrf_token": csrf_token(form),
-            "email": email,
-            "request_type": "access",
-            "language": "en",
-        },
-    )
-    assert answer.status_code == 302
-
-
 def test_a_new_link_is_asked_for_with_the_same_statements_whatever_the_address(
     make_app: MakeApp, smtp_server: SmtpServer
 ) -> None:
     app = make_app()
     client = app.test_client()
-    file_request(client, "known@example.org")
+    assert file_request(client, "known@example.org").status_code == 302
     smtp_server.wait_for(1)
     statements = log_statements(db.get_engine(app))
     here = threading.get_ident()

@@ -41,6 +41,7 @@ from tests.dashboard.conftest import MakeApp, add_request, make_app, store_url
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, platform_url
 from tests.execution.platform_copy import copy_platform
 from tests.smtp_server import ReceivedMail, SmtpServer, smtp_server
+from tests.web.conftest import submit
 
 __all__ = ["make_app", "platform_url", "smtp_server", "store_url"]
 
@@ -102,11 +103,6 @@ def assert_on_public_url(mail: ReceivedMail, *, with_link: bool = True) -> list[
 def path_of(link: str) -> str:
     """The path the desk serves a public link on (the proxy strips the public URL's path)."""
     return link.removeprefix(PUBLIC_URL)
-
-
-def submit(client: FlaskClient, path: str, data: dict[str, str]) -> TestResponse:
-    token = csrf_token_of(client.get(path))
-    return client.post(path, data={"csrf_token": token, **data})
 
 
 def staff_login(app: Flask, role: StaffRole, email: str) -> FlaskClient:
