@@ -16,7 +16,7 @@ from typing import Any, cast
 import flask_babel  # type: ignore[import-untyped]
 from flask import Flask, current_app, request, session
 
-from dsr.requests.models import Language
+from dsr.languages import Language
 from dsr.requests.workflow import RequestType, Status
 
 LANGUAGES: tuple[str, ...] = tuple(language.value for language in Language)

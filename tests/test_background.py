@@ -21,9 +21,10 @@ from sqlmodel import select
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.background import deliver_after_commit, wait_idle
+from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.outbox.service import enqueue
-from dsr.requests.models import DataRequest, Language
+from dsr.requests.models import DataRequest
 from tests.accounts.helpers import login, make_staff, post_form
 from tests.api.conftest import ApiCaller, issue_token, make_api_app, new_request
 from tests.smtp_server import SmtpServer, smtp_server

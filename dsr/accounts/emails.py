@@ -12,9 +12,9 @@ from types import MappingProxyType
 from sqlmodel import Session
 
 from dsr.accounts.models import StaffRole
+from dsr.languages import Language
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import RenderedEmail, email_environment
-from dsr.requests.models import Language
 
 _environment = email_environment()
 

@@ -14,9 +14,9 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 
 from dsr.accounts.models import NAME_MAX, StaffRole
 from dsr.accounts.service import PASSWORD_MAX, PASSWORD_MIN, WeakPassword, check_password_strength
+from dsr.addresses import EMAIL_MAX
 from dsr.i18n import lazy_gettext
-from dsr.requests.forms import LANGUAGE_NAMES
-from dsr.requests.models import EMAIL_MAX
+from dsr.languages import LANGUAGE_NAMES
 
 ROLE_LABELS = {
     StaffRole.ADMIN: lazy_gettext("Administrator: manages the staff accounts"),

@@ -13,8 +13,8 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
+from dsr.addresses import EMAIL_MAX
 from dsr.db import UTCDateTime, string_enum
-from dsr.requests.models import EMAIL_MAX
 
 NAME_MAX = 200
 SESSION_TOKEN_BYTES = 16

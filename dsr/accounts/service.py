@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from dsr.accounts import totp
 from dsr.accounts.models import StaffRecoveryCode, StaffRole, StaffUser, new_session_token
-from dsr.requests.models import EMAIL_MAX, normalize_email
+from dsr.addresses import EMAIL_MAX, normalize_email
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 256

@@ -55,8 +55,8 @@ from dsr.background import deliver_after_commit, run_in_background
 from dsr.db import get_engine, get_session, transaction, utcnow
 from dsr.extensions import limiter
 from dsr.i18n import current_language, gettext
+from dsr.languages import Language
 from dsr.links import public_url
-from dsr.requests.models import Language
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/staff")
 

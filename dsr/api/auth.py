@@ -17,7 +17,7 @@ from sqlmodel import select
 from dsr.api.models import ApiToken
 from dsr.api.problems import Problem
 from dsr.db import get_session, utcnow
-from dsr.requests.models import token_digest
+from dsr.tokens import token_digest
 
 TOKEN_MAX = 200
 """Longer bearer tokens are refused before any work: ours are about 50 characters."""

@@ -11,7 +11,7 @@ from sqlalchemy import Index, Text
 from sqlmodel import Field, SQLModel
 
 from dsr.db import UTCDateTime, string_enum
-from dsr.requests.models import token_digest
+from dsr.tokens import token_digest
 
 TOKEN_PREFIX = "dsr_"  # noqa: S105 (a label, not a secret)
 DISPLAY_PREFIX_LENGTH = 12  # "dsr_" and 8 random characters: enough to tell tokens apart

@@ -21,11 +21,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from dsr.addresses import EMAIL_MAX
 from dsr.api.callback_addresses import parse_allowed_networks
 from dsr.api.callbacks import MAX_CALLBACK_URLS, check_callback_url
 from dsr.api.models import CALLBACK_URL_MAX
+from dsr.languages import Language
 from dsr.requests import service
-from dsr.requests.models import EMAIL_MAX, MESSAGE_MAX, RECTIFICATION_MAX, Language
+from dsr.requests.models import MESSAGE_MAX, RECTIFICATION_MAX
 from dsr.requests.workflow import RequestType, Status
 
 ALLOWED_NETWORKS = "allowed_networks"

@@ -14,8 +14,8 @@ from wtforms import Form, HiddenField, IntegerField, SelectField, StringField, T
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from dsr.addresses import EMAIL_MAX
 from dsr.i18n import REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS, lazy_gettext
-from dsr.requests.models import EMAIL_MAX
 from dsr.requests.workflow import MAX_EXTENSION_MONTHS
 
 REASON_MAX = 2000

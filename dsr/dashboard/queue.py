@@ -23,10 +23,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
 
 from dsr.accounts.access import for_any_staff
+from dsr.addresses import normalize_email
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import QueueFilterForm, SearchForm
 from dsr.db import get_session, table_of, utcnow
-from dsr.requests.models import DataRequest, normalize_email
+from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, RequestType, Status
 
 SHOWN_TIMEZONE = ZoneInfo("Europe/Paris")

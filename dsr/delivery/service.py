@@ -32,10 +32,12 @@ from dsr.audit.models import record_action
 from dsr.delivery.models import DeliveryMethod, DownloadLink, Report, ReportKind
 from dsr.execution.access import COLLECTED, file_digest, write_private
 from dsr.i18n import lazy_gettext
+from dsr.languages import Language
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import TYPE_LABELS, email_environment, shown_date
-from dsr.requests.models import DataRequest, Language, token_digest
+from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Actor, Status
+from dsr.tokens import token_digest
 
 CODE_DIGITS = 6
 CODE_VALIDITY = timedelta(minutes=15)

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from dsr.accounts.access import public_blueprint
 from dsr.db import get_session
 from dsr.execution.change_records import ErasureCertificate
-from dsr.requests.models import token_digest
+from dsr.tokens import token_digest
 
 TOKEN_MAX = 128
 

@@ -35,9 +35,10 @@ from dsr.execution.targets import (
     load_map,
     open_target_systems,
 )
+from dsr.languages import Language
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email
-from dsr.requests.models import DataRequest, Language, Task, TaskKind
+from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.requests.workflow import Actor, RequestType, Status
 from dsr.suppression.models import SuppressionReason
 from dsr.suppression.service import suppress, suppression_key

@@ -35,10 +35,10 @@ from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.links import public_url_for_settings
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email, shown_date
-from dsr.requests.models import token_digest
 from dsr.requests.workflow import Actor, RequestType
 from dsr.suppression.models import SuppressionReason
 from dsr.suppression.service import suppress, suppression_key
+from dsr.tokens import token_digest
 from exports.certificate import (
     CategoryOutcome,
     CertifiedRequest,

@@ -23,7 +23,8 @@ from sqlmodel import Session, col, select
 
 from dsr import db
 from dsr.audit.models import RequestEvent, record_event
-from dsr.requests.models import DataRequest, Language
+from dsr.languages import Language
+from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, RequestType, Status, WorkflowError, apply
 from inventory.systems import SystemUnavailable
 

@@ -15,8 +15,9 @@ from sqlalchemy import Index, Text
 from sqlalchemy.dialects import mysql
 from sqlmodel import Field, SQLModel
 
+from dsr.addresses import EMAIL_MAX
 from dsr.db import UTCDateTime, string_enum
-from dsr.requests.models import EMAIL_MAX, Language
+from dsr.languages import Language
 
 LAST_ERROR_MAX = 500
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dsr.db import claim_row, open_session, table_of
+from dsr.languages import Language
 from dsr.outbox.compose import compose_email
 from dsr.outbox.models import LAST_ERROR_MAX, OutboxMessage, OutboxStatus, new_message_id
 from dsr.outbox.smtp import (
@@ -32,7 +33,6 @@ from dsr.outbox.smtp import (
     next_attempt_delay,
     send_email,
 )
-from dsr.requests.models import Language
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,11 @@ from wtforms import Form, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
 
+from dsr.addresses import EMAIL_MAX
 from dsr.i18n import REQUEST_TYPE_LABELS, lazy_gettext
-from dsr.requests.models import EMAIL_MAX, MESSAGE_MAX, RECTIFICATION_MAX, Language
+from dsr.languages import LANGUAGE_NAMES, Language
+from dsr.requests.models import MESSAGE_MAX, RECTIFICATION_MAX
 from dsr.requests.workflow import RequestType
-
-LANGUAGE_NAMES = {Language.FR: "Français", Language.EN: "English"}
-"""Each language in its own words, so that anyone can find theirs."""
 
 
 def _stripped(value: Any) -> Any:

@@ -6,7 +6,6 @@ of `workflow.apply` back, with the audit event written in the same transaction (
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,21 +26,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
+from dsr.addresses import EMAIL_MAX
 from dsr.db import UTCDateTime, string_enum, table_of
+from dsr.languages import Language
 from dsr.requests.workflow import RequestState, RequestType, Status
+from dsr.tokens import token_digest
 
-EMAIL_MAX = 254
 MESSAGE_MAX = 5000
 RECTIFICATION_MAX = 2000
 IDEMPOTENCY_KEY_MAX = 128
 REFERENCE_PREFIX = "DSR"
-
-
-class Language(StrEnum):
-    """The languages the tool speaks to requesters in."""
-
-    FR = "fr"
-    EN = "en"
 
 
 class Channel(StrEnum):
@@ -49,16 +43,6 @@ class Channel(StrEnum):
 
     WEB = "web"
     API = "api"
-
-
-def normalize_email(address: str) -> str:
-    """Return the form of an address used to compare requests: trimmed and lower-cased."""
-    return address.strip().lower()
-
-
-def token_digest(token: str) -> str:
-    """Return the SHA-256 hex digest under which a secret token is stored (never the token)."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class DataRequestBase(SQLModel):

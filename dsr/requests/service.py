@@ -22,20 +22,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
+from dsr.addresses import EMAIL_MAX, normalize_email
 from dsr.audit.models import record_action, record_event
+from dsr.languages import Language
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email, shown_date
 from dsr.requests.models import (
-    EMAIL_MAX,
     MESSAGE_MAX,
     RECTIFICATION_MAX,
     Channel,
     DataRequest,
     DataRequestCreate,
-    Language,
     next_reference,
-    normalize_email,
-    token_digest,
 )
 from dsr.requests.workflow import (
     TERMINAL,
@@ -46,6 +44,7 @@ from dsr.requests.workflow import (
     Status,
     apply,
 )
+from dsr.tokens import token_digest
 
 VERIFY_SALT = "dsr-verify"
 DEFAULT_LINK_MAX_AGE = timedelta(hours=48)

@@ -28,6 +28,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
 
 from dsr.accounts.access import public_blueprint
+from dsr.addresses import normalize_email
 from dsr.background import deliver_after_commit, run_in_background
 from dsr.db import get_engine, get_session, transaction, utcnow
 from dsr.extensions import limiter
@@ -35,7 +36,7 @@ from dsr.i18n import choose_language, current_language, gettext
 from dsr.links import public_url
 from dsr.requests import service
 from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm
-from dsr.requests.models import DataRequest, normalize_email
+from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, RequestType, WorkflowError, available_actions
 
 blueprint = public_blueprint(Blueprint("public", __name__))

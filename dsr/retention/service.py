@@ -26,9 +26,9 @@ from sqlalchemy.engine import Engine
 from dsr.audit.models import record_action
 from dsr.db import table_of, transaction
 from dsr.execution.targets import load_map, open_target_systems, secret_key
+from dsr.languages import Language
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import email_environment, shown_date
-from dsr.requests.models import Language
 from dsr.requests.workflow import Actor
 from dsr.retention.models import RetentionWarning
 from inventory.model import DataMap, ErasureAction

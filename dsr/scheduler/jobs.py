@@ -27,11 +27,12 @@ from dsr import db
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.api.callback_addresses import ALLOWED_NETWORKS_SETTING, IPNetwork, parse_allowed_networks
 from dsr.audit.models import RequestEvent, record_action, record_event
+from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.emails import RenderedEmail, email_environment, shown_date
-from dsr.requests.models import DataRequest, Language
+from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, Action, Actor, Status, WorkflowError, apply
 from dsr.scheduler.models import ERROR_SUMMARY_MAX, JobRun
 

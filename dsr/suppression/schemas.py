@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from dsr.requests.models import EMAIL_MAX
+from dsr.addresses import EMAIL_MAX
 
 
 class SuppressionCheck(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from dsr.requests.models import normalize_email
+from dsr.addresses import normalize_email
 from dsr.suppression.models import SuppressedAddress, SuppressionReason
 
 

@@ -19,10 +19,12 @@ from werkzeug.test import TestResponse
 from dsr import db
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.accounts.service import hash_password
+from dsr.addresses import normalize_email
 from dsr.app import create_app
 from dsr.audit.models import RequestEvent, record_action
+from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage
-from dsr.requests.models import DataRequest, Language, next_reference, normalize_email
+from dsr.requests.models import DataRequest, next_reference
 from dsr.requests.service import LinkSigner
 from dsr.requests.workflow import Actor, RequestState, RequestType, Status
 from tests.smtp_server import SmtpServer, smtp_server

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dsr import db
+from dsr.addresses import normalize_email
 from dsr.app import CONTENT_SECURITY_POLICY
 from dsr.audit.models import record_action, record_event
 from dsr.dashboard.figures import (
@@ -24,7 +25,8 @@ from dsr.dashboard.figures import (
     median_duration,
     on_time_percent,
 )
-from dsr.requests.models import DataRequest, Language, next_reference, normalize_email
+from dsr.languages import Language
+from dsr.requests.models import DataRequest, next_reference
 from dsr.requests.workflow import Action, Actor, RequestState, RequestType, Status, apply
 from tests.dashboard.staff_pages import (
     ROLES,

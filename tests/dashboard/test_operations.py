@@ -16,9 +16,10 @@ from dsr.accounts.models import StaffRole
 from dsr.audit.models import RequestEvent, verify_audit
 from dsr.dashboard import operations
 from dsr.dashboard.operations import OperationRefused, RequestChanged
+from dsr.languages import Language
 from dsr.outbox.service import deliver_due
 from dsr.outbox.smtp import SmtpSettings
-from dsr.requests.models import DataRequest, Language
+from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TRANSITIONS, Action, Status, WorkflowError
 from tests.dashboard.conftest import (
     LINKS,

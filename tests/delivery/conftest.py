@@ -16,8 +16,9 @@ from flask.testing import FlaskClient
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
+from dsr.languages import Language
 from dsr.links import DEVELOPMENT_PUBLIC_URL
-from dsr.requests.models import DataRequest, Language
+from dsr.requests.models import DataRequest
 from dsr.requests.workflow import RequestType, Status
 from tests.dashboard.conftest import (
     MakeApp,

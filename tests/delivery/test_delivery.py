@@ -21,7 +21,7 @@ from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.delivery.models import DownloadLink, Report, ReportKind
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
-from dsr.requests.models import Language
+from dsr.languages import Language
 from dsr.requests.workflow import RequestType, Status
 from tests.dashboard.conftest import add_request, csrf_token, logged_in
 from tests.delivery.conftest import (

@@ -28,9 +28,10 @@ from dsr.execution import erasure
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun, SystemRunStatus
 from dsr.execution.cli_plan import request_plan_command
 from dsr.execution.runner import failure_reason, run_request
+from dsr.languages import Language
 from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.outbox.models import OutboxMessage
-from dsr.requests.models import DataRequest, Language, Task, TaskKind
+from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.requests.workflow import RequestType, Status
 from dsr.suppression.service import is_suppressed
 from inventory.erasure import verify_erased

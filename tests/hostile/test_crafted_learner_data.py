@@ -34,8 +34,8 @@ from sqlmodel import select
 from dsr import db
 from dsr.delivery.models import Report, ReportKind
 from dsr.execution.runner import run_request
+from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage
-from dsr.requests.models import Language
 from dsr.requests.workflow import RequestType, Status
 from exports.access_report import CELL_TEXT_MAX
 from inventory.erasure import verify_erased

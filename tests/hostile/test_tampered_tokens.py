@@ -25,8 +25,8 @@ from dsr import db
 from dsr.api.models import ApiToken
 from dsr.delivery.models import DeliveryMethod, DownloadLink, Report, ReportKind
 from dsr.execution.change_records import ErasureCertificate
-from dsr.requests.models import token_digest
 from dsr.requests.workflow import Status
+from dsr.tokens import token_digest
 from tests.accounts.helpers import StaffClientFactory, csrf_token_of
 from tests.dashboard.conftest import add_request
 from tests.hostile.conftest import store_snapshot

@@ -14,11 +14,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from dsr import db
+from dsr.languages import Language
 from dsr.outbox.cli import outbox_group
 from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.outbox.service import DeliveryReport, deliver_due, enqueue
 from dsr.outbox.smtp import MAX_ATTEMPTS, SmtpSettings, next_attempt_delay
-from dsr.requests.models import Language
 from tests.smtp_server import SmtpServer
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

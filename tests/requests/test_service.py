@@ -16,11 +16,12 @@ from sqlmodel import col, select
 
 from dsr import db
 from dsr.audit.models import RequestEvent, record_event, verify_audit
+from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import DeliveryReport, deliver_due
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email, shown_date
-from dsr.requests.models import DataRequest, Language
+from dsr.requests.models import DataRequest
 from dsr.requests.service import (
     LinkExpired,
     LinkInvalid,

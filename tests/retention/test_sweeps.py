@@ -19,8 +19,8 @@ from dsr.db import open_session, table_of
 from dsr.demo.schema import invoice, learner, support_thread, tracking_event
 from dsr.demo.seed import REFERENCE_NOW
 from dsr.execution.targets import load_map, open_target_systems
+from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage
-from dsr.requests.models import Language
 from dsr.retention.models import RetentionWarning
 from dsr.retention.service import (
     AUDIT_ACTION,

@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from dsr import db
+from dsr.addresses import normalize_email
 from dsr.audit.models import record_action
+from dsr.languages import Language
 from dsr.outbox.smtp import SmtpSettings
-from dsr.requests.models import DataRequest, Language, next_reference, normalize_email
+from dsr.requests.models import DataRequest, next_reference
 from dsr.requests.workflow import Actor, RequestState, RequestType, Status
 from dsr.scheduler.jobs import SchedulerSettings
 

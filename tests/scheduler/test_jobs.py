@@ -16,9 +16,10 @@ from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.audit.models import RequestEvent, record_event, verify_audit
 from dsr.delivery.models import Report, ReportKind
+from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
-from dsr.requests.models import DataRequest, Language
+from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Status
 from dsr.scheduler import jobs
 from dsr.scheduler.jobs import MINIMISED_DOMAIN, SchedulerSettings, notice_kind, run_job

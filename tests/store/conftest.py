@@ -12,7 +12,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dsr import db
-from dsr.requests.models import DataRequest, Language, next_reference, normalize_email
+from dsr.addresses import normalize_email
+from dsr.languages import Language
+from dsr.requests.models import DataRequest, next_reference
 from dsr.requests.workflow import RequestState, RequestType
 
 RECEIVED_AT = datetime(2026, 1, 31, 9, 15, 30, 123456, tzinfo=UTC)

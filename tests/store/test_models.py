@@ -13,9 +13,11 @@ from sqlmodel import Session, select
 
 from dsr import db
 from dsr.api.models import ApiToken
+from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage, new_message_id
-from dsr.requests.models import Channel, DataRequest, Language, next_reference, token_digest
+from dsr.requests.models import Channel, DataRequest, next_reference
 from dsr.requests.workflow import Action, Actor, RequestType, Status, apply
+from dsr.tokens import token_digest
 from tests.store.conftest import RECEIVED_AT, MakeRequest
 
 PARIS_SUMMER = timezone(timedelta(hours=2))
