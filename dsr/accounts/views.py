@@ -37,7 +37,7 @@ from dsr.accounts.access import (
     staff_required,
     start_staff_session,
 )
-from dsr.accounts.emails import ROLE_NAMES, StaffEmail, queue_staff_email
+from dsr.accounts.emails import StaffEmail, queue_staff_email, role_phrase
 from dsr.accounts.forms import (
     ROLE_LABELS,
     ChangePasswordForm,
@@ -539,7 +539,7 @@ def invite() -> AnyResponse:
         now=now,
         name=user.name,
         inviter=_staff().shown_name,
-        role_label=ROLE_NAMES[language][role],
+        role_label=role_phrase(role, language),
         link=public_url("accounts.accept_invitation", token=token),
         valid_hours=int(current_app.config["INVITATION_LINK_MAX_AGE_HOURS"]),
     )

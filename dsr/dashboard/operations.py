@@ -19,7 +19,8 @@ from sqlmodel import Session, col, select
 
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.audit.models import record_action, record_event
-from dsr.requests.emails import EmailKind, shown_date
+from dsr.dates import written_date
+from dsr.requests.emails import EmailKind
 from dsr.requests.models import DataRequest
 from dsr.requests.service import (
     LinkSigner,
@@ -188,7 +189,7 @@ def _ask(
         now=now,
         status_url=links.status_url(token),
         reason=text,
-        due_on=shown_date(request.state.due_at, request.language),
+        due_on=written_date(request.state.due_at, request.language),
     )
     db_session.flush()
 
@@ -322,7 +323,7 @@ def deny(
         dedup_key=f"denied:{request.id}",
         now=now,
         reason=fact.reason,
-        received_on=shown_date(request.received_at, request.language),
+        received_on=written_date(request.received_at, request.language),
     )
     db_session.flush()
 

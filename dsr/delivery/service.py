@@ -29,12 +29,14 @@ from sqlmodel import Session, col, select
 
 from dsr import db
 from dsr.audit.models import record_action
+from dsr.dates import written_date
 from dsr.delivery.models import DeliveryMethod, DownloadLink, Report, ReportKind
 from dsr.execution.access import COLLECTED, file_digest, write_private
 from dsr.i18n import lazy_gettext
 from dsr.languages import Language
+from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
-from dsr.requests.emails import TYPE_LABELS, email_environment, shown_date
+from dsr.requests.emails import type_phrase
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Actor, Status
 from dsr.tokens import token_digest
@@ -55,20 +57,6 @@ DOWNLOADED_ACTION = "report_downloaded"
 CODE_SENT_ACTION = "download_code_sent"
 LOCKED_ACTION = "download_locked"
 PURGED_ACTION = "reports_purged"
-
-SUBJECTS: dict[str, dict[Language, str]] = {
-    "report_ready": {
-        Language.FR: "Votre demande {reference} : vos données sont prêtes",
-        Language.EN: "Your request {reference}: your data is ready",
-    },
-    "download_code": {
-        Language.FR: "Votre code de téléchargement pour la demande {reference}",
-        Language.EN: "Your download code for request {reference}",
-    },
-}
-"""The subject of the delivery emails per language (their bodies are templates/emails/)."""
-
-_emails = email_environment()
 
 
 class DeliveryRefused(Exception):
@@ -207,7 +195,7 @@ def send_reports(
         dedup_key=f"report-ready:{request.id}",
         now=now,
         download_url=download_url(token),
-        expires_on=shown_date(expires_at, request.language),
+        expires_on=written_date(expires_at, request.language),
         downloads=min(report.downloads_left for report in reports),
         encrypted=method is DeliveryMethod.ENCRYPTED,
         with_archive=any(report.kind is ReportKind.ZIP for report in reports),
@@ -434,18 +422,19 @@ def _mail(
 ) -> None:
     """Queue one delivery email to the requester's verified address, in their language."""
     language = Language(request.language)
-    values = {
-        "reference": request.reference,
-        "language": language.value,
-        "type_label": TYPE_LABELS[language][request.type],
+    email = render_email(
+        template,
+        language,
+        reference=request.reference,
+        type_label=type_phrase(request.type, language),
         **context,
-    }
+    )
     enqueue(
         db_session=db_session,
         to=request.requester_email,
-        subject=SUBJECTS[template][language].format(reference=request.reference),
-        text=_emails.get_template(f"{template}.{language.value}.txt").render(values),
-        html=_emails.get_template(f"{template}.{language.value}.html").render(values),
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
         language=language,
         dedup_key=dedup_key,
         now=now,

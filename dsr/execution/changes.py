@@ -35,9 +35,9 @@ from dsr.execution.targets import (
     load_map,
     open_target_systems,
 )
-from dsr.languages import Language
+from dsr.outbox.emails import email_translations, render_email
 from dsr.outbox.service import enqueue
-from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email
+from dsr.requests.emails import EmailKind, type_phrase
 from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.requests.workflow import Actor, RequestType, Status
 from dsr.suppression.models import SuppressionReason
@@ -223,7 +223,7 @@ def _mail_change_done(
         kind,
         request.language,
         reference=request.reference,
-        type_label=TYPE_LABELS[request.language][request.type],
+        type_label=type_phrase(request.type, request.language),
         description=description,
     )
     enqueue(
@@ -417,10 +417,9 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
             db_session, data_map, request, categories, what=RECTIFIED_WHAT, now=context.now
         )
         columns = ", ".join(sorted(c for _, c in values))
-        description = {
-            Language.FR: f"Les champs suivants ont été corrigés : {columns}.",
-            Language.EN: f"The following fields were corrected: {columns}.",
-        }[request.language]
+        description = email_translations(request.language).gettext(
+            "The following fields were corrected: %(columns)s."
+        ) % {"columns": columns}
         _mail_change_done(
             db_session, request, description=description, now=context.now, dedup="change-done"
         )

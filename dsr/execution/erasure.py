@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from dsr import db
 from dsr.audit.models import record_action
+from dsr.dates import written_date
 from dsr.execution.access import private_folder, request_folder, write_private
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun, SystemRunStatus
 from dsr.execution.changes import ERASED_WHAT, _load_request, _recipient_tasks
@@ -33,8 +34,9 @@ from dsr.execution.runner import (
 from dsr.execution.targets import ChangeRefused, email_identity, load_map, open_target_systems
 from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.links import public_url_for_settings
+from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
-from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email, shown_date
+from dsr.requests.emails import EmailKind, type_phrase
 from dsr.requests.workflow import Actor, RequestType
 from dsr.suppression.models import SuppressionReason
 from dsr.suppression.service import suppress, suppression_key
@@ -271,8 +273,8 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             EmailKind.ERASURE_DONE,
             request.language,
             reference=request.reference,
-            type_label=TYPE_LABELS[request.language][request.type],
-            done_on=shown_date(now, request.language),
+            type_label=type_phrase(request.type, request.language),
+            done_on=written_date(now, request.language),
             summary=certificate_summary(data_map, outcomes_by_category, request.language.value),
             certificate_url=url,
         )

@@ -24,9 +24,11 @@ from sqlmodel import Session, col, select
 
 from dsr.addresses import EMAIL_MAX, normalize_email
 from dsr.audit.models import record_action, record_event
+from dsr.dates import written_date
 from dsr.languages import Language
+from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
-from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email, shown_date
+from dsr.requests.emails import EmailKind, type_phrase
 from dsr.requests.models import (
     MESSAGE_MAX,
     RECTIFICATION_MAX,
@@ -485,7 +487,7 @@ def cancel_request(*, db_session: Session, request: DataRequest, now: datetime) 
         EmailKind.CANCELLED,
         dedup_key=f"cancelled:{request.id}",
         now=now,
-        cancelled_on=shown_date(now, request.language),
+        cancelled_on=written_date(now, request.language),
     )
     db_session.flush()
 
@@ -551,7 +553,7 @@ def extend_deadline(
         now=now,
         months=transition.state.extension_months,
         reason=transition.state.extension_reason,
-        due_on=shown_date(transition.state.due_as_of(now), request.language),
+        due_on=written_date(transition.state.due_as_of(now), request.language),
     )
     db_session.flush()
 
@@ -585,7 +587,7 @@ def _send_verification(
         EmailKind.VERIFICATION,
         dedup_key=f"verification:{request.id}:{nonce}",
         now=now,
-        received_on=shown_date(request.received_at, request.language),
+        received_on=written_date(request.received_at, request.language),
         verify_url=links.verify_url(token),
         valid_hours=int(links.max_age.total_seconds() // 3600),
         message=request.message,
@@ -612,7 +614,7 @@ def send_status_link(
         dedup_key=f"status-link:{request.id}:{token_digest(token)[:32]}",
         now=now,
         status_url=links.status_url(token),
-        due_on=shown_date(request.state.due_as_of(now), request.language),
+        due_on=written_date(request.state.due_as_of(now), request.language),
         already_verified=already_verified,
     )
     return token
@@ -632,7 +634,7 @@ def mail_requester(
         kind,
         request.language,
         reference=request.reference,
-        type_label=TYPE_LABELS[request.language][request.type],
+        type_label=type_phrase(request.type, request.language),
         **context,
     )
     enqueue(

@@ -11,7 +11,6 @@ nothing: what `run_retention` then does at the same instant.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -19,16 +18,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from jinja2 import Environment
 from sqlalchemy import and_, delete, select
 from sqlalchemy.engine import Engine
 
 from dsr.audit.models import record_action
+from dsr.dates import written_date
 from dsr.db import table_of, transaction
 from dsr.execution.targets import load_map, open_target_systems, secret_key
 from dsr.languages import Language
+from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
-from dsr.requests.emails import email_environment, shown_date
 from dsr.requests.workflow import Actor
 from dsr.retention.models import RetentionWarning
 from inventory.model import DataMap, ErasureAction
@@ -56,10 +55,6 @@ RETENTION_SETTINGS: Mapping[str, Any] = {
 """Settings of the sweeps and their defaults (each can be set as DSR_<NAME>)."""
 
 AUDIT_ACTION = "retention_sweep"
-WARNING_SUBJECTS: Mapping[Language, str] = {
-    Language.FR: "Votre compte {organisation} inactif sera bientôt supprimé",
-    Language.EN: "Your inactive {organisation} account will soon be removed",
-}
 _KEY_CHUNK = 500
 
 
@@ -266,29 +261,22 @@ def _warn(
     deadline: datetime,
     dedup: str,
 ) -> None:
-    environment = _email_environment()
-    organisation = data_map.organisation.name
-    values = {
-        "language": language.value,
-        "organisation": organisation,
-        "deadline": shown_date(deadline, language),
-    }
-    name = f"retention_warning.{language.value}"
+    email = render_email(
+        "retention_warning",
+        language,
+        organisation=data_map.organisation.name,
+        deadline=written_date(deadline, language),
+    )
     enqueue(
         db_session=session,
         to=address,
-        subject=WARNING_SUBJECTS[language].format(organisation=organisation),
-        text=environment.get_template(f"{name}.txt").render(values),
-        html=environment.get_template(f"{name}.html").render(values),
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
         language=language,
         dedup_key=dedup,
         now=now,
     )
-
-
-@functools.cache
-def _email_environment() -> Environment:
-    return email_environment()
 
 
 def _row_key(key: Key) -> str:

@@ -27,11 +27,12 @@ from dsr import db
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.api.callback_addresses import ALLOWED_NETWORKS_SETTING, IPNetwork, parse_allowed_networks
 from dsr.audit.models import RequestEvent, record_action, record_event
+from dsr.dates import written_date
 from dsr.languages import Language
+from dsr.outbox.emails import render_email
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
 from dsr.outbox.smtp import SmtpSettings
-from dsr.requests.emails import RenderedEmail, email_environment, shown_date
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, Action, Actor, Status, WorkflowError, apply
 from dsr.scheduler.models import ERROR_SUMMARY_MAX, JobRun
@@ -162,34 +163,6 @@ def deliver_callbacks(
 
 # --- deadlines ----------------------------------------------------------------------------------
 
-STAFF_SUBJECTS: Mapping[str, Mapping[Language, str]] = MappingProxyType(
-    {
-        "deadline_digest": {
-            Language.FR: "Demandes ouvertes : {count} à traiter",
-            Language.EN: "Open requests: {count} to answer",
-        },
-        "deadline_reminder": {
-            Language.FR: "Demande {reference} : échéance dans {days} jours",
-            Language.EN: "Request {reference}: due in {days} days",
-        },
-        "deadline_overdue": {
-            Language.FR: "Demande {reference} : échéance dépassée",
-            Language.EN: "Request {reference}: overdue",
-        },
-    }
-)
-_environment = email_environment()
-
-
-def render_staff_notice(kind: str, language: Language, **context: Any) -> RenderedEmail:
-    """Render one deadline email to staff (templates/emails/<kind>.<language>.txt|html)."""
-    values = {"language": language.value, **context}
-    return RenderedEmail(
-        subject=STAFF_SUBJECTS[kind][language].format(**context),
-        text=_environment.get_template(f"{kind}.{language.value}.txt").render(values),
-        html=_environment.get_template(f"{kind}.{language.value}.html").render(values),
-    )
-
 
 def _deadline_staff(db_session: Session) -> list[StaffUser]:
     return list(
@@ -244,12 +217,12 @@ def send_deadline_notices(
                 db_session.get(StaffUser, request.assignee_id) if request.assignee_id else None
             )
             recipients = [assignee] if assignee and assignee.active else _deadline_staff(db_session)
-            email = render_staff_notice(
+            email = render_email(
                 kind,
                 language,
                 reference=request.reference,
                 days=days,
-                due_on=shown_date(due, language),
+                due_on=written_date(due, language),
                 status=request.status.value,
                 request_type=request.type.value,
             )
@@ -296,17 +269,17 @@ def _send_digest(
                 "reference": request.reference,
                 "type": request.type.value,
                 "status": request.status.value,
-                "due_on": shown_date(request.state.due_as_of(now), language),
+                "due_on": written_date(request.state.due_as_of(now), language),
                 "days_left": (request.state.due_as_of(now) - now).days,
             }
             for request in requests
         ]
-        email = render_staff_notice(
+        email = render_email(
             "deadline_digest",
             language,
             count=len(rows),
             requests=rows,
-            today=shown_date(now, language),
+            today=written_date(now, language),
         )
         for staff in _deadline_staff(db_session):
             key = f"deadline_digest:{now.date().isoformat()}:{staff.id}"

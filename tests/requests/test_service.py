@@ -16,11 +16,13 @@ from sqlmodel import col, select
 
 from dsr import db
 from dsr.audit.models import RequestEvent, record_event, verify_audit
+from dsr.dates import written_date
 from dsr.languages import Language
+from dsr.outbox.emails import render_email
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import DeliveryReport, deliver_due
 from dsr.outbox.smtp import SmtpSettings
-from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email, shown_date
+from dsr.requests.emails import EmailKind, type_phrase
 from dsr.requests.models import DataRequest
 from dsr.requests.service import (
     LinkExpired,
@@ -612,10 +614,10 @@ def test_every_email_renders_in_every_language(kind: EmailKind, language: Langua
         kind,
         language,
         reference="DSR-2026-000042",
-        type_label=TYPE_LABELS[language][RequestType.PORTABILITY],
-        received_on=shown_date(NOW, language),
-        cancelled_on=shown_date(NOW, language),
-        due_on=shown_date(NOW, language),
+        type_label=type_phrase(RequestType.PORTABILITY, language),
+        received_on=written_date(NOW, language),
+        cancelled_on=written_date(NOW, language),
+        due_on=written_date(NOW, language),
         verify_url="https://desk.example/verify/t",
         status_url="https://desk.example/status/t",
         valid_hours=48,
@@ -628,7 +630,7 @@ def test_every_email_renders_in_every_language(kind: EmailKind, language: Langua
     )
     assert "DSR-2026-000042" in email.subject
     assert "DSR-2026-000042" in email.text
-    assert TYPE_LABELS[language][RequestType.PORTABILITY] in email.text
+    assert type_phrase(RequestType.PORTABILITY, language) in email.text
     assert "{{" not in email.text and "{%" not in email.html
     assert email.html.startswith("<!DOCTYPE html>")
     assert f'<html lang="{language.value}">' in email.html
@@ -637,8 +639,8 @@ def test_every_email_renders_in_every_language(kind: EmailKind, language: Langua
 
 def test_dates_are_shown_in_paris() -> None:
     late_evening = datetime(2026, 2, 28, 23, 30, tzinfo=UTC)  # already 1 March in Paris
-    assert shown_date(late_evening, Language.FR) == "1 mars 2026"
-    assert shown_date(late_evening, Language.EN) == "1 March 2026"
+    assert written_date(late_evening, Language.FR) == "1 mars 2026"
+    assert written_date(late_evening, Language.EN) == "1 March 2026"
 
 
 def test_a_signer_needs_a_key_and_a_positive_lifetime() -> None:
@@ -655,10 +657,10 @@ def test_emails_match_their_golden_files(kind: EmailKind, language: Language) ->
         kind,
         language,
         reference="DSR-2026-000042",
-        type_label=TYPE_LABELS[language][RequestType.RECTIFICATION],
-        received_on=shown_date(NOW, language),
-        cancelled_on=shown_date(NOW + timedelta(days=3), language),
-        due_on=shown_date(NOW + timedelta(days=28), language),
+        type_label=type_phrase(RequestType.RECTIFICATION, language),
+        received_on=written_date(NOW, language),
+        cancelled_on=written_date(NOW + timedelta(days=3), language),
+        due_on=written_date(NOW + timedelta(days=28), language),
         verify_url="https://desk.example/verify/TOKEN",
         status_url="https://desk.example/status/TOKEN",
         valid_hours=48,

@@ -24,8 +24,13 @@ def _read_po(path: Path) -> Catalog:
         return read_po(file)
 
 
-def _ids(catalog: Catalog) -> set[str]:
-    return {str(message.id) for message in catalog if message.id}
+def _ids(catalog: Catalog) -> set[str | tuple[str, ...]]:
+    """Each message's id: a string, or the tuple of its singular and plural forms."""
+    return {
+        tuple(message.id) if isinstance(message.id, list | tuple) else str(message.id)
+        for message in catalog
+        if message.id
+    }
 
 
 def test_the_template_has_every_string_of_the_sources() -> None:
@@ -48,7 +53,8 @@ def test_every_string_has_a_french_translation_with_its_placeholders() -> None:
     for message in french:
         if not message.id:
             continue
-        assert message.string, f"no translation of {message.id!r}"
+        forms = message.string if isinstance(message.string, list | tuple) else [message.string]
+        assert all(forms), f"no translation of {message.id!r}"
         assert not message.fuzzy, f"fuzzy translation of {message.id!r}"
         assert sorted(PLACEHOLDER.findall(str(message.id))) == sorted(
             PLACEHOLDER.findall(str(message.string))
@@ -59,6 +65,19 @@ def test_the_compiled_catalogue_matches_the_translations() -> None:
     french = _read_po(FRENCH / "messages.po")
     with (FRENCH / "messages.mo").open("rb") as file:
         compiled = read_mo(file)
-    assert {m.id: m.string for m in compiled if m.id} == {m.id: m.string for m in french if m.id}, (
+    assert _translations(compiled) == _translations(french), (
         "run `pybabel compile -d dsr/translations`"
     )
+
+
+def _translations(catalog: Catalog) -> dict[tuple[object, ...], tuple[str, ...]]:
+    """Each message's translation by its context and id (plural forms as tuples)."""
+    return {
+        (message.context, *_forms(message.id)): _forms(message.string)
+        for message in catalog
+        if message.id
+    }
+
+
+def _forms(value: object) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, list | tuple) else (str(value),)

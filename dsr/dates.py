@@ -1,0 +1,46 @@
+"""How the desk writes dates and numbers for people: all through Babel, in Paris time.
+
+Pages follow the locale and time zone of the current request (Flask-Babel); emails, rendered on
+workers outside any request, name their language. Storage stays in UTC; only what is shown moves
+to the organisation's zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import flask_babel  # type: ignore[import-untyped]
+from babel.dates import format_date
+
+from dsr.languages import Language
+
+SHOWN_TIMEZONE = ZoneInfo("Europe/Paris")
+"""The organisation's zone, in which people read dates (BABEL_DEFAULT_TIMEZONE for the pages)."""
+
+
+def written_date(moment: datetime, language: Language) -> str:
+    """Return the calendar date of `moment` in Paris as a letter writes it: "28 février 2026",
+    "28 February 2026"."""
+    local = moment.astimezone(SHOWN_TIMEZONE).date()
+    return str(format_date(local, format="d MMMM y", locale=Language(language).value))
+
+
+def shown_date(moment: datetime) -> str:
+    """Return the calendar date of `moment` in the shown time zone, in the current locale."""
+    return str(flask_babel.format_date(moment, format="long", rebase=True))
+
+
+def shown_moment(moment: datetime, format: str = "medium") -> str:  # noqa: A002 (Babel's name)
+    """Return `moment` to the minute (short) or second (medium) in the shown time zone."""
+    return str(flask_babel.format_datetime(moment, format=format, rebase=True))
+
+
+def shown_month(first_day: date) -> str:
+    """Return a month as the figures' axis writes it ("nov. 26", "Nov 26")."""
+    return str(flask_babel.format_date(first_day, format="MMM yy"))
+
+
+def shown_decimal(value: float) -> str:
+    """Return `value` with grouped thousands and at most one decimal, in the current locale."""
+    return str(flask_babel.format_decimal(value, format="#,##0.#"))

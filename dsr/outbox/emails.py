@@ -1,0 +1,74 @@
+"""The emails the desk sends, rendered in their reader's language from templates/emails/.
+
+Each message is one pair of templates, `<name>.txt` and `<name>.html`, written in English with
+`{% trans %}` blocks; the text template carries the subject in `{% block subject %}`. The words
+come from the desk's one gettext catalogue (dsr/translations), loaded with Babel rather than
+through Flask-Babel so that workers and the scheduler render emails in the requester's language
+outside any web request. The HTML is autoescaped, so what a requester typed (their message, what
+to correct) is shown as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from dsr.languages import Language
+
+EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "emails"
+"""Where the email templates are: templates/emails/ at the root of the project."""
+
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
+"""The desk's gettext catalogues, the same that Flask-Babel serves to the pages."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    """One email ready for the outbox: its subject and its two bodies."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@functools.cache
+def email_translations(language: Language) -> NullTranslations:
+    """Return the catalogue of `language` (English, the language of the sources, has none)."""
+    return Translations.load(str(TRANSLATIONS), [Language(language).value])
+
+
+@functools.cache
+def email_environment(language: Language) -> Environment:
+    """Return the Jinja environment of the emails in `language`: its words from the catalogue,
+    HTML autoescaped, undefined names an error."""
+    environment = Environment(
+        loader=FileSystemLoader(EMAIL_TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    environment.install_gettext_translations(  # type: ignore[attr-defined]
+        email_translations(language), newstyle=True
+    )
+    return environment
+
+
+def render_email(name: str, language: Language, /, **context: object) -> RenderedEmail:
+    """Render the subject, text and HTML of the email `name` in `language`."""
+    language = Language(language)
+    environment = email_environment(language)
+    values = {"language": language.value, **context}
+    text = environment.get_template(f"{name}.txt")
+    subject = "".join(text.blocks["subject"](text.new_context(values)))
+    return RenderedEmail(
+        subject=subject,
+        text=text.render(values),
+        html=environment.get_template(f"{name}.html").render(values),
+    )
