@@ -31,14 +31,26 @@ def shown_date(moment: datetime) -> str:
     return str(flask_babel.format_date(moment, format="long", rebase=True))
 
 
-def shown_moment(moment: datetime, format: str = "medium") -> str:  # noqa: A002 (Babel's name)
-    """Return `moment` to the minute (short) or second (medium) in the shown time zone."""
-    return str(flask_babel.format_datetime(moment, format=format, rebase=True))
+def shown_moment(moment: datetime) -> str:
+    """Return the date and time of `moment` to the second, in the shown time zone and the
+    current locale (the audit log, the scheduler's runs)."""
+    return str(flask_babel.format_datetime(moment, format="medium", rebase=True))
+
+
+def shown_minute(moment: datetime) -> str:
+    """Return the date and time of `moment` to the minute, in the shown time zone and the
+    current locale (a request's history)."""
+    return str(flask_babel.format_datetime(moment, format="short", rebase=True))
 
 
 def shown_month(first_day: date) -> str:
     """Return a month as the figures' axis writes it ("nov. 26", "Nov 26")."""
     return str(flask_babel.format_date(first_day, format="MMM yy"))
+
+
+def shown_percent(value: float) -> str:
+    """Return a percentage (0 to 100) rounded to a whole number, in the current locale."""
+    return str(flask_babel.format_percent(value / 100, format="#,##0 %"))
 
 
 def shown_decimal(value: float) -> str:

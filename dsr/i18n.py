@@ -9,13 +9,13 @@ dsr/translations/ (see babel.cfg at the root of the project for how to extract t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from types import MappingProxyType
 from typing import Any, cast
 
 import flask_babel  # type: ignore[import-untyped]
 from flask import Flask, current_app, request, session
 
+from dsr.dates import SHOWN_TIMEZONE, shown_date
 from dsr.languages import Language
 from dsr.requests.workflow import RequestType, Status
 
@@ -126,15 +126,10 @@ def actor_shown(label: str) -> str:
     return str(ACTOR_LABELS.get(label, label))
 
 
-def shown_date(moment: datetime) -> str:
-    """Return the calendar date of `moment` in the shown time zone, in the current locale."""
-    return str(flask_babel.format_date(moment, format="long", rebase=True))
-
-
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel to `app` and give templates the labels and date format above."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", Language.FR.value)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", SHOWN_TIMEZONE.key)
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(
         current_language=current_language,

@@ -14,7 +14,6 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import flask_babel  # type: ignore[import-untyped]
 from flask import Response, current_app, render_template, request
 from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
@@ -25,6 +24,7 @@ from wtforms.validators import Length, Optional
 
 from dsr.audit.models import VERIFY_BATCH, RequestEvent, verify_audit
 from dsr.dashboard.blueprint import blueprint
+from dsr.dates import shown_moment
 from dsr.db import get_session, utcnow
 from dsr.i18n import gettext, lazy_gettext
 from dsr.requests.models import DataRequest
@@ -190,11 +190,6 @@ class AuditFilterForm(Form):
     action = SelectField(lazy_gettext("Action"), validate_choice=False)
     since = DateField(lazy_gettext("From"), validators=[Optional()], render_kw={"type": "date"})
     until = DateField(lazy_gettext("To"), validators=[Optional()], render_kw={"type": "date"})
-
-
-def shown_moment(moment: datetime) -> str:
-    """Return a date and time as people read it, in their time zone and language."""
-    return str(flask_babel.format_datetime(moment, format="medium", rebase=True))
 
 
 def _zone() -> ZoneInfo:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-import flask_babel  # type: ignore[import-untyped]
 from flask import current_app, render_template
 from sqlalchemy import case, func, select
 from sqlmodel import Session
@@ -22,6 +21,7 @@ from sqlmodel import Session
 from dsr.audit.models import RequestEvent
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.charts import ChartTable, Series, percent_line_chart, stacked_bar_chart
+from dsr.dates import shown_decimal, shown_month, shown_percent
 from dsr.db import get_session, table_of, utcnow
 from dsr.i18n import REQUEST_TYPE_LABELS, gettext
 from dsr.requests.models import DataRequest
@@ -213,17 +213,9 @@ def compute_figures(
 # --- the page -----------------------------------------------------------------------------------
 
 
-def _month_label(month: Month) -> str:
-    return str(flask_babel.format_date(month.first_day, format="MMM yy"))
-
-
-def _percent(value: float) -> str:
-    return str(flask_babel.format_percent(value / 100, format="#,##0 %"))
-
-
 def _days(duration: timedelta) -> str:
     days = duration / timedelta(days=1)
-    return gettext("%(days)s days", days=flask_babel.format_decimal(days, format="#,##0.#"))
+    return gettext("%(days)s days", days=shown_decimal(days))
 
 
 @blueprint.get("/figures")
@@ -231,7 +223,7 @@ def figures() -> str:
     """Show the figures of the last twelve months as charts, each with its table."""
     zone = ZoneInfo(str(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")))
     shown = compute_figures(db_session=get_session(), now=utcnow(), zone=zone)
-    labels = [_month_label(month) for month in shown.months]
+    labels = [shown_month(month.first_day) for month in shown.months]
     kinds = [kind for kind in RequestType]
     type_names = [str(REQUEST_TYPE_LABELS[kind]) for kind in kinds]
     received_chart = stacked_bar_chart(
@@ -268,13 +260,13 @@ def figures() -> str:
         ),
         categories=labels,
         values=shown.on_time_percent_by_month,
-        value_format=_percent,
+        value_format=shown_percent,
     )
     on_time_table = ChartTable(
         caption=gettext("Share of requests answered on time, per month"),
         header=(gettext("Month"), gettext("Answered on time")),
         rows=tuple(
-            (label, "–" if value is None else _percent(value))
+            (label, "–" if value is None else shown_percent(value))
             for label, value in zip(labels, shown.on_time_percent_by_month, strict=True)
         ),
     )
@@ -282,7 +274,9 @@ def figures() -> str:
     return render_template(
         "dashboard/figures.html",
         figures=shown,
-        on_time_share=None if shown.on_time_percent is None else _percent(shown.on_time_percent),
+        on_time_share=None
+        if shown.on_time_percent is None
+        else shown_percent(shown.on_time_percent),
         median=None if median is None else _days(median),
         received_chart=received_chart,
         received_table=received_table,

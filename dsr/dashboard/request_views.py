@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
-import flask_babel  # type: ignore[import-untyped]
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response as AnyResponse
@@ -36,6 +35,7 @@ from dsr.dashboard.forms import (
     VerifyForm,
 )
 from dsr.dashboard.queue import Urgency, due_as_of, urgency_of
+from dsr.dates import shown_minute
 from dsr.db import get_session, utcnow
 from dsr.execution.runner import run_after_approval
 from dsr.i18n import current_language, gettext, lazy_gettext
@@ -88,11 +88,6 @@ EVENT_LABELS: Mapping[str, str] = {
 
 def event_label(action: str) -> str:
     return EVENT_LABELS.get(action) or action.replace("_", " ")
-
-
-def shown_moment(moment: datetime) -> str:
-    """Return the date and time of `moment` in the shown time zone, in the current locale."""
-    return str(flask_babel.format_datetime(moment, format="short", rebase=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +267,7 @@ def _render(
         can_act=_can_act(user),
         action_titles=ACTION_TITLES,
         event_label=event_label,
-        shown_moment=shown_moment,
+        shown_moment=shown_minute,
     )
     return Response(page, status=code)
 

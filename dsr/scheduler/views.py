@@ -11,8 +11,8 @@ from flask import render_template
 from sqlalchemy import select
 from sqlmodel import col
 
-from dsr.dashboard.audit_views import shown_moment
 from dsr.dashboard.blueprint import blueprint
+from dsr.dates import shown_moment
 from dsr.db import get_session, utcnow
 from dsr.scheduler.jobs import JOBS
 from dsr.scheduler.models import JobRun, SchedulerLease, scheduler_jobs
