@@ -22,6 +22,7 @@ from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.background import deliver_after_commit, wait_idle
 from dsr.languages import Language
+from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.outbox.service import enqueue
 from dsr.requests.models import DataRequest
@@ -141,9 +142,7 @@ def queue_one(session: db.Session, subject: str) -> None:
     enqueue(
         db_session=session,
         to="zoe.lefevre@example.org",
-        subject=subject,
-        text="Text",
-        html=None,
+        email=RenderedEmail(subject=subject, text="Text", html=None),
         language=Language.EN,
         dedup_key=None,
         now=db.utcnow(),

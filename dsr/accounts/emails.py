@@ -50,9 +50,7 @@ def queue_staff_email(
     enqueue(
         db_session=db_session,
         to=to,
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
+        email=email,
         language=language,
         dedup_key=None,
         now=now,

@@ -432,9 +432,7 @@ def _mail(
     enqueue(
         db_session=db_session,
         to=request.requester_email,
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
+        email=email,
         language=language,
         dedup_key=dedup_key,
         now=now,

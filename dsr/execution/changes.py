@@ -229,9 +229,7 @@ def _mail_change_done(
     enqueue(
         db_session=db_session,
         to=request.requester_email,
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
+        email=email,
         language=request.language,
         dedup_key=f"{dedup}:{request.id}",
         now=now,

@@ -281,9 +281,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         enqueue(
             db_session=db_session,
             to=request.requester_email,
-            subject=email.subject,
-            text=email.text,
-            html=email.html,
+            email=email,
             language=request.language,
             dedup_key=f"erasure-done:{request.id}",
             now=now,

@@ -28,11 +28,11 @@ TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 
 @dataclass(frozen=True, slots=True)
 class RenderedEmail:
-    """One email ready for the outbox: its subject and its two bodies."""
+    """One email ready for the outbox: its subject and its bodies (`html` None: text only)."""
 
     subject: str
     text: str
-    html: str
+    html: str | None
 
 
 @functools.cache

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from dsr.db import claim_row, open_session, table_of
 from dsr.languages import Language
 from dsr.outbox.compose import compose_email
+from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import LAST_ERROR_MAX, OutboxMessage, OutboxStatus, new_message_id
 from dsr.outbox.smtp import (
     MAX_ATTEMPTS,
@@ -46,9 +47,7 @@ def enqueue(
     *,
     db_session: Session,
     to: str,
-    subject: str,
-    text: str,
-    html: str | None,
+    email: RenderedEmail,
     language: Language,
     dedup_key: str | None,
     now: datetime,
@@ -68,9 +67,9 @@ def enqueue(
         dedup_key=dedup_key,
         request_id=request_id,
         to_address=to.strip(),
-        subject=subject,
-        text_body=text,
-        html_body=html,
+        subject=email.subject,
+        text_body=email.text,
+        html_body=email.html,
         language=Language(language),
         next_attempt_at=now,
         created_at=now,

@@ -640,9 +640,7 @@ def mail_requester(
     enqueue(
         db_session=db_session,
         to=request.requester_email,
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
+        email=email,
         language=request.language,
         dedup_key=dedup_key,
         now=now,

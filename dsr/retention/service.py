@@ -270,9 +270,7 @@ def _warn(
     enqueue(
         db_session=session,
         to=address,
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
+        email=email,
         language=language,
         dedup_key=dedup,
         now=now,

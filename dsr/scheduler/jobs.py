@@ -237,9 +237,7 @@ def send_deadline_notices(
                 enqueue(
                     db_session=db_session,
                     to=staff.email,
-                    subject=email.subject,
-                    text=email.text,
-                    html=email.html,
+                    email=email,
                     language=language,
                     dedup_key=key,
                     now=now,
@@ -291,9 +289,7 @@ def _send_digest(
             enqueue(
                 db_session=db_session,
                 to=staff.email,
-                subject=email.subject,
-                text=email.text,
-                html=email.html,
+                email=email,
                 language=language,
                 dedup_key=key,
                 now=now,

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from dsr import db
 from dsr.languages import Language
 from dsr.outbox.cli import outbox_group
+from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.outbox.service import DeliveryReport, deliver_due, enqueue
 from dsr.outbox.smtp import MAX_ATTEMPTS, SmtpSettings, next_attempt_delay
@@ -51,9 +52,9 @@ def queue(engine: Engine, count: int = 1, *, to: str = ADDRESS, at: datetime = N
             enqueue(
                 db_session=session,
                 to=to,
-                subject=f"Message {number}",
-                text=f"Text {number}",
-                html=f"<p>Text {number}</p>",
+                email=RenderedEmail(
+                    subject=f"Message {number}", text=f"Text {number}", html=f"<p>Text {number}</p>"
+                ),
                 language=Language.EN,
                 dedup_key=f"test:{number}",
                 now=at,
@@ -83,9 +84,7 @@ def test_the_same_cause_queues_one_message(store: Engine) -> None:
         first = enqueue(
             db_session=session,
             to=ADDRESS,
-            subject="Hello",
-            text="Text",
-            html=None,
+            email=RenderedEmail(subject="Hello", text="Text", html=None),
             language=Language.FR,
             dedup_key="verification:1:abc",
             now=NOW,
@@ -93,9 +92,7 @@ def test_the_same_cause_queues_one_message(store: Engine) -> None:
         second = enqueue(
             db_session=session,
             to=ADDRESS,
-            subject="Hello again",
-            text="Other text",
-            html=None,
+            email=RenderedEmail(subject="Hello again", text="Other text", html=None),
             language=Language.FR,
             dedup_key="verification:1:abc",
             now=NOW,
@@ -105,9 +102,7 @@ def test_the_same_cause_queues_one_message(store: Engine) -> None:
         again = enqueue(
             db_session=session,
             to=ADDRESS,
-            subject="Hello later",
-            text="Text",
-            html=None,
+            email=RenderedEmail(subject="Hello later", text="Text", html=None),
             language=Language.FR,
             dedup_key="verification:1:abc",
             now=NOW,
@@ -241,9 +236,7 @@ def test_a_bad_address_fails_alone(
         enqueue(
             db_session=session,
             to=ADDRESS,
-            subject="Good one",
-            text="Text",
-            html=None,
+            email=RenderedEmail(subject="Good one", text="Text", html=None),
             language=Language.EN,
             dedup_key="test:good",
             now=NOW,

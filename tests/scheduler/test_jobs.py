@@ -17,6 +17,7 @@ from dsr.accounts.models import StaffRole
 from dsr.audit.models import RequestEvent, record_event, verify_audit
 from dsr.delivery.models import Report, ReportKind
 from dsr.languages import Language
+from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
 from dsr.requests.models import DataRequest
@@ -168,9 +169,9 @@ def test_closed_requests_are_minimised_and_the_audit_chain_still_verifies(
         enqueue(
             db_session=session,
             to="Zoe.Lefevre@Example.org",
-            subject="s",
-            text="Your request about your account",
-            html="<p>x</p>",
+            email=RenderedEmail(
+                subject="s", text="Your request about your account", html="<p>x</p>"
+            ),
             language=Language.FR,
             dedup_key="test:minimise",
             now=NOW - timedelta(days=6 * 365),
