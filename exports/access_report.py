@@ -15,11 +15,10 @@ import base64
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache, partial
 from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
@@ -38,6 +37,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import Flowable
 
+from exports.dates import short_date, short_datetime
 from exports.pdf import (
     FONT_BOLD,
     FONT_REGULAR,
@@ -53,14 +53,13 @@ from exports.pdf import (
     register_fonts,
     safe_paragraph,
 )
-from exports.report_words import MONTHS_EN, words
+from exports.report_words import words
 from exports.ropa import EEA_COUNTRIES
 from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, LEADING, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection
 from inventory.model import Category, Contact, DataMap, Field_
 
-PARIS = ZoneInfo("Europe/Paris")
 CHUNK_ROWS = 40
 """Rows per table flowable: a long table is laid out as a run of tables of about a page each
 (a table split across pages is measured again from the split, so long ones cost quadratic time)."""
@@ -126,20 +125,6 @@ def format_number(value: int | float | Decimal, lang: str) -> str:
     return sign + _group(whole, separator) + (point + fraction if fraction else "")
 
 
-def format_date(value: date, lang: str) -> str:
-    """25/11/2026 in French, 25 Nov 2026 in English."""
-    if _language(lang) == "fr":
-        return f"{value.day:02d}/{value.month:02d}/{value.year}"
-    return f"{value.day} {MONTHS_EN[value.month - 1]} {value.year}"
-
-
-def format_datetime(value: datetime, lang: str) -> str:
-    """A moment in Paris time, to the minute; a naive value is taken as UTC (how it is stored)."""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    local = aware.astimezone(PARIS)
-    return f"{format_date(local.date(), lang)} {local.hour:02d}:{local.minute:02d}"
-
-
 def format_value(value: Any, lang: str) -> str:
     """Write one collected value as plain text for the reader."""
     w = words(lang)
@@ -150,9 +135,9 @@ def format_value(value: Any, lang: str) -> str:
     if isinstance(value, int | float | Decimal):
         return format_number(value, lang)
     if isinstance(value, datetime):
-        return format_datetime(value, lang)
+        return short_datetime(value, lang)
     if isinstance(value, date):
-        return format_date(value, lang)
+        return short_date(value, lang)
     if isinstance(value, time):
         return f"{value.hour:02d}:{value.minute:02d}"
     if isinstance(value, bytes):
@@ -315,8 +300,8 @@ class _ReportStory:
         request_rows: list[tuple[str, CellValue]] = [
             (w["reference"], request.reference),
             (w["requester"], request.requester_email),
-            (w["received_at"], format_datetime(request.received_at, self.lang)),
-            (w["completed_at"], format_datetime(request.completed_at, self.lang)),
+            (w["received_at"], short_datetime(request.received_at, self.lang)),
+            (w["completed_at"], short_datetime(request.completed_at, self.lang)),
         ]
         controller_rows: list[tuple[str, CellValue]] = [
             (w["organisation"], f"{organisation.name}\n{organisation.address}"),
@@ -700,8 +685,6 @@ def _column_widths(
 
 __all__ = [
     "ReportRequest",
-    "format_date",
-    "format_datetime",
     "format_number",
     "format_value",
     "render_access_report",

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
 from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
 from reportlab.platypus.flowables import Flowable
 
+from exports.dates import long_date
 from exports.pdf import (
     DocumentInfo,
     bullet_list,
@@ -28,8 +27,6 @@ from exports.pdf import (
     safe_paragraph,
 )
 from inventory.model import DataMap, ErasureAction
-
-SHOWN_TIMEZONE = ZoneInfo("Europe/Paris")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +163,6 @@ def _lang(lang: str) -> str:
     return "fr" if lang == "fr" else "en"
 
 
-def shown_day(moment: datetime, lang: str) -> str:
-    """Return the calendar day of `moment` in Paris, written out (2 mars 2026 / March 2, 2026)."""
-    local = moment.astimezone(SHOWN_TIMEZONE).date()
-    return str(format_date(local, format="long", locale="fr_FR" if lang == "fr" else "en_GB"))
-
-
 def category_outcomes(data_map: DataMap, steps: Iterable[ErasedStep]) -> list[CategoryOutcome]:
     """Sum the steps per category, in the map's order of categories; empty steps are left out."""
     rows: dict[str, int] = {}
@@ -251,8 +242,8 @@ def render_erasure_certificate(
             words["request"],
             [
                 (words["reference"], request.reference),
-                (words["received"], shown_day(request.received_at, lang)),
-                (words["completed"], shown_day(request.completed_at, lang)),
+                (words["received"], long_date(request.received_at, lang)),
+                (words["completed"], long_date(request.completed_at, lang)),
                 (words["controller"], _contact_line(organisation.controller.name, address)),
                 (
                     words["dpo"],

@@ -19,8 +19,9 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import IO, Any, BinaryIO
 
-from exports.access_report import ReportRequest, format_datetime
+from exports.access_report import ReportRequest
 from exports.csv_safe import neutralise_cell
+from exports.dates import short_datetime
 from exports.report_words import words
 from inventory.collection import CollectedRow, Collection
 from inventory.model import Category, DataMap, Field_, LegalBasis
@@ -93,7 +94,7 @@ def write_portability_zip(
     readme = w["readme"].format(
         organisation=data_map.organisation.name,
         reference=request.reference,
-        completed_at=format_datetime(request.completed_at, lang),
+        completed_at=short_datetime(request.completed_at, lang),
         categories=listing or w["readme_empty"],
     )
     with zipfile.ZipFile(out, "w") as archive:

@@ -265,8 +265,6 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
 
 def words(lang: str) -> dict[str, str]:
     """Return the wording in `lang`: French for "fr", English for anything else."""

@@ -15,6 +15,7 @@ from reportlab.platypus import Spacer
 from reportlab.platypus.flowables import Flowable
 
 from exports.csv_safe import csv_bytes
+from exports.dates import edition_date
 from exports.pdf import (
     CellValue,
     DocumentInfo,
@@ -327,8 +328,7 @@ def ropa_pdf(data_map: DataMap, lang: str, *, edition: date | None = None) -> by
         (words["count"], str(len(activities))),
     ]
     if edition is not None:
-        shown = edition.strftime("%d/%m/%Y") if language == "fr" else edition.isoformat()
-        general.append((words["edition"], shown))
+        general.append((words["edition"], edition_date(edition, language)))
 
     summary_rows = [
         [

@@ -14,12 +14,11 @@ from pypdf import PdfReader
 
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from exports.access_report import (
-    format_date,
-    format_datetime,
     format_number,
     format_value,
     render_access_report,
 )
+from exports.dates import short_date, short_datetime
 from inventory.collection import Collection
 from tests.exports.demo_subject import DemoPlatform, load_point3_map, qpdf_check, report_request
 
@@ -224,10 +223,10 @@ def test_a_long_category_is_laid_out_on_landscape_pages_with_repeated_headers(
 
 def test_values_are_written_in_the_readers_locale() -> None:
     moment = datetime(2026, 11, 25, 13, 5, tzinfo=UTC)
-    assert format_datetime(moment, "fr") == "25/11/2026 14:05"
-    assert format_datetime(moment, "en") == "25 Nov 2026 14:05"
-    assert format_datetime(datetime(2026, 7, 1, 12, 0), "fr") == "01/07/2026 14:00"
-    assert format_date(date(1994, 5, 17), "en") == "17 May 1994"
+    assert short_datetime(moment, "fr") == "25/11/2026 14:05"
+    assert short_datetime(moment, "en") == "25 Nov 2026 14:05"
+    assert short_datetime(datetime(2026, 7, 1, 12, 0), "fr") == "01/07/2026 14:00"
+    assert short_date(date(1994, 5, 17), "en") == "17 May 1994"
     assert format_number(Decimal("1234.50"), "fr") == "1\u00a0234,50"
     assert format_number(Decimal("1234.50"), "en") == "1,234.50"
     assert format_number(-1234567.5, "en") == "-1,234,567.50"
