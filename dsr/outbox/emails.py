@@ -6,6 +6,11 @@ come from the desk's one gettext catalogue (dsr/translations), loaded with Babel
 through Flask-Babel so that workers and the scheduler render emails in the requester's language
 outside any web request. The HTML is autoescaped, so what a requester typed (their message, what
 to correct) is shown as text, never as markup.
+
+The environment trims the line break after a block tag (so that `{% if %}` lines leave none): a
+sentence that ends a line is closed with `{% endtrans +%}`, which keeps its line break. A French
+wording that differs between the two bodies (a `&nbsp;` before a colon in HTML) has the
+`{% trans "html" %}` context.
 """
 
 from __future__ import annotations
