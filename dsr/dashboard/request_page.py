@@ -209,7 +209,7 @@ class RequestPage:
     urgency: Urgency
     assignee: str | None
     subject: SubjectData
-    category_titles: Mapping[str, str | None]
+    category_titles: Mapping[str, str]
     delivery: DeliveryPanel
     changes: ChangesPanel
     can_act: bool

@@ -33,7 +33,7 @@ from dsr.dashboard.forms import (
     VerifyForm,
 )
 from dsr.dashboard.queue import Urgency
-from dsr.dashboard.request_page import OFFERED_BY_NAME, gather_request_page
+from dsr.dashboard.request_page import OFFERED_BY_NAME, RequestPage, gather_request_page
 from dsr.db import get_session, utcnow
 from dsr.execution.runner import run_after_approval
 from dsr.i18n import gettext
@@ -75,9 +75,14 @@ def _render(
     bound: tuple[str, Form] | None = None,
     code: int = 200,
 ) -> AnyResponse:
-    page = gather_request_page(data_request, bound=bound)
-    html = render_template("dashboard/request.html", page=page, Urgency=Urgency)
-    return Response(html, status=code)
+    return Response(
+        render_request_page(gather_request_page(data_request, bound=bound)), status=code
+    )
+
+
+def render_request_page(page: RequestPage) -> str:
+    """Render a gathered request page; this reads no database."""
+    return render_template("dashboard/request.html", page=page, Urgency=Urgency)
 
 
 @blueprint.get("/requests/<reference>")
