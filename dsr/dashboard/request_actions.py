@@ -9,6 +9,7 @@ Importing `dsr.execution.changes` and `erasure` registers their executors too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
@@ -169,112 +170,103 @@ def certificate_file(reference: str) -> AnyResponse:
     return response
 
 
+def _change(
+    data_request: DataRequest, change: Callable[[], str], *, deliver: bool = False
+) -> AnyResponse:
+    """Make `change` (which returns what to tell staff) and show the request's page again; a
+    refusal or a system that cannot be reached undoes it and says why. `deliver`: send the
+    emails it queued once it commits."""
+    db_session = get_session()
+    try:
+        done = change()
+    except ChangeRefused as error:
+        db_session.rollback()
+        _not_done(error.message)
+        return _page(data_request)
+    except SystemUnavailable as error:
+        db_session.rollback()
+        _not_done(str(error))
+        return _page(data_request)
+    if deliver:
+        deliver_after_commit(db_session)
+    flash(done)
+    return _page(data_request)
+
+
 @blueprint.post("/requests/<reference>/rectification")
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def save_rectification(reference: str) -> AnyResponse:
     """Keep the new values staff approved for each rectifiable field (empty: not corrected)."""
     who = _staff_label()
-    db_session = get_session()
-    data_request = request_by_reference(db_session, reference)
+    data_request = request_by_reference(get_session(), reference)
     data_map = current_data_map()
     form = RectificationForm.for_fields(
         dict.fromkeys(changes.rectifiable_fields(data_map), ""), request.form
     )
-    try:
+
+    def save() -> str:
         count = changes.save_rectification_values(
-            db_session=db_session,
+            db_session=get_session(),
             request=data_request,
             data_map=data_map,
             values=form.values(),
             staff_label=who,
             now=utcnow(),
         )
-    except ChangeRefused as error:
-        db_session.rollback()
-        _not_done(error.message)
-        return _page(data_request)
-    flash(gettext("%(count)d new value(s) approved.", count=count))
-    return _page(data_request)
+        return gettext("%(count)d new value(s) approved.", count=count)
+
+    return _change(data_request, save)
+
+
+def _change_subject(
+    reference: str,
+    apply: Callable[..., object],
+    done: str,
+    *,
+    with_reason: bool = False,
+    deliver: bool = False,
+) -> AnyResponse:
+    """Make one of `changes`' targeted changes on the request's subject (`apply`), with the
+    reason staff gave in a `ReasonForm` when `with_reason`."""
+    who = _staff_label()
+    data_request = request_by_reference(get_session(), reference)
+    given = {"reason": ReasonForm(request.form).reason.data or ""} if with_reason else {}
+
+    def change() -> str:
+        apply(
+            db_session=get_session(),
+            request=data_request,
+            settings=_settings(),
+            staff_label=who,
+            now=utcnow(),
+            **given,
+        )
+        return done
+
+    return _change(data_request, change, deliver=deliver)
 
 
 @blueprint.post("/requests/<reference>/reactivate")
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def reactivate_account(reference: str) -> AnyResponse:
     """Give a deactivated account back, at the person's request."""
-    who = _staff_label()
-    db_session = get_session()
-    data_request = request_by_reference(db_session, reference)
-    form = ReasonForm(request.form)
-    try:
-        changes.reactivate(
-            db_session=db_session,
-            request=data_request,
-            settings=_settings(),
-            staff_label=who,
-            reason=form.reason.data or "",
-            now=utcnow(),
-        )
-    except ChangeRefused as error:
-        db_session.rollback()
-        _not_done(error.message)
-        return _page(data_request)
-    except SystemUnavailable as error:
-        db_session.rollback()
-        _not_done(str(error))
-        return _page(data_request)
-    deliver_after_commit(db_session)
-    flash(gettext("The account is active again; the person was told."))
-    return _page(data_request)
+    done = gettext("The account is active again; the person was told.")
+    return _change_subject(reference, changes.reactivate, done, with_reason=True, deliver=True)
 
 
 @blueprint.post("/requests/<reference>/restriction/announce")
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def announce_restriction_lift(reference: str) -> AnyResponse:
     """Tell the person, with the reason, that their restriction will be lifted."""
-    who = _staff_label()
-    db_session = get_session()
-    data_request = request_by_reference(db_session, reference)
-    form = ReasonForm(request.form)
-    try:
-        changes.announce_restriction_lift(
-            db_session=db_session,
-            request=data_request,
-            settings=_settings(),
-            staff_label=who,
-            reason=form.reason.data or "",
-            now=utcnow(),
-        )
-    except ChangeRefused as error:
-        db_session.rollback()
-        _not_done(error.message)
-        return _page(data_request)
-    deliver_after_commit(db_session)
-    flash(gettext("The person was told that the restriction will be lifted."))
-    return _page(data_request)
+    done = gettext("The person was told that the restriction will be lifted.")
+    return _change_subject(
+        reference, changes.announce_restriction_lift, done, with_reason=True, deliver=True
+    )
 
 
 @blueprint.post("/requests/<reference>/restriction/lift")
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def lift_restriction(reference: str) -> AnyResponse:
     """Lift a restriction the person was told about beforehand."""
-    who = _staff_label()
-    db_session = get_session()
-    data_request = request_by_reference(db_session, reference)
-    try:
-        changes.lift_restriction(
-            db_session=db_session,
-            request=data_request,
-            settings=_settings(),
-            staff_label=who,
-            now=utcnow(),
-        )
-    except ChangeRefused as error:
-        db_session.rollback()
-        _not_done(error.message)
-        return _page(data_request)
-    except SystemUnavailable as error:
-        db_session.rollback()
-        _not_done(str(error))
-        return _page(data_request)
-    flash(gettext("The restriction is lifted."))
-    return _page(data_request)
+    done = gettext("The restriction is lifted.")
+    return _change_subject(reference, changes.lift_restriction, done)

@@ -19,19 +19,9 @@ from wtforms import Form
 from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.background import deliver_after_commit
+from dsr.dashboard import forms as action_forms
 from dsr.dashboard import operations
 from dsr.dashboard.blueprint import blueprint
-from dsr.dashboard.forms import (
-    ActionForm,
-    AskForm,
-    AssignForm,
-    DenyForm,
-    ExtendForm,
-    IdentityDocumentForm,
-    NoteForm,
-    ResumeForm,
-    VerifyForm,
-)
 from dsr.dashboard.queue import Urgency
 from dsr.dashboard.request_page import OFFERED_BY_NAME, RequestPage, gather_request_page
 from dsr.db import get_session, utcnow
@@ -105,7 +95,7 @@ def _handlers() -> dict[str, Handler]:
     now = utcnow()
 
     def verify(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(VerifyForm, form)
+        form = _as(action_forms.VerifyForm, form)
         operations.verify_by_hand(
             db_session=db,
             request=r,
@@ -117,13 +107,13 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def review(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(ActionForm, form)
+        form = _as(action_forms.ActionForm, form)
         operations.start_review(
             db_session=db, request=r, version_id=form.version, staff_label=who, now=now
         )
 
     def ask(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(AskForm, form)
+        form = _as(action_forms.AskForm, form)
         operations.ask_requester(
             db_session=db,
             request=r,
@@ -135,7 +125,7 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def identity(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(IdentityDocumentForm, form)
+        form = _as(action_forms.IdentityDocumentForm, form)
         operations.ask_for_identity_document(
             db_session=db,
             request=r,
@@ -147,7 +137,7 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def resume(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(ResumeForm, form)
+        form = _as(action_forms.ResumeForm, form)
         operations.resume_review(
             db_session=db,
             request=r,
@@ -158,14 +148,14 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def approve(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(ActionForm, form)
+        form = _as(action_forms.ActionForm, form)
         operations.approve(
             db_session=db, request=r, version_id=form.version, staff_label=who, now=now
         )
         run_after_approval(db, request=r)  # access, erasure...: carried out once approved
 
     def deny(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(DenyForm, form)
+        form = _as(action_forms.DenyForm, form)
         operations.deny(
             db_session=db,
             request=r,
@@ -176,7 +166,7 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def extend(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(ExtendForm, form)
+        form = _as(action_forms.ExtendForm, form)
         operations.extend(
             db_session=db,
             request=r,
@@ -188,7 +178,7 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def assign(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(AssignForm, form)
+        form = _as(action_forms.AssignForm, form)
         operations.assign(
             db_session=db,
             request=r,
@@ -199,7 +189,7 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def note(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(NoteForm, form)
+        form = _as(action_forms.NoteForm, form)
         operations.add_note(
             db_session=db, request=r, staff_label=who, note=form.note.data or "", now=now
         )
@@ -262,12 +252,14 @@ def act(reference: str, action: str) -> AnyResponse:
     data_request = request_by_reference(db_session, reference)
     page = redirect(url_for("dashboard.request_page", reference=data_request.reference), 303)
     form: Form
-    if offered.form_class is AssignForm:
-        form = AssignForm(request.form, staff=operations.assignable_staff(db_session=db_session))
+    if offered.form_class is action_forms.AssignForm:
+        form = action_forms.AssignForm(
+            request.form, staff=operations.assignable_staff(db_session=db_session)
+        )
     else:
         form = offered.form_class(request.form)
     if not form.validate():
-        version = form.version if isinstance(form, ActionForm) else None
+        version = form.version if isinstance(form, action_forms.ActionForm) else None
         if version is not None and version != data_request.version_id:
             flash(_changed_meanwhile(), "error")
             return page
