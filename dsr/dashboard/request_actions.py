@@ -21,7 +21,7 @@ from dsr.accounts.models import StaffRole
 from dsr.background import deliver_after_commit
 from dsr.dashboard.blueprint import blueprint, current_data_map
 from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm
-from dsr.dashboard.request_page import RUNNABLE
+from dsr.dashboard.request_panels import RUNNABLE
 from dsr.dashboard.request_views import request_by_reference
 from dsr.db import get_session, utcnow
 from dsr.delivery import service

@@ -1,6 +1,6 @@
 """What a request's page shows, gathered before it renders: its deadline, the data found for the
-subject, the panels of execution, delivery and changes, the action forms the workflow allows now,
-the timeline and the requester's other requests (R7).
+subject, the panels of execution, delivery and changes (`request_panels`), the action forms the
+workflow allows now, the timeline and the requester's other requests (R7).
 
 `gather_request_page` reads the store and the learner platform; the template only renders the
 `RequestPage` it returns, so a page can be rendered from a model built by hand.
@@ -29,37 +29,20 @@ from dsr.dashboard.forms import (
     ExtendForm,
     IdentityDocumentForm,
     NoteForm,
-    ReasonForm,
-    RectificationForm,
     ResumeForm,
     VerifyForm,
 )
 from dsr.dashboard.queue import Urgency, due_as_of, urgency_of
+from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, changes_panel, delivery_panel
 from dsr.db import get_session, utcnow
-from dsr.delivery import service
-from dsr.delivery.forms import SendReportForm
-from dsr.delivery.models import DownloadLink, Report
-from dsr.execution import changes, erasure
-from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun
-from dsr.execution.runner import failure_reason, has_executor
-from dsr.execution.targets import ChangeRefused
 from dsr.i18n import STAFF_STATUS_LABELS, actor_shown, current_language, gettext, lazy_gettext
 from dsr.requests.models import DataRequest
-from dsr.requests.workflow import TERMINAL, Action, Actor, RequestType, Status, available_actions
-from inventory.erasure import ErasurePlan
+from dsr.requests.workflow import Action, Actor, available_actions
 from inventory.locator import category_counts, locate_subject
 from inventory.model import DataMap, IdentityKind
 from inventory.systems import SystemUnavailable
 
 EARLIER_REQUESTS_SHOWN = 20
-
-RUNNABLE = frozenset({Status.APPROVED, Status.FAILED})
-"""Staff can run a request approved (when its run did not start) or failed (a retry)."""
-
-RECTIFICATION_OPEN = frozenset(
-    {Status.VERIFIED, Status.IN_REVIEW, Status.AWAITING_REQUESTER, Status.APPROVED, Status.FAILED}
-)
-"""The statuses in which staff can still change the new values of a rectification."""
 
 ACTION_TITLES: Mapping[str, str] = {
     "verify": lazy_gettext("Verify the address by hand"),
@@ -150,53 +133,6 @@ class TimelineEntry:
     actor: str
     status_change: tuple[str, str] | None = None
     reason: str | None = None
-
-
-@dataclass
-class DeliveryPanel:
-    """What the request page shows about running and delivering the request."""
-
-    runnable: bool
-    failure: str | None = None
-    reports: list[Report] = field(default_factory=list)
-    link: DownloadLink | None = None
-    send_form: SendReportForm | None = None
-    retry_form: ActionForm | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RectifiableField:
-    system: str
-    column: str
-    category: str
-    label: str
-    value: str
-
-    @property
-    def form_name(self) -> str:
-        return RectificationForm.field_name(self.system, self.column)
-
-
-@dataclass
-class ChangesPanel:
-    """What the request page shows about the changes a request makes to the systems, with the
-    forms of the actions staff may take on them now."""
-
-    plan: ErasurePlan | None = None
-    plan_problem: str | None = None
-    runs: list[ErasureSystemRun] = field(default_factory=list)
-    certificate: bool = False
-    rectifiable: list[RectifiableField] = field(default_factory=list)
-    rectification_open: bool = False
-    can_act: bool = False
-    reactivable: bool = False
-    reactivated: bool = False
-    restriction_lift_announced: bool = False
-    restriction_lifted: bool = False
-    restriction_completed: bool = False
-    rectification_form: RectificationForm | None = None
-    reactivate_form: ReasonForm | None = None
-    announce_lift_form: ReasonForm | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,105 +233,6 @@ def subject_data(data_map: DataMap, data_request: DataRequest) -> SubjectData:
         checked=True,
         flags=[flag.message for flag in location.flags],
     )
-
-
-def delivery_panel(db_session: Session, data_request: DataRequest, acting: bool) -> DeliveryPanel:
-    """Gather why the last run failed, the reports produced and their link, and the forms to run
-    the request again or send its reports when `acting` staff may."""
-    panel = DeliveryPanel(runnable=has_executor(data_request.type))
-    panel.failure = failure_reason(db_session, data_request)
-    panel.reports = service.reports_of(db_session, data_request.id)
-    panel.link = service.link_of(db_session, data_request.id)
-    if acting and panel.runnable and data_request.status in RUNNABLE:
-        panel.retry_form = ActionForm(data={"version_id": str(data_request.version_id)})
-    if (
-        acting
-        and data_request.status is Status.COMPLETED
-        and panel.reports
-        and panel.link is None
-        and data_request.verified_at is not None
-    ):
-        panel.send_form = SendReportForm()
-    return panel
-
-
-def has_event(db_session: Session, data_request: DataRequest, action: str) -> bool:
-    """Whether the request's audit trail records `action`."""
-    found = db_session.exec(
-        select(RequestEvent.sequence).where(
-            RequestEvent.request_id == data_request.id, RequestEvent.action == action
-        )
-    ).first()
-    return found is not None
-
-
-def rectifiable_fields(
-    db_session: Session, data_map: DataMap, data_request: DataRequest
-) -> list[RectifiableField]:
-    """Return the fields the map marks rectifiable, with the new values approved so far."""
-    if data_request.id is None:
-        return []
-    approved = changes.approved_values(db_session, data_request.id)
-    language = "fr" if data_request.language.value == "fr" else "en"
-    fields: list[RectifiableField] = []
-    for (system, column), category_id in changes.rectifiable_fields(data_map).items():
-        label = next(
-            f.label.get(language)
-            for f in data_map.categories[category_id].fields
-            if f.column == column
-        )
-        value = approved.get((system, column), "")
-        fields.append(RectifiableField(system, column, category_id, label, value))
-    return fields
-
-
-def changes_panel(
-    db_session: Session, data_map: DataMap, data_request: DataRequest, acting: bool
-) -> ChangesPanel:
-    """Gather what the panel shows for this request (the plan only while it can still change)."""
-    panel = ChangesPanel(can_act=acting)
-    kind, status = data_request.type, data_request.status
-    if kind is RequestType.ERASURE and data_request.id is not None:
-        panel.runs = erasure.system_runs(db_session, data_request.id)
-        panel.certificate = (
-            db_session.exec(
-                select(ErasureCertificate.id).where(
-                    ErasureCertificate.request_id == data_request.id
-                )
-            ).first()
-            is not None
-        )
-        if data_request.verified_at is not None and status not in TERMINAL:
-            with open_systems().opened() as systems:
-                try:
-                    panel.plan = erasure.subject_plan(
-                        data_map, systems, data_request.requester_email
-                    )
-                except SystemUnavailable as error:
-                    panel.plan_problem = str(error)
-                except ChangeRefused as error:
-                    panel.plan_problem = error.message
-    if kind is RequestType.RECTIFICATION and data_request.id is not None:
-        panel.rectifiable = rectifiable_fields(db_session, data_map, data_request)
-        panel.rectification_open = status in RECTIFICATION_OPEN
-        if acting and panel.rectification_open and panel.rectifiable:
-            panel.rectification_form = RectificationForm.for_fields(
-                {(item.system, item.column): item.value for item in panel.rectifiable}
-            )
-    if kind is RequestType.DEACTIVATION and status is Status.COMPLETED:
-        panel.reactivable = True
-        panel.reactivated = has_event(db_session, data_request, changes.REACTIVATED_ACTION)
-        if acting:
-            panel.reactivate_form = ReasonForm()
-    if kind is RequestType.RESTRICTION and status is Status.COMPLETED:
-        panel.restriction_completed = True
-        panel.restriction_lift_announced = has_event(
-            db_session, data_request, changes.LIFT_ANNOUNCED_ACTION
-        )
-        panel.restriction_lifted = has_event(db_session, data_request, changes.LIFTED_ACTION)
-        if acting and not panel.restriction_lift_announced:
-            panel.announce_lift_form = ReasonForm()
-    return panel
 
 
 def action_forms(
