@@ -235,7 +235,7 @@ def subject_data(data_map: DataMap, data_request: DataRequest) -> SubjectData:
     )
 
 
-def action_forms(
+def offered_forms(
     data_request: DataRequest,
     staff: list[tuple[int, str]],
     bound: tuple[str, Form] | None = None,
@@ -294,7 +294,7 @@ def gather_request_page(
         delivery=delivery_panel(db_session, data_request, acting),
         changes=changes_panel(db_session, data_map, data_request, acting),
         can_act=acting,
-        forms=action_forms(data_request, staff, bound) if acting else {},
+        forms=offered_forms(data_request, staff, bound) if acting else {},
         timeline=timeline(db_session, data_request),
         earlier=earlier_requests(db_session, data_request),
     )
