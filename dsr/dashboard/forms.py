@@ -1,4 +1,5 @@
-"""The dashboard's forms: the queue's filters and search, and one form per action on a request.
+"""The dashboard's forms: the queue's filters and search, one form per action on a request, and
+the forms of its reports and of its changes to the organisation's systems.
 
 Every action form carries the `version_id` of the request as the page showed it, so that an action
 taken on a request that changed meanwhile is refused instead of applied twice. The CSRF token of
@@ -10,11 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wtforms import Form, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    Form,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from dsr.addresses import EMAIL_MAX
+from dsr.delivery.models import DeliveryMethod
 from dsr.i18n import REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS, lazy_gettext
 from dsr.requests.workflow import MAX_EXTENSION_MONTHS
 
@@ -199,7 +209,30 @@ class NoteForm(ActionForm):
     )
 
 
-# --- changes to the organisation's systems ------------------------------------------------------
+# --- reports and changes to the organisation's systems --------------------------------------------
+
+
+class SendReportForm(Form):
+    """Send the reports to the requester's verified address."""
+
+    method = RadioField(
+        lazy_gettext("How to send"),
+        choices=[
+            SelectChoice(
+                DeliveryMethod.LINK.value,
+                lazy_gettext("A download link, opened with a code sent to the same address"),
+            ),
+            SelectChoice(
+                DeliveryMethod.ENCRYPTED.value,
+                lazy_gettext(
+                    "The same link, with the PDF encrypted: you give the password by another "
+                    "channel (phone, post)"
+                ),
+            ),
+        ],
+        default=DeliveryMethod.LINK.value,
+        validators=[DataRequired()],
+    )
 
 
 class ReasonForm(Form):

@@ -20,12 +20,11 @@ from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole
 from dsr.background import deliver_after_commit
 from dsr.dashboard.blueprint import blueprint, current_data_map
-from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm
+from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm, SendReportForm
 from dsr.dashboard.request_panels import RUNNABLE
 from dsr.dashboard.request_views import request_by_reference
 from dsr.db import get_session, utcnow
 from dsr.delivery import service
-from dsr.delivery.forms import SendReportForm
 from dsr.delivery.models import DeliveryMethod, ReportKind
 from dsr.delivery.views import MEDIA_TYPES, private_response, report_kind_of
 from dsr.execution import changes, erasure  # noqa: F401  (erasure registers its executor)

@@ -15,9 +15,8 @@ from sqlmodel import Session, select
 
 from dsr.audit.models import RequestEvent
 from dsr.dashboard.blueprint import open_systems
-from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm
+from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm, SendReportForm
 from dsr.delivery import service
-from dsr.delivery.forms import SendReportForm
 from dsr.delivery.models import DownloadLink, Report
 from dsr.execution import changes, erasure
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun

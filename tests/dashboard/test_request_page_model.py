@@ -13,12 +13,17 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from dsr.addresses import normalize_email
-from dsr.dashboard.forms import ActionForm, DenyForm, ReasonForm, RectificationForm
+from dsr.dashboard.forms import (
+    ActionForm,
+    DenyForm,
+    ReasonForm,
+    RectificationForm,
+    SendReportForm,
+)
 from dsr.dashboard.queue import Urgency
 from dsr.dashboard.request_page import RequestPage, SubjectData, TimelineEntry
 from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, RectifiableField
 from dsr.dashboard.request_views import render_request_page
-from dsr.delivery.forms import SendReportForm
 from dsr.delivery.models import DeliveryMethod, DownloadLink, Report, ReportKind
 from dsr.execution.change_records import ErasureSystemRun, SystemRunStatus
 from dsr.languages import Language
