@@ -20,11 +20,15 @@ from dsr.accounts import access
 from dsr.accounts import views as accounts_views
 from dsr.api import views as api_views
 from dsr.api.callback_addresses import ALLOWED_NETWORKS_KEY, parse_allowed_networks
-from dsr.dashboard import queue, request_views  # noqa: F401  (they register their routes)
+from dsr.dashboard import (  # noqa: F401  (they register their routes)
+    queue,
+    request_actions,
+    request_views,
+)
 from dsr.dashboard.blueprint import blueprint as dashboard_blueprint
 from dsr.delivery import views as delivery_views
 from dsr.demo import views as demo_views
-from dsr.execution import certificate_views, dashboard_views
+from dsr.execution import certificate_views
 from dsr.extensions import csrf, limiter
 from dsr.requests import views as public_views
 from dsr.scheduler import views as scheduler_views  # noqa: F401  (registers its page)
@@ -133,9 +137,8 @@ def _register_routes(app: Flask) -> None:
     app.register_blueprint(public_views.blueprint)
     app.register_blueprint(accounts_views.blueprint)
     app.register_blueprint(dashboard_blueprint)
-    app.register_blueprint(delivery_views.blueprint)  # staff's review, requester's download
+    app.register_blueprint(delivery_views.blueprint)  # the requester's download
     app.register_blueprint(certificate_views.blueprint)  # public: the erasure certificate link
-    app.register_blueprint(dashboard_views.blueprint)  # erasure plan, rectification, reversals
     app.register_blueprint(access.public_blueprint(api_views.blueprint))  # checks its tokens
     access.public_blueprint(demo_views.blueprint)
     health.init_app(app)  # public: /healthz, for load balancers and monitoring

@@ -1,4 +1,5 @@
-"""The dashboard's forms: the queue's filters and search, and one form per action on a request.
+"""The dashboard's forms: the queue's filters and search, one form per action on a request, and
+the forms of its reports and of its changes to the organisation's systems.
 
 Every action form carries the `version_id` of the request as the page showed it, so that an action
 taken on a request that changed meanwhile is refused instead of applied twice. The CSRF token of
@@ -7,14 +8,23 @@ every POST is checked for the whole application by `dsr.extensions.csrf`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wtforms import Form, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    Form,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from dsr.addresses import EMAIL_MAX
+from dsr.delivery.models import DeliveryMethod
 from dsr.i18n import REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS, lazy_gettext
 from dsr.requests.workflow import MAX_EXTENSION_MONTHS
 
@@ -197,3 +207,76 @@ class NoteForm(ActionForm):
         ],
         render_kw={"maxlength": NOTE_MAX, "rows": 3},
     )
+
+
+# --- reports and changes to the organisation's systems --------------------------------------------
+
+
+class SendReportForm(Form):
+    """Send the reports to the requester's verified address."""
+
+    method = RadioField(
+        lazy_gettext("How to send"),
+        choices=[
+            SelectChoice(
+                DeliveryMethod.LINK.value,
+                lazy_gettext("A download link, opened with a code sent to the same address"),
+            ),
+            SelectChoice(
+                DeliveryMethod.ENCRYPTED.value,
+                lazy_gettext(
+                    "The same link, with the PDF encrypted: you give the password by another "
+                    "channel (phone, post)"
+                ),
+            ),
+        ],
+        default=DeliveryMethod.LINK.value,
+        validators=[DataRequired()],
+    )
+
+
+class ReasonForm(Form):
+    """Reactivate an account, or announce that a restriction will be lifted: how the person
+    asked, or why, in staff's words (the service refuses an empty one)."""
+
+    reason = TextAreaField()
+
+
+RECTIFICATION_FIELD_PREFIX = "value:"
+
+
+class RectificationForm(Form):
+    """The new values of a rectification, one text field per field the map marks rectifiable,
+    named `value:<system>:<table.column>`; an empty value withdraws the one approved before.
+
+    The fields depend on the map: build the form with `for_fields`."""
+
+    @staticmethod
+    def field_name(system: str, column: str) -> str:
+        return f"{RECTIFICATION_FIELD_PREFIX}{system}:{column}"
+
+    @classmethod
+    def for_fields(
+        cls, values: Mapping[tuple[str, str], str], formdata: Any = None
+    ) -> RectificationForm:
+        """Return a form with a field per (system, `table.column`) of `values`, showing those
+        values, or what `formdata` posted."""
+        fields = {
+            cls.field_name(system, column): StringField(render_kw={"maxlength": REASON_MAX})
+            for system, column in values
+        }
+        form_class = type("MapRectificationForm", (cls,), fields)
+        data = {cls.field_name(system, column): value for (system, column), value in values.items()}
+        form: RectificationForm = form_class(formdata, data=data)
+        return form
+
+    def values(self) -> dict[tuple[str, str], str | None]:
+        """Return the posted values by (system, `table.column`); a field not posted is left
+        out, so that its approved value stays as it is."""
+        posted: dict[tuple[str, str], str | None] = {}
+        for item in self:
+            if item.raw_data:
+                key = item.name.removeprefix(RECTIFICATION_FIELD_PREFIX)
+                system, _, column = key.partition(":")
+                posted[(system, column)] = item.data
+        return posted

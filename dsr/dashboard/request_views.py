@@ -1,130 +1,38 @@
-"""A request's page: its facts and deadline, its audit timeline, the requester's earlier requests
-(R7), the data found for the subject once the address is verified, and the actions the workflow
-allows now, each a POST form carrying the request's version (optimistic locking).
+"""A request's page, gathered by `request_page.gather_request_page` and then rendered, and the
+actions the workflow allows on it, each a POST form carrying the request's version (optimistic
+locking). The actions on its reports and changes are in `request_actions`.
 
 URLs name requests by their public reference, never by the requester's address.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from werkzeug.wrappers import Response as AnyResponse
 from wtforms import Form
 
 from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole, StaffUser
-from dsr.audit.models import RequestEvent
 from dsr.background import deliver_after_commit
+from dsr.dashboard import forms as action_forms
 from dsr.dashboard import operations
-from dsr.dashboard.blueprint import blueprint, current_data_map, open_systems
-from dsr.dashboard.forms import (
-    ActionForm,
-    AskForm,
-    AssignForm,
-    DenyForm,
-    ExtendForm,
-    IdentityDocumentForm,
-    NoteForm,
-    ResumeForm,
-    VerifyForm,
-)
-from dsr.dashboard.queue import Urgency, due_as_of, urgency_of
-from dsr.dates import shown_minute
+from dsr.dashboard.blueprint import blueprint
+from dsr.dashboard.queue import Urgency
+from dsr.dashboard.request_page import OFFERED_BY_NAME, RequestPage, gather_request_page
 from dsr.db import get_session, utcnow
 from dsr.execution.runner import run_after_approval
-from dsr.i18n import current_language, gettext, lazy_gettext
+from dsr.i18n import gettext
 from dsr.links import public_url
 from dsr.requests.models import DataRequest
 from dsr.requests.service import LinkSigner
-from dsr.requests.workflow import Action, Actor, WorkflowError, available_actions
-from inventory.locator import category_counts, locate_subject
-from inventory.model import IdentityKind
-from inventory.systems import SystemUnavailable
+from dsr.requests.workflow import WorkflowError
 
-EARLIER_REQUESTS_SHOWN = 20
 FormT = TypeVar("FormT", bound=Form)
-
-ACTION_TITLES: Mapping[str, str] = {
-    "verify": lazy_gettext("Verify the address by hand"),
-    "review": lazy_gettext("Start the review"),
-    "ask": lazy_gettext("Ask the requester for information"),
-    "identity": lazy_gettext("Ask for an identity document"),
-    "resume": lazy_gettext("Record the requester's answer"),
-    "approve": lazy_gettext("Approve"),
-    "deny": lazy_gettext("Refuse"),
-    "extend": lazy_gettext("Extend the deadline"),
-    "assign": lazy_gettext("Assign"),
-    "note": lazy_gettext("Add an internal note"),
-}
-"""The title and button of each action form."""
-
-EVENT_LABELS: Mapping[str, str] = {
-    "submitted": lazy_gettext("Request filed"),
-    "resubmitted": lazy_gettext("Filed again by the requester"),
-    "verification_link_renewed": lazy_gettext("New verification link sent"),
-    Action.VERIFY_EMAIL.value: lazy_gettext("Address verified"),
-    Action.EXPIRE.value: lazy_gettext("Expired, never verified"),
-    Action.START_REVIEW.value: lazy_gettext("Review started"),
-    Action.ASK_REQUESTER.value: lazy_gettext("Requester asked for information"),
-    Action.REQUESTER_ANSWERED.value: lazy_gettext("Requester answered"),
-    Action.APPROVE.value: lazy_gettext("Approved"),
-    Action.DENY.value: lazy_gettext("Refused"),
-    Action.START_PROCESSING.value: lazy_gettext("Processing started"),
-    Action.COMPLETE.value: lazy_gettext("Completed"),
-    Action.FAIL.value: lazy_gettext("Failed"),
-    Action.CANCEL.value: lazy_gettext("Cancelled"),
-    Action.EXTEND.value: lazy_gettext("Deadline extended"),
-    operations.NOTE_ACTION: lazy_gettext("Internal note"),
-    operations.ASSIGN_ACTION: lazy_gettext("Assigned"),
-}
-"""What each audited action is called on the timeline; others are shown by their name."""
-
-
-def event_label(action: str) -> str:
-    return EVENT_LABELS.get(action) or action.replace("_", " ")
-
-
-@dataclass(frozen=True, slots=True)
-class OfferedAction:
-    """One action of a request's page: its URL name, the workflow action that allows it (None:
-    always allowed to staff who work requests) and its form."""
-
-    name: str
-    action: Action | None
-    form_class: type[ActionForm]
-
-
-OFFERED_ACTIONS: tuple[OfferedAction, ...] = (
-    OfferedAction("verify", Action.VERIFY_EMAIL, VerifyForm),
-    OfferedAction("review", Action.START_REVIEW, ActionForm),
-    OfferedAction("ask", Action.ASK_REQUESTER, AskForm),
-    OfferedAction("identity", Action.ASK_REQUESTER, IdentityDocumentForm),
-    OfferedAction("resume", Action.REQUESTER_ANSWERED, ResumeForm),
-    OfferedAction("approve", Action.APPROVE, ActionForm),
-    OfferedAction("deny", Action.DENY, DenyForm),
-    OfferedAction("extend", Action.EXTEND, ExtendForm),
-    OfferedAction("assign", None, AssignForm),
-    OfferedAction("note", None, NoteForm),
-)
-OFFERED_BY_NAME: Mapping[str, OfferedAction] = {
-    offered.name: offered for offered in OFFERED_ACTIONS
-}
-
-
-@dataclass
-class SubjectData:
-    """What the locator found for the subject, or why it could not look."""
-
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    checked: bool = False
-    problem: str | None = None
-    flags: list[str] = field(default_factory=list)
 
 
 def request_by_reference(db_session: Session, reference: str) -> DataRequest:
@@ -137,70 +45,8 @@ def request_by_reference(db_session: Session, reference: str) -> DataRequest:
     return found
 
 
-def timeline(db_session: Session, data_request: DataRequest) -> list[RequestEvent]:
-    """Return the request's audit events, oldest first."""
-    return list(
-        db_session.exec(
-            select(RequestEvent)
-            .where(RequestEvent.request_id == data_request.id)
-            .order_by(col(RequestEvent.sequence))
-        ).all()
-    )
-
-
-def earlier_requests(db_session: Session, data_request: DataRequest) -> list[DataRequest]:
-    """Return the other requests from the same address, newest first (R7: repeated requests)."""
-    return list(
-        db_session.exec(
-            select(DataRequest)
-            .where(
-                DataRequest.normalized_email == data_request.normalized_email,
-                DataRequest.id != data_request.id,
-            )
-            .order_by(col(DataRequest.received_at).desc(), col(DataRequest.id).desc())
-            .limit(EARLIER_REQUESTS_SHOWN)
-        ).all()
-    )
-
-
-def subject_data(data_request: DataRequest) -> SubjectData:
-    """Locate the subject by their verified address in every system of the map; a system that
-    cannot be read is reported, not raised."""
-    if data_request.verified_at is None:
-        return SubjectData()
-    data_map = current_data_map()
-    identity = next(
-        (name for name, spec in data_map.identities.items() if spec.kind is IdentityKind.EMAIL),
-        None,
-    )
-    if identity is None:
-        return SubjectData(problem=gettext("The data map declares no email identity."))
-    with open_systems().opened() as systems:
-        try:
-            location = locate_subject(data_map, systems, identity, data_request.requester_email)
-        except SystemUnavailable as error:
-            return SubjectData(
-                checked=True,
-                problem=gettext(
-                    "The system %(system)s could not be read (%(reason)s): the data found "
-                    "cannot be shown now. Try again later.",
-                    system=error.system,
-                    reason=error.reason,
-                ),
-            )
-    return SubjectData(
-        counts=category_counts(data_map, location),
-        checked=True,
-        flags=[flag.message for flag in location.flags],
-    )
-
-
 def _staff_label(user: StaffUser) -> str:
     return user.email
-
-
-def _can_act(user: StaffUser | None) -> bool:
-    return user is not None and user.role in operations.WORKING_ROLES
 
 
 def _links() -> LinkSigner:
@@ -213,63 +59,20 @@ def _links() -> LinkSigner:
     )
 
 
-def _offered(data_request: DataRequest) -> list[OfferedAction]:
-    allowed = set(available_actions(data_request.status, Actor.STAFF))
-    return [
-        offered
-        for offered in OFFERED_ACTIONS
-        if offered.action is None or offered.action in allowed
-    ]
-
-
 def _render(
     data_request: DataRequest,
     *,
     bound: tuple[str, Form] | None = None,
     code: int = 200,
 ) -> AnyResponse:
-    db_session = get_session()
-    user = current_staff()
-    now = utcnow()
-    due = due_as_of(data_request.due_at, data_request.paused_since, now)
-    days_left, urgency = urgency_of(data_request.status, due, now)
-    staff = operations.assignable_staff(db_session=db_session)
-    forms: dict[str, Form] = {}
-    if _can_act(user):
-        for offered in _offered(data_request):
-            if offered.form_class is AssignForm:
-                form: Form = AssignForm(
-                    staff=staff,
-                    data={
-                        "version_id": str(data_request.version_id),
-                        "assignee": str(data_request.assignee_id or ""),
-                    },
-                )
-            else:
-                form = offered.form_class(data={"version_id": str(data_request.version_id)})
-            forms[offered.name] = form
-        if bound is not None and bound[0] in forms:
-            forms[bound[0]] = bound[1]
-    page = render_template(
-        "dashboard/request.html",
-        data_request=data_request,
-        due=due,
-        days_left=days_left,
-        urgency=urgency,
-        Urgency=Urgency,
-        events=timeline(db_session, data_request),
-        earlier=earlier_requests(db_session, data_request),
-        subject=subject_data(data_request),
-        data_map=current_data_map(),
-        language=current_language().value,
-        forms=forms,
-        staff_names=dict(staff),
-        can_act=_can_act(user),
-        action_titles=ACTION_TITLES,
-        event_label=event_label,
-        shown_moment=shown_minute,
+    return Response(
+        render_request_page(gather_request_page(data_request, bound=bound)), status=code
     )
-    return Response(page, status=code)
+
+
+def render_request_page(page: RequestPage) -> str:
+    """Render a gathered request page; this reads no database."""
+    return render_template("dashboard/request.html", page=page, Urgency=Urgency)
 
 
 @blueprint.get("/requests/<reference>")
@@ -292,7 +95,7 @@ def _handlers() -> dict[str, Handler]:
     now = utcnow()
 
     def verify(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(VerifyForm, form)
+        form = _as(action_forms.VerifyForm, form)
         operations.verify_by_hand(
             db_session=db,
             request=r,
@@ -304,13 +107,13 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def review(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(ActionForm, form)
+        form = _as(action_forms.ActionForm, form)
         operations.start_review(
             db_session=db, request=r, version_id=form.version, staff_label=who, now=now
         )
 
     def ask(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(AskForm, form)
+        form = _as(action_forms.AskForm, form)
         operations.ask_requester(
             db_session=db,
             request=r,
@@ -322,7 +125,7 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def identity(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(IdentityDocumentForm, form)
+        form = _as(action_forms.IdentityDocumentForm, form)
         operations.ask_for_identity_document(
             db_session=db,
             request=r,
@@ -334,7 +137,7 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def resume(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(ResumeForm, form)
+        form = _as(action_forms.ResumeForm, form)
         operations.resume_review(
             db_session=db,
             request=r,
@@ -345,14 +148,14 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def approve(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(ActionForm, form)
+        form = _as(action_forms.ActionForm, form)
         operations.approve(
             db_session=db, request=r, version_id=form.version, staff_label=who, now=now
         )
         run_after_approval(db, request=r)  # access, erasure...: carried out once approved
 
     def deny(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(DenyForm, form)
+        form = _as(action_forms.DenyForm, form)
         operations.deny(
             db_session=db,
             request=r,
@@ -363,7 +166,7 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def extend(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(ExtendForm, form)
+        form = _as(action_forms.ExtendForm, form)
         operations.extend(
             db_session=db,
             request=r,
@@ -375,7 +178,7 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def assign(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(AssignForm, form)
+        form = _as(action_forms.AssignForm, form)
         operations.assign(
             db_session=db,
             request=r,
@@ -386,7 +189,7 @@ def _handlers() -> dict[str, Handler]:
         )
 
     def note(db: Session, r: DataRequest, form: Form, who: str) -> None:
-        form = _as(NoteForm, form)
+        form = _as(action_forms.NoteForm, form)
         operations.add_note(
             db_session=db, request=r, staff_label=who, note=form.note.data or "", now=now
         )
@@ -449,12 +252,14 @@ def act(reference: str, action: str) -> AnyResponse:
     data_request = request_by_reference(db_session, reference)
     page = redirect(url_for("dashboard.request_page", reference=data_request.reference), 303)
     form: Form
-    if offered.form_class is AssignForm:
-        form = AssignForm(request.form, staff=operations.assignable_staff(db_session=db_session))
+    if offered.form_class is action_forms.AssignForm:
+        form = action_forms.AssignForm(
+            request.form, staff=operations.assignable_staff(db_session=db_session)
+        )
     else:
         form = offered.form_class(request.form)
     if not form.validate():
-        version = form.version if isinstance(form, ActionForm) else None
+        version = form.version if isinstance(form, action_forms.ActionForm) else None
         if version is not None and version != data_request.version_id:
             flash(_changed_meanwhile(), "error")
             return page

@@ -1,43 +1,18 @@
-"""The forms of delivery: staff send the reports (by link, or with an encrypted PDF); the
-requester asks for a code and types it. CSRF is checked for the whole application."""
+"""The form of the requester's download page: the one-time code they received by email. CSRF is
+checked for the whole application; staff send the reports with `dsr.dashboard.forms`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from wtforms import Form, RadioField, StringField
-from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
+from wtforms import Form, StringField
 from wtforms.validators import DataRequired, Regexp
 
-from dsr.delivery.models import DeliveryMethod
 from dsr.i18n import lazy_gettext
 
 
 def _digits(value: Any) -> Any:
     return "".join(value.split()) if isinstance(value, str) else value
-
-
-class SendReportForm(Form):
-    """Send the reports to the requester's verified address."""
-
-    method = RadioField(
-        lazy_gettext("How to send"),
-        choices=[
-            SelectChoice(
-                DeliveryMethod.LINK.value,
-                lazy_gettext("A download link, opened with a code sent to the same address"),
-            ),
-            SelectChoice(
-                DeliveryMethod.ENCRYPTED.value,
-                lazy_gettext(
-                    "The same link, with the PDF encrypted: you give the password by another "
-                    "channel (phone, post)"
-                ),
-            ),
-        ],
-        default=DeliveryMethod.LINK.value,
-        validators=[DataRequired()],
-    )
 
 
 class DownloadCodeForm(Form):

@@ -1,5 +1,5 @@
-"""The pages of delivery: staff open a request's reports and send them (or run a failed request
-again); the requester's download page asks for a one-time code and then serves the files.
+"""The requester's download page: it asks for a one-time code and then serves the files. Staff
+open and send a request's reports from its page (`dsr.dashboard.request_actions`).
 
 The download pages are public (the link's token and the emailed code are the proof), rate
 limited, never cached, and name nothing personal in their URLs.
@@ -8,7 +8,7 @@ limited, never cached, and name nothing personal in their URLs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,22 +28,16 @@ from flask import (
 )
 from werkzeug.wrappers import Response as AnyResponse
 
-from dsr.accounts.access import current_staff, public_endpoint, staff_required
-from dsr.accounts.models import StaffRole
+from dsr.accounts.access import public_endpoint
 from dsr.background import deliver_after_commit
-from dsr.dashboard import operations
-from dsr.dashboard.forms import ActionForm
-from dsr.dashboard.request_views import request_by_reference
 from dsr.db import get_session, utcnow
 from dsr.delivery import service
-from dsr.delivery.forms import DownloadCodeForm, SendReportForm
-from dsr.delivery.models import DeliveryMethod, DownloadLink, Report, ReportKind
-from dsr.execution.runner import EXECUTION_SETTINGS, failure_reason, has_executor, run_after_commit
+from dsr.delivery.forms import DownloadCodeForm
+from dsr.delivery.models import DeliveryMethod, DownloadLink, ReportKind
+from dsr.execution.runner import EXECUTION_SETTINGS
 from dsr.extensions import limiter
 from dsr.i18n import gettext
-from dsr.links import public_url
 from dsr.requests.models import DataRequest
-from dsr.requests.workflow import Status
 
 blueprint = Blueprint("delivery", __name__)
 
@@ -59,8 +53,6 @@ MEDIA_TYPES: Mapping[ReportKind, str] = {
     ReportKind.ZIP: "application/zip",
 }
 _OPENED_KEY = "delivery.opened.{link_id}"
-RUNNABLE = frozenset({Status.APPROVED, Status.FAILED})
-"""Staff can run a request approved (when its run did not start) or failed (a retry)."""
 
 
 def _per_address_limit() -> str:
@@ -80,161 +72,19 @@ _per_address = limiter.shared_limit(_per_address_limit, scope="download", method
 _codes_per_link = limiter.limit(_codes_per_link_limit, key_func=_link_key, methods=["POST"])
 
 
-def _private(response: AnyResponse) -> AnyResponse:
+def private_response(response: AnyResponse) -> AnyResponse:
+    """Return `response` kept out of caches and of the next site's Referer."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
-def _kind(value: str) -> ReportKind:
+def report_kind_of(value: str) -> ReportKind:
+    """Return the report kind a URL names, or answer 404."""
     try:
         return ReportKind(value)
     except ValueError:
         abort(404)
-
-
-# --- staff: the panel of the request page ----------------------------------------------------
-
-
-@dataclass
-class DeliveryPanel:
-    """What the request page shows about running and delivering the request."""
-
-    runnable: bool
-    failure: str | None = None
-    reports: list[Report] = field(default_factory=list)
-    link: DownloadLink | None = None
-    send_form: SendReportForm | None = None
-    retry_form: ActionForm | None = None
-
-
-def delivery_panel(data_request: DataRequest) -> DeliveryPanel:
-    db_session = get_session()
-    user = current_staff()
-    can_act = user is not None and user.role in operations.WORKING_ROLES
-    panel = DeliveryPanel(runnable=has_executor(data_request.type))
-    panel.failure = failure_reason(db_session, data_request)
-    panel.reports = service.reports_of(db_session, data_request.id)
-    panel.link = service.link_of(db_session, data_request.id)
-    if can_act and panel.runnable and data_request.status in RUNNABLE:
-        panel.retry_form = ActionForm(data={"version_id": str(data_request.version_id)})
-    if (
-        can_act
-        and data_request.status is Status.COMPLETED
-        and panel.reports
-        and panel.link is None
-        and data_request.verified_at is not None
-    ):
-        panel.send_form = SendReportForm()
-    return panel
-
-
-@blueprint.app_context_processor
-def _delivery_globals() -> dict[str, object]:
-    return {"delivery_panel": delivery_panel, "MEDIA_TYPES": MEDIA_TYPES}
-
-
-# --- staff: open, send, run again --------------------------------------------------------------
-
-
-@blueprint.get("/dashboard/requests/<reference>/reports/<kind>")
-def report_file(reference: str, kind: str) -> AnyResponse:
-    """Let staff open a report before (or after) it is sent; auditors may read it too."""
-    report_kind = _kind(kind)
-    user = current_staff()
-    if user is None:
-        abort(403)
-    db_session = get_session()
-    data_request = request_by_reference(db_session, reference)
-    report = service.report_of(db_session, data_request.id, report_kind)
-    if report is None or not Path(report.path).is_file():
-        abort(404)
-    service.record_viewed(
-        db_session=db_session,
-        request=data_request,
-        kind=report_kind,
-        staff_label=user.email,
-        now=utcnow(),
-    )
-    response = send_file(
-        report.path,
-        mimetype=MEDIA_TYPES[report_kind],
-        as_attachment=report_kind is ReportKind.ZIP,
-        download_name=Path(report.path).name,
-        max_age=0,
-    )
-    return _private(response)
-
-
-@blueprint.post("/dashboard/requests/<reference>/reports/send")
-@staff_required(StaffRole.ADMIN, StaffRole.DPO)
-def send_report(reference: str) -> AnyResponse:
-    """Send the reports to the requester's verified address; show an encrypted PDF's password
-    once, on the next page only."""
-    user = current_staff()
-    if user is None:
-        abort(403)
-    db_session = get_session()
-    data_request = request_by_reference(db_session, reference)
-    page = redirect(url_for("dashboard.request_page", reference=data_request.reference), 303)
-    form = SendReportForm(request.form)
-    if not form.validate():
-        flash(gettext("Choose how to send the reports."), "error")
-        return page
-    try:
-        sent = service.send_reports(
-            db_session=db_session,
-            request=data_request,
-            staff_label=user.email,
-            method=DeliveryMethod(form.method.data),
-            now=utcnow(),
-            delivery_days=int(current_app.config["DELIVERY_DAYS"]),
-            download_url=lambda token: public_url("delivery.download_page", token=token),
-        )
-    except service.DeliveryRefused as error:
-        db_session.rollback()
-        flash(gettext("Not done: %(reason)s", reason=error.message), "error")
-        return page
-    deliver_after_commit(db_session)
-    flash(gettext("The requester was sent the link to their reports."))
-    if sent.password is not None:
-        flash(
-            gettext(
-                "Password of the encrypted PDF, shown this once: %(password)s. Give it to the "
-                "requester by another channel than email (phone, post).",
-                password=sent.password,
-            ),
-            "password",
-        )
-    return page
-
-
-@blueprint.post("/dashboard/requests/<reference>/run")
-@staff_required(StaffRole.ADMIN, StaffRole.DPO)
-def run_again(reference: str) -> AnyResponse:
-    """Run an approved or failed request (from scratch) once this page's transaction commits."""
-    user = current_staff()
-    if user is None:
-        abort(403)
-    db_session = get_session()
-    data_request = request_by_reference(db_session, reference)
-    page = redirect(url_for("dashboard.request_page", reference=data_request.reference), 303)
-    form = ActionForm(request.form)
-    if not form.validate() or form.version != data_request.version_id:
-        flash(
-            gettext(
-                "This request changed meanwhile (someone else acted on it): nothing was done. "
-                "Check its new state below before acting again."
-            ),
-            "error",
-        )
-        return page
-    if data_request.status not in RUNNABLE or not has_executor(data_request.type):
-        flash(gettext("Not done: only an approved or failed request can be run."), "error")
-        return page
-    run_after_commit(db_session, request=data_request, staff_label=user.email)
-    flash(gettext("The request was run: its new status is below."))
-    return page
 
 
 # --- the requester: the download page ------------------------------------------------------
@@ -256,7 +106,7 @@ def _open_link(token: str, now: datetime) -> _Opened | AnyResponse:
     state = service.link_state(db_session, link, now=now)
     if state is not service.LinkState.OPEN:
         page = render_template("delivery/gone.html", exhausted=state is service.LinkState.EXHAUSTED)
-        return _private(Response(page, status=410))
+        return private_response(Response(page, status=410))
     return _Opened(link, data_request)
 
 
@@ -298,7 +148,8 @@ def download_page(token: str) -> AnyResponse:
                 session[_OPENED_KEY.format(link_id=link.id)] = (
                     now + service.OPENED_FOR
                 ).timestamp()
-                return _private(redirect(url_for("delivery.download_page", token=token), 303))
+                page_again = redirect(url_for("delivery.download_page", token=token), 303)
+                return private_response(page_again)
     page = render_template(
         "delivery/download.html",
         token=token,
@@ -310,7 +161,7 @@ def download_page(token: str) -> AnyResponse:
         code_sent=link.code_hash is not None,
         encrypted=link.method is DeliveryMethod.ENCRYPTED,
     )
-    return _private(Response(page, status=code))
+    return private_response(Response(page, status=code))
 
 
 @blueprint.post("/download/<token>/code")
@@ -337,20 +188,20 @@ def download_code(token: str) -> AnyResponse:
     else:
         deliver_after_commit(db_session)
         flash(gettext("We sent a code to your email address. It works once, for 15 minutes."))
-    return _private(redirect(url_for("delivery.download_page", token=token), 303))
+    return private_response(redirect(url_for("delivery.download_page", token=token), 303))
 
 
 @blueprint.get("/download/<token>/files/<kind>")
 @public_endpoint
 def download_file(token: str, kind: str) -> AnyResponse:
     """Serve one file to a requester who gave the code, while downloads are left."""
-    report_kind = _kind(kind)
+    report_kind = report_kind_of(kind)
     now = utcnow()
     opened = _open_link(token, now)
     if not isinstance(opened, _Opened):
         return opened
     if not _is_opened(opened.link, now):
-        return _private(redirect(url_for("delivery.download_page", token=token), 303))
+        return private_response(redirect(url_for("delivery.download_page", token=token), 303))
     db_session = get_session()
     try:
         report = service.take_download(
@@ -359,7 +210,7 @@ def download_file(token: str, kind: str) -> AnyResponse:
     except service.DeliveryRefused:
         db_session.rollback()
         page = render_template("delivery/gone.html", exhausted=True)
-        return _private(Response(page, status=410))
+        return private_response(Response(page, status=410))
     response = send_file(
         report.path,
         mimetype=MEDIA_TYPES[report_kind],
@@ -367,4 +218,4 @@ def download_file(token: str, kind: str) -> AnyResponse:
         download_name=Path(report.path).name,
         max_age=0,
     )
-    return _private(response)
+    return private_response(response)

@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
 from dsr import db
-from dsr.dashboard.request_views import OFFERED_ACTIONS
+from dsr.dashboard.request_page import OFFERED_ACTIONS
 from dsr.requests.workflow import Status
 from tests.accounts.helpers import StaffClientFactory, csrf_token_of, make_staff
 from tests.hostile.conftest import store_snapshot
@@ -64,14 +64,14 @@ POST_ENDPOINTS = {
     "dashboard.complete",
     "dashboard.search",
     "dashboard.act",
-    "delivery.send_report",
-    "delivery.run_again",
+    "dashboard.send_report",
+    "dashboard.run_again",
     "delivery.download_page",
     "delivery.download_code",
-    "changes.save_rectification",
-    "changes.reactivate",
-    "changes.announce_lift",
-    "changes.lift",
+    "dashboard.save_rectification",
+    "dashboard.reactivate_account",
+    "dashboard.announce_restriction_lift",
+    "dashboard.lift_restriction",
 }
 """Every endpoint that takes a POST outside /api/: the test fails when one appears or goes."""
 

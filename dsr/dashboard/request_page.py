@@ -1,0 +1,300 @@
+"""What a request's page shows, gathered before it renders: its deadline, the data found for the
+subject, the panels of execution, delivery and changes (`request_panels`), the action forms the
+workflow allows now, the timeline and the requester's other requests (R7).
+
+`gather_request_page` reads the store and the learner platform; the template only renders the
+`RequestPage` it returns, so a page can be rendered from a model built by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+from wtforms import Form
+
+from dsr.accounts.access import current_staff
+from dsr.accounts.models import StaffUser
+from dsr.audit.models import RequestEvent
+from dsr.dashboard import operations
+from dsr.dashboard.blueprint import current_data_map, open_systems
+from dsr.dashboard.forms import (
+    ActionForm,
+    AskForm,
+    AssignForm,
+    DenyForm,
+    ExtendForm,
+    IdentityDocumentForm,
+    NoteForm,
+    ResumeForm,
+    VerifyForm,
+)
+from dsr.dashboard.queue import Urgency, due_as_of, urgency_of
+from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, changes_panel, delivery_panel
+from dsr.dates import shown_minute
+from dsr.db import get_session, utcnow
+from dsr.i18n import STAFF_STATUS_LABELS, actor_shown, current_language, gettext, lazy_gettext
+from dsr.requests.models import DataRequest
+from dsr.requests.workflow import Action, Actor, available_actions
+from inventory.locator import category_counts, locate_subject
+from inventory.model import DataMap, IdentityKind
+from inventory.systems import SystemUnavailable
+
+EARLIER_REQUESTS_SHOWN = 20
+
+ACTION_TITLES: Mapping[str, str] = {
+    "verify": lazy_gettext("Verify the address by hand"),
+    "review": lazy_gettext("Start the review"),
+    "ask": lazy_gettext("Ask the requester for information"),
+    "identity": lazy_gettext("Ask for an identity document"),
+    "resume": lazy_gettext("Record the requester's answer"),
+    "approve": lazy_gettext("Approve"),
+    "deny": lazy_gettext("Refuse"),
+    "extend": lazy_gettext("Extend the deadline"),
+    "assign": lazy_gettext("Assign"),
+    "note": lazy_gettext("Add an internal note"),
+}
+"""The title and button of each action form."""
+
+EVENT_LABELS: Mapping[str, str] = {
+    "submitted": lazy_gettext("Request filed"),
+    "resubmitted": lazy_gettext("Filed again by the requester"),
+    "verification_link_renewed": lazy_gettext("New verification link sent"),
+    Action.VERIFY_EMAIL.value: lazy_gettext("Address verified"),
+    Action.EXPIRE.value: lazy_gettext("Expired, never verified"),
+    Action.START_REVIEW.value: lazy_gettext("Review started"),
+    Action.ASK_REQUESTER.value: lazy_gettext("Requester asked for information"),
+    Action.REQUESTER_ANSWERED.value: lazy_gettext("Requester answered"),
+    Action.APPROVE.value: lazy_gettext("Approved"),
+    Action.DENY.value: lazy_gettext("Refused"),
+    Action.START_PROCESSING.value: lazy_gettext("Processing started"),
+    Action.COMPLETE.value: lazy_gettext("Completed"),
+    Action.FAIL.value: lazy_gettext("Failed"),
+    Action.CANCEL.value: lazy_gettext("Cancelled"),
+    Action.EXTEND.value: lazy_gettext("Deadline extended"),
+    operations.NOTE_ACTION: lazy_gettext("Internal note"),
+    operations.ASSIGN_ACTION: lazy_gettext("Assigned"),
+}
+"""What each audited action is called on the timeline; others are shown by their name."""
+
+
+def event_label(action: str) -> str:
+    return EVENT_LABELS.get(action) or action.replace("_", " ")
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedAction:
+    """One action of a request's page: its URL name, the workflow action that allows it (None:
+    always allowed to staff who work requests) and its form."""
+
+    name: str
+    action: Action | None
+    form_class: type[ActionForm]
+
+
+OFFERED_ACTIONS: tuple[OfferedAction, ...] = (
+    OfferedAction("verify", Action.VERIFY_EMAIL, VerifyForm),
+    OfferedAction("review", Action.START_REVIEW, ActionForm),
+    OfferedAction("ask", Action.ASK_REQUESTER, AskForm),
+    OfferedAction("identity", Action.ASK_REQUESTER, IdentityDocumentForm),
+    OfferedAction("resume", Action.REQUESTER_ANSWERED, ResumeForm),
+    OfferedAction("approve", Action.APPROVE, ActionForm),
+    OfferedAction("deny", Action.DENY, DenyForm),
+    OfferedAction("extend", Action.EXTEND, ExtendForm),
+    OfferedAction("assign", None, AssignForm),
+    OfferedAction("note", None, NoteForm),
+)
+OFFERED_BY_NAME: Mapping[str, OfferedAction] = {
+    offered.name: offered for offered in OFFERED_ACTIONS
+}
+
+
+# --- the page's parts ---------------------------------------------------------------------------
+
+
+@dataclass
+class SubjectData:
+    """What the locator found for the subject, or why it could not look."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    checked: bool = False
+    problem: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One audit event as the history shows it: when, what, the change of status, who, why."""
+
+    moment: str
+    label: str
+    actor: str
+    status_change: tuple[str, str] | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPage:
+    """Everything a request's page shows, as values: rendering it reads no database."""
+
+    data_request: DataRequest
+    due: datetime
+    days_left: int | None
+    urgency: Urgency
+    assignee: str | None
+    subject: SubjectData
+    category_titles: Mapping[str, str]
+    delivery: DeliveryPanel
+    changes: ChangesPanel
+    can_act: bool
+    forms: Mapping[str, Form]
+    timeline: list[TimelineEntry]
+    earlier: list[DataRequest]
+    action_titles: Mapping[str, str] = field(default_factory=lambda: ACTION_TITLES)
+
+
+# --- gathering ----------------------------------------------------------------------------------
+
+
+def can_act(user: StaffUser | None) -> bool:
+    """Whether `user` works requests (acts on them), not only reads them."""
+    return user is not None and user.role in operations.WORKING_ROLES
+
+
+def _status_change(event: RequestEvent) -> tuple[str, str] | None:
+    before, after = event.from_status, event.to_status
+    if not before or not after or before == after:
+        return None
+    return str(STAFF_STATUS_LABELS[before]), str(STAFF_STATUS_LABELS[after])
+
+
+def timeline(db_session: Session, data_request: DataRequest) -> list[TimelineEntry]:
+    """Return the request's audit events as the history shows them, oldest first."""
+    events = db_session.exec(
+        select(RequestEvent)
+        .where(RequestEvent.request_id == data_request.id)
+        .order_by(col(RequestEvent.sequence))
+    ).all()
+    return [
+        TimelineEntry(
+            moment=shown_minute(event.at),
+            label=event_label(event.action),
+            actor=actor_shown(event.actor_label),
+            status_change=_status_change(event),
+            reason=event.reason,
+        )
+        for event in events
+    ]
+
+
+def earlier_requests(db_session: Session, data_request: DataRequest) -> list[DataRequest]:
+    """Return the other requests from the same address, newest first (R7: repeated requests)."""
+    return list(
+        db_session.exec(
+            select(DataRequest)
+            .where(
+                DataRequest.normalized_email == data_request.normalized_email,
+                DataRequest.id != data_request.id,
+            )
+            .order_by(col(DataRequest.received_at).desc(), col(DataRequest.id).desc())
+            .limit(EARLIER_REQUESTS_SHOWN)
+        ).all()
+    )
+
+
+def subject_data(data_map: DataMap, data_request: DataRequest) -> SubjectData:
+    """Locate the subject by their verified address in every system of the map; a system that
+    cannot be read is reported, not raised."""
+    if data_request.verified_at is None:
+        return SubjectData()
+    identity = next(
+        (name for name, spec in data_map.identities.items() if spec.kind is IdentityKind.EMAIL),
+        None,
+    )
+    if identity is None:
+        return SubjectData(problem=gettext("The data map declares no email identity."))
+    with open_systems().opened() as systems:
+        try:
+            location = locate_subject(data_map, systems, identity, data_request.requester_email)
+        except SystemUnavailable as error:
+            return SubjectData(
+                checked=True,
+                problem=gettext(
+                    "The system %(system)s could not be read (%(reason)s): the data found "
+                    "cannot be shown now. Try again later.",
+                    system=error.system,
+                    reason=error.reason,
+                ),
+            )
+    return SubjectData(
+        counts=category_counts(data_map, location),
+        checked=True,
+        flags=[flag.message for flag in location.flags],
+    )
+
+
+def offered_forms(
+    data_request: DataRequest,
+    staff: list[tuple[int, str]],
+    bound: tuple[str, Form] | None = None,
+) -> dict[str, Form]:
+    """Return the form of each action the workflow allows now, filled with the request's
+    version; `bound` replaces one with the form just posted, to show its errors."""
+    allowed = set(available_actions(data_request.status, Actor.STAFF))
+    forms: dict[str, Form] = {}
+    for offered in OFFERED_ACTIONS:
+        if offered.action is not None and offered.action not in allowed:
+            continue
+        if offered.form_class is AssignForm:
+            forms[offered.name] = AssignForm(
+                staff=staff,
+                data={
+                    "version_id": str(data_request.version_id),
+                    "assignee": str(data_request.assignee_id or ""),
+                },
+            )
+        else:
+            forms[offered.name] = offered.form_class(
+                data={"version_id": str(data_request.version_id)}
+            )
+    if bound is not None and bound[0] in forms:
+        forms[bound[0]] = bound[1]
+    return forms
+
+
+def gather_request_page(
+    data_request: DataRequest, *, bound: tuple[str, Form] | None = None
+) -> RequestPage:
+    """Read everything the request's page shows, from the store and the map's systems, for the
+    staff member of this web request."""
+    db_session = get_session()
+    data_map = current_data_map()
+    acting = can_act(current_staff())
+    now = utcnow()
+    due = due_as_of(data_request.due_at, data_request.paused_since, now)
+    days_left, urgency = urgency_of(data_request.status, due, now)
+    staff = list(operations.assignable_staff(db_session=db_session))
+    staff_names = dict(staff)
+    language = current_language().value
+    return RequestPage(
+        data_request=data_request,
+        due=due,
+        days_left=days_left,
+        urgency=urgency,
+        assignee=(
+            staff_names.get(data_request.assignee_id, "—") if data_request.assignee_id else None
+        ),
+        subject=subject_data(data_map, data_request),
+        category_titles={
+            category_id: category.title.get(language)
+            for category_id, category in data_map.categories.items()
+        },
+        delivery=delivery_panel(db_session, data_request, acting),
+        changes=changes_panel(db_session, data_map, data_request, acting),
+        can_act=acting,
+        forms=offered_forms(data_request, staff, bound) if acting else {},
+        timeline=timeline(db_session, data_request),
+        earlier=earlier_requests(db_session, data_request),
+    )

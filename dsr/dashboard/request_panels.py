@@ -1,0 +1,183 @@
+"""The panels of a request's page about what its run produced and changes: why the last run
+failed, its reports and their link, the erasure plan (per system, table and category: rows,
+action, new values, what is kept and why) and what each system's run did, the certificate, a
+rectification's new values, reactivation and the lifting of a restriction; with the forms of the
+actions staff may take on them now (`request_actions`).
+
+Importing this module registers the erasure and change executors (`dsr.execution`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from dsr.audit.models import RequestEvent
+from dsr.dashboard.blueprint import open_systems
+from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm, SendReportForm
+from dsr.delivery import service
+from dsr.delivery.models import DownloadLink, Report
+from dsr.execution import changes, erasure
+from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun
+from dsr.execution.runner import failure_reason, has_executor
+from dsr.execution.targets import ChangeRefused
+from dsr.requests.models import DataRequest
+from dsr.requests.workflow import TERMINAL, RequestType, Status
+from inventory.erasure import ErasurePlan
+from inventory.model import DataMap
+from inventory.systems import SystemUnavailable
+
+RUNNABLE = frozenset({Status.APPROVED, Status.FAILED})
+"""Staff can run a request approved (when its run did not start) or failed (a retry)."""
+
+RECTIFICATION_OPEN = frozenset(
+    {Status.VERIFIED, Status.IN_REVIEW, Status.AWAITING_REQUESTER, Status.APPROVED, Status.FAILED}
+)
+"""The statuses in which staff can still change the new values of a rectification."""
+
+
+@dataclass
+class DeliveryPanel:
+    """What the request page shows about running and delivering the request."""
+
+    runnable: bool
+    failure: str | None = None
+    reports: list[Report] = field(default_factory=list)
+    link: DownloadLink | None = None
+    send_form: SendReportForm | None = None
+    retry_form: ActionForm | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RectifiableField:
+    system: str
+    column: str
+    category: str
+    label: str
+    value: str
+
+    @property
+    def form_name(self) -> str:
+        return RectificationForm.field_name(self.system, self.column)
+
+
+@dataclass
+class ChangesPanel:
+    """What the request page shows about the changes a request makes to the systems, with the
+    forms of the actions staff may take on them now."""
+
+    plan: ErasurePlan | None = None
+    plan_problem: str | None = None
+    runs: list[ErasureSystemRun] = field(default_factory=list)
+    certificate: bool = False
+    rectifiable: list[RectifiableField] = field(default_factory=list)
+    rectification_open: bool = False
+    can_act: bool = False
+    reactivable: bool = False
+    reactivated: bool = False
+    restriction_lift_announced: bool = False
+    restriction_lifted: bool = False
+    restriction_completed: bool = False
+    rectification_form: RectificationForm | None = None
+    reactivate_form: ReasonForm | None = None
+    announce_lift_form: ReasonForm | None = None
+
+
+def delivery_panel(db_session: Session, data_request: DataRequest, acting: bool) -> DeliveryPanel:
+    """Gather why the last run failed, the reports produced and their link, and the forms to run
+    the request again or send its reports when `acting` staff may."""
+    panel = DeliveryPanel(runnable=has_executor(data_request.type))
+    panel.failure = failure_reason(db_session, data_request)
+    panel.reports = service.reports_of(db_session, data_request.id)
+    panel.link = service.link_of(db_session, data_request.id)
+    if acting and panel.runnable and data_request.status in RUNNABLE:
+        panel.retry_form = ActionForm(data={"version_id": str(data_request.version_id)})
+    if (
+        acting
+        and data_request.status is Status.COMPLETED
+        and panel.reports
+        and panel.link is None
+        and data_request.verified_at is not None
+    ):
+        panel.send_form = SendReportForm()
+    return panel
+
+
+def has_event(db_session: Session, data_request: DataRequest, action: str) -> bool:
+    """Whether the request's audit trail records `action`."""
+    found = db_session.exec(
+        select(RequestEvent.sequence).where(
+            RequestEvent.request_id == data_request.id, RequestEvent.action == action
+        )
+    ).first()
+    return found is not None
+
+
+def rectifiable_fields(
+    db_session: Session, data_map: DataMap, data_request: DataRequest
+) -> list[RectifiableField]:
+    """Return the fields the map marks rectifiable, with the new values approved so far."""
+    if data_request.id is None:
+        return []
+    approved = changes.approved_values(db_session, data_request.id)
+    language = "fr" if data_request.language.value == "fr" else "en"
+    fields: list[RectifiableField] = []
+    for (system, column), category_id in changes.rectifiable_fields(data_map).items():
+        label = next(
+            f.label.get(language)
+            for f in data_map.categories[category_id].fields
+            if f.column == column
+        )
+        value = approved.get((system, column), "")
+        fields.append(RectifiableField(system, column, category_id, label, value))
+    return fields
+
+
+def changes_panel(
+    db_session: Session, data_map: DataMap, data_request: DataRequest, acting: bool
+) -> ChangesPanel:
+    """Gather what the panel shows for this request (the plan only while it can still change)."""
+    panel = ChangesPanel(can_act=acting)
+    kind, status = data_request.type, data_request.status
+    if kind is RequestType.ERASURE and data_request.id is not None:
+        panel.runs = erasure.system_runs(db_session, data_request.id)
+        panel.certificate = (
+            db_session.exec(
+                select(ErasureCertificate.id).where(
+                    ErasureCertificate.request_id == data_request.id
+                )
+            ).first()
+            is not None
+        )
+        if data_request.verified_at is not None and status not in TERMINAL:
+            with open_systems().opened() as systems:
+                try:
+                    panel.plan = erasure.subject_plan(
+                        data_map, systems, data_request.requester_email
+                    )
+                except SystemUnavailable as error:
+                    panel.plan_problem = str(error)
+                except ChangeRefused as error:
+                    panel.plan_problem = error.message
+    if kind is RequestType.RECTIFICATION and data_request.id is not None:
+        panel.rectifiable = rectifiable_fields(db_session, data_map, data_request)
+        panel.rectification_open = status in RECTIFICATION_OPEN
+        if acting and panel.rectification_open and panel.rectifiable:
+            panel.rectification_form = RectificationForm.for_fields(
+                {(item.system, item.column): item.value for item in panel.rectifiable}
+            )
+    if kind is RequestType.DEACTIVATION and status is Status.COMPLETED:
+        panel.reactivable = True
+        panel.reactivated = has_event(db_session, data_request, changes.REACTIVATED_ACTION)
+        if acting:
+            panel.reactivate_form = ReasonForm()
+    if kind is RequestType.RESTRICTION and status is Status.COMPLETED:
+        panel.restriction_completed = True
+        panel.restriction_lift_announced = has_event(
+            db_session, data_request, changes.LIFT_ANNOUNCED_ACTION
+        )
+        panel.restriction_lifted = has_event(db_session, data_request, changes.LIFTED_ACTION)
+        if acting and not panel.restriction_lift_announced:
+            panel.announce_lift_form = ReasonForm()
+    return panel
