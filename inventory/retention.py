@@ -45,20 +45,17 @@ from sqlalchemy import (
     update,
 )
 
-from inventory.erasure import (
-    _NOW,
+from inventory.anonymisation import (
+    CHANGE_TIME,
     PLACEHOLDER_PREFIX,
-    _anonymize,
-    _column_rules,
-    _constant,
-    _key_in,
-    _Keyed,
-    _python_type,
-    _Reference,
-    _references,
-    _restriction,
-    _TableWork,
+    ColumnRule,
+    anonymize_rows,
+    column_rules,
+    constant_value,
+    python_type,
+    restriction_columns,
 )
+from inventory.keyed import Key, KeyedTable, chunks, key_in
 from inventory.model import (
     AnonymizeStrategy,
     Category,
@@ -68,9 +65,9 @@ from inventory.model import (
     IdentityKind,
     LocalText,
 )
+from inventory.references import Reference, system_references
 from inventory.systems import Systems
 
-Key = tuple[Any, ...]
 DEFAULT_BATCH_SIZE = 5000
 
 Gate = Callable[[Sequence[tuple[Key, Any]]], Sequence[Key]]
@@ -253,7 +250,7 @@ def sweep_category(
                 after = tuple(rows[-1])[: len(scope.pk)]
                 found = [(tuple(r)[: len(scope.pk)], r[-1]) for r in rows]
                 keys = list(gate(found)) if gate is not None else [k for k, _ in found]
-                chosen = _key_in(scope.table, scope.pk, keys)
+                chosen = key_in(scope.table, scope.pk, keys)
                 changed = _apply(conn, scope, keys, chosen, secret_key, now, outcome) if keys else 0
         outcome.batches += 1
         if gate is not None:
@@ -273,7 +270,7 @@ class _Path:
     """How a follower table reaches the main table: its reference, then its parent's path."""
 
     table: str
-    ref: _Reference
+    ref: Reference
     parent: _Path | None
 
 
@@ -289,7 +286,7 @@ class _Shape:
     cutoff: datetime | date
     cutoff_instant: datetime
     followers: list[_Path]
-    blockers: list[_Reference]
+    blockers: list[Reference]
     not_swept: list[str]
 
 
@@ -302,7 +299,7 @@ class _Context:
     systems: Systems
     system: str
     tables: dict[str, Table]
-    references: list[_Reference]
+    references: list[Reference]
     now: datetime
     gated: frozenset[str]
     shapes: dict[str, _Shape] = field(default_factory=dict)
@@ -328,7 +325,8 @@ class _Scope:
     cutoff_instant: datetime
     followers: list[_Path]
     not_swept: list[str]
-    work: _TableWork
+    rules: list[ColumnRule]
+    restriction: dict[str, Any]
     free: ColumnElement[bool]
 
 
@@ -340,7 +338,7 @@ def _context(
     now: datetime,
     gated: frozenset[str],
 ) -> _Context:
-    references = _references(data_map, system, conn)
+    references = system_references(data_map, system, conn)
     return _Context(data_map, systems, system, systems.tables(system), references, now, gated)
 
 
@@ -350,7 +348,7 @@ def _shape(ctx: _Context, category_id: str) -> _Shape:
     table = ctx.tables[main]
     pk = tuple(ctx.data_map.systems[ctx.system].tables[main].primary_key)
     instant = retention_cutoff(category.retention.period, ctx.now)
-    kind = _python_type(table.c[date_column])
+    kind = python_type(table.c[date_column])
     if not issubclass(kind, date):
         raise RetentionMapError(
             f"the retention of category `{category_id}` runs from `{main}.{date_column}`, which "
@@ -391,11 +389,12 @@ def _scope(ctx: _Context, category_id: str) -> _Scope:
     category = ctx.data_map.categories[category_id]
     shape = ctx.shape(category_id)
     table = ctx.tables[shape.main]
-    work = _TableWork(shape.main, shape.pk, shape.action, [category_id])
+    rules: list[ColumnRule] = []
+    restriction: dict[str, Any] = {}
     if shape.action is ErasureAction.ANONYMIZE:
-        work.rules = _column_rules(ctx.data_map, ctx.system, shape.main, [category_id], table)
+        rules = column_rules(ctx.data_map, ctx.system, shape.main, [category_id], table)
     elif shape.action is ErasureAction.RETAIN:
-        work.restriction = _restriction(ctx.data_map, ctx.system, shape.main, table)
+        restriction = restriction_columns(ctx.data_map, ctx.system, shape.main, table)
     free = (
         _free(ctx, category_id, table, frozenset({category_id}))
         if shape.action is ErasureAction.DELETE
@@ -415,12 +414,13 @@ def _scope(ctx: _Context, category_id: str) -> _Scope:
         shape.cutoff_instant,
         shape.followers,
         shape.not_swept,
-        work,
+        rules,
+        restriction,
         free,
     )
 
 
-def _followers(main: str, own_tables: list[str], references: list[_Reference]) -> list[_Path]:
+def _followers(main: str, own_tables: list[str], references: list[Reference]) -> list[_Path]:
     """Return the category's tables that hang from the main table, deepest first."""
     paths: dict[str, _Path] = {}
     frontier: list[_Path | None] = [None]
@@ -570,23 +570,23 @@ def _pending(scope: _Scope) -> ColumnElement[bool]:
     table = scope.table
     if scope.action is ErasureAction.ANONYMIZE:
         checks: list[ColumnElement[bool]] = []
-        for rule in scope.work.rules:
+        for rule in scope.rules:
             col = table.c[rule.name]
             strategy = rule.rule.strategy
             if strategy is AnonymizeStrategy.NULL:
                 checks.append(col.is_not(None))
             elif strategy is AnonymizeStrategy.FIXED:
-                checks.append(col.is_distinct_from(_constant(rule, col)))
+                checks.append(col.is_distinct_from(constant_value(rule, col)))
             elif strategy is AnonymizeStrategy.UNIQUE_PLACEHOLDER:
                 checks.append(not_(col.like(f"{PLACEHOLDER_PREFIX}%")))
             elif strategy is AnonymizeStrategy.TRUNCATE:
                 checks.append(func.length(col) > (rule.rule.length or 0))
         return or_(*checks) if checks else true()
-    if scope.action is ErasureAction.RETAIN and scope.work.restriction:
+    if scope.action is ErasureAction.RETAIN and scope.restriction:
         done = and_(
             *(
-                table.c[c].is_not(None) if v is _NOW else table.c[c].is_not_distinct_from(v)
-                for c, v in scope.work.restriction.items()
+                table.c[c].is_not(None) if v is CHANGE_TIME else table.c[c].is_not_distinct_from(v)
+                for c, v in scope.restriction.items()
             )
         )
         return not_(done)
@@ -648,7 +648,7 @@ def _count(conn: Connection, scope: _Scope, gate: Gate | None) -> CategorySweep:
         referenced=expired - count - held,
         no_date=no_date,
         not_swept=tuple(scope.not_swept),
-        archive_columns=tuple(scope.work.restriction),
+        archive_columns=tuple(scope.restriction),
     )
 
 
@@ -659,15 +659,14 @@ def _count_followers(conn: Connection, scope: _Scope, path: _Path, keys: list[Ke
     )
     if keys is not None:
         total = 0
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
+        for chunk in chunks(keys):
             total += conn.execute(
                 select(func.count())
                 .select_from(follower)
                 .where(
                     exists().where(
                         _to_main(scope.tables, path, scope.table),
-                        _key_in(scope.table, scope.pk, chunk),
+                        key_in(scope.table, scope.pk, chunk),
                     )
                 )
             ).scalar_one()
@@ -719,11 +718,8 @@ def _apply(
         outcome.rows += rows
         return changed + rows
     if scope.action is ErasureAction.ANONYMIZE:
-        work = _TableWork(table.name, scope.pk, scope.action, [scope.category])
-        work.rules = scope.work.rules
-        work.anonymize = keys
-        keyed = _Keyed(conn, scope.systems, scope.system, table, scope.pk)
-        rows = _anonymize(keyed, work, secret_key, scope.system, len(keys))
+        keyed = KeyedTable(conn, scope.systems, scope.system, table, scope.pk)
+        rows = anonymize_rows(keyed, scope.rules, keys, secret_key, scope.system, len(keys))
         outcome.rows += rows
         return rows
     for path in scope.followers:  # archived with their parent, as they are
@@ -734,9 +730,9 @@ def _apply(
             .where(exists().where(_to_main(scope.tables, path, scope.table), in_batch))
         ).scalar_one()
         outcome.followers[path.table] = outcome.followers.get(path.table, 0) + kept
-    if scope.work.restriction:
-        values = {c: now if v is _NOW else v for c, v in scope.work.restriction.items()}
-        conn.execute(update(table).where(_key_in(table, scope.pk, keys)).values(values))
+    if scope.restriction:
+        values = {c: now if v is CHANGE_TIME else v for c, v in scope.restriction.items()}
+        conn.execute(update(table).where(key_in(table, scope.pk, keys)).values(values))
     outcome.rows += len(keys)
     return len(keys)
 
