@@ -186,8 +186,7 @@ def verify_erased(data_map: DataMap, systems: Systems, identity: str, value: str
         if category.erasure.action is not ErasureAction.DELETE:
             continue
         for system, table_name, _ in category_tables(data_map, category):
-            match = location.match(system, table_name)
-            if match is not None and any(k not in match.not_owned for k in match.keys):
+            if location.owned_keys(system, table_name):
                 remaining.append(category_id)
                 break
     return remaining
@@ -306,8 +305,7 @@ def _plan_system(
     for table_layout in layout.tables:
         name, action = table_layout.name, table_layout.action
         work = _TableWork(name, table_layout.primary_key, action, table_layout.categories)
-        match = location.match(system, name)
-        owned = [k for k in match.keys if k not in match.not_owned] if match else []
+        owned = location.owned_keys(system, name)
         if action is ErasureAction.DELETE:
             work.delete = dict.fromkeys(owned)
         elif action is ErasureAction.ANONYMIZE:
@@ -342,8 +340,7 @@ def _resolve_sharing(
     followers = _organisation_rows(conn, data_map, systems, system, location, tables, works)
     own: dict[str, set[Key]] = {}
     for name in spec:
-        match = location.match(system, name)
-        own[name] = set(match.keys) - match.not_owned if match else set()
+        own[name] = set(location.owned_keys(system, name))
     blocked: dict[str, None] = {}
     changed = True
     while changed:

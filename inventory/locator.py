@@ -76,6 +76,11 @@ class SubjectLocation:
     def match(self, system: str, table: str) -> TableMatch | None:
         return self.tables.get((system, table))
 
+    def owned_keys(self, system: str, table: str) -> list[Key]:
+        """Return the keys of the subject's own rows of a table (not those of another owner)."""
+        match = self.tables.get((system, table))
+        return [k for k in match.keys if k not in match.not_owned] if match else []
+
 
 @dataclass(frozen=True)
 class CategoryRow:
