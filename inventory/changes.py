@@ -8,7 +8,8 @@ transaction per system: a system changes entirely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,16 +55,13 @@ def apply_subject_change(
     outcome = ChangeOutcome()
     for system, tables in by_system.items():
         reflected = systems.tables(system)
-        try:
-            with systems.engine(system).begin() as conn:
-                for table_name, values in tables.items():
-                    primary_key = data_map.systems[system].tables[table_name].primary_key
-                    keys = location.owned_keys(system, table_name)
-                    outcome.rows[f"{system}.{table_name}"] = _update_rows(
-                        conn, reflected[table_name], primary_key, keys, values
-                    )
-        except SQLAlchemyError as error:
-            raise SystemUnavailable(system, short_reason(error)) from error
+        with _transaction(systems, system) as conn:
+            for table_name, values in tables.items():
+                primary_key = data_map.systems[system].tables[table_name].primary_key
+                keys = location.owned_keys(system, table_name)
+                outcome.rows[f"{system}.{table_name}"] = _update_rows(
+                    conn, reflected[table_name], primary_key, keys, values
+                )
     return outcome
 
 
@@ -85,28 +83,36 @@ def rectify_subject(
     outcome = ChangeOutcome()
     for system, tables in by_system.items():
         reflected = systems.tables(system)
-        try:
-            with systems.engine(system).begin() as conn:
-                for table_name, new_values in tables.items():
-                    table = reflected[table_name]
-                    primary_key = data_map.systems[system].tables[table_name].primary_key
-                    keys = location.owned_keys(system, table_name)
-                    for name in new_values:
-                        old: set[str | None] = set()
-                        for chunk in chunks(keys):
-                            rows = conn.execute(
-                                select(table.c[name]).where(key_in(table, primary_key, chunk))
-                            )
-                            old.update(None if v is None else str(v) for (v,) in rows)
-                        outcome.old_values[f"{table_name}.{name}"] = sorted(
-                            old, key=lambda v: (v is None, v or "")
+        with _transaction(systems, system) as conn:
+            for table_name, new_values in tables.items():
+                table = reflected[table_name]
+                primary_key = data_map.systems[system].tables[table_name].primary_key
+                keys = location.owned_keys(system, table_name)
+                for name in new_values:
+                    old: set[str | None] = set()
+                    for chunk in chunks(keys):
+                        rows = conn.execute(
+                            select(table.c[name]).where(key_in(table, primary_key, chunk))
                         )
-                    outcome.rows[f"{system}.{table_name}"] = _update_rows(
-                        conn, table, primary_key, keys, new_values
+                        old.update(None if v is None else str(v) for (v,) in rows)
+                    outcome.old_values[f"{table_name}.{name}"] = sorted(
+                        old, key=lambda v: (v is None, v or "")
                     )
-        except SQLAlchemyError as error:
-            raise SystemUnavailable(system, short_reason(error)) from error
+                outcome.rows[f"{system}.{table_name}"] = _update_rows(
+                    conn, table, primary_key, keys, new_values
+                )
     return outcome
+
+
+@contextmanager
+def _transaction(systems: Systems, system: str) -> Iterator[Connection]:
+    """Yield a connection in one transaction on `system`; a database error rolls it back and
+    raises SystemUnavailable."""
+    try:
+        with systems.engine(system).begin() as conn:
+            yield conn
+    except SQLAlchemyError as error:
+        raise SystemUnavailable(system, short_reason(error)) from error
 
 
 def _update_rows(

@@ -24,7 +24,7 @@ counts, named or not (SQLite's have no name), and SQLite connections enforce the
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -55,6 +55,7 @@ from inventory.anonymisation import (
 from inventory.keyed import Key, KeyedStatement, KeyedTable, chunks, select_where
 from inventory.locator import SubjectLocation, category_tables, locate_subject
 from inventory.model import DataMap, ErasureAction, LocalText
+from inventory.model import Table as TableSpec
 from inventory.references import (
     Reference,
     execution_order,
@@ -337,7 +338,11 @@ def _resolve_sharing(
 ) -> list[str]:
     """Keep rows others still refer to; return what blocks the deletion."""
     spec = data_map.systems[system].tables
-    followers = _organisation_rows(conn, data_map, systems, system, location, tables, works)
+
+    def keyed(name: str) -> KeyedTable:
+        return KeyedTable(conn, systems, system, tables[name], works[name].primary_key)
+
+    followers = _organisation_rows(spec, works, keyed)
     own: dict[str, set[Key]] = {}
     for name in spec:
         own[name] = set(location.owned_keys(system, name))
@@ -350,15 +355,7 @@ def _resolve_sharing(
             if parent is None or not parent.delete:
                 continue
             if ref.child not in spec:
-                if referred_by_unknown_table(
-                    conn,
-                    systems,
-                    system,
-                    ref,
-                    tables[ref.parent],
-                    parent.primary_key,
-                    list(parent.delete),
-                ):
+                if referred_by_unknown_table(ref, keyed(ref.parent), list(parent.delete)):
                     blocked[
                         f"table `{ref.child}`, which the map does not know, refers to rows of "
                         f"`{ref.parent}` that the erasure deletes ({ref.describe()})"
@@ -373,16 +370,7 @@ def _resolve_sharing(
                 if not candidates:
                     continue
             for parent_key, child_key in referring_rows(
-                conn,
-                systems,
-                system,
-                ref,
-                parent=tables[ref.parent],
-                parent_pk=parent.primary_key,
-                parent_keys=list(parent.delete),
-                child=tables[ref.child],
-                child_pk=child.primary_key,
-                candidates=candidates,
+                ref, keyed(ref.parent), list(parent.delete), keyed(ref.child), candidates
             ):
                 if child_key in child.delete:
                     continue
@@ -410,16 +398,11 @@ def _resolve_sharing(
 
 
 def _organisation_rows(
-    conn: Connection,
-    data_map: DataMap,
-    systems: Systems,
-    system: str,
-    location: SubjectLocation,
-    tables: dict[str, Table],
+    spec: dict[str, TableSpec],
     works: dict[str, _TableWork],
+    keyed_table: Callable[[str], KeyedTable],
 ) -> dict[str, dict[Key, list[tuple[str, Key]]]]:
     """Return, per owner table, its rows without an owner and the rows they hang from."""
-    spec = data_map.systems[system].tables
     found: dict[str, dict[Key, list[tuple[str, Key]]]] = {}
     for name, table_spec in spec.items():
         work = works[name]
@@ -430,11 +413,11 @@ def _organisation_rows(
             for link in table_spec.links
             if spec[link.target_table].primary_key == [link.target_column]
         ]
-        table = tables[name]
+        keyed = keyed_table(name)
+        table = keyed.table
         columns = [table.c[c] for c in dict.fromkeys([*work.primary_key, table_spec.owner.column])]
         columns += [table.c[link.column] for link in links]
         rows: dict[Key, list[tuple[str, Key]]] = {}
-        keyed = KeyedTable(conn, systems, system, table, work.primary_key)
         for chunk in chunks(list(work.delete)):
             found_rows = keyed.rows(
                 "organisation-rows",

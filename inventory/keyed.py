@@ -113,7 +113,8 @@ class KeyedTable:
         table: Table,
         columns: tuple[str, ...],
     ) -> None:
-        self.conn, self.systems, self.table, self.columns = conn, systems, table, columns
+        self.conn, self.systems, self.system = conn, systems, system
+        self.table, self.columns = table, columns
         self.cache = ("keyed", system, table.name, columns)
         self.key: ColumnElement[Any] = (
             table.c[columns[0]] if len(columns) == 1 else tuple_(*(table.c[c] for c in columns))
@@ -132,6 +133,10 @@ class KeyedTable:
     def rows(self, kind: Hashable, build: KeyedBuild, keys: Sequence[Key]) -> Sequence[Row[Any]]:
         """Run the query on the rows of `keys`; return what it read."""
         return self._execute(kind, build, keys, {}).fetchall()
+
+    def by(self, columns: tuple[str, ...]) -> KeyedTable:
+        """Return the same table keyed by other columns (a reference's, say)."""
+        return KeyedTable(self.conn, self.systems, self.system, self.table, columns)
 
     def _execute(
         self, kind: Hashable, build: KeyedBuild, keys: Sequence[Key], params: dict[str, Any]

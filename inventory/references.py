@@ -12,13 +12,13 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from graphlib import CycleError, TopologicalSorter
 
-from sqlalchemy import Connection, Engine, Table, column, exists, inspect, select, table
+from sqlalchemy import Connection, Engine, column, exists, inspect, select, table
 
-from inventory.keyed import Key, KeyedTable, chunks, key_in
+from inventory.keyed import Key, KeyedTable, chunks, key_in, select_where
 from inventory.model import DataMap
-from inventory.systems import Systems
 from inventory.validation import link_order
 
 
@@ -123,25 +123,18 @@ def execution_order(data_map: DataMap, system: str, references: list[Reference])
 
 
 def referred_values(
-    conn: Connection,
-    systems: Systems,
-    system: str,
-    ref: Reference,
-    parent: Table,
-    parent_pk: tuple[str, ...],
-    parent_keys: Sequence[Key],
+    ref: Reference, parent: KeyedTable, parent_keys: Sequence[Key]
 ) -> dict[Key, list[Key]]:
-    """Return, for the given parent rows, value of the referred columns -> their keys."""
+    """Return, for the given parent rows (`parent` keyed by its primary key), value of the
+    referred columns -> their keys."""
+    parent_pk = parent.columns
     if ref.parent_columns == parent_pk:
         return {k: [k] for k in parent_keys}
     values: dict[Key, list[Key]] = {}
-    cols = [parent.c[c] for c in dict.fromkeys([*parent_pk, *ref.parent_columns])]
-    keyed = KeyedTable(conn, systems, system, parent, parent_pk)
+    cols = [parent.table.c[c] for c in dict.fromkeys([*parent_pk, *ref.parent_columns])]
     for chunk in chunks(parent_keys):
-        found_rows = keyed.rows(
-            ("parent-values", ref.parent_columns),
-            lambda where: select(*cols).where(where),
-            chunk,
+        found_rows = parent.rows(
+            ("parent-values", ref.parent_columns), partial(select_where, cols), chunk
         )
         for row in found_rows:
             mapping = row._mapping
@@ -152,34 +145,30 @@ def referred_values(
 
 
 def referring_rows(
-    conn: Connection,
-    systems: Systems,
-    system: str,
     ref: Reference,
-    *,
-    parent: Table,
-    parent_pk: tuple[str, ...],
+    parent: KeyedTable,
     parent_keys: Sequence[Key],
-    child: Table,
-    child_pk: tuple[str, ...],
+    child: KeyedTable,
     candidates: list[Key] | None,
 ) -> Iterator[tuple[Key, Key]]:
-    """Yield (parent key, child key) for child rows that refer to the given parent rows.
+    """Yield (parent key, child key) for child rows that refer to the given parent rows; both
+    tables are keyed by their primary key.
 
     With `candidates` (child rows known to hold every referring row) the candidates are read and
     matched here; otherwise the child table is searched by its referring columns.
     """
-    values = referred_values(conn, systems, system, ref, parent, parent_pk, parent_keys)
-    cols = [child.c[c] for c in dict.fromkeys([*child_pk, *ref.child_columns])]
+    values = referred_values(ref, parent, parent_keys)
+    child_pk = child.columns
+    cols = [child.table.c[c] for c in dict.fromkeys([*child_pk, *ref.child_columns])]
     kind = ("referring-rows", ref.child_columns)
     if candidates is not None:
-        keyed = KeyedTable(conn, systems, system, child, child_pk)
+        keyed = child
         batches: Iterator[Sequence[Key]] = chunks(candidates)
     else:
-        keyed = KeyedTable(conn, systems, system, child, ref.child_columns)
+        keyed = child.by(ref.child_columns)
         batches = chunks(list(values))
     for chunk in batches:
-        for row in keyed.rows(kind, lambda where: select(*cols).where(where), chunk):
+        for row in keyed.rows(kind, partial(select_where, cols), chunk):
             mapping = row._mapping
             child_key = tuple(mapping[c] for c in child_pk)
             for parent_key in values.get(tuple(mapping[c] for c in ref.child_columns), []):
@@ -187,19 +176,13 @@ def referring_rows(
 
 
 def referred_by_unknown_table(
-    conn: Connection,
-    systems: Systems,
-    system: str,
-    ref: Reference,
-    parent: Table,
-    parent_pk: tuple[str, ...],
-    parent_keys: Sequence[Key],
+    ref: Reference, parent: KeyedTable, parent_keys: Sequence[Key]
 ) -> bool:
     """Tell whether `ref.child`, a table the map does not know, refers to any of the rows."""
-    values = referred_values(conn, systems, system, ref, parent, parent_pk, parent_keys)
+    values = referred_values(ref, parent, parent_keys)
     child = table(ref.child, *(column(c) for c in ref.child_columns))
     for chunk in chunks(list(values)):
         predicate = key_in(child, ref.child_columns, chunk)
-        if conn.execute(select(exists().where(predicate))).scalar():
+        if parent.conn.execute(select(exists().where(predicate))).scalar():
             return True
     return False
