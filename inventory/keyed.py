@@ -78,7 +78,7 @@ def run_keyed(
     values: Sequence[Any],
     params: Mapping[str, Any] | None = None,
 ) -> CursorResult[Any]:
-    """Run `build(key IN values)`, building its statement once per `cache_key` and dialect.
+    """Run `build(key IN values)`, building its statement once per `cache_key` (see `Systems`).
 
     `key` is a column (values are scalars) or a tuple of columns (values are tuples); `params`
     are the statement's other parameters.
