@@ -20,6 +20,10 @@ so does a row the map keeps for the subject (retained or anonymised) that a fore
 row another category deletes: the map contradicts itself there. Every foreign key of the database
 counts, named or not (SQLite's have no name), and SQLite connections enforce them (see
 `inventory.systems.enforce_foreign_keys`), so the database refuses whatever the plan missed.
+
+The references and the order of the tables come from `inventory.references`, the column rules
+from `inventory.anonymisation`, the statements on batches of keys from `inventory.keyed`; the
+retention sweeps (`inventory.retention`) build on the same three.
 """
 
 from __future__ import annotations
