@@ -6,20 +6,10 @@ children before parents, from the map's links and the live foreign keys. `execut
 the same plan, computed again inside one transaction per system: set-based statements on batches
 of primary keys, all or nothing per system, and nothing more to do on a second run.
 
-Shared rows. A row the subject's data would delete is kept while another person's row still
-refers to it: a row outside the subject's location, or one of theirs that the map's `owner` says
-belongs to someone else. Such a row is reported as retained ("shared"), and the rows of an owner
-table that belong to the organisation (owner NULL, e.g. staff replies) follow the row they hang
-from: they go with it, or stay with it. So a support thread shared by two learners keeps the
-other learner's participation, messages and the staff's replies; the subject's own participation
-and messages go; a thread the subject alone took part in goes whole.
-
-Blocking. A live foreign key from a table the map does not know, pointing at a row to delete,
-blocks the system (the plan names the constraint in `blocked`; execution fails, changing nothing);
-so does a row the map keeps for the subject (retained or anonymised) that a foreign key ties to a
-row another category deletes: the map contradicts itself there. Every foreign key of the database
-counts, named or not (SQLite's have no name), and SQLite connections enforce them (see
-`inventory.systems.enforce_foreign_keys`), so the database refuses whatever the plan missed.
+Rows that others still need are kept, and what the map cannot erase blocks the system: see
+`inventory.sharing`. Every foreign key of the database counts, named or not (SQLite's have no
+name), and SQLite connections enforce them (see `inventory.systems.enforce_foreign_keys`), so
+the database refuses whatever the plan missed.
 
 The references and the order of the tables come from `inventory.references`, the column rules
 from `inventory.anonymisation`, the statements on batches of keys from `inventory.keyed`; the
@@ -28,10 +18,9 @@ retention sweeps (`inventory.retention`) build on the same three.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -56,18 +45,16 @@ from inventory.anonymisation import (
     describe_value,
     restriction_columns,
 )
-from inventory.keyed import Key, KeyedStatement, KeyedTable, chunks, select_where
+from inventory.keyed import Key, KeyedStatement, KeyedTable, chunks
 from inventory.locator import SubjectLocation, category_tables, locate_subject
 from inventory.model import DataMap, ErasureAction, LocalText
-from inventory.model import Table as TableSpec
 from inventory.references import (
     Reference,
     execution_order,
     foreign_keys,
-    referred_by_unknown_table,
-    referring_rows,
     system_references,
 )
+from inventory.sharing import keep_shared_rows
 from inventory.systems import Systems, SystemUnavailable, short_reason
 
 SHARED_REASON = LocalText(
@@ -321,125 +308,13 @@ def _plan_system(
             work.restriction = table_layout.restriction
         works[name] = work
 
-    blocked = _resolve_sharing(
+    blocked = keep_shared_rows(
         conn, data_map, systems, system, location, tables, works, layout.references
     )
     for position, name in enumerate(layout.order, start=1):
         works[name].order = position
     ordered = [works[name] for name in layout.order]
     return _SystemWork(system, ordered, _steps(data_map, system, ordered), blocked)
-
-
-def _resolve_sharing(
-    conn: Connection,
-    data_map: DataMap,
-    systems: Systems,
-    system: str,
-    location: SubjectLocation,
-    tables: dict[str, Table],
-    works: dict[str, _TableWork],
-    references: list[Reference],
-) -> list[str]:
-    """Keep rows others still refer to; return what blocks the deletion."""
-    spec = data_map.systems[system].tables
-
-    def keyed(name: str) -> KeyedTable:
-        return KeyedTable(conn, systems, system, tables[name], works[name].primary_key)
-
-    followers = _organisation_rows(spec, works, keyed)
-    own: dict[str, set[Key]] = {}
-    for name in spec:
-        own[name] = set(location.owned_keys(system, name))
-    blocked: dict[str, None] = {}
-    changed = True
-    while changed:
-        changed = False
-        for ref in references:
-            parent = works.get(ref.parent)
-            if parent is None or not parent.delete:
-                continue
-            if ref.child not in spec:
-                if referred_by_unknown_table(ref, keyed(ref.parent), list(parent.delete)):
-                    blocked[
-                        f"table `{ref.child}`, which the map does not know, refers to rows of "
-                        f"`{ref.parent}` that the erasure deletes ({ref.describe()})"
-                    ] = None
-                continue
-            child = works[ref.child]
-            candidates: list[Key] | None = None
-            if ref.located_children:  # every referring row is among the located ones
-                match = location.match(system, ref.child)
-                located = match.keys if match else []
-                candidates = [k for k in located if k not in child.delete]
-                if not candidates:
-                    continue
-            for parent_key, child_key in referring_rows(
-                ref, keyed(ref.parent), list(parent.delete), keyed(ref.child), candidates
-            ):
-                if child_key in child.delete:
-                    continue
-                if child_key in own[ref.child] and child_key not in child.shared:
-                    # The subject's own row, kept by the map (retained or anonymised).
-                    if ref.enforced:
-                        blocked[
-                            f"rows of `{ref.child}` kept for the subject refer to rows of "
-                            f"`{ref.parent}` that the erasure deletes ({ref.describe()}): the "
-                            "map contradicts itself"
-                        ] = None
-                    continue
-                if parent_key in parent.delete:  # another person's row, or a shared one
-                    del parent.delete[parent_key]
-                    parent.shared[parent_key] = None
-                    changed = True
-        for name, rows in followers.items():
-            work = works[name]
-            for key, parents in rows.items():
-                if key in work.delete and any(pk in works[t].shared for t, pk in parents):
-                    del work.delete[key]
-                    work.shared[key] = None
-                    changed = True
-    return list(blocked)
-
-
-def _organisation_rows(
-    spec: dict[str, TableSpec],
-    works: dict[str, _TableWork],
-    keyed_table: Callable[[str], KeyedTable],
-) -> dict[str, dict[Key, list[tuple[str, Key]]]]:
-    """Return, per owner table, its rows without an owner and the rows they hang from."""
-    found: dict[str, dict[Key, list[tuple[str, Key]]]] = {}
-    for name, table_spec in spec.items():
-        work = works[name]
-        if table_spec.owner is None or not work.delete:
-            continue
-        links = [
-            link
-            for link in table_spec.links
-            if spec[link.target_table].primary_key == [link.target_column]
-        ]
-        keyed = keyed_table(name)
-        table = keyed.table
-        columns = [table.c[c] for c in dict.fromkeys([*work.primary_key, table_spec.owner.column])]
-        columns += [table.c[link.column] for link in links]
-        rows: dict[Key, list[tuple[str, Key]]] = {}
-        for chunk in chunks(list(work.delete)):
-            found_rows = keyed.rows(
-                "organisation-rows",
-                partial(select_where, columns),
-                chunk,
-            )
-            for row in found_rows:
-                mapping = row._mapping
-                if mapping[table_spec.owner.column] is not None:
-                    continue
-                key = tuple(mapping[c] for c in work.primary_key)
-                rows[key] = [
-                    (link.target_table, (mapping[link.column],))
-                    for link in links
-                    if mapping[link.column] is not None
-                ]
-        found[name] = rows
-    return found
 
 
 def _steps(data_map: DataMap, system: str, works: list[_TableWork]) -> list[PlannedStep]:
