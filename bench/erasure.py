@@ -31,7 +31,8 @@ from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from dsr.demo.seed import seed_platform
-from inventory.erasure import PLACEHOLDER_DOMAIN, execute_erasure
+from inventory.anonymisation import PLACEHOLDER_DOMAIN
+from inventory.erasure import execute_erasure
 from inventory.loader import load_data_map
 from inventory.locator import locate_subject
 from inventory.model import DataMap

@@ -17,11 +17,8 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Dialect,
     Select,
     Table,
-    Tuple,
-    bindparam,
     false,
     func,
     select,
@@ -29,12 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from inventory.keyed import Key, chunks, run_keyed, select_where
 from inventory.model import Category, DataMap, IdentityKind
 from inventory.systems import Systems, SystemUnavailable, short_reason
 from inventory.validation import link_order
-
-CHUNK = 1000
-Key = tuple[Any, ...]
 
 
 class UnknownIdentity(ValueError):
@@ -80,6 +75,11 @@ class SubjectLocation:
 
     def match(self, system: str, table: str) -> TableMatch | None:
         return self.tables.get((system, table))
+
+    def owned_keys(self, system: str, table: str) -> list[Key]:
+        """Return the keys of the subject's own rows of a table (not those of another owner)."""
+        match = self.tables.get((system, table))
+        return [k for k in match.keys if k not in match.not_owned] if match else []
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def _locate_in_system(
                 if not values:
                     continue
                 key = ("link", system, name, link.column, tuple(c.name for c in columns))
-                for chunk in _chunks(values):
+                for chunk in chunks(values):
                     collector.take(
                         _select_in(conn, systems, key, columns, table.c[link.column], chunk),
                         names,
@@ -234,45 +234,19 @@ def _select_in(
     key: ColumnElement[Any],
     values: Sequence[Any],
     order_by: Sequence[ColumnElement[Any]] = (),
-) -> Iterable[Any]:
-    """Run `SELECT columns WHERE key IN values` with a statement built once per map.
-
-    On PostgreSQL a single-column key is sent as `key = ANY(%(values)s)`, rendered once and run
-    as driver SQL: the list travels as one array parameter and no statement is compiled or
-    expanded per call (that overhead was most of a typical subject's collection time).
-    """
-    if conn.dialect.name == "postgresql" and not isinstance(key, Tuple):
-        sql = systems.driver_sql(
-            (*cache_key, "any"),
-            partial(_render_any, conn.dialect, columns, key, order_by),
-        )
-        return conn.exec_driver_sql(sql, {"values": list(values)}).fetchall()
-    statement = systems.statement(
-        cache_key, partial(_select_where_in, columns, key, "values", order_by=order_by)
-    )
-    # One chunk holds at most CHUNK keys: fetch its rows at once rather than one by one.
-    return conn.execute(statement, {"values": list(values)}).fetchall()
+) -> Sequence[Any]:
+    """Run `SELECT columns WHERE key IN values ORDER BY order_by`, built once per map (see
+    `inventory.keyed`); a chunk holds at most `CHUNK` keys: its rows are fetched at once."""
+    build = partial(_select_ordered, columns, order_by)
+    return run_keyed(conn, systems, cache_key, build, key, values).fetchall()
 
 
-def _render_any(
-    dialect: Dialect,
+def _select_ordered(
     columns: Sequence[ColumnElement[Any]],
-    key: ColumnElement[Any],
     order_by: Sequence[ColumnElement[Any]],
-) -> str:
-    statement = select(*columns).where(key == func.any(bindparam("values"))).order_by(*order_by)
-    return str(statement.compile(dialect=dialect))
-
-
-def _select_where_in(
-    columns: Sequence[ColumnElement[Any]],
-    key: ColumnElement[Any],
-    parameter: str,
-    *,
-    order_by: Sequence[ColumnElement[Any]] = (),
+    where: ColumnElement[bool],
 ) -> Select[Any]:
-    """Build `SELECT columns WHERE key IN :parameter` with the list bound at execution."""
-    return select(*columns).where(key.in_(bindparam(parameter, expanding=True))).order_by(*order_by)
+    return select_where(columns, where).order_by(*order_by)
 
 
 def _identity_predicate(
@@ -299,11 +273,6 @@ def _identity_predicate(
     return col == value
 
 
-def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def category_tables(data_map: DataMap, category: Category) -> list[tuple[str, str, list[str]]]:
     """Return (system, table, columns) for each table holding the category's fields, in order."""
     seen: dict[tuple[str, str], list[str]] = {}
@@ -316,8 +285,8 @@ def category_tables(data_map: DataMap, category: Category) -> list[tuple[str, st
 class TableRows:
     """One table's rows of a category, as tuples: the primary key's values, then the columns'.
 
-    `batches` yields lists of rows (at most CHUNK each) read by primary key; a row whose key is in
-    `not_owned` belongs to someone else (the map's `owner`).
+    `batches` yields lists of rows (at most `inventory.keyed.CHUNK` each) read by primary key; a
+    row whose key is in `not_owned` belongs to someone else (the map's `owner`).
     """
 
     system: str
@@ -372,7 +341,7 @@ def _table_batches(
     plain = positions == list(range(len(wanted)))
     try:
         with systems.connect(system) as conn:
-            for chunk in _chunks(match.keys):
+            for chunk in chunks(match.keys):
                 keys = [k[0] for k in chunk] if len(pk) == 1 else list(chunk)
                 rows = _select_in(conn, systems, cache_key, selected, key_expr, keys, order)
                 if plain:

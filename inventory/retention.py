@@ -20,65 +20,52 @@ match. A `Gate` lets the caller hold rows back (the desk spares accounts not yet
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    FromClause,
-    Select,
-    Table,
     and_,
     case,
     delete,
     exists,
     func,
-    not_,
-    or_,
     select,
-    true,
     tuple_,
     update,
 )
 
-from inventory.erasure import (
-    _NOW,
-    PLACEHOLDER_PREFIX,
-    _anonymize,
-    _column_rules,
-    _constant,
-    _key_in,
-    _Keyed,
-    _python_type,
-    _Reference,
-    _references,
-    _restriction,
-    _TableWork,
+from inventory.anonymisation import (
+    CHANGE_TIME,
+    anonymize_rows,
 )
+from inventory.keyed import Key, KeyedTable, chunks, key_in
 from inventory.model import (
-    AnonymizeStrategy,
-    Category,
     DataMap,
-    Duration,
     ErasureAction,
     IdentityKind,
     LocalText,
 )
+from inventory.retention_scope import (
+    FollowerPath,
+    SweepScope,
+    candidates,
+    expired_condition,
+    pending_condition,
+    sweep_context,
+    sweep_order,
+    sweep_scope,
+    to_main,
+)
 from inventory.systems import Systems
 
-Key = tuple[Any, ...]
 DEFAULT_BATCH_SIZE = 5000
 
 Gate = Callable[[Sequence[tuple[Key, Any]]], Sequence[Key]]
 """Given expired rows as (primary key, date), return the keys that may be swept now."""
-
-
-class RetentionMapError(ValueError):
-    """The map's retention does not fit the live schema (it runs from a column without dates)."""
 
 
 @dataclass(frozen=True)
@@ -150,16 +137,6 @@ class SweepOutcome:
         return self.rows + sum(self.followers.values())
 
 
-def retention_cutoff(period: Duration, now: datetime) -> datetime:
-    """Return the instant before which a date has expired: `now` minus the period, by calendar."""
-    months = now.month - 1 - period.months - 12 * period.years
-    year, month = now.year + months // 12, months % 12 + 1
-    day = min(now.day, calendar.monthrange(year, month)[1])
-    return now.replace(year=year, month=month, day=day) - timedelta(
-        days=period.days, seconds=period.seconds
-    )
-
-
 def warning_email_column(data_map: DataMap, category_id: str) -> str | None:
     """Return the email column of an account table that a category's retention expires.
 
@@ -195,9 +172,9 @@ def plan_retention(
         if not categories:
             continue
         with systems.engine(system).connect() as conn:
-            ctx = _context(conn, data_map, systems, system, now, frozenset(gates))
-            for category_id in _sweep_order(ctx, categories):
-                scope = _scope(ctx, category_id)
+            ctx = sweep_context(conn, data_map, systems, system, now, frozenset(gates))
+            for category_id in sweep_order(ctx, categories):
+                scope = sweep_scope(ctx, category_id)
                 sweeps.append(_count(conn, scope, gates.get(category_id)))
     return RetentionPlan(sweeps)
 
@@ -224,8 +201,8 @@ def sweep_category(
     category = data_map.categories[category_id]
     engine = systems.engine(category.system)
     with engine.connect() as conn:
-        ctx = _context(conn, data_map, systems, category.system, now, frozenset(gated))
-        scope = _scope(ctx, category_id)
+        ctx = sweep_context(conn, data_map, systems, category.system, now, frozenset(gated))
+        scope = sweep_scope(ctx, category_id)
     outcome = SweepOutcome(category.system, category_id, scope.action)
     outcome.followers = {path.table: 0 for path in scope.followers}
     after: Key | None = None
@@ -234,7 +211,7 @@ def sweep_category(
         keys: list[Key] = []
         with engine.connect() as conn, conn.begin():
             if by_range:  # only the batch's first and last keys cross the wire
-                ids = _candidates(scope, after, with_date=False).limit(batch_size).subquery()
+                ids = candidates(scope, after, with_date=False).limit(batch_size).subquery()
                 first = ids.c[scope.pk[0]]
                 low, high, taken = conn.execute(
                     select(func.min(first), func.max(first), func.count()).select_from(ids)
@@ -246,14 +223,14 @@ def sweep_category(
                     conn, scope, keys, _range(scope, low, high), secret_key, now, outcome
                 )
             else:
-                rows = conn.execute(_candidates(scope, after).limit(batch_size)).all()
+                rows = conn.execute(candidates(scope, after).limit(batch_size)).all()
                 if not rows:
                     break
                 taken = len(rows)
                 after = tuple(rows[-1])[: len(scope.pk)]
                 found = [(tuple(r)[: len(scope.pk)], r[-1]) for r in rows]
                 keys = list(gate(found)) if gate is not None else [k for k, _ in found]
-                chosen = _key_in(scope.table, scope.pk, keys)
+                chosen = key_in(scope.table, scope.pk, keys)
                 changed = _apply(conn, scope, keys, chosen, secret_key, now, outcome) if keys else 0
         outcome.batches += 1
         if gate is not None:
@@ -265,352 +242,10 @@ def sweep_category(
     return outcome
 
 
-# --- the scope of one category ----------------------------------------------------------------
-
-
-@dataclass
-class _Path:
-    """How a follower table reaches the main table: its reference, then its parent's path."""
-
-    table: str
-    ref: _Reference
-    parent: _Path | None
-
-
-@dataclass
-class _Shape:
-    """Where one category's sweep lies: its main table, date, cutoff, followers and blockers."""
-
-    category: str
-    action: ErasureAction
-    main: str
-    pk: tuple[str, ...]
-    date_column: str
-    cutoff: datetime | date
-    cutoff_instant: datetime
-    followers: list[_Path]
-    blockers: list[_Reference]
-    not_swept: list[str]
-
-
-@dataclass
-class _Context:
-    """What every category of one system shares at one instant; `gated` categories' rows are
-    counted as kept by the other categories (their gate is not known in SQL)."""
-
-    data_map: DataMap
-    systems: Systems
-    system: str
-    tables: dict[str, Table]
-    references: list[_Reference]
-    now: datetime
-    gated: frozenset[str]
-    shapes: dict[str, _Shape] = field(default_factory=dict)
-
-    def shape(self, category_id: str) -> _Shape:
-        if category_id not in self.shapes:
-            self.shapes[category_id] = _shape(self, category_id)
-        return self.shapes[category_id]
-
-
-@dataclass
-class _Scope:
-    systems: Systems
-    system: str
-    category: str
-    spec: Category
-    table: Table
-    tables: dict[str, Table]
-    pk: tuple[str, ...]
-    date_column: str
-    action: ErasureAction
-    cutoff: datetime | date
-    cutoff_instant: datetime
-    followers: list[_Path]
-    not_swept: list[str]
-    work: _TableWork
-    free: ColumnElement[bool]
-
-
-def _context(
-    conn: Connection,
-    data_map: DataMap,
-    systems: Systems,
-    system: str,
-    now: datetime,
-    gated: frozenset[str],
-) -> _Context:
-    references = _references(data_map, system, conn)
-    return _Context(data_map, systems, system, systems.tables(system), references, now, gated)
-
-
-def _shape(ctx: _Context, category_id: str) -> _Shape:
-    category = ctx.data_map.categories[category_id]
-    main, date_column = category.retention.from_.split(".", 1)
-    table = ctx.tables[main]
-    pk = tuple(ctx.data_map.systems[ctx.system].tables[main].primary_key)
-    instant = retention_cutoff(category.retention.period, ctx.now)
-    kind = _python_type(table.c[date_column])
-    if not issubclass(kind, date):
-        raise RetentionMapError(
-            f"the retention of category `{category_id}` runs from `{main}.{date_column}`, which "
-            f"holds {table.c[date_column].type} in `{ctx.system}`, not a date or timestamp: "
-            "point `retention.from` at a date or timestamp column (`dsr map check --live` "
-            "lists such problems)"
-        )
-    cutoff: datetime | date = (
-        instant.date() if issubclass(kind, date) and not issubclass(kind, datetime) else instant
-    )
-    own_tables = list(dict.fromkeys(f.table for f in category.fields_in(ctx.system)))
-    action = category.erasure.action
-    followers = (
-        [] if action is ErasureAction.ANONYMIZE else _followers(main, own_tables, ctx.references)
-    )
-    swept = {main, *(p.table for p in followers)}
-    blockers = [
-        ref
-        for ref in ctx.references
-        if ref.child not in swept and ref.parent in swept and ref.child != ref.parent
-    ]
-    not_swept = [t for t in own_tables if t not in swept]
-    return _Shape(
-        category_id,
-        action,
-        main,
-        pk,
-        date_column,
-        cutoff,
-        instant,
-        followers,
-        blockers,
-        not_swept,
-    )
-
-
-def _scope(ctx: _Context, category_id: str) -> _Scope:
-    category = ctx.data_map.categories[category_id]
-    shape = ctx.shape(category_id)
-    table = ctx.tables[shape.main]
-    work = _TableWork(shape.main, shape.pk, shape.action, [category_id])
-    if shape.action is ErasureAction.ANONYMIZE:
-        work.rules = _column_rules(ctx.data_map, ctx.system, shape.main, [category_id], table)
-    elif shape.action is ErasureAction.RETAIN:
-        work.restriction = _restriction(ctx.data_map, ctx.system, shape.main, table)
-    free = (
-        _free(ctx, category_id, table, frozenset({category_id}))
-        if shape.action is ErasureAction.DELETE
-        else true()
-    )
-    return _Scope(
-        ctx.systems,
-        ctx.system,
-        category_id,
-        category,
-        table,
-        ctx.tables,
-        shape.pk,
-        shape.date_column,
-        shape.action,
-        shape.cutoff,
-        shape.cutoff_instant,
-        shape.followers,
-        shape.not_swept,
-        work,
-        free,
-    )
-
-
-def _followers(main: str, own_tables: list[str], references: list[_Reference]) -> list[_Path]:
-    """Return the category's tables that hang from the main table, deepest first."""
-    paths: dict[str, _Path] = {}
-    frontier: list[_Path | None] = [None]
-    while frontier:
-        parent = frontier.pop(0)
-        parent_table = main if parent is None else parent.table
-        for ref in references:
-            if (
-                ref.parent == parent_table
-                and ref.child in own_tables
-                and ref.child != main
-                and ref.child not in paths
-                and ref.parent_columns  # a real reference
-            ):
-                path = _Path(ref.child, ref, parent)
-                paths[ref.child] = path
-                frontier.append(path)
-    return list(reversed(list(paths.values())))
-
-
-def _sweep_order(ctx: _Context, categories: list[str]) -> list[str]:
-    """Return the categories in map order, each moved after the deleting categories that sweep
-    rows referring to its rows (email openings before the subscriptions they point at): what a
-    sweep frees for a later one is then what the plan counted."""
-    after: dict[str, set[str]] = {}
-    for c in categories:
-        shape = ctx.shape(c)
-        swept = {shape.main, *(p.table for p in shape.followers)}
-        after[c] = {
-            other
-            for other in categories
-            if other != c
-            and ctx.data_map.categories[other].erasure.action is ErasureAction.DELETE
-            and any(
-                ref.parent in swept and ref.child == ctx.shape(other).main for ref in shape.blockers
-            )
-        }
-    ordered: list[str] = []
-    pending = list(categories)
-    while pending:
-        ready = next((c for c in pending if after[c] <= set(ordered)), pending[0])
-        ordered.append(ready)
-        pending.remove(ready)
-    return ordered
-
-
-# --- the rows a sweep takes -------------------------------------------------------------------
-
-
-def _expired(scope: _Scope) -> ColumnElement[bool]:
-    col = scope.table.c[scope.date_column]
-    return and_(col.is_not(None), col < scope.cutoff)
-
-
-def _free(
-    ctx: _Context, category_id: str, main: FromClause, visited: frozenset[str]
-) -> ColumnElement[bool]:
-    """Rows of `main` (the category's main table) that no kept row refers to.
-
-    A referring row is not kept when another deleting category sweeps it at the same instant
-    (and nothing keeps it in turn): the sweeps run children first (`_sweep_order`).
-    """
-    shape = ctx.shape(category_id)
-    conditions = []
-    for ref in shape.blockers:
-        if ref.child not in ctx.tables:
-            continue
-        child = ctx.tables[ref.child].alias()
-        if any(c not in child.c for c in ref.child_columns):
-            continue
-        link = _link(ctx, shape, main, ref.parent, ref.parent_columns, child, ref.child_columns)
-        if link is None:
-            continue
-        going = [
-            _going(ctx, other, child, visited | {other})
-            for other, spec in ctx.data_map.categories.items()
-            if other not in visited
-            and other not in ctx.gated
-            and spec.system == ctx.system
-            and spec.erasure.action is ErasureAction.DELETE
-            and spec.retention.from_.split(".", 1)[0] == ref.child
-        ]
-        kept = not_(or_(*going)) if going else true()
-        conditions.append(not_(exists().where(link, kept)))
-    return and_(true(), *conditions)
-
-
-def _going(
-    ctx: _Context, category_id: str, rows: FromClause, visited: frozenset[str]
-) -> ColumnElement[bool]:
-    """Rows of `rows` (the main table of a deleting category) that its sweep deletes."""
-    shape = ctx.shape(category_id)
-    col = rows.c[shape.date_column]
-    return and_(col.is_not(None), col < shape.cutoff, _free(ctx, category_id, rows, visited))
-
-
-def _link(
-    ctx: _Context,
-    shape: _Shape,
-    main: FromClause,
-    parent: str,
-    parent_columns: tuple[str, ...],
-    child: FromClause,
-    child_columns: tuple[str, ...],
-) -> ColumnElement[bool] | None:
-    """Return the condition tying `child` rows to `main` rows, directly or through a follower."""
-    if parent == shape.main:
-        return and_(
-            *(child.c[c] == main.c[p] for c, p in zip(child_columns, parent_columns, strict=True))
-        )
-    path = next((p for p in shape.followers if p.table == parent), None)
-    if path is None:
-        return None
-    follower = ctx.tables[parent]
-    inner = select(*(follower.c[p] for p in parent_columns)).where(_to_main(ctx.tables, path, main))
-    if len(child_columns) == 1:
-        return child.c[child_columns[0]].in_(inner)
-    return tuple_(*(child.c[c] for c in child_columns)).in_(inner)
-
-
-def _to_main(tables: dict[str, Table], path: _Path, main: FromClause) -> ColumnElement[bool]:
-    """Return the condition tying rows of `path.table` to the current `main` row."""
-    table = tables[path.table]
-    ref = path.ref
-    if path.parent is None:
-        return and_(
-            *(
-                table.c[c] == main.c[p]
-                for c, p in zip(ref.child_columns, ref.parent_columns, strict=True)
-            )
-        )
-    parent = tables[path.parent.table]
-    inner = select(*(parent.c[p] for p in ref.parent_columns)).where(
-        _to_main(tables, path.parent, main)
-    )
-    if len(ref.child_columns) == 1:
-        return table.c[ref.child_columns[0]].in_(inner)
-    return tuple_(*(table.c[c] for c in ref.child_columns)).in_(inner)
-
-
-def _pending(scope: _Scope) -> ColumnElement[bool]:
-    """Rows the action has not yet changed: anonymised or archived rows are not taken again.
-
-    A keyed hash or a year cannot be told from the original: a table whose every rule is of those
-    kinds is anonymised again by each sweep.
-    """
-    table = scope.table
-    if scope.action is ErasureAction.ANONYMIZE:
-        checks: list[ColumnElement[bool]] = []
-        for rule in scope.work.rules:
-            col = table.c[rule.name]
-            strategy = rule.rule.strategy
-            if strategy is AnonymizeStrategy.NULL:
-                checks.append(col.is_not(None))
-            elif strategy is AnonymizeStrategy.FIXED:
-                checks.append(col.is_distinct_from(_constant(rule, col)))
-            elif strategy is AnonymizeStrategy.UNIQUE_PLACEHOLDER:
-                checks.append(not_(col.like(f"{PLACEHOLDER_PREFIX}%")))
-            elif strategy is AnonymizeStrategy.TRUNCATE:
-                checks.append(func.length(col) > (rule.rule.length or 0))
-        return or_(*checks) if checks else true()
-    if scope.action is ErasureAction.RETAIN and scope.work.restriction:
-        done = and_(
-            *(
-                table.c[c].is_not(None) if v is _NOW else table.c[c].is_not_distinct_from(v)
-                for c, v in scope.work.restriction.items()
-            )
-        )
-        return not_(done)
-    return true()
-
-
-def _candidates(scope: _Scope, after: Key | None, *, with_date: bool = True) -> Select[Any]:
-    """Select (key..., date) of the rows to sweep, in key order, after `after`."""
-    table = scope.table
-    pk_cols = [table.c[c] for c in scope.pk]
-    dated = [table.c[scope.date_column]] if with_date else []
-    stmt = select(*pk_cols, *dated).where(_expired(scope), scope.free, _pending(scope))
-    if after is not None:
-        if len(pk_cols) == 1:
-            stmt = stmt.where(pk_cols[0] > after[0])
-        else:
-            stmt = stmt.where(tuple_(*pk_cols) > tuple_(*after))
-    return stmt.order_by(*pk_cols)
-
-
-def _count(conn: Connection, scope: _Scope, gate: Gate | None) -> CategorySweep:
+def _count(conn: Connection, scope: SweepScope, gate: Gate | None) -> CategorySweep:
     table = scope.table
     date_col = table.c[scope.date_column]
-    expiring = and_(_expired(scope), _pending(scope))
+    expiring = and_(expired_condition(scope), pending_condition(scope))
     taken = and_(expiring, scope.free)
     no_date, expired, count, oldest = conn.execute(  # one scan of the table
         select(
@@ -623,7 +258,7 @@ def _count(conn: Connection, scope: _Scope, gate: Gate | None) -> CategorySweep:
     held = 0
     keys: list[Key] | None = None
     if gate is not None:
-        rows = [(tuple(r)[: len(scope.pk)], r[-1]) for r in conn.execute(_candidates(scope, None))]
+        rows = [(tuple(r)[: len(scope.pk)], r[-1]) for r in conn.execute(candidates(scope, None))]
         allowed = set(gate(rows))
         keys = [k for k, _ in rows if k in allowed]
         dates = [d for k, d in rows if k in allowed]
@@ -648,26 +283,27 @@ def _count(conn: Connection, scope: _Scope, gate: Gate | None) -> CategorySweep:
         referenced=expired - count - held,
         no_date=no_date,
         not_swept=tuple(scope.not_swept),
-        archive_columns=tuple(scope.work.restriction),
+        archive_columns=tuple(scope.restriction),
     )
 
 
-def _count_followers(conn: Connection, scope: _Scope, path: _Path, keys: list[Key] | None) -> int:
+def _count_followers(
+    conn: Connection, scope: SweepScope, path: FollowerPath, keys: list[Key] | None
+) -> int:
     follower = scope.tables[path.table]
     taken = select(*(scope.table.c[c] for c in scope.pk)).where(
-        _expired(scope), scope.free, _pending(scope)
+        expired_condition(scope), scope.free, pending_condition(scope)
     )
     if keys is not None:
         total = 0
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
+        for chunk in chunks(keys):
             total += conn.execute(
                 select(func.count())
                 .select_from(follower)
                 .where(
                     exists().where(
-                        _to_main(scope.tables, path, scope.table),
-                        _key_in(scope.table, scope.pk, chunk),
+                        to_main(scope.tables, path, scope.table),
+                        key_in(scope.table, scope.pk, chunk),
                     )
                 )
             ).scalar_one()
@@ -679,7 +315,7 @@ def _count_followers(conn: Connection, scope: _Scope, path: _Path, keys: list[Ke
     stmt = (
         select(func.count())
         .select_from(follower)
-        .where(exists().where(_to_main(scope.tables, path, scope.table), main_in))
+        .where(exists().where(to_main(scope.tables, path, scope.table), main_in))
     )
     return int(conn.execute(stmt).scalar_one())
 
@@ -687,16 +323,18 @@ def _count_followers(conn: Connection, scope: _Scope, path: _Path, keys: list[Ke
 # --- changing the rows ------------------------------------------------------------------------
 
 
-def _range(scope: _Scope, low: Any, high: Any) -> ColumnElement[bool]:
+def _range(scope: SweepScope, low: Any, high: Any) -> ColumnElement[bool]:
     """Return the condition of a batch that is every candidate between two keys: the range and
     the sweep's own conditions (no list of thousands of keys to send)."""
     pk = scope.table.c[scope.pk[0]]
-    return and_(pk >= low, pk <= high, _expired(scope), scope.free, _pending(scope))
+    return and_(
+        pk >= low, pk <= high, expired_condition(scope), scope.free, pending_condition(scope)
+    )
 
 
 def _apply(
     conn: Connection,
-    scope: _Scope,
+    scope: SweepScope,
     keys: list[Key],
     in_batch: ColumnElement[bool],
     secret_key: bytes,
@@ -710,7 +348,7 @@ def _apply(
             follower = scope.tables[path.table]
             gone = conn.execute(
                 delete(follower).where(
-                    exists().where(_to_main(scope.tables, path, scope.table), in_batch)
+                    exists().where(to_main(scope.tables, path, scope.table), in_batch)
                 )
             ).rowcount
             outcome.followers[path.table] = outcome.followers.get(path.table, 0) + gone
@@ -719,11 +357,8 @@ def _apply(
         outcome.rows += rows
         return changed + rows
     if scope.action is ErasureAction.ANONYMIZE:
-        work = _TableWork(table.name, scope.pk, scope.action, [scope.category])
-        work.rules = scope.work.rules
-        work.anonymize = keys
-        keyed = _Keyed(conn, scope.systems, scope.system, table, scope.pk)
-        rows = _anonymize(keyed, work, secret_key, scope.system, len(keys))
+        keyed = KeyedTable(conn, scope.systems, scope.system, table, scope.pk)
+        rows = anonymize_rows(keyed, scope.rules, keys, secret_key, scope.system, len(keys))
         outcome.rows += rows
         return rows
     for path in scope.followers:  # archived with their parent, as they are
@@ -731,12 +366,12 @@ def _apply(
         kept = conn.execute(
             select(func.count())
             .select_from(follower)
-            .where(exists().where(_to_main(scope.tables, path, scope.table), in_batch))
+            .where(exists().where(to_main(scope.tables, path, scope.table), in_batch))
         ).scalar_one()
         outcome.followers[path.table] = outcome.followers.get(path.table, 0) + kept
-    if scope.work.restriction:
-        values = {c: now if v is _NOW else v for c, v in scope.work.restriction.items()}
-        conn.execute(update(table).where(_key_in(table, scope.pk, keys)).values(values))
+    if scope.restriction:
+        values = {c: now if v is CHANGE_TIME else v for c, v in scope.restriction.items()}
+        conn.execute(update(table).where(key_in(table, scope.pk, keys)).values(values))
     outcome.rows += len(keys)
     return len(keys)
 
@@ -760,15 +395,15 @@ def iter_expiring(
     changed, that will have expired at `at` (to warn their owners beforehand)."""
     category = data_map.categories[category_id]
     with systems.engine(category.system).connect() as conn:
-        ctx = _context(conn, data_map, systems, category.system, at, frozenset())
-        scope = _scope(ctx, category_id)
+        ctx = sweep_context(conn, data_map, systems, category.system, at, frozenset())
+        scope = sweep_scope(ctx, category_id)
         table = scope.table
         pk_cols = [table.c[c] for c in scope.pk]
         extra = [table.c[c] for c in columns]
         after: Key | None = None
         while True:
             stmt = select(*pk_cols, table.c[scope.date_column], *extra).where(
-                _expired(scope), _pending(scope)
+                expired_condition(scope), pending_condition(scope)
             )
             if after is not None:
                 stmt = stmt.where(

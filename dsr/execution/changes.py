@@ -1,22 +1,19 @@
 """Targeted changes through the map: deactivation (R29) and its reversal, restriction (R20) and
 its lifting, objection to marketing (R27), rectification (R15).
 
-Each change sets the columns the map declares (`data_map.changes`) on the subject's own rows only,
-set-based (UPDATE ... WHERE key IN the subject's keys, in chunks), one transaction per system.
-Audit events hold counts; a rectification's old values go in its audit event, which is the
-evidence of what was corrected. Executors register with the runner on import.
+The desk's side: which change a request applies, its audit events, the recipients' tasks and the
+emails; `inventory.changes` sets the columns the map declares (`data_map.changes`) on the
+subject's own rows, one transaction per system. Audit events hold counts; a rectification's old
+values go in its audit event, which is the evidence of what was corrected. Executors register
+with the runner on import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
@@ -42,11 +39,10 @@ from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.requests.workflow import Actor, RequestType, Status
 from dsr.suppression.models import SuppressionReason
 from dsr.suppression.service import suppress, suppression_key
-from inventory.locator import SubjectLocation, locate_subject
-from inventory.model import ColumnChange, DataMap, SubjectChange
-from inventory.systems import Systems, SystemUnavailable, short_reason
-
-CHUNK = 1000
+from inventory.changes import ChangeOutcome, apply_subject_change, rectify_subject
+from inventory.locator import locate_subject
+from inventory.model import DataMap, SubjectChange
+from inventory.systems import SystemUnavailable
 
 CHANGE_OF_TYPE: Mapping[RequestType, str] = {
     RequestType.DEACTIVATION: "deactivation",
@@ -62,131 +58,6 @@ LIFTED_ACTION = "restriction_lifted"
 RECTIFIED_ACTION = "rectified"
 OBJECTION_PENDING_ACTION = "objection_pending"
 RECTIFICATION_APPROVED_ACTION = "rectification_values_approved"
-
-
-# --- applying a change to the systems ----------------------------------------------------------
-
-
-@dataclass
-class ChangeOutcome:
-    """What a change did: rows changed per `system.table`; for a rectification, the old values
-    per `table.column` (distinct, as text)."""
-
-    rows: dict[str, int] = field(default_factory=dict)
-    old_values: dict[str, list[str | None]] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return sum(self.rows.values())
-
-
-def _owned_keys(location: SubjectLocation, system: str, table: str) -> list[tuple[Any, ...]]:
-    match = location.match(system, table)
-    if match is None:
-        return []
-    return [key for key in match.keys if key not in match.not_owned]
-
-
-def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _key_filter(table: Table, primary_key: Sequence[str], keys: Sequence[tuple[Any, ...]]) -> Any:
-    if len(primary_key) == 1:
-        return table.c[primary_key[0]].in_([key[0] for key in keys])
-    return tuple_(*(table.c[c] for c in primary_key)).in_(list(keys))
-
-
-def _update_rows(
-    conn: Connection,
-    table: Table,
-    primary_key: Sequence[str],
-    keys: Sequence[tuple[Any, ...]],
-    values: Mapping[str, Any],
-) -> int:
-    changed = 0
-    for chunk in _chunks(keys):
-        result = conn.execute(
-            update(table).where(_key_filter(table, primary_key, chunk)).values(dict(values))
-        )
-        changed += max(result.rowcount or 0, 0)
-    return changed
-
-
-def _value_of(change: ColumnChange, now: datetime) -> Any:
-    return now if change.now else change.value
-
-
-def apply_subject_change(
-    data_map: DataMap,
-    systems: Systems,
-    location: SubjectLocation,
-    change: SubjectChange,
-    *,
-    now: datetime,
-) -> ChangeOutcome:
-    """Set the change's columns on the subject's own rows, one transaction per system.
-
-    Raise SystemUnavailable (nothing changed in that system) when a system fails.
-    """
-    by_system: dict[str, dict[str, dict[str, Any]]] = {}
-    for column in change.set:
-        tables = by_system.setdefault(column.system, {})
-        tables.setdefault(column.table, {})[column.name] = _value_of(column, now)
-    outcome = ChangeOutcome()
-    for system, tables in by_system.items():
-        reflected = systems.tables(system)
-        try:
-            with systems.engine(system).begin() as conn:
-                for table_name, values in tables.items():
-                    primary_key = data_map.systems[system].tables[table_name].primary_key
-                    keys = _owned_keys(location, system, table_name)
-                    outcome.rows[f"{system}.{table_name}"] = _update_rows(
-                        conn, reflected[table_name], primary_key, keys, values
-                    )
-        except SQLAlchemyError as error:
-            raise SystemUnavailable(system, short_reason(error)) from error
-    return outcome
-
-
-def rectify_subject(
-    data_map: DataMap,
-    systems: Systems,
-    location: SubjectLocation,
-    values: Mapping[tuple[str, str], str],
-) -> ChangeOutcome:
-    """Write the approved new values ((system, `table.column`) -> value) on the subject's own
-    rows, one transaction per system, reading the old values first in that transaction."""
-    by_system: dict[str, dict[str, dict[str, str]]] = {}
-    for (system, column), value in values.items():
-        table_name, name = column.split(".", 1)
-        by_system.setdefault(system, {}).setdefault(table_name, {})[name] = value
-    outcome = ChangeOutcome()
-    for system, tables in by_system.items():
-        reflected = systems.tables(system)
-        try:
-            with systems.engine(system).begin() as conn:
-                for table_name, new_values in tables.items():
-                    table = reflected[table_name]
-                    primary_key = data_map.systems[system].tables[table_name].primary_key
-                    keys = _owned_keys(location, system, table_name)
-                    for name in new_values:
-                        old: set[str | None] = set()
-                        for chunk in _chunks(keys):
-                            rows = conn.execute(
-                                select(table.c[name]).where(_key_filter(table, primary_key, chunk))
-                            )
-                            old.update(None if v is None else str(v) for (v,) in rows)
-                        outcome.old_values[f"{table_name}.{name}"] = sorted(
-                            old, key=lambda v: (v is None, v or "")
-                        )
-                    outcome.rows[f"{system}.{table_name}"] = _update_rows(
-                        conn, table, primary_key, keys, new_values
-                    )
-        except SQLAlchemyError as error:
-            raise SystemUnavailable(system, short_reason(error)) from error
-    return outcome
 
 
 def _change(data_map: DataMap, name: str) -> SubjectChange:

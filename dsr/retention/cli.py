@@ -25,7 +25,7 @@ from dsr.retention.service import (
     run_retention,
 )
 from dsr.store_cli import database_url_option, fail_on_database_error
-from inventory.erasure import ErasurePlanError
+from inventory.anonymisation import ErasurePlanError
 from inventory.loader import MapError
 from inventory.model import ErasureAction
 from inventory.retention import CategorySweep, RetentionPlan

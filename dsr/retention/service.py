@@ -30,12 +30,12 @@ from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
 from dsr.requests.workflow import Actor
 from dsr.retention.models import RetentionWarning
+from inventory.keyed import Key
 from inventory.model import DataMap, ErasureAction
 from inventory.retention import (
     DEFAULT_BATCH_SIZE,
     CategorySweep,
     Gate,
-    Key,
     RetentionPlan,
     as_utc,
     iter_expiring,

@@ -32,8 +32,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SAWarning
 
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
+from inventory.anonymisation import ErasurePlanError
 from inventory.erasure import (
-    ErasurePlanError,
     SystemOutcome,
     execute_erasure,
     plan_erasure,

@@ -33,11 +33,11 @@ from sqlalchemy import (
     select,
 )
 
+from inventory.anonymisation import ErasurePlanError
 from inventory.erasure import (
     SHARED_REASON,
     SHARED_UNTIL,
     ErasurePlan,
-    ErasurePlanError,
     PlannedStep,
     execute_erasure,
     plan_erasure,

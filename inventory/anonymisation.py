@@ -1,0 +1,344 @@
+"""The map's column rules, checked against the live schema and applied to rows.
+
+An anonymised category says, per field, what its column becomes (`null`, a `fixed` value, a
+`keyed_hash`, the `year_only`, the first characters, a `unique_placeholder`...); a retained one
+may set the `restriction` columns of the rows it keeps. `column_rules` and `restriction_columns`
+read them for one table and refuse what its columns cannot hold (`ErasurePlanError`);
+`anonymize_rows` applies them to batches of rows, set-based; `describe_rule` and `describe_value`
+say them in words for a plan. Erasure and retention both apply them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Table,
+    UniqueConstraint,
+    Update,
+    and_,
+    bindparam,
+    not_,
+    update,
+)
+
+from inventory.keyed import Key, KeyedStatement, KeyedTable, chunks, select_where
+from inventory.model import Anonymize, AnonymizeStrategy, DataMap, IdentityKind
+
+PLACEHOLDER_DOMAIN = "erased.invalid"
+PLACEHOLDER_PREFIX = "erased-"
+_MIN_PLACEHOLDER_HEX = 12
+
+
+class ErasurePlanError(ValueError):
+    """The map asks for an anonymisation the database cannot hold (NULL in a NOT NULL column...)."""
+
+
+@dataclass
+class ColumnRule:
+    """How one column is anonymised: the map's rule, whether it holds an email, its length."""
+
+    name: str
+    rule: Anonymize
+    email: bool
+    length: int | None
+
+
+class ChangeTime:
+    """Stands for "the time of the change" in a restriction column (`now: true` in the map)."""
+
+
+CHANGE_TIME = ChangeTime()
+
+
+def column_rules(
+    data_map: DataMap, system: str, name: str, categories: list[str], table: Table
+) -> list[ColumnRule]:
+    """Check each anonymised column against the live schema; refuse what it cannot hold."""
+    emails = {
+        loc.column
+        for identity in data_map.identities.values()
+        if identity.kind is IdentityKind.EMAIL
+        for loc in identity.locations.get(system, [])
+    }
+    unique = unique_columns(table)
+    rules = []
+    for category_id in categories:
+        for f in data_map.categories[category_id].fields_in(system):
+            if f.table != name or f.anonymize is None:
+                continue
+            if f.name not in table.c:
+                raise ErasurePlanError(f"column `{f.column}` is not in the database of `{system}`")
+            col = table.c[f.name]
+            rule = ColumnRule(f.name, f.anonymize, f.column in emails, column_length(col))
+            _check_rule(system, f.column, col, rule, f.name in unique)
+            rules.append(rule)
+    return rules
+
+
+def _check_rule(system: str, ref: str, col: Column[Any], rule: ColumnRule, unique: bool) -> None:
+    strategy = rule.rule.strategy
+    where = f"column `{ref}` of `{system}`"
+    kind = python_type(col)
+    if strategy is AnonymizeStrategy.NULL and not col.nullable:
+        raise ErasurePlanError(
+            f"{where} is NOT NULL, but the map anonymises it with `null`: choose `fixed` or "
+            "`unique_placeholder`"
+        )
+    if strategy in (AnonymizeStrategy.FIXED, AnonymizeStrategy.TRUNCATE) and unique:
+        raise ErasurePlanError(
+            f"{where} is UNIQUE: `{strategy.value}` would give several people the same value; "
+            "choose `unique_placeholder` or `keyed_hash`"
+        )
+    if strategy is AnonymizeStrategy.YEAR_ONLY and unique:
+        raise ErasurePlanError(f"{where} is UNIQUE: `year_only` would make values collide")
+    if strategy is AnonymizeStrategy.YEAR_ONLY and not issubclass(kind, date):
+        raise ErasurePlanError(f"{where} holds no date: `year_only` applies to dates")
+    textual = (
+        AnonymizeStrategy.KEYED_HASH,
+        AnonymizeStrategy.TRUNCATE,
+        AnonymizeStrategy.UNIQUE_PLACEHOLDER,
+    )
+    if strategy in textual and kind is not str:
+        raise ErasurePlanError(f"{where} holds no text: `{strategy.value}` writes text")
+    if strategy is AnonymizeStrategy.UNIQUE_PLACEHOLDER:
+        room = placeholder_room(rule)
+        if room < _MIN_PLACEHOLDER_HEX:
+            raise ErasurePlanError(f"{where} is too short to hold a unique placeholder")
+    if strategy is AnonymizeStrategy.FIXED:
+        try:
+            value = coerce(rule.rule.value, kind)
+        except ValueError as exc:
+            raise ErasurePlanError(f"{where}: the fixed value does not fit ({exc})") from exc
+        if isinstance(value, str) and rule.length is not None and len(value) > rule.length:
+            raise ErasurePlanError(f"{where}: the fixed value is longer than the column")
+
+
+def restriction_columns(data_map: DataMap, system: str, name: str, table: Table) -> dict[str, Any]:
+    """Return the columns the map's `restriction` sets on this table (column -> value, or
+    `CHANGE_TIME`), if it declares any."""
+    change = data_map.changes.restriction
+    if change is None:
+        return {}
+    found: dict[str, Any] = {}
+    for col in change.set:
+        if col.system == system and col.table == name and col.name in table.c:
+            value = CHANGE_TIME if col.now else coerce(col.value, python_type(table.c[col.name]))
+            found[col.name] = value
+    return found
+
+
+def anonymize_rows(
+    keyed: KeyedTable,
+    rules: list[ColumnRule],
+    keys: Sequence[Key],
+    secret_key: bytes,
+    system: str,
+    batch_size: int,
+) -> int:
+    """Anonymise the rows; return how many changed (already anonymised rows are left as they are).
+
+    Constant values go in one UPDATE per batch; values computed per row (placeholders, hashes,
+    dates) in one executemany per batch. A row whose every checkable column already holds its
+    anonymous value is taken as done, so that a keyed hash is not hashed twice; a table whose only
+    changed columns are keyed hashes cannot be checked and is hashed again by a rerun.
+    """
+    table, conn, pk = keyed.table, keyed.conn, keyed.columns
+    rules = [r for r in rules if r.rule.strategy is not AnonymizeStrategy.KEEP]
+    if not rules:
+        return 0
+    constant = {
+        r.name: constant_value(r, table.c[r.name])
+        for r in rules
+        if r.rule.strategy in (AnonymizeStrategy.NULL, AnonymizeStrategy.FIXED)
+    }
+    per_row = [r for r in rules if r.name not in constant]
+    changed = 0
+    if not per_row:
+        names = list(constant)
+        values = {f"erasure_value_{i}": constant[c] for i, c in enumerate(names)}
+
+        def blank(where: ColumnElement[bool]) -> KeyedStatement:
+            params = {
+                c: bindparam(f"erasure_value_{i}", type_=table.c[c].type)
+                for i, c in enumerate(names)
+            }
+            done = and_(*(table.c[c].is_not_distinct_from(p) for c, p in params.items()))
+            return update(table).where(where, not_(done)).values(params)
+
+        for chunk in chunks(keys, batch_size):
+            changed += keyed.run(("anonymize-constant", tuple(names)), blank, chunk, values)
+        return changed
+    key_params = {c: f"erasure_key_{i}" for i, c in enumerate(pk)}
+    value_params = {r.name: f"erasure_value_{i}" for i, r in enumerate(rules)}
+
+    def by_key() -> Update:
+        return (
+            update(table)
+            .where(*(table.c[c] == bindparam(p) for c, p in key_params.items()))
+            .values({c: bindparam(p) for c, p in value_params.items()})
+        )
+
+    stmt = keyed.systems.statement((*keyed.cache, "anonymize-rows", tuple(value_params)), by_key)
+    cols = [table.c[c] for c in dict.fromkeys([*pk, *(r.name for r in rules)])]
+    checkable = [r.name for r in rules if r.rule.strategy is not AnonymizeStrategy.KEYED_HASH]
+    for chunk in chunks(keys, batch_size):
+        params: list[dict[str, Any]] = []
+        current = keyed.rows(
+            ("anonymize-read", tuple(c.name for c in cols)),
+            partial(select_where, cols),
+            chunk,
+        )
+        for row in current:
+            mapping = row._mapping
+            key = tuple(mapping[c] for c in pk)
+            new = dict(constant)
+            for r in per_row:
+                new[r.name] = per_row_value(r, mapping[r.name], key, secret_key, system, table)
+            if checkable and all(_same(mapping[c], new[c]) for c in checkable):
+                continue
+            param = {key_params[c]: mapping[c] for c in pk}
+            param.update({value_params[c]: v for c, v in new.items()})
+            params.append(param)
+        if len(params) == 1:
+            conn.execute(stmt, params[0])
+        elif params:
+            conn.execute(stmt, params)
+        changed += len(params)
+    return changed
+
+
+def _same(current: object, new: object) -> bool:
+    if (
+        isinstance(current, datetime)
+        and isinstance(new, datetime)
+        and (current.tzinfo is None) != (new.tzinfo is None)
+    ):
+        return current.replace(tzinfo=None) == new.replace(tzinfo=None)
+    return current == new
+
+
+def constant_value(rule: ColumnRule, col: Column[Any]) -> Any:
+    """Return the value a `null` or `fixed` rule writes, in the column's type."""
+    if rule.rule.strategy is AnonymizeStrategy.NULL:
+        return None
+    return coerce(rule.rule.value, python_type(col))
+
+
+def per_row_value(
+    rule: ColumnRule, value: Any, key: Key, secret_key: bytes, system: str, table: Table
+) -> Any:
+    """Return what a rule computed per row makes of `value`, the column's value in row `key`."""
+    strategy = rule.rule.strategy
+    if strategy is AnonymizeStrategy.YEAR_ONLY:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        return date(value.year, 1, 1)
+    if strategy is AnonymizeStrategy.TRUNCATE:
+        return None if value is None else str(value)[: rule.rule.length]
+    if strategy is AnonymizeStrategy.KEYED_HASH:
+        if value is None:
+            return None
+        digest = hmac.new(secret_key, str(value).encode(), hashlib.sha256).hexdigest()
+        return digest[: rule.length] if rule.length is not None else digest
+    # unique placeholder: a keyed hash of the row's place, so that every row gets its own
+    subject = f"{system}.{table.name}.{rule.name}:{key!r}".encode()
+    digest = hmac.new(secret_key, subject, hashlib.sha256).hexdigest()
+    room = placeholder_room(rule)
+    tail = f"@{PLACEHOLDER_DOMAIN}" if rule.email else ""
+    return f"{PLACEHOLDER_PREFIX}{digest[: min(room, 32)]}{tail}"
+
+
+def placeholder_room(rule: ColumnRule) -> int:
+    """Return how many hex characters of a placeholder the column can hold."""
+    fixed = len(PLACEHOLDER_PREFIX) + (len(PLACEHOLDER_DOMAIN) + 1 if rule.email else 0)
+    return 64 if rule.length is None else rule.length - fixed
+
+
+def describe_rule(rule: Anonymize) -> str:
+    """Say what a rule makes of a column, for staff reading a plan."""
+    strategy = rule.strategy
+    if strategy is AnonymizeStrategy.FIXED:
+        return f"fixed: {describe_value(rule.value)}"
+    if strategy is AnonymizeStrategy.TRUNCATE:
+        return f"first {rule.length} characters"
+    return {
+        AnonymizeStrategy.KEEP: "kept as is",
+        AnonymizeStrategy.NULL: "NULL",
+        AnonymizeStrategy.KEYED_HASH: "keyed hash (pseudonymisation)",
+        AnonymizeStrategy.YEAR_ONLY: "year only",
+        AnonymizeStrategy.UNIQUE_PLACEHOLDER: "unique placeholder",
+    }[strategy]
+
+
+def describe_value(value: object) -> str:
+    """Say a value the map writes (`CHANGE_TIME`, NULL, a boolean...) as staff read it."""
+    if value is CHANGE_TIME:
+        return "time of the erasure"
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def python_type(col: Column[Any]) -> type:
+    """Return the Python type of a column's values (`str` when the type does not say)."""
+    try:
+        kind: type = col.type.python_type
+    except NotImplementedError:
+        return str
+    return kind
+
+
+def column_length(col: Column[Any]) -> int | None:
+    """Return the column's maximum length, if its type has one."""
+    length = getattr(col.type, "length", None)
+    return length if isinstance(length, int) else None
+
+
+def coerce(value: object, kind: type) -> Any:
+    """Turn a value written in the map into the column's type (`false` for a boolean...)."""
+    if value is None:
+        return None
+    if kind is bool:
+        if isinstance(value, str):
+            if value.lower() not in ("true", "false"):
+                raise ValueError(f"'{value}' is not true or false")
+            return value.lower() == "true"
+        return bool(value)
+    if kind is int:
+        if isinstance(value, bool):
+            return int(value)
+        return int(str(value))
+    if kind is str:
+        return describe_value(value) if isinstance(value, bool) else str(value)
+    if issubclass(kind, datetime):
+        return datetime.fromisoformat(str(value))
+    if issubclass(kind, date):
+        return date.fromisoformat(str(value))
+    return value
+
+
+def unique_columns(table: Table) -> set[str]:
+    """Return the columns that are unique on their own (constraint or unique index)."""
+    found: set[str] = set()
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint) and len(constraint.columns) == 1:
+            found.update(c.name for c in constraint.columns)
+    for index in table.indexes:
+        if index.unique and len(index.expressions) == 1:
+            found.update(c.name for c in index.columns)
+    if len(table.primary_key.columns) == 1:
+        found.update(c.name for c in table.primary_key.columns)
+    return found

@@ -1,0 +1,149 @@
+"""Statements on a batch of keys (`WHERE key IN (...)`), built once per map and table.
+
+The locator, the collection and the erasure run the same few statements for every subject, each
+on batches of keys. `run_keyed` builds such a statement once per cache key (see
+`Systems.statement`): on PostgreSQL a single-column key goes as one array, `key = ANY(%(keys)s)`,
+rendered once and sent as driver SQL, so that no statement is compiled or expanded per batch
+(that was most of a typical subject's time, more than the database's own work); elsewhere, and
+for composite keys, the statement holds an expanding parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Delete,
+    Dialect,
+    Row,
+    Select,
+    Table,
+    Tuple,
+    Update,
+    bindparam,
+    false,
+    func,
+    select,
+    tuple_,
+)
+
+from inventory.systems import Systems
+
+Key = tuple[Any, ...]
+"""The values of a row's key columns, in their order."""
+
+CHUNK = 1000
+"""How many keys one statement carries."""
+
+KEYS = "keys"
+"""The name of the parameter that carries a batch of keys."""
+
+KeyedStatement = Delete | Update | Select[Any]
+KeyedBuild = Callable[[ColumnElement[bool]], KeyedStatement]
+"""Builds a statement from the condition that picks the batch's rows."""
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """Yield `values` in slices of at most `size`."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def select_where(columns: Sequence[ColumnElement[Any]], where: ColumnElement[bool]) -> Select[Any]:
+    """Build `SELECT columns WHERE where` (a `KeyedBuild` once `columns` are given)."""
+    return select(*columns).where(where)
+
+
+def key_in(table_: Any, columns: Sequence[str], keys: Sequence[Key]) -> ColumnElement[bool]:
+    """Return `columns IN keys` with the keys inline, for a statement run once (a tuple
+    comparison for composite keys)."""
+    if not keys:
+        return false()
+    if len(columns) == 1:
+        return table_.c[columns[0]].in_([k[0] for k in keys])  # type: ignore[no-any-return]
+    return tuple_(*(table_.c[c] for c in columns)).in_(list(keys))
+
+
+def run_keyed(
+    conn: Connection,
+    systems: Systems,
+    cache_key: tuple[Hashable, ...],
+    build: KeyedBuild,
+    key: ColumnElement[Any],
+    values: Sequence[Any],
+    params: Mapping[str, Any] | None = None,
+) -> CursorResult[Any]:
+    """Run `build(key IN values)`, building its statement once per `cache_key` (see `Systems`).
+
+    `key` is a column (values are scalars) or a tuple of columns (values are tuples); `params`
+    are the statement's other parameters.
+    """
+    bound = {KEYS: list(values), **(params or {})}
+    if conn.dialect.name == "postgresql" and not isinstance(key, Tuple):
+        sql = systems.driver_sql(
+            (*cache_key, "any"), partial(_render_any, conn.dialect, build, key)
+        )
+        return conn.exec_driver_sql(sql, bound)
+    statement = systems.statement(cache_key, partial(_expanding, build, key))
+    return conn.execute(statement, bound)
+
+
+def _render_any(dialect: Dialect, build: KeyedBuild, key: ColumnElement[Any]) -> str:
+    return str(build(key == func.any(bindparam(KEYS))).compile(dialect=dialect))
+
+
+def _expanding(build: KeyedBuild, key: ColumnElement[Any]) -> KeyedStatement:
+    return build(key.in_(bindparam(KEYS, expanding=True)))
+
+
+class KeyedTable:
+    """Runs statements on one table's rows picked by batches of keys of `columns` (usually its
+    primary key), each statement built once per `kind` (see `run_keyed`)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        systems: Systems,
+        system: str,
+        table: Table,
+        columns: tuple[str, ...],
+    ) -> None:
+        self.conn, self.systems, self.system = conn, systems, system
+        self.table, self.columns = table, columns
+        self.cache = ("keyed", system, table.name, columns)
+        self.key: ColumnElement[Any] = (
+            table.c[columns[0]] if len(columns) == 1 else tuple_(*(table.c[c] for c in columns))
+        )
+
+    def run(
+        self,
+        kind: Hashable,
+        build: KeyedBuild,
+        keys: Sequence[Key],
+        params: dict[str, Any] | None = None,
+    ) -> int:
+        """Run the statement on the rows of `keys`; return how many rows it changed."""
+        return int(self._execute(kind, build, keys, params or {}).rowcount)
+
+    def rows(self, kind: Hashable, build: KeyedBuild, keys: Sequence[Key]) -> Sequence[Row[Any]]:
+        """Run the query on the rows of `keys`; return what it read."""
+        return self._execute(kind, build, keys, {}).fetchall()
+
+    def by(self, columns: tuple[str, ...]) -> KeyedTable:
+        """Return the same table keyed by other columns (a reference's, say)."""
+        return KeyedTable(self.conn, self.systems, self.system, self.table, columns)
+
+    def _execute(
+        self, kind: Hashable, build: KeyedBuild, keys: Sequence[Key], params: dict[str, Any]
+    ) -> CursorResult[Any]:
+        if not keys:
+            return self.conn.execute(build(false()), params)
+        values = [k[0] for k in keys] if len(self.columns) == 1 else list(keys)
+        return run_keyed(
+            self.conn, self.systems, (*self.cache, kind), build, self.key, values, params
+        )
