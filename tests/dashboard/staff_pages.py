@@ -1,5 +1,6 @@
-"""Fixtures of the tests of the tasks, audit, map and figures pages: the app on a migrated SQLite
-store, staff members of each role, and a client logged in as one of them.
+"""Fixtures of the tests of the tasks, audit, map and figures pages: the app's settings (the app is
+the suite's, on a migrated SQLite store), staff members of each role, and a client logged in as
+one of them.
 
 Logging in puts the staff member's session in the cookie as a login would (the login itself,
 with its password and second factor, is tested with the accounts).
@@ -8,9 +9,8 @@ with its password and second factor, is tested with the accounts).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +21,6 @@ from werkzeug.test import TestResponse
 from dsr import db
 from dsr.accounts.access import LOGIN_AT_KEY, SEEN_KEY
 from dsr.accounts.models import StaffRole, StaffUser
-from dsr.app import create_app
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 ROLES = tuple(role.value for role in StaffRole)
@@ -30,33 +29,10 @@ StaffClient = Callable[[StaffRole | str], FlaskClient]
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{(tmp_path / 'store.sqlite3').as_posix()}"
-    db.run_migrations(url)
-    return url
-
-
-@pytest.fixture
-def app_settings() -> dict[str, Any]:
-    """Settings a test can change before the app is created (e.g. DATA_MAP)."""
-    return {}
-
-
-@pytest.fixture
-def app(store_url: str, app_settings: dict[str, Any]) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": store_url,
-            "SECRET_KEY": "a secret for the tests only",
-            "SESSION_COOKIE_SECURE": False,
-            "DELIVER_AFTER_COMMIT": False,
-            "MAIL_SENDER": "privacy@example.org",
-            **app_settings,
-        }
-    )
-    yield app
-    db.get_engine(app).dispose()
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's settings, without delivery after commit: these pages send no mail. A test
+    can change them before the app is created (e.g. DATA_MAP)."""
+    return {**app_config, "DELIVER_AFTER_COMMIT": False}
 
 
 def add_staff_member(app: Flask, role: StaffRole | str, email: str | None = None) -> StaffUser:

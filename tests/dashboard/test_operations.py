@@ -21,15 +21,8 @@ from dsr.outbox.service import deliver_due
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TRANSITIONS, Action, Status, WorkflowError
-from tests.dashboard.conftest import (
-    LINKS,
-    NOW,
-    add_request,
-    add_staff,
-    counts,
-    make_request,
-    reloaded,
-)
+from tests.dashboard.conftest import LINKS, NOW, add_staff, counts
+from tests.factories import make_request, reloaded
 from tests.smtp_server import ReceivedMail, SmtpServer
 
 STAFF = "dpo@example.org"
@@ -369,7 +362,7 @@ def test_two_staff_acting_at_once_the_second_is_refused(store: Engine) -> None:
 @pytest.mark.databases("sqlite")
 def test_assign_to_working_staff_only_and_audit_it(store: Engine) -> None:
     with db.transaction(store) as session:
-        request = add_request(session, status=Status.VERIFIED)
+        request = make_request(session, status=Status.VERIFIED)
         dpo = add_staff(session, "lea@example.org", StaffRole.DPO)
         auditor = add_staff(session, "audit@example.org", StaffRole.AUDITOR)
         gone = add_staff(session, "gone@example.org", StaffRole.DPO, active=False)

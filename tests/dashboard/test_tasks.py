@@ -23,18 +23,11 @@ from dsr.dashboard.tasks import (
     list_tasks,
 )
 from dsr.requests.models import Task, TaskKind, TaskStatus
-from tests.dashboard.conftest import NOW, add_request, add_staff
-from tests.dashboard.staff_pages import (
-    ROLES,
-    StaffClient,
-    app,
-    app_settings,
-    csrf_token,
-    staff_client,
-    store_url,
-)
+from tests.dashboard.conftest import NOW, add_staff
+from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, csrf_token, staff_client
+from tests.factories import make_request
 
-__all__ = ["app", "app_settings", "staff_client", "store_url"]
+__all__ = ["app_config", "staff_client"]  # the fixtures used here
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -60,7 +53,7 @@ def test_a_task_due_on_a_day_is_late_the_day_after() -> None:
 def test_a_linked_task_is_created_done_and_audited(store: Engine) -> None:
     with db.transaction(store) as session:
         dpo = add_staff(session, "dpo@desk.example")
-        request = add_request(session)
+        request = make_request(session)
         task = create_task(
             db_session=session,
             staff=dpo,
@@ -225,7 +218,7 @@ def test_a_dpo_creates_a_task_for_a_request_and_completes_it(
     app: Flask, staff_client: StaffClient
 ) -> None:
     with db.transaction(db.get_engine(app)) as session:
-        reference = add_request(session).reference
+        reference = make_request(session).reference
     client = staff_client("dpo")
     form = client.get(f"/dashboard/tasks/new?request={reference}")
     assert form.status_code == 200
