@@ -159,6 +159,14 @@ def migrated_url(engine_url: str) -> str:
 
 
 @pytest.fixture
+def store(migrated_url: str) -> Iterator[Engine]:
+    """An engine on a migrated store on this run's engine, disposed after the test."""
+    engine = db.make_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def app_config() -> dict[str, Any]:
     """Settings of the applications of a folder or module over TEST_SETTINGS: override this
     fixture where tests need others (a DATABASE_URL here replaces the SQLite `store_url`)."""

@@ -1,10 +1,9 @@
-"""Fixtures of the dashboard tests: a migrated store, the app's settings for staff pages, staff
-members, and the signer of the requester's links (requests come from tests/factories.py)."""
+"""Fixtures of the dashboard tests: the app's settings for staff pages, staff members, and the
+signer of the requester's links (the store is the suite's; requests: tests/factories.py)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -30,15 +29,6 @@ LINKS = LinkSigner(
     verify_url=lambda token: f"https://desk.example/verify/{token}",
     status_url=lambda token: f"https://desk.example/status/{token}",
 )
-
-
-@pytest.fixture
-def store(engine_url: str) -> Iterator[Engine]:
-    """A migrated store on this run's engine."""
-    db.run_migrations(engine_url)
-    engine = db.make_engine(engine_url)
-    yield engine
-    engine.dispose()
 
 
 def add_staff(
