@@ -27,7 +27,6 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from dsr import db
-from dsr.app import create_app
 from dsr.logs import StderrHandler
 from tests.databases import ENGINES, EngineKind, ensure_database_servers, fresh_database
 from tests.processes import kill_leftovers
@@ -180,6 +179,8 @@ def make_app(
     """Return a builder of the application, with TEST_SETTINGS, mail to `smtp_server`, then
     `app_config`, then the keyword settings given to it; its engines are disposed after the test.
     Without a DATABASE_URL it runs on the test's `store_url`, made only then."""
+    from dsr.app import create_app  # here: unit tests and `make mutation` never import the app
+
     apps: list[Flask] = []
 
     def make(**settings: Any) -> Flask:
