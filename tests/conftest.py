@@ -25,6 +25,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from dsr import db
 from dsr.logs import StderrHandler
@@ -163,6 +164,13 @@ def store(migrated_url: str) -> Iterator[Engine]:
     engine = db.make_engine(migrated_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def session(store: Engine) -> Iterator[Session]:
+    """A session on `store`, closed after the test."""
+    with db.open_session(store) as session:
+        yield session
 
 
 @pytest.fixture

@@ -27,10 +27,7 @@ from dsr.api.models import ApiToken, CallbackDelivery, StatusCallback
 from dsr.audit.models import RequestEvent
 from dsr.outbox.models import OutboxMessage
 from dsr.requests.models import DataRequest
-from tests.store.conftest import session, store_engine
 from tests.waiting import WAIT_SECONDS
-
-__all__ = ["session", "store_engine"]  # fixtures of the API tests too
 
 SECRET_KEY = "a secret for the API tests only"
 

@@ -270,14 +270,14 @@ def test_callback_urls(url: str, allowed: str, accepted: bool) -> None:
 
 
 @pytest.mark.databases("sqlite")
-def test_after_commit_waits_for_the_outer_commit_not_a_savepoint(store_engine: object) -> None:
+def test_after_commit_waits_for_the_outer_commit_not_a_savepoint(store: object) -> None:
     """A savepoint's release fires SQLAlchemy's after_commit event too: tasks must wait for the
     real commit (a status change flushed before an email is queued in a savepoint)."""
     from sqlalchemy import Engine
 
-    assert isinstance(store_engine, Engine)
+    assert isinstance(store, Engine)
     ran: list[str] = []
-    with db.transaction(store_engine) as session:
+    with db.transaction(store) as session:
         db.after_commit(session, lambda: ran.append("after commit"))
         with session.begin_nested():
             pass

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dsr import db
@@ -36,20 +34,6 @@ PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 Step = tuple[Action, datetime] | tuple[Action, datetime, str | None, int | None]
-
-
-@pytest.fixture
-def store_engine(engine_url: str) -> Iterator[Engine]:
-    db.run_migrations(engine_url)
-    engine = db.make_engine(engine_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(store_engine: Engine) -> Iterator[Session]:
-    with db.open_session(store_engine) as session:
-        yield session
 
 
 def walked_request(

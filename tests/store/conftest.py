@@ -1,17 +1,15 @@
-"""Fixtures of the store tests: a migrated database on each engine, a session on it, and a
-factory of requests."""
+"""Fixtures of the store tests: requests as filed, on the suite's `session` (a migrated database
+on each engine)."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from dsr import db
 from dsr.languages import Language
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Status
@@ -20,19 +18,6 @@ from tests import factories
 RECEIVED_AT = datetime(2026, 1, 31, 9, 15, 30, 123456, tzinfo=UTC)
 
 MakeRequest = Callable[..., DataRequest]
-
-
-@pytest.fixture
-def store_engine(migrated_url: str) -> Iterator[Engine]:
-    engine = db.make_engine(migrated_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(store_engine: Engine) -> Iterator[Session]:
-    with db.open_session(store_engine) as session:
-        yield session
 
 
 @pytest.fixture
