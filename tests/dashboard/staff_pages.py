@@ -21,6 +21,7 @@ from werkzeug.test import TestResponse
 from dsr import db
 from dsr.accounts.access import LOGIN_AT_KEY, SEEN_KEY
 from dsr.accounts.models import StaffRole, StaffUser
+from tests.accounts.helpers import make_staff
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 ROLES = tuple(role.value for role in StaffRole)
@@ -33,22 +34,6 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     """The dashboard's settings, without delivery after commit: these pages send no mail. A test
     can change them before the app is created (e.g. DATA_MAP)."""
     return {**app_config, "DELIVER_AFTER_COMMIT": False}
-
-
-def add_staff_member(app: Flask, role: StaffRole | str, email: str | None = None) -> StaffUser:
-    """Add an active staff member with `role` (a password hash is set, never used)."""
-    role = StaffRole(role)
-    with db.transaction(db.get_engine(app)) as session:
-        user = StaffUser(
-            email=email or f"{role.value}@desk.example",
-            name="",
-            role=role,
-            password_hash="not a real hash",
-            created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        )
-        session.add(user)
-        session.flush()
-        return user
 
 
 def logged_in(client: FlaskClient, user: StaffUser) -> FlaskClient:
@@ -73,7 +58,9 @@ def staff_client(app: Flask) -> StaffClient:
     def client_for(role: StaffRole | str) -> FlaskClient:
         role = StaffRole(role)
         if role not in made:
-            made[role] = add_staff_member(app, role)
+            made[role] = make_staff(
+                db.get_engine(app), role=role, email=f"{role.value}@desk.example"
+            )
         return logged_in(app.test_client(), made[role])
 
     return client_for

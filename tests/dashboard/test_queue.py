@@ -24,7 +24,8 @@ from dsr.dashboard.queue import (
     urgency_of,
 )
 from dsr.requests.workflow import RequestType, Status
-from tests.dashboard.conftest import add_staff, csrf_token, logged_in
+from tests.accounts.helpers import make_staff
+from tests.dashboard.conftest import csrf_token, logged_in
 from tests.factories import make_request
 
 NOW = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
@@ -79,7 +80,7 @@ def _received(days_ago: int) -> datetime:
 @pytest.mark.databases("sqlite", "postgresql")
 def test_filters_sort_pages_and_counts(store: Engine) -> None:
     with db.transaction(store) as session:
-        lea = add_staff(session, "lea@example.org")
+        lea = make_staff(session, role=StaffRole.DPO, email="lea@example.org")
         overdue = make_request(session, status=Status.IN_REVIEW, received_at=_received(40))
         soon = make_request(
             session,

@@ -23,7 +23,8 @@ from dsr.dashboard.tasks import (
     list_tasks,
 )
 from dsr.requests.models import Task, TaskKind, TaskStatus
-from tests.dashboard.conftest import NOW, add_staff
+from tests.accounts.helpers import make_staff
+from tests.dashboard.conftest import NOW
 from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, csrf_token, staff_client
 from tests.factories import make_request
 
@@ -52,7 +53,7 @@ def test_a_task_due_on_a_day_is_late_the_day_after() -> None:
 @pytest.mark.databases("sqlite", "postgresql")
 def test_a_linked_task_is_created_done_and_audited(store: Engine) -> None:
     with db.transaction(store) as session:
-        dpo = add_staff(session, "dpo@desk.example")
+        dpo = make_staff(session, role=StaffRole.DPO, email="dpo@desk.example")
         request = make_request(session)
         task = create_task(
             db_session=session,
@@ -93,7 +94,7 @@ def test_a_linked_task_is_created_done_and_audited(store: Engine) -> None:
 @pytest.mark.databases("sqlite")
 def test_a_task_is_done_once(store: Engine) -> None:
     with db.transaction(store) as session:
-        dpo = add_staff(session, "dpo@desk.example")
+        dpo = make_staff(session, role=StaffRole.DPO, email="dpo@desk.example")
         task = create_task(
             db_session=session,
             staff=dpo,
@@ -121,8 +122,8 @@ def test_a_task_is_done_once(store: Engine) -> None:
 @pytest.mark.databases("sqlite")
 def test_a_task_is_refused_for_an_unknown_request_or_an_auditor(store: Engine) -> None:
     with db.transaction(store) as session:
-        dpo = add_staff(session, "dpo@desk.example")
-        auditor = add_staff(session, "audit@desk.example", StaffRole.AUDITOR)
+        dpo = make_staff(session, role=StaffRole.DPO, email="dpo@desk.example")
+        auditor = make_staff(session, role=StaffRole.AUDITOR, email="audit@desk.example")
         with pytest.raises(TaskError, match="DSR-2026-999999"):
             create_task(
                 db_session=session,
@@ -147,8 +148,8 @@ def test_a_task_is_refused_for_an_unknown_request_or_an_auditor(store: Engine) -
 @pytest.mark.databases("sqlite")
 def test_tasks_are_listed_by_status_assignee_and_lateness(store: Engine) -> None:
     with db.transaction(store) as session:
-        dpo = add_staff(session, "dpo@desk.example")
-        admin = add_staff(session, "admin@desk.example", StaffRole.ADMIN)
+        dpo = make_staff(session, role=StaffRole.DPO, email="dpo@desk.example")
+        admin = make_staff(session, role=StaffRole.ADMIN, email="admin@desk.example")
 
         def task(title: str, **fields: object) -> Task:
             return create_task(
