@@ -56,7 +56,7 @@ from exports.pdf import (
 from exports.report_words import words
 from exports.ropa import EEA_COUNTRIES
 from exports.script_text import display_lines, line_width, printable
-from exports.text_grid import FONT_SIZE, LEADING, PADDING, TextGrid
+from exports.text_grid import FONT_SIZE, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection
 from inventory.model import Category, Contact, DataMap, Field_
 
@@ -72,7 +72,6 @@ LANDSCAPE_COLUMNS = 10
 FEW_ROWS = 10
 """A wide table with no more rows than this reads better as one block of labels per row."""
 CELL_FONT_SIZE = FONT_SIZE
-CELL_LEADING = LEADING
 WRAP_CACHE_SIZE = 5000
 """Wrapped cells remembered within one long table (repeated dates, devices, pages)."""
 CELL_PADDING = PADDING

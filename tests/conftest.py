@@ -1,25 +1,48 @@
-"""Fixtures shared by the whole suite: a fresh database per test on each engine.
+"""Fixtures shared by the whole suite: a fresh database per test on each engine, and the desk's
+application on a store of the test's own with a real SMTP server on loopback.
 
 A test that takes `engine_url` runs once per engine (ids `sqlite`, `postgresql`, `mariadb`);
 `@pytest.mark.databases("sqlite", "postgresql")` narrows it to some of them.
+
+`app` and `client` are the application built by `make_app` and its test client. A folder or a
+module whose tests need other settings overrides the `app_config` fixture (pytest's fixture
+overriding: a conftest.py or the module defines its own `app_config`, which may take the outer one
+as an argument) instead of building the application another way; `make_app(**settings)` builds
+more applications, or one with settings of a single test, over the same configuration.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from dsr import db
 from dsr.logs import StderrHandler
 from tests.databases import ENGINES, EngineKind, ensure_database_servers, fresh_database
 from tests.processes import kill_leftovers
-from tests.smtp_server import settle_background_work
+from tests.smtp_server import SmtpServer, settle_background_work, smtp_server
+
+__all__ = ["smtp_server"]  # a fixture for the whole suite
+
+MakeApp = Callable[..., Flask]
+
+TEST_SETTINGS: dict[str, Any] = {
+    "TESTING": True,
+    "SECRET_KEY": "a secret for the tests only",
+    "MAIL_SENDER": "privacy@example.org",
+}
+"""What every test application is created with, under `app_config` and a test's own settings."""
 
 # `make mutation` runs each module's tests once per mutant: fewer examples, the same ones every
 # time (a mutant's verdict must not depend on luck), no example database shared between runs.
@@ -118,3 +141,82 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     """Let the desk's background deliveries of a test end before its fixtures are torn down (its
     engines disposed, its databases dropped), not during the next test."""
     settle_background_work()
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """A SQLite store of this test alone, upgraded to the newest revision."""
+    url = f"sqlite:///{(tmp_path / 'store.sqlite3').as_posix()}"
+    db.run_migrations(url)
+    return url
+
+
+@pytest.fixture
+def migrated_url(engine_url: str) -> str:
+    """A fresh database on this run's engine, upgraded to the newest revision."""
+    db.run_migrations(engine_url)
+    return engine_url
+
+
+@pytest.fixture
+def store(migrated_url: str) -> Iterator[Engine]:
+    """An engine on a migrated store on this run's engine, disposed after the test."""
+    engine = db.make_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(store: Engine) -> Iterator[Session]:
+    """A session on `store`, closed after the test."""
+    with db.open_session(store) as session:
+        yield session
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """Settings of the applications of a folder or module over TEST_SETTINGS: override this
+    fixture where tests need others (a DATABASE_URL here replaces the SQLite `store_url`)."""
+    return {}
+
+
+@pytest.fixture
+def make_app(
+    request: pytest.FixtureRequest, smtp_server: SmtpServer, app_config: dict[str, Any]
+) -> Iterator[MakeApp]:
+    """Return a builder of the application, with TEST_SETTINGS, mail to `smtp_server`, then
+    `app_config`, then the keyword settings given to it; its engines are disposed after the test.
+    Without a DATABASE_URL it runs on the test's `store_url`, made only then."""
+    from dsr.app import create_app  # here: unit tests and `make mutation` never import the app
+
+    apps: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        config = {
+            **TEST_SETTINGS,
+            "SMTP_HOST": smtp_server.host,
+            "SMTP_PORT": smtp_server.port,
+            **app_config,
+            **settings,
+        }
+        if "DATABASE_URL" not in config:
+            config["DATABASE_URL"] = request.getfixturevalue("store_url")
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        db.get_engine(app).dispose()
+
+
+@pytest.fixture
+def app(make_app: MakeApp) -> Flask:
+    """The application of the test, configured by `app_config`."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of `app`."""
+    return app.test_client()

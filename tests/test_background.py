@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,12 +27,10 @@ from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.outbox.service import enqueue
 from dsr.requests.models import DataRequest
 from tests.accounts.helpers import login, make_staff, post_form
-from tests.api.conftest import ApiCaller, issue_token, make_api_app, new_request
-from tests.smtp_server import SmtpServer, smtp_server
-from tests.store.conftest import migrated_url
-from tests.web.conftest import MakeApp, csrf_token, file_request, make_app, store_url
-
-__all__ = ["make_api_app", "make_app", "migrated_url", "smtp_server", "store_url"]
+from tests.api.conftest import ApiCaller, issue_token, new_request
+from tests.conftest import MakeApp
+from tests.smtp_server import SmtpServer
+from tests.web.conftest import csrf_token, file_request
 
 CONDITION_TIMEOUT = 120.0
 """How long a test waits for a condition (a bound that matters only when something hangs)."""
@@ -218,11 +216,11 @@ CALLBACK_SETTINGS = {
 
 
 def filed_with_a_silent_callback(
-    make_api_app: Callable[..., Flask], silent_peer: SilentPeer
+    make_app: MakeApp, silent_peer: SilentPeer, database_url: str
 ) -> tuple[Flask, ApiCaller, str]:
-    """File a request through the API whose status callback goes to the silent peer; return the
-    app, the platform's caller and the request's reference."""
-    app = make_api_app(**CALLBACK_SETTINGS)
+    """File a request through the API of an app on `database_url` whose status callback goes to
+    the silent peer; return the app, the platform's caller and the request's reference."""
+    app = make_app(DATABASE_URL=database_url, **CALLBACK_SETTINGS)
     platform = ApiCaller(app.test_client(), issue_token(app, "platform"))
     url = f"http://127.0.0.1:{silent_peer.port}/hook"
     created = platform.post(new_request(status_callback_urls=[url]))
@@ -231,9 +229,9 @@ def filed_with_a_silent_callback(
 
 
 def test_a_callback_endpoint_that_never_answers_holds_no_api_call(
-    make_api_app: Callable[..., Flask], silent_peer: SilentPeer
+    make_app: MakeApp, silent_peer: SilentPeer, migrated_url: str
 ) -> None:
-    _, platform, reference = filed_with_a_silent_callback(make_api_app, silent_peer)
+    _, platform, reference = filed_with_a_silent_callback(make_app, silent_peer, migrated_url)
 
     cancelled = platform.delete(f"/api/v1/requests/{reference}")
 
@@ -244,9 +242,9 @@ def test_a_callback_endpoint_that_never_answers_holds_no_api_call(
 
 
 def test_a_callback_endpoint_that_never_answers_holds_no_staff_click(
-    make_api_app: Callable[..., Flask], silent_peer: SilentPeer
+    make_app: MakeApp, silent_peer: SilentPeer, migrated_url: str
 ) -> None:
-    app, _, reference = filed_with_a_silent_callback(make_api_app, silent_peer)
+    app, _, reference = filed_with_a_silent_callback(make_app, silent_peer, migrated_url)
     dpo = make_staff(db.get_engine(app), role=StaffRole.DPO)
     staff = app.test_client()
     assert login(staff, dpo.email).status_code == 302

@@ -37,13 +37,13 @@ from dsr.links import (
 from dsr.requests.workflow import RequestType, Status
 from tests.accounts.helpers import STAFF_PASSWORD, csrf_token_of, make_staff
 from tests.api.conftest import issue_token
-from tests.dashboard.conftest import MakeApp, add_request, make_app, store_url
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, platform_url
 from tests.execution.platform_copy import copy_platform
-from tests.smtp_server import ReceivedMail, SmtpServer, smtp_server
+from tests.factories import make_request
+from tests.smtp_server import ReceivedMail, SmtpServer
 from tests.web.conftest import submit
 
-__all__ = ["make_app", "platform_url", "smtp_server", "store_url"]
+__all__ = ["platform_url"]  # the fixtures used here
 
 PUBLIC_URL = "https://privacy.example.org/desk"
 FORGED_HEADERS = {
@@ -68,15 +68,22 @@ class ForgedHostClient(FlaskClient):
 
 
 @pytest.fixture
-def app(make_app: MakeApp, platform_url: str, tmp_path: Path) -> Flask:
-    app = make_app(
-        PUBLIC_URL=PUBLIC_URL,
-        TRUSTED_PROXIES=1,
-        DATA_MAP=str(DATA_MAP),
-        SYSTEM_ENVIRONMENT={PLATFORM_VARIABLE: copy_platform(platform_url, tmp_path)},
-        REPORTS_DIR=str(tmp_path / "reports"),
-        EXECUTE_AFTER_APPROVAL=True,
-    )
+def app_config(platform_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Behind one trusted proxy, on its public URL; approval runs the request."""
+    return {
+        "SESSION_COOKIE_SECURE": False,
+        "PUBLIC_URL": PUBLIC_URL,
+        "TRUSTED_PROXIES": 1,
+        "DATA_MAP": str(DATA_MAP),
+        "SYSTEM_ENVIRONMENT": {PLATFORM_VARIABLE: copy_platform(platform_url, tmp_path)},
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "EXECUTE_AFTER_APPROVAL": True,
+    }
+
+
+@pytest.fixture
+def app(app: Flask) -> Flask:
+    """The application, whose test clients name the attacker's host."""
     app.test_client_class = ForgedHostClient
     return app
 
@@ -135,7 +142,7 @@ def new_request(app: Flask, status: Status, **fields: Any) -> str:
     """Add a request received three days ago in `status`; return its reference."""
     fields.setdefault("received_at", datetime.now(UTC) - timedelta(days=3))
     with db.transaction(db.get_engine(app)) as session:
-        return add_request(session, status=status, **fields).reference
+        return make_request(session, status=status, **fields).reference
 
 
 # --- the helper ---------------------------------------------------------------------------------

@@ -55,14 +55,6 @@ class ApiToken(ApiTokenBase, table=True):
         return self.revoked_at is None
 
 
-class ApiTokenPublic(SQLModel):
-    name: str
-    prefix: str
-    created_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
-
-
 # --- status callbacks ---------------------------------------------------------------------------
 
 CALLBACK_URL_MAX = 2048

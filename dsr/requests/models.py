@@ -144,19 +144,6 @@ class DataRequest(DataRequestBase, table=True):
         return token
 
 
-class DataRequestPublic(SQLModel):
-    """What may be shown about a request to its requester or the platform: no personal data."""
-
-    reference: str
-    type: RequestType
-    status: Status
-    language: Language
-    received_at: datetime
-    verified_at: datetime | None
-    due_at: datetime
-    created_via: Channel
-
-
 class ReferenceCounter(SQLModel, table=True):
     """The last request number given out in each year, for references like DSR-2026-000123."""
 

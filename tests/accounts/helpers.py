@@ -1,10 +1,10 @@
 """Staff for tests: `make_staff` adds an account to a store, `login` logs a test client in through
 the real pages, and the `staff_client` fixture gives a client logged in with a given role.
 
-Use them from another test package by importing the fixtures into its conftest.py:
+Use them from another test package by importing the fixture into its conftest.py (it logs in to
+the suite's `app`, tests/conftest.py):
 
     from tests.accounts.helpers import staff_client  # noqa: F401
-    from tests.web.conftest import app, make_app, smtp_server, store_url  # noqa: F401
 
 then `def test_x(staff_client: StaffClientFactory) -> None: client = staff_client("dpo")`.
 """
@@ -30,7 +30,7 @@ from dsr.accounts import totp as second_factor
 from dsr.accounts.models import StaffRole, StaffUser
 
 TEST_SECRET_KEY = "a secret for the tests only"
-"""The SECRET_KEY of the tests' apps (tests/web/conftest.py): it also encrypts TOTP secrets."""
+"""The SECRET_KEY of the tests' apps (tests/conftest.py): it also encrypts TOTP secrets."""
 
 STAFF_PASSWORD = "correct horse battery staple"
 

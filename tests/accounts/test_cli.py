@@ -20,7 +20,7 @@ def invoke(url: str, *args: str, stdin: str | None = None) -> tuple[int, str]:
 
 
 @pytest.mark.databases("sqlite", "postgresql")
-def test_create_with_the_password_from_stdin(migrated_url: str, store_engine: Engine) -> None:
+def test_create_with_the_password_from_stdin(migrated_url: str, store: Engine) -> None:
     code, output = invoke(
         migrated_url,
         "create",
@@ -34,7 +34,7 @@ def test_create_with_the_password_from_stdin(migrated_url: str, store_engine: En
     )
     assert code == 0, output
     assert PASSWORD not in output
-    with Session(store_engine) as session:
+    with Session(store) as session:
         user = session.exec(select(StaffUser)).one()
     assert (user.email, user.role, user.name) == ("dpo@example.org", StaffRole.DPO, "Dominique")
     assert user.password_hash is not None and user.password_hash.startswith("$argon2id$")
@@ -48,9 +48,7 @@ def test_create_with_the_password_from_stdin(migrated_url: str, store_engine: En
     assert code == 0 and "dpo@example.org\tdpo\tactive\tpassword only" in output
 
 
-def test_create_prompts_twice_and_refuses_weak_passwords(
-    migrated_url: str, store_engine: Engine
-) -> None:
+def test_create_prompts_twice_and_refuses_weak_passwords(migrated_url: str, store: Engine) -> None:
     code, output = invoke(
         migrated_url, "create", "a@example.org", "--role", "admin", stdin="short\nshort\n"
     )
@@ -67,7 +65,7 @@ def test_create_prompts_twice_and_refuses_weak_passwords(
     assert "Repeat the password" in output
     code, output = invoke(migrated_url, "create", "b@example.org", "--role", "boss", stdin="")
     assert code == 2
-    with Session(store_engine) as session:
+    with Session(store) as session:
         assert [u.email for u in session.exec(select(StaffUser)).all()] == ["a@example.org"]
 
 

@@ -25,7 +25,7 @@ from tests.accounts.helpers import (
     make_staff,
     totp_code,
 )
-from tests.web.conftest import MakeApp
+from tests.conftest import MakeApp
 
 LOGIN_FAILED = "The email address or the password is not right"
 

@@ -1,6 +1,6 @@
-"""Fixtures of the API tests: the app on a migrated store (per engine), API tokens, a client that
-calls the API like the learner platform, a real SMTP server and a real HTTP server on loopback
-that receives the status callbacks."""
+"""Fixtures of the API tests: the app's settings (a migrated store per engine), API tokens, a
+client that calls the API like the learner platform, and a real HTTP server on loopback that
+receives the status callbacks."""
 
 from __future__ import annotations
 
@@ -24,48 +24,18 @@ from werkzeug.test import TestResponse
 
 from dsr import db
 from dsr.api.models import ApiToken, CallbackDelivery, StatusCallback
-from dsr.app import create_app
 from dsr.audit.models import RequestEvent
 from dsr.outbox.models import OutboxMessage
 from dsr.requests.models import DataRequest
-from tests.smtp_server import SmtpServer, smtp_server
-from tests.store.conftest import migrated_url, session, store_engine  # noqa: F401
 from tests.waiting import WAIT_SECONDS
-
-__all__ = ["smtp_server"]
 
 SECRET_KEY = "a secret for the API tests only"
 
 
 @pytest.fixture
-def make_api_app(migrated_url: str, smtp_server: SmtpServer) -> Iterator[Any]:  # noqa: F811
-    """Create the app on this test's migrated store; settings can be overridden."""
-    apps: list[Flask] = []
-
-    def make(**settings: Any) -> Flask:
-        app = create_app(
-            {
-                "TESTING": True,
-                "DATABASE_URL": migrated_url,
-                "SECRET_KEY": SECRET_KEY,
-                "SMTP_HOST": smtp_server.host,
-                "SMTP_PORT": smtp_server.port,
-                "MAIL_SENDER": "privacy@example.org",
-                **settings,
-            }
-        )
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        db.get_engine(app).dispose()
-
-
-@pytest.fixture
-def api_app(make_api_app: Any) -> Flask:
-    app: Flask = make_api_app()
-    return app
+def app_config(migrated_url: str) -> dict[str, Any]:
+    """The API's application on this run's engine, with a secret of its own."""
+    return {"DATABASE_URL": migrated_url, "SECRET_KEY": SECRET_KEY}
 
 
 def issue_token(app: Flask, name: str) -> str:
@@ -98,9 +68,9 @@ class ApiCaller:
 
 
 @pytest.fixture
-def platform(api_app: Flask) -> ApiCaller:
+def platform(app: Flask) -> ApiCaller:
     """The learner platform, with its own token."""
-    return ApiCaller(api_app.test_client(), issue_token(api_app, "learner-platform"))
+    return ApiCaller(app.test_client(), issue_token(app, "learner-platform"))
 
 
 def new_request(**fields: Any) -> dict[str, Any]:

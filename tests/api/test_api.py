@@ -24,6 +24,7 @@ from tests.api.conftest import (
     new_request,
     stored_counts,
 )
+from tests.conftest import MakeApp
 from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
@@ -56,7 +57,7 @@ def advance(app: Flask, reference: str, *actions: Action) -> None:
 
 
 def test_a_request_is_filed_verified_and_the_learner_gets_the_status_link(
-    api_app: Flask, platform: ApiCaller, smtp_server: SmtpServer
+    app: Flask, platform: ApiCaller, smtp_server: SmtpServer
 ) -> None:
     response = platform.post(new_request(message="<script>alert(1)</script>"))
 
@@ -72,12 +73,12 @@ def test_a_request_is_filed_verified_and_the_learner_gets_the_status_link(
     assert document["status_callback_urls"] == []
     assert "zoe" not in response.get_data(as_text=True)  # no personal data in the answer
 
-    request = stored(api_app, reference)
+    request = stored(app, reference)
     assert request.status is Status.VERIFIED
     assert request.created_via is Channel.API
     assert request.message == "<script>alert(1)</script>"  # kept as sent, escaped when shown
     assert request.status_token_hash is not None
-    with db.open_session(db.get_engine(api_app)) as session:
+    with db.open_session(db.get_engine(app)) as session:
         events = session.exec(
             select(RequestEvent)
             .where(RequestEvent.request_id == request.id)
@@ -111,7 +112,7 @@ def test_a_rectification_says_what_to_correct(platform: ApiCaller) -> None:
 
 
 def test_a_retried_post_returns_the_same_request(
-    api_app: Flask, platform: ApiCaller, smtp_server: SmtpServer
+    app: Flask, platform: ApiCaller, smtp_server: SmtpServer
 ) -> None:
     first = platform.post(new_request(), key="3f1c2a9e-retry")
     again = platform.post(new_request(), key="3f1c2a9e-retry")
@@ -121,7 +122,7 @@ def test_a_retried_post_returns_the_same_request(
     assert again.headers["Idempotency-Replayed"] == "true"
     assert again.get_json()["reference"] == first.get_json()["reference"]
     assert again.headers["Location"] == first.headers["Location"]
-    assert stored_counts(api_app)["DataRequest"] == 1
+    assert stored_counts(app)["DataRequest"] == 1
     smtp_server.wait_for(1)
     assert len(smtp_server.messages) == 1  # one email, not one per retry
 
@@ -130,9 +131,9 @@ def test_a_retried_post_returns_the_same_request(
     assert other_key.get_json()["reference"] != first.get_json()["reference"]
 
 
-def test_the_same_key_with_another_body_is_refused(api_app: Flask, platform: ApiCaller) -> None:
+def test_the_same_key_with_another_body_is_refused(app: Flask, platform: ApiCaller) -> None:
     platform.post(new_request(), key="k-1")
-    before = stored_counts(api_app)
+    before = stored_counts(app)
 
     changed = platform.post(new_request(subject_request_type="erasure"), key="k-1")
     problem = assert_problem(changed, 422)
@@ -141,11 +142,11 @@ def test_the_same_key_with_another_body_is_refused(api_app: Flask, platform: Api
 
     urls = platform.post(new_request(status_callback_urls=["https://example.org/h"]), key="k-1")
     assert_problem(urls, 422)
-    assert stored_counts(api_app) == before
+    assert stored_counts(app) == before
 
 
-def test_idempotency_keys_belong_to_one_client(api_app: Flask, platform: ApiCaller) -> None:
-    crm = ApiCaller(api_app.test_client(), issue_token(api_app, "crm"))
+def test_idempotency_keys_belong_to_one_client(app: Flask, platform: ApiCaller) -> None:
+    crm = ApiCaller(app.test_client(), issue_token(app, "crm"))
     mine = platform.post(new_request(), key="shared-key")
     theirs = crm.post(new_request(), key="shared-key")
     assert mine.status_code == theirs.status_code == 201
@@ -161,11 +162,11 @@ def test_idempotency_keys_belong_to_one_client(api_app: Flask, platform: ApiCall
     ids=["missing", "wrong", "basic", "empty", "overlong"],
 )
 def test_calls_without_a_valid_token_are_refused(
-    api_app: Flask, platform: ApiCaller, authorization: str | None
+    app: Flask, platform: ApiCaller, authorization: str | None
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
-    client = api_app.test_client()
-    before = stored_counts(api_app)
+    client = app.test_client()
+    before = stored_counts(app)
 
     for response in (
         client.post("/api/v1/requests", json=new_request(), headers=headers),
@@ -175,25 +176,23 @@ def test_calls_without_a_valid_token_are_refused(
     ):
         assert_problem(response, 401)
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert stored_counts(api_app) == before
+    assert stored_counts(app) == before
 
 
-def test_a_revoked_token_is_refused_and_use_is_recorded(
-    api_app: Flask, platform: ApiCaller
-) -> None:
+def test_a_revoked_token_is_refused_and_use_is_recorded(app: Flask, platform: ApiCaller) -> None:
     assert platform.get("/api/v1/client").status_code == 200
-    with db.transaction(db.get_engine(api_app)) as session:
+    with db.transaction(db.get_engine(app)) as session:
         row = session.exec(select(ApiToken)).one()
         assert row.last_used_at is not None
         row.revoked_at = db.utcnow()
 
     refused = platform.post(new_request())
     assert_problem(refused, 401)
-    assert stored_counts(api_app)["DataRequest"] == 0
+    assert stored_counts(app)["DataRequest"] == 0
 
 
-def test_the_client_reads_its_callback_secret(api_app: Flask, platform: ApiCaller) -> None:
-    crm = ApiCaller(api_app.test_client(), issue_token(api_app, "crm"))
+def test_the_client_reads_its_callback_secret(app: Flask, platform: ApiCaller) -> None:
+    crm = ApiCaller(app.test_client(), issue_token(app, "crm"))
     mine = platform.get("/api/v1/client").get_json()
     theirs = crm.get("/api/v1/client").get_json()
     assert mine["name"] == "learner-platform"
@@ -204,18 +203,18 @@ def test_the_client_reads_its_callback_secret(api_app: Flask, platform: ApiCalle
 # --- ownership and cancellation ---------------------------------------------------------------
 
 
-def test_another_clients_request_is_not_found(api_app: Flask, platform: ApiCaller) -> None:
-    crm = ApiCaller(api_app.test_client(), issue_token(api_app, "crm"))
+def test_another_clients_request_is_not_found(app: Flask, platform: ApiCaller) -> None:
+    crm = ApiCaller(app.test_client(), issue_token(app, "crm"))
     location = platform.post(new_request()).headers["Location"]
 
     assert_problem(crm.get(location), 404)
     assert_problem(crm.delete(location), 404)
-    assert stored(api_app, location.rsplit("/", 1)[1]).status is Status.VERIFIED
+    assert stored(app, location.rsplit("/", 1)[1]).status is Status.VERIFIED
     assert_problem(platform.get("/api/v1/requests/DSR-2026-999999"), 404)
     assert_problem(platform.get("/api/v1/requests/not%00a-reference"), 404)
 
 
-def test_cancel_then_too_late(api_app: Flask, platform: ApiCaller, smtp_server: SmtpServer) -> None:
+def test_cancel_then_too_late(app: Flask, platform: ApiCaller, smtp_server: SmtpServer) -> None:
     location = platform.post(new_request()).headers["Location"]
     cancelled = platform.delete(location)
     assert cancelled.status_code == 200
@@ -225,20 +224,19 @@ def test_cancel_then_too_late(api_app: Flask, platform: ApiCaller, smtp_server: 
 
     processing = platform.post(new_request(subject_request_type="erasure")).headers["Location"]
     reference = processing.rsplit("/", 1)[1]
-    advance(api_app, reference, Action.START_REVIEW, Action.APPROVE, Action.START_PROCESSING)
-    before = stored_counts(api_app)
+    advance(app, reference, Action.START_REVIEW, Action.APPROVE, Action.START_PROCESSING)
+    before = stored_counts(app)
     refused = assert_problem(platform.delete(processing), 409)
     assert "cannot be cancelled" in refused["detail"]
-    assert stored(api_app, reference).status is Status.PROCESSING
-    assert stored_counts(api_app) == before
+    assert stored(app, reference).status is Status.PROCESSING
+    assert stored_counts(app) == before
 
 
 # --- rate limit -------------------------------------------------------------------------------
 
 
-def test_calls_are_limited_per_token(make_api_app: object) -> None:
-    assert callable(make_api_app)
-    app: Flask = make_api_app(API_RATE_LIMIT="2/minute")
+def test_calls_are_limited_per_token(make_app: MakeApp) -> None:
+    app = make_app(API_RATE_LIMIT="2/minute")
     platform = ApiCaller(app.test_client(), issue_token(app, "learner-platform"))
     crm = ApiCaller(app.test_client(), issue_token(app, "crm"))
 
@@ -252,8 +250,8 @@ def test_calls_are_limited_per_token(make_api_app: object) -> None:
 # --- the OpenAPI document ---------------------------------------------------------------------
 
 
-def test_the_openapi_document_describes_every_route(api_app: Flask) -> None:
-    response = api_app.test_client().get("/api/v1/openapi.json")  # public: no token
+def test_the_openapi_document_describes_every_route(app: Flask) -> None:
+    response = app.test_client().get("/api/v1/openapi.json")  # public: no token
     assert response.status_code == 200
     document = json.loads(response.get_data(as_text=True))
     validate(document)
@@ -262,7 +260,7 @@ def test_the_openapi_document_describes_every_route(api_app: Flask) -> None:
 
     routes = {
         (method.lower(), re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule))
-        for rule in api_app.url_map.iter_rules()
+        for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/")
         for method in rule.methods or ()
         if method not in ("HEAD", "OPTIONS")
@@ -286,9 +284,9 @@ def test_the_openapi_document_describes_every_route(api_app: Flask) -> None:
 
 
 def test_the_400_for_nul_and_lone_surrogates_is_documented_where_it_happens(
-    api_app: Flask, platform: ApiCaller
+    app: Flask, platform: ApiCaller
 ) -> None:
-    document = json.loads(api_app.test_client().get("/api/v1/openapi.json").get_data())
+    document = json.loads(app.test_client().get("/api/v1/openapi.json").get_data())
     responses = document["components"]["responses"]
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
@@ -316,10 +314,9 @@ def test_the_400_for_nul_and_lone_surrogates_is_documented_where_it_happens(
 
 
 def test_a_bug_is_a_problem_document_too(
-    make_api_app: object, monkeypatch: pytest.MonkeyPatch
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert callable(make_api_app)
-    app: Flask = make_api_app(TESTING=False)
+    app = make_app(TESTING=False)
     platform = ApiCaller(app.test_client(), issue_token(app, "learner-platform"))
 
     def broken(**_kwargs: object) -> None:

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from tests.api.conftest import ApiCaller, assert_problem, new_request, stored_counts
+from tests.conftest import MakeApp
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -41,14 +42,14 @@ UNREADABLE: dict[str, tuple[dict[str, Any], int, str]] = {
 
 @pytest.mark.parametrize(("kwargs", "status", "slug"), UNREADABLE.values(), ids=UNREADABLE.keys())
 def test_unreadable_bodies(
-    api_app: Flask, platform: ApiCaller, kwargs: dict[str, Any], status: int, slug: str
+    app: Flask, platform: ApiCaller, kwargs: dict[str, Any], status: int, slug: str
 ) -> None:
-    before = stored_counts(api_app)
+    before = stored_counts(app)
     response = platform.client.post("/api/v1/requests", headers=platform.headers(), **kwargs)
     problem = assert_problem(response, status)
     if slug:
         assert problem["type"].endswith("/" + slug)
-    assert stored_counts(api_app) == before
+    assert stored_counts(app) == before
 
 
 INVALID: dict[str, tuple[object, str]] = {
@@ -130,9 +131,9 @@ INVALID: dict[str, tuple[object, str]] = {
 
 @pytest.mark.parametrize(("body", "pointer"), INVALID.values(), ids=INVALID.keys())
 def test_bodies_of_the_wrong_shape(
-    api_app: Flask, platform: ApiCaller, body: object, pointer: str
+    app: Flask, platform: ApiCaller, body: object, pointer: str
 ) -> None:
-    before = stored_counts(api_app)
+    before = stored_counts(app)
     response = platform.client.post(
         "/api/v1/requests", data=json.dumps(body), content_type=JSON, headers=platform.headers()
     )
@@ -141,7 +142,7 @@ def test_bodies_of_the_wrong_shape(
     assert pointer in [error["pointer"] for error in problem["errors"]]
     assert all(error["detail"] for error in problem["errors"])
     assert "learners.test" not in json.dumps(problem)  # what was sent is never echoed
-    assert stored_counts(api_app) == before
+    assert stored_counts(app) == before
 
 
 def test_every_error_is_listed_at_once(platform: ApiCaller) -> None:
@@ -154,28 +155,28 @@ def test_every_error_is_listed_at_once(platform: ApiCaller) -> None:
     }
 
 
-def test_loopback_http_callbacks_only_when_allowed(make_api_app: Any) -> None:
+def test_loopback_http_callbacks_only_when_allowed(make_app: MakeApp) -> None:
     from tests.api.conftest import issue_token
 
-    app: Flask = make_api_app()
+    app = make_app()
     platform = ApiCaller(app.test_client(), issue_token(app, "learner-platform"))
     body = new_request(status_callback_urls=["http://127.0.0.1:8080/hook"])
     problem = assert_problem(platform.post(body), 422)
     assert "loopback" in problem["errors"][0]["detail"]
 
-    allowed: Flask = make_api_app(CALLBACK_ALLOWED_NETWORKS="127.0.0.0/8")
+    allowed: Flask = make_app(CALLBACK_ALLOWED_NETWORKS="127.0.0.0/8")
     platform = ApiCaller(allowed.test_client(), platform.token)
     assert platform.post(body).status_code == 201
 
 
 @pytest.mark.parametrize("key", ["", "with space", "x" * 129, "clé"], ids=str)
-def test_malformed_idempotency_keys(api_app: Flask, platform: ApiCaller, key: str) -> None:
-    before = stored_counts(api_app)
+def test_malformed_idempotency_keys(app: Flask, platform: ApiCaller, key: str) -> None:
+    before = stored_counts(app)
     headers = platform.headers({"Idempotency-Key": key})
     response = platform.client.post("/api/v1/requests", json=new_request(), headers=headers)
     problem = assert_problem(response, 400)
     assert problem["type"].endswith("/invalid-idempotency-key")
-    assert stored_counts(api_app) == before
+    assert stored_counts(app) == before
 
 
 @pytest.mark.parametrize(
@@ -190,7 +191,7 @@ def test_malformed_idempotency_keys(api_app: Flask, platform: ApiCaller, key: st
     ],
 )
 def test_unknown_routes_and_methods(
-    api_app: Flask, platform: ApiCaller, method: str, path: str, status: int
+    app: Flask, platform: ApiCaller, method: str, path: str, status: int
 ) -> None:
     response = platform.client.open(path, method=method, headers=platform.headers(), json={})
     assert_problem(response, status)

@@ -46,10 +46,9 @@ LOOPBACK_NETWORKS = parse_allowed_networks(LOOPBACK)
 
 
 @pytest.fixture
-def api_app(make_api_app: Any) -> Flask:
-    """The app, allowed to call back the loopback receiver."""
-    app: Flask = make_api_app(CALLBACK_ALLOWED_NETWORKS=LOOPBACK)
-    return app
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """The API's settings, allowed to call back the loopback receiver."""
+    return {**app_config, "CALLBACK_ALLOWED_NETWORKS": LOOPBACK}
 
 
 def verified(callback: ReceivedCallback, secret: str) -> dict[str, object]:
@@ -87,14 +86,14 @@ def deliveries(app: Flask, reference: str) -> list[CallbackDelivery]:
 
 @on_sqlite_and_postgresql
 def test_a_cancellation_is_called_back_signed_to_every_url(
-    api_app: Flask, platform: ApiCaller, callback_receiver: CallbackReceiver
+    app: Flask, platform: ApiCaller, callback_receiver: CallbackReceiver
 ) -> None:
     urls = [callback_receiver.url("/first"), callback_receiver.url("/second")]
     created = platform.post(new_request(status_callback_urls=urls))
     assert created.status_code == 201
     assert created.get_json()["status_callback_urls"] == urls
     reference = created.get_json()["reference"]
-    assert deliveries(api_app, reference) == []  # filing is not a change to call back about
+    assert deliveries(app, reference) == []  # filing is not a change to call back about
 
     assert platform.delete(created.headers["Location"]).status_code == 200
 
@@ -113,7 +112,7 @@ def test_a_cancellation_is_called_back_signed_to_every_url(
         "due_at": event["request"]["due_at"],  # type: ignore[index]
     }
     assert "zoe" not in received[0].body.decode()  # no personal data
-    assert {d.status for d in deliveries(api_app, reference)} == {CallbackDeliveryStatus.SENT}
+    assert {d.status for d in deliveries(app, reference)} == {CallbackDeliveryStatus.SENT}
 
     tampered = received[0].body.replace(b"cancelled", b"completed")
     timestamp = received[0].headers["x-dsr-timestamp"]
@@ -128,23 +127,23 @@ def test_a_cancellation_is_called_back_signed_to_every_url(
 
 @on_sqlite_and_postgresql
 def test_staff_changes_are_queued_and_retried_until_delivered(
-    api_app: Flask, platform: ApiCaller, callback_receiver: CallbackReceiver
+    app: Flask, platform: ApiCaller, callback_receiver: CallbackReceiver
 ) -> None:
     created = platform.post(new_request(status_callback_urls=[callback_receiver.url()]))
     reference = created.get_json()["reference"]
     callback_receiver.failures = 1
 
-    staff_moves(api_app, reference, Action.START_REVIEW)  # no app here: queued, not sent
-    (queued,) = deliveries(api_app, reference)
+    staff_moves(app, reference, Action.START_REVIEW)  # no app here: queued, not sent
+    (queued,) = deliveries(app, reference)
     assert queued.status is CallbackDeliveryStatus.PENDING and queued.attempts == 0
-    engine = db.get_engine(api_app)
+    engine = db.get_engine(app)
 
     now = db.utcnow()
     first = deliver_due_callbacks(
         engine=engine, secret_key=SECRET_KEY, now=now, allowed_networks=LOOPBACK_NETWORKS
     )
     assert (first.sent, first.retried, first.failed) == (0, 1, 0)
-    (retried,) = deliveries(api_app, reference)
+    (retried,) = deliveries(app, reference)
     assert retried.status is CallbackDeliveryStatus.PENDING
     assert retried.last_error == "HTTP 500"
     assert retried.next_attempt_at > now
@@ -161,11 +160,11 @@ def test_staff_changes_are_queued_and_retried_until_delivered(
     )
     assert later.sent == 1
     (callback,) = callback_receiver.wait_for(1)
-    secret = callback_secret(SECRET_KEY, retried_client_id(api_app, reference))
+    secret = callback_secret(SECRET_KEY, retried_client_id(app, reference))
     event = verified(callback, secret)
     assert event["request"]["status"] == "in_review"  # type: ignore[index]
     assert event["request"]["previous_status"] == "verified"  # type: ignore[index]
-    (sent,) = deliveries(api_app, reference)
+    (sent,) = deliveries(app, reference)
     assert sent.status is CallbackDeliveryStatus.SENT and sent.attempts == 2
     again = deliver_due_callbacks(
         engine=engine,
@@ -185,30 +184,30 @@ def retried_client_id(app: Flask, reference: str) -> int:
 
 @on_sqlite_and_postgresql
 def test_a_rolled_back_change_queues_nothing(
-    api_app: Flask, platform: ApiCaller, callback_receiver: CallbackReceiver
+    app: Flask, platform: ApiCaller, callback_receiver: CallbackReceiver
 ) -> None:
     created = platform.post(new_request(status_callback_urls=[callback_receiver.url()]))
     reference = created.get_json()["reference"]
-    with pytest.raises(RuntimeError), db.transaction(db.get_engine(api_app)) as session:
+    with pytest.raises(RuntimeError), db.transaction(db.get_engine(app)) as session:
         request = session.exec(select(DataRequest).where(DataRequest.reference == reference)).one()
         transition = apply(request.state, Action.START_REVIEW, actor=Actor.STAFF, at=db.utcnow())
         request.store_state(transition.state)
         session.flush()
         raise RuntimeError("the transaction fails after the flush")
-    assert deliveries(api_app, reference) == []
+    assert deliveries(app, reference) == []
 
 
 @on_sqlite_and_postgresql
 def test_the_last_failure_is_logged_not_lost(
-    api_app: Flask,
+    app: Flask,
     platform: ApiCaller,
     callback_receiver: CallbackReceiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     created = platform.post(new_request(status_callback_urls=[callback_receiver.url()]))
     reference = created.get_json()["reference"]
-    staff_moves(api_app, reference, Action.START_REVIEW)
-    with db.transaction(db.get_engine(api_app)) as session:
+    staff_moves(app, reference, Action.START_REVIEW)
+    with db.transaction(db.get_engine(app)) as session:
         (delivery,) = queued_for(session, reference)
         delivery.attempts = MAX_ATTEMPTS - 1
 
@@ -217,22 +216,22 @@ def test_the_last_failure_is_logged_not_lost(
 
     with caplog.at_level(logging.ERROR, logger="dsr.api.callbacks"):
         report = deliver_due_callbacks(
-            engine=db.get_engine(api_app), secret_key=SECRET_KEY, now=db.utcnow(), post=refuse
+            engine=db.get_engine(app), secret_key=SECRET_KEY, now=db.utcnow(), post=refuse
         )
     assert report.failed == 1
-    (failed,) = deliveries(api_app, reference)
+    (failed,) = deliveries(app, reference)
     assert failed.status is CallbackDeliveryStatus.FAILED and failed.last_error == "HTTP 503"
     assert "failed for good" in caplog.text
 
 
 @on_sqlite_and_postgresql
 def test_a_receiver_that_is_down_is_retried_later(
-    api_app: Flask, platform: ApiCaller, callback_receiver: CallbackReceiver
+    app: Flask, platform: ApiCaller, callback_receiver: CallbackReceiver
 ) -> None:
     closed = callback_receiver.url().replace(str(callback_receiver.server.server_address[1]), "1")
     created = platform.post(new_request(status_callback_urls=[closed]))
     assert platform.delete(created.headers["Location"]).status_code == 200
-    (pending,) = deliveries(api_app, created.get_json()["reference"])
+    (pending,) = deliveries(app, created.get_json()["reference"])
     assert pending.status is CallbackDeliveryStatus.PENDING
     assert pending.attempts == 1 and pending.last_error
 
@@ -271,14 +270,14 @@ def test_callback_urls(url: str, allowed: str, accepted: bool) -> None:
 
 
 @pytest.mark.databases("sqlite")
-def test_after_commit_waits_for_the_outer_commit_not_a_savepoint(store_engine: object) -> None:
+def test_after_commit_waits_for_the_outer_commit_not_a_savepoint(store: object) -> None:
     """A savepoint's release fires SQLAlchemy's after_commit event too: tasks must wait for the
     real commit (a status change flushed before an email is queued in a savepoint)."""
     from sqlalchemy import Engine
 
-    assert isinstance(store_engine, Engine)
+    assert isinstance(store, Engine)
     ran: list[str] = []
-    with db.transaction(store_engine) as session:
+    with db.transaction(store) as session:
         db.after_commit(session, lambda: ran.append("after commit"))
         with session.begin_nested():
             pass
@@ -288,7 +287,7 @@ def test_after_commit_waits_for_the_outer_commit_not_a_savepoint(store_engine: o
 
 @on_sqlite_and_postgresql
 def test_dsr_api_callbacks_send_delivers_what_is_due(
-    api_app: Flask,
+    app: Flask,
     platform: ApiCaller,
     callback_receiver: CallbackReceiver,
     migrated_url: str,
@@ -299,7 +298,7 @@ def test_dsr_api_callbacks_send_delivers_what_is_due(
 
     created = platform.post(new_request(status_callback_urls=[callback_receiver.url()]))
     reference = created.get_json()["reference"]
-    staff_moves(api_app, reference, Action.START_REVIEW)  # queued, not sent
+    staff_moves(app, reference, Action.START_REVIEW)  # queued, not sent
 
     args = ["callbacks", "send", "--database-url", migrated_url]
     env = {"DSR_SECRET_KEY": SECRET_KEY, "DSR_CALLBACK_ALLOWED_NETWORKS": LOOPBACK}
@@ -307,7 +306,7 @@ def test_dsr_api_callbacks_send_delivers_what_is_due(
     assert result.exit_code == 0, result.output
     assert "Sent 1, rescheduled 0, failed for good 0." in result.output
     (callback,) = callback_receiver.wait_for(1)
-    verified(callback, callback_secret(SECRET_KEY, retried_client_id(api_app, reference)))
+    verified(callback, callback_secret(SECRET_KEY, retried_client_id(app, reference)))
 
     missing = CliRunner().invoke(api_group, args, env={"DSR_SECRET_KEY": None})
     assert missing.exit_code == 2 and "--secret-key" in missing.output

@@ -12,7 +12,6 @@ import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -46,6 +45,7 @@ from tests.api.conftest import (
     stored_counts,
 )
 from tests.api.test_api_callbacks import deliveries, staff_moves
+from tests.conftest import MakeApp
 
 on_sqlite_and_postgresql = pytest.mark.databases("sqlite", "postgresql")
 
@@ -126,30 +126,28 @@ def test_public_hosts_are_accepted(url: str) -> None:
 
 @on_sqlite_and_postgresql
 def test_registration_refuses_every_spelling_with_a_422_and_stores_nothing(
-    api_app: Flask, platform: ApiCaller
+    app: Flask, platform: ApiCaller
 ) -> None:
-    before = stored_counts(api_app)
+    before = stored_counts(app)
     for url in INTERNAL_SPELLINGS:
         body = new_request(status_callback_urls=["https://platform.example/ok", url])
         problem = assert_problem(platform.post(body), 422)
         pointers = [error["pointer"] for error in problem["errors"]]
         assert pointers == ["/status_callback_urls"], url
         assert "127.0.0.1" not in json.dumps(problem)  # what was sent is not echoed
-    assert stored_counts(api_app) == before
+    assert stored_counts(app) == before
 
 
 @on_sqlite_and_postgresql
-def test_duplicate_urls_are_refused_as_the_document_says(
-    api_app: Flask, platform: ApiCaller
-) -> None:
+def test_duplicate_urls_are_refused_as_the_document_says(app: Flask, platform: ApiCaller) -> None:
     document = platform.client.get("/api/v1/openapi.json").get_json()
     schema = document["components"]["schemas"]["RequestCreate"]["properties"]
     assert schema["status_callback_urls"]["uniqueItems"] is True
-    before = stored_counts(api_app)
+    before = stored_counts(app)
     twice = ["https://platform.example/h", "https://platform.example/h"]
     problem = assert_problem(platform.post(new_request(status_callback_urls=twice)), 422)
     assert problem["errors"][0]["pointer"] == "/status_callback_urls"
-    assert stored_counts(api_app) == before
+    assert stored_counts(app) == before
 
 
 # --- at sending time --------------------------------------------------------------------------
@@ -169,11 +167,11 @@ class FakeResolver:
 
 @on_sqlite_and_postgresql
 def test_a_name_that_resolves_inside_when_sent_is_not_connected_to(
-    make_api_app: Any, callback_receiver: CallbackReceiver
+    make_app: MakeApp, callback_receiver: CallbackReceiver
 ) -> None:
     """Registered while public (nothing resolves a name then), the names resolve to internal
     addresses when the callback is sent: no connection, a permanent failure, no retry."""
-    app: Flask = make_api_app()  # no network allowed
+    app = make_app()  # no network allowed
     from tests.api.conftest import issue_token
 
     platform = ApiCaller(app.test_client(), issue_token(app, "learner-platform"))
@@ -218,11 +216,11 @@ def test_a_name_that_resolves_inside_when_sent_is_not_connected_to(
 
 @on_sqlite_and_postgresql
 def test_an_allowed_network_is_called_on_the_vetted_address_with_the_name_as_host(
-    make_api_app: Any, callback_receiver: CallbackReceiver
+    make_app: MakeApp, callback_receiver: CallbackReceiver
 ) -> None:
     from tests.api.conftest import issue_token
 
-    app: Flask = make_api_app(CALLBACK_ALLOWED_NETWORKS="10.0.0.0/8, 127.0.0.0/8")
+    app = make_app(CALLBACK_ALLOWED_NETWORKS="10.0.0.0/8, 127.0.0.0/8")
     platform = ApiCaller(app.test_client(), issue_token(app, "learner-platform"))
     url = f"http://platform.internal:{callback_receiver.port}/hook"
     created = platform.post(new_request(status_callback_urls=[url]))

@@ -20,13 +20,13 @@ def invoke(url: str, *args: str) -> tuple[int, str]:
 
 @pytest.mark.databases("sqlite", "postgresql")
 def test_create_prints_the_token_once_and_stores_its_digest(
-    migrated_url: str, store_engine: Engine
+    migrated_url: str, store: Engine
 ) -> None:
     code, output = invoke(migrated_url, "create", "learner-platform")
     assert code == 0, output
     token = output.strip().splitlines()[-1]
     assert token.startswith("dsr_") and len(token) > 40
-    with Session(store_engine) as session:
+    with Session(store) as session:
         row = session.exec(select(ApiToken)).one()
     assert row.name == "learner-platform"
     assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
@@ -40,11 +40,11 @@ def test_create_prints_the_token_once_and_stores_its_digest(
     assert "never used" in output
 
 
-def test_revoke_and_bad_names(migrated_url: str, store_engine: Engine) -> None:
+def test_revoke_and_bad_names(migrated_url: str, store: Engine) -> None:
     invoke(migrated_url, "create", "crm")
     code, output = invoke(migrated_url, "revoke", "crm")
     assert code == 0 and "revoked" in output
-    with Session(store_engine) as session:
+    with Session(store) as session:
         assert session.exec(select(ApiToken)).one().revoked_at is not None
     assert "revoked" in invoke(migrated_url, "list")[1]
 

@@ -28,7 +28,7 @@ from tests.browser.journey import (
 )
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, platform_url
 from tests.execution.platform_copy import copy_platform
-from tests.smtp_server import ReceivedMail, SmtpServer, smtp_server
+from tests.smtp_server import ReceivedMail, SmtpServer
 from tests.waiting import WAIT_SECONDS
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "journey",
     "platform_url",
     "pytest_runtest_makereport",
-    "smtp_server",
 ]
 
 MAIL_TIMEOUT_S = WAIT_SECONDS

@@ -1,5 +1,6 @@
-"""Fixtures of the tests of the tasks, audit, map and figures pages: the app on a migrated SQLite
-store, staff members of each role, and a client logged in as one of them.
+"""Fixtures of the tests of the tasks, audit, map and figures pages: the app's settings (the app is
+the suite's, on a migrated SQLite store), staff members of each role, and a client logged in as
+one of them.
 
 Logging in puts the staff member's session in the cookie as a login would (the login itself,
 with its password and second factor, is tested with the accounts).
@@ -8,9 +9,8 @@ with its password and second factor, is tested with the accounts).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 from dsr import db
 from dsr.accounts.access import LOGIN_AT_KEY, SEEN_KEY
 from dsr.accounts.models import StaffRole, StaffUser
-from dsr.app import create_app
+from tests.accounts.helpers import make_staff
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 ROLES = tuple(role.value for role in StaffRole)
@@ -30,49 +30,10 @@ StaffClient = Callable[[StaffRole | str], FlaskClient]
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{(tmp_path / 'store.sqlite3').as_posix()}"
-    db.run_migrations(url)
-    return url
-
-
-@pytest.fixture
-def app_settings() -> dict[str, Any]:
-    """Settings a test can change before the app is created (e.g. DATA_MAP)."""
-    return {}
-
-
-@pytest.fixture
-def app(store_url: str, app_settings: dict[str, Any]) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": store_url,
-            "SECRET_KEY": "a secret for the tests only",
-            "SESSION_COOKIE_SECURE": False,
-            "DELIVER_AFTER_COMMIT": False,
-            "MAIL_SENDER": "privacy@example.org",
-            **app_settings,
-        }
-    )
-    yield app
-    db.get_engine(app).dispose()
-
-
-def add_staff_member(app: Flask, role: StaffRole | str, email: str | None = None) -> StaffUser:
-    """Add an active staff member with `role` (a password hash is set, never used)."""
-    role = StaffRole(role)
-    with db.transaction(db.get_engine(app)) as session:
-        user = StaffUser(
-            email=email or f"{role.value}@desk.example",
-            name="",
-            role=role,
-            password_hash="not a real hash",
-            created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        )
-        session.add(user)
-        session.flush()
-        return user
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's settings, without delivery after commit: these pages send no mail. A test
+    can change them before the app is created (e.g. DATA_MAP)."""
+    return {**app_config, "DELIVER_AFTER_COMMIT": False}
 
 
 def logged_in(client: FlaskClient, user: StaffUser) -> FlaskClient:
@@ -97,7 +58,9 @@ def staff_client(app: Flask) -> StaffClient:
     def client_for(role: StaffRole | str) -> FlaskClient:
         role = StaffRole(role)
         if role not in made:
-            made[role] = add_staff_member(app, role)
+            made[role] = make_staff(
+                db.get_engine(app), role=role, email=f"{role.value}@desk.example"
+            )
         return logged_in(app.test_client(), made[role])
 
     return client_for

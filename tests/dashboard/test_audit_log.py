@@ -15,17 +15,10 @@ from dsr import db
 from dsr.audit.models import RequestEvent, record_action
 from dsr.db import table_of
 from dsr.requests.workflow import Actor
-from tests.dashboard.conftest import add_request
-from tests.dashboard.staff_pages import (
-    ROLES,
-    StaffClient,
-    app,
-    app_settings,
-    staff_client,
-    store_url,
-)
+from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, staff_client
+from tests.factories import make_request
 
-__all__ = ["app", "app_settings", "staff_client", "store_url"]
+__all__ = ["app_config", "staff_client"]  # the fixtures used here
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -33,8 +26,8 @@ AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 def _fill_log(app: Flask) -> tuple[str, str]:
     """Two requests; the first with a staff note whose reason looks like a formula."""
     with db.transaction(db.get_engine(app)) as session:
-        first = add_request(session, received_at=AT)
-        second = add_request(session, received_at=AT + timedelta(days=3))
+        first = make_request(session, received_at=AT)
+        second = make_request(session, received_at=AT + timedelta(days=3))
         record_action(
             db_session=session,
             request=first,
@@ -94,7 +87,7 @@ def test_filters_narrow_the_events(app: Flask, staff_client: StaffClient) -> Non
 
 def test_the_log_is_paged(app: Flask, staff_client: StaffClient) -> None:
     with db.transaction(db.get_engine(app)) as session:
-        request = add_request(session, received_at=AT)
+        request = make_request(session, received_at=AT)
         for minute in range(60):
             record_action(
                 db_session=session,

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dsr import db
-from dsr.addresses import normalize_email
 from dsr.app import CONTENT_SECURITY_POLICY
-from dsr.audit.models import record_action, record_event
+from dsr.audit.models import record_event
 from dsr.dashboard.figures import (
     AnsweredRequest,
     compute_figures,
@@ -26,18 +23,12 @@ from dsr.dashboard.figures import (
     on_time_percent,
 )
 from dsr.languages import Language
-from dsr.requests.models import DataRequest, next_reference
+from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, RequestState, RequestType, Status, apply
-from tests.dashboard.staff_pages import (
-    ROLES,
-    StaffClient,
-    app,
-    app_settings,
-    staff_client,
-    store_url,
-)
+from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, staff_client
+from tests.factories import make_request
 
-__all__ = ["app", "app_settings", "staff_client", "store_url"]
+__all__ = ["app_config", "staff_client"]  # the fixtures used here
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -45,21 +36,7 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 Step = tuple[Action, datetime] | tuple[Action, datetime, str | None, int | None]
 
 
-@pytest.fixture
-def store_engine(engine_url: str) -> Iterator[Engine]:
-    db.run_migrations(engine_url)
-    engine = db.make_engine(engine_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(store_engine: Engine) -> Iterator[Session]:
-    with db.open_session(store_engine) as session:
-        yield session
-
-
-def make_request(
+def walked_request(
     session: Session,
     received_at: datetime,
     steps: list[Step],
@@ -68,25 +45,13 @@ def make_request(
 ) -> DataRequest:
     """Add a request received at `received_at` and take `steps` through the workflow, each
     audited as it would be in the desk."""
-    state = RequestState.new(received_at)
-    request = DataRequest(
-        reference=next_reference(db_session=session, received_at=received_at),
-        type=request_type,
-        requester_email="zoe@example.org",
-        normalized_email=normalize_email("zoe@example.org"),
-        language=Language.FR,
+    request = make_request(
+        session,
+        status=Status.RECEIVED,
         received_at=received_at,
-        due_at=state.due_at,
-    )
-    session.add(request)
-    session.flush()
-    record_action(
-        db_session=session,
-        request=request,
-        actor=Actor.REQUESTER,
-        action="submitted",
-        at=received_at,
-        to_status=Status.RECEIVED,
+        email="zoe@example.org",
+        request_type=request_type,
+        language=Language.FR,
     )
     for step in steps:
         action, at = step[0], step[1]
@@ -145,9 +110,9 @@ def test_an_answer_on_the_deadline_itself_is_on_time() -> None:
 def test_figures_of_hand_built_requests(session: Session) -> None:
     march = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
     # On time: answered in 5 days.
-    make_request(session, march, answered(march, march + timedelta(days=5)))
+    walked_request(session, march, answered(march, march + timedelta(days=5)))
     # Late: answered 40 days after receipt with no pause nor extension (due 10 April).
-    make_request(
+    walked_request(
         session,
         march,
         answered(march, march + timedelta(days=40)),
@@ -155,7 +120,7 @@ def test_figures_of_hand_built_requests(session: Session) -> None:
     )
     # On time thanks to a 20-day pause waiting for the requester: due 30 April.
     april = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
-    make_request(
+    walked_request(
         session,
         april,
         answered(
@@ -166,7 +131,7 @@ def test_figures_of_hand_built_requests(session: Session) -> None:
         ),
     )
     # On time thanks to an extension of two months: due 1 July, answered 1 June.
-    make_request(
+    walked_request(
         session,
         april,
         answered(
@@ -177,7 +142,7 @@ def test_figures_of_hand_built_requests(session: Session) -> None:
     )
     # Denied on day 40 from a pause begun on day 2: the pause counts up to the refusal.
     may = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
-    make_request(
+    walked_request(
         session,
         may,
         [
@@ -188,14 +153,14 @@ def test_figures_of_hand_built_requests(session: Session) -> None:
         request_type=RequestType.OBJECTION,
     )
     # Still open, and one received before the window: neither is answered in it.
-    make_request(session, datetime(2026, 6, 1, 8, 0, tzinfo=UTC), [])
-    make_request(
+    walked_request(session, datetime(2026, 6, 1, 8, 0, tzinfo=UTC), [])
+    walked_request(
         session,
         datetime(2025, 6, 30, 21, 59, tzinfo=UTC),
         [(Action.VERIFY_EMAIL, datetime(2025, 7, 1, tzinfo=UTC))],
     )
     # 30 June 2025 at 22:30 UTC is July in Paris: counted in the first month of the window.
-    make_request(session, datetime(2025, 6, 30, 22, 30, tzinfo=UTC), [])
+    walked_request(session, datetime(2025, 6, 30, 22, 30, tzinfo=UTC), [])
     session.commit()
 
     figures = compute_figures(db_session=session, now=NOW, zone=PARIS)
@@ -252,7 +217,7 @@ def test_the_figures_page_draws_its_charts_without_script(
 ) -> None:
     with db.transaction(db.get_engine(app)) as session:
         received = datetime.now(UTC) - timedelta(days=40)
-        make_request(session, received, answered(received, received + timedelta(days=3)))
+        walked_request(session, received, answered(received, received + timedelta(days=3)))
 
     page = staff_client(role).get("/dashboard/figures", headers={"Accept-Language": "en"})
 

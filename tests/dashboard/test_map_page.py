@@ -11,16 +11,9 @@ from flask import Flask
 
 from dsr.app import PROJECT_ROOT
 from inventory.loader import load_data_map
-from tests.dashboard.staff_pages import (
-    ROLES,
-    StaffClient,
-    app,
-    app_settings,
-    staff_client,
-    store_url,
-)
+from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, staff_client
 
-__all__ = ["app", "app_settings", "staff_client", "store_url"]
+__all__ = ["app_config", "staff_client"]  # the fixtures used here
 
 POINT3 = load_data_map(PROJECT_ROOT / "data_map.yaml")
 
@@ -72,10 +65,10 @@ def test_an_unknown_register_is_not_found(staff_client: StaffClient) -> None:
 
 
 @pytest.fixture
-def broken_map(tmp_path: Path, app_settings: dict[str, Any]) -> Path:
+def broken_map(tmp_path: Path, app_config: dict[str, Any]) -> Path:
     path = tmp_path / "broken.yaml"
     path.write_text("version: 1\norganisation: {}\nsurprise: true\n", encoding="utf-8")
-    app_settings["DATA_MAP"] = str(path)
+    app_config["DATA_MAP"] = str(path)
     return path
 
 

@@ -21,15 +21,9 @@ from dsr.outbox.service import deliver_due
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TRANSITIONS, Action, Status, WorkflowError
-from tests.dashboard.conftest import (
-    LINKS,
-    NOW,
-    add_request,
-    add_staff,
-    counts,
-    make_request,
-    reloaded,
-)
+from tests.accounts.helpers import make_staff
+from tests.dashboard.conftest import LINKS, NOW, counts
+from tests.factories import make_request, reloaded
 from tests.smtp_server import ReceivedMail, SmtpServer
 
 STAFF = "dpo@example.org"
@@ -369,10 +363,10 @@ def test_two_staff_acting_at_once_the_second_is_refused(store: Engine) -> None:
 @pytest.mark.databases("sqlite")
 def test_assign_to_working_staff_only_and_audit_it(store: Engine) -> None:
     with db.transaction(store) as session:
-        request = add_request(session, status=Status.VERIFIED)
-        dpo = add_staff(session, "lea@example.org", StaffRole.DPO)
-        auditor = add_staff(session, "audit@example.org", StaffRole.AUDITOR)
-        gone = add_staff(session, "gone@example.org", StaffRole.DPO, active=False)
+        request = make_request(session, status=Status.VERIFIED)
+        dpo = make_staff(session, role=StaffRole.DPO, email="lea@example.org")
+        auditor = make_staff(session, role=StaffRole.AUDITOR, email="audit@example.org")
+        gone = make_staff(session, role=StaffRole.DPO, email="gone@example.org", active=False)
         ids = (dpo.id, auditor.id, gone.id)
     with db.transaction(store) as session:
         loaded = session.get(DataRequest, request.id)

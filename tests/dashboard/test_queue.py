@@ -24,7 +24,9 @@ from dsr.dashboard.queue import (
     urgency_of,
 )
 from dsr.requests.workflow import RequestType, Status
-from tests.dashboard.conftest import add_request, add_staff, csrf_token, logged_in
+from tests.accounts.helpers import make_staff
+from tests.dashboard.conftest import csrf_token, logged_in
+from tests.factories import make_request
 
 NOW = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
 
@@ -78,23 +80,23 @@ def _received(days_ago: int) -> datetime:
 @pytest.mark.databases("sqlite", "postgresql")
 def test_filters_sort_pages_and_counts(store: Engine) -> None:
     with db.transaction(store) as session:
-        lea = add_staff(session, "lea@example.org")
-        overdue = add_request(session, status=Status.IN_REVIEW, received_at=_received(40))
-        soon = add_request(
+        lea = make_staff(session, role=StaffRole.DPO, email="lea@example.org")
+        overdue = make_request(session, status=Status.IN_REVIEW, received_at=_received(40))
+        soon = make_request(
             session,
             status=Status.VERIFIED,
             received_at=_received(26),
             request_type=RequestType.ERASURE,
             assignee_id=lea.id,
         )
-        later = add_request(session, status=Status.VERIFIED, received_at=_received(2))
-        paused = add_request(
+        later = make_request(session, status=Status.VERIFIED, received_at=_received(2))
+        paused = make_request(
             session,
             status=Status.AWAITING_REQUESTER,
             received_at=_received(35),
             paused_since=_received(2),
         )
-        closed = add_request(
+        closed = make_request(
             session,
             status=Status.COMPLETED,
             received_at=_received(50),
@@ -164,14 +166,14 @@ def test_filters_sort_pages_and_counts(store: Engine) -> None:
 def _fill(app: Flask, count: int = 3) -> list[str]:
     received = datetime.now(UTC)
     with db.transaction(db.get_engine(app)) as session:
-        overdue = add_request(
+        overdue = make_request(
             session, status=Status.IN_REVIEW, received_at=received - timedelta(days=40)
         )
-        soon = add_request(
+        soon = make_request(
             session, status=Status.VERIFIED, received_at=received - timedelta(days=27)
         )
         others = [
-            add_request(session, status=Status.VERIFIED, received_at=received - timedelta(hours=n))
+            make_request(session, status=Status.VERIFIED, received_at=received - timedelta(hours=n))
             for n in range(count)
         ]
         return [overdue.reference, soon.reference, *(other.reference for other in others)]

@@ -19,7 +19,9 @@ from dsr.accounts.models import StaffRole
 from dsr.demo.seed import seed_platform
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, Status, available_actions
-from tests.dashboard.conftest import add_request, csrf_token, logged_in, reloaded
+from tests.conftest import MakeApp
+from tests.dashboard.conftest import csrf_token, logged_in
+from tests.factories import make_request, reloaded
 from tests.smtp_server import SmtpServer
 
 RECEIVED = datetime.now(UTC) - timedelta(days=3)
@@ -41,7 +43,7 @@ ACTION_DATA: dict[str, tuple[Action | None, dict[str, str]]] = {
 def new_request(app: Flask, **fields: object) -> DataRequest:
     with db.transaction(db.get_engine(app)) as session:
         fields.setdefault("received_at", RECEIVED)
-        return add_request(session, **fields)  # type: ignore[arg-type]
+        return make_request(session, **fields)  # type: ignore[arg-type]
 
 
 def post_action(
@@ -195,9 +197,9 @@ def _a_learner_email(platform_url: str) -> str:
 
 
 def test_the_data_found_is_shown_per_category_once_verified(
-    make_app: object, platform_url: str
+    make_app: MakeApp, platform_url: str
 ) -> None:
-    app = make_app(POINT3_PLATFORM_URL=platform_url)  # type: ignore[operator]
+    app = make_app(POINT3_PLATFORM_URL=platform_url)
     dpo = logged_in(app, "dpo@example.org")
     email = _a_learner_email(platform_url)
     verified = new_request(app, status=Status.IN_REVIEW, email=email)
@@ -210,8 +212,8 @@ def test_the_data_found_is_shown_per_category_once_verified(
     assert "learner_platform.learner" not in html
 
 
-def test_a_system_that_is_down_is_said_clearly(make_app: object) -> None:
-    app = make_app(  # type: ignore[operator]
+def test_a_system_that_is_down_is_said_clearly(make_app: MakeApp) -> None:
+    app = make_app(
         POINT3_PLATFORM_URL="postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2"
     )
     dpo = logged_in(app, "dpo@example.org")

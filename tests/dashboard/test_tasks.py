@@ -23,18 +23,12 @@ from dsr.dashboard.tasks import (
     list_tasks,
 )
 from dsr.requests.models import Task, TaskKind, TaskStatus
-from tests.dashboard.conftest import NOW, add_request, add_staff
-from tests.dashboard.staff_pages import (
-    ROLES,
-    StaffClient,
-    app,
-    app_settings,
-    csrf_token,
-    staff_client,
-    store_url,
-)
+from tests.accounts.helpers import make_staff
+from tests.dashboard.conftest import NOW
+from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, csrf_token, staff_client
+from tests.factories import make_request
 
-__all__ = ["app", "app_settings", "staff_client", "store_url"]
+__all__ = ["app_config", "staff_client"]  # the fixtures used here
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -59,8 +53,8 @@ def test_a_task_due_on_a_day_is_late_the_day_after() -> None:
 @pytest.mark.databases("sqlite", "postgresql")
 def test_a_linked_task_is_created_done_and_audited(store: Engine) -> None:
     with db.transaction(store) as session:
-        dpo = add_staff(session, "dpo@desk.example")
-        request = add_request(session)
+        dpo = make_staff(session, role=StaffRole.DPO, email="dpo@desk.example")
+        request = make_request(session)
         task = create_task(
             db_session=session,
             staff=dpo,
@@ -100,7 +94,7 @@ def test_a_linked_task_is_created_done_and_audited(store: Engine) -> None:
 @pytest.mark.databases("sqlite")
 def test_a_task_is_done_once(store: Engine) -> None:
     with db.transaction(store) as session:
-        dpo = add_staff(session, "dpo@desk.example")
+        dpo = make_staff(session, role=StaffRole.DPO, email="dpo@desk.example")
         task = create_task(
             db_session=session,
             staff=dpo,
@@ -128,8 +122,8 @@ def test_a_task_is_done_once(store: Engine) -> None:
 @pytest.mark.databases("sqlite")
 def test_a_task_is_refused_for_an_unknown_request_or_an_auditor(store: Engine) -> None:
     with db.transaction(store) as session:
-        dpo = add_staff(session, "dpo@desk.example")
-        auditor = add_staff(session, "audit@desk.example", StaffRole.AUDITOR)
+        dpo = make_staff(session, role=StaffRole.DPO, email="dpo@desk.example")
+        auditor = make_staff(session, role=StaffRole.AUDITOR, email="audit@desk.example")
         with pytest.raises(TaskError, match="DSR-2026-999999"):
             create_task(
                 db_session=session,
@@ -154,8 +148,8 @@ def test_a_task_is_refused_for_an_unknown_request_or_an_auditor(store: Engine) -
 @pytest.mark.databases("sqlite")
 def test_tasks_are_listed_by_status_assignee_and_lateness(store: Engine) -> None:
     with db.transaction(store) as session:
-        dpo = add_staff(session, "dpo@desk.example")
-        admin = add_staff(session, "admin@desk.example", StaffRole.ADMIN)
+        dpo = make_staff(session, role=StaffRole.DPO, email="dpo@desk.example")
+        admin = make_staff(session, role=StaffRole.ADMIN, email="admin@desk.example")
 
         def task(title: str, **fields: object) -> Task:
             return create_task(
@@ -225,7 +219,7 @@ def test_a_dpo_creates_a_task_for_a_request_and_completes_it(
     app: Flask, staff_client: StaffClient
 ) -> None:
     with db.transaction(db.get_engine(app)) as session:
-        reference = add_request(session).reference
+        reference = make_request(session).reference
     client = staff_client("dpo")
     form = client.get(f"/dashboard/tasks/new?request={reference}")
     assert form.status_code == 200

@@ -1,6 +1,6 @@
-"""Fixtures of the delivery tests: the web application on a SQLite store with a real SMTP server,
-reading the seeded demo platform and keeping its reports in the test's folder; a completed access
-request of the sample learner, approved through the dashboard."""
+"""Fixtures of the delivery tests: the settings of the suite's application (on a SQLite store with
+a real SMTP server) reading the seeded demo platform and keeping its reports in the test's
+folder; a completed access request of the sample learner, approved through the dashboard."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -20,19 +21,12 @@ from dsr.languages import Language
 from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import RequestType, Status
-from tests.dashboard.conftest import (
-    MakeApp,
-    add_request,
-    csrf_token,
-    logged_in,
-    make_app,
-    reloaded,
-    store_url,
-)
+from tests.dashboard.conftest import csrf_token, logged_in
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, platform_url
-from tests.smtp_server import SmtpServer, smtp_server
+from tests.factories import make_request, reloaded
+from tests.smtp_server import SmtpServer
 
-__all__ = ["make_app", "platform_url", "smtp_server", "store_url"]
+__all__ = ["platform_url"]
 
 PUBLIC = re.escape(DEVELOPMENT_PUBLIC_URL)  # links start with it, whatever Host was asked
 DOWNLOAD_LINK = re.compile(PUBLIC + r"(/download/[A-Za-z0-9_-]+)")
@@ -40,13 +34,15 @@ CODE = re.compile(r"^(\d{6})$", re.MULTILINE)
 
 
 @pytest.fixture
-def app(make_app: MakeApp, platform_url: str, tmp_path: Path) -> Flask:
-    return make_app(
-        DATA_MAP=str(DATA_MAP),
-        SYSTEM_ENVIRONMENT={PLATFORM_VARIABLE: platform_url},
-        REPORTS_DIR=str(tmp_path / "reports"),
-        EXECUTE_AFTER_APPROVAL=True,
-    )
+def app_config(platform_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Staff pages over plain HTTP; approval runs the request on the demo platform."""
+    return {
+        "SESSION_COOKIE_SECURE": False,
+        "DATA_MAP": str(DATA_MAP),
+        "SYSTEM_ENVIRONMENT": {PLATFORM_VARIABLE: platform_url},
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "EXECUTE_AFTER_APPROVAL": True,
+    }
 
 
 @pytest.fixture
@@ -85,7 +81,7 @@ def complete_request(app: Flask, dpo: FlaskClient) -> CompleteRequest:
         request_type: RequestType = RequestType.ACCESS, language: Language = Language.EN
     ) -> Completed:
         with db.transaction(db.get_engine(app)) as session:
-            request = add_request(
+            request = make_request(
                 session,
                 status=Status.IN_REVIEW,
                 email=SAMPLE_LEARNER_EMAIL,

@@ -23,7 +23,7 @@ from dsr.delivery.models import DownloadLink, Report, ReportKind
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from dsr.languages import Language
 from dsr.requests.workflow import RequestType, Status
-from tests.dashboard.conftest import add_request, csrf_token, logged_in
+from tests.dashboard.conftest import csrf_token, logged_in
 from tests.delivery.conftest import (
     CompleteRequest,
     approve,
@@ -35,6 +35,7 @@ from tests.delivery.conftest import (
     stored,
 )
 from tests.execution.conftest import CLOSED_PORT_URL, PLATFORM_VARIABLE, qpdf_check
+from tests.factories import make_request
 from tests.smtp_server import SmtpServer
 
 
@@ -212,7 +213,7 @@ def test_a_failed_request_is_run_again_from_its_page(
     platform = app.config["SYSTEM_ENVIRONMENT"][PLATFORM_VARIABLE]
     app.config["SYSTEM_ENVIRONMENT"] = {PLATFORM_VARIABLE: CLOSED_PORT_URL}
     with db.transaction(db.get_engine(app)) as session:
-        request = add_request(session, status=Status.IN_REVIEW, email=SAMPLE_LEARNER_EMAIL)
+        request = make_request(session, status=Status.IN_REVIEW, email=SAMPLE_LEARNER_EMAIL)
     assert request.id is not None
     page = approve(dpo, request.reference, request.version_id)
     assert stored(app, request.id).status is Status.FAILED
@@ -254,7 +255,7 @@ def test_an_approved_request_that_did_not_run_can_be_run_from_its_page(
 ) -> None:
     app.config["EXECUTE_AFTER_APPROVAL"] = False
     with db.transaction(db.get_engine(app)) as session:
-        request = add_request(session, status=Status.IN_REVIEW, email=SAMPLE_LEARNER_EMAIL)
+        request = make_request(session, status=Status.IN_REVIEW, email=SAMPLE_LEARNER_EMAIL)
     assert request.id is not None
     page = approve(dpo, request.reference, request.version_id)
     assert stored(app, request.id).status is Status.APPROVED

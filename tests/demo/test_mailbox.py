@@ -12,12 +12,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from flask import Flask
 
-from dsr import db
-from dsr.app import create_app
 from dsr.demo.mailbox import MESSAGE_NAME, MailSink, list_mail, read_mail
 from dsr.demo.views import TextPiece, linked_pieces
+from tests.conftest import MakeApp
 from tests.waiting import WAIT_SECONDS
 
 
@@ -56,20 +54,6 @@ def received(mail_folder: Path) -> Path:
     files = list(mail_folder.iterdir())
     assert len(files) == 1
     return files[0]
-
-
-def make_app(tmp_path: Path, mail_folder: Path, *, demo: bool) -> Flask:
-    url = f"sqlite:///{(tmp_path / 'store.sqlite3').as_posix()}"
-    db.run_migrations(url)
-    return create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": url,
-            "SECRET_KEY": "a secret for the tests only",
-            "DEMO_MODE": demo,
-            "DEMO_MAIL_FOLDER": str(mail_folder),
-        }
-    )
 
 
 def test_the_sink_writes_each_message_owner_only(received: Path, mail_folder: Path) -> None:
@@ -122,42 +106,35 @@ def test_urls_become_links_and_the_rest_stays_text() -> None:
 
 
 def test_the_pages_list_and_show_the_mail_escaped_with_its_link(
-    received: Path, mail_folder: Path, tmp_path: Path
+    received: Path, mail_folder: Path, make_app: MakeApp
 ) -> None:
-    app = make_app(tmp_path, mail_folder, demo=True)
-    client = app.test_client()
-    try:
-        listing = client.get("/demo/mail")
-        assert listing.status_code == 200
-        page = listing.get_data(as_text=True)
-        assert f'href="/demo/mail/{received.name}"' in page
-        assert "<script>" not in page
-        assert "Confirm &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    client = make_app(DEMO_MODE=True, DEMO_MAIL_FOLDER=str(mail_folder)).test_client()
+    listing = client.get("/demo/mail")
+    assert listing.status_code == 200
+    page = listing.get_data(as_text=True)
+    assert f'href="/demo/mail/{received.name}"' in page
+    assert "<script>" not in page
+    assert "Confirm &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
 
-        shown = client.get(f"/demo/mail/{received.name}")
-        assert shown.status_code == 200
-        assert "script-src" not in shown.headers["Content-Security-Policy"]
-        body = shown.get_data(as_text=True)
-        assert "Hello &lt;b&gt;Zoé&lt;/b&gt;" in body and "<b>Zoé" not in body
-        link = "http://127.0.0.1:5000/verify/abc.DEF-1_2"
-        assert f'<a href="{link}">{link}</a> to confirm.' in body
-        assert "html part" not in body
-        assert " style=" not in body and "<script" not in body
+    shown = client.get(f"/demo/mail/{received.name}")
+    assert shown.status_code == 200
+    assert "script-src" not in shown.headers["Content-Security-Policy"]
+    body = shown.get_data(as_text=True)
+    assert "Hello &lt;b&gt;Zoé&lt;/b&gt;" in body and "<b>Zoé" not in body
+    link = "http://127.0.0.1:5000/verify/abc.DEF-1_2"
+    assert f'<a href="{link}">{link}</a> to confirm.' in body
+    assert "html part" not in body
+    assert " style=" not in body and "<script" not in body
 
-        assert client.get("/demo/mail/20260101T000000.000000Z-000001.eml").status_code == 404
-        assert client.get("/demo/mail/..%2Fdemo-secret").status_code == 404
-    finally:
-        db.get_engine(app).dispose()
+    assert client.get("/demo/mail/20260101T000000.000000Z-000001.eml").status_code == 404
+    assert client.get("/demo/mail/..%2Fdemo-secret").status_code == 404
 
 
 def test_the_pages_do_not_exist_outside_demo_mode(
-    received: Path, mail_folder: Path, tmp_path: Path
+    received: Path, mail_folder: Path, make_app: MakeApp
 ) -> None:
-    app = make_app(tmp_path, mail_folder, demo=False)
+    app = make_app(DEMO_MODE=False, DEMO_MAIL_FOLDER=str(mail_folder))
     client = app.test_client()
-    try:
-        assert client.get("/demo/mail").status_code == 404
-        assert client.get(f"/demo/mail/{received.name}").status_code == 404
-        assert "demo" not in app.blueprints
-    finally:
-        db.get_engine(app).dispose()
+    assert client.get("/demo/mail").status_code == 404
+    assert client.get(f"/demo/mail/{received.name}").status_code == 404
+    assert "demo" not in app.blueprints

@@ -5,14 +5,11 @@ test's own."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine
 
-from dsr import db
 from dsr.demo.seed import seed_platform
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -41,15 +38,6 @@ def run_settings(reports: Path, platform: str, **more: Any) -> dict[str, Any]:
         "DOWNLOADS_ALLOWED": 3,
         **more,
     }
-
-
-@pytest.fixture
-def store(engine_url: str) -> Iterator[Engine]:
-    """A migrated store on this run's engine."""
-    db.run_migrations(engine_url)
-    engine = db.make_engine(engine_url)
-    yield engine
-    engine.dispose()
 
 
 def qpdf_check(path: Path, password: str | None = None) -> None:

@@ -25,15 +25,16 @@ from dsr.execution.runner import RequestNotRunnable, failure_reason, run_request
 from dsr.outbox.models import OutboxMessage
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import RequestType, Status
-from tests.dashboard.conftest import NOW, add_request
+from tests.dashboard.conftest import NOW
 from tests.execution.conftest import CLOSED_PORT_URL, qpdf_check, run_settings
+from tests.factories import make_request
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 
 def approved(store: Engine, request_type: RequestType = RequestType.ACCESS) -> int:
     with db.transaction(store) as session:
-        request = add_request(
+        request = make_request(
             session,
             status=Status.APPROVED,
             email=SAMPLE_LEARNER_EMAIL,
@@ -157,7 +158,7 @@ def test_a_system_down_fails_the_request_then_a_retry_completes(
 
 def test_only_approved_or_failed_requests_run(store: Engine, tmp_path: Path) -> None:
     with db.transaction(store) as session:
-        request = add_request(session, status=Status.IN_REVIEW)
+        request = make_request(session, status=Status.IN_REVIEW)
     settings = run_settings(tmp_path / "reports", "sqlite://")
     assert request.id is not None
     with pytest.raises(RequestNotRunnable, match="Only an approved or failed request"):

@@ -5,7 +5,6 @@ rectification with the old values in the audit. Only the subject's rows change."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from sqlmodel import col, select
 
 from dsr import db
 from dsr.api.models import ApiToken
-from dsr.app import create_app
 from dsr.audit.models import RequestEvent
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from dsr.execution import changes
@@ -28,9 +26,10 @@ from dsr.requests.models import DataRequest, Task
 from dsr.requests.service import LinkSigner, submit_request, verify_request
 from dsr.requests.workflow import RequestType, Status
 from dsr.suppression.service import is_suppressed
-from tests.dashboard.conftest import NOW, add_request
+from tests.dashboard.conftest import NOW
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, run_settings
 from tests.execution.platform_copy import changed_outside, copy_platform, snapshot, subject_keys
+from tests.factories import make_request
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -49,7 +48,7 @@ def settings_for(tmp_path: Path, platform: str, **more: Any) -> dict[str, Any]:
 
 def approved(store: Engine, request_type: RequestType, **fields: Any) -> int:
     with db.transaction(store) as session:
-        request = add_request(
+        request = make_request(
             session,
             status=Status.APPROVED,
             email=SAMPLE_LEARNER_EMAIL,
@@ -192,22 +191,17 @@ def test_only_a_completed_deactivation_can_be_reversed(
 
 
 @pytest.fixture
-def app(engine_url: str, platform: str, tmp_path: Path) -> Iterator[Flask]:
-    db.run_migrations(engine_url)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": engine_url,
-            "SECRET_KEY": SECRET,
-            "DELIVER_AFTER_COMMIT": False,
-            "DATA_MAP": str(DATA_MAP),
-            "SYSTEM_ENVIRONMENT": {PLATFORM_VARIABLE: platform},
-            "REPORTS_DIR": str(tmp_path / "reports"),
-            "EXECUTE_AFTER_APPROVAL": False,
-        }
-    )
-    yield app
-    db.get_engine(app).dispose()
+def app_config(migrated_url: str, platform: str, tmp_path: Path) -> dict[str, Any]:
+    """On this run's engine and its platform; emails stay in the outbox, approval runs nothing."""
+    return {
+        "DATABASE_URL": migrated_url,
+        "SECRET_KEY": SECRET,
+        "DELIVER_AFTER_COMMIT": False,
+        "DATA_MAP": str(DATA_MAP),
+        "SYSTEM_ENVIRONMENT": {PLATFORM_VARIABLE: platform},
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "EXECUTE_AFTER_APPROVAL": False,
+    }
 
 
 LINKS = LinkSigner(
@@ -354,7 +348,7 @@ def test_rectification_writes_the_approved_values_and_audits_the_old_ones(
     before, mine = snapshot(platform), subject_keys(platform)
     data_map = load_map(settings_for(tmp_path, platform))
     with db.transaction(store) as session:
-        request = add_request(
+        request = make_request(
             session,
             status=Status.IN_REVIEW,
             email=SAMPLE_LEARNER_EMAIL,
@@ -423,20 +417,20 @@ def test_staff_see_the_plan_enter_new_values_and_reactivate_from_the_page(
 
     store = db.get_engine(app)
     with db.transaction(store) as session:
-        erasure_request = add_request(
+        erasure_request = make_request(
             session,
             status=Status.IN_REVIEW,
             email=SAMPLE_LEARNER_EMAIL,
             request_type=RequestType.ERASURE,
         )
-        rectification = add_request(
+        rectification = make_request(
             session,
             status=Status.IN_REVIEW,
             email=SAMPLE_LEARNER_EMAIL,
             request_type=RequestType.RECTIFICATION,
             rectification_details="Lefebvre, not Lefèvre",
         )
-        deactivation = add_request(
+        deactivation = make_request(
             session,
             status=Status.APPROVED,
             email=SAMPLE_LEARNER_EMAIL,

@@ -14,14 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from dsr import db
 from dsr.api.models import ApiToken
-from dsr.app import create_app
 from dsr.audit.models import RequestEvent
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
 from dsr.execution import erasure
@@ -37,11 +35,13 @@ from dsr.suppression.service import is_suppressed
 from inventory.erasure import verify_erased
 from inventory.loader import load_data_map
 from inventory.systems import Systems
-from tests.dashboard.conftest import NOW, add_request
+from tests.conftest import MakeApp
+from tests.dashboard.conftest import NOW
 from tests.databases import fresh_database
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, qpdf_check, run_settings
 from tests.execution.platform_copy import changed_outside, copy_platform, snapshot, subject_keys
 from tests.exports.conftest import assert_golden, pdf_text
+from tests.factories import make_request
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -51,7 +51,7 @@ BLOCKER = "fk_exam_result_registration"
 
 def approved_erasure(store: Engine, *, language: Language = Language.EN) -> int:
     with db.transaction(store) as session:
-        request = add_request(
+        request = make_request(
             session,
             status=Status.APPROVED,
             email=SAMPLE_LEARNER_EMAIL,
@@ -284,17 +284,9 @@ def test_a_retry_leaves_a_done_system_alone(
 
 @pytest.mark.databases("sqlite")
 def test_the_suppression_check_answers_through_the_api(
-    engine_url: str, platform_url: str, tmp_path: Path
+    make_app: MakeApp, migrated_url: str, platform_url: str, tmp_path: Path
 ) -> None:
-    db.run_migrations(engine_url)
-    app: Flask = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": engine_url,
-            "SECRET_KEY": SECRET,
-            "DELIVER_AFTER_COMMIT": False,
-        }
-    )
+    app = make_app(DATABASE_URL=migrated_url, SECRET_KEY=SECRET, DELIVER_AFTER_COMMIT=False)
     store = db.get_engine(app)
     with db.transaction(store) as session:
         row, token = ApiToken.issue("learner-platform", now=NOW)
@@ -328,7 +320,6 @@ def test_the_suppression_check_answers_through_the_api(
         assert download.status_code == 200 and download.mimetype == "application/pdf"
         assert download.get_data().startswith(b"%PDF")
     assert client.get("/certificate/not-the-token").status_code == 404
-    db.get_engine(app).dispose()
 
 
 @pytest.mark.databases("sqlite")
@@ -338,7 +329,7 @@ def test_the_plan_prints_before_approval(
     db.run_migrations(engine_url)
     store = db.make_engine(engine_url)
     with db.transaction(store) as session:
-        request = add_request(
+        request = make_request(
             session,
             status=Status.IN_REVIEW,
             email=SAMPLE_LEARNER_EMAIL,
@@ -384,28 +375,24 @@ def test_an_erasure_on_a_postgresql_platform(engine_url: str, tmp_path: Path) ->
 
 @pytest.mark.databases("sqlite")
 def test_approving_on_the_dashboard_erases_at_once(
-    engine_url: str, platform_url: str, tmp_path: Path
+    make_app: MakeApp, migrated_url: str, platform_url: str, tmp_path: Path
 ) -> None:
     from dsr.accounts.models import StaffRole
     from tests.dashboard.conftest import csrf_token, logged_in
 
-    db.run_migrations(engine_url)
     platform = copy_platform(platform_url, tmp_path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": engine_url,
-            "SECRET_KEY": SECRET,
-            "SESSION_COOKIE_SECURE": False,
-            "DELIVER_AFTER_COMMIT": False,
-            "DATA_MAP": str(DATA_MAP),
-            "SYSTEM_ENVIRONMENT": {PLATFORM_VARIABLE: platform},
-            "REPORTS_DIR": str(tmp_path / "reports"),
-        }
+    app = make_app(
+        DATABASE_URL=migrated_url,
+        SECRET_KEY=SECRET,
+        SESSION_COOKIE_SECURE=False,
+        DELIVER_AFTER_COMMIT=False,
+        DATA_MAP=str(DATA_MAP),
+        SYSTEM_ENVIRONMENT={PLATFORM_VARIABLE: platform},
+        REPORTS_DIR=str(tmp_path / "reports"),
     )
     store = db.get_engine(app)
     with db.transaction(store) as session:
-        request = add_request(
+        request = make_request(
             session,
             status=Status.IN_REVIEW,
             email=SAMPLE_LEARNER_EMAIL,
@@ -431,4 +418,3 @@ def test_approving_on_the_dashboard_erases_at_once(
     assert f"/dashboard/requests/{reference}/certificate" in page_after
     with dpo.get(f"/dashboard/requests/{reference}/certificate") as pdf:
         assert pdf.status_code == 200 and pdf.get_data().startswith(b"%PDF")
-    store.dispose()

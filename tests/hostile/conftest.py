@@ -12,9 +12,8 @@ from sqlmodel import SQLModel
 from dsr import db
 from tests.accounts.helpers import staff_client
 from tests.smtp_server import settle_background_work
-from tests.web.conftest import app, client, make_app, smtp_server, store_url
 
-__all__ = ["app", "client", "make_app", "smtp_server", "staff_client", "store_url"]
+__all__ = ["staff_client"]
 
 
 def store_snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:

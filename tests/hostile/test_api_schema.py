@@ -10,9 +10,7 @@ Generation is derandomized and writes no hypothesis database.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,10 +27,8 @@ from schemathesis.specs.openapi.checks import (
 from dsr import db
 from dsr.api.models import ApiToken
 from dsr.api.openapi import openapi_document
-from dsr.app import create_app
-from tests.smtp_server import SmtpServer, settle_background_work, smtp_server
-
-__all__ = ["smtp_server"]
+from tests.conftest import MakeApp
+from tests.smtp_server import settle_background_work
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 CHECKS = [
@@ -59,19 +55,8 @@ class FuzzedApi:
 
 
 @pytest.fixture
-def api(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[FuzzedApi]:  # noqa: F811
-    url = f"sqlite:///{(tmp_path / 'store.sqlite3').as_posix()}"
-    db.run_migrations(url)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": url,
-            "SECRET_KEY": "a secret for the hostile tests only",
-            "SMTP_HOST": smtp_server.host,
-            "SMTP_PORT": smtp_server.port,
-            "MAIL_SENDER": "privacy@example.org",
-        }
-    )
+def api(make_app: MakeApp) -> FuzzedApi:
+    app = make_app(SECRET_KEY="a secret for the hostile tests only")
     with db.transaction(db.get_engine(app)) as session:
         row, token = ApiToken.issue("fuzzer", now=db.utcnow())
         session.add(row)
@@ -86,8 +71,7 @@ def api(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[FuzzedApi]:  # noqa
     )
     assert filed.status_code == 201, filed.get_data(as_text=True)
     settle_background_work()
-    yield FuzzedApi(app, token, filed.get_json()["reference"])
-    db.get_engine(app).dispose()
+    return FuzzedApi(app, token, filed.get_json()["reference"])
 
 
 def test_the_fuzzed_document_is_the_one_served(api: FuzzedApi) -> None:

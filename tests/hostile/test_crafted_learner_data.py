@@ -41,10 +41,12 @@ from exports.access_report import CELL_TEXT_MAX
 from inventory.erasure import verify_erased
 from inventory.loader import load_data_map
 from inventory.systems import Systems
-from tests.dashboard.conftest import NOW, add_request, csrf_token, logged_in
+from tests.conftest import MakeApp
+from tests.dashboard.conftest import NOW, csrf_token, logged_in
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, qpdf_check, run_settings
 from tests.execution.platform_copy import changed_outside, copy_platform, snapshot, subject_keys
 from tests.exports.conftest import pdf_text
+from tests.factories import make_request
 from tests.hostile.learner import (
     CR_COMMENT,
     FORMULA_LAST_NAME,
@@ -60,7 +62,6 @@ from tests.hostile.learner import (
     TAB_COMMENT,
     seed_hostile_platform,
 )
-from tests.web.conftest import MakeApp
 
 RUN_SECONDS = 60
 """A generous bound on one run on a loaded machine; without the cut the report took > 10 min."""
@@ -83,7 +84,7 @@ def store(tmp_path: Path) -> Iterator[Engine]:
 
 def _run(store: Engine, platform: str, folder: Path, request_type: RequestType) -> int:
     with db.transaction(store) as session:
-        request = add_request(
+        request = make_request(
             session, status=Status.APPROVED, email=HOSTILE_EMAIL, request_type=request_type
         )
     assert request.id is not None
@@ -206,7 +207,7 @@ def desk(make_app: MakeApp, hostile_platform: str, tmp_path: Path) -> Flask:
 
 def test_the_dashboard_and_the_emails_escape_hostile_values(desk: Flask) -> None:
     with db.transaction(db.get_engine(desk)) as session:
-        request = add_request(
+        request = make_request(
             session,
             status=Status.IN_REVIEW,
             email=HOSTILE_EMAIL,

@@ -26,14 +26,7 @@ from dsr.requests.workflow import Status
 from tests.accounts.helpers import StaffClientFactory, csrf_token_of, make_staff
 from tests.hostile.conftest import store_snapshot
 from tests.smtp_server import SmtpServer
-from tests.web.conftest import (
-    VERIFY_LINK,
-    MakeApp,
-    file_request,
-    follow_to_status,
-    link_in,
-    stored_requests,
-)
+from tests.web.conftest import VERIFY_LINK, file_request, follow_to_status, link_in, stored_requests
 
 CSRF_PAGE_TEXTS = (
     "without its security token",
@@ -94,8 +87,9 @@ LAST = ("accounts.logout",)
 
 
 @pytest.fixture
-def app(make_app: MakeApp) -> Flask:
-    return make_app(DEMO_MODE=True)
+def app_config() -> dict[str, Any]:
+    """Every blueprint, the demo's included."""
+    return {"DEMO_MODE": True}
 
 
 def _post_rules(app: Flask) -> list[Rule]:

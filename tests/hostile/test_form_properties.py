@@ -10,6 +10,7 @@ Generation is derandomized and writes no hypothesis database.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote_from_bytes
 
 import pytest
@@ -22,7 +23,7 @@ from werkzeug.test import TestResponse
 from tests.accounts.helpers import StaffClientFactory, csrf_token_of
 from tests.hostile.conftest import store_snapshot
 from tests.smtp_server import SmtpServer, settle_background_work
-from tests.web.conftest import MakeApp, follow_to_status
+from tests.web.conftest import follow_to_status
 
 PROPERTY_SETTINGS = settings(
     max_examples=40,
@@ -95,8 +96,9 @@ def _post(client: FlaskClient, path: str, csrf: str, fields: dict[str, str]) -> 
 
 
 @pytest.fixture
-def app(make_app: MakeApp) -> Flask:
-    return make_app(RATELIMIT_ENABLED=False)
+def app_config() -> dict[str, Any]:
+    """No rate limits: the forms themselves answer every example."""
+    return {"RATELIMIT_ENABLED": False}
 
 
 def _check_form(app: Flask, client: FlaskClient, path: str, names: list[str]) -> Callable[[], None]:

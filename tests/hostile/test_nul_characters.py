@@ -16,10 +16,8 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from dsr import db
-from dsr.app import create_app
 from tests.accounts.helpers import csrf_token_of, login, make_staff
 from tests.hostile.conftest import store_snapshot
-from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.databases("postgresql")
 
@@ -27,21 +25,14 @@ SAMPLE_VALUES: dict[str, Any] = {"IntegerConverter": 1, "UUIDConverter": "0" * 3
 
 
 @pytest.fixture
-def app(engine_url: str, smtp_server: SmtpServer) -> Iterator[Flask]:
-    db.run_migrations(engine_url)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": engine_url,
-            "SECRET_KEY": "a secret for the hostile tests only",
-            "SMTP_HOST": smtp_server.host,
-            "SMTP_PORT": smtp_server.port,
-            "RATELIMIT_ENABLED": False,
-            "DEMO_MODE": True,
-        }
-    )
-    yield app
-    db.get_engine(app).dispose()
+def app_config(migrated_url: str) -> dict[str, Any]:
+    """On this run's engine, every blueprint, the demo's included, and no rate limits."""
+    return {
+        "DATABASE_URL": migrated_url,
+        "SECRET_KEY": "a secret for the hostile tests only",
+        "RATELIMIT_ENABLED": False,
+        "DEMO_MODE": True,
+    }
 
 
 def _with_nul(rule: Rule) -> Iterator[str]:

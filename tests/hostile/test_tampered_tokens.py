@@ -28,7 +28,7 @@ from dsr.execution.change_records import ErasureCertificate
 from dsr.requests.workflow import Status
 from dsr.tokens import token_digest
 from tests.accounts.helpers import StaffClientFactory, csrf_token_of
-from tests.dashboard.conftest import add_request
+from tests.factories import make_request
 from tests.hostile.conftest import store_snapshot
 from tests.smtp_server import SmtpServer
 from tests.web.conftest import (
@@ -102,7 +102,7 @@ def test_a_tampered_status_link_is_not_found_and_cannot_cancel_or_answer(
 
 def _genuine_request(app: Flask) -> int:
     with db.transaction(db.get_engine(app)) as session:
-        request = add_request(session, status=Status.COMPLETED)
+        request = make_request(session, status=Status.COMPLETED)
     assert request.id is not None
     return request.id
 

@@ -1,5 +1,5 @@
-"""The outbox tests' SMTP server fixtures (the suite-wide conftest may import them too)."""
+"""The certificate of the outbox tests' SMTP servers with TLS (`smtp_server` is the suite's)."""
 
-from tests.smtp_server import smtp_server, smtp_tls_files
+from tests.smtp_server import smtp_tls_files
 
-__all__ = ["smtp_server", "smtp_tls_files"]
+__all__ = ["smtp_tls_files"]

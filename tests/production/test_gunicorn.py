@@ -29,9 +29,7 @@ from tests.production.server import (
     started_gunicorn,
     wait_for_exit,
 )
-from tests.smtp_server import SmtpServer, smtp_server
-
-__all__ = ["smtp_server"]
+from tests.smtp_server import SmtpServer
 
 PUBLIC_URL = "https://privacy.example.org"
 VERIFY_LINK = re.compile(re.escape(PUBLIC_URL) + r"(/verify/([A-Za-z0-9._-]+))")

@@ -15,9 +15,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from dsr import db, health
-from tests.web.conftest import MakeApp, make_app, smtp_server, store_url
-
-__all__ = ["make_app", "smtp_server", "store_url"]  # the fixtures used here
+from tests.conftest import MakeApp
 
 PLATFORM_VARIABLE = "POINT3_PLATFORM_URL"
 

@@ -17,9 +17,7 @@ from werkzeug.serving import make_server
 from dsr import logs
 from dsr.accounts.access import public_endpoint
 from tests.accounts.helpers import TEST_SECRET_KEY
-from tests.web.conftest import MakeApp, make_app, smtp_server, store_url
-
-__all__ = ["make_app", "smtp_server", "store_url"]  # the fixtures used here
+from tests.conftest import MakeApp
 
 TOKEN = "Zm9vYmFy.secret-token-in-the-path"
 

@@ -12,9 +12,7 @@ from flask import Flask
 from dsr import db
 from dsr.app import create_app
 from dsr.config import InsecureConfiguration
-from tests.web.conftest import MakeApp, make_app, smtp_server, store_url
-
-__all__ = ["make_app", "smtp_server", "store_url"]  # the fixtures used here
+from tests.conftest import MakeApp
 
 LONG_SECRET = "a-production-secret-of-forty-eight-characters-xy"
 PUBLIC_URL = "https://privacy.example.org"

@@ -13,10 +13,9 @@ from flask import Flask
 
 from dsr import db
 from tests.accounts.helpers import login, make_staff
+from tests.conftest import MakeApp
 from tests.smtp_server import SmtpServer
-from tests.web.conftest import MakeApp, file_request, make_app, smtp_server, store_url
-
-__all__ = ["make_app", "smtp_server", "store_url"]
+from tests.web.conftest import file_request
 
 REDIS = ("127.0.0.1", 6379)
 

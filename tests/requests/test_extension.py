@@ -34,14 +34,6 @@ REASON = 'Your data is in 3 systems & a paper archive <b>"to search"</b>.'
 
 
 @pytest.fixture
-def store(engine_url: str) -> Iterator[Engine]:
-    db.run_migrations(engine_url)
-    engine = db.make_engine(engine_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     with SmtpServer() as server:
         yield server

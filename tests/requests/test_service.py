@@ -50,15 +50,6 @@ STATUS_LINK = re.compile(r"https://desk\.example/status/([A-Za-z0-9_\-]+)")
 
 
 @pytest.fixture
-def store(engine_url: str) -> Iterator[Engine]:
-    """A migrated store on this run's engine."""
-    db.run_migrations(engine_url)
-    engine = db.make_engine(engine_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     with SmtpServer() as server:
         yield server

@@ -1,5 +1,5 @@
-"""Fixtures of the retention tests: a migrated store and a seeded demo platform on the same
-engine (SQLite or PostgreSQL), and the settings of a sweep that point at them."""
+"""Fixtures of the retention tests: a seeded demo platform on the engine of the suite's `store`
+(SQLite or PostgreSQL), and the settings of a sweep that point at them."""
 
 from __future__ import annotations
 
@@ -8,23 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine
 
-from dsr import db
 from dsr.demo.seed import seed_platform
 from tests.databases import EngineKind, fresh_database
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE
 
 LEARNERS = 40
-
-
-@pytest.fixture
-def store(engine_url: str) -> Iterator[Engine]:
-    """A migrated store on this run's engine."""
-    db.run_migrations(engine_url)
-    engine = db.make_engine(engine_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

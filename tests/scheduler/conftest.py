@@ -1,5 +1,5 @@
-"""Fixtures of the scheduler tests: a migrated store on each engine, settings, and a factory of
-requests in any status with their audit events."""
+"""Fixtures of the scheduler tests: a migrated store on each engine, settings, and requests in any
+status with their audit event, committed."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from dsr import db
-from dsr.addresses import normalize_email
 from dsr.audit.models import record_action
 from dsr.languages import Language
 from dsr.outbox.smtp import SmtpSettings
-from dsr.requests.models import DataRequest, next_reference
-from dsr.requests.workflow import Actor, RequestState, RequestType, Status
+from dsr.requests.workflow import Actor, Status
 from dsr.scheduler.jobs import SchedulerSettings
+from tests import factories
 
 NOW = datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
 
@@ -45,31 +44,26 @@ def settings() -> SchedulerSettings:
 
 @pytest.fixture
 def make_request(store: Engine) -> MakeRequest:
-    """Add a committed request in `status`, received at `received_at`, whose last audit event
-    is at `last_event_at` (default: its receipt); return its id."""
+    """Add a committed request (tests/factories.py) in `status`, in French, received at
+    `received_at`, whose one audit event is at `last_event_at` (default: its receipt); return its
+    id."""
 
     def make(
         *,
         status: Status = Status.IN_REVIEW,
         received_at: datetime = NOW - timedelta(days=10),
         last_event_at: datetime | None = None,
-        email: str = "Zoe.Lefevre@Example.org",
         **fields: Any,
     ) -> int:
         with db.transaction(store) as session:
-            request = DataRequest(
-                reference=next_reference(db_session=session, received_at=received_at),
-                type=fields.pop("type", RequestType.ACCESS),
-                requester_email=email,
-                normalized_email=normalize_email(email),
-                language=Language.FR,
-                received_at=received_at,
-                due_at=RequestState.new(received_at).due_at,
+            request = factories.make_request(
+                session,
                 status=status,
+                received_at=received_at,
+                language=Language.FR,
+                audited=False,
                 **fields,
             )
-            session.add(request)
-            session.flush()
             record_action(
                 db_session=session,
                 request=request,

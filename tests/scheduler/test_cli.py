@@ -18,9 +18,8 @@ from dsr.scheduler.cli import scheduler_group
 from dsr.scheduler.jobs import JOBS, SchedulerSettings, run_job
 from tests.accounts.helpers import StaffClientFactory, staff_client
 from tests.scheduler.conftest import NOW, MakeRequest
-from tests.web.conftest import MakeApp, make_app, smtp_server, store_url
 
-__all__ = ["make_app", "smtp_server", "staff_client", "store_url"]  # the fixtures used here
+__all__ = ["staff_client"]  # the fixtures used here
 
 
 @pytest.mark.databases("sqlite")
@@ -59,11 +58,6 @@ def test_run_once_refuses_an_unknown_job(engine_url: str, store: Engine) -> None
     result = CliRunner().invoke(scheduler_group, ["--database-url", engine_url, "run-once", "x"])
     assert result.exit_code == 2
     assert "outbox" in result.output
-
-
-@pytest.fixture
-def app(make_app: MakeApp) -> Flask:
-    return make_app()
 
 
 def test_the_dashboard_shows_the_jobs_and_their_runs_to_auditors(

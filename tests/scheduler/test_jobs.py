@@ -20,22 +20,15 @@ from dsr.languages import Language
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
-from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Status
 from dsr.scheduler import jobs
 from dsr.scheduler.jobs import MINIMISED_DOMAIN, SchedulerSettings, notice_kind, run_job
 from dsr.scheduler.models import JobRun
 from tests.accounts.helpers import make_staff
+from tests.factories import reloaded
 from tests.scheduler.conftest import NOW, MakeRequest
 
 ON_ENGINES = pytest.mark.databases("sqlite", "postgresql")
-
-
-def _request(store: Engine, request_id: int) -> DataRequest:
-    with db.open_session(store) as session:
-        request = session.get(DataRequest, request_id)
-        assert request is not None
-        return request
 
 
 def _messages(store: Engine, prefix: str) -> list[OutboxMessage]:
@@ -62,8 +55,8 @@ def test_unverified_requests_expire_after_the_period(
     recent = make_request(status=Status.RECEIVED, received_at=NOW - timedelta(days=3))
     run = run_job("expire_unverified", engine=store, settings=settings, now=NOW)
     assert (run.items_done, run.errors) == (1, 0)
-    assert _request(store, old).status is Status.EXPIRED
-    assert _request(store, recent).status is Status.RECEIVED
+    assert reloaded(store, old).status is Status.EXPIRED
+    assert reloaded(store, recent).status is Status.RECEIVED
     with db.open_session(store) as session:
         event = session.exec(
             select(RequestEvent).where(
@@ -92,7 +85,7 @@ def test_reminders_and_the_overdue_alert_are_sent_once_each(
     make_staff(store, role=StaffRole.ADMIN)
     make_staff(store, role=StaffRole.AUDITOR)
     request_id = make_request(status=Status.IN_REVIEW)
-    due = _request(store, request_id).due_at
+    due = reloaded(store, request_id).due_at
 
     def run_at(moment: Any) -> JobRun:
         return run_job("deadlines", engine=store, settings=settings, now=moment)
@@ -104,7 +97,7 @@ def test_reminders_and_the_overdue_alert_are_sent_once_each(
     seven = _messages(store, "deadline_reminder:7:")
     assert len(seven) == 2  # the DPO and the admin, not the auditor
     assert dpo.email in {message.to_address for message in seven}
-    reference = _request(store, request_id).reference
+    reference = reloaded(store, request_id).reference
     assert reference in seven[0].subject and "7" in seven[0].subject
     run_at(due - timedelta(days=1))
     run_at(due - timedelta(hours=12))
@@ -124,7 +117,7 @@ def test_an_assigned_request_reminds_its_assignee_only(
     make_staff(store, role=StaffRole.DPO)
     assignee = make_staff(store, role=StaffRole.DPO)
     request_id = make_request(status=Status.IN_REVIEW, assignee_id=assignee.id)
-    due = _request(store, request_id).due_at
+    due = reloaded(store, request_id).due_at
     run_job("deadlines", engine=store, settings=settings, now=due - timedelta(days=5))
     assert [m.to_address for m in _messages(store, "deadline_reminder")] == [assignee.email]
 
@@ -147,7 +140,7 @@ def test_the_daily_digest_lists_open_requests_by_due_date_once_a_day(
     assert len(digests) == 1
     body = digests[0].text_body
     assert digests[0].subject == "Open requests: 2 to answer"
-    first, second = _request(store, sooner).reference, _request(store, later).reference
+    first, second = reloaded(store, sooner).reference, reloaded(store, later).reference
     assert body.index(first) < body.index(second)
     assert "zoe" not in body.lower()
     run_job("deadlines", engine=store, settings=english, now=NOW + timedelta(days=1))
@@ -179,7 +172,7 @@ def test_closed_requests_are_minimised_and_the_audit_chain_still_verifies(
         )
     run = run_job("minimise_closed", engine=store, settings=settings, now=NOW)
     assert (run.items_done, run.errors) == (1, 0)
-    minimised = _request(store, old)
+    minimised = reloaded(store, old)
     assert minimised.requester_email.endswith(f"@{MINIMISED_DOMAIN}")
     assert "zoe" not in minimised.requester_email and "zoe" not in minimised.normalized_email
     assert minimised.message is None and minimised.rectification_details is None
@@ -188,8 +181,8 @@ def test_closed_requests_are_minimised_and_the_audit_chain_still_verifies(
     )
     (message,) = _messages(store, "test:minimise")
     assert message.to_address == minimised.requester_email and message.text_body == ""
-    assert _request(store, recent).requester_email == "Zoe.Lefevre@Example.org"
-    assert _request(store, still_open).requester_email == "Zoe.Lefevre@Example.org"
+    assert reloaded(store, recent).requester_email == "Zoe.Lefevre@Example.org"
+    assert reloaded(store, still_open).requester_email == "Zoe.Lefevre@Example.org"
     _audit_ok(store)
     with db.open_session(store) as session:
         events = session.exec(select(RequestEvent).where(RequestEvent.request_id == old)).all()
@@ -206,8 +199,8 @@ def test_requests_stuck_in_processing_fail_with_a_reason(
     busy = make_request(status=Status.PROCESSING, last_event_at=NOW - timedelta(hours=1))
     run = run_job("fail_stuck", engine=store, settings=settings, now=NOW)
     assert (run.items_done, run.errors) == (1, 0)
-    assert _request(store, stuck).status is Status.FAILED
-    assert _request(store, busy).status is Status.PROCESSING
+    assert reloaded(store, stuck).status is Status.FAILED
+    assert reloaded(store, busy).status is Status.PROCESSING
     with db.open_session(store) as session:
         event = session.exec(
             select(RequestEvent).where(
@@ -271,8 +264,8 @@ def test_a_failing_item_is_logged_skipped_and_recorded(
     monkeypatch.setattr("dsr.scheduler.jobs.record_event", flaky)
     run = run_job("expire_unverified", engine=store, settings=settings, now=NOW)
     assert (run.items_done, run.errors, run.error_summary) == (1, 1, "RuntimeError x1")
-    assert _request(store, first).status is Status.RECEIVED  # rolled back, retried next run
-    assert _request(store, second).status is Status.EXPIRED
+    assert reloaded(store, first).status is Status.RECEIVED  # rolled back, retried next run
+    assert reloaded(store, second).status is Status.EXPIRED
     assert "zoe" not in caplog.text
     assert f"item {first} failed: RuntimeError" in caplog.text
     with db.open_session(store) as session:

@@ -1,21 +1,19 @@
-"""Fixtures of the store tests: a migrated database on each engine, a session on it, and a
-factory of requests."""
+"""Fixtures of the store tests: requests as filed, on the suite's `session` (a migrated database
+on each engine)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from dsr import db
-from dsr.addresses import normalize_email
 from dsr.languages import Language
-from dsr.requests.models import DataRequest, next_reference
-from dsr.requests.workflow import RequestState, RequestType
+from dsr.requests.models import DataRequest
+from dsr.requests.workflow import Status
+from tests import factories
 
 RECEIVED_AT = datetime(2026, 1, 31, 9, 15, 30, 123456, tzinfo=UTC)
 
@@ -23,45 +21,14 @@ MakeRequest = Callable[..., DataRequest]
 
 
 @pytest.fixture
-def migrated_url(engine_url: str) -> str:
-    """A fresh database on this run's engine, upgraded to the newest revision."""
-    db.run_migrations(engine_url)
-    return engine_url
-
-
-@pytest.fixture
-def store_engine(migrated_url: str) -> Iterator[Engine]:
-    engine = db.make_engine(migrated_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(store_engine: Engine) -> Iterator[Session]:
-    with db.open_session(store_engine) as session:
-        yield session
-
-
-@pytest.fixture
 def make_request(session: Session) -> MakeRequest:
-    """Add a request received at RECEIVED_AT (unless told otherwise) and flush it."""
-
-    def make(**fields: Any) -> DataRequest:
-        received_at = fields.pop("received_at", RECEIVED_AT)
-        email = fields.pop("requester_email", "Zoe.Lefevre@Example.org")
-        request = DataRequest(
-            reference=fields.pop("reference", None)
-            or next_reference(db_session=session, received_at=received_at),
-            type=fields.pop("type", RequestType.ACCESS),
-            requester_email=email,
-            normalized_email=normalize_email(email),
-            language=fields.pop("language", Language.FR),
-            received_at=received_at,
-            due_at=RequestState.new(received_at).due_at,
-            **fields,
-        )
-        session.add(request)
-        session.flush()
-        return request
-
-    return make
+    """Add a request (tests/factories.py) as filed: received at RECEIVED_AT, in French, with no
+    audit event (the tests write the chain); flush it. Keywords replace any of these."""
+    return functools.partial(
+        factories.make_request,
+        session,
+        status=Status.RECEIVED,
+        received_at=RECEIVED_AT,
+        language=Language.FR,
+        audited=False,
+    )

@@ -132,7 +132,7 @@ def test_the_command_says_whether_the_trail_is_intact(
 
 
 def test_concurrent_appends_never_fork_the_chain(
-    store_engine: Engine, session: Session, make_request: MakeRequest
+    store: Engine, session: Session, make_request: MakeRequest
 ) -> None:
     requests = [make_request() for _ in range(4)]
     session.commit()
@@ -143,7 +143,7 @@ def test_concurrent_appends_never_fork_the_chain(
     def walk(request_id: int | None) -> None:
         try:
             start.wait(timeout=WAIT_SECONDS)
-            with db.open_session(store_engine) as own:
+            with db.open_session(store) as own:
                 request = own.get(DataRequest, request_id)
                 assert request is not None
                 _walk(own, request)

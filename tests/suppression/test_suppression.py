@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
@@ -20,14 +19,6 @@ from tests.dashboard.conftest import NOW
 
 KEY = b"a key for the suppression tests"
 EMAIL = "Zoe.Lefevre@Example.org"
-
-
-@pytest.fixture
-def store(engine_url: str) -> Iterator[Engine]:
-    db.run_migrations(engine_url)
-    engine = db.make_engine(engine_url)
-    yield engine
-    engine.dispose()
 
 
 def test_the_digest_is_an_hmac_of_the_normalised_address() -> None:

@@ -1,76 +1,25 @@
-"""Fixtures of the learner's side: the app on an upgraded SQLite store, its test client, a real
-SMTP server on loopback that receives its mail, and a helper that fills in forms like a browser."""
+"""Helpers of the learner's side (the app, its client and the SMTP server are the suite's
+fixtures, tests/conftest.py): filling in forms like a browser, following the emails' links."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import col, select
 from werkzeug.test import TestResponse
 
 from dsr import db
-from dsr.app import create_app
 from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.requests.models import DataRequest
-from tests.smtp_server import SmtpServer, smtp_server
-
-__all__ = ["smtp_server"]
+from tests.smtp_server import SmtpServer
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 PUBLIC = re.escape(DEVELOPMENT_PUBLIC_URL)  # links start with it, whatever Host was asked
 VERIFY_LINK = re.compile(PUBLIC + r"(/verify/[A-Za-z0-9._-]+)")
 STATUS_LINK = re.compile(PUBLIC + r"(/status/[A-Za-z0-9._-]+)")
-
-MakeApp = Callable[..., Flask]
-
-
-@pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    """A SQLite store of this test alone, upgraded to the newest revision."""
-    url = f"sqlite:///{(tmp_path / 'store.sqlite3').as_posix()}"
-    db.run_migrations(url)
-    return url
-
-
-@pytest.fixture
-def make_app(store_url: str, smtp_server: SmtpServer) -> Iterator[MakeApp]:
-    """Create the app on the test's store and SMTP server; settings can be overridden."""
-    apps: list[Flask] = []
-
-    def make(**settings: Any) -> Flask:
-        app = create_app(
-            {
-                "TESTING": True,
-                "DATABASE_URL": store_url,
-                "SECRET_KEY": "a secret for the tests only",
-                "SMTP_HOST": smtp_server.host,
-                "SMTP_PORT": smtp_server.port,
-                "MAIL_SENDER": "privacy@example.org",
-                **settings,
-            }
-        )
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        db.get_engine(app).dispose()
-
-
-@pytest.fixture
-def app(make_app: MakeApp) -> Flask:
-    return make_app()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def csrf_token(page: TestResponse) -> str:

@@ -10,7 +10,8 @@ from flask import Flask, abort
 
 from dsr.accounts.access import public_endpoint
 from dsr.errors import ERROR_PAGES
-from tests.web.conftest import MakeApp, stored_requests
+from tests.conftest import MakeApp
+from tests.web.conftest import stored_requests
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.conftest import MakeApp
 from tests.smtp_server import SmtpServer
-from tests.web.conftest import MakeApp, csrf_token, file_request, stored_requests, submit
+from tests.web.conftest import csrf_token, file_request, stored_requests, submit
 
 ENGLISH = {"Accept-Language": "en-GB,en;q=0.9"}
 FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
