@@ -37,6 +37,7 @@ from dsr.extensions import limiter
 from dsr.links import public_url
 from dsr.requests import service
 from dsr.requests.models import IDEMPOTENCY_KEY_MAX, DataRequest
+from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import Status, WorkflowError
 from dsr.suppression.schemas import SuppressionAnswer, SuppressionCheck
 from dsr.suppression.service import is_suppressed
@@ -215,14 +216,8 @@ def _links() -> service.LinkSigner:
 def _own_request(db_session: Session, client: ApiToken, reference: str) -> DataRequest:
     """Return the request `reference` if this client filed it; a 404 Problem otherwise, the same
     whether it does not exist or belongs to another client."""
-    found = None
-    if REFERENCE.fullmatch(reference):
-        found = db_session.exec(
-            select(DataRequest).where(
-                DataRequest.reference == reference, DataRequest.api_client_id == client.id
-            )
-        ).one_or_none()
-    if found is None:
+    found = get_by_reference(db_session, reference) if REFERENCE.fullmatch(reference) else None
+    if found is None or found.api_client_id != client.id:
         raise Problem(404, "This client filed no request with this reference.")
     return found
 

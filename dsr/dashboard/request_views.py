@@ -22,7 +22,6 @@ from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.audit.models import RequestEvent
 from dsr.background import deliver_after_commit
-from dsr.dashboard import operations
 from dsr.dashboard.blueprint import blueprint, current_data_map, open_systems
 from dsr.dashboard.forms import (
     ActionForm,
@@ -40,8 +39,10 @@ from dsr.db import get_session, utcnow
 from dsr.execution.runner import run_after_approval
 from dsr.i18n import current_language, gettext, lazy_gettext
 from dsr.links import public_url
+from dsr.requests import staff_actions
 from dsr.requests.models import DataRequest
 from dsr.requests.service import LinkSigner
+from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import Action, Actor, WorkflowError, available_actions
 from inventory.locator import category_counts, locate_subject
 from inventory.model import IdentityKind
@@ -80,8 +81,8 @@ EVENT_LABELS: Mapping[str, str] = {
     Action.FAIL.value: lazy_gettext("Failed"),
     Action.CANCEL.value: lazy_gettext("Cancelled"),
     Action.EXTEND.value: lazy_gettext("Deadline extended"),
-    operations.NOTE_ACTION: lazy_gettext("Internal note"),
-    operations.ASSIGN_ACTION: lazy_gettext("Assigned"),
+    staff_actions.NOTE_ACTION: lazy_gettext("Internal note"),
+    staff_actions.ASSIGN_ACTION: lazy_gettext("Assigned"),
 }
 """What each audited action is called on the timeline; others are shown by their name."""
 
@@ -134,9 +135,7 @@ class SubjectData:
 
 def request_by_reference(db_session: Session, reference: str) -> DataRequest:
     """Return the request with `reference`, or answer 404."""
-    found = db_session.exec(
-        select(DataRequest).where(DataRequest.reference == reference.upper())
-    ).one_or_none()
+    found = get_by_reference(db_session, reference)
     if found is None:
         abort(404)
     return found
@@ -205,7 +204,7 @@ def _staff_label(user: StaffUser) -> str:
 
 
 def _can_act(user: StaffUser | None) -> bool:
-    return user is not None and user.role in operations.WORKING_ROLES
+    return user is not None and user.role in staff_actions.WORKING_ROLES
 
 
 def _links() -> LinkSigner:
@@ -238,7 +237,7 @@ def _render(
     now = utcnow()
     due = due_as_of(data_request.due_at, data_request.paused_since, now)
     days_left, urgency = urgency_of(data_request.status, due, now)
-    staff = operations.assignable_staff(db_session=db_session)
+    staff = staff_actions.assignable_staff(db_session=db_session)
     forms: dict[str, Form] = {}
     if _can_act(user):
         for offered in _offered(data_request):
@@ -298,7 +297,7 @@ def _handlers() -> dict[str, Handler]:
 
     def verify(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(VerifyForm, form)
-        operations.verify_by_hand(
+        staff_actions.verify_by_hand(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -310,13 +309,13 @@ def _handlers() -> dict[str, Handler]:
 
     def review(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(ActionForm, form)
-        operations.start_review(
+        staff_actions.start_review(
             db_session=db, request=r, version_id=form.version, staff_label=who, now=now
         )
 
     def ask(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(AskForm, form)
-        operations.ask_requester(
+        staff_actions.ask_requester(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -328,7 +327,7 @@ def _handlers() -> dict[str, Handler]:
 
     def identity(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(IdentityDocumentForm, form)
-        operations.ask_for_identity_document(
+        staff_actions.ask_for_identity_document(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -340,7 +339,7 @@ def _handlers() -> dict[str, Handler]:
 
     def resume(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(ResumeForm, form)
-        operations.resume_review(
+        staff_actions.resume_review(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -351,14 +350,14 @@ def _handlers() -> dict[str, Handler]:
 
     def approve(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(ActionForm, form)
-        operations.approve(
+        staff_actions.approve(
             db_session=db, request=r, version_id=form.version, staff_label=who, now=now
         )
         run_after_approval(db, request=r)  # access, erasure...: carried out once approved
 
     def deny(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(DenyForm, form)
-        operations.deny(
+        staff_actions.deny(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -369,7 +368,7 @@ def _handlers() -> dict[str, Handler]:
 
     def extend(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(ExtendForm, form)
-        operations.extend(
+        staff_actions.extend(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -381,7 +380,7 @@ def _handlers() -> dict[str, Handler]:
 
     def assign(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(AssignForm, form)
-        operations.assign(
+        staff_actions.assign(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -392,7 +391,7 @@ def _handlers() -> dict[str, Handler]:
 
     def note(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(NoteForm, form)
-        operations.add_note(
+        staff_actions.add_note(
             db_session=db, request=r, staff_label=who, note=form.note.data or "", now=now
         )
 
@@ -455,7 +454,7 @@ def act(reference: str, action: str) -> AnyResponse:
     page = redirect(url_for("dashboard.request_page", reference=data_request.reference), 303)
     form: Form
     if offered.form_class is AssignForm:
-        form = AssignForm(request.form, staff=operations.assignable_staff(db_session=db_session))
+        form = AssignForm(request.form, staff=staff_actions.assignable_staff(db_session=db_session))
     else:
         form = offered.form_class(request.form)
     if not form.validate():
@@ -466,11 +465,11 @@ def act(reference: str, action: str) -> AnyResponse:
         return _render(data_request, bound=(offered.name, form), code=400)
     try:
         _handlers()[offered.name](db_session, data_request, form, _staff_label(user))
-    except operations.RequestChanged:
+    except staff_actions.RequestChanged:
         db_session.rollback()
         flash(_changed_meanwhile(), "error")
         return page
-    except (WorkflowError, operations.OperationRefused) as error:
+    except (WorkflowError, staff_actions.OperationRefused) as error:
         db_session.rollback()
         flash(gettext("Not done: %(reason)s", reason=error.message), "error")
         return page

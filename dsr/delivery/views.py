@@ -31,7 +31,6 @@ from werkzeug.wrappers import Response as AnyResponse
 from dsr.accounts.access import current_staff, public_endpoint, staff_required
 from dsr.accounts.models import StaffRole
 from dsr.background import deliver_after_commit
-from dsr.dashboard import operations
 from dsr.dashboard.forms import ActionForm
 from dsr.dashboard.request_views import request_by_reference
 from dsr.db import get_session, utcnow
@@ -42,6 +41,7 @@ from dsr.execution.runner import EXECUTION_SETTINGS, failure_reason, has_executo
 from dsr.extensions import limiter
 from dsr.i18n import gettext
 from dsr.links import public_url
+from dsr.requests import staff_actions
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Status
 
@@ -111,7 +111,7 @@ class DeliveryPanel:
 def delivery_panel(data_request: DataRequest) -> DeliveryPanel:
     db_session = get_session()
     user = current_staff()
-    can_act = user is not None and user.role in operations.WORKING_ROLES
+    can_act = user is not None and user.role in staff_actions.WORKING_ROLES
     panel = DeliveryPanel(runnable=has_executor(data_request.type))
     panel.failure = failure_reason(db_session, data_request)
     panel.reports = service.reports_of(db_session, data_request.id)

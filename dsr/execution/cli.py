@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import select
 
 from dsr import config, db
 from dsr.config import default_instance_path
@@ -26,6 +25,7 @@ from dsr.execution.runner import (
     run_request,
 )
 from dsr.requests.models import DataRequest
+from dsr.requests.status import get_by_reference, normalize_reference
 from dsr.requests.workflow import Status
 from dsr.store_cli import database_url_option, fail_on_database_error
 
@@ -78,11 +78,9 @@ def request_run(reference: str, database_url: str) -> None:
     try:
         db.ensure_database_is_current(engine)
         with db.open_session(engine) as session:
-            found = session.exec(
-                select(DataRequest).where(DataRequest.reference == reference.strip().upper())
-            ).one_or_none()
+            found = get_by_reference(session, reference)
         if found is None or found.id is None:
-            click.echo(f"error: no request {reference.strip().upper()}.", err=True)
+            click.echo(f"error: no request {normalize_reference(reference)}.", err=True)
             raise SystemExit(1)
         status = run_request(
             engine=engine,

@@ -20,7 +20,6 @@ from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole
 from dsr.audit.models import RequestEvent
 from dsr.background import deliver_after_commit
-from dsr.dashboard import operations
 from dsr.dashboard.blueprint import current_data_map, open_systems
 from dsr.dashboard.request_views import request_by_reference
 from dsr.db import get_session, utcnow
@@ -29,6 +28,7 @@ from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun
 from dsr.execution.runner import app_settings
 from dsr.execution.targets import ChangeRefused
 from dsr.i18n import gettext
+from dsr.requests import staff_actions
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, RequestType, Status
 from inventory.erasure import ErasurePlan
@@ -92,7 +92,7 @@ def changes_panel(data_request: DataRequest) -> ChangesPanel:
     """Gather what the panel shows for this request (the plan only while it can still change)."""
     db_session = get_session()
     user = current_staff()
-    panel = ChangesPanel(can_act=user is not None and user.role in operations.WORKING_ROLES)
+    panel = ChangesPanel(can_act=user is not None and user.role in staff_actions.WORKING_ROLES)
     kind, status = data_request.type, data_request.status
     if kind is RequestType.ERASURE and data_request.id is not None:
         panel.runs = erasure.system_runs(db_session, data_request.id)

@@ -1,7 +1,7 @@
 """What a requester does to their request: file it, prove their address, follow, cancel, answer.
 
 Functions take the session and flush, never commit: the caller (a view, the API) commits once.
-Every status change goes through `workflow.apply` and writes its audit event in the same
+Every status change goes through `change_status`, which writes its audit event in the same
 transaction; every email goes through the outbox in that transaction too. Links carry only a
 signed opaque token (verification) or a random token (status page): never personal data.
 """
@@ -23,7 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from dsr.addresses import EMAIL_MAX, normalize_email
-from dsr.audit.models import record_action, record_event
+from dsr.audit.models import record_action
 from dsr.languages import Language
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email, shown_date
@@ -35,14 +35,15 @@ from dsr.requests.models import (
     DataRequestCreate,
     next_reference,
 )
+from dsr.requests.status import change_status
 from dsr.requests.workflow import (
     TERMINAL,
     Action,
     Actor,
+    AuditFact,
     RequestState,
     RequestType,
     Status,
-    apply,
 )
 from dsr.tokens import token_digest
 
@@ -341,17 +342,15 @@ def submit_verified_request(
         to_status=Status.RECEIVED,
         details={"type": request.type.value, "channel": Channel.API.value},
     )
-    transition = apply(
-        request.state,
-        Action.VERIFY_EMAIL,
+    change_status(
+        db_session=db_session,
+        request=request,
+        action=Action.VERIFY_EMAIL,
         actor=Actor.SYSTEM,
         at=now,
         reason=f"verified by {client_label}",
-    )
-    request.store_state(transition.state)
-    request.verified_at = transition.fact.at
-    record_event(
-        db_session=db_session, request=request, fact=transition.fact, actor_label=client_label
+        actor_label=client_label,
+        also=lambda fact: mark_verified(request, fact),
     )
     send_status_link(db_session, request, now=now, links=links, already_verified=False)
     after_verified(db_session, request, now)
@@ -443,15 +442,17 @@ def verify_request(
     if now - claim.issued_at > links.max_age:
         raise LinkExpired()
 
-    transition = apply(request.state, Action.VERIFY_EMAIL, actor=Actor.REQUESTER, at=now)
-    request.store_state(transition.state)
-    request.verified_at = transition.fact.at
-    request.verification_nonce = None
     try:
-        db_session.flush()
+        change_status(
+            db_session=db_session,
+            request=request,
+            action=Action.VERIFY_EMAIL,
+            actor=Actor.REQUESTER,
+            at=now,
+            also=lambda fact: mark_verified(request, fact),
+        )
     except StaleDataError:  # a concurrent click verified it first; the caller rolls back
         raise LinkUsed() from None
-    record_event(db_session=db_session, request=request, fact=transition.fact)
     status_token = send_status_link(
         db_session, request, now=now, links=links, already_verified=False
     )
@@ -475,10 +476,14 @@ def request_for_status_token(*, db_session: Session, token: str) -> DataRequest 
 def cancel_request(*, db_session: Session, request: DataRequest, now: datetime) -> None:
     """Cancel the request at its requester's wish and confirm by email; raise WorkflowError when
     it is too late (processing has started, or it is already closed)."""
-    transition = apply(request.state, Action.CANCEL, actor=Actor.REQUESTER, at=now)
-    request.store_state(transition.state)
-    request.verification_nonce = None
-    record_event(db_session=db_session, request=request, fact=transition.fact)
+    change_status(
+        db_session=db_session,
+        request=request,
+        action=Action.CANCEL,
+        actor=Actor.REQUESTER,
+        at=now,
+        also=lambda _fact: _forget_nonce(request),
+    )
     mail_requester(
         db_session,
         request,
@@ -502,61 +507,41 @@ def answer_request(
     answer = (message or "").strip()
     if not answer:
         raise RequestError("Write your answer before sending it.")
-    transition = apply(request.state, Action.REQUESTER_ANSWERED, actor=Actor.REQUESTER, at=now)
-    heading = f"--- Answer of {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC ---"
-    combined = (
-        f"{request.message}\n\n{heading}\n{answer}" if request.message else (f"{heading}\n{answer}")
-    )
-    if len(combined) > MESSAGE_MAX:
-        room = MESSAGE_MAX - (len(combined) - len(answer))
-        raise RequestError(
-            f"Your answer is too long: it can have at most {max(room, 0)} characters."
-        )
-    request.store_state(transition.state)
-    request.message = combined
-    record_event(db_session=db_session, request=request, fact=transition.fact)
-    db_session.flush()
 
+    def append_answer(_fact: AuditFact) -> None:
+        heading = f"--- Answer of {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC ---"
+        entry = f"{heading}\n{answer}"
+        combined = f"{request.message}\n\n{entry}" if request.message else entry
+        if len(combined) > MESSAGE_MAX:
+            room = MESSAGE_MAX - (len(combined) - len(answer))
+            raise RequestError(
+                f"Your answer is too long: it can have at most {max(room, 0)} characters."
+            )
+        request.message = combined
 
-# --- staff's side -------------------------------------------------------------------------------
-
-
-def extend_deadline(
-    *,
-    db_session: Session,
-    request: DataRequest,
-    months: int,
-    reason: str,
-    staff_label: str,
-    now: datetime,
-) -> None:
-    """Extend the request's deadline once, by one or two months, and email the requester the new
-    date with the reasons (Art. 12(3), R4); `staff_label` names who decided it in the audit log.
-
-    Raise WorkflowError when the rules forbid it (no reason, already extended, too late, a closed
-    request, more than two months); nothing changes then.
-    """
-    transition = apply(
-        request.state, Action.EXTEND, actor=Actor.STAFF, at=now, reason=reason, months=months
-    )
-    request.store_state(transition.state)
-    record_event(
-        db_session=db_session, request=request, fact=transition.fact, actor_label=staff_label
-    )
-    mail_requester(
-        db_session,
-        request,
-        EmailKind.EXTENDED,
-        dedup_key=f"extended:{request.id}",
-        now=now,
-        months=transition.state.extension_months,
-        reason=transition.state.extension_reason,
-        due_on=shown_date(transition.state.due_as_of(now), request.language),
+    change_status(
+        db_session=db_session,
+        request=request,
+        action=Action.REQUESTER_ANSWERED,
+        actor=Actor.REQUESTER,
+        at=now,
+        also=append_answer,
     )
     db_session.flush()
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def mark_verified(request: DataRequest, fact: AuditFact) -> None:
+    """Note when the address was proven (by link, API client or staff); its verification links
+    stop working."""
+    request.verified_at = fact.at
+    request.verification_nonce = None
+
+
+def _forget_nonce(request: DataRequest) -> None:
+    request.verification_nonce = None
 
 
 def after_verified(db_session: Session, request: DataRequest, now: datetime) -> None:

@@ -15,9 +15,10 @@ from sqlmodel import col
 
 from dsr import config, db, logs
 from dsr.outbox.smtp import SmtpSettingsError
-from dsr.scheduler.jobs import JOBS, SCHEDULES, SchedulerSettings, run_job
+from dsr.scheduler.jobs import JOBS, SCHEDULES, run_job
 from dsr.scheduler.models import JobRun, SchedulerLease, scheduler_jobs
 from dsr.scheduler.process import DEFAULT_LEASE_SECONDS, LEASE_NAME, run_process
+from dsr.scheduler.runs import SchedulerSettings
 from dsr.store_cli import database_url_option, fail_on_database_error
 
 

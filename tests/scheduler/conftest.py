@@ -17,7 +17,7 @@ from dsr.languages import Language
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import DataRequest, next_reference
 from dsr.requests.workflow import Actor, RequestState, RequestType, Status
-from dsr.scheduler.jobs import SchedulerSettings
+from dsr.scheduler.runs import SchedulerSettings
 
 NOW = datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
 
