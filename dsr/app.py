@@ -15,7 +15,7 @@ from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Map
 
-from dsr import config, db, errors, health, i18n, links, logs
+from dsr import config, db, errors, health, i18n, links, logs, store_models
 from dsr.accounts import access
 from dsr.accounts import views as accounts_views
 from dsr.api import views as api_views
@@ -98,7 +98,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     logs.init_app(app)  # first: its clock starts before, and its line is written after, all others
-    db.import_models()
+    store_models.import_models()
     db.init_app(app)
     try:
         db.ensure_database_is_current(db.get_engine(app))

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from dsr import config, db
+from dsr import config, db, store_models
 from dsr.config import default_instance_path
 from dsr.delivery.service import purge_expired_reports
 from dsr.execution.runner import (
@@ -73,7 +73,7 @@ def request_run(reference: str, database_url: str) -> None:
     except config.InsecureConfiguration as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
-    db.import_models()
+    store_models.import_models()
     engine = db.make_engine(database_url)
     try:
         db.ensure_database_is_current(engine)
@@ -114,7 +114,7 @@ def request_run(reference: str, database_url: str) -> None:
 @database_url_option
 def request_purge_reports(database_url: str) -> None:
     """Delete the files, collected data and rows of the reports whose delivery expired."""
-    db.import_models()
+    store_models.import_models()
     engine = db.make_engine(database_url)
     try:
         db.ensure_database_is_current(engine)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from dsr import db
+from dsr import db, store_models
 from dsr.addresses import normalize_email
 from dsr.audit.models import record_action
 from dsr.languages import Language
@@ -27,7 +27,7 @@ MakeRequest = Callable[..., int]
 @pytest.fixture
 def store(engine_url: str) -> Iterator[Engine]:
     """A fresh store, migrated, on this run's engine."""
-    db.import_models()
+    store_models.import_models()
     db.run_migrations(engine_url)
     engine = db.make_engine(engine_url)
     yield engine
