@@ -40,8 +40,8 @@ from dsr.execution.runner import run_after_approval
 from dsr.i18n import current_language, gettext, lazy_gettext
 from dsr.links import public_url
 from dsr.requests import staff_actions
+from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest
-from dsr.requests.service import LinkSigner
 from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import Action, Actor, WorkflowError, available_actions
 from inventory.locator import category_counts, locate_subject

@@ -20,9 +20,9 @@ from sqlmodel import Session, col, select
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.audit.models import record_action
 from dsr.requests.emails import EmailKind, shown_date
+from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest
 from dsr.requests.service import (
-    LinkSigner,
     after_verified,
     mail_requester,
     mark_verified,

@@ -24,8 +24,8 @@ from dsr.app import create_app
 from dsr.audit.models import RequestEvent, record_action
 from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage
+from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest, next_reference
-from dsr.requests.service import LinkSigner
 from dsr.requests.workflow import Actor, RequestState, RequestType, Status
 from tests.smtp_server import SmtpServer, smtp_server
 

@@ -20,14 +20,11 @@ from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import DeliveryReport, deliver_due
 from dsr.outbox.smtp import SmtpSettings
+from dsr.requests.checks import RequestError
 from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email, shown_date
+from dsr.requests.links import LinkExpired, LinkInvalid, LinkSigner, LinkUsed
 from dsr.requests.models import DataRequest
 from dsr.requests.service import (
-    LinkExpired,
-    LinkInvalid,
-    LinkSigner,
-    LinkUsed,
-    RequestError,
     SubmitResult,
     answer_request,
     cancel_request,
