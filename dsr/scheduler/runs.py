@@ -20,7 +20,7 @@ from dsr.languages import Language
 from dsr.outbox.smtp import SmtpSettings
 from dsr.scheduler.models import ERROR_SUMMARY_MAX
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dsr.scheduler.jobs")  # the name of every job line in the logs
 
 DEFAULT_CLOSED_RETENTION_DAYS = 5 * 365 + 1  # R32: five years
 
