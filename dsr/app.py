@@ -15,7 +15,7 @@ from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Map
 
-from dsr import config, db, errors, health, i18n, links, logs
+from dsr import config, db, errors, health, i18n, links, logs, store_models
 from dsr.accounts import access
 from dsr.accounts import views as accounts_views
 from dsr.api import views as api_views
@@ -30,6 +30,7 @@ from dsr.delivery import views as delivery_views
 from dsr.demo import views as demo_views
 from dsr.execution import certificate_views
 from dsr.extensions import csrf, limiter
+from dsr.requests import labels as request_labels
 from dsr.requests import views as public_views
 from dsr.scheduler import views as scheduler_views  # noqa: F401  (registers its page)
 
@@ -102,7 +103,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     logs.init_app(app)  # first: its clock starts before, and its line is written after, all others
-    db.import_models()
+    store_models.import_models()
     db.init_app(app)
     try:
         db.ensure_database_is_current(db.get_engine(app))
@@ -114,6 +115,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app)
+    request_labels.init_app(app)
     csrf.exempt(api_views.blueprint)  # bearer tokens, no session: nothing for CSRF to protect
     _register_routes(app)
     access.init_app(app)  # every route not declared public needs a staff login

@@ -260,21 +260,6 @@ def _close_session(_exception: BaseException | None) -> None:
         session.close()  # rolls back whatever was not committed
 
 
-def import_models() -> None:
-    """Import every module that defines tables, so that `SQLModel.metadata` holds them all."""
-    import dsr.accounts.models
-    import dsr.api.callbacks  # and the listener that queues status callbacks
-    import dsr.api.models
-    import dsr.audit.models
-    import dsr.delivery.models
-    import dsr.execution.change_records
-    import dsr.outbox.models
-    import dsr.requests.models
-    import dsr.retention.models
-    import dsr.scheduler.models
-    import dsr.suppression.models  # noqa: F401
-
-
 # --- migrations ---------------------------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
-"""The languages of the pages people read: which one a request is answered in, the translated
-names of request types and statuses, and dates shown as people write them.
+"""The languages of the pages people read: which one a request is answered in, who acted in words,
+and dates shown as people write them (the names of request types and statuses are requests'
+vocabulary: dsr/requests/labels.py).
 
 The locale is the requester's explicit choice (kept in the session by the FR/EN switch), else
 the best match of the browser's Accept-Language, else `BABEL_DEFAULT_LOCALE`. Catalogues live in
@@ -17,7 +18,6 @@ from flask import Flask, current_app, request, session
 
 from dsr.dates import SHOWN_TIMEZONE, shown_date
 from dsr.languages import Language
-from dsr.requests.workflow import RequestType, Status
 
 LANGUAGES: tuple[str, ...] = tuple(language.value for language in Language)
 """The locales the pages are written in, as Accept-Language tags."""
@@ -65,53 +65,6 @@ def choose_language(code: str) -> bool:
     return True
 
 
-REQUEST_TYPE_LABELS: Mapping[RequestType, str] = MappingProxyType(
-    {
-        RequestType.ACCESS: lazy_gettext("Get a copy of my data"),
-        RequestType.PORTABILITY: lazy_gettext("Export my data in a reusable format"),
-        RequestType.ERASURE: lazy_gettext("Erase my data"),
-        RequestType.RECTIFICATION: lazy_gettext("Correct my data"),
-        RequestType.RESTRICTION: lazy_gettext("Restrict the use of my data"),
-        RequestType.OBJECTION: lazy_gettext("Stop marketing messages"),
-        RequestType.DEACTIVATION: lazy_gettext("Deactivate my account"),
-    }
-)
-"""What a requester asks for, in their words."""
-
-STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
-    {
-        Status.RECEIVED: lazy_gettext("Waiting for you to confirm your email address"),
-        Status.VERIFIED: lazy_gettext("Received, waiting to be reviewed"),
-        Status.IN_REVIEW: lazy_gettext("Being reviewed"),
-        Status.AWAITING_REQUESTER: lazy_gettext("Waiting for your answer"),
-        Status.APPROVED: lazy_gettext("Approved"),
-        Status.PROCESSING: lazy_gettext("Being carried out"),
-        Status.COMPLETED: lazy_gettext("Completed"),
-        Status.DENIED: lazy_gettext("Refused"),
-        Status.FAILED: lazy_gettext("Delayed by a technical problem: we are on it"),
-        Status.EXPIRED: lazy_gettext("Expired: the email address was never confirmed"),
-        Status.CANCELLED: lazy_gettext("Cancelled"),
-    }
-)
-"""Where a request stands, as its requester reads it."""
-
-STAFF_STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
-    {
-        Status.RECEIVED: lazy_gettext("Awaiting email confirmation"),
-        Status.VERIFIED: lazy_gettext("Verified, to review"),
-        Status.IN_REVIEW: lazy_gettext("In review"),
-        Status.AWAITING_REQUESTER: lazy_gettext("Awaiting the requester"),
-        Status.APPROVED: lazy_gettext("Approved"),
-        Status.PROCESSING: lazy_gettext("Processing"),
-        Status.COMPLETED: lazy_gettext("Completed"),
-        Status.DENIED: lazy_gettext("Denied"),
-        Status.FAILED: lazy_gettext("Failed"),
-        Status.EXPIRED: lazy_gettext("Expired (never verified)"),
-        Status.CANCELLED: lazy_gettext("Cancelled"),
-    }
-)
-"""Where a request stands, as staff read it on the dashboard."""
-
 ACTOR_LABELS: Mapping[str, str] = MappingProxyType(
     {
         "requester": lazy_gettext("the requester"),
@@ -127,16 +80,13 @@ def actor_shown(label: str) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Bind Flask-Babel to `app` and give templates the labels and date format above."""
+    """Bind Flask-Babel to `app` and give templates the language, actor labels and date format."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", Language.FR.value)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", SHOWN_TIMEZONE.key)
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(
         current_language=current_language,
         languages=LANGUAGES,
-        request_type_label=REQUEST_TYPE_LABELS.__getitem__,
-        status_label=STATUS_LABELS.__getitem__,
-        staff_status_label=STAFF_STATUS_LABELS.__getitem__,
         actor_shown=actor_shown,
     )
     app.jinja_env.filters["shown_date"] = shown_date

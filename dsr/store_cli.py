@@ -15,7 +15,7 @@ from alembic import command
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from dsr import db
+from dsr import db, store_models
 from dsr.config import default_database_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,7 +56,7 @@ def db_group() -> None:
 @database_url_option
 def db_upgrade(database_url: str) -> None:
     """Bring the database's schema up to date (creating it if empty)."""
-    db.import_models()
+    store_models.import_models()
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)

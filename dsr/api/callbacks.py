@@ -60,6 +60,7 @@ from dsr.background import Lane, deliver_after_commit
 from dsr.db import claim_row, open_session, table_of, utcnow
 from dsr.outbox.smtp import MAX_ATTEMPTS, next_attempt_delay
 from dsr.requests.models import Channel, DataRequest
+from dsr.requests.status import normalize_reference
 
 log = logging.getLogger(__name__)
 
@@ -548,7 +549,7 @@ def queued_for(db_session: Session, reference: str) -> list[CallbackDelivery]:
             select(CallbackDelivery)
             .join(StatusCallback, col(StatusCallback.id) == CallbackDelivery.callback_id)
             .join(DataRequest, col(DataRequest.id) == StatusCallback.request_id)
-            .where(DataRequest.reference == reference)
+            .where(DataRequest.reference == normalize_reference(reference))
             .order_by(col(CallbackDelivery.id))
         ).all()
     )

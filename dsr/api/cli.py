@@ -10,7 +10,7 @@ import click
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 
-from dsr import db
+from dsr import db, store_models
 from dsr.api.callback_addresses import (
     ALLOWED_NETWORKS_SETTING,
     IPNetwork,
@@ -146,7 +146,7 @@ def callbacks_send(
 ) -> None:
     """Send the status callbacks that are due, retries included (for cron or the scheduler);
     those the receiver does not take are rescheduled for a later run."""
-    db.import_models()
+    store_models.import_models()
     engine = db.make_engine(database_url)
     try:
         db.ensure_database_is_current(engine)

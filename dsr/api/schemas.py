@@ -26,7 +26,7 @@ from dsr.api.callback_addresses import parse_allowed_networks
 from dsr.api.callbacks import MAX_CALLBACK_URLS, check_callback_url
 from dsr.api.models import CALLBACK_URL_MAX
 from dsr.languages import Language
-from dsr.requests import service
+from dsr.requests.checks import RequestError, check_email
 from dsr.requests.models import MESSAGE_MAX, RECTIFICATION_MAX
 from dsr.requests.workflow import RequestType, Status
 
@@ -56,8 +56,8 @@ class SubjectIdentities(BaseModel):
     @classmethod
     def _one_plain_address(cls, email: str) -> str:
         try:
-            return service.check_email(email)
-        except service.RequestError as error:
+            return check_email(email)
+        except RequestError as error:
             raise PydanticCustomError("invalid_email", error.message) from None
 
 

@@ -1,8 +1,8 @@
 """The JSON API of the learner platform: file, follow and cancel requests for its logged-in
 learners, with bearer tokens, idempotent creation, signed status callbacks and RFC 9457 errors.
 
-Thin views over `dsr.requests.service`; the request boundary commits once (an error response
-rolls everything back, so nothing is stored half-way).
+Thin views over `dsr.requests.api_filing` and `dsr.requests.service`; the request boundary commits
+once (an error response rolls everything back, so nothing is stored half-way).
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ from dsr.background import deliver_after_commit
 from dsr.db import get_session, utcnow
 from dsr.extensions import limiter
 from dsr.links import public_url
-from dsr.requests import service
+from dsr.requests import api_filing, service
+from dsr.requests.checks import RequestError
+from dsr.requests.links import LinkSigner
 from dsr.requests.models import IDEMPOTENCY_KEY_MAX, DataRequest
+from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import Status, WorkflowError
 from dsr.suppression.schemas import SuppressionAnswer, SuppressionCheck
 from dsr.suppression.service import is_suppressed
@@ -202,9 +205,9 @@ def _location(data_request: DataRequest) -> str:
     return url_for("api.show_request", reference=data_request.reference)
 
 
-def _links() -> service.LinkSigner:
+def _links() -> LinkSigner:
     hours = int(current_app.config["VERIFICATION_LINK_MAX_AGE_HOURS"])
-    return service.LinkSigner(
+    return LinkSigner(
         str(current_app.config["SECRET_KEY"]),
         max_age=timedelta(hours=hours),
         verify_url=lambda token: public_url("public.verify", token=token),
@@ -215,14 +218,8 @@ def _links() -> service.LinkSigner:
 def _own_request(db_session: Session, client: ApiToken, reference: str) -> DataRequest:
     """Return the request `reference` if this client filed it; a 404 Problem otherwise, the same
     whether it does not exist or belongs to another client."""
-    found = None
-    if REFERENCE.fullmatch(reference):
-        found = db_session.exec(
-            select(DataRequest).where(
-                DataRequest.reference == reference, DataRequest.api_client_id == client.id
-            )
-        ).one_or_none()
-    if found is None:
+    found = get_by_reference(db_session, reference) if REFERENCE.fullmatch(reference) else None
+    if found is None or found.api_client_id != client.id:
         raise Problem(404, "This client filed no request with this reference.")
     return found
 
@@ -241,7 +238,7 @@ def create_request() -> Response:
         raise RuntimeError("an authenticated client has an id")
     db_session = get_session()
     try:
-        result = service.submit_verified_request(
+        result = api_filing.submit_verified_request(
             db_session=db_session,
             email=wanted.subject_identities.email,
             request_type=wanted.subject_request_type,
@@ -254,9 +251,9 @@ def create_request() -> Response:
             now=utcnow(),
             links=_links(),
         )
-    except service.IdempotencyConflict as error:
+    except api_filing.IdempotencyConflict as error:
         raise Problem(422, error.message, slug="idempotency-key-reused") from None
-    except service.RequestError as error:
+    except RequestError as error:
         raise Problem(422, error.message) from None
     data_request = result.request
     if data_request.id is None:
@@ -265,7 +262,7 @@ def create_request() -> Response:
     if result.reused:
         if _callback_urls(db_session, data_request) != wanted.status_callback_urls:
             raise Problem(
-                422, service.IdempotencyConflict.default_message, slug="idempotency-key-reused"
+                422, api_filing.IdempotencyConflict.default_message, slug="idempotency-key-reused"
             )
         document = _document(db_session, data_request)
         return _json(document, 200, {**location, "Idempotency-Replayed": "true"})

@@ -28,6 +28,7 @@ from dsr.dates import shown_moment
 from dsr.db import get_session, utcnow
 from dsr.i18n import gettext, lazy_gettext
 from dsr.requests.models import DataRequest
+from dsr.requests.status import normalize_reference
 from dsr.requests.workflow import Actor
 from exports.csv_safe import csv_bytes
 
@@ -72,7 +73,7 @@ def _day_start(day: date, zone: tzinfo) -> datetime:
 def _conditions(filters: AuditFilters, zone: tzinfo) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.reference:
-        conditions.append(col(DataRequest.reference) == filters.reference.strip().upper())
+        conditions.append(col(DataRequest.reference) == normalize_reference(filters.reference))
     if filters.actor_kind is not None:
         conditions.append(col(RequestEvent.actor_kind) == filters.actor_kind)
     if filters.action:

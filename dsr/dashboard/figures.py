@@ -23,7 +23,8 @@ from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.charts import ChartTable, Series, percent_line_chart, stacked_bar_chart
 from dsr.dates import shown_decimal, shown_month, shown_percent
 from dsr.db import get_session, table_of, utcnow
-from dsr.i18n import REQUEST_TYPE_LABELS, gettext
+from dsr.i18n import gettext
+from dsr.requests.labels import REQUEST_TYPE_LABELS
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import RequestState, RequestType, Status
 

@@ -25,7 +25,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from dsr.addresses import EMAIL_MAX
 from dsr.delivery.models import DeliveryMethod
-from dsr.i18n import REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS, lazy_gettext
+from dsr.i18n import lazy_gettext
+from dsr.requests.labels import REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS
 from dsr.requests.workflow import MAX_EXTENSION_MONTHS
 
 REASON_MAX = 2000

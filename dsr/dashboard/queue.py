@@ -28,6 +28,8 @@ from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import QueueFilterForm, SearchForm
 from dsr.db import get_session, table_of, utcnow
 from dsr.requests.models import DataRequest
+from dsr.requests.staff_actions import assignable_staff
+from dsr.requests.status import normalize_reference
 from dsr.requests.workflow import TERMINAL, RequestType, Status
 
 SHOWN_TIMEZONE = ZoneInfo("Europe/Paris")
@@ -156,7 +158,7 @@ def _conditions(query: QueueQuery, now: datetime) -> list[ColumnElement[bool]]:
     if query.search:
         text = query.search.strip()
         if is_reference(text):
-            conditions.append(requests.c.reference == text.upper())
+            conditions.append(requests.c.reference == normalize_reference(text))
         else:
             conditions.append(requests.c.normalized_email == normalize_email(text))
     return conditions
@@ -282,8 +284,6 @@ def queue_url(query: QueueQuery, **changes: Any) -> str:
 
 def assignee_choices(db_session: Session) -> Sequence[tuple[int, str]]:
     """Return the staff a request can be assigned to, as (id, label)."""
-    from dsr.dashboard.operations import assignable_staff
-
     return assignable_staff(db_session=db_session)
 
 

@@ -18,7 +18,6 @@ from wtforms import Form
 from dsr.accounts.access import current_staff
 from dsr.accounts.models import StaffUser
 from dsr.audit.models import RequestEvent
-from dsr.dashboard import operations
 from dsr.dashboard.blueprint import current_data_map, open_systems
 from dsr.dashboard.forms import (
     ActionForm,
@@ -35,7 +34,9 @@ from dsr.dashboard.queue import Urgency, due_as_of, urgency_of
 from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, changes_panel, delivery_panel
 from dsr.dates import shown_minute
 from dsr.db import get_session, utcnow
-from dsr.i18n import STAFF_STATUS_LABELS, actor_shown, current_language, gettext, lazy_gettext
+from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
+from dsr.requests import staff_actions
+from dsr.requests.labels import STAFF_STATUS_LABELS
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, available_actions
 from inventory.locator import category_counts, locate_subject
@@ -74,8 +75,8 @@ EVENT_LABELS: Mapping[str, str] = {
     Action.FAIL.value: lazy_gettext("Failed"),
     Action.CANCEL.value: lazy_gettext("Cancelled"),
     Action.EXTEND.value: lazy_gettext("Deadline extended"),
-    operations.NOTE_ACTION: lazy_gettext("Internal note"),
-    operations.ASSIGN_ACTION: lazy_gettext("Assigned"),
+    staff_actions.NOTE_ACTION: lazy_gettext("Internal note"),
+    staff_actions.ASSIGN_ACTION: lazy_gettext("Assigned"),
 }
 """What each audited action is called on the timeline; others are shown by their name."""
 
@@ -160,7 +161,7 @@ class RequestPage:
 
 def can_act(user: StaffUser | None) -> bool:
     """Whether `user` works requests (acts on them), not only reads them."""
-    return user is not None and user.role in operations.WORKING_ROLES
+    return user is not None and user.role in staff_actions.WORKING_ROLES
 
 
 def _status_change(event: RequestEvent) -> tuple[str, str] | None:
@@ -275,7 +276,7 @@ def gather_request_page(
     now = utcnow()
     due = due_as_of(data_request.due_at, data_request.paused_since, now)
     days_left, urgency = urgency_of(data_request.status, due, now)
-    staff = list(operations.assignable_staff(db_session=db_session))
+    staff = list(staff_actions.assignable_staff(db_session=db_session))
     staff_names = dict(staff)
     language = current_language().value
     return RequestPage(

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlmodel import Session, select
+from sqlmodel import Session
 from werkzeug.wrappers import Response as AnyResponse
 from wtforms import Form
 
@@ -20,7 +20,6 @@ from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.background import deliver_after_commit
 from dsr.dashboard import forms as action_forms
-from dsr.dashboard import operations
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.queue import Urgency
 from dsr.dashboard.request_page import OFFERED_BY_NAME, RequestPage, gather_request_page
@@ -28,8 +27,10 @@ from dsr.db import get_session, utcnow
 from dsr.execution.runner import run_after_approval
 from dsr.i18n import gettext
 from dsr.links import public_url
+from dsr.requests import staff_actions
+from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest
-from dsr.requests.service import LinkSigner
+from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import WorkflowError
 
 FormT = TypeVar("FormT", bound=Form)
@@ -37,9 +38,7 @@ FormT = TypeVar("FormT", bound=Form)
 
 def request_by_reference(db_session: Session, reference: str) -> DataRequest:
     """Return the request with `reference`, or answer 404."""
-    found = db_session.exec(
-        select(DataRequest).where(DataRequest.reference == reference.upper())
-    ).one_or_none()
+    found = get_by_reference(db_session, reference)
     if found is None:
         abort(404)
     return found
@@ -96,7 +95,7 @@ def _handlers() -> dict[str, Handler]:
 
     def verify(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.VerifyForm, form)
-        operations.verify_by_hand(
+        staff_actions.verify_by_hand(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -108,13 +107,13 @@ def _handlers() -> dict[str, Handler]:
 
     def review(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.ActionForm, form)
-        operations.start_review(
+        staff_actions.start_review(
             db_session=db, request=r, version_id=form.version, staff_label=who, now=now
         )
 
     def ask(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.AskForm, form)
-        operations.ask_requester(
+        staff_actions.ask_requester(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -126,7 +125,7 @@ def _handlers() -> dict[str, Handler]:
 
     def identity(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.IdentityDocumentForm, form)
-        operations.ask_for_identity_document(
+        staff_actions.ask_for_identity_document(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -138,7 +137,7 @@ def _handlers() -> dict[str, Handler]:
 
     def resume(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.ResumeForm, form)
-        operations.resume_review(
+        staff_actions.resume_review(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -149,14 +148,14 @@ def _handlers() -> dict[str, Handler]:
 
     def approve(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.ActionForm, form)
-        operations.approve(
+        staff_actions.approve(
             db_session=db, request=r, version_id=form.version, staff_label=who, now=now
         )
         run_after_approval(db, request=r)  # access, erasure...: carried out once approved
 
     def deny(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.DenyForm, form)
-        operations.deny(
+        staff_actions.deny(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -167,7 +166,7 @@ def _handlers() -> dict[str, Handler]:
 
     def extend(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.ExtendForm, form)
-        operations.extend(
+        staff_actions.extend(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -179,7 +178,7 @@ def _handlers() -> dict[str, Handler]:
 
     def assign(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.AssignForm, form)
-        operations.assign(
+        staff_actions.assign(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -190,7 +189,7 @@ def _handlers() -> dict[str, Handler]:
 
     def note(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.NoteForm, form)
-        operations.add_note(
+        staff_actions.add_note(
             db_session=db, request=r, staff_label=who, note=form.note.data or "", now=now
         )
 
@@ -254,7 +253,7 @@ def act(reference: str, action: str) -> AnyResponse:
     form: Form
     if offered.form_class is action_forms.AssignForm:
         form = action_forms.AssignForm(
-            request.form, staff=operations.assignable_staff(db_session=db_session)
+            request.form, staff=staff_actions.assignable_staff(db_session=db_session)
         )
     else:
         form = offered.form_class(request.form)
@@ -266,11 +265,11 @@ def act(reference: str, action: str) -> AnyResponse:
         return _render(data_request, bound=(offered.name, form), code=400)
     try:
         _handlers()[offered.name](db_session, data_request, form, _staff_label(user))
-    except operations.RequestChanged:
+    except staff_actions.RequestChanged:
         db_session.rollback()
         flash(_changed_meanwhile(), "error")
         return page
-    except (WorkflowError, operations.OperationRefused) as error:
+    except (WorkflowError, staff_actions.OperationRefused) as error:
         db_session.rollback()
         flash(gettext("Not done: %(reason)s", reason=error.message), "error")
         return page

@@ -32,6 +32,7 @@ from dsr.dashboard.blueprint import blueprint, current_data_map
 from dsr.db import get_session, table_of, utcnow
 from dsr.i18n import current_language, gettext, lazy_gettext
 from dsr.requests.models import DataRequest, Task, TaskKind, TaskStatus
+from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import Actor
 from inventory.loader import MapError
 
@@ -66,9 +67,7 @@ class TaskError(Exception):
 
 
 def _request_by_reference(db_session: Session, reference: str) -> DataRequest:
-    found = db_session.exec(
-        select(DataRequest).where(DataRequest.reference == reference.strip().upper())
-    ).one_or_none()
+    found = get_by_reference(db_session, reference)
     if found is None:
         raise TaskError(gettext("No request has the reference %(reference)s.", reference=reference))
     return found

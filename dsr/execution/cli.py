@@ -14,9 +14,8 @@ from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import select
 
-from dsr import config, db
+from dsr import config, db, store_models
 from dsr.config import default_instance_path
 from dsr.delivery.service import purge_expired_reports
 from dsr.execution.runner import (
@@ -26,6 +25,7 @@ from dsr.execution.runner import (
     run_request,
 )
 from dsr.requests.models import DataRequest
+from dsr.requests.status import get_by_reference, normalize_reference
 from dsr.requests.workflow import Status
 from dsr.store_cli import database_url_option, fail_on_database_error
 
@@ -73,16 +73,14 @@ def request_run(reference: str, database_url: str) -> None:
     except config.InsecureConfiguration as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
-    db.import_models()
+    store_models.import_models()
     engine = db.make_engine(database_url)
     try:
         db.ensure_database_is_current(engine)
         with db.open_session(engine) as session:
-            found = session.exec(
-                select(DataRequest).where(DataRequest.reference == reference.strip().upper())
-            ).one_or_none()
+            found = get_by_reference(session, reference)
         if found is None or found.id is None:
-            click.echo(f"error: no request {reference.strip().upper()}.", err=True)
+            click.echo(f"error: no request {normalize_reference(reference)}.", err=True)
             raise SystemExit(1)
         status = run_request(
             engine=engine,
@@ -116,7 +114,7 @@ def request_run(reference: str, database_url: str) -> None:
 @database_url_option
 def request_purge_reports(database_url: str) -> None:
     """Delete the files, collected data and rows of the reports whose delivery expired."""
-    db.import_models()
+    store_models.import_models()
     engine = db.make_engine(database_url)
     try:
         db.ensure_database_is_current(engine)

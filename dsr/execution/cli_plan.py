@@ -9,12 +9,11 @@ from pathlib import Path
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import select
 
 from dsr import db
 from dsr.execution.erasure import subject_plan
 from dsr.execution.targets import DEFAULT_DATA_MAP, ChangeRefused
-from dsr.requests.models import DataRequest
+from dsr.requests.status import get_by_reference
 from dsr.store_cli import database_url_option, fail_on_database_error
 from inventory.erasure import ErasurePlan
 from inventory.loader import MapError, load_data_map
@@ -68,9 +67,7 @@ def request_plan_command(reference: str, database_url: str) -> None:
     engine = db.make_engine(database_url)
     try:
         with db.transaction(engine) as session:
-            found = session.exec(
-                select(DataRequest).where(DataRequest.reference == reference.strip().upper())
-            ).one_or_none()
+            found = get_by_reference(session, reference)
     except SQLAlchemyError as error:
         fail_on_database_error(database_url, "read", error)
     finally:

@@ -22,10 +22,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from dsr import db
-from dsr.audit.models import RequestEvent, record_event
+from dsr.audit.models import RequestEvent
 from dsr.languages import Language
 from dsr.requests.models import DataRequest
-from dsr.requests.workflow import Action, Actor, RequestType, Status, WorkflowError, apply
+from dsr.requests.status import change_status
+from dsr.requests.workflow import Action, Actor, RequestType, Status, WorkflowError
 from inventory.systems import SystemUnavailable
 
 log = logging.getLogger(__name__)
@@ -191,14 +192,16 @@ def _start(
                 f"{request.status.value}."
             )
         try:
-            transition = apply(request.state, Action.START_PROCESSING, actor=actor, at=now)
+            change_status(
+                db_session=db_session,
+                request=request,
+                action=Action.START_PROCESSING,
+                actor=actor,
+                at=now,
+                actor_label=label,
+            )
         except WorkflowError as error:
             raise RequestNotRunnable(error.message) from None
-        request.store_state(transition.state)
-        db_session.flush()
-        record_event(
-            db_session=db_session, request=request, fact=transition.fact, actor_label=label
-        )
         return ExecutionContext(
             engine=engine,
             request_id=request_id,
@@ -224,17 +227,16 @@ def _complete(
 ) -> Status:
     with db.transaction(engine) as db_session:
         request = _load(db_session, request_id)
-        transition = apply(request.state, Action.COMPLETE, actor=actor, at=now)
-        request.store_state(transition.state)
-        db_session.flush()
-        if result.record is not None:
-            result.record(db_session)
-        record_event(
+        record = result.record
+        change_status(
             db_session=db_session,
             request=request,
-            fact=transition.fact,
+            action=Action.COMPLETE,
+            actor=actor,
+            at=now,
             actor_label=label,
             details=dict(result.details),
+            also=None if record is None else lambda _fact: record(db_session),
         )
     return Status.COMPLETED
 
@@ -251,11 +253,14 @@ def _fail(
     reason = " ".join(reason.split())[:REASON_MAX] or "unknown error"
     with db.transaction(engine) as db_session:
         request = _load(db_session, request_id)
-        transition = apply(request.state, Action.FAIL, actor=actor, at=now, reason=reason)
-        request.store_state(transition.state)
-        db_session.flush()
-        record_event(
-            db_session=db_session, request=request, fact=transition.fact, actor_label=label
+        change_status(
+            db_session=db_session,
+            request=request,
+            action=Action.FAIL,
+            actor=actor,
+            at=now,
+            reason=reason,
+            actor_label=label,
         )
     return Status.FAILED
 

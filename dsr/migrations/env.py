@@ -7,7 +7,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from dsr.db import import_models, make_engine
+from dsr.db import make_engine
+from dsr.store_models import import_models
 
 import_models()
 target_metadata = SQLModel.metadata

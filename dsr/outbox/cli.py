@@ -10,7 +10,7 @@ import os
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from dsr import db
+from dsr import db, store_models
 from dsr.outbox.service import deliver_due
 from dsr.outbox.smtp import SmtpSettings, SmtpSettingsError
 from dsr.store_cli import database_url_option, fail_on_database_error
@@ -41,7 +41,7 @@ def outbox_send(database_url: str, limit: int) -> None:
     except SmtpSettingsError as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
-    db.import_models()
+    store_models.import_models()
     engine = db.make_engine(database_url)
     try:
         db.ensure_database_is_current(engine)

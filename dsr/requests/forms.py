@@ -14,8 +14,9 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
 
 from dsr.addresses import EMAIL_MAX
-from dsr.i18n import REQUEST_TYPE_LABELS, lazy_gettext
+from dsr.i18n import lazy_gettext
 from dsr.languages import LANGUAGE_NAMES, Language
+from dsr.requests.labels import REQUEST_TYPE_LABELS
 from dsr.requests.models import MESSAGE_MAX, RECTIFICATION_MAX
 from dsr.requests.workflow import RequestType
 

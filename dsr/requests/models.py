@@ -1,7 +1,7 @@
 """How requests and their manual tasks are stored; the rules that move them live in workflow.py.
 
 `DataRequest.state` gives the workflow its view of a request and `store_state` writes the result
-of `workflow.apply` back, with the audit event written in the same transaction (dsr.audit).
+of `workflow.apply` back; `dsr.requests.status.change_status` pairs them with the audit event.
 """
 
 from __future__ import annotations

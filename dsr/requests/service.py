@@ -1,7 +1,8 @@
 """What a requester does to their request: file it, prove their address, follow, cancel, answer.
+(An API client files verified requests through dsr.requests.api_filing.)
 
 Functions take the session and flush, never commit: the caller (a view, the API) commits once.
-Every status change goes through `workflow.apply` and writes its audit event in the same
+Every status change goes through `change_status`, which writes its audit event in the same
 transaction; every email goes through the outbox in that transaction too. Links carry only a
 signed opaque token (verification) or a random token (status page): never personal data.
 """
@@ -9,163 +10,37 @@ signed opaque token (verification) or a random token (status page): never person
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.errors import HeaderParseError
-from email.headerregistry import Address
+from datetime import UTC, datetime
 from typing import Any
 
-from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
-from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
-from dsr.addresses import EMAIL_MAX, normalize_email
-from dsr.audit.models import record_action, record_event
+from dsr.addresses import normalize_email
+from dsr.audit.models import record_action
 from dsr.dates import written_date
-from dsr.languages import Language
 from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
+from dsr.requests.checks import RequestError, check_email, checked_request
 from dsr.requests.emails import EmailKind, type_phrase
+from dsr.requests.links import TOKEN_MAX, LinkExpired, LinkInvalid, LinkSigner, LinkUsed
 from dsr.requests.models import (
     MESSAGE_MAX,
-    RECTIFICATION_MAX,
-    Channel,
     DataRequest,
-    DataRequestCreate,
     next_reference,
 )
+from dsr.requests.status import change_status
 from dsr.requests.workflow import (
     TERMINAL,
     Action,
     Actor,
+    AuditFact,
     RequestState,
     RequestType,
     Status,
-    apply,
 )
 from dsr.tokens import token_digest
-
-VERIFY_SALT = "dsr-verify"
-DEFAULT_LINK_MAX_AGE = timedelta(hours=48)
-TOKEN_MAX = 512
-"""Longer tokens are refused before any work: ours are about 100 characters."""
-
-
-# --- errors the requester can cause -------------------------------------------------------------
-
-
-class RequestError(Exception):
-    """Something the requester did that the desk refuses; `message` is written for them."""
-
-    default_message = "This request cannot be accepted."
-
-    def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
-        super().__init__(self.message)
-
-
-class LinkInvalid(RequestError):
-    """The link was altered, truncated, or signed with another key."""
-
-    default_message = (
-        "This link is not valid: check that you copied it whole from the email, or ask for a "
-        "new one."
-    )
-
-
-class LinkExpired(RequestError):
-    """The link is too old, or a newer one replaced it: ask for a new one."""
-
-    default_message = (
-        "This link has expired: ask for a new one with the same email address, and use it "
-        "soon after it arrives."
-    )
-
-
-class LinkUsed(RequestError):
-    """The link was already clicked: the request is already verified."""
-
-    default_message = (
-        "This link has already been used: your email address is confirmed. Follow your request "
-        "with the link in the confirmation email."
-    )
-
-
-# --- signed links -------------------------------------------------------------------------------
-
-
-class _SignerAt(TimestampSigner):
-    """A timestamp signer whose clock is the caller's `now`, so links age in the caller's time."""
-
-    def __init__(self, *args: Any, issued_at: int | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._issued_at = issued_at
-
-    def get_timestamp(self) -> int:
-        return super().get_timestamp() if self._issued_at is None else self._issued_at
-
-
-@dataclass(frozen=True, slots=True)
-class VerificationClaim:
-    """What a valid verification token says: which request, which nonce, and when it was issued."""
-
-    request_id: int
-    nonce: str
-    issued_at: datetime
-
-
-class LinkSigner:
-    """Sign and read verification links; build the URLs of the verification and status pages.
-
-    `verify_url` and `status_url` turn a token into an absolute URL (e.g. with Flask's url_for).
-    """
-
-    def __init__(
-        self,
-        secret_key: str,
-        *,
-        max_age: timedelta = DEFAULT_LINK_MAX_AGE,
-        verify_url: Callable[[str], str],
-        status_url: Callable[[str], str],
-    ) -> None:
-        if not secret_key:
-            raise ValueError("links need a secret key")
-        if max_age <= timedelta(0):
-            raise ValueError("max_age must be positive")
-        self._secret_key = secret_key
-        self.max_age = max_age
-        self.verify_url = verify_url
-        self.status_url = status_url
-
-    def verification_token(self, *, request_id: int, nonce: str, now: datetime) -> str:
-        """Return the signed token of one verification link, issued at `now`."""
-        issued_at = int(now.timestamp())
-        serializer = URLSafeTimedSerializer(
-            self._secret_key,
-            salt=VERIFY_SALT,
-            signer=_SignerAt,
-            signer_kwargs={"issued_at": issued_at},
-        )
-        token: str = serializer.dumps([request_id, nonce])
-        return token
-
-    def read_verification_token(self, token: str) -> VerificationClaim:
-        """Return what `token` says; raise LinkInvalid unless it is intact and ours."""
-        if not token or len(token) > TOKEN_MAX:
-            raise LinkInvalid()
-        serializer = URLSafeTimedSerializer(self._secret_key, salt=VERIFY_SALT)
-        try:
-            payload, issued_at = serializer.loads(token, return_timestamp=True)
-        except (BadSignature, UnicodeError):
-            raise LinkInvalid() from None
-        match payload:
-            case [int() as request_id, str() as nonce] if not isinstance(request_id, bool):
-                return VerificationClaim(request_id, nonce, issued_at.astimezone(UTC))
-        raise LinkInvalid()
-
 
 # --- filing a request ---------------------------------------------------------------------------
 
@@ -194,7 +69,7 @@ def submit_request(
     already verified, the email brings a new status-page link instead. Raise RequestError on
     invalid input.
     """
-    wanted = _checked_request(
+    wanted = checked_request(
         email=email,
         request_type=request_type,
         language=language,
@@ -260,139 +135,13 @@ def submit_request(
     return SubmitResult(request=request, reused=False)
 
 
-class IdempotencyConflict(RequestError):
-    """The API client reused an idempotency key for a request that is not the same."""
-
-    default_message = (
-        "This Idempotency-Key was already used for a different request: use a new key for a new "
-        "request, or send exactly the same request again."
-    )
-
-
-def submit_verified_request(
-    *,
-    db_session: Session,
-    email: str,
-    request_type: RequestType,
-    language: str,
-    message: str | None,
-    rectification: str | None,
-    api_client_id: int,
-    api_client_name: str,
-    idempotency_key: str | None,
-    now: datetime,
-    links: LinkSigner,
-) -> SubmitResult:
-    """File a request for an API client that has already authenticated its learner: it is created
-    verified (actor system, audited as vouched for by the client) and the learner is emailed the
-    link of its status page.
-
-    A key this client already used returns its request unchanged (reused=True) when the input is
-    the same, and raises IdempotencyConflict otherwise. Raise RequestError on invalid input.
-    """
-    wanted = _checked_request(
-        email=email,
-        request_type=request_type,
-        language=language,
-        message=message,
-        rectification=rectification,
-    )
-    if idempotency_key is not None:
-        earlier = _by_idempotency_key(db_session, api_client_id, idempotency_key)
-        if earlier is not None:
-            return _replayed(earlier, wanted)
-
-    state = RequestState.new(now)
-    request = DataRequest(
-        reference="",
-        type=wanted.type,
-        requester_email=wanted.requester_email,
-        normalized_email=normalize_email(wanted.requester_email),
-        language=wanted.language,
-        message=wanted.message,
-        rectification_details=wanted.rectification_details,
-        status=state.status,
-        received_at=state.received_at,
-        due_at=state.due_at,
-        created_via=Channel.API,
-        api_client_id=api_client_id,
-        idempotency_key=idempotency_key,
-    )
-    try:
-        with db_session.begin_nested():  # a concurrent retry may win the key: no number is lost
-            request.reference = next_reference(db_session=db_session, received_at=now)
-            db_session.add(request)
-    except IntegrityError:
-        earlier = (
-            _by_idempotency_key(db_session, api_client_id, idempotency_key)
-            if idempotency_key is not None
-            else None
-        )
-        if earlier is None:
-            raise
-        return _replayed(earlier, wanted)
-
-    client_label = f"API client {api_client_name}"
-    record_action(
-        db_session=db_session,
-        request=request,
-        actor=Actor.SYSTEM,
-        actor_label=client_label,
-        action="submitted",
-        at=now,
-        to_status=Status.RECEIVED,
-        details={"type": request.type.value, "channel": Channel.API.value},
-    )
-    transition = apply(
-        request.state,
-        Action.VERIFY_EMAIL,
-        actor=Actor.SYSTEM,
-        at=now,
-        reason=f"verified by {client_label}",
-    )
-    request.store_state(transition.state)
-    request.verified_at = transition.fact.at
-    record_event(
-        db_session=db_session, request=request, fact=transition.fact, actor_label=client_label
-    )
-    send_status_link(db_session, request, now=now, links=links, already_verified=False)
-    after_verified(db_session, request, now)
-    db_session.flush()
-    return SubmitResult(request=request, reused=False)
-
-
-def _by_idempotency_key(
-    db_session: Session, api_client_id: int, idempotency_key: str
-) -> DataRequest | None:
-    return db_session.exec(
-        select(DataRequest).where(
-            DataRequest.api_client_id == api_client_id,
-            DataRequest.idempotency_key == idempotency_key,
-        )
-    ).one_or_none()
-
-
-def _replayed(earlier: DataRequest, wanted: DataRequestCreate) -> SubmitResult:
-    """Return the request an idempotency key made, if it was made from the same input."""
-    same = (
-        earlier.type is wanted.type
-        and earlier.normalized_email == normalize_email(wanted.requester_email)
-        and earlier.language is wanted.language
-        and earlier.message == wanted.message
-        and earlier.rectification_details == wanted.rectification_details
-    )
-    if not same:
-        raise IdempotencyConflict()
-    return SubmitResult(request=earlier, reused=True)
-
-
 def resend_verification(
     *, db_session: Session, email: str, now: datetime, links: LinkSigner
 ) -> None:
     """Send a new verification link for each unverified open request of `email`, invalidating the
     older links; do nothing, and say nothing, when there is none (no account enumeration)."""
     try:
-        normalized = normalize_email(_checked_email(email))
+        normalized = normalize_email(check_email(email))
     except RequestError:
         return
     waiting = db_session.exec(
@@ -445,15 +194,17 @@ def verify_request(
     if now - claim.issued_at > links.max_age:
         raise LinkExpired()
 
-    transition = apply(request.state, Action.VERIFY_EMAIL, actor=Actor.REQUESTER, at=now)
-    request.store_state(transition.state)
-    request.verified_at = transition.fact.at
-    request.verification_nonce = None
     try:
-        db_session.flush()
+        change_status(
+            db_session=db_session,
+            request=request,
+            action=Action.VERIFY_EMAIL,
+            actor=Actor.REQUESTER,
+            at=now,
+            also=lambda fact: mark_verified(request, fact),
+        )
     except StaleDataError:  # a concurrent click verified it first; the caller rolls back
         raise LinkUsed() from None
-    record_event(db_session=db_session, request=request, fact=transition.fact)
     status_token = send_status_link(
         db_session, request, now=now, links=links, already_verified=False
     )
@@ -477,10 +228,14 @@ def request_for_status_token(*, db_session: Session, token: str) -> DataRequest 
 def cancel_request(*, db_session: Session, request: DataRequest, now: datetime) -> None:
     """Cancel the request at its requester's wish and confirm by email; raise WorkflowError when
     it is too late (processing has started, or it is already closed)."""
-    transition = apply(request.state, Action.CANCEL, actor=Actor.REQUESTER, at=now)
-    request.store_state(transition.state)
-    request.verification_nonce = None
-    record_event(db_session=db_session, request=request, fact=transition.fact)
+    change_status(
+        db_session=db_session,
+        request=request,
+        action=Action.CANCEL,
+        actor=Actor.REQUESTER,
+        at=now,
+        also=lambda _fact: _forget_nonce(request),
+    )
     mail_requester(
         db_session,
         request,
@@ -504,61 +259,41 @@ def answer_request(
     answer = (message or "").strip()
     if not answer:
         raise RequestError("Write your answer before sending it.")
-    transition = apply(request.state, Action.REQUESTER_ANSWERED, actor=Actor.REQUESTER, at=now)
-    heading = f"--- Answer of {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC ---"
-    combined = (
-        f"{request.message}\n\n{heading}\n{answer}" if request.message else (f"{heading}\n{answer}")
-    )
-    if len(combined) > MESSAGE_MAX:
-        room = MESSAGE_MAX - (len(combined) - len(answer))
-        raise RequestError(
-            f"Your answer is too long: it can have at most {max(room, 0)} characters."
-        )
-    request.store_state(transition.state)
-    request.message = combined
-    record_event(db_session=db_session, request=request, fact=transition.fact)
-    db_session.flush()
 
+    def append_answer(_fact: AuditFact) -> None:
+        heading = f"--- Answer of {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC ---"
+        entry = f"{heading}\n{answer}"
+        combined = f"{request.message}\n\n{entry}" if request.message else entry
+        if len(combined) > MESSAGE_MAX:
+            room = MESSAGE_MAX - (len(combined) - len(answer))
+            raise RequestError(
+                f"Your answer is too long: it can have at most {max(room, 0)} characters."
+            )
+        request.message = combined
 
-# --- staff's side -------------------------------------------------------------------------------
-
-
-def extend_deadline(
-    *,
-    db_session: Session,
-    request: DataRequest,
-    months: int,
-    reason: str,
-    staff_label: str,
-    now: datetime,
-) -> None:
-    """Extend the request's deadline once, by one or two months, and email the requester the new
-    date with the reasons (Art. 12(3), R4); `staff_label` names who decided it in the audit log.
-
-    Raise WorkflowError when the rules forbid it (no reason, already extended, too late, a closed
-    request, more than two months); nothing changes then.
-    """
-    transition = apply(
-        request.state, Action.EXTEND, actor=Actor.STAFF, at=now, reason=reason, months=months
-    )
-    request.store_state(transition.state)
-    record_event(
-        db_session=db_session, request=request, fact=transition.fact, actor_label=staff_label
-    )
-    mail_requester(
-        db_session,
-        request,
-        EmailKind.EXTENDED,
-        dedup_key=f"extended:{request.id}",
-        now=now,
-        months=transition.state.extension_months,
-        reason=transition.state.extension_reason,
-        due_on=written_date(transition.state.due_as_of(now), request.language),
+    change_status(
+        db_session=db_session,
+        request=request,
+        action=Action.REQUESTER_ANSWERED,
+        actor=Actor.REQUESTER,
+        at=now,
+        also=append_answer,
     )
     db_session.flush()
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def mark_verified(request: DataRequest, fact: AuditFact) -> None:
+    """Note when the address was proven (by link, API client or staff); its verification links
+    stop working."""
+    request.verified_at = fact.at
+    request.verification_nonce = None
+
+
+def _forget_nonce(request: DataRequest) -> None:
+    request.verification_nonce = None
 
 
 def after_verified(db_session: Session, request: DataRequest, now: datetime) -> None:
@@ -646,73 +381,3 @@ def mail_requester(
         now=now,
         request_id=request.id,
     )
-
-
-def _checked_request(
-    *,
-    email: str,
-    request_type: RequestType | str,
-    language: str,
-    message: str | None,
-    rectification: str | None,
-) -> DataRequestCreate:
-    """Return the input of a new request, trimmed and checked; raise RequestError if invalid."""
-    address = _checked_email(email)
-    checked_type = _checked_type(request_type)
-    language_code = _checked_language(language)
-    message = _optional_text(message, MESSAGE_MAX, "Your message")
-    rectification = _optional_text(rectification, RECTIFICATION_MAX, "What to correct")
-    try:
-        return DataRequestCreate(
-            type=checked_type,
-            requester_email=address,
-            language=language_code,
-            message=message,
-            rectification_details=rectification,
-        )
-    except ValidationError:
-        if checked_type is RequestType.RECTIFICATION:
-            raise RequestError("Say what should be corrected in your data.") from None
-        raise RequestError("Only a rectification request says what to correct.") from None
-
-
-def check_email(email: str) -> str:
-    """Return the address trimmed; raise RequestError unless it is one plain address (for callers
-    that check each field on its own, such as the API)."""
-    return _checked_email(email)
-
-
-def _checked_email(email: str) -> str:
-    """Return the address trimmed, or raise RequestError unless it is one plain address."""
-    invalid = RequestError("Enter a valid email address, like name@example.org.")
-    address = (email or "").strip()
-    if not address or len(address) > EMAIL_MAX or any(c.isspace() for c in address):
-        raise invalid
-    try:
-        parsed = Address(addr_spec=address)
-    except (HeaderParseError, IndexError, ValueError):
-        raise invalid from None
-    if not parsed.username or "." not in parsed.domain or parsed.addr_spec != address:
-        raise invalid
-    return address
-
-
-def _checked_type(request_type: RequestType | str) -> RequestType:
-    try:
-        return RequestType(request_type)
-    except ValueError:
-        raise RequestError("Choose what you ask for among the types of request.") from None
-
-
-def _checked_language(language: str) -> Language:
-    try:
-        return Language(language)
-    except ValueError:
-        raise RequestError("Choose French or English.") from None
-
-
-def _optional_text(value: str | None, maximum: int, label: str) -> str | None:
-    text = (value or "").strip()
-    if len(text) > maximum:
-        raise RequestError(f"{label} is too long: at most {maximum} characters.")
-    return text or None

@@ -35,7 +35,9 @@ from dsr.extensions import limiter
 from dsr.i18n import choose_language, current_language, gettext
 from dsr.links import public_url
 from dsr.requests import service
+from dsr.requests.checks import RequestError
 from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm
+from dsr.requests.links import LinkExpired, LinkSigner, LinkUsed
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, RequestType, WorkflowError, available_actions
 
@@ -86,9 +88,9 @@ def _form_data() -> MultiDict[str, str] | None:
     return request.form if request.method == "POST" else None
 
 
-def _links() -> service.LinkSigner:
+def _links() -> LinkSigner:
     hours = int(current_app.config["VERIFICATION_LINK_MAX_AGE_HOURS"])
-    return service.LinkSigner(
+    return LinkSigner(
         str(current_app.config["SECRET_KEY"]),
         max_age=timedelta(hours=hours),
         verify_url=lambda token: public_url("public.verify", token=token),
@@ -116,16 +118,16 @@ def _request_for(token: str) -> DataRequest:
     return data_request
 
 
-def _link_problem(error: service.RequestError) -> tuple[str, int]:
+def _link_problem(error: RequestError) -> tuple[str, int]:
     """Render the page of a verification link that cannot be used, offering a new one."""
-    if isinstance(error, service.LinkUsed):
+    if isinstance(error, LinkUsed):
         title = gettext("This link has already been used")
         explanation = gettext(
             "Your email address is already confirmed. Follow your request with the link in the "
             "confirmation email we sent you."
         )
         code = 410
-    elif isinstance(error, service.LinkExpired):
+    elif isinstance(error, LinkExpired):
         title = gettext("This link has expired")
         explanation = gettext(
             "Links are valid for %(hours)d hours, and only the most recent one works. Ask for a "
@@ -174,7 +176,7 @@ def new_request() -> AnyResponse | tuple[str, int]:
             now=_now(),
             links=_links(),
         )
-    except service.RequestError:
+    except RequestError:
         form.form_errors.append(gettext("Your request could not be accepted: check the form."))
         return render_template("public/request_form.html", form=form), 400
     deliver_after_commit(db_session)
@@ -234,7 +236,7 @@ def verify(token: str) -> AnyResponse | tuple[str, int]:
         _, status_token = service.verify_request(
             db_session=db_session, token=token, now=_now(), links=_links()
         )
-    except service.RequestError as error:
+    except RequestError as error:
         return _link_problem(error)
     deliver_after_commit(db_session)
     flash(gettext("Thank you: your email address is confirmed and your request is registered."))
@@ -303,7 +305,7 @@ def answer(token: str) -> AnyResponse:
         )
     except WorkflowError:
         flash(gettext("No answer is expected for this request now."), "error")
-    except service.RequestError:
+    except RequestError:
         form.message.errors = [gettext("Your answer is too long: please shorten it.")]
         return _render_status(data_request, token, form, code=400)
     else:

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from dsr import db
+from dsr import db, store_models
 from dsr.db import utcnow
 from dsr.execution.cli import settings_from_environment
 from dsr.execution.targets import ChangeRefused, secret_key
@@ -66,7 +66,7 @@ def _one_line_errors() -> Iterator[None]:
 @database_url_option
 def retention_plan(database_url: str) -> None:
     """Show, per system and category, what `dsr retention run` would do now; change nothing."""
-    db.import_models()
+    store_models.import_models()
     engine = db.make_engine(database_url)
     try:
         with _one_line_errors():
@@ -92,7 +92,7 @@ def retention_plan(database_url: str) -> None:
 @database_url_option
 def retention_run(batch_size: int | None, database_url: str) -> None:
     """Warn inactive account holders, then sweep every category; safe to run again."""
-    db.import_models()
+    store_models.import_models()
     engine = db.make_engine(database_url)
     settings = settings_from_environment(_map_path())
     now = utcnow()

@@ -13,11 +13,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
-from dsr import config, db, logs
+from dsr import config, db, logs, store_models
 from dsr.outbox.smtp import SmtpSettingsError
-from dsr.scheduler.jobs import JOBS, SCHEDULES, SchedulerSettings, run_job
+from dsr.scheduler.jobs import JOBS, SCHEDULES, run_job
 from dsr.scheduler.models import JobRun, SchedulerLease, scheduler_jobs
 from dsr.scheduler.process import DEFAULT_LEASE_SECONDS, LEASE_NAME, run_process
+from dsr.scheduler.runs import SchedulerSettings
 from dsr.store_cli import database_url_option, fail_on_database_error
 
 
@@ -53,7 +54,7 @@ def _refuse_unsafe_production(environ: Mapping[str, str]) -> None:
 
 
 def _engine(database_url: str) -> Engine:
-    db.import_models()
+    store_models.import_models()
     engine = db.make_engine(database_url)
     try:
         db.ensure_database_is_current(engine)

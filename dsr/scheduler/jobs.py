@@ -1,135 +1,34 @@
-"""The scheduled jobs and how each run is recorded.
+"""The scheduled jobs: what runs when, and how each run is recorded.
 
-Every job takes the store's engine, the settings and the time of the run; it handles its items
-one by one, each in its own transaction, so that a failing item is logged (by id and error class,
-never personal data) and skipped without stopping the batch. `run_job` records each run in
-`dsr_job_run`.
+The jobs on requests live in dsr.requests.jobs; the mail, callback, report and retention jobs
+call their packages' services. `run_job` records each run in `dsr_job_run`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import importlib.util
 import logging
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from dsr import db
-from dsr.accounts.models import StaffRole, StaffUser
-from dsr.api.callback_addresses import ALLOWED_NETWORKS_SETTING, IPNetwork, parse_allowed_networks
-from dsr.audit.models import RequestEvent, record_action, record_event
-from dsr.dates import written_date
-from dsr.languages import Language
-from dsr.outbox.emails import render_email
-from dsr.outbox.models import OutboxMessage
-from dsr.outbox.service import enqueue
-from dsr.outbox.smtp import SmtpSettings
-from dsr.requests.models import DataRequest
-from dsr.requests.workflow import TERMINAL, Action, Actor, Status, WorkflowError, apply
-from dsr.scheduler.models import ERROR_SUMMARY_MAX, JobRun
+from dsr.requests.jobs import (
+    expire_unverified,
+    fail_stuck_processing,
+    minimise_closed,
+    send_deadline_notices,
+)
+from dsr.scheduler.models import JobRun
+from dsr.scheduler.runs import Job, JobOutcome, SchedulerSettings
 
 log = logging.getLogger(__name__)
 
-MINIMISED_DOMAIN = "minimised.invalid"
-"""Requester addresses of minimised requests end with @ this reserved domain."""
-REMINDER_DAYS = (7, 2)
-"""Staff are reminded this many days before a request's due date."""
-DEFAULT_CLOSED_RETENTION_DAYS = 5 * 365 + 1  # R32: five years
-MINIMISE_ACTION = "minimise"
-_OPEN_TO_REMIND = frozenset(Status) - TERMINAL - {Status.RECEIVED, Status.AWAITING_REQUESTER}
 
-
-@dataclass(frozen=True, slots=True)
-class SchedulerSettings:
-    """What the jobs need to know, read from the environment (`from_environ`)."""
-
-    secret_key: str
-    smtp: SmtpSettings = field(default_factory=SmtpSettings)
-    unverified_expiry_days: int = 7
-    closed_request_retention_days: int = DEFAULT_CLOSED_RETENTION_DAYS
-    stuck_processing_hours: int = 24
-    staff_language: Language = Language.FR
-    callback_allowed_networks: tuple[IPNetwork, ...] = ()
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> SchedulerSettings:
-        """Read DSR_SECRET_KEY, the DSR_SMTP_* settings, DSR_UNVERIFIED_EXPIRY_DAYS,
-        DSR_CLOSED_REQUEST_RETENTION_DAYS, DSR_STUCK_PROCESSING_HOURS, DSR_STAFF_LANGUAGE and
-        DSR_CALLBACK_ALLOWED_NETWORKS."""
-
-        def number(name: str, default: int) -> int:
-            raw = environ.get(f"DSR_{name}", "").strip()
-            if not raw:
-                return default
-            value = int(raw)
-            if value < 1:
-                raise ValueError(f"DSR_{name} must be a positive whole number")
-            return value
-
-        return cls(
-            secret_key=environ.get("DSR_SECRET_KEY", "dev"),
-            smtp=SmtpSettings.from_config(environ),
-            unverified_expiry_days=number("UNVERIFIED_EXPIRY_DAYS", 7),
-            closed_request_retention_days=number(
-                "CLOSED_REQUEST_RETENTION_DAYS", DEFAULT_CLOSED_RETENTION_DAYS
-            ),
-            stuck_processing_hours=number("STUCK_PROCESSING_HOURS", 24),
-            staff_language=Language(environ.get("DSR_STAFF_LANGUAGE", "fr").strip() or "fr"),
-            callback_allowed_networks=parse_allowed_networks(environ.get(ALLOWED_NETWORKS_SETTING)),
-        )
-
-
-@dataclass(slots=True)
-class JobOutcome:
-    """What a run did: items handled, and the kinds of the errors met."""
-
-    items_done: int = 0
-    error_kinds: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def errors(self) -> int:
-        return sum(self.error_kinds.values())
-
-    def failed(self, kind: str, count: int = 1) -> None:
-        self.error_kinds[kind] += count
-
-    def summary(self) -> str | None:
-        """The error kinds with their counts, e.g. "OperationalError x2"; no messages."""
-        if not self.error_kinds:
-            return None
-        shown = ", ".join(f"{kind} x{count}" for kind, count in sorted(self.error_kinds.items()))
-        return shown[:ERROR_SUMMARY_MAX]
-
-
-Job = Callable[[Engine, SchedulerSettings, datetime, JobOutcome], None]
-
-
-def each_item(
-    job: str, outcome: JobOutcome, item_ids: Iterable[int | None], handle: Callable[[int], bool]
-) -> None:
-    """Handle every item in turn; one that raises is logged by id and skipped. `handle` returns
-    whether it did something (counted in items_done)."""
-    for item_id in item_ids:
-        if item_id is None:
-            continue
-        try:
-            if handle(item_id):
-                outcome.items_done += 1
-        except Exception as error:  # one bad item never stops the batch
-            log.error("job %s: item %s failed: %s", job, item_id, type(error).__name__)
-            outcome.failed(type(error).__name__)
-
-
-# --- mail and callbacks -------------------------------------------------------------------------
+# --- the jobs of the other packages -------------------------------------------------------------
 
 
 def deliver_outbox(
@@ -161,221 +60,6 @@ def deliver_callbacks(
         outcome.failed("CallbackFailed", report.failed)
 
 
-# --- deadlines ----------------------------------------------------------------------------------
-
-
-def _deadline_staff(db_session: Session) -> list[StaffUser]:
-    return list(
-        db_session.exec(
-            select(StaffUser)
-            .where(col(StaffUser.active).is_(True))
-            .where(col(StaffUser.role).in_([StaffRole.DPO, StaffRole.ADMIN]))
-            .order_by(col(StaffUser.id))
-        ).all()
-    )
-
-
-def notice_kind(due_at: datetime, now: datetime) -> tuple[str, int] | None:
-    """Return which deadline email a request due at `due_at` calls for at `now` (the kind and
-    the reminder's days), or None when none is due yet."""
-    if now >= due_at:
-        return "deadline_overdue", 0
-    for days in sorted(REMINDER_DAYS):
-        if now >= due_at - timedelta(days=days):
-            return "deadline_reminder", days
-    return None
-
-
-def send_deadline_notices(
-    engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
-) -> None:
-    """Remind staff 7 and 2 days before each open request's due date and alert them once it is
-    overdue: the assignee, else every DPO and admin. The outbox's dedup key (request, kind, due
-    date, recipient) makes each notice go once, however often the job runs."""
-    language = settings.staff_language
-    with db.open_session(engine) as db_session:
-        ids = list(
-            db_session.exec(
-                select(DataRequest.id)
-                .where(col(DataRequest.status).in_(list(_OPEN_TO_REMIND)))
-                .where(col(DataRequest.due_at) <= now + timedelta(days=max(REMINDER_DAYS)))
-                .order_by(col(DataRequest.due_at))
-            ).all()
-        )
-
-    def notify(request_id: int) -> bool:
-        with db.transaction(engine) as db_session:
-            request = db_session.get(DataRequest, request_id)
-            if request is None or request.status not in _OPEN_TO_REMIND:
-                return False
-            due = request.due_at
-            wanted = notice_kind(due, now)
-            if wanted is None:
-                return False
-            kind, days = wanted
-            assignee = (
-                db_session.get(StaffUser, request.assignee_id) if request.assignee_id else None
-            )
-            recipients = [assignee] if assignee and assignee.active else _deadline_staff(db_session)
-            email = render_email(
-                kind,
-                language,
-                reference=request.reference,
-                days=days,
-                due_on=written_date(due, language),
-                status=request.status.value,
-                request_type=request.type.value,
-            )
-            queued = False
-            for staff in recipients:
-                key = f"{kind}:{days}:{request.id}:{due.isoformat()}:{staff.id}"
-                before = db_session.exec(
-                    select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)
-                ).first()
-                if before is not None:
-                    continue
-                enqueue(
-                    db_session=db_session,
-                    to=staff.email,
-                    email=email,
-                    language=language,
-                    dedup_key=key,
-                    now=now,
-                )
-                queued = True
-            return queued
-
-    each_item("deadlines", outcome, ids, notify)
-    _send_digest(engine, settings, now, outcome)
-
-
-def _send_digest(
-    engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
-) -> None:
-    """Send each DPO and admin, once a day, the open requests by due date (references only)."""
-    language = settings.staff_language
-    with db.transaction(engine) as db_session:
-        requests = db_session.exec(
-            select(DataRequest)
-            .where(col(DataRequest.status).notin_(list(TERMINAL | {Status.RECEIVED})))
-            .order_by(col(DataRequest.due_at), col(DataRequest.id))
-        ).all()
-        if not requests:
-            return
-        rows = [
-            {
-                "reference": request.reference,
-                "type": request.type.value,
-                "status": request.status.value,
-                "due_on": written_date(request.state.due_as_of(now), language),
-                "days_left": (request.state.due_as_of(now) - now).days,
-            }
-            for request in requests
-        ]
-        email = render_email(
-            "deadline_digest",
-            language,
-            count=len(rows),
-            requests=rows,
-            today=written_date(now, language),
-        )
-        for staff in _deadline_staff(db_session):
-            key = f"deadline_digest:{now.date().isoformat()}:{staff.id}"
-            before = db_session.exec(
-                select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)
-            ).first()
-            if before is not None:
-                continue
-            enqueue(
-                db_session=db_session,
-                to=staff.email,
-                email=email,
-                language=language,
-                dedup_key=key,
-                now=now,
-            )
-            outcome.items_done += 1
-
-
-# --- the life of requests -----------------------------------------------------------------------
-
-
-def expire_unverified(
-    engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
-) -> None:
-    """Expire the requests whose address was not verified within the expiry period."""
-    cutoff = now - timedelta(days=settings.unverified_expiry_days)
-    with db.open_session(engine) as db_session:
-        ids = list(
-            db_session.exec(
-                select(DataRequest.id)
-                .where(DataRequest.status == Status.RECEIVED)
-                .where(col(DataRequest.received_at) <= cutoff)
-                .order_by(col(DataRequest.id))
-            ).all()
-        )
-
-    def expire(request_id: int) -> bool:
-        with db.transaction(engine) as db_session:
-            request = db_session.get(DataRequest, request_id)
-            if request is None or request.status is not Status.RECEIVED:
-                return False
-            transition = apply(request.state, Action.EXPIRE, actor=Actor.SYSTEM, at=now)
-            request.store_state(transition.state)
-            request.verification_nonce = None
-            record_event(db_session=db_session, request=request, fact=transition.fact)
-            return True
-
-    each_item("expire_unverified", outcome, ids, expire)
-
-
-def _last_event_at() -> Any:
-    """A subquery: each request's id and the time of its latest audit event."""
-    return (
-        select(RequestEvent.request_id, func.max(RequestEvent.at).label("last_at"))
-        .where(col(RequestEvent.request_id).is_not(None))
-        .group_by(col(RequestEvent.request_id))
-        .subquery()
-    )
-
-
-def fail_stuck_processing(
-    engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
-) -> None:
-    """Fail the requests still processing hours after their last event, with a reason, so that
-    staff see them and retry."""
-    hours = settings.stuck_processing_hours
-    last = _last_event_at()
-    with db.open_session(engine) as db_session:
-        ids = list(
-            db_session.exec(
-                select(DataRequest.id)
-                .join(last, last.c.request_id == DataRequest.id)
-                .where(DataRequest.status == Status.PROCESSING)
-                .where(last.c.last_at <= now - timedelta(hours=hours))
-                .order_by(col(DataRequest.id))
-            ).all()
-        )
-    reason = f"Processing did not finish within {hours} hours: check the systems and retry."
-
-    def fail(request_id: int) -> bool:
-        with db.transaction(engine) as db_session:
-            request = db_session.get(DataRequest, request_id)
-            if request is None or request.status is not Status.PROCESSING:
-                return False
-            try:
-                transition = apply(
-                    request.state, Action.FAIL, actor=Actor.SYSTEM, at=now, reason=reason
-                )
-            except WorkflowError:
-                return False
-            request.store_state(transition.state)
-            record_event(db_session=db_session, request=request, fact=transition.fact)
-            return True
-
-    each_item("fail_stuck", outcome, ids, fail)
-
-
 def purge_reports(
     engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
 ) -> None:
@@ -383,64 +67,6 @@ def purge_reports(
     from dsr.delivery.service import purge_expired_reports
 
     outcome.items_done += purge_expired_reports(engine=engine, now=now)
-
-
-def email_digest(secret_key: str, normalized_email: str) -> str:
-    """A keyed hash of an address: the same person's minimised requests still match, but the
-    address cannot be read back (nor guessed without the key)."""
-    key = hashlib.sha256(f"dsr-minimise:{secret_key}".encode()).digest()
-    return hmac.new(key, normalized_email.encode(), hashlib.sha256).hexdigest()
-
-
-def minimise_closed(
-    engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
-) -> None:
-    """Minimise the requests closed for longer than the retention period (R32): the address is
-    replaced by a keyed hash, the free texts cleared, in the request and its emails. The audit
-    events hold no personal data, so the chain is untouched and still verifies."""
-    cutoff = now - timedelta(days=settings.closed_request_retention_days)
-    last = _last_event_at()
-    with db.open_session(engine) as db_session:
-        ids = list(
-            db_session.exec(
-                select(DataRequest.id)
-                .join(last, last.c.request_id == DataRequest.id)
-                .where(col(DataRequest.status).in_(list(TERMINAL)))
-                .where(last.c.last_at <= cutoff)
-                .where(col(DataRequest.requester_email).not_like(f"%@{MINIMISED_DOMAIN}"))
-                .order_by(col(DataRequest.id))
-            ).all()
-        )
-
-    def minimise(request_id: int) -> bool:
-        with db.transaction(engine) as db_session:
-            request = db_session.get(DataRequest, request_id)
-            if request is None or request.requester_email.endswith(f"@{MINIMISED_DOMAIN}"):
-                return False
-            digest = email_digest(settings.secret_key, request.normalized_email)
-            placeholder = f"{digest[:32]}@{MINIMISED_DOMAIN}"
-            request.requester_email = placeholder
-            request.normalized_email = digest
-            request.message = None
-            request.rectification_details = None
-            request.verification_nonce = None
-            request.status_token_hash = None
-            db_session.execute(
-                update(db.table_of(OutboxMessage))
-                .where(db.table_of(OutboxMessage).c.request_id == request_id)
-                .values(to_address=placeholder, text_body="", html_body=None)
-            )
-            record_action(
-                db_session=db_session,
-                request=request,
-                actor=Actor.SYSTEM,
-                action=MINIMISE_ACTION,
-                at=now,
-                details={"fields": ["requester_email", "message", "rectification_details"]},
-            )
-            return True
-
-    each_item("minimise_closed", outcome, ids, minimise)
 
 
 def retention_available() -> bool:

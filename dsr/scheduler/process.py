@@ -31,8 +31,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from dsr import db
-from dsr.scheduler.jobs import JOBS, SCHEDULES, SchedulerSettings, run_job
+from dsr.scheduler.jobs import JOBS, SCHEDULES, run_job
 from dsr.scheduler.models import JOB_STORE_TABLE, SchedulerLease, scheduler_jobs
+from dsr.scheduler.runs import SchedulerSettings
 
 log = logging.getLogger(__name__)
 

@@ -322,7 +322,7 @@ def test_a_bug_is_a_problem_document_too(
     def broken(**_kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("dsr.requests.service.submit_verified_request", broken)
+    monkeypatch.setattr("dsr.requests.api_filing.submit_verified_request", broken)
     problem = assert_problem(platform.post(new_request()), 500)
     assert "a bug" not in json.dumps(problem)
     assert stored_counts(app)["DataRequest"] == 0

@@ -34,7 +34,7 @@ from dsr.api.cli import api_group
 from dsr.api.models import CallbackDeliveryStatus
 from dsr.app import create_app
 from dsr.requests.workflow import Action
-from dsr.scheduler.jobs import SchedulerSettings
+from dsr.scheduler.runs import SchedulerSettings
 from tests.api.conftest import (
     SECRET_KEY,
     ApiCaller,

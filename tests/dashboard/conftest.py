@@ -19,7 +19,7 @@ from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.audit.models import RequestEvent
 from dsr.outbox.models import OutboxMessage
-from dsr.requests.service import LinkSigner
+from dsr.requests.links import LinkSigner
 from tests.accounts.helpers import login, make_staff
 from tests.factories import RECEIVED_AT
 

@@ -14,12 +14,12 @@ from sqlmodel import Session, col, select
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.audit.models import RequestEvent, verify_audit
-from dsr.dashboard import operations
-from dsr.dashboard.operations import OperationRefused, RequestChanged
 from dsr.languages import Language
 from dsr.outbox.service import deliver_due
 from dsr.outbox.smtp import SmtpSettings
+from dsr.requests import staff_actions
 from dsr.requests.models import DataRequest
+from dsr.requests.staff_actions import OperationRefused, RequestChanged
 from dsr.requests.workflow import TRANSITIONS, Action, Status, WorkflowError
 from tests.accounts.helpers import make_staff
 from tests.dashboard.conftest import LINKS, NOW, counts
@@ -33,7 +33,7 @@ Operation = Callable[[Session, DataRequest], None]
 OPERATIONS: dict[str, tuple[Action, Operation]] = {
     "verify_by_hand": (
         Action.VERIFY_EMAIL,
-        lambda s, r: operations.verify_by_hand(
+        lambda s, r: staff_actions.verify_by_hand(
             db_session=s,
             request=r,
             version_id=r.version_id,
@@ -45,13 +45,13 @@ OPERATIONS: dict[str, tuple[Action, Operation]] = {
     ),
     "start_review": (
         Action.START_REVIEW,
-        lambda s, r: operations.start_review(
+        lambda s, r: staff_actions.start_review(
             db_session=s, request=r, version_id=r.version_id, staff_label=STAFF, now=NOW
         ),
     ),
     "ask_requester": (
         Action.ASK_REQUESTER,
-        lambda s, r: operations.ask_requester(
+        lambda s, r: staff_actions.ask_requester(
             db_session=s,
             request=r,
             version_id=r.version_id,
@@ -63,7 +63,7 @@ OPERATIONS: dict[str, tuple[Action, Operation]] = {
     ),
     "ask_for_identity_document": (
         Action.ASK_REQUESTER,
-        lambda s, r: operations.ask_for_identity_document(
+        lambda s, r: staff_actions.ask_for_identity_document(
             db_session=s,
             request=r,
             version_id=r.version_id,
@@ -75,7 +75,7 @@ OPERATIONS: dict[str, tuple[Action, Operation]] = {
     ),
     "resume_review": (
         Action.REQUESTER_ANSWERED,
-        lambda s, r: operations.resume_review(
+        lambda s, r: staff_actions.resume_review(
             db_session=s,
             request=r,
             version_id=r.version_id,
@@ -86,13 +86,13 @@ OPERATIONS: dict[str, tuple[Action, Operation]] = {
     ),
     "approve": (
         Action.APPROVE,
-        lambda s, r: operations.approve(
+        lambda s, r: staff_actions.approve(
             db_session=s, request=r, version_id=r.version_id, staff_label=STAFF, now=NOW
         ),
     ),
     "deny": (
         Action.DENY,
-        lambda s, r: operations.deny(
+        lambda s, r: staff_actions.deny(
             db_session=s,
             request=r,
             version_id=r.version_id,
@@ -103,7 +103,7 @@ OPERATIONS: dict[str, tuple[Action, Operation]] = {
     ),
     "extend": (
         Action.EXTEND,
-        lambda s, r: operations.extend(
+        lambda s, r: staff_actions.extend(
             db_session=s,
             request=r,
             version_id=r.version_id,
@@ -216,7 +216,7 @@ def test_a_refusal_needs_a_reason(store: Engine) -> None:
         loaded = session.get(DataRequest, request.id)
         assert loaded is not None
         with pytest.raises(WorkflowError, match="reason"):
-            operations.deny(
+            staff_actions.deny(
                 db_session=session,
                 request=loaded,
                 version_id=loaded.version_id,
@@ -258,7 +258,7 @@ def test_an_identity_document_is_only_asked_for_with_a_written_reason(
         loaded = session.get(DataRequest, request.id)
         assert loaded is not None
         with pytest.raises(OperationRefused, match="written reason"):
-            operations.ask_for_identity_document(
+            staff_actions.ask_for_identity_document(
                 db_session=session,
                 request=loaded,
                 version_id=loaded.version_id,
@@ -298,7 +298,7 @@ def test_an_action_on_a_request_that_changed_since_the_page_was_shown_is_refused
     with db.transaction(store) as session:
         loaded = session.get(DataRequest, request.id)
         assert loaded is not None
-        operations.approve(
+        staff_actions.approve(
             db_session=session,
             request=loaded,
             version_id=shown_version,
@@ -309,7 +309,7 @@ def test_an_action_on_a_request_that_changed_since_the_page_was_shown_is_refused
         loaded = session.get(DataRequest, request.id)
         assert loaded is not None
         with pytest.raises(RequestChanged):
-            operations.deny(
+            staff_actions.deny(
                 db_session=session,
                 request=loaded,
                 version_id=shown_version,
@@ -332,7 +332,7 @@ def test_two_staff_acting_at_once_the_second_is_refused(store: Engine) -> None:
         mine = first.get(DataRequest, request.id)
         theirs = second.get(DataRequest, request.id)
         assert mine is not None and theirs is not None
-        operations.approve(
+        staff_actions.approve(
             db_session=first,
             request=mine,
             version_id=mine.version_id,
@@ -341,7 +341,7 @@ def test_two_staff_acting_at_once_the_second_is_refused(store: Engine) -> None:
         )
         first.commit()
         with pytest.raises(RequestChanged):
-            operations.deny(
+            staff_actions.deny(
                 db_session=second,
                 request=theirs,
                 version_id=theirs.version_id,
@@ -373,7 +373,7 @@ def test_assign_to_working_staff_only_and_audit_it(store: Engine) -> None:
         assert loaded is not None
         for refused in ids[1:]:
             with pytest.raises(OperationRefused):
-                operations.assign(
+                staff_actions.assign(
                     db_session=session,
                     request=loaded,
                     version_id=loaded.version_id,
@@ -381,7 +381,7 @@ def test_assign_to_working_staff_only_and_audit_it(store: Engine) -> None:
                     assignee_id=refused,
                     now=NOW,
                 )
-        operations.assign(
+        staff_actions.assign(
             db_session=session,
             request=loaded,
             version_id=loaded.version_id,
@@ -389,7 +389,7 @@ def test_assign_to_working_staff_only_and_audit_it(store: Engine) -> None:
             assignee_id=ids[0],
             now=NOW,
         )
-        assert operations.assignable_staff(db_session=session) == [(ids[0], "lea@example.org")]
+        assert staff_actions.assignable_staff(db_session=session) == [(ids[0], "lea@example.org")]
     after = reloaded(store, request.id)
     assert after.assignee_id == ids[0]
     with db.open_session(store) as session:
@@ -407,10 +407,10 @@ def test_a_note_is_internal_and_audited(store: Engine) -> None:
         loaded = session.get(DataRequest, request.id)
         assert loaded is not None
         with pytest.raises(OperationRefused):
-            operations.add_note(
+            staff_actions.add_note(
                 db_session=session, request=loaded, staff_label=STAFF, note=" ", now=NOW
             )
-        operations.add_note(
+        staff_actions.add_note(
             db_session=session,
             request=loaded,
             staff_label=STAFF,

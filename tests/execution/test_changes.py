@@ -22,8 +22,9 @@ from dsr.execution import changes
 from dsr.execution.runner import run_request
 from dsr.execution.targets import ChangeRefused, load_map
 from dsr.outbox.models import OutboxMessage
+from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest, Task
-from dsr.requests.service import LinkSigner, submit_request, verify_request
+from dsr.requests.service import submit_request, verify_request
 from dsr.requests.workflow import RequestType, Status
 from dsr.suppression.service import is_suppressed
 from tests.dashboard.conftest import NOW

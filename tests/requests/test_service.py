@@ -22,14 +22,11 @@ from dsr.outbox.emails import render_email
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import DeliveryReport, deliver_due
 from dsr.outbox.smtp import SmtpSettings
+from dsr.requests.checks import RequestError
 from dsr.requests.emails import EmailKind, type_phrase
+from dsr.requests.links import LinkExpired, LinkInvalid, LinkSigner, LinkUsed
 from dsr.requests.models import DataRequest
 from dsr.requests.service import (
-    LinkExpired,
-    LinkInvalid,
-    LinkSigner,
-    LinkUsed,
-    RequestError,
     SubmitResult,
     answer_request,
     cancel_request,

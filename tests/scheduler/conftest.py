@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from dsr import db
+from dsr import db, store_models
 from dsr.audit.models import record_action
 from dsr.languages import Language
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.workflow import Actor, Status
-from dsr.scheduler.jobs import SchedulerSettings
+from dsr.scheduler.runs import SchedulerSettings
 from tests import factories
 
 NOW = datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
@@ -26,7 +26,7 @@ MakeRequest = Callable[..., int]
 @pytest.fixture
 def store(engine_url: str) -> Iterator[Engine]:
     """A fresh store, migrated, on this run's engine."""
-    db.import_models()
+    store_models.import_models()
     db.run_migrations(engine_url)
     engine = db.make_engine(engine_url)
     yield engine

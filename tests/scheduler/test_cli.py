@@ -15,7 +15,8 @@ from dsr import db
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Status
 from dsr.scheduler.cli import scheduler_group
-from dsr.scheduler.jobs import JOBS, SchedulerSettings, run_job
+from dsr.scheduler.jobs import JOBS, run_job
+from dsr.scheduler.runs import SchedulerSettings
 from tests.accounts.helpers import StaffClientFactory, staff_client
 from tests.scheduler.conftest import NOW, MakeRequest
 

@@ -20,10 +20,12 @@ from dsr.languages import Language
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
+from dsr.requests.jobs import MINIMISED_DOMAIN, email_digest, notice_kind
 from dsr.requests.workflow import Status
 from dsr.scheduler import jobs
-from dsr.scheduler.jobs import MINIMISED_DOMAIN, SchedulerSettings, notice_kind, run_job
+from dsr.scheduler.jobs import run_job
 from dsr.scheduler.models import JobRun
+from dsr.scheduler.runs import SchedulerSettings
 from tests.accounts.helpers import make_staff
 from tests.factories import reloaded
 from tests.scheduler.conftest import NOW, MakeRequest
@@ -176,7 +178,7 @@ def test_closed_requests_are_minimised_and_the_audit_chain_still_verifies(
     assert minimised.requester_email.endswith(f"@{MINIMISED_DOMAIN}")
     assert "zoe" not in minimised.requester_email and "zoe" not in minimised.normalized_email
     assert minimised.message is None and minimised.rectification_details is None
-    assert minimised.normalized_email == jobs.email_digest(
+    assert minimised.normalized_email == email_digest(
         settings.secret_key, "zoe.lefevre@example.org"
     )
     (message,) = _messages(store, "test:minimise")
@@ -261,7 +263,7 @@ def test_a_failing_item_is_logged_skipped_and_recorded(
             raise RuntimeError("zoe.lefevre@example.org")  # a message must never reach the log
         return real(**kwargs)
 
-    monkeypatch.setattr("dsr.scheduler.jobs.record_event", flaky)
+    monkeypatch.setattr("dsr.requests.status.record_event", flaky)
     run = run_job("expire_unverified", engine=store, settings=settings, now=NOW)
     assert (run.items_done, run.errors, run.error_summary) == (1, 1, "RuntimeError x1")
     assert reloaded(store, first).status is Status.RECEIVED  # rolled back, retried next run

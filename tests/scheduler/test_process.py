@@ -20,7 +20,7 @@ from sqlmodel import select
 
 from dsr import db
 from dsr.scheduler import process
-from dsr.scheduler.jobs import JOBS, SchedulerSettings
+from dsr.scheduler.jobs import JOBS
 from dsr.scheduler.models import JOB_STORE_TABLE, JobRun, scheduler_jobs
 from dsr.scheduler.process import (
     Lease,
@@ -29,6 +29,7 @@ from dsr.scheduler.process import (
     run_process,
     stored_job_ids,
 )
+from dsr.scheduler.runs import SchedulerSettings
 from tests.processes import STOP_GRACE_SECONDS, started
 from tests.waiting import wait_until
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
-from dsr import db
+from dsr import db, store_models
 from dsr.audit.chain import GENESIS, Tampering
 from dsr.audit.models import AuditHead, RequestEvent, record_action, record_event, verify_audit
 from dsr.requests.models import DataRequest
@@ -188,7 +188,7 @@ def test_details_and_text_hash_the_same_once_stored(
 
 @pytest.mark.databases("sqlite")
 def test_a_store_made_without_migrations_has_its_audit_head(engine_url: str) -> None:
-    db.import_models()
+    store_models.import_models()
     engine = db.make_engine(engine_url)
     SQLModel.metadata.create_all(engine)
     with db.transaction(engine) as session:

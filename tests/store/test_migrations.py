@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
-from dsr import db
+from dsr import db, store_models
 from dsr.audit.chain import GENESIS
 
 TABLES = {
@@ -41,7 +41,7 @@ def test_upgrade_builds_the_store_at_head(engine_url: str) -> None:
 
 def test_the_migrations_create_exactly_what_the_models_declare(engine_url: str) -> None:
     db.run_migrations(engine_url)
-    db.import_models()
+    store_models.import_models()
     engine = db.make_engine(engine_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

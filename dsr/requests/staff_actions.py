@@ -1,8 +1,8 @@
-"""What staff do to a request from its page: verify by hand, review, ask, approve, deny, assign,
-and annotate.
+"""What staff do to a request from its page: verify by hand, review, ask, approve, deny, extend
+the deadline, assign, and annotate.
 
 Each operation takes the session and flushes, never commits: the view's request boundary commits
-once. A status change goes through `workflow.apply` and its audit event is written in the same
+once. A status change goes through `change_status`, which writes its audit event in the same
 transaction, with the staff member who acted; an email to the requester is queued in the outbox in
 that transaction too. Each operation names the `version_id` of the request as the acting person saw
 it: if the request changed since (another person acted first), `RequestChanged` is raised and
@@ -18,18 +18,19 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from dsr.accounts.models import StaffRole, StaffUser
-from dsr.audit.models import record_action, record_event
+from dsr.audit.models import record_action
 from dsr.dates import written_date
 from dsr.requests.emails import EmailKind
+from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest
 from dsr.requests.service import (
-    LinkSigner,
     after_verified,
-    extend_deadline,
     mail_requester,
+    mark_verified,
     send_status_link,
 )
-from dsr.requests.workflow import Action, Actor, AuditFact, apply
+from dsr.requests.status import change_status
+from dsr.requests.workflow import Action, Actor, AuditFact
 
 NOTE_ACTION = "note_added"
 ASSIGN_ACTION = "assigned"
@@ -81,24 +82,25 @@ def _step(
     now: datetime,
     reason: str | None = None,
     details: dict[str, object] | None = None,
-    also: Callable[[], None] | None = None,
+    also: Callable[[AuditFact], None] | None = None,
 ) -> AuditFact:
-    """Apply one workflow step taken by staff (with `also`, the other changes it brings), write
-    it, and audit it, all in this transaction."""
+    """Take one workflow step as staff (with `also`, the other changes it brings) through
+    `change_status`, unless the request changed since the page was shown."""
     _check_version(request, version_id)
-    transition = apply(request.state, action, actor=Actor.STAFF, at=now, reason=reason)
-    request.store_state(transition.state)
-    if also is not None:
-        also()
-    _flush_change(db_session)
-    record_event(
-        db_session=db_session,
-        request=request,
-        fact=transition.fact,
-        actor_label=staff_label,
-        details=details,
-    )
-    return transition.fact
+    try:
+        return change_status(
+            db_session=db_session,
+            request=request,
+            action=action,
+            actor=Actor.STAFF,
+            at=now,
+            reason=reason,
+            actor_label=staff_label,
+            details=details,
+            also=also,
+        )
+    except StaleDataError:
+        raise RequestChanged() from None
 
 
 def verify_by_hand(
@@ -115,11 +117,6 @@ def verify_by_hand(
     send the requester the link of their status page, as a verification by link does."""
     if not (reason or "").strip():
         raise OperationRefused("Say how the requester's address was checked.")
-
-    def verified() -> None:
-        request.verified_at = now
-        request.verification_nonce = None
-
     _step(
         db_session,
         request,
@@ -128,7 +125,7 @@ def verify_by_hand(
         staff_label=staff_label,
         now=now,
         reason=reason,
-        also=verified,
+        also=lambda fact: mark_verified(request, fact),
     )
     send_status_link(db_session, request, now=now, links=links, already_verified=False)
     after_verified(db_session, request, now)
@@ -178,7 +175,7 @@ def _ask(
         now=now,
         reason=text,
         details=details,
-        also=lambda: tokens.append(request.issue_status_token()),
+        also=lambda _fact: tokens.append(request.issue_status_token()),
     )
     token = tokens[0]
     mail_requester(
@@ -419,3 +416,41 @@ def extend(
         )
     except StaleDataError:
         raise RequestChanged() from None
+
+
+def extend_deadline(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    months: int,
+    reason: str,
+    staff_label: str,
+    now: datetime,
+) -> None:
+    """Extend the request's deadline once, by one or two months, and email the requester the new
+    date with the reasons (Art. 12(3), R4); `staff_label` names who decided it in the audit log.
+
+    Raise WorkflowError when the rules forbid it (no reason, already extended, too late, a closed
+    request, more than two months); nothing changes then.
+    """
+    change_status(
+        db_session=db_session,
+        request=request,
+        action=Action.EXTEND,
+        actor=Actor.STAFF,
+        at=now,
+        reason=reason,
+        months=months,
+        actor_label=staff_label,
+    )
+    mail_requester(
+        db_session,
+        request,
+        EmailKind.EXTENDED,
+        dedup_key=f"extended:{request.id}",
+        now=now,
+        months=request.extension_months,
+        reason=request.extension_reason,
+        due_on=written_date(request.state.due_as_of(now), request.language),
+    )
+    db_session.flush()

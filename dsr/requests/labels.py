@@ -1,0 +1,69 @@
+"""The names of request types and statuses as requesters and staff read them, in the current
+locale; `init_app` gives them to every template."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from flask import Flask
+
+from dsr.i18n import lazy_gettext
+from dsr.requests.workflow import RequestType, Status
+
+REQUEST_TYPE_LABELS: Mapping[RequestType, str] = MappingProxyType(
+    {
+        RequestType.ACCESS: lazy_gettext("Get a copy of my data"),
+        RequestType.PORTABILITY: lazy_gettext("Export my data in a reusable format"),
+        RequestType.ERASURE: lazy_gettext("Erase my data"),
+        RequestType.RECTIFICATION: lazy_gettext("Correct my data"),
+        RequestType.RESTRICTION: lazy_gettext("Restrict the use of my data"),
+        RequestType.OBJECTION: lazy_gettext("Stop marketing messages"),
+        RequestType.DEACTIVATION: lazy_gettext("Deactivate my account"),
+    }
+)
+"""What a requester asks for, in their words."""
+
+STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
+    {
+        Status.RECEIVED: lazy_gettext("Waiting for you to confirm your email address"),
+        Status.VERIFIED: lazy_gettext("Received, waiting to be reviewed"),
+        Status.IN_REVIEW: lazy_gettext("Being reviewed"),
+        Status.AWAITING_REQUESTER: lazy_gettext("Waiting for your answer"),
+        Status.APPROVED: lazy_gettext("Approved"),
+        Status.PROCESSING: lazy_gettext("Being carried out"),
+        Status.COMPLETED: lazy_gettext("Completed"),
+        Status.DENIED: lazy_gettext("Refused"),
+        Status.FAILED: lazy_gettext("Delayed by a technical problem: we are on it"),
+        Status.EXPIRED: lazy_gettext("Expired: the email address was never confirmed"),
+        Status.CANCELLED: lazy_gettext("Cancelled"),
+    }
+)
+"""Where a request stands, as its requester reads it."""
+
+STAFF_STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
+    {
+        Status.RECEIVED: lazy_gettext("Awaiting email confirmation"),
+        Status.VERIFIED: lazy_gettext("Verified, to review"),
+        Status.IN_REVIEW: lazy_gettext("In review"),
+        Status.AWAITING_REQUESTER: lazy_gettext("Awaiting the requester"),
+        Status.APPROVED: lazy_gettext("Approved"),
+        Status.PROCESSING: lazy_gettext("Processing"),
+        Status.COMPLETED: lazy_gettext("Completed"),
+        Status.DENIED: lazy_gettext("Denied"),
+        Status.FAILED: lazy_gettext("Failed"),
+        Status.EXPIRED: lazy_gettext("Expired (never verified)"),
+        Status.CANCELLED: lazy_gettext("Cancelled"),
+    }
+)
+"""Where a request stands, as staff read it on the dashboard."""
+
+
+def init_app(app: Flask) -> None:
+    """Let templates name a request's type and status: `request_type_label`, `status_label` (the
+    requester's words) and `staff_status_label` (the dashboard's)."""
+    app.jinja_env.globals.update(
+        request_type_label=REQUEST_TYPE_LABELS.__getitem__,
+        status_label=STATUS_LABELS.__getitem__,
+        staff_status_label=STAFF_STATUS_LABELS.__getitem__,
+    )

@@ -1,0 +1,106 @@
+"""What every scheduled job is given and what a run of it did.
+
+A job takes the store's engine, the settings, the time of the run and the outcome it fills in; it
+handles its items one by one with `each_item`, each in its own transaction, so that a failing item
+is logged (by id and error class, never personal data) and skipped without stopping the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from dsr.api.callback_addresses import ALLOWED_NETWORKS_SETTING, IPNetwork, parse_allowed_networks
+from dsr.languages import Language
+from dsr.outbox.smtp import SmtpSettings
+from dsr.scheduler.models import ERROR_SUMMARY_MAX
+
+log = logging.getLogger("dsr.scheduler.jobs")  # the name of every job line in the logs
+
+DEFAULT_CLOSED_RETENTION_DAYS = 5 * 365 + 1  # R32: five years
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings:
+    """What the jobs need to know, read from the environment (`from_environ`)."""
+
+    secret_key: str
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    unverified_expiry_days: int = 7
+    closed_request_retention_days: int = DEFAULT_CLOSED_RETENTION_DAYS
+    stuck_processing_hours: int = 24
+    staff_language: Language = Language.FR
+    callback_allowed_networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> SchedulerSettings:
+        """Read DSR_SECRET_KEY, the DSR_SMTP_* settings, DSR_UNVERIFIED_EXPIRY_DAYS,
+        DSR_CLOSED_REQUEST_RETENTION_DAYS, DSR_STUCK_PROCESSING_HOURS, DSR_STAFF_LANGUAGE and
+        DSR_CALLBACK_ALLOWED_NETWORKS."""
+
+        def number(name: str, default: int) -> int:
+            raw = environ.get(f"DSR_{name}", "").strip()
+            if not raw:
+                return default
+            value = int(raw)
+            if value < 1:
+                raise ValueError(f"DSR_{name} must be a positive whole number")
+            return value
+
+        return cls(
+            secret_key=environ.get("DSR_SECRET_KEY", "dev"),
+            smtp=SmtpSettings.from_config(environ),
+            unverified_expiry_days=number("UNVERIFIED_EXPIRY_DAYS", 7),
+            closed_request_retention_days=number(
+                "CLOSED_REQUEST_RETENTION_DAYS", DEFAULT_CLOSED_RETENTION_DAYS
+            ),
+            stuck_processing_hours=number("STUCK_PROCESSING_HOURS", 24),
+            staff_language=Language(environ.get("DSR_STAFF_LANGUAGE", "fr").strip() or "fr"),
+            callback_allowed_networks=parse_allowed_networks(environ.get(ALLOWED_NETWORKS_SETTING)),
+        )
+
+
+@dataclass(slots=True)
+class JobOutcome:
+    """What a run did: items handled, and the kinds of the errors met."""
+
+    items_done: int = 0
+    error_kinds: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def errors(self) -> int:
+        return sum(self.error_kinds.values())
+
+    def failed(self, kind: str, count: int = 1) -> None:
+        self.error_kinds[kind] += count
+
+    def summary(self) -> str | None:
+        """The error kinds with their counts, e.g. "OperationalError x2"; no messages."""
+        if not self.error_kinds:
+            return None
+        shown = ", ".join(f"{kind} x{count}" for kind, count in sorted(self.error_kinds.items()))
+        return shown[:ERROR_SUMMARY_MAX]
+
+
+Job = Callable[[Engine, SchedulerSettings, datetime, JobOutcome], None]
+
+
+def each_item(
+    job: str, outcome: JobOutcome, item_ids: Iterable[int | None], handle: Callable[[int], bool]
+) -> None:
+    """Handle every item in turn; one that raises is logged by id and skipped. `handle` returns
+    whether it did something (counted in items_done)."""
+    for item_id in item_ids:
+        if item_id is None:
+            continue
+        try:
+            if handle(item_id):
+                outcome.items_done += 1
+        except Exception as error:  # one bad item never stops the batch
+            log.error("job %s: item %s failed: %s", job, item_id, type(error).__name__)
+            outcome.failed(type(error).__name__)
