@@ -23,7 +23,7 @@ from dsr.accounts.models import StaffRole, StaffUser
 from dsr.audit.models import RequestEvent
 from dsr.background import deliver_after_commit
 from dsr.dashboard import operations
-from dsr.dashboard.blueprint import blueprint, current_data_map, open_systems
+from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import (
     ActionForm,
     AskForm,
@@ -36,6 +36,7 @@ from dsr.dashboard.forms import (
     VerifyForm,
 )
 from dsr.dashboard.queue import Urgency, due_as_of, urgency_of
+from dsr.datamap import desk_map, open_systems
 from dsr.db import get_session, utcnow
 from dsr.execution.runner import run_after_approval
 from dsr.i18n import current_language, gettext, lazy_gettext
@@ -173,14 +174,14 @@ def subject_data(data_request: DataRequest) -> SubjectData:
     cannot be read is reported, not raised."""
     if data_request.verified_at is None:
         return SubjectData()
-    data_map = current_data_map()
+    data_map = desk_map(current_app.config)
     identity = next(
         (name for name, spec in data_map.identities.items() if spec.kind is IdentityKind.EMAIL),
         None,
     )
     if identity is None:
         return SubjectData(problem=gettext("The data map declares no email identity."))
-    with open_systems().opened() as systems:
+    with open_systems(current_app.config, data_map).opened() as systems:
         try:
             location = locate_subject(data_map, systems, identity, data_request.requester_email)
         except SystemUnavailable as error:
@@ -265,7 +266,7 @@ def _render(
         events=timeline(db_session, data_request),
         earlier=earlier_requests(db_session, data_request),
         subject=subject_data(data_request),
-        data_map=current_data_map(),
+        data_map=desk_map(current_app.config),
         language=current_language().value,
         forms=forms,
         staff_names=dict(staff),

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -38,7 +37,7 @@ from dsr.db import get_session, utcnow
 from dsr.delivery import service
 from dsr.delivery.forms import DownloadCodeForm, SendReportForm
 from dsr.delivery.models import DeliveryMethod, DownloadLink, Report, ReportKind
-from dsr.execution.runner import EXECUTION_SETTINGS, failure_reason, has_executor, run_after_commit
+from dsr.execution.runner import failure_reason, has_executor, run_after_commit
 from dsr.extensions import limiter
 from dsr.i18n import gettext
 from dsr.links import public_url
@@ -46,13 +45,6 @@ from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Status
 
 blueprint = Blueprint("delivery", __name__)
-
-DELIVERY_SETTINGS: Mapping[str, Any] = {
-    **EXECUTION_SETTINGS,
-    "DOWNLOAD_LIMIT_PER_ADDRESS": "30/hour",
-    "DOWNLOAD_CODES_PER_LINK": "5/hour",
-}
-"""Settings of execution and delivery and their defaults (each can be set as DSR_<NAME>)."""
 
 MEDIA_TYPES: Mapping[ReportKind, str] = {
     ReportKind.PDF: "application/pdf",

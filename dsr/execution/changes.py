@@ -22,6 +22,7 @@ from sqlmodel import select as model_select
 
 from dsr import db
 from dsr.audit.models import RequestEvent, record_action
+from dsr.datamap import desk_map, open_systems
 from dsr.execution.change_records import RectificationValue
 from dsr.execution.runner import (
     ExecutionContext,
@@ -29,12 +30,7 @@ from dsr.execution.runner import (
     ExecutionResult,
     register_executor,
 )
-from dsr.execution.targets import (
-    ChangeRefused,
-    email_identity,
-    load_map,
-    open_target_systems,
-)
+from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.languages import Language
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import TYPE_LABELS, EmailKind, render_email
@@ -200,9 +196,9 @@ def change_subject(
     settings: Mapping[str, Any], email: str, name: str, *, now: datetime
 ) -> ChangeOutcome:
     """Locate the subject by email and apply the map's change `name` to their rows."""
-    data_map = load_map(settings)
+    data_map = desk_map(settings)
     change = _change(data_map, name)
-    with open_target_systems(settings, data_map).opened() as systems:
+    with open_systems(settings, data_map).opened() as systems:
         location = locate_subject(data_map, systems, email_identity(data_map), email)
         return apply_subject_change(data_map, systems, location, change, now=now)
 
@@ -327,7 +323,7 @@ RECTIFIED_WHAT = "des données d'une personne ont été rectifiées dans nos sys
 
 def _execute_change(context: ExecutionContext) -> ExecutionResult:
     name = CHANGE_OF_TYPE[context.request_type]
-    data_map = load_map(context.settings)
+    data_map = desk_map(context.settings)
     try:
         key = suppression_key(context.settings)
     except ValueError as error:
@@ -380,7 +376,7 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
             "No new value was approved: enter the corrected values on the request's page, "
             "then run it again."
         )
-    data_map = load_map(context.settings)
+    data_map = desk_map(context.settings)
     categories = sorted(
         {
             category_id
@@ -390,7 +386,7 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
         }
     )
     try:
-        with open_target_systems(context.settings, data_map).opened() as systems:
+        with open_systems(context.settings, data_map).opened() as systems:
             location = locate_subject(
                 data_map, systems, email_identity(data_map), context.requester_email
             )
@@ -482,7 +478,7 @@ def reactivate(
         reason=reason.strip(),
         details={"change": "reactivation", "rows": outcome.total, "tables": outcome.rows},
     )
-    description = _change(load_map(settings), "reactivation").description
+    description = _change(desk_map(settings), "reactivation").description
     _mail_change_done(
         db_session,
         request,
@@ -513,7 +509,7 @@ def announce_restriction_lift(
         )
     if _events(db_session, request, LIFTED_ACTION):
         raise ChangeRefused("The restriction is already lifted.")
-    _change(load_map(settings), "lift_restriction")
+    _change(desk_map(settings), "lift_restriction")
     record_action(
         db_session=db_session,
         request=request,
@@ -677,7 +673,7 @@ def apply_objection_now(
         at=now,
         details={"change": "marketing_objection", "rows": outcome.total, "tables": outcome.rows},
     )
-    change = _change(load_map(settings), "marketing_objection")
+    change = _change(desk_map(settings), "marketing_objection")
     _mail_change_done(
         db_session,
         request,

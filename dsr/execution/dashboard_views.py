@@ -21,8 +21,8 @@ from dsr.accounts.models import StaffRole
 from dsr.audit.models import RequestEvent
 from dsr.background import deliver_after_commit
 from dsr.dashboard import operations
-from dsr.dashboard.blueprint import current_data_map, open_systems
 from dsr.dashboard.request_views import request_by_reference
+from dsr.datamap import desk_map, open_systems
 from dsr.db import get_session, utcnow
 from dsr.execution import changes, erasure
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun
@@ -105,8 +105,8 @@ def changes_panel(data_request: DataRequest) -> ChangesPanel:
             is not None
         )
         if data_request.verified_at is not None and status not in TERMINAL:
-            data_map = current_data_map()
-            with open_systems().opened() as systems:
+            data_map = desk_map(current_app.config)
+            with open_systems(current_app.config, data_map).opened() as systems:
                 try:
                     panel.plan = erasure.subject_plan(
                         data_map, systems, data_request.requester_email
@@ -116,7 +116,7 @@ def changes_panel(data_request: DataRequest) -> ChangesPanel:
                 except ChangeRefused as error:
                     panel.plan_problem = error.message
     if kind is RequestType.RECTIFICATION and data_request.id is not None:
-        data_map = current_data_map()
+        data_map = desk_map(current_app.config)
         approved = changes.approved_values(db_session, data_request.id)
         language = "fr" if data_request.language.value == "fr" else "en"
         for (system, column), category_id in changes.rectifiable_fields(data_map).items():
@@ -185,7 +185,7 @@ def save_rectification(reference: str) -> AnyResponse:
     who = _staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
-    data_map = current_data_map()
+    data_map = desk_map(current_app.config)
     values: dict[tuple[str, str], str | None] = {}
     for name, value in request.form.items():
         if name.startswith(FIELD_PREFIX):

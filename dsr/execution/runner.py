@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from dsr import db
 from dsr.audit.models import RequestEvent, record_event
+from dsr.config import DEFAULTS
 from dsr.languages import Language
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, RequestType, Status, WorkflowError, apply
@@ -32,14 +33,6 @@ log = logging.getLogger(__name__)
 
 REASON_MAX = 500
 """A failure's reason is shown to staff and audited: one line, bounded."""
-
-EXECUTION_SETTINGS: Mapping[str, Any] = {
-    "EXECUTE_AFTER_APPROVAL": True,
-    "REPORTS_DIR": None,  # None: <instance>/reports
-    "DELIVERY_DAYS": 7,
-    "DOWNLOADS_ALLOWED": 3,
-}
-"""Settings of the execution of requests and their defaults (each can be set as DSR_<NAME>)."""
 
 
 class ExecutionFailed(Exception):
@@ -129,7 +122,7 @@ def reports_dir(settings: Mapping[str, Any]) -> Path:
 
 def app_settings(config: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
     """Return the settings a run reads, from an application's configuration."""
-    return {**EXECUTION_SETTINGS, **config, "INSTANCE_PATH": instance_path}
+    return {**DEFAULTS, **config, "INSTANCE_PATH": instance_path}
 
 
 def run_request(

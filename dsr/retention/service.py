@@ -24,8 +24,10 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.engine import Engine
 
 from dsr.audit.models import record_action
+from dsr.config import DEFAULTS
+from dsr.datamap import desk_map, open_systems
 from dsr.db import table_of, transaction
-from dsr.execution.targets import load_map, open_target_systems, secret_key
+from dsr.execution.targets import secret_key
 from dsr.languages import Language
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import email_environment, shown_date
@@ -33,7 +35,6 @@ from dsr.requests.workflow import Actor
 from dsr.retention.models import RetentionWarning
 from inventory.model import DataMap, ErasureAction
 from inventory.retention import (
-    DEFAULT_BATCH_SIZE,
     CategorySweep,
     Gate,
     Key,
@@ -47,13 +48,6 @@ from inventory.retention import (
 from inventory.systems import Systems
 
 log = logging.getLogger(__name__)
-
-RETENTION_SETTINGS: Mapping[str, Any] = {
-    "RETENTION_WARNING_DAYS": 30,
-    "RETENTION_BATCH_SIZE": DEFAULT_BATCH_SIZE,
-    "RETENTION_WARNING_LANGUAGE": "fr",
-}
-"""Settings of the sweeps and their defaults (each can be set as DSR_<NAME>)."""
 
 AUDIT_ACTION = "retention_sweep"
 WARNING_SUBJECTS: Mapping[Language, str] = {
@@ -109,7 +103,7 @@ class RetentionReport:
 
 def retention_settings(settings: Mapping[str, Any]) -> tuple[int, int, Language]:
     """Return (warning days, batch size, language of the warnings) from the settings."""
-    merged = {**RETENTION_SETTINGS, **settings}
+    merged = {**DEFAULTS, **settings}
     days = int(merged["RETENTION_WARNING_DAYS"])
     batch = int(merged["RETENTION_BATCH_SIZE"])
     if days < 0 or batch < 1:
@@ -122,8 +116,8 @@ def plan_retention_now(
 ) -> RetentionPlan:
     """Return what `run_retention` would sweep at `now` (the dry run), changing nothing."""
     days, _, _ = retention_settings(settings)
-    data_map = load_map(settings)
-    with open_target_systems(settings, data_map).opened() as systems:
+    data_map = desk_map(settings)
+    with open_systems(settings, data_map).opened() as systems:
         return plan_retention(data_map, systems, now, gates=_gates(engine, data_map, now, days))
 
 
@@ -142,9 +136,9 @@ def run_retention(
     """
     days, default_batch, language = retention_settings(settings)
     size = batch_size or default_batch
-    data_map = load_map(settings)
+    data_map = desk_map(settings)
     key = secret_key(settings)
-    with open_target_systems(settings, data_map).opened() as systems:
+    with open_systems(settings, data_map).opened() as systems:
         warned = send_warnings(
             engine=engine,
             data_map=data_map,
