@@ -74,9 +74,8 @@ def _shown_map_path() -> Path:
     "--map",
     "map_path",
     default=lambda: command_settings().values["DATA_MAP"],
-    show_default="data_map.yaml",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="The data map to use (env DSR_DATA_MAP).",
+    help="The data map to use (env DSR_DATA_MAP).  [default: data_map.yaml]",
 )
 def main(map_path: Path | None) -> None:
     """Answer GDPR data-subject requests from one declarative data map."""
@@ -275,8 +274,8 @@ def demo_group() -> None:
 @click.option(
     "--url",
     default=lambda: command_settings().values["DEMO_PLATFORM_URL"],
-    show_default=DEFAULT_DEMO_URL,
-    help="Database to fill (SQLite, PostgreSQL or MariaDB URL; env DSR_DEMO_PLATFORM_URL).",
+    help="Database to fill (SQLite, PostgreSQL or MariaDB URL; env DSR_DEMO_PLATFORM_URL).  "
+    f"[default: {DEFAULT_DEMO_URL}]",
 )
 @click.option("--learners", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--seed", "seed", type=int, default=3, show_default=True)

@@ -244,11 +244,13 @@ class Settings:
     are built from it; nothing else reads the environment.
 
     `values` holds every setting by its name without the prefix (SECRET_KEY, DATA_MAP...), and
-    SYSTEM_ENVIRONMENT, the environment the map's systems read their URLs from.
+    SYSTEM_ENVIRONMENT, the environment the map's systems read their URLs from; `given` names
+    the settings set by `instance/config.py`, the environment or the caller, not by the defaults.
     """
 
     values: Mapping[str, Any]
     instance_path: Path
+    given: frozenset[str] = frozenset()
 
     @classmethod
     def load(
@@ -265,14 +267,22 @@ class Settings:
         `config_file`, `instance/config.py` is read between the defaults and the environment.
         """
         folder = instance_path if instance_path is not None else default_instance_path()
-        values = Config(str(folder), _starting_values(folder))
+        starting = _starting_values(folder)
+        values = Config(str(folder), starting)
         if config_file:
             values.from_pyfile("config.py", silent=True)
+        given = {
+            name
+            for name, value in values.items()
+            if name not in starting or starting[name] is not value
+        }
         for key in sorted(environ):
             if key.startswith(PREFIX):
-                _set_from_text(values, key.removeprefix(PREFIX), environ[key])
+                name = key.removeprefix(PREFIX)
+                _set_from_text(values, name, environ[key])
+                given.add(name.split("__")[0])
         values.setdefault("SYSTEM_ENVIRONMENT", dict(environ))
-        return cls(MappingProxyType(dict(values)), folder)
+        return cls(MappingProxyType(dict(values)), folder, frozenset(given))
 
     @classmethod
     def from_process(cls, *, instance_path: Path | None = None) -> Settings:
@@ -287,11 +297,17 @@ class Settings:
         """Return the defaults overridden by `given` (settings by name, as tests pass them),
         without reading the environment or `instance/config.py`."""
         folder = instance_path if instance_path is not None else default_instance_path()
-        return cls(MappingProxyType({**_starting_values(folder), **given}), folder)
+        return cls(
+            MappingProxyType({**_starting_values(folder), **given}), folder, frozenset(given)
+        )
 
     def replace(self, **changes: Any) -> Settings:
         """Return these settings with some values changed (e.g. DATA_MAP from `dsr --map`)."""
-        return Settings(MappingProxyType({**self.values, **changes}), self.instance_path)
+        return Settings(
+            MappingProxyType({**self.values, **changes}),
+            self.instance_path,
+            self.given | frozenset(changes),
+        )
 
     @property
     def database_url(self) -> str:
@@ -312,8 +328,13 @@ class Settings:
         return chosen or ("json" if production else "text")
 
     def for_run(self) -> dict[str, Any]:
-        """Return the settings an executor or a sweep reads (the values and INSTANCE_PATH)."""
-        return {**self.values, "INSTANCE_PATH": str(self.instance_path)}
+        """Return the settings a command's executor or sweep reads: the values and
+        INSTANCE_PATH, without the development SECRET_KEY unless it was set: a command that
+        pseudonymises or signs asks for DSR_SECRET_KEY instead of using the default."""
+        run = {**self.values, "INSTANCE_PATH": str(self.instance_path)}
+        if "SECRET_KEY" not in self.given:
+            del run["SECRET_KEY"]
+        return run
 
 
 PREFIX = "DSR_"

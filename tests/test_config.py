@@ -11,8 +11,8 @@ from flask import Config
 
 from dsr.cli import main
 from dsr.config import DEFAULTS, InsecureConfiguration, Settings, current_settings
-from dsr.outbox.smtp import SmtpSettings, SmtpSettingsError
 from dsr.datamap import DEFAULT_MAP_PATH as MAP
+from dsr.outbox.smtp import SmtpSettings, SmtpSettingsError
 from dsr.scheduler.jobs import DEFAULT_CLOSED_RETENTION_DAYS, SchedulerSettings
 
 
@@ -136,3 +136,10 @@ def test_a_command_runs_under_an_application_carrying_the_settings(tmp_path: Pat
     [settings] = seen
     assert settings.values["DELIVERY_DAYS"] == 21
     assert settings.values["DATA_MAP"] == "other.yaml"  # the option beats the environment
+
+
+def test_a_command_run_needs_a_secret_key_that_was_set(tmp_path: Path) -> None:
+    assert "SECRET_KEY" not in _load({}, tmp_path).for_run()
+    run = _load({"DSR_SECRET_KEY": "set-for-the-run"}, tmp_path).for_run()
+    assert (run["SECRET_KEY"], run["INSTANCE_PATH"]) == ("set-for-the-run", str(tmp_path))
+    assert Settings.from_mapping({"SECRET_KEY": "given"}).for_run()["SECRET_KEY"] == "given"
