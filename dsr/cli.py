@@ -1,7 +1,8 @@
 """The `dsr` command line: check the map, find a subject, seed the demo, write the register.
 
 Exit codes: 0 success, 1 a problem the output explains (invalid map, unreachable system),
-2 a usage error (click's own).
+2 a usage error (click's own). Every command runs in an application context carrying the one
+settings object (`dsr.commands`), where the desk's map and systems come from (`dsr.datamap`).
 """
 
 from __future__ import annotations
