@@ -327,6 +327,15 @@ class Settings:
         production = str(self.values.get("ENV") or "").strip().lower() == PRODUCTION
         return chosen or ("json" if production else "text")
 
+    def signing(self, *, with_given: bool = False) -> dict[str, Any]:
+        """Return the settings a command checks before it signs links or hashes addresses
+        (`check_settings`): ENV, the secrets and PUBLIC_URL, and with `with_given` every other
+        setting that was set, but not the web server's defaults (its store, its rate limits),
+        which are no concern of the command."""
+        names = set(SIGNING_SETTINGS) | (self.given if with_given else set())
+        names.discard("SYSTEM_ENVIRONMENT")
+        return {name: self.values.get(name) for name in sorted(names)}
+
     def for_run(self) -> dict[str, Any]:
         """Return the settings a command's executor or sweep reads: the values and
         INSTANCE_PATH, without the development SECRET_KEY unless it was set: a command that
@@ -338,6 +347,15 @@ class Settings:
 
 
 PREFIX = "DSR_"
+SIGNING_SETTINGS = (
+    "ENV",
+    "SECRET_KEY",
+    "PSEUDONYMISATION_KEY",
+    "SUPPRESSION_KEY",
+    "TOTP_ENCRYPTION_KEY",
+    "PUBLIC_URL",
+)
+"""What a command that signs links and hashes addresses checks in production."""
 
 
 def _starting_values(instance_path: Path) -> dict[str, Any]:

@@ -10,7 +10,13 @@ from click.testing import CliRunner
 from flask import Config
 
 from dsr.cli import main
-from dsr.config import DEFAULTS, InsecureConfiguration, Settings, current_settings
+from dsr.config import (
+    DEFAULTS,
+    InsecureConfiguration,
+    Settings,
+    check_settings,
+    current_settings,
+)
 from dsr.datamap import DEFAULT_MAP_PATH as MAP
 from dsr.outbox.smtp import SmtpSettings, SmtpSettingsError
 from dsr.scheduler.jobs import DEFAULT_CLOSED_RETENTION_DAYS, SchedulerSettings
@@ -143,3 +149,20 @@ def test_a_command_run_needs_a_secret_key_that_was_set(tmp_path: Path) -> None:
     run = _load({"DSR_SECRET_KEY": "set-for-the-run"}, tmp_path).for_run()
     assert (run["SECRET_KEY"], run["INSTANCE_PATH"]) == ("set-for-the-run", str(tmp_path))
     assert Settings.from_mapping({"SECRET_KEY": "given"}).for_run()["SECRET_KEY"] == "given"
+
+
+def test_a_command_checks_its_secrets_not_the_web_servers_defaults(tmp_path: Path) -> None:
+    settings = _load({"DSR_ENV": "production", "DSR_REPORTS_DIR": "/srv/reports"}, tmp_path)
+    checked = settings.signing()
+    assert set(checked) == {
+        "ENV",
+        "SECRET_KEY",
+        "PSEUDONYMISATION_KEY",
+        "SUPPRESSION_KEY",
+        "TOTP_ENCRYPTION_KEY",
+        "PUBLIC_URL",
+    }
+    assert "DATABASE_URL" not in checked  # a SQLite store is the web server's concern
+    assert settings.signing(with_given=True)["REPORTS_DIR"] == "/srv/reports"
+    with pytest.raises(InsecureConfiguration, match="DSR_SECRET_KEY is not set"):
+        check_settings(checked)

@@ -37,7 +37,7 @@ def request_run(reference: str, database_url: str) -> None:
     """Carry out the approved (or failed) request REFERENCE; exit 1 if it fails."""
     settings = config.current_settings().for_run()
     try:  # an erasure's certificate link starts with DSR_PUBLIC_URL
-        config.check_settings(settings)
+        config.check_settings(config.current_settings().signing(with_given=True))
     except config.InsecureConfiguration as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None

@@ -28,20 +28,9 @@ def _settings() -> SchedulerSettings:
         raise click.ClickException(str(error)) from None
 
 
-PRODUCTION_CHECKED = (
-    "ENV",
-    "SECRET_KEY",
-    "PSEUDONYMISATION_KEY",
-    "SUPPRESSION_KEY",
-    "TOTP_ENCRYPTION_KEY",
-    "PUBLIC_URL",
-)
-"""The settings the scheduler checks before it starts: it signs the links of the emails it sends."""
-
-
 def _refuse_unsafe_production(settings: config.Settings) -> None:
     """Refuse to run with the default secret in production, as the web application does."""
-    checked = {name: settings.values.get(name) for name in PRODUCTION_CHECKED}
+    checked = settings.signing()
     try:
         if config.is_production(checked):
             config.check_production(checked)
