@@ -117,6 +117,13 @@ def _configured_secret() -> str | None:
     return None if secret in (None, "", DEFAULT_SECRET_KEY) else str(secret)
 
 
+def _required(context: click.Context, parameter: click.Parameter, value: str | None) -> str:
+    """Refuse a missing value as click's `required` does (it lets a default of None through)."""
+    if value is None:
+        raise click.MissingParameter(ctx=context, param=parameter)
+    return value
+
+
 def _networks(
     _context: click.Context, _parameter: click.Parameter, value: str
 ) -> tuple[IPNetwork, ...]:
@@ -130,8 +137,9 @@ def _networks(
 @database_url_option
 @click.option(
     "--secret-key",
-    default=lambda: _configured_secret(),
+    default=_configured_secret,
     required=True,
+    callback=_required,
     help="The application's SECRET_KEY, from which each client's signing secret is derived "
     "(env DSR_SECRET_KEY).",
 )

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete
 from sqlmodel import Session, col
 
+from dsr.config import DEFAULTS
 from dsr.datamap import desk_map, open_systems
 from dsr.delivery.models import Report, ReportKind
 from dsr.execution.runner import (
@@ -102,6 +103,13 @@ def _load_map(settings: Mapping[str, Any]) -> DataMap:
         ) from None
 
 
+def _whole(settings: Mapping[str, Any], name: str) -> int:
+    """Return a whole-number setting, its default when unset: 0 is a value (DSR_DELIVERY_DAYS=0
+    makes a report expire as soon as it is produced), whether it came as text or as JSON."""
+    value = settings.get(name)
+    return int(DEFAULTS[name] if value is None or value == "" else value)
+
+
 def run_access(context: ExecutionContext) -> ExecutionResult:
     """Collect the subject's data and render their report (and archive, for portability)."""
     settings = context.settings
@@ -115,8 +123,7 @@ def run_access(context: ExecutionContext) -> ExecutionResult:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # nothing half-done is kept
         raise
-    days = int(settings.get("DELIVERY_DAYS") or 7)
-    downloads = int(settings.get("DOWNLOADS_ALLOWED") or 3)
+    days, downloads = _whole(settings, "DELIVERY_DAYS"), _whole(settings, "DOWNLOADS_ALLOWED")
     request_id, now = context.request_id, context.now
 
     def record(db_session: Session) -> None:
