@@ -113,6 +113,8 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "API_CALLBACK_TIMEOUT_SECONDS": 5.0,
         # --- execution of requests and delivery of their reports
         "EXECUTE_AFTER_APPROVAL": True,
+        # Apply an objection to marketing as soon as the address is verified.
+        "OBJECTION_IMMEDIATE": True,
         "REPORTS_DIR": None,  # None: <instance>/reports
         "DELIVERY_DAYS": 7,
         "DOWNLOADS_ALLOWED": 3,

@@ -22,6 +22,7 @@ from sqlmodel import select as model_select
 
 from dsr import db
 from dsr.audit.models import RequestEvent, record_action
+from dsr.config import DEFAULTS
 from dsr.datamap import desk_map, open_systems
 from dsr.execution.change_records import RectificationValue
 from dsr.execution.runner import (
@@ -694,6 +695,6 @@ def objection_hook(db_session: Session, request: DataRequest, now: datetime) -> 
     if not has_app_context():
         return
     settings = current_app.config
-    if not settings.get("OBJECTION_IMMEDIATE", True):
+    if not settings.get("OBJECTION_IMMEDIATE", DEFAULTS["OBJECTION_IMMEDIATE"]):
         return
     apply_objection_now(db_session=db_session, request=request, settings=settings, now=now)

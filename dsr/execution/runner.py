@@ -295,5 +295,5 @@ def run_after_commit(
 def run_after_approval(db_session: Session, *, request: DataRequest) -> None:
     """Carry out `request` as soon as its approval commits, unless EXECUTE_AFTER_APPROVAL is
     off (staff then run it from its page, or `dsr request run REF`)."""
-    if current_app.config.get("EXECUTE_AFTER_APPROVAL", True):
+    if current_app.config.get("EXECUTE_AFTER_APPROVAL", DEFAULTS["EXECUTE_AFTER_APPROVAL"]):
         run_after_commit(db_session, request=request)
