@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -39,19 +38,6 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 """The checkout: templates/ and static/ are at its root, beside the packages."""
 
-WEB_SETTINGS: Mapping[str, Any] = {
-    "MAX_CONTENT_LENGTH": 128 * 1024,  # the longest form, all in 4-byte characters, fits
-    "SESSION_COOKIE_SAMESITE": "Lax",
-    "RATELIMIT_STORAGE_URI": "memory://",
-    # Said for every application: Flask-Limiter's one `limiter` would otherwise keep the last
-    # application's choice (an app made with limits off would leave them off for the next one).
-    "RATELIMIT_ENABLED": True,
-    **public_views.PUBLIC_SETTINGS,
-    **accounts_views.STAFF_SETTINGS,
-    **api_views.API_SETTINGS,
-    **delivery_views.DELIVERY_SETTINGS,
-}
-
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
@@ -73,12 +59,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create the application; refuse to start on a database whose schema is behind, or in
     production (DSR_ENV=production) with unsafe settings such as the default secret key.
 
-    Settings come from the defaults, then `instance/config.py`, then `DSR_...` environment
-    variables (e.g. DSR_DATABASE_URL, DSR_SECRET_KEY); `test_config` replaces the last two.
+    Settings come from `config.Settings`: the defaults, then `instance/config.py`, then `DSR_...`
+    environment variables (e.g. DSR_DATABASE_URL, DSR_SECRET_KEY); `test_config` replaces the
+    last two.
     Raise `db.DatabaseNotUpToDate`, naming the command to run, when the store needs migrating,
     and `config.InsecureConfiguration`, naming the variable to set, when production is unsafe.
     """
     instance_path = config.default_instance_path()
+    if test_config is None:
+        settings = config.Settings.from_process(instance_path=instance_path)
+    else:
+        settings = config.Settings.from_mapping(test_config, instance_path=instance_path)
     app = DeskApp(
         __name__,
         instance_path=str(instance_path),
@@ -87,16 +78,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.jinja_options = {**app.jinja_options, "trim_blocks": True, "lstrip_blocks": True}
-    app.config.from_mapping(config.default_settings(instance_path))
-    app.config.from_mapping(WEB_SETTINGS)
-    if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_prefixed_env("DSR")
-        # The map's systems name the variables holding their URLs (e.g. POINT3_PLATFORM_URL),
-        # read here once, as the `dsr` commands read them.
-        app.config.setdefault("SYSTEM_ENVIRONMENT", dict(os.environ))
-    else:
-        app.config.from_mapping(test_config)
+    app.config.from_mapping(settings.values)
+    app.extensions[config.SETTINGS_KEY] = settings
     _check_environment(app, configured_by_environment=test_config is None)
     # Read once; a block that is no network stops the start with a message naming the setting.
     app.config[ALLOWED_NETWORKS_KEY] = parse_allowed_networks(app.config[ALLOWED_NETWORKS_KEY])

@@ -20,6 +20,7 @@ from enum import StrEnum
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session as OrmSession
 
+from dsr.config import DEFAULTS
 from dsr.db import after_commit, get_engine, utcnow
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,9 @@ def deliver_after_commit(db_session: OrmSession, lane: Lane = Lane.MAIL) -> None
     `db_session` commits, on a background thread: the web request that queued it waits for no
     mail server and no callback endpoint. Without an application (a script), or with
     DSR_DELIVER_AFTER_COMMIT=false, the scheduler delivers it."""
-    if not has_app_context() or not current_app.config.get("DELIVER_AFTER_COMMIT", True):
+    if not has_app_context() or not current_app.config.get(
+        "DELIVER_AFTER_COMMIT", DEFAULTS["DELIVER_AFTER_COMMIT"]
+    ):
         return
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     job = _DELIVERIES[lane]
@@ -144,7 +147,9 @@ def deliver_due_callbacks() -> None:
         secret_key=str(config["SECRET_KEY"]),
         now=utcnow(),
         limit=AFTER_COMMIT_LIMIT,
-        timeout=float(config.get("API_CALLBACK_TIMEOUT_SECONDS", 5.0)),
+        timeout=float(
+            config.get("API_CALLBACK_TIMEOUT_SECONDS", DEFAULTS["API_CALLBACK_TIMEOUT_SECONDS"])
+        ),
         allowed_networks=allowed_networks_of(config),
     )
 

@@ -1,13 +1,13 @@
 """The `dsr` command line: check the map, find a subject, seed the demo, write the register.
 
 Exit codes: 0 success, 1 a problem the output explains (invalid map, unreachable system),
-2 a usage error (click's own).
+2 a usage error (click's own). Every command runs in an application context carrying the one
+settings object (`dsr.commands`), where the desk's map and systems come from (`dsr.datamap`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,13 +20,16 @@ import click
 
 from dsr.accounts.cli import staff_group
 from dsr.api.cli import api_group
+from dsr.commands import DeskGroup, command_info, command_settings
+from dsr.config import DEFAULTS, current_settings
+from dsr.datamap import DEFAULT_MAP_PATH, desk_map, map_path, open_systems
 from dsr.execution.cli import request_group
 from dsr.execution.cli_plan import request_plan_command
 from dsr.outbox.cli import outbox_group
 from dsr.retention.cli import retention_group
 from dsr.scheduler.cli import scheduler_group
 from dsr.store_cli import audit_group, database_url_option, db_group, db_upgrade
-from inventory.loader import MapError, load_data_map
+from inventory.loader import MapError
 from inventory.locator import (
     CategoryRow,
     SubjectLocation,
@@ -38,46 +41,47 @@ from inventory.locator import (
 from inventory.model import Category, DataMap
 from inventory.systems import Systems, SystemUnavailable
 
-DEFAULT_DEMO_URL = "sqlite:///instance/demo-platform.sqlite3"
+DEFAULT_DEMO_URL = DEFAULTS["DEMO_PLATFORM_URL"]
 REDACTED = "[redacted]"
 
 
-class Context:
-    def __init__(self, map_path: Path) -> None:
-        self.map_path = map_path
-
-    def load_map(self) -> DataMap:
-        try:
-            return load_data_map(self.map_path)
-        except MapError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            click.echo(f"{len(exc.problems)} problem(s) in the data map.", err=True)
-            raise SystemExit(1) from None
-
-    @contextmanager
-    def systems(self, data_map: DataMap) -> Iterator[Systems]:
-        with Systems(data_map, os.environ, self.map_path.resolve().parent).opened() as systems:
-            yield systems
+def _load_map() -> DataMap:
+    """Return the desk's map, or print its problems and exit 1."""
+    try:
+        return desk_map(current_settings().values)
+    except MapError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"{len(exc.problems)} problem(s) in the data map.", err=True)
+        raise SystemExit(1) from None
 
 
-pass_context = click.make_pass_decorator(Context)
+@contextmanager
+def _systems(data_map: DataMap) -> Iterator[Systems]:
+    with open_systems(current_settings().values, data_map).opened() as systems:
+        yield systems
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _shown_map_path() -> Path:
+    """The map's path as the user gave it; the default one relative to the working folder."""
+    path = map_path(current_settings().values)
+    if path == DEFAULT_MAP_PATH and path.is_relative_to(Path.cwd()):
+        return path.relative_to(Path.cwd())
+    return path
+
+
+@click.group(cls=DeskGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--map",
     "map_path",
-    envvar="DSR_DATA_MAP",
-    default="data_map.yaml",
-    show_default=True,
+    default=lambda: command_settings().values["DATA_MAP"],
     type=click.Path(path_type=Path, dir_okay=False),
-    help="The data map to use (env DSR_DATA_MAP).",
+    help="The data map to use (env DSR_DATA_MAP).  [default: data_map.yaml]",
 )
-@click.pass_context
-def main(ctx: click.Context, map_path: Path) -> None:
+def main(map_path: Path | None) -> None:
     """Answer GDPR data-subject requests from one declarative data map."""
-    ctx.obj = Context(map_path)
+    if map_path is not None:
+        command_info().choose_map(map_path)
 
 
 # --- the data map -------------------------------------------------------------------------------
@@ -90,12 +94,11 @@ def map_group() -> None:
 
 @map_group.command("check")
 @click.option("--live", is_flag=True, help="Also compare with each system's live schema.")
-@pass_context
-def map_check(ctx: Context, live: bool) -> None:
+def map_check(live: bool) -> None:
     """Validate the map; with --live, report what is missing or unmapped in the databases."""
-    data_map = ctx.load_map()
+    data_map = _load_map()
     summary = (
-        f"{ctx.map_path}: {len(data_map.categories)} categories, "
+        f"{_shown_map_path()}: {len(data_map.categories)} categories, "
         f"{len(data_map.systems)} system(s), "
         f"{sum(len(c.fields) for c in data_map.categories.values())} fields: valid."
     )
@@ -104,7 +107,7 @@ def map_check(ctx: Context, live: bool) -> None:
         return
     from inventory.live import Severity, check_live
 
-    with ctx.systems(data_map) as systems:
+    with _systems(data_map) as systems:
         findings = check_live(data_map, systems)
     for finding in findings:
         click.echo(str(finding), err=finding.severity is Severity.ERROR)
@@ -127,12 +130,11 @@ def map_check(ctx: Context, live: bool) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="File to write (default: ropa-LANG.FORMAT in the current folder; '-' for stdout).",
 )
-@pass_context
-def map_ropa(ctx: Context, fmt: str, lang: str, output: Path | None) -> None:
+def map_ropa(fmt: str, lang: str, output: Path | None) -> None:
     """Write the register of processing activities (GDPR Art. 30) derived from the map."""
     from exports.ropa import ropa_csv, ropa_pdf
 
-    data_map = ctx.load_map()
+    data_map = _load_map()
     content = ropa_csv(data_map, lang) if fmt == "csv" else ropa_pdf(data_map, lang)
     if output is not None and str(output) == "-":
         sys.stdout.buffer.write(content)
@@ -161,11 +163,10 @@ def subject_group() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--summary", is_flag=True, help="Print only the number of rows per category.")
-@pass_context
-def subject_find(ctx: Context, value: str, identity: str, as_json: bool, summary: bool) -> None:
+def subject_find(value: str, identity: str, as_json: bool, summary: bool) -> None:
     """Print every row of the person known by VALUE, per category and system."""
-    data_map = ctx.load_map()
-    with ctx.systems(data_map) as systems:
+    data_map = _load_map()
+    with _systems(data_map) as systems:
         try:
             location = locate_subject(data_map, systems, identity, value)
             if as_json:
@@ -273,10 +274,9 @@ def demo_group() -> None:
 @demo_group.command("seed")
 @click.option(
     "--url",
-    envvar="DSR_DEMO_PLATFORM_URL",
-    default=DEFAULT_DEMO_URL,
-    show_default=True,
-    help="Database to fill (SQLite, PostgreSQL or MariaDB URL; env DSR_DEMO_PLATFORM_URL).",
+    default=lambda: command_settings().values["DEMO_PLATFORM_URL"],
+    help="Database to fill (SQLite, PostgreSQL or MariaDB URL; env DSR_DEMO_PLATFORM_URL).  "
+    f"[default: {DEFAULT_DEMO_URL}]",
 )
 @click.option("--learners", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--seed", "seed", type=int, default=3, show_default=True)
@@ -318,7 +318,7 @@ def demo_seed(url: str, learners: int, seed: int) -> None:
 )
 @click.option(
     "--public-url",
-    envvar="DSR_PUBLIC_URL",
+    default=lambda: command_settings().values["PUBLIC_URL"],
     help="The address the links in emails start with (env DSR_PUBLIC_URL; default: the address "
     "served, http://HOST:PORT).",
 )

@@ -1,16 +1,23 @@
 """The application's settings: their defaults, overridden by `DSR_...` environment variables.
 
-Read once, by `create_app` (web) or by the `dsr` commands' options (command line), both of which
-take the same defaults from here.
+Read once into a `Settings` object, by `create_app` (web) and by the `dsr` command group
+(command line), both from the one table `DEFAULTS`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+from flask import Config, current_app
 from flask.sansio.scaffold import find_package
 
 from dsr.links import InvalidPublicUrl, parse_public_url
@@ -43,12 +50,10 @@ def default_database_url(instance_path: Path | None = None) -> str:
     return f"sqlite:///{(folder / DATABASE_FILE).as_posix()}"
 
 
-def default_settings(instance_path: Path) -> dict[str, Any]:
-    """Return the settings an application starts from, before the environment overrides them."""
-    return {
+DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
         # Signs sessions and links; set DSR_SECRET_KEY to a long random value in production.
         "SECRET_KEY": DEFAULT_SECRET_KEY,
-        "DATABASE_URL": default_database_url(instance_path),
         # DSR_ENV=production refuses unsafe settings (see `check_production`).
         "ENV": DEVELOPMENT,
         # json or text: one line per record on stderr; unset, logging is left as it is (the
@@ -70,7 +75,69 @@ def default_settings(instance_path: Path) -> dict[str, Any]:
         # Internal networks that API status callbacks may reach (CIDR blocks separated by
         # commas, e.g. 10.0.0.0/8,127.0.0.0/8); every other non-public address is refused.
         "CALLBACK_ALLOWED_NETWORKS": "",
+        # --- the web application
+        "MAX_CONTENT_LENGTH": 128 * 1024,  # the longest form, all in 4-byte characters, fits
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        # Said for every application: Flask-Limiter's one `limiter` would otherwise keep the last
+        # application's choice (an app made with limits off would leave them off for the next).
+        "RATELIMIT_ENABLED": True,
+        # --- the learner's side
+        "PUBLIC_LIMIT_PER_ADDRESS": "10/hour",
+        "PUBLIC_LIMIT_PER_EMAIL": "5/hour",
+        "VERIFICATION_LINK_MAX_AGE_HOURS": 48,
+        "DELIVER_AFTER_COMMIT": True,
+        # --- staff sessions (DSR_SESSION_COOKIE_SECURE=false only to serve over plain HTTP on
+        # a development machine)
+        "TOTP_REQUIRED": False,
+        "STAFF_IDLE_TIMEOUT_MINUTES": 30,
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        # --- staff logins
+        "STAFF_LOGIN_LIMIT_PER_ADDRESS": "20/15 minutes",
+        # Failed logins per account and address, then per address, before a wait that doubles.
+        "STAFF_LOGIN_MAX_FAILURES": 5,
+        "STAFF_LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+        "STAFF_LOGIN_DELAY_SECONDS": 60,
+        "STAFF_LOGIN_LONGEST_DELAY_MINUTES": 60,
+        "STAFF_SECOND_FACTOR_MINUTES": 5,
+        "INVITATION_LINK_MAX_AGE_HOURS": 72,
+        "PASSWORD_RESET_LINK_MAX_AGE_MINUTES": 60,
+        "TOTP_ISSUER": "Privacy desk",
+        # Encrypts the stored TOTP secrets; SECRET_KEY is used when it is not set (changing it
+        # then makes staff use a recovery code and enrol again).
+        "TOTP_ENCRYPTION_KEY": None,
+        # --- the API and its status callbacks
+        "API_RATE_LIMIT": "300/minute",  # per token (per address for calls without one)
+        "API_CALLBACK_TIMEOUT_SECONDS": 5.0,
+        # --- execution of requests and delivery of their reports
+        "EXECUTE_AFTER_APPROVAL": True,
+        # Apply an objection to marketing as soon as the address is verified.
+        "OBJECTION_IMMEDIATE": True,
+        "REPORTS_DIR": None,  # None: <instance>/reports
+        "DELIVERY_DAYS": 7,
+        "DOWNLOADS_ALLOWED": 3,
+        "DOWNLOAD_LIMIT_PER_ADDRESS": "30/hour",
+        "DOWNLOAD_CODES_PER_LINK": "5/hour",
+        # --- the data map (None: data_map.yaml of the checkout, see dsr.datamap)
+        "DATA_MAP": None,
+        # --- the demo learner platform that `dsr demo seed` fills
+        "DEMO_PLATFORM_URL": "sqlite:///instance/demo-platform.sqlite3",
+        # --- the retention sweeps
+        "RETENTION_WARNING_DAYS": 30,
+        "RETENTION_BATCH_SIZE": 5000,
+        "RETENTION_WARNING_LANGUAGE": "fr",
+        # --- the scheduler's jobs
+        "UNVERIFIED_EXPIRY_DAYS": 7,
+        "CLOSED_REQUEST_RETENTION_DAYS": 5 * 365 + 1,  # R32: five years
+        "STUCK_PROCESSING_HOURS": 24,
+        "STAFF_LANGUAGE": "fr",
     }
+)
+"""The one table of the desk's settings and their defaults; each can be set as DSR_<NAME> (or in
+`instance/config.py`). DATABASE_URL, whose default depends on the instance folder, is added by
+`Settings.load`."""
 
 
 class InsecureConfiguration(RuntimeError):
@@ -170,3 +237,151 @@ def check_production(config: Mapping[str, Any]) -> None:
             "rate limits are counted in memory, by each worker on its own: with several workers "
             "set DSR_RATELIMIT_STORAGE_URI to a shared storage such as redis://127.0.0.1:6379"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The desk's settings, read once per process: `DEFAULTS`, then `instance/config.py`, then the
+    DSR_... environment variables. The web application's configuration and every `dsr` command
+    are built from it; nothing else reads the environment.
+
+    `values` holds every setting by its name without the prefix (SECRET_KEY, DATA_MAP...), and
+    SYSTEM_ENVIRONMENT, the environment the map's systems read their URLs from; `given` names
+    the settings set by `instance/config.py`, the environment or the caller, not by the defaults.
+    """
+
+    values: Mapping[str, Any]
+    instance_path: Path
+    given: frozenset[str] = frozenset()
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        instance_path: Path | None = None,
+        config_file: bool = True,
+    ) -> Settings:
+        """Read the settings from `environ` (a process environment) over the defaults.
+
+        DSR_<NAME> sets NAME, its value parsed as JSON when it is JSON and kept as text otherwise
+        (as Flask's `from_prefixed_env`; DSR_A__B sets B in the dictionary A). With
+        `config_file`, `instance/config.py` is read between the defaults and the environment.
+        """
+        folder = instance_path if instance_path is not None else default_instance_path()
+        starting = _starting_values(folder)
+        values = Config(str(folder), starting)
+        if config_file:
+            values.from_pyfile("config.py", silent=True)
+        given = {
+            name
+            for name, value in values.items()
+            if name not in starting or starting[name] is not value
+        }
+        for key in sorted(environ):
+            if key.startswith(PREFIX):
+                name = key.removeprefix(PREFIX)
+                _set_from_text(values, name, environ[key])
+                given.add(name.split("__")[0])
+        values.setdefault("SYSTEM_ENVIRONMENT", dict(environ))
+        return cls(MappingProxyType(dict(values)), folder, frozenset(given))
+
+    @classmethod
+    def from_process(cls, *, instance_path: Path | None = None) -> Settings:
+        """Read the settings of this process: its environment, the only place the desk reads
+        it (by `create_app` and by the `dsr` commands)."""
+        return cls.load(os.environ, instance_path=instance_path)
+
+    @classmethod
+    def from_mapping(
+        cls, given: Mapping[str, Any], *, instance_path: Path | None = None
+    ) -> Settings:
+        """Return the defaults overridden by `given` (settings by name, as tests pass them),
+        without reading the environment or `instance/config.py`."""
+        folder = instance_path if instance_path is not None else default_instance_path()
+        return cls(
+            MappingProxyType({**_starting_values(folder), **given}), folder, frozenset(given)
+        )
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return these settings with some values changed (e.g. DATA_MAP from `dsr --map`)."""
+        return Settings(
+            MappingProxyType({**self.values, **changes}),
+            self.instance_path,
+            self.given | frozenset(changes),
+        )
+
+    @property
+    def database_url(self) -> str:
+        """The URL of the desk's own store (DSR_DATABASE_URL)."""
+        return str(self.values["DATABASE_URL"])
+
+    @property
+    def production(self) -> bool:
+        """Whether DSR_ENV=production; raise InsecureConfiguration for an unknown name."""
+        return is_production(self.values)
+
+    @property
+    def log_format(self) -> str:
+        """How a command logs, as the web application does: DSR_LOG_FORMAT, else JSON with
+        DSR_ENV=production and text otherwise."""
+        chosen = str(self.values.get("LOG_FORMAT") or "").strip()
+        production = str(self.values.get("ENV") or "").strip().lower() == PRODUCTION
+        return chosen or ("json" if production else "text")
+
+    def signing(self, *, with_given: bool = False) -> dict[str, Any]:
+        """Return the settings a command checks before it signs links or hashes addresses
+        (`check_settings`): ENV, the secrets and PUBLIC_URL, and with `with_given` every other
+        setting that was set, but not the web server's defaults (its store, its rate limits),
+        which are no concern of the command."""
+        names = set(SIGNING_SETTINGS) | (self.given if with_given else set())
+        names.discard("SYSTEM_ENVIRONMENT")
+        return {name: self.values.get(name) for name in sorted(names)}
+
+    def for_run(self) -> dict[str, Any]:
+        """Return the settings a command's executor or sweep reads: the values and
+        INSTANCE_PATH, without the development SECRET_KEY unless it was set: a command that
+        pseudonymises or signs asks for DSR_SECRET_KEY instead of using the default."""
+        run = {**self.values, "INSTANCE_PATH": str(self.instance_path)}
+        if "SECRET_KEY" not in self.given:
+            del run["SECRET_KEY"]
+        return run
+
+
+PREFIX = "DSR_"
+SIGNING_SETTINGS = (
+    "ENV",
+    "SECRET_KEY",
+    "PSEUDONYMISATION_KEY",
+    "SUPPRESSION_KEY",
+    "TOTP_ENCRYPTION_KEY",
+    "PUBLIC_URL",
+)
+"""What a command that signs links and hashes addresses checks in production."""
+
+
+def _starting_values(instance_path: Path) -> dict[str, Any]:
+    return {**DEFAULTS, "DATABASE_URL": default_database_url(instance_path)}
+
+
+def _set_from_text(values: dict[str, Any], key: str, text: str) -> None:
+    value: Any = text
+    with contextlib.suppress(ValueError):
+        value = json.loads(text)
+    if "__" not in key:
+        values[key] = value
+        return
+    current = values
+    *parts, tail = key.split("__")
+    for part in parts:
+        current = current.setdefault(part, {})
+    current[tail] = value
+
+
+SETTINGS_KEY = "dsr.settings"
+
+
+def current_settings() -> Settings:
+    """Return the settings of the current application (web or `dsr` command)."""
+    settings: Settings = current_app.extensions[SETTINGS_KEY]
+    return settings

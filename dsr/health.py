@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import db
 from dsr.accounts.access import public_blueprint
-from dsr.dashboard.blueprint import current_data_map, data_map_path, system_settings
+from dsr.datamap import desk_map, map_path, system_environment
 from dsr.extensions import limiter
 from inventory.loader import MapError
 from inventory.systems import enforce_foreign_keys, system_url
@@ -113,12 +113,12 @@ def check_system(name: str, url: str) -> str:
 def check_systems() -> tuple[str, dict[str, str]]:
     """Check each system of the data map; say whether the map itself loads."""
     try:
-        data_map = current_data_map()
-        base_dir = data_map_path().parent
+        data_map = desk_map(current_app.config)
+        base_dir = map_path(current_app.config).resolve().parent
     except (MapError, OSError) as error:
         log.warning("health: the data map does not load (%s)", type(error).__name__)
         return INVALID, {}
-    settings: Mapping[str, str] = system_settings()
+    settings: Mapping[str, str] = system_environment(current_app.config)
     return OK, {
         name: check_system(name, system_url(data_map, name, settings, base_dir))
         for name in data_map.systems

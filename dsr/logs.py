@@ -19,7 +19,6 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TextIO
@@ -275,10 +274,3 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
         root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))  # not its plugin list
-
-
-def configure_from_environment(environ: Mapping[str, str]) -> None:
-    """Configure a command's logging as the web application's: DSR_LOG_FORMAT, else JSON when
-    DSR_ENV=production and text otherwise (for `dsr scheduler`, which runs beside gunicorn)."""
-    production = environ.get("DSR_ENV", "").strip().lower() == "production"
-    configure(environ.get("DSR_LOG_FORMAT", "").strip() or (JSON if production else TEXT))

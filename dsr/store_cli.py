@@ -1,7 +1,7 @@
 """The `dsr db` and `dsr audit` commands: migrate the tool's own store and check its audit log.
 
-Both take the store's URL from --database-url (env DSR_DATABASE_URL), by default the SQLite file
-the application uses, `instance/dsr.sqlite3`.
+Both take the store's URL from --database-url, by default the settings' DATABASE_URL (env
+DSR_DATABASE_URL), else the SQLite file the application uses, `instance/dsr.sqlite3`.
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import db, store_models
-from dsr.config import default_database_url
+from dsr.commands import DeskGroup, command_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def database_url_option(function: F) -> F:
-    """Add --database-url, read from DSR_DATABASE_URL, defaulting to the application's store."""
+    """Add --database-url, defaulting to the settings' store (DSR_DATABASE_URL, else the
+    application's SQLite file)."""
     return click.option(
         "--database-url",
-        envvar="DSR_DATABASE_URL",
-        default=default_database_url,
+        default=lambda: command_settings().database_url,
         show_default="instance/dsr.sqlite3",
         help="The tool's own database (env DSR_DATABASE_URL).",
     )(function)
@@ -47,7 +47,7 @@ def fail_on_database_error(url: str, doing: str, error: SQLAlchemyError) -> NoRe
 # --- dsr db -------------------------------------------------------------------------------------
 
 
-@click.group("db")
+@click.group("db", cls=DeskGroup)
 def db_group() -> None:
     """Create and migrate the tool's own database."""
 
@@ -119,7 +119,7 @@ def db_revision(message: str, database_url: str) -> None:
 # --- dsr audit ----------------------------------------------------------------------------------
 
 
-@click.group("audit")
+@click.group("audit", cls=DeskGroup)
 def audit_group() -> None:
     """Check the audit log of the requests."""
 

@@ -20,6 +20,7 @@ import flask_login  # type: ignore[import-untyped]
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, request, session, url_for
 from werkzeug.wrappers import Response as AnyResponse
 
+from dsr import config
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.db import get_session, utcnow
 from dsr.i18n import gettext
@@ -33,15 +34,15 @@ TOTP_ENROLMENT_ENDPOINT = "accounts.totp"
 SEEN_KEY = "staff.seen"
 LOGIN_AT_KEY = "staff.login_at"
 
-ACCESS_SETTINGS = {
-    "TOTP_REQUIRED": False,
-    "STAFF_IDLE_TIMEOUT_MINUTES": 30,
-    "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
-    "SESSION_COOKIE_SECURE": True,
-    "SESSION_COOKIE_HTTPONLY": True,
-}
-"""Session settings and their defaults (each can be set as DSR_<NAME>). Set
-DSR_SESSION_COOKIE_SECURE=false only to serve over plain HTTP on a development machine."""
+ACCESS_SETTINGS = (
+    "TOTP_REQUIRED",
+    "STAFF_IDLE_TIMEOUT_MINUTES",
+    "PERMANENT_SESSION_LIFETIME",
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_HTTPONLY",
+)
+"""The session settings the guard reads; an application made without `create_app` takes their
+defaults from `config.DEFAULTS`."""
 
 
 class Access(StrEnum):
@@ -212,8 +213,8 @@ def guard() -> AnyResponse | None:
 
 def init_app(app: Flask) -> None:
     """Bind Flask-Login and install the guard; call once every blueprint is registered."""
-    for name, value in ACCESS_SETTINGS.items():
-        app.config.setdefault(name, value)
+    for name in ACCESS_SETTINGS:
+        app.config.setdefault(name, config.DEFAULTS[name])
     app.extensions[_PUBLIC_ENDPOINTS_KEY] = {"static"}
     login_manager.init_app(app)
     login_manager.user_loader(_load_user)

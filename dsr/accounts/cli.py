@@ -11,10 +11,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from dsr import db
 from dsr.accounts import service
 from dsr.accounts.models import StaffRole
+from dsr.commands import DeskGroup
 from dsr.store_cli import database_url_option, fail_on_database_error
 
 
-@click.group("staff")
+@click.group("staff", cls=DeskGroup)
 def staff_group() -> None:
     """Manage the staff accounts of the dashboard."""
 

@@ -28,7 +28,7 @@ from limits.storage import Storage, storage_from_string
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
 
-from dsr.accounts import access, service, totp
+from dsr.accounts import service, totp
 from dsr.accounts.access import (
     current_staff,
     end_staff_session,
@@ -59,24 +59,6 @@ from dsr.languages import Language
 from dsr.links import public_url
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/staff")
-
-STAFF_SETTINGS: dict[str, Any] = {
-    **access.ACCESS_SETTINGS,
-    "STAFF_LOGIN_LIMIT_PER_ADDRESS": "20/15 minutes",
-    # Failed logins per account and address, then per address, before a wait that doubles.
-    "STAFF_LOGIN_MAX_FAILURES": 5,
-    "STAFF_LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
-    "STAFF_LOGIN_DELAY_SECONDS": 60,
-    "STAFF_LOGIN_LONGEST_DELAY_MINUTES": 60,
-    "STAFF_SECOND_FACTOR_MINUTES": 5,
-    "INVITATION_LINK_MAX_AGE_HOURS": 72,
-    "PASSWORD_RESET_LINK_MAX_AGE_MINUTES": 60,
-    "TOTP_ISSUER": "Privacy desk",
-    "TOTP_ENCRYPTION_KEY": None,
-}
-"""Settings of the staff's accounts and their defaults (each can be set as DSR_<NAME>).
-TOTP_ENCRYPTION_KEY encrypts the stored TOTP secrets; SECRET_KEY is used when it is not set
-(changing it then makes staff use a recovery code and enrol again)."""
 
 HOME_ENDPOINTS = ("dashboard.queue", "accounts.home")
 """Where a login lands without `next`: the dashboard's queue when it exists."""

@@ -73,12 +73,6 @@ DEFAULT_TIMEOUT_SECONDS = 5.0
 LEASE = timedelta(minutes=5)
 _SECRET_SALT = b"dsr-status-callback-secret:"
 
-CALLBACK_SETTINGS: Mapping[str, Any] = {
-    "API_CALLBACK_TIMEOUT_SECONDS": DEFAULT_TIMEOUT_SECONDS,
-}
-"""Settings of the status callbacks and their defaults (each can be set as DSR_<NAME>)."""
-
-
 # --- secrets, signatures and URLs -----------------------------------------------------------
 
 

@@ -18,10 +18,12 @@ from dsr.api.callback_addresses import (
 )
 from dsr.api.callbacks import deliver_due_callbacks
 from dsr.api.models import ApiToken, ApiTokenCreate
+from dsr.commands import DeskGroup, command_settings
+from dsr.config import DEFAULT_SECRET_KEY
 from dsr.store_cli import database_url_option, fail_on_database_error
 
 
-@click.group("api")
+@click.group("api", cls=DeskGroup)
 def api_group() -> None:
     """Manage the JSON API's clients."""
 
@@ -108,6 +110,20 @@ def callbacks_group() -> None:
     """Deliver the signed status callbacks of API requests."""
 
 
+def _configured_secret() -> str | None:
+    """The settings' SECRET_KEY (DSR_SECRET_KEY), unless it is the development default: the
+    option is then required."""
+    secret = command_settings().values.get("SECRET_KEY")
+    return None if secret in (None, "", DEFAULT_SECRET_KEY) else str(secret)
+
+
+def _required(context: click.Context, parameter: click.Parameter, value: str | None) -> str:
+    """Refuse a missing value as click's `required` does (it lets a default of None through)."""
+    if value is None:
+        raise click.MissingParameter(ctx=context, param=parameter)
+    return value
+
+
 def _networks(
     _context: click.Context, _parameter: click.Parameter, value: str
 ) -> tuple[IPNetwork, ...]:
@@ -121,8 +137,9 @@ def _networks(
 @database_url_option
 @click.option(
     "--secret-key",
-    envvar="DSR_SECRET_KEY",
+    default=_configured_secret,
     required=True,
+    callback=_required,
     help="The application's SECRET_KEY, from which each client's signing secret is derived "
     "(env DSR_SECRET_KEY).",
 )
@@ -135,8 +152,7 @@ def _networks(
 )
 @click.option(
     "--allowed-networks",
-    envvar=ALLOWED_NETWORKS_SETTING,
-    default="",
+    default=lambda: command_settings().values["CALLBACK_ALLOWED_NETWORKS"],
     callback=_networks,
     help="Internal networks the callbacks may reach, e.g. 10.0.0.0/8,127.0.0.0/8 (env "
     f"{ALLOWED_NETWORKS_SETTING}); other non-public addresses are refused.",

@@ -11,16 +11,17 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from flask import Blueprint, Response, current_app, url_for
 from flask import request as http_request
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
+from dsr import config
 from dsr.api import auth
 from dsr.api.callback_addresses import allowed_networks_of
-from dsr.api.callbacks import CALLBACK_SETTINGS, callback_secret
+from dsr.api.callbacks import callback_secret
 from dsr.api.models import ApiToken, StatusCallback
 from dsr.api.openapi import openapi_document
 from dsr.api.problems import Problem, handle_problem
@@ -47,12 +48,6 @@ from dsr.suppression.service import is_suppressed
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-API_SETTINGS: Mapping[str, Any] = {
-    "API_RATE_LIMIT": "300/minute",  # per token (per address for calls without one)
-    **CALLBACK_SETTINGS,
-}
-"""Settings of the API and their defaults (each can be set as DSR_<NAME>)."""
-
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
 """The only endpoint reachable without a token: the API's own description."""
 
@@ -63,7 +58,7 @@ IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}")
 
 
 def _api_rate_limit() -> str:
-    return str(current_app.config.get("API_RATE_LIMIT", API_SETTINGS["API_RATE_LIMIT"]))
+    return str(current_app.config.get("API_RATE_LIMIT", config.DEFAULTS["API_RATE_LIMIT"]))
 
 
 limiter.limit(_api_rate_limit, key_func=auth.rate_limit_key)(blueprint)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Response, abort, render_template
+from flask import Response, abort, current_app, render_template
 
-from dsr.dashboard.blueprint import blueprint, current_data_map
+from dsr.dashboard.blueprint import blueprint
+from dsr.datamap import desk_map
 from dsr.db import utcnow
 from dsr.i18n import current_language, gettext
 from exports.ropa import ropa_csv, ropa_pdf
@@ -144,7 +145,7 @@ def categories_shown(data_map: DataMap, language: str) -> list[CategoryShown]:
 def data_map() -> tuple[str, int]:
     """Show the data map in the reader's language, or the problems that keep it from loading."""
     try:
-        loaded = current_data_map()
+        loaded = desk_map(current_app.config)
     except MapError as error:
         return render_template("dashboard/map.html", problems=error.problems, categories=[]), 503
     language = current_language().value
@@ -163,7 +164,7 @@ def register(language: str, fmt: str) -> Response:
     if language not in LANGUAGES or fmt not in ROPA_FORMATS:
         abort(404)
     try:
-        loaded = current_data_map()
+        loaded = desk_map(current_app.config)
     except MapError:
         abort(503, description=gettext("The data map cannot be loaded: see the data map page."))
     if fmt == "pdf":

@@ -19,10 +19,11 @@ from werkzeug.wrappers import Response as AnyResponse
 from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole
 from dsr.background import deliver_after_commit
-from dsr.dashboard.blueprint import blueprint, current_data_map
+from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm, SendReportForm
 from dsr.dashboard.request_panels import RUNNABLE
 from dsr.dashboard.request_views import request_by_reference
+from dsr.datamap import desk_map
 from dsr.db import get_session, utcnow
 from dsr.delivery import service
 from dsr.delivery.models import DeliveryMethod, ReportKind
@@ -198,7 +199,7 @@ def save_rectification(reference: str) -> AnyResponse:
     """Keep the new values staff approved for each rectifiable field (empty: not corrected)."""
     who = _staff_label()
     data_request = request_by_reference(get_session(), reference)
-    data_map = current_data_map()
+    data_map = desk_map(current_app.config)
     form = RectificationForm.for_fields(
         dict.fromkeys(changes.rectifiable_fields(data_map), ""), request.form
     )

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import current_app
 from sqlmodel import Session, col, select
 from wtforms import Form
 
 from dsr.accounts.access import current_staff
 from dsr.accounts.models import StaffUser
 from dsr.audit.models import RequestEvent
-from dsr.dashboard.blueprint import current_data_map, open_systems
 from dsr.dashboard.forms import (
     ActionForm,
     AskForm,
@@ -32,6 +32,7 @@ from dsr.dashboard.forms import (
 )
 from dsr.dashboard.queue import Urgency, due_as_of, urgency_of
 from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, changes_panel, delivery_panel
+from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_minute
 from dsr.db import get_session, utcnow
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
@@ -216,7 +217,7 @@ def subject_data(data_map: DataMap, data_request: DataRequest) -> SubjectData:
     )
     if identity is None:
         return SubjectData(problem=gettext("The data map declares no email identity."))
-    with open_systems().opened() as systems:
+    with open_systems(current_app.config, data_map).opened() as systems:
         try:
             location = locate_subject(data_map, systems, identity, data_request.requester_email)
         except SystemUnavailable as error:
@@ -271,7 +272,7 @@ def gather_request_page(
     """Read everything the request's page shows, from the store and the map's systems, for the
     staff member of this web request."""
     db_session = get_session()
-    data_map = current_data_map()
+    data_map = desk_map(current_app.config)
     acting = can_act(current_staff())
     now = utcnow()
     due = due_as_of(data_request.due_at, data_request.paused_since, now)

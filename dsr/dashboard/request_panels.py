@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlmodel import Session, select
 
 from dsr.audit.models import RequestEvent
-from dsr.dashboard.blueprint import open_systems
 from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm, SendReportForm
+from dsr.datamap import open_systems
 from dsr.delivery import service
 from dsr.delivery.models import DownloadLink, Report
 from dsr.execution import changes, erasure
@@ -151,7 +152,7 @@ def changes_panel(
             is not None
         )
         if data_request.verified_at is not None and status not in TERMINAL:
-            with open_systems().opened() as systems:
+            with open_systems(current_app.config, data_map).opened() as systems:
                 try:
                     panel.plan = erasure.subject_plan(
                         data_map, systems, data_request.requester_email

@@ -28,7 +28,8 @@ from wtforms.validators import DataRequired, Length, Optional
 from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.audit.models import record_action
-from dsr.dashboard.blueprint import blueprint, current_data_map
+from dsr.dashboard.blueprint import blueprint
+from dsr.datamap import desk_map
 from dsr.db import get_session, table_of, utcnow
 from dsr.i18n import current_language, gettext, lazy_gettext
 from dsr.requests.models import DataRequest, Task, TaskKind, TaskStatus
@@ -348,7 +349,7 @@ def _staff() -> StaffUser:
 def _map_choices() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Return the recipients and categories of the data map to choose from (none if it fails)."""
     try:
-        data_map = current_data_map()
+        data_map = desk_map(current_app.config)
     except MapError:
         return [], []
     language = current_language().value

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -34,19 +33,11 @@ from dsr.db import get_session, utcnow
 from dsr.delivery import service
 from dsr.delivery.forms import DownloadCodeForm
 from dsr.delivery.models import DeliveryMethod, DownloadLink, ReportKind
-from dsr.execution.runner import EXECUTION_SETTINGS
 from dsr.extensions import limiter
 from dsr.i18n import gettext
 from dsr.requests.models import DataRequest
 
 blueprint = Blueprint("delivery", __name__)
-
-DELIVERY_SETTINGS: Mapping[str, Any] = {
-    **EXECUTION_SETTINGS,
-    "DOWNLOAD_LIMIT_PER_ADDRESS": "30/hour",
-    "DOWNLOAD_CODES_PER_LINK": "5/hour",
-}
-"""Settings of execution and delivery and their defaults (each can be set as DSR_<NAME>)."""
 
 MEDIA_TYPES: Mapping[ReportKind, str] = {
     ReportKind.PDF: "application/pdf",

@@ -21,6 +21,8 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete
 from sqlmodel import Session, col
 
+from dsr.config import DEFAULTS
+from dsr.datamap import desk_map, open_systems
 from dsr.delivery.models import Report, ReportKind
 from dsr.execution.runner import (
     ExecutionContext,
@@ -33,15 +35,13 @@ from dsr.requests.workflow import RequestType
 from exports.access_report import ReportRequest, render_access_report
 from exports.portability import write_portability_zip
 from inventory.collection import Collection, collect_subject
-from inventory.loader import MapError, load_data_map
+from inventory.loader import MapError
 from inventory.locator import locate_subject
 from inventory.model import DataMap, IdentityKind
-from inventory.systems import Systems
 
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 COLLECTED = "collected"
-DEFAULT_DATA_MAP = Path(__file__).resolve().parents[2] / "data_map.yaml"
 
 Renderer = Callable[..., None]
 
@@ -52,19 +52,6 @@ class WrittenFile:
     path: Path
     size: int
     sha256: str
-
-
-def system_environment(settings: Mapping[str, Any]) -> dict[str, str]:
-    """Return what the map's systems read their URLs from: the environment captured by the
-    application, overridden by its text settings (DSR_POINT3_PLATFORM_URL beats
-    POINT3_PLATFORM_URL), as the dashboard reads them."""
-    environment: Mapping[str, str] = settings.get("SYSTEM_ENVIRONMENT") or {}
-    texts = {key: value for key, value in settings.items() if isinstance(value, str)}
-    return {**environment, **texts}
-
-
-def data_map_path(settings: Mapping[str, Any]) -> Path:
-    return Path(str(settings.get("DATA_MAP") or DEFAULT_DATA_MAP))
 
 
 def request_folder(settings: Mapping[str, Any], request_id: int) -> Path:
@@ -109,11 +96,18 @@ def _email_identity(data_map: DataMap) -> str:
 
 def _load_map(settings: Mapping[str, Any]) -> DataMap:
     try:
-        return load_data_map(data_map_path(settings))
+        return desk_map(settings)
     except MapError as error:
         raise ExecutionFailed(
             f"the data map has {len(error.problems)} problem(s): run `dsr map check`"
         ) from None
+
+
+def _whole(settings: Mapping[str, Any], name: str) -> int:
+    """Return a whole-number setting, its default when unset: 0 is a value (DSR_DELIVERY_DAYS=0
+    makes a report expire as soon as it is produced), whether it came as text or as JSON."""
+    value = settings.get(name)
+    return int(DEFAULTS[name] if value is None or value == "" else value)
 
 
 def run_access(context: ExecutionContext) -> ExecutionResult:
@@ -129,8 +123,7 @@ def run_access(context: ExecutionContext) -> ExecutionResult:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # nothing half-done is kept
         raise
-    days = int(settings.get("DELIVERY_DAYS") or 7)
-    downloads = int(settings.get("DOWNLOADS_ALLOWED") or 3)
+    days, downloads = _whole(settings, "DELIVERY_DAYS"), _whole(settings, "DOWNLOADS_ALLOWED")
     request_id, now = context.request_id, context.now
 
     def record(db_session: Session) -> None:
@@ -164,9 +157,7 @@ def _produce(
     context: ExecutionContext, data_map: DataMap, folder: Path
 ) -> tuple[list[WrittenFile], Collection]:
     identity = _email_identity(data_map)
-    environment = system_environment(context.settings)
-    base_dir = data_map_path(context.settings).resolve().parent
-    with Systems(data_map, environment, base_dir).opened() as systems:
+    with open_systems(context.settings, data_map).opened() as systems:
         location = locate_subject(data_map, systems, identity, context.requester_email)
         collection = collect_subject(data_map, systems, location, folder / COLLECTED)
     request = ReportRequest(

@@ -19,6 +19,8 @@ from sqlmodel import select as model_select
 
 from dsr import db
 from dsr.audit.models import RequestEvent, record_action
+from dsr.config import DEFAULTS
+from dsr.datamap import desk_map, open_systems
 from dsr.execution.change_records import RectificationValue
 from dsr.execution.runner import (
     ExecutionContext,
@@ -26,12 +28,7 @@ from dsr.execution.runner import (
     ExecutionResult,
     register_executor,
 )
-from dsr.execution.targets import (
-    ChangeRefused,
-    email_identity,
-    load_map,
-    open_target_systems,
-)
+from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.outbox.emails import email_translations, render_email
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import EmailKind, type_phrase
@@ -71,9 +68,9 @@ def change_subject(
     settings: Mapping[str, Any], email: str, name: str, *, now: datetime
 ) -> ChangeOutcome:
     """Locate the subject by email and apply the map's change `name` to their rows."""
-    data_map = load_map(settings)
+    data_map = desk_map(settings)
     change = _change(data_map, name)
-    with open_target_systems(settings, data_map).opened() as systems:
+    with open_systems(settings, data_map).opened() as systems:
         location = locate_subject(data_map, systems, email_identity(data_map), email)
         return apply_subject_change(data_map, systems, location, change, now=now)
 
@@ -196,7 +193,7 @@ RECTIFIED_WHAT = "des données d'une personne ont été rectifiées dans nos sys
 
 def _execute_change(context: ExecutionContext) -> ExecutionResult:
     name = CHANGE_OF_TYPE[context.request_type]
-    data_map = load_map(context.settings)
+    data_map = desk_map(context.settings)
     try:
         key = suppression_key(context.settings)
     except ValueError as error:
@@ -249,7 +246,7 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
             "No new value was approved: enter the corrected values on the request's page, "
             "then run it again."
         )
-    data_map = load_map(context.settings)
+    data_map = desk_map(context.settings)
     categories = sorted(
         {
             category_id
@@ -259,7 +256,7 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
         }
     )
     try:
-        with open_target_systems(context.settings, data_map).opened() as systems:
+        with open_systems(context.settings, data_map).opened() as systems:
             location = locate_subject(
                 data_map, systems, email_identity(data_map), context.requester_email
             )
@@ -350,7 +347,7 @@ def reactivate(
         reason=reason.strip(),
         details={"change": "reactivation", "rows": outcome.total, "tables": outcome.rows},
     )
-    description = _change(load_map(settings), "reactivation").description
+    description = _change(desk_map(settings), "reactivation").description
     _mail_change_done(
         db_session,
         request,
@@ -381,7 +378,7 @@ def announce_restriction_lift(
         )
     if _events(db_session, request, LIFTED_ACTION):
         raise ChangeRefused("The restriction is already lifted.")
-    _change(load_map(settings), "lift_restriction")
+    _change(desk_map(settings), "lift_restriction")
     record_action(
         db_session=db_session,
         request=request,
@@ -545,7 +542,7 @@ def apply_objection_now(
         at=now,
         details={"change": "marketing_objection", "rows": outcome.total, "tables": outcome.rows},
     )
-    change = _change(load_map(settings), "marketing_objection")
+    change = _change(desk_map(settings), "marketing_objection")
     _mail_change_done(
         db_session,
         request,
@@ -566,6 +563,6 @@ def objection_hook(db_session: Session, request: DataRequest, now: datetime) -> 
     if not has_app_context():
         return
     settings = current_app.config
-    if not settings.get("OBJECTION_IMMEDIATE", True):
+    if not settings.get("OBJECTION_IMMEDIATE", DEFAULTS["OBJECTION_IMMEDIATE"]):
         return
     apply_objection_now(db_session=db_session, request=request, settings=settings, now=now)

@@ -4,34 +4,27 @@ why and until when. Exit 1 when a constraint blocks the erasure or a system cann
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import db
+from dsr.commands import in_app_context
+from dsr.config import current_settings
+from dsr.datamap import desk_map, open_systems
 from dsr.execution.erasure import subject_plan
-from dsr.execution.targets import DEFAULT_DATA_MAP, ChangeRefused
+from dsr.execution.targets import ChangeRefused
 from dsr.requests.status import get_by_reference
 from dsr.store_cli import database_url_option, fail_on_database_error
 from inventory.erasure import ErasurePlan
-from inventory.loader import MapError, load_data_map
+from inventory.loader import MapError
 from inventory.model import DataMap, ErasureAction
-from inventory.systems import Systems, SystemUnavailable
+from inventory.systems import SystemUnavailable
 
 ACTION_WORDS = {
     ErasureAction.DELETE: "delete",
     ErasureAction.ANONYMIZE: "anonymise",
     ErasureAction.RETAIN: "keep",
 }
-
-
-def _map_path() -> Path:
-    """Return the map the root command was given (`dsr --map`), else the default one."""
-    root = click.get_current_context().find_root().obj
-    path = getattr(root, "map_path", None)
-    return Path(path) if path is not None else DEFAULT_DATA_MAP
 
 
 def format_plan(data_map: DataMap, plan: ErasurePlan, lang: str = "en") -> list[str]:
@@ -62,6 +55,7 @@ def format_plan(data_map: DataMap, plan: ErasurePlan, lang: str = "en") -> list[
 @click.command("plan")
 @click.argument("reference")
 @database_url_option
+@in_app_context
 def request_plan_command(reference: str, database_url: str) -> None:
     """Print the erasure plan of request REFERENCE (nothing is changed)."""
     engine = db.make_engine(database_url)
@@ -75,16 +69,16 @@ def request_plan_command(reference: str, database_url: str) -> None:
     if found is None:
         click.echo(f"error: no request {reference}", err=True)
         raise SystemExit(1)
-    map_path = _map_path()
+    settings = current_settings().values
     try:
-        data_map = load_data_map(map_path)
+        data_map = desk_map(settings)
     except MapError as error:
         click.echo(
             f"error: the data map has {len(error.problems)} problem(s): run `dsr map check`",
             err=True,
         )
         raise SystemExit(1) from None
-    with Systems(data_map, os.environ, map_path.resolve().parent).opened() as systems:
+    with open_systems(settings, data_map).opened() as systems:
         try:
             plan = subject_plan(data_map, systems, found.requester_email)
         except (SystemUnavailable, ChangeRefused) as error:

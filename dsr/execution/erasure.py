@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from dsr import db
 from dsr.audit.models import record_action
+from dsr.datamap import desk_map, open_systems
 from dsr.dates import written_date
 from dsr.execution.access import private_folder, request_folder, write_private
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun, SystemRunStatus
@@ -31,7 +32,7 @@ from dsr.execution.runner import (
     ExecutionResult,
     register_executor,
 )
-from dsr.execution.targets import ChangeRefused, email_identity, load_map, open_target_systems
+from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.links import public_url_for_settings
 from dsr.outbox.emails import render_email
@@ -153,7 +154,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     it (a blocking constraint, a system that failed, data still found)."""
     settings, now, request_id = context.settings, context.now, context.request_id
     try:
-        data_map = load_map(settings)
+        data_map = desk_map(settings)
         identity = email_identity(data_map)
         key = pseudonymisation_key(settings)
         suppression = suppression_key(settings)
@@ -167,7 +168,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             for run in system_runs(db_session, request_id)
             if run.status is SystemRunStatus.DONE
         }
-    with open_target_systems(settings, data_map).opened() as systems:
+    with open_systems(settings, data_map).opened() as systems:
         location = locate_subject(data_map, systems, identity, context.requester_email)
         plan = plan_erasure(data_map, systems, location)
         if plan.blocked:

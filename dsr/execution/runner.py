@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from dsr import db
 from dsr.audit.models import RequestEvent
+from dsr.config import DEFAULTS
 from dsr.languages import Language
 from dsr.requests.models import DataRequest
 from dsr.requests.status import change_status
@@ -33,14 +34,6 @@ log = logging.getLogger(__name__)
 
 REASON_MAX = 500
 """A failure's reason is shown to staff and audited: one line, bounded."""
-
-EXECUTION_SETTINGS: Mapping[str, Any] = {
-    "EXECUTE_AFTER_APPROVAL": True,
-    "REPORTS_DIR": None,  # None: <instance>/reports
-    "DELIVERY_DAYS": 7,
-    "DOWNLOADS_ALLOWED": 3,
-}
-"""Settings of the execution of requests and their defaults (each can be set as DSR_<NAME>)."""
 
 
 class ExecutionFailed(Exception):
@@ -130,7 +123,7 @@ def reports_dir(settings: Mapping[str, Any]) -> Path:
 
 def app_settings(config: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
     """Return the settings a run reads, from an application's configuration."""
-    return {**EXECUTION_SETTINGS, **config, "INSTANCE_PATH": instance_path}
+    return {**DEFAULTS, **config, "INSTANCE_PATH": instance_path}
 
 
 def run_request(
@@ -307,5 +300,5 @@ def run_after_commit(
 def run_after_approval(db_session: Session, *, request: DataRequest) -> None:
     """Carry out `request` as soon as its approval commits, unless EXECUTE_AFTER_APPROVAL is
     off (staff then run it from its page, or `dsr request run REF`)."""
-    if current_app.config.get("EXECUTE_AFTER_APPROVAL", True):
+    if current_app.config.get("EXECUTE_AFTER_APPROVAL", DEFAULTS["EXECUTE_AFTER_APPROVAL"]):
         run_after_commit(db_session, request=request)

@@ -1,18 +1,13 @@
-"""The organisation's systems as an executor sees them: the data map and its connections, read
-from the settings the runner passes (the application's configuration), and the subject's
-identity by email. Shared by the erasure and the targeted changes."""
+"""What the erasure and the targeted changes share about the organisation's systems: the
+subject's identity by email, the pseudonymisation secret, and the refusal they raise (the map and
+the connections come from `dsr.datamap`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from inventory.loader import load_data_map
 from inventory.model import DataMap, IdentityKind
-from inventory.systems import Systems
-
-DEFAULT_DATA_MAP = Path(__file__).resolve().parents[2] / "data_map.yaml"
 
 
 class ChangeRefused(Exception):
@@ -21,23 +16,6 @@ class ChangeRefused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def map_path(settings: Mapping[str, Any]) -> Path:
-    return Path(settings.get("DATA_MAP") or DEFAULT_DATA_MAP)
-
-
-def load_map(settings: Mapping[str, Any]) -> DataMap:
-    """Load the data map the desk works from (DATA_MAP, data_map.yaml by default)."""
-    return load_data_map(map_path(settings))
-
-
-def open_target_systems(settings: Mapping[str, Any], data_map: DataMap) -> Systems:
-    """Return the connections to the map's systems, their URLs read as the dashboard reads them:
-    SYSTEM_ENVIRONMENT overridden by the text settings. The caller disposes of them."""
-    environment: Mapping[str, str] = settings.get("SYSTEM_ENVIRONMENT", {}) or {}
-    text_settings = {key: value for key, value in settings.items() if isinstance(value, str)}
-    return Systems(data_map, {**environment, **text_settings}, map_path(settings).parent)
 
 
 def email_identity(data_map: DataMap) -> str:

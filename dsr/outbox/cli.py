@@ -5,18 +5,18 @@ Meant to be run by cron or the scheduler; messages that fail are rescheduled for
 
 from __future__ import annotations
 
-import os
-
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import db, store_models
+from dsr.commands import DeskGroup
+from dsr.config import current_settings
 from dsr.outbox.service import deliver_due
 from dsr.outbox.smtp import SmtpSettings, SmtpSettingsError
 from dsr.store_cli import database_url_option, fail_on_database_error
 
 
-@click.group("outbox")
+@click.group("outbox", cls=DeskGroup)
 def outbox_group() -> None:
     """Deliver the outgoing emails."""
 
@@ -37,7 +37,7 @@ def outbox_send(database_url: str, limit: int) -> None:
     DSR_SMTP_STARTTLS, DSR_SMTP_SSL, DSR_SMTP_TIMEOUT and DSR_MAIL_SENDER.
     """
     try:
-        settings = SmtpSettings.from_config(os.environ)
+        settings = SmtpSettings.from_config(current_settings().values)
     except SmtpSettingsError as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None

@@ -43,14 +43,6 @@ from dsr.requests.workflow import Action, Actor, RequestType, WorkflowError, ava
 
 blueprint = public_blueprint(Blueprint("public", __name__))
 
-PUBLIC_SETTINGS = {
-    "PUBLIC_LIMIT_PER_ADDRESS": "10/hour",
-    "PUBLIC_LIMIT_PER_EMAIL": "5/hour",
-    "VERIFICATION_LINK_MAX_AGE_HOURS": 48,
-    "DELIVER_AFTER_COMMIT": True,
-}
-"""Settings of the learner's side and their defaults (each can be set as DSR_<NAME>)."""
-
 _SENT_KEY = "public.sent"
 
 

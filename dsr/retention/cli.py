@@ -1,7 +1,8 @@
 """`dsr retention plan` and `dsr retention run`: the map's retention periods, counted or applied.
 
-Settings come from the environment as for `dsr request run` (DSR_DATA_MAP, DSR_RETENTION_...,
-and the variables the map's systems name). Only names and counts are printed, never values.
+Settings come from the desk's one settings object, as for `dsr request run` (DSR_DATA_MAP,
+DSR_RETENTION_..., and the variables the map's systems name). Only names and counts are printed,
+never values.
 """
 
 from __future__ import annotations
@@ -9,17 +10,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import db, store_models
+from dsr.commands import DeskGroup
+from dsr.config import DEFAULTS, current_settings
 from dsr.db import utcnow
-from dsr.execution.cli import settings_from_environment
 from dsr.execution.targets import ChangeRefused, secret_key
 from dsr.retention.service import (
-    RETENTION_SETTINGS,
     describe_sweep,
     plan_retention_now,
     run_retention,
@@ -32,14 +32,7 @@ from inventory.retention import CategorySweep, RetentionPlan
 from inventory.systems import SystemUnavailable
 
 
-def _map_path() -> Path | None:
-    """The map chosen with `dsr --map FILE`, if the root command holds one."""
-    root = click.get_current_context().find_root().obj
-    path = getattr(root, "map_path", None)
-    return Path(path) if path is not None else None
-
-
-@click.group("retention")
+@click.group("retention", cls=DeskGroup)
 def retention_group() -> None:
     """Apply the data map's retention periods."""
 
@@ -72,7 +65,7 @@ def retention_plan(database_url: str) -> None:
         with _one_line_errors():
             db.ensure_database_is_current(engine)
             plan = plan_retention_now(
-                engine=engine, settings=settings_from_environment(_map_path()), now=utcnow()
+                engine=engine, settings=current_settings().for_run(), now=utcnow()
             )
     except SQLAlchemyError as error:
         fail_on_database_error(database_url, "plan the retention sweeps with", error)
@@ -87,14 +80,14 @@ def retention_plan(database_url: str) -> None:
     type=click.IntRange(min=1),
     default=None,
     help=f"Rows per batch, each in its own transaction "
-    f"(default DSR_RETENTION_BATCH_SIZE, else {RETENTION_SETTINGS['RETENTION_BATCH_SIZE']}).",
+    f"(default DSR_RETENTION_BATCH_SIZE, else {DEFAULTS['RETENTION_BATCH_SIZE']}).",
 )
 @database_url_option
 def retention_run(batch_size: int | None, database_url: str) -> None:
     """Warn inactive account holders, then sweep every category; safe to run again."""
     store_models.import_models()
     engine = db.make_engine(database_url)
-    settings = settings_from_environment(_map_path())
+    settings = current_settings().for_run()
     now = utcnow()
     try:
         with _one_line_errors():

@@ -22,9 +22,11 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.engine import Engine
 
 from dsr.audit.models import record_action
+from dsr.config import DEFAULTS
+from dsr.datamap import desk_map, open_systems
 from dsr.dates import written_date
 from dsr.db import table_of, transaction
-from dsr.execution.targets import load_map, open_target_systems, secret_key
+from dsr.execution.targets import secret_key
 from dsr.languages import Language
 from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
@@ -33,7 +35,6 @@ from dsr.retention.models import RetentionWarning
 from inventory.keyed import Key
 from inventory.model import DataMap, ErasureAction
 from inventory.retention import (
-    DEFAULT_BATCH_SIZE,
     CategorySweep,
     Gate,
     RetentionPlan,
@@ -46,13 +47,6 @@ from inventory.retention import (
 from inventory.systems import Systems
 
 log = logging.getLogger(__name__)
-
-RETENTION_SETTINGS: Mapping[str, Any] = {
-    "RETENTION_WARNING_DAYS": 30,
-    "RETENTION_BATCH_SIZE": DEFAULT_BATCH_SIZE,
-    "RETENTION_WARNING_LANGUAGE": "fr",
-}
-"""Settings of the sweeps and their defaults (each can be set as DSR_<NAME>)."""
 
 AUDIT_ACTION = "retention_sweep"
 _KEY_CHUNK = 500
@@ -104,7 +98,7 @@ class RetentionReport:
 
 def retention_settings(settings: Mapping[str, Any]) -> tuple[int, int, Language]:
     """Return (warning days, batch size, language of the warnings) from the settings."""
-    merged = {**RETENTION_SETTINGS, **settings}
+    merged = {**DEFAULTS, **settings}
     days = int(merged["RETENTION_WARNING_DAYS"])
     batch = int(merged["RETENTION_BATCH_SIZE"])
     if days < 0 or batch < 1:
@@ -117,8 +111,8 @@ def plan_retention_now(
 ) -> RetentionPlan:
     """Return what `run_retention` would sweep at `now` (the dry run), changing nothing."""
     days, _, _ = retention_settings(settings)
-    data_map = load_map(settings)
-    with open_target_systems(settings, data_map).opened() as systems:
+    data_map = desk_map(settings)
+    with open_systems(settings, data_map).opened() as systems:
         return plan_retention(data_map, systems, now, gates=_gates(engine, data_map, now, days))
 
 
@@ -137,9 +131,9 @@ def run_retention(
     """
     days, default_batch, language = retention_settings(settings)
     size = batch_size or default_batch
-    data_map = load_map(settings)
+    data_map = desk_map(settings)
     key = secret_key(settings)
-    with open_target_systems(settings, data_map).opened() as systems:
+    with open_systems(settings, data_map).opened() as systems:
         warned = send_warnings(
             engine=engine,
             data_map=data_map,

@@ -3,8 +3,6 @@ runs; `dsr scheduler run-once JOB`: run one job now (also recorded on the dashbo
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import click
@@ -14,6 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from dsr import config, db, logs, store_models
+from dsr.commands import DeskGroup, in_app_context
+from dsr.config import current_settings
 from dsr.outbox.smtp import SmtpSettingsError
 from dsr.scheduler.jobs import JOBS, SCHEDULES, run_job
 from dsr.scheduler.models import JobRun, SchedulerLease, scheduler_jobs
@@ -24,33 +24,23 @@ from dsr.store_cli import database_url_option, fail_on_database_error
 
 def _settings() -> SchedulerSettings:
     try:
-        return SchedulerSettings.from_environ(os.environ)
+        return SchedulerSettings.from_settings(current_settings())
     except (SmtpSettingsError, ValueError) as error:
         raise click.ClickException(str(error)) from None
 
 
-def _refuse_unsafe_production(environ: Mapping[str, str]) -> None:
-    """Refuse to run with the default secret in production, as the web application does: the
-    scheduler signs the links of the emails it sends."""
-    settings = {
-        "ENV": environ.get("DSR_ENV"),
-        "SECRET_KEY": environ.get("DSR_SECRET_KEY", config.DEFAULT_SECRET_KEY),
-        **{
-            name: environ[f"DSR_{name}"]
-            for name in (
-                "PSEUDONYMISATION_KEY",
-                "SUPPRESSION_KEY",
-                "TOTP_ENCRYPTION_KEY",
-                "PUBLIC_URL",
-            )
-            if f"DSR_{name}" in environ
-        },
-    }
+def _refuse_unsafe_production(settings: config.Settings) -> None:
+    """Refuse to run with the default secret in production, as the web application does."""
+    checked = settings.signing()
     try:
-        if config.is_production(settings):
-            config.check_production(settings)
+        if config.is_production(checked):
+            config.check_production(checked)
     except config.InsecureConfiguration as error:
         raise click.ClickException(str(error)) from None
+
+
+DATABASE_URL_KEY = "dsr.scheduler.database_url"
+"""Where the group leaves its --database-url for the subcommands (click's shared `meta`)."""
 
 
 def _engine(database_url: str) -> Engine:
@@ -64,7 +54,7 @@ def _engine(database_url: str) -> Engine:
     return engine
 
 
-@click.group("scheduler", invoke_without_command=True)
+@click.group("scheduler", cls=DeskGroup, invoke_without_command=True)
 @database_url_option
 @click.option(
     "--lease-seconds",
@@ -73,16 +63,16 @@ def _engine(database_url: str) -> Engine:
     show_default=True,
     help="How long the lease lasts unless renewed (renewed every third of it).",
 )
+@in_app_context
 @click.pass_context
 def scheduler_group(context: click.Context, database_url: str, lease_seconds: int) -> None:
     """Run the scheduled jobs (mail, callbacks, deadlines, expiry, purges, minimisation) until
     stopped; a second scheduler waits until the first one stops."""
-    context.ensure_object(dict)
-    context.obj["database_url"] = database_url
+    context.meta[DATABASE_URL_KEY] = database_url
     if context.invoked_subcommand is not None:
         return
-    logs.configure_from_environment(os.environ)  # as the web application's: JSON in production
-    _refuse_unsafe_production(os.environ)
+    logs.configure(current_settings().log_format)  # as the web application's: JSON in production
+    _refuse_unsafe_production(current_settings())
     settings = _settings()
     engine = _engine(database_url)
     try:
@@ -111,7 +101,7 @@ def _trigger(name: str) -> str:
 @click.pass_context
 def scheduler_list(context: click.Context) -> None:
     """Show each job, when it runs, its next run and its last run."""
-    database_url: str = context.obj["database_url"]
+    database_url: str = context.meta[DATABASE_URL_KEY]
     engine = _engine(database_url)
     try:
         with db.open_session(engine) as session:
@@ -155,7 +145,7 @@ def scheduler_list(context: click.Context) -> None:
 @click.pass_context
 def scheduler_run_once(context: click.Context, job: str) -> None:
     """Run JOB now, once, and record the run; exit 1 if an item failed."""
-    database_url: str = context.obj["database_url"]
+    database_url: str = context.meta[DATABASE_URL_KEY]
     settings = _settings()
     engine = _engine(database_url)
     try:

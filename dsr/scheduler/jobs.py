@@ -78,10 +78,9 @@ def sweep_retention(
     engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
 ) -> None:
     """Apply the data map's retention periods (dsr.retention): warn, then sweep in batches."""
-    from dsr.execution.cli import settings_from_environment
     from dsr.retention.service import run_retention
 
-    report = run_retention(engine=engine, settings=settings_from_environment(), now=now)
+    report = run_retention(engine=engine, settings=settings.run, now=now)
     outcome.items_done += report.rows + report.warnings_sent
 
 

@@ -12,22 +12,25 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from dsr.api.callback_addresses import ALLOWED_NETWORKS_SETTING, IPNetwork, parse_allowed_networks
+from dsr.api.callback_addresses import ALLOWED_NETWORKS_KEY, IPNetwork, parse_allowed_networks
+from dsr.config import DEFAULTS, Settings
 from dsr.languages import Language
 from dsr.outbox.smtp import SmtpSettings
 from dsr.scheduler.models import ERROR_SUMMARY_MAX
 
 log = logging.getLogger("dsr.scheduler.jobs")  # the name of every job line in the logs
 
-DEFAULT_CLOSED_RETENTION_DAYS = 5 * 365 + 1  # R32: five years
+DEFAULT_CLOSED_RETENTION_DAYS: int = DEFAULTS["CLOSED_REQUEST_RETENTION_DAYS"]  # R32: five years
 
 
 @dataclass(frozen=True, slots=True)
 class SchedulerSettings:
-    """What the jobs need to know, read from the environment (`from_environ`)."""
+    """What the jobs need to know, taken from the desk's settings (`from_settings`); `run`
+    holds the settings the retention sweeps read (the map, its systems, the sweeps' own)."""
 
     secret_key: str
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -36,32 +39,38 @@ class SchedulerSettings:
     stuck_processing_hours: int = 24
     staff_language: Language = Language.FR
     callback_allowed_networks: tuple[IPNetwork, ...] = ()
+    run: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> SchedulerSettings:
-        """Read DSR_SECRET_KEY, the DSR_SMTP_* settings, DSR_UNVERIFIED_EXPIRY_DAYS,
-        DSR_CLOSED_REQUEST_RETENTION_DAYS, DSR_STUCK_PROCESSING_HOURS, DSR_STAFF_LANGUAGE and
-        DSR_CALLBACK_ALLOWED_NETWORKS."""
+    def from_settings(cls, settings: Settings) -> SchedulerSettings:
+        """Read SECRET_KEY, the SMTP_* settings, UNVERIFIED_EXPIRY_DAYS,
+        CLOSED_REQUEST_RETENTION_DAYS, STUCK_PROCESSING_HOURS, STAFF_LANGUAGE and
+        CALLBACK_ALLOWED_NETWORKS (each set as DSR_<NAME>); raise ValueError or
+        SmtpSettingsError naming the variable whose value does not parse."""
+        values = settings.values
 
-        def number(name: str, default: int) -> int:
-            raw = environ.get(f"DSR_{name}", "").strip()
+        def number(name: str) -> int:
+            given = values.get(name)
+            raw = "" if given is None else str(given).strip()
             if not raw:
-                return default
+                return int(DEFAULTS[name])
             value = int(raw)
             if value < 1:
                 raise ValueError(f"DSR_{name} must be a positive whole number")
             return value
 
+        language = str(values.get("STAFF_LANGUAGE") or "").strip() or str(
+            DEFAULTS["STAFF_LANGUAGE"]
+        )
         return cls(
-            secret_key=environ.get("DSR_SECRET_KEY", "dev"),
-            smtp=SmtpSettings.from_config(environ),
-            unverified_expiry_days=number("UNVERIFIED_EXPIRY_DAYS", 7),
-            closed_request_retention_days=number(
-                "CLOSED_REQUEST_RETENTION_DAYS", DEFAULT_CLOSED_RETENTION_DAYS
-            ),
-            stuck_processing_hours=number("STUCK_PROCESSING_HOURS", 24),
-            staff_language=Language(environ.get("DSR_STAFF_LANGUAGE", "fr").strip() or "fr"),
-            callback_allowed_networks=parse_allowed_networks(environ.get(ALLOWED_NETWORKS_SETTING)),
+            secret_key=str(values["SECRET_KEY"]),
+            smtp=SmtpSettings.from_config(values),
+            unverified_expiry_days=number("UNVERIFIED_EXPIRY_DAYS"),
+            closed_request_retention_days=number("CLOSED_REQUEST_RETENTION_DAYS"),
+            stuck_processing_hours=number("STUCK_PROCESSING_HOURS"),
+            staff_language=Language(language),
+            callback_allowed_networks=parse_allowed_networks(values.get(ALLOWED_NETWORKS_KEY)),
+            run=settings.for_run(),
         )
 
 

@@ -33,6 +33,7 @@ from dsr.api.callbacks import (
 from dsr.api.cli import api_group
 from dsr.api.models import CallbackDeliveryStatus
 from dsr.app import create_app
+from dsr.config import Settings
 from dsr.requests.workflow import Action
 from dsr.scheduler.runs import SchedulerSettings
 from tests.api.conftest import (
@@ -370,7 +371,9 @@ def test_the_allowed_networks_are_read_from_a_comma_separated_list() -> None:
         "fd00::/8",
     ]
     assert parse_allowed_networks("") == ()
-    settings = SchedulerSettings.from_environ({"DSR_CALLBACK_ALLOWED_NETWORKS": "10.0.0.0/8"})
+    settings = SchedulerSettings.from_settings(
+        Settings.load({"DSR_CALLBACK_ALLOWED_NETWORKS": "10.0.0.0/8"}, config_file=False)
+    )
     assert [str(n) for n in settings.callback_allowed_networks] == ["10.0.0.0/8"]
 
 

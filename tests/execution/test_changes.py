@@ -17,10 +17,11 @@ from sqlmodel import col, select
 from dsr import db
 from dsr.api.models import ApiToken
 from dsr.audit.models import RequestEvent
+from dsr.datamap import desk_map
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from dsr.execution import changes
 from dsr.execution.runner import run_request
-from dsr.execution.targets import ChangeRefused, load_map
+from dsr.execution.targets import ChangeRefused
 from dsr.outbox.models import OutboxMessage
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest, Task
@@ -347,7 +348,7 @@ def test_rectification_writes_the_approved_values_and_audits_the_old_ones(
     store: Engine, platform: str, tmp_path: Path
 ) -> None:
     before, mine = snapshot(platform), subject_keys(platform)
-    data_map = load_map(settings_for(tmp_path, platform))
+    data_map = desk_map(settings_for(tmp_path, platform))
     with db.transaction(store) as session:
         request = make_request(
             session,

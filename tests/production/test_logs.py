@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 
 from dsr import logs
 from dsr.accounts.access import public_endpoint
+from dsr.config import Settings
 from tests.accounts.helpers import TEST_SECRET_KEY
 from tests.conftest import MakeApp
 
@@ -178,7 +179,7 @@ def restored_root_logger() -> Iterator[None]:
 def test_a_command_logs_as_the_application_does(
     environment: dict[str, str], json_lines: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    logs.configure_from_environment(environment)
+    logs.configure(Settings.load(environment, config_file=False).log_format)
     logging.getLogger("dsr.scheduler.process").info("job %s done", "outbox")
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("{") is json_lines

@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from dsr.audit.models import RequestEvent, verify_audit
+from dsr.datamap import desk_map, open_systems
 from dsr.db import open_session, table_of
 from dsr.demo.schema import invoice, learner, support_thread, tracking_event
 from dsr.demo.seed import REFERENCE_NOW
-from dsr.execution.targets import load_map, open_target_systems
 from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage
 from dsr.retention.models import RetentionWarning
@@ -42,8 +42,8 @@ def _counts(plan: RetentionPlan) -> dict[str, tuple[int, dict[str, int]]]:
 
 
 def _warn_early(store: Engine, settings: dict[str, Any], at: Any) -> int:
-    data_map = load_map(settings)
-    with open_target_systems(settings, data_map).opened() as systems:
+    data_map = desk_map(settings)
+    with open_systems(settings, data_map).opened() as systems:
         sent = send_warnings(
             engine=store,
             data_map=data_map,
