@@ -130,10 +130,17 @@ def map_check(ctx: Context, live: bool) -> None:
 @pass_context
 def map_ropa(ctx: Context, fmt: str, lang: str, output: Path | None) -> None:
     """Write the register of processing activities (GDPR Art. 30) derived from the map."""
+    from dsr.languages import Language
+    from dsr.outbox.emails import email_translations
     from exports.ropa import ropa_csv, ropa_pdf
 
     data_map = ctx.load_map()
-    content = ropa_csv(data_map, lang) if fmt == "csv" else ropa_pdf(data_map, lang)
+    translations = email_translations(Language(lang))
+    content = (
+        ropa_csv(data_map, lang, translations)
+        if fmt == "csv"
+        else ropa_pdf(data_map, lang, translations)
+    )
     if output is not None and str(output) == "-":
         sys.stdout.buffer.write(content)
         return

@@ -14,6 +14,8 @@ from flask import Response, abort, render_template
 from dsr.dashboard.blueprint import blueprint, current_data_map
 from dsr.db import utcnow
 from dsr.i18n import current_language, gettext
+from dsr.languages import Language
+from dsr.outbox.emails import email_translations
 from exports.ropa import ropa_csv, ropa_pdf
 from inventory.loader import MapError
 from inventory.model import LANGUAGES, Category, DataMap, ErasureAction
@@ -166,10 +168,11 @@ def register(language: str, fmt: str) -> Response:
         loaded = current_data_map()
     except MapError:
         abort(503, description=gettext("The data map cannot be loaded: see the data map page."))
+    translations = email_translations(Language(language))
     if fmt == "pdf":
-        body = ropa_pdf(loaded, language, edition=utcnow().date())
+        body = ropa_pdf(loaded, language, translations, edition=utcnow().date())
     else:
-        body = ropa_csv(loaded, language)
+        body = ropa_csv(loaded, language, translations)
     response = Response(body, mimetype=ROPA_FORMATS[fmt])
     filename = f"register-{language}.{fmt}"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -34,7 +34,7 @@ from dsr.execution.runner import (
 from dsr.execution.targets import ChangeRefused, email_identity, load_map, open_target_systems
 from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.links import public_url_for_settings
-from dsr.outbox.emails import render_email
+from dsr.outbox.emails import email_translations, render_email
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import EmailKind, type_phrase
 from dsr.requests.workflow import Actor, RequestType
@@ -275,7 +275,12 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             reference=request.reference,
             type_label=type_phrase(request.type, request.language),
             done_on=written_date(now, request.language),
-            summary=certificate_summary(data_map, outcomes_by_category, request.language.value),
+            summary=certificate_summary(
+                data_map,
+                outcomes_by_category,
+                request.language.value,
+                email_translations(request.language),
+            ),
             certificate_url=url,
         )
         enqueue(
@@ -308,6 +313,7 @@ def _write_certificate(
         ),
         outcomes,
         told,
+        email_translations(context.language),
     )
     folder = request_folder(context.settings, context.request_id)
     private_folder(folder.parent)
