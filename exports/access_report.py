@@ -650,6 +650,17 @@ class _ReportStory:
                         else t.pgettext("report", "no safeguards stated"),
                     }
                 )
+        exercise = t.pgettext(
+            "report",
+            "Write to our data protection officer: %(dpo)s. We answer within one month, which may "
+            "be extended by two months for a complex request; we then tell you so within the first "
+            "month. Exercising your rights is free of charge.",
+        )
+        complaint = t.pgettext(
+            "report",
+            "If you consider that the processing of your data does not comply with the law, you "
+            "may lodge a complaint with: %(authority)s.",
+        )
         return [
             safe_paragraph(t.pgettext("report", "Your rights"), styles.title),
             safe_paragraph(
@@ -662,26 +673,12 @@ class _ReportStory:
             ),
             *bullet_list(rights, styles.body),
             safe_paragraph(t.pgettext("report", "How to exercise your rights"), styles.heading),
-            safe_paragraph(
-                t.pgettext(
-                    "report",
-                    "Write to our data protection officer: %(dpo)s. We answer within one month, "
-                    "which may be extended by two months for a complex request; we then tell you "
-                    "so within the first month. Exercising your rights is free of charge.",
-                )
-                % {"dpo": _contact(organisation.dpo)},
-                styles.body,
-            ),
+            safe_paragraph(exercise % {"dpo": _contact(organisation.dpo)}, styles.body),
             safe_paragraph(
                 t.pgettext("report", "Complaint to the supervisory authority"), styles.heading
             ),
             safe_paragraph(
-                t.pgettext(
-                    "report",
-                    "If you consider that the processing of your data does not comply with the "
-                    "law, you may lodge a complaint with: %(authority)s.",
-                )
-                % {"authority": _contact(organisation.supervisory_authority)},
+                complaint % {"authority": _contact(organisation.supervisory_authority)},
                 styles.body,
             ),
             safe_paragraph(
