@@ -478,7 +478,7 @@ class _ReportStory:
     def _about(self, category: Category) -> Flowable:
         t, lang, styles = self.t, self.lang, self.styles
         data_map = self.data_map
-        legal_basis = [category.legal_basis.describe(lang)]
+        legal_basis = [category.legal_basis.describe(t)]
         if category.legal_basis_detail is not None:
             legal_basis.append(category.legal_basis_detail.get(lang))
         recipients = [
@@ -494,8 +494,7 @@ class _ReportStory:
         ]
         retention = category.retention
         retention_lines = [
-            t.pgettext("report", "Period: %(period)s")
-            % {"period": retention.period.describe(lang)},
+            t.pgettext("report", "Period: %(period)s") % {"period": retention.period.describe(t)},
             t.pgettext("report", "Starting from: %(start)s")
             % {"start": self._label_of(retention.from_)},
         ]

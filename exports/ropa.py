@@ -29,7 +29,7 @@ from exports.pdf import (
     render_pdf,
     safe_paragraph,
 )
-from inventory.model import Category, Contact, DataMap, LegalBasis, Organisation
+from inventory.model import Category, Contact, DataMap, Organisation
 
 COLUMNS: tuple[str, ...] = (
     "activity_id",
@@ -132,10 +132,6 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _legal_basis_article(basis: LegalBasis, lang: str) -> str:
-    return basis.article.replace("GDPR", "RGPD") if lang == "fr" else basis.article
-
-
 def _column_label(data_map: DataMap, category: Category, column: str, lang: str) -> str:
     """Name a `table.column` by its label in the map (this category's first), else by itself."""
     candidates = [*category.fields, *(f for c in data_map.categories.values() for f in c.fields)]
@@ -154,7 +150,7 @@ def _activity_lines(
     t = translations
     organisation = data_map.organisation
 
-    legal_basis = [category.legal_basis.describe(lang)]
+    legal_basis = [category.legal_basis.describe(t)]
     if category.legal_basis_detail is not None:
         legal_basis.append(category.legal_basis_detail.get(lang))
 
@@ -195,7 +191,7 @@ def _activity_lines(
 
     retention = category.retention
     retention_lines = [
-        t.pgettext("register", "Period: %(period)s") % {"period": retention.period.describe(lang)},
+        t.pgettext("register", "Period: %(period)s") % {"period": retention.period.describe(t)},
         t.pgettext("register", "Starting from: %(start)s")
         % {"start": _column_label(data_map, category, retention.from_, lang)},
     ]
@@ -298,8 +294,8 @@ def ropa_pdf(
         [
             str(number),
             category.title.get(language),
-            _legal_basis_article(category.legal_basis, language),
-            category.retention.period.describe(language),
+            category.legal_basis.cited(t),
+            category.retention.period.describe(t),
             _yes_no(category.special, t),
         ]
         for number, category in enumerate(data_map.categories.values(), start=1)

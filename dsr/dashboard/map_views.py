@@ -91,6 +91,7 @@ def _recipient_kind(kind: str) -> str:
 def categories_shown(data_map: DataMap, language: str) -> list[CategoryShown]:
     """Return every category of `data_map` in `language`, in the map's order."""
     shown: list[CategoryShown] = []
+    translations = email_translations(Language(language))
     for key, category in data_map.categories.items():
         tables: dict[tuple[str, str], list[str]] = {}
         for one in category.fields:
@@ -115,14 +116,14 @@ def categories_shown(data_map: DataMap, language: str) -> list[CategoryShown]:
                 title=category.title.get(language),
                 description=category.description.get(language),
                 purposes=[purpose.get(language) for purpose in category.purposes],
-                legal_basis=category.legal_basis.describe(language),
+                legal_basis=category.legal_basis.describe(translations),
                 legal_basis_detail=(
                     category.legal_basis_detail.get(language)
                     if category.legal_basis_detail
                     else None
                 ),
                 recipients=recipients,
-                retention_period=retention.period.describe(language),
+                retention_period=retention.period.describe(translations),
                 retention_from=_column_label(data_map, category, retention.from_, language),
                 retention_condition=(
                     retention.condition.get(language) if retention.condition else None
