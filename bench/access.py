@@ -27,8 +27,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from dsr.demo.seed import REFERENCE_NOW, SAMPLE_LEARNER_EMAIL, seed_platform
-from dsr.languages import Language
-from dsr.outbox.emails import email_translations
+from dsr.languages import Language, translations
 from exports.access_report import ReportRequest, render_access_report
 from exports.portability import write_portability_zip
 from inventory.collection import Collection, collect_subject
@@ -149,7 +148,7 @@ def run_once(
         requester_email=email,
         language="fr",
     )
-    translations = email_translations(Language.FR)
+    catalogue = translations(Language.FR)
     started = time.perf_counter()
     location = locate_subject(data_map, systems, "email", email)
     collection = collect_subject(data_map, systems, location, workdir / "collection")
@@ -159,7 +158,7 @@ def run_once(
             data_map=data_map,
             collection=collection,
             request=request,
-            translations=translations,
+            translations=catalogue,
             out=out,
         )
     rendered = time.perf_counter()
@@ -168,7 +167,7 @@ def run_once(
             data_map=data_map,
             collection=collection,
             request=request,
-            translations=translations,
+            translations=catalogue,
             out=out,
         )
     zipped = time.perf_counter()

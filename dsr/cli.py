@@ -130,16 +130,13 @@ def map_check(ctx: Context, live: bool) -> None:
 @pass_context
 def map_ropa(ctx: Context, fmt: str, lang: str, output: Path | None) -> None:
     """Write the register of processing activities (GDPR Art. 30) derived from the map."""
-    from dsr.languages import Language
-    from dsr.outbox.emails import email_translations
+    from dsr.languages import Language, translations
     from exports.ropa import ropa_csv, ropa_pdf
 
     data_map = ctx.load_map()
-    translations = email_translations(Language(lang))
+    catalogue = translations(Language(lang))
     content = (
-        ropa_csv(data_map, lang, translations)
-        if fmt == "csv"
-        else ropa_pdf(data_map, lang, translations)
+        ropa_csv(data_map, lang, catalogue) if fmt == "csv" else ropa_pdf(data_map, lang, catalogue)
     )
     if output is not None and str(output) == "-":
         sys.stdout.buffer.write(content)

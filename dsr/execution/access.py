@@ -29,7 +29,7 @@ from dsr.execution.runner import (
     register_executor,
     reports_dir,
 )
-from dsr.outbox.emails import email_translations
+from dsr.languages import translations
 from dsr.requests.workflow import RequestType
 from exports.access_report import ReportRequest, render_access_report
 from exports.portability import write_portability_zip
@@ -191,7 +191,7 @@ def _produce(
                 data_map=data_map,
                 collection=collection,
                 request=request,
-                translations=email_translations(context.language),
+                translations=translations(context.language),
                 out=out,
             )
 

@@ -33,8 +33,9 @@ from dsr.execution.runner import (
 )
 from dsr.execution.targets import ChangeRefused, email_identity, load_map, open_target_systems
 from dsr.execution.targets import secret_key as pseudonymisation_key
+from dsr.languages import translations
 from dsr.links import public_url_for_settings
-from dsr.outbox.emails import email_translations, render_email
+from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import EmailKind, type_phrase
 from dsr.requests.workflow import Actor, RequestType
@@ -279,7 +280,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 data_map,
                 outcomes_by_category,
                 request.language.value,
-                email_translations(request.language),
+                translations(request.language),
             ),
             certificate_url=url,
         )
@@ -313,7 +314,7 @@ def _write_certificate(
         ),
         outcomes,
         told,
-        email_translations(context.language),
+        translations(context.language),
     )
     folder = request_folder(context.settings, context.request_id)
     private_folder(folder.parent)

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from dsr.languages import Language
-from dsr.outbox.emails import email_translations
+from dsr.languages import Language, translations
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
 REGENERATE_VARIABLE = "DSR_REGENERATE_GOLDEN"
@@ -28,7 +27,7 @@ REGENERATE_VARIABLE = "DSR_REGENERATE_GOLDEN"
 
 def translations_for(lang: str) -> NullTranslations:
     """The catalogue the desk hands a document in `lang`: French for "fr", else English."""
-    return email_translations(Language.FR if lang == "fr" else Language.EN)
+    return translations(Language.FR if lang == "fr" else Language.EN)
 
 
 def _normalised(text: str) -> str:
