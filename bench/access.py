@@ -27,6 +27,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from dsr.demo.seed import REFERENCE_NOW, SAMPLE_LEARNER_EMAIL, seed_platform
+from dsr.languages import Language, translations
 from exports.access_report import ReportRequest, render_access_report
 from exports.portability import write_portability_zip
 from inventory.collection import Collection, collect_subject
@@ -147,15 +148,28 @@ def run_once(
         requester_email=email,
         language="fr",
     )
+    catalogue = translations(Language.FR)
     started = time.perf_counter()
     location = locate_subject(data_map, systems, "email", email)
     collection = collect_subject(data_map, systems, location, workdir / "collection")
     collected = time.perf_counter()
     with (workdir / "report.pdf").open("wb") as out:
-        render_access_report(data_map=data_map, collection=collection, request=request, out=out)
+        render_access_report(
+            data_map=data_map,
+            collection=collection,
+            request=request,
+            translations=catalogue,
+            out=out,
+        )
     rendered = time.perf_counter()
     with (workdir / "export.zip").open("wb") as out:
-        write_portability_zip(data_map=data_map, collection=collection, request=request, out=out)
+        write_portability_zip(
+            data_map=data_map,
+            collection=collection,
+            request=request,
+            translations=catalogue,
+            out=out,
+        )
     zipped = time.perf_counter()
     return (
         collection,

@@ -132,10 +132,14 @@ def map_check(live: bool) -> None:
 )
 def map_ropa(fmt: str, lang: str, output: Path | None) -> None:
     """Write the register of processing activities (GDPR Art. 30) derived from the map."""
+    from dsr.languages import Language, translations
     from exports.ropa import ropa_csv, ropa_pdf
 
     data_map = _load_map()
-    content = ropa_csv(data_map, lang) if fmt == "csv" else ropa_pdf(data_map, lang)
+    catalogue = translations(Language(lang))
+    content = (
+        ropa_csv(data_map, lang, catalogue) if fmt == "csv" else ropa_pdf(data_map, lang, catalogue)
+    )
     if output is not None and str(output) == "-":
         sys.stdout.buffer.write(content)
         return

@@ -1,12 +1,17 @@
-"""The languages the desk speaks to requesters and staff in.
+"""The languages the desk speaks to requesters and staff in, and the catalogue of their words.
 
 Below every package of the desk: the store's models, the outbox, the accounts and the pages all
-name a language with `Language`, whatever else they know of requests.
+name a language with `Language`, whatever else they know of requests; emails and documents take
+their words from `translations(language)`.
 """
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
 
 
 class Language(StrEnum):
@@ -18,6 +23,19 @@ class Language(StrEnum):
 
 LANGUAGE_NAMES = {Language.FR: "Français", Language.EN: "English"}
 """Each language in its own words, so that anyone can find theirs."""
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+"""The desk's gettext catalogues, the same that Flask-Babel serves to the pages."""
+
+
+@functools.cache
+def translations(language: Language) -> NullTranslations:
+    """Return the catalogue of `language` (English, the language of the sources, has none).
+
+    Loaded with Babel rather than through Flask-Babel, so that workers and the scheduler write
+    emails and documents in the requester's language outside any web request.
+    """
+    return Translations.load(str(TRANSLATIONS), [Language(language).value])
 
 
 def N_(message: str) -> str:  # noqa: N802 (the name gettext's tools look for)

@@ -7,6 +7,10 @@ how to exercise them, the supervisory authority, automated decisions and transfe
 
 The story is produced lazily, a few hundred rows at a time, and laid out as it comes, so that a
 subject with tens of thousands of rows is rendered without holding them all at once.
+
+The words are the desk's gettext catalogue's, context "report"; the caller hands in the catalogue
+of the reader's language (exports/ imports nothing of dsr/): any `gettext.NullTranslations`, such
+as Babel's `support.Translations`, or a bare `NullTranslations` for English, the sources' language.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache, partial
+from gettext import NullTranslations
 from typing import Any, BinaryIO
 
 from reportlab.lib import colors
@@ -53,7 +58,6 @@ from exports.pdf import (
     register_fonts,
     safe_paragraph,
 )
-from exports.report_words import words
 from exports.ropa import EEA_COUNTRIES
 from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, PADDING, TextGrid
@@ -99,6 +103,10 @@ class ReportRequest:
 # -- values in the reader's locale ------------------------------------------------------------
 
 
+EMPTY = "—"
+"""What an empty value reads as, in every language."""
+
+
 def _language(lang: str) -> str:
     return "fr" if lang == "fr" else "en"
 
@@ -124,13 +132,13 @@ def format_number(value: int | float | Decimal, lang: str) -> str:
     return sign + _group(whole, separator) + (point + fraction if fraction else "")
 
 
-def format_value(value: Any, lang: str) -> str:
-    """Write one collected value as plain text for the reader."""
-    w = words(lang)
+def format_value(value: Any, lang: str, translations: NullTranslations) -> str:
+    """Write one collected value as plain text for the reader (`translations` in `lang`)."""
     if value is None or value == "":
-        return w["empty"]
+        return EMPTY
     if isinstance(value, bool):
-        return w["yes"] if value else w["no"]
+        t = translations
+        return t.pgettext("report", "Yes") if value else t.pgettext("report", "No")
     if isinstance(value, int | float | Decimal):
         return format_number(value, lang)
     if isinstance(value, datetime):
@@ -173,7 +181,7 @@ class _ReportDocument(BaseDocTemplate):  # type: ignore[misc]
 class _ReportCanvas(_NumberedCanvas):
     """Number the pages in words ("Page 2 of 7"), in the report's language."""
 
-    def __init__(self, *args: Any, page_label: str = "{page} / {total}", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, page_label: str = "%(page)s / %(total)s", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._page_label = page_label
 
@@ -185,20 +193,26 @@ class _ReportCanvas(_NumberedCanvas):
         y = MARGIN / 2
         if self._footer:
             self.draw_text(MARGIN, y, self._footer)
-        label = self._page_label.format(page=self._pageNumber, total=total)
+        label = self._page_label % {"page": self._pageNumber, "total": total}
         self.draw_text(width - MARGIN, y, label, right=True)
         self.restoreState()
 
 
 def render_access_report(
-    *, data_map: DataMap, collection: Collection, request: ReportRequest, out: BinaryIO
+    *,
+    data_map: DataMap,
+    collection: Collection,
+    request: ReportRequest,
+    translations: NullTranslations,
+    out: BinaryIO,
 ) -> None:
-    """Write the access report for `collection` to `out`, in the request's language."""
+    """Write the access report for `collection` to `out`, in the request's language, whose
+    catalogue `translations` is."""
     register_fonts()
     lang = _language(request.language)
-    w = words(lang)
+    t = translations
     organisation = data_map.organisation.name
-    title = f"{w['title']} — {organisation}"
+    title = f"{t.pgettext('report', 'Copy of your personal data')} — {organisation}"
     doc = _ReportDocument(
         out,
         pagesize=PORTRAIT,
@@ -208,7 +222,9 @@ def render_access_report(
         bottomMargin=MARGIN,
         title=title,
         author=organisation,
-        subject=w["subject"],
+        subject=t.pgettext(
+            "report", "Right of access: copy of personal data and information (GDPR Art. 15)"
+        ),
         keywords=["GDPR", "RGPD", "Art. 15", request.reference],
         creator="privacy-desk",
         lang=lang,
@@ -224,9 +240,11 @@ def render_access_report(
             ),
         ]
     )
-    story = _ReportStory(data_map, collection, request, lang)
+    story = _ReportStory(data_map, collection, request, lang, t)
     canvasmaker: Callable[..., Canvas] = partial(
-        _ReportCanvas, footer=f"{title} — {request.reference}", page_label=w["page"]
+        _ReportCanvas,
+        footer=f"{title} — {request.reference}",
+        page_label=t.pgettext("report", "Page %(page)s of %(total)s"),
     )
     doc.build([_StoryStream(story.batches())], canvasmaker=canvasmaker)
 
@@ -256,13 +274,18 @@ class _ReportStory:
     """The report's flowables, produced batch by batch; no batch ends with a keep-with-next."""
 
     def __init__(
-        self, data_map: DataMap, collection: Collection, request: ReportRequest, lang: str
+        self,
+        data_map: DataMap,
+        collection: Collection,
+        request: ReportRequest,
+        lang: str,
+        translations: NullTranslations,
     ) -> None:
         self.data_map = data_map
         self.collection = collection
         self.request = request
         self.lang = lang
-        self.w = words(lang)
+        self.t = translations
         self.styles = document_styles()
         self.caption = ParagraphStyle(
             "caption", parent=self.styles.body, fontSize=8.5, leading=11, keepWithNext=1
@@ -294,42 +317,75 @@ class _ReportStory:
     # The cover and the summary.
 
     def _cover(self) -> list[Flowable]:
-        w, styles, request = self.w, self.styles, self.request
+        t, styles, request = self.t, self.styles, self.request
         organisation = self.data_map.organisation
         request_rows: list[tuple[str, CellValue]] = [
-            (w["reference"], request.reference),
-            (w["requester"], request.requester_email),
-            (w["received_at"], short_datetime(request.received_at, self.lang)),
-            (w["completed_at"], short_datetime(request.completed_at, self.lang)),
+            (t.pgettext("report", "Reference"), request.reference),
+            (t.pgettext("report", "Verified email address"), request.requester_email),
+            (
+                t.pgettext("report", "Request received on"),
+                short_datetime(request.received_at, self.lang),
+            ),
+            (
+                t.pgettext("report", "Answer prepared on"),
+                short_datetime(request.completed_at, self.lang),
+            ),
         ]
         controller_rows: list[tuple[str, CellValue]] = [
-            (w["organisation"], f"{organisation.name}\n{organisation.address}"),
+            (t.pgettext("report", "Organisation"), f"{organisation.name}\n{organisation.address}"),
             (
-                w["controller"],
+                t.pgettext("report", "Controller contact"),
                 _contact(organisation.controller, skip=(organisation.name, organisation.address))
                 or organisation.controller.name,
             ),
-            (w["dpo"], _contact(organisation.dpo)),
+            (t.pgettext("report", "Data protection officer (DPO)"), _contact(organisation.dpo)),
         ]
+        intro = t.pgettext(
+            "report",
+            "You asked us for a copy of the personal data we hold about you. This document gives "
+            "all of it, category by category, with for each the purposes of the processing, its "
+            "legal basis, its recipients, how long it is kept and where the data comes from; it "
+            "ends with your rights and how to exercise them.",
+        )
         return [
-            safe_paragraph(w["title"], styles.title),
-            safe_paragraph(w["subtitle"].format(organisation=organisation.name), styles.subtitle),
-            safe_paragraph(w["intro"], styles.body),
+            safe_paragraph(t.pgettext("report", "Copy of your personal data"), styles.title),
+            safe_paragraph(
+                t.pgettext(
+                    "report", "Answer to your access request (GDPR Article 15) — %(organisation)s"
+                )
+                % {"organisation": organisation.name},
+                styles.subtitle,
+            ),
+            safe_paragraph(intro, styles.body),
             Spacer(1, 4 * mm),
-            key_value_table(w["request"], request_rows, width=self.width),
+            key_value_table(t.pgettext("report", "Your request"), request_rows, width=self.width),
             Spacer(1, 4 * mm),
-            key_value_table(w["controller_block"], controller_rows, width=self.width),
+            key_value_table(t.pgettext("report", "Controller"), controller_rows, width=self.width),
             Spacer(1, 6 * mm),
         ]
 
     def _summary(self) -> list[Flowable]:
-        w, styles = self.w, self.styles
-        heading = safe_paragraph(w["summary"], styles.heading)
+        t, styles = self.t, self.styles
+        heading = safe_paragraph(t.pgettext("report", "Summary of the data found"), styles.heading)
         if not self.collection.total_rows:
             return [
                 heading,
-                safe_paragraph(w["no_data"], styles.body),
-                safe_paragraph(w["no_data_info"], styles.body),
+                safe_paragraph(
+                    t.pgettext(
+                        "report",
+                        "We found no personal data about you, linked to the email address of "
+                        "your request, in any of our systems.",
+                    ),
+                    styles.body,
+                ),
+                safe_paragraph(
+                    t.pgettext(
+                        "report",
+                        "The information on your rights still applies if you think we hold data "
+                        "about you under another address or identifier: write to us.",
+                    ),
+                    styles.body,
+                ),
             ]
         rows = []
         for category_id in self.collection.categories:
@@ -348,7 +404,11 @@ class _ReportStory:
         return [
             heading,
             data_table(
-                [w["category"], w["records"], w["systems"]],
+                [
+                    t.pgettext("report", "Category"),
+                    t.pgettext("report", "Number of records"),
+                    t.pgettext("report", "Systems"),
+                ],
                 rows,
                 col_widths=[width - 100 * mm, 35 * mm, 65 * mm],
             ),
@@ -386,7 +446,8 @@ class _ReportStory:
         turn = self._turn(orientation)
         if number == 1:
             # The first category opens the details on a new page, under their title.
-            turn = [*(turn or [PageBreak()]), safe_paragraph(self.w["details"], self.styles.title)]
+            details = self.t.pgettext("report", "Your data, category by category")
+            turn = [*(turn or [PageBreak()]), safe_paragraph(details, self.styles.title)]
         yield [*turn, heading, self._about(category), Spacer(1, 4 * mm)]
         rows = self.collection.rows(category_id)
         by_table = itertools.groupby(rows, key=lambda row: (row.system, row.table))
@@ -405,37 +466,52 @@ class _ReportStory:
             yield from self._data(group, layout, tracker)
             redacted = redacted or tracker.redacted
         if redacted:
-            yield [safe_paragraph(self.w["redacted_note"], self.styles.small)]
+            note = self.t.pgettext(
+                "report",
+                "Some rows hold other people's data (for example the messages of another "
+                "participant in a conversation): their content is redacted.",
+            )
+            yield [safe_paragraph(note, self.styles.small)]
         yield [Spacer(1, 6 * mm)]
 
     def _about(self, category: Category) -> Flowable:
-        w, lang, styles = self.w, self.lang, self.styles
+        t, lang, styles = self.t, self.lang, self.styles
         data_map = self.data_map
-        legal_basis = [category.legal_basis.describe(lang)]
+        legal_basis = [category.legal_basis.describe(t)]
         if category.legal_basis_detail is not None:
             legal_basis.append(category.legal_basis_detail.get(lang))
         recipients = [
-            w["recipient"].format(
-                name=data_map.recipients[key].name.get(lang),
-                description=data_map.recipients[key].description.get(lang),
-            )
+            t.pgettext("report", "%(name)s: %(description)s")
+            % {
+                "name": data_map.recipients[key].name.get(lang),
+                "description": data_map.recipients[key].description.get(lang),
+            }
             for key in category.recipients
-        ] or [w["no_recipients"].format(organisation=data_map.organisation.name)]
+        ] or [
+            t.pgettext("report", "No recipient outside %(organisation)s")
+            % {"organisation": data_map.organisation.name}
+        ]
         retention = category.retention
-        retention_lines = [w["period"].format(retention.period.describe(lang))]
-        retention_lines.append(w["from"].format(self._label_of(retention.from_)))
+        retention_lines = [
+            t.pgettext("report", "Period: %(period)s") % {"period": retention.period.describe(t)},
+            t.pgettext("report", "Starting from: %(start)s")
+            % {"start": self._label_of(retention.from_)},
+        ]
         if retention.condition is not None:
             retention_lines.append(retention.condition.get(lang))
-        retention_lines.append(w["legal_source"].format(retention.source.get(lang)))
+        retention_lines.append(
+            t.pgettext("report", "Source: %(source)s") % {"source": retention.source.get(lang)}
+        )
+        purposes = bullet_list([p.get(lang) for p in category.purposes], styles.cell)
         rows: list[tuple[str, CellValue]] = [
-            (w["description"], category.description.get(lang)),
-            (w["purposes"], bullet_list([p.get(lang) for p in category.purposes], styles.cell)),
-            (w["legal_basis"], "\n".join(legal_basis)),
-            (w["recipients"], bullet_list(recipients, styles.cell)),
-            (w["retention"], "\n".join(retention_lines)),
-            (w["source"], category.source.get(lang)),
+            (t.pgettext("report", "What it is"), category.description.get(lang)),
+            (t.pgettext("report", "Purposes"), purposes),
+            (t.pgettext("report", "Legal basis"), "\n".join(legal_basis)),
+            (t.pgettext("report", "Recipients"), bullet_list(recipients, styles.cell)),
+            (t.pgettext("report", "Retention period"), "\n".join(retention_lines)),
+            (t.pgettext("report", "Source of the data"), category.source.get(lang)),
         ]
-        return key_value_table(w["about"], rows, width=self.width)
+        return key_value_table(t.pgettext("report", "About the processing"), rows, width=self.width)
 
     def _label_of(self, column: str) -> str:
         for category in self.data_map.categories.values():
@@ -450,9 +526,10 @@ class _ReportStory:
         cells = []
         for f in group.fields:
             if f.third_party and not row.owned:
-                cells.append(self.w["redacted"])
+                cells.append(self.t.pgettext("report", "[redacted: another person's data]"))
             else:
-                cells.append(self._cut(format_value(row.values.get(f.name), self.lang)))
+                value = format_value(row.values.get(f.name), self.lang, self.t)
+                cells.append(self._cut(value))
         return cells
 
     def _cut(self, text: str) -> str:
@@ -460,14 +537,19 @@ class _ReportStory:
         tab as a space, hidden characters and those no font draws (emoji) as [U+XXXX]."""
         if len(text) > CELL_TEXT_MAX:
             left_out = format_number(len(text) - CELL_TEXT_MAX, self.lang)
-            text = f"{text[:CELL_TEXT_MAX]} {self.w['cut'].format(count=left_out)}"
+            cut = self.t.pgettext(
+                "report",
+                "[… %(count)s more characters, not printed here: ask us for the complete value]",
+            )
+            text = f"{text[:CELL_TEXT_MAX]} {cut % {'count': left_out}}"
         return text
 
     def _count_caption(self, count: int) -> Flowable:
         text = (
-            self.w["record_count_one"]
+            self.t.pgettext("report", "1 record")
             if count == 1
-            else self.w["record_count_many"].format(count=format_number(count, self.lang))
+            else self.t.pgettext("report", "%(count)s records")
+            % {"count": format_number(count, self.lang)}
         )
         return safe_paragraph(text, self.caption)
 
@@ -479,10 +561,10 @@ class _ReportStory:
         if layout == "blocks":
             batch: list[Flowable] = [caption]
             for number, row in enumerate(rows, start=1):
-                heading = self.w["record"].format(
-                    number=format_number(number, self.lang),
-                    total=format_number(group.count, self.lang),
-                )
+                heading = self.t.pgettext("report", "Record %(number)s of %(total)s") % {
+                    "number": format_number(number, self.lang),
+                    "total": format_number(group.count, self.lang),
+                }
                 pairs: list[tuple[str, CellValue]] = list(
                     zip(labels, self._cells(group, row), strict=True)
                 )
@@ -513,18 +595,39 @@ class _ReportStory:
     # The rights.
 
     def _rights(self, categories: Sequence[str]) -> list[Flowable]:
-        w, lang, styles = self.w, self.lang, self.styles
+        t, lang, styles = self.t, self.lang, self.styles
         organisation = self.data_map.organisation
         rights = [
-            w[key]
-            for key in (
-                "right_rectification",
-                "right_erasure",
-                "right_restriction",
-                "right_objection",
-                "right_portability",
-                "right_consent",
-            )
+            t.pgettext(
+                "report",
+                "Rectification (Article 16): have inaccurate data corrected or incomplete data "
+                "completed.",
+            ),
+            t.pgettext(
+                "report",
+                "Erasure (Article 17): have your data erased, except what the law obliges us to "
+                "keep (invoices, for example).",
+            ),
+            t.pgettext(
+                "report",
+                "Restriction of processing (Article 18): have the use of your data frozen, for "
+                "example while a dispute about it is checked.",
+            ),
+            t.pgettext(
+                "report",
+                "Objection (Article 21): object to processing based on our legitimate interests, "
+                "and at any time to direct marketing.",
+            ),
+            t.pgettext(
+                "report",
+                "Portability (Article 20): receive the data you provided to us in a structured, "
+                "machine-readable format, or have it sent to another organisation.",
+            ),
+            t.pgettext(
+                "report",
+                "Withdrawal of consent (Article 7): withdraw at any time a consent you gave, "
+                "without affecting the processing done before.",
+            ),
         ]
         transfers = [organisation.transfers_outside_eu.get(lang)]
         seen: set[str] = set()
@@ -536,26 +639,53 @@ class _ReportStory:
                 seen.add(key)
                 safeguards = recipient.transfer_safeguards
                 transfers.append(
-                    w["transfer_recipient"].format(
-                        name=recipient.name.get(lang),
-                        country=recipient.country.upper(),
-                        safeguards=safeguards.get(lang) if safeguards else w["no_safeguards"],
-                    )
+                    t.pgettext("report", "%(name)s (%(country)s): %(safeguards)s")
+                    % {
+                        "name": recipient.name.get(lang),
+                        "country": recipient.country.upper(),
+                        "safeguards": safeguards.get(lang)
+                        if safeguards
+                        else t.pgettext("report", "no safeguards stated"),
+                    }
                 )
+        exercise = t.pgettext(
+            "report",
+            "Write to our data protection officer: %(dpo)s. We answer within one month, which may "
+            "be extended by two months for a complex request; we then tell you so within the first "
+            "month. Exercising your rights is free of charge.",
+        )
+        complaint = t.pgettext(
+            "report",
+            "If you consider that the processing of your data does not comply with the law, you "
+            "may lodge a complaint with: %(authority)s.",
+        )
         return [
-            safe_paragraph(w["rights"], styles.title),
-            safe_paragraph(w["rights_intro"], styles.body),
-            *bullet_list(rights, styles.body),
-            safe_paragraph(w["exercise"], styles.heading),
-            safe_paragraph(w["exercise_text"].format(dpo=_contact(organisation.dpo)), styles.body),
-            safe_paragraph(w["complaint"], styles.heading),
+            safe_paragraph(t.pgettext("report", "Your rights"), styles.title),
             safe_paragraph(
-                w["complaint_text"].format(authority=_contact(organisation.supervisory_authority)),
+                t.pgettext(
+                    "report",
+                    "The General Data Protection Regulation (GDPR) gives you the following rights "
+                    "over the data in this document.",
+                ),
                 styles.body,
             ),
-            safe_paragraph(w["automated"], styles.heading),
+            *bullet_list(rights, styles.body),
+            safe_paragraph(t.pgettext("report", "How to exercise your rights"), styles.heading),
+            safe_paragraph(exercise % {"dpo": _contact(organisation.dpo)}, styles.body),
+            safe_paragraph(
+                t.pgettext("report", "Complaint to the supervisory authority"), styles.heading
+            ),
+            safe_paragraph(
+                complaint % {"authority": _contact(organisation.supervisory_authority)},
+                styles.body,
+            ),
+            safe_paragraph(
+                t.pgettext("report", "Automated decisions and profiling"), styles.heading
+            ),
             safe_paragraph(organisation.automated_decisions.get(lang), styles.body),
-            safe_paragraph(w["transfers"], styles.heading),
+            safe_paragraph(
+                t.pgettext("report", "Transfers outside the European Union"), styles.heading
+            ),
             *bullet_list(transfers, styles.body),
         ]
 

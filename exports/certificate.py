@@ -3,6 +3,7 @@ request, per category of the map, with why and until when data was kept, and who
 
 Pure functions of the map and of the counts of the erasure: the certificate names no one and holds
 no personal data, only the request's reference, so it can be kept as evidence and sent as it is.
+Its words are the catalogue's that the caller hands in, context "certificate".
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from gettext import NullTranslations
 
 from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
@@ -59,106 +61,6 @@ class CertifiedRequest:
     language: str
 
 
-_WORDS: dict[str, dict[str, str]] = {
-    "fr": {
-        "title": "Certificat d'effacement",
-        "subject": "Effacement de données personnelles (article 17 du RGPD)",
-        "request": "Demande",
-        "reference": "Référence",
-        "received": "Reçue le",
-        "completed": "Exécutée le",
-        "controller": "Responsable du traitement",
-        "dpo": "Délégué à la protection des données",
-        "intro": (
-            "{organisation} certifie avoir exécuté la demande d'effacement {reference} "
-            "(article 17 du RGPD) dans tous les systèmes décrits par son inventaire des données "
-            "personnelles. Une nouvelle recherche, faite après l'effacement, ne trouve plus "
-            "aucune des données effacées."
-        ),
-        "deleted": "Données effacées",
-        "deleted_none": "Aucune donnée n'a été effacée.",
-        "anonymized": "Données anonymisées",
-        "anonymized_intro": (
-            "Ces enregistrements restent, mais ce qui permettait de vous identifier a été "
-            "supprimé ou remplacé : ils ne se rapportent plus à vous."
-        ),
-        "anonymized_none": "Aucune donnée n'a été anonymisée.",
-        "retained": "Données conservées",
-        "retained_intro": (
-            "La loi nous oblige à conserver ces données. Elles sont retirées de l'usage courant "
-            "et seront supprimées à l'échéance indiquée."
-        ),
-        "retained_none": "Aucune donnée n'est conservée.",
-        "category": "Catégorie",
-        "records": "Enregistrements",
-        "why": "Pourquoi",
-        "until": "Jusqu'à quand",
-        "recipients": "Destinataires informés (article 19 du RGPD)",
-        "recipients_intro": (
-            "Les destinataires suivants de vos données sont informés de l'effacement :"
-        ),
-        "recipients_none": "Aucun destinataire n'avait reçu les données effacées.",
-        "suppression": (
-            "Votre adresse électronique n'est plus conservée que sous la forme d'une empreinte "
-            "irréversible, dans une liste d'opposition, pour qu'elle ne soit plus jamais "
-            "utilisée pour de la prospection."
-        ),
-        "complaint": (
-            "Pour toute question, écrivez à notre délégué à la protection des données en "
-            "rappelant la référence {reference}. Vous pouvez aussi introduire une réclamation "
-            "auprès de la CNIL (www.cnil.fr)."
-        ),
-        "footer": "Certificat d'effacement {reference}",
-    },
-    "en": {
-        "title": "Erasure certificate",
-        "subject": "Erasure of personal data (GDPR Article 17)",
-        "request": "Request",
-        "reference": "Reference",
-        "received": "Received on",
-        "completed": "Carried out on",
-        "controller": "Controller",
-        "dpo": "Data protection officer",
-        "intro": (
-            "{organisation} certifies that it carried out the erasure request {reference} "
-            "(GDPR Article 17) in every system its inventory of personal data describes. A new "
-            "search, made after the erasure, finds none of the erased data any more."
-        ),
-        "deleted": "Data erased",
-        "deleted_none": "No data was erased.",
-        "anonymized": "Data anonymised",
-        "anonymized_intro": (
-            "These records remain, but what identified you was removed or replaced: they no "
-            "longer relate to you."
-        ),
-        "anonymized_none": "No data was anonymised.",
-        "retained": "Data kept",
-        "retained_intro": (
-            "The law requires us to keep this data. It is taken out of everyday use and will be "
-            "deleted when the period shown ends."
-        ),
-        "retained_none": "No data is kept.",
-        "category": "Category",
-        "records": "Records",
-        "why": "Why",
-        "until": "Until when",
-        "recipients": "Recipients told (GDPR Article 19)",
-        "recipients_intro": "The following recipients of your data are told of the erasure:",
-        "recipients_none": "No recipient had received the erased data.",
-        "suppression": (
-            "Your email address is now kept only as an irreversible keyed hash, on a suppression "
-            "list, so that it is never used for marketing again."
-        ),
-        "complaint": (
-            "For any question, write to our data protection officer quoting the reference "
-            "{reference}. You may also lodge a complaint with the CNIL, the French data "
-            "protection authority (www.cnil.fr)."
-        ),
-        "footer": "Erasure certificate {reference}",
-    },
-}
-
-
 def _lang(lang: str) -> str:
     return "fr" if lang == "fr" else "en"
 
@@ -189,30 +91,29 @@ def _of(outcomes: Sequence[CategoryOutcome], action: ErasureAction) -> list[Cate
 
 
 def certificate_summary(
-    data_map: DataMap, outcomes: Sequence[CategoryOutcome], lang: str
+    data_map: DataMap,
+    outcomes: Sequence[CategoryOutcome],
+    lang: str,
+    translations: NullTranslations,
 ) -> list[str]:
-    """Return one line per category for the email that goes with the certificate."""
+    """Return one line per category for the email that goes with the certificate.
+
+    `lang` picks the map's texts, `translations` (the catalogue of the same language) the words.
+    """
     lang = _lang(lang)
+    t = translations
     verbs = {
-        "fr": {
-            ErasureAction.DELETE: "effacé",
-            ErasureAction.ANONYMIZE: "anonymisé",
-            ErasureAction.RETAIN: "conservé",
-        },
-        "en": {
-            ErasureAction.DELETE: "erased",
-            ErasureAction.ANONYMIZE: "anonymised",
-            ErasureAction.RETAIN: "kept",
-        },
-    }[lang]
+        ErasureAction.DELETE: t.pgettext("certificate", "erased"),
+        ErasureAction.ANONYMIZE: t.pgettext("certificate", "anonymised"),
+        ErasureAction.RETAIN: t.pgettext("certificate", "kept"),
+    }
     lines = []
     for outcome in outcomes:
         category = data_map.categories[outcome.category]
-        line = (
-            f"{category.title.get(lang)} : {verbs[outcome.action]}"
-            if lang == "fr"
-            else (f"{category.title.get(lang)}: {verbs[outcome.action]}")
-        )
+        line = t.pgettext("certificate", "%(category)s: %(action)s") % {
+            "category": category.title.get(lang),
+            "action": verbs[outcome.action],
+        }
         if outcome.action is ErasureAction.RETAIN and category.erasure.until is not None:
             line += f" ({category.erasure.until.get(lang)})"
         lines.append(line)
@@ -224,29 +125,40 @@ def render_erasure_certificate(
     request: CertifiedRequest,
     outcomes: Sequence[CategoryOutcome],
     recipients_told: Sequence[str],
+    translations: NullTranslations,
 ) -> bytes:
     """Return the certificate as a PDF in the request's language (French or English).
 
-    `recipients_told` are recipient ids of the map that were sent an Art. 19 notice.
+    `recipients_told` are recipient ids of the map that were sent an Art. 19 notice;
+    `translations` is the catalogue of the request's language.
     """
     lang = _lang(request.language)
-    words = _WORDS[lang]
+    t = translations
+    title = t.pgettext("certificate", "Erasure certificate")
+    category_heading = t.pgettext("certificate", "Category")
+    records_heading = t.pgettext("certificate", "Records")
     styles = document_styles()
     width = content_width()
     organisation = data_map.organisation
     address = organisation.controller.address or organisation.address
     story: list[Flowable] = [
-        safe_paragraph(words["title"], styles.title),
+        safe_paragraph(title, styles.title),
         safe_paragraph(organisation.name, styles.subtitle),
         key_value_table(
-            words["request"],
+            t.pgettext("certificate", "Request"),
             [
-                (words["reference"], request.reference),
-                (words["received"], long_date(request.received_at, lang)),
-                (words["completed"], long_date(request.completed_at, lang)),
-                (words["controller"], _contact_line(organisation.controller.name, address)),
+                (t.pgettext("certificate", "Reference"), request.reference),
+                (t.pgettext("certificate", "Received on"), long_date(request.received_at, lang)),
                 (
-                    words["dpo"],
+                    t.pgettext("certificate", "Carried out on"),
+                    long_date(request.completed_at, lang),
+                ),
+                (
+                    t.pgettext("certificate", "Controller"),
+                    _contact_line(organisation.controller.name, address),
+                ),
+                (
+                    t.pgettext("certificate", "Data protection officer"),
                     ", ".join(
                         part for part in (organisation.dpo.name, organisation.dpo.email) if part
                     ),
@@ -256,32 +168,47 @@ def render_erasure_certificate(
         ),
         Spacer(1, 4 * mm),
         safe_paragraph(
-            words["intro"].format(organisation=organisation.name, reference=request.reference),
+            t.pgettext(
+                "certificate",
+                "%(organisation)s certifies that it carried out the erasure request %(reference)s "
+                "(GDPR Article 17) in every system its inventory of personal data describes. A new "
+                "search, made after the erasure, finds none of the erased data any more.",
+            )
+            % {"organisation": organisation.name, "reference": request.reference},
             styles.body,
         ),
     ]
     count_width = 36 * mm
 
-    story.append(safe_paragraph(words["deleted"], styles.heading))
+    story.append(safe_paragraph(t.pgettext("certificate", "Data erased"), styles.heading))
     deleted = _of(outcomes, ErasureAction.DELETE)
     if deleted:
         story.append(
             data_table(
-                [words["category"], words["records"]],
+                [category_heading, records_heading],
                 [[data_map.categories[o.category].title.get(lang), str(o.rows)] for o in deleted],
                 col_widths=[width - count_width, count_width],
             )
         )
     else:
-        story.append(safe_paragraph(words["deleted_none"], styles.body))
+        story.append(safe_paragraph(t.pgettext("certificate", "No data was erased."), styles.body))
 
-    story.append(safe_paragraph(words["anonymized"], styles.heading))
+    story.append(safe_paragraph(t.pgettext("certificate", "Data anonymised"), styles.heading))
     anonymized = _of(outcomes, ErasureAction.ANONYMIZE)
     if anonymized:
-        story.append(safe_paragraph(words["anonymized_intro"], styles.body))
+        story.append(
+            safe_paragraph(
+                t.pgettext(
+                    "certificate",
+                    "These records remain, but what identified you was removed or replaced: they "
+                    "no longer relate to you.",
+                ),
+                styles.body,
+            )
+        )
         story.append(
             data_table(
-                [words["category"], words["records"]],
+                [category_heading, records_heading],
                 [
                     [data_map.categories[o.category].title.get(lang), str(o.rows)]
                     for o in anonymized
@@ -290,16 +217,32 @@ def render_erasure_certificate(
             )
         )
     else:
-        story.append(safe_paragraph(words["anonymized_none"], styles.body))
+        story.append(
+            safe_paragraph(t.pgettext("certificate", "No data was anonymised."), styles.body)
+        )
 
-    story.append(safe_paragraph(words["retained"], styles.heading))
+    story.append(safe_paragraph(t.pgettext("certificate", "Data kept"), styles.heading))
     retained = _of(outcomes, ErasureAction.RETAIN)
     if retained:
-        story.append(safe_paragraph(words["retained_intro"], styles.body))
+        story.append(
+            safe_paragraph(
+                t.pgettext(
+                    "certificate",
+                    "The law requires us to keep this data. It is taken out of everyday use and "
+                    "will be deleted when the period shown ends.",
+                ),
+                styles.body,
+            )
+        )
         rest = width - count_width
         story.append(
             data_table(
-                [words["category"], words["records"], words["why"], words["until"]],
+                [
+                    category_heading,
+                    records_heading,
+                    t.pgettext("certificate", "Why"),
+                    t.pgettext("certificate", "Until when"),
+                ],
                 [
                     [
                         data_map.categories[o.category].title.get(lang),
@@ -313,30 +256,66 @@ def render_erasure_certificate(
             )
         )
     else:
-        story.append(safe_paragraph(words["retained_none"], styles.body))
+        story.append(safe_paragraph(t.pgettext("certificate", "No data is kept."), styles.body))
 
-    story.append(safe_paragraph(words["recipients"], styles.heading))
+    story.append(
+        safe_paragraph(
+            t.pgettext("certificate", "Recipients told (GDPR Article 19)"), styles.heading
+        )
+    )
     if recipients_told:
-        story.append(safe_paragraph(words["recipients_intro"], styles.body))
+        story.append(
+            safe_paragraph(
+                t.pgettext(
+                    "certificate",
+                    "The following recipients of your data are told of the erasure:",
+                ),
+                styles.body,
+            )
+        )
         names = [
             data_map.recipients[r].name.get(lang) if r in data_map.recipients else r
             for r in recipients_told
         ]
         story.extend(bullet_list(names, styles.body))
     else:
-        story.append(safe_paragraph(words["recipients_none"], styles.body))
+        story.append(
+            safe_paragraph(
+                t.pgettext("certificate", "No recipient had received the erased data."),
+                styles.body,
+            )
+        )
 
     story.append(Spacer(1, 4 * mm))
-    story.append(safe_paragraph(words["suppression"], styles.body))
     story.append(
-        safe_paragraph(words["complaint"].format(reference=request.reference), styles.body)
+        safe_paragraph(
+            t.pgettext(
+                "certificate",
+                "Your email address is now kept only as an irreversible keyed hash, on a "
+                "suppression list, so that it is never used for marketing again.",
+            ),
+            styles.body,
+        )
+    )
+    story.append(
+        safe_paragraph(
+            t.pgettext(
+                "certificate",
+                "For any question, write to our data protection officer quoting the reference "
+                "%(reference)s. You may also lodge a complaint with the CNIL, the French data "
+                "protection authority (www.cnil.fr).",
+            )
+            % {"reference": request.reference},
+            styles.body,
+        )
     )
     info = DocumentInfo(
-        title=f"{words['title']} {request.reference}",
+        title=f"{title} {request.reference}",
         author=organisation.name,
-        subject=words["subject"],
+        subject=t.pgettext("certificate", "Erasure of personal data (GDPR Article 17)"),
         lang=lang,
-        footer=words["footer"].format(reference=request.reference),
+        footer=t.pgettext("certificate", "Erasure certificate %(reference)s")
+        % {"reference": request.reference},
     )
     return render_pdf(story, info)
 

@@ -4,7 +4,8 @@ Only what Art. 20 covers goes in (R26): categories whose data the person provide
 observed from their use, processed on the basis of consent or a contract. Rows that belong to
 someone else (another participant's message) are left out. Values are machine-readable (ISO 8601
 in UTC, plain numbers); CSV cells are neutralised against formulas. The same collection gives the
-same bytes: entries in a fixed order with a fixed timestamp.
+same bytes: entries in a fixed order with a fixed timestamp. The README's words are the
+catalogue's that the caller hands in, context "export".
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import zipfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from gettext import NullTranslations
 from typing import IO, Any, BinaryIO
 
 from exports.access_report import ReportRequest
 from exports.csv_safe import neutralise_cell
 from exports.dates import short_datetime
-from exports.report_words import words
 from inventory.collection import CollectedRow, Collection
 from inventory.model import Category, DataMap, Field_, LegalBasis
 
@@ -77,11 +78,19 @@ def _own_rows(collection: Collection, category_id: str) -> Iterator[CollectedRow
 
 
 def write_portability_zip(
-    *, data_map: DataMap, collection: Collection, request: ReportRequest, out: BinaryIO
+    *,
+    data_map: DataMap,
+    collection: Collection,
+    request: ReportRequest,
+    translations: NullTranslations,
+    out: BinaryIO,
 ) -> None:
-    """Write the portable export of `collection` to `out`: README.txt, then JSON and CSV files."""
+    """Write the portable export of `collection` to `out`: README.txt, then JSON and CSV files.
+
+    The README is in the request's language, whose catalogue `translations` is.
+    """
     lang = "fr" if request.language == "fr" else "en"
-    w = words(lang)
+    t = translations
     portable = [
         category_id
         for category_id in collection.categories
@@ -91,12 +100,32 @@ def write_portability_zip(
         f"- {category_id}: {data_map.categories[category_id].title.get(lang)}"
         for category_id in portable
     )
-    readme = w["readme"].format(
-        organisation=data_map.organisation.name,
-        reference=request.reference,
-        completed_at=short_datetime(request.completed_at, lang),
-        categories=listing or w["readme_empty"],
-    )
+    readme = t.pgettext(
+        "export",
+        "Export of your personal data (portability, GDPR Article 20)\n"
+        "%(organisation)s — request %(reference)s, prepared on %(completed_at)s\n"
+        "\n"
+        "This archive holds the data you provided to us or that results from your use of our "
+        "services, where its processing rests on your consent or on a contract (GDPR Article "
+        "20). The rest of your data is in the access report (PDF).\n"
+        "\n"
+        "For each category, two files:\n"
+        '- <category>.json: the data as JSON, with a "schema" block describing each field '
+        "(name, label in French and English, type). Dates and times in ISO 8601, UTC.\n"
+        "- <category>.csv: the same data as CSV (UTF-8 with a BOM, comma-separated), for a "
+        "spreadsheet. A cell starting with =, +, - or @ is preceded by an apostrophe so that "
+        "a spreadsheet does not run it as a formula.\n"
+        "\n"
+        "Messages written by other people are not included.\n"
+        "\n"
+        "Categories:\n"
+        "%(categories)s\n",
+    ) % {
+        "organisation": data_map.organisation.name,
+        "reference": request.reference,
+        "completed_at": short_datetime(request.completed_at, lang),
+        "categories": listing or t.pgettext("export", "(no portable data was found)"),
+    }
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr(_entry("README.txt"), readme.replace("\n", "\r\n").encode("utf-8"))
         for category_id in portable:

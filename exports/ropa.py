@@ -4,11 +4,13 @@ One processing activity is one category of the map. The register gives, for each
 asks: controller and DPO, purposes, legal basis, categories of people and of data, recipients,
 transfers outside the EU/EEA with their safeguards, retention and security measures. It is
 produced as rows (for the dashboard), as CSV (for a spreadsheet) and as PDF (to hand over).
+Its words are the catalogue's that the caller hands in, context "register".
 """
 
 from __future__ import annotations
 
 from datetime import date
+from gettext import NullTranslations
 
 from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
@@ -27,7 +29,7 @@ from exports.pdf import (
     render_pdf,
     safe_paragraph,
 )
-from inventory.model import Category, Contact, DataMap, LegalBasis, Organisation
+from inventory.model import Category, Contact, DataMap, Organisation
 
 COLUMNS: tuple[str, ...] = (
     "activity_id",
@@ -48,104 +50,6 @@ COLUMNS: tuple[str, ...] = (
     "security_measures",
 )
 """The register's columns, in order: keys of `ropa_rows` and of `ropa_headings`."""
-
-_HEADINGS: dict[str, dict[str, str]] = {
-    "fr": {
-        "activity_id": "Identifiant",
-        "activity": "Activité de traitement",
-        "description": "Description",
-        "controller": "Responsable du traitement",
-        "dpo": "Délégué à la protection des données (DPO)",
-        "purposes": "Finalités",
-        "legal_basis": "Base légale",
-        "data_subjects": "Catégories de personnes concernées",
-        "data_categories": "Catégories de données",
-        "special_data": "Données sensibles (art. 9 et 10 du RGPD)",
-        "source": "Source des données",
-        "systems": "Systèmes de stockage",
-        "recipients": "Destinataires",
-        "transfers": "Transferts hors UE/EEE",
-        "retention": "Durée de conservation",
-        "security_measures": "Mesures de sécurité",
-    },
-    "en": {
-        "activity_id": "Identifier",
-        "activity": "Processing activity",
-        "description": "Description",
-        "controller": "Controller",
-        "dpo": "Data protection officer (DPO)",
-        "purposes": "Purposes",
-        "legal_basis": "Legal basis",
-        "data_subjects": "Categories of data subjects",
-        "data_categories": "Categories of personal data",
-        "special_data": "Special categories of data (GDPR Art. 9 and 10)",
-        "source": "Source of the data",
-        "systems": "Storage systems",
-        "recipients": "Recipients",
-        "transfers": "Transfers outside the EU/EEA",
-        "retention": "Retention period",
-        "security_measures": "Security measures",
-    },
-}
-
-_WORDS: dict[str, dict[str, str]] = {
-    "fr": {
-        "title": "Registre des activités de traitement",
-        "subtitle": "Article 30 du RGPD — {organisation}",
-        "subject": "Registre des activités de traitement (article 30 du RGPD)",
-        "general": "Informations générales",
-        "authority": "Autorité de contrôle",
-        "transfer_policy": "Transferts hors UE/EEE (politique générale)",
-        "edition": "Édition du",
-        "count": "Activités de traitement recensées",
-        "summary": "Synthèse des activités",
-        "number": "N°",
-        "details": "Fiches des activités de traitement",
-        "yes": "Oui",
-        "no": "Non",
-        "none": "Aucun",
-        "no_security": "Non renseignées",
-        "no_safeguards": "garanties non précisées dans le registre",
-        "period": "Durée : {}",
-        "from": "Point de départ : {}",
-        "condition": "Condition : {}",
-        "legal_source": "Source légale : {}",
-        "recipient": "{name} ({kind}, {country}) : {description}",
-        "transfer": "{name} ({country}) : {safeguards}",
-        "kind_third_party": "tiers",
-        "kind_processor": "sous-traitant",
-        "kind_internal": "destinataire interne",
-        "kind_authority": "autorité publique",
-    },
-    "en": {
-        "title": "Record of processing activities",
-        "subtitle": "GDPR Article 30 — {organisation}",
-        "subject": "Record of processing activities (GDPR Article 30)",
-        "general": "General information",
-        "authority": "Supervisory authority",
-        "transfer_policy": "Transfers outside the EU/EEA (general policy)",
-        "edition": "Edition of",
-        "count": "Processing activities recorded",
-        "summary": "Summary of the activities",
-        "number": "No.",
-        "details": "Processing activities in detail",
-        "yes": "Yes",
-        "no": "No",
-        "none": "None",
-        "no_security": "Not stated",
-        "no_safeguards": "no safeguards stated in the register",
-        "period": "Period: {}",
-        "from": "Starting from: {}",
-        "condition": "Condition: {}",
-        "legal_source": "Legal source: {}",
-        "recipient": "{name} ({kind}, {country}): {description}",
-        "transfer": "{name} ({country}): {safeguards}",
-        "kind_third_party": "third party",
-        "kind_processor": "processor",
-        "kind_internal": "internal recipient",
-        "kind_authority": "public authority",
-    },
-}
 
 EEA_COUNTRIES = frozenset(
     {
@@ -169,10 +73,43 @@ def _language(lang: str) -> str:
     return "fr" if lang == "fr" else "en"
 
 
-def ropa_headings(lang: str) -> dict[str, str]:
-    """Return the heading of each column of `COLUMNS` in `lang`, in order."""
-    headings = _HEADINGS[_language(lang)]
-    return {column: headings[column] for column in COLUMNS}
+def ropa_headings(translations: NullTranslations) -> dict[str, str]:
+    """Return the heading of each column of `COLUMNS`, in order, in the catalogue's language."""
+    t = translations
+    return {
+        "activity_id": t.pgettext("register", "Identifier"),
+        "activity": t.pgettext("register", "Processing activity"),
+        "description": t.pgettext("register", "Description"),
+        "controller": t.pgettext("register", "Controller"),
+        "dpo": t.pgettext("register", "Data protection officer (DPO)"),
+        "purposes": t.pgettext("register", "Purposes"),
+        "legal_basis": t.pgettext("register", "Legal basis"),
+        "data_subjects": t.pgettext("register", "Categories of data subjects"),
+        "data_categories": t.pgettext("register", "Categories of personal data"),
+        "special_data": t.pgettext("register", "Special categories of data (GDPR Art. 9 and 10)"),
+        "source": t.pgettext("register", "Source of the data"),
+        "systems": t.pgettext("register", "Storage systems"),
+        "recipients": t.pgettext("register", "Recipients"),
+        "transfers": t.pgettext("register", "Transfers outside the EU/EEA"),
+        "retention": t.pgettext("register", "Retention period"),
+        "security_measures": t.pgettext("register", "Security measures"),
+    }
+
+
+def _yes_no(value: bool, translations: NullTranslations) -> str:
+    t = translations
+    return t.pgettext("register", "Yes") if value else t.pgettext("register", "No")
+
+
+def _recipient_kind(kind: str, translations: NullTranslations) -> str:
+    """Name a kind of recipient of the map (`Recipient.kind`) in the register's words."""
+    t = translations
+    return {
+        "third_party": t.pgettext("register", "third party"),
+        "processor": t.pgettext("register", "processor"),
+        "internal": t.pgettext("register", "internal recipient"),
+        "authority": t.pgettext("register", "public authority"),
+    }[kind]
 
 
 def _contact(contact: Contact) -> str:
@@ -195,10 +132,6 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _legal_basis_article(basis: LegalBasis, lang: str) -> str:
-    return basis.article.replace("GDPR", "RGPD") if lang == "fr" else basis.article
-
-
 def _column_label(data_map: DataMap, category: Category, column: str, lang: str) -> str:
     """Name a `table.column` by its label in the map (this category's first), else by itself."""
     candidates = [*category.fields, *(f for c in data_map.categories.values() for f in c.fields)]
@@ -207,13 +140,17 @@ def _column_label(data_map: DataMap, category: Category, column: str, lang: str)
 
 
 def _activity_lines(
-    data_map: DataMap, activity_id: str, category: Category, lang: str
+    data_map: DataMap,
+    activity_id: str,
+    category: Category,
+    lang: str,
+    translations: NullTranslations,
 ) -> dict[str, list[str]]:
     """Return the lines of text of each column for one processing activity."""
-    words = _WORDS[lang]
+    t = translations
     organisation = data_map.organisation
 
-    legal_basis = [category.legal_basis.describe(lang)]
+    legal_basis = [category.legal_basis.describe(t)]
     if category.legal_basis_detail is not None:
         legal_basis.append(category.legal_basis_detail.get(lang))
 
@@ -228,35 +165,44 @@ def _activity_lines(
         if recipient is None:
             raise ValueError(f"the activity '{activity_id}' names an unknown recipient '{key}'")
         country = recipient.country.upper()
-        kind = words[f"kind_{recipient.kind}"]
         recipients.append(
-            words["recipient"].format(
-                name=recipient.name.get(lang),
-                kind=kind,
-                country=country,
-                description=recipient.description.get(lang),
-            )
+            t.pgettext("register", "%(name)s (%(kind)s, %(country)s): %(description)s")
+            % {
+                "name": recipient.name.get(lang),
+                "kind": _recipient_kind(recipient.kind, t),
+                "country": country,
+                "description": recipient.description.get(lang),
+            }
         )
         if country not in EEA_COUNTRIES:
             safeguards = recipient.transfer_safeguards
             transfers.append(
-                words["transfer"].format(
-                    name=recipient.name.get(lang),
-                    country=country,
-                    safeguards=safeguards.get(lang) if safeguards else words["no_safeguards"],
-                )
+                t.pgettext("register", "%(name)s (%(country)s): %(safeguards)s")
+                % {
+                    "name": recipient.name.get(lang),
+                    "country": country,
+                    "safeguards": safeguards.get(lang)
+                    if safeguards
+                    else t.pgettext("register", "no safeguards stated in the register"),
+                }
             )
     if not transfers:
         transfers = [organisation.transfers_outside_eu.get(lang)]
 
     retention = category.retention
     retention_lines = [
-        words["period"].format(retention.period.describe(lang)),
-        words["from"].format(_column_label(data_map, category, retention.from_, lang)),
+        t.pgettext("register", "Period: %(period)s") % {"period": retention.period.describe(t)},
+        t.pgettext("register", "Starting from: %(start)s")
+        % {"start": _column_label(data_map, category, retention.from_, lang)},
     ]
     if retention.condition is not None:
-        retention_lines.append(words["condition"].format(retention.condition.get(lang)))
-    retention_lines.append(words["legal_source"].format(retention.source.get(lang)))
+        retention_lines.append(
+            t.pgettext("register", "Condition: %(condition)s")
+            % {"condition": retention.condition.get(lang)}
+        )
+    retention_lines.append(
+        t.pgettext("register", "Legal source: %(source)s") % {"source": retention.source.get(lang)}
+    )
 
     security = [measure.get(lang) for measure in organisation.security_measures]
 
@@ -270,86 +216,104 @@ def _activity_lines(
         "legal_basis": legal_basis,
         "data_subjects": [subject.get(lang) for subject in organisation.data_subjects],
         "data_categories": [", ".join(_unique([f.label.get(lang) for f in category.fields]))],
-        "special_data": [words["yes"] if category.special else words["no"]],
+        "special_data": [_yes_no(category.special, t)],
         "source": [category.source.get(lang)],
         "systems": systems,
-        "recipients": recipients or [words["none"]],
+        "recipients": recipients or [t.pgettext("register", "None")],
         "transfers": transfers,
         "retention": retention_lines,
-        "security_measures": security or [words["no_security"]],
+        "security_measures": security or [t.pgettext("register", "Not stated")],
     }
 
 
-def _activities(data_map: DataMap, lang: str) -> list[dict[str, list[str]]]:
+def _activities(
+    data_map: DataMap, lang: str, translations: NullTranslations
+) -> list[dict[str, list[str]]]:
     return [
-        _activity_lines(data_map, activity_id, category, lang)
+        _activity_lines(data_map, activity_id, category, lang, translations)
         for activity_id, category in data_map.categories.items()
     ]
 
 
-def ropa_rows(data_map: DataMap, lang: str) -> list[dict[str, str]]:
-    """Return one row per processing activity, keyed by `COLUMNS`; multi-line cells use "\\n"."""
+def ropa_rows(data_map: DataMap, lang: str, translations: NullTranslations) -> list[dict[str, str]]:
+    """Return one row per processing activity, keyed by `COLUMNS`; multi-line cells use "\\n".
+
+    `lang` picks the map's texts, `translations` (the catalogue of the same language) the words.
+    """
     language = _language(lang)
     return [
         {column: "\n".join(lines[column]) for column in COLUMNS}
-        for lines in _activities(data_map, language)
+        for lines in _activities(data_map, language, translations)
     ]
 
 
-def ropa_csv(data_map: DataMap, lang: str) -> bytes:
+def ropa_csv(data_map: DataMap, lang: str, translations: NullTranslations) -> bytes:
     """Return the register as CSV for a spreadsheet: headings, then one row per activity."""
-    headings = ropa_headings(lang)
-    rows = ropa_rows(data_map, lang)
+    headings = ropa_headings(translations)
+    rows = ropa_rows(data_map, lang, translations)
     return csv_bytes(
         [headings[column] for column in COLUMNS],
         [[row[column] for column in COLUMNS] for row in rows],
     )
 
 
-def ropa_pdf(data_map: DataMap, lang: str, *, edition: date | None = None) -> bytes:
+def ropa_pdf(
+    data_map: DataMap, lang: str, translations: NullTranslations, *, edition: date | None = None
+) -> bytes:
     """Return the register as a PDF: the controller and DPO, a summary, then one sheet per activity.
 
     `edition` is the date printed as the register's edition; none is printed without it, so that
     the same map always gives the same bytes.
     """
     language = _language(lang)
-    words = _WORDS[language]
-    headings = ropa_headings(language)
+    t = translations
+    headings = ropa_headings(t)
     styles = document_styles()
     width = content_width()
     organisation = data_map.organisation
-    activities = _activities(data_map, language)
+    activities = _activities(data_map, language, t)
+    title = t.pgettext("register", "Record of processing activities")
 
     general: list[tuple[str, CellValue]] = [
         (headings["controller"], "\n".join(_controller_lines(organisation))),
         (headings["dpo"], _contact(organisation.dpo)),
-        (words["authority"], _contact(organisation.supervisory_authority)),
-        (words["transfer_policy"], organisation.transfers_outside_eu.get(language)),
-        (words["count"], str(len(activities))),
+        (
+            t.pgettext("register", "Supervisory authority"),
+            _contact(organisation.supervisory_authority),
+        ),
+        (
+            t.pgettext("register", "Transfers outside the EU/EEA (general policy)"),
+            organisation.transfers_outside_eu.get(language),
+        ),
+        (t.pgettext("register", "Processing activities recorded"), str(len(activities))),
     ]
     if edition is not None:
-        general.append((words["edition"], edition_date(edition, language)))
+        general.append((t.pgettext("register", "Edition of"), edition_date(edition, language)))
 
     summary_rows = [
         [
             str(number),
             category.title.get(language),
-            _legal_basis_article(category.legal_basis, language),
-            category.retention.period.describe(language),
-            words["yes"] if category.special else words["no"],
+            category.legal_basis.cited(t),
+            category.retention.period.describe(t),
+            _yes_no(category.special, t),
         ]
         for number, category in enumerate(data_map.categories.values(), start=1)
     ]
 
     story: list[Flowable] = [
-        safe_paragraph(words["title"], styles.title),
-        safe_paragraph(words["subtitle"].format(organisation=organisation.name), styles.subtitle),
-        key_value_table(words["general"], general, width=width),
+        safe_paragraph(title, styles.title),
+        safe_paragraph(
+            t.pgettext("register", "GDPR Article 30 — %(organisation)s")
+            % {"organisation": organisation.name},
+            styles.subtitle,
+        ),
+        key_value_table(t.pgettext("register", "General information"), general, width=width),
         Spacer(1, 6 * mm),
-        safe_paragraph(words["summary"], styles.heading),
+        safe_paragraph(t.pgettext("register", "Summary of the activities"), styles.heading),
         data_table(
             [
-                words["number"],
+                t.pgettext("register", "No."),
                 headings["activity"],
                 headings["legal_basis"],
                 headings["retention"],
@@ -359,7 +323,7 @@ def ropa_pdf(data_map: DataMap, lang: str, *, edition: date | None = None) -> by
             col_widths=[12 * mm, width - 132 * mm, 40 * mm, 35 * mm, 45 * mm],
         ),
         Spacer(1, 6 * mm),
-        safe_paragraph(words["details"], styles.heading),
+        safe_paragraph(t.pgettext("register", "Processing activities in detail"), styles.heading),
     ]
     detail_columns = [c for c in COLUMNS if c not in ("activity", "controller", "dpo")]
     for number, lines in enumerate(activities, start=1):
@@ -376,10 +340,10 @@ def ropa_pdf(data_map: DataMap, lang: str, *, edition: date | None = None) -> by
         story += [key_value_table(heading, rows, width=width), Spacer(1, 6 * mm)]
 
     info = DocumentInfo(
-        title=f"{words['title']} — {organisation.name}",
+        title=f"{title} — {organisation.name}",
         author=organisation.name,
-        subject=words["subject"],
+        subject=t.pgettext("register", "Record of processing activities (GDPR Article 30)"),
         lang=language,
-        footer=f"{words['title']} — {organisation.name}",
+        footer=f"{title} — {organisation.name}",
     )
     return render_pdf(story, info)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import StrEnum
+from gettext import NullTranslations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -85,19 +86,20 @@ class Duration(Strict):
         """Return the duration as a timedelta (a month counted as 30 days): for sorting only."""
         return timedelta(days=self.years * 365 + self.months * 30 + self.days, seconds=self.seconds)
 
-    def describe(self, lang: str) -> str:
-        """Say the duration in words, e.g. '10 ans' / '13 months'."""
-        words = {
-            "fr": (("an", "ans"), ("mois", "mois"), ("jour", "jours"), ("seconde", "secondes")),
-            "en": (("year", "years"), ("month", "months"), ("day", "days"), ("second", "seconds")),
-        }["fr" if lang == "fr" else "en"]
-        parts = []
-        for amount, (one, many) in zip(
-            (self.years, self.months, self.days, self.seconds), words, strict=True
-        ):
-            if amount:
-                parts.append(f"{amount} {one if amount == 1 else many}")
-        return ", ".join(parts) or "0"
+    def describe(self, translations: NullTranslations) -> str:
+        """Say the duration in words in the language of `translations` (the desk's catalogue,
+        context "map"), e.g. '10 ans' / '13 months'."""
+        t = translations
+        units = (
+            (self.years, t.npgettext("map", "%(count)s year", "%(count)s years", self.years)),
+            (self.months, t.npgettext("map", "%(count)s month", "%(count)s months", self.months)),
+            (self.days, t.npgettext("map", "%(count)s day", "%(count)s days", self.days)),
+            (
+                self.seconds,
+                t.npgettext("map", "%(count)s second", "%(count)s seconds", self.seconds),
+            ),
+        )
+        return ", ".join(unit % {"count": amount} for amount, unit in units if amount) or "0"
 
 
 def _coerce_duration(value: object) -> object:
@@ -124,26 +126,22 @@ class LegalBasis(StrEnum):
         letter = "abcdef"[list(LegalBasis).index(self)]
         return f"Art. 6(1)({letter}) GDPR"
 
-    def describe(self, lang: str) -> str:
-        fr = {
-            "consent": "Consentement de la personne",
-            "contract": "Exécution d'un contrat ou de mesures précontractuelles",
-            "legal_obligation": "Respect d'une obligation légale",
-            "vital_interests": "Sauvegarde des intérêts vitaux",
-            "public_task": "Mission d'intérêt public",
-            "legitimate_interests": "Intérêts légitimes du responsable de traitement",
-        }
-        en = {
-            "consent": "Consent of the data subject",
-            "contract": "Performance of a contract or pre-contractual steps",
-            "legal_obligation": "Compliance with a legal obligation",
-            "vital_interests": "Protection of vital interests",
-            "public_task": "Task carried out in the public interest",
-            "legitimate_interests": "Legitimate interests of the controller",
-        }
-        label = (fr if lang == "fr" else en)[self.value]
-        article = self.article.replace("GDPR", "RGPD") if lang == "fr" else self.article
-        return f"{label} ({article})"
+    def cited(self, translations: NullTranslations) -> str:
+        """Return the article in the language of `translations`: 'Art. 6(1)(a) RGPD' in French."""
+        return self.article.replace("GDPR", translations.pgettext("map", "GDPR"))
+
+    def describe(self, translations: NullTranslations) -> str:
+        """Name the ground and its article in the language of `translations` (context "map")."""
+        t = translations
+        label = {
+            "consent": t.pgettext("map", "Consent of the data subject"),
+            "contract": t.pgettext("map", "Performance of a contract or pre-contractual steps"),
+            "legal_obligation": t.pgettext("map", "Compliance with a legal obligation"),
+            "vital_interests": t.pgettext("map", "Protection of vital interests"),
+            "public_task": t.pgettext("map", "Task carried out in the public interest"),
+            "legitimate_interests": t.pgettext("map", "Legitimate interests of the controller"),
+        }[self.value]
+        return f"{label} ({self.cited(t)})"
 
 
 _BASIS_ALIASES = {

@@ -12,8 +12,8 @@ from types import MappingProxyType
 from sqlmodel import Session
 
 from dsr.accounts.models import StaffRole
-from dsr.languages import N_, Language
-from dsr.outbox.emails import email_translations, render_email
+from dsr.languages import N_, Language, translations
+from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
 
 
@@ -33,7 +33,7 @@ _ROLE_PHRASES: Mapping[StaffRole, str] = MappingProxyType(
 
 def role_phrase(role: StaffRole, language: Language) -> str:
     """Return `role` as the invitation names it, after "as" (in French, after "comme")."""
-    return email_translations(language).gettext(_ROLE_PHRASES[role])
+    return translations(language).gettext(_ROLE_PHRASES[role])
 
 
 def queue_staff_email(

@@ -15,6 +15,7 @@ from dsr.dashboard.blueprint import blueprint
 from dsr.datamap import desk_map
 from dsr.db import utcnow
 from dsr.i18n import current_language, gettext
+from dsr.languages import Language, translations
 from exports.ropa import ropa_csv, ropa_pdf
 from inventory.loader import MapError
 from inventory.model import LANGUAGES, Category, DataMap, ErasureAction
@@ -90,6 +91,7 @@ def _recipient_kind(kind: str) -> str:
 def categories_shown(data_map: DataMap, language: str) -> list[CategoryShown]:
     """Return every category of `data_map` in `language`, in the map's order."""
     shown: list[CategoryShown] = []
+    catalogue = translations(Language(language))
     for key, category in data_map.categories.items():
         tables: dict[tuple[str, str], list[str]] = {}
         for one in category.fields:
@@ -114,14 +116,14 @@ def categories_shown(data_map: DataMap, language: str) -> list[CategoryShown]:
                 title=category.title.get(language),
                 description=category.description.get(language),
                 purposes=[purpose.get(language) for purpose in category.purposes],
-                legal_basis=category.legal_basis.describe(language),
+                legal_basis=category.legal_basis.describe(catalogue),
                 legal_basis_detail=(
                     category.legal_basis_detail.get(language)
                     if category.legal_basis_detail
                     else None
                 ),
                 recipients=recipients,
-                retention_period=retention.period.describe(language),
+                retention_period=retention.period.describe(catalogue),
                 retention_from=_column_label(data_map, category, retention.from_, language),
                 retention_condition=(
                     retention.condition.get(language) if retention.condition else None
@@ -167,10 +169,11 @@ def register(language: str, fmt: str) -> Response:
         loaded = desk_map(current_app.config)
     except MapError:
         abort(503, description=gettext("The data map cannot be loaded: see the data map page."))
+    catalogue = translations(Language(language))
     if fmt == "pdf":
-        body = ropa_pdf(loaded, language, edition=utcnow().date())
+        body = ropa_pdf(loaded, language, catalogue, edition=utcnow().date())
     else:
-        body = ropa_csv(loaded, language)
+        body = ropa_csv(loaded, language, catalogue)
     response = Response(body, mimetype=ROPA_FORMATS[fmt])
     filename = f"register-{language}.{fmt}"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -31,6 +31,7 @@ from dsr.execution.runner import (
     register_executor,
     reports_dir,
 )
+from dsr.languages import translations
 from dsr.requests.workflow import RequestType
 from exports.access_report import ReportRequest, render_access_report
 from exports.portability import write_portability_zip
@@ -177,7 +178,13 @@ def _produce(
         path = folder / name
 
         def write(out: BinaryIO, render: Renderer = render) -> None:
-            render(data_map=data_map, collection=collection, request=request, out=out)
+            render(
+                data_map=data_map,
+                collection=collection,
+                request=request,
+                translations=translations(context.language),
+                out=out,
+            )
 
         size, sha256 = write_private(path, write)
         written.append(WrittenFile(kind, path, size, sha256))

@@ -29,7 +29,8 @@ from dsr.execution.runner import (
     register_executor,
 )
 from dsr.execution.targets import ChangeRefused, email_identity
-from dsr.outbox.emails import email_translations, render_email
+from dsr.languages import translations
+from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
 from dsr.requests.emails import EmailKind, type_phrase
 from dsr.requests.models import DataRequest, Task, TaskKind
@@ -283,7 +284,7 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
             db_session, data_map, request, categories, what=RECTIFIED_WHAT, now=context.now
         )
         columns = ", ".join(sorted(c for _, c in values))
-        description = email_translations(request.language).gettext(
+        description = translations(request.language).gettext(
             "The following fields were corrected: %(columns)s."
         ) % {"columns": columns}
         _mail_change_done(

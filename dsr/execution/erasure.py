@@ -34,6 +34,7 @@ from dsr.execution.runner import (
 )
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.execution.targets import secret_key as pseudonymisation_key
+from dsr.languages import translations
 from dsr.links import public_url_for_settings
 from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
@@ -276,7 +277,12 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             reference=request.reference,
             type_label=type_phrase(request.type, request.language),
             done_on=written_date(now, request.language),
-            summary=certificate_summary(data_map, outcomes_by_category, request.language.value),
+            summary=certificate_summary(
+                data_map,
+                outcomes_by_category,
+                request.language.value,
+                translations(request.language),
+            ),
             certificate_url=url,
         )
         enqueue(
@@ -309,6 +315,7 @@ def _write_certificate(
         ),
         outcomes,
         told,
+        translations(context.language),
     )
     folder = request_folder(context.settings, context.request_id)
     private_folder(folder.parent)

@@ -19,16 +19,12 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from dsr.languages import Language
+from dsr.languages import Language, translations
 
 EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "emails"
 """Where the email templates are: templates/emails/ at the root of the project."""
-
-TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
-"""The desk's gettext catalogues, the same that Flask-Babel serves to the pages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +34,6 @@ class RenderedEmail:
     subject: str
     text: str
     html: str | None
-
-
-@functools.cache
-def email_translations(language: Language) -> NullTranslations:
-    """Return the catalogue of `language` (English, the language of the sources, has none)."""
-    return Translations.load(str(TRANSLATIONS), [Language(language).value])
 
 
 @functools.cache
@@ -60,7 +50,7 @@ def email_environment(language: Language) -> Environment:
         extensions=["jinja2.ext.i18n"],
     )
     environment.install_gettext_translations(  # type: ignore[attr-defined]
-        email_translations(language), newstyle=True
+        translations(language), newstyle=True
     )
     return environment
 

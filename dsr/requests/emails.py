@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
-from dsr.languages import N_, Language
-from dsr.outbox.emails import email_translations
+from dsr.languages import N_, Language, translations
 from dsr.requests.workflow import RequestType
 
 
@@ -43,4 +42,4 @@ _TYPE_PHRASES: Mapping[RequestType, str] = MappingProxyType(
 def type_phrase(kind: RequestType, language: Language) -> str:
     """Return what the emails call a request of type `kind`, as it follows "request for" (in
     French, "demande" with its preposition, which French elides: "d'accès à vos données")."""
-    return email_translations(language).gettext(_TYPE_PHRASES[kind])
+    return translations(language).gettext(_TYPE_PHRASES[kind])

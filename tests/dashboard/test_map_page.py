@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from dsr.app import PROJECT_ROOT
+from dsr.languages import Language, translations
 from inventory.loader import load_data_map
 from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, staff_client
 
@@ -27,8 +28,8 @@ def test_the_map_shows_every_category_in_english(staff_client: StaffClient, role
     for key, category in POINT3.categories.items():
         assert f'id="category-{key}"' in text
         assert category.title.en in text
-        assert category.retention.period.describe("en") in text
-        assert category.legal_basis.describe("en") in text
+        assert category.retention.period.describe(translations(Language.EN)) in text
+        assert category.legal_basis.describe(translations(Language.EN)) in text
     assert "/dashboard/map/register-fr.pdf" in text
     assert "/dashboard/map/register-en.csv" in text
 
@@ -39,8 +40,8 @@ def test_the_map_speaks_french_to_a_french_reader(staff_client: StaffClient) -> 
     text = page.get_data(as_text=True)
     first = next(iter(POINT3.categories.values()))
     assert first.title.fr in text
-    assert first.legal_basis.describe("fr").replace("'", "&#39;") in text
-    assert first.retention.period.describe("fr") in text
+    assert first.legal_basis.describe(translations(Language.FR)).replace("'", "&#39;") in text
+    assert first.retention.period.describe(translations(Language.FR)) in text
 
 
 @pytest.mark.parametrize(("language", "fmt"), [("fr", "pdf"), ("en", "csv")])

@@ -13,13 +13,21 @@ import difflib
 import io
 import os
 from collections.abc import Callable
+from gettext import NullTranslations
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
+from dsr.languages import Language, translations
+
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
 REGENERATE_VARIABLE = "DSR_REGENERATE_GOLDEN"
+
+
+def translations_for(lang: str) -> NullTranslations:
+    """The catalogue the desk hands a document in `lang`: French for "fr", else English."""
+    return translations(Language.FR if lang == "fr" else Language.EN)
 
 
 def _normalised(text: str) -> str:

@@ -20,6 +20,7 @@ from exports.access_report import (
 )
 from exports.dates import short_date, short_datetime
 from inventory.collection import Collection
+from tests.exports.conftest import translations_for
 from tests.exports.demo_subject import DemoPlatform, load_point3_map, qpdf_check, report_request
 
 LANGUAGES = ("fr", "en")
@@ -39,6 +40,7 @@ def render(collection: Collection, platform: DemoPlatform, email: str, lang: str
         data_map=platform.data_map,
         collection=collection,
         request=report_request(email, lang),
+        translations=translations_for(lang),
         out=out,
     )
     return out.getvalue()
@@ -104,7 +106,10 @@ def test_report_gives_every_article_15_item(
         if category.title.get(lang) not in text:
             continue  # a category without rows for her (prospects)
         expected += [flat(p.get(lang)) for p in category.purposes]
-        expected += [category.legal_basis.describe(lang), flat(category.source.get(lang))]
+        expected += [
+            category.legal_basis.describe(translations_for(lang)),
+            flat(category.source.get(lang)),
+        ]
         expected += [flat(category.retention.source.get(lang))]
         expected += [f.label.get(lang) for f in category.fields if f.disclose]
     words = {
@@ -232,5 +237,5 @@ def test_values_are_written_in_the_readers_locale() -> None:
     assert format_number(-1234567.5, "en") == "-1,234,567.50"
     assert format_number(34900, "fr") == "34\u00a0900"
     assert format_number(2028, "en") == "2028"
-    assert format_value(True, "fr") == "Oui"
-    assert format_value(None, "en") == "—"
+    assert format_value(True, "fr", translations_for("fr")) == "Oui"
+    assert format_value(None, "en", translations_for("en")) == "—"

@@ -13,6 +13,7 @@ import pytest
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from exports.portability import is_portable, write_portability_zip
 from inventory.collection import Collection
+from tests.exports.conftest import translations_for
 from tests.exports.demo_subject import DemoPlatform, load_point3_map, report_request
 
 
@@ -29,6 +30,7 @@ def export(platform: DemoPlatform, collection: Collection, lang: str = "fr") -> 
         data_map=platform.data_map,
         collection=collection,
         request=report_request(SAMPLE_LEARNER_EMAIL, lang),
+        translations=translations_for(lang),
         out=out,
     )
     return out.getvalue()

@@ -18,6 +18,7 @@ from pypdf import PdfReader
 
 from exports.ropa import COLUMNS, ropa_csv, ropa_headings, ropa_pdf, ropa_rows
 from inventory.model import DataMap
+from tests.exports.conftest import translations_for
 
 MAP_FILE = Path(__file__).with_name("ropa_map.yaml")
 MARKUP = "<b>Zoé & Cie</b>"
@@ -46,7 +47,7 @@ def lang(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def pdf(data_map: DataMap, lang: str) -> bytes:
-    return ropa_pdf(data_map, lang)
+    return ropa_pdf(data_map, lang, translations_for(lang))
 
 
 def read_csv(data: bytes) -> list[list[str]]:
@@ -58,7 +59,7 @@ def read_csv(data: bytes) -> list[list[str]]:
 
 
 def test_rows_give_one_activity_per_category_with_every_column(data_map: DataMap) -> None:
-    rows = ropa_rows(data_map, "fr")
+    rows = ropa_rows(data_map, "fr", translations_for("fr"))
 
     assert [row["activity_id"] for row in rows] == ["profile", "billing", "exam_accommodation"]
     assert all(list(row) == list(COLUMNS) for row in rows)
@@ -66,7 +67,7 @@ def test_rows_give_one_activity_per_category_with_every_column(data_map: DataMap
 
 
 def test_rows_say_what_article_30_asks(data_map: DataMap) -> None:
-    rows = {row["activity_id"]: row for row in ropa_rows(data_map, "fr")}
+    rows = {row["activity_id"]: row for row in ropa_rows(data_map, "fr", translations_for("fr"))}
     billing, exam, profile = rows["billing"], rows["exam_accommodation"], rows["profile"]
 
     assert billing["legal_basis"].splitlines() == [
@@ -103,7 +104,7 @@ def test_rows_say_what_article_30_asks(data_map: DataMap) -> None:
 
 
 def test_rows_in_english_and_any_other_language_falls_back_to_it(data_map: DataMap) -> None:
-    english = ropa_rows(data_map, "en")
+    english = ropa_rows(data_map, "en", translations_for("en"))
 
     assert english[1]["retention"].splitlines()[:2] == [
         "Period: 10 years",
@@ -111,8 +112,10 @@ def test_rows_in_english_and_any_other_language_falls_back_to_it(data_map: DataM
     ]
     assert english[1]["legal_basis"].startswith("Compliance with a legal obligation (Art. 6(1)(c)")
     assert english[2]["special_data"] == "Yes"
-    assert ropa_rows(data_map, "de") == english
-    assert list(ropa_headings("de").values()) == list(ropa_headings("en").values())
+    assert ropa_rows(data_map, "de", translations_for("de")) == english
+    assert list(ropa_headings(translations_for("de")).values()) == list(
+        ropa_headings(translations_for("en")).values()
+    )
 
 
 def test_a_recipient_in_the_eea_is_no_transfer_but_one_outside_is_even_without_safeguards() -> None:
@@ -120,7 +123,10 @@ def test_a_recipient_in_the_eea_is_no_transfer_but_one_outside_is_even_without_s
     document["recipients"]["cci"]["country"] = "no"  # Norway: EEA
     document["recipients"]["payflow"].pop("transfer_safeguards")
     document["recipients"]["payflow"]["country"] = "CH"
-    rows = {row["activity_id"]: row for row in ropa_rows(make_map(document), "en")}
+    rows = {
+        row["activity_id"]: row
+        for row in ropa_rows(make_map(document), "en", translations_for("en"))
+    }
 
     assert rows["exam_accommodation"]["transfers"] == (
         "No transfer outside the European Union unless stated otherwise"
@@ -135,7 +141,7 @@ def test_an_unknown_recipient_is_an_error_not_a_silent_gap() -> None:
     document["categories"]["billing"]["recipients"] = ["payflow", "ghost"]
 
     with pytest.raises(ValueError, match="'billing' names an unknown recipient 'ghost'"):
-        ropa_rows(make_map(document), "fr")
+        ropa_rows(make_map(document), "fr", translations_for("fr"))
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -144,10 +150,10 @@ def test_an_unknown_recipient_is_an_error_not_a_silent_gap() -> None:
 def test_csv_parses_back_with_a_header_and_one_row_per_activity(
     data_map: DataMap, lang: str
 ) -> None:
-    table = read_csv(ropa_csv(data_map, lang))
-    rows = ropa_rows(data_map, lang)
+    table = read_csv(ropa_csv(data_map, lang, translations_for(lang)))
+    rows = ropa_rows(data_map, lang, translations_for(lang))
 
-    assert table[0] == list(ropa_headings(lang).values())
+    assert table[0] == list(ropa_headings(translations_for(lang)).values())
     assert len(table) == 1 + len(data_map.categories)
     assert [line[0] for line in table[1:]] == list(data_map.categories)
     for line, row in zip(table[1:], rows, strict=True):
@@ -155,7 +161,7 @@ def test_csv_parses_back_with_a_header_and_one_row_per_activity(
 
 
 def test_csv_neutralises_formulas_and_keeps_markup_and_accents_as_text(data_map: DataMap) -> None:
-    data = ropa_csv(data_map, "fr")
+    data = ropa_csv(data_map, "fr", translations_for("fr"))
     table = read_csv(data)
     purposes = table[1][COLUMNS.index("purposes")]
 
@@ -170,7 +176,7 @@ def test_csv_neutralises_formulas_and_keeps_markup_and_accents_as_text(data_map:
 def test_csv_matches_the_golden_file(
     data_map: DataMap, lang: str, assert_golden: Callable[[str, str], None]
 ) -> None:
-    text = ropa_csv(data_map, lang).decode("utf-8-sig")
+    text = ropa_csv(data_map, lang, translations_for(lang)).decode("utf-8-sig")
 
     assert_golden(f"ropa_{lang}.csv", text.replace("\r\n", "\n"))
 
@@ -186,8 +192,8 @@ def test_pdf_text_names_every_activity_with_its_basis_retention_and_recipients(
 
     for category in data_map.categories.values():
         assert category.title.get(lang) in text
-        assert category.legal_basis.describe(lang) in flat
-        assert category.retention.period.describe(lang) in text
+        assert category.legal_basis.describe(translations_for(lang)) in flat
+        assert category.retention.period.describe(translations_for(lang)) in text
         assert category.retention.source.get(lang) in flat
     for recipient in data_map.recipients.values():
         assert recipient.name.get(lang) in text
@@ -246,18 +252,18 @@ def test_pdf_embeds_dejavu_and_no_other_font(pdf: bytes) -> None:
 
 
 def test_pdf_is_byte_stable_for_the_same_map(data_map: DataMap, lang: str, pdf: bytes) -> None:
-    assert ropa_pdf(data_map, lang) == pdf
+    assert ropa_pdf(data_map, lang, translations_for(lang)) == pdf
 
 
 def test_pdf_prints_the_edition_date_only_when_given(
     data_map: DataMap, pdf_text: Callable[[bytes], str]
 ) -> None:
-    french = pdf_text(ropa_pdf(data_map, "fr", edition=date(2025, 3, 1)))
-    english = pdf_text(ropa_pdf(data_map, "en", edition=date(2025, 3, 1)))
+    french = pdf_text(ropa_pdf(data_map, "fr", translations_for("fr"), edition=date(2025, 3, 1)))
+    english = pdf_text(ropa_pdf(data_map, "en", translations_for("en"), edition=date(2025, 3, 1)))
 
     assert "Édition du" in french and "01/03/2025" in french
     assert "Edition of" in english and "2025-03-01" in english
-    assert "Édition du" not in pdf_text(ropa_pdf(data_map, "fr"))
+    assert "Édition du" not in pdf_text(ropa_pdf(data_map, "fr", translations_for("fr")))
 
 
 def test_pdf_passes_qpdf_check(pdf: bytes, tmp_path: Path) -> None:
@@ -290,7 +296,7 @@ def test_a_long_activity_splits_across_pages_under_its_repeated_heading(
     document["categories"]["billing"]["purposes"] = [
         {"fr": f"Finalité numéro {n}", "en": f"Purpose number {n}"} for n in range(1, 121)
     ]
-    pages = pdf_pages_text(ropa_pdf(make_map(document), "en"))
+    pages = pdf_pages_text(ropa_pdf(make_map(document), "en", translations_for("en")))
     holding = [n for n, text in enumerate(pages, start=1) if "Purpose number" in text]
 
     assert len(holding) >= 2, "the purposes run over more than one page"

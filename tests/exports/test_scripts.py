@@ -44,6 +44,7 @@ from exports.script_text import (
     visual_lines,
 )
 from inventory.model import DataMap, ErasureAction, LocalText
+from tests.exports.conftest import translations_for
 from tests.exports.demo_subject import DemoPlatform, load_point3_map, qpdf_check, report_request
 
 EMOJI = "\U0001f469\u200d\U0001f393"  # woman student: woman, zero-width joiner, graduation cap
@@ -223,6 +224,7 @@ def test_the_access_report_shows_every_script_as_typed(
         data_map=changed.data_map,
         collection=collection,
         request=report_request(SAMPLE_LEARNER_EMAIL, "en"),
+        translations=translations_for("en"),
         out=out,
     )
     pdf = out.getvalue()
@@ -259,6 +261,7 @@ def test_the_certificate_shows_every_script_as_typed(lang: str, tmp_path: Path) 
         ),
         outcomes,
         [],
+        translations_for(lang),
     )
     assert_legible(pdf, tmp_path)
 
@@ -268,7 +271,7 @@ def test_the_register_shows_every_script_as_typed(lang: str, tmp_path: Path) -> 
     data_map, _ = _scripted_map(load_point3_map())
     organisation = data_map.organisation.model_copy(update={"name": VALUES["mixed"]})
     data_map = data_map.model_copy(update={"organisation": organisation})
-    pdf = ropa_pdf(data_map, lang)
+    pdf = ropa_pdf(data_map, lang, translations_for(lang))
     assert_legible(pdf, tmp_path)
     # The footer, drawn on the canvas rather than in a paragraph, names the organisation.
     last_page = PdfReader(io.BytesIO(pdf)).pages[-1].extract_text()

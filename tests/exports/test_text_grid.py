@@ -34,9 +34,8 @@ from exports.pdf import (
     document_styles,
     register_fonts,
 )
-from exports.report_words import words
 from exports.text_grid import BOTTOM_PADDING, FONT_SIZE, LEADING, PADDING, TOP_PADDING, TextGrid
-from tests.exports.conftest import pdf_pages_text
+from tests.exports.conftest import pdf_pages_text, translations_for
 from tests.exports.demo_subject import qpdf_check
 
 WIDTH = A4[0] - 2 * MARGIN
@@ -214,7 +213,7 @@ def test_nothing_is_placed_when_not_even_the_header_and_one_line_fit() -> None:
 
 def test_redacted_cells_show_the_redaction_word(tmp_path: Path) -> None:
     for lang in ("fr", "en"):
-        redacted = words(lang)["redacted"]
+        redacted = translations_for(lang).pgettext("report", "[redacted: another person's data]")
         table = text_table(
             HEADER,
             [["R0001", "2026-10-01 08:00", redacted], [redacted, redacted, "/fr/tarifs"]],
