@@ -35,8 +35,8 @@ from dsr.scheduler import views as scheduler_views  # noqa: F401  (registers its
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-"""The checkout: templates/ and static/ are at its root, beside the packages."""
+PACKAGE_ROOT = Path(__file__).resolve().parent
+"""The dsr package: its templates/ and static/ ship inside it (package data), so a wheel works."""
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -74,8 +74,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         __name__,
         instance_path=str(instance_path),
         instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(PACKAGE_ROOT / "templates"),
+        static_folder=str(PACKAGE_ROOT / "static"),
     )
     app.jinja_options = {**app.jinja_options, "trim_blocks": True, "lstrip_blocks": True}
     app.config.from_mapping(settings.values)
@@ -113,7 +113,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def desk_url_map() -> Map:
     """Return the desk's routes, from an application made for that alone (no store, extension or
     setting): what a command outside any application builds its public links from."""
-    app = DeskApp(__name__, static_folder=str(PROJECT_ROOT / "static"))
+    app = DeskApp(__name__, static_folder=str(PACKAGE_ROOT / "static"))
     _register_routes(app)
     return app.url_map
 

@@ -1,5 +1,5 @@
 """The emails staff receive (an invitation, a password reset link), rendered by the outbox from
-templates/emails/staff_<kind>.{txt,html} like the requesters' emails, and queued in the outbox
+dsr/templates/emails/staff_<kind>.{txt,html} like the requesters' emails, and queued in the outbox
 in the caller's transaction."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The emails the desk sends, rendered in their reader's language from templates/emails/.
+"""The emails the desk sends, rendered in their reader's language from dsr/templates/emails/.
 
 Each message is one pair of templates, `<name>.txt` and `<name>.html`, written in English with
 `{% trans %}` blocks; the text template carries the subject in `{% block subject %}`. The words
@@ -23,8 +23,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from dsr.languages import Language, translations
 
-EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "emails"
-"""Where the email templates are: templates/emails/ at the root of the project."""
+EMAIL_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "emails"
+"""Where the email templates are: dsr/templates/emails/, shipped inside the package."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The emails a requester receives: their names (one template pair each in templates/emails/,
+"""The emails a requester receives: their names (one template pair each in dsr/templates/emails/,
 rendered by the outbox) and how they call each type of request."""
 
 from __future__ import annotations

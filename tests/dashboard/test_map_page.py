@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from dsr.app import PROJECT_ROOT
+from dsr.datamap import DEFAULT_MAP_PATH
 from dsr.languages import Language, translations
 from inventory.loader import load_data_map
 from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, staff_client
 
 __all__ = ["app_config", "staff_client"]  # the fixtures used here
 
-POINT3 = load_data_map(PROJECT_ROOT / "data_map.yaml")
+POINT3 = load_data_map(DEFAULT_MAP_PATH)
 
 
 @pytest.mark.parametrize("role", ROLES)
