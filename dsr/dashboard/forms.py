@@ -252,6 +252,9 @@ class RectificationForm(Form):
 
     The fields depend on the map: build the form with `for_fields`."""
 
+    posted_names: tuple[str, ...] = ()
+    posted_values: dict[str, str] = {}  # noqa: RUF012 - replaced per form, never mutated
+
     @staticmethod
     def field_name(system: str, column: str) -> str:
         return f"{RECTIFICATION_FIELD_PREFIX}{system}:{column}"
@@ -269,15 +272,25 @@ class RectificationForm(Form):
         form_class = type("MapRectificationForm", (cls,), fields)
         data = {cls.field_name(system, column): value for (system, column), value in values.items()}
         form: RectificationForm = form_class(formdata, data=data)
+        form.posted_names = tuple(formdata.keys()) if formdata is not None else ()
+        form.posted_values = dict(formdata.items()) if formdata is not None else {}
         return form
 
     def values(self) -> dict[tuple[str, str], str | None]:
         """Return the posted values by (system, `table.column`); a field not posted is left
-        out, so that its approved value stays as it is."""
+        out, so that its approved value stays as it is. A posted field the map does not mark
+        rectifiable is returned too, so that the service refuses the save naming it, rather than
+        the desk dropping it without a word."""
         posted: dict[tuple[str, str], str | None] = {}
         for item in self:
             if item.raw_data:
-                key = item.name.removeprefix(RECTIFICATION_FIELD_PREFIX)
-                system, _, column = key.partition(":")
-                posted[(system, column)] = item.data
+                posted[_rectified_key(item.name)] = item.data
+        for name in self.posted_names:
+            if name.startswith(RECTIFICATION_FIELD_PREFIX) and name not in self:
+                posted[_rectified_key(name)] = str(self.posted_values.get(name) or "")
         return posted
+
+
+def _rectified_key(name: str) -> tuple[str, str]:
+    system, _, column = name.removeprefix(RECTIFICATION_FIELD_PREFIX).partition(":")
+    return system, column

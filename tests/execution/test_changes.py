@@ -463,6 +463,23 @@ def test_staff_see_the_plan_enter_new_values_and_reactivate_from_the_page(
         assert changes.approved_values(session, rectification.id or 0) == {
             ("learner_platform", "learner.last_name"): "Lefebvre"
         }
+    page = dpo.get(f"/dashboard/requests/{references[1]}")
+    crafted = dpo.post(  # a field the map does not mark rectifiable: refused by name, not dropped
+        f"/dashboard/requests/{references[1]}/rectification",
+        data={
+            "csrf_token": csrf_token(page),
+            "value:learner_platform:learner.last_name": "Lefebvre-Martin",
+            "value:learner_platform:learner.password_hash": "x",
+        },
+        follow_redirects=True,
+    )
+    assert "learner.password_hash cannot be corrected through the desk" in crafted.get_data(
+        as_text=True
+    )
+    with db.open_session(store) as session:  # nothing of the refused save was kept
+        assert changes.approved_values(session, rectification.id or 0) == {
+            ("learner_platform", "learner.last_name"): "Lefebvre"
+        }
     seen_by_auditor = auditor.get(f"/dashboard/requests/{references[1]}")
     assert '/rectification"' not in seen_by_auditor.get_data(as_text=True)
     refused = auditor.post(
