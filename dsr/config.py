@@ -133,6 +133,9 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "CLOSED_REQUEST_RETENTION_DAYS": 5 * 365 + 1,  # R32: five years
         "STUCK_PROCESSING_HOURS": 24,
         "STAFF_LANGUAGE": "fr",
+        # --- the languages and the time zone of the pages (Flask-Babel)
+        "BABEL_DEFAULT_LOCALE": "fr",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
     }
 )
 """The one table of the desk's settings and their defaults; each can be set as DSR_<NAME> (or in

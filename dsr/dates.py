@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import flask_babel  # type: ignore[import-untyped]
 from babel.dates import format_date
+from flask import current_app
 
 from dsr.languages import Language
 
@@ -56,3 +57,8 @@ def shown_percent(value: float) -> str:
 def shown_decimal(value: float) -> str:
     """Return `value` with grouped thousands and at most one decimal, in the current locale."""
     return str(flask_babel.format_decimal(value, format="#,##0.#"))
+
+
+def pages_zone() -> ZoneInfo:
+    """Return the time zone the pages show times in (BABEL_DEFAULT_TIMEZONE, in the settings)."""
+    return ZoneInfo(str(current_app.config["BABEL_DEFAULT_TIMEZONE"]))

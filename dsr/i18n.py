@@ -16,7 +16,7 @@ from typing import Any, cast
 import flask_babel  # type: ignore[import-untyped]
 from flask import Flask, current_app, request, session
 
-from dsr.dates import SHOWN_TIMEZONE, shown_date
+from dsr.dates import shown_date
 from dsr.languages import Language
 
 LANGUAGES: tuple[str, ...] = tuple(language.value for language in Language)
@@ -81,8 +81,6 @@ def actor_shown(label: str) -> str:
 
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel to `app` and give templates the language, actor labels and date format."""
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", Language.FR.value)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", SHOWN_TIMEZONE.key)
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(
         current_language=current_language,

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, render_template, request
+from flask import Response, render_template, request
 from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -24,7 +24,7 @@ from wtforms.validators import Length, Optional
 
 from dsr.audit.models import VERIFY_BATCH, RequestEvent, verify_audit
 from dsr.dashboard.blueprint import blueprint
-from dsr.dates import shown_moment
+from dsr.dates import pages_zone, shown_moment
 from dsr.db import get_session, utcnow
 from dsr.i18n import gettext, lazy_gettext
 from dsr.requests.models import DataRequest
@@ -194,7 +194,7 @@ class AuditFilterForm(Form):
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(str(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")))
+    return pages_zone()
 
 
 def _filters(args: MultiDict[str, str], actions: list[str]) -> tuple[AuditFilterForm, AuditFilters]:

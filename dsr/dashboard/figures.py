@@ -12,16 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo
 
-from flask import current_app, render_template
+from flask import render_template
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from dsr.audit.models import RequestEvent
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.charts import ChartTable, Series, percent_line_chart, stacked_bar_chart
-from dsr.dates import shown_decimal, shown_month, shown_percent
+from dsr.dates import pages_zone, shown_decimal, shown_month, shown_percent
 from dsr.db import get_session, table_of, utcnow
 from dsr.i18n import gettext
 from dsr.requests.labels import REQUEST_TYPE_LABELS
@@ -222,7 +221,7 @@ def _days(duration: timedelta) -> str:
 @blueprint.get("/figures")
 def figures() -> str:
     """Show the figures of the last twelve months as charts, each with its table."""
-    zone = ZoneInfo(str(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")))
+    zone = pages_zone()
     shown = compute_figures(db_session=get_session(), now=utcnow(), zone=zone)
     labels = [shown_month(month.first_day) for month in shown.months]
     kinds = [kind for kind in RequestType]

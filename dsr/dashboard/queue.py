@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Response, redirect, render_template, request, session, url_for
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -26,13 +25,13 @@ from dsr.accounts.access import for_any_staff
 from dsr.addresses import normalize_email
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import QueueFilterForm, SearchForm
+from dsr.dates import SHOWN_TIMEZONE
 from dsr.db import get_session, table_of, utcnow
 from dsr.requests.models import DataRequest
 from dsr.requests.staff_actions import assignable_staff
 from dsr.requests.status import normalize_reference
 from dsr.requests.workflow import TERMINAL, RequestType, Status
 
-SHOWN_TIMEZONE = ZoneInfo("Europe/Paris")
 PER_PAGE = 50
 MAX_PAGE = 10_000
 DUE_SOON_DAYS = 7

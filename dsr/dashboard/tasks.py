@@ -30,6 +30,7 @@ from dsr.accounts.models import StaffRole, StaffUser
 from dsr.audit.models import record_action
 from dsr.dashboard.blueprint import blueprint
 from dsr.datamap import desk_map
+from dsr.dates import pages_zone
 from dsr.db import get_session, table_of, utcnow
 from dsr.i18n import current_language, gettext, lazy_gettext
 from dsr.requests.models import DataRequest, Task, TaskKind, TaskStatus
@@ -336,7 +337,7 @@ class CompleteForm(Form):
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(str(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")))
+    return pages_zone()
 
 
 def _staff() -> StaffUser:
