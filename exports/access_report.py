@@ -25,6 +25,7 @@ from functools import cache, partial
 from gettext import NullTranslations
 from typing import Any, BinaryIO
 
+from babel.numbers import format_decimal
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
@@ -111,25 +112,23 @@ def _language(lang: str) -> str:
     return "fr" if lang == "fr" else "en"
 
 
-def _group(digits: str, separator: str) -> str:
-    head = len(digits) % 3 or 3
-    parts = [digits[:head], *(digits[i : i + 3] for i in range(head, len(digits), 3))]
-    return separator.join(parts)
-
-
 def format_number(value: int | float | Decimal, lang: str) -> str:
-    """Write a number as the reader does: 1 234,50 in French, 1,234.50 in English.
+    """Write a number as the reader does, with Babel: 1 234,50 in French, 1,234.50 in English.
 
-    Integers below 10,000 are not grouped (years, codes and small counts read better as typed).
+    Integers below 10,000 are not grouped (years, codes and small counts read better as typed); a
+    float shows two decimals, rounded as Python prints it; a Decimal keeps the places it has. The
+    French group separator is a no-break space (U+00A0), which every embedded font draws.
     """
-    separator, point = ("\u00a0", ",") if _language(lang) == "fr" else (",", ".")
     if isinstance(value, int):
-        sign, digits = ("-", str(-value)) if value < 0 else ("", str(value))
-        return sign + (_group(digits, separator) if len(digits) > 4 else digits)
-    text = format(value, "f") if isinstance(value, Decimal) else f"{value:.2f}"
-    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
-    whole, _, fraction = text.partition(".")
-    return sign + _group(whole, separator) + (point + fraction if fraction else "")
+        pattern = "#,##0" if abs(value) >= 10_000 else "0"
+    else:
+        if not isinstance(value, Decimal):
+            value = Decimal(f"{value:.2f}")
+        exponent = value.as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        pattern = "#,##0" + ("." + "0" * places if places else "")
+    text = format_decimal(value, format=pattern, locale=_language(lang))
+    return text.replace("\u202f", "\u00a0")
 
 
 def format_value(value: Any, lang: str, translations: NullTranslations) -> str:
