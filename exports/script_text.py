@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -266,8 +266,15 @@ def wrap_lines(text: str, width: float, font_name: str, size: float) -> list[str
 
 def _wrap(text: str, width: float, font_name: str, size: float, *, fast: bool) -> list[str]:
     _register_primary()
-    # Latin: one font, measured in C.
-    measure = pdfmetrics.stringWidth if fast else line_width
+    # Latin: one font, measured in C. Otherwise each candidate line is measured as drawn:
+    # shaped and put in visual order with the base direction of the whole text.
+    base = "R" if has_rtl(text) and get_base_level(text) == 1 else "L"
+
+    def drawn_width(line: str, font: str, points: float) -> float:
+        drawn = str(get_display(_RESHAPER.reshape(line), base_dir=base)) if has_rtl(line) else line
+        return line_width(drawn, font, points)
+
+    measure = pdfmetrics.stringWidth if fast else drawn_width
 
     lines: list[str] = []
     space = measure(" ", font_name, size)
@@ -279,21 +286,35 @@ def _wrap(text: str, width: float, font_name: str, size: float, *, fast: bool) -
         for word in paragraph.split(" "):
             word_width = measure(word, font_name, size)
             if line and used + space + word_width <= width:
-                line, used = f"{line} {word}", used + space + word_width
-                continue
+                # One font adds up; with several, a space takes the font of the run it joins
+                # in the order drawn, and shaping changes letters with their neighbours: measure
+                # the joined line as it will be drawn.
+                joined = f"{line} {word}"
+                if fast or measure(joined, font_name, size) <= width:
+                    line, used = joined, used + space + word_width
+                    continue
             if line:
                 lines.append(line)
             line, used = word, word_width
             if used > width:
-                *pieces, line = _break_word(line, width, font_name, size, fast=fast)
+                *pieces, line = _break_word(line, width, font_name, size, measure, fast=fast)
                 lines += pieces
                 used = measure(line, font_name, size)
         lines.append(line)
     return lines
 
 
-def _break_word(word: str, width: float, font_name: str, size: float, *, fast: bool) -> list[str]:
-    """Cut a word wider than `width` into pieces that fit, never before a combining mark."""
+def _break_word(
+    word: str,
+    width: float,
+    font_name: str,
+    size: float,
+    measure: Callable[[str, str, float], float],
+    *,
+    fast: bool,
+) -> list[str]:
+    """Cut a word wider than `width` into pieces that fit (as `measure` finds them drawn), never
+    before a combining mark."""
     pieces: list[str] = []
     start = 0
     if fast:  # one font: add up the advances
@@ -309,7 +330,7 @@ def _break_word(word: str, width: float, font_name: str, size: float, *, fast: b
         for index in range(1, len(word)):
             if unicodedata.combining(word[index]):
                 continue
-            if line_width(word[start : index + 1], font_name, size) > width:
+            if measure(word[start : index + 1], font_name, size) > width:
                 pieces.append(word[start:index])
                 start = index
     pieces.append(word[start:])
