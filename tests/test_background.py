@@ -29,8 +29,9 @@ from dsr.requests.models import DataRequest
 from tests.accounts.helpers import login, make_staff, post_form
 from tests.api.conftest import ApiCaller, issue_token, new_request
 from tests.conftest import MakeApp
+from tests.pages import csrf_token
 from tests.smtp_server import SmtpServer
-from tests.web.conftest import csrf_token, file_request
+from tests.web.conftest import file_request
 
 CONDITION_TIMEOUT = 120.0
 """How long a test waits for a condition (a bound that matters only when something hangs)."""

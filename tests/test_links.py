@@ -35,11 +35,12 @@ from dsr.links import (
     public_url_for_settings,
 )
 from dsr.requests.workflow import RequestType, Status
-from tests.accounts.helpers import STAFF_PASSWORD, csrf_token_of, make_staff
+from tests.accounts.helpers import STAFF_PASSWORD, make_staff
 from tests.api.conftest import issue_token
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, platform_url
 from tests.execution.platform_copy import copy_platform
 from tests.factories import make_request
+from tests.pages import csrf_token
 from tests.smtp_server import ReceivedMail, SmtpServer
 from tests.web.conftest import submit
 
@@ -131,7 +132,7 @@ def act(client: FlaskClient, reference: str, action: str, data: dict[str, str]) 
     version = re.search(
         r'name="version_id" type="hidden" value="(\d+)"', page.get_data(as_text=True)
     )
-    fields = {"csrf_token": csrf_token_of(page), **data}
+    fields = {"csrf_token": csrf_token(page), **data}
     if version is not None:
         fields["version_id"] = version.group(1)
     answer = client.post(f"/dashboard/requests/{reference}/{action}", data=fields)
@@ -267,7 +268,7 @@ def test_a_password_reset_and_an_invitation_link_to_the_public_url(
     invited = admin.post(
         "/staff/accounts/invite",
         data={
-            "csrf_token": csrf_token_of(page),
+            "csrf_token": csrf_token(page),
             "email": "new.person@example.org",
             "role": "dpo",
             "language": "en",
@@ -356,7 +357,7 @@ def test_in_production_a_forged_forwarded_host_is_ignored_not_trusted(
     assert page.status_code == 200
     asked = client.post(
         "/staff/password/forgot",
-        data={"csrf_token": csrf_token_of(page), "email": "dana@example.org"},
+        data={"csrf_token": csrf_token(page), "email": "dana@example.org"},
         headers={**right_host, "Referer": "https://privacy.example.org/staff/password/forgot"},
     )
     assert asked.status_code == 302, asked.get_data(as_text=True)

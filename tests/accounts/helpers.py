@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -28,13 +27,13 @@ from dsr import db
 from dsr.accounts import service
 from dsr.accounts import totp as second_factor
 from dsr.accounts.models import StaffRole, StaffUser
+from tests.pages import csrf_token
 
 TEST_SECRET_KEY = "a secret for the tests only"
 """The SECRET_KEY of the tests' apps (tests/conftest.py): it also encrypts TOTP secrets."""
 
 STAFF_PASSWORD = "correct horse battery staple"
 
-_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 _numbers = itertools.count(1)
 
 StaffClientFactory = Callable[..., FlaskClient]
@@ -95,24 +94,18 @@ def totp_code(
     return second_factor.code_at(secret, at or db.utcnow())
 
 
-def csrf_token_of(page: TestResponse) -> str:
-    found = _CSRF_FIELD.search(page.get_data(as_text=True))
-    assert found is not None, "no CSRF token on the page"
-    return found.group(1)
-
-
 def login(
     client: FlaskClient, email: str, password: str = STAFF_PASSWORD, totp_code: str | None = None
 ) -> TestResponse:
     """Log in through the login page (and the code page when `totp_code` is given); return the
     last response: a redirect on success, the form again on failure."""
-    token = csrf_token_of(client.get("/staff/login"))
+    token = csrf_token(client.get("/staff/login"))
     response = client.post(
         "/staff/login", data={"csrf_token": token, "email": email, "password": password}
     )
     if totp_code is None or response.headers.get("Location") != "/staff/login/code":
         return response
-    token = csrf_token_of(client.get("/staff/login/code"))
+    token = csrf_token(client.get("/staff/login/code"))
     return client.post("/staff/login/code", data={"csrf_token": token, "code": totp_code})
 
 
@@ -120,7 +113,7 @@ def post_form(
     client: FlaskClient, path: str, data: dict[str, str], *, form_page: str | None = None
 ) -> TestResponse:
     """Post `data` to `path` with a CSRF token read from `form_page` (default: `path`)."""
-    token = csrf_token_of(client.get(form_page or path))
+    token = csrf_token(client.get(form_page or path))
     return client.post(path, data={"csrf_token": token, **data})
 
 

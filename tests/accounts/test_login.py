@@ -20,7 +20,7 @@ from dsr.accounts.service import replace_recovery_codes
 from dsr.accounts.views import home_url, safe_next
 from tests.accounts.helpers import (
     STAFF_PASSWORD,
-    csrf_token_of,
+    csrf_token,
     login,
     make_staff,
     totp_code,
@@ -238,7 +238,7 @@ def test_next_leads_back_to_the_page_asked_for(app: Flask, client: FlaskClient) 
     assert asked.status_code == 302
     assert asked.headers["Location"] == "/staff/login?next=/staff/account/password?x%3D1"
     page = client.get(asked.headers["Location"])
-    token = csrf_token_of(page)
+    token = csrf_token(page)
     response = client.post(
         "/staff/login",
         data={
@@ -253,7 +253,7 @@ def test_next_leads_back_to_the_page_asked_for(app: Flask, client: FlaskClient) 
 
 def test_an_open_redirect_in_next_is_refused(app: Flask, client: FlaskClient) -> None:
     user = make_staff(db.get_engine(app), role="dpo")
-    token = csrf_token_of(client.get("/staff/login?next=//evil.example/"))
+    token = csrf_token(client.get("/staff/login?next=//evil.example/"))
     response = client.post(
         "/staff/login?next=//evil.example/",
         data={"csrf_token": token, "email": user.email, "password": STAFF_PASSWORD},
@@ -272,7 +272,7 @@ def test_a_totp_login_needs_the_code(app: Flask, client: FlaskClient) -> None:
     assert client.get("/staff/").status_code == 302  # the password alone is not enough
 
     _english(client)
-    token = csrf_token_of(client.get("/staff/login/code"))
+    token = csrf_token(client.get("/staff/login/code"))
     wrong = client.post("/staff/login/code", data={"csrf_token": token, "code": "000000"})
     assert wrong.status_code == 200
     assert "This code is not right" in _text(wrong)
@@ -299,7 +299,7 @@ def test_the_code_page_needs_a_checked_password(client: FlaskClient) -> None:
 def test_wrong_codes_make_this_address_wait(app: Flask, client: FlaskClient) -> None:
     user = make_staff(db.get_engine(app), role="dpo", totp=True)
     login(client, user.email)
-    token = csrf_token_of(client.get("/staff/login/code"))
+    token = csrf_token(client.get("/staff/login/code"))
     for _ in range(5):
         response = client.post("/staff/login/code", data={"csrf_token": token, "code": "000000"})
     assert response.status_code == 302 and response.headers["Location"] == "/staff/login"
@@ -346,7 +346,7 @@ def test_enrolment_shows_a_qr_code_and_gives_recovery_codes_once(
     from dsr.accounts import totp as second_factor
 
     code = second_factor.code_at(secret.group(1), db.utcnow())
-    token = csrf_token_of(page)
+    token = csrf_token(page)
     wrong = client.post("/staff/account/totp", data={"csrf_token": token, "code": "123456"})
     assert wrong.status_code == 200 and "This code is not right" in _text(wrong)
     confirmed = client.post("/staff/account/totp", data={"csrf_token": token, "code": code})
@@ -406,7 +406,7 @@ def test_logout_ends_the_session_and_copies_of_its_cookie(app: Flask, client: Fl
     page = client.get("/staff/")
     stolen = client.get_cookie("session")
     assert stolen is not None
-    response = client.post("/staff/logout", data={"csrf_token": csrf_token_of(page)})
+    response = client.post("/staff/logout", data={"csrf_token": csrf_token(page)})
     assert response.status_code == 302 and response.headers["Location"] == "/staff/login"
     assert client.get("/staff/").status_code == 302
     client.set_cookie("session", stolen.value)
@@ -433,7 +433,7 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(app: Flask
     weak = here.post(
         "/staff/account/password",
         data={
-            "csrf_token": csrf_token_of(here.get("/staff/account/password")),
+            "csrf_token": csrf_token(here.get("/staff/account/password")),
             "current_password": STAFF_PASSWORD,
             "password": "short",
             "confirmation": "short",
@@ -443,7 +443,7 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(app: Flask
     changed = here.post(
         "/staff/account/password",
         data={
-            "csrf_token": csrf_token_of(here.get("/staff/account/password")),
+            "csrf_token": csrf_token(here.get("/staff/account/password")),
             "current_password": STAFF_PASSWORD,
             "password": new_password,
             "confirmation": new_password,

@@ -15,7 +15,7 @@ from dsr.accounts.models import StaffUser
 from dsr.links import DEVELOPMENT_PUBLIC_URL
 from tests.accounts.helpers import (
     StaffClientFactory,
-    csrf_token_of,
+    csrf_token,
     login,
     make_staff,
     post_form,
@@ -38,7 +38,7 @@ def _link(text: str, pattern: re.Pattern[str]) -> str:
 def test_only_admins_see_and_invite_staff(staff_client: StaffClientFactory, role: str) -> None:
     client = staff_client(role)
     assert client.get("/staff/accounts").status_code == 403
-    token = csrf_token_of(client.get("/staff/account/password"))
+    token = csrf_token(client.get("/staff/account/password"))
     invite = client.post(
         "/staff/accounts/invite",
         data={"csrf_token": token, "email": "new@example.org", "role": "admin", "language": "en"},
@@ -51,7 +51,7 @@ def test_an_auditor_changes_nothing_but_their_own_account(
 ) -> None:
     target = make_staff(db.get_engine(app), role="dpo")
     auditor = staff_client("auditor")
-    token = csrf_token_of(auditor.get("/staff/account/password"))
+    token = csrf_token(auditor.get("/staff/account/password"))
     refused = auditor.post(f"/staff/accounts/{target.id}/deactivate", data={"csrf_token": token})
     assert refused.status_code == 403
     assert auditor.post("/staff/logout", data={"csrf_token": token}).status_code == 302
@@ -66,7 +66,7 @@ def test_an_admin_invites_a_staff_member_who_chooses_a_password(
     response = admin.post(
         "/staff/accounts/invite",
         data={
-            "csrf_token": csrf_token_of(page),
+            "csrf_token": csrf_token(page),
             "email": "New.Person@Example.org",
             "name": "Nour",
             "role": "dpo",
@@ -84,7 +84,7 @@ def test_an_admin_invites_a_staff_member_who_chooses_a_password(
     again = admin.post(
         "/staff/accounts/invite",
         data={
-            "csrf_token": csrf_token_of(page),
+            "csrf_token": csrf_token(page),
             "email": "new.person@example.org",
             "role": "dpo",
             "language": "en",
@@ -98,13 +98,13 @@ def test_an_admin_invites_a_staff_member_who_chooses_a_password(
     assert form.status_code == 200 and form.headers["Cache-Control"] == "no-store"
     mismatch = invitee.post(
         link,
-        data={"csrf_token": csrf_token_of(form), "password": NEW_PASSWORD, "confirmation": "x"},
+        data={"csrf_token": csrf_token(form), "password": NEW_PASSWORD, "confirmation": "x"},
     )
     assert mismatch.status_code == 400
     accepted = invitee.post(
         link,
         data={
-            "csrf_token": csrf_token_of(form),
+            "csrf_token": csrf_token(form),
             "password": NEW_PASSWORD,
             "confirmation": NEW_PASSWORD,
         },
@@ -132,7 +132,7 @@ def test_a_password_reset_link_is_sent_only_to_known_addresses(
     reset = client.post(
         link,
         data={
-            "csrf_token": csrf_token_of(form),
+            "csrf_token": csrf_token(form),
             "password": NEW_PASSWORD,
             "confirmation": NEW_PASSWORD,
         },
@@ -175,7 +175,7 @@ def test_an_admin_deactivates_and_reactivates_an_account(
 ) -> None:
     target = make_staff(db.get_engine(app), role="dpo", totp=True)
     admin = staff_client("admin")
-    token = csrf_token_of(admin.get("/staff/accounts"))
+    token = csrf_token(admin.get("/staff/accounts"))
     assert admin.post(f"/staff/accounts/{target.id}/deactivate", data={"csrf_token": token})
     assert login(app.test_client(), target.email).status_code == 200
     admin.post(f"/staff/accounts/{target.id}/reactivate", data={"csrf_token": token})

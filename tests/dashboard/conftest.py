@@ -4,7 +4,6 @@ tests/factories.py, staff from tests/accounts/helpers.py)."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +12,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
-from werkzeug.test import TestResponse
 
 from dsr import db
 from dsr.accounts.models import StaffRole
@@ -50,19 +48,11 @@ def counts(engine: Engine, request_id: int | None) -> tuple[int, int]:
 
 # --- the web application ------------------------------------------------------------------------
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
 
 @pytest.fixture
 def app_config() -> dict[str, Any]:
     """Staff pages over plain HTTP; approval does not run the request (tests/delivery does)."""
     return {"SESSION_COOKIE_SECURE": False, "EXECUTE_AFTER_APPROVAL": False}
-
-
-def csrf_token(page: TestResponse) -> str:
-    found = CSRF_FIELD.search(page.get_data(as_text=True))
-    assert found is not None, "no CSRF token on the page"
-    return found.group(1)
 
 
 def logged_in(app: Flask, email: str, role: StaffRole = StaffRole.DPO) -> FlaskClient:

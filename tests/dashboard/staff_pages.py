@@ -8,7 +8,6 @@ with its password and second factor, is tested with the accounts).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,14 +15,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from dsr import db
 from dsr.accounts.access import LOGIN_AT_KEY, SEEN_KEY
 from dsr.accounts.models import StaffRole, StaffUser
 from tests.accounts.helpers import make_staff
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 ROLES = tuple(role.value for role in StaffRole)
 
 StaffClient = Callable[[StaffRole | str], FlaskClient]
@@ -64,9 +61,3 @@ def staff_client(app: Flask) -> StaffClient:
         return logged_in(app.test_client(), made[role])
 
     return client_for
-
-
-def csrf_token(page: TestResponse) -> str:
-    found = CSRF_FIELD.search(page.get_data(as_text=True))
-    assert found is not None, "no CSRF token on the page"
-    return found.group(1)

@@ -25,8 +25,9 @@ from dsr.dashboard.queue import (
 )
 from dsr.requests.workflow import RequestType, Status
 from tests.accounts.helpers import make_staff
-from tests.dashboard.conftest import csrf_token, logged_in
+from tests.dashboard.conftest import logged_in
 from tests.factories import make_request
+from tests.pages import csrf_token
 
 NOW = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
 

@@ -20,8 +20,9 @@ from dsr.demo.seed import seed_platform
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, Status, available_actions
 from tests.conftest import MakeApp
-from tests.dashboard.conftest import csrf_token, logged_in
+from tests.dashboard.conftest import logged_in
 from tests.factories import make_request, reloaded
+from tests.pages import csrf_token
 from tests.smtp_server import SmtpServer
 
 RECEIVED = datetime.now(UTC) - timedelta(days=3)

@@ -25,8 +25,9 @@ from dsr.dashboard.tasks import (
 from dsr.requests.models import Task, TaskKind, TaskStatus
 from tests.accounts.helpers import make_staff
 from tests.dashboard.conftest import NOW
-from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, csrf_token, staff_client
+from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, staff_client
 from tests.factories import make_request
+from tests.pages import csrf_token
 
 __all__ = ["app_config", "staff_client"]  # the fixtures used here
 

@@ -21,9 +21,10 @@ from dsr.languages import Language
 from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import RequestType, Status
-from tests.dashboard.conftest import csrf_token, logged_in
+from tests.dashboard.conftest import logged_in
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, platform_url
 from tests.factories import make_request, reloaded
+from tests.pages import csrf_token
 from tests.smtp_server import SmtpServer
 
 __all__ = ["platform_url"]

@@ -23,7 +23,7 @@ from dsr.delivery.models import DownloadLink, Report, ReportKind
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from dsr.languages import Language
 from dsr.requests.workflow import RequestType, Status
-from tests.dashboard.conftest import csrf_token, logged_in
+from tests.dashboard.conftest import logged_in
 from tests.delivery.conftest import (
     CompleteRequest,
     approve,
@@ -36,6 +36,7 @@ from tests.delivery.conftest import (
 )
 from tests.execution.conftest import CLOSED_PORT_URL, PLATFORM_VARIABLE, qpdf_check
 from tests.factories import make_request
+from tests.pages import csrf_token
 from tests.smtp_server import SmtpServer
 
 

@@ -415,7 +415,8 @@ def test_staff_see_the_plan_enter_new_values_and_reactivate_from_the_page(
     app: Flask, platform: str
 ) -> None:
     from dsr.accounts.models import StaffRole
-    from tests.dashboard.conftest import csrf_token, logged_in
+    from tests.dashboard.conftest import logged_in
+    from tests.pages import csrf_token
 
     store = db.get_engine(app)
     with db.transaction(store) as session:

@@ -378,7 +378,8 @@ def test_approving_on_the_dashboard_erases_at_once(
     make_app: MakeApp, migrated_url: str, platform_url: str, tmp_path: Path
 ) -> None:
     from dsr.accounts.models import StaffRole
-    from tests.dashboard.conftest import csrf_token, logged_in
+    from tests.dashboard.conftest import logged_in
+    from tests.pages import csrf_token
 
     platform = copy_platform(platform_url, tmp_path)
     app = make_app(

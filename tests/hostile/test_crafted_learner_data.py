@@ -42,7 +42,7 @@ from inventory.erasure import verify_erased
 from inventory.loader import load_data_map
 from inventory.systems import Systems
 from tests.conftest import MakeApp
-from tests.dashboard.conftest import NOW, csrf_token, logged_in
+from tests.dashboard.conftest import NOW, logged_in
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, qpdf_check, run_settings
 from tests.execution.platform_copy import changed_outside, copy_platform, snapshot, subject_keys
 from tests.exports.conftest import pdf_text
@@ -62,6 +62,7 @@ from tests.hostile.learner import (
     TAB_COMMENT,
     seed_hostile_platform,
 )
+from tests.pages import csrf_token
 
 RUN_SECONDS = 60
 """A generous bound on one run on a loaded machine; without the cut the report took > 10 min."""

@@ -23,8 +23,9 @@ from werkzeug.routing import Rule
 from dsr import db
 from dsr.dashboard.request_page import OFFERED_ACTIONS
 from dsr.requests.workflow import Status
-from tests.accounts.helpers import StaffClientFactory, csrf_token_of, make_staff
+from tests.accounts.helpers import StaffClientFactory, make_staff
 from tests.hostile.conftest import store_snapshot
+from tests.pages import csrf_token
 from tests.smtp_server import SmtpServer
 from tests.web.conftest import VERIFY_LINK, file_request, follow_to_status, link_in, stored_requests
 
@@ -185,7 +186,7 @@ def test_every_form_refuses_a_post_without_its_token(
             assert store_snapshot(app) == snapshot, f"{where} changed the store"
             assert admin.get("/staff/").status_code == 200, f"{where} ended the session"
 
-            token = csrf_token_of(admin.get("/"))
+            token = csrf_token(admin.get("/"))
             accepted = admin.post(url, data={**fields, "csrf_token": token})
             assert accepted.status_code < 500, where
             assert not _is_csrf_page(accepted), f"{where}: refused even with its token"

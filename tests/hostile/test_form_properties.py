@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
-from tests.accounts.helpers import StaffClientFactory, csrf_token_of
+from tests.accounts.helpers import StaffClientFactory
 from tests.hostile.conftest import store_snapshot
+from tests.pages import csrf_token
 from tests.smtp_server import SmtpServer, settle_background_work
 from tests.web.conftest import follow_to_status
 
@@ -102,7 +103,7 @@ def app_config() -> dict[str, Any]:
 
 
 def _check_form(app: Flask, client: FlaskClient, path: str, names: list[str]) -> Callable[[], None]:
-    csrf = csrf_token_of(client.get("/"))
+    csrf = csrf_token(client.get("/"))
     seen: set[int] = set()
 
     @PROPERTY_SETTINGS
@@ -145,7 +146,7 @@ def test_the_answer_form_never_fails_and_refusals_store_nothing(
 
 
 def test_the_login_form_never_fails(app: Flask, client: FlaskClient) -> None:
-    csrf = csrf_token_of(client.get("/staff/login"))
+    csrf = csrf_token(client.get("/staff/login"))
 
     @PROPERTY_SETTINGS
     @given(fields=_fields(app, ["email", "password"]))
@@ -159,7 +160,7 @@ def test_the_login_form_never_fails(app: Flask, client: FlaskClient) -> None:
 
 def test_the_staff_search_never_fails(app: Flask, staff_client: StaffClientFactory) -> None:
     dpo = staff_client("dpo")
-    csrf = csrf_token_of(dpo.get("/dashboard/"))
+    csrf = csrf_token(dpo.get("/dashboard/"))
 
     @PROPERTY_SETTINGS
     @given(fields=_fields(app, ["query"]))

@@ -16,8 +16,9 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from dsr import db
-from tests.accounts.helpers import csrf_token_of, login, make_staff
+from tests.accounts.helpers import login, make_staff
 from tests.hostile.conftest import store_snapshot
+from tests.pages import csrf_token
 
 pytestmark = pytest.mark.databases("postgresql")
 
@@ -73,7 +74,7 @@ def test_nul_in_any_url_or_form_is_refused_without_a_server_error(app: Flask) ->
                 assert 400 <= answer.status_code < 500, f"GET {rule.rule}?…%00"
                 checked += 1
         if "POST" in methods and not rule.rule.startswith("/api/") and not rule.arguments:
-            csrf = csrf_token_of(client.get("/"))
+            csrf = csrf_token(client.get("/"))
             before = store_snapshot(app)
             fields = {"email": "zoe@example.org", "query": "zoe", "title": "A task"}
             for field in ("email", "query", "title", "message", "reason", "note"):

@@ -27,9 +27,10 @@ from dsr.delivery.models import DeliveryMethod, DownloadLink, Report, ReportKind
 from dsr.execution.change_records import ErasureCertificate
 from dsr.requests.workflow import Status
 from dsr.tokens import token_digest
-from tests.accounts.helpers import StaffClientFactory, csrf_token_of
+from tests.accounts.helpers import StaffClientFactory
 from tests.factories import make_request
 from tests.hostile.conftest import store_snapshot
+from tests.pages import csrf_token
 from tests.smtp_server import SmtpServer
 from tests.web.conftest import (
     VERIFY_LINK,
@@ -89,7 +90,7 @@ def test_a_tampered_status_link_is_not_found_and_cannot_cancel_or_answer(
     _english(client)
     path = follow_to_status(client, smtp_server)
     token = path.rsplit("/", 1)[1]
-    csrf = csrf_token_of(client.get("/"))
+    csrf = csrf_token(client.get("/"))
     before = store_snapshot(app)
     for bad in tampered(token):
         assert_clear_refusal(client.get(f"/status/{bad}"), 404, "Page not found")
@@ -160,7 +161,7 @@ def test_a_tampered_download_link_is_not_found_and_sends_no_code(
             )
         )
     client = _english(app.test_client())
-    csrf = csrf_token_of(client.get("/"))
+    csrf = csrf_token(client.get("/"))
     before = store_snapshot(app)
     for bad in tampered(token):
         assert_clear_refusal(client.get(f"/download/{bad}"), 404, "Page not found")
@@ -203,7 +204,7 @@ def test_a_tampered_session_cookie_is_logged_out_and_changes_nothing(
     app: Flask, staff_client: StaffClientFactory, fraction: float
 ) -> None:
     admin = _english(staff_client("admin"))
-    csrf = csrf_token_of(admin.get("/staff/accounts"))
+    csrf = csrf_token(admin.get("/staff/accounts"))
     cookie_name = app.config["SESSION_COOKIE_NAME"]
     cookie = admin.get_cookie(cookie_name)
     assert cookie is not None

@@ -14,19 +14,12 @@ from werkzeug.test import TestResponse
 from dsr import db
 from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.requests.models import DataRequest
+from tests.pages import csrf_token
 from tests.smtp_server import SmtpServer
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 PUBLIC = re.escape(DEVELOPMENT_PUBLIC_URL)  # links start with it, whatever Host was asked
 VERIFY_LINK = re.compile(PUBLIC + r"(/verify/[A-Za-z0-9._-]+)")
 STATUS_LINK = re.compile(PUBLIC + r"(/status/[A-Za-z0-9._-]+)")
-
-
-def csrf_token(page: TestResponse) -> str:
-    """Return the CSRF token of the first form on `page`."""
-    found = CSRF_FIELD.search(page.get_data(as_text=True))
-    assert found is not None, "no CSRF token on the page"
-    return found.group(1)
 
 
 def submit(client: FlaskClient, path: str, data: dict[str, str], **kwargs: Any) -> TestResponse:

@@ -11,8 +11,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import MakeApp
+from tests.pages import csrf_token
 from tests.smtp_server import SmtpServer
-from tests.web.conftest import csrf_token, file_request, stored_requests, submit
+from tests.web.conftest import file_request, stored_requests, submit
 
 ENGLISH = {"Accept-Language": "en-GB,en;q=0.9"}
 FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
@@ -211,7 +212,7 @@ def test_a_post_without_its_csrf_token_is_a_clear_400(app: Flask, client: FlaskC
     assert stored_requests(app) == []
 
 
-def test_a_csrf_token_of_another_session_is_refused(app: Flask, client: FlaskClient) -> None:
+def test_a_csrf_token_another_session_is_refused(app: Flask, client: FlaskClient) -> None:
     token = csrf_token(app.test_client().get("/"))
     answered = client.post(
         "/", data={"csrf_token": token, "email": "zoe@example.org", "request_type": "access"}
