@@ -18,7 +18,8 @@ from dsr.addresses import normalize_email
 from dsr.audit.models import record_action
 from dsr.languages import Language
 from dsr.requests.models import DataRequest, next_reference
-from dsr.requests.workflow import Actor, RequestState, RequestType, Status
+from dsr.requests.status import change_status, get_by_reference
+from dsr.requests.workflow import Action, Actor, RequestState, RequestType, Status
 
 RECEIVED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EMAIL = "Zoe.Lefevre@Example.org"
@@ -96,3 +97,20 @@ def reloaded(engine: Engine, request_id: int | None) -> DataRequest:
         request = session.get(DataRequest, request_id)
         assert request is not None
         return request
+
+
+def staff_moves(engine: Engine, reference: str, *actions: Action, actor_label: str = "dpo") -> None:
+    """Move the request `reference` on as staff would, each step through the desk's one door
+    (`change_status`: applied, stored and audited), in one committed transaction."""
+    with db.transaction(engine) as session:
+        request = get_by_reference(session, reference)
+        assert request is not None, f"no request {reference}"
+        for action in actions:
+            change_status(
+                db_session=session,
+                request=request,
+                action=action,
+                actor=Actor.STAFF,
+                at=db.utcnow(),
+                actor_label=actor_label,
+            )

@@ -16,7 +16,7 @@ from dsr.api.models import ApiToken
 from dsr.audit.models import RequestEvent
 from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.requests.models import Channel, DataRequest
-from dsr.requests.workflow import Action, Actor, Status, apply
+from dsr.requests.workflow import Action, Actor, Status
 from tests.api.conftest import (
     ApiCaller,
     assert_problem,
@@ -25,6 +25,7 @@ from tests.api.conftest import (
     stored_counts,
 )
 from tests.conftest import MakeApp
+from tests.factories import staff_moves
 from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
@@ -40,17 +41,7 @@ def stored(app: Flask, reference: str) -> DataRequest:
 
 def advance(app: Flask, reference: str, *actions: Action) -> None:
     """Move a request on as staff would, each step audited, in one transaction."""
-    from dsr.audit.models import record_event
-
-    with db.transaction(db.get_engine(app)) as session:
-        request = session.exec(select(DataRequest).where(DataRequest.reference == reference)).one()
-        for action in actions:
-            transition = apply(request.state, action, actor=Actor.STAFF, at=db.utcnow())
-            request.store_state(transition.state)
-            session.flush()
-            record_event(
-                db_session=session, request=request, fact=transition.fact, actor_label="dpo"
-            )
+    staff_moves(db.get_engine(app), reference, *actions)
 
 
 # --- filing -----------------------------------------------------------------------------------

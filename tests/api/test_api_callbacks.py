@@ -25,7 +25,6 @@ from dsr.api.callbacks import (
     signature_is_valid,
 )
 from dsr.api.models import CallbackDelivery, CallbackDeliveryStatus
-from dsr.audit.models import record_event
 from dsr.outbox.smtp import MAX_ATTEMPTS
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, apply
@@ -36,6 +35,7 @@ from tests.api.conftest import (
     ReceivedCallback,
     new_request,
 )
+from tests.factories import staff_moves
 from tests.smtp_server import settle_background_work
 
 on_sqlite_and_postgresql = pytest.mark.databases("sqlite", "postgresql")
@@ -63,19 +63,6 @@ def verified(callback: ReceivedCallback, secret: str) -> dict[str, object]:
     assert isinstance(document, dict)
     assert callback.headers["x-dsr-event-id"] == document["event_id"]
     return document
-
-
-def staff_moves(app: Flask, reference: str, *actions: Action) -> None:
-    """Move a request on as staff, outside any web request (as a job or the CLI would)."""
-    with db.transaction(db.get_engine(app)) as session:
-        request = session.exec(select(DataRequest).where(DataRequest.reference == reference)).one()
-        for action in actions:
-            transition = apply(request.state, action, actor=Actor.STAFF, at=db.utcnow())
-            request.store_state(transition.state)
-            session.flush()
-            record_event(
-                db_session=session, request=request, fact=transition.fact, actor_label="dpo"
-            )
 
 
 def deliveries(app: Flask, reference: str) -> list[CallbackDelivery]:
@@ -133,7 +120,7 @@ def test_staff_changes_are_queued_and_retried_until_delivered(
     reference = created.get_json()["reference"]
     callback_receiver.failures = 1
 
-    staff_moves(app, reference, Action.START_REVIEW)  # no app here: queued, not sent
+    staff_moves(db.get_engine(app), reference, Action.START_REVIEW)  # no app here: queued, not sent
     (queued,) = deliveries(app, reference)
     assert queued.status is CallbackDeliveryStatus.PENDING and queued.attempts == 0
     engine = db.get_engine(app)
@@ -206,7 +193,7 @@ def test_the_last_failure_is_logged_not_lost(
 ) -> None:
     created = platform.post(new_request(status_callback_urls=[callback_receiver.url()]))
     reference = created.get_json()["reference"]
-    staff_moves(app, reference, Action.START_REVIEW)
+    staff_moves(db.get_engine(app), reference, Action.START_REVIEW)
     with db.transaction(db.get_engine(app)) as session:
         (delivery,) = queued_for(session, reference)
         delivery.attempts = MAX_ATTEMPTS - 1
@@ -298,7 +285,7 @@ def test_dsr_api_callbacks_send_delivers_what_is_due(
 
     created = platform.post(new_request(status_callback_urls=[callback_receiver.url()]))
     reference = created.get_json()["reference"]
-    staff_moves(app, reference, Action.START_REVIEW)  # queued, not sent
+    staff_moves(db.get_engine(app), reference, Action.START_REVIEW)  # queued, not sent
 
     args = ["callbacks", "send", "--database-url", migrated_url]
     env = {"DSR_SECRET_KEY": SECRET_KEY, "DSR_CALLBACK_ALLOWED_NETWORKS": LOOPBACK}

@@ -45,8 +45,9 @@ from tests.api.conftest import (
     running_receiver,
     stored_counts,
 )
-from tests.api.test_api_callbacks import deliveries, staff_moves
+from tests.api.test_api_callbacks import deliveries
 from tests.conftest import MakeApp
+from tests.factories import staff_moves
 
 on_sqlite_and_postgresql = pytest.mark.databases("sqlite", "postgresql")
 
@@ -186,7 +187,7 @@ def test_a_name_that_resolves_inside_when_sent_is_not_connected_to(
     created = platform.post(new_request(status_callback_urls=urls))
     assert created.status_code == 201, created.get_data(as_text=True)
     reference = created.get_json()["reference"]
-    staff_moves(app, reference, Action.START_REVIEW)  # queued, not sent
+    staff_moves(db.get_engine(app), reference, Action.START_REVIEW)  # queued, not sent
 
     resolver = FakeResolver(names, [])
     engine = db.get_engine(app)
@@ -227,7 +228,7 @@ def test_an_allowed_network_is_called_on_the_vetted_address_with_the_name_as_hos
     created = platform.post(new_request(status_callback_urls=[url]))
     assert created.status_code == 201, created.get_data(as_text=True)
     reference = created.get_json()["reference"]
-    staff_moves(app, reference, Action.START_REVIEW)
+    staff_moves(db.get_engine(app), reference, Action.START_REVIEW)
 
     report = deliver_due_callbacks(
         engine=db.get_engine(app),

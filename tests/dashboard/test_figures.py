@@ -14,7 +14,6 @@ from sqlmodel import Session
 
 from dsr import db
 from dsr.app import CONTENT_SECURITY_POLICY
-from dsr.audit.models import record_event
 from dsr.dashboard.figures import (
     AnsweredRequest,
     compute_figures,
@@ -24,7 +23,8 @@ from dsr.dashboard.figures import (
 )
 from dsr.languages import Language
 from dsr.requests.models import DataRequest
-from dsr.requests.workflow import Action, Actor, RequestState, RequestType, Status, apply
+from dsr.requests.status import change_status
+from dsr.requests.workflow import Action, Actor, RequestState, RequestType, Status
 from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, staff_client
 from tests.factories import make_request
 
@@ -57,10 +57,15 @@ def walked_request(
         action, at = step[0], step[1]
         reason, months = (step[2], step[3]) if len(step) == 4 else (None, None)
         actor = Actor.REQUESTER if action is Action.VERIFY_EMAIL else Actor.STAFF
-        transition = apply(request.state, action, actor=actor, at=at, reason=reason, months=months)
-        request.store_state(transition.state)
-        record_event(
-            db_session=session, request=request, fact=transition.fact, actor_label="dpo@x.org"
+        change_status(
+            db_session=session,
+            request=request,
+            action=action,
+            actor=actor,
+            at=at,
+            reason=reason,
+            months=months,
+            actor_label="dpo@x.org",
         )
     session.flush()
     return request

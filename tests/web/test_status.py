@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 from sqlmodel import select
 
 from dsr import db
-from dsr.audit.models import record_event
 from dsr.db import utcnow
 from dsr.requests.models import DataRequest
-from dsr.requests.workflow import Action, Actor, Status, apply
+from dsr.requests.status import change_status
+from dsr.requests.workflow import Action, Actor, Status
 from tests.smtp_server import SmtpServer
 from tests.web.conftest import follow_to_status, stored_requests, submit
 
@@ -33,12 +33,12 @@ def _staff(app: Flask, *actions: Action) -> None:
     with db.transaction(db.get_engine(app)) as session:
         data_request = session.exec(select(DataRequest)).one()
         for action in actions:
-            transition = apply(data_request.state, action, actor=Actor.STAFF, at=utcnow())
-            data_request.store_state(transition.state)
-            record_event(
+            change_status(
                 db_session=session,
                 request=data_request,
-                fact=transition.fact,
+                action=action,
+                actor=Actor.STAFF,
+                at=utcnow(),
                 actor_label="dpo@example.org",
             )
 
