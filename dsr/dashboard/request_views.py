@@ -27,9 +27,10 @@ from dsr.db import get_session, utcnow
 from dsr.execution.runner import run_after_approval
 from dsr.i18n import gettext
 from dsr.links import public_url
-from dsr.requests import staff_actions
+from dsr.requests import assignment, notes, staff_actions
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest
+from dsr.requests.refusals import OperationRefused, RequestChanged
 from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import WorkflowError
 
@@ -178,7 +179,7 @@ def _handlers() -> dict[str, Handler]:
 
     def assign(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.AssignForm, form)
-        staff_actions.assign(
+        assignment.assign(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -189,7 +190,7 @@ def _handlers() -> dict[str, Handler]:
 
     def note(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.NoteForm, form)
-        staff_actions.add_note(
+        notes.add_note(
             db_session=db, request=r, staff_label=who, note=form.note.data or "", now=now
         )
 
@@ -253,7 +254,7 @@ def act(reference: str, action: str) -> AnyResponse:
     form: Form
     if offered.form_class is action_forms.AssignForm:
         form = action_forms.AssignForm(
-            request.form, staff=staff_actions.assignable_staff(db_session=db_session)
+            request.form, staff=assignment.assignable_staff(db_session=db_session)
         )
     else:
         form = offered.form_class(request.form)
@@ -265,11 +266,11 @@ def act(reference: str, action: str) -> AnyResponse:
         return _render(data_request, bound=(offered.name, form), code=400)
     try:
         _handlers()[offered.name](db_session, data_request, form, _staff_label(user))
-    except staff_actions.RequestChanged:
+    except RequestChanged:
         db_session.rollback()
         flash(_changed_meanwhile(), "error")
         return page
-    except (WorkflowError, staff_actions.OperationRefused) as error:
+    except (WorkflowError, OperationRefused) as error:
         db_session.rollback()
         flash(gettext("Not done: %(reason)s", reason=error.message), "error")
         return page
