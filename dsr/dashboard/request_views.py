@@ -8,10 +8,9 @@ URLs name requests by their public reference, never by the requester's address.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TypeVar
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlmodel import Session
 from werkzeug.wrappers import Response as AnyResponse
 from wtforms import Form
@@ -26,9 +25,8 @@ from dsr.dashboard.request_page import OFFERED_BY_NAME, RequestPage, gather_requ
 from dsr.db import get_session, utcnow
 from dsr.execution.runner import run_after_approval
 from dsr.i18n import gettext
-from dsr.links import public_url
 from dsr.requests import assignment, notes, staff_actions
-from dsr.requests.links import LinkSigner
+from dsr.requests.links import current_links
 from dsr.requests.models import DataRequest
 from dsr.requests.refusals import OperationRefused, RequestChanged
 from dsr.requests.status import get_by_reference
@@ -47,16 +45,6 @@ def request_by_reference(db_session: Session, reference: str) -> DataRequest:
 
 def _staff_label(user: StaffUser) -> str:
     return user.email
-
-
-def _links() -> LinkSigner:
-    hours = int(current_app.config["VERIFICATION_LINK_MAX_AGE_HOURS"])
-    return LinkSigner(
-        str(current_app.config["SECRET_KEY"]),
-        max_age=timedelta(hours=hours),
-        verify_url=lambda token: public_url("public.verify", token=token),
-        status_url=lambda token: public_url("public.status", token=token),
-    )
 
 
 def _render(
@@ -103,7 +91,7 @@ def _handlers() -> dict[str, Handler]:
             staff_label=who,
             reason=form.reason.data or "",
             now=now,
-            links=_links(),
+            links=current_links(),
         )
 
     def review(db: Session, r: DataRequest, form: Form, who: str) -> None:
@@ -121,7 +109,7 @@ def _handlers() -> dict[str, Handler]:
             staff_label=who,
             question=form.question.data or "",
             now=now,
-            links=_links(),
+            links=current_links(),
         )
 
     def identity(db: Session, r: DataRequest, form: Form, who: str) -> None:
@@ -133,7 +121,7 @@ def _handlers() -> dict[str, Handler]:
             staff_label=who,
             reason=form.reason.data or "",
             now=now,
-            links=_links(),
+            links=current_links(),
         )
 
     def resume(db: Session, r: DataRequest, form: Form, who: str) -> None:
