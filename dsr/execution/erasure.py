@@ -25,11 +25,12 @@ from dsr.datamap import desk_map, open_systems
 from dsr.dates import written_date
 from dsr.execution.access import private_folder, request_folder, write_private
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun, SystemRunStatus
-from dsr.execution.changes import ERASED_WHAT, _load_request, _recipient_tasks
+from dsr.execution.recipients import ERASED_WHAT, open_recipient_tasks
 from dsr.execution.runner import (
     ExecutionContext,
     ExecutionFailed,
     ExecutionResult,
+    load_request,
     register_executor,
 )
 from dsr.execution.targets import ChangeRefused, email_identity
@@ -237,7 +238,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     }
 
     def record(db_session: Session) -> None:
-        request = _load_request(db_session, request_id)
+        request = load_request(db_session, request_id)
         suppress(
             db_session=db_session,
             email=context.requester_email,
@@ -248,7 +249,9 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         affected = [
             o.category for o in outcomes_by_category if o.action is not ErasureAction.RETAIN
         ]
-        tasks = _recipient_tasks(db_session, data_map, request, affected, what=ERASED_WHAT, now=now)
+        tasks = open_recipient_tasks(
+            db_session, data_map, request, affected, what=ERASED_WHAT, now=now
+        )
         existing = db_session.exec(
             select(ErasureCertificate).where(ErasureCertificate.request_id == request_id)
         ).one_or_none()
