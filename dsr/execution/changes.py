@@ -32,10 +32,9 @@ from dsr.execution.runner import (
 )
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.languages import translations
-from dsr.outbox.emails import render_email
-from dsr.outbox.service import enqueue
-from dsr.requests.emails import EmailKind, type_phrase
+from dsr.requests.emails import EmailKind
 from dsr.requests.models import DataRequest
+from dsr.requests.service import mail_requester
 from dsr.requests.workflow import Actor, RequestType, Status
 from dsr.suppression.models import SuppressionReason
 from dsr.suppression.service import suppress, suppression_key
@@ -90,21 +89,13 @@ def _mail_change_done(
     kind: EmailKind = EmailKind.CHANGE_DONE,
     dedup: str,
 ) -> None:
-    email = render_email(
+    mail_requester(
+        db_session,
+        request,
         kind,
-        request.language,
-        reference=request.reference,
-        type_label=type_phrase(request.type, request.language),
-        description=description,
-    )
-    enqueue(
-        db_session=db_session,
-        to=request.requester_email,
-        email=email,
-        language=request.language,
         dedup_key=f"{dedup}:{request.id}",
         now=now,
-        request_id=request.id,
+        description=description,
     )
 
 

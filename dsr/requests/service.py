@@ -345,13 +345,14 @@ def send_status_link(
 def mail_requester(
     db_session: Session,
     request: DataRequest,
-    kind: EmailKind,
+    kind: str,
     *,
     dedup_key: str,
     now: datetime,
     **context: Any,
 ) -> None:
-    """Queue one email of `kind` to the requester, in their language, about their request."""
+    """Queue one email of `kind` (an `EmailKind`, or the name of another requester email's
+    templates, such as a delivery's) to the requester, in their language, about their request."""
     email = render_email(
         kind,
         request.language,
