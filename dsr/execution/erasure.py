@@ -37,9 +37,8 @@ from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.languages import translations
 from dsr.links import public_url_for_settings
-from dsr.outbox.emails import render_email
-from dsr.outbox.service import enqueue
-from dsr.requests.emails import EmailKind, type_phrase
+from dsr.requests.emails import EmailKind
+from dsr.requests.service import mail_requester
 from dsr.requests.workflow import Actor, RequestType
 from dsr.suppression.models import SuppressionReason
 from dsr.suppression.service import suppress, suppression_key
@@ -274,11 +273,12 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             at=now,
             details={**totals, "recipient_tasks": tasks},
         )
-        email = render_email(
+        mail_requester(
+            db_session,
+            request,
             EmailKind.ERASURE_DONE,
-            request.language,
-            reference=request.reference,
-            type_label=type_phrase(request.type, request.language),
+            dedup_key=f"erasure-done:{request.id}",
+            now=now,
             done_on=written_date(now, request.language),
             summary=certificate_summary(
                 data_map,
@@ -287,15 +287,6 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 translations(request.language),
             ),
             certificate_url=url,
-        )
-        enqueue(
-            db_session=db_session,
-            to=request.requester_email,
-            email=email,
-            language=request.language,
-            dedup_key=f"erasure-done:{request.id}",
-            now=now,
-            request_id=request.id,
         )
         db_session.flush()
 
