@@ -6,13 +6,14 @@ DSR_DATABASE_URL), else the SQLite file the application uses, `instance/dsr.sqli
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 from alembic import command
-from sqlalchemy import make_url
+from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import db, store_models
@@ -42,6 +43,24 @@ def fail_on_database_error(url: str, doing: str, error: SQLAlchemyError) -> NoRe
     detail = lines[0] if lines else type(error).__name__
     click.echo(f"error: cannot {doing} {_shown(url)}: {detail}", err=True)
     raise SystemExit(1)
+
+
+@contextmanager
+def current_store(database_url: str, doing: str) -> Iterator[Engine]:
+    """Yield an engine on the store at `database_url` once its schema is at head, and dispose of
+    it after; exit 1 saying why when the store is behind or the database fails (`doing` says
+    what the command could not do, as in `fail_on_database_error`)."""
+    engine = db.make_engine(database_url)
+    try:
+        db.ensure_database_is_current(engine)
+        yield engine
+    except db.DatabaseNotUpToDate as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(1) from None
+    except SQLAlchemyError as error:
+        fail_on_database_error(database_url, doing, error)
+    finally:
+        engine.dispose()
 
 
 # --- dsr db -------------------------------------------------------------------------------------
@@ -130,18 +149,8 @@ def audit_verify(database_url: str) -> None:
     """Check every event against its hash; report the first one edited, removed or reordered."""
     from dsr.audit.models import verify_audit
 
-    engine = db.make_engine(database_url)
-    try:
-        db.ensure_database_is_current(engine)
-        with db.open_session(engine) as session:
-            report = verify_audit(db_session=session)
-    except db.DatabaseNotUpToDate as error:
-        click.echo(f"error: {error}", err=True)
-        raise SystemExit(1) from None
-    except SQLAlchemyError as error:
-        fail_on_database_error(database_url, "read", error)
-    finally:
-        engine.dispose()
+    with current_store(database_url, "read") as engine, db.open_session(engine) as session:
+        report = verify_audit(db_session=session)
     if report.ok:
         plural = "" if report.events_checked == 1 else "s"
         click.echo(f"Audit trail intact: {report.events_checked} event{plural}.")

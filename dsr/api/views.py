@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import TypeVar
 
 from flask import Blueprint, Response, current_app, url_for
@@ -35,10 +34,9 @@ from dsr.api.schemas import (
 from dsr.background import deliver_after_commit
 from dsr.db import get_session, utcnow
 from dsr.extensions import limiter
-from dsr.links import public_url
 from dsr.requests import api_filing, service
 from dsr.requests.checks import RequestError
-from dsr.requests.links import LinkSigner
+from dsr.requests.links import current_links
 from dsr.requests.models import IDEMPOTENCY_KEY_MAX, DataRequest
 from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import Status, WorkflowError
@@ -200,16 +198,6 @@ def _location(data_request: DataRequest) -> str:
     return url_for("api.show_request", reference=data_request.reference)
 
 
-def _links() -> LinkSigner:
-    hours = int(current_app.config["VERIFICATION_LINK_MAX_AGE_HOURS"])
-    return LinkSigner(
-        str(current_app.config["SECRET_KEY"]),
-        max_age=timedelta(hours=hours),
-        verify_url=lambda token: public_url("public.verify", token=token),
-        status_url=lambda token: public_url("public.status", token=token),
-    )
-
-
 def _own_request(db_session: Session, client: ApiToken, reference: str) -> DataRequest:
     """Return the request `reference` if this client filed it; a 404 Problem otherwise, the same
     whether it does not exist or belongs to another client."""
@@ -244,7 +232,7 @@ def create_request() -> Response:
             api_client_name=client.name,
             idempotency_key=key,
             now=utcnow(),
-            links=_links(),
+            links=current_links(),
         )
     except api_filing.IdempotencyConflict as error:
         raise Problem(422, error.message, slug="idempotency-key-reused") from None

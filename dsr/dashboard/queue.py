@@ -27,8 +27,8 @@ from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import QueueFilterForm, SearchForm
 from dsr.dates import SHOWN_TIMEZONE
 from dsr.db import get_session, table_of, utcnow
+from dsr.requests.assignment import assignable_staff
 from dsr.requests.models import DataRequest
-from dsr.requests.staff_actions import assignable_staff
 from dsr.requests.status import normalize_reference
 from dsr.requests.workflow import TERMINAL, RequestType, Status
 

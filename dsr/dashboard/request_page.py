@@ -36,7 +36,7 @@ from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_minute
 from dsr.db import get_session, utcnow
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
-from dsr.requests import staff_actions
+from dsr.requests import assignment, notes
 from dsr.requests.labels import STAFF_STATUS_LABELS
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, available_actions
@@ -76,8 +76,8 @@ EVENT_LABELS: Mapping[str, str] = {
     Action.FAIL.value: lazy_gettext("Failed"),
     Action.CANCEL.value: lazy_gettext("Cancelled"),
     Action.EXTEND.value: lazy_gettext("Deadline extended"),
-    staff_actions.NOTE_ACTION: lazy_gettext("Internal note"),
-    staff_actions.ASSIGN_ACTION: lazy_gettext("Assigned"),
+    notes.NOTE_ACTION: lazy_gettext("Internal note"),
+    assignment.ASSIGN_ACTION: lazy_gettext("Assigned"),
 }
 """What each audited action is called on the timeline; others are shown by their name."""
 
@@ -162,7 +162,7 @@ class RequestPage:
 
 def can_act(user: StaffUser | None) -> bool:
     """Whether `user` works requests (acts on them), not only reads them."""
-    return user is not None and user.role in staff_actions.WORKING_ROLES
+    return user is not None and user.role in assignment.WORKING_ROLES
 
 
 def _status_change(event: RequestEvent) -> tuple[str, str] | None:
@@ -277,7 +277,7 @@ def gather_request_page(
     now = utcnow()
     due = due_as_of(data_request.due_at, data_request.paused_since, now)
     days_left, urgency = urgency_of(data_request.status, due, now)
-    staff = list(staff_actions.assignable_staff(db_session=db_session))
+    staff = list(assignment.assignable_staff(db_session=db_session))
     staff_names = dict(staff)
     language = current_language().value
     return RequestPage(

@@ -8,10 +8,9 @@ URLs name requests by their public reference, never by the requester's address.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TypeVar
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlmodel import Session
 from werkzeug.wrappers import Response as AnyResponse
 from wtforms import Form
@@ -26,10 +25,10 @@ from dsr.dashboard.request_page import OFFERED_BY_NAME, RequestPage, gather_requ
 from dsr.db import get_session, utcnow
 from dsr.execution.runner import run_after_approval
 from dsr.i18n import gettext
-from dsr.links import public_url
-from dsr.requests import staff_actions
-from dsr.requests.links import LinkSigner
+from dsr.requests import assignment, notes, staff_actions
+from dsr.requests.links import current_links
 from dsr.requests.models import DataRequest
+from dsr.requests.refusals import OperationRefused, RequestChanged
 from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import WorkflowError
 
@@ -46,16 +45,6 @@ def request_by_reference(db_session: Session, reference: str) -> DataRequest:
 
 def _staff_label(user: StaffUser) -> str:
     return user.email
-
-
-def _links() -> LinkSigner:
-    hours = int(current_app.config["VERIFICATION_LINK_MAX_AGE_HOURS"])
-    return LinkSigner(
-        str(current_app.config["SECRET_KEY"]),
-        max_age=timedelta(hours=hours),
-        verify_url=lambda token: public_url("public.verify", token=token),
-        status_url=lambda token: public_url("public.status", token=token),
-    )
 
 
 def _render(
@@ -102,7 +91,7 @@ def _handlers() -> dict[str, Handler]:
             staff_label=who,
             reason=form.reason.data or "",
             now=now,
-            links=_links(),
+            links=current_links(),
         )
 
     def review(db: Session, r: DataRequest, form: Form, who: str) -> None:
@@ -120,7 +109,7 @@ def _handlers() -> dict[str, Handler]:
             staff_label=who,
             question=form.question.data or "",
             now=now,
-            links=_links(),
+            links=current_links(),
         )
 
     def identity(db: Session, r: DataRequest, form: Form, who: str) -> None:
@@ -132,7 +121,7 @@ def _handlers() -> dict[str, Handler]:
             staff_label=who,
             reason=form.reason.data or "",
             now=now,
-            links=_links(),
+            links=current_links(),
         )
 
     def resume(db: Session, r: DataRequest, form: Form, who: str) -> None:
@@ -178,7 +167,7 @@ def _handlers() -> dict[str, Handler]:
 
     def assign(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.AssignForm, form)
-        staff_actions.assign(
+        assignment.assign(
             db_session=db,
             request=r,
             version_id=form.version,
@@ -189,7 +178,7 @@ def _handlers() -> dict[str, Handler]:
 
     def note(db: Session, r: DataRequest, form: Form, who: str) -> None:
         form = _as(action_forms.NoteForm, form)
-        staff_actions.add_note(
+        notes.add_note(
             db_session=db, request=r, staff_label=who, note=form.note.data or "", now=now
         )
 
@@ -253,7 +242,7 @@ def act(reference: str, action: str) -> AnyResponse:
     form: Form
     if offered.form_class is action_forms.AssignForm:
         form = action_forms.AssignForm(
-            request.form, staff=staff_actions.assignable_staff(db_session=db_session)
+            request.form, staff=assignment.assignable_staff(db_session=db_session)
         )
     else:
         form = offered.form_class(request.form)
@@ -265,11 +254,11 @@ def act(reference: str, action: str) -> AnyResponse:
         return _render(data_request, bound=(offered.name, form), code=400)
     try:
         _handlers()[offered.name](db_session, data_request, form, _staff_label(user))
-    except staff_actions.RequestChanged:
+    except RequestChanged:
         db_session.rollback()
         flash(_changed_meanwhile(), "error")
         return page
-    except (WorkflowError, staff_actions.OperationRefused) as error:
+    except (WorkflowError, OperationRefused) as error:
         db_session.rollback()
         flash(gettext("Not done: %(reason)s", reason=error.message), "error")
         return page

@@ -1,24 +1,16 @@
-"""Manual tasks: work a person does outside the systems the desk changes (tell a recipient of the
-data, look in a paper archive), with an assignee, a due date and an outcome once done.
-
-Service functions take the session and flush; the request boundary commits. A task linked to a
-request leaves an audit event on that request at each change (created, done), naming the staff
-member and the task, never what the task says (free text may hold personal data).
+"""The pages of the manual tasks: the list with its filters, a new task, and completing one; what
+a task is and the rules of its changes are in `dsr.requests.tasks`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, update
-from sqlalchemy.engine import CursorResult
-from sqlmodel import Session, col, select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
 from wtforms import DateField, Form, SelectField, StringField, TextAreaField
@@ -26,25 +18,28 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from wtforms.validators import DataRequired, Length, Optional
 
 from dsr.accounts.access import current_staff, staff_required
-from dsr.accounts.models import StaffRole, StaffUser
-from dsr.audit.models import record_action
+from dsr.accounts.models import StaffUser
 from dsr.dashboard.blueprint import blueprint
 from dsr.datamap import desk_map
 from dsr.dates import pages_zone
-from dsr.db import get_session, table_of, utcnow
+from dsr.db import get_session, utcnow
 from dsr.i18n import current_language, gettext, lazy_gettext
-from dsr.requests.models import DataRequest, Task, TaskKind, TaskStatus
-from dsr.requests.status import get_by_reference
-from dsr.requests.workflow import Actor
+from dsr.requests.models import TaskKind, TaskStatus
+from dsr.requests.tasks import (
+    DETAILS_MAX,
+    OUTCOME_MAX,
+    REFERENCE_MAX,
+    TITLE_MAX,
+    WORKING_ROLES,
+    TaskError,
+    TaskFilters,
+    assignable_staff,
+    complete_task,
+    create_task,
+    end_of_day,
+    list_tasks,
+)
 from inventory.loader import MapError
-
-TITLE_MAX = 200
-DETAILS_MAX = 5000
-OUTCOME_MAX = 5000
-REFERENCE_MAX = 20
-TASKS_PER_PAGE = 50
-WORKING_ROLES = (StaffRole.ADMIN, StaffRole.DPO)
-"""Who may create and complete tasks; auditors only read them."""
 
 TASK_KIND_LABELS = {
     TaskKind.NOTIFY_RECIPIENT: lazy_gettext("Notify a recipient"),
@@ -55,202 +50,6 @@ TASK_STATUS_LABELS = {
     TaskStatus.DONE: lazy_gettext("Done"),
     TaskStatus.CANCELLED: lazy_gettext("Cancelled"),
 }
-
-
-class TaskError(Exception):
-    """A change to a task that the desk refuses; `message` is written for the staff member."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-# --- the service --------------------------------------------------------------------------------
-
-
-def _request_by_reference(db_session: Session, reference: str) -> DataRequest:
-    found = get_by_reference(db_session, reference)
-    if found is None:
-        raise TaskError(gettext("No request has the reference %(reference)s.", reference=reference))
-    return found
-
-
-def create_task(
-    *,
-    db_session: Session,
-    staff: StaffUser,
-    kind: TaskKind,
-    title: str,
-    now: datetime,
-    details: str | None = None,
-    recipient: str | None = None,
-    category: str | None = None,
-    due_at: datetime | None = None,
-    assignee_id: int | None = None,
-    request_reference: str | None = None,
-) -> Task:
-    """Add an open task, linked to the request of `request_reference` if given (audited there).
-
-    Raise TaskError for an unknown reference or an assignee who cannot work tasks.
-    """
-    data_request = (
-        _request_by_reference(db_session, request_reference) if request_reference else None
-    )
-    if assignee_id is not None:
-        assignee = db_session.get(StaffUser, assignee_id)
-        if assignee is None or not assignee.active or assignee.role not in WORKING_ROLES:
-            raise TaskError(gettext("This person cannot be given tasks."))
-    task = Task(
-        request_id=None if data_request is None else data_request.id,
-        kind=kind,
-        title=title.strip(),
-        details=(details or "").strip() or None,
-        recipient=recipient or None,
-        category=category or None,
-        created_at=now,
-        due_at=due_at,
-        assignee_id=assignee_id,
-    )
-    db_session.add(task)
-    db_session.flush()
-    if data_request is not None:
-        record_action(
-            db_session=db_session,
-            request=data_request,
-            actor=Actor.STAFF,
-            actor_label=staff.email,
-            action="task_created",
-            at=now,
-            details={"task_id": task.id, "kind": kind.value, "assignee_id": assignee_id},
-        )
-    return task
-
-
-def complete_task(
-    *, db_session: Session, staff: StaffUser, task_id: int, outcome: str, now: datetime
-) -> Task:
-    """Mark an open task done with its outcome (audited on its request, if any).
-
-    The change is conditional on the task still being open, so two people completing it at once
-    get one success and one TaskError, never two outcomes.
-    """
-    outcome = outcome.strip()
-    if not outcome:
-        raise TaskError(gettext("Say what was done."))
-    tasks = table_of(Task)
-    done: CursorResult[Any] = db_session.execute(  # type: ignore[assignment]
-        update(tasks)
-        .where(tasks.c.id == task_id, tasks.c.status == TaskStatus.OPEN)
-        .values(status=TaskStatus.DONE, done_at=now, done_by=staff.email, outcome=outcome)
-    )
-    if done.rowcount != 1:
-        if db_session.get(Task, task_id) is None:
-            raise TaskError(gettext("This task does not exist."))
-        raise TaskError(gettext("This task is no longer open: someone completed it already."))
-    task = db_session.get(Task, task_id, populate_existing=True)
-    assert task is not None  # noqa: S101  # it was just updated
-    if task.request_id is not None:
-        data_request = db_session.get(DataRequest, task.request_id)
-        record_action(
-            db_session=db_session,
-            request=data_request,
-            actor=Actor.STAFF,
-            actor_label=staff.email,
-            action="task_done",
-            at=now,
-            details={"task_id": task.id, "kind": task.kind.value},
-        )
-    db_session.flush()
-    return task
-
-
-@dataclass(frozen=True, slots=True)
-class TaskFilters:
-    """Which tasks to list: by status (None: all), assignee, and only the overdue ones."""
-
-    status: TaskStatus | None = TaskStatus.OPEN
-    assignee_id: int | None = None
-    unassigned: bool = False
-    overdue: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TaskRow:
-    task: Task
-    reference: str | None
-    assignee: str | None
-    overdue: bool
-
-
-@dataclass(frozen=True, slots=True)
-class TaskPage:
-    rows: list[TaskRow]
-    total: int
-    page: int
-    pages: int
-
-
-def list_tasks(
-    *,
-    db_session: Session,
-    filters: TaskFilters,
-    now: datetime,
-    page: int = 1,
-    per_page: int = TASKS_PER_PAGE,
-) -> TaskPage:
-    """Return one page of the tasks that match `filters`, soonest due first (no date last)."""
-    conditions: list[Any] = []
-    if filters.status is not None:
-        conditions.append(col(Task.status) == filters.status)
-    if filters.unassigned:
-        conditions.append(col(Task.assignee_id).is_(None))
-    elif filters.assignee_id is not None:
-        conditions.append(col(Task.assignee_id) == filters.assignee_id)
-    if filters.overdue:
-        conditions.append(col(Task.status) == TaskStatus.OPEN)
-        conditions.append(col(Task.due_at) < now)
-    total = db_session.exec(select(func.count()).select_from(Task).where(*conditions)).one()
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    statement = (
-        select(Task, DataRequest.reference, StaffUser.name, StaffUser.email)
-        .outerjoin(DataRequest, col(DataRequest.id) == col(Task.request_id))
-        .outerjoin(StaffUser, col(StaffUser.id) == col(Task.assignee_id))
-        .where(*conditions)
-        .order_by(col(Task.due_at).is_(None), col(Task.due_at), col(Task.id))
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    rows = [
-        TaskRow(
-            task=task,
-            reference=reference,
-            assignee=(name or email) if email is not None else None,
-            overdue=task.status is TaskStatus.OPEN
-            and task.due_at is not None
-            and task.due_at < now,
-        )
-        for task, reference, name, email in db_session.exec(statement)
-    ]
-    return TaskPage(rows=rows, total=total, page=page, pages=pages)
-
-
-def assignable_staff(*, db_session: Session) -> list[StaffUser]:
-    """Return the active staff who can be given tasks, by name."""
-    return list(
-        db_session.exec(
-            select(StaffUser)
-            .where(col(StaffUser.active), col(StaffUser.role).in_(WORKING_ROLES))
-            .order_by(col(StaffUser.name), col(StaffUser.email))
-        ).all()
-    )
-
-
-def end_of_day(day: date, zone: tzinfo) -> datetime:
-    """Return the last instant of `day` in `zone`: a task due that day is late the day after."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone) - timedelta(
-        microseconds=1
-    )
 
 
 # --- the forms ----------------------------------------------------------------------------------

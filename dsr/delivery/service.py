@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from pypdf import PdfReader, PdfWriter
 from sqlalchemy import update
@@ -33,11 +33,8 @@ from dsr.dates import written_date
 from dsr.delivery.models import DeliveryMethod, DownloadLink, Report, ReportKind
 from dsr.execution.access import COLLECTED, file_digest, write_private
 from dsr.i18n import lazy_gettext
-from dsr.languages import Language
-from dsr.outbox.emails import render_email
-from dsr.outbox.service import enqueue
-from dsr.requests.emails import type_phrase
 from dsr.requests.models import DataRequest
+from dsr.requests.service import mail_requester
 from dsr.requests.workflow import Actor, Status
 from dsr.tokens import token_digest
 
@@ -188,7 +185,7 @@ def send_reports(
         report.delivered_at = now
         report.expires_at = expires_at
     db_session.flush()
-    _mail(
+    mail_requester(
         db_session,
         request,
         "report_ready",
@@ -257,7 +254,7 @@ def send_code(
     link.code_expires_at = now + CODE_VALIDITY
     link.codes_sent += 1
     db_session.flush()
-    _mail(
+    mail_requester(
         db_session,
         request,
         "download_code",
@@ -409,32 +406,3 @@ def purge_expired_reports(*, engine: Engine, now: datetime) -> int:
             )
             purged += len(expired)
     return purged
-
-
-def _mail(
-    db_session: Session,
-    request: DataRequest,
-    template: str,
-    *,
-    dedup_key: str,
-    now: datetime,
-    **context: Any,
-) -> None:
-    """Queue one delivery email to the requester's verified address, in their language."""
-    language = Language(request.language)
-    email = render_email(
-        template,
-        language,
-        reference=request.reference,
-        type_label=type_phrase(request.type, language),
-        **context,
-    )
-    enqueue(
-        db_session=db_session,
-        to=request.requester_email,
-        email=email,
-        language=language,
-        dedup_key=dedup_key,
-        now=now,
-        request_id=request.id,
-    )

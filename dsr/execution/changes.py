@@ -10,7 +10,7 @@ with the runner on import.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,18 +22,19 @@ from dsr.audit.models import RequestEvent, record_action
 from dsr.config import DEFAULTS
 from dsr.datamap import desk_map, open_systems
 from dsr.execution.change_records import RectificationValue
+from dsr.execution.recipients import RECTIFIED_WHAT, open_recipient_tasks
 from dsr.execution.runner import (
     ExecutionContext,
     ExecutionFailed,
     ExecutionResult,
+    load_request,
     register_executor,
 )
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.languages import translations
-from dsr.outbox.emails import render_email
-from dsr.outbox.service import enqueue
-from dsr.requests.emails import EmailKind, type_phrase
-from dsr.requests.models import DataRequest, Task, TaskKind
+from dsr.requests.emails import EmailKind
+from dsr.requests.models import DataRequest
+from dsr.requests.service import mail_requester
 from dsr.requests.workflow import Actor, RequestType, Status
 from dsr.suppression.models import SuppressionReason
 from dsr.suppression.service import suppress, suppression_key
@@ -88,105 +89,14 @@ def _mail_change_done(
     kind: EmailKind = EmailKind.CHANGE_DONE,
     dedup: str,
 ) -> None:
-    email = render_email(
+    mail_requester(
+        db_session,
+        request,
         kind,
-        request.language,
-        reference=request.reference,
-        type_label=type_phrase(request.type, request.language),
-        description=description,
-    )
-    enqueue(
-        db_session=db_session,
-        to=request.requester_email,
-        email=email,
-        language=request.language,
         dedup_key=f"{dedup}:{request.id}",
         now=now,
-        request_id=request.id,
+        description=description,
     )
-
-
-def _load_request(db_session: Session, request_id: int) -> DataRequest:
-    request = db_session.get(DataRequest, request_id)
-    if request is None:
-        raise ExecutionFailed(f"The request {request_id} no longer exists.")
-    return request
-
-
-def _recipient_tasks(
-    db_session: Session,
-    data_map: DataMap,
-    request: DataRequest,
-    categories: Sequence[str],
-    *,
-    what: str,
-    now: datetime,
-) -> int:
-    """Open one task per recipient of the affected categories, with a message ready to send
-    (Art. 19, R25); return how many were opened (none twice for one request)."""
-    wanted: dict[str, list[str]] = {}
-    for category_id in categories:
-        for recipient in data_map.categories[category_id].recipients:
-            wanted.setdefault(recipient, []).append(category_id)
-    existing = set(
-        db_session.exec(
-            model_select(Task.recipient).where(
-                Task.request_id == request.id, Task.kind == TaskKind.NOTIFY_RECIPIENT
-            )
-        ).all()
-    )
-    opened = 0
-    for recipient_id, category_ids in wanted.items():
-        if recipient_id in existing:
-            continue
-        known = data_map.recipients.get(recipient_id)
-        name = known.name.get("fr") if known is not None else recipient_id
-        contact = known.contact_email if known is not None else None
-        titles = ", ".join(data_map.categories[c].title.get("fr") for c in category_ids)
-        message = recipient_message(
-            organisation=data_map.organisation.name,
-            recipient=name,
-            reference=request.reference,
-            categories=titles,
-            what=what,
-        )
-        details = (
-            f"To: {contact}\n\n{message}" if contact else f"Contact: see the map.\n\n{message}"
-        )
-        db_session.add(
-            Task(
-                request_id=request.id,
-                kind=TaskKind.NOTIFY_RECIPIENT,
-                title=f"Notify {name} ({request.reference})"[:200],
-                details=details,
-                recipient=recipient_id,
-                category=category_ids[0] if len(category_ids) == 1 else None,
-                created_at=now,
-                due_at=request.due_at,
-            )
-        )
-        opened += 1
-    db_session.flush()
-    return opened
-
-
-def recipient_message(
-    *, organisation: str, recipient: str, reference: str, categories: str, what: str
-) -> str:
-    """Return the message that tells a recipient of a change, naming no one but by reference: the
-    person's identity goes with it by a secure channel agreed with the recipient."""
-    return (
-        f"Bonjour,\n\nEn application de l'article 19 du RGPD, {organisation} vous informe "
-        f"qu'à la suite de la demande {reference}, {what}\n"
-        f"Catégories concernées : {categories}.\n\n"
-        f"Merci de répercuter ce changement sur les données que vous avez reçues de nous "
-        f"({recipient}) et de nous le confirmer en rappelant la référence {reference}.\n"
-    )
-
-
-ERASED_WHAT = "les données d'une personne ont été effacées de nos systèmes."
-RECTIFIED_WHAT = "des données d'une personne ont été rectifiées dans nos systèmes."
-"""What a recipient is told happened, in French: the recipients of the map are French."""
 
 
 # --- executors -----------------------------------------------------------------------------------
@@ -207,7 +117,7 @@ def _execute_change(context: ExecutionContext) -> ExecutionResult:
     description = change.description.get(context.language.value)
 
     def record(db_session: Session) -> None:
-        request = _load_request(db_session, context.request_id)
+        request = load_request(db_session, context.request_id)
         if context.request_type is RequestType.OBJECTION:
             suppress(
                 db_session=db_session,
@@ -266,7 +176,7 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
         raise ExecutionFailed(error.message) from None
 
     def record(db_session: Session) -> None:
-        request = _load_request(db_session, context.request_id)
+        request = load_request(db_session, context.request_id)
         record_action(
             db_session=db_session,
             request=request,
@@ -280,7 +190,7 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
                 "new_values": {f"{s}:{c}": v for (s, c), v in sorted(values.items())},
             },
         )
-        _recipient_tasks(
+        open_recipient_tasks(
             db_session, data_map, request, categories, what=RECTIFIED_WHAT, now=context.now
         )
         columns = ", ".join(sorted(c for _, c in values))

@@ -9,7 +9,6 @@ systems name).
 from __future__ import annotations
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import config, db, store_models
 from dsr.commands import DeskGroup
@@ -22,7 +21,7 @@ from dsr.execution.runner import (
 from dsr.requests.models import DataRequest
 from dsr.requests.status import get_by_reference, normalize_reference
 from dsr.requests.workflow import Status
-from dsr.store_cli import database_url_option, fail_on_database_error
+from dsr.store_cli import current_store, database_url_option
 
 
 @click.group("request", cls=DeskGroup)
@@ -42,35 +41,27 @@ def request_run(reference: str, database_url: str) -> None:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
     store_models.import_models()
-    engine = db.make_engine(database_url)
-    try:
-        db.ensure_database_is_current(engine)
-        with db.open_session(engine) as session:
-            found = get_by_reference(session, reference)
-        if found is None or found.id is None:
-            click.echo(f"error: no request {normalize_reference(reference)}.", err=True)
-            raise SystemExit(1)
-        status = run_request(
-            engine=engine,
-            request_id=found.id,
-            settings=settings,
-            now=db.utcnow(),
-        )
-        reason: str | None = None
-        if status is not Status.COMPLETED:
+    with current_store(database_url, "read") as engine:
+        try:
             with db.open_session(engine) as session:
-                failed = session.get(DataRequest, found.id)
-                reason = failure_reason(session, failed) if failed is not None else None
-    except RequestNotRunnable as error:
-        click.echo(f"error: {error.message}", err=True)
-        raise SystemExit(1) from None
-    except db.DatabaseNotUpToDate as error:
-        click.echo(f"error: {error}", err=True)
-        raise SystemExit(1) from None
-    except SQLAlchemyError as error:
-        fail_on_database_error(database_url, "read", error)
-    finally:
-        engine.dispose()
+                found = get_by_reference(session, reference)
+            if found is None or found.id is None:
+                click.echo(f"error: no request {normalize_reference(reference)}.", err=True)
+                raise SystemExit(1)
+            status = run_request(
+                engine=engine,
+                request_id=found.id,
+                settings=settings,
+                now=db.utcnow(),
+            )
+            reason: str | None = None
+            if status is not Status.COMPLETED:
+                with db.open_session(engine) as session:
+                    failed = session.get(DataRequest, found.id)
+                    reason = failure_reason(session, failed) if failed is not None else None
+        except RequestNotRunnable as error:
+            click.echo(f"error: {error.message}", err=True)
+            raise SystemExit(1) from None
     if status is Status.COMPLETED:
         click.echo(f"{found.reference} completed.")
         return
@@ -83,15 +74,6 @@ def request_run(reference: str, database_url: str) -> None:
 def request_purge_reports(database_url: str) -> None:
     """Delete the files, collected data and rows of the reports whose delivery expired."""
     store_models.import_models()
-    engine = db.make_engine(database_url)
-    try:
-        db.ensure_database_is_current(engine)
+    with current_store(database_url, "purge") as engine:
         purged = purge_expired_reports(engine=engine, now=db.utcnow())
-    except db.DatabaseNotUpToDate as error:
-        click.echo(f"error: {error}", err=True)
-        raise SystemExit(1) from None
-    except SQLAlchemyError as error:
-        fail_on_database_error(database_url, "purge", error)
-    finally:
-        engine.dispose()
     click.echo(f"Deleted {purged} expired report(s).")

@@ -25,20 +25,20 @@ from dsr.datamap import desk_map, open_systems
 from dsr.dates import written_date
 from dsr.execution.access import private_folder, request_folder, write_private
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun, SystemRunStatus
-from dsr.execution.changes import ERASED_WHAT, _load_request, _recipient_tasks
+from dsr.execution.recipients import ERASED_WHAT, open_recipient_tasks
 from dsr.execution.runner import (
     ExecutionContext,
     ExecutionFailed,
     ExecutionResult,
+    load_request,
     register_executor,
 )
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.languages import translations
 from dsr.links import public_url_for_settings
-from dsr.outbox.emails import render_email
-from dsr.outbox.service import enqueue
-from dsr.requests.emails import EmailKind, type_phrase
+from dsr.requests.emails import EmailKind
+from dsr.requests.service import mail_requester
 from dsr.requests.workflow import Actor, RequestType
 from dsr.suppression.models import SuppressionReason
 from dsr.suppression.service import suppress, suppression_key
@@ -237,7 +237,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     }
 
     def record(db_session: Session) -> None:
-        request = _load_request(db_session, request_id)
+        request = load_request(db_session, request_id)
         suppress(
             db_session=db_session,
             email=context.requester_email,
@@ -248,7 +248,9 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         affected = [
             o.category for o in outcomes_by_category if o.action is not ErasureAction.RETAIN
         ]
-        tasks = _recipient_tasks(db_session, data_map, request, affected, what=ERASED_WHAT, now=now)
+        tasks = open_recipient_tasks(
+            db_session, data_map, request, affected, what=ERASED_WHAT, now=now
+        )
         existing = db_session.exec(
             select(ErasureCertificate).where(ErasureCertificate.request_id == request_id)
         ).one_or_none()
@@ -271,11 +273,12 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             at=now,
             details={**totals, "recipient_tasks": tasks},
         )
-        email = render_email(
+        mail_requester(
+            db_session,
+            request,
             EmailKind.ERASURE_DONE,
-            request.language,
-            reference=request.reference,
-            type_label=type_phrase(request.type, request.language),
+            dedup_key=f"erasure-done:{request.id}",
+            now=now,
             done_on=written_date(now, request.language),
             summary=certificate_summary(
                 data_map,
@@ -284,15 +287,6 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 translations(request.language),
             ),
             certificate_url=url,
-        )
-        enqueue(
-            db_session=db_session,
-            to=request.requester_email,
-            email=email,
-            language=request.language,
-            dedup_key=f"erasure-done:{request.id}",
-            now=now,
-            request_id=request.id,
         )
         db_session.flush()
 

@@ -157,6 +157,14 @@ def run_request(
     return _complete(engine, request_id, result, now=now, actor=actor, label=staff_label)
 
 
+def load_request(db_session: Session, request_id: int) -> DataRequest:
+    """Return the request an executor carries out; ExecutionFailed if it was deleted meanwhile."""
+    request = db_session.get(DataRequest, request_id)
+    if request is None:
+        raise ExecutionFailed(f"The request {request_id} no longer exists.")
+    return request
+
+
 def _load(db_session: Session, request_id: int) -> DataRequest:
     found = db_session.exec(select(DataRequest).where(DataRequest.id == request_id)).one_or_none()
     if found is None:

@@ -6,14 +6,13 @@ Meant to be run by cron or the scheduler; messages that fail are rescheduled for
 from __future__ import annotations
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import db, store_models
 from dsr.commands import DeskGroup
 from dsr.config import current_settings
 from dsr.outbox.service import deliver_due
 from dsr.outbox.smtp import SmtpSettings, SmtpSettingsError
-from dsr.store_cli import database_url_option, fail_on_database_error
+from dsr.store_cli import current_store, database_url_option
 
 
 @click.group("outbox", cls=DeskGroup)
@@ -42,19 +41,10 @@ def outbox_send(database_url: str, limit: int) -> None:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
     store_models.import_models()
-    engine = db.make_engine(database_url)
-    try:
-        db.ensure_database_is_current(engine)
+    with current_store(database_url, "read") as engine:
         report = deliver_due(
             engine_or_session_factory=engine, settings=settings, now=db.utcnow(), limit=limit
         )
-    except db.DatabaseNotUpToDate as error:
-        click.echo(f"error: {error}", err=True)
-        raise SystemExit(1) from None
-    except SQLAlchemyError as error:
-        fail_on_database_error(database_url, "read", error)
-    finally:
-        engine.dispose()
     click.echo(
         f"Sent {report.sent}, rescheduled {report.retried}, failed for good {report.failed}."
     )

@@ -15,7 +15,7 @@ from dsr.requests.links import LinkSigner
 from dsr.requests.models import Channel, DataRequest, DataRequestCreate, next_reference
 from dsr.requests.service import SubmitResult, after_verified, mark_verified, send_status_link
 from dsr.requests.status import change_status
-from dsr.requests.workflow import Action, Actor, RequestState, RequestType, Status
+from dsr.requests.workflow import Action, Actor, RequestType, Status
 
 
 class IdempotencyConflict(RequestError):
@@ -60,18 +60,10 @@ def submit_verified_request(
         if earlier is not None:
             return _replayed(earlier, wanted)
 
-    state = RequestState.new(now)
-    request = DataRequest(
+    request = DataRequest.received(
+        wanted,
         reference="",
-        type=wanted.type,
-        requester_email=wanted.requester_email,
-        normalized_email=normalize_email(wanted.requester_email),
-        language=wanted.language,
-        message=wanted.message,
-        rectification_details=wanted.rectification_details,
-        status=state.status,
-        received_at=state.received_at,
-        due_at=state.due_at,
+        now=now,
         created_via=Channel.API,
         api_client_id=api_client_id,
         idempotency_key=idempotency_key,

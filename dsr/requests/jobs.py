@@ -20,7 +20,8 @@ from dsr import db
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.audit.models import RequestEvent, record_action
 from dsr.dates import written_date
-from dsr.outbox.emails import render_email
+from dsr.languages import Language
+from dsr.outbox.emails import RenderedEmail, render_email
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
 from dsr.requests.models import DataRequest
@@ -104,20 +105,8 @@ def send_deadline_notices(
             queued = False
             for staff in recipients:
                 key = f"{kind}:{days}:{request.id}:{due.isoformat()}:{staff.id}"
-                before = db_session.exec(
-                    select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)
-                ).first()
-                if before is not None:
-                    continue
-                enqueue(
-                    db_session=db_session,
-                    to=staff.email,
-                    email=email,
-                    language=language,
-                    dedup_key=key,
-                    now=now,
-                )
-                queued = True
+                if _queue_once(db_session, staff, email, language, key, now):
+                    queued = True
             return queued
 
     each_item("deadlines", outcome, ids, notify)
@@ -156,20 +145,32 @@ def _send_digest(
         )
         for staff in _deadline_staff(db_session):
             key = f"deadline_digest:{now.date().isoformat()}:{staff.id}"
-            before = db_session.exec(
-                select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)
-            ).first()
-            if before is not None:
-                continue
-            enqueue(
-                db_session=db_session,
-                to=staff.email,
-                email=email,
-                language=language,
-                dedup_key=key,
-                now=now,
-            )
-            outcome.items_done += 1
+            if _queue_once(db_session, staff, email, language, key, now):
+                outcome.items_done += 1
+
+
+def _queue_once(
+    db_session: Session,
+    staff: StaffUser,
+    email: RenderedEmail,
+    language: Language,
+    key: str,
+    now: datetime,
+) -> bool:
+    """Queue `email` to `staff` under the dedup `key` unless one was queued under it before (sent
+    or not); say whether it was queued now."""
+    before = db_session.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first()
+    if before is not None:
+        return False
+    enqueue(
+        db_session=db_session,
+        to=staff.email,
+        email=email,
+        language=language,
+        dedup_key=key,
+        now=now,
+    )
+    return True
 
 
 # --- the life of requests -----------------------------------------------------------------------

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
+from dsr.links import public_url
 from dsr.requests.checks import RequestError
 
 VERIFY_SALT = "dsr-verify"
@@ -117,3 +119,15 @@ class LinkSigner:
             case [int() as request_id, str() as nonce] if not isinstance(request_id, bool):
                 return VerificationClaim(request_id, nonce, issued_at.astimezone(UTC))
         raise LinkInvalid()
+
+
+def current_links() -> LinkSigner:
+    """Return the signer of the running application: its secret key, the lifetime of its
+    verification links and its public pages (needs an application context, not a request)."""
+    hours = int(current_app.config["VERIFICATION_LINK_MAX_AGE_HOURS"])
+    return LinkSigner(
+        str(current_app.config["SECRET_KEY"]),
+        max_age=timedelta(hours=hours),
+        verify_url=lambda token: public_url("public.verify", token=token),
+        status_url=lambda token: public_url("public.status", token=token),
+    )

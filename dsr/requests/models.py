@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
-from dsr.addresses import EMAIL_MAX
+from dsr.addresses import EMAIL_MAX, normalize_email
 from dsr.db import UTCDateTime, string_enum, table_of
 from dsr.languages import Language
 from dsr.requests.workflow import RequestState, RequestType, Status
@@ -109,6 +109,36 @@ class DataRequest(DataRequestBase, table=True):
     api_client_id: int | None = Field(default=None, foreign_key="dsr_api_token.id", index=True)
     idempotency_key: str | None = Field(default=None, max_length=IDEMPOTENCY_KEY_MAX)
     assignee_id: int | None = Field(default=None, foreign_key="dsr_staff_user.id")
+
+    @classmethod
+    def received(
+        cls,
+        wanted: DataRequestCreate,
+        *,
+        reference: str,
+        now: datetime,
+        created_via: Channel = Channel.WEB,
+        api_client_id: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> DataRequest:
+        """Return a new request for the checked input `wanted`, received at `now`, in the
+        workflow's first state (not yet added to a session)."""
+        state = RequestState.new(now)
+        return cls(
+            reference=reference,
+            type=wanted.type,
+            requester_email=wanted.requester_email,
+            normalized_email=normalize_email(wanted.requester_email),
+            language=wanted.language,
+            message=wanted.message,
+            rectification_details=wanted.rectification_details,
+            status=state.status,
+            received_at=state.received_at,
+            due_at=state.due_at,
+            created_via=created_via,
+            api_client_id=api_client_id,
+            idempotency_key=idempotency_key,
+        )
 
     @property
     def paused_total(self) -> timedelta:

@@ -36,7 +36,6 @@ from dsr.requests.workflow import (
     Action,
     Actor,
     AuditFact,
-    RequestState,
     RequestType,
     Status,
 )
@@ -76,9 +75,7 @@ def submit_request(
         message=message,
         rectification=rectification,
     )
-    address, request_type, language_code = wanted.requester_email, wanted.type, wanted.language
-    message, rectification = wanted.message, wanted.rectification_details
-    normalized = normalize_email(address)
+    request_type, normalized = wanted.type, normalize_email(wanted.requester_email)
     existing = db_session.exec(
         select(DataRequest)
         .where(
@@ -106,18 +103,8 @@ def submit_request(
         db_session.flush()
         return SubmitResult(request=existing, reused=True)
 
-    state = RequestState.new(now)
-    request = DataRequest(
-        reference=next_reference(db_session=db_session, received_at=state.received_at),
-        type=request_type,
-        requester_email=address,
-        normalized_email=normalized,
-        language=language_code,
-        message=message,
-        rectification_details=rectification,
-        status=state.status,
-        received_at=state.received_at,
-        due_at=state.due_at,
+    request = DataRequest.received(
+        wanted, reference=next_reference(db_session=db_session, received_at=now), now=now
     )
     db_session.add(request)
     db_session.flush()
@@ -358,13 +345,14 @@ def send_status_link(
 def mail_requester(
     db_session: Session,
     request: DataRequest,
-    kind: EmailKind,
+    kind: str,
     *,
     dedup_key: str,
     now: datetime,
     **context: Any,
 ) -> None:
-    """Queue one email of `kind` to the requester, in their language, about their request."""
+    """Queue one email of `kind` (an `EmailKind`, or the name of another requester email's
+    templates, such as a delivery's) to the requester, in their language, about their request."""
     email = render_email(
         kind,
         request.language,

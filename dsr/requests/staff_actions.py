@@ -1,12 +1,12 @@
-"""What staff do to a request from its page: verify by hand, review, ask, approve, deny, extend
-the deadline, assign, and annotate.
+"""What staff do to the status of a request from its page: verify by hand, review, ask,
+approve, deny, and extend the deadline (assigning is in `assignment`, notes in `notes`).
 
 Each operation takes the session and flushes, never commits: the view's request boundary commits
 once. A status change goes through `change_status`, which writes its audit event in the same
 transaction, with the staff member who acted; an email to the requester is queued in the outbox in
 that transaction too. Each operation names the `version_id` of the request as the acting person saw
-it: if the request changed since (another person acted first), `RequestChanged` is raised and
-nothing is done, so that no action is ever applied twice.
+it: if the request changed since (another person acted first), `RequestChanged` (from
+`refusals`) is raised and nothing is done, so that no action is ever applied twice.
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from dsr.accounts.models import StaffRole, StaffUser
-from dsr.audit.models import record_action
 from dsr.dates import written_date
 from dsr.requests.emails import EmailKind
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest
+from dsr.requests.refusals import OperationRefused, RequestChanged, check_version
 from dsr.requests.service import (
     after_verified,
     mail_requester,
@@ -32,44 +31,7 @@ from dsr.requests.service import (
 from dsr.requests.status import change_status
 from dsr.requests.workflow import Action, Actor, AuditFact
 
-NOTE_ACTION = "note_added"
-ASSIGN_ACTION = "assigned"
 IDENTITY_DOCUMENT = "identity_document"
-WORKING_ROLES = frozenset({StaffRole.ADMIN, StaffRole.DPO})
-"""The roles that work requests, and so can be assigned one."""
-
-
-class RequestChanged(Exception):
-    """Someone else changed the request since the page was shown: nothing was done."""
-
-    message = (
-        "This request changed meanwhile (someone else acted on it): nothing was done. Check "
-        "its new state below before acting again."
-    )
-
-    def __init__(self) -> None:
-        super().__init__(self.message)
-
-
-class OperationRefused(Exception):
-    """An operation the desk refuses; `message` is written for the staff member."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _check_version(request: DataRequest, version_id: int | None) -> None:
-    if version_id is None or request.version_id != version_id:
-        raise RequestChanged()
-
-
-def _flush_change(db_session: Session) -> None:
-    """Write the request's change; a concurrent transaction that changed it first wins."""
-    try:
-        db_session.flush()
-    except StaleDataError:
-        raise RequestChanged() from None
 
 
 def _step(
@@ -81,12 +43,13 @@ def _step(
     staff_label: str,
     now: datetime,
     reason: str | None = None,
+    months: int | None = None,
     details: dict[str, object] | None = None,
     also: Callable[[AuditFact], None] | None = None,
 ) -> AuditFact:
     """Take one workflow step as staff (with `also`, the other changes it brings) through
     `change_status`, unless the request changed since the page was shown."""
-    _check_version(request, version_id)
+    check_version(request, version_id)
     try:
         return change_status(
             db_session=db_session,
@@ -95,6 +58,7 @@ def _step(
             actor=Actor.STAFF,
             at=now,
             reason=reason,
+            months=months,
             actor_label=staff_label,
             details=details,
             also=also,
@@ -325,73 +289,6 @@ def deny(
     db_session.flush()
 
 
-def assignable_staff(*, db_session: Session) -> list[tuple[int, str]]:
-    """Return the active staff who work requests, as (id, shown name), by name."""
-    people = db_session.exec(
-        select(StaffUser)
-        .where(col(StaffUser.active).is_(True), col(StaffUser.role).in_(WORKING_ROLES))
-        .order_by(col(StaffUser.name), col(StaffUser.email))
-    ).all()
-    return [(person.id, person.shown_name) for person in people if person.id is not None]
-
-
-def assign(
-    *,
-    db_session: Session,
-    request: DataRequest,
-    version_id: int | None,
-    staff_label: str,
-    assignee_id: int | None,
-    now: datetime,
-) -> None:
-    """Give the request to an active member of staff who works requests, or to no one."""
-    _check_version(request, version_id)
-    assignee: StaffUser | None = None
-    if assignee_id is not None:
-        assignee = db_session.get(StaffUser, assignee_id)
-        if assignee is None or not assignee.active or assignee.role not in WORKING_ROLES:
-            raise OperationRefused("Choose a member of staff who works on requests.")
-    if request.assignee_id == assignee_id:
-        return
-    request.assignee_id = assignee_id
-    _flush_change(db_session)
-    record_action(
-        db_session=db_session,
-        request=request,
-        actor=Actor.STAFF,
-        actor_label=staff_label,
-        action=ASSIGN_ACTION,
-        at=now,
-        details={"assignee": assignee.email if assignee is not None else None},
-    )
-
-
-def add_note(
-    *,
-    db_session: Session,
-    request: DataRequest,
-    staff_label: str,
-    note: str,
-    now: datetime,
-) -> None:
-    """Add an internal note to the request's audit trail; it is never sent to the requester.
-
-    Notes do not change the request, so they need no version: two notes never conflict.
-    """
-    note = (note or "").strip()
-    if not note:
-        raise OperationRefused("Write the note.")
-    record_action(
-        db_session=db_session,
-        request=request,
-        actor=Actor.STAFF,
-        actor_label=staff_label,
-        action=NOTE_ACTION,
-        at=now,
-        reason=note,
-    )
-
-
 def extend(
     *,
     db_session: Session,
@@ -402,46 +299,21 @@ def extend(
     reason: str,
     now: datetime,
 ) -> None:
-    """Extend the deadline once by one or two months and tell the requester why (R4), unless
-    the request changed since the page was shown."""
-    _check_version(request, version_id)
-    try:
-        extend_deadline(
-            db_session=db_session,
-            request=request,
-            months=months,
-            reason=reason,
-            staff_label=staff_label,
-            now=now,
-        )
-    except StaleDataError:
-        raise RequestChanged() from None
-
-
-def extend_deadline(
-    *,
-    db_session: Session,
-    request: DataRequest,
-    months: int,
-    reason: str,
-    staff_label: str,
-    now: datetime,
-) -> None:
-    """Extend the request's deadline once, by one or two months, and email the requester the new
-    date with the reasons (Art. 12(3), R4); `staff_label` names who decided it in the audit log.
+    """Extend the deadline once, by one or two months, and email the requester the new date with
+    the reasons (Art. 12(3), R4), unless the request changed since the page was shown.
 
     Raise WorkflowError when the rules forbid it (no reason, already extended, too late, a closed
     request, more than two months); nothing changes then.
     """
-    change_status(
-        db_session=db_session,
-        request=request,
-        action=Action.EXTEND,
-        actor=Actor.STAFF,
-        at=now,
+    _step(
+        db_session,
+        request,
+        Action.EXTEND,
+        version_id=version_id,
+        staff_label=staff_label,
+        now=now,
         reason=reason,
         months=months,
-        actor_label=staff_label,
     )
     mail_requester(
         db_session,

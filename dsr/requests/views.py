@@ -8,7 +8,7 @@ and the answer to a submission is the same whether or not the address is known.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import (
@@ -33,11 +33,10 @@ from dsr.background import deliver_after_commit, run_in_background
 from dsr.db import get_engine, get_session, transaction, utcnow
 from dsr.extensions import limiter
 from dsr.i18n import choose_language, current_language, gettext
-from dsr.links import public_url
 from dsr.requests import service
 from dsr.requests.checks import RequestError
 from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm
-from dsr.requests.links import LinkExpired, LinkSigner, LinkUsed
+from dsr.requests.links import LinkExpired, LinkUsed, current_links
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, RequestType, WorkflowError, available_actions
 
@@ -78,16 +77,6 @@ _per_email = limiter.shared_limit(
 
 def _form_data() -> MultiDict[str, str] | None:
     return request.form if request.method == "POST" else None
-
-
-def _links() -> LinkSigner:
-    hours = int(current_app.config["VERIFICATION_LINK_MAX_AGE_HOURS"])
-    return LinkSigner(
-        str(current_app.config["SECRET_KEY"]),
-        max_age=timedelta(hours=hours),
-        verify_url=lambda token: public_url("public.verify", token=token),
-        status_url=lambda token: public_url("public.status", token=token),
-    )
 
 
 def _now() -> datetime:
@@ -166,7 +155,7 @@ def new_request() -> AnyResponse | tuple[str, int]:
             message=form.message.data or None,
             rectification=(form.rectification.data or None) if is_rectification else None,
             now=_now(),
-            links=_links(),
+            links=current_links(),
         )
     except RequestError:
         form.form_errors.append(gettext("Your request could not be accepted: check the form."))
@@ -205,7 +194,9 @@ def _resend_verification(email: str) -> None:
     """Look the address up and send its new links off the web request, so that the answer takes
     the same time whether or not a request is waiting for that address."""
     with transaction(get_engine()) as db_session:
-        service.resend_verification(db_session=db_session, email=email, now=_now(), links=_links())
+        service.resend_verification(
+            db_session=db_session, email=email, now=_now(), links=current_links()
+        )
         deliver_after_commit(db_session)
 
 
@@ -226,7 +217,7 @@ def verify(token: str) -> AnyResponse | tuple[str, int]:
     db_session = get_session()
     try:
         _, status_token = service.verify_request(
-            db_session=db_session, token=token, now=_now(), links=_links()
+            db_session=db_session, token=token, now=_now(), links=current_links()
         )
     except RequestError as error:
         return _link_problem(error)

@@ -17,9 +17,9 @@ from dsr.audit.models import RequestEvent, verify_audit
 from dsr.languages import Language
 from dsr.outbox.service import deliver_due
 from dsr.outbox.smtp import SmtpSettings
-from dsr.requests import staff_actions
+from dsr.requests import assignment, notes, staff_actions
 from dsr.requests.models import DataRequest
-from dsr.requests.staff_actions import OperationRefused, RequestChanged
+from dsr.requests.refusals import OperationRefused, RequestChanged
 from dsr.requests.workflow import TRANSITIONS, Action, Status, WorkflowError
 from tests.accounts.helpers import make_staff
 from tests.dashboard.conftest import LINKS, NOW, counts
@@ -373,7 +373,7 @@ def test_assign_to_working_staff_only_and_audit_it(store: Engine) -> None:
         assert loaded is not None
         for refused in ids[1:]:
             with pytest.raises(OperationRefused):
-                staff_actions.assign(
+                assignment.assign(
                     db_session=session,
                     request=loaded,
                     version_id=loaded.version_id,
@@ -381,7 +381,7 @@ def test_assign_to_working_staff_only_and_audit_it(store: Engine) -> None:
                     assignee_id=refused,
                     now=NOW,
                 )
-        staff_actions.assign(
+        assignment.assign(
             db_session=session,
             request=loaded,
             version_id=loaded.version_id,
@@ -389,7 +389,7 @@ def test_assign_to_working_staff_only_and_audit_it(store: Engine) -> None:
             assignee_id=ids[0],
             now=NOW,
         )
-        assert staff_actions.assignable_staff(db_session=session) == [(ids[0], "lea@example.org")]
+        assert assignment.assignable_staff(db_session=session) == [(ids[0], "lea@example.org")]
     after = reloaded(store, request.id)
     assert after.assignee_id == ids[0]
     with db.open_session(store) as session:
@@ -407,10 +407,8 @@ def test_a_note_is_internal_and_audited(store: Engine) -> None:
         loaded = session.get(DataRequest, request.id)
         assert loaded is not None
         with pytest.raises(OperationRefused):
-            staff_actions.add_note(
-                db_session=session, request=loaded, staff_label=STAFF, note=" ", now=NOW
-            )
-        staff_actions.add_note(
+            notes.add_note(db_session=session, request=loaded, staff_label=STAFF, note=" ", now=NOW)
+        notes.add_note(
             db_session=session,
             request=loaded,
             staff_label=STAFF,

@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.audit.models import RequestEvent, verify_audit
-from dsr.dashboard.tasks import (
+from dsr.requests.models import Task, TaskKind, TaskStatus
+from dsr.requests.tasks import (
     TaskError,
     TaskFilters,
     complete_task,
@@ -22,7 +23,6 @@ from dsr.dashboard.tasks import (
     end_of_day,
     list_tasks,
 )
-from dsr.requests.models import Task, TaskKind, TaskStatus
 from tests.accounts.helpers import make_staff
 from tests.dashboard.conftest import NOW
 from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, staff_client

@@ -17,7 +17,7 @@ from dsr.audit.models import RequestEvent, verify_audit
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import DataRequest
-from dsr.requests.staff_actions import extend_deadline
+from dsr.requests.staff_actions import extend as extend_deadline
 from dsr.requests.workflow import Action, Actor, Status, WorkflowError, apply
 from tests.requests.test_service import (
     NOW,
@@ -65,6 +65,7 @@ def extend(
         extend_deadline(
             db_session=session,
             request=request,
+            version_id=request.version_id,
             months=months,
             reason=reason,
             staff_label="dpo@point3.example",
