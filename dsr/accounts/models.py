@@ -29,6 +29,10 @@ class StaffRole(StrEnum):
     AUDITOR = "auditor"
 
 
+WORKING_ROLES: tuple[StaffRole, ...] = (StaffRole.ADMIN, StaffRole.DPO)
+"""Who works requests and tasks (acts, is assigned, creates and completes tasks); auditors read."""
+
+
 def new_session_token() -> str:
     """Return a fresh random value for `StaffUser.session_token`."""
     return secrets.token_hex(SESSION_TOKEN_BYTES)

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from wtforms import Form
 
 from dsr.accounts.access import current_staff
-from dsr.accounts.models import StaffUser
+from dsr.accounts.models import WORKING_ROLES, StaffUser
 from dsr.audit.models import RequestEvent
 from dsr.dashboard.forms import (
     ActionForm,
@@ -162,7 +162,7 @@ class RequestPage:
 
 def can_act(user: StaffUser | None) -> bool:
     """Whether `user` works requests (acts on them), not only reads them."""
-    return user is not None and user.role in assignment.WORKING_ROLES
+    return user is not None and user.role in WORKING_ROLES
 
 
 def _status_change(event: RequestEvent) -> tuple[str, str] | None:

@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from wtforms.validators import DataRequired, Length, Optional
 
 from dsr.accounts.access import current_staff, staff_required
-from dsr.accounts.models import StaffUser
+from dsr.accounts.models import WORKING_ROLES, StaffUser
 from dsr.dashboard.blueprint import blueprint
 from dsr.datamap import desk_map
 from dsr.dates import pages_zone
@@ -30,7 +30,6 @@ from dsr.requests.tasks import (
     OUTCOME_MAX,
     REFERENCE_MAX,
     TITLE_MAX,
-    WORKING_ROLES,
     TaskError,
     TaskFilters,
     assignable_staff,

@@ -10,15 +10,13 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from dsr.accounts.models import StaffRole, StaffUser
+from dsr.accounts.models import WORKING_ROLES, StaffUser
 from dsr.audit.models import record_action
 from dsr.requests.models import DataRequest
 from dsr.requests.refusals import OperationRefused, check_version, flush_change
 from dsr.requests.workflow import Actor
 
 ASSIGN_ACTION = "assigned"
-WORKING_ROLES = frozenset({StaffRole.ADMIN, StaffRole.DPO})
-"""The roles that work requests, and so can be assigned one."""
 
 
 def assignable_staff(*, db_session: Session) -> list[tuple[int, str]]:

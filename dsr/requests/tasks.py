@@ -16,7 +16,7 @@ from sqlalchemy import func, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col, select
 
-from dsr.accounts.models import StaffRole, StaffUser
+from dsr.accounts.models import WORKING_ROLES, StaffUser
 from dsr.audit.models import record_action
 from dsr.db import table_of
 from dsr.i18n import gettext
@@ -29,8 +29,6 @@ DETAILS_MAX = 5000
 OUTCOME_MAX = 5000
 REFERENCE_MAX = 20
 TASKS_PER_PAGE = 50
-WORKING_ROLES = (StaffRole.ADMIN, StaffRole.DPO)
-"""Who may create and complete tasks; auditors only read them."""
 
 
 class TaskError(Exception):
