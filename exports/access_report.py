@@ -26,7 +26,6 @@ from gettext import NullTranslations
 from typing import Any, BinaryIO
 
 from babel.numbers import format_decimal
-from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -47,7 +46,6 @@ from exports.dates import short_date, short_datetime
 from exports.pdf import (
     FONT_BOLD,
     FONT_REGULAR,
-    FOOTER_FONT_SIZE,
     MARGIN,
     CellValue,
     _NumberedCanvas,
@@ -177,26 +175,6 @@ class _ReportDocument(BaseDocTemplate):  # type: ignore[misc]
             flowables[0:0] = batch
 
 
-class _ReportCanvas(_NumberedCanvas):
-    """Number the pages in words ("Page 2 of 7"), in the report's language."""
-
-    def __init__(self, *args: Any, page_label: str = "%(page)s / %(total)s", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._page_label = page_label
-
-    def _draw_footer(self, total: int) -> None:
-        width, _ = self._pagesize
-        self.saveState()
-        self.setFont(FONT_REGULAR, FOOTER_FONT_SIZE)
-        self.setFillColor(colors.grey)
-        y = MARGIN / 2
-        if self._footer:
-            self.draw_text(MARGIN, y, self._footer)
-        label = self._page_label % {"page": self._pageNumber, "total": total}
-        self.draw_text(width - MARGIN, y, label, right=True)
-        self.restoreState()
-
-
 def render_access_report(
     *,
     data_map: DataMap,
@@ -241,7 +219,7 @@ def render_access_report(
     )
     story = _ReportStory(data_map, collection, request, lang, t)
     canvasmaker: Callable[..., Canvas] = partial(
-        _ReportCanvas,
+        _NumberedCanvas,
         footer=f"{title} — {request.reference}",
         page_label=t.pgettext("report", "Page %(page)s of %(total)s"),
     )

@@ -271,11 +271,19 @@ class DocumentInfo:
 
 
 class _NumberedCanvas(Canvas):  # type: ignore[misc]
-    """A canvas that holds its pages back until the end, to print "X / Y" on each of them."""
+    """A canvas that holds its pages back until the end, to print "X / Y" on each of them
+    (`page_label`, with %(page)s and %(total)s: "Page 2 of 7" in a document's words)."""
 
-    def __init__(self, *args: Any, footer: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        footer: str = "",
+        page_label: str = "%(page)s / %(total)s",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._footer = footer
+        self._page_label = page_label
         self._held_pages: list[dict[str, Any]] = []
 
     def showPage(self) -> None:  # noqa: N802 (reportlab's name)
@@ -302,7 +310,8 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]
         y = MARGIN / 2
         if self._footer:
             self.draw_text(MARGIN, y, self._footer)
-        self.draw_text(width - MARGIN, y, f"{self._pageNumber} / {total}", right=True)
+        label = self._page_label % {"page": self._pageNumber, "total": total}
+        self.draw_text(width - MARGIN, y, label, right=True)
         self.restoreState()
 
 
