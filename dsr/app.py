@@ -16,6 +16,7 @@ from werkzeug.routing import Map
 
 from dsr import config, db, errors, health, i18n, links, logs, store_models
 from dsr.accounts import access
+from dsr.accounts import admin_views as _accounts_admin_views  # noqa: F401 - its routes
 from dsr.accounts import views as accounts_views
 from dsr.api import views as api_views
 from dsr.api.callback_addresses import ALLOWED_NETWORKS_KEY, parse_allowed_networks

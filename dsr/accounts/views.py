@@ -1,5 +1,6 @@
 """The staff's side of logging in: login with an optional second factor, logout, their own
-password and second factor, password reset by email, and the admin's page of staff accounts.
+password and second factor, password reset by email, accepting an invitation (the admin's page
+of staff accounts is in admin_views.py, on the same blueprint).
 
 Thin views over `dsr.accounts.service`: each POST validates its form, calls the service and
 redirects (PRG), except a failed attempt, which shows the form again with one message that does
@@ -34,22 +35,20 @@ from dsr.accounts.access import (
     end_staff_session,
     for_any_staff,
     public_endpoint,
-    staff_required,
     start_staff_session,
 )
-from dsr.accounts.emails import StaffEmail, queue_staff_email, role_phrase
+from dsr.accounts.emails import StaffEmail, queue_staff_email
 from dsr.accounts.forms import (
     ROLE_LABELS,
     ChangePasswordForm,
     ConfirmPasswordForm,
     EnrolmentForm,
     ForgotPasswordForm,
-    InvitationForm,
     LoginForm,
     SecondFactorForm,
     SetPasswordForm,
 )
-from dsr.accounts.models import StaffRole, StaffUser, new_session_token
+from dsr.accounts.models import StaffUser, new_session_token
 from dsr.accounts.throttle import LoginThrottle, ThrottlePolicy
 from dsr.background import deliver_after_commit, run_in_background
 from dsr.db import get_engine, get_session, transaction, utcnow
@@ -115,7 +114,8 @@ def _box() -> totp.SecretBox:
     return totp.SecretBox(str(key))
 
 
-def _links() -> service.StaffLinks:
+def staff_links() -> service.StaffLinks:
+    """Return the signer of the staff's invitation and password-reset links."""
     return service.StaffLinks(str(current_app.config["SECRET_KEY"]))
 
 
@@ -130,7 +130,8 @@ def _private(response: AnyResponse) -> AnyResponse:
     return response
 
 
-def _page(template: str, code: int = 200, **context: Any) -> AnyResponse:
+def private_page(template: str, code: int = 200, **context: Any) -> AnyResponse:
+    """Render a staff page kept out of caches and Referers."""
     return _private(Response(render_template(template, **context), status=code))
 
 
@@ -154,7 +155,8 @@ def home_url() -> str:
     return url_for("accounts.home")
 
 
-def _staff() -> StaffUser:
+def signed_in_staff() -> StaffUser:
+    """Return the staff member of this request (staff pages only)."""
     user = current_staff()
     if user is None:  # the guard lets no anonymous visitor reach staff pages
         abort(403)
@@ -181,9 +183,9 @@ def login() -> AnyResponse:
         return redirect(next_target or home_url())
     form = LoginForm(_form_data())
     if request.method == "GET":
-        return _page("accounts/login.html", form=form, next_target=next_target)
+        return private_page("accounts/login.html", form=form, next_target=next_target)
     if not form.validate():
-        return _page("accounts/login.html", 400, form=form, next_target=next_target)
+        return private_page("accounts/login.html", 400, form=form, next_target=next_target)
     now = _now()
     email, address = form.email.data or "", _client_address()
     throttle = _throttle()
@@ -198,7 +200,7 @@ def login() -> AnyResponse:
         form.form_errors.append(_login_failed())
         form.password.data = ""
         # 200: the failure is counted, and the request boundary commits only below 400.
-        return _page("accounts/login.html", form=form, next_target=next_target)
+        return private_page("accounts/login.html", form=form, next_target=next_target)
     if user.totp_enabled:
         session.pop(_PENDING_KEY, None)
         session[_PENDING_KEY] = {
@@ -253,9 +255,9 @@ def login_code() -> AnyResponse:
     user, next_target = pending
     form = SecondFactorForm(_form_data())
     if request.method == "GET":
-        return _page("accounts/login_code.html", form=form)
+        return private_page("accounts/login_code.html", form=form)
     if not form.validate():
-        return _page("accounts/login_code.html", 400, form=form)
+        return private_page("accounts/login_code.html", 400, form=form)
     throttle, address = _throttle(), _client_address()
     refused = throttle.refused(account=user.email, address=address, now=now)
     if refused or not service.check_second_factor(
@@ -268,7 +270,7 @@ def login_code() -> AnyResponse:
             flash(_login_failed(), "error")
             return redirect(url_for("accounts.login"))
         form.code.errors = [gettext("This code is not right. Try the code shown now.")]
-        return _page("accounts/login_code.html", form=form)
+        return private_page("accounts/login_code.html", form=form)
     return _open_session(user, now, next_target)
 
 
@@ -276,7 +278,7 @@ def login_code() -> AnyResponse:
 @for_any_staff
 def logout() -> AnyResponse:
     """End this session and every other session of the account."""
-    user = _staff()
+    user = signed_in_staff()
     user.session_token = new_session_token()
     end_staff_session()
     flash(gettext("You are logged out."))
@@ -289,9 +291,9 @@ def logout() -> AnyResponse:
 @blueprint.get("/")
 def home() -> AnyResponse:
     """Show the account: role, second factor, and the links to change them."""
-    user = _staff()
+    user = signed_in_staff()
     remaining = service.unused_recovery_codes(db_session=get_session(), user=user)
-    return _page(
+    return private_page(
         "accounts/home.html",
         user=user,
         role_label=ROLE_LABELS[user.role],
@@ -303,15 +305,15 @@ def home() -> AnyResponse:
 @for_any_staff
 def change_password() -> AnyResponse:
     """Change one's password: other sessions end, this one goes on."""
-    user = _staff()
+    user = signed_in_staff()
     form = ChangePasswordForm(_form_data())
     if request.method == "GET":
-        return _page("accounts/change_password.html", form=form)
+        return private_page("accounts/change_password.html", form=form)
     if not form.validate():
-        return _page("accounts/change_password.html", 400, form=form)
+        return private_page("accounts/change_password.html", 400, form=form)
     if not service.password_matches(user, form.current_password.data or ""):
         form.current_password.errors = [gettext("This is not your current password.")]
-        return _page("accounts/change_password.html", 400, form=form)
+        return private_page("accounts/change_password.html", 400, form=form)
     now = _now()
     service.set_password(user, form.password.data or "", now=now)
     start_staff_session(user, now=now)
@@ -323,11 +325,11 @@ def change_password() -> AnyResponse:
 @for_any_staff
 def totp_enrolment() -> AnyResponse:
     """Set up the second factor: scan the QR code, type the code, get the recovery codes once."""
-    user = _staff()
+    user = signed_in_staff()
     db_session = get_session()
     if user.totp_enabled:
         remaining = service.unused_recovery_codes(db_session=db_session, user=user)
-        return _page(
+        return private_page(
             "accounts/totp_enabled.html", remaining_codes=remaining, form=ConfirmPasswordForm()
         )
     form = EnrolmentForm(_form_data())
@@ -338,12 +340,12 @@ def totp_enrolment() -> AnyResponse:
         )
         if codes is not None:
             # Shown in the answer to the POST, never stored or sent again.
-            return _page("accounts/recovery_codes.html", codes=codes, first_time=True)
+            return private_page("accounts/recovery_codes.html", codes=codes, first_time=True)
         form.code.errors = [gettext("This code is not right. Check the time of your phone.")]
     uri = totp.provisioning_uri(
         secret, account=user.email, issuer=str(current_app.config["TOTP_ISSUER"])
     )
-    return _page(
+    return private_page(
         "accounts/totp_enrolment.html",
         form=form,
         secret=secret,
@@ -355,7 +357,7 @@ def totp_enrolment() -> AnyResponse:
 @for_any_staff
 def new_recovery_codes() -> AnyResponse:
     """Replace the recovery codes (after checking the password) and show the new ones once."""
-    user = _staff()
+    user = signed_in_staff()
     form = ConfirmPasswordForm(request.form)
     if not user.totp_enabled:
         return redirect(url_for("accounts.totp"))
@@ -363,7 +365,7 @@ def new_recovery_codes() -> AnyResponse:
         flash(gettext("This is not your current password."), "error")
         return redirect(url_for("accounts.totp"))
     codes = service.replace_recovery_codes(db_session=get_session(), user=user)
-    return _page("accounts/recovery_codes.html", codes=codes, first_time=False)
+    return private_page("accounts/recovery_codes.html", codes=codes, first_time=False)
 
 
 # --- password reset by email ------------------------------------------------------------------
@@ -376,9 +378,9 @@ def forgot_password() -> AnyResponse:
     """Send a reset link to the address if it has an account; answer the same either way."""
     form = ForgotPasswordForm(_form_data())
     if request.method == "GET":
-        return _page("accounts/forgot_password.html", form=form)
+        return private_page("accounts/forgot_password.html", form=form)
     if not form.validate():
-        return _page("accounts/forgot_password.html", 400, form=form)
+        return private_page("accounts/forgot_password.html", 400, form=form)
     email, language = form.email.data or "", current_language()
     run_in_background(lambda: _send_reset_link(email, language))
     return redirect(url_for("accounts.forgot_password_sent"))
@@ -392,7 +394,7 @@ def _send_reset_link(email: str, language: Language) -> None:
         if user is None or not user.is_active:
             return
         minutes = int(current_app.config["PASSWORD_RESET_LINK_MAX_AGE_MINUTES"])
-        token = _links().issue(user, service.LinkPurpose.PASSWORD_RESET)
+        token = staff_links().issue(user, service.LinkPurpose.PASSWORD_RESET)
         queue_staff_email(
             db_session=db_session,
             kind=StaffEmail.PASSWORD_RESET,
@@ -409,12 +411,14 @@ def _send_reset_link(email: str, language: Language) -> None:
 @public_endpoint
 def forgot_password_sent() -> AnyResponse:
     minutes = int(current_app.config["PASSWORD_RESET_LINK_MAX_AGE_MINUTES"])
-    return _page("accounts/forgot_password_sent.html", minutes=minutes)
+    return private_page("accounts/forgot_password_sent.html", minutes=minutes)
 
 
 def _resolve_link(token: str, purpose: str, max_age: timedelta) -> StaffUser:
     try:
-        return _links().resolve(token, purpose=purpose, max_age=max_age, db_session=get_session())
+        return staff_links().resolve(
+            token, purpose=purpose, max_age=max_age, db_session=get_session()
+        )
     except service.LinkUsed:
         abort(410, description=gettext("This link has already been used."))
     except service.LinkExpired:
@@ -429,9 +433,9 @@ def _set_password_page(
     user = _resolve_link(token, purpose, max_age)
     form = SetPasswordForm(_form_data())
     if request.method == "GET":
-        return _page(template, form=form, token=token, user=user)
+        return private_page(template, form=form, token=token, user=user)
     if not form.validate():
-        return _page(template, 400, form=form, token=token, user=user)
+        return private_page(template, 400, form=form, token=token, user=user)
     service.set_password(user, form.password.data or "", now=_now())
     end_staff_session()
     flash(done)
@@ -466,100 +470,3 @@ def accept_invitation(token: str) -> AnyResponse:
         "accounts/accept_invitation.html",
         gettext("Welcome: your account is ready. Log in with your new password."),
     )
-
-
-# --- the admin's page of staff accounts -------------------------------------------------------
-
-
-def _staff_page(form: InvitationForm, code: int = 200) -> AnyResponse:
-    return _page(
-        "accounts/staff_list.html",
-        code,
-        staff=service.list_staff(db_session=get_session()),
-        form=form,
-        role_labels=ROLE_LABELS,
-        me=_staff(),
-        now=_now(),
-    )
-
-
-@blueprint.get("/accounts")
-@staff_required(StaffRole.ADMIN)
-def staff_list() -> AnyResponse:
-    """List the staff accounts, with the form that invites a new one."""
-    return _staff_page(InvitationForm(language=current_language().value))
-
-
-@blueprint.post("/accounts/invite")
-@staff_required(StaffRole.ADMIN)
-def invite() -> AnyResponse:
-    """Create the account without a password and email the invitee a link to choose one."""
-    form = InvitationForm(request.form)
-    if not form.validate():
-        return _staff_page(form, 400)
-    db_session = get_session()
-    now = _now()
-    role = StaffRole(form.role.data)
-    language = Language(form.language.data)
-    try:
-        user = service.create_staff(
-            db_session=db_session,
-            email=form.email.data or "",
-            name=form.name.data or "",
-            role=role,
-            now=now,
-        )
-    except service.StaffExists:
-        form.email.errors = [gettext("A staff account with this email address exists already.")]
-        return _staff_page(form, 400)
-    token = _links().issue(user, service.LinkPurpose.INVITATION)
-    queue_staff_email(
-        db_session=db_session,
-        kind=StaffEmail.INVITATION,
-        to=user.email,
-        language=language,
-        now=now,
-        name=user.name,
-        inviter=_staff().shown_name,
-        role_label=role_phrase(role, language),
-        link=public_url("accounts.accept_invitation", token=token),
-        valid_hours=int(current_app.config["INVITATION_LINK_MAX_AGE_HOURS"]),
-    )
-    deliver_after_commit(db_session)
-    flash(gettext("The invitation is sent."))
-    return redirect(url_for("accounts.staff_list"))
-
-
-def _other_staff(staff_id: int) -> StaffUser:
-    user = service.get_staff(db_session=get_session(), staff_id=staff_id)
-    if user is None:
-        abort(404)
-    if user.id == _staff().id:
-        abort(403, description=gettext("You cannot do this to your own account."))
-    return user
-
-
-@blueprint.post("/accounts/<int:staff_id>/deactivate")
-@staff_required(StaffRole.ADMIN)
-def deactivate(staff_id: int) -> AnyResponse:
-    """Close an account: its sessions end and it can no longer log in."""
-    service.set_active(_other_staff(staff_id), False)
-    flash(gettext("The account is deactivated."))
-    return redirect(url_for("accounts.staff_list"))
-
-
-@blueprint.post("/accounts/<int:staff_id>/reactivate")
-@staff_required(StaffRole.ADMIN)
-def reactivate(staff_id: int) -> AnyResponse:
-    service.set_active(_other_staff(staff_id), True)
-    flash(gettext("The account is active again."))
-    return redirect(url_for("accounts.staff_list"))
-
-
-@blueprint.post("/accounts/<int:staff_id>/reset-second-factor")
-@staff_required(StaffRole.ADMIN)
-def reset_second_factor(staff_id: int) -> AnyResponse:
-    """Turn off a lost second factor: the staff member sets up a new one."""
-    service.reset_second_factor(db_session=get_session(), user=_other_staff(staff_id))
-    flash(gettext("The second factor is turned off: it will be set up again."))
-    return redirect(url_for("accounts.staff_list"))
