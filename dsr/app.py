@@ -136,17 +136,14 @@ def _trust_proxies(app: Flask) -> None:
     host from their X-Forwarded-Host only when TRUST_FORWARDED_HOST says the proxy sets it."""
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies > 0:
-        forwarded_host = proxies if _flag(app.config.get("TRUST_FORWARDED_HOST")) else 0
+        forwarded_host = (
+            proxies
+            if config.flag(app.config.get("TRUST_FORWARDED_HOST"), "DSR_TRUST_FORWARDED_HOST")
+            else 0
+        )
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=forwarded_host
         )
-
-
-def _flag(value: object) -> bool:
-    """Read a boolean setting given as a bool or as text ("true", "1", "yes")."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
 
 
 def _send_strict_transport_security(app: Flask) -> None:
@@ -155,7 +152,7 @@ def _send_strict_transport_security(app: Flask) -> None:
     if max_age <= 0:
         return
     value = f"max-age={max_age}"
-    if _flag(app.config.get("HSTS_INCLUDE_SUBDOMAINS")):
+    if config.flag(app.config.get("HSTS_INCLUDE_SUBDOMAINS"), "DSR_HSTS_INCLUDE_SUBDOMAINS"):
         value += "; includeSubDomains"
 
     def add_header(response: Response) -> Response:

@@ -165,9 +165,35 @@ def allowed_hosts(config: Mapping[str, Any]) -> list[str]:
     return [str(name).strip().lower() for name in names if str(name).strip()]
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+FLAG_SETTINGS = ("TRUST_FORWARDED_HOST", "HSTS_INCLUDE_SUBDOMAINS")
+"""Yes/no settings the application reads at start (SMTP_SSL and SMTP_STARTTLS: the outbox)."""
+
+
+def flag(value: object, name: str) -> bool:
+    """Read the yes/no setting `name`, given as a bool or as text (true/false, yes/no, on/off,
+    1/0; unset is no); raise ValueError naming it for anything else, so that a typo never
+    silently turns a setting off."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
 def check_settings(config: Mapping[str, Any]) -> None:
-    """Refuse what the settings cannot run with: in production, every unsafe setting
-    (`check_production`); elsewhere, a PUBLIC_URL that is set but malformed."""
+    """Refuse what the settings cannot run with: a yes/no setting that is neither; in
+    production, every unsafe setting (`check_production`); elsewhere, a PUBLIC_URL that is set
+    but malformed."""
+    for name in FLAG_SETTINGS:
+        try:
+            flag(config.get(name), f"DSR_{name}")
+        except ValueError as error:
+            raise InsecureConfiguration(str(error)) from None
     if is_production(config):
         check_production(config)
     else:

@@ -19,6 +19,8 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import Any
 
+from dsr.config import flag
+
 MAX_ATTEMPTS = 14
 """Failed attempts after which a message is failed for good: its retries span 32 hours, so a
 message outlives a day-long outage of the SMTP server."""
@@ -48,10 +50,6 @@ class PermanentDeliveryError(DeliveryError):
 
 class SmtpSettingsError(ValueError):
     """The SMTP settings are missing or inconsistent; the message names the setting."""
-
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
 @dataclass(frozen=True)
@@ -122,16 +120,10 @@ class SmtpSettings:
 
 
 def _flag(raw: Any, key: str) -> bool:
-    if raw is None:
-        return False
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise SmtpSettingsError(f"{key} must be true or false, not {raw!r}")
+    try:
+        return flag(raw, key)
+    except ValueError as error:
+        raise SmtpSettingsError(str(error)) from None
 
 
 def _integer(raw: Any, key: str) -> int:

@@ -174,3 +174,24 @@ def test_development_sends_no_strict_transport_security(make_app: MakeApp) -> No
     response = make_app().test_client().get("/")
     assert response.status_code == 200
     assert "Strict-Transport-Security" not in response.headers
+
+
+@pytest.mark.parametrize("name", ["HSTS_INCLUDE_SUBDOMAINS", "TRUST_FORWARDED_HOST"])
+def test_a_yes_no_setting_that_is_neither_stops_the_start_naming_it(
+    make_app: MakeApp, name: str
+) -> None:
+    """A typo ("ture") must not silently turn a security setting off (or on)."""
+    with pytest.raises(InsecureConfiguration, match=f"DSR_{name} must be true or false"):
+        make_app(**{name: "ture"})
+
+
+@pytest.mark.parametrize(("given", "sent"), [("yes", True), ("off", False), ("1", True)])
+def test_a_yes_no_setting_may_be_written_in_words(store_url: str, given: str, sent: bool) -> None:
+    app = _production(store_url, HSTS_INCLUDE_SUBDOMAINS=given)
+    try:
+        header = (
+            app.test_client().get("/", base_url=PUBLIC_URL).headers["Strict-Transport-Security"]
+        )
+    finally:
+        db.get_engine(app).dispose()
+    assert header.endswith("; includeSubDomains") is sent
