@@ -9,6 +9,7 @@ every POST is checked for the whole application by `dsr.extensions.csrf`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from wtforms import (
@@ -252,8 +253,8 @@ class RectificationForm(Form):
 
     The fields depend on the map: build the form with `for_fields`."""
 
-    posted_names: tuple[str, ...] = ()
-    posted_values: dict[str, str] = {}  # noqa: RUF012 - replaced per form, never mutated
+    posted: Mapping[str, str] = MappingProxyType({})
+    """Everything the request posted, field by field (set by `for_fields`)."""
 
     @staticmethod
     def field_name(system: str, column: str) -> str:
@@ -272,8 +273,7 @@ class RectificationForm(Form):
         form_class = type("MapRectificationForm", (cls,), fields)
         data = {cls.field_name(system, column): value for (system, column), value in values.items()}
         form: RectificationForm = form_class(formdata, data=data)
-        form.posted_names = tuple(formdata.keys()) if formdata is not None else ()
-        form.posted_values = dict(formdata.items()) if formdata is not None else {}
+        form.posted = MappingProxyType(dict(formdata.items()) if formdata is not None else {})
         return form
 
     def values(self) -> dict[tuple[str, str], str | None]:
@@ -285,9 +285,9 @@ class RectificationForm(Form):
         for item in self:
             if item.raw_data:
                 posted[_rectified_key(item.name)] = item.data
-        for name in self.posted_names:
+        for name, value in self.posted.items():
             if name.startswith(RECTIFICATION_FIELD_PREFIX) and name not in self:
-                posted[_rectified_key(name)] = str(self.posted_values.get(name) or "")
+                posted[_rectified_key(name)] = value
         return posted
 
 
