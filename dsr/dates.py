@@ -14,10 +14,12 @@ import flask_babel  # type: ignore[import-untyped]
 from babel.dates import format_date
 from flask import current_app
 
+from dsr.config import DEFAULTS
 from dsr.languages import Language
 
-SHOWN_TIMEZONE = ZoneInfo("Europe/Paris")
-"""The organisation's zone, in which people read dates (BABEL_DEFAULT_TIMEZONE for the pages)."""
+SHOWN_TIMEZONE = ZoneInfo(str(DEFAULTS["BABEL_DEFAULT_TIMEZONE"]))
+"""The organisation's zone, in which people read dates: the default of BABEL_DEFAULT_TIMEZONE,
+the setting the pages read through `pages_zone`."""
 
 
 def written_date(moment: datetime, language: Language) -> str:
