@@ -27,8 +27,9 @@ def _phrase(shown: str, pattern: str) -> IdentityPhrase:
     return IdentityPhrase(shown, re.compile(rf"\b(?:{pattern})\b"))
 
 
-_OF_ID = r"(?:d|de|de l|de la|de votre|de ta|de vos) ?identite"
-"""French "d'identité" and its variants once folded: "d identite", "de votre identite"..."""
+_OF_ID = r"(?:(?:d|de|de l|de la|de votre|de ta|de vos) ?)?identites?"
+"""French "d'identité" and its variants once folded: "d identite", "de votre identite", the
+"d'" forgotten ("carte identité")..."""
 
 IDENTITY_DOCUMENT_PHRASES: tuple[IdentityPhrase, ...] = (
     # French
@@ -39,6 +40,7 @@ IDENTITY_DOCUMENT_PHRASES: tuple[IdentityPhrase, ...] = (
     _phrase("permis de conduire", r"permis (?:de )?conduire"),
     _phrase("titre de séjour", r"titres? de sejour|cartes? de (?:sejour|resident)"),
     _phrase("justificatif d'identité", rf"justificatifs? {_OF_ID}|preuves? {_OF_ID}"),
+    _phrase("titre d'identité", rf"titres? {_OF_ID}"),
     _phrase(
         "document d'identité",
         rf"documents? (?:officiels? )?{_OF_ID}"
@@ -60,7 +62,11 @@ IDENTITY_DOCUMENT_PHRASES: tuple[IdentityPhrase, ...] = (
     ),
     _phrase("residence permit", r"residen(?:ce|cy) (?:permits?|cards?)"),
     _phrase("proof of identity", r"proofs? of (?:your )?(?:identity|id)"),
-    _phrase("photo ID", r"photo(?:graphic)? id|government (?:issued )?id|official id"),
+    _phrase(
+        "photo ID",
+        r"photo(?:graphic)? id|government (?:issued )?id|official id"
+        r"|forms? of (?:photo )?(?:identification|id)",
+    ),
     _phrase("copy of your ID", r"(?:copy|copies|scan|scans|photo|picture) of (?:your )?id"),
 )
 """The phrases that ask for an identity document; `shown` names the one found in a message."""
