@@ -285,7 +285,12 @@ def test_a_password_reset_and_an_invitation_link_to_the_public_url(
         (Status.RECEIVED, "verify", {"reason": "Checked by phone."}, True),
         (Status.IN_REVIEW, "ask", {"question": "Which account?"}, True),
         (Status.IN_REVIEW, "identity", {"reason": "Two accounts share the address."}, True),
-        (Status.IN_REVIEW, "extend", {"months": "1", "reason": "Many systems."}, False),
+        (
+            Status.IN_REVIEW,
+            "extend",
+            {"months": "1", "ground": "complexity", "reason": "Many systems."},
+            False,
+        ),
         (Status.IN_REVIEW, "deny", {"reason": "Manifestly unfounded."}, False),
     ],
     ids=["verify", "ask", "identity", "extend", "deny"],

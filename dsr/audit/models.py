@@ -127,11 +127,13 @@ def record_event(
     """Append the event of a workflow step on `request` to the log, in the caller's transaction.
 
     `actor_label` says who exactly acted (a staff member's login; "requester" or "system" by
-    default for those). An extension's months go into `details`.
+    default for those). An extension's months and ground go into `details`.
     """
     extra = dict(details or {})
     if fact.months is not None:
         extra["months"] = fact.months
+    if fact.ground is not None:
+        extra["ground"] = fact.ground.value
     return record_action(
         db_session=db_session,
         request=request,

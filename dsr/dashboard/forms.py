@@ -22,12 +22,22 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from dsr.addresses import EMAIL_MAX
 from dsr.delivery.models import DeliveryMethod
 from dsr.i18n import lazy_gettext
-from dsr.requests.labels import REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS
+from dsr.requests.extension_grounds import ExtensionGround
+from dsr.requests.identity_questions import identity_document_asked
+from dsr.requests.labels import EXTENSION_GROUND_LABELS, REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS
 from dsr.requests.workflow import MAX_EXTENSION_MONTHS
 
 REASON_MAX = 2000
@@ -122,12 +132,26 @@ class VerifyForm(ActionForm):
 
 
 class AskForm(ActionForm):
-    """Ask the requester for information; the deadline pauses until they answer."""
+    """Ask the requester for information; the deadline pauses until they answer. Not for an
+    identity document: `IdentityDocumentForm` asks for one, with its reason."""
 
     question = _reason_field(
         lazy_gettext("Your question to the requester (sent by email)"),
         lazy_gettext("Write the question to send."),
     )
+
+    def validate_question(self, field: Any) -> None:
+        """Refuse a question that asks for an identity document (R2, Art. 12(6))."""
+        asked_for = identity_document_asked(field.data or "")
+        if asked_for is not None:
+            raise ValidationError(
+                lazy_gettext(
+                    "This question asks for an identity document (%(phrase)s): use the action "
+                    '"Ask for an identity document" instead, which gives the requester the '
+                    "written reason (Art. 12(6) of the GDPR).",
+                    phrase=asked_for,
+                )
+            )
 
 
 class IdentityDocumentForm(ActionForm):
@@ -159,8 +183,14 @@ class DenyForm(ActionForm):
     )
 
 
+_CHOOSE_A_GROUND = lazy_gettext(
+    "Choose the ground of the extension: the complexity of the request or the number of requests."
+)
+
+
 class ExtendForm(ActionForm):
-    """Extend the deadline once by one or two months, with the reason sent to the requester."""
+    """Extend the deadline once by one or two months, on one of the grounds Art. 12(3) allows,
+    with the explanation sent to the requester."""
 
     months = IntegerField(
         lazy_gettext("Extension in months"),
@@ -170,8 +200,20 @@ class ExtendForm(ActionForm):
         ],
         render_kw={"min": 1, "max": MAX_EXTENSION_MONTHS},
     )
+    ground = RadioField(
+        lazy_gettext("Ground of the extension (Art. 12(3) of the GDPR)"),
+        choices=[
+            SelectChoice(ground.value, EXTENSION_GROUND_LABELS[ground])
+            for ground in ExtensionGround
+        ],
+        validators=[
+            InputRequired(_CHOOSE_A_GROUND),
+            AnyOf([ground.value for ground in ExtensionGround], _CHOOSE_A_GROUND),
+        ],
+        validate_choice=False,
+    )
     reason = _reason_field(
-        lazy_gettext("Reason for the extension (sent to the requester)"),
+        lazy_gettext("Explanation of the extension (sent to the requester)"),
         lazy_gettext("Give the reason for the extension: it is sent to the requester."),
     )
 

@@ -161,6 +161,7 @@ def _handlers() -> dict[str, Handler]:
             version_id=form.version,
             staff_label=who,
             months=int(form.months.data or 0),
+            ground=form.ground.data or "",
             reason=form.reason.data or "",
             now=now,
         )

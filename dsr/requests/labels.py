@@ -9,6 +9,7 @@ from types import MappingProxyType
 from flask import Flask
 
 from dsr.i18n import lazy_gettext
+from dsr.requests.extension_grounds import ExtensionGround
 from dsr.requests.workflow import RequestType, Status
 
 REQUEST_TYPE_LABELS: Mapping[RequestType, str] = MappingProxyType(
@@ -58,12 +59,22 @@ STAFF_STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
 )
 """Where a request stands, as staff read it on the dashboard."""
 
+EXTENSION_GROUND_LABELS: Mapping[ExtensionGround, str] = MappingProxyType(
+    {
+        ExtensionGround.COMPLEXITY: lazy_gettext("The complexity of the request"),
+        ExtensionGround.NUMBER_OF_REQUESTS: lazy_gettext("The number of requests"),
+    }
+)
+"""The grounds of an extension (Art. 12(3)), as staff choose and read them."""
+
 
 def init_app(app: Flask) -> None:
     """Let templates name a request's type and status: `request_type_label`, `status_label` (the
-    requester's words) and `staff_status_label` (the dashboard's)."""
+    requester's words) and `staff_status_label` (the dashboard's), and an extension's ground:
+    `extension_ground_label`."""
     app.jinja_env.globals.update(
         request_type_label=REQUEST_TYPE_LABELS.__getitem__,
         status_label=STATUS_LABELS.__getitem__,
         staff_status_label=STAFF_STATUS_LABELS.__getitem__,
+        extension_ground_label=EXTENSION_GROUND_LABELS.__getitem__,
     )

@@ -29,6 +29,7 @@ from sqlmodel import Field, Session, SQLModel
 from dsr.addresses import EMAIL_MAX, normalize_email
 from dsr.db import UTCDateTime, string_enum, table_of
 from dsr.languages import Language
+from dsr.requests.extension_grounds import ExtensionGround
 from dsr.requests.workflow import RequestState, RequestType, Status
 from dsr.tokens import token_digest
 
@@ -102,6 +103,9 @@ class DataRequest(DataRequestBase, table=True):
     paused_total_microseconds: int = Field(default=0, sa_type=BigInteger)
     extension_months: int = Field(default=0)
     extension_reason: str | None = Field(default=None, sa_type=Text)
+    extension_ground: ExtensionGround | None = Field(
+        default=None, sa_type=string_enum(ExtensionGround, "extension_ground")
+    )
     verification_nonce: str | None = Field(default=None, max_length=64)
     status_token_hash: str | None = Field(default=None, max_length=64, unique=True)
     version_id: int = Field(default=1, sa_column=_version_column)
@@ -154,6 +158,7 @@ class DataRequest(DataRequestBase, table=True):
             paused_total=self.paused_total,
             extension_months=self.extension_months,
             extension_reason=self.extension_reason,
+            extension_ground=self.extension_ground,
         )
 
     def store_state(self, state: RequestState) -> None:
@@ -165,6 +170,7 @@ class DataRequest(DataRequestBase, table=True):
         self.paused_total_microseconds = state.paused_total // timedelta(microseconds=1)
         self.extension_months = state.extension_months
         self.extension_reason = state.extension_reason
+        self.extension_ground = state.extension_ground
         self.due_at = state.due_at
 
     def issue_status_token(self) -> str:

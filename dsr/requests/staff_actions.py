@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from dsr.dates import written_date
 from dsr.requests.emails import EmailKind
+from dsr.requests.identity_questions import identity_document_asked
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest
 from dsr.requests.refusals import OperationRefused, RequestChanged, check_version
@@ -44,6 +45,7 @@ def _step(
     now: datetime,
     reason: str | None = None,
     months: int | None = None,
+    ground: str | None = None,
     details: dict[str, object] | None = None,
     also: Callable[[AuditFact], None] | None = None,
 ) -> AuditFact:
@@ -59,6 +61,7 @@ def _step(
             at=now,
             reason=reason,
             months=months,
+            ground=ground,
             actor_label=staff_label,
             details=details,
             also=also,
@@ -165,10 +168,19 @@ def ask_requester(
     now: datetime,
     links: LinkSigner,
 ) -> None:
-    """Ask the requester for information; the deadline pauses until they answer (R3)."""
+    """Ask the requester for information; the deadline pauses until they answer (R3). A question
+    that asks for an identity document is refused: that takes `ask_for_identity_document`, with
+    its written reason (R2, Art. 12(6))."""
     question = (question or "").strip()
     if not question:
         raise OperationRefused("Write the question to send to the requester.")
+    asked_for = identity_document_asked(question)
+    if asked_for is not None:
+        raise OperationRefused(
+            f'This question asks for an identity document ("{asked_for}"). Ask for one with the '
+            '"Ask for an identity document" action, which gives the requester the written reason '
+            "(Art. 12(6) of the GDPR)."
+        )
     _ask(
         db_session,
         request,
@@ -296,14 +308,16 @@ def extend(
     version_id: int | None,
     staff_label: str,
     months: int,
+    ground: str,
     reason: str,
     now: datetime,
 ) -> None:
-    """Extend the deadline once, by one or two months, and email the requester the new date with
-    the reasons (Art. 12(3), R4), unless the request changed since the page was shown.
+    """Extend the deadline once, by one or two months, on a ground Art. 12(3) allows (an
+    `ExtensionGround`), and email the requester the new date with the ground and the reasons
+    (R4), unless the request changed since the page was shown.
 
-    Raise WorkflowError when the rules forbid it (no reason, already extended, too late, a closed
-    request, more than two months); nothing changes then.
+    Raise WorkflowError when the rules forbid it (no reason, no or another ground, already
+    extended, too late, a closed request, more than two months); nothing changes then.
     """
     _step(
         db_session,
@@ -314,7 +328,9 @@ def extend(
         now=now,
         reason=reason,
         months=months,
+        ground=ground,
     )
+    assert request.extension_ground is not None  # noqa: S101 (the workflow requires one)
     mail_requester(
         db_session,
         request,
@@ -322,6 +338,7 @@ def extend(
         dedup_key=f"extended:{request.id}",
         now=now,
         months=request.extension_months,
+        ground=request.extension_ground.value,
         reason=request.extension_reason,
         due_on=written_date(request.state.due_as_of(now), request.language),
     )

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from dsr.audit.models import record_event
+from dsr.requests.extension_grounds import ExtensionGround
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, AuditFact, apply
 
@@ -38,6 +39,7 @@ def change_status(
     at: datetime,
     reason: str | None = None,
     months: int | None = None,
+    ground: ExtensionGround | str | None = None,
     actor_label: str | None = None,
     details: Mapping[str, object] | None = None,
     also: Callable[[AuditFact], None] | None = None,
@@ -50,7 +52,9 @@ def change_status(
     leaves the request as it was and writes nothing. A concurrent change of the request makes
     the flush raise `StaleDataError`, before any event is written.
     """
-    transition = apply(request.state, action, actor=actor, at=at, reason=reason, months=months)
+    transition = apply(
+        request.state, action, actor=actor, at=at, reason=reason, months=months, ground=ground
+    )
     if also is not None:
         also(transition.fact)
     request.store_state(transition.state)

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
+from dsr.requests.extension_grounds import ExtensionGround, extension_ground
+
 
 class RequestType(StrEnum):
     """What the data subject asks for (GDPR Articles 15 to 21, plus account deactivation)."""
@@ -222,6 +224,7 @@ class RequestState:
     paused_total: timedelta = timedelta(0)
     extension_months: int = 0
     extension_reason: str | None = None
+    extension_ground: ExtensionGround | None = None  # None only for extensions stored before
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -238,6 +241,10 @@ class RequestState:
             raise ValueError(f"extension_months must be 0 to {MAX_EXTENSION_MONTHS}")
         if (self.extension_months > 0) != bool(self.extension_reason):
             raise ValueError("an extension and its reason go together")
+        if self.extension_ground is not None:
+            object.__setattr__(self, "extension_ground", ExtensionGround(self.extension_ground))
+            if not self.extension_months:
+                raise ValueError("a ground goes with an extension")
 
     @classmethod
     def new(cls, received_at: datetime) -> RequestState:
@@ -290,6 +297,7 @@ class AuditFact:
     at: datetime
     reason: str | None = None
     months: int | None = None  # the extension granted, for `extend`
+    ground: ExtensionGround | None = None  # its ground (Art. 12(3)), for `extend`
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +321,7 @@ def apply(
     at: datetime,
     reason: str | None = None,
     months: int | None = None,
+    ground: ExtensionGround | str | None = None,
 ) -> Transition:
     """Take `action` on a request in `state`; return the new state and the fact to audit.
 
@@ -328,6 +337,8 @@ def apply(
         raise ValueError("at is before the pause started: the deadline cannot move earlier")
     if months is not None and action is not Action.EXTEND:
         raise ValueError("months is only for extend")
+    if ground is not None and action is not Action.EXTEND:
+        raise ValueError("ground is only for extend")
     if reason is not None:
         reason = reason.strip() or None
 
@@ -341,7 +352,7 @@ def apply(
         raise WorkflowError(_REASON_MISSING[action])
 
     if action is Action.EXTEND:
-        new_state = _extend(state, at=at, reason=reason, months=months)
+        new_state = _extend(state, at=at, reason=reason, months=months, ground=ground)
     else:
         new_state = _move(state, target, at=at)
     fact = AuditFact(
@@ -352,6 +363,7 @@ def apply(
         at=at,
         reason=reason,
         months=months,  # None unless extending: checked above
+        ground=new_state.extension_ground if action is Action.EXTEND else None,
     )
     return Transition(state=new_state, fact=fact)
 
@@ -368,17 +380,29 @@ def _move(state: RequestState, target: Status, *, at: datetime) -> RequestState:
 
 
 def _extend(
-    state: RequestState, *, at: datetime, reason: str | None, months: int | None
+    state: RequestState,
+    *,
+    at: datetime,
+    reason: str | None,
+    months: int | None,
+    ground: ExtensionGround | str | None,
 ) -> RequestState:
-    """Extend the deadline once, by one or two months, before the first month ends (R4)."""
+    """Extend the deadline once, by one or two months, before the first month ends, on one of
+    the grounds Art. 12(3) allows (R4)."""
     if state.extension_months:
         raise WorkflowError("The deadline has already been extended once: it cannot be again.")
     if months is None or isinstance(months, bool) or not 1 <= months <= MAX_EXTENSION_MONTHS:
         raise WorkflowError("An extension is of one or two months.")
+    chosen = extension_ground(ground)
+    if chosen is None:
+        raise WorkflowError(
+            "Choose the ground of the extension: the complexity of the request or the number of "
+            "requests, the only ones Article 12(3) allows."
+        )
     original_due = deadline_for(state.received_at, paused=state.paused_as_of(at))
     if at >= original_due:
         raise WorkflowError(
             "The deadline can no longer be extended: the requester must be told before the "
             "first month ends."
         )
-    return replace(state, extension_months=months, extension_reason=reason)
+    return replace(state, extension_months=months, extension_reason=reason, extension_ground=chosen)

@@ -65,6 +65,7 @@ def walked_request(
             at=at,
             reason=reason,
             months=months,
+            ground="complexity" if action is Action.EXTEND else None,
             actor_label="dpo@x.org",
         )
     session.flush()

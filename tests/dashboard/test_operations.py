@@ -109,6 +109,7 @@ OPERATIONS: dict[str, tuple[Action, Operation]] = {
             version_id=r.version_id,
             staff_label=STAFF,
             months=2,
+            ground="complexity",
             reason="The request covers ten years of paper archives.",
             now=NOW,
         ),

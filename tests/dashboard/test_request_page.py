@@ -35,7 +35,10 @@ ACTION_DATA: dict[str, tuple[Action | None, dict[str, str]]] = {
     "resume": (Action.REQUESTER_ANSWERED, {"reason": "By phone: the older one."}),
     "approve": (Action.APPROVE, {}),
     "deny": (Action.DENY, {"reason": "Manifestly unfounded."}),
-    "extend": (Action.EXTEND, {"months": "1", "reason": "Many systems to search."}),
+    "extend": (
+        Action.EXTEND,
+        {"months": "1", "ground": "complexity", "reason": "Many systems to search."},
+    ),
     "assign": (None, {"assignee": ""}),
     "note": (None, {"note": "Called the requester."}),
 }

@@ -157,6 +157,7 @@ def test_every_form_refuses_a_post_without_its_token(
         "reason": "Because the law says so.",
         "note": "An internal note.",
         "months": "2",
+        "ground": "complexity",
         "assignee": str(other_staff.id),
         "title": "A manual task",
     }

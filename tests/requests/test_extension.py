@@ -1,6 +1,7 @@
 """Extending a request's deadline (R4): once, by one or two months, before the first month ends,
-with a reason that the requester receives by email with the new date, in the same transaction
-as the audit event."""
+on one of the grounds Art. 12(3) allows (complexity, number of requests) with an explanation, both
+of which the requester receives by email with the new date, in the same transaction as the audit
+event."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def extend(
     request_id: int,
     *,
     months: int = 2,
+    ground: str = "complexity",
     reason: str = REASON,
     now: datetime = NOW + timedelta(days=10),
 ) -> None:
@@ -67,6 +69,7 @@ def extend(
             request=request,
             version_id=request.version_id,
             months=months,
+            ground=ground,
             reason=reason,
             staff_label="dpo@point3.example",
             now=now,
@@ -88,6 +91,7 @@ def test_the_requester_is_told_the_new_date_and_the_reasons(
     extended = reloaded(store, request_id)
     assert extended.status is Status.VERIFIED
     assert extended.extension_months == 2
+    assert extended.extension_ground == "complexity"
     assert extended.due_at == datetime(2026, 4, 30, 9, 0, tzinfo=UTC)  # 31 Jan + 3 months
 
     *_, mail = mails_after_delivery(store, settings, smtp, 3, now=NOW + timedelta(days=10))
@@ -96,6 +100,9 @@ def test_the_requester_is_told_the_new_date_and_the_reasons(
     )
     assert "prolongeons le délai de réponse de 2 mois" in mail.text
     assert "au plus tard le 30 avril 2026" in mail.text
+    ground = "Cette prolongation est motivée par la complexité de votre demande"
+    assert ground in mail.text
+    assert mail.html is not None and ground in mail.html
     assert REASON in mail.text
     assert mail.html is not None and "<b>" not in mail.html
     assert "&lt;b&gt;" in mail.html
@@ -106,7 +113,7 @@ def test_the_requester_is_told_the_new_date_and_the_reasons(
         assert event.actor_kind is Actor.STAFF
         assert event.actor_label == "dpo@point3.example"
         assert event.reason == REASON
-        assert event.details == {"months": 2}
+        assert event.details == {"months": 2, "ground": "complexity"}
         assert verify_audit(db_session=session).ok
 
 
@@ -121,35 +128,57 @@ def test_the_new_date_counts_an_ongoing_pause(
             request.state, Action.ASK_REQUESTER, actor=Actor.STAFF, at=NOW + timedelta(days=2)
         )
         request.store_state(transition.state)
-    extend(store, request_id, months=1, now=NOW + timedelta(days=7))
+    extend(store, request_id, months=1, ground="number_of_requests", now=NOW + timedelta(days=7))
 
     assert reloaded(store, request_id).status is Status.AWAITING_REQUESTER
     *_, mail = mails_after_delivery(store, settings, smtp, 3, now=NOW + timedelta(days=7))
     # 31 January + 2 months = 31 March, plus the 5 days waited so far
     assert "by 1 month, as Article 12(3)" in mail.text
     assert "We will answer by 5 April 2026 at the latest." in mail.text
+    assert "The ground for this extension is the number of requests we have to answer" in (
+        mail.text
+    )
 
 
 @pytest.mark.parametrize(
-    ("months", "reason", "days", "message"),
+    ("months", "ground", "reason", "days", "message"),
     [
-        (2, "   ", 10, "Give the reason"),
-        (3, REASON, 10, "one or two months"),
-        (0, REASON, 10, "one or two months"),
-        (1, REASON, 28, "can no longer be extended"),  # the first month ended on 28 February
+        (2, "complexity", "   ", 10, "Give the reason"),
+        (3, "complexity", REASON, 10, "one or two months"),
+        (0, "complexity", REASON, 10, "one or two months"),
+        (1, "complexity", REASON, 28, "can no longer be extended"),  # month ended 28 February
+        (2, "", REASON, 10, "Choose the ground of the extension"),
+        (2, "workload", REASON, 10, "Choose the ground of the extension"),
+        (2, "Complexity", REASON, 10, "Choose the ground of the extension"),
     ],
-    ids=["no reason", "three months", "zero months", "too late"],
+    ids=[
+        "no reason",
+        "three months",
+        "zero months",
+        "too late",
+        "no ground",
+        "another ground",
+        "a ground misspelt",
+    ],
 )
 @pytest.mark.databases("sqlite")
 def test_a_refused_extension_changes_nothing_and_sends_nothing(
-    store: Engine, months: int, reason: str, days: int, message: str
+    store: Engine, months: int, ground: str, reason: str, days: int, message: str
 ) -> None:
     request_id = verified_request(store)
     before = (reloaded(store, request_id).due_at, queued(store), len(actions(store)))
     with pytest.raises(WorkflowError, match=message):
-        extend(store, request_id, months=months, reason=reason, now=NOW + timedelta(days=days))
+        extend(
+            store,
+            request_id,
+            months=months,
+            ground=ground,
+            reason=reason,
+            now=NOW + timedelta(days=days),
+        )
     after = (reloaded(store, request_id).due_at, queued(store), len(actions(store)))
     assert after == before
+    assert reloaded(store, request_id).extension_ground is None
 
 
 @pytest.mark.databases("sqlite")

@@ -614,6 +614,7 @@ def test_every_email_renders_in_every_language(kind: EmailKind, language: Langua
         reused=False,
         already_verified=False,
         months=2,
+        ground="complexity",
         reason="<b>three</b> systems",
     )
     assert "DSR-2026-000042" in email.subject
@@ -657,6 +658,7 @@ def test_emails_match_their_golden_files(kind: EmailKind, language: Language) ->
         reused=False,
         already_verified=False,
         months=2,
+        ground="complexity",
         reason="Your data is spread over 3 systems & a paper archive <to search by hand>.",
     )
     assert_golden(

@@ -128,7 +128,7 @@ def test_a_change_stores_the_state_and_records_its_event_together(store: Engine)
         assert verify_audit(db_session=session).ok
 
 
-def test_an_extension_records_its_months(store: Engine) -> None:
+def test_an_extension_records_its_months_and_ground(store: Engine) -> None:
     request_id = add_request(store, Status.IN_REVIEW)
     with db.transaction(store) as session:
         request = session.get(DataRequest, request_id)
@@ -142,13 +142,15 @@ def test_an_extension_records_its_months(store: Engine) -> None:
             at=NOW + timedelta(days=1),
             reason="Many systems",
             months=2,
+            ground="complexity",
             actor_label="dpo@example.org",
         )
         assert (request.extension_months, request.extension_reason) == (2, "Many systems")
+        assert request.extension_ground == "complexity"
         assert request.due_at > before
     with db.open_session(store) as session:
         (event,) = events(session)
-        assert event.details == {"months": 2}
+        assert event.details == {"months": 2, "ground": "complexity"}
 
 
 def _unchanged(store: Engine, request_id: int) -> None:

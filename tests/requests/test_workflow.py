@@ -94,7 +94,8 @@ def step(
     reason: str | None = "A reason.",
     months: int | None = None,
 ) -> RequestState:
-    """Apply `action` with an allowed actor, a reason and, for extend, one month."""
+    """Apply `action` with an allowed actor, a reason and, for extend, one month on the ground
+    of complexity."""
     if actor is None:
         actor = sorted(ACTORS[action])[0]
     if months is None and action is Action.EXTEND:
@@ -106,6 +107,7 @@ def step(
         at=at or state.received_at + timedelta(days=5),
         reason=reason,
         months=months,
+        ground="complexity" if action is Action.EXTEND else None,
     ).state
 
 
@@ -540,6 +542,7 @@ def test_extend_before_the_deadline(months: int) -> None:
         at=at_day(20),
         reason="Data held in six systems.",
         months=months,
+        ground="complexity",
     )
     state = transition.state
     assert state.status is S.IN_REVIEW
@@ -705,6 +708,7 @@ def test_random_steps_keep_the_invariants(
                 at=now,
                 reason=reason,
                 months=months if action is Action.EXTEND else None,
+                ground="complexity" if action is Action.EXTEND else None,
             )
         except WorkflowError:
             continue

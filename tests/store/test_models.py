@@ -141,6 +141,7 @@ def test_the_workflow_state_survives_the_store(session: Session, make_request: M
             at=RECEIVED_AT + timedelta(days=6),
             reason="Many systems to search.",
             months=2,
+            ground="number_of_requests",
         ).state
     )
     expected = request.state
