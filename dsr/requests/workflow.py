@@ -7,10 +7,10 @@ request's status (R3, R4, R5, R8).
 
 from __future__ import annotations
 
-import calendar
+from calendar import monthrange
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -186,26 +186,43 @@ def _utc(moment: datetime, name: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def add_months(moment: datetime, months: int) -> datetime:
+def add_months(day: date, months: int) -> date:
     """Add calendar months, clamping the day to the target month (31 January + 1 = 28/29 Feb)."""
-    year, month_index = divmod(moment.month - 1 + months, 12)
-    year += moment.year
+    year, month_index = divmod(day.month - 1 + months, 12)
+    year += day.year
     month = month_index + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
+    return day.replace(year=year, month=month, day=min(day.day, monthrange(year, month)[1]))
+
+
+def end_of_day(day: date, zone: tzinfo) -> datetime:
+    """Return the last instant (to the microsecond) of `day` on `zone`'s calendar, in UTC: shown
+    in that zone it is still `day`, whatever the daylight-saving changes of that day."""
+    next_midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    return next_midnight.astimezone(UTC) - timedelta(microseconds=1)
 
 
 def deadline_for(
-    received_at: datetime, *, paused: timedelta = timedelta(0), extension_months: int = 0
+    received_at: datetime,
+    *,
+    zone: tzinfo,
+    paused: timedelta = timedelta(0),
+    extension_months: int = 0,
 ) -> datetime:
-    """Return when the answer is due: one calendar month from receipt, plus any extension
-    months, plus the time spent waiting for the requester (R3, R4). Computed in UTC."""
+    """Return when the answer is due, on the organisation's calendar `zone` (R3, R4, R48).
+
+    The day of receipt is the date of `received_at` in `zone`; the period ends on the same date
+    one month later (plus any extension months), or on the last day of that month when it has
+    no such date; a pause for the requester adds the whole days it lasted, rounded down (a pause
+    of 2 days and 20 hours adds 2 days: a short pause never gives the desk a free day). The
+    answer is due by the end of that day: the last instant of it in `zone`, returned in UTC.
+    """
     if paused < timedelta(0):
         raise ValueError("paused time cannot be negative")
     if extension_months < 0:
         raise ValueError("extension_months cannot be negative")
-    received = _utc(received_at, "received_at")
-    return add_months(received, RESPONSE_MONTHS + extension_months) + paused
+    received = _utc(received_at, "received_at").astimezone(zone).date()
+    due = add_months(received, RESPONSE_MONTHS + extension_months) + timedelta(days=paused.days)
+    return end_of_day(due, zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +230,9 @@ class RequestState:
     """What the workflow needs to know about one request; the store keeps it in its columns.
 
     `paused_since` is set exactly while the request waits for the requester; `paused_total` is the
-    sum of the pauses already over. Both only ever grow the deadline.
+    sum of the pauses already over. Both only ever grow the deadline. `zone` is the calendar the
+    deadline is counted on: the organisation's zone when the request was received, kept with it
+    so that a later change of the map does not move the deadlines already given.
     """
 
     status: Status
@@ -222,9 +241,12 @@ class RequestState:
     paused_total: timedelta = timedelta(0)
     extension_months: int = 0
     extension_reason: str | None = None
+    zone: tzinfo = field(kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
+        if not isinstance(self.zone, tzinfo):
+            raise ValueError("zone must be the time zone of the organisation's calendar")
         object.__setattr__(self, "received_at", _utc(self.received_at, "received_at"))
         if self.paused_since is not None:
             object.__setattr__(self, "paused_since", _utc(self.paused_since, "paused_since"))
@@ -240,9 +262,9 @@ class RequestState:
             raise ValueError("an extension and its reason go together")
 
     @classmethod
-    def new(cls, received_at: datetime) -> RequestState:
-        """Return the state of a request just received."""
-        return cls(status=Status.RECEIVED, received_at=received_at)
+    def new(cls, received_at: datetime, *, zone: tzinfo) -> RequestState:
+        """Return the state of a request just received, its deadline counted on `zone`."""
+        return cls(status=Status.RECEIVED, received_at=received_at, zone=zone)
 
     @property
     def is_terminal(self) -> bool:
@@ -257,8 +279,20 @@ class RequestState:
     def due_at(self) -> datetime:
         """The deadline counting the pauses that are over (an ongoing pause is not yet added)."""
         return deadline_for(
-            self.received_at, paused=self.paused_total, extension_months=self.extension_months
+            self.received_at,
+            zone=self.zone,
+            paused=self.paused_total,
+            extension_months=self.extension_months,
         )
+
+    def is_overdue(self, at: datetime) -> bool:
+        """Whether the answer is late at `at`. While the request waits for the requester the
+        clock stands still: it is late only if it already was when the wait began."""
+        if self.is_terminal:
+            return False
+        if self.paused_since is not None:
+            return self.due_at < self.paused_since
+        return _utc(at, "at") > self.due_at
 
     def paused_as_of(self, at: datetime) -> timedelta:
         """Return the total paused time, counting an ongoing pause up to `at`."""
@@ -267,12 +301,16 @@ class RequestState:
         return self.paused_total + max(timedelta(0), _utc(at, "at") - self.paused_since)
 
     def due_as_of(self, at: datetime) -> datetime:
-        """Return the deadline as it stands at `at`: while paused, it moves on with the clock.
+        """Return the deadline as it stands at `at`: while paused, it moves on by a day for each
+        whole day of the pauses so far (`deadline_for`).
 
         Use this, not `due_at`, to decide whether a request is overdue.
         """
         return deadline_for(
-            self.received_at, paused=self.paused_as_of(at), extension_months=self.extension_months
+            self.received_at,
+            zone=self.zone,
+            paused=self.paused_as_of(at),
+            extension_months=self.extension_months,
         )
 
 
@@ -375,8 +413,8 @@ def _extend(
         raise WorkflowError("The deadline has already been extended once: it cannot be again.")
     if months is None or isinstance(months, bool) or not 1 <= months <= MAX_EXTENSION_MONTHS:
         raise WorkflowError("An extension is of one or two months.")
-    original_due = deadline_for(state.received_at, paused=state.paused_as_of(at))
-    if at >= original_due:
+    original_due = deadline_for(state.received_at, zone=state.zone, paused=state.paused_as_of(at))
+    if at > original_due:
         raise WorkflowError(
             "The deadline can no longer be extended: the requester must be told before the "
             "first month ends."
