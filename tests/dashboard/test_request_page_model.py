@@ -184,3 +184,12 @@ def test_the_page_renders_its_model_without_reading_any_database(
         "/dashboard/requests/DSR-2025-000007",
     ):
         assert shown in html, shown
+
+
+def test_a_paused_request_says_how_the_wait_moves_its_deadline(app: Flask) -> None:
+    data_request = _request("DSR-2026-000002", Status.IN_REVIEW)
+    data_request.status = Status.AWAITING_REQUESTER
+    data_request.paused_since = RECEIVED + timedelta(days=1)
+    with app.test_request_context(f"/dashboard/requests/{data_request.reference}"):
+        html = render_request_page(_page(data_request))
+    assert "chaque journée entière" in html  # the pages speak French by default
