@@ -7,12 +7,14 @@ request's status (R3, R4, R5, R8).
 
 from __future__ import annotations
 
-from calendar import monthrange
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from types import MappingProxyType
+
+from dsr.requests.deadlines import aware_utc as _utc
+from dsr.requests.deadlines import deadline_for
 
 
 class RequestType(StrEnum):
@@ -114,7 +116,6 @@ ACTORS: Mapping[Action, frozenset[Actor]] = MappingProxyType(
 """Who may take each action."""
 
 REASON_REQUIRED: frozenset[Action] = frozenset({Action.DENY, Action.FAIL, Action.EXTEND})
-RESPONSE_MONTHS = 1
 MAX_EXTENSION_MONTHS = 2
 
 
@@ -177,52 +178,6 @@ _REASON_MISSING: Mapping[Action, str] = {
     Action.FAIL: "Give the reason for the failure.",
     Action.EXTEND: "Give the reason for the extension: it is sent to the requester.",
 }
-
-
-def _utc(moment: datetime, name: str) -> datetime:
-    """Return `moment` in UTC; refuse a naive datetime, whose instant is unknown."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime, got a naive one")
-    return moment.astimezone(UTC)
-
-
-def add_months(day: date, months: int) -> date:
-    """Add calendar months, clamping the day to the target month (31 January + 1 = 28/29 Feb)."""
-    year, month_index = divmod(day.month - 1 + months, 12)
-    year += day.year
-    month = month_index + 1
-    return day.replace(year=year, month=month, day=min(day.day, monthrange(year, month)[1]))
-
-
-def end_of_day(day: date, zone: tzinfo) -> datetime:
-    """Return the last instant (to the microsecond) of `day` on `zone`'s calendar, in UTC: shown
-    in that zone it is still `day`, whatever the daylight-saving changes of that day."""
-    next_midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
-    return next_midnight.astimezone(UTC) - timedelta(microseconds=1)
-
-
-def deadline_for(
-    received_at: datetime,
-    *,
-    zone: tzinfo,
-    paused: timedelta = timedelta(0),
-    extension_months: int = 0,
-) -> datetime:
-    """Return when the answer is due, on the organisation's calendar `zone` (R3, R4, R48).
-
-    The day of receipt is the date of `received_at` in `zone`; the period ends on the same date
-    one month later (plus any extension months), or on the last day of that month when it has
-    no such date; a pause for the requester adds the whole days it lasted, rounded down (a pause
-    of 2 days and 20 hours adds 2 days: a short pause never gives the desk a free day). The
-    answer is due by the end of that day: the last instant of it in `zone`, returned in UTC.
-    """
-    if paused < timedelta(0):
-        raise ValueError("paused time cannot be negative")
-    if extension_months < 0:
-        raise ValueError("extension_months cannot be negative")
-    received = _utc(received_at, "received_at").astimezone(zone).date()
-    due = add_months(received, RESPONSE_MONTHS + extension_months) + timedelta(days=paused.days)
-    return end_of_day(due, zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +259,7 @@ class RequestState:
         """Return the deadline as it stands at `at`: while paused, it moves on by a day for each
         whole day of the pauses so far (`deadline_for`).
 
-        Use this, not `due_at`, to decide whether a request is overdue.
+        `is_overdue`, not a comparison with `due_at`, tells whether a request is late.
         """
         return deadline_for(
             self.received_at,

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dsr.requests.deadlines import deadline_for, end_of_day
 from dsr.requests.workflow import (
     Action,
     Actor,
@@ -16,8 +17,6 @@ from dsr.requests.workflow import (
     Status,
     WorkflowError,
     apply,
-    deadline_for,
-    end_of_day,
 )
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -88,7 +88,8 @@ def test_the_requester_is_told_the_new_date_and_the_reasons(
     extended = reloaded(store, request_id)
     assert extended.status is Status.VERIFIED
     assert extended.extension_months == 2
-    assert extended.due_at == datetime(2026, 4, 30, 9, 0, tzinfo=UTC)  # 31 Jan + 3 months
+    # 31 January + 3 months: by the end of 30 April in Paris
+    assert extended.due_at == datetime(2026, 4, 30, 21, 59, 59, 999999, tzinfo=UTC)
 
     *_, mail = mails_after_delivery(store, settings, smtp, 3, now=NOW + timedelta(days=10))
     assert mail.message["Subject"] == (
@@ -136,7 +137,8 @@ def test_the_new_date_counts_an_ongoing_pause(
         (2, "   ", 10, "Give the reason"),
         (3, REASON, 10, "one or two months"),
         (0, REASON, 10, "one or two months"),
-        (1, REASON, 28, "can no longer be extended"),  # the first month ended on 28 February
+        # The first month ended with 28 February in Paris: 1 March is too late.
+        (1, REASON, 29, "can no longer be extended"),
     ],
     ids=["no reason", "three months", "zero months", "too late"],
 )

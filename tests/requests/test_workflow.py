@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dsr.requests.deadlines import add_months, deadline_for, end_of_day
 from dsr.requests.workflow import (
     ACTORS,
     TERMINAL,
@@ -20,11 +21,8 @@ from dsr.requests.workflow import (
     RequestState,
     Status,
     WorkflowError,
-    add_months,
     apply,
     available_actions,
-    deadline_for,
-    end_of_day,
 )
 
 S, A = Status, Action

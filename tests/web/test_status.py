@@ -15,9 +15,10 @@ from sqlmodel import select
 from dsr import db
 from dsr.datamap import DEFAULT_MAP_PATH
 from dsr.db import utcnow
+from dsr.requests.deadlines import deadline_for
 from dsr.requests.models import DataRequest
 from dsr.requests.status import change_status
-from dsr.requests.workflow import Action, Actor, Status, deadline_for
+from dsr.requests.workflow import Action, Actor, Status
 from tests.conftest import MakeApp
 from tests.smtp_server import SmtpServer
 from tests.web.conftest import follow_to_status, stored_requests, submit
