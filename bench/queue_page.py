@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, insert, text
@@ -38,6 +39,7 @@ ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCRATCH_DATABASE = "dsr_bench_queue"
 BATCH = 5_000
 NOW = datetime.now(UTC)
+PARIS = ZoneInfo("Europe/Paris")
 OPEN = [status for status in Status if status not in TERMINAL]
 CLOSED = sorted(TERMINAL)
 PLANTED = "-"  # a password hash no password matches: the bench plants the login session  # noqa: S105
@@ -78,7 +80,9 @@ def request_rows(count: int, staff_ids: list[int], rng: random.Random) -> Iterat
         )
         if paused_since is not None and paused_since > NOW:
             paused_since = NOW
-        state = RequestState(status=status, received_at=received_at, paused_since=paused_since)
+        state = RequestState(
+            status=status, received_at=received_at, paused_since=paused_since, zone=PARIS
+        )
         year = received_at.year
         numbers[year] = numbers.get(year, 0) + 1
         email = f"learner{rng.randrange(count * 2 // 3)}@example.org"
@@ -92,6 +96,7 @@ def request_rows(count: int, staff_ids: list[int], rng: random.Random) -> Iterat
             "received_at": received_at,
             "verified_at": None if status in (Status.RECEIVED, Status.EXPIRED) else received_at,
             "due_at": state.due_at,
+            "time_zone": PARIS.key,
             "paused_since": paused_since,
             "paused_total_microseconds": 0,
             "extension_months": 0,

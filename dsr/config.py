@@ -133,9 +133,9 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "CLOSED_REQUEST_RETENTION_DAYS": 5 * 365 + 1,  # R32: five years
         "STUCK_PROCESSING_HOURS": 24,
         "STAFF_LANGUAGE": "fr",
-        # --- the languages and the time zone of the pages (Flask-Babel)
+        # --- the default language of the pages (Flask-Babel); their time zone is the map's
+        # organisation.timezone
         "BABEL_DEFAULT_LOCALE": "fr",
-        "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
     }
 )
 """The one table of the desk's settings and their defaults; each can be set as DSR_<NAME> (or in
@@ -194,6 +194,11 @@ def check_settings(config: Mapping[str, Any]) -> None:
             flag(config.get(name), f"DSR_{name}")
         except ValueError as error:
             raise InsecureConfiguration(str(error)) from None
+    if config.get("BABEL_DEFAULT_TIMEZONE") is not None:
+        raise InsecureConfiguration(
+            "DSR_BABEL_DEFAULT_TIMEZONE is not read: the desk shows dates in the organisation's "
+            "time zone, `organisation.timezone` in the data map. Unset it."
+        )
     if is_production(config):
         check_production(config)
     else:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from inventory.loader import load_data_map
 from inventory.model import DataMap
@@ -56,6 +57,12 @@ def load_map(path: Path) -> DataMap:
 def desk_map(settings: Mapping[str, Any]) -> DataMap:
     """Return the map the desk works from: the one DATA_MAP names, else the default one."""
     return load_map(map_path(settings))
+
+
+def organisation_zone(settings: Mapping[str, Any]) -> ZoneInfo:
+    """Return the organisation's time zone (`organisation.timezone` of the desk's map): the
+    calendar of new requests' deadlines and the zone in which the desk shows every moment."""
+    return desk_map(settings).organisation.zone
 
 
 def system_environment(settings: Mapping[str, Any]) -> dict[str, str]:

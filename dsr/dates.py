@@ -1,32 +1,35 @@
-"""How the desk writes dates and numbers for people: all through Babel, in Paris time.
+"""How the desk writes dates and numbers for people: all through Babel, in the organisation's zone.
 
-Pages follow the locale and time zone of the current request (Flask-Babel); emails, rendered on
-workers outside any request, name their language. Storage stays in UTC; only what is shown moves
-to the organisation's zone.
+Pages follow the locale of the current request and the zone the map names (`organisation.timezone`,
+through Flask-Babel's time zone selector); emails, rendered on workers outside any request, name
+their language and the zone (a request's own: the calendar of its deadline). Storage stays in
+UTC; only what is shown moves to the organisation's zone.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import flask_babel  # type: ignore[import-untyped]
 from babel.dates import format_date
 from flask import current_app
 
-from dsr.config import DEFAULTS
+from dsr.datamap import organisation_zone
 from dsr.languages import Language
 
-SHOWN_TIMEZONE = ZoneInfo(str(DEFAULTS["BABEL_DEFAULT_TIMEZONE"]))
-"""The organisation's zone, in which people read dates: the default of BABEL_DEFAULT_TIMEZONE,
-the setting the pages read through `pages_zone`."""
 
-
-def written_date(moment: datetime, language: Language) -> str:
-    """Return the calendar date of `moment` in Paris as a letter writes it: "28 février 2026",
+def written_date(moment: datetime, language: Language, zone: tzinfo) -> str:
+    """Return the calendar date of `moment` in `zone` as a letter writes it: "28 février 2026",
     "28 February 2026"."""
-    local = moment.astimezone(SHOWN_TIMEZONE).date()
+    local = moment.astimezone(zone).date()
     return str(format_date(local, format="d MMMM y", locale=Language(language).value))
+
+
+def days_between(start: datetime, end: datetime, zone: tzinfo) -> int:
+    """Return how many days `end` is after `start` on `zone`'s calendar (negative when before):
+    a request due by the end of tomorrow has 1 day left all through today."""
+    return (end.astimezone(zone).date() - start.astimezone(zone).date()).days
 
 
 def shown_date(moment: datetime) -> str:
@@ -62,5 +65,5 @@ def shown_decimal(value: float) -> str:
 
 
 def pages_zone() -> ZoneInfo:
-    """Return the time zone the pages show times in (BABEL_DEFAULT_TIMEZONE, in the settings)."""
-    return ZoneInfo(str(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+    """Return the time zone the pages show times in: the organisation's, as the map names it."""
+    return organisation_zone(current_app.config)

@@ -16,7 +16,7 @@ from typing import Any, cast
 import flask_babel  # type: ignore[import-untyped]
 from flask import Flask, current_app, request, session
 
-from dsr.dates import shown_date
+from dsr.dates import pages_zone, shown_date
 from dsr.languages import Language
 
 LANGUAGES: tuple[str, ...] = tuple(language.value for language in Language)
@@ -51,6 +51,11 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES, default=default)
 
 
+def select_timezone() -> str:
+    """Return the zone the pages show moments in: the organisation's, from the map."""
+    return pages_zone().key
+
+
 def current_language() -> Language:
     """Return the language of the current request, as the store names it."""
     return Language(str(flask_babel.get_locale() or select_locale()).split("_")[0])
@@ -81,7 +86,7 @@ def actor_shown(label: str) -> str:
 
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel to `app` and give templates the language, actor labels and date format."""
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.globals.update(
         current_language=current_language,
         languages=LANGUAGES,

@@ -19,7 +19,7 @@ import base64
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from functools import cache, partial
 from gettext import NullTranslations
@@ -42,7 +42,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import Flowable
 
-from exports.dates import short_date, short_datetime
+from exports.dates import as_instant, short_date, short_datetime
 from exports.pdf import (
     FONT_BOLD,
     FONT_REGULAR,
@@ -129,8 +129,20 @@ def format_number(value: int | float | Decimal, lang: str) -> str:
     return text.replace("\u202f", "\u00a0")
 
 
-def format_value(value: Any, lang: str, translations: NullTranslations) -> str:
-    """Write one collected value as plain text for the reader (`translations` in `lang`)."""
+def format_value(
+    value: Any,
+    lang: str,
+    translations: NullTranslations,
+    *,
+    zone: tzinfo,
+    stored_zone: tzinfo,
+    date_only: bool = False,
+) -> str:
+    """Write one collected value as plain text for the reader (`translations` in `lang`).
+
+    A moment is shown in `zone` (the organisation's), one stored without a zone read first in
+    `stored_zone` (its system's); a value of a date column (`date_only`) is a date, never with
+    a time, even when the driver returns it as a datetime."""
     if value is None or value == "":
         return EMPTY
     if isinstance(value, bool):
@@ -138,8 +150,10 @@ def format_value(value: Any, lang: str, translations: NullTranslations) -> str:
         return t.pgettext("report", "Yes") if value else t.pgettext("report", "No")
     if isinstance(value, int | float | Decimal):
         return format_number(value, lang)
+    if isinstance(value, datetime) and date_only:
+        return short_date(value.date(), lang)
     if isinstance(value, datetime):
-        return short_datetime(value, lang)
+        return short_datetime(as_instant(value, stored_zone), lang, zone)
     if isinstance(value, date):
         return short_date(value, lang)
     if isinstance(value, time):
@@ -245,6 +259,7 @@ class _TableGroup:
     table: str
     fields: list[Field_]
     count: int
+    dates: frozenset[str]  # the fields (`table.column`) of date columns
 
 
 class _ReportStory:
@@ -301,11 +316,11 @@ class _ReportStory:
             (t.pgettext("report", "Verified email address"), request.requester_email),
             (
                 t.pgettext("report", "Request received on"),
-                short_datetime(request.received_at, self.lang),
+                short_datetime(request.received_at, self.lang, organisation.zone),
             ),
             (
                 t.pgettext("report", "Answer prepared on"),
-                short_datetime(request.completed_at, self.lang),
+                short_datetime(request.completed_at, self.lang, organisation.zone),
             ),
         ]
         controller_rows: list[tuple[str, CellValue]] = [
@@ -396,12 +411,14 @@ class _ReportStory:
     def _groups(self, category_id: str) -> list[_TableGroup]:
         category = self.data_map.categories[category_id]
         counts = self.collection.counts[category_id]
+        types = self.collection.field_types.get(category_id, {})
+        dates = frozenset(column for column, kind in types.items() if kind == "date")
         groups: dict[tuple[str, str], list[Field_]] = {}
         for f in category.fields:
             if f.disclose:
                 groups.setdefault((f.system or category.system, f.table), []).append(f)
         return [
-            _TableGroup(system, table, fields, counts[f"{system}.{table}"])
+            _TableGroup(system, table, fields, counts[f"{system}.{table}"], dates)
             for (system, table), fields in groups.items()
             if counts.get(f"{system}.{table}")
         ]
@@ -505,7 +522,14 @@ class _ReportStory:
             if f.third_party and not row.owned:
                 cells.append(self.t.pgettext("report", "[redacted: another person's data]"))
             else:
-                value = format_value(row.values.get(f.name), self.lang, self.t)
+                value = format_value(
+                    row.values.get(f.name),
+                    self.lang,
+                    self.t,
+                    zone=self.data_map.organisation.zone,
+                    stored_zone=self.data_map.system_zone(group.system),
+                    date_only=f.column in group.dates,
+                )
                 cells.append(self._cut(value))
         return cells
 

@@ -148,10 +148,13 @@ def render_erasure_certificate(
             t.pgettext("certificate", "Request"),
             [
                 (t.pgettext("certificate", "Reference"), request.reference),
-                (t.pgettext("certificate", "Received on"), long_date(request.received_at, lang)),
+                (
+                    t.pgettext("certificate", "Received on"),
+                    long_date(request.received_at, lang, organisation.zone),
+                ),
                 (
                     t.pgettext("certificate", "Carried out on"),
-                    long_date(request.completed_at, lang),
+                    long_date(request.completed_at, lang, organisation.zone),
                 ),
                 (
                     t.pgettext("certificate", "Controller"),

@@ -1,19 +1,18 @@
-"""How the documents write dates: Babel patterns, in Paris time, as each reader expects them.
+"""How the documents write dates: Babel patterns, in the organisation's zone, as each reader
+expects them.
 
 French readers get numeric dates (25/11/2026), English readers the month's short name
-(25 Nov 2026); a letter-like date is written out (2 mars 2026, 2 March 2026). Stored moments
-are UTC; a naive value is taken as UTC, which is how the stores keep them.
+(25 Nov 2026); a letter-like date is written out (2 mars 2026, 2 March 2026). Every moment is
+shown in the zone the caller names (the map's `organisation.timezone`). The desk's own moments
+are aware; a time an organisation's system stored without a zone is first read in that system's
+zone (`as_instant`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, tzinfo
 
 from babel.dates import format_date, format_datetime
-
-SHOWN_TIMEZONE = ZoneInfo("Europe/Paris")
-"""The organisation's zone, in which the documents show moments."""
 
 _SHORT_DATE = {"fr": "dd/MM/y", "en": "d MMM y"}
 _EDITION_DATE = {"fr": "dd/MM/y", "en": "y-MM-dd"}
@@ -24,23 +23,36 @@ def _language(lang: str) -> str:
     return "fr" if lang == "fr" else "en"
 
 
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("a moment without a zone: read it in its system's zone (as_instant)")
+    return moment
+
+
+def as_instant(value: datetime, stored_zone: tzinfo) -> datetime:
+    """Return `value` as an instant: one stored without a zone is a wall-clock time in
+    `stored_zone`, the zone of the system that stored it (the earlier of a repeated hour)."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return value
+    return value.replace(tzinfo=stored_zone)
+
+
 def short_date(value: date, lang: str) -> str:
     """25/11/2026 in French, 25 Nov 2026 in English."""
     lang = _language(lang)
     return str(format_date(value, _SHORT_DATE[lang], locale=lang))
 
 
-def short_datetime(value: datetime, lang: str) -> str:
-    """A moment in Paris time, to the minute: 25/11/2026 14:05, 25 Nov 2026 14:05."""
+def short_datetime(value: datetime, lang: str, zone: tzinfo) -> str:
+    """A moment in `zone`, to the minute: 25/11/2026 14:05, 25 Nov 2026 14:05."""
     lang = _language(lang)
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     pattern = f"{_SHORT_DATE[lang]} HH:mm"
-    return str(format_datetime(aware, pattern, tzinfo=SHOWN_TIMEZONE, locale=lang))
+    return str(format_datetime(_aware(value), pattern, tzinfo=zone, locale=lang))
 
 
-def long_date(moment: datetime, lang: str) -> str:
-    """The calendar day of `moment` in Paris, written out (2 mars 2026 / 2 March 2026)."""
-    local = moment.astimezone(SHOWN_TIMEZONE).date()
+def long_date(moment: datetime, lang: str, zone: tzinfo) -> str:
+    """The calendar day of `moment` in `zone`, written out (2 mars 2026 / 2 March 2026)."""
+    local = _aware(moment).astimezone(zone).date()
     return str(format_date(local, format="long", locale=_LONG_DATE_LOCALE[_language(lang)]))
 
 

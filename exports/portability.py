@@ -15,15 +15,15 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal
 from gettext import NullTranslations
 from typing import IO, Any, BinaryIO
 
 from exports.access_report import ReportRequest
 from exports.csv_safe import neutralise_cell
-from exports.dates import short_datetime
+from exports.dates import as_instant, short_datetime
 from inventory.collection import CollectedRow, Collection
 from inventory.model import Category, DataMap, Field_, LegalBasis
 
@@ -37,11 +37,11 @@ def is_portable(category: Category) -> bool:
     return category.provenance.portable and category.legal_basis in PORTABLE_BASES
 
 
-def machine_value(value: Any) -> Any:
-    """Return a collected value as JSON: ISO 8601 (UTC) for moments, strings for decimals."""
+def machine_value(value: Any, stored_zone: tzinfo) -> Any:
+    """Return a collected value as JSON: ISO 8601 (UTC) for moments, a time stored without a
+    zone read in `stored_zone` (its system's); strings for decimals."""
     if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return as_instant(value, stored_zone).astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -51,8 +51,8 @@ def machine_value(value: Any) -> Any:
     return value
 
 
-def _csv_cell(value: Any) -> str:
-    value = machine_value(value)
+def _csv_cell(value: Any, stored_zone: tzinfo) -> str:
+    value = machine_value(value, stored_zone)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -91,6 +91,7 @@ def write_portability_zip(
     """
     lang = "fr" if request.language == "fr" else "en"
     t = translations
+    zones = {system: data_map.system_zone(system) for system in data_map.systems}
     portable = [
         category_id
         for category_id in collection.categories
@@ -123,7 +124,7 @@ def write_portability_zip(
     ) % {
         "organisation": data_map.organisation.name,
         "reference": request.reference,
-        "completed_at": short_datetime(request.completed_at, lang),
+        "completed_at": short_datetime(request.completed_at, lang, data_map.organisation.zone),
         "categories": listing or t.pgettext("export", "(no portable data was found)"),
     }
     with zipfile.ZipFile(out, "w") as archive:
@@ -132,9 +133,11 @@ def write_portability_zip(
             category = data_map.categories[category_id]
             types = collection.field_types.get(category_id, {})
             with archive.open(_entry(f"{category_id}.json"), "w") as raw:
-                _write_json(raw, category_id, category, types, _own_rows(collection, category_id))
+                _write_json(
+                    raw, category_id, category, types, zones, _own_rows(collection, category_id)
+                )
             with archive.open(_entry(f"{category_id}.csv"), "w") as raw:
-                _write_csv(raw, category, lang, _own_rows(collection, category_id))
+                _write_csv(raw, category, lang, zones, _own_rows(collection, category_id))
 
 
 def _write_json(
@@ -142,6 +145,7 @@ def _write_json(
     category_id: str,
     category: Category,
     types: dict[str, str],
+    zones: Mapping[str, tzinfo],
     rows: Iterator[CollectedRow],
 ) -> None:
     """Stream one category as JSON: its description and schema, then its records one by one."""
@@ -168,7 +172,7 @@ def _write_json(
     separator = "\n  "
     for row in rows:
         record = {
-            f.column: machine_value(row.values.get(f.name))
+            f.column: machine_value(row.values.get(f.name), zones[row.system])
             for f in fields
             if f.table == row.table and (f.system or category.system) == row.system
         }
@@ -179,7 +183,13 @@ def _write_json(
     text.detach()
 
 
-def _write_csv(raw: IO[bytes], category: Category, lang: str, rows: Iterator[CollectedRow]) -> None:
+def _write_csv(
+    raw: IO[bytes],
+    category: Category,
+    lang: str,
+    zones: Mapping[str, tzinfo],
+    rows: Iterator[CollectedRow],
+) -> None:
     """Stream one category as CSV for a spreadsheet: one column per field, blank where n/a."""
     fields = _fields(category)
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
@@ -188,7 +198,7 @@ def _write_csv(raw: IO[bytes], category: Category, lang: str, rows: Iterator[Col
     for row in rows:
         writer.writerow(
             [
-                _csv_cell(row.values.get(f.name))
+                _csv_cell(row.values.get(f.name), zones[row.system])
                 if f.table == row.table and (f.system or category.system) == row.system
                 else ""
                 for f in fields

@@ -12,10 +12,13 @@ from datetime import timedelta
 from enum import StrEnum
 from gettext import NullTranslations
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 LANGUAGES = ("fr", "en")
+DEFAULT_TIMEZONE = "Europe/Paris"
+"""The organisation's zone when its map names none."""
 IDENT_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
 COLUMN_REF_RE = r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$"
 _DURATION_RE = re.compile(
@@ -394,11 +397,27 @@ class DatabaseUrl(Strict):
     default: str
 
 
+def _known_zone(value: str) -> str:
+    """Accept an IANA time zone name this machine knows (Europe/Paris); refuse anything else."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"`{value}` is not a known IANA time zone name (such as Europe/Paris or "
+            "America/New_York)"
+        ) from None
+    return value
+
+
 class System(Strict):
-    """A database holding personal data, reached through a SQLAlchemy URL."""
+    """A database holding personal data, reached through a SQLAlchemy URL.
+
+    `timezone` is the zone of the times it stores without one (a naive DATETIME); None means the
+    organisation's."""
 
     title: LocalText
     url: DatabaseUrl
+    timezone: str | None = None
     tables: dict[str, Table] = Field(min_length=1)
     description: LocalText | None = None
     not_personal: list[str] = Field(
@@ -406,6 +425,11 @@ class System(Strict):
         description="`table.column` (or `table`) reviewed and found to hold no personal data, "
         "so that `map check --live` stops reporting them",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else _known_zone(value)
 
 
 class Contact(Strict):
@@ -417,7 +441,11 @@ class Contact(Strict):
 
 
 class Organisation(Strict):
+    """Who answers the requests. `timezone` is the calendar of its deadlines and of every date
+    the desk shows (Art. 12(3): one month from the day of receipt, in that zone)."""
+
     name: str
+    timezone: str = DEFAULT_TIMEZONE
     address: str
     controller: Contact
     dpo: Contact
@@ -427,6 +455,15 @@ class Organisation(Strict):
     automated_decisions: LocalText
     transfers_outside_eu: LocalText
     data_subjects: list[LocalText] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _known_zone(value)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class Recipient(Strict):
@@ -448,6 +485,10 @@ class DataMap(Strict):
     recipients: dict[str, Recipient] = Field(default_factory=dict)
     categories: dict[str, Category] = Field(min_length=1)
     changes: SubjectChanges = Field(default_factory=SubjectChanges)
+
+    def system_zone(self, system: str) -> ZoneInfo:
+        """Return the zone in which `system` stores its times without a zone."""
+        return ZoneInfo(self.systems[system].timezone or self.organisation.timezone)
 
     def fields_of_table(self, system: str, table: str) -> list[tuple[str, Field_]]:
         """Return (category id, field) for every mapped column of one table."""

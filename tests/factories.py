@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -20,6 +21,7 @@ from dsr.languages import Language
 from dsr.requests.models import DataRequest, next_reference
 from dsr.requests.status import change_status, get_by_reference
 from dsr.requests.workflow import Action, Actor, RequestState, RequestType, Status
+from inventory.model import DEFAULT_TIMEZONE
 
 RECEIVED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EMAIL = "Zoe.Lefevre@Example.org"
@@ -35,11 +37,13 @@ def make_request(
     language: Language = Language.EN,
     paused_since: datetime | None = None,
     audited: bool = True,
+    time_zone: str = DEFAULT_TIMEZONE,
     **fields: Any,
 ) -> DataRequest:
     """Add a request in `status`, with the state a request there has (verified an hour after
     receipt past `received`, paused two days after receipt while awaiting the requester) and,
-    when `audited`, the requester's event of its filing. `fields` set any other column or
+    when `audited`, the requester's event of its filing; its deadline is counted on the calendar
+    of `time_zone`. `fields` set any other column or
     replace a derived one (`verified_at`, `due_at`). With a session it is flushed; with an
     engine, committed."""
     if isinstance(session_or_engine, Engine):
@@ -53,6 +57,7 @@ def make_request(
                 language=language,
                 paused_since=paused_since,
                 audited=audited,
+                time_zone=time_zone,
                 **fields,
             )
     session = session_or_engine
@@ -60,7 +65,9 @@ def make_request(
         paused_since = None
     elif paused_since is None:
         paused_since = received_at + timedelta(days=2)
-    state = RequestState(status=status, received_at=received_at, paused_since=paused_since)
+    state = RequestState(
+        status=status, received_at=received_at, paused_since=paused_since, zone=ZoneInfo(time_zone)
+    )
     verified = status not in (Status.RECEIVED, Status.EXPIRED)
     columns: dict[str, Any] = {
         "type": request_type,
@@ -71,6 +78,7 @@ def make_request(
         "received_at": received_at,
         "verified_at": received_at + timedelta(hours=1) if verified else None,
         "due_at": state.due_at,
+        "time_zone": time_zone,
         "paused_since": paused_since,
         **fields,
     }

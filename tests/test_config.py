@@ -159,3 +159,9 @@ def test_a_command_checks_its_secrets_not_the_web_servers_defaults(tmp_path: Pat
     assert settings.signing(with_given=True)["REPORTS_DIR"] == "/srv/reports"
     with pytest.raises(InsecureConfiguration, match="DSR_SECRET_KEY is not set"):
         check_settings(checked)
+
+
+def test_a_time_zone_of_the_pages_apart_from_the_maps_is_refused() -> None:
+    with pytest.raises(InsecureConfiguration, match="organisation.timezone"):
+        check_settings({"BABEL_DEFAULT_TIMEZONE": "UTC"})
+    assert "BABEL_DEFAULT_TIMEZONE" not in DEFAULTS

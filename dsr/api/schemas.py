@@ -137,7 +137,8 @@ class RequestDocument(BaseModel):
     received_at: UtcDateTime
     verified_at: UtcDateTime | None
     due_at: UtcDateTime = Field(
-        description="When the answer is due, as of now (it moves on while paused)."
+        description="When the answer is due, as of now: the last instant of the due day on the "
+        "organisation's calendar (a wait for the requester adds its whole days)."
     )
     status_callback_urls: list[str]
 

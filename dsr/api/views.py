@@ -32,6 +32,7 @@ from dsr.api.schemas import (
     error_items,
 )
 from dsr.background import deliver_after_commit
+from dsr.datamap import organisation_zone
 from dsr.db import get_session, utcnow
 from dsr.extensions import limiter
 from dsr.requests import api_filing, service
@@ -232,6 +233,7 @@ def create_request() -> Response:
             api_client_name=client.name,
             idempotency_key=key,
             now=utcnow(),
+            zone=organisation_zone(current_app.config),
             links=current_links(),
         )
     except api_filing.IdempotencyConflict as error:

@@ -24,7 +24,7 @@ from dsr.dates import pages_zone, shown_decimal, shown_month, shown_percent
 from dsr.db import get_session, table_of, utcnow
 from dsr.i18n import gettext
 from dsr.requests.labels import REQUEST_TYPE_LABELS
-from dsr.requests.models import DataRequest
+from dsr.requests.models import STATE_COLUMNS, DataRequest, state_of
 from dsr.requests.workflow import RequestState, RequestType, Status
 
 MONTHS_SHOWN = 12
@@ -127,31 +127,13 @@ def answered_requests(
     )
     rows = db_session.execute(
         select(
-            requests.c.status,
-            requests.c.received_at,
-            requests.c.paused_since,
-            requests.c.paused_total_microseconds,
-            requests.c.extension_months,
-            requests.c.extension_reason,
+            *(requests.c[name] for name in STATE_COLUMNS),
             answers.c.answered_at,
         )
         .join(answers, answers.c.request_id == requests.c.id)
         .where(answers.c.answered_at >= since, answers.c.answered_at < until)
     )
-    return [
-        AnsweredRequest(
-            state=RequestState(
-                status=row.status,
-                received_at=row.received_at,
-                paused_since=row.paused_since,
-                paused_total=timedelta(microseconds=row.paused_total_microseconds),
-                extension_months=row.extension_months,
-                extension_reason=row.extension_reason,
-            ),
-            answered_at=row.answered_at,
-        )
-        for row in rows
-    ]
+    return [AnsweredRequest(state=state_of(row), answered_at=row.answered_at) for row in rows]
 
 
 # --- the rules ----------------------------------------------------------------------------------

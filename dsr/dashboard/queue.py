@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -25,12 +25,12 @@ from dsr.accounts.access import for_any_staff
 from dsr.addresses import normalize_email
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import QueueFilterForm, SearchForm
-from dsr.dates import SHOWN_TIMEZONE
+from dsr.dates import days_between
 from dsr.db import get_session, table_of, utcnow
 from dsr.requests.assignment import assignable_staff
-from dsr.requests.models import DataRequest
+from dsr.requests.models import STATE_COLUMNS, DataRequest, state_of
 from dsr.requests.status import normalize_reference
-from dsr.requests.workflow import TERMINAL, RequestType, Status
+from dsr.requests.workflow import TERMINAL, RequestState, RequestType, Status
 
 PER_PAGE = 50
 MAX_PAGE = 10_000
@@ -99,29 +99,18 @@ class QueuePage:
         return self.page > 1
 
 
-def paris_date(moment: datetime) -> date:
-    """Return the calendar date of `moment` in Europe/Paris, where the deadlines are read."""
-    return moment.astimezone(SHOWN_TIMEZONE).date()
-
-
-def due_as_of(due_at: datetime, paused_since: datetime | None, now: datetime) -> datetime:
-    """Return the deadline at `now`: an ongoing pause pushes it on with the clock."""
-    if paused_since is None:
-        return due_at
-    return due_at + max(timedelta(0), now - paused_since)
-
-
-def urgency_of(status: Status, due: datetime, now: datetime) -> tuple[int | None, Urgency]:
-    """Return the days left to the deadline (Paris dates; negative when overdue) and how urgent
-    the request is. A closed request has no deadline left."""
-    if status in TERMINAL:
-        return None, Urgency.CLOSED
-    days_left = (paris_date(due) - paris_date(now)).days
-    if due < now:
-        return days_left, Urgency.OVERDUE
+def urgency_of(state: RequestState, now: datetime) -> tuple[datetime, int | None, Urgency]:
+    """Return the deadline as it stands at `now`, the days left to it (on the request's calendar;
+    negative when overdue) and how urgent the request is. A closed request has no days left."""
+    due = state.due_as_of(now)
+    if state.is_terminal:
+        return due, None, Urgency.CLOSED
+    days_left = days_between(now, due, state.zone)
+    if state.is_overdue(now):
+        return due, days_left, Urgency.OVERDUE
     if days_left <= DUE_SOON_DAYS:
-        return days_left, Urgency.DUE_SOON
-    return days_left, Urgency.ON_TRACK
+        return due, days_left, Urgency.DUE_SOON
+    return due, days_left, Urgency.ON_TRACK
 
 
 def is_reference(text: str) -> bool:
@@ -139,7 +128,7 @@ def _conditions(query: QueueQuery, now: datetime) -> list[ColumnElement[bool]]:
     if query.request_type is not None:
         conditions.append(requests.c.type == query.request_type.value)
     if query.overdue:
-        # Paused, a deadline moves on with the clock: overdue only if it was so when paused.
+        # Paused, the clock stands still: overdue only if it was so when paused (is_overdue).
         conditions.append(requests.c.status.in_([status.value for status in OPEN_STATUSES]))
         conditions.append(
             or_(
@@ -180,10 +169,9 @@ def queue_page(
             requests.c.reference,
             requests.c.type,
             requests.c.status,
-            requests.c.received_at,
             requests.c.due_at,
-            requests.c.paused_since,
             requests.c.assignee_id,
+            *(requests.c[name] for name in STATE_COLUMNS),
         )
         .where(*_conditions(query, now))
         .order_by(*order)
@@ -194,8 +182,7 @@ def queue_page(
     rows = []
     for row in found[:per_page]:
         status = Status(row.status)
-        due = due_as_of(row.due_at, row.paused_since, now)
-        days_left, urgency = urgency_of(status, due, now)
+        due, days_left, urgency = urgency_of(state_of(row), now)
         rows.append(
             QueueRow(
                 id=row.id,

@@ -30,7 +30,7 @@ from dsr.dashboard.forms import (
     ResumeForm,
     VerifyForm,
 )
-from dsr.dashboard.queue import Urgency, due_as_of, urgency_of
+from dsr.dashboard.queue import Urgency, urgency_of
 from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, changes_panel, delivery_panel
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_minute
@@ -275,8 +275,7 @@ def gather_request_page(
     data_map = desk_map(current_app.config)
     acting = can_act(current_staff())
     now = utcnow()
-    due = due_as_of(data_request.due_at, data_request.paused_since, now)
-    days_left, urgency = urgency_of(data_request.status, due, now)
+    due, days_left, urgency = urgency_of(data_request.state, now)
     staff = list(assignment.assignable_staff(db_session=db_session))
     staff_names = dict(staff)
     language = current_language().value

@@ -192,7 +192,7 @@ def send_reports(
         dedup_key=f"report-ready:{request.id}",
         now=now,
         download_url=download_url(token),
-        expires_on=written_date(expires_at, request.language),
+        expires_on=written_date(expires_at, request.language, request.zone),
         downloads=min(report.downloads_left for report in reports),
         encrypted=method is DeliveryMethod.ENCRYPTED,
         with_archive=any(report.kind is ReportKind.ZIP for report in reports),

@@ -279,7 +279,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             EmailKind.ERASURE_DONE,
             dedup_key=f"erasure-done:{request.id}",
             now=now,
-            done_on=written_date(now, request.language),
+            done_on=written_date(now, request.language, request.zone),
             summary=certificate_summary(
                 data_map,
                 outcomes_by_category,

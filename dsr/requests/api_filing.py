@@ -4,6 +4,7 @@ once per idempotency key."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -39,11 +40,13 @@ def submit_verified_request(
     api_client_name: str,
     idempotency_key: str | None,
     now: datetime,
+    zone: ZoneInfo,
     links: LinkSigner,
 ) -> SubmitResult:
     """File a request for an API client that has already authenticated its learner: it is created
     verified (actor system, audited as vouched for by the client) and the learner is emailed the
-    link of its status page.
+    link of its status page. Its deadline is counted on the calendar of `zone`, the
+    organisation's.
 
     A key this client already used returns its request unchanged (reused=True) when the input is
     the same, and raises IdempotencyConflict otherwise. Raise RequestError on invalid input.
@@ -64,6 +67,7 @@ def submit_verified_request(
         wanted,
         reference="",
         now=now,
+        zone=zone,
         created_via=Channel.API,
         api_client_id=api_client_id,
         idempotency_key=idempotency_key,

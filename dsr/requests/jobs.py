@@ -19,7 +19,8 @@ from sqlmodel import Session, col, select
 from dsr import db
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.audit.models import RequestEvent, record_action
-from dsr.dates import written_date
+from dsr.datamap import organisation_zone
+from dsr.dates import days_between, written_date
 from dsr.languages import Language
 from dsr.outbox.emails import RenderedEmail, render_email
 from dsr.outbox.models import OutboxMessage
@@ -98,7 +99,7 @@ def send_deadline_notices(
                 language,
                 reference=request.reference,
                 days=days,
-                due_on=written_date(due, language),
+                due_on=written_date(due, language, request.zone),
                 status=request.status.value,
                 request_type=request.type.value,
             )
@@ -131,8 +132,8 @@ def _send_digest(
                 "reference": request.reference,
                 "type": request.type.value,
                 "status": request.status.value,
-                "due_on": written_date(request.state.due_as_of(now), language),
-                "days_left": (request.state.due_as_of(now) - now).days,
+                "due_on": written_date(request.state.due_as_of(now), language, request.zone),
+                "days_left": days_between(now, request.state.due_as_of(now), request.zone),
             }
             for request in requests
         ]
@@ -141,7 +142,7 @@ def _send_digest(
             language,
             count=len(rows),
             requests=rows,
-            today=written_date(now, language),
+            today=written_date(now, language, organisation_zone(settings.run)),
         )
         for staff in _deadline_staff(db_session):
             key = f"deadline_digest:{now.date().isoformat()}:{staff.id}"

@@ -10,6 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Self
+from zoneinfo import ZoneInfo
 
 from pydantic import model_validator
 from sqlalchemy import (
@@ -37,6 +38,7 @@ MESSAGE_MAX = 5000
 RECTIFICATION_MAX = 2000
 IDEMPOTENCY_KEY_MAX = 128
 REFERENCE_PREFIX = "DSR"
+ZONE_NAME_MAX = 64
 
 
 class Channel(StrEnum):
@@ -99,6 +101,8 @@ class DataRequest(DataRequestBase, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     due_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    # The organisation's zone (IANA name) when the request was received: its deadline's calendar.
+    time_zone: str = Field(max_length=ZONE_NAME_MAX)
     paused_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paused_total_microseconds: int = Field(default=0, sa_type=BigInteger)
     extension_months: int = Field(default=0)
@@ -121,13 +125,15 @@ class DataRequest(DataRequestBase, table=True):
         *,
         reference: str,
         now: datetime,
+        zone: ZoneInfo,
         created_via: Channel = Channel.WEB,
         api_client_id: int | None = None,
         idempotency_key: str | None = None,
     ) -> DataRequest:
         """Return a new request for the checked input `wanted`, received at `now`, in the
-        workflow's first state (not yet added to a session)."""
-        state = RequestState.new(now)
+        workflow's first state (not yet added to a session), its deadline counted on the
+        calendar of `zone`, the organisation's."""
+        state = RequestState.new(now, zone=zone)
         return cls(
             reference=reference,
             type=wanted.type,
@@ -139,6 +145,7 @@ class DataRequest(DataRequestBase, table=True):
             status=state.status,
             received_at=state.received_at,
             due_at=state.due_at,
+            time_zone=zone.key,
             created_via=created_via,
             api_client_id=api_client_id,
             idempotency_key=idempotency_key,
@@ -149,17 +156,14 @@ class DataRequest(DataRequestBase, table=True):
         return timedelta(microseconds=self.paused_total_microseconds)
 
     @property
+    def zone(self) -> ZoneInfo:
+        """The calendar of this request's deadline and of the dates the desk shows it with."""
+        return ZoneInfo(self.time_zone)
+
+    @property
     def state(self) -> RequestState:
         """Return what the workflow needs to know about this request."""
-        return RequestState(
-            status=self.status,
-            received_at=self.received_at,
-            paused_since=self.paused_since,
-            paused_total=self.paused_total,
-            extension_months=self.extension_months,
-            extension_reason=self.extension_reason,
-            extension_ground=self.extension_ground,
-        )
+        return state_of(self)
 
     def store_state(self, state: RequestState) -> None:
         """Keep the state returned by `workflow.apply`: the only way a status changes."""
@@ -178,6 +182,34 @@ class DataRequest(DataRequestBase, table=True):
         token = secrets.token_urlsafe(32)
         self.status_token_hash = token_digest(token)
         return token
+
+
+STATE_COLUMNS = (
+    "status",
+    "received_at",
+    "paused_since",
+    "paused_total_microseconds",
+    "extension_months",
+    "extension_reason",
+    "extension_ground",
+    "time_zone",
+)
+"""The columns of `dsr_request` that hold a request's workflow state (see `state_of`)."""
+
+
+def state_of(row: Any) -> RequestState:
+    """Return the workflow state held in `row`'s `STATE_COLUMNS`: a request, or a row of a
+    query that reads those columns rather than whole requests (the queue, the figures)."""
+    return RequestState(
+        status=row.status,
+        received_at=row.received_at,
+        paused_since=row.paused_since,
+        paused_total=timedelta(microseconds=row.paused_total_microseconds),
+        extension_months=row.extension_months,
+        extension_reason=row.extension_reason,
+        extension_ground=row.extension_ground,
+        zone=ZoneInfo(row.time_zone),
+    )
 
 
 class ReferenceCounter(SQLModel, table=True):

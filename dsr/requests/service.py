@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
@@ -59,14 +60,15 @@ def submit_request(
     message: str | None,
     rectification: str | None,
     now: datetime,
+    zone: ZoneInfo,
     links: LinkSigner,
 ) -> SubmitResult:
     """File a request (status received, audited) or carry on an identical open one, then queue the
     email that proves the address: a fresh single-use link (older links stop working).
 
     An identical open request (same address and type, not terminal) is reused as it is; if it is
-    already verified, the email brings a new status-page link instead. Raise RequestError on
-    invalid input.
+    already verified, the email brings a new status-page link instead. A new request's deadline
+    is counted on the calendar of `zone`, the organisation's. Raise RequestError on invalid input.
     """
     wanted = checked_request(
         email=email,
@@ -104,7 +106,10 @@ def submit_request(
         return SubmitResult(request=existing, reused=True)
 
     request = DataRequest.received(
-        wanted, reference=next_reference(db_session=db_session, received_at=now), now=now
+        wanted,
+        reference=next_reference(db_session=db_session, received_at=now),
+        now=now,
+        zone=zone,
     )
     db_session.add(request)
     db_session.flush()
@@ -229,7 +234,7 @@ def cancel_request(*, db_session: Session, request: DataRequest, now: datetime) 
         EmailKind.CANCELLED,
         dedup_key=f"cancelled:{request.id}",
         now=now,
-        cancelled_on=written_date(now, request.language),
+        cancelled_on=written_date(now, request.language, request.zone),
     )
     db_session.flush()
 
@@ -309,7 +314,7 @@ def _send_verification(
         EmailKind.VERIFICATION,
         dedup_key=f"verification:{request.id}:{nonce}",
         now=now,
-        received_on=written_date(request.received_at, request.language),
+        received_on=written_date(request.received_at, request.language, request.zone),
         verify_url=links.verify_url(token),
         valid_hours=int(links.max_age.total_seconds() // 3600),
         message=request.message,
@@ -336,7 +341,7 @@ def send_status_link(
         dedup_key=f"status-link:{request.id}:{token_digest(token)[:32]}",
         now=now,
         status_url=links.status_url(token),
-        due_on=written_date(request.state.due_as_of(now), request.language),
+        due_on=written_date(request.state.due_as_of(now), request.language, request.zone),
         already_verified=already_verified,
     )
     return token

@@ -153,7 +153,7 @@ def _ask(
         now=now,
         status_url=links.status_url(token),
         reason=text,
-        due_on=written_date(request.state.due_at, request.language),
+        due_on=written_date(request.state.due_at, request.language, request.zone),
     )
     db_session.flush()
 
@@ -296,7 +296,7 @@ def deny(
         dedup_key=f"denied:{request.id}",
         now=now,
         reason=fact.reason,
-        received_on=written_date(request.received_at, request.language),
+        received_on=written_date(request.received_at, request.language, request.zone),
     )
     db_session.flush()
 
@@ -340,6 +340,6 @@ def extend(
         months=request.extension_months,
         ground=request.extension_ground.value,
         reason=request.extension_reason,
-        due_on=written_date(request.state.due_as_of(now), request.language),
+        due_on=written_date(request.state.due_as_of(now), request.language, request.zone),
     )
     db_session.flush()

@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response as AnyResponse
 from dsr.accounts.access import public_blueprint
 from dsr.addresses import normalize_email
 from dsr.background import deliver_after_commit, run_in_background
+from dsr.datamap import organisation_zone
 from dsr.db import get_engine, get_session, transaction, utcnow
 from dsr.extensions import limiter
 from dsr.i18n import choose_language, current_language, gettext
@@ -155,6 +156,7 @@ def new_request() -> AnyResponse | tuple[str, int]:
             message=form.message.data or None,
             rectification=(form.rectification.data or None) if is_rectification else None,
             now=_now(),
+            zone=organisation_zone(current_app.config),
             links=current_links(),
         )
     except RequestError:

@@ -7,13 +7,14 @@ request's status (R3, R4, R5, R8).
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from types import MappingProxyType
 
+from dsr.requests.deadlines import aware_utc as _utc
+from dsr.requests.deadlines import deadline_for
 from dsr.requests.extension_grounds import ExtensionGround, extension_ground
 
 
@@ -116,7 +117,6 @@ ACTORS: Mapping[Action, frozenset[Actor]] = MappingProxyType(
 """Who may take each action."""
 
 REASON_REQUIRED: frozenset[Action] = frozenset({Action.DENY, Action.FAIL, Action.EXTEND})
-RESPONSE_MONTHS = 1
 MAX_EXTENSION_MONTHS = 2
 
 
@@ -181,41 +181,14 @@ _REASON_MISSING: Mapping[Action, str] = {
 }
 
 
-def _utc(moment: datetime, name: str) -> datetime:
-    """Return `moment` in UTC; refuse a naive datetime, whose instant is unknown."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime, got a naive one")
-    return moment.astimezone(UTC)
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    """Add calendar months, clamping the day to the target month (31 January + 1 = 28/29 Feb)."""
-    year, month_index = divmod(moment.month - 1 + months, 12)
-    year += moment.year
-    month = month_index + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
-
-
-def deadline_for(
-    received_at: datetime, *, paused: timedelta = timedelta(0), extension_months: int = 0
-) -> datetime:
-    """Return when the answer is due: one calendar month from receipt, plus any extension
-    months, plus the time spent waiting for the requester (R3, R4). Computed in UTC."""
-    if paused < timedelta(0):
-        raise ValueError("paused time cannot be negative")
-    if extension_months < 0:
-        raise ValueError("extension_months cannot be negative")
-    received = _utc(received_at, "received_at")
-    return add_months(received, RESPONSE_MONTHS + extension_months) + paused
-
-
 @dataclass(frozen=True, slots=True)
 class RequestState:
     """What the workflow needs to know about one request; the store keeps it in its columns.
 
     `paused_since` is set exactly while the request waits for the requester; `paused_total` is the
-    sum of the pauses already over. Both only ever grow the deadline.
+    sum of the pauses already over. Both only ever grow the deadline. `zone` is the calendar the
+    deadline is counted on: the organisation's zone when the request was received, kept with it
+    so that a later change of the map does not move the deadlines already given.
     """
 
     status: Status
@@ -225,9 +198,12 @@ class RequestState:
     extension_months: int = 0
     extension_reason: str | None = None
     extension_ground: ExtensionGround | None = None  # None only for extensions stored before
+    zone: tzinfo = field(kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
+        if not isinstance(self.zone, tzinfo):
+            raise ValueError("zone must be the time zone of the organisation's calendar")
         object.__setattr__(self, "received_at", _utc(self.received_at, "received_at"))
         if self.paused_since is not None:
             object.__setattr__(self, "paused_since", _utc(self.paused_since, "paused_since"))
@@ -247,9 +223,9 @@ class RequestState:
                 raise ValueError("a ground goes with an extension")
 
     @classmethod
-    def new(cls, received_at: datetime) -> RequestState:
-        """Return the state of a request just received."""
-        return cls(status=Status.RECEIVED, received_at=received_at)
+    def new(cls, received_at: datetime, *, zone: tzinfo) -> RequestState:
+        """Return the state of a request just received, its deadline counted on `zone`."""
+        return cls(status=Status.RECEIVED, received_at=received_at, zone=zone)
 
     @property
     def is_terminal(self) -> bool:
@@ -264,8 +240,20 @@ class RequestState:
     def due_at(self) -> datetime:
         """The deadline counting the pauses that are over (an ongoing pause is not yet added)."""
         return deadline_for(
-            self.received_at, paused=self.paused_total, extension_months=self.extension_months
+            self.received_at,
+            zone=self.zone,
+            paused=self.paused_total,
+            extension_months=self.extension_months,
         )
+
+    def is_overdue(self, at: datetime) -> bool:
+        """Whether the answer is late at `at`. While the request waits for the requester the
+        clock stands still: it is late only if it already was when the wait began."""
+        if self.is_terminal:
+            return False
+        if self.paused_since is not None:
+            return self.due_at < self.paused_since
+        return _utc(at, "at") > self.due_at
 
     def paused_as_of(self, at: datetime) -> timedelta:
         """Return the total paused time, counting an ongoing pause up to `at`."""
@@ -274,12 +262,16 @@ class RequestState:
         return self.paused_total + max(timedelta(0), _utc(at, "at") - self.paused_since)
 
     def due_as_of(self, at: datetime) -> datetime:
-        """Return the deadline as it stands at `at`: while paused, it moves on with the clock.
+        """Return the deadline as it stands at `at`: while paused, it moves on by a day for each
+        whole day of the pauses so far (`deadline_for`).
 
-        Use this, not `due_at`, to decide whether a request is overdue.
+        `is_overdue`, not a comparison with `due_at`, tells whether a request is late.
         """
         return deadline_for(
-            self.received_at, paused=self.paused_as_of(at), extension_months=self.extension_months
+            self.received_at,
+            zone=self.zone,
+            paused=self.paused_as_of(at),
+            extension_months=self.extension_months,
         )
 
 
@@ -399,8 +391,8 @@ def _extend(
             "Choose the ground of the extension: the complexity of the request or the number of "
             "requests, the only ones Article 12(3) allows."
         )
-    original_due = deadline_for(state.received_at, paused=state.paused_as_of(at))
-    if at >= original_due:
+    original_due = deadline_for(state.received_at, zone=state.zone, paused=state.paused_as_of(at))
+    if at > original_due:
         raise WorkflowError(
             "The deadline can no longer be extended: the requester must be told before the "
             "first month ends."

@@ -259,7 +259,7 @@ def _warn(
         "retention_warning",
         language,
         organisation=data_map.organisation.name,
-        deadline=written_date(deadline, language),
+        deadline=written_date(deadline, language, data_map.organisation.zone),
     )
     enqueue(
         db_session=session,

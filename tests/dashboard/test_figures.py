@@ -105,8 +105,8 @@ def test_median_and_share_of_nothing_are_none() -> None:
 
 def test_an_answer_on_the_deadline_itself_is_on_time() -> None:
     received = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
-    state = RequestState(status=Status.COMPLETED, received_at=received)
-    assert state.due_at == datetime(2026, 2, 28, 9, 0, tzinfo=UTC)
+    state = RequestState(status=Status.COMPLETED, received_at=received, zone=PARIS)
+    assert state.due_at == datetime(2026, 2, 28, 22, 59, 59, 999999, tzinfo=UTC)
 
     assert AnsweredRequest(state, state.due_at).on_time
     assert not AnsweredRequest(state, state.due_at + timedelta(microseconds=1)).on_time

@@ -3,7 +3,8 @@ filters, the search by reference or address (never in a URL), pagination and cou
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -16,39 +17,58 @@ from dsr.dashboard.queue import (
     QueueQuery,
     StatusScope,
     Urgency,
-    due_as_of,
     is_reference,
     query_from_args,
     queue_page,
     status_counts,
     urgency_of,
 )
-from dsr.requests.workflow import RequestType, Status
+from dsr.requests.workflow import RequestState, RequestType, Status
 from tests.accounts.helpers import make_staff
 from tests.dashboard.conftest import logged_in
 from tests.factories import make_request
 from tests.pages import csrf_token
 
 NOW = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")
 
 
 # --- pure rules ---------------------------------------------------------------------------------
 
 
+def in_review(due: datetime) -> RequestState:
+    """A request in review due by the end of the Paris day of `due`."""
+    received = NOW - timedelta(days=40)
+    state = RequestState(Status.IN_REVIEW, received, zone=PARIS)
+    local_due = due.astimezone(PARIS).date()
+    # A pause of whole days moves the due date where the case wants it.
+    days = (local_due - state.due_at.astimezone(PARIS).date()).days
+    return RequestState(Status.IN_REVIEW, received, paused_total=timedelta(days=days), zone=PARIS)
+
+
 def test_days_left_count_paris_calendar_days() -> None:
     # 23:30 UTC on 20 June is already 21 June in Paris (UTC+2 in summer).
-    due = datetime(2026, 6, 20, 23, 30, tzinfo=UTC)
-    assert urgency_of(Status.IN_REVIEW, due, NOW) == (6, Urgency.DUE_SOON)
-    assert urgency_of(Status.IN_REVIEW, NOW + timedelta(days=7), NOW) == (7, Urgency.DUE_SOON)
-    assert urgency_of(Status.IN_REVIEW, NOW + timedelta(days=8), NOW) == (8, Urgency.ON_TRACK)
-    assert urgency_of(Status.IN_REVIEW, NOW - timedelta(days=2), NOW) == (-2, Urgency.OVERDUE)
-    assert urgency_of(Status.COMPLETED, NOW - timedelta(days=2), NOW) == (None, Urgency.CLOSED)
+    assert urgency_of(in_review(datetime(2026, 6, 20, 23, 30, tzinfo=UTC)), NOW)[1:] == (
+        6,
+        Urgency.DUE_SOON,
+    )
+    assert urgency_of(in_review(NOW + timedelta(days=7)), NOW)[1:] == (7, Urgency.DUE_SOON)
+    assert urgency_of(in_review(NOW + timedelta(days=8)), NOW)[1:] == (8, Urgency.ON_TRACK)
+    # Due by the end of today: still on time, with no day left.
+    assert urgency_of(in_review(NOW), NOW)[1:] == (0, Urgency.DUE_SOON)
+    assert urgency_of(in_review(NOW - timedelta(days=2)), NOW)[1:] == (-2, Urgency.OVERDUE)
+    closed = RequestState(Status.COMPLETED, NOW - timedelta(days=40), zone=PARIS)
+    assert urgency_of(closed, NOW)[1:] == (None, Urgency.CLOSED)
 
 
-def test_a_paused_deadline_moves_on_with_the_clock() -> None:
-    due = NOW - timedelta(days=1)
-    assert due_as_of(due, NOW - timedelta(days=3), NOW) == NOW + timedelta(days=2)
-    assert due_as_of(due, None, NOW) == due
+def test_a_paused_deadline_moves_on_by_whole_days() -> None:
+    received = datetime(2026, 5, 10, 8, 0, tzinfo=UTC)  # due by the end of 10 June in Paris
+    paused = RequestState(
+        Status.AWAITING_REQUESTER, received, paused_since=NOW - timedelta(days=7), zone=PARIS
+    )
+    due, days_left, urgency = urgency_of(paused, NOW + timedelta(hours=23))
+    assert due.astimezone(PARIS).date() == date(2026, 6, 17)  # 10 June + 7 whole days
+    assert (days_left, urgency) == (1, Urgency.DUE_SOON)
 
 
 def test_a_search_is_a_reference_or_an_address() -> None:

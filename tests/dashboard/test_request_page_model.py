@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -34,6 +35,7 @@ from inventory.model import ErasureAction, LocalText
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EMAIL = "Zoe.Lefevre@Example.org"
+PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
@@ -50,7 +52,7 @@ def statements() -> Iterator[list[str]]:
 
 
 def _request(reference: str, status: Status) -> DataRequest:
-    state = RequestState(status=status, received_at=RECEIVED, paused_since=None)
+    state = RequestState(status=status, received_at=RECEIVED, paused_since=None, zone=PARIS)
     return DataRequest(
         id=1,
         reference=reference,
@@ -62,6 +64,7 @@ def _request(reference: str, status: Status) -> DataRequest:
         received_at=RECEIVED,
         verified_at=RECEIVED + timedelta(hours=1),
         due_at=state.due_at,
+        time_zone=PARIS.key,
         version_id=3,
         message="Please erase my account.",
     )
@@ -181,3 +184,12 @@ def test_the_page_renders_its_model_without_reading_any_database(
         "/dashboard/requests/DSR-2025-000007",
     ):
         assert shown in html, shown
+
+
+def test_a_paused_request_says_how_the_wait_moves_its_deadline(app: Flask) -> None:
+    data_request = _request("DSR-2026-000002", Status.IN_REVIEW)
+    data_request.status = Status.AWAITING_REQUESTER
+    data_request.paused_since = RECEIVED + timedelta(days=1)
+    with app.test_request_context(f"/dashboard/requests/{data_request.reference}"):
+        html = render_request_page(_page(data_request))
+    assert "chaque journée entière" in html  # the pages speak French by default

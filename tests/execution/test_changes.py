@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -228,6 +229,7 @@ def test_an_objection_is_honoured_as_soon_as_the_address_is_verified(
             message=None,
             rectification=None,
             now=NOW,
+            zone=ZoneInfo("Europe/Paris"),
             links=LINKS,
         ).request
         request_id, nonce = filed.id, filed.verification_nonce
@@ -286,6 +288,7 @@ def test_an_objection_waits_for_review_when_so_configured(app: Flask, platform: 
             message=None,
             rectification=None,
             now=NOW,
+            zone=ZoneInfo("Europe/Paris"),
             links=LINKS,
         ).request
         request_id, nonce = filed.id, filed.verification_nonce

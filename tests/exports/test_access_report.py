@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -24,6 +25,7 @@ from tests.exports.conftest import translations_for
 from tests.exports.demo_subject import DemoPlatform, load_point3_map, qpdf_check, report_request
 
 LANGUAGES = ("fr", "en")
+PARIS = ZoneInfo("Europe/Paris")
 MARKUP = "<b>Zoé & Cie</b>"
 
 
@@ -228,14 +230,45 @@ def test_a_long_category_is_laid_out_on_landscape_pages_with_repeated_headers(
 
 def test_values_are_written_in_the_readers_locale() -> None:
     moment = datetime(2026, 11, 25, 13, 5, tzinfo=UTC)
-    assert short_datetime(moment, "fr") == "25/11/2026 14:05"
-    assert short_datetime(moment, "en") == "25 Nov 2026 14:05"
-    assert short_datetime(datetime(2026, 7, 1, 12, 0), "fr") == "01/07/2026 14:00"
+    assert short_datetime(moment, "fr", PARIS) == "25/11/2026 14:05"
+    assert short_datetime(moment, "en", PARIS) == "25 Nov 2026 14:05"
+    assert short_datetime(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), "fr", PARIS) == (
+        "01/07/2026 14:00"
+    )
     assert short_date(date(1994, 5, 17), "en") == "17 May 1994"
     assert format_number(Decimal("1234.50"), "fr") == "1\u00a0234,50"
     assert format_number(Decimal("1234.50"), "en") == "1,234.50"
     assert format_number(-1234567.5, "en") == "-1,234,567.50"
     assert format_number(34900, "fr") == "34\u00a0900"
     assert format_number(2028, "en") == "2028"
-    assert format_value(True, "fr", translations_for("fr")) == "Oui"
-    assert format_value(None, "en", translations_for("en")) == "—"
+    assert value(True, "fr") == "Oui"
+    assert value(None, "en") == "—"
+
+
+def value(raw: object, lang: str, stored_zone: ZoneInfo = PARIS, *, date_only: bool = False) -> str:
+    return format_value(
+        raw,
+        lang,
+        translations_for(lang),
+        zone=PARIS,
+        stored_zone=stored_zone,
+        date_only=date_only,
+    )
+
+
+def test_a_time_stored_without_a_zone_is_read_in_its_systems_zone() -> None:
+    midnight = datetime(2026, 7, 1, 0, 0)  # as a database without zones gives it back
+    assert value(midnight, "fr") == "01/07/2026 00:00"
+    assert value(midnight, "fr", ZoneInfo("UTC")) == "01/07/2026 02:00"
+    assert value(midnight, "fr", ZoneInfo("America/New_York")) == "01/07/2026 06:00"
+    # An aware moment is an instant whatever the system's zone.
+    assert value(datetime(2026, 7, 1, tzinfo=UTC), "en", ZoneInfo("Asia/Tokyo")) == (
+        "1 Jul 2026 02:00"
+    )
+    with pytest.raises(ValueError, match="without a zone"):
+        short_datetime(midnight, "fr", PARIS)
+
+
+def test_a_date_column_is_shown_as_a_date_even_when_the_driver_gives_a_datetime() -> None:
+    assert value(datetime(1994, 5, 17, 0, 0), "fr", date_only=True) == "17/05/1994"
+    assert value(date(1994, 5, 17), "en", ZoneInfo("UTC")) == "17 May 1994"

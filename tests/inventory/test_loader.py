@@ -216,3 +216,29 @@ def test_changes_set_only_mapped_columns_of_declared_systems() -> None:
     text = MINIMAL + changes.replace("now: true", "now: true, value: 1")
     [(_, message)] = problems_of(text)
     assert "both `now` and a `value`" in message
+
+
+def test_the_organisations_time_zone_defaults_to_paris_and_a_system_to_the_organisations() -> None:
+    data_map = parse_data_map(MINIMAL)
+    assert data_map.organisation.timezone == "Europe/Paris"
+    assert data_map.system_zone("club").key == "Europe/Paris"
+    text = mutate("  name: Tiny Club\n", "  name: Tiny Club\n  timezone: America/New_York\n")
+    assert parse_data_map(text).system_zone("club").key == "America/New_York"
+
+
+def test_a_system_names_its_own_time_zone() -> None:
+    text = mutate(
+        "    title: Club database\n", "    title: Club database\n    timezone: Pacific/Auckland\n"
+    )
+    data_map = parse_data_map(text)
+    assert data_map.organisation.zone.key == "Europe/Paris"
+    assert data_map.system_zone("club").key == "Pacific/Auckland"
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "Paris", "../etc/passwd", "UTC+2"])
+def test_an_unknown_time_zone_is_explained_at_its_line(zone: str) -> None:
+    text = mutate("  name: Tiny Club\n", f"  name: Tiny Club\n  timezone: {zone}\n")
+    [(line, message)] = problems_of(text)
+    assert line == line_of(text, f"timezone: {zone}")
+    assert f"`{zone}` is not a known IANA time zone name" in message
+    assert "organisation.timezone" in message

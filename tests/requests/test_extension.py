@@ -92,7 +92,8 @@ def test_the_requester_is_told_the_new_date_and_the_reasons(
     assert extended.status is Status.VERIFIED
     assert extended.extension_months == 2
     assert extended.extension_ground == "complexity"
-    assert extended.due_at == datetime(2026, 4, 30, 9, 0, tzinfo=UTC)  # 31 Jan + 3 months
+    # 31 January + 3 months: by the end of 30 April in Paris
+    assert extended.due_at == datetime(2026, 4, 30, 21, 59, 59, 999999, tzinfo=UTC)
 
     *_, mail = mails_after_delivery(store, settings, smtp, 3, now=NOW + timedelta(days=10))
     assert mail.message["Subject"] == (
@@ -146,7 +147,8 @@ def test_the_new_date_counts_an_ongoing_pause(
         (2, "complexity", "   ", 10, "Give the reason"),
         (3, "complexity", REASON, 10, "one or two months"),
         (0, "complexity", REASON, 10, "one or two months"),
-        (1, "complexity", REASON, 28, "can no longer be extended"),  # month ended 28 February
+        # The first month ended with 28 February in Paris: 1 March is too late.
+        (1, "complexity", REASON, 29, "can no longer be extended"),
         (2, "", REASON, 10, "Choose the ground of the extension"),
         (2, "workload", REASON, 10, "Choose the ground of the extension"),
         (2, "Complexity", REASON, 10, "Choose the ground of the extension"),

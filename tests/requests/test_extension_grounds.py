@@ -5,6 +5,7 @@ language; the store refuses any other value."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import TextClause, text
@@ -18,7 +19,8 @@ from dsr.requests.extension_grounds import ExtensionGround, extension_ground
 from dsr.requests.workflow import Action, Actor, RequestState, Status, WorkflowError, apply
 
 RECEIVED_AT = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
-IN_REVIEW = RequestState(status=Status.IN_REVIEW, received_at=RECEIVED_AT)
+PARIS = ZoneInfo("Europe/Paris")
+IN_REVIEW = RequestState(status=Status.IN_REVIEW, received_at=RECEIVED_AT, zone=PARIS)
 CHOOSE = r"^Choose the ground of the extension: the complexity of the request or the number of "
 
 
@@ -63,7 +65,10 @@ def test_a_ground_goes_only_with_an_extension() -> None:
         apply(IN_REVIEW, Action.APPROVE, actor=Actor.STAFF, at=RECEIVED_AT, ground="complexity")
     with pytest.raises(ValueError, match="^a ground goes with an extension$"):
         RequestState(
-            status=Status.IN_REVIEW, received_at=RECEIVED_AT, extension_ground="complexity"
+            status=Status.IN_REVIEW,
+            received_at=RECEIVED_AT,
+            extension_ground="complexity",
+            zone=PARIS,
         )
     with pytest.raises(ValueError, match="is not a valid ExtensionGround"):
         RequestState(
@@ -72,6 +77,7 @@ def test_a_ground_goes_only_with_an_extension() -> None:
             extension_months=1,
             extension_reason="Many.",
             extension_ground="workload",  # type: ignore[arg-type]
+            zone=PARIS,
         )
     assert apply(IN_REVIEW, Action.APPROVE, actor=Actor.STAFF, at=RECEIVED_AT).fact.ground is None
 
@@ -82,6 +88,7 @@ def test_an_extension_stored_before_grounds_were_recorded_still_loads() -> None:
         received_at=RECEIVED_AT,
         extension_months=1,
         extension_reason="Many systems.",
+        zone=PARIS,
     )
     assert state.extension_ground is None
     with pytest.raises(WorkflowError, match="already been extended once"):
@@ -140,9 +147,10 @@ def test_the_email_states_the_ground_in_the_requesters_language(
 INSERT_EXTENDED: TextClause = text(
     "INSERT INTO dsr_request (reference, type, requester_email, language, status, "
     "normalized_email, received_at, due_at, paused_total_microseconds, extension_months, "
-    "extension_reason, extension_ground, version_id, created_via) VALUES "
+    "extension_reason, extension_ground, version_id, created_via, time_zone) VALUES "
     "(:reference, 'access', 'a@example.org', 'fr', 'in_review', 'a@example.org', "
-    "'2026-03-03 09:30:00', '2026-05-03 09:30:00', 0, 1, 'Many.', :ground, 1, 'web')"
+    "'2026-03-03 09:30:00', '2026-05-03 09:30:00', 0, 1, 'Many.', :ground, 1, 'web', "
+    "'Europe/Paris')"
 )
 
 

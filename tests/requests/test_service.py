@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -40,6 +41,7 @@ from tests.exports.conftest import assert_golden
 from tests.smtp_server import ReceivedMail, SmtpServer
 
 NOW = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")
 EMAIL = "Zoe.Lefevre@Example.org"
 SECRET = "a-test-secret-key"
 VERIFY_LINK = re.compile(r"https://desk\.example/verify/([A-Za-z0-9_\-.]+)")
@@ -87,6 +89,7 @@ def submit(
             message=message,
             rectification=rectification,
             now=now,
+            zone=PARIS,
             links=LINKS,
         )
 
@@ -497,7 +500,8 @@ def test_the_requesters_answer_resumes_the_clock(store: Engine) -> None:
     answered = reloaded(store, result.request.id)
     assert answered.status is Status.IN_REVIEW
     assert answered.paused_total == timedelta(days=3)
-    assert answered.due_at == datetime(2026, 3, 3, 9, 0, tzinfo=UTC)  # 28 Feb + 3 days
+    # 28 February + 3 days, due by the end of that day in Paris
+    assert answered.due_at == datetime(2026, 3, 3, 22, 59, 59, 999999, tzinfo=UTC)
     assert answered.message == (
         "First message.\n\n--- Answer of 2026-02-05 09:00 UTC ---\nMy learner number is 1234."
     )
@@ -603,9 +607,9 @@ def test_every_email_renders_in_every_language(kind: EmailKind, language: Langua
         language,
         reference="DSR-2026-000042",
         type_label=type_phrase(RequestType.PORTABILITY, language),
-        received_on=written_date(NOW, language),
-        cancelled_on=written_date(NOW, language),
-        due_on=written_date(NOW, language),
+        received_on=written_date(NOW, language, PARIS),
+        cancelled_on=written_date(NOW, language, PARIS),
+        due_on=written_date(NOW, language, PARIS),
         verify_url="https://desk.example/verify/t",
         status_url="https://desk.example/status/t",
         valid_hours=48,
@@ -628,8 +632,11 @@ def test_every_email_renders_in_every_language(kind: EmailKind, language: Langua
 
 def test_dates_are_shown_in_paris() -> None:
     late_evening = datetime(2026, 2, 28, 23, 30, tzinfo=UTC)  # already 1 March in Paris
-    assert written_date(late_evening, Language.FR) == "1 mars 2026"
-    assert written_date(late_evening, Language.EN) == "1 March 2026"
+    assert written_date(late_evening, Language.FR, PARIS) == "1 mars 2026"
+    assert written_date(late_evening, Language.EN, PARIS) == "1 March 2026"
+    assert written_date(late_evening, Language.EN, ZoneInfo("America/New_York")) == (
+        "28 February 2026"
+    )
 
 
 def test_a_signer_needs_a_key_and_a_positive_lifetime() -> None:
@@ -647,9 +654,9 @@ def test_emails_match_their_golden_files(kind: EmailKind, language: Language) ->
         language,
         reference="DSR-2026-000042",
         type_label=type_phrase(RequestType.RECTIFICATION, language),
-        received_on=written_date(NOW, language),
-        cancelled_on=written_date(NOW + timedelta(days=3), language),
-        due_on=written_date(NOW + timedelta(days=28), language),
+        received_on=written_date(NOW, language, PARIS),
+        cancelled_on=written_date(NOW + timedelta(days=3), language, PARIS),
+        due_on=written_date(NOW + timedelta(days=28), language, PARIS),
         verify_url="https://desk.example/verify/TOKEN",
         status_url="https://desk.example/status/TOKEN",
         valid_hours=48,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -28,6 +29,7 @@ from dsr.requests.workflow import (
 )
 
 NOW = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")
 REFERENCE = "DSR-2026-000042"
 
 
@@ -42,7 +44,7 @@ def store(tmp_path: Path) -> Iterator[Engine]:
 
 
 def add_request(engine: Engine, status: Status = Status.RECEIVED) -> int:
-    state = RequestState.new(NOW)
+    state = RequestState.new(NOW, zone=PARIS)
     with db.transaction(engine) as session:
         request = DataRequest(
             reference=REFERENCE,
@@ -53,6 +55,7 @@ def add_request(engine: Engine, status: Status = Status.RECEIVED) -> int:
             status=status,
             received_at=state.received_at,
             due_at=state.due_at,
+            time_zone=PARIS.key,
             verification_nonce="a-nonce",
         )
         session.add(request)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from functools import partial
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dsr.requests.deadlines import add_months, deadline_for, end_of_day
 from dsr.requests.workflow import (
     ACTORS,
     TERMINAL,
@@ -18,14 +21,16 @@ from dsr.requests.workflow import (
     RequestState,
     Status,
     WorkflowError,
-    add_months,
     apply,
     available_actions,
-    deadline_for,
 )
 
 S, A = Status, Action
 RECEIVED_AT = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")
+DUE = datetime(2025, 4, 3, 21, 59, 59, 999999, tzinfo=UTC)
+"""The end of 3 April in Paris: a month after RECEIVED_AT, on the organisation's calendar."""
+paris_deadline = partial(deadline_for, zone=PARIS)
 
 # Written out from the brief, independently of the module's table.
 EXPECTED: dict[tuple[Status, Action], Status] = {
@@ -82,6 +87,7 @@ def make_state(
         paused_total=paused_total,
         extension_months=extension_months,
         extension_reason=extension_reason,
+        zone=PARIS,
     )
 
 
@@ -230,39 +236,25 @@ def test_available_actions() -> None:
             assert available_actions(status, actor) == ()
 
 
-# --- deadlines ------------------------------------------------------------------------------
+# --- deadlines (more cases on the calendar: test_calendar.py) ---------------------------------
 
 
-@pytest.mark.parametrize(
-    ("received", "due"),
-    [
-        (datetime(2025, 1, 31, 10, tzinfo=UTC), datetime(2025, 2, 28, 10, tzinfo=UTC)),
-        (datetime(2024, 1, 31, 10, tzinfo=UTC), datetime(2024, 2, 29, 10, tzinfo=UTC)),
-        (datetime(2024, 1, 29, 10, tzinfo=UTC), datetime(2024, 2, 29, 10, tzinfo=UTC)),
-        (datetime(2025, 1, 29, 10, tzinfo=UTC), datetime(2025, 2, 28, 10, tzinfo=UTC)),
-        (datetime(2025, 3, 31, 10, tzinfo=UTC), datetime(2025, 4, 30, 10, tzinfo=UTC)),
-        (
-            datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC),
-            datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC),
-        ),
-        (datetime(2025, 2, 28, 8, tzinfo=UTC), datetime(2025, 3, 28, 8, tzinfo=UTC)),
-        (datetime(2025, 5, 15, 8, tzinfo=UTC), datetime(2025, 6, 15, 8, tzinfo=UTC)),
-    ],
-)
-def test_one_calendar_month(received: datetime, due: datetime) -> None:
-    assert deadline_for(received) == due
+def test_one_calendar_month_on_the_organisations_calendar() -> None:
+    # 10:30 in Paris on 3 March: due by the end of 3 April in Paris (21:59:59 UTC in summer).
+    assert paris_deadline(RECEIVED_AT) == DUE
+    assert make_state().due_at == DUE
 
 
 def test_extension_months_count_from_receipt() -> None:
     received = datetime(2025, 1, 31, 10, tzinfo=UTC)
-    assert deadline_for(received, extension_months=1) == datetime(2025, 3, 31, 10, tzinfo=UTC)
-    assert deadline_for(received, extension_months=2) == datetime(2025, 4, 30, 10, tzinfo=UTC)
+    assert paris_deadline(received, extension_months=1) == end_of_day(date(2025, 3, 31), PARIS)
+    assert paris_deadline(received, extension_months=2) == end_of_day(date(2025, 4, 30), PARIS)
 
 
-def test_paused_time_is_added() -> None:
+def test_whole_days_of_pause_are_added() -> None:
     received = datetime(2025, 1, 31, 10, tzinfo=UTC)
-    assert deadline_for(received, paused=timedelta(days=3, hours=2)) == datetime(
-        2025, 3, 3, 12, tzinfo=UTC
+    assert paris_deadline(received, paused=timedelta(days=3, hours=22)) == end_of_day(
+        date(2025, 3, 3), PARIS
     )
 
 
@@ -280,11 +272,13 @@ class NoOffset(tzinfo):
 
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match=naive("received_at")):
-        deadline_for(datetime(2025, 1, 31, 10))
+        paris_deadline(datetime(2025, 1, 31, 10))
     with pytest.raises(ValueError, match=naive("received_at")):
-        RequestState.new(datetime(2025, 1, 31, 10))
+        RequestState.new(datetime(2025, 1, 31, 10), zone=PARIS)
     with pytest.raises(ValueError, match=naive("paused_since")):
-        RequestState(S.AWAITING_REQUESTER, RECEIVED_AT, paused_since=datetime(2025, 3, 4))
+        RequestState(
+            S.AWAITING_REQUESTER, RECEIVED_AT, paused_since=datetime(2025, 3, 4), zone=PARIS
+        )
     with pytest.raises(ValueError, match=naive("at")):
         apply(make_state(), A.VERIFY_EMAIL, actor=Actor.REQUESTER, at=datetime(2025, 3, 4))
     paused = make_state(S.AWAITING_REQUESTER)
@@ -296,38 +290,38 @@ def test_naive_times_are_refused() -> None:
 
 def test_a_time_zone_without_an_offset_is_refused_like_a_naive_time() -> None:
     with pytest.raises(ValueError, match=naive("received_at")):
-        deadline_for(datetime(2025, 1, 31, 10, tzinfo=NoOffset()))
+        paris_deadline(datetime(2025, 1, 31, 10, tzinfo=NoOffset()))
 
 
-def test_aware_times_are_read_in_utc() -> None:
-    paris_midnight = datetime(2025, 2, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
-    assert deadline_for(paris_midnight) == datetime(2025, 2, 28, 23, 30, tzinfo=UTC)
+def test_aware_times_are_read_as_instants() -> None:
+    half_past_midnight = datetime(2025, 2, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    assert paris_deadline(half_past_midnight) == end_of_day(date(2025, 3, 1), PARIS)
 
 
 @pytest.mark.usefixtures("server_in_new_york")
 def test_the_servers_own_time_zone_does_not_move_a_deadline() -> None:
     # 02:00 UTC is still the day before in New York: on that calendar each due date would differ.
     received = datetime(2025, 1, 31, 2, tzinfo=UTC)
-    assert deadline_for(received) == datetime(2025, 2, 28, 2, tzinfo=UTC)
-    assert deadline_for(datetime(2025, 3, 31, 2, tzinfo=UTC)) == datetime(
-        2025, 4, 30, 2, tzinfo=UTC
+    assert paris_deadline(received) == end_of_day(date(2025, 2, 28), PARIS)
+    assert paris_deadline(datetime(2025, 3, 31, 2, tzinfo=UTC)) == end_of_day(
+        date(2025, 4, 30), PARIS
     )
-    assert RequestState.new(datetime(2025, 3, 1, 2, tzinfo=UTC)).due_at == datetime(
-        2025, 4, 1, 2, tzinfo=UTC
+    assert RequestState.new(datetime(2025, 3, 1, 2, tzinfo=UTC), zone=PARIS).due_at == (
+        end_of_day(date(2025, 4, 1), PARIS)
     )
 
 
 def test_negative_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="^paused time cannot be negative$"):
-        deadline_for(RECEIVED_AT, paused=timedelta(seconds=-1))
+        paris_deadline(RECEIVED_AT, paused=timedelta(seconds=-1))
     with pytest.raises(ValueError, match="^extension_months cannot be negative$"):
-        deadline_for(RECEIVED_AT, extension_months=-1)
+        paris_deadline(RECEIVED_AT, extension_months=-1)
 
 
 def test_add_months_across_years() -> None:
-    assert add_months(datetime(2025, 11, 30, tzinfo=UTC), 3) == datetime(2026, 2, 28, tzinfo=UTC)
-    assert add_months(datetime(2023, 12, 31, tzinfo=UTC), 2) == datetime(2024, 2, 29, tzinfo=UTC)
-    assert add_months(datetime(2025, 1, 15, tzinfo=UTC), 24) == datetime(2027, 1, 15, tzinfo=UTC)
+    assert add_months(date(2025, 11, 30), 3) == date(2026, 2, 28)
+    assert add_months(date(2023, 12, 31), 2) == date(2024, 2, 29)
+    assert add_months(date(2025, 1, 15), 24) == date(2027, 1, 15)
 
 
 @given(
@@ -339,10 +333,12 @@ def test_add_months_across_years() -> None:
 def test_a_month_is_28_to_31_days_and_extensions_only_add(
     received: datetime, extension: int
 ) -> None:
-    due = deadline_for(received)
-    assert timedelta(days=28) <= due - received <= timedelta(days=31)
-    assert due.time() == received.time()
-    assert deadline_for(received, extension_months=extension) >= due
+    due = paris_deadline(received)
+    # From the last instant of a day to the end of the 28th day after it, up to the first
+    # instant of a day to the end of the 32nd; an hour more or less across a change of time.
+    assert timedelta(days=28, hours=-1) <= due - received <= timedelta(days=32, hours=1)
+    assert (due + timedelta(microseconds=1)).astimezone(PARIS).time() == time(0)
+    assert paris_deadline(received, extension_months=extension) >= due
 
 
 # --- pauses ---------------------------------------------------------------------------------
@@ -351,39 +347,37 @@ def test_a_month_is_28_to_31_days_and_extensions_only_add(
 def test_waiting_for_the_requester_pauses_the_clock() -> None:
     state = step(make_state(S.VERIFIED), A.ASK_REQUESTER, at=at_day(2))
     assert state.paused_since == at_day(2)
-    assert state.due_at == deadline_for(RECEIVED_AT)
-    assert state.due_as_of(at_day(9)) == deadline_for(RECEIVED_AT) + timedelta(days=7)
+    assert state.due_at == DUE
+    assert state.due_as_of(at_day(9)) == paris_deadline(RECEIVED_AT, paused=timedelta(days=7))
 
     state = step(state, A.REQUESTER_ANSWERED, at=at_day(12))
     assert state.status is S.IN_REVIEW
     assert state.paused_since is None
     assert state.paused_total == timedelta(days=10)
-    assert state.due_at == deadline_for(RECEIVED_AT) + timedelta(days=10)
+    assert state.due_at == end_of_day(date(2025, 4, 13), PARIS)
 
     state = step(state, A.ASK_REQUESTER, at=at_day(13))
     state = step(state, A.REQUESTER_ANSWERED, at=at_day(13.5))
     assert state.paused_total == timedelta(days=10, hours=12)
-    assert state.due_at == datetime(2025, 4, 13, 21, 30, tzinfo=UTC)
+    assert state.due_at == end_of_day(date(2025, 4, 13), PARIS)
 
 
-def test_a_pause_of_hours_counts_hours_not_days() -> None:
+def test_a_pause_of_hours_adds_no_day_until_the_hours_make_one() -> None:
     asked = at_day(3)
     state = step(make_state(S.IN_REVIEW), A.ASK_REQUESTER, at=asked)
     assert state.paused_as_of(asked) == timedelta(0)
-    assert state.due_as_of(asked) == state.due_at == deadline_for(RECEIVED_AT)
+    assert state.due_as_of(asked) == state.due_at == DUE
     assert state.paused_as_of(asked + timedelta(minutes=20)) == timedelta(minutes=20)
-    assert state.due_as_of(asked + timedelta(hours=2)) == deadline_for(RECEIVED_AT) + timedelta(
-        hours=2
-    )
+    assert state.due_as_of(asked + timedelta(hours=23)) == DUE
 
     state = step(state, A.REQUESTER_ANSWERED, at=asked + timedelta(hours=5, minutes=30))
     assert state.paused_total == timedelta(hours=5, minutes=30)
-    assert state.due_at == datetime(2025, 4, 3, 15, 0, tzinfo=UTC)
+    assert state.due_at == DUE
 
     state = step(state, A.ASK_REQUESTER, at=at_day(4))
-    state = step(state, A.REQUESTER_ANSWERED, at=at_day(4) + timedelta(minutes=45))
-    assert state.paused_total == timedelta(hours=6, minutes=15)
-    assert state.due_at == datetime(2025, 4, 3, 15, 45, tzinfo=UTC)
+    state = step(state, A.REQUESTER_ANSWERED, at=at_day(4) + timedelta(hours=18, minutes=30))
+    assert state.paused_total == timedelta(days=1)
+    assert state.due_at == end_of_day(date(2025, 4, 4), PARIS)
 
 
 def test_an_earlier_instant_than_the_pause_adds_nothing_to_the_pauses_already_over() -> None:
@@ -397,52 +391,52 @@ def test_an_earlier_instant_than_the_pause_adds_nothing_to_the_pauses_already_ov
 @pytest.mark.parametrize(
     ("received", "asked", "answered", "due"),
     [
-        # A pause across the end of January, before the month is up.
+        # A pause of 4 days and 6 hours across the end of January, before the month is up.
         (
             datetime(2025, 1, 20, 10, tzinfo=UTC),
             datetime(2025, 1, 30, 10, tzinfo=UTC),
             datetime(2025, 2, 3, 16, tzinfo=UTC),
-            datetime(2025, 2, 24, 16, tzinfo=UTC),
+            date(2025, 2, 24),
         ),
-        # Received on 31 January: due 28 February, then the pause across the end of February.
+        # Received on 31 January: due 28 February, then 3 days across the end of February.
         (
             datetime(2025, 1, 31, 10, tzinfo=UTC),
             datetime(2025, 2, 27, 10, tzinfo=UTC),
             datetime(2025, 3, 2, 10, tzinfo=UTC),
-            datetime(2025, 3, 3, 10, tzinfo=UTC),
+            date(2025, 3, 3),
         ),
         # A leap year: 29 February is a day of the pause like any other.
         (
             datetime(2024, 1, 31, 10, tzinfo=UTC),
-            datetime(2024, 2, 28, 22, tzinfo=UTC),
+            datetime(2024, 2, 27, 22, tzinfo=UTC),
             datetime(2024, 3, 1, 4, tzinfo=UTC),
-            datetime(2024, 3, 1, 16, tzinfo=UTC),
+            date(2024, 3, 2),
         ),
-        # Across the end of the year, a pause of hours.
+        # Across the end of the year, a pause of hours: no day.
         (
             datetime(2025, 12, 15, 9, tzinfo=UTC),
             datetime(2025, 12, 31, 22, tzinfo=UTC),
             datetime(2026, 1, 1, 3, tzinfo=UTC),
-            datetime(2026, 1, 15, 14, tzinfo=UTC),
+            date(2026, 1, 15),
         ),
     ],
 )
-def test_a_pause_across_a_month_end_adds_its_length(
-    received: datetime, asked: datetime, answered: datetime, due: datetime
+def test_a_pause_across_a_month_end_adds_its_whole_days(
+    received: datetime, asked: datetime, answered: datetime, due: date
 ) -> None:
     state = make_state(S.IN_REVIEW, received_at=received)
     state = step(state, A.ASK_REQUESTER, at=asked)
-    assert state.due_as_of(answered) == due
+    assert state.due_as_of(answered) == end_of_day(due, PARIS)
     state = step(state, A.REQUESTER_ANSWERED, at=answered)
     assert state.paused_total == answered - asked
-    assert state.due_at == due
+    assert state.due_at == end_of_day(due, PARIS)
 
 
 def test_an_extended_deadline_moves_on_during_a_pause() -> None:
     state = step(make_state(S.IN_REVIEW), A.EXTEND, at=at_day(3), months=2)
     state = step(state, A.ASK_REQUESTER, at=at_day(4))
-    assert state.due_at == add_months(RECEIVED_AT, 3)
-    assert state.due_as_of(at_day(6)) == add_months(RECEIVED_AT, 3) + timedelta(days=2)
+    assert state.due_at == end_of_day(date(2025, 6, 3), PARIS)
+    assert state.due_as_of(at_day(6)) == end_of_day(date(2025, 6, 5), PARIS)
 
 
 @pytest.mark.parametrize("action", [A.DENY, A.CANCEL])
@@ -453,10 +447,13 @@ def test_leaving_a_pause_otherwise_also_counts_it(action: Action) -> None:
     assert state.paused_total == timedelta(days=3)
 
 
-def test_a_paused_request_is_never_overdue() -> None:
+def test_a_paused_request_does_not_fall_overdue() -> None:
     state = make_state(S.AWAITING_REQUESTER, paused_since=at_day(2))
     much_later = at_day(200)
     assert state.due_as_of(much_later) > much_later
+    assert not state.is_overdue(much_later)
+    late = make_state(S.AWAITING_REQUESTER, paused_since=DUE + timedelta(days=1))
+    assert late.is_overdue(much_later)
 
 
 def test_time_cannot_run_back() -> None:
@@ -484,7 +481,7 @@ def test_state_invariants_are_checked() -> None:
     with pytest.raises(ValueError, match=NOT_EXACTLY_WHILE_AWAITING):
         make_state(S.IN_REVIEW, paused_since=at_day(1))
     with pytest.raises(ValueError, match=NOT_EXACTLY_WHILE_AWAITING):
-        RequestState(status=S.AWAITING_REQUESTER, received_at=RECEIVED_AT)
+        RequestState(status=S.AWAITING_REQUESTER, received_at=RECEIVED_AT, zone=PARIS)
     with pytest.raises(ValueError, match="^an extension and its reason go together$"):
         make_state(S.IN_REVIEW, extension_months=1)
     with pytest.raises(ValueError, match="^an extension and its reason go together$"):
@@ -500,7 +497,7 @@ def test_a_pause_cannot_start_before_receipt() -> None:
         make_state(S.AWAITING_REQUESTER, paused_since=RECEIVED_AT - timedelta(microseconds=1))
     at_once = make_state(S.AWAITING_REQUESTER, paused_since=RECEIVED_AT)
     assert at_once.paused_since == RECEIVED_AT
-    assert at_once.due_as_of(at_day(1)) == deadline_for(RECEIVED_AT) + timedelta(days=1)
+    assert at_once.due_as_of(at_day(1)) == end_of_day(date(2025, 4, 4), PARIS)
 
 
 @pytest.mark.parametrize("months", [-1, -2])
@@ -548,13 +545,13 @@ def test_extend_before_the_deadline(months: int) -> None:
     assert state.status is S.IN_REVIEW
     assert state.extension_months == months
     assert state.extension_reason == "Data held in six systems."
-    assert state.due_at == add_months(RECEIVED_AT, 1 + months)
+    assert state.due_at == end_of_day(date(2025, 3 + 1 + months, 3), PARIS)
     assert transition.fact.months == months
     assert transition.fact.from_status is transition.fact.to_status is S.IN_REVIEW
 
 
 @pytest.mark.parametrize(
-    "at", [deadline_for(RECEIVED_AT), deadline_for(RECEIVED_AT) + timedelta(1)]
+    "at", [DUE + timedelta(microseconds=1), DUE + timedelta(hours=2), DUE + timedelta(1)]
 )
 def test_extend_after_the_deadline_is_refused(at: datetime) -> None:
     with pytest.raises(
@@ -566,7 +563,7 @@ def test_extend_after_the_deadline_is_refused(at: datetime) -> None:
 
 
 def test_extend_counts_the_pauses_in_the_first_month() -> None:
-    late = deadline_for(RECEIVED_AT) + timedelta(days=2)
+    late = DUE + timedelta(days=2)
     paused = make_state(S.AWAITING_REQUESTER, paused_since=at_day(2))
     assert step(paused, A.EXTEND, at=late).extension_months == 1
     after_pause = make_state(S.IN_REVIEW, paused_total=timedelta(days=5))
@@ -602,7 +599,7 @@ def test_extend_a_closed_request_is_refused(status: Status) -> None:
 
 
 def test_a_whole_erasure_with_a_failure_and_retry() -> None:
-    state = RequestState.new(RECEIVED_AT)
+    state = RequestState.new(RECEIVED_AT, zone=PARIS)
     for day, action, actor in [
         (0.1, A.VERIFY_EMAIL, Actor.REQUESTER),
         (1, A.START_REVIEW, Actor.STAFF),
@@ -614,25 +611,30 @@ def test_a_whole_erasure_with_a_failure_and_retry() -> None:
     ]:
         state = step(state, action, actor=actor, at=at_day(day))
     assert state.status is S.COMPLETED
-    assert state.due_at == deadline_for(RECEIVED_AT)
+    assert state.due_at == DUE
 
 
 # --- properties -----------------------------------------------------------------------------
 
 
 def calendar_rule(received: datetime, months: int, paused: timedelta) -> datetime:
-    """The documented rule, written out another way: the same day and time of day `months` later
-    on the UTC calendar (the month's last day when it is shorter), then the time paused."""
-    utc = received.astimezone(UTC)
-    year, month = utc.year, utc.month + months
+    """The documented rule, written out another way: the same date `months` later on the Paris
+    calendar (the month's last day when it is shorter), then a day per whole day paused; due
+    when the next day begins in Paris."""
+    local = received.astimezone(PARIS)
+    year, month = local.year, local.month + months
     while month > 12:
         year, month = year + 1, month - 12
-    day = utc.day
+    day = local.day
     while True:
         try:
-            return utc.replace(year=year, month=month, day=day) + paused
+            due = date(year, month, day)
+            break
         except ValueError:  # no such day in that month: go back to its last day
             day -= 1
+    next_day = due + timedelta(days=paused // timedelta(days=1) + 1)
+    midnight = datetime(next_day.year, next_day.month, next_day.day, tzinfo=PARIS)
+    return midnight.astimezone(UTC) - timedelta(microseconds=1)
 
 
 @given(
@@ -660,7 +662,7 @@ def test_a_deadline_is_the_calendar_rule_for_any_receipt_and_pause(
     assert state.due_as_of(asked + pause) == expected
     state = step(state, A.REQUESTER_ANSWERED, at=asked + pause)
     assert state.due_at == expected
-    assert deadline_for(received, paused=pause, extension_months=extension) == expected
+    assert paris_deadline(received, paused=pause, extension_months=extension) == expected
 
 
 @st.composite
@@ -695,7 +697,7 @@ def scripts(draw: st.DrawFn) -> list[tuple[Action, Actor, timedelta, str | None,
 def test_random_steps_keep_the_invariants(
     received: datetime, script: list[tuple[Action, Actor, timedelta, str | None, int]]
 ) -> None:
-    state = RequestState.new(received)
+    state = RequestState.new(received, zone=PARIS)
     now = received
     for action, actor, gap, reason, months in script:
         now += gap

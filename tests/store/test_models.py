@@ -150,8 +150,10 @@ def test_the_workflow_state_survives_the_store(session: Session, make_request: M
     assert again.state == expected
     assert again.status is Status.IN_REVIEW
     assert again.paused_total == timedelta(days=3, microseconds=7)
-    # 31 January + 3 months = 30 April, plus the 3 days waiting for the requester.
-    assert again.due_at == datetime(2026, 5, 3, 9, 15, 30, 123463, tzinfo=UTC)
+    # 31 January + 3 months = 30 April, plus the 3 whole days waiting for the requester: due
+    # by the end of 3 May in Paris, the calendar the request was received on.
+    assert again.time_zone == "Europe/Paris"
+    assert again.due_at == datetime(2026, 5, 3, 21, 59, 59, 999999, tzinfo=UTC)
 
 
 def test_a_status_token_is_kept_only_as_its_digest(

@@ -4,6 +4,7 @@ the requester can do there (cancel while allowed, answer when asked)."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -12,10 +13,13 @@ from flask.testing import FlaskClient
 from sqlmodel import select
 
 from dsr import db
+from dsr.datamap import DEFAULT_MAP_PATH
 from dsr.db import utcnow
+from dsr.requests.deadlines import deadline_for
 from dsr.requests.models import DataRequest
 from dsr.requests.status import change_status
 from dsr.requests.workflow import Action, Actor, Status
+from tests.conftest import MakeApp
 from tests.smtp_server import SmtpServer
 from tests.web.conftest import follow_to_status, stored_requests, submit
 
@@ -200,3 +204,32 @@ def _token(client: FlaskClient) -> str:
     """Return the session's CSRF token as rendered in a form of the site."""
     page = client.get("/").get_data(as_text=True)
     return page.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def test_a_map_in_another_zone_gives_the_deadline_and_the_dates_on_its_calendar(
+    make_app: MakeApp, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    auckland = ZoneInfo("Pacific/Auckland")
+    text = DEFAULT_MAP_PATH.read_text(encoding="utf-8")
+    assert text.count("organisation:\n  name: POINT3\n") == 1
+    map_path = tmp_path / "data_map.yaml"
+    map_path.write_text(
+        text.replace(
+            "organisation:\n  name: POINT3\n",
+            "organisation:\n  name: POINT3\n  timezone: Pacific/Auckland\n",
+        ),
+        encoding="utf-8",
+    )
+    app = make_app(DATA_MAP=str(map_path))
+    client = app.test_client()
+    status_path = follow_to_status(client, smtp_server)
+    [data_request] = stored_requests(app)
+    assert data_request.time_zone == "Pacific/Auckland"
+    assert data_request.due_at == deadline_for(data_request.received_at, zone=auckland)
+    due_day = data_request.due_at.astimezone(auckland)
+    assert (due_day.hour, due_day.minute) == (23, 59)  # by the end of the day in Auckland
+
+    client.get("/lang/en")
+    page = _page(client, status_path)
+    assert format_date(data_request.received_at.astimezone(auckland), "long", locale="en") in page
+    assert format_date(due_day, "long", locale="en") in page

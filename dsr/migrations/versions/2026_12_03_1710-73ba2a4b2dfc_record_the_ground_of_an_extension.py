@@ -3,7 +3,7 @@
 Requests extended before keep no ground (NULL): the desk did not ask for one then.
 
 Revision ID: 73ba2a4b2dfc
-Revises: d4a9e2b61f37
+Revises: 8c2f4e6a1b90
 Create Date: 2026-12-03 17:10:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "73ba2a4b2dfc"
-down_revision: str | Sequence[str] | None = "d4a9e2b61f37"
+down_revision: str | None = "8c2f4e6a1b90"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
