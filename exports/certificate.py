@@ -289,7 +289,7 @@ def render_erasure_certificate(
                 [
                     [
                         data_map.categories[o.category].title.get(lang),
-                        str(o.rows),
+                        str(len(o.kept_until) or o.rows),
                         _text(data_map, o.category, "legal_reason", lang),
                         kept_days(o, lang, t) or _text(data_map, o.category, "until", lang),
                     ]

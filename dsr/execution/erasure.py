@@ -167,6 +167,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         identity = email_identity(data_map)
         key = pseudonymisation_key(settings)
         suppression = suppression_key(settings)
+        address_days = closed_request_retention_days(settings)
     except ChangeRefused as error:
         raise ExecutionFailed(error.message) from None
     except ValueError as error:
@@ -234,7 +235,8 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             for recipient in data_map.categories[outcome.category].recipients
         }
     )
-    path = _write_certificate(context, data_map, outcomes_by_category, told)
+    address_kept_until = closed_request_kept_until(now, address_days)
+    path = _write_certificate(context, data_map, outcomes_by_category, told, address_kept_until)
     token = secrets.token_urlsafe(32)
     url = public_url_for_settings(settings, "certificate.download", token=token)
     totals = {
@@ -296,6 +298,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 translations(request.language),
             ),
             certificate_url=url,
+            address_kept_until=written_date(address_kept_until, request.language),
         )
         db_session.flush()
 
@@ -307,6 +310,7 @@ def _write_certificate(
     data_map: DataMap,
     outcomes: Sequence[CategoryOutcome],
     told: Sequence[str],
+    address_kept_until: datetime,
 ) -> Path:
     pdf = render_erasure_certificate(
         data_map,
@@ -315,9 +319,7 @@ def _write_certificate(
             received_at=context.received_at,
             completed_at=context.now,
             language=context.language.value,
-            address_kept_until=closed_request_kept_until(
-                context.now, closed_request_retention_days(context.settings)
-            ),
+            address_kept_until=address_kept_until,
         ),
         outcomes,
         told,
