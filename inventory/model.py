@@ -266,6 +266,20 @@ class Retention(Strict):
     def _period(cls, value: object) -> object:
         return _coerce_duration(value)
 
+    def describe_start(self, date_label: str, translations: NullTranslations) -> str:
+        """Say where the period starts, given the label of its date column, in the language of
+        `translations` (context "map"): the date itself, or the close of the year containing it."""
+        t = translations
+        if self.from_close_of is YearClose.FINANCIAL_YEAR:
+            return t.pgettext("map", "Close of the financial year containing: %(date)s") % {
+                "date": date_label
+            }
+        if self.from_close_of is YearClose.CALENDAR_YEAR:
+            return t.pgettext("map", "Close of the calendar year containing: %(date)s") % {
+                "date": date_label
+            }
+        return date_label
+
 
 class ColumnChange(Strict):
     """One column a change sets on the subject's rows: a fixed value, or the current time."""
