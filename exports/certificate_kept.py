@@ -104,7 +104,9 @@ def kept_days(outcome: CategoryOutcome, lang: str, t: NullTranslations) -> str:
     else:
         first, last = min(days), max(days)
         lines.append(
-            t.pgettext("certificate", "from %(first)s to %(last)s, record by record:")
+            t.pgettext(
+                "certificate", "from %(first)s to %(last)s, each record on its own day; per year:"
+            )
             % {"first": long_day(first, lang), "last": long_day(last, lang)}
         )
         per_year = Counter[int]()
