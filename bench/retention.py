@@ -29,7 +29,7 @@ from dsr import db
 from dsr.demo.seed import seed_platform
 from dsr.retention.service import run_retention
 from inventory.loader import load_data_map
-from inventory.retention_scope import retention_cutoff
+from inventory.periods import retention_cutoff
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCRATCH_DATABASE = "dsr_bench_retention"

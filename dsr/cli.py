@@ -29,6 +29,7 @@ from dsr.outbox.cli import outbox_group
 from dsr.retention.cli import retention_group
 from dsr.scheduler.cli import scheduler_group
 from dsr.store_cli import audit_group, database_url_option, db_group, db_upgrade
+from inventory.kept import withdrawal_warnings
 from inventory.loader import MapError
 from inventory.locator import (
     CategoryRow,
@@ -95,8 +96,11 @@ def map_group() -> None:
 @map_group.command("check")
 @click.option("--live", is_flag=True, help="Also compare with each system's live schema.")
 def map_check(live: bool) -> None:
-    """Validate the map; with --live, report what is missing or unmapped in the databases."""
+    """Validate the map; with --live, report what is missing or unmapped in the databases.
+    Warnings (kept data that nothing takes out of use) do not change the exit status."""
     data_map = _load_map()
+    for warning in withdrawal_warnings(data_map):
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     summary = (
         f"{_shown_map_path()}: {len(data_map.categories)} categories, "
         f"{len(data_map.systems)} system(s), "

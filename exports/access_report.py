@@ -489,7 +489,7 @@ class _ReportStory:
         retention_lines = [
             t.pgettext("report", "Period: %(period)s") % {"period": retention.period.describe(t)},
             t.pgettext("report", "Starting from: %(start)s")
-            % {"start": self._label_of(retention.from_)},
+            % {"start": retention.describe_start(self._label_of(retention.from_), t)},
         ]
         if retention.condition is not None:
             retention_lines.append(retention.condition.get(lang))

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from gettext import NullTranslations
 
 from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
 from reportlab.platypus.flowables import Flowable
 
-from exports.dates import long_date
+from exports.certificate_kept import CategoryOutcome as CategoryOutcome
+from exports.certificate_kept import (
+    desk_records,
+    is_withdrawn,
+    kept_days,
+    last_day,
+    remains,
+    use_line,
+)
+from exports.dates import long_date, long_day
 from exports.pdf import (
     DocumentInfo,
     bullet_list,
@@ -33,32 +42,27 @@ from inventory.model import DataMap, ErasureAction
 
 @dataclass(frozen=True, slots=True)
 class ErasedStep:
-    """What the erasure did to one table of one category: the action and how many rows."""
+    """What the erasure did to one table of one category: the action and how many rows; of kept
+    rows, how many were taken out of use and the last day each is kept (main table only)."""
 
     category: str
     table: str
     action: ErasureAction
     rows: int
-
-
-@dataclass(frozen=True, slots=True)
-class CategoryOutcome:
-    """One category's part of the erasure: its action and rows over all its tables."""
-
-    category: str
-    action: ErasureAction
-    rows: int
-    tables: tuple[str, ...]
+    withdrawn: int = 0
+    kept_until: tuple[date | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class CertifiedRequest:
-    """The request the certificate is for."""
+    """The request the certificate is for; `address_kept_until` is when the desk's minimisation
+    removes the requester's address from its own records (R32)."""
 
     reference: str
     received_at: datetime
     completed_at: datetime
     language: str
+    address_kept_until: datetime
 
 
 def _lang(lang: str) -> str:
@@ -66,10 +70,15 @@ def _lang(lang: str) -> str:
 
 
 def category_outcomes(data_map: DataMap, steps: Iterable[ErasedStep]) -> list[CategoryOutcome]:
-    """Sum the steps per category, in the map's order of categories; empty steps are left out."""
+    """Sum the steps per category, in the map's order of categories; empty steps are left out.
+
+    The last days come from the steps of the table the records are dated in (the main table),
+    one per record."""
     rows: dict[str, int] = {}
     actions: dict[str, ErasureAction] = {}
     tables: dict[str, list[str]] = {}
+    withdrawn: dict[str, int] = {}
+    days: dict[str, list[date | None]] = {}
     for step in steps:
         if step.rows <= 0:
             continue
@@ -77,9 +86,18 @@ def category_outcomes(data_map: DataMap, steps: Iterable[ErasedStep]) -> list[Ca
         actions.setdefault(step.category, step.action)
         if step.table not in tables.setdefault(step.category, []):
             tables[step.category].append(step.table)
+        withdrawn[step.category] = withdrawn.get(step.category, 0) + step.withdrawn
+        days.setdefault(step.category, []).extend(step.kept_until)
     return [
         CategoryOutcome(
-            category_id, actions[category_id], rows[category_id], tuple(tables[category_id])
+            category_id,
+            actions[category_id],
+            rows[category_id],
+            tuple(tables[category_id]),
+            withdrawn=withdrawn[category_id],
+            kept_until=tuple(
+                sorted(days.get(category_id, []), key=lambda d: (d is None, d or date.min))
+            ),
         )
         for category_id in data_map.categories
         if category_id in rows
@@ -110,12 +128,31 @@ def certificate_summary(
     lines = []
     for outcome in outcomes:
         category = data_map.categories[outcome.category]
+        action = verbs[outcome.action]
+        if outcome.action is ErasureAction.ANONYMIZE and remains(
+            data_map, outcome, outcomes, lang, t
+        ):
+            action = t.pgettext("certificate", "pseudonymised (see the certificate)")
         line = t.pgettext("certificate", "%(category)s: %(action)s") % {
             "category": category.title.get(lang),
-            "action": verbs[outcome.action],
+            "action": action,
         }
-        if outcome.action is ErasureAction.RETAIN and category.erasure.until is not None:
-            line += f" ({category.erasure.until.get(lang)})"
+        if outcome.action is ErasureAction.RETAIN:
+            end = last_day(outcome)
+            kept = (
+                t.pgettext("certificate", "until %(date)s at the latest")
+                % {"date": long_day(end, lang)}
+                if end is not None
+                else category.erasure.until.get(lang)
+                if category.erasure.until is not None
+                else ""
+            )
+            use = (
+                t.pgettext("certificate", "withdrawn from everyday use")
+                if is_withdrawn(outcome)
+                else t.pgettext("certificate", "kept as they are")
+            )
+            line += f" ({kept}; {use})" if kept else f" ({use})"
         lines.append(line)
     return lines
 
@@ -203,20 +240,26 @@ def render_erasure_certificate(
             safe_paragraph(
                 t.pgettext(
                     "certificate",
-                    "These records remain, but what identified you was removed or replaced: they "
-                    "no longer relate to you.",
+                    "These records remain, with what identified you removed or replaced. They "
+                    "no longer relate to you only where nothing we keep still identifies you:",
                 ),
                 styles.body,
             )
         )
+        rest = width - count_width
         story.append(
             data_table(
-                [category_heading, records_heading],
+                [category_heading, records_heading, t.pgettext("certificate", "What remains")],
                 [
-                    [data_map.categories[o.category].title.get(lang), str(o.rows)]
+                    [
+                        data_map.categories[o.category].title.get(lang),
+                        str(o.rows),
+                        remains(data_map, o, outcomes, lang, t)
+                        or t.pgettext("certificate", "Anonymised: they no longer relate to you."),
+                    ]
                     for o in anonymized
                 ],
-                col_widths=[width - count_width, count_width],
+                col_widths=[rest * 0.35, count_width, rest * 0.65],
             )
         )
     else:
@@ -231,8 +274,8 @@ def render_erasure_certificate(
             safe_paragraph(
                 t.pgettext(
                     "certificate",
-                    "The law requires us to keep this data. It is taken out of everyday use and "
-                    "will be deleted when the period shown ends.",
+                    "The law requires us to keep this data: each record is kept until the day "
+                    "shown, counted from the start the law gives.",
                 ),
                 styles.body,
             )
@@ -249,15 +292,16 @@ def render_erasure_certificate(
                 [
                     [
                         data_map.categories[o.category].title.get(lang),
-                        str(o.rows),
+                        str(len(o.kept_until) or o.rows),
                         _text(data_map, o.category, "legal_reason", lang),
-                        _text(data_map, o.category, "until", lang),
+                        kept_days(o, lang, t) or _text(data_map, o.category, "until", lang),
                     ]
                     for o in retained
                 ],
-                col_widths=[rest * 0.25, count_width, rest * 0.45, rest * 0.30],
+                col_widths=[rest * 0.25, count_width, rest * 0.40, rest * 0.35],
             )
         )
+        story.extend(bullet_list([use_line(data_map, o, lang, t) for o in retained], styles.body))
     else:
         story.append(safe_paragraph(t.pgettext("certificate", "No data is kept."), styles.body))
 
@@ -289,17 +333,16 @@ def render_erasure_certificate(
             )
         )
 
-    story.append(Spacer(1, 4 * mm))
     story.append(
-        safe_paragraph(
-            t.pgettext(
-                "certificate",
-                "Your email address is now kept only as an irreversible keyed hash, on a "
-                "suppression list, so that it is never used for marketing again.",
-            ),
+        safe_paragraph(t.pgettext("certificate", "What we keep about your request"), styles.heading)
+    )
+    story.extend(
+        bullet_list(
+            desk_records(request.reference, request.address_kept_until, lang, t, organisation.zone),
             styles.body,
         )
     )
+    story.append(Spacer(1, 4 * mm))
     story.append(
         safe_paragraph(
             t.pgettext(

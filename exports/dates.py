@@ -56,6 +56,11 @@ def long_date(moment: datetime, lang: str, zone: tzinfo) -> str:
     return str(format_date(local, format="long", locale=_LONG_DATE_LOCALE[_language(lang)]))
 
 
+def long_day(value: date, lang: str) -> str:
+    """A calendar day written out (31 décembre 2036 / 31 December 2036), moved to no zone."""
+    return str(format_date(value, format="long", locale=_LONG_DATE_LOCALE[_language(lang)]))
+
+
 def edition_date(value: date, lang: str) -> str:
     """The register's edition date: 25/11/2026 in French, 2026-11-25 in English."""
     lang = _language(lang)

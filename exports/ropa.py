@@ -193,7 +193,11 @@ def _activity_lines(
     retention_lines = [
         t.pgettext("register", "Period: %(period)s") % {"period": retention.period.describe(t)},
         t.pgettext("register", "Starting from: %(start)s")
-        % {"start": _column_label(data_map, category, retention.from_, lang)},
+        % {
+            "start": retention.describe_start(
+                _column_label(data_map, category, retention.from_, lang), t
+            )
+        },
     ]
     if retention.condition is not None:
         retention_lines.append(

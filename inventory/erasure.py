@@ -19,8 +19,8 @@ retention sweeps (`inventory.retention`) build on the same three.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -43,8 +43,8 @@ from inventory.anonymisation import (
     column_rules,
     describe_rule,
     describe_value,
-    restriction_columns,
 )
+from inventory.kept import kept_dates, withdrawal_columns, withdrawn_tables
 from inventory.keyed import Key, KeyedStatement, KeyedTable, chunks
 from inventory.locator import SubjectLocation, category_tables, locate_subject
 from inventory.model import DataMap, ErasureAction, LocalText
@@ -73,7 +73,9 @@ SHARED_UNTIL = LocalText(
 class PlannedStep:
     """What one category's rows of one table undergo; `order` is the table's rank in its system.
 
-    Steps with the same `order` concern the same table and run in the same statements.
+    Steps with the same `order` concern the same table and run in the same statements. Of kept
+    rows, `withdrawn` are taken out of everyday use (by their own columns, or their parent's), and
+    `kept_until` gives the last day each row of the category's main table is kept.
     """
 
     system: str
@@ -85,6 +87,8 @@ class PlannedStep:
     legal_reason: LocalText | None
     until: LocalText | None
     order: int
+    withdrawn: int = 0
+    kept_until: tuple[date | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,8 @@ class ErasurePlan:
 class SystemOutcome:
     """How the erasure went in one system; `error` names the cause without SQL or values.
 
-    `rows_anonymized` counts the rows this run changed: a rerun finds them already anonymous.
+    `rows_anonymized` and `rows_withdrawn` count the rows this run changed: a rerun finds them
+    already anonymous, or already out of use.
     """
 
     system: str
@@ -113,6 +118,7 @@ class SystemOutcome:
     rows_deleted: int = 0
     rows_anonymized: int = 0
     rows_retained: int = 0
+    rows_withdrawn: int = 0
     error: str | None = None
 
 
@@ -202,6 +208,8 @@ class _TableWork:
     rules: list[ColumnRule] = field(default_factory=list)
     restriction: dict[str, Any] = field(default_factory=dict)  # column -> value or CHANGE_TIME
     order: int = 0
+    withdrawn: bool = False  # the kept rows are out of use (own columns or parent's)
+    kept_until: dict[str, list[date | None]] = field(default_factory=dict)  # per category
 
 
 @dataclass
@@ -226,6 +234,7 @@ class _TableLayout:
     categories: list[str]
     rules: list[ColumnRule]
     restriction: dict[str, Any]
+    withdrawn: bool
 
 
 @dataclass(frozen=True)
@@ -269,13 +278,22 @@ def _make_layout(
             else []
         )
         restriction = (
-            restriction_columns(data_map, system, name, tables[name])
+            withdrawal_columns(data_map, system, name, tables[name], categories)
             if action is ErasureAction.RETAIN
             else {}
         )
+        withdrawn = bool(restriction) or any(
+            (system, name) in withdrawn_tables(data_map, c) for c in categories
+        )
         layouts.append(
             _TableLayout(
-                name, tuple(table_spec.primary_key), action, categories, rules, restriction
+                name,
+                tuple(table_spec.primary_key),
+                action,
+                categories,
+                rules,
+                restriction,
+                withdrawn and action is ErasureAction.RETAIN,
             )
         )
     reflected = foreign_keys(conn)
@@ -306,6 +324,11 @@ def _plan_system(
         elif action is ErasureAction.RETAIN:
             work.retain = owned
             work.restriction = table_layout.restriction
+            work.withdrawn = table_layout.withdrawn
+            work.kept_until = {
+                c: kept_dates(conn, data_map, c, tables[name], work.primary_key, owned)
+                for c in work.categories
+            }
         works[name] = work
 
     blocked = keep_shared_rows(
@@ -357,12 +380,16 @@ def _steps(data_map: DataMap, system: str, works: list[_TableWork]) -> list[Plan
             elif work.action is ErasureAction.RETAIN and work.retain:
                 restricted = {c: describe_value(v) for c, v in work.restriction.items()}
                 steps.append(
-                    step(
-                        ErasureAction.RETAIN,
-                        len(work.retain),
-                        restricted,
-                        erasure.legal_reason,
-                        erasure.until,
+                    replace(
+                        step(
+                            ErasureAction.RETAIN,
+                            len(work.retain),
+                            restricted,
+                            erasure.legal_reason,
+                            erasure.until,
+                        ),
+                        withdrawn=len(work.retain) if work.withdrawn else 0,
+                        kept_until=tuple(work.kept_until.get(category_id, [])),
                     )
                 )
     return steps
@@ -476,4 +503,4 @@ def _apply(
             )
 
         for chunk in chunks(work.retain, batch_size):
-            keyed.run(("restrict", tuple(names)), restrict, chunk, values)
+            outcome.rows_withdrawn += keyed.run(("restrict", tuple(names)), restrict, chunk, values)

@@ -21,6 +21,8 @@ DEFAULT_TIMEZONE = "Europe/Paris"
 """The organisation's zone when its map names none."""
 IDENT_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
 COLUMN_REF_RE = r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$"
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+"""Days of each month in a financial year's end: 02-28 stands for the end of February."""
 _DURATION_RE = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
@@ -225,6 +227,12 @@ class Field_(Strict):
     rectifiable: bool = Field(
         default=False, description="the person may ask for this value to be corrected (Art. 16)"
     )
+    identifying: bool = Field(
+        default=False,
+        description="names the person by itself (a name, a postal address, a document number): "
+        "a row that keeps it still identifies them; identity columns of kind email, phone or "
+        "text count without it",
+    )
 
     @property
     def table(self) -> str:
@@ -235,9 +243,21 @@ class Field_(Strict):
         return self.column.split(".", 1)[1]
 
 
+class YearClose(StrEnum):
+    """The close of the year containing a row's date, from which a period can run (L123-22)."""
+
+    FINANCIAL_YEAR = "financial_year"
+    CALENDAR_YEAR = "calendar_year"
+
+
 class Retention(Strict):
     period: Duration
     from_: str = Field(alias="from", pattern=COLUMN_REF_RE)
+    from_close_of: YearClose | None = Field(
+        default=None,
+        description="the period runs from the close of the financial (or calendar) year that "
+        "contains the `from` date, not from the date itself",
+    )
     condition: LocalText | None = None
     source: LocalText
     note: str | None = None
@@ -249,11 +269,46 @@ class Retention(Strict):
     def _period(cls, value: object) -> object:
         return _coerce_duration(value)
 
+    def describe_start(self, date_label: str, translations: NullTranslations) -> str:
+        """Say where the period starts, given the label of its date column, in the language of
+        `translations` (context "map"): the date itself, or the close of the year containing it."""
+        t = translations
+        if self.from_close_of is YearClose.FINANCIAL_YEAR:
+            return t.pgettext("map", "Close of the financial year containing: %(date)s") % {
+                "date": date_label
+            }
+        if self.from_close_of is YearClose.CALENDAR_YEAR:
+            return t.pgettext("map", "Close of the calendar year containing: %(date)s") % {
+                "date": date_label
+            }
+        return date_label
+
+
+class ColumnChange(Strict):
+    """One column a change sets on the subject's rows: a fixed value, or the current time."""
+
+    column: str = Field(pattern=COLUMN_REF_RE)
+    system: str
+    value: str | int | bool | None = None
+    now: bool = Field(default=False, description="set the current time instead of `value`")
+
+    @property
+    def table(self) -> str:
+        return self.column.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.column.split(".", 1)[1]
+
 
 class Erasure(Strict):
     action: ErasureAction
     legal_reason: LocalText | None = None
     until: LocalText | None = None
+    withdraw: list[ColumnChange] = Field(
+        default_factory=list,
+        description="how kept rows are taken out of everyday use: columns set on them",
+    )
     note: str | None = None
 
     @model_validator(mode="after")
@@ -261,6 +316,11 @@ class Erasure(Strict):
         if self.action is ErasureAction.RETAIN and (self.legal_reason is None or not self.until):
             raise ValueError(
                 "an erasure that retains data must give the `legal_reason` and `until` when"
+            )
+        if self.withdraw and self.action is not ErasureAction.RETAIN:
+            raise ValueError(
+                "only an erasure that retains data can `withdraw` it from use: the other "
+                "actions leave nothing to withdraw"
             )
         return self
 
@@ -292,23 +352,6 @@ class Category(Strict):
 
     def fields_in(self, system: str) -> list[Field_]:
         return [f for f in self.fields if (f.system or self.system) == system]
-
-
-class ColumnChange(Strict):
-    """One column a change sets on the subject's rows: a fixed value, or the current time."""
-
-    column: str = Field(pattern=COLUMN_REF_RE)
-    system: str
-    value: str | int | bool | None = None
-    now: bool = Field(default=False, description="set the current time instead of `value`")
-
-    @property
-    def table(self) -> str:
-        return self.column.split(".", 1)[0]
-
-    @property
-    def name(self) -> str:
-        return self.column.split(".", 1)[1]
 
 
 class SubjectChange(Strict):
@@ -455,6 +498,32 @@ class Organisation(Strict):
     automated_decisions: LocalText
     transfers_outside_eu: LocalText
     data_subjects: list[LocalText] = Field(min_length=1)
+    financial_year_end: str | None = Field(
+        default=None,
+        description="the last day of the financial year, as MM-DD (12-31 for a calendar year)",
+    )
+
+    @field_validator("financial_year_end")
+    @classmethod
+    def _month_day(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"\d\d-\d\d", value):
+            raise ValueError(f"'{value}' is not a day of the year: write MM-DD, e.g. 12-31")
+        month, day = int(value[:2]), int(value[3:])
+        if not 1 <= month <= 12 or not 1 <= day <= _MONTH_DAYS[month - 1]:
+            raise ValueError(
+                f"'{value}' is not a day of the year (a financial year ending in February "
+                "ends on 02-28, the last day of February every year)"
+            )
+        return value
+
+    @property
+    def year_end(self) -> tuple[int, int] | None:
+        """Return the financial year's last day as (month, day), if the map declares it."""
+        if self.financial_year_end is None:
+            return None
+        return int(self.financial_year_end[:2]), int(self.financial_year_end[3:])
 
     @field_validator("timezone")
     @classmethod

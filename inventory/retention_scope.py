@@ -9,9 +9,8 @@ condition is a SQL expression, so that counting and sweeping read the same rows 
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -40,23 +39,14 @@ from inventory.anonymisation import (
     restriction_columns,
 )
 from inventory.keyed import Key
-from inventory.model import AnonymizeStrategy, Category, DataMap, Duration, ErasureAction
+from inventory.model import AnonymizeStrategy, Category, DataMap, ErasureAction
+from inventory.periods import retention_cutoff, start_boundary
 from inventory.references import Reference, system_references
 from inventory.systems import Systems
 
 
 class RetentionMapError(ValueError):
     """The map's retention does not fit the live schema (it runs from a column without dates)."""
-
-
-def retention_cutoff(period: Duration, now: datetime) -> datetime:
-    """Return the instant before which a date has expired: `now` minus the period, by calendar."""
-    months = now.month - 1 - period.months - 12 * period.years
-    year, month = now.year + months // 12, months % 12 + 1
-    day = min(now.day, calendar.monthrange(year, month)[1])
-    return now.replace(year=year, month=month, day=day) - timedelta(
-        days=period.days, seconds=period.seconds
-    )
 
 
 @dataclass
@@ -147,7 +137,11 @@ def _shape(ctx: SweepContext, category_id: str) -> _Shape:
     main, date_column = category.retention.from_.split(".", 1)
     table = ctx.tables[main]
     pk = tuple(ctx.data_map.systems[ctx.system].tables[main].primary_key)
-    instant = retention_cutoff(category.retention.period, ctx.now)
+    try:
+        boundary = start_boundary(category.retention, ctx.data_map.organisation, ctx.now)
+    except ValueError as error:
+        raise RetentionMapError(f"category `{category_id}`: {error}") from None
+    instant = boundary or retention_cutoff(category.retention.period, ctx.now)
     kind = python_type(table.c[date_column])
     if not issubclass(kind, date):
         raise RetentionMapError(

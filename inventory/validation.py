@@ -9,7 +9,7 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from inventory.model import DataMap, ErasureAction, Link
+from inventory.model import DataMap, ErasureAction, Link, YearClose
 
 Loc = tuple[str | int, ...]
 
@@ -38,6 +38,11 @@ def known_columns(data_map: DataMap, system: str, table: str) -> set[str]:
         from_table, from_column = category.retention.from_.split(".", 1)
         if category.system == system and from_table == table:
             columns.add(from_column)
+        columns |= {
+            change.name
+            for change in category.erasure.withdraw
+            if change.system == system and change.table == table
+        }
     for identity in data_map.identities.values():
         for location in identity.locations.get(system, []):
             t, c = location.column.split(".", 1)
@@ -118,6 +123,38 @@ def _problems(m: DataMap) -> Iterator[Problem]:
     yield from _check_identities(m)
     yield from _check_categories(m)
     yield from _check_changes(m)
+    yield from _check_kept_data(m)
+
+
+def _check_kept_data(m: DataMap) -> Iterator[Problem]:
+    """A period from the financial year's close needs the year's end; a withdrawal sets columns
+    of the category's own tables."""
+    for c_name, cat in m.categories.items():
+        loc: Loc = ("categories", c_name)
+        if (
+            cat.retention.from_close_of is YearClose.FINANCIAL_YEAR
+            and m.organisation.financial_year_end is None
+        ):
+            yield Problem(
+                (*loc, "retention", "from_close_of"),
+                f"the retention of category `{c_name}` runs from the close of the financial year, "
+                "but `organisation.financial_year_end` does not say when it ends (MM-DD).",
+            )
+        own = {((f.system or cat.system), f.table) for f in cat.fields}
+        for index, change in enumerate(cat.erasure.withdraw):
+            wloc: Loc = (*loc, "erasure", "withdraw", index)
+            if (change.system, change.table) not in own:
+                yield Problem(
+                    (*wloc, "column"),
+                    f"category `{c_name}` withdraws its kept rows by setting `{change.column}` "
+                    f"in system `{change.system}`, but none of its fields is in that table: it "
+                    "can only set columns of its own tables.",
+                )
+            if change.now and change.value is not None:
+                yield Problem(
+                    wloc,
+                    f"category `{c_name}` gives both `now` and a `value` for `{change.column}`.",
+                )
 
 
 def _check_changes(m: DataMap) -> Iterator[Problem]:

@@ -105,6 +105,23 @@ def test_map_check_reports_problems_with_exit_1(tmp_path: Path) -> None:
     assert "1 problem(s) in the data map." in result.output
 
 
+def test_map_check_warns_about_kept_rows_that_nothing_takes_out_of_use(tmp_path: Path) -> None:
+    document = (ROOT / "data_map.yaml").read_text(encoding="utf-8")
+    withdraw = (
+        "      withdraw:\n"
+        "        - {system: learner_platform, column: invoice.restricted, value: true}\n"
+    )
+    assert withdraw in document
+    kept_in_use = tmp_path / "map.yaml"
+    kept_in_use.write_text(document.replace(withdraw, ""), "utf-8")
+    result = CliRunner().invoke(main, ["--map", str(kept_in_use), "map", "check"])
+    assert result.exit_code == 0, result.output
+    assert "warning: category `invoices` keeps the rows of `learner_platform.invoice`" in (
+        result.output
+    )
+    assert "warning" not in CliRunner().invoke(main, ["map", "check"]).output
+
+
 @pytest.mark.databases("sqlite", "postgresql", "mariadb")
 def test_map_check_live_refuses_a_retention_from_a_column_without_dates(
     engine_url: str, tmp_path: Path

@@ -103,6 +103,8 @@ invoice = Table(
     Column("billing_country", String(2), nullable=True),
     Column("total_cents", Integer, nullable=False),
     Column("currency", String(3), nullable=False),
+    # Set when the invoice is only kept for the law (an erased learner's): out of everyday use.
+    Column("restricted", Boolean, nullable=False, server_default="0"),
 )
 
 invoice_line = Table(

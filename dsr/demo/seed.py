@@ -711,7 +711,7 @@ class _Platform:
                 invoices.append(
                     (invoice_id, learner.id, f"FA{_at(issued).year}-{invoice_id:07d}",
                      _at(issued), learner.full_name, learner.street, learner.postal_code,
-                     learner.city, learner.country, total, "EUR")
+                     learner.city, learner.country, total, "EUR", False)
                 )  # fmt: skip
             if rng.random() < 0.15:
                 course_id = rng.choice(_FREE_COURSES)
@@ -1051,9 +1051,9 @@ def _fixed_rows(now: datetime) -> dict[str, list[Row]]:
         ],
         "invoice": [
             (1, zoe, f"FA{first_invoice.year}-{1:07d}", first_invoice, "Zoé Lefèvre", street,
-             postal_code, city, "FR", tef.price_cents + fle_b1.price_cents, "EUR"),
+             postal_code, city, "FR", tef.price_cents + fle_b1.price_cents, "EUR", False),
             (2, zoe, f"FA{second_invoice.year}-{2:07d}", second_invoice, "Zoé Lefèvre", street,
-             postal_code, city, "FR", medical.price_cents, "EUR"),
+             postal_code, city, "FR", medical.price_cents, "EUR", False),
         ],
         "invoice_line": [
             (1, 1, course["TEF-CA"], tef.title, 1, tef.price_cents),

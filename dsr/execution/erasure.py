@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,6 +38,7 @@ from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.languages import translations
 from dsr.links import public_url_for_settings
 from dsr.requests.emails import EmailKind
+from dsr.requests.jobs import closed_request_kept_until, closed_request_retention_days
 from dsr.requests.service import mail_requester
 from dsr.requests.workflow import Actor, RequestType
 from dsr.suppression.models import SuppressionReason
@@ -67,9 +68,10 @@ def subject_plan(data_map: DataMap, systems: Systems, email: str) -> ErasurePlan
 
 
 def steps_json(data_map: DataMap, steps: Sequence[PlannedStep]) -> str:
-    """Return the steps as stored: category, table, action and rows, no values. Rows kept only
-    because they are other people's (their messages in a shared thread) are not the subject's
-    data and are left out."""
+    """Return the steps as stored: category, table, action and rows, no values; of kept rows,
+    how many were taken out of use and the last day each is kept. Rows kept only because they
+    are other people's (their messages in a shared thread) are not the subject's data and are
+    left out."""
     return json.dumps(
         [
             {
@@ -77,6 +79,8 @@ def steps_json(data_map: DataMap, steps: Sequence[PlannedStep]) -> str:
                 "table": step.table,
                 "action": ErasureAction(step.action).value,
                 "rows": step.row_count,
+                "withdrawn": step.withdrawn,
+                "kept_until": [d.isoformat() if d else None for d in step.kept_until],
             }
             for step in steps
             if not (
@@ -103,6 +107,10 @@ def stored_steps(runs: Sequence[ErasureSystemRun]) -> list[ErasedStep]:
                     table=str(item["table"]),
                     action=ErasureAction(item["action"]),
                     rows=int(item["rows"]),
+                    withdrawn=int(item.get("withdrawn", 0)),
+                    kept_until=tuple(
+                        date.fromisoformat(d) if d else None for d in item.get("kept_until", [])
+                    ),
                 )
             )
     return steps
@@ -159,6 +167,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         identity = email_identity(data_map)
         key = pseudonymisation_key(settings)
         suppression = suppression_key(settings)
+        address_days = closed_request_retention_days(settings)
     except ChangeRefused as error:
         raise ExecutionFailed(error.message) from None
     except ValueError as error:
@@ -226,13 +235,15 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             for recipient in data_map.categories[outcome.category].recipients
         }
     )
-    path = _write_certificate(context, data_map, outcomes_by_category, told)
+    address_kept_until = closed_request_kept_until(now, address_days)
+    path = _write_certificate(context, data_map, outcomes_by_category, told, address_kept_until)
     token = secrets.token_urlsafe(32)
     url = public_url_for_settings(settings, "certificate.download", token=token)
     totals = {
         "rows_deleted": sum(run.rows_deleted for run in runs),
         "rows_anonymized": sum(run.rows_anonymized for run in runs),
         "rows_retained": sum(run.rows_retained for run in runs),
+        "rows_withdrawn": sum(o.withdrawn for o in outcomes_by_category),
         "systems": len(runs),
     }
 
@@ -287,6 +298,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 translations(request.language),
             ),
             certificate_url=url,
+            address_kept_until=written_date(address_kept_until, request.language, request.zone),
         )
         db_session.flush()
 
@@ -298,6 +310,7 @@ def _write_certificate(
     data_map: DataMap,
     outcomes: Sequence[CategoryOutcome],
     told: Sequence[str],
+    address_kept_until: datetime,
 ) -> Path:
     pdf = render_erasure_certificate(
         data_map,
@@ -306,6 +319,7 @@ def _write_certificate(
             received_at=context.received_at,
             completed_at=context.now,
             language=context.language.value,
+            address_kept_until=address_kept_until,
         ),
         outcomes,
         told,

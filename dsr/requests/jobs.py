@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,8 +20,10 @@ from sqlmodel import Session, col, select
 from dsr import db
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.audit.models import RequestEvent, record_action
+from dsr.config import DEFAULTS
 from dsr.datamap import organisation_zone
 from dsr.dates import days_between, written_date
+from dsr.execution.change_records import ErasureCertificate
 from dsr.languages import Language
 from dsr.outbox.emails import RenderedEmail, render_email
 from dsr.outbox.models import OutboxMessage
@@ -271,21 +274,41 @@ def email_digest(secret_key: str, normalized_email: str) -> str:
     return hmac.new(key, normalized_email.encode(), hashlib.sha256).hexdigest()
 
 
+def closed_request_retention_days(settings: Mapping[str, Any]) -> int:
+    """Return CLOSED_REQUEST_RETENTION_DAYS from the desk's settings, as the scheduler reads it."""
+    raw = str(settings.get("CLOSED_REQUEST_RETENTION_DAYS") or "").strip()
+    days = int(raw) if raw else int(DEFAULTS["CLOSED_REQUEST_RETENTION_DAYS"])
+    if days < 1:
+        raise ValueError("DSR_CLOSED_REQUEST_RETENTION_DAYS must be a positive whole number")
+    return days
+
+
+def closed_request_kept_until(start: datetime, days: int) -> datetime:
+    """Return the instant from which `minimise_closed` minimises a closed request whose period
+    started at `start` (its erasure, or else its last event): the certificate promises it."""
+    return start + timedelta(days=days)
+
+
 def minimise_closed(
     engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
 ) -> None:
     """Minimise the requests closed for longer than the retention period (R32): the address is
-    replaced by a keyed hash, the free texts cleared, in the request and its emails. The audit
-    events hold no personal data, so the chain is untouched and still verifies."""
-    cutoff = now - timedelta(days=settings.closed_request_retention_days)
+    replaced by a keyed hash, the free texts cleared, in the request and its emails. The period
+    of an erasure runs from the erasure, the date its certificate gives; that of any other
+    request from its last event. The audit events hold no personal data, so the chain is
+    untouched and still verifies."""
+    days = settings.closed_request_retention_days
     last = _last_event_at()
+    certificate = db.table_of(ErasureCertificate)
+    start = func.coalesce(certificate.c.created_at, last.c.last_at)
     with db.open_session(engine) as db_session:
         ids = list(
             db_session.exec(
                 select(DataRequest.id)
                 .join(last, last.c.request_id == DataRequest.id)
+                .outerjoin(certificate, certificate.c.request_id == DataRequest.id)
                 .where(col(DataRequest.status).in_(list(TERMINAL)))
-                .where(last.c.last_at <= cutoff)
+                .where(start <= now - timedelta(days=days))
                 .where(col(DataRequest.requester_email).not_like(f"%@{MINIMISED_DOMAIN}"))
                 .order_by(col(DataRequest.id))
             ).all()

@@ -9,18 +9,21 @@ nothing changed, and the retry completes once it is gone; the plan prints with `
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
+from sqlalchemy import text as text_sql
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from dsr import db
 from dsr.api.models import ApiToken
-from dsr.audit.models import RequestEvent
+from dsr.audit.models import RequestEvent, record_action
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
 from dsr.execution import erasure
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun, SystemRunStatus
@@ -29,9 +32,13 @@ from dsr.execution.runner import failure_reason, run_request
 from dsr.languages import Language
 from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.outbox.models import OutboxMessage
+from dsr.requests.jobs import MINIMISED_DOMAIN, closed_request_kept_until
 from dsr.requests.models import DataRequest, Task, TaskKind
-from dsr.requests.workflow import RequestType, Status
+from dsr.requests.workflow import Actor, RequestType, Status
+from dsr.scheduler.jobs import run_job
+from dsr.scheduler.runs import SchedulerSettings
 from dsr.suppression.service import is_suppressed
+from exports.dates import long_date
 from inventory.erasure import verify_erased
 from inventory.loader import load_data_map
 from inventory.systems import Systems
@@ -133,8 +140,15 @@ def test_an_approved_erasure_erases_certifies_suppresses_and_opens_tasks(
         ).all()
     assert mail.to_address == SAMPLE_LEARNER_EMAIL
     assert "https://privacy.example.org/d/certificate/" in mail.text_body  # with no application
-    assert "- Invoices: kept (10 years after the date of each invoice)" in mail.text_body
+    assert (
+        "- Invoices: kept (until 31 December 2036 at the latest; withdrawn from everyday use)"
+        in mail.text_body
+    )
+    assert "- Contact details: pseudonymised (see the certificate)" in mail.text_body
     assert "- Exam registrations: erased" in mail.text_body
+    assert "Your address stays in our record of your request until 7 March 2031" in " ".join(
+        mail.text_body.split()
+    )
     path = Path(certificate.path)
     assert path.stat().st_mode & 0o777 == 0o600
     qpdf_check(path)
@@ -230,7 +244,9 @@ def test_a_map_deleting_what_a_kept_row_refers_to_fails_the_request_on_every_eng
     seed_platform(engine_url, learners=30, seed=5)
     raw = yaml.safe_load(DATA_MAP.read_text(encoding="utf-8"))
     categories = raw["categories"]
-    categories["purchases"]["erasure"] = categories["invoices"]["erasure"]
+    categories["purchases"]["erasure"] = {  # its withdrawal sets a column of invoices: left out
+        key: value for key, value in categories["invoices"]["erasure"].items() if key != "withdraw"
+    }
     categories["invoices"]["erasure"] = {"action": "delete"}
     contradictory = tmp_path / "contradictory_map.yaml"
     contradictory.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
@@ -419,3 +435,95 @@ def test_approving_on_the_dashboard_erases_at_once(
     assert f"/dashboard/requests/{reference}/certificate" in page_after
     with dpo.get(f"/dashboard/requests/{reference}/certificate") as pdf:
         assert pdf.status_code == 200 and pdf.get_data().startswith(b"%PDF")
+
+
+def _certificate_text(store: Engine, request_id: int) -> str:
+    with db.open_session(store) as session:
+        certificate = session.exec(
+            select(ErasureCertificate).where(ErasureCertificate.request_id == request_id)
+        ).one()
+    return " ".join(pdf_text(Path(certificate.path).read_bytes()).split())
+
+
+def test_the_certificate_says_what_remains_tied_to_the_person_and_until_when(
+    store: Engine, platform_url: str, tmp_path: Path
+) -> None:
+    """The learner row is not "anonymised" while her kept invoices, which bear her name, point at
+    it; each invoice is kept until 31 December ten years after its financial year (L123-22), and
+    the invoices are said withdrawn because the erasure flagged them."""
+    platform = copy_platform(platform_url, tmp_path)
+    request_id = approved_erasure(store)
+    run_request(
+        engine=store, request_id=request_id, settings=settings_for(tmp_path, platform), now=NOW
+    )
+    said = _certificate_text(store, request_id)
+    assert "Anonymised: they no longer relate to you." not in said
+    assert (
+        said.count(
+            "Pseudonymised: still linked to your kept invoices, which bear billing name, billing "
+            "street address, until 31 December 2036."
+        )
+        == 2
+    )  # contact details and account: the same learner row
+    assert "31 December 2034 (1 record) 31 December 2036 (1 record)" in said
+    assert "Invoices: withdrawn from everyday use" in said
+    with create_engine(platform).connect() as conn:
+        flags = conn.execute(
+            text_sql("SELECT restricted FROM invoice WHERE learner_id = 1 ORDER BY id")
+        ).scalars()
+        assert [bool(flag) for flag in flags] == [True, True]
+
+
+def test_a_retained_category_without_withdrawal_is_said_kept_as_it_is(
+    store: Engine, platform_url: str, tmp_path: Path
+) -> None:
+    document = yaml.safe_load(DATA_MAP.read_text(encoding="utf-8"))
+    del document["categories"]["invoices"]["erasure"]["withdraw"]
+    altered = tmp_path / "no_withdrawal.yaml"
+    altered.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    platform = copy_platform(platform_url, tmp_path)
+    request_id = approved_erasure(store)
+    settings = {**settings_for(tmp_path, platform), "DATA_MAP": str(altered)}
+    assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
+        Status.COMPLETED
+    )
+    said = _certificate_text(store, request_id)
+    assert "Invoices: kept as they are; they were not taken out of everyday use." in said
+    assert "withdrawn from everyday use" not in said
+    with create_engine(platform).connect() as conn:
+        flags = conn.execute(text_sql("SELECT restricted FROM invoice WHERE learner_id = 1"))
+        assert [bool(flag) for (flag,) in flags] == [False, False]
+
+
+def test_the_date_the_certificate_gives_for_the_address_is_when_minimisation_removes_it(
+    store: Engine, platform_url: str, tmp_path: Path
+) -> None:
+    """The certificate promises the day the desk's own record stops holding the address; the
+    minimisation job acts then, even though the request had events after the erasure."""
+    platform = copy_platform(platform_url, tmp_path)
+    request_id = approved_erasure(store)
+    settings = {**settings_for(tmp_path, platform), "CLOSED_REQUEST_RETENTION_DAYS": "30"}
+    run_request(engine=store, request_id=request_id, settings=settings, now=NOW)
+    promised = closed_request_kept_until(NOW, 30)
+    assert (
+        f"kept in it until {long_date(promised, 'en', ZoneInfo('Europe/Paris'))};"
+        in _certificate_text(store, request_id)
+    )
+    with db.transaction(store) as session:
+        record_action(
+            db_session=session,
+            request=session.get(DataRequest, request_id),
+            actor=Actor.STAFF,
+            actor_label="dpo@example.org",
+            action="task_done",
+            at=NOW + timedelta(days=10),  # a recipient told later: the promise still holds
+        )
+    scheduler = SchedulerSettings(secret_key=SECRET, closed_request_retention_days=30)
+
+    def address(now: datetime) -> str:
+        run_job("minimise_closed", engine=store, settings=scheduler, now=now)
+        with db.open_session(store) as session:
+            return session.get(DataRequest, request_id).requester_email  # type: ignore[union-attr]
+
+    assert address(promised - timedelta(seconds=1)) == SAMPLE_LEARNER_EMAIL
+    assert address(promised).endswith(f"@{MINIMISED_DOMAIN}")

@@ -258,6 +258,7 @@ def test_the_certificate_shows_every_script_as_typed(lang: str, tmp_path: Path) 
             received_at=datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
             completed_at=datetime(2026, 11, 25, 13, 5, tzinfo=UTC),
             language=lang,
+            address_kept_until=datetime(2031, 11, 26, 13, 5, tzinfo=UTC),
         ),
         outcomes,
         [],

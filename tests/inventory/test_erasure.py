@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SAWarning
 
+from dsr.demo import schema as demo_schema
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
 from inventory.anonymisation import ErasurePlanError
 from inventory.erasure import (
@@ -181,12 +182,19 @@ def test_erasure_changes_exactly_the_planned_rows(
     assert outcome.rows_deleted == sum(len(keys) for keys in deleted.values())
     assert outcome.rows_anonymized == 1
     assert outcome.rows_retained == 2 + 3 + 1 + 2  # invoices, lines, shared thread, replies
+    assert outcome.rows_withdrawn == 2  # her two invoices, flagged as the map's withdraw says
     after = snapshot(platform_url)
+    expected_changes = {"learner": {(1,)}, "invoice": {(1,), (2,)}}
     for table, rows in before.items():
         gone = deleted.get(table, set())
         assert set(after[table]) == set(rows) - gone, table
         changed = {key for key in after[table] if after[table][key] != rows[key]}
-        assert changed == ({(1,)} if table == "learner" else set()), table
+        assert changed == expected_changes.get(table, set()), table
+    restricted = [c.name for c in demo_schema.invoice.columns].index("restricted")
+    for key in expected_changes["invoice"]:
+        old, new = before["invoice"][key], after["invoice"][key]
+        assert [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b] == [restricted]
+        assert new[restricted] in (True, 1)
     # Her colleague keeps the shared thread, his participation and message, and the staff replies.
     assert (1,) in after["support_thread"]
     assert set(after["support_message"]) >= {(2,), (3,), (5,)}
