@@ -39,6 +39,7 @@ from inventory.locator import (
     locate_subject,
 )
 from inventory.model import Category, DataMap
+from inventory.recipients import coverage_warnings
 from inventory.systems import Systems, SystemUnavailable
 
 DEFAULT_DEMO_URL = DEFAULTS["DEMO_PLATFORM_URL"]
@@ -95,8 +96,12 @@ def map_group() -> None:
 @map_group.command("check")
 @click.option("--live", is_flag=True, help="Also compare with each system's live schema.")
 def map_check(live: bool) -> None:
-    """Validate the map; with --live, report what is missing or unmapped in the databases."""
+    """Validate the map; with --live, report what is missing or unmapped in the databases.
+
+    Warnings (what a recipient received that the map may not say) do not fail the check."""
     data_map = _load_map()
+    for warning in coverage_warnings(data_map):
+        click.echo(f"warning: {warning}", err=True)
     summary = (
         f"{_shown_map_path()}: {len(data_map.categories)} categories, "
         f"{len(data_map.systems)} system(s), "
