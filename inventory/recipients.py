@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from inventory.model import DataMap
+from inventory.model import DataMap, IdentityKind, Link
 
 FieldRef = tuple[str, str]
 """(system, `table.column`) of a category's field."""
@@ -110,6 +110,8 @@ def coverage_warnings(data_map: DataMap) -> list[str]:
        usually go with the row.
     2. The category of the `disclosed_when` column does not list the recipient: the access
        report and the register would not name it there.
+    3. The rows sent cannot be tied to an email identity through the map's links: the desk
+       cannot record whose they were before a sweep deletes them.
     """
     warnings: list[str] = []
     categories = field_category(data_map)
@@ -128,6 +130,11 @@ def coverage_warnings(data_map: DataMap) -> list[str]:
             )
         system = category.system
         table = recipient.disclosed_when.split(".", 1)[0]
+        if email_path(data_map, system, table) is None:
+            warnings.append(
+                f"recipient `{recipient_id}` is sent rows of `{table}`, which no link ties to an "
+                "email identity: the desk cannot record whose they were before they are swept"
+            )
         for parent in _referred_tables(data_map, system, table):
             fields = {ref for ref, _ in categories.items() if ref[0] == system}
             parent_fields = {ref for ref in fields if ref[1].split(".", 1)[0] == parent}
@@ -157,3 +164,27 @@ def _referred_tables(data_map: DataMap, system: str, table: str) -> list[str]:
                 seen.append(target)
                 todo.append(target)
     return seen
+
+
+def email_path(data_map: DataMap, system: str, table: str) -> tuple[list[Link], str] | None:
+    """Return the links from `table` to a table holding an email identity, and its column
+    (nearest first); None when the table's rows cannot be tied to an address."""
+    holders = {
+        loc.column.split(".", 1)[0]: loc.column.split(".", 1)[1]
+        for identity in data_map.identities.values()
+        if identity.kind is IdentityKind.EMAIL
+        for loc in identity.locations.get(system, [])
+    }
+    tables = data_map.systems[system].tables
+    todo: list[tuple[str, list[Link]]] = [(table, [])]
+    seen = {table}
+    while todo:
+        current, path = todo.pop(0)
+        if current in holders:
+            return path, holders[current]
+        spec = tables.get(current)
+        for link in spec.links if spec is not None else []:
+            if link.target_table not in seen:
+                seen.add(link.target_table)
+                todo.append((link.target_table, [*path, link]))
+    return None

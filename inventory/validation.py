@@ -336,9 +336,10 @@ def _check_recipients(m: DataMap) -> Iterator[Problem]:
                     f"recipient `{r_name}` receives `{column}`, which is not a field of any "
                     f"category.{_closest(column, mapped)}",
                 )
-        if recipient.disclosed_when is not None and recipient.disclosed_when not in mapped:
+        when = recipient.disclosed_when
+        if when is not None and when not in mapped:
             yield Problem(
                 (*loc, "disclosed_when"),
-                f"recipient `{r_name}` is disclosed rows when `{recipient.disclosed_when}` is "
-                f"set, which is not a field of any category.{_closest(recipient.disclosed_when, mapped)}",
+                f"recipient `{r_name}` is disclosed rows when `{when}` is set, which is not a "
+                f"field of any category.{_closest(when, mapped)}",
             )
