@@ -258,9 +258,7 @@ def test_a_dpo_creates_a_task_for_a_request_and_completes_it(
         data={"csrf_token": csrf_token(listed), "outcome": "Sent and acknowledged"},
         follow_redirects=True,
     )
-    assert "Give the date the message was sent to the recipient." in refused.get_data(
-        as_text=True
-    )
+    assert "Give the date the message was sent to the recipient." in refused.get_data(as_text=True)
     (task,) = _stored_tasks(app)
     assert task.status is TaskStatus.OPEN
     done = client.post(

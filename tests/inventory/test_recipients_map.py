@@ -29,8 +29,8 @@ def club_map(receives: str = "", listed: bool = True) -> str:
     text = MINIMAL.replace("categories:\n", FEDERATION.replace("RECEIVES\n", receives), 1)
     if listed:
         text = text.replace(
-            "    legal_basis: \"6(1)(b)\"\n",
-            "    legal_basis: \"6(1)(b)\"\n    recipients: [federation]\n",
+            '    legal_basis: "6(1)(b)"\n',
+            '    legal_basis: "6(1)(b)"\n    recipients: [federation]\n',
             1,
         )
     return text

@@ -12,14 +12,14 @@ from sqlmodel import col, select
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.outbox.models import OutboxMessage
-from dsr.requests.models import TaskKind
+from dsr.requests.models import Task, TaskKind
 from dsr.requests.task_jobs import task_notice
 from dsr.requests.tasks import complete_task, create_task
+from dsr.requests.workflow import Status
 from dsr.scheduler.jobs import run_job
 from dsr.scheduler.runs import SchedulerSettings
 from tests.accounts.helpers import make_staff
-from tests.scheduler.conftest import NOW
-
+from tests.scheduler.conftest import NOW, MakeRequest
 
 
 def _sent(store: Engine, prefix: str) -> list[OutboxMessage]:
@@ -85,3 +85,24 @@ def test_an_open_task_is_reminded_once_then_alerted_once(
     assert "cci_paris_idf" in overdue.text_body
     assert "Zoé" not in overdue.text_body + overdue.subject  # no free text of the task
     assert "zoe.lefevre" not in overdue.text_body
+
+
+@pytest.mark.databases("sqlite")
+def test_minimising_a_closed_request_clears_how_its_recipients_find_the_person(
+    store: Engine, settings: SchedulerSettings, make_request: MakeRequest
+) -> None:
+    old = make_request(status=Status.COMPLETED, received_at=NOW - timedelta(days=6 * 365))
+    with db.transaction(store) as session:
+        session.add(
+            Task(
+                request_id=old,
+                kind=TaskKind.NOTIFY_RECIPIENT,
+                title="Notify hosting",
+                created_at=NOW - timedelta(days=6 * 365),
+                subject_identity="zoe.lefevre@example.org",
+            )
+        )
+    run_job("minimise_closed", engine=store, settings=settings, now=NOW)
+    with db.open_session(store) as session:
+        [task] = session.exec(select(Task).where(Task.request_id == old)).all()
+    assert task.subject_identity is None
