@@ -81,7 +81,7 @@ def test_an_open_task_is_reminded_once_then_alerted_once(
         run_job("task_reminders", engine=store, settings=settings, now=due + timedelta(days=1))
     [overdue] = _sent(store, "task_overdue:")
     assert overdue.to_address == "dpo@desk.example"
-    assert f"Task {task.id}" in overdue.subject
+    assert overdue.subject == f"Tâche {task.id} en retard"  # staff emails: DSR_STAFF_LANGUAGE
     assert "cci_paris_idf" in overdue.text_body
     assert "Zoé" not in overdue.text_body + overdue.subject  # no free text of the task
     assert "zoe.lefevre" not in overdue.text_body
