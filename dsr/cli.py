@@ -40,6 +40,7 @@ from inventory.locator import (
     locate_subject,
 )
 from inventory.model import Category, DataMap
+from inventory.recipients import coverage_warnings
 from inventory.systems import Systems, SystemUnavailable
 
 DEFAULT_DEMO_URL = DEFAULTS["DEMO_PLATFORM_URL"]
@@ -97,9 +98,10 @@ def map_group() -> None:
 @click.option("--live", is_flag=True, help="Also compare with each system's live schema.")
 def map_check(live: bool) -> None:
     """Validate the map; with --live, report what is missing or unmapped in the databases.
-    Warnings (kept data that nothing takes out of use) do not change the exit status."""
+    Warnings (kept data that nothing takes out of use, what a recipient received that the map may
+    not say) do not change the exit status."""
     data_map = _load_map()
-    for warning in withdrawal_warnings(data_map):
+    for warning in [*withdrawal_warnings(data_map), *coverage_warnings(data_map)]:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     summary = (
         f"{_shown_map_path()}: {len(data_map.categories)} categories, "

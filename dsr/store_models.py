@@ -15,6 +15,7 @@ def import_models() -> None:
     import dsr.api.models
     import dsr.audit.models
     import dsr.delivery.models
+    import dsr.disclosures.models
     import dsr.execution.change_records
     import dsr.outbox.models
     import dsr.requests.models

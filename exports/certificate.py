@@ -8,7 +8,7 @@ Its words are the catalogue's that the caller hands in, context "certificate".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from gettext import NullTranslations
@@ -29,6 +29,7 @@ from exports.certificate_kept import (
 from exports.dates import long_date, long_day
 from exports.pdf import (
     DocumentInfo,
+    DocumentStyles,
     bullet_list,
     content_width,
     data_table,
@@ -161,13 +162,16 @@ def render_erasure_certificate(
     data_map: DataMap,
     request: CertifiedRequest,
     outcomes: Sequence[CategoryOutcome],
-    recipients_told: Sequence[str],
+    recipients: Sequence[str],
     translations: NullTranslations,
+    told_on: Mapping[str, str] | None = None,
 ) -> bytes:
     """Return the certificate as a PDF in the request's language (French or English).
 
-    `recipients_told` are recipient ids of the map that were sent an Art. 19 notice;
-    `translations` is the catalogue of the request's language.
+    `recipients` are the recipient ids of the map to tell of the erasure (Art. 19); `told_on`
+    gives, for those already told, the date written in the request's language: the others are
+    said to be told now, never to be informed. `translations` is the catalogue of the request's
+    language.
     """
     lang = _lang(request.language)
     t = translations
@@ -305,33 +309,7 @@ def render_erasure_certificate(
     else:
         story.append(safe_paragraph(t.pgettext("certificate", "No data is kept."), styles.body))
 
-    story.append(
-        safe_paragraph(
-            t.pgettext("certificate", "Recipients told (GDPR Article 19)"), styles.heading
-        )
-    )
-    if recipients_told:
-        story.append(
-            safe_paragraph(
-                t.pgettext(
-                    "certificate",
-                    "The following recipients of your data are told of the erasure:",
-                ),
-                styles.body,
-            )
-        )
-        names = [
-            data_map.recipients[r].name.get(lang) if r in data_map.recipients else r
-            for r in recipients_told
-        ]
-        story.extend(bullet_list(names, styles.body))
-    else:
-        story.append(
-            safe_paragraph(
-                t.pgettext("certificate", "No recipient had received the erased data."),
-                styles.body,
-            )
-        )
+    story.extend(_recipients_section(data_map, recipients, told_on or {}, lang, t, styles))
 
     story.append(
         safe_paragraph(t.pgettext("certificate", "What we keep about your request"), styles.heading)
@@ -375,3 +353,65 @@ def _text(data_map: DataMap, category_id: str, which: str, lang: str) -> str:
 def _contact_line(name: str, address: str) -> str:
     """Return the name and the address, without the name twice when the address starts with it."""
     return address if address.startswith(name) else f"{name}, {address}"
+
+
+def _recipients_section(
+    data_map: DataMap,
+    recipients: Sequence[str],
+    told_on: Mapping[str, str],
+    lang: str,
+    t: NullTranslations,
+    styles: DocumentStyles,
+) -> list[Flowable]:
+    """Say which recipients were told (with the date) and which are being told: only what is
+    done is said to be done (R49)."""
+    story: list[Flowable] = [
+        safe_paragraph(
+            t.pgettext("certificate", "Recipients of your data (GDPR Article 19)"), styles.heading
+        )
+    ]
+    if not recipients:
+        story.append(
+            safe_paragraph(
+                t.pgettext("certificate", "No recipient had received the erased data."),
+                styles.body,
+            )
+        )
+        return story
+
+    def name(recipient: str) -> str:
+        known = data_map.recipients.get(recipient)
+        return known.name.get(lang) if known is not None else recipient
+
+    told = [r for r in recipients if r in told_on]
+    pending = [r for r in recipients if r not in told_on]
+    if told:
+        story.append(
+            safe_paragraph(
+                t.pgettext("certificate", "These recipients were told of the erasure:"),
+                styles.body,
+            )
+        )
+        story.extend(
+            bullet_list(
+                [
+                    t.pgettext("certificate", "%(recipient)s, on %(date)s")
+                    % {"recipient": name(r), "date": told_on[r]}
+                    for r in told
+                ],
+                styles.body,
+            )
+        )
+    if pending:
+        story.append(
+            safe_paragraph(
+                t.pgettext(
+                    "certificate",
+                    "We are telling these recipients of the erasure; we will write to you "
+                    "once each of them has been told:",
+                ),
+                styles.body,
+            )
+        )
+        story.extend(bullet_list([name(r) for r in pending], styles.body))
+    return story

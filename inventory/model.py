@@ -536,12 +536,59 @@ class Organisation(Strict):
 
 
 class Recipient(Strict):
+    """Someone the organisation sends personal data to: told of each change to it (Art. 19).
+
+    It receives the fields of the categories that list it, plus those named in `receives`
+    (`table.column`, fields of any category: e.g. the learner's name sent with each exam
+    registration). With `disclosed_when` (`table.column` of a date), only the rows where that
+    column is set were sent; the desk records them before they are swept and keeps that record
+    for `disclosures_kept` after the date sent.
+    """
+
     name: LocalText
     kind: Literal["third_party", "processor", "internal", "authority"]
     description: LocalText
     contact_email: str | None = None
     country: str = "FR"
     transfer_safeguards: LocalText | None = None
+    receives: list[str] = Field(
+        default_factory=list,
+        description="fields (`table.column`) of other categories sent to this recipient",
+    )
+    disclosed_when: str | None = Field(
+        default=None,
+        pattern=COLUMN_REF_RE,
+        description="date column whose rows, when set, were sent to this recipient",
+    )
+    disclosures_kept: DurationField | None = Field(
+        default=None, description="how long the desk remembers a disclosure after its date"
+    )
+
+    @field_validator("receives")
+    @classmethod
+    def _columns(cls, value: list[str]) -> list[str]:
+        for column in value:
+            if not re.match(COLUMN_REF_RE, column):
+                raise ValueError(f"`{column}` is not a field reference: write `table.column`")
+        return value
+
+    @field_validator("disclosures_kept", mode="before")
+    @classmethod
+    def _kept(cls, value: object) -> object:
+        return _coerce_duration(value)
+
+    @model_validator(mode="after")
+    def _remembered(self) -> Recipient:
+        if (self.disclosed_when is None) != (self.disclosures_kept is None):
+            raise ValueError(
+                "`disclosed_when` and `disclosures_kept` go together: say which date column "
+                "marks the rows sent and how long the desk remembers that they were"
+            )
+        return self
+
+    @property
+    def disclosure_table(self) -> str | None:
+        return None if self.disclosed_when is None else self.disclosed_when.split(".", 1)[0]
 
 
 class DataMap(Strict):

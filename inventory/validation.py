@@ -124,6 +124,7 @@ def _problems(m: DataMap) -> Iterator[Problem]:
     yield from _check_categories(m)
     yield from _check_changes(m)
     yield from _check_kept_data(m)
+    yield from _check_recipients(m)
 
 
 def _check_kept_data(m: DataMap) -> Iterator[Problem]:
@@ -357,4 +358,25 @@ def _check_categories(m: DataMap) -> Iterator[Problem]:
                 f"category `{deleter}` deletes the rows of table `{table}` (system `{system}`), "
                 f"but category `{other}` {verb} columns of the same rows: the erasure would "
                 "contradict itself.",
+            )
+
+
+def _check_recipients(m: DataMap) -> Iterator[Problem]:
+    """What a recipient `receives` and its `disclosed_when` column are fields of the map."""
+    mapped = {f.column for cat in m.categories.values() for f in cat.fields}
+    for r_name, recipient in m.recipients.items():
+        loc: Loc = ("recipients", r_name)
+        for n, column in enumerate(recipient.receives):
+            if column not in mapped:
+                yield Problem(
+                    (*loc, "receives", n),
+                    f"recipient `{r_name}` receives `{column}`, which is not a field of any "
+                    f"category.{_closest(column, mapped)}",
+                )
+        when = recipient.disclosed_when
+        if when is not None and when not in mapped:
+            yield Problem(
+                (*loc, "disclosed_when"),
+                f"recipient `{r_name}` is disclosed rows when `{when}` is set, which is not a "
+                f"field of any category.{_closest(when, mapped)}",
             )

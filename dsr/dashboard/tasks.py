@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import flask_babel  # type: ignore[import-untyped]
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
@@ -24,7 +25,7 @@ from dsr.datamap import desk_map
 from dsr.dates import pages_zone
 from dsr.db import get_session, utcnow
 from dsr.i18n import current_language, gettext, lazy_gettext
-from dsr.requests.models import TaskKind, TaskStatus
+from dsr.requests.models import TaskKind, TaskStatus, TellChannel
 from dsr.requests.tasks import (
     DETAILS_MAX,
     OUTCOME_MAX,
@@ -43,6 +44,11 @@ from inventory.loader import MapError
 TASK_KIND_LABELS = {
     TaskKind.NOTIFY_RECIPIENT: lazy_gettext("Notify a recipient"),
     TaskKind.MANUAL_CHECK: lazy_gettext("Manual check (e.g. a paper archive)"),
+}
+TELL_CHANNEL_LABELS = {
+    TellChannel.EMAIL: lazy_gettext("Email"),
+    TellChannel.LETTER: lazy_gettext("Letter"),
+    TellChannel.PORTAL: lazy_gettext("The recipient's portal"),
 }
 TASK_STATUS_LABELS = {
     TaskStatus.OPEN: lazy_gettext("Open"),
@@ -128,6 +134,20 @@ class CompleteForm(Form):
             ),
         ],
         render_kw={"rows": 3, "maxlength": OUTCOME_MAX},
+    )
+    told_on = DateField(
+        lazy_gettext("Day the message was sent to the recipient"),
+        validators=[Optional()],
+        render_kw={"type": "date"},
+    )
+    told_via = SelectField(
+        lazy_gettext("Sent by"),
+        choices=[
+            SelectChoice("", "—"),
+            *(SelectChoice(c.value, label) for c, label in TELL_CHANNEL_LABELS.items()),
+        ],
+        default="",
+        validate_choice=False,
     )
 
 
@@ -230,7 +250,21 @@ def tasks() -> str:
         complete_form=CompleteForm(),
         kind_label=TASK_KIND_LABELS.__getitem__,
         task_status_label=TASK_STATUS_LABELS.__getitem__,
+        channel_label=_channel_label,
+        shown_day=_shown_day,
     )
+
+
+def _channel_label(value: str | None) -> str:
+    try:
+        return str(TELL_CHANNEL_LABELS[TellChannel(value or "")])
+    except ValueError:
+        return value or "—"
+
+
+def _shown_day(day: date) -> str:
+    """Return a calendar date (no time, no zone to move it) in the current locale."""
+    return str(flask_babel.format_date(day, format="long"))
 
 
 @blueprint.route("/tasks/new", methods=["GET", "POST"])
@@ -274,7 +308,11 @@ def complete(task_id: int) -> AnyResponse:
     """Mark a task done with its outcome, then go back to the list (PRG)."""
     form = CompleteForm(request.form)
     if not form.validate():
-        flash(gettext("Say what was done before marking the task done."), "error")
+        if form.told_on.errors:
+            message = gettext("Give the day the message was sent as a date.")
+        else:
+            message = gettext("Say what was done before marking the task done.")
+        flash(message, "error")
         return redirect(url_for("dashboard.tasks"))
     try:
         complete_task(
@@ -283,11 +321,13 @@ def complete(task_id: int) -> AnyResponse:
             task_id=task_id,
             outcome=form.outcome.data or "",
             now=utcnow(),
+            told_on=form.told_on.data,
+            told_via=form.told_via.data or None,
         )
     except TaskError as error:
         flash(error.message, "error")
-    else:
-        flash(gettext("The task is done."), "info")
+        return redirect(url_for("dashboard.tasks"))
+    flash(gettext("The task is done."), "info")
     return redirect(url_for("dashboard.tasks"))
 
 

@@ -22,7 +22,14 @@ from dsr.audit.models import RequestEvent, record_action
 from dsr.config import DEFAULTS
 from dsr.datamap import desk_map, open_systems
 from dsr.execution.change_records import RectificationValue
-from dsr.execution.recipients import RECTIFIED_WHAT, open_recipient_tasks
+from dsr.execution.recipients import (
+    LIFTED_WHAT,
+    RECTIFIED_WHAT,
+    RESTRICTED_WHAT,
+    erased_fields,
+    subject_now,
+    tell_recipients,
+)
 from dsr.execution.runner import (
     ExecutionContext,
     ExecutionFailed,
@@ -39,6 +46,7 @@ from dsr.requests.workflow import Actor, RequestType, Status
 from dsr.suppression.models import SuppressionReason
 from dsr.suppression.service import suppress, suppression_key
 from inventory.changes import ChangeOutcome, apply_subject_change, rectify_subject
+from inventory.disclosures import subject_disclosures
 from inventory.locator import locate_subject
 from inventory.model import DataMap, SubjectChange
 from inventory.systems import SystemUnavailable
@@ -111,6 +119,11 @@ def _execute_change(context: ExecutionContext) -> ExecutionResult:
         raise ExecutionFailed(str(error)) from None
     try:
         change = _change(data_map, name)
+        restricted, disclosed = (
+            subject_now(context.settings, data_map, context.requester_email)
+            if name == "restriction"
+            else ([], [])
+        )
         outcome = change_subject(context.settings, context.requester_email, name, now=context.now)
     except ChangeRefused as error:
         raise ExecutionFailed(error.message) from None
@@ -134,6 +147,18 @@ def _execute_change(context: ExecutionContext) -> ExecutionResult:
             at=context.now,
             details={"change": name, "rows": outcome.total, "tables": outcome.rows},
         )
+        if name == "restriction":  # every recipient of their data stops processing it too
+            tell_recipients(
+                db_session,
+                data_map,
+                request,
+                settings=context.settings,
+                changed=erased_fields(data_map, restricted),
+                disclosed=disclosed,
+                occasion="restriction",
+                what=RESTRICTED_WHAT,
+                now=context.now,
+            )
         _mail_change_done(
             db_session, request, description=description, now=context.now, dedup="change-done"
         )
@@ -171,6 +196,7 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
             location = locate_subject(
                 data_map, systems, email_identity(data_map), context.requester_email
             )
+            disclosed = subject_disclosures(data_map, systems, location)
             outcome = rectify_subject(data_map, systems, location, values)
     except ChangeRefused as error:
         raise ExecutionFailed(error.message) from None
@@ -190,8 +216,16 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
                 "new_values": {f"{s}:{c}": v for (s, c), v in sorted(values.items())},
             },
         )
-        open_recipient_tasks(
-            db_session, data_map, request, categories, what=RECTIFIED_WHAT, now=context.now
+        tell_recipients(
+            db_session,
+            data_map,
+            request,
+            settings=context.settings,
+            changed=set(values),
+            disclosed=disclosed,
+            occasion="rectification",
+            what=RECTIFIED_WHAT,
+            now=context.now,
         )
         columns = ", ".join(sorted(c for _, c in values))
         description = translations(request.language).gettext(
@@ -325,6 +359,8 @@ def lift_restriction(
         raise ChangeRefused("Tell the person first: announce the lifting, then lift it.")
     if _events(db_session, request, LIFTED_ACTION):
         raise ChangeRefused("The restriction is already lifted.")
+    data_map = desk_map(settings)
+    restricted, disclosed = subject_now(settings, data_map, request.requester_email)
     outcome = change_subject(settings, request.requester_email, "lift_restriction", now=now)
     record_action(
         db_session=db_session,
@@ -334,6 +370,17 @@ def lift_restriction(
         action=LIFTED_ACTION,
         at=now,
         details={"change": "lift_restriction", "rows": outcome.total, "tables": outcome.rows},
+    )
+    tell_recipients(
+        db_session,
+        data_map,
+        request,
+        settings=settings,
+        changed=erased_fields(data_map, restricted),
+        disclosed=disclosed,
+        occasion="lifted restriction",
+        what=LIFTED_WHAT,
+        now=now,
     )
     db_session.flush()
     return outcome

@@ -23,9 +23,15 @@ from dsr import db
 from dsr.audit.models import record_action
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import written_date
+from dsr.disclosures.service import record_subject_disclosures
 from dsr.execution.access import private_folder, request_folder, write_private
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun, SystemRunStatus
-from dsr.execution.recipients import ERASED_WHAT, open_recipient_tasks
+from dsr.execution.recipients import (
+    ERASED_WHAT,
+    erased_fields,
+    open_recipient_tasks,
+    recipients_to_tell,
+)
 from dsr.execution.runner import (
     ExecutionContext,
     ExecutionFailed,
@@ -180,6 +186,15 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         }
     with open_systems(settings, data_map).opened() as systems:
         location = locate_subject(data_map, systems, identity, context.requester_email)
+        record_subject_disclosures(  # before the rows go: a retry still knows whom to tell
+            context.engine,
+            data_map,
+            systems,
+            location,
+            email=context.requester_email,
+            key=suppression,
+            now=now,
+        )
         plan = plan_erasure(data_map, systems, location)
         if plan.blocked:
             raise ExecutionFailed("Erasure blocked, nothing changed: " + "; ".join(plan.blocked))
@@ -227,16 +242,24 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     with db.transaction(context.engine) as db_session:
         runs = system_runs(db_session, request_id)
     outcomes_by_category = category_outcomes(data_map, stored_steps(runs))
-    told = sorted(
-        {
-            recipient
-            for outcome in outcomes_by_category
-            if outcome.action is not ErasureAction.RETAIN
-            for recipient in data_map.categories[outcome.category].recipients
-        }
-    )
+    affected = [o.category for o in outcomes_by_category if o.action is not ErasureAction.RETAIN]
+    with db.transaction(context.engine) as db_session:
+        concerned = recipients_to_tell(
+            db_session,
+            data_map,
+            email=context.requester_email,
+            key=suppression,
+            changed=erased_fields(data_map, affected),
+            erasure=True,
+        )
     address_kept_until = closed_request_kept_until(now, address_days)
-    path = _write_certificate(context, data_map, outcomes_by_category, told, address_kept_until)
+    path = _write_certificate(
+        context,
+        data_map,
+        outcomes_by_category,
+        [c.recipient for c in concerned],
+        address_kept_until,
+    )
     token = secrets.token_urlsafe(32)
     url = public_url_for_settings(settings, "certificate.download", token=token)
     totals = {
@@ -256,11 +279,15 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             now=now,
             key=suppression,
         )
-        affected = [
-            o.category for o in outcomes_by_category if o.action is not ErasureAction.RETAIN
-        ]
         tasks = open_recipient_tasks(
-            db_session, data_map, request, affected, what=ERASED_WHAT, now=now
+            db_session,
+            data_map,
+            request,
+            concerned,
+            occasion="erasure",
+            what=ERASED_WHAT,
+            now=now,
+            subject_identity=context.requester_email,
         )
         existing = db_session.exec(
             select(ErasureCertificate).where(ErasureCertificate.request_id == request_id)

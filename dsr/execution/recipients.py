@@ -1,49 +1,142 @@
-"""What the recipients of a subject's data are told after an erasure or a rectification (Art. 19,
-R25): one task per recipient, with a message ready to send, naming the subject only by the
-request's reference."""
+"""What the recipients of a subject's data are told after an erasure, a rectification, a
+restriction or its lifting (Art. 19, R25, R49): one task per recipient that received a changed
+field, with a message ready to send naming the subject only by the request's reference; what
+the recipient needs to find the person is on the task, for staff only.
+
+Who received what comes from the map (categories, `receives`) and, for a recipient whose rows are
+marked as sent (`disclosed_when`), from the disclosures of the subject's live rows, recorded just
+before the change, and those recorded before a sweep deleted the rows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 from sqlmodel import select as model_select
 
+from dsr.datamap import open_systems
+from dsr.disclosures.service import record_disclosures, recorded_disclosures
+from dsr.execution.targets import email_identity
 from dsr.requests.models import DataRequest, Task, TaskKind
+from dsr.suppression.service import suppression_key
+from inventory.disclosures import Disclosed, subject_disclosures
+from inventory.locator import category_counts, locate_subject
 from inventory.model import DataMap
+from inventory.recipients import (
+    Concerned,
+    FieldRef,
+    all_recipients,
+    category_fields,
+    recipients_of_fields,
+)
+
+RECIPIENT_TASK_DAYS = 14
+"""A recipient is to be told without undue delay: its task is due this many days after opening."""
+
+
+def subject_now(
+    settings: Mapping[str, Any], data_map: DataMap, email: str
+) -> tuple[list[str], list[Disclosed]]:
+    """Locate the subject; return the categories in which they have rows and the disclosures of
+    their live rows (to record before a change alters them)."""
+    with open_systems(settings, data_map).opened() as systems:
+        location = locate_subject(data_map, systems, email_identity(data_map), email)
+        disclosed = subject_disclosures(data_map, systems, location)
+    return sorted(category_counts(data_map, location)), disclosed
+
+
+def tell_recipients(
+    db_session: Session,
+    data_map: DataMap,
+    request: DataRequest,
+    *,
+    settings: Mapping[str, Any],
+    changed: Collection[FieldRef],
+    disclosed: Sequence[Disclosed],
+    occasion: str,
+    what: str,
+    now: datetime,
+) -> int:
+    """Record the disclosures found in the subject's live rows, then open a task for each
+    recipient that received a changed field; return how many tasks were opened."""
+    key = suppression_key(settings)
+    email = request.requester_email
+    record_disclosures(db_session, disclosed, key=key, now=now, email=email)
+    concerned = recipients_to_tell(db_session, data_map, email=email, key=key, changed=changed)
+    return open_recipient_tasks(
+        db_session,
+        data_map,
+        request,
+        concerned,
+        occasion=occasion,
+        what=what,
+        now=now,
+        subject_identity=email,
+    )
+
+
+def recipients_to_tell(
+    db_session: Session,
+    data_map: DataMap,
+    *,
+    email: str,
+    key: bytes,
+    changed: Collection[FieldRef],
+    erasure: bool = False,
+) -> list[Concerned]:
+    """Return the recipients that received a changed field of this person; for an erasure, also
+    every recipient the desk recorded a disclosure to (it holds data the erasure concerns)."""
+    recorded = {r.recipient: r.categories for r in recorded_disclosures(db_session, email, key=key)}
+    found = {c.recipient: c.categories for c in recipients_of_fields(data_map, changed, recorded)}
+    if erasure:
+        for recipient, categories in recorded.items():
+            found[recipient] = tuple(dict.fromkeys([*found.get(recipient, ()), *categories]))
+    order = all_recipients(data_map)
+    ranked = sorted(found, key=lambda r: order.index(r) if r in order else len(order))
+    return [Concerned(r, found[r]) for r in ranked]
+
+
+def erased_fields(data_map: DataMap, categories: Sequence[str]) -> set[FieldRef]:
+    """Return the fields an erasure or restriction of these categories changes."""
+    return category_fields(data_map, categories)
 
 
 def open_recipient_tasks(
     db_session: Session,
     data_map: DataMap,
     request: DataRequest,
-    categories: Sequence[str],
+    concerned: Sequence[Concerned],
     *,
+    occasion: str,
     what: str,
     now: datetime,
+    subject_identity: str | None = None,
 ) -> int:
-    """Open one task per recipient of the affected categories, with a message ready to send
-    (Art. 19, R25); return how many were opened (none twice for one request)."""
-    wanted: dict[str, list[str]] = {}
-    for category_id in categories:
-        for recipient in data_map.categories[category_id].recipients:
-            wanted.setdefault(recipient, []).append(category_id)
+    """Open one task per concerned recipient, with a message ready to send and, for staff,
+    `subject_identity`; return how many were opened (none twice for one request and occasion)."""
     existing = set(
         db_session.exec(
-            model_select(Task.recipient).where(
+            model_select(Task.recipient, Task.title).where(
                 Task.request_id == request.id, Task.kind == TaskKind.NOTIFY_RECIPIENT
             )
         ).all()
     )
     opened = 0
-    for recipient_id, category_ids in wanted.items():
-        if recipient_id in existing:
+    for one in concerned:
+        known = data_map.recipients.get(one.recipient)
+        name = known.name.get("fr") if known is not None else one.recipient
+        title = f"Notify {name} of the {occasion} ({request.reference})"[:200]
+        if (one.recipient, title) in existing:
             continue
-        known = data_map.recipients.get(recipient_id)
-        name = known.name.get("fr") if known is not None else recipient_id
         contact = known.contact_email if known is not None else None
-        titles = ", ".join(data_map.categories[c].title.get("fr") for c in category_ids)
+        titles = ", ".join(
+            data_map.categories[c].title.get("fr")
+            for c in one.categories
+            if c in data_map.categories
+        )
         message = recipient_message(
             organisation=data_map.organisation.name,
             recipient=name,
@@ -58,12 +151,13 @@ def open_recipient_tasks(
             Task(
                 request_id=request.id,
                 kind=TaskKind.NOTIFY_RECIPIENT,
-                title=f"Notify {name} ({request.reference})"[:200],
+                title=title,
                 details=details,
-                recipient=recipient_id,
-                category=category_ids[0] if len(category_ids) == 1 else None,
+                recipient=one.recipient,
+                category=one.categories[0] if len(one.categories) == 1 else None,
                 created_at=now,
-                due_at=request.due_at,
+                due_at=now + timedelta(days=RECIPIENT_TASK_DAYS),
+                subject_identity=subject_identity,
             )
         )
         opened += 1
@@ -87,4 +181,10 @@ def recipient_message(
 
 ERASED_WHAT = "les données d'une personne ont été effacées de nos systèmes."
 RECTIFIED_WHAT = "des données d'une personne ont été rectifiées dans nos systèmes."
+RESTRICTED_WHAT = (
+    "le traitement des données d'une personne est limité (article 18 du RGPD) : ne les traitez "
+    "plus, sauf pour les conserver, jusqu'à ce que nous vous informions de la levée de cette "
+    "limitation."
+)
+LIFTED_WHAT = "la limitation du traitement des données d'une personne a été levée."
 """What a recipient is told happened, in French: the recipients of the map are French."""

@@ -24,6 +24,7 @@ class EmailKind(StrEnum):
     ERASURE_DONE = "erasure_done"  # the data is erased: what went, what was kept and why (R17)
     CHANGE_DONE = "change_done"  # a targeted change (deactivation, objection...) is applied
     RESTRICTION_LIFT = "restriction_lift"  # told before a restriction is lifted (Art. 18(3))
+    RECIPIENTS_TOLD = "recipients_told"  # each recipient was told of the change (Art. 19)
 
 
 _TYPE_PHRASES: Mapping[RequestType, str] = MappingProxyType(

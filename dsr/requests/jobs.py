@@ -28,7 +28,7 @@ from dsr.languages import Language
 from dsr.outbox.emails import RenderedEmail, render_email
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
-from dsr.requests.models import DataRequest
+from dsr.requests.models import DataRequest, Task
 from dsr.requests.status import change_status
 from dsr.requests.workflow import TERMINAL, Action, Actor, Status, WorkflowError
 from dsr.scheduler.runs import JobOutcome, SchedulerSettings, each_item
@@ -331,6 +331,11 @@ def minimise_closed(
                 update(db.table_of(OutboxMessage))
                 .where(db.table_of(OutboxMessage).c.request_id == request_id)
                 .values(to_address=placeholder, text_body="", html_body=None)
+            )
+            db_session.execute(  # how a recipient could find the person: served its purpose
+                update(db.table_of(Task))
+                .where(db.table_of(Task).c.request_id == request_id)
+                .values(subject_identity=None)
             )
             record_action(
                 db_session=db_session,

@@ -7,7 +7,7 @@ of `workflow.apply` back; `dsr.requests.status.change_status` pairs them with th
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo
@@ -257,6 +257,14 @@ class TaskKind(StrEnum):
     MANUAL_CHECK = "manual_check"  # e.g. look in a paper archive
 
 
+class TellChannel(StrEnum):
+    """How a recipient was sent the message of its task."""
+
+    EMAIL = "email"
+    LETTER = "letter"
+    PORTAL = "portal"  # the recipient's own platform or API
+
+
 class TaskStatus(StrEnum):
     OPEN = "open"
     DONE = "done"
@@ -282,3 +290,8 @@ class Task(SQLModel, table=True):
     done_by: str | None = Field(default=None, max_length=200)
     outcome: str | None = Field(default=None, sa_type=Text)
     assignee_id: int | None = Field(default=None, foreign_key="dsr_staff_user.id", index=True)
+    # What a recipient needs to find the person (their address...): for staff's eyes only, never
+    # in the message to send, a URL or a log.
+    subject_identity: str | None = Field(default=None, sa_type=Text)
+    told_on: date | None = Field(default=None)  # the day the recipient was sent the message
+    told_via: str | None = Field(default=None, max_length=20)  # a TellChannel

@@ -9,7 +9,7 @@ member and the task, never what the task says (free text may hold personal data)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import func, update
@@ -20,7 +20,8 @@ from dsr.accounts.models import WORKING_ROLES, StaffUser
 from dsr.audit.models import record_action
 from dsr.db import table_of
 from dsr.i18n import gettext
-from dsr.requests.models import DataRequest, Task, TaskKind, TaskStatus
+from dsr.requests.models import DataRequest, Task, TaskKind, TaskStatus, TellChannel
+from dsr.requests.recipients_told import tell_requester_when_all_told
 from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import Actor
 
@@ -98,9 +99,20 @@ def create_task(
 
 
 def complete_task(
-    *, db_session: Session, staff: StaffUser, task_id: int, outcome: str, now: datetime
+    *,
+    db_session: Session,
+    staff: StaffUser,
+    task_id: int,
+    outcome: str,
+    now: datetime,
+    told_on: date | None = None,
+    told_via: str | None = None,
 ) -> Task:
     """Mark an open task done with its outcome (audited on its request, if any).
+
+    A recipient's task needs the day the message was sent (`told_on`, not in the future) and
+    its channel (`told_via`, a TellChannel): what the desk later tells the requester. When the
+    last recipient's task of a request is done, the requester is told who was informed.
 
     The change is conditional on the task still being open, so two people completing it at once
     get one success and one TaskError, never two outcomes.
@@ -108,20 +120,29 @@ def complete_task(
     outcome = outcome.strip()
     if not outcome:
         raise TaskError(gettext("Say what was done."))
+    found = db_session.get(Task, task_id)
+    if found is None:
+        raise TaskError(gettext("This task does not exist."))
+    values: dict[str, Any] = {}
+    if found.kind is TaskKind.NOTIFY_RECIPIENT:
+        of = db_session.get(DataRequest, found.request_id) if found.request_id else None
+        zone = of.zone if of is not None else UTC
+        values = {"told_on": _told_on(told_on, now, zone), "told_via": _told_via(told_via)}
     tasks = table_of(Task)
     done: CursorResult[Any] = db_session.execute(  # type: ignore[assignment]
         update(tasks)
         .where(tasks.c.id == task_id, tasks.c.status == TaskStatus.OPEN)
-        .values(status=TaskStatus.DONE, done_at=now, done_by=staff.email, outcome=outcome)
+        .values(status=TaskStatus.DONE, done_at=now, done_by=staff.email, outcome=outcome, **values)
     )
     if done.rowcount != 1:
-        if db_session.get(Task, task_id) is None:
-            raise TaskError(gettext("This task does not exist."))
         raise TaskError(gettext("This task is no longer open: someone completed it already."))
     task = db_session.get(Task, task_id, populate_existing=True)
     assert task is not None  # noqa: S101  # it was just updated
     if task.request_id is not None:
         data_request = db_session.get(DataRequest, task.request_id)
+        details: dict[str, Any] = {"task_id": task.id, "kind": task.kind.value}
+        if task.told_on is not None:
+            details |= {"told_on": task.told_on.isoformat(), "told_via": task.told_via}
         record_action(
             db_session=db_session,
             request=data_request,
@@ -129,10 +150,30 @@ def complete_task(
             actor_label=staff.email,
             action="task_done",
             at=now,
-            details={"task_id": task.id, "kind": task.kind.value},
+            details=details,
         )
+        if data_request is not None and task.kind is TaskKind.NOTIFY_RECIPIENT:
+            tell_requester_when_all_told(db_session, data_request, task, now=now)
     db_session.flush()
     return task
+
+
+def _told_on(told_on: date | None, now: datetime, zone: tzinfo) -> date:
+    """The day the recipient was told, not after today on the request's calendar."""
+    if told_on is None:
+        raise TaskError(gettext("Give the date the message was sent to the recipient."))
+    if told_on > now.astimezone(zone).date():
+        raise TaskError(gettext("The date the recipient was told cannot be in the future."))
+    return told_on
+
+
+def _told_via(told_via: str | None) -> str:
+    try:
+        return TellChannel((told_via or "").strip()).value
+    except ValueError:
+        raise TaskError(
+            gettext("Say how the recipient was told: by email, by letter or through its portal.")
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

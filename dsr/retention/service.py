@@ -26,12 +26,14 @@ from dsr.config import DEFAULTS
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import written_date
 from dsr.db import table_of, transaction
+from dsr.disclosures.service import forget_old_disclosures, record_before_sweep
 from dsr.execution.targets import secret_key
 from dsr.languages import Language
 from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
 from dsr.requests.workflow import Actor
 from dsr.retention.models import RetentionWarning
+from dsr.suppression.service import suppression_key
 from inventory.keyed import Key
 from inventory.model import DataMap, ErasureAction
 from inventory.retention import (
@@ -144,6 +146,8 @@ def run_retention(
         )
         gates = _gates(engine, data_map, now, days)
         plan = plan_retention(data_map, systems, now, gates=gates)
+        # Who was sent what must outlive the rows sent (Art. 19): recorded before they go.
+        record_before_sweep(engine, data_map, systems, key=suppression_key(settings), now=now)
         results = []
         swept_accounts: dict[tuple[str, str], list[Key]] = {}
         for sweep in plan.sweeps:
@@ -192,6 +196,7 @@ def run_retention(
             results.append(result)
         for (system, table_name), keys in swept_accounts.items():
             _forget_warnings(engine, system, table_name, keys)
+    forget_old_disclosures(engine, data_map, now=now)
     return RetentionReport(at=now, warnings_sent=sum(warned.values()), categories=results)
 
 

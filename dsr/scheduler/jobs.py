@@ -22,6 +22,7 @@ from dsr.requests.jobs import (
     minimise_closed,
     send_deadline_notices,
 )
+from dsr.requests.task_jobs import send_task_notices
 from dsr.scheduler.models import JobRun
 from dsr.scheduler.runs import Job, JobOutcome, SchedulerSettings
 
@@ -92,6 +93,7 @@ JOBS: Mapping[str, Job] = MappingProxyType(
         "outbox": deliver_outbox,
         "callbacks": deliver_callbacks,
         "deadlines": send_deadline_notices,
+        "task_reminders": send_task_notices,
         "expire_unverified": expire_unverified,
         "fail_stuck": fail_stuck_processing,
         "purge_reports": purge_reports,
@@ -105,6 +107,7 @@ SCHEDULES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "outbox": {"trigger": "interval", "minutes": 1},
         "callbacks": {"trigger": "interval", "minutes": 1},
         "deadlines": {"trigger": "cron", "hour": 7, "minute": 0},
+        "task_reminders": {"trigger": "cron", "hour": 7, "minute": 15},
         "expire_unverified": {"trigger": "interval", "hours": 1},
         "fail_stuck": {"trigger": "interval", "minutes": 30},
         "purge_reports": {"trigger": "cron", "hour": 3, "minute": 0},

@@ -76,6 +76,8 @@ def test_a_linked_task_is_created_done_and_audited(store: Engine) -> None:
             task_id=task.id or 0,
             outcome="Sent by email, acknowledged",
             now=NOW + timedelta(days=1),
+            told_on=(NOW + timedelta(days=1)).date(),
+            told_via="email",
         )
         assert done.status is TaskStatus.DONE
         assert done.done_by == "dpo@desk.example"
@@ -250,13 +252,28 @@ def test_a_dpo_creates_a_task_for_a_request_and_completes_it(
 
     listed = client.get("/dashboard/tasks")
     assert "Tell the payment provider" in listed.get_data(as_text=True)
-    done = client.post(
+    assert 'id="told-on-' in listed.get_data(as_text=True)  # a recipient's task asks when
+    refused = client.post(
         f"/dashboard/tasks/{task.id}/done",
         data={"csrf_token": csrf_token(listed), "outcome": "Sent and acknowledged"},
+        follow_redirects=True,
+    )
+    assert "Give the date the message was sent to the recipient." in refused.get_data(as_text=True)
+    (task,) = _stored_tasks(app)
+    assert task.status is TaskStatus.OPEN
+    done = client.post(
+        f"/dashboard/tasks/{task.id}/done",
+        data={
+            "csrf_token": csrf_token(listed),
+            "outcome": "Sent and acknowledged",
+            "told_on": "2026-03-02",
+            "told_via": "letter",
+        },
     )
     assert done.status_code == 302
     (task,) = _stored_tasks(app)
     assert task.status is TaskStatus.DONE
+    assert (task.told_on, task.told_via) == (date(2026, 3, 2), "letter")
     assert task.done_by == "dpo@desk.example"
     with db.open_session(db.get_engine(app)) as session:
         assert _actions(session, task.request_id) == ["submitted", "task_created", "task_done"]

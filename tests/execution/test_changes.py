@@ -406,7 +406,8 @@ def test_rectification_writes_the_approved_values_and_audits_the_old_ones(
     assert rectified.details["rows"] == 1
     with db.open_session(store) as session:
         tasks = session.exec(select(Task).where(Task.request_id == request_id)).all()
-    assert {task.recipient for task in tasks} == {"email_provider", "hosting"}
+    # The CCI receives the learner's name with each exam registration sent: Zoé's was.
+    assert {task.recipient for task in tasks} == {"email_provider", "hosting", "cci_paris_idf"}
     assert all("rectifiées" in (task.details or "") for task in tasks)
 
 

@@ -669,6 +669,11 @@ def test_emails_match_their_golden_files(kind: EmailKind, language: Language) ->
         months=2,
         ground="complexity",
         reason="Your data is spread over 3 systems & a paper archive <to search by hand>.",
+        recipients_told=[
+            {"name": "CCI Paris Île-de-France", "told_on": written_date(NOW, language)},
+            {"name": "Hosting & Co <hosting>", "told_on": written_date(NOW, language)},
+        ],
+        last_told_on=written_date(NOW, language),
     )
     assert_golden(
         f"email_{kind.value}_{language.value}.txt",
