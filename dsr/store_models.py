@@ -16,6 +16,7 @@ def import_models() -> None:
     import dsr.audit.models
     import dsr.delivery.models
     import dsr.execution.change_records
+    import dsr.holds.models
     import dsr.outbox.models
     import dsr.requests.models
     import dsr.retention.models

@@ -25,11 +25,14 @@ from dsr.dashboard.forms import (
     AssignForm,
     DenyForm,
     ExtendForm,
+    HoldForm,
     IdentityDocumentForm,
+    LiftHoldForm,
     NoteForm,
     ResumeForm,
     VerifyForm,
 )
+from dsr.dashboard.hold_panel import HoldsPanel, holds_panel
 from dsr.dashboard.queue import Urgency, due_as_of, urgency_of
 from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, changes_panel, delivery_panel
 from dsr.datamap import desk_map, open_systems
@@ -150,6 +153,7 @@ class RequestPage:
     category_titles: Mapping[str, str]
     delivery: DeliveryPanel
     changes: ChangesPanel
+    holds: HoldsPanel
     can_act: bool
     forms: Mapping[str, Form]
     timeline: list[TimelineEntry]
@@ -266,6 +270,11 @@ def offered_forms(
     return forms
 
 
+def _hold_form(bound: tuple[str, Form] | None) -> HoldForm | LiftHoldForm | None:
+    form = bound[1] if bound is not None and bound[0] == "hold" else None
+    return form if isinstance(form, HoldForm | LiftHoldForm) else None
+
+
 def gather_request_page(
     data_request: DataRequest, *, bound: tuple[str, Form] | None = None
 ) -> RequestPage:
@@ -295,6 +304,15 @@ def gather_request_page(
         },
         delivery=delivery_panel(db_session, data_request, acting),
         changes=changes_panel(db_session, data_map, data_request, acting),
+        holds=holds_panel(
+            db_session,
+            data_map,
+            data_request,
+            acting=acting,
+            language=language,
+            now=now,
+            bound=_hold_form(bound),
+        ),
         can_act=acting,
         forms=offered_forms(data_request, staff, bound) if acting else {},
         timeline=timeline(db_session, data_request),
