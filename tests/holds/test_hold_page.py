@@ -15,10 +15,12 @@ from sqlmodel import col, func, select
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.audit.models import RequestEvent
+from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from dsr.holds.models import LegalHold
 from dsr.holds.service import LIFTED_ACTION, PLACED_ACTION
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import RequestType, Status
+from tests.conftest import MakeApp
 from tests.dashboard.conftest import logged_in
 from tests.factories import make_request
 from tests.pages import csrf_token
@@ -37,7 +39,9 @@ def in_a_year() -> str:
     return (date.today() + timedelta(days=365)).isoformat()
 
 
-def post(client: FlaskClient, reference: str, path: str, data: dict[str, object]) -> tuple[int, str]:
+def post(
+    client: FlaskClient, reference: str, path: str, data: dict[str, object]
+) -> tuple[int, str]:
     page = client.get(f"/dashboard/requests/{reference}")
     answer = client.post(
         f"/dashboard/requests/{reference}/{path}",
@@ -153,7 +157,10 @@ def test_a_category_held_twice_is_refused_and_a_hold_is_lifted_with_a_reason(app
     assert lifted.lifted_by == "dpo@example.org"
     assert CLAIM not in html.split("History")[0]  # no longer shown as in force
     [event] = events(app, LIFTED_ACTION)
-    assert event.reason == "Settled" and event.details == {"hold": hold.id, "categories": ["support"]}
+    assert event.reason == "Settled" and event.details == {
+        "hold": hold.id,
+        "categories": ["support"],
+    }
 
 
 def test_an_erased_request_an_auditor_and_a_post_without_csrf_cannot_hold(app: Flask) -> None:
@@ -178,3 +185,22 @@ def test_an_erased_request_an_auditor_and_a_post_without_csrf_cannot_hold(app: F
     assert post(auditor, request.reference, "holds", fields)[0] == 403
     with db.open_session(db.get_engine(app)) as session:
         assert session.exec(select(func.count()).select_from(LegalHold)).one() == 0
+
+
+def test_the_plan_panel_shows_held_categories_as_kept(make_app: MakeApp, platform_url: str) -> None:
+    app = make_app(POINT3_PLATFORM_URL=platform_url)
+    dpo = logged_in(app, "dpo@example.org")
+    dpo.get("/lang/en")
+    request = new_request(app, status=Status.IN_REVIEW, email=SAMPLE_LEARNER_EMAIL)
+    fields = {"categories": ["exam_registration"], "reason": CLAIM, "ends_on": in_a_year()}
+
+    before = dpo.get(f"/dashboard/requests/{request.reference}").get_data(as_text=True)
+    code, after = post(dpo, request.reference, "holds", fields)
+
+    assert code == 303
+    plan = after.split('id="erasure-plan"')[1].split("</table>")[0]
+    [row] = [r for r in plan.split("<tr>") if "<td>exam_registration</td>" in r]
+    assert "<td>Keep</td>" in row and CLAIM in row and "Until" in row
+    old_plan = before.split('id="erasure-plan"')[1].split("</table>")[0]
+    [old_row] = [r for r in old_plan.split("<tr>") if "<td>exam_registration</td>" in r]
+    assert "<td>Delete</td>" in old_row
