@@ -2,11 +2,12 @@
 
 `run_retention` first warns the owners of accounts about to expire (an email through the outbox and
 a `RetentionWarning` row, in the same store transaction), then sweeps every category
-(`inventory.retention`), and records one audit event per category with its counts. An account row
-is swept only once its owner was warned at least RETENTION_WARNING_DAYS before, and has not logged
-in since: a login moves the account's date past the warning, so the row is no longer expired and
-the next expiry needs a new warning. `plan_retention_now` is the same work, counted, changing
-nothing: what `run_retention` then does at the same instant.
+(`inventory.retention`) except the rows under a legal hold (`dsr.holds.sweeps`), and records one
+audit event per category with its counts. An account row is swept only once its owner was warned
+at least RETENTION_WARNING_DAYS before, and has not logged in since: a login moves the account's
+date past the warning, so the row is no longer expired and the next expiry needs a new warning.
+`plan_retention_now` is the same work, counted, changing nothing: what `run_retention` then does
+at the same instant.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dsr.datamap import desk_map, open_systems
 from dsr.dates import written_date
 from dsr.db import table_of, transaction
 from dsr.execution.targets import secret_key
+from dsr.holds.sweeps import counted_as_held, with_hold_gates
 from dsr.languages import Language
 from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
@@ -62,6 +64,7 @@ class CategoryResult:
     rows: int
     followers: Mapping[str, int]
     held: int
+    legal_hold: int
     referenced: int
     no_date: int
     warnings_sent: int
@@ -77,6 +80,7 @@ class CategoryResult:
             "rows": self.rows,
             "followers": dict(self.followers),
             "held_until_warned": self.held,
+            "held_for_legal_claim": self.legal_hold,
             "kept_still_referenced": self.referenced,
             "no_date_not_swept": self.no_date,
             "warnings_sent": self.warnings_sent,
@@ -113,7 +117,8 @@ def plan_retention_now(
     days, _, _ = retention_settings(settings)
     data_map = desk_map(settings)
     with open_systems(settings, data_map).opened() as systems:
-        return plan_retention(data_map, systems, now, gates=_gates(engine, data_map, now, days))
+        gates = with_hold_gates(engine, data_map, systems, now, _gates(engine, data_map, now, days))
+        return counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
 
 
 def run_retention(
@@ -142,8 +147,8 @@ def run_retention(
             warning_days=days,
             language=language,
         )
-        gates = _gates(engine, data_map, now, days)
-        plan = plan_retention(data_map, systems, now, gates=gates)
+        gates = with_hold_gates(engine, data_map, systems, now, _gates(engine, data_map, now, days))
+        plan = counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
         results = []
         swept_accounts: dict[tuple[str, str], list[Key]] = {}
         for sweep in plan.sweeps:
@@ -167,6 +172,7 @@ def run_retention(
                 rows=outcome.rows,
                 followers=dict(outcome.followers),
                 held=sweep.held,
+                legal_hold=sweep.legal_hold,
                 referenced=sweep.referenced,
                 no_date=sweep.no_date,
                 warnings_sent=warned.get(sweep.category, 0),

@@ -21,3 +21,6 @@ def platform_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{path.as_posix()}"
     seed_platform(url, learners=30, seed=5)
     return url
+
+
+from tests.retention.conftest import platform  # noqa: E402, F401  (the sweeps' seeded platform)
