@@ -21,6 +21,7 @@ from dsr.audit.models import record_action
 from dsr.dates import SHOWN_TIMEZONE
 from dsr.execution.targets import ChangeRefused
 from dsr.holds.models import REASON_MAX, LegalHold
+from dsr.i18n import gettext
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Actor, RequestType, Status
 from inventory.holds import HeldCategory, linked_hold, referred_categories, with_holds
@@ -130,27 +131,39 @@ def place_hold(
         raise ChangeRefused("the request is not stored yet")
     chosen = list(dict.fromkeys(c.strip() for c in categories if c.strip()))
     if not chosen:
-        raise ChangeRefused("choose at least one category of data to hold")
+        raise ChangeRefused(gettext("Choose at least one category of data to hold."))
     unknown = [c for c in chosen if c not in data_map.categories]
     if unknown:
-        raise ChangeRefused("the data map has no category " + ", ".join(sorted(unknown)))
+        raise ChangeRefused(
+            gettext("The data map has no category %(names)s.", names=", ".join(sorted(unknown)))
+        )
     reason = reason.strip()
     if not reason:
-        raise ChangeRefused("give the reason of the hold: the claim the data is kept for")
+        raise ChangeRefused(gettext("Say which legal claim the data is kept for."))
     if len(reason) > REASON_MAX:
-        raise ChangeRefused(f"keep the reason under {REASON_MAX} characters")
+        raise ChangeRefused(gettext("Please keep this under %(max)d characters.", max=REASON_MAX))
     today = organisation_today(now)
     if ends_on is None or ends_on <= today:
-        raise ChangeRefused("the hold must end on a date after today")
+        raise ChangeRefused(gettext("The hold must end on a date after today."))
     if ends_on > _latest_end(today):
-        raise ChangeRefused(f"a hold lasts at most {MAX_HOLD_YEARS} years: place it again then")
+        raise ChangeRefused(
+            gettext(
+                "A hold lasts at most %(years)d years: place a new one when it ends.",
+                years=MAX_HOLD_YEARS,
+            )
+        )
     if request.type is RequestType.ERASURE and request.status is Status.COMPLETED:
-        raise ChangeRefused("this request's erasure is done: there is nothing left to hold")
+        raise ChangeRefused(
+            gettext("This request's erasure is done: there is nothing left to hold.")
+        )
     already = {c for hold in active_holds(db_session, request.id, now) for c in hold.category_ids}
     taken = sorted(set(chosen) & already)
     if taken:
         raise ChangeRefused(
-            "already held: " + ", ".join(taken) + "; lift that hold first to change it"
+            gettext(
+                "Already held: %(names)s; lift that hold first to change it.",
+                names=", ".join(taken),
+            )
         )
     hold = LegalHold(
         request_id=request.id,
@@ -190,12 +203,12 @@ def lift_hold(
         raise ChangeRefused("the request is not stored yet")
     hold = next((h for h in active_holds(db_session, request.id, now) if h.id == hold_id), None)
     if hold is None:
-        raise ChangeRefused("this hold is not in force on this request")
+        raise ChangeRefused(gettext("This hold is not in force on this request."))
     reason = reason.strip()
     if not reason:
-        raise ChangeRefused("give the reason for lifting the hold early")
+        raise ChangeRefused(gettext("Say why the hold is lifted before its date."))
     if len(reason) > REASON_MAX:
-        raise ChangeRefused(f"keep the reason under {REASON_MAX} characters")
+        raise ChangeRefused(gettext("Please keep this under %(max)d characters.", max=REASON_MAX))
     hold.lifted_at, hold.lifted_by, hold.lift_reason = now, staff_label, reason
     db_session.add(hold)
     db_session.flush()

@@ -140,7 +140,7 @@ def test_a_category_held_twice_is_refused_and_a_hold_is_lifted_with_a_reason(app
     [hold] = holds(app)
 
     code, html = post(dpo, request.reference, "holds", fields)
-    assert code == 400 and "already held: support" in html
+    assert code == 400 and "Already held: support" in html
     code, html = post(dpo, request.reference, "holds/lift", {"hold_id": hold.id, "reason": ""})
     assert code == 400 and "lifted before its date" in html
     code, html = post(dpo, request.reference, "holds/lift", {"hold_id": 999, "reason": "Settled"})
@@ -204,3 +204,21 @@ def test_the_plan_panel_shows_held_categories_as_kept(make_app: MakeApp, platfor
     old_plan = before.split('id="erasure-plan"')[1].split("</table>")[0]
     [old_row] = [r for r in old_plan.split("<tr>") if "<td>exam_registration</td>" in r]
     assert "<td>Delete</td>" in old_row
+
+
+def test_staff_reading_french_get_the_hold_in_french(app: Flask) -> None:
+    dpo = logged_in(app, "dpo@example.org")
+    dpo.get("/lang/fr")
+    request = new_request(app, status=Status.IN_REVIEW)
+    page = dpo.get(f"/dashboard/requests/{request.reference}").get_data(as_text=True)
+    assert "Conservations pour litige" in page and "Conserver ces données" in page
+
+    code, html = post(
+        dpo,
+        request.reference,
+        "holds",
+        {"categories": ["support"], "reason": CLAIM, "ends_on": date.today().isoformat()},
+    )
+
+    assert code == 400
+    assert "La conservation doit prendre fin à une date postérieure à aujourd&#39;hui." in html
