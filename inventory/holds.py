@@ -3,8 +3,9 @@ whatever the map's own erasure action, so that the erasure engine keeps it as it
 `retain` category (and restricts it where the map says how).
 
 A held row must not lose what it refers to: a category whose rows the erasure would delete and
-that held rows refer to (a map link or a live foreign key) is held with them. `only_categories`
-limits a map to some categories, to erase the held data once the hold has ended.
+that held rows refer to (a map link or a live foreign key) is held with them, and so is a
+category stored in the same table as a held one (the engine keeps a table's rows whole).
+`only_categories` limits a map to some categories, to erase the held data once it has ended.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from inventory.model import Category, DataMap, Erasure, ErasureAction, LocalText
-from inventory.references import system_references
+from inventory.references import Reference, system_references
 from inventory.systems import Systems
 
 LINKED_REASON = LocalText(
-    fr="Conservé avec des données gardées pour la défense de droits en justice qui s'y "
-    "rapportent : {reason}",
-    en="Kept with data held for a legal claim that refers to it: {reason}",
+    fr="Conservé avec des données gardées pour la défense de droits en justice (dans les mêmes "
+    "enregistrements, ou auxquelles elles renvoient) : {reason}",
+    en="Kept with data held for a legal claim (in the same records, or referred to by them): "
+    "{reason}",
 )
 
 
@@ -42,43 +44,49 @@ def with_holds(data_map: DataMap, held: Mapping[str, HeldCategory]) -> DataMap:
     return data_map.model_copy(update={"categories": categories})
 
 
-def referred_categories(
-    data_map: DataMap, systems: Systems, held: Collection[str]
-) -> dict[str, str]:
-    """Return the categories the erasure would delete whose rows the held categories' rows refer
-    to, each with the held category it is kept for (transitively)."""
-    found: dict[str, str] = {}
-    for system in data_map.systems:
-        by_table: dict[str, list[str]] = {}
-        for category_id, category in data_map.categories.items():
-            for f in category.fields_in(system):
-                by_table.setdefault(f.table, [])
-                if category_id not in by_table[f.table]:
-                    by_table[f.table].append(category_id)
-        kept_for = {
-            table: next(c for c in cats if c in held)
-            for table, cats in by_table.items()
-            if any(c in held for c in cats)
+def kept_with_held(data_map: DataMap, systems: Systems, held: Collection[str]) -> dict[str, str]:
+    """Return the categories a hold on `held` keeps too, each with the held category it is kept
+    for: those in the same tables (the engine keeps or changes a table's rows whole), and those
+    the erasure would delete whose rows the kept rows refer to (a map link or a live foreign key),
+    transitively."""
+    by_table: dict[tuple[str, str], list[str]] = {}
+    for category_id, category in data_map.categories.items():
+        for f in category.fields:
+            names = by_table.setdefault((f.system or category.system, f.table), [])
+            if category_id not in names:
+                names.append(category_id)
+    kept: dict[str, str] = {c: c for c in held}
+    references: dict[str, list[Reference]] = {}
+    changed = True
+    while changed:
+        changed = False
+        tables = {
+            where: next(c for c in cats if c in kept)
+            for where, cats in by_table.items()
+            if any(c in kept for c in cats)
         }
-        if not kept_for:
-            continue
-        with systems.engine(system).connect() as conn:
-            references = system_references(data_map, system, conn)
-        changed = True
-        while changed:
-            changed = False
-            for ref in references:
-                if ref.child not in kept_for or ref.parent in kept_for:
+        for (system, table), owner in tables.items():
+            for category_id in by_table[(system, table)]:
+                if category_id not in kept:
+                    kept[category_id] = kept[owner]
+                    changed = True
+        for system in {system for system, _ in tables}:
+            if system not in references:
+                with systems.engine(system).connect() as conn:
+                    references[system] = system_references(data_map, system, conn)
+            for ref in references[system]:
+                child_owner = tables.get((system, ref.child))
+                parents = by_table.get((system, ref.parent), [])
+                if child_owner is None or not parents or any(c in kept for c in parents):
                     continue
-                parents = by_table.get(ref.parent, [])
-                actions = {data_map.categories[c].erasure.action for c in parents}
-                if not parents or actions != {ErasureAction.DELETE}:
+                if {data_map.categories[c].erasure.action for c in parents} != {
+                    ErasureAction.DELETE
+                }:
                     continue  # an anonymised or kept row stays: nothing to protect
-                kept_for[ref.parent] = kept_for[ref.child]
                 for category_id in parents:
-                    found.setdefault(category_id, kept_for[ref.child])
+                    kept[category_id] = kept[child_owner]
                 changed = True
-    return {c: owner for c, owner in found.items() if c not in held}
+    return {c: owner for c, owner in kept.items() if c not in held}
 
 
 def linked_hold(hold: HeldCategory) -> HeldCategory:

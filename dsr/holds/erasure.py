@@ -14,7 +14,7 @@ from sqlmodel import Session
 from dsr import db
 from dsr.holds.models import LegalHold
 from dsr.holds.service import active_holds, effective_holds, record_kept_rows
-from inventory.holds import referred_categories, with_holds
+from inventory.holds import kept_with_held, with_holds
 from inventory.locator import SubjectLocation, category_tables
 from inventory.model import DataMap
 from inventory.systems import Systems
@@ -62,7 +62,7 @@ def remember_kept_rows(
 
 def _hold_categories(data_map: DataMap, systems: Systems, hold: LegalHold) -> list[str]:
     own = hold.category_ids
-    return [*own, *referred_categories(data_map, systems, own)]
+    return [*own, *kept_with_held(data_map, systems, own)]
 
 
 def _keys(data_map: DataMap, location: SubjectLocation, categories: list[str]) -> KeysByTable:

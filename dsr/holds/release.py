@@ -32,7 +32,7 @@ from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.requests.workflow import Actor, RequestType
 from inventory.anonymisation import ErasurePlanError
 from inventory.erasure import execute_erasure, plan_erasure
-from inventory.holds import only_categories, referred_categories
+from inventory.holds import kept_with_held, only_categories
 from inventory.locator import SubjectLocation, TableMatch
 from inventory.model import DataMap
 from inventory.systems import SystemUnavailable, short_reason
@@ -167,7 +167,7 @@ def _erase_kept(
     if not own or not hold.kept:
         return own, (0, 0)
     with open_systems(settings, data_map).opened() as systems:
-        linked = referred_categories(data_map, systems, own)
+        linked = kept_with_held(data_map, systems, own)
     categories = [*own, *(c for c in linked if c not in still_held)]
     limited = only_categories(data_map, categories)
     location = kept_location(limited, hold, identity="kept")

@@ -24,7 +24,7 @@ from dsr.holds.models import REASON_MAX, LegalHold
 from dsr.i18n import gettext
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Actor, RequestType, Status
-from inventory.holds import HeldCategory, linked_hold, referred_categories, with_holds
+from inventory.holds import HeldCategory, kept_with_held, linked_hold, with_holds
 from inventory.model import DataMap, LocalText
 from inventory.systems import Systems
 
@@ -100,7 +100,7 @@ def effective_holds(
     held = held_categories(holds)
     if not held:
         return held
-    for category_id, kept_for in referred_categories(data_map, systems, held).items():
+    for category_id, kept_for in kept_with_held(data_map, systems, held).items():
         held[category_id] = linked_hold(held[kept_for])
     return held
 

@@ -162,3 +162,31 @@ def test_rows_held_rows_refer_to_are_kept_with_them(
         t for t in ("course_purchase", "invoice", "invoice_line") if mine.get(t)
     )
     assert desk_map(settings).categories["invoices"].erasure.action.value == "delete"
+
+
+@pytest.mark.databases("sqlite")
+def test_a_category_in_the_same_records_as_a_held_one_is_said_kept_for_the_claim(
+    store: Engine, migrated_url: str, platform_url: str, tmp_path: Path
+) -> None:
+    """Contact details and the account share the learner's row, which the engine keeps or
+    changes whole: holding the contact details keeps the account too, and the plan says why."""
+    platform = copy_platform(platform_url, tmp_path)
+    request = held_request(store, ["contact"], status=Status.IN_REVIEW)
+
+    result = CliRunner().invoke(
+        request_plan_command,
+        [request.reference, "--database-url", migrated_url],
+        env={PLATFORM_VARIABLE: platform},
+        obj=None,
+    )
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+
+    def why(title: str) -> str:
+        [step] = [i for i, line in enumerate(lines) if f"learner ({title})" in line]
+        assert lines[step].endswith(", keep"), lines[step]
+        return next(line for line in lines[step:] if "why:" in line)
+
+    assert CLAIM in why("Contact details") and "in the same records" not in why("Contact details")
+    assert CLAIM in why("Account") and "in the same records" in why("Account")
