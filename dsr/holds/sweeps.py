@@ -1,11 +1,13 @@
 """The retention sweeps' part of the legal holds: a held person's rows of a held category stay
-until the hold ends, and `dsr retention plan` counts them apart.
+until the hold ends, and `dsr retention plan` counts them apart; no warning announces their
+expiry meanwhile.
 
-Each held category's sweep gets a gate (`inventory.retention.Gate`) that holds back the rows of
-its main table that belong to a held person: found by the locator from the address the hold keeps,
-and by the keys an erasure kept for the hold (the address may be gone from the systems). A
-category with a gate is known to the other sweeps as one whose rows stay, so what held rows refer
-to stays too.
+Each held category's sweep (and that of the categories the hold keeps with it, as the erasure
+does: `inventory.holds.kept_with_held`) gets a gate (`inventory.retention.Gate`) that holds back
+the rows of its main table that belong to a held person: found by the locator from the address
+the hold keeps, and by the keys an erasure kept for the hold (the address may be gone from the
+systems). A category with a gate is known to the other sweeps as one whose rows stay, so what
+held rows refer to stays too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dsr import db
 from dsr.execution.targets import email_identity
 from dsr.holds.models import LegalHold
 from dsr.holds.service import organisation_today
+from inventory.holds import kept_with_held
 from inventory.keyed import Key
 from inventory.locator import locate_subject
 from inventory.model import DataMap
@@ -75,6 +78,7 @@ def held_keys(
         categories = [c for c in hold.category_ids if c in data_map.categories]
         if not categories:
             continue
+        categories += kept_with_held(data_map, systems, categories)  # as the erasure keeps them
         location = locate_subject(data_map, systems, identity, hold.email)
         kept = hold.kept
         for category_id in categories:
@@ -86,16 +90,17 @@ def held_keys(
     return found
 
 
-def with_hold_gates(
-    engine: Engine,
-    data_map: DataMap,
-    systems: Systems,
-    now: datetime,
-    gates: Mapping[str, Gate],
-) -> dict[str, Gate]:
-    """Return the sweeps' gates with those of the held categories added in front."""
+def held_rows(
+    engine: Engine, data_map: DataMap, systems: Systems, now: datetime
+) -> dict[str, set[str]]:
+    """Return, per category, the keys of its main table's rows under a hold in force at `now`."""
+    return held_keys(data_map, systems, holds_in_force(engine, now))
+
+
+def with_hold_gates(gates: Mapping[str, Gate], held: Mapping[str, set[str]]) -> dict[str, Gate]:
+    """Return the sweeps' gates with those of the held categories (`held_rows`) in front."""
     combined: dict[str, Gate] = dict(gates)
-    for category_id, keys in held_keys(data_map, systems, holds_in_force(engine, now)).items():
+    for category_id, keys in held.items():
         if keys:
             combined[category_id] = HoldGate(keys, gates.get(category_id))
     return combined

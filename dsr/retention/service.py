@@ -28,7 +28,7 @@ from dsr.datamap import desk_map, open_systems
 from dsr.dates import written_date
 from dsr.db import table_of, transaction
 from dsr.execution.targets import secret_key
-from dsr.holds.sweeps import counted_as_held, with_hold_gates
+from dsr.holds.sweeps import counted_as_held, held_rows, with_hold_gates
 from dsr.languages import Language
 from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
@@ -117,7 +117,8 @@ def plan_retention_now(
     days, _, _ = retention_settings(settings)
     data_map = desk_map(settings)
     with open_systems(settings, data_map).opened() as systems:
-        gates = with_hold_gates(engine, data_map, systems, now, _gates(engine, data_map, now, days))
+        held = held_rows(engine, data_map, systems, now)
+        gates = with_hold_gates(_gates(engine, data_map, now, days), held)
         return counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
 
 
@@ -139,6 +140,7 @@ def run_retention(
     data_map = desk_map(settings)
     key = secret_key(settings)
     with open_systems(settings, data_map).opened() as systems:
+        held = held_rows(engine, data_map, systems, now)
         warned = send_warnings(
             engine=engine,
             data_map=data_map,
@@ -146,8 +148,9 @@ def run_retention(
             now=now,
             warning_days=days,
             language=language,
+            held=held,
         )
-        gates = with_hold_gates(engine, data_map, systems, now, _gates(engine, data_map, now, days))
+        gates = with_hold_gates(_gates(engine, data_map, now, days), held)
         plan = counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
         results = []
         swept_accounts: dict[tuple[str, str], list[Key]] = {}
@@ -212,9 +215,11 @@ def send_warnings(
     now: datetime,
     warning_days: int,
     language: Language,
+    held: Mapping[str, set[str]] | None = None,
 ) -> dict[str, int]:
     """Warn the owners of account rows that expire within `warning_days` and were not warned
-    since their date; return the warnings sent per category (the first of each table)."""
+    since their date; return the warnings sent per category (the first of each table). Rows
+    `held` for a legal claim (row keys per category) will not expire: no warning says so."""
     sent: dict[str, int] = {}
     done_tables: set[tuple[str, str]] = set()
     deadline = now + timedelta(days=warning_days)
@@ -231,6 +236,8 @@ def send_warnings(
             with transaction(engine) as session:
                 warnings = _warnings(session.connection(), category.system, table_name, batch)
                 for key, date_value, values in batch:
+                    if _row_key(key) in (held or {}).get(category_id, ()):
+                        continue
                     address = values[column]
                     previous = warnings.get(_row_key(key))
                     if not address or (previous is not None and previous >= as_utc(date_value)):

@@ -15,14 +15,17 @@ from sqlmodel import col
 
 from dsr import db
 from dsr.audit.models import RequestEvent
+from dsr.datamap import desk_map, open_systems
 from dsr.db import utcnow
 from dsr.demo.schema import tracking_event
 from dsr.demo.seed import REFERENCE_NOW
 from dsr.holds.service import place_hold
+from dsr.outbox.models import OutboxMessage
 from dsr.requests.workflow import RequestType, Status
 from dsr.retention.cli import retention_group
 from dsr.retention.service import AUDIT_ACTION, plan_retention_now, run_retention
 from inventory.loader import load_data_map
+from inventory.retention import iter_expiring
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE
 from tests.factories import make_request
 from tests.retention.conftest import sweep_settings
@@ -64,7 +67,9 @@ def email_of(platform: str, learner_id: int) -> str:
         engine.dispose()
 
 
-def hold_tracking(store: Engine, email: str, *, now: datetime, ends_on: date) -> None:
+def hold_tracking(
+    store: Engine, email: str, *, now: datetime, ends_on: date, category: str = "tracking"
+) -> None:
     with db.transaction(store) as session:
         request = make_request(
             session,
@@ -77,7 +82,7 @@ def hold_tracking(store: Engine, email: str, *, now: datetime, ends_on: date) ->
             db_session=session,
             request=request,
             data_map=load_data_map(DATA_MAP),
-            categories=["tracking"],
+            categories=[category],
             reason=CLAIM,
             ends_on=ends_on,
             staff_label="dpo@example.org",
@@ -114,6 +119,26 @@ def test_a_held_persons_rows_stay_until_the_hold_ends(store: Engine, platform: s
     run_retention(engine=store, settings=settings, now=after_the_end)
 
     assert expired_tracking(platform, NOW) == {}
+
+
+def test_no_warning_announces_the_expiry_of_a_held_account(store: Engine, platform: str) -> None:
+    settings = sweep_settings(platform)
+    data_map = desk_map(settings)
+    with open_systems(settings, data_map).opened() as systems:
+        [first, *_] = iter_expiring(
+            data_map, systems, "contact", NOW + timedelta(days=30), ["email"]
+        )
+    held_email = str(first[0][2]["email"])
+    hold_tracking(
+        store, held_email, now=NOW, ends_on=NOW.date() + timedelta(days=90), category="account"
+    )
+
+    report = run_retention(engine=store, settings=settings, now=NOW)
+
+    with db.open_session(store) as session:
+        sent_to = {m.to_address for m in session.execute(select(OutboxMessage)).scalars()}
+    assert report.warnings_sent > 0 and len(sent_to) == report.warnings_sent
+    assert held_email not in sent_to
 
 
 @pytest.mark.databases("sqlite")
