@@ -96,7 +96,8 @@ def held_categories(holds: Sequence[LegalHold]) -> dict[str, HeldCategory]:
 def effective_holds(
     data_map: DataMap, systems: Systems, holds: Sequence[LegalHold]
 ) -> dict[str, HeldCategory]:
-    """Return what the holds keep: their categories, and those their rows refer to."""
+    """Return what the holds keep: their categories, and those kept with them (in the same
+    records, or that their rows refer to), each with why and until when."""
     held = held_categories(holds)
     if not held:
         return held
