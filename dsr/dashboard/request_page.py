@@ -38,6 +38,7 @@ from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, changes_pa
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_minute
 from dsr.db import get_session, utcnow
+from dsr.holds import service as holds
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
 from dsr.requests import assignment, notes
 from dsr.requests.labels import STAFF_STATUS_LABELS
@@ -81,6 +82,9 @@ EVENT_LABELS: Mapping[str, str] = {
     Action.EXTEND.value: lazy_gettext("Deadline extended"),
     notes.NOTE_ACTION: lazy_gettext("Internal note"),
     assignment.ASSIGN_ACTION: lazy_gettext("Assigned"),
+    holds.PLACED_ACTION: lazy_gettext("Legal hold placed"),
+    holds.LIFTED_ACTION: lazy_gettext("Legal hold lifted early"),
+    holds.RELEASED_ACTION: lazy_gettext("Legal hold ended"),
 }
 """What each audited action is called on the timeline; others are shown by their name."""
 

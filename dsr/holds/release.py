@@ -27,7 +27,7 @@ from dsr.datamap import desk_map, open_systems
 from dsr.execution.change_records import ErasureCertificate
 from dsr.execution.targets import secret_key
 from dsr.holds.models import LegalHold
-from dsr.holds.service import active_holds, organisation_today
+from dsr.holds.service import RELEASED_ACTION, active_holds, organisation_today
 from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.requests.workflow import Actor, RequestType
 from inventory.anonymisation import ErasurePlanError
@@ -39,7 +39,6 @@ from inventory.systems import SystemUnavailable, short_reason
 
 log = logging.getLogger(__name__)
 
-RELEASED_ACTION = "legal_hold_released"
 TASK_TITLE = "Erase the data a legal hold kept"
 
 

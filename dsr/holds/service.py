@@ -30,6 +30,7 @@ from inventory.systems import Systems
 
 PLACED_ACTION = "legal_hold_placed"
 LIFTED_ACTION = "legal_hold_lifted"
+RELEASED_ACTION = "legal_hold_released"
 MAX_HOLD_YEARS = 10
 """The longest hold staff can place at once: the longest limitation period of French law that
 a claim about this data could need (ten years); a longer one is placed again when it ends."""

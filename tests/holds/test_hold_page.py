@@ -152,6 +152,7 @@ def test_a_category_held_twice_is_refused_and_a_hold_is_lifted_with_a_reason(app
     )
 
     assert code == 303 and "The hold is lifted" in html
+    assert "Legal hold placed" in html and "Legal hold lifted early" in html  # the history
     [lifted] = holds(app)
     assert lifted.lifted_at is not None and lifted.lift_reason == "Settled"
     assert lifted.lifted_by == "dpo@example.org"
@@ -212,6 +213,8 @@ def test_staff_reading_french_get_the_hold_in_french(app: Flask) -> None:
     request = new_request(app, status=Status.IN_REVIEW)
     page = dpo.get(f"/dashboard/requests/{request.reference}").get_data(as_text=True)
     assert "Conservations pour litige" in page and "Conserver ces données" in page
+    fields = {"categories": ["support"], "reason": CLAIM, "ends_on": in_a_year()}
+    assert "Conservation pour litige placée" in post(dpo, request.reference, "holds", fields)[1]
 
     code, html = post(
         dpo,

@@ -17,8 +17,8 @@ from dsr import db
 from dsr.audit.models import RequestEvent
 from dsr.execution.runner import run_request
 from dsr.holds.models import LegalHold
-from dsr.holds.release import RELEASED_ACTION, release_ended_holds
-from dsr.holds.service import lift_hold
+from dsr.holds.release import release_ended_holds
+from dsr.holds.service import RELEASED_ACTION, lift_hold
 from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.requests.workflow import Status
 from dsr.scheduler.jobs import run_job
