@@ -21,6 +21,7 @@ from dsr.accounts import views as accounts_views
 from dsr.api import views as api_views
 from dsr.api.callback_addresses import ALLOWED_NETWORKS_KEY, parse_allowed_networks
 from dsr.dashboard import (  # noqa: F401  (they register their routes)
+    hold_actions,
     queue,
     request_actions,
     request_views,

@@ -17,6 +17,7 @@ def import_models() -> None:
     import dsr.delivery.models
     import dsr.disclosures.models
     import dsr.execution.change_records
+    import dsr.holds.models
     import dsr.outbox.models
     import dsr.requests.models
     import dsr.retention.models

@@ -82,7 +82,8 @@ class CategorySweep:
 
     `rows` are the main table's rows that the action changes (deleted, anonymised, archived);
     `followers` the rows of other tables deleted with them. `held` are expired rows the gate holds
-    back (an account not yet warned); `referenced` expired rows kept because rows outside the
+    back (an account not yet warned), `legal_hold` those a legal hold keeps (the caller's gate
+    counts them); `referenced` expired rows kept because rows outside the
     sweep refer to them; `no_date` rows without a date. `archive_columns` is empty when no
     restriction covers a retained table: its rows are then reported, left as they are.
     """
@@ -103,6 +104,7 @@ class CategorySweep:
     no_date: int = 0
     not_swept: tuple[str, ...] = ()
     archive_columns: tuple[str, ...] = ()
+    legal_hold: int = 0
 
     @property
     def total(self) -> int:

@@ -13,11 +13,13 @@ from types import MappingProxyType
 from typing import Any
 
 from wtforms import (
+    DateField,
     Form,
     HiddenField,
     IntegerField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -284,6 +286,44 @@ class ReasonForm(Form):
     asked, or why, in staff's words (the service refuses an empty one)."""
 
     reason = TextAreaField()
+
+
+class HoldForm(Form):
+    """Keep categories of the person's data for a legal claim (Art. 17(3)(e)): which, why and
+    until when; the choices are the map's categories."""
+
+    categories = SelectMultipleField(
+        lazy_gettext("Categories of data to keep"),
+        validators=[DataRequired(lazy_gettext("Choose at least one category to keep."))],
+    )
+    reason = _reason_field(
+        lazy_gettext("The legal claim the data is kept for"),
+        lazy_gettext("Say which legal claim the data is kept for."),
+    )
+    ends_on = DateField(
+        lazy_gettext("Kept until (inclusive)"),
+        validators=[InputRequired(lazy_gettext("Give the last day of the hold."))],
+        render_kw={"type": "date"},
+    )
+
+    def __init__(self, *args: Any, categories: Sequence[tuple[str, str]] = (), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.categories.choices = [SelectChoice(value, label) for value, label in categories]
+
+
+class LiftHoldForm(Form):
+    """End a legal hold before its date, with the reason."""
+
+    hold_id = HiddenField(validators=[InputRequired()])
+    reason = _reason_field(
+        lazy_gettext("Why is the hold lifted early?"),
+        lazy_gettext("Say why the hold is lifted before its date."),
+    )
+
+    @property
+    def hold(self) -> int | None:
+        value = self.hold_id.data
+        return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 RECTIFICATION_FIELD_PREFIX = "value:"

@@ -25,16 +25,20 @@ from dsr.dashboard.forms import (
     AssignForm,
     DenyForm,
     ExtendForm,
+    HoldForm,
     IdentityDocumentForm,
+    LiftHoldForm,
     NoteForm,
     ResumeForm,
     VerifyForm,
 )
+from dsr.dashboard.hold_panel import HoldsPanel, holds_panel
 from dsr.dashboard.queue import Urgency, urgency_of
 from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, changes_panel, delivery_panel
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_minute
 from dsr.db import get_session, utcnow
+from dsr.holds import service as holds
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
 from dsr.requests import assignment, notes
 from dsr.requests.labels import STAFF_STATUS_LABELS
@@ -78,6 +82,9 @@ EVENT_LABELS: Mapping[str, str] = {
     Action.EXTEND.value: lazy_gettext("Deadline extended"),
     notes.NOTE_ACTION: lazy_gettext("Internal note"),
     assignment.ASSIGN_ACTION: lazy_gettext("Assigned"),
+    holds.PLACED_ACTION: lazy_gettext("Legal hold placed"),
+    holds.LIFTED_ACTION: lazy_gettext("Legal hold lifted early"),
+    holds.RELEASED_ACTION: lazy_gettext("Legal hold ended"),
 }
 """What each audited action is called on the timeline; others are shown by their name."""
 
@@ -150,6 +157,7 @@ class RequestPage:
     category_titles: Mapping[str, str]
     delivery: DeliveryPanel
     changes: ChangesPanel
+    holds: HoldsPanel
     can_act: bool
     forms: Mapping[str, Form]
     timeline: list[TimelineEntry]
@@ -266,6 +274,11 @@ def offered_forms(
     return forms
 
 
+def _hold_form(bound: tuple[str, Form] | None) -> HoldForm | LiftHoldForm | None:
+    form = bound[1] if bound is not None and bound[0] == "hold" else None
+    return form if isinstance(form, HoldForm | LiftHoldForm) else None
+
+
 def gather_request_page(
     data_request: DataRequest, *, bound: tuple[str, Form] | None = None
 ) -> RequestPage:
@@ -294,6 +307,15 @@ def gather_request_page(
         },
         delivery=delivery_panel(db_session, data_request, acting),
         changes=changes_panel(db_session, data_map, data_request, acting),
+        holds=holds_panel(
+            db_session,
+            data_map,
+            data_request,
+            acting=acting,
+            language=language,
+            now=now,
+            bound=_hold_form(bound),
+        ),
         can_act=acting,
         forms=offered_forms(data_request, staff, bound) if acting else {},
         timeline=timeline(db_session, data_request),

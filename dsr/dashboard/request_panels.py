@@ -17,12 +17,14 @@ from sqlmodel import Session, select
 from dsr.audit.models import RequestEvent
 from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm, SendReportForm
 from dsr.datamap import open_systems
+from dsr.db import utcnow
 from dsr.delivery import service
 from dsr.delivery.models import DownloadLink, Report
 from dsr.execution import changes, erasure
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun
 from dsr.execution.runner import failure_reason, has_executor
 from dsr.execution.targets import ChangeRefused
+from dsr.holds.service import map_with_holds
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, RequestType, Status
 from inventory.erasure import ErasurePlan
@@ -154,8 +156,11 @@ def changes_panel(
         if data_request.verified_at is not None and status not in TERMINAL:
             with open_systems(current_app.config, data_map).opened() as systems:
                 try:
+                    held_map = map_with_holds(
+                        db_session, data_map, systems, data_request.id, utcnow()
+                    )
                     panel.plan = erasure.subject_plan(
-                        data_map, systems, data_request.requester_email
+                        held_map, systems, data_request.requester_email
                     )
                 except SystemUnavailable as error:
                     panel.plan_problem = str(error)

@@ -1,6 +1,7 @@
 """`dsr request plan REF`: print what the erasure of a request's subject would do, changing
 nothing: per system, in order, each table's category, rows, action, new values, and what is kept,
-why and until when. Exit 1 when a constraint blocks the erasure or a system cannot be read."""
+why and until when (categories under a legal hold too). Exit 1 when a constraint blocks the
+erasure or a system cannot be read."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from dsr import db
 from dsr.commands import in_app_context
 from dsr.config import current_settings
 from dsr.datamap import desk_map, open_systems
+from dsr.db import utcnow
 from dsr.execution.erasure import subject_plan
 from dsr.execution.targets import ChangeRefused
+from dsr.holds.service import active_holds, effective_holds
 from dsr.requests.status import get_by_reference
 from dsr.store_cli import database_url_option, fail_on_database_error
 from inventory.erasure import ErasurePlan
+from inventory.holds import with_holds
 from inventory.loader import MapError
 from inventory.model import DataMap, ErasureAction
 from inventory.systems import SystemUnavailable
@@ -62,6 +66,7 @@ def request_plan_command(reference: str, database_url: str) -> None:
     try:
         with db.transaction(engine) as session:
             found = get_by_reference(session, reference)
+            holds = active_holds(session, found.id, utcnow()) if found and found.id else []
     except SQLAlchemyError as error:
         fail_on_database_error(database_url, "read", error)
     finally:
@@ -80,12 +85,13 @@ def request_plan_command(reference: str, database_url: str) -> None:
         raise SystemExit(1) from None
     with open_systems(settings, data_map).opened() as systems:
         try:
-            plan = subject_plan(data_map, systems, found.requester_email)
+            held_map = with_holds(data_map, effective_holds(data_map, systems, holds))
+            plan = subject_plan(held_map, systems, found.requester_email)
         except (SystemUnavailable, ChangeRefused) as error:
             click.echo(f"error: {error}", err=True)
             raise SystemExit(1) from None
     click.echo(f"Erasure plan of {found.reference} ({found.type.value}, {found.status.value})")
-    for line in format_plan(data_map, plan):
+    for line in format_plan(held_map, plan):
         click.echo(line)
     if plan.blocked:
         raise SystemExit(1)

@@ -41,6 +41,7 @@ from dsr.execution.runner import (
 )
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.execution.targets import secret_key as pseudonymisation_key
+from dsr.holds.erasure import held_erasure, remember_kept_rows
 from dsr.languages import translations
 from dsr.links import public_url_for_settings
 from dsr.requests.emails import EmailKind
@@ -68,7 +69,8 @@ CERTIFICATE_NAME = "{reference}-erasure-certificate.pdf"
 
 
 def subject_plan(data_map: DataMap, systems: Systems, email: str) -> ErasurePlan:
-    """Locate the subject by email and return the plan of their erasure (nothing is changed)."""
+    """Locate the subject by email and return the plan of their erasure (nothing is changed);
+    pass the map with the request's legal holds (`dsr.holds.service.map_with_holds`)."""
     location = locate_subject(data_map, systems, email_identity(data_map), email)
     return plan_erasure(data_map, systems, location)
 
@@ -195,6 +197,8 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             key=suppression,
             now=now,
         )
+        held = held_erasure(context.engine, data_map, systems, request_id, location, now)
+        data_map = held.data_map  # categories under a legal hold are kept (R50)
         plan = plan_erasure(data_map, systems, location)
         if plan.blocked:
             raise ExecutionFailed("Erasure blocked, nothing changed: " + "; ".join(plan.blocked))
@@ -272,6 +276,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
 
     def record(db_session: Session) -> None:
         request = load_request(db_session, request_id)
+        remember_kept_rows(db_session, request_id, held, now)
         suppress(
             db_session=db_session,
             email=context.requester_email,

@@ -144,6 +144,8 @@ def _notes(sweep: CategorySweep) -> list[str]:
         notes.append(f"expired but still referenced by kept rows: {sweep.referenced} kept")
     if sweep.held:
         notes.append(f"expired, waiting for the warning period: {sweep.held} rows")
+    if sweep.legal_hold:
+        notes.append(f"expired, held for a legal claim: {sweep.legal_hold} rows kept")
     if sweep.action is ErasureAction.RETAIN and not sweep.archive_columns and sweep.rows:
         notes.append("no restriction of the map covers this table: reported, left unchanged")
     if sweep.not_swept:

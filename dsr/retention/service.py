@@ -2,11 +2,12 @@
 
 `run_retention` first warns the owners of accounts about to expire (an email through the outbox and
 a `RetentionWarning` row, in the same store transaction), then sweeps every category
-(`inventory.retention`), and records one audit event per category with its counts. An account row
-is swept only once its owner was warned at least RETENTION_WARNING_DAYS before, and has not logged
-in since: a login moves the account's date past the warning, so the row is no longer expired and
-the next expiry needs a new warning. `plan_retention_now` is the same work, counted, changing
-nothing: what `run_retention` then does at the same instant.
+(`inventory.retention`) except the rows under a legal hold (`dsr.holds.sweeps`), and records one
+audit event per category with its counts. An account row is swept only once its owner was warned
+at least RETENTION_WARNING_DAYS before, and has not logged in since: a login moves the account's
+date past the warning, so the row is no longer expired and the next expiry needs a new warning.
+`plan_retention_now` is the same work, counted, changing nothing: what `run_retention` then does
+at the same instant.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dsr.dates import written_date
 from dsr.db import table_of, transaction
 from dsr.disclosures.service import forget_old_disclosures, record_before_sweep
 from dsr.execution.targets import secret_key
+from dsr.holds.sweeps import counted_as_held, held_rows, with_hold_gates
 from dsr.languages import Language
 from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
@@ -64,6 +66,7 @@ class CategoryResult:
     rows: int
     followers: Mapping[str, int]
     held: int
+    legal_hold: int
     referenced: int
     no_date: int
     warnings_sent: int
@@ -79,6 +82,7 @@ class CategoryResult:
             "rows": self.rows,
             "followers": dict(self.followers),
             "held_until_warned": self.held,
+            "held_for_legal_claim": self.legal_hold,
             "kept_still_referenced": self.referenced,
             "no_date_not_swept": self.no_date,
             "warnings_sent": self.warnings_sent,
@@ -115,7 +119,9 @@ def plan_retention_now(
     days, _, _ = retention_settings(settings)
     data_map = desk_map(settings)
     with open_systems(settings, data_map).opened() as systems:
-        return plan_retention(data_map, systems, now, gates=_gates(engine, data_map, now, days))
+        held = held_rows(engine, data_map, systems, now)
+        gates = with_hold_gates(_gates(engine, data_map, now, days), held)
+        return counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
 
 
 def run_retention(
@@ -136,6 +142,7 @@ def run_retention(
     data_map = desk_map(settings)
     key = secret_key(settings)
     with open_systems(settings, data_map).opened() as systems:
+        held = held_rows(engine, data_map, systems, now)
         warned = send_warnings(
             engine=engine,
             data_map=data_map,
@@ -143,9 +150,10 @@ def run_retention(
             now=now,
             warning_days=days,
             language=language,
+            held=held,
         )
-        gates = _gates(engine, data_map, now, days)
-        plan = plan_retention(data_map, systems, now, gates=gates)
+        gates = with_hold_gates(_gates(engine, data_map, now, days), held)
+        plan = counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
         # Who was sent what must outlive the rows sent (Art. 19): recorded before they go.
         record_before_sweep(engine, data_map, systems, key=suppression_key(settings), now=now)
         results = []
@@ -171,6 +179,7 @@ def run_retention(
                 rows=outcome.rows,
                 followers=dict(outcome.followers),
                 held=sweep.held,
+                legal_hold=sweep.legal_hold,
                 referenced=sweep.referenced,
                 no_date=sweep.no_date,
                 warnings_sent=warned.get(sweep.category, 0),
@@ -211,9 +220,11 @@ def send_warnings(
     now: datetime,
     warning_days: int,
     language: Language,
+    held: Mapping[str, set[str]] | None = None,
 ) -> dict[str, int]:
     """Warn the owners of account rows that expire within `warning_days` and were not warned
-    since their date; return the warnings sent per category (the first of each table)."""
+    since their date; return the warnings sent per category (the first of each table). Rows
+    `held` for a legal claim (row keys per category) will not expire: no warning says so."""
     sent: dict[str, int] = {}
     done_tables: set[tuple[str, str]] = set()
     deadline = now + timedelta(days=warning_days)
@@ -230,6 +241,8 @@ def send_warnings(
             with transaction(engine) as session:
                 warnings = _warnings(session.connection(), category.system, table_name, batch)
                 for key, date_value, values in batch:
+                    if _row_key(key) in (held or {}).get(category_id, ()):
+                        continue
                     address = values[column]
                     previous = warnings.get(_row_key(key))
                     if not address or (previous is not None and previous >= as_utc(date_value)):

@@ -85,6 +85,21 @@ def sweep_retention(
     outcome.items_done += report.rows + report.warnings_sent
 
 
+def release_holds(
+    engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
+) -> None:
+    """End the legal holds whose last day has passed (or lifted): erase what they kept, or open
+    a task for staff when that cannot be done safely (dsr.holds.release)."""
+    from dsr.holds.release import release_ended_holds
+
+    report = release_ended_holds(engine=engine, settings=settings.run, now=now)
+    outcome.items_done += report.ended
+    if report.tasks:
+        outcome.failed("LeftToStaff", len(report.tasks))
+    if report.failed:
+        outcome.failed("HoldNotReleased", report.failed)
+
+
 _RETENTION: Mapping[str, Job] = {"retention": sweep_retention} if retention_available() else {}
 
 JOBS: Mapping[str, Job] = MappingProxyType(
@@ -98,6 +113,7 @@ JOBS: Mapping[str, Job] = MappingProxyType(
         "fail_stuck": fail_stuck_processing,
         "purge_reports": purge_reports,
         "minimise_closed": minimise_closed,
+        "legal_holds": release_holds,
     }
 )
 """Every job by name, as `dsr scheduler run-once NAME` and the dashboard call them."""
@@ -113,6 +129,7 @@ SCHEDULES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "purge_reports": {"trigger": "cron", "hour": 3, "minute": 0},
         "minimise_closed": {"trigger": "cron", "hour": 3, "minute": 30},
         "retention": {"trigger": "cron", "hour": 2, "minute": 0},
+        "legal_holds": {"trigger": "cron", "hour": 1, "minute": 30},
     }
 )
 """When each job runs (APScheduler trigger arguments; cron times in UTC)."""

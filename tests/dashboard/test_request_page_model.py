@@ -4,7 +4,7 @@ filled, it renders without a single statement on the store or on the learner pla
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,10 +17,13 @@ from dsr.addresses import normalize_email
 from dsr.dashboard.forms import (
     ActionForm,
     DenyForm,
+    HoldForm,
+    LiftHoldForm,
     ReasonForm,
     RectificationForm,
     SendReportForm,
 )
+from dsr.dashboard.hold_panel import HoldLine, HoldsPanel
 from dsr.dashboard.queue import Urgency
 from dsr.dashboard.request_page import RequestPage, SubjectData, TimelineEntry
 from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, RectifiableField
@@ -141,6 +144,21 @@ def _page(data_request: DataRequest) -> RequestPage:
             reactivate_form=ReasonForm(),
             announce_lift_form=ReasonForm(),
         ),
+        holds=HoldsPanel(
+            holds=[
+                HoldLine(
+                    3,
+                    ["Billing"],
+                    "Claim before the commercial court",
+                    date(2027, 6, 30),
+                    "dpo@example.org",
+                    RECEIVED,
+                )
+            ],
+            form=HoldForm(categories=[("billing", "Billing")]),
+            lift_forms={3: LiftHoldForm(data={"hold_id": "3"})},
+            shown=True,
+        ),
         can_act=True,
         forms={"deny": DenyForm(data=version)},
         timeline=[
@@ -166,6 +184,8 @@ def test_the_page_renders_its_model_without_reading_any_database(
     assert statements == []
     for shown in (
         "DSR-2026-000001",
+        "Claim before the commercial court",
+        f"/dashboard/requests/{data_request.reference}/holds/lift",
         "Billing",
         "learner_platform.invoice",
         "Commercial Code",

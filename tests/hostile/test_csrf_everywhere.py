@@ -66,6 +66,8 @@ POST_ENDPOINTS = {
     "dashboard.reactivate_account",
     "dashboard.announce_restriction_lift",
     "dashboard.lift_restriction",
+    "dashboard.place_hold",
+    "dashboard.lift_hold",
 }
 """Every endpoint that takes a POST outside /api/: the test fails when one appears or goes."""
 
