@@ -97,6 +97,8 @@ class DataRequest(DataRequestBase, table=True):
     normalized_email: str = Field(max_length=EMAIL_MAX, index=True)
     received_at: datetime = Field(sa_type=UTCDateTime)
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the answer was delivered to the requester (R47): set by its completion only.
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     due_at: datetime = Field(sa_type=UTCDateTime, index=True)
     paused_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paused_total_microseconds: int = Field(default=0, sa_type=BigInteger)
