@@ -23,6 +23,8 @@ from dsr.execution import changes, erasure
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun
 from dsr.execution.runner import failure_reason, has_executor
 from dsr.execution.targets import ChangeRefused
+from dsr.outbox.models import OutboxStatus
+from dsr.requests.answers import AnswerEmail, answer_email
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, RequestType, Status
 from inventory.erasure import ErasurePlan
@@ -46,8 +48,13 @@ class DeliveryPanel:
     failure: str | None = None
     reports: list[Report] = field(default_factory=list)
     link: DownloadLink | None = None
+    answer: AnswerEmail | None = None  # the email carrying the answer: queued, sent or failed
     send_form: SendReportForm | None = None
     retry_form: ActionForm | None = None
+
+    @property
+    def answer_failed(self) -> bool:
+        return self.answer is not None and self.answer.status is OutboxStatus.FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +99,14 @@ def delivery_panel(db_session: Session, data_request: DataRequest, acting: bool)
     panel.failure = failure_reason(db_session, data_request)
     panel.reports = service.reports_of(db_session, data_request.id)
     panel.link = service.link_of(db_session, data_request.id)
+    panel.answer = answer_email(db_session, data_request.id)
     if acting and panel.runnable and data_request.status in RUNNABLE:
         panel.retry_form = ActionForm(data={"version_id": str(data_request.version_id)})
     if (
         acting
-        and data_request.status is Status.COMPLETED
+        and data_request.status is Status.READY_TO_SEND
         and panel.reports
-        and panel.link is None
+        and (panel.link is None or panel.answer_failed)
         and data_request.verified_at is not None
     ):
         panel.send_form = SendReportForm()

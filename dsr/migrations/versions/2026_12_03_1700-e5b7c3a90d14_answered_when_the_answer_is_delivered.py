@@ -89,9 +89,7 @@ def upgrade() -> None:
             ["answers_request_id"],
             ["id"],
         )
-        batch.create_index(
-            op.f("ix_dsr_outbox_message_answers_request_id"), ["answers_request_id"]
-        )
+        batch.create_index(op.f("ix_dsr_outbox_message_answers_request_id"), ["answers_request_id"])
     reports = "IN ('access', 'portability')"
     op.execute(sa.text(_ANSWERED_AT.format(types=reports)).bindparams(action="report_sent"))
     op.execute(sa.text(_ANSWERED_AT.format(types="NOT " + reports)).bindparams(action="complete"))
