@@ -8,6 +8,7 @@ and the answer to a submission is the same whether or not the address is known.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -30,15 +31,27 @@ from werkzeug.wrappers import Response as AnyResponse
 from dsr.accounts.access import public_blueprint
 from dsr.addresses import normalize_email
 from dsr.background import deliver_after_commit, run_in_background
+from dsr.datamap import desk_map
 from dsr.db import get_engine, get_session, transaction, utcnow
+from dsr.delivery.renewal import can_renew_link, renew_link
+from dsr.delivery.service import DeliveryRefused, link_of
+from dsr.execution.changes import CHANGE_OF_TYPE
 from dsr.extensions import limiter
-from dsr.i18n import choose_language, current_language, gettext
+from dsr.i18n import choose_language, current_language, gettext, lazy_gettext
+from dsr.links import public_url
 from dsr.requests import service
 from dsr.requests.checks import RequestError
 from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm
 from dsr.requests.links import LinkExpired, LinkUsed, current_links
 from dsr.requests.models import DataRequest
-from dsr.requests.workflow import Action, Actor, RequestType, WorkflowError, available_actions
+from dsr.requests.workflow import (
+    Action,
+    Actor,
+    RequestType,
+    Status,
+    WorkflowError,
+    available_actions,
+)
 
 blueprint = public_blueprint(Blueprint("public", __name__))
 
@@ -229,11 +242,42 @@ def verify(token: str) -> AnyResponse | tuple[str, int]:
 # --- following the request --------------------------------------------------------------------
 
 
+_WHAT_WAS_SENT: Mapping[RequestType, str] = {
+    RequestType.ACCESS: lazy_gettext("We sent you an email with a link to download your data."),
+    RequestType.PORTABILITY: lazy_gettext(
+        "We sent you an email with a link to download your data."
+    ),
+    RequestType.ERASURE: lazy_gettext(
+        "We sent you the certificate of the erasure by email: what was erased and what we must "
+        "keep, and why."
+    ),
+    RequestType.RECTIFICATION: lazy_gettext(
+        "We sent you an email saying which of your data were corrected."
+    ),
+    RequestType.RESTRICTION: lazy_gettext("We sent you an email saying what was changed:"),
+    RequestType.OBJECTION: lazy_gettext("We sent you an email saying what was changed:"),
+    RequestType.DEACTIVATION: lazy_gettext("We sent you an email saying what was changed:"),
+}
+"""What the answer of each type of request was, once it is delivered."""
+
+
+def _change_applied(data_request: DataRequest) -> str | None:
+    """Return the map's words for the change the request applied, in the requester's language."""
+    name = CHANGE_OF_TYPE.get(data_request.type)
+    if name is None:
+        return None
+    change = getattr(desk_map(current_app.config).changes, name, None)
+    return None if change is None else change.description.get(data_request.language.value)
+
+
 def _render_status(
     data_request: DataRequest, token: str, answer_form: AnswerForm, code: int = 200
 ) -> AnyResponse:
     actions = available_actions(data_request.status, Actor.REQUESTER)
     now = _now()
+    answered = data_request.status is Status.COMPLETED
+    db_session = get_session()
+    link = link_of(db_session, data_request.id) if answered else None
     page = render_template(
         "public/status.html",
         data_request=data_request,
@@ -242,6 +286,10 @@ def _render_status(
         can_answer=Action.REQUESTER_ANSWERED in actions,
         answer_form=answer_form,
         token=token,
+        what_was_sent=_WHAT_WAS_SENT[data_request.type] if answered else None,
+        change_applied=_change_applied(data_request) if answered else None,
+        can_renew_link=answered and can_renew_link(db_session, data_request, now=now),
+        link_until=link.expires_at if link is not None else None,
     )
     return _private(Response(page, status=code))
 
@@ -269,6 +317,43 @@ def cancel(token: str) -> AnyResponse:
     else:
         deliver_after_commit(db_session)
         flash(gettext("Your request is cancelled. We sent you a confirmation by email."))
+    return _private(redirect(url_for("public.status", token=token)))
+
+
+def _link_renewals_limit() -> str:
+    return str(current_app.config["DOWNLOAD_CODES_PER_LINK"])
+
+
+def _status_page_key() -> str:
+    """Count the new links asked for one request (by its status page's path, not the visitor)."""
+    return "status-page:" + hashlib.sha256(request.path.encode()).hexdigest()
+
+
+@blueprint.post("/status/<token>/new-link")
+@_per_address
+@limiter.limit(_link_renewals_limit, key_func=_status_page_key, methods=["POST"])
+def new_download_link(token: str) -> AnyResponse:
+    """Email a new link to the answer's files to the request's verified address (the old one
+    stops working); 409 when the request has no valid answer to download."""
+    data_request = _request_for(token)
+    db_session = get_session()
+    try:
+        renew_link(
+            db_session=db_session,
+            request=data_request,
+            now=_now(),
+            download_url=lambda new: public_url("delivery.download_page", token=new),
+        )
+    except DeliveryRefused as error:
+        db_session.rollback()
+        abort(409, description=str(error.message))
+    deliver_after_commit(db_session)
+    flash(
+        gettext(
+            "We sent a new download link to the email address of your request. The previous "
+            "link no longer works."
+        )
+    )
     return _private(redirect(url_for("public.status", token=token)))
 
 
