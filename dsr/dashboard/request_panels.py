@@ -176,12 +176,12 @@ def changes_panel(
             panel.rectification_form = RectificationForm.for_fields(
                 {(item.system, item.column): item.value for item in panel.rectifiable}
             )
-    if kind is RequestType.DEACTIVATION and status is Status.COMPLETED:
+    if kind is RequestType.DEACTIVATION and status in changes.CARRIED_OUT:
         panel.reactivable = True
         panel.reactivated = has_event(db_session, data_request, changes.REACTIVATED_ACTION)
         if acting:
             panel.reactivate_form = ReasonForm()
-    if kind is RequestType.RESTRICTION and status is Status.COMPLETED:
+    if kind is RequestType.RESTRICTION and status in changes.CARRIED_OUT:
         panel.restriction_completed = True
         panel.restriction_lift_announced = has_event(
             db_session, data_request, changes.LIFT_ANNOUNCED_ACTION

@@ -241,10 +241,14 @@ def _events(db_session: Session, request: DataRequest, action: str) -> list[Requ
     )
 
 
+CARRIED_OUT = frozenset({Status.READY_TO_SEND, Status.COMPLETED})
+"""A change is applied once its request is ready to send, whether or not its email arrived."""
+
+
 def _require(request: DataRequest, request_type: RequestType) -> None:
-    if request.type is not request_type or request.status is not Status.COMPLETED:
+    if request.type is not request_type or request.status not in CARRIED_OUT:
         raise ChangeRefused(
-            f"Only a completed request of type {request_type.value} can be reversed this way."
+            f"Only a carried out request of type {request_type.value} can be reversed this way."
         )
 
 

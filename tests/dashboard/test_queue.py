@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.dashboard.queue import (
+    OPEN_STATUSES,
     QueueQuery,
     StatusScope,
     Urgency,
@@ -43,6 +44,15 @@ def test_days_left_count_paris_calendar_days() -> None:
     assert urgency_of(Status.IN_REVIEW, NOW + timedelta(days=8), NOW) == (8, Urgency.ON_TRACK)
     assert urgency_of(Status.IN_REVIEW, NOW - timedelta(days=2), NOW) == (-2, Urgency.OVERDUE)
     assert urgency_of(Status.COMPLETED, NOW - timedelta(days=2), NOW) == (None, Urgency.CLOSED)
+
+
+def test_a_request_ready_to_send_is_open_with_its_days_left() -> None:
+    """R47: its answer is not delivered yet, so it stays in the default queue on the clock."""
+    assert Status.READY_TO_SEND in OPEN_STATUSES
+    assert urgency_of(Status.READY_TO_SEND, NOW - timedelta(days=2), NOW) == (
+        -2,
+        Urgency.OVERDUE,
+    )
 
 
 def test_a_paused_deadline_moves_on_with_the_clock() -> None:

@@ -135,7 +135,7 @@ def test_deactivation_and_its_reversal(store: Engine, platform: str, tmp_path: P
     settings = settings_for(tmp_path, platform)
 
     assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
 
     row = learner(platform)
@@ -176,14 +176,14 @@ def test_deactivation_and_its_reversal(store: Engine, platform: str, tmp_path: P
     assert len(mails(store, request_id)) == 2
 
 
-def test_only_a_completed_deactivation_can_be_reversed(
+def test_only_a_carried_out_deactivation_can_be_reversed(
     store: Engine, platform: str, tmp_path: Path
 ) -> None:
     request_id = approved(store, RequestType.DEACTIVATION)
     with db.transaction(store) as session:
         request = session.get(DataRequest, request_id)
         assert request is not None
-        with pytest.raises(ChangeRefused, match="completed request"):
+        with pytest.raises(ChangeRefused, match="carried out request"):
             changes.reactivate(
                 db_session=session,
                 request=request,
@@ -363,7 +363,7 @@ def test_restriction_and_its_lifting_after_the_person_is_told(
     request_id = approved(store, RequestType.RESTRICTION)
     settings = settings_for(tmp_path, platform)
     assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
     assert learner(platform)["restricted"]
 
@@ -446,7 +446,7 @@ def test_rectification_writes_the_approved_values_and_audits_the_old_ones(
         run_request(
             engine=store, request_id=request_id, settings=settings_for(tmp_path, platform), now=NOW
         )
-        is Status.COMPLETED
+        is Status.READY_TO_SEND
     )
 
     new = learner(platform)
@@ -552,7 +552,7 @@ def test_staff_see_the_plan_enter_new_values_and_reactivate_from_the_page(
 
     settings = {**app.config, "INSTANCE_PATH": app.instance_path}
     assert run_request(engine=store, request_id=deactivation_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
     assert not learner(platform)["login_enabled"]
     page = dpo.get(f"/dashboard/requests/{references[2]}")
