@@ -51,6 +51,7 @@ class DeliveryPanel:
     answer: AnswerEmail | None = None  # the email carrying the answer: queued, sent or failed
     send_form: SendReportForm | None = None
     retry_form: ActionForm | None = None
+    send_again_form: ActionForm | None = None
 
     @property
     def answer_failed(self) -> bool:
@@ -110,6 +111,8 @@ def delivery_panel(db_session: Session, data_request: DataRequest, acting: bool)
         and data_request.verified_at is not None
     ):
         panel.send_form = SendReportForm()
+    elif acting and data_request.status is Status.READY_TO_SEND and panel.answer_failed:
+        panel.send_again_form = ActionForm(data={"version_id": str(data_request.version_id)})
     return panel
 
 

@@ -117,6 +117,33 @@ def enqueue(
     return message
 
 
+def send_again(*, db_session: Session, message: OutboxMessage, now: datetime) -> OutboxMessage:
+    """Queue a copy of `message`, which failed for good, due at `now`: the same reader, words,
+    links and cause, a new Message-ID. A second call for the same message returns the copy
+    already queued. Raise ValueError when `message` did not fail for good."""
+    if message.status is not OutboxStatus.FAILED or message.id is None:
+        raise ValueError("only a message that failed for good is sent again")
+    copy = OutboxMessage(
+        message_id=new_message_id(message.message_id.rsplit("@", 1)[-1].rstrip(">")),
+        dedup_key=f"again:{message.id}",
+        request_id=message.request_id,
+        answers_request_id=message.answers_request_id,
+        to_address=message.to_address,
+        subject=message.subject,
+        text_body=message.text_body,
+        html_body=message.html_body,
+        language=message.language,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    queued = _by_dedup_key(db_session, f"again:{message.id}")
+    if queued is not None:
+        return queued
+    db_session.add(copy)
+    db_session.flush()
+    return copy
+
+
 def _by_dedup_key(db_session: Session, dedup_key: str) -> OutboxMessage | None:
     return db_session.exec(
         select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)

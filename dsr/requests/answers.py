@@ -14,8 +14,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from dsr.audit.models import record_action
 from dsr.outbox.models import OutboxMessage, OutboxStatus
-from dsr.outbox.service import DeliveredEmail, on_delivered
+from dsr.outbox.service import DeliveredEmail, on_delivered, send_again
 from dsr.requests.models import DataRequest
 from dsr.requests.status import change_status
 from dsr.requests.workflow import Action, Actor, AuditFact, Status
@@ -58,14 +59,29 @@ class AnswerEmail:
     last_error: str | None
 
 
-def answer_email(db_session: Session, request_id: int | None) -> AnswerEmail | None:
-    """Return the latest email queued as the answer to the request, or None."""
-    message = db_session.exec(
+SENT_AGAIN_ACTION = "answer_sent_again"
+
+
+class AnswerRefused(Exception):
+    """The answer cannot be sent again now; `message` is written for staff."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _latest_answer(db_session: Session, request_id: int | None) -> OutboxMessage | None:
+    return db_session.exec(
         select(OutboxMessage)
         .where(OutboxMessage.answers_request_id == request_id)
         .order_by(col(OutboxMessage.id).desc())
         .limit(1)
     ).one_or_none()
+
+
+def answer_email(db_session: Session, request_id: int | None) -> AnswerEmail | None:
+    """Return the latest email queued as the answer to the request, or None."""
+    message = _latest_answer(db_session, request_id)
     if message is None:
         return None
     return AnswerEmail(
@@ -74,4 +90,26 @@ def answer_email(db_session: Session, request_id: int | None) -> AnswerEmail | N
         sent_at=message.sent_at,
         attempts=message.attempts,
         last_error=message.last_error,
+    )
+
+
+def send_answer_again(
+    *, db_session: Session, request: DataRequest, staff_label: str, now: datetime
+) -> None:
+    """Queue again the answer email of a request ready to send, after it failed for good (the
+    server was down too long, a mailbox was full); audited. Raise AnswerRefused otherwise."""
+    message = _latest_answer(db_session, request.id)
+    if request.status is not Status.READY_TO_SEND or message is None:
+        raise AnswerRefused("This request has no answer waiting to be sent.")
+    if message.status is not OutboxStatus.FAILED:
+        raise AnswerRefused("The answer email has not failed: it is sent or on its way.")
+    copy = send_again(db_session=db_session, message=message, now=now)
+    record_action(
+        db_session=db_session,
+        request=request,
+        actor=Actor.STAFF,
+        actor_label=staff_label,
+        action=SENT_AGAIN_ACTION,
+        at=now,
+        details={"failed_email": message.id, "answer_email": copy.id},
     )
