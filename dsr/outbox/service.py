@@ -123,9 +123,13 @@ def send_again(*, db_session: Session, message: OutboxMessage, now: datetime) ->
     already queued. Raise ValueError when `message` did not fail for good."""
     if message.status is not OutboxStatus.FAILED or message.id is None:
         raise ValueError("only a message that failed for good is sent again")
+    dedup_key = f"again:{message.id}"
+    queued = _by_dedup_key(db_session, dedup_key)
+    if queued is not None:
+        return queued
     copy = OutboxMessage(
-        message_id=new_message_id(message.message_id.rsplit("@", 1)[-1].rstrip(">")),
-        dedup_key=f"again:{message.id}",
+        message_id=new_message_id(message.message_id.strip("<>").rpartition("@")[2]),
+        dedup_key=dedup_key,
         request_id=message.request_id,
         answers_request_id=message.answers_request_id,
         to_address=message.to_address,
@@ -136,9 +140,6 @@ def send_again(*, db_session: Session, message: OutboxMessage, now: datetime) ->
         next_attempt_at=now,
         created_at=now,
     )
-    queued = _by_dedup_key(db_session, f"again:{message.id}")
-    if queued is not None:
-        return queued
     db_session.add(copy)
     db_session.flush()
     return copy

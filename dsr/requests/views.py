@@ -8,7 +8,6 @@ and the answer to a submission is the same whether or not the address is known.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -31,15 +30,14 @@ from werkzeug.wrappers import Response as AnyResponse
 from dsr.accounts.access import public_blueprint
 from dsr.addresses import normalize_email
 from dsr.background import deliver_after_commit, run_in_background
-from dsr.datamap import desk_map
 from dsr.db import get_engine, get_session, transaction, utcnow
-from dsr.delivery.renewal import can_renew_link, renew_link
-from dsr.delivery.service import DeliveryRefused, link_of
-from dsr.execution.changes import CHANGE_OF_TYPE
+from dsr.delivery.renewal import renew_link
+from dsr.delivery.service import DeliveryRefused
 from dsr.extensions import limiter
-from dsr.i18n import choose_language, current_language, gettext, lazy_gettext
+from dsr.i18n import choose_language, current_language, gettext
 from dsr.links import public_url
 from dsr.requests import service
+from dsr.requests.answer_page import sent_answer
 from dsr.requests.checks import RequestError
 from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm
 from dsr.requests.links import LinkExpired, LinkUsed, current_links
@@ -48,7 +46,6 @@ from dsr.requests.workflow import (
     Action,
     Actor,
     RequestType,
-    Status,
     WorkflowError,
     available_actions,
 )
@@ -242,42 +239,11 @@ def verify(token: str) -> AnyResponse | tuple[str, int]:
 # --- following the request --------------------------------------------------------------------
 
 
-_WHAT_WAS_SENT: Mapping[RequestType, str] = {
-    RequestType.ACCESS: lazy_gettext("We sent you an email with a link to download your data."),
-    RequestType.PORTABILITY: lazy_gettext(
-        "We sent you an email with a link to download your data."
-    ),
-    RequestType.ERASURE: lazy_gettext(
-        "We sent you the certificate of the erasure by email: what was erased and what we must "
-        "keep, and why."
-    ),
-    RequestType.RECTIFICATION: lazy_gettext(
-        "We sent you an email saying which of your data were corrected."
-    ),
-    RequestType.RESTRICTION: lazy_gettext("We sent you an email saying what was changed:"),
-    RequestType.OBJECTION: lazy_gettext("We sent you an email saying what was changed:"),
-    RequestType.DEACTIVATION: lazy_gettext("We sent you an email saying what was changed:"),
-}
-"""What the answer of each type of request was, once it is delivered."""
-
-
-def _change_applied(data_request: DataRequest) -> str | None:
-    """Return the map's words for the change the request applied, in the requester's language."""
-    name = CHANGE_OF_TYPE.get(data_request.type)
-    if name is None:
-        return None
-    change = getattr(desk_map(current_app.config).changes, name, None)
-    return None if change is None else change.description.get(data_request.language.value)
-
-
 def _render_status(
     data_request: DataRequest, token: str, answer_form: AnswerForm, code: int = 200
 ) -> AnyResponse:
     actions = available_actions(data_request.status, Actor.REQUESTER)
     now = _now()
-    answered = data_request.status is Status.COMPLETED
-    db_session = get_session()
-    link = link_of(db_session, data_request.id) if answered else None
     page = render_template(
         "public/status.html",
         data_request=data_request,
@@ -286,10 +252,7 @@ def _render_status(
         can_answer=Action.REQUESTER_ANSWERED in actions,
         answer_form=answer_form,
         token=token,
-        what_was_sent=_WHAT_WAS_SENT[data_request.type] if answered else None,
-        change_applied=_change_applied(data_request) if answered else None,
-        can_renew_link=answered and can_renew_link(db_session, data_request, now=now),
-        link_until=link.expires_at if link is not None else None,
+        answer=sent_answer(get_session(), data_request, settings=current_app.config, now=now),
     )
     return _private(Response(page, status=code))
 
