@@ -151,7 +151,7 @@ def test_a_system_down_fails_the_request_then_a_retry_makes_it_ready(
         "start_processing",
         "fail",
         "start_processing",
-        "complete",
+        "finish_processing",
     ]
     (report,) = reports(store, request_id)
     assert report.created_at == later
