@@ -19,6 +19,7 @@ def import_models() -> None:
     import dsr.execution.change_records
     import dsr.holds.models
     import dsr.outbox.models
+    import dsr.requests.answers  # and the listener that completes answered requests
     import dsr.requests.models
     import dsr.retention.models
     import dsr.scheduler.models

@@ -1,9 +1,10 @@
 """The figures of the dashboard: requests per month by type, the share answered on time and the
 median time to answer, over the last twelve months, drawn as server-side SVG.
 
-A request is answered when it is completed or denied: the first audit event that moved it there
-dates the answer. It is on time when that date is no later than its deadline as it stood then,
-pauses for the requester's answers and any extension included (`RequestState.due_as_of`).
+A request is answered when its answer was delivered (completed: `answered_at`, R47) or when it
+was denied (the first audit event that denied it dates the answer). It is on time when that date
+is no later than its deadline as it stood then, pauses for the requester's answers and any
+extension included (`RequestState.due_as_of`).
 Months are calendar months in the time zone people read the dashboard in.
 """
 
@@ -28,8 +29,6 @@ from dsr.requests.models import STATE_COLUMNS, DataRequest, state_of
 from dsr.requests.workflow import RequestState, RequestType, Status
 
 MONTHS_SHOWN = 12
-ANSWERED: tuple[Status, ...] = (Status.COMPLETED, Status.DENIED)
-"""The statuses that answer a request; the first event reaching one dates the answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,24 +115,37 @@ class AnsweredRequest:
 def answered_requests(
     *, db_session: Session, since: datetime, until: datetime
 ) -> list[AnsweredRequest]:
-    """Return the requests answered (completed or denied) from `since` to before `until`."""
+    """Return the requests answered from `since` to before `until`: completed ones by the date
+    their answer was delivered (`answered_at`, R47), denied ones by the date of the refusal. A
+    request whose answer is ready but not yet delivered is not answered."""
     requests = table_of(DataRequest)
     events = table_of(RequestEvent)
-    answers = (
+    denials = (
         select(events.c.request_id, func.min(events.c.at).label("answered_at"))
-        .where(events.c.request_id.is_not(None), events.c.to_status.in_(ANSWERED))
+        .where(events.c.request_id.is_not(None), events.c.to_status == Status.DENIED.value)
         .group_by(events.c.request_id)
         .subquery()
     )
-    rows = db_session.execute(
-        select(
-            *(requests.c[name] for name in STATE_COLUMNS),
-            answers.c.answered_at,
-        )
-        .join(answers, answers.c.request_id == requests.c.id)
-        .where(answers.c.answered_at >= since, answers.c.answered_at < until)
+    state_columns = tuple(requests.c[name] for name in STATE_COLUMNS)
+    completed = select(*state_columns, requests.c.answered_at.label("answered_at")).where(
+        requests.c.status == Status.COMPLETED.value,
+        requests.c.answered_at >= since,
+        requests.c.answered_at < until,
     )
-    return [AnsweredRequest(state=state_of(row), answered_at=row.answered_at) for row in rows]
+    denied = (
+        select(*state_columns, denials.c.answered_at)
+        .join(denials, denials.c.request_id == requests.c.id)
+        .where(
+            requests.c.status == Status.DENIED.value,
+            denials.c.answered_at >= since,
+            denials.c.answered_at < until,
+        )
+    )
+    return [
+        AnsweredRequest(state=state_of(row), answered_at=row.answered_at)
+        for query in (completed, denied)
+        for row in db_session.execute(query)
+    ]
 
 
 # --- the rules ----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from dsr.execution.runner import app_settings, has_executor, run_after_commit
 from dsr.execution.targets import ChangeRefused
 from dsr.i18n import gettext
 from dsr.links import public_url
+from dsr.requests import answers
 from dsr.requests.models import DataRequest
 from inventory.systems import SystemUnavailable
 
@@ -149,6 +150,28 @@ def run_again(reference: str) -> AnyResponse:
         return _page(data_request)
     run_after_commit(db_session, request=data_request, staff_label=who)
     flash(gettext("The request was run: its new status is below."))
+    return _page(data_request)
+
+
+@blueprint.post("/requests/<reference>/answer/again")
+@staff_required(StaffRole.ADMIN, StaffRole.DPO)
+def send_answer_again(reference: str) -> AnyResponse:
+    """Queue again an answer email that failed for good; the request completes once it arrives."""
+    who = _staff_label()
+    db_session = get_session()
+    data_request = request_by_reference(db_session, reference)
+    if not ActionForm(request.form).validate():
+        abort(400)
+    try:
+        answers.send_answer_again(
+            db_session=db_session, request=data_request, staff_label=who, now=utcnow()
+        )
+    except answers.AnswerRefused as error:
+        db_session.rollback()
+        _not_done(error.message)
+        return _page(data_request)
+    deliver_after_commit(db_session)
+    flash(gettext("The answer email is queued again: the request completes once it arrives."))
     return _page(data_request)
 
 

@@ -25,6 +25,8 @@ from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun
 from dsr.execution.runner import failure_reason, has_executor
 from dsr.execution.targets import ChangeRefused
 from dsr.holds.service import map_with_holds
+from dsr.outbox.models import OutboxStatus
+from dsr.requests.answers import AnswerEmail, answer_email
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, RequestType, Status
 from inventory.erasure import ErasurePlan
@@ -48,8 +50,14 @@ class DeliveryPanel:
     failure: str | None = None
     reports: list[Report] = field(default_factory=list)
     link: DownloadLink | None = None
+    answer: AnswerEmail | None = None  # the email carrying the answer: queued, sent or failed
     send_form: SendReportForm | None = None
     retry_form: ActionForm | None = None
+    send_again_form: ActionForm | None = None
+
+    @property
+    def answer_failed(self) -> bool:
+        return self.answer is not None and self.answer.status is OutboxStatus.FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +102,19 @@ def delivery_panel(db_session: Session, data_request: DataRequest, acting: bool)
     panel.failure = failure_reason(db_session, data_request)
     panel.reports = service.reports_of(db_session, data_request.id)
     panel.link = service.link_of(db_session, data_request.id)
+    panel.answer = answer_email(db_session, data_request.id)
     if acting and panel.runnable and data_request.status in RUNNABLE:
         panel.retry_form = ActionForm(data={"version_id": str(data_request.version_id)})
     if (
         acting
-        and data_request.status is Status.COMPLETED
+        and data_request.status is Status.READY_TO_SEND
         and panel.reports
-        and panel.link is None
+        and (panel.link is None or panel.answer_failed)
         and data_request.verified_at is not None
     ):
         panel.send_form = SendReportForm()
+    elif acting and data_request.status is Status.READY_TO_SEND and panel.answer_failed:
+        panel.send_again_form = ActionForm(data={"version_id": str(data_request.version_id)})
     return panel
 
 
@@ -173,12 +184,12 @@ def changes_panel(
             panel.rectification_form = RectificationForm.for_fields(
                 {(item.system, item.column): item.value for item in panel.rectifiable}
             )
-    if kind is RequestType.DEACTIVATION and status is Status.COMPLETED:
+    if kind is RequestType.DEACTIVATION and status in changes.CARRIED_OUT:
         panel.reactivable = True
         panel.reactivated = has_event(db_session, data_request, changes.REACTIVATED_ACTION)
         if acting:
             panel.reactivate_form = ReasonForm()
-    if kind is RequestType.RESTRICTION and status is Status.COMPLETED:
+    if kind is RequestType.RESTRICTION and status in changes.CARRIED_OUT:
         panel.restriction_completed = True
         panel.restriction_lift_announced = has_event(
             db_session, data_request, changes.LIFT_ANNOUNCED_ACTION

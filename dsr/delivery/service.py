@@ -33,6 +33,8 @@ from dsr.dates import written_date
 from dsr.delivery.models import DeliveryMethod, DownloadLink, Report, ReportKind
 from dsr.execution.access import COLLECTED, file_digest, write_private
 from dsr.i18n import lazy_gettext
+from dsr.outbox.models import OutboxStatus
+from dsr.requests.answers import answer_email
 from dsr.requests.models import DataRequest
 from dsr.requests.service import mail_requester
 from dsr.requests.workflow import Actor, Status
@@ -140,14 +142,18 @@ def send_reports(
     delivery_days: int,
     download_url: Callable[[str], str],
 ) -> SentReport:
-    """Email the requester a link to their reports, at their verified address only.
+    """Email the requester a link to their reports, at their verified address only: that email
+    is the request's answer, and its delivery completes the request (R47).
 
-    Refused unless the request is completed with reports not yet sent nor expired. The reports'
+    Refused unless the request is ready to send with reports not yet sent (or whose email failed
+    for good: a new link replaces the old one, the files as they are) nor expired. The reports'
     expiry and the link's are set to `delivery_days` from now.
     """
     method = DeliveryMethod(method)
-    if request.status is not Status.COMPLETED:
-        raise DeliveryRefused(lazy_gettext("Only the reports of a completed request can be sent."))
+    if request.status is not Status.READY_TO_SEND:
+        raise DeliveryRefused(
+            lazy_gettext("Only the reports of a request ready to send can be sent.")
+        )
     if request.verified_at is None:
         raise DeliveryRefused(
             lazy_gettext("The requester's address is not verified: nothing can be sent to it.")
@@ -155,8 +161,14 @@ def send_reports(
     reports = reports_of(db_session, request.id)
     if not reports:
         raise DeliveryRefused(lazy_gettext("This request has no report to send."))
-    if link_of(db_session, request.id) is not None:
-        raise DeliveryRefused(lazy_gettext("The reports were already sent."))
+    previous = link_of(db_session, request.id)
+    if previous is not None:
+        sent_before = answer_email(db_session, request.id)
+        if sent_before is None or sent_before.status is not OutboxStatus.FAILED:
+            raise DeliveryRefused(lazy_gettext("The reports were already sent."))
+        method = previous.method  # the files stay as they were sent (an encrypted PDF too)
+        db_session.delete(previous)
+        db_session.flush()
     if any(report.expires_at <= now for report in reports):
         raise DeliveryRefused(
             lazy_gettext("The reports have expired: run the request again to produce them.")
@@ -164,7 +176,7 @@ def send_reports(
     if request.id is None:
         raise RuntimeError("a stored request has an id")
     password: str | None = None
-    if method is DeliveryMethod.ENCRYPTED:
+    if method is DeliveryMethod.ENCRYPTED and previous is None:
         password = new_password()
         for report in reports:
             if report.kind is ReportKind.PDF:
@@ -189,8 +201,9 @@ def send_reports(
         db_session,
         request,
         "report_ready",
-        dedup_key=f"report-ready:{request.id}",
+        dedup_key=f"report-ready:{request.id}:{token_digest(token)[:32]}",
         now=now,
+        answers=True,
         download_url=download_url(token),
         expires_on=written_date(expires_at, request.language, request.zone),
         downloads=min(report.downloads_left for report in reports),

@@ -42,7 +42,8 @@ from dsr.languages import translations
 from dsr.requests.emails import EmailKind
 from dsr.requests.models import DataRequest
 from dsr.requests.service import mail_requester
-from dsr.requests.workflow import Actor, RequestType, Status
+from dsr.requests.status import change_status
+from dsr.requests.workflow import Action, Actor, RequestType, Status
 from dsr.suppression.models import SuppressionReason
 from dsr.suppression.service import suppress, suppression_key
 from inventory.changes import ChangeOutcome, apply_subject_change, rectify_subject
@@ -96,13 +97,17 @@ def _mail_change_done(
     now: datetime,
     kind: EmailKind = EmailKind.CHANGE_DONE,
     dedup: str,
+    answers: bool = False,
 ) -> None:
+    """Queue the email saying what was changed; `answers`: it is the request's answer, whose
+    delivery completes it (R47)."""
     mail_requester(
         db_session,
         request,
         kind,
         dedup_key=f"{dedup}:{request.id}",
         now=now,
+        answers=answers,
         description=description,
     )
 
@@ -160,7 +165,12 @@ def _execute_change(context: ExecutionContext) -> ExecutionResult:
                 now=context.now,
             )
         _mail_change_done(
-            db_session, request, description=description, now=context.now, dedup="change-done"
+            db_session,
+            request,
+            description=description,
+            now=context.now,
+            dedup="change-done",
+            answers=True,
         )
 
     return ExecutionResult(details={"change": name, "rows": outcome.total}, record=record)
@@ -232,7 +242,12 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
             "The following fields were corrected: %(columns)s."
         ) % {"columns": columns}
         _mail_change_done(
-            db_session, request, description=description, now=context.now, dedup="change-done"
+            db_session,
+            request,
+            description=description,
+            now=context.now,
+            dedup="change-done",
+            answers=True,
         )
 
     return ExecutionResult(
@@ -260,10 +275,14 @@ def _events(db_session: Session, request: DataRequest, action: str) -> list[Requ
     )
 
 
+CARRIED_OUT = frozenset({Status.READY_TO_SEND, Status.COMPLETED})
+"""A change is applied once its request is ready to send, whether or not its email arrived."""
+
+
 def _require(request: DataRequest, request_type: RequestType) -> None:
-    if request.type is not request_type or request.status is not Status.COMPLETED:
+    if request.type is not request_type or request.status not in CARRIED_OUT:
         raise ChangeRefused(
-            f"Only a completed request of type {request_type.value} can be reversed this way."
+            f"Only a carried out request of type {request_type.value} can be reversed this way."
         )
 
 
@@ -400,6 +419,7 @@ def save_rectification_values(
     a field the map does not mark rectifiable, or a request that is not a rectification."""
     if request.type is not RequestType.RECTIFICATION or request.status in (
         Status.COMPLETED,
+        Status.READY_TO_SEND,
         Status.PROCESSING,
         Status.DENIED,
         Status.CANCELLED,
@@ -469,9 +489,11 @@ def apply_objection_now(
     *, db_session: Session, request: DataRequest, settings: Mapping[str, Any], now: datetime
 ) -> bool:
     """Honour an objection to marketing at once (R27): switch off the map's marketing fields and
-    add the address to the suppression list, without waiting for review. A system that cannot
-    be reached leaves an audit event saying so and the approval will apply it; return whether it
-    was applied. The suppression entry and the audit are in the caller's transaction."""
+    add the address to the suppression list, without waiting for review. Once applied, the
+    request is ready to send (no longer to review nor refusable) and its email saying what was
+    applied is its answer. A system that cannot be reached leaves an audit event saying so and
+    the approval will apply it; return whether it was applied. The suppression entry, the status
+    and the audit are in the caller's transaction."""
     suppress(
         db_session=db_session,
         email=request.requester_email,
@@ -501,12 +523,21 @@ def apply_objection_now(
         details={"change": "marketing_objection", "rows": outcome.total, "tables": outcome.rows},
     )
     change = _change(desk_map(settings), "marketing_objection")
+    change_status(
+        db_session=db_session,
+        request=request,
+        action=Action.APPLY_AT_ONCE,
+        actor=Actor.SYSTEM,
+        at=now,
+        details={"change": "marketing_objection", "rows": outcome.total},
+    )
     _mail_change_done(
         db_session,
         request,
         description=change.description.get(request.language.value),
         now=now,
         dedup="change-done",
+        answers=True,
     )
     return True
 

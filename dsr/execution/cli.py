@@ -55,15 +55,18 @@ def request_run(reference: str, database_url: str) -> None:
                 now=db.utcnow(),
             )
             reason: str | None = None
-            if status is not Status.COMPLETED:
+            if status is Status.FAILED:
                 with db.open_session(engine) as session:
                     failed = session.get(DataRequest, found.id)
                     reason = failure_reason(session, failed) if failed is not None else None
         except RequestNotRunnable as error:
             click.echo(f"error: {error.message}", err=True)
             raise SystemExit(1) from None
-    if status is Status.COMPLETED:
-        click.echo(f"{found.reference} completed.")
+    if status is Status.READY_TO_SEND:
+        click.echo(
+            f"{found.reference} carried out: ready to send (completed once its answer is "
+            "delivered)."
+        )
         return
     click.echo(f"{found.reference} failed: {reason}", err=True)
     raise SystemExit(1)

@@ -322,6 +322,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             EmailKind.ERASURE_DONE,
             dedup_key=f"erasure-done:{request.id}",
             now=now,
+            answers=True,  # its delivery completes the request (R47)
             done_on=written_date(now, request.language, request.zone),
             summary=certificate_summary(
                 data_map,

@@ -1,5 +1,6 @@
-"""Run an approved request: move it to processing, run the executor of its type, then complete it
-or fail it with a reason made for staff.
+"""Run an approved request: move it to processing, run the executor of its type, then make it
+ready to send or fail it with a reason made for staff. It is completed later, when the email that
+carries its answer is delivered (dsr.requests.answers), not by the run.
 
 Each step is its own short transaction; the executor runs between them, outside any transaction
 of the store, and may take its own. A failed request can be run again: the retry starts clean
@@ -71,8 +72,9 @@ class ExecutionContext:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:
-    """What an executor did: `details` are audited with the completion (counts, never personal
-    data); `record`, if given, writes its rows in the completing transaction."""
+    """What an executor did: `details` are audited with the end of processing (counts, never
+    personal data); `record`, if given, writes its rows (and queues the answer email) in that
+    transaction."""
 
     details: Mapping[str, object] = field(default_factory=dict)
     record: Callable[[Session], None] | None = None
@@ -137,7 +139,8 @@ def run_request(
     """Carry out an approved (or failed, to retry) request and return the status it ends in.
 
     Processing starts in one transaction (by the system, or by the staff member `staff_label`),
-    the executor runs, and the request is completed or failed in another. Raise
+    the executor runs, and the request is made ready to send (its answer email queued by the
+    executor's `record`) or failed in another. Raise
     `RequestNotRunnable` when the request is unknown, has no executor, or is in another status.
     """
     _load_executors()
@@ -232,14 +235,14 @@ def _complete(
         change_status(
             db_session=db_session,
             request=request,
-            action=Action.COMPLETE,
+            action=Action.FINISH_PROCESSING,
             actor=actor,
             at=now,
             actor_label=label,
             details=dict(result.details),
             also=None if record is None else lambda _fact: record(db_session),
         )
-    return Status.COMPLETED
+    return Status.READY_TO_SEND
 
 
 def _fail(

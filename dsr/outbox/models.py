@@ -47,6 +47,8 @@ class OutboxMessage(SQLModel, table=True):
     # What caused the message, e.g. "verification:<request id>:<nonce>": queued at most once.
     dedup_key: str | None = Field(default=None, max_length=200, unique=True)
     request_id: int | None = Field(default=None, foreign_key="dsr_request.id", index=True)
+    # Set when this email is the answer to that request: its delivery answers the request (R47).
+    answers_request_id: int | None = Field(default=None, foreign_key="dsr_request.id", index=True)
     to_address: str = Field(max_length=EMAIL_MAX)
     subject: str = Field(max_length=500)
     text_body: str = Field(sa_type=_Body)

@@ -4,6 +4,9 @@
 it was committed. `deliver_due` then sends each due message in its own short transactions: it
 claims the message (a lease in `claimed_until`, so two senders never send the same one), talks to
 the SMTP server outside any transaction, and records the outcome. Logs name messages by id only.
+
+Other packages learn of a delivery through `on_delivered`: their listeners run in the transaction
+that marks the message sent, once per message (a message already marked sent is not again).
 """
 
 from __future__ import annotations
@@ -41,6 +44,30 @@ DEFAULT_MESSAGE_ID_DOMAIN = "privacy-desk.localhost"
 SHORTEST_LEASE = timedelta(minutes=5)
 
 SessionFactory = Callable[[], Session]
+LISTENER_TRIES = 3
+"""How many times the transaction that records a delivery is tried with its listeners."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredEmail:
+    """A message the SMTP server accepted, as its listeners see it."""
+
+    id: int
+    request_id: int | None
+    answers_request_id: int | None
+    sent_at: datetime
+
+
+DeliveryListener = Callable[[Session, DeliveredEmail], None]
+_DELIVERY_LISTENERS: list[DeliveryListener] = []
+
+
+def on_delivered(listener: DeliveryListener) -> DeliveryListener:
+    """Call `listener` in the transaction that marks each delivered message sent (registering the
+    same listener twice calls it once); return it, so that it can be used as a decorator."""
+    if listener not in _DELIVERY_LISTENERS:
+        _DELIVERY_LISTENERS.append(listener)
+    return listener
 
 
 def enqueue(
@@ -52,12 +79,16 @@ def enqueue(
     dedup_key: str | None,
     now: datetime,
     request_id: int | None = None,
+    answers_request: bool = False,
     message_id_domain: str = DEFAULT_MESSAGE_ID_DOMAIN,
 ) -> OutboxMessage:
-    """Queue one email, due at `now`, in the caller's transaction (flushed, not committed).
+    """Queue one email, due at `now`, in the caller's transaction (flushed, not committed);
+    `answers_request` marks it as the answer to the request `request_id`.
 
     A second call with the same `dedup_key` returns the message already queued and adds nothing.
     """
+    if answers_request and request_id is None:
+        raise ValueError("an email that answers a request names the request")
     if dedup_key is not None:
         queued = _by_dedup_key(db_session, dedup_key)
         if queued is not None:
@@ -66,6 +97,7 @@ def enqueue(
         message_id=new_message_id(message_id_domain),
         dedup_key=dedup_key,
         request_id=request_id,
+        answers_request_id=request_id if answers_request else None,
         to_address=to.strip(),
         subject=email.subject,
         text_body=email.text,
@@ -83,6 +115,34 @@ def enqueue(
             raise
         return queued
     return message
+
+
+def send_again(*, db_session: Session, message: OutboxMessage, now: datetime) -> OutboxMessage:
+    """Queue a copy of `message`, which failed for good, due at `now`: the same reader, words,
+    links and cause, a new Message-ID. A second call for the same message returns the copy
+    already queued. Raise ValueError when `message` did not fail for good."""
+    if message.status is not OutboxStatus.FAILED or message.id is None:
+        raise ValueError("only a message that failed for good is sent again")
+    dedup_key = f"again:{message.id}"
+    queued = _by_dedup_key(db_session, dedup_key)
+    if queued is not None:
+        return queued
+    copy = OutboxMessage(
+        message_id=new_message_id(message.message_id.strip("<>").rpartition("@")[2]),
+        dedup_key=dedup_key,
+        request_id=message.request_id,
+        answers_request_id=message.answers_request_id,
+        to_address=message.to_address,
+        subject=message.subject,
+        text_body=message.text_body,
+        html_body=message.html_body,
+        language=message.language,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    db_session.add(copy)
+    db_session.flush()
+    return copy
 
 
 def _by_dedup_key(db_session: Session, dedup_key: str) -> OutboxMessage | None:
@@ -110,6 +170,8 @@ class _Claimed:
 
     id: int
     message_id: str
+    request_id: int | None
+    answers_request_id: int | None
     to: str
     subject: str
     text: str
@@ -200,6 +262,8 @@ def _claim_next(
             claimed = _Claimed(
                 id=candidate.id,
                 message_id=candidate.message_id,
+                request_id=candidate.request_id,
+                answers_request_id=candidate.answers_request_id,
                 to=candidate.to_address,
                 subject=candidate.subject,
                 text=candidate.text_body,
@@ -275,8 +339,56 @@ def _record(
             error.reason,
             retry_at.isoformat(timespec="seconds"),
         )
+    if status is OutboxStatus.SENT:
+        _record_sent(new_session, claimed, values, at=at)
+        return status
     messages = table_of(OutboxMessage)
     with new_session() as session:
         session.execute(update(messages).where(messages.c.id == claimed.id).values(**values))
         session.commit()
     return status
+
+
+def _record_sent(
+    new_session: SessionFactory, claimed: _Claimed, values: dict[str, object], *, at: datetime
+) -> None:
+    """Mark the message sent and call the delivery listeners in the same transaction, once: the
+    update only changes a message still pending, and the listeners run only if it did.
+
+    A listener that fails rolls the whole back and the transaction is tried again; after
+    LISTENER_TRIES the message is marked sent without them (it was delivered: sending it again
+    would be worse), and the failure is logged as an error.
+    """
+    messages = table_of(OutboxMessage)
+    mark_sent = (
+        update(messages)
+        .where(messages.c.id == claimed.id, messages.c.status == OutboxStatus.PENDING.value)
+        .values(**values)
+    )
+    delivered = DeliveredEmail(
+        id=claimed.id,
+        request_id=claimed.request_id,
+        answers_request_id=claimed.answers_request_id,
+        sent_at=at,
+    )
+    for attempt in range(1, LISTENER_TRIES + 1):
+        with new_session() as session:
+            try:
+                marked = session.execute(mark_sent).rowcount  # type: ignore[attr-defined]
+                if marked == 1:
+                    for listener in list(_DELIVERY_LISTENERS):
+                        listener(session, delivered)
+                session.commit()
+                return
+            except Exception as error:
+                session.rollback()
+                log.error(
+                    "outbox message %d: a delivery listener failed (try %d of %d): %s",
+                    claimed.id,
+                    attempt,
+                    LISTENER_TRIES,
+                    type(error).__name__,
+                )
+    with new_session() as session:
+        session.execute(mark_sent)
+        session.commit()

@@ -100,6 +100,8 @@ class DataRequest(DataRequestBase, table=True):
     normalized_email: str = Field(max_length=EMAIL_MAX, index=True)
     received_at: datetime = Field(sa_type=UTCDateTime)
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the answer was delivered to the requester (R47): set by its completion only.
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     due_at: datetime = Field(sa_type=UTCDateTime, index=True)
     # The organisation's zone (IANA name) when the request was received: its deadline's calendar.
     time_zone: str = Field(max_length=ZONE_NAME_MAX)

@@ -354,10 +354,12 @@ def mail_requester(
     *,
     dedup_key: str,
     now: datetime,
+    answers: bool = False,
     **context: Any,
 ) -> None:
     """Queue one email of `kind` (an `EmailKind`, or the name of another requester email's
-    templates, such as a delivery's) to the requester, in their language, about their request."""
+    templates, such as a delivery's) to the requester, in their language, about their request;
+    `answers`: it carries the answer, and its delivery completes the request (R47)."""
     email = render_email(
         kind,
         request.language,
@@ -373,4 +375,5 @@ def mail_requester(
         dedup_key=dedup_key,
         now=now,
         request_id=request.id,
+        answers_request=answers,
     )

@@ -32,14 +32,24 @@ from dsr.addresses import normalize_email
 from dsr.background import deliver_after_commit, run_in_background
 from dsr.datamap import organisation_zone
 from dsr.db import get_engine, get_session, transaction, utcnow
+from dsr.delivery.renewal import renew_link
+from dsr.delivery.service import DeliveryRefused
 from dsr.extensions import limiter
 from dsr.i18n import choose_language, current_language, gettext
+from dsr.links import public_url
 from dsr.requests import service
+from dsr.requests.answer_page import sent_answer
 from dsr.requests.checks import RequestError
 from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm
 from dsr.requests.links import LinkExpired, LinkUsed, current_links
 from dsr.requests.models import DataRequest
-from dsr.requests.workflow import Action, Actor, RequestType, WorkflowError, available_actions
+from dsr.requests.workflow import (
+    Action,
+    Actor,
+    RequestType,
+    WorkflowError,
+    available_actions,
+)
 
 blueprint = public_blueprint(Blueprint("public", __name__))
 
@@ -244,6 +254,7 @@ def _render_status(
         can_answer=Action.REQUESTER_ANSWERED in actions,
         answer_form=answer_form,
         token=token,
+        answer=sent_answer(get_session(), data_request, settings=current_app.config, now=now),
     )
     return _private(Response(page, status=code))
 
@@ -271,6 +282,43 @@ def cancel(token: str) -> AnyResponse:
     else:
         deliver_after_commit(db_session)
         flash(gettext("Your request is cancelled. We sent you a confirmation by email."))
+    return _private(redirect(url_for("public.status", token=token)))
+
+
+def _link_renewals_limit() -> str:
+    return str(current_app.config["DOWNLOAD_CODES_PER_LINK"])
+
+
+def _status_page_key() -> str:
+    """Count the new links asked for one request (by its status page's path, not the visitor)."""
+    return "status-page:" + hashlib.sha256(request.path.encode()).hexdigest()
+
+
+@blueprint.post("/status/<token>/new-link")
+@_per_address
+@limiter.limit(_link_renewals_limit, key_func=_status_page_key, methods=["POST"])
+def new_download_link(token: str) -> AnyResponse:
+    """Email a new link to the answer's files to the request's verified address (the old one
+    stops working); 409 when the request has no valid answer to download."""
+    data_request = _request_for(token)
+    db_session = get_session()
+    try:
+        renew_link(
+            db_session=db_session,
+            request=data_request,
+            now=_now(),
+            download_url=lambda new: public_url("delivery.download_page", token=new),
+        )
+    except DeliveryRefused as error:
+        db_session.rollback()
+        abort(409, description=str(error.message))
+    deliver_after_commit(db_session)
+    flash(
+        gettext(
+            "We sent a new download link to the email address of your request. The previous "
+            "link no longer works."
+        )
+    )
     return _private(redirect(url_for("public.status", token=token)))
 
 

@@ -37,7 +37,8 @@ class Status(StrEnum):
     AWAITING_REQUESTER = "awaiting_requester"
     APPROVED = "approved"
     PROCESSING = "processing"
-    COMPLETED = "completed"
+    READY_TO_SEND = "ready_to_send"  # carried out; the answer is not yet delivered to the requester
+    COMPLETED = "completed"  # answered: the answer email was delivered (R47)
     DENIED = "denied"
     FAILED = "failed"
     EXPIRED = "expired"
@@ -64,7 +65,9 @@ class Action(StrEnum):
     APPROVE = "approve"
     DENY = "deny"
     START_PROCESSING = "start_processing"
-    COMPLETE = "complete"
+    FINISH_PROCESSING = "finish_processing"  # the work is done, the answer is ready to send
+    APPLY_AT_ONCE = "apply_at_once"  # an objection to marketing applied on verification (R27)
+    COMPLETE = "complete"  # the answer email was delivered: the request is answered
     FAIL = "fail"
     CANCEL = "cancel"
     EXTEND = "extend"
@@ -84,7 +87,9 @@ TRANSITIONS: Mapping[tuple[Status, Action], Status] = MappingProxyType(
         (Status.AWAITING_REQUESTER, Action.DENY): Status.DENIED,
         (Status.APPROVED, Action.START_PROCESSING): Status.PROCESSING,
         (Status.FAILED, Action.START_PROCESSING): Status.PROCESSING,
-        (Status.PROCESSING, Action.COMPLETE): Status.COMPLETED,
+        (Status.PROCESSING, Action.FINISH_PROCESSING): Status.READY_TO_SEND,
+        (Status.VERIFIED, Action.APPLY_AT_ONCE): Status.READY_TO_SEND,
+        (Status.READY_TO_SEND, Action.COMPLETE): Status.COMPLETED,
         (Status.PROCESSING, Action.FAIL): Status.FAILED,
         (Status.RECEIVED, Action.CANCEL): Status.CANCELLED,
         (Status.VERIFIED, Action.CANCEL): Status.CANCELLED,
@@ -108,7 +113,10 @@ ACTORS: Mapping[Action, frozenset[Actor]] = MappingProxyType(
         Action.APPROVE: frozenset({Actor.STAFF}),
         Action.DENY: frozenset({Actor.STAFF}),
         Action.START_PROCESSING: frozenset({Actor.STAFF, Actor.SYSTEM}),
-        Action.COMPLETE: frozenset({Actor.STAFF, Actor.SYSTEM}),
+        Action.FINISH_PROCESSING: frozenset({Actor.STAFF, Actor.SYSTEM}),
+        Action.APPLY_AT_ONCE: frozenset({Actor.SYSTEM}),
+        # only the outbox knows that the answer was delivered
+        Action.COMPLETE: frozenset({Actor.SYSTEM}),
         Action.FAIL: frozenset({Actor.STAFF, Actor.SYSTEM}),
         Action.CANCEL: frozenset({Actor.REQUESTER, Actor.STAFF}),
         Action.EXTEND: frozenset({Actor.STAFF}),
@@ -135,6 +143,7 @@ _SUBJECT: Mapping[Status, str] = {
     Status.AWAITING_REQUESTER: "A request waiting for the requester's answer",
     Status.APPROVED: "An approved request",
     Status.PROCESSING: "A request being processed",
+    Status.READY_TO_SEND: "A request whose answer is ready to send",
     Status.COMPLETED: "A completed request",
     Status.DENIED: "A denied request",
     Status.FAILED: "A failed request",
@@ -150,6 +159,8 @@ _REFUSED: Mapping[Action, str] = {
     Action.APPROVE: "be approved",
     Action.DENY: "be denied",
     Action.START_PROCESSING: "be processed",
+    Action.FINISH_PROCESSING: "be made ready to send",
+    Action.APPLY_AT_ONCE: "be applied at once",
     Action.COMPLETE: "be completed",
     Action.FAIL: "be marked as failed",
     Action.CANCEL: "be cancelled",
@@ -164,7 +175,9 @@ _DOING: Mapping[Action, str] = {
     Action.APPROVE: "approve a request",
     Action.DENY: "deny a request",
     Action.START_PROCESSING: "start processing a request",
-    Action.COMPLETE: "complete a request",
+    Action.FINISH_PROCESSING: "finish processing a request",
+    Action.APPLY_AT_ONCE: "apply a request at once",
+    Action.COMPLETE: "complete a request (it is completed when its answer is delivered)",
     Action.FAIL: "mark a request as failed",
     Action.CANCEL: "cancel a request",
     Action.EXTEND: "extend a deadline",

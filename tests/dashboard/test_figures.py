@@ -22,6 +22,8 @@ from dsr.dashboard.figures import (
     on_time_percent,
 )
 from dsr.languages import Language
+from dsr.outbox.service import DeliveredEmail
+from dsr.requests.answers import complete_answered_request
 from dsr.requests.models import DataRequest
 from dsr.requests.status import change_status
 from dsr.requests.workflow import Action, Actor, RequestState, RequestType, Status
@@ -56,6 +58,13 @@ def walked_request(
     for step in steps:
         action, at = step[0], step[1]
         reason, months = (step[2], step[3]) if len(step) == 4 else (None, None)
+        if action is Action.COMPLETE:  # the answer email is delivered at `at`
+            assert request.id is not None
+            delivered = DeliveredEmail(
+                id=0, request_id=request.id, answers_request_id=request.id, sent_at=at
+            )
+            complete_answered_request(session, delivered)
+            continue
         actor = Actor.REQUESTER if action is Action.VERIFY_EMAIL else Actor.STAFF
         change_status(
             db_session=session,
@@ -73,13 +82,15 @@ def walked_request(
 
 
 def answered(received: datetime, at: datetime, *steps: Step) -> list[Step]:
-    """The steps of a request verified, reviewed and approved at once, then completed at `at`."""
+    """The steps of a request verified, reviewed and approved at once, then carried out and its
+    answer delivered at `at`."""
     return [
         (Action.VERIFY_EMAIL, received + timedelta(hours=1)),
         (Action.START_REVIEW, received + timedelta(hours=2)),
         *steps,
         (Action.APPROVE, at - timedelta(hours=2)),
         (Action.START_PROCESSING, at - timedelta(hours=1)),
+        (Action.FINISH_PROCESSING, at - timedelta(minutes=30)),
         (Action.COMPLETE, at),
     ]
 
@@ -200,6 +211,33 @@ def test_figures_of_hand_built_requests(session: Session) -> None:
         100.0,
     ]
     assert figures.median_time_to_answer == timedelta(days=40)
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_request_counts_as_answered_when_its_answer_is_delivered(session: Session) -> None:
+    """R47: six reports ready on time, two never sent and one sent after its deadline: 4 of 4
+    sent are answered, 3 on time, each dated by its delivery."""
+    march = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # due 10 April
+    ready = march + timedelta(days=5)
+    for _ in range(3):
+        walked_request(session, march, answered(march, march + timedelta(days=6)))
+    for _ in range(2):  # ready on day 5, never sent
+        walked_request(session, march, answered(march, ready)[:-1])
+    late = walked_request(session, march, answered(march, ready)[:-1])
+    sent_late = march + timedelta(days=35)
+    complete_answered_request(
+        session,
+        DeliveredEmail(id=0, request_id=late.id, answers_request_id=late.id, sent_at=sent_late),
+    )
+    session.commit()
+
+    figures = compute_figures(db_session=session, now=NOW, zone=PARIS)
+
+    assert figures.answered == 4
+    assert figures.answered_on_time == 3
+    assert late.status is Status.COMPLETED and late.answered_at == sent_late
+    assert figures.on_time_percent_by_month[-4:] == [100.0, 0.0, None, None]
+    assert figures.median_time_to_answer == timedelta(days=6)
 
 
 @pytest.mark.databases("sqlite")

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.dashboard.queue import (
+    OPEN_STATUSES,
     QueueQuery,
     StatusScope,
     Urgency,
@@ -69,6 +70,14 @@ def test_a_paused_deadline_moves_on_by_whole_days() -> None:
     due, days_left, urgency = urgency_of(paused, NOW + timedelta(hours=23))
     assert due.astimezone(PARIS).date() == date(2026, 6, 17)  # 10 June + 7 whole days
     assert (days_left, urgency) == (1, Urgency.DUE_SOON)
+
+
+def test_a_request_ready_to_send_is_open_with_its_days_left() -> None:
+    """R47: its answer is not delivered yet, so it stays in the default queue on the clock."""
+    assert Status.READY_TO_SEND in OPEN_STATUSES
+    received = NOW - timedelta(days=40)
+    ready = RequestState(Status.READY_TO_SEND, received, zone=PARIS)
+    assert urgency_of(ready, NOW)[2] is Urgency.OVERDUE
 
 
 def test_a_search_is_a_reference_or_an_address() -> None:

@@ -1,6 +1,7 @@
 """Fixtures of the delivery tests: the settings of the suite's application (on a SQLite store with
 a real SMTP server) reading the seeded demo platform and keeping its reports in the test's
-folder; a completed access request of the sample learner, approved through the dashboard."""
+folder; an access request of the sample learner, approved through the dashboard and carried out
+(ready to send)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ CompleteRequest = Callable[..., Completed]
 
 @pytest.fixture
 def complete_request(app: Flask, dpo: FlaskClient) -> CompleteRequest:
-    """File (in review) and approve an access request of the sample learner through the page."""
+    """File (in review) and approve an access request of the sample learner through the page; the
+    run leaves it ready to send."""
 
     def complete(
         request_type: RequestType = RequestType.ACCESS, language: Language = Language.EN
@@ -91,7 +93,7 @@ def complete_request(app: Flask, dpo: FlaskClient) -> CompleteRequest:
             )
         assert request.id is not None
         approve(dpo, request.reference, request.version_id)
-        assert reloaded(db.get_engine(app), request.id).status is Status.COMPLETED
+        assert reloaded(db.get_engine(app), request.id).status is Status.READY_TO_SEND
         return Completed(request.reference, request.id)
 
     return complete

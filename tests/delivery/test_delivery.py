@@ -228,7 +228,7 @@ def test_a_failed_request_is_run_again_from_its_page(
         data={"csrf_token": csrf_token(dpo.get("/dashboard/")), "version_id": failed.version_id},
     )
     assert answer.status_code == 303
-    assert stored(app, request.id).status is Status.COMPLETED
+    assert stored(app, request.id).status is Status.READY_TO_SEND
     assert report_rows(app, request.id)
 
 
@@ -269,4 +269,4 @@ def test_an_approved_request_that_did_not_run_can_be_run_from_its_page(
         },
     )
     assert answer.status_code == 303
-    assert stored(app, request.id).status is Status.COMPLETED
+    assert stored(app, request.id).status is Status.READY_TO_SEND

@@ -71,7 +71,7 @@ def mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
 
-def test_an_approved_access_request_completes_with_its_report(
+def test_an_approved_access_request_is_ready_to_send_with_its_report(
     store: Engine, platform_url: str, tmp_path: Path
 ) -> None:
     request_id = approved(store)
@@ -79,9 +79,11 @@ def test_an_approved_access_request_completes_with_its_report(
 
     status = run_request(engine=store, request_id=request_id, settings=settings, now=NOW)
 
-    assert status is Status.COMPLETED
-    assert request_row(store, request_id).status is Status.COMPLETED
-    assert actions(store, request_id)[-2:] == ["start_processing", "complete"]
+    # Ready, not answered: staff have not sent it yet (R47).
+    assert status is Status.READY_TO_SEND
+    assert request_row(store, request_id).status is Status.READY_TO_SEND
+    assert request_row(store, request_id).answered_at is None
+    assert actions(store, request_id)[-2:] == ["start_processing", "finish_processing"]
     (report,) = reports(store, request_id)
     path = Path(report.path)
     assert report.kind is ReportKind.PDF
@@ -116,7 +118,7 @@ def test_a_portability_request_also_gets_the_archive(
         assert archive.namelist()
 
 
-def test_a_system_down_fails_the_request_then_a_retry_completes(
+def test_a_system_down_fails_the_request_then_a_retry_makes_it_ready(
     store: Engine, platform_url: str, tmp_path: Path
 ) -> None:
     request_id = approved(store)
@@ -144,12 +146,12 @@ def test_a_system_down_fails_the_request_then_a_retry_completes(
         engine=store, request_id=request_id, settings=fixed, now=later, staff_label="dpo@x.org"
     )
 
-    assert status is Status.COMPLETED
+    assert status is Status.READY_TO_SEND
     assert actions(store, request_id)[-4:] == [
         "start_processing",
         "fail",
         "start_processing",
-        "complete",
+        "finish_processing",
     ]
     (report,) = reports(store, request_id)
     assert report.created_at == later
@@ -206,9 +208,9 @@ def test_the_commands_run_a_request_and_purge_reports(
     monkeypatch.setenv("POINT3_PLATFORM_URL", platform_url)
     done = runner.invoke(request_group, ["run", reference, "--database-url", url])
     assert done.exit_code == 0, done.output
-    assert f"{reference} completed." in done.output
+    assert f"{reference} carried out: ready to send" in done.output
     again = runner.invoke(request_group, ["run", reference, "--database-url", url])
-    assert again.exit_code == 1 and "is completed" in again.output
+    assert again.exit_code == 1 and "is ready_to_send" in again.output
 
     purged = runner.invoke(request_group, ["purge-reports", "--database-url", url])
     assert purged.exit_code == 0, purged.output

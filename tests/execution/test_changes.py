@@ -5,6 +5,7 @@ rectification with the old values in the audit. Only the subject's rows change."
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,15 +25,19 @@ from dsr.execution import changes
 from dsr.execution.runner import run_request
 from dsr.execution.targets import ChangeRefused
 from dsr.outbox.models import OutboxMessage
+from dsr.outbox.service import deliver_due
+from dsr.outbox.smtp import SmtpSettings
+from dsr.requests import staff_actions
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest, Task
 from dsr.requests.service import submit_request, verify_request
-from dsr.requests.workflow import RequestType, Status
+from dsr.requests.workflow import Action, RequestType, Status, WorkflowError
 from dsr.suppression.service import is_suppressed
 from tests.dashboard.conftest import NOW
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, run_settings
 from tests.execution.platform_copy import changed_outside, copy_platform, snapshot, subject_keys
 from tests.factories import make_request
+from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -131,7 +136,7 @@ def test_deactivation_and_its_reversal(store: Engine, platform: str, tmp_path: P
     settings = settings_for(tmp_path, platform)
 
     assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
 
     row = learner(platform)
@@ -172,14 +177,14 @@ def test_deactivation_and_its_reversal(store: Engine, platform: str, tmp_path: P
     assert len(mails(store, request_id)) == 2
 
 
-def test_only_a_completed_deactivation_can_be_reversed(
+def test_only_a_carried_out_deactivation_can_be_reversed(
     store: Engine, platform: str, tmp_path: Path
 ) -> None:
     request_id = approved(store, RequestType.DEACTIVATION)
     with db.transaction(store) as session:
         request = session.get(DataRequest, request_id)
         assert request is not None
-        with pytest.raises(ChangeRefused, match="completed request"):
+        with pytest.raises(ChangeRefused, match="carried out request"):
             changes.reactivate(
                 db_session=session,
                 request=request,
@@ -249,11 +254,64 @@ def test_an_objection_is_honoured_as_soon_as_the_address_is_verified(
         )
         == []
     )
-    assert reload(store, request_id).status is Status.VERIFIED  # no staff review happened
+    # Applied without any staff review: no longer to review, and its answer is on its way.
+    assert reload(store, request_id).status is Status.READY_TO_SEND
     with db.open_session(store) as session:
         assert is_suppressed(db_session=session, email=SAMPLE_LEARNER_EMAIL, key=SECRET.encode())
-    assert changes.APPLIED_ACTION in [e.action for e in actions(store, request_id)]
-    assert any("promotional emails are stopped" in m.text_body for m in mails(store, request_id))
+    assert [e.action for e in actions(store, request_id)][-2:] == [
+        changes.APPLIED_ACTION,
+        Action.APPLY_AT_ONCE.value,
+    ]
+    [answer] = [m for m in mails(store, request_id) if m.answers_request_id == request_id]
+    assert "promotional emails are stopped" in answer.text_body
+
+
+def test_an_objection_applied_on_verification_is_completed_and_cannot_be_refused(
+    app: Flask, platform: str, smtp_server: SmtpServer
+) -> None:
+    store = db.get_engine(app)
+    with app.app_context(), db.transaction(store) as session:
+        filed = submit_request(
+            db_session=session,
+            email=SAMPLE_LEARNER_EMAIL,
+            request_type=RequestType.OBJECTION,
+            language="fr",
+            message=None,
+            rectification=None,
+            now=NOW,
+            links=LINKS,
+        ).request
+        request_id, nonce = filed.id, filed.verification_nonce
+    assert request_id is not None and nonce is not None
+    token = LINKS.verification_token(request_id=request_id, nonce=nonce, now=NOW)
+    with app.app_context(), db.transaction(store) as session:
+        verify_request(db_session=session, token=token, now=NOW, links=LINKS)
+
+    with app.app_context(), db.transaction(store) as session:
+        request = session.get(DataRequest, request_id)
+        assert request is not None
+        with pytest.raises(WorkflowError, match="ready to send cannot be denied"):
+            staff_actions.deny(
+                db_session=session,
+                request=request,
+                version_id=request.version_id,
+                staff_label=STAFF,
+                reason="Changed our mind.",
+                now=NOW,
+            )
+    assert reload(store, request_id).status is Status.READY_TO_SEND
+
+    delivered_at = NOW + timedelta(minutes=5)
+    deliver_due(
+        engine_or_session_factory=store,
+        settings=SmtpSettings.from_config(app.config),
+        now=delivered_at,
+    )
+    mails_received = smtp_server.wait_for(3)  # the verification, the status link, the answer
+    assert any("traitée" in m.message["Subject"] for m in mails_received)
+    request = reload(store, request_id)
+    assert request.status is Status.COMPLETED
+    assert request.answered_at is not None and request.answered_at >= delivered_at
 
 
 def test_an_objection_filed_through_the_api_is_honoured_at_once(app: Flask, platform: str) -> None:
@@ -308,7 +366,7 @@ def test_restriction_and_its_lifting_after_the_person_is_told(
     request_id = approved(store, RequestType.RESTRICTION)
     settings = settings_for(tmp_path, platform)
     assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
     assert learner(platform)["restricted"]
 
@@ -391,7 +449,7 @@ def test_rectification_writes_the_approved_values_and_audits_the_old_ones(
         run_request(
             engine=store, request_id=request_id, settings=settings_for(tmp_path, platform), now=NOW
         )
-        is Status.COMPLETED
+        is Status.READY_TO_SEND
     )
 
     new = learner(platform)
@@ -498,7 +556,7 @@ def test_staff_see_the_plan_enter_new_values_and_reactivate_from_the_page(
 
     settings = {**app.config, "INSTANCE_PATH": app.instance_path}
     assert run_request(engine=store, request_id=deactivation_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
     assert not learner(platform)["login_enabled"]
     page = dpo.get(f"/dashboard/requests/{references[2]}")

@@ -1,9 +1,10 @@
 """Erasure requests end to end on the seeded demo platform, with the store on SQLite and PostgreSQL:
-an approved erasure completes, the subject is gone and only their rows changed, the certificate
-says what went and what was kept (golden text, fr and en), the address is on the suppression list
-(also through the API), each recipient has a task with its message (the CCI for exam
-registrations); a foreign key unknown to the map fails the request, naming the constraint, with
-nothing changed, and the retry completes once it is gone; the plan prints with `dsr request plan`.
+an approved erasure is carried out (completed once its certificate's email is delivered), the
+subject is gone and only their rows changed, the certificate says what went and what was kept
+(golden text, fr and en), the address is on the suppression list (also through the API), each
+recipient has a task with its message (the CCI for exam registrations); a foreign key unknown to
+the map fails the request, naming the constraint, with nothing changed, and the retry carries it
+out once it is gone; the plan prints with `dsr request plan`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from dsr.languages import Language
 from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.outbox.models import OutboxMessage
 from dsr.requests.jobs import MINIMISED_DOMAIN, closed_request_kept_until
+from dsr.outbox.service import deliver_due
+from dsr.outbox.smtp import SmtpSettings
 from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.requests.workflow import Actor, RequestType, Status
 from dsr.scheduler.jobs import run_job
@@ -104,7 +107,7 @@ def test_an_approved_erasure_erases_certifies_suppresses_and_opens_tasks(
 
     with db.open_session(store) as session:
         assert failure_reason(session, session.get(DataRequest, request_id)) is None  # type: ignore[arg-type]
-    assert status is Status.COMPLETED
+    assert status is Status.READY_TO_SEND
     assert left_behind(platform) == []
     assert changed_outside(before, snapshot(platform), mine) == []
 
@@ -226,7 +229,7 @@ def test_a_foreign_key_unknown_to_the_map_fails_the_request_and_the_retry_comple
         conn.execute(text("DROP TABLE exam_result"))
     engine.dispose()
     assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
     assert left_behind(platform) == []
 
@@ -264,7 +267,7 @@ def test_a_map_deleting_what_a_kept_row_refers_to_fails_the_request_on_every_eng
 
         settings["DATA_MAP"] = str(DATA_MAP)
         assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
-            Status.COMPLETED
+            Status.READY_TO_SEND
         )
         assert left_behind(engine_url) == []
     finally:
@@ -278,7 +281,7 @@ def test_a_retry_leaves_a_done_system_alone(
     request_id = approved_erasure(store)
     settings = settings_for(tmp_path, platform)
     assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
     after_first = snapshot(platform)
     with db.transaction(store) as session:  # as if the completion had failed after the erasure
@@ -286,7 +289,7 @@ def test_a_retry_leaves_a_done_system_alone(
         assert request is not None
         request.status = Status.FAILED
     assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
     assert snapshot(platform) == after_first
     with db.open_session(store) as session:
@@ -383,7 +386,7 @@ def test_an_erasure_on_a_postgresql_platform(engine_url: str, tmp_path: Path) ->
         status = run_request(
             engine=store, request_id=request_id, settings=settings_for(tmp_path, platform), now=NOW
         )
-        assert status is Status.COMPLETED
+        assert status is Status.READY_TO_SEND
         assert left_behind(platform) == []
         assert changed_outside(before, snapshot(platform), mine) == []
     store.dispose()
@@ -425,12 +428,24 @@ def test_approving_on_the_dashboard_erases_at_once(
     assert answer.status_code == 303
     with db.open_session(store) as session:
         done = session.get(DataRequest, request_id)
-        assert done is not None and done.status is Status.COMPLETED
+        assert done is not None and done.status is Status.READY_TO_SEND
         [mail] = session.exec(
             select(OutboxMessage).where(OutboxMessage.request_id == request_id)
         ).all()
     assert left_behind(platform) == []
     assert f"{DEVELOPMENT_PUBLIC_URL}/certificate/" in mail.text_body
+    assert mail.answers_request_id == request_id
+    # The certificate's email is the answer: its delivery completes the request (R47).
+    deliver_due(
+        engine_or_session_factory=store,
+        settings=SmtpSettings.from_config(app.config),
+        now=db.utcnow(),
+    )
+    with db.open_session(store) as session:
+        done = session.get(DataRequest, request_id)
+        sent = session.get(OutboxMessage, mail.id)
+        assert done is not None and sent is not None and sent.sent_at is not None
+        assert done.status is Status.COMPLETED and done.answered_at == sent.sent_at
     page_after = dpo.get(f"/dashboard/requests/{reference}").get_data(as_text=True)
     assert f"/dashboard/requests/{reference}/certificate" in page_after
     with dpo.get(f"/dashboard/requests/{reference}/certificate") as pdf:

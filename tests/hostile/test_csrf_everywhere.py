@@ -41,6 +41,7 @@ POST_ENDPOINTS = {
     "public.verify",
     "public.cancel",
     "public.answer",
+    "public.new_download_link",
     "accounts.login",
     "accounts.login_code",
     "accounts.logout",
@@ -59,6 +60,7 @@ POST_ENDPOINTS = {
     "dashboard.search",
     "dashboard.act",
     "dashboard.send_report",
+    "dashboard.send_answer_again",
     "dashboard.run_again",
     "delivery.download_page",
     "delivery.download_code",
@@ -141,6 +143,7 @@ def test_every_form_refuses_a_post_without_its_token(
         "public.verify": verify_path.rsplit("/", 1)[1],
         "public.cancel": status_path.rsplit("/", 1)[1],
         "public.answer": status_path.rsplit("/", 1)[1],
+        "public.new_download_link": status_path.rsplit("/", 1)[1],
     }
     fields = {
         "email": "third@example.org",

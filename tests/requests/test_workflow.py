@@ -46,7 +46,10 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (S.AWAITING_REQUESTER, A.DENY): S.DENIED,
     (S.APPROVED, A.START_PROCESSING): S.PROCESSING,
     (S.FAILED, A.START_PROCESSING): S.PROCESSING,
-    (S.PROCESSING, A.COMPLETE): S.COMPLETED,
+    # R47: carried out is not answered; the delivery of the answer completes the request.
+    (S.PROCESSING, A.FINISH_PROCESSING): S.READY_TO_SEND,
+    (S.VERIFIED, A.APPLY_AT_ONCE): S.READY_TO_SEND,
+    (S.READY_TO_SEND, A.COMPLETE): S.COMPLETED,
     (S.PROCESSING, A.FAIL): S.FAILED,
     (S.RECEIVED, A.CANCEL): S.CANCELLED,
     (S.VERIFIED, A.CANCEL): S.CANCELLED,
@@ -62,6 +65,7 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
             S.AWAITING_REQUESTER,
             S.APPROVED,
             S.PROCESSING,
+            S.READY_TO_SEND,
             S.FAILED,
         )
     },
@@ -156,7 +160,9 @@ def test_every_status_and_action(status: Status, action: Action) -> None:
         (A.APPROVE, {Actor.STAFF}),
         (A.DENY, {Actor.STAFF}),
         (A.START_PROCESSING, {Actor.STAFF, Actor.SYSTEM}),
-        (A.COMPLETE, {Actor.STAFF, Actor.SYSTEM}),
+        (A.FINISH_PROCESSING, {Actor.STAFF, Actor.SYSTEM}),
+        (A.APPLY_AT_ONCE, {Actor.SYSTEM}),
+        (A.COMPLETE, {Actor.SYSTEM}),
         (A.FAIL, {Actor.STAFF, Actor.SYSTEM}),
         (A.CANCEL, {Actor.REQUESTER, Actor.STAFF}),
         (A.EXTEND, {Actor.STAFF}),
@@ -598,6 +604,17 @@ def test_extend_a_closed_request_is_refused(status: Status) -> None:
         step(make_state(status), A.EXTEND)
 
 
+def test_a_request_ready_to_send_is_open_and_cannot_be_refused_nor_cancelled() -> None:
+    state = make_state(S.READY_TO_SEND)
+    assert not state.is_terminal  # still on the clock until its answer is delivered
+    for action, actor in ((A.DENY, Actor.STAFF), (A.CANCEL, Actor.REQUESTER)):
+        with pytest.raises(WorkflowError, match="ready to send cannot"):
+            step(state, action, actor=actor)
+    with pytest.raises(WorkflowError, match="Only the system can complete"):
+        step(state, A.COMPLETE, actor=Actor.STAFF)
+    assert step(state, A.EXTEND, reason="Many systems", months=1).extension_months == 1
+
+
 def test_a_whole_erasure_with_a_failure_and_retry() -> None:
     state = RequestState.new(RECEIVED_AT, zone=PARIS)
     for day, action, actor in [
@@ -607,7 +624,8 @@ def test_a_whole_erasure_with_a_failure_and_retry() -> None:
         (2, A.START_PROCESSING, Actor.SYSTEM),
         (2, A.FAIL, Actor.SYSTEM),
         (3, A.START_PROCESSING, Actor.STAFF),
-        (3, A.COMPLETE, Actor.SYSTEM),
+        (3, A.FINISH_PROCESSING, Actor.SYSTEM),
+        (4, A.COMPLETE, Actor.SYSTEM),
     ]:
         state = step(state, action, actor=actor, at=at_day(day))
     assert state.status is S.COMPLETED

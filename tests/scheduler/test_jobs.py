@@ -113,6 +113,28 @@ def test_reminders_and_the_overdue_alert_are_sent_once_each(
 
 
 @ON_ENGINES
+def test_a_request_ready_to_send_is_reminded_and_flagged_overdue_until_answered(
+    store: Engine, settings: SchedulerSettings, make_request: MakeRequest
+) -> None:
+    """R47: carried out is not answered; a completed request (its answer delivered) is not."""
+    make_staff(store, role=StaffRole.DPO)
+    ready = make_request(status=Status.READY_TO_SEND)
+    make_request(status=Status.COMPLETED)
+    due = reloaded(store, ready).due_at
+    reference = reloaded(store, ready).reference
+
+    run_job("deadlines", engine=store, settings=settings, now=due - timedelta(days=1))
+    run_job("deadlines", engine=store, settings=settings, now=due + timedelta(hours=1))
+
+    [reminder] = _messages(store, "deadline_reminder:")
+    [overdue] = _messages(store, "deadline_overdue:")
+    assert reference in reminder.subject and reference in overdue.subject
+    digests = _messages(store, "deadline_digest:")
+    assert digests and all(reference in digest.text_body for digest in digests)
+    assert all("1" in digest.subject for digest in digests)  # the completed one is not listed
+
+
+@ON_ENGINES
 def test_an_assigned_request_reminds_its_assignee_only(
     store: Engine, settings: SchedulerSettings, make_request: MakeRequest
 ) -> None:
