@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from inventory.model import Category, DataMap, Erasure, ErasureAction, LocalText
 from inventory.references import Reference, system_references
@@ -31,6 +32,7 @@ class HeldCategory:
 
     reason: LocalText
     until: LocalText
+    ends_on: date  # the hold's last day: each kept record is kept until then
 
 
 def with_holds(data_map: DataMap, held: Mapping[str, HeldCategory]) -> DataMap:
@@ -39,7 +41,12 @@ def with_holds(data_map: DataMap, held: Mapping[str, HeldCategory]) -> DataMap:
         return data_map
     categories: dict[str, Category] = dict(data_map.categories)
     for category_id, hold in held.items():
-        erasure = Erasure(action=ErasureAction.RETAIN, legal_reason=hold.reason, until=hold.until)
+        erasure = Erasure(
+            action=ErasureAction.RETAIN,
+            legal_reason=hold.reason,
+            until=hold.until,
+            held_until=hold.ends_on,
+        )
         categories[category_id] = categories[category_id].model_copy(update={"erasure": erasure})
     return data_map.model_copy(update={"categories": categories})
 
@@ -97,6 +104,7 @@ def linked_hold(hold: HeldCategory) -> HeldCategory:
             en=LINKED_REASON.en.format(reason=hold.reason.en),
         ),
         until=hold.until,
+        ends_on=hold.ends_on,
     )
 
 

@@ -118,6 +118,8 @@ def kept_dates(
     main, column = category.retention.from_.split(".", 1)
     if table.name != main or column not in table.c:
         return []
+    if category.erasure.held_until is not None:  # a legal hold keeps every row until its end
+        return [category.erasure.held_until] * len(keys)
     found: list[date] = []
     missing = 0
     for chunk in chunks(keys):

@@ -8,7 +8,7 @@ Shape checks live here (pydantic, unknown keys forbidden); cross-references are 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from gettext import NullTranslations
 from typing import Annotated, Literal
@@ -308,6 +308,10 @@ class Erasure(Strict):
     withdraw: list[ColumnChange] = Field(
         default_factory=list,
         description="how kept rows are taken out of everyday use: columns set on them",
+    )
+    held_until: date | None = Field(
+        default=None,
+        description="set by the desk, not in a map: the last day of a legal hold keeping the rows",
     )
     note: str | None = None
 

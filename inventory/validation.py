@@ -141,6 +141,12 @@ def _check_kept_data(m: DataMap) -> Iterator[Problem]:
                 f"the retention of category `{c_name}` runs from the close of the financial year, "
                 "but `organisation.financial_year_end` does not say when it ends (MM-DD).",
             )
+        if cat.erasure.held_until is not None:
+            yield Problem(
+                (*loc, "erasure", "held_until"),
+                f"category `{c_name}` sets `held_until`: the desk sets it for a legal hold "
+                "placed on a request; a map cannot.",
+            )
         own = {((f.system or cat.system), f.table) for f in cat.fields}
         for index, change in enumerate(cat.erasure.withdraw):
             wloc: Loc = (*loc, "erasure", "withdraw", index)

@@ -68,7 +68,7 @@ def renew_link(
         dedup_key=f"report-link-renewed:{request.id}:{link.token_hash[:32]}",
         now=now,
         download_url=download_url(token),
-        expires_on=written_date(link.expires_at, request.language),
+        expires_on=written_date(link.expires_at, request.language, request.zone),
         downloads=min(report.downloads_left for report in reports),
         encrypted=link.method is DeliveryMethod.ENCRYPTED,
         with_archive=any(report.kind is ReportKind.ZIP for report in reports),

@@ -95,6 +95,7 @@ def held_category(hold: LegalHold) -> HeldCategory:
             fr=HOLD_UNTIL.fr.format(date=format_date(hold.ends_on, "d MMMM y", locale="fr")),
             en=HOLD_UNTIL.en.format(date=format_date(hold.ends_on, "d MMMM y", locale="en")),
         ),
+        ends_on=hold.ends_on,
     )
 
 

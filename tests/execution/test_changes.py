@@ -279,6 +279,7 @@ def test_an_objection_applied_on_verification_is_completed_and_cannot_be_refused
             message=None,
             rectification=None,
             now=NOW,
+            zone=ZoneInfo("Europe/Paris"),
             links=LINKS,
         ).request
         request_id, nonce = filed.id, filed.verification_nonce

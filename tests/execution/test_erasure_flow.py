@@ -33,9 +33,9 @@ from dsr.execution.runner import failure_reason, run_request
 from dsr.languages import Language
 from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.outbox.models import OutboxMessage
-from dsr.requests.jobs import MINIMISED_DOMAIN, closed_request_kept_until
 from dsr.outbox.service import deliver_due
 from dsr.outbox.smtp import SmtpSettings
+from dsr.requests.jobs import MINIMISED_DOMAIN, closed_request_kept_until
 from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.requests.workflow import Actor, RequestType, Status
 from dsr.scheduler.jobs import run_job
@@ -52,6 +52,7 @@ from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, qpdf_check, ru
 from tests.execution.platform_copy import changed_outside, copy_platform, snapshot, subject_keys
 from tests.exports.conftest import assert_golden, pdf_text
 from tests.factories import make_request
+from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -500,7 +501,7 @@ def test_a_retained_category_without_withdrawal_is_said_kept_as_it_is(
     request_id = approved_erasure(store)
     settings = {**settings_for(tmp_path, platform), "DATA_MAP": str(altered)}
     assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
     said = _certificate_text(store, request_id)
     assert "Invoices: kept as they are; they were not taken out of everyday use." in said
@@ -511,7 +512,7 @@ def test_a_retained_category_without_withdrawal_is_said_kept_as_it_is(
 
 
 def test_the_date_the_certificate_gives_for_the_address_is_when_minimisation_removes_it(
-    store: Engine, platform_url: str, tmp_path: Path
+    store: Engine, platform_url: str, tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     """The certificate promises the day the desk's own record stops holding the address; the
     minimisation job acts then, even though the request had events after the erasure."""
@@ -519,6 +520,11 @@ def test_the_date_the_certificate_gives_for_the_address_is_when_minimisation_rem
     request_id = approved_erasure(store)
     settings = {**settings_for(tmp_path, platform), "CLOSED_REQUEST_RETENTION_DAYS": "30"}
     run_request(engine=store, request_id=request_id, settings=settings, now=NOW)
+    # Answered once the certificate's email is delivered (R47): only then is it closed.
+    smtp = SmtpSettings(host=smtp_server.host, port=smtp_server.port, timeout=30)
+    deliver_due(engine_or_session_factory=store, settings=smtp, now=NOW)
+    with db.open_session(store) as session:
+        assert session.get(DataRequest, request_id).status is Status.COMPLETED  # type: ignore[union-attr]
     promised = closed_request_kept_until(NOW, 30)
     assert (
         f"kept in it until {long_date(promised, 'en', ZoneInfo('Europe/Paris'))};"

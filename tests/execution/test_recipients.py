@@ -74,7 +74,7 @@ def test_a_restriction_and_its_lifting_tell_the_recipients(
     settings = settings_for(tmp_path, platform)
     request_id = approved(store, RequestType.RESTRICTION)
     assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
     restricted = tasks_of(store, request_id)
     assert {"hosting", "email_provider", "cci_paris_idf"} <= {t.recipient for t in restricted}
@@ -123,7 +123,7 @@ def test_an_erasure_after_the_registration_was_swept_still_tells_the_cci(
 
     request_id = approved(store, RequestType.ERASURE)
     assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
     told = {t.recipient: t for t in tasks_of(store, request_id)}
     assert "cci_paris_idf" in told

@@ -19,6 +19,7 @@ def certificate(lang: str, recipients: list[str], told_on: dict[str, str]) -> st
             received_at=datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
             completed_at=datetime(2026, 11, 25, 13, 5, tzinfo=UTC),
             language=lang,
+            address_kept_until=datetime(2031, 11, 26, 13, 5, tzinfo=UTC),
         ),
         [CategoryOutcome("exam_registration", ErasureAction.DELETE, 1, ("exam_registration",))],
         recipients,

@@ -40,7 +40,7 @@ def erased_under_hold(
     assert request.id is not None
     settings = run_settings(tmp_path / "reports", platform, SECRET_KEY="a secret for the tests")
     assert run_request(engine=store, request_id=request.id, settings=settings, now=NOW) is (
-        Status.COMPLETED
+        Status.READY_TO_SEND
     )
     return request.id, settings
 

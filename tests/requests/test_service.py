@@ -670,10 +670,10 @@ def test_emails_match_their_golden_files(kind: EmailKind, language: Language) ->
         ground="complexity",
         reason="Your data is spread over 3 systems & a paper archive <to search by hand>.",
         recipients_told=[
-            {"name": "CCI Paris Île-de-France", "told_on": written_date(NOW, language)},
-            {"name": "Hosting & Co <hosting>", "told_on": written_date(NOW, language)},
+            {"name": "CCI Paris Île-de-France", "told_on": written_date(NOW, language, PARIS)},
+            {"name": "Hosting & Co <hosting>", "told_on": written_date(NOW, language, PARIS)},
         ],
-        last_told_on=written_date(NOW, language),
+        last_told_on=written_date(NOW, language, PARIS),
     )
     assert_golden(
         f"email_{kind.value}_{language.value}.txt",

@@ -7,7 +7,7 @@ email was queued with it). A report that was never sent leaves no answer date.
 
 Revision ID: e5b7c3a90d14
 Revises: e5b0c7d9a2f4
-Create Date: 2026-12-03 17:00:00.000000
+Create Date: 2026-12-03 17:40:00.000000
 """
 
 from __future__ import annotations
