@@ -79,7 +79,9 @@ def subject_disclosures(
             for chunk in chunks(owned):
                 for (value,) in keyed.rows(("disclosed", source.column), build, chunk):
                     if value is not None:
-                        found[Disclosed(source.recipient, source.category, as_utc(value))] = None
+                        zone = data_map.system_zone(source.system)
+                        sent_at = as_utc(value, zone)
+                        found[Disclosed(source.recipient, source.category, sent_at)] = None
     return list(found)
 
 
@@ -123,7 +125,12 @@ def expiring_disclosures(
             result = conn.execution_options(stream_results=True).execute(stmt)
             for rows in result.partitions(BATCH):
                 yield [
-                    Disclosed(source.recipient, source.category, as_utc(when), str(email))
+                    Disclosed(
+                        source.recipient,
+                        source.category,
+                        as_utc(when, data_map.system_zone(source.system)),
+                        str(email),
+                    )
                     for email, when in rows
                     if email
                 ]

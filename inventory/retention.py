@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import (
@@ -378,11 +378,16 @@ def _apply(
     return len(keys)
 
 
-def as_utc(value: datetime | date) -> datetime:
-    """Return a stored date as an aware UTC instant (SQLite returns naive UTC datetimes)."""
+def as_utc(value: datetime | date, zone: tzinfo = UTC) -> datetime:
+    """Return a stored date as an aware UTC instant: a time stored without a zone (and a day) is
+    read in `zone`, the zone the map gives for the system that stores it."""
     if not isinstance(value, datetime):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return datetime(value.year, value.month, value.day, tzinfo=zone).astimezone(UTC)
+    return (
+        value.replace(tzinfo=zone).astimezone(UTC)
+        if value.tzinfo is None
+        else value.astimezone(UTC)
+    )
 
 
 def iter_expiring(

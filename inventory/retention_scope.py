@@ -10,7 +10,7 @@ condition is a SQL expression, so that counting and sweeping read the same rows 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import (
@@ -132,6 +132,17 @@ def sweep_context(
     return SweepContext(data_map, systems, system, systems.tables(system), references, now, gated)
 
 
+def stored_cutoff(instant: datetime, column_type: Any, zone: tzinfo, kind: type) -> datetime | date:
+    """Return `instant` as the column stores its values, so that SQL compares like with like: a
+    date column gets the day on the system's calendar, a timestamp without a zone the wall time
+    in the zone the map gives for the system (R48), a timestamp with a zone the instant itself."""
+    if not issubclass(kind, datetime):
+        return instant.astimezone(zone).date()
+    if getattr(column_type, "timezone", False):
+        return instant
+    return instant.astimezone(zone).replace(tzinfo=None)
+
+
 def _shape(ctx: SweepContext, category_id: str) -> _Shape:
     category = ctx.data_map.categories[category_id]
     main, date_column = category.retention.from_.split(".", 1)
@@ -150,8 +161,8 @@ def _shape(ctx: SweepContext, category_id: str) -> _Shape:
             "point `retention.from` at a date or timestamp column (`dsr map check --live` "
             "lists such problems)"
         )
-    cutoff: datetime | date = (
-        instant.date() if issubclass(kind, date) and not issubclass(kind, datetime) else instant
+    cutoff = stored_cutoff(
+        instant, table.c[date_column].type, ctx.data_map.system_zone(ctx.system), kind
     )
     own_tables = list(dict.fromkeys(f.table for f in category.fields_in(ctx.system)))
     action = category.erasure.action

@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import and_, delete, select
@@ -245,7 +245,10 @@ def send_warnings(
                         continue
                     address = values[column]
                     previous = warnings.get(_row_key(key))
-                    if not address or (previous is not None and previous >= as_utc(date_value)):
+                    if not address or (
+                        previous is not None
+                        and previous >= as_utc(date_value, data_map.system_zone(category.system))
+                    ):
                         continue
                     _warn(
                         session,
@@ -345,16 +348,20 @@ def _gates(engine: Engine, data_map: DataMap, now: datetime, warning_days: int) 
         if warning_email_column(data_map, category_id) is None:
             continue
         table_name = category.retention.from_.split(".", 1)[0]
+        system_zone = data_map.system_zone(category.system)
 
         def gate(
-            rows: Sequence[tuple[Key, Any]], system: str = category.system, name: str = table_name
+            rows: Sequence[tuple[Key, Any]],
+            system: str = category.system,
+            name: str = table_name,
+            zone: tzinfo = system_zone,
         ) -> list[Key]:
             with engine.connect() as conn:
                 warned = _warnings(conn, system, name, [(k, d, None) for k, d in rows])
             allowed = []
             for key, date_value in rows:
                 at = warned.get(_row_key(key))
-                if at is not None and as_utc(date_value) <= at <= due:
+                if at is not None and as_utc(date_value, zone) <= at <= due:
                     allowed.append(key)
             return allowed
 
