@@ -14,6 +14,7 @@ more applications, or one with settings of a single test, over the same configur
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -143,17 +144,32 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     settle_background_work()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store upgraded to the newest revision once per test process: each test gets a
+    copy of it (the same file the migrations would write, without running them again)."""
+    path = tmp_path_factory.mktemp("migrated") / "store.sqlite3"
+    db.run_migrations(f"sqlite:///{path.as_posix()}")
+    return path
+
+
+def _migrated_sqlite(path: Path, template: Path) -> str:
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path.as_posix()}"
+
+
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
+def store_url(tmp_path: Path, migrated_sqlite_file: Path) -> str:
     """A SQLite store of this test alone, upgraded to the newest revision."""
-    url = f"sqlite:///{(tmp_path / 'store.sqlite3').as_posix()}"
-    db.run_migrations(url)
-    return url
+    return _migrated_sqlite(tmp_path / "store.sqlite3", migrated_sqlite_file)
 
 
 @pytest.fixture
-def migrated_url(engine_url: str) -> str:
+def migrated_url(engine_url: str, migrated_sqlite_file: Path) -> str:
     """A fresh database on this run's engine, upgraded to the newest revision."""
+    url = make_url(engine_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        return _migrated_sqlite(Path(url.database), migrated_sqlite_file)
     db.run_migrations(engine_url)
     return engine_url
 
