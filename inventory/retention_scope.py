@@ -10,7 +10,7 @@ condition is a SQL expression, so that counting and sweeping read the same rows 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import (
@@ -161,9 +161,11 @@ def _shape(ctx: SweepContext, category_id: str) -> _Shape:
             "point `retention.from` at a date or timestamp column (`dsr map check --live` "
             "lists such problems)"
         )
-    cutoff = stored_cutoff(
-        instant, table.c[date_column].type, ctx.data_map.system_zone(ctx.system), kind
-    )
+    # A year's close is a boundary between days as the system writes them (the certificate's
+    # last days are those days: `inventory.periods`); a period from the row's own time ends at
+    # an instant, which a zoneless column holds as a wall time of the system's zone.
+    zone = UTC if boundary is not None else ctx.data_map.system_zone(ctx.system)
+    cutoff = stored_cutoff(instant, table.c[date_column].type, zone, kind)
     own_tables = list(dict.fromkeys(f.table for f in category.fields_in(ctx.system)))
     action = category.erasure.action
     followers = (
