@@ -25,6 +25,7 @@ from dsr.datamap import desk_map
 from dsr.dates import pages_zone
 from dsr.db import get_session, utcnow
 from dsr.i18n import current_language, gettext, lazy_gettext
+from dsr.requests.deadlines import end_of_day
 from dsr.requests.models import TaskKind, TaskStatus, TellChannel
 from dsr.requests.tasks import (
     DETAILS_MAX,
@@ -36,7 +37,6 @@ from dsr.requests.tasks import (
     assignable_staff,
     complete_task,
     create_task,
-    end_of_day,
     list_tasks,
 )
 from inventory.loader import MapError

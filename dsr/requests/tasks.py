@@ -9,7 +9,7 @@ member and the task, never what the task says (free text may hold personal data)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import func, update
@@ -255,11 +255,4 @@ def assignable_staff(*, db_session: Session) -> list[StaffUser]:
             .where(col(StaffUser.active), col(StaffUser.role).in_(WORKING_ROLES))
             .order_by(col(StaffUser.name), col(StaffUser.email))
         ).all()
-    )
-
-
-def end_of_day(day: date, zone: tzinfo) -> datetime:
-    """Return the last instant of `day` in `zone`: a task due that day is late the day after."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone) - timedelta(
-        microseconds=1
     )

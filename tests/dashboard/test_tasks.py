@@ -14,13 +14,13 @@ from sqlmodel import Session, col, select
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.audit.models import RequestEvent, verify_audit
+from dsr.requests.deadlines import end_of_day
 from dsr.requests.models import Task, TaskKind, TaskStatus
 from dsr.requests.tasks import (
     TaskError,
     TaskFilters,
     complete_task,
     create_task,
-    end_of_day,
     list_tasks,
 )
 from tests.accounts.helpers import make_staff
