@@ -72,6 +72,7 @@ def subject_disclosures(
         owned = [k for k in match.keys if k not in match.not_owned]
         if not owned:
             continue
+        zone = data_map.system_zone(source.system)
         with systems.connect(source.system) as conn:
             table = systems.tables(source.system)[source.table]
             keyed = KeyedTable(conn, systems, source.system, table, match.primary_key)
@@ -79,7 +80,6 @@ def subject_disclosures(
             for chunk in chunks(owned):
                 for (value,) in keyed.rows(("disclosed", source.column), build, chunk):
                     if value is not None:
-                        zone = data_map.system_zone(source.system)
                         sent_at = as_utc(value, zone)
                         found[Disclosed(source.recipient, source.category, sent_at)] = None
     return list(found)
@@ -112,6 +112,7 @@ def expiring_disclosures(
         if found is None:
             continue
         path, email_column = found
+        zone = data_map.system_zone(source.system)
         with systems.connect(source.system) as conn:
             ctx = sweep_context(conn, data_map, systems, source.system, now, frozenset())
             scope = sweep_scope(ctx, category_id)
@@ -125,12 +126,7 @@ def expiring_disclosures(
             result = conn.execution_options(stream_results=True).execute(stmt)
             for rows in result.partitions(BATCH):
                 yield [
-                    Disclosed(
-                        source.recipient,
-                        source.category,
-                        as_utc(when, data_map.system_zone(source.system)),
-                        str(email),
-                    )
+                    Disclosed(source.recipient, source.category, as_utc(when, zone), str(email))
                     for email, when in rows
                     if email
                 ]

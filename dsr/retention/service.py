@@ -236,6 +236,7 @@ def send_warnings(
         if (category.system, table_name) in done_tables:
             continue
         done_tables.add((category.system, table_name))
+        zone = data_map.system_zone(category.system)
         count = 0
         for batch in iter_expiring(data_map, systems, category_id, deadline, [column]):
             with transaction(engine) as session:
@@ -246,8 +247,7 @@ def send_warnings(
                     address = values[column]
                     previous = warnings.get(_row_key(key))
                     if not address or (
-                        previous is not None
-                        and previous >= as_utc(date_value, data_map.system_zone(category.system))
+                        previous is not None and previous >= as_utc(date_value, zone)
                     ):
                         continue
                     _warn(
@@ -348,13 +348,13 @@ def _gates(engine: Engine, data_map: DataMap, now: datetime, warning_days: int) 
         if warning_email_column(data_map, category_id) is None:
             continue
         table_name = category.retention.from_.split(".", 1)[0]
-        system_zone = data_map.system_zone(category.system)
+        zone = data_map.system_zone(category.system)
 
         def gate(
             rows: Sequence[tuple[Key, Any]],
             system: str = category.system,
             name: str = table_name,
-            zone: tzinfo = system_zone,
+            zone: tzinfo = zone,
         ) -> list[Key]:
             with engine.connect() as conn:
                 warned = _warnings(conn, system, name, [(k, d, None) for k, d in rows])
