@@ -44,7 +44,7 @@ _OPEN_TO_REMIND = frozenset(Status) - TERMINAL - {Status.RECEIVED, Status.AWAITI
 # --- deadlines ----------------------------------------------------------------------------------
 
 
-def _deadline_staff(db_session: Session) -> list[StaffUser]:
+def deadline_staff(db_session: Session) -> list[StaffUser]:
     return list(
         db_session.exec(
             select(StaffUser)
@@ -96,7 +96,7 @@ def send_deadline_notices(
             assignee = (
                 db_session.get(StaffUser, request.assignee_id) if request.assignee_id else None
             )
-            recipients = [assignee] if assignee and assignee.active else _deadline_staff(db_session)
+            recipients = [assignee] if assignee and assignee.active else deadline_staff(db_session)
             email = render_email(
                 kind,
                 language,
@@ -109,7 +109,7 @@ def send_deadline_notices(
             queued = False
             for staff in recipients:
                 key = f"{kind}:{days}:{request.id}:{due.isoformat()}:{staff.id}"
-                if _queue_once(db_session, staff, email, language, key, now):
+                if queue_once(db_session, staff, email, language, key, now):
                     queued = True
             return queued
 
@@ -147,13 +147,13 @@ def _send_digest(
             requests=rows,
             today=written_date(now, language, organisation_zone(settings.run)),
         )
-        for staff in _deadline_staff(db_session):
+        for staff in deadline_staff(db_session):
             key = f"deadline_digest:{now.date().isoformat()}:{staff.id}"
-            if _queue_once(db_session, staff, email, language, key, now):
+            if queue_once(db_session, staff, email, language, key, now):
                 outcome.items_done += 1
 
 
-def _queue_once(
+def queue_once(
     db_session: Session,
     staff: StaffUser,
     email: RenderedEmail,

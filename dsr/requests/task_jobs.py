@@ -16,7 +16,7 @@ from dsr.accounts.models import StaffUser
 from dsr.datamap import organisation_zone
 from dsr.dates import written_date
 from dsr.outbox.emails import render_email
-from dsr.requests.jobs import _deadline_staff, _queue_once
+from dsr.requests.jobs import deadline_staff, queue_once
 from dsr.requests.models import DataRequest, Task, TaskStatus
 from dsr.scheduler.runs import JobOutcome, SchedulerSettings, each_item
 
@@ -58,7 +58,7 @@ def send_task_notices(
                 return False
             request = db_session.get(DataRequest, task.request_id) if task.request_id else None
             assignee = db_session.get(StaffUser, task.assignee_id) if task.assignee_id else None
-            staff = [assignee] if assignee and assignee.active else _deadline_staff(db_session)
+            staff = [assignee] if assignee and assignee.active else deadline_staff(db_session)
             email = render_email(
                 kind,
                 language,
@@ -74,7 +74,7 @@ def send_task_notices(
             queued = False
             for one in staff:
                 key = f"{kind}:{task.id}:{task.due_at.isoformat()}:{one.id}"
-                if _queue_once(db_session, one, email, language, key, now):
+                if queue_once(db_session, one, email, language, key, now):
                     queued = True
             return queued
 
