@@ -142,8 +142,9 @@ def _unserved(lookup: Lookup, heads: set[str], conn: Connection) -> str | None:
     if f"lower({_canonical(column)})" in heads:
         return None
     if dialect.name not in ("postgresql", "sqlite"):
+        server = "MariaDB" if getattr(dialect, "is_mariadb", False) else dialect.name
         return (
-            f"{finds} by lower(`{column}`), which {dialect.name} cannot index: every lookup reads "
+            f"{finds} by lower(`{column}`), which {server} cannot index: every lookup reads "
             f"the whole table. To fix it, {declare}{then}"
         )
     name = quote(_index_name(table, f"lower_{column}"))
