@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 from dsr.cli import main
-from inventory.loader import parse_data_map
+from inventory.loader import MapError, parse_data_map
 from inventory.locator import locate_subject
 from inventory.systems import Systems
 
@@ -216,3 +216,38 @@ def test_a_trailing_space_is_not_normalised(database_engine: Engine, tmp_path: P
     normalised = MINIMAL.replace(EMAIL_LOCATION, NORMALISED_LOCATION)
     _, output, _ = check_live(tmp_path, str(database_engine.url), normalised)
     assert any("normalised, but" in w for w in warnings_of(output)), output
+
+
+def map_problems(map_text: str) -> list[str]:
+    with pytest.raises(MapError) as caught:
+        parse_data_map(map_text, filename="map.yaml")
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_a_normalised_flag_that_is_not_true_or_false_is_refused_at_its_place() -> None:
+    location = EMAIL_LOCATION.replace("expect_one: true", "expect_one: true, normalised: often")
+    found = map_problems(MINIMAL.replace(EMAIL_LOCATION, location))
+    column = location.index("often") + 1
+    assert found == [
+        f"map.yaml:{line_of(MINIMAL, EMAIL_LOCATION)}:{column}: `often` in identity `email`, "
+        "under `locations.club.0.normalised` must be `true` or `false`."
+    ]
+
+
+def test_normalised_is_refused_where_the_locator_already_compares_as_stored() -> None:
+    identity = (
+        "  member_number:\n"
+        "    kind: id\n"
+        "    label: {fr: Numéro, en: Number}\n"
+        "    locations:\n"
+        "      club:\n"
+        "        - {column: member.id, normalised: true}\n"
+    )
+    text_map = MINIMAL.replace("categories:\n", identity + "categories:\n", 1)
+    (problem,) = map_problems(text_map)
+    line = line_of(text_map, "{column: member.id, normalised: true}")
+    assert problem.startswith(f"map.yaml:{line}:")
+    assert "identity `member_number` is of kind `id`, which the locator already compares as " in (
+        problem
+    )
+    assert "`normalised` applies to `email` and `phone` identities only" in problem
