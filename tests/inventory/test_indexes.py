@@ -18,14 +18,17 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
+    UniqueConstraint,
     event,
     insert,
     text,
 )
 
 from dsr.cli import main
+from inventory.indexes import _canonical, _first_indexed_expression
 from inventory.loader import MapError, parse_data_map
 from inventory.locator import locate_subject
 from inventory.systems import Systems
@@ -251,3 +254,55 @@ def test_normalised_is_refused_where_the_locator_already_compares_as_stored() ->
         problem
     )
     assert "`normalised` applies to `email` and `phone` identities only" in problem
+
+
+def test_a_unique_constraint_or_the_primary_key_serves_an_exact_lookup(
+    database_engine: Engine, tmp_path: Path
+) -> None:
+    metadata = MetaData()
+    Table(
+        "member",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("email", String(200), nullable=False),
+        Column("full_name", String(100)),
+        Column("joined_at", Date),
+        UniqueConstraint("email"),
+    )
+    Table(
+        "booking",
+        metadata,
+        Column("id", Integer, nullable=False),
+        Column("member_id", Integer, nullable=False),
+        Column("starts_at", DateTime),
+        PrimaryKeyConstraint("member_id", "id"),
+    )
+    club_schema(link_index=False).tables["booking_note"].to_metadata(metadata)
+    metadata.create_all(database_engine)
+    normalised = MINIMAL.replace(EMAIL_LOCATION, NORMALISED_LOCATION)
+    code, output, _ = check_live(tmp_path, str(database_engine.url), normalised)
+    assert code == 0, output
+    assert warnings_of(output) == []
+
+
+@pytest.mark.parametrize(
+    ("catalogue", "canonical"),
+    [
+        ("lower((email)::text)", "lower(email)"),  # PostgreSQL, varchar column
+        ("lower((email)::character varying)", "lower(email)"),
+        ('lower("email")', "lower(email)"),  # SQLite, as written in the CREATE INDEX
+        ("LOWER( Email )", "lower(email)"),
+        ("lower(trim(email))", "lower(trim(email))"),  # not what the locator sends
+        ('"member_id"', "member_id"),
+    ],
+)
+def test_index_keys_are_compared_in_one_spelling(catalogue: str, canonical: str) -> None:
+    assert _canonical(catalogue) == canonical
+
+
+def test_the_first_key_of_a_create_index_statement() -> None:
+    assert _first_indexed_expression("CREATE INDEX ix ON t (lower(email), id)") == "lower(email)"
+    assert _first_indexed_expression('CREATE INDEX "i" ON "t"(email COLLATE NOCASE)') == "email"
+    assert _first_indexed_expression("CREATE INDEX ix ON t (replace(a, ' ', ''))") == (
+        "replace(a, ' ', '')"
+    )
