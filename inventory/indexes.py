@@ -141,14 +141,19 @@ def _unserved(lookup: Lookup, heads: set[str], conn: Connection) -> str | None:
         return f"{finds} by `{column}` without its separators, {whole}. To fix it, {declare}{then}"
     if f"lower({_canonical(column)})" in heads:
         return None
-    if dialect.name not in ("postgresql", "sqlite"):
+    if dialect.name not in ("postgresql", "sqlite", "mysql") or getattr(
+        dialect, "is_mariadb", False
+    ):
         server = "MariaDB" if getattr(dialect, "is_mariadb", False) else dialect.name
         return (
             f"{finds} by lower(`{column}`), which {server} cannot index: every lookup reads "
             f"the whole table. To fix it, {declare}{then}"
         )
     name = quote(_index_name(table, f"lower_{column}"))
-    expression_index = f"CREATE INDEX {name} ON {quote(table)} (lower({quote(column)}));"
+    key = f"lower({quote(column)})"
+    if dialect.name == "mysql":
+        key = f"({key})"  # MySQL 8 writes a functional key part in its own parentheses
+    expression_index = f"CREATE INDEX {name} ON {quote(table)} ({key});"
     plain_note = " (the index on the column itself does not serve it)" if plain else ""
     return (
         f"{finds} by lower(`{column}`){plain_note}, {whole}. Create the expression index: "
