@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 
 from dsr.cli import main
+from inventory.changes import rectify_subject
 from inventory.indexes import _canonical, _first_indexed_expression
 from inventory.loader import MapError, parse_data_map
 from inventory.locator import locate_subject
@@ -306,3 +307,29 @@ def test_the_first_key_of_a_create_index_statement() -> None:
     assert _first_indexed_expression("CREATE INDEX ix ON t (replace(a, ' ', ''))") == (
         "replace(a, ' ', '')"
     )
+
+
+def test_a_corrected_value_in_a_normalised_location_is_stored_as_compared(
+    club: Engine, engine_url: str
+) -> None:
+    """Rectifying the address of a location declared normalised writes it lower-case and
+    trimmed: written as typed, the locator (which matches it as stored) would lose the person."""
+    data_map = parse_data_map(MINIMAL.replace(EMAIL_LOCATION, NORMALISED_LOCATION))
+    with Systems(data_map, {"CLUB_DB_URL": engine_url}).opened() as systems:
+        location = locate_subject(data_map, systems, "email", "ana@club.example")
+        rectify_subject(
+            data_map,
+            systems,
+            location,
+            {
+                ("club", "member.email"): "  Ana.New@Club.EXAMPLE ",
+                ("club", "member.full_name"): "Ana B",
+            },
+        )
+        moved = locate_subject(data_map, systems, "email", "ana.new@club.example")
+    match = moved.match("club", "member")
+    assert match is not None and set(match.keys) == {(1,)}
+    with club.connect() as conn:
+        stored = conn.execute(text("SELECT email, full_name FROM member WHERE id = 1")).one()
+    # Only the identity is put in its compared form; other corrected values are kept as typed.
+    assert tuple(stored) == ("ana.new@club.example", "Ana B")
