@@ -18,7 +18,7 @@ retention sweeps (`inventory.retention`) build on the same three.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
@@ -243,16 +243,30 @@ class _SystemLayout:
     references: list[Reference]
     order: list[str]
     foreign_keys: list[Reference]  # the reflection it was made from (see `forget_schema`)
+    spec: object  # the map's system it was made from
 
 
 def _layout(conn: Connection, data_map: DataMap, systems: Systems, system: str) -> _SystemLayout:
-    """Return the system's layout, worked out once per `Systems` and schema reflection."""
-    key = ("erasure-layout", system)
+    """Return the system's layout, worked out once per `Systems`, schema reflection and set of
+    erasure actions: a `Systems` outlives a request, and a request's legal holds turn some of
+    the map's categories into kept ones (`inventory.holds.with_holds`)."""
+    key = ("erasure-layout", system, _erasure_actions(data_map))
     layout = systems.memo(key, lambda: _make_layout(conn, data_map, systems, system))
-    if layout.foreign_keys is not foreign_keys(conn):  # the schema was reflected again
+    if (
+        layout.foreign_keys is not foreign_keys(conn)  # the schema was reflected again
+        or layout.spec is not data_map.systems[system]  # another map, not a held copy of it
+    ):
         systems.forget(key)
         layout = systems.memo(key, lambda: _make_layout(conn, data_map, systems, system))
     return layout
+
+
+def _erasure_actions(data_map: DataMap) -> tuple[Hashable, ...]:
+    """Return what of the map's erasure rules a layout depends on, as a key."""
+    return tuple(
+        (category_id, category.erasure.action, tuple(category.erasure.withdraw))
+        for category_id, category in data_map.categories.items()
+    )
 
 
 def _make_layout(
@@ -299,7 +313,7 @@ def _make_layout(
     reflected = foreign_keys(conn)
     references = system_references(data_map, system, conn)
     order = execution_order(data_map, system, references)
-    return _SystemLayout(layouts, references, order, reflected)
+    return _SystemLayout(layouts, references, order, reflected, spec)
 
 
 def _plan_system(
