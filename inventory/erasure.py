@@ -110,7 +110,8 @@ class SystemOutcome:
     """How the erasure went in one system; `error` names the cause without SQL or values.
 
     `rows_anonymized` and `rows_withdrawn` count the rows this run changed: a rerun finds them
-    already anonymous, or already out of use.
+    already anonymous, or already out of use. `steps` are the plan the system's transaction
+    applied; `blocked` says what refused it (the system is then unchanged).
     """
 
     system: str
@@ -120,6 +121,8 @@ class SystemOutcome:
     rows_retained: int = 0
     rows_withdrawn: int = 0
     error: str | None = None
+    steps: list[PlannedStep] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
 
 
 def plan_erasure(data_map: DataMap, systems: Systems, location: SubjectLocation) -> ErasurePlan:
@@ -174,6 +177,11 @@ def execute_erasure(
             )
         )
     return outcomes
+
+
+def systems_to_change(data_map: DataMap, location: SubjectLocation) -> list[str]:
+    """Return the systems in which the subject was found: the ones an erasure changes."""
+    return [system for system in data_map.systems if _has_rows(location, system)]
 
 
 def verify_erased(data_map: DataMap, systems: Systems, identity: str, value: str) -> list[str]:
@@ -433,7 +441,8 @@ def _execute_system(
         with systems.engine(system).connect() as conn, conn.begin():
             work = _plan_system(conn, data_map, systems, system, location)
             if work.blocked:
-                raise _Blocked("; ".join(work.blocked))
+                raise _Blocked(work.blocked)
+            outcome.steps = work.steps
             for table_work in work.tables:
                 current = table_work.name
                 _apply(
@@ -448,7 +457,10 @@ def _execute_system(
                     batch_size,
                 )
     except _Blocked as exc:
-        return SystemOutcome(system, "failed", error=f"erasure blocked: {exc}")
+        blocked = list(exc.args[0])
+        return SystemOutcome(
+            system, "failed", error="erasure blocked: " + "; ".join(blocked), blocked=blocked
+        )
     except (ErasurePlanError, SystemUnavailable) as exc:
         return SystemOutcome(system, "failed", error=str(exc))
     except SQLAlchemyError as exc:
