@@ -289,7 +289,8 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
 
     def record(db_session: Session) -> None:
         request = load_request(db_session, request_id)
-        remember_kept_rows(db_session, request_id, held, now)
+        if held.kept:  # no hold was active when the erasure ran: none to remember rows on
+            remember_kept_rows(db_session, request_id, held, now)
         suppress(
             db_session=db_session,
             email=context.requester_email,
