@@ -287,6 +287,10 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         "systems": len(runs),
     }
 
+    summary = certificate_summary(  # written before the transaction that holds the audit chain
+        data_map, outcomes_by_category, context.language.value, translations(context.language)
+    )
+
     def record(db_session: Session) -> None:
         request = load_request(db_session, request_id)
         if held.kept:  # no hold was active when the erasure ran: none to remember rows on
@@ -338,12 +342,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             now=now,
             answers=True,  # its delivery completes the request (R47)
             done_on=written_date(now, request.language, request.zone),
-            summary=certificate_summary(
-                data_map,
-                outcomes_by_category,
-                request.language.value,
-                translations(request.language),
-            ),
+            summary=summary,
             certificate_url=url,
             address_kept_until=written_date(address_kept_until, request.language, request.zone),
         )
