@@ -120,6 +120,8 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "DOWNLOADS_ALLOWED": 3,
         "DOWNLOAD_LIMIT_PER_ADDRESS": "30/hour",
         "DOWNLOAD_CODES_PER_LINK": "5/hour",
+        # Rows of a category printed in the access report's PDF; all of them are in the export.
+        "REPORT_ROWS_PER_CATEGORY": 100,
         # --- the data map (None: data_map.yaml of the checkout, see dsr.datamap)
         "DATA_MAP": None,
         # --- the demo learner platform that `dsr demo seed` fills
@@ -194,6 +196,7 @@ def check_settings(config: Mapping[str, Any]) -> None:
             flag(config.get(name), f"DSR_{name}")
         except ValueError as error:
             raise InsecureConfiguration(str(error)) from None
+    report_rows_per_category(config)
     if config.get("BABEL_DEFAULT_TIMEZONE") is not None:
         raise InsecureConfiguration(
             "DSR_BABEL_DEFAULT_TIMEZONE is not read: the desk shows dates in the organisation's "
@@ -203,6 +206,22 @@ def check_settings(config: Mapping[str, Any]) -> None:
         check_production(config)
     else:
         check_public_url(config)
+
+
+def report_rows_per_category(config: Mapping[str, Any]) -> int:
+    """Return how many rows of a category the access report prints (DSR_REPORT_ROWS_PER_CATEGORY,
+    a whole number of at least 1); raise InsecureConfiguration naming the variable otherwise, so
+    that a typo stops the desk at start rather than failing every access request."""
+    value = config.get("REPORT_ROWS_PER_CATEGORY")
+    if value is None or value == "":
+        value = DEFAULTS["REPORT_ROWS_PER_CATEGORY"]
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+        raise InsecureConfiguration(
+            "DSR_REPORT_ROWS_PER_CATEGORY must be a whole number of rows of at least 1 (the "
+            f"rows of a category printed in the access report), not {value!r}."
+        )
+    return int(text)
 
 
 def check_public_url(config: Mapping[str, Any]) -> None:
