@@ -133,6 +133,9 @@ def test_downloads_are_limited_then_the_link_answers_410(
     for _ in range(3):
         assert fetch(browser, f"{path}/files/pdf").status_code == 200
     assert browser.get(f"{path}/files/pdf").status_code == 410
+    assert browser.get(path).status_code == 200  # the export is still there
+    for _ in range(3):
+        assert fetch(browser, f"{path}/files/export").status_code == 200
     gone = browser.get(path)
     assert gone.status_code == 410
     assert "downloaded as many times as allowed" in gone.get_data(as_text=True)
