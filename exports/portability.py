@@ -51,8 +51,9 @@ def machine_value(value: Any, stored_zone: tzinfo) -> Any:
     return value
 
 
-def _csv_cell(value: Any, stored_zone: tzinfo) -> str:
-    value = machine_value(value, stored_zone)
+def csv_text(value: Any) -> str:
+    """Write a machine value (`machine_value`) as a CSV cell: empty for none, true/false,
+    JSON for a structure, else its text, neutralised against formulas."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -60,6 +61,10 @@ def _csv_cell(value: Any, stored_zone: tzinfo) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return neutralise_cell(str(value))
+
+
+def _csv_cell(value: Any, stored_zone: tzinfo) -> str:
+    return csv_text(machine_value(value, stored_zone))
 
 
 def zip_entry(name: str, compress_level: int | None = None) -> zipfile.ZipInfo:
@@ -73,7 +78,8 @@ def zip_entry(name: str, compress_level: int | None = None) -> zipfile.ZipInfo:
     return info
 
 
-def _fields(category: Category) -> list[Field_]:
+def disclosed_fields(category: Category) -> list[Field_]:
+    """Return the category's fields that the subject receives, in the map's order."""
     return [f for f in category.fields if f.disclose]
 
 
@@ -144,10 +150,10 @@ def write_portability_zip(
                 write_category_csv(raw, category, lang, zones, _own_rows(collection, category_id))
 
 
-def _fields_by_table(category: Category) -> dict[tuple[str, str], list[Field_]]:
+def fields_by_table(category: Category) -> dict[tuple[str, str], list[Field_]]:
     """Group the category's disclosed fields by the (system, table) that holds them."""
     by_table: dict[tuple[str, str], list[Field_]] = {}
-    for f in _fields(category):
+    for f in disclosed_fields(category):
         by_table.setdefault((f.system or category.system, f.table), []).append(f)
     return by_table
 
@@ -162,26 +168,9 @@ def write_category_json(
 ) -> None:
     """Stream one category as JSON: its description and schema, then its records one by one,
     each with the fields of its own table."""
-    schema = {
-        "fields": [
-            {
-                "name": f.column,
-                "label": {"fr": f.label.fr, "en": f.label.en},
-                "type": types.get(f.column, "string"),
-            }
-            for f in _fields(category)
-        ]
-    }
-    head = {
-        "category": category_id,
-        "title": {"fr": category.title.fr, "en": category.title.en},
-        "description": {"fr": category.description.fr, "en": category.description.en},
-        "schema": schema,
-    }
     text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
-    text.write(json.dumps(head, ensure_ascii=False, indent=1)[:-2])
-    text.write(',\n "records": [')
-    by_table = _fields_by_table(category)
+    text.write(json_head(category_id, category, types))
+    by_table = fields_by_table(category)
     encoder = json.JSONEncoder(ensure_ascii=False)
     separator = "\n  "
     for row in rows:
@@ -193,9 +182,42 @@ def write_category_json(
         }
         text.write(separator + encoder.encode(record))
         separator = ",\n  "
-    text.write("\n ]\n}\n")
+    text.write(JSON_TAIL)
     text.flush()
     text.detach()
+
+
+JSON_TAIL = "\n ]\n}\n"
+"""What closes a category's JSON file after its last record."""
+
+
+def json_head(category_id: str, category: Category, types: dict[str, str]) -> str:
+    """Return the start of a category's JSON file, up to the opening of its records: its
+    title, description and schema (each field's name, labels and type)."""
+    schema = {
+        "fields": [
+            {
+                "name": f.column,
+                "label": {"fr": f.label.fr, "en": f.label.en},
+                "type": types.get(f.column, "string"),
+            }
+            for f in disclosed_fields(category)
+        ]
+    }
+    head = {
+        "category": category_id,
+        "title": {"fr": category.title.fr, "en": category.title.en},
+        "description": {"fr": category.description.fr, "en": category.description.en},
+        "schema": schema,
+    }
+    return json.dumps(head, ensure_ascii=False, indent=1)[:-2] + ',\n "records": ['
+
+
+def csv_header(category: Category, lang: str) -> list[str]:
+    """Name each CSV column by its field's label in `lang` and its `table.column`."""
+    return [
+        neutralise_cell(f"{f.label.get(lang)} ({f.column})") for f in disclosed_fields(category)
+    ]
 
 
 def write_category_csv(
@@ -206,13 +228,13 @@ def write_category_csv(
     rows: Iterator[CollectedRow],
 ) -> None:
     """Stream one category as CSV for a spreadsheet: one column per field, blank where n/a."""
-    fields = _fields(category)
+    fields = disclosed_fields(category)
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow([neutralise_cell(f"{f.label.get(lang)} ({f.column})") for f in fields])
+    writer.writerow(csv_header(category, lang))
     # Per table, the name of each CSV column's field, or None where the table has no such field.
     names: dict[tuple[str, str], list[str | None]] = {}
-    for key, own in _fields_by_table(category).items():
+    for key, own in fields_by_table(category).items():
         names[key] = [f.name if f in own else None for f in fields]
     for row in rows:
         zone = zones[row.system]
@@ -228,7 +250,13 @@ def write_category_csv(
 
 
 __all__ = [
+    "JSON_TAIL",
+    "csv_header",
+    "csv_text",
+    "disclosed_fields",
+    "fields_by_table",
     "is_portable",
+    "json_head",
     "machine_value",
     "write_category_csv",
     "write_category_json",
