@@ -286,7 +286,7 @@ def add_learner_with_events(url: str, events: int) -> str:
                     " 'https://www.point3.fr/fr/formations/' || (i % 211) || '/m' || (i % 13),"
                     " CASE WHEN i % 3 = 0 THEN 'https://www.google.com/' ELSE NULL END,"
                     " CASE WHEN i % 17 = 0 THEN 'excel niveau ' || (i % 5) ELSE NULL END,"
-                    " 3 + (i * 7919) % 240,"
+                    " 3 + (i::bigint * 7919) % 240,"
                     " (ARRAY['Firefox 132 / Windows 11', 'Safari 18 / iOS 18',"
                     "  'Chrome 131 / Android 15'])[1 + i % 3] "
                     "FROM (SELECT coalesce(max(id), 0) AS first FROM tracking_event) AS top, "
