@@ -6,9 +6,11 @@ formula-safe CSV: `exports.portability` writes both). Unlike the portable export
 holds every category, and the rows the subject shares with others, whose other people's fields
 are redacted as in the PDF.
 
-Memory does not grow with the rows: each file is written row by row into its zip entry (zip64
-for big categories) from the collection, read lazily. A fast compression level keeps a million
-rows within seconds. The same collection gives the same bytes.
+Memory does not grow with the rows: the collection is read a stored batch at a time, each batch
+converted once, column by column, and written at once into the JSON file's zip entry (a line of
+records per batch) and into the CSV, spooled to a private, already-deleted file in the
+collection's folder and copied into the zip after it (zip64 entries for big categories). zlib's
+fastest level keeps a million rows within seconds. The same collection gives the same bytes.
 """
 
 from __future__ import annotations

@@ -129,6 +129,9 @@ def test_the_export_holds_every_row_of_every_category_in_json_and_csv(
         assert len(rows) == count + 1, category  # the header, then one line per row
     pages = {record["tracking_event.page_url"] for record in _records(archive, "tracking")}
     assert {f"https://www.example.org/cut/{i}" for i in range(2, EXTRA_EVENTS + 1)} <= pages
+    # Another participant's message in the learner's support thread is there, its body withheld.
+    bodies = [record.get("support_message.body") for record in _records(archive, "support")]
+    assert "[redacted: another person's data]" in bodies
 
 
 def _records(archive: zipfile.ZipFile, category: str) -> list[dict[str, object]]:
