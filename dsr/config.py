@@ -208,18 +208,23 @@ def check_settings(config: Mapping[str, Any]) -> None:
         check_public_url(config)
 
 
+MAX_REPORT_ROWS = 10_000
+"""Beyond this many rows a category's pages are no longer read, and the printed rows are held in
+memory while laid out: all of them are in the complete export anyway."""
+
+
 def report_rows_per_category(config: Mapping[str, Any]) -> int:
     """Return how many rows of a category the access report prints (DSR_REPORT_ROWS_PER_CATEGORY,
-    a whole number of at least 1); raise InsecureConfiguration naming the variable otherwise, so
-    that a typo stops the desk at start rather than failing every access request."""
+    a whole number from 1 to MAX_REPORT_ROWS); raise InsecureConfiguration naming the variable
+    otherwise, so that a typo stops the desk at start rather than failing every access request."""
     value = config.get("REPORT_ROWS_PER_CATEGORY")
     if value is None or value == "":
         value = DEFAULTS["REPORT_ROWS_PER_CATEGORY"]
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= MAX_REPORT_ROWS:
         raise InsecureConfiguration(
-            "DSR_REPORT_ROWS_PER_CATEGORY must be a whole number of rows of at least 1 (the "
-            f"rows of a category printed in the access report), not {value!r}."
+            f"DSR_REPORT_ROWS_PER_CATEGORY must be a whole number from 1 to {MAX_REPORT_ROWS:,} "
+            f"(the rows of a category printed in the access report), not {value!r}."
         )
     return int(text)
 

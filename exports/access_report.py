@@ -5,12 +5,12 @@ category what it is, its purposes, legal basis, recipients, retention and source
 data as tables with the map's labels and values in the reader's locale; it ends with the rights,
 how to exercise them, the supervisory authority, automated decisions and transfers.
 
-The story is produced lazily, a few hundred rows at a time, and laid out as it comes, so that a
-subject with tens of thousands of rows is rendered without holding them all at once. A category
-prints at most `rows_per_category` rows (DSR_REPORT_ROWS_PER_CATEGORY): beyond that a report is
-no longer read, and its size and time grow with the rows; where rows are left out, the report
-says how many the category holds and that all of them are in the machine-readable export
-delivered with it (`export_file_name`), which `exports.data_export` writes.
+The story is produced lazily, a category at a time, and laid out as it comes. A category prints
+at most `rows_per_category` rows (DSR_REPORT_ROWS_PER_CATEGORY): beyond that a report is no longer
+read, and its size and time would grow with the rows; they are read from the collection until
+each table has its share, and only they are held. Where rows are left out, the report says how
+many the category holds and that all of them are in the machine-readable export delivered with
+it (`export_file_name`), which `exports.data_export` writes.
 
 The words are the desk's gettext catalogue's, context "report"; the caller hands in the catalogue
 of the reader's language (exports/ imports nothing of dsr/): any `gettext.NullTranslations`, such
@@ -488,27 +488,12 @@ class _ReportStory:
             Spacer(1, 4 * mm),
             *self._left_out(category_id, groups),
         ]
-        wanted = {
-            (group.system, group.table): (group, layout)
-            for group, layout in zip(groups, layouts, strict=True)
-        }
+        picked = self._printed_rows(category_id, groups)
         redacted = False
-        # The rows are read only until every table has its share: the rest is in the export.
-        rows = self.collection.rows(category_id)
-        try:
-            for key, table_rows in itertools.groupby(rows, key=lambda row: (row.system, row.table)):
-                if key not in wanted:
-                    continue
-                group, layout = wanted.pop(key)
-                tracker = _RedactionTracker(itertools.islice(table_rows, group.shown))
-                yield from self._data(group, layout, tracker)
-                redacted = redacted or tracker.redacted
-                if not wanted:
-                    break
-        finally:
-            close = getattr(rows, "close", None)
-            if close is not None:
-                close()
+        for group, layout in zip(groups, layouts, strict=True):
+            tracker = _RedactionTracker(picked.get((group.system, group.table), []))
+            yield from self._data(group, layout, tracker)
+            redacted = redacted or tracker.redacted
         if redacted:
             note = self.t.pgettext(
                 "report",
@@ -517,6 +502,31 @@ class _ReportStory:
             )
             yield [safe_paragraph(note, self.styles.small)]
         yield [Spacer(1, 6 * mm)]
+
+    def _printed_rows(
+        self, category_id: str, groups: Sequence[_TableGroup]
+    ) -> dict[tuple[str, str], list[CollectedRow]]:
+        """Read the category's rows until each table has its printed share, and no further:
+        at most `rows_per_category` rows are held, whatever the order the tables were stored in;
+        the rest is in the export."""
+        left = {(group.system, group.table): group.shown for group in groups if group.shown}
+        picked: dict[tuple[str, str], list[CollectedRow]] = {key: [] for key in left}
+        rows = self.collection.rows(category_id)
+        try:
+            for row in rows:
+                if not left:
+                    break
+                key = (row.system, row.table)
+                if key in left:
+                    picked[key].append(row)
+                    left[key] -= 1
+                    if not left[key]:
+                        del left[key]
+        finally:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
+        return picked
 
     def _left_out(self, category_id: str, groups: Sequence[_TableGroup]) -> list[Flowable]:
         """Say how many rows the category holds, how many are printed, and where all of them are,

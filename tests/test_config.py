@@ -169,7 +169,7 @@ def test_a_time_zone_of_the_pages_apart_from_the_maps_is_refused() -> None:
     assert "BABEL_DEFAULT_TIMEZONE" not in DEFAULTS
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "-5", "2.5"])
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "2.5", "10001"])
 def test_a_bad_number_of_report_rows_is_refused_at_start(
     tmp_path: Path, store_url: str, value: str
 ) -> None:
