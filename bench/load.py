@@ -825,6 +825,7 @@ def dashboard_phase(
     read_seconds: float,
     time_limit: float,
     requests: int,
+    think_seconds: float = 0.0,
 ) -> Phase:
     deadline = time.monotonic() + time_limit
     window = {"start": 0.0, "end": 0.0, "last": 0.0}
@@ -881,11 +882,16 @@ def dashboard_phase(
             if page.status != 200:
                 outcome.error = f"queue answered {page.status}"
                 return
+            if think_seconds:  # a person reads the page before the next click
+                time.sleep(rng.uniform(0.5, 1.5) * think_seconds)
         window["last"] = max(window["last"], time.monotonic())
         outcome.data["searches"] = searches
         outcome.ok = True
 
-    print(f"\ndashboard: {readers} staff log in, then read the queue for {read_seconds:.0f} s")
+    pace = f", {think_seconds:.1f} s per page read" if think_seconds else ", back to back"
+    print(
+        f"\ndashboard: {readers} staff log in, then read the queue for {read_seconds:.0f} s{pace}"
+    )
     outcomes, unfinished, wall = run_clients(readers, read, time_limit)
     server_errors, failed, reasons = count_errors(outcomes)
     pages = [value for outcome in outcomes for value in outcome.seconds]
@@ -1106,6 +1112,12 @@ def main() -> int:
         help="`dsr worker` processes beside gunicorn, when the command exists",
     )
     parser.add_argument(
+        "--think-seconds",
+        type=float,
+        default=0.0,
+        help="mean time a reader looks at a page before the next (default 0: back to back)",
+    )
+    parser.add_argument(
         "--no-callbacks",
         action="store_true",
         help="the API's requests without a status callback (to compare with the black hole)",
@@ -1174,6 +1186,7 @@ def main() -> int:
                         args.read_seconds,
                         args.time_limit,
                         args.requests,
+                        args.think_seconds,
                     ),
                 ]
             problems = server_problems(log)  # read once gunicorn has stopped: its exit too
