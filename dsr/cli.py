@@ -118,6 +118,8 @@ def map_check(live: bool) -> None:
     if not live:
         click.echo(summary)
         return
+    from dsr.config import current_settings
+    from dsr.datamap import map_path
     from inventory.indexes import index_warnings
     from inventory.live import Severity, check_live
     from inventory.loader import map_positions
