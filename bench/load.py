@@ -30,11 +30,14 @@ the floors (for the writes, their serialised statements: the reference counter a
 row, committed by as many threads as the server has). Exit 1 when a request is lost or stored
 twice, an idempotent replay differs, an answer is a 5xx or missing, or the server logs an error.
 
-Workers: gthread, 2 x cores + 1 processes of 4 threads by default (`dsr.gunicorn_conf`'s advice for
-this box may differ: pass --workers and --threads). Requests wait on PostgreSQL
+Workers: gthread, 2 x cores + 1 processes of 4 threads by default. Requests wait on PostgreSQL
 commits and, after a submission, on the SMTP hand-off: threads overlap those waits, processes
 give the rendering every core. On the 2-core box, `--worker-class sync` measured the same
-within the noise; the choice stays open to measurement.
+within the noise; the choice stays open to measurement. Fewer processes did better for the
+submissions on that box, busy with other work (300 at once: 5 x 4 threads 17 per second, 2 x 2
+25, 3 x 4 27, 2 x 8 32): each submission holds the year's reference counter and the audit
+chain's head from its first write to its commit, and the more threads compete for the cores,
+the longer the holder takes to commit.
 """
 
 from __future__ import annotations
