@@ -22,7 +22,8 @@ raised and the outbox delivering to an SMTP sink run by this script; when the de
    exactly one request per address, and the SMTP sink one email per address: none is lost,
    two is duplicated;
 3. dashboard: staff readers log in through the login page, then all read the queue (filters,
-   pages, searches) for `--read-seconds`; the floor is the page's four queries timed directly.
+   pages, searches) for `--read-seconds` (`--together`: while the submissions arrive; pausing
+   `--think-seconds` on each page); the floor is the page's four queries timed directly.
 
 Each phase is bounded in count and in time (`--time-limit`). Figures: throughput, p50, p95 and
 max latency (with every client at once, mostly time queued behind the server's threads), and
@@ -45,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -61,6 +63,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -829,6 +832,7 @@ def dashboard_phase(
     time_limit: float,
     requests: int,
     think_seconds: float = 0.0,
+    reading: threading.Event | None = None,
 ) -> Phase:
     deadline = time.monotonic() + time_limit
     window = {"start": 0.0, "end": 0.0, "last": 0.0}
@@ -837,6 +841,8 @@ def dashboard_phase(
     def start_reading() -> None:
         window["start"] = time.monotonic()
         window["end"] = min(window["start"] + read_seconds, deadline)
+        if reading is not None:
+            reading.set()  # the submissions may start: the readers are all logged in
 
     logged_in = threading.Barrier(readers, action=start_reading, timeout=time_limit)
 
@@ -1121,6 +1127,12 @@ def main() -> int:
         help="mean time a reader looks at a page before the next (default 0: back to back)",
     )
     parser.add_argument(
+        "--together",
+        action="store_true",
+        help="send the submissions while the staff read the queue (make --read-seconds cover "
+        "them: submissions / rate)",
+    )
+    parser.add_argument(
         "--no-callbacks",
         action="store_true",
         help="the API's requests without a status callback (to compare with the black hole)",
@@ -1168,30 +1180,40 @@ def main() -> int:
                 warm_up(port, server_threads * 2)
                 # The API first: its cancels leave callbacks hanging on the black hole while
                 # the submissions and the readers run.
-                phases = [
-                    api_phase(
-                        port, engine, token, args.api_calls, args.time_limit, floor, callback_url
-                    ),
-                    submissions_phase(
-                        port,
-                        engine,
-                        args.submissions,
-                        args.time_limit,
-                        floor,
-                        sink,
-                        args.rate,
-                    ),
-                    dashboard_phase(
-                        port,
-                        url,
-                        staff_ids,
-                        args.readers,
-                        args.read_seconds,
-                        args.time_limit,
-                        args.requests,
-                        args.think_seconds,
-                    ),
-                ]
+                api = api_phase(
+                    port, engine, token, args.api_calls, args.time_limit, floor, callback_url
+                )
+                reading = threading.Event()
+                read_queue = functools.partial(
+                    dashboard_phase,
+                    port,
+                    url,
+                    staff_ids,
+                    args.readers,
+                    args.read_seconds,
+                    args.time_limit,
+                    args.requests,
+                    args.think_seconds,
+                )
+                submit = functools.partial(
+                    submissions_phase,
+                    port,
+                    engine,
+                    args.submissions,
+                    args.time_limit,
+                    floor,
+                    sink,
+                    args.rate,
+                )
+                if args.together:  # the submissions while the staff read the queue
+                    with ThreadPoolExecutor(1) as pool:
+                        readers = pool.submit(read_queue, reading)
+                        reading.wait(args.time_limit)
+                        submissions = submit()
+                        phases = [api, submissions, readers.result()]
+                else:
+                    submissions = submit()
+                    phases = [api, submissions, read_queue()]
             problems = server_problems(log)  # read once gunicorn has stopped: its exit too
             references_ok = references_without_gaps(engine)
             floor.measure()
