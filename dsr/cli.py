@@ -11,7 +11,7 @@ The command groups of other modules are registered lazily, one line each at the 
     main.add_lazy_command("worker", "dsr.worker.cli:worker_command", "Run the job workers.")
 
 (name, "module:attribute" of the click command, and its one-line help as `dsr --help` shows it;
-tests/test_cli.py checks that this line matches the command's own help). The commands defined
+tests/test_cli_start.py checks that this line matches the command's own help). The commands defined
 here import what they use inside their bodies.
 """
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DEMO_URL = "sqlite:///instance/demo-platform.sqlite3"
 """dsr.config's DEFAULTS["DEMO_PLATFORM_URL"], repeated so that the help costs no import of the
-settings (tests/test_cli.py checks they agree)."""
+settings (tests/test_cli_start.py checks they agree)."""
 REDACTED = "[redacted]"
 
 

@@ -127,7 +127,7 @@ class DeskGroup(click.Group):
 
     def add_lazy_command(self, name: str, target: str, short_help: str) -> None:
         """Name a command without importing it: `target` is "package.module:attribute" of the
-        click command, `short_help` the line `--help` shows for it (tests/test_cli.py checks
+        click command, `short_help` the line `--help` shows for it (tests/test_cli_start.py checks
         that it matches the command's own)."""
         self.lazy_commands[name] = LazyCommand(target, short_help)
 
