@@ -63,6 +63,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP) services
+	-$(BIN)/python bench/cli_start.py
 	-$(BIN)/python bench/seed.py
 	-$(BIN)/python bench/queue_page.py
 	-$(BIN)/python bench/access.py

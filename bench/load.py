@@ -1,21 +1,29 @@
 """Load the desk under gunicorn on loopback: concurrent public submissions, API calls with
 idempotency keys, and staff reading a 100,000-request queue, each against its raw-SQL floor.
 
-Usage: python bench/load.py [--submissions N] [--api-calls N] [--requests N] [--readers N]
-       [--read-seconds S] [--time-limit S] [--workers N] [--threads N] [--worker-class K]
+Usage: python bench/load.py [--submissions N] [--rate R] [--api-calls N] [--requests N]
+       [--readers N] [--read-seconds S] [--time-limit S] [--workers N] [--threads N]
+       [--worker-class K] [--job-workers N] [--no-callbacks]
 
 A scratch PostgreSQL store is created (dropped at the end, even on failure or SIGTERM), migrated
 with `dsr db upgrade`, and filled with `--requests` requests by bench/queue_page.py's bulk
 seeding (the year's reference counter carried past them), so that every phase works on a full
 store. gunicorn then serves `dsr.app:create_app()` on a free loopback port with the rate limits
-raised and the outbox delivering to an SMTP sink run by this script. Three phases follow:
+raised and the outbox delivering to an SMTP sink run by this script; when the desk has
+`dsr worker`, `--job-workers` of them run beside it with the same settings. Three phases follow:
 
-1. submissions: every client at once GETs the public form (CSRF token and cookie) and POSTs a
-   request for its own address; the store must then hold exactly one request per address;
-2. API: the calls share their Idempotency-Key in pairs fired together; each key must store one
-   request, answered 201 once and replayed (200, same reference) once;
+1. API: the calls share their Idempotency-Key in pairs fired together; each key must store one
+   request, answered 201 once and replayed (200, same reference) once. Each request names a
+   status callback on a local endpoint that accepts and never answers (allowed through
+   DSR_CALLBACK_ALLOWED_NETWORKS); the requests are then cancelled, so that every cancel's
+   callback hangs while the next phases run (`--no-callbacks` leaves them out, to compare);
+2. submissions: every client at once (or `--rate` per second, steadily) GETs the public form
+   (CSRF token and cookie) and POSTs a request for its own address; the store must then hold
+   exactly one request per address, and the SMTP sink one email per address: none is lost,
+   two is duplicated;
 3. dashboard: staff readers log in through the login page, then all read the queue (filters,
-   pages, searches) for `--read-seconds`; the floor is the page's two queries timed directly.
+   pages, searches) for `--read-seconds` (`--together`: while the submissions arrive; pausing
+   `--think-seconds` on each page); the floor is the page's four queries timed directly.
 
 Each phase is bounded in count and in time (`--time-limit`). Figures: throughput, p50, p95 and
 max latency (with every client at once, mostly time queued behind the server's threads), and
@@ -26,7 +34,11 @@ twice, an idempotent replay differs, an answer is a 5xx or missing, or the serve
 Workers: gthread, 2 x cores + 1 processes of 4 threads by default. Requests wait on PostgreSQL
 commits and, after a submission, on the SMTP hand-off: threads overlap those waits, processes
 give the rendering every core. On the 2-core box, `--worker-class sync` measured the same
-within the noise; the choice stays open to measurement.
+within the noise; the choice stays open to measurement. Fewer processes did better for the
+submissions on that box, busy with other work (300 at once: 5 x 4 threads 17 per second, 2 x 2
+25, 3 x 4 27, 2 x 8 32): each submission holds the year's reference counter and the audit
+chain's head from its first write to its commit, and the more threads compete for the cores,
+the longer the holder takes to commit.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -50,6 +63,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +72,7 @@ from urllib.parse import urlencode
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from queue_page import NOW, fill, percentile, query_of, request_rows, varied_queries
+from queue_page import NOW, fill, page_queries, percentile, query_of, request_rows, varied_queries
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -66,7 +80,6 @@ from dsr import db
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.accounts.service import hash_password
 from dsr.api.models import ApiToken
-from dsr.dashboard.queue import queue_page, status_counts
 from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.requests.models import DataRequest, ReferenceCounter, next_reference
 from dsr.requests.workflow import RequestType
@@ -82,6 +95,8 @@ READER_PREFIX = "load-reader-"
 READER_PASSWORD = "a long password for the load bench"  # noqa: S105
 RAISED_LIMIT = "1000000/minute"
 START_SECONDS = 90.0
+MAIL_WAIT_SECONDS = 60.0
+"""How long the verification emails may take to reach the sink after the last answer."""
 CSRF_FIELD = re.compile(rb'name="csrf_token" value="([^"]+)"')
 API_TYPES = [
     RequestType.ACCESS,
@@ -174,15 +189,22 @@ class Outcome:
 
 
 def run_clients(
-    count: int, client: Callable[[int, Outcome], None], time_limit: float
+    count: int,
+    client: Callable[[int, Outcome], None],
+    time_limit: float,
+    rate: float | None = None,
 ) -> tuple[list[Outcome], int, float]:
-    """Start `count` clients together; return their outcomes, how many had not finished when
-    the time limit ran out, and the wall time. A client's exception is its outcome's error."""
+    """Start `count` clients together (or, with `rate`, one every 1/rate seconds: arrivals at a
+    steady rate, whatever the answers' speed); return their outcomes, how many had not finished
+    when the time limit ran out, and the wall time. A client's exception is its outcome's error."""
     outcomes = [Outcome() for _ in range(count)]
     gate = threading.Event()
+    begin = {"at": 0.0}
 
     def run(index: int) -> None:
         gate.wait()
+        if rate:
+            time.sleep(max(0.0, begin["at"] + index / rate - time.monotonic()))
         try:
             client(index, outcomes[index])
         except Exception as error:  # a client's failure is a figure, not the bench's end
@@ -191,7 +213,7 @@ def run_clients(
     threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(count)]
     for thread in threads:
         thread.start()
-    started = time.monotonic()
+    started = begin["at"] = time.monotonic()
     gate.set()
     deadline = started + time_limit
     for thread in threads:
@@ -212,16 +234,56 @@ def free_port() -> int:
 
 
 class SinkHandler:
-    """Accept every message and count it: the outbox has somewhere real to deliver."""
+    """Accept every message and count it per recipient: the outbox has somewhere real to
+    deliver, and the bench can tell a submission whose email never came (lost) or came twice."""
 
     def __init__(self) -> None:
         self.received = 0
-        self.lock = threading.Lock()
+        self.per_recipient: Counter[str] = Counter()
+        self.arrived = threading.Condition()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        with self.lock:
+        with self.arrived:
             self.received += 1
+            self.per_recipient.update(address.lower() for address in envelope.rcpt_tos)
+            self.arrived.notify_all()
         return "250 Message accepted"
+
+    def wait_for(self, addresses: set[str], timeout: float) -> set[str]:
+        """Wait until each of `addresses` received a message or `timeout` passes; return those
+        still waiting (the deliveries run after the answers, on the server's threads)."""
+        with self.arrived:
+            self.arrived.wait_for(lambda: addresses <= self.per_recipient.keys(), timeout)
+            return addresses - self.per_recipient.keys()
+
+    def twice(self, addresses: set[str]) -> int:
+        with self.arrived:
+            return sum(1 for address in addresses if self.per_recipient[address] > 1)
+
+
+class BlackHole:
+    """A callback endpoint that accepts connections and never answers: the status callbacks of
+    the API's requests go there, and nothing else may slow down because of it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server((HOST, 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.accepted = 0
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.listener.accept()
+                self.accepted += 1
+                self.held.append(connection)  # kept open, never read, never answered
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
 
 
 @contextmanager
@@ -268,6 +330,7 @@ def server_environment(url: str, smtp_port: int, *, deliver: bool) -> dict[str, 
             "DSR_SMTP_HOST": HOST,
             "DSR_SMTP_PORT": str(smtp_port),
             "DSR_DELIVER_AFTER_COMMIT": "true" if deliver else "false",
+            "DSR_CALLBACK_ALLOWED_NETWORKS": f"{HOST}/32",  # the black hole's loopback
         }
     )
     return environment
@@ -329,6 +392,54 @@ def gunicorn(
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+def has_worker_command(environment: dict[str, str]) -> bool:
+    """Tell whether this desk has `dsr worker` (the job workers that deliver the emails and
+    callbacks instead of the web process's threads)."""
+    answer = subprocess.run(  # noqa: S603
+        [*dsr_command(), "worker", "--help"],
+        env=environment,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=False,
+    )
+    return answer.returncode == 0
+
+
+@contextmanager
+def job_workers(environment: dict[str, str], folder: Path, count: int) -> Iterator[int]:
+    """Run `count` `dsr worker` processes beside gunicorn, with the same settings, when the
+    command exists; yield how many run (0 without it: the web process's threads deliver)."""
+    if count <= 0 or not has_worker_command(environment):
+        yield 0
+        return
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for number in range(count):
+            with (folder / f"worker-{number}.log").open("wb") as output:
+                processes.append(
+                    subprocess.Popen(  # noqa: S603
+                        [*dsr_command(), "worker"],
+                        cwd=PROJECT_ROOT,
+                        env=environment,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        yield count
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:
@@ -499,7 +610,13 @@ def count_errors(outcomes: list[Outcome]) -> tuple[int, int, Counter[str]]:
 
 
 def submissions_phase(
-    port: int, engine: Engine, count: int, time_limit: float, floor: Floor
+    port: int,
+    engine: Engine,
+    count: int,
+    time_limit: float,
+    floor: Floor,
+    sink: SinkHandler,
+    rate: float | None,
 ) -> Phase:
     kinds = list(RequestType)
     deadline = time.monotonic() + time_limit
@@ -528,8 +645,9 @@ def submissions_phase(
         if not outcome.ok and outcome.error is None:
             outcome.error = f"POST answered {sent.status}"
 
-    print(f"\nsubmissions: {count} clients at once, each GET form then POST", flush=True)
-    outcomes, unfinished, wall = run_clients(count, submit, time_limit)
+    arrivals = f"arriving at {rate:.0f} per second" if rate else "at once"
+    print(f"\nsubmissions: {count} clients {arrivals}, each GET form then POST", flush=True)
+    outcomes, unfinished, wall = run_clients(count, submit, time_limit, rate)
     server_errors, failed, reasons = count_errors(outcomes)
     emails = [f"{WEB_PREFIX}{n:05d}@example.org" for n in range(count)]
     expected = {email for email, outcome in zip(emails, outcomes, strict=True) if outcome.ok}
@@ -537,6 +655,8 @@ def submissions_phase(
         email for email, outcome in zip(emails, outcomes, strict=True) if not outcome.answered
     }
     stored = check_store(engine, WEB_PREFIX, expected, unanswered)
+    no_mail = sink.wait_for(expected, MAIL_WAIT_SECONDS)
+    two_mails = sink.twice(expected)
     posts = [value for outcome in outcomes for value in outcome.seconds]
     both = [outcome.data["both"] for outcome in outcomes if "both" in outcome.data]
     done = sum(outcome.ok for outcome in outcomes)
@@ -547,6 +667,10 @@ def submissions_phase(
         f"  store: {stored.stored} requests for {count} addresses, lost {stored.lost}, "
         f"stored twice {stored.duplicated}; mails queued {stored.mails_queued}, "
         f"sent {stored.mails_sent}"
+    )
+    print(
+        f"  SMTP sink: {len(expected) - len(no_mail)} of {len(expected)} accepted addresses got "
+        f"their email, {len(no_mail)} none (lost), {two_mails} two or more (duplicated)"
     )
     floor.compare(done / wall if wall else 0.0, posts)
     if reasons:
@@ -564,12 +688,19 @@ def submissions_phase(
             "all answered": failed == 0 and unfinished == 0,
             "exactly once": stored.exactly_once,
             "one email each": stored.mails_queued == stored.stored,
+            "every email arrived once": not no_mail and two_mails == 0,
         },
     )
 
 
 def api_phase(
-    port: int, engine: Engine, token: str, calls: int, time_limit: float, floor: Floor
+    port: int,
+    engine: Engine,
+    token: str,
+    calls: int,
+    time_limit: float,
+    floor: Floor,
+    callback_url: str | None,
 ) -> Phase:
     keys = calls // 2
     deadline = time.monotonic() + time_limit
@@ -582,6 +713,8 @@ def api_phase(
             "subject_identities": {"email": f"{API_PREFIX}{key:05d}@example.org"},
             "language": "fr",
         }
+        if callback_url is not None:
+            body["status_callback_urls"] = [callback_url]
         visitor = Visitor(port, deadline)
         pairs[key].wait()  # both calls of a key leave together, to race for it
         answer = visitor.call(
@@ -605,6 +738,8 @@ def api_phase(
             outcome.error = f"answered {answer.status}"
 
     print(f"\nAPI: {calls} calls at once, {keys} Idempotency-Keys each sent twice together")
+    if callback_url is not None:
+        print("  each with a status callback to an endpoint that never answers")
     outcomes, unfinished, wall = run_clients(keys * 2, call, time_limit)
     server_errors, failed, reasons = count_errors(outcomes)
     created = replayed = mismatched = 0
@@ -641,6 +776,7 @@ def api_phase(
     floor.compare(done / wall if wall else 0.0, seconds)
     if reasons:
         print(f"  client errors: {dict(reasons)}")
+    cancel_errors = cancel_api_requests(port, token, outcomes[:keys], time_limit)
     return Phase(
         "API",
         keys * 2,
@@ -655,8 +791,36 @@ def api_phase(
             "exactly once": stored.exactly_once,
             "replays the same": mismatched == 0,
             "one email each": stored.mails_queued == stored.stored,
+            "cancels answered": cancel_errors == 0,
         },
     )
+
+
+def cancel_api_requests(port: int, token: str, outcomes: list[Outcome], time_limit: float) -> int:
+    """Cancel the API's requests (DELETE), one call each: every status change queues a callback
+    to the endpoint that never answers, so the phases that follow run while the server's
+    callback deliveries hang. Return how many cancels were not answered 2xx."""
+    references = [outcome.data["reference"] for outcome in outcomes if outcome.data]
+    deadline = time.monotonic() + time_limit
+
+    def cancel(index: int, outcome: Outcome) -> None:
+        answer = Visitor(port, deadline).call(
+            "DELETE",
+            f"/api/v1/requests/{references[index]}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        outcome.statuses.append(answer.status)
+        outcome.seconds.append(answer.seconds)
+        outcome.ok = 200 <= answer.status < 300
+        if not outcome.ok:
+            outcome.error = f"DELETE answered {answer.status}"
+
+    outcomes_of_cancels, unfinished, wall = run_clients(len(references), cancel, time_limit)
+    seconds = [value for outcome in outcomes_of_cancels for value in outcome.seconds]
+    errors = sum(not outcome.ok for outcome in outcomes_of_cancels) + unfinished
+    print(f"  {len(references)} requests cancelled in {wall:.1f} s, {errors} not answered 2xx")
+    print(latency_line("DELETE /api/v1/requests/R", seconds))
+    return errors
 
 
 def dashboard_phase(
@@ -667,6 +831,8 @@ def dashboard_phase(
     read_seconds: float,
     time_limit: float,
     requests: int,
+    think_seconds: float = 0.0,
+    reading: threading.Event | None = None,
 ) -> Phase:
     deadline = time.monotonic() + time_limit
     window = {"start": 0.0, "end": 0.0, "last": 0.0}
@@ -675,6 +841,8 @@ def dashboard_phase(
     def start_reading() -> None:
         window["start"] = time.monotonic()
         window["end"] = min(window["start"] + read_seconds, deadline)
+        if reading is not None:
+            reading.set()  # the submissions may start: the readers are all logged in
 
     logged_in = threading.Barrier(readers, action=start_reading, timeout=time_limit)
 
@@ -723,11 +891,16 @@ def dashboard_phase(
             if page.status != 200:
                 outcome.error = f"queue answered {page.status}"
                 return
+            if think_seconds:  # a person reads the page before the next click
+                time.sleep(rng.uniform(0.5, 1.5) * think_seconds)
         window["last"] = max(window["last"], time.monotonic())
         outcome.data["searches"] = searches
         outcome.ok = True
 
-    print(f"\ndashboard: {readers} staff log in, then read the queue for {read_seconds:.0f} s")
+    pace = f", {think_seconds:.1f} s per page read" if think_seconds else ", back to back"
+    print(
+        f"\ndashboard: {readers} staff log in, then read the queue for {read_seconds:.0f} s{pace}"
+    )
     outcomes, unfinished, wall = run_clients(readers, read, time_limit)
     server_errors, failed, reasons = count_errors(outcomes)
     pages = [value for outcome in outcomes for value in outcome.seconds]
@@ -741,7 +914,7 @@ def dashboard_phase(
     floor_ms, floor_rate = queue_floor(url, staff_ids, readers, min(read_seconds, 10.0))
     print(
         f"  SQL floor alone            p50 {percentile(floor_ms, 0.5):7.1f} ms   "
-        f"p95 {percentile(floor_ms, 0.95):7.1f} ms   (the page's two queries, one at a time)"
+        f"p95 {percentile(floor_ms, 0.95):7.1f} ms   (the page's four queries, one at a time)"
     )
     print(
         f"  SQL floor, {readers} threads      {floor_rate:7.1f} pages/s   (the same, concurrently)"
@@ -773,8 +946,9 @@ def dashboard_phase(
 def queue_floor(
     url: str, staff_ids: list[int], threads: int, seconds: float
 ) -> tuple[list[float], float]:
-    """Time the queue page's two queries directly: 300 alone (milliseconds), then how many
-    pages' worth `threads` connections run in `seconds`."""
+    """Time the queue page's queries directly (`page_queries`: the reader, the rows, the counts,
+    the staff): 300 alone (milliseconds), then how many pages' worth `threads` connections run
+    in `seconds`."""
     engine = create_engine(make_url(url), pool_size=threads, max_overflow=0)
     rng = random.Random(7)
     pick = varied_queries(staff_ids, rng)
@@ -784,8 +958,7 @@ def queue_floor(
             query = query_of(pick())
             with db.open_session(engine) as session:
                 started = time.perf_counter()
-                queue_page(db_session=session, query=query, now=NOW)
-                status_counts(db_session=session)
+                page_queries(session, query, staff_ids[0])
                 alone.append((time.perf_counter() - started) * 1000)
         done = Counter[int]()
         ends = time.monotonic() + seconds
@@ -794,8 +967,7 @@ def queue_floor(
             local = varied_queries(staff_ids, random.Random(100 + index))
             while time.monotonic() < ends:
                 with db.open_session(engine) as session:
-                    queue_page(db_session=session, query=query_of(local()), now=NOW)
-                    status_counts(db_session=session)
+                    page_queries(session, query_of(local()), staff_ids[0])
                 done[index] += 1
 
         _, _, wall = run_clients(threads, loop, seconds + 30)
@@ -937,6 +1109,35 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread")
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="submissions arriving per second, steadily (default: every client at once)",
+    )
+    parser.add_argument(
+        "--job-workers",
+        type=int,
+        default=cores,
+        help="`dsr worker` processes beside gunicorn, when the command exists",
+    )
+    parser.add_argument(
+        "--think-seconds",
+        type=float,
+        default=0.0,
+        help="mean time a reader looks at a page before the next (default 0: back to back)",
+    )
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="send the submissions while the staff read the queue (make --read-seconds cover "
+        "them: submissions / rate)",
+    )
+    parser.add_argument(
+        "--no-callbacks",
+        action="store_true",
+        help="the API's requests without a status callback (to compare with the black hole)",
+    )
+    parser.add_argument(
         "--queue-mail-only",
         action="store_true",
         help="do not send emails right after each commit (DSR_DELIVER_AFTER_COMMIT=false)",
@@ -947,10 +1148,13 @@ def main() -> int:
         f"{cores} cores; store: PostgreSQL; {load_average()}"
     )
     began = time.monotonic()
+    hole = BlackHole()
+    callback_url = None if args.no_callbacks else f"http://{HOST}:{hole.port}/status"
     with (
         scratch_store() as url,
         smtp_sink() as (smtp_port, sink),
         tempfile.TemporaryDirectory(prefix="dsr_bench_load_") as folder,
+        contextlib.closing(hole),
     ):
         environment = server_environment(url, smtp_port, deliver=not args.queue_mail_only)
         subprocess.run(  # noqa: S603
@@ -964,26 +1168,62 @@ def main() -> int:
         floor = Floor(url, server_threads, args.submissions)
         engine = db.make_engine(url)
         try:
-            with gunicorn(environment, Path(folder), args) as (port, log):
+            with (
+                gunicorn(environment, Path(folder), args) as (port, log),
+                job_workers(environment, Path(folder), args.job_workers) as workers,
+            ):
+                print(
+                    f"job workers: {workers} `dsr worker` processes"
+                    if workers
+                    else "job workers: none (no `dsr worker`): the web processes' threads deliver"
+                )
                 warm_up(port, server_threads * 2)
-                phases = [
-                    submissions_phase(port, engine, args.submissions, args.time_limit, floor),
-                    api_phase(port, engine, token, args.api_calls, args.time_limit, floor),
-                    dashboard_phase(
-                        port,
-                        url,
-                        staff_ids,
-                        args.readers,
-                        args.read_seconds,
-                        args.time_limit,
-                        args.requests,
-                    ),
-                ]
+                # The API first: its cancels leave callbacks hanging on the black hole while
+                # the submissions and the readers run.
+                api = api_phase(
+                    port, engine, token, args.api_calls, args.time_limit, floor, callback_url
+                )
+                reading = threading.Event()
+                read_queue = functools.partial(
+                    dashboard_phase,
+                    port,
+                    url,
+                    staff_ids,
+                    args.readers,
+                    args.read_seconds,
+                    args.time_limit,
+                    args.requests,
+                    args.think_seconds,
+                )
+                submit = functools.partial(
+                    submissions_phase,
+                    port,
+                    engine,
+                    args.submissions,
+                    args.time_limit,
+                    floor,
+                    sink,
+                    args.rate,
+                )
+                if args.together:  # the submissions while the staff read the queue
+                    with ThreadPoolExecutor(1) as pool:
+                        readers = pool.submit(read_queue, reading)
+                        reading.wait(args.time_limit)
+                        submissions = submit()
+                        phases = [api, submissions, readers.result()]
+                else:
+                    submissions = submit()
+                    phases = [api, submissions, read_queue()]
             problems = server_problems(log)  # read once gunicorn has stopped: its exit too
             references_ok = references_without_gaps(engine)
             floor.measure()
         finally:
             engine.dispose()
+        print(
+            f"\ncallback endpoint that never answers: {hole.accepted} connections held"
+            if callback_url
+            else "\nno status callbacks (--no-callbacks)"
+        )
         passed = summary(phases, floor, references_ok, sink.received)
         if problems:
             print(f"\nthe server logged {len(problems)} errors; the first ones:")

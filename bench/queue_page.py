@@ -4,13 +4,16 @@ Usage: python bench/queue_page.py [--requests N] [--samples N] [--engine sqlite|
 (Not `queue.py`: run as a script, that name would hide the standard library's `queue` module.)
 Each engine gets a scratch store (a temporary SQLite file; a PostgreSQL database on the local
 server, dropped after), migrated, then filled with one bulk insert. The page is fetched through
-Flask's test client by a logged-in DPO with the filters varied; the floor is the same two SQL
-queries (the page's rows and the counts per status) run alone. Target: p95 < 50 ms.
+Flask's test client by a logged-in DPO with the filters varied; the floor is the SQL the page
+needs, run alone on a session of its own: the reader's account (the login check), the page's
+rows, the counts per status and the staff it can filter on (`page_queries`). Targets: p95 < 50 ms
+and within 1.5x the floor's p95.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import tempfile
@@ -31,12 +34,14 @@ from dsr.accounts.access import LOGIN_AT_KEY, SEEN_KEY
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.app import create_app
 from dsr.dashboard.queue import QueueQuery, query_from_args, queue_page, status_counts
+from dsr.requests.assignment import assignable_staff
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, RequestState, RequestType, Status
 
 TARGET_MS = 50.0
+TARGET_RATIO = 1.5
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-SCRATCH_DATABASE = "dsr_bench_queue"
+SCRATCH_DATABASE = f"dsr_bench_queue_{os.getpid()}"  # other runs may share the server
 BATCH = 5_000
 NOW = datetime.now(UTC)
 PARIS = ZoneInfo("Europe/Paris")
@@ -130,7 +135,12 @@ def fill(url: str, count: int, rng: random.Random) -> tuple[int, list[int]]:
                 connection.execute(insert(table), batch)
         with engine.connect() as connection:
             if engine.dialect.name == "postgresql":
-                connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+                # VACUUM as autovacuum does after so many inserts (within a minute: the bench
+                # would otherwise measure before or after it by chance); index-only scans need
+                # the visibility map it writes.
+                connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                    text("VACUUM ANALYZE")
+                )
             else:
                 connection.execute(text("ANALYZE"))
         return staff_ids[0], staff_ids
@@ -173,6 +183,14 @@ def query_of(args: dict[str, str]) -> QueueQuery:
     return query_from_args(args, None)
 
 
+def page_queries(session: Any, query: QueueQuery, reader_id: int) -> None:
+    """Run the SQL the queue page needs, and only it: the floor the page is compared with."""
+    session.get(StaffUser, reader_id)
+    queue_page(db_session=session, query=query, now=NOW)
+    status_counts(db_session=session)
+    assignable_staff(db_session=session)
+
+
 def bench(engine_name: str, count: int, samples: int) -> bool:
     rng = random.Random(5)
     with scratch_store(engine_name) as url:
@@ -201,13 +219,21 @@ def bench(engine_name: str, count: int, samples: int) -> bool:
             pick = varied_queries(staff_ids, rng)
             for _ in range(10):  # warm the caches and the templates
                 client.get("/dashboard/", query_string=pick())
+            engine = db.get_engine(app)
             page_ms: list[float] = []
+            floor_ms: list[float] = []
             for _ in range(samples):
+                # The page and its floor in turn, with the same filters: a busy machine slows
+                # both alike instead of whichever ran during the busy spell.
                 args = pick()
                 started = time.perf_counter()
                 response = client.get("/dashboard/", query_string=args)
                 page_ms.append((time.perf_counter() - started) * 1000)
                 assert response.status_code == 200, (args, response.status_code)
+                with db.open_session(engine) as session:
+                    started = time.perf_counter()
+                    page_queries(session, query_of(args), dpo_id)
+                    floor_ms.append((time.perf_counter() - started) * 1000)
             search_ms: list[float] = []
             for _ in range(max(samples // 10, 5)):
                 term = rng.choice(
@@ -218,15 +244,6 @@ def bench(engine_name: str, count: int, samples: int) -> bool:
                 response = client.get("/dashboard/", query_string={"search": "1"})
                 search_ms.append((time.perf_counter() - started) * 1000)
                 assert response.status_code == 200
-            floor_ms: list[float] = []
-            engine = db.get_engine(app)
-            for _ in range(samples):
-                query = query_of(pick())
-                with db.open_session(engine) as session:
-                    started = time.perf_counter()
-                    queue_page(db_session=session, query=query, now=NOW)
-                    status_counts(db_session=session)
-                    floor_ms.append((time.perf_counter() - started) * 1000)
         finally:
             db.get_engine(app).dispose()
     p95 = percentile(page_ms, 0.95)
@@ -235,13 +252,18 @@ def bench(engine_name: str, count: int, samples: int) -> bool:
         f"  search page  p50 {percentile(search_ms, 0.5):6.1f} ms   "
         f"p95 {percentile(search_ms, 0.95):6.1f} ms"
     )
+    floor_p95 = percentile(floor_ms, 0.95)
     print(
         f"  SQL floor    p50 {percentile(floor_ms, 0.5):6.1f} ms   "
-        f"p95 {percentile(floor_ms, 0.95):6.1f} ms   (the two queries alone)"
+        f"p95 {floor_p95:6.1f} ms   (the page's four queries alone)"
     )
     print(f"  mean page {statistics.fmean(page_ms):.1f} ms over {samples} fetches")
-    met = p95 < TARGET_MS
-    print(f"  target p95 < {TARGET_MS:.0f} ms: {'met' if met else 'MISSED'}")
+    ratio = p95 / floor_p95
+    met = p95 < TARGET_MS and ratio <= TARGET_RATIO
+    print(
+        f"  target p95 < {TARGET_MS:.0f} ms and within {TARGET_RATIO}x the floor "
+        f"(p95 {ratio:.2f}x): {'met' if met else 'MISSED'}"
+    )
     return met
 
 

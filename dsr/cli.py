@@ -3,6 +3,16 @@
 Exit codes: 0 success, 1 a problem the output explains (invalid map, unreachable system),
 2 a usage error (click's own). Every command runs in an application context carrying the one
 settings object (`dsr.commands`), where the desk's map and systems come from (`dsr.datamap`).
+
+Start fast: importing this module imports click and nothing heavy (no Flask, SQLAlchemy, map or
+password hasher), so that `dsr --help` answers at once and a command spends its time on its work.
+The command groups of other modules are registered lazily, one line each at the end of this file:
+
+    main.add_lazy_command("worker", "dsr.worker.cli:worker_command", "Run the job workers.")
+
+(name, "module:attribute" of the click command, and its one-line help as `dsr --help` shows it;
+tests/test_cli_start.py checks that this line matches the command's own help). The commands defined
+here import what they use inside their bodies.
 """
 
 from __future__ import annotations
@@ -14,41 +24,29 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from dsr.accounts.cli import staff_group
-from dsr.api.cli import api_group
-from dsr.commands import DeskGroup, command_info, command_settings
-from dsr.config import DEFAULTS, current_settings
-from dsr.datamap import DEFAULT_MAP_PATH, desk_map, map_path, open_systems
-from dsr.execution.cli import request_group
-from dsr.execution.cli_plan import request_plan_command
-from dsr.outbox.cli import outbox_group
-from dsr.retention.cli import retention_group
-from dsr.scheduler.cli import scheduler_group
-from dsr.store_cli import audit_group, database_url_option, db_group, db_upgrade
-from inventory.kept import withdrawal_warnings
-from inventory.loader import MapError
-from inventory.locator import (
-    CategoryRow,
-    SubjectLocation,
-    UnknownIdentity,
-    category_counts,
-    iter_category_rows,
-    locate_subject,
-)
-from inventory.model import Category, DataMap
-from inventory.recipients import coverage_warnings
-from inventory.systems import Systems, SystemUnavailable
+from dsr.commands import DeskGroup, command_info, command_settings, database_url_option
 
-DEFAULT_DEMO_URL = DEFAULTS["DEMO_PLATFORM_URL"]
+if TYPE_CHECKING:
+    from inventory.locator import CategoryRow, SubjectLocation
+    from inventory.model import Category, DataMap
+    from inventory.systems import Systems
+
+DEFAULT_DEMO_URL = "sqlite:///instance/demo-platform.sqlite3"
+"""dsr.config's DEFAULTS["DEMO_PLATFORM_URL"], repeated so that the help costs no import of the
+settings (tests/test_cli_start.py checks they agree)."""
 REDACTED = "[redacted]"
 
 
 def _load_map() -> DataMap:
     """Return the desk's map, or print its problems and exit 1."""
+    from dsr.config import current_settings
+    from dsr.datamap import desk_map
+    from inventory.loader import MapError
+
     try:
         return desk_map(current_settings().values)
     except MapError as exc:
@@ -60,12 +58,18 @@ def _load_map() -> DataMap:
 
 @contextmanager
 def _systems(data_map: DataMap) -> Iterator[Systems]:
+    from dsr.config import current_settings
+    from dsr.datamap import open_systems
+
     with open_systems(current_settings().values, data_map).opened() as systems:
         yield systems
 
 
 def _shown_map_path() -> Path:
     """The map's path as the user gave it; the default one relative to the working folder."""
+    from dsr.config import current_settings
+    from dsr.datamap import DEFAULT_MAP_PATH, map_path
+
     path = map_path(current_settings().values)
     if path == DEFAULT_MAP_PATH and path.is_relative_to(Path.cwd()):
         return path.relative_to(Path.cwd())
@@ -100,6 +104,9 @@ def map_check(live: bool) -> None:
     """Validate the map; with --live, report what is missing or unmapped in the databases.
     Warnings (kept data that nothing takes out of use, what a recipient received that the map may
     not say) do not change the exit status."""
+    from inventory.kept import withdrawal_warnings
+    from inventory.recipients import coverage_warnings
+
     data_map = _load_map()
     for warning in [*withdrawal_warnings(data_map), *coverage_warnings(data_map)]:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
@@ -111,6 +118,8 @@ def map_check(live: bool) -> None:
     if not live:
         click.echo(summary)
         return
+    from dsr.config import current_settings
+    from dsr.datamap import map_path
     from inventory.indexes import index_warnings
     from inventory.live import Severity, check_live
     from inventory.loader import map_positions
@@ -183,6 +192,9 @@ def subject_group() -> None:
 @click.option("--summary", is_flag=True, help="Print only the number of rows per category.")
 def subject_find(value: str, identity: str, as_json: bool, summary: bool) -> None:
     """Print every row of the person known by VALUE, per category and system."""
+    from inventory.locator import UnknownIdentity, locate_subject
+    from inventory.systems import SystemUnavailable
+
     data_map = _load_map()
     with _systems(data_map) as systems:
         try:
@@ -201,6 +213,8 @@ def subject_find(value: str, identity: str, as_json: bool, summary: bool) -> Non
 def _print_subject(
     data_map: DataMap, systems: Systems, location: SubjectLocation, *, summary: bool
 ) -> None:
+    from inventory.locator import category_counts, iter_category_rows
+
     for flag in location.flags:
         click.secho(f"warning: [{flag.system}.{flag.table}] {flag.message}", fg="yellow")
     counts = category_counts(data_map, location)
@@ -257,6 +271,8 @@ def _json_value(value: Any) -> Any:
 
 
 def _subject_json(data_map: DataMap, systems: Systems, location: SubjectLocation) -> dict[str, Any]:
+    from inventory.locator import category_counts, iter_category_rows
+
     categories: dict[str, list[dict[str, Any]]] = {}
     for cat_id in category_counts(data_map, location):
         category = data_map.categories[cat_id]
@@ -354,6 +370,7 @@ def demo_run(
     """Migrate the store, then serve the desk in demo mode with a local mailbox; Ctrl-C stops."""
     from dsr.config import default_instance_path
     from dsr.demo.run import serve_demo
+    from dsr.store_cli import db_upgrade
 
     ctx.invoke(db_upgrade, database_url=database_url)
     try:
@@ -371,12 +388,24 @@ def demo_run(
         raise SystemExit(1) from None
 
 
-main.add_command(db_group)
-main.add_command(audit_group)
-main.add_command(api_group)
-main.add_command(outbox_group)
-main.add_command(staff_group)
-request_group.add_command(request_plan_command)
-main.add_command(request_group)
-main.add_command(scheduler_group)
-main.add_command(retention_group)
+# --- the commands of other modules, imported when used -----------------------------------------
+
+main.add_lazy_command("db", "dsr.store_cli:db_group", "Create and migrate the tool's own database.")
+main.add_lazy_command("audit", "dsr.store_cli:audit_group", "Check the audit log of the requests.")
+main.add_lazy_command("api", "dsr.api.cli:api_group", "Manage the JSON API's clients.")
+main.add_lazy_command("outbox", "dsr.outbox.cli:outbox_group", "Deliver the outgoing emails.")
+main.add_lazy_command(
+    "staff", "dsr.accounts.cli:staff_group", "Manage the staff accounts of the dashboard."
+)
+main.add_lazy_command(
+    "request", "dsr.execution.cli:request_group", "Carry out requests and manage their reports."
+)
+main.add_lazy_command(
+    "scheduler",
+    "dsr.scheduler.cli:scheduler_group",
+    "Run the scheduled jobs (mail, callbacks, deadlines, expiry, purges, minimisation) until "
+    "stopped; a second scheduler waits until the first one stops.",
+)
+main.add_lazy_command(
+    "retention", "dsr.retention.cli:retention_group", "Apply the data map's retention periods."
+)

@@ -5,19 +5,27 @@ starts, and an application context built from it, in which each command runs.
 inside that context and read the settings with `config.current_settings()`. The application is
 a light one (no store, blueprint or extension) so that a command starts as fast as before; a
 command that needs the store opens its own engine.
+
+A group can also name commands it imports only when one of them is run or its own help is asked
+for (`add_lazy_command`): `dsr --help` then lists them from their stored one-line help, and
+nothing of Flask, SQLAlchemy or the map is imported before a command needs it.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from flask import Flask
 
-from dsr.config import SETTINGS_KEY, Settings
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from dsr.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +41,8 @@ class CommandInfo:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from dsr.config import Settings
+
             self._settings = Settings.from_process()
         return self._settings
 
@@ -44,6 +54,10 @@ class CommandInfo:
     def app(self) -> Flask:
         """Return the application the commands run under, carrying the settings."""
         if self._app is None:
+            from flask import Flask
+
+            from dsr.config import SETTINGS_KEY
+
             app = Flask("dsr", instance_path=str(self.settings.instance_path))
             app.config.from_mapping(self.settings.values)
             app.extensions[SETTINGS_KEY] = self.settings
@@ -62,6 +76,17 @@ def command_settings() -> Settings:
     return command_info().settings
 
 
+def database_url_option(function: F) -> F:
+    """Add --database-url, defaulting to the settings' store (DSR_DATABASE_URL, else the
+    application's SQLite file)."""
+    return click.option(
+        "--database-url",
+        default=lambda: command_settings().database_url,
+        show_default="instance/dsr.sqlite3",
+        help="The tool's own database (env DSR_DATABASE_URL).",
+    )(function)
+
+
 def in_app_context(function: F) -> F:
     """Run a command inside the application context of the invocation's settings."""
 
@@ -74,10 +99,64 @@ def in_app_context(function: F) -> F:
     return functools.update_wrapper(run, function)  # type: ignore[return-value]
 
 
+@dataclass(frozen=True, slots=True)
+class LazyCommand:
+    """A command known by where it lives ("package.module:attribute") and its one-line help, so
+    that listing it costs no import."""
+
+    target: str
+    short_help: str
+
+    def load(self) -> click.Command:
+        module_name, _, attribute = self.target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.target} is not a click command")
+        return command
+
+
 class DeskGroup(click.Group):
     """A group of `dsr` commands: each command runs in the application context
     (`in_app_context`), subgroups are DeskGroups, and the group works as well when invoked on
-    its own (as the tests do) as under `dsr`."""
+    its own (as the tests do) as under `dsr`. Commands added with `add_lazy_command` are
+    imported on first use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands: dict[str, LazyCommand] = {}
+
+    def add_lazy_command(self, name: str, target: str, short_help: str) -> None:
+        """Name a command without importing it: `target` is "package.module:attribute" of the
+        click command, `short_help` the line `--help` shows for it (tests/test_cli_start.py checks
+        that it matches the command's own)."""
+        self.lazy_commands[name] = LazyCommand(target, short_help)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in self.lazy_commands:
+            command = self.lazy_commands[cmd_name].load()
+            self.add_command(command, cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands as click does, the lazy ones from their stored help (unloaded)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows: list[tuple[str, str]] = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is None:
+                listed = click.Command(name, help=self.lazy_commands[name].short_help)
+                rows.append((name, listed.get_short_help_str(limit)))
+            elif not loaded.hidden:
+                rows.append((name, loaded.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def make_context(
         self,

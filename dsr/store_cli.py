@@ -6,10 +6,10 @@ DSR_DATABASE_URL), else the SQLite file the application uses, `instance/dsr.sqli
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn
 
 import click
 from alembic import command
@@ -17,20 +17,8 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import db, store_models
-from dsr.commands import DeskGroup, command_settings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def database_url_option(function: F) -> F:
-    """Add --database-url, defaulting to the settings' store (DSR_DATABASE_URL, else the
-    application's SQLite file)."""
-    return click.option(
-        "--database-url",
-        default=lambda: command_settings().database_url,
-        show_default="instance/dsr.sqlite3",
-        help="The tool's own database (env DSR_DATABASE_URL).",
-    )(function)
+from dsr.commands import DeskGroup
+from dsr.commands import database_url_option as database_url_option  # re-exported: commands use it
 
 
 def _shown(url: str) -> str:

@@ -10,6 +10,7 @@ anyone could set on an account.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +30,13 @@ PASSWORD_MAX = 256
 password_hasher = PasswordHasher()
 """argon2id with argon2-cffi's defaults (RFC 9106's second recommendation)."""
 
-_DUMMY_HASH = password_hasher.hash("a password that no account has")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Return the hash checked when no account matches, so that an unknown address costs the
+    same hash verification as a known one; made on the first login check, not at import (it
+    would add a hash's time to every `dsr` command and every worker's start)."""
+    return password_hasher.hash("a password that no account has")
 
 
 class AccountError(Exception):
@@ -74,8 +81,9 @@ def hash_password(password: str) -> str:
 
 
 def _password_matches(stored: str | None, password: str) -> bool:
+    dummy = _dummy_hash()  # made (once) on either path: the first check costs the same for both
     try:
-        return password_hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return password_hasher.verify(stored or dummy, password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -1,21 +1,25 @@
 """The queue: every request with its deadline, filtered, searched, sorted by due date, paged.
 
 A page costs two queries: the page's rows (one more than shown, to know whether a next page
-exists) and the counts per status. Both read indexed columns only; the requester's address is
-searched by exact match on its normalized form and never travels in a URL: the search form posts
-it, the session keeps it, and the queue's URL says only `search=1`.
+exists) and the counts per status (one row). Both read indexed columns only; the requester's
+address is searched by exact match on its normalized form and never travels in a URL: the search
+form posts it, the session keeps it, and the queue's URL says only `search=1`.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+import flask_babel  # type: ignore[import-untyped]
+from babel.dates import format_date
 from flask import Response, redirect, render_template, request, session, url_for
+from markupsafe import Markup
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
@@ -27,7 +31,9 @@ from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import QueueFilterForm, SearchForm
 from dsr.dates import days_between
 from dsr.db import get_session, table_of, utcnow
+from dsr.i18n import gettext
 from dsr.requests.assignment import assignable_staff
+from dsr.requests.labels import REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS
 from dsr.requests.models import STATE_COLUMNS, DataRequest, state_of
 from dsr.requests.status import normalize_reference
 from dsr.requests.workflow import TERMINAL, RequestState, RequestType, Status
@@ -97,6 +103,21 @@ class QueuePage:
     @property
     def has_previous(self) -> bool:
         return self.page > 1
+
+
+@dataclass(frozen=True, slots=True)
+class ShownRow:
+    """One line of the queue as the page writes it, every word and date already in the reader's
+    language (`shown_rows`): the template only places them."""
+
+    row: QueueRow
+    url: str
+    type_label: Markup
+    status_label: Markup
+    received_on: str
+    due_on: str
+    flag: Markup | None
+    days: Markup
 
 
 def urgency_of(state: RequestState, now: datetime) -> tuple[datetime, int | None, Urgency]:
@@ -201,18 +222,95 @@ def queue_page(
 
 
 def status_counts(*, db_session: Session) -> dict[Status, int]:
-    """Return how many requests are in each status (every status, zero included)."""
+    """Return how many requests are in each status (every status, zero included).
+
+    One count per status, each read from the (status, due_at) index alone, all in one row:
+    a GROUP BY over the whole table costs twice as much at 100,000 requests (it aggregates
+    every row's status text), and the counts are most of the page's SQL."""
     requests = table_of(DataRequest)
     counted = db_session.execute(
-        select(requests.c.status, func.count()).group_by(requests.c.status)
-    ).all()
-    counts = dict.fromkeys(Status, 0)
-    for status, number in counted:
-        counts[Status(status)] = int(number)
-    return counts
+        select(
+            *(
+                select(func.count())
+                .where(requests.c.status == status.value)
+                .scalar_subquery()
+                .label(status.name)
+                for status in Status
+            )
+        )
+    ).one()
+    return {status: int(counted[index]) for index, status in enumerate(Status)}
 
 
 # --- the page -----------------------------------------------------------------------------------
+
+
+def shown_rows(rows: Sequence[QueueRow]) -> list[ShownRow]:
+    """Put the rows into the reader's language and zone, each distinct label, date and count of
+    days translated once per page: cell by cell in the template, translating and formatting
+    cost the page more than its SQL. Catalogue texts are Markup, as the template's `_()` makes
+    them; dates are text, escaped when placed."""
+    locale = flask_babel.get_locale()
+    zone = flask_babel.get_timezone()
+    request_url = url_for("dashboard.request_page", reference="REFERENCE")
+
+    # The catalogue's texts, as the template's `_()` makes them (Markup, filled in once per count).
+    overdue, due_soon, closed = (
+        Markup(gettext("Overdue")),  # noqa: S704
+        Markup(gettext("Due soon")),  # noqa: S704
+        Markup(gettext("Closed")),  # noqa: S704
+    )
+    days_late, days_left = (
+        Markup(gettext("%(days)d days late")),  # noqa: S704
+        Markup(gettext("%(days)d days left")),  # noqa: S704
+    )
+
+    @functools.cache
+    def counted(text: Markup, days: int) -> Markup:
+        return text % {"days": days}
+
+    @functools.cache
+    def label(kind: RequestType | Status) -> Markup:
+        # Keyed by the enum: a lazy label hashes by translating itself.
+        text = (
+            REQUEST_TYPE_LABELS[kind]
+            if isinstance(kind, RequestType)
+            else STAFF_STATUS_LABELS[kind]
+        )
+        return Markup(str(text))  # noqa: S704  # the catalogue's, as the template showed it
+
+    @functools.cache
+    def day(local: date) -> str:
+        return str(format_date(local, format="long", locale=locale))
+
+    def on(moment: datetime) -> str:
+        return day(moment.astimezone(zone).date())
+
+    shown = []
+    for row in rows:
+        flag: Markup | None = None
+        if row.urgency is Urgency.OVERDUE:
+            flag, days = overdue, counted(days_late, -(row.days_left or 0))
+        elif row.urgency is Urgency.DUE_SOON:
+            flag, days = due_soon, counted(days_left, row.days_left or 0)
+        elif row.urgency is Urgency.ON_TRACK:
+            days = counted(days_left, row.days_left or 0)
+        else:
+            days = closed
+        shown.append(
+            ShownRow(
+                row=row,
+                # A reference is letters, digits and hyphens: nothing to quote in a path.
+                url=request_url.replace("REFERENCE", row.reference),
+                type_label=label(row.type),
+                status_label=label(row.status),
+                received_on=on(row.received_at),
+                due_on=on(row.due_at) if row.urgency is not Urgency.CLOSED else "—",
+                flag=flag,
+                days=days,
+            )
+        )
+    return shown
 
 
 def query_from_args(args: Mapping[str, str], search: str | None) -> QueueQuery:
@@ -287,6 +385,7 @@ def queue() -> AnyResponse:
     page_html = render_template(
         "dashboard/queue.html",
         page=page,
+        rows=shown_rows(page.rows),
         counts=counts,
         query=query,
         queue_url=queue_url,

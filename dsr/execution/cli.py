@@ -29,6 +29,13 @@ def request_group() -> None:
     """Carry out requests and manage their reports."""
 
 
+request_group.add_lazy_command(
+    "plan",
+    "dsr.execution.cli_plan:request_plan_command",
+    "Print the erasure plan of request REFERENCE (nothing is changed).",
+)
+
+
 @request_group.command("run")
 @click.argument("reference")
 @database_url_option

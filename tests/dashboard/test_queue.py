@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_date
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
@@ -107,7 +108,7 @@ def _received(days_ago: int) -> datetime:
     return NOW - timedelta(days=days_ago)
 
 
-@pytest.mark.databases("sqlite", "postgresql")
+@pytest.mark.databases("sqlite", "postgresql", "mariadb")
 def test_filters_sort_pages_and_counts(store: Engine) -> None:
     with db.transaction(store) as session:
         lea = make_staff(session, role=StaffRole.DPO, email="lea@example.org")
@@ -218,6 +219,24 @@ def test_the_queue_marks_overdue_and_due_soon_in_words(app: Flask, dpo: FlaskCli
     assert f'<tr class="due-soon">\n        <td><a href="/dashboard/requests/{soon}">' in html
     assert "Overdue" in html or "En retard" in html
     assert "zoe.lefevre" not in html.lower()  # the queue shows no personal data
+
+
+def test_the_rows_are_written_in_the_readers_language(app: Flask, dpo: FlaskClient) -> None:
+    overdue, soon, *_ = _fill(app)
+    french = dpo.get("/dashboard/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    english = dpo.get("/dashboard/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    for html, late, left, in_review in (
+        (french, "jours de retard", "jours restants", "En cours d'examen"),
+        (english, "days late", "days left", "In review"),
+    ):
+        row = html[html.index(f"/dashboard/requests/{overdue}") :].split("</tr>")[0]
+        assert late in row and in_review in row
+        assert f'<span class="deadline-flag">{"En retard" if html is french else "Overdue"}' in row
+        row = html[html.index(f"/dashboard/requests/{soon}") :].split("</tr>")[0]
+        assert left in row
+    month = datetime.now(UTC).astimezone(ZoneInfo("Europe/Paris"))
+    assert format_date(month, "MMMM", locale="fr") in french
+    assert format_date(month, "MMMM", locale="en") in english
 
 
 def test_the_queue_pages_through_the_requests(app: Flask, dpo: FlaskClient) -> None:
