@@ -232,13 +232,23 @@ def next_reference(*, db_session: Session, received_at: datetime) -> str:
     year = received_at.year
     counters = table_of(ReferenceCounter)
     dialect = db_session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        # One round trip: the counter row stays locked until the commit, so every statement sent
+        # while it is held is time other submissions queue behind.
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        bump = (
+            insert(counters)
+            .values(year=year, last_number=1)
+            .on_conflict_do_update(
+                index_elements=[counters.c.year],
+                set_={"last_number": counters.c.last_number + 1},
+            )
+            .returning(counters.c.last_number)
+        )
+        number = db_session.execute(bump).scalar_one()
+        return f"{REFERENCE_PREFIX}-{year:04d}-{number:06d}"
     row = {"year": year, "last_number": 0}
-    if dialect == "postgresql":
-        create: Any = postgresql.insert(counters).values(row).on_conflict_do_nothing()
-    elif dialect in ("mysql", "mariadb"):
-        create = mysql.insert(counters).values(row).on_duplicate_key_update(year=counters.c.year)
-    else:
-        create = sqlite.insert(counters).values(row).on_conflict_do_nothing()
+    create = mysql.insert(counters).values(row).on_duplicate_key_update(year=counters.c.year)
     db_session.execute(create)
     db_session.execute(
         update(counters)

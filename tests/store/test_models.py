@@ -3,10 +3,12 @@ optimistic locking, and the workflow state kept in the columns."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
@@ -96,6 +98,23 @@ def test_references_count_per_year(session: Session) -> None:
     second = next_reference(db_session=session, received_at=RECEIVED_AT)
     next_year = next_reference(db_session=session, received_at=datetime(2027, 1, 1, tzinfo=UTC))
     assert (first, second, next_year) == ("DSR-2026-000001", "DSR-2026-000002", "DSR-2027-000001")
+
+
+def test_references_taken_at_once_by_concurrent_transactions_are_distinct(store: Engine) -> None:
+    """Eight submissions committing at the same moment get eight different numbers, with none
+    skipped: the counter row is bumped and read back in one statement under its lock."""
+    start = threading.Barrier(8)
+
+    def take() -> str:
+        with db.open_session(store) as other:
+            start.wait()
+            reference = next_reference(db_session=other, received_at=RECEIVED_AT)
+            other.commit()
+            return reference
+
+    with ThreadPoolExecutor(8) as pool:
+        taken = sorted(pool.map(lambda _n: take(), range(8)))
+    assert taken == [f"DSR-2026-{n:06d}" for n in range(1, 9)]
 
 
 def test_a_stale_copy_cannot_overwrite_a_newer_change(
