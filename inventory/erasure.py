@@ -247,6 +247,8 @@ class _SystemLayout:
 
 def _layout(conn: Connection, data_map: DataMap, systems: Systems, system: str) -> _SystemLayout:
     """Return the system's layout, worked out once per `Systems` and schema reflection."""
+    if data_map is not systems.data_map:  # narrowed for one request (holds): not for the next
+        return _make_layout(conn, data_map, systems, system)
     key = ("erasure-layout", system)
     layout = systems.memo(key, lambda: _make_layout(conn, data_map, systems, system))
     if layout.foreign_keys is not foreign_keys(conn):  # the schema was reflected again

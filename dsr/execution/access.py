@@ -158,9 +158,9 @@ def _produce(
     context: ExecutionContext, data_map: DataMap, folder: Path
 ) -> tuple[list[WrittenFile], Collection]:
     identity = _email_identity(data_map)
-    with open_systems(context.settings, data_map).opened() as systems:
-        location = locate_subject(data_map, systems, identity, context.requester_email)
-        collection = collect_subject(data_map, systems, location, folder / COLLECTED)
+    systems = open_systems(context.settings, data_map)
+    location = locate_subject(data_map, systems, identity, context.requester_email)
+    collection = collect_subject(data_map, systems, location, folder / COLLECTED)
     request = ReportRequest(
         reference=context.reference,
         received_at=context.received_at,

@@ -186,62 +186,62 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             for run in system_runs(db_session, request_id)
             if run.status is SystemRunStatus.DONE
         }
-    with open_systems(settings, data_map).opened() as systems:
-        location = locate_subject(data_map, systems, identity, context.requester_email)
-        record_subject_disclosures(  # before the rows go: a retry still knows whom to tell
-            context.engine,
+    systems = open_systems(settings, data_map)
+    location = locate_subject(data_map, systems, identity, context.requester_email)
+    record_subject_disclosures(  # before the rows go: a retry still knows whom to tell
+        context.engine,
+        data_map,
+        systems,
+        location,
+        email=context.requester_email,
+        key=suppression,
+        now=now,
+    )
+    held = held_erasure(context.engine, data_map, systems, request_id, location, now)
+    data_map = held.data_map  # categories under a legal hold are kept (R50)
+    plan = plan_erasure(data_map, systems, location)
+    if plan.blocked:
+        raise ExecutionFailed("Erasure blocked, nothing changed: " + "; ".join(plan.blocked))
+    by_system = plan.by_system()
+    pending = [system for system in data_map.systems if system not in done]
+    outcomes = (
+        execute_erasure(
             data_map,
             systems,
             location,
-            email=context.requester_email,
-            key=suppression,
+            secret_key=key,
+            now=now,
+            only_systems=pending,
+        )
+        if pending
+        else []
+    )
+    failed = []
+    for outcome in outcomes:
+        if outcome.status == "skipped":
+            continue
+        status = SystemRunStatus(outcome.status)
+        _store_run(
+            context.engine,
+            request_id,
+            system=outcome.system,
+            status=status,
+            steps=steps_json(data_map, by_system.get(outcome.system, [])),
+            counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
+            error=outcome.error,
             now=now,
         )
-        held = held_erasure(context.engine, data_map, systems, request_id, location, now)
-        data_map = held.data_map  # categories under a legal hold are kept (R50)
-        plan = plan_erasure(data_map, systems, location)
-        if plan.blocked:
-            raise ExecutionFailed("Erasure blocked, nothing changed: " + "; ".join(plan.blocked))
-        by_system = plan.by_system()
-        pending = [system for system in data_map.systems if system not in done]
-        outcomes = (
-            execute_erasure(
-                data_map,
-                systems,
-                location,
-                secret_key=key,
-                now=now,
-                only_systems=pending,
-            )
-            if pending
-            else []
+        if status is SystemRunStatus.FAILED:
+            failed.append(f"{outcome.system}: {outcome.error or 'error'}")
+    if failed:
+        raise ExecutionFailed(
+            "Erasure failed, rolled back in "
+            + "; ".join(failed)
+            + ". Run it again to finish: systems already done are not touched again."
         )
-        failed = []
-        for outcome in outcomes:
-            if outcome.status == "skipped":
-                continue
-            status = SystemRunStatus(outcome.status)
-            _store_run(
-                context.engine,
-                request_id,
-                system=outcome.system,
-                status=status,
-                steps=steps_json(data_map, by_system.get(outcome.system, [])),
-                counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
-                error=outcome.error,
-                now=now,
-            )
-            if status is SystemRunStatus.FAILED:
-                failed.append(f"{outcome.system}: {outcome.error or 'error'}")
-        if failed:
-            raise ExecutionFailed(
-                "Erasure failed, rolled back in "
-                + "; ".join(failed)
-                + ". Run it again to finish: systems already done are not touched again."
-            )
-        left = verify_erased(data_map, systems, identity, context.requester_email)
-        if left:
-            raise ExecutionFailed("Data still found after the erasure (R19): " + "; ".join(left))
+    left = verify_erased(data_map, systems, identity, context.requester_email)
+    if left:
+        raise ExecutionFailed("Data still found after the erasure (R19): " + "; ".join(left))
 
     with db.transaction(context.engine) as db_session:
         runs = system_runs(db_session, request_id)
