@@ -367,6 +367,9 @@ def _table_batches(
     table = systems.tables(system)[table_name]
     pk = match.primary_key
     wanted = list(dict.fromkeys([*pk, *columns]))
+    missing = [c for c in wanted if c not in table.c]
+    if missing:
+        raise SystemUnavailable(system, f"the table `{table_name}` has no column `{missing[0]}`")
     key_expr = table.c[pk[0]] if len(pk) == 1 else tuple_(*(table.c[c] for c in pk))
     selected = [table.c[c] for c in wanted]
     order = [table.c[c] for c in pk]

@@ -23,12 +23,13 @@ A schema that changes under a long-lived `Systems` is noticed two ways, both che
   MariaDB: `information_schema`) is compared at most every `schema_check_seconds`, so that a
   change that raises no error (a column's type, a table recreated) is seen within that time.
   Checking it before every statement would cost more than a typical subject's own SELECTs.
-A reflection that lacks a column the map names is not kept: the use fails with
-`SystemUnavailable` naming it, and the next one reflects again (the column may be added later).
+While a reflection lacks a column the map names, the fingerprint is compared at every use, so
+that the column is read as soon as it is added.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -305,7 +306,8 @@ class Systems:
             except SQLAlchemyError as exc:
                 raise SystemUnavailable(system, short_reason(exc)) from exc
             if previous is not None and previous[0] == current:
-                shared.fingerprints[system] = (current, time.monotonic())
+                checked = time.monotonic() if previous[1] != -math.inf else -math.inf
+                shared.fingerprints[system] = (current, checked)
                 return
         self.forget_schema(system)
 
@@ -328,15 +330,13 @@ class Systems:
         except SQLAlchemyError as exc:
             raise SystemUnavailable(system, short_reason(exc)) from exc
         tables = {name: metadata.tables[name] for name in wanted}
-        for name, table in tables.items():
-            missing = sorted(known_columns(data_map, system, name) - set(table.c.keys()))
-            if missing:
-                raise SystemUnavailable(
-                    system,
-                    f"table `{name}` has no column `{missing[0]}`, which the map names "
-                    "(`dsr map check --live` lists every difference)",
-                )
-        shared.fingerprints[system] = (fingerprint, time.monotonic())
+        complete = all(
+            known_columns(data_map, system, name) <= set(table.c.keys())
+            for name, table in tables.items()
+        )
+        # Lacking a column the map names, the schema is compared again at every use, so that
+        # the column is seen as soon as it is added.
+        shared.fingerprints[system] = (fingerprint, time.monotonic() if complete else -math.inf)
         shared.stale.discard(system)
         return tables
 
