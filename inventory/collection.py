@@ -261,7 +261,12 @@ def collect_subject(
         for system in busy:
             _run_system(system, progress, partial(writer.write_files, directory, parts[system]))
     else:
-        _run_in_parallel(busy, progress, partial(writer.write_parts, directory, parts))
+        try:
+            _run_in_parallel(busy, progress, partial(writer.write_parts, directory, parts))
+        except BaseException:
+            for leftover in directory.glob("*.part"):  # personal data of a failed collection
+                leftover.unlink(missing_ok=True)
+            raise
         _join_parts(directory, categories, [p for wanted in parts.values() for p in wanted])
     counts: dict[str, dict[str, int]] = {}
     for category_id in categories:

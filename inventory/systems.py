@@ -192,6 +192,8 @@ def schema_fingerprint(conn: Connection, tables: list[str]) -> Hashable:
 
 
 _everything: weakref.WeakSet[_Shared] = weakref.WeakSet()
+_REFLECTING = threading.Lock()
+"""Held while a reflection ignores a warning: `warnings.catch_warnings` is not thread-safe."""
 
 
 class _Shared:
@@ -225,6 +227,8 @@ class _Shared:
 
 
 def _after_fork_in_child() -> None:
+    global _REFLECTING
+    _REFLECTING = threading.Lock()
     for shared in list(_everything):
         shared.after_fork()
 
@@ -323,7 +327,7 @@ class Systems:
         metadata = MetaData()
         try:
             fingerprint = self._fingerprint(system)  # before: a change meanwhile is seen next
-            with warnings.catch_warnings():
+            with _REFLECTING, warnings.catch_warnings():  # the filters are the process's
                 # Expression indexes (lower(email)) are not needed to read rows.
                 warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
                 metadata.reflect(self.engine(system), only=wanted, resolve_fks=False)
