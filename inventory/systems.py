@@ -20,9 +20,12 @@ A schema that changes under a long-lived `Systems` is noticed two ways, both che
   once, so the request that hit the change succeeds;
 - a fingerprint of the mapped tables (SQLite: the file's identity and `PRAGMA schema_version`;
   PostgreSQL: their columns' names, types and foreign keys in `pg_attribute`/`pg_constraint`;
-  MariaDB: `information_schema`) is compared at most every `schema_check_seconds`, so that a
-  change that raises no error (a column's type, a table recreated) is seen within that time.
-  Checking it before every statement would cost more than a typical subject's own SELECTs.
+  MariaDB: `information_schema`; foreign keys from and to them included) is compared at most
+  every `schema_check_seconds`, so that a change that raises no error (a column's type, a table
+  recreated) is seen within that time by readers; checking it before every collection would
+  cost a noticeable share of a typical subject's own SELECTs. The work that changes rows (an
+  erasure, a targeted change, a retention sweep) compares it first (`recheck_schema`): a foreign
+  key added or dropped decides what it may delete.
 While a reflection lacks a column the map names, the fingerprint is compared at every use, so
 that the column is read as soon as it is added.
 """
@@ -158,16 +161,16 @@ _PG_FINGERPRINT = text(
     "SELECT a.attrelid::bigint, a.attnum::int, a.attname::text, a.atttypid::bigint, "
     "a.atttypmod::int FROM pg_attribute a JOIN t ON a.attrelid = t.oid "
     "WHERE a.attnum > 0 AND NOT a.attisdropped "
-    "UNION ALL SELECT c.conrelid::bigint, -1, c.conname::text, c.confrelid::bigint, 0 "
-    "FROM pg_constraint c JOIN t ON c.conrelid = t.oid WHERE c.contype = 'f' "
+    "UNION SELECT c.conrelid::bigint, -1, c.conname::text, c.confrelid::bigint, 0 "
+    "FROM pg_constraint c JOIN t ON t.oid IN (c.conrelid, c.confrelid) WHERE c.contype = 'f' "
     "ORDER BY 1, 2, 3"
 )
 _MYSQL_FINGERPRINT = text(
     "SELECT TABLE_NAME, ORDINAL_POSITION, COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
     "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN :names "
     "UNION ALL SELECT TABLE_NAME, -1, CONSTRAINT_NAME, REFERENCED_TABLE_NAME "
-    "FROM information_schema.REFERENTIAL_CONSTRAINTS "
-    "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME IN :names ORDER BY 1, 2, 3"
+    "FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() "
+    "AND (TABLE_NAME IN :names OR REFERENCED_TABLE_NAME IN :names) ORDER BY 1, 2, 3"
 ).bindparams(bindparam("names", expanding=True))
 
 
@@ -207,6 +210,7 @@ class _Shared:
         self.sql: dict[Hashable, str] = {}
         self.fingerprints: dict[str, tuple[Hashable, float]] = {}
         self.stale: set[str] = set()
+        self.generation = 0  # counts the reflections forgotten: a memo older than that is too
         self._new_locks()
         _everything.add(self)
 
@@ -247,9 +251,11 @@ class Systems:
     shared_with: InitVar[_Shared | None] = None
     shared: _Shared = field(init=False, repr=False)
     _memo: dict[Hashable, object] = field(default_factory=dict, repr=False)
+    _memo_generation: int = field(default=0, repr=False)
 
     def __post_init__(self, shared_with: _Shared | None) -> None:
         self.shared = shared_with if shared_with is not None else _Shared(self.data_map)
+        self._memo_generation = self.shared.generation
 
     @property
     def engines(self) -> dict[str, Engine]:
@@ -295,6 +301,18 @@ class Systems:
             if system not in shared.tables:
                 shared.tables[system] = self._reflect(system)
             return shared.tables[system]
+
+    def recheck_schema(self) -> Systems:
+        """Compare every reflected system's fingerprint now, whenever it was last compared;
+        return self. For the work that changes rows (an erasure, a sweep): a foreign key added
+        or dropped a moment ago decides what it may delete, and one query per system costs
+        little beside its statements."""
+        shared = self.shared
+        for system in self.data_map.systems:
+            with shared.system_lock(system):
+                if system in shared.tables:
+                    self._check_schema(system)
+        return self
 
     def _check_due(self, system: str) -> bool:
         checked = self.shared.fingerprints.get(system)
@@ -356,7 +374,7 @@ class Systems:
             shared.statements.clear()
             shared.sql.clear()
             shared.stale.discard(system)
-        self._memo.clear()
+            shared.generation += 1
         pins = self._pins()
         if pins is not None and system in pins:  # this thread's next use takes a new one
             self.shared.pins.retired.append(pins.pop(system))
@@ -383,7 +401,10 @@ class Systems:
 
     def memo(self, key: Hashable, build: Callable[[], T]) -> T:
         """Return what `build` made for `key` the first time: work that depends only on the map
-        and the schema (an erasure's table layout) is done once per `Systems`."""
+        and the schema (an erasure's table layout) is done once per `Systems` and reflection."""
+        if self._memo_generation != self.shared.generation:
+            self._memo.clear()
+            self._memo_generation = self.shared.generation
         if key not in self._memo:
             self._memo.setdefault(key, build())
         return cast(T, self._memo[key])

@@ -165,7 +165,7 @@ def changes_panel(
             is not None
         )
         if data_request.verified_at is not None and status not in TERMINAL:
-            systems = open_systems(current_app.config, data_map)
+            systems = open_systems(current_app.config, data_map).recheck_schema()
             try:
                 held_map = map_with_holds(db_session, data_map, systems, data_request.id, utcnow())
                 panel.plan = erasure.subject_plan(held_map, systems, data_request.requester_email)

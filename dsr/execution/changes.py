@@ -81,7 +81,7 @@ def change_subject(
     """Locate the subject by email and apply the map's change `name` to their rows."""
     data_map = desk_map(settings)
     change = _change(data_map, name)
-    systems = open_systems(settings, data_map)
+    systems = open_systems(settings, data_map).recheck_schema()
     location = locate_subject(data_map, systems, email_identity(data_map), email)
     return apply_subject_change(data_map, systems, location, change, now=now)
 
@@ -202,7 +202,7 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
         }
     )
     try:
-        systems = open_systems(context.settings, data_map)
+        systems = open_systems(context.settings, data_map).recheck_schema()
         location = locate_subject(
             data_map, systems, email_identity(data_map), context.requester_email
         )

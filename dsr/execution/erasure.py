@@ -186,7 +186,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             for run in system_runs(db_session, request_id)
             if run.status is SystemRunStatus.DONE
         }
-    systems = open_systems(settings, data_map)
+    systems = open_systems(settings, data_map).recheck_schema()
     location = locate_subject(data_map, systems, identity, context.requester_email)
     record_subject_disclosures(  # before the rows go: a retry still knows whom to tell
         context.engine,

@@ -118,7 +118,7 @@ def plan_retention_now(
     """Return what `run_retention` would sweep at `now` (the dry run), changing nothing."""
     days, _, _ = retention_settings(settings)
     data_map = desk_map(settings)
-    systems = open_systems(settings, data_map)
+    systems = open_systems(settings, data_map).recheck_schema()
     held = held_rows(engine, data_map, systems, now)
     gates = with_hold_gates(_gates(engine, data_map, now, days), held)
     return counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
@@ -141,7 +141,7 @@ def run_retention(
     size = batch_size or default_batch
     data_map = desk_map(settings)
     key = secret_key(settings)
-    systems = open_systems(settings, data_map)
+    systems = open_systems(settings, data_map).recheck_schema()
     held = held_rows(engine, data_map, systems, now)
     warned = send_warnings(
         engine=engine,
