@@ -33,6 +33,7 @@ DEFAULT_MAP_PATH = Path(__file__).resolve().parent.parent / "data_map.yaml"
 _FileKey = tuple[int, int]
 _loaded: dict[Path, tuple[_FileKey, DataMap]] = {}
 _lock = threading.Lock()
+_parsing = threading.Lock()
 
 
 def map_path(settings: Mapping[str, Any]) -> Path:
@@ -56,9 +57,14 @@ def load_map(path: Path) -> DataMap:
         cached = _loaded.get(resolved)
     if cached is not None and cached[0] == key:
         return cached[1]
-    data_map = load_data_map(path)
-    with _lock:
-        _loaded[resolved] = (key, data_map)
+    with _parsing:  # threads that start at once parse it once, and share one map
+        with _lock:
+            cached = _loaded.get(resolved)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        data_map = load_data_map(path)
+        with _lock:
+            _loaded[resolved] = (key, data_map)
     return data_map
 
 
@@ -151,8 +157,8 @@ def forget_systems() -> None:
 def _after_fork_in_child() -> None:
     """A forked child builds its own systems: pooled connections are never shared with the
     parent (their engines' pools are reset by `inventory.systems` itself)."""
-    global _lock, _systems_lock
-    _lock, _systems_lock = threading.Lock(), threading.Lock()
+    global _lock, _parsing, _systems_lock
+    _lock, _parsing, _systems_lock = threading.Lock(), threading.Lock(), threading.Lock()
     _systems.clear()
 
 
