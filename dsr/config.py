@@ -122,6 +122,9 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "DOWNLOAD_CODES_PER_LINK": "5/hour",
         # --- the data map (None: data_map.yaml of the checkout, see dsr.datamap)
         "DATA_MAP": None,
+        # Seconds between two comparisons of a system's schema with the reflection the process
+        # keeps (readers; an erasure or a sweep compares first), see inventory.systems.
+        "SCHEMA_CHECK_SECONDS": 5,
         # --- the demo learner platform that `dsr demo seed` fills
         "DEMO_PLATFORM_URL": "sqlite:///instance/demo-platform.sqlite3",
         # --- the retention sweeps
@@ -194,6 +197,11 @@ def check_settings(config: Mapping[str, Any]) -> None:
             flag(config.get(name), f"DSR_{name}")
         except ValueError as error:
             raise InsecureConfiguration(str(error)) from None
+    seconds = config.get("SCHEMA_CHECK_SECONDS", 0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+        raise InsecureConfiguration(
+            f"DSR_SCHEMA_CHECK_SECONDS must be a number of seconds, 0 or more, not {seconds!r}"
+        )
     if config.get("BABEL_DEFAULT_TIMEZONE") is not None:
         raise InsecureConfiguration(
             "DSR_BABEL_DEFAULT_TIMEZONE is not read: the desk shows dates in the organisation's "

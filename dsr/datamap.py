@@ -124,7 +124,7 @@ def open_systems(settings: Mapping[str, Any], data_map: DataMap | None = None) -
     root = desk if desk is not None and chosen.systems is desk.systems else chosen
     environ = system_environment(settings)
     base_dir = path.resolve().parent
-    seconds = float(settings.get("SCHEMA_CHECK_SECONDS", SCHEMA_CHECK_SECONDS))
+    seconds = schema_check_seconds(settings)
     urls = tuple(system_url(root, name, environ, base_dir) for name in root.systems)
     key = (id(root.systems), base_dir, urls, seconds)
     retired: list[Systems] = []
@@ -143,6 +143,21 @@ def open_systems(settings: Mapping[str, Any], data_map: DataMap | None = None) -
     for old_systems in retired:
         old_systems.dispose()  # a thread still using it opens its engines again
     return kept.systems.for_map(chosen)
+
+
+def schema_check_seconds(settings: Mapping[str, Any]) -> float:
+    """Return SCHEMA_CHECK_SECONDS (DSR_SCHEMA_CHECK_SECONDS); raise ValueError naming the
+    variable when it is not a number of seconds, 0 or more."""
+    value = settings.get("SCHEMA_CHECK_SECONDS", SCHEMA_CHECK_SECONDS)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not seconds >= 0:
+        raise ValueError(
+            f"DSR_SCHEMA_CHECK_SECONDS must be a number of seconds, 0 or more, not {value!r}"
+        )
+    return seconds
 
 
 def forget_systems() -> None:

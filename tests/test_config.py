@@ -165,3 +165,11 @@ def test_a_time_zone_of_the_pages_apart_from_the_maps_is_refused() -> None:
     with pytest.raises(InsecureConfiguration, match="organisation.timezone"):
         check_settings({"BABEL_DEFAULT_TIMEZONE": "UTC"})
     assert "BABEL_DEFAULT_TIMEZONE" not in DEFAULTS
+
+
+@pytest.mark.parametrize("value", ["often", -1, True, None])
+def test_a_schema_check_interval_that_is_not_seconds_is_refused(value: object) -> None:
+    with pytest.raises(InsecureConfiguration, match="DSR_SCHEMA_CHECK_SECONDS must be"):
+        check_settings({"SCHEMA_CHECK_SECONDS": value})
+    check_settings({"SCHEMA_CHECK_SECONDS": 0})
+    check_settings({"SCHEMA_CHECK_SECONDS": 2.5})

@@ -158,9 +158,11 @@ def _produce(
     context: ExecutionContext, data_map: DataMap, folder: Path
 ) -> tuple[list[WrittenFile], Collection]:
     identity = _email_identity(data_map)
-    systems = open_systems(context.settings, data_map)
-    location = locate_subject(data_map, systems, identity, context.requester_email)
-    collection = collect_subject(data_map, systems, location, folder / COLLECTED)
+    # One pooled connection per system for the location and the collection (of a lone system;
+    # with several, each is collected on a thread and connection of its own).
+    with open_systems(context.settings, data_map).pinned() as systems:
+        location = locate_subject(data_map, systems, identity, context.requester_email)
+        collection = collect_subject(data_map, systems, location, folder / COLLECTED)
     request = ReportRequest(
         reference=context.reference,
         received_at=context.received_at,
