@@ -242,7 +242,8 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 @dataclass(eq=False)
 class Systems:
-    """The engines of a map's systems, opened lazily, and their reflected tables, cached."""
+    """The engines of a map's systems, opened lazily, and their reflected tables and built
+    statements, kept as long as the object (see the module's docstring)."""
 
     data_map: DataMap
     environ: Mapping[str, str]
@@ -290,7 +291,8 @@ class Systems:
 
     def tables(self, system: str) -> dict[str, Table]:
         """Reflect the mapped tables of `system` once, and again after a schema change; raise
-        SystemUnavailable when one is missing, or a column the map names."""
+        SystemUnavailable when a table is missing (a column the map names that is missing is
+        looked for again at every use)."""
         shared = self.shared
         tables = shared.tables.get(system)
         if tables is not None and system not in shared.stale and not self._check_due(system):
