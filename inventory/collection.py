@@ -281,7 +281,7 @@ def collect_subject(
         counts=counts,
         flags=[flag.message for flag in location.flags],
         collected_at=datetime.now(UTC),
-        field_types={c: _field_types(data_map, systems, c) for c in categories},
+        field_types={c: _types_of(data_map, systems, c) for c in categories},
     )
     _write_manifest(collection)
     return collection
@@ -445,6 +445,14 @@ def _disclosed(
     """Leave out the columns the map marks `disclose: false`: they are not even read."""
     never = hidden.get(f"{system}.{table}", set())
     return [c for c in columns if c not in never]
+
+
+def _types_of(data_map: DataMap, systems: Systems, category_id: str) -> dict[str, str]:
+    """Return `_field_types`, worked out once per map and reflection."""
+    if data_map is not systems.data_map:
+        return _field_types(data_map, systems, category_id)
+    build = partial(_field_types, data_map, systems, category_id)
+    return dict(systems.memo(("field-types", category_id), build))
 
 
 def _field_types(data_map: DataMap, systems: Systems, category_id: str) -> dict[str, str]:
