@@ -124,6 +124,9 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "REPORT_ROWS_PER_CATEGORY": 100,
         # --- the data map (None: data_map.yaml of the checkout, see dsr.datamap)
         "DATA_MAP": None,
+        # Seconds between two comparisons of a system's schema with the reflection the process
+        # keeps (readers; an erasure or a sweep compares first), see inventory.systems.
+        "SCHEMA_CHECK_SECONDS": 5,
         # --- the demo learner platform that `dsr demo seed` fills
         "DEMO_PLATFORM_URL": "sqlite:///instance/demo-platform.sqlite3",
         # --- the retention sweeps
@@ -196,6 +199,11 @@ def check_settings(config: Mapping[str, Any]) -> None:
             flag(config.get(name), f"DSR_{name}")
         except ValueError as error:
             raise InsecureConfiguration(str(error)) from None
+    seconds = config.get("SCHEMA_CHECK_SECONDS", 0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+        raise InsecureConfiguration(
+            f"DSR_SCHEMA_CHECK_SECONDS must be a number of seconds, 0 or more, not {seconds!r}"
+        )
     report_rows_per_category(config)
     if config.get("BABEL_DEFAULT_TIMEZONE") is not None:
         raise InsecureConfiguration(

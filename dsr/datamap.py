@@ -5,19 +5,27 @@ and modification time are the key); every reader (the dashboard, the executors, 
 jobs, the `dsr` commands) takes it from here, as it takes from here the one way a system's URL is
 resolved: the process environment the settings captured (SYSTEM_ENVIRONMENT, e.g.
 POINT3_PLATFORM_URL), overridden by the settings' own text values (DSR_POINT3_PLATFORM_URL).
+
+The systems are kept for the process too (`open_systems`): one `Systems` per map and resolved
+URLs, with its connection pools, reflections and built statements, shared by every thread and
+never disposed of by its users; a new one when the map's file changes (the old one's engines
+disposed of), none inherited by a forked child (a gunicorn or Huey worker builds its own).
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from inventory.loader import load_data_map
+from inventory.loader import MapError, load_data_map
 from inventory.model import DataMap
-from inventory.systems import Systems
+from inventory.systems import SCHEMA_CHECK_SECONDS, Systems, system_url
 
 DEFAULT_MAP_PATH = Path(__file__).resolve().parent.parent / "data_map.yaml"
 """The map used when DATA_MAP (DSR_DATA_MAP, or `dsr --map`) is not set: the checkout's own."""
@@ -25,6 +33,7 @@ DEFAULT_MAP_PATH = Path(__file__).resolve().parent.parent / "data_map.yaml"
 _FileKey = tuple[int, int]
 _loaded: dict[Path, tuple[_FileKey, DataMap]] = {}
 _lock = threading.Lock()
+_parsing = threading.Lock()
 
 
 def map_path(settings: Mapping[str, Any]) -> Path:
@@ -48,9 +57,14 @@ def load_map(path: Path) -> DataMap:
         cached = _loaded.get(resolved)
     if cached is not None and cached[0] == key:
         return cached[1]
-    data_map = load_data_map(path)
-    with _lock:
-        _loaded[resolved] = (key, data_map)
+    with _parsing:  # threads that start at once parse it once, and share one map
+        with _lock:
+            cached = _loaded.get(resolved)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        data_map = load_data_map(path)
+        with _lock:
+            _loaded[resolved] = (key, data_map)
     return data_map
 
 
@@ -74,9 +88,93 @@ def system_environment(settings: Mapping[str, Any]) -> dict[str, str]:
     return {**environment, **texts}
 
 
+SYSTEMS_KEPT = 8
+"""How many `Systems` (maps and URLs) the process keeps: one in production; tests use many."""
+
+
+@dataclass
+class _KeptSystems:
+    systems: Systems
+    path: Path
+    desk: bool  # built for the desk's map of `path`: replaced once that file changes
+
+
+_systems: OrderedDict[tuple[object, ...], _KeptSystems] = OrderedDict()
+_systems_lock = threading.Lock()
+
+
 def open_systems(settings: Mapping[str, Any], data_map: DataMap | None = None) -> Systems:
     """Return the connections to the map's systems (the desk's map unless `data_map` is given),
-    relative paths taken from the map's folder; the caller opens and disposes of them
-    (`with open_systems(settings).opened() as systems`)."""
-    chosen = data_map if data_map is not None else desk_map(settings)
-    return Systems(chosen, system_environment(settings), map_path(settings).resolve().parent)
+    relative paths taken from the map's folder: the process's one `Systems` for that map and
+    those URLs, built on first use. Use it without disposing of it: it lives for the process.
+
+    A map narrowed from the desk's (`only_categories`, holds) shares the desk map's engines,
+    reflections and statements, with a memo of its own (`Systems.for_map`).
+    """
+    path = map_path(settings)
+    desk: DataMap | None
+    if data_map is None:
+        chosen = desk = desk_map(settings)
+    else:
+        chosen = data_map
+        try:
+            desk = desk_map(settings)
+        except MapError:
+            desk = None  # a map given in full does not need the desk's
+    root = desk if desk is not None and chosen.systems is desk.systems else chosen
+    environ = system_environment(settings)
+    base_dir = path.resolve().parent
+    seconds = schema_check_seconds(settings)
+    urls = tuple(system_url(root, name, environ, base_dir) for name in root.systems)
+    key = (id(root.systems), base_dir, urls, seconds)
+    retired: list[Systems] = []
+    with _systems_lock:
+        kept = _systems.get(key)
+        if kept is None or kept.systems.data_map is not root:
+            kept = _KeptSystems(Systems(root, environ, base_dir, seconds), path, root is desk)
+            if kept.desk:  # the map's file changed: the systems of its older versions go
+                for old_key, old in list(_systems.items()):
+                    if old.desk and old.path == path and old.systems.data_map is not root:
+                        retired.append(_systems.pop(old_key).systems)
+            _systems[key] = kept
+        _systems.move_to_end(key)
+        while len(_systems) > SYSTEMS_KEPT:
+            retired.append(_systems.popitem(last=False)[1].systems)
+    for old_systems in retired:
+        old_systems.dispose()  # a thread still using it opens its engines again
+    return kept.systems.for_map(chosen)
+
+
+def schema_check_seconds(settings: Mapping[str, Any]) -> float:
+    """Return SCHEMA_CHECK_SECONDS (DSR_SCHEMA_CHECK_SECONDS); raise ValueError naming the
+    variable when it is not a number of seconds, 0 or more."""
+    value = settings.get("SCHEMA_CHECK_SECONDS", SCHEMA_CHECK_SECONDS)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not seconds >= 0:
+        raise ValueError(
+            f"DSR_SCHEMA_CHECK_SECONDS must be a number of seconds, 0 or more, not {value!r}"
+        )
+    return seconds
+
+
+def forget_systems() -> None:
+    """Dispose of every kept `Systems` (tests, and a process about to stop)."""
+    with _systems_lock:
+        kept = [entry.systems for entry in _systems.values()]
+        _systems.clear()
+    for systems in kept:
+        systems.dispose()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child builds its own systems: pooled connections are never shared with the
+    parent (their engines' pools are reset by `inventory.systems` itself)."""
+    global _lock, _parsing, _systems_lock
+    _lock, _parsing, _systems_lock = threading.Lock(), threading.Lock(), threading.Lock()
+    _systems.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

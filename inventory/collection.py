@@ -17,14 +17,18 @@ import base64
 import json
 import math
 import os
+import shutil
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import partial
+from itertools import groupby
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TextIO, TypeAlias
 
 from inventory.locator import (
     CategoryRow,
@@ -33,7 +37,7 @@ from inventory.locator import (
     iter_category_tables,
 )
 from inventory.model import DataMap
-from inventory.systems import Systems
+from inventory.systems import Systems, SystemUnavailable, is_schema_error
 
 CollectedRow: TypeAlias = CategoryRow
 """One collected row: where it came from, its key, the category's disclosed values, whose it is."""
@@ -223,93 +227,243 @@ def _prepare(directory: Path) -> None:
     """Create the folder 0700, removing what an earlier, failed collection left in it."""
     directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
     directory.chmod(DIRECTORY_MODE)
-    for leftover in [directory / MANIFEST, *directory.glob("*.jsonl")]:
+    for leftover in [directory / MANIFEST, *directory.glob("*.jsonl"), *directory.glob("*.part")]:
         leftover.unlink(missing_ok=True)
 
 
+SystemProgress: TypeAlias = Callable[[str, str, int | None], None]
+"""Told (system, "running", None) when a system's collection starts, (system, "done", rows) when
+it ends, (system, "failed", None) when it fails or is stopped because another one failed."""
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One table of one category to collect: the `index`-th of the category's tables."""
+
+    category_id: str
+    index: int
+    system: str
+    table: str
+
+
 def collect_subject(
-    data_map: DataMap, systems: Systems, location: SubjectLocation, directory: Path
-) -> Collection:
-    """Collect with one connection per system for the whole run (see `_collect_subject`)."""
-    with systems.pinned():
-        return _collect_subject(data_map, systems, location, directory)
-
-
-def _collect_subject(
-    data_map: DataMap, systems: Systems, location: SubjectLocation, directory: Path
+    data_map: DataMap,
+    systems: Systems,
+    location: SubjectLocation,
+    directory: Path,
+    *,
+    on_system: SystemProgress | None = None,
 ) -> Collection:
     """Write the subject's rows of every category that has some to `directory`, then the manifest.
 
-    Raise `inventory.systems.SystemUnavailable` untouched when a system cannot be read; the
-    folder then holds no manifest.
+    Each system is read in a thread of its own, on one connection for its whole part (a system's
+    reads do not wait for another's); the files are the same, line for line, as if the systems
+    were read one after the other. `on_system` is told each system's progress (`SystemProgress`).
+    Raise `inventory.systems.SystemUnavailable` untouched when a system cannot be read (the first
+    in the map's order when several fail; the others are stopped and waited for); the folder
+    then holds no manifest.
     """
     directory = Path(directory)
     _prepare(directory)
+    parts: dict[str, list[_Part]] = {system: [] for system in data_map.systems}
     categories: list[str] = []
-    counts: dict[str, dict[str, int]] = {}
-    field_types: dict[str, dict[str, str]] = {}
     for category_id, category in data_map.categories.items():
-        if not any(
-            (match := location.match(system, table)) is not None and match.keys
-            for system, table, _ in category_tables(data_map, category)
-        ):
-            continue
-        hidden: dict[str, set[str]] = {}
-        third_party: dict[str, set[str]] = {}
-        for f in category.fields:
-            table = f"{f.system or category.system}.{f.table}"
-            if not f.disclose:
-                hidden.setdefault(table, set()).add(f.name)
-            if f.third_party:
-                third_party.setdefault(table, set()).add(f.name)
-
-        per_table: dict[str, int] = {}
-        path = directory / f"{category_id}.jsonl"
-        with os.fdopen(_open_private(path), "w", encoding="utf-8") as out:
-            for part in iter_category_tables(
-                data_map, systems, location, category_id, columns_of=partial(_disclosed, hidden)
-            ):
-                name = f"{part.system}.{part.table}"
-                width = len(part.primary_key)
-                # Positions (after `owned`) of the values redacted in rows of other people.
-                redacted = [
-                    1 + width + i
-                    for i, c in enumerate(part.columns)
-                    if c in third_party.get(name, ())
-                ]
-                for batch in part.batches:
-                    rows: list[list[Any]] = []
-                    for row in batch:
-                        owned = row[:width] not in part.not_owned
-                        encoded: list[Any] = [owned]
-                        encoded.extend([v if type(v) in _PLAIN else encode_value(v) for v in row])
-                        if not owned:
-                            for i in redacted:
-                                encoded[i] = None
-                        rows.append(encoded)
-                    record = {
-                        "system": part.system,
-                        "table": part.table,
-                        "primary_key": part.primary_key,
-                        "columns": part.columns,
-                        "rows": rows,
-                    }
-                    out.write(_ENCODER.encode(record))
-                    out.write("\n")
-                    per_table[name] = per_table.get(name, 0) + len(rows)
-        categories.append(category_id)
-        counts[category_id] = per_table
-        field_types[category_id] = _field_types(data_map, systems, category_id)
+        found = [
+            _Part(category_id, index, system, table)
+            for index, (system, table, _) in enumerate(category_tables(data_map, category))
+            if (match := location.match(system, table)) is not None and match.keys
+        ]
+        if found:
+            categories.append(category_id)
+            for part in found:
+                parts[part.system].append(part)
+    progress = on_system or _no_progress
+    busy = [system for system, wanted in parts.items() if wanted]
+    for system in data_map.systems:
+        if system not in busy:
+            progress(system, "running", None)
+            progress(system, "done", 0)
+    writer = _RowWriter(data_map, systems, location)
+    if len(busy) <= 1:  # nothing to overlap: write the category files directly
+        for system in busy:
+            _run_system(system, progress, partial(writer.write_files, directory, parts[system]))
+    else:
+        try:
+            _run_in_parallel(busy, progress, partial(writer.write_parts, directory, parts))
+        except BaseException:
+            for leftover in directory.glob("*.part"):  # personal data of a failed collection
+                leftover.unlink(missing_ok=True)
+            raise
+        _join_parts(directory, categories, [p for wanted in parts.values() for p in wanted])
+    counts: dict[str, dict[str, int]] = {}
+    for category_id in categories:
+        counts[category_id] = {
+            f"{system}.{table}": writer.counts[(category_id, system, table)]
+            for system, table, _ in category_tables(data_map, data_map.categories[category_id])
+            if (category_id, system, table) in writer.counts
+        }
     collection = Collection(
         directory=directory,
         categories=categories,
         counts=counts,
         flags=[flag.message for flag in location.flags],
         collected_at=datetime.now(UTC),
-        field_types=field_types,
+        field_types={c: _types_of(data_map, systems, c) for c in categories},
     )
     _write_manifest(collection)
     return collection
+
+
+def _no_progress(system: str, state: str, rows: int | None) -> None:
+    """Tell no one."""
+
+
+class _Stopped(Exception):
+    """Another system failed: this one's collection stops at its next batch."""
+
+
+def _run_system(system: str, progress: SystemProgress, collect: Callable[[str], int]) -> None:
+    """Collect `system` with `collect` (its rows counted), retried once on a schema that changed
+    under its reflection (see `inventory.systems`); tell `progress`."""
+    progress(system, "running", None)
+    try:
+        try:
+            rows = collect(system)
+        except SystemUnavailable as error:
+            if not is_schema_error(error.__cause__ or error):
+                raise
+            rows = collect(system)  # reflected again: the stale reflection was forgotten
+    except BaseException:
+        progress(system, "failed", None)
+        raise
+    progress(system, "done", rows)
+
+
+def _run_in_parallel(
+    busy: list[str], progress: SystemProgress, collect: Callable[..., int]
+) -> None:
+    """Run `collect` for each system in a thread of its own; once one fails, stop the others
+    at their next batch, wait for all, and raise the first failure in the map's order."""
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=len(busy), thread_name_prefix="collect") as pool:
+        futures = {
+            system: pool.submit(_run_system, system, progress, partial(collect, stop=stop))
+            for system in busy
+        }
+        wait(futures.values(), return_when=FIRST_EXCEPTION)
+        if any(f.done() and f.exception() is not None for f in futures.values()):
+            stop.set()
+        wait(futures.values())
+    errors = [f.exception() for f in futures.values()]
+    first = next((e for e in errors if e is not None and not isinstance(e, _Stopped)), None)
+    if first is not None:
+        raise first
+
+
+class _RowWriter:
+    """Writes a system's rows of each category, as JSON lines, counting them per table."""
+
+    def __init__(self, data_map: DataMap, systems: Systems, location: SubjectLocation) -> None:
+        self.data_map, self.systems, self.location = data_map, systems, location
+        self.counts: dict[tuple[str, str, str], int] = {}
+
+    def write_files(self, directory: Path, parts: list[_Part], system: str) -> int:
+        """Write the parts (all of one system) straight into their categories' files."""
+        rows = 0
+        with self.systems.pinned():
+            for category_id, same in groupby(parts, key=lambda part: part.category_id):
+                path = directory / f"{category_id}.jsonl"
+                with os.fdopen(_open_private(path), "w", encoding="utf-8") as out:
+                    rows += sum(self._write(out, part, None) for part in same)
+        return rows
+
+    def write_parts(
+        self,
+        directory: Path,
+        parts: dict[str, list[_Part]],
+        system: str,
+        stop: threading.Event,
+    ) -> int:
+        """Write each part of `system` to a file of its own, joined in order afterwards."""
+        rows = 0
+        with self.systems.pinned():
+            for part in parts[system]:
+                path = _part_path(directory, part)
+                with os.fdopen(_open_private(path), "w", encoding="utf-8") as out:
+                    rows += self._write(out, part, stop)
+        return rows
+
+    def _write(self, out: TextIO, part: _Part, stop: threading.Event | None) -> int:
+        data_map = self.data_map
+        category = data_map.categories[part.category_id]
+        name = f"{part.system}.{part.table}"
+        hidden: set[str] = set()
+        third_party: set[str] = set()
+        for f in category.fields:
+            if f"{f.system or category.system}.{f.table}" != name:
+                continue
+            if not f.disclose:
+                hidden.add(f.name)
+            if f.third_party:
+                third_party.add(f.name)
+        written, read = 0, False
+        for table_rows in iter_category_tables(
+            data_map,
+            self.systems,
+            self.location,
+            part.category_id,
+            columns_of=partial(_disclosed, {name: hidden}),
+        ):
+            if (table_rows.system, table_rows.table) != (part.system, part.table):
+                continue  # another table of the category (its batches are never read)
+            width = len(table_rows.primary_key)
+            # Positions (after `owned`) of the values redacted in rows of other people.
+            redacted = [1 + width + i for i, c in enumerate(table_rows.columns) if c in third_party]
+            for batch in table_rows.batches:
+                if stop is not None and stop.is_set():
+                    raise _Stopped(part.system)
+                rows: list[list[Any]] = []
+                for row in batch:
+                    owned = row[:width] not in table_rows.not_owned
+                    encoded: list[Any] = [owned]
+                    encoded.extend([v if type(v) in _PLAIN else encode_value(v) for v in row])
+                    if not owned:
+                        for i in redacted:
+                            encoded[i] = None
+                    rows.append(encoded)
+                record = {
+                    "system": table_rows.system,
+                    "table": table_rows.table,
+                    "primary_key": table_rows.primary_key,
+                    "columns": table_rows.columns,
+                    "rows": rows,
+                }
+                out.write(_ENCODER.encode(record))
+                out.write("\n")
+                written += len(rows)
+                read = True
+        if read:
+            self.counts[(part.category_id, part.system, part.table)] = written
+        return written
+
+
+def _part_path(directory: Path, part: _Part) -> Path:
+    return directory / f"{part.category_id}.{part.index}.part"
+
+
+def _join_parts(directory: Path, categories: list[str], parts: list[_Part]) -> None:
+    """Write each category's file from its parts, in the order of the category's tables."""
+    by_category: dict[str, list[_Part]] = {}
+    for part in parts:
+        by_category.setdefault(part.category_id, []).append(part)
+    for category_id in categories:
+        path = directory / f"{category_id}.jsonl"
+        with os.fdopen(_open_private(path), "wb") as out:
+            for part in sorted(by_category[category_id], key=lambda p: p.index):
+                piece = _part_path(directory, part)
+                with piece.open("rb") as source:
+                    shutil.copyfileobj(source, out)
+                piece.unlink()
 
 
 def _disclosed(
@@ -318,6 +472,14 @@ def _disclosed(
     """Leave out the columns the map marks `disclose: false`: they are not even read."""
     never = hidden.get(f"{system}.{table}", set())
     return [c for c in columns if c not in never]
+
+
+def _types_of(data_map: DataMap, systems: Systems, category_id: str) -> dict[str, str]:
+    """Return `_field_types`, worked out once per map and reflection."""
+    if data_map is not systems.data_map:
+        return _field_types(data_map, systems, category_id)
+    build = partial(_field_types, data_map, systems, category_id)
+    return dict(systems.memo(("field-types", category_id), build))
 
 
 def _field_types(data_map: DataMap, systems: Systems, category_id: str) -> dict[str, str]:

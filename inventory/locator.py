@@ -10,6 +10,7 @@ Two phases keep memory flat whatever the size of the subject:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -28,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from inventory.keyed import Key, chunks, run_keyed, select_where
 from inventory.model import Category, DataMap, IdentityKind
-from inventory.systems import Systems, SystemUnavailable, short_reason
+from inventory.systems import Systems, SystemUnavailable, is_schema_error, short_reason
 from inventory.validation import link_order
 
 
@@ -109,11 +110,45 @@ def locate_subject(
     location = SubjectLocation(identity=identity)
     if not normalized:
         return location
-    for system in data_map.systems:
-        try:
-            _locate_in_system(data_map, systems, system, identity, normalized, location)
-        except SQLAlchemyError as exc:
+    names = list(data_map.systems)
+    locate = partial(_locate_system, data_map, systems, identity, normalized)
+    if len(names) == 1:
+        found = [locate(names[0])]
+    else:  # links never leave their system: each is located in a thread of its own
+        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="locate") as pool:
+            futures = [pool.submit(locate, system) for system in names]
+        errors = [f.exception() for f in futures]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+        found = [f.result() for f in futures]
+    for part in found:  # in the map's order, as if located one system after the other
+        location.tables.update(part.tables)
+        location.flags.extend(part.flags)
+    return location
+
+
+def _locate_system(
+    data_map: DataMap, systems: Systems, identity: str, value: str, system: str
+) -> SubjectLocation:
+    """Locate the subject in one system, again once when its schema changed under the
+    reflection (see `inventory.systems`)."""
+    try:
+        return _located_in_system(data_map, systems, system, identity, value)
+    except SQLAlchemyError as exc:
+        if not is_schema_error(exc):
             raise SystemUnavailable(system, short_reason(exc)) from exc
+    try:  # the system was marked stale: its tables are reflected again
+        return _located_in_system(data_map, systems, system, identity, value)
+    except SQLAlchemyError as exc:
+        raise SystemUnavailable(system, short_reason(exc)) from exc
+
+
+def _located_in_system(
+    data_map: DataMap, systems: Systems, system: str, identity: str, value: str
+) -> SubjectLocation:
+    location = SubjectLocation(identity=identity)
+    _locate_in_system(data_map, systems, system, identity, value, location)
     return location
 
 
@@ -341,6 +376,9 @@ def _table_batches(
     table = systems.tables(system)[table_name]
     pk = match.primary_key
     wanted = list(dict.fromkeys([*pk, *columns]))
+    missing = [c for c in wanted if c not in table.c]
+    if missing:
+        raise SystemUnavailable(system, f"the table `{table_name}` has no column `{missing[0]}`")
     key_expr = table.c[pk[0]] if len(pk) == 1 else tuple_(*(table.c[c] for c in pk))
     selected = [table.c[c] for c in wanted]
     order = [table.c[c] for c in pk]

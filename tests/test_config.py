@@ -184,3 +184,11 @@ def test_the_report_rows_come_from_the_environment(tmp_path: Path) -> None:
     assert report_rows_per_category(_load({}, tmp_path).values) == 100
     given = _load({"DSR_REPORT_ROWS_PER_CATEGORY": "25"}, tmp_path).values
     assert report_rows_per_category(given) == 25
+
+
+@pytest.mark.parametrize("value", ["often", -1, True, None])
+def test_a_schema_check_interval_that_is_not_seconds_is_refused(value: object) -> None:
+    with pytest.raises(InsecureConfiguration, match="DSR_SCHEMA_CHECK_SECONDS must be"):
+        check_settings({"SCHEMA_CHECK_SECONDS": value})
+    check_settings({"SCHEMA_CHECK_SECONDS": 0})
+    check_settings({"SCHEMA_CHECK_SECONDS": 2.5})

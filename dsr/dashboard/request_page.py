@@ -227,19 +227,19 @@ def subject_data(data_map: DataMap, data_request: DataRequest) -> SubjectData:
     )
     if identity is None:
         return SubjectData(problem=gettext("The data map declares no email identity."))
-    with open_systems(current_app.config, data_map).opened() as systems:
-        try:
-            location = locate_subject(data_map, systems, identity, data_request.requester_email)
-        except SystemUnavailable as error:
-            return SubjectData(
-                checked=True,
-                problem=gettext(
-                    "The system %(system)s could not be read (%(reason)s): the data found "
-                    "cannot be shown now. Try again later.",
-                    system=error.system,
-                    reason=error.reason,
-                ),
-            )
+    systems = open_systems(current_app.config, data_map)
+    try:
+        location = locate_subject(data_map, systems, identity, data_request.requester_email)
+    except SystemUnavailable as error:
+        return SubjectData(
+            checked=True,
+            problem=gettext(
+                "The system %(system)s could not be read (%(reason)s): the data found "
+                "cannot be shown now. Try again later.",
+                system=error.system,
+                reason=error.reason,
+            ),
+        )
     return SubjectData(
         counts=category_counts(data_map, location),
         checked=True,

@@ -165,18 +165,14 @@ def changes_panel(
             is not None
         )
         if data_request.verified_at is not None and status not in TERMINAL:
-            with open_systems(current_app.config, data_map).opened() as systems:
-                try:
-                    held_map = map_with_holds(
-                        db_session, data_map, systems, data_request.id, utcnow()
-                    )
-                    panel.plan = erasure.subject_plan(
-                        held_map, systems, data_request.requester_email
-                    )
-                except SystemUnavailable as error:
-                    panel.plan_problem = str(error)
-                except ChangeRefused as error:
-                    panel.plan_problem = error.message
+            systems = open_systems(current_app.config, data_map).recheck_schema()
+            try:
+                held_map = map_with_holds(db_session, data_map, systems, data_request.id, utcnow())
+                panel.plan = erasure.subject_plan(held_map, systems, data_request.requester_email)
+            except SystemUnavailable as error:
+                panel.plan_problem = str(error)
+            except ChangeRefused as error:
+                panel.plan_problem = error.message
     if kind is RequestType.RECTIFICATION and data_request.id is not None:
         panel.rectifiable = rectifiable_fields(db_session, data_map, data_request)
         panel.rectification_open = status in RECTIFICATION_OPEN

@@ -161,7 +161,9 @@ def _produce(
     context: ExecutionContext, data_map: DataMap, folder: Path
 ) -> tuple[list[WrittenFile], Collection]:
     identity = _email_identity(data_map)
-    with open_systems(context.settings, data_map).opened() as systems:
+    # One pooled connection per system for the location and the collection (of a lone system;
+    # with several, each is collected on a thread and connection of its own).
+    with open_systems(context.settings, data_map).pinned() as systems:
         location = locate_subject(data_map, systems, identity, context.requester_email)
         collection = collect_subject(data_map, systems, location, folder / COLLECTED)
     request = ReportRequest(

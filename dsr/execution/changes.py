@@ -81,9 +81,9 @@ def change_subject(
     """Locate the subject by email and apply the map's change `name` to their rows."""
     data_map = desk_map(settings)
     change = _change(data_map, name)
-    with open_systems(settings, data_map).opened() as systems:
-        location = locate_subject(data_map, systems, email_identity(data_map), email)
-        return apply_subject_change(data_map, systems, location, change, now=now)
+    systems = open_systems(settings, data_map).recheck_schema()
+    location = locate_subject(data_map, systems, email_identity(data_map), email)
+    return apply_subject_change(data_map, systems, location, change, now=now)
 
 
 # --- what the desk records and sends ------------------------------------------------------------
@@ -202,12 +202,12 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
         }
     )
     try:
-        with open_systems(context.settings, data_map).opened() as systems:
-            location = locate_subject(
-                data_map, systems, email_identity(data_map), context.requester_email
-            )
-            disclosed = subject_disclosures(data_map, systems, location)
-            outcome = rectify_subject(data_map, systems, location, values)
+        systems = open_systems(context.settings, data_map).recheck_schema()
+        location = locate_subject(
+            data_map, systems, email_identity(data_map), context.requester_email
+        )
+        disclosed = subject_disclosures(data_map, systems, location)
+        outcome = rectify_subject(data_map, systems, location, values)
     except ChangeRefused as error:
         raise ExecutionFailed(error.message) from None
 

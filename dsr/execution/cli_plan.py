@@ -83,13 +83,13 @@ def request_plan_command(reference: str, database_url: str) -> None:
             err=True,
         )
         raise SystemExit(1) from None
-    with open_systems(settings, data_map).opened() as systems:
-        try:
-            held_map = with_holds(data_map, effective_holds(data_map, systems, holds))
-            plan = subject_plan(held_map, systems, found.requester_email)
-        except (SystemUnavailable, ChangeRefused) as error:
-            click.echo(f"error: {error}", err=True)
-            raise SystemExit(1) from None
+    systems = open_systems(settings, data_map).recheck_schema()
+    try:
+        held_map = with_holds(data_map, effective_holds(data_map, systems, holds))
+        plan = subject_plan(held_map, systems, found.requester_email)
+    except (SystemUnavailable, ChangeRefused) as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(1) from None
     click.echo(f"Erasure plan of {found.reference} ({found.type.value}, {found.status.value})")
     for line in format_plan(held_map, plan):
         click.echo(line)

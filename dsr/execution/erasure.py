@@ -198,64 +198,64 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     with db.transaction(context.engine) as db_session:
         stored = {run.system: run for run in system_runs(db_session, request_id)}
     done = {system for system, run in stored.items() if run.status is SystemRunStatus.DONE}
-    with open_systems(settings, data_map).opened() as systems:
-        location = locate_subject(data_map, systems, identity, context.requester_email)
-        record_subject_disclosures(  # before the rows go: a retry still knows whom to tell
-            context.engine,
+    systems = open_systems(settings, data_map).recheck_schema()
+    location = locate_subject(data_map, systems, identity, context.requester_email)
+    record_subject_disclosures(  # before the rows go: a retry still knows whom to tell
+        context.engine,
+        data_map,
+        systems,
+        location,
+        email=context.requester_email,
+        key=suppression,
+        now=now,
+    )
+    held = held_erasure(context.engine, data_map, systems, request_id, location, now)
+    data_map = held.data_map  # categories under a legal hold are kept (R50)
+    pending = [system for system in data_map.systems if system not in done]
+    changing = [s for s in systems_to_change(data_map, location) if s in pending]
+    if len(changing) > 1:  # refuse before any system changes (each plans again when run)
+        _refuse_blocked(plan_erasure(data_map, systems, location).blocked)
+    outcomes = (
+        execute_erasure(
             data_map,
             systems,
             location,
-            email=context.requester_email,
-            key=suppression,
+            secret_key=key,
+            now=now,
+            only_systems=pending,
+        )
+        if pending
+        else []
+    )
+    if len(changing) == 1:  # its own plan refused it: nothing changed anywhere
+        _refuse_blocked([b for outcome in outcomes for b in outcome.blocked])
+    failed = []
+    for outcome in outcomes:
+        if outcome.status == "skipped":
+            continue
+        status = SystemRunStatus(outcome.status)
+        run = _store_run(
+            context.engine,
+            request_id,
+            system=outcome.system,
+            status=status,
+            steps=steps_json(data_map, outcome.steps),
+            counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
+            error=outcome.error,
             now=now,
         )
-        held = held_erasure(context.engine, data_map, systems, request_id, location, now)
-        data_map = held.data_map  # categories under a legal hold are kept (R50)
-        pending = [system for system in data_map.systems if system not in done]
-        changing = [s for s in systems_to_change(data_map, location) if s in pending]
-        if len(changing) > 1:  # refuse before any system changes (each plans again when run)
-            _refuse_blocked(plan_erasure(data_map, systems, location).blocked)
-        outcomes = (
-            execute_erasure(
-                data_map,
-                systems,
-                location,
-                secret_key=key,
-                now=now,
-                only_systems=pending,
-            )
-            if pending
-            else []
+        stored[run.system] = run
+        if status is SystemRunStatus.FAILED:
+            failed.append(f"{outcome.system}: {outcome.error or 'error'}")
+    if failed:
+        raise ExecutionFailed(
+            "Erasure failed, rolled back in "
+            + "; ".join(failed)
+            + ". Run it again to finish: systems already done are not touched again."
         )
-        if len(changing) == 1:  # its own plan refused it: nothing changed anywhere
-            _refuse_blocked([b for outcome in outcomes for b in outcome.blocked])
-        failed = []
-        for outcome in outcomes:
-            if outcome.status == "skipped":
-                continue
-            status = SystemRunStatus(outcome.status)
-            run = _store_run(
-                context.engine,
-                request_id,
-                system=outcome.system,
-                status=status,
-                steps=steps_json(data_map, outcome.steps),
-                counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
-                error=outcome.error,
-                now=now,
-            )
-            stored[run.system] = run
-            if status is SystemRunStatus.FAILED:
-                failed.append(f"{outcome.system}: {outcome.error or 'error'}")
-        if failed:
-            raise ExecutionFailed(
-                "Erasure failed, rolled back in "
-                + "; ".join(failed)
-                + ". Run it again to finish: systems already done are not touched again."
-            )
-        left = verify_erased(data_map, systems, identity, context.requester_email)
-        if left:
-            raise ExecutionFailed("Data still found after the erasure (R19): " + "; ".join(left))
+    left = verify_erased(data_map, systems, identity, context.requester_email)
+    if left:
+        raise ExecutionFailed("Data still found after the erasure (R19): " + "; ".join(left))
 
     runs = [stored[system] for system in sorted(stored)]  # as `system_runs` reads them
     outcomes_by_category = category_outcomes(data_map, stored_steps(runs))

@@ -42,9 +42,9 @@ def subject_now(
 ) -> tuple[list[str], list[Disclosed]]:
     """Locate the subject; return the categories in which they have rows and the disclosures of
     their live rows (to record before a change alters them)."""
-    with open_systems(settings, data_map).opened() as systems:
-        location = locate_subject(data_map, systems, email_identity(data_map), email)
-        disclosed = subject_disclosures(data_map, systems, location)
+    systems = open_systems(settings, data_map)
+    location = locate_subject(data_map, systems, email_identity(data_map), email)
+    disclosed = subject_disclosures(data_map, systems, location)
     return sorted(category_counts(data_map, location)), disclosed
 
 

@@ -157,16 +157,16 @@ def _erase_kept(
     own = [c for c in hold.category_ids if c in data_map.categories and c not in still_held]
     if not own or not hold.kept:
         return own, (0, 0)
-    with open_systems(settings, data_map).opened() as systems:
-        linked = kept_with_held(data_map, systems, own)
+    systems = open_systems(settings, data_map).recheck_schema()
+    linked = kept_with_held(data_map, systems, own)
     categories = [*own, *(c for c in linked if c not in still_held)]
     limited = only_categories(data_map, categories)
     location = kept_location(limited, hold, identity="kept")
-    with open_systems(settings, limited).opened() as systems:
-        plan = plan_erasure(limited, systems, location)
-        if plan.blocked:
-            raise _Unsafe("; ".join(plan.blocked))
-        outcomes = execute_erasure(limited, systems, location, secret_key=key, now=now)
+    systems = open_systems(settings, limited).recheck_schema()
+    plan = plan_erasure(limited, systems, location)
+    if plan.blocked:
+        raise _Unsafe("; ".join(plan.blocked))
+    outcomes = execute_erasure(limited, systems, location, secret_key=key, now=now)
     failed = [f"{o.system}: {o.error}" for o in outcomes if o.status == "failed"]
     if failed:
         raise _Unsafe("; ".join(failed))

@@ -118,10 +118,10 @@ def plan_retention_now(
     """Return what `run_retention` would sweep at `now` (the dry run), changing nothing."""
     days, _, _ = retention_settings(settings)
     data_map = desk_map(settings)
-    with open_systems(settings, data_map).opened() as systems:
-        held = held_rows(engine, data_map, systems, now)
-        gates = with_hold_gates(_gates(engine, data_map, now, days), held)
-        return counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
+    systems = open_systems(settings, data_map).recheck_schema()
+    held = held_rows(engine, data_map, systems, now)
+    gates = with_hold_gates(_gates(engine, data_map, now, days), held)
+    return counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
 
 
 def run_retention(
@@ -141,70 +141,69 @@ def run_retention(
     size = batch_size or default_batch
     data_map = desk_map(settings)
     key = secret_key(settings)
-    with open_systems(settings, data_map).opened() as systems:
-        held = held_rows(engine, data_map, systems, now)
-        warned = send_warnings(
-            engine=engine,
-            data_map=data_map,
-            systems=systems,
-            now=now,
-            warning_days=days,
-            language=language,
-            held=held,
+    systems = open_systems(settings, data_map).recheck_schema()
+    held = held_rows(engine, data_map, systems, now)
+    warned = send_warnings(
+        engine=engine,
+        data_map=data_map,
+        systems=systems,
+        now=now,
+        warning_days=days,
+        language=language,
+        held=held,
+    )
+    gates = with_hold_gates(_gates(engine, data_map, now, days), held)
+    plan = counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
+    # Who was sent what must outlive the rows sent (Art. 19): recorded before they go.
+    record_before_sweep(engine, data_map, systems, key=suppression_key(settings), now=now)
+    results = []
+    swept_accounts: dict[tuple[str, str], list[Key]] = {}
+    for sweep in plan.sweeps:
+        outcome = sweep_category(
+            data_map,
+            systems,
+            sweep.category,
+            now,
+            secret_key=key,
+            batch_size=size,
+            gate=gates.get(sweep.category),
+            gated=gates.keys(),
+            on_batch=progress,
         )
-        gates = with_hold_gates(_gates(engine, data_map, now, days), held)
-        plan = counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
-        # Who was sent what must outlive the rows sent (Art. 19): recorded before they go.
-        record_before_sweep(engine, data_map, systems, key=suppression_key(settings), now=now)
-        results = []
-        swept_accounts: dict[tuple[str, str], list[Key]] = {}
-        for sweep in plan.sweeps:
-            outcome = sweep_category(
-                data_map,
-                systems,
-                sweep.category,
-                now,
-                secret_key=key,
-                batch_size=size,
-                gate=gates.get(sweep.category),
-                gated=gates.keys(),
-                on_batch=progress,
+        if sweep.category in gates:
+            swept_accounts[(sweep.system, sweep.table)] = outcome.swept_keys
+        result = CategoryResult(
+            system=sweep.system,
+            category=sweep.category,
+            action=sweep.action,
+            rows=outcome.rows,
+            followers=dict(outcome.followers),
+            held=sweep.held,
+            legal_hold=sweep.legal_hold,
+            referenced=sweep.referenced,
+            no_date=sweep.no_date,
+            warnings_sent=warned.get(sweep.category, 0),
+            not_swept=sweep.not_swept,
+            archived_unchanged=sweep.action is ErasureAction.RETAIN and not sweep.archive_columns,
+        )
+        with transaction(engine) as session:
+            record_action(
+                db_session=session,
+                actor=Actor.SYSTEM,
+                action=AUDIT_ACTION,
+                at=now,
+                details=result.details(),
             )
-            if sweep.category in gates:
-                swept_accounts[(sweep.system, sweep.table)] = outcome.swept_keys
-            result = CategoryResult(
-                system=sweep.system,
-                category=sweep.category,
-                action=sweep.action,
-                rows=outcome.rows,
-                followers=dict(outcome.followers),
-                held=sweep.held,
-                legal_hold=sweep.legal_hold,
-                referenced=sweep.referenced,
-                no_date=sweep.no_date,
-                warnings_sent=warned.get(sweep.category, 0),
-                not_swept=sweep.not_swept,
-                archived_unchanged=sweep.action is ErasureAction.RETAIN
-                and not sweep.archive_columns,
-            )
-            with transaction(engine) as session:
-                record_action(
-                    db_session=session,
-                    actor=Actor.SYSTEM,
-                    action=AUDIT_ACTION,
-                    at=now,
-                    details=result.details(),
-                )
-            log.info(
-                "retention of %s.%s: %s %d rows",
-                sweep.system,
-                sweep.category,
-                sweep.action.value,
-                outcome.total,
-            )
-            results.append(result)
-        for (system, table_name), keys in swept_accounts.items():
-            _forget_warnings(engine, system, table_name, keys)
+        log.info(
+            "retention of %s.%s: %s %d rows",
+            sweep.system,
+            sweep.category,
+            sweep.action.value,
+            outcome.total,
+        )
+        results.append(result)
+    for (system, table_name), keys in swept_accounts.items():
+        _forget_warnings(engine, system, table_name, keys)
     forget_old_disclosures(engine, data_map, now=now)
     return RetentionReport(at=now, warnings_sent=sum(warned.values()), categories=results)
 
