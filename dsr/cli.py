@@ -29,6 +29,7 @@ from dsr.outbox.cli import outbox_group
 from dsr.retention.cli import retention_group
 from dsr.scheduler.cli import scheduler_group
 from dsr.store_cli import audit_group, database_url_option, db_group, db_upgrade
+from dsr.worker.cli import worker_command  # only click at import: the rest when it runs
 from inventory.kept import withdrawal_warnings
 from inventory.loader import MapError
 from inventory.locator import (
@@ -372,3 +373,4 @@ request_group.add_command(request_plan_command)
 main.add_command(request_group)
 main.add_command(scheduler_group)
 main.add_command(retention_group)
+main.add_command(worker_command)

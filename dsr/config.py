@@ -133,6 +133,16 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "CLOSED_REQUEST_RETENTION_DAYS": 5 * 365 + 1,  # R32: five years
         "STUCK_PROCESSING_HOURS": 24,
         "STAFF_LANGUAGE": "fr",
+        # --- the workers (`dsr worker`): the queue that carries their jobs (unset: a SQLite file
+        # queue.sqlite3 in the instance folder; redis://host:6379/0 for workers on several
+        # machines; immediate runs each job at once in the process that queues it, for the test
+        # suite only), the threads of one worker, how long a run's lease lasts unless renewed,
+        # and how long an approved request may wait for its run before the recovery queues it again
+        "QUEUE_URL": None,
+        "QUEUE_NAME": "dsr",
+        "WORKER_THREADS": 4,
+        "WORKER_LEASE_SECONDS": 60,
+        "WORKER_RECOVERY_GRACE_MINUTES": 5,
         # --- the default language of the pages (Flask-Babel); their time zone is the map's
         # organisation.timezone
         "BABEL_DEFAULT_LOCALE": "fr",
@@ -252,6 +262,11 @@ def check_production(config: Mapping[str, Any]) -> None:
                 "(or leave it unset to use DSR_SECRET_KEY)."
             )
     problems.extend(_public_url_problems(config))
+    if str(config.get("QUEUE_URL") or "").strip().lower() == "immediate":
+        problems.append(
+            "DSR_QUEUE_URL is immediate: jobs would run inside web requests; unset it (a queue "
+            "file in the instance folder) or set it to redis://... and run `dsr worker`."
+        )
     if not config.get("SESSION_COOKIE_SECURE", True):
         problems.append(
             "DSR_SESSION_COOKIE_SECURE is false: in production the session cookie is sent over "

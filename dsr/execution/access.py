@@ -39,6 +39,7 @@ from inventory.collection import Collection, collect_subject
 from inventory.loader import MapError
 from inventory.locator import locate_subject
 from inventory.model import DataMap, IdentityKind
+from inventory.systems import Systems, SystemUnavailable
 
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
@@ -159,8 +160,7 @@ def _produce(
 ) -> tuple[list[WrittenFile], Collection]:
     identity = _email_identity(data_map)
     with open_systems(context.settings, data_map).opened() as systems:
-        location = locate_subject(data_map, systems, identity, context.requester_email)
-        collection = collect_subject(data_map, systems, location, folder / COLLECTED)
+        collection = _located_and_collected(context, data_map, systems, identity, folder)
     request = ReportRequest(
         reference=context.reference,
         received_at=context.received_at,
@@ -189,6 +189,38 @@ def _produce(
         size, sha256 = write_private(path, write)
         written.append(WrittenFile(kind, path, size, sha256))
     return written, collection
+
+
+def _located_and_collected(
+    context: ExecutionContext, data_map: DataMap, systems: Systems, identity: str, folder: Path
+) -> Collection:
+    """Locate and collect the subject, reporting each system of the map to `context.progress`.
+
+    The one place where progress meets collection: collection reads every system in one call,
+    so each is reported running before and done (its rows) or failed after.
+    """
+    for system in data_map.systems:
+        context.progress(system, "running", None)
+    try:
+        location = locate_subject(data_map, systems, identity, context.requester_email)
+        collection = collect_subject(data_map, systems, location, folder / COLLECTED)
+    except SystemUnavailable as error:
+        for system in data_map.systems:
+            failed = system == error.system
+            context.progress(system, "failed", None, error.reason if failed else "not finished")
+        raise
+    except BaseException:
+        for system in data_map.systems:
+            context.progress(system, "failed", None, "the run stopped")
+        raise
+    rows: dict[str, int] = dict.fromkeys(data_map.systems, 0)
+    for per_table in collection.counts.values():
+        for table, count in per_table.items():
+            system = table.split(".", 1)[0]
+            rows[system] = rows.get(system, 0) + count
+    for system in data_map.systems:
+        context.progress(system, "done", rows[system])
+    return collection
 
 
 register_executor(RequestType.ACCESS, run_access)

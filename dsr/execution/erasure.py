@@ -182,10 +182,12 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         raise ExecutionFailed(str(error)) from None
     with db.transaction(context.engine) as db_session:
         done = {
-            run.system
+            run.system: run.rows_deleted + run.rows_anonymized
             for run in system_runs(db_session, request_id)
             if run.status is SystemRunStatus.DONE
         }
+    for system, rows in done.items():  # a resumed run: these are not touched again
+        context.progress(system, "done", rows)
     with open_systems(settings, data_map).opened() as systems:
         location = locate_subject(data_map, systems, identity, context.requester_email)
         record_subject_disclosures(  # before the rows go: a retry still knows whom to tell
@@ -204,35 +206,32 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             raise ExecutionFailed("Erasure blocked, nothing changed: " + "; ".join(plan.blocked))
         by_system = plan.by_system()
         pending = [system for system in data_map.systems if system not in done]
-        outcomes = (
-            execute_erasure(
-                data_map,
-                systems,
-                location,
-                secret_key=key,
-                now=now,
-                only_systems=pending,
-            )
-            if pending
-            else []
-        )
         failed = []
-        for outcome in outcomes:
-            if outcome.status == "skipped":
-                continue
-            status = SystemRunStatus(outcome.status)
-            _store_run(
-                context.engine,
-                request_id,
-                system=outcome.system,
-                status=status,
-                steps=steps_json(data_map, by_system.get(outcome.system, [])),
-                counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
-                error=outcome.error,
-                now=now,
+        for system in pending:  # each stored as soon as it is done: a takeover skips it
+            context.progress(system, "running", None)
+            outcomes = execute_erasure(
+                data_map, systems, location, secret_key=key, now=now, only_systems=[system]
             )
-            if status is SystemRunStatus.FAILED:
-                failed.append(f"{outcome.system}: {outcome.error or 'error'}")
+            for outcome in outcomes:
+                if outcome.status == "skipped":
+                    continue
+                status = SystemRunStatus(outcome.status)
+                _store_run(
+                    context.engine,
+                    request_id,
+                    system=outcome.system,
+                    status=status,
+                    steps=steps_json(data_map, by_system.get(outcome.system, [])),
+                    counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
+                    error=outcome.error,
+                    now=now,
+                )
+                if status is SystemRunStatus.FAILED:
+                    failed.append(f"{outcome.system}: {outcome.error or 'error'}")
+                    context.progress(outcome.system, "failed", None, outcome.error or "error")
+                else:
+                    rows = outcome.rows_deleted + outcome.rows_anonymized
+                    context.progress(outcome.system, "done", rows)
         if failed:
             raise ExecutionFailed(
                 "Erasure failed, rolled back in "
