@@ -34,7 +34,14 @@ from dsr.dashboard.forms import (
 )
 from dsr.dashboard.hold_panel import HoldsPanel, holds_panel
 from dsr.dashboard.queue import Urgency, urgency_of
-from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, changes_panel, delivery_panel
+from dsr.dashboard.request_panels import (
+    ChangesPanel,
+    DeliveryPanel,
+    ProgressPanel,
+    changes_panel,
+    delivery_panel,
+    progress_panel,
+)
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_minute
 from dsr.db import get_session, utcnow
@@ -165,6 +172,7 @@ class RequestPage:
     timeline: list[TimelineEntry]
     earlier: list[DataRequest]
     action_titles: Mapping[str, str] = field(default_factory=lambda: ACTION_TITLES)
+    progress: ProgressPanel = field(default_factory=ProgressPanel)
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -308,6 +316,7 @@ def gather_request_page(
             for category_id, category in data_map.categories.items()
         },
         delivery=delivery_panel(db_session, data_request, acting),
+        progress=progress_panel(db_session, data_map, data_request, language),
         changes=changes_panel(db_session, data_map, data_request, acting),
         holds=holds_panel(
             db_session,
