@@ -103,9 +103,7 @@ def test_approving_without_a_worker_runs_nothing_and_queues_the_run(
     assert status_of(db.get_engine(app), request.id) is Status.APPROVED
     assert actions_of(db.get_engine(app), request.id)[-1] == Action.APPROVE.value
     queued = queue_for(app.config, app.instance_path).pending()
-    assert [task.args for task in queued if task.name == "dsr.run_request"] == [
-        (request.id, None)
-    ]
+    assert [task.args for task in queued if task.name == "dsr.run_request"] == [(request.id, None)]
 
 
 BLOCKING = "import tests.worker.blocking; "
