@@ -7,7 +7,8 @@ Only click is imported here: the rest comes when the command runs, so that `dsr 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -67,3 +68,31 @@ def run_worker(app: Flask, *, threads: int, say: Callable[[str], None]) -> None:
     consumer = huey.create_consumer(workers=threads, worker_type="thread", periodic=True)
     consumer.run()
     say("Worker stopped.")
+
+
+SHUTDOWN_SECONDS = 30
+"""How long an in-process worker's running jobs get to finish when it stops (then they are left
+to the recovery: their leases run out)."""
+
+
+@contextmanager
+def worker_in_process(app: Flask, *, threads: int) -> Iterator[None]:
+    """Carry out `app`'s jobs on `threads` threads of this process while the block runs (the
+    demo: one command, no second process to start). Huey's consumer takes the process's signal
+    handlers when it starts: the caller sets its own again after entering."""
+    from dsr.worker.queue import queue_for
+    from dsr.worker.recovery import recover_runs
+    from dsr.worker.tasks import use_worker_app
+
+    use_worker_app(app)
+    huey = queue_for(app.config, app.instance_path)
+    with app.app_context():
+        recover_runs()
+    consumer = huey.create_consumer(
+        workers=threads, worker_type="thread", periodic=True, shutdown_timeout=SHUTDOWN_SECONDS
+    )
+    consumer.start()
+    try:
+        yield
+    finally:
+        consumer.stop(graceful=True)
