@@ -209,10 +209,22 @@ def check_settings(config: Mapping[str, Any]) -> None:
             "DSR_BABEL_DEFAULT_TIMEZONE is not read: the desk shows dates in the organisation's "
             "time zone, `organisation.timezone` in the data map. Unset it."
         )
+    check_queue_url(config)
     if is_production(config):
         check_production(config)
     else:
         check_public_url(config)
+
+
+def check_queue_url(config: Mapping[str, Any]) -> None:
+    """Refuse a QUEUE_URL that names no queue the workers can use (at start, not at the first
+    job the web side queues)."""
+    from dsr.worker.queue import QueueSettingError, queue_address
+
+    try:
+        queue_address(config, default_instance_path())
+    except QueueSettingError as error:
+        raise InsecureConfiguration(str(error)) from None
 
 
 def check_public_url(config: Mapping[str, Any]) -> None:

@@ -3,7 +3,8 @@
 or a callback endpoint that never answers holds no web request (the delivery is a job), and the
 pages that take an email address do the same work whatever the address, the look-up being a
 job. In immediate mode (the suite's default; this folder's applications queue on a file) a job
-runs in the thread that queued it, after the commit."""
+runs in the thread that queued it, after the commit. (Production refuses the immediate mode:
+tests/production/test_settings.py.)"""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from sqlmodel import select
 
 from dsr import db
 from dsr.accounts.models import StaffRole
-from dsr.config import InsecureConfiguration, check_production
 from dsr.languages import Language
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage, OutboxStatus
@@ -74,18 +74,6 @@ def test_the_queue_is_a_file_of_the_instance_unless_told_otherwise() -> None:
     assert queue_address({"QUEUE_URL": "immediate"}, "/x").kind == "immediate"
     with pytest.raises(QueueSettingError, match="DSR_QUEUE_URL"):
         queue_address({"QUEUE_URL": "amqp://rabbit"}, "/x")
-
-
-def test_production_refuses_the_immediate_queue() -> None:
-    settings = {
-        "ENV": "production",
-        "SECRET_KEY": "k" * 40,
-        "PUBLIC_URL": "https://privacy.example.org",
-        "QUEUE_URL": "immediate",
-    }
-    with pytest.raises(InsecureConfiguration, match="DSR_QUEUE_URL"):
-        check_production(settings)
-    check_production({**settings, "QUEUE_URL": "redis://127.0.0.1:6379/0"})
 
 
 # --- after the commit ---------------------------------------------------------------------------
