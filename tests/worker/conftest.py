@@ -20,6 +20,7 @@ from sqlmodel import col, select
 
 from dsr import db
 from dsr.audit.models import RequestEvent
+from dsr.config import SETTINGS_KEY
 from dsr.execution.runs import RequestRun, RunProgress
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Status
@@ -31,21 +32,9 @@ __all__ = ["platform_url"]
 PROJECT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 3
 """Short leases, so that a killed worker's run is free to take over soon."""
-PASSED_SETTINGS = (
-    "DATABASE_URL",
-    "SECRET_KEY",
-    "MAIL_SENDER",
-    "SMTP_HOST",
-    "SMTP_PORT",
-    "DATA_MAP",
-    "REPORTS_DIR",
-    "QUEUE_URL",
-    "QUEUE_NAME",
-    "WORKER_LEASE_SECONDS",
-    "EXECUTE_AFTER_APPROVAL",
-    "PUBLIC_URL",
-)
-"""The settings of a test's application that its workers get through DSR_... variables."""
+NOT_PASSED = frozenset({"TESTING", "SYSTEM_ENVIRONMENT"})
+"""The settings of a test's application that its workers do not get: the rest of those the test
+gave, they get through DSR_... variables as in production."""
 
 
 @pytest.fixture
@@ -72,8 +61,9 @@ def worker_environment(app: Flask, **more: str) -> dict[str, str]:
     """The environment of a `dsr worker` with the settings of `app` (and no DSR_... variable of
     the test run's own)."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith("DSR_")}
-    for name in PASSED_SETTINGS:
-        value = app.config.get(name)
+    settings = app.extensions[SETTINGS_KEY]  # as given: app.config holds some parsed
+    for name in sorted(settings.given - NOT_PASSED):
+        value = settings.values.get(name)
         if value is not None:
             environment[f"DSR_{name}"] = value if isinstance(value, str) else json.dumps(value)
     environment.update(app.config.get("SYSTEM_ENVIRONMENT") or {})

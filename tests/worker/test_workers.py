@@ -25,12 +25,14 @@ from dsr.outbox.models import OutboxMessage
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, RequestType, Status
 from dsr.worker.queue import enqueue_job, queue_for
+from tests.api.conftest import ApiCaller, issue_token, new_request
 from tests.conftest import MakeApp
 from tests.dashboard.conftest import logged_in
 from tests.delivery.conftest import approve
 from tests.execution.conftest import PLATFORM_VARIABLE
 from tests.execution.platform_copy import copy_platform
 from tests.factories import make_request
+from tests.processes import STOP_GRACE_SECONDS
 from tests.smtp_server import SmtpServer
 from tests.waiting import wait_until
 from tests.web.conftest import file_request
@@ -41,6 +43,9 @@ from tests.worker.conftest import (
     running_worker,
     status_of,
 )
+from tests.worker.silent_peer import SilentPeer, silent_peer
+
+__all__ = ["silent_peer"]  # a fixture
 
 SYSTEMS = ("learner_platform",)
 """The systems of the map the tests run on (data_map.yaml)."""
@@ -247,7 +252,35 @@ def test_the_verification_email_of_a_form_reaches_the_mail_server_through_a_work
 
     assert answer.status_code == 302
     assert smtp_server.transactions == 0  # nothing sent by the web process
-    with running_worker(app, tmp_path / "worker.log"):
+    with running_worker(app, tmp_path / "worker.log") as worker:
         [mail] = smtp_server.wait_for(1)
+        worker.send_signal(signal.SIGTERM)  # as a service manager stops it
+        assert worker.wait(STOP_GRACE_SECONDS) == 0
     assert mail.envelope_recipients == ("someone@example.org",)
     assert "/verify/" in mail.text
+    log = (tmp_path / "worker.log").read_text()
+    assert "Worker stopped." in log and "someone@example.org" not in log
+
+
+def test_a_callback_endpoint_that_never_answers_holds_up_no_email_of_the_worker(
+    make_app: MakeApp, smtp_server: SmtpServer, silent_peer: SilentPeer, tmp_path: Path
+) -> None:
+    app = make_app(CALLBACK_ALLOWED_NETWORKS="127.0.0.0/8", API_CALLBACK_TIMEOUT_SECONDS=600)
+    platform = ApiCaller(app.test_client(), issue_token(app, "platform"))
+    hook = f"http://127.0.0.1:{silent_peer.port}/hook"
+    created = platform.post(new_request(status_callback_urls=[hook]))
+    assert created.status_code == 201, created.get_json()
+    cancelled = platform.delete(f"/api/v1/requests/{created.get_json()['reference']}")
+    assert cancelled.status_code == 200  # a status change: its callback is queued
+
+    with running_worker(app, tmp_path / "worker.log", threads=2):
+        waiting = silent_peer.wait_for_a_client()  # one thread hangs on the callback...
+        assert file_request(app.test_client(), "someone@example.org").status_code == 302
+        wait_until(  # ...the other sends the emails meanwhile
+            lambda: (
+                ("someone@example.org",)
+                in [mail.envelope_recipients for mail in smtp_server.messages]
+            ),
+            "the form's email sent while the callback hangs",
+        )
+        assert SilentPeer.still_waiting(waiting)
