@@ -45,6 +45,7 @@ from dsr.dashboard.request_panels import (
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_minute
 from dsr.db import get_session, utcnow
+from dsr.execution.runner import RESUMED_ACTION
 from dsr.holds import service as holds
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
 from dsr.requests import assignment, notes
@@ -84,6 +85,7 @@ EVENT_LABELS: Mapping[str, str] = {
     Action.DENY.value: lazy_gettext("Refused"),
     Action.START_PROCESSING.value: lazy_gettext("Processing started"),
     Action.FINISH_PROCESSING.value: lazy_gettext("Ready to send"),
+    RESUMED_ACTION: lazy_gettext("Run taken over by another worker"),
     Action.APPLY_AT_ONCE.value: lazy_gettext("Applied on verification"),
     Action.COMPLETE.value: lazy_gettext("Answered (answer delivered)"),
     Action.FAIL.value: lazy_gettext("Failed"),
