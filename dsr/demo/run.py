@@ -135,7 +135,6 @@ def serve_demo(
             MailSink(mail_folder, port=smtp_port),
             worker_in_process(app, threads=WORKER_THREADS),
         ):
-            _stop_on_interrupt_or_terminate()  # the worker took the signals: Ctrl-C is ours
             server = make_server(host, port, app, threaded=True)
             if isinstance(server, ThreadingMixIn):
                 # Ctrl-C must not wait for a browser's idle keep-alive connection to end.

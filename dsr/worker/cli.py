@@ -79,7 +79,9 @@ to the recovery: their leases run out)."""
 def worker_in_process(app: Flask, *, threads: int) -> Iterator[None]:
     """Carry out `app`'s jobs on `threads` threads of this process while the block runs (the
     demo: one command, no second process to start). Huey's consumer takes the process's signal
-    handlers when it starts: the caller sets its own again after entering."""
+    handlers when it starts: they are given back at once, so the caller's own still apply."""
+    import signal
+
     from dsr.worker.queue import queue_for
     from dsr.worker.recovery import recover_runs
     from dsr.worker.tasks import use_worker_app
@@ -91,7 +93,11 @@ def worker_in_process(app: Flask, *, threads: int) -> Iterator[None]:
     consumer = huey.create_consumer(
         workers=threads, worker_type="thread", periodic=True, shutdown_timeout=SHUTDOWN_SECONDS
     )
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    handlers = {signum: signal.getsignal(signum) for signum in signals}
     consumer.start()
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
     try:
         yield
     finally:

@@ -57,10 +57,13 @@ def _job_context(name: str) -> Iterator[None]:
 
 
 def run_request(request_id: int, staff_label: str | None = None) -> None:
-    """Carry out the request `request_id` (or take over its run whose lease ran out)."""
+    """Carry out the request `request_id` (or take over its run whose lease ran out), then have
+    the emails it queued (its answer, a certificate) delivered."""
     from dsr import db
+    from dsr.config import DEFAULTS, flag
     from dsr.execution.runner import RequestNotRunnable, app_settings
     from dsr.execution.runner import run_request as run
+    from dsr.worker.enqueue import enqueue_now
 
     with _job_context("run_request"):
         try:
@@ -73,6 +76,10 @@ def run_request(request_id: int, staff_label: str | None = None) -> None:
             )
         except RequestNotRunnable as error:  # run already, by another worker, or cancelled
             log.info("request %s was not run: %s", request_id, type(error).__name__)
+            return
+        deliver = current_app.config.get("DELIVER_AFTER_COMMIT", DEFAULTS["DELIVER_AFTER_COMMIT"])
+        if flag(deliver, "DSR_DELIVER_AFTER_COMMIT"):
+            enqueue_now("deliver_mail")
 
 
 def deliver_mail() -> None:

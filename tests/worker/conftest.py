@@ -24,6 +24,7 @@ from dsr.config import SETTINGS_KEY
 from dsr.execution.runs import RequestRun, RunProgress
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Status
+from dsr.worker.queue import queue_for
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, platform_url
 from tests.processes import started
 
@@ -92,6 +93,17 @@ def running_worker(
         ) as child,
     ):
         yield child
+
+
+def run_queued_jobs(app: Flask) -> int:
+    """Carry out, in this process, the jobs waiting on `app`'s queue (what a worker does)."""
+    huey = queue_for(app.config, app.instance_path)
+    done = 0
+    with app.app_context():
+        while (task := huey.dequeue()) is not None:
+            huey.execute(task)
+            done += 1
+    return done
 
 
 def status_of(engine: Engine, request_id: int) -> Status:

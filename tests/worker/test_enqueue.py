@@ -31,6 +31,7 @@ from tests.conftest import MakeApp
 from tests.pages import csrf_token
 from tests.smtp_server import SmtpServer
 from tests.web.conftest import file_request
+from tests.worker.conftest import run_queued_jobs
 
 
 def outbox(app: Flask) -> list[OutboxMessage]:
@@ -47,17 +48,6 @@ def queue_one(session: db.Session, subject: str) -> None:
         dedup_key=None,
         now=db.utcnow(),
     )
-
-
-def run_queued_jobs(app: Flask) -> int:
-    """Carry out, in this process, the jobs waiting on `app`'s queue (what a worker does)."""
-    huey = queue_for(app.config, app.instance_path)
-    done = 0
-    with app.app_context():
-        while (task := huey.dequeue()) is not None:
-            huey.execute(task)
-            done += 1
-    return done
 
 
 # --- the queue's address ------------------------------------------------------------------------

@@ -120,6 +120,7 @@ def test_a_worker_killed_in_the_middle_of_a_run_leaves_it_to_another_that_finish
     make_app: MakeApp,
     migrated_url: str,
     platform_url: str,
+    smtp_server: SmtpServer,
     tmp_path: Path,
     request_type: RequestType,
 ) -> None:
@@ -155,9 +156,11 @@ def test_a_worker_killed_in_the_middle_of_a_run_leaves_it_to_another_that_finish
         "the killed worker's lease ran out",
     )
 
+    # An erasure's answer (its certificate) goes out with the run: delivered, it completes it.
+    finished = Status.COMPLETED if request_type is RequestType.ERASURE else Status.READY_TO_SEND
     with running_worker(app, tmp_path / "second.log"):
         wait_until(
-            lambda: status_of(engine, request.id) is Status.READY_TO_SEND,
+            lambda: status_of(engine, request.id) is finished,
             "the second worker took the run over and finished it",
         )
 
@@ -173,6 +176,9 @@ def test_a_worker_killed_in_the_middle_of_a_run_leaves_it_to_another_that_finish
         assert erased_before and erasure_runs(engine, request.id) == erased_before
         assert actions.count("erasure_applied") == 1
         assert answer_emails(engine, request.id) == 1
+        [answer] = smtp_server.wait_for(1)  # delivered by the worker that finished the run
+        assert "/certificate/" in answer.text
+        assert len(smtp_server.messages) == 1
         with db.open_session(engine) as session:
             certificates = session.exec(
                 select(func.count())
