@@ -6,14 +6,17 @@ request answers without waiting for it.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session as OrmSession
 
 from dsr.config import DEFAULTS
 from dsr.db import after_commit
-from dsr.requests.models import DataRequest
 from dsr.worker.queue import enqueue_job, queue_for
+
+if TYPE_CHECKING:  # accounts and the outbox queue jobs without loading the requests' package
+    from dsr.requests.models import DataRequest
 
 
 class Lane(StrEnum):
