@@ -70,6 +70,7 @@ bench: $(STAMP) services
 	-$(BIN)/python bench/retention.py
 	-$(BIN)/python bench/load.py
 	-$(BIN)/python bench/address_timing.py
+	-$(BIN)/python bench/lookup.py
 
 # Mutation testing of the modules where a silent change hurts most, each against its own tests
 # (pyproject.toml, [tool.privacy-desk.mutation.*]): scores and surviving mutants, like a benchmark.

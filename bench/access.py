@@ -6,12 +6,21 @@ Without --url, a scratch database is created on the local server, seeded with th
 through the table, and dropped after. For the sample learner and the heavy one it prints the
 collection time (locate + collect_subject), the floor (the very SELECTs the collection ran,
 replayed with the driver alone), the PDF and zip times and the peak memory, against the targets.
+
+Then, end to end as the desk answers an access request (collection, the PDF with its row limit
+per category and the complete export, map and systems warm), each person in a process of its
+own so that its peak memory (ru_maxrss) is its alone: the typical learner, the heavy one, and two
+more learners given 100,000 and 1,000,000 tracking events of their own, each beside its raw-SQL
+floor. `--end-to-end-only` skips the first part; `--largest N` caps the biggest person.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +37,8 @@ from sqlalchemy.engine import make_url
 
 from dsr.demo.seed import REFERENCE_NOW, SAMPLE_LEARNER_EMAIL, seed_platform
 from dsr.languages import Language, translations
-from exports.access_report import ReportRequest, render_access_report
+from exports.access_report import ROWS_PER_CATEGORY, ReportRequest, render_access_report
+from exports.data_export import write_data_export
 from exports.portability import write_portability_zip
 from inventory.collection import Collection, collect_subject
 from inventory.loader import load_data_map
@@ -229,6 +239,235 @@ def report(name: str, timings: Timings, end_to_end_target: float, memory_target:
     return all(met for _, met in checks)
 
 
+# --- end to end, as the desk answers an access request ------------------------------------------
+
+BIG_PEOPLE = ((100_000, 3.0), (1_000_000, 30.0))
+"""Tracking events of the learners added for the end-to-end figures, and the seconds allowed."""
+END_TO_END_TARGETS = {
+    SAMPLE_LEARNER_EMAIL: 0.040,
+    HEAVY_EMAIL: 0.600,
+}
+END_TO_END_MEGABYTES = 200.0
+
+
+def big_email(events: int) -> str:
+    return f"big.learner.{events}@example.org"
+
+
+def add_learner_with_events(url: str, events: int) -> str:
+    """Add a learner owning `events` new tracking events (pages, referrers, devices and times
+    varying as a visitor's do) with one INSERT ... SELECT; return their email."""
+    email = big_email(events)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            learner_id = connection.execute(text("SELECT max(id) + 1 FROM learner")).scalar_one()
+            connection.execute(
+                text(
+                    "INSERT INTO learner (id, email, username, first_name, last_name, country, "
+                    "preferred_language, created_at, last_login_at, login_enabled, restricted) "
+                    "VALUES (:id, :email, :username, 'Bernard', 'Nombreux', 'FR', 'fr', "
+                    ":created, :login, true, false)"
+                ),
+                {
+                    "id": learner_id,
+                    "email": email,
+                    "username": f"big_learner_{events}",
+                    "created": datetime(2022, 3, 1, tzinfo=UTC),
+                    "login": REFERENCE_NOW,
+                },
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO tracking_event (id, learner_id, cookie_id, occurred_at, page_url,"
+                    " referrer_url, search_terms, duration_seconds, device) "
+                    "SELECT first + i, :learner, :cookie, "
+                    " :start + make_interval(secs => i * 37), "
+                    " 'https://www.point3.fr/fr/formations/' || (i % 211) || '/m' || (i % 13),"
+                    " CASE WHEN i % 3 = 0 THEN 'https://www.google.com/' ELSE NULL END,"
+                    " CASE WHEN i % 17 = 0 THEN 'excel niveau ' || (i % 5) ELSE NULL END,"
+                    " 3 + (i::bigint * 7919) % 240,"
+                    " (ARRAY['Firefox 132 / Windows 11', 'Safari 18 / iOS 18',"
+                    "  'Chrome 131 / Android 15'])[1 + i % 3] "
+                    "FROM (SELECT coalesce(max(id), 0) AS first FROM tracking_event) AS top, "
+                    " generate_series(1, :events) AS i"
+                ),
+                {
+                    "learner": learner_id,
+                    "cookie": f"00000000-0000-4000-8000-{events:012d}",
+                    "start": datetime(2022, 3, 1, tzinfo=UTC),
+                    "events": events,
+                },
+            )
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE tracking_event"))
+    finally:
+        engine.dispose()
+    return email
+
+
+def answer_once(
+    data_map: DataMap, systems: Systems, email: str, workdir: Path, rows_per_category: int
+) -> dict[str, float]:
+    """Answer one access request as the desk does: collect, the PDF, the complete export."""
+    request = ReportRequest(
+        reference="BENCH-2",
+        received_at=REFERENCE_NOW,
+        completed_at=REFERENCE_NOW,
+        requester_email=email,
+        language="fr",
+    )
+    catalogue = translations(Language.FR)
+    cpu = [time.process_time()]
+    started = time.perf_counter()
+    location = locate_subject(data_map, systems, "email", email)
+    collection = collect_subject(data_map, systems, location, workdir / "collection")
+    collected = time.perf_counter()
+    cpu.append(time.process_time())
+    peak_collected = _maxrss_megabytes()
+    with (workdir / "report.pdf").open("wb") as out:
+        render_access_report(
+            data_map=data_map,
+            collection=collection,
+            request=request,
+            translations=catalogue,
+            out=out,
+            rows_per_category=rows_per_category,
+        )
+    rendered = time.perf_counter()
+    cpu.append(time.process_time())
+    peak_rendered = _maxrss_megabytes()
+    with (workdir / "export.zip").open("wb") as out:
+        write_data_export(
+            data_map=data_map,
+            collection=collection,
+            request=request,
+            translations=catalogue,
+            out=out,
+        )
+    exported = time.perf_counter()
+    cpu.append(time.process_time())
+    return {
+        # This process's CPU seconds: on a busy machine, what the work cost apart from waiting.
+        "collection_cpu": cpu[1] - cpu[0],
+        "pdf_cpu": cpu[2] - cpu[1],
+        "export_cpu": cpu[3] - cpu[2],
+        "rows": collection.total_rows,
+        "collection": collected - started,
+        "pdf": rendered - collected,
+        "export": exported - rendered,
+        "pdf_bytes": (workdir / "report.pdf").stat().st_size,
+        "export_bytes": (workdir / "export.zip").stat().st_size,
+        "maxrss_after_collection": peak_collected,
+        "maxrss_after_pdf": peak_rendered,
+        "maxrss_after_export": _maxrss_megabytes(),
+    }
+
+
+def _maxrss_megabytes() -> float:
+    """The process's peak resident memory so far (Linux counts it in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_end_to_end(url: str, email: str, runs: int, rows_per_category: int) -> dict[str, Any]:
+    """Answer `runs` times warm (after one untimed answer); return the medians, the floor of the
+    collection's SELECTs, and this process's peak resident memory."""
+    data_map = load_data_map(MAP_PATH)
+    answers: list[dict[str, float]] = []
+    floors: list[float] = []
+    with (
+        Systems(data_map, {"POINT3_PLATFORM_URL": url}).opened() as systems,
+        tempfile.TemporaryDirectory(prefix="dsr-bench-answer-") as folder,
+    ):
+        engine = systems.engine("learner_platform")
+        # The first answer reaches each stage's peak: ru_maxrss only grows.
+        first = answer_once(data_map, systems, email, Path(folder), rows_per_category)
+        for _ in range(runs):
+            with captured_statements(engine) as statements:
+                answers.append(
+                    answer_once(data_map, systems, email, Path(folder), rows_per_category)
+                )
+            floors.append(replay(engine, statements))
+    median = {key: statistics.median(a[key] for a in answers) for key in answers[0]}
+    median["floor"] = statistics.median(floors)
+    median["maxrss_megabytes"] = _maxrss_megabytes()
+    for stage in ("collection", "pdf", "export"):
+        median[f"maxrss_after_{stage}"] = first[f"maxrss_after_{stage}"]
+    return median
+
+
+def end_to_end_in_child(url: str, email: str, runs: int) -> dict[str, Any]:
+    """Measure one person in a fresh process: ru_maxrss is then that person's peak alone."""
+    command = [sys.executable, __file__, "--url", url, "--answer", email, "--runs", str(runs)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def report_end_to_end(name: str, figures: dict[str, Any], seconds: float) -> bool:
+    total = figures["collection"] + figures["pdf"] + figures["export"]
+    checks = [
+        (f"end to end < {seconds * 1000:,.0f} ms", total < seconds),
+        (
+            f"peak memory (ru_maxrss) < {END_TO_END_MEGABYTES:.0f} MB",
+            figures["maxrss_megabytes"] < END_TO_END_MEGABYTES,
+        ),
+    ]
+    floor = figures["floor"]
+    print(f"\nend to end, {name}: {int(figures['rows']):,} rows")
+    print(
+        f"  collection                     {figures['collection'] * 1000:9.1f} ms"
+        f"  (CPU {figures['collection_cpu'] * 1000:.1f} ms)"
+    )
+    ratio = f"(end to end {total / floor:.1f}x)"
+    print(f"  raw-SQL floor (same SELECTs)   {floor * 1000:9.1f} ms  {ratio}")
+    print(
+        f"  PDF ({int(figures['pdf_bytes']):,} bytes)".ljust(33)
+        + f"{figures['pdf'] * 1000:9.1f} ms  (CPU {figures['pdf_cpu'] * 1000:.1f} ms)"
+    )
+    print(
+        f"  export ({int(figures['export_bytes']):,} bytes)".ljust(33)
+        + f"{figures['export'] * 1000:9.1f} ms  (CPU {figures['export_cpu'] * 1000:.1f} ms)"
+    )
+    print(f"  end to end                     {total * 1000:9.1f} ms")
+    print(f"  peak memory (ru_maxrss)        {figures['maxrss_megabytes']:9.1f} MB")
+    stages = ", ".join(
+        f"{stage} {figures[f'maxrss_after_{stage}']:.0f} MB"
+        for stage in ("collection", "pdf", "export")
+    )
+    print(f"    first answer, peak after: {stages}")
+    for label, met in checks:
+        print(f"  target {label}: {'met' if met else 'MISSED'}")
+    return all(met for _, met in checks)
+
+
+def run_end_to_end(url: str, seed: bool, runs: int, largest: int) -> bool:
+    """Print the end-to-end figures of the typical, the heavy and the big learners."""
+    typical, heavy = SAMPLE_LEARNER_EMAIL, HEAVY_EMAIL
+    people = [
+        ("typical learner (the sample)", typical, END_TO_END_TARGETS[typical], runs),
+        (
+            f"heavy learner ({HEAVY_EVENTS:,} tracking events)",
+            heavy,
+            END_TO_END_TARGETS[heavy],
+            runs,
+        ),
+    ]
+    for events, seconds in BIG_PEOPLE:
+        if events > largest:
+            continue
+        if seed:
+            _progress(f"adding a learner with {events:,} tracking events")
+            add_learner_with_events(url, events)
+        people.append((f"learner with {events:,} tracking events", big_email(events), seconds, 1))
+    results = []
+    for name, email, seconds, person_runs in people:
+        _progress(f"end to end: {name}")
+        figures = end_to_end_in_child(url, email, max(person_runs, 1))
+        results.append(report_end_to_end(name, figures, seconds))
+    return all(results)
+
+
 def run(url: str, learners: int, seed: bool, runs: int) -> bool:
     if seed:
         summary = seed_platform(
@@ -249,6 +488,15 @@ def run(url: str, learners: int, seed: bool, runs: int) -> bool:
     for name, email, seconds, megabytes in people:
         results.append(report(name, measure(data_map, url, email, runs), seconds, megabytes))
     return all(results)
+
+
+def run_seed_only(url: str, learners: int) -> None:
+    """Seed the platform and the heavy learner, as `run` does, without timing the first part."""
+    summary = seed_platform(
+        url, learners=learners, seed=3, events_per_learner=50, progress=_progress
+    )
+    print(f"seeded {summary.total_rows:,} rows in {summary.seconds:.1f} s")
+    add_heavy_learner(url)
 
 
 @contextmanager
@@ -273,11 +521,26 @@ def main() -> int:
     parser.add_argument("--no-seed", action="store_true", help="with --url: already seeded")
     parser.add_argument("--learners", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3, help="timed runs per learner (median)")
+    parser.add_argument("--end-to-end-only", action="store_true", help="only the answers")
+    parser.add_argument("--largest", type=int, default=1_000_000, help="biggest person's rows")
+    parser.add_argument("--answer", help=argparse.SUPPRESS)  # the child measuring one person
+    parser.add_argument("--rows-per-category", type=int, default=ROWS_PER_CATEGORY)
     args = parser.parse_args()
+    if args.answer:
+        figures = measure_end_to_end(args.url, args.answer, args.runs, args.rows_per_category)
+        print(json.dumps(figures))
+        return 0
+
+    def both(url: str, seed: bool) -> bool:
+        first = args.end_to_end_only or run(url, args.learners, seed, args.runs)
+        if args.end_to_end_only and seed:
+            run_seed_only(url, args.learners)
+        return run_end_to_end(url, seed, args.runs, args.largest) and first
+
     if args.url:
-        return 0 if run(args.url, args.learners, not args.no_seed, args.runs) else 1
+        return 0 if both(args.url, not args.no_seed) else 1
     with scratch_database() as url:
-        return 0 if run(url, args.learners, True, args.runs) else 1
+        return 0 if both(url, True) else 1
 
 
 if __name__ == "__main__":

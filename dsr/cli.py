@@ -112,12 +112,20 @@ def map_check(live: bool) -> None:
     if not live:
         click.echo(summary)
         return
+    from inventory.indexes import index_warnings
     from inventory.live import Severity, check_live
+    from inventory.loader import map_positions
 
     with _systems(data_map) as systems:
         findings = check_live(data_map, systems)
+        unserved = index_warnings(data_map, systems)
     for finding in findings:
         click.echo(str(finding), err=finding.severity is Severity.ERROR)
+    position = map_positions(map_path(current_settings().values))
+    for unindexed in unserved:
+        line, column = position(unindexed.loc)
+        where = f"{_shown_map_path()}:{line}:{column}: [{unindexed.system}]"
+        click.secho(f"warning: {where} {unindexed.message}", fg="yellow", err=True)
     errors = sum(f.severity is Severity.ERROR for f in findings)
     gaps = len(findings) - errors
     if findings:

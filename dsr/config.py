@@ -120,6 +120,8 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "DOWNLOADS_ALLOWED": 3,
         "DOWNLOAD_LIMIT_PER_ADDRESS": "30/hour",
         "DOWNLOAD_CODES_PER_LINK": "5/hour",
+        # Rows of a category printed in the access report's PDF; all of them are in the export.
+        "REPORT_ROWS_PER_CATEGORY": 100,
         # --- the data map (None: data_map.yaml of the checkout, see dsr.datamap)
         "DATA_MAP": None,
         # --- the demo learner platform that `dsr demo seed` fills
@@ -204,6 +206,7 @@ def check_settings(config: Mapping[str, Any]) -> None:
             flag(config.get(name), f"DSR_{name}")
         except ValueError as error:
             raise InsecureConfiguration(str(error)) from None
+    report_rows_per_category(config)
     if config.get("BABEL_DEFAULT_TIMEZONE") is not None:
         raise InsecureConfiguration(
             "DSR_BABEL_DEFAULT_TIMEZONE is not read: the desk shows dates in the organisation's "
@@ -225,6 +228,27 @@ def check_queue_url(config: Mapping[str, Any]) -> None:
         queue_address(config, default_instance_path())
     except QueueSettingError as error:
         raise InsecureConfiguration(str(error)) from None
+
+
+MAX_REPORT_ROWS = 10_000
+"""Beyond this many rows a category's pages are no longer read, and the printed rows are held in
+memory while laid out: all of them are in the complete export anyway."""
+
+
+def report_rows_per_category(config: Mapping[str, Any]) -> int:
+    """Return how many rows of a category the access report prints (DSR_REPORT_ROWS_PER_CATEGORY,
+    a whole number from 1 to MAX_REPORT_ROWS); raise InsecureConfiguration naming the variable
+    otherwise, so that a typo stops the desk at start rather than failing every access request."""
+    value = config.get("REPORT_ROWS_PER_CATEGORY")
+    if value is None or value == "":
+        value = DEFAULTS["REPORT_ROWS_PER_CATEGORY"]
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= MAX_REPORT_ROWS:
+        raise InsecureConfiguration(
+            f"DSR_REPORT_ROWS_PER_CATEGORY must be a whole number from 1 to {MAX_REPORT_ROWS:,} "
+            f"(the rows of a category printed in the access report), not {value!r}."
+        )
+    return int(text)
 
 
 def check_public_url(config: Mapping[str, Any]) -> None:

@@ -5,8 +5,12 @@ category what it is, its purposes, legal basis, recipients, retention and source
 data as tables with the map's labels and values in the reader's locale; it ends with the rights,
 how to exercise them, the supervisory authority, automated decisions and transfers.
 
-The story is produced lazily, a few hundred rows at a time, and laid out as it comes, so that a
-subject with tens of thousands of rows is rendered without holding them all at once.
+The story is produced lazily, a category at a time, and laid out as it comes. A category prints
+at most `rows_per_category` rows (DSR_REPORT_ROWS_PER_CATEGORY): beyond that a report is no longer
+read, and its size and time would grow with the rows; they are read from the collection until
+each table has its share, and only they are held. Where rows are left out, the report says how
+many the category holds and that all of them are in the machine-readable export delivered with
+it (`export_file_name`), which `exports.data_export` writes.
 
 The words are the desk's gettext catalogue's, context "report"; the caller hands in the catalogue
 of the reader's language (exports/ imports nothing of dsr/): any `gettext.NullTranslations`, such
@@ -82,10 +86,17 @@ CELL_TEXT_MAX = 5000
 """A value longer than this is cut in the PDF, with a note saying how much was left out: a 10 MB
 comment would take reportlab many minutes and thousands of pages. The portable export keeps it
 whole."""
+ROWS_PER_CATEGORY = 100
+"""Rows of a category printed when the caller does not say (the desk passes its setting)."""
 SHORT_CELL = 18
 """Cells of up to this many characters (a date and time, an amount) are not wrapped."""
 PORTRAIT = A4
 LANDSCAPE = landscape(A4)
+
+
+def export_file_name(reference: str) -> str:
+    """Name the file of the complete machine-readable export delivered with the report."""
+    return f"{reference}-export.zip"
 
 
 @dataclass(frozen=True)
@@ -196,9 +207,12 @@ def render_access_report(
     request: ReportRequest,
     translations: NullTranslations,
     out: BinaryIO,
+    rows_per_category: int = ROWS_PER_CATEGORY,
 ) -> None:
     """Write the access report for `collection` to `out`, in the request's language, whose
-    catalogue `translations` is."""
+    catalogue `translations` is, printing at most `rows_per_category` rows of each category."""
+    if rows_per_category < 1:
+        raise ValueError("an access report prints at least one row per category")
     register_fonts()
     lang = _language(request.language)
     t = translations
@@ -231,7 +245,7 @@ def render_access_report(
             ),
         ]
     )
-    story = _ReportStory(data_map, collection, request, lang, t)
+    story = _ReportStory(data_map, collection, request, lang, t, rows_per_category)
     canvasmaker: Callable[..., Canvas] = partial(
         _NumberedCanvas,
         footer=f"{title} — {request.reference}",
@@ -260,6 +274,7 @@ class _TableGroup:
     fields: list[Field_]
     count: int
     dates: frozenset[str]  # the fields (`table.column`) of date columns
+    shown: int = 0  # the rows printed, at most `count`
 
 
 class _ReportStory:
@@ -272,8 +287,10 @@ class _ReportStory:
         request: ReportRequest,
         lang: str,
         translations: NullTranslations,
+        rows_per_category: int = ROWS_PER_CATEGORY,
     ) -> None:
         self.data_map = data_map
+        self.rows_per_category = rows_per_category
         self.collection = collection
         self.request = request
         self.lang = lang
@@ -349,12 +366,29 @@ class _ReportStory:
                 styles.subtitle,
             ),
             safe_paragraph(intro, styles.body),
+            *self._cut_notice(),
             Spacer(1, 4 * mm),
             key_value_table(t.pgettext("report", "Your request"), request_rows, width=self.width),
             Spacer(1, 4 * mm),
             key_value_table(t.pgettext("report", "Controller"), controller_rows, width=self.width),
             Spacer(1, 6 * mm),
         ]
+
+    def _cut_notice(self) -> list[Flowable]:
+        """Say on the cover, when a category holds more rows than are printed, where they are."""
+        limit = self.rows_per_category
+        if not any(self.collection.count(c) > limit for c in self.collection.categories):
+            return []
+        text = self.t.pgettext(
+            "report",
+            "Where a category holds more than %(limit)s records, this document prints the first "
+            "%(limit)s and says so; all of them are in the machine-readable export delivered "
+            "with it, the file %(file)s (JSON and CSV files, one pair per category).",
+        ) % {
+            "limit": format_number(limit, self.lang),
+            "file": export_file_name(self.request.reference),
+        }
+        return [safe_paragraph(text, self.styles.body)]
 
     def _summary(self) -> list[Flowable]:
         t, styles = self.t, self.styles
@@ -417,19 +451,24 @@ class _ReportStory:
         for f in category.fields:
             if f.disclose:
                 groups.setdefault((f.system or category.system, f.table), []).append(f)
-        return [
-            _TableGroup(system, table, fields, counts[f"{system}.{table}"], dates)
+        found = [
+            (system, table, fields, counts[f"{system}.{table}"])
             for (system, table), fields in groups.items()
             if counts.get(f"{system}.{table}")
+        ]
+        shares = rows_shown([count for *_, count in found], self.rows_per_category)
+        return [
+            _TableGroup(system, table, fields, count, dates, shown)
+            for (system, table, fields, count), shown in zip(found, shares, strict=True)
         ]
 
     def _layout(self, group: _TableGroup) -> str:
         columns = len(group.fields)
-        if group.count == 1 or columns > LANDSCAPE_COLUMNS:
+        if group.shown <= 1 or columns > LANDSCAPE_COLUMNS:
             return "blocks"
         if columns <= PORTRAIT_COLUMNS:
             return "portrait"
-        return "blocks" if group.count <= FEW_ROWS else "landscape"
+        return "blocks" if group.shown <= FEW_ROWS else "landscape"
 
     def _category(self, number: int, category_id: str) -> Iterator[list[Flowable]]:
         category = self.data_map.categories[category_id]
@@ -442,21 +481,17 @@ class _ReportStory:
             # The first category opens the details on a new page, under their title.
             details = self.t.pgettext("report", "Your data, category by category")
             turn = [*(turn or [PageBreak()]), safe_paragraph(details, self.styles.title)]
-        yield [*turn, heading, self._about(category), Spacer(1, 4 * mm)]
-        rows = self.collection.rows(category_id)
-        by_table = itertools.groupby(rows, key=lambda row: (row.system, row.table))
-        wanted = {
-            (group.system, group.table): (group, layout)
-            for group, layout in zip(groups, layouts, strict=True)
-        }
+        yield [
+            *turn,
+            heading,
+            self._about(category),
+            Spacer(1, 4 * mm),
+            *self._left_out(category_id, groups),
+        ]
+        picked = self._printed_rows(category_id, groups)
         redacted = False
-        for key, table_rows in by_table:
-            if key not in wanted:
-                for _ in table_rows:
-                    pass
-                continue
-            group, layout = wanted[key]
-            tracker = _RedactionTracker(table_rows)
+        for group, layout in zip(groups, layouts, strict=True):
+            tracker = _RedactionTracker(picked.get((group.system, group.table), []))
             yield from self._data(group, layout, tracker)
             redacted = redacted or tracker.redacted
         if redacted:
@@ -467,6 +502,51 @@ class _ReportStory:
             )
             yield [safe_paragraph(note, self.styles.small)]
         yield [Spacer(1, 6 * mm)]
+
+    def _printed_rows(
+        self, category_id: str, groups: Sequence[_TableGroup]
+    ) -> dict[tuple[str, str], list[CollectedRow]]:
+        """Read the category's rows until each table has its printed share, and no further:
+        at most `rows_per_category` rows are held, whatever the order the tables were stored in;
+        the rest is in the export."""
+        left = {(group.system, group.table): group.shown for group in groups if group.shown}
+        picked: dict[tuple[str, str], list[CollectedRow]] = {key: [] for key in left}
+        rows = self.collection.rows(category_id)
+        try:
+            for row in rows:
+                if not left:
+                    break
+                key = (row.system, row.table)
+                if key in left:
+                    picked[key].append(row)
+                    left[key] -= 1
+                    if not left[key]:
+                        del left[key]
+        finally:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
+        return picked
+
+    def _left_out(self, category_id: str, groups: Sequence[_TableGroup]) -> list[Flowable]:
+        """Say how many rows the category holds, how many are printed, and where all of them are,
+        when some are left out."""
+        count = self.collection.count(category_id)
+        shown = sum(group.shown for group in groups)
+        if shown >= count:
+            return []
+        text = self.t.pgettext(
+            "report",
+            "This category holds %(count)s records; %(shown)s of them are printed below. All of "
+            "them are in the machine-readable export delivered with this report: the file "
+            "%(file)s, in %(category)s.json and %(category)s.csv.",
+        ) % {
+            "count": format_number(count, self.lang),
+            "shown": format_number(shown, self.lang),
+            "file": export_file_name(self.request.reference),
+            "category": category_id,
+        }
+        return [safe_paragraph(text, self.styles.body), Spacer(1, 2 * mm)]
 
     def _about(self, category: Category) -> Flowable:
         t, lang, styles = self.t, self.lang, self.styles
@@ -559,6 +639,9 @@ class _ReportStory:
     ) -> Iterator[list[Flowable]]:
         labels = [f.label.get(self.lang) for f in group.fields]
         caption = self._count_caption(group.count)
+        if not group.shown:
+            yield [caption, Spacer(1, 3 * mm)]
+            return
         if layout == "blocks":
             batch: list[Flowable] = [caption]
             for number, row in enumerate(rows, start=1):
@@ -705,6 +788,28 @@ class _RedactionTracker:
             yield row
 
 
+def rows_shown(counts: Sequence[int], limit: int) -> list[int]:
+    """Share `limit` printed rows between tables holding `counts` rows: each table gets an equal
+    share, what a small table does not use goes to the others, and the remainder of the division
+    to the first tables; a category under the limit is printed whole."""
+    shown = [0] * len(counts)
+    pending = sorted(range(len(counts)), key=lambda index: counts[index])
+    left = limit
+    while pending:
+        fair = left // len(pending)
+        smallest = pending[0]
+        if counts[smallest] <= fair:
+            shown[smallest] = counts[smallest]
+            left -= counts[smallest]
+            pending.pop(0)
+            continue
+        extra = left - fair * len(pending)
+        for order, index in enumerate(sorted(pending)):
+            shown[index] = min(counts[index], fair + (1 if order < extra else 0))
+        break
+    return shown
+
+
 def _chunked(rows: Iterable[CollectedRow], size: int) -> Iterator[list[CollectedRow]]:
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, size)):
@@ -814,8 +919,11 @@ def _column_widths(
 
 
 __all__ = [
+    "ROWS_PER_CATEGORY",
     "ReportRequest",
+    "export_file_name",
     "format_number",
     "format_value",
     "render_access_report",
+    "rows_shown",
 ]

@@ -51,8 +51,9 @@ def machine_value(value: Any, stored_zone: tzinfo) -> Any:
     return value
 
 
-def _csv_cell(value: Any, stored_zone: tzinfo) -> str:
-    value = machine_value(value, stored_zone)
+def csv_text(value: Any) -> str:
+    """Write a machine value (`machine_value`) as a CSV cell: empty for none, true/false,
+    JSON for a structure, else its text, neutralised against formulas."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -62,14 +63,23 @@ def _csv_cell(value: Any, stored_zone: tzinfo) -> str:
     return neutralise_cell(str(value))
 
 
-def _entry(name: str) -> zipfile.ZipInfo:
+def _csv_cell(value: Any, stored_zone: tzinfo) -> str:
+    return csv_text(machine_value(value, stored_zone))
+
+
+def zip_entry(name: str, compress_level: int | None = None) -> zipfile.ZipInfo:
+    """Return a deflated zip entry with the fixed timestamp, at zlib's `compress_level` (its
+    default when None)."""
     info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
+    # zipfile reads the level of an entry opened by ZipInfo from this attribute (3.11, 3.12).
+    info._compresslevel = compress_level  # type: ignore[attr-defined]
     return info
 
 
-def _fields(category: Category) -> list[Field_]:
+def disclosed_fields(category: Category) -> list[Field_]:
+    """Return the category's fields that the subject receives, in the map's order."""
     return [f for f in category.fields if f.disclose]
 
 
@@ -128,19 +138,27 @@ def write_portability_zip(
         "categories": listing or t.pgettext("export", "(no portable data was found)"),
     }
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr(_entry("README.txt"), readme.replace("\n", "\r\n").encode("utf-8"))
+        archive.writestr(zip_entry("README.txt"), readme.replace("\n", "\r\n").encode("utf-8"))
         for category_id in portable:
             category = data_map.categories[category_id]
             types = collection.field_types.get(category_id, {})
-            with archive.open(_entry(f"{category_id}.json"), "w") as raw:
-                _write_json(
+            with archive.open(zip_entry(f"{category_id}.json"), "w") as raw:
+                write_category_json(
                     raw, category_id, category, types, zones, _own_rows(collection, category_id)
                 )
-            with archive.open(_entry(f"{category_id}.csv"), "w") as raw:
-                _write_csv(raw, category, lang, zones, _own_rows(collection, category_id))
+            with archive.open(zip_entry(f"{category_id}.csv"), "w") as raw:
+                write_category_csv(raw, category, lang, zones, _own_rows(collection, category_id))
 
 
-def _write_json(
+def fields_by_table(category: Category) -> dict[tuple[str, str], list[Field_]]:
+    """Group the category's disclosed fields by the (system, table) that holds them."""
+    by_table: dict[tuple[str, str], list[Field_]] = {}
+    for f in disclosed_fields(category):
+        by_table.setdefault((f.system or category.system, f.table), []).append(f)
+    return by_table
+
+
+def write_category_json(
     raw: IO[bytes],
     category_id: str,
     category: Category,
@@ -148,7 +166,34 @@ def _write_json(
     zones: Mapping[str, tzinfo],
     rows: Iterator[CollectedRow],
 ) -> None:
-    """Stream one category as JSON: its description and schema, then its records one by one."""
+    """Stream one category as JSON: its description and schema, then its records one by one,
+    each with the fields of its own table."""
+    text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+    text.write(json_head(category_id, category, types))
+    by_table = fields_by_table(category)
+    encoder = json.JSONEncoder(ensure_ascii=False)
+    separator = "\n  "
+    for row in rows:
+        zone = zones[row.system]
+        values = row.values
+        record = {
+            f.column: machine_value(values.get(f.name), zone)
+            for f in by_table.get((row.system, row.table), ())
+        }
+        text.write(separator + encoder.encode(record))
+        separator = ",\n  "
+    text.write(JSON_TAIL)
+    text.flush()
+    text.detach()
+
+
+JSON_TAIL = "\n ]\n}\n"
+"""What closes a category's JSON file after its last record."""
+
+
+def json_head(category_id: str, category: Category, types: dict[str, str]) -> str:
+    """Return the start of a category's JSON file, up to the opening of its records: its
+    title, description and schema (each field's name, labels and type)."""
     schema = {
         "fields": [
             {
@@ -156,7 +201,7 @@ def _write_json(
                 "label": {"fr": f.label.fr, "en": f.label.en},
                 "type": types.get(f.column, "string"),
             }
-            for f in _fields(category)
+            for f in disclosed_fields(category)
         ]
     }
     head = {
@@ -165,25 +210,17 @@ def _write_json(
         "description": {"fr": category.description.fr, "en": category.description.en},
         "schema": schema,
     }
-    text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
-    text.write(json.dumps(head, ensure_ascii=False, indent=1)[:-2])
-    text.write(',\n "records": [')
-    fields = _fields(category)
-    separator = "\n  "
-    for row in rows:
-        record = {
-            f.column: machine_value(row.values.get(f.name), zones[row.system])
-            for f in fields
-            if f.table == row.table and (f.system or category.system) == row.system
-        }
-        text.write(separator + json.dumps(record, ensure_ascii=False))
-        separator = ",\n  "
-    text.write("\n ]\n}\n")
-    text.flush()
-    text.detach()
+    return json.dumps(head, ensure_ascii=False, indent=1)[:-2] + ',\n "records": ['
 
 
-def _write_csv(
+def csv_header(category: Category, lang: str) -> list[str]:
+    """Name each CSV column by its field's label in `lang` and its `table.column`."""
+    return [
+        neutralise_cell(f"{f.label.get(lang)} ({f.column})") for f in disclosed_fields(category)
+    ]
+
+
+def write_category_csv(
     raw: IO[bytes],
     category: Category,
     lang: str,
@@ -191,21 +228,38 @@ def _write_csv(
     rows: Iterator[CollectedRow],
 ) -> None:
     """Stream one category as CSV for a spreadsheet: one column per field, blank where n/a."""
-    fields = _fields(category)
+    fields = disclosed_fields(category)
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow([neutralise_cell(f"{f.label.get(lang)} ({f.column})") for f in fields])
+    writer.writerow(csv_header(category, lang))
+    # Per table, the name of each CSV column's field, or None where the table has no such field.
+    names: dict[tuple[str, str], list[str | None]] = {}
+    for key, own in fields_by_table(category).items():
+        names[key] = [f.name if f in own else None for f in fields]
     for row in rows:
+        zone = zones[row.system]
+        values = row.values
         writer.writerow(
             [
-                _csv_cell(row.values.get(f.name), zones[row.system])
-                if f.table == row.table and (f.system or category.system) == row.system
-                else ""
-                for f in fields
+                "" if name is None else _csv_cell(values.get(name), zone)
+                for name in names.get((row.system, row.table), [None] * len(fields))
             ]
         )
     text.flush()
     text.detach()
 
 
-__all__ = ["is_portable", "machine_value", "write_portability_zip"]
+__all__ = [
+    "JSON_TAIL",
+    "csv_header",
+    "csv_text",
+    "disclosed_fields",
+    "fields_by_table",
+    "is_portable",
+    "json_head",
+    "machine_value",
+    "write_category_csv",
+    "write_category_json",
+    "write_portability_zip",
+    "zip_entry",
+]

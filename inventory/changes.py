@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from inventory.keyed import Key, chunks, key_in
 from inventory.locator import SubjectLocation
-from inventory.model import DataMap, SubjectChange
+from inventory.model import DataMap, Identity, SubjectChange
 from inventory.systems import Systems, SystemUnavailable, short_reason
 
 
@@ -76,9 +76,13 @@ def rectify_subject(
 
     Raise SystemUnavailable (nothing changed in that system) when a system fails.
     """
+    stored_as_compared = normalised_columns(data_map)
     by_system: dict[str, dict[str, dict[str, str]]] = {}
     for (system, column), value in values.items():
         table_name, name = column.split(".", 1)
+        identity = stored_as_compared.get((system, column))
+        if identity is not None:  # the locator matches it as stored: keep it findable
+            value = identity.normalize(value)
         by_system.setdefault(system, {}).setdefault(table_name, {})[name] = value
     outcome = ChangeOutcome()
     for system, tables in by_system.items():
@@ -102,6 +106,19 @@ def rectify_subject(
                     conn, table, primary_key, keys, new_values
                 )
     return outcome
+
+
+def normalised_columns(data_map: DataMap) -> dict[tuple[str, str], Identity]:
+    """Return the identity of each (system, `table.column`) the map declares `normalised`: a
+    value written there must be in the identity's compared form (an email lower-case and
+    trimmed), or the locator, which matches such a column as stored, would no longer find it."""
+    found: dict[tuple[str, str], Identity] = {}
+    for identity in data_map.identities.values():
+        for system, locations in identity.locations.items():
+            for location in locations:
+                if location.normalised:
+                    found[(system, location.column)] = identity
+    return found
 
 
 @contextmanager

@@ -18,7 +18,7 @@ retention sweeps (`inventory.retention`) build on the same three.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
@@ -110,7 +110,8 @@ class SystemOutcome:
     """How the erasure went in one system; `error` names the cause without SQL or values.
 
     `rows_anonymized` and `rows_withdrawn` count the rows this run changed: a rerun finds them
-    already anonymous, or already out of use.
+    already anonymous, or already out of use. `steps` are the plan the system's transaction
+    applied; `blocked` says what refused it (the system is then unchanged).
     """
 
     system: str
@@ -120,6 +121,8 @@ class SystemOutcome:
     rows_retained: int = 0
     rows_withdrawn: int = 0
     error: str | None = None
+    steps: list[PlannedStep] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
 
 
 def plan_erasure(data_map: DataMap, systems: Systems, location: SubjectLocation) -> ErasurePlan:
@@ -174,6 +177,11 @@ def execute_erasure(
             )
         )
     return outcomes
+
+
+def systems_to_change(data_map: DataMap, location: SubjectLocation) -> list[str]:
+    """Return the systems in which the subject was found: the ones an erasure changes."""
+    return [system for system in data_map.systems if _has_rows(location, system)]
 
 
 def verify_erased(data_map: DataMap, systems: Systems, identity: str, value: str) -> list[str]:
@@ -243,16 +251,30 @@ class _SystemLayout:
     references: list[Reference]
     order: list[str]
     foreign_keys: list[Reference]  # the reflection it was made from (see `forget_schema`)
+    spec: object  # the map's system it was made from
 
 
 def _layout(conn: Connection, data_map: DataMap, systems: Systems, system: str) -> _SystemLayout:
-    """Return the system's layout, worked out once per `Systems` and schema reflection."""
-    key = ("erasure-layout", system)
+    """Return the system's layout, worked out once per `Systems`, schema reflection and set of
+    erasure actions: a `Systems` outlives a request, and a request's legal holds turn some of
+    the map's categories into kept ones (`inventory.holds.with_holds`)."""
+    key = ("erasure-layout", system, _erasure_actions(data_map))
     layout = systems.memo(key, lambda: _make_layout(conn, data_map, systems, system))
-    if layout.foreign_keys is not foreign_keys(conn):  # the schema was reflected again
+    if (
+        layout.foreign_keys is not foreign_keys(conn)  # the schema was reflected again
+        or layout.spec is not data_map.systems[system]  # another map, not a held copy of it
+    ):
         systems.forget(key)
         layout = systems.memo(key, lambda: _make_layout(conn, data_map, systems, system))
     return layout
+
+
+def _erasure_actions(data_map: DataMap) -> tuple[Hashable, ...]:
+    """Return what of the map's erasure rules a layout depends on, as a key."""
+    return tuple(
+        (category_id, category.erasure.action, tuple(category.erasure.withdraw))
+        for category_id, category in data_map.categories.items()
+    )
 
 
 def _make_layout(
@@ -299,7 +321,7 @@ def _make_layout(
     reflected = foreign_keys(conn)
     references = system_references(data_map, system, conn)
     order = execution_order(data_map, system, references)
-    return _SystemLayout(layouts, references, order, reflected)
+    return _SystemLayout(layouts, references, order, reflected, spec)
 
 
 def _plan_system(
@@ -419,7 +441,8 @@ def _execute_system(
         with systems.engine(system).connect() as conn, conn.begin():
             work = _plan_system(conn, data_map, systems, system, location)
             if work.blocked:
-                raise _Blocked("; ".join(work.blocked))
+                raise _Blocked(work.blocked)
+            outcome.steps = work.steps
             for table_work in work.tables:
                 current = table_work.name
                 _apply(
@@ -434,7 +457,10 @@ def _execute_system(
                     batch_size,
                 )
     except _Blocked as exc:
-        return SystemOutcome(system, "failed", error=f"erasure blocked: {exc}")
+        blocked = list(exc.args[0])
+        return SystemOutcome(
+            system, "failed", error="erasure blocked: " + "; ".join(blocked), blocked=blocked
+        )
     except (ErasurePlanError, SystemUnavailable) as exc:
         return SystemOutcome(system, "failed", error=str(exc))
     except SQLAlchemyError as exc:

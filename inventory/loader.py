@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,6 +138,19 @@ def parse_data_map(text: str, *, filename: str = "data_map.yaml") -> DataMap:
     return data_map
 
 
+def map_positions(path: str | Path) -> Callable[[Loc], tuple[int, int]]:
+    """Return where each document path is in a valid map file (line, column), for what is found
+    later about its entries (`map check --live`); (1, 1) when the file no longer reads as YAML."""
+    index = _Index()
+    try:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        node = None
+    if node is not None:
+        index.walk(node, (), (1, 1))
+    return index.position
+
+
 def _document_loc(loc: Loc, index: _Index) -> Loc:
     """Drop the parts pydantic adds to a location that are not in the document (union members)."""
     kept: list[str | int] = []
@@ -193,6 +206,8 @@ def _explain(error: Any, loc: Loc) -> str:
     if kind == "enum":
         expected = error.get("ctx", {}).get("expected", "")
         return f"`{error['input']}`{where} is not allowed: use one of {expected}."
+    if kind == "bool_parsing":
+        return f"`{error['input']}`{where} must be `true` or `false`."
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"`{error['input']}`{where} is not allowed: expected {expected}."
@@ -265,4 +280,11 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-__all__ = ["MapError", "MapProblem", "Problem", "load_data_map", "parse_data_map"]
+__all__ = [
+    "MapError",
+    "MapProblem",
+    "Problem",
+    "load_data_map",
+    "map_positions",
+    "parse_data_map",
+]

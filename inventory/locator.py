@@ -137,10 +137,10 @@ def _locate_in_system(
     spec = data_map.identities[identity]
     tables = systems.tables(system)
     needed = _needed_columns(data_map, system)
-    identity_columns: dict[str, list[tuple[str, bool]]] = {}
+    identity_columns: dict[str, list[tuple[str, bool, bool]]] = {}
     for loc in spec.locations.get(system, []):
         t, c = loc.column.split(".", 1)
-        identity_columns.setdefault(t, []).append((c, loc.expect_one))
+        identity_columns.setdefault(t, []).append((c, loc.expect_one, loc.normalised))
 
     with systems.connect(system) as conn:
         for name in link_order(data_map, system):
@@ -162,8 +162,8 @@ def _locate_in_system(
             names = list(dict.fromkeys(select_cols))
             columns = [table.c[c] for c in names]
             collector = _RowCollector(match, owner.column if owner else None, owner_values)
-            for column_name, expect_one in identity_columns.get(name, []):
-                predicate = _identity_predicate(table, column_name, spec.kind, value)
+            for column_name, expect_one, normalised in identity_columns.get(name, []):
+                predicate = _identity_predicate(table, column_name, spec.kind, value, normalised)
                 found = collector.take(conn.execute(select(*columns).where(predicate)), names)
                 if expect_one and found > 1:
                     location.flags.append(
@@ -249,19 +249,28 @@ def _select_ordered(
     return select_where(columns, where).order_by(*order_by)
 
 
-def _identity_predicate(
-    table: Table, column: str, kind: IdentityKind, value: str
-) -> ColumnElement[bool]:
-    col = table.c[column]
+def compared_form(column: ColumnElement[Any], kind: IdentityKind) -> ColumnElement[Any]:
+    """Return what the locator compares with the normalised value of an identity stored in
+    `column` that the map does not declare `normalised`: only an index on this serves it."""
     if kind is IdentityKind.EMAIL:
         # lower(column) alone, so that an index on lower(email) serves the lookup; the value
         # given is already trimmed and lower-cased.
-        return func.lower(col) == value
+        return func.lower(column)
     if kind is IdentityKind.PHONE:
-        stripped: ColumnElement[str] = col
+        stripped: ColumnElement[Any] = column
         for separator in (" ", ".", "-", "(", ")"):
             stripped = func.replace(stripped, separator, "")
-        return stripped == value
+        return stripped
+    return column
+
+
+def _identity_predicate(
+    table: Table, column: str, kind: IdentityKind, value: str, normalised: bool = False
+) -> ColumnElement[bool]:
+    col = table.c[column]
+    if kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
+        # A column declared normalised is matched as stored, so that a plain index serves it.
+        return (col if normalised else compared_form(col, kind)) == value
     try:
         python_type = col.type.python_type
     except NotImplementedError:

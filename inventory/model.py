@@ -411,6 +411,12 @@ class IdentityLocation(Strict):
     expect_one: bool = Field(
         default=False, description="more than one row for one person is flagged (two accounts)"
     )
+    normalised: bool = Field(
+        default=False,
+        description="the column stores the identity as compared (an email lower-case and "
+        "trimmed, a phone number without separators): the locator matches it as stored "
+        "(`column = value`), so a plain index serves the lookup",
+    )
 
 
 class IdentityKind(StrEnum):

@@ -9,7 +9,7 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from inventory.model import DataMap, ErasureAction, Link, YearClose
+from inventory.model import DataMap, ErasureAction, IdentityKind, Link, YearClose
 
 Loc = tuple[str | int, ...]
 
@@ -272,6 +272,14 @@ def _check_identities(m: DataMap) -> Iterator[Problem]:
                 continue
             tables = m.systems[sys_name].tables
             for n, location in enumerate(locations):
+                if location.normalised and identity.kind in (IdentityKind.ID, IdentityKind.TEXT):
+                    yield Problem(
+                        ("identities", i_name, "locations", sys_name, n, "normalised"),
+                        f"identity `{i_name}` is of kind `{identity.kind}`, which the locator "
+                        "already compares as stored: `normalised` applies to `email` and "
+                        "`phone` identities only; remove it.",
+                        at_key=True,
+                    )
                 table = location.column.split(".", 1)[0]
                 if table not in tables:
                     yield Problem(

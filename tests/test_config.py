@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Config
 
+from dsr.app import create_app
 from dsr.cli import main
 from dsr.config import (
     DEFAULTS,
@@ -16,6 +17,7 @@ from dsr.config import (
     Settings,
     check_settings,
     current_settings,
+    report_rows_per_category,
 )
 from dsr.datamap import DEFAULT_MAP_PATH as MAP
 from dsr.outbox.smtp import SmtpSettings, SmtpSettingsError
@@ -165,3 +167,20 @@ def test_a_time_zone_of_the_pages_apart_from_the_maps_is_refused() -> None:
     with pytest.raises(InsecureConfiguration, match="organisation.timezone"):
         check_settings({"BABEL_DEFAULT_TIMEZONE": "UTC"})
     assert "BABEL_DEFAULT_TIMEZONE" not in DEFAULTS
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "2.5", "10001"])
+def test_a_bad_number_of_report_rows_is_refused_at_start(
+    tmp_path: Path, store_url: str, value: str
+) -> None:
+    settings = _load({"DSR_REPORT_ROWS_PER_CATEGORY": value}, tmp_path)
+    with pytest.raises(InsecureConfiguration, match="DSR_REPORT_ROWS_PER_CATEGORY must be"):
+        check_settings(settings.values)
+    with pytest.raises(InsecureConfiguration, match="DSR_REPORT_ROWS_PER_CATEGORY"):
+        create_app({"TESTING": True, "DATABASE_URL": store_url, "REPORT_ROWS_PER_CATEGORY": value})
+
+
+def test_the_report_rows_come_from_the_environment(tmp_path: Path) -> None:
+    assert report_rows_per_category(_load({}, tmp_path).values) == 100
+    given = _load({"DSR_REPORT_ROWS_PER_CATEGORY": "25"}, tmp_path).values
+    assert report_rows_per_category(given) == 25

@@ -81,7 +81,7 @@ def report_file(reference: str, kind: str) -> AnyResponse:
     response = send_file(
         report.path,
         mimetype=MEDIA_TYPES[report_kind],
-        as_attachment=report_kind is ReportKind.ZIP,
+        as_attachment=report_kind is not ReportKind.PDF,
         download_name=Path(report.path).name,
         max_age=0,
     )

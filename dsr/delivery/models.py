@@ -1,8 +1,9 @@
 """The stored reports of a request and the download links that deliver them.
 
-A `Report` is one file (the PDF, or the portability zip) kept under the reports folder with mode
-0600; `downloads_left` and `expires_at` bound its delivery. A `DownloadLink` is what the requester
-was sent: only the SHA-256 of its token and an HMAC of the current one-time code are stored.
+A `Report` is one file (the PDF, the complete export, or the portability zip) kept under the
+reports folder with mode 0600; `downloads_left` and `expires_at` bound its delivery. A
+`DownloadLink` is what the requester was sent: only the SHA-256 of its token and an HMAC of the
+current one-time code are stored.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ PATH_MAX = 1000
 class ReportKind(StrEnum):
     PDF = "pdf"  # the access report (Art. 15)
     ZIP = "zip"  # the portable archive (Art. 20)
+    EXPORT = "export"  # every row of every category, JSON and CSV, with the PDF (Art. 15(3))
 
 
 class DeliveryMethod(StrEnum):

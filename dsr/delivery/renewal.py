@@ -72,6 +72,7 @@ def renew_link(
         downloads=min(report.downloads_left for report in reports),
         encrypted=link.method is DeliveryMethod.ENCRYPTED,
         with_archive=any(report.kind is ReportKind.ZIP for report in reports),
+        with_export=any(report.kind is ReportKind.EXPORT for report in reports),
     )
     record_action(
         db_session=db_session,

@@ -209,6 +209,7 @@ def send_reports(
         downloads=min(report.downloads_left for report in reports),
         encrypted=method is DeliveryMethod.ENCRYPTED,
         with_archive=any(report.kind is ReportKind.ZIP for report in reports),
+        with_export=any(report.kind is ReportKind.EXPORT for report in reports),
     )
     record_action(
         db_session=db_session,

@@ -42,6 +42,7 @@ blueprint = Blueprint("delivery", __name__)
 MEDIA_TYPES: Mapping[ReportKind, str] = {
     ReportKind.PDF: "application/pdf",
     ReportKind.ZIP: "application/zip",
+    ReportKind.EXPORT: "application/zip",
 }
 _OPENED_KEY = "delivery.opened.{link_id}"
 

@@ -1,10 +1,11 @@
 """The executor of access (Art. 15) and portability (Art. 20) requests.
 
 It locates the subject by their verified address in every system of the map, collects their rows
-into `<reports>/<request id>/collected/`, renders the PDF report (and, for portability, the zip)
-beside it with mode 0600, and records them as `Report` rows with the completion. A system that
-cannot be read fails the request with nothing kept and nothing sent; a retry starts from an
-empty folder.
+into `<reports>/<request id>/collected/`, renders the PDF report (a readable number of rows per
+category, DSR_REPORT_ROWS_PER_CATEGORY), the complete export of every row that it refers to (a
+zip of JSON and CSV) and, for portability, the Art. 20 zip, beside it with mode 0600, and records
+them as `Report` rows with the completion. A system that cannot be read fails the request with
+nothing kept and nothing sent; a retry starts from an empty folder.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import delete
 from sqlmodel import Session, col
 
-from dsr.config import DEFAULTS
+from dsr.config import DEFAULTS, InsecureConfiguration, report_rows_per_category
 from dsr.datamap import desk_map, open_systems
 from dsr.delivery.models import Report, ReportKind
 from dsr.execution.runner import (
@@ -33,7 +35,8 @@ from dsr.execution.runner import (
 )
 from dsr.languages import translations
 from dsr.requests.workflow import RequestType
-from exports.access_report import ReportRequest, render_access_report
+from exports.access_report import ReportRequest, export_file_name, render_access_report
+from exports.data_export import write_data_export
 from exports.portability import write_portability_zip
 from inventory.collection import Collection, collect_subject
 from inventory.loader import MapError
@@ -168,8 +171,14 @@ def _produce(
         requester_email=context.requester_email,
         language=context.language.value,
     )
+    try:  # refused at start; a command given other settings learns it here
+        rows_per_category = report_rows_per_category(context.settings)
+    except InsecureConfiguration as error:
+        raise ExecutionFailed(str(error)) from None
+    report = partial(render_access_report, rows_per_category=rows_per_category)
     wanted: list[tuple[ReportKind, str, Renderer]] = [
-        (ReportKind.PDF, f"{context.reference}-report.pdf", render_access_report)
+        (ReportKind.PDF, f"{context.reference}-report.pdf", report),
+        (ReportKind.EXPORT, export_file_name(context.reference), write_data_export),
     ]
     if context.request_type is RequestType.PORTABILITY:
         wanted.append((ReportKind.ZIP, f"{context.reference}-data.zip", write_portability_zip))

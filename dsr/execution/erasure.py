@@ -59,7 +59,14 @@ from exports.certificate import (
     certificate_summary,
     render_erasure_certificate,
 )
-from inventory.erasure import ErasurePlan, PlannedStep, execute_erasure, plan_erasure, verify_erased
+from inventory.erasure import (
+    ErasurePlan,
+    PlannedStep,
+    execute_erasure,
+    plan_erasure,
+    systems_to_change,
+    verify_erased,
+)
 from inventory.locator import locate_subject
 from inventory.model import DataMap, ErasureAction
 from inventory.systems import Systems
@@ -145,7 +152,8 @@ def _store_run(
     counts: tuple[int, int, int],
     error: str | None,
     now: datetime,
-) -> None:
+) -> ErasureSystemRun:
+    """Store one system's outcome and return its record as stored (a done one stays as it was)."""
     with db.transaction(engine) as db_session:
         run = db_session.exec(
             select(ErasureSystemRun).where(
@@ -153,7 +161,7 @@ def _store_run(
             )
         ).one_or_none()
         if run is not None and run.status is SystemRunStatus.DONE:
-            return  # a done system's record is final: it tells the certificate what went
+            return run  # a done system's record is final: it tells the certificate what went
         if run is None:
             run = ErasureSystemRun(
                 request_id=request_id, system=system, status=status, updated_at=now
@@ -164,6 +172,13 @@ def _store_run(
         run.steps = steps
         run.error = (error or None) and error[:500]
         run.updated_at = now
+    return run
+
+
+def _refuse_blocked(blocked: Sequence[str]) -> None:
+    """Fail the run, naming what blocks the erasure, when something does."""
+    if blocked:
+        raise ExecutionFailed("Erasure blocked, nothing changed: " + "; ".join(blocked))
 
 
 def run_erasure(context: ExecutionContext) -> ExecutionResult:
@@ -181,13 +196,11 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     except ValueError as error:
         raise ExecutionFailed(str(error)) from None
     with db.transaction(context.engine) as db_session:
-        done = {
-            run.system: run.rows_deleted + run.rows_anonymized
-            for run in system_runs(db_session, request_id)
-            if run.status is SystemRunStatus.DONE
-        }
-    for system, rows in done.items():  # a resumed run: these are not touched again
-        context.progress(system, "done", rows)
+        stored = {run.system: run for run in system_runs(db_session, request_id)}
+    done = {system for system, run in stored.items() if run.status is SystemRunStatus.DONE}
+    for system in sorted(done):  # a resumed run: these are not touched again
+        run = stored[system]
+        context.progress(system, "done", run.rows_deleted + run.rows_anonymized)
     with open_systems(settings, data_map).opened() as systems:
         location = locate_subject(data_map, systems, identity, context.requester_email)
         record_subject_disclosures(  # before the rows go: a retry still knows whom to tell
@@ -201,37 +214,45 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         )
         held = held_erasure(context.engine, data_map, systems, request_id, location, now)
         data_map = held.data_map  # categories under a legal hold are kept (R50)
-        plan = plan_erasure(data_map, systems, location)
-        if plan.blocked:
-            raise ExecutionFailed("Erasure blocked, nothing changed: " + "; ".join(plan.blocked))
-        by_system = plan.by_system()
         pending = [system for system in data_map.systems if system not in done]
+        changing = [s for s in systems_to_change(data_map, location) if s in pending]
+        if len(changing) > 1:  # refuse before any system changes (each plans again when run)
+            _refuse_blocked(plan_erasure(data_map, systems, location).blocked)
+        # One system to change: one call, whose own plan refuses it before anything changes
+        # anywhere. Several: one call per system, each stored and reported as soon as it ends
+        # (a worker that takes the run over skips those done).
+        batches = [[system] for system in pending] if len(changing) > 1 else [pending]
         failed = []
-        for system in pending:  # each stored as soon as it is done: a takeover skips it
-            context.progress(system, "running", None)
+        for batch in batches if pending else []:
+            for system in batch:
+                context.progress(system, "running", None)
             outcomes = execute_erasure(
-                data_map, systems, location, secret_key=key, now=now, only_systems=[system]
+                data_map, systems, location, secret_key=key, now=now, only_systems=batch
             )
+            if len(changing) == 1:  # its own plan refused it: nothing changed anywhere
+                _refuse_blocked([b for outcome in outcomes for b in outcome.blocked])
             for outcome in outcomes:
                 if outcome.status == "skipped":
                     continue
                 status = SystemRunStatus(outcome.status)
-                _store_run(
+                run = _store_run(
                     context.engine,
                     request_id,
                     system=outcome.system,
                     status=status,
-                    steps=steps_json(data_map, by_system.get(outcome.system, [])),
+                    steps=steps_json(data_map, outcome.steps),
                     counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
                     error=outcome.error,
                     now=now,
                 )
+                stored[run.system] = run
                 if status is SystemRunStatus.FAILED:
                     failed.append(f"{outcome.system}: {outcome.error or 'error'}")
                     context.progress(outcome.system, "failed", None, outcome.error or "error")
                 else:
-                    rows = outcome.rows_deleted + outcome.rows_anonymized
-                    context.progress(outcome.system, "done", rows)
+                    context.progress(
+                        outcome.system, "done", outcome.rows_deleted + outcome.rows_anonymized
+                    )
         if failed:
             raise ExecutionFailed(
                 "Erasure failed, rolled back in "
@@ -242,8 +263,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         if left:
             raise ExecutionFailed("Data still found after the erasure (R19): " + "; ".join(left))
 
-    with db.transaction(context.engine) as db_session:
-        runs = system_runs(db_session, request_id)
+    runs = [stored[system] for system in sorted(stored)]  # as `system_runs` reads them
     outcomes_by_category = category_outcomes(data_map, stored_steps(runs))
     affected = [o.category for o in outcomes_by_category if o.action is not ErasureAction.RETAIN]
     with db.transaction(context.engine) as db_session:
@@ -273,9 +293,14 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         "systems": len(runs),
     }
 
+    summary = certificate_summary(  # written before the transaction that holds the audit chain
+        data_map, outcomes_by_category, context.language.value, translations(context.language)
+    )
+
     def record(db_session: Session) -> None:
         request = load_request(db_session, request_id)
-        remember_kept_rows(db_session, request_id, held, now)
+        if held.kept:  # no hold was active when the erasure ran: none to remember rows on
+            remember_kept_rows(db_session, request_id, held, now)
         suppress(
             db_session=db_session,
             email=context.requester_email,
@@ -323,12 +348,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             now=now,
             answers=True,  # its delivery completes the request (R47)
             done_on=written_date(now, request.language, request.zone),
-            summary=certificate_summary(
-                data_map,
-                outcomes_by_category,
-                request.language.value,
-                translations(request.language),
-            ),
+            summary=summary,
             certificate_url=url,
             address_kept_until=written_date(address_kept_until, request.language, request.zone),
         )

@@ -7,6 +7,7 @@ password shown once, and not without it."""
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -132,6 +133,9 @@ def test_downloads_are_limited_then_the_link_answers_410(
     for _ in range(3):
         assert fetch(browser, f"{path}/files/pdf").status_code == 200
     assert browser.get(f"{path}/files/pdf").status_code == 410
+    assert browser.get(path).status_code == 200  # the export is still there
+    for _ in range(3):
+        assert fetch(browser, f"{path}/files/export").status_code == 200
     gone = browser.get(path)
     assert gone.status_code == 410
     assert "downloaded as many times as allowed" in gone.get_data(as_text=True)
@@ -270,3 +274,40 @@ def test_an_approved_request_that_did_not_run_can_be_run_from_its_page(
     )
     assert answer.status_code == 303
     assert stored(app, request.id).status is Status.READY_TO_SEND
+
+
+def test_the_complete_export_is_offered_and_downloaded_beside_the_pdf(
+    app: Flask, dpo: FlaskClient, complete_request: CompleteRequest, smtp_server: SmtpServer
+) -> None:
+    done = complete_request()
+    rows = report_rows(app, done.request_id)
+    assert set(rows) == {ReportKind.PDF, ReportKind.EXPORT}  # no Art. 20 zip for an access
+    panel = dpo.get(f"/dashboard/requests/{done.reference}").get_data(as_text=True)
+    assert f"/dashboard/requests/{done.reference}/reports/export" in panel
+    assert "Complete export (zip of JSON and CSV)" in panel and "Access report (PDF)" in panel
+    assert " KB</td>" in panel
+    staff_copy = fetch(dpo, f"/dashboard/requests/{done.reference}/reports/export")
+    assert staff_copy.mimetype == "application/zip"
+    assert staff_copy.headers["Content-Disposition"].startswith("attachment;")
+
+    send(dpo, done.reference)
+    (mail,) = smtp_server.wait_for(1)
+    assert "complete export of your data" in str(mail.message.get_body(("plain",)))
+    path = download_path(smtp_server, 1)
+    browser = requester(app)
+    give_code(browser, path, ask_code(browser, path, smtp_server))
+    listing = browser.get(path).get_data(as_text=True)
+    assert f"{path}/files/pdf" in listing and f"{path}/files/export" in listing
+    assert "All your data in a machine-readable format" in listing
+    size = rows[ReportKind.EXPORT].size / 1024
+    assert f"{size:,.1f} KB" in listing
+    assert listing.count("downloads left: 3") == 2
+
+    export = fetch(browser, f"{path}/files/export")
+    assert export.status_code == 200
+    assert export.mimetype == "application/zip"
+    assert export.data == Path(rows[ReportKind.EXPORT].path).read_bytes()
+    archive = zipfile.ZipFile(io.BytesIO(export.data))
+    assert "README.txt" in archive.namelist() and "contact.json" in archive.namelist()
+    assert report_rows(app, done.request_id)[ReportKind.EXPORT].downloads_left == 2
+    assert "downloads left: 2" in browser.get(path).get_data(as_text=True)

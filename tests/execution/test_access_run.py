@@ -46,7 +46,8 @@ def approved(store: Engine, request_type: RequestType = RequestType.ACCESS) -> i
 
 def reports(store: Engine, request_id: int) -> list[Report]:
     with db.open_session(store) as session:
-        return list(session.exec(select(Report).where(Report.request_id == request_id)).all())
+        found = session.exec(select(Report).where(Report.request_id == request_id))
+        return sorted(found.all(), key=lambda report: report.id or 0)
 
 
 def request_row(store: Engine, request_id: int) -> DataRequest:
@@ -84,9 +85,13 @@ def test_an_approved_access_request_is_ready_to_send_with_its_report(
     assert request_row(store, request_id).status is Status.READY_TO_SEND
     assert request_row(store, request_id).answered_at is None
     assert actions(store, request_id)[-2:] == ["start_processing", "finish_processing"]
-    (report,) = reports(store, request_id)
+    report, export = reports(store, request_id)  # the PDF first
     path = Path(report.path)
     assert report.kind is ReportKind.PDF
+    assert export.kind is ReportKind.EXPORT and mode(Path(export.path)) == 0o600
+    assert Path(export.path).name == f"{request_row(store, request_id).reference}-export.zip"
+    with zipfile.ZipFile(export.path) as archive:
+        assert archive.testzip() is None and "README.txt" in archive.namelist()
     assert path.parent == tmp_path / "reports" / str(request_id)
     assert report.size == path.stat().st_size
     assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -111,7 +116,7 @@ def test_a_portability_request_also_gets_the_archive(
     run_request(engine=store, request_id=request_id, settings=settings, now=NOW)
 
     kinds = {report.kind: Path(report.path) for report in reports(store, request_id)}
-    assert set(kinds) == {ReportKind.PDF, ReportKind.ZIP}
+    assert set(kinds) == {ReportKind.PDF, ReportKind.EXPORT, ReportKind.ZIP}
     assert mode(kinds[ReportKind.ZIP]) == 0o600
     with zipfile.ZipFile(kinds[ReportKind.ZIP]) as archive:
         assert archive.testzip() is None
@@ -153,7 +158,7 @@ def test_a_system_down_fails_the_request_then_a_retry_makes_it_ready(
         "start_processing",
         "finish_processing",
     ]
-    (report,) = reports(store, request_id)
+    report, _export = reports(store, request_id)
     assert report.created_at == later
     qpdf_check(Path(report.path))
 
@@ -181,11 +186,11 @@ def test_purge_deletes_expired_files_collected_data_and_rows(
     assert (folder / "collected").is_dir()
 
     assert purge_expired_reports(engine=store, now=NOW + timedelta(days=6)) == 0
-    assert purge_expired_reports(engine=store, now=NOW + timedelta(days=7)) == 2
+    assert purge_expired_reports(engine=store, now=NOW + timedelta(days=7)) == 3
 
     assert not folder.exists()
     assert reports(store, expiring) == []
-    assert len(reports(store, kept)) == 1
+    assert len(reports(store, kept)) == 2
     assert Path(reports(store, kept)[0].path).is_file()
     assert actions(store, expiring)[-1] == "reports_purged"
 
@@ -214,5 +219,5 @@ def test_the_commands_run_a_request_and_purge_reports(
 
     purged = runner.invoke(request_group, ["purge-reports", "--database-url", url])
     assert purged.exit_code == 0, purged.output
-    assert "Deleted 1 expired report(s)." in purged.output
+    assert "Deleted 2 expired report(s)." in purged.output
     assert not (tmp_path / "reports" / str(request_id)).exists()

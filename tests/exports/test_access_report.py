@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from exports.access_report import (
+    ROWS_PER_CATEGORY,
     format_number,
     format_value,
     render_access_report,
@@ -36,7 +37,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> DemoPlatform:
     )
 
 
-def render(collection: Collection, platform: DemoPlatform, email: str, lang: str) -> bytes:
+def render(
+    collection: Collection,
+    platform: DemoPlatform,
+    email: str,
+    lang: str,
+    rows_per_category: int = ROWS_PER_CATEGORY,
+) -> bytes:
     out = io.BytesIO()
     render_access_report(
         data_map=platform.data_map,
@@ -44,6 +51,7 @@ def render(collection: Collection, platform: DemoPlatform, email: str, lang: str
         request=report_request(email, lang),
         translations=translations_for(lang),
         out=out,
+        rows_per_category=rows_per_category,
     )
     return out.getvalue()
 
@@ -52,10 +60,15 @@ def render(collection: Collection, platform: DemoPlatform, email: str, lang: str
 def report(platform: DemoPlatform, tmp_path: Path) -> Callable[..., bytes]:
     """Collect and render the report of `email` in `lang`, checking every PDF with qpdf."""
 
-    def make(email: str, lang: str, on: DemoPlatform | None = None) -> bytes:
+    def make(
+        email: str,
+        lang: str,
+        on: DemoPlatform | None = None,
+        rows_per_category: int = ROWS_PER_CATEGORY,
+    ) -> bytes:
         source = on or platform
         collection = source.collect(email, tmp_path / f"collection-{lang}")
-        pdf = render(collection, source, email, lang)
+        pdf = render(collection, source, email, lang, rows_per_category)
         qpdf_check(pdf, tmp_path)
         return pdf
 
@@ -216,7 +229,7 @@ def test_a_long_category_is_laid_out_on_landscape_pages_with_repeated_headers(
         "SELECT 1, 'c41d2e8b-9f07-4a3c-b6e5-d8a1f2037c96', '2026-10-01 08:00:00.000000', "
         "'https://www.example.org/fr/page/' || i, 'Firefox' FROM n"
     )
-    pdf = report(SAMPLE_LEARNER_EMAIL, "en", on=changed)
+    pdf = report(SAMPLE_LEARNER_EMAIL, "en", on=changed, rows_per_category=2000)
     reader = PdfReader(io.BytesIO(pdf))
     landscape = [page for page in reader.pages if page.mediabox.width > page.mediabox.height]
     assert len(landscape) > 10

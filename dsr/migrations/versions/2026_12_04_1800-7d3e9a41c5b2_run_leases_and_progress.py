@@ -2,7 +2,7 @@
 when it dies) and each system's progress for the request's page.
 
 Revision ID: 7d3e9a41c5b2
-Revises: e5b7c3a90d14
+Revises: d0a3fdbef2f8
 Create Date: 2026-12-04 18:00:00.000000
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision: str = "7d3e9a41c5b2"
-down_revision: str | Sequence[str] | None = "e5b7c3a90d14"
+down_revision: str | Sequence[str] | None = "d0a3fdbef2f8"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
