@@ -212,22 +212,34 @@ def check_settings(config: Mapping[str, Any]) -> None:
             "DSR_BABEL_DEFAULT_TIMEZONE is not read: the desk shows dates in the organisation's "
             "time zone, `organisation.timezone` in the data map. Unset it."
         )
-    check_queue_url(config)
+    check_worker_settings(config)
     if is_production(config):
         check_production(config)
     else:
         check_public_url(config)
 
 
-def check_queue_url(config: Mapping[str, Any]) -> None:
-    """Refuse a QUEUE_URL that names no queue the workers can use (at start, not at the first
-    job the web side queues)."""
+WORKER_NUMBERS = ("WORKER_THREADS", "WORKER_LEASE_SECONDS", "WORKER_RECOVERY_GRACE_MINUTES")
+
+
+def check_worker_settings(config: Mapping[str, Any]) -> None:
+    """Refuse a QUEUE_URL that names no queue the workers can use, and a worker setting that is
+    not a positive number, at start rather than at the first job or run."""
     from dsr.worker.queue import QueueSettingError, queue_address
 
     try:
         queue_address(config, default_instance_path())
     except QueueSettingError as error:
         raise InsecureConfiguration(str(error)) from None
+    for name in WORKER_NUMBERS:
+        value = config.get(name)
+        value = DEFAULTS[name] if value is None or value == "" else value
+        try:
+            positive = not isinstance(value, bool) and float(value) > 0
+        except (TypeError, ValueError):
+            positive = False
+        if not positive:
+            raise InsecureConfiguration(f"DSR_{name} must be a positive number, not {value!r}.")
 
 
 MAX_REPORT_ROWS = 10_000
