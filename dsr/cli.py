@@ -409,3 +409,8 @@ main.add_lazy_command(
 main.add_lazy_command(
     "retention", "dsr.retention.cli:retention_group", "Apply the data map's retention periods."
 )
+main.add_lazy_command(
+    "worker",
+    "dsr.worker.cli:worker_command",
+    "Carry out the desk's jobs from the queue (DSR_QUEUE_URL) until stopped.",
+)

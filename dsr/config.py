@@ -138,6 +138,16 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "CLOSED_REQUEST_RETENTION_DAYS": 5 * 365 + 1,  # R32: five years
         "STUCK_PROCESSING_HOURS": 24,
         "STAFF_LANGUAGE": "fr",
+        # --- the workers (`dsr worker`): the queue that carries their jobs (unset: a SQLite file
+        # queue.sqlite3 in the instance folder; redis://host:6379/0 for workers on several
+        # machines; immediate runs each job at once in the process that queues it, for the test
+        # suite only), the threads of one worker, how long a run's lease lasts unless renewed,
+        # and how long an approved request may wait for its run before the recovery queues it again
+        "QUEUE_URL": None,
+        "QUEUE_NAME": "dsr",
+        "WORKER_THREADS": 4,
+        "WORKER_LEASE_SECONDS": 60,
+        "WORKER_RECOVERY_GRACE_MINUTES": 5,
         # --- the default language of the pages (Flask-Babel); their time zone is the map's
         # organisation.timezone
         "BABEL_DEFAULT_LOCALE": "fr",
@@ -210,10 +220,34 @@ def check_settings(config: Mapping[str, Any]) -> None:
             "DSR_BABEL_DEFAULT_TIMEZONE is not read: the desk shows dates in the organisation's "
             "time zone, `organisation.timezone` in the data map. Unset it."
         )
+    check_worker_settings(config)
     if is_production(config):
         check_production(config)
     else:
         check_public_url(config)
+
+
+WORKER_NUMBERS = ("WORKER_THREADS", "WORKER_LEASE_SECONDS", "WORKER_RECOVERY_GRACE_MINUTES")
+
+
+def check_worker_settings(config: Mapping[str, Any]) -> None:
+    """Refuse a QUEUE_URL that names no queue the workers can use, and a worker setting that is
+    not a positive number, at start rather than at the first job or run."""
+    from dsr.worker.queue import QueueSettingError, queue_address
+
+    try:
+        queue_address(config, default_instance_path())
+    except QueueSettingError as error:
+        raise InsecureConfiguration(str(error)) from None
+    for name in WORKER_NUMBERS:
+        value = config.get(name)
+        value = DEFAULTS[name] if value is None or value == "" else value
+        try:
+            positive = not isinstance(value, bool) and float(value) > 0
+        except (TypeError, ValueError):
+            positive = False
+        if not positive:
+            raise InsecureConfiguration(f"DSR_{name} must be a positive number, not {value!r}.")
 
 
 MAX_REPORT_ROWS = 10_000
@@ -284,6 +318,11 @@ def check_production(config: Mapping[str, Any]) -> None:
                 "(or leave it unset to use DSR_SECRET_KEY)."
             )
     problems.extend(_public_url_problems(config))
+    if str(config.get("QUEUE_URL") or "").strip().lower() == "immediate":
+        problems.append(
+            "DSR_QUEUE_URL is immediate: jobs would run inside web requests; unset it (a queue "
+            "file in the instance folder) or set it to redis://... and run `dsr worker`."
+        )
     if not config.get("SESSION_COOKIE_SECURE", True):
         problems.append(
             "DSR_SESSION_COOKIE_SECURE is false: in production the session cookie is sent over "

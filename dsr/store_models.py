@@ -17,6 +17,7 @@ def import_models() -> None:
     import dsr.delivery.models
     import dsr.disclosures.models
     import dsr.execution.change_records
+    import dsr.execution.runs
     import dsr.holds.models
     import dsr.outbox.models
     import dsr.requests.answers  # and the listener that completes answered requests

@@ -43,6 +43,7 @@ from tests.factories import make_request
 from tests.pages import csrf_token
 from tests.smtp_server import ReceivedMail, SmtpServer
 from tests.web.conftest import submit
+from tests.worker.conftest import run_queued_jobs
 
 __all__ = ["platform_url"]  # the fixtures used here
 
@@ -332,7 +333,7 @@ def test_the_reports_link_and_the_erasure_certificate_are_on_the_public_url(
 
 
 @pytest.fixture
-def production_app(store_url: str, smtp_server: SmtpServer) -> Iterator[Flask]:
+def production_app(store_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[Flask]:
     from dsr.app import create_app
 
     app = create_app(
@@ -346,6 +347,7 @@ def production_app(store_url: str, smtp_server: SmtpServer) -> Iterator[Flask]:
             "SMTP_HOST": smtp_server.host,
             "SMTP_PORT": smtp_server.port,
             "MAIL_SENDER": "privacy@example.org",
+            "QUEUE_URL": f"sqlite:///{(tmp_path / 'queue.sqlite3').as_posix()}",
         }
     )
     yield app
@@ -366,6 +368,7 @@ def test_in_production_a_forged_forwarded_host_is_ignored_not_trusted(
         headers={**right_host, "Referer": "https://privacy.example.org/staff/password/forgot"},
     )
     assert asked.status_code == 302, asked.get_data(as_text=True)
+    run_queued_jobs(production_app)  # what a worker does (production has no immediate mode)
     mail = smtp_server.wait_for(1)[0]
     assert "evil.example" not in mail.text
     assert "https://privacy.example.org/staff/password/reset/" in mail.text

@@ -13,11 +13,11 @@ from dsr.accounts.emails import StaffEmail, queue_staff_email, role_phrase
 from dsr.accounts.forms import ROLE_LABELS, InvitationForm
 from dsr.accounts.models import StaffRole, StaffUser
 from dsr.accounts.views import blueprint, private_page, signed_in_staff, staff_links
-from dsr.background import deliver_after_commit
 from dsr.db import get_session, utcnow
 from dsr.i18n import current_language, gettext
 from dsr.languages import Language
 from dsr.links import public_url
+from dsr.worker.enqueue import deliver_after_commit
 
 
 def _staff_page(form: InvitationForm, code: int = 200) -> AnyResponse:

@@ -50,12 +50,12 @@ from dsr.accounts.forms import (
 )
 from dsr.accounts.models import StaffUser, new_session_token
 from dsr.accounts.throttle import LoginThrottle, ThrottlePolicy
-from dsr.background import deliver_after_commit, run_in_background
 from dsr.db import get_engine, get_session, transaction, utcnow
 from dsr.extensions import limiter
 from dsr.i18n import current_language, gettext
 from dsr.languages import Language
 from dsr.links import public_url
+from dsr.worker.enqueue import deliver_after_commit, enqueue_now
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/staff")
 
@@ -382,13 +382,13 @@ def forgot_password() -> AnyResponse:
     if not form.validate():
         return private_page("accounts/forgot_password.html", 400, form=form)
     email, language = form.email.data or "", current_language()
-    run_in_background(lambda: _send_reset_link(email, language))
+    enqueue_now("send_password_reset", email, language.value)
     return redirect(url_for("accounts.forgot_password_sent"))
 
 
-def _send_reset_link(email: str, language: Language) -> None:
-    """Look the address up and queue its reset link off the web request, so that the answer
-    takes the same time whether or not the address has an account."""
+def send_reset_link(email: str, language: Language) -> None:
+    """Look the address up and queue its reset link (a worker's job, off the web request, so
+    that the answer takes the same time whether or not the address has an account)."""
     with transaction(get_engine()) as db_session:
         user = service.find_staff(db_session=db_session, email=email)
         if user is None or not user.is_active:

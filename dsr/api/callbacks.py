@@ -56,11 +56,11 @@ from dsr.api.models import (
     CallbackDeliveryStatus,
     StatusCallback,
 )
-from dsr.background import Lane, deliver_after_commit
 from dsr.db import claim_row, open_session, table_of, utcnow
 from dsr.outbox.smtp import MAX_ATTEMPTS, next_attempt_delay
 from dsr.requests.models import Channel, DataRequest
 from dsr.requests.status import normalize_reference
+from dsr.worker.enqueue import Lane, deliver_after_commit
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,6 @@ from dsr.api.schemas import (
     RequestDocument,
     error_items,
 )
-from dsr.background import deliver_after_commit
 from dsr.datamap import organisation_zone
 from dsr.db import get_session, utcnow
 from dsr.extensions import limiter
@@ -43,6 +42,7 @@ from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import Status, WorkflowError
 from dsr.suppression.schemas import SuppressionAnswer, SuppressionCheck
 from dsr.suppression.service import is_suppressed
+from dsr.worker.enqueue import deliver_after_commit
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -18,7 +18,6 @@ from werkzeug.wrappers import Response as AnyResponse
 
 from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole
-from dsr.background import deliver_after_commit
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm, SendReportForm
 from dsr.dashboard.request_panels import RUNNABLE
@@ -30,12 +29,13 @@ from dsr.delivery.models import DeliveryMethod, ReportKind
 from dsr.delivery.views import MEDIA_TYPES, private_response, report_kind_of
 from dsr.execution import changes, erasure  # noqa: F401  (erasure registers its executor)
 from dsr.execution.change_records import ErasureCertificate
-from dsr.execution.runner import app_settings, has_executor, run_after_commit
+from dsr.execution.runner import app_settings, has_executor
 from dsr.execution.targets import ChangeRefused
 from dsr.i18n import gettext
 from dsr.links import public_url
 from dsr.requests import answers
 from dsr.requests.models import DataRequest
+from dsr.worker.enqueue import deliver_after_commit, run_after_commit
 from inventory.systems import SystemUnavailable
 
 
@@ -149,7 +149,7 @@ def run_again(reference: str) -> AnyResponse:
         flash(gettext("Not done: only an approved or failed request can be run."), "error")
         return _page(data_request)
     run_after_commit(db_session, request=data_request, staff_label=who)
-    flash(gettext("The request was run: its new status is below."))
+    flash(gettext("The request was handed to a worker: its progress is below."))
     return _page(data_request)
 
 

@@ -34,10 +34,18 @@ from dsr.dashboard.forms import (
 )
 from dsr.dashboard.hold_panel import HoldsPanel, holds_panel
 from dsr.dashboard.queue import Urgency, urgency_of
-from dsr.dashboard.request_panels import ChangesPanel, DeliveryPanel, changes_panel, delivery_panel
+from dsr.dashboard.request_panels import (
+    ChangesPanel,
+    DeliveryPanel,
+    ProgressPanel,
+    changes_panel,
+    delivery_panel,
+    progress_panel,
+)
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_minute
 from dsr.db import get_session, utcnow
+from dsr.execution.runner import RESUMED_ACTION
 from dsr.holds import service as holds
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
 from dsr.requests import assignment, notes
@@ -77,6 +85,7 @@ EVENT_LABELS: Mapping[str, str] = {
     Action.DENY.value: lazy_gettext("Refused"),
     Action.START_PROCESSING.value: lazy_gettext("Processing started"),
     Action.FINISH_PROCESSING.value: lazy_gettext("Ready to send"),
+    RESUMED_ACTION: lazy_gettext("Run taken over by another worker"),
     Action.APPLY_AT_ONCE.value: lazy_gettext("Applied on verification"),
     Action.COMPLETE.value: lazy_gettext("Answered (answer delivered)"),
     Action.FAIL.value: lazy_gettext("Failed"),
@@ -165,6 +174,7 @@ class RequestPage:
     timeline: list[TimelineEntry]
     earlier: list[DataRequest]
     action_titles: Mapping[str, str] = field(default_factory=lambda: ACTION_TITLES)
+    progress: ProgressPanel = field(default_factory=ProgressPanel)
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -308,6 +318,7 @@ def gather_request_page(
             for category_id, category in data_map.categories.items()
         },
         delivery=delivery_panel(db_session, data_request, acting),
+        progress=progress_panel(db_session, data_map, data_request, language),
         changes=changes_panel(db_session, data_map, data_request, acting),
         holds=holds_panel(
             db_session,

@@ -23,8 +23,10 @@ from dsr.delivery.models import DownloadLink, Report
 from dsr.execution import changes, erasure
 from dsr.execution.change_records import ErasureCertificate, ErasureSystemRun
 from dsr.execution.runner import failure_reason, has_executor
+from dsr.execution.runs import ProgressState, run_progress
 from dsr.execution.targets import ChangeRefused
 from dsr.holds.service import map_with_holds
+from dsr.i18n import lazy_gettext
 from dsr.outbox.models import OutboxStatus
 from dsr.requests.answers import AnswerEmail, answer_email
 from dsr.requests.models import DataRequest
@@ -40,6 +42,74 @@ RECTIFICATION_OPEN = frozenset(
     {Status.VERIFIED, Status.IN_REVIEW, Status.AWAITING_REQUESTER, Status.APPROVED, Status.FAILED}
 )
 """The statuses in which staff can still change the new values of a rectification."""
+
+
+PROGRESS_LABELS = {
+    ProgressState.WAITING: lazy_gettext("Not started yet"),
+    ProgressState.RUNNING: lazy_gettext("Running"),
+    ProgressState.DONE: lazy_gettext("Done in this system"),
+    ProgressState.FAILED: lazy_gettext("Stopped on an error"),
+}
+REFRESH_SECONDS = 3
+"""How often the page shows the progress afresh while the request waits for or is in its run."""
+
+
+@dataclass(frozen=True, slots=True)
+class SystemProgress:
+    """Where one system of the map stands in the request's run."""
+
+    system: str
+    title: str
+    state: ProgressState
+    rows: int | None = None
+    reason: str | None = None
+
+    @property
+    def state_label(self) -> str:
+        return str(PROGRESS_LABELS[self.state])
+
+
+@dataclass
+class ProgressPanel:
+    """The run's progress per system; `queued` while it waits for a worker; the page refreshes
+    itself every `refresh_seconds` (0: not) while the request waits for or is in its run."""
+
+    systems: list[SystemProgress] = field(default_factory=list)
+    queued: bool = False
+    refresh_seconds: int = 0
+
+
+def progress_panel(
+    db_session: Session, data_map: DataMap, data_request: DataRequest, language: str
+) -> ProgressPanel:
+    """Gather the progress of the request's current (or last) run, every system of the map in
+    its order (a system not reported yet is waiting)."""
+    if data_request.id is None or not has_executor(data_request.type):
+        return ProgressPanel()
+    reported = run_progress(db_session, data_request.id)
+    queued = data_request.status is Status.APPROVED and bool(
+        current_app.config.get("EXECUTE_AFTER_APPROVAL", True)
+    )
+    running = data_request.status is Status.PROCESSING
+    if not (reported or queued or running):
+        return ProgressPanel()
+    systems = []
+    for system, spec in data_map.systems.items():
+        row = reported.get(system)
+        systems.append(
+            SystemProgress(
+                system=system,
+                title=spec.title.get(language),
+                state=row.state if row is not None else ProgressState.WAITING,
+                rows=row.rows if row is not None else None,
+                reason=row.reason if row is not None else None,
+            )
+        )
+    return ProgressPanel(
+        systems=systems,
+        queued=queued and not reported,
+        refresh_seconds=REFRESH_SECONDS if queued or running else 0,
+    )
 
 
 @dataclass

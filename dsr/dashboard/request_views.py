@@ -17,13 +17,11 @@ from wtforms import Form
 
 from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole, StaffUser
-from dsr.background import deliver_after_commit
 from dsr.dashboard import forms as action_forms
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.queue import Urgency
 from dsr.dashboard.request_page import OFFERED_BY_NAME, RequestPage, gather_request_page
 from dsr.db import get_session, utcnow
-from dsr.execution.runner import run_after_approval
 from dsr.i18n import gettext
 from dsr.requests import assignment, notes, staff_actions
 from dsr.requests.links import current_links
@@ -31,6 +29,7 @@ from dsr.requests.models import DataRequest
 from dsr.requests.refusals import OperationRefused, RequestChanged
 from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import WorkflowError
+from dsr.worker.enqueue import deliver_after_commit, run_after_approval
 
 FormT = TypeVar("FormT", bound=Form)
 

@@ -28,7 +28,6 @@ from flask import (
 from werkzeug.wrappers import Response as AnyResponse
 
 from dsr.accounts.access import public_endpoint
-from dsr.background import deliver_after_commit
 from dsr.db import get_session, utcnow
 from dsr.delivery import service
 from dsr.delivery.forms import DownloadCodeForm
@@ -36,6 +35,7 @@ from dsr.delivery.models import DeliveryMethod, DownloadLink, ReportKind
 from dsr.extensions import limiter
 from dsr.i18n import gettext
 from dsr.requests.models import DataRequest
+from dsr.worker.enqueue import deliver_after_commit
 
 blueprint = Blueprint("delivery", __name__)
 

@@ -1,4 +1,6 @@
-"""Run the demo: the app in demo mode on loopback, with a local SMTP sink as its mail server.
+"""Run the demo: the app in demo mode on loopback, with a local SMTP sink as its mail server and
+a worker (threads of the same process) that carries out its jobs from a queue file in the demo's
+folder: runs of approved requests, emails.
 
 The sink keeps every email under `instance/mail/` and the page /demo/mail shows them, so a
 newcomer can click the verification link. The signing key is random, made on the first run and
@@ -22,8 +24,11 @@ from dsr.accounts.models import StaffRole
 from dsr.accounts.service import create_staff, find_staff
 from dsr.app import create_app
 from dsr.demo.mailbox import MAIL_FOLDER, SINK_HOST, MailSink
+from dsr.worker.cli import worker_in_process
 
 KEY_FILE_NAME = "demo-secret"
+QUEUE_FILE_NAME = "demo-queue.sqlite3"
+WORKER_THREADS = 2
 
 
 def demo_secret_key(folder: Path) -> str:
@@ -97,7 +102,8 @@ def serve_demo(
     echo: Callable[[str], None],
     public_url: str | None = None,
 ) -> None:
-    """Serve the app in demo mode with the mail sink until interrupted (Ctrl-C), then stop both.
+    """Serve the app in demo mode with the mail sink and a worker until interrupted (Ctrl-C), then
+    stop them.
 
     Links in the emails start with `public_url`, by default the address served (`host`, and
     the port actually bound when `port` is 0).
@@ -119,12 +125,16 @@ def serve_demo(
             "SMTP_TIMEOUT": 5,
             "MAIL_SENDER": "privacy-desk@localhost",
             "PUBLIC_URL": public_url,
+            "QUEUE_URL": f"sqlite:///{(folder / QUEUE_FILE_NAME).as_posix()}",
         }
     )
     logs.redact_werkzeug_access_lines()  # the server's lines would show tokens in paths
     try:
         password = ensure_demo_staff(app, folder)
-        with MailSink(mail_folder, port=smtp_port):
+        with (
+            MailSink(mail_folder, port=smtp_port),
+            worker_in_process(app, threads=WORKER_THREADS),
+        ):
             server = make_server(host, port, app, threaded=True)
             if isinstance(server, ThreadingMixIn):
                 # Ctrl-C must not wait for a browser's idle keep-alive connection to end.
@@ -134,6 +144,7 @@ def serve_demo(
                 if not public_url:
                     app.config["PUBLIC_URL"] = base
                 echo(f"Demo mail server on {SINK_HOST}:{smtp_port}, keeping mail in {mail_folder}")
+                echo(f"Demo worker: {WORKER_THREADS} threads carrying out the desk's jobs")
                 echo(f"Learner form:  {base}/")
                 echo(f"Demo mailbox:  {base}/demo/mail")
                 echo(f"DPO dashboard: {base}/dashboard/ (log in as {DEMO_STAFF_EMAIL}, {password})")

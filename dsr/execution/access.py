@@ -42,6 +42,7 @@ from inventory.collection import Collection, collect_subject
 from inventory.loader import MapError
 from inventory.locator import locate_subject
 from inventory.model import DataMap, IdentityKind
+from inventory.systems import Systems, SystemUnavailable
 
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
@@ -164,8 +165,7 @@ def _produce(
     # One pooled connection per system for the location and the collection (of a lone system;
     # with several, each is collected on a thread and connection of its own).
     with open_systems(context.settings, data_map).pinned() as systems:
-        location = locate_subject(data_map, systems, identity, context.requester_email)
-        collection = collect_subject(data_map, systems, location, folder / COLLECTED)
+        collection = _located_and_collected(context, data_map, systems, identity, folder)
     request = ReportRequest(
         reference=context.reference,
         received_at=context.received_at,
@@ -200,6 +200,36 @@ def _produce(
         size, sha256 = write_private(path, write)
         written.append(WrittenFile(kind, path, size, sha256))
     return written, collection
+
+
+def _located_and_collected(
+    context: ExecutionContext, data_map: DataMap, systems: Systems, identity: str, folder: Path
+) -> Collection:
+    """Locate and collect the subject, reporting each system of the map to `context.progress`:
+    running from the start, done (with its rows) as soon as its own collection ends (the
+    systems are collected in parallel), failed with the reason of the one that failed.
+    """
+    done: set[str] = set()
+
+    def on_system(system: str, state: str, rows: int | None) -> None:
+        if state == "done":
+            done.add(system)
+            context.progress(system, "done", rows)
+
+    for system in data_map.systems:
+        context.progress(system, "running", None)
+    try:
+        location = locate_subject(data_map, systems, identity, context.requester_email)
+        return collect_subject(data_map, systems, location, folder / COLLECTED, on_system=on_system)
+    except BaseException as error:
+        failed = error.system if isinstance(error, SystemUnavailable) else None
+        for system in data_map.systems:
+            if system == failed:
+                context.progress(system, "failed", None, error.reason)  # type: ignore[union-attr]
+            elif system not in done:
+                reason = "not finished" if failed else "the run stopped"
+                context.progress(system, "failed", None, reason)
+        raise
 
 
 register_executor(RequestType.ACCESS, run_access)

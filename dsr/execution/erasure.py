@@ -198,6 +198,9 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     with db.transaction(context.engine) as db_session:
         stored = {run.system: run for run in system_runs(db_session, request_id)}
     done = {system for system, run in stored.items() if run.status is SystemRunStatus.DONE}
+    for system in sorted(done):  # a resumed run: these are not touched again
+        run = stored[system]
+        context.progress(system, "done", run.rows_deleted + run.rows_anonymized)
     systems = open_systems(settings, data_map).recheck_schema()
     location = locate_subject(data_map, systems, identity, context.requester_email)
     record_subject_disclosures(  # before the rows go: a retry still knows whom to tell
@@ -215,38 +218,41 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     changing = [s for s in systems_to_change(data_map, location) if s in pending]
     if len(changing) > 1:  # refuse before any system changes (each plans again when run)
         _refuse_blocked(plan_erasure(data_map, systems, location).blocked)
-    outcomes = (
-        execute_erasure(
-            data_map,
-            systems,
-            location,
-            secret_key=key,
-            now=now,
-            only_systems=pending,
-        )
-        if pending
-        else []
-    )
-    if len(changing) == 1:  # its own plan refused it: nothing changed anywhere
-        _refuse_blocked([b for outcome in outcomes for b in outcome.blocked])
+    # One system to change: one call, whose own plan refuses it before anything changes
+    # anywhere. Several: one call per system, each stored and reported as soon as it ends
+    # (a worker that takes the run over skips those done).
+    batches = [[system] for system in pending] if len(changing) > 1 else [pending]
     failed = []
-    for outcome in outcomes:
-        if outcome.status == "skipped":
-            continue
-        status = SystemRunStatus(outcome.status)
-        run = _store_run(
-            context.engine,
-            request_id,
-            system=outcome.system,
-            status=status,
-            steps=steps_json(data_map, outcome.steps),
-            counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
-            error=outcome.error,
-            now=now,
+    for batch in batches if pending else []:
+        for system in batch:
+            context.progress(system, "running", None)
+        outcomes = execute_erasure(
+            data_map, systems, location, secret_key=key, now=now, only_systems=batch
         )
-        stored[run.system] = run
-        if status is SystemRunStatus.FAILED:
-            failed.append(f"{outcome.system}: {outcome.error or 'error'}")
+        if len(changing) == 1:  # its own plan refused it: nothing changed anywhere
+            _refuse_blocked([b for outcome in outcomes for b in outcome.blocked])
+        for outcome in outcomes:
+            if outcome.status == "skipped":
+                continue
+            status = SystemRunStatus(outcome.status)
+            run = _store_run(
+                context.engine,
+                request_id,
+                system=outcome.system,
+                status=status,
+                steps=steps_json(data_map, outcome.steps),
+                counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
+                error=outcome.error,
+                now=now,
+            )
+            stored[run.system] = run
+            if status is SystemRunStatus.FAILED:
+                failed.append(f"{outcome.system}: {outcome.error or 'error'}")
+                context.progress(outcome.system, "failed", None, outcome.error or "error")
+            else:
+                context.progress(
+                    outcome.system, "done", outcome.rows_deleted + outcome.rows_anonymized
+                )
     if failed:
         raise ExecutionFailed(
             "Erasure failed, rolled back in "

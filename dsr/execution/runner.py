@@ -6,6 +6,11 @@ Each step is its own short transaction; the executor runs between them, outside 
 of the store, and may take its own. A failed request can be run again: the retry starts clean
 (what a previous run left behind is the executor's to discard). Executors register per type of
 request with `register_executor`; access and portability are registered by dsr.execution.access.
+
+A run is held under a lease in the store (dsr.execution.runs), renewed while the executor works:
+a request left processing by a worker that died is taken over once the lease runs out, by one
+worker only, and only the holder of the run may end it, so nothing is finished twice. Runs are
+started on workers (dsr.worker), never in a web request.
 """
 
 from __future__ import annotations
@@ -14,17 +19,26 @@ import importlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from dsr import db
-from dsr.audit.models import RequestEvent
+from dsr.audit.models import RequestEvent, record_action
 from dsr.config import DEFAULTS
+from dsr.execution.runs import (
+    LeaseKeeper,
+    ProgressReport,
+    hold_fresh_run,
+    new_claim,
+    progress_recorder,
+    release_run,
+    take_over_run,
+)
 from dsr.languages import Language
 from dsr.requests.models import DataRequest
 from dsr.requests.status import change_status
@@ -35,6 +49,12 @@ log = logging.getLogger(__name__)
 
 REASON_MAX = 500
 """A failure's reason is shown to staff and audited: one line, bounded."""
+RESUMED_ACTION = "processing_resumed"
+"""Audited when a worker takes over a run whose worker's lease ran out."""
+
+
+def _no_progress(system: str, state: str, rows: int | None, reason: str | None = None) -> None:
+    """Report nothing (a context built without a run behind it)."""
 
 
 class ExecutionFailed(Exception):
@@ -53,10 +73,15 @@ class RequestNotRunnable(Exception):
         self.message = message
 
 
+class RunTakenOver(RequestNotRunnable):
+    """Another worker holds (or took over) this run: this one records nothing."""
+
+
 @dataclass(frozen=True, slots=True)
 class ExecutionContext:
     """What an executor is given: the store, the request as it stood when processing started,
-    the settings (the application's configuration) and the time of the run."""
+    the settings (the application's configuration) and the time of the run; `progress`
+    reports each system of the map as it runs (see dsr.execution.runs.ProgressReport)."""
 
     engine: Engine
     request_id: int
@@ -68,6 +93,8 @@ class ExecutionContext:
     rectification_details: str | None
     settings: Mapping[str, Any]
     now: datetime
+    progress: ProgressReport = _no_progress
+    claim: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +155,12 @@ def app_settings(config: Mapping[str, Any], instance_path: str) -> dict[str, Any
     return {**DEFAULTS, **config, "INSTANCE_PATH": instance_path}
 
 
+def lease_seconds(settings: Mapping[str, Any]) -> float:
+    """Return how long a run's lease lasts unless renewed (WORKER_LEASE_SECONDS)."""
+    value = settings.get("WORKER_LEASE_SECONDS")
+    return float(DEFAULTS["WORKER_LEASE_SECONDS"] if value in (None, "") else value)
+
+
 def run_request(
     *,
     engine: Engine,
@@ -139,25 +172,28 @@ def run_request(
     """Carry out an approved (or failed, to retry) request and return the status it ends in.
 
     Processing starts in one transaction (by the system, or by the staff member `staff_label`),
-    the executor runs, and the request is made ready to send (its answer email queued by the
-    executor's `record`) or failed in another. Raise
-    `RequestNotRunnable` when the request is unknown, has no executor, or is in another status.
+    the executor runs under a renewed lease, and the request is made ready to send (its answer
+    email queued by the executor's `record`) or failed in another. A request left processing
+    whose lease ran out is taken over. Raise `RequestNotRunnable` when the request is unknown,
+    has no executor, is in another status, or another worker holds its run (`RunTakenOver`).
     """
     _load_executors()
     actor = Actor.STAFF if staff_label else Actor.SYSTEM
+    seconds = lease_seconds(settings)
     context = _start(engine, request_id, settings=settings, now=now, actor=actor, label=staff_label)
     executor = EXECUTORS[context.request_type]
-    try:
-        result = executor(context)
-    except SystemUnavailable as error:
-        return _fail(engine, request_id, str(error), now=now, actor=actor, label=staff_label)
-    except ExecutionFailed as error:
-        return _fail(engine, request_id, error.message, now=now, actor=actor, label=staff_label)
-    except Exception as error:  # a bug must still leave the request failed, not processing
-        log.exception("executing request %s failed", request_id)
-        reason = f"internal error ({type(error).__name__}): see the server's log"
-        return _fail(engine, request_id, reason, now=now, actor=actor, label=staff_label)
-    return _complete(engine, request_id, result, now=now, actor=actor, label=staff_label)
+    with LeaseKeeper(engine, request_id, claim=context.claim, seconds=seconds):
+        try:
+            result = executor(context)
+        except SystemUnavailable as error:
+            return _fail(context, str(error), actor=actor, label=staff_label)
+        except ExecutionFailed as error:
+            return _fail(context, error.message, actor=actor, label=staff_label)
+        except Exception as error:  # a bug must still leave the request failed, not processing
+            log.exception("executing request %s failed", request_id)
+            reason = f"internal error ({type(error).__name__}): see the server's log"
+            return _fail(context, reason, actor=actor, label=staff_label)
+        return _complete(context, result, actor=actor, label=staff_label)
 
 
 def load_request(db_session: Session, request_id: int) -> DataRequest:
@@ -184,60 +220,86 @@ def _start(
     actor: Actor,
     label: str | None,
 ) -> ExecutionContext:
-    with db.transaction(engine) as db_session:
-        request = _load(db_session, request_id)
-        if request.type not in EXECUTORS:
-            raise RequestNotRunnable(
-                f"Requests of type {request.type.value} are carried out by hand: nothing to run."
+    claim = new_claim()
+    until = now + timedelta(seconds=lease_seconds(settings))
+    try:
+        with db.transaction(engine) as db_session:
+            request = _load(db_session, request_id)
+            if request.type not in EXECUTORS:
+                raise RequestNotRunnable(
+                    f"Requests of type {request.type.value} are carried out by hand: nothing "
+                    "to run."
+                )
+            if request.status is Status.PROCESSING:
+                # Its worker died (or stopped) with the run in hand: take it over once its
+                # lease ran out, and only if no other worker did first.
+                if not take_over_run(db_session, request_id, claim=claim, until=until, now=now):
+                    raise RunTakenOver(f"{request.reference} is being run by another worker.")
+                record_action(
+                    db_session=db_session,
+                    request=request,
+                    actor=actor,
+                    action=RESUMED_ACTION,
+                    at=now,
+                    actor_label=label,
+                )
+            elif request.status in (Status.APPROVED, Status.FAILED):
+                try:
+                    change_status(
+                        db_session=db_session,
+                        request=request,
+                        action=Action.START_PROCESSING,
+                        actor=actor,
+                        at=now,
+                        actor_label=label,
+                    )
+                    db_session.flush()  # versioned: of two workers, the second's flush fails
+                except WorkflowError as error:
+                    raise RequestNotRunnable(error.message) from None
+                hold_fresh_run(db_session, request_id, claim=claim, until=until, now=now)
+            else:
+                raise RequestNotRunnable(
+                    f"Only an approved or failed request can be run; {request.reference} is "
+                    f"{request.status.value}."
+                )
+            return ExecutionContext(
+                engine=engine,
+                request_id=request_id,
+                reference=request.reference,
+                request_type=request.type,
+                requester_email=request.requester_email,
+                language=request.language,
+                received_at=request.received_at,
+                rectification_details=request.rectification_details,
+                settings=settings,
+                now=now,
+                progress=progress_recorder(engine, request_id),
+                claim=claim,
             )
-        if request.status not in (Status.APPROVED, Status.FAILED):
-            raise RequestNotRunnable(
-                f"Only an approved or failed request can be run; {request.reference} is "
-                f"{request.status.value}."
-            )
-        try:
-            change_status(
-                db_session=db_session,
-                request=request,
-                action=Action.START_PROCESSING,
-                actor=actor,
-                at=now,
-                actor_label=label,
-            )
-        except WorkflowError as error:
-            raise RequestNotRunnable(error.message) from None
-        return ExecutionContext(
-            engine=engine,
-            request_id=request_id,
-            reference=request.reference,
-            request_type=request.type,
-            requester_email=request.requester_email,
-            language=request.language,
-            received_at=request.received_at,
-            rectification_details=request.rectification_details,
-            settings=settings,
-            now=now,
-        )
+    except StaleDataError:
+        raise RunTakenOver(f"The request {request_id} was started by another worker.") from None
 
 
 def _complete(
-    engine: Engine,
-    request_id: int,
+    context: ExecutionContext,
     result: ExecutionResult,
     *,
-    now: datetime,
     actor: Actor,
     label: str | None,
 ) -> Status:
-    with db.transaction(engine) as db_session:
-        request = _load(db_session, request_id)
+    with db.transaction(context.engine) as db_session:
+        request = _load(db_session, context.request_id)
+        if request.status is not Status.PROCESSING or not release_run(
+            db_session, context.request_id, claim=context.claim
+        ):
+            raise RunTakenOver(f"{request.reference}: another worker took this run over.")
         record = result.record
         change_status(
             db_session=db_session,
             request=request,
             action=Action.FINISH_PROCESSING,
             actor=actor,
-            at=now,
+            at=context.now,
             actor_label=label,
             details=dict(result.details),
             also=None if record is None else lambda _fact: record(db_session),
@@ -246,23 +308,25 @@ def _complete(
 
 
 def _fail(
-    engine: Engine,
-    request_id: int,
+    context: ExecutionContext,
     reason: str,
     *,
-    now: datetime,
     actor: Actor,
     label: str | None,
 ) -> Status:
     reason = " ".join(reason.split())[:REASON_MAX] or "unknown error"
-    with db.transaction(engine) as db_session:
-        request = _load(db_session, request_id)
+    with db.transaction(context.engine) as db_session:
+        request = _load(db_session, context.request_id)
+        if request.status is not Status.PROCESSING or not release_run(
+            db_session, context.request_id, claim=context.claim
+        ):
+            raise RunTakenOver(f"{request.reference}: another worker took this run over.")
         change_status(
             db_session=db_session,
             request=request,
             action=Action.FAIL,
             actor=actor,
-            at=now,
+            at=context.now,
             reason=reason,
             actor_label=label,
         )
@@ -280,36 +344,3 @@ def failure_reason(db_session: Session, request: DataRequest) -> str | None:
         .limit(1)
     ).one_or_none()
     return event.reason if event is not None else None
-
-
-def run_after_commit(
-    db_session: Session, *, request: DataRequest, staff_label: str | None = None
-) -> None:
-    """Run `request` once the current web request's transaction commits, with the application's
-    settings; does nothing for a type carried out by hand."""
-    if request.id is None or not has_executor(request.type):
-        return
-    engine = db.get_engine()
-    settings = app_settings(current_app.config, current_app.instance_path)
-    request_id = request.id
-
-    def run() -> None:
-        try:
-            run_request(
-                engine=engine,
-                request_id=request_id,
-                settings=settings,
-                now=db.utcnow(),
-                staff_label=staff_label,
-            )
-        except RequestNotRunnable as error:  # e.g. cancelled meanwhile: nothing to do
-            log.warning("request %s was not run: %s", request_id, error.message)
-
-    db.after_commit(db_session, run)
-
-
-def run_after_approval(db_session: Session, *, request: DataRequest) -> None:
-    """Carry out `request` as soon as its approval commits, unless EXECUTE_AFTER_APPROVAL is
-    off (staff then run it from its page, or `dsr request run REF`)."""
-    if current_app.config.get("EXECUTE_AFTER_APPROVAL", DEFAULTS["EXECUTE_AFTER_APPROVAL"]):
-        run_after_commit(db_session, request=request)

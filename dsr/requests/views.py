@@ -29,7 +29,6 @@ from werkzeug.wrappers import Response as AnyResponse
 
 from dsr.accounts.access import public_blueprint
 from dsr.addresses import normalize_email
-from dsr.background import deliver_after_commit, run_in_background
 from dsr.datamap import organisation_zone
 from dsr.db import get_engine, get_session, transaction, utcnow
 from dsr.delivery.renewal import renew_link
@@ -50,6 +49,7 @@ from dsr.requests.workflow import (
     WorkflowError,
     available_actions,
 )
+from dsr.worker.enqueue import deliver_after_commit, enqueue_now
 
 blueprint = public_blueprint(Blueprint("public", __name__))
 
@@ -198,13 +198,13 @@ def resend() -> AnyResponse | tuple[str, int]:
     if not form.validate():
         return render_template("public/resend.html", form=form), 400
     email = form.email.data or ""
-    run_in_background(lambda: _resend_verification(email))
+    enqueue_now("resend_verification", email)
     return redirect(url_for("public.resend_sent"))
 
 
-def _resend_verification(email: str) -> None:
-    """Look the address up and send its new links off the web request, so that the answer takes
-    the same time whether or not a request is waiting for that address."""
+def resend_verification_links(email: str) -> None:
+    """Look the address up and send its new links (a worker's job, off the web request, so that
+    the answer takes the same time whether or not a request is waiting for that address)."""
     with transaction(get_engine()) as db_session:
         service.resend_verification(
             db_session=db_session, email=email, now=_now(), links=current_links()

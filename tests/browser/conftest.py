@@ -18,6 +18,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from dsr import db
 from dsr.app import create_app
+from dsr.worker.cli import worker_in_process
 from tests.accounts.helpers import TEST_SECRET_KEY
 from tests.browser.journey import (
     axe_source,
@@ -112,6 +113,7 @@ def live_desk(platform_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Ite
             "SYSTEM_ENVIRONMENT": {PLATFORM_VARIABLE: platform},
             "REPORTS_DIR": str(tmp_path / "reports"),
             "EXECUTE_AFTER_APPROVAL": True,
+            "QUEUE_URL": f"sqlite:///{(tmp_path / 'queue.sqlite3').as_posix()}",
         }
     )
     server: BaseWSGIServer = make_server(
@@ -121,7 +123,8 @@ def live_desk(platform_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Ite
     thread = threading.Thread(target=server.serve_forever, name="live-desk", daemon=True)
     thread.start()
     try:
-        yield LiveDesk(app, f"http://127.0.0.1:{server.server_port}", platform, smtp_server)
+        with worker_in_process(app, threads=2):  # runs and emails, as beside the demo
+            yield LiveDesk(app, f"http://127.0.0.1:{server.server_port}", platform, smtp_server)
     finally:
         server.shutdown()
         server.server_close()

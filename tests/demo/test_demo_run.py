@@ -101,6 +101,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, Path
             pytest.fail(f"the demo stopped before it was ready: {''.join(output)}{problem}")
         assert f"http://127.0.0.1:{port}/" in "".join(output)
         assert f"http://127.0.0.1:{port}/demo/mail" in "".join(output)
+        assert "Demo worker: " in "".join(output)  # its emails go out through the worker
         assert f"http://127.0.0.1:{port}/dashboard/ (log in as dpo@demo.example, " in "".join(
             output
         )

@@ -195,3 +195,22 @@ def test_a_yes_no_setting_may_be_written_in_words(store_url: str, given: str, se
     finally:
         db.get_engine(app).dispose()
     assert header.endswith("; includeSubDomains") is sent
+
+
+def test_production_refuses_to_run_jobs_inside_web_requests(store_url: str) -> None:
+    with pytest.raises(InsecureConfiguration, match="DSR_QUEUE_URL is immediate"):
+        _production(store_url, QUEUE_URL="immediate")
+    _production(store_url, QUEUE_URL="redis://127.0.0.1:6379/0")  # workers on several machines
+
+
+def test_a_queue_the_workers_cannot_use_is_refused_at_start(store_url: str) -> None:
+    with pytest.raises(InsecureConfiguration, match="DSR_QUEUE_URL must be"):
+        create_app({"TESTING": True, "DATABASE_URL": store_url, "QUEUE_URL": "amqp://rabbit"})
+
+
+@pytest.mark.parametrize("value", ["soon", 0, -1, True])
+def test_a_worker_setting_that_is_no_positive_number_is_refused_at_start(
+    store_url: str, value: object
+) -> None:
+    with pytest.raises(InsecureConfiguration, match="DSR_WORKER_LEASE_SECONDS must be"):
+        create_app({"TESTING": True, "DATABASE_URL": store_url, "WORKER_LEASE_SECONDS": value})

@@ -1,0 +1,214 @@
+"""Who is running a request now, and how far each system of the map got.
+
+A worker takes a request's run under a lease (`RequestRun`): it claims it with a conditional
+UPDATE whose row count says whether it won, renews the lease while the executor works, and gives
+it back in the transaction that ends the run. A worker that dies leaves a lease that expires, so
+another worker (`dsr.worker.recovery`) can take the run over; one that lost its lease cannot end
+the run twice. `RunProgress` says per system what the run did, for the request's page (no values,
+only the map's names, counts and reasons made for staff).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from dsr import db
+from dsr.db import UTCDateTime, string_enum
+
+log = logging.getLogger(__name__)
+
+REASON_MAX = 500
+
+
+class ProgressState(StrEnum):
+    """Where one system of a running request stands (waiting: nothing reported yet)."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ProgressReport(Protocol):
+    """`progress(system, state, rows)`: what an executor calls as each system of the map runs
+    (state running, done or failed; a failure may say why, for staff: no personal data)."""
+
+    def __call__(
+        self, system: str, state: str, rows: int | None, reason: str | None = None
+    ) -> None: ...
+
+
+class RequestRun(SQLModel, table=True):
+    """The run of a request in progress: the claim of the worker that holds it and until when."""
+
+    __tablename__ = "dsr_request_run"
+
+    request_id: int = Field(
+        foreign_key="dsr_request.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    claim: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RunProgress(SQLModel, table=True):
+    """How far the current (or last) run of a request got in one system of the map."""
+
+    __tablename__ = "dsr_run_progress"
+
+    request_id: int = Field(
+        foreign_key="dsr_request.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    system: str = Field(max_length=100, primary_key=True)
+    state: ProgressState = Field(sa_type=string_enum(ProgressState, "state"))
+    rows: int | None = Field(default=None)
+    reason: str | None = Field(default=None, max_length=REASON_MAX)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def new_claim() -> str:
+    """Return the token of one worker's hold on one run."""
+    return secrets.token_hex(16)
+
+
+def hold_fresh_run(
+    db_session: Session, request_id: int, *, claim: str, until: datetime, now: datetime
+) -> None:
+    """Record `claim` as the holder of a run that starts now (its status change, in the same
+    transaction, is what makes it the only one), and forget the last run's progress."""
+    db_session.execute(delete(RunProgress).where(col(RunProgress.request_id) == request_id))
+    run = db_session.get(RequestRun, request_id)
+    if run is None:
+        db_session.add(
+            RequestRun(request_id=request_id, claim=claim, lease_until=until, started_at=now)
+        )
+    else:
+        run.claim, run.lease_until, run.started_at = claim, until, now
+    db_session.flush()
+
+
+def take_over_run(
+    db_session: Session, request_id: int, *, claim: str, until: datetime, now: datetime
+) -> bool:
+    """Take the run of a request left processing by a worker whose lease ran out; say whether
+    it is ours (one conditional UPDATE: of two workers trying, one row count is 0)."""
+    taken = db_session.execute(
+        update(RequestRun)
+        .where(
+            col(RequestRun.request_id) == request_id,
+            col(RequestRun.lease_until).is_not(None),
+            col(RequestRun.lease_until) < now,
+        )
+        .values(claim=claim, lease_until=until, started_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def release_run(db_session: Session, request_id: int, *, claim: str) -> bool:
+    """End the hold of `claim` in the transaction that ends the run; False when another worker
+    took the run over meanwhile (this one must then record nothing)."""
+    released = db_session.execute(
+        update(RequestRun)
+        .where(col(RequestRun.request_id) == request_id, col(RequestRun.claim) == claim)
+        .values(claim=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(released.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def renew_lease(engine: Engine, request_id: int, *, claim: str, until: datetime) -> bool:
+    """Push the lease of `claim` to `until`; False when it is no longer held by `claim`."""
+    with db.transaction(engine) as db_session:
+        renewed = db_session.execute(
+            update(RequestRun)
+            .where(col(RequestRun.request_id) == request_id, col(RequestRun.claim) == claim)
+            .values(lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+class LeaseKeeper:
+    """Renew a run's lease every third of its length on a thread of its own, while the
+    executor works; stop when the run ends or the lease was lost."""
+
+    def __init__(self, engine: Engine, request_id: int, *, claim: str, seconds: float) -> None:
+        self._engine, self._request_id, self._claim = engine, request_id, claim
+        self._seconds = seconds
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._renew, name=f"dsr-lease-{request_id}", daemon=True
+        )
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        while not self._stopped.wait(self._seconds / 3):
+            until = db.utcnow() + timedelta(seconds=self._seconds)
+            try:
+                if not renew_lease(self._engine, self._request_id, claim=self._claim, until=until):
+                    log.warning("request %s: the run's lease was lost", self._request_id)
+                    return
+            except SQLAlchemyError as error:  # the store is away: the next turn tries again
+                log.warning("request %s: lease not renewed (%s)", self._request_id, type(error))
+
+
+def progress_recorder(engine: Engine, request_id: int) -> ProgressReport:
+    """Return the `progress` callback of a run: each report is its own short transaction."""
+
+    def report(system: str, state: str, rows: int | None, reason: str | None = None) -> None:
+        record_progress(
+            engine, request_id, system, ProgressState(state), rows, reason=reason, now=db.utcnow()
+        )
+
+    return report
+
+
+def record_progress(
+    engine: Engine,
+    request_id: int,
+    system: str,
+    state: ProgressState,
+    rows: int | None,
+    *,
+    reason: str | None = None,
+    now: datetime,
+) -> None:
+    """Store where `system` stands in the run of `request_id` (a failure keeps its reason)."""
+    with db.transaction(engine) as db_session:
+        row = db_session.get(RunProgress, (request_id, system))
+        if row is None:
+            row = RunProgress(request_id=request_id, system=system, state=state)
+            db_session.add(row)
+        row.state = state
+        row.rows = rows
+        row.reason = None if reason is None else " ".join(reason.split())[:REASON_MAX]
+        if state is ProgressState.RUNNING:
+            row.started_at, row.finished_at = now, None
+        else:
+            row.started_at = row.started_at or now
+            row.finished_at = now
+
+
+def run_progress(db_session: Session, request_id: int) -> dict[str, RunProgress]:
+    """Return the progress of the request's current (or last) run, by system."""
+    rows = db_session.exec(select(RunProgress).where(RunProgress.request_id == request_id))
+    return {row.system: row for row in rows}

@@ -1,0 +1,166 @@
+"""The jobs the workers carry out. Each runs in an application context: the one of the thread that
+queued it in immediate mode, else the worker's own application (`create_app()` from the
+environment, like the web's, built once per process).
+
+A job's failure is logged by its class only (a message may hold personal data) and never
+retried by the queue: what it was to do stays in the store (the outbox, the callback deliveries,
+a request approved or processing) for the scheduler's retries and `recovery`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+
+log = logging.getLogger(__name__)
+
+AFTER_COMMIT_LIMIT = 20
+"""Items one delivery job tries at most; the rest waits for the next job or the scheduler."""
+RECOVERY_SCHEDULE = {"minute": "*"}
+"""When the workers look for runs to take up again (a Huey crontab: every minute)."""
+
+_app: Flask | None = None
+_app_lock = threading.Lock()
+
+
+def use_worker_app(app: Flask) -> None:
+    """Make `app` the application this process's jobs run in (`dsr worker`, the demo)."""
+    global _app
+    with _app_lock:
+        _app = app
+
+
+def worker_app() -> Flask:
+    """Return this process's worker application, created from the environment on first use."""
+    global _app
+    with _app_lock:
+        if _app is None:
+            from dsr.app import create_app
+
+            _app = create_app()
+        return _app
+
+
+@contextmanager
+def _job_context(name: str) -> Iterator[None]:
+    context = nullcontext() if has_app_context() else worker_app().app_context()
+    with context:
+        try:
+            yield
+        except Exception as error:  # the store keeps what was to do: see the module's doc
+            log.error("the job %s failed: %s", name, type(error).__name__)
+
+
+def run_request(request_id: int, staff_label: str | None = None) -> None:
+    """Carry out the request `request_id` (or take over its run whose lease ran out), then have
+    the emails it queued (its answer, a certificate) delivered."""
+    from dsr import db
+    from dsr.config import DEFAULTS, flag
+    from dsr.execution.runner import RequestNotRunnable, app_settings
+    from dsr.execution.runner import run_request as run
+    from dsr.worker.enqueue import enqueue_now
+
+    with _job_context("run_request"):
+        try:
+            run(
+                engine=db.get_engine(),
+                request_id=request_id,
+                settings=app_settings(current_app.config, current_app.instance_path),
+                now=db.utcnow(),
+                staff_label=staff_label,
+            )
+        except RequestNotRunnable as error:  # run already, by another worker, or cancelled
+            log.info("request %s was not run: %s", request_id, type(error).__name__)
+            return
+        deliver = current_app.config.get("DELIVER_AFTER_COMMIT", DEFAULTS["DELIVER_AFTER_COMMIT"])
+        if flag(deliver, "DSR_DELIVER_AFTER_COMMIT"):
+            enqueue_now("deliver_mail")
+
+
+def deliver_mail() -> None:
+    """Send the outbox's due emails (each claimed under a lease: never sent twice)."""
+    from dsr.db import get_engine, utcnow
+    from dsr.outbox.service import deliver_due
+    from dsr.outbox.smtp import SmtpSettings
+
+    with _job_context("deliver_mail"):
+        deliver_due(
+            engine_or_session_factory=get_engine(),
+            settings=SmtpSettings.from_config(current_app.config),
+            now=utcnow(),
+            limit=AFTER_COMMIT_LIMIT,
+        )
+
+
+def deliver_callbacks() -> None:
+    """Send the due status callbacks (each claimed under a lease: never sent twice)."""
+    from dsr.api.callback_addresses import allowed_networks_of
+    from dsr.api.callbacks import deliver_due_callbacks
+    from dsr.config import DEFAULTS
+    from dsr.db import get_engine, utcnow
+
+    with _job_context("deliver_callbacks"):
+        config = current_app.config
+        deliver_due_callbacks(
+            engine=get_engine(),
+            secret_key=str(config["SECRET_KEY"]),
+            now=utcnow(),
+            limit=AFTER_COMMIT_LIMIT,
+            timeout=float(
+                config.get("API_CALLBACK_TIMEOUT_SECONDS", DEFAULTS["API_CALLBACK_TIMEOUT_SECONDS"])
+            ),
+            allowed_networks=allowed_networks_of(config),
+        )
+
+
+def resend_verification(email: str) -> None:
+    """Look the address up and send its new verification links (off the web request, so that
+    the answer takes the same time whether or not a request waits for that address)."""
+    from dsr.requests.views import resend_verification_links
+
+    with _job_context("resend_verification"):
+        resend_verification_links(email)
+
+
+def send_password_reset(email: str, language: str) -> None:
+    """Look the address up and queue its password reset link (off the web request, so that the
+    answer takes the same time whether or not the address has an account)."""
+    from dsr.accounts.views import send_reset_link
+    from dsr.languages import Language
+
+    with _job_context("send_password_reset"):
+        send_reset_link(email, Language(language))
+
+
+def recover() -> None:
+    """Queue again the runs a worker that died left behind (see dsr.worker.recovery)."""
+    from dsr.worker.recovery import recover_runs
+
+    with _job_context("recover"):
+        recover_runs()
+
+
+JOBS: dict[str, Callable[..., None]] = {
+    "run_request": run_request,
+    "deliver_mail": deliver_mail,
+    "deliver_callbacks": deliver_callbacks,
+    "resend_verification": resend_verification,
+    "send_password_reset": send_password_reset,
+    "recover": recover,
+}
+"""The jobs by the name the web side queues them with."""
+
+
+def register_tasks(huey: Any) -> None:
+    """Register the desk's jobs on `huey` (as `huey.desk_jobs`), and the periodic recovery."""
+    from huey import crontab
+
+    huey.desk_jobs = {
+        name: huey.task(name=f"dsr.{name}")(function) for name, function in JOBS.items()
+    }
+    huey.periodic_task(crontab(**RECOVERY_SCHEDULE), name="dsr.recover_periodically")(recover)

@@ -1,0 +1,83 @@
+"""What the workers find again in the store (dsr.worker.recovery) and how one of them, only, takes
+over a run (dsr.execution.runs): a request processing whose lease ran out, an approved request
+left without a run past the grace period; nothing whose lease still runs or that was approved a
+moment ago. On every engine: the leases are compared by the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from dsr import db
+from dsr.audit.models import record_action
+from dsr.execution.runs import RequestRun, hold_fresh_run, release_run, take_over_run
+from dsr.requests.workflow import Action, Actor, Status
+from dsr.worker.recovery import runs_to_recover
+from tests.factories import make_request
+
+pytestmark = pytest.mark.databases("sqlite", "postgresql", "mariadb")
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+GRACE = timedelta(minutes=5)
+
+
+def approved_at(store: Engine, at: datetime) -> int:
+    with db.transaction(store) as session:
+        request = make_request(session, status=Status.APPROVED)
+        record_action(
+            db_session=session,
+            request=request,
+            actor=Actor.STAFF,
+            actor_label="dpo@example.org",
+            action=Action.APPROVE,
+            at=at,
+        )
+        assert request.id is not None
+        return request.id
+
+
+def processing_until(store: Engine, lease_until: datetime) -> int:
+    with db.transaction(store) as session:
+        request = make_request(session, status=Status.PROCESSING)
+        assert request.id is not None
+        hold_fresh_run(session, request.id, claim="a-worker", until=lease_until, now=NOW)
+        return request.id
+
+
+def test_the_runs_to_recover_are_the_lost_ones_and_the_forgotten_ones(store: Engine) -> None:
+    forgotten = approved_at(store, NOW - timedelta(minutes=10))
+    approved_a_moment_ago = approved_at(store, NOW - timedelta(minutes=1))
+    lost = processing_until(store, NOW - timedelta(seconds=1))
+    running = processing_until(store, NOW + timedelta(seconds=30))
+
+    with db.open_session(store) as session:
+        found = runs_to_recover(session, now=NOW, grace=GRACE, approved_too=True)
+        without_approved = runs_to_recover(session, now=NOW, grace=GRACE, approved_too=False)
+
+    assert sorted(found) == sorted([forgotten, lost])
+    assert approved_a_moment_ago not in found and running not in found
+    assert without_approved == [lost]
+
+
+def test_one_worker_only_takes_over_a_run_and_the_one_that_lost_it_cannot_end_it(
+    store: Engine,
+) -> None:
+    request_id = processing_until(store, NOW - timedelta(seconds=1))
+    until = NOW + timedelta(minutes=1)
+
+    with db.transaction(store) as session:
+        first = take_over_run(session, request_id, claim="second", until=until, now=NOW)
+    with db.transaction(store) as session:
+        second = take_over_run(session, request_id, claim="third", until=until, now=NOW)
+    with db.transaction(store) as session:
+        dead_one_ends = release_run(session, request_id, claim="a-worker")
+    with db.transaction(store) as session:
+        holder_ends = release_run(session, request_id, claim="second")
+
+    assert (first, second) == (True, False)
+    assert (dead_one_ends, holder_ends) == (False, True)
+    with db.open_session(store) as session:
+        run = session.get(RequestRun, request_id)
+        assert run is not None and run.claim is None and run.lease_until is None
