@@ -222,10 +222,11 @@ def _located_and_collected(
         location = locate_subject(data_map, systems, identity, context.requester_email)
         return collect_subject(data_map, systems, location, folder / COLLECTED, on_system=on_system)
     except BaseException as error:
-        failed = error.system if isinstance(error, SystemUnavailable) else None
+        unavailable = error if isinstance(error, SystemUnavailable) else None
+        failed = unavailable.system if unavailable else None
         for system in data_map.systems:
-            if system == failed:
-                context.progress(system, "failed", None, error.reason)  # type: ignore[union-attr]
+            if unavailable is not None and system == failed:
+                context.progress(system, "failed", None, unavailable.reason)
             elif system not in done:
                 reason = "not finished" if failed else "the run stopped"
                 context.progress(system, "failed", None, reason)
