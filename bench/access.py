@@ -133,7 +133,10 @@ def captured_statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
 
 
 def replay(engine: Engine, statements: list[tuple[str, Any]]) -> float:
-    """Run the statements on the driver's own cursor, fetching every row; return the seconds."""
+    """Run the statements on the driver's own cursor, fetching every row; return the seconds.
+
+    Rows are fetched a thousand at a time, as the desk reads them: a million fetched at once
+    made this floor, not the desk, the process's peak memory."""
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -141,7 +144,8 @@ def replay(engine: Engine, statements: list[tuple[str, Any]]) -> float:
         for statement, parameters in statements:
             cursor.execute(statement, parameters)
             if cursor.description is not None:
-                cursor.fetchall()
+                while cursor.fetchmany(1000):
+                    pass
         elapsed = time.perf_counter() - started
         cursor.close()
         raw.rollback()

@@ -9,11 +9,12 @@ Two phases keep memory flat whatever the size of the subject:
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import (
     ColumnElement,
@@ -37,16 +38,98 @@ class UnknownIdentity(ValueError):
     """The identity type asked for is not declared in the map."""
 
 
+_SMALLEST, _LARGEST = -(2**63), 2**63 - 1
+"""The integers an `array('q')` holds."""
+
+
+class Keys(Sequence[Key]):
+    """The keys of a table's located rows, in the order found, read as a list of tuples.
+
+    A person may have a million rows in one table: as tuples their keys alone took some 80 MB.
+    While every key is one 64-bit integer (the usual `id`) they are kept in an `array('q')`, 8
+    bytes each, and given back as the same one-value tuples; the first key of another shape turns
+    the storage into a plain list of tuples.
+    """
+
+    __slots__ = ("_integers", "_tuples")
+
+    def __init__(self, keys: Iterable[Key] = ()) -> None:
+        self._integers: array[int] | None = array("q")
+        self._tuples: list[Key] = []
+        for key in keys:
+            self.append(key)
+
+    def append(self, key: Key) -> None:
+        integers = self._integers
+        if integers is not None:
+            value = key[0] if len(key) == 1 else None
+            if type(value) is int and _SMALLEST <= value <= _LARGEST:
+                integers.append(value)
+                return
+            self._tuples = list(zip(integers, strict=True))
+            self._integers = None
+        self._tuples.append(tuple(key))
+
+    def __len__(self) -> int:
+        return len(self._integers) if self._integers is not None else len(self._tuples)
+
+    def __iter__(self) -> Iterator[Key]:
+        if self._integers is not None:
+            return zip(self._integers, strict=True)
+        return iter(self._tuples)
+
+    @overload
+    def __getitem__(self, index: int) -> Key: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Key]: ...
+
+    def __getitem__(self, index: int | slice) -> Key | list[Key]:
+        """Return a key, or a slice of them as a list (as `inventory.keyed.chunks` takes)."""
+        if self._integers is None:
+            return self._tuples[index]
+        if isinstance(index, slice):
+            return list(zip(self._integers[index], strict=True))
+        return (self._integers[index],)
+
+    def __contains__(self, key: object) -> bool:
+        if self._integers is None:
+            return key in self._tuples
+        return isinstance(key, tuple) and len(key) == 1 and key[0] in self._integers
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to the same keys in the same order, as `Keys` or as a list of tuples."""
+        if isinstance(other, Keys):
+            if self._integers is not None and other._integers is not None:
+                return self._integers == other._integers
+            return list(self) == list(other)
+        if isinstance(other, list):
+            return list(self) == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Keys({list(self)!r})"
+
+
 @dataclass
 class TableMatch:
-    """The subject's rows of one table: their primary keys, and which of them they own."""
+    """The subject's rows of one table: their primary keys, and which of them they own.
+
+    `keys` given as a list of tuples is stored as `Keys`.
+    """
 
     system: str
     table: str
     primary_key: tuple[str, ...]
-    keys: list[Key] = field(default_factory=list)
+    keys: Sequence[Key] = field(default_factory=Keys)
     not_owned: set[Key] = field(default_factory=set)
     carried: dict[str, set[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.keys, Keys):
+            self.keys = Keys(self.keys)
 
     @property
     def count(self) -> int:
@@ -182,10 +265,12 @@ def _locate_in_system(
             table_spec = data_map.systems[system].tables[name]
             table = tables[name]
             owner = table_spec.owner
+            keys = Keys()
             match = TableMatch(
                 system,
                 name,
                 tuple(table_spec.primary_key),
+                keys,
                 carried={c: set() for c in sorted(needed.get(name, set()))},
             )
             select_cols = [*match.primary_key, *match.carried]
@@ -196,7 +281,7 @@ def _locate_in_system(
                 owner_values = target.carried.get(owner.target_column, set()) if target else set()
             names = list(dict.fromkeys(select_cols))
             columns = [table.c[c] for c in names]
-            collector = _RowCollector(match, owner.column if owner else None, owner_values)
+            collector = _RowCollector(match, keys, owner.column if owner else None, owner_values)
             for column_name, expect_one, normalised in identity_columns.get(name, []):
                 predicate = _identity_predicate(table, column_name, spec.kind, value, normalised)
                 found = collector.take(conn.execute(select(*columns).where(predicate)), names)
@@ -215,10 +300,11 @@ def _locate_in_system(
                 if not values:
                     continue
                 key = ("link", system, name, link.column, tuple(c.name for c in columns))
+                build = partial(select_where, columns)
                 for chunk in chunks(values):
+                    # Read as they come: one value may bring a million rows.
                     collector.take(
-                        _select_in(conn, systems, key, columns, table.c[link.column], chunk),
-                        names,
+                        run_keyed(conn, systems, key, build, table.c[link.column], chunk), names
                     )
             location.tables[(system, name)] = match
 
@@ -228,25 +314,34 @@ class _RowCollector:
     """Add rows to a match once each, keeping the values other tables link to."""
 
     match: TableMatch
+    keys: Keys
     owner_column: str | None
     owner_values: set[Any] | None
-    seen: set[Key] = field(default_factory=set)
+    seen: set[Key] | None = None
 
     def take(self, rows: Iterable[Any], columns: Sequence[str]) -> int:
         """Record the rows (read by position in `columns`); return how many the query gave,
-        duplicates included."""
+        duplicates included.
+
+        One query's rows are distinct, so the set of the keys already taken, as big as they
+        are, is built only when a later query adds to them.
+        """
         n = 0
         pk = [columns.index(c) for c in self.match.primary_key]
         carried = [(columns.index(c), values) for c, values in self.match.carried.items()]
         owner = columns.index(self.owner_column) if self.owner_column is not None else None
-        seen, keys, not_owned = self.seen, self.match.keys, self.match.not_owned
+        keys, not_owned = self.keys, self.match.not_owned
+        if self.seen is None and keys:
+            self.seen = set(keys)
+        seen = self.seen
         owner_values = self.owner_values
         for row in rows:
             n += 1
             key = tuple(row[i] for i in pk)
-            if key in seen:
-                continue
-            seen.add(key)
+            if seen is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
             keys.append(key)
             for i, values in carried:
                 if row[i] is not None:
