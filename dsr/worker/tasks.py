@@ -28,6 +28,48 @@ _app: Flask | None = None
 _app_lock = threading.Lock()
 
 
+class Lane:
+    """At most one delivery job of a kind (emails, callbacks) at a time in a process.
+
+    A callback endpoint that never answers holds the job delivering to it until its timeout;
+    without a lane, every thread of the worker would end up waiting on it (one wake-up is queued
+    per status change) and no email or run would go out meanwhile. A job that finds its lane
+    busy leaves the work to the one delivering, which goes round again before it stops: it
+    delivers what is due, while some was left (a full batch) or another job asked meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._busy = False
+        self._asked = False
+
+    def deliver(self, batch: Callable[[], int]) -> None:
+        """Run `batch` (which returns how many items it tried) until nothing is left, unless
+        another thread of this process is doing it already."""
+        with self._lock:
+            if self._busy:
+                self._asked = True
+                return
+            self._busy = True
+        try:
+            while True:
+                with self._lock:
+                    self._asked = False
+                tried = batch()
+                with self._lock:
+                    if tried < AFTER_COMMIT_LIMIT and not self._asked:
+                        self._busy = False
+                        return
+        except BaseException:
+            with self._lock:
+                self._busy = False
+            raise
+
+
+MAIL_LANE = Lane()
+CALLBACK_LANE = Lane()
+
+
 def use_worker_app(app: Flask) -> None:
     """Make `app` the application this process's jobs run in (`dsr worker`, the demo)."""
     global _app
@@ -83,30 +125,35 @@ def run_request(request_id: int, staff_label: str | None = None) -> None:
 
 
 def deliver_mail() -> None:
-    """Send the outbox's due emails (each claimed under a lease: never sent twice)."""
+    """Send the outbox's due emails (each claimed under a lease: never sent twice), one job at a
+    time per process (`Lane`)."""
     from dsr.db import get_engine, utcnow
     from dsr.outbox.service import deliver_due
     from dsr.outbox.smtp import SmtpSettings
 
-    with _job_context("deliver_mail"):
-        deliver_due(
+    def batch() -> int:
+        return deliver_due(
             engine_or_session_factory=get_engine(),
             settings=SmtpSettings.from_config(current_app.config),
             now=utcnow(),
             limit=AFTER_COMMIT_LIMIT,
-        )
+        ).attempted
+
+    with _job_context("deliver_mail"):
+        MAIL_LANE.deliver(batch)
 
 
 def deliver_callbacks() -> None:
-    """Send the due status callbacks (each claimed under a lease: never sent twice)."""
+    """Send the due status callbacks (each claimed under a lease: never sent twice), one job at a
+    time per process (`Lane`): the other threads stay free for emails and runs."""
     from dsr.api.callback_addresses import allowed_networks_of
     from dsr.api.callbacks import deliver_due_callbacks
     from dsr.config import DEFAULTS
     from dsr.db import get_engine, utcnow
 
-    with _job_context("deliver_callbacks"):
+    def batch() -> int:
         config = current_app.config
-        deliver_due_callbacks(
+        report = deliver_due_callbacks(
             engine=get_engine(),
             secret_key=str(config["SECRET_KEY"]),
             now=utcnow(),
@@ -116,6 +163,10 @@ def deliver_callbacks() -> None:
             ),
             allowed_networks=allowed_networks_of(config),
         )
+        return report.sent + report.retried + report.failed
+
+    with _job_context("deliver_callbacks"):
+        CALLBACK_LANE.deliver(batch)
 
 
 def resend_verification(email: str) -> None:
