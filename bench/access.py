@@ -584,18 +584,17 @@ def run_seed_only(url: str, learners: int) -> None:
 
 
 @contextmanager
-def scratch_database() -> Iterator[str]:
+def scratch_database(name: str = SCRATCH_DATABASE) -> Iterator[str]:
+    """Yield the URL of an empty PostgreSQL database `name` on the local server, dropped after."""
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}"'))
-        connection.execute(text(f'CREATE DATABASE "{SCRATCH_DATABASE}"'))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield (
-            make_url(ADMIN_URL).set(database=SCRATCH_DATABASE).render_as_string(hide_password=False)
-        )
+        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 

@@ -16,14 +16,11 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, text
-from sqlalchemy.engine import make_url
+from access import captured_statements, replay, scratch_database
+from sqlalchemy import Engine, create_engine, insert, text
 
 from dsr.demo.schema import learner, metadata
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
@@ -33,7 +30,6 @@ from inventory.locator import locate_subject
 from inventory.model import DataMap
 from inventory.systems import Systems
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCRATCH_DATABASE = "dsr_bench_lookup"
 MAP_PATH = Path(__file__).resolve().parents[1] / "data_map.yaml"
 EMAIL_LOCATION = "{column: learner.email, expect_one: true}"
@@ -63,38 +59,6 @@ def fill_learners(engine: Engine, count: int) -> None:
         conn.execute(text("ANALYZE learner"))
 
 
-@contextmanager
-def captured(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
-    statements: list[tuple[str, Any]] = []
-
-    def record(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
-def replay(engine: Engine, statements: list[tuple[str, Any]]) -> float:
-    """Run the statements on the driver's own cursor, fetching every row; return the seconds."""
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        started = time.perf_counter()
-        for statement, parameters in statements:
-            cursor.execute(statement, parameters)
-            if cursor.description is not None:
-                cursor.fetchall()
-        elapsed = time.perf_counter() - started
-        cursor.close()
-        raw.rollback()
-    finally:
-        raw.close()
-    return elapsed
-
-
 def _is_email_lookup(statement: str) -> bool:
     flat = " ".join(statement.lower().split())
     return "from learner where" in flat and "email" in flat.split("where", 1)[1]
@@ -110,7 +74,7 @@ def measure(name: str, data_map: DataMap, url: str, runs: int) -> tuple[float, f
         location = locate_subject(data_map, systems, "email", SAMPLE_LEARNER_EMAIL)  # warm
         assert location.found, "the sample learner must be found"
         for _ in range(runs):
-            with captured(engine) as statements:
+            with captured_statements(engine) as statements:
                 started = time.perf_counter()
                 locate_subject(data_map, systems, "email", SAMPLE_LEARNER_EMAIL)
                 lookups.append(time.perf_counter() - started)
@@ -160,20 +124,6 @@ def run(url: str, learners: int, runs: int) -> bool:
     return all(met for _, met in checks)
 
 
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}"'))
-        connection.execute(text(f'CREATE DATABASE "{SCRATCH_DATABASE}"'))
-    try:
-        yield make_url(ADMIN_URL).set(database=SCRATCH_DATABASE).render_as_string(False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="an empty PostgreSQL or SQLite database to fill")
@@ -182,7 +132,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.url:
         return 0 if run(args.url, args.learners, args.runs) else 1
-    with scratch_database() as url:
+    with scratch_database(SCRATCH_DATABASE) as url:
         return 0 if run(url, args.learners, args.runs) else 1
 
 
