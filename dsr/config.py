@@ -182,8 +182,13 @@ def allowed_hosts(config: Mapping[str, Any]) -> list[str]:
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
-FLAG_SETTINGS = ("TRUST_FORWARDED_HOST", "HSTS_INCLUDE_SUBDOMAINS")
-"""Yes/no settings the application reads at start (SMTP_SSL and SMTP_STARTTLS: the outbox)."""
+FLAG_SETTINGS = (
+    "TRUST_FORWARDED_HOST",
+    "HSTS_INCLUDE_SUBDOMAINS",
+    "DELIVER_AFTER_COMMIT",
+    "EXECUTE_AFTER_APPROVAL",
+)
+"""Yes/no settings the application checks at start (SMTP_SSL and SMTP_STARTTLS: the outbox)."""
 
 
 def flag(value: object, name: str) -> bool:
@@ -200,13 +205,18 @@ def flag(value: object, name: str) -> bool:
     raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
+def setting_on(config: Mapping[str, Any], name: str) -> bool:
+    """Read the yes/no setting `name` (without its DSR_ prefix) strictly, its default when unset."""
+    return flag(config.get(name, DEFAULTS[name]), f"DSR_{name}")
+
+
 def check_settings(config: Mapping[str, Any]) -> None:
     """Refuse what the settings cannot run with: a yes/no setting that is neither; in
     production, every unsafe setting (`check_production`); elsewhere, a PUBLIC_URL that is set
     but malformed."""
     for name in FLAG_SETTINGS:
         try:
-            flag(config.get(name), f"DSR_{name}")
+            flag(config.get(name, DEFAULTS.get(name)), f"DSR_{name}")
         except ValueError as error:
             raise InsecureConfiguration(str(error)) from None
     seconds = config.get("SCHEMA_CHECK_SECONDS", 0)

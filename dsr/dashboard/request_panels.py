@@ -15,6 +15,7 @@ from flask import current_app
 from sqlmodel import Session, select
 
 from dsr.audit.models import RequestEvent
+from dsr.config import setting_on
 from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm, SendReportForm
 from dsr.datamap import open_systems
 from dsr.db import utcnow
@@ -87,8 +88,8 @@ def progress_panel(
     if data_request.id is None or not has_executor(data_request.type):
         return ProgressPanel()
     reported = run_progress(db_session, data_request.id)
-    queued = data_request.status is Status.APPROVED and bool(
-        current_app.config.get("EXECUTE_AFTER_APPROVAL", True)
+    queued = data_request.status is Status.APPROVED and setting_on(
+        current_app.config, "EXECUTE_AFTER_APPROVAL"
     )
     running = data_request.status is Status.PROCESSING
     if not (reported or queued or running):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session as OrmSession
 
-from dsr.config import DEFAULTS
+from dsr.config import setting_on
 from dsr.db import after_commit
 from dsr.worker.queue import enqueue_job, queue_for
 
@@ -51,9 +51,7 @@ def enqueue_after_commit(db_session: OrmSession, job: str, *args: object) -> Non
 def deliver_after_commit(db_session: OrmSession, lane: Lane = Lane.MAIL) -> None:
     """Have a worker deliver what is due on `lane` once `db_session` commits. Without an
     application (a script), or with DSR_DELIVER_AFTER_COMMIT=false, the scheduler delivers it."""
-    if not has_app_context() or not current_app.config.get(
-        "DELIVER_AFTER_COMMIT", DEFAULTS["DELIVER_AFTER_COMMIT"]
-    ):
+    if not has_app_context() or not setting_on(current_app.config, "DELIVER_AFTER_COMMIT"):
         return
     enqueue_after_commit(db_session, _DELIVERY_JOBS[lane])
 
@@ -73,5 +71,5 @@ def run_after_commit(
 def run_after_approval(db_session: OrmSession, *, request: DataRequest) -> None:
     """Have a worker carry out `request` once its approval commits, unless
     EXECUTE_AFTER_APPROVAL is off (staff then run it from its page, or `dsr request run REF`)."""
-    if current_app.config.get("EXECUTE_AFTER_APPROVAL", DEFAULTS["EXECUTE_AFTER_APPROVAL"]):
+    if setting_on(current_app.config, "EXECUTE_AFTER_APPROVAL"):
         run_after_commit(db_session, request=request)

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from dsr import db
 from dsr.audit.models import RequestEvent
-from dsr.config import DEFAULTS, flag
+from dsr.config import DEFAULTS, setting_on
 from dsr.execution.runs import RequestRun
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Status
@@ -83,10 +83,7 @@ def recover_runs(engine: Engine | None = None, *, now: datetime | None = None) -
             config.get("WORKER_RECOVERY_GRACE_MINUTES", DEFAULTS["WORKER_RECOVERY_GRACE_MINUTES"])
         )
     )
-    approved_too = flag(
-        config.get("EXECUTE_AFTER_APPROVAL", DEFAULTS["EXECUTE_AFTER_APPROVAL"]),
-        "DSR_EXECUTE_AFTER_APPROVAL",
-    )
+    approved_too = setting_on(config, "EXECUTE_AFTER_APPROVAL")
     with db.open_session(engine) as db_session:
         found = runs_to_recover(
             db_session, now=now or db.utcnow(), grace=grace, approved_too=approved_too

@@ -102,7 +102,7 @@ def run_request(request_id: int, staff_label: str | None = None) -> None:
     """Carry out the request `request_id` (or take over its run whose lease ran out), then have
     the emails it queued (its answer, a certificate) delivered."""
     from dsr import db
-    from dsr.config import DEFAULTS, flag
+    from dsr.config import setting_on
     from dsr.execution.runner import RequestNotRunnable, app_settings
     from dsr.execution.runner import run_request as run
     from dsr.worker.enqueue import enqueue_now
@@ -119,8 +119,7 @@ def run_request(request_id: int, staff_label: str | None = None) -> None:
         except RequestNotRunnable as error:  # run already, by another worker, or cancelled
             log.info("request %s was not run: %s", request_id, type(error).__name__)
             return
-        deliver = current_app.config.get("DELIVER_AFTER_COMMIT", DEFAULTS["DELIVER_AFTER_COMMIT"])
-        if flag(deliver, "DSR_DELIVER_AFTER_COMMIT"):
+        if setting_on(current_app.config, "DELIVER_AFTER_COMMIT"):
             enqueue_now("deliver_mail")
 
 

@@ -176,11 +176,20 @@ def test_development_sends_no_strict_transport_security(make_app: MakeApp) -> No
     assert "Strict-Transport-Security" not in response.headers
 
 
-@pytest.mark.parametrize("name", ["HSTS_INCLUDE_SUBDOMAINS", "TRUST_FORWARDED_HOST"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "HSTS_INCLUDE_SUBDOMAINS",
+        "TRUST_FORWARDED_HOST",
+        "DELIVER_AFTER_COMMIT",
+        "EXECUTE_AFTER_APPROVAL",
+    ],
+)
 def test_a_yes_no_setting_that_is_neither_stops_the_start_naming_it(
     make_app: MakeApp, name: str
 ) -> None:
-    """A typo ("ture") must not silently turn a security setting off (or on)."""
+    """A typo ("ture") must not silently turn a setting off (or on): the web side queued the
+    work on a typo's truthiness while the workers read the same setting strictly."""
     with pytest.raises(InsecureConfiguration, match=f"DSR_{name} must be true or false"):
         make_app(**{name: "ture"})
 
