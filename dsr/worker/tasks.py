@@ -28,12 +28,13 @@ _app: Flask | None = None
 _app_lock = threading.Lock()
 
 
-class Lane:
-    """At most one delivery job of a kind (emails, callbacks) at a time in a process.
+class DeliveryGate:
+    """At most one delivery job of a kind (emails, callbacks: dsr.worker.enqueue.Lane) at a time
+    in a process.
 
     A callback endpoint that never answers holds the job delivering to it until its timeout;
-    without a lane, every thread of the worker would end up waiting on it (one wake-up is queued
-    per status change) and no email or run would go out meanwhile. A job that finds its lane
+    without a gate, every thread of the worker would end up waiting on it (one wake-up is queued
+    per status change) and no email or run would go out meanwhile. A job that finds its gate
     busy leaves the work to the one delivering, which goes round again before it stops: it
     delivers what is due, while some was left (a full batch) or another job asked meanwhile.
     """
@@ -66,8 +67,8 @@ class Lane:
             raise
 
 
-MAIL_LANE = Lane()
-CALLBACK_LANE = Lane()
+MAIL_GATE = DeliveryGate()
+CALLBACK_GATE = DeliveryGate()
 
 
 def use_worker_app(app: Flask) -> None:
@@ -125,7 +126,7 @@ def run_request(request_id: int, staff_label: str | None = None) -> None:
 
 def deliver_mail() -> None:
     """Send the outbox's due emails (each claimed under a lease: never sent twice), one job at a
-    time per process (`Lane`)."""
+    time per process (`DeliveryGate`)."""
     from dsr.db import get_engine, utcnow
     from dsr.outbox.service import deliver_due
     from dsr.outbox.smtp import SmtpSettings
@@ -139,12 +140,12 @@ def deliver_mail() -> None:
         ).attempted
 
     with _job_context("deliver_mail"):
-        MAIL_LANE.deliver(batch)
+        MAIL_GATE.deliver(batch)
 
 
 def deliver_callbacks() -> None:
     """Send the due status callbacks (each claimed under a lease: never sent twice), one job at a
-    time per process (`Lane`): the other threads stay free for emails and runs."""
+    time per process (`DeliveryGate`): the other threads stay free for emails and runs."""
     from dsr.api.callback_addresses import allowed_networks_of
     from dsr.api.callbacks import deliver_due_callbacks
     from dsr.config import DEFAULTS
@@ -165,7 +166,7 @@ def deliver_callbacks() -> None:
         return report.sent + report.retried + report.failed
 
     with _job_context("deliver_callbacks"):
-        CALLBACK_LANE.deliver(batch)
+        CALLBACK_GATE.deliver(batch)
 
 
 def resend_verification(email: str) -> None:

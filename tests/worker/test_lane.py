@@ -8,7 +8,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 
-from dsr.worker.tasks import AFTER_COMMIT_LIMIT, Lane
+from dsr.worker.tasks import AFTER_COMMIT_LIMIT, DeliveryGate
 from tests.waiting import WAIT_SECONDS as CONDITION_TIMEOUT
 
 
@@ -23,7 +23,7 @@ def recorder(into: list[str], mark: str) -> Callable[[], int]:
 
 
 def test_a_second_job_leaves_the_work_to_the_one_delivering_which_goes_round_again() -> None:
-    lane = Lane()
+    lane = DeliveryGate()
     started, release = threading.Event(), threading.Event()
     batches: list[str] = []
 
@@ -50,7 +50,7 @@ def test_a_second_job_leaves_the_work_to_the_one_delivering_which_goes_round_aga
 
 
 def test_a_full_batch_is_followed_by_another_and_the_lane_is_free_after() -> None:
-    lane = Lane()
+    lane = DeliveryGate()
     sizes = iter([AFTER_COMMIT_LIMIT, AFTER_COMMIT_LIMIT, 3])
     tried: list[int] = []
 
@@ -66,7 +66,7 @@ def test_a_full_batch_is_followed_by_another_and_the_lane_is_free_after() -> Non
 
 
 def test_a_failing_batch_frees_the_lane() -> None:
-    lane = Lane()
+    lane = DeliveryGate()
 
     def failing() -> int:
         raise ConnectionError("the server went away")
