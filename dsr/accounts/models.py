@@ -1,7 +1,7 @@
 """The staff who work the desk: their accounts, roles, second factor and recovery codes.
 
 Secrets are never stored as given: the password as an argon2 hash, the TOTP secret encrypted
-(`dsr.accounts.totp.SecretBox`), recovery codes as SHA-256 digests. `session_token` is part of
+(`dsr.accounts.totp.secret_box`), recovery codes as SHA-256 digests. `session_token` is part of
 the login session's id: changing it (password change, logout, deactivation) ends every session.
 """
 

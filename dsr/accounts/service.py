@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from dsr.accounts import totp
 from dsr.accounts.models import StaffRecoveryCode, StaffRole, StaffUser, new_session_token
 from dsr.addresses import EMAIL_MAX, normalize_email
+from dsr.sealing import SecretBox
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 256
@@ -180,7 +181,7 @@ def check_second_factor(
     user: StaffUser,
     code: str,
     now: datetime,
-    box: totp.SecretBox,
+    box: SecretBox,
 ) -> bool:
     """Tell whether `code` is the current TOTP code or an unused recovery code of `user`.
 
@@ -198,7 +199,7 @@ def check_second_factor(
     return accepted
 
 
-def _totp_code_matches(user: StaffUser, code: str, *, now: datetime, box: totp.SecretBox) -> bool:
+def _totp_code_matches(user: StaffUser, code: str, *, now: datetime, box: SecretBox) -> bool:
     secret = box.open(user.totp_secret) if user.totp_secret else None
     if secret is None:
         return False
@@ -234,7 +235,7 @@ def record_login(user: StaffUser, *, now: datetime) -> None:
 # --- second factor ------------------------------------------------------------------------------
 
 
-def pending_totp_secret(user: StaffUser, *, box: totp.SecretBox) -> str:
+def pending_totp_secret(user: StaffUser, *, box: SecretBox) -> str:
     """Return the secret being enrolled, choosing one on the first visit (kept until confirmed,
     so that reloading the page does not change the QR code)."""
     secret = box.open(user.totp_secret) if user.totp_secret else None
@@ -247,7 +248,7 @@ def pending_totp_secret(user: StaffUser, *, box: totp.SecretBox) -> str:
 
 
 def confirm_totp(
-    *, db_session: Session, user: StaffUser, code: str, now: datetime, box: totp.SecretBox
+    *, db_session: Session, user: StaffUser, code: str, now: datetime, box: SecretBox
 ) -> list[str] | None:
     """Turn the second factor on once the app shows the right code; return the new recovery
     codes (to be shown once), or None when the code is wrong."""

@@ -6,7 +6,6 @@ Pure functions of their inputs: no Flask, no database.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -15,7 +14,8 @@ from datetime import datetime
 
 import pyotp
 import segno
-from cryptography.fernet import Fernet, InvalidToken
+
+from dsr.sealing import SecretBox
 
 STEP_SECONDS = 30
 ACCEPTED_DRIFT_STEPS = 1
@@ -69,25 +69,13 @@ def qr_svg(uri: str, *, title: str) -> str:
     return str(segno.make(uri, error="m").svg_inline(scale=5, title=title, svgclass="qr-code"))
 
 
-class SecretBox:
-    """Encrypt the TOTP secrets kept in the store with a key derived from a setting, so that a
-    copy of the database alone does not give the second factor away."""
+TOTP_SECRET_PURPOSE = b"dsr.accounts.totp-secret"
 
-    def __init__(self, key_material: str) -> None:
-        if not key_material:
-            raise ValueError("the key of the TOTP secrets must not be empty")
-        derived = hmac.new(key_material.encode(), b"dsr.accounts.totp-secret", hashlib.sha256)
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived.digest()))
 
-    def seal(self, secret: str) -> str:
-        return self._fernet.encrypt(secret.encode()).decode("ascii")
-
-    def open(self, sealed: str) -> str | None:
-        """Return the secret, or None when it was sealed with another key."""
-        try:
-            return self._fernet.decrypt(sealed.encode("ascii")).decode()
-        except (InvalidToken, ValueError):
-            return None
+def secret_box(key_material: str) -> SecretBox:
+    """Return the box of the TOTP secrets kept in the store, so that a copy of the database alone
+    does not give the second factor away."""
+    return SecretBox(key_material, TOTP_SECRET_PURPOSE)
 
 
 def new_recovery_codes(count: int = RECOVERY_CODE_COUNT) -> list[str]:

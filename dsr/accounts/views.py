@@ -55,7 +55,8 @@ from dsr.extensions import limiter
 from dsr.i18n import current_language, gettext
 from dsr.languages import Language
 from dsr.links import public_url
-from dsr.worker.enqueue import deliver_after_commit, enqueue_now
+from dsr.sealing import SecretBox
+from dsr.worker.enqueue import deliver_after_commit, enqueue_sealed
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/staff")
 
@@ -109,9 +110,9 @@ def _client_address() -> str:
     return request.remote_addr or ""
 
 
-def _box() -> totp.SecretBox:
+def _box() -> SecretBox:
     key = current_app.config.get("TOTP_ENCRYPTION_KEY") or current_app.config["SECRET_KEY"]
-    return totp.SecretBox(str(key))
+    return totp.secret_box(str(key))
 
 
 def staff_links() -> service.StaffLinks:
@@ -382,7 +383,7 @@ def forgot_password() -> AnyResponse:
     if not form.validate():
         return private_page("accounts/forgot_password.html", 400, form=form)
     email, language = form.email.data or "", current_language()
-    enqueue_now("send_password_reset", email, language.value)
+    enqueue_sealed("send_password_reset", email, language.value)
     return redirect(url_for("accounts.forgot_password_sent"))
 
 

@@ -49,7 +49,7 @@ from dsr.requests.workflow import (
     WorkflowError,
     available_actions,
 )
-from dsr.worker.enqueue import deliver_after_commit, enqueue_now
+from dsr.worker.enqueue import deliver_after_commit, enqueue_sealed
 
 blueprint = public_blueprint(Blueprint("public", __name__))
 
@@ -198,7 +198,7 @@ def resend() -> AnyResponse | tuple[str, int]:
     if not form.validate():
         return render_template("public/resend.html", form=form), 400
     email = form.email.data or ""
-    enqueue_now("resend_verification", email)
+    enqueue_sealed("resend_verification", email)
     return redirect(url_for("public.resend_sent"))
 
 

@@ -5,14 +5,16 @@ request answers without waiting for it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session as OrmSession
 
 from dsr.config import setting_on
 from dsr.db import after_commit
+from dsr.sealing import SecretBox
 from dsr.worker.queue import enqueue_job, queue_for
 
 if TYPE_CHECKING:  # accounts and the outbox queue jobs without loading the requests' package
@@ -27,6 +29,14 @@ class Lane(StrEnum):
 
 
 _DELIVERY_JOBS = {Lane.MAIL: "deliver_mail", Lane.CALLBACKS: "deliver_callbacks"}
+_ARGUMENT_PURPOSE = b"dsr.worker.job-argument"
+
+
+def argument_box(config: Mapping[str, Any]) -> SecretBox:
+    """The box of the personal data a job carries (an address to look up): sealed by the web
+    side with the desk's SECRET_KEY, opened by the worker with the same setting, so the queue's
+    storage (its SQLite file, Redis) never holds it in clear."""
+    return SecretBox(str(config["SECRET_KEY"]), _ARGUMENT_PURPOSE)
 
 
 def _app() -> Flask:
@@ -38,6 +48,12 @@ def enqueue_now(job: str, *args: object) -> None:
     """Queue the job `job` of dsr.worker.tasks for the workers of the current application."""
     app = _app()
     enqueue_job(queue_for(app.config, app.instance_path), job, *args)
+
+
+def enqueue_sealed(job: str, personal: str, *args: object) -> None:
+    """Queue the job `job` with `personal` (an email address...) sealed as its first argument;
+    the job opens it with `argument_box`."""
+    enqueue_now(job, argument_box(_app().config).seal(personal), *args)
 
 
 def enqueue_after_commit(db_session: OrmSession, job: str, *args: object) -> None:

@@ -169,23 +169,36 @@ def deliver_callbacks() -> None:
         CALLBACK_GATE.deliver(batch)
 
 
-def resend_verification(email: str) -> None:
+def _opened(job: str, sealed: str) -> str | None:
+    """The personal argument of `job`, sealed by the web side (dsr.worker.enqueue.enqueue_sealed);
+    None, logged, when it does not open (DSR_SECRET_KEY differs between the desk and the worker)."""
+    from dsr.worker.enqueue import argument_box
+
+    opened = argument_box(current_app.config).open(sealed)
+    if opened is None:
+        log.error("the job %s could not open its argument: is DSR_SECRET_KEY the desk's?", job)
+    return opened
+
+
+def resend_verification(sealed_email: str) -> None:
     """Look the address up and send its new verification links (off the web request, so that
     the answer takes the same time whether or not a request waits for that address)."""
     from dsr.requests.views import resend_verification_links
 
     with _job_context("resend_verification"):
-        resend_verification_links(email)
+        if (email := _opened("resend_verification", sealed_email)) is not None:
+            resend_verification_links(email)
 
 
-def send_password_reset(email: str, language: str) -> None:
+def send_password_reset(sealed_email: str, language: str) -> None:
     """Look the address up and queue its password reset link (off the web request, so that the
     answer takes the same time whether or not the address has an account)."""
     from dsr.accounts.views import send_reset_link
     from dsr.languages import Language
 
     with _job_context("send_password_reset"):
-        send_reset_link(email, Language(language))
+        if (email := _opened("send_password_reset", sealed_email)) is not None:
+            send_reset_link(email, Language(language))
 
 
 def recover() -> None:

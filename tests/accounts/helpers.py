@@ -69,7 +69,7 @@ def make_staff(
         created_at=now,
     )
     if totp:
-        user.totp_secret = second_factor.SecretBox(secret_key).seal(second_factor.new_secret())
+        user.totp_secret = second_factor.secret_box(secret_key).seal(second_factor.new_secret())
         user.totp_enabled = True
     if isinstance(session_or_engine, Session):
         session_or_engine.add(user)
@@ -89,7 +89,7 @@ def totp_code(
     later (`db.utcnow() + timedelta(seconds=30)`), which is still accepted.
     """
     assert user.totp_secret is not None, "this account has no second factor"
-    secret = second_factor.SecretBox(secret_key).open(user.totp_secret)
+    secret = second_factor.secret_box(secret_key).open(user.totp_secret)
     assert secret is not None
     return second_factor.code_at(secret, at or db.utcnow())
 

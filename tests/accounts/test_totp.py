@@ -25,10 +25,10 @@ def test_a_code_is_accepted_within_one_step_and_only_once() -> None:
 
 def test_the_secret_is_sealed_with_the_key() -> None:
     secret = totp.new_secret()
-    sealed = totp.SecretBox("key one").seal(secret)
+    sealed = totp.secret_box("key one").seal(secret)
     assert secret not in sealed
-    assert totp.SecretBox("key one").open(sealed) == secret
-    assert totp.SecretBox("key two").open(sealed) is None
+    assert totp.secret_box("key one").open(sealed) == secret
+    assert totp.secret_box("key two").open(sealed) is None
 
 
 def test_recovery_codes_are_random_and_forgiving_to_type() -> None:

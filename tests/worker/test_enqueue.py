@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,6 +142,12 @@ class StatementLog:
         self.entries.clear()
 
 
+def queue_storage(app: Flask) -> bytes:
+    """Every byte of `app`'s queue as stored (its SQLite file and journals)."""
+    target = Path(queue_address(app.config, app.instance_path).target)
+    return b"".join(path.read_bytes() for path in sorted(target.parent.glob(target.name + "*")))
+
+
 def log_statements(engine: Engine) -> StatementLog:
     statements = StatementLog()
 
@@ -176,7 +183,10 @@ def test_a_new_link_is_asked_for_with_the_same_statements_whatever_the_address(
         "INSERT" in statement or "UPDATE" in statement
         for statement in in_the_request["known@example.org"]
     )
-    # The look-ups are the worker's jobs, and only the known address gets a new link.
+    # The look-ups are the worker's jobs; the addresses they carry are sealed in the queue.
+    stored = queue_storage(app)
+    assert b"resend_verification" in stored
+    assert b"known@example.org" not in stored and b"nobody@example.org" not in stored
     while run_queued_jobs(app):
         pass
     received = smtp_server.wait_for(2)
@@ -208,6 +218,9 @@ def test_a_password_reset_is_asked_for_with_the_same_statements_whatever_the_add
 
     assert in_the_request[staff.email] == in_the_request["nobody@example.org"]
     assert not any("INSERT" in statement for statement in in_the_request[staff.email])
+    stored = queue_storage(app)
+    assert b"send_password_reset" in stored
+    assert staff.email.encode() not in stored and b"nobody@example.org" not in stored
     while run_queued_jobs(app):
         pass
     [mail] = smtp_server.wait_for(1)
