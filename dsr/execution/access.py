@@ -33,6 +33,7 @@ from dsr.execution.runner import (
     register_executor,
     reports_dir,
 )
+from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.languages import translations
 from dsr.requests.workflow import RequestType
 from exports.access_report import ReportRequest, export_file_name, render_access_report
@@ -41,7 +42,7 @@ from exports.portability import write_portability_zip
 from inventory.collection import Collection, collect_subject
 from inventory.loader import MapError
 from inventory.locator import locate_subject
-from inventory.model import DataMap, IdentityKind
+from inventory.model import DataMap
 from inventory.systems import Systems, SystemUnavailable
 
 FILE_MODE = 0o600
@@ -93,10 +94,10 @@ def file_digest(path: Path) -> tuple[int, str]:
 
 
 def _email_identity(data_map: DataMap) -> str:
-    for name, spec in data_map.identities.items():
-        if spec.kind is IdentityKind.EMAIL:
-            return name
-    raise ExecutionFailed("the data map declares no email identity to find the requester by")
+    try:
+        return email_identity(data_map)
+    except ChangeRefused as error:
+        raise ExecutionFailed(error.message) from error
 
 
 def _load_map(settings: Mapping[str, Any]) -> DataMap:
