@@ -14,7 +14,7 @@ from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Map
 
-from dsr import config, db, errors, health, i18n, links, logs, store_models
+from dsr import config, db, errors, health, i18n, links, logs, sender, store_models
 from dsr.accounts import access
 from dsr.accounts import admin_views as _accounts_admin_views  # noqa: F401 - its routes
 from dsr.accounts import views as accounts_views
@@ -100,6 +100,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app)
+    sender.init_app(app)  # the organisation and its DPO, named on every page
     request_labels.init_app(app)
     csrf.exempt(api_views.blueprint)  # bearer tokens, no session: nothing for CSRF to protect
     _register_routes(app)

@@ -22,6 +22,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from dsr.languages import Language, translations
+from dsr.sender import current_sender
 
 EMAIL_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "emails"
 """Where the email templates are: dsr/templates/emails/, shipped inside the package."""
@@ -56,10 +57,11 @@ def email_environment(language: Language) -> Environment:
 
 
 def render_email(name: str, language: Language, /, **context: object) -> RenderedEmail:
-    """Render the subject, text and HTML of the email `name` in `language`."""
+    """Render the subject, text and HTML of the email `name` in `language`, signed with the
+    organisation and its DPO's contact (`sender`: the current application's, unless given)."""
     language = Language(language)
     environment = email_environment(language)
-    values = {"language": language.value, **context}
+    values = {"language": language.value, "sender": current_sender(), **context}
     text = environment.get_template(f"{name}.txt")
     subject = "".join(text.blocks["subject"](text.new_context(values)))
     return RenderedEmail(

@@ -37,6 +37,7 @@ from dsr.requests.service import (
     verify_request,
 )
 from dsr.requests.workflow import Action, Actor, RequestType, Status, WorkflowError, apply
+from dsr.sender import Sender
 from tests.exports.conftest import assert_golden
 from tests.smtp_server import ReceivedMail, SmtpServer
 
@@ -647,6 +648,16 @@ def test_a_signer_needs_a_key_and_a_positive_lifetime() -> None:
         LinkSigner(SECRET, max_age=timedelta(0), verify_url=str, status_url=str)
 
 
+GOLDEN_SENDER = Sender(
+    organisation="Dupont & Fils <SAS>",
+    dpo="Camille Petit",
+    dpo_email="dpo@dupont.example",
+    dpo_address=None,
+    website="https://dupont.example",
+)
+"""Who signs the golden emails: markup in the organisation's name shows as text in the HTML."""
+
+
 @pytest.mark.parametrize("language", list(Language))
 @pytest.mark.parametrize("kind", list(EmailKind))
 def test_emails_match_their_golden_files(kind: EmailKind, language: Language) -> None:
@@ -674,6 +685,7 @@ def test_emails_match_their_golden_files(kind: EmailKind, language: Language) ->
             {"name": "Hosting & Co <hosting>", "told_on": written_date(NOW, language, PARIS)},
         ],
         last_told_on=written_date(NOW, language, PARIS),
+        sender=GOLDEN_SENDER,
     )
     assert_golden(
         f"email_{kind.value}_{language.value}.txt",
