@@ -76,6 +76,7 @@ EVENT_LABELS: Mapping[str, str] = {
     "submitted": lazy_gettext("Request filed"),
     "resubmitted": lazy_gettext("Filed again by the requester"),
     "verification_link_renewed": lazy_gettext("New verification link sent"),
+    "status_link_renewed": lazy_gettext("New status link sent at the requester's request"),
     Action.VERIFY_EMAIL.value: lazy_gettext("Address verified"),
     Action.EXPIRE.value: lazy_gettext("Expired, never verified"),
     Action.START_REVIEW.value: lazy_gettext("Review started"),

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -28,7 +28,7 @@ from dsr.languages import Language
 from dsr.outbox.emails import RenderedEmail, render_email
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
-from dsr.requests.models import DataRequest, Task
+from dsr.requests.models import DataRequest, ReplacedStatusToken, Task
 from dsr.requests.status import change_status
 from dsr.requests.workflow import TERMINAL, Action, Actor, Status, WorkflowError
 from dsr.scheduler.runs import JobOutcome, SchedulerSettings, each_item
@@ -327,6 +327,11 @@ def minimise_closed(
             request.rectification_details = None
             request.verification_nonce = None
             request.status_token_hash = None
+            db_session.execute(
+                delete(db.table_of(ReplacedStatusToken)).where(
+                    db.table_of(ReplacedStatusToken).c.request_id == request_id
+                )
+            )
             db_session.execute(
                 update(db.table_of(OutboxMessage))
                 .where(db.table_of(OutboxMessage).c.request_id == request_id)

@@ -214,6 +214,18 @@ def state_of(row: Any) -> RequestState:
     )
 
 
+class ReplacedStatusToken(SQLModel, table=True):
+    """A status-page token that a newer one replaced (a question's email, a lost link asked for
+    again): its digest only, so that the old link says a new one was sent instead of "not found".
+    Kept while the request keeps its status link (until its minimisation)."""
+
+    __tablename__ = "dsr_replaced_status_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    request_id: int = Field(foreign_key="dsr_request.id", index=True)
+    replaced_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class ReferenceCounter(SQLModel, table=True):
     """The last request number given out in each year, for references like DSR-2026-000123."""
 

@@ -29,6 +29,7 @@ from dsr.requests.links import TOKEN_MAX, LinkExpired, LinkInvalid, LinkSigner, 
 from dsr.requests.models import (
     MESSAGE_MAX,
     DataRequest,
+    ReplacedStatusToken,
     next_reference,
 )
 from dsr.requests.status import change_status
@@ -130,26 +131,37 @@ def submit_request(
 def resend_verification(
     *, db_session: Session, email: str, now: datetime, links: LinkSigner
 ) -> None:
-    """Send a new verification link for each unverified open request of `email`, invalidating the
-    older links; do nothing, and say nothing, when there is none (no account enumeration)."""
+    """Send new links for the requests of `email`: a verification link for each one waiting for
+    confirmation, a status-page link for each one already confirmed (a lost link), the older
+    links stopping working; do nothing, and say nothing, when there is none (no account
+    enumeration)."""
     try:
         normalized = normalize_email(check_email(email))
     except RequestError:
         return
-    waiting = db_session.exec(
+    requests = db_session.exec(
         select(DataRequest)
-        .where(DataRequest.normalized_email == normalized, DataRequest.status == Status.RECEIVED)
+        .where(
+            DataRequest.normalized_email == normalized,
+            col(DataRequest.status) != Status.EXPIRED,
+        )
         .order_by(col(DataRequest.id))
     ).all()
-    for request in waiting:
+    for request in requests:
+        waiting = request.status is Status.RECEIVED
         record_action(
             db_session=db_session,
             request=request,
             actor=Actor.REQUESTER,
-            action="verification_link_renewed",
+            action="verification_link_renewed" if waiting else "status_link_renewed",
             at=now,
         )
-        _send_verification(db_session, request, now=now, links=links, reused=False)
+        if waiting:
+            _send_verification(db_session, request, now=now, links=links, reused=False)
+        else:
+            send_status_link(
+                db_session, request, now=now, links=links, already_verified=True, renewed=True
+            )
     db_session.flush()
 
 
@@ -206,6 +218,26 @@ def verify_request(
 
 
 # --- following the request ----------------------------------------------------------------------
+
+
+def replaced_status_token(*, db_session: Session, token: str) -> ReplacedStatusToken | None:
+    """Return the record of `token` when it opened a request's status page until a newer link
+    replaced it, else None."""
+    if not token or len(token) > TOKEN_MAX:
+        return None
+    return db_session.get(ReplacedStatusToken, token_digest(token))
+
+
+def renew_status_token(db_session: Session, request: DataRequest, now: datetime) -> str:
+    """Give the request a new status-page token (returned; only its digest is kept) and remember
+    the one it replaces, whose link then says that a newer one was sent."""
+    if request.status_token_hash is not None and request.id is not None:
+        db_session.add(
+            ReplacedStatusToken(
+                token_hash=request.status_token_hash, request_id=request.id, replaced_at=now
+            )
+        )
+    return request.issue_status_token()
 
 
 def request_for_status_token(*, db_session: Session, token: str) -> DataRequest | None:
@@ -330,10 +362,11 @@ def send_status_link(
     now: datetime,
     links: LinkSigner,
     already_verified: bool,
+    renewed: bool = False,
 ) -> str:
     """Give the request a new status-page token (the old one stops working), queue the email that
-    carries it, and return it."""
-    token = request.issue_status_token()
+    carries it, and return it. `renewed`: the requester asked for it (a lost link)."""
+    token = renew_status_token(db_session, request, now)
     mail_requester(
         db_session,
         request,
@@ -343,6 +376,8 @@ def send_status_link(
         status_url=links.status_url(token),
         due_on=written_date(request.state.due_as_of(now), request.language, request.zone),
         already_verified=already_verified,
+        renewed=renewed,
+        still_open=request.status not in TERMINAL,
     )
     return token
 

@@ -27,6 +27,7 @@ from dsr.requests.service import (
     after_verified,
     mail_requester,
     mark_verified,
+    renew_status_token,
     send_status_link,
 )
 from dsr.requests.status import change_status
@@ -142,7 +143,7 @@ def _ask(
         now=now,
         reason=text,
         details=details,
-        also=lambda _fact: tokens.append(request.issue_status_token()),
+        also=lambda _fact: tokens.append(renew_status_token(db_session, request, now)),
     )
     token = tokens[0]
     mail_requester(

@@ -103,11 +103,22 @@ def _private(response: AnyResponse) -> AnyResponse:
 
 def _request_for(token: str) -> DataRequest:
     data_request = service.request_for_status_token(db_session=get_session(), token=token)
-    if data_request is None:
-        abort(
-            404, description=gettext("This status link is not valid, or a newer one replaced it.")
+    if data_request is not None:
+        return data_request
+    if service.replaced_status_token(db_session=get_session(), token=token) is not None:
+        # An older link of a request: a newer one was emailed (with a question, or asked for).
+        page = render_template(
+            "public/link_problem.html",
+            title=gettext("A newer link replaced this one"),
+            explanation=gettext(
+                "We emailed you a new link to follow your request, for example with a question "
+                "about it: only the most recent link works. Use the link in our latest email, "
+                "or ask for a new one below."
+            ),
+            form=ResendForm(),
         )
-    return data_request
+        abort(_private(Response(page, status=410)))
+    abort(404, description=gettext("This status link is not valid."))
 
 
 def _link_problem(error: RequestError) -> tuple[str, int]:

@@ -329,15 +329,22 @@ def test_asking_for_a_link_for_an_unknown_address_does_nothing(store: Engine) ->
     assert counts(store) == before
 
 
-def test_a_verified_request_gets_no_new_verification_link(store: Engine) -> None:
+def test_a_verified_request_gets_a_new_status_link_not_a_verification_link(
+    store: Engine,
+) -> None:
     result = submit(store)
     with db.open_session(store) as session:
         token = str(session.exec(select(OutboxMessage.text_body)).one())
     verify(store, VERIFY_LINK.findall(token)[0])
-    before = counts(store)
+    requests, emails, events = counts(store)
     with db.transaction(store) as session:
         resend_verification(db_session=session, email=EMAIL, now=NOW, links=LINKS)
-    assert counts(store) == before
+    assert counts(store) == (requests, emails + 1, events + 1)
+    assert actions(store)[-1] == "status_link_renewed"
+    with db.open_session(store) as session:
+        last = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id).desc())).first()
+    assert last is not None
+    assert "/status/" in last.text_body and "/verify/" not in last.text_body
     assert reloaded(store, result.request.id).status is Status.VERIFIED
 
 
@@ -619,6 +626,8 @@ def test_every_email_renders_in_every_language(kind: EmailKind, language: Langua
         rectification=None,
         reused=False,
         already_verified=False,
+        renewed=False,
+        still_open=True,
         months=2,
         ground="complexity",
         reason="<b>three</b> systems",
@@ -685,6 +694,8 @@ def test_emails_match_their_golden_files(kind: EmailKind, language: Language) ->
             {"name": "Hosting & Co <hosting>", "told_on": written_date(NOW, language, PARIS)},
         ],
         last_told_on=written_date(NOW, language, PARIS),
+        renewed=False,
+        still_open=True,
         sender=GOLDEN_SENDER,
     )
     assert_golden(
