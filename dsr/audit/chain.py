@@ -243,12 +243,14 @@ def verify_chain(
     *,
     after: ChainAnchor = ORIGIN,
     head: ChainAnchor | None = None,
+    through: ChainAnchor | None = None,
     check: Callable[[E], ChainFault | None] | None = None,
 ) -> ChainReport:
     """Check a log given in sequence order; report the first event that was tampered with.
 
     `after` is where the given events start (ORIGIN for a whole log, or the last event of a
-    pruned part); `head`, if known from elsewhere, is where the log must end; `check`, if given,
+    pruned part); `head`, if known from elsewhere, is where the log must end; `through`, an
+    anchor exported earlier, is a point the log must still pass through; `check`, if given,
     checks what an event keeps outside the chain (its content) once its hashes are found right.
     """
     previous = after
@@ -262,6 +264,8 @@ def verify_chain(
         fault = _inspect(current, previous=previous, following=following, recent=recent)
         if fault is None and check is not None:
             fault = check(current)
+        if fault is None and through is not None and current.sequence == through.sequence:
+            fault = _check_anchor(through, current.hash)
         if fault is not None:
             return _faulty(fault, checked=checked, after=after)
         checked += 1
@@ -274,7 +278,30 @@ def verify_chain(
         fault = _check_head(head, last=previous, head_hash_seen=head_hash_seen, after=after)
         if fault is not None:
             return _faulty(fault, checked=checked, after=after)
+    if through is not None and through.sequence > previous.sequence:
+        fault = ChainFault(
+            previous.sequence + 1,
+            Tampering.REMOVED,
+            f"The log ends at event #{previous.sequence}, before event #{through.sequence} that "
+            "the anchor recorded: events were removed from its end.",
+        )
+        return _faulty(fault, checked=checked, after=after)
+    if through is not None and through.sequence == after.sequence:
+        fault = _check_anchor(through, after.hash)
+        if fault is not None:
+            return _faulty(fault, checked=checked, after=after)
     return ChainReport(events_checked=checked)
+
+
+def _check_anchor(anchor: ChainAnchor, found_hash: str) -> ChainFault | None:
+    if found_hash == anchor.hash:
+        return None
+    return ChainFault(
+        anchor.sequence,
+        Tampering.EDITED,
+        f"Event #{anchor.sequence} does not have the hash the anchor recorded: the log was "
+        "rewritten after the anchor was taken.",
+    )
 
 
 def _faulty(fault: ChainFault, *, checked: int, after: ChainAnchor) -> ChainReport:

@@ -414,9 +414,10 @@ class _ContentCheck:
         return None
 
 
-def verify_audit(*, db_session: Session) -> ChainReport:
-    """Check the whole stored log against its hashes and its recorded head; report the first
-    event that was edited, removed, inserted or reordered."""
+def verify_audit(*, db_session: Session, anchor: ChainAnchor | None = None) -> ChainReport:
+    """Check the whole stored log against its hashes and its recorded head, and that it still
+    holds `anchor` (exported earlier, dsr.audit.anchor) if given; report the first event that was
+    edited, removed, inserted or reordered."""
     head_table = table_of(AuditHead)
     head_row = db_session.execute(
         select(head_table.c.last_sequence, head_table.c.last_hash).where(head_table.c.id == 1)
@@ -431,7 +432,7 @@ def verify_audit(*, db_session: Session) -> ChainReport:
         .execution_options(yield_per=VERIFY_BATCH)
     )
     try:
-        report = verify_chain(_stored_events(rows), head=head, check=check)
+        report = verify_chain(_stored_events(rows), head=head, through=anchor, check=check)
     finally:
         rows.close()  # the check may stop at the first fault, before the last row
     report = replace(report, contents_removed=check.removed)
