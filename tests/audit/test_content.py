@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy import text
 from sqlmodel import Session, select
 
@@ -267,6 +268,13 @@ def test_the_migration_moves_content_out_and_reseals_the_chain(engine_url: str) 
         assert [event.facts for event in events] == [{}, {"rows": 1}, {"files": ["pdf"]}]
         assert events[1].details == {"rows": 1, "old_values": {"a:b.c": OLD}}
         assert [event.content_digest is None for event in events] == [False, False, True]
+    # Down and up again: the upgrade checks the chain the downgrade re-sealed in the old format.
+    with engine.begin() as connection:
+        command.downgrade(db.alembic_config(connection), BEFORE)
+    db.run_migrations(engine_url)
+    with db.open_session(engine) as session:
+        assert verify_audit(db_session=session).events_checked == 3
+        assert session.exec(select(RequestEventContent.reason)).all() == [NOTE, None]
     engine.dispose()
 
 
