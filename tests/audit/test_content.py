@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from click.testing import CliRunner
 from sqlalchemy import text
 from sqlmodel import Session, select
 
@@ -31,6 +32,7 @@ from dsr.audit.models import (
 )
 from dsr.db import UTCDateTime
 from dsr.requests.workflow import Actor
+from dsr.store_cli import audit_group
 from tests.store.conftest import RECEIVED_AT, MakeRequest
 
 OLD = "Ancienne Adresse, 12 rue des Lilas"
@@ -157,7 +159,9 @@ def test_content_deleted_without_minimisation_is_found(
     )
 
 
-def test_removed_content_still_verifies(session: Session, make_request: MakeRequest) -> None:
+def test_removed_content_still_verifies(
+    migrated_url: str, session: Session, make_request: MakeRequest
+) -> None:
     event = _rectified(session, make_request)
     other = make_request(email="other@example.org")
     record_action(
@@ -190,6 +194,13 @@ def test_removed_content_still_verifies(session: Session, make_request: MakeRequ
     report = verify_audit(db_session=session)
     assert (report.ok, report.events_checked, report.contents_removed) == (True, 5, 2)
     assert remove_content(db_session=session, request=request, at=RECEIVED_AT) == 0
+    session.rollback()
+    result = CliRunner().invoke(audit_group, ["verify", "--database-url", migrated_url])
+    assert (result.exit_code, result.output) == (
+        0,
+        "Audit trail intact: 5 events.\n"
+        "The content of 2 of them was removed by minimisation; their digests still verify.\n",
+    )
 
 
 # --- the migration ------------------------------------------------------------------------------
