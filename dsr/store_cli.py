@@ -180,12 +180,16 @@ def audit_verify(anchor_file: TextIO | None, database_url: str) -> None:
 def audit_anchor(out: Path | None, email: bool, database_url: str) -> None:
     """Export the chain's anchor (its last event's number and hash, the time, the number of
     events; no personal data), to keep where the store's administrators cannot rewrite it."""
-    from dsr.audit.anchor import email_anchor, take_anchor
+    from dsr.audit.anchor import LogNotIntact, email_anchor, take_anchor
     from dsr.languages import Language
 
     language = Language(str(command_settings().values.get("STAFF_LANGUAGE") or "fr"))
     with current_store(database_url, "read") as engine, db.transaction(engine) as session:
-        anchor = take_anchor(db_session=session, now=db.utcnow())
+        try:
+            anchor = take_anchor(db_session=session, now=db.utcnow())
+        except LogNotIntact as error:
+            click.echo(f"error: no anchor taken: {error}", err=True)
+            raise SystemExit(1) from None
         if out is not None:  # before the emails are committed: nothing half-done if it fails
             try:
                 out.write_text(anchor.to_json() + "\n", encoding="utf-8")

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from dsr.audit.chain import ChainAnchor, canonical_fields
-from dsr.audit.models import AuditHead, RequestEvent
+from dsr.audit.models import AuditHead, RequestEvent, verify_audit
 from dsr.db import table_of
 from dsr.languages import Language
 from dsr.outbox.emails import render_email
@@ -30,6 +30,10 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 class AnchorUnreadable(ValueError):
     """The file given as an anchor is not one: the message says what is wrong."""
+
+
+class LogNotIntact(RuntimeError):
+    """The log does not verify: anchoring it would vouch for what was altered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,11 @@ class AuditAnchor:
 
 
 def take_anchor(*, db_session: Session, now: datetime) -> AuditAnchor:
-    """Return the chain's anchor as recorded by its head, at `now`."""
+    """Return the chain's anchor as recorded by its head, at `now`, once the whole log verifies;
+    raise LogNotIntact with the first fault otherwise."""
+    report = verify_audit(db_session=db_session)
+    if not report.ok:
+        raise LogNotIntact(report.message)
     head = db_session.get(AuditHead, 1)
     if head is None:
         raise RuntimeError("the audit log has no head row: run `dsr db upgrade`")

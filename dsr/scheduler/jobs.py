@@ -105,13 +105,17 @@ def email_audit_anchor(
 ) -> None:
     """Email the audit chain's anchor to the DPOs and admins, unless DSR_AUDIT_ANCHOR_EMAIL is
     false, so that a copy they keep outside the store shows a rewrite of the whole log."""
-    from dsr.audit.anchor import email_anchor, take_anchor
+    from dsr.audit.anchor import LogNotIntact, email_anchor, take_anchor
     from dsr.config import setting_on
 
     if not setting_on(settings.run, "AUDIT_ANCHOR_EMAIL"):
         return
     with db.transaction(engine) as db_session:
-        anchor = take_anchor(db_session=db_session, now=now)
+        try:
+            anchor = take_anchor(db_session=db_session, now=now)
+        except LogNotIntact:
+            outcome.failed("AuditLogNotIntact")
+            return
         outcome.items_done += email_anchor(
             db_session=db_session, anchor=anchor, language=settings.staff_language, now=now
         )

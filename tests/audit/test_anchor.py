@@ -214,3 +214,28 @@ def test_dsr_audit_anchor_email_queues_it(
     assert result.output.endswith("Anchor emailed to 1 member of staff.\n")
     with db.open_session(store) as fresh:
         assert len(fresh.exec(select(OutboxMessage)).all()) == 1
+
+
+def test_an_altered_log_is_not_anchored(
+    migrated_url: str, store: Engine, session: Session, make_request: MakeRequest, tmp_path: Path
+) -> None:
+    """An anchor vouches for the log as it is: one taken after an edit would hide it."""
+    _log(session, make_request)
+    make_staff(store, role=StaffRole.DPO)
+    table = db.table_of(RequestEvent)
+    session.execute(update(table).where(table.c.sequence == 2).values(action="approve"))
+    session.commit()
+    out = tmp_path / "anchor.json"
+
+    result = CliRunner().invoke(
+        audit_group, ["anchor", "--out", str(out), "--email", "--database-url", migrated_url]
+    )
+    settings = SchedulerSettings(secret_key="k" * 32)
+    run = run_job("audit_anchor", engine=store, settings=settings, now=RECEIVED_AT)
+
+    assert result.exit_code == 1
+    assert "error: no anchor taken: Event #2 was edited" in result.output
+    assert not out.exists()
+    assert (run.items_done, run.errors) == (0, 1)
+    with db.open_session(store) as fresh:
+        assert fresh.exec(select(OutboxMessage)).all() == []
