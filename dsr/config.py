@@ -138,6 +138,8 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "CLOSED_REQUEST_RETENTION_DAYS": 5 * 365 + 1,  # R32: five years
         "STUCK_PROCESSING_HOURS": 24,
         "STAFF_LANGUAGE": "fr",
+        # Email the audit chain's anchor to the DPOs and admins every week (dsr.audit.anchor).
+        "AUDIT_ANCHOR_EMAIL": True,
         # --- the workers (`dsr worker`): the queue that carries their jobs (unset: a SQLite file
         # queue.sqlite3 in the instance folder; redis://host:6379/0 for workers on several
         # machines; immediate runs each job at once in the process that queues it, for the test
@@ -187,6 +189,7 @@ FLAG_SETTINGS = (
     "HSTS_INCLUDE_SUBDOMAINS",
     "DELIVER_AFTER_COMMIT",
     "EXECUTE_AFTER_APPROVAL",
+    "AUDIT_ANCHOR_EMAIL",
 )
 """Yes/no settings the application checks at start (SMTP_SSL and SMTP_STARTTLS: the outbox)."""
 

@@ -1,4 +1,5 @@
-"""The `dsr db` and `dsr audit` commands: migrate the tool's own store and check its audit log.
+"""The `dsr db` and `dsr audit` commands: migrate the tool's own store, check its audit log and
+export the log's anchor.
 
 Both take the store's URL from --database-url, by default the settings' DATABASE_URL (env
 DSR_DATABASE_URL), else the SQLite file the application uses, `instance/dsr.sqlite3`.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import click
 from alembic import command
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import db, store_models
-from dsr.commands import DeskGroup
+from dsr.commands import DeskGroup, command_settings
 from dsr.commands import database_url_option as database_url_option  # re-exported: commands use it
 
 
@@ -132,16 +133,76 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.File("r", encoding="utf-8"),
+    help="An anchor written earlier by `dsr audit anchor --out`: the log must still hold it.",
+)
 @database_url_option
-def audit_verify(database_url: str) -> None:
+def audit_verify(anchor_file: TextIO | None, database_url: str) -> None:
     """Check every event against its hash; report the first one edited, removed or reordered."""
+    from dsr.audit.anchor import AnchorUnreadable, read_anchor
     from dsr.audit.models import verify_audit
 
+    anchor = None
+    if anchor_file is not None:
+        try:
+            anchor = read_anchor(anchor_file.read())
+        except AnchorUnreadable as error:
+            raise click.BadParameter(str(error), param_hint="--anchor") from None
     with current_store(database_url, "read") as engine, db.open_session(engine) as session:
-        report = verify_audit(db_session=session)
+        report = verify_audit(db_session=session, anchor=anchor)
     if report.ok:
         plural = "" if report.events_checked == 1 else "s"
         click.echo(f"Audit trail intact: {report.events_checked} event{plural}.")
+        if report.contents_removed:
+            click.echo(
+                f"The content of {report.contents_removed} of them was removed by "
+                "minimisation; their digests still verify."
+            )
+        if anchor is not None:
+            click.echo(f"The log still holds the anchor at event #{anchor.sequence}.")
         return
     click.echo(report.message, err=True)
     raise SystemExit(1)
+
+
+@audit_group.command("anchor")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the anchor to this JSON file instead of printing it.",
+)
+@click.option("--email", is_flag=True, help="Also email it to every active DPO and admin.")
+@database_url_option
+def audit_anchor(out: Path | None, email: bool, database_url: str) -> None:
+    """Export the chain's anchor (its last event's number and hash, the time, the number of
+    events; no personal data), to keep where the store's administrators cannot rewrite it."""
+    from dsr.audit.anchor import LogNotIntact, email_anchor, take_anchor
+    from dsr.languages import Language
+
+    language = Language(str(command_settings().values.get("STAFF_LANGUAGE") or "fr"))
+    with current_store(database_url, "read") as engine, db.transaction(engine) as session:
+        try:
+            anchor = take_anchor(db_session=session, now=db.utcnow())
+        except LogNotIntact as error:
+            click.echo(f"error: no anchor taken: {error}", err=True)
+            raise SystemExit(1) from None
+        if out is not None:  # before the emails are committed: nothing half-done if it fails
+            try:
+                out.write_text(anchor.to_json() + "\n", encoding="utf-8")
+            except OSError as error:
+                raise click.FileError(str(out), hint=error.strerror or str(error)) from None
+        queued = (
+            email_anchor(db_session=session, anchor=anchor, language=language, now=anchor.taken_at)
+            if email
+            else 0
+        )
+    if out is None:
+        click.echo(anchor.to_json())
+    else:
+        click.echo(f"Anchor of event #{anchor.sequence} ({anchor.events} events) written to {out}.")
+    if email:
+        click.echo(f"Anchor emailed to {queued} member{'' if queued == 1 else 's'} of staff.")

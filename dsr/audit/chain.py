@@ -5,6 +5,11 @@ Pure functions, no database: the store seals each new event with `append_event` 
 log with `verify_chain`. A plain hash chain notices any tampering that does not rewrite every later
 hash; to notice a rewrite of the whole tail, keep the head (`ChainAnchor`) somewhere else too
 and pass it as `head`.
+
+An event's personal content (reasons, notes, questions, old and new values) is not chained: the
+chain covers its digest (`content_digest`), salted with a random salt kept with the content, so
+that the content can be deleted once its period is over (R32) and the chain still verifies, while
+nobody can confirm a guessed old value against the digest that remains.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 GENESIS = "0" * 64
@@ -60,6 +66,48 @@ def chain_hash(previous_hash: str, content_hash: str) -> str:
         if not _HEX64.fullmatch(value):
             raise ValueError(f"{name} must be 64 lowercase hexadecimal digits")
     return _link(previous_hash, content_hash)
+
+
+CHAINED_DETAILS = frozenset(
+    {
+        # what a request is and how it came
+        "type", "channel", "asked_for", "months", "ground",
+        # counts and names from the data map, never values
+        "rows", "tables", "fields", "categories", "category", "system", "systems", "change",
+        "rows_deleted", "rows_anonymized", "rows_retained", "rows_withdrawn", "recipient_tasks",
+        "erased_categories", "erased", "lifted_early", "action", "followers", "held_until_warned",
+        "held_for_legal_claim", "kept_still_referenced", "no_date_not_swept", "warnings_sent",
+        "tables_not_swept", "archived_unchanged",
+        # the desk's own records, by id or kind
+        "method", "files", "file", "downloads_left", "task_id", "kind", "assignee_id", "told_on",
+        "told_via", "hold", "ends_on", "failed_email", "answer_email", "events", "cause",
+        # the member of staff assigned: named like the staff who act (actor_label), for R8
+        "assignee",
+    }
+)  # fmt: skip
+"""The keys of an event's details that stay in the chained row: non-personal facts.
+
+Every other key is the event's content, with its `reason`, and is minimised with it: the old and
+new values of a rectification (`old_values`, `new_values`), and any key not listed here, so that
+a writer that adds a key without classifying it keeps it no longer than the request.
+"""
+
+
+def split_details(details: Mapping[str, object]) -> tuple[dict[str, object], dict[str, object]]:
+    """Return `details` split into its chained facts and its personal content (CHAINED_DETAILS)."""
+    facts = {key: value for key, value in details.items() if key in CHAINED_DETAILS}
+    content = {key: value for key, value in details.items() if key not in CHAINED_DETAILS}
+    return facts, content
+
+
+def new_salt() -> str:
+    """Return a random salt for one event's content digest (128 bits, hex)."""
+    return secrets.token_hex(16)
+
+
+def content_digest(salt: str, content: Mapping[str, object]) -> str:
+    """Return the digest of an event's personal content, salted: the chain covers this value."""
+    return hashlib.sha256(salt.encode() + b":" + canonical_content(content)).hexdigest()
 
 
 def _link(previous_hash: str, content_hash: str) -> str:
@@ -168,10 +216,12 @@ class ChainFault:
 
 @dataclass(frozen=True, slots=True)
 class ChainReport:
-    """The outcome of a check: how many events were found intact, and the first fault if any."""
+    """The outcome of a check: how many events were found intact, the first fault if any, and
+    how many of the intact events had their content removed by minimisation."""
 
     events_checked: int
     fault: ChainFault | None = None
+    contents_removed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -185,26 +235,37 @@ class ChainReport:
         return f"The audit log is intact: {self.events_checked} event{plural} checked."
 
 
+E = TypeVar("E", bound=ChainedEvent)
+
+
 def verify_chain(
-    events: Iterable[ChainedEvent],
+    events: Iterable[E],
     *,
     after: ChainAnchor = ORIGIN,
     head: ChainAnchor | None = None,
+    through: ChainAnchor | None = None,
+    check: Callable[[E], ChainFault | None] | None = None,
 ) -> ChainReport:
     """Check a log given in sequence order; report the first event that was tampered with.
 
     `after` is where the given events start (ORIGIN for a whole log, or the last event of a
-    pruned part); `head`, if known from elsewhere, is where the log must end.
+    pruned part); `head`, if known from elsewhere, is where the log must end; `through`, an
+    anchor exported earlier, is a point the log must still pass through; `check`, if given,
+    checks what an event keeps outside the chain (its content) once its hashes are found right.
     """
     previous = after
     recent: deque[ChainAnchor] = deque([after], maxlen=_RECENT_LINKS)
     head_hash_seen: str | None = None
     checked = 0
-    iterator: Iterator[ChainedEvent] = iter(events)
+    iterator: Iterator[E] = iter(events)
     current = next(iterator, None)
     while current is not None:
         following = next(iterator, None)
         fault = _inspect(current, previous=previous, following=following, recent=recent)
+        if fault is None and check is not None:
+            fault = check(current)
+        if fault is None and through is not None and current.sequence == through.sequence:
+            fault = _check_anchor(through, current.hash)
         if fault is not None:
             return _faulty(fault, checked=checked, after=after)
         checked += 1
@@ -217,7 +278,30 @@ def verify_chain(
         fault = _check_head(head, last=previous, head_hash_seen=head_hash_seen, after=after)
         if fault is not None:
             return _faulty(fault, checked=checked, after=after)
+    if through is not None and through.sequence > previous.sequence:
+        fault = ChainFault(
+            previous.sequence + 1,
+            Tampering.REMOVED,
+            f"The log ends at event #{previous.sequence}, before event #{through.sequence} that "
+            "the anchor recorded: events were removed from its end.",
+        )
+        return _faulty(fault, checked=checked, after=after)
+    if through is not None and through.sequence == after.sequence:
+        fault = _check_anchor(through, after.hash)
+        if fault is not None:
+            return _faulty(fault, checked=checked, after=after)
     return ChainReport(events_checked=checked)
+
+
+def _check_anchor(anchor: ChainAnchor, found_hash: str) -> ChainFault | None:
+    if found_hash == anchor.hash:
+        return None
+    return ChainFault(
+        anchor.sequence,
+        Tampering.EDITED,
+        f"Event #{anchor.sequence} does not have the hash the anchor recorded: the log was "
+        "rewritten after the anchor was taken.",
+    )
 
 
 def _faulty(fault: ChainFault, *, checked: int, after: ChainAnchor) -> ChainReport:

@@ -4,12 +4,16 @@
 status change and its event are committed together or not at all. Appends are serialised on the
 one-row `dsr_audit_head` table, which also keeps the chain's last hash apart from the events, so
 that `verify_audit` notices events removed from the end of the log.
+
+An event's personal content (its reason and the details that are not CHAINED_DETAILS) lives in
+`dsr_request_event_content`, beside the chained row that keeps its salted digest: minimising a
+closed request deletes it (`remove_content`), the events themselves stay and still verify.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,13 +23,15 @@ from sqlalchemy import (
     CheckConstraint,
     Table,
     Text,
+    delete,
     event,
     insert,
     select,
     update,
 )
 from sqlalchemy.engine import Connection, Row
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy.orm import relationship
+from sqlmodel import Field, Relationship, Session, SQLModel
 
 from dsr.audit.chain import (
     GENESIS,
@@ -35,6 +41,9 @@ from dsr.audit.chain import (
     Tampering,
     append_event,
     canonical_fields,
+    content_digest,
+    new_salt,
+    split_details,
     verify_chain,
 )
 from dsr.db import UTCDateTime, string_enum, table_of
@@ -43,17 +52,45 @@ from dsr.requests.workflow import Actor, AuditFact, Status
 
 ACTOR_LABEL_MAX = 200
 VERIFY_BATCH = 1000
+CONTENT_REMOVED_ACTION = "content_removed"
+"""The event that records the removal of a request's event contents (details: events, cause)."""
+RETENTION_CAUSE = "retention"
 
 
 class AuditChainConflict(RuntimeError):
     """The chain's head moved while this transaction appended to it: retry the transaction."""
 
 
+class RequestEventContent(SQLModel, table=True):
+    """The personal content of one event: deleted when its request is minimised (R32).
+
+    `salt` is random per event and goes with the content: once both are deleted, the digest left
+    in the chain cannot confirm a guessed value.
+    """
+
+    __tablename__ = "dsr_request_event_content"
+
+    sequence: int = Field(
+        primary_key=True,
+        foreign_key="dsr_request_event.sequence",
+        sa_type=BigInteger,
+        sa_column_kwargs={"autoincrement": False},
+    )
+    salt: str = Field(max_length=32)
+    reason: str | None = Field(default=None, sa_type=Text)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+    def digest(self) -> str:
+        return content_digest(self.salt, {"reason": self.reason, "details": self.details})
+
+
 class RequestEvent(SQLModel, table=True):
     """One thing that happened, who did it and when; never updated nor deleted.
 
-    The hashed content is `chain_fields()`; `content_hash`, `previous_hash` and `hash` link the
-    event to the one before it (`dsr.audit.chain`).
+    The hashed content is `chain_fields()`: the non-personal `facts` and the digest of the
+    personal content (`content_digest`, None when the event has none); `content_hash`,
+    `previous_hash` and `hash` link the event to the one before it (`dsr.audit.chain`). `reason`
+    and `details` read the event as it was written, less its content once removed.
     """
 
     __tablename__ = "dsr_request_event"
@@ -68,11 +105,29 @@ class RequestEvent(SQLModel, table=True):
     from_status: Status | None = Field(default=None, sa_type=string_enum(Status, "from_status"))
     to_status: Status | None = Field(default=None, sa_type=string_enum(Status, "to_status"))
     at: datetime = Field(sa_type=UTCDateTime, index=True)
-    reason: str | None = Field(default=None, sa_type=Text)
-    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    facts: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    content_digest: str | None = Field(default=None, max_length=64)
     content_hash: str = Field(max_length=64)
     previous_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+    content: RequestEventContent | None = Relationship(
+        sa_relationship=relationship(
+            "RequestEventContent", uselist=False, lazy="selectin", viewonly=True
+        )
+    )
+
+    @property
+    def reason(self) -> str | None:
+        return self.content.reason if self.content is not None else None
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {**self.facts, **(self.content.details if self.content is not None else {})}
+
+    @property
+    def content_removed(self) -> bool:
+        """Whether the event had personal content that minimisation deleted."""
+        return self.content_digest is not None and self.content is None
 
     def chain_fields(self) -> dict[str, object]:
         """Return the content the event's hash covers, as it was when the event was sealed."""
@@ -84,8 +139,8 @@ class RequestEvent(SQLModel, table=True):
             from_status=self.from_status,
             to_status=self.to_status,
             at=self.at,
-            reason=self.reason,
-            details=self.details,
+            details=self.facts,
+            content=self.content_digest,
         )
 
 
@@ -163,8 +218,8 @@ def record_action(
 ) -> RequestEvent:
     """Append an event that is not a status change (an email sent, an erasure applied...).
 
-    Never put personal data in `details` or `reason` that must later be minimised: events are
-    never edited, so whatever they hold is kept as long as the log.
+    `reason` and the `details` that are not CHAINED_DETAILS are the event's content, kept apart
+    and deleted when the request is minimised; the rest of the event is kept as long as the log.
     """
     label = actor_label or ("" if actor is Actor.STAFF else actor.value)
     if not label:
@@ -174,6 +229,10 @@ def record_action(
         if request.id is None:
             db_session.flush()
         request_id = request.id
+    facts, personal = split_details(canonical_fields(details or {}))
+    salt = new_salt()
+    has_content = reason is not None or bool(personal)
+    digest = content_digest(salt, {"reason": reason, "details": personal}) if has_content else None
     content = _content(
         request_id=request_id,
         actor_kind=actor,
@@ -182,8 +241,8 @@ def record_action(
         from_status=from_status,
         to_status=to_status,
         at=at,
-        reason=reason,
-        details=dict(details or {}),
+        details=facts,
+        content=digest,
     )
     head_table = table_of(AuditHead)
     head = db_session.execute(
@@ -210,15 +269,78 @@ def record_action(
         from_status=from_status,
         to_status=to_status,
         at=at,
-        reason=reason,
-        details=dict(content["details"]),  # type: ignore[call-overload]
+        facts=facts,
+        content_digest=digest,
         content_hash=sealed.content_hash,
         previous_hash=sealed.previous_hash,
         hash=sealed.hash,
     )
     db_session.add(stored)
     db_session.flush()
+    if has_content:
+        db_session.add(
+            RequestEventContent(
+                sequence=sealed.sequence, salt=salt, reason=reason, details=personal
+            )
+        )
+        db_session.flush()
+        db_session.refresh(stored, ["content"])
     return stored
+
+
+def remove_content(
+    *, db_session: Session, request: DataRequest, at: datetime, cause: str = RETENTION_CAUSE
+) -> int:
+    """Delete the personal content of the request's events and record how many were removed, in
+    the caller's transaction; the events and their digests stay, so the chain still verifies."""
+    db_session.flush()
+    events, contents = table_of(RequestEvent), table_of(RequestEventContent)
+    removed = db_session.execute(
+        delete(contents).where(
+            contents.c.sequence.in_(
+                select(events.c.sequence).where(events.c.request_id == request.id)
+            )
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    if removed:
+        db_session.expire_all()
+        record_action(
+            db_session=db_session,
+            request=request,
+            actor=Actor.SYSTEM,
+            action=CONTENT_REMOVED_ACTION,
+            at=at,
+            details={"events": removed, "cause": cause},
+        )
+    return int(removed)
+
+
+@dataclass(frozen=True, slots=True)
+class ContentRemoval:
+    """When and why the content of a request's events was removed."""
+
+    at: datetime
+    cause: str
+    sequence: int
+
+
+def content_removals(
+    *, db_session: Session, request_ids: Collection[int] | None = None
+) -> dict[int, ContentRemoval]:
+    """Return, per request, the event that removed its events' content (all requests if None)."""
+    events = table_of(RequestEvent)
+    statement = select(events.c.request_id, events.c.sequence, events.c.at, events.c.facts).where(
+        events.c.action == CONTENT_REMOVED_ACTION, events.c.request_id.is_not(None)
+    )
+    if request_ids is not None:
+        if not request_ids:
+            return {}
+        statement = statement.where(events.c.request_id.in_(list(request_ids)))
+    removals: dict[int, ContentRemoval] = {}
+    for row in db_session.execute(statement.order_by(events.c.sequence)):
+        cause = str((row.facts or {}).get("cause") or RETENTION_CAUSE)
+        removals.setdefault(row.request_id, ContentRemoval(row.at, cause, row.sequence))
+    return removals
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +350,18 @@ class _StoredEvent:
     content_hash: str
     previous_hash: str
     hash: str
+    request_id: int | None
+    digest: str | None
+    content: RequestEventContent | None
 
 
 def _stored_events(rows: Iterable[Row[Any]]) -> Iterator[_StoredEvent]:
     for row in rows:
+        content = None
+        if row.salt is not None:
+            content = RequestEventContent(
+                sequence=row.sequence, salt=row.salt, reason=row.reason, details=row.details
+            )
         yield _StoredEvent(
             sequence=row.sequence,
             fields=_content(
@@ -242,31 +372,70 @@ def _stored_events(rows: Iterable[Row[Any]]) -> Iterator[_StoredEvent]:
                 from_status=row.from_status,
                 to_status=row.to_status,
                 at=row.at,
-                reason=row.reason,
-                details=row.details,
+                details=row.facts,
+                content=row.content_digest,
             ),
             content_hash=row.content_hash,
             previous_hash=row.previous_hash,
             hash=row.hash,
+            request_id=row.request_id,
+            digest=row.content_digest,
+            content=content,
         )
 
 
-def verify_audit(*, db_session: Session) -> ChainReport:
-    """Check the whole stored log against its hashes and its recorded head; report the first
-    event that was edited, removed, inserted or reordered."""
+class _ContentCheck:
+    """Check each event's content against the digest its chained row keeps; count the contents
+    removed by a recorded minimisation and report any other that is missing."""
+
+    def __init__(self, removals: Mapping[int, ContentRemoval]) -> None:
+        self.removals = removals
+        self.removed = 0
+
+    def __call__(self, event: _StoredEvent) -> ChainFault | None:
+        number = event.sequence
+        if event.content is not None and event.content.digest() != event.digest:
+            return ChainFault(
+                number,
+                Tampering.EDITED,
+                f"The content of event #{number} was edited after it was written: it no longer "
+                "matches the digest in the chain.",
+            )
+        if event.content is None and event.digest is not None:
+            removal = self.removals.get(event.request_id or 0)
+            if removal is None or removal.sequence < number:
+                return ChainFault(
+                    number,
+                    Tampering.REMOVED,
+                    f"The content of event #{number} was deleted, but no minimisation of its "
+                    "request records it.",
+                )
+            self.removed += 1
+        return None
+
+
+def verify_audit(*, db_session: Session, anchor: ChainAnchor | None = None) -> ChainReport:
+    """Check the whole stored log against its hashes and its recorded head, and that it still
+    holds `anchor` (exported earlier, dsr.audit.anchor) if given; report the first event that was
+    edited, removed, inserted or reordered."""
     head_table = table_of(AuditHead)
     head_row = db_session.execute(
         select(head_table.c.last_sequence, head_table.c.last_hash).where(head_table.c.id == 1)
     ).one_or_none()
     head = None if head_row is None else ChainAnchor(head_row.last_sequence, head_row.last_hash)
-    events = table_of(RequestEvent)
+    events, contents = table_of(RequestEvent), table_of(RequestEventContent)
+    check = _ContentCheck(content_removals(db_session=db_session))
     rows = db_session.execute(
-        select(events).order_by(events.c.sequence).execution_options(yield_per=VERIFY_BATCH)
+        select(events, contents.c.salt, contents.c.reason, contents.c.details)
+        .outerjoin(contents, contents.c.sequence == events.c.sequence)
+        .order_by(events.c.sequence)
+        .execution_options(yield_per=VERIFY_BATCH)
     )
     try:
-        report = verify_chain(_stored_events(rows), head=head)
+        report = verify_chain(_stored_events(rows), head=head, through=anchor, check=check)
     finally:
         rows.close()  # the check may stop at the first fault, before the last row
+    report = replace(report, contents_removed=check.removed)
     if head is None and report.ok and report.events_checked:
         return ChainReport(
             events_checked=report.events_checked,

@@ -22,8 +22,9 @@ from werkzeug.datastructures import MultiDict
 from wtforms import DateField, Form, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from dsr.audit.models import VERIFY_BATCH, RequestEvent, verify_audit
+from dsr.audit.models import VERIFY_BATCH, RequestEvent, content_removals, verify_audit
 from dsr.dashboard.blueprint import blueprint
+from dsr.dashboard.request_page import removal_note
 from dsr.dates import pages_zone, shown_moment
 from dsr.db import get_session, utcnow
 from dsr.i18n import gettext, lazy_gettext
@@ -91,6 +92,7 @@ def _conditions(filters: AuditFilters, zone: tzinfo) -> list[ColumnElement[bool]
 class AuditRow:
     event: RequestEvent
     reference: str | None
+    content_removed: str | None = None  # what shows instead of a content minimisation removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,17 @@ def audit_page(
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
-    rows = [AuditRow(event, reference) for event, reference in db_session.exec(statement)]
+    found = list(db_session.exec(statement))
+    removed = {event.request_id for event, _ in found if event.content_removed}
+    removals = content_removals(db_session=db_session, request_ids=removed - {None})
+    rows = [
+        AuditRow(
+            event,
+            reference,
+            removal_note(removals.get(event.request_id or 0)) if event.content_removed else None,
+        )
+        for event, reference in found
+    ]
     return AuditPage(rows=rows, total=total, page=page, pages=pages)
 
 
@@ -155,7 +167,9 @@ def audit_csv_rows(
         .order_by(col(RequestEvent.sequence))
         .execution_options(yield_per=VERIFY_BATCH)
     )
+    removals = content_removals(db_session=db_session)
     for event, reference in db_session.exec(statement):
+        removed = removal_note(removals.get(event.request_id or 0)) if event.content_removed else ""
         yield (
             str(event.sequence),
             event.at.isoformat(timespec="microseconds"),
@@ -165,7 +179,7 @@ def audit_csv_rows(
             event.action,
             event.from_status.value if event.from_status else "",
             event.to_status.value if event.to_status else "",
-            event.reason or "",
+            event.reason or removed,
             json.dumps(event.details, ensure_ascii=False, sort_keys=True) if event.details else "",
             event.hash,
         )

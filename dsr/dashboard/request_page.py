@@ -18,7 +18,13 @@ from wtforms import Form
 
 from dsr.accounts.access import current_staff
 from dsr.accounts.models import WORKING_ROLES, StaffUser
-from dsr.audit.models import RequestEvent
+from dsr.audit.models import (
+    CONTENT_REMOVED_ACTION,
+    RETENTION_CAUSE,
+    ContentRemoval,
+    RequestEvent,
+    content_removals,
+)
 from dsr.dashboard.forms import (
     ActionForm,
     AskForm,
@@ -43,7 +49,7 @@ from dsr.dashboard.request_panels import (
     progress_panel,
 )
 from dsr.datamap import desk_map, open_systems
-from dsr.dates import shown_minute
+from dsr.dates import shown_date, shown_minute
 from dsr.db import get_session, utcnow
 from dsr.execution.runner import RESUMED_ACTION
 from dsr.holds import service as holds
@@ -97,12 +103,27 @@ EVENT_LABELS: Mapping[str, str] = {
     holds.PLACED_ACTION: lazy_gettext("Legal hold placed"),
     holds.LIFTED_ACTION: lazy_gettext("Legal hold lifted early"),
     holds.RELEASED_ACTION: lazy_gettext("Legal hold ended"),
+    CONTENT_REMOVED_ACTION: lazy_gettext("Content of the history removed"),
 }
 """What each audited action is called on the timeline; others are shown by their name."""
+
+REMOVAL_CAUSES: Mapping[str, str] = {RETENTION_CAUSE: lazy_gettext("retention")}
+"""Why the content of events was removed, as staff read it."""
 
 
 def event_label(action: str) -> str:
     return EVENT_LABELS.get(action) or action.replace("_", " ")
+
+
+def removal_note(removal: ContentRemoval | None) -> str:
+    """Say that an event's content was removed, when and why (what shows instead of it)."""
+    if removal is None:
+        return gettext("Content removed.")
+    return gettext(
+        "Content removed on %(date)s (%(cause)s).",
+        date=shown_date(removal.at),
+        cause=REMOVAL_CAUSES.get(removal.cause, removal.cause),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +175,7 @@ class TimelineEntry:
     actor: str
     status_change: tuple[str, str] | None = None
     reason: str | None = None
+    content_removed: str | None = None  # what shows instead of a content minimisation removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +222,11 @@ def timeline(db_session: Session, data_request: DataRequest) -> list[TimelineEnt
         .where(RequestEvent.request_id == data_request.id)
         .order_by(col(RequestEvent.sequence))
     ).all()
+    removal = None
+    if any(event.content_removed for event in events) and data_request.id is not None:
+        removal = content_removals(db_session=db_session, request_ids=[data_request.id]).get(
+            data_request.id
+        )
     return [
         TimelineEntry(
             moment=shown_minute(event.at),
@@ -207,6 +234,7 @@ def timeline(db_session: Session, data_request: DataRequest) -> list[TimelineEnt
             actor=actor_shown(event.actor_label),
             status_change=_status_change(event),
             reason=event.reason,
+            content_removed=removal_note(removal) if event.content_removed else None,
         )
         for event in events
     ]

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from dsr import db
 from dsr.accounts.models import StaffRole, StaffUser
-from dsr.audit.models import RequestEvent, record_action
+from dsr.audit.models import RequestEvent, record_action, remove_content
 from dsr.config import DEFAULTS
 from dsr.datamap import organisation_zone
 from dsr.dates import days_between, written_date
@@ -295,8 +295,9 @@ def minimise_closed(
     """Minimise the requests closed for longer than the retention period (R32): the address is
     replaced by a keyed hash, the free texts cleared, in the request and its emails. The period
     of an erasure runs from the erasure, the date its certificate gives; that of any other
-    request from its last event. The audit events hold no personal data, so the chain is
-    untouched and still verifies."""
+    request from its last event. The content of its audit events (reasons, notes, questions, old
+    and new values) is deleted too; the events and their digests stay, so the chain still
+    verifies."""
     days = settings.closed_request_retention_days
     last = _last_event_at()
     certificate = db.table_of(ErasureCertificate)
@@ -342,6 +343,7 @@ def minimise_closed(
                 .where(db.table_of(Task).c.request_id == request_id)
                 .values(subject_identity=None)
             )
+            remove_content(db_session=db_session, request=request, at=now)
             record_action(
                 db_session=db_session,
                 request=request,

@@ -94,7 +94,10 @@ def _trigger(name: str) -> str:
     kind = schedule.pop("trigger")
     if kind == "interval":
         return "every " + ", ".join(f"{value} {unit}" for unit, value in schedule.items())
-    return f"daily at {schedule['hour']:02d}:{schedule['minute']:02d} UTC"
+    at = f"at {schedule['hour']:02d}:{schedule['minute']:02d} UTC"
+    return (
+        f"weekly on {schedule['day_of_week']} {at}" if "day_of_week" in schedule else f"daily {at}"
+    )
 
 
 @scheduler_group.command("list")

@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from sqlalchemy import update
+from sqlmodel import select
 
 from dsr import db
-from dsr.audit.models import RequestEvent, record_action
+from dsr.audit.models import RequestEventContent, record_action, remove_content
 from dsr.db import table_of
+from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Actor
 from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, staff_client
 from tests.factories import make_request
@@ -109,15 +111,15 @@ def test_the_log_is_paged(app: Flask, staff_client: StaffClient) -> None:
 def test_a_tampered_log_is_reported_up_front(app: Flask, staff_client: StaffClient) -> None:
     _fill_log(app)
     with db.transaction(db.get_engine(app)) as session:
-        events = table_of(RequestEvent)
-        session.execute(update(events).where(events.c.sequence == 2).values(reason="changed"))
+        events = table_of(RequestEventContent)
+        session.execute(update(events).where(events.c.sequence == 3).values(reason="changed"))
 
     page = staff_client("auditor").get("/dashboard/audit")
 
     text = page.get_data(as_text=True)
     assert 'role="alert"' in text
     assert "The audit log was altered after it was written." in text
-    assert "Event #2 was edited" in text
+    assert "The content of event #3 was edited" in text
 
 
 def test_the_csv_export_neutralises_formulas(app: Flask, staff_client: StaffClient) -> None:
@@ -149,3 +151,31 @@ def test_the_csv_export_neutralises_every_column(app: Flask, staff_client: Staff
     assert len(rows) == 2
     assert rows[1][5] == "'@reminder_sent"
     assert rows[1][8] == "'-1+2"
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "Content removed on March 3, 2031 (retention)."),
+        ("fr", "Contenu supprimé le 3 mars 2031 (conservation)."),
+    ],
+)
+def test_an_event_whose_content_was_minimised_says_so(
+    app: Flask, staff_client: StaffClient, language: str, said: str
+) -> None:
+    first, _second = _fill_log(app)
+    with db.transaction(db.get_engine(app)) as session:
+        request = session.exec(select(DataRequest).where(DataRequest.reference == first)).one()
+        remove_content(db_session=session, request=request, at=datetime(2031, 3, 3, 8, tzinfo=UTC))
+    client = staff_client("auditor")
+    headers = {"Accept-Language": language}
+
+    log = client.get("/dashboard/audit", headers=headers).get_data(as_text=True)
+    history = client.get(f"/dashboard/requests/{first}", headers=headers).get_data(as_text=True)
+    export = client.get("/dashboard/audit.csv").get_data(as_text=True)
+
+    for text in (log, history):
+        assert said in text
+        assert "HYPERLINK" not in text and "+33 1 23" not in text
+    assert "+33 1 23" not in export and "HYPERLINK" not in export
+    assert 'role="alert"' not in log

@@ -30,6 +30,7 @@ def test_list_shows_every_job_and_when_it_runs(engine_url: str, store: Engine) -
     for name in JOBS:
         assert name in result.output
     assert "every 1 minutes" in result.output and "daily at 07:00 UTC" in result.output
+    assert "weekly on mon at 06:00 UTC" in result.output
     assert "when the scheduler starts" in result.output
     assert "No scheduler is running." in result.output
 

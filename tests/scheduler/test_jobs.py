@@ -14,14 +14,22 @@ from sqlmodel import col, select
 
 from dsr import db
 from dsr.accounts.models import StaffRole
-from dsr.audit.models import RequestEvent, record_event, verify_audit
+from dsr.audit.models import (
+    CONTENT_REMOVED_ACTION,
+    RequestEvent,
+    RequestEventContent,
+    record_action,
+    record_event,
+    verify_audit,
+)
 from dsr.delivery.models import Report, ReportKind
 from dsr.languages import Language
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
 from dsr.requests.jobs import MINIMISED_DOMAIN, email_digest, notice_kind
-from dsr.requests.workflow import Status
+from dsr.requests.models import DataRequest
+from dsr.requests.workflow import Actor, Status
 from dsr.scheduler import jobs
 from dsr.scheduler.jobs import run_job
 from dsr.scheduler.models import JobRun
@@ -213,6 +221,51 @@ def test_closed_requests_are_minimised_and_the_audit_chain_still_verifies(
     assert [event.action for event in events] == ["received", "minimise"]
     assert all("zoe" not in repr(event.chain_fields()).lower() for event in events)
     assert run_job("minimise_closed", engine=store, settings=settings, now=NOW).items_done == 0
+
+
+@ON_ENGINES
+def test_minimisation_removes_the_content_of_the_requests_events(
+    store: Engine, settings: SchedulerSettings, make_request: MakeRequest
+) -> None:
+    old = make_request(status=Status.COMPLETED, received_at=NOW - timedelta(days=6 * 365))
+    recent = make_request(status=Status.COMPLETED, received_at=NOW - timedelta(days=300))
+    for request_id, at in ((old, NOW - timedelta(days=6 * 365)), (recent, NOW)):
+        with db.transaction(store) as session:
+            request = session.get(DataRequest, request_id)
+            for details in ({"old_values": {"app:learner.city": "Lyon"}}, {"rows": 1}):
+                record_action(
+                    db_session=session,
+                    request=request,
+                    actor=Actor.STAFF,
+                    actor_label="dpo@example.org",
+                    action="note",
+                    at=at,
+                    reason="Zoe called from her new number",
+                    details=details,
+                )
+
+    assert run_job("minimise_closed", engine=store, settings=settings, now=NOW).items_done == 1
+
+    with db.open_session(store) as session:
+        events = session.exec(
+            select(RequestEvent)
+            .where(RequestEvent.request_id == old)
+            .order_by(col(RequestEvent.sequence))
+        ).all()
+        kept = session.exec(select(RequestEventContent.sequence)).all()
+        report = verify_audit(db_session=session)
+    assert [event.action for event in events] == [
+        "received",
+        "note",
+        "note",
+        CONTENT_REMOVED_ACTION,
+        "minimise",
+    ]
+    assert [event.content_removed for event in events[1:3]] == [True, True]
+    assert events[1].reason is None and events[1].details == {}
+    assert events[3].details == {"events": 2, "cause": "retention"}
+    assert len(kept) == 2  # the recent request's notes
+    assert (report.ok, report.contents_removed) == (True, 2)
 
 
 @ON_ENGINES

@@ -89,7 +89,9 @@ def test_the_status_change_and_its_event_commit_together(
 
 def test_an_edited_event_is_found(session: Session, make_request: MakeRequest) -> None:
     _walk(session, make_request())
-    session.execute(text("UPDATE dsr_request_event SET reason = 'No reason.' WHERE sequence = 5"))
+    session.execute(
+        text("UPDATE dsr_request_event_content SET reason = 'No reason.' WHERE sequence = 5")
+    )
     session.execute(text("UPDATE dsr_request_event SET actor_label = 'someone' WHERE sequence = 3"))
     session.commit()
 
@@ -103,6 +105,7 @@ def test_an_event_removed_from_the_end_is_found(
     session: Session, make_request: MakeRequest
 ) -> None:
     _walk(session, make_request())
+    session.execute(text("DELETE FROM dsr_request_event_content WHERE sequence = 5"))
     session.execute(text("DELETE FROM dsr_request_event WHERE sequence = 5"))
     session.commit()
 
