@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
@@ -34,9 +35,12 @@ from dsr.scheduler.housekeeping import HOUSEKEEPING_ACTION
 from dsr.scheduler.jobs import run_job
 from dsr.scheduler.models import JobRun
 from dsr.scheduler.runs import SchedulerSettings
-from tests.accounts.helpers import make_staff
+from tests import factories
+from tests.accounts.helpers import StaffClientFactory, make_staff, staff_client
 from tests.factories import reloaded
 from tests.scheduler.conftest import NOW, MakeRequest
+
+__all__ = ["staff_client"]  # the fixtures used here
 
 EVERY_ENGINE = pytest.mark.databases("sqlite", "postgresql", "mariadb")
 EMAIL = "Zoe.Lefevre@Example.org"
@@ -346,3 +350,26 @@ def test_run_once_runs_the_new_jobs_and_refuses_a_bad_period(
     )
     assert refused.exit_code == 1
     assert "DSR_SECURITY_LOG_RETENTION_DAYS must be a whole number of days" in refused.output
+
+
+def test_the_request_page_says_the_request_was_deleted_and_shows_nothing_of_it(
+    app: Flask, staff_client: StaffClientFactory
+) -> None:
+    engine = db.get_engine(app)
+    request = factories.make_request(
+        engine, status=Status.EXPIRED, received_at=NOW - timedelta(days=40), email=EMAIL
+    )
+    settings = SchedulerSettings(secret_key="a secret for the tests only")
+    assert run_job(DELETE_ACTION, engine=engine, settings=settings, now=NOW).items_done == 1
+    client = staff_client("dpo")
+    for language, label in (
+        ("fr", "Supprimée, jamais vérifiée"),
+        ("en", "Deleted, never verified"),
+    ):
+        page = client.get(
+            f"/dashboard/requests/{request.reference}", headers={"Accept-Language": language}
+        )
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        assert label in text
+        assert "zoe" not in text.lower()
