@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -23,7 +23,7 @@ from dsr.audit.models import RequestEvent, record_action
 from dsr.config import DEFAULTS
 from dsr.datamap import organisation_zone
 from dsr.dates import days_between, written_date
-from dsr.execution.change_records import ErasureCertificate
+from dsr.execution.change_records import ErasureCertificate, RectificationValue
 from dsr.languages import Language
 from dsr.outbox.emails import RenderedEmail, render_email
 from dsr.outbox.models import OutboxMessage
@@ -293,10 +293,10 @@ def minimise_closed(
     engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
 ) -> None:
     """Minimise the requests closed for longer than the retention period (R32): the address is
-    replaced by a keyed hash, the free texts cleared, in the request and its emails. The period
-    of an erasure runs from the erasure, the date its certificate gives; that of any other
-    request from its last event. The audit events hold no personal data, so the chain is
-    untouched and still verifies."""
+    replaced by a keyed hash, the free texts cleared, in the request and its emails, and the
+    approved values of a rectification deleted. The period of an erasure runs from the erasure,
+    the date its certificate gives; that of any other request from its last event. The audit
+    events hold no personal data, so the chain is untouched and still verifies."""
     days = settings.closed_request_retention_days
     last = _last_event_at()
     certificate = db.table_of(ErasureCertificate)
@@ -336,6 +336,11 @@ def minimise_closed(
                 update(db.table_of(Task))
                 .where(db.table_of(Task).c.request_id == request_id)
                 .values(subject_identity=None)
+            )
+            db_session.execute(  # the approved new values: applied long ago, and personal
+                delete(db.table_of(RectificationValue)).where(
+                    db.table_of(RectificationValue).c.request_id == request_id
+                )
             )
             record_action(
                 db_session=db_session,

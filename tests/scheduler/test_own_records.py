@@ -21,6 +21,7 @@ from dsr.api.models import CallbackDelivery, CallbackDeliveryStatus, StatusCallb
 from dsr.audit.models import RequestEvent, verify_audit
 from dsr.config import DEFAULTS, InsecureConfiguration, Settings, check_settings
 from dsr.delivery.models import DeliveryMethod, DownloadLink
+from dsr.execution.change_records import RectificationValue
 from dsr.execution.runs import ProgressState, RequestRun, RunProgress
 from dsr.languages import Language
 from dsr.outbox.emails import RenderedEmail
@@ -29,7 +30,7 @@ from dsr.outbox.service import enqueue
 from dsr.records import RecordPeriods
 from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.requests.unverified import DELETE_ACTION, DELETED_ADDRESS
-from dsr.requests.workflow import Status
+from dsr.requests.workflow import RequestType, Status
 from dsr.scheduler.cli import scheduler_group
 from dsr.scheduler.housekeeping import HOUSEKEEPING_ACTION
 from dsr.scheduler.jobs import run_job
@@ -373,3 +374,35 @@ def test_the_request_page_says_the_request_was_deleted_and_shows_nothing_of_it(
         text = page.get_data(as_text=True)
         assert label in text
         assert "zoe" not in text.lower()
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_minimisation_deletes_the_approved_values_of_a_rectification(
+    store: Engine, settings: SchedulerSettings, make_request: MakeRequest
+) -> None:
+    years_ago = NOW - timedelta(days=6 * 365)
+    old, recent = (
+        make_request(
+            status=Status.COMPLETED,
+            request_type=RequestType.RECTIFICATION,
+            received_at=received_at,
+            rectification_details="My name is Zoé, not Zoe",
+        )
+        for received_at in (years_ago, NOW - timedelta(days=30))
+    )
+    with db.transaction(store) as session:
+        for request_id in (old, recent):
+            session.add(
+                RectificationValue(
+                    request_id=request_id,
+                    system="learner_platform",
+                    column="learner.first_name",
+                    new_value="Zoé",
+                    approved_by="dpo",
+                    approved_at=years_ago,
+                )
+            )
+    assert run_job("minimise_closed", engine=store, settings=settings, now=NOW).items_done == 1
+    assert _count(store, RectificationValue, RectificationValue.request_id == old) == 0
+    assert _count(store, RectificationValue, RectificationValue.request_id == recent) == 1
+    _audit_ok(store)
