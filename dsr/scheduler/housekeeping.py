@@ -5,6 +5,8 @@ Each sweep deletes, in batches of its own transactions, the rows of one record p
 
 - the scheduler's job runs, and the workers' run leases and progress of requests closed since;
 - emails once sent (never one still to send, nor one that failed: staff may send it again);
+  its dedup key is then free again, so a deadline alert about a request still overdue a whole
+  period later is sent once more, a reminder rather than a duplicate;
 - API status callbacks once delivered (never one still to deliver or failed);
 - the security records the store keeps: staff recovery codes once used, and download links
   (their code attempts and locks) once expired.

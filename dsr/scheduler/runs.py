@@ -46,10 +46,10 @@ class SchedulerSettings:
     @classmethod
     def from_settings(cls, settings: Settings) -> SchedulerSettings:
         """Read SECRET_KEY, the SMTP_* settings, UNVERIFIED_EXPIRY_DAYS,
-        CLOSED_REQUEST_RETENTION_DAYS, STUCK_PROCESSING_HOURS, STAFF_LANGUAGE and
+        CLOSED_REQUEST_RETENTION_DAYS, STUCK_PROCESSING_HOURS, STAFF_LANGUAGE,
         CALLBACK_ALLOWED_NETWORKS and the periods of the desk's own records (`RecordPeriods`),
-        each set as DSR_<NAME>; raise ValueError or
-        SmtpSettingsError naming the variable whose value does not parse."""
+        each set as DSR_<NAME>; raise ValueError or SmtpSettingsError naming the variable whose
+        value does not parse."""
         values = settings.values
 
         def number(name: str) -> int:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from dsr import db
 from dsr.accounts.models import StaffRecoveryCode, StaffRole
@@ -56,7 +56,7 @@ def _count(store: Engine, model: type[SQLModel] | Table, *where: Any) -> int:
 def _events(store: Engine, action: str) -> list[RequestEvent]:
     with db.open_session(store) as session:
         return list(
-            session.execute(select(RequestEvent).where(RequestEvent.action == action))
+            session.execute(select(RequestEvent).where(col(RequestEvent.action) == action))
             .scalars()
             .all()
         )
@@ -260,6 +260,7 @@ def test_housekeeping_deletes_each_record_past_its_period_and_keeps_the_rest(
 
     old, young = past["security"]
     staff = make_staff(store, role=StaffRole.DPO)
+    assert staff.id is not None
     with db.transaction(store) as session:
         for used_at in (old, young, None):
             session.add(StaffRecoveryCode(staff_id=staff.id, code_hash="0" * 64, used_at=used_at))
