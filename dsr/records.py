@@ -19,10 +19,16 @@ SECURITY_LOG_DAYS = (183, 366)
 
 
 def whole_days(
-    config: Mapping[str, Any], name: str, *, lowest: int = 1, highest: int | None = None
+    config: Mapping[str, Any],
+    name: str,
+    *,
+    lowest: int = 1,
+    highest: int | None = None,
+    why: str = "",
 ) -> int:
     """Return the setting `name` (without its DSR_ prefix) as a whole number of days from
-    `lowest` to `highest`, its default when unset; raise ValueError naming the variable."""
+    `lowest` to `highest`, its default when unset; raise ValueError naming the variable (and
+    saying `why` the bounds, when they come from elsewhere)."""
     value = config.get(name)
     if value is None or value == "":
         value = DEFAULTS[name]
@@ -34,7 +40,9 @@ def whole_days(
         or (highest is not None and int(text) > highest)
     ):
         bounds = f"from {lowest} to {highest}" if highest is not None else f"{lowest} or more"
-        raise ValueError(f"DSR_{name} must be a whole number of days, {bounds}, not {value!r}.")
+        raise ValueError(
+            f"DSR_{name} must be a whole number of days, {bounds}{why}, not {value!r}."
+        )
     return int(text)
 
 
@@ -55,7 +63,12 @@ class RecordPeriods:
         expiry = whole_days(config, "UNVERIFIED_EXPIRY_DAYS")
         low, high = SECURITY_LOG_DAYS
         return cls(
-            unverified_days=whole_days(config, "UNVERIFIED_RETENTION_DAYS", lowest=expiry),
+            unverified_days=whole_days(
+                config,
+                "UNVERIFIED_RETENTION_DAYS",
+                lowest=expiry,
+                why=" (a request is not deleted before DSR_UNVERIFIED_EXPIRY_DAYS expires it)",
+            ),
             job_run_days=whole_days(config, "JOB_RUN_RETENTION_DAYS"),
             outbox_days=whole_days(config, "OUTBOX_RETENTION_DAYS"),
             callback_days=whole_days(config, "CALLBACK_RETENTION_DAYS"),
