@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Table, delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
-from dsr import db
+from dsr import db, store_models
 from dsr.audit.models import RequestEvent, record_action
 from dsr.delivery.models import Report
 from dsr.delivery.service import discard_files
@@ -103,6 +103,7 @@ def delete_attached(db_session: Session, request_id: int) -> Counter[str]:
     discard_files(
         list(db_session.exec(select(Report.path).where(Report.request_id == request_id)).all())
     )
+    store_models.import_models()  # every table, whichever modules this process imported
     counts: Counter[str] = Counter()
     requests = db.table_of(DataRequest)
     for table, column, _id in referring(requests):
