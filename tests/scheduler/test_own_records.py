@@ -31,6 +31,7 @@ from dsr.records import RecordPeriods
 from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.requests.unverified import DELETE_ACTION, DELETED_ADDRESS
 from dsr.requests.workflow import RequestType, Status
+from dsr.scheduler import housekeeping
 from dsr.scheduler.cli import scheduler_group
 from dsr.scheduler.housekeeping import HOUSEKEEPING_ACTION
 from dsr.scheduler.jobs import run_job
@@ -407,3 +408,17 @@ def test_minimisation_deletes_the_approved_values_of_a_rectification(
     assert _count(store, RectificationValue, RectificationValue.request_id == old) == 0
     assert _count(store, RectificationValue, RectificationValue.request_id == recent) == 1
     _audit_ok(store)
+
+
+@pytest.mark.databases("sqlite")
+def test_housekeeping_deletes_in_batches_until_none_is_left(
+    store: Engine, settings: SchedulerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(housekeeping, "BATCH_SIZE", 2)
+    old = NOW - timedelta(days=settings.records.job_run_days + 1)
+    with db.transaction(store) as session:
+        for _ in range(5):
+            session.add(JobRun(job="outbox", started_at=old, finished_at=old))
+    run = run_job(HOUSEKEEPING_ACTION, engine=store, settings=settings, now=NOW)
+    assert (run.items_done, run.errors) == (5, 0)
+    assert _count(store, JobRun, col(JobRun.started_at) <= old) == 0
