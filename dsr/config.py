@@ -140,6 +140,12 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "STAFF_LANGUAGE": "fr",
         # Email the audit chain's anchor to the DPOs and admins every week (dsr.audit.anchor).
         "AUDIT_ANCHOR_EMAIL": True,
+        # --- how long the desk keeps its own records, in days (dsr.records, README)
+        "UNVERIFIED_RETENTION_DAYS": 30,  # a request never verified, after its receipt
+        "JOB_RUN_RETENTION_DAYS": 90,  # the scheduler's runs and the workers' runs of requests
+        "OUTBOX_RETENTION_DAYS": 90,  # an email once sent
+        "CALLBACK_RETENTION_DAYS": 90,  # an API status callback once delivered
+        "SECURITY_LOG_RETENTION_DAYS": 365,  # R43: 6 to 12 months
         # --- the workers (`dsr worker`): the queue that carries their jobs (unset: a SQLite file
         # queue.sqlite3 in the instance folder; redis://host:6379/0 for workers on several
         # machines; immediate runs each job at once in the process that queues it, for the test
@@ -234,6 +240,7 @@ def check_settings(config: Mapping[str, Any]) -> None:
             "time zone, `organisation.timezone` in the data map. Unset it."
         )
     check_worker_settings(config)
+    check_record_periods(config)
     if is_production(config):
         check_production(config)
     else:
@@ -261,6 +268,17 @@ def check_worker_settings(config: Mapping[str, Any]) -> None:
             positive = False
         if not positive:
             raise InsecureConfiguration(f"DSR_{name} must be a positive number, not {value!r}.")
+
+
+def check_record_periods(config: Mapping[str, Any]) -> None:
+    """Refuse a period of the desk's own records that is not a whole number of days in its
+    bounds (dsr.records), at start rather than at the scheduler's first run."""
+    from dsr.records import RecordPeriods
+
+    try:
+        RecordPeriods.from_config(config)
+    except ValueError as error:
+        raise InsecureConfiguration(str(error)) from None
 
 
 MAX_REPORT_ROWS = 10_000

@@ -54,7 +54,7 @@ from dsr.db import get_session, utcnow
 from dsr.execution.runner import RESUMED_ACTION
 from dsr.holds import service as holds
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
-from dsr.requests import assignment, notes
+from dsr.requests import assignment, notes, unverified
 from dsr.requests.labels import STAFF_STATUS_LABELS
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, available_actions
@@ -104,6 +104,7 @@ EVENT_LABELS: Mapping[str, str] = {
     holds.LIFTED_ACTION: lazy_gettext("Legal hold lifted early"),
     holds.RELEASED_ACTION: lazy_gettext("Legal hold ended"),
     CONTENT_REMOVED_ACTION: lazy_gettext("Content of the history removed"),
+    unverified.DELETE_ACTION: lazy_gettext("Deleted, never verified"),
 }
 """What each audited action is called on the timeline; others are shown by their name."""
 

@@ -23,7 +23,7 @@ from dsr.audit.models import RequestEvent, record_action, remove_content
 from dsr.config import DEFAULTS
 from dsr.datamap import organisation_zone
 from dsr.dates import days_between, written_date
-from dsr.execution.change_records import ErasureCertificate
+from dsr.execution.change_records import ErasureCertificate, RectificationValue
 from dsr.languages import Language
 from dsr.outbox.emails import RenderedEmail, render_email
 from dsr.outbox.models import OutboxMessage
@@ -295,9 +295,9 @@ def minimise_closed(
     """Minimise the requests closed for longer than the retention period (R32): the address is
     replaced by a keyed hash, the free texts cleared, in the request and its emails. The period
     of an erasure runs from the erasure, the date its certificate gives; that of any other
-    request from its last event. The content of its audit events (reasons, notes, questions, old
-    and new values) is deleted too; the events and their digests stay, so the chain still
-    verifies."""
+    request from its last event. The approved values of a rectification are deleted, and so is
+    the content of its audit events (reasons, notes, questions, old and new values); the events
+    and their digests stay, so the chain still verifies."""
     days = settings.closed_request_retention_days
     last = _last_event_at()
     certificate = db.table_of(ErasureCertificate)
@@ -344,6 +344,11 @@ def minimise_closed(
                 .values(subject_identity=None)
             )
             remove_content(db_session=db_session, request=request, at=now)
+            db_session.execute(  # the approved new values: applied long ago, and personal
+                delete(db.table_of(RectificationValue)).where(
+                    db.table_of(RectificationValue).c.request_id == request_id
+                )
+            )
             record_action(
                 db_session=db_session,
                 request=request,

@@ -23,6 +23,8 @@ from dsr.requests.jobs import (
     send_deadline_notices,
 )
 from dsr.requests.task_jobs import send_task_notices
+from dsr.requests.unverified import delete_unverified
+from dsr.scheduler.housekeeping import keep_own_records
 from dsr.scheduler.models import JobRun
 from dsr.scheduler.runs import Job, JobOutcome, SchedulerSettings
 
@@ -136,6 +138,8 @@ JOBS: Mapping[str, Job] = MappingProxyType(
         "minimise_closed": minimise_closed,
         "legal_holds": release_holds,
         "audit_anchor": email_audit_anchor,
+        "delete_unverified": delete_unverified,
+        "housekeeping": keep_own_records,
     }
 )
 """Every job by name, as `dsr scheduler run-once NAME` and the dashboard call them."""
@@ -153,6 +157,8 @@ SCHEDULES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "retention": {"trigger": "cron", "hour": 2, "minute": 0},
         "legal_holds": {"trigger": "cron", "hour": 1, "minute": 30},
         "audit_anchor": {"trigger": "cron", "day_of_week": "mon", "hour": 6, "minute": 0},
+        "delete_unverified": {"trigger": "cron", "hour": 3, "minute": 45},
+        "housekeeping": {"trigger": "cron", "hour": 4, "minute": 0},
     }
 )
 """When each job runs (APScheduler trigger arguments; cron times in UTC)."""

@@ -20,6 +20,7 @@ from dsr.api.callback_addresses import ALLOWED_NETWORKS_KEY, IPNetwork, parse_al
 from dsr.config import DEFAULTS, Settings
 from dsr.languages import Language
 from dsr.outbox.smtp import SmtpSettings
+from dsr.records import RecordPeriods
 from dsr.scheduler.models import ERROR_SUMMARY_MAX
 
 log = logging.getLogger("dsr.scheduler.jobs")  # the name of every job line in the logs
@@ -39,14 +40,16 @@ class SchedulerSettings:
     stuck_processing_hours: int = 24
     staff_language: Language = Language.FR
     callback_allowed_networks: tuple[IPNetwork, ...] = ()
+    records: RecordPeriods = field(default_factory=RecordPeriods)
     run: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SchedulerSettings:
         """Read SECRET_KEY, the SMTP_* settings, UNVERIFIED_EXPIRY_DAYS,
-        CLOSED_REQUEST_RETENTION_DAYS, STUCK_PROCESSING_HOURS, STAFF_LANGUAGE and
-        CALLBACK_ALLOWED_NETWORKS (each set as DSR_<NAME>); raise ValueError or
-        SmtpSettingsError naming the variable whose value does not parse."""
+        CLOSED_REQUEST_RETENTION_DAYS, STUCK_PROCESSING_HOURS, STAFF_LANGUAGE,
+        CALLBACK_ALLOWED_NETWORKS and the periods of the desk's own records (`RecordPeriods`),
+        each set as DSR_<NAME>; raise ValueError or SmtpSettingsError naming the variable whose
+        value does not parse."""
         values = settings.values
 
         def number(name: str) -> int:
@@ -70,6 +73,7 @@ class SchedulerSettings:
             stuck_processing_hours=number("STUCK_PROCESSING_HOURS"),
             staff_language=Language(language),
             callback_allowed_networks=parse_allowed_networks(values.get(ALLOWED_NETWORKS_KEY)),
+            records=RecordPeriods.from_config(values),
             run=settings.for_run(),
         )
 
