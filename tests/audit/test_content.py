@@ -205,7 +205,7 @@ def test_removed_content_still_verifies(
 
 # --- the migration ------------------------------------------------------------------------------
 
-BEFORE = "7d3e9a41c5b2"
+BEFORE = "5c1f0e7a2b93"
 OLD_EVENTS = sa.table(
     "dsr_request_event",
     sa.column("sequence"),
