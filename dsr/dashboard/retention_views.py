@@ -45,7 +45,7 @@ STATUS_LABELS = {
     SweepStatus.SUPERSEDED: lazy_gettext("Superseded by a newer report"),
     SweepStatus.APPROVED: lazy_gettext("Approved, waiting for a worker"),
     SweepStatus.RUNNING: lazy_gettext("Running"),
-    SweepStatus.DONE: lazy_gettext("Done"),
+    SweepStatus.DONE: lazy_gettext("Carried out"),
     SweepStatus.FAILED: lazy_gettext("Failed"),
 }
 TRIGGER_LABELS = {

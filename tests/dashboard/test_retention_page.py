@@ -5,6 +5,7 @@ report; the queue and the tasks say when a sweep waits. In English and in French
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 from collections.abc import Iterator
@@ -24,13 +25,13 @@ from dsr.demo.schema import tracking_event
 from dsr.demo.seed import REFERENCE_NOW, seed_platform
 from dsr.retention.approval import APPROVED_ACTION, nightly_sweep
 from dsr.retention.models import RetentionSweep, SweepStatus
-from tests.dashboard.staff_pages import StaffClient, app_config, staff_client
+from tests.dashboard.staff_pages import StaffClient, staff_client
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE
 from tests.pages import csrf_token
 from tests.retention.conftest import sweep_settings
 from tests.retention.test_sweeps import _count
 
-__all__ = ["app_config", "staff_client"]  # the fixtures used here
+__all__ = ["staff_client"]  # the fixture used here
 
 NOW = REFERENCE_NOW
 
@@ -60,7 +61,13 @@ def data_map(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app_config(app_config: dict[str, Any], platform: str, data_map: Path) -> dict[str, Any]:
-    return {**app_config, "DATA_MAP": str(data_map), PLATFORM_VARIABLE: platform}
+    """The dashboard's settings (tests/dashboard/staff_pages.py), on the test's map and platform."""
+    return {
+        **app_config,
+        "DELIVER_AFTER_COMMIT": False,
+        "DATA_MAP": str(data_map),
+        PLATFORM_VARIABLE: platform,
+    }
 
 
 @pytest.fixture
@@ -130,10 +137,11 @@ def test_the_pages_speak_french(staff_client: StaffClient, waiting: RetentionSwe
     listed = client.get("/dashboard/retention").get_data(as_text=True)
     page = client.get(f"/dashboard/retention/{waiting.id}").get_data(as_text=True)
 
-    assert "En attente d’approbation" in listed
-    assert "Le premier passage : aucun n’a été approuvé auparavant." in listed
+    listed, page = html.unescape(listed), html.unescape(page)
+    assert "En attente d'approbation" in listed
+    assert "La première purge : aucune n'a été approuvée auparavant." in listed
     assert "Approuver et lancer" in page
-    assert "Lignes de la table modifiées" in page
+    assert "Lignes de la table modifiées" in page and "Supprimer" in page
 
 
 def test_approve_and_run_is_audited_runs_on_the_worker_once_and_shows_the_outcome(
@@ -156,7 +164,7 @@ def test_approve_and_run_is_audited_runs_on_the_worker_once_and_shows_the_outcom
         assert verify_audit(db_session=session).ok
     page = client.get(f"/dashboard/retention/{waiting.id}").get_data(as_text=True)
     assert "Approved: a worker runs the sweep" in page
-    assert "What the sweep changed" in page and "Done" in page
+    assert "What the sweep changed" in page and "Carried out" in page
 
     again = _approve(client, waiting.id)
 
