@@ -188,7 +188,9 @@ def retention() -> str:
     )
 
 
-def _sweep_page(sweep: RetentionSweep, error: str | None = None, status: int = 200) -> Any:
+def _sweep_page(
+    sweep: RetentionSweep, error: str | None = None, status: int = 200
+) -> tuple[str, int]:
     return render_template(
         "dashboard/retention_sweep.html",
         sweep=sweep,
