@@ -133,6 +133,9 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "RETENTION_WARNING_DAYS": 30,
         "RETENTION_BATCH_SIZE": 5000,
         "RETENTION_WARNING_LANGUAGE": "fr",
+        # A nightly sweep that would delete or anonymise more than this share of any table
+        # waits for a person's approval on the dashboard (0 < share <= 1; 1: only map changes).
+        "RETENTION_APPROVAL_SHARE": 0.10,
         # --- the scheduler's jobs
         "UNVERIFIED_EXPIRY_DAYS": 7,
         "CLOSED_REQUEST_RETENTION_DAYS": 5 * 365 + 1,  # R32: five years
@@ -234,6 +237,7 @@ def check_settings(config: Mapping[str, Any]) -> None:
             f"DSR_SCHEMA_CHECK_SECONDS must be a number of seconds, 0 or more, not {seconds!r}"
         )
     report_rows_per_category(config)
+    retention_approval_share(config)
     if config.get("BABEL_DEFAULT_TIMEZONE") is not None:
         raise InsecureConfiguration(
             "DSR_BABEL_DEFAULT_TIMEZONE is not read: the desk shows dates in the organisation's "
@@ -300,6 +304,26 @@ def report_rows_per_category(config: Mapping[str, Any]) -> int:
             f"(the rows of a category printed in the access report), not {value!r}."
         )
     return int(text)
+
+
+def retention_approval_share(config: Mapping[str, Any]) -> float:
+    """Return the share of a table above which a nightly sweep waits for approval
+    (DSR_RETENTION_APPROVAL_SHARE, a number above 0 and at most 1); raise InsecureConfiguration
+    naming the variable otherwise, at start rather than at the first night's sweep."""
+    value = config.get("RETENTION_APPROVAL_SHARE")
+    if value is None or value == "":
+        value = DEFAULTS["RETENTION_APPROVAL_SHARE"]
+    try:
+        share = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        share = -1.0
+    if not 0 < share <= 1:
+        raise InsecureConfiguration(
+            "DSR_RETENTION_APPROVAL_SHARE must be a number above 0 and at most 1 (e.g. 0.1: a "
+            f"sweep that would change more than a tenth of a table waits for approval), "
+            f"not {value!r}."
+        )
+    return share
 
 
 def check_public_url(config: Mapping[str, Any]) -> None:

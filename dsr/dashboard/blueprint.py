@@ -23,6 +23,7 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
     ("dashboard.data_map", lazy_gettext("Data map")),
     ("dashboard.figures", lazy_gettext("Figures")),
     ("dashboard.scheduler", lazy_gettext("Scheduler")),
+    ("dashboard.retention", lazy_gettext("Retention")),
 )
 """The sections of the dashboard by endpoint; a section whose view is not registered is hidden."""
 

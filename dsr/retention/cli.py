@@ -16,14 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import db, store_models
 from dsr.commands import DeskGroup
-from dsr.config import DEFAULTS, current_settings
+from dsr.config import DEFAULTS, InsecureConfiguration, current_settings
 from dsr.db import utcnow
 from dsr.execution.targets import ChangeRefused, secret_key
-from dsr.retention.service import (
-    describe_sweep,
-    plan_retention_now,
-    run_retention,
-)
+from dsr.retention.approval import carry_out, record_sweep
+from dsr.retention.models import SweepTrigger
+from dsr.retention.service import describe_sweep, plan_retention_now
 from dsr.store_cli import database_url_option, fail_on_database_error
 from inventory.anonymisation import ErasurePlanError
 from inventory.loader import MapError
@@ -50,7 +48,13 @@ def _one_line_errors() -> Iterator[None]:
     except ChangeRefused as error:
         click.echo(f"error: {error.message}", err=True)
         raise SystemExit(1) from None
-    except (db.DatabaseNotUpToDate, SystemUnavailable, ErasurePlanError, ValueError) as error:
+    except (
+        db.DatabaseNotUpToDate,
+        SystemUnavailable,
+        ErasurePlanError,
+        ValueError,
+        InsecureConfiguration,
+    ) as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
 
@@ -84,7 +88,8 @@ def retention_plan(database_url: str) -> None:
 )
 @database_url_option
 def retention_run(batch_size: int | None, database_url: str) -> None:
-    """Warn inactive account holders, then sweep every category; safe to run again."""
+    """Warn inactive account holders, then sweep every category; safe to run again. The sweep
+    is recorded with its report, as approved by the console (see the dashboard's Retention)."""
     store_models.import_models()
     engine = db.make_engine(database_url)
     settings = current_settings().for_run()
@@ -93,18 +98,28 @@ def retention_run(batch_size: int | None, database_url: str) -> None:
         with _one_line_errors():
             secret_key(settings)  # before anything is sent or swept
             db.ensure_database_is_current(engine)
-            total = sum(
-                s.total
-                for s in plan_retention_now(engine=engine, settings=settings, now=now).sweeps
+            plan = plan_retention_now(engine=engine, settings=settings, now=now)
+            # Recorded as every sweep is, approved by the person at the console: the dashboard
+            # shows it, and it stands for the map's approval at the next nightly sweep.
+            sweep = record_sweep(
+                engine=engine,
+                settings=settings,
+                now=now,
+                trigger=SweepTrigger.CONSOLE,
+                plan=plan,
             )
+            total = sum(s.total for s in plan.sweeps)
             with click.progressbar(length=total, label="Sweeping", file=sys.stderr) as bar:
-                report = run_retention(
+                report = carry_out(
                     engine=engine,
                     settings=settings,
+                    sweep_id=sweep.id or 0,
                     now=now,
                     batch_size=batch_size,
                     progress=bar.update,
                 )
+            if report is None:
+                raise ValueError("the data map changed while the sweep started: run it again")
     except SQLAlchemyError as error:
         fail_on_database_error(database_url, "run the retention sweeps with", error)
     finally:

@@ -131,12 +131,16 @@ def run_retention(
     now: datetime,
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    as_of: datetime | None = None,
 ) -> RetentionReport:
     """Warn, then sweep every category in batches; audit one event per category.
 
     Each batch commits on its own: after an interruption, running again finishes the work (swept
-    rows no longer match). `progress` is told the rows each batch changed.
+    rows no longer match). `progress` is told the rows each batch changed. `as_of` (by default
+    `now`) is the instant whose expiries are swept: that of an approved dry run, so that rows
+    expired since wait for the next report.
     """
+    cutoff = now if as_of is None else as_of
     days, default_batch, language = retention_settings(settings)
     size = batch_size or default_batch
     data_map = desk_map(settings)
@@ -153,7 +157,7 @@ def run_retention(
         held=held,
     )
     gates = with_hold_gates(_gates(engine, data_map, now, days), held)
-    plan = counted_as_held(plan_retention(data_map, systems, now, gates=gates), gates)
+    plan = counted_as_held(plan_retention(data_map, systems, cutoff, gates=gates), gates)
     # Who was sent what must outlive the rows sent (Art. 19): recorded before they go.
     record_before_sweep(engine, data_map, systems, key=suppression_key(settings), now=now)
     results = []
@@ -163,7 +167,7 @@ def run_retention(
             data_map,
             systems,
             sweep.category,
-            now,
+            cutoff,
             secret_key=key,
             batch_size=size,
             gate=gates.get(sweep.category),

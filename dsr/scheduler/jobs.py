@@ -80,11 +80,17 @@ def retention_available() -> bool:
 def sweep_retention(
     engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
 ) -> None:
-    """Apply the data map's retention periods (dsr.retention): warn, then sweep in batches."""
-    from dsr.retention.service import run_retention
+    """Record tonight's dry run of the map's retention periods (dsr.retention.approval), then
+    warn and sweep in batches, unless the sweep waits for a person's approval on the dashboard."""
+    from dsr.retention.approval import nightly_sweep
+    from dsr.retention.models import SweepStatus
 
-    report = run_retention(engine=engine, settings=settings.run, now=now)
-    outcome.items_done += report.rows + report.warnings_sent
+    sweep = nightly_sweep(engine=engine, settings=settings.run, now=now)
+    if sweep.status is SweepStatus.WAITING:
+        outcome.failed("WaitingForApproval")
+    for result in sweep.outcome or ():
+        outcome.items_done += int(result["rows"]) + sum(result["followers"].values())
+        outcome.items_done += int(result["warnings_sent"])
 
 
 def release_holds(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from dsr.api.callback_addresses import ALLOWED_NETWORKS_KEY, IPNetwork, parse_allowed_networks
-from dsr.config import DEFAULTS, Settings
+from dsr.config import DEFAULTS, InsecureConfiguration, Settings, retention_approval_share
 from dsr.languages import Language
 from dsr.outbox.smtp import SmtpSettings
 from dsr.records import RecordPeriods
@@ -48,8 +48,8 @@ class SchedulerSettings:
         """Read SECRET_KEY, the SMTP_* settings, UNVERIFIED_EXPIRY_DAYS,
         CLOSED_REQUEST_RETENTION_DAYS, STUCK_PROCESSING_HOURS, STAFF_LANGUAGE,
         CALLBACK_ALLOWED_NETWORKS and the periods of the desk's own records (`RecordPeriods`),
-        each set as DSR_<NAME>; raise ValueError or SmtpSettingsError naming the variable whose
-        value does not parse."""
+        each set as DSR_<NAME>, and check RETENTION_APPROVAL_SHARE; raise ValueError or
+        SmtpSettingsError naming the variable whose value does not parse."""
         values = settings.values
 
         def number(name: str) -> int:
@@ -62,6 +62,10 @@ class SchedulerSettings:
                 raise ValueError(f"DSR_{name} must be a positive whole number")
             return value
 
+        try:  # read by the retention sweep at night: refused at start instead
+            retention_approval_share(values)
+        except InsecureConfiguration as error:
+            raise ValueError(str(error)) from None
         language = str(values.get("STAFF_LANGUAGE") or "").strip() or str(
             DEFAULTS["STAFF_LANGUAGE"]
         )

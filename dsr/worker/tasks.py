@@ -201,6 +201,26 @@ def send_password_reset(sealed_email: str, language: str) -> None:
             send_reset_link(email, Language(language))
 
 
+def run_retention_sweep(sweep_id: int) -> None:
+    """Run the retention sweep `sweep_id` a person approved on the dashboard (once: the first
+    job claims it), then have the emails it queued (warnings) delivered."""
+    from dsr import db
+    from dsr.config import setting_on
+    from dsr.execution.runner import app_settings
+    from dsr.retention.approval import carry_out
+    from dsr.worker.enqueue import enqueue_now
+
+    with _job_context("run_retention_sweep"):
+        carry_out(
+            engine=db.get_engine(),
+            settings=app_settings(current_app.config, current_app.instance_path),
+            sweep_id=sweep_id,
+            now=db.utcnow(),
+        )
+        if setting_on(current_app.config, "DELIVER_AFTER_COMMIT"):
+            enqueue_now("deliver_mail")
+
+
 def recover() -> None:
     """Queue again the runs a worker that died left behind (see dsr.worker.recovery)."""
     from dsr.worker.recovery import recover_runs
@@ -215,6 +235,7 @@ JOBS: dict[str, Callable[..., None]] = {
     "deliver_callbacks": deliver_callbacks,
     "resend_verification": resend_verification,
     "send_password_reset": send_password_reset,
+    "run_retention_sweep": run_retention_sweep,
     "recover": recover,
 }
 """The jobs by the name the web side queues them with."""

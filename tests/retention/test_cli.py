@@ -10,10 +10,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from dsr import db
+from dsr.db import utcnow
 from dsr.outbox.models import OutboxMessage
+from dsr.retention.approval import nightly_sweep
 from dsr.retention.cli import retention_group
+from dsr.retention.models import RetentionSweep, SweepStatus, SweepTrigger
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE
 from tests.execution.platform_copy import snapshot
+from tests.retention.conftest import sweep_settings
 
 pytestmark = pytest.mark.databases("sqlite")
 
@@ -106,4 +110,44 @@ def test_a_retention_from_a_column_without_dates_is_refused_in_one_line(
         line = one_line_error(result)
         assert "`invoices`" in line and "`invoice.number`" in line, line
         assert "not a date or timestamp" in line, line
+    assert snapshot(platform) == before
+
+
+def test_a_run_at_the_console_is_recorded_and_stands_for_the_maps_approval(
+    store: Engine, platform: str, engine_url: str
+) -> None:
+    env = {
+        "DSR_DATA_MAP": str(DATA_MAP),
+        PLATFORM_VARIABLE: platform,
+        "DSR_SECRET_KEY": "retention-cli-secret",
+        "DSR_RETENTION_APPROVAL_SHARE": "1",
+    }
+
+    ran = CliRunner().invoke(retention_group, ["run", "--database-url", engine_url], env=env)
+
+    assert ran.exit_code == 0, ran.output
+    with db.open_session(store) as session:
+        [sweep] = session.exec(select(RetentionSweep)).all()
+    assert (sweep.trigger, sweep.status) == (SweepTrigger.CONSOLE, SweepStatus.DONE)
+    assert sweep.approved_by == "console" and sweep.reasons == []
+    assert sweep.outcome and sweep.report["categories"]
+    settings = {**sweep_settings(platform), "RETENTION_APPROVAL_SHARE": 1}
+    nightly = nightly_sweep(engine=store, settings=settings, now=utcnow())
+    assert nightly.status is SweepStatus.DONE, nightly.reasons
+
+
+def test_a_bad_approval_share_is_refused_in_one_line(
+    store: Engine, platform: str, engine_url: str
+) -> None:
+    env = {
+        "DSR_DATA_MAP": str(DATA_MAP),
+        PLATFORM_VARIABLE: platform,
+        "DSR_SECRET_KEY": "retention-cli-secret",
+        "DSR_RETENTION_APPROVAL_SHARE": "2",
+    }
+    before = snapshot(platform)
+
+    ran = CliRunner().invoke(retention_group, ["run", "--database-url", engine_url], env=env)
+
+    assert "DSR_RETENTION_APPROVAL_SHARE must be" in one_line_error(ran)
     assert snapshot(platform) == before
