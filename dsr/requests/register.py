@@ -25,6 +25,7 @@ from sqlmodel import Session
 from dsr.audit.models import RequestEvent
 from dsr.dates import days_between
 from dsr.db import table_of
+from dsr.languages import N_
 from dsr.outbox.models import OutboxMessage
 from dsr.requests.deadlines import add_months
 from dsr.requests.extension_grounds import ExtensionGround
@@ -36,8 +37,18 @@ REFUSAL_DEDUP_PREFIX = "denied:"
 """The refusal email's dedup key is "denied:<request id>" (`staff_actions.deny`)."""
 
 
+ENDS_BEFORE_START = N_("The end of the period is before its start.")
+TOO_LONG = N_("A period is at most %(years)d years long.")
+
+
 class PeriodError(ValueError):
-    """A period the register cannot be made for; the message is written for staff."""
+    """A period the register cannot be made for: `message` (a catalogue's msgid) with `values`,
+    in English as the exception's text."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message % values)
+        self.message = message
+        self.values = values
 
 
 class Outcome(StrEnum):
@@ -69,9 +80,9 @@ class Period:
         """Return the period, or raise `PeriodError` for one that ends before it starts or is
         longer than `MAX_PERIOD_YEARS`."""
         if last < first:
-            raise PeriodError("The end of the period is before its start.")
+            raise PeriodError(ENDS_BEFORE_START)
         if last >= add_months(first, 12 * MAX_PERIOD_YEARS):
-            raise PeriodError(f"A period is at most {MAX_PERIOD_YEARS} years long.")
+            raise PeriodError(TOO_LONG, years=MAX_PERIOD_YEARS)
         return cls(first, last, zone)
 
     @property

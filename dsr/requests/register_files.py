@@ -1,6 +1,6 @@
 """The register of data-subject requests as files: CSV (the list separator of the reader's
 locale), XLSX (the requests, then the summary) and PDF (the summary, then the requests), in French
-or English. Words come from the catalogue handed in (context "requests register"); dates are
+or English. Words come from the catalogue handed in (context "request register"); dates are
 shown on the organisation's calendar, the zone of the register's period.
 
 No cell holds personal data of a requester: `RegisterRow` has none (the reference identifies the
@@ -19,6 +19,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
 from reportlab.platypus.flowables import Flowable
 
+from dsr.languages import Language, translations
 from dsr.requests.extension_grounds import ExtensionGround
 from dsr.requests.models import Channel
 from dsr.requests.register import OnTime, Outcome, RegisterRow, RequestRegister
@@ -37,9 +38,14 @@ from exports.pdf import (
 )
 from exports.workbook import Sheet, xlsx_bytes
 
-CONTEXT = "requests register"
+FORMATS = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+"""The register's formats and their media types."""
 PAGE = landscape(A4)
-_COLUMN_WIDTHS_MM = (28, 22, 16, 24, 24, 20, 20, 24, 26, 30, 15, 12)
+_COLUMN_WIDTHS_MM = (34, 21, 19, 22, 22, 22, 26, 22, 22, 21, 16, 14)
 
 
 def _language(lang: str) -> str:
@@ -49,57 +55,57 @@ def _language(lang: str) -> str:
 def headings(t: NullTranslations) -> list[str]:
     """The register's columns, in order."""
     return [
-        t.pgettext(CONTEXT, "Reference"),
-        t.pgettext(CONTEXT, "Type of request"),
-        t.pgettext(CONTEXT, "Received via"),
-        t.pgettext(CONTEXT, "Received"),
-        t.pgettext(CONTEXT, "Verified"),
-        t.pgettext(CONTEXT, "Due by"),
-        t.pgettext(CONTEXT, "Extension"),
-        t.pgettext(CONTEXT, "Answered (answer sent)"),
-        t.pgettext(CONTEXT, "Outcome"),
-        t.pgettext(CONTEXT, "Ground of the refusal"),
-        t.pgettext(CONTEXT, "On time"),
-        t.pgettext(CONTEXT, "Days taken"),
+        t.pgettext("request register", "Reference"),
+        t.pgettext("request register", "Type of request"),
+        t.pgettext("request register", "Received via"),
+        t.pgettext("request register", "Received"),
+        t.pgettext("request register", "Verified"),
+        t.pgettext("request register", "Due by"),
+        t.pgettext("request register", "Extension"),
+        t.pgettext("request register", "Answered (answer sent)"),
+        t.pgettext("request register", "Outcome"),
+        t.pgettext("request register", "Ground of the refusal"),
+        t.pgettext("request register", "On time"),
+        t.pgettext("request register", "Days taken"),
     ]
 
 
 def type_name(kind: RequestType, t: NullTranslations) -> str:
     return {
-        RequestType.ACCESS: t.pgettext(CONTEXT, "Access"),
-        RequestType.PORTABILITY: t.pgettext(CONTEXT, "Portability"),
-        RequestType.ERASURE: t.pgettext(CONTEXT, "Erasure"),
-        RequestType.RECTIFICATION: t.pgettext(CONTEXT, "Rectification"),
-        RequestType.RESTRICTION: t.pgettext(CONTEXT, "Restriction"),
-        RequestType.OBJECTION: t.pgettext(CONTEXT, "Objection to marketing"),
-        RequestType.DEACTIVATION: t.pgettext(CONTEXT, "Account deactivation"),
+        RequestType.ACCESS: t.pgettext("request register", "Access"),
+        RequestType.PORTABILITY: t.pgettext("request register", "Portability"),
+        RequestType.ERASURE: t.pgettext("request register", "Erasure"),
+        RequestType.RECTIFICATION: t.pgettext("request register", "Rectification"),
+        RequestType.RESTRICTION: t.pgettext("request register", "Restriction"),
+        RequestType.OBJECTION: t.pgettext("request register", "Objection to marketing"),
+        RequestType.DEACTIVATION: t.pgettext("request register", "Account deactivation"),
     }[kind]
 
 
 def outcome_name(outcome: Outcome, t: NullTranslations) -> str:
     return {
-        Outcome.ANSWERED: t.pgettext(CONTEXT, "Answered"),
-        Outcome.REFUSED: t.pgettext(CONTEXT, "Refused"),
-        Outcome.WITHDRAWN: t.pgettext(CONTEXT, "Withdrawn"),
-        Outcome.EXPIRED: t.pgettext(CONTEXT, "Expired, never verified"),
-        Outcome.OPEN: t.pgettext(CONTEXT, "Still open"),
+        Outcome.ANSWERED: t.pgettext("request register", "Answered"),
+        Outcome.REFUSED: t.pgettext("request register", "Refused"),
+        Outcome.WITHDRAWN: t.pgettext("request register", "Withdrawn"),
+        Outcome.EXPIRED: t.pgettext("request register", "Expired, never verified"),
+        Outcome.OPEN: t.pgettext("request register", "Still open"),
     }[outcome]
 
 
 def _on_time_name(on_time: OnTime, t: NullTranslations) -> str:
     return {
-        OnTime.YES: t.pgettext(CONTEXT, "Yes"),
-        OnTime.NO: t.pgettext(CONTEXT, "No"),
-        OnTime.NOT_YET_DUE: t.pgettext(CONTEXT, "Not yet due"),
-        OnTime.OVERDUE: t.pgettext(CONTEXT, "Overdue"),
+        OnTime.YES: t.pgettext("request register", "Yes"),
+        OnTime.NO: t.pgettext("request register", "No"),
+        OnTime.NOT_YET_DUE: t.pgettext("request register", "Not yet due"),
+        OnTime.OVERDUE: t.pgettext("request register", "Overdue"),
         OnTime.NOT_APPLICABLE: "—",
     }[on_time]
 
 
 def _channel_name(channel: str, t: NullTranslations) -> str:
     names = {
-        Channel.WEB.value: t.pgettext(CONTEXT, "Web form"),
-        Channel.API.value: t.pgettext(CONTEXT, "API"),
+        Channel.WEB.value: t.pgettext("request register", "Web form"),
+        Channel.API.value: t.pgettext("request register", "API"),
     }
     return names.get(channel, channel)
 
@@ -108,22 +114,25 @@ def _extension(row: RegisterRow, t: NullTranslations) -> str:
     if not row.extension_months:
         return ""
     ground = {
-        ExtensionGround.COMPLEXITY: t.pgettext(CONTEXT, "complexity"),
-        ExtensionGround.NUMBER_OF_REQUESTS: t.pgettext(CONTEXT, "number of requests"),
-        None: t.pgettext(CONTEXT, "ground not recorded"),
+        ExtensionGround.COMPLEXITY: t.pgettext("request register", "complexity"),
+        ExtensionGround.NUMBER_OF_REQUESTS: t.pgettext("request register", "number of requests"),
+        None: t.pgettext("request register", "ground not recorded"),
     }[row.extension_ground]
     if row.extension_months == 1:
-        return t.pgettext(CONTEXT, "+1 month (%(ground)s)") % {"ground": ground}
-    return t.pgettext(CONTEXT, "+2 months (%(ground)s)") % {"ground": ground}
+        return t.pgettext("request register", "+1 month (%(ground)s)") % {"ground": ground}
+    return t.pgettext("request register", "+2 months (%(ground)s)") % {"ground": ground}
 
 
 def _outcome(row: RegisterRow, lang: str, register: RequestRegister, t: NullTranslations) -> str:
     name = outcome_name(row.outcome, t)
     if row.closed_at is not None:
         on = short_date(row.closed_at.astimezone(register.period.zone).date(), lang)
-        return t.pgettext(CONTEXT, "%(outcome)s on %(date)s") % {"outcome": name, "date": on}
+        return t.pgettext("request register", "%(outcome)s on %(date)s") % {
+            "outcome": name,
+            "date": on,
+        }
     if row.outcome is Outcome.REFUSED and row.answered_at is None:
-        return t.pgettext(CONTEXT, "Refused (the refusal is not yet sent)")
+        return t.pgettext("request register", "Refused (the refusal is not yet sent)")
     return name
 
 
@@ -157,7 +166,7 @@ def _rows(register: RequestRegister, lang: str, t: NullTranslations) -> list[lis
 
 
 def title(t: NullTranslations) -> str:
-    return t.pgettext(CONTEXT, "Register of data-subject requests")
+    return t.pgettext("request register", "Register of data-subject requests")
 
 
 def _facts(
@@ -168,45 +177,45 @@ def _facts(
     zone = register.period.zone
     percent = summary.on_time_percent
     return [
-        (t.pgettext(CONTEXT, "Organisation"), organisation),
+        (t.pgettext("request register", "Organisation"), organisation),
         (
-            t.pgettext(CONTEXT, "Requests received from"),
-            t.pgettext(CONTEXT, "%(first)s to %(last)s, both included")
+            t.pgettext("request register", "Requests received from"),
+            t.pgettext("request register", "%(first)s to %(last)s, both included")
             % {
                 "first": short_date(register.period.first, lang),
                 "last": short_date(register.period.last, lang),
             },
         ),
-        (t.pgettext(CONTEXT, "Dates and times"), str(getattr(zone, "key", zone))),
-        (t.pgettext(CONTEXT, "Made on"), short_datetime(register.made_at, lang, zone)),
+        (t.pgettext("request register", "Dates and times"), str(getattr(zone, "key", zone))),
+        (t.pgettext("request register", "Made on"), short_datetime(register.made_at, lang, zone)),
         (
-            t.pgettext(CONTEXT, "Personal data"),
+            t.pgettext("request register", "Personal data"),
             t.pgettext(
-                CONTEXT,
+                "request register",
                 "None: the register names no requester (no name, no address, no message). Each "
                 "request is identified by its reference, which leads to its file in the desk.",
             ),
         ),
-        (t.pgettext(CONTEXT, "Requests received"), str(len(register.rows))),
-        (t.pgettext(CONTEXT, "Requests answered (answer sent)"), str(summary.answered)),
+        (t.pgettext("request register", "Requests received"), str(len(register.rows))),
+        (t.pgettext("request register", "Requests answered (answer sent)"), str(summary.answered)),
         (
-            t.pgettext(CONTEXT, "Answered on time"),
+            t.pgettext("request register", "Answered on time"),
             "—"
             if percent is None
             else f"{format_percent(percent / 100, '#,##0 %', locale=lang)} "
             f"({summary.answered_on_time}/{summary.answered})",
         ),
-        (t.pgettext(CONTEXT, "Overdue, not yet answered"), str(summary.overdue)),
+        (t.pgettext("request register", "Overdue, not yet answered"), str(summary.overdue)),
         (
-            t.pgettext(CONTEXT, "Median days taken to answer"),
+            t.pgettext("request register", "Median days taken to answer"),
             "—"
             if summary.median_days is None
             else str(format_decimal(summary.median_days, "#,##0.#", locale=lang)),
         ),
         (
-            t.pgettext(CONTEXT, "Answered"),
+            t.pgettext("request register", "Answered"),
             t.pgettext(
-                CONTEXT,
+                "request register",
                 "When the answer was sent to the requester (for a refusal, when the refusal was "
                 "sent), not when it was decided; on time when sent by the deadline, counting the "
                 "time waiting for the requester and any extension.",
@@ -217,9 +226,9 @@ def _facts(
 
 def summary_header(t: NullTranslations) -> list[str]:
     return [
-        t.pgettext(CONTEXT, "Type of request"),
+        t.pgettext("request register", "Type of request"),
         *(outcome_name(outcome, t) for outcome in Outcome),
-        t.pgettext(CONTEXT, "Total"),
+        t.pgettext("request register", "Total"),
     ]
 
 
@@ -236,7 +245,7 @@ def summary_rows(register: RequestRegister, t: NullTranslations) -> list[list[st
     ]
     rows.append(
         [
-            t.pgettext(CONTEXT, "Total"),
+            t.pgettext("request register", "Total"),
             *(
                 str(sum(counts.get((kind, outcome), 0) for kind in RequestType))
                 for outcome in Outcome
@@ -265,8 +274,10 @@ def register_xlsx(
     summary += [[""] * len(counts_header), counts_header, *summary_rows(register, t)]
     return xlsx_bytes(
         [
-            Sheet(t.pgettext(CONTEXT, "Requests"), headings(t), _rows(register, lang, t)),
-            Sheet(t.pgettext(CONTEXT, "Summary"), [""] * len(counts_header), summary),
+            Sheet(
+                t.pgettext("request register", "Requests"), headings(t), _rows(register, lang, t)
+            ),
+            Sheet(t.pgettext("request register", "Summary"), [""] * len(counts_header), summary),
         ],
         title=f"{title(t)} — {organisation}",
         created=register.made_at,
@@ -287,20 +298,24 @@ def register_pdf(
     story: list[Flowable] = [
         safe_paragraph(title(t), styles.title),
         safe_paragraph(
-            t.pgettext(CONTEXT, "Accountability (GDPR Article 5(2)) — %(organisation)s")
+            t.pgettext("request register", "Accountability (GDPR Article 5(2)) — %(organisation)s")
             % {"organisation": organisation},
             styles.subtitle,
         ),
-        key_value_table(t.pgettext(CONTEXT, "Summary"), general, width=width, label_width=60 * mm),
+        key_value_table(
+            t.pgettext("request register", "Summary"), general, width=width, label_width=60 * mm
+        ),
         Spacer(1, 6 * mm),
-        safe_paragraph(t.pgettext(CONTEXT, "Requests per type and outcome"), styles.heading),
+        safe_paragraph(
+            t.pgettext("request register", "Requests per type and outcome"), styles.heading
+        ),
         data_table(
             counts_header,
             summary_rows(register, t),
             col_widths=[first_width, *([other] * (len(counts_header) - 1))],
         ),
         Spacer(1, 6 * mm),
-        safe_paragraph(t.pgettext(CONTEXT, "The requests"), styles.heading),
+        safe_paragraph(t.pgettext("request register", "The requests"), styles.heading),
     ]
     rows = _rows(register, lang, t)
     if rows:
@@ -315,7 +330,8 @@ def register_pdf(
     else:
         story.append(
             safe_paragraph(
-                t.pgettext(CONTEXT, "No request was received in this period."), styles.body
+                t.pgettext("request register", "No request was received in this period."),
+                styles.body,
             )
         )
     name = f"{title(t)} — {organisation}"
@@ -327,3 +343,15 @@ def register_pdf(
         footer=name,
     )
     return render_pdf(story, info, pagesize=PAGE)
+
+
+def register_file(register: RequestRegister, fmt: str, lang: str, *, organisation: str) -> bytes:
+    """The register in format `fmt` (a key of `FORMATS`) and language `lang` (fr or en)."""
+    t = translations(Language(_language(lang)))
+    if fmt == "csv":
+        return register_csv(register, lang, t)
+    if fmt == "xlsx":
+        return register_xlsx(register, lang, t, organisation=organisation)
+    if fmt == "pdf":
+        return register_pdf(register, lang, t, organisation=organisation)
+    raise ValueError(f"no register format {fmt!r}: choose among {', '.join(FORMATS)}")
