@@ -48,12 +48,16 @@ class RequestRegisterForm(Form):
     language = SelectField(
         lazy_gettext("Language"),
         choices=[SelectChoice(code, name) for code, name in _LANGUAGES],
-        validators=[AnyOf([code for code, _name in _LANGUAGES])],
+        validators=[
+            AnyOf([code for code, _name in _LANGUAGES], lazy_gettext("Choose French or English."))
+        ],
+        validate_choice=False,
     )
     format = SelectField(
         lazy_gettext("Format"),
         choices=[SelectChoice(fmt, fmt.upper()) for fmt in FORMATS],
-        validators=[AnyOf(list(FORMATS))],
+        validators=[AnyOf(list(FORMATS), lazy_gettext("Choose CSV, XLSX or PDF."))],
+        validate_choice=False,
     )
 
     def period(self) -> Period | None:

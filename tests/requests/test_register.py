@@ -33,11 +33,10 @@ from dsr.requests.register import (
 )
 from dsr.requests.register_files import register_csv, register_pdf, register_xlsx
 from dsr.requests.status import change_status
-from dsr.requests.workflow import Action, Actor, RequestType, Status
+from dsr.requests.workflow import Action, Actor, RequestType
 from dsr.scheduler.jobs import run_job
 from dsr.scheduler.runs import SchedulerSettings
 from tests.dashboard.test_figures import answered, walked_request
-from tests.factories import make_request
 
 PARIS = ZoneInfo("Europe/Paris")
 MARCH = Period.checked(date(2026, 3, 1), date(2026, 3, 31), PARIS)
