@@ -6,10 +6,10 @@ again with what to correct (400). For DPOs and admins only.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 from typing import Any
 
-from flask import Response, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request
 from wtforms import DateField, Form, SelectField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 from wtforms.validators import AnyOf, InputRequired
@@ -22,6 +22,7 @@ from dsr.db import get_session, utcnow
 from dsr.i18n import current_language, gettext, lazy_gettext
 from dsr.requests.register import Period, PeriodError, request_register
 from dsr.requests.register_files import FORMATS, register_file
+from inventory.loader import MapError
 
 _LANGUAGES = (("fr", "Français"), ("en", "English"))
 
@@ -60,10 +61,10 @@ class RequestRegisterForm(Form):
         validate_choice=False,
     )
 
-    def period(self) -> Period | None:
-        """The checked period, or None with the reason added to the errors of `until`."""
+    def period(self, zone: tzinfo) -> Period | None:
+        """The checked period on the calendar of `zone`, or None with the reason added to the
+        errors of `until`."""
         assert isinstance(self.since.data, date) and isinstance(self.until.data, date)  # noqa: S101
-        zone = desk_map(current_app.config).organisation.zone
         try:
             return Period.checked(self.since.data, self.until.data, zone)
         except PeriodError as error:
@@ -71,9 +72,9 @@ class RequestRegisterForm(Form):
             return None
 
 
-def _blank_form() -> RequestRegisterForm:
+def _blank_form(zone: tzinfo) -> RequestRegisterForm:
     """The form as first shown: the last full calendar month, in the reader's language, PDF."""
-    today = utcnow().astimezone(desk_map(current_app.config).organisation.zone).date()
+    today = utcnow().astimezone(zone).date()
     last = today.replace(day=1) - timedelta(days=1)
     return RequestRegisterForm(
         data={
@@ -89,16 +90,20 @@ def _blank_form() -> RequestRegisterForm:
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def requests_register() -> Response | tuple[str, int]:
     """Show the form, or download the register of the period it names."""
+    try:
+        organisation = desk_map(current_app.config).organisation
+    except MapError:
+        abort(503, description=gettext("The data map cannot be loaded: see the data map page."))
     if not request.args:
-        return render_template("dashboard/requests_register.html", form=_blank_form()), 200
+        form = _blank_form(organisation.zone)
+        return render_template("dashboard/requests_register.html", form=form), 200
     form = RequestRegisterForm(request.args)
-    period = form.period() if form.validate() else None
+    period = form.period(organisation.zone) if form.validate() else None
     if period is None:
         return render_template("dashboard/requests_register.html", form=form), 400
     made = request_register(db_session=get_session(), period=period, now=utcnow())
     fmt, language = form.format.data or "pdf", form.language.data or "fr"
-    organisation = desk_map(current_app.config).organisation.name
-    body = register_file(made, fmt, language, organisation=organisation)
+    body = register_file(made, fmt, language, organisation=organisation.name)
     response = Response(body, mimetype=FORMATS[fmt])
     name = f"requests-register-{period.first.isoformat()}-{period.last.isoformat()}-{language}"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'

@@ -277,7 +277,11 @@ def register_xlsx(
             Sheet(
                 t.pgettext("request register", "Requests"), headings(t), _rows(register, lang, t)
             ),
-            Sheet(t.pgettext("request register", "Summary"), [""] * len(counts_header), summary),
+            Sheet(
+                t.pgettext("request register", "Summary"),
+                [t.pgettext("request register", "Summary"), *[""] * (len(counts_header) - 1)],
+                summary,
+            ),
         ],
         title=f"{title(t)} — {organisation}",
         created=register.made_at,

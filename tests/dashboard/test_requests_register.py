@@ -181,3 +181,16 @@ def test_the_command_writes_the_register(app: Flask, tmp_path: Path) -> None:
         request_group, ["register", "--from", "2026-02-30", "--to", "2026-03-01", "--out", str(out)]
     )
     assert bad_day.exit_code == 2 and "2026-02-30" in bad_day.output
+
+
+def test_a_map_that_does_not_load_gives_503(tmp_path: Path, make_app: Callable[..., Flask]) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\norganisation: {}\nsurprise: true\n", encoding="utf-8")
+    app = make_app(DATA_MAP=str(broken))
+    client = logged_in(app.test_client(), make_staff(db.get_engine(app), role=StaffRole.DPO))
+
+    assert client.get(PAGE).status_code == 503
+    assert (
+        client.get(PAGE, query_string={**MARCH, "language": "en", "format": "csv"}).status_code
+        == 503
+    )
