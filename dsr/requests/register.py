@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Subquery, func, select
+from sqlalchemy import Subquery, and_, func, select, union_all
 from sqlmodel import Session
 
 from dsr.audit.models import RequestEvent
@@ -35,6 +35,8 @@ from dsr.requests.workflow import RequestType, Status
 MAX_PERIOD_YEARS = 10
 REFUSAL_DEDUP_PREFIX = "denied:"
 """The refusal email's dedup key is "denied:<request id>" (`staff_actions.deny`)."""
+AGAIN_DEDUP_PREFIX = "again:"
+"""A copy of an email sent again has the dedup key "again:<its id>" (`outbox.send_again`)."""
 
 
 ENDS_BEFORE_START = N_("The end of the period is before its start.")
@@ -156,16 +158,32 @@ def _first_event(*statuses: Status) -> Subquery:
 
 
 def _refusals_sent() -> Subquery:
-    """When each refusal email was delivered (the answer of a refused request)."""
+    """When each refusal email was delivered (the answer of a refused request): the email
+    itself, or a copy that staff sent again after it failed for good (`send_again`), known by
+    its request, subject and "again:" key (matching "again:<id>" would compare a concatenation,
+    whose collation differs from the column's on MariaDB)."""
     outbox = table_of(OutboxMessage)
-    return (
-        select(outbox.c.request_id, func.min(outbox.c.sent_at).label("sent_at"))
-        .where(
-            outbox.c.request_id.is_not(None),
-            outbox.c.sent_at.is_not(None),
-            outbox.c.dedup_key.like(f"{REFUSAL_DEDUP_PREFIX}%"),
+    copies = outbox.alias("sent_again")
+    refusal = outbox.c.dedup_key.like(f"{REFUSAL_DEDUP_PREFIX}%")
+    itself = select(outbox.c.request_id, outbox.c.sent_at).where(
+        refusal, outbox.c.sent_at.is_not(None)
+    )
+    again = (
+        select(outbox.c.request_id, copies.c.sent_at)
+        .join(
+            copies,
+            and_(
+                copies.c.request_id == outbox.c.request_id,
+                copies.c.subject == outbox.c.subject,
+                copies.c.dedup_key.like(f"{AGAIN_DEDUP_PREFIX}%"),
+            ),
         )
-        .group_by(outbox.c.request_id)
+        .where(refusal, copies.c.sent_at.is_not(None))
+    )
+    either = union_all(itself, again).subquery()
+    return (
+        select(either.c.request_id, func.min(either.c.sent_at).label("sent_at"))
+        .group_by(either.c.request_id)
         .subquery()
     )
 

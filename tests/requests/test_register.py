@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from dsr import db
 from dsr.languages import Language, translations
 from dsr.outbox.models import OutboxMessage, OutboxStatus
+from dsr.outbox.service import send_again
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests import staff_actions
 from dsr.requests.register import (
@@ -176,21 +177,36 @@ def test_the_register_tells_each_outcome_on_the_organisations_calendar(store: En
     assert summary.counts[(RequestType.ACCESS, Outcome.OPEN)] == 3
 
 
-@pytest.mark.databases("sqlite", "postgresql")
-def test_a_refusal_not_yet_sent_is_not_an_answer(session: Session) -> None:
-    request = walked_request(
-        session, _at(4), [(Action.VERIFY_EMAIL, _at(4, 10)), (Action.DENY, _at(5), REFUSAL, None)]
+def test_a_refusal_is_answered_when_its_email_or_its_copy_is_sent(session: Session) -> None:
+    request = walked_request(session, _at(4), [(Action.VERIFY_EMAIL, _at(4, 10))])
+    staff_actions.deny(
+        db_session=session,
+        request=request,
+        version_id=request.version_id,
+        staff_label="dpo@x.org",
+        reason=REFUSAL,
+        now=_at(5),
     )
+    refusal = session.exec(
+        select(OutboxMessage).where(OutboxMessage.dedup_key == f"denied:{request.id}")
+    ).one()
+    refusal.status = OutboxStatus.FAILED  # refused for good by the mail server
     session.commit()
 
     row = request_register(db_session=session, period=MARCH, now=NOW).rows[0]
-
     assert (row.reference, row.outcome, row.answered_at) == (
         request.reference,
         Outcome.REFUSED,
         None,
     )
     assert row.on_time is OnTime.OVERDUE  # due 4 April, still not sent on 20 April
+
+    copy = send_again(db_session=session, message=refusal, now=_at(8, month=4))
+    copy.status, copy.sent_at = OutboxStatus.SENT, _at(8, 10, month=4)
+    session.commit()
+
+    row = request_register(db_session=session, period=MARCH, now=NOW).rows[0]
+    assert (row.answered_at, row.on_time, row.days_taken) == (_at(8, 10, month=4), OnTime.NO, 35)
 
 
 @pytest.mark.databases("sqlite", "postgresql")
