@@ -322,3 +322,27 @@ def test_the_pdf_is_sound_and_names_no_requester(
     else:
         assert "Register of data-subject requests" in flat
         assert "2/3" in flat  # answered on time
+
+
+@pytest.mark.databases("sqlite")
+def test_an_extension_moves_the_due_date_and_is_named(session: Session) -> None:
+    walked_request(
+        session,
+        _at(2),
+        [
+            (Action.VERIFY_EMAIL, _at(2, 10)),
+            (Action.START_REVIEW, _at(3)),
+            (Action.EXTEND, _at(4), "Twelve systems to search", 2),
+        ],
+    )
+    session.commit()
+
+    register = request_register(db_session=session, period=MARCH, now=NOW)
+
+    row = register.rows[0]
+    assert (row.extension_months, row.due_at.astimezone(PARIS).date()) == (2, date(2026, 6, 2))
+    assert row.on_time is OnTime.NOT_YET_DUE
+    english = register_csv(register, "en", translations(Language.EN)).decode("utf-8-sig")
+    assert "2 Jun 2026,+2 months (complexity)" in english
+    french = register_csv(register, "fr", translations(Language.FR)).decode("utf-8-sig")
+    assert "02/06/2026;+2 mois (complexité)" in french
