@@ -119,8 +119,8 @@ def _extension(row: RegisterRow, t: NullTranslations) -> str:
         None: t.pgettext("request register", "ground not recorded"),
     }[row.extension_ground]
     if row.extension_months == 1:
-        return t.pgettext("request register", "+1 month (%(ground)s)") % {"ground": ground}
-    return t.pgettext("request register", "+2 months (%(ground)s)") % {"ground": ground}
+        return t.pgettext("request register", "1 month (%(ground)s)") % {"ground": ground}
+    return t.pgettext("request register", "2 months (%(ground)s)") % {"ground": ground}
 
 
 def _outcome(row: RegisterRow, lang: str, register: RequestRegister, t: NullTranslations) -> str:

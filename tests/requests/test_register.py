@@ -343,6 +343,6 @@ def test_an_extension_moves_the_due_date_and_is_named(session: Session) -> None:
     assert (row.extension_months, row.due_at.astimezone(PARIS).date()) == (2, date(2026, 6, 2))
     assert row.on_time is OnTime.NOT_YET_DUE
     english = register_csv(register, "en", translations(Language.EN)).decode("utf-8-sig")
-    assert "2 Jun 2026,+2 months (complexity)" in english
+    assert "2 Jun 2026,2 months (complexity)" in english
     french = register_csv(register, "fr", translations(Language.FR)).decode("utf-8-sig")
-    assert "02/06/2026;+2 mois (complexité)" in french
+    assert "02/06/2026;2 mois (complexité)" in french
