@@ -194,3 +194,10 @@ def test_a_map_that_does_not_load_gives_503(tmp_path: Path, make_app: Callable[.
         client.get(PAGE, query_string={**MARCH, "language": "en", "format": "csv"}).status_code
         == 503
     )
+
+
+def test_the_figures_page_links_to_it_for_those_who_may_download(
+    staff_client: StaffClient,
+) -> None:
+    assert PAGE in staff_client("dpo").get("/dashboard/figures").get_data(as_text=True)
+    assert PAGE not in staff_client("auditor").get("/dashboard/figures").get_data(as_text=True)
