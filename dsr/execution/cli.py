@@ -34,6 +34,11 @@ request_group.add_lazy_command(
     "dsr.execution.cli_plan:request_plan_command",
     "Print the erasure plan of request REFERENCE (nothing is changed).",
 )
+request_group.add_lazy_command(
+    "register",
+    "dsr.requests.register_cli:request_register_command",
+    "Write the register of the requests received in a period (no personal data).",
+)
 
 
 @request_group.command("run")
