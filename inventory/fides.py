@@ -203,7 +203,7 @@ def _columns(reader: _Reader, dataset: dict[str, Any], loc: Loc) -> dict[str, li
             if not isinstance(found, list):
                 found = [found]
             for n, category in enumerate(found):
-                problem = unknown_category(str(category))
+                problem = unknown_category(str(category), t)
                 if problem:
                     reader.problem((*f_loc, "data_categories", n), problem)
             meta = item.get("fides_meta") or {}
@@ -398,9 +398,12 @@ def export_fides_yaml(data_map: DataMap) -> str:
 
 def _dataset(data_map: DataMap, name: str) -> dict[str, Any]:
     system = data_map.systems[name]
-    fields: dict[str, dict[str, dict[str, Any]]] = {
-        table: {c: {"name": c} for c in sorted(known_columns(data_map, name, table))}
-        for table in system.tables
+    fields: dict[str, dict[str, dict[str, Any]]] = {  # the key first: its order is the fields'
+        table: {
+            c: {"name": c}
+            for c in [*spec.primary_key, *sorted(known_columns(data_map, name, table))]
+        }
+        for table, spec in system.tables.items()
     }
     for entry in system.not_personal:
         table, _, column = entry.partition(".")

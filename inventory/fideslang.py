@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from gettext import NullTranslations
 from pathlib import Path
 
 import yaml
@@ -26,15 +27,18 @@ def data_categories() -> dict[str, str]:
     return {str(key): str(name) for key, name in loaded.items()}
 
 
-def unknown_category(key: str) -> str | None:
+def unknown_category(key: str, translations: NullTranslations | None = None) -> str | None:
     """Say why `key` is no fideslang data category (with the closest one), or None if it is."""
     if key in data_categories():
         return None
+    t = translations or NullTranslations()
+    message = t.gettext(
+        "`%(key)s` is not a fideslang data category (see inventory/fideslang_categories.yaml)."
+    ) % {"key": key}
     close = difflib.get_close_matches(key, data_categories(), n=1)
-    hint = f" Did you mean `{close[0]}`?" if close else ""
-    return (
-        f"`{key}` is not a fideslang data category (see inventory/fideslang_categories.yaml).{hint}"
-    )
+    if close:
+        message += " " + t.gettext("Did you mean `%(key)s`?") % {"key": close[0]}
+    return message
 
 
 def is_personal(key: str) -> bool:
