@@ -93,6 +93,7 @@ def test_import_writes_a_skeleton_that_map_check_guides_to_completion(tmp_path: 
     for said in ("`legal_basis` in category `user_contact`", "`period` in category `user_name`"):
         assert said in output
     assert "`label.fr` in category `user_financial`, under `fields.0`" in output
+    assert "is not allowed" not in output  # a placeholder is a thing to complete, not an error
 
     document = yaml.safe_load(out.read_text(encoding="utf-8"))
     done = tmp_path / "done.yaml"
@@ -304,6 +305,28 @@ def test_point3_map_goes_to_fides_and_back_with_the_same_tables_fields_and_links
     assert "1 Fides dataset written to" in output
     back = completed_map(import_sample(tmp_path, exported))
     assert shape(back) == shape(load_data_map(ROOT / "data_map.yaml"))
+
+    dataset = yaml.safe_load(exported.read_text(encoding="utf-8"))["dataset"][0]
+    learner = {
+        f["name"]: f for c in dataset["collections"] if c["name"] == "learner" for f in c["fields"]
+    }
+    assert learner["email"]["data_categories"] == ["user.contact.email"]  # its fides_category
+    assert learner["email"]["fides_meta"] == {"identity": "email"}
+    assert learner["created_at"]["data_categories"] == ["user"]  # personal, not classified
+    assert learner["id"]["data_categories"] == ["system.operations"]  # a key the map names
+    assert learner["id"]["fides_meta"] == {"primary_key": True, "identity": "learner_id"}
+
+
+def test_a_fides_category_outside_the_taxonomy_is_refused_at_its_line(tmp_path: Path) -> None:
+    text = (ROOT / "data_map.yaml").read_text(encoding="utf-8")
+    line = text.split("\n").index("        fides_category: user.contact.email") + 1
+    broken = tmp_path / "map.yaml"
+    broken.write_text(
+        text.replace("fides_category: user.contact.email", "fides_category: user.mail", 1)
+    )
+    code, output = run("--map", str(broken), "map", "check")
+    assert code == 1
+    assert f"map.yaml:{line}:25: `user.mail` is not a fideslang data category" in output, output
 
 
 def test_the_imported_sample_exports_its_fideslang_categories_back(tmp_path: Path) -> None:
