@@ -97,7 +97,7 @@ def main(map_path: Path | None) -> None:
 
 @main.group("map")
 def map_group() -> None:
-    """Check the data map and derive the register from it."""
+    """Check the data map, derive the register from it, and read or write the Fides format."""
 
 
 @map_group.command("check")

@@ -207,8 +207,14 @@ def _columns(reader: _Reader, dataset: dict[str, Any], loc: Loc) -> dict[str, li
                 if problem:
                     reader.problem((*f_loc, "data_categories", n), problem)
             meta = item.get("fides_meta") or {}
-            if column is not None and table is not None and isinstance(meta, dict):
-                description = item.get("description")
+            if not isinstance(meta, dict):
+                reader.problem(
+                    (*f_loc, "fides_meta"),
+                    t.gettext("`fides_meta` of field `%(name)s` must be a mapping.")
+                    % {"name": column},
+                )
+            elif column is not None and table is not None:
+                description = str(item["description"]) if item.get("description") else None
                 columns.append(
                     _Column(table, column, f_loc, [str(c) for c in found], description, meta)
                 )
@@ -279,7 +285,10 @@ def _system(
         if spec.get("links"):
             spec["links"] = list({(lk["column"], lk["to"]): lk for lk in spec["links"]}.values())
     system: dict[str, Any] = {
-        "title": {"fr": _todo("the system's name in French"), "en": dataset.get("name") or name},
+        "title": {
+            "fr": _todo("the system's name in French"),
+            "en": str(dataset.get("name") or name),
+        },
         "url": {"env": env, "default": _todo(f"the database's URL when {env} is not set")},
     }
     if not_personal:

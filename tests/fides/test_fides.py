@@ -178,6 +178,13 @@ BAD_INPUTS = [
         id="reference to nothing",
     ),
     pytest.param(
+        SAMPLE.read_text(encoding="utf-8").replace(
+            "fides_meta:\n              primary_key: True", "fides_meta: yes", 1
+        ),
+        r"bad\.yml:14:25: `fides_meta` of field `id` must be a mapping\.",
+        id="meta no mapping",
+    ),
+    pytest.param(
         SAMPLE.read_text(encoding="utf-8").replace("direction: from", "direction: sideways", 1),
         r"the reference to `customer.id` needs `direction: from`",
         id="no direction",
