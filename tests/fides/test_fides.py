@@ -295,24 +295,31 @@ def shape(data_map: DataMap) -> dict[str, Any]:
     }
 
 
-def test_point3_map_goes_to_fides_and_back_with_the_same_tables_fields_and_links(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    "map_path",
+    [ROOT / "data_map.yaml", ROOT / "tests" / "webshop" / "webshop_map.yaml"],
+    ids=["point3", "webshop"],
+)
+def test_a_map_goes_to_fides_and_back_with_the_same_tables_fields_and_links(
+    tmp_path: Path, map_path: Path
 ) -> None:
-    exported = tmp_path / "point3.fides.yml"
+    exported = tmp_path / "exported.fides.yml"
     code, output = run(
-        "--map",
-        str(ROOT / "data_map.yaml"),
-        "map",
-        "export-fides",
-        "--out",
-        str(exported),
-        env=ENGLISH,
+        "--map", str(map_path), "map", "export-fides", "-o", str(exported), env=ENGLISH
     )
     assert code == 0, output
     assert "1 Fides dataset written to" in output
     back = completed_map(import_sample(tmp_path, exported))
-    assert shape(back) == shape(load_data_map(ROOT / "data_map.yaml"))
+    assert shape(back) == shape(load_data_map(map_path))
 
+
+def test_point3_fields_go_to_fides_with_their_fideslang_categories(tmp_path: Path) -> None:
+    exported = tmp_path / "point3.fides.yml"
+    code, output = run(
+        "--map", str(ROOT / "data_map.yaml"), "map", "export-fides", "-o", str(exported)
+    )
+    assert code == 0, output
+    assert "1 dataset Fides écrit dans" in output  # in the staff's language, French by default
     dataset = yaml.safe_load(exported.read_text(encoding="utf-8"))["dataset"][0]
     learner = {
         f["name"]: f for c in dataset["collections"] if c["name"] == "learner" for f in c["fields"]
