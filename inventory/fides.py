@@ -126,16 +126,19 @@ def import_fides(
     t = translations
     try:
         node, data = _read_yaml(text, yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = exc.problem or "invalid YAML"
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         message = t.gettext("this is not valid YAML: %(reason)s") % {"reason": reason}
         raise MapError([MapProblem(filename, *where, message)]) from None
     index = _Index()
     if node is not None:
         index.walk(node, (), (1, 1))
     reader = _Reader(filename, index, t)
+    for loc, (line, column) in index.duplicates:
+        message = t.gettext("`%(name)s` is named twice here; names must be unique.")
+        reader.problems.append(MapProblem(filename, line, column, message % {"name": loc[-1]}))
     if not isinstance(data, dict) or not isinstance(data.get("dataset"), list):
         reader.problem(
             (),

@@ -173,6 +173,18 @@ BAD_INPUTS = [
         id="field twice",
     ),
     pytest.param(
+        SAMPLE.read_text(encoding="utf-8").replace(
+            "- name: zip\n", "- name: zip\n            name: postcode\n", 1
+        ),
+        r"bad\.yml:21:13: `name` is named twice here",
+        id="key twice",
+    ),
+    pytest.param(
+        "dataset: \x07",
+        r"bad\.yml:1:1: this is not valid YAML: unacceptable character #x0007: special characters are not allowed\n",
+        id="control character",
+    ),
+    pytest.param(
         SAMPLE.read_text(encoding="utf-8").replace("field: customer.id", "field: customers.id", 1),
         r"bad\.yml:\d+:\d+: `customers.id` is not a field of this dataset",
         id="reference to nothing",
