@@ -181,7 +181,8 @@ BAD_INPUTS = [
     ),
     pytest.param(
         "dataset: \x07",
-        r"bad\.yml:1:1: this is not valid YAML: unacceptable character #x0007: special characters are not allowed\n",
+        r"bad\.yml:1:1: this is not valid YAML: unacceptable character #x0007: special "
+        r"characters are not allowed\n",
         id="control character",
     ),
     pytest.param(
