@@ -128,10 +128,10 @@ def import_fides(
         node, data = _read_yaml(text, yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, column = (int(mark.line) + 1, int(mark.column) + 1) if mark else (1, 1)
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         message = t.gettext("this is not valid YAML: %(reason)s") % {"reason": reason}
-        raise MapError([MapProblem(filename, *where, message)]) from None
+        raise MapError([MapProblem(filename, line, column, message)]) from None
     index = _Index()
     if node is not None:
         index.walk(node, (), (1, 1))
