@@ -231,13 +231,16 @@ def test_an_existing_map_is_never_overwritten(tmp_path: Path) -> None:
 
 
 def create_sample_database(url: str) -> None:
-    """Run Fides' SQL on PostgreSQL as it is; on SQLite, without what SQLite has no notion of
-    (schemas, sequences, SERIAL: an INTEGER PRIMARY KEY numbers itself)."""
+    """Run Fides' SQL on PostgreSQL as it is; on SQLite and MariaDB, without what they have no
+    notion of: PostgreSQL's schemas (the `public.` prefix, the backup schema), sequences, SERIAL
+    (the rows give their keys) and the MONEY type of a product's price (kept as its text)."""
     statements = [s.strip() for s in SAMPLE_SQL.read_text(encoding="utf-8").split(";\n")]
     statements = [s for s in statements if re.sub(r"(?m)^--.*$", "", s).strip()]
-    if url.startswith("sqlite"):
+    if not url.startswith("postgresql"):
         statements = [
-            s.replace("public.", "").replace("SERIAL PRIMARY KEY", "INTEGER PRIMARY KEY")
+            s.replace("public.", "")
+            .replace("SERIAL PRIMARY KEY", "INTEGER PRIMARY KEY")
+            .replace("MONEY", "VARCHAR(20)")
             for s in statements
             if "backup_schema" not in s and "ALTER SEQUENCE" not in s
         ]
@@ -270,7 +273,7 @@ JANE = {  # her order's items are filed under another order id in Fides' rows: n
 }
 
 
-@pytest.mark.databases("sqlite", "postgresql")
+@pytest.mark.databases("sqlite", "postgresql", "mariadb")
 @pytest.mark.parametrize(
     ("email", "rows"), [("customer-1@example.com", CUSTOMER_1), ("jane@example.com", JANE)]
 )
