@@ -145,6 +145,43 @@ def test_system_names_the_system(tmp_path: Path) -> None:
     assert {c["system"] for c in document["categories"].values()} == {"cookies"}
 
 
+def two_datasets(tmp_path: Path) -> Path:
+    """The sample and its copy under the key `archive` (references included): two systems."""
+    document = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    copy = yaml.safe_load(yaml.safe_dump(document["dataset"][0]))
+    copy["fides_key"] = "archive"
+    for field in (f for c in copy["collections"] for f in c["fields"]):
+        for reference in (field.get("fides_meta") or {}).get("references", []):
+            reference["dataset"] = "archive"
+    document["dataset"].append(copy)
+    path = tmp_path / "two.yml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def test_each_dataset_is_a_system(tmp_path: Path) -> None:
+    data_map = completed_map(import_sample(tmp_path, two_datasets(tmp_path)))
+    assert set(data_map.systems) == {SYSTEM, "archive"}
+    assert set(data_map.identities["email"].locations) == {SYSTEM, "archive"}
+    names = data_map.categories["user_name"]
+    assert {(f.system or names.system, f.column) for f in names.fields} == {
+        (system, column)
+        for system in (SYSTEM, "archive")
+        for column in ("customer.name", "employee.name")
+    }
+
+
+def test_system_cannot_name_two_datasets(tmp_path: Path) -> None:
+    out = tmp_path / "map.yaml"
+    source = two_datasets(tmp_path)
+    code, output = run(
+        "map", "import-fides", str(source), "--system", "one", "-o", str(out), env=ENGLISH
+    )
+    assert code == 2
+    assert "--system names the system of a file of one dataset; this one has 2." in output
+    assert not out.exists()
+
+
 BAD_INPUTS = [
     pytest.param(
         "dataset: [\n  - fides_key: x\n", r"bad\.yml:2:3: this is not valid YAML", id="yaml"
