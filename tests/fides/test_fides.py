@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine
 
 from dsr.cli import main
-from inventory.loader import load_data_map, parse_data_map
+from inventory.loader import MapError, load_data_map, parse_data_map
 from inventory.locator import locate_subject
 from inventory.model import DataMap
 from inventory.systems import Systems
@@ -101,6 +101,19 @@ def test_import_writes_a_skeleton_that_map_check_guides_to_completion(tmp_path: 
     code, output = run("--map", str(done), "map", "check")
     assert code == 0, output
     assert "valid" in output
+
+
+def test_a_bare_todo_in_any_map_is_reported_with_what_the_key_needs() -> None:
+    text = (ROOT / "tests" / "inventory" / "minimal_map.yaml").read_text(encoding="utf-8")
+    assert text.count("legal_basis: contract") == 1
+    with pytest.raises(MapError) as caught:
+        parse_data_map(text.replace("legal_basis: contract", "legal_basis: TODO"), filename="m")
+    line = text.split("\n").index("    legal_basis: contract") + 1
+    assert [str(p) for p in caught.value.problems] == [
+        f"m:{line}:18: to complete: `legal_basis` in category `contact`: every category must "
+        "name its ground under GDPR Art. 6(1): consent, contract, legal_obligation, "
+        "vital_interests, public_task or legitimate_interests."
+    ]
 
 
 def test_the_skeleton_says_what_fides_says(tmp_path: Path) -> None:
