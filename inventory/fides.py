@@ -161,7 +161,7 @@ def import_fides(
             t.gettext("--system names the system of a file of one dataset; this one has %(count)d.")
             % {"count": len(datasets)},
         )
-    document: dict[str, Any] = {"version": 1, "organisation": _organisation()}
+    document: dict[str, Any] = {"version": 1, "organisation": _organisation(t)}
     systems: dict[str, Any] = {}
     identities: dict[str, Any] = {}
     categories: dict[str, Any] = {}
@@ -226,16 +226,22 @@ def _columns(reader: _Reader, dataset: dict[str, Any], loc: Loc) -> dict[str, li
     return tables
 
 
-def _organisation() -> dict[str, Any]:
+def _organisation(t: NullTranslations) -> dict[str, Any]:
     return {
-        "name": _todo("the organisation's name"),
-        "address": _todo("its postal address"),
-        "controller": {"name": _todo("the controller's name")},
-        "dpo": {"name": _todo("the data protection officer's name")},
-        "supervisory_authority": {"name": _todo("the supervisory authority (the CNIL in France)")},
-        "automated_decisions": _todo("whether decisions are made by automated means alone"),
-        "transfers_outside_eu": _todo("the transfers outside the EU and their safeguards"),
-        "data_subjects": [_todo("the kinds of people whose data is held")],
+        "name": _todo(t.gettext("the organisation's name")),
+        "address": _todo(t.gettext("its postal address")),
+        "controller": {"name": _todo(t.gettext("the controller's name"))},
+        "dpo": {"name": _todo(t.gettext("the data protection officer's name"))},
+        "supervisory_authority": {
+            "name": _todo(t.gettext("the supervisory authority (the CNIL in France)"))
+        },
+        "automated_decisions": _todo(
+            t.gettext("whether decisions are made by automated means alone")
+        ),
+        "transfers_outside_eu": _todo(
+            t.gettext("the transfers outside the EU and their safeguards")
+        ),
+        "data_subjects": [_todo(t.gettext("the kinds of people whose data is held"))],
     }
 
 
@@ -256,7 +262,10 @@ def _system(
         keys = [c.name for c in columns if c.meta.get("primary_key")]
         specs[table] = {
             "primary_key": keys
-            or _todo(f"the column(s) that identify a row of `{table}` (Fides names none)")
+            or _todo(
+                t.gettext("the column(s) that identify a row of `%(table)s` (Fides names none)")
+                % {"table": table}
+            )
         }
     for table, columns in tables.items():
         for column in columns:
@@ -264,7 +273,7 @@ def _system(
             _references(reader, name, dataset, column, tables, specs)
             identity = column.meta.get("identity")
             if isinstance(identity, str):
-                entry = identities.setdefault(identity, _identity(identity))
+                entry = identities.setdefault(identity, _identity(identity, t))
                 entry["locations"].setdefault(name, []).append({"column": ref})
             personal = [c for c in column.categories if is_personal(c)]
             if not column.categories:
@@ -283,16 +292,21 @@ def _system(
                         )
                         % {"field": ref, "kept": personal[0]}
                     )
-                _add_field(categories, name, column, personal[0])
+                _add_field(categories, name, column, personal[0], t)
     for spec in specs.values():
         if spec.get("links"):
             spec["links"] = list({(lk["column"], lk["to"]): lk for lk in spec["links"]}.values())
     system: dict[str, Any] = {
         "title": {
-            "fr": _todo("the system's name in French"),
+            "fr": _todo(t.gettext("the system's name in French")),
             "en": str(dataset.get("name") or name),
         },
-        "url": {"env": env, "default": _todo(f"the database's URL when {env} is not set")},
+        "url": {
+            "env": env,
+            "default": _todo(
+                t.gettext("the database's URL when %(env)s is not set") % {"env": env}
+            ),
+        },
     }
     if not_personal:
         system["not_personal"] = not_personal
@@ -345,43 +359,54 @@ def _references(
             )
 
 
-def _identity(name: str) -> dict[str, Any]:
+def _identity(name: str, t: NullTranslations) -> dict[str, Any]:
     kind = "email" if "email" in name else "phone" if "phone" in name else "id"
     return {
         "kind": kind,
-        "label": {"fr": _todo("the identity's name in French"), "en": _words(name)},
+        "label": {"fr": _todo(t.gettext("the identity's name in French")), "en": _words(name)},
         "locations": {},
     }
 
 
-def _add_field(categories: dict[str, Any], system: str, column: _Column, key: str) -> None:
+def _add_field(
+    categories: dict[str, Any], system: str, column: _Column, key: str, t: NullTranslations
+) -> None:
     group = ".".join(key.split(".")[:2])
     category = categories.setdefault(
         group.replace(".", "_"),
         {
-            "title": {"fr": _todo("the category's name in French"), "en": data_categories()[group]},
-            "description": _todo("what this data is, in French and English"),
+            "title": {
+                "fr": _todo(t.gettext("the category's name in French")),
+                "en": data_categories()[group],
+            },
+            "description": _todo(t.gettext("what this data is, in French and English")),
             "system": system,
             "fields": [],
-            "purposes": [_todo("why this data is processed, in French and English")],
+            "purposes": [_todo(t.gettext("why this data is processed, in French and English"))],
             "legal_basis": _todo(
-                "consent, contract, legal_obligation, vital_interests, public_task or "
-                "legitimate_interests"
+                t.gettext(
+                    "consent, contract, legal_obligation, vital_interests, public_task or "
+                    "legitimate_interests"
+                )
             ),
             "retention": {
-                "period": _todo("how long it is kept, as an ISO 8601 duration such as P3Y"),
-                "from": _todo("the date column (table.column) the period runs from"),
-                "source": _todo("why this period: the law or the practice it follows"),
+                "period": _todo(
+                    t.gettext("how long it is kept, as an ISO 8601 duration such as P3Y")
+                ),
+                "from": _todo(t.gettext("the date column (table.column) the period runs from")),
+                "source": _todo(t.gettext("why this period: the law or the practice it follows")),
             },
-            "source": _todo("where the data comes from"),
-            "provenance": _todo("provided, observed or derived"),
-            "erasure": {"action": _todo("what an erasure does: delete, anonymize or retain")},
+            "source": _todo(t.gettext("where the data comes from")),
+            "provenance": _todo(t.gettext("provided, observed or derived")),
+            "erasure": {
+                "action": _todo(t.gettext("what an erasure does: delete, anonymize or retain"))
+            },
         },
     )
     entry: dict[str, Any] = {
         "column": f"{column.table}.{column.name}",
         "label": {
-            "fr": _todo("the field's name in French"),
+            "fr": _todo(t.gettext("the field's name in French")),
             "en": column.description or _words(column.name),
         },
         "fides_category": key,
