@@ -31,6 +31,8 @@ import click
 from dsr.commands import DeskGroup, command_info, command_settings, database_url_option
 
 if TYPE_CHECKING:
+    from gettext import NullTranslations
+
     from inventory.locator import CategoryRow, SubjectLocation
     from inventory.model import Category, DataMap
     from inventory.systems import Systems
@@ -95,7 +97,7 @@ def main(map_path: Path | None) -> None:
 
 @main.group("map")
 def map_group() -> None:
-    """Check the data map and derive the register from it."""
+    """Check the data map, derive the register from it, and read or write the Fides format."""
 
 
 @map_group.command("check")
@@ -170,6 +172,106 @@ def map_ropa(fmt: str, lang: str, output: Path | None) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
     click.echo(f"Register written to {target} ({len(content):,} bytes).")
+
+
+def _staff_catalogue() -> NullTranslations:
+    """The catalogue of the language staff read (DSR_STAFF_LANGUAGE)."""
+    from dsr.config import current_settings
+    from dsr.languages import Language, translations
+
+    return translations(Language(str(current_settings().values.get("STAFF_LANGUAGE") or "fr")))
+
+
+@map_group.command("import-fides")
+@click.argument("dataset", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Map file to write (default: stdout); an existing file is never overwritten.",
+)
+@click.option("--system", help="Name of the system (default: the dataset's fides_key).")
+def map_import_fides(dataset: Path, out: Path | None, system: str | None) -> None:
+    """Write a map skeleton from a Fides dataset YAML; `dsr map check` lists what to complete."""
+    from inventory.fides import import_fides
+    from inventory.loader import MapError
+
+    t = _staff_catalogue()
+    if out is not None and out.exists():
+        message = t.gettext("%(file)s already exists: choose another --out.") % {"file": out}
+        raise click.UsageError(message)
+    try:
+        text = dataset.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        message = t.gettext("cannot read %(file)s: %(reason)s") % {
+            "file": dataset,
+            "reason": getattr(exc, "strerror", None) or exc.__class__.__name__,
+        }
+        raise click.UsageError(message) from None
+    try:
+        skeleton = import_fides(text, filename=str(dataset), system=system, translations=t)
+    except MapError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        count = len(exc.problems)
+        click.echo(
+            t.ngettext(
+                "%(count)d problem in the Fides file: nothing written.",
+                "%(count)d problems in the Fides file: nothing written.",
+                count,
+            )
+            % {"count": count},
+            err=True,
+        )
+        raise SystemExit(2) from None
+    for warning in skeleton.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    content = skeleton.to_yaml(dataset.name, t)
+    if out is None:
+        click.echo(content, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(content, encoding="utf-8")
+    count = skeleton.placeholders
+    click.echo(
+        t.ngettext(
+            "Map skeleton written to %(file)s: %(count)d value to complete (`dsr map check` "
+            "lists it).",
+            "Map skeleton written to %(file)s: %(count)d values to complete (`dsr map check` lists "
+            "them).",
+            count,
+        )
+        % {"file": out, "count": count}
+    )
+
+
+@map_group.command("export-fides")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File to write (default: stdout).",
+)
+def map_export_fides(out: Path | None) -> None:
+    """Write the map's systems as Fides datasets, each field with its fideslang category."""
+    from inventory.fides import export_fides_yaml
+
+    data_map = _load_map()
+    content = export_fides_yaml(data_map)
+    if out is None:
+        click.echo(content, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(content, encoding="utf-8")
+    count = len(data_map.systems)
+    click.echo(
+        _staff_catalogue().ngettext(
+            "%(count)d Fides dataset written to %(file)s.",
+            "%(count)d Fides datasets written to %(file)s.",
+            count,
+        )
+        % {"file": out, "count": count}
+    )
 
 
 # --- subjects -----------------------------------------------------------------------------------

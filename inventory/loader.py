@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from inventory.model import DataMap
+from inventory.model import LANGUAGES, DataMap
 from inventory.validation import Problem, validate_references
 
 Loc = tuple[str | int, ...]
@@ -134,14 +134,21 @@ def parse_data_map(text: str, *, filename: str = "data_map.yaml") -> DataMap:
         MapProblem(filename, *mark, f"`{loc[-1]}` is given twice here; keep one")
         for loc, mark in index.duplicates
     ]
+    todos = dict(_todos(data))
+    problems += [
+        MapProblem(filename, *index.position(loc), _explain_todo(loc, note))
+        for loc, note in todos.items()
+    ]
     try:
         data_map = DataMap.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            loc = tuple(error["loc"])
+            loc = _document_loc(tuple(error["loc"]), index)
+            if any(loc[: len(todo)] == todo for todo in todos):
+                continue  # said above: the value is still to complete
             at_key = error["type"] == "extra_forbidden"
-            line, col = index.position(_document_loc(loc, index), at_key=at_key)
-            problems.append(MapProblem(filename, line, col, _explain(error, loc)))
+            line, col = index.position(loc, at_key=at_key)
+            problems.append(MapProblem(filename, line, col, _explain(error, tuple(error["loc"]))))
         raise MapError(problems) from None
     for reference in validate_references(data_map):
         line, col = index.position(reference.loc, at_key=reference.at_key)
@@ -149,6 +156,32 @@ def parse_data_map(text: str, *, filename: str = "data_map.yaml") -> DataMap:
     if problems:
         raise MapError(problems)
     return data_map
+
+
+TODO = "TODO"
+"""A value that starts with this word is a placeholder to complete (`dsr map import-fides` writes
+them): `dsr map check` lists each one, with what it needs, and the map is not used until none is
+left. What follows `TODO:` says what to write."""
+
+
+def _todos(data: object, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
+    """Yield the place of every placeholder value in the document, with its note."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _todos(value, (*loc, str(key)))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            yield from _todos(item, (*loc, i))
+    elif isinstance(data, str) and data.split(":", 1)[0].strip() == TODO:
+        yield loc, data.partition(":")[2].strip()
+
+
+def _explain_todo(loc: Loc, note: str) -> str:
+    """Say which value is still a placeholder, where, and what it needs."""
+    size = 2 if len(loc) > 1 and (loc[-1] in LANGUAGES or isinstance(loc[-1], int)) else 1
+    name = str(loc[-size]) if size == 1 or isinstance(loc[-1], int) else f"{loc[-2]}.{loc[-1]}"
+    need = note or _MISSING_HINTS.get(name, "replace the placeholder with the map's value")
+    return f"to complete: `{name}`{_describe_loc(loc[:-size])}: {need.rstrip('.')}."
 
 
 def map_positions(path: str | Path) -> Callable[[Loc], tuple[int, int]]:

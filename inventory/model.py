@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from inventory.fideslang import unknown_category
+
 LANGUAGES = ("fr", "en")
 DEFAULT_TIMEZONE = "Europe/Paris"
 """The organisation's zone when its map names none."""
@@ -233,6 +235,18 @@ class Field_(Strict):
         "a row that keeps it still identifies them; identity columns of kind email, phone or "
         "text count without it",
     )
+    fides_category: str | None = Field(
+        default=None,
+        description="its fideslang data category (user.contact.email...), for the Fides format",
+    )
+
+    @field_validator("fides_category")
+    @classmethod
+    def _fideslang(cls, value: str | None) -> str | None:
+        problem = None if value is None else unknown_category(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @property
     def table(self) -> str:

@@ -264,6 +264,44 @@ def test_link_may_point_at_a_link_column_of_its_target() -> None:
     assert "member_booking_stats" in loads(text).systems["club"].tables
 
 
+def test_a_table_may_be_found_by_its_key_from_a_column_of_the_target_that_refers_to_it() -> None:
+    """A court a booking names (Fides' `direction: to`): its key is among the subject's
+    `booking.court_id`, a column that is no key of `booking` but points at this table."""
+    text = edit(
+        (
+            "identities:\n",
+            "      court:\n"
+            "        primary_key: id\n"
+            "        links:\n"
+            "          - {column: id, to: booking.court_id}\n"
+            "identities:\n",
+        )
+    )
+    link = loads(text).systems["club"].tables["court"].links[0]
+    assert (link.target_table, link.target_column) == ("booking", "court_id")
+
+
+def test_only_the_tables_own_whole_key_may_be_found_from_a_column_that_is_no_key() -> None:
+    text = edit(
+        (
+            "identities:\n",
+            "      court:\n"
+            "        primary_key: [id, site]\n"
+            "        links:\n"
+            "          - {column: id, to: booking.court_id}\n"
+            "identities:\n",
+        )
+    )
+    assert problems_of(text) == [
+        problem(
+            text,
+            "booking.court_id}",
+            "`booking.court_id` is not a key of table `booking`: a link must point at its "
+            "primary key (id), one of its link columns or an identity column.",
+        )
+    ]
+
+
 def test_an_identity_column_of_another_table_is_no_key_of_the_target() -> None:
     """`member.email` is an identity column; `booking.email` is not."""
     text = edit(("to: booking.id}", "to: booking.email}"))
