@@ -25,6 +25,7 @@ from werkzeug.test import TestResponse
 
 from dsr import db
 from dsr.accounts.models import StaffRole
+from dsr.datamap import DEFAULT_MAP_PATH, load_map
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from dsr.execution.cli import request_group
 from dsr.links import (
@@ -55,8 +56,9 @@ FORGED_HEADERS = {
     "X-Forwarded-For": "203.0.113.7",
 }
 URL = re.compile(r"https?://[^\s\"'<>]+")
-OTHER_SITES = ("https://www.cnil.fr",)
-"""Addresses the emails name on purpose (the supervisory authority)."""
+OTHER_SITES = ("https://www.cnil.fr", str(load_map(DEFAULT_MAP_PATH).organisation.website))
+"""Addresses the emails name on purpose: the supervisory authority's, and the organisation's
+website under its signature (from the map, not from the request)."""
 
 
 class ForgedHostClient(FlaskClient):

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Subquery, and_, func, select, union_all
 from sqlmodel import Session
 
-from dsr.audit.models import RequestEvent
+from dsr.audit.models import RequestEvent, RequestEventContent
 from dsr.dates import days_between
 from dsr.db import table_of
 from dsr.languages import N_
@@ -150,9 +150,11 @@ def _first_event(*statuses: Status) -> Subquery:
         .group_by(events.c.request_id)
         .subquery()
     )
+    contents = table_of(RequestEventContent)  # the reason, until minimisation removes it
     return (
-        select(events.c.request_id, events.c.at, events.c.reason)
+        select(events.c.request_id, events.c.at, contents.c.reason)
         .join(first, first.c.sequence == events.c.sequence)
+        .outerjoin(contents, contents.c.sequence == events.c.sequence)
         .subquery()
     )
 

@@ -70,6 +70,7 @@ POST_ENDPOINTS = {
     "dashboard.lift_restriction",
     "dashboard.place_hold",
     "dashboard.lift_hold",
+    "dashboard.approve_retention_sweep",
 }
 """Every endpoint that takes a POST outside /api/: the test fails when one appears or goes."""
 
@@ -138,6 +139,7 @@ def test_every_form_refuses_a_post_without_its_token(
         "reference": verified.reference,
         "staff_id": other_staff.id,
         "task_id": 1,
+        "sweep_id": 1,
     }
     tokens = {
         "public.verify": verify_path.rsplit("/", 1)[1],
