@@ -54,6 +54,7 @@ INVOICES: dict[str, Any] = {
         "period": "P10Y",
         "from": "invoice.issued_at",
         "from_close_of": "financial_year",
+        "at_end": "delete",
         "source": {"fr": "L123-22", "en": "L123-22"},
     },
     "source": {"fr": "Nous", "en": "Us"},
