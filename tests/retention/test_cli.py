@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from dsr import db
+from dsr.cli import main
 from dsr.demo.schema import support_thread
 from dsr.outbox.models import OutboxMessage
 from dsr.retention.cli import retention_group
@@ -133,7 +134,19 @@ def test_the_plan_counts_the_rows_without_a_start(
     engine.dispose()
 
     planned = CliRunner().invoke(retention_group, ["plan", "--database-url", engine_url], env=env)
+    checked = CliRunner().invoke(main, ["--map", str(without), "map", "check", "--live"], env=env)
 
+    assert checked.exit_code == 0, checked.output
+    [warning] = [line for line in checked.output.splitlines() if "`support`" in line]
+    assert warning.startswith(f"warning: {without}:") and "[learner_platform]" in warning
+    assert (
+        "the retention of category `support` runs from `support_thread.closed_at`, which can be "
+        f"NULL, and no fallback is always set: {undated} rows have no start date today"
+    ) in warning
+    fallback_given = CliRunner().invoke(
+        main, ["--map", str(DATA_MAP), "map", "check", "--live"], env=env
+    ).output
+    assert "`support`" not in fallback_given and "`contact`" not in fallback_given
     assert planned.exit_code == 0, planned.output
     lines = planned.output.splitlines()
     support = next(i for i, line in enumerate(lines) if line.startswith("  support ("))
