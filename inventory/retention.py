@@ -38,11 +38,9 @@ from sqlalchemy import (
     func,
     select,
     tuple_,
-    update,
 )
 
 from inventory.anonymisation import (
-    CHANGE_TIME,
     anonymize_rows,
 )
 from inventory.keyed import Key, KeyedTable, chunks, key_in

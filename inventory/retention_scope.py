@@ -212,7 +212,7 @@ def _start(
     """Return how to read a row's start from a table standing for `main`: the `from` column,
     else the first fallback set, each of the same table or of the row's parent."""
     fallbacks = ctx.data_map.categories[category_id].retention.fallback
-    parts: list[Callable[[FromClause], ColumnElement[Any]]] = [lambda rows: rows.c[date_column]]
+    parts = [_own_start(date_column)]
     for fallback in fallbacks:
         table_name, column = fallback.split(".", 1)
         source = ctx.tables.get(table_name)
@@ -228,7 +228,7 @@ def _start(
                 "fallback holds dates as the `from` column does"
             )
         if table_name == main:
-            parts.append(lambda rows, column=column: rows.c[column])
+            parts.append(_own_start(column))
             continue
         ref = parent_reference(ctx.references, main, table_name)
         if ref is None:
@@ -241,6 +241,15 @@ def _start(
     if len(parts) == 1:
         return parts[0]
     return lambda rows: func.coalesce(*(part(rows) for part in parts))
+
+
+def _own_start(column: str) -> Callable[[FromClause], ColumnElement[Any]]:
+    """Return how to read `column` of the row itself."""
+
+    def start(rows: FromClause) -> ColumnElement[Any]:
+        return rows.c[column]
+
+    return start
 
 
 def _parent_start(
@@ -378,7 +387,7 @@ def _blocking(
     (and nothing keeps it in turn): the sweeps run children first (`sweep_order`).
     """
     shape = ctx.shape(category_id)
-    conditions = []
+    conditions: list[tuple[Reference, ColumnElement[bool]]] = []
     for ref in shape.blockers:
         if ref.child not in ctx.tables:
             continue

@@ -612,7 +612,12 @@ def test_anonymised_field_without_strategy_is_reported_at_the_field() -> None:
 
 
 def test_fields_anonymised_at_the_end_of_the_period_need_a_strategy() -> None:
-    text = edit(("      from: booking.starts_at\n", "      from: booking.starts_at\n      at_end: anonymize\n"))
+    text = edit(
+        (
+            "      from: booking.starts_at\n",
+            "      from: booking.starts_at\n      at_end: anonymize\n",
+        )
+    )
     assert [message.split(" has")[0] for _, _, message in problems_of(text)] == [
         "field `booking.starts_at`",
         "field `booking_note.text`",

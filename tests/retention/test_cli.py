@@ -143,9 +143,9 @@ def test_the_plan_counts_the_rows_without_a_start(
         "the retention of category `support` runs from `support_thread.closed_at`, which can be "
         f"NULL, and no fallback is always set: {undated} rows have no start date today"
     ) in warning
-    fallback_given = CliRunner().invoke(
-        main, ["--map", str(DATA_MAP), "map", "check", "--live"], env=env
-    ).output
+    fallback_given = (
+        CliRunner().invoke(main, ["--map", str(DATA_MAP), "map", "check", "--live"], env=env).output
+    )
     assert "`support`" not in fallback_given and "`contact`" not in fallback_given
     assert planned.exit_code == 0, planned.output
     lines = planned.output.splitlines()
