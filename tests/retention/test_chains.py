@@ -1,7 +1,9 @@
 """Chains of expired rows on a real schema (SQLite and PostgreSQL): a prospect, its subscriptions
 and the openings of their emails are three categories with their own periods, listed parents
-first. Expired referring rows go first, in the same run, so that their expired parents go too;
-what truly blocks (a row whose own period still runs) is reported with its table and column."""
+first. Expired referring rows go first, in the same run, so that their expired parents go too; a
+subscription with no date of its own belongs to its prospect and runs from the prospect's start
+(its fallback), so it goes with an expired prospect; what truly blocks (a row whose own period
+still runs) is reported with its table and column."""
 
 from __future__ import annotations
 
@@ -114,7 +116,7 @@ categories:"""
         "subscription.consent_at",
         "P3Y",
         "subscription.consent_at",
-        "\n      fallback: [subscription.unsubscribed_at]",
+        "\n      fallback: [subscription.unsubscribed_at, prospect.last_contact_at]",
     )
     + _category("engagement", "email_open.opened_at", "P13M", "email_open.opened_at")
     + "\n"
@@ -139,7 +141,10 @@ def test_expired_referrers_go_first_and_what_blocks_is_reported(engine_url: str)
     with engine.begin() as conn:
         conn.execute(
             prospect.insert(),
-            [{"id": n, "email": f"p{n}@example.org", "last_contact_at": OLD} for n in (1, 2, 3, 4)],
+            [
+                {"id": n, "email": f"p{n}@example.org", "last_contact_at": OLD}
+                for n in (1, 2, 3, 4, 5)
+            ],
         )
         conn.execute(
             subscription.insert(),
@@ -152,6 +157,8 @@ def test_expired_referrers_go_first_and_what_blocks_is_reported(engine_url: str)
                 {"id": 31, "prospect_id": 3, "consent_at": RECENT, "unsubscribed_at": None},
                 # 4: expired, but an email of it was opened a month ago
                 {"id": 41, "prospect_id": 4, "consent_at": OLD, "unsubscribed_at": OLD},
+                # 5: no date at all: it runs from its prospect's last contact, and goes with it
+                {"id": 51, "prospect_id": 5, "consent_at": None, "unsubscribed_at": None},
             ],
         )
         conn.execute(
@@ -169,9 +176,10 @@ def test_expired_referrers_go_first_and_what_blocks_is_reported(engine_url: str)
         assert [s.category for s in plan.sweeps] == ["engagement", "marketing", "prospects"]
         sweeps = {s.category: s for s in plan.sweeps}
         assert sweeps["engagement"].rows == 1
-        assert sweeps["marketing"].rows == 2 and sweeps["marketing"].referenced == 1
+        assert sweeps["marketing"].rows == 3 and sweeps["marketing"].referenced == 1
+        assert sweeps["marketing"].no_date == 0
         assert sweeps["marketing"].blocked == (Blocked("email_open", "subscription_id", 1),)
-        assert sweeps["prospects"].rows == 2 and sweeps["prospects"].referenced == 2
+        assert sweeps["prospects"].rows == 3 and sweeps["prospects"].referenced == 2
         assert sweeps["prospects"].blocked == (Blocked("subscription", "prospect_id", 2),)
 
         done = {
