@@ -70,7 +70,7 @@ def retention_plan(database_url: str) -> None:
         fail_on_database_error(database_url, "plan the retention sweeps with", error)
     finally:
         engine.dispose()
-    _show_plan(plan)
+    show_plan(plan)
 
 
 @retention_group.command("run")
@@ -117,7 +117,8 @@ def retention_run(batch_size: int | None, database_url: str) -> None:
     click.echo(f"Rows changed: {report.rows}")
 
 
-def _show_plan(plan: RetentionPlan) -> None:
+def show_plan(plan: RetentionPlan) -> None:
+    """Print what a plan does, per system and category: names and counts only."""
     for system, sweeps in plan.by_system().items():
         click.echo(system)
         for sweep in sweeps:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     select,
 )
 
+from dsr.retention.cli import show_plan
 from inventory.loader import parse_data_map
 from inventory.retention import Blocked, plan_retention, sweep_category
 from inventory.systems import Systems
@@ -135,7 +136,9 @@ def _rows(url: str) -> dict[str, set[int]]:
         engine.dispose()
 
 
-def test_expired_referrers_go_first_and_what_blocks_is_reported(engine_url: str) -> None:
+def test_expired_referrers_go_first_and_what_blocks_is_reported(
+    engine_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     engine = create_engine(engine_url)
     metadata.create_all(engine)
     with engine.begin() as conn:
@@ -181,6 +184,15 @@ def test_expired_referrers_go_first_and_what_blocks_is_reported(engine_url: str)
         assert sweeps["marketing"].blocked == (Blocked("email_open", "subscription_id", 1),)
         assert sweeps["prospects"].rows == 3 and sweeps["prospects"].referenced == 2
         assert sweeps["prospects"].blocked == (Blocked("subscription", "prospect_id", 2),)
+
+        show_plan(plan)
+        shown = capsys.readouterr().out
+        assert "prospects (P3Y from prospect.last_contact_at, before 2023-12-01)" in shown
+        assert "expired but still referenced by kept rows: 2 kept" in shown
+        assert (
+            "2 of them kept by rows of subscription (prospect_id) that no sweep takes now" in shown
+        )
+        assert "else prospect.last_contact_at" in shown
 
         done = {
             s.category: sweep_category(
