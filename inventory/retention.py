@@ -13,8 +13,8 @@ towards it, e.g. invoice lines from their invoice) follow their parent: they go 
 before parents. Referring rows that another deleting category sweeps at the same instant go first
 (the plan orders the categories so); an expired row that rows outside the sweep still keep is
 kept (counted as "still referenced", and per reference in `blocked`: table, columns, rows). The
-category's tables that neither hold the date nor hang from the main table
-have no date in the map and are not swept: the plan says so.
+category's tables that neither hold the date nor hang from the main table have no date in the map
+and are not swept: the plan says so.
 
 `plan_retention` counts, changing nothing; `sweep_category` does the same work in batches, each in
 its own transaction, so an interrupted run is resumed by running again: swept rows no longer
