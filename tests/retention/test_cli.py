@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from dsr import db
-from dsr.db import utcnow
 from dsr.cli import main
+from dsr.db import utcnow
 from dsr.demo.schema import support_thread
 from dsr.outbox.models import OutboxMessage
 from dsr.retention.approval import nightly_sweep
