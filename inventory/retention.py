@@ -92,14 +92,14 @@ class Blocked:
 class CategorySweep:
     """What the retention of one category does now: counts only, never values.
 
-    `rows` are the main table's rows that the action changes (deleted, anonymised, archived);
+    `rows` are the main table's rows that the action changes (deleted or anonymised: a period
+    ends in one of them, never in keeping);
     `followers` the rows of other tables deleted with them. `held` are expired rows the gate holds
     back (an account not yet warned), `legal_hold` those a legal hold keeps (the caller's gate
     counts them); `referenced` expired rows kept because rows outside the
     sweep refer to them (`blocked` says by which references; a row can be kept by several);
     `no_date` rows without a start (neither the date nor a fallback). `fallback` lists the
-    columns the start falls back on. `archive_columns` is always empty: a period ends in
-    deletion or anonymisation, never in archiving.
+    columns the start falls back on.
     """
 
     system: str
@@ -117,7 +117,6 @@ class CategorySweep:
     referenced: int = 0
     no_date: int = 0
     not_swept: tuple[str, ...] = ()
-    archive_columns: tuple[str, ...] = ()
     legal_hold: int = 0
     fallback: tuple[str, ...] = ()
     blocked: tuple[Blocked, ...] = ()
