@@ -123,12 +123,13 @@ def map_check(live: bool) -> None:
     from dsr.config import current_settings
     from dsr.datamap import map_path
     from inventory.indexes import index_warnings
-    from inventory.live import Severity, check_live
+    from inventory.live import Severity, check_live, undated_rows
     from inventory.loader import map_positions
 
     with _systems(data_map) as systems:
         findings = check_live(data_map, systems)
         unserved = index_warnings(data_map, systems)
+        undated = undated_rows(data_map, systems)
     for finding in findings:
         click.echo(str(finding), err=finding.severity is Severity.ERROR)
     position = map_positions(map_path(current_settings().values))
@@ -136,6 +137,10 @@ def map_check(live: bool) -> None:
         line, column = position(unindexed.loc)
         where = f"{_shown_map_path()}:{line}:{column}: [{unindexed.system}]"
         click.secho(f"warning: {where} {unindexed.message}", fg="yellow", err=True)
+    for never_swept in undated:
+        line, column = position(never_swept.loc)
+        where = f"{_shown_map_path()}:{line}:{column}: [{never_swept.system}]"
+        click.secho(f"warning: {where} {never_swept.message}", fg="yellow", err=True)
     errors = sum(f.severity is Severity.ERROR for f in findings)
     gaps = len(findings) - errors
     if findings:

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Date, DateTime, inspect
+from sqlalchemy import Date, DateTime, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeEngine
 
+from inventory.anonymisation import ErasurePlanError
 from inventory.model import DataMap
-from inventory.systems import Systems, short_reason
-from inventory.validation import known_columns
+from inventory.retention_scope import (
+    RetentionMapError,
+    SweepContext,
+    parent_reference,
+    sweep_context,
+)
+from inventory.systems import Systems, SystemUnavailable, short_reason
+from inventory.validation import Loc, known_columns
 
 PERSONAL_TOKENS = frozenset(
     {
@@ -130,3 +138,77 @@ def _retention_starts(
             )
         )
     return findings
+
+
+@dataclass(frozen=True)
+class UndatedRows:
+    """A category whose rows can have no start (nor a fallback), and how many have none today:
+    the sweep never takes them. `loc` is the category's `retention.from` in the map."""
+
+    system: str
+    category: str
+    rows: int
+    loc: Loc
+    message: str
+
+
+def undated_rows(data_map: DataMap, systems: Systems) -> list[UndatedRows]:
+    """Report each category whose start can be NULL: its `from` column and every fallback may be
+    NULL in the live schema (a fallback of the row's parent too when the reference to it may)."""
+    found = []
+    for system in data_map.systems:
+        categories = [c for c, spec in data_map.categories.items() if spec.system == system]
+        if not categories:
+            continue
+        try:
+            with systems.engine(system).connect() as conn:
+                ctx = sweep_context(conn, data_map, systems, system, datetime.now(UTC), frozenset())
+                for category_id in categories:
+                    try:
+                        shape = ctx.shape(category_id)
+                    except (RetentionMapError, ErasurePlanError, KeyError):
+                        continue  # a start that does not fit is reported by `check_live`
+                    if not _may_lack_start(ctx, category_id):
+                        continue
+                    table = ctx.tables[shape.main]
+                    rows = conn.execute(
+                        select(func.count())
+                        .select_from(table)
+                        .where(shape.start_of(table).is_(None))
+                    ).scalar_one()
+                    retention = data_map.categories[category_id].retention
+                    found.append(
+                        UndatedRows(
+                            system,
+                            category_id,
+                            rows,
+                            ("categories", category_id, "retention", "from"),
+                            f"the retention of category `{category_id}` runs from "
+                            f"`{retention.from_}`, which can be NULL, and no fallback is always "
+                            f"set: {rows} rows have no start date today and are never swept; "
+                            "add a `fallback` (a date column always set, of the same table or of "
+                            "the row's parent).",
+                        )
+                    )
+        except (SQLAlchemyError, SystemUnavailable):
+            continue  # `check_live` says the system cannot be read
+    return found
+
+
+def _may_lack_start(ctx: SweepContext, category_id: str) -> bool:
+    """Say whether a row's start can be NULL: the `from` column and each fallback can."""
+    retention = ctx.data_map.categories[category_id].retention
+    main = retention.from_.split(".", 1)[0]
+    for column_ref in (retention.from_, *retention.fallback):
+        table_name, column = column_ref.split(".", 1)
+        if table_name == main:
+            if not ctx.tables[main].c[column].nullable:
+                return False
+            continue
+        ref = parent_reference(ctx.references, main, table_name)
+        if ref is None:
+            continue
+        tied = not any(ctx.tables[main].c[c].nullable for c in ref.child_columns)
+        if tied and not ctx.tables[table_name].c[column].nullable:
+            return False
+    return True

@@ -272,11 +272,39 @@ class Retention(Strict):
         description="the period runs from the close of the financial (or calendar) year that "
         "contains the `from` date, not from the date itself",
     )
+    fallback: list[str] = Field(
+        default_factory=list,
+        description="where the period starts when the `from` date is NULL, in order: a date "
+        "column of the same table, or of a table it refers to (the row's parent)",
+    )
+    at_end: ErasureAction | None = Field(
+        default=None,
+        description="what happens to the rows when the period ends: delete or anonymize; by "
+        "default the erasure's action (a category that retains data on erasure must say)",
+    )
     condition: LocalText | None = None
     source: LocalText
     note: str | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("fallback")
+    @classmethod
+    def _columns(cls, value: list[str]) -> list[str]:
+        for column in value:
+            if not re.match(COLUMN_REF_RE, column):
+                raise ValueError(f"`{column}` is not a date column: write `table.column`")
+        return value
+
+    @field_validator("at_end")
+    @classmethod
+    def _ends(cls, value: ErasureAction | None) -> ErasureAction | None:
+        if value is ErasureAction.RETAIN:
+            raise ValueError(
+                "a retention period is a maximum: at its end the rows are deleted or "
+                "anonymised, so `at_end` is `delete` or `anonymize`"
+            )
+        return value
 
     @field_validator("period", mode="before")
     @classmethod
@@ -370,6 +398,12 @@ class Category(Strict):
 
     def fields_in(self, system: str) -> list[Field_]:
         return [f for f in self.fields if (f.system or self.system) == system]
+
+    @property
+    def end_action(self) -> ErasureAction:
+        """What the retention sweep does to expired rows: `retention.at_end`, else the erasure's
+        action (`retain` only in a map whose retention was not checked: the sweep refuses it)."""
+        return self.retention.at_end or self.erasure.action
 
 
 class SubjectChange(Strict):

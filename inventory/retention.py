@@ -1,17 +1,20 @@
 """Expire data through the map: each category's retention period becomes a sweep of its rows.
 
-A category's retention runs `from` a date column (`table.column`): its *main table*. A row of that
-table whose date plus the period is before now has expired; a row without a date is never swept
-(it is counted apart, "no date"). What happens to an expired row is the category's erasure
-action: `delete`, `anonymize` (with the map's strategies, as in an erasure) or `retain`, which
-archives the row (the map's `restriction` change, when it sets columns of that table) and never
-deletes it.
+A category's retention runs `from` a date column (`table.column`): its *main table*. Where that
+date is NULL the period runs from the first of the `fallback` columns set (of the same table, or
+of the row's parent); a row with no start at all is never swept (it is counted apart, "no date").
+A row whose start plus the period is before now has expired. A period is a maximum: what happens
+to an expired row is the retention's `at_end`, `delete` or `anonymize` (with the map's strategies,
+as in an erasure), by default the category's erasure action (a category that retains data on
+erasure must say its `at_end`: invoices are kept for the law, then deleted).
 
 Rows of the category's other tables that hang from the main table (a foreign key or a map link
 towards it, e.g. invoice lines from their invoice) follow their parent: they go first, children
-before parents. An expired row that rows outside the sweep still refer to is kept (counted as
-"still referenced"). The category's tables that neither hold the date nor hang from the main table
-have no date in the map and are not swept: the plan says so.
+before parents. Referring rows that another deleting category sweeps at the same instant go first
+(the plan orders the categories so); an expired row that rows outside the sweep still keep is
+kept (counted as "still referenced", and per reference in `blocked`: table, columns, rows). The
+category's tables that neither hold the date nor hang from the main table have no date in the map
+and are not swept: the plan says so.
 
 `plan_retention` counts, changing nothing; `sweep_category` does the same work in batches, each in
 its own transaction, so an interrupted run is resumed by running again: swept rows no longer
@@ -35,11 +38,9 @@ from sqlalchemy import (
     func,
     select,
     tuple_,
-    update,
 )
 
 from inventory.anonymisation import (
-    CHANGE_TIME,
     anonymize_rows,
 )
 from inventory.keyed import Key, KeyedTable, chunks, key_in
@@ -77,15 +78,28 @@ class Follower:
 
 
 @dataclass(frozen=True)
+class Blocked:
+    """Expired rows of the main table kept because rows of `table` refer to them through
+    `columns`, rows that no sweep takes now (another category's rows not yet expired, or
+    another person's)."""
+
+    table: str
+    columns: str
+    rows: int
+
+
+@dataclass(frozen=True)
 class CategorySweep:
     """What the retention of one category does now: counts only, never values.
 
-    `rows` are the main table's rows that the action changes (deleted, anonymised, archived);
+    `rows` are the main table's rows that the action changes (deleted or anonymised: a period
+    ends in one of them, never in keeping);
     `followers` the rows of other tables deleted with them. `held` are expired rows the gate holds
     back (an account not yet warned), `legal_hold` those a legal hold keeps (the caller's gate
     counts them); `referenced` expired rows kept because rows outside the
-    sweep refer to them; `no_date` rows without a date. `archive_columns` is empty when no
-    restriction covers a retained table: its rows are then reported, left as they are.
+    sweep refer to them (`blocked` says by which references; a row can be kept by several);
+    `no_date` rows without a start (neither the date nor a fallback). `fallback` lists the
+    columns the start falls back on.
     """
 
     system: str
@@ -103,8 +117,9 @@ class CategorySweep:
     referenced: int = 0
     no_date: int = 0
     not_swept: tuple[str, ...] = ()
-    archive_columns: tuple[str, ...] = ()
     legal_hold: int = 0
+    fallback: tuple[str, ...] = ()
+    blocked: tuple[Blocked, ...] = ()
 
     @property
     def total(self) -> int:
@@ -146,7 +161,7 @@ def warning_email_column(data_map: DataMap, category_id: str) -> str | None:
     anonymising it after inactivity is announced to its owner beforehand.
     """
     category = data_map.categories[category_id]
-    if category.erasure.action is ErasureAction.RETAIN:
+    if category.end_action is ErasureAction.RETAIN:
         return None
     main = category.retention.from_.split(".", 1)[0]
     for identity in data_map.identities.values():
@@ -246,15 +261,16 @@ def sweep_category(
 
 def _count(conn: Connection, scope: SweepScope, gate: Gate | None) -> CategorySweep:
     table = scope.table
-    date_col = table.c[scope.date_column]
+    start = scope.start
     expiring = and_(expired_condition(scope), pending_condition(scope))
     taken = and_(expiring, scope.free)
-    no_date, expired, count, oldest = conn.execute(  # one scan of the table
+    no_date, expired, count, oldest, *blocked = conn.execute(  # one scan of the table
         select(
-            func.count(case((date_col.is_(None), 1))),
+            func.count(case((start.is_(None), 1))),
             func.count(case((expiring, 1))),
             func.count(case((taken, 1))),
-            func.min(case((taken, date_col))),
+            func.min(case((taken, start))),
+            *(func.count(case((and_(expiring, keeps), 1))) for _, keeps in scope.blocking),
         ).select_from(table)
     ).one()
     held = 0
@@ -285,7 +301,12 @@ def _count(conn: Connection, scope: SweepScope, gate: Gate | None) -> CategorySw
         referenced=expired - count - held,
         no_date=no_date,
         not_swept=tuple(scope.not_swept),
-        archive_columns=tuple(scope.restriction),
+        fallback=tuple(scope.spec.retention.fallback),
+        blocked=tuple(
+            Blocked(ref.child, ", ".join(ref.child_columns), n)
+            for (ref, _), n in zip(scope.blocking, blocked, strict=True)
+            if n
+        ),
     )
 
 
@@ -363,19 +384,7 @@ def _apply(
         rows = anonymize_rows(keyed, scope.rules, keys, secret_key, scope.system, len(keys))
         outcome.rows += rows
         return rows
-    for path in scope.followers:  # archived with their parent, as they are
-        follower = scope.tables[path.table]
-        kept = conn.execute(
-            select(func.count())
-            .select_from(follower)
-            .where(exists().where(to_main(scope.tables, path, scope.table), in_batch))
-        ).scalar_one()
-        outcome.followers[path.table] = outcome.followers.get(path.table, 0) + kept
-    if scope.restriction:
-        values = {c: now if v is CHANGE_TIME else v for c, v in scope.restriction.items()}
-        conn.execute(update(table).where(key_in(table, scope.pk, keys)).values(values))
-    outcome.rows += len(keys)
-    return len(keys)
+    raise ValueError(f"a retention sweep cannot {scope.action.value}: it deletes or anonymises")
 
 
 def as_utc(value: datetime | date, zone: tzinfo = UTC) -> datetime:
@@ -409,7 +418,7 @@ def iter_expiring(
         extra = [table.c[c] for c in columns]
         after: Key | None = None
         while True:
-            stmt = select(*pk_cols, table.c[scope.date_column], *extra).where(
+            stmt = select(*pk_cols, scope.start, *extra).where(
                 expired_condition(scope), pending_condition(scope)
             )
             if after is not None:

@@ -1,14 +1,18 @@
 """Where one category's retention sweep lies, and which of its rows it takes, as SQL.
 
-A category's retention runs from a date column of its *main table*; the category's tables that
-hang from it (a reference towards it) are its followers, changed with their parent row. A row is
-taken when its date plus the period is before the cutoff (`expired`), the sweep has not changed it
-yet (`pending`), and no row kept by another sweep refers to it (`SweepScope.free`). Every
-condition is a SQL expression, so that counting and sweeping read the same rows in the database.
+A category's retention runs from a date column of its *main table*, or, where that date is NULL,
+from its `fallback` columns in order (of the same table, or of the parent row the main table
+refers to): the row's *start*. The category's tables that hang from the main table (a reference
+towards it) are its followers, changed with their parent row. A row is taken when its start plus
+the period is before the cutoff (`expired`), the sweep has not changed it yet (`pending`), and no
+row kept by another sweep refers to it (`SweepScope.free`; `blocking` says which references keep
+it). Every condition is a SQL expression, so that counting and sweeping read the same rows in the
+database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
@@ -30,13 +34,11 @@ from sqlalchemy import (
 )
 
 from inventory.anonymisation import (
-    CHANGE_TIME,
     PLACEHOLDER_PREFIX,
     ColumnRule,
     column_rules,
     constant_value,
     python_type,
-    restriction_columns,
 )
 from inventory.keyed import Key
 from inventory.model import AnonymizeStrategy, Category, DataMap, ErasureAction
@@ -72,6 +74,7 @@ class _Shape:
     followers: list[FollowerPath]
     blockers: list[Reference]
     not_swept: list[str]
+    start_of: Callable[[FromClause], ColumnElement[Any]]
 
 
 @dataclass
@@ -98,8 +101,10 @@ class SweepContext:
 @dataclass
 class SweepScope:
     """One category's sweep in one system: its main table and date, its cutoff (in the date
-    column's type, and as an instant), its followers, its column rules or restriction, and `free`,
-    the condition of the main table's rows that no kept row refers to."""
+    column's type, and as an instant), its followers, its column rules, `start` (the date the
+    period runs from, with its fallbacks) and `free`, the condition of the main table's rows that
+    no kept row refers to. `restriction` is always empty: a period ends in deletion or
+    anonymisation."""
 
     systems: Systems
     system: str
@@ -117,6 +122,8 @@ class SweepScope:
     rules: list[ColumnRule]
     restriction: dict[str, Any]
     free: ColumnElement[bool]
+    start: ColumnElement[Any]
+    blocking: list[tuple[Reference, ColumnElement[bool]]]
 
 
 def sweep_context(
@@ -161,13 +168,19 @@ def _shape(ctx: SweepContext, category_id: str) -> _Shape:
             "point `retention.from` at a date or timestamp column (`dsr map check --live` "
             "lists such problems)"
         )
+    start_of = _start(ctx, category_id, main, date_column, kind)
     # A year's close is a boundary between days as the system writes them (the certificate's
     # last days are those days: `inventory.periods`); a period from the row's own time ends at
     # an instant, which a zoneless column holds as a wall time of the system's zone.
     zone = UTC if boundary is not None else ctx.data_map.system_zone(ctx.system)
     cutoff = stored_cutoff(instant, table.c[date_column].type, zone, kind)
     own_tables = list(dict.fromkeys(f.table for f in category.fields_in(ctx.system)))
-    action = category.erasure.action
+    action = category.end_action
+    if action is ErasureAction.RETAIN:
+        raise RetentionMapError(
+            f"category `{category_id}` retains its data on erasure, but its retention does not "
+            "say what happens when the period ends: add `at_end: delete` or `at_end: anonymize`"
+        )
     followers = (
         [] if action is ErasureAction.ANONYMIZE else _followers(main, own_tables, ctx.references)
     )
@@ -189,6 +202,82 @@ def _shape(ctx: SweepContext, category_id: str) -> _Shape:
         followers,
         blockers,
         not_swept,
+        start_of,
+    )
+
+
+def _start(
+    ctx: SweepContext, category_id: str, main: str, date_column: str, kind: type
+) -> Callable[[FromClause], ColumnElement[Any]]:
+    """Return how to read a row's start from a table standing for `main`: the `from` column,
+    else the first fallback set, each of the same table or of the row's parent."""
+    fallbacks = ctx.data_map.categories[category_id].retention.fallback
+    parts = [_own_start(date_column)]
+    for fallback in fallbacks:
+        table_name, column = fallback.split(".", 1)
+        source = ctx.tables.get(table_name)
+        if source is None or column not in source.c:
+            raise RetentionMapError(
+                f"the retention of category `{category_id}` falls back on `{fallback}`, which "
+                f"is not in `{ctx.system}`"
+            )
+        if python_type(source.c[column]) is not kind:
+            raise RetentionMapError(
+                f"the retention of category `{category_id}` falls back on `{fallback}`, which "
+                f"holds {source.c[column].type}, not the kind of `{main}.{date_column}`: a "
+                "fallback holds dates as the `from` column does"
+            )
+        if table_name == main:
+            parts.append(_own_start(column))
+            continue
+        ref = parent_reference(ctx.references, main, table_name)
+        if ref is None:
+            raise RetentionMapError(
+                f"the retention of category `{category_id}` falls back on `{fallback}`, but "
+                f"`{main}` does not refer to `{table_name}`: a fallback is a column of the "
+                "same table or of the row's parent"
+            )
+        parts.append(_parent_start(ref, source.alias(), column))
+    if len(parts) == 1:
+        return parts[0]
+    return lambda rows: func.coalesce(*(part(rows) for part in parts))
+
+
+def _own_start(column: str) -> Callable[[FromClause], ColumnElement[Any]]:
+    """Return how to read `column` of the row itself."""
+
+    def start(rows: FromClause) -> ColumnElement[Any]:
+        return rows.c[column]
+
+    return start
+
+
+def _parent_start(
+    ref: Reference, parent: FromClause, column: str
+) -> Callable[[FromClause], ColumnElement[Any]]:
+    """Return how to read `column` of the parent row that a row points at through `ref`."""
+
+    def start(rows: FromClause) -> ColumnElement[Any]:
+        tie = and_(
+            *(
+                parent.c[p] == rows.c[c]
+                for c, p in zip(ref.child_columns, ref.parent_columns, strict=True)
+            )
+        )
+        return select(parent.c[column]).where(tie).limit(1).scalar_subquery()
+
+    return start
+
+
+def parent_reference(references: list[Reference], child: str, parent: str) -> Reference | None:
+    """Return the reference by which rows of `child` point at their parent row in `parent`."""
+    return next(
+        (
+            r
+            for r in references
+            if r.child == child and r.parent == parent and r.parent_columns and r.child_columns
+        ),
+        None,
     )
 
 
@@ -199,16 +288,14 @@ def sweep_scope(ctx: SweepContext, category_id: str) -> SweepScope:
     shape = ctx.shape(category_id)
     table = ctx.tables[shape.main]
     rules: list[ColumnRule] = []
-    restriction: dict[str, Any] = {}
     if shape.action is ErasureAction.ANONYMIZE:
         rules = column_rules(ctx.data_map, ctx.system, shape.main, [category_id], table)
-    elif shape.action is ErasureAction.RETAIN:
-        restriction = restriction_columns(ctx.data_map, ctx.system, shape.main, table)
-    free = (
-        _free(ctx, category_id, table, frozenset({category_id}))
+    blocking = (
+        _blocking(ctx, category_id, table, frozenset({category_id}))
         if shape.action is ErasureAction.DELETE
-        else true()
+        else []
     )
+    free = and_(true(), *(not_(keeps) for _, keeps in blocking))
     return SweepScope(
         ctx.systems,
         ctx.system,
@@ -224,8 +311,10 @@ def sweep_scope(ctx: SweepContext, category_id: str) -> SweepScope:
         shape.followers,
         shape.not_swept,
         rules,
-        restriction,
+        {},
         free,
+        shape.start_of(table),
+        blocking,
     )
 
 
@@ -262,7 +351,7 @@ def sweep_order(ctx: SweepContext, categories: list[str]) -> list[str]:
             other
             for other in categories
             if other != c
-            and ctx.data_map.categories[other].erasure.action is ErasureAction.DELETE
+            and ctx.data_map.categories[other].end_action is ErasureAction.DELETE
             and any(
                 ref.parent in swept and ref.child == ctx.shape(other).main for ref in shape.blockers
             )
@@ -277,21 +366,28 @@ def sweep_order(ctx: SweepContext, categories: list[str]) -> list[str]:
 
 
 def expired_condition(scope: SweepScope) -> ColumnElement[bool]:
-    """Rows of the main table whose date is before the cutoff (a row without a date never is)."""
-    col = scope.table.c[scope.date_column]
-    return and_(col.is_not(None), col < scope.cutoff)
+    """Rows of the main table whose start is before the cutoff (a row without one never is)."""
+    return and_(scope.start.is_not(None), scope.start < scope.cutoff)
 
 
 def _free(
     ctx: SweepContext, category_id: str, main: FromClause, visited: frozenset[str]
 ) -> ColumnElement[bool]:
-    """Rows of `main` (the category's main table) that no kept row refers to.
+    """Rows of `main` (the category's main table) that no kept row refers to."""
+    return and_(true(), *(not_(keeps) for _, keeps in _blocking(ctx, category_id, main, visited)))
+
+
+def _blocking(
+    ctx: SweepContext, category_id: str, main: FromClause, visited: frozenset[str]
+) -> list[tuple[Reference, ColumnElement[bool]]]:
+    """Return each reference that can keep rows of `main` (the category's main table), with the
+    condition of the rows it keeps: a kept row refers to them through it.
 
     A referring row is not kept when another deleting category sweeps it at the same instant
     (and nothing keeps it in turn): the sweeps run children first (`sweep_order`).
     """
     shape = ctx.shape(category_id)
-    conditions = []
+    conditions: list[tuple[Reference, ColumnElement[bool]]] = []
     for ref in shape.blockers:
         if ref.child not in ctx.tables:
             continue
@@ -307,12 +403,12 @@ def _free(
             if other not in visited
             and other not in ctx.gated
             and spec.system == ctx.system
-            and spec.erasure.action is ErasureAction.DELETE
+            and spec.end_action is ErasureAction.DELETE
             and spec.retention.from_.split(".", 1)[0] == ref.child
         ]
         kept = not_(or_(*going)) if going else true()
-        conditions.append(not_(exists().where(link, kept)))
-    return and_(true(), *conditions)
+        conditions.append((ref, exists().where(link, kept)))
+    return conditions
 
 
 def _going(
@@ -320,8 +416,8 @@ def _going(
 ) -> ColumnElement[bool]:
     """Rows of `rows` (the main table of a deleting category) that its sweep deletes."""
     shape = ctx.shape(category_id)
-    col = rows.c[shape.date_column]
-    return and_(col.is_not(None), col < shape.cutoff, _free(ctx, category_id, rows, visited))
+    start = shape.start_of(rows)
+    return and_(start.is_not(None), start < shape.cutoff, _free(ctx, category_id, rows, visited))
 
 
 def _link(
@@ -369,7 +465,7 @@ def to_main(tables: dict[str, Table], path: FollowerPath, main: FromClause) -> C
 
 
 def pending_condition(scope: SweepScope) -> ColumnElement[bool]:
-    """Rows the action has not yet changed: anonymised or archived rows are not taken again.
+    """Rows the action has not yet changed: anonymised rows are not taken again.
 
     A keyed hash or a year cannot be told from the original: a table whose every rule is of those
     kinds is anonymised again by each sweep.
@@ -389,14 +485,6 @@ def pending_condition(scope: SweepScope) -> ColumnElement[bool]:
             elif strategy is AnonymizeStrategy.TRUNCATE:
                 checks.append(func.length(col) > (rule.rule.length or 0))
         return or_(*checks) if checks else true()
-    if scope.action is ErasureAction.RETAIN and scope.restriction:
-        done = and_(
-            *(
-                table.c[c].is_not(None) if v is CHANGE_TIME else table.c[c].is_not_distinct_from(v)
-                for c, v in scope.restriction.items()
-            )
-        )
-        return not_(done)
     return true()
 
 
@@ -404,7 +492,7 @@ def candidates(scope: SweepScope, after: Key | None, *, with_date: bool = True) 
     """Select (key..., date) of the rows to sweep, in key order, after `after`."""
     table = scope.table
     pk_cols = [table.c[c] for c in scope.pk]
-    dated = [table.c[scope.date_column]] if with_date else []
+    dated = [scope.start] if with_date else []
     stmt = select(*pk_cols, *dated).where(
         expired_condition(scope), scope.free, pending_condition(scope)
     )

@@ -141,6 +141,22 @@ def _check_kept_data(m: DataMap) -> Iterator[Problem]:
                 f"the retention of category `{c_name}` runs from the close of the financial year, "
                 "but `organisation.financial_year_end` does not say when it ends (MM-DD).",
             )
+        if cat.erasure.action is ErasureAction.RETAIN and cat.retention.at_end is None:
+            yield Problem(
+                (*loc, "retention"),
+                f"category `{c_name}` retains its data on erasure, but its retention does not "
+                "say what happens when the period ends: a period is a maximum, add "
+                "`at_end: delete` or `at_end: anonymize`.",
+            )
+        for index, column in enumerate(cat.retention.fallback):
+            table = column.split(".", 1)[0]
+            if cat.system in m.systems and table not in m.systems[cat.system].tables:
+                yield Problem(
+                    (*loc, "retention", "fallback", index),
+                    f"the retention of category `{c_name}` falls back on `{column}`, but system "
+                    f"`{cat.system}` does not declare table `{table}`."
+                    f"{_closest(table, m.systems[cat.system].tables)}",
+                )
         if cat.erasure.held_until is not None:
             yield Problem(
                 (*loc, "erasure", "held_until"),
@@ -340,11 +356,13 @@ def _check_categories(m: DataMap) -> Iterator[Problem]:
                 )
             else:
                 claimed[key] = c_name
-            if cat.erasure.action is ErasureAction.ANONYMIZE and field.anonymize is None:
+            anonymised = ErasureAction.ANONYMIZE in (cat.erasure.action, cat.end_action)
+            if anonymised and field.anonymize is None:
                 yield Problem(
                     floc,
                     f"field `{field.column}` has no `anonymize` strategy, but category "
-                    f"`{c_name}` is anonymised on erasure: say how (keep, null, fixed, "
+                    f"`{c_name}` is anonymised on erasure or at the end of its period: say how "
+                    "(keep, null, fixed, "
                     "keyed_hash, year_only, truncate or unique_placeholder).",
                 )
             if field.third_party and tables[field.table].owner is None:

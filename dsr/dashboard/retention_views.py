@@ -55,7 +55,6 @@ TRIGGER_LABELS = {
 ACTION_LABELS = {
     "delete": lazy_gettext("Delete"),
     "anonymize": lazy_gettext("Anonymise"),
-    "retain": lazy_gettext("Archive (kept)"),
 }
 FIELD_LABELS = {
     "system": lazy_gettext("System"),
@@ -73,8 +72,9 @@ FIELD_LABELS = {
     "referenced": lazy_gettext("Held back: still referenced by rows that are kept"),
     "no_date": lazy_gettext("Not swept: rows without a date"),
     "not_swept": lazy_gettext("Tables not swept (the map gives them no date)"),
-    "archive_columns": lazy_gettext("Columns set when archived"),
     "legal_hold": lazy_gettext("Held back: a legal hold"),
+    "fallback": lazy_gettext("Start, where the date is empty"),
+    "blocked": lazy_gettext("Kept by rows no sweep takes now (table, columns: rows)"),
 }
 HELD_FIELDS = ("held", "referenced", "legal_hold")
 
@@ -142,6 +142,10 @@ def shown_value(key: str, value: Any) -> str:
     if isinstance(value, list):
         if all(isinstance(one, Mapping) and set(one) == {"table", "rows"} for one in value):
             return ", ".join(f"{one['table']}: {one['rows']}" for one in value)
+        if all(
+            isinstance(one, Mapping) and set(one) == {"table", "columns", "rows"} for one in value
+        ):
+            return ", ".join(f"{one['table']} ({one['columns']}): {one['rows']}" for one in value)
         return ", ".join(shown_value(key, one) for one in value)
     return str(value)
 

@@ -25,7 +25,6 @@ from dsr.retention.service import describe_sweep, plan_retention_now
 from dsr.store_cli import database_url_option, fail_on_database_error
 from inventory.anonymisation import ErasurePlanError
 from inventory.loader import MapError
-from inventory.model import ErasureAction
 from inventory.retention import CategorySweep, RetentionPlan
 from inventory.systems import SystemUnavailable
 
@@ -75,7 +74,7 @@ def retention_plan(database_url: str) -> None:
         fail_on_database_error(database_url, "plan the retention sweeps with", error)
     finally:
         engine.dispose()
-    _show_plan(plan)
+    show_plan(plan)
 
 
 @retention_group.command("run")
@@ -133,20 +132,24 @@ def retention_run(batch_size: int | None, database_url: str) -> None:
     click.echo(f"Rows changed: {report.rows}")
 
 
-def _show_plan(plan: RetentionPlan) -> None:
+def show_plan(plan: RetentionPlan) -> None:
+    """Print what a plan does, per system and category: names and counts only."""
     for system, sweeps in plan.by_system().items():
         click.echo(system)
         for sweep in sweeps:
             click.echo(f"  {sweep.category} ({_rule(sweep)}): {describe_sweep(sweep)}")
             for follower in sweep.followers:
-                verb = "archived" if sweep.action is ErasureAction.RETAIN else "deleted"
-                click.echo(f"      with them: {follower.rows} rows of {follower.table} {verb}")
+                click.echo(f"      with them: {follower.rows} rows of {follower.table} deleted")
             for line in _notes(sweep):
                 click.echo(f"      {line}")
 
 
 def _rule(sweep: CategorySweep) -> str:
-    return f"{sweep.period} from {sweep.table}.{sweep.date_column}, before {sweep.cutoff:%Y-%m-%d}"
+    fallback = "".join(f", else {column}" for column in sweep.fallback)
+    return (
+        f"{sweep.period} from {sweep.table}.{sweep.date_column}{fallback}, "
+        f"before {sweep.cutoff:%Y-%m-%d}"
+    )
 
 
 def _notes(sweep: CategorySweep) -> list[str]:
@@ -154,15 +157,18 @@ def _notes(sweep: CategorySweep) -> list[str]:
     if sweep.condition is not None:
         notes.append(f"condition: {sweep.condition.en}")
     if sweep.no_date:
-        notes.append(f"no date: not swept: {sweep.no_date} rows")
+        notes.append(f"{sweep.no_date} rows have no start date: never swept")
     if sweep.referenced:
         notes.append(f"expired but still referenced by kept rows: {sweep.referenced} kept")
+    for blocked in sweep.blocked:
+        notes.append(
+            f"  {blocked.rows} of them kept by rows of {blocked.table} ({blocked.columns}) "
+            "that no sweep takes now"
+        )
     if sweep.held:
         notes.append(f"expired, waiting for the warning period: {sweep.held} rows")
     if sweep.legal_hold:
         notes.append(f"expired, held for a legal claim: {sweep.legal_hold} rows kept")
-    if sweep.action is ErasureAction.RETAIN and not sweep.archive_columns and sweep.rows:
-        notes.append("no restriction of the map covers this table: reported, left unchanged")
     if sweep.not_swept:
         names = ", ".join(sweep.not_swept)
         notes.append(f"not swept (the map gives them no date): {names}")

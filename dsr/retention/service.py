@@ -71,7 +71,6 @@ class CategoryResult:
     no_date: int
     warnings_sent: int
     not_swept: tuple[str, ...]
-    archived_unchanged: bool
 
     def details(self) -> dict[str, object]:
         """The audit details: names from the map and counts, never values."""
@@ -87,7 +86,6 @@ class CategoryResult:
             "no_date_not_swept": self.no_date,
             "warnings_sent": self.warnings_sent,
             "tables_not_swept": list(self.not_swept),
-            "archived_unchanged": self.archived_unchanged,
         }
 
 
@@ -188,7 +186,6 @@ def run_retention(
             no_date=sweep.no_date,
             warnings_sent=warned.get(sweep.category, 0),
             not_swept=sweep.not_swept,
-            archived_unchanged=sweep.action is ErasureAction.RETAIN and not sweep.archive_columns,
         )
         with transaction(engine) as session:
             record_action(
@@ -391,10 +388,6 @@ def _forget_warnings(engine: Engine, system: str, table_name: str, keys: list[Ke
 
 def describe_sweep(sweep: CategorySweep) -> str:
     """Say in one line what a category's sweep does (names and counts only)."""
-    verb = {
-        ErasureAction.DELETE: "delete",
-        ErasureAction.ANONYMIZE: "anonymise",
-        ErasureAction.RETAIN: "archive",
-    }[sweep.action]
+    verb = "anonymise" if sweep.action is ErasureAction.ANONYMIZE else "delete"
     oldest = sweep.oldest.isoformat() if sweep.oldest is not None else "-"
     return f"{verb} {sweep.rows} rows of {sweep.table} (oldest {sweep.date_column}: {oldest})"

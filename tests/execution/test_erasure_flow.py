@@ -251,6 +251,7 @@ def test_a_map_deleting_what_a_kept_row_refers_to_fails_the_request_on_every_eng
     categories["purchases"]["erasure"] = {  # its withdrawal sets a column of invoices: left out
         key: value for key, value in categories["invoices"]["erasure"].items() if key != "withdraw"
     }
+    categories["purchases"]["retention"]["at_end"] = "delete"  # kept on erasure, not for ever
     categories["invoices"]["erasure"] = {"action": "delete"}
     contradictory = tmp_path / "contradictory_map.yaml"
     contradictory.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")

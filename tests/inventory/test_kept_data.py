@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     create_engine,
+    text,
 )
 
 from inventory.identification import still_identifying
@@ -29,7 +30,7 @@ from inventory.kept import withdrawal_warnings
 from inventory.loader import MapError, load_data_map, parse_data_map
 from inventory.model import DataMap, Duration, Retention
 from inventory.periods import close_of, kept_until, retention_cutoff
-from inventory.retention import plan_retention
+from inventory.retention import plan_retention, sweep_category
 from inventory.systems import Systems
 
 HERE = Path(__file__).parent
@@ -54,6 +55,7 @@ INVOICES: dict[str, Any] = {
         "period": "P10Y",
         "from": "invoice.issued_at",
         "from_close_of": "financial_year",
+        "at_end": "delete",
         "source": {"fr": "L123-22", "en": "L123-22"},
     },
     "source": {"fr": "Nous", "en": "Us"},
@@ -228,6 +230,40 @@ def test_the_sweep_takes_each_kept_record_the_day_after_the_one_the_certificate_
             [sweep] = [s for s in plan.sweeps if s.category == "invoices"]
             expected = sum(1 for day in last_days if day < now.date())
             assert sweep.rows == expected, now
+
+
+@pytest.mark.parametrize(
+    ("close", "expected"),
+    [
+        ("financial_year", [(2036, 6, 30), (2037, 6, 30), (2037, 6, 30), (2038, 6, 30)]),
+        ("calendar_year", [(2036, 12, 31), (2036, 12, 31), (2037, 12, 31), (2038, 12, 31)]),
+    ],
+)
+def test_the_sweep_deletes_each_kept_record_after_the_close_of_its_year(
+    tmp_path: Path, close: str, expected: list[tuple[int, int, int]]
+) -> None:
+    """End to end: the invoices are deleted (`at_end`) the day after the last day the certificate
+    gives, counted from the close of the financial year (30 June, from the map's organisation) or
+    of the calendar year."""
+    document = club_document()
+    document["categories"]["invoices"]["retention"]["from_close_of"] = close
+    data_map = club_map(document)
+    url = f"sqlite:///{(tmp_path / 'club.sqlite3').as_posix()}"
+    club_database(url, ISSUED)
+    rule = data_map.categories["invoices"].retention
+    last_days = [kept_until(at, rule, data_map.organisation) for at in ISSUED]
+    assert last_days[:4] == [date(*day) for day in expected]
+    engine = create_engine(url)
+    with Systems(data_map, {"CLUB_DB_URL": url}).opened() as systems:
+        for day in sorted(set(last_days)):
+            for shift in (0, 1):
+                now = datetime(day.year, day.month, day.day, 2, 0, tzinfo=UTC)
+                now += timedelta(days=shift)
+                sweep_category(data_map, systems, "invoices", now, secret_key=b"k")
+                with engine.connect() as conn:
+                    left = conn.execute(text("SELECT count(*) FROM invoice")).scalar_one()
+                assert left == sum(1 for d in last_days if d >= now.date()), now
+    engine.dispose()
 
 
 def test_a_period_from_the_date_itself_still_subtracts_by_calendar() -> None:

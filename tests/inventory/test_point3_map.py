@@ -15,8 +15,9 @@ from sqlalchemy import Column, Date, DateTime, Table, create_engine
 
 from dsr.demo.schema import metadata
 from inventory.live import check_live
-from inventory.loader import load_data_map
+from inventory.loader import load_data_map, parse_data_map
 from inventory.model import AnonymizeStrategy, DataMap, ErasureAction
+from inventory.retention import warning_email_column
 from inventory.systems import Systems
 
 MAP_PATH = Path(__file__).resolve().parents[2] / "data_map.yaml"
@@ -86,6 +87,31 @@ def test_retention_runs_from_a_date_column(data_map: DataMap) -> None:
     for category_id, category in data_map.categories.items():
         column = _column(category.retention.from_)
         assert isinstance(column.type, Date | DateTime), category_id
+
+
+def test_every_period_ends_and_every_row_has_a_start(data_map: DataMap) -> None:
+    """Invoices are deleted at the end of their 10 years; accounts never logged in and open
+    support threads run from a column the schema always sets."""
+    assert data_map.categories["invoices"].end_action is ErasureAction.DELETE
+    assert all(c.end_action is not ErasureAction.RETAIN for c in data_map.categories.values())
+    for category_id in ("contact", "account", "support"):
+        retention = data_map.categories[category_id].retention
+        assert any(not _column(f).nullable for f in retention.fallback), category_id
+
+
+def test_an_account_kept_on_erasure_is_still_warned_before_its_period_ends() -> None:
+    """The warning follows what the period's end does, not the erasure's action."""
+    spec = yaml.safe_load(MAP_PATH.read_text(encoding="utf-8"))
+    spec["categories"]["contact"]["erasure"] = {
+        "action": "retain",
+        "legal_reason": "A legal obligation to keep it",
+        "until": "Two years",
+    }
+    spec["categories"]["contact"]["retention"]["at_end"] = "anonymize"
+    data_map = parse_data_map(yaml.safe_dump(spec, allow_unicode=True))
+    assert data_map.categories["contact"].end_action is ErasureAction.ANONYMIZE
+    assert warning_email_column(data_map, "contact") == "email"
+    assert warning_email_column(data_map, "invoices") is None  # not an account table
 
 
 def test_anonymisation_fits_the_column_constraints(data_map: DataMap) -> None:

@@ -643,9 +643,22 @@ def test_anonymised_field_without_strategy_is_reported_at_the_field() -> None:
             text,
             "{column: member.joined_at",
             "field `member.joined_at` has no `anonymize` strategy, but category `contact` is "
-            "anonymised on erasure: say how (keep, null, fixed, keyed_hash, year_only, truncate "
-            "or unique_placeholder).",
+            "anonymised on erasure or at the end of its period: say how (keep, null, fixed, "
+            "keyed_hash, year_only, truncate or unique_placeholder).",
         )
+    ]
+
+
+def test_fields_anonymised_at_the_end_of_the_period_need_a_strategy() -> None:
+    text = edit(
+        (
+            "      from: booking.starts_at\n",
+            "      from: booking.starts_at\n      at_end: anonymize\n",
+        )
+    )
+    assert [message.split(" has")[0] for _, _, message in problems_of(text)] == [
+        "field `booking.starts_at`",
+        "field `booking_note.text`",
     ]
 
 
@@ -685,6 +698,10 @@ MEMBER_NOTE = (
     "{column: booking_note.text, label: {fr: Note, en: Note}}\n"
     "      - {column: member.nickname, label: {fr: Pseudo, en: Nickname}}",
 )
+CONTACT_ENDS = (
+    "      source: {fr: Pratique CNIL, en: CNIL practice}",
+    "      at_end: delete\n      source: {fr: Pratique CNIL, en: CNIL practice}",
+)
 CONTRADICTION = (
     "category `bookings` deletes the rows of table `member` (system `club`), but category "
     "`contact` {verb} columns of the same rows: the erasure would contradict itself."
@@ -704,6 +721,7 @@ def test_one_table_deleted_by_a_category_and_retained_by_another() -> None:
             "    erasure: {action: retain, legal_reason: {fr: Loi, en: Law}, until: {fr: Fin, "
             "en: End}}",
         ),
+        CONTACT_ENDS,
     )
     assert problems_of(text) == [problem(text, "delete}", CONTRADICTION.format(verb="retains"))]
 
@@ -733,6 +751,7 @@ def test_one_table_retained_by_a_category_and_anonymised_by_another_is_accepted(
             "    erasure: {action: retain, legal_reason: {fr: Loi, en: Law}, until: {fr: Fin, "
             "en: End}}\n  bookings",
         ),
+        CONTACT_ENDS,
     )
     data_map = loads(text)
     assert [c.erasure.action for c in data_map.categories.values()] == ["retain", "anonymize"]
@@ -1056,4 +1075,45 @@ def test_every_column_of_a_change_is_checked() -> None:
         "change `deactivation` refers to system `crm`, which the map does not declare.",
         "change `deactivation` sets `member.locked`, which no category of system `club` lists "
         "as a field.",
+    ]
+
+
+RETAINED = (
+    "    erasure: {action: anonymize}",
+    "    erasure: {action: retain, legal_reason: {fr: Loi, en: Law}, until: {fr: Fin, en: End}}",
+)
+
+
+def test_a_retained_category_says_what_ends_its_period() -> None:
+    text = edit(RETAINED)
+    message = (
+        "category `contact` retains its data on erasure, but its retention does not say what "
+        "happens when the period ends: a period is a maximum, add `at_end: delete` or "
+        "`at_end: anonymize`."
+    )
+    assert problems_of(text) == [problem(text, "period: P3Y", message)]
+    assert loads(edit(RETAINED, CONTACT_ENDS)).categories["contact"].end_action == "delete"
+
+
+def test_a_period_never_ends_in_keeping() -> None:
+    text = edit(RETAINED, (CONTACT_ENDS[0], CONTACT_ENDS[1].replace("delete", "retain")))
+    [(line, _, message)] = problems_of(text)
+    assert line == at(text, "at_end: retain")[0]
+    assert "`at_end` is `delete` or `anonymize`" in message
+
+
+def test_a_fallback_start_lies_in_a_declared_table() -> None:
+    text = edit(
+        (
+            "      from: member.joined_at\n",
+            "      from: member.joined_at\n      fallback: [member.created_at, membr.joined_at]\n",
+        )
+    )
+    assert problems_of(text) == [
+        problem(
+            text,
+            "membr.joined_at",
+            "the retention of category `contact` falls back on `membr.joined_at`, but system "
+            "`club` does not declare table `membr`. Did you mean `member`?",
+        )
     ]

@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from dsr import db
+from dsr.cli import main
 from dsr.db import utcnow
+from dsr.demo.schema import support_thread
 from dsr.outbox.models import OutboxMessage
 from dsr.retention.approval import nightly_sweep
 from dsr.retention.cli import retention_group
@@ -35,7 +39,8 @@ def test_plan_then_run(store: Engine, platform: str, engine_url: str) -> None:
     assert planned.exit_code == 0, planned.output
     assert "learner_platform" in planned.output
     assert "tracking (P13M from tracking_event.occurred_at" in planned.output
-    assert "no date: not swept" in planned.output
+    assert "P2Y from learner.last_login_at, else learner.created_at" in planned.output
+    assert "no start date" not in planned.output  # every category of the map has a start
     assert "@" not in planned.output
 
     ran = runner.invoke(
@@ -151,3 +156,47 @@ def test_a_bad_approval_share_is_refused_in_one_line(
 
     assert "DSR_RETENTION_APPROVAL_SHARE must be" in one_line_error(ran)
     assert snapshot(platform) == before
+
+
+def test_the_plan_counts_the_rows_without_a_start(
+    store: Engine, platform: str, engine_url: str, tmp_path: Path
+) -> None:
+    spec = yaml.safe_load(DATA_MAP.read_text(encoding="utf-8"))
+    del spec["categories"]["support"]["retention"]["fallback"]
+    without = tmp_path / "map.yaml"
+    without.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    env = {
+        "DSR_DATA_MAP": str(without),
+        PLATFORM_VARIABLE: platform,
+        "DSR_SECRET_KEY": "retention-cli-secret",
+    }
+    engine = create_engine(platform)
+    with engine.connect() as conn:
+        undated = conn.execute(
+            select(func.count()).where(support_thread.c.closed_at.is_(None))
+        ).scalar_one()
+    engine.dispose()
+
+    planned = CliRunner().invoke(retention_group, ["plan", "--database-url", engine_url], env=env)
+    checked = CliRunner().invoke(main, ["--map", str(without), "map", "check", "--live"], env=env)
+
+    assert checked.exit_code == 0, checked.output
+    [warning] = [line for line in checked.output.splitlines() if "`support`" in line]
+    assert warning.startswith(f"warning: {without}:") and "[learner_platform]" in warning
+    assert (
+        "the retention of category `support` runs from `support_thread.closed_at`, which can be "
+        f"NULL, and no fallback is always set: {undated} rows have no start date today"
+    ) in warning
+    fallback_given = (
+        CliRunner().invoke(main, ["--map", str(DATA_MAP), "map", "check", "--live"], env=env).output
+    )
+    assert "`support`" not in fallback_given and "`contact`" not in fallback_given
+    assert planned.exit_code == 0, planned.output
+    lines = planned.output.splitlines()
+    support = next(i for i, line in enumerate(lines) if line.startswith("  support ("))
+    notes = []
+    for line in lines[support + 1 :]:
+        if not line.startswith("      "):
+            break
+        notes.append(line.strip())
+    assert f"{undated} rows have no start date: never swept" in notes

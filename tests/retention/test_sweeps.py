@@ -1,5 +1,6 @@
 """The retention sweeps on SQLite and PostgreSQL: plan equals run, resume after an interruption,
-the inactive-account warning and its reprieve, retained categories archived, NULL dates skipped."""
+the inactive-account warning and its reprieve, retained categories deleted at the end of their
+period, rows without a date swept from their fallback start or counted apart."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlmodel import col
 from dsr.audit.models import RequestEvent, verify_audit
 from dsr.datamap import desk_map, open_systems
 from dsr.db import open_session, table_of
-from dsr.demo.schema import invoice, learner, support_thread, tracking_event
+from dsr.demo.schema import invoice, invoice_line, learner, support_thread, tracking_event
 from dsr.demo.seed import REFERENCE_NOW
 from dsr.languages import Language
 from dsr.outbox.models import OutboxMessage
@@ -28,6 +29,7 @@ from dsr.retention.service import (
     run_retention,
     send_warnings,
 )
+from inventory.anonymisation import PLACEHOLDER_PREFIX
 from inventory.model import ErasureAction
 from inventory.retention import RetentionPlan
 from tests.execution.conftest import DATA_MAP
@@ -182,53 +184,68 @@ def test_inactive_account_warning_and_reprieve(store: Engine, platform: str) -> 
     assert all(after[i][1] is None for i in anonymised)  # the account's date is anonymised too
 
 
-def test_retained_category_is_archived_not_deleted(
-    store: Engine, platform: str, tmp_path: Path
+def test_a_retained_category_ends_in_deletion_at_the_end_of_its_period(
+    store: Engine, platform: str
 ) -> None:
+    """Invoices are kept for the law 10 years after the close of their financial year, then
+    deleted with their lines (`at_end: delete`): nothing is kept for ever."""
     invoices = _count(platform, invoice)
-    far = NOW + timedelta(days=365 * 11)
-    report = run_retention(engine=store, settings=sweep_settings(platform), now=far)
+    lines = _count(platform, invoice_line)
+    assert invoices > 0 and lines > 0
+    settings = sweep_settings(platform)
+    plan = plan_retention_now(engine=store, settings=settings, now=NOW)
+    assert next(s for s in plan.sweeps if s.category == "invoices").rows < invoices
+    far = NOW + timedelta(days=365 * 11 + 3)  # past the close of the year of the last invoice
+    report = run_retention(engine=store, settings=settings, now=far)
     result = next(r for r in report.categories if r.category == "invoices")
-    assert result.rows == invoices and result.archived_unchanged
-    assert result.followers["invoice_line"] > 0
-    assert _count(platform, invoice) == invoices
+    assert result.action is ErasureAction.DELETE
+    assert result.rows == invoices and result.followers["invoice_line"] == lines
+    assert _count(platform, invoice) == 0 and _count(platform, invoice_line) == 0
 
-    # A map whose retained category lies in a table that the restriction covers: archived.
+
+def _without_fallback(tmp_path: Path, category: str) -> Path:
     spec = yaml.safe_load(DATA_MAP.read_text(encoding="utf-8"))
-    spec["categories"]["contact"]["erasure"] = {
-        "action": "retain",
-        "legal_reason": "A legal obligation to keep it",
-        "until": "Ten years",
-    }
+    del spec["categories"][category]["retention"]["fallback"]
     changed_map = tmp_path / "data_map.yaml"
     changed_map.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
-    settings = sweep_settings(platform, changed_map)
-    learners = _count(platform, learner)
-    plan = plan_retention_now(engine=store, settings=settings, now=NOW)
-    planned = next(s for s in plan.sweeps if s.category == "contact")
-    assert planned.action is ErasureAction.RETAIN and planned.archive_columns == ("restricted",)
-    report = run_retention(engine=store, settings=settings, now=NOW)
-    result = next(r for r in report.categories if r.category == "contact")
-    assert result.rows == planned.rows > 0 and not result.archived_unchanged
-    assert _count(platform, learner) == learners
-    assert _count(platform, learner, learner.c.restricted.is_(True)) >= planned.rows
-    again = plan_retention_now(engine=store, settings=settings, now=NOW)
-    assert next(s for s in again.sweeps if s.category == "contact").rows == 0
+    return changed_map
 
 
-def test_rows_without_a_date_are_not_swept(store: Engine, platform: str) -> None:
+def test_rows_without_a_start_are_counted_and_never_swept(
+    store: Engine, platform: str, tmp_path: Path
+) -> None:
     open_threads = _count(platform, support_thread, support_thread.c.closed_at.is_(None))
-    never_logged = _count(platform, learner, learner.c.last_login_at.is_(None))
-    assert open_threads > 0 and never_logged > 0
+    assert open_threads > 0
     far = NOW + timedelta(days=365 * 20)
-    settings = sweep_settings(platform)
+    settings = sweep_settings(platform, _without_fallback(tmp_path, "support"))
     plan = plan_retention_now(engine=store, settings=settings, now=far)
     support = next(s for s in plan.sweeps if s.category == "support")
-    assert support.no_date == open_threads
-    assert next(s for s in plan.sweeps if s.category == "contact").no_date == never_logged
+    assert support.no_date == open_threads and support.fallback == ()
 
     run_retention(engine=store, settings=settings, now=far)
 
     assert _count(platform, support_thread) == open_threads
     assert _count(platform, support_thread, support_thread.c.closed_at.is_not(None)) == 0
-    assert _count(platform, learner, learner.c.last_login_at.is_(None)) >= never_logged
+
+
+def test_a_fallback_start_sweeps_rows_without_a_date(store: Engine, platform: str) -> None:
+    """Open support threads run from their opening, accounts never logged in from their creation:
+    every row has a start, so every period ends (the accounts after their warning)."""
+    never_logged = _count(platform, learner, learner.c.last_login_at.is_(None))
+    assert never_logged > 0
+    assert _count(platform, support_thread, support_thread.c.closed_at.is_(None)) > 0
+    far = NOW + timedelta(days=365 * 20)
+    settings = sweep_settings(platform)
+    plan = plan_retention_now(engine=store, settings=settings, now=far)
+    assert {s.category: s.no_date for s in plan.sweeps if s.no_date} == {}
+    contact = next(s for s in plan.sweeps if s.category == "contact")
+    assert contact.fallback == ("learner.created_at",)
+
+    first = run_retention(engine=store, settings=settings, now=far)
+    assert first.warnings_sent == _count(platform, learner)  # every account, dated or not
+    run_retention(engine=store, settings=settings, now=far + timedelta(days=31))
+
+    assert _count(platform, support_thread) == 0
+    assert _count(platform, learner, learner.c.email.like(f"{PLACEHOLDER_PREFIX}%")) == _count(
+        platform, learner
+    )
