@@ -581,9 +581,7 @@ class TransferMechanism(StrEnum):
             "standard_contractual_clauses": t.pgettext(
                 "map", "Standard contractual clauses (GDPR Art. 46(2)(c))"
             ),
-            "binding_corporate_rules": t.pgettext(
-                "map", "Binding corporate rules (GDPR Art. 47)"
-            ),
+            "binding_corporate_rules": t.pgettext("map", "Binding corporate rules (GDPR Art. 47)"),
             "code_of_conduct": t.pgettext("map", "Approved code of conduct (GDPR Art. 46(2)(e))"),
             "certification": t.pgettext("map", "Approved certification (GDPR Art. 46(2)(f))"),
             "article_49_derogation": t.pgettext(
