@@ -493,7 +493,7 @@ def ropa_pdf(
                 headings["special_data"],
             ],
             summary_rows,
-            col_widths=[12 * mm, width - 142 * mm, 85 * mm, 45 * mm],
+            col_widths=[12 * mm, 60 * mm, width - 107 * mm, 35 * mm],
         ),
         Spacer(1, 6 * mm),
         safe_paragraph(t.pgettext("register", "Processing activities in detail"), styles.heading),
