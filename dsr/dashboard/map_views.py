@@ -16,7 +16,7 @@ from flask import Response, abort, current_app, render_template
 
 from dsr.dashboard.blueprint import blueprint
 from dsr.datamap import desk_map
-from dsr.db import get_engine
+from dsr.db import get_session
 from dsr.i18n import current_language, gettext
 from dsr.languages import Language, translations
 from dsr.register.service import desk_retention, register_version
@@ -159,7 +159,7 @@ def data_map() -> tuple[str, int]:
     except MapError as error:
         return render_template("dashboard/map.html", problems=error.problems, categories=[]), 503
     language = current_language().value
-    version = register_version(get_engine(), loaded)
+    version = register_version(get_session(), loaded)
     return render_template(
         "dashboard/map.html",
         problems=[],
@@ -184,7 +184,7 @@ def register(language: str, fmt: str) -> Response:
         abort(503, description=gettext("The data map cannot be loaded: see the data map page."))
     catalogue = translations(Language(language))
     desk = desk_retention(current_app.config)
-    version = register_version(get_engine(), loaded)
+    version = register_version(get_session(), loaded)
     if fmt == "pdf":
         edition = Edition(
             number=version.number,

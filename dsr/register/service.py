@@ -10,11 +10,10 @@ from datetime import datetime
 from gettext import NullTranslations
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from dsr.db import transaction, utcnow
+from dsr.db import utcnow
 from dsr.register.models import RegisterVersion
 from exports.ropa import DeskRetention
 from exports.ropa_versions import (
@@ -58,40 +57,42 @@ def _version(row: RegisterVersion) -> Version:
     )
 
 
-def latest_version(engine: Engine) -> Version | None:
+def _last(session: Session) -> RegisterVersion | None:
+    return session.exec(
+        select(RegisterVersion).order_by(col(RegisterVersion.number).desc()).limit(1)
+    ).first()
+
+
+def latest_version(session: Session) -> Version | None:
     """Return the last version recorded, if any."""
-    with transaction(engine) as session:
-        row = session.exec(
-            select(RegisterVersion).order_by(col(RegisterVersion.number).desc()).limit(1)
-        ).first()
-        return None if row is None else _version(row)
+    row = _last(session)
+    return None if row is None else _version(row)
 
 
-def register_version(engine: Engine, data_map: DataMap, *, now: datetime | None = None) -> Version:
+def register_version(
+    session: Session, data_map: DataMap, *, now: datetime | None = None
+) -> Version:
     """Return the version of the register produced from `data_map`: the last one when the map's
-    digest is the same, else a new one (numbered next) with what changed since the last."""
+    digest is the same, else a new one (numbered next) with what changed since the last, added
+    to `session` (the caller commits)."""
     digest = map_digest(data_map)
     while True:
-        with transaction(engine) as session:
-            last = session.exec(
-                select(RegisterVersion).order_by(col(RegisterVersion.number).desc()).limit(1)
-            ).first()
-            if last is not None and last.digest == digest:
-                return _version(last)
-            outline = map_outline(data_map)
-            previous: Outline | None = None if last is None else json.loads(last.outline)
-            changes = outline_changes(previous, outline)
-            row = RegisterVersion(
-                number=1 if last is None else last.number + 1,
-                digest=digest,
-                produced_at=now or utcnow(),
-                outline=json.dumps(outline, sort_keys=True),
-                changes=json.dumps([[c.section, c.key, c.change] for c in changes]),
-            )
-            session.add(row)
-            try:
-                session.flush()
-            except IntegrityError:  # another process recorded that number first: read again
-                session.rollback()
-                continue
-            return _version(row)
+        last = _last(session)
+        if last is not None and last.digest == digest:
+            return _version(last)
+        outline = map_outline(data_map)
+        previous: Outline | None = None if last is None else json.loads(last.outline)
+        changes = outline_changes(previous, outline)
+        row = RegisterVersion(
+            number=1 if last is None else last.number + 1,
+            digest=digest,
+            produced_at=now or utcnow(),
+            outline=json.dumps(outline, sort_keys=True),
+            changes=json.dumps([[c.section, c.key, c.change] for c in changes]),
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # another process recorded that number first: read again
+            continue
+        return _version(row)

@@ -64,7 +64,9 @@ def pdf(data_map: DataMap, lang: str) -> bytes:
 
 
 def rows_of(data_map: DataMap, lang: str = "fr") -> dict[str, dict[str, str]]:
-    return {row["activity_id"]: row for row in ropa_rows(data_map, lang, translations_for(lang), DESK)}
+    return {
+        row["activity_id"]: row for row in ropa_rows(data_map, lang, translations_for(lang), DESK)
+    }
 
 
 def read_csv(data: bytes, delimiter: str = ";") -> list[list[str]]:
@@ -158,8 +160,10 @@ def test_the_desks_own_processing_is_always_there_with_its_settings(data_map: Da
 def test_rows_in_english_and_any_other_language_falls_back_to_it(data_map: DataMap) -> None:
     english = ropa_rows(data_map, "en", translations_for("en"), DESK)
 
-    assert english[0]["retention"].splitlines()[1].startswith(
-        "Billing: 10 years from Issue date (invoice.issued_at)"
+    assert (
+        english[0]["retention"]
+        .splitlines()[1]
+        .startswith("Billing: 10 years from Issue date (invoice.issued_at)")
     )
     assert english[1]["special_data"] == "Yes"
     assert ropa_rows(data_map, "de", translations_for("de"), DESK) == english
@@ -209,7 +213,9 @@ def test_csv_neutralises_formulas_and_keeps_markup_and_accents_as_text(data_map:
     table = read_csv(ropa_csv(data_map, "fr", translations_for("fr"), DESK))
     purposes = table[1][COLUMNS.index("purposes")]
 
-    assert purposes == f"Adapter et facturer les formations\n=SUM(A1)\nAdapter le parcours — {MARKUP}"
+    assert (
+        purposes == f"Adapter et facturer les formations\n=SUM(A1)\nAdapter le parcours — {MARKUP}"
+    )
     assert not any(
         cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in table for cell in row
     )

@@ -935,7 +935,9 @@ def test_known_columns_stays_within_its_system() -> None:
         "    provenance: provided\n"
         "    erasure: {action: delete}\n"
     )
-    text = text.replace("categories: [contact, bookings]", "categories: [contact, bookings, archived]")
+    text = text.replace(
+        "categories: [contact, bookings]", "categories: [contact, bookings, archived]"
+    )
     data_map = loads(text)
     assert known_columns(data_map, "club", "member") == {"id", "email", "full_name", "joined_at"}
     assert known_columns(data_map, "archive", "member") == {
@@ -1119,4 +1121,6 @@ def test_a_transfer_outside_the_eea_needs_its_mechanism_and_reference() -> None:
     carrier = loads(edit(("categories:\n", stated + "categories:\n"))).recipients["carrier"]
     assert (carrier.country, carrier.outside_eea) == ("US", True)
     unknown = RECIPIENTS.replace("FR", "US") + "    transfer_mechanism: handshake\n"
-    assert "transfer_mechanism" in str(problems_of(edit(("categories:\n", unknown + "categories:\n"))))
+    assert "transfer_mechanism" in str(
+        problems_of(edit(("categories:\n", unknown + "categories:\n")))
+    )
