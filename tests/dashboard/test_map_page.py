@@ -15,9 +15,9 @@ from dsr.datamap import DEFAULT_MAP_PATH
 from dsr.languages import Language, translations
 from exports.ropa import ropa_headings
 from exports.ropa_versions import map_digest
-from tests.exports.conftest import pdf_text
 from inventory.loader import load_data_map
 from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, staff_client
+from tests.exports.conftest import pdf_text
 
 __all__ = ["app_config", "staff_client"]  # the fixtures used here
 
