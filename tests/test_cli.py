@@ -106,6 +106,18 @@ def test_map_check_reports_problems_with_exit_1(tmp_path: Path) -> None:
     assert "1 problem(s) in the data map." in result.output
 
 
+def test_map_check_refuses_a_processor_without_a_country(tmp_path: Path) -> None:
+    broken = tmp_path / "map.yaml"
+    text = (ROOT / "data_map.yaml").read_text(encoding="utf-8")
+    hosting = text.index("  hosting:\n")
+    at = text.index("    country: FR\n", hosting)
+    broken.write_text(text[:at] + text[at + len("    country: FR\n") :], "utf-8")
+    result = CliRunner().invoke(main, ["--map", str(broken), "map", "check"])
+    assert result.exit_code == 1
+    line = text[:hosting].count("\n") + 1
+    assert f"{broken}:{line}:3: recipient `hosting` gives no `country`" in result.output
+
+
 def test_map_check_warns_about_kept_rows_that_nothing_takes_out_of_use(tmp_path: Path) -> None:
     document = (ROOT / "data_map.yaml").read_text(encoding="utf-8")
     withdraw = (

@@ -1056,7 +1056,10 @@ def test_an_activity_naming_an_unknown_category_is_reported_at_it() -> None:
 def test_a_map_without_activities_is_refused() -> None:
     start = MINIMAL.index("activities:\n")
     text = MINIMAL[:start] + MINIMAL[MINIMAL.index("systems:\n") :]
-    assert [message for _, _, message in problems_of(text)] == ["missing `activities`."]
+    assert [message for _, _, message in problems_of(text)] == [
+        "missing `activities`: list the processing activities of the register, each with its "
+        "`name`, `purposes`, the `data_subjects` it concerns and the `categories` it uses."
+    ]
 
 
 def test_the_desks_own_activity_cannot_be_redeclared() -> None:
