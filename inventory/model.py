@@ -676,8 +676,8 @@ class Activity(Strict):
     """A processing activity (GDPR Art. 30): why some categories of data are processed, and
     about whom. A category may serve several activities.
 
-    `data_subjects` are the categories of persons this activity concerns, declared here (a YAML
-    anchor on the organisation's `data_subjects` avoids writing them twice). `legal_basis` is
+    `data_subjects` are the categories of persons this activity concerns, among the
+    organisation's `data_subjects` (in YAML, an alias of one: `*learners`). `legal_basis` is
     the ground of the activity; without it, the register gives the grounds of its categories.
     `security_measures` are those specific to it: the organisation's apply to every activity.
     """

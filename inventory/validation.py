@@ -147,6 +147,14 @@ def _check_activities(m: DataMap) -> Iterator[Problem]:
                 "register includes: give yours another id.",
                 at_key=True,
             )
+        for index, subject in enumerate(activity.data_subjects):
+            if subject not in m.organisation.data_subjects:
+                yield Problem(
+                    (*loc, "data_subjects", index),
+                    f"activity `{a_name}` concerns “{subject.en}”, which is not one of "
+                    "`organisation.data_subjects`: refer to one of them (a YAML alias such as "
+                    "*learners), or add it there.",
+                )
         for index, category in enumerate(activity.categories):
             if category not in m.categories:
                 yield Problem(

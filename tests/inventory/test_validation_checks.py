@@ -1127,3 +1127,21 @@ def test_a_transfer_outside_the_eea_needs_its_mechanism_and_reference() -> None:
     assert "transfer_mechanism" in str(
         problems_of(edit(("categories:\n", unknown + "categories:\n")))
     )
+
+
+def test_an_activity_concerns_persons_the_organisation_declares() -> None:
+    text = edit(
+        (
+            "data_subjects: [{fr: Membres, en: Members}]\n    categories",
+            "data_subjects: [{fr: Invités, en: Guests}]\n    categories",
+        )
+    )
+    assert problems_of(text) == [
+        problem(
+            text,
+            "{fr: Invités",
+            "activity `membership` concerns “Guests”, which is not one of "
+            "`organisation.data_subjects`: refer to one of them (a YAML alias such as "
+            "*learners), or add it there.",
+        )
+    ]
