@@ -151,7 +151,11 @@ def map_check(live: bool) -> None:
 
 @map_group.command("ropa")
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "pdf"]), default="pdf", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "pdf", "xlsx"]),
+    default="pdf",
+    show_default=True,
 )
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
 @click.option(
@@ -162,14 +166,15 @@ def map_check(live: bool) -> None:
 )
 def map_ropa(fmt: str, lang: str, output: Path | None) -> None:
     """Write the register of processing activities (GDPR Art. 30) derived from the map."""
+    from dsr.config import current_settings
     from dsr.languages import Language, translations
-    from exports.ropa import ropa_csv, ropa_pdf
+    from dsr.register.service import desk_retention
+    from exports.ropa import ropa_csv, ropa_pdf, ropa_xlsx
 
     data_map = _load_map()
     catalogue = translations(Language(lang))
-    content = (
-        ropa_csv(data_map, lang, catalogue) if fmt == "csv" else ropa_pdf(data_map, lang, catalogue)
-    )
+    produce = {"csv": ropa_csv, "pdf": ropa_pdf, "xlsx": ropa_xlsx}[fmt]
+    content = produce(data_map, lang, catalogue, desk_retention(current_settings().values))
     if output is not None and str(output) == "-":
         sys.stdout.buffer.write(content)
         return

@@ -61,7 +61,6 @@ from exports.pdf import (
     register_fonts,
     safe_paragraph,
 )
-from exports.ropa import EEA_COUNTRIES
 from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection
@@ -718,7 +717,7 @@ class _ReportStory:
         for category_id in categories:
             for key in self.data_map.categories[category_id].recipients:
                 recipient = self.data_map.recipients[key]
-                if key in seen or recipient.country.upper() in EEA_COUNTRIES:
+                if key in seen or not recipient.outside_eea:
                     continue
                 seen.add(key)
                 safeguards = recipient.transfer_safeguards
@@ -726,7 +725,7 @@ class _ReportStory:
                     t.pgettext("report", "%(name)s (%(country)s): %(safeguards)s")
                     % {
                         "name": recipient.name.get(lang),
-                        "country": recipient.country.upper(),
+                        "country": recipient.country or "",
                         "safeguards": safeguards.get(lang)
                         if safeguards
                         else t.pgettext("report", "no safeguards stated"),

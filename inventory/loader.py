@@ -221,6 +221,8 @@ _MISSING_HINTS = {
     "label": "give the name people will read, in French and English",
     "period": "give an ISO 8601 duration such as P3Y",
     "from": "name the date column the period runs from, as table.column",
+    "activities": "list the processing activities of the register, each with its `name`, "
+    "`purposes`, the `data_subjects` it concerns and the `categories` it uses",
 }
 
 

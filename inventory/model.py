@@ -14,6 +14,7 @@ from gettext import NullTranslations
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from inventory.fideslang import unknown_category
@@ -593,6 +594,50 @@ class Organisation(Strict):
         return ZoneInfo(self.timezone)
 
 
+EEA_COUNTRIES = frozenset(
+    {
+        # The 27 EU member states (Greece as both its ISO code GR and the EU's EL)...
+        "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "GR", "HR",
+        "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+        # ...and the three other EEA states.
+        "IS", "LI", "NO",
+    }
+)  # fmt: skip
+"""Countries to which data goes without a transfer under GDPR Chapter V."""
+
+
+def country_name(code: str, lang: str) -> str:
+    """Name an ISO 3166 alpha-2 country in `lang` (Babel's locale data): 'États-Unis' for US."""
+    return str(Locale.parse(lang).territories.get(code, code))
+
+
+class TransferMechanism(StrEnum):
+    """The ground of a transfer outside the EU/EEA (GDPR Chapter V)."""
+
+    ADEQUACY_DECISION = "adequacy_decision"
+    STANDARD_CONTRACTUAL_CLAUSES = "standard_contractual_clauses"
+    BINDING_CORPORATE_RULES = "binding_corporate_rules"
+    CODE_OF_CONDUCT = "code_of_conduct"
+    CERTIFICATION = "certification"
+    ARTICLE_49_DEROGATION = "article_49_derogation"
+
+    def describe(self, translations: NullTranslations) -> str:
+        """Name the mechanism and its article in the language of `translations` ("map")."""
+        t = translations
+        return {
+            "adequacy_decision": t.pgettext("map", "Adequacy decision (GDPR Art. 45)"),
+            "standard_contractual_clauses": t.pgettext(
+                "map", "Standard contractual clauses (GDPR Art. 46(2)(c))"
+            ),
+            "binding_corporate_rules": t.pgettext("map", "Binding corporate rules (GDPR Art. 47)"),
+            "code_of_conduct": t.pgettext("map", "Approved code of conduct (GDPR Art. 46(2)(e))"),
+            "certification": t.pgettext("map", "Approved certification (GDPR Art. 46(2)(f))"),
+            "article_49_derogation": t.pgettext(
+                "map", "Derogation for a specific situation (GDPR Art. 49)"
+            ),
+        }[self.value]
+
+
 class Recipient(Strict):
     """Someone the organisation sends personal data to: told of each change to it (Art. 19).
 
@@ -607,8 +652,17 @@ class Recipient(Strict):
     kind: Literal["third_party", "processor", "internal", "authority"]
     description: LocalText
     contact_email: str | None = None
-    country: str = "FR"
-    transfer_safeguards: LocalText | None = None
+    country: str | None = Field(
+        default=None,
+        description="ISO 3166 alpha-2 code of the country where it receives the data: never "
+        "assumed, required of every recipient but the organisation's internal services",
+    )
+    transfer_mechanism: TransferMechanism | None = Field(
+        default=None, description="the ground of the transfer, for a country outside the EU/EEA"
+    )
+    transfer_safeguards: LocalText | None = Field(
+        default=None, description="the reference of the mechanism (the clauses signed, ...)"
+    )
     receives: list[str] = Field(
         default_factory=list,
         description="fields (`table.column`) of other categories sent to this recipient",
@@ -630,6 +684,23 @@ class Recipient(Strict):
                 raise ValueError(f"`{column}` is not a field reference: write `table.column`")
         return value
 
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.upper()
+        if not re.fullmatch(r"[A-Z]{2}", code) or code not in Locale("en").territories:
+            raise ValueError(
+                f"'{value}' is not an ISO 3166 alpha-2 country code (such as FR, DE or US)"
+            )
+        return code
+
+    @property
+    def outside_eea(self) -> bool:
+        """Whether the data it receives leaves the EU/EEA (a transfer under GDPR Chapter V)."""
+        return self.country is not None and self.country not in EEA_COUNTRIES
+
     @field_validator("disclosures_kept", mode="before")
     @classmethod
     def _kept(cls, value: object) -> object:
@@ -649,8 +720,41 @@ class Recipient(Strict):
         return None if self.disclosed_when is None else self.disclosed_when.split(".", 1)[0]
 
 
+class Activity(Strict):
+    """A processing activity (GDPR Art. 30): why some categories of data are processed, and
+    about whom. A category may serve several activities.
+
+    `data_subjects` are the categories of persons this activity concerns, among the
+    organisation's `data_subjects` (in YAML, an alias of one: `*learners`). `legal_basis` is
+    the ground of the activity; without it, the register gives the grounds of its categories.
+    `security_measures` are those specific to it: the organisation's apply to every activity.
+    """
+
+    name: LocalText
+    purposes: list[LocalText] = Field(min_length=1)
+    data_subjects: list[LocalText] = Field(min_length=1)
+    categories: list[str] = Field(min_length=1)
+    legal_basis: LegalBasis | None = None
+    legal_basis_detail: LocalText | None = None
+    security_measures: list[LocalText] = Field(default_factory=list)
+    note: str | None = None
+
+    @field_validator("legal_basis", mode="before")
+    @classmethod
+    def _basis_alias(cls, value: object) -> object:
+        if isinstance(value, str) and value.replace(" ", "") in _BASIS_ALIASES:
+            return _BASIS_ALIASES[value.replace(" ", "")].value
+        return value
+
+
+DESK_ACTIVITY = "data_subject_requests"
+"""The id of the desk's own processing (the handling of the requests), which every register
+includes and no map may declare."""
+
+
 class DataMap(Strict):
-    """The whole map: the organisation, its systems, identities, recipients and categories."""
+    """The whole map: the organisation, its systems, identities, recipients, categories and the
+    processing activities they serve."""
 
     version: Literal[1]
     organisation: Organisation
@@ -658,6 +762,7 @@ class DataMap(Strict):
     identities: dict[str, Identity] = Field(min_length=1)
     recipients: dict[str, Recipient] = Field(default_factory=dict)
     categories: dict[str, Category] = Field(min_length=1)
+    activities: dict[str, Activity] = Field(min_length=1)
     changes: SubjectChanges = Field(default_factory=SubjectChanges)
 
     def system_zone(self, system: str) -> ZoneInfo:

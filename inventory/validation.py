@@ -9,7 +9,14 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from inventory.model import DataMap, ErasureAction, IdentityKind, Link, YearClose
+from inventory.model import (
+    DESK_ACTIVITY,
+    DataMap,
+    ErasureAction,
+    IdentityKind,
+    Link,
+    YearClose,
+)
 
 Loc = tuple[str | int, ...]
 
@@ -125,6 +132,45 @@ def _problems(m: DataMap) -> Iterator[Problem]:
     yield from _check_changes(m)
     yield from _check_kept_data(m)
     yield from _check_recipients(m)
+    yield from _check_activities(m)
+
+
+def _check_activities(m: DataMap) -> Iterator[Problem]:
+    """Activities name categories of the map, and every category serves at least one."""
+    served: set[str] = set()
+    for a_name, activity in m.activities.items():
+        loc: Loc = ("activities", a_name)
+        if a_name == DESK_ACTIVITY:
+            yield Problem(
+                loc,
+                f"activity `{a_name}` is the desk's own handling of the requests, which every "
+                "register includes: give yours another id.",
+                at_key=True,
+            )
+        for index, subject in enumerate(activity.data_subjects):
+            if subject not in m.organisation.data_subjects:
+                yield Problem(
+                    (*loc, "data_subjects", index),
+                    f"activity `{a_name}` concerns “{subject.en}”, which is not one of "
+                    "`organisation.data_subjects`: refer to one of them (a YAML alias such as "
+                    "*learners), or add it there.",
+                )
+        for index, category in enumerate(activity.categories):
+            if category not in m.categories:
+                yield Problem(
+                    (*loc, "categories", index),
+                    f"activity `{a_name}` uses category `{category}`, which is not declared "
+                    f"under `categories`.{_closest(category, m.categories)}",
+                )
+            served.add(category)
+    for c_name in m.categories:
+        if c_name not in served:
+            yield Problem(
+                ("categories", c_name),
+                f"category `{c_name}` serves no processing activity: list it in the "
+                "`categories` of at least one activity under `activities`.",
+                at_key=True,
+            )
 
 
 def _check_kept_data(m: DataMap) -> Iterator[Problem]:
@@ -408,6 +454,24 @@ def _check_recipients(m: DataMap) -> Iterator[Problem]:
                     f"recipient `{r_name}` receives `{column}`, which is not a field of any "
                     f"category.{_closest(column, mapped)}",
                 )
+        if recipient.country is None and recipient.kind != "internal":
+            yield Problem(
+                loc,
+                f"recipient `{r_name}` gives no `country`: say where it receives the data "
+                "(ISO 3166 alpha-2 code, such as FR or US); the register never assumes it.",
+                at_key=True,
+            )
+        if recipient.outside_eea and (
+            recipient.transfer_mechanism is None or recipient.transfer_safeguards is None
+        ):
+            yield Problem(
+                (*loc, "country"),
+                f"recipient `{r_name}` receives the data in {recipient.country}, outside the "
+                "EU/EEA: give its `transfer_mechanism` (adequacy_decision, "
+                "standard_contractual_clauses, binding_corporate_rules, code_of_conduct, "
+                "certification or article_49_derogation) and, in `transfer_safeguards`, its "
+                "reference.",
+            )
         when = recipient.disclosed_when
         if when is not None and when not in mapped:
             yield Problem(

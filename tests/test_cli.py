@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,18 @@ def test_map_check_reports_problems_with_exit_1(tmp_path: Path) -> None:
     assert "1 problem(s) in the data map." in result.output
 
 
+def test_map_check_refuses_a_processor_without_a_country(tmp_path: Path) -> None:
+    broken = tmp_path / "map.yaml"
+    text = (ROOT / "data_map.yaml").read_text(encoding="utf-8")
+    hosting = text.index("  hosting:\n")
+    at = text.index("    country: FR\n", hosting)
+    broken.write_text(text[:at] + text[at + len("    country: FR\n") :], "utf-8")
+    result = CliRunner().invoke(main, ["--map", str(broken), "map", "check"])
+    assert result.exit_code == 1
+    line = text[:hosting].count("\n") + 1
+    assert f"{broken}:{line}:3: recipient `hosting` gives no `country`" in result.output
+
+
 def test_map_check_warns_about_kept_rows_that_nothing_takes_out_of_use(tmp_path: Path) -> None:
     document = (ROOT / "data_map.yaml").read_text(encoding="utf-8")
     withdraw = (
@@ -170,9 +183,12 @@ def test_ropa_files_in_both_languages(tmp_path: Path) -> None:
         subprocess.run(["qpdf", "--check", str(pdf)], check=True, capture_output=True)
     code, output = run("map", "ropa", "--format", "csv", "--lang", "en", "--output", "-")
     rows = list(csv.reader(io.StringIO(output.lstrip("\ufeff"))))
-    categories = load_data_map(ROOT / "data_map.yaml").categories
-    assert len(rows) == 1 + len(categories)  # header + one activity per category of the map
-    assert {row[0] for row in rows[1:]} == set(categories)
+    activities = load_data_map(ROOT / "data_map.yaml").activities
+    # header + one row per activity of the map + the desk's own handling of the requests
+    assert [row[0] for row in rows[1:]] == [*activities, "data_subject_requests"]
+    xlsx = tmp_path / "ropa.xlsx"
+    code, output = run("map", "ropa", "--format", "xlsx", "--output", str(xlsx))
+    assert code == 0 and zipfile.is_zipfile(xlsx), output
 
 
 def test_console_script_is_installed() -> None:

@@ -3,6 +3,9 @@ retention, systems and tables, and what an erasure does to it, in the reader's l
 the register of processing activities (RoPA) to download, in French or English.
 
 A map that cannot be loaded gives a page listing its problems, each at its line in the file.
+
+The register is versioned: the page and each download record a new version when the map's content
+changed since the last one (dsr.register.service), and show its number, date and changes.
 """
 
 from __future__ import annotations
@@ -13,14 +16,19 @@ from flask import Response, abort, current_app, render_template
 
 from dsr.dashboard.blueprint import blueprint
 from dsr.datamap import desk_map
-from dsr.db import utcnow
+from dsr.db import get_session
 from dsr.i18n import current_language, gettext
 from dsr.languages import Language, translations
-from exports.ropa import ropa_csv, ropa_pdf
+from dsr.register.service import desk_retention, register_version
+from exports.ropa import Edition, ropa_csv, ropa_pdf, ropa_xlsx
 from inventory.loader import MapError
 from inventory.model import LANGUAGES, Category, DataMap, ErasureAction
 
-ROPA_FORMATS = {"pdf": "application/pdf", "csv": "text/csv"}
+ROPA_FORMATS = {
+    "pdf": "application/pdf",
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +111,7 @@ def categories_shown(data_map: DataMap, language: str) -> list[CategoryShown]:
             RecipientShown(
                 name=recipient.name.get(language) if recipient else name,
                 kind=_recipient_kind(recipient.kind) if recipient else "",
-                country=recipient.country.upper() if recipient else "",
+                country=(recipient.country or "") if recipient else "",
             )
             for name in category.recipients
             for recipient in [data_map.recipients.get(name)]
@@ -151,18 +159,23 @@ def data_map() -> tuple[str, int]:
     except MapError as error:
         return render_template("dashboard/map.html", problems=error.problems, categories=[]), 503
     language = current_language().value
+    version = register_version(get_session(), loaded)
     return render_template(
         "dashboard/map.html",
         problems=[],
         organisation=loaded.organisation,
         categories=categories_shown(loaded, language),
         register_languages=LANGUAGES,
+        register_formats=ROPA_FORMATS,
+        version=version,
+        version_changes=version.described(translations(Language(language))),
     ), 200
 
 
 @blueprint.get("/map/register-<language>.<fmt>")
 def register(language: str, fmt: str) -> Response:
-    """Download the register of processing activities (Art. 30) as PDF or CSV, in fr or en."""
+    """Download the register of processing activities (Art. 30) as PDF, CSV or XLSX, in fr or en,
+    recording its version when the map changed since the last one."""
     if language not in LANGUAGES or fmt not in ROPA_FORMATS:
         abort(404)
     try:
@@ -170,10 +183,20 @@ def register(language: str, fmt: str) -> Response:
     except MapError:
         abort(503, description=gettext("The data map cannot be loaded: see the data map page."))
     catalogue = translations(Language(language))
+    desk = desk_retention(current_app.config)
+    version = register_version(get_session(), loaded)
     if fmt == "pdf":
-        body = ropa_pdf(loaded, language, catalogue, edition=utcnow().date())
+        edition = Edition(
+            number=version.number,
+            produced=version.produced_at.astimezone(loaded.organisation.zone).date(),
+            digest=version.digest,
+            changes=version.described(catalogue),
+        )
+        body = ropa_pdf(loaded, language, catalogue, desk, edition=edition)
+    elif fmt == "xlsx":
+        body = ropa_xlsx(loaded, language, catalogue, desk)
     else:
-        body = ropa_csv(loaded, language, catalogue)
+        body = ropa_csv(loaded, language, catalogue, desk)
     response = Response(body, mimetype=ROPA_FORMATS[fmt])
     filename = f"register-{language}.{fmt}"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -3,6 +3,8 @@ register to download; a map that cannot be loaded gives a page that says where i
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,11 @@ from flask import Flask
 
 from dsr.datamap import DEFAULT_MAP_PATH
 from dsr.languages import Language, translations
+from exports.ropa import ropa_headings
+from exports.ropa_versions import map_digest
 from inventory.loader import load_data_map
 from tests.dashboard.staff_pages import ROLES, StaffClient, app_config, staff_client
+from tests.exports.conftest import pdf_text
 
 __all__ = ["app_config", "staff_client"]  # the fixtures used here
 
@@ -44,7 +49,8 @@ def test_the_map_speaks_french_to_a_french_reader(staff_client: StaffClient) -> 
     assert first.retention.period.describe(translations(Language.FR)) in text
 
 
-@pytest.mark.parametrize(("language", "fmt"), [("fr", "pdf"), ("en", "csv")])
+@pytest.mark.parametrize("fmt", ["pdf", "csv", "xlsx"])
+@pytest.mark.parametrize("language", ["fr", "en"])
 def test_the_register_downloads(staff_client: StaffClient, language: str, fmt: str) -> None:
     download = staff_client("auditor").get(f"/dashboard/map/register-{language}.{fmt}")
 
@@ -53,16 +59,51 @@ def test_the_register_downloads(staff_client: StaffClient, language: str, fmt: s
         f'attachment; filename="register-{language}.{fmt}"'
     )
     body = download.get_data()
+    name = next(iter(POINT3.activities.values())).name.get(language)
     if fmt == "pdf":
         assert body.startswith(b"%PDF")
+    elif fmt == "xlsx":
+        with zipfile.ZipFile(io.BytesIO(body)) as workbook:
+            assert name in workbook.read("xl/sharedStrings.xml").decode()
     else:
-        assert POINT3.categories[next(iter(POINT3.categories))].title.en in body.decode("utf-8")
+        separator = ";" if language == "fr" else ","
+        assert body.startswith(b"\xef\xbb\xbf")
+        assert body.decode("utf-8-sig").startswith(
+            f"{ropa_headings(translations(Language(language)))['activity_id']}{separator}"
+        )
+        assert name in body.decode("utf-8")
 
 
 def test_an_unknown_register_is_not_found(staff_client: StaffClient) -> None:
     client = staff_client("dpo")
     assert client.get("/dashboard/map/register-de.pdf").status_code == 404
     assert client.get("/dashboard/map/register-fr.docx").status_code == 404
+    assert client.get("/dashboard/map/register-fr.").status_code == 404
+    assert client.get("/dashboard/map/register-.xlsx").status_code == 404
+
+
+def test_the_page_shows_the_registers_version_and_its_changes(
+    staff_client: StaffClient, app: Flask, tmp_path: Path, app_config: dict[str, Any]
+) -> None:
+    client = staff_client("dpo")
+    page = client.get("/dashboard/map", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "<dt>Version</dt><dd>1</dd>" in page
+    assert map_digest(POINT3) in page
+
+    changed = DEFAULT_MAP_PATH.read_text(encoding="utf-8").replace(
+        "  surveys:\n    name:\n      fr: Enquêtes de satisfaction",
+        "  surveys:\n    name:\n      fr: Enquêtes",
+    )
+    path = tmp_path / "changed.yaml"
+    path.write_text(changed, encoding="utf-8")
+    app.config["DATA_MAP"] = str(path)
+    pdf = client.get("/dashboard/map/register-en.pdf").get_data()
+    page = client.get("/dashboard/map", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    assert "<dt>Version</dt><dd>2</dd>" in page
+    assert "<li>Activity changed: surveys</li>" in page
+    text = " ".join(pdf_text(pdf).split())
+    assert "Version 2" in text and "Activity changed: surveys" in text
 
 
 @pytest.fixture

@@ -65,6 +65,7 @@ def newsletter_map(folder: Path) -> Path:
         "provenance": "observed",
         "erasure": {"action": "delete"},
     }
+    data_map["activities"]["prospecting"]["categories"].append("newsletter_clicks")
     path = folder / "two_systems.yaml"
     path.write_text(yaml.safe_dump(data_map, allow_unicode=True), encoding="utf-8")
     return path

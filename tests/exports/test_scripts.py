@@ -35,7 +35,7 @@ from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from exports.access_report import render_access_report, text_table
 from exports.certificate import CategoryOutcome, CertifiedRequest, render_erasure_certificate
 from exports.pdf import FONT_BOLD, FONT_REGULAR, DocumentInfo, render_pdf
-from exports.ropa import ropa_pdf
+from exports.ropa import DeskRetention, ropa_pdf
 from exports.script_text import (
     display_lines,
     font_runs,
@@ -272,7 +272,7 @@ def test_the_register_shows_every_script_as_typed(lang: str, tmp_path: Path) -> 
     data_map, _ = _scripted_map(load_point3_map())
     organisation = data_map.organisation.model_copy(update={"name": VALUES["mixed"]})
     data_map = data_map.model_copy(update={"organisation": organisation})
-    pdf = ropa_pdf(data_map, lang, translations_for(lang))
+    pdf = ropa_pdf(data_map, lang, translations_for(lang), DeskRetention(1826, 7))
     assert_legible(pdf, tmp_path)
     # The footer, drawn on the canvas rather than in a paragraph, names the organisation.
     last_page = PdfReader(io.BytesIO(pdf)).pages[-1].extract_text()

@@ -279,6 +279,14 @@ def club_document(table_order: list[str] | None = None) -> dict[str, Any]:
                 "invoice.amount",
             ),
         },
+        "activities": {
+            "membership": {
+                "name": "Membership",
+                "purposes": ["Run the club"],
+                "data_subjects": ["Members"],
+                "categories": ["contact", "bookings", "invoices"],
+            }
+        },
         "changes": {
             "restriction": {
                 "description": {"fr": "Mis à l'écart", "en": "Set aside"},

@@ -78,6 +78,7 @@ def club_document(**organisation: Any) -> dict[str, Any]:
         "links": [{"column": "member_id", "to": "member.id"}],
     }
     document["categories"]["invoices"] = copy.deepcopy(INVOICES)
+    document["activities"]["membership"]["categories"].append("invoices")
     return document
 
 

@@ -20,6 +20,7 @@ FEDERATION = """recipients:
     name: {fr: Fédération, en: Federation}
     kind: third_party
     description: {fr: Reçoit les réservations, en: Receives the bookings}
+    country: FR
 RECEIVES
 categories:
 """

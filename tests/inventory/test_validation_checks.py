@@ -572,6 +572,7 @@ RECIPIENTS = (
     "    name: Colis SA\n"
     "    kind: processor\n"
     "    description: {fr: Transporteur, en: Carrier}\n"
+    "    country: FR\n"
 )
 
 
@@ -991,6 +992,9 @@ def test_known_columns_stays_within_its_system() -> None:
         "    provenance: provided\n"
         "    erasure: {action: delete}\n"
     )
+    text = text.replace(
+        "categories: [contact, bookings]", "categories: [contact, bookings, archived]"
+    )
     data_map = loads(text)
     assert known_columns(data_map, "club", "member") == {"id", "email", "full_name", "joined_at"}
     assert known_columns(data_map, "archive", "member") == {
@@ -1107,6 +1111,115 @@ def test_a_fallback_start_lies_in_a_declared_table() -> None:
         (
             "      from: member.joined_at\n",
             "      from: member.joined_at\n      fallback: [member.created_at, membr.joined_at]\n",
+# --- processing activities and recipients' countries (issue 18) ----------------------------------
+
+
+def test_a_category_that_serves_no_activity_is_reported_at_its_key() -> None:
+    text = edit(("categories: [contact, bookings]", "categories: [contact]"))
+    assert problems_of(text) == [
+        problem(
+            text,
+            "  bookings:",
+            "category `bookings` serves no processing activity: list it in the `categories` of "
+            "at least one activity under `activities`.",
+            offset=2,
+        )
+    ]
+
+
+def test_an_activity_naming_an_unknown_category_is_reported_at_it() -> None:
+    text = edit(("categories: [contact, bookings]", "categories: [contact, bookings, bokings]"))
+    assert problems_of(text) == [
+        problem(
+            text,
+            "bokings]",
+            "activity `membership` uses category `bokings`, which is not declared under "
+            "`categories`. Did you mean `bookings`?",
+        )
+    ]
+
+
+def test_a_map_without_activities_is_refused() -> None:
+    start = MINIMAL.index("activities:\n")
+    text = MINIMAL[:start] + MINIMAL[MINIMAL.index("systems:\n") :]
+    assert [message for _, _, message in problems_of(text)] == [
+        "missing `activities`: list the processing activities of the register, each with its "
+        "`name`, `purposes`, the `data_subjects` it concerns and the `categories` it uses."
+    ]
+
+
+def test_the_desks_own_activity_cannot_be_redeclared() -> None:
+    text = edit(("  membership:\n", "  data_subject_requests:\n"))
+    assert problems_of(text) == [
+        problem(
+            text,
+            "  data_subject_requests:",
+            "activity `data_subject_requests` is the desk's own handling of the requests, which "
+            "every register includes: give yours another id.",
+            offset=2,
+        )
+    ]
+
+
+def test_a_processor_without_a_country_is_refused() -> None:
+    text = edit(("categories:\n", RECIPIENTS.replace("    country: FR\n", "") + "categories:\n"))
+    assert problems_of(text) == [
+        problem(
+            text,
+            "  carrier:",
+            "recipient `carrier` gives no `country`: say where it receives the data (ISO 3166 "
+            "alpha-2 code, such as FR or US); the register never assumes it.",
+            offset=2,
+        )
+    ]
+
+
+def test_an_internal_recipient_needs_no_country() -> None:
+    internal = RECIPIENTS.replace("    country: FR\n", "").replace("processor", "internal")
+    assert loads(edit(("categories:\n", internal + "categories:\n"))).recipients["carrier"]
+
+
+def test_a_country_that_is_not_iso_3166_is_refused() -> None:
+    text = edit(("categories:\n", RECIPIENTS.replace("FR", "XX") + "categories:\n"))
+    assert problems_of(text) == [
+        problem(
+            text,
+            "XX",
+            "'XX' is not an ISO 3166 alpha-2 country code (such as FR, DE or US) (at "
+            "recipient `carrier`, under `country`).",
+        )
+    ]
+
+
+def test_a_transfer_outside_the_eea_needs_its_mechanism_and_reference() -> None:
+    text = edit(("categories:\n", RECIPIENTS.replace("FR", "US") + "categories:\n"))
+    assert problems_of(text) == [
+        problem(
+            text,
+            "US",
+            "recipient `carrier` receives the data in US, outside the EU/EEA: give its "
+            "`transfer_mechanism` (adequacy_decision, standard_contractual_clauses, "
+            "binding_corporate_rules, code_of_conduct, certification or article_49_derogation) "
+            "and, in `transfer_safeguards`, its reference.",
+        )
+    ]
+    stated = RECIPIENTS.replace("FR", "us") + (
+        "    transfer_mechanism: standard_contractual_clauses\n"
+        "    transfer_safeguards: {fr: Clauses 2021/914, en: Clauses 2021/914}\n"
+    )
+    carrier = loads(edit(("categories:\n", stated + "categories:\n"))).recipients["carrier"]
+    assert (carrier.country, carrier.outside_eea) == ("US", True)
+    unknown = RECIPIENTS.replace("FR", "US") + "    transfer_mechanism: handshake\n"
+    assert "transfer_mechanism" in str(
+        problems_of(edit(("categories:\n", unknown + "categories:\n")))
+    )
+
+
+def test_an_activity_concerns_persons_the_organisation_declares() -> None:
+    text = edit(
+        (
+            "data_subjects: [{fr: Membres, en: Members}]\n    categories",
+            "data_subjects: [{fr: Invités, en: Guests}]\n    categories",
         )
     )
     assert problems_of(text) == [
@@ -1115,5 +1228,9 @@ def test_a_fallback_start_lies_in_a_declared_table() -> None:
             "membr.joined_at",
             "the retention of category `contact` falls back on `membr.joined_at`, but system "
             "`club` does not declare table `membr`. Did you mean `member`?",
+            "{fr: Invités",
+            "activity `membership` concerns “Guests”, which is not one of "
+            "`organisation.data_subjects`: refer to one of them (a YAML alias such as "
+            "*learners), or add it there.",
         )
     ]
