@@ -177,6 +177,15 @@ def import_fides(
     if reader.problems:
         raise MapError(reader.problems)
     document.update(systems=systems, identities=identities, categories=categories)
+    if categories:  # the register lists processing activities: one to split and name
+        document["activities"] = {
+            "processing": {
+                "name": _todo(t.gettext("the processing activity's name (split it as needed)")),
+                "purposes": [_todo(t.gettext("why the data is processed"))],
+                "data_subjects": document["organisation"]["data_subjects"],
+                "categories": sorted(categories),
+            }
+        }
     return skeleton
 
 

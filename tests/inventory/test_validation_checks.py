@@ -1111,6 +1111,18 @@ def test_a_fallback_start_lies_in_a_declared_table() -> None:
         (
             "      from: member.joined_at\n",
             "      from: member.joined_at\n      fallback: [member.created_at, membr.joined_at]\n",
+        )
+    )
+    assert problems_of(text) == [
+        problem(
+            text,
+            "membr.joined_at",
+            "the retention of category `contact` falls back on `membr.joined_at`, but system "
+            "`club` does not declare table `membr`. Did you mean `member`?",
+        )
+    ]
+
+
 # --- processing activities and recipients' countries (issue 18) ----------------------------------
 
 
@@ -1225,9 +1237,6 @@ def test_an_activity_concerns_persons_the_organisation_declares() -> None:
     assert problems_of(text) == [
         problem(
             text,
-            "membr.joined_at",
-            "the retention of category `contact` falls back on `membr.joined_at`, but system "
-            "`club` does not declare table `membr`. Did you mean `member`?",
             "{fr: Invités",
             "activity `membership` concerns “Guests”, which is not one of "
             "`organisation.data_subjects`: refer to one of them (a YAML alias such as "

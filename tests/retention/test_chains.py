@@ -120,7 +120,14 @@ categories:"""
         "\n      fallback: [subscription.unsubscribed_at, prospect.last_contact_at]",
     )
     + _category("engagement", "email_open.opened_at", "P13M", "email_open.opened_at")
-    + "\n"
+    + """
+activities:
+  prospecting:
+    name: {fr: Prospection, en: Prospecting}
+    purposes: [{fr: Prospecter, en: Prospecting}]
+    data_subjects: [{fr: Prospects, en: Prospects}]
+    categories: [prospects, marketing, engagement]
+"""
 )
 
 
