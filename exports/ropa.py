@@ -399,15 +399,36 @@ def ropa_csv(
 
 
 def ropa_xlsx(
-    data_map: DataMap, lang: str, translations: NullTranslations, desk: DeskRetention
+    data_map: DataMap,
+    lang: str,
+    translations: NullTranslations,
+    desk: DeskRetention,
+    *,
+    edition: Edition | None = None,
 ) -> bytes:
-    """Return the register as an XLSX workbook: one sheet, one row per activity."""
+    """Return the register as an XLSX workbook: one row per activity, and with `edition` a second
+    sheet giving its version (number, date, the map's digest, changes since the previous one)."""
+    t = translations
     header, rows = _table(data_map, lang, translations, desk)
-    title = translations.pgettext("register", "Record of processing activities")
-    return xlsx_bytes(
-        [Sheet(name=title, header=header, rows=rows)],
-        title=f"{title} — {data_map.organisation.name}",
-    )
+    title = t.pgettext("register", "Record of processing activities")
+    sheets = [Sheet(name=title, header=header, rows=rows)]
+    if edition is not None:
+        changes = list(edition.changes) or [t.pgettext("register", "No change")]
+        sheets.append(
+            Sheet(
+                name=t.pgettext("register", "Version"),
+                header=[t.pgettext("register", "Version"), str(edition.number)],
+                rows=[
+                    [t.pgettext("register", "Edition of"), edition_date(edition.produced, lang)],
+                    [t.pgettext("register", "Digest of the data map"), edition.digest],
+                    [
+                        t.pgettext("register", "Changes since the previous version"),
+                        "\n".join(changes),
+                    ],
+                ],
+            )
+        )
+    return xlsx_bytes(sheets, title=f"{title} — {data_map.organisation.name}")
 
 
 def _edition_rows(

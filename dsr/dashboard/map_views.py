@@ -185,16 +185,16 @@ def register(language: str, fmt: str) -> Response:
     catalogue = translations(Language(language))
     desk = desk_retention(current_app.config)
     version = register_version(get_session(), loaded)
+    edition = Edition(
+        number=version.number,
+        produced=version.produced_at.astimezone(loaded.organisation.zone).date(),
+        digest=version.digest,
+        changes=version.described(catalogue),
+    )
     if fmt == "pdf":
-        edition = Edition(
-            number=version.number,
-            produced=version.produced_at.astimezone(loaded.organisation.zone).date(),
-            digest=version.digest,
-            changes=version.described(catalogue),
-        )
         body = ropa_pdf(loaded, language, catalogue, desk, edition=edition)
     elif fmt == "xlsx":
-        body = ropa_xlsx(loaded, language, catalogue, desk)
+        body = ropa_xlsx(loaded, language, catalogue, desk, edition=edition)
     else:
         body = ropa_csv(loaded, language, catalogue, desk)
     response = Response(body, mimetype=ROPA_FORMATS[fmt])

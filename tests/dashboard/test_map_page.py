@@ -104,6 +104,11 @@ def test_the_page_shows_the_registers_version_and_its_changes(
     assert "<li>Activity changed: surveys</li>" in page
     text = " ".join(pdf_text(pdf).split())
     assert "Version 2" in text and "Activity changed: surveys" in text
+    book = client.get("/dashboard/map/register-en.xlsx").get_data()
+    with zipfile.ZipFile(io.BytesIO(book)) as workbook:
+        strings = workbook.read("xl/sharedStrings.xml").decode()
+        assert '<sheet name="Version"' in workbook.read("xl/workbook.xml").decode()
+    assert "Activity changed: surveys" in strings and map_digest(POINT3) not in strings
 
 
 @pytest.fixture
