@@ -31,6 +31,13 @@ NOW = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)  # a Monday
 PARIS = ZoneInfo("Europe/Paris")
 
 
+@pytest.fixture
+def dpo(dpo: FlaskClient) -> FlaskClient:
+    """The suite's DPO, reading English unless a test asks otherwise."""
+    dpo.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return dpo
+
+
 def _with_reference(session: Session, reference: str, email: str, **fields: object) -> None:
     request = make_request(session, email=email, received_at=NOW - timedelta(days=3), **fields)  # type: ignore[arg-type]
     request.reference = reference
