@@ -8,6 +8,7 @@ every POST is checked for the whole application by `dsr.extensions.csrf`.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -49,12 +50,20 @@ def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _printable(value: Any) -> Any:
+    """Drop control characters (NUL, line breaks...): no reference or address has any, and some
+    engines refuse them in a query."""
+    if not isinstance(value, str):
+        return value
+    return "".join(char for char in value if unicodedata.category(char) != "Cc")
+
+
 class SearchForm(Form):
     """Find requests by part of their reference or of their requester's email address."""
 
     query = StringField(
         lazy_gettext("Part of a reference or of an email address"),
-        filters=[_stripped],
+        filters=[_printable, _stripped],
         validators=[
             DataRequired(
                 lazy_gettext("Type part of a reference or of an email address to search for.")

@@ -118,6 +118,7 @@ def test_the_search_stays_in_the_box_until_cleared(app: Flask, dpo: FlaskClient)
     ("typed", "message"),
     [
         ("   ", "Type part of a reference or of an email address to search for."),
+        ("\x00\n", "Type part of a reference or of an email address to search for."),
         ("x" * 255, "Search for at most 254 characters."),
     ],
 )
