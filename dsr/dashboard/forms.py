@@ -51,8 +51,8 @@ def _stripped(value: Any) -> Any:
 
 
 def _printable(value: Any) -> Any:
-    """Drop control characters (NUL, line breaks...): no reference or address has any, and some
-    engines refuse them in a query."""
+    """Drop control characters (tabs, line breaks...): no reference or address has any (a NUL
+    is refused for the whole application before)."""
     if not isinstance(value, str):
         return value
     return "".join(char for char in value if unicodedata.category(char) != "Cc")

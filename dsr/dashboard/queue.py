@@ -96,7 +96,7 @@ class QueueRow:
     urgency: Urgency
     paused: bool
     assignee_id: int | None
-    version_id: int = 1
+    version_id: int  # as shown: a bulk assignment leaves a request changed since
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,9 +254,15 @@ class SavedView:
 
 
 def saved_views(reader_id: int | None) -> tuple[SavedView, ...]:
-    """Return the built-in views, "mine" being the requests assigned to `reader_id`."""
+    """Return the built-in views, "mine" being the requests assigned to `reader_id` (none
+    without a reader)."""
+    mine = (
+        (SavedView("mine", lazy_gettext("Mine"), {"assignee_id": reader_id}),)
+        if reader_id is not None
+        else ()
+    )
     return (
-        SavedView("mine", lazy_gettext("Mine"), {"assignee_id": reader_id}),
+        *mine,
         SavedView("overdue", lazy_gettext("Overdue"), {"overdue": True}),
         SavedView("week", lazy_gettext("Due this week"), {"due_this_week": True}),
         SavedView(

@@ -73,8 +73,8 @@ def _sqlite_fold(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.create_function(SQLITE_FOLD, 1, _fold_value, deterministic=True)
 
 
-def _fold_value(value: object) -> object:
-    return fold(value) if isinstance(value, str) else value
+def _fold_value(value: str | None) -> str | None:
+    return fold(value) if value is not None else None
 
 
 @compiles(folded)
