@@ -156,7 +156,11 @@ def _conditions(query: QueueQuery, now: datetime, zone: tzinfo) -> list[ColumnEl
         conditions.append(requests.c.type == query.request_type.value)
     if query.overdue:
         # Paused, the clock stands still: overdue only if it was so when paused (is_overdue).
+        # A pause began in the past, so either way the deadline is behind `now`: said once
+        # more, it lets the (status, due_at) index read the overdue requests alone (the count
+        # of the view "Overdue" is on every page).
         conditions.append(requests.c.status.in_([status.value for status in OPEN_STATUSES]))
+        conditions.append(requests.c.due_at < now)
         conditions.append(
             or_(
                 and_(requests.c.paused_since.is_(None), requests.c.due_at < now),
