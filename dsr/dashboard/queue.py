@@ -533,9 +533,22 @@ def assign_selected() -> AnyResponse:
             assignee_id=form.assignee_id,
             now=utcnow(),
         )
-    except (OperationRefused, RequestChanged) as error:
+    except OperationRefused:
         db_session.rollback()
-        flash(gettext("Nothing was assigned: %(reason)s", reason=error.message), "error")
+        flash(
+            gettext("Nothing was assigned: choose a member of staff who works on requests."),
+            "error",
+        )
+        return back
+    except RequestChanged:
+        db_session.rollback()
+        flash(
+            gettext(
+                "Nothing was assigned: a request changed meanwhile (someone else acted on it). "
+                "Check the queue again."
+            ),
+            "error",
+        )
         return back
     flash(
         gettext(
