@@ -8,6 +8,7 @@ every POST is checked for the whole application by `dsr.extensions.csrf`.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -30,7 +31,6 @@ from wtforms.validators import (
     InputRequired,
     Length,
     NumberRange,
-    Optional,
     ValidationError,
 )
 
@@ -50,15 +50,82 @@ def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _printable(value: Any) -> Any:
+    """Drop control characters (tabs, line breaks...): no reference or address has any (a NUL
+    is refused for the whole application before)."""
+    if not isinstance(value, str):
+        return value
+    return "".join(char for char in value if unicodedata.category(char) != "Cc")
+
+
 class SearchForm(Form):
-    """Find a request by its reference or by its requester's email address."""
+    """Find requests by part of their reference or of their requester's email address."""
 
     query = StringField(
-        lazy_gettext("Reference or email address"),
-        filters=[_stripped],
-        validators=[Optional(), Length(max=EMAIL_MAX)],
+        lazy_gettext("Part of a reference or of an email address"),
+        filters=[_printable, _stripped],
+        validators=[
+            DataRequired(
+                lazy_gettext("Type part of a reference or of an email address to search for.")
+            ),
+            Length(
+                max=EMAIL_MAX,
+                message=lazy_gettext("Search for at most %(max)d characters.", max=EMAIL_MAX),
+            ),
+        ],
         render_kw={"maxlength": EMAIL_MAX, "autocomplete": "off", "type": "search"},
     )
+
+
+MAX_BULK = 200
+"""The most requests assigned at once (the queue shows 50 a page)."""
+
+
+class BulkAssignForm(Form):
+    """Assign the requests ticked on the queue to one member of staff. Each box sends
+    `<id>:<version>`, the request as the queue showed it."""
+
+    selected = SelectMultipleField(
+        validators=[DataRequired(lazy_gettext("Tick at least one request to assign."))],
+        validate_choice=False,
+    )
+    assignee = SelectField(
+        lazy_gettext("Assign the selected requests to"),
+        validators=[DataRequired(lazy_gettext("Choose who to assign the requests to."))],
+        validate_choice=False,
+    )
+
+    def __init__(self, *args: Any, staff: Sequence[tuple[int, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.assignee.choices = [
+            SelectChoice("", lazy_gettext("Choose…")),
+            *(SelectChoice(str(staff_id), label) for staff_id, label in staff),
+        ]
+
+    def validate_selected(self, field: Any) -> None:
+        if len(field.data or ()) > MAX_BULK:
+            raise ValidationError(
+                lazy_gettext("Assign at most %(max)d requests at once.", max=MAX_BULK)
+            )
+
+    def validate_assignee(self, field: Any) -> None:
+        if self.assignee_id is None:
+            raise ValidationError(lazy_gettext("Choose who to assign the requests to."))
+
+    @property
+    def assignee_id(self) -> int | None:
+        value = self.assignee.data
+        return int(value) if isinstance(value, str) and value.isdigit() else None
+
+    def shown_versions(self) -> dict[int, int | None]:
+        """Return the version each ticked request was shown at, by id (None: a box tampered
+        with, which the assignment treats as a request changed meanwhile)."""
+        shown: dict[int, int | None] = {}
+        for value in self.selected.data or ():
+            request_id, _, version = str(value).partition(":")
+            if request_id.isdigit():
+                shown[int(request_id)] = int(version) if version.isdigit() else None
+        return shown
 
 
 class QueueFilterForm(Form):

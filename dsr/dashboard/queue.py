@@ -1,47 +1,50 @@
-"""The queue: every request with its deadline, filtered, searched, sorted by due date, paged.
+"""The queue: every request with its deadline, filtered, searched, sorted by due date, paged,
+with the saved views staff start from (mine, overdue, due this week, waiting for the requester)
+and the assignment of several requests at once.
 
 A page costs two queries: the page's rows (one more than shown, to know whether a next page
-exists) and the counts per status (one row). Both read indexed columns only; the requester's
-address is searched by exact match on its normalized form and never travels in a URL: the search
-form posts it, the session keeps it, and the queue's URL says only `search=1`.
+exists) and the counts per status and per saved view (one row). Both read indexed columns only,
+but a search for part of an address, which reads every address (`queue_search`). The text
+searched for never travels in a URL: the search form posts it, the session keeps it, and the
+queue's URL says only `search=1`.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
 import flask_babel  # type: ignore[import-untyped]
 from babel.dates import format_date
-from flask import Response, redirect, render_template, request, session, url_for
+from flask import Response, flash, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
 
-from dsr.accounts.access import for_any_staff
-from dsr.addresses import normalize_email
+from dsr.accounts.access import current_staff, for_any_staff, staff_required
+from dsr.accounts.models import WORKING_ROLES, StaffRole
 from dsr.dashboard.blueprint import blueprint
-from dsr.dashboard.forms import QueueFilterForm, SearchForm
-from dsr.dates import days_between
+from dsr.dashboard.forms import BulkAssignForm, QueueFilterForm, SearchForm
+from dsr.dashboard.queue_search import search_condition
+from dsr.dates import days_between, pages_zone
 from dsr.db import get_session, table_of, utcnow
-from dsr.i18n import gettext
-from dsr.requests.assignment import assignable_staff
+from dsr.i18n import gettext, lazy_gettext
+from dsr.requests.assignment import assign_many, assignable_staff
+from dsr.requests.deadlines import end_of_day
 from dsr.requests.labels import REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS
 from dsr.requests.models import STATE_COLUMNS, DataRequest, state_of
-from dsr.requests.status import normalize_reference
+from dsr.requests.refusals import OperationRefused, RequestChanged
 from dsr.requests.workflow import TERMINAL, RequestState, RequestType, Status
 
 PER_PAGE = 50
 MAX_PAGE = 10_000
 DUE_SOON_DAYS = 7
-REFERENCE_PATTERN = re.compile(r"^[A-Za-z]{2,10}-\d{4}-\d{1,9}$")
 SEARCH_SESSION_KEY = "dashboard.search"
 OPEN_STATUSES: tuple[Status, ...] = tuple(status for status in Status if status not in TERMINAL)
 
@@ -71,6 +74,7 @@ class QueueQuery:
     status: Status | None = None
     request_type: RequestType | None = None
     overdue: bool = False
+    due_this_week: bool = False
     assignee_id: int | None = None
     unassigned: bool = False
     search: str | None = None
@@ -92,6 +96,7 @@ class QueueRow:
     urgency: Urgency
     paused: bool
     assignee_id: int | None
+    version_id: int  # as shown: a bulk assignment leaves a request changed since
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +139,13 @@ def urgency_of(state: RequestState, now: datetime) -> tuple[datetime, int | None
     return due, days_left, Urgency.ON_TRACK
 
 
-def is_reference(text: str) -> bool:
-    """Tell whether a search looks like a request reference (DSR-2026-000123) or an address."""
-    return REFERENCE_PATTERN.match(text.strip()) is not None
+def end_of_week(now: datetime, zone: tzinfo) -> datetime:
+    """Return the last instant of the week (Monday to Sunday) of `now` on `zone`'s calendar."""
+    today = now.astimezone(zone).date()
+    return end_of_day(today + timedelta(days=6 - today.weekday()), zone)
 
 
-def _conditions(query: QueueQuery, now: datetime) -> list[ColumnElement[bool]]:
+def _conditions(query: QueueQuery, now: datetime, zone: tzinfo) -> list[ColumnElement[bool]]:
     requests = table_of(DataRequest)
     conditions: list[ColumnElement[bool]] = []
     if query.status is not None:
@@ -150,7 +156,11 @@ def _conditions(query: QueueQuery, now: datetime) -> list[ColumnElement[bool]]:
         conditions.append(requests.c.type == query.request_type.value)
     if query.overdue:
         # Paused, the clock stands still: overdue only if it was so when paused (is_overdue).
+        # A pause began in the past, so either way the deadline is behind `now`: said once
+        # more, it lets the (status, due_at) index read the overdue requests alone (the count
+        # of the view "Overdue" is on every page).
         conditions.append(requests.c.status.in_([status.value for status in OPEN_STATUSES]))
+        conditions.append(requests.c.due_at < now)
         conditions.append(
             or_(
                 and_(requests.c.paused_since.is_(None), requests.c.due_at < now),
@@ -160,21 +170,28 @@ def _conditions(query: QueueQuery, now: datetime) -> list[ColumnElement[bool]]:
                 ),
             )
         )
+    if query.due_this_week:
+        # Not yet overdue, due by Sunday; a paused request waits for its requester instead.
+        conditions.append(requests.c.status.in_([status.value for status in OPEN_STATUSES]))
+        conditions.append(requests.c.paused_since.is_(None))
+        conditions.append(requests.c.due_at >= now)
+        conditions.append(requests.c.due_at <= end_of_week(now, zone))
     if query.unassigned:
         conditions.append(requests.c.assignee_id.is_(None))
     elif query.assignee_id is not None:
         conditions.append(requests.c.assignee_id == query.assignee_id)
     if query.search:
-        text = query.search.strip()
-        if is_reference(text):
-            conditions.append(requests.c.reference == normalize_reference(text))
-        else:
-            conditions.append(requests.c.normalized_email == normalize_email(text))
+        conditions.append(search_condition(query.search))
     return conditions
 
 
 def queue_page(
-    *, db_session: Session, query: QueueQuery, now: datetime, per_page: int = PER_PAGE
+    *,
+    db_session: Session,
+    query: QueueQuery,
+    now: datetime,
+    zone: tzinfo = UTC,
+    per_page: int = PER_PAGE,
 ) -> QueuePage:
     """Return one page of the queue, sorted by due date (then by id, so pages are stable)."""
     requests = table_of(DataRequest)
@@ -192,9 +209,10 @@ def queue_page(
             requests.c.status,
             requests.c.due_at,
             requests.c.assignee_id,
+            requests.c.version_id,
             *(requests.c[name] for name in STATE_COLUMNS),
         )
-        .where(*_conditions(query, now))
+        .where(*_conditions(query, now, zone))
         .order_by(*order)
         .limit(per_page + 1)
         .offset((page - 1) * per_page)
@@ -216,30 +234,84 @@ def queue_page(
                 urgency=urgency,
                 paused=row.paused_since is not None,
                 assignee_id=row.assignee_id,
+                version_id=row.version_id,
             )
         )
     return QueuePage(rows=tuple(rows), page=page, has_next=len(found) > per_page)
 
 
-def status_counts(*, db_session: Session) -> dict[Status, int]:
-    """Return how many requests are in each status (every status, zero included).
+@dataclass(frozen=True, slots=True)
+class SavedView:
+    """A view of the queue staff start from: filters of a fresh query (`changes`), shown as a
+    link at the top of the queue with its count."""
 
-    One count per status, each read from the (status, due_at) index alone, all in one row:
-    a GROUP BY over the whole table costs twice as much at 100,000 requests (it aggregates
-    every row's status text), and the counts are most of the page's SQL."""
+    name: str
+    label: str
+    changes: Mapping[str, Any]
+
+    def query(self) -> QueueQuery:
+        return replace(QueueQuery(), **self.changes)
+
+    def shown_in(self, query: QueueQuery) -> bool:
+        """Tell whether `query` shows this view (perhaps with other filters)."""
+        return all(getattr(query, field) == value for field, value in self.changes.items())
+
+
+def saved_views(reader_id: int | None) -> tuple[SavedView, ...]:
+    """Return the built-in views, "mine" being the requests assigned to `reader_id` (none
+    without a reader)."""
+    mine = (
+        (SavedView("mine", lazy_gettext("Mine"), {"assignee_id": reader_id}),)
+        if reader_id is not None
+        else ()
+    )
+    return (
+        *mine,
+        SavedView("overdue", lazy_gettext("Overdue"), {"overdue": True}),
+        SavedView("week", lazy_gettext("Due this week"), {"due_this_week": True}),
+        SavedView(
+            "waiting",
+            lazy_gettext("Waiting for the requester"),
+            {"status": Status.AWAITING_REQUESTER},
+        ),
+    )
+
+
+def queue_counts(
+    *,
+    db_session: Session,
+    views: Sequence[SavedView] = (),
+    now: datetime | None = None,
+    zone: tzinfo = UTC,
+) -> tuple[dict[Status, int], dict[str, int]]:
+    """Return how many requests are in each status (every status, zero included) and in each
+    of `views` (as at `now`, the week on `zone`'s calendar).
+
+    One count per status and per view, each read from an index, all in one row: a GROUP BY
+    over the whole table costs twice as much at 100,000 requests (it aggregates every row's
+    status text), and the counts are most of the page's SQL."""
     requests = table_of(DataRequest)
-    counted = db_session.execute(
-        select(
-            *(
-                select(func.count())
-                .where(requests.c.status == status.value)
-                .scalar_subquery()
-                .label(status.name)
-                for status in Status
-            )
-        )
-    ).one()
-    return {status: int(counted[index]) for index, status in enumerate(Status)}
+    moment = now or utcnow()
+    by_status = [
+        select(func.count()).where(requests.c.status == status.value).scalar_subquery()
+        for status in Status
+    ]
+    by_view = [
+        select(func.count())
+        .select_from(requests)
+        .where(*_conditions(view.query(), moment, zone))
+        .scalar_subquery()
+        for view in views
+    ]
+    counted = db_session.execute(select(*by_status, *by_view)).one()
+    statuses = {status: int(counted[index]) for index, status in enumerate(Status)}
+    shown = {view.name: int(counted[len(by_status) + index]) for index, view in enumerate(views)}
+    return statuses, shown
+
+
+def status_counts(*, db_session: Session) -> dict[Status, int]:
+    """Return how many requests are in each status (every status, zero included)."""
+    return queue_counts(db_session=db_session)[0]
 
 
 # --- the page -----------------------------------------------------------------------------------
@@ -332,6 +404,7 @@ def query_from_args(args: Mapping[str, str], search: str | None) -> QueueQuery:
             RequestType(request_type) if request_type in RequestType.__members__.values() else None
         ),
         overdue=args.get("overdue") == "1",
+        due_this_week=args.get("week") == "1",
         assignee_id=int(assignee) if assignee.isdigit() else None,
         unassigned=assignee == "none",
         search=search if args.get("search") == "1" else None,
@@ -353,6 +426,8 @@ def queue_url(query: QueueQuery, **changes: Any) -> str:
         args["type"] = changed.request_type.value
     if changed.overdue:
         args["overdue"] = "1"
+    if changed.due_this_week:
+        args["week"] = "1"
     if changed.unassigned:
         args["assignee"] = "none"
     elif changed.assignee_id is not None:
@@ -371,42 +446,135 @@ def assignee_choices(db_session: Session) -> Sequence[tuple[int, str]]:
     return assignable_staff(db_session=db_session)
 
 
-@blueprint.get("/")
-def queue() -> AnyResponse:
-    """Show the queue with its filters, its counts per status and one page of requests."""
+def _url_args() -> dict[str, Any]:
+    """The queue's filters as this request's URL gives them (no personal data), to come back to."""
+    return dict(request.args.items())
+
+
+def _queue_response(search_form: SearchForm | None = None, code: int = 200) -> AnyResponse:
+    """Render the queue for the URL's filters and the session's search; `search_form`: a search
+    refused, shown with its message."""
     db_session = get_session()
     search = session.get(SEARCH_SESSION_KEY)
-    query = query_from_args(request.args, search if isinstance(search, str) else None)
-    now = utcnow()
-    page = queue_page(db_session=db_session, query=query, now=now)
-    counts = status_counts(db_session=db_session)
+    search = search if isinstance(search, str) else None
+    query = query_from_args(request.args, search)
+    reader = current_staff()
+    views = saved_views(reader.id if reader is not None else None)
+    now, zone = utcnow(), pages_zone()
+    page = queue_page(db_session=db_session, query=query, now=now, zone=zone)
+    counts, view_counts = queue_counts(db_session=db_session, views=views, now=now, zone=zone)
     staff = assignee_choices(db_session)
-    filters = QueueFilterForm(MultiDict(request.args), staff=staff)
+    can_assign = reader is not None and reader.role in WORKING_ROLES
     page_html = render_template(
         "dashboard/queue.html",
         page=page,
         rows=shown_rows(page.rows),
         counts=counts,
+        views=views,
+        view_counts=view_counts,
         query=query,
         queue_url=queue_url,
-        filters=filters,
-        search_form=SearchForm(),
+        filters=QueueFilterForm(MultiDict(request.args), staff=staff),
+        search_form=search_form or SearchForm(data={"query": query.search}),
+        bulk_form=BulkAssignForm(staff=staff) if can_assign and page.rows else None,
+        assign_url=url_for("dashboard.assign_selected", **_url_args()),
         staff_names=dict(staff),
         Urgency=Urgency,
     )
-    return Response(page_html)
+    return Response(page_html, status=code)
+
+
+@blueprint.get("/")
+def queue() -> AnyResponse:
+    """Show the queue with its saved views, its filters, its counts per status and one page of
+    requests."""
+    return _queue_response()
 
 
 @blueprint.post("/search")
 @for_any_staff
 def search() -> AnyResponse:
-    """Keep the search in the session and show the queue filtered by it: the address searched
-    for never appears in a URL, a log line or a Referer header. A POST that changes nothing but
-    the searcher's own session, so auditors may search too."""
-    form = SearchForm(request.form)
-    text = (form.query.data or "").strip() if form.validate() else ""
-    if not text:
+    """Keep the search in the session and show the queue filtered by it: the text searched for
+    never appears in a URL, a log line or a Referer header. A POST that changes nothing but the
+    searcher's own session, so auditors may search too. "Clear" forgets it; an empty or
+    over-long search is refused with a message, the queue shown as it was."""
+    if "clear" in request.form:
         session.pop(SEARCH_SESSION_KEY, None)
         return redirect(url_for("dashboard.queue"))
-    session[SEARCH_SESSION_KEY] = text
+    form = SearchForm(request.form)
+    if not form.validate():
+        return _queue_response(form, 400)
+    session[SEARCH_SESSION_KEY] = form.query.data
     return redirect(url_for("dashboard.queue", search="1"))
+
+
+@blueprint.post("/assign")
+@staff_required(StaffRole.ADMIN, StaffRole.DPO)
+def assign_selected() -> AnyResponse:
+    """Assign the requests ticked on the queue to one member of staff, each as a request's page
+    assigns it (recorded in its audit trail); closed requests and those that changed since the
+    queue was shown are left as they are, and said. All or nothing: a refusal assigns none.
+    The queue's filters come back in the URL (they are no personal data)."""
+    back = redirect(url_for("dashboard.queue", **_url_args()), 303)
+    reader = current_staff()
+    db_session = get_session()
+    staff = assignee_choices(db_session)
+    form = BulkAssignForm(request.form, staff=staff)
+    if reader is None or not form.validate():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+        return back
+    try:
+        done = assign_many(
+            db_session=db_session,
+            shown=form.shown_versions(),
+            staff_label=reader.email,
+            assignee_id=form.assignee_id,
+            now=utcnow(),
+        )
+    except OperationRefused:
+        db_session.rollback()
+        flash(
+            gettext("Nothing was assigned: choose a member of staff who works on requests."),
+            "error",
+        )
+        return back
+    except RequestChanged:
+        db_session.rollback()
+        flash(
+            gettext(
+                "Nothing was assigned: a request changed meanwhile (someone else acted on it). "
+                "Check the queue again."
+            ),
+            "error",
+        )
+        return back
+    flash(
+        gettext(
+            "%(count)d request(s) assigned to %(name)s.",
+            count=done.assigned,
+            name=dict(staff).get(form.assignee_id or 0, ""),
+        )
+    )
+    if done.already:
+        flash(gettext("%(count)d request(s) were already theirs.", count=done.already))
+    if done.closed:
+        flash(
+            gettext(
+                "%(count)d closed request(s) left as they are: %(references)s.",
+                count=len(done.closed),
+                references=", ".join(done.closed),
+            ),
+            "error",
+        )
+    if done.stale:
+        flash(
+            gettext(
+                "%(count)d request(s) changed or disappeared since the queue was shown: left "
+                "as they are, check them again.",
+                count=done.stale,
+            ),
+            "error",
+        )
+    return back

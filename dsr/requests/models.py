@@ -91,6 +91,8 @@ class DataRequest(DataRequestBase, table=True):
         Index("ix_dsr_request_status_due", "status", "due_at"),
         Index("ix_dsr_request_type_due", "type", "due_at"),
         Index("ix_dsr_request_assignee_due", "assignee_id", "due_at"),
+        # The count of the view "Mine" on every queue page, from the index alone.
+        Index("ix_dsr_request_assignee_status", "assignee_id", "status"),
     )
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _version_column}
 
