@@ -71,6 +71,7 @@ POST_ENDPOINTS = {
     "dashboard.place_hold",
     "dashboard.lift_hold",
     "dashboard.approve_retention_sweep",
+    "dashboard.assign_selected",
 }
 """Every endpoint that takes a POST outside /api/: the test fails when one appears or goes."""
 
