@@ -64,7 +64,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Part:
-    """A section of the notice: a heading, paragraphs, labelled entries and maybe a link."""
+    """A section of the notice: a heading, labelled entries, paragraphs and maybe a link, shown
+    in that order."""
 
     heading: str
     paragraphs: Sequence[str] = field(default_factory=tuple)
@@ -120,11 +121,7 @@ def _rights(data_map: DataMap, form_url: str, lang: str, translations: NullTrans
     return Part(
         heading=t.pgettext("notice", "Your rights"),
         paragraphs=[
-            t.pgettext(
-                "notice",
-                "You have the following rights over your personal data. Exercising them is free; "
-                "we answer within one month.",
-            )
+            t.pgettext("notice", "Exercising your rights is free; we answer within one month.")
         ],
         entries=[Entry(t.pgettext("notice", "Rights"), rights)],
         link=(t.pgettext("notice", "Exercise your rights with the request form"), form_url),
@@ -143,11 +140,7 @@ def _sources(data_map: DataMap, lang: str, translations: NullTranslations) -> Pa
     heading = t.pgettext("notice", "Data not obtained from you")
     if not lines:
         return Part(heading, paragraphs=[t.pgettext("notice", "All the data comes from you.")])
-    return Part(
-        heading,
-        paragraphs=[t.pgettext("notice", "Some data is not provided by you; it comes from:")],
-        entries=[Entry(t.pgettext("notice", "Sources"), lines)],
-    )
+    return Part(heading, entries=[Entry(t.pgettext("notice", "Sources"), lines)])
 
 
 def _version(edition: Edition, lang: str, translations: NullTranslations) -> Part:
@@ -236,7 +229,7 @@ def notice_pdf(notice: Notice) -> bytes:
         story += [safe_paragraph(text, styles.body) for text in part.paragraphs]
         if part.link is not None:
             words, address = part.link
-            story.append(safe_paragraph(f"{words}: {address}", styles.body))
+            story += [safe_paragraph(words, styles.body), safe_paragraph(address, styles.body)]
         story.append(Spacer(1, 4 * mm))
     info = DocumentInfo(
         title=f"{notice.title} — {notice.organisation}",

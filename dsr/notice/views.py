@@ -8,13 +8,14 @@ number, date and what changed, for the organisation to tell people of the change
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from dsr.accounts.access import public_blueprint
 from dsr.datamap import desk_map
 from dsr.db import get_session
 from dsr.i18n import LANGUAGES, current_language, gettext
 from dsr.languages import Language, translations
+from dsr.links import public_url
 from dsr.register.service import desk_retention, register_version
 from exports.notice import Notice, notice_pdf, privacy_notice
 from inventory.loader import MapError
@@ -35,7 +36,7 @@ def _notice(language: str) -> Notice:
         language,
         catalogue,
         desk_retention(current_app.config),
-        form_url=url_for("public.new_request"),
+        form_url=public_url("public.new_request"),
         edition=edition,
     )
 

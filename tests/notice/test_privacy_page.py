@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dsr.datamap import DEFAULT_MAP_PATH
+from dsr.links import DEVELOPMENT_PUBLIC_URL
 from tests.exports.conftest import pdf_text
 from tests.exports.demo_subject import qpdf_check
 
@@ -42,7 +43,7 @@ def test_the_notice_in_english_says_what_the_map_holds(client: FlaskClient) -> N
         assert f"{right}:" in text
     assert "Objection:" in text and "Withdrawal of consent:" in text
     assert "Post-mortem directives" in text and "Complaint:" in text
-    assert 'href="/"' in text  # the request form
+    assert f'href="{DEVELOPMENT_PUBLIC_URL}/"' in text  # the request form
     assert "makes no decision about you based solely on automated processing" in text
     assert "Version of this notice" in text
 
@@ -75,6 +76,7 @@ def test_the_pdf_in_each_language(client: FlaskClient, tmp_path: Path) -> None:
     french_text = " ".join(pdf_text(french.get_data()).split())
     assert "Privacy notice" in english_text and "dpo@point3.example" in english_text
     assert "Post-mortem directives" in english_text
+    assert f"Exercise your rights with the request form {DEVELOPMENT_PUBLIC_URL}/" in english_text
     assert "Vos droits" in french_text and "3 ans" in french_text
 
 
@@ -111,3 +113,14 @@ def test_another_map_gives_its_own_notice(make_app: Callable[..., Flask]) -> Non
 
     assert webshop["organisation"]["name"] in text
     assert "POINT3" not in text
+
+
+def test_a_map_that_does_not_load_gives_503_not_500(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\norganisation: {}\n", encoding="utf-8")
+    client = make_app(DATA_MAP=str(broken)).test_client()
+
+    assert client.get("/privacy").status_code == 503
+    assert client.get("/privacy.pdf").status_code == 503
