@@ -12,7 +12,7 @@ headings it shares with the register).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from gettext import NullTranslations
 
@@ -40,7 +40,8 @@ from exports.ropa import (
     register_entries,
     ropa_headings,
 )
-from inventory.model import DataMap, Provenance
+from exports.ropa_versions import RegisterChange, describe_change
+from inventory.model import DataMap, LocalText, Provenance
 
 NOTICE_COLUMNS = (
     "purposes",
@@ -156,6 +157,26 @@ def _version(edition: Edition, lang: str, translations: NullTranslations) -> Par
             ),
         ],
     )
+
+
+def described_changes(
+    changes: Sequence[RegisterChange], data_map: DataMap, lang: str, translations: NullTranslations
+) -> list[str]:
+    """Say each change of a version for the public: an activity, category or recipient still in
+    the map by its title in `lang`, one removed by its identifier (all that is left of it)."""
+    titles: dict[str, Mapping[str, LocalText]] = {
+        "activities": {key: item.name for key, item in data_map.activities.items()},
+        "categories": {key: item.title for key, item in data_map.categories.items()},
+        "recipients": {key: item.name for key, item in data_map.recipients.items()},
+    }
+    said = []
+    for change in changes:
+        title = titles[change.section].get(change.key)
+        key = change.key if title is None else title.get(_language(lang))
+        said.append(
+            describe_change(RegisterChange(change.section, key, change.change), translations)
+        )
+    return said
 
 
 def privacy_notice(

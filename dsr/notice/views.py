@@ -8,6 +8,8 @@ number, date and what changed, for the organisation to tell people of the change
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from dsr.accounts.access import public_blueprint
@@ -17,7 +19,7 @@ from dsr.i18n import LANGUAGES, current_language, gettext
 from dsr.languages import Language, translations
 from dsr.links import public_url
 from dsr.register.service import desk_retention, register_version
-from exports.notice import Notice, notice_pdf, privacy_notice
+from exports.notice import Notice, described_changes, notice_pdf, privacy_notice
 from inventory.loader import MapError
 
 blueprint = public_blueprint(Blueprint("notice", __name__))
@@ -30,7 +32,9 @@ def _notice(language: str) -> Notice:
     except MapError:
         abort(503, description=gettext("The privacy notice is unavailable for the moment."))
     catalogue = translations(Language(language))
-    edition = register_version(get_session(), loaded).edition(loaded, catalogue)
+    version = register_version(get_session(), loaded)
+    changes = described_changes(version.changes, loaded, language, catalogue)
+    edition = replace(version.edition(loaded, catalogue), changes=changes)
     return privacy_notice(
         loaded,
         language,

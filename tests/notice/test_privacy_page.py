@@ -100,9 +100,14 @@ def test_the_notice_shows_its_version_and_what_changed(
     map_path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     second = page(client)
 
-    assert "Recipient changed: hosting" in second
+    assert "Recipient changed: Platform hosting provider" in second  # by its title
     pdf = " ".join(pdf_text(client.get("/privacy.pdf").get_data()).split())
-    assert "Recipient changed: hosting" in pdf
+    assert "Recipient changed: Platform hosting provider" in pdf
+    del document["recipients"]["payment_provider"]
+    for category in document["categories"].values():
+        category["recipients"] = [r for r in category["recipients"] if r != "payment_provider"]
+    map_path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    assert "Recipient removed: payment_provider" in page(client)  # all that is left of it
 
 
 def test_another_map_gives_its_own_notice(make_app: Callable[..., Flask]) -> None:
