@@ -31,6 +31,7 @@ from dsr.delivery import views as delivery_views
 from dsr.demo import views as demo_views
 from dsr.execution import certificate_views
 from dsr.extensions import csrf, limiter
+from dsr.notice import views as notice_views
 from dsr.requests import labels as request_labels
 from dsr.requests import views as public_views
 from dsr.scheduler import views as scheduler_views  # noqa: F401  (registers its page)
@@ -127,6 +128,7 @@ def _register_routes(app: Flask) -> None:
     app.register_blueprint(dashboard_blueprint)
     app.register_blueprint(delivery_views.blueprint)  # the requester's download
     app.register_blueprint(certificate_views.blueprint)  # public: the erasure certificate link
+    app.register_blueprint(notice_views.blueprint)  # public: the privacy notice
     app.register_blueprint(access.public_blueprint(api_views.blueprint))  # checks its tokens
     access.public_blueprint(demo_views.blueprint)
     health.init_app(app)  # public: /healthz, for load balancers and monitoring

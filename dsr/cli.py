@@ -522,6 +522,9 @@ main.add_lazy_command(
     "retention", "dsr.retention.cli:retention_group", "Apply the data map's retention periods."
 )
 main.add_lazy_command(
+    "notice", "dsr.notice.cli:notice_group", "Check a privacy notice against the data map."
+)
+main.add_lazy_command(
     "worker",
     "dsr.worker.cli:worker_command",
     "Carry out the desk's jobs from the queue (DSR_QUEUE_URL) until stopped.",

@@ -366,6 +366,14 @@ def _activities(
     ]
 
 
+def register_entries(
+    data_map: DataMap, lang: str, translations: NullTranslations, desk: DeskRetention
+) -> list[dict[str, list[str]]]:
+    """Return the lines of each column (keys of `COLUMNS`) of every activity of the register, the
+    desk's own last: what the register and the privacy notice (exports.notice) both say."""
+    return _activities(data_map, desk, _language(lang), translations)
+
+
 def ropa_rows(
     data_map: DataMap, lang: str, translations: NullTranslations, desk: DeskRetention
 ) -> list[dict[str, str]]:

@@ -21,9 +21,10 @@ from tests.accounts.helpers import StaffClientFactory, staff_client
 
 __all__ = ["staff_client"]  # the fixtures used here
 
-PUBLIC_BLUEPRINTS = {"public", "api", "demo", "certificate", "health"}
+PUBLIC_BLUEPRINTS = {"public", "api", "demo", "certificate", "health", "notice"}
 """The learner's pages, the token-authenticated API, the demo's mailbox, the erasure
-certificate reached by its secret link, and /healthz for load balancers and monitoring."""
+certificate reached by its secret link, /healthz for load balancers and monitoring, and the
+privacy notice."""
 
 PUBLIC_ENDPOINTS = {
     "static",

@@ -20,7 +20,7 @@ from dsr.db import get_session
 from dsr.i18n import current_language, gettext
 from dsr.languages import Language, translations
 from dsr.register.service import desk_retention, register_version
-from exports.ropa import Edition, ropa_csv, ropa_pdf, ropa_xlsx
+from exports.ropa import ropa_csv, ropa_pdf, ropa_xlsx
 from inventory.loader import MapError
 from inventory.model import LANGUAGES, Category, DataMap, ErasureAction
 
@@ -185,12 +185,7 @@ def register(language: str, fmt: str) -> Response:
     catalogue = translations(Language(language))
     desk = desk_retention(current_app.config)
     version = register_version(get_session(), loaded)
-    edition = Edition(
-        number=version.number,
-        produced=version.produced_at.astimezone(loaded.organisation.zone).date(),
-        digest=version.digest,
-        changes=version.described(catalogue),
-    )
+    edition = version.edition(loaded, catalogue)
     if fmt == "pdf":
         body = ropa_pdf(loaded, language, catalogue, desk, edition=edition)
     elif fmt == "xlsx":

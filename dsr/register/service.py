@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from dsr.db import utcnow
 from dsr.register.models import RegisterVersion
-from exports.ropa import DeskRetention
+from exports.ropa import DeskRetention, Edition
 from exports.ropa_versions import (
     Outline,
     RegisterChange,
@@ -46,6 +46,16 @@ class Version:
 
     def described(self, translations: NullTranslations) -> list[str]:
         return [describe_change(change, translations) for change in self.changes]
+
+    def edition(self, data_map: DataMap, translations: NullTranslations) -> Edition:
+        """This version as the documents print it: dated in the organisation's zone, its
+        changes in the language of `translations`."""
+        return Edition(
+            number=self.number,
+            produced=self.produced_at.astimezone(data_map.organisation.zone).date(),
+            digest=self.digest,
+            changes=self.described(translations),
+        )
 
 
 def _version(row: RegisterVersion) -> Version:
