@@ -24,10 +24,12 @@ from dsr.config import DEFAULTS
 from dsr.datamap import organisation_zone
 from dsr.dates import days_between, written_date
 from dsr.execution.change_records import ErasureCertificate, RectificationValue
-from dsr.languages import Language
+from dsr.languages import Language, translations
+from dsr.links import public_url_for_settings
 from dsr.outbox.emails import RenderedEmail, render_email
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
+from dsr.requests.labels import staff_status_name, type_name
 from dsr.requests.models import DataRequest, ReplacedStatusToken, Task
 from dsr.requests.status import change_status
 from dsr.requests.workflow import TERMINAL, Action, Actor, Status, WorkflowError
@@ -103,8 +105,9 @@ def send_deadline_notices(
                 reference=request.reference,
                 days=days,
                 due_on=written_date(due, language, request.zone),
-                status=request.status.value,
-                request_type=request.type.value,
+                status=staff_status_name(request.status, language),
+                request_type=type_name(request.type, translations(language)),
+                request_url=dashboard_url(settings, request.reference),
             )
             queued = False
             for staff in recipients:
@@ -122,6 +125,7 @@ def _send_digest(
 ) -> None:
     """Send each DPO and admin, once a day, the open requests by due date (references only)."""
     language = settings.staff_language
+    catalogue = translations(language)
     with db.transaction(engine) as db_session:
         requests = db_session.exec(
             select(DataRequest)
@@ -133,8 +137,9 @@ def _send_digest(
         rows = [
             {
                 "reference": request.reference,
-                "type": request.type.value,
-                "status": request.status.value,
+                "type": type_name(request.type, catalogue),
+                "status": staff_status_name(request.status, language),
+                "url": dashboard_url(settings, request.reference),
                 "due_on": written_date(request.state.due_as_of(now), language, request.zone),
                 "days_left": days_between(now, request.state.due_as_of(now), request.zone),
             }
@@ -151,6 +156,11 @@ def _send_digest(
             key = f"deadline_digest:{now.date().isoformat()}:{staff.id}"
             if queue_once(db_session, staff, email, language, key, now):
                 outcome.items_done += 1
+
+
+def dashboard_url(settings: SchedulerSettings, reference: str) -> str:
+    """The request's page on the dashboard, on the desk's public URL (from its settings)."""
+    return public_url_for_settings(settings.run, "dashboard.request_page", reference=reference)
 
 
 def queue_once(

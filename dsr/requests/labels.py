@@ -4,13 +4,18 @@ locale; `init_app` gives them to every template."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from gettext import NullTranslations
 from types import MappingProxyType
 
 from flask import Flask
 
 from dsr.i18n import lazy_gettext
+from dsr.languages import Language, translations
 from dsr.requests.extension_grounds import ExtensionGround
 from dsr.requests.workflow import RequestType, Status
+
+N_ = str
+"""Marks a message id for the catalogue (pybabel extracts N_) without translating it here."""
 
 REQUEST_TYPE_LABELS: Mapping[RequestType, str] = MappingProxyType(
     {
@@ -43,21 +48,26 @@ STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
 )
 """Where a request stands, as its requester reads it."""
 
-STAFF_STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
+_STAFF_STATUS_MESSAGES: Mapping[Status, str] = MappingProxyType(
     {
-        Status.RECEIVED: lazy_gettext("Awaiting email confirmation"),
-        Status.VERIFIED: lazy_gettext("Verified, to review"),
-        Status.IN_REVIEW: lazy_gettext("In review"),
-        Status.AWAITING_REQUESTER: lazy_gettext("Awaiting the requester"),
-        Status.APPROVED: lazy_gettext("Approved"),
-        Status.PROCESSING: lazy_gettext("Processing"),
-        Status.READY_TO_SEND: lazy_gettext("Ready to send (not yet answered)"),
-        Status.COMPLETED: lazy_gettext("Completed"),
-        Status.DENIED: lazy_gettext("Denied"),
-        Status.FAILED: lazy_gettext("Failed"),
-        Status.EXPIRED: lazy_gettext("Expired (never verified)"),
-        Status.CANCELLED: lazy_gettext("Cancelled"),
+        Status.RECEIVED: N_("Awaiting email confirmation"),
+        Status.VERIFIED: N_("Verified, to review"),
+        Status.IN_REVIEW: N_("In review"),
+        Status.AWAITING_REQUESTER: N_("Awaiting the requester"),
+        Status.APPROVED: N_("Approved"),
+        Status.PROCESSING: N_("Processing"),
+        Status.READY_TO_SEND: N_("Ready to send (not yet answered)"),
+        Status.COMPLETED: N_("Completed"),
+        Status.DENIED: N_("Denied"),
+        Status.FAILED: N_("Failed"),
+        Status.EXPIRED: N_("Expired (never verified)"),
+        Status.CANCELLED: N_("Cancelled"),
     }
+)
+"""The message ids of the dashboard's status names (N_ marks them for the catalogue)."""
+
+STAFF_STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
+    {status: lazy_gettext(message) for status, message in _STAFF_STATUS_MESSAGES.items()}
 )
 """Where a request stands, as staff read it on the dashboard."""
 
@@ -68,6 +78,24 @@ EXTENSION_GROUND_LABELS: Mapping[ExtensionGround, str] = MappingProxyType(
     }
 )
 """The grounds of an extension (Art. 12(3)), as staff choose and read them."""
+
+
+def type_name(kind: RequestType, t: NullTranslations) -> str:
+    """The name of a request's type in the registers and staff emails ("Access", "Erasure")."""
+    return {
+        RequestType.ACCESS: t.pgettext("request register", "Access"),
+        RequestType.PORTABILITY: t.pgettext("request register", "Portability"),
+        RequestType.ERASURE: t.pgettext("request register", "Erasure"),
+        RequestType.RECTIFICATION: t.pgettext("request register", "Rectification"),
+        RequestType.RESTRICTION: t.pgettext("request register", "Restriction"),
+        RequestType.OBJECTION: t.pgettext("request register", "Objection to marketing"),
+        RequestType.DEACTIVATION: t.pgettext("request register", "Account deactivation"),
+    }[kind]
+
+
+def staff_status_name(status: Status, language: Language) -> str:
+    """The dashboard's name of `status` in `language`, outside any web request (staff emails)."""
+    return translations(language).gettext(_STAFF_STATUS_MESSAGES[status])
 
 
 def init_app(app: Flask) -> None:

@@ -21,6 +21,7 @@ from reportlab.platypus.flowables import Flowable
 
 from dsr.languages import Language, translations
 from dsr.requests.extension_grounds import ExtensionGround
+from dsr.requests.labels import type_name
 from dsr.requests.models import Channel
 from dsr.requests.register import OnTime, Outcome, RegisterRow, RequestRegister
 from dsr.requests.workflow import RequestType
@@ -68,18 +69,6 @@ def headings(t: NullTranslations) -> list[str]:
         t.pgettext("request register", "On time"),
         t.pgettext("request register", "Days taken"),
     ]
-
-
-def type_name(kind: RequestType, t: NullTranslations) -> str:
-    return {
-        RequestType.ACCESS: t.pgettext("request register", "Access"),
-        RequestType.PORTABILITY: t.pgettext("request register", "Portability"),
-        RequestType.ERASURE: t.pgettext("request register", "Erasure"),
-        RequestType.RECTIFICATION: t.pgettext("request register", "Rectification"),
-        RequestType.RESTRICTION: t.pgettext("request register", "Restriction"),
-        RequestType.OBJECTION: t.pgettext("request register", "Objection to marketing"),
-        RequestType.DEACTIVATION: t.pgettext("request register", "Account deactivation"),
-    }[kind]
 
 
 def outcome_name(outcome: Outcome, t: NullTranslations) -> str:

@@ -16,7 +16,7 @@ from dsr.accounts.models import StaffUser
 from dsr.datamap import organisation_zone
 from dsr.dates import written_date
 from dsr.outbox.emails import render_email
-from dsr.requests.jobs import deadline_staff, queue_once
+from dsr.requests.jobs import dashboard_url, deadline_staff, queue_once
 from dsr.requests.models import DataRequest, Task, TaskStatus
 from dsr.scheduler.runs import JobOutcome, SchedulerSettings, each_item
 
@@ -65,6 +65,9 @@ def send_task_notices(
                 task_id=task.id,
                 recipient=task.recipient or "",
                 reference=request.reference if request is not None else "—",
+                request_url=(
+                    dashboard_url(settings, request.reference) if request is not None else None
+                ),
                 due_on=written_date(
                     task.due_at,
                     language,

@@ -24,6 +24,7 @@ from dsr.audit.models import (
 )
 from dsr.delivery.models import Report, ReportKind
 from dsr.languages import Language
+from dsr.links import DEVELOPMENT_PUBLIC_URL
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
@@ -118,6 +119,8 @@ def test_reminders_and_the_overdue_alert_are_sent_once_each(
     assert len(overdue) == 2
     assert "dépassée" in overdue[0].subject  # the staff's language: French by default
     assert "zoe" not in overdue[0].text_body.lower()  # references, never the requester's address
+    assert f"{DEVELOPMENT_PUBLIC_URL}/dashboard/requests/{reference}" in overdue[0].text_body
+    assert "(Accès, statut En cours d'examen)" in overdue[0].text_body
 
 
 @ON_ENGINES
@@ -164,7 +167,10 @@ def test_the_daily_digest_lists_open_requests_by_due_date_once_a_day(
     make_request(status=Status.COMPLETED)
     make_request(status=Status.RECEIVED)
     english = SchedulerSettings(
-        secret_key=settings.secret_key, smtp=settings.smtp, staff_language=Language.EN
+        secret_key=settings.secret_key,
+        smtp=settings.smtp,
+        staff_language=Language.EN,
+        run={"PUBLIC_URL": "https://privacy.example.org/desk"},
     )
     run_job("deadlines", engine=store, settings=english, now=NOW)
     run_job("deadlines", engine=store, settings=english, now=NOW + timedelta(hours=3))
@@ -175,6 +181,13 @@ def test_the_daily_digest_lists_open_requests_by_due_date_once_a_day(
     first, second = reloaded(store, sooner).reference, reloaded(store, later).reference
     assert body.index(first) < body.index(second)
     assert "zoe" not in body.lower()
+    # Each request links to its page on the dashboard (the configured public URL), and its type
+    # and status are named as staff read them, not as codes.
+    for reference in (first, second):
+        link = f"https://privacy.example.org/desk/dashboard/requests/{reference}"
+        assert link in body and f'href="{link}"' in str(digests[0].html_body)
+    assert "(Access, In review)" in body and "(Access, Verified, to review)" in body
+    assert "in_review" not in body and "verified)" not in body
     run_job("deadlines", engine=store, settings=english, now=NOW + timedelta(days=1))
     assert len(_messages(store, "deadline_digest:")) == 2
 
