@@ -233,3 +233,17 @@ def test_an_auditor_is_offered_no_template(app: Flask, staff_client: StaffClient
     )
     answer = auditor.get(f"/dashboard/requests/{reference}?template={template.id}")
     assert answer.status_code == 404
+
+
+def test_the_pages_speak_french(app: Flask, staff_client: StaffClient) -> None:
+    template = add(app, language="fr", title="Quel compte ?", text="Lequel ?")
+    reference, _ = new_request(app, status=Status.IN_REVIEW, language=Language.FR)
+    admin = staff_client("admin")
+    admin.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    listed = html.unescape(admin.get(PAGE).get_data(as_text=True))
+    assert "Modèles de réponse" in listed and "N'écrivez aucune donnée personnelle" in listed
+    answer = post(admin, PAGE, {**QUESTION, "language": "fr", "title": "quel compte ?"})
+    assert "porte déjà ce titre" in answer
+    page = admin.get(f"/dashboard/requests/{reference}?template={template.id}")
+    shown = html.unescape(page.get_data(as_text=True))
+    assert "Partir d'un modèle de réponse" in shown and "Lequel ?</textarea>" in shown
