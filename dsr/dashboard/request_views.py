@@ -71,7 +71,7 @@ def request_page(reference: str) -> AnyResponse:
     if chosen is None:
         return _render(data_request)
     page = None
-    if chosen.isdigit() and len(chosen) < 10:
+    if chosen.isascii() and chosen.isdigit() and len(chosen) < 10:
         page = gather_request_page(data_request, template_id=int(chosen))
     if page is None or page.chosen_template is None:
         abort(404, description=gettext("This answer template does not fit this request."))

@@ -212,7 +212,7 @@ def test_the_request_page_offers_the_templates_that_fit_and_fills_the_chosen_one
     assert counts(db.get_engine(app), request_id) == before  # nothing sent, nothing recorded
 
 
-@pytest.mark.parametrize("template", ["abc", "999999", "-1", "french"])
+@pytest.mark.parametrize("template", ["abc", "999999", "-1", "²", "9" * 30, "", "french"])
 def test_a_template_that_does_not_fit_the_request_is_a_404(
     app: Flask, staff_client: StaffClient, template: str
 ) -> None:
