@@ -11,6 +11,7 @@ from __future__ import annotations
 def import_models() -> None:
     """Import every module that defines tables, so that `SQLModel.metadata` holds them all."""
     import dsr.accounts.models
+    import dsr.answer_templates.models
     import dsr.api.callbacks  # and the listener that queues status callbacks
     import dsr.api.models
     import dsr.audit.models

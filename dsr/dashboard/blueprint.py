@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, url_for
 
+from dsr.accounts.access import current_staff
+from dsr.accounts.models import StaffRole
 from dsr.i18n import lazy_gettext
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -24,8 +26,11 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
     ("dashboard.figures", lazy_gettext("Figures")),
     ("dashboard.scheduler", lazy_gettext("Scheduler")),
     ("dashboard.retention", lazy_gettext("Retention")),
+    ("dashboard.answer_templates", lazy_gettext("Answer templates")),
 )
 """The sections of the dashboard by endpoint; a section whose view is not registered is hidden."""
+ADMIN_SECTIONS = frozenset({"dashboard.answer_templates"})
+"""The sections shown to admins only (their views refuse the others)."""
 
 LOGOUT_ENDPOINTS = ("accounts.logout", "auth.logout")
 
@@ -38,10 +43,13 @@ class NavigationItem:
 
 
 def navigation() -> Iterator[NavigationItem]:
-    """Yield the dashboard's sections whose views exist in this application."""
+    """Yield the dashboard's sections whose views exist in this application (and that the staff
+    member's role may open)."""
     views = current_app.view_functions
+    user = current_staff()
+    admin = user is not None and user.role is StaffRole.ADMIN
     for endpoint, label in NAVIGATION:
-        if endpoint in views:
+        if endpoint in views and (admin or endpoint not in ADMIN_SECTIONS):
             yield NavigationItem(endpoint, label, url_for(endpoint))
 
 

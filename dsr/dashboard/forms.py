@@ -1,5 +1,6 @@
 """The dashboard's forms: the queue's filters and search, one form per action on a request, and
-the forms of its reports and of its changes to the organisation's systems.
+the forms of its reports and of its changes to the organisation's systems, and the admins' form
+of an answer template.
 
 Every action form carries the `version_id` of the request as the page showed it, so that an action
 taken on a request that changed meanwhile is refused instead of applied twice. The CSRF token of
@@ -35,12 +36,15 @@ from wtforms.validators import (
 )
 
 from dsr.addresses import EMAIL_MAX
+from dsr.answer_templates.models import ANY_TYPE, TEXT_MAX, TITLE_MAX, TemplateKind
+from dsr.answer_templates.service import TemplateFields
 from dsr.delivery.models import DeliveryMethod
 from dsr.i18n import lazy_gettext
+from dsr.languages import LANGUAGE_NAMES, Language
 from dsr.requests.extension_grounds import ExtensionGround
 from dsr.requests.identity_questions import identity_document_asked
 from dsr.requests.labels import EXTENSION_GROUND_LABELS, REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS
-from dsr.requests.workflow import MAX_EXTENSION_MONTHS
+from dsr.requests.workflow import MAX_EXTENSION_MONTHS, RequestType
 
 REASON_MAX = 2000
 NOTE_MAX = 5000
@@ -443,3 +447,83 @@ class RectificationForm(Form):
 def _rectified_key(name: str) -> tuple[str, str]:
     system, _, column = name.removeprefix(RECTIFICATION_FIELD_PREFIX).partition(":")
     return system, column
+
+
+# --- answer templates (admins) --------------------------------------------------------------------
+
+TEMPLATE_KIND_LABELS: Mapping[TemplateKind, str] = MappingProxyType(
+    {
+        TemplateKind.QUESTION: lazy_gettext("Question to the requester"),
+        TemplateKind.REFUSAL: lazy_gettext("Reasons for a refusal"),
+    }
+)
+
+
+class AnswerTemplateForm(Form):
+    """An answer template: its kind, the request type it fits (or any), its language, title and
+    text."""
+
+    kind = SelectField(
+        lazy_gettext("Used for"),
+        choices=[SelectChoice(kind.value, label) for kind, label in TEMPLATE_KIND_LABELS.items()],
+        validators=[
+            AnyOf([kind.value for kind in TemplateKind], lazy_gettext("Choose what it is for."))
+        ],
+        validate_choice=False,
+    )
+    request_type = SelectField(
+        lazy_gettext("Request type"),
+        choices=[
+            SelectChoice(ANY_TYPE, lazy_gettext("Any type")),
+            *(SelectChoice(kind.value, label) for kind, label in REQUEST_TYPE_LABELS.items()),
+        ],
+        validators=[
+            AnyOf(
+                [ANY_TYPE, *(kind.value for kind in RequestType)],
+                lazy_gettext("Choose a request type."),
+            )
+        ],
+        validate_choice=False,
+    )
+    language = SelectField(
+        lazy_gettext("Language of the requester"),
+        choices=[SelectChoice(language.value, LANGUAGE_NAMES[language]) for language in Language],
+        validators=[
+            AnyOf([language.value for language in Language], lazy_gettext("Choose a language."))
+        ],
+        validate_choice=False,
+    )
+    title = StringField(
+        lazy_gettext("Title (shown to staff only)"),
+        filters=[_printable, _stripped],
+        validators=[
+            DataRequired(lazy_gettext("Give the template a title.")),
+            Length(
+                max=TITLE_MAX,
+                message=lazy_gettext("Please keep this under %(max)d characters.", max=TITLE_MAX),
+            ),
+        ],
+        render_kw={"maxlength": TITLE_MAX},
+    )
+    text = TextAreaField(
+        lazy_gettext("Text (sent to the requester once staff send it)"),
+        filters=[_stripped],
+        validators=[
+            DataRequired(lazy_gettext("Write the text of the template.")),
+            Length(
+                max=TEXT_MAX,
+                message=lazy_gettext("Please keep this under %(max)d characters.", max=TEXT_MAX),
+            ),
+        ],
+        render_kw={"maxlength": TEXT_MAX, "rows": 6},
+    )
+
+    def fields(self) -> TemplateFields:
+        """What the form says, once validated."""
+        return TemplateFields(
+            kind=TemplateKind(self.kind.data),
+            request_type=str(self.request_type.data),
+            language=Language(self.language.data),
+            title=self.title.data or "",
+            text=self.text.data or "",
+        )

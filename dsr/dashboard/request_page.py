@@ -18,6 +18,8 @@ from wtforms import Form
 
 from dsr.accounts.access import current_staff
 from dsr.accounts.models import WORKING_ROLES, StaffUser
+from dsr.answer_templates.models import TemplateKind
+from dsr.answer_templates.service import templates_for
 from dsr.audit.models import (
     CONTENT_REMOVED_ACTION,
     RETENTION_CAUSE,
@@ -154,6 +156,13 @@ OFFERED_BY_NAME: Mapping[str, OfferedAction] = {
 }
 
 
+TEMPLATE_FIELDS: Mapping[TemplateKind, tuple[str, str]] = {
+    TemplateKind.QUESTION: ("ask", "question"),
+    TemplateKind.REFUSAL: ("deny", "reason"),
+}
+"""The action form each kind of answer template fills, and the field it fills."""
+
+
 # --- the page's parts ---------------------------------------------------------------------------
 
 
@@ -180,6 +189,14 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateChoice:
+    """An answer template a form of the page offers: staff see its title."""
+
+    id: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class RequestPage:
     """Everything a request's page shows, as values: rendering it reads no database."""
 
@@ -199,6 +216,8 @@ class RequestPage:
     earlier: list[DataRequest]
     action_titles: Mapping[str, str] = field(default_factory=lambda: ACTION_TITLES)
     progress: ProgressPanel = field(default_factory=ProgressPanel)
+    templates: Mapping[str, list[TemplateChoice]] = field(default_factory=dict)
+    chosen_template: int | None = None  # the answer template whose text fills its form
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -316,16 +335,50 @@ def offered_forms(
     return forms
 
 
+def offered_templates(
+    db_session: Session,
+    data_request: DataRequest,
+    forms: dict[str, Form],
+    chosen: int | None = None,
+) -> tuple[dict[str, list[TemplateChoice]], int | None]:
+    """Return the answer templates each form of `forms` offers (those of the request's type, or
+    any, in the requester's language), and fill the form the template `chosen` fits with its
+    text, still to be edited and sent; return `chosen` when it was one of them, else None."""
+    offered: dict[str, list[TemplateChoice]] = {}
+    filled = None
+    for kind, (name, field_name) in TEMPLATE_FIELDS.items():
+        if name not in forms:
+            continue
+        found = templates_for(
+            db_session,
+            kind=kind,
+            request_type=data_request.type.value,
+            language=data_request.language,
+        )
+        offered[name] = [TemplateChoice(t.id, t.title) for t in found if t.id is not None]
+        template = next((t for t in found if t.id == chosen), None)
+        if template is not None:
+            forms[name] = OFFERED_BY_NAME[name].form_class(
+                data={"version_id": str(data_request.version_id), field_name: template.text}
+            )
+            filled = chosen
+    return offered, filled
+
+
 def _hold_form(bound: tuple[str, Form] | None) -> HoldForm | LiftHoldForm | None:
     form = bound[1] if bound is not None and bound[0] == "hold" else None
     return form if isinstance(form, HoldForm | LiftHoldForm) else None
 
 
 def gather_request_page(
-    data_request: DataRequest, *, bound: tuple[str, Form] | None = None
+    data_request: DataRequest,
+    *,
+    bound: tuple[str, Form] | None = None,
+    template_id: int | None = None,
 ) -> RequestPage:
     """Read everything the request's page shows, from the store and the map's systems, for the
-    staff member of this web request."""
+    staff member of this web request; with `template_id`, the form that answer template fits
+    shows its text."""
     db_session = get_session()
     data_map = desk_map(current_app.config)
     acting = can_act(current_staff())
@@ -334,6 +387,8 @@ def gather_request_page(
     staff = list(assignment.assignable_staff(db_session=db_session))
     staff_names = dict(staff)
     language = current_language().value
+    forms = offered_forms(data_request, staff, bound) if acting else {}
+    templates, chosen = offered_templates(db_session, data_request, forms, template_id)
     return RequestPage(
         data_request=data_request,
         due=due,
@@ -360,7 +415,9 @@ def gather_request_page(
             bound=_hold_form(bound),
         ),
         can_act=acting,
-        forms=offered_forms(data_request, staff, bound) if acting else {},
+        forms=forms,
+        templates=templates,
+        chosen_template=chosen,
         timeline=timeline(db_session, data_request),
         earlier=earlier_requests(db_session, data_request),
     )

@@ -64,8 +64,18 @@ def render_request_page(page: RequestPage) -> str:
 
 @blueprint.get("/requests/<reference>")
 def request_page(reference: str) -> AnyResponse:
-    """Show one request with its history, its subject's data and what can be done now."""
-    return _render(request_by_reference(get_session(), reference))
+    """Show one request with its history, its subject's data and what can be done now; with
+    `?template=<id>`, the form that answer template fits shows its text (nothing is sent)."""
+    data_request = request_by_reference(get_session(), reference)
+    chosen = request.args.get("template")
+    if chosen is None:
+        return _render(data_request)
+    page = None
+    if chosen.isascii() and chosen.isdigit() and len(chosen) < 10:
+        page = gather_request_page(data_request, template_id=int(chosen))
+    if page is None or page.chosen_template is None:
+        abort(404, description=gettext("This answer template does not fit this request."))
+    return Response(render_request_page(page))
 
 
 Handler = Callable[[Session, DataRequest, Form, str], None]

@@ -23,6 +23,7 @@ from dsr import db, logs
 from dsr.accounts.models import StaffRole
 from dsr.accounts.service import create_staff, find_staff
 from dsr.app import create_app
+from dsr.demo.answer_templates import seed_answer_templates
 from dsr.demo.mailbox import MAIL_FOLDER, SINK_HOST, MailSink
 from dsr.worker.cli import worker_in_process
 
@@ -54,7 +55,8 @@ STAFF_FILE_NAME = "demo-staff-password"
 
 def ensure_demo_staff(app: Flask, folder: Path) -> str:
     """Give the demo a DPO account (created once, its random password kept owner-only in
-    `folder`) so a newcomer can log in to the dashboard; return the password."""
+    `folder`) so a newcomer can log in to the dashboard, and answer templates to start from
+    (when the store has none); return the password."""
     path = folder / STAFF_FILE_NAME
     if path.exists() and path.read_text(encoding="ascii").strip():
         password = path.read_text(encoding="ascii").strip()
@@ -73,6 +75,7 @@ def ensure_demo_staff(app: Flask, folder: Path) -> str:
                 name="Demo DPO",
                 password=password,
             )
+        seed_answer_templates(session, db.utcnow())
     return password
 
 

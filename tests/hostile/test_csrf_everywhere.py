@@ -72,6 +72,9 @@ POST_ENDPOINTS = {
     "dashboard.lift_hold",
     "dashboard.approve_retention_sweep",
     "dashboard.assign_selected",
+    "dashboard.create_answer_template",
+    "dashboard.update_answer_template",
+    "dashboard.delete_answer_template",
 }
 """Every endpoint that takes a POST outside /api/: the test fails when one appears or goes."""
 
@@ -141,6 +144,7 @@ def test_every_form_refuses_a_post_without_its_token(
         "staff_id": other_staff.id,
         "task_id": 1,
         "sweep_id": 1,
+        "template_id": 1,
     }
     tokens = {
         "public.verify": verify_path.rsplit("/", 1)[1],
