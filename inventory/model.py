@@ -258,6 +258,14 @@ class Field_(Strict):
         return self.column.split(".", 1)[1]
 
 
+def column_references(value: list[str], what: str) -> list[str]:
+    """Return `value` when each item is a `table.column` reference; else say which is not `what`."""
+    for column in value:
+        if not re.match(COLUMN_REF_RE, column):
+            raise ValueError(f"`{column}` is not {what}: write `table.column`")
+    return value
+
+
 class YearClose(StrEnum):
     """The close of the year containing a row's date, from which a period can run (L123-22)."""
 
@@ -292,10 +300,7 @@ class Retention(Strict):
     @field_validator("fallback")
     @classmethod
     def _columns(cls, value: list[str]) -> list[str]:
-        for column in value:
-            if not re.match(COLUMN_REF_RE, column):
-                raise ValueError(f"`{column}` is not a date column: write `table.column`")
-        return value
+        return column_references(value, "a date column")
 
     @field_validator("at_end")
     @classmethod
@@ -679,10 +684,7 @@ class Recipient(Strict):
     @field_validator("receives")
     @classmethod
     def _columns(cls, value: list[str]) -> list[str]:
-        for column in value:
-            if not re.match(COLUMN_REF_RE, column):
-                raise ValueError(f"`{column}` is not a field reference: write `table.column`")
-        return value
+        return column_references(value, "a field reference")
 
     @field_validator("country")
     @classmethod
