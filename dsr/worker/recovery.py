@@ -5,7 +5,9 @@ when a request was approved never got one. The store still knows both:
 - a request `processing` whose run's lease ran out (its worker died): queued again, and the run
   is taken over by one worker (dsr.execution.runner);
 - a request `approved` longer ago than WORKER_RECOVERY_GRACE_MINUTES with EXECUTE_AFTER_APPROVAL
-  on: queued again (a run that already started finds it processing and does nothing).
+  on: queued again (a run that already started finds it processing and does nothing);
+- a retention sweep a person approved longer ago than the same grace and still `approved` (its
+  job was lost): queued again (the first job claims it: dsr.retention.approval.carry_out).
 
 It runs when `dsr worker` starts and every minute as a periodic job of the workers themselves
 (not of `dsr scheduler`): the workers are what must be running for runs to happen at all, and
@@ -29,6 +31,7 @@ from dsr.config import DEFAULTS, setting_on
 from dsr.execution.runs import RequestRun
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Status
+from dsr.retention.models import RetentionSweep, SweepStatus
 from dsr.worker.queue import enqueue_job, queue_for
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,23 @@ def runs_to_recover(
     return found
 
 
+def sweeps_to_recover(db_session: Session, *, now: datetime, grace: timedelta) -> list[int]:
+    """Return the retention sweeps approved longer than `grace` ago whose run never started."""
+    return [
+        sweep_id
+        for sweep_id in db_session.exec(
+            select(RetentionSweep.id)
+            .where(
+                RetentionSweep.status == SweepStatus.APPROVED,
+                col(RetentionSweep.approved_at) < now - grace,
+            )
+            .order_by(col(RetentionSweep.id))
+            .limit(BATCH)
+        ).all()
+        if sweep_id is not None
+    ]
+
+
 def recover_runs(engine: Engine | None = None, *, now: datetime | None = None) -> int:
     """Queue the runs to recover for the current application's workers; return how many."""
     config = current_app.config
@@ -88,9 +108,12 @@ def recover_runs(engine: Engine | None = None, *, now: datetime | None = None) -
         found = runs_to_recover(
             db_session, now=now or db.utcnow(), grace=grace, approved_too=approved_too
         )
+        sweeps = sweeps_to_recover(db_session, now=now or db.utcnow(), grace=grace)
     huey = queue_for(config, current_app.instance_path)
     for request_id in found:
         enqueue_job(huey, "run_request", request_id, None)
-    if found:
-        log.info("queued %d run(s) again", len(found))
-    return len(found)
+    for sweep_id in sweeps:
+        enqueue_job(huey, "run_retention_sweep", sweep_id)
+    if found or sweeps:
+        log.info("queued %d run(s) and %d sweep(s) again", len(found), len(sweeps))
+    return len(found) + len(sweeps)

@@ -1,7 +1,8 @@
 """What the workers find again in the store (dsr.worker.recovery) and how one of them, only, takes
 over a run (dsr.execution.runs): a request processing whose lease ran out, an approved request
-left without a run past the grace period; nothing whose lease still runs or that was approved a
-moment ago. On every engine: the leases are compared by the database."""
+left without a run past the grace period, an approved retention sweep whose job was lost;
+nothing whose lease still runs or that was approved a moment ago. On every engine: the leases
+are compared by the database."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from dsr import db
 from dsr.audit.models import record_action
 from dsr.execution.runs import RequestRun, hold_fresh_run, release_run, take_over_run
 from dsr.requests.workflow import Action, Actor, Status
-from dsr.worker.recovery import runs_to_recover
+from dsr.retention.models import RetentionSweep, SweepStatus, SweepTrigger
+from dsr.worker.recovery import runs_to_recover, sweeps_to_recover
 from tests.factories import make_request
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql", "mariadb")
@@ -59,6 +61,34 @@ def test_the_runs_to_recover_are_the_lost_ones_and_the_forgotten_ones(store: Eng
     assert sorted(found) == sorted([forgotten, lost])
     assert approved_a_moment_ago not in found and running not in found
     assert without_approved == [lost]
+
+
+def sweep(store: Engine, status: SweepStatus, approved: datetime | None) -> int:
+    with db.transaction(store) as session:
+        row = RetentionSweep(
+            planned_at=NOW - timedelta(hours=1),
+            trigger=SweepTrigger.NIGHTLY,
+            map_digest="0" * 64,
+            status=status,
+            approved_by="dpo@example.org" if approved else None,
+            approved_at=approved,
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        return row.id
+
+
+def test_an_approved_sweep_whose_job_was_lost_is_queued_again(store: Engine) -> None:
+    """Its run claims it once (carry_out): queuing it again is harmless, forgetting it is not."""
+    forgotten = sweep(store, SweepStatus.APPROVED, NOW - timedelta(minutes=10))
+    sweep(store, SweepStatus.APPROVED, NOW - timedelta(minutes=1))  # its job may still come
+    sweep(store, SweepStatus.RUNNING, NOW - timedelta(minutes=10))
+    sweep(store, SweepStatus.DONE, NOW - timedelta(minutes=10))
+    sweep(store, SweepStatus.WAITING, None)
+
+    with db.open_session(store) as session:
+        assert sweeps_to_recover(session, now=NOW, grace=GRACE) == [forgotten]
 
 
 def test_one_worker_only_takes_over_a_run_and_the_one_that_lost_it_cannot_end_it(
