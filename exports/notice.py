@@ -20,7 +20,6 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
 from reportlab.platypus.flowables import Flowable
 
-from exports.dates import edition_date
 from exports.pdf import (
     CellValue,
     DocumentInfo,
@@ -37,6 +36,7 @@ from exports.ropa import (
     _contact,
     _controller_lines,
     _language,
+    edition_lines,
     register_entries,
     ropa_headings,
 )
@@ -149,12 +149,8 @@ def _version(edition: Edition, lang: str, translations: NullTranslations) -> Par
     return Part(
         heading=t.pgettext("notice", "Version of this notice"),
         entries=[
-            Entry(t.pgettext("register", "Version"), [str(edition.number)]),
-            Entry(t.pgettext("register", "Edition of"), [edition_date(edition.produced, lang)]),
-            Entry(
-                t.pgettext("register", "Changes since the previous version"),
-                list(edition.changes) or [t.pgettext("register", "No change")],
-            ),
+            Entry(label, lines)
+            for label, lines in edition_lines(edition, lang, translations, digest=False)
         ],
     )
 

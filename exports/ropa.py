@@ -421,39 +421,42 @@ def ropa_xlsx(
     title = t.pgettext("register", "Record of processing activities")
     sheets = [Sheet(name=title, header=header, rows=rows)]
     if edition is not None:
-        changes = list(edition.changes) or [t.pgettext("register", "No change")]
+        (label, number), *more = edition_lines(edition, lang, t)
         sheets.append(
             Sheet(
-                name=t.pgettext("register", "Version"),
-                header=[t.pgettext("register", "Version"), str(edition.number)],
-                rows=[
-                    [t.pgettext("register", "Edition of"), edition_date(edition.produced, lang)],
-                    [t.pgettext("register", "Digest of the data map"), edition.digest],
-                    [
-                        t.pgettext("register", "Changes since the previous version"),
-                        "\n".join(changes),
-                    ],
-                ],
+                name=label,
+                header=[label, number[0]],
+                rows=[[label, "\n".join(lines)] for label, lines in more],
             )
         )
     return xlsx_bytes(sheets, title=f"{title} — {data_map.organisation.name}")
 
 
+def edition_lines(
+    edition: Edition, lang: str, translations: NullTranslations, *, digest: bool = True
+) -> list[tuple[str, list[str]]]:
+    """Say a version of the register (or of the notice made from it) as (label, lines): its
+    number, date, the map's digest (unless `digest` is false) and the changes since the previous
+    version ("No change" for none), in the words of `translations`."""
+    t = translations
+    lines = [
+        (t.pgettext("register", "Version"), [str(edition.number)]),
+        (t.pgettext("register", "Edition of"), [edition_date(edition.produced, lang)]),
+        (t.pgettext("register", "Digest of the data map"), [edition.digest]),
+        (
+            t.pgettext("register", "Changes since the previous version"),
+            list(edition.changes) or [t.pgettext("register", "No change")],
+        ),
+    ]
+    return lines if digest else [lines[0], lines[1], lines[3]]
+
+
 def _edition_rows(
     edition: Edition, lang: str, translations: NullTranslations
 ) -> list[tuple[str, CellValue]]:
-    t = translations
-    styles = document_styles()
-    changes = list(edition.changes) or [t.pgettext("register", "No change")]
-    return [
-        (t.pgettext("register", "Version"), str(edition.number)),
-        (t.pgettext("register", "Edition of"), edition_date(edition.produced, lang)),
-        (t.pgettext("register", "Digest of the data map"), edition.digest),
-        (
-            t.pgettext("register", "Changes since the previous version"),
-            bullet_list(changes, styles.cell),
-        ),
-    ]
+    *facts, (changed, changes) = edition_lines(edition, lang, translations)
+    rows: list[tuple[str, CellValue]] = [(label, lines[0]) for label, lines in facts]
+    return [*rows, (changed, bullet_list(changes, document_styles().cell))]
 
 
 def ropa_pdf(
