@@ -28,11 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dsr.commands import DeskGroup, command_info, command_settings, database_url_option
+from dsr.commands import (
+    DeskGroup,
+    command_info,
+    command_settings,
+    database_url_option,
+    read_text_argument,
+    staff_catalogue,
+)
 
 if TYPE_CHECKING:
-    from gettext import NullTranslations
-
     from inventory.locator import CategoryRow, SubjectLocation
     from inventory.model import Category, DataMap
     from inventory.systems import Systems
@@ -184,14 +189,6 @@ def map_ropa(fmt: str, lang: str, output: Path | None) -> None:
     click.echo(f"Register written to {target} ({len(content):,} bytes).")
 
 
-def _staff_catalogue() -> NullTranslations:
-    """The catalogue of the language staff read (DSR_STAFF_LANGUAGE)."""
-    from dsr.config import current_settings
-    from dsr.languages import Language, translations
-
-    return translations(Language(str(current_settings().values.get("STAFF_LANGUAGE") or "fr")))
-
-
 @map_group.command("import-fides")
 @click.argument("dataset", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
@@ -206,18 +203,11 @@ def map_import_fides(dataset: Path, out: Path | None, system: str | None) -> Non
     from inventory.fides import import_fides
     from inventory.loader import MapError
 
-    t = _staff_catalogue()
+    t = staff_catalogue()
     if out is not None and out.exists():
         message = t.gettext("%(file)s already exists: choose another --out.") % {"file": out}
         raise click.UsageError(message)
-    try:
-        text = dataset.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        message = t.gettext("cannot read %(file)s: %(reason)s") % {
-            "file": dataset,
-            "reason": getattr(exc, "strerror", None) or exc.__class__.__name__,
-        }
-        raise click.UsageError(message) from None
+    text = read_text_argument(dataset, t)
     try:
         skeleton = import_fides(text, filename=str(dataset), system=system, translations=t)
     except MapError as exc:
@@ -275,7 +265,7 @@ def map_export_fides(out: Path | None) -> None:
     out.write_text(content, encoding="utf-8")
     count = len(data_map.systems)
     click.echo(
-        _staff_catalogue().ngettext(
+        staff_catalogue().ngettext(
             "%(count)d Fides dataset written to %(file)s.",
             "%(count)d Fides datasets written to %(file)s.",
             count,

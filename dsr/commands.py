@@ -17,6 +17,7 @@ import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from gettext import NullTranslations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -187,3 +188,24 @@ class DeskGroup(click.Group):
         kwargs.setdefault("cls", DeskGroup)
         make: Callable[[Callable[..., Any]], click.Group] = super().group(*args, **kwargs)
         return make
+
+
+def staff_catalogue() -> NullTranslations:
+    """The catalogue of the language staff read (DSR_STAFF_LANGUAGE, French by default)."""
+    from dsr.config import current_settings
+    from dsr.languages import Language, translations
+
+    return translations(Language(str(current_settings().values.get("STAFF_LANGUAGE") or "fr")))
+
+
+def read_text_argument(path: Path, translations: NullTranslations) -> str:
+    """Return the UTF-8 text of the file a command was given; a usage error (exit 2) saying
+    why, in the words of `translations`, when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        message = translations.gettext("cannot read %(file)s: %(reason)s") % {
+            "file": path,
+            "reason": getattr(exc, "strerror", None) or exc.__class__.__name__,
+        }
+        raise click.UsageError(message) from None

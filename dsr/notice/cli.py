@@ -6,12 +6,11 @@ input (a file that cannot be read as UTF-8 text, an empty one, or a map that doe
 
 from __future__ import annotations
 
-from gettext import NullTranslations
 from pathlib import Path
 
 import click
 
-from dsr.commands import DeskGroup
+from dsr.commands import DeskGroup, read_text_argument, staff_catalogue
 from dsr.config import current_settings
 from dsr.datamap import desk_map
 from dsr.languages import Language, translations
@@ -30,15 +29,8 @@ def notice_check(file: Path) -> None:
     """List what the map holds that the notice in FILE (text) does not mention."""
     settings = current_settings().values
     lang = str(settings.get("STAFF_LANGUAGE") or "fr")
-    t: NullTranslations = translations(Language(lang))  # the standard library's signatures
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        message = t.gettext("cannot read %(file)s: %(reason)s") % {
-            "file": file,
-            "reason": getattr(exc, "strerror", None) or exc.__class__.__name__,
-        }
-        raise click.UsageError(message) from None
+    t = staff_catalogue()
+    text = read_text_argument(file, t)
     if not text.strip():
         empty = t.pgettext("notice check", "%(file)s is empty: give the notice's text.")
         raise click.UsageError(empty % {"file": file})
