@@ -228,7 +228,7 @@ def check_settings(config: Mapping[str, Any]) -> None:
     but malformed."""
     for name in FLAG_SETTINGS:
         try:
-            flag(config.get(name, DEFAULTS.get(name)), f"DSR_{name}")
+            setting_on(config, name)
         except ValueError as error:
             raise InsecureConfiguration(str(error)) from None
     seconds = config.get("SCHEMA_CHECK_SECONDS", 0)
