@@ -122,6 +122,9 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "DOWNLOAD_CODES_PER_LINK": "5/hour",
         # Rows of a category printed in the access report's PDF; all of them are in the export.
         "REPORT_ROWS_PER_CATEGORY": 100,
+        # The largest document a request keeps (a letter received, a mandate, an identity
+        # document), in bytes: from 1 KiB to 50 MiB (dsr.documents).
+        "DOCUMENT_MAX_BYTES": 10 * 1024 * 1024,
         # --- the data map (None: data_map.yaml of the checkout, see dsr.datamap)
         "DATA_MAP": None,
         # Seconds between two comparisons of a system's schema with the reflection the process
@@ -237,6 +240,7 @@ def check_settings(config: Mapping[str, Any]) -> None:
             f"DSR_SCHEMA_CHECK_SECONDS must be a number of seconds, 0 or more, not {seconds!r}"
         )
     report_rows_per_category(config)
+    document_max_bytes(config)
     retention_approval_share(config)
     if config.get("BABEL_DEFAULT_TIMEZONE") is not None:
         raise InsecureConfiguration(
@@ -302,6 +306,26 @@ def report_rows_per_category(config: Mapping[str, Any]) -> int:
         raise InsecureConfiguration(
             f"DSR_REPORT_ROWS_PER_CATEGORY must be a whole number from 1 to {MAX_REPORT_ROWS:,} "
             f"(the rows of a category printed in the access report), not {value!r}."
+        )
+    return int(text)
+
+
+DOCUMENT_BYTES = (1024, 50 * 1024 * 1024)
+"""The range DSR_DOCUMENT_MAX_BYTES may take."""
+
+
+def document_max_bytes(config: Mapping[str, Any]) -> int:
+    """Return the largest document a request may keep (DSR_DOCUMENT_MAX_BYTES, a whole number of
+    bytes within DOCUMENT_BYTES); raise InsecureConfiguration naming the variable otherwise."""
+    value = config.get("DOCUMENT_MAX_BYTES")
+    if value is None or value == "":
+        value = DEFAULTS["DOCUMENT_MAX_BYTES"]
+    text = str(value).strip()
+    low, high = DOCUMENT_BYTES
+    if isinstance(value, bool) or not text.isdigit() or not low <= int(text) <= high:
+        raise InsecureConfiguration(
+            f"DSR_DOCUMENT_MAX_BYTES must be a whole number of bytes from {low:,} to {high:,} "
+            f"(the largest document kept with a request), not {value!r}."
         )
     return int(text)
 

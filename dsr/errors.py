@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, Response, abort, make_response, render_template, request
+from flask import Flask, Response, abort, current_app, make_response, render_template, request
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from dsr.api import problems
+from dsr.config import document_max_bytes
 from dsr.i18n import lazy_gettext
+from dsr.uploads import UPLOAD_FORM_ALLOWANCE, upload_view
 
 ERROR_PAGES: Mapping[int, tuple[str, str]] = MappingProxyType(
     {
@@ -126,6 +128,14 @@ def refuse_undecodable_form() -> None:
     The body is kept (`cache=True`) for the form parser; one over MAX_CONTENT_LENGTH is a 413.
     """
     if request.mimetype not in _FORM_TYPES:
+        return
+    if request.mimetype == "multipart/form-data" and upload_view():
+        request.max_content_length = document_max_bytes(current_app.config) + UPLOAD_FORM_ALLOWANCE
+        texts = [value for _key, value in request.form.items(multi=True)]
+        if any("\ufffd" in text for text in texts):  # the parser replaced undecodable bytes
+            abort(400, description=NOT_UTF8)
+        if any("\x00" in text for text in texts):
+            abort(400, description=NUL_CHARACTER)
         return
     body = request.get_data(cache=True)
     try:

@@ -17,6 +17,7 @@ def import_models() -> None:
     import dsr.audit.models
     import dsr.delivery.models
     import dsr.disclosures.models
+    import dsr.documents.models
     import dsr.execution.change_records
     import dsr.execution.runs
     import dsr.holds.models

@@ -81,6 +81,7 @@ CHAINED_DETAILS = frozenset(
         # the desk's own records, by id or kind
         "method", "files", "file", "downloads_left", "task_id", "kind", "assignee_id", "told_on",
         "told_via", "hold", "ends_on", "failed_email", "answer_email", "events", "cause",
+        "document", "bytes",
         # the member of staff assigned: named like the staff who act (actor_label), for R8
         "assignee",
     }

@@ -16,6 +16,7 @@ from typing import Any
 
 from wtforms import (
     DateField,
+    FileField,
     Form,
     HiddenField,
     IntegerField,
@@ -395,6 +396,35 @@ class LiftHoldForm(Form):
     def hold(self) -> int | None:
         value = self.hold_id.data
         return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+class DocumentForm(Form):
+    """Keep a document with the request: the letter or email it came in, a mandate, a proof of
+    parental authority, an identity document (the service checks its type and size)."""
+
+    kind = SelectField(
+        lazy_gettext("What the document is"),
+        validators=[DataRequired(lazy_gettext("Say what the document is."))],
+    )
+    file = FileField(lazy_gettext("File (PDF, PNG, JPEG or plain text)"))
+
+    def __init__(self, *args: Any, kinds: Sequence[tuple[str, str]] = (), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [SelectChoice(value, label) for value, label in kinds]
+
+
+class RemoveDocumentForm(Form):
+    """Delete a document's content before the request's retention ends, with the reason; one
+    per document on the page, each with its own prefix (`removal_prefix`)."""
+
+    reason = _reason_field(
+        lazy_gettext("Why is the document deleted?"),
+        lazy_gettext("Say why the document is deleted."),
+    )
+
+
+def removal_prefix(document_id: int) -> str:
+    return f"document-{document_id}-"
 
 
 RECTIFICATION_FIELD_PREFIX = "value:"

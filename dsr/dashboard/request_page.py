@@ -27,16 +27,19 @@ from dsr.audit.models import (
     RequestEvent,
     content_removals,
 )
+from dsr.dashboard.document_panel import DocumentsPanel, documents_panel
 from dsr.dashboard.forms import (
     ActionForm,
     AskForm,
     AssignForm,
     DenyForm,
+    DocumentForm,
     ExtendForm,
     HoldForm,
     IdentityDocumentForm,
     LiftHoldForm,
     NoteForm,
+    RemoveDocumentForm,
     ResumeForm,
     VerifyForm,
 )
@@ -53,6 +56,7 @@ from dsr.dashboard.request_panels import (
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_date, shown_minute
 from dsr.db import get_session, utcnow
+from dsr.documents import service as documents
 from dsr.execution.runner import RESUMED_ACTION
 from dsr.holds import service as holds
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
@@ -105,6 +109,9 @@ EVENT_LABELS: Mapping[str, str] = {
     holds.PLACED_ACTION: lazy_gettext("Legal hold placed"),
     holds.LIFTED_ACTION: lazy_gettext("Legal hold lifted early"),
     holds.RELEASED_ACTION: lazy_gettext("Legal hold ended"),
+    documents.ADDED_ACTION: lazy_gettext("Document kept"),
+    documents.VIEWED_ACTION: lazy_gettext("Document opened"),
+    documents.REMOVED_ACTION: lazy_gettext("Document content deleted"),
     CONTENT_REMOVED_ACTION: lazy_gettext("Content of the history removed"),
     unverified.DELETE_ACTION: lazy_gettext("Deleted, never verified"),
 }
@@ -218,6 +225,7 @@ class RequestPage:
     progress: ProgressPanel = field(default_factory=ProgressPanel)
     templates: Mapping[str, list[TemplateChoice]] = field(default_factory=dict)
     chosen_template: int | None = None  # the answer template whose text fills its form
+    documents: DocumentsPanel = field(default_factory=DocumentsPanel)
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -365,6 +373,13 @@ def offered_templates(
     return offered, filled
 
 
+def _document_form(
+    bound: tuple[str, Form] | None,
+) -> DocumentForm | RemoveDocumentForm | None:
+    form = bound[1] if bound is not None and bound[0] == "document" else None
+    return form if isinstance(form, DocumentForm | RemoveDocumentForm) else None
+
+
 def _hold_form(bound: tuple[str, Form] | None) -> HoldForm | LiftHoldForm | None:
     form = bound[1] if bound is not None and bound[0] == "hold" else None
     return form if isinstance(form, HoldForm | LiftHoldForm) else None
@@ -413,6 +428,9 @@ def gather_request_page(
             language=language,
             now=now,
             bound=_hold_form(bound),
+        ),
+        documents=documents_panel(
+            db_session, data_request, acting=acting, bound=_document_form(bound)
         ),
         can_act=acting,
         forms=forms,

@@ -23,6 +23,8 @@ from dsr.audit.models import RequestEvent, record_action, remove_content
 from dsr.config import DEFAULTS
 from dsr.datamap import organisation_zone
 from dsr.dates import days_between, written_date
+from dsr.documents.models import RemovalCause
+from dsr.documents.service import remove_documents
 from dsr.execution.change_records import ErasureCertificate, RectificationValue
 from dsr.languages import Language, translations
 from dsr.links import public_url_for_settings
@@ -354,6 +356,9 @@ def minimise_closed(
                 .values(subject_identity=None)
             )
             remove_content(db_session=db_session, request=request, at=now)
+            remove_documents(  # letters, mandates...: their content goes with the request's
+                db_session=db_session, request=request, cause=RemovalCause.MINIMISED, now=now
+            )
             db_session.execute(  # the approved new values: applied long ago, and personal
                 delete(db.table_of(RectificationValue)).where(
                     db.table_of(RectificationValue).c.request_id == request_id

@@ -75,6 +75,8 @@ POST_ENDPOINTS = {
     "dashboard.create_answer_template",
     "dashboard.update_answer_template",
     "dashboard.delete_answer_template",
+    "dashboard.add_document",
+    "dashboard.remove_document",
 }
 """Every endpoint that takes a POST outside /api/: the test fails when one appears or goes."""
 
@@ -145,6 +147,7 @@ def test_every_form_refuses_a_post_without_its_token(
         "task_id": 1,
         "sweep_id": 1,
         "template_id": 1,
+        "document_id": 1,
     }
     tokens = {
         "public.verify": verify_path.rsplit("/", 1)[1],
