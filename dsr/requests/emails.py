@@ -40,7 +40,7 @@ _TYPE_PHRASES: Mapping[RequestType, str] = MappingProxyType(
         RequestType.OBJECTION_LEGITIMATE_INTEREST: N_(
             "objection to processing based on our legitimate interests"
         ),
-        RequestType.POST_MORTEM: N_("recording of your directives for after your death"),
+        RequestType.POST_MORTEM: N_("post-mortem directives on your data"),
     }
 )
 
