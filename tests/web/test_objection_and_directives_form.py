@@ -11,6 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dsr import db
+from dsr.languages import Language, translations
+from dsr.requests.labels import type_name
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import RequestType, Status
 from tests.conftest import MakeApp
@@ -175,3 +177,27 @@ def test_the_pages_follow_another_map(make_app: MakeApp) -> None:
         as_text=True
     )
     assert 'class="data affected"' in html
+
+
+def test_the_queue_filters_and_the_register_name_both_types(app: Flask) -> None:
+    dpo = logged_in(app, "dpo@example.org")
+    objection = _request(app, RequestType.OBJECTION_LEGITIMATE_INTEREST, message="Situation.")
+    directives = _request(
+        app,
+        RequestType.POST_MORTEM,
+        message="Erase.",
+        designee_name="Paul",
+        designee_email="paul@example.org",
+    )
+    queue = dpo.get("/dashboard/", headers=ENGLISH).get_data(as_text=True)
+    assert 'value="objection_legitimate_interest"' in queue and 'value="post_mortem"' in queue
+    only = dpo.get("/dashboard/", query_string={"type": "post_mortem"}, headers=ENGLISH).get_data(
+        as_text=True
+    )
+    assert directives.reference in only and objection.reference not in only
+    for language in Language:
+        names = {type_name(kind, translations(language)) for kind in RequestType}
+        assert len(names) == len(RequestType)  # each type its own name in the registers
+    assert type_name(RequestType.POST_MORTEM, translations(Language.FR)) == (
+        "Directives post mortem"
+    )
