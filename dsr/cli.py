@@ -416,25 +416,77 @@ def demo_group() -> None:
 )
 @click.option("--learners", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--seed", "seed", type=int, default=3, show_default=True)
-def demo_seed(url: str, learners: int, seed: int) -> None:
-    """Create the demo learner platform and fill it with deterministic synthetic people."""
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Start again: seed the platform anew and remove the desk's demo store (a SQLite file) "
+    "with its queue, so that no request outlives its learner.",
+)
+def demo_seed(url: str, learners: int, seed: int, reset: bool) -> None:
+    """Create the demo learner platform and fill it with deterministic synthetic people; one
+    that exists is kept as the requests left it (an erased learner stays erased) unless
+    --reset. Then print a sample learner for each kind of request."""
+    from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
 
+    from dsr.demo.samples import learners_in_platform, sample_learners, samples_table
     from dsr.demo.seed import seed_platform
     from inventory.systems import redact_url
 
+    engine = create_engine(url)
     try:
-        result = seed_platform(url, learners=learners, seed=seed, progress=click.echo)
+        existing = learners_in_platform(engine)
+        if existing and not reset:
+            click.echo(
+                f"Kept {redact_url(url)} as the requests left it: {existing:,} learners "
+                "(`dsr demo seed --reset` starts again)."
+            )
+        else:
+            if reset:
+                _reset_demo_store()
+            result = seed_platform(url, learners=learners, seed=seed, progress=click.echo)
+            total = sum(result.counts.values())
+            click.echo(
+                f"Seeded {redact_url(url)}: {result.counts.get('learner', 0):,} learners, "
+                f"{total:,} rows in {result.seconds:.1f} s."
+            )
+        samples = sample_learners(engine)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except SQLAlchemyError as exc:
         click.echo(f"error: cannot seed {redact_url(url)}: {exc.__class__.__name__}", err=True)
         raise SystemExit(1) from None
-    total = sum(result.counts.values())
-    click.echo(
-        f"Seeded {redact_url(url)}: {result.counts.get('learner', 0):,} learners, "
-        f"{total:,} rows in {result.seconds:.1f} s."
-    )
+    finally:
+        engine.dispose()
+    click.echo("Sample learners, one for each kind of request (file it on the form):")
+    for line in samples_table(samples):
+        click.echo(f"  {line}")
+
+
+def _reset_demo_store() -> None:
+    """Remove the desk's store when it is a SQLite file, and the demo's queue file; another
+    store is kept and said (drop it by hand)."""
+    from sqlalchemy.engine import make_url
+
+    from dsr.demo.run import QUEUE_FILE_NAME
+
+    settings = command_settings()
+    store = make_url(settings.database_url)
+    if store.get_backend_name() != "sqlite" or not store.database:
+        click.echo(
+            "The desk's store is not a SQLite file: it is kept (drop its tables by hand to "
+            "start it again)."
+        )
+        return
+    for path in (
+        Path(store.database),
+        Path(f"{store.database}-wal"),
+        Path(f"{store.database}-shm"),
+        settings.instance_path / QUEUE_FILE_NAME,
+    ):
+        if path.exists():
+            path.unlink()
+            click.echo(f"Removed {path}.")
 
 
 @demo_group.command("run")

@@ -427,6 +427,9 @@ class SubjectChanges(Strict):
     restriction: SubjectChange | None = None
     lift_restriction: SubjectChange | None = None
     marketing_objection: SubjectChange | None = None
+    # an accepted objection to processing on legitimate interests (Art. 21(1)); without it, the
+    # desk records the decision and staff stop the processing by hand
+    objection: SubjectChange | None = None
 
 
 class Link(Strict):

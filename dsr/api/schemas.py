@@ -27,7 +27,7 @@ from dsr.api.callbacks import MAX_CALLBACK_URLS, check_callback_url
 from dsr.api.models import CALLBACK_URL_MAX
 from dsr.languages import Language
 from dsr.requests.checks import RequestError, check_email
-from dsr.requests.models import MESSAGE_MAX, RECTIFICATION_MAX
+from dsr.requests.models import DESIGNEE_NAME_MAX, MESSAGE_MAX, RECTIFICATION_MAX
 from dsr.requests.workflow import RequestType, Status
 
 ALLOWED_NETWORKS = "allowed_networks"
@@ -79,6 +79,19 @@ class RequestCreate(BaseModel):
         max_length=RECTIFICATION_MAX,
         validate_default=True,
         description="What to correct: required for a rectification, refused otherwise.",
+    )
+    designee_name: StrictStr | None = Field(
+        default=None,
+        max_length=DESIGNEE_NAME_MAX,
+        description=(
+            "Post-mortem directives (`post_mortem`, whose `message` is the directive): the name "
+            "of the person who carries them out. Required for that type, refused otherwise."
+        ),
+    )
+    designee_email: StrictStr | None = Field(
+        default=None,
+        max_length=EMAIL_MAX,
+        description="Post-mortem directives: that person's email address.",
     )
     status_callback_urls: list[StrictStr] = Field(
         default_factory=list,

@@ -229,6 +229,8 @@ def create_request() -> Response:
             language=wanted.language.value,
             message=wanted.message,
             rectification=wanted.rectification,
+            designee_name=wanted.designee_name,
+            designee_email=wanted.designee_email,
             api_client_id=client.id,
             api_client_name=client.name,
             idempotency_key=key,

@@ -36,8 +36,10 @@ PALETTE: tuple[str, ...] = (
     "#d55e00",
     "#6f6f6f",
     "#f0e442",
+    "#000000",
 )
-"""Okabe and Ito's colours, told apart by people with any common colour blindness."""
+"""Okabe and Ito's colours, told apart by people with any common colour blindness: one for each
+type of request, so that no two series of the figures share a colour."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from dsr.dashboard.forms import (
     VerifyForm,
 )
 from dsr.dashboard.hold_panel import HoldsPanel, holds_panel
+from dsr.dashboard.map_views import CategoryShown, categories_shown
 from dsr.dashboard.queue import Urgency, urgency_of
 from dsr.dashboard.request_panels import (
     ChangesPanel,
@@ -57,6 +58,11 @@ from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_date, shown_minute
 from dsr.db import get_session, utcnow
 from dsr.documents import service as documents
+from dsr.execution.objection import (
+    DIRECTIVES_RECORDED_ACTION,
+    OBJECTION_ACCEPTED_ACTION,
+    affected_categories,
+)
 from dsr.execution.runner import RESUMED_ACTION
 from dsr.holds import service as holds
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
@@ -114,6 +120,8 @@ EVENT_LABELS: Mapping[str, str] = {
     documents.REMOVED_ACTION: lazy_gettext("Document content deleted"),
     CONTENT_REMOVED_ACTION: lazy_gettext("Content of the history removed"),
     unverified.DELETE_ACTION: lazy_gettext("Deleted, never verified"),
+    OBJECTION_ACCEPTED_ACTION: lazy_gettext("Objection accepted: processing of a category stopped"),
+    DIRECTIVES_RECORDED_ACTION: lazy_gettext("Post-mortem directives recorded"),
 }
 """What each audited action is called on the timeline; others are shown by their name."""
 
@@ -221,6 +229,8 @@ class RequestPage:
     forms: Mapping[str, Form]
     timeline: list[TimelineEntry]
     earlier: list[DataRequest]
+    # the map's categories an objection on legitimate interests or post-mortem directives concern
+    affected: list[CategoryShown] = field(default_factory=list)
     action_titles: Mapping[str, str] = field(default_factory=lambda: ACTION_TITLES)
     progress: ProgressPanel = field(default_factory=ProgressPanel)
     templates: Mapping[str, list[TemplateChoice]] = field(default_factory=dict)
@@ -438,4 +448,14 @@ def gather_request_page(
         chosen_template=chosen,
         timeline=timeline(db_session, data_request),
         earlier=earlier_requests(db_session, data_request),
+        affected=affected_shown(data_map, data_request, language),
     )
+
+
+def affected_shown(
+    data_map: DataMap, data_request: DataRequest, language: str
+) -> list[CategoryShown]:
+    """Return the map's categories the request concerns, as the map page shows them (Art. 21(1):
+    those on legitimate interests; art. 85 LIL: all of them), none for the other types."""
+    keys = set(affected_categories(data_map, data_request.type))
+    return [shown for shown in categories_shown(data_map, language) if shown.key in keys]

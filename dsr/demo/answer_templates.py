@@ -17,6 +17,7 @@ SEEDED_BY = "demo"
 Q, R = TemplateKind.QUESTION, TemplateKind.REFUSAL
 FR, EN = Language.FR, Language.EN
 RECTIFICATION, ERASURE = RequestType.RECTIFICATION.value, RequestType.ERASURE.value
+OBJECTION_LI = RequestType.OBJECTION_LEGITIMATE_INTEREST.value
 
 DEMO_TEMPLATES: tuple[TemplateFields, ...] = (
     TemplateFields(Q, ANY_TYPE, EN, "Which account do you mean?",
@@ -45,6 +46,16 @@ DEMO_TEMPLATES: tuple[TemplateFields, ...] = (
     TemplateFields(R, ERASURE, FR, "Conservées pour une obligation légale (art. 17(3)(b))",
         "Nous ne pouvons pas effacer vos factures : la loi nous impose de les conserver dix ans "
         "(article 17, paragraphe 3, point b, du RGPD). Elles ne sont conservées qu'à cette fin."),
+    TemplateFields(R, OBJECTION_LI, EN, "Compelling legitimate grounds (Art. 21(1))",
+        "We have weighed the situation you describe against our reasons for this processing: "
+        "[the processing, its purpose, and why it must go on for you, e.g. the prevention of "
+        "fraud in exam registrations]. These compelling legitimate grounds override your "
+        "interests, rights and freedoms."),
+    TemplateFields(R, OBJECTION_LI, FR, "Motifs légitimes et impérieux (art. 21(1))",
+        "Nous avons mis en balance la situation que vous décrivez et nos raisons pour ce "
+        "traitement : [le traitement, sa finalité, et pourquoi il doit se poursuivre pour vous, "
+        "par exemple la prévention de la fraude aux inscriptions aux examens]. Ces motifs "
+        "légitimes et impérieux prévalent sur vos intérêts, droits et libertés."),
 )  # fmt: skip
 
 

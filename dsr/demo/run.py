@@ -1,6 +1,10 @@
-"""Run the demo: the app in demo mode on loopback, with a local SMTP sink as its mail server and
-a worker (threads of the same process) that carries out its jobs from a queue file in the demo's
-folder: runs of approved requests, emails.
+"""Run the demo: the app in demo mode on loopback, with a local SMTP sink as its mail server, a
+worker (threads of the same process) that carries out its jobs from a queue file in the demo's
+folder (runs of approved requests, emails), and the scheduler (deadline reminders, expiry of
+unverified requests, retention sweeps...) on another thread, its jobs kept in the store.
+
+Demo mode relaxes the public form's rate limits (`DEMO_PUBLIC_LIMIT_PER_ADDRESS`,
+`DEMO_PUBLIC_LIMIT_PER_EMAIL`): one person tries every kind of request from one address.
 
 The sink keeps every email under `instance/mail/` and the page /demo/mail shows them, so a
 newcomer can click the verification link. The signing key is random, made on the first run and
@@ -12,9 +16,11 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from socketserver import ThreadingMixIn
+from typing import Any
 
 from flask import Flask
 from werkzeug.serving import make_server
@@ -23,9 +29,18 @@ from dsr import db, logs
 from dsr.accounts.models import StaffRole
 from dsr.accounts.service import create_staff, find_staff
 from dsr.app import create_app
+from dsr.config import current_settings
 from dsr.demo.answer_templates import seed_answer_templates
 from dsr.demo.mailbox import MAIL_FOLDER, SINK_HOST, MailSink
+from dsr.scheduler.jobs import JOBS
+from dsr.scheduler.process import scheduler_in_process
+from dsr.scheduler.runs import SchedulerSettings
 from dsr.worker.cli import worker_in_process
+
+DEMO_PUBLIC_LIMIT_PER_ADDRESS = "200/hour"
+DEMO_PUBLIC_LIMIT_PER_EMAIL = "100/hour"
+"""The public form's limits in the demo (production: PUBLIC_LIMIT_PER_ADDRESS, 10/hour, and
+PUBLIC_LIMIT_PER_EMAIL, 5/hour)."""
 
 KEY_FILE_NAME = "demo-secret"
 QUEUE_FILE_NAME = "demo-queue.sqlite3"
@@ -79,6 +94,37 @@ def ensure_demo_staff(app: Flask, folder: Path) -> str:
     return password
 
 
+def demo_config(
+    *, database_url: str, folder: Path, smtp_port: int, public_url: str | None
+) -> dict[str, Any]:
+    """Return the configuration of the demo's application: demo mode, mail to the local sink,
+    the worker's queue file and signing key in `folder`, and relaxed public form limits."""
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": demo_secret_key(folder),
+        "DEMO_MODE": True,
+        "DEMO_MAIL_FOLDER": str(folder / MAIL_FOLDER),
+        "SMTP_HOST": SINK_HOST,
+        "SMTP_PORT": smtp_port,
+        "SMTP_TIMEOUT": 5,
+        "MAIL_SENDER": "privacy-desk@localhost",
+        "PUBLIC_URL": public_url,
+        "QUEUE_URL": f"sqlite:///{(folder / QUEUE_FILE_NAME).as_posix()}",
+        "PUBLIC_LIMIT_PER_ADDRESS": DEMO_PUBLIC_LIMIT_PER_ADDRESS,
+        "PUBLIC_LIMIT_PER_EMAIL": DEMO_PUBLIC_LIMIT_PER_EMAIL,
+    }
+
+
+@contextmanager
+def demo_scheduler(app: Flask) -> Iterator[Any]:
+    """Run the scheduler's jobs beside the demo's desk and worker, on the app's store and
+    settings; yield the scheduler (None when another one holds the lease)."""
+    with app.app_context():
+        settings = SchedulerSettings.from_settings(current_settings())
+    with scheduler_in_process(db.get_engine(app), settings) as scheduler:
+        yield scheduler
+
+
 def _stop_on_interrupt_or_terminate() -> None:
     """Make Ctrl-C (SIGINT) and SIGTERM stop the demo cleanly, even when the shell that started
     it in the background set SIGINT to be ignored (Python then leaves it ignored)."""
@@ -118,18 +164,9 @@ def serve_demo(
     folder.mkdir(parents=True, exist_ok=True)
     mail_folder = folder / MAIL_FOLDER
     app = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": demo_secret_key(folder),
-            "DEMO_MODE": True,
-            "DEMO_MAIL_FOLDER": str(mail_folder),
-            "SMTP_HOST": SINK_HOST,
-            "SMTP_PORT": smtp_port,
-            "SMTP_TIMEOUT": 5,
-            "MAIL_SENDER": "privacy-desk@localhost",
-            "PUBLIC_URL": public_url,
-            "QUEUE_URL": f"sqlite:///{(folder / QUEUE_FILE_NAME).as_posix()}",
-        }
+        demo_config(
+            database_url=database_url, folder=folder, smtp_port=smtp_port, public_url=public_url
+        )
     )
     logs.redact_werkzeug_access_lines()  # the server's lines would show tokens in paths
     try:
@@ -137,6 +174,7 @@ def serve_demo(
         with (
             MailSink(mail_folder, port=smtp_port),
             worker_in_process(app, threads=WORKER_THREADS),
+            demo_scheduler(app) as scheduler,
         ):
             server = make_server(host, port, app, threaded=True)
             if isinstance(server, ThreadingMixIn):
@@ -148,6 +186,15 @@ def serve_demo(
                     app.config["PUBLIC_URL"] = base
                 echo(f"Demo mail server on {SINK_HOST}:{smtp_port}, keeping mail in {mail_folder}")
                 echo(f"Demo worker: {WORKER_THREADS} threads carrying out the desk's jobs")
+                if scheduler is None:
+                    echo("Demo scheduler: another scheduler holds the lease and runs the jobs")
+                else:
+                    echo(f"Demo scheduler: {len(JOBS)} jobs ({', '.join(JOBS)})")
+                echo(
+                    "Public form limits relaxed for the demo: "
+                    f"{app.config['PUBLIC_LIMIT_PER_ADDRESS']} per address, "
+                    f"{app.config['PUBLIC_LIMIT_PER_EMAIL']} per email"
+                )
                 echo(f"Learner form:  {base}/")
                 echo(f"Demo mailbox:  {base}/demo/mail")
                 echo(f"DPO dashboard: {base}/dashboard/ (log in as {DEMO_STAFF_EMAIL}, {password})")

@@ -129,6 +129,7 @@ EXECUTOR_MODULES: tuple[str, ...] = (
     "dsr.execution.access",
     "dsr.execution.changes",
     "dsr.execution.erasure",
+    "dsr.execution.objection",
 )
 """The modules that register executors when imported."""
 

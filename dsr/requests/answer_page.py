@@ -36,6 +36,12 @@ WHAT_WAS_SENT: Mapping[RequestType, str] = {
     RequestType.RESTRICTION: _CHANGED,
     RequestType.OBJECTION: _CHANGED,
     RequestType.DEACTIVATION: _CHANGED,
+    RequestType.OBJECTION_LEGITIMATE_INTEREST: lazy_gettext(
+        "We sent you an email saying what we decided on your objection and what stops."
+    ),
+    RequestType.POST_MORTEM: lazy_gettext(
+        "We sent you an email acknowledging your directives and the person you designated."
+    ),
 }
 """What the answer of each type of request was, once it is delivered."""
 

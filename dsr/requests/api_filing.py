@@ -36,6 +36,8 @@ def submit_verified_request(
     language: str,
     message: str | None,
     rectification: str | None,
+    designee_name: str | None = None,
+    designee_email: str | None = None,
     api_client_id: int,
     api_client_name: str,
     idempotency_key: str | None,
@@ -57,6 +59,8 @@ def submit_verified_request(
         language=language,
         message=message,
         rectification=rectification,
+        designee_name=designee_name,
+        designee_email=designee_email,
     )
     if idempotency_key is not None:
         earlier = _by_idempotency_key(db_session, api_client_id, idempotency_key)
@@ -132,6 +136,8 @@ def _replayed(earlier: DataRequest, wanted: DataRequestCreate) -> SubmitResult:
         and earlier.language is wanted.language
         and earlier.message == wanted.message
         and earlier.rectification_details == wanted.rectification_details
+        and earlier.designee_name == wanted.designee_name
+        and earlier.designee_email == wanted.designee_email
     )
     if not same:
         raise IdempotencyConflict()

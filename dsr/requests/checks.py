@@ -10,7 +10,13 @@ from pydantic import ValidationError
 
 from dsr.addresses import EMAIL_MAX
 from dsr.languages import Language
-from dsr.requests.models import MESSAGE_MAX, RECTIFICATION_MAX, DataRequestCreate
+from dsr.requests.models import (
+    DESIGNEE_NAME_MAX,
+    MESSAGE_MAX,
+    MESSAGE_REQUIRED,
+    RECTIFICATION_MAX,
+    DataRequestCreate,
+)
 from dsr.requests.workflow import RequestType
 
 
@@ -31,6 +37,8 @@ def checked_request(
     language: str,
     message: str | None,
     rectification: str | None,
+    designee_name: str | None = None,
+    designee_email: str | None = None,
 ) -> DataRequestCreate:
     """Return the input of a new request, trimmed and checked; raise RequestError if invalid."""
     address = check_email(email)
@@ -38,6 +46,19 @@ def checked_request(
     language_code = _checked_language(language)
     message = _optional_text(message, MESSAGE_MAX, "Your message")
     rectification = _optional_text(rectification, RECTIFICATION_MAX, "What to correct")
+    designee_name = _optional_text(designee_name, DESIGNEE_NAME_MAX, "The designated person's name")
+    if designee_email is not None and designee_email.strip():
+        designee_email = check_email(designee_email)
+    else:
+        designee_email = None
+    if checked_type in MESSAGE_REQUIRED and not message:
+        if checked_type is RequestType.POST_MORTEM:
+            raise RequestError("Write your directives.")
+        raise RequestError("Explain your particular situation.")
+    if checked_type is RequestType.POST_MORTEM and not (designee_name and designee_email):
+        raise RequestError("Name the person who will carry out your directives, and their email.")
+    if checked_type is not RequestType.POST_MORTEM and (designee_name or designee_email):
+        raise RequestError("Only post-mortem directives name a designated person.")
     try:
         return DataRequestCreate(
             type=checked_type,
@@ -45,6 +66,8 @@ def checked_request(
             language=language_code,
             message=message,
             rectification_details=rectification,
+            designee_name=designee_name,
+            designee_email=designee_email,
         )
     except ValidationError:
         if checked_type is RequestType.RECTIFICATION:

@@ -25,6 +25,7 @@ class EmailKind(StrEnum):
     CHANGE_DONE = "change_done"  # a targeted change (deactivation, objection...) is applied
     RESTRICTION_LIFT = "restriction_lift"  # told before a restriction is lifted (Art. 18(3))
     RECIPIENTS_TOLD = "recipients_told"  # each recipient was told of the change (Art. 19)
+    DIRECTIVES_RECORDED = "directives_recorded"  # post-mortem directives acknowledged (art. 85)
 
 
 _TYPE_PHRASES: Mapping[RequestType, str] = MappingProxyType(
@@ -36,6 +37,10 @@ _TYPE_PHRASES: Mapping[RequestType, str] = MappingProxyType(
         RequestType.RESTRICTION: N_("restriction of the processing of your data"),
         RequestType.OBJECTION: N_("objection to direct marketing"),
         RequestType.DEACTIVATION: N_("deactivation of your account"),
+        RequestType.OBJECTION_LEGITIMATE_INTEREST: N_(
+            "objection to processing based on our legitimate interests"
+        ),
+        RequestType.POST_MORTEM: N_("post-mortem directives on your data"),
     }
 )
 

@@ -17,7 +17,7 @@ from dsr.addresses import EMAIL_MAX
 from dsr.i18n import lazy_gettext
 from dsr.languages import LANGUAGE_NAMES, Language
 from dsr.requests.labels import REQUEST_TYPE_LABELS
-from dsr.requests.models import MESSAGE_MAX, RECTIFICATION_MAX
+from dsr.requests.models import DESIGNEE_NAME_MAX, MESSAGE_MAX, RECTIFICATION_MAX
 from dsr.requests.workflow import RequestType
 
 
@@ -35,6 +35,37 @@ class RequiredForRectification:
             raise StopValidation()
         if not field.data:
             raise StopValidation(lazy_gettext("Tell us what to correct."))
+
+
+class MessageRequiredFor:
+    """Require the message when the form's type is an objection on legitimate interests (the
+    requester's particular situation) or post-mortem directives (the directives)."""
+
+    def __call__(self, form: Form, field: Any) -> None:
+        kind = form["request_type"].data
+        if field.data:
+            return
+        if kind == RequestType.OBJECTION_LEGITIMATE_INTEREST.value:
+            raise StopValidation(
+                lazy_gettext("Explain your particular situation: why you object to this use.")
+            )
+        if kind == RequestType.POST_MORTEM.value:
+            raise StopValidation(lazy_gettext("Write your directives."))
+
+
+class RequiredForPostMortem:
+    """Require the field for post-mortem directives; drop it for any other type."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __call__(self, form: Form, field: Any) -> None:
+        if form["request_type"].data != RequestType.POST_MORTEM.value:
+            field.data = None
+            field.errors = []
+            raise StopValidation()
+        if not field.data:
+            raise StopValidation(self.message)
 
 
 def _email_field() -> StringField:
@@ -83,6 +114,7 @@ class RequestForm(Form):
         lazy_gettext("Anything else we should know? (optional)"),
         filters=[_stripped],
         validators=[
+            MessageRequiredFor(),
             Optional(),
             Length(
                 max=MESSAGE_MAX,
@@ -90,6 +122,37 @@ class RequestForm(Form):
             ),
         ],
         render_kw={"maxlength": MESSAGE_MAX, "rows": 5},
+    )
+    designee_name = StringField(
+        lazy_gettext("Name of the person who will carry out your directives"),
+        filters=[_stripped],
+        validators=[
+            RequiredForPostMortem(
+                lazy_gettext("Name the person who will carry out your directives.")
+            ),
+            Length(
+                max=DESIGNEE_NAME_MAX,
+                message=lazy_gettext(
+                    "Please keep this under %(max)d characters.", max=DESIGNEE_NAME_MAX
+                ),
+            ),
+        ],
+        render_kw={"maxlength": DESIGNEE_NAME_MAX, "autocomplete": "off"},
+    )
+    designee_email = StringField(
+        lazy_gettext("Their email address"),
+        filters=[_stripped],
+        validators=[
+            RequiredForPostMortem(lazy_gettext("Enter the email address of that person.")),
+            Length(
+                max=EMAIL_MAX,
+                message=lazy_gettext(
+                    "An email address has at most %(max)d characters.", max=EMAIL_MAX
+                ),
+            ),
+            Email(lazy_gettext("Enter a valid email address, like name@example.org.")),
+        ],
+        render_kw={"maxlength": EMAIL_MAX, "type": "email", "autocomplete": "off"},
     )
     language = SelectField(
         lazy_gettext("Language of our answers"),

@@ -338,6 +338,8 @@ def minimise_closed(
             request.normalized_email = digest
             request.message = None
             request.rectification_details = None
+            request.designee_name = None
+            request.designee_email = None
             request.verification_nonce = None
             request.status_token_hash = None
             db_session.execute(
@@ -370,7 +372,15 @@ def minimise_closed(
                 actor=Actor.SYSTEM,
                 action=MINIMISE_ACTION,
                 at=now,
-                details={"fields": ["requester_email", "message", "rectification_details"]},
+                details={
+                    "fields": [
+                        "requester_email",
+                        "message",
+                        "rectification_details",
+                        "designee_name",
+                        "designee_email",
+                    ]
+                },
             )
             return True
 

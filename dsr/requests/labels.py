@@ -26,6 +26,10 @@ REQUEST_TYPE_LABELS: Mapping[RequestType, str] = MappingProxyType(
         RequestType.RESTRICTION: lazy_gettext("Restrict the use of my data"),
         RequestType.OBJECTION: lazy_gettext("Stop marketing messages"),
         RequestType.DEACTIVATION: lazy_gettext("Deactivate my account"),
+        RequestType.OBJECTION_LEGITIMATE_INTEREST: lazy_gettext(
+            "Object to a use of my data based on your legitimate interests"
+        ),
+        RequestType.POST_MORTEM: lazy_gettext("Give directives for my data after my death"),
     }
 )
 """What a requester asks for, in their words."""
@@ -90,6 +94,10 @@ def type_name(kind: RequestType, t: NullTranslations) -> str:
         RequestType.RESTRICTION: t.pgettext("request register", "Restriction"),
         RequestType.OBJECTION: t.pgettext("request register", "Objection to marketing"),
         RequestType.DEACTIVATION: t.pgettext("request register", "Account deactivation"),
+        RequestType.OBJECTION_LEGITIMATE_INTEREST: t.pgettext(
+            "request register", "Objection (legitimate interests)"
+        ),
+        RequestType.POST_MORTEM: t.pgettext("request register", "Post-mortem directives"),
     }[kind]
 
 

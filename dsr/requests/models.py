@@ -36,6 +36,7 @@ from dsr.tokens import token_digest
 
 MESSAGE_MAX = 5000
 RECTIFICATION_MAX = 2000
+DESIGNEE_NAME_MAX = 200
 IDEMPOTENCY_KEY_MAX = 128
 REFERENCE_PREFIX = "DSR"
 ZONE_NAME_MAX = 64
@@ -58,10 +59,36 @@ class DataRequestBase(SQLModel):
     rectification_details: str | None = Field(
         default=None, max_length=RECTIFICATION_MAX, sa_type=Text
     )
+    # The person a post-mortem directive names to carry it out (art. 85 LIL); minimised with
+    # the message, which holds the directive itself.
+    designee_name: str | None = Field(default=None, max_length=DESIGNEE_NAME_MAX)
+    designee_email: str | None = Field(default=None, max_length=EMAIL_MAX)
+
+
+MESSAGE_REQUIRED: frozenset[RequestType] = frozenset(
+    {RequestType.OBJECTION_LEGITIMATE_INTEREST, RequestType.POST_MORTEM}
+)
+"""The types whose message is their substance: the requester's particular situation (Art.
+21(1)), the directive (art. 85 LIL)."""
 
 
 class DataRequestCreate(DataRequestBase):
-    """A new request as validated input; a rectification says what to correct."""
+    """A new request as validated input; a rectification says what to correct, an objection on
+    legitimate interests the requester's situation, a post-mortem directive its text and the
+    person who carries it out."""
+
+    @model_validator(mode="after")
+    def _substance_of_type(self) -> Self:
+        if self.type in MESSAGE_REQUIRED and not (self.message or "").strip():
+            raise ValueError("this type of request needs its message")
+        designee = bool(self.designee_name or self.designee_email)
+        if self.type is RequestType.POST_MORTEM and not (
+            self.designee_name and self.designee_email
+        ):
+            raise ValueError("a post-mortem directive names the person who carries it out")
+        if self.type is not RequestType.POST_MORTEM and designee:
+            raise ValueError("only a post-mortem directive names a designated person")
+        return self
 
     @model_validator(mode="after")
     def _rectification_has_details(self) -> Self:
@@ -146,6 +173,8 @@ class DataRequest(DataRequestBase, table=True):
             language=wanted.language,
             message=wanted.message,
             rectification_details=wanted.rectification_details,
+            designee_name=wanted.designee_name,
+            designee_email=wanted.designee_email,
             status=state.status,
             received_at=state.received_at,
             due_at=state.due_at,

@@ -63,6 +63,8 @@ def submit_request(
     now: datetime,
     zone: ZoneInfo,
     links: LinkSigner,
+    designee_name: str | None = None,
+    designee_email: str | None = None,
 ) -> SubmitResult:
     """File a request (status received, audited) or carry on an identical open one, then queue the
     email that proves the address: a fresh single-use link (older links stop working).
@@ -77,6 +79,8 @@ def submit_request(
         language=language,
         message=message,
         rectification=rectification,
+        designee_name=designee_name,
+        designee_email=designee_email,
     )
     request_type, normalized = wanted.type, normalize_email(wanted.requester_email)
     existing = db_session.exec(

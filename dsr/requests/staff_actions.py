@@ -31,7 +31,7 @@ from dsr.requests.service import (
     send_status_link,
 )
 from dsr.requests.status import change_status
-from dsr.requests.workflow import Action, Actor, AuditFact
+from dsr.requests.workflow import Action, Actor, AuditFact, RequestType
 
 IDENTITY_DOCUMENT = "identity_document"
 
@@ -298,6 +298,7 @@ def deny(
         now=now,
         reason=fact.reason,
         received_on=written_date(request.received_at, request.language, request.zone),
+        compelling_grounds=request.type is RequestType.OBJECTION_LEGITIMATE_INTEREST,
     )
     db_session.flush()
 

@@ -168,6 +168,7 @@ def new_request() -> AnyResponse | tuple[str, int]:
         return render_template("public/request_form.html", form=form), 400
     db_session = get_session()
     is_rectification = form.request_type.data == RequestType.RECTIFICATION.value
+    is_post_mortem = form.request_type.data == RequestType.POST_MORTEM.value
     try:
         result = service.submit_request(
             db_session=db_session,
@@ -176,6 +177,8 @@ def new_request() -> AnyResponse | tuple[str, int]:
             language=str(form.language.data),
             message=form.message.data or None,
             rectification=(form.rectification.data or None) if is_rectification else None,
+            designee_name=(form.designee_name.data or None) if is_post_mortem else None,
+            designee_email=(form.designee_email.data or None) if is_post_mortem else None,
             now=_now(),
             zone=organisation_zone(current_app.config),
             links=current_links(),

@@ -19,7 +19,8 @@ from dsr.requests.extension_grounds import ExtensionGround, extension_ground
 
 
 class RequestType(StrEnum):
-    """What the data subject asks for (GDPR Articles 15 to 21, plus account deactivation)."""
+    """What the data subject asks for (GDPR Articles 15 to 21, plus account deactivation and
+    French post-mortem directives)."""
 
     ACCESS = "access"
     PORTABILITY = "portability"
@@ -28,6 +29,11 @@ class RequestType(StrEnum):
     RESTRICTION = "restriction"
     OBJECTION = "objection"  # to direct marketing (Art. 21(2)): absolute
     DEACTIVATION = "deactivation"
+    # to processing on legitimate interests (Art. 21(1)): staff weigh the requester's situation
+    OBJECTION_LEGITIMATE_INTEREST = "objection_legitimate_interest"
+    POST_MORTEM = (
+        "post_mortem"  # directives for after death (loi Informatique et Libertés, art. 85)
+    )
 
 
 class Status(StrEnum):

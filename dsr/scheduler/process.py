@@ -15,7 +15,8 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
@@ -24,6 +25,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
 from apscheduler.jobstores.memory import MemoryJobStore  # type: ignore[import-untyped]
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
+from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
 from apscheduler.schedulers.blocking import BlockingScheduler  # type: ignore[import-untyped]
 from sqlalchemy import insert, select, update
@@ -240,3 +242,48 @@ def run_process(
             scheduler.shutdown(wait=False)
         lease.release()
         say("scheduler stopped; lease released")
+
+
+@contextmanager
+def scheduler_in_process(
+    engine: Engine,
+    settings: SchedulerSettings,
+    *,
+    lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    owner: str | None = None,
+) -> Iterator[Any]:
+    """Run the scheduled jobs on a thread of this process while the block runs (the demo: one
+    command beside the desk and the worker), holding the lease as `dsr scheduler` does; yield
+    the running scheduler, or None when another scheduler holds the lease (it does the work).
+    The lease is released on the way out."""
+    lease = Lease(
+        engine=engine, owner=owner or new_owner_id(), duration=timedelta(seconds=lease_seconds)
+    )
+    if lease.acquire() is not None:
+        yield None
+        return
+    scheduler: Any = None
+    try:
+        configure(engine, settings, lease)
+        scheduler = build_scheduler(engine, BackgroundScheduler)
+
+        def renew() -> None:
+            if lease.acquire() is not None:
+                log.error("the scheduler lost its lease: stopping")
+                scheduler.shutdown(wait=False)
+
+        scheduler.add_job(
+            renew,
+            "interval",
+            seconds=max(1.0, lease_seconds / 3),
+            id="lease",
+            jobstore="process",
+            executor="lease",
+        )
+        add_missing_jobs(scheduler, engine)
+        scheduler.start()
+        yield scheduler
+    finally:
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+        lease.release()

@@ -99,6 +99,31 @@ def test_a_rectification_says_what_to_correct(platform: ApiCaller) -> None:
     assert response.get_json()["subject_request_type"] == "rectification"
 
 
+def test_post_mortem_directives_name_the_designated_person(app: Flask, platform: ApiCaller) -> None:
+    response = platform.post(
+        new_request(
+            subject_request_type="post_mortem",
+            message="Erase my account after my death.",
+            designee_name="Inès Lefèvre",
+            designee_email="ines@example.org",
+        )
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert "ines" not in response.get_data(as_text=True).lower()  # no personal data back
+    request = stored(app, response.get_json()["reference"])
+    assert (request.designee_name, request.designee_email) == ("Inès Lefèvre", "ines@example.org")
+    missing = platform.post(
+        new_request(subject_request_type="post_mortem", message="Erase my account.")
+    )
+    assert missing.status_code == 422
+    assert "Name the person" in missing.get_json()["detail"]
+    unexpected = platform.post(new_request(designee_name="Inès", designee_email="i@example.org"))
+    assert unexpected.status_code == 422
+    situation = platform.post(new_request(subject_request_type="objection_legitimate_interest"))
+    assert situation.status_code == 422
+    assert "particular situation" in situation.get_json()["detail"]
+
+
 # --- idempotency ------------------------------------------------------------------------------
 
 

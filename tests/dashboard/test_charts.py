@@ -7,7 +7,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from dsr.dashboard.charts import Series, axis_ticks, percent_line_chart, stacked_bar_chart
+from dsr.dashboard.charts import (
+    PALETTE,
+    Series,
+    axis_ticks,
+    percent_line_chart,
+    stacked_bar_chart,
+)
+from dsr.requests.workflow import RequestType
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = "<script>alert(\"x\")</script> & 'quotes'"
@@ -134,3 +141,7 @@ def test_long_legend_labels_never_overlap() -> None:
     for (y1, x1, text1), (y2, x2, _) in zip(placed, placed[1:], strict=False):
         if y1 == y2:  # same row: the next item starts after this label's generous width
             assert x2 - x1 >= 7 * len(text1), (text1, x1, x2)
+
+
+def test_each_type_of_request_has_its_own_colour() -> None:
+    assert len(set(PALETTE)) == len(PALETTE) >= len(RequestType)

@@ -102,6 +102,8 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, Path
         assert f"http://127.0.0.1:{port}/" in "".join(output)
         assert f"http://127.0.0.1:{port}/demo/mail" in "".join(output)
         assert "Demo worker: " in "".join(output)  # its emails go out through the worker
+        assert "Demo scheduler: " in "".join(output)  # reminders, expiry, sweeps beside it
+        assert "Public form limits relaxed for the demo: 200/hour" in "".join(output)
         assert f"http://127.0.0.1:{port}/dashboard/ (log in as dpo@demo.example, " in "".join(
             output
         )

@@ -631,6 +631,9 @@ def test_every_email_renders_in_every_language(kind: EmailKind, language: Langua
         months=2,
         ground="complexity",
         reason="<b>three</b> systems",
+        designee_name="<b>Paul</b>",
+        designee_email="paul@example.org",
+        categories=["Contact"],
     )
     assert "DSR-2026-000042" in email.subject
     assert "DSR-2026-000042" in email.text
@@ -697,6 +700,9 @@ def test_emails_match_their_golden_files(kind: EmailKind, language: Language) ->
         renewed=False,
         still_open=True,
         sender=GOLDEN_SENDER,
+        designee_name="Paul Lefèvre <paul>",
+        designee_email="paul@example.org",
+        categories=["Contact details", "Invoices & payments"],
     )
     assert_golden(
         f"email_{kind.value}_{language.value}.txt",

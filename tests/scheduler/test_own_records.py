@@ -410,6 +410,28 @@ def test_minimisation_deletes_the_approved_values_of_a_rectification(
     _audit_ok(store)
 
 
+@pytest.mark.databases("sqlite", "postgresql", "mariadb")
+def test_minimisation_removes_post_mortem_directives_and_their_designated_person(
+    store: Engine, settings: SchedulerSettings, make_request: MakeRequest
+) -> None:
+    old = make_request(
+        status=Status.COMPLETED,
+        request_type=RequestType.POST_MORTEM,
+        received_at=NOW - timedelta(days=6 * 365),
+        message="Erase my account; my certificates go to my daughter.",
+        designee_name="Inès Lefèvre",
+        designee_email="ines@example.org",
+    )
+    assert run_job("minimise_closed", engine=store, settings=settings, now=NOW).items_done == 1
+    minimised = reloaded(store, old)
+    assert (minimised.message, minimised.designee_name, minimised.designee_email) == (
+        None,
+        None,
+        None,
+    )
+    _audit_ok(store)
+
+
 @pytest.mark.databases("sqlite")
 def test_housekeeping_deletes_in_batches_until_none_is_left(
     store: Engine, settings: SchedulerSettings, monkeypatch: pytest.MonkeyPatch
