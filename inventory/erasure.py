@@ -48,7 +48,14 @@ from inventory.anonymisation import (
 from inventory.kept import kept_dates, withdrawal_columns, withdrawn_tables
 from inventory.keyed import Key, KeyedStatement, KeyedTable, chunks, select_where
 from inventory.locator import SubjectLocation, category_tables, locate_subject
-from inventory.model import Anonymize, AnonymizeStrategy, DataMap, ErasureAction, LocalText
+from inventory.model import (
+    Anonymize,
+    AnonymizeStrategy,
+    DataMap,
+    ErasureAction,
+    IdentityKind,
+    LocalText,
+)
 from inventory.references import (
     Reference,
     execution_order,
@@ -443,16 +450,18 @@ def _mention_rules(
     """Return, per column of the table that `identifies` people, its category and rule."""
     found: dict[str, tuple[str, ColumnRule]] = {}
     for category_id in categories:
-        names = {
-            f.name
+        identities = {
+            f.name: data_map.identities[f.identifies]
             for f in data_map.categories[category_id].fields_in(system)
-            if f.table == name and f.identifies is not None
+            if f.table == name and f.identifies in data_map.identities
         }
-        if not names:
+        if not identities:
             continue
         for rule in column_rules(data_map, system, name, [category_id], table):
-            if rule.name in names:
-                found[rule.name] = (category_id, rule)
+            if rule.name in identities:
+                # a placeholder in an email column is an address (at erased.invalid)
+                email = identities[rule.name].kind is IdentityKind.EMAIL
+                found[rule.name] = (category_id, replace(rule, email=rule.email or email))
     return found
 
 
