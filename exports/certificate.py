@@ -418,10 +418,13 @@ def _shared_section(
                 if f.table == step.table and f.name in step.columns
             ]
             lines.append(
-                t.pgettext(
+                t.npgettext(
                     "certificate",
+                    "%(fields)s: blanked or anonymised in %(count)s record of “%(category)s” "
+                    "belonging to another person",
                     "%(fields)s: blanked or anonymised in %(count)s records of “%(category)s” "
                     "belonging to other people",
+                    step.rows,
                 )
                 % {
                     "fields": ", ".join(labels) or step.table,
