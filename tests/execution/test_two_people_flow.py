@@ -18,6 +18,7 @@ from dsr import db
 from dsr.cli import main
 from dsr.demo import schema as demo_schema
 from dsr.execution.change_records import ErasureCertificate
+from dsr.execution.cli_plan import request_plan_command
 from dsr.execution.runner import run_request
 from dsr.requests.workflow import RequestType, Status
 from tests.dashboard.conftest import NOW
@@ -127,3 +128,37 @@ def test_the_referrers_certificate_says_their_side_went_and_the_row_stays(
         engine.dispose()
     assert row.referrer_id is None and row.referrer_reward_cents is None
     assert row.referee_id == 3 and row.referee_discount_cents == 1000
+
+
+def test_the_plan_shows_the_mention_and_the_shared_side_before_approval(
+    engine_url: str, platform_url: str, tmp_path: Path
+) -> None:
+    platform, referrer = with_shared_rows(platform_url, tmp_path)
+    db.run_migrations(engine_url)
+    store = db.make_engine(engine_url)
+    references = {}
+    for email in (FRIEND, referrer):
+        with db.transaction(store) as session:
+            request = make_request(
+                session, status=Status.IN_REVIEW, email=email, request_type=RequestType.ERASURE
+            )
+            references[email] = request.reference
+    store.dispose()
+
+    def plan_of(email: str) -> str:
+        result = CliRunner().invoke(
+            request_plan_command,
+            [references[email], "--database-url", engine_url],
+            env={PLATFORM_VARIABLE: platform},
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    friend = plan_of(FRIEND)
+    assert "course_gift (Courses offered): 1 row, anonymise" in friend
+    assert "recipient_email -> unique placeholder" in friend
+    assert "rows belonging to others that name this person" in friend
+    referral = plan_of(referrer)
+    assert "learner_referral (Referrals): 1 row, anonymise" in referral
+    assert "referrer_id -> NULL" in referral
+    assert "their side only: row kept for the other person" in referral
