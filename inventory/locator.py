@@ -416,7 +416,7 @@ class _RowCollector:
                 if row[i] is not None:
                     values.add(row[i])
             if sides:
-                row_sides[key] = tuple(n for n, i, values in sides if row[i] in values)
+                row_sides[key] = tuple(side for side, i, values in sides if row[i] in values)
             if (
                 owner is not None
                 and owner_values is not None
