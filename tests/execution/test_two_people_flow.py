@@ -21,6 +21,7 @@ from dsr.execution.change_records import ErasureCertificate
 from dsr.execution.cli_plan import request_plan_command
 from dsr.execution.runner import run_request
 from dsr.requests.workflow import RequestType, Status
+from tests.conftest import MakeApp
 from tests.dashboard.conftest import NOW
 from tests.execution.conftest import DATA_MAP, PLATFORM_VARIABLE, run_settings
 from tests.execution.platform_copy import copy_platform
@@ -162,3 +163,36 @@ def test_the_plan_shows_the_mention_and_the_shared_side_before_approval(
     assert "learner_referral (Referrals): 1 row, anonymise" in referral
     assert "referrer_id -> NULL" in referral
     assert "their side only: row kept for the other person" in referral
+
+
+def test_the_dashboard_plan_tells_staff_of_the_mention_and_the_shared_side(
+    make_app: MakeApp, migrated_url: str, platform_url: str, tmp_path: Path
+) -> None:
+    from dsr.accounts.models import StaffRole
+    from tests.dashboard.conftest import logged_in
+
+    platform, referrer = with_shared_rows(platform_url, tmp_path)
+    app = make_app(
+        DATABASE_URL=migrated_url,
+        SECRET_KEY=SECRET,
+        SESSION_COOKIE_SECURE=False,
+        DATA_MAP=str(DATA_MAP),
+        SYSTEM_ENVIRONMENT={PLATFORM_VARIABLE: platform},
+        REPORTS_DIR=str(tmp_path / "reports"),
+    )
+    store = db.get_engine(app)
+    references = {}
+    for email in (FRIEND, referrer):
+        with db.transaction(store) as session:
+            request = make_request(
+                session, status=Status.IN_REVIEW, email=email, request_type=RequestType.ERASURE
+            )
+            references[email] = request.reference
+    dpo = logged_in(app, "dpo@example.org", StaffRole.DPO)
+    friend = dpo.get(f"/dashboard/requests/{references[FRIEND]}").get_data(as_text=True)
+    # the desk's staff pages are in French by default
+    assert "qui nomment cette personne : seules ces colonnes changent." in friend
+    assert "<code>recipient_email</code> → unique placeholder" in friend
+    referral = dpo.get(f"/dashboard/requests/{references[referrer]}").get_data(as_text=True)
+    assert "Sa partie anonymisée, ligne conservée pour" in referral
+    assert "<code>referrer_id</code> → NULL" in referral
