@@ -247,8 +247,8 @@ class _TableWork:
     kept_until: dict[str, list[date | None]] = field(default_factory=dict)  # per category
     # rows shared with others (the map's `sides`): the subject's sides, their keys, the rules
     sides: list[tuple[tuple[str, ...], list[Key], list[ColumnRule]]] = field(default_factory=list)
-    # rows of others naming the subject: category, the column's rule, the keys
-    mentions: list[tuple[str, ColumnRule, list[Key]]] = field(default_factory=list)
+    # rows of others naming the subject: category, the rules of the columns about them, the keys
+    mentions: list[tuple[str, list[ColumnRule], list[Key]]] = field(default_factory=list)
 
 
 @dataclass
@@ -277,7 +277,7 @@ class _TableLayout:
     restriction: dict[str, Any]
     withdrawn: bool
     side_rules: dict[str, list[ColumnRule]] = field(default_factory=dict)
-    mention_rules: dict[str, tuple[str, ColumnRule]] = field(default_factory=dict)
+    mention_rules: dict[str, tuple[str, list[ColumnRule]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -401,11 +401,11 @@ def _plan_system(
         found = mention_rules.get((mention.table, mention.column))
         if found is None:  # the map changed since the subject was located
             continue
-        category, rule = found
+        category, rules = found
         deleted = work.delete
         keys = [k for k in mention.keys if k not in deleted]
         if keys:
-            work.mentions.append((category, rule, keys))
+            work.mentions.append((category, rules, keys))
 
     blocked = keep_shared_rows(
         conn, data_map, systems, system, location, tables, works, layout.references
@@ -446,22 +446,27 @@ def _side_rules(
 
 def _mention_rules(
     data_map: DataMap, system: str, name: str, categories: list[str], table: Table
-) -> dict[str, tuple[str, ColumnRule]]:
-    """Return, per column of the table that `identifies` people, its category and rule."""
-    found: dict[str, tuple[str, ColumnRule]] = {}
+) -> dict[str, tuple[str, list[ColumnRule]]]:
+    """Return, per column of the table that `identifies` people, its category and the rules of
+    the columns about that person: its own, and those of the fields `about` it."""
+    found: dict[str, tuple[str, list[ColumnRule]]] = {}
     for category_id in categories:
+        fields = [f for f in data_map.categories[category_id].fields_in(system) if f.table == name]
         identities = {
             f.name: data_map.identities[f.identifies]
-            for f in data_map.categories[category_id].fields_in(system)
-            if f.table == name and f.identifies in data_map.identities
+            for f in fields
+            if f.identifies in data_map.identities
         }
         if not identities:
             continue
-        for rule in column_rules(data_map, system, name, [category_id], table):
-            if rule.name in identities:
-                # a placeholder in an email column is an address (at erased.invalid)
-                email = identities[rule.name].kind is IdentityKind.EMAIL
-                found[rule.name] = (category_id, replace(rule, email=rule.email or email))
+        rules = {r.name: r for r in column_rules(data_map, system, name, [category_id], table)}
+        for column, identity in identities.items():
+            if column not in rules:
+                continue
+            # a placeholder in an email column is an address (at erased.invalid)
+            email = rules[column].email or identity.kind is IdentityKind.EMAIL
+            about = [rules[f.name] for f in fields if f.about == column and f.name in rules]
+            found[column] = (category_id, [replace(rules[column], email=email), *about])
     return found
 
 
@@ -511,7 +516,7 @@ def _split_shared_sides(
 def _steps(data_map: DataMap, system: str, works: list[_TableWork]) -> list[PlannedStep]:
     steps: list[PlannedStep] = []
     for work in works:
-        for category_id, rule, keys in work.mentions:
+        for category_id, rules, keys in work.mentions:
             steps.append(
                 PlannedStep(
                     system,
@@ -519,7 +524,7 @@ def _steps(data_map: DataMap, system: str, works: list[_TableWork]) -> list[Plan
                     category_id,
                     ErasureAction.ANONYMIZE,
                     len(keys),
-                    {rule.name: describe_rule(rule.rule)},
+                    {rule.name: describe_rule(rule.rule) for rule in rules},
                     MENTION_REASON,
                     None,
                     work.order,
@@ -683,9 +688,9 @@ def _apply(
         outcome.rows_anonymized += anonymize_rows(
             keyed, rules, keys, secret_key, system, batch_size
         )
-    for _, rule, keys in work.mentions:
+    for _, rules, keys in work.mentions:
         outcome.rows_anonymized += anonymize_rows(
-            keyed, [rule], keys, secret_key, system, batch_size
+            keyed, rules, keys, secret_key, system, batch_size
         )
     outcome.rows_retained += len(work.retain) + len(work.shared)
     if work.retain and work.restriction:

@@ -248,6 +248,12 @@ class Field_(Strict):
         "row's owner, e.g. a gift's recipient email: such rows are that person's mentions, "
         "and their erasure anonymises this column by its `anonymize` strategy",
     )
+    about: str | None = Field(
+        default=None,
+        pattern=IDENT_RE,
+        description="the column (of the same table) that `identifies` the person this value is "
+        "about, e.g. a gift's recipient name beside its recipient email: anonymised with it",
+    )
 
     @field_validator("fides_category")
     @classmethod

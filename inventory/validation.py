@@ -523,9 +523,32 @@ def _check_sides(m: DataMap) -> Iterator[Problem]:
 
 def _check_mentions(m: DataMap) -> Iterator[Problem]:
     """A field that `identifies` someone names an identity of the map and says how it is
-    anonymised when that person is erased."""
+    anonymised when that person is erased; so does a field `about` them."""
     for c_name, cat in m.categories.items():
         for f_index, field in enumerate(cat.fields):
+            if field.about is not None:
+                loc_about: Loc = ("categories", c_name, "fields", f_index, "about")
+                system = field.system or cat.system
+                identifying = {
+                    f.name
+                    for f in cat.fields
+                    if f.identifies is not None
+                    and f.table == field.table
+                    and (f.system or cat.system) == system
+                }
+                if field.about not in identifying:
+                    yield Problem(
+                        loc_about,
+                        f"field `{field.column}` is about the person of column `{field.about}`, "
+                        f"but no field of category `{c_name}` in table `{field.table}` with "
+                        "that name `identifies` someone.",
+                    )
+                elif field.anonymize is None:
+                    yield Problem(
+                        loc_about,
+                        f"field `{field.column}` is about the person of `{field.about}` but has "
+                        "no `anonymize` strategy: say what their erasure writes in it.",
+                    )
             if field.identifies is None:
                 continue
             loc: Loc = ("categories", c_name, "fields", f_index, "identifies")

@@ -312,6 +312,7 @@ course_gift = Table(
     Column("course_id", Integer, ForeignKey("course.id"), nullable=False),
     # The person offered the course, who may have no account: found by this address.
     Column("recipient_email", Email, nullable=False, index=True),
+    Column("recipient_name", String(100), nullable=True),
     Column("gift_message", Text, nullable=True),
     Column("offered_at", DateTime(timezone=True), nullable=False),
     Column("redeemed_at", DateTime(timezone=True), nullable=True),

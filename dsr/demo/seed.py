@@ -555,15 +555,17 @@ class _Platform:
                 continue
             gift_id += 1
             if rng.random() < 0.4:
-                recipient = rng.choice(others).email
+                colleague = rng.choice(others)
+                recipient, name = colleague.email, colleague.full_name
             else:
-                first = _ascii(rng.choice(self.pools.female_first_names))
-                last = _ascii(rng.choice(self.pools.last_names))
-                recipient = f"{first}.{last}.{gift_id}@example.net"
+                first = rng.choice(self.pools.female_first_names)
+                last = rng.choice(self.pools.last_names)
+                recipient = f"{_ascii(first)}.{_ascii(last)}.{gift_id}@example.net"
+                name = f"{first} {last}"
             offered = _between(rng, learner.created, learner.active_until)
             redeemed = offered + _between(rng, _DAY, 30 * _DAY) if rng.random() < 0.6 else None
             yield (
-                gift_id, learner.id, rng.randint(1, len(cat.COURSES)), recipient,
+                gift_id, learner.id, rng.randint(1, len(cat.COURSES)), recipient, name,
                 rng.choice(_GIFT_MESSAGES), _at(offered),
                 None if redeemed is None else _at(min(redeemed, self.now_ts)),
             )  # fmt: skip

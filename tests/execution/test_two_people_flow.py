@@ -49,6 +49,7 @@ def with_shared_rows(platform_url: str, tmp_path: Path) -> tuple[str, str]:
                     buyer_learner_id=4,
                     course_id=1,
                     recipient_email=FRIEND,
+                    recipient_name="Camille Petit",
                     offered_at=datetime(2026, 4, 1, 9, tzinfo=UTC),
                 )
             )
@@ -105,7 +106,8 @@ def test_the_gift_recipients_erasure_is_certified_and_leaves_nothing_to_find(
 
     assert "Mentions of you in other people's records" in said
     assert (
-        "Gift recipient's email: blanked or anonymised in 1 record of “Courses offered” "
+        "Gift recipient's email, Gift recipient's name: blanked or anonymised in 1 record of "
+        "“Courses offered” "
         "belonging to another person" in said
     )
     after = find(platform, FRIEND)
@@ -158,6 +160,7 @@ def test_the_plan_shows_the_mention_and_the_shared_side_before_approval(
     friend = plan_of(FRIEND)
     assert "course_gift (Courses offered): 1 row, anonymise" in friend
     assert "recipient_email -> unique placeholder" in friend
+    assert "recipient_name -> NULL" in friend
     assert "rows belonging to others that name this person" in friend
     referral = plan_of(referrer)
     assert "learner_referral (Referrals): 1 row, anonymise" in referral

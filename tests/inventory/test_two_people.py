@@ -77,6 +77,7 @@ def people(engine_url: str) -> dict[str, str]:
                         buyer_learner_id=4,
                         course_id=1,
                         recipient_email=recipient,
+                        recipient_name="Camille Petit",
                         gift_message=GIFT_MESSAGE,
                         offered_at=datetime(2026, 4, 1, 9, tzinfo=UTC),
                     )
@@ -206,7 +207,8 @@ def test_erasing_the_referrer_keeps_the_referees_side_then_erasing_the_referee_r
     assert side.legal_reason.en == "Your side anonymised, record kept for the other person."
     # learner 2 is also the recipient of learner 4's gift: a mention, anonymised with them
     [gift] = [s for s in plan.steps if s.table == "course_gift" and s.kind == "mention"]
-    assert gift.row_count == 1 and gift.new_values == {"recipient_email": "unique placeholder"}
+    assert gift.row_count == 1
+    assert gift.new_values == {"recipient_email": "unique placeholder", "recipient_name": "NULL"}
 
     erase(point3_map, systems, people["referrer"])
     row = referral_row(url)
@@ -257,13 +259,16 @@ def test_the_recipients_erasure_blanks_their_address_in_the_buyers_gift_only(
         "mention",
         1,
     )
-    assert step.new_values == {"recipient_email": "unique placeholder"}
+    # the recipient's name is `about` them: blanked with their address
+    assert step.new_values == {"recipient_email": "unique placeholder", "recipient_name": "NULL"}
     before = gift_rows(people["url"])
     erase(point3_map, systems, FRIEND)
     after = gift_rows(people["url"])
     assert after[GIFT_TO_FRIEND]["recipient_email"].startswith("erased-")
-    assert {k: v for k, v in after[GIFT_TO_FRIEND].items() if k != "recipient_email"} == {
-        k: v for k, v in before[GIFT_TO_FRIEND].items() if k != "recipient_email"
+    assert after[GIFT_TO_FRIEND]["recipient_name"] is None
+    recipients = {"recipient_email", "recipient_name"}
+    assert {k: v for k, v in after[GIFT_TO_FRIEND].items() if k not in recipients} == {
+        k: v for k, v in before[GIFT_TO_FRIEND].items() if k not in recipients
     }
     assert after[GIFT_TO_LEARNER] == before[GIFT_TO_LEARNER]
     again = locate_subject(point3_map, systems, "email", FRIEND)

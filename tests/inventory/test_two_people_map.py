@@ -111,11 +111,23 @@ def test_identifies_an_unknown_identity_is_refused_at_its_line() -> None:
     ]
 
 
+def test_a_field_about_a_column_that_identifies_no_one_is_refused_at_its_line() -> None:
+    text = edited("about: recipient_email", "about: gift_message")
+    assert problems(text) == [
+        (
+            line_of(text, "about: gift_message"),
+            "field `course_gift.recipient_name` is about the person of column `gift_message`, "
+            "but no field of category `course_gifts` in table `course_gift` with that name "
+            "`identifies` someone.",
+        )
+    ]
+
+
 def test_identifies_without_an_anonymize_strategy_is_refused_at_its_line() -> None:
     text = edited(RECIPIENT, "        identifies: email\n")
     assert problems(text) == [
         (
-            line_of(text, "identifies: email\n      - column: course_gift.gift_message"),
+            line_of(text, "identifies: email\n      - column: course_gift.recipient_name"),
             "field `course_gift.recipient_email` identifies people other than the row's owner "
             "but has no `anonymize` strategy: say what their erasure writes in it (null, fixed, "
             "unique_placeholder...).",
