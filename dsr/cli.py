@@ -320,6 +320,7 @@ def _print_subject(
     for flag in location.flags:
         click.secho(f"warning: [{flag.system}.{flag.table}] {flag.message}", fg="yellow")
     counts = category_counts(data_map, location)
+    _print_mentions(location)
     if not counts:
         click.echo(f"No data found for this {location.identity} in any system of the map.")
         return
@@ -337,13 +338,43 @@ def _print_subject(
             key = ", ".join(f"{k}={v}" for k, v in row.primary_key.items())
             mark = "" if row.owned else "  (another person's row: third-party fields redacted)"
             click.echo(f"  - {row.system}.{row.table} [{key}]{mark}")
-            for column, cell in _shown_values(category, row).items():
+            for column, cell in _shown_values(category, row, location, data_map).items():
                 click.echo(f"      {labels.get(column, column)}: {_plain(cell)}")
 
 
-def _shown_values(category: Category, row: CategoryRow) -> dict[str, Any]:
+def _print_mentions(location: SubjectLocation) -> None:
+    """List the rows of other people that name the subject (fields that `identify` them): not
+    their data, but blanked or anonymised by their erasure."""
+    mentions = [m for m in location.mentions if m.keys]
+    if not mentions:
+        return
+    total = sum(len(m.keys) for m in mentions)
+    click.secho(
+        f"Mentioned in {total} row(s) of other people (not their own data; their erasure "
+        "anonymises these columns):",
+        fg="yellow",
+    )
+    for m in mentions:
+        click.echo(f"  {m.system}.{m.table}.{m.column} ({m.category}): {len(m.keys)} row(s)")
+
+
+def _shown_values(
+    category: Category,
+    row: CategoryRow,
+    location: SubjectLocation | None = None,
+    data_map: DataMap | None = None,
+) -> dict[str, Any]:
     """Return the row's values with its third-party fields redacted when another person owns it
-    (their message in the subject's support thread): the subject sees only their own data."""
+    (their message in the subject's support thread), and the other people's sides of a row
+    shared with them (a referral): the subject sees only their own data."""
+    if row.owned and location is not None and data_map is not None:
+        match = location.match(row.system, row.table)
+        of_side = data_map.systems[row.system].tables[row.table].side_columns()
+        if match is not None and of_side:
+            mine = match.sides.get(tuple(row.primary_key.values()), ())
+            own = set().union(*(of_side[side] for side in mine))
+            theirs = set().union(*of_side.values()) - own
+            return {c: REDACTED if c in theirs else v for c, v in row.values.items()}
     if row.owned:
         return row.values
     third_party = {
@@ -384,7 +415,10 @@ def _subject_json(data_map: DataMap, systems: Systems, location: SubjectLocation
                 "table": row.table,
                 "primary_key": {k: _json_value(v) for k, v in row.primary_key.items()},
                 "owned": row.owned,
-                "values": {k: _json_value(v) for k, v in _shown_values(category, row).items()},
+                "values": {
+                    k: _json_value(v)
+                    for k, v in _shown_values(category, row, location, data_map).items()
+                },
             }
             for row in iter_category_rows(data_map, systems, location, cat_id)
         ]
@@ -396,6 +430,17 @@ def _subject_json(data_map: DataMap, systems: Systems, location: SubjectLocation
         ],
         "counts": category_counts(data_map, location),
         "categories": categories,
+        "mentions": [
+            {
+                "system": m.system,
+                "table": m.table,
+                "column": m.column,
+                "category": m.category,
+                "rows": len(m.keys),
+            }
+            for m in location.mentions
+            if m.keys
+        ],
     }
 
 

@@ -63,7 +63,7 @@ from exports.pdf import (
 )
 from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, PADDING, TextGrid
-from inventory.collection import CollectedRow, Collection
+from inventory.collection import CollectedRow, Collection, redacted_value
 from inventory.model import Category, Contact, DataMap, Field_
 
 CHUNK_ROWS = 40
@@ -598,7 +598,7 @@ class _ReportStory:
     def _cells(self, group: _TableGroup, row: CollectedRow) -> list[str]:
         cells = []
         for f in group.fields:
-            if f.third_party and not row.owned:
+            if (f.third_party and not row.owned) or redacted_value(row.values.get(f.name)):
                 cells.append(self.t.pgettext("report", "[redacted: another person's data]"))
             else:
                 value = format_value(
@@ -782,7 +782,7 @@ class _RedactionTracker:
 
     def __iter__(self) -> Iterator[CollectedRow]:
         for row in self._rows:
-            if not row.owned:
+            if not row.owned or any(map(redacted_value, row.values.values())):
                 self.redacted = True
             yield row
 

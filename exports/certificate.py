@@ -52,6 +52,10 @@ class ErasedStep:
     rows: int
     withdrawn: int = 0
     kept_until: tuple[date | None, ...] = ()
+    kind: str = ""
+    """`side`: the subject's side of rows shared with others, anonymised; `mention`: rows of
+    others that named the subject (`columns`), anonymised there (see `inventory.erasure`)."""
+    columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,7 @@ def category_outcomes(data_map: DataMap, steps: Iterable[ErasedStep]) -> list[Ca
     withdrawn: dict[str, int] = {}
     days: dict[str, list[date | None]] = {}
     for step in steps:
-        if step.rows <= 0:
+        if step.rows <= 0 or step.kind:  # shared rows and mentions: see `_shared_section`
             continue
         rows[step.category] = rows.get(step.category, 0) + step.rows
         actions.setdefault(step.category, step.action)
@@ -165,6 +169,8 @@ def render_erasure_certificate(
     recipients: Sequence[str],
     translations: NullTranslations,
     told_on: Mapping[str, str] | None = None,
+    *,
+    shared: Sequence[ErasedStep] = (),
 ) -> bytes:
     """Return the certificate as a PDF in the request's language (French or English).
 
@@ -271,6 +277,8 @@ def render_erasure_certificate(
             safe_paragraph(t.pgettext("certificate", "No data was anonymised."), styles.body)
         )
 
+    story.extend(_shared_section(data_map, shared, lang, t, styles, width, count_width))
+
     story.append(safe_paragraph(t.pgettext("certificate", "Data kept"), styles.heading))
     retained = _of(outcomes, ErasureAction.RETAIN)
     if retained:
@@ -348,6 +356,84 @@ def _text(data_map: DataMap, category_id: str, which: str, lang: str) -> str:
     erasure = data_map.categories[category_id].erasure
     value = erasure.legal_reason if which == "legal_reason" else erasure.until
     return value.get(lang) if value is not None else ""
+
+
+def _shared_section(
+    data_map: DataMap,
+    steps: Sequence[ErasedStep],
+    lang: str,
+    t: NullTranslations,
+    styles: DocumentStyles,
+    width: float,
+    count_width: float,
+) -> list[Flowable]:
+    """Say which records shared with another person kept only that person's side, and in which
+    records of other people the mentions of the requester were blanked or anonymised."""
+    story: list[Flowable] = []
+    sides: dict[str, int] = {}
+    for step in steps:
+        if step.kind == "side":
+            sides[step.category] = sides.get(step.category, 0) + step.rows
+    if sides:
+        story.append(
+            safe_paragraph(
+                t.pgettext("certificate", "Records shared with another person"), styles.heading
+            )
+        )
+        story.append(
+            data_table(
+                [
+                    t.pgettext("certificate", "Category"),
+                    t.pgettext("certificate", "Records"),
+                    t.pgettext("certificate", "What was done"),
+                ],
+                [
+                    [
+                        data_map.categories[category].title.get(lang),
+                        str(rows),
+                        t.pgettext(
+                            "certificate", "Your side anonymised, record kept for the other person"
+                        ),
+                    ]
+                    for category, rows in sides.items()
+                    if category in data_map.categories
+                ],
+                col_widths=[(width - count_width) * 0.4, count_width, (width - count_width) * 0.6],
+            )
+        )
+    mentions = [s for s in steps if s.kind == "mention" and s.category in data_map.categories]
+    if mentions:
+        story.append(
+            safe_paragraph(
+                t.pgettext("certificate", "Mentions of you in other people's records"),
+                styles.heading,
+            )
+        )
+        lines = []
+        for step in mentions:
+            category = data_map.categories[step.category]
+            labels = [
+                f.label.get(lang)
+                for f in category.fields
+                if f.table == step.table and f.name in step.columns
+            ]
+            lines.append(
+                t.npgettext(
+                    "certificate",
+                    "%(fields)s: blanked or anonymised in %(count)s record of “%(category)s” "
+                    "belonging to another person",
+                    "%(fields)s: blanked or anonymised in %(count)s records of “%(category)s” "
+                    "belonging to other people",
+                    step.rows,
+                )
+                % {
+                    "fields": ", ".join(labels) or step.table,
+                    "count": step.rows,
+                    "category": category.title.get(lang),
+                }
+            )
+        story.extend(bullet_list(lines, styles.body))
+    return story
 
 
 def _contact_line(name: str, address: str) -> str:

@@ -39,7 +39,7 @@ from exports.portability import (
     machine_value,
     zip_entry,
 )
-from inventory.collection import Collection, RowBatch, decode_value
+from inventory.collection import Collection, RowBatch, decode_value, redacted_value
 from inventory.model import Category, DataMap, Field_
 
 COMPRESS_LEVEL = 1
@@ -106,7 +106,10 @@ def _batch_columns(
         position = where[f.name]
         column = [row[position] for row in rows]
         if dict in set(map(type, column)):
-            column = [_machine(v, zone) if type(v) is dict else v for v in column]
+            column = [
+                marker if redacted_value(v) else _machine(v, zone) if type(v) is dict else v
+                for v in column
+            ]
         if f.third_party:
             for n in foreign:
                 column[n] = marker

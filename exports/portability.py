@@ -24,7 +24,7 @@ from typing import IO, Any, BinaryIO
 from exports.access_report import ReportRequest
 from exports.csv_safe import neutralise_cell
 from exports.dates import as_instant, short_datetime
-from inventory.collection import CollectedRow, Collection
+from inventory.collection import REDACTED, CollectedRow, Collection
 from inventory.model import Category, DataMap, Field_, LegalBasis
 
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
@@ -39,7 +39,10 @@ def is_portable(category: Category) -> bool:
 
 def machine_value(value: Any, stored_zone: tzinfo) -> Any:
     """Return a collected value as JSON: ISO 8601 (UTC) for moments, a time stored without a
-    zone read in `stored_zone` (its system's); strings for decimals."""
+    zone read in `stored_zone` (its system's); strings for decimals; null for another person's
+    value in a row shared with them."""
+    if value is REDACTED:
+        return None
     if isinstance(value, datetime):
         return as_instant(value, stored_zone).astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, date | time):

@@ -107,6 +107,24 @@ _DECODERS: dict[str, Any] = {
 }
 
 
+class Redacted:
+    """Stands for another person's value in a row the subject shares with them (the map's
+    `sides`): the reports print it as redacted, never as a value."""
+
+    def __repr__(self) -> str:
+        return "REDACTED"
+
+
+REDACTED = Redacted()
+_REDACTED_TAG = "$redacted"
+_DECODERS[_REDACTED_TAG] = lambda _payload: REDACTED
+
+
+def redacted_value(value: Any) -> bool:
+    """Tell whether a value, decoded or still encoded, is another side's redacted value."""
+    return value is REDACTED or (isinstance(value, dict) and _REDACTED_TAG in value)
+
+
 def decode_value(value: Any) -> Any:
     """Return the value `encode_value` encoded."""
     if isinstance(value, dict) and len(value) == 1:
@@ -419,6 +437,7 @@ class _RowWriter:
             width = len(table_rows.primary_key)
             # Positions (after `owned`) of the values redacted in rows of other people.
             redacted = [1 + width + i for i, c in enumerate(table_rows.columns) if c in third_party]
+            others = _other_sides(data_map, self.location, table_rows)
             for batch in table_rows.batches:
                 if stop is not None and stop.is_set():
                     raise _Stopped(part.system)
@@ -430,6 +449,9 @@ class _RowWriter:
                     if not owned:
                         for i in redacted:
                             encoded[i] = None
+                    elif others is not None:
+                        for i in others(row[:width]):
+                            encoded[1 + width + i] = {_REDACTED_TAG: 1}
                     rows.append(encoded)
                 record = {
                     "system": table_rows.system,
@@ -445,6 +467,26 @@ class _RowWriter:
         if read:
             self.counts[(part.category_id, part.system, part.table)] = written
         return written
+
+
+def _other_sides(
+    data_map: DataMap, location: SubjectLocation, table_rows: Any
+) -> Callable[[tuple[Any, ...]], list[int]] | None:
+    """For a table of shared rows (the map's `sides`), return what gives the positions among
+    `table_rows.columns` of the other people's columns in a row, given its key; else None."""
+    spec = data_map.systems[table_rows.system].tables[table_rows.table]
+    match = location.match(table_rows.system, table_rows.table)
+    if not spec.sides or match is None:
+        return None
+    of_side = spec.side_columns()
+    columns = list(table_rows.columns)
+
+    def positions(key: tuple[Any, ...]) -> list[int]:
+        mine = set().union(*(of_side[s] for s in match.sides.get(key, ())))
+        theirs = set().union(*of_side.values()) - mine
+        return [i for i, c in enumerate(columns) if c in theirs]
+
+    return positions
 
 
 def _part_path(directory: Path, part: _Part) -> Path:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -45,9 +46,16 @@ from inventory.anonymisation import (
     describe_value,
 )
 from inventory.kept import kept_dates, withdrawal_columns, withdrawn_tables
-from inventory.keyed import Key, KeyedStatement, KeyedTable, chunks
+from inventory.keyed import Key, KeyedStatement, KeyedTable, chunks, select_where
 from inventory.locator import SubjectLocation, category_tables, locate_subject
-from inventory.model import DataMap, ErasureAction, LocalText
+from inventory.model import (
+    Anonymize,
+    AnonymizeStrategy,
+    DataMap,
+    ErasureAction,
+    IdentityKind,
+    LocalText,
+)
 from inventory.references import (
     Reference,
     execution_order,
@@ -66,6 +74,19 @@ SHARED_REASON = LocalText(
 SHARED_UNTIL = LocalText(
     fr="Tant que d'autres personnes y prennent part",
     en="While other people take part in it",
+)
+SIDE_REASON = LocalText(
+    fr="Votre partie anonymisée, enregistrement conservé pour l'autre personne.",
+    en="Your side anonymised, record kept for the other person.",
+)
+SIDE_UNTIL = LocalText(
+    fr="Tant que l'autre personne y prend part",
+    en="While the other person takes part in it",
+)
+MENTION_REASON = LocalText(
+    fr="Vous êtes nommé dans l'enregistrement d'une autre personne : seule cette mention est "
+    "effacée ou anonymisée.",
+    en="You are named in another person's record: only that mention is blanked or anonymised.",
 )
 
 
@@ -89,6 +110,10 @@ class PlannedStep:
     order: int
     withdrawn: int = 0
     kept_until: tuple[date | None, ...] = ()
+    kind: Literal["", "side", "mention"] = ""
+    """`side`: the subject's side of rows shared with others (the map's `sides`), anonymised,
+    the rows kept for the others; `mention`: rows of others that name the subject (a field that
+    `identifies` them), whose naming columns are anonymised."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +220,8 @@ def verify_erased(data_map: DataMap, systems: Systems, identity: str, value: str
             if location.owned_keys(system, table_name):
                 remaining.append(category_id)
                 break
+    # the rows of others that named the subject must not name them any more
+    remaining.extend(f"{m.category} (mentions)" for m in location.mentions if m.keys)
     return remaining
 
 
@@ -218,6 +245,10 @@ class _TableWork:
     order: int = 0
     withdrawn: bool = False  # the kept rows are out of use (own columns or parent's)
     kept_until: dict[str, list[date | None]] = field(default_factory=dict)  # per category
+    # rows shared with others (the map's `sides`): the subject's sides, their keys, the rules
+    sides: list[tuple[tuple[str, ...], list[Key], list[ColumnRule]]] = field(default_factory=list)
+    # rows of others naming the subject: category, the rules of the columns about them, the keys
+    mentions: list[tuple[str, list[ColumnRule], list[Key]]] = field(default_factory=list)
 
 
 @dataclass
@@ -229,7 +260,9 @@ class _SystemWork:
 
 
 def _has_rows(location: SubjectLocation, system: str) -> bool:
-    return any(m.keys for (s, _), m in location.tables.items() if s == system)
+    return any(m.keys for (s, _), m in location.tables.items() if s == system) or any(
+        m.keys for m in location.mentions if m.system == system
+    )
 
 
 @dataclass(frozen=True)
@@ -243,6 +276,8 @@ class _TableLayout:
     rules: list[ColumnRule]
     restriction: dict[str, Any]
     withdrawn: bool
+    side_rules: dict[str, list[ColumnRule]] = field(default_factory=dict)
+    mention_rules: dict[str, tuple[str, list[ColumnRule]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -316,6 +351,8 @@ def _make_layout(
                 rules,
                 restriction,
                 withdrawn and action is ErasureAction.RETAIN,
+                _side_rules(data_map, system, name, categories, tables[name]),
+                _mention_rules(data_map, system, name, categories, tables[name]),
             )
         )
     reflected = foreign_keys(conn)
@@ -352,6 +389,23 @@ def _plan_system(
                 for c in work.categories
             }
         works[name] = work
+        if table_layout.side_rules and action in (ErasureAction.DELETE, ErasureAction.ANONYMIZE):
+            _split_shared_sides(conn, systems, system, tables[name], location, work, table_layout)
+    mention_rules = {
+        (t.name, column): rule for t in layout.tables for column, rule in t.mention_rules.items()
+    }
+    for mention in location.mentions:
+        if mention.system != system or mention.table not in works:
+            continue
+        work = works[mention.table]
+        found = mention_rules.get((mention.table, mention.column))
+        if found is None:  # the map changed since the subject was located
+            continue
+        category, rules = found
+        deleted = work.delete
+        keys = [k for k in mention.keys if k not in deleted]
+        if keys:
+            work.mentions.append((category, rules, keys))
 
     blocked = keep_shared_rows(
         conn, data_map, systems, system, location, tables, works, layout.references
@@ -362,9 +416,141 @@ def _plan_system(
     return _SystemWork(system, ordered, _steps(data_map, system, ordered), blocked)
 
 
+def _side_rules(
+    data_map: DataMap, system: str, name: str, categories: list[str], table: Table
+) -> dict[str, list[ColumnRule]]:
+    """Return, per side of a table of shared rows, what erasing that side writes: its columns'
+    `anonymize` rules and NULL in its link column (so that the side is known to be gone)."""
+    spec = data_map.systems[system].tables[name]
+    if not spec.sides:
+        return {}
+    by_column = {
+        rule.name: rule for rule in column_rules(data_map, system, name, categories, table)
+    }
+    found: dict[str, list[ColumnRule]] = {}
+    for side in spec.sides:
+        if side.link not in table.c:
+            raise ErasurePlanError(
+                f"column `{name}.{side.link}` is not in the database of `{system}`"
+            )
+        if not table.c[side.link].nullable:
+            raise ErasurePlanError(
+                f"column `{name}.{side.link}` of `{system}` ties side `{side.name}` to its person "
+                "but is NOT NULL: erasing that side sets it NULL, so it must allow NULL"
+            )
+        rules = [by_column[c] for c in side.columns if c in by_column and c != side.link]
+        rules.append(ColumnRule(side.link, Anonymize(strategy=AnonymizeStrategy.NULL), False, None))
+        found[side.name] = rules
+    return found
+
+
+def _mention_rules(
+    data_map: DataMap, system: str, name: str, categories: list[str], table: Table
+) -> dict[str, tuple[str, list[ColumnRule]]]:
+    """Return, per column of the table that `identifies` people, its category and the rules of
+    the columns about that person: its own, and those of the fields `about` it."""
+    found: dict[str, tuple[str, list[ColumnRule]]] = {}
+    for category_id in categories:
+        fields = [f for f in data_map.categories[category_id].fields_in(system) if f.table == name]
+        identities = {
+            f.name: data_map.identities[f.identifies]
+            for f in fields
+            if f.identifies in data_map.identities
+        }
+        if not identities:
+            continue
+        rules = {r.name: r for r in column_rules(data_map, system, name, [category_id], table)}
+        for column, identity in identities.items():
+            if column not in rules:
+                continue
+            # a placeholder in an email column is an address (at erased.invalid)
+            email = rules[column].email or identity.kind is IdentityKind.EMAIL
+            about = [rules[f.name] for f in fields if f.about == column and f.name in rules]
+            found[column] = (category_id, [replace(rules[column], email=email), *about])
+    return found
+
+
+def _split_shared_sides(
+    conn: Connection,
+    systems: Systems,
+    system: str,
+    table: Table,
+    location: SubjectLocation,
+    work: _TableWork,
+    layout: _TableLayout,
+) -> None:
+    """Take out of the table's delete (or anonymise) list the subject's rows in which another
+    side is left (its link column not NULL): only the subject's sides of those are anonymised.
+    A row with no other side left follows the category's action."""
+    match = location.match(system, work.name)
+    if match is None:
+        return
+    owned = list(work.delete) if work.action is ErasureAction.DELETE else list(work.anonymize)
+    if not owned:
+        return
+    links = {name: rules[-1].name for name, rules in layout.side_rules.items()}
+    keyed = KeyedTable(conn, systems, system, table, work.primary_key)
+    columns = [table.c[c] for c in dict.fromkeys([*work.primary_key, *links.values()])]
+    groups: dict[tuple[str, ...], list[Key]] = {}
+    for chunk in chunks(owned):
+        for row in keyed.rows(
+            ("sides", tuple(c.name for c in columns)), partial(select_where, columns), chunk
+        ):
+            mapping = row._mapping
+            key = tuple(mapping[c] for c in work.primary_key)
+            mine = match.sides.get(key, ())
+            if any(mapping[link] is not None for side, link in links.items() if side not in mine):
+                groups.setdefault(mine, []).append(key)
+    moved = {key for keys in groups.values() for key in keys}
+    if not moved:
+        return
+    if work.action is ErasureAction.DELETE:
+        work.delete = {k: None for k in work.delete if k not in moved}
+    else:
+        work.anonymize = [k for k in work.anonymize if k not in moved]
+    for mine, keys in groups.items():
+        rules = [rule for side in mine for rule in layout.side_rules[side]]
+        work.sides.append((mine, keys, rules))
+
+
 def _steps(data_map: DataMap, system: str, works: list[_TableWork]) -> list[PlannedStep]:
     steps: list[PlannedStep] = []
     for work in works:
+        for category_id, rules, keys in work.mentions:
+            steps.append(
+                PlannedStep(
+                    system,
+                    work.name,
+                    category_id,
+                    ErasureAction.ANONYMIZE,
+                    len(keys),
+                    {rule.name: describe_rule(rule.rule) for rule in rules},
+                    MENTION_REASON,
+                    None,
+                    work.order,
+                    kind="mention",
+                )
+            )
+        if work.sides:
+            side_rows = sum(len(keys) for _, keys, _ in work.sides)
+            side_values = {
+                rule.name: describe_rule(rule.rule) for _, _, rules in work.sides for rule in rules
+            }
+            for category_id in work.categories:
+                steps.append(
+                    PlannedStep(
+                        system,
+                        work.name,
+                        category_id,
+                        ErasureAction.ANONYMIZE,
+                        side_rows,
+                        side_values,
+                        SIDE_REASON,
+                        SIDE_UNTIL,
+                        work.order,
+                        kind="side",
+                    )
+                )
         for category_id in work.categories:
             category = data_map.categories[category_id]
             erasure = category.erasure
@@ -497,6 +683,14 @@ def _apply(
     if work.anonymize and work.rules:
         outcome.rows_anonymized += anonymize_rows(
             keyed, work.rules, work.anonymize, secret_key, system, batch_size
+        )
+    for _, keys, rules in work.sides:
+        outcome.rows_anonymized += anonymize_rows(
+            keyed, rules, keys, secret_key, system, batch_size
+        )
+    for _, rules, keys in work.mentions:
+        outcome.rows_anonymized += anonymize_rows(
+            keyed, rules, keys, secret_key, system, batch_size
         )
     outcome.rows_retained += len(work.retain) + len(work.shared)
     if work.retain and work.restriction:

@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from inventory.keyed import Key, chunks, run_keyed, select_where
 from inventory.model import Category, DataMap, IdentityKind
+from inventory.model import Table as TableSpec
 from inventory.systems import Systems, SystemUnavailable, is_schema_error, short_reason
 from inventory.validation import link_order
 
@@ -126,6 +127,9 @@ class TableMatch:
     keys: Sequence[Key] = field(default_factory=Keys)
     not_owned: set[Key] = field(default_factory=set)
     carried: dict[str, set[Any]] = field(default_factory=dict)
+    sides: dict[Key, tuple[str, ...]] = field(default_factory=dict)
+    """For a table of rows shared by several people (the map's `sides`): the sides the subject
+    is on in each row found; a row on none of them is not theirs (in `not_owned`)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.keys, Keys):
@@ -145,13 +149,32 @@ class Flag:
     message: str
 
 
+@dataclass(frozen=True)
+class MentionMatch:
+    """Rows of other people that name the subject in `column` (a field that `identifies` them,
+    such as a gift's recipient email): not the subject's data, but erased with them."""
+
+    system: str
+    table: str
+    column: str
+    category: str
+    primary_key: tuple[str, ...]
+    keys: tuple[Key, ...]
+
+
 @dataclass
 class SubjectLocation:
-    """Where a subject's data is: per (system, table), the keys of their rows."""
+    """Where a subject's data is: per (system, table), the keys of their rows; and the rows of
+    others that mention them."""
 
     identity: str
     tables: dict[tuple[str, str], TableMatch] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
+    mentions: list[MentionMatch] = field(default_factory=list)
+
+    @property
+    def mentioned(self) -> bool:
+        return any(m.keys for m in self.mentions)
 
     @property
     def found(self) -> bool:
@@ -208,6 +231,7 @@ def locate_subject(
     for part in found:  # in the map's order, as if located one system after the other
         location.tables.update(part.tables)
         location.flags.extend(part.flags)
+        location.mentions.extend(part.mentions)
     return location
 
 
@@ -279,9 +303,12 @@ def _locate_in_system(
                 select_cols.append(owner.column)
                 target = location.match(system, owner.target_table)
                 owner_values = target.carried.get(owner.target_column, set()) if target else set()
+            side_links = _side_links(data_map, system, table_spec, location)
+            select_cols.extend(column for _, column, _ in side_links)
             names = list(dict.fromkeys(select_cols))
             columns = [table.c[c] for c in names]
             collector = _RowCollector(match, keys, owner.column if owner else None, owner_values)
+            collector.side_links = side_links
             for column_name, expect_one, normalised in identity_columns.get(name, []):
                 predicate = _identity_predicate(table, column_name, spec.kind, value, normalised)
                 found = collector.take(conn.execute(select(*columns).where(predicate)), names)
@@ -306,7 +333,46 @@ def _locate_in_system(
                     collector.take(
                         run_keyed(conn, systems, key, build, table.c[link.column], chunk), names
                     )
+            if side_links:
+                match.not_owned.update(k for k in keys if not match.sides.get(k))
             location.tables[(system, name)] = match
+        location.mentions.extend(_mentions(data_map, conn, tables, system, identity, value))
+
+
+def _side_links(
+    data_map: DataMap, system: str, table_spec: TableSpec, location: SubjectLocation
+) -> list[tuple[str, str, set[Any]]]:
+    """Return (side, link column, the subject's values it points at) for each side of a table."""
+    found = []
+    for side in table_spec.sides:
+        link = next(lk for lk in table_spec.links if lk.column == side.link)
+        target = location.match(system, link.target_table)
+        values = target.carried.get(link.target_column, set()) if target else set()
+        found.append((side.name, side.link, values))
+    return found
+
+
+def _mentions(
+    data_map: DataMap,
+    conn: Connection,
+    tables: dict[str, Table],
+    system: str,
+    identity: str,
+    value: str,
+) -> Iterator[MentionMatch]:
+    """Find the rows whose fields `identify` the subject by `identity` (see `MentionMatch`)."""
+    kind = data_map.identities[identity].kind
+    for category_id, category in data_map.categories.items():
+        for f in category.fields_in(system):
+            if f.identifies != identity:
+                continue
+            table = tables[f.table]
+            pk = tuple(data_map.systems[system].tables[f.table].primary_key)
+            predicate = _identity_predicate(table, f.name, kind, value)
+            rows = conn.execute(select(*(table.c[c] for c in pk)).where(predicate))
+            keys = tuple(tuple(row) for row in rows)
+            if keys:
+                yield MentionMatch(system, f.table, f.name, category_id, pk, keys)
 
 
 @dataclass
@@ -318,6 +384,7 @@ class _RowCollector:
     owner_column: str | None
     owner_values: set[Any] | None
     seen: set[Key] | None = None
+    side_links: list[tuple[str, str, set[Any]]] = field(default_factory=list)
 
     def take(self, rows: Iterable[Any], columns: Sequence[str]) -> int:
         """Record the rows (read by position in `columns`); return how many the query gave,
@@ -335,6 +402,8 @@ class _RowCollector:
             self.seen = set(keys)
         seen = self.seen
         owner_values = self.owner_values
+        sides = [(name, columns.index(c), values) for name, c, values in self.side_links]
+        row_sides = self.match.sides
         for row in rows:
             n += 1
             key = tuple(row[i] for i in pk)
@@ -346,6 +415,8 @@ class _RowCollector:
             for i, values in carried:
                 if row[i] is not None:
                     values.add(row[i])
+            if sides:
+                row_sides[key] = tuple(side for side, i, values in sides if row[i] in values)
             if (
                 owner is not None
                 and owner_values is not None

@@ -240,6 +240,20 @@ class Field_(Strict):
         default=None,
         description="its fideslang data category (user.contact.email...), for the Fides format",
     )
+    # --- people named in other people's rows (issue 20) ---
+    identifies: str | None = Field(
+        default=None,
+        pattern=IDENT_RE,
+        description="holds an identity (the map's identity name) of someone other than the "
+        "row's owner, e.g. a gift's recipient email: such rows are that person's mentions, "
+        "and their erasure anonymises this column by its `anonymize` strategy",
+    )
+    about: str | None = Field(
+        default=None,
+        pattern=IDENT_RE,
+        description="the column (of the same table) that `identifies` the person this value is "
+        "about, e.g. a gift's recipient name beside its recipient email: anonymised with it",
+    )
 
     @field_validator("fides_category")
     @classmethod
@@ -447,6 +461,33 @@ class Link(Strict):
         return self.to.split(".", 1)[1]
 
 
+# --- rows shared by two people (issue 20) ---
+
+
+class Side(Strict):
+    """One person's part of a row that belongs to several (a referral's referrer, its referee):
+    the column of one of the table's `links` that ties the row to them, and their columns.
+
+    Each person sees their own side and the other sides redacted; an erasure anonymises the
+    person's side (their columns by their `anonymize` strategies, the link column set NULL) and
+    deletes the row only when no other side is left (its link column NULL).
+    """
+
+    name: str = Field(pattern=IDENT_RE)
+    link: str = Field(pattern=IDENT_RE, description="the column of one of the table's links")
+    columns: list[str] = Field(
+        default_factory=list, description="the columns of this table that are this side's"
+    )
+
+    @field_validator("columns")
+    @classmethod
+    def _plain_columns(cls, value: list[str]) -> list[str]:
+        for column in value:
+            if not re.match(IDENT_RE, column):
+                raise ValueError(f"`{column}` is not a column of this table: write its name alone")
+        return value
+
+
 class Table(Strict):
     primary_key: list[str] = Field(min_length=1)
     links: list[Link] = Field(default_factory=list)
@@ -455,7 +496,38 @@ class Table(Strict):
         description="among the rows found, those whose `column` points at another person "
         "(e.g. another learner's message) are third-party; NULL (the organisation) is not",
     )
+    sides: list[Side] = Field(
+        default_factory=list,
+        description="the people a row belongs to, when it belongs to several (see `Side`)",
+    )
     description: str | None = None
+
+    @model_validator(mode="after")
+    def _sides(self) -> Table:
+        if not self.sides:
+            return self
+        if len(self.sides) < 2:
+            raise ValueError("a table with `sides` declares at least two: the row's people")
+        names = [side.name for side in self.sides]
+        if len(set(names)) != len(names):
+            raise ValueError("two `sides` of the table have the same name")
+        if self.owner is not None:
+            raise ValueError(
+                "a table declares either an `owner` (one person's rows among others') or "
+                "`sides` (rows of several people), not both"
+            )
+        links = {link.column for link in self.links}
+        for side in self.sides:
+            if side.link not in links:
+                raise ValueError(
+                    f"side `{side.name}` is tied by `{side.link}`, which is not the column of "
+                    f"one of the table's links ({', '.join(sorted(links)) or 'none'})"
+                )
+        return self
+
+    def side_columns(self) -> dict[str, set[str]]:
+        """Return, per side, its columns and its link column."""
+        return {side.name: {side.link, *side.columns} for side in self.sides}
 
     @field_validator("primary_key", mode="before")
     @classmethod

@@ -133,6 +133,8 @@ def _problems(m: DataMap) -> Iterator[Problem]:
     yield from _check_kept_data(m)
     yield from _check_recipients(m)
     yield from _check_activities(m)
+    yield from _check_sides(m)
+    yield from _check_mentions(m)
 
 
 def _check_activities(m: DataMap) -> Iterator[Problem]:
@@ -479,3 +481,87 @@ def _check_recipients(m: DataMap) -> Iterator[Problem]:
                 f"recipient `{r_name}` is disclosed rows when `{when}` is set, which is not a "
                 f"field of any category.{_closest(when, mapped)}",
             )
+
+
+# --- rows of two people, people named in others' rows (issue 20) ---
+
+
+def _check_sides(m: DataMap) -> Iterator[Problem]:
+    """Each side's columns are fields of the map, each with an `anonymize` strategy (what an
+    erasure of that side writes), and belong to one side only."""
+    for sys_name, system in m.systems.items():
+        for t_name, table in system.tables.items():
+            fields = {f.name: f for _, f in m.fields_of_table(sys_name, t_name)}
+            taken: dict[str, str] = {}
+            for s_index, side in enumerate(table.sides):
+                for c_index, column in enumerate(side.columns):
+                    loc: Loc = ("systems", sys_name, "tables", t_name, "sides", s_index)
+                    loc = (*loc, "columns", c_index)
+                    if column in taken:
+                        yield Problem(
+                            loc,
+                            f"column `{column}` of `{t_name}` is on sides `{taken[column]}` and "
+                            f"`{side.name}`: a column belongs to one side.",
+                        )
+                        continue
+                    taken[column] = side.name
+                    field = fields.get(column)
+                    if field is None:
+                        yield Problem(
+                            loc,
+                            f"side `{side.name}` names column `{column}`, which no category "
+                            f"of the map holds in table `{t_name}`.{_closest(column, fields)}",
+                        )
+                    elif field.anonymize is None and column != side.link:
+                        yield Problem(
+                            loc,
+                            f"column `{t_name}.{column}` of side `{side.name}` has no "
+                            "`anonymize` strategy: say what erasing that side writes in it "
+                            "(null, fixed, keyed_hash, unique_placeholder...).",
+                        )
+
+
+def _check_mentions(m: DataMap) -> Iterator[Problem]:
+    """A field that `identifies` someone names an identity of the map and says how it is
+    anonymised when that person is erased; so does a field `about` them."""
+    for c_name, cat in m.categories.items():
+        for f_index, field in enumerate(cat.fields):
+            if field.about is not None:
+                loc_about: Loc = ("categories", c_name, "fields", f_index, "about")
+                system = field.system or cat.system
+                identifying = {
+                    f.name
+                    for f in cat.fields
+                    if f.identifies is not None
+                    and f.table == field.table
+                    and (f.system or cat.system) == system
+                }
+                if field.about not in identifying:
+                    yield Problem(
+                        loc_about,
+                        f"field `{field.column}` is about the person of column `{field.about}`, "
+                        f"but no field of category `{c_name}` in table `{field.table}` with "
+                        "that name `identifies` someone.",
+                    )
+                elif field.anonymize is None:
+                    yield Problem(
+                        loc_about,
+                        f"field `{field.column}` is about the person of `{field.about}` but has "
+                        "no `anonymize` strategy: say what their erasure writes in it.",
+                    )
+            if field.identifies is None:
+                continue
+            loc: Loc = ("categories", c_name, "fields", f_index, "identifies")
+            if field.identifies not in m.identities:
+                yield Problem(
+                    loc,
+                    f"field `{field.column}` identifies `{field.identifies}`, which is not "
+                    f"declared under `identities`.{_closest(field.identifies, m.identities)}",
+                )
+            elif field.anonymize is None:
+                yield Problem(
+                    loc,
+                    f"field `{field.column}` identifies people other than the row's owner but "
+                    "has no `anonymize` strategy: say what their erasure writes in it (null, "
+                    "fixed, unique_placeholder...).",
+                )

@@ -286,3 +286,38 @@ Index("ix_prospect_email_lower", func.lower(prospect.c.email)).ddl_if(
 Index("ix_marketing_subscription_email_lower", func.lower(marketing_subscription.c.email)).ddl_if(
     callable_=_supports_functional_index
 )
+
+
+# --- rows of two people, people named in others' rows (issue 20) ---
+
+learner_referral = Table(
+    "learner_referral",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Each side is NULL once that learner's data was erased: the row stays for the other one.
+    Column("referrer_id", Integer, ForeignKey("learner.id"), nullable=True, index=True),
+    Column("referee_id", Integer, ForeignKey("learner.id"), nullable=True, index=True),
+    Column("invited_at", DateTime(timezone=True), nullable=False),
+    Column("referrer_message", Text, nullable=True),
+    Column("referrer_reward_cents", Integer, nullable=True),
+    Column("referee_signed_up_at", DateTime(timezone=True), nullable=True),
+    Column("referee_discount_cents", Integer, nullable=True),
+)
+
+course_gift = Table(
+    "course_gift",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("buyer_learner_id", Integer, ForeignKey("learner.id"), nullable=False, index=True),
+    Column("course_id", Integer, ForeignKey("course.id"), nullable=False),
+    # The person offered the course, who may have no account: found by this address.
+    Column("recipient_email", Email, nullable=False, index=True),
+    Column("recipient_name", String(100), nullable=True),
+    Column("gift_message", Text, nullable=True),
+    Column("offered_at", DateTime(timezone=True), nullable=False),
+    Column("redeemed_at", DateTime(timezone=True), nullable=True),
+)
+
+Index("ix_course_gift_recipient_email_lower", func.lower(course_gift.c.recipient_email)).ddl_if(
+    callable_=_supports_functional_index
+)

@@ -446,6 +446,18 @@ def _pick_count(rng: random.Random, weights: Sequence[float]) -> int:
     return len(weights) - 1
 
 
+_REFERRAL_MESSAGES: Final = (
+    "Je te recommande POINT3 pour préparer le TEF, c'est très bien fait !",
+    "Avec ce lien, tu as une réduction sur ton premier cours.",
+    None,
+)
+_GIFT_MESSAGES: Final = (
+    "Bon anniversaire ! Bonne préparation pour ton examen.",
+    "Pour ton départ au Québec, bon courage !",
+    None,
+)
+
+
 def _between(rng: random.Random, low: int, high: int) -> int:
     return low if high <= low else low + int(rng.random() * (high - low))
 
@@ -507,6 +519,56 @@ class _Platform:
         yield schema.marketing_subscription, subscriptions
         yield schema.email_open, opens
         yield schema.tracking_event, self._tracking_events()
+        yield schema.learner_referral, self._referrals()
+        yield schema.course_gift, self._gifts()
+
+    # rows of two people, people named in others' rows (issue 20)
+
+    def _referrals(self) -> Iterator[Row]:
+        """About one learner in twenty signed up on the invitation of an earlier one: the row
+        is both the referrer's (their message, their reward) and the referee's (their discount)."""
+        rng = self._rng("learner_referral")
+        earlier: list[_Learner] = []
+        referral_id = 0
+        for learner in self._others():
+            referrer = rng.choice(earlier) if earlier and rng.random() < 0.05 else None
+            earlier.append(learner)
+            if referrer is None:
+                continue
+            invited = learner.created - _between(rng, 3600, 10 * _DAY)
+            if invited <= referrer.created:
+                continue
+            referral_id += 1
+            yield (
+                referral_id, referrer.id, learner.id, _at(invited),
+                rng.choice(_REFERRAL_MESSAGES), 2000, _at(learner.created), 1000,
+            )  # fmt: skip
+
+    def _gifts(self) -> Iterator[Row]:
+        """About one learner in thirty offered a course to someone, named by their email: a
+        colleague with an account, or a friend without one."""
+        rng = self._rng("course_gift")
+        others = list(self._others())
+        gift_id = 0
+        for learner in others:
+            if rng.random() >= 0.03:
+                continue
+            gift_id += 1
+            if rng.random() < 0.4:
+                colleague = rng.choice(others)
+                recipient, name = colleague.email, colleague.full_name
+            else:
+                first = rng.choice(self.pools.female_first_names)
+                last = rng.choice(self.pools.last_names)
+                recipient = f"{_ascii(first)}.{_ascii(last)}.{gift_id}@example.net"
+                name = f"{first} {last}"
+            offered = _between(rng, learner.created, learner.active_until)
+            redeemed = offered + _between(rng, _DAY, 30 * _DAY) if rng.random() < 0.6 else None
+            yield (
+                gift_id, learner.id, rng.randint(1, len(cat.COURSES)), recipient, name,
+                rng.choice(_GIFT_MESSAGES), _at(offered),
+                None if redeemed is None else _at(min(redeemed, self.now_ts)),
+            )  # fmt: skip
 
     def _rng(self, name: str) -> random.Random:
         return random.Random(f"{self.seed}:{name}")  # noqa: S311 - synthetic data, no secret

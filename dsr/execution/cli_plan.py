@@ -44,6 +44,10 @@ def format_plan(data_map: DataMap, plan: ErasurePlan, lang: str = "en") -> list[
             lines.append(f"  {step.order}. {step.table} ({title}): {rows}, {ACTION_WORDS[action]}")
             for column, value in sorted(step.new_values.items()):
                 lines.append(f"       {column} -> {value}")
+            if step.kind == "side":
+                lines.append("       their side only: row kept for the other person")
+            elif step.kind == "mention":
+                lines.append("       rows belonging to others that name this person")
             if action is ErasureAction.RETAIN:
                 if step.legal_reason is not None:
                     lines.append(f"       why: {step.legal_reason.get(lang)}")

@@ -96,6 +96,8 @@ def steps_json(data_map: DataMap, steps: Sequence[PlannedStep]) -> str:
                 "rows": step.row_count,
                 "withdrawn": step.withdrawn,
                 "kept_until": [d.isoformat() if d else None for d in step.kept_until],
+                # a shared row's side, or a mention of the subject in another's row (issue 20)
+                **({"kind": step.kind, "columns": sorted(step.new_values)} if step.kind else {}),
             }
             for step in steps
             if not (
@@ -126,6 +128,8 @@ def stored_steps(runs: Sequence[ErasureSystemRun]) -> list[ErasedStep]:
                     kept_until=tuple(
                         date.fromisoformat(d) if d else None for d in item.get("kept_until", [])
                     ),
+                    kind=str(item.get("kind", "")),
+                    columns=tuple(item.get("columns", [])),
                 )
             )
     return steps
@@ -264,8 +268,11 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         raise ExecutionFailed("Data still found after the erasure (R19): " + "; ".join(left))
 
     runs = [stored[system] for system in sorted(stored)]  # as `system_runs` reads them
-    outcomes_by_category = category_outcomes(data_map, stored_steps(runs))
+    erased_steps = stored_steps(runs)
+    outcomes_by_category = category_outcomes(data_map, erased_steps)
+    shared = [step for step in erased_steps if step.kind and step.rows > 0]
     affected = [o.category for o in outcomes_by_category if o.action is not ErasureAction.RETAIN]
+    affected += [s.category for s in shared if s.kind == "side" and s.category not in affected]
     with db.transaction(context.engine) as db_session:
         concerned = recipients_to_tell(
             db_session,
@@ -282,6 +289,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         outcomes_by_category,
         [c.recipient for c in concerned],
         address_kept_until,
+        shared,
     )
     token = secrets.token_urlsafe(32)
     url = public_url_for_settings(settings, "certificate.download", token=token)
@@ -363,6 +371,7 @@ def _write_certificate(
     outcomes: Sequence[CategoryOutcome],
     told: Sequence[str],
     address_kept_until: datetime,
+    shared: Sequence[ErasedStep] = (),
 ) -> Path:
     pdf = render_erasure_certificate(
         data_map,
@@ -376,6 +385,7 @@ def _write_certificate(
         outcomes,
         told,
         translations(context.language),
+        shared=shared,
     )
     folder = request_folder(context.settings, context.request_id)
     private_folder(folder.parent)
