@@ -20,7 +20,8 @@ RECEIVED = datetime.now(UTC) - timedelta(days=3)
 
 
 def submission(app: Flask, access_status: Status) -> tuple[DataRequest, DataRequest]:
-    """Add an access and an erasure filed together, the erasure in review."""
+    """Add an access and an erasure filed together, the erasure in review (the pages are read
+    in English)."""
     with db.transaction(db.get_engine(app)) as session:
         access = make_request(
             session, status=access_status, request_type=RequestType.ACCESS, received_at=RECEIVED
@@ -34,6 +35,7 @@ def submission(app: Flask, access_status: Status) -> tuple[DataRequest, DataRequ
 
 
 def approve(client: FlaskClient, request: DataRequest) -> tuple[int, str]:
+    client.get("/lang/en")
     path = f"/dashboard/requests/{request.reference}"
     answer = client.post(
         f"{path}/approve",
@@ -44,6 +46,7 @@ def approve(client: FlaskClient, request: DataRequest) -> tuple[int, str]:
 
 def test_the_page_links_the_other_parts_with_their_statuses(app: Flask, dpo: FlaskClient) -> None:
     access, erasure = submission(app, Status.PROCESSING)
+    dpo.get("/lang/en")
 
     page = html.unescape(dpo.get(f"/dashboard/requests/{erasure.reference}").get_data(as_text=True))
     parts = page.split('id="other-parts"')[1].split("</section>")[0]
