@@ -20,10 +20,16 @@ from dsr.requests import staff_actions
 from dsr.requests.answers import complete_answered_request
 from dsr.requests.checks import RequestError
 from dsr.requests.groups import parts_of
+from dsr.requests.links import LinkExpired
 from dsr.requests.models import DataRequest
 from dsr.requests.refusals import WaitsForAnotherPart
 from dsr.requests.register import Outcome, Period, request_register
-from dsr.requests.service import SubmitResult, submit_request, verify_request
+from dsr.requests.service import (
+    SubmitResult,
+    resend_verification,
+    submit_request,
+    verify_request,
+)
 from dsr.requests.status import change_status
 from dsr.requests.workflow import Action, Actor, RequestType, Status
 from tests.requests.test_service import LINKS, status_token_in, verify_token_in
@@ -246,3 +252,34 @@ def test_asking_again_for_an_open_type_files_only_the_new_one(store: Engine) -> 
         assert session.exec(select(func.count()).select_from(DataRequest)).one() == 2
         lone = session.get(DataRequest, erasure.id)
         assert lone is not None and parts_of(session, lone) == [lone]
+
+
+@pytest.mark.databases("sqlite", "postgresql", "mariadb")
+def test_a_new_link_for_a_submission_is_one_email_that_confirms_every_part(
+    store: Engine, settings: SmtpSettings, smtp: SmtpServer
+) -> None:
+    submit(store, RequestType.ACCESS, RequestType.PORTABILITY)
+    with db.transaction(store) as session:
+        resend_verification(
+            db_session=session, email=EMAIL, now=NOW + timedelta(minutes=5), links=LINKS
+        )
+    first, renewed = mails(store, settings, smtp, 2)
+    assert len(smtp.messages) == 2  # the first email and one new one, not one per part
+    access, portability = parts(store)
+    assert access.reference in renewed.text and portability.reference in renewed.text
+
+    with db.transaction(store) as session, pytest.raises(LinkExpired):
+        verify_request(
+            db_session=session,
+            token=verify_token_in(first),
+            now=NOW + timedelta(hours=1),
+            links=LINKS,
+        )
+    with db.transaction(store) as session:
+        verify_request(
+            db_session=session,
+            token=verify_token_in(renewed),
+            now=NOW + timedelta(hours=1),
+            links=LINKS,
+        )
+    assert [part.status for part in parts(store)] == [Status.VERIFIED, Status.VERIFIED]
