@@ -74,3 +74,18 @@ def test_the_erasure_is_approved_only_once_the_copy_is_ready(app: Flask, dpo: Fl
     code, _ = approve(dpo, reloaded(engine, erasure.id))
     assert code == 303
     assert reloaded(engine, erasure.id).status is Status.APPROVED
+
+
+def test_the_queue_shows_each_part_with_the_same_due_date(app: Flask, dpo: FlaskClient) -> None:
+    access, erasure = submission(app, Status.IN_REVIEW)
+    dpo.get("/lang/en")
+
+    page = html.unescape(dpo.get("/dashboard/").get_data(as_text=True))
+    rows = {
+        reference: page.split(f">{reference}</a>")[1].split("</tr>")[0]
+        for reference in (access.reference, erasure.reference)
+    }
+    assert all("one part of several asked for together" in row for row in rows.values())
+    assert access.due_at == erasure.due_at
+    due_cells = {row.split("<td>")[4].split("</td>")[0] for row in rows.values()}
+    assert len(due_cells) == 1
