@@ -463,6 +463,10 @@ def send_status_link(
     """Give the request a new status-page token (the old one stops working), queue the email that
     carries it, and return it. `renewed`: the requester asked for it (a lost link)."""
     token = renew_status_token(db_session, request, now)
+    parts = [
+        {"reference": part.reference, "type_label": type_phrase(part.type, request.language)}
+        for part in (parts_of(db_session, request) if request.group_id is not None else ())
+    ]
     mail_requester(
         db_session,
         request,
@@ -474,6 +478,7 @@ def send_status_link(
         already_verified=already_verified,
         renewed=renewed,
         still_open=request.status not in TERMINAL,
+        parts=parts,
     )
     return token
 

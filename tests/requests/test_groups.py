@@ -133,6 +133,7 @@ def test_two_types_make_two_parts_confirmed_by_one_email(
     assert [part.status for part in parts(store)] == [Status.VERIFIED, Status.VERIFIED]
     _, status_mail = mails(store, settings, smtp, 2)
     assert status_token_in(status_mail)
+    assert access.reference in status_mail.text and erasure.reference in status_mail.text
     assert len(smtp.messages) == 2  # one email to confirm, one status link: not one per part
 
 
