@@ -85,6 +85,7 @@ def test_the_form_files_each_thing_ticked_and_one_link_confirms_them_all(
     assert access.reference in page and erasure.reference in page
     assert "The other parts of your request" in page
     assert "Erase my data" in page and "Get a copy of my data" in page
+    assert f"Cancel this part ({access.reference}) only" in page
 
 
 def test_a_question_on_one_part_pauses_that_part_only(
