@@ -14,11 +14,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from dsr import db
+from dsr.dates import written_date
+from dsr.languages import Language
+from dsr.outbox.emails import render_email
 from dsr.outbox.service import DeliveredEmail, deliver_due
 from dsr.outbox.smtp import SmtpSettings
 from dsr.requests import staff_actions
 from dsr.requests.answers import complete_answered_request
 from dsr.requests.checks import RequestError
+from dsr.requests.emails import EmailKind, type_phrase
 from dsr.requests.groups import parts_of
 from dsr.requests.links import LinkExpired
 from dsr.requests.models import DataRequest
@@ -32,7 +36,8 @@ from dsr.requests.service import (
 )
 from dsr.requests.status import change_status
 from dsr.requests.workflow import Action, Actor, RequestType, Status
-from tests.requests.test_service import LINKS, status_token_in, verify_token_in
+from tests.exports.conftest import assert_golden
+from tests.requests.test_service import GOLDEN_SENDER, LINKS, status_token_in, verify_token_in
 from tests.smtp_server import ReceivedMail, SmtpServer
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -284,3 +289,35 @@ def test_a_new_link_for_a_submission_is_one_email_that_confirms_every_part(
             links=LINKS,
         )
     assert [part.status for part in parts(store)] == [Status.VERIFIED, Status.VERIFIED]
+
+
+@pytest.mark.parametrize("language", list(Language))
+@pytest.mark.parametrize("kind", [EmailKind.VERIFICATION, EmailKind.STATUS_LINK])
+def test_the_emails_of_a_submission_list_its_parts(kind: EmailKind, language: Language) -> None:
+    parts = [
+        {"reference": "DSR-2026-000042", "type_label": type_phrase(RequestType.ACCESS, language)},
+        {"reference": "DSR-2026-000043", "type_label": type_phrase(RequestType.ERASURE, language)},
+    ]
+    email = render_email(
+        kind,
+        language,
+        reference="DSR-2026-000042",
+        type_label=type_phrase(RequestType.ACCESS, language),
+        received_on=written_date(NOW, language, PARIS),
+        due_on=written_date(NOW + timedelta(days=31), language, PARIS),
+        verify_url="https://desk.example/verify/TOKEN",
+        status_url="https://desk.example/status/TOKEN",
+        valid_hours=48,
+        message="Send me my data <b>first</b>, then erase it.",
+        rectification=None,
+        reused=False,
+        already_verified=False,
+        renewed=False,
+        still_open=True,
+        parts=parts,
+        sender=GOLDEN_SENDER,
+    )
+    assert_golden(
+        f"email_{kind.value}_parts_{language.value}.txt",
+        f"Subject: {email.subject}\n\n--- text ---\n{email.text}\n--- html ---\n{email.html}",
+    )
