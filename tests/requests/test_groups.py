@@ -35,7 +35,10 @@ from dsr.requests.service import (
     verify_request,
 )
 from dsr.requests.status import change_status
+from dsr.requests.unverified import DELETE_ACTION, DELETED_ADDRESS
 from dsr.requests.workflow import Action, Actor, RequestType, Status
+from dsr.scheduler.jobs import run_job
+from dsr.scheduler.runs import SchedulerSettings
 from tests.exports.conftest import assert_golden
 from tests.requests.test_service import GOLDEN_SENDER, LINKS, status_token_in, verify_token_in
 from tests.smtp_server import ReceivedMail, SmtpServer
@@ -321,3 +324,28 @@ def test_the_emails_of_a_submission_list_its_parts(kind: EmailKind, language: La
         f"email_{kind.value}_parts_{language.value}.txt",
         f"Subject: {email.subject}\n\n--- text ---\n{email.text}\n--- html ---\n{email.html}",
     )
+
+
+@pytest.mark.databases("sqlite", "postgresql", "mariadb")
+def test_the_parts_of_a_submission_never_confirmed_are_each_deleted_in_turn(store: Engine) -> None:
+    submit(store, RequestType.ACCESS, RequestType.ERASURE)
+    with db.transaction(store) as session:
+        for part in session.exec(select(DataRequest)).all():
+            change_status(
+                db_session=session,
+                request=part,
+                action=Action.EXPIRE,
+                actor=Actor.SYSTEM,
+                at=NOW + timedelta(days=2),
+            )
+    settings = SchedulerSettings(
+        secret_key="a secret for the tests only",
+        smtp=SmtpSettings(host="127.0.0.1", port=9, timeout=1),
+    )
+
+    run = run_job(DELETE_ACTION, engine=store, settings=settings, now=NOW + timedelta(days=60))
+
+    assert (run.items_done, run.errors) == (2, 0)
+    access, erasure = parts(store)
+    assert access.requester_email == erasure.requester_email == DELETED_ADDRESS
+    assert access.group_id == erasure.group_id == access.id  # the stubs still tell the parts
