@@ -66,7 +66,24 @@ class RequestCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    subject_request_type: RequestType = Field(description="What the learner asks for.")
+    # several things in one request (issue 19)
+    subject_request_types: list[RequestType] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(RequestType),
+        description=(
+            "Several things the learner asks for at once, each type at most once, instead of "
+            "`subject_request_type`: each becomes a request of its own (its reference, status "
+            "and answer), listed in `parts`; the response shows the first one. An erasure or a "
+            "deactivation waits for the access or portability asked for with it."
+        ),
+        json_schema_extra={"uniqueItems": True},
+    )
+    subject_request_type: RequestType | None = Field(
+        default=None,
+        validate_default=True,
+        description="What the learner asks for; or give `subject_request_types` for several.",
+    )
     subject_identities: SubjectIdentities
     language: Language = Field(
         default=Language.FR, description="The language the learner is written to in."
@@ -110,16 +127,58 @@ class RequestCreate(BaseModel):
         },
     )
 
+    @field_validator("subject_request_type")
+    @classmethod
+    def _one_kind_of_type(
+        cls, value: RequestType | None, info: ValidationInfo
+    ) -> RequestType | None:
+        if "subject_request_types" not in info.data:
+            return value  # the list is invalid: its own error says why
+        several = info.data["subject_request_types"]
+        if value is None and several is None:
+            raise PydanticCustomError(
+                "request_type_missing",
+                "Give what the learner asks for: `subject_request_type`, or "
+                "`subject_request_types` for several things.",
+            )
+        if value is not None and several is not None:
+            raise PydanticCustomError(
+                "request_type_twice",
+                "Give either `subject_request_type` or `subject_request_types`, not both.",
+            )
+        return value
+
+    @property
+    def request_types(self) -> list[RequestType]:
+        """The types asked for, whichever field gave them."""
+        if self.subject_request_types is not None:
+            return list(self.subject_request_types)
+        return [self.subject_request_type] if self.subject_request_type is not None else []
+
+    @field_validator("subject_request_types")
+    @classmethod
+    def _each_type_once(cls, kinds: list[RequestType] | None) -> list[RequestType] | None:
+        if kinds is not None and len(set(kinds)) != len(kinds):
+            raise PydanticCustomError(
+                "duplicate_request_type", "Each type of request can be asked for only once."
+            )
+        return kinds
+
     @field_validator("rectification")
     @classmethod
     def _rectification_matches_type(cls, value: str | None, info: ValidationInfo) -> str | None:
-        wanted = info.data.get("subject_request_type")
+        one = info.data.get("subject_request_type")
+        several = info.data.get("subject_request_types")
+        if one is None and not several:
+            # No type at all (or both): reported on the types, see `_one_kind_of_type`.
+            return value
+        wanted = set(several or ()) | ({one} if one is not None else set())
         has_details = bool((value or "").strip())
-        if wanted is RequestType.RECTIFICATION and not has_details:
+        if RequestType.RECTIFICATION in wanted and not has_details:
             raise PydanticCustomError(
                 "rectification_missing", "A rectification request says what to correct."
             )
-        if wanted is not None and wanted is not RequestType.RECTIFICATION and has_details:
+        if RequestType.RECTIFICATION not in wanted and has_details:
             raise PydanticCustomError(
                 "rectification_unexpected", "Only a rectification request says what to correct."
             )
@@ -139,6 +198,14 @@ class RequestCreate(BaseModel):
         return urls
 
 
+class PartDocument(BaseModel):
+    """One part of a submission that asked for several things (issue 19)."""
+
+    reference: str = Field(examples=["DSR-2026-000124"])
+    subject_request_type: RequestType
+    status: Status
+
+
 class RequestDocument(BaseModel):
     """What the API shows of a request: its reference, type, status and deadline (no personal
     data: the platform already knows its learner)."""
@@ -154,6 +221,11 @@ class RequestDocument(BaseModel):
         "organisation's calendar (a wait for the requester adds its whole days)."
     )
     status_callback_urls: list[str]
+    parts: list[PartDocument] = Field(
+        default_factory=list,
+        description="Every part of the submission, this one included, when it asked for several "
+        "things at once; empty for a request filed alone.",
+    )
 
 
 class ClientDocument(BaseModel):

@@ -27,6 +27,7 @@ from dsr.api.problems import Problem, handle_problem
 from dsr.api.schemas import (
     ALLOWED_NETWORKS,
     ClientDocument,
+    PartDocument,
     RequestCreate,
     RequestDocument,
     error_items,
@@ -34,7 +35,7 @@ from dsr.api.schemas import (
 from dsr.datamap import organisation_zone
 from dsr.db import get_session, utcnow
 from dsr.extensions import limiter
-from dsr.requests import api_filing, service
+from dsr.requests import api_filing, groups, service
 from dsr.requests.checks import RequestError
 from dsr.requests.links import current_links
 from dsr.requests.models import IDEMPOTENCY_KEY_MAX, DataRequest
@@ -192,6 +193,14 @@ def _document(db_session: Session, data_request: DataRequest) -> RequestDocument
         verified_at=data_request.verified_at,
         due_at=data_request.state.due_as_of(utcnow()),
         status_callback_urls=_callback_urls(db_session, data_request),
+        parts=[
+            PartDocument(
+                reference=part.reference, subject_request_type=part.type, status=part.status
+            )
+            for part in groups.parts_of(db_session, data_request)
+        ]
+        if data_request.group_id is not None
+        else [],
     )
 
 
@@ -225,7 +234,7 @@ def create_request() -> Response:
         result = api_filing.submit_verified_request(
             db_session=db_session,
             email=wanted.subject_identities.email,
-            request_type=wanted.subject_request_type,
+            types=wanted.request_types,
             language=wanted.language.value,
             message=wanted.message,
             rectification=wanted.rectification,
@@ -255,8 +264,11 @@ def create_request() -> Response:
         return _json(document, 200, {**location, "Idempotency-Replayed": "true"})
     # Added after the request was created verified: creation itself is not a status change to
     # call back about (the response says it), only what comes next.
-    for position, url in enumerate(wanted.status_callback_urls):
-        db_session.add(StatusCallback(request_id=data_request.id, position=position, url=url))
+    for part in result.parts:  # each part of a submission calls back about its own status
+        if part.id is None:
+            raise RuntimeError("a filed request has an id")
+        for position, url in enumerate(wanted.status_callback_urls):
+            db_session.add(StatusCallback(request_id=part.id, position=position, url=url))
     db_session.flush()
     deliver_after_commit(db_session)
     return _json(_document(db_session, data_request), 201, location)

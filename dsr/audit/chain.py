@@ -71,7 +71,7 @@ def chain_hash(previous_hash: str, content_hash: str) -> str:
 CHAINED_DETAILS = frozenset(
     {
         # what a request is and how it came
-        "type", "channel", "asked_for", "months", "ground",
+        "type", "channel", "asked_for", "months", "ground", "parts",  # parts: references (issue 19)
         # counts and names from the data map, never values
         "rows", "tables", "fields", "categories", "category", "system", "systems", "change",
         "rows_deleted", "rows_anonymized", "rows_retained", "rows_withdrawn", "recipient_tasks",

@@ -97,6 +97,7 @@ class QueueRow:
     paused: bool
     assignee_id: int | None
     version_id: int  # as shown: a bulk assignment leaves a request changed since
+    group_id: int | None = None  # issue 19: a part of a submission that asked for several things
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +211,7 @@ def queue_page(
             requests.c.due_at,
             requests.c.assignee_id,
             requests.c.version_id,
+            requests.c.group_id,
             *(requests.c[name] for name in STATE_COLUMNS),
         )
         .where(*_conditions(query, now, zone))
@@ -235,6 +237,7 @@ def queue_page(
                 paused=row.paused_since is not None,
                 assignee_id=row.assignee_id,
                 version_id=row.version_id,
+                group_id=row.group_id,
             )
         )
     return QueuePage(rows=tuple(rows), page=page, has_next=len(found) > per_page)

@@ -8,7 +8,7 @@ workflow allows now, the timeline and the requester's other requests (R7).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -66,7 +66,7 @@ from dsr.execution.objection import (
 from dsr.execution.runner import RESUMED_ACTION
 from dsr.holds import service as holds
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
-from dsr.requests import assignment, notes, unverified
+from dsr.requests import assignment, groups, notes, unverified
 from dsr.requests.labels import STAFF_STATUS_LABELS
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, available_actions
@@ -236,6 +236,10 @@ class RequestPage:
     templates: Mapping[str, list[TemplateChoice]] = field(default_factory=dict)
     chosen_template: int | None = None  # the answer template whose text fills its form
     documents: DocumentsPanel = field(default_factory=DocumentsPanel)
+    # several things in one request (issue 19): the submission's other parts, and those an
+    # erasure or deactivation waits for before it can be approved
+    other_parts: list[DataRequest] = field(default_factory=list)
+    waits_for: Sequence[DataRequest] = ()
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -449,6 +453,8 @@ def gather_request_page(
         timeline=timeline(db_session, data_request),
         earlier=earlier_requests(db_session, data_request),
         affected=affected_shown(data_map, data_request, language),
+        other_parts=groups.other_parts(db_session, data_request),
+        waits_for=groups.answers_awaited(db_session, data_request),
     )
 
 

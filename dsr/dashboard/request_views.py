@@ -26,7 +26,7 @@ from dsr.i18n import gettext
 from dsr.requests import assignment, notes, staff_actions
 from dsr.requests.links import current_links
 from dsr.requests.models import DataRequest
-from dsr.requests.refusals import OperationRefused, RequestChanged
+from dsr.requests.refusals import OperationRefused, RequestChanged, WaitsForAnotherPart
 from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import WorkflowError
 from dsr.worker.enqueue import deliver_after_commit, run_after_approval
@@ -268,6 +268,10 @@ def act(reference: str, action: str) -> AnyResponse:
         db_session.rollback()
         flash(_changed_meanwhile(), "error")
         return page
+    except WaitsForAnotherPart as error:  # several things in one request (issue 19)
+        db_session.rollback()
+        flash(gettext("Not done: %(reason)s", reason=error.message), "error")
+        return _render(data_request, code=409)
     except (WorkflowError, OperationRefused) as error:
         db_session.rollback()
         flash(gettext("Not done: %(reason)s", reason=error.message), "error")

@@ -3,7 +3,9 @@ once per idempotency key."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +14,7 @@ from sqlmodel import Session, select
 from dsr.addresses import normalize_email
 from dsr.audit.models import record_action
 from dsr.requests.checks import RequestError, checked_request
+from dsr.requests.groups import checked_types, parts_of
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import Channel, DataRequest, DataRequestCreate, next_reference
 from dsr.requests.service import SubmitResult, after_verified, mark_verified, send_status_link
@@ -32,7 +35,8 @@ def submit_verified_request(
     *,
     db_session: Session,
     email: str,
-    request_type: RequestType,
+    request_type: RequestType | str | None = None,
+    types: Sequence[RequestType | str] | None = None,
     language: str,
     message: str | None,
     rectification: str | None,
@@ -48,38 +52,55 @@ def submit_verified_request(
     """File a request for an API client that has already authenticated its learner: it is created
     verified (actor system, audited as vouched for by the client) and the learner is emailed the
     link of its status page. Its deadline is counted on the calendar of `zone`, the
-    organisation's.
+    organisation's. Several `types` file one request per type, tied as the parts of one
+    submission (see dsr.requests.groups), with one status link for them all.
 
-    A key this client already used returns its request unchanged (reused=True) when the input is
-    the same, and raises IdempotencyConflict otherwise. Raise RequestError on invalid input.
+    A key this client already used returns its request (the first part) unchanged (reused=True)
+    when the input is the same, and raises IdempotencyConflict otherwise: a retry files no part
+    again. Raise RequestError on invalid input (no type, an unknown or repeated one).
     """
-    wanted = checked_request(
-        email=email,
-        request_type=request_type,
-        language=language,
-        message=message,
-        rectification=rectification,
-        designee_name=designee_name,
-        designee_email=designee_email,
-    )
+    asked = checked_types(request_type, types)
+    checked = [
+        checked_request(
+            email=email,
+            request_type=kind,
+            language=language,
+            message=message,
+            rectification=rectification if kind is RequestType.RECTIFICATION else None,
+            designee_name=designee_name if kind is RequestType.POST_MORTEM else None,
+            designee_email=designee_email if kind is RequestType.POST_MORTEM else None,
+        )
+        for kind in asked
+    ]
+    if rectification and RequestType.RECTIFICATION not in asked:
+        raise RequestError("Only a rectification request says what to correct.")
+    if (designee_name or designee_email) and RequestType.POST_MORTEM not in asked:
+        raise RequestError("Only post-mortem directives name a designated person.")
     if idempotency_key is not None:
         earlier = _by_idempotency_key(db_session, api_client_id, idempotency_key)
         if earlier is not None:
-            return _replayed(earlier, wanted)
+            return _replayed(db_session, earlier, checked)
 
-    request = DataRequest.received(
-        wanted,
-        reference="",
-        now=now,
-        zone=zone,
-        created_via=Channel.API,
-        api_client_id=api_client_id,
-        idempotency_key=idempotency_key,
-    )
+    parts = [
+        DataRequest.received(
+            wanted,
+            reference="",
+            now=now,
+            zone=zone,
+            created_via=Channel.API,
+            api_client_id=api_client_id,
+            # the first part holds the key: the key names the whole submission
+            idempotency_key=idempotency_key if index == 0 else None,
+        )
+        for index, wanted in enumerate(checked)
+    ]
+    request = parts[0]
     try:
         with db_session.begin_nested():  # a concurrent retry may win the key: no number is lost
-            request.reference = next_reference(db_session=db_session, received_at=now)
-            db_session.add(request)
+            for part in parts:
+                part.reference = next_reference(db_session=db_session, received_at=now)
+                db_session.add(part)
+            db_session.flush()
     except IntegrityError:
         earlier = (
             _by_idempotency_key(db_session, api_client_id, idempotency_key)
@@ -88,33 +109,42 @@ def submit_verified_request(
         )
         if earlier is None:
             raise
-        return _replayed(earlier, wanted)
+        return _replayed(db_session, earlier, checked)
+    if len(parts) > 1:
+        for part in parts:
+            part.group_id = request.id
+        db_session.flush()
 
     client_label = f"API client {api_client_name}"
-    record_action(
-        db_session=db_session,
-        request=request,
-        actor=Actor.SYSTEM,
-        actor_label=client_label,
-        action="submitted",
-        at=now,
-        to_status=Status.RECEIVED,
-        details={"type": request.type.value, "channel": Channel.API.value},
-    )
-    change_status(
-        db_session=db_session,
-        request=request,
-        action=Action.VERIFY_EMAIL,
-        actor=Actor.SYSTEM,
-        at=now,
-        reason=f"verified by {client_label}",
-        actor_label=client_label,
-        also=lambda fact: mark_verified(request, fact),
-    )
+    for part in parts:
+        details: dict[str, object] = {"type": part.type.value, "channel": Channel.API.value}
+        if part.group_id is not None:
+            details["parts"] = [each.reference for each in parts]
+        record_action(
+            db_session=db_session,
+            request=part,
+            actor=Actor.SYSTEM,
+            actor_label=client_label,
+            action="submitted",
+            at=now,
+            to_status=Status.RECEIVED,
+            details=details,
+        )
+        change_status(
+            db_session=db_session,
+            request=part,
+            action=Action.VERIFY_EMAIL,
+            actor=Actor.SYSTEM,
+            at=now,
+            reason=f"verified by {client_label}",
+            actor_label=client_label,
+            also=partial(mark_verified, part),
+        )
     send_status_link(db_session, request, now=now, links=links, already_verified=False)
-    after_verified(db_session, request, now)
+    for part in parts:
+        after_verified(db_session, part, now)
     db_session.flush()
-    return SubmitResult(request=request, reused=False)
+    return SubmitResult(request=request, reused=False, parts=tuple(parts))
 
 
 def _by_idempotency_key(
@@ -128,17 +158,25 @@ def _by_idempotency_key(
     ).one_or_none()
 
 
-def _replayed(earlier: DataRequest, wanted: DataRequestCreate) -> SubmitResult:
-    """Return the request an idempotency key made, if it was made from the same input."""
+def _replayed(
+    db_session: Session, earlier: DataRequest, wanted: Sequence[DataRequestCreate]
+) -> SubmitResult:
+    """Return the submission an idempotency key made (its first part), if it was made from the
+    same input."""
+    parts = parts_of(db_session, earlier)
+    first = wanted[0]
     same = (
-        earlier.type is wanted.type
-        and earlier.normalized_email == normalize_email(wanted.requester_email)
-        and earlier.language is wanted.language
-        and earlier.message == wanted.message
-        and earlier.rectification_details == wanted.rectification_details
-        and earlier.designee_name == wanted.designee_name
-        and earlier.designee_email == wanted.designee_email
+        [part.type for part in parts] == [each.type for each in wanted]
+        and earlier.normalized_email == normalize_email(first.requester_email)
+        and earlier.language is first.language
+        and earlier.message == first.message
+        and next((p.rectification_details for p in parts if p.rectification_details), None)
+        == next((w.rectification_details for w in wanted if w.rectification_details), None)
+        and next((p.designee_name for p in parts if p.designee_name), None)
+        == next((w.designee_name for w in wanted if w.designee_name), None)
+        and next((p.designee_email for p in parts if p.designee_email), None)
+        == next((w.designee_email for w in wanted if w.designee_email), None)
     )
     if not same:
         raise IdempotencyConflict()
-    return SubmitResult(request=earlier, reused=True)
+    return SubmitResult(request=earlier, reused=True, parts=tuple(parts))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import Form, SelectField, StringField, TextAreaField
+from wtforms import Form, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from dsr.addresses import EMAIL_MAX
 from dsr.i18n import lazy_gettext
@@ -25,11 +26,17 @@ def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def asked_types(form: Form) -> list[str]:
+    """Return the types the form asks for: its main type, then those also ticked (issue 19)."""
+    also = form["also_types"].data if "also_types" in form else None
+    return [form["request_type"].data, *(also or [])]
+
+
 class RequiredForRectification:
     """Require the field when the form's type is rectification; drop it for any other type."""
 
     def __call__(self, form: Form, field: Any) -> None:
-        if form["request_type"].data != RequestType.RECTIFICATION.value:
+        if RequestType.RECTIFICATION.value not in asked_types(form):
             field.data = None
             field.errors = []
             raise StopValidation()
@@ -42,14 +49,14 @@ class MessageRequiredFor:
     requester's particular situation) or post-mortem directives (the directives)."""
 
     def __call__(self, form: Form, field: Any) -> None:
-        kind = form["request_type"].data
+        asked = asked_types(form)
         if field.data:
             return
-        if kind == RequestType.OBJECTION_LEGITIMATE_INTEREST.value:
+        if RequestType.OBJECTION_LEGITIMATE_INTEREST.value in asked:
             raise StopValidation(
                 lazy_gettext("Explain your particular situation: why you object to this use.")
             )
-        if kind == RequestType.POST_MORTEM.value:
+        if RequestType.POST_MORTEM.value in asked:
             raise StopValidation(lazy_gettext("Write your directives."))
 
 
@@ -60,7 +67,7 @@ class RequiredForPostMortem:
         self.message = message
 
     def __call__(self, form: Form, field: Any) -> None:
-        if form["request_type"].data != RequestType.POST_MORTEM.value:
+        if RequestType.POST_MORTEM.value not in asked_types(form):
             field.data = None
             field.errors = []
             raise StopValidation()
@@ -94,6 +101,14 @@ class RequestForm(Form):
         lazy_gettext("What do you ask for?"),
         choices=[SelectChoice(kind.value, label) for kind, label in REQUEST_TYPE_LABELS.items()],
         validators=[DataRequired(lazy_gettext("Choose what you ask for."))],
+        validate_choice=False,
+    )
+    # --- several things in one request (issue 19) ---
+    also_types = SelectMultipleField(
+        lazy_gettext("Do you also ask for something else? (optional)"),
+        choices=[SelectChoice(kind.value, label) for kind, label in REQUEST_TYPE_LABELS.items()],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
         validate_choice=False,
     )
     rectification = TextAreaField(
@@ -169,6 +184,14 @@ class RequestForm(Form):
     def validate_request_type(self, field: SelectField) -> None:
         if field.data not in {kind.value for kind in RequestType}:
             raise StopValidation(lazy_gettext("Choose one of the requests in the list."))
+
+    def validate_also_types(self, field: SelectMultipleField) -> None:
+        known = {kind.value for kind in RequestType}
+        also = field.data or []
+        if any(value not in known for value in also):
+            raise StopValidation(lazy_gettext("Choose among the requests in the list."))
+        if self.request_type.data in also or len(set(also)) != len(also):
+            raise StopValidation(lazy_gettext("Tick only what you have not already chosen above."))
 
     def validate_language(self, field: SelectField) -> None:
         if field.data not in {language.value for language in Language}:

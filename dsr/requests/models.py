@@ -148,6 +148,10 @@ class DataRequest(DataRequestBase, table=True):
     api_client_id: int | None = Field(default=None, foreign_key="dsr_api_token.id", index=True)
     idempotency_key: str | None = Field(default=None, max_length=IDEMPOTENCY_KEY_MAX)
     assignee_id: int | None = Field(default=None, foreign_key="dsr_staff_user.id")
+    # --- several types in one submission (issue 19) ---
+    # The first part's id on every part of a submission that asked for several things; None for
+    # a request filed alone. Each part has its own reference, status, answer and audit trail.
+    group_id: int | None = Field(default=None, foreign_key="dsr_request.id", index=True)
 
     @classmethod
     def received(

@@ -33,6 +33,11 @@ class OperationRefused(Exception):
         self.message = message
 
 
+class WaitsForAnotherPart(OperationRefused):
+    """An erasure or deactivation asked for with a copy of the data (issue 19): it is not approved
+    until that copy is produced, so that the copy still holds the data (the view answers 409)."""
+
+
 def check_version(request: DataRequest, version_id: int | None) -> None:
     """Raise `RequestChanged` unless `request` is still at the version the acting person saw."""
     if version_id is None or request.version_id != version_id:

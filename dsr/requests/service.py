@@ -10,8 +10,10 @@ signed opaque token (verification) or a random token (status page): never person
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,10 +27,12 @@ from dsr.outbox.emails import render_email
 from dsr.outbox.service import enqueue
 from dsr.requests.checks import RequestError, check_email, checked_request
 from dsr.requests.emails import EmailKind, type_phrase
+from dsr.requests.groups import checked_types, parts_of
 from dsr.requests.links import TOKEN_MAX, LinkExpired, LinkInvalid, LinkSigner, LinkUsed
 from dsr.requests.models import (
     MESSAGE_MAX,
     DataRequest,
+    DataRequestCreate,
     ReplacedStatusToken,
     next_reference,
 )
@@ -48,19 +52,22 @@ from dsr.tokens import token_digest
 
 @dataclass(frozen=True)
 class SubmitResult:
-    request: DataRequest
-    reused: bool  # True when an identical open request was found and carried on
+    request: DataRequest  # the first part: its status link shows every part
+    reused: bool  # True when an identical open request was found and carried on, nothing filed
+    parts: tuple[DataRequest, ...] = ()  # every request filed or carried on, `request` first
 
 
 def submit_request(
     *,
     db_session: Session,
     email: str,
-    request_type: RequestType,
+    request_type: RequestType | str | None = None,
+    types: Sequence[RequestType | str] | None = None,
     language: str,
     message: str | None,
     rectification: str | None,
     now: datetime,
+    received_at: datetime | None = None,
     zone: ZoneInfo,
     links: LinkSigner,
     designee_name: str | None = None,
@@ -69,67 +76,111 @@ def submit_request(
     """File a request (status received, audited) or carry on an identical open one, then queue the
     email that proves the address: a fresh single-use link (older links stop working).
 
-    An identical open request (same address and type, not terminal) is reused as it is; if it is
-    already verified, the email brings a new status-page link instead. A new request's deadline
-    is counted on the calendar of `zone`, the organisation's. Raise RequestError on invalid input.
-    """
-    wanted = checked_request(
-        email=email,
-        request_type=request_type,
-        language=language,
-        message=message,
-        rectification=rectification,
-        designee_name=designee_name,
-        designee_email=designee_email,
-    )
-    request_type, normalized = wanted.type, normalize_email(wanted.requester_email)
-    existing = db_session.exec(
-        select(DataRequest)
-        .where(
-            DataRequest.normalized_email == normalized,
-            DataRequest.type == request_type,
-            col(DataRequest.status).not_in(TERMINAL),
-        )
-        .order_by(col(DataRequest.received_at), col(DataRequest.id))
-        .limit(1)
-    ).one_or_none()
+    Ask for one type (`request_type`) or several (`types`, e.g. access and erasure): each type is
+    a request of its own (its reference, status and answer), the parts of one submission tied by
+    `group_id`, received at the same instant with the same address, language and message, and
+    confirmed by one email listing them. `received_at` is when the organisation received it (a
+    letter recorded later by staff), `now` by default: the deadlines run from it.
 
-    if existing is not None:
+    An identical open request (same address and type, not terminal) is reused as it is; if it is
+    already verified, the email brings a new status-page link instead; the other types asked for
+    are filed. A new request's deadline is counted on the calendar of `zone`, the
+    organisation's. Raise RequestError on invalid input (no type, an unknown or repeated type).
+    """
+    asked = checked_types(request_type, types)
+    checked = [
+        checked_request(
+            email=email,
+            request_type=kind,
+            language=language,
+            message=message,
+            rectification=rectification if kind is RequestType.RECTIFICATION else None,
+            designee_name=designee_name if kind is RequestType.POST_MORTEM else None,
+            designee_email=designee_email if kind is RequestType.POST_MORTEM else None,
+        )
+        for kind in asked
+    ]
+    if rectification and RequestType.RECTIFICATION not in asked:
+        raise RequestError("Only a rectification request says what to correct.")
+    if (designee_name or designee_email) and RequestType.POST_MORTEM not in asked:
+        raise RequestError("Only post-mortem directives name a designated person.")
+    received = received_at if received_at is not None else now
+    if received > now:
+        raise RequestError("A request cannot have been received in the future.")
+
+    carried_on: list[DataRequest] = []
+    to_file: list[DataRequestCreate] = []
+    for wanted in checked:
+        existing = _open_request_like(db_session, wanted.type, wanted.requester_email)
+        if existing is None:
+            to_file.append(wanted)
+            continue
         record_action(
             db_session=db_session,
             request=existing,
             actor=Actor.REQUESTER,
             action="resubmitted",
             at=now,
-            details={"type": request_type.value},
+            details={"type": wanted.type.value},
         )
         if existing.status is Status.RECEIVED:
             _send_verification(db_session, existing, now=now, links=links, reused=True)
         else:
             send_status_link(db_session, existing, now=now, links=links, already_verified=True)
-        db_session.flush()
-        return SubmitResult(request=existing, reused=True)
+        carried_on.append(existing)
 
-    request = DataRequest.received(
-        wanted,
-        reference=next_reference(db_session=db_session, received_at=now),
-        now=now,
-        zone=zone,
-    )
-    db_session.add(request)
+    if not to_file:
+        db_session.flush()
+        return SubmitResult(request=carried_on[0], reused=True, parts=tuple(carried_on))
+
+    filed: list[DataRequest] = []
+    for wanted in to_file:
+        request = DataRequest.received(
+            wanted,
+            reference=next_reference(db_session=db_session, received_at=received),
+            now=received,
+            zone=zone,
+        )
+        db_session.add(request)
+        db_session.flush()
+        filed.append(request)
+    if len(filed) > 1:
+        for part in filed:
+            part.group_id = filed[0].id
+        db_session.flush()
+    for request in filed:
+        details: dict[str, object] = {
+            "type": request.type.value,
+            "channel": request.created_via.value,
+        }
+        if request.group_id is not None:
+            details["parts"] = [part.reference for part in filed]
+        record_action(
+            db_session=db_session,
+            request=request,
+            actor=Actor.REQUESTER,
+            action="submitted",
+            at=now,
+            to_status=Status.RECEIVED,
+            details=details,
+        )
+    _send_verification(db_session, filed[0], now=now, links=links, reused=False)
     db_session.flush()
-    record_action(
-        db_session=db_session,
-        request=request,
-        actor=Actor.REQUESTER,
-        action="submitted",
-        at=now,
-        to_status=Status.RECEIVED,
-        details={"type": request_type.value, "channel": request.created_via.value},
-    )
-    _send_verification(db_session, request, now=now, links=links, reused=False)
-    db_session.flush()
-    return SubmitResult(request=request, reused=False)
+    return SubmitResult(request=filed[0], reused=False, parts=(*filed, *carried_on))
+
+
+def _open_request_like(db_session: Session, kind: RequestType, email: str) -> DataRequest | None:
+    """Return the oldest open request of type `kind` from the address `email`, if any."""
+    return db_session.exec(
+        select(DataRequest)
+        .where(
+            DataRequest.normalized_email == normalize_email(email),
+            DataRequest.type == kind,
+            col(DataRequest.status).not_in(TERMINAL),
+        )
+        .order_by(col(DataRequest.received_at), col(DataRequest.id))
+        .limit(1)
+    ).one_or_none()
 
 
 def resend_verification(
@@ -151,8 +202,15 @@ def resend_verification(
         )
         .order_by(col(DataRequest.id))
     ).all()
+    confirmed_groups: set[int] = set()
     for request in requests:
         waiting = request.status is Status.RECEIVED
+        if request.group_id is not None:
+            # One email per submission: its verification confirms every waiting part, and the
+            # status page of any part shows them all.
+            if request.group_id in confirmed_groups:
+                continue
+            confirmed_groups.add(request.group_id)
         record_action(
             db_session=db_session,
             request=request,
@@ -213,12 +271,34 @@ def verify_request(
         )
     except StaleDataError:  # a concurrent click verified it first; the caller rolls back
         raise LinkUsed() from None
+    parts = [request]
+    for part in parts_of(db_session, request):
+        if part.id != request.id and _waits_for_this_link(part, stored_nonce):
+            change_status(
+                db_session=db_session,
+                request=part,
+                action=Action.VERIFY_EMAIL,
+                actor=Actor.REQUESTER,
+                at=now,
+                also=partial(mark_verified, part),
+            )
+            parts.append(part)
     status_token = send_status_link(
         db_session, request, now=now, links=links, already_verified=False
     )
-    after_verified(db_session, request, now)
+    for part in parts:
+        after_verified(db_session, part, now)
     db_session.flush()
     return request, status_token
+
+
+def _waits_for_this_link(part: DataRequest, nonce: str) -> bool:
+    """Tell whether `part` of a submission waits for the verification link of nonce `nonce`."""
+    return (
+        part.status is Status.RECEIVED
+        and part.verification_nonce is not None
+        and secrets.compare_digest(part.verification_nonce.encode(), nonce.encode())
+    )
 
 
 # --- following the request ----------------------------------------------------------------------
@@ -336,14 +416,29 @@ def after_verified(db_session: Session, request: DataRequest, now: datetime) -> 
 def _send_verification(
     db_session: Session, request: DataRequest, *, now: datetime, links: LinkSigner, reused: bool
 ) -> None:
-    """Give the request a new nonce (older links stop working) and queue the email of its link."""
+    """Give the request a new nonce (older links stop working) and queue the email of its link;
+    for a submission of several parts, one link and one email for every part still waiting."""
     if request.id is None:
         db_session.flush()
     if request.id is None:
         raise RuntimeError("the request has no id after a flush")
     nonce = secrets.token_urlsafe(24)
-    request.verification_nonce = nonce
+    waiting = [
+        part
+        for part in parts_of(db_session, request)
+        if part.id == request.id or part.status is Status.RECEIVED
+    ]
+    for part in waiting:
+        part.verification_nonce = nonce
     token = links.verification_token(request_id=request.id, nonce=nonce, now=now)
+    parts = (
+        [
+            {"reference": part.reference, "type_label": type_phrase(part.type, request.language)}
+            for part in waiting
+        ]
+        if len(waiting) > 1
+        else []
+    )
     mail_requester(
         db_session,
         request,
@@ -354,8 +449,11 @@ def _send_verification(
         verify_url=links.verify_url(token),
         valid_hours=int(links.max_age.total_seconds() // 3600),
         message=request.message,
-        rectification=request.rectification_details,
+        rectification=next(
+            (part.rectification_details for part in waiting if part.rectification_details), None
+        ),
         reused=reused,
+        parts=parts,
     )
 
 
@@ -371,6 +469,10 @@ def send_status_link(
     """Give the request a new status-page token (the old one stops working), queue the email that
     carries it, and return it. `renewed`: the requester asked for it (a lost link)."""
     token = renew_status_token(db_session, request, now)
+    parts = [
+        {"reference": part.reference, "type_label": type_phrase(part.type, request.language)}
+        for part in (parts_of(db_session, request) if request.group_id is not None else ())
+    ]
     mail_requester(
         db_session,
         request,
@@ -382,6 +484,7 @@ def send_status_link(
         already_verified=already_verified,
         renewed=renewed,
         still_open=request.status not in TERMINAL,
+        parts=parts,
     )
     return token
 

@@ -18,11 +18,18 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from dsr.dates import written_date
+from dsr.i18n import gettext
 from dsr.requests.emails import EmailKind
+from dsr.requests.groups import answers_awaited
 from dsr.requests.identity_questions import identity_document_asked
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest
-from dsr.requests.refusals import OperationRefused, RequestChanged, check_version
+from dsr.requests.refusals import (
+    OperationRefused,
+    RequestChanged,
+    WaitsForAnotherPart,
+    check_version,
+)
 from dsr.requests.service import (
     after_verified,
     mail_requester,
@@ -259,7 +266,18 @@ def approve(
     staff_label: str,
     now: datetime,
 ) -> None:
-    """Approve the request: it can then be carried out."""
+    """Approve the request: it can then be carried out. Raise WaitsForAnotherPart for an erasure
+    or deactivation whose submission also asks for a copy of the data not yet produced."""
+    awaited = answers_awaited(db_session, request)
+    if awaited:
+        raise WaitsForAnotherPart(
+            gettext(
+                "this request waits for %(references)s of the same submission: the requester "
+                "asked for a copy of their data too, and it must be produced (ready to send or "
+                "answered) before their data is erased or their account deactivated.",
+                references=", ".join(part.reference for part in awaited),
+            )
+        )
     _step(
         db_session,
         request,

@@ -36,8 +36,15 @@ DELETED_ADDRESS = f"deleted@{MINIMISED_DOMAIN}"
 """The address of a deleted request: nothing of the real one is kept, not even a digest (and
 minimisation, which skips its domain, leaves it alone)."""
 DELETE_ACTION = "delete_unverified"
-KEPT_REFERENCES = frozenset({(db.table_of(RequestEvent).name, "request_id")})
-"""(table, column) referring to a request that its deletion keeps: the audit chain."""
+KEPT_REFERENCES = frozenset(
+    {
+        (db.table_of(RequestEvent).name, "request_id"),
+        (db.table_of(DataRequest).name, "group_id"),
+    }
+)
+"""(table, column) referring to a request that its deletion keeps: the audit chain, and the other
+parts of its submission (issue 19), each a request of its own that keeps its row (a stub when
+deleted in turn)."""
 
 
 def delete_unverified(

@@ -8,6 +8,7 @@ and the answer to a submission is the same whether or not the address is known.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -36,10 +37,10 @@ from dsr.delivery.service import DeliveryRefused
 from dsr.extensions import limiter
 from dsr.i18n import choose_language, current_language, gettext
 from dsr.links import public_url
-from dsr.requests import service
-from dsr.requests.answer_page import sent_answer
+from dsr.requests import groups, service
+from dsr.requests.answer_page import SentAnswer, sent_answer
 from dsr.requests.checks import RequestError
-from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm
+from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm, asked_types
 from dsr.requests.links import LinkExpired, LinkUsed, current_links
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import (
@@ -167,13 +168,14 @@ def new_request() -> AnyResponse | tuple[str, int]:
     if not form.validate():
         return render_template("public/request_form.html", form=form), 400
     db_session = get_session()
-    is_rectification = form.request_type.data == RequestType.RECTIFICATION.value
-    is_post_mortem = form.request_type.data == RequestType.POST_MORTEM.value
+    asked = asked_types(form)
+    is_rectification = RequestType.RECTIFICATION.value in asked
+    is_post_mortem = RequestType.POST_MORTEM.value in asked
     try:
         result = service.submit_request(
             db_session=db_session,
             email=form.email.data or "",
-            request_type=RequestType(form.request_type.data),
+            types=asked,
             language=str(form.language.data),
             message=form.message.data or None,
             rectification=(form.rectification.data or None) if is_rectification else None,
@@ -256,7 +258,11 @@ def verify(token: str) -> AnyResponse | tuple[str, int]:
 
 
 def _render_status(
-    data_request: DataRequest, token: str, answer_form: AnswerForm, code: int = 200
+    data_request: DataRequest,
+    token: str,
+    answer_form: AnswerForm,
+    code: int = 200,
+    answering: DataRequest | None = None,
 ) -> AnyResponse:
     actions = available_actions(data_request.status, Actor.REQUESTER)
     now = _now()
@@ -266,11 +272,59 @@ def _render_status(
         due=data_request.state.due_as_of(now),
         can_cancel=Action.CANCEL in actions,
         can_answer=Action.REQUESTER_ANSWERED in actions,
-        answer_form=answer_form,
+        answer_form=(
+            answer_form if answering is None or answering is data_request else AnswerForm()
+        ),
         token=token,
         answer=sent_answer(get_session(), data_request, settings=current_app.config, now=now),
+        other_parts=_other_parts(data_request, now, answer_form, answering),
     )
     return _private(Response(page, status=code))
+
+
+# --- several things in one request (issue 19) ---
+
+
+@dataclass(frozen=True)
+class PartView:
+    """What the status page shows of another part of the same submission."""
+
+    request: DataRequest
+    due: datetime
+    answer: SentAnswer | None
+    can_answer: bool
+    answer_form: AnswerForm
+
+
+def _other_parts(
+    data_request: DataRequest,
+    now: datetime,
+    answer_form: AnswerForm,
+    answering: DataRequest | None,
+) -> list[PartView]:
+    db_session = get_session()
+    return [
+        PartView(
+            request=part,
+            due=part.state.due_as_of(now),
+            answer=sent_answer(db_session, part, settings=current_app.config, now=now),
+            can_answer=Action.REQUESTER_ANSWERED in available_actions(part.status, Actor.REQUESTER),
+            answer_form=answer_form if answering is part else AnswerForm(),
+        )
+        for part in groups.other_parts(db_session, data_request)
+    ]
+
+
+def _part_named(data_request: DataRequest) -> DataRequest:
+    """Return the part of `data_request`'s submission that the posted form names (its `part`
+    reference), the request itself when it names none; 404 for a part of another submission."""
+    reference = request.form.get("part", "")
+    if not reference or reference == data_request.reference:
+        return data_request
+    for part in groups.other_parts(get_session(), data_request):
+        if part.reference == reference:
+            return part
+    abort(404, description=gettext("This request has no such part."))
 
 
 @blueprint.get("/status/<token>")
@@ -314,7 +368,7 @@ def _status_page_key() -> str:
 def new_download_link(token: str) -> AnyResponse:
     """Email a new link to the answer's files to the request's verified address (the old one
     stops working); 409 when the request has no valid answer to download."""
-    data_request = _request_for(token)
+    data_request = _part_named(_request_for(token))
     db_session = get_session()
     try:
         renew_link(
@@ -340,13 +394,14 @@ def new_download_link(token: str) -> AnyResponse:
 def answer(token: str) -> AnyResponse:
     """Send the requester's answer to staff's question; the deadline's clock resumes."""
     data_request = _request_for(token)
+    part = _part_named(data_request)
     form = AnswerForm(request.form)
     if not form.validate():
-        return _render_status(data_request, token, form, code=400)
+        return _render_status(data_request, token, form, code=400, answering=part)
     try:
         service.answer_request(
             db_session=get_session(),
-            request=data_request,
+            request=part,
             message=form.message.data or "",
             now=_now(),
         )
@@ -354,7 +409,7 @@ def answer(token: str) -> AnyResponse:
         flash(gettext("No answer is expected for this request now."), "error")
     except RequestError:
         form.message.errors = [gettext("Your answer is too long: please shorten it.")]
-        return _render_status(data_request, token, form, code=400)
+        return _render_status(data_request, token, form, code=400, answering=part)
     else:
         flash(gettext("Thank you: your answer was sent and we are looking at your request again."))
     return _private(redirect(url_for("public.status", token=token)))
