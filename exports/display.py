@@ -135,7 +135,7 @@ def timestamp_text(value: Any, lang: str, zone: tzinfo, stored_zone: tzinfo) -> 
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, datetime):
         return short_datetime(as_instant(value, stored_zone), lang, zone)
     if isinstance(value, date):
