@@ -37,8 +37,8 @@ def test_live_check_of_references_and_code_lists(tmp_path: Path) -> None:
     assert code == 0, output
     line = without_offers[: without_offers.index("display:\n          code:")].count("\n") + 1
     assert (
-        f"map.yaml:{line + 1}:11: [learner_platform] `email_open.campaign` holds codes its list does "
-        "not name, shown as stored: `offres-" in output
+        f"map.yaml:{line + 1}:11: [learner_platform] `email_open.campaign` holds codes its "
+        "list does not name, shown as stored: `offres-" in output
     ), output
 
     renamed = MAP.replace(
