@@ -44,7 +44,7 @@ from exports.portability import (
     zip_entry,
 )
 from inventory.collection import Collection, RowBatch, decode_value
-from inventory.model import Category, DataMap, Field_
+from inventory.model import Category, DataMap, Field_, MoneyDisplay
 from inventory.reference_labels import Labels
 
 COMPRESS_LEVEL = 1
@@ -133,7 +133,10 @@ def _label_column(batch: RowBatch, f: Field_, shown: _Shown, marker: str) -> lis
     """Return the label of `f`'s value in each row of the batch (None for an empty value), the
     other person's value in rows not the subject's replaced by `marker`."""
     start = 1 + len(batch.primary_key)
-    where = {name: start + i for i, name in enumerate(batch.columns)}
+    # The field's value, and the currency column an amount is in (all a label reads of a row).
+    currency = f.display.money.currency_column if isinstance(f.display, MoneyDisplay) else None
+    read = [f.name, *([currency.split(".", 1)[1]] if currency else [])]
+    where = {name: start + batch.columns.index(name) for name in read if name in batch.columns}
     labels: list[Any] = []
     for row in batch.rows:
         if f.third_party and not row[0]:
