@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pypdf import PdfReader
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 
 from dsr.demo.seed import REFERENCE_NOW, SAMPLE_LEARNER_EMAIL, seed_platform
 from exports.access_report import render_access_report
@@ -26,6 +26,7 @@ from tests.exports.conftest import translations_for
 from tests.exports.demo_subject import load_point3_map, report_request
 
 PLATFORM = "learner_platform"
+MARKUP = "<b>Zoé & Cie</b>"
 
 
 def collect(engine_url: str, directory: Path) -> tuple[Collection, list[str]]:
@@ -137,3 +138,33 @@ def test_exports_keep_the_raw_value_with_its_label_beside_it(tmp_path: Path) -> 
     assert contact["Country (learner.country)"] == "FR"
     assert contact["Country (learner.country (label))"] == "France"
     assert contact["Preferred language (learner.preferred_language (label))"] == "French"
+
+
+def test_labels_from_the_database_are_text_in_the_pdf_and_formula_safe_in_the_csv(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'platform.sqlite3'}"
+    seed_platform(url, learners=12, seed=7, now=REFERENCE_NOW)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE course SET title = :t"), {"t": "=1+2 <b>Cours</b>"})
+        connection.execute(text("UPDATE support_thread SET topic = :t"), {"t": MARKUP})
+    engine.dispose()
+    collection, _ = collect(url, tmp_path / "collection")
+
+    french = report_text(collection, "fr")
+    assert f"Échange : {MARKUP}" in french
+    assert "Cours acheté Date d'achat Progression (%) =1+2 <b>Cours</b>" in french
+
+    complete = io.BytesIO()
+    write_data_export(
+        data_map=load_point3_map(),
+        collection=collection,
+        request=report_request(SAMPLE_LEARNER_EMAIL, "fr"),
+        translations=translations_for("fr"),
+        out=complete,
+    )
+    purchases = sheet(complete.getvalue(), "purchases.csv")
+    assert {row["Cours acheté (course_purchase.course_id (label))"] for row in purchases} == {
+        "'=1+2 <b>Cours</b>"
+    }
