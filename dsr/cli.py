@@ -127,14 +127,17 @@ def map_check(live: bool) -> None:
         return
     from dsr.config import current_settings
     from dsr.datamap import map_path
+    from inventory.display_check import display_findings, uncovered_codes
     from inventory.indexes import index_warnings
     from inventory.live import Severity, check_live, undated_rows
     from inventory.loader import map_positions
 
     with _systems(data_map) as systems:
         findings = check_live(data_map, systems)
+        findings += display_findings(data_map, systems)
         unserved = index_warnings(data_map, systems)
         undated = undated_rows(data_map, systems)
+        uncovered = uncovered_codes(data_map, systems)
     for finding in findings:
         click.echo(str(finding), err=finding.severity is Severity.ERROR)
     position = map_positions(map_path(current_settings().values))
@@ -146,6 +149,10 @@ def map_check(live: bool) -> None:
         line, column = position(never_swept.loc)
         where = f"{_shown_map_path()}:{line}:{column}: [{never_swept.system}]"
         click.secho(f"warning: {where} {never_swept.message}", fg="yellow", err=True)
+    for codes in uncovered:
+        line, column = position(codes.loc)
+        where = f"{_shown_map_path()}:{line}:{column}: [{codes.system}]"
+        click.secho(f"warning: {where} {codes.message}", fg="yellow", err=True)
     errors = sum(f.severity is Severity.ERROR for f in findings)
     gaps = len(findings) - errors
     if findings:

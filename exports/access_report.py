@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from functools import cache, partial
@@ -47,6 +47,7 @@ from reportlab.platypus import (
 from reportlab.platypus.flowables import Flowable
 
 from exports.dates import as_instant, short_date, short_datetime
+from exports.display import shown_text
 from exports.pdf import (
     FONT_BOLD,
     FONT_REGULAR,
@@ -65,6 +66,7 @@ from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection, redacted_value
 from inventory.model import Category, Contact, DataMap, Field_
+from inventory.reference_labels import raw_key
 
 CHUNK_ROWS = 40
 """Rows per table flowable: a long table is laid out as a run of tables of about a page each
@@ -298,6 +300,9 @@ class _ReportStory:
         self.caption = ParagraphStyle(
             "caption", parent=self.styles.body, fontSize=8.5, leading=11, keepWithNext=1
         )
+        self.group_heading = ParagraphStyle(
+            "group", parent=self.styles.body, fontName=FONT_BOLD, keepWithNext=1
+        )
         self.orientation = "portrait"
 
     # The sequence of the document.
@@ -491,7 +496,11 @@ class _ReportStory:
         redacted = False
         for group, layout in zip(groups, layouts, strict=True):
             tracker = _RedactionTracker(picked.get((group.system, group.table), []))
-            yield from self._data(group, layout, tracker)
+            by = category.group_field(group.system, group.table)
+            if by is None:
+                yield from self._data(group, layout, tracker)
+            else:
+                yield from self._grouped(group, layout, tracker, by)
             redacted = redacted or tracker.redacted
         if redacted:
             note = self.t.pgettext(
@@ -601,16 +610,34 @@ class _ReportStory:
             if (f.third_party and not row.owned) or redacted_value(row.values.get(f.name)):
                 cells.append(self.t.pgettext("report", "[redacted: another person's data]"))
             else:
-                value = format_value(
-                    row.values.get(f.name),
-                    self.lang,
-                    self.t,
-                    zone=self.data_map.organisation.zone,
-                    stored_zone=self.data_map.system_zone(group.system),
-                    date_only=f.column in group.dates,
-                )
-                cells.append(self._cut(value))
+                cells.append(self._cut(self._value(group, f, row)))
         return cells
+
+    def _value(self, group: _TableGroup, f: Field_, row: CollectedRow) -> str:
+        """Write a value as its field's `display` says, else as its type reads."""
+        value = row.values.get(f.name)
+        zone = self.data_map.organisation.zone
+        stored_zone = self.data_map.system_zone(group.system)
+        shown = shown_text(
+            f,
+            value,
+            lang=self.lang,
+            system=group.system,
+            row=row.values,
+            labels=self.collection.labels,
+            zone=zone,
+            stored_zone=stored_zone,
+        )
+        if shown is not None:
+            return shown
+        return format_value(
+            value,
+            self.lang,
+            self.t,
+            zone=zone,
+            stored_zone=stored_zone,
+            date_only=f.column in group.dates,
+        )
 
     def _cut(self, text: str) -> str:
         """Cut an overlong value, with a note. Tables and paragraphs then show it printable: a
@@ -633,8 +660,35 @@ class _ReportStory:
         )
         return safe_paragraph(text, self.caption)
 
+    def _grouped(
+        self, group: _TableGroup, layout: str, rows: Iterable[CollectedRow], by: Field_
+    ) -> Iterator[list[Flowable]]:
+        """Show the rows under the label of the row each refers to through `by` (the map's
+        `group_by`: messages under their thread's subject), in the order first met."""
+        parts: dict[str, list[CollectedRow]] = {}
+        for row in rows:
+            parts.setdefault(raw_key(row.values.get(by.name)), []).append(row)
+        if not parts:
+            yield from self._data(group, layout, [])
+            return
+        fields = [f for f in group.fields if f is not by] or group.fields
+        yield [self._count_caption(group.count)]
+        for part in parts.values():
+            heading = self.t.pgettext("report", "%(name)s: %(description)s") % {
+                "name": by.label.get(self.lang),
+                "description": self._value(group, by, part[0]),
+            }
+            sub = replace(group, fields=fields, count=len(part), shown=len(part))
+            yield [safe_paragraph(heading, self.group_heading)]
+            yield from self._data(sub, self._layout(sub), part, captioned=False)
+
     def _data(
-        self, group: _TableGroup, layout: str, rows: Iterable[CollectedRow]
+        self,
+        group: _TableGroup,
+        layout: str,
+        rows: Iterable[CollectedRow],
+        *,
+        captioned: bool = True,
     ) -> Iterator[list[Flowable]]:
         labels = [f.label.get(self.lang) for f in group.fields]
         caption = self._count_caption(group.count)
@@ -642,7 +696,7 @@ class _ReportStory:
             yield [caption, Spacer(1, 3 * mm)]
             return
         if layout == "blocks":
-            batch: list[Flowable] = [caption]
+            batch: list[Flowable] = [caption] if captioned else []
             for number, row in enumerate(rows, start=1):
                 heading = self.t.pgettext("report", "Record %(number)s of %(total)s") % {
                     "number": format_number(number, self.lang),
@@ -666,7 +720,7 @@ class _ReportStory:
             if widths is None:
                 widths = _column_widths(labels, cells, self.width)
             table = text_table(labels, cells, col_widths=widths, wrapped=wrapped)
-            batch += [caption, table] if first else [table]
+            batch += [caption, table] if first and captioned else [table]
             first = False
             if len(batch) >= BATCH_TABLES:
                 yield batch

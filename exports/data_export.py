@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from gettext import NullTranslations
 from typing import Any, BinaryIO
@@ -31,16 +32,20 @@ from exports.csv_safe import FORMULA_PREFIXES, UTF8_BOM, neutralise_cell
 from exports.dates import short_datetime
 from exports.portability import (
     JSON_TAIL,
+    LABEL_SUFFIX,
     csv_header,
     csv_text,
-    disclosed_fields,
     fields_by_table,
     json_head,
+    label_text,
+    labelled,
     machine_value,
+    sheet_columns,
     zip_entry,
 )
 from inventory.collection import Collection, RowBatch, decode_value, redacted_value
-from inventory.model import Category, DataMap, Field_
+from inventory.model import Category, DataMap, Field_, MoneyDisplay
+from inventory.reference_labels import Labels
 
 COMPRESS_LEVEL = 1
 """zlib's fastest level: the export of a million rows compresses several times faster than at
@@ -117,6 +122,48 @@ def _batch_columns(
     return columns
 
 
+@dataclass(frozen=True)
+class _Shown:
+    """What a label column needs: the reader's language, the reference labels, the zones."""
+
+    lang: str
+    labels: Labels
+    zones: Mapping[str, tzinfo]
+    zone: tzinfo
+
+
+def _label_column(batch: RowBatch, f: Field_, shown: _Shown, marker: str) -> list[Any]:
+    """Return the label of `f`'s value in each row of the batch (None for an empty value), the
+    other person's value in rows not the subject's replaced by `marker`."""
+    start = 1 + len(batch.primary_key)
+    # The field's value, and the currency column an amount is in (all a label reads of a row).
+    currency = f.display.money.currency_column if isinstance(f.display, MoneyDisplay) else None
+    read = [f.name, *([currency.split(".", 1)[1]] if currency else [])]
+    where = {name: start + batch.columns.index(name) for name in read if name in batch.columns}
+    labels: list[Any] = []
+    for row in batch.rows:
+        if f.third_party and not row[0]:
+            labels.append(marker)
+            continue
+        values = {
+            name: decode_value(row[at]) if type(row[at]) is dict else row[at]
+            for name, at in where.items()
+        }
+        labels.append(
+            label_text(
+                f,
+                values[f.name],
+                values,
+                system=batch.system,
+                lang=shown.lang,
+                labels=shown.labels,
+                zones=shown.zones,
+                zone=shown.zone,
+            )
+        )
+    return labels
+
+
 def _write_category(
     archive: zipfile.ZipFile,
     collection: Collection,
@@ -126,13 +173,14 @@ def _write_category(
     lang: str,
     zones: Mapping[str, tzinfo],
     marker: str,
+    shown: _Shown,
 ) -> None:
     """Write `<category>.json` into the archive while `<category>.csv` is spooled beside the
     collection (a private, already-deleted file), then copied in: the stored rows are read and
     converted once, a batch at a time, column by column."""
     big = collection.count(category_id) >= ZIP64_FROM_ROWS
     by_table = fields_by_table(category)
-    sheet_fields = disclosed_fields(category)
+    sheet_cols = sheet_columns(category)
     types = collection.field_types.get(category_id, {})
     encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False).encode
     json_entry = zip_entry(f"{category_id}.json", COMPRESS_LEVEL)
@@ -153,8 +201,16 @@ def _write_category(
                     for f in by_table.get((batch.system, batch.table), [])
                     if f.name in batch.columns
                 ]
-                columns = _batch_columns(batch, present, zones[batch.system], marker)
-                keys = [f.column for f in present]
+                raw_columns = _batch_columns(batch, present, zones[batch.system], marker)
+                keys, columns, cells_of = [], [], []
+                for f, column in zip(present, raw_columns, strict=True):
+                    keys.append(f.column)
+                    columns.append(column)
+                    cells_of.append((id(f), False))
+                    if labelled(f):
+                        keys.append(f.column + LABEL_SUFFIX)
+                        columns.append(_label_column(batch, f, shown, marker))
+                        cells_of.append((id(f), True))
                 if columns:
                     records = [
                         dict(zip(keys, values, strict=True))
@@ -166,10 +222,15 @@ def _write_category(
                 text.write(separator + encode(records)[1:-1])
                 separator = ",\n  "
                 cells = {
-                    id(f): _sheet_column(column) for f, column in zip(present, columns, strict=True)
+                    at: _sheet_column(column) for at, column in zip(cells_of, columns, strict=True)
                 }
                 blank = [None] * len(batch.rows)
-                writer.writerows(zip(*(cells.get(id(f), blank) for f in sheet_fields), strict=True))
+                writer.writerows(
+                    zip(
+                        *(cells.get((id(f), is_label), blank) for f, is_label in sheet_cols),
+                        strict=True,
+                    )
+                )
             text.write(JSON_TAIL)
             text.flush()
             text.detach()
@@ -243,6 +304,7 @@ def write_data_export(
                 lang=lang,
                 zones=zones,
                 marker=marker,
+                shown=_Shown(lang, collection.labels, zones, data_map.organisation.zone),
             )
 
 

@@ -24,8 +24,18 @@ from typing import IO, Any, BinaryIO
 from exports.access_report import ReportRequest
 from exports.csv_safe import neutralise_cell
 from exports.dates import as_instant, short_datetime
+from exports.display import shown_text
 from inventory.collection import REDACTED, CollectedRow, Collection
-from inventory.model import Category, DataMap, Field_, LegalBasis
+from inventory.model import (
+    Category,
+    CodeDisplay,
+    DataMap,
+    Field_,
+    LegalBasis,
+    MoneyDisplay,
+    ReferenceDisplay,
+)
+from inventory.reference_labels import Labels
 
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 """Every entry's date: the earliest a zip can hold, so that the bytes do not depend on the clock."""
@@ -84,6 +94,57 @@ def zip_entry(name: str, compress_level: int | None = None) -> zipfile.ZipInfo:
 def disclosed_fields(category: Category) -> list[Field_]:
     """Return the category's fields that the subject receives, in the map's order."""
     return [f for f in category.fields if f.disclose]
+
+
+# -- the label beside a raw value (`display`) ---------------------------------------------------
+
+LABEL_SUFFIX = " (label)"
+"""Appended to a field's `table.column` to name the column of its label (`learner.country
+(label)`): the raw value stays for portability, the label beside it for a person."""
+
+
+def labelled(field: Field_) -> bool:
+    """Say whether a field gets a label column: a code, an amount or a reference (a date is
+    already readable in ISO 8601)."""
+    return isinstance(field.display, MoneyDisplay | CodeDisplay | ReferenceDisplay)
+
+
+def sheet_columns(category: Category) -> list[tuple[Field_, bool]]:
+    """Return the export's columns: each disclosed field, followed by its label's when it has one
+    (`True`)."""
+    columns: list[tuple[Field_, bool]] = []
+    for f in disclosed_fields(category):
+        columns.append((f, False))
+        if labelled(f):
+            columns.append((f, True))
+    return columns
+
+
+def label_text(
+    field: Field_,
+    value: Any,
+    row: Mapping[str, Any],
+    *,
+    system: str,
+    lang: str,
+    labels: Labels,
+    zones: Mapping[str, tzinfo],
+    zone: tzinfo,
+) -> str | None:
+    """Return the label of a raw value in `lang`, None for an empty value."""
+    return shown_text(
+        field,
+        value,
+        lang=lang,
+        system=system,
+        row=row,
+        labels=labels,
+        zone=zone,
+        stored_zone=zones[system],
+    )
+
+
+# -- end of the labels --------------------------------------------------------------------------
 
 
 def _own_rows(collection: Collection, category_id: str) -> Iterator[CollectedRow]:
@@ -145,12 +206,22 @@ def write_portability_zip(
         for category_id in portable:
             category = data_map.categories[category_id]
             types = collection.field_types.get(category_id, {})
+            labels, zone = collection.labels, data_map.organisation.zone
             with archive.open(zip_entry(f"{category_id}.json"), "w") as raw:
                 write_category_json(
-                    raw, category_id, category, types, zones, _own_rows(collection, category_id)
+                    raw,
+                    category_id,
+                    category,
+                    types,
+                    zones,
+                    _own_rows(collection, category_id),
+                    lang=lang,
+                    labels=labels,
+                    zone=zone,
                 )
             with archive.open(zip_entry(f"{category_id}.csv"), "w") as raw:
-                write_category_csv(raw, category, lang, zones, _own_rows(collection, category_id))
+                rows = _own_rows(collection, category_id)
+                write_category_csv(raw, category, lang, zones, rows, labels=labels, zone=zone)
 
 
 def fields_by_table(category: Category) -> dict[tuple[str, str], list[Field_]]:
@@ -168,21 +239,35 @@ def write_category_json(
     types: dict[str, str],
     zones: Mapping[str, tzinfo],
     rows: Iterator[CollectedRow],
+    *,
+    lang: str = "en",
+    labels: Labels | None = None,
+    zone: tzinfo | None = None,
 ) -> None:
     """Stream one category as JSON: its description and schema, then its records one by one,
-    each with the fields of its own table."""
+    each with the fields of its own table (and the label of a coded value, in `lang`)."""
     text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
     text.write(json_head(category_id, category, types))
     by_table = fields_by_table(category)
     encoder = json.JSONEncoder(ensure_ascii=False)
     separator = "\n  "
     for row in rows:
-        zone = zones[row.system]
+        stored_zone = zones[row.system]
         values = row.values
-        record = {
-            f.column: machine_value(values.get(f.name), zone)
-            for f in by_table.get((row.system, row.table), ())
-        }
+        record: dict[str, Any] = {}
+        for f in by_table.get((row.system, row.table), ()):
+            record[f.column] = machine_value(values.get(f.name), stored_zone)
+            if labelled(f):
+                record[f.column + LABEL_SUFFIX] = label_text(
+                    f,
+                    values.get(f.name),
+                    values,
+                    system=row.system,
+                    lang=lang,
+                    labels=labels or {},
+                    zones=zones,
+                    zone=zone or stored_zone,
+                )
         text.write(separator + encoder.encode(record))
         separator = ",\n  "
     text.write(JSON_TAIL)
@@ -200,11 +285,18 @@ def json_head(category_id: str, category: Category, types: dict[str, str]) -> st
     schema = {
         "fields": [
             {
+                "name": f.column + LABEL_SUFFIX,
+                "label": {"fr": f.label.fr, "en": f.label.en},
+                "type": "string",
+                "label_of": f.column,
+            }
+            if is_label
+            else {
                 "name": f.column,
                 "label": {"fr": f.label.fr, "en": f.label.en},
                 "type": types.get(f.column, "string"),
             }
-            for f in disclosed_fields(category)
+            for f, is_label in sheet_columns(category)
         ]
     }
     head = {
@@ -217,9 +309,11 @@ def json_head(category_id: str, category: Category, types: dict[str, str]) -> st
 
 
 def csv_header(category: Category, lang: str) -> list[str]:
-    """Name each CSV column by its field's label in `lang` and its `table.column`."""
+    """Name each CSV column by its field's label in `lang` and its `table.column`; a label
+    column by its `table.column (label)`."""
     return [
-        neutralise_cell(f"{f.label.get(lang)} ({f.column})") for f in disclosed_fields(category)
+        neutralise_cell(f"{f.label.get(lang)} ({f.column}{LABEL_SUFFIX if is_label else ''})")
+        for f, is_label in sheet_columns(category)
     ]
 
 
@@ -229,38 +323,57 @@ def write_category_csv(
     lang: str,
     zones: Mapping[str, tzinfo],
     rows: Iterator[CollectedRow],
+    *,
+    labels: Labels | None = None,
+    zone: tzinfo | None = None,
 ) -> None:
-    """Stream one category as CSV for a spreadsheet: one column per field, blank where n/a."""
-    fields = disclosed_fields(category)
+    """Stream one category as CSV for a spreadsheet: one column per field (and one for the label
+    of a coded value, in `lang`), blank where n/a."""
+    columns = sheet_columns(category)
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(csv_header(category, lang))
-    # Per table, the name of each CSV column's field, or None where the table has no such field.
-    names: dict[tuple[str, str], list[str | None]] = {}
-    for key, own in fields_by_table(category).items():
-        names[key] = [f.name if f in own else None for f in fields]
+    by_table = fields_by_table(category)
     for row in rows:
-        zone = zones[row.system]
+        stored_zone = zones[row.system]
         values = row.values
-        writer.writerow(
-            [
-                "" if name is None else _csv_cell(values.get(name), zone)
-                for name in names.get((row.system, row.table), [None] * len(fields))
-            ]
-        )
+        own = by_table.get((row.system, row.table), [])
+        cells = []
+        for f, is_label in columns:
+            if f not in own:
+                cells.append("")
+            elif is_label:
+                shown = label_text(
+                    f,
+                    values.get(f.name),
+                    values,
+                    system=row.system,
+                    lang=lang,
+                    labels=labels or {},
+                    zones=zones,
+                    zone=zone or stored_zone,
+                )
+                cells.append(csv_text(shown))
+            else:
+                cells.append(_csv_cell(values.get(f.name), stored_zone))
+        writer.writerow(cells)
     text.flush()
     text.detach()
 
 
 __all__ = [
     "JSON_TAIL",
+    "LABEL_SUFFIX",
     "csv_header",
     "csv_text",
     "disclosed_fields",
     "fields_by_table",
     "is_portable",
+    "label_text",
+    "labelled",
     "json_head",
     "machine_value",
+    "sheet_columns",
     "write_category_csv",
     "write_category_json",
     "write_portability_zip",

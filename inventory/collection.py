@@ -37,6 +37,7 @@ from inventory.locator import (
     iter_category_tables,
 )
 from inventory.model import DataMap
+from inventory.reference_labels import read_reference_labels
 from inventory.systems import Systems, SystemUnavailable, is_schema_error
 
 CollectedRow: TypeAlias = CategoryRow
@@ -170,6 +171,8 @@ class Collection:
     flags: list[str]
     collected_at: datetime
     field_types: dict[str, dict[str, str]] = field(default_factory=dict)
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The labels of the rows referred to (`inventory.reference_labels`)."""
 
     @classmethod
     def open(cls, directory: Path) -> Collection:
@@ -188,6 +191,7 @@ class Collection:
             flags=list(manifest["flags"]),
             collected_at=datetime.fromisoformat(manifest["collected_at"]),
             field_types={k: dict(v) for k, v in manifest.get("field_types", {}).items()},
+            labels={k: dict(v) for k, v in manifest.get("labels", {}).items()},
         )
 
     def rows(self, category: str) -> Iterator[CollectedRow]:
@@ -328,6 +332,7 @@ def collect_subject(
         collected_at=datetime.now(UTC),
         field_types={c: _types_of(data_map, systems, c) for c in categories},
     )
+    collection.labels = read_reference_labels(data_map, systems, collection)
     _write_manifest(collection)
     return collection
 
@@ -548,6 +553,7 @@ def _write_manifest(collection: Collection) -> None:
         "flags": collection.flags,
         "collected_at": collection.collected_at.isoformat(),
         "field_types": collection.field_types,
+        "labels": collection.labels,
     }
     partial = collection.directory / f"{MANIFEST}.partial"
     with os.fdopen(_open_private(partial), "w", encoding="utf-8") as out:

@@ -15,7 +15,16 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from babel.numbers import is_currency
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from inventory.fideslang import unknown_category
 
@@ -211,6 +220,116 @@ class Anonymize(Strict):
         return self
 
 
+# -- how a field's value is shown to people (`display`) -----------------------------------------
+
+
+class MoneyFormat(Strict):
+    """An amount: in the currency's minor units (cents) or not, in a fixed currency (`EUR`) or in
+    the one a column of the same row names (`invoice.currency`)."""
+
+    minor_units: bool = Field(
+        default=False, description="the column holds cents (38900 for 389,00 EUR)"
+    )
+    currency: str = Field(description="an ISO 4217 code (EUR) or the `table.column` holding it")
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if re.match(COLUMN_REF_RE, value) or (
+            re.fullmatch(r"[A-Z]{3}", value) and is_currency(value)
+        ):
+            return value
+        raise ValueError(
+            f"`{value}` is neither an ISO 4217 currency code (such as EUR) nor a `table.column` "
+            "holding one"
+        )
+
+    @property
+    def currency_column(self) -> str | None:
+        """Return the `table.column` naming each row's currency, or None for a fixed one."""
+        return self.currency if "." in self.currency else None
+
+
+class MoneyDisplay(Strict):
+    money: MoneyFormat
+
+
+class CodeList(Strict):
+    """The organisation's own codes with what they mean. With `prefix`, a code not listed is
+    named by its longest listed beginning, followed by the rest (`newsletter-2026-09`)."""
+
+    labels: dict[str, LocalText] = Field(min_length=1)
+    prefix: bool = False
+
+
+class CodeDisplay(Strict):
+    """A code shown by its name: an ISO country or language (CLDR names, in the reader's
+    language) or one of the organisation's lists."""
+
+    code: Literal["country", "language"] | CodeList
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _standard_list(cls, value: object) -> object:
+        if isinstance(value, str) and value not in ("country", "language"):
+            raise ValueError(
+                f"`{value}` is not a list of codes: write `country` (ISO 3166), `language` "
+                "(ISO 639) or `{labels: {code: {fr: ..., en: ...}}}` for the organisation's own"
+            )
+        return value
+
+
+class ReferenceFormat(Strict):
+    """The value is `key` of a row of `table` (same system), shown by that row's `label`."""
+
+    table: str = Field(pattern=IDENT_RE)
+    key: str = Field(pattern=IDENT_RE)
+    label: str = Field(pattern=IDENT_RE)
+
+
+class ReferenceDisplay(Strict):
+    reference: ReferenceFormat
+
+
+DISPLAY_KINDS = ("money", "code", "reference", "date", "timestamp")
+
+
+def _display_kind(value: object) -> str | None:
+    """Name the variant of a `display` value: its only key, or the word itself."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        return str(next(iter(value)))
+    for kind, model in (
+        ("money", MoneyDisplay),
+        ("code", CodeDisplay),
+        ("reference", ReferenceDisplay),
+    ):
+        if isinstance(value, model):
+            return kind
+    return None
+
+
+Display = Annotated[
+    Annotated[MoneyDisplay, Tag("money")]
+    | Annotated[CodeDisplay, Tag("code")]
+    | Annotated[ReferenceDisplay, Tag("reference")]
+    | Annotated[Literal["date"], Tag("date")]
+    | Annotated[Literal["timestamp"], Tag("timestamp")],
+    Discriminator(
+        _display_kind,
+        custom_error_type="display_kind",
+        custom_error_message="`display` is one of: "
+        "{money: {minor_units, currency}}, {code: country | language | {labels: ...}}, "
+        "{reference: {table, key, label}}, date or timestamp",
+    ),
+]
+"""How a field's value is shown in the report, the exports' label columns and the dashboard."""
+
+
+# -- end of `display` ---------------------------------------------------------------------------
+
+
 class Field_(Strict):
     """One column of a category: `table.column` in the category's system (or `system`)."""
 
@@ -253,6 +372,9 @@ class Field_(Strict):
         pattern=IDENT_RE,
         description="the column (of the same table) that `identifies` the person this value is "
         "about, e.g. a gift's recipient name beside its recipient email: anonymised with it",
+    )
+    display: Display | None = Field(
+        default=None, description="how people read the value (money, code, reference, date...)"
     )
 
     @field_validator("fides_category")
@@ -408,6 +530,11 @@ class Category(Strict):
     erasure: Erasure
     special: bool = Field(default=False, description="Art. 9/10 data (health, convictions...)")
     note: str | None = None
+    group_by: list[str] = Field(
+        default_factory=list,
+        description="fields (`table.column`) with a `reference` display under whose label the "
+        "rows of their table are shown (messages under their thread's subject)",
+    )
 
     @field_validator("legal_basis", mode="before")
     @classmethod
@@ -416,8 +543,20 @@ class Category(Strict):
             return _BASIS_ALIASES[value.replace(" ", "")].value
         return value
 
+    @field_validator("group_by")
+    @classmethod
+    def _group_columns(cls, value: list[str]) -> list[str]:
+        return column_references(value, "a field to group rows by")
+
     def fields_in(self, system: str) -> list[Field_]:
         return [f for f in self.fields if (f.system or self.system) == system]
+
+    def group_field(self, system: str, table: str) -> Field_ | None:
+        """Return the field under whose reference label the rows of `table` are grouped."""
+        for f in self.fields:
+            if f.column in self.group_by and (f.system or self.system, f.table) == (system, table):
+                return f
+        return None
 
     @property
     def end_action(self) -> ErasureAction:

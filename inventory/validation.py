@@ -15,6 +15,8 @@ from inventory.model import (
     ErasureAction,
     IdentityKind,
     Link,
+    MoneyDisplay,
+    ReferenceDisplay,
     YearClose,
 )
 
@@ -135,6 +137,7 @@ def _problems(m: DataMap) -> Iterator[Problem]:
     yield from _check_activities(m)
     yield from _check_sides(m)
     yield from _check_mentions(m)
+    yield from _check_displays(m)
 
 
 def _check_activities(m: DataMap) -> Iterator[Problem]:
@@ -565,3 +568,56 @@ def _check_mentions(m: DataMap) -> Iterator[Problem]:
                     "has no `anonymize` strategy: say what their erasure writes in it (null, "
                     "fixed, unique_placeholder...).",
                 )
+
+
+# -- `display` and `group_by` -------------------------------------------------------------------
+
+
+def _check_displays(m: DataMap) -> Iterator[Problem]:
+    """A currency column is a disclosed field of the same category and table as its amount; a
+    category groups rows by fields of its own that show a reference, one per table."""
+    for c_name, cat in m.categories.items():
+        loc: Loc = ("categories", c_name)
+        disclosed = {(f.system or cat.system, f.column) for f in cat.fields if f.disclose}
+        for f_index, field in enumerate(cat.fields):
+            display = field.display
+            if not isinstance(display, MoneyDisplay):
+                continue
+            currency = display.money.currency_column
+            if currency is None:
+                continue
+            where = (*loc, "fields", f_index, "display", "money", "currency")
+            if currency.split(".", 1)[0] != field.table:
+                yield Problem(
+                    where,
+                    f"the currency of `{field.column}` is read from `{currency}`, which is not in "
+                    f"table `{field.table}`: name a column of the same row, or a fixed code "
+                    "such as EUR.",
+                )
+            elif (field.system or cat.system, currency) not in disclosed:
+                yield Problem(
+                    where,
+                    f"the currency of `{field.column}` is read from `{currency}`, which is not a "
+                    f"disclosed field of category `{c_name}`: add it to the category's fields.",
+                )
+        grouped: dict[tuple[str, str], str] = {}
+        for g_index, column in enumerate(cat.group_by):
+            field_ = next((f for f in cat.fields if f.column == column), None)
+            where = (*loc, "group_by", g_index)
+            if field_ is None or not isinstance(field_.display, ReferenceDisplay):
+                fields = [f.column for f in cat.fields]
+                hint = _closest(column, fields) if field_ is None else ""
+                yield Problem(
+                    where,
+                    f"category `{c_name}` groups its rows by `{column}`, which is not one of its "
+                    f"fields with a `reference` display (whose label heads each group).{hint}",
+                )
+                continue
+            key = (field_.system or cat.system, field_.table)
+            if key in grouped:
+                yield Problem(
+                    where,
+                    f"category `{c_name}` groups the rows of table `{field_.table}` by "
+                    f"`{grouped[key]}` and by `{column}`: keep one.",
+                )
+            grouped[key] = column
