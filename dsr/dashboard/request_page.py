@@ -61,6 +61,7 @@ from dsr.execution.runner import RESUMED_ACTION
 from dsr.holds import service as holds
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
 from dsr.requests import assignment, notes, unverified
+from dsr.requests.identities import other_identities
 from dsr.requests.labels import STAFF_STATUS_LABELS
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, available_actions
@@ -283,9 +284,12 @@ def earlier_requests(db_session: Session, data_request: DataRequest) -> list[Dat
     )
 
 
-def subject_data(data_map: DataMap, data_request: DataRequest) -> SubjectData:
-    """Locate the subject by their verified address in every system of the map; a system that
-    cannot be read is reported, not raised."""
+def subject_data(
+    data_map: DataMap, data_request: DataRequest, others: tuple[tuple[str, str], ...] = ()
+) -> SubjectData:
+    """Locate the subject by their verified address (the represented person's, R45) and the
+    `others` identities staff added, in every system of the map; a system that cannot be read
+    is reported, not raised."""
     if data_request.verified_at is None:
         return SubjectData()
     identity = next(
@@ -296,7 +300,9 @@ def subject_data(data_map: DataMap, data_request: DataRequest) -> SubjectData:
         return SubjectData(problem=gettext("The data map declares no email identity."))
     systems = open_systems(current_app.config, data_map)
     try:
-        location = locate_subject(data_map, systems, identity, data_request.requester_email)
+        location = locate_subject(
+            data_map, systems, identity, data_request.subject_address, others=others
+        )
     except SystemUnavailable as error:
         return SubjectData(
             checked=True,
@@ -412,7 +418,7 @@ def gather_request_page(
         assignee=(
             staff_names.get(data_request.assignee_id, "—") if data_request.assignee_id else None
         ),
-        subject=subject_data(data_map, data_request),
+        subject=subject_data(data_map, data_request, other_identities(db_session, data_request.id)),
         category_titles={
             category_id: category.title.get(language)
             for category_id, category in data_map.categories.items()

@@ -220,7 +220,9 @@ def _located_and_collected(
     for system in data_map.systems:
         context.progress(system, "running", None)
     try:
-        location = locate_subject(data_map, systems, identity, context.requester_email)
+        location = locate_subject(
+            data_map, systems, identity, context.subject, others=context.other_identities
+        )
         return collect_subject(data_map, systems, location, folder / COLLECTED, on_system=on_system)
     except BaseException as error:
         unavailable = error if isinstance(error, SystemUnavailable) else None

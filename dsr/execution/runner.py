@@ -40,6 +40,7 @@ from dsr.execution.runs import (
     take_over_run,
 )
 from dsr.languages import Language
+from dsr.requests.identities import other_identities
 from dsr.requests.models import DataRequest
 from dsr.requests.status import change_status
 from dsr.requests.workflow import Action, Actor, RequestType, Status, WorkflowError
@@ -95,6 +96,15 @@ class ExecutionContext:
     now: datetime
     progress: ProgressReport = _no_progress
     claim: str = ""
+    # The person the request is for (R45) and their other identities staff added: what the
+    # locator is given. The requester's own address stays where the answer goes.
+    subject_email: str = ""
+    other_identities: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def subject(self) -> str:
+        """The address the subject is located by: theirs, or the requester's when the same."""
+        return self.subject_email or self.requester_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +285,8 @@ def _start(
                 now=now,
                 progress=progress_recorder(engine, request_id),
                 claim=claim,
+                subject_email=request.subject_address,
+                other_identities=other_identities(db_session, request_id),
             )
     except StaleDataError:
         raise RunTakenOver(f"The request {request_id} was started by another worker.") from None
