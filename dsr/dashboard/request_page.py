@@ -53,6 +53,7 @@ from dsr.dashboard.request_panels import (
     delivery_panel,
     progress_panel,
 )
+from dsr.dashboard.requester_panel import RequesterPanel, requester_panel
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_date, shown_minute
 from dsr.db import get_session, utcnow
@@ -60,7 +61,8 @@ from dsr.documents import service as documents
 from dsr.execution.runner import RESUMED_ACTION
 from dsr.holds import service as holds
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
-from dsr.requests import assignment, notes, unverified
+from dsr.requests import assignment, identity_check, notes, representation, unverified
+from dsr.requests import identities as identities_module
 from dsr.requests.identities import other_identities
 from dsr.requests.labels import STAFF_STATUS_LABELS
 from dsr.requests.models import DataRequest
@@ -113,6 +115,11 @@ EVENT_LABELS: Mapping[str, str] = {
     documents.ADDED_ACTION: lazy_gettext("Document kept"),
     documents.VIEWED_ACTION: lazy_gettext("Document opened"),
     documents.REMOVED_ACTION: lazy_gettext("Document content deleted"),
+    representation.PROOF_CHECKED_ACTION: lazy_gettext("Proof of representation checked"),
+    representation.REPRESENTATION_SET_ACTION: lazy_gettext("Whom the request is for was set"),
+    identity_check.CHECKED_ACTION: lazy_gettext("Identity check recorded"),
+    identities_module.ADDED_ACTION: lazy_gettext("Another identity of the person added"),
+    identities_module.REMOVED_ACTION: lazy_gettext("Identity removed from the request"),
     CONTENT_REMOVED_ACTION: lazy_gettext("Content of the history removed"),
     unverified.DELETE_ACTION: lazy_gettext("Deleted, never verified"),
 }
@@ -227,6 +234,7 @@ class RequestPage:
     templates: Mapping[str, list[TemplateChoice]] = field(default_factory=dict)
     chosen_template: int | None = None  # the answer template whose text fills its form
     documents: DocumentsPanel = field(default_factory=DocumentsPanel)
+    requester: RequesterPanel = field(default_factory=RequesterPanel)  # R45, R46
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -437,6 +445,13 @@ def gather_request_page(
         ),
         documents=documents_panel(
             db_session, data_request, acting=acting, bound=_document_form(bound)
+        ),
+        requester=requester_panel(
+            db_session,
+            data_map,
+            data_request,
+            acting=acting,
+            bound=bound if bound is not None and bound[0] == "requester" else None,
         ),
         can_act=acting,
         forms=forms,

@@ -116,6 +116,8 @@ def add_identity(
         for row in identities_of(db_session, request.id)
     ):
         raise OperationRefused(lazy_gettext("This identity is already added to the request."))
+    if request.id is None:
+        raise ValueError("the request is not stored yet")
     row = RequestIdentity(
         request_id=request.id,
         identity=identity,

@@ -28,8 +28,10 @@ from dsr.requests.emails import EmailKind, type_phrase
 from dsr.requests.links import TOKEN_MAX, LinkExpired, LinkInvalid, LinkSigner, LinkUsed
 from dsr.requests.models import (
     MESSAGE_MAX,
+    SUBJECT_NAME_MAX,
     DataRequest,
     ReplacedStatusToken,
+    RequesterRole,
     next_reference,
 )
 from dsr.requests.status import change_status
@@ -44,6 +46,35 @@ from dsr.requests.workflow import (
 from dsr.tokens import token_digest
 
 # --- filing a request ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ForSomeoneElse:
+    """Whom a request made by a representative or a parent is for (R45); the proof is kept as
+    documents of the request by the caller."""
+
+    role: RequesterRole
+    subject_email: str
+    subject_name: str
+
+
+def checked_subject(
+    role: RequesterRole | str, subject_email: str, subject_name: str, requester_email: str
+) -> ForSomeoneElse:
+    """Return the represented person, checked; raise RequestError if invalid."""
+    try:
+        checked_role = RequesterRole(role)
+    except ValueError:
+        raise RequestError("Choose one of the roles in the list.") from None
+    if checked_role is RequesterRole.SELF:
+        raise RequestError("Choose one of the roles in the list.")
+    address = normalize_email(check_email(subject_email))
+    if address == normalize_email(requester_email):
+        raise RequestError("Give the address of the person you act for, not yours.")
+    name = (subject_name or "").strip()
+    if not name or len(name) > SUBJECT_NAME_MAX:
+        raise RequestError("Enter the name of the person.")
+    return ForSomeoneElse(role=checked_role, subject_email=address, subject_name=name)
 
 
 @dataclass(frozen=True)
@@ -63,6 +94,7 @@ def submit_request(
     now: datetime,
     zone: ZoneInfo,
     links: LinkSigner,
+    for_someone_else: ForSomeoneElse | None = None,
 ) -> SubmitResult:
     """File a request (status received, audited) or carry on an identical open one, then queue the
     email that proves the address: a fresh single-use link (older links stop working).
@@ -79,12 +111,18 @@ def submit_request(
         rectification=rectification,
     )
     request_type, normalized = wanted.type, normalize_email(wanted.requester_email)
+    subject = for_someone_else
     existing = db_session.exec(
         select(DataRequest)
         .where(
             DataRequest.normalized_email == normalized,
             DataRequest.type == request_type,
             col(DataRequest.status).not_in(TERMINAL),
+            # R45: a request for someone else is the same only for the same person
+            DataRequest.requester_role == (subject.role if subject else RequesterRole.SELF),
+            col(DataRequest.subject_email).is_(None)
+            if subject is None
+            else DataRequest.subject_email == subject.subject_email,
         )
         .order_by(col(DataRequest.received_at), col(DataRequest.id))
         .limit(1)
@@ -112,6 +150,10 @@ def submit_request(
         now=now,
         zone=zone,
     )
+    if subject is not None:  # R45
+        request.requester_role = subject.role
+        request.subject_email = subject.subject_email
+        request.subject_name = subject.subject_name
     db_session.add(request)
     db_session.flush()
     record_action(
@@ -121,7 +163,11 @@ def submit_request(
         action="submitted",
         at=now,
         to_status=Status.RECEIVED,
-        details={"type": request_type.value, "channel": request.created_via.value},
+        details={
+            "type": request_type.value,
+            "channel": request.created_via.value,
+            "role": request.requester_role.value,
+        },
     )
     _send_verification(db_session, request, now=now, links=links, reused=False)
     db_session.flush()
@@ -323,7 +369,8 @@ def _forget_nonce(request: DataRequest) -> None:
 def after_verified(db_session: Session, request: DataRequest, now: datetime) -> None:
     """Do what must not wait for review once an address is proven: an objection to marketing is
     honoured at once (R27, OBJECTION_IMMEDIATE, on by default)."""
-    if request.type is RequestType.OBJECTION:
+    if request.type is RequestType.OBJECTION and not request.for_someone_else:
+        # R45: one made for someone else waits for staff to check the proof, like any other
         from dsr.execution.changes import objection_hook  # the executors need the requests
 
         objection_hook(db_session, request, now)

@@ -23,6 +23,7 @@ from dsr.requests.identity_questions import identity_document_asked
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest
 from dsr.requests.refusals import OperationRefused, RequestChanged, check_version
+from dsr.requests.representation import approval_refusal
 from dsr.requests.service import (
     after_verified,
     mail_requester,
@@ -259,7 +260,11 @@ def approve(
     staff_label: str,
     now: datetime,
 ) -> None:
-    """Approve the request: it can then be carried out."""
+    """Approve the request: it can then be carried out; one made for someone else only once
+    staff accepted the proof that its requester may act for the person (R45)."""
+    waiting = approval_refusal(request)
+    if waiting is not None:
+        raise OperationRefused(waiting)
     _step(
         db_session,
         request,

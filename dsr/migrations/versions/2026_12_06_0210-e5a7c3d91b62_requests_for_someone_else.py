@@ -1,5 +1,6 @@
 """Requests made for someone else (R45: a representative, a parent), the check of their proof,
-and the other identities of a request's subject.
+the other identities of a request's subject, and a document removed because its request closed
+(an identity document never checked, R46).
 
 Revision ID: e5a7c3d91b62
 Revises: c4d81a7e5f20
@@ -22,6 +23,27 @@ depends_on: str | Sequence[str] | None = None
 
 ROLES = ("self", "representative", "parental_authority")
 CHECKS = ("accepted", "refused")
+OLD_CAUSES = ("checked", "staff", "minimised")
+NEW_CAUSES = (*OLD_CAUSES, "closed")
+
+
+def _causes(allowed: Sequence[str]) -> None:
+    """Let dsr_request_document.removal_cause hold exactly `allowed` (its CHECK is replaced)."""
+    with op.batch_alter_table("dsr_request_document") as batch:
+        batch.drop_constraint(op.f("ck_dsr_request_document_removal_cause"), type_="check")
+    with op.batch_alter_table("dsr_request_document") as batch:
+        batch.alter_column(
+            "removal_cause",
+            existing_type=sa.String(length=32),
+            type_=sa.Enum(
+                *allowed,
+                name="removal_cause",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            existing_nullable=True,
+        )
 
 
 def utc_datetime() -> sa.types.TypeEngine[Any]:
@@ -30,6 +52,7 @@ def utc_datetime() -> sa.types.TypeEngine[Any]:
 
 
 def upgrade() -> None:
+    _causes(NEW_CAUSES)
     with op.batch_alter_table("dsr_request") as batch:
         batch.add_column(
             sa.Column(
@@ -86,6 +109,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The previous revision has no such cause: a document removed at closing reads as minimised.
+    op.execute(
+        sa.text(
+            "UPDATE dsr_request_document SET removal_cause = 'minimised' "
+            "WHERE removal_cause = 'closed'"
+        )
+    )
+    _causes(OLD_CAUSES)
     op.drop_table("dsr_request_identity")
     with op.batch_alter_table("dsr_request") as batch:  # SQLite: the checks before their columns
         batch.drop_constraint(op.f("ck_dsr_request_proof_check"), type_="check")
