@@ -173,6 +173,7 @@ def _produce(
         completed_at=context.now,
         requester_email=context.requester_email,
         language=context.language.value,
+        made_for=context.made_for,
     )
     try:  # refused at start; a command given other settings learns it here
         rows_per_category = report_rows_per_category(context.settings)

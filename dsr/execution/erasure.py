@@ -378,6 +378,7 @@ def _write_certificate(
             completed_at=context.now,
             language=context.language.value,
             address_kept_until=address_kept_until,
+            made_for=context.made_for,
         ),
         outcomes,
         told,

@@ -42,8 +42,10 @@ from dsr.execution.runs import (
 from dsr.languages import Language
 from dsr.requests.identities import other_identities
 from dsr.requests.models import DataRequest
+from dsr.requests.representation import made_for
 from dsr.requests.status import change_status
 from dsr.requests.workflow import Action, Actor, RequestType, Status, WorkflowError
+from exports.made_for import MadeFor
 from inventory.systems import SystemUnavailable
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,7 @@ class ExecutionContext:
     # locator is given. The requester's own address stays where the answer goes.
     subject_email: str = ""
     other_identities: tuple[tuple[str, str], ...] = ()
+    made_for: MadeFor | None = None
 
     @property
     def subject(self) -> str:
@@ -287,6 +290,7 @@ def _start(
                 claim=claim,
                 subject_email=request.subject_address,
                 other_identities=other_identities(db_session, request_id),
+                made_for=made_for(request),
             )
     except StaleDataError:
         raise RunTakenOver(f"The request {request_id} was started by another worker.") from None

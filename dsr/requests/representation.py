@@ -22,6 +22,7 @@ from dsr.requests.checks import RequestError, check_email
 from dsr.requests.models import SUBJECT_NAME_MAX, DataRequest, ProofCheck, RequesterRole
 from dsr.requests.refusals import OperationRefused
 from dsr.requests.workflow import TERMINAL, Actor, Status
+from exports.made_for import MadeFor
 
 PROOF_CHECKED_ACTION = "proof_checked"
 REPRESENTATION_SET_ACTION = "representation_set"
@@ -38,6 +39,17 @@ ROLE_NAMES = {
     RequesterRole.PARENTAL_AUTHORITY: lazy_gettext("the holder of parental authority (minor)"),
 }
 """Who made a request, as staff read it."""
+
+
+def made_for(request: DataRequest) -> MadeFor | None:
+    """For whom the answer (report, certificate) says it was made, when not the requester."""
+    if not request.for_someone_else or not request.subject_email:
+        return None
+    return MadeFor(
+        name=request.subject_name or "",
+        email=request.subject_email,
+        requester_role=request.requester_role.value,
+    )
 
 
 def approval_refusal(request: DataRequest) -> str | None:
