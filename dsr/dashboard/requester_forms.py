@@ -43,8 +43,8 @@ class ProofCheckForm(Form):
     outcome = RadioField(
         lazy_gettext("The proof"),
         choices=[
-            ("accepted", lazy_gettext("Accepted: the requester may act for this person")),
-            ("refused", lazy_gettext("Refused")),
+            SelectChoice("accepted", lazy_gettext("Accepted: the requester may act for this person")),
+            SelectChoice("refused", lazy_gettext("Refused")),
         ],
         validators=[
             InputRequired(lazy_gettext("Say whether the proof is accepted.")),
@@ -86,8 +86,8 @@ class IdentityCheckForm(ActionForm):
     outcome = RadioField(
         lazy_gettext("Identity"),
         choices=[
-            ("confirmed", lazy_gettext("Confirmed by the identity document")),
-            ("not_confirmed", lazy_gettext("Not confirmed: refuse the request")),
+            SelectChoice("confirmed", lazy_gettext("Confirmed by the identity document")),
+            SelectChoice("not_confirmed", lazy_gettext("Not confirmed: refuse the request")),
         ],
         validators=[
             InputRequired(lazy_gettext("Say whether the identity is confirmed.")),
