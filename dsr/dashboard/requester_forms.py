@@ -43,7 +43,9 @@ class ProofCheckForm(Form):
     outcome = RadioField(
         lazy_gettext("The proof"),
         choices=[
-            SelectChoice("accepted", lazy_gettext("Accepted: the requester may act for this person")),
+            SelectChoice(
+                "accepted", lazy_gettext("Accepted: the requester may act for this person")
+            ),
             SelectChoice("refused", lazy_gettext("Refused")),
         ],
         validators=[

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.execution.conftest import platform_url  # noqa: F401 (the seeded demo platform)
+
 
 @pytest.fixture
 def app_config() -> dict[str, Any]:

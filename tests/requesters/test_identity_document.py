@@ -184,9 +184,10 @@ def test_a_document_never_checked_is_deleted_when_the_request_closes(
     assert send_document(client, status_path, JPEG).status_code == 302
 
     cancel = client.get(f"{status_path}/cancel")
-    assert client.post(
-        f"{status_path}/cancel", data={"csrf_token": csrf_token(cancel)}
-    ).status_code == 302
+    assert (
+        client.post(f"{status_path}/cancel", data={"csrf_token": csrf_token(cancel)}).status_code
+        == 302
+    )
 
     assert status_of(app, request_id) is Status.CANCELLED
     [document] = documents(app)

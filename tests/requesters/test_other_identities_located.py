@@ -101,9 +101,7 @@ def test_staff_add_a_proven_identity_and_remove_it(session: Session, point3_map:
         now=NOW,
     )
     session.commit()
-    assert identities.other_identities(session, request.id) == (
-        ("email", SECOND_ACCOUNT.lower()),
-    )
+    assert identities.other_identities(session, request.id) == (("email", SECOND_ACCOUNT.lower()),)
 
     assert identities.remove_identity(
         db_session=session,

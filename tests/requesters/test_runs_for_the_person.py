@@ -23,7 +23,7 @@ from dsr.requests.identities import RequestIdentity
 from dsr.requests.models import DataRequest, ProofCheck, RequesterRole
 from dsr.requests.workflow import Status
 from tests.dashboard.conftest import NOW
-from tests.execution.conftest import platform_url, run_settings  # noqa: F401 (a fixture)
+from tests.execution.conftest import run_settings
 from tests.factories import make_request
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
@@ -40,7 +40,9 @@ def report_text(store: Engine, request_id: int) -> str:
 
 
 def test_a_representatives_request_finds_the_person_and_answers_the_representative(
-    store: Engine, platform_url: str, tmp_path: Path  # noqa: F811 (the fixture)
+    store: Engine,
+    platform_url: str,
+    tmp_path: Path,
 ) -> None:
     with db.transaction(store) as session:
         made = make_request(
@@ -85,7 +87,9 @@ def test_a_representatives_request_finds_the_person_and_answers_the_representati
 
 
 def test_a_second_identity_brings_the_other_accounts_data_into_the_report(
-    store: Engine, platform_url: str, tmp_path: Path  # noqa: F811 (the fixture)
+    store: Engine,
+    platform_url: str,
+    tmp_path: Path,
 ) -> None:
     with db.transaction(store) as session:
         made = make_request(session, status=Status.APPROVED, email=SAMPLE_LEARNER_EMAIL)
