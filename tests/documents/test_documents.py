@@ -167,6 +167,12 @@ def test_a_file_name_is_kept_without_folders_or_control_characters(given: str, k
 # --- the request's page -------------------------------------------------------------------------
 
 
+def english(client: FlaskClient) -> FlaskClient:
+    """The client, reading the pages in English (the desk's default is French)."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-GB,en;q=0.9"
+    return client
+
+
 def new_request(app: Flask) -> DataRequest:
     with db.transaction(db.get_engine(app)) as session:
         return make_request(session, status=Status.IN_REVIEW, received_at=datetime.now(UTC))
@@ -196,7 +202,7 @@ def documents(app: Flask) -> list[RequestDocument]:
 
 
 def test_staff_keep_a_document_and_download_it(app: Flask) -> None:
-    dpo = logged_in(app, "dpo@example.org")
+    dpo = english(logged_in(app, "dpo@example.org"))
     request = new_request(app)
 
     code, html = upload(dpo, request.reference, PDF, name="mandat signé.pdf")
@@ -215,7 +221,7 @@ def test_staff_keep_a_document_and_download_it(app: Flask) -> None:
 
 def test_a_document_larger_than_a_form_is_accepted_up_to_the_limit(make_app: MakeApp) -> None:
     app = make_app(DOCUMENT_MAX_BYTES=400_000)
-    dpo = logged_in(app, "dpo@example.org")
+    dpo = english(logged_in(app, "dpo@example.org"))
     request = new_request(app)
     scan = b"%PDF-1.7\n" + b"0" * 300_000  # more than the 128 KiB any other form may send
 
@@ -237,7 +243,7 @@ def test_a_document_larger_than_a_form_is_accepted_up_to_the_limit(make_app: Mak
 def test_a_refused_document_shows_the_form_again_and_stores_nothing(
     app: Flask, data: bytes, name: str, kind: str, message: str
 ) -> None:
-    dpo = logged_in(app, "dpo@example.org")
+    dpo = english(logged_in(app, "dpo@example.org"))
     request = new_request(app)
 
     code, html = upload(dpo, request.reference, data, name=name, kind=kind)
@@ -248,8 +254,8 @@ def test_a_refused_document_shows_the_form_again_and_stores_nothing(
 
 
 def test_auditors_see_the_documents_but_cannot_open_or_add_one(app: Flask) -> None:
-    dpo = logged_in(app, "dpo@example.org")
-    auditor = logged_in(app, "auditor@example.org", StaffRole.AUDITOR)
+    dpo = english(logged_in(app, "dpo@example.org"))
+    auditor = english(logged_in(app, "auditor@example.org", StaffRole.AUDITOR))
     request = new_request(app)
     upload(dpo, request.reference, PDF)
     [document] = documents(app)
@@ -275,7 +281,7 @@ def test_auditors_see_the_documents_but_cannot_open_or_add_one(app: Flask) -> No
 
 
 def test_staff_delete_a_documents_content_with_a_reason_and_the_fact_stays(app: Flask) -> None:
-    dpo = logged_in(app, "dpo@example.org")
+    dpo = english(logged_in(app, "dpo@example.org"))
     request = new_request(app)
     upload(dpo, request.reference, PDF)
     [document] = documents(app)
@@ -303,7 +309,7 @@ def test_staff_delete_a_documents_content_with_a_reason_and_the_fact_stays(app: 
 
 
 def test_a_document_of_another_request_is_not_found(app: Flask) -> None:
-    dpo = logged_in(app, "dpo@example.org")
+    dpo = english(logged_in(app, "dpo@example.org"))
     first, second = new_request(app), new_request(app)
     upload(dpo, first.reference, PDF)
     [document] = documents(app)
