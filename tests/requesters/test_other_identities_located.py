@@ -5,16 +5,22 @@ request's other identities are stored, refused when malformed or unproven, and r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from dsr import db
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
+from dsr.outbox.smtp import SmtpSettings
 from dsr.requests import identities
+from dsr.requests.jobs import minimise_closed
+from dsr.requests.models import DataRequest, RequesterRole
 from dsr.requests.refusals import OperationRefused
 from dsr.requests.workflow import Status
+from dsr.scheduler.runs import JobOutcome, SchedulerSettings
 from inventory.loader import load_data_map
 from inventory.locator import SubjectLocation, UnknownIdentity, locate_subject
 from inventory.model import DataMap
@@ -26,6 +32,9 @@ MAP_PATH = Path(__file__).parents[2] / "data_map.yaml"
 SECOND_ACCOUNT = "Lefevre.Zoe@gmail.example"  # seeded as another learner (id 3)
 AEGIR_PHONE = "+354 612 3456"  # learner 9's number, as a person would type it
 NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+SETTINGS = SchedulerSettings(
+    secret_key="a secret for the tests only", smtp=SmtpSettings(host="127.0.0.1", port=9)
+)
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +150,40 @@ def test_a_bad_identity_is_refused_and_nothing_is_stored(
             now=NOW,
         )
     assert identities.identities_of(session, request.id) == []
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_minimising_a_closed_request_forgets_the_person_and_their_other_identities(
+    store: Engine,
+) -> None:
+    long_ago = datetime.now(UTC) - timedelta(days=6 * 365)
+    with db.transaction(store) as session:
+        request = make_request(
+            session,
+            status=Status.COMPLETED,
+            received_at=long_ago,
+            email="maitre.durand@avocats.example",
+            requester_role=RequesterRole.REPRESENTATIVE,
+            subject_email=SAMPLE_LEARNER_EMAIL,
+            subject_name="Zoé Lefèvre",
+        )
+        request_id = request.id
+        session.add(
+            identities.RequestIdentity(
+                request_id=request_id or 0,
+                identity="email",
+                value=SECOND_ACCOUNT.lower(),
+                proof="Wrote from both addresses",
+                added_at=long_ago,
+                added_by="dpo@example.org",
+            )
+        )
+
+    minimise_closed(store, SETTINGS, datetime.now(UTC), JobOutcome())
+
+    with db.open_session(store) as session:
+        minimised = session.get(DataRequest, request_id)
+        assert minimised is not None
+        assert minimised.subject_email is None and minimised.subject_name is None
+        assert minimised.requester_role is RequesterRole.REPRESENTATIVE  # no personal data
+        assert identities.identities_of(session, request_id) == []
