@@ -27,6 +27,7 @@ from dsr.dashboard import (  # noqa: F401  (they register their routes)
     queue,
     request_actions,
     request_views,
+    requester_views,
 )
 from dsr.dashboard.blueprint import blueprint as dashboard_blueprint
 from dsr.delivery import views as delivery_views

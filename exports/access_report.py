@@ -48,6 +48,7 @@ from reportlab.platypus.flowables import Flowable
 
 from exports.dates import as_instant, short_date, short_datetime
 from exports.display import shown_text
+from exports.made_for import MadeFor, made_for_row
 from exports.pdf import (
     FONT_BOLD,
     FONT_REGULAR,
@@ -109,6 +110,7 @@ class ReportRequest:
     completed_at: datetime
     requester_email: str
     language: str
+    made_for: MadeFor | None = None  # R45: asked by a representative or a parent
 
 
 # -- values in the reader's locale ------------------------------------------------------------
@@ -335,6 +337,7 @@ class _ReportStory:
         request_rows: list[tuple[str, CellValue]] = [
             (t.pgettext("report", "Reference"), request.reference),
             (t.pgettext("report", "Verified email address"), request.requester_email),
+            *([made_for_row(request.made_for, t, "report")] if request.made_for else []),
             (
                 t.pgettext("report", "Request received on"),
                 short_datetime(request.received_at, self.lang, organisation.zone),

@@ -27,6 +27,7 @@ from exports.certificate_kept import (
     use_line,
 )
 from exports.dates import long_date, long_day
+from exports.made_for import MadeFor, made_for_row
 from exports.pdf import (
     DocumentInfo,
     DocumentStyles,
@@ -68,6 +69,7 @@ class CertifiedRequest:
     completed_at: datetime
     language: str
     address_kept_until: datetime
+    made_for: MadeFor | None = None  # R45: asked by a representative or a parent
 
 
 def _lang(lang: str) -> str:
@@ -195,6 +197,7 @@ def render_erasure_certificate(
             t.pgettext("certificate", "Request"),
             [
                 (t.pgettext("certificate", "Reference"), request.reference),
+                *([made_for_row(request.made_for, t, "certificate")] if request.made_for else []),
                 (
                     t.pgettext("certificate", "Received on"),
                     long_date(request.received_at, lang, organisation.zone),

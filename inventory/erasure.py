@@ -18,7 +18,7 @@ retention sweeps (`inventory.retention`) build on the same three.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import partial
@@ -209,9 +209,17 @@ def systems_to_change(data_map: DataMap, location: SubjectLocation) -> list[str]
     return [system for system in data_map.systems if _has_rows(location, system)]
 
 
-def verify_erased(data_map: DataMap, systems: Systems, identity: str, value: str) -> list[str]:
-    """Locate the subject again; return the `delete` categories in which rows of theirs remain."""
-    location = locate_subject(data_map, systems, identity, value)
+def verify_erased(
+    data_map: DataMap,
+    systems: Systems,
+    identity: str,
+    value: str,
+    *,
+    others: Sequence[tuple[str, str]] = (),
+) -> list[str]:
+    """Locate the subject again (by `others` too); return the `delete` categories in which rows
+    of theirs remain."""
+    location = locate_subject(data_map, systems, identity, value, others=others)
     remaining = []
     for category_id, category in data_map.categories.items():
         if category.erasure.action is not ErasureAction.DELETE:

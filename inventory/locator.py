@@ -201,23 +201,34 @@ class CategoryRow:
 
 
 def locate_subject(
-    data_map: DataMap, systems: Systems, identity: str, value: str
+    data_map: DataMap,
+    systems: Systems,
+    identity: str,
+    value: str,
+    *,
+    others: Sequence[tuple[str, str]] = (),
 ) -> SubjectLocation:
-    """Return the keys of every row of the person known by `identity` = `value`.
+    """Return the keys of every row of the person known by `identity` = `value`, and by each
+    of the `others` (identity, value) pairs too: another account of the same person under a
+    second address, their phone number. The rows found from any of them are the person's, and
+    the map's links are followed from all of them.
 
     Raise `UnknownIdentity` for an identity the map does not declare and `SystemUnavailable`
     when a system cannot be read.
     """
-    if identity not in data_map.identities:
-        known = ", ".join(sorted(data_map.identities))
-        raise UnknownIdentity(f"the map declares no identity `{identity}` (known: {known})")
-    spec = data_map.identities[identity]
-    normalized = spec.normalize(value)
+    lookups: list[tuple[str, str]] = []
+    for name, given in [(identity, value), *others]:
+        if name not in data_map.identities:
+            known = ", ".join(sorted(data_map.identities))
+            raise UnknownIdentity(f"the map declares no identity `{name}` (known: {known})")
+        normalized = data_map.identities[name].normalize(given)
+        if normalized and (name, normalized) not in lookups:
+            lookups.append((name, normalized))
     location = SubjectLocation(identity=identity)
-    if not normalized:
+    if not lookups:
         return location
     names = list(data_map.systems)
-    locate = partial(_locate_system, data_map, systems, identity, normalized)
+    locate = partial(_locate_system, data_map, systems, identity, tuple(lookups))
     if len(names) == 1:
         found = [locate(names[0])]
     else:  # links never leave their system: each is located in a thread of its own
@@ -235,27 +246,31 @@ def locate_subject(
     return location
 
 
+Lookups = tuple[tuple[str, str], ...]
+"""The (identity, normalised value) pairs a subject is located by."""
+
+
 def _locate_system(
-    data_map: DataMap, systems: Systems, identity: str, value: str, system: str
+    data_map: DataMap, systems: Systems, identity: str, lookups: Lookups, system: str
 ) -> SubjectLocation:
     """Locate the subject in one system, again once when its schema changed under the
     reflection (see `inventory.systems`)."""
     try:
-        return _located_in_system(data_map, systems, system, identity, value)
+        return _located_in_system(data_map, systems, system, identity, lookups)
     except SQLAlchemyError as exc:
         if not is_schema_error(exc):
             raise SystemUnavailable(system, short_reason(exc)) from exc
     try:  # the system was marked stale: its tables are reflected again
-        return _located_in_system(data_map, systems, system, identity, value)
+        return _located_in_system(data_map, systems, system, identity, lookups)
     except SQLAlchemyError as exc:
         raise SystemUnavailable(system, short_reason(exc)) from exc
 
 
 def _located_in_system(
-    data_map: DataMap, systems: Systems, system: str, identity: str, value: str
+    data_map: DataMap, systems: Systems, system: str, identity: str, lookups: Lookups
 ) -> SubjectLocation:
     location = SubjectLocation(identity=identity)
-    _locate_in_system(data_map, systems, system, identity, value, location)
+    _locate_in_system(data_map, systems, system, lookups, location)
     return location
 
 
@@ -272,17 +287,18 @@ def _locate_in_system(
     data_map: DataMap,
     systems: Systems,
     system: str,
-    identity: str,
-    value: str,
+    lookups: Lookups,
     location: SubjectLocation,
 ) -> None:
-    spec = data_map.identities[identity]
     tables = systems.tables(system)
     needed = _needed_columns(data_map, system)
-    identity_columns: dict[str, list[tuple[str, bool, bool]]] = {}
-    for loc in spec.locations.get(system, []):
-        t, c = loc.column.split(".", 1)
-        identity_columns.setdefault(t, []).append((c, loc.expect_one, loc.normalised))
+    identity_columns: dict[str, list[tuple[str, bool, bool, str, str]]] = {}
+    for identity, value in lookups:
+        for loc in data_map.identities[identity].locations.get(system, []):
+            t, c = loc.column.split(".", 1)
+            identity_columns.setdefault(t, []).append(
+                (c, loc.expect_one, loc.normalised, identity, value)
+            )
 
     with systems.connect(system) as conn:
         for name in link_order(data_map, system):
@@ -309,8 +325,11 @@ def _locate_in_system(
             columns = [table.c[c] for c in names]
             collector = _RowCollector(match, keys, owner.column if owner else None, owner_values)
             collector.side_links = side_links
-            for column_name, expect_one, normalised in identity_columns.get(name, []):
-                predicate = _identity_predicate(table, column_name, spec.kind, value, normalised)
+            for column_name, expect_one, normalised, identity, value in identity_columns.get(
+                name, []
+            ):
+                kind = data_map.identities[identity].kind
+                predicate = _identity_predicate(table, column_name, kind, value, normalised)
                 found = collector.take(conn.execute(select(*columns).where(predicate)), names)
                 if expect_one and found > 1:
                     location.flags.append(
@@ -336,7 +355,8 @@ def _locate_in_system(
             if side_links:
                 match.not_owned.update(k for k in keys if not match.sides.get(k))
             location.tables[(system, name)] = match
-        location.mentions.extend(_mentions(data_map, conn, tables, system, identity, value))
+        for identity, value in lookups:  # others' rows naming any identity of the person
+            location.mentions.extend(_mentions(data_map, conn, tables, system, identity, value))
 
 
 def _side_links(

@@ -82,6 +82,9 @@ CHAINED_DETAILS = frozenset(
         "method", "files", "file", "downloads_left", "task_id", "kind", "assignee_id", "told_on",
         "told_via", "hold", "ends_on", "failed_email", "answer_email", "events", "cause",
         "document", "bytes",
+        # R45/R46: the outcome of a check of proof or identity, the requester's role, the name
+        # of the map's identity added to a request and its entry's id (never its value)
+        "outcome", "role", "identity", "entry",
         # the member of staff assigned: named like the staff who act (actor_label), for R8
         "assignee",
     }

@@ -27,6 +27,7 @@ REMOVAL_CAUSE_LABELS: Mapping[RemovalCause, str] = {
     RemovalCause.CHECKED: lazy_gettext("deleted once the identity check was recorded"),
     RemovalCause.STAFF: lazy_gettext("deleted by staff"),
     RemovalCause.MINIMISED: lazy_gettext("deleted when the request's retention ended"),
+    RemovalCause.CLOSED: lazy_gettext("deleted unchecked when the request closed"),
 }
 
 

@@ -54,6 +54,7 @@ from dsr.dashboard.request_panels import (
     delivery_panel,
     progress_panel,
 )
+from dsr.dashboard.requester_panel import RequesterPanel, requester_panel
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_date, shown_minute
 from dsr.db import get_session, utcnow
@@ -66,7 +67,16 @@ from dsr.execution.objection import (
 from dsr.execution.runner import RESUMED_ACTION
 from dsr.holds import service as holds
 from dsr.i18n import actor_shown, current_language, gettext, lazy_gettext
-from dsr.requests import assignment, groups, notes, unverified
+from dsr.requests import (
+    assignment,
+    groups,
+    identity_check,
+    notes,
+    representation,
+    unverified,
+)
+from dsr.requests import identities as identities_module
+from dsr.requests.identities import other_identities
 from dsr.requests.labels import STAFF_STATUS_LABELS
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, available_actions
@@ -118,6 +128,11 @@ EVENT_LABELS: Mapping[str, str] = {
     documents.ADDED_ACTION: lazy_gettext("Document kept"),
     documents.VIEWED_ACTION: lazy_gettext("Document opened"),
     documents.REMOVED_ACTION: lazy_gettext("Document content deleted"),
+    representation.PROOF_CHECKED_ACTION: lazy_gettext("Proof of representation checked"),
+    representation.REPRESENTATION_SET_ACTION: lazy_gettext("Whom the request is for was set"),
+    identity_check.CHECKED_ACTION: lazy_gettext("Identity check recorded"),
+    identities_module.ADDED_ACTION: lazy_gettext("Another identity of the person added"),
+    identities_module.REMOVED_ACTION: lazy_gettext("Identity removed from the request"),
     CONTENT_REMOVED_ACTION: lazy_gettext("Content of the history removed"),
     unverified.DELETE_ACTION: lazy_gettext("Deleted, never verified"),
     OBJECTION_ACCEPTED_ACTION: lazy_gettext("Objection accepted: processing of a category stopped"),
@@ -240,6 +255,7 @@ class RequestPage:
     # erasure or deactivation waits for before it can be approved
     other_parts: list[DataRequest] = field(default_factory=list)
     waits_for: Sequence[DataRequest] = ()
+    requester: RequesterPanel = field(default_factory=RequesterPanel)  # R45, R46
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -297,9 +313,12 @@ def earlier_requests(db_session: Session, data_request: DataRequest) -> list[Dat
     )
 
 
-def subject_data(data_map: DataMap, data_request: DataRequest) -> SubjectData:
-    """Locate the subject by their verified address in every system of the map; a system that
-    cannot be read is reported, not raised."""
+def subject_data(
+    data_map: DataMap, data_request: DataRequest, others: tuple[tuple[str, str], ...] = ()
+) -> SubjectData:
+    """Locate the subject by their verified address (the represented person's, R45) and the
+    `others` identities staff added, in every system of the map; a system that cannot be read
+    is reported, not raised."""
     if data_request.verified_at is None:
         return SubjectData()
     identity = next(
@@ -310,7 +329,9 @@ def subject_data(data_map: DataMap, data_request: DataRequest) -> SubjectData:
         return SubjectData(problem=gettext("The data map declares no email identity."))
     systems = open_systems(current_app.config, data_map)
     try:
-        location = locate_subject(data_map, systems, identity, data_request.requester_email)
+        location = locate_subject(
+            data_map, systems, identity, data_request.subject_address, others=others
+        )
     except SystemUnavailable as error:
         return SubjectData(
             checked=True,
@@ -426,7 +447,7 @@ def gather_request_page(
         assignee=(
             staff_names.get(data_request.assignee_id, "—") if data_request.assignee_id else None
         ),
-        subject=subject_data(data_map, data_request),
+        subject=subject_data(data_map, data_request, other_identities(db_session, data_request.id)),
         category_titles={
             category_id: category.title.get(language)
             for category_id, category in data_map.categories.items()
@@ -445,6 +466,13 @@ def gather_request_page(
         ),
         documents=documents_panel(
             db_session, data_request, acting=acting, bound=_document_form(bound)
+        ),
+        requester=requester_panel(
+            db_session,
+            data_map,
+            data_request,
+            acting=acting,
+            bound=bound if bound is not None and bound[0] == "requester" else None,
         ),
         can_act=acting,
         forms=forms,

@@ -30,6 +30,7 @@ from dsr.holds.service import map_with_holds
 from dsr.i18n import lazy_gettext
 from dsr.outbox.models import OutboxStatus
 from dsr.requests.answers import AnswerEmail, answer_email
+from dsr.requests.identities import other_identities
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, RequestType, Status
 from inventory.erasure import ErasurePlan
@@ -239,7 +240,12 @@ def changes_panel(
             systems = open_systems(current_app.config, data_map).recheck_schema()
             try:
                 held_map = map_with_holds(db_session, data_map, systems, data_request.id, utcnow())
-                panel.plan = erasure.subject_plan(held_map, systems, data_request.requester_email)
+                panel.plan = erasure.subject_plan(
+                    held_map,
+                    systems,
+                    data_request.subject_address,
+                    other_identities(db_session, data_request.id),
+                )
             except SystemUnavailable as error:
                 panel.plan_problem = str(error)
             except ChangeRefused as error:

@@ -29,6 +29,7 @@ class RemovalCause(StrEnum):
     CHECKED = "checked"  # the identity check it served is recorded (R46)
     STAFF = "staff"  # deleted by staff, with a reason in the audit
     MINIMISED = "minimised"  # the request's retention ended
+    CLOSED = "closed"  # an identity document never checked, when its request closed (R46)
 
 
 # Sealed files exceed a BLOB's 64 KiB on MariaDB.

@@ -173,6 +173,7 @@ def _produce(
         completed_at=context.now,
         requester_email=context.requester_email,
         language=context.language.value,
+        made_for=context.made_for,
     )
     try:  # refused at start; a command given other settings learns it here
         rows_per_category = report_rows_per_category(context.settings)
@@ -220,7 +221,9 @@ def _located_and_collected(
     for system in data_map.systems:
         context.progress(system, "running", None)
     try:
-        location = locate_subject(data_map, systems, identity, context.requester_email)
+        location = locate_subject(
+            data_map, systems, identity, context.subject, others=context.other_identities
+        )
         return collect_subject(data_map, systems, location, folder / COLLECTED, on_system=on_system)
     except BaseException as error:
         unavailable = error if isinstance(error, SystemUnavailable) else None

@@ -10,7 +10,7 @@ with the runner on import.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from dsr.execution.runner import (
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.languages import translations
 from dsr.requests.emails import EmailKind
+from dsr.requests.identities import other_identities
 from dsr.requests.models import DataRequest
 from dsr.requests.service import mail_requester
 from dsr.requests.status import change_status
@@ -76,13 +77,18 @@ def _change(data_map: DataMap, name: str) -> SubjectChange:
 
 
 def change_subject(
-    settings: Mapping[str, Any], email: str, name: str, *, now: datetime
+    settings: Mapping[str, Any],
+    email: str,
+    name: str,
+    *,
+    now: datetime,
+    others: Sequence[tuple[str, str]] = (),
 ) -> ChangeOutcome:
     """Locate the subject by email and apply the map's change `name` to their rows."""
     data_map = desk_map(settings)
     change = _change(data_map, name)
     systems = open_systems(settings, data_map).recheck_schema()
-    location = locate_subject(data_map, systems, email_identity(data_map), email)
+    location = locate_subject(data_map, systems, email_identity(data_map), email, others=others)
     return apply_subject_change(data_map, systems, location, change, now=now)
 
 
@@ -125,11 +131,17 @@ def _execute_change(context: ExecutionContext) -> ExecutionResult:
     try:
         change = _change(data_map, name)
         restricted, disclosed = (
-            subject_now(context.settings, data_map, context.requester_email)
+            subject_now(context.settings, data_map, context.subject, context.other_identities)
             if name == "restriction"
             else ([], [])
         )
-        outcome = change_subject(context.settings, context.requester_email, name, now=context.now)
+        outcome = change_subject(
+            context.settings,
+            context.subject,
+            name,
+            now=context.now,
+            others=context.other_identities,
+        )
     except ChangeRefused as error:
         raise ExecutionFailed(error.message) from None
     description = change.description.get(context.language.value)
@@ -139,7 +151,7 @@ def _execute_change(context: ExecutionContext) -> ExecutionResult:
         if context.request_type is RequestType.OBJECTION:
             suppress(
                 db_session=db_session,
-                email=context.requester_email,
+                email=context.subject,
                 reason=SuppressionReason.OBJECTION,
                 now=context.now,
                 key=key,
@@ -204,7 +216,11 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
     try:
         systems = open_systems(context.settings, data_map).recheck_schema()
         location = locate_subject(
-            data_map, systems, email_identity(data_map), context.requester_email
+            data_map,
+            systems,
+            email_identity(data_map),
+            context.subject,
+            others=context.other_identities,
         )
         disclosed = subject_disclosures(data_map, systems, location)
         outcome = rectify_subject(data_map, systems, location, values)
@@ -300,7 +316,13 @@ def reactivate(
     _require(request, RequestType.DEACTIVATION)
     if not (reason or "").strip():
         raise ChangeRefused("Say how the person asked for their account back.")
-    outcome = change_subject(settings, request.requester_email, "reactivation", now=now)
+    outcome = change_subject(
+        settings,
+        request.subject_address,
+        "reactivation",
+        now=now,
+        others=other_identities(db_session, request.id),
+    )
     record_action(
         db_session=db_session,
         request=request,
@@ -379,8 +401,11 @@ def lift_restriction(
     if _events(db_session, request, LIFTED_ACTION):
         raise ChangeRefused("The restriction is already lifted.")
     data_map = desk_map(settings)
-    restricted, disclosed = subject_now(settings, data_map, request.requester_email)
-    outcome = change_subject(settings, request.requester_email, "lift_restriction", now=now)
+    others = other_identities(db_session, request.id)
+    restricted, disclosed = subject_now(settings, data_map, request.subject_address, others)
+    outcome = change_subject(
+        settings, request.subject_address, "lift_restriction", now=now, others=others
+    )
     record_action(
         db_session=db_session,
         request=request,
@@ -496,13 +521,19 @@ def apply_objection_now(
     and the audit are in the caller's transaction."""
     suppress(
         db_session=db_session,
-        email=request.requester_email,
+        email=request.subject_address,
         reason=SuppressionReason.OBJECTION,
         now=now,
         key=suppression_key(settings),
     )
     try:
-        outcome = change_subject(settings, request.requester_email, "marketing_objection", now=now)
+        outcome = change_subject(
+            settings,
+            request.subject_address,
+            "marketing_objection",
+            now=now,
+            others=other_identities(db_session, request.id),
+        )
     except (ChangeRefused, SystemUnavailable) as error:
         reason = error.message if isinstance(error, ChangeRefused) else str(error)
         record_action(

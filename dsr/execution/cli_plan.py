@@ -90,7 +90,7 @@ def request_plan_command(reference: str, database_url: str) -> None:
     systems = open_systems(settings, data_map).recheck_schema()
     try:
         held_map = with_holds(data_map, effective_holds(data_map, systems, holds))
-        plan = subject_plan(held_map, systems, found.requester_email)
+        plan = subject_plan(held_map, systems, found.subject_address)
     except (SystemUnavailable, ChangeRefused) as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None

@@ -75,10 +75,12 @@ ERASED_ACTION = "erasure_applied"
 CERTIFICATE_NAME = "{reference}-erasure-certificate.pdf"
 
 
-def subject_plan(data_map: DataMap, systems: Systems, email: str) -> ErasurePlan:
+def subject_plan(
+    data_map: DataMap, systems: Systems, email: str, others: Sequence[tuple[str, str]] = ()
+) -> ErasurePlan:
     """Locate the subject by email and return the plan of their erasure (nothing is changed);
     pass the map with the request's legal holds (`dsr.holds.service.map_with_holds`)."""
-    location = locate_subject(data_map, systems, email_identity(data_map), email)
+    location = locate_subject(data_map, systems, email_identity(data_map), email, others=others)
     return plan_erasure(data_map, systems, location)
 
 
@@ -206,13 +208,15 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         run = stored[system]
         context.progress(system, "done", run.rows_deleted + run.rows_anonymized)
     systems = open_systems(settings, data_map).recheck_schema()
-    location = locate_subject(data_map, systems, identity, context.requester_email)
+    location = locate_subject(
+        data_map, systems, identity, context.subject, others=context.other_identities
+    )
     record_subject_disclosures(  # before the rows go: a retry still knows whom to tell
         context.engine,
         data_map,
         systems,
         location,
-        email=context.requester_email,
+        email=context.subject,
         key=suppression,
         now=now,
     )
@@ -263,7 +267,9 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             + "; ".join(failed)
             + ". Run it again to finish: systems already done are not touched again."
         )
-    left = verify_erased(data_map, systems, identity, context.requester_email)
+    left = verify_erased(
+        data_map, systems, identity, context.subject, others=context.other_identities
+    )
     if left:
         raise ExecutionFailed("Data still found after the erasure (R19): " + "; ".join(left))
 
@@ -277,7 +283,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         concerned = recipients_to_tell(
             db_session,
             data_map,
-            email=context.requester_email,
+            email=context.subject,
             key=suppression,
             changed=erased_fields(data_map, affected),
             erasure=True,
@@ -311,7 +317,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             remember_kept_rows(db_session, request_id, held, now)
         suppress(
             db_session=db_session,
-            email=context.requester_email,
+            email=context.subject,
             reason=SuppressionReason.ERASURE,
             now=now,
             key=suppression,
@@ -324,7 +330,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             occasion="erasure",
             what=ERASED_WHAT,
             now=now,
-            subject_identity=context.requester_email,
+            subject_identity=context.subject,
         )
         existing = db_session.exec(
             select(ErasureCertificate).where(ErasureCertificate.request_id == request_id)
@@ -381,6 +387,7 @@ def _write_certificate(
             completed_at=context.now,
             language=context.language.value,
             address_kept_until=address_kept_until,
+            made_for=context.made_for,
         ),
         outcomes,
         told,

@@ -38,12 +38,15 @@ RECIPIENT_TASK_DAYS = 14
 
 
 def subject_now(
-    settings: Mapping[str, Any], data_map: DataMap, email: str
+    settings: Mapping[str, Any],
+    data_map: DataMap,
+    email: str,
+    others: Sequence[tuple[str, str]] = (),
 ) -> tuple[list[str], list[Disclosed]]:
     """Locate the subject; return the categories in which they have rows and the disclosures of
     their live rows (to record before a change alters them)."""
     systems = open_systems(settings, data_map)
-    location = locate_subject(data_map, systems, email_identity(data_map), email)
+    location = locate_subject(data_map, systems, email_identity(data_map), email, others=others)
     disclosed = subject_disclosures(data_map, systems, location)
     return sorted(category_counts(data_map, location)), disclosed
 
@@ -63,7 +66,7 @@ def tell_recipients(
     """Record the disclosures found in the subject's live rows, then open a task for each
     recipient that received a changed field; return how many tasks were opened."""
     key = suppression_key(settings)
-    email = request.requester_email
+    email = request.subject_address
     record_disclosures(db_session, disclosed, key=key, now=now, email=email)
     concerned = recipients_to_tell(db_session, data_map, email=email, key=key, changed=changed)
     return open_recipient_tasks(

@@ -40,9 +40,12 @@ from dsr.execution.runs import (
     take_over_run,
 )
 from dsr.languages import Language
+from dsr.requests.identities import other_identities
 from dsr.requests.models import DataRequest
+from dsr.requests.representation import made_for
 from dsr.requests.status import change_status
 from dsr.requests.workflow import Action, Actor, RequestType, Status, WorkflowError
+from exports.made_for import MadeFor
 from inventory.systems import SystemUnavailable
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,16 @@ class ExecutionContext:
     now: datetime
     progress: ProgressReport = _no_progress
     claim: str = ""
+    # The person the request is for (R45) and their other identities staff added: what the
+    # locator is given. The requester's own address stays where the answer goes.
+    subject_email: str = ""
+    other_identities: tuple[tuple[str, str], ...] = ()
+    made_for: MadeFor | None = None
+
+    @property
+    def subject(self) -> str:
+        """The address the subject is located by: theirs, or the requester's when the same."""
+        return self.subject_email or self.requester_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +289,9 @@ def _start(
                 now=now,
                 progress=progress_recorder(engine, request_id),
                 claim=claim,
+                subject_email=request.subject_address,
+                other_identities=other_identities(db_session, request_id),
+                made_for=made_for(request),
             )
     except StaleDataError:
         raise RunTakenOver(f"The request {request_id} was started by another worker.") from None

@@ -184,7 +184,7 @@ def place_hold(
         ends_on=ends_on,
         placed_by=staff_label,
         placed_at=now,
-        email=request.requester_email,
+        email=request.subject_address,
     )
     db_session.add(hold)
     db_session.flush()

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import Form, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    FileField,
+    Form,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -18,7 +26,13 @@ from dsr.addresses import EMAIL_MAX
 from dsr.i18n import lazy_gettext
 from dsr.languages import LANGUAGE_NAMES, Language
 from dsr.requests.labels import REQUEST_TYPE_LABELS
-from dsr.requests.models import DESIGNEE_NAME_MAX, MESSAGE_MAX, RECTIFICATION_MAX
+from dsr.requests.models import (
+    DESIGNEE_NAME_MAX,
+    MESSAGE_MAX,
+    RECTIFICATION_MAX,
+    SUBJECT_NAME_MAX,
+    RequesterRole,
+)
 from dsr.requests.workflow import RequestType
 
 
@@ -93,8 +107,34 @@ def _email_field() -> StringField:
     )
 
 
+class RequiredForSomeoneElse:
+    """Require the field when the request is made for someone else; drop it otherwise (R45)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __call__(self, form: Form, field: Any) -> None:
+        if not form["for_someone_else"].data:
+            field.data = None
+            field.errors = []
+            raise StopValidation()
+        if not field.data:
+            raise StopValidation(self.message)
+
+
+ROLE_LABELS: dict[RequesterRole, str] = {
+    RequesterRole.REPRESENTATIVE: lazy_gettext(
+        "I represent this person, with a mandate they signed"
+    ),
+    RequesterRole.PARENTAL_AUTHORITY: lazy_gettext(
+        "I hold parental authority over this person, a minor"
+    ),
+}
+
+
 class RequestForm(Form):
-    """A new request: who asks (the address to prove), for what, and in which language."""
+    """A new request: who asks (the address to prove), for what, and in which language; and,
+    when it is made for someone else (R45), for whom and with which proof."""
 
     email = _email_field()
     request_type = SelectField(
@@ -175,6 +215,69 @@ class RequestForm(Form):
         validators=[DataRequired(lazy_gettext("Choose a language."))],
         validate_choice=False,
     )
+    # --- made for someone else (R45) ------------------------------------------------------------
+    for_someone_else = BooleanField(lazy_gettext("I am making this request for someone else"))
+    requester_role = SelectField(
+        lazy_gettext("You are"),
+        choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()],
+        validators=[RequiredForSomeoneElse(lazy_gettext("Say how you act for this person."))],
+        validate_choice=False,
+    )
+    subject_name = StringField(
+        lazy_gettext("Their name"),
+        filters=[_stripped],
+        validators=[
+            RequiredForSomeoneElse(lazy_gettext("Enter the name of the person.")),
+            Length(
+                max=SUBJECT_NAME_MAX,
+                message=lazy_gettext(
+                    "Please keep this under %(max)d characters.", max=SUBJECT_NAME_MAX
+                ),
+            ),
+        ],
+        render_kw={"maxlength": SUBJECT_NAME_MAX, "autocomplete": "off"},
+    )
+    subject_email = StringField(
+        lazy_gettext("Their email address"),
+        filters=[_stripped],
+        validators=[
+            RequiredForSomeoneElse(lazy_gettext("Enter the person's email address.")),
+            Length(
+                max=EMAIL_MAX,
+                message=lazy_gettext(
+                    "An email address has at most %(max)d characters.", max=EMAIL_MAX
+                ),
+            ),
+            Email(lazy_gettext("Enter a valid email address, like name@example.org.")),
+        ],
+        render_kw={"maxlength": EMAIL_MAX, "type": "email", "autocomplete": "off"},
+    )
+    proof = FileField(lazy_gettext("The proof (PDF, PNG, JPEG or plain text)"))
+    requester_identity = FileField(
+        lazy_gettext("Your own identity document, if the proof does not name you (optional)")
+    )
+
+    def validate_requester_role(self, field: SelectField) -> None:
+        if field.data not in {role.value for role in ROLE_LABELS}:
+            raise StopValidation(lazy_gettext("Choose one of the roles in the list."))
+
+    def validate_subject_email(self, field: StringField) -> None:
+        own = (self.email.data or "").strip().lower()
+        if own and (field.data or "").strip().lower() == own:
+            raise StopValidation(
+                lazy_gettext(
+                    "This is your own address: give the address of the person you act for."
+                )
+            )
+
+    @property
+    def role(self) -> RequesterRole:
+        """Whom the request is for, as the form says."""
+        if not self.for_someone_else.data:
+            return RequesterRole.SELF
+        return RequesterRole(self.requester_role.data)
+
+    # --- end of the R45 block -------------------------------------------------------------------
     website = StringField(
         lazy_gettext("Leave this field empty"),
         render_kw={"autocomplete": "off", "tabindex": "-1"},
@@ -224,6 +327,12 @@ class AnswerForm(Form):
         ],
         render_kw={"maxlength": MESSAGE_MAX, "rows": 6},
     )
+
+
+class IdentityDocumentUploadForm(Form):
+    """The identity document staff asked for, with its reason (R46): one file."""
+
+    document = FileField(lazy_gettext("Your identity document (PDF, PNG or JPEG)"))
 
 
 class ConfirmForm(Form):

@@ -31,6 +31,7 @@ from dsr.links import public_url_for_settings
 from dsr.outbox.emails import RenderedEmail, render_email
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
+from dsr.requests.identities import forget_identities
 from dsr.requests.labels import staff_status_name, type_name
 from dsr.requests.models import DataRequest, ReplacedStatusToken, Task
 from dsr.requests.status import change_status
@@ -340,6 +341,9 @@ def minimise_closed(
             request.rectification_details = None
             request.designee_name = None
             request.designee_email = None
+            # R45: whom it was for; the person's other identities (their role stays)
+            request.subject_email = request.subject_name = None
+            forget_identities(db_session, request_id)
             request.verification_nonce = None
             request.status_token_hash = None
             db_session.execute(
@@ -379,6 +383,9 @@ def minimise_closed(
                         "rectification_details",
                         "designee_name",
                         "designee_email",
+                        "subject_email",
+                        "subject_name",
+                        "identities",
                     ]
                 },
             )

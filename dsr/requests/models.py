@@ -49,6 +49,24 @@ class Channel(StrEnum):
     API = "api"
 
 
+class RequesterRole(StrEnum):
+    """Whom the requester asks for (R45): themselves, or another person they act for."""
+
+    SELF = "self"
+    REPRESENTATIVE = "representative"  # with a mandate from the person
+    PARENTAL_AUTHORITY = "parental_authority"  # the holder of parental authority for a minor
+
+
+class ProofCheck(StrEnum):
+    """Staff's check of a representative's proof (R45): approval waits for an accepted one."""
+
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+
+
+SUBJECT_NAME_MAX = 200
+
+
 class DataRequestBase(SQLModel):
     """What a requester tells the tool, whichever way the request came in."""
 
@@ -152,6 +170,31 @@ class DataRequest(DataRequestBase, table=True):
     # The first part's id on every part of a submission that asked for several things; None for
     # a request filed alone. Each part has its own reference, status, answer and audit trail.
     group_id: int | None = Field(default=None, foreign_key="dsr_request.id", index=True)
+    # --- made for someone else (R45): the subject's identity, the proof's check ---------------
+    requester_role: RequesterRole = Field(
+        default=RequesterRole.SELF, sa_type=string_enum(RequesterRole, "requester_role")
+    )
+    subject_email: str | None = Field(default=None, max_length=EMAIL_MAX)
+    subject_name: str | None = Field(default=None, max_length=SUBJECT_NAME_MAX)
+    proof_check: ProofCheck | None = Field(
+        default=None, sa_type=string_enum(ProofCheck, "proof_check")
+    )
+    proof_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def for_someone_else(self) -> bool:
+        """Whether a representative or a parent asks for another person (R45)."""
+        return self.requester_role is not RequesterRole.SELF
+
+    @property
+    def subject_address(self) -> str:
+        """The email address by which the subject is found in the systems: the represented
+        person's when a representative asks, else the requester's (proven by the link)."""
+        if self.for_someone_else and self.subject_email:
+            return self.subject_email
+        return self.requester_email
+
+    # --- end of the R45 block ---------------------------------------------------------------
 
     @classmethod
     def received(

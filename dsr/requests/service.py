@@ -31,9 +31,11 @@ from dsr.requests.groups import checked_types, parts_of
 from dsr.requests.links import TOKEN_MAX, LinkExpired, LinkInvalid, LinkSigner, LinkUsed
 from dsr.requests.models import (
     MESSAGE_MAX,
+    SUBJECT_NAME_MAX,
     DataRequest,
     DataRequestCreate,
     ReplacedStatusToken,
+    RequesterRole,
     next_reference,
 )
 from dsr.requests.status import change_status
@@ -48,6 +50,35 @@ from dsr.requests.workflow import (
 from dsr.tokens import token_digest
 
 # --- filing a request ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ForSomeoneElse:
+    """Whom a request made by a representative or a parent is for (R45); the proof is kept as
+    documents of the request by the caller."""
+
+    role: RequesterRole
+    subject_email: str
+    subject_name: str
+
+
+def checked_subject(
+    role: RequesterRole | str, subject_email: str, subject_name: str, requester_email: str
+) -> ForSomeoneElse:
+    """Return the represented person, checked; raise RequestError if invalid."""
+    try:
+        checked_role = RequesterRole(role)
+    except ValueError:
+        raise RequestError("Choose one of the roles in the list.") from None
+    if checked_role is RequesterRole.SELF:
+        raise RequestError("Choose one of the roles in the list.")
+    address = normalize_email(check_email(subject_email))
+    if address == normalize_email(requester_email):
+        raise RequestError("Give the address of the person you act for, not yours.")
+    name = (subject_name or "").strip()
+    if not name or len(name) > SUBJECT_NAME_MAX:
+        raise RequestError("Enter the name of the person.")
+    return ForSomeoneElse(role=checked_role, subject_email=address, subject_name=name)
 
 
 @dataclass(frozen=True)
@@ -72,6 +103,7 @@ def submit_request(
     links: LinkSigner,
     designee_name: str | None = None,
     designee_email: str | None = None,
+    for_someone_else: ForSomeoneElse | None = None,
 ) -> SubmitResult:
     """File a request (status received, audited) or carry on an identical open one, then queue the
     email that proves the address: a fresh single-use link (older links stop working).
@@ -85,7 +117,9 @@ def submit_request(
     An identical open request (same address and type, not terminal) is reused as it is; if it is
     already verified, the email brings a new status-page link instead; the other types asked for
     are filed. A new request's deadline is counted on the calendar of `zone`, the
-    organisation's. Raise RequestError on invalid input (no type, an unknown or repeated type).
+    organisation's. With `for_someone_else` (R45) every part is made for the represented person,
+    and only an open request for the same person is carried on. Raise RequestError on invalid
+    input (no type, an unknown or repeated type).
     """
     asked = checked_types(request_type, types)
     checked = [
@@ -104,6 +138,7 @@ def submit_request(
         raise RequestError("Only a rectification request says what to correct.")
     if (designee_name or designee_email) and RequestType.POST_MORTEM not in asked:
         raise RequestError("Only post-mortem directives name a designated person.")
+    subject = for_someone_else
     received = received_at if received_at is not None else now
     if received > now:
         raise RequestError("A request cannot have been received in the future.")
@@ -111,7 +146,7 @@ def submit_request(
     carried_on: list[DataRequest] = []
     to_file: list[DataRequestCreate] = []
     for wanted in checked:
-        existing = _open_request_like(db_session, wanted.type, wanted.requester_email)
+        existing = _open_request_like(db_session, wanted.type, wanted.requester_email, subject)
         if existing is None:
             to_file.append(wanted)
             continue
@@ -141,6 +176,10 @@ def submit_request(
             now=received,
             zone=zone,
         )
+        if subject is not None:  # R45
+            request.requester_role = subject.role
+            request.subject_email = subject.subject_email
+            request.subject_name = subject.subject_name
         db_session.add(request)
         db_session.flush()
         filed.append(request)
@@ -152,6 +191,7 @@ def submit_request(
         details: dict[str, object] = {
             "type": request.type.value,
             "channel": request.created_via.value,
+            "role": request.requester_role.value,
         }
         if request.group_id is not None:
             details["parts"] = [part.reference for part in filed]
@@ -169,14 +209,21 @@ def submit_request(
     return SubmitResult(request=filed[0], reused=False, parts=(*filed, *carried_on))
 
 
-def _open_request_like(db_session: Session, kind: RequestType, email: str) -> DataRequest | None:
-    """Return the oldest open request of type `kind` from the address `email`, if any."""
+def _open_request_like(
+    db_session: Session, kind: RequestType, email: str, subject: ForSomeoneElse | None
+) -> DataRequest | None:
+    """Return the oldest open request of type `kind` from the address `email` for the same
+    person (the requester, or the same represented person: R45), if any."""
     return db_session.exec(
         select(DataRequest)
         .where(
             DataRequest.normalized_email == normalize_email(email),
             DataRequest.type == kind,
             col(DataRequest.status).not_in(TERMINAL),
+            DataRequest.requester_role == (subject.role if subject else RequesterRole.SELF),
+            col(DataRequest.subject_email).is_(None)
+            if subject is None
+            else DataRequest.subject_email == subject.subject_email,
         )
         .order_by(col(DataRequest.received_at), col(DataRequest.id))
         .limit(1)
@@ -407,7 +454,8 @@ def _forget_nonce(request: DataRequest) -> None:
 def after_verified(db_session: Session, request: DataRequest, now: datetime) -> None:
     """Do what must not wait for review once an address is proven: an objection to marketing is
     honoured at once (R27, OBJECTION_IMMEDIATE, on by default)."""
-    if request.type is RequestType.OBJECTION:
+    if request.type is RequestType.OBJECTION and not request.for_someone_else:
+        # R45: one made for someone else waits for staff to check the proof, like any other
         from dsr.execution.changes import objection_hook  # the executors need the requests
 
         objection_hook(db_session, request, now)

@@ -30,6 +30,7 @@ from dsr.requests.refusals import (
     WaitsForAnotherPart,
     check_version,
 )
+from dsr.requests.representation import approval_refusal
 from dsr.requests.service import (
     after_verified,
     mail_requester,
@@ -266,8 +267,13 @@ def approve(
     staff_label: str,
     now: datetime,
 ) -> None:
-    """Approve the request: it can then be carried out. Raise WaitsForAnotherPart for an erasure
-    or deactivation whose submission also asks for a copy of the data not yet produced."""
+    """Approve the request: it can then be carried out; one made for someone else only once
+    staff accepted the proof that its requester may act for the person (R45). Raise
+    WaitsForAnotherPart for an erasure or deactivation whose submission also asks for a copy of
+    the data not yet produced."""
+    waiting = approval_refusal(request)
+    if waiting is not None:
+        raise OperationRefused(waiting)
     awaited = answers_awaited(db_session, request)
     if awaited:
         raise WaitsForAnotherPart(

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from dsr.audit.models import record_event
 from dsr.requests.extension_grounds import ExtensionGround
 from dsr.requests.models import DataRequest
-from dsr.requests.workflow import Action, Actor, AuditFact, apply
+from dsr.requests.workflow import TERMINAL, Action, Actor, AuditFact, apply
 
 
 def normalize_reference(reference: str) -> str:
@@ -66,4 +66,8 @@ def change_status(
         actor_label=actor_label,
         details=details,
     )
+    if request.status in TERMINAL:  # R46: no copy of an identity document outlives its use
+        from dsr.requests.identity_check import forget_unchecked_identity_documents
+
+        forget_unchecked_identity_documents(db_session, request, at)
     return transition.fact

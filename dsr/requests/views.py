@@ -8,8 +8,10 @@ and the answer to a submission is the same whether or not the address is known.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -25,24 +27,35 @@ from flask import (
     url_for,
 )
 from flask_limiter.util import get_remote_address
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import CombinedMultiDict, FileStorage, MultiDict
 from werkzeug.wrappers import Response as AnyResponse
 
 from dsr.accounts.access import public_blueprint
 from dsr.addresses import normalize_email
+from dsr.config import document_max_bytes
 from dsr.datamap import organisation_zone
 from dsr.db import get_engine, get_session, transaction, utcnow
 from dsr.delivery.renewal import renew_link
 from dsr.delivery.service import DeliveryRefused
+from dsr.documents import service as documents
+from dsr.documents.models import DocumentKind
 from dsr.extensions import limiter
 from dsr.i18n import choose_language, current_language, gettext
 from dsr.links import public_url
-from dsr.requests import groups, service
+from dsr.requests import groups, identity_check, service
 from dsr.requests.answer_page import SentAnswer, sent_answer
 from dsr.requests.checks import RequestError
-from dsr.requests.forms import AnswerForm, ConfirmForm, RequestForm, ResendForm, asked_types
+from dsr.requests.forms import (
+    AnswerForm,
+    ConfirmForm,
+    IdentityDocumentUploadForm,
+    RequestForm,
+    ResendForm,
+    asked_types,
+)
 from dsr.requests.links import LinkExpired, LinkUsed, current_links
-from dsr.requests.models import DataRequest
+from dsr.requests.models import DataRequest, RequesterRole
+from dsr.requests.refusals import OperationRefused
 from dsr.requests.workflow import (
     Action,
     Actor,
@@ -50,6 +63,7 @@ from dsr.requests.workflow import (
     WorkflowError,
     available_actions,
 )
+from dsr.uploads import accepts_upload
 from dsr.worker.enqueue import deliver_after_commit, enqueue_sealed
 
 blueprint = public_blueprint(Blueprint("public", __name__))
@@ -154,24 +168,92 @@ def _link_problem(error: RequestError) -> tuple[str, int]:
 # --- filing a request -------------------------------------------------------------------------
 
 
+def _request_form_data() -> CombinedMultiDict[str, Any] | None:
+    """The request form's fields and, when it is made for someone else, its files (R45)."""
+    if request.method != "POST":
+        return None
+    return CombinedMultiDict([request.files, request.form])
+
+
+def _uploaded(name: str) -> FileStorage | None:
+    upload = request.files.get(name)
+    return upload if isinstance(upload, FileStorage) and upload.filename else None
+
+
+def _keep_proofs(form: RequestForm, parts: Sequence[DataRequest], now: datetime) -> bool:
+    """Keep the proof sent with a request made for someone else (R45), sealed, with each part of
+    the submission (each is checked and approved on its own); False (with the field's error
+    set) when a file is refused, and then the caller stores nothing."""
+    limit = document_max_bytes(current_app.config)
+    box = documents.document_box(current_app.config)
+    proof_kind = (
+        DocumentKind.PARENTAL_AUTHORITY
+        if form.role is RequesterRole.PARENTAL_AUTHORITY
+        else DocumentKind.MANDATE
+    )
+    for field, kind in (
+        (form.proof, proof_kind),
+        (form.requester_identity, DocumentKind.IDENTITY_DOCUMENT),
+    ):
+        upload = _uploaded(field.name)
+        if upload is None:
+            continue
+        data = upload.stream.read(limit + 1)
+        try:
+            for data_request in parts:
+                documents.add_document(
+                    db_session=get_session(),
+                    request=data_request,
+                    kind=kind,
+                    filename=upload.filename,
+                    data=data,
+                    box=box,
+                    max_bytes=limit,
+                    added_by=documents.REQUESTER_LABEL,
+                    actor=Actor.REQUESTER,
+                    now=now,
+                )
+        except documents.DocumentRefused as refused:
+            field.errors = [str(refused.message)]
+            return False
+    return True
+
+
 @blueprint.route("/", methods=["GET", "POST"])
+@accepts_upload
 @_per_address
 @_per_email
 def new_request() -> AnyResponse | tuple[str, int]:
-    """Show the request form; on POST, file the request and send the email proving the address."""
-    form = RequestForm(_form_data(), language=current_language().value)
+    """Show the request form; on POST, file the request and send the email proving the address;
+    a request made for someone else keeps its proof with it (R45)."""
+    form = RequestForm(_request_form_data(), language=current_language().value)
     if request.method == "GET":
         return Response(render_template("public/request_form.html", form=form))
     if form.is_from_a_robot:
         session[_SENT_KEY] = "new"  # the same answer as for a person; nothing is stored
         return redirect(url_for("public.request_sent"))
-    if not form.validate():
+    valid = form.validate()
+    if form.for_someone_else.data and _uploaded(form.proof.name) is None:
+        form.proof.errors = [gettext("Send the proof that you may act for this person.")]
+        valid = False
+    if not valid:
         return render_template("public/request_form.html", form=form), 400
     db_session = get_session()
     asked = asked_types(form)
     is_rectification = RequestType.RECTIFICATION.value in asked
     is_post_mortem = RequestType.POST_MORTEM.value in asked
+    now = _now()
     try:
+        for_someone_else = (
+            service.checked_subject(
+                form.role,
+                form.subject_email.data or "",
+                form.subject_name.data or "",
+                form.email.data or "",
+            )
+            if form.role is not RequesterRole.SELF
+            else None
+        )
         result = service.submit_request(
             db_session=db_session,
             email=form.email.data or "",
@@ -181,12 +263,21 @@ def new_request() -> AnyResponse | tuple[str, int]:
             rectification=(form.rectification.data or None) if is_rectification else None,
             designee_name=(form.designee_name.data or None) if is_post_mortem else None,
             designee_email=(form.designee_email.data or None) if is_post_mortem else None,
-            now=_now(),
+            now=now,
             zone=organisation_zone(current_app.config),
             links=current_links(),
+            for_someone_else=for_someone_else,
         )
     except RequestError:
         form.form_errors.append(gettext("Your request could not be accepted: check the form."))
+        return render_template("public/request_form.html", form=form), 400
+    filed = [
+        part
+        for part in result.parts or (result.request,)
+        if result.reused or result.request.id in (part.id, part.group_id)
+    ]
+    if for_someone_else is not None and not _keep_proofs(form, filed, now):
+        db_session.rollback()  # nothing of the request is kept
         return render_template("public/request_form.html", form=form), 400
     deliver_after_commit(db_session)
     session[_SENT_KEY] = "reused" if result.reused else "new"
@@ -263,9 +354,14 @@ def _render_status(
     answer_form: AnswerForm,
     code: int = 200,
     answering: DataRequest | None = None,
+    identity_form: IdentityDocumentUploadForm | None = None,
 ) -> AnyResponse:
     actions = available_actions(data_request.status, Actor.REQUESTER)
     now = _now()
+    awaited = identity_check.identity_document_awaited(get_session(), data_request)
+    received = awaited and bool(
+        identity_check.unchecked_identity_documents(get_session(), data_request)
+    )
     page = render_template(
         "public/status.html",
         data_request=data_request,
@@ -278,6 +374,9 @@ def _render_status(
         token=token,
         answer=sent_answer(get_session(), data_request, settings=current_app.config, now=now),
         other_parts=_other_parts(data_request, now, answer_form, answering),
+        identity_upload=awaited and not received,
+        identity_received=received,
+        identity_form=identity_form or IdentityDocumentUploadForm(),
     )
     return _private(Response(page, status=code))
 
@@ -412,6 +511,44 @@ def answer(token: str) -> AnyResponse:
         return _render_status(data_request, token, form, code=400, answering=part)
     else:
         flash(gettext("Thank you: your answer was sent and we are looking at your request again."))
+    return _private(redirect(url_for("public.status", token=token)))
+
+
+# --- the identity document asked for (R46) ---------------------------------------------------
+
+
+@blueprint.post("/status/<token>/identity-document")
+@accepts_upload
+@_per_address
+@limiter.limit(_link_renewals_limit, key_func=_status_page_key, methods=["POST"])
+def identity_document(token: str) -> AnyResponse:
+    """Keep the identity document staff asked for, sealed, for them to check (then delete)."""
+    data_request = _request_for(token)
+    form = IdentityDocumentUploadForm(CombinedMultiDict([request.files, request.form]))
+    upload = _uploaded("document")
+    if upload is None:
+        form.document.errors = [gettext("Choose the file to send.")]
+        return _render_status(data_request, token, AnswerForm(), 400, identity_form=form)
+    limit = document_max_bytes(current_app.config)
+    db_session = get_session()
+    try:
+        identity_check.receive_identity_document(
+            db_session=db_session,
+            request=data_request,
+            filename=upload.filename,
+            data=upload.stream.read(limit + 1),
+            box=documents.document_box(current_app.config),
+            max_bytes=limit,
+            now=_now(),
+        )
+    except documents.DocumentRefused as refused:
+        db_session.rollback()
+        form.document.errors = [str(refused.message)]
+        return _render_status(data_request, token, AnswerForm(), 400, identity_form=form)
+    except OperationRefused as refused:
+        db_session.rollback()
+        abort(409, description=str(refused.message))
+    flash(gettext("Thank you: your identity document was sent. We will check it, then delete it."))
     return _private(redirect(url_for("public.status", token=token)))
 
 

@@ -77,6 +77,12 @@ POST_ENDPOINTS = {
     "dashboard.delete_answer_template",
     "dashboard.add_document",
     "dashboard.remove_document",
+    "dashboard.check_proof",
+    "dashboard.set_for_whom",
+    "dashboard.check_identity",
+    "dashboard.add_identity",
+    "dashboard.remove_identity",
+    "public.identity_document",
 }
 """Every endpoint that takes a POST outside /api/: the test fails when one appears or goes."""
 
@@ -148,6 +154,7 @@ def test_every_form_refuses_a_post_without_its_token(
         "sweep_id": 1,
         "template_id": 1,
         "document_id": 1,
+        "identity_id": 1,
     }
     tokens = {
         "public.verify": verify_path.rsplit("/", 1)[1],
