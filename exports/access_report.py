@@ -550,9 +550,12 @@ class _ReportStory:
     def _about(self, category: Category) -> Flowable:
         t, lang, styles = self.t, self.lang, self.styles
         data_map = self.data_map
-        legal_basis = [category.legal_basis.describe(t)]
-        if category.legal_basis_detail is not None:
-            legal_basis.append(category.legal_basis_detail.get(lang))
+        if category.legal_bases:  # several grounds: say which one covers which purposes
+            legal_basis = [ground.describe(lang, t) for ground in category.legal_bases]
+        else:
+            legal_basis = [ground.basis.describe(t) for ground in category.grounds]
+            if category.legal_basis_detail is not None:
+                legal_basis.append(category.legal_basis_detail.get(lang))
         recipients = [
             t.pgettext("report", "%(name)s: %(description)s")
             % {
@@ -575,7 +578,7 @@ class _ReportStory:
         retention_lines.append(
             t.pgettext("report", "Source: %(source)s") % {"source": retention.source.get(lang)}
         )
-        purposes = bullet_list([p.get(lang) for p in category.purposes], styles.cell)
+        purposes = bullet_list([p.get(lang) for p in category.all_purposes], styles.cell)
         rows: list[tuple[str, CellValue]] = [
             (t.pgettext("report", "What it is"), category.description.get(lang)),
             (t.pgettext("report", "Purposes"), purposes),

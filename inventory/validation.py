@@ -133,6 +133,7 @@ def _problems(m: DataMap) -> Iterator[Problem]:
     yield from _check_kept_data(m)
     yield from _check_recipients(m)
     yield from _check_activities(m)
+    yield from _check_grounds(m)
 
 
 def _check_activities(m: DataMap) -> Iterator[Problem]:
@@ -479,3 +480,51 @@ def _check_recipients(m: DataMap) -> Iterator[Problem]:
                 f"recipient `{r_name}` is disclosed rows when `{when}` is set, which is not a "
                 f"field of any category.{_closest(when, mapped)}",
             )
+
+
+# --- several legal bases per category (issue 20) ------------------------------------------------
+
+
+def _check_grounds(m: DataMap) -> Iterator[Problem]:
+    """Each category gives its grounds in one form: `legal_basis` with `purposes`, or
+    `legal_bases` (one `basis` per group of purposes), never both nor neither."""
+    for key, category in m.categories.items():
+        loc: Loc = ("categories", key)
+        single = category.legal_basis is not None or bool(category.purposes)
+        if category.legal_bases:
+            extra = [
+                name
+                for name, given in (
+                    ("legal_basis", category.legal_basis is not None),
+                    ("purposes", bool(category.purposes)),
+                    ("legal_basis_detail", category.legal_basis_detail is not None),
+                )
+                if given
+            ]
+            for name in extra:
+                yield Problem(
+                    (*loc, name),
+                    f"`{name}` in category `{key}` repeats what `legal_bases` says: give "
+                    "either `legal_basis` with `purposes` (one ground) or `legal_bases` (each "
+                    "`basis` with its `purposes` and `detail`), not both.",
+                    at_key=True,
+                )
+            continue
+        for name in ("legal_basis", "purposes"):
+            if (name == "legal_basis" and category.legal_basis is None) or (
+                name == "purposes" and not category.purposes
+            ):
+                yield Problem(
+                    loc,
+                    f"missing `{name}` in category `{key}`: every category must say why the "
+                    "data is processed and on which ground under GDPR Art. 6(1) (consent, "
+                    "contract, legal_obligation, vital_interests, public_task or "
+                    "legitimate_interests), as `legal_basis` with `purposes`"
+                    + (
+                        ""
+                        if single
+                        else ", or as `legal_bases`: a list of `basis` with its `purposes`"
+                    )
+                    + ".",
+                    at_key=True,
+                )
