@@ -805,6 +805,66 @@ class Activity(Strict):
         return value
 
 
+# --- mentions of the person in free text (issue 20) ----------------------------------------------
+
+
+class MentionAction(StrEnum):
+    """What an erasure does to a text confirmed by staff to name the person: `redact` writes
+    the map's `replacement` in place of the name, `delete` removes the row."""
+
+    REDACT = "redact"
+    DELETE = "delete"
+
+
+class FullName(Strict):
+    """Where the person's full name is: columns of one table of a system, joined by a space
+    (`[learner.first_name, learner.last_name]`), read on the person's own rows."""
+
+    system: str
+    columns: list[str] = Field(min_length=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _one_table(cls, value: list[str]) -> list[str]:
+        column_references(value, "a name column")
+        if len({column.split(".", 1)[0] for column in value}) > 1:
+            raise ValueError("the columns of a full name are columns of one table")
+        return value
+
+    @property
+    def table(self) -> str:
+        return self.columns[0].split(".", 1)[0]
+
+
+class MentionSearch(Strict):
+    """A text column where other people may name the person (a review, a comment)."""
+
+    system: str
+    column: str = Field(pattern=COLUMN_REF_RE)
+    label: LocalText
+    erasure: MentionAction = MentionAction.REDACT
+
+    @property
+    def table(self) -> str:
+        return self.column.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.column.split(".", 1)[1]
+
+
+class Mentions(Strict):
+    """Free-text columns searched for the person's full name. Every match is only a possible
+    mention (homonyms exist): staff decide, and only what they confirm is reported or erased."""
+
+    full_name: FullName
+    search: list[MentionSearch] = Field(min_length=1)
+    replacement: str = Field(default="[…]", min_length=1)
+
+
+# --- end of mentions ------------------------------------------------------------------------------
+
+
 DESK_ACTIVITY = "data_subject_requests"
 """The id of the desk's own processing (the handling of the requests), which every register
 includes and no map may declare."""
@@ -822,6 +882,7 @@ class DataMap(Strict):
     categories: dict[str, Category] = Field(min_length=1)
     activities: dict[str, Activity] = Field(min_length=1)
     changes: SubjectChanges = Field(default_factory=SubjectChanges)
+    mentions: Mentions | None = None
 
     def system_zone(self, system: str) -> ZoneInfo:
         """Return the zone in which `system` stores its times without a zone."""

@@ -134,6 +134,7 @@ def _problems(m: DataMap) -> Iterator[Problem]:
     yield from _check_recipients(m)
     yield from _check_activities(m)
     yield from _check_grounds(m)
+    yield from _check_mentions(m)
 
 
 def _check_activities(m: DataMap) -> Iterator[Problem]:
@@ -528,3 +529,42 @@ def _check_grounds(m: DataMap) -> Iterator[Problem]:
                     + ".",
                     at_key=True,
                 )
+
+
+# --- mentions of the person in free text (issue 20) ----------------------------------------------
+
+
+def _check_mentions(m: DataMap) -> Iterator[Problem]:
+    """The name and the searched texts are in tables of the map (a searched row's key is what
+    staff decide on), and a searched column is not one of the name's own."""
+    if m.mentions is None:
+        return
+    places = [
+        (("mentions", "full_name", "columns", i), m.mentions.full_name.system, column)
+        for i, column in enumerate(m.mentions.full_name.columns)
+    ] + [
+        (("mentions", "search", i, "column"), search.system, search.column)
+        for i, search in enumerate(m.mentions.search)
+    ]
+    for loc, system, column in places:
+        table = column.split(".", 1)[0]
+        if system not in m.systems:
+            yield Problem(
+                (*loc[:-1], "system") if loc[-1] == "column" else ("mentions", "full_name"),
+                f"`{system}` is not a system of the map.{_closest(system, m.systems)}",
+            )
+        elif table not in m.systems[system].tables:
+            yield Problem(
+                loc,
+                f"`{table}` is not a table of system `{system}`: declare it under "
+                f"`systems.{system}.tables` with its primary key."
+                + _closest(table, m.systems[system].tables),
+            )
+    seen: set[tuple[str, str]] = set()
+    for i, search in enumerate(m.mentions.search):
+        if (search.system, search.column) in seen:
+            yield Problem(
+                ("mentions", "search", i, "column"),
+                f"`{search.column}` is searched twice; keep one.",
+            )
+        seen.add((search.system, search.column))
