@@ -23,6 +23,7 @@ from dsr.api.callback_addresses import ALLOWED_NETWORKS_KEY, parse_allowed_netwo
 from dsr.dashboard import (  # noqa: F401  (they register their routes)
     answer_template_views,
     hold_actions,
+    mention_views,
     queue,
     request_actions,
     request_views,

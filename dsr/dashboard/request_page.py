@@ -41,6 +41,7 @@ from dsr.dashboard.forms import (
     VerifyForm,
 )
 from dsr.dashboard.hold_panel import HoldsPanel, holds_panel
+from dsr.dashboard.mention_panel import MentionsPanel, mentions_panel
 from dsr.dashboard.queue import Urgency, urgency_of
 from dsr.dashboard.request_panels import (
     ChangesPanel,
@@ -218,6 +219,7 @@ class RequestPage:
     progress: ProgressPanel = field(default_factory=ProgressPanel)
     templates: Mapping[str, list[TemplateChoice]] = field(default_factory=dict)
     chosen_template: int | None = None  # the answer template whose text fills its form
+    mentions: MentionsPanel = field(default_factory=MentionsPanel)  # issue 20
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -420,4 +422,7 @@ def gather_request_page(
         chosen_template=chosen,
         timeline=timeline(db_session, data_request),
         earlier=earlier_requests(db_session, data_request),
+        mentions=mentions_panel(
+            db_session, data_map, data_request, acting=acting, language=language
+        ),
     )
