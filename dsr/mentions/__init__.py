@@ -1,1 +1,1 @@
-"""Possible mentions of a subject in other people's text, and staff's decision on each (issue 20)."""
+"""Possible mentions of a subject in other people's text, and staff's decision on each."""

@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from dsr.audit.models import record_action
-from dsr.mentions.models import ROW_KEY_MAX, MentionDecision
 from dsr.i18n import gettext
+from dsr.mentions.models import ROW_KEY_MAX, MentionDecision
 from dsr.requests.models import DataRequest
 from dsr.requests.refusals import OperationRefused
 from dsr.requests.workflow import Actor, RequestType
