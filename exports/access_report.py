@@ -64,6 +64,7 @@ from exports.pdf import (
 from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection
+from inventory.mentions import PossibleMention
 from inventory.model import Category, Contact, DataMap, Field_
 
 CHUNK_ROWS = 40
@@ -207,9 +208,11 @@ def render_access_report(
     translations: NullTranslations,
     out: BinaryIO,
     rows_per_category: int = ROWS_PER_CATEGORY,
+    mentions: Sequence[PossibleMention] = (),
 ) -> None:
     """Write the access report for `collection` to `out`, in the request's language, whose
-    catalogue `translations` is, printing at most `rows_per_category` rows of each category."""
+    catalogue `translations` is, printing at most `rows_per_category` rows of each category,
+    and the `mentions` of the person in other people's texts that staff confirmed."""
     if rows_per_category < 1:
         raise ValueError("an access report prints at least one row per category")
     register_fonts()
@@ -245,6 +248,7 @@ def render_access_report(
         ]
     )
     story = _ReportStory(data_map, collection, request, lang, t, rows_per_category)
+    story.mentions = list(mentions)
     canvasmaker: Callable[..., Canvas] = partial(
         _NumberedCanvas,
         footer=f"{title} — {request.reference}",
@@ -299,6 +303,7 @@ class _ReportStory:
             "caption", parent=self.styles.body, fontSize=8.5, leading=11, keepWithNext=1
         )
         self.orientation = "portrait"
+        self.mentions: list[PossibleMention] = []
 
     # The sequence of the document.
 
@@ -308,6 +313,8 @@ class _ReportStory:
         categories = [c for c in self.collection.categories if self.collection.count(c)]
         for number, category_id in enumerate(categories, start=1):
             yield from self._category(number, category_id)
+        if self.mentions:
+            yield self._mentions()
         yield self._turn("portrait") or [PageBreak()]
         yield self._rights(categories)
 
@@ -679,6 +686,31 @@ class _ReportStory:
         yield [Spacer(1, 3 * mm)]
 
     # The rights.
+
+    # Mentions of the person in other people's texts (issue 20).
+
+    def _mentions(self) -> list[Flowable]:
+        """The passages of other people's texts that name the person, as staff confirmed."""
+        t, styles = self.t, self.styles
+        search = self.data_map.mentions.search if self.data_map.mentions else []
+        labels = {(s.system, s.column): s.label.get(self.lang) for s in search}
+        rows: list[tuple[str, CellValue]] = [
+            (labels.get((m.system, f"{m.table}.{m.column}"), m.table), m.excerpt)
+            for m in self.mentions
+        ]
+        heading = t.pgettext("report", "Mentions of you in other people's texts")
+        return [
+            safe_paragraph(heading, styles.heading),
+            safe_paragraph(
+                t.pgettext(
+                    "report",
+                    "Texts written by other people that name you: the passage around your name.",
+                ),
+                styles.body,
+            ),
+            key_value_table(heading, rows, width=self.width),
+            Spacer(1, 4 * mm),
+        ]
 
     def _rights(self, categories: Sequence[str]) -> list[Flowable]:
         t, lang, styles = self.t, self.lang, self.styles

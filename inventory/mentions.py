@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Table, func, select, tuple_
 
 from inventory.keyed import Key, chunks
 from inventory.locator import SubjectLocation
-from inventory.model import DataMap, MentionSearch
+from inventory.model import DataMap, MentionAction, MentionSearch
 from inventory.systems import Systems
 
 LIKE_ESCAPE = "!"
@@ -195,3 +195,61 @@ def _key_in(table: Table, primary_key: Sequence[str], keys: Sequence[Key]) -> An
     if len(primary_key) == 1:
         return table.c[primary_key[0]].in_([key[0] for key in keys])
     return tuple_(*(table.c[name] for name in primary_key)).in_(list(keys))
+
+
+# --- what an erasure does to the mentions staff confirmed ---------------------------------------
+
+
+def redact_name(text: str, words: Sequence[str], replacement: str) -> str:
+    """Return `text` with every whole occurrence of the name (any case, any accents) replaced."""
+    folded, origin = fold(text)
+    spans = [
+        (origin[found.start()], origin[found.end() - 1] + 1)
+        for found in name_regex(words).finditer(folded)
+    ]
+    for start, end in reversed(spans):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+@dataclass(frozen=True)
+class MentionsErased:
+    redacted: int = 0
+    deleted: int = 0
+
+
+def erase_mentions(
+    data_map: DataMap,
+    systems: Systems,
+    mentions: Sequence[PossibleMention],
+    names: Sequence[str],
+) -> MentionsErased:
+    """Apply the map's action to each mention (confirmed by staff): write `replacement` in place
+    of every full name of the subject in its text, or delete its row; one transaction per
+    system. A text that no longer holds the name is left as it is."""
+    if data_map.mentions is None or not mentions:
+        return MentionsErased()
+    actions = {(s.system, s.column): s.erasure for s in data_map.mentions.search}
+    replacement = data_map.mentions.replacement
+    words = [name_words(name) for name in names]
+    redacted = deleted = 0
+    for system in dict.fromkeys(m.system for m in mentions):
+        with systems.engine(system).begin() as conn:
+            for mention in (m for m in mentions if m.system == system):
+                table = systems.tables(system)[mention.table]
+                primary_key = data_map.systems[system].tables[mention.table].primary_key
+                where = _key_in(table, primary_key, [mention.key])
+                action = actions.get((system, f"{mention.table}.{mention.column}"))
+                if action is MentionAction.DELETE:
+                    deleted += conn.execute(table.delete().where(where)).rowcount
+                    continue
+                current = conn.execute(select(table.c[mention.column]).where(where)).scalar()
+                if current is None:
+                    continue
+                changed = str(current)
+                for name in words:
+                    changed = redact_name(changed, name, replacement)
+                if changed != current:
+                    conn.execute(table.update().where(where).values({mention.column: changed}))
+                    redacted += 1
+    return MentionsErased(redacted=redacted, deleted=deleted)

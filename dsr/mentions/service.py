@@ -12,9 +12,11 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from dsr.audit.models import record_action
+from dsr.db import open_session
 from dsr.i18n import gettext
 from dsr.mentions.models import ROW_KEY_MAX, MentionDecision
 from dsr.requests.models import DataRequest
@@ -144,3 +146,19 @@ def decide(
         },
     )
     db_session.flush()
+
+
+def confirmed_in_run(
+    engine: Engine, request_id: int, data_map: DataMap, systems: Systems, location: SubjectLocation
+) -> list[PossibleMention]:
+    """Return, for a request's run, the texts that still name the subject among those staff
+    confirmed (the search runs only when staff confirmed some)."""
+    if data_map.mentions is None:
+        return []
+    with open_session(engine) as db_session:
+        decided = decisions(db_session, request_id)
+    if True not in decided.values():
+        return []
+    return [
+        m for m in find_mentions(data_map, systems, location) if decided.get(place_of(m)) is True
+    ]
