@@ -9,23 +9,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 
 from dsr.demo import schema
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
 from inventory.loader import MapError, load_data_map, parse_data_map
 from inventory.locator import locate_subject
 from inventory.mentions import (
+    MentionsErased,
     _candidates,
+    erase_mentions,
     find_in_text,
     find_mentions,
     like_pattern,
     name_words,
+    redact_name,
     subject_full_names,
 )
 from inventory.model import DataMap
 from inventory.systems import Systems
 from tests.databases import ENGINES, fresh_database
+from tests.webshop.schema import ALICE_EMAIL, BOB_EMAIL, seed_webshop
 
 MAP_PATH = Path(__file__).parents[2] / "data_map.yaml"
 POSTED = datetime(2026, 10, 1, 12, tzinfo=UTC)
@@ -153,3 +157,36 @@ def test_a_mention_search_must_name_mapped_tables() -> None:
     [problem] = [p for p in caught.value.problems if "survey" in p.message]
     assert problem.line == broken.split("\n").index("      column: survey.comment") + 1
     assert "`survey` is not a table of system `learner_platform`" in problem.message
+
+
+# --- the webshop's map: another organisation, reviews naming a customer -------------------------
+
+WEBSHOP_MAP = Path(__file__).parents[1] / "webshop" / "webshop_map.yaml"
+
+
+def test_a_webshop_review_naming_bob_is_his_possible_mention_and_its_erasure_deletes_it(
+    engine_url: str,
+) -> None:
+    seed_webshop(engine_url)
+    webshop = load_data_map(WEBSHOP_MAP)
+    with Systems(webshop, {"SHOP_DB_URL": engine_url}).opened() as systems:
+        alice = locate_subject(webshop, systems, "email", ALICE_EMAIL)
+        assert find_mentions(webshop, systems, alice) == []  # her own review names Bob, not her
+        bob = locate_subject(webshop, systems, "email", BOB_EMAIL)
+        names = subject_full_names(webshop, systems, bob)
+        [mention] = find_mentions(webshop, systems, bob)
+        assert (mention.table, mention.key) == ("review", (1,))
+        assert "Bob Martin" in mention.excerpt
+
+        assert erase_mentions(webshop, systems, [mention], names) == MentionsErased(deleted=1)
+        with systems.engine("shop").connect() as conn:
+            ids = conn.execute(text("SELECT id FROM review ORDER BY id")).scalars().all()
+    assert ids == [2]
+
+
+def test_the_name_is_replaced_everywhere_in_a_text() -> None:
+    words = name_words("Zoé Lefèvre")
+    assert (
+        redact_name("ZOE lefevre et Zoé  Lefèvre, pas Zoé Lefèvres.", words, "[…]")
+        == "[…] et […], pas Zoé Lefèvres."
+    )
