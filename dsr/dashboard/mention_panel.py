@@ -16,8 +16,8 @@ from dsr.i18n import gettext
 from dsr.mentions import service
 from dsr.mentions.forms import NOT_SUBJECT, SUBJECT
 from dsr.requests.models import DataRequest
-from dsr.requests.workflow import Status
-from inventory.model import DataMap
+from dsr.requests.workflow import RequestType, Status
+from inventory.model import DataMap, MentionAction
 from inventory.systems import SystemUnavailable
 
 DECIDING_STATUSES = frozenset(
@@ -36,6 +36,7 @@ class MentionShown:
     excerpt: str
     place: str
     decision: str | None  # SUBJECT, NOT_SUBJECT, or None while undecided
+    on_erasure: str | None = None  # what the erasure does to it once confirmed
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,12 @@ class MentionsPanel:
     items: tuple[MentionShown, ...] = field(default_factory=tuple)
     problem: str | None = None
     can_decide: bool = False
+
+
+def _erasure_words(action: MentionAction | None) -> str:
+    if action is MentionAction.DELETE:
+        return gettext("If confirmed, the erasure deletes this text.")
+    return gettext("If confirmed, the erasure replaces the name in this text.")
 
 
 def unreadable(error: SystemUnavailable) -> str:
@@ -78,6 +85,8 @@ def mentions_panel(
         return MentionsPanel(shown=True, problem=unreadable(error))
     decided = service.decisions(db_session, data_request.id)
     labels = {(s.system, s.column): s.label.get(language) for s in data_map.mentions.search}
+    erasing = data_request.type is RequestType.ERASURE
+    actions = {(s.system, s.column): s.erasure for s in data_map.mentions.search}
     items = tuple(
         MentionShown(
             label=labels.get((m.system, f"{m.table}.{m.column}"), f"{m.table}.{m.column}"),
@@ -85,6 +94,11 @@ def mentions_panel(
             key=", ".join(str(value) for value in m.key),
             excerpt=m.excerpt,
             place=service.place_token(m),
+            on_erasure=(
+                _erasure_words(actions.get((m.system, f"{m.table}.{m.column}")))
+                if erasing
+                else None
+            ),
             decision=(
                 None
                 if (choice := decided.get(service.place_of(m))) is None

@@ -122,6 +122,7 @@ def test_a_decision_is_stored_audited_and_shown(app: Flask, dpo: FlaskClient) ->
     assert len(decisions) == 2
     html = page_of(dpo, request)
     assert html.count("<em>Undecided</em>") == 1
+    assert html.count("If confirmed, the erasure replaces the name in this text.") == 3
     assert "<strong>Is this person</strong>" in html and "<strong>Not this person</strong>" in html
     with db.open_session(db.get_engine(app)) as session:
         events = session.exec(
