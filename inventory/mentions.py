@@ -4,9 +4,10 @@ The map's `mentions` names the person's full name (columns of their own rows) an
 columns to search. A match is only a *possible* mention: homonyms exist, so staff decide on each
 one, and nothing here reports or erases anything. The match ignores case and accents and wants
 the whole name (`Zoé Martin` is found in "merci zoe  MARTIN !", not in "Zoémartine"). Each
-database narrows the rows with `lower(text) LIKE pattern` (the name's `%` and `_` escaped, every
-letter that may carry an accent left to one-character wildcards); the match is then confirmed
-here on the unaccented text with word boundaries. Names are never logged.
+database narrows the rows with `lower(text) LIKE pattern`, the name's `%` and `_` escaped
+(PostgreSQL unaccents the text with translate(); elsewhere each letter that may carry an accent
+is a one-character wildcard); the match is then confirmed here on the unaccented text with word
+boundaries. Names are never logged.
 """
 
 from __future__ import annotations
@@ -74,15 +75,33 @@ def name_words(name: str) -> list[str]:
     return fold(name)[0].split()
 
 
-def like_pattern(words: Sequence[str]) -> str:
+def _unaccented_pairs() -> tuple[str, str]:
+    """The accented letters of Latin-1 and Latin Extended-A and their ASCII letters, for
+    PostgreSQL's translate(): 'é' -> 'e', 'Ç' -> 'C'."""
+    accented, plain = "", ""
+    for code in range(0xC0, 0x180):
+        char = chr(code)
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        )
+        if len(base) == 1 and base != char and base.isascii() and base.isalpha():
+            accented, plain = accented + char, plain + base
+    return accented, plain
+
+
+ACCENTED, UNACCENTED = _unaccented_pairs()
+
+
+def like_pattern(words: Sequence[str], *, unaccented: bool = False) -> str:
     """Return the LIKE pattern (escape `LIKE_ESCAPE`) that any text naming `words` matches once
-    lower-cased: `%` between and around the words, `%`, `_` and the escape escaped, letters that
-    may be accented and non-ASCII characters as `_`."""
+    lower-cased: `%` between and around the words, `%`, `_` and the escape escaped, non-ASCII
+    characters as `_`, and letters that may be accented as `_` too unless the text is compared
+    `unaccented` (PostgreSQL's translate() of `ACCENTED` to `UNACCENTED`)."""
 
     def one(char: str) -> str:
         if char in ("%", "_", LIKE_ESCAPE):
             return LIKE_ESCAPE + char
-        if not char.isascii() or char in _ACCENTED_BASES:
+        if not char.isascii() or (char in _ACCENTED_BASES and not unaccented):
             return "_"
         return char
 
@@ -181,9 +200,14 @@ def _search_column(
 def _candidates(
     conn: Connection, key_columns: Sequence[Any], text_column: Any, words: Sequence[str]
 ) -> Iterator[tuple[Key, str]]:
-    """Yield (key, text) of the rows whose lower-cased text matches the name's LIKE pattern."""
+    """Yield (key, text) of the rows whose lower-cased text matches the name's LIKE pattern;
+    on PostgreSQL the text is unaccented first, so that the pattern keeps its letters."""
+    compared: Any = func.lower(text_column)
+    unaccented = conn.dialect.name == "postgresql"
+    if unaccented:
+        compared = func.lower(func.translate(text_column, ACCENTED, UNACCENTED))
     statement = select(*key_columns, text_column).where(
-        func.lower(text_column).like(like_pattern(words), escape=LIKE_ESCAPE)
+        compared.like(like_pattern(words, unaccented=unaccented), escape=LIKE_ESCAPE)
     )
     width = len(key_columns)
     for row in conn.execute(statement):

@@ -146,6 +146,7 @@ def test_the_name_is_matched_whole_ignoring_case_and_accents() -> None:
 def test_the_like_pattern_escapes_wildcards_and_leaves_accents_to_one_character() -> None:
     assert like_pattern(["b%_!", "x"]) == "%b!%!_!!%x%"
     assert like_pattern(["zoe"]) == "%___%"  # z, o and e may carry an accent in the text
+    assert like_pattern(["zoe", "l_"], unaccented=True) == "%zoe%l!_%"  # PostgreSQL: translate()
 
 
 def test_a_mention_search_must_name_mapped_tables() -> None:
