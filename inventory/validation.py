@@ -59,6 +59,15 @@ def known_columns(data_map: DataMap, system: str, table: str) -> set[str]:
         for link in [*other.links, *([other.owner] if other.owner else [])]:
             if link.target_table == table:
                 columns.add(link.target_column)
+    if data_map.mentions is not None:  # the full name and the texts searched (issue 20)
+        full_name = data_map.mentions.full_name
+        places = [(full_name.system, column) for column in full_name.columns]
+        places += [(search.system, search.column) for search in data_map.mentions.search]
+        columns |= {
+            ref.split(".", 1)[1]
+            for s, ref in places
+            if s == system and ref.split(".", 1)[0] == table
+        }
     return columns
 
 

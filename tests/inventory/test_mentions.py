@@ -13,6 +13,7 @@ from sqlalchemy import insert, select, text, update
 
 from dsr.demo import schema
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
+from inventory.live import check_live
 from inventory.loader import MapError, load_data_map, parse_data_map
 from inventory.locator import locate_subject
 from inventory.mentions import (
@@ -191,3 +192,16 @@ def test_the_name_is_replaced_everywhere_in_a_text() -> None:
         redact_name("ZOE lefevre et Zoé  Lefèvre, pas Zoé Lefèvres.", words, "[…]")
         == "[…] et […], pas Zoé Lefèvres."
     )
+
+
+def test_the_live_check_reports_a_searched_column_missing_from_the_database(
+    point3_map: DataMap, systems: Systems
+) -> None:
+    assert point3_map.mentions is not None
+    moved = point3_map.mentions.search[0].model_copy(
+        update={"column": "course_comment.review_text"}
+    )
+    mentions = point3_map.mentions.model_copy(update={"search": [moved]})
+    changed = point3_map.model_copy(update={"mentions": mentions})
+    said = [f.message for f in check_live(changed, systems.for_map(changed))]
+    assert "column `course_comment.review_text` is in the map but not in the database." in said
