@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, tuple_
+from sqlalchemy.exc import SQLAlchemyError
 
 from inventory.keyed import Key, chunks
 from inventory.locator import SubjectLocation
 from inventory.model import DataMap, MentionAction, MentionSearch
-from inventory.systems import Systems
+from inventory.systems import Systems, SystemUnavailable, short_reason
 
 LIKE_ESCAPE = "!"
 """The escape character of the LIKE patterns: not a backslash, which MySQL strings also
@@ -157,16 +158,20 @@ def find_mentions(
     data_map: DataMap, systems: Systems, location: SubjectLocation
 ) -> list[PossibleMention]:
     """Return every row of the map's searched text columns that names the subject, other than
-    the subject's own rows, in the map's order then by key."""
+    the subject's own rows, in the map's order then by key; raise `SystemUnavailable` when a
+    system cannot be read."""
     if data_map.mentions is None:
         return []
-    names = [name_words(name) for name in subject_full_names(data_map, systems, location)]
-    names = [words for words in names if words]
-    if not names:
-        return []
-    found: list[PossibleMention] = []
-    for search in data_map.mentions.search:
-        found += _search_column(data_map, systems, location, search, names)
+    system = data_map.mentions.full_name.system
+    try:
+        names = [name_words(name) for name in subject_full_names(data_map, systems, location)]
+        names = [words for words in names if words]
+        found: list[PossibleMention] = []
+        for search in data_map.mentions.search if names else []:
+            system = search.system
+            found += _search_column(data_map, systems, location, search, names)
+    except SQLAlchemyError as exc:  # a column renamed or dropped, the server gone
+        raise SystemUnavailable(system, short_reason(exc)) from exc
     return found
 
 
@@ -250,7 +255,8 @@ def erase_mentions(
 ) -> MentionsErased:
     """Apply the map's action to each mention (confirmed by staff): write `replacement` in place
     of every full name of the subject in its text, or delete its row; one transaction per
-    system. A text that no longer holds the name is left as it is."""
+    system. A text that no longer holds the name is left as it is. Raise `SystemUnavailable`
+    when a system fails (its transaction rolled back)."""
     if data_map.mentions is None or not mentions:
         return MentionsErased()
     actions = {(s.system, s.column): s.erasure for s in data_map.mentions.search}
@@ -258,22 +264,42 @@ def erase_mentions(
     words = [name_words(name) for name in names]
     redacted = deleted = 0
     for system in dict.fromkeys(m.system for m in mentions):
-        with systems.engine(system).begin() as conn:
-            for mention in (m for m in mentions if m.system == system):
-                table = systems.tables(system)[mention.table]
-                primary_key = data_map.systems[system].tables[mention.table].primary_key
-                where = _key_in(table, primary_key, [mention.key])
-                action = actions.get((system, f"{mention.table}.{mention.column}"))
-                if action is MentionAction.DELETE:
-                    deleted += conn.execute(table.delete().where(where)).rowcount
-                    continue
-                current = conn.execute(select(table.c[mention.column]).where(where)).scalar()
-                if current is None:
-                    continue
-                changed = str(current)
-                for name in words:
-                    changed = redact_name(changed, name, replacement)
-                if changed != current:
-                    conn.execute(table.update().where(where).values({mention.column: changed}))
-                    redacted += 1
+        try:
+            with systems.engine(system).begin() as conn:
+                for mention in (m for m in mentions if m.system == system):
+                    action = actions.get((system, f"{mention.table}.{mention.column}"))
+                    done = _erase_one(conn, data_map, systems, mention, action, words, replacement)
+                    if action is MentionAction.DELETE:
+                        deleted += done
+                    else:
+                        redacted += done
+        except SQLAlchemyError as exc:
+            raise SystemUnavailable(system, short_reason(exc)) from exc
     return MentionsErased(redacted=redacted, deleted=deleted)
+
+
+def _erase_one(
+    conn: Connection,
+    data_map: DataMap,
+    systems: Systems,
+    mention: PossibleMention,
+    action: MentionAction | None,
+    words: Sequence[Sequence[str]],
+    replacement: str,
+) -> int:
+    """Delete the mention's row or replace the name in its text; return the rows changed."""
+    table = systems.tables(mention.system)[mention.table]
+    primary_key = data_map.systems[mention.system].tables[mention.table].primary_key
+    where = _key_in(table, primary_key, [mention.key])
+    if action is MentionAction.DELETE:
+        return int(conn.execute(table.delete().where(where)).rowcount)
+    current = conn.execute(select(table.c[mention.column]).where(where)).scalar()
+    if current is None:
+        return 0
+    changed = str(current)
+    for name in words:
+        changed = redact_name(changed, name, replacement)
+    if changed == current:
+        return 0
+    conn.execute(table.update().where(where).values({mention.column: changed}))
+    return 1

@@ -28,7 +28,7 @@ from inventory.mentions import (
     subject_full_names,
 )
 from inventory.model import DataMap
-from inventory.systems import Systems
+from inventory.systems import Systems, SystemUnavailable
 from tests.databases import ENGINES, fresh_database
 from tests.webshop.schema import ALICE_EMAIL, BOB_EMAIL, seed_webshop
 
@@ -205,3 +205,7 @@ def test_the_live_check_reports_a_searched_column_missing_from_the_database(
     changed = point3_map.model_copy(update={"mentions": mentions})
     said = [f.message for f in check_live(changed, systems.for_map(changed))]
     assert "column `course_comment.review_text` is in the map but not in the database." in said
+    location = locate_subject(changed, systems.for_map(changed), "email", SAMPLE_LEARNER_EMAIL)
+    with pytest.raises(SystemUnavailable) as failed:  # the page says so; never a 500
+        find_mentions(changed, systems.for_map(changed), location)
+    assert failed.value.system == "learner_platform"
