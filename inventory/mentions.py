@@ -29,6 +29,7 @@ from inventory.systems import Systems, SystemUnavailable, short_reason
 LIKE_ESCAPE = "!"
 """The escape character of the LIKE patterns: not a backslash, which MySQL strings also
 treat as one."""
+_MAP_CHECK = "run `dsr map check --live`"
 EXCERPT_CHARACTERS = 60
 """How much text an excerpt shows on each side of the name."""
 _ACCENTED_BASES = frozenset(
@@ -170,8 +171,10 @@ def find_mentions(
         for search in data_map.mentions.search if names else []:
             system = search.system
             found += _search_column(data_map, systems, location, search, names)
-    except SQLAlchemyError as exc:  # a column renamed or dropped, the server gone
+    except SQLAlchemyError as exc:  # the server gone, a statement refused
         raise SystemUnavailable(system, short_reason(exc)) from exc
+    except KeyError as exc:  # a column the map names is not in the reflected table
+        raise SystemUnavailable(system, f"no column `{exc.args[0]}` ({_MAP_CHECK})") from exc
     return found
 
 
@@ -275,6 +278,8 @@ def erase_mentions(
                         redacted += done
         except SQLAlchemyError as exc:
             raise SystemUnavailable(system, short_reason(exc)) from exc
+        except KeyError as exc:
+            raise SystemUnavailable(system, f"no column `{exc.args[0]}` ({_MAP_CHECK})") from exc
     return MentionsErased(redacted=redacted, deleted=deleted)
 
 
