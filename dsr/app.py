@@ -24,6 +24,7 @@ from dsr.dashboard import (  # noqa: F401  (they register their routes)
     answer_template_views,
     document_views,
     hold_actions,
+    mention_views,
     queue,
     request_actions,
     request_views,

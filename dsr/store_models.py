@@ -21,6 +21,7 @@ def import_models() -> None:
     import dsr.execution.change_records
     import dsr.execution.runs
     import dsr.holds.models
+    import dsr.mentions.models
     import dsr.outbox.models
     import dsr.register.models
     import dsr.requests.answers  # and the listener that completes answered requests

@@ -66,6 +66,7 @@ from exports.pdf import (
 from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection, redacted_value
+from inventory.mentions import PossibleMention
 from inventory.model import Category, Contact, DataMap, Field_
 from inventory.reference_labels import raw_key
 
@@ -211,9 +212,11 @@ def render_access_report(
     translations: NullTranslations,
     out: BinaryIO,
     rows_per_category: int = ROWS_PER_CATEGORY,
+    mentions: Sequence[PossibleMention] = (),
 ) -> None:
     """Write the access report for `collection` to `out`, in the request's language, whose
-    catalogue `translations` is, printing at most `rows_per_category` rows of each category."""
+    catalogue `translations` is, printing at most `rows_per_category` rows of each category,
+    and the `mentions` of the person in other people's texts that staff confirmed."""
     if rows_per_category < 1:
         raise ValueError("an access report prints at least one row per category")
     register_fonts()
@@ -249,6 +252,7 @@ def render_access_report(
         ]
     )
     story = _ReportStory(data_map, collection, request, lang, t, rows_per_category)
+    story.mentions = list(mentions)
     canvasmaker: Callable[..., Canvas] = partial(
         _NumberedCanvas,
         footer=f"{title} — {request.reference}",
@@ -306,6 +310,7 @@ class _ReportStory:
             "group", parent=self.styles.body, fontName=FONT_BOLD, keepWithNext=1
         )
         self.orientation = "portrait"
+        self.mentions: list[PossibleMention] = []
 
     # The sequence of the document.
 
@@ -315,6 +320,8 @@ class _ReportStory:
         categories = [c for c in self.collection.categories if self.collection.count(c)]
         for number, category_id in enumerate(categories, start=1):
             yield from self._category(number, category_id)
+        if self.mentions:
+            yield self._mentions()
         yield self._turn("portrait") or [PageBreak()]
         yield self._rights(categories)
 
@@ -562,9 +569,12 @@ class _ReportStory:
     def _about(self, category: Category) -> Flowable:
         t, lang, styles = self.t, self.lang, self.styles
         data_map = self.data_map
-        legal_basis = [category.legal_basis.describe(t)]
-        if category.legal_basis_detail is not None:
-            legal_basis.append(category.legal_basis_detail.get(lang))
+        if category.legal_bases:  # several grounds: say which one covers which purposes
+            legal_basis = [ground.describe(lang, t) for ground in category.legal_bases]
+        else:
+            legal_basis = [ground.basis.describe(t) for ground in category.grounds]
+            if category.legal_basis_detail is not None:
+                legal_basis.append(category.legal_basis_detail.get(lang))
         recipients = [
             t.pgettext("report", "%(name)s: %(description)s")
             % {
@@ -587,7 +597,7 @@ class _ReportStory:
         retention_lines.append(
             t.pgettext("report", "Source: %(source)s") % {"source": retention.source.get(lang)}
         )
-        purposes = bullet_list([p.get(lang) for p in category.purposes], styles.cell)
+        purposes = bullet_list([p.get(lang) for p in category.all_purposes], styles.cell)
         rows: list[tuple[str, CellValue]] = [
             (t.pgettext("report", "What it is"), category.description.get(lang)),
             (t.pgettext("report", "Purposes"), purposes),
@@ -733,6 +743,31 @@ class _ReportStory:
         yield [Spacer(1, 3 * mm)]
 
     # The rights.
+
+    # Mentions of the person in other people's texts (issue 20).
+
+    def _mentions(self) -> list[Flowable]:
+        """The passages of other people's texts that name the person, as staff confirmed."""
+        t, styles = self.t, self.styles
+        search = self.data_map.mentions.search if self.data_map.mentions else []
+        labels = {(s.system, s.column): s.label.get(self.lang) for s in search}
+        rows: list[tuple[str, CellValue]] = [
+            (labels.get((m.system, f"{m.table}.{m.column}"), m.table), m.excerpt)
+            for m in self.mentions
+        ]
+        heading = t.pgettext("report", "Mentions of you in other people's texts")
+        return [
+            safe_paragraph(heading, styles.heading),
+            safe_paragraph(
+                t.pgettext(
+                    "report",
+                    "Texts written by other people that name you: the passage around your name.",
+                ),
+                styles.body,
+            ),
+            key_value_table(heading, rows, width=self.width),
+            Spacer(1, 4 * mm),
+        ]
 
     def _rights(self, categories: Sequence[str]) -> list[Flowable]:
         t, lang, styles = self.t, self.lang, self.styles

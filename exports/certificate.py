@@ -173,8 +173,12 @@ def render_erasure_certificate(
     told_on: Mapping[str, str] | None = None,
     *,
     shared: Sequence[ErasedStep] = (),
+    mentions_erased: tuple[int, int] = (0, 0),
 ) -> bytes:
     """Return the certificate as a PDF in the request's language (French or English).
+
+    `mentions_erased` counts the other people's texts naming the person (confirmed by staff)
+    in which the name was replaced, and those deleted.
 
     `recipients` are the recipient ids of the map to tell of the erasure (Art. 19); `told_on`
     gives, for those already told, the date written in the request's language: the others are
@@ -245,6 +249,20 @@ def render_erasure_certificate(
         )
     else:
         story.append(safe_paragraph(t.pgettext("certificate", "No data was erased."), styles.body))
+
+    redacted, deleted_texts = mentions_erased
+    if redacted or deleted_texts:  # issue 20: mentions in other people's texts
+        story.append(
+            safe_paragraph(
+                t.pgettext(
+                    "certificate",
+                    "Other people's texts that named you, as our staff confirmed: your name "
+                    "replaced in %(redacted)s, %(deleted)s deleted.",
+                )
+                % {"redacted": redacted, "deleted": deleted_texts},
+                styles.body,
+            )
+        )
 
     story.append(safe_paragraph(t.pgettext("certificate", "Data anonymised"), styles.heading))
     anonymized = _of(outcomes, ErasureAction.ANONYMIZE)

@@ -131,7 +131,7 @@ def expected_mentions(
             _authority_forms(data_map),
         ),
     ]
-    bases = [c.legal_basis for c in data_map.categories.values()] + [
+    bases = [basis for c in data_map.categories.values() for basis in c.bases] + [
         a.legal_basis for a in data_map.activities.values() if a.legal_basis is not None
     ]
     mentions += [

@@ -43,8 +43,9 @@ PORTABLE_BASES = frozenset({LegalBasis.CONSENT, LegalBasis.CONTRACT})
 
 
 def is_portable(category: Category) -> bool:
-    """Art. 20(1): data provided or observed, processed on the basis of consent or a contract."""
-    return category.provenance.portable and category.legal_basis in PORTABLE_BASES
+    """Art. 20(1): data provided or observed, processed on the basis of consent or a contract
+    (for at least one of its purposes, when it has several grounds)."""
+    return category.provenance.portable and any(b in PORTABLE_BASES for b in category.bases)
 
 
 def machine_value(value: Any, stored_zone: tzinfo) -> Any:

@@ -229,7 +229,12 @@ def _legal_basis_lines(
         return [activity.legal_basis.describe(t), *([detail.get(lang)] if detail else [])]
     lines = []
     for category in categories:
-        basis = category.legal_basis.describe(t)
+        if category.legal_bases:  # several grounds: one line each, with the purposes it covers
+            lines += [
+                _of_category(category, g.describe(lang, t), lang, t) for g in category.grounds
+            ]
+            continue
+        basis = category.grounds[0].basis.describe(t)
         if category.legal_basis_detail is not None:
             basis += f" — {category.legal_basis_detail.get(lang)}"
         lines.append(_of_category(category, basis, lang, t))

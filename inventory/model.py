@@ -513,16 +513,52 @@ class Erasure(Strict):
         return self
 
 
+# --- several legal bases per category (issue 20) ------------------------------------------------
+
+
+class Ground(Strict):
+    """One legal basis of a category and the purposes it covers (a saved card: the contract for
+    the payment, consent for keeping the card)."""
+
+    basis: LegalBasis
+    purposes: list[LocalText] = Field(min_length=1)
+    detail: LocalText | None = None
+
+    @field_validator("basis", mode="before")
+    @classmethod
+    def _basis_alias(cls, value: object) -> object:
+        if isinstance(value, str) and value.replace(" ", "") in _BASIS_ALIASES:
+            return _BASIS_ALIASES[value.replace(" ", "")].value
+        return value
+
+    def describe(self, lang: str, translations: NullTranslations) -> str:
+        """Say the ground and what it covers in the language of `translations` (context "map"):
+        'Consent of the data subject (Art. 6(1)(a) GDPR), for: keeping your card'."""
+        text = translations.pgettext("map", "%(basis)s, for: %(purposes)s") % {
+            "basis": self.basis.describe(translations),
+            "purposes": "; ".join(purpose.get(lang) for purpose in self.purposes),
+        }
+        return text if self.detail is None else f"{text} — {self.detail.get(lang)}"
+
+
+# --- end of several legal bases ------------------------------------------------------------------
+
+
 class Category(Strict):
-    """A category of personal data: its fields, why it is held and what happens to it."""
+    """A category of personal data: its fields, why it is held and what happens to it.
+
+    Its grounds are `legal_basis` with `purposes`, or `legal_bases` when different purposes
+    rest on different grounds (exactly one form: `inventory.validation` checks it); read them
+    through `grounds`, `bases` and `all_purposes`."""
 
     title: LocalText
     description: LocalText
     system: str
     fields: list[Field_] = Field(min_length=1)
-    purposes: list[LocalText] = Field(min_length=1)
-    legal_basis: LegalBasis
+    purposes: list[LocalText] = Field(default_factory=list)
+    legal_basis: LegalBasis | None = None
     legal_basis_detail: LocalText | None = None
+    legal_bases: list[Ground] = Field(default_factory=list)
     recipients: list[str] = Field(default_factory=list)
     retention: Retention
     source: LocalText
@@ -547,6 +583,26 @@ class Category(Strict):
     @classmethod
     def _group_columns(cls, value: list[str]) -> list[str]:
         return column_references(value, "a field to group rows by")
+
+    @property
+    def grounds(self) -> list[Ground]:
+        """Every ground of the category with the purposes it covers, whichever form the map
+        used."""
+        if self.legal_bases or self.legal_basis is None:
+            return list(self.legal_bases)  # the second only in a map not yet validated
+        return [
+            Ground(basis=self.legal_basis, purposes=self.purposes, detail=self.legal_basis_detail)
+        ]
+
+    @property
+    def all_purposes(self) -> list[LocalText]:
+        """Every purpose of the category, in the map's order."""
+        return [purpose for ground in self.grounds for purpose in ground.purposes]
+
+    @property
+    def bases(self) -> list[LegalBasis]:
+        """The distinct grounds of the category, in the map's order."""
+        return list(dict.fromkeys(ground.basis for ground in self.grounds))
 
     def fields_in(self, system: str) -> list[Field_]:
         return [f for f in self.fields if (f.system or self.system) == system]
@@ -963,6 +1019,66 @@ class Activity(Strict):
         return value
 
 
+# --- mentions of the person in free text (issue 20) ----------------------------------------------
+
+
+class MentionAction(StrEnum):
+    """What an erasure does to a text confirmed by staff to name the person: `redact` writes
+    the map's `replacement` in place of the name, `delete` removes the row."""
+
+    REDACT = "redact"
+    DELETE = "delete"
+
+
+class FullName(Strict):
+    """Where the person's full name is: columns of one table of a system, joined by a space
+    (`[learner.first_name, learner.last_name]`), read on the person's own rows."""
+
+    system: str
+    columns: list[str] = Field(min_length=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _one_table(cls, value: list[str]) -> list[str]:
+        column_references(value, "a name column")
+        if len({column.split(".", 1)[0] for column in value}) > 1:
+            raise ValueError("the columns of a full name are columns of one table")
+        return value
+
+    @property
+    def table(self) -> str:
+        return self.columns[0].split(".", 1)[0]
+
+
+class MentionSearch(Strict):
+    """A text column where other people may name the person (a review, a comment)."""
+
+    system: str
+    column: str = Field(pattern=COLUMN_REF_RE)
+    label: LocalText
+    erasure: MentionAction = MentionAction.REDACT
+
+    @property
+    def table(self) -> str:
+        return self.column.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.column.split(".", 1)[1]
+
+
+class Mentions(Strict):
+    """Free-text columns searched for the person's full name. Every match is only a possible
+    mention (homonyms exist): staff decide, and only what they confirm is reported or erased."""
+
+    full_name: FullName
+    search: list[MentionSearch] = Field(min_length=1)
+    replacement: str = Field(default="[…]", min_length=1)
+
+
+# --- end of mentions ------------------------------------------------------------------------------
+
+
 DESK_ACTIVITY = "data_subject_requests"
 """The id of the desk's own processing (the handling of the requests), which every register
 includes and no map may declare."""
@@ -980,6 +1096,7 @@ class DataMap(Strict):
     categories: dict[str, Category] = Field(min_length=1)
     activities: dict[str, Activity] = Field(min_length=1)
     changes: SubjectChanges = Field(default_factory=SubjectChanges)
+    mentions: Mentions | None = None
 
     def system_zone(self, system: str) -> ZoneInfo:
         """Return the zone in which `system` stores its times without a zone."""

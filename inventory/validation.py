@@ -61,6 +61,15 @@ def known_columns(data_map: DataMap, system: str, table: str) -> set[str]:
         for link in [*other.links, *([other.owner] if other.owner else [])]:
             if link.target_table == table:
                 columns.add(link.target_column)
+    if data_map.mentions is not None:  # the full name and the texts searched (issue 20)
+        full_name = data_map.mentions.full_name
+        places = [(full_name.system, column) for column in full_name.columns]
+        places += [(search.system, search.column) for search in data_map.mentions.search]
+        columns |= {
+            ref.split(".", 1)[1]
+            for s, ref in places
+            if s == system and ref.split(".", 1)[0] == table
+        }
     return columns
 
 
@@ -136,8 +145,10 @@ def _problems(m: DataMap) -> Iterator[Problem]:
     yield from _check_recipients(m)
     yield from _check_activities(m)
     yield from _check_sides(m)
-    yield from _check_mentions(m)
+    yield from _check_identifies(m)
     yield from _check_displays(m)
+    yield from _check_grounds(m)
+    yield from _check_mentions(m)
 
 
 def _check_activities(m: DataMap) -> Iterator[Problem]:
@@ -524,7 +535,7 @@ def _check_sides(m: DataMap) -> Iterator[Problem]:
                         )
 
 
-def _check_mentions(m: DataMap) -> Iterator[Problem]:
+def _check_identifies(m: DataMap) -> Iterator[Problem]:
     """A field that `identifies` someone names an identity of the map and says how it is
     anonymised when that person is erased; so does a field `about` them."""
     for c_name, cat in m.categories.items():
@@ -621,3 +632,90 @@ def _check_displays(m: DataMap) -> Iterator[Problem]:
                     f"`{grouped[key]}` and by `{column}`: keep one.",
                 )
             grouped[key] = column
+
+
+# --- several legal bases per category (issue 20) ------------------------------------------------
+
+
+def _check_grounds(m: DataMap) -> Iterator[Problem]:
+    """Each category gives its grounds in one form: `legal_basis` with `purposes`, or
+    `legal_bases` (one `basis` per group of purposes), never both nor neither."""
+    for key, category in m.categories.items():
+        loc: Loc = ("categories", key)
+        single = category.legal_basis is not None or bool(category.purposes)
+        if category.legal_bases:
+            extra = [
+                name
+                for name, given in (
+                    ("legal_basis", category.legal_basis is not None),
+                    ("purposes", bool(category.purposes)),
+                    ("legal_basis_detail", category.legal_basis_detail is not None),
+                )
+                if given
+            ]
+            for name in extra:
+                yield Problem(
+                    (*loc, name),
+                    f"`{name}` in category `{key}` repeats what `legal_bases` says: give "
+                    "either `legal_basis` with `purposes` (one ground) or `legal_bases` (each "
+                    "`basis` with its `purposes` and `detail`), not both.",
+                    at_key=True,
+                )
+            continue
+        for name in ("legal_basis", "purposes"):
+            if (name == "legal_basis" and category.legal_basis is None) or (
+                name == "purposes" and not category.purposes
+            ):
+                yield Problem(
+                    loc,
+                    f"missing `{name}` in category `{key}`: every category must say why the "
+                    "data is processed and on which ground under GDPR Art. 6(1) (consent, "
+                    "contract, legal_obligation, vital_interests, public_task or "
+                    "legitimate_interests), as `legal_basis` with `purposes`"
+                    + (
+                        ""
+                        if single
+                        else ", or as `legal_bases`: a list of `basis` with its `purposes`"
+                    )
+                    + ".",
+                    at_key=True,
+                )
+
+
+# --- mentions of the person in free text (issue 20) ----------------------------------------------
+
+
+def _check_mentions(m: DataMap) -> Iterator[Problem]:
+    """The name and the searched texts are in tables of the map (a searched row's key is what
+    staff decide on), and a searched column is not one of the name's own."""
+    if m.mentions is None:
+        return
+    places = [
+        (("mentions", "full_name", "columns", i), m.mentions.full_name.system, column)
+        for i, column in enumerate(m.mentions.full_name.columns)
+    ] + [
+        (("mentions", "search", i, "column"), search.system, search.column)
+        for i, search in enumerate(m.mentions.search)
+    ]
+    for loc, system, column in places:
+        table = column.split(".", 1)[0]
+        if system not in m.systems:
+            yield Problem(
+                (*loc[:-1], "system") if loc[-1] == "column" else ("mentions", "full_name"),
+                f"`{system}` is not a system of the map.{_closest(system, m.systems)}",
+            )
+        elif table not in m.systems[system].tables:
+            yield Problem(
+                loc,
+                f"`{table}` is not a table of system `{system}`: declare it under "
+                f"`systems.{system}.tables` with its primary key."
+                + _closest(table, m.systems[system].tables),
+            )
+    seen: set[tuple[str, str]] = set()
+    for i, search in enumerate(m.mentions.search):
+        if (search.system, search.column) in seen:
+            yield Problem(
+                ("mentions", "search", i, "column"),
+                f"`{search.column}` is searched twice; keep one.",
+            )
+        seen.add((search.system, search.column))

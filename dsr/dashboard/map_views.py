@@ -57,6 +57,8 @@ class CategoryShown:
     purposes: list[str]
     legal_basis: str
     legal_basis_detail: str | None
+    legal_bases: list[str]
+    """Each ground with the purposes it covers, when the category has several (else empty)."""
     recipients: list[RecipientShown]
     retention_period: str
     retention_from: str
@@ -123,8 +125,11 @@ def categories_shown(data_map: DataMap, language: str) -> list[CategoryShown]:
                 key=key,
                 title=category.title.get(language),
                 description=category.description.get(language),
-                purposes=[purpose.get(language) for purpose in category.purposes],
-                legal_basis=category.legal_basis.describe(catalogue),
+                purposes=[purpose.get(language) for purpose in category.all_purposes],
+                legal_basis=", ".join(basis.describe(catalogue) for basis in category.bases),
+                legal_bases=[
+                    ground.describe(language, catalogue) for ground in category.legal_bases
+                ],
                 legal_basis_detail=(
                     category.legal_basis_detail.get(language)
                     if category.legal_basis_detail

@@ -45,6 +45,7 @@ from dsr.dashboard.forms import (
 )
 from dsr.dashboard.hold_panel import HoldsPanel, holds_panel
 from dsr.dashboard.map_views import CategoryShown, categories_shown
+from dsr.dashboard.mention_panel import MentionsPanel, mentions_panel
 from dsr.dashboard.queue import Urgency, urgency_of
 from dsr.dashboard.request_panels import (
     ChangesPanel,
@@ -256,6 +257,7 @@ class RequestPage:
     other_parts: list[DataRequest] = field(default_factory=list)
     waits_for: Sequence[DataRequest] = ()
     requester: RequesterPanel = field(default_factory=RequesterPanel)  # R45, R46
+    mentions: MentionsPanel = field(default_factory=MentionsPanel)  # issue 20
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -483,6 +485,9 @@ def gather_request_page(
         affected=affected_shown(data_map, data_request, language),
         other_parts=groups.other_parts(db_session, data_request),
         waits_for=groups.answers_awaited(db_session, data_request),
+        mentions=mentions_panel(
+            db_session, data_map, data_request, acting=acting, language=language
+        ),
     )
 
 

@@ -818,6 +818,28 @@ class _Platform:
                     comment_id, learner.id, rng.choice(courses), rng.choice(cat.COMMENTS),
                     _at(posted),
                 )  # fmt: skip
+        yield from self._comments_naming_the_sample(comment_id)
+
+    # --- comments naming the sample learner, for the mention search (issue 20) ---------------
+
+    def _comments_naming_the_sample(self, last_id: int) -> Iterator[Row]:
+        """Comments by other learners that name the sample learner (in other case, without
+        accents), and one naming a namesake (a textbook's author): a possible mention that is
+        not her, for staff to set aside."""
+        authors = [learner for learner in self._others() if self.purchased.get(learner.id)][:3]
+        sample = next(learner for learner in self.learners if learner.id == _SAMPLE_ID)
+        texts = (
+            f"Merci à {_ascii(sample.first_name)} {sample.last_name.upper()} pour ses fiches "
+            "de vocabulaire, partagées sur le forum.",
+            f"Je révise l'oral chaque semaine avec {sample.full_name} : très efficace.",
+            f"Le manuel de {sample.full_name} (Éditions du Parc) complète bien ce cours.",
+        )
+        for number, (author, text) in enumerate(zip(authors, texts, strict=False), 1):
+            courses = self.purchased[author.id]
+            posted = max(author.created, min(author.active_until, self.now_ts - 30 * _DAY))
+            yield last_id + number, author.id, courses[0], text, _at(posted)
+
+    # --- end of comments naming the sample learner ----------------------------------------------
 
     def _quiz_answers(self) -> Iterator[Row]:
         rng = self._rng("quiz_answer")

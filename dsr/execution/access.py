@@ -35,13 +35,14 @@ from dsr.execution.runner import (
 )
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.languages import translations
+from dsr.mentions.service import SEARCHED_TYPES, confirmed_in_run
 from dsr.requests.workflow import RequestType
 from exports.access_report import ReportRequest, export_file_name, render_access_report
 from exports.data_export import write_data_export
 from exports.portability import write_portability_zip
 from inventory.collection import Collection, collect_subject
 from inventory.loader import MapError
-from inventory.locator import locate_subject
+from inventory.locator import SubjectLocation, locate_subject
 from inventory.model import DataMap
 from inventory.systems import Systems, SystemUnavailable
 
@@ -166,7 +167,12 @@ def _produce(
     # One pooled connection per system for the location and the collection (of a lone system;
     # with several, each is collected on a thread and connection of its own).
     with open_systems(context.settings, data_map).pinned() as systems:
-        collection = _located_and_collected(context, data_map, systems, identity, folder)
+        collection, location = _located_and_collected(context, data_map, systems, identity, folder)
+        mentions = (  # issue 20: the texts of others naming the person, as staff confirmed
+            confirmed_in_run(context.engine, context.request_id, data_map, systems, location)
+            if context.request_type in SEARCHED_TYPES
+            else []
+        )
     request = ReportRequest(
         reference=context.reference,
         received_at=context.received_at,
@@ -179,7 +185,7 @@ def _produce(
         rows_per_category = report_rows_per_category(context.settings)
     except InsecureConfiguration as error:
         raise ExecutionFailed(str(error)) from None
-    report = partial(render_access_report, rows_per_category=rows_per_category)
+    report = partial(render_access_report, rows_per_category=rows_per_category, mentions=mentions)
     wanted: list[tuple[ReportKind, str, Renderer]] = [
         (ReportKind.PDF, f"{context.reference}-report.pdf", report),
         (ReportKind.EXPORT, export_file_name(context.reference), write_data_export),
@@ -206,7 +212,7 @@ def _produce(
 
 def _located_and_collected(
     context: ExecutionContext, data_map: DataMap, systems: Systems, identity: str, folder: Path
-) -> Collection:
+) -> tuple[Collection, SubjectLocation]:
     """Locate and collect the subject, reporting each system of the map to `context.progress`:
     running from the start, done (with its rows) as soon as its own collection ends (the
     systems are collected in parallel), failed with the reason of the one that failed.
@@ -224,7 +230,10 @@ def _located_and_collected(
         location = locate_subject(
             data_map, systems, identity, context.subject, others=context.other_identities
         )
-        return collect_subject(data_map, systems, location, folder / COLLECTED, on_system=on_system)
+        collected = collect_subject(
+            data_map, systems, location, folder / COLLECTED, on_system=on_system
+        )
+        return collected, location
     except BaseException as error:
         unavailable = error if isinstance(error, SystemUnavailable) else None
         failed = unavailable.system if unavailable else None

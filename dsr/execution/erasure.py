@@ -44,6 +44,7 @@ from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.holds.erasure import held_erasure, remember_kept_rows
 from dsr.languages import translations
 from dsr.links import public_url_for_settings
+from dsr.mentions.service import confirmed_in_run
 from dsr.requests.emails import EmailKind
 from dsr.requests.jobs import closed_request_kept_until, closed_request_retention_days
 from dsr.requests.service import mail_requester
@@ -68,6 +69,7 @@ from inventory.erasure import (
     verify_erased,
 )
 from inventory.locator import locate_subject
+from inventory.mentions import erase_mentions, subject_full_names
 from inventory.model import DataMap, ErasureAction
 from inventory.systems import Systems
 
@@ -220,6 +222,15 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         key=suppression,
         now=now,
     )
+    # Issue 20: the texts of others naming the person, as staff confirmed, while the name is
+    # still on their rows; changed before the systems' erasure, so that a retry finds them done.
+    names = subject_full_names(data_map, systems, location)
+    mentions = erase_mentions(
+        data_map,
+        systems,
+        confirmed_in_run(context.engine, request_id, data_map, systems, location),
+        names,
+    )
     held = held_erasure(context.engine, data_map, systems, request_id, location, now)
     data_map = held.data_map  # categories under a legal hold are kept (R50)
     pending = [system for system in data_map.systems if system not in done]
@@ -296,6 +307,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         [c.recipient for c in concerned],
         address_kept_until,
         shared,
+        (mentions.redacted, mentions.deleted),
     )
     token = secrets.token_urlsafe(32)
     url = public_url_for_settings(settings, "certificate.download", token=token)
@@ -305,6 +317,8 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         "rows_retained": sum(run.rows_retained for run in runs),
         "rows_withdrawn": sum(o.withdrawn for o in outcomes_by_category),
         "systems": len(runs),
+        "mentions_redacted": mentions.redacted,
+        "mentions_deleted": mentions.deleted,
     }
 
     summary = certificate_summary(  # written before the transaction that holds the audit chain
@@ -378,6 +392,7 @@ def _write_certificate(
     told: Sequence[str],
     address_kept_until: datetime,
     shared: Sequence[ErasedStep] = (),
+    mentions_erased: tuple[int, int] = (0, 0),
 ) -> Path:
     pdf = render_erasure_certificate(
         data_map,
@@ -393,6 +408,7 @@ def _write_certificate(
         told,
         translations(context.language),
         shared=shared,
+        mentions_erased=mentions_erased,
     )
     folder = request_folder(context.settings, context.request_id)
     private_folder(folder.parent)

@@ -43,7 +43,7 @@ def affected_categories(data_map: DataMap, request_type: RequestType) -> list[st
         return [
             key
             for key, category in data_map.categories.items()
-            if category.legal_basis is LegalBasis.LEGITIMATE_INTERESTS
+            if LegalBasis.LEGITIMATE_INTERESTS in category.bases
         ]
     if request_type is RequestType.POST_MORTEM:
         return list(data_map.categories)

@@ -70,6 +70,7 @@ POST_ENDPOINTS = {
     "dashboard.lift_restriction",
     "dashboard.place_hold",
     "dashboard.lift_hold",
+    "dashboard.decide_mention",
     "dashboard.approve_retention_sweep",
     "dashboard.assign_selected",
     "dashboard.create_answer_template",
