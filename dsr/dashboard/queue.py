@@ -38,7 +38,7 @@ from dsr.i18n import gettext, lazy_gettext
 from dsr.requests.assignment import assign_many, assignable_staff
 from dsr.requests.deadlines import end_of_day
 from dsr.requests.labels import REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS
-from dsr.requests.models import STATE_COLUMNS, DataRequest, state_of
+from dsr.requests.models import STATE_COLUMNS, Channel, DataRequest, state_of
 from dsr.requests.refusals import OperationRefused, RequestChanged
 from dsr.requests.workflow import TERMINAL, RequestState, RequestType, Status
 
@@ -97,6 +97,7 @@ class QueueRow:
     paused: bool
     assignee_id: int | None
     version_id: int  # as shown: a bulk assignment leaves a request changed since
+    channel: Channel = Channel.WEB  # how it came (R44): the queue names any other than the form
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +211,7 @@ def queue_page(
             requests.c.due_at,
             requests.c.assignee_id,
             requests.c.version_id,
+            requests.c.created_via,
             *(requests.c[name] for name in STATE_COLUMNS),
         )
         .where(*_conditions(query, now, zone))
@@ -235,6 +237,7 @@ def queue_page(
                 paused=row.paused_since is not None,
                 assignee_id=row.assignee_id,
                 version_id=row.version_id,
+                channel=Channel(row.created_via),
             )
         )
     return QueuePage(rows=tuple(rows), page=page, has_next=len(found) > per_page)

@@ -27,6 +27,8 @@ from dsr.audit.models import (
     RequestEvent,
     content_removals,
 )
+from dsr.dashboard.channel_forms import AnswerPostedForm
+from dsr.dashboard.channel_panel import ChannelPanel, channel_panel
 from dsr.dashboard.document_panel import DocumentsPanel, documents_panel
 from dsr.dashboard.forms import (
     ActionForm,
@@ -101,6 +103,7 @@ EVENT_LABELS: Mapping[str, str] = {
     RESUMED_ACTION: lazy_gettext("Run taken over by another worker"),
     Action.APPLY_AT_ONCE.value: lazy_gettext("Applied on verification"),
     Action.COMPLETE.value: lazy_gettext("Answered (answer delivered)"),
+    Action.ANSWER_POSTED.value: lazy_gettext("Answered (answer posted)"),
     Action.FAIL.value: lazy_gettext("Failed"),
     Action.CANCEL.value: lazy_gettext("Cancelled"),
     Action.EXTEND.value: lazy_gettext("Deadline extended"),
@@ -226,6 +229,7 @@ class RequestPage:
     templates: Mapping[str, list[TemplateChoice]] = field(default_factory=dict)
     chosen_template: int | None = None  # the answer template whose text fills its form
     documents: DocumentsPanel = field(default_factory=DocumentsPanel)
+    channel: ChannelPanel | None = None  # how it came and how its answer goes (R44)
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -269,7 +273,10 @@ def timeline(db_session: Session, data_request: DataRequest) -> list[TimelineEnt
 
 
 def earlier_requests(db_session: Session, data_request: DataRequest) -> list[DataRequest]:
-    """Return the other requests from the same address, newest first (R7: repeated requests)."""
+    """Return the other requests from the same address, newest first (R7: repeated requests);
+    none for a request without an address (a letter, a call: R44)."""
+    if not data_request.has_address:
+        return []
     return list(
         db_session.exec(
             select(DataRequest)
@@ -380,6 +387,11 @@ def _document_form(
     return form if isinstance(form, DocumentForm | RemoveDocumentForm) else None
 
 
+def _posted_form(bound: tuple[str, Form] | None) -> AnswerPostedForm | None:
+    form = bound[1] if bound is not None and bound[0] == "answer_posted" else None
+    return form if isinstance(form, AnswerPostedForm) else None
+
+
 def _hold_form(bound: tuple[str, Form] | None) -> HoldForm | LiftHoldForm | None:
     form = bound[1] if bound is not None and bound[0] == "hold" else None
     return form if isinstance(form, HoldForm | LiftHoldForm) else None
@@ -432,6 +444,7 @@ def gather_request_page(
         documents=documents_panel(
             db_session, data_request, acting=acting, bound=_document_form(bound)
         ),
+        channel=channel_panel(data_request, acting=acting, bound=_posted_form(bound)),
         can_act=acting,
         forms=forms,
         templates=templates,

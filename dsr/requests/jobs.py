@@ -338,6 +338,7 @@ def minimise_closed(
             request.normalized_email = digest
             request.message = None
             request.rectification_details = None
+            request.contact_details = None  # a postal address or phone (R44)
             request.verification_nonce = None
             request.status_token_hash = None
             db_session.execute(
@@ -370,7 +371,14 @@ def minimise_closed(
                 actor=Actor.SYSTEM,
                 action=MINIMISE_ACTION,
                 at=now,
-                details={"fields": ["requester_email", "message", "rectification_details"]},
+                details={
+                    "fields": [
+                        "requester_email",
+                        "message",
+                        "rectification_details",
+                        "contact_details",
+                    ]
+                },
             )
             return True
 

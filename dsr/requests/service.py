@@ -28,6 +28,7 @@ from dsr.requests.emails import EmailKind, type_phrase
 from dsr.requests.links import TOKEN_MAX, LinkExpired, LinkInvalid, LinkSigner, LinkUsed
 from dsr.requests.models import (
     MESSAGE_MAX,
+    AnswerChannel,
     DataRequest,
     ReplacedStatusToken,
     next_reference,
@@ -394,7 +395,12 @@ def mail_requester(
 ) -> None:
     """Queue one email of `kind` (an `EmailKind`, or the name of another requester email's
     templates, such as a delivery's) to the requester, in their language, about their request;
-    `answers`: it carries the answer, and its delivery completes the request (R47)."""
+    `answers`: it carries the answer, and its delivery completes the request (R47).
+
+    Nothing is queued to a requester who gave no address (a letter, a call), nor the answer of
+    a request answered by post: staff print and post it (`dsr.requests.channels`)."""
+    if not request.has_address or (answers and request.answer_channel is AnswerChannel.POST):
+        return
     email = render_email(
         kind,
         request.language,
