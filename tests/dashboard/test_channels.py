@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from dsr.dashboard.figures import answered_requests
 from dsr.datamap import organisation_zone
 from dsr.documents import service as documents
 from dsr.documents.models import DocumentKind, RequestDocument
+from dsr.execution.runner import RequestNotRunnable, run_request
 from dsr.outbox.models import OutboxMessage
 from dsr.requests import channels
 from dsr.requests.deadlines import deadline_for
@@ -35,7 +37,8 @@ from dsr.requests.workflow import Action, Actor, RequestType, Status
 from dsr.sealing import SecretBox
 from tests.dashboard.conftest import LINKS
 from tests.dashboard.conftest import logged_in as logged_in_any_language
-from tests.factories import staff_moves
+from tests.execution.conftest import run_settings
+from tests.factories import RECEIVED_AT, make_request, reloaded, staff_moves
 from tests.pages import csrf_token
 
 RECORD = "/dashboard/requests/record"
@@ -444,3 +447,29 @@ def test_a_request_received_by_letter_is_stored_and_answered_by_post(session: Se
     answered = session.get(DataRequest, request.id)
     assert answered is not None and answered.status is Status.COMPLETED
     assert answered.answered_at == datetime(2026, 12, 3, 22, 59, 59, 999999, tzinfo=UTC)
+
+
+def test_a_request_without_an_address_is_not_run_by_a_worker(store: Engine, tmp_path: Path) -> None:
+    """The map finds a person by their address: without one, nothing is collected or erased
+    for someone else (an empty address), and staff carry the request out by hand."""
+    with db.transaction(store) as session:
+        request = make_request(
+            session,
+            status=Status.APPROVED,
+            email="",
+            request_type=RequestType.ACCESS,
+            created_via=Channel.LETTER,
+            answer_channel=AnswerChannel.POST,
+        )
+    assert request.id is not None
+    settings = run_settings(tmp_path / "reports", "sqlite://")
+
+    with pytest.raises(RequestNotRunnable, match="no email address"):
+        run_request(
+            engine=store,
+            request_id=request.id,
+            settings=settings,
+            now=RECEIVED_AT + timedelta(days=3),
+        )
+
+    assert reloaded(store, request.id).status is Status.APPROVED
