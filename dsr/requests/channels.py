@@ -18,9 +18,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, func, select
 
-from dsr.audit.models import record_action
+from dsr.audit.models import RequestEvent, record_action
 from dsr.documents import service as documents
 from dsr.documents.models import DocumentKind
 from dsr.i18n import lazy_gettext
@@ -288,11 +288,18 @@ def record_answer_posted(
     today = now.astimezone(zone).date()
     if posted_on > today:
         raise ChannelRefused(lazy_gettext("The day the answer was posted cannot be in the future."))
-    if posted_on < request.received_at.astimezone(zone).date():
-        raise ChannelRefused(
-            lazy_gettext("The answer cannot have been posted before the request was received.")
+    ready_at = db_session.exec(
+        select(func.max(RequestEvent.at)).where(
+            RequestEvent.request_id == request.id,
+            RequestEvent.to_status == Status.READY_TO_SEND.value,
         )
-    at = max(posted_moment(posted_on, now=now, zone=zone), request.received_at)
+    ).one()
+    ready_at = ready_at or request.received_at
+    if posted_on < ready_at.astimezone(zone).date():
+        raise ChannelRefused(
+            lazy_gettext("The answer cannot have been posted before it was ready to send.")
+        )
+    at = max(posted_moment(posted_on, now=now, zone=zone), ready_at)
 
     def mark_answered(fact: AuditFact) -> None:
         request.answered_at = fact.at

@@ -38,7 +38,7 @@ from dsr.sealing import SecretBox
 from tests.dashboard.conftest import LINKS
 from tests.dashboard.conftest import logged_in as logged_in_any_language
 from tests.execution.conftest import run_settings
-from tests.factories import RECEIVED_AT, make_request, reloaded, staff_moves
+from tests.factories import RECEIVED_AT, make_request, reloaded
 from tests.pages import csrf_token
 
 RECORD = "/dashboard/requests/record"
@@ -210,17 +210,23 @@ def test_a_letter_with_an_address_asking_for_post_is_answered_by_post(app: Flask
     assert len(emails(app)) == 1
 
 
-def _ready_to_send(engine: Engine, reference: str) -> None:
-    staff_moves(engine, reference, Action.START_REVIEW, Action.APPROVE)
+def _ready_to_send(engine: Engine, reference: str, at: datetime) -> None:
+    """Carry the request out at `at`, as staff and a worker would (its answer is then ready)."""
     with db.transaction(engine) as session:
         request = session.exec(select(DataRequest).where(DataRequest.reference == reference)).one()
-        for action in (Action.START_PROCESSING, Action.FINISH_PROCESSING):
+        for action, actor in (
+            (Action.START_REVIEW, Actor.STAFF),
+            (Action.APPROVE, Actor.STAFF),
+            (Action.START_PROCESSING, Actor.SYSTEM),
+            (Action.FINISH_PROCESSING, Actor.SYSTEM),
+        ):
             change_status(
                 db_session=session,
                 request=request,
                 action=action,
-                actor=Actor.SYSTEM,
-                at=db.utcnow(),
+                actor=actor,
+                actor_label="dpo" if actor is Actor.STAFF else None,
+                at=at,
             )
 
 
@@ -232,7 +238,7 @@ def test_the_answer_posted_completes_the_request_on_the_day_it_was_posted(app: F
     received = now - timedelta(days=10)
     assert record(dpo, received_at=local(received, zone))[0] == 303
     [request] = stored(app)
-    _ready_to_send(engine, request.reference)
+    _ready_to_send(engine, request.reference, now - timedelta(days=5))
     page_url = f"/dashboard/requests/{request.reference}"
     page = dpo.get(page_url).get_data(as_text=True)
     assert "Record the answer posted" in page
@@ -252,6 +258,8 @@ def test_the_answer_posted_completes_the_request_on_the_day_it_was_posted(app: F
 
     code, html = post(today + timedelta(days=1))
     assert code == 400 and "cannot be in the future" in html
+    code, html = post(today - timedelta(days=6))
+    assert code == 400 and "before it was ready to send" in html
     assert post("")[0] == 400
     [unchanged] = stored(app)
     assert unchanged.status is Status.READY_TO_SEND and unchanged.answered_at is None
@@ -290,7 +298,7 @@ def test_an_answer_by_email_cannot_be_recorded_as_posted(app: Flask) -> None:
         received_at=local(datetime.now(UTC) - timedelta(days=2), zone),
     )
     [request] = stored(app)
-    _ready_to_send(db.get_engine(app), request.reference)
+    _ready_to_send(db.get_engine(app), request.reference, datetime.now(UTC))
     page_url = f"/dashboard/requests/{request.reference}"
     assert "Record the answer posted" not in dpo.get(page_url).get_data(as_text=True)
     [current] = stored(app)
@@ -421,17 +429,30 @@ def test_a_request_received_by_letter_is_stored_and_answered_by_post(session: Se
     assert found.status is Status.VERIFIED and found.api_client_id is None
     [document] = documents.documents_of(session, found)
     assert document.kind is DocumentKind.RECEIVED_MESSAGE
-    for action in (Action.START_REVIEW, Action.APPROVE):
+    ready = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    for action, actor in (
+        (Action.START_REVIEW, Actor.STAFF),
+        (Action.APPROVE, Actor.STAFF),
+        (Action.START_PROCESSING, Actor.SYSTEM),
+        (Action.FINISH_PROCESSING, Actor.SYSTEM),
+    ):
         change_status(
             db_session=session,
             request=found,
             action=action,
-            actor=Actor.STAFF,
-            actor_label="dpo",
-            at=now,
+            actor=actor,
+            actor_label="dpo" if actor is Actor.STAFF else None,
+            at=ready,
         )
-    for action in (Action.START_PROCESSING, Action.FINISH_PROCESSING):
-        change_status(db_session=session, request=found, action=action, actor=Actor.SYSTEM, at=now)
+    with pytest.raises(channels.ChannelRefused):
+        channels.record_answer_posted(
+            db_session=session,
+            request=found,
+            version_id=found.version_id,
+            posted_on=date(2026, 11, 30),
+            staff_label="dpo@example.org",
+            now=now,
+        )
 
     channels.record_answer_posted(
         db_session=session,
