@@ -52,14 +52,14 @@ def _zone_name() -> str:
     return organisation_zone(current_app.config).key
 
 
-@blueprint.get("/requests/record")
+@blueprint.get("/record-request")
 @staff_required(*RECORDING_ROLES)
 def record_request() -> AnyResponse:
     """The form of a request received by email, letter, phone or in person."""
     return _form_page(ReceivedRequestForm())
 
 
-@blueprint.post("/requests/record")
+@blueprint.post("/record-request")
 @accepts_upload
 @staff_required(*RECORDING_ROLES)
 def save_received_request() -> AnyResponse:

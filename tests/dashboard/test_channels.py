@@ -41,7 +41,7 @@ from tests.execution.conftest import run_settings
 from tests.factories import RECEIVED_AT, make_request, reloaded
 from tests.pages import csrf_token
 
-RECORD = "/dashboard/requests/record"
+RECORD = "/dashboard/record-request"
 LETTER = "Madame, Monsieur, je vous prie de désactiver mon compte. Zoé Lefèvre\n"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 ADDRESS = "Zoé Lefèvre, 12 rue des Lilas, 69003 Lyon"
