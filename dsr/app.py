@@ -22,6 +22,7 @@ from dsr.api import views as api_views
 from dsr.api.callback_addresses import ALLOWED_NETWORKS_KEY, parse_allowed_networks
 from dsr.dashboard import (  # noqa: F401  (they register their routes)
     answer_template_views,
+    channel_views,
     document_views,
     hold_actions,
     mention_views,

@@ -38,7 +38,7 @@ from dsr.i18n import gettext, lazy_gettext
 from dsr.requests.assignment import assign_many, assignable_staff
 from dsr.requests.deadlines import end_of_day
 from dsr.requests.labels import REQUEST_TYPE_LABELS, STAFF_STATUS_LABELS
-from dsr.requests.models import STATE_COLUMNS, DataRequest, state_of
+from dsr.requests.models import STATE_COLUMNS, Channel, DataRequest, state_of
 from dsr.requests.refusals import OperationRefused, RequestChanged
 from dsr.requests.workflow import TERMINAL, RequestState, RequestType, Status
 
@@ -98,6 +98,7 @@ class QueueRow:
     assignee_id: int | None
     version_id: int  # as shown: a bulk assignment leaves a request changed since
     group_id: int | None = None  # issue 19: a part of a submission that asked for several things
+    channel: Channel = Channel.WEB  # how it came (R44): the queue names any other than the form
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +213,7 @@ def queue_page(
             requests.c.assignee_id,
             requests.c.version_id,
             requests.c.group_id,
+            requests.c.created_via,
             *(requests.c[name] for name in STATE_COLUMNS),
         )
         .where(*_conditions(query, now, zone))
@@ -238,6 +240,7 @@ def queue_page(
                 assignee_id=row.assignee_id,
                 version_id=row.version_id,
                 group_id=row.group_id,
+                channel=Channel(row.created_via),
             )
         )
     return QueuePage(rows=tuple(rows), page=page, has_next=len(found) > per_page)

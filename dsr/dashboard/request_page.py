@@ -27,6 +27,8 @@ from dsr.audit.models import (
     RequestEvent,
     content_removals,
 )
+from dsr.dashboard.channel_forms import AnswerPostedForm
+from dsr.dashboard.channel_panel import ChannelPanel, channel_panel
 from dsr.dashboard.document_panel import DocumentsPanel, documents_panel
 from dsr.dashboard.forms import (
     ActionForm,
@@ -118,6 +120,7 @@ EVENT_LABELS: Mapping[str, str] = {
     RESUMED_ACTION: lazy_gettext("Run taken over by another worker"),
     Action.APPLY_AT_ONCE.value: lazy_gettext("Applied on verification"),
     Action.COMPLETE.value: lazy_gettext("Answered (answer delivered)"),
+    Action.ANSWER_POSTED.value: lazy_gettext("Answered (answer posted)"),
     Action.FAIL.value: lazy_gettext("Failed"),
     Action.CANCEL.value: lazy_gettext("Cancelled"),
     Action.EXTEND.value: lazy_gettext("Deadline extended"),
@@ -258,6 +261,7 @@ class RequestPage:
     waits_for: Sequence[DataRequest] = ()
     requester: RequesterPanel = field(default_factory=RequesterPanel)  # R45, R46
     mentions: MentionsPanel = field(default_factory=MentionsPanel)  # issue 20
+    channel: ChannelPanel | None = None  # how it came and how its answer goes (R44)
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -301,7 +305,10 @@ def timeline(db_session: Session, data_request: DataRequest) -> list[TimelineEnt
 
 
 def earlier_requests(db_session: Session, data_request: DataRequest) -> list[DataRequest]:
-    """Return the other requests from the same address, newest first (R7: repeated requests)."""
+    """Return the other requests from the same address, newest first (R7: repeated requests);
+    none for a request without an address (a letter, a call: R44)."""
+    if not data_request.has_address:
+        return []
     return list(
         db_session.exec(
             select(DataRequest)
@@ -417,6 +424,11 @@ def _document_form(
     return form if isinstance(form, DocumentForm | RemoveDocumentForm) else None
 
 
+def _posted_form(bound: tuple[str, Form] | None) -> AnswerPostedForm | None:
+    form = bound[1] if bound is not None and bound[0] == "answer_posted" else None
+    return form if isinstance(form, AnswerPostedForm) else None
+
+
 def _hold_form(bound: tuple[str, Form] | None) -> HoldForm | LiftHoldForm | None:
     form = bound[1] if bound is not None and bound[0] == "hold" else None
     return form if isinstance(form, HoldForm | LiftHoldForm) else None
@@ -476,6 +488,7 @@ def gather_request_page(
             acting=acting,
             bound=bound if bound is not None and bound[0] == "requester" else None,
         ),
+        channel=channel_panel(data_request, acting=acting, bound=_posted_form(bound)),
         can_act=acting,
         forms=forms,
         templates=templates,

@@ -31,7 +31,7 @@ from dsr.i18n import lazy_gettext
 from dsr.outbox.models import OutboxStatus
 from dsr.requests.answers import AnswerEmail, answer_email
 from dsr.requests.identities import other_identities
-from dsr.requests.models import DataRequest
+from dsr.requests.models import AnswerChannel, DataRequest
 from dsr.requests.workflow import TERMINAL, RequestType, Status
 from inventory.erasure import ErasurePlan
 from inventory.model import DataMap
@@ -183,6 +183,7 @@ def delivery_panel(db_session: Session, data_request: DataRequest, acting: bool)
         and panel.reports
         and (panel.link is None or panel.answer_failed)
         and data_request.verified_at is not None
+        and data_request.answer_channel is not AnswerChannel.POST
     ):
         panel.send_form = SendReportForm()
     elif acting and data_request.status is Status.READY_TO_SEND and panel.answer_failed:

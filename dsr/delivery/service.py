@@ -35,7 +35,7 @@ from dsr.execution.access import COLLECTED, file_digest, write_private
 from dsr.i18n import lazy_gettext
 from dsr.outbox.models import OutboxStatus
 from dsr.requests.answers import answer_email
-from dsr.requests.models import DataRequest
+from dsr.requests.models import AnswerChannel, DataRequest
 from dsr.requests.service import mail_requester
 from dsr.requests.workflow import Actor, Status
 from dsr.tokens import token_digest
@@ -157,6 +157,13 @@ def send_reports(
     if request.verified_at is None:
         raise DeliveryRefused(
             lazy_gettext("The requester's address is not verified: nothing can be sent to it.")
+        )
+    if request.answer_channel is AnswerChannel.POST:
+        raise DeliveryRefused(
+            lazy_gettext(
+                "This request is answered by post: print its reports, post them, and record the "
+                "answer posted."
+            )
         )
     reports = reports_of(db_session, request.id)
     if not reports:

@@ -244,6 +244,11 @@ def _start(
                     f"Requests of type {request.type.value} are carried out by hand: nothing "
                     "to run."
                 )
+            if not request.has_address:  # a letter or a call without one (R44)
+                raise RequestNotRunnable(
+                    f"{request.reference} has no email address, by which the desk finds a "
+                    "person's data: it is carried out by hand."
+                )
             if request.status is Status.PROCESSING:
                 # Its worker died (or stopped) with the run in hand: take it over once its
                 # lease ran out, and only if no other worker did first.

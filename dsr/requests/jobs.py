@@ -344,6 +344,7 @@ def minimise_closed(
             # R45: whom it was for; the person's other identities (their role stays)
             request.subject_email = request.subject_name = None
             forget_identities(db_session, request_id)
+            request.contact_details = None  # a postal address or phone (R44)
             request.verification_nonce = None
             request.status_token_hash = None
             db_session.execute(
@@ -386,6 +387,7 @@ def minimise_closed(
                         "subject_email",
                         "subject_name",
                         "identities",
+                        "contact_details",
                     ]
                 },
             )

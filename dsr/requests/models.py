@@ -47,6 +47,25 @@ class Channel(StrEnum):
 
     WEB = "web"
     API = "api"
+    # Received by another channel and recorded by staff (R44): `dsr.requests.channels`.
+    EMAIL = "email"
+    LETTER = "letter"
+    PHONE = "phone"
+    IN_PERSON = "in_person"
+
+
+ELECTRONIC_CHANNELS = frozenset({Channel.WEB, Channel.API, Channel.EMAIL})
+"""The channels by which a request comes electronically: answered electronically (Art. 12(3))."""
+STAFF_CHANNELS = (Channel.EMAIL, Channel.LETTER, Channel.PHONE, Channel.IN_PERSON)
+"""The channels of the requests that staff record on the dashboard, in the order offered."""
+CONTACT_MAX = 1000
+
+
+class AnswerChannel(StrEnum):
+    """How the answer must go to the requester: by email, or printed and posted (R44, R47)."""
+
+    EMAIL = "email"
+    POST = "post"
 
 
 class RequesterRole(StrEnum):
@@ -195,6 +214,19 @@ class DataRequest(DataRequestBase, table=True):
         return self.requester_email
 
     # --- end of the R45 block ---------------------------------------------------------------
+    # --- requests received by another channel (dsr.requests.channels) ---
+    # How the answer goes: by post, the desk emails no answer and staff record the posting.
+    answer_channel: AnswerChannel = Field(
+        default=AnswerChannel.EMAIL,
+        sa_type=string_enum(AnswerChannel, "answer_channel"),
+    )
+    # The postal address or phone number given by a requester (minimised like `message`).
+    contact_details: str | None = Field(default=None, max_length=CONTACT_MAX, sa_type=Text)
+
+    @property
+    def has_address(self) -> bool:
+        """Whether the requester gave an email address (a letter or a call may come without)."""
+        return bool(self.requester_email)
 
     @classmethod
     def received(

@@ -95,6 +95,10 @@ def _channel_name(channel: str, t: NullTranslations) -> str:
     names = {
         Channel.WEB.value: t.pgettext("request register", "Web form"),
         Channel.API.value: t.pgettext("request register", "API"),
+        Channel.EMAIL.value: t.pgettext("request register", "Email"),
+        Channel.LETTER.value: t.pgettext("request register", "Letter"),
+        Channel.PHONE.value: t.pgettext("request register", "Phone"),
+        Channel.IN_PERSON.value: t.pgettext("request register", "In person"),
     }
     return names.get(channel, channel)
 

@@ -32,6 +32,7 @@ from dsr.requests.links import TOKEN_MAX, LinkExpired, LinkInvalid, LinkSigner, 
 from dsr.requests.models import (
     MESSAGE_MAX,
     SUBJECT_NAME_MAX,
+    AnswerChannel,
     DataRequest,
     DataRequestCreate,
     ReplacedStatusToken,
@@ -549,7 +550,12 @@ def mail_requester(
 ) -> None:
     """Queue one email of `kind` (an `EmailKind`, or the name of another requester email's
     templates, such as a delivery's) to the requester, in their language, about their request;
-    `answers`: it carries the answer, and its delivery completes the request (R47)."""
+    `answers`: it carries the answer, and its delivery completes the request (R47).
+
+    Nothing is queued to a requester who gave no address (a letter, a call), nor the answer of
+    a request answered by post: staff print and post it (`dsr.requests.channels`)."""
+    if not request.has_address or (answers and request.answer_channel is AnswerChannel.POST):
+        return
     email = render_email(
         kind,
         request.language,

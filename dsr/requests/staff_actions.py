@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
@@ -20,7 +21,7 @@ from sqlmodel import Session
 from dsr.dates import written_date
 from dsr.i18n import gettext
 from dsr.requests.emails import EmailKind
-from dsr.requests.groups import answers_awaited
+from dsr.requests.groups import answers_awaited, parts_of
 from dsr.requests.identity_questions import identity_document_asked
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest
@@ -39,7 +40,7 @@ from dsr.requests.service import (
     send_status_link,
 )
 from dsr.requests.status import change_status
-from dsr.requests.workflow import Action, Actor, AuditFact, RequestType
+from dsr.requests.workflow import Action, Actor, AuditFact, RequestType, Status
 
 IDENTITY_DOCUMENT = "identity_document"
 
@@ -90,7 +91,8 @@ def verify_by_hand(
     links: LinkSigner,
 ) -> None:
     """Mark the requester's address as verified by staff (e.g. checked by phone), saying how, and
-    send the requester the link of their status page, as a verification by link does."""
+    send the requester the link of their status page, as a verification by link does: for
+    every part of the submission still waiting for it (issue 19), with one status link."""
     if not (reason or "").strip():
         raise OperationRefused("Say how the requester's address was checked.")
     _step(
@@ -103,8 +105,23 @@ def verify_by_hand(
         reason=reason,
         also=lambda fact: mark_verified(request, fact),
     )
+    verified = [request]
+    for part in parts_of(db_session, request):
+        if part.id != request.id and part.status is Status.RECEIVED:
+            _step(
+                db_session,
+                part,
+                Action.VERIFY_EMAIL,
+                version_id=part.version_id,
+                staff_label=staff_label,
+                now=now,
+                reason=reason,
+                also=partial(mark_verified, part),
+            )
+            verified.append(part)
     send_status_link(db_session, request, now=now, links=links, already_verified=False)
-    after_verified(db_session, request, now)
+    for part in verified:
+        after_verified(db_session, part, now)
     db_session.flush()
 
 

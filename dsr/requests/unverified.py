@@ -79,6 +79,7 @@ def delete_unverified(
             remove_content(db_session=db_session, request=request, at=now)  # its events' texts
             request.requester_email = request.normalized_email = DELETED_ADDRESS
             request.message = request.rectification_details = request.extension_reason = None
+            request.contact_details = None
             request.verification_nonce = request.status_token_hash = None
             record_action(
                 db_session=db_session,

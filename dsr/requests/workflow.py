@@ -74,6 +74,7 @@ class Action(StrEnum):
     FINISH_PROCESSING = "finish_processing"  # the work is done, the answer is ready to send
     APPLY_AT_ONCE = "apply_at_once"  # an objection to marketing applied on verification (R27)
     COMPLETE = "complete"  # the answer email was delivered: the request is answered
+    ANSWER_POSTED = "answer_posted"  # staff posted the answer by letter: the request is answered
     FAIL = "fail"
     CANCEL = "cancel"
     EXTEND = "extend"
@@ -96,6 +97,7 @@ TRANSITIONS: Mapping[tuple[Status, Action], Status] = MappingProxyType(
         (Status.PROCESSING, Action.FINISH_PROCESSING): Status.READY_TO_SEND,
         (Status.VERIFIED, Action.APPLY_AT_ONCE): Status.READY_TO_SEND,
         (Status.READY_TO_SEND, Action.COMPLETE): Status.COMPLETED,
+        (Status.READY_TO_SEND, Action.ANSWER_POSTED): Status.COMPLETED,
         (Status.PROCESSING, Action.FAIL): Status.FAILED,
         (Status.RECEIVED, Action.CANCEL): Status.CANCELLED,
         (Status.VERIFIED, Action.CANCEL): Status.CANCELLED,
@@ -123,6 +125,8 @@ ACTORS: Mapping[Action, frozenset[Actor]] = MappingProxyType(
         Action.APPLY_AT_ONCE: frozenset({Actor.SYSTEM}),
         # only the outbox knows that the answer was delivered
         Action.COMPLETE: frozenset({Actor.SYSTEM}),
+        # only staff know that they posted the answer (to a request answered by post)
+        Action.ANSWER_POSTED: frozenset({Actor.STAFF}),
         Action.FAIL: frozenset({Actor.STAFF, Actor.SYSTEM}),
         Action.CANCEL: frozenset({Actor.REQUESTER, Actor.STAFF}),
         Action.EXTEND: frozenset({Actor.STAFF}),
@@ -168,6 +172,7 @@ _REFUSED: Mapping[Action, str] = {
     Action.FINISH_PROCESSING: "be made ready to send",
     Action.APPLY_AT_ONCE: "be applied at once",
     Action.COMPLETE: "be completed",
+    Action.ANSWER_POSTED: "be answered by post",
     Action.FAIL: "be marked as failed",
     Action.CANCEL: "be cancelled",
     Action.EXTEND: "have its deadline extended",
@@ -184,6 +189,7 @@ _DOING: Mapping[Action, str] = {
     Action.FINISH_PROCESSING: "finish processing a request",
     Action.APPLY_AT_ONCE: "apply a request at once",
     Action.COMPLETE: "complete a request (it is completed when its answer is delivered)",
+    Action.ANSWER_POSTED: "record an answer posted",
     Action.FAIL: "mark a request as failed",
     Action.CANCEL: "cancel a request",
     Action.EXTEND: "extend a deadline",

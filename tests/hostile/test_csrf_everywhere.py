@@ -84,6 +84,8 @@ POST_ENDPOINTS = {
     "dashboard.add_identity",
     "dashboard.remove_identity",
     "public.identity_document",
+    "dashboard.save_received_request",
+    "dashboard.answer_posted",
 }
 """Every endpoint that takes a POST outside /api/: the test fails when one appears or goes."""
 

@@ -50,6 +50,8 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (S.PROCESSING, A.FINISH_PROCESSING): S.READY_TO_SEND,
     (S.VERIFIED, A.APPLY_AT_ONCE): S.READY_TO_SEND,
     (S.READY_TO_SEND, A.COMPLETE): S.COMPLETED,
+    # R44: an answer by post is sent when staff record it posted.
+    (S.READY_TO_SEND, A.ANSWER_POSTED): S.COMPLETED,
     (S.PROCESSING, A.FAIL): S.FAILED,
     (S.RECEIVED, A.CANCEL): S.CANCELLED,
     (S.VERIFIED, A.CANCEL): S.CANCELLED,
@@ -163,6 +165,7 @@ def test_every_status_and_action(status: Status, action: Action) -> None:
         (A.FINISH_PROCESSING, {Actor.STAFF, Actor.SYSTEM}),
         (A.APPLY_AT_ONCE, {Actor.SYSTEM}),
         (A.COMPLETE, {Actor.SYSTEM}),
+        (A.ANSWER_POSTED, {Actor.STAFF}),
         (A.FAIL, {Actor.STAFF, Actor.SYSTEM}),
         (A.CANCEL, {Actor.REQUESTER, Actor.STAFF}),
         (A.EXTEND, {Actor.STAFF}),
