@@ -334,7 +334,9 @@ def crawl(
         for link in re.findall(r'href="([^"#]+)"', markup):
             link = html.unescape(link)
             parts = urlsplit(link)
-            if parts.netloc or not parts.path.startswith(("/dashboard", "/account")):
+            if parts.netloc or not parts.path.startswith(("/dashboard", "/staff")):
+                continue
+            if "logout" in parts.path:
                 continue
             if "&" in parts.query or "page=" in parts.query or "sort=" in parts.query:
                 continue  # the same page, filtered otherwise
@@ -370,10 +372,10 @@ def staff_emails(app: Flask) -> None:
     with app.app_context():
         settings = SchedulerSettings.from_settings(current_settings())
     engine = db.get_engine(app)
-    later = db.utcnow() + timedelta(days=25)
-    for name in ("deadlines", "task_reminders", "audit_anchor", "retention"):
-        if name in JOBS:
-            run_job(name, engine=engine, settings=settings, now=later)
+    for days in (4, 12, 25):  # a reminder, a task due soon, then overdue ones
+        for name in ("deadlines", "task_reminders", "audit_anchor", "retention"):
+            if name in JOBS:
+                run_job(name, engine=engine, settings=settings, now=db.utcnow() + timedelta(days))
 
 
 def test_everything_staff_and_requesters_read_is_french(app: Flask) -> None:
@@ -385,9 +387,25 @@ def test_everything_staff_and_requesters_read_is_french(app: Flask) -> None:
     codes |= event_kinds(app)
     assert {"erasure_applied", "report_sent", "note_added"} <= codes
 
-    pages = crawl(dpo, ["/dashboard", "/dashboard/tasks", "/dashboard/audit", "/account/password"])
+    pages = crawl(
+        dpo, ["/dashboard", "/dashboard/tasks", "/dashboard/audit", "/staff/account/password"]
+    )
     admin = french(logged_in(app, "admin@example.org", StaffRole.ADMIN))
-    pages |= crawl(admin, ["/dashboard/answer-templates", "/accounts", "/account/totp"])
+    after_actions.append(
+        (
+            "/staff/accounts (invited)",
+            post(
+                admin,
+                "/staff/accounts/invite",
+                "/staff/accounts",
+                email="new.dpo@example.org",
+                name="Nouvelle DPO",
+                role="dpo",
+                language="fr",
+            ),
+        )
+    )
+    pages |= crawl(admin, ["/dashboard/answer-templates", "/staff/accounts", "/staff/account/totp"])
     requester = french(app.test_client())
     pages |= crawl(requester, ["/privacy", "/privacy.pdf", *emailed_paths(app)], follow=False)
     problems: list[str] = []
@@ -396,13 +414,17 @@ def test_everything_staff_and_requesters_read_is_french(app: Flask) -> None:
     for path, (_kind, text) in pages.items():
         problems += findings(path, text, english, codes)
     with db.open_session(db.get_engine(app)) as session:
-        for message in session.exec(select(OutboxMessage)).all():
+        messages = session.exec(select(OutboxMessage)).all()
+        kinds = {str(message.dedup_key).split(":")[0] for message in messages}
+        for message in messages:
             source = f"email {message.subject!r}"
             body = "\n".join(
                 [message.subject, message.text_body, page_text(message.html_body or "")]
             )
             body = ANCHOR.sub(" ", body)
             problems += findings(source, body, english, codes)
-    kinds = {kind for kind, _text in pages.values()}
-    assert {"html", "pdf"} <= kinds, kinds
+    assert {"deadline_digest", "deadline_reminder", "deadline_overdue", "task_overdue"} <= kinds
+    assert {"audit_anchor", "erasure-done", "report-ready", "denied", "extended"} <= kinds
+    shown = {kind for kind, _text in pages.values()}
+    assert {"html", "pdf"} <= shown, shown
     assert not problems, "\n".join(dict.fromkeys(problems))
