@@ -281,7 +281,7 @@ def describe_rule(rule: Anonymize) -> str:
     language where it is shown)."""
     strategy = rule.strategy
     if strategy is AnonymizeStrategy.FIXED:
-        return Phrase(N_("fixed value: %(value)s"), value=describe_value(rule.value))
+        return Phrase(N_("fixed: %(value)s"), value=describe_value(rule.value))
     if strategy is AnonymizeStrategy.TRUNCATE:
         return Phrase(N_("first %(length)s characters"), length=str(rule.length))
     return Phrase(RULE_WORDS[strategy])
