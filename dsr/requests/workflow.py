@@ -16,6 +16,7 @@ from types import MappingProxyType
 from dsr.requests.deadlines import aware_utc as _utc
 from dsr.requests.deadlines import deadline_for
 from dsr.requests.extension_grounds import ExtensionGround, extension_ground
+from inventory.phrases import N_, Phrase
 
 
 class RequestType(StrEnum):
@@ -128,33 +129,19 @@ REASON_REQUIRED: frozenset[Action] = frozenset({Action.DENY, Action.FAIL, Action
 MAX_EXTENSION_MONTHS = 2
 
 
-N_ = str
-"""Marks a message id for the catalogue (pybabel extracts N_); the reader's language comes later."""
-
-
 class Refusal(Exception):
     """A refusal written for the person who tried: `message` is the English text (the API's and
-    the logs'); `said(gettext)` is the same text in the reader's language, the message id and its
-    parts (message ids too) translated apart, a tuple of parts being a choice ("staff or the
-    system")."""
+    the logs'); `said(gettext)` is the same text in the reader's language. Its parts are data,
+    said as they are, or `Phrase`s, translated too."""
 
-    def __init__(self, message: str, **parts: str | tuple[str, ...]) -> None:
-        self.template = message
-        self.parts = parts
-        self.message = self.said(lambda text: text)
+    def __init__(self, message: str, **parts: str) -> None:
+        self.phrase = Phrase(message, **parts)
+        self.message = str(self.phrase)
         super().__init__(self.message)
 
     def said(self, gettext: Callable[[str], str]) -> str:
         """Return the message translated by `gettext`."""
-        if not self.parts:
-            return gettext(self.template)
-        words = {
-            name: gettext(" or ").join(gettext(one) for one in part)
-            if isinstance(part, tuple)
-            else gettext(part)
-            for name, part in self.parts.items()
-        }
-        return gettext(self.template) % words
+        return self.phrase.said(gettext)
 
 
 class WorkflowError(Refusal):
@@ -373,16 +360,19 @@ def apply(
         reason = reason.strip() or None
 
     if actor not in ACTORS[action]:
-        allowed = tuple(sorted(_ACTOR_NAME[who] for who in ACTORS[action]))
+        names = [Phrase(name) for name in sorted(_ACTOR_NAME[who] for who in ACTORS[action])]
+        allowed = names[0]
+        for other in names[1:]:
+            allowed = Phrase(N_("%(one)s or %(other)s"), one=allowed, other=other)
         raise WorkflowError(
-            N_("Only %(allowed)s can %(doing)s."), allowed=allowed, doing=_DOING[action]
+            N_("Only %(allowed)s can %(doing)s."), allowed=allowed, doing=Phrase(_DOING[action])
         )
     target = TRANSITIONS.get((state.status, action))
     if target is None:
         raise WorkflowError(
             N_("%(subject)s cannot %(refused)s."),
-            subject=_SUBJECT[state.status],
-            refused=_REFUSED[action],
+            subject=Phrase(_SUBJECT[state.status]),
+            refused=Phrase(_REFUSED[action]),
         )
     if action in REASON_REQUIRED and reason is None:
         raise WorkflowError(_REASON_MISSING[action])
