@@ -60,21 +60,7 @@ ADDRESSES = re.compile(r"https?://\S+|[\w.+-]+@[\w.-]+|/[\w/.-]+")
 """Links, paths and email addresses: the test's own data, not words."""
 
 ALLOWED = {
-    # Words English and French share, or that French staff use as they are.
-    "email": "French uses « e-mail » and « email » alike",
-    "emails": "plural of the above",
-    "Chromium": "a product's name",
-    "PostgreSQL": "a product's name",
-    "MariaDB": "a product's name",
-    "SQLite": "a product's name",
-    "Excel": "a product's name",
-    "LibreOffice": "a product's name",
-    "Calc": "a product's name",
-    "Google": "a product's name",
-    "Authenticator": "part of a product's name (Google Authenticator)",
-    "Accept": "the Accept-Language header's name",
-    "Language": "the Accept-Language header's name",
-    "English": "the name of the English language in its own words, to choose it",
+    "English": "the name of the English language in its own words, offered to choose it",
 }
 """Words of English message ids that may be shown in French pages, each with its reason."""
 
