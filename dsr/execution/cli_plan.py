@@ -83,27 +83,29 @@ def request_plan_command(reference: str, database_url: str) -> None:
         fail_on_database_error(database_url, "read", error)
     finally:
         engine.dispose()
-    if found is None:
-        click.echo(f"error: no request {reference}", err=True)
-        raise SystemExit(1)
     settings = current_settings().values
+    language = staff_language(settings)
+    t = translations(language)
+    if found is None:
+        click.echo(
+            t.gettext("error: no request %(reference)s") % {"reference": reference}, err=True
+        )
+        raise SystemExit(1)
     try:
         data_map = desk_map(settings)
     except MapError as error:
-        click.echo(
-            f"error: the data map has {len(error.problems)} problem(s): run `dsr map check`",
-            err=True,
-        )
+        problems = t.gettext("the data map has %(count)s problem(s): run `dsr map check`") % {
+            "count": len(error.problems)
+        }
+        click.echo(t.gettext("error: %(reason)s") % {"reason": problems}, err=True)
         raise SystemExit(1) from None
     systems = open_systems(settings, data_map).recheck_schema()
     try:
         held_map = with_holds(data_map, effective_holds(data_map, systems, holds))
         plan = subject_plan(held_map, systems, found.requester_email)
     except (SystemUnavailable, ChangeRefused) as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo(t.gettext("error: %(reason)s") % {"reason": error}, err=True)
         raise SystemExit(1) from None
-    language = staff_language(settings)
-    t = translations(language)
     click.echo(
         t.gettext("Erasure plan of %(reference)s (%(type)s, %(status)s)")
         % {

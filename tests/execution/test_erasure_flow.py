@@ -377,6 +377,14 @@ def test_the_plan_prints_before_approval(
     for english in ("keep", "until:", "unique placeholder", "year only", " rows,"):
         assert english not in result.output
     assert snapshot(platform) == before
+    unknown = CliRunner().invoke(
+        request_plan_command,
+        ["DSR-2099-999999", "--database-url", engine_url],
+        env={PLATFORM_VARIABLE: platform},
+        obj=None,
+    )
+    assert unknown.exit_code == 1
+    assert "erreur : aucune demande DSR-2099-999999" in unknown.output
 
 
 @pytest.mark.databases("sqlite")
