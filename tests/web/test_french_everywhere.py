@@ -391,6 +391,21 @@ def test_everything_staff_and_requesters_read_is_french(app: Flask) -> None:
             ),
         )
     )
+    after_actions.append(
+        (
+            "/dashboard/answer-templates (created)",
+            post(
+                admin,
+                "/dashboard/answer-templates",
+                "/dashboard/answer-templates",
+                kind="question",
+                request_type="any",
+                language="fr",
+                title="Quel compte ?",
+                text="Lequel de vos comptes est concerné ?",
+            ),
+        )
+    )
     pages |= crawl(admin, ["/dashboard/answer-templates", "/staff/accounts", "/staff/account/totp"])
     requester = french(app.test_client())
     pages |= crawl(requester, ["/privacy", "/privacy.pdf", *emailed_paths(app)], follow=False)
