@@ -354,7 +354,7 @@ def emailed_paths(app: Flask) -> list[str]:
 
 def staff_emails(app: Flask) -> None:
     """Run the jobs that write to staff (deadlines, digest, tasks, retention, audit anchor) as
-    the scheduler would, a month and a half after the requests came in."""
+    the scheduler would: 4 days on (a reminder), 12 (a task due soon), 25 (overdue)."""
     with app.app_context():
         settings = SchedulerSettings.from_settings(current_settings())
     engine = db.get_engine(app)
@@ -365,6 +365,7 @@ def staff_emails(app: Flask) -> None:
 
 
 def test_everything_staff_and_requesters_read_is_french(app: Flask) -> None:
+    """One desk, filled once: every page, email and PDF it shows, read for English and codes."""
     english, codes = english_words(), raw_codes()
     assert {"ready_to_send", "awaiting_requester"} <= codes
     dpo = french(logged_in(app, "dpo@example.org", StaffRole.DPO))
