@@ -18,6 +18,7 @@ from flask import Flask, current_app, request, session
 
 from dsr.dates import pages_zone, shown_date
 from dsr.languages import Language
+from inventory.phrases import said
 
 LANGUAGES: tuple[str, ...] = tuple(language.value for language in Language)
 """The locales the pages are written in, as Accept-Language tags."""
@@ -84,6 +85,11 @@ def actor_shown(label: str) -> str:
     return str(ACTOR_LABELS.get(label, label))
 
 
+def said_here(text: str) -> str:
+    """Return `text` in the current locale when it is a `Phrase` of inventory/ (else as it is)."""
+    return said(text, gettext)
+
+
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel to `app` and give templates the language, actor labels and date format."""
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
@@ -91,5 +97,6 @@ def init_app(app: Flask) -> None:
         current_language=current_language,
         languages=LANGUAGES,
         actor_shown=actor_shown,
+        said=said_here,
     )
     app.jinja_env.filters["shown_date"] = shown_date

@@ -8,8 +8,10 @@ their words from `translations(language)`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from babel.support import NullTranslations, Translations
 
@@ -41,3 +43,9 @@ def translations(language: Language) -> NullTranslations:
 def N_(message: str) -> str:  # noqa: N802 (the name gettext's tools look for)
     """Mark `message` for the catalogue; it is translated in the reader's language where shown."""
     return message
+
+
+def staff_language(settings: Mapping[str, Any]) -> Language:
+    """Return the language staff read, from the desk's settings (STAFF_LANGUAGE, French by
+    default): what workers write for staff (tasks, failures) is written in it."""
+    return Language(str(settings.get("STAFF_LANGUAGE") or "").strip() or Language.FR.value)

@@ -32,6 +32,7 @@ from sqlalchemy import (
 
 from inventory.keyed import Key, KeyedStatement, KeyedTable, chunks, select_where
 from inventory.model import Anonymize, AnonymizeStrategy, DataMap, IdentityKind
+from inventory.phrases import N_, Phrase
 
 PLACEHOLDER_DOMAIN = "erased.invalid"
 PLACEHOLDER_PREFIX = "erased-"
@@ -265,26 +266,32 @@ def placeholder_room(rule: ColumnRule) -> int:
     return 64 if rule.length is None else rule.length - fixed
 
 
+RULE_WORDS: dict[AnonymizeStrategy, str] = {
+    AnonymizeStrategy.KEEP: N_("kept as is"),
+    AnonymizeStrategy.NULL: "NULL",
+    AnonymizeStrategy.KEYED_HASH: N_("keyed hash (pseudonymisation)"),
+    AnonymizeStrategy.YEAR_ONLY: N_("year only"),
+    AnonymizeStrategy.UNIQUE_PLACEHOLDER: N_("unique placeholder"),
+}
+"""What a rule without a parameter makes of a column (message ids; NULL is said as it is)."""
+
+
 def describe_rule(rule: Anonymize) -> str:
-    """Say what a rule makes of a column, for staff reading a plan."""
+    """Say what a rule makes of a column, for staff reading a plan (a `Phrase`: said in their
+    language where it is shown)."""
     strategy = rule.strategy
     if strategy is AnonymizeStrategy.FIXED:
-        return f"fixed: {describe_value(rule.value)}"
+        return Phrase(N_("fixed: %(value)s"), value=describe_value(rule.value))
     if strategy is AnonymizeStrategy.TRUNCATE:
-        return f"first {rule.length} characters"
-    return {
-        AnonymizeStrategy.KEEP: "kept as is",
-        AnonymizeStrategy.NULL: "NULL",
-        AnonymizeStrategy.KEYED_HASH: "keyed hash (pseudonymisation)",
-        AnonymizeStrategy.YEAR_ONLY: "year only",
-        AnonymizeStrategy.UNIQUE_PLACEHOLDER: "unique placeholder",
-    }[strategy]
+        return Phrase(N_("first %(length)s characters"), length=str(rule.length))
+    return Phrase(RULE_WORDS[strategy])
 
 
 def describe_value(value: object) -> str:
-    """Say a value the map writes (`CHANGE_TIME`, NULL, a boolean...) as staff read it."""
+    """Say a value the map writes (`CHANGE_TIME`, NULL, a boolean...) as staff read it; a value
+    written to a column (a boolean's `true`) stays as the column receives it."""
     if value is CHANGE_TIME:
-        return "time of the erasure"
+        return Phrase(N_("time of the erasure"))
     if value is None:
         return "NULL"
     if isinstance(value, bool):

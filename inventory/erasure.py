@@ -66,8 +66,8 @@ from inventory.sharing import keep_shared_rows
 from inventory.systems import Systems, SystemUnavailable, short_reason
 
 SHARED_REASON = LocalText(
-    fr="Partagé avec d'autres personnes : conservé tant qu'elles y prennent part ; seules vos "
-    "propres données en sont retirées.",
+    fr="Partagé avec d'autres personnes : l'enregistrement est conservé tant qu'elles y prennent "
+    "part ; seules vos propres données en sont retirées.",
     en="Shared with other people: kept while they take part in it; only your own data is "
     "removed from it.",
 )

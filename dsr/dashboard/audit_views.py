@@ -24,7 +24,7 @@ from wtforms.validators import Length, Optional
 
 from dsr.audit.models import VERIFY_BATCH, RequestEvent, content_removals, verify_audit
 from dsr.dashboard.blueprint import blueprint
-from dsr.dashboard.request_page import removal_note
+from dsr.dashboard.request_page import event_label, removal_note
 from dsr.dates import pages_zone, shown_moment
 from dsr.db import get_session, utcnow
 from dsr.i18n import gettext, lazy_gettext
@@ -218,7 +218,10 @@ def _filters(args: MultiDict[str, str], actions: list[str]) -> tuple[AuditFilter
         ("", gettext("Anyone")),
         *((kind.value, str(label)) for kind, label in ACTOR_KIND_LABELS.items()),
     ]
-    form.action.choices = [("", gettext("Any action")), *((one, one) for one in actions)]
+    form.action.choices = [
+        ("", gettext("Any action")),
+        *sorted(((one, str(event_label(one))) for one in actions), key=lambda choice: choice[1]),
+    ]
     form.validate()
     kinds = {kind.value: kind for kind in Actor}
     filters = AuditFilters(
@@ -255,6 +258,7 @@ def audit() -> str:
         verification=verification,
         query=query,
         actor_kind_label=ACTOR_KIND_LABELS.__getitem__,
+        event_label=event_label,
         shown_moment=shown_moment,
     )
 

@@ -18,6 +18,7 @@ from wtforms import Form
 
 from dsr.accounts.access import current_staff
 from dsr.accounts.models import WORKING_ROLES, StaffUser
+from dsr.answer_templates import service as answer_templates
 from dsr.answer_templates.models import TemplateKind
 from dsr.answer_templates.service import templates_for
 from dsr.audit.models import (
@@ -61,7 +62,11 @@ from dsr.dashboard.requester_panel import RequesterPanel, requester_panel
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import shown_date, shown_minute
 from dsr.db import get_session, utcnow
+from dsr.delivery import service as delivery
+from dsr.delivery.renewal import RENEWED_ACTION
 from dsr.documents import service as documents
+from dsr.execution import changes as change_runs
+from dsr.execution.erasure import ERASED_ACTION
 from dsr.execution.objection import (
     DIRECTIVES_RECORDED_ACTION,
     OBJECTION_ACCEPTED_ACTION,
@@ -141,8 +146,36 @@ EVENT_LABELS: Mapping[str, str] = {
     unverified.DELETE_ACTION: lazy_gettext("Deleted, never verified"),
     OBJECTION_ACCEPTED_ACTION: lazy_gettext("Objection accepted: processing of a category stopped"),
     DIRECTIVES_RECORDED_ACTION: lazy_gettext("Post-mortem directives recorded"),
+    ERASED_ACTION: lazy_gettext("Erasure carried out"),
+    change_runs.APPLIED_ACTION: lazy_gettext("Change carried out"),
+    change_runs.REACTIVATED_ACTION: lazy_gettext("Account reactivated"),
+    change_runs.LIFT_ANNOUNCED_ACTION: lazy_gettext(
+        "Requester told the restriction will be lifted"
+    ),
+    change_runs.LIFTED_ACTION: lazy_gettext("Restriction lifted"),
+    change_runs.RECTIFIED_ACTION: lazy_gettext("Data rectified"),
+    change_runs.OBJECTION_PENDING_ACTION: lazy_gettext("Objection awaiting its application"),
+    change_runs.RECTIFICATION_APPROVED_ACTION: lazy_gettext("Corrected values approved"),
+    delivery.SENT_ACTION: lazy_gettext("Answer sent"),
+    delivery.VIEWED_ACTION: lazy_gettext("Report opened by staff"),
+    delivery.DOWNLOADED_ACTION: lazy_gettext("Report downloaded by the requester"),
+    delivery.CODE_SENT_ACTION: lazy_gettext("Download code sent"),
+    delivery.LOCKED_ACTION: lazy_gettext("Download locked after wrong codes"),
+    delivery.PURGED_ACTION: lazy_gettext("Reports deleted"),
+    RENEWED_ACTION: lazy_gettext("Download link renewed"),
+    answer_templates.CREATED_ACTION: lazy_gettext("Answer template created"),
+    answer_templates.UPDATED_ACTION: lazy_gettext("Answer template changed"),
+    answer_templates.DELETED_ACTION: lazy_gettext("Answer template deleted"),
+    "answer_sent_again": lazy_gettext("Answer sent again"),
+    "task_created": lazy_gettext("Task created"),
+    "task_done": lazy_gettext("Task done"),
+    "minimise": lazy_gettext("Closed request minimised"),
+    "housekeeping": lazy_gettext("Housekeeping of the desk's records"),
+    "retention_sweep": lazy_gettext("Retention sweep"),
+    "retention_sweep_approved": lazy_gettext("Retention sweep approved"),
 }
-"""What each audited action is called on the timeline; others are shown by their name."""
+"""What each audited action is called on the timeline and in the audit log; others are shown by
+their name."""
 
 REMOVAL_CAUSES: Mapping[str, str] = {RETENTION_CAUSE: lazy_gettext("retention")}
 """Why the content of events was removed, as staff read it."""

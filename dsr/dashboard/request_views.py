@@ -274,7 +274,7 @@ def act(reference: str, action: str) -> AnyResponse:
         return _render(data_request, code=409)
     except (WorkflowError, OperationRefused) as error:
         db_session.rollback()
-        flash(gettext("Not done: %(reason)s", reason=error.message), "error")
+        flash(gettext("Not done: %(reason)s", reason=error.said(gettext)), "error")
         return page
     deliver_after_commit(db_session)
     flash(_done_message(offered.name))

@@ -34,7 +34,7 @@ from dsr.execution.runner import (
     reports_dir,
 )
 from dsr.execution.targets import ChangeRefused, email_identity
-from dsr.languages import translations
+from dsr.languages import N_, translations
 from dsr.mentions.service import SEARCHED_TYPES, confirmed_in_run
 from dsr.requests.workflow import RequestType
 from exports.access_report import ReportRequest, export_file_name, render_access_report
@@ -106,7 +106,8 @@ def _load_map(settings: Mapping[str, Any]) -> DataMap:
         return desk_map(settings)
     except MapError as error:
         raise ExecutionFailed(
-            f"the data map has {len(error.problems)} problem(s): run `dsr map check`"
+            N_("the data map has %(count)s problem(s): run `dsr map check`"),
+            count=str(len(error.problems)),
         ) from None
 
 

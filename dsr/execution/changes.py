@@ -38,7 +38,7 @@ from dsr.execution.runner import (
     register_executor,
 )
 from dsr.execution.targets import ChangeRefused, email_identity
-from dsr.languages import translations
+from dsr.languages import N_, translations
 from dsr.requests.emails import EmailKind
 from dsr.requests.identities import other_identities
 from dsr.requests.models import DataRequest
@@ -201,8 +201,10 @@ def _execute_rectification(context: ExecutionContext) -> ExecutionResult:
         values = approved_values(db_session, context.request_id)
     if not values:
         raise ExecutionFailed(
-            "No new value was approved: enter the corrected values on the request's page, "
-            "then run it again."
+            N_(
+                "No new value was approved: enter the corrected values on the request's page, "
+                "then run it again."
+            )
         )
     data_map = desk_map(context.settings)
     categories = sorted(

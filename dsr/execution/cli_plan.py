@@ -16,47 +16,63 @@ from dsr.db import utcnow
 from dsr.execution.erasure import subject_plan
 from dsr.execution.targets import ChangeRefused
 from dsr.holds.service import active_holds, effective_holds
+from dsr.languages import N_, Language, staff_language, translations
+from dsr.requests.labels import staff_status_message, type_name
 from dsr.requests.status import get_by_reference
 from dsr.store_cli import database_url_option, fail_on_database_error
 from inventory.erasure import ErasurePlan
 from inventory.holds import with_holds
 from inventory.loader import MapError
 from inventory.model import DataMap, ErasureAction
+from inventory.phrases import said
 from inventory.systems import SystemUnavailable
 
 ACTION_WORDS = {
-    ErasureAction.DELETE: "delete",
-    ErasureAction.ANONYMIZE: "anonymise",
-    ErasureAction.RETAIN: "keep",
+    ErasureAction.DELETE: N_("delete"),
+    ErasureAction.ANONYMIZE: N_("anonymise"),
+    ErasureAction.RETAIN: N_("keep"),
 }
+"""What each step does, as the plan says it (message ids)."""
 
 
-def format_plan(data_map: DataMap, plan: ErasurePlan, lang: str = "en") -> list[str]:
-    """Return the plan as lines of text, system by system, in execution order."""
+def format_plan(data_map: DataMap, plan: ErasurePlan, language: Language) -> list[str]:
+    """Return the plan as lines of text, system by system, in execution order, in `language`
+    (the one staff read)."""
+    t, lang = translations(language), language.value
     lines: list[str] = []
     for system, steps in plan.by_system().items():
         lines.append(f"{system}:")
         for step in sorted(steps, key=lambda s: s.order):
             category = data_map.categories.get(step.category)
             title = category.title.get(lang) if category is not None else step.category
-            rows = f"{step.row_count} row{'s' if step.row_count != 1 else ''}"
+            rows = t.ngettext("%(num)d row", "%(num)d rows", step.row_count) % {
+                "num": step.row_count
+            }
             action = ErasureAction(step.action)
-            lines.append(f"  {step.order}. {step.table} ({title}): {rows}, {ACTION_WORDS[action]}")
+            lines.append(
+                f"  {step.order}. {step.table} ({title}): {rows}, {t.gettext(ACTION_WORDS[action])}"
+            )
             for column, value in sorted(step.new_values.items()):
-                lines.append(f"       {column} -> {value}")
+                lines.append(f"       {column} -> {said(value, t.gettext)}")
             if step.kind == "side":
-                lines.append("       their side only: row kept for the other person")
+                lines.append(
+                    "       " + t.gettext("their side only: row kept for the other person")
+                )
             elif step.kind == "mention":
-                lines.append("       rows belonging to others that name this person")
+                lines.append(
+                    "       " + t.gettext("rows belonging to others that name this person")
+                )
             if action is ErasureAction.RETAIN:
                 if step.legal_reason is not None:
-                    lines.append(f"       why: {step.legal_reason.get(lang)}")
+                    why = t.gettext("why: %(reason)s") % {"reason": step.legal_reason.get(lang)}
+                    lines.append(f"       {why}")
                 if step.until is not None:
-                    lines.append(f"       until: {step.until.get(lang)}")
+                    until = t.gettext("until: %(until)s") % {"until": step.until.get(lang)}
+                    lines.append(f"       {until}")
     if not plan.steps:
-        lines.append("Nothing to erase: no data was found for this address.")
+        lines.append(t.gettext("Nothing to erase: no data was found for this address."))
     for blocked in plan.blocked:
-        lines.append(f"BLOCKED: {blocked}")
+        lines.append(t.gettext("BLOCKED: %(reason)s") % {"reason": blocked})
     return lines
 
 
@@ -75,27 +91,38 @@ def request_plan_command(reference: str, database_url: str) -> None:
         fail_on_database_error(database_url, "read", error)
     finally:
         engine.dispose()
-    if found is None:
-        click.echo(f"error: no request {reference}", err=True)
-        raise SystemExit(1)
     settings = current_settings().values
+    language = staff_language(settings)
+    t = translations(language)
+    if found is None:
+        click.echo(
+            t.gettext("error: no request %(reference)s") % {"reference": reference}, err=True
+        )
+        raise SystemExit(1)
     try:
         data_map = desk_map(settings)
     except MapError as error:
-        click.echo(
-            f"error: the data map has {len(error.problems)} problem(s): run `dsr map check`",
-            err=True,
-        )
+        problems = t.gettext("the data map has %(count)s problem(s): run `dsr map check`") % {
+            "count": len(error.problems)
+        }
+        click.echo(t.gettext("error: %(reason)s") % {"reason": problems}, err=True)
         raise SystemExit(1) from None
     systems = open_systems(settings, data_map).recheck_schema()
     try:
         held_map = with_holds(data_map, effective_holds(data_map, systems, holds))
         plan = subject_plan(held_map, systems, found.subject_address)
     except (SystemUnavailable, ChangeRefused) as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo(t.gettext("error: %(reason)s") % {"reason": error}, err=True)
         raise SystemExit(1) from None
-    click.echo(f"Erasure plan of {found.reference} ({found.type.value}, {found.status.value})")
-    for line in format_plan(held_map, plan):
+    click.echo(
+        t.gettext("Erasure plan of %(reference)s (%(type)s, %(status)s)")
+        % {
+            "reference": found.reference,
+            "type": type_name(found.type, t),
+            "status": t.gettext(staff_status_message(found.status)),
+        }
+    )
+    for line in format_plan(held_map, plan, language):
         click.echo(line)
     if plan.blocked:
         raise SystemExit(1)

@@ -42,7 +42,7 @@ from dsr.execution.runner import (
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.holds.erasure import held_erasure, remember_kept_rows
-from dsr.languages import translations
+from dsr.languages import N_, translations
 from dsr.links import public_url_for_settings
 from dsr.mentions.service import confirmed_in_run
 from dsr.requests.emails import EmailKind
@@ -186,7 +186,9 @@ def _store_run(
 def _refuse_blocked(blocked: Sequence[str]) -> None:
     """Fail the run, naming what blocks the erasure, when something does."""
     if blocked:
-        raise ExecutionFailed("Erasure blocked, nothing changed: " + "; ".join(blocked))
+        raise ExecutionFailed(
+            N_("Erasure blocked, nothing changed: %(blocked)s"), blocked="; ".join(blocked)
+        )
 
 
 def run_erasure(context: ExecutionContext) -> ExecutionResult:
@@ -274,15 +276,19 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 )
     if failed:
         raise ExecutionFailed(
-            "Erasure failed, rolled back in "
-            + "; ".join(failed)
-            + ". Run it again to finish: systems already done are not touched again."
+            N_(
+                "Erasure failed, rolled back in %(failed)s. Run it again to finish: systems "
+                "already done are not touched again."
+            ),
+            failed="; ".join(failed),
         )
     left = verify_erased(
         data_map, systems, identity, context.subject, others=context.other_identities
     )
     if left:
-        raise ExecutionFailed("Data still found after the erasure (R19): " + "; ".join(left))
+        raise ExecutionFailed(
+            N_("Data still found after the erasure (R19): %(left)s"), left="; ".join(left)
+        )
 
     runs = [stored[system] for system in sorted(stored)]  # as `system_runs` reads them
     erased_steps = stored_steps(runs)
@@ -345,6 +351,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             what=ERASED_WHAT,
             now=now,
             subject_identity=context.subject,
+            settings=context.settings,
         )
         existing = db_session.exec(
             select(ErasureCertificate).where(ErasureCertificate.request_id == request_id)

@@ -20,6 +20,7 @@ from sqlmodel import select as model_select
 from dsr.datamap import open_systems
 from dsr.disclosures.service import record_disclosures, recorded_disclosures
 from dsr.execution.targets import email_identity
+from dsr.languages import N_, staff_language, translations
 from dsr.requests.models import DataRequest, Task, TaskKind
 from dsr.suppression.service import suppression_key
 from inventory.disclosures import Disclosed, subject_disclosures
@@ -35,6 +36,14 @@ from inventory.recipients import (
 
 RECIPIENT_TASK_DAYS = 14
 """A recipient is to be told without undue delay: its task is due this many days after opening."""
+
+TASK_TITLES: Mapping[str, str] = {
+    "erasure": N_("Notify %(recipient)s of the erasure (%(reference)s)"),
+    "restriction": N_("Notify %(recipient)s of the restriction (%(reference)s)"),
+    "rectification": N_("Notify %(recipient)s of the rectification (%(reference)s)"),
+}
+"""The title of a recipient's task, by the occasion of the change (message ids)."""
+OTHER_CHANGE = N_("Notify %(recipient)s of the change (%(reference)s)")
 
 
 def subject_now(
@@ -78,6 +87,7 @@ def tell_recipients(
         what=what,
         now=now,
         subject_identity=email,
+        settings=settings,
     )
 
 
@@ -117,9 +127,12 @@ def open_recipient_tasks(
     what: str,
     now: datetime,
     subject_identity: str | None = None,
+    settings: Mapping[str, Any],
 ) -> int:
     """Open one task per concerned recipient, with a message ready to send and, for staff,
-    `subject_identity`; return how many were opened (none twice for one request and occasion)."""
+    `subject_identity`, its title and notes in the language staff read (the desk's
+    `settings`); return how many were opened (none twice for one request and occasion)."""
+    catalogue = translations(staff_language(settings))
     existing = set(
         db_session.exec(
             model_select(Task.recipient, Task.title).where(
@@ -131,7 +144,11 @@ def open_recipient_tasks(
     for one in concerned:
         known = data_map.recipients.get(one.recipient)
         name = known.name.get("fr") if known is not None else one.recipient
-        title = f"Notify {name} of the {occasion} ({request.reference})"[:200]
+        title = catalogue.gettext(TASK_TITLES.get(occasion, OTHER_CHANGE)) % {
+            "recipient": name,
+            "reference": request.reference,
+        }
+        title = title[:200]
         if (one.recipient, title) in existing:
             continue
         contact = known.contact_email if known is not None else None
@@ -147,9 +164,12 @@ def open_recipient_tasks(
             categories=titles,
             what=what,
         )
-        details = (
-            f"To: {contact}\n\n{message}" if contact else f"Contact: see the map.\n\n{message}"
+        to = (
+            catalogue.gettext("To: %(contact)s") % {"contact": contact}
+            if contact
+            else catalogue.gettext("Contact: see the map.")
         )
+        details = f"{to}\n\n{message}"
         db_session.add(
             Task(
                 request_id=request.id,

@@ -39,12 +39,12 @@ from dsr.execution.runs import (
     release_run,
     take_over_run,
 )
-from dsr.languages import Language
+from dsr.languages import N_, Language, staff_language, translations
 from dsr.requests.identities import other_identities
 from dsr.requests.models import DataRequest
 from dsr.requests.representation import made_for
 from dsr.requests.status import change_status
-from dsr.requests.workflow import Action, Actor, RequestType, Status, WorkflowError
+from dsr.requests.workflow import Action, Actor, Refusal, RequestType, Status, WorkflowError
 from exports.made_for import MadeFor
 from inventory.systems import SystemUnavailable
 
@@ -60,12 +60,9 @@ def _no_progress(system: str, state: str, rows: int | None, reason: str | None =
     """Report nothing (a context built without a run behind it)."""
 
 
-class ExecutionFailed(Exception):
-    """A run that cannot be done; `message` is shown to staff (no personal data in it)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ExecutionFailed(Refusal):
+    """A run that cannot be done; its message is shown to staff (no personal data in it), in the
+    language they read (`said`: its message id is translated when the failure is recorded)."""
 
 
 class RequestNotRunnable(Exception):
@@ -196,16 +193,19 @@ def run_request(
     seconds = lease_seconds(settings)
     context = _start(engine, request_id, settings=settings, now=now, actor=actor, label=staff_label)
     executor = EXECUTORS[context.request_type]
+    staff = translations(staff_language(settings))
     with LeaseKeeper(engine, request_id, claim=context.claim, seconds=seconds):
         try:
             result = executor(context)
         except SystemUnavailable as error:
             return _fail(context, str(error), actor=actor, label=staff_label)
         except ExecutionFailed as error:
-            return _fail(context, error.message, actor=actor, label=staff_label)
+            return _fail(context, error.said(staff.gettext), actor=actor, label=staff_label)
         except Exception as error:  # a bug must still leave the request failed, not processing
             log.exception("executing request %s failed", request_id)
-            reason = f"internal error ({type(error).__name__}): see the server's log"
+            reason = staff.gettext("internal error (%(kind)s): see the server's log") % {
+                "kind": type(error).__name__
+            }
             return _fail(context, reason, actor=actor, label=staff_label)
         return _complete(context, result, actor=actor, label=staff_label)
 
@@ -214,7 +214,7 @@ def load_request(db_session: Session, request_id: int) -> DataRequest:
     """Return the request an executor carries out; ExecutionFailed if it was deleted meanwhile."""
     request = db_session.get(DataRequest, request_id)
     if request is None:
-        raise ExecutionFailed(f"The request {request_id} no longer exists.")
+        raise ExecutionFailed(N_("The request %(id)s no longer exists."), id=str(request_id))
     return request
 
 

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from dsr.accounts.models import WORKING_ROLES, StaffUser
 from dsr.audit.models import record_action
+from dsr.languages import N_
 from dsr.requests.models import DataRequest
 from dsr.requests.refusals import OperationRefused, check_version, flush_change
 from dsr.requests.workflow import TERMINAL, Actor
@@ -65,7 +66,7 @@ def _assignee(db_session: Session, assignee_id: int | None) -> StaffUser | None:
         return None
     assignee = db_session.get(StaffUser, assignee_id)
     if assignee is None or not assignee.active or assignee.role not in WORKING_ROLES:
-        raise OperationRefused("Choose a member of staff who works on requests.")
+        raise OperationRefused(N_("Choose a member of staff who works on requests."))
     return assignee
 
 

@@ -101,6 +101,11 @@ def type_name(kind: RequestType, t: NullTranslations) -> str:
     }[kind]
 
 
+def staff_status_message(status: Status) -> str:
+    """The message id of the dashboard's name of `status`, for a catalogue at hand."""
+    return _STAFF_STATUS_MESSAGES[status]
+
+
 def staff_status_name(status: Status, language: Language) -> str:
     """The dashboard's name of `status` in `language`, outside any web request (staff emails)."""
     return translations(language).gettext(_STAFF_STATUS_MESSAGES[status])

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from dsr.audit.models import record_action
+from dsr.languages import N_
 from dsr.requests.models import DataRequest
 from dsr.requests.refusals import OperationRefused
 from dsr.requests.workflow import Actor
@@ -28,7 +29,7 @@ def add_note(
     """
     note = (note or "").strip()
     if not note:
-        raise OperationRefused("Write the note.")
+        raise OperationRefused(N_("Write the note."))
     record_action(
         db_session=db_session,
         request=request,

@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from dsr.requests.models import DataRequest
+from dsr.requests.workflow import Refusal
 
 
 class RequestChanged(Exception):
@@ -25,12 +26,9 @@ class RequestChanged(Exception):
         super().__init__(self.message)
 
 
-class OperationRefused(Exception):
-    """An operation the desk refuses; `message` is written for the staff member."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class OperationRefused(Refusal):
+    """An operation the desk refuses; `message` is written for the staff member (its message id,
+    translated where it is shown: `said`)."""
 
 
 class WaitsForAnotherPart(OperationRefused):

@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from dsr.dates import written_date
-from dsr.i18n import gettext
+from dsr.languages import N_
 from dsr.requests.emails import EmailKind
 from dsr.requests.groups import answers_awaited, parts_of
 from dsr.requests.identity_questions import identity_document_asked
@@ -94,7 +94,7 @@ def verify_by_hand(
     send the requester the link of their status page, as a verification by link does: for
     every part of the submission still waiting for it (issue 19), with one status link."""
     if not (reason or "").strip():
-        raise OperationRefused("Say how the requester's address was checked.")
+        raise OperationRefused(N_("Say how the requester's address was checked."))
     _step(
         db_session,
         request,
@@ -199,13 +199,16 @@ def ask_requester(
     its written reason (R2, Art. 12(6))."""
     question = (question or "").strip()
     if not question:
-        raise OperationRefused("Write the question to send to the requester.")
+        raise OperationRefused(N_("Write the question to send to the requester."))
     asked_for = identity_document_asked(question)
     if asked_for is not None:
         raise OperationRefused(
-            f'This question asks for an identity document ("{asked_for}"). Ask for one with the '
-            '"Ask for an identity document" action, which gives the requester the written reason '
-            "(Art. 12(6) of the GDPR)."
+            N_(
+                'This question asks for an identity document ("%(phrase)s"). Ask for one with '
+                'the "Ask for an identity document" action, which gives the requester the written '
+                "reason (Art. 12(6) of the GDPR)."
+            ),
+            phrase=asked_for,
         )
     _ask(
         db_session,
@@ -235,8 +238,10 @@ def ask_for_identity_document(
     reason = (reason or "").strip()
     if not reason:
         raise OperationRefused(
-            "An identity document can only be asked for with a written reason: the control of "
-            "the email address is the usual proof."
+            N_(
+                "An identity document can only be asked for with a written reason: the control "
+                "of the email address is the usual proof."
+            )
         )
     _ask(
         db_session,
@@ -264,7 +269,7 @@ def resume_review(
     the clock with it."""
     answer = (answer or "").strip()
     if not answer:
-        raise OperationRefused("Write down the answer you received.")
+        raise OperationRefused(N_("Write down the answer you received."))
     _step(
         db_session,
         request,
@@ -294,12 +299,12 @@ def approve(
     awaited = answers_awaited(db_session, request)
     if awaited:
         raise WaitsForAnotherPart(
-            gettext(
+            N_(
                 "this request waits for %(references)s of the same submission: the requester "
                 "asked for a copy of their data too, and it must be produced (ready to send or "
-                "answered) before their data is erased or their account deactivated.",
-                references=", ".join(part.reference for part in awaited),
-            )
+                "answered) before their data is erased or their account deactivated."
+            ),
+            references=", ".join(part.reference for part in awaited),
         )
     _step(
         db_session,

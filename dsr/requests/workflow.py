@@ -7,7 +7,7 @@ request's status (R3, R4, R5, R8).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -16,6 +16,7 @@ from types import MappingProxyType
 from dsr.requests.deadlines import aware_utc as _utc
 from dsr.requests.deadlines import deadline_for
 from dsr.requests.extension_grounds import ExtensionGround, extension_ground
+from inventory.phrases import N_, Phrase
 
 
 class RequestType(StrEnum):
@@ -138,71 +139,82 @@ REASON_REQUIRED: frozenset[Action] = frozenset({Action.DENY, Action.FAIL, Action
 MAX_EXTENSION_MONTHS = 2
 
 
-class WorkflowError(Exception):
-    """A step the rules forbid; its message is written for the person who tried it."""
+class Refusal(Exception):
+    """A refusal written for the person who tried: `message` is the English text (the API's and
+    the logs'); `said(gettext)` is the same text in the reader's language. Its parts are data,
+    said as they are, or `Phrase`s, translated too."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, **parts: str) -> None:
+        self.phrase = Phrase(message, **parts)
+        self.message = str(self.phrase)
+        super().__init__(self.message)
+
+    def said(self, gettext: Callable[[str], str]) -> str:
+        """Return the message translated by `gettext`."""
+        return self.phrase.said(gettext)
+
+
+class WorkflowError(Refusal):
+    """A step the rules forbid; its message is written for the person who tried it."""
 
 
 _SUBJECT: Mapping[Status, str] = {
-    Status.RECEIVED: "A request whose email address is not yet verified",
-    Status.VERIFIED: "A verified request",
-    Status.IN_REVIEW: "A request in review",
-    Status.AWAITING_REQUESTER: "A request waiting for the requester's answer",
-    Status.APPROVED: "An approved request",
-    Status.PROCESSING: "A request being processed",
-    Status.READY_TO_SEND: "A request whose answer is ready to send",
-    Status.COMPLETED: "A completed request",
-    Status.DENIED: "A denied request",
-    Status.FAILED: "A failed request",
-    Status.EXPIRED: "An expired request",
-    Status.CANCELLED: "A cancelled request",
+    Status.RECEIVED: N_("A request whose email address is not yet verified"),
+    Status.VERIFIED: N_("A verified request"),
+    Status.IN_REVIEW: N_("A request in review"),
+    Status.AWAITING_REQUESTER: N_("A request waiting for the requester's answer"),
+    Status.APPROVED: N_("An approved request"),
+    Status.PROCESSING: N_("A request being processed"),
+    Status.READY_TO_SEND: N_("A request whose answer is ready to send"),
+    Status.COMPLETED: N_("A completed request"),
+    Status.DENIED: N_("A denied request"),
+    Status.FAILED: N_("A failed request"),
+    Status.EXPIRED: N_("An expired request"),
+    Status.CANCELLED: N_("A cancelled request"),
 }
 _REFUSED: Mapping[Action, str] = {
-    Action.VERIFY_EMAIL: "be verified",
-    Action.EXPIRE: "expire",
-    Action.START_REVIEW: "be put in review",
-    Action.ASK_REQUESTER: "be put on hold for the requester",
-    Action.REQUESTER_ANSWERED: "be resumed with the requester's answer",
-    Action.APPROVE: "be approved",
-    Action.DENY: "be denied",
-    Action.START_PROCESSING: "be processed",
-    Action.FINISH_PROCESSING: "be made ready to send",
-    Action.APPLY_AT_ONCE: "be applied at once",
-    Action.COMPLETE: "be completed",
-    Action.ANSWER_POSTED: "be answered by post",
-    Action.FAIL: "be marked as failed",
-    Action.CANCEL: "be cancelled",
-    Action.EXTEND: "have its deadline extended",
+    Action.VERIFY_EMAIL: N_("be verified"),
+    Action.EXPIRE: N_("expire"),
+    Action.START_REVIEW: N_("be put in review"),
+    Action.ASK_REQUESTER: N_("be put on hold for the requester"),
+    Action.REQUESTER_ANSWERED: N_("be resumed with the requester's answer"),
+    Action.APPROVE: N_("be approved"),
+    Action.DENY: N_("be denied"),
+    Action.START_PROCESSING: N_("be processed"),
+    Action.FINISH_PROCESSING: N_("be made ready to send"),
+    Action.APPLY_AT_ONCE: N_("be applied at once"),
+    Action.COMPLETE: N_("be completed"),
+    Action.ANSWER_POSTED: N_("be answered by post"),
+    Action.FAIL: N_("be marked as failed"),
+    Action.CANCEL: N_("be cancelled"),
+    Action.EXTEND: N_("have its deadline extended"),
 }
 _DOING: Mapping[Action, str] = {
-    Action.VERIFY_EMAIL: "verify a request",
-    Action.EXPIRE: "expire a request",
-    Action.START_REVIEW: "start the review of a request",
-    Action.ASK_REQUESTER: "ask the requester a question",
-    Action.REQUESTER_ANSWERED: "record the requester's answer",
-    Action.APPROVE: "approve a request",
-    Action.DENY: "deny a request",
-    Action.START_PROCESSING: "start processing a request",
-    Action.FINISH_PROCESSING: "finish processing a request",
-    Action.APPLY_AT_ONCE: "apply a request at once",
-    Action.COMPLETE: "complete a request (it is completed when its answer is delivered)",
-    Action.ANSWER_POSTED: "record an answer posted",
-    Action.FAIL: "mark a request as failed",
-    Action.CANCEL: "cancel a request",
-    Action.EXTEND: "extend a deadline",
+    Action.VERIFY_EMAIL: N_("verify a request"),
+    Action.EXPIRE: N_("expire a request"),
+    Action.START_REVIEW: N_("start the review of a request"),
+    Action.ASK_REQUESTER: N_("ask the requester a question"),
+    Action.REQUESTER_ANSWERED: N_("record the requester's answer"),
+    Action.APPROVE: N_("approve a request"),
+    Action.DENY: N_("deny a request"),
+    Action.START_PROCESSING: N_("start processing a request"),
+    Action.FINISH_PROCESSING: N_("finish processing a request"),
+    Action.APPLY_AT_ONCE: N_("apply a request at once"),
+    Action.COMPLETE: N_("complete a request (it is completed when its answer is delivered)"),
+    Action.ANSWER_POSTED: N_("record an answer posted"),
+    Action.FAIL: N_("mark a request as failed"),
+    Action.CANCEL: N_("cancel a request"),
+    Action.EXTEND: N_("extend a deadline"),
 }
 _ACTOR_NAME: Mapping[Actor, str] = {
-    Actor.STAFF: "staff",
-    Actor.REQUESTER: "the requester",
-    Actor.SYSTEM: "the system",
+    Actor.STAFF: N_("staff"),
+    Actor.REQUESTER: N_("the requester"),
+    Actor.SYSTEM: N_("the system"),
 }
 _REASON_MISSING: Mapping[Action, str] = {
-    Action.DENY: "Give the reason for the refusal: it is sent to the requester.",
-    Action.FAIL: "Give the reason for the failure.",
-    Action.EXTEND: "Give the reason for the extension: it is sent to the requester.",
+    Action.DENY: N_("Give the reason for the refusal: it is sent to the requester."),
+    Action.FAIL: N_("Give the reason for the failure."),
+    Action.EXTEND: N_("Give the reason for the extension: it is sent to the requester."),
 }
 
 
@@ -360,11 +372,20 @@ def apply(
         reason = reason.strip() or None
 
     if actor not in ACTORS[action]:
-        allowed = " or ".join(sorted(_ACTOR_NAME[who] for who in ACTORS[action]))
-        raise WorkflowError(f"Only {allowed} can {_DOING[action]}.")
+        names = [Phrase(name) for name in sorted(_ACTOR_NAME[who] for who in ACTORS[action])]
+        allowed = names[0]
+        for other in names[1:]:
+            allowed = Phrase(N_("%(one)s or %(other)s"), one=allowed, other=other)
+        raise WorkflowError(
+            N_("Only %(allowed)s can %(doing)s."), allowed=allowed, doing=Phrase(_DOING[action])
+        )
     target = TRANSITIONS.get((state.status, action))
     if target is None:
-        raise WorkflowError(f"{_SUBJECT[state.status]} cannot {_REFUSED[action]}.")
+        raise WorkflowError(
+            N_("%(subject)s cannot %(refused)s."),
+            subject=Phrase(_SUBJECT[state.status]),
+            refused=Phrase(_REFUSED[action]),
+        )
     if action in REASON_REQUIRED and reason is None:
         raise WorkflowError(_REASON_MISSING[action])
 
@@ -407,19 +428,23 @@ def _extend(
     """Extend the deadline once, by one or two months, before the first month ends, on one of
     the grounds Art. 12(3) allows (R4)."""
     if state.extension_months:
-        raise WorkflowError("The deadline has already been extended once: it cannot be again.")
+        raise WorkflowError(N_("The deadline has already been extended once: it cannot be again."))
     if months is None or isinstance(months, bool) or not 1 <= months <= MAX_EXTENSION_MONTHS:
-        raise WorkflowError("An extension is of one or two months.")
+        raise WorkflowError(N_("An extension is of one or two months."))
     chosen = extension_ground(ground)
     if chosen is None:
         raise WorkflowError(
-            "Choose the ground of the extension: the complexity of the request or the number of "
-            "requests, the only ones Article 12(3) allows."
+            N_(
+                "Choose the ground of the extension: the complexity of the request or the number "
+                "of requests, the only ones Article 12(3) allows."
+            )
         )
     original_due = deadline_for(state.received_at, zone=state.zone, paused=state.paused_as_of(at))
     if at > original_due:
         raise WorkflowError(
-            "The deadline can no longer be extended: the requester must be told before the "
-            "first month ends."
+            N_(
+                "The deadline can no longer be extended: the requester must be told before the "
+                "first month ends."
+            )
         )
     return replace(state, extension_months=months, extension_reason=reason, extension_ground=chosen)

@@ -4,6 +4,7 @@ member, auditors included."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,11 +15,33 @@ from sqlmodel import col
 from dsr.dashboard.blueprint import blueprint
 from dsr.dates import shown_moment
 from dsr.db import get_session, utcnow
+from dsr.i18n import lazy_gettext
 from dsr.scheduler.jobs import JOBS
 from dsr.scheduler.models import JobRun, SchedulerLease, scheduler_jobs
 from dsr.scheduler.process import LEASE_NAME
 
 RUNS_SHOWN = 50
+
+JOB_LABELS: Mapping[str, str] = {
+    "outbox": lazy_gettext("Sending the queued emails"),
+    "callbacks": lazy_gettext("Calling the systems back"),
+    "deadlines": lazy_gettext("Deadline reminders and the daily digest"),
+    "task_reminders": lazy_gettext("Task reminders"),
+    "expire_unverified": lazy_gettext("Expiring unverified requests"),
+    "fail_stuck": lazy_gettext("Failing runs stuck in processing"),
+    "purge_reports": lazy_gettext("Deleting expired reports"),
+    "minimise_closed": lazy_gettext("Minimising closed requests"),
+    "retention": lazy_gettext("Retention sweeps"),
+    "legal_holds": lazy_gettext("Ending legal holds"),
+    "audit_anchor": lazy_gettext("Emailing the audit log's anchor"),
+    "delete_unverified": lazy_gettext("Deleting never-verified requests"),
+    "housekeeping": lazy_gettext("Housekeeping of the desk's records"),
+}
+"""What each job does, as staff read it (a job not named here is shown by its name)."""
+
+
+def job_label(name: str) -> str:
+    return str(JOB_LABELS.get(name, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,4 +98,5 @@ def scheduler() -> str:
         runs=runs,
         lease=active_lease,
         shown_moment=shown_moment,
+        job_label=job_label,
     )

@@ -188,7 +188,7 @@ def test_the_page_renders_its_model_without_reading_any_database(
         f"/dashboard/requests/{data_request.reference}/holds/lift",
         "Billing",
         "learner_platform.invoice",
-        "Commercial Code",
+        "Code de commerce",  # the plan's legal reason, in the page's language (French)
         "the platform did not answer",
         f"/dashboard/requests/{data_request.reference}/reports/pdf",
         f"/dashboard/requests/{data_request.reference}/certificate",

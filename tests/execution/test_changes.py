@@ -510,7 +510,7 @@ def test_staff_see_the_plan_enter_new_values_and_reactivate_from_the_page(
 
     plan_page = dpo.get(f"/dashboard/requests/{references[0]}").get_data(as_text=True)
     assert 'id="erasure-plan"' in plan_page and "invoice_line" in plan_page
-    assert "L123-22" in plan_page and "unique placeholder" in plan_page
+    assert "L123-22" in plan_page and "espace réservé unique" in plan_page  # in French
     assert learner(platform)["email"] == SAMPLE_LEARNER_EMAIL  # showing the plan changes nothing
 
     page = dpo.get(f"/dashboard/requests/{references[1]}")

@@ -369,11 +369,22 @@ def test_the_plan_prints_before_approval(
     )
 
     assert result.exit_code == 0, result.output
-    assert f"Erasure plan of {reference}" in result.output
+    assert f"Plan d'effacement de {reference}" in result.output  # staff read French by default
     assert "learner_platform:" in result.output
-    assert "invoice" in result.output and "keep" in result.output and "until:" in result.output
-    assert "anonymise" in result.output and "delete" in result.output
+    assert "invoice" in result.output and "conserver" in result.output
+    assert "anonymiser" in result.output and "supprimer" in result.output
+    assert "jusqu'à :" in result.output and "espace réservé unique" in result.output
+    for english in ("keep", "until:", "unique placeholder", "year only", " rows,"):
+        assert english not in result.output
     assert snapshot(platform) == before
+    unknown = CliRunner().invoke(
+        request_plan_command,
+        ["DSR-2099-999999", "--database-url", engine_url],
+        env={PLATFORM_VARIABLE: platform},
+        obj=None,
+    )
+    assert unknown.exit_code == 1
+    assert "erreur : aucune demande DSR-2099-999999" in unknown.output
 
 
 @pytest.mark.databases("sqlite")

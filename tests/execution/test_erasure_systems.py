@@ -116,7 +116,7 @@ def test_a_block_in_the_second_system_leaves_both_unchanged_and_the_retry_erases
         request = session.get(DataRequest, request_id)
         assert request is not None
         reason = failure_reason(session, request) or ""
-    assert reason.startswith("Erasure blocked, nothing changed"), reason
+    assert reason.startswith("Effacement bloqué, rien n'a été modifié"), reason  # staff read French
     assert BLOCKER in reason and "click_audit" in reason, reason
     assert (snapshot(platform), snapshot(newsletter)) == before
 

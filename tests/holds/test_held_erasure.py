@@ -72,7 +72,7 @@ def test_the_plan_shows_held_categories_as_kept_for_the_claim(
     result = CliRunner().invoke(
         request_plan_command,
         [request.reference, "--database-url", migrated_url],
-        env={PLATFORM_VARIABLE: platform},
+        env={PLATFORM_VARIABLE: platform, "DSR_STAFF_LANGUAGE": "en"},
         obj=None,
     )
 
@@ -176,7 +176,7 @@ def test_a_category_in_the_same_records_as_a_held_one_is_said_kept_for_the_claim
     result = CliRunner().invoke(
         request_plan_command,
         [request.reference, "--database-url", migrated_url],
-        env={PLATFORM_VARIABLE: platform},
+        env={PLATFORM_VARIABLE: platform, "DSR_STAFF_LANGUAGE": "en"},
         obj=None,
     )
 

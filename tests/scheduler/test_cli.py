@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from markupsafe import escape
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -17,6 +18,7 @@ from dsr.requests.workflow import Status
 from dsr.scheduler.cli import scheduler_group
 from dsr.scheduler.jobs import JOBS, run_job
 from dsr.scheduler.runs import SchedulerSettings
+from dsr.scheduler.views import JOB_LABELS
 from tests.accounts.helpers import StaffClientFactory, staff_client
 from tests.scheduler.conftest import NOW, MakeRequest
 
@@ -72,10 +74,10 @@ def test_the_dashboard_shows_the_jobs_and_their_runs_to_auditors(
     page = client.get("/dashboard/scheduler", headers={"Accept-Language": "en"})
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    for name in JOBS:
-        assert name in text
+    for name in JOBS:  # each job by what it does, in words
+        assert name in JOB_LABELS and str(escape(str(JOB_LABELS[name]))) in text, name
     assert "No scheduler is running" in text or "Aucun planificateur" in text
-    assert "fail_stuck" in text
+    assert "Failing runs stuck in processing" in text
     anonymous = app.test_client().get("/dashboard/scheduler")
     assert anonymous.status_code == 302
 
