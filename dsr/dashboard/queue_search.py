@@ -1,10 +1,12 @@
-"""What the queue's search box finds: a request by part of its reference, or by part of its
-requester's address, whatever the case and the accents.
+"""What the queue's search box finds: a request by part of its reference, or by part of a name
+or an address it holds (the requester's email; for a request made for someone else, the person's
+name and email; for one received by letter or phone, the contact details staff typed), whatever
+the case and the accents.
 
 Digits (with the year and the prefix, or without) name a reference: "8", "000008", "2026-8" and
 "DSR-2026-000008" all find DSR-2026-000008, whatever the number's padding; with the year, through
-the reference's unique index. Any other text is looked for inside the requester's normalized
-address, the user's `%` and `_` matching only themselves. Case and accents are folded on both
+the reference's unique index. Any other text is looked for inside those names and addresses, the
+user's `%` and `_` matching only themselves. Case and accents are folded on both
 sides: in Python for the text typed, in SQL for the column (`folded`), the same letters on every
 engine (PostgreSQL's `translate`, MariaDB's accent-insensitive collation, `fold` itself as an
 SQL function on SQLite).
@@ -17,7 +19,7 @@ import sqlite3
 import unicodedata
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, event
+from sqlalchemy import ColumnElement, String, event, func, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -113,4 +115,15 @@ def search_condition(text: str) -> ColumnElement[bool]:
         if part["year"] is not None:
             return requests.c.reference == f"{prefix}-{part['year']}-{number}"
         return requests.c.reference.like(f"{prefix}-%-{number}")
-    return folded(requests.c.normalized_email).contains(fold(typed), autoescape=True)
+    needle = fold(typed)
+    return or_(
+        *(
+            folded(column).contains(needle, autoescape=True)
+            for column in (
+                requests.c.normalized_email,
+                func.lower(requests.c.subject_email),
+                func.lower(requests.c.subject_name),
+                func.lower(requests.c.contact_details),
+            )
+        )
+    )

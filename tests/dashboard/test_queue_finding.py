@@ -20,7 +20,7 @@ from dsr.audit.models import RequestEvent
 from dsr.dashboard.queue import QueueQuery, end_of_week, queue_page
 from dsr.requests.assignment import ASSIGN_ACTION
 from dsr.requests.deadlines import end_of_day
-from dsr.requests.models import DataRequest
+from dsr.requests.models import Channel, DataRequest, RequesterRole
 from dsr.requests.workflow import Status
 from tests.accounts.helpers import make_staff
 from tests.dashboard.conftest import logged_in
@@ -78,6 +78,40 @@ def test_the_search_finds_part_of_a_reference_or_of_an_address(store: Engine) ->
     assert found("r_c") == set()  # not per%cent
     # A search looks at every status.
     assert found("zz@") == {"DSR-2026-000082"}
+
+
+@pytest.mark.databases("sqlite", "postgresql", "mariadb")
+def test_the_search_finds_a_name_the_request_holds(store: Engine) -> None:
+    """By name: the person a representative asks for, the contact details of a letter."""
+    with db.transaction(store) as session:
+        _with_reference(
+            session,
+            "DSR-2026-000101",
+            "avocat@example.org",
+            requester_role=RequesterRole.REPRESENTATIVE,
+            subject_email="zoe.lefevre@example.org",
+            subject_name="Zoé Lefèvre",
+        )
+        _with_reference(
+            session,
+            "DSR-2026-000102",
+            "",
+            created_via=Channel.LETTER,
+            contact_details="Marc LEFÈVRE, 3 rue des Lilas, 69003 Lyon",
+        )
+        _with_reference(session, "DSR-2026-000103", "someone.else@example.org")
+
+    def found(text: str) -> set[str]:
+        with db.open_session(store) as session:
+            page = queue_page(db_session=session, query=QueueQuery(search=text), now=NOW)
+            return {row.reference for row in page.rows}
+
+    assert found("lefevre") == {"DSR-2026-000101", "DSR-2026-000102"}
+    assert found("Zoé Lef") == {"DSR-2026-000101"}
+    assert found("zoe.lefevre@") == {"DSR-2026-000101"}  # the person's address
+    assert found("rue des lilas") == {"DSR-2026-000102"}
+    assert found("avocat") == {"DSR-2026-000101"}
+    assert found("dupont") == set()
 
 
 # --- the search box -----------------------------------------------------------------------------
