@@ -20,6 +20,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from dsr.audit.models import record_action
+from dsr.dates import shown_decimal
 from dsr.documents.models import DocumentKind, RemovalCause, RequestDocument
 from dsr.i18n import lazy_gettext
 from dsr.requests.models import DataRequest
@@ -105,9 +106,7 @@ def add_document(
         raise DocumentRefused(
             lazy_gettext(
                 "The file is larger than the %(size)s a document may be.",
-                size=f"{max_bytes // (1024 * 1024)} MiB"
-                if max_bytes >= 1024 * 1024
-                else f"{max_bytes // 1024} KiB",
+                size=shown_size(max_bytes),
             )
         )
     content_type = content_type_of(data)
@@ -137,6 +136,13 @@ def add_document(
         details={"document": document.id, "kind": kind.value, "bytes": len(data)},
     )
     return document
+
+
+def shown_size(size: int) -> str:
+    """Return a size as the delivery pages write it ("10,0 Mo" in French), with Babel."""
+    if size >= 1024 * 1024:
+        return str(lazy_gettext("%(size)s MB", size=shown_decimal(size / 1048576)))
+    return str(lazy_gettext("%(size)s KB", size=shown_decimal(size / 1024)))
 
 
 def _request_id(db_session: Session, request: DataRequest) -> int:
