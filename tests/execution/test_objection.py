@@ -58,8 +58,8 @@ def test_the_categories_each_type_concerns_come_from_the_map() -> None:
     ]
     assert affected_categories(point3, RequestType.POST_MORTEM) == list(point3.categories)
     assert affected_categories(point3, RequestType.ACCESS) == []
-    webshop = load_map(WEBSHOP_MAP)  # no category on legitimate interests there
-    assert affected_categories(webshop, RequestType.OBJECTION_LEGITIMATE_INTEREST) == []
+    webshop = load_map(WEBSHOP_MAP)  # its reviews are moderated on legitimate interests
+    assert affected_categories(webshop, RequestType.OBJECTION_LEGITIMATE_INTEREST) == ["reviews"]
     assert affected_categories(webshop, RequestType.POST_MORTEM) == list(webshop.categories)
 
 
@@ -92,17 +92,16 @@ def test_the_maps_objection_change_is_applied_when_declared(
     store: Engine, platform: str, tmp_path: Path
 ) -> None:
     data_map = tmp_path / "map.yaml"
-    data_map.write_text(
-        DATA_MAP.read_text(encoding="utf-8")
-        + """  objection:
+    objection = """  objection:
     description:
       fr: Vos données ne sont plus utilisées pour nos relances.
       en: Your data is no longer used for our follow-ups.
     set:
       - {system: learner_platform, column: marketing_subscription.opted_in, value: false}
-""",
-        encoding="utf-8",
-    )
+"""
+    text = DATA_MAP.read_text(encoding="utf-8")
+    assert text.count("\nchanges:\n") == 1
+    data_map.write_text(text.replace("\nchanges:\n", "\nchanges:\n" + objection), encoding="utf-8")
     assert any(opted_in for opted_in, _ in marketing(platform))
     request_id = approved(store, RequestType.OBJECTION_LEGITIMATE_INTEREST, message=SITUATION)
     settings: dict[str, Any] = {**settings_for(tmp_path, platform), "DATA_MAP": str(data_map)}

@@ -152,7 +152,7 @@ def test_the_plan_shows_the_mention_and_the_shared_side_before_approval(
         result = CliRunner().invoke(
             request_plan_command,
             [references[email], "--database-url", engine_url],
-            env={PLATFORM_VARIABLE: platform},
+            env={PLATFORM_VARIABLE: platform, "DSR_STAFF_LANGUAGE": "en"},
         )
         assert result.exit_code == 0, result.output
         return result.output
@@ -195,7 +195,7 @@ def test_the_dashboard_plan_tells_staff_of_the_mention_and_the_shared_side(
     friend = dpo.get(f"/dashboard/requests/{references[FRIEND]}").get_data(as_text=True)
     # the desk's staff pages are in French by default
     assert "qui nomment cette personne : seules ces colonnes changent." in friend
-    assert "<code>recipient_email</code> → unique placeholder" in friend
+    assert "<code>recipient_email</code> → espace réservé unique" in friend
     referral = dpo.get(f"/dashboard/requests/{references[referrer]}").get_data(as_text=True)
     assert "Sa partie anonymisée, ligne conservée pour" in referral
     assert "<code>referrer_id</code> → NULL" in referral

@@ -158,11 +158,24 @@ def test_the_directives_page_shows_the_person_and_every_category(app: Flask) -> 
     assert "Deleted" in affected  # the erasure action of each category
 
 
-def test_the_pages_follow_another_map(make_app: MakeApp) -> None:
+def test_the_pages_follow_another_map(make_app: MakeApp, tmp_path: Path) -> None:
     app = make_app(DATA_MAP=str(WEBSHOP_MAP))
     dpo = logged_in(app, "dpo@example.org")
     objection = _request(app, RequestType.OBJECTION_LEGITIMATE_INTEREST, message="Situation.")
     html = dpo.get(f"/dashboard/requests/{objection.reference}", headers=ENGLISH).get_data(
+        as_text=True
+    )
+    # The shop moderates its reviews on legitimate interests (their other ground is consent).
+    assert "Product reviews" in html
+    assert "No category of the data map is processed on that basis." not in html
+    text = WEBSHOP_MAP.read_text(encoding="utf-8")
+    assert text.count("basis: legitimate_interests") == 1
+    without = tmp_path / "no-legitimate-interests.yaml"
+    without.write_text(text.replace("basis: legitimate_interests", "basis: contract"), "utf-8")
+    other = make_app(DATA_MAP=str(without))
+    staff = logged_in(other, "another.dpo@example.org")
+    objection = _request(other, RequestType.OBJECTION_LEGITIMATE_INTEREST, message="Situation.")
+    html = staff.get(f"/dashboard/requests/{objection.reference}", headers=ENGLISH).get_data(
         as_text=True
     )
     assert "No category of the data map is processed on that basis." in html
