@@ -10,21 +10,24 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from gettext import NullTranslations
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from dsr import db, store_models
-from dsr.commands import DeskGroup
+from dsr.commands import DeskGroup, staff_catalogue
 from dsr.config import DEFAULTS, InsecureConfiguration, current_settings
 from dsr.db import utcnow
 from dsr.execution.targets import ChangeRefused, secret_key
+from dsr.languages import staff_language
 from dsr.retention.approval import carry_out, record_sweep
 from dsr.retention.models import SweepTrigger
-from dsr.retention.service import describe_sweep, plan_retention_now
+from dsr.retention.service import plan_retention_now
 from dsr.store_cli import database_url_option, fail_on_database_error
 from inventory.anonymisation import ErasurePlanError
 from inventory.loader import MapError
+from inventory.model import ErasureAction
 from inventory.retention import CategorySweep, RetentionPlan
 from inventory.systems import SystemUnavailable
 
@@ -123,53 +126,108 @@ def retention_run(batch_size: int | None, database_url: str) -> None:
         fail_on_database_error(database_url, "run the retention sweeps with", error)
     finally:
         engine.dispose()
-    click.echo(f"Warnings sent: {report.warnings_sent}")
+    t = staff_catalogue()
+    click.echo(t.gettext("Warnings sent: %(count)d") % {"count": report.warnings_sent})
     for result in report.categories:
-        followers = "".join(f", {n} of {t}" for t, n in result.followers.items())
-        click.echo(
-            f"{result.system} / {result.category}: {result.action.value} {result.rows}{followers}"
+        followers = "".join(
+            ", " + t.gettext("%(count)d of %(table)s") % {"count": n, "table": table}
+            for table, n in result.followers.items()
         )
-    click.echo(f"Rows changed: {report.rows}")
+        verb = _verb(result.action, t)
+        click.echo(f"{result.system} / {result.category}: {verb} {result.rows}{followers}")
+    click.echo(t.gettext("Rows changed: %(count)d") % {"count": report.rows})
+
+
+def _verb(action: ErasureAction, t: NullTranslations) -> str:
+    if action is ErasureAction.ANONYMIZE:
+        return t.pgettext("retention sweep", "anonymise")
+    return t.pgettext("retention sweep", "delete")
 
 
 def show_plan(plan: RetentionPlan) -> None:
-    """Print what a plan does, per system and category: names and counts only."""
+    """Print what a plan does, per system and category, in the staff's language (names and
+    counts only)."""
+    t = staff_catalogue()
     for system, sweeps in plan.by_system().items():
         click.echo(system)
         for sweep in sweeps:
-            click.echo(f"  {sweep.category} ({_rule(sweep)}): {describe_sweep(sweep)}")
+            click.echo(f"  {sweep.category} ({_rule(sweep, t)}): {_sweep_line(sweep, t)}")
             for follower in sweep.followers:
-                click.echo(f"      with them: {follower.rows} rows of {follower.table} deleted")
-            for line in _notes(sweep):
+                with_them = t.ngettext(
+                    "with them: %(num)d row of %(table)s deleted",
+                    "with them: %(num)d rows of %(table)s deleted",
+                    follower.rows,
+                ) % {"num": follower.rows, "table": follower.table}
+                click.echo(f"      {with_them}")
+            for line in _notes(sweep, t):
                 click.echo(f"      {line}")
 
 
-def _rule(sweep: CategorySweep) -> str:
-    fallback = "".join(f", else {column}" for column in sweep.fallback)
-    return (
-        f"{sweep.period} from {sweep.table}.{sweep.date_column}{fallback}, "
-        f"before {sweep.cutoff:%Y-%m-%d}"
+def _sweep_line(sweep: CategorySweep, t: NullTranslations) -> str:
+    """Say in one line what a category's sweep does (names and counts only)."""
+    oldest = sweep.oldest.isoformat() if sweep.oldest is not None else "-"
+    rows = t.ngettext("%(num)d row of %(table)s", "%(num)d rows of %(table)s", sweep.rows) % {
+        "num": sweep.rows,
+        "table": sweep.table,
+    }
+    oldest_said = t.gettext("oldest %(column)s: %(date)s") % {
+        "column": sweep.date_column,
+        "date": oldest,
+    }
+    return f"{_verb(sweep.action, t)} {rows} ({oldest_said})"
+
+
+def _rule(sweep: CategorySweep, t: NullTranslations) -> str:
+    fallback = "".join(
+        t.gettext(", else %(column)s") % {"column": column} for column in sweep.fallback
     )
+    return t.gettext("%(period)s from %(start)s%(fallback)s, before %(cutoff)s") % {
+        "period": sweep.period,
+        "start": f"{sweep.table}.{sweep.date_column}",
+        "fallback": fallback,
+        "cutoff": sweep.cutoff.date().isoformat(),
+    }
 
 
-def _notes(sweep: CategorySweep) -> list[str]:
+def _notes(sweep: CategorySweep, t: NullTranslations) -> list[str]:
+    lang = staff_language(current_settings().values).value
     notes = []
     if sweep.condition is not None:
-        notes.append(f"condition: {sweep.condition.en}")
+        notes.append(t.gettext("condition: %(text)s") % {"text": sweep.condition.get(lang)})
     if sweep.no_date:
-        notes.append(f"{sweep.no_date} rows have no start date: never swept")
+        notes.append(
+            t.ngettext(
+                "%(num)d row has no start date: never swept",
+                "%(num)d rows have no start date: never swept",
+                sweep.no_date,
+            )
+            % {"num": sweep.no_date}
+        )
     if sweep.referenced:
-        notes.append(f"expired but still referenced by kept rows: {sweep.referenced} kept")
+        notes.append(
+            t.gettext("expired but still referenced by kept rows: %(num)d kept")
+            % {"num": sweep.referenced}
+        )
     for blocked in sweep.blocked:
         notes.append(
-            f"  {blocked.rows} of them kept by rows of {blocked.table} ({blocked.columns}) "
-            "that no sweep takes now"
+            "  "
+            + t.gettext(
+                "%(num)d of them kept by rows of %(table)s (%(columns)s) that no sweep takes now"
+            )
+            % {"num": blocked.rows, "table": blocked.table, "columns": blocked.columns}
         )
     if sweep.held:
-        notes.append(f"expired, waiting for the warning period: {sweep.held} rows")
+        notes.append(
+            t.gettext("expired, waiting for the warning period: %(num)d rows") % {"num": sweep.held}
+        )
     if sweep.legal_hold:
-        notes.append(f"expired, held for a legal claim: {sweep.legal_hold} rows kept")
+        notes.append(
+            t.gettext("expired, held for a legal claim: %(num)d rows kept")
+            % {"num": sweep.legal_hold}
+        )
     if sweep.not_swept:
-        names = ", ".join(sweep.not_swept)
-        notes.append(f"not swept (the map gives them no date): {names}")
+        notes.append(
+            t.gettext("not swept (the map gives them no date): %(names)s")
+            % {"names": ", ".join(sweep.not_swept)}
+        )
     return notes

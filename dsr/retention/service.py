@@ -39,7 +39,6 @@ from dsr.suppression.service import suppression_key
 from inventory.keyed import Key
 from inventory.model import DataMap, ErasureAction
 from inventory.retention import (
-    CategorySweep,
     Gate,
     RetentionPlan,
     as_utc,
@@ -384,10 +383,3 @@ def _forget_warnings(engine: Engine, system: str, table_name: str, keys: list[Ke
                     )
                 )
             )
-
-
-def describe_sweep(sweep: CategorySweep) -> str:
-    """Say in one line what a category's sweep does (names and counts only)."""
-    verb = "anonymise" if sweep.action is ErasureAction.ANONYMIZE else "delete"
-    oldest = sweep.oldest.isoformat() if sweep.oldest is not None else "-"
-    return f"{verb} {sweep.rows} rows of {sweep.table} (oldest {sweep.date_column}: {oldest})"

@@ -155,6 +155,7 @@ def test_the_retention_plan_command_counts_the_held_rows(
         "DSR_DATA_MAP": str(DATA_MAP),
         PLATFORM_VARIABLE: platform,
         "DSR_SECRET_KEY": "retention-cli-secret",
+        "DSR_STAFF_LANGUAGE": "en",
     }
 
     planned = CliRunner().invoke(retention_group, ["plan", "--database-url", engine_url], env=env)

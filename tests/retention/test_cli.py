@@ -31,6 +31,7 @@ def test_plan_then_run(store: Engine, platform: str, engine_url: str) -> None:
         "DSR_DATA_MAP": str(DATA_MAP),
         PLATFORM_VARIABLE: platform,
         "DSR_SECRET_KEY": "retention-cli-secret",
+        "DSR_STAFF_LANGUAGE": "en",
     }
     runner = CliRunner()
 
@@ -52,6 +53,29 @@ def test_plan_then_run(store: Engine, platform: str, engine_url: str) -> None:
     assert "@" not in ran.output
     again = runner.invoke(retention_group, ["plan", "--database-url", engine_url], env=env)
     assert "delete 0 rows of tracking_event" in again.output
+
+
+def test_plan_and_run_speak_the_staffs_language(
+    store: Engine, platform: str, engine_url: str
+) -> None:
+    """French by default, as every word staff read (issue 19)."""
+    env = {
+        "DSR_DATA_MAP": str(DATA_MAP),
+        PLATFORM_VARIABLE: platform,
+        "DSR_SECRET_KEY": "retention-cli-secret",
+    }
+    runner = CliRunner()
+
+    planned = runner.invoke(retention_group, ["plan", "--database-url", engine_url], env=env)
+    ran = runner.invoke(retention_group, ["run", "--database-url", engine_url], env=env)
+
+    assert planned.exit_code == 0 and ran.exit_code == 0, planned.output + ran.output
+    assert "tracking (P13M à partir de tracking_event.occurred_at" in planned.output
+    assert "sinon learner.created_at" in planned.output
+    assert "learner_platform / tracking: supprimer" in ran.output
+    assert "Lignes modifiées" in ran.output
+    for english in (" from ", " rows of ", "delete ", "Rows changed", "Warnings sent"):
+        assert english not in planned.output + ran.output, english
 
 
 def one_line_error(result: Result) -> str:
@@ -88,6 +112,7 @@ def test_a_store_not_yet_migrated_says_to_upgrade_it(platform: str, engine_url: 
         "DSR_DATA_MAP": str(DATA_MAP),
         PLATFORM_VARIABLE: platform,
         "DSR_SECRET_KEY": "retention-cli-secret",
+        "DSR_STAFF_LANGUAGE": "en",
     }
     for command in ("plan", "run"):
         arguments = [command, "--database-url", engine_url]
@@ -107,6 +132,7 @@ def test_a_retention_from_a_column_without_dates_is_refused_in_one_line(
         "DSR_DATA_MAP": str(textual),
         PLATFORM_VARIABLE: platform,
         "DSR_SECRET_KEY": "retention-cli-secret",
+        "DSR_STAFF_LANGUAGE": "en",
     }
     before = snapshot(platform)
     for command in ("plan", "run"):
@@ -169,6 +195,7 @@ def test_the_plan_counts_the_rows_without_a_start(
         "DSR_DATA_MAP": str(without),
         PLATFORM_VARIABLE: platform,
         "DSR_SECRET_KEY": "retention-cli-secret",
+        "DSR_STAFF_LANGUAGE": "en",
     }
     engine = create_engine(platform)
     with engine.connect() as conn:
