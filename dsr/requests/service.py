@@ -553,9 +553,11 @@ def mail_requester(
     `answers`: it carries the answer, and its delivery completes the request (R47).
 
     Nothing is queued to a requester who gave no address (a letter, a call), nor the answer of
-    a request answered by post: staff print and post it (`dsr.requests.channels`)."""
+    a request answered by post: staff print and post it (`dsr.requests.channels`); the other emails know `by_post`, so
+    that they never promise an answer by email."""
     if not request.has_address or (answers and request.answer_channel is AnswerChannel.POST):
         return
+    context.setdefault("by_post", request.answer_channel is AnswerChannel.POST)
     email = render_email(
         kind,
         request.language,
