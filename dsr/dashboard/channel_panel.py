@@ -1,6 +1,6 @@
 """What a request's page shows of the channel it came by (R44): how it was received, how its
 answer goes, the contact details given, and, for a request answered by post once its answer is
-ready, the form to record the day it was posted (`channel_views`)."""
+ready (or its refusal decided), the form to record the day it was posted (`channel_views`)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,12 @@ def channel_panel(
         answer_channel=data_request.answer_channel,
         contact=data_request.contact_details,
     )
-    if acting and panel.by_post and data_request.status is Status.READY_TO_SEND:
+    refusal_unposted = data_request.status is Status.DENIED and data_request.answered_at is None
+    if (
+        acting
+        and panel.by_post
+        and (data_request.status is Status.READY_TO_SEND or refusal_unposted)
+    ):
         panel.posted_form = bound or AnswerPostedForm(
             data={"version_id": str(data_request.version_id)}
         )

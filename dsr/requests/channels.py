@@ -39,7 +39,7 @@ from dsr.requests.models import (
     DataRequestCreate,
     next_reference,
 )
-from dsr.requests.refusals import OperationRefused
+from dsr.requests.refusals import OperationRefused, check_version, flush_change
 from dsr.requests.service import _send_verification
 from dsr.requests.staff_actions import _step, verify_by_hand
 from dsr.requests.workflow import Action, Actor, AuditFact, RequestType, Status
@@ -285,19 +285,25 @@ def record_answer_posted(
     now: datetime,
 ) -> None:
     """Complete a request answered by post, dated by the day its answer was posted (R47:
-    answered means sent), audited; raise OperationRefused (or RequestChanged) otherwise."""
+    answered means sent), audited; for a refused one, date its refusal letter the same way (it
+    stays refused, and is answered on that day). Raise OperationRefused (or RequestChanged)
+    otherwise."""
     if request.answer_channel is not AnswerChannel.POST:
         raise ChannelRefused(
             lazy_gettext("This request is answered by email: the desk completes it on delivery.")
         )
+    refusal = request.status is Status.DENIED
+    if refusal and request.answered_at is not None:
+        raise ChannelRefused(lazy_gettext("The refusal is already recorded as posted."))
     zone = request.zone
     today = now.astimezone(zone).date()
     if posted_on > today:
         raise ChannelRefused(lazy_gettext("The day the answer was posted cannot be in the future."))
+    ready_status = Status.DENIED if refusal else Status.READY_TO_SEND
     ready_at = db_session.exec(
         select(func.max(RequestEvent.at)).where(
             RequestEvent.request_id == request.id,
-            RequestEvent.to_status == Status.READY_TO_SEND.value,
+            RequestEvent.to_status == ready_status.value,
         )
     ).one()
     ready_at = ready_at or request.received_at
@@ -306,6 +312,22 @@ def record_answer_posted(
             lazy_gettext("The answer cannot have been posted before it was ready to send.")
         )
     at = max(posted_moment(posted_on, now=now, zone=zone), ready_at)
+    details = {"posted_on": posted_on.isoformat()}
+    if refusal:  # no step left in the workflow: the refusal letter answers the request
+        check_version(request, version_id)
+        request.answered_at = at
+        record_action(
+            db_session=db_session,
+            request=request,
+            actor=Actor.STAFF,
+            actor_label=staff_label,
+            action=ANSWER_POSTED_ACTION,
+            at=at,
+            from_status=Status.DENIED,
+            details={**details, "refusal": True},
+        )
+        flush_change(db_session)
+        return
 
     def mark_answered(fact: AuditFact) -> None:
         request.answered_at = fact.at
@@ -317,6 +339,6 @@ def record_answer_posted(
         version_id=version_id,
         staff_label=staff_label,
         now=at,
-        details={"posted_on": posted_on.isoformat()},
+        details=details,
         also=mark_answered,
     )
