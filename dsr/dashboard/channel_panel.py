@@ -17,6 +17,7 @@ class ChannelPanel:
     answer_channel: AnswerChannel
     contact: str | None
     posted_form: AnswerPostedForm | None = None
+    letter: bool = False  # the answer letter can be printed (`channel_views.answer_letter`)
 
     @property
     def by_post(self) -> bool:
@@ -32,6 +33,9 @@ def channel_panel(
         channel=data_request.created_via,
         answer_channel=data_request.answer_channel,
         contact=data_request.contact_details,
+        letter=acting
+        and data_request.answer_channel is AnswerChannel.POST
+        and bool(data_request.answer_letter),
     )
     refusal_unposted = data_request.status is Status.DENIED and data_request.answered_at is None
     if (

@@ -71,6 +71,7 @@ def requester_status_label(request: DataRequest) -> str:
             return label
     return STATUS_LABELS[request.status]
 
+
 _STAFF_STATUS_MESSAGES: Mapping[Status, str] = MappingProxyType(
     {
         Status.RECEIVED: N_("Awaiting email confirmation"),

@@ -337,15 +337,14 @@ def deny(
         now=now,
         reason=reason,
     )
-    if request.answer_channel is AnswerChannel.POST:  # staff post the refusal letter
-        db_session.flush()
-        return
     mail_requester(
         db_session,
         request,
         EmailKind.DENIED,
         dedup_key=f"denied:{request.id}",
         now=now,
+        # answered by post, the refusal is the answer: kept as its letter, never emailed
+        answers=request.answer_channel is AnswerChannel.POST,
         reason=fact.reason,
         received_on=written_date(request.received_at, request.language, request.zone),
         compelling_grounds=request.type is RequestType.OBJECTION_LEGITIMATE_INTEREST,
