@@ -107,6 +107,8 @@ def save_received_request() -> AnyResponse:
         language=form.language.data or "",
         answer_by_post=bool(form.answer_by_post.data),
         identity_method=form.identity_method.data if form.identity_checked else None,
+        designee_name=form.designee_name.data or None,
+        designee_email=form.designee_email.data or None,
         received_file=received_file,
     )
     try:

@@ -30,7 +30,9 @@ from dsr.requests.deadlines import deadline_for, end_of_day
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import (
     CONTACT_MAX,
+    DESIGNEE_NAME_MAX,
     MESSAGE_MAX,
+    MESSAGE_REQUIRED,
     RECTIFICATION_MAX,
     STAFF_CHANNELS,
     AnswerChannel,
@@ -86,6 +88,10 @@ class ReceivedRequest:
     answer_by_post: bool
     identity_method: str | None  # None: send the verification email instead
     received_file: ReceivedFile | None = None
+    # post-mortem directives (art. 85 LIL): the person designated to carry them out; kept for
+    # that type only, dropped for the others asked for in the same letter
+    designee_name: str | None = None
+    designee_email: str | None = None
 
 
 def answer_channel_for(*, has_email: bool, by_post: bool) -> AnswerChannel:
@@ -114,7 +120,11 @@ def check_receipt(received_at: datetime, *, now: datetime, zone: ZoneInfo) -> No
 
 
 def _checked_input(received: ReceivedRequest, request_type: RequestType) -> DataRequestCreate:
-    """Return the request's input, checked as the form's is; the address may be missing."""
+    """Return the request's input, checked as the form's is; the address may be missing. The
+    designated person goes with post-mortem directives only (required there)."""
+    post_mortem = request_type is RequestType.POST_MORTEM
+    designee_name = received.designee_name if post_mortem else None
+    designee_email = received.designee_email if post_mortem else None
     if received.email:
         try:
             return checked_request(
@@ -123,6 +133,8 @@ def _checked_input(received: ReceivedRequest, request_type: RequestType) -> Data
                 language=received.language,
                 message=received.message,
                 rectification=received.rectification,
+                designee_name=designee_name,
+                designee_email=designee_email,
             )
         except RequestError as error:
             raise ChannelRefused(error.message) from None
@@ -136,6 +148,30 @@ def _checked_input(received: ReceivedRequest, request_type: RequestType) -> Data
         language = Language(received.language)
     except ValueError:
         raise ChannelRefused(lazy_gettext("Choose one of the languages in the list.")) from None
+    if request_type in MESSAGE_REQUIRED and not message:
+        raise ChannelRefused(
+            lazy_gettext("Type the request as received: for this request, it is its substance.")
+        )
+    designee_name = (designee_name or "").strip() or None
+    designee_email = (designee_email or "").strip() or None
+    if post_mortem:
+        if not (designee_name and designee_email):
+            raise ChannelRefused(
+                lazy_gettext(
+                    "Name the person designated to carry out the directives, and their email."
+                )
+            )
+        if len(designee_name) > DESIGNEE_NAME_MAX:
+            raise ChannelRefused(
+                lazy_gettext(
+                    "Keep the designated person's name under %(max)d characters.",
+                    max=DESIGNEE_NAME_MAX,
+                )
+            )
+        try:
+            designee_email = check_email(designee_email)
+        except RequestError as error:
+            raise ChannelRefused(error.message) from None
     try:
         return DataRequestCreate(
             type=request_type,
@@ -143,6 +179,8 @@ def _checked_input(received: ReceivedRequest, request_type: RequestType) -> Data
             language=language,
             message=message,
             rectification_details=rectification,
+            designee_name=designee_name,
+            designee_email=designee_email,
         )
     except ValidationError:
         raise ChannelRefused(
@@ -312,7 +350,7 @@ def record_answer_posted(
             lazy_gettext("The answer cannot have been posted before it was ready to send.")
         )
     at = max(posted_moment(posted_on, now=now, zone=zone), ready_at)
-    details = {"posted_on": posted_on.isoformat()}
+    details: dict[str, object] = {"posted_on": posted_on.isoformat()}
     if refusal:  # no step left in the workflow: the refusal letter answers the request
         check_version(request, version_id)
         request.answered_at = at

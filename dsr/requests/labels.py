@@ -133,8 +133,8 @@ def staff_status_name(status: Status, language: Language) -> str:
 
 def init_app(app: Flask) -> None:
     """Let templates name a request's type and status: `request_type_label`, `status_label` (the
-    requester's words; `requester_status_label` of a request, true to how it is answered) and `staff_status_label` (the dashboard's), and an extension's ground:
-    `extension_ground_label`."""
+    requester's words; `requester_status_label` of a request, true to how it is answered) and
+    `staff_status_label` (the dashboard's), and an extension's ground: `extension_ground_label`."""
     app.jinja_env.globals.update(
         request_type_label=REQUEST_TYPE_LABELS.__getitem__,
         status_label=STATUS_LABELS.__getitem__,

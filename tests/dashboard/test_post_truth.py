@@ -129,9 +129,12 @@ def test_a_refusal_answered_by_post_is_answered_when_its_letter_is_posted(app: F
         period = Period.checked(received.astimezone(zone).date(), today, zone)
         [row] = request_register(db_session=session, period=period, now=now).rows
         assert row.outcome is Outcome.REFUSED and row.answered_at is None
-        assert answered_requests(
-            db_session=session, since=now - timedelta(days=30), until=now + timedelta(days=1)
-        ) == []
+        assert (
+            answered_requests(
+                db_session=session, since=now - timedelta(days=30), until=now + timedelta(days=1)
+            )
+            == []
+        )
 
     def post(posted_on: str) -> int:
         [current] = stored(app)
