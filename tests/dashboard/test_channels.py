@@ -206,6 +206,7 @@ def test_a_letter_with_an_address_asking_for_post_is_answered_by_post(app: Flask
             dedup_key="answer",
             now=datetime.now(UTC),
             answers=True,
+            description="Your account is deactivated.",
         )
     assert len(emails(app)) == 1
 
