@@ -189,3 +189,22 @@ def test_a_refusal_answered_by_post_is_not_emailed_to_the_address_given(app: Fla
     )
     assert refused.status_code == 303
     assert [m.dedup_key and m.dedup_key.split(":")[0] for m in emails(app)] == ["status-link"]
+
+
+def test_the_confirmation_email_of_a_request_answered_by_post_says_so(app: Flask) -> None:
+    dpo = logged_in(app, "dpo@example.org")
+    zone = organisation_zone(app.config)
+    code, _ = record(
+        dpo,
+        email="zoe@example.org",
+        language="en",
+        answer_by_post="y",
+        proof="link",
+        identity_method=None,
+        received_at=local(datetime.now(UTC) - timedelta(days=1), zone),
+    )
+    assert code == 303
+    [verification] = emails(app)
+    assert verification.dedup_key is not None and verification.dedup_key.startswith("verif")
+    assert POSTED_PROMISE in verification.text_body
+    assert POSTED_PROMISE in (verification.html_body or "")
