@@ -240,6 +240,10 @@ class ReceivedRequestForm(Form):
         return valid
 
     def validate_contact(self, field: TextAreaField) -> None:
+        if not field.data and self.answer_by_post.data:
+            raise StopValidation(
+                lazy_gettext("The answer is posted: give the postal address to post it to.")
+            )
         if not field.data and not self.email.data:
             raise StopValidation(
                 lazy_gettext("Without an email address, give the postal address for the answer.")

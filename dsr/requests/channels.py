@@ -236,6 +236,10 @@ def record_received_request(
     answer_channel = answer_channel_for(
         has_email=email is not None, by_post=received.answer_by_post
     )
+    if answer_channel is AnswerChannel.POST and contact is None:
+        raise ChannelRefused(
+            lazy_gettext("The answer is posted: give the postal address to post it to.")
+        )
     filed: list[DataRequest] = []
     for request_type in received.request_types:
         wanted = _checked_input(replace(received, email=email), request_type)
