@@ -26,10 +26,11 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from dsr.addresses import EMAIL_MAX
 from dsr.i18n import lazy_gettext
 from dsr.languages import LANGUAGE_NAMES, Language
-from dsr.requests.forms import RequiredForRectification
+from dsr.requests.forms import RequiredForPostMortem, RequiredForRectification
 from dsr.requests.labels import REQUEST_TYPE_LABELS
 from dsr.requests.models import (
     CONTACT_MAX,
+    DESIGNEE_NAME_MAX,
     MESSAGE_MAX,
     RECTIFICATION_MAX,
     STAFF_CHANNELS,
@@ -147,6 +148,37 @@ class ReceivedRequestForm(Form):
         MESSAGE_MAX,
         rows=6,
     )
+    designee_name = StringField(
+        lazy_gettext("Name of the person designated to carry out the directives"),
+        filters=[_stripped],
+        validators=[
+            RequiredForPostMortem(
+                lazy_gettext("Name the person designated to carry out the directives.")
+            ),
+            Length(
+                max=DESIGNEE_NAME_MAX,
+                message=lazy_gettext(
+                    "Please keep this under %(max)d characters.", max=DESIGNEE_NAME_MAX
+                ),
+            ),
+        ],
+        render_kw={"maxlength": DESIGNEE_NAME_MAX, "autocomplete": "off"},
+    )
+    designee_email = StringField(
+        lazy_gettext("Email address of the designated person"),
+        filters=[_stripped],
+        validators=[
+            RequiredForPostMortem(lazy_gettext("Give the email address of the designated person.")),
+            Length(
+                max=EMAIL_MAX,
+                message=lazy_gettext(
+                    "An email address has at most %(max)d characters.", max=EMAIL_MAX
+                ),
+            ),
+            Email(lazy_gettext("Enter a valid email address, like name@example.org.")),
+        ],
+        render_kw={"maxlength": EMAIL_MAX, "type": "email", "autocomplete": "off"},
+    )
     file = FileField(lazy_gettext("The email or letter received (PDF, PNG, JPEG or plain text)"))
     language = SelectField(
         lazy_gettext("Language of the answer"),
@@ -208,6 +240,10 @@ class ReceivedRequestForm(Form):
         return valid
 
     def validate_contact(self, field: TextAreaField) -> None:
+        if not field.data and self.answer_by_post.data:
+            raise StopValidation(
+                lazy_gettext("The answer is posted: give the postal address to post it to.")
+            )
         if not field.data and not self.email.data:
             raise StopValidation(
                 lazy_gettext("Without an email address, give the postal address for the answer.")

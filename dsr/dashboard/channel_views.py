@@ -4,7 +4,19 @@ shows the page again with the errors (400) and stores nothing; success redirects
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from io import BytesIO
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 from werkzeug.wrappers import Response as AnyResponse
 
@@ -24,13 +36,16 @@ from dsr.datamap import organisation_zone
 from dsr.db import get_session, utcnow
 from dsr.documents import service as documents
 from dsr.i18n import gettext
+from dsr.languages import translations
 from dsr.requests import channels
 from dsr.requests.forms import asked_types
 from dsr.requests.links import current_links
-from dsr.requests.models import Channel
+from dsr.requests.models import AnswerChannel, Channel
 from dsr.requests.refusals import OperationRefused, RequestChanged
 from dsr.requests.workflow import RequestType, WorkflowError
+from dsr.sender import current_sender
 from dsr.uploads import accepts_upload
+from exports.answer_letter import AnswerLetter, LetterSender, render_answer_letter
 
 RECORDING_ROLES = (StaffRole.ADMIN, StaffRole.DPO)
 
@@ -92,6 +107,8 @@ def save_received_request() -> AnyResponse:
         language=form.language.data or "",
         answer_by_post=bool(form.answer_by_post.data),
         identity_method=form.identity_method.data if form.identity_checked else None,
+        designee_name=form.designee_name.data or None,
+        designee_email=form.designee_email.data or None,
         received_file=received_file,
     )
     try:
@@ -156,6 +173,47 @@ def answer_posted(reference: str) -> AnyResponse:
         return again()
     flash(gettext("The answer is recorded as posted: the request is answered."))
     return redirect(url_for("dashboard.request_page", reference=data_request.reference), 303)
+
+
+@blueprint.get("/requests/<reference>/answer-letter.pdf")
+@staff_required(*RECORDING_ROLES)
+def answer_letter(reference: str) -> AnyResponse:
+    """Hand over the answer letter of a request answered by post, to print and post: the answer
+    the desk would have emailed, under the organisation's sender block and the address given."""
+    data_request = request_by_reference(get_session(), reference)
+    if data_request.answer_channel is not AnswerChannel.POST or not data_request.answer_letter:
+        abort(404)
+    sender = current_sender()
+    if sender is None:  # the map cannot be read: its checks say why on the map's page
+        abort(503)
+    zone = data_request.zone
+    letter = AnswerLetter(
+        reference=data_request.reference,
+        language=data_request.language.value,
+        dated=utcnow().astimezone(zone).date(),
+        recipient=data_request.contact_details,
+        text=data_request.answer_letter,
+    )
+    pdf = render_answer_letter(
+        letter,
+        LetterSender(
+            organisation=sender.organisation,
+            dpo=sender.dpo,
+            dpo_email=sender.dpo_email,
+            dpo_address=sender.dpo_address,
+            website=sender.website,
+        ),
+        translations(data_request.language),
+    )
+    response = send_file(
+        BytesIO(pdf),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=f"{data_request.reference}-letter.pdf",
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.app_context_processor

@@ -2,7 +2,8 @@
 median time to answer, over the last twelve months, drawn as server-side SVG.
 
 A request is answered when its answer was delivered (completed: `answered_at`, R47) or when it
-was denied (the first audit event that denied it dates the answer). It is on time when that date
+was denied (the first audit event that denied it dates the answer; for a request answered by
+post, the day its refusal letter was posted). It is on time when that date
 is no later than its deadline as it stood then, pauses for the requester's answers and any
 extension included (`RequestState.due_as_of`).
 Months are calendar months in the time zone people read the dashboard in.
@@ -25,7 +26,7 @@ from dsr.dates import pages_zone, shown_decimal, shown_month, shown_percent
 from dsr.db import get_session, table_of, utcnow
 from dsr.i18n import gettext
 from dsr.requests.labels import REQUEST_TYPE_LABELS
-from dsr.requests.models import STATE_COLUMNS, DataRequest, state_of
+from dsr.requests.models import STATE_COLUMNS, AnswerChannel, DataRequest, state_of
 from dsr.requests.workflow import RequestState, RequestType, Status
 
 MONTHS_SHOWN = 12
@@ -132,13 +133,18 @@ def answered_requests(
         requests.c.answered_at >= since,
         requests.c.answered_at < until,
     )
+    # a refusal answered by post is answered when its letter was posted (`answered_at`), not before
+    refused_at = case(
+        (requests.c.answer_channel == AnswerChannel.POST, requests.c.answered_at),
+        else_=denials.c.answered_at,
+    )
     denied = (
-        select(*state_columns, denials.c.answered_at)
+        select(*state_columns, refused_at.label("answered_at"))
         .join(denials, denials.c.request_id == requests.c.id)
         .where(
             requests.c.status == Status.DENIED.value,
-            denials.c.answered_at >= since,
-            denials.c.answered_at < until,
+            refused_at >= since,
+            refused_at < until,
         )
     )
     return [

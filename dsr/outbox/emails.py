@@ -69,3 +69,14 @@ def render_email(name: str, language: Language, /, **context: object) -> Rendere
         text=text.render(values),
         html=environment.get_template(f"{name}.html").render(values),
     )
+
+
+def render_letter(name: str, language: Language, /, **context: object) -> tuple[str, str]:
+    """Render the subject and the plain text of the email `name` without its signature block
+    (a letter carries the sender at its head): the answer of a request answered by post."""
+    language = Language(language)
+    values = {"language": language.value, "sender": current_sender(), **context}
+    text = email_environment(language).get_template(f"{name}.txt")
+    subject = "".join(text.blocks["subject"](text.new_context(values)))
+    body = "".join(text.blocks["body"](text.new_context(values)))
+    return subject.strip(), body.strip()

@@ -16,7 +16,7 @@ from dsr.delivery.renewal import can_renew_link
 from dsr.delivery.service import link_of
 from dsr.execution.changes import CHANGE_OF_TYPE
 from dsr.i18n import lazy_gettext
-from dsr.requests.models import DataRequest
+from dsr.requests.models import AnswerChannel, DataRequest
 from dsr.requests.workflow import RequestType, Status
 from inventory.loader import MapError
 
@@ -44,6 +44,9 @@ WHAT_WAS_SENT: Mapping[RequestType, str] = {
     ),
 }
 """What the answer of each type of request was, once it is delivered."""
+
+POSTED = lazy_gettext("We posted our answer to the address you gave.")
+"""What the answer of a request answered by post was (R44): a letter, never an email."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,13 @@ def sent_answer(
     """Return what the status page says of the answer; None until the request is answered."""
     if request.status is not Status.COMPLETED:
         return None
+    if request.answer_channel is AnswerChannel.POST:
+        return SentAnswer(
+            what=POSTED,
+            change_applied=change_applied(request, settings),
+            link_until=None,
+            can_renew_link=False,
+        )
     link = link_of(db_session, request.id)
     return SentAnswer(
         what=WHAT_WAS_SENT[request.type],

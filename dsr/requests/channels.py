@@ -30,7 +30,9 @@ from dsr.requests.deadlines import deadline_for, end_of_day
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import (
     CONTACT_MAX,
+    DESIGNEE_NAME_MAX,
     MESSAGE_MAX,
+    MESSAGE_REQUIRED,
     RECTIFICATION_MAX,
     STAFF_CHANNELS,
     AnswerChannel,
@@ -39,7 +41,7 @@ from dsr.requests.models import (
     DataRequestCreate,
     next_reference,
 )
-from dsr.requests.refusals import OperationRefused
+from dsr.requests.refusals import OperationRefused, check_version, flush_change
 from dsr.requests.service import _send_verification
 from dsr.requests.staff_actions import _step, verify_by_hand
 from dsr.requests.workflow import Action, Actor, AuditFact, RequestType, Status
@@ -86,6 +88,10 @@ class ReceivedRequest:
     answer_by_post: bool
     identity_method: str | None  # None: send the verification email instead
     received_file: ReceivedFile | None = None
+    # post-mortem directives (art. 85 LIL): the person designated to carry them out; kept for
+    # that type only, dropped for the others asked for in the same letter
+    designee_name: str | None = None
+    designee_email: str | None = None
 
 
 def answer_channel_for(*, has_email: bool, by_post: bool) -> AnswerChannel:
@@ -114,7 +120,11 @@ def check_receipt(received_at: datetime, *, now: datetime, zone: ZoneInfo) -> No
 
 
 def _checked_input(received: ReceivedRequest, request_type: RequestType) -> DataRequestCreate:
-    """Return the request's input, checked as the form's is; the address may be missing."""
+    """Return the request's input, checked as the form's is; the address may be missing. The
+    designated person goes with post-mortem directives only (required there)."""
+    post_mortem = request_type is RequestType.POST_MORTEM
+    designee_name = received.designee_name if post_mortem else None
+    designee_email = received.designee_email if post_mortem else None
     if received.email:
         try:
             return checked_request(
@@ -123,6 +133,8 @@ def _checked_input(received: ReceivedRequest, request_type: RequestType) -> Data
                 language=received.language,
                 message=received.message,
                 rectification=received.rectification,
+                designee_name=designee_name,
+                designee_email=designee_email,
             )
         except RequestError as error:
             raise ChannelRefused(error.message) from None
@@ -136,6 +148,30 @@ def _checked_input(received: ReceivedRequest, request_type: RequestType) -> Data
         language = Language(received.language)
     except ValueError:
         raise ChannelRefused(lazy_gettext("Choose one of the languages in the list.")) from None
+    if request_type in MESSAGE_REQUIRED and not message:
+        raise ChannelRefused(
+            lazy_gettext("Type the request as received: for this request, it is its substance.")
+        )
+    designee_name = (designee_name or "").strip() or None
+    designee_email = (designee_email or "").strip() or None
+    if post_mortem:
+        if not (designee_name and designee_email):
+            raise ChannelRefused(
+                lazy_gettext(
+                    "Name the person designated to carry out the directives, and their email."
+                )
+            )
+        if len(designee_name) > DESIGNEE_NAME_MAX:
+            raise ChannelRefused(
+                lazy_gettext(
+                    "Keep the designated person's name under %(max)d characters.",
+                    max=DESIGNEE_NAME_MAX,
+                )
+            )
+        try:
+            designee_email = check_email(designee_email)
+        except RequestError as error:
+            raise ChannelRefused(error.message) from None
     try:
         return DataRequestCreate(
             type=request_type,
@@ -143,6 +179,8 @@ def _checked_input(received: ReceivedRequest, request_type: RequestType) -> Data
             language=language,
             message=message,
             rectification_details=rectification,
+            designee_name=designee_name,
+            designee_email=designee_email,
         )
     except ValidationError:
         raise ChannelRefused(
@@ -198,6 +236,10 @@ def record_received_request(
     answer_channel = answer_channel_for(
         has_email=email is not None, by_post=received.answer_by_post
     )
+    if answer_channel is AnswerChannel.POST and contact is None:
+        raise ChannelRefused(
+            lazy_gettext("The answer is posted: give the postal address to post it to.")
+        )
     filed: list[DataRequest] = []
     for request_type in received.request_types:
         wanted = _checked_input(replace(received, email=email), request_type)
@@ -285,19 +327,25 @@ def record_answer_posted(
     now: datetime,
 ) -> None:
     """Complete a request answered by post, dated by the day its answer was posted (R47:
-    answered means sent), audited; raise OperationRefused (or RequestChanged) otherwise."""
+    answered means sent), audited; for a refused one, date its refusal letter the same way (it
+    stays refused, and is answered on that day). Raise OperationRefused (or RequestChanged)
+    otherwise."""
     if request.answer_channel is not AnswerChannel.POST:
         raise ChannelRefused(
             lazy_gettext("This request is answered by email: the desk completes it on delivery.")
         )
+    refusal = request.status is Status.DENIED
+    if refusal and request.answered_at is not None:
+        raise ChannelRefused(lazy_gettext("The refusal is already recorded as posted."))
     zone = request.zone
     today = now.astimezone(zone).date()
     if posted_on > today:
         raise ChannelRefused(lazy_gettext("The day the answer was posted cannot be in the future."))
+    ready_status = Status.DENIED if refusal else Status.READY_TO_SEND
     ready_at = db_session.exec(
         select(func.max(RequestEvent.at)).where(
             RequestEvent.request_id == request.id,
-            RequestEvent.to_status == Status.READY_TO_SEND.value,
+            RequestEvent.to_status == ready_status.value,
         )
     ).one()
     ready_at = ready_at or request.received_at
@@ -306,6 +354,22 @@ def record_answer_posted(
             lazy_gettext("The answer cannot have been posted before it was ready to send.")
         )
     at = max(posted_moment(posted_on, now=now, zone=zone), ready_at)
+    details: dict[str, object] = {"posted_on": posted_on.isoformat()}
+    if refusal:  # no step left in the workflow: the refusal letter answers the request
+        check_version(request, version_id)
+        request.answered_at = at
+        record_action(
+            db_session=db_session,
+            request=request,
+            actor=Actor.STAFF,
+            actor_label=staff_label,
+            action=ANSWER_POSTED_ACTION,
+            at=at,
+            from_status=Status.DENIED,
+            details={**details, "refusal": True},
+        )
+        flush_change(db_session)
+        return
 
     def mark_answered(fact: AuditFact) -> None:
         request.answered_at = fact.at
@@ -317,6 +381,6 @@ def record_answer_posted(
         version_id=version_id,
         staff_label=staff_label,
         now=at,
-        details={"posted_on": posted_on.isoformat()},
+        details=details,
         also=mark_answered,
     )

@@ -345,6 +345,7 @@ def minimise_closed(
             request.subject_email = request.subject_name = None
             forget_identities(db_session, request_id)
             request.contact_details = None  # a postal address or phone (R44)
+            request.answer_letter = None  # the answer posted, with its personal data
             request.verification_nonce = None
             request.status_token_hash = None
             db_session.execute(
@@ -388,6 +389,7 @@ def minimise_closed(
                         "subject_name",
                         "identities",
                         "contact_details",
+                        "answer_letter",
                     ]
                 },
             )

@@ -12,6 +12,7 @@ from flask import Flask
 from dsr.i18n import lazy_gettext
 from dsr.languages import Language, translations
 from dsr.requests.extension_grounds import ExtensionGround
+from dsr.requests.models import AnswerChannel, DataRequest
 from dsr.requests.workflow import RequestType, Status
 
 N_ = str
@@ -51,6 +52,25 @@ STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
     }
 )
 """Where a request stands, as its requester reads it."""
+
+POSTED_STATUS_LABELS: Mapping[Status, str] = MappingProxyType(
+    {
+        Status.READY_TO_SEND: lazy_gettext(
+            "Carried out: we will post our answer to the address you gave"
+        ),
+    }
+)
+"""The statuses a request answered by post (R44) names otherwise: no answer goes by email."""
+
+
+def requester_status_label(request: DataRequest) -> str:
+    """Where `request` stands in its requester's words, true to how its answer goes."""
+    if request.answer_channel is AnswerChannel.POST:
+        label = POSTED_STATUS_LABELS.get(request.status)
+        if label is not None:
+            return label
+    return STATUS_LABELS[request.status]
+
 
 _STAFF_STATUS_MESSAGES: Mapping[Status, str] = MappingProxyType(
     {
@@ -113,11 +133,12 @@ def staff_status_name(status: Status, language: Language) -> str:
 
 def init_app(app: Flask) -> None:
     """Let templates name a request's type and status: `request_type_label`, `status_label` (the
-    requester's words) and `staff_status_label` (the dashboard's), and an extension's ground:
-    `extension_ground_label`."""
+    requester's words; `requester_status_label` of a request, true to how it is answered) and
+    `staff_status_label` (the dashboard's), and an extension's ground: `extension_ground_label`."""
     app.jinja_env.globals.update(
         request_type_label=REQUEST_TYPE_LABELS.__getitem__,
         status_label=STATUS_LABELS.__getitem__,
+        requester_status_label=requester_status_label,
         staff_status_label=STAFF_STATUS_LABELS.__getitem__,
         extension_ground_label=EXTENSION_GROUND_LABELS.__getitem__,
     )

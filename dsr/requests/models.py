@@ -222,6 +222,9 @@ class DataRequest(DataRequestBase, table=True):
     )
     # The postal address or phone number given by a requester (minimised like `message`).
     contact_details: str | None = Field(default=None, max_length=CONTACT_MAX, sa_type=Text)
+    # The answer of a request answered by post, as the desk would have emailed it: its subject, a
+    # blank line, its text (`service.mail_requester`); printed as the answer letter, minimised.
+    answer_letter: str | None = Field(default=None, sa_type=Text)
 
     @property
     def has_address(self) -> bool:

@@ -2,8 +2,9 @@
 received within a period, with its dates, its outcome and whether it was answered on time.
 
 A request is answered when its answer was sent to the requester (R47): a completed request at the
-delivery of its answer (`answered_at`), a refused one at the delivery of the refusal email, never
-at the decision. It is on time when answered by its deadline as it stood then (pauses for the
+delivery of its answer (`answered_at`), a refused one at the delivery of the refusal email (or,
+answered by post, on the day staff record its refusal letter posted: `answered_at`), never at the
+decision. It is on time when answered by its deadline as it stood then (pauses for the
 requester and any extension included: `RequestState.due_as_of`). The register names requests by
 their reference only: no address, name or message of a requester, so that it can be shown to the
 supervisory authority. Minimised requests (R32) keep their dates and outcome, and are listed too.
@@ -237,7 +238,8 @@ def _row(found: Any, now: datetime, zone: tzinfo) -> RegisterRow:
     if outcome is Outcome.ANSWERED:
         answered_at = found.answered_at
     elif outcome is Outcome.REFUSED:
-        answered_at = found.refusal_sent_at
+        # a refusal letter posted (`channels.record_answer_posted`), else its email delivered
+        answered_at = found.answered_at or found.refusal_sent_at
     if answered_at is not None:
         due = state.due_as_of(answered_at)
         on_time = OnTime.YES if answered_at <= due else OnTime.NO

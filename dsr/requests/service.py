@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from dsr.addresses import normalize_email
 from dsr.audit.models import record_action
 from dsr.dates import written_date
-from dsr.outbox.emails import render_email
+from dsr.outbox.emails import render_email, render_letter
 from dsr.outbox.service import enqueue
 from dsr.requests.checks import RequestError, check_email, checked_request
 from dsr.requests.emails import EmailKind, type_phrase
@@ -553,8 +553,21 @@ def mail_requester(
     `answers`: it carries the answer, and its delivery completes the request (R47).
 
     Nothing is queued to a requester who gave no address (a letter, a call), nor the answer of
-    a request answered by post: staff print and post it (`dsr.requests.channels`)."""
-    if not request.has_address or (answers and request.answer_channel is AnswerChannel.POST):
+    a request answered by post: it is kept as its letter (`answer_letter`), which staff print
+    and post (`dsr.requests.channels`); the other emails know `by_post`, so that they never
+    promise an answer by email."""
+    context.setdefault("by_post", request.answer_channel is AnswerChannel.POST)
+    if answers and request.answer_channel is AnswerChannel.POST:
+        subject, text = render_letter(
+            kind,
+            request.language,
+            reference=request.reference,
+            type_label=type_phrase(request.type, request.language),
+            **context,
+        )
+        request.answer_letter = f"{subject}\n\n{text}"  # printed by staff (`answer_letter`)
+        return
+    if not request.has_address:
         return
     email = render_email(
         kind,

@@ -24,7 +24,7 @@ from dsr.requests.emails import EmailKind
 from dsr.requests.groups import answers_awaited, parts_of
 from dsr.requests.identity_questions import identity_document_asked
 from dsr.requests.links import LinkSigner
-from dsr.requests.models import DataRequest
+from dsr.requests.models import AnswerChannel, DataRequest
 from dsr.requests.refusals import (
     OperationRefused,
     RequestChanged,
@@ -326,7 +326,8 @@ def deny(
     now: datetime,
 ) -> None:
     """Refuse the request and email the requester its reasons with their right to complain to
-    the CNIL and to seek a judicial remedy (Art. 12(4), R5)."""
+    the CNIL and to seek a judicial remedy (Art. 12(4), R5); a request answered by post gets
+    them by letter instead (`dsr.requests.channels.record_answer_posted` dates it)."""
     fact = _step(
         db_session,
         request,
@@ -342,6 +343,8 @@ def deny(
         EmailKind.DENIED,
         dedup_key=f"denied:{request.id}",
         now=now,
+        # answered by post, the refusal is the answer: kept as its letter, never emailed
+        answers=request.answer_channel is AnswerChannel.POST,
         reason=fact.reason,
         received_on=written_date(request.received_at, request.language, request.zone),
         compelling_grounds=request.type is RequestType.OBJECTION_LEGITIMATE_INTEREST,

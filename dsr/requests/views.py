@@ -355,13 +355,14 @@ def _render_status(
     code: int = 200,
     answering: DataRequest | None = None,
     identity_form: IdentityDocumentUploadForm | None = None,
+    identity_part: DataRequest | None = None,
 ) -> AnyResponse:
+    """Render the status page; `identity_form` is the identity upload just refused, of
+    `identity_part` (another part of the submission) or of the request itself."""
     actions = available_actions(data_request.status, Actor.REQUESTER)
     now = _now()
-    awaited = identity_check.identity_document_awaited(get_session(), data_request)
-    received = awaited and bool(
-        identity_check.unchecked_identity_documents(get_session(), data_request)
-    )
+    awaited, received = _identity_awaited(data_request)
+    uploading = identity_part or data_request
     page = render_template(
         "public/status.html",
         data_request=data_request,
@@ -373,12 +374,25 @@ def _render_status(
         ),
         token=token,
         answer=sent_answer(get_session(), data_request, settings=current_app.config, now=now),
-        other_parts=_other_parts(data_request, now, answer_form, answering),
+        other_parts=_other_parts(
+            data_request, now, answer_form, answering, identity_form, identity_part
+        ),
         identity_upload=awaited and not received,
         identity_received=received,
-        identity_form=identity_form or IdentityDocumentUploadForm(),
+        identity_form=(
+            identity_form
+            if identity_form is not None and uploading is data_request
+            else IdentityDocumentUploadForm()
+        ),
     )
     return _private(Response(page, status=code))
+
+
+def _identity_awaited(request: DataRequest) -> tuple[bool, bool]:
+    """Whether `request` waits for an identity document (R46), and whether it was received."""
+    awaited = identity_check.identity_document_awaited(get_session(), request)
+    received = awaited and bool(identity_check.unchecked_identity_documents(get_session(), request))
+    return awaited, received
 
 
 # --- several things in one request (issue 19) ---
@@ -393,6 +407,9 @@ class PartView:
     answer: SentAnswer | None
     can_answer: bool
     answer_form: AnswerForm
+    identity_upload: bool = False  # this part waits for the identity document (R46)
+    identity_received: bool = False
+    identity_form: IdentityDocumentUploadForm | None = None
 
 
 def _other_parts(
@@ -400,18 +417,31 @@ def _other_parts(
     now: datetime,
     answer_form: AnswerForm,
     answering: DataRequest | None,
+    identity_form: IdentityDocumentUploadForm | None = None,
+    identity_part: DataRequest | None = None,
 ) -> list[PartView]:
     db_session = get_session()
-    return [
-        PartView(
-            request=part,
-            due=part.state.due_as_of(now),
-            answer=sent_answer(db_session, part, settings=current_app.config, now=now),
-            can_answer=Action.REQUESTER_ANSWERED in available_actions(part.status, Actor.REQUESTER),
-            answer_form=answer_form if answering is part else AnswerForm(),
+    views = []
+    for part in groups.other_parts(db_session, data_request):
+        awaited, received = _identity_awaited(part)
+        views.append(
+            PartView(
+                request=part,
+                due=part.state.due_as_of(now),
+                answer=sent_answer(db_session, part, settings=current_app.config, now=now),
+                can_answer=Action.REQUESTER_ANSWERED
+                in available_actions(part.status, Actor.REQUESTER),
+                answer_form=answer_form if answering is part else AnswerForm(),
+                identity_upload=awaited and not received,
+                identity_received=received,
+                identity_form=(
+                    identity_form
+                    if identity_form is not None and identity_part is part
+                    else IdentityDocumentUploadForm()
+                ),
+            )
         )
-        for part in groups.other_parts(db_session, data_request)
-    ]
+    return views
 
 
 def _part_named(data_request: DataRequest) -> DataRequest:
@@ -522,19 +552,27 @@ def answer(token: str) -> AnyResponse:
 @_per_address
 @limiter.limit(_link_renewals_limit, key_func=_status_page_key, methods=["POST"])
 def identity_document(token: str) -> AnyResponse:
-    """Keep the identity document staff asked for, sealed, for them to check (then delete)."""
+    """Keep the identity document staff asked for, sealed, for them to check (then delete):
+    with the part of the submission the form names (`part`), which waits for it."""
     data_request = _request_for(token)
+    part = _part_named(data_request)
     form = IdentityDocumentUploadForm(CombinedMultiDict([request.files, request.form]))
+
+    def again() -> AnyResponse:
+        return _render_status(
+            data_request, token, AnswerForm(), 400, identity_form=form, identity_part=part
+        )
+
     upload = _uploaded("document")
     if upload is None:
         form.document.errors = [gettext("Choose the file to send.")]
-        return _render_status(data_request, token, AnswerForm(), 400, identity_form=form)
+        return again()
     limit = document_max_bytes(current_app.config)
     db_session = get_session()
     try:
         identity_check.receive_identity_document(
             db_session=db_session,
-            request=data_request,
+            request=part,
             filename=upload.filename,
             data=upload.stream.read(limit + 1),
             box=documents.document_box(current_app.config),
@@ -544,7 +582,7 @@ def identity_document(token: str) -> AnyResponse:
     except documents.DocumentRefused as refused:
         db_session.rollback()
         form.document.errors = [str(refused.message)]
-        return _render_status(data_request, token, AnswerForm(), 400, identity_form=form)
+        return again()
     except OperationRefused as refused:
         db_session.rollback()
         abort(409, description=str(refused.message))

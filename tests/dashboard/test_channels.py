@@ -206,6 +206,7 @@ def test_a_letter_with_an_address_asking_for_post_is_answered_by_post(app: Flask
             dedup_key="answer",
             now=datetime.now(UTC),
             answers=True,
+            description="Your account is deactivated.",
         )
     assert len(emails(app)) == 1
 
@@ -351,6 +352,10 @@ def test_the_file_received_is_kept_for_staff_and_not_for_auditors(app: Flask) ->
         ({"identity_method": None}, "Say how the identity was checked."),
         ({"channel": "email", "proof": "link", "identity_method": None}, "the email came from"),
         ({"contact": None}, "give the postal address for the answer"),
+        (
+            {"contact": None, "email": "zoe@example.org", "answer_by_post": "y"},
+            "give the postal address to post it to",
+        ),
         ({"channel": "fax"}, "Choose one of the channels in the list."),
         ({"email": "not an address"}, "Enter a valid email address"),
         ({"request_type": "rectification"}, "Tell us what to correct."),

@@ -28,7 +28,7 @@ from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.outbox.service import enqueue
 from dsr.records import RecordPeriods
-from dsr.requests.models import DataRequest, Task, TaskKind
+from dsr.requests.models import AnswerChannel, DataRequest, Task, TaskKind
 from dsr.requests.unverified import DELETE_ACTION, DELETED_ADDRESS
 from dsr.requests.workflow import RequestType, Status
 from dsr.scheduler import housekeeping
@@ -444,3 +444,20 @@ def test_housekeeping_deletes_in_batches_until_none_is_left(
     run = run_job(HOUSEKEEPING_ACTION, engine=store, settings=settings, now=NOW)
     assert (run.items_done, run.errors) == (5, 0)
     assert _count(store, JobRun, col(JobRun.started_at) <= old) == 0
+
+
+@pytest.mark.databases("sqlite", "postgresql", "mariadb")
+def test_minimisation_removes_the_answer_letter_and_the_postal_address(
+    store: Engine, settings: SchedulerSettings, make_request: MakeRequest
+) -> None:
+    old = make_request(
+        status=Status.DENIED,
+        received_at=NOW - timedelta(days=6 * 365),
+        answer_channel=AnswerChannel.POST,
+        contact_details="Zoé Lefèvre, 12 rue des Lilas, 69003 Lyon",
+        answer_letter="Votre demande est refusée\n\nBonjour Zoé, ...",
+    )
+    assert run_job("minimise_closed", engine=store, settings=settings, now=NOW).items_done == 1
+    minimised = reloaded(store, old)
+    assert (minimised.answer_letter, minimised.contact_details) == (None, None)
+    _audit_ok(store)
