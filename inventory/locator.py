@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from inventory.keyed import Key, chunks, run_keyed, select_where
+from inventory.keyed import Key, chunks, run_keyed, select_where, stream_keyed
 from inventory.model import Category, DataMap, IdentityKind
 from inventory.model import Table as TableSpec
 from inventory.systems import Systems, SystemUnavailable, is_schema_error, short_reason
@@ -348,9 +348,9 @@ def _locate_in_system(
                 key = ("link", system, name, link.column, tuple(c.name for c in columns))
                 build = partial(select_where, columns)
                 for chunk in chunks(values):
-                    # Read as they come: one value may bring a million rows.
+                    # Streamed: one value may bring a million rows.
                     collector.take(
-                        run_keyed(conn, systems, key, build, table.c[link.column], chunk), names
+                        stream_keyed(conn, systems, key, build, table.c[link.column], chunk), names
                     )
             if side_links:
                 match.not_owned.update(k for k in keys if not match.sides.get(k))
