@@ -136,8 +136,7 @@ def _stream_postgresql(conn: Connection, sql: str, bound: dict[str, Any]) -> Ite
     """Yield the rows of `sql` read in libpq's chunked mode on the connection's own driver
     connection, in its transaction; the engine's statement events are told, as for any query,
     and a driver error is raised as SQLAlchemy's (as `Connection.execute` would)."""
-    driver = conn.connection.driver_connection
-    assert driver is not None
+    driver: Any = conn.connection.driver_connection
     cursor = driver.cursor()
     dispatch = conn.dispatch
     dispatch.before_cursor_execute(conn, cursor, sql, bound, None, False)

@@ -123,6 +123,5 @@ def test_a_streamed_read_failing_is_a_database_error_the_locator_reports(
 
     missing = Table("no_such_table", MetaData(), Column("id", Integer), Column("owner", Integer))
     build = partial(select_where, [missing.c.id])
-    with systems.connect(PLATFORM) as conn:
-        with pytest.raises(SQLAlchemyError):
-            list(stream_keyed(conn, systems, ("t", "missing"), build, missing.c.owner, [1]))
+    with systems.connect(PLATFORM) as conn, pytest.raises(SQLAlchemyError):
+        list(stream_keyed(conn, systems, ("t", "missing"), build, missing.c.owner, [1]))
