@@ -146,8 +146,9 @@ def submit_request(
 
     # The audit chain's head stays locked from the first event appended to the commit: every
     # submission waits for the one holding it (issue 17). So the events are appended last, once
-    # the emails are rendered and queued (the reference counter, locked the same way, is taken
-    # just before the inserts: the emails need the references).
+    # the emails are rendered and queued; the year's reference counter, locked the same way, is
+    # taken once the requests are built, just before their inserts (the emails need the
+    # references).
     events: list[tuple[DataRequest, str, dict[str, object]]] = []
     carried_on: list[DataRequest] = []
     to_file: list[DataRequestCreate] = []
@@ -170,19 +171,16 @@ def submit_request(
 
     filed: list[DataRequest] = []
     for wanted in to_file:
-        request = DataRequest.received(
-            wanted,
-            reference=next_reference(db_session=db_session, received_at=received),
-            now=received,
-            zone=zone,
-        )
+        request = DataRequest.received(wanted, reference="", now=received, zone=zone)
         if subject is not None:  # R45
             request.requester_role = subject.role
             request.subject_email = subject.subject_email
             request.subject_name = subject.subject_name
-        db_session.add(request)
-        db_session.flush()
         filed.append(request)
+    for request in filed:  # the counter stays locked from here to the commit
+        request.reference = next_reference(db_session=db_session, received_at=received)
+        db_session.add(request)
+    db_session.flush()
     if len(filed) > 1:
         for part in filed:
             part.group_id = filed[0].id
