@@ -636,6 +636,11 @@ def submissions_phase(
         }
         if kind is RequestType.RECTIFICATION:
             form["rectification"] = "Mon nom de famille est mal orthographié."
+        if kind in (RequestType.OBJECTION_LEGITIMATE_INTEREST, RequestType.POST_MORTEM):
+            form["message"] = "Ma situation particulière, ou mes directives."  # required for them
+        if kind is RequestType.POST_MORTEM:
+            form["designee_name"] = "Camille Martin"
+            form["designee_email"] = f"designee.{index:05d}@example.org"
         sent = visitor.call("POST", "/", form=form)
         outcome.answered = True
         outcome.statuses.append(sent.status)

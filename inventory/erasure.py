@@ -245,8 +245,8 @@ class _TableWork:
     action: ErasureAction | None
     categories: list[str]
     delete: dict[Key, None] = field(default_factory=dict)
-    anonymize: list[Key] = field(default_factory=list)
-    retain: list[Key] = field(default_factory=list)
+    anonymize: Sequence[Key] = field(default_factory=list)
+    retain: Sequence[Key] = field(default_factory=list)
     shared: dict[Key, None] = field(default_factory=dict)
     rules: list[ColumnRule] = field(default_factory=list)
     restriction: dict[str, Any] = field(default_factory=dict)  # column -> value or CHANGE_TIME

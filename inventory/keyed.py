@@ -6,13 +6,16 @@ on batches of keys. `run_keyed` builds such a statement once per cache key (see
 rendered once and sent as driver SQL, so that no statement is compiled or expanded per batch
 (that was most of a typical subject's time, more than the database's own work); elsewhere, and
 for composite keys, the statement holds an expanding parameter.
+
+A read that may bring any number of rows (one learner's million tracking events through one
+link value) goes through `stream_keyed`, which holds at most `CHUNK` rows at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,6 +29,7 @@ from sqlalchemy import (
     Tuple,
     Update,
     bindparam,
+    exc,
     false,
     func,
     select,
@@ -91,6 +95,71 @@ def run_keyed(
         return conn.exec_driver_sql(sql, bound)
     statement = systems.statement(cache_key, partial(_expanding, build, key))
     return conn.execute(statement, bound)
+
+
+def stream_keyed(
+    conn: Connection,
+    systems: Systems,
+    cache_key: tuple[Hashable, ...],
+    build: Callable[[ColumnElement[bool]], Select[Any]],
+    key: ColumnElement[Any],
+    values: Sequence[Any],
+) -> Iterable[Sequence[Any]]:
+    """Run the query `build(key IN values)` as `run_keyed` does, for a read whose size nothing
+    tells in advance: its rows are read as they come, never more than `CHUNK` of them in memory.
+
+    A plain query's whole result is buffered by the driver (libpq, PyMySQL) before its first row
+    is read: for a million rows, tens of megabytes. On PostgreSQL the statement goes in libpq's
+    chunked mode (`psycopg` `Cursor.stream`): one round trip, as a plain query, for a small result;
+    elsewhere as the dialect streams (PyMySQL's unbuffered cursor; SQLite reads lazily anyway).
+    The whole result must be read (or the iterator closed) before the connection runs anything
+    else.
+    """
+    if conn.dialect.name == "postgresql" and not isinstance(key, Tuple) and _chunked():
+        sql = systems.driver_sql(
+            (*cache_key, "any"), partial(_render_any, conn.dialect, build, key)
+        )
+        return _stream_postgresql(conn, sql, {KEYS: list(values)})
+    statement = systems.statement(cache_key, partial(_expanding, build, key))
+    options = {"stream_results": True, "max_row_buffer": CHUNK}
+    return conn.execute(statement, {KEYS: list(values)}, execution_options=options)
+
+
+def _chunked() -> bool:
+    """Say whether psycopg's libpq streams results in chunks (libpq 17 and later)."""
+    import psycopg  # noqa: PLC0415 (only PostgreSQL systems need it)
+
+    return bool(psycopg.capabilities.has_stream_chunked())
+
+
+def _stream_postgresql(conn: Connection, sql: str, bound: dict[str, Any]) -> Iterator[Any]:
+    """Yield the rows of `sql` read in libpq's chunked mode on the connection's own driver
+    connection, in its transaction; the engine's statement events are told, as for any query,
+    and a driver error is raised as SQLAlchemy's (as `Connection.execute` would)."""
+    driver: Any = conn.connection.driver_connection
+    cursor = driver.cursor()
+    dispatch = conn.dispatch
+    dispatch.before_cursor_execute(conn, cursor, sql, bound, None, False)
+    try:
+        with cursor:
+            rows = cursor.stream(sql, bound, size=CHUNK)
+            dispatch.after_cursor_execute(conn, cursor, sql, bound, None, False)
+            yield from rows
+    except conn.dialect.loaded_dbapi.Error as error:
+        invalidated = conn.dialect.is_disconnect(error, driver, cursor)
+        if invalidated:
+            conn.invalidate(error)
+        raise cast(
+            Exception,
+            exc.DBAPIError.instance(
+                sql,
+                bound,
+                error,
+                conn.dialect.loaded_dbapi.Error,
+                connection_invalidated=invalidated,
+                dialect=conn.dialect,
+            ),
+        ) from error
 
 
 def _render_any(dialect: Dialect, build: KeyedBuild, key: ColumnElement[Any]) -> str:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from inventory.keyed import Key, chunks, run_keyed, select_where
+from inventory.keyed import Key, chunks, run_keyed, select_where, stream_keyed
 from inventory.model import Category, DataMap, IdentityKind
 from inventory.model import Table as TableSpec
 from inventory.systems import Systems, SystemUnavailable, is_schema_error, short_reason
@@ -183,10 +183,17 @@ class SubjectLocation:
     def match(self, system: str, table: str) -> TableMatch | None:
         return self.tables.get((system, table))
 
-    def owned_keys(self, system: str, table: str) -> list[Key]:
-        """Return the keys of the subject's own rows of a table (not those of another owner)."""
+    def owned_keys(self, system: str, table: str) -> Sequence[Key]:
+        """Return the keys of the subject's own rows of a table (not those of another owner).
+
+        Kept as compactly as the match keeps them (`Keys`), and the match's own when every row
+        is the subject's: a million keys copied into a list of tuples took some 80 MB."""
         match = self.tables.get((system, table))
-        return [k for k in match.keys if k not in match.not_owned] if match else []
+        if match is None:
+            return Keys()
+        if not match.not_owned:
+            return match.keys
+        return Keys(k for k in match.keys if k not in match.not_owned)
 
 
 @dataclass(frozen=True)
@@ -348,9 +355,9 @@ def _locate_in_system(
                 key = ("link", system, name, link.column, tuple(c.name for c in columns))
                 build = partial(select_where, columns)
                 for chunk in chunks(values):
-                    # Read as they come: one value may bring a million rows.
+                    # Streamed: one value may bring a million rows.
                     collector.take(
-                        run_keyed(conn, systems, key, build, table.c[link.column], chunk), names
+                        stream_keyed(conn, systems, key, build, table.c[link.column], chunk), names
                     )
             if side_links:
                 match.not_owned.update(k for k in keys if not match.sides.get(k))

@@ -174,6 +174,7 @@ def _produce(
             if context.request_type in SEARCHED_TYPES
             else []
         )
+        del location  # a million rows' keys: not kept while the files are written
     request = ReportRequest(
         reference=context.reference,
         received_at=context.received_at,

@@ -144,6 +144,12 @@ def submit_request(
     if received > now:
         raise RequestError("A request cannot have been received in the future.")
 
+    # The audit chain's head stays locked from the first event appended to the commit: every
+    # submission waits for the one holding it (issue 17). So the events are appended last, once
+    # the emails are rendered and queued; the year's reference counter, locked the same way, is
+    # taken once the requests are built, just before their inserts (the emails need the
+    # references).
+    events: list[tuple[DataRequest, str, dict[str, object]]] = []
     carried_on: list[DataRequest] = []
     to_file: list[DataRequestCreate] = []
     for wanted in checked:
@@ -151,14 +157,7 @@ def submit_request(
         if existing is None:
             to_file.append(wanted)
             continue
-        record_action(
-            db_session=db_session,
-            request=existing,
-            actor=Actor.REQUESTER,
-            action="resubmitted",
-            at=now,
-            details={"type": wanted.type.value},
-        )
+        events.append((existing, "resubmitted", {"type": wanted.type.value}))
         if existing.status is Status.RECEIVED:
             _send_verification(db_session, existing, now=now, links=links, reused=True)
         else:
@@ -166,28 +165,28 @@ def submit_request(
         carried_on.append(existing)
 
     if not to_file:
+        _record_requester_events(db_session, events, now)
         db_session.flush()
         return SubmitResult(request=carried_on[0], reused=True, parts=tuple(carried_on))
 
     filed: list[DataRequest] = []
     for wanted in to_file:
-        request = DataRequest.received(
-            wanted,
-            reference=next_reference(db_session=db_session, received_at=received),
-            now=received,
-            zone=zone,
-        )
+        request = DataRequest.received(wanted, reference="", now=received, zone=zone)
         if subject is not None:  # R45
             request.requester_role = subject.role
             request.subject_email = subject.subject_email
             request.subject_name = subject.subject_name
-        db_session.add(request)
-        db_session.flush()
         filed.append(request)
+    for request in filed:  # the counter stays locked from here to the commit
+        request.reference = next_reference(db_session=db_session, received_at=received)
+        db_session.add(request)
+    db_session.flush()
     if len(filed) > 1:
         for part in filed:
             part.group_id = filed[0].id
         db_session.flush()
+    _send_verification(db_session, filed[0], now=now, links=links, reused=False)
+    _record_requester_events(db_session, events, now)
     for request in filed:
         details: dict[str, object] = {
             "type": request.type.value,
@@ -205,9 +204,23 @@ def submit_request(
             to_status=Status.RECEIVED,
             details=details,
         )
-    _send_verification(db_session, filed[0], now=now, links=links, reused=False)
     db_session.flush()
     return SubmitResult(request=filed[0], reused=False, parts=(*filed, *carried_on))
+
+
+def _record_requester_events(
+    db_session: Session, events: list[tuple[DataRequest, str, dict[str, object]]], now: datetime
+) -> None:
+    """Append the requester's events of a submission, in the order they happened."""
+    for request, action, details in events:
+        record_action(
+            db_session=db_session,
+            request=request,
+            actor=Actor.REQUESTER,
+            action=action,
+            at=now,
+            details=details,
+        )
 
 
 def _open_request_like(
