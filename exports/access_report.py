@@ -55,14 +55,13 @@ from exports.pdf import (
     MARGIN,
     CellValue,
     _NumberedCanvas,
-    bullet_list,
     content_width,
     data_table,
     document_styles,
     key_value_table,
     register_fonts,
-    safe_paragraph,
 )
+from exports.plain_paragraph import plain_bullet_list, plain_paragraph
 from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection, redacted_value
@@ -371,20 +370,30 @@ class _ReportStory:
             "ends with your rights and how to exercise them.",
         )
         return [
-            safe_paragraph(t.pgettext("report", "Copy of your personal data"), styles.title),
-            safe_paragraph(
+            plain_paragraph(t.pgettext("report", "Copy of your personal data"), styles.title),
+            plain_paragraph(
                 t.pgettext(
                     "report", "Answer to your access request (GDPR Article 15) — %(organisation)s"
                 )
                 % {"organisation": organisation.name},
                 styles.subtitle,
             ),
-            safe_paragraph(intro, styles.body),
+            plain_paragraph(intro, styles.body),
             *self._cut_notice(),
             Spacer(1, 4 * mm),
-            key_value_table(t.pgettext("report", "Your request"), request_rows, width=self.width),
+            key_value_table(
+                t.pgettext("report", "Your request"),
+                request_rows,
+                width=self.width,
+                paragraph=plain_paragraph,
+            ),
             Spacer(1, 4 * mm),
-            key_value_table(t.pgettext("report", "Controller"), controller_rows, width=self.width),
+            key_value_table(
+                t.pgettext("report", "Controller"),
+                controller_rows,
+                width=self.width,
+                paragraph=plain_paragraph,
+            ),
             Spacer(1, 6 * mm),
         ]
 
@@ -402,15 +411,15 @@ class _ReportStory:
             "limit": format_number(limit, self.lang),
             "file": export_file_name(self.request.reference),
         }
-        return [safe_paragraph(text, self.styles.body)]
+        return [plain_paragraph(text, self.styles.body)]
 
     def _summary(self) -> list[Flowable]:
         t, styles = self.t, self.styles
-        heading = safe_paragraph(t.pgettext("report", "Summary of the data found"), styles.heading)
+        heading = plain_paragraph(t.pgettext("report", "Summary of the data found"), styles.heading)
         if not self.collection.total_rows:
             return [
                 heading,
-                safe_paragraph(
+                plain_paragraph(
                     t.pgettext(
                         "report",
                         "We found no personal data about you, linked to the email address of "
@@ -418,7 +427,7 @@ class _ReportStory:
                     ),
                     styles.body,
                 ),
-                safe_paragraph(
+                plain_paragraph(
                     t.pgettext(
                         "report",
                         "The information on your rights still applies if you think we hold data "
@@ -451,6 +460,7 @@ class _ReportStory:
                 ],
                 rows,
                 col_widths=[width - 100 * mm, 35 * mm, 65 * mm],
+                paragraph=plain_paragraph,
             ),
         ]
 
@@ -489,12 +499,12 @@ class _ReportStory:
         groups = self._groups(category_id)
         layouts = [self._layout(group) for group in groups]
         orientation = "landscape" if "landscape" in layouts else "portrait"
-        heading = safe_paragraph(f"{number}. {category.title.get(self.lang)}", self.styles.heading)
+        heading = plain_paragraph(f"{number}. {category.title.get(self.lang)}", self.styles.heading)
         turn = self._turn(orientation)
         if number == 1:
             # The first category opens the details on a new page, under their title.
             details = self.t.pgettext("report", "Your data, category by category")
-            turn = [*(turn or [PageBreak()]), safe_paragraph(details, self.styles.title)]
+            turn = [*(turn or [PageBreak()]), plain_paragraph(details, self.styles.title)]
         yield [
             *turn,
             heading,
@@ -518,7 +528,7 @@ class _ReportStory:
                 "Some rows hold other people's data (for example the messages of another "
                 "participant in a conversation): their content is redacted.",
             )
-            yield [safe_paragraph(note, self.styles.small)]
+            yield [plain_paragraph(note, self.styles.small)]
         yield [Spacer(1, 6 * mm)]
 
     def _printed_rows(
@@ -564,7 +574,7 @@ class _ReportStory:
             "file": export_file_name(self.request.reference),
             "category": category_id,
         }
-        return [safe_paragraph(text, self.styles.body), Spacer(1, 2 * mm)]
+        return [plain_paragraph(text, self.styles.body), Spacer(1, 2 * mm)]
 
     def _about(self, category: Category) -> Flowable:
         t, lang, styles = self.t, self.lang, self.styles
@@ -597,16 +607,21 @@ class _ReportStory:
         retention_lines.append(
             t.pgettext("report", "Source: %(source)s") % {"source": retention.source.get(lang)}
         )
-        purposes = bullet_list([p.get(lang) for p in category.all_purposes], styles.cell)
+        purposes = plain_bullet_list([p.get(lang) for p in category.all_purposes], styles.cell)
         rows: list[tuple[str, CellValue]] = [
             (t.pgettext("report", "What it is"), category.description.get(lang)),
             (t.pgettext("report", "Purposes"), purposes),
             (t.pgettext("report", "Legal basis"), "\n".join(legal_basis)),
-            (t.pgettext("report", "Recipients"), bullet_list(recipients, styles.cell)),
+            (t.pgettext("report", "Recipients"), plain_bullet_list(recipients, styles.cell)),
             (t.pgettext("report", "Retention period"), "\n".join(retention_lines)),
             (t.pgettext("report", "Source of the data"), category.source.get(lang)),
         ]
-        return key_value_table(t.pgettext("report", "About the processing"), rows, width=self.width)
+        return key_value_table(
+            t.pgettext("report", "About the processing"),
+            rows,
+            width=self.width,
+            paragraph=plain_paragraph,
+        )
 
     def _label_of(self, column: str) -> str:
         for category in self.data_map.categories.values():
@@ -671,7 +686,7 @@ class _ReportStory:
             else self.t.pgettext("report", "%(count)s records")
             % {"count": format_number(count, self.lang)}
         )
-        return safe_paragraph(text, self.caption)
+        return plain_paragraph(text, self.caption)
 
     def _grouped(
         self, group: _TableGroup, layout: str, rows: Iterable[CollectedRow], by: Field_
@@ -692,7 +707,7 @@ class _ReportStory:
                 "description": self._value(group, by, part[0]),
             }
             sub = replace(group, fields=fields, count=len(part), shown=len(part))
-            yield [safe_paragraph(heading, self.group_heading)]
+            yield [plain_paragraph(heading, self.group_heading)]
             yield from self._data(sub, self._layout(sub), part, captioned=False)
 
     def _data(
@@ -718,7 +733,10 @@ class _ReportStory:
                 pairs: list[tuple[str, CellValue]] = list(
                     zip(labels, self._cells(group, row), strict=True)
                 )
-                batch += [key_value_table(heading, pairs, width=self.width), Spacer(1, 3 * mm)]
+                batch += [
+                    key_value_table(heading, pairs, width=self.width, paragraph=plain_paragraph),
+                    Spacer(1, 3 * mm),
+                ]
                 if len(batch) >= 2 * CHUNK_ROWS // 10:
                     yield batch
                     batch = []
@@ -757,15 +775,15 @@ class _ReportStory:
         ]
         heading = t.pgettext("report", "Mentions of you in other people's texts")
         return [
-            safe_paragraph(heading, styles.heading),
-            safe_paragraph(
+            plain_paragraph(heading, styles.heading),
+            plain_paragraph(
                 t.pgettext(
                     "report",
                     "Texts written by other people that name you: the passage around your name.",
                 ),
                 styles.body,
             ),
-            key_value_table(heading, rows, width=self.width),
+            key_value_table(heading, rows, width=self.width, paragraph=plain_paragraph),
             Spacer(1, 4 * mm),
         ]
 
@@ -835,8 +853,8 @@ class _ReportStory:
             "may lodge a complaint with: %(authority)s.",
         )
         return [
-            safe_paragraph(t.pgettext("report", "Your rights"), styles.title),
-            safe_paragraph(
+            plain_paragraph(t.pgettext("report", "Your rights"), styles.title),
+            plain_paragraph(
                 t.pgettext(
                     "report",
                     "The General Data Protection Regulation (GDPR) gives you the following rights "
@@ -844,24 +862,24 @@ class _ReportStory:
                 ),
                 styles.body,
             ),
-            *bullet_list(rights, styles.body),
-            safe_paragraph(t.pgettext("report", "How to exercise your rights"), styles.heading),
-            safe_paragraph(exercise % {"dpo": _contact(organisation.dpo)}, styles.body),
-            safe_paragraph(
+            *plain_bullet_list(rights, styles.body),
+            plain_paragraph(t.pgettext("report", "How to exercise your rights"), styles.heading),
+            plain_paragraph(exercise % {"dpo": _contact(organisation.dpo)}, styles.body),
+            plain_paragraph(
                 t.pgettext("report", "Complaint to the supervisory authority"), styles.heading
             ),
-            safe_paragraph(
+            plain_paragraph(
                 complaint % {"authority": _contact(organisation.supervisory_authority)},
                 styles.body,
             ),
-            safe_paragraph(
+            plain_paragraph(
                 t.pgettext("report", "Automated decisions and profiling"), styles.heading
             ),
-            safe_paragraph(organisation.automated_decisions.get(lang), styles.body),
-            safe_paragraph(
+            plain_paragraph(organisation.automated_decisions.get(lang), styles.body),
+            plain_paragraph(
                 t.pgettext("report", "Transfers outside the European Union"), styles.heading
             ),
-            *bullet_list(transfers, styles.body),
+            *plain_bullet_list(transfers, styles.body),
         ]
 
 
