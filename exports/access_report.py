@@ -53,15 +53,13 @@ from exports.pdf import (
     FONT_BOLD,
     FONT_REGULAR,
     MARGIN,
-    CellValue,
     _NumberedCanvas,
     content_width,
     data_table,
     document_styles,
-    key_value_table,
     register_fonts,
 )
-from exports.plain_paragraph import plain_bullet_list, plain_paragraph
+from exports.plain_paragraph import plain_bullet_list, plain_key_value_table, plain_paragraph
 from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection, redacted_value
@@ -340,7 +338,7 @@ class _ReportStory:
     def _cover(self) -> list[Flowable]:
         t, styles, request = self.t, self.styles, self.request
         organisation = self.data_map.organisation
-        request_rows: list[tuple[str, CellValue]] = [
+        request_rows: list[tuple[str, str | Sequence[str]]] = [
             (t.pgettext("report", "Reference"), request.reference),
             (t.pgettext("report", "Verified email address"), request.requester_email),
             *([made_for_row(request.made_for, t, "report")] if request.made_for else []),
@@ -353,7 +351,7 @@ class _ReportStory:
                 short_datetime(request.completed_at, self.lang, organisation.zone),
             ),
         ]
-        controller_rows: list[tuple[str, CellValue]] = [
+        controller_rows: list[tuple[str, str | Sequence[str]]] = [
             (t.pgettext("report", "Organisation"), f"{organisation.name}\n{organisation.address}"),
             (
                 t.pgettext("report", "Controller contact"),
@@ -381,18 +379,12 @@ class _ReportStory:
             plain_paragraph(intro, styles.body),
             *self._cut_notice(),
             Spacer(1, 4 * mm),
-            key_value_table(
-                t.pgettext("report", "Your request"),
-                request_rows,
-                width=self.width,
-                paragraph=plain_paragraph,
+            plain_key_value_table(
+                t.pgettext("report", "Your request"), request_rows, width=self.width
             ),
             Spacer(1, 4 * mm),
-            key_value_table(
-                t.pgettext("report", "Controller"),
-                controller_rows,
-                width=self.width,
-                paragraph=plain_paragraph,
+            plain_key_value_table(
+                t.pgettext("report", "Controller"), controller_rows, width=self.width
             ),
             Spacer(1, 6 * mm),
         ]
@@ -577,7 +569,7 @@ class _ReportStory:
         return [plain_paragraph(text, self.styles.body), Spacer(1, 2 * mm)]
 
     def _about(self, category: Category) -> Flowable:
-        t, lang, styles = self.t, self.lang, self.styles
+        t, lang = self.t, self.lang
         data_map = self.data_map
         if category.legal_bases:  # several grounds: say which one covers which purposes
             legal_basis = [ground.describe(lang, t) for ground in category.legal_bases]
@@ -607,20 +599,17 @@ class _ReportStory:
         retention_lines.append(
             t.pgettext("report", "Source: %(source)s") % {"source": retention.source.get(lang)}
         )
-        purposes = plain_bullet_list([p.get(lang) for p in category.all_purposes], styles.cell)
-        rows: list[tuple[str, CellValue]] = [
+        purposes = [p.get(lang) for p in category.all_purposes]
+        rows: list[tuple[str, str | Sequence[str]]] = [
             (t.pgettext("report", "What it is"), category.description.get(lang)),
             (t.pgettext("report", "Purposes"), purposes),
             (t.pgettext("report", "Legal basis"), "\n".join(legal_basis)),
-            (t.pgettext("report", "Recipients"), plain_bullet_list(recipients, styles.cell)),
+            (t.pgettext("report", "Recipients"), recipients),
             (t.pgettext("report", "Retention period"), "\n".join(retention_lines)),
             (t.pgettext("report", "Source of the data"), category.source.get(lang)),
         ]
-        return key_value_table(
-            t.pgettext("report", "About the processing"),
-            rows,
-            width=self.width,
-            paragraph=plain_paragraph,
+        return plain_key_value_table(
+            t.pgettext("report", "About the processing"), rows, width=self.width
         )
 
     def _label_of(self, column: str) -> str:
@@ -730,11 +719,11 @@ class _ReportStory:
                     "number": format_number(number, self.lang),
                     "total": format_number(group.count, self.lang),
                 }
-                pairs: list[tuple[str, CellValue]] = list(
+                pairs: list[tuple[str, str | Sequence[str]]] = list(
                     zip(labels, self._cells(group, row), strict=True)
                 )
                 batch += [
-                    key_value_table(heading, pairs, width=self.width, paragraph=plain_paragraph),
+                    plain_key_value_table(heading, pairs, width=self.width),
                     Spacer(1, 3 * mm),
                 ]
                 if len(batch) >= 2 * CHUNK_ROWS // 10:
@@ -769,7 +758,7 @@ class _ReportStory:
         t, styles = self.t, self.styles
         search = self.data_map.mentions.search if self.data_map.mentions else []
         labels = {(s.system, s.column): s.label.get(self.lang) for s in search}
-        rows: list[tuple[str, CellValue]] = [
+        rows: list[tuple[str, str | Sequence[str]]] = [
             (labels.get((m.system, f"{m.table}.{m.column}"), m.table), m.excerpt)
             for m in self.mentions
         ]
@@ -783,7 +772,7 @@ class _ReportStory:
                 ),
                 styles.body,
             ),
-            key_value_table(heading, rows, width=self.width, paragraph=plain_paragraph),
+            plain_key_value_table(heading, rows, width=self.width),
             Spacer(1, 4 * mm),
         ]
 

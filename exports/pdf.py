@@ -258,10 +258,27 @@ def key_value_table(
     are.
     """
     styles = document_styles()
-    data: list[list[Any]] = [[paragraph(heading, styles.cell_header), ""]]
-    for label, value in rows:
-        cell = paragraph(value, styles.cell) if isinstance(value, str) else value
-        data.append([paragraph(label, styles.cell_label), cell])
+    cells: list[tuple[CellValue, CellValue]] = [
+        (
+            paragraph(label, styles.cell_label),
+            paragraph(value, styles.cell) if isinstance(value, str) else value,
+        )
+        for label, value in rows
+    ]
+    return key_value_cells(
+        paragraph(heading, styles.cell_header), cells, width=width, label_width=label_width
+    )
+
+
+def key_value_cells(
+    heading: Flowable,
+    rows: Sequence[tuple[CellValue, CellValue]],
+    *,
+    width: float,
+    label_width: float,
+) -> Table:
+    """The table of `key_value_table`, from its cells' flowables."""
+    data: list[list[Any]] = [[heading, ""], *([label, value] for label, value in rows)]
     table = Table(
         data,
         colWidths=[label_width, width - label_width],
@@ -269,17 +286,20 @@ def key_value_table(
         splitInRow=1,
         hAlign="LEFT",
     )
-    table.setStyle(
-        TableStyle(
-            [
-                ("SPAN", (0, 0), (1, 0)),
-                ("BACKGROUND", (0, 0), (1, 0), HEADER_BACKGROUND),
-                ("BACKGROUND", (0, 1), (0, -1), LABEL_BACKGROUND),
-                *_CELL_STYLE,
-            ]
-        )
-    )
+    table.setStyle(_key_value_style())
     return table
+
+
+@cache
+def _key_value_style() -> TableStyle:
+    return TableStyle(
+        [
+            ("SPAN", (0, 0), (1, 0)),
+            ("BACKGROUND", (0, 0), (1, 0), HEADER_BACKGROUND),
+            ("BACKGROUND", (0, 1), (0, -1), LABEL_BACKGROUND),
+            *_CELL_STYLE,
+        ]
+    )
 
 
 def data_table(
