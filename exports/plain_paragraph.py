@@ -31,8 +31,10 @@ from exports.pdf import (
     LABEL_BACKGROUND,
     _logical_lines,
     _text_paragraph,
+    bullet_list,
     document_styles,
     key_value_cells,
+    key_value_table,
 )
 from exports.script_text import FONT_BOLD, _is_fast, has_rtl, runs_markup
 from exports.text_grid import _pieces
@@ -283,21 +285,29 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         *,
         width: float,
         label_width: float,
-        table: Any,
     ) -> None:
         super().__init__()
         self.hAlign = "LEFT"
         self._heading = heading
         self._rows = list(rows)
         self._widths = (label_width, width - label_width)
-        self._table_maker = table
-        self._table: Any = None
+        self._table: Table | None = None
         self._heights: list[float] | None = None
         self.width = width
 
-    def _as_table(self) -> Any:
+    def _as_table(self) -> Table:
+        """The reportlab table of the same rows, made of Paragraphs: it cuts a row inside exactly
+        as `key_value_table` does (the parts of a cut Paragraph are broken again)."""
         if self._table is None:
-            self._table = self._table_maker()
+            self._table = key_value_cells(
+                _paragraph_of(self._heading[0]),
+                [
+                    ([_paragraph_of(p) for p in label], [_paragraph_of(p) for p in value])
+                    for label, value in self._rows
+                ],
+                width=self.width,
+                label_width=self._widths[0],
+            )
         return self._table
 
     @staticmethod
@@ -351,14 +361,7 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
 
     def _part(self, rows: list[tuple[Cell, Cell]]) -> KeyValueGrid:
         label_width, value_width = self._widths
-        part = KeyValueGrid(
-            self._heading,
-            rows,
-            width=self.width,
-            label_width=label_width,
-            table=lambda: _rows_table(self._heading, rows, self.width, label_width),
-        )
-        return part
+        return KeyValueGrid(self._heading, rows, width=self.width, label_width=label_width)
 
     def draw(self) -> None:
         if self._table is not None:
@@ -403,15 +406,8 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
             paragraph.code_at(self.canv, code, left + CELL_PADDING_X, y)
 
 
-def _rows_table(
-    heading: Cell, rows: Sequence[tuple[Cell, Cell]], width: float, label_width: float
-) -> Table:
-    return key_value_cells(
-        heading[0],
-        [(list(label), list(value)) for label, value in rows],
-        width=width,
-        label_width=label_width,
-    )
+def _paragraph_of(paragraph: PlainParagraph) -> Flowable:
+    return _text_paragraph("\n".join(paragraph._logical), paragraph.style, paragraph._bullet)
 
 
 def plain_key_value_table(
@@ -444,15 +440,16 @@ def plain_key_value_table(
     plain = isinstance(header, PlainParagraph) and all(
         isinstance(p, PlainParagraph) for label, value in as_lists for p in (*label, *value)
     )
-    if not plain:
-        return key_value_cells(header, cells, width=width, label_width=label_width)
+    if not plain:  # other scripts: the table, as `key_value_table` makes it
+        return key_value_table(
+            heading,
+            [(k, v if isinstance(v, str) else bullet_list(list(v), styles.cell)) for k, v in rows],
+            width=width,
+            label_width=label_width,
+        )
     grid_rows = [(cast(Cell, label), cast(Cell, value)) for label, value in as_lists]
     return KeyValueGrid(
-        [cast(PlainParagraph, header)],
-        grid_rows,
-        width=width,
-        label_width=label_width,
-        table=lambda: _rows_table([cast(PlainParagraph, header)], grid_rows, width, label_width),
+        [cast(PlainParagraph, header)], grid_rows, width=width, label_width=label_width
     )
 
 
