@@ -1,6 +1,6 @@
 """`PlainParagraph` and `KeyValueGrid`, the access report's cheap paragraphs and key/value tables.
 
-They stand in for reportlab's `Paragraph` and for `key_value_table` for speed, so these tests
+They, and the text grids' encoding of lines already seen, stand in for reportlab's `Paragraph` and for `key_value_table` for speed, so these tests
 hold them to what those did: the same lines at every width (long words, runs of spaces, several
 lines, bullets), the same heights, the same pages when a table spans several (rows whole between
 pages, a row taller than a page cut inside as the table cuts it), the same extracted text, and
@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Table
 from reportlab.platypus.flowables import Flowable
 
@@ -35,6 +37,7 @@ from exports.plain_paragraph import (
     plain_key_value_table,
     plain_paragraph,
 )
+from exports.text_grid import _pieces
 from tests.exports.conftest import pdf_pages_text
 from tests.exports.demo_subject import qpdf_check
 
@@ -179,3 +182,17 @@ def test_label_column_width_is_kept() -> None:
     assert lines_of(grid._rows[0][0][0]) == []  # not broken before it is laid out
     grid.wrap(WIDTH, HEIGHT)
     assert lines_of(grid._rows[0][0][0]) == ["Verified email address"]
+
+
+def test_known_characters_are_encoded_as_reportlab_encodes_them() -> None:
+    """A line whose characters the document's font subset already holds is encoded with one
+    translate: the very bytes reportlab's `splitString` gives (a no-break space as a space)."""
+    canvas = Canvas(io.BytesIO())
+    font = pdfmetrics.getFont(FONT_REGULAR)
+    first = _pieces(canvas, FONT_REGULAR, "Zoé Lefèvre, 1\u00a0234,50 € (payé)")
+    line = "Lefèvre Zoé: 1\u00a0234 € payé (4,50)"
+    expected = tuple(
+        ((FONT_REGULAR, subset), f"({canvas._escape(text)}) Tj")
+        for subset, text in font.splitString(line, canvas._doc)
+    )
+    assert first and _pieces(canvas, FONT_REGULAR, line) == expected
