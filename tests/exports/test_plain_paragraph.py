@@ -1,10 +1,11 @@
 """`PlainParagraph` and `KeyValueGrid`, the access report's cheap paragraphs and key/value tables.
 
-They, and the text grids' encoding of lines already seen, stand in for reportlab's `Paragraph` and for `key_value_table` for speed, so these tests
-hold them to what those did: the same lines at every width (long words, runs of spaces, several
-lines, bullets), the same heights, the same pages when a table spans several (rows whole between
-pages, a row taller than a page cut inside as the table cuts it), the same extracted text, and
-text beyond Latin or with a right-to-left run still laid out by a Paragraph.
+They, and the text grids' encoding of lines already seen, stand in for reportlab's `Paragraph`,
+`key_value_table` and `splitString` for speed, so these tests hold them to what those did: the
+same lines at every width (long words, runs of spaces, several lines, bullets), the same
+heights, the same pages when a table spans several (rows whole between pages, a row taller than
+a page cut inside as the table cuts it), the same extracted text and bytes, and text beyond
+Latin or with a right-to-left run still laid out by a Paragraph.
 """
 
 from __future__ import annotations
