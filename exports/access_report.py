@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from gettext import NullTranslations
 from typing import Any, BinaryIO
 
@@ -129,6 +129,21 @@ def format_number(value: int | float | Decimal, lang: str) -> str:
     float shows two decimals, rounded as Python prints it; a Decimal keeps the places it has. The
     French group separator is a no-break space (U+00A0), which every embedded font draws.
     """
+    # Cached by type and, for a float or a Decimal, by its text: 1, 1.0, -0.0 and
+    # Decimal("1.00") are equal to others that are written apart.
+    if isinstance(value, float | Decimal):  # the text each is made again from
+        if isinstance(value, Decimal):
+            return _formatted_number("decimal", str(value), _language(lang))
+        return _formatted_number("float", repr(float(value)), _language(lang))
+    return _formatted_number("int", int(value), _language(lang))
+
+
+@lru_cache(maxsize=4096)
+def _formatted_number(kind: str, key: int | str, lang: str) -> str:
+    """Babel's formatting of one number, once per process (counts, years and amounts repeat)."""
+    value: int | float | Decimal = (
+        Decimal(key) if kind == "decimal" else float(key) if kind == "float" else int(key)
+    )
     if isinstance(value, int):
         pattern = "#,##0" if abs(value) >= 10_000 else "0"
     else:
@@ -137,7 +152,7 @@ def format_number(value: int | float | Decimal, lang: str) -> str:
         exponent = value.as_tuple().exponent
         places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
         pattern = "#,##0" + ("." + "0" * places if places else "")
-    text = format_decimal(value, format=pattern, locale=_language(lang))
+    text = format_decimal(value, format=pattern, locale=lang)
     return text.replace("\u202f", "\u00a0")
 
 
