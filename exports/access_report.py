@@ -20,6 +20,7 @@ as Babel's `support.Translations`, or a bare `NullTranslations` for English, the
 from __future__ import annotations
 
 import base64
+import copy
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -273,9 +274,18 @@ def render_access_report(
     doc.build([_StoryStream(story.batches())], canvasmaker=canvasmaker)
 
 
+class _ReportFrame(Frame):  # type: ignore[misc]
+    """A frame copied shallowly: reportlab deep-copies the frame each time it measures a group of
+    flowables kept together (every heading with what follows it), and a frame holds only numbers
+    and the list of generated content the copy drops."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _ReportFrame:
+        return copy.copy(self)
+
+
 def _frame(name: str, pagesize: tuple[float, float]) -> Frame:
     width, height = pagesize
-    return Frame(MARGIN, MARGIN, width - 2 * MARGIN, height - 2 * MARGIN, id=name)
+    return _ReportFrame(MARGIN, MARGIN, width - 2 * MARGIN, height - 2 * MARGIN, id=name)
 
 
 def _contact(contact: Contact, *, skip: Iterable[str] = ()) -> str:
