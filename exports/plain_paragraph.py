@@ -157,7 +157,6 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
             [], style, bullet=self._bullet, broken=lines[:fitting], broken_for=None
         )
         rest = PlainParagraph([], style, broken=lines[fitting:], broken_for=None)
-        first.keepWithNext = 0
         return [first, rest]
 
     def _as_paragraph(self) -> Flowable:

@@ -197,3 +197,13 @@ def test_known_characters_are_encoded_as_reportlab_encodes_them() -> None:
         for subset, text in font.splitString(line, canvas._doc)
     )
     assert first and _pieces(canvas, FONT_REGULAR, line) == expected
+
+
+def test_long_paragraphs_break_across_pages_as_paragraphs_do(tmp_path: Path) -> None:
+    styles = document_styles()
+    texts = [("Une phrase de plus, et encore une autre. " * 180).strip() for _ in range(3)]
+    story = [(styles.heading, "Titre"), *((styles.body, text) for text in texts)]
+    pdf = render([plain_paragraph(text, style) for style, text in story], tmp_path)
+    reference = render([safe_paragraph(text, style) for style, text in story], tmp_path)
+    assert len(pdf_pages_text(pdf)) > 2
+    assert pdf_pages_text(pdf) == pdf_pages_text(reference)
