@@ -141,8 +141,10 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         return self.width, self.height
 
     def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
-        """As a Paragraph splits (no orphan: at least two lines, or nothing, stay here)."""
-        lines = self._break(availWidth)
+        """As a Paragraph splits (no orphan: at least two lines, or nothing, stay here), at the
+        lines it was last broken into, whatever the width given (a table cutting a row inside
+        gives its column's)."""
+        lines = self._broken if self._broken is not None else self._break(availWidth)
         if lines is None:
             return self._as_paragraph().split(availWidth, availHeight)  # type: ignore[no-any-return]
         if not lines or availHeight < 1e-8:

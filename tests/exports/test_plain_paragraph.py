@@ -26,6 +26,7 @@ from exports.pdf import (
     FONT_REGULAR,
     MARGIN,
     bullet_list,
+    data_table,
     document_styles,
     key_value_table,
     register_fonts,
@@ -207,3 +208,16 @@ def test_long_paragraphs_break_across_pages_as_paragraphs_do(tmp_path: Path) -> 
     reference = render([safe_paragraph(text, style) for style, text in story], tmp_path)
     assert len(pdf_pages_text(pdf)) > 2
     assert pdf_pages_text(pdf) == pdf_pages_text(reference)
+
+
+def test_a_table_cuts_plain_paragraphs_inside_a_row_as_paragraphs(tmp_path: Path) -> None:
+    """A table cutting a row inside asks its cells to split at its column's width: they keep the
+    lines they were broken into for the padded width, as Paragraphs do (the report's summary)."""
+    rows = [[f"Row {n}", (TEXTS[3] + " ") * (30 if n == 3 else 2), "x"] for n in range(8)]
+    intro = safe_paragraph("Introduction " * 300, document_styles().body)
+    widths = [100, WIDTH - 200, 100]
+    plain = data_table(["A", "B", "C"], rows, col_widths=widths, paragraph=plain_paragraph)
+    reference = data_table(["A", "B", "C"], rows, col_widths=widths)
+    pages = pdf_pages_text(render([intro, plain], tmp_path))
+    assert len(pages) == 3
+    assert pages == pdf_pages_text(render([intro, reference], tmp_path))
