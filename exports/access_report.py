@@ -20,12 +20,13 @@ as Babel's `support.Translations`, or a bare `NullTranslations` for English, the
 from __future__ import annotations
 
 import base64
+import copy
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from gettext import NullTranslations
 from typing import Any, BinaryIO
 
@@ -53,16 +54,13 @@ from exports.pdf import (
     FONT_BOLD,
     FONT_REGULAR,
     MARGIN,
-    CellValue,
     _NumberedCanvas,
-    bullet_list,
     content_width,
     data_table,
     document_styles,
-    key_value_table,
     register_fonts,
-    safe_paragraph,
 )
+from exports.plain_paragraph import plain_bullet_list, plain_key_value_table, plain_paragraph
 from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection, redacted_value
@@ -132,6 +130,21 @@ def format_number(value: int | float | Decimal, lang: str) -> str:
     float shows two decimals, rounded as Python prints it; a Decimal keeps the places it has. The
     French group separator is a no-break space (U+00A0), which every embedded font draws.
     """
+    # Cached by type and, for a float or a Decimal, by its text: 1, 1.0, -0.0 and
+    # Decimal("1.00") are equal to others that are written apart.
+    if isinstance(value, float | Decimal):  # the text each is made again from
+        if isinstance(value, Decimal):
+            return _formatted_number("decimal", str(value), _language(lang))
+        return _formatted_number("float", repr(float(value)), _language(lang))
+    return _formatted_number("int", int(value), _language(lang))
+
+
+@lru_cache(maxsize=4096)
+def _formatted_number(kind: str, key: int | str, lang: str) -> str:
+    """Babel's formatting of one number, once per process (counts, years and amounts repeat)."""
+    value: int | float | Decimal = (
+        Decimal(key) if kind == "decimal" else float(key) if kind == "float" else int(key)
+    )
     if isinstance(value, int):
         pattern = "#,##0" if abs(value) >= 10_000 else "0"
     else:
@@ -140,7 +153,7 @@ def format_number(value: int | float | Decimal, lang: str) -> str:
         exponent = value.as_tuple().exponent
         places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
         pattern = "#,##0" + ("." + "0" * places if places else "")
-    text = format_decimal(value, format=pattern, locale=_language(lang))
+    text = format_decimal(value, format=pattern, locale=lang)
     return text.replace("\u202f", "\u00a0")
 
 
@@ -261,9 +274,18 @@ def render_access_report(
     doc.build([_StoryStream(story.batches())], canvasmaker=canvasmaker)
 
 
+class _ReportFrame(Frame):  # type: ignore[misc]
+    """A frame copied shallowly: reportlab deep-copies the frame each time it measures a group of
+    flowables kept together (every heading with what follows it), and a frame holds only numbers
+    and the list of generated content the copy drops."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _ReportFrame:
+        return copy.copy(self)
+
+
 def _frame(name: str, pagesize: tuple[float, float]) -> Frame:
     width, height = pagesize
-    return Frame(MARGIN, MARGIN, width - 2 * MARGIN, height - 2 * MARGIN, id=name)
+    return _ReportFrame(MARGIN, MARGIN, width - 2 * MARGIN, height - 2 * MARGIN, id=name)
 
 
 def _contact(contact: Contact, *, skip: Iterable[str] = ()) -> str:
@@ -341,7 +363,7 @@ class _ReportStory:
     def _cover(self) -> list[Flowable]:
         t, styles, request = self.t, self.styles, self.request
         organisation = self.data_map.organisation
-        request_rows: list[tuple[str, CellValue]] = [
+        request_rows: list[tuple[str, str | Sequence[str]]] = [
             (t.pgettext("report", "Reference"), request.reference),
             (t.pgettext("report", "Verified email address"), request.requester_email),
             *([made_for_row(request.made_for, t, "report")] if request.made_for else []),
@@ -354,7 +376,7 @@ class _ReportStory:
                 short_datetime(request.completed_at, self.lang, organisation.zone),
             ),
         ]
-        controller_rows: list[tuple[str, CellValue]] = [
+        controller_rows: list[tuple[str, str | Sequence[str]]] = [
             (t.pgettext("report", "Organisation"), f"{organisation.name}\n{organisation.address}"),
             (
                 t.pgettext("report", "Controller contact"),
@@ -371,20 +393,24 @@ class _ReportStory:
             "ends with your rights and how to exercise them.",
         )
         return [
-            safe_paragraph(t.pgettext("report", "Copy of your personal data"), styles.title),
-            safe_paragraph(
+            plain_paragraph(t.pgettext("report", "Copy of your personal data"), styles.title),
+            plain_paragraph(
                 t.pgettext(
                     "report", "Answer to your access request (GDPR Article 15) — %(organisation)s"
                 )
                 % {"organisation": organisation.name},
                 styles.subtitle,
             ),
-            safe_paragraph(intro, styles.body),
+            plain_paragraph(intro, styles.body),
             *self._cut_notice(),
             Spacer(1, 4 * mm),
-            key_value_table(t.pgettext("report", "Your request"), request_rows, width=self.width),
+            plain_key_value_table(
+                t.pgettext("report", "Your request"), request_rows, width=self.width
+            ),
             Spacer(1, 4 * mm),
-            key_value_table(t.pgettext("report", "Controller"), controller_rows, width=self.width),
+            plain_key_value_table(
+                t.pgettext("report", "Controller"), controller_rows, width=self.width
+            ),
             Spacer(1, 6 * mm),
         ]
 
@@ -402,15 +428,15 @@ class _ReportStory:
             "limit": format_number(limit, self.lang),
             "file": export_file_name(self.request.reference),
         }
-        return [safe_paragraph(text, self.styles.body)]
+        return [plain_paragraph(text, self.styles.body)]
 
     def _summary(self) -> list[Flowable]:
         t, styles = self.t, self.styles
-        heading = safe_paragraph(t.pgettext("report", "Summary of the data found"), styles.heading)
+        heading = plain_paragraph(t.pgettext("report", "Summary of the data found"), styles.heading)
         if not self.collection.total_rows:
             return [
                 heading,
-                safe_paragraph(
+                plain_paragraph(
                     t.pgettext(
                         "report",
                         "We found no personal data about you, linked to the email address of "
@@ -418,7 +444,7 @@ class _ReportStory:
                     ),
                     styles.body,
                 ),
-                safe_paragraph(
+                plain_paragraph(
                     t.pgettext(
                         "report",
                         "The information on your rights still applies if you think we hold data "
@@ -451,6 +477,7 @@ class _ReportStory:
                 ],
                 rows,
                 col_widths=[width - 100 * mm, 35 * mm, 65 * mm],
+                paragraph=plain_paragraph,
             ),
         ]
 
@@ -489,12 +516,12 @@ class _ReportStory:
         groups = self._groups(category_id)
         layouts = [self._layout(group) for group in groups]
         orientation = "landscape" if "landscape" in layouts else "portrait"
-        heading = safe_paragraph(f"{number}. {category.title.get(self.lang)}", self.styles.heading)
+        heading = plain_paragraph(f"{number}. {category.title.get(self.lang)}", self.styles.heading)
         turn = self._turn(orientation)
         if number == 1:
             # The first category opens the details on a new page, under their title.
             details = self.t.pgettext("report", "Your data, category by category")
-            turn = [*(turn or [PageBreak()]), safe_paragraph(details, self.styles.title)]
+            turn = [*(turn or [PageBreak()]), plain_paragraph(details, self.styles.title)]
         yield [
             *turn,
             heading,
@@ -518,7 +545,7 @@ class _ReportStory:
                 "Some rows hold other people's data (for example the messages of another "
                 "participant in a conversation): their content is redacted.",
             )
-            yield [safe_paragraph(note, self.styles.small)]
+            yield [plain_paragraph(note, self.styles.small)]
         yield [Spacer(1, 6 * mm)]
 
     def _printed_rows(
@@ -564,10 +591,10 @@ class _ReportStory:
             "file": export_file_name(self.request.reference),
             "category": category_id,
         }
-        return [safe_paragraph(text, self.styles.body), Spacer(1, 2 * mm)]
+        return [plain_paragraph(text, self.styles.body), Spacer(1, 2 * mm)]
 
     def _about(self, category: Category) -> Flowable:
-        t, lang, styles = self.t, self.lang, self.styles
+        t, lang = self.t, self.lang
         data_map = self.data_map
         if category.legal_bases:  # several grounds: say which one covers which purposes
             legal_basis = [ground.describe(lang, t) for ground in category.legal_bases]
@@ -597,16 +624,18 @@ class _ReportStory:
         retention_lines.append(
             t.pgettext("report", "Source: %(source)s") % {"source": retention.source.get(lang)}
         )
-        purposes = bullet_list([p.get(lang) for p in category.all_purposes], styles.cell)
-        rows: list[tuple[str, CellValue]] = [
+        purposes = [p.get(lang) for p in category.all_purposes]
+        rows: list[tuple[str, str | Sequence[str]]] = [
             (t.pgettext("report", "What it is"), category.description.get(lang)),
             (t.pgettext("report", "Purposes"), purposes),
             (t.pgettext("report", "Legal basis"), "\n".join(legal_basis)),
-            (t.pgettext("report", "Recipients"), bullet_list(recipients, styles.cell)),
+            (t.pgettext("report", "Recipients"), recipients),
             (t.pgettext("report", "Retention period"), "\n".join(retention_lines)),
             (t.pgettext("report", "Source of the data"), category.source.get(lang)),
         ]
-        return key_value_table(t.pgettext("report", "About the processing"), rows, width=self.width)
+        return plain_key_value_table(
+            t.pgettext("report", "About the processing"), rows, width=self.width
+        )
 
     def _label_of(self, column: str) -> str:
         for category in self.data_map.categories.values():
@@ -671,7 +700,7 @@ class _ReportStory:
             else self.t.pgettext("report", "%(count)s records")
             % {"count": format_number(count, self.lang)}
         )
-        return safe_paragraph(text, self.caption)
+        return plain_paragraph(text, self.caption)
 
     def _grouped(
         self, group: _TableGroup, layout: str, rows: Iterable[CollectedRow], by: Field_
@@ -692,7 +721,7 @@ class _ReportStory:
                 "description": self._value(group, by, part[0]),
             }
             sub = replace(group, fields=fields, count=len(part), shown=len(part))
-            yield [safe_paragraph(heading, self.group_heading)]
+            yield [plain_paragraph(heading, self.group_heading)]
             yield from self._data(sub, self._layout(sub), part, captioned=False)
 
     def _data(
@@ -715,10 +744,13 @@ class _ReportStory:
                     "number": format_number(number, self.lang),
                     "total": format_number(group.count, self.lang),
                 }
-                pairs: list[tuple[str, CellValue]] = list(
+                pairs: list[tuple[str, str | Sequence[str]]] = list(
                     zip(labels, self._cells(group, row), strict=True)
                 )
-                batch += [key_value_table(heading, pairs, width=self.width), Spacer(1, 3 * mm)]
+                batch += [
+                    plain_key_value_table(heading, pairs, width=self.width),
+                    Spacer(1, 3 * mm),
+                ]
                 if len(batch) >= 2 * CHUNK_ROWS // 10:
                     yield batch
                     batch = []
@@ -751,21 +783,21 @@ class _ReportStory:
         t, styles = self.t, self.styles
         search = self.data_map.mentions.search if self.data_map.mentions else []
         labels = {(s.system, s.column): s.label.get(self.lang) for s in search}
-        rows: list[tuple[str, CellValue]] = [
+        rows: list[tuple[str, str | Sequence[str]]] = [
             (labels.get((m.system, f"{m.table}.{m.column}"), m.table), m.excerpt)
             for m in self.mentions
         ]
         heading = t.pgettext("report", "Mentions of you in other people's texts")
         return [
-            safe_paragraph(heading, styles.heading),
-            safe_paragraph(
+            plain_paragraph(heading, styles.heading),
+            plain_paragraph(
                 t.pgettext(
                     "report",
                     "Texts written by other people that name you: the passage around your name.",
                 ),
                 styles.body,
             ),
-            key_value_table(heading, rows, width=self.width),
+            plain_key_value_table(heading, rows, width=self.width),
             Spacer(1, 4 * mm),
         ]
 
@@ -835,8 +867,8 @@ class _ReportStory:
             "may lodge a complaint with: %(authority)s.",
         )
         return [
-            safe_paragraph(t.pgettext("report", "Your rights"), styles.title),
-            safe_paragraph(
+            plain_paragraph(t.pgettext("report", "Your rights"), styles.title),
+            plain_paragraph(
                 t.pgettext(
                     "report",
                     "The General Data Protection Regulation (GDPR) gives you the following rights "
@@ -844,24 +876,24 @@ class _ReportStory:
                 ),
                 styles.body,
             ),
-            *bullet_list(rights, styles.body),
-            safe_paragraph(t.pgettext("report", "How to exercise your rights"), styles.heading),
-            safe_paragraph(exercise % {"dpo": _contact(organisation.dpo)}, styles.body),
-            safe_paragraph(
+            *plain_bullet_list(rights, styles.body),
+            plain_paragraph(t.pgettext("report", "How to exercise your rights"), styles.heading),
+            plain_paragraph(exercise % {"dpo": _contact(organisation.dpo)}, styles.body),
+            plain_paragraph(
                 t.pgettext("report", "Complaint to the supervisory authority"), styles.heading
             ),
-            safe_paragraph(
+            plain_paragraph(
                 complaint % {"authority": _contact(organisation.supervisory_authority)},
                 styles.body,
             ),
-            safe_paragraph(
+            plain_paragraph(
                 t.pgettext("report", "Automated decisions and profiling"), styles.heading
             ),
-            safe_paragraph(organisation.automated_decisions.get(lang), styles.body),
-            safe_paragraph(
+            plain_paragraph(organisation.automated_decisions.get(lang), styles.body),
+            plain_paragraph(
                 t.pgettext("report", "Transfers outside the European Union"), styles.heading
             ),
-            *bullet_list(transfers, styles.body),
+            *plain_bullet_list(transfers, styles.body),
         ]
 
 

@@ -250,16 +250,35 @@ def key_value_table(
     *,
     width: float,
     label_width: float = 45 * mm,
+    paragraph: Callable[[str, ParagraphStyle], Flowable] = safe_paragraph,
 ) -> Table:
     """Build a two-column table of labels and values under a heading row repeated on each page.
 
-    Values given as `str` are plain text (escaped); flowables are used as they are.
+    Values given as `str` are plain text (escaped) in a `paragraph`; flowables are used as they
+    are.
     """
     styles = document_styles()
-    data: list[list[Any]] = [[safe_paragraph(heading, styles.cell_header), ""]]
-    for label, value in rows:
-        cell = safe_paragraph(value, styles.cell) if isinstance(value, str) else value
-        data.append([safe_paragraph(label, styles.cell_label), cell])
+    cells: list[tuple[CellValue, CellValue]] = [
+        (
+            paragraph(label, styles.cell_label),
+            paragraph(value, styles.cell) if isinstance(value, str) else value,
+        )
+        for label, value in rows
+    ]
+    return key_value_cells(
+        paragraph(heading, styles.cell_header), cells, width=width, label_width=label_width
+    )
+
+
+def key_value_cells(
+    heading: Flowable,
+    rows: Sequence[tuple[CellValue, CellValue]],
+    *,
+    width: float,
+    label_width: float,
+) -> Table:
+    """The table of `key_value_table`, from its cells' flowables."""
+    data: list[list[Any]] = [[heading, ""], *([label, value] for label, value in rows)]
     table = Table(
         data,
         colWidths=[label_width, width - label_width],
@@ -267,17 +286,20 @@ def key_value_table(
         splitInRow=1,
         hAlign="LEFT",
     )
-    table.setStyle(
-        TableStyle(
-            [
-                ("SPAN", (0, 0), (1, 0)),
-                ("BACKGROUND", (0, 0), (1, 0), HEADER_BACKGROUND),
-                ("BACKGROUND", (0, 1), (0, -1), LABEL_BACKGROUND),
-                *_CELL_STYLE,
-            ]
-        )
-    )
+    table.setStyle(_key_value_style())
     return table
+
+
+@cache
+def _key_value_style() -> TableStyle:
+    return TableStyle(
+        [
+            ("SPAN", (0, 0), (1, 0)),
+            ("BACKGROUND", (0, 0), (1, 0), HEADER_BACKGROUND),
+            ("BACKGROUND", (0, 1), (0, -1), LABEL_BACKGROUND),
+            *_CELL_STYLE,
+        ]
+    )
 
 
 def data_table(
@@ -285,13 +307,15 @@ def data_table(
     rows: Sequence[Sequence[str]],
     *,
     col_widths: Sequence[float],
+    paragraph: Callable[[str, ParagraphStyle], Flowable] = safe_paragraph,
 ) -> Table:
-    """Build a table of plain-text cells, its header row repeated on every page it spans."""
+    """Build a table of plain-text cells, each in a `paragraph`, its header row repeated on every
+    page it spans."""
     if len(header) != len(col_widths):
         raise ValueError("a data table needs one width per column")
     styles = document_styles()
-    data: list[list[Any]] = [[safe_paragraph(cell, styles.cell_label) for cell in header]]
-    data.extend([safe_paragraph(cell, styles.cell) for cell in row] for row in rows)
+    data: list[list[Any]] = [[paragraph(cell, styles.cell_label) for cell in header]]
+    data.extend([paragraph(cell, styles.cell) for cell in row] for row in rows)
     table = Table(data, colWidths=list(col_widths), repeatRows=1, splitInRow=1, hAlign="LEFT")
     table.setStyle(
         TableStyle(

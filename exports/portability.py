@@ -14,6 +14,7 @@ import base64
 import csv
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, tzinfo
@@ -280,9 +281,31 @@ JSON_TAIL = "\n ]\n}\n"
 """What closes a category's JSON file after its last record."""
 
 
+_HEADS: dict[tuple[str, int, tuple[tuple[str, str], ...]], tuple[Category, str]] = {}
+_HEADS_LOCK = threading.Lock()
+HEADS_CACHE_SIZE = 512
+"""Categories whose JSON head is kept per process: the same map writes the same heads in every
+export, and indented JSON is encoded in Python, slowly."""
+
+
 def json_head(category_id: str, category: Category, types: dict[str, str]) -> str:
     """Return the start of a category's JSON file, up to the opening of its records: its
     title, description and schema (each field's name, labels and type)."""
+    key = (category_id, id(category), tuple(sorted(types.items())))
+    with _HEADS_LOCK:
+        found = _HEADS.get(key)
+    # The category is kept with its head: its id is not reused while it is cached.
+    if found is not None and found[0] is category:
+        return found[1]
+    head = _json_head(category_id, category, types)
+    with _HEADS_LOCK:
+        if len(_HEADS) >= HEADS_CACHE_SIZE:
+            _HEADS.clear()
+        _HEADS[key] = (category, head)
+    return head
+
+
+def _json_head(category_id: str, category: Category, types: dict[str, str]) -> str:
     schema = {
         "fields": [
             {

@@ -24,7 +24,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus.flowables import Flowable
 
 from exports.pdf import FONT_BOLD, FONT_REGULAR, GRID_COLOUR, HEADER_BACKGROUND
-from exports.script_text import font_runs
+from exports.script_text import _is_fast, font_runs
 
 FONT_SIZE = 8.5
 LEADING = 11
@@ -211,9 +211,44 @@ class TextGrid(Flowable):  # type: ignore[misc]
         return " ".join(code)
 
 
+_SUBSET_ZERO: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, dict[int, int]]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per PDF document and font: the characters already given a code in the font's first subset,
+as a `str.translate` table, with the number of assignments it was made from."""
+
+
+def _first_subset_codes(font: Any, doc: Any) -> dict[int, int] | None:
+    """The translate table of the characters `font` already drew in `doc` in its first subset
+    (a no-break space as a space, as reportlab's `splitString` draws it)."""
+    state = font.state.get(doc)
+    if state is None:
+        return None
+    tables = _SUBSET_ZERO.get(doc)
+    if tables is None:
+        tables = _SUBSET_ZERO[doc] = {}
+    assignments = state.assignments
+    made = tables.get(font.fontName)
+    if made is None or made[0] != len(assignments):
+        table = {code: n for code, n in assignments.items() if n < 256}
+        if 32 in table:
+            table[0xA0] = table[32]
+        made = tables[font.fontName] = (len(assignments), table)
+    return made[1]
+
+
 def _pieces(canv: Any, font_name: str, line: str) -> _Pieces:
     """Split `line` into its font runs, then each run into the subsets of its embedded font, as
-    reportlab's text objects do (one run in `font_name` for Latin text)."""
+    reportlab's text objects do (one run in `font_name` for Latin text).
+
+    A line of the primary font whose characters all have a code already in the first subset is
+    encoded with one `str.translate`: the codes reportlab's `splitString` gives them."""
+    if font_name in (FONT_REGULAR, FONT_BOLD) and _is_fast(line, font_name == FONT_BOLD):
+        font = pdfmetrics.getFont(font_name)
+        table = _first_subset_codes(font, canv._doc)
+        if table is not None and table.keys() >= set(map(ord, line)):
+            encoded = line.translate(table).encode("latin-1")
+            return (((font_name, 0), f"({canv._escape(encoded)}) Tj"),)
     return tuple(
         ((run_font, subset), f"({canv._escape(text)}) Tj")
         for run_font, run in font_runs(line, bold=font_name == FONT_BOLD)

@@ -283,3 +283,16 @@ def test_a_time_stored_without_a_zone_is_read_in_its_systems_zone() -> None:
 def test_a_date_column_is_shown_as_a_date_even_when_the_driver_gives_a_datetime() -> None:
     assert value(datetime(1994, 5, 17, 0, 0), "fr", date_only=True) == "17/05/1994"
     assert value(date(1994, 5, 17), "en", ZoneInfo("UTC")) == "17 May 1994"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_equal_numbers_are_still_written_apart(lang: str) -> None:
+    """Numbers are formatted once per process: equal ones that read otherwise stay apart."""
+    comma = "," if lang == "fr" else "."
+    for _ in range(2):  # the second time from the cache
+        assert format_number(1, lang) == "1"
+        assert format_number(1.0, lang) == f"1{comma}00"
+        assert format_number(Decimal("1.0"), lang) == f"1{comma}0"
+        assert format_number(Decimal("1.000"), lang) == f"1{comma}000"
+        assert format_number(-0.0, lang) == f"-0{comma}00"
+        assert format_number(0.0, lang) == f"0{comma}00"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
-from exports.portability import is_portable, write_portability_zip
+from exports.portability import is_portable, json_head, write_portability_zip
 from inventory.collection import Collection
 from tests.exports.conftest import translations_for
 from tests.exports.demo_subject import DemoPlatform, load_point3_map, report_request
@@ -144,3 +144,18 @@ def test_a_subject_with_no_data_gets_a_readme_alone(platform: DemoPlatform, tmp_
     archive = zipfile.ZipFile(io.BytesIO(export(platform, collection, "en")))
     assert archive.namelist() == ["README.txt"]
     assert "(no portable data was found)" in archive.read("README.txt").decode("utf-8")
+
+
+def test_a_json_head_is_the_categorys_own() -> None:
+    """Heads are kept per process: another category, or other column types, get their own."""
+    data_map = load_point3_map()
+    category_id = next(iter(data_map.categories))
+    category = data_map.categories[category_id]
+    first = json_head(category_id, category, {})
+    assert json_head(category_id, category, {}) is first
+    renamed = category.model_copy(update={"title": category.title.model_copy(update={"en": "X"})})
+    assert '"en": "X"' in json_head(category_id, renamed, {})
+    column = category.fields[0].column
+    typed = json_head(category_id, category, {column: "integer"})
+    assert json.loads(typed + "]}")["schema"]["fields"][0]["type"] == "integer"
+    assert json_head(category_id, category, {}) is first

@@ -1,0 +1,463 @@
+"""A paragraph of plain Latin text laid out and drawn without reportlab's Paragraph machinery.
+
+The access report holds some 550 short paragraphs (labels, values, headings) in about 30 small
+tables; making, breaking and drawing a reportlab `Paragraph` for each was most of a typical
+report's time. `PlainParagraph` breaks its text into the very lines a `Paragraph` of the same
+style and width gets (it asks one, once per process for each text, style and width: labels,
+the map's words, dates and devices come back in every report), splits between lines as a
+`Paragraph` does, and draws all its lines as one text object whose operators are kept per
+document. Text that needs more than the style's font (other scripts, right-to-left runs) or
+whose lines a Paragraph would not break alone is left to `safe_paragraph`.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, cast
+
+from reportlab.lib.rl_accel import fp_str
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.platypus import Paragraph, Table
+from reportlab.platypus.flowables import Flowable
+
+from exports.pdf import (
+    GRID_COLOUR,
+    HEADER_BACKGROUND,
+    LABEL_BACKGROUND,
+    _logical_lines,
+    _text_paragraph,
+    bullet_list,
+    document_styles,
+    key_value_cells,
+    key_value_table,
+)
+from exports.script_text import FONT_BOLD, _is_fast, has_rtl, runs_markup
+from exports.text_grid import _pieces
+
+BULLET = "•"
+LINES_CACHE_SIZE = 8000
+"""Texts whose line breaks are kept per process, for a style and a width."""
+
+_StyleKey = tuple[Any, ...]
+_LINES: OrderedDict[tuple[str, _StyleKey, float, str | None], tuple[str, ...] | None] = (
+    OrderedDict()
+)
+_LINES_LOCK = threading.Lock()
+_OPERATORS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+"""Per PDF document and font: each distinct line as its text operators (subsets are per
+document)."""
+
+
+def _style_key(style: ParagraphStyle) -> _StyleKey:
+    """What of a style decides where a Paragraph breaks its lines."""
+    return (
+        style.fontName,
+        style.fontSize,
+        style.leftIndent,
+        style.rightIndent,
+        style.firstLineIndent,
+        style.bulletFontName,
+        style.bulletFontSize,
+        style.bulletIndent,
+        style.wordWrap,
+        style.splitLongWords,
+        style.alignment,
+    )
+
+
+def _paragraph_lines(
+    line: str, style: ParagraphStyle, width: float, bullet: str | None
+) -> tuple[str, ...] | None:
+    """The lines a Paragraph of `style` breaks plain `line` into at `width` (None: it would not
+    lay it out as one run of words), computed once per process."""
+    key = (line, _style_key(style), width, bullet)
+    with _LINES_LOCK:
+        if key in _LINES:
+            _LINES.move_to_end(key)
+            return _LINES[key]
+    bold = style.fontName == FONT_BOLD
+    paragraph = Paragraph(runs_markup(line, bold=bold), style, bulletText=bullet)
+    paragraph.wrap(width, 1e9)
+    broken = paragraph.blPara
+    found: tuple[str, ...] | None = None
+    if broken.kind == 0 and paragraph.style is style:
+        found = tuple(" ".join(words) for _, words in broken.lines)
+    with _LINES_LOCK:
+        _LINES[key] = found
+        while len(_LINES) > LINES_CACHE_SIZE:
+            _LINES.popitem(last=False)
+    return found
+
+
+class PlainParagraph(Flowable):  # type: ignore[misc]
+    """Lines of one font, broken and split where a Paragraph of the same style breaks them."""
+
+    def __init__(
+        self,
+        lines: Sequence[str],
+        style: ParagraphStyle,
+        *,
+        bullet: str | None = None,
+        broken: tuple[str, ...] | None = None,
+        broken_for: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.style = style
+        self._logical = list(lines)
+        self._bullet = bullet
+        self._broken = broken
+        self._broken_for = broken_for
+        self._paragraph: Flowable | None = None
+        """A Paragraph laying the text out instead, where it breaks it otherwise than alone."""
+
+    def _break(self, width: float) -> tuple[str, ...] | None:
+        if self._broken is not None and self._broken_for in (None, width):
+            return self._broken
+        style = self.style
+        inner = width - style.leftIndent - style.rightIndent
+        found: list[str] = []
+        for number, line in enumerate(self._logical):
+            bullet = self._bullet if number == 0 else None
+            lines = _paragraph_lines(line, style, width, bullet)
+            if lines is None:
+                return None
+            found += lines
+        if inner <= 0:
+            return None
+        self._broken, self._broken_for = tuple(found), width
+        return self._broken
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        lines = self._break(availWidth)
+        if lines is None:
+            return self._as_paragraph().wrap(availWidth, availHeight)  # type: ignore[no-any-return]
+        self.width = availWidth
+        self.height = len(lines) * self.style.leading
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
+        """As a Paragraph splits (no orphan: at least two lines, or nothing, stay here), at the
+        lines it was last broken into, whatever the width given (a table cutting a row inside
+        gives its column's)."""
+        lines = self._broken if self._broken is not None else self._break(availWidth)
+        if lines is None:
+            return self._as_paragraph().split(availWidth, availHeight)  # type: ignore[no-any-return]
+        if not lines or availHeight < 1e-8:
+            return []
+        fitting = int(availHeight / float(self.style.leading))
+        if fitting <= 1:
+            return []
+        if len(lines) <= fitting:
+            return [self]
+        style = self.style
+        first = PlainParagraph(
+            [], style, bullet=self._bullet, broken=lines[:fitting], broken_for=None
+        )
+        rest = PlainParagraph([], style, broken=lines[fitting:], broken_for=None)
+        return [first, rest]
+
+    def _as_paragraph(self) -> Flowable:
+        if self._paragraph is None:
+            self._paragraph = _text_paragraph("\n".join(self._logical), self.style, self._bullet)
+        return self._paragraph
+
+    def draw(self) -> None:
+        if self._paragraph is not None:
+            self._paragraph.drawOn(self.canv, 0, 0)
+            return
+        code: list[str] = []
+        self.canv.setFillColor(self.style.textColor)
+        self.code_at(self.canv, code, 0.0, 0.0)
+        self.canv._code.append(" ".join(code))
+
+    def code_at(self, canv: Any, code: list[str], x: float, y: float) -> None:
+        """Add to `code` the operators drawing the lines with their bottom left corner at x, y."""
+        lines = self._broken or ()
+        if not lines:
+            return
+        style = self.style
+        baseline = y + self.height - style.fontSize  # where a Paragraph puts its first line
+        shift = 0.0
+        if self._bullet:
+            # As a Paragraph draws it: the bullet from its indent, the first line moved on
+            # past the bullet and 0.6 em when they would otherwise come closer.
+            size = style.bulletFontSize
+            bullet_end = (
+                style.bulletIndent
+                + pdfmetrics.stringWidth(self._bullet, style.bulletFontName, size)
+                + size * 0.6
+            )
+            shift = max(0.0, bullet_end - style.leftIndent)
+            code += [
+                "BT",
+                f"1 0 0 1 {fp_str(x + style.bulletIndent)} {fp_str(baseline)} Tm",
+                *self._text(canv, style.bulletFontName, size, [self._bullet], ends=False),
+                "ET",
+            ]
+        body = self._text(canv, style.fontName, style.fontSize, lines)
+        if shift:
+            # The first line only: T* goes back to the start of the line matrix.
+            body[body.index("T*")] = f"T* {fp_str(-shift)} 0 Td"
+            body.insert(0, f"{fp_str(shift)} 0 Td")
+        code += [
+            "BT",
+            f"1 0 0 1 {fp_str(x + style.leftIndent)} {fp_str(baseline)} Tm",
+            *body,
+            "ET",
+        ]
+
+    def _text(
+        self, canv: Any, font_name: str, size: float, lines: Sequence[str], *, ends: bool = True
+    ) -> list[str]:
+        caches = _OPERATORS.get(canv._doc)
+        if caches is None:
+            caches = _OPERATORS[canv._doc] = {}
+        cache = caches.setdefault(font_name, {})
+        leading = fp_str(self.style.leading)
+        code: list[str] = []
+        current: tuple[str, int] | None = None
+        for line in lines:
+            pieces = cache.get(line)
+            if pieces is None:
+                pieces = cache[line] = _pieces(canv, font_name, line)
+            for font, operator in pieces:
+                if font != current:
+                    current = font
+                    name = pdfmetrics.getFont(font[0]).getSubsetInternalName(font[1], canv._doc)
+                    code.append(f"{name} {fp_str(size)} Tf {leading} TL")
+                code.append(operator)
+            if ends:
+                code.append("T*")
+        return code
+
+
+def plain_paragraph(text: str, style: ParagraphStyle, bullet: str | None = None) -> Flowable:
+    """Build a paragraph printing `text` as typed, as `safe_paragraph` does, drawn cheaply when
+    it is Latin text in the style's font."""
+    lines = _logical_lines(text)
+    bold = style.fontName == FONT_BOLD
+    simple = (all(line.strip() for line in lines) or len(lines) == 1) and not (
+        bullet and len(lines) > 1
+    )
+    if simple and all(_is_fast(line, bold) and not has_rtl(line) for line in lines):
+        return PlainParagraph(lines, style, bullet=bullet)
+    return _text_paragraph(text, style, bullet)
+
+
+def plain_bullet_list(items: Sequence[str], style: ParagraphStyle) -> list[Flowable]:
+    """`bullet_list`, each item a `plain_paragraph` where it can be."""
+    if len(items) == 1:
+        return [plain_paragraph(items[0], style)]
+    bulleted = ParagraphStyle(
+        f"{style.name}_bullet", parent=style, leftIndent=style.leftIndent + 9, bulletIndent=0
+    )
+    return [plain_paragraph(item, bulleted, bullet=BULLET) for item in items]
+
+
+# -- key/value tables -------------------------------------------------------------------------
+
+CELL_PADDING_X = 6.0
+"""A reportlab table's default left and right cell padding, which `key_value_table` keeps."""
+CELL_PADDING_TOP = 3.0
+CELL_PADDING_BOTTOM = 4.0
+
+Cell = list[PlainParagraph]
+
+
+class KeyValueGrid(Flowable):  # type: ignore[misc]
+    """`exports.pdf.key_value_table` made of `PlainParagraph`s, laid out and drawn without a
+    reportlab `Table`: the same rows, heights, page splits and drawing, at a fraction of the cost.
+
+    Rows are measured once (their height is the tallest cell's, padding included, as a table's);
+    a split between rows repeats the heading row as `repeatRows=1` does. Where a row must be cut
+    inside (no row fits under the heading) or a cell is not plain text, the reportlab table the
+    grid stands for does the work (`_table`).
+    """
+
+    def __init__(
+        self,
+        heading: Cell,
+        rows: Sequence[tuple[Cell, Cell]],
+        *,
+        width: float,
+        label_width: float,
+    ) -> None:
+        super().__init__()
+        self.hAlign = "LEFT"
+        self._heading = heading
+        self._rows = list(rows)
+        self._widths = (label_width, width - label_width)
+        self._table: Table | None = None
+        self._heights: list[float] | None = None
+        self.width = width
+
+    def _as_table(self) -> Table:
+        """The reportlab table of the same rows, made of Paragraphs: it cuts a row inside exactly
+        as `key_value_table` does (the parts of a cut Paragraph are broken again)."""
+        if self._table is None:
+            self._table = key_value_cells(
+                _paragraph_of(self._heading[0]),
+                [
+                    ([_paragraph_of(p) for p in label], [_paragraph_of(p) for p in value])
+                    for label, value in self._rows
+                ],
+                width=self.width,
+                label_width=self._widths[0],
+            )
+        return self._table
+
+    @staticmethod
+    def _cell_height(cell: Cell, width: float) -> float | None:
+        inner = width - 2 * CELL_PADDING_X
+        total = 0.0
+        for paragraph in cell:
+            if paragraph._break(inner) is None:
+                return None
+            total += paragraph.wrap(inner, 72000)[1]
+        return total + CELL_PADDING_TOP + CELL_PADDING_BOTTOM
+
+    def _measure(self) -> list[float] | None:
+        if self._heights is None:
+            heights: list[float | None] = [self._cell_height(self._heading, self.width)]
+            label_width, value_width = self._widths
+            for label, value in self._rows:
+                both = (
+                    self._cell_height(label, label_width),
+                    self._cell_height(value, value_width),
+                )
+                heights.append(None if None in both else max(h for h in both if h is not None))
+            if None in heights:
+                return None
+            self._heights = [h for h in heights if h is not None]
+        return self._heights
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        heights = self._measure() if self._table is None else None
+        if heights is None:
+            return self._as_table().wrap(availWidth, availHeight)  # type: ignore[no-any-return]
+        self.height = sum(heights)
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
+        """Between rows when at least one fits under the heading, as a table splits by row."""
+        heights = self._measure() if self._table is None else None
+        if heights is None:
+            return self._as_table().split(availWidth, availHeight)  # type: ignore[no-any-return]
+        used, fitting = heights[0], 0
+        for height in heights[1:]:
+            if used + height > availHeight:
+                break
+            used += height
+            fitting += 1
+        if fitting == len(self._rows):
+            return [self]
+        if not fitting:  # cut inside a row: exactly as the table would
+            return self._as_table().split(availWidth, availHeight)  # type: ignore[no-any-return]
+        return [self._part(self._rows[:fitting]), self._part(self._rows[fitting:])]
+
+    def _part(self, rows: list[tuple[Cell, Cell]]) -> KeyValueGrid:
+        label_width, value_width = self._widths
+        return KeyValueGrid(self._heading, rows, width=self.width, label_width=label_width)
+
+    def draw(self) -> None:
+        if self._table is not None:
+            self._table.drawOn(self.canv, 0, 0)
+            return
+        heights = self._heights or []
+        canv = self.canv
+        label_width = self._widths[0]
+        tops = [self.height]
+        for height in heights:
+            tops.append(tops[-1] - height)
+        canv.saveState()
+        canv.setFillColor(HEADER_BACKGROUND)
+        canv.rect(0, tops[1], self.width, heights[0], stroke=0, fill=1)
+        if len(tops) > 2:
+            canv.setFillColor(LABEL_BACKGROUND)
+            canv.rect(0, tops[-1], label_width, tops[1] - tops[-1], stroke=0, fill=1)
+        code: list[str] = []
+        self._cell_code(code, self._heading, 0.0, tops[0])
+        for (label, value), top in zip(self._rows, tops[1:], strict=False):
+            self._cell_code(code, label, 0.0, top)
+            self._cell_code(code, value, label_width, top)
+        canv._code.append(" ".join(code))
+        canv.setStrokeColor(GRID_COLOUR)
+        canv.setLineWidth(0.5)
+        path = canv.beginPath()
+        for y in tops:
+            path.moveTo(0, y)
+            path.lineTo(self.width, y)
+        for x in (0.0, self.width):
+            path.moveTo(x, tops[0])
+            path.lineTo(x, tops[-1])
+        path.moveTo(label_width, tops[1])
+        path.lineTo(label_width, tops[-1])
+        canv.drawPath(path, stroke=1, fill=0)
+        canv.restoreState()
+
+    def _cell_code(self, code: list[str], cell: Cell, left: float, top: float) -> None:
+        y = top - CELL_PADDING_TOP
+        for paragraph in cell:
+            y -= paragraph.height
+            paragraph.code_at(self.canv, code, left + CELL_PADDING_X, y)
+
+
+def _paragraph_of(paragraph: PlainParagraph) -> Flowable:
+    return _text_paragraph("\n".join(paragraph._logical), paragraph.style, paragraph._bullet)
+
+
+def plain_key_value_table(
+    heading: str,
+    rows: Sequence[tuple[str, str | Sequence[str]]],
+    *,
+    width: float,
+    label_width: float = 45 * mm,
+) -> Flowable:
+    """`key_value_table` of plain text, a value given as a sequence being a bullet list, drawn
+    as a `KeyValueGrid` when every cell is a `PlainParagraph`, else as the table."""
+    styles = document_styles()
+    header = plain_paragraph(heading, styles.cell_header)
+    cells: list[tuple[Flowable | list[Flowable], Flowable | list[Flowable]]] = [
+        (
+            plain_paragraph(label, styles.cell_label),
+            plain_paragraph(value, styles.cell)
+            if isinstance(value, str)
+            else plain_bullet_list(value, styles.cell),
+        )
+        for label, value in rows
+    ]
+    as_lists = [
+        (
+            [label] if isinstance(label, Flowable) else label,
+            [value] if isinstance(value, Flowable) else value,
+        )
+        for label, value in cells
+    ]
+    plain = isinstance(header, PlainParagraph) and all(
+        isinstance(p, PlainParagraph) for label, value in as_lists for p in (*label, *value)
+    )
+    if not plain:  # other scripts: the table, as `key_value_table` makes it
+        return key_value_table(
+            heading,
+            [(k, v if isinstance(v, str) else bullet_list(list(v), styles.cell)) for k, v in rows],
+            width=width,
+            label_width=label_width,
+        )
+    grid_rows = [(cast(Cell, label), cast(Cell, value)) for label, value in as_lists]
+    return KeyValueGrid(
+        [cast(PlainParagraph, header)], grid_rows, width=width, label_width=label_width
+    )
+
+
+__all__ = [
+    "KeyValueGrid",
+    "PlainParagraph",
+    "plain_bullet_list",
+    "plain_key_value_table",
+    "plain_paragraph",
+]
