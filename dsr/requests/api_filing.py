@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 
 from dsr.addresses import normalize_email
 from dsr.audit.models import record_action
-from dsr.requests.checks import RequestError, checked_request
-from dsr.requests.groups import checked_types, parts_of
+from dsr.requests.checks import RequestError
+from dsr.requests.groups import checked_parts, parts_of
 from dsr.requests.links import LinkSigner
 from dsr.requests.models import Channel, DataRequest, DataRequestCreate, next_reference
 from dsr.requests.service import SubmitResult, after_verified, mark_verified, send_status_link
@@ -59,23 +59,16 @@ def submit_verified_request(
     when the input is the same, and raises IdempotencyConflict otherwise: a retry files no part
     again. Raise RequestError on invalid input (no type, an unknown or repeated one).
     """
-    asked = checked_types(request_type, types)
-    checked = [
-        checked_request(
-            email=email,
-            request_type=kind,
-            language=language,
-            message=message,
-            rectification=rectification if kind is RequestType.RECTIFICATION else None,
-            designee_name=designee_name if kind is RequestType.POST_MORTEM else None,
-            designee_email=designee_email if kind is RequestType.POST_MORTEM else None,
-        )
-        for kind in asked
-    ]
-    if rectification and RequestType.RECTIFICATION not in asked:
-        raise RequestError("Only a rectification request says what to correct.")
-    if (designee_name or designee_email) and RequestType.POST_MORTEM not in asked:
-        raise RequestError("Only post-mortem directives name a designated person.")
+    checked = checked_parts(
+        email=email,
+        request_type=request_type,
+        types=types,
+        language=language,
+        message=message,
+        rectification=rectification,
+        designee_name=designee_name,
+        designee_email=designee_email,
+    )
     if idempotency_key is not None:
         earlier = _by_idempotency_key(db_session, api_client_id, idempotency_key)
         if earlier is not None:

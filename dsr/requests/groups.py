@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session, col, select
 
-from dsr.requests.checks import RequestError
-from dsr.requests.models import DataRequest
+from dsr.requests.checks import RequestError, checked_request
+from dsr.requests.models import DataRequest, DataRequestCreate
 from dsr.requests.workflow import RequestType, Status
 
 ANSWERS_FIRST: frozenset[RequestType] = frozenset({RequestType.ACCESS, RequestType.PORTABILITY})
@@ -60,6 +60,40 @@ def checked_types(
         checked.append(kind)
     order = list(RequestType)
     return tuple(sorted(checked, key=order.index))
+
+
+def checked_parts(
+    *,
+    email: str,
+    request_type: RequestType | str | None,
+    types: Iterable[RequestType | str] | None,
+    language: str,
+    message: str | None,
+    rectification: str | None,
+    designee_name: str | None = None,
+    designee_email: str | None = None,
+) -> list[DataRequestCreate]:
+    """Return the checked input of each part a submission asks for (`checked_types`), in their
+    order: the correction goes to the rectification only, the designated person to post-mortem
+    directives only; raise RequestError on invalid input, or when a correction or a designated
+    person is given without the type it belongs to."""
+    asked = checked_types(request_type, types)
+    if rectification and RequestType.RECTIFICATION not in asked:
+        raise RequestError("Only a rectification request says what to correct.")
+    if (designee_name or designee_email) and RequestType.POST_MORTEM not in asked:
+        raise RequestError("Only post-mortem directives name a designated person.")
+    return [
+        checked_request(
+            email=email,
+            request_type=kind,
+            language=language,
+            message=message,
+            rectification=rectification if kind is RequestType.RECTIFICATION else None,
+            designee_name=designee_name if kind is RequestType.POST_MORTEM else None,
+            designee_email=designee_email if kind is RequestType.POST_MORTEM else None,
+        )
+        for kind in asked
+    ]
 
 
 def parts_of(db_session: Session, request: DataRequest) -> list[DataRequest]:

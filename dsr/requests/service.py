@@ -25,9 +25,9 @@ from dsr.audit.models import record_action
 from dsr.dates import written_date
 from dsr.outbox.emails import render_email, render_letter
 from dsr.outbox.service import enqueue
-from dsr.requests.checks import RequestError, check_email, checked_request
+from dsr.requests.checks import RequestError, check_email
 from dsr.requests.emails import EmailKind, type_phrase
-from dsr.requests.groups import checked_types, parts_of
+from dsr.requests.groups import checked_parts, parts_of
 from dsr.requests.links import TOKEN_MAX, LinkExpired, LinkInvalid, LinkSigner, LinkUsed
 from dsr.requests.models import (
     MESSAGE_MAX,
@@ -122,23 +122,16 @@ def submit_request(
     and only an open request for the same person is carried on. Raise RequestError on invalid
     input (no type, an unknown or repeated type).
     """
-    asked = checked_types(request_type, types)
-    checked = [
-        checked_request(
-            email=email,
-            request_type=kind,
-            language=language,
-            message=message,
-            rectification=rectification if kind is RequestType.RECTIFICATION else None,
-            designee_name=designee_name if kind is RequestType.POST_MORTEM else None,
-            designee_email=designee_email if kind is RequestType.POST_MORTEM else None,
-        )
-        for kind in asked
-    ]
-    if rectification and RequestType.RECTIFICATION not in asked:
-        raise RequestError("Only a rectification request says what to correct.")
-    if (designee_name or designee_email) and RequestType.POST_MORTEM not in asked:
-        raise RequestError("Only post-mortem directives name a designated person.")
+    checked = checked_parts(
+        email=email,
+        request_type=request_type,
+        types=types,
+        language=language,
+        message=message,
+        rectification=rectification,
+        designee_name=designee_name,
+        designee_email=designee_email,
+    )
     subject = for_someone_else
     received = received_at if received_at is not None else now
     if received > now:
