@@ -21,18 +21,20 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs: 3.2
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, StopValidation
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from dsr.addresses import EMAIL_MAX
 from dsr.i18n import lazy_gettext
 from dsr.languages import LANGUAGE_NAMES, Language
-from dsr.requests.forms import RequiredForPostMortem, RequiredForRectification
-from dsr.requests.labels import REQUEST_TYPE_LABELS
+from dsr.requests.forms import (
+    RequiredForPostMortem,
+    also_types_field,
+    rectification_field,
+    type_field,
+)
 from dsr.requests.models import (
     CONTACT_MAX,
     DESIGNEE_NAME_MAX,
     MESSAGE_MAX,
-    RECTIFICATION_MAX,
     STAFF_CHANNELS,
     AnswerChannel,
     Channel,
@@ -98,32 +100,15 @@ class ReceivedRequestForm(Form):
             InputRequired(lazy_gettext("Give the date and time the request was received."))
         ],
     )
-    request_type = SelectField(
+    request_type = type_field(
         lazy_gettext("What the person asks for"),
-        choices=[SelectChoice(kind.value, label) for kind, label in REQUEST_TYPE_LABELS.items()],
-        validators=[DataRequired(lazy_gettext("Choose what the person asks for."))],
-        validate_choice=False,
+        lazy_gettext("Choose what the person asks for."),
     )
-    also_types = SelectMultipleField(
-        lazy_gettext("Also asked for in the same letter, email or call (optional)"),
-        choices=[SelectChoice(kind.value, label) for kind, label in REQUEST_TYPE_LABELS.items()],
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-        validate_choice=False,
+    also_types = also_types_field(
+        lazy_gettext("Also asked for in the same letter, email or call (optional)")
     )
-    rectification = TextAreaField(
-        lazy_gettext("What to correct, and the right value (for a rectification)"),
-        filters=[_stripped],
-        validators=[
-            RequiredForRectification(),
-            Length(
-                max=RECTIFICATION_MAX,
-                message=lazy_gettext(
-                    "Please keep this under %(max)d characters.", max=RECTIFICATION_MAX
-                ),
-            ),
-        ],
-        render_kw={"maxlength": RECTIFICATION_MAX, "rows": 3},
+    rectification = rectification_field(
+        lazy_gettext("What to correct, and the right value (for a rectification)"), rows=3
     )
     email = StringField(
         lazy_gettext("The requester's email address (optional for a letter, a call, a visit)"),

@@ -89,6 +89,46 @@ class RequiredForPostMortem:
             raise StopValidation(self.message)
 
 
+def type_field(label: str, required: str) -> SelectField:
+    """The main type of a request, among the workflow's (the form that takes it also says what
+    else is asked for: `also_types_field`)."""
+    return SelectField(
+        label,
+        choices=[SelectChoice(kind.value, name) for kind, name in REQUEST_TYPE_LABELS.items()],
+        validators=[DataRequired(required)],
+        validate_choice=False,
+    )
+
+
+def also_types_field(label: str) -> SelectMultipleField:
+    """The other types asked for in the same submission, as checkboxes (issue 19)."""
+    return SelectMultipleField(
+        label,
+        choices=[SelectChoice(kind.value, name) for kind, name in REQUEST_TYPE_LABELS.items()],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=False,
+    )
+
+
+def rectification_field(label: str, *, rows: int) -> TextAreaField:
+    """What to correct: required when a rectification is among the types asked for."""
+    return TextAreaField(
+        label,
+        filters=[_stripped],
+        validators=[
+            RequiredForRectification(),
+            Length(
+                max=RECTIFICATION_MAX,
+                message=lazy_gettext(
+                    "Please keep this under %(max)d characters.", max=RECTIFICATION_MAX
+                ),
+            ),
+        ],
+        render_kw={"maxlength": RECTIFICATION_MAX, "rows": rows},
+    )
+
+
 def _email_field() -> StringField:
     return StringField(
         lazy_gettext("Your email address"),
@@ -137,33 +177,13 @@ class RequestForm(Form):
     when it is made for someone else (R45), for whom and with which proof."""
 
     email = _email_field()
-    request_type = SelectField(
-        lazy_gettext("What do you ask for?"),
-        choices=[SelectChoice(kind.value, label) for kind, label in REQUEST_TYPE_LABELS.items()],
-        validators=[DataRequired(lazy_gettext("Choose what you ask for."))],
-        validate_choice=False,
+    request_type = type_field(
+        lazy_gettext("What do you ask for?"), lazy_gettext("Choose what you ask for.")
     )
     # --- several things in one request (issue 19) ---
-    also_types = SelectMultipleField(
-        lazy_gettext("Do you also ask for something else? (optional)"),
-        choices=[SelectChoice(kind.value, label) for kind, label in REQUEST_TYPE_LABELS.items()],
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-        validate_choice=False,
-    )
-    rectification = TextAreaField(
-        lazy_gettext("What should we correct, and what is the right value?"),
-        filters=[_stripped],
-        validators=[
-            RequiredForRectification(),
-            Length(
-                max=RECTIFICATION_MAX,
-                message=lazy_gettext(
-                    "Please keep this under %(max)d characters.", max=RECTIFICATION_MAX
-                ),
-            ),
-        ],
-        render_kw={"maxlength": RECTIFICATION_MAX, "rows": 4},
+    also_types = also_types_field(lazy_gettext("Do you also ask for something else? (optional)"))
+    rectification = rectification_field(
+        lazy_gettext("What should we correct, and what is the right value?"), rows=4
     )
     message = TextAreaField(
         lazy_gettext("Anything else we should know? (optional)"),
