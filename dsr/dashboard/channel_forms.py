@@ -28,6 +28,8 @@ from dsr.languages import LANGUAGE_NAMES, Language
 from dsr.requests.forms import (
     RequiredForPostMortem,
     also_types_field,
+    person_email_field,
+    person_name_field,
     rectification_field,
     type_field,
 )
@@ -133,36 +135,16 @@ class ReceivedRequestForm(Form):
         MESSAGE_MAX,
         rows=6,
     )
-    designee_name = StringField(
+    designee_name = person_name_field(
         lazy_gettext("Name of the person designated to carry out the directives"),
-        filters=[_stripped],
-        validators=[
-            RequiredForPostMortem(
-                lazy_gettext("Name the person designated to carry out the directives.")
-            ),
-            Length(
-                max=DESIGNEE_NAME_MAX,
-                message=lazy_gettext(
-                    "Please keep this under %(max)d characters.", max=DESIGNEE_NAME_MAX
-                ),
-            ),
-        ],
-        render_kw={"maxlength": DESIGNEE_NAME_MAX, "autocomplete": "off"},
+        RequiredForPostMortem(
+            lazy_gettext("Name the person designated to carry out the directives.")
+        ),
+        DESIGNEE_NAME_MAX,
     )
-    designee_email = StringField(
+    designee_email = person_email_field(
         lazy_gettext("Email address of the designated person"),
-        filters=[_stripped],
-        validators=[
-            RequiredForPostMortem(lazy_gettext("Give the email address of the designated person.")),
-            Length(
-                max=EMAIL_MAX,
-                message=lazy_gettext(
-                    "An email address has at most %(max)d characters.", max=EMAIL_MAX
-                ),
-            ),
-            Email(lazy_gettext("Enter a valid email address, like name@example.org.")),
-        ],
-        render_kw={"maxlength": EMAIL_MAX, "type": "email", "autocomplete": "off"},
+        RequiredForPostMortem(lazy_gettext("Give the email address of the designated person.")),
     )
     file = FileField(lazy_gettext("The email or letter received (PDF, PNG, JPEG or plain text)"))
     language = SelectField(

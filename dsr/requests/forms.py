@@ -129,6 +129,42 @@ def rectification_field(label: str, *, rows: int) -> TextAreaField:
     )
 
 
+def person_name_field(label: str, required: Any, maximum: int) -> StringField:
+    """The name of a person other than the requester (whom a request is for, who carries out
+    directives): `required` says when it must be given."""
+    return StringField(
+        label,
+        filters=[_stripped],
+        validators=[
+            required,
+            Length(
+                max=maximum,
+                message=lazy_gettext("Please keep this under %(max)d characters.", max=maximum),
+            ),
+        ],
+        render_kw={"maxlength": maximum, "autocomplete": "off"},
+    )
+
+
+def person_email_field(label: str, required: Any) -> StringField:
+    """The email address of a person other than the requester; `required` says when."""
+    return StringField(
+        label,
+        filters=[_stripped],
+        validators=[
+            required,
+            Length(
+                max=EMAIL_MAX,
+                message=lazy_gettext(
+                    "An email address has at most %(max)d characters.", max=EMAIL_MAX
+                ),
+            ),
+            Email(lazy_gettext("Enter a valid email address, like name@example.org.")),
+        ],
+        render_kw={"maxlength": EMAIL_MAX, "type": "email", "autocomplete": "off"},
+    )
+
+
 def _email_field() -> StringField:
     return StringField(
         lazy_gettext("Your email address"),
@@ -198,36 +234,14 @@ class RequestForm(Form):
         ],
         render_kw={"maxlength": MESSAGE_MAX, "rows": 5},
     )
-    designee_name = StringField(
+    designee_name = person_name_field(
         lazy_gettext("Name of the person who will carry out your directives"),
-        filters=[_stripped],
-        validators=[
-            RequiredForPostMortem(
-                lazy_gettext("Name the person who will carry out your directives.")
-            ),
-            Length(
-                max=DESIGNEE_NAME_MAX,
-                message=lazy_gettext(
-                    "Please keep this under %(max)d characters.", max=DESIGNEE_NAME_MAX
-                ),
-            ),
-        ],
-        render_kw={"maxlength": DESIGNEE_NAME_MAX, "autocomplete": "off"},
+        RequiredForPostMortem(lazy_gettext("Name the person who will carry out your directives.")),
+        DESIGNEE_NAME_MAX,
     )
-    designee_email = StringField(
+    designee_email = person_email_field(
         lazy_gettext("Their email address"),
-        filters=[_stripped],
-        validators=[
-            RequiredForPostMortem(lazy_gettext("Enter the email address of that person.")),
-            Length(
-                max=EMAIL_MAX,
-                message=lazy_gettext(
-                    "An email address has at most %(max)d characters.", max=EMAIL_MAX
-                ),
-            ),
-            Email(lazy_gettext("Enter a valid email address, like name@example.org.")),
-        ],
-        render_kw={"maxlength": EMAIL_MAX, "type": "email", "autocomplete": "off"},
+        RequiredForPostMortem(lazy_gettext("Enter the email address of that person.")),
     )
     language = SelectField(
         lazy_gettext("Language of our answers"),
@@ -243,34 +257,14 @@ class RequestForm(Form):
         validators=[RequiredForSomeoneElse(lazy_gettext("Say how you act for this person."))],
         validate_choice=False,
     )
-    subject_name = StringField(
+    subject_name = person_name_field(
         lazy_gettext("Their name"),
-        filters=[_stripped],
-        validators=[
-            RequiredForSomeoneElse(lazy_gettext("Enter the name of the person.")),
-            Length(
-                max=SUBJECT_NAME_MAX,
-                message=lazy_gettext(
-                    "Please keep this under %(max)d characters.", max=SUBJECT_NAME_MAX
-                ),
-            ),
-        ],
-        render_kw={"maxlength": SUBJECT_NAME_MAX, "autocomplete": "off"},
+        RequiredForSomeoneElse(lazy_gettext("Enter the name of the person.")),
+        SUBJECT_NAME_MAX,
     )
-    subject_email = StringField(
+    subject_email = person_email_field(
         lazy_gettext("Their email address"),
-        filters=[_stripped],
-        validators=[
-            RequiredForSomeoneElse(lazy_gettext("Enter the person's email address.")),
-            Length(
-                max=EMAIL_MAX,
-                message=lazy_gettext(
-                    "An email address has at most %(max)d characters.", max=EMAIL_MAX
-                ),
-            ),
-            Email(lazy_gettext("Enter a valid email address, like name@example.org.")),
-        ],
-        render_kw={"maxlength": EMAIL_MAX, "type": "email", "autocomplete": "off"},
+        RequiredForSomeoneElse(lazy_gettext("Enter the person's email address.")),
     )
     proof = FileField(lazy_gettext("The proof (PDF, PNG, JPEG or plain text)"))
     requester_identity = FileField(
