@@ -124,15 +124,15 @@ def save_received_request() -> AnyResponse:
         )
     except channels.ReceiptRefused as refused:
         db_session.rollback()
-        form.received_at.errors = [str(refused.message)]
+        form.received_at.errors = [refused.said(gettext)]
         return _form_page(form, 400)
     except channels.FileRefused as refused:
         db_session.rollback()
-        form.file.errors = [str(refused.message)]
+        form.file.errors = [refused.said(gettext)]
         return _form_page(form, 400)
     except OperationRefused as refused:
         db_session.rollback()
-        form.form_errors.append(str(refused.message))
+        form.form_errors.append(refused.said(gettext))
         return _form_page(form, 400)
     references = ", ".join(one.reference for one in filed)
     flash(gettext("The request %(references)s is recorded.", references=references))
@@ -169,7 +169,9 @@ def answer_posted(reference: str) -> AnyResponse:
         flash(gettext(changed.message), "error")
         return redirect(url_for("dashboard.request_page", reference=reference), 303)
     except (OperationRefused, WorkflowError) as refused:
-        form.posted_on.errors = [str(refused.message)]
+        form.posted_on.errors = [refused.said(gettext)]
+        # Said at the top too: a request answered by email shows no form to carry the error.
+        flash(gettext("Not done: %(reason)s", reason=refused.said(gettext)), "error")
         return again()
     flash(gettext("The answer is recorded as posted: the request is answered."))
     return redirect(url_for("dashboard.request_page", reference=data_request.reference), 303)

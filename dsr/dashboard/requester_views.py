@@ -74,7 +74,7 @@ def check_proof(reference: str) -> AnyResponse:
             now=utcnow(),
         )
     except OperationRefused as refused:
-        return _again(data_request, form, str(refused.message))
+        return _again(data_request, form, refused.said(gettext))
     flash(gettext("The check of the proof is recorded."))
     return _page(data_request)
 
@@ -100,7 +100,7 @@ def set_for_whom(reference: str) -> AnyResponse:
             now=utcnow(),
         )
     except OperationRefused as refused:
-        return _again(data_request, form, str(refused.message))
+        return _again(data_request, form, refused.said(gettext))
     flash(gettext("Whom the request is for is saved; the proof is to be checked."))
     return _page(data_request)
 
@@ -133,7 +133,7 @@ def check_identity(reference: str) -> AnyResponse:
             gettext("This request changed meanwhile (someone else acted on it): nothing was done."),
         )
     except OperationRefused as refused:
-        return _again(data_request, form, str(refused.message))
+        return _again(data_request, form, refused.said(gettext))
     deliver_after_commit(db_session)
     flash(gettext("The identity check is recorded and the identity document deleted."))
     return _page(data_request)
@@ -162,7 +162,7 @@ def add_identity(reference: str) -> AnyResponse:
             now=utcnow(),
         )
     except OperationRefused as refused:
-        return _again(data_request, form, str(refused.message))
+        return _again(data_request, form, refused.said(gettext))
     flash(gettext("The identity is added: the person's data is found under it too."))
     return _page(data_request)
 

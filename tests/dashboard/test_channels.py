@@ -316,6 +316,17 @@ def test_an_answer_by_email_cannot_be_recorded_as_posted(app: Flask) -> None:
     assert answer.status_code == 400
     [unchanged] = stored(app)
     assert unchanged.status is Status.READY_TO_SEND
+    french = logged_in_any_language(app, "dpo.fr@example.org")  # the desk's default: French
+    refused = french.post(
+        f"{page_url}/answer-posted",
+        data={
+            "csrf_token": csrf_token(french.get(page_url)),
+            "version_id": str(current.version_id),
+            "posted_on": datetime.now(UTC).astimezone(zone).date().isoformat(),
+        },
+    ).get_data(as_text=True)
+    assert "Cette demande reçoit sa réponse par courriel" in refused
+    assert "answered by email" not in refused
 
 
 def test_the_file_received_is_kept_for_staff_and_not_for_auditors(app: Flask) -> None:
