@@ -56,6 +56,7 @@ from inventory.model import (
     IdentityKind,
     LocalText,
 )
+from inventory.phrases import N_, catalogue_text
 from inventory.references import (
     Reference,
     execution_order,
@@ -65,29 +66,18 @@ from inventory.references import (
 from inventory.sharing import keep_shared_rows
 from inventory.systems import Systems, SystemUnavailable, short_reason
 
-SHARED_REASON = LocalText(
-    fr="Partagé avec d'autres personnes : l'enregistrement est conservé tant qu'elles y prennent "
-    "part ; seules vos propres données en sont retirées.",
-    en="Shared with other people: kept while they take part in it; only your own data is "
-    "removed from it.",
+SHARED_REASON = N_(
+    "Shared with other people: kept while they take part in it; only your own data is removed "
+    "from it."
 )
-SHARED_UNTIL = LocalText(
-    fr="Tant que d'autres personnes y prennent part",
-    en="While other people take part in it",
+SHARED_UNTIL = N_("While other people take part in it")
+SIDE_REASON = N_("Your side anonymised, record kept for the other person.")
+SIDE_UNTIL = N_("While the other person takes part in it")
+MENTION_REASON = N_(
+    "You are named in another person's record: only that mention is blanked or anonymised."
 )
-SIDE_REASON = LocalText(
-    fr="Votre partie anonymisée, enregistrement conservé pour l'autre personne.",
-    en="Your side anonymised, record kept for the other person.",
-)
-SIDE_UNTIL = LocalText(
-    fr="Tant que l'autre personne y prend part",
-    en="While the other person takes part in it",
-)
-MENTION_REASON = LocalText(
-    fr="Vous êtes nommé dans l'enregistrement d'une autre personne : seule cette mention est "
-    "effacée ou anonymisée.",
-    en="You are named in another person's record: only that mention is blanked or anonymised.",
-)
+"""The reasons and periods the plan gives for what it keeps of shared records (as the map's own
+texts are given: `catalogue_text` reads their French from the catalogue)."""
 
 
 @dataclass(frozen=True)
@@ -533,7 +523,7 @@ def _steps(data_map: DataMap, system: str, works: list[_TableWork]) -> list[Plan
                     ErasureAction.ANONYMIZE,
                     len(keys),
                     {rule.name: describe_rule(rule.rule) for rule in rules},
-                    MENTION_REASON,
+                    catalogue_text(MENTION_REASON),
                     None,
                     work.order,
                     kind="mention",
@@ -553,8 +543,8 @@ def _steps(data_map: DataMap, system: str, works: list[_TableWork]) -> list[Plan
                         ErasureAction.ANONYMIZE,
                         side_rows,
                         side_values,
-                        SIDE_REASON,
-                        SIDE_UNTIL,
+                        catalogue_text(SIDE_REASON),
+                        catalogue_text(SIDE_UNTIL),
                         work.order,
                         kind="side",
                     )
@@ -583,7 +573,11 @@ def _steps(data_map: DataMap, system: str, works: list[_TableWork]) -> list[Plan
                 if work.shared:
                     steps.append(
                         step(
-                            ErasureAction.RETAIN, len(work.shared), {}, SHARED_REASON, SHARED_UNTIL
+                            ErasureAction.RETAIN,
+                            len(work.shared),
+                            {},
+                            catalogue_text(SHARED_REASON),
+                            catalogue_text(SHARED_UNTIL),
                         )
                     )
             elif work.action is ErasureAction.ANONYMIZE and work.anonymize:

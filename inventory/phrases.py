@@ -5,7 +5,17 @@ its message id and parts, so that what shows it says it in the reader's language
 
 from __future__ import annotations
 
+import gettext
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inventory.model import LocalText
+
+CATALOGUES = Path(__file__).resolve().parents[1] / "dsr" / "translations"
+"""The desk's one gettext catalogue (compiled), which inventory/ reads for its own words."""
 
 
 def N_(message: str) -> str:  # noqa: N802 (the name gettext's tools look for)
@@ -38,3 +48,18 @@ class Phrase(str):
 def said(text: str, gettext: Callable[[str], str]) -> str:
     """Return `text` in the language of `gettext` when it is a `Phrase`, else as it is (data)."""
     return text.said(gettext) if isinstance(text, Phrase) else text
+
+
+@cache
+def _french() -> gettext.NullTranslations:
+    return gettext.translation("messages", localedir=CATALOGUES, languages=["fr"], fallback=True)
+
+
+@cache
+def catalogue_text(message: str) -> LocalText:
+    """Return `message` (marked with N_) as the map's bilingual text, its French read from the
+    desk's catalogue: for words inventory/ writes where the map's own texts go (the reason a
+    shared record is kept, in the erasure plan), so that no translation is written in Python."""
+    from inventory.model import LocalText
+
+    return LocalText(fr=_french().gettext(message), en=message)

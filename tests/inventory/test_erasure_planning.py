@@ -44,6 +44,7 @@ from inventory.erasure import (
 )
 from inventory.locator import locate_subject
 from inventory.model import DataMap, ErasureAction, LocalText
+from inventory.phrases import catalogue_text
 from inventory.systems import Systems
 
 SECRET = b"planning-secret"
@@ -505,10 +506,15 @@ def test_retained_steps_give_the_reason_the_restriction_and_until_when(club_url:
     }
     [shared] = [s for s in steps if s.table == "booking" and s.action is ErasureAction.RETAIN]
     assert (shared.legal_reason, shared.until, shared.new_values) == (
-        SHARED_REASON,
-        SHARED_UNTIL,
+        catalogue_text(SHARED_REASON),
+        catalogue_text(SHARED_UNTIL),
         {},
     )
+    # Its French comes from the catalogue, not from Python.
+    assert shared.legal_reason is not None and shared.until is not None
+    assert shared.legal_reason.en == SHARED_REASON
+    assert shared.legal_reason.fr.startswith("Partagé avec d'autres personnes")
+    assert shared.until.fr == "Tant que d'autres personnes y prennent part"
     [deleted] = [s for s in steps if s.table == "booking" and s.action is ErasureAction.DELETE]
     assert (deleted.legal_reason, deleted.until, deleted.new_values) == (None, None, {})
 
