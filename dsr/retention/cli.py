@@ -20,7 +20,7 @@ from dsr.commands import DeskGroup, staff_catalogue
 from dsr.config import DEFAULTS, InsecureConfiguration, current_settings
 from dsr.db import utcnow
 from dsr.execution.targets import ChangeRefused, secret_key
-from dsr.languages import staff_language
+from dsr.languages import Language, staff_language, translations
 from dsr.retention.approval import carry_out, record_sweep
 from dsr.retention.models import SweepTrigger
 from dsr.retention.service import plan_retention_now
@@ -144,10 +144,11 @@ def _verb(action: ErasureAction, t: NullTranslations) -> str:
     return t.pgettext("retention sweep", "delete")
 
 
-def show_plan(plan: RetentionPlan) -> None:
-    """Print what a plan does, per system and category, in the staff's language (names and
-    counts only)."""
-    t = staff_catalogue()
+def show_plan(plan: RetentionPlan, language: Language | None = None) -> None:
+    """Print what a plan does, per system and category, in `language` (by default the staff's:
+    DSR_STAFF_LANGUAGE), names and counts only."""
+    language = language or staff_language(current_settings().values)
+    t = translations(language)
     for system, sweeps in plan.by_system().items():
         click.echo(system)
         for sweep in sweeps:
@@ -159,7 +160,7 @@ def show_plan(plan: RetentionPlan) -> None:
                     follower.rows,
                 ) % {"num": follower.rows, "table": follower.table}
                 click.echo(f"      {with_them}")
-            for line in _notes(sweep, t):
+            for line in _notes(sweep, t, language):
                 click.echo(f"      {line}")
 
 
@@ -189,8 +190,8 @@ def _rule(sweep: CategorySweep, t: NullTranslations) -> str:
     }
 
 
-def _notes(sweep: CategorySweep, t: NullTranslations) -> list[str]:
-    lang = staff_language(current_settings().values).value
+def _notes(sweep: CategorySweep, t: NullTranslations, language: Language) -> list[str]:
+    lang = language.value
     notes = []
     if sweep.condition is not None:
         notes.append(t.gettext("condition: %(text)s") % {"text": sweep.condition.get(lang)})

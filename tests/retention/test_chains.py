@@ -22,6 +22,7 @@ from sqlalchemy import (
     select,
 )
 
+from dsr.languages import Language
 from dsr.retention.cli import show_plan
 from inventory.loader import parse_data_map
 from inventory.retention import Blocked, plan_retention, sweep_category
@@ -192,7 +193,7 @@ def test_expired_referrers_go_first_and_what_blocks_is_reported(
         assert sweeps["prospects"].rows == 3 and sweeps["prospects"].referenced == 2
         assert sweeps["prospects"].blocked == (Blocked("subscription", "prospect_id", 2),)
 
-        show_plan(plan)
+        show_plan(plan, Language.EN)
         shown = capsys.readouterr().out
         assert "prospects (P3Y from prospect.last_contact_at, before 2023-12-01)" in shown
         assert "expired but still referenced by kept rows: 2 kept" in shown
