@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from inventory.keyed import Key, chunks, run_keyed, select_where, stream_keyed
 from inventory.model import Category, DataMap, IdentityKind
 from inventory.model import Table as TableSpec
+from inventory.phrases import N_, Phrase
 from inventory.systems import Systems, SystemUnavailable, is_schema_error, short_reason
 from inventory.validation import link_order
 
@@ -343,8 +344,16 @@ def _locate_in_system(
                         Flag(
                             system,
                             name,
-                            f"{found} rows of `{name}` match this {identity}: the same person "
-                            "may have several accounts; check them before acting.",
+                            Phrase(
+                                N_(
+                                    "%(count)s rows of `%(table)s` match this %(identity)s: the "
+                                    "same person may have several accounts; check them before "
+                                    "acting."
+                                ),
+                                count=str(found),
+                                table=name,
+                                identity=identity,
+                            ),
                         )
                     )
             for link in table_spec.links:

@@ -90,6 +90,7 @@ from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Action, Actor, available_actions
 from inventory.locator import category_counts, locate_subject
 from inventory.model import DataMap, IdentityKind
+from inventory.phrases import said
 from inventory.systems import SystemUnavailable
 
 EARLIER_REQUESTS_SHOWN = 20
@@ -387,7 +388,7 @@ def subject_data(
     return SubjectData(
         counts=category_counts(data_map, location),
         checked=True,
-        flags=[flag.message for flag in location.flags],
+        flags=[said(flag.message, gettext) for flag in location.flags],
     )
 
 

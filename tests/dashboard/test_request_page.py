@@ -216,6 +216,22 @@ def test_the_data_found_is_shown_per_category_once_verified(
     assert "learner_platform.learner" not in html
 
 
+def test_one_address_on_two_accounts_is_flagged_in_the_staffs_language(
+    make_app: MakeApp, platform_url: str
+) -> None:
+    app = make_app(POINT3_PLATFORM_URL=platform_url)
+    dpo = logged_in(app, "dpo@example.org")  # reads French, the desk's default
+    twice = new_request(app, status=Status.IN_REVIEW, email="jean.martin@example.com")
+
+    html = dpo.get(f"/dashboard/requests/{twice.reference}").get_data(as_text=True)
+
+    assert "correspondent à cet identifiant (email)" in html
+    assert "may have several accounts" not in html
+    dpo.get("/lang/en")
+    html = dpo.get(f"/dashboard/requests/{twice.reference}").get_data(as_text=True)
+    assert "match this email: the same person may have several accounts" in html
+
+
 def test_a_system_that_is_down_is_said_clearly(make_app: MakeApp) -> None:
     app = make_app(
         POINT3_PLATFORM_URL="postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2"
