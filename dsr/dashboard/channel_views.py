@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response as AnyResponse
 
 from dsr.accounts.access import current_staff, staff_required
 from dsr.accounts.models import StaffRole
+from dsr.audit.models import record_action
 from dsr.config import document_max_bytes
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.channel_forms import (
@@ -38,11 +39,12 @@ from dsr.documents import service as documents
 from dsr.i18n import gettext
 from dsr.languages import translations
 from dsr.requests import channels
+from dsr.requests.channels import LETTER_PRINTED_ACTION
 from dsr.requests.forms import asked_types
 from dsr.requests.links import current_links
 from dsr.requests.models import AnswerChannel, Channel
 from dsr.requests.refusals import OperationRefused, RequestChanged
-from dsr.requests.workflow import RequestType, WorkflowError
+from dsr.requests.workflow import Actor, RequestType, WorkflowError
 from dsr.sender import current_sender
 from dsr.uploads import accepts_upload
 from exports.answer_letter import AnswerLetter, LetterSender, render_answer_letter
@@ -182,7 +184,9 @@ def answer_posted(reference: str) -> AnyResponse:
 def answer_letter(reference: str) -> AnyResponse:
     """Hand over the answer letter of a request answered by post, to print and post: the answer
     the desk would have emailed, under the organisation's sender block and the address given."""
-    data_request = request_by_reference(get_session(), reference)
+    who = _staff_label()
+    db_session = get_session()
+    data_request = request_by_reference(db_session, reference)
     if data_request.answer_channel is not AnswerChannel.POST or not data_request.answer_letter:
         abort(404)
     sender = current_sender()
@@ -215,6 +219,14 @@ def answer_letter(reference: str) -> AnyResponse:
         max_age=0,
     )
     response.headers["Cache-Control"] = "no-store"
+    record_action(  # who printed the personal answer, as every opening of a document
+        db_session=db_session,
+        request=data_request,
+        actor=Actor.STAFF,
+        actor_label=who,
+        action=LETTER_PRINTED_ACTION,
+        at=utcnow(),
+    )
     return response
 
 

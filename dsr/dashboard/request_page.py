@@ -84,6 +84,7 @@ from dsr.requests import (
     unverified,
 )
 from dsr.requests import identities as identities_module
+from dsr.requests.channels import LETTER_PRINTED_ACTION
 from dsr.requests.identities import other_identities
 from dsr.requests.labels import STAFF_STATUS_LABELS
 from dsr.requests.models import DataRequest
@@ -127,6 +128,7 @@ EVENT_LABELS: Mapping[str, str] = {
     Action.APPLY_AT_ONCE.value: lazy_gettext("Applied on verification"),
     Action.COMPLETE.value: lazy_gettext("Answered (answer delivered)"),
     Action.ANSWER_POSTED.value: lazy_gettext("Answered (answer posted)"),
+    LETTER_PRINTED_ACTION: lazy_gettext("Answer letter downloaded to print"),
     Action.FAIL.value: lazy_gettext("Failed"),
     Action.CANCEL.value: lazy_gettext("Cancelled"),
     Action.EXTEND.value: lazy_gettext("Deadline extended"),

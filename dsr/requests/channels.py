@@ -309,6 +309,8 @@ def record_received_request(
 # --- the answer posted --------------------------------------------------------------------------
 
 ANSWER_POSTED_ACTION = Action.ANSWER_POSTED.value
+LETTER_PRINTED_ACTION = "answer_letter_printed"
+"""Audited each time staff download a request's answer letter to print it."""
 
 
 def posted_moment(posted_on: date, *, now: datetime, zone: ZoneInfo) -> datetime:

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from flask import Flask
 from pypdf import PdfReader
+from sqlmodel import select
 
 from dsr import db
 from dsr.accounts.models import StaffRole
+from dsr.audit.models import RequestEvent
 from dsr.datamap import desk_map, organisation_zone
 from dsr.requests.emails import EmailKind
 from dsr.requests.models import DataRequest
@@ -66,6 +68,11 @@ def test_a_refusal_by_post_is_printed_as_a_french_letter(app: Flask, tmp_path: P
     assert "Objet" in text and "refusée" in text  # French, as the request
     assert "<b>répète</b>" in text and "& reste sans objet" in text  # printed as typed
     assert "CNIL" in text
+    with db.open_session(db.get_engine(app)) as session:
+        printed = session.exec(
+            select(RequestEvent).where(RequestEvent.action == "answer_letter_printed")
+        ).all()
+    assert [(e.request_id, e.actor_label) for e in printed] == [(request.id, "dpo@example.org")]
     auditor = logged_in(app, "auditor@example.org", StaffRole.AUDITOR)
     assert auditor.get(letter_url).status_code == 403
 
