@@ -55,7 +55,6 @@ _SIGNATURES: Sequence[tuple[bytes, str]] = (
     (b"\xff\xd8\xff", "image/jpeg"),
 )
 TEXT_TYPE = "text/plain; charset=utf-8"
-ACCEPTED_TYPES = tuple(kind for _, kind in _SIGNATURES) + (TEXT_TYPE,)
 
 
 def content_type_of(data: bytes) -> str | None:
@@ -266,13 +265,3 @@ def remove_documents(
             actor_label=actor_label,
         )
     return removed
-
-
-def kept_documents_count(db_session: Session, request_id: int) -> int:
-    """How many documents of the request still hold their content."""
-    rows = db_session.exec(
-        select(RequestDocument.id)
-        .where(RequestDocument.request_id == request_id)
-        .where(col(RequestDocument.removed_at).is_(None))
-    ).all()
-    return len(rows)
