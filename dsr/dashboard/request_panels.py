@@ -1,8 +1,9 @@
 """The panels of a request's page about what its run produced and changes: why the last run
 failed, its reports and their link, the erasure plan (per system, table and category: rows,
-action, new values, what is kept and why; the texts of others confirmed to name the person) and what each system's run did, the certificate, a
-rectification's new values, reactivation and the lifting of a restriction; with the forms of the
-actions staff may take on them now (`request_actions`).
+action, new values, what is kept and why; the texts of others confirmed to name the person) and
+what each system's run did, the certificate, a rectification's new values, reactivation and the
+lifting of a restriction; with the forms of the actions staff may take on them now
+(`request_actions`).
 
 Importing this module registers the erasure and change executors (`dsr.execution`).
 """
