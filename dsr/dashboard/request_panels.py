@@ -1,8 +1,9 @@
 """The panels of a request's page about what its run produced and changes: why the last run
 failed, its reports and their link, the erasure plan (per system, table and category: rows,
-action, new values, what is kept and why) and what each system's run did, the certificate, a
-rectification's new values, reactivation and the lifting of a restriction; with the forms of the
-actions staff may take on them now (`request_actions`).
+action, new values, what is kept and why; the texts of others confirmed to name the person) and
+what each system's run did, the certificate, a rectification's new values, reactivation and the
+lifting of a restriction; with the forms of the actions staff may take on them now
+(`request_actions`).
 
 Importing this module registers the erasure and change executors (`dsr.execution`).
 """
@@ -28,6 +29,7 @@ from dsr.execution.runs import ProgressState, run_progress
 from dsr.execution.targets import ChangeRefused
 from dsr.holds.service import map_with_holds
 from dsr.i18n import lazy_gettext
+from dsr.mentions.service import MentionsPlan, decisions, mentions_plan, possible_mentions
 from dsr.outbox.models import OutboxStatus
 from dsr.requests.answers import AnswerEmail, answer_email
 from dsr.requests.identities import other_identities
@@ -152,6 +154,7 @@ class ChangesPanel:
 
     plan: ErasurePlan | None = None
     plan_problem: str | None = None
+    mentions: MentionsPlan = field(default_factory=MentionsPlan)  # confirmed ones (issue 20)
     runs: list[ErasureSystemRun] = field(default_factory=list)
     certificate: bool = False
     rectifiable: list[RectifiableField] = field(default_factory=list)
@@ -246,6 +249,11 @@ def changes_panel(
                     systems,
                     data_request.subject_address,
                     other_identities(db_session, data_request.id),
+                )
+                panel.mentions = mentions_plan(
+                    data_map,
+                    possible_mentions(data_map, systems, data_request),
+                    decisions(db_session, data_request.id),
                 )
             except SystemUnavailable as error:
                 panel.plan_problem = str(error)

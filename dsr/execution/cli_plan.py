@@ -1,6 +1,7 @@
 """`dsr request plan REF`: print what the erasure of a request's subject would do, changing
 nothing: per system, in order, each table's category, rows, action, new values, and what is kept,
-why and until when (categories under a legal hold too). Exit 1 when a constraint blocks the
+why and until when (categories under a legal hold too), and the texts of others that staff
+confirmed name the person (issue 20). Exit 1 when a constraint blocks the
 erasure or a system cannot be read."""
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from dsr.execution.erasure import subject_plan
 from dsr.execution.targets import ChangeRefused
 from dsr.holds.service import active_holds, effective_holds
 from dsr.languages import N_, Language, staff_language, translations
+from dsr.mentions.service import MentionsPlan, decisions, mentions_plan, possible_mentions
 from dsr.requests.labels import staff_status_message, type_name
 from dsr.requests.status import get_by_reference
+from dsr.requests.workflow import RequestType
 from dsr.store_cli import database_url_option, fail_on_database_error
 from inventory.erasure import ErasurePlan
 from inventory.holds import with_holds
 from inventory.loader import MapError
-from inventory.model import DataMap, ErasureAction
+from inventory.model import DataMap, ErasureAction, MentionAction
 from inventory.phrases import said
 from inventory.systems import SystemUnavailable
 
@@ -76,6 +79,43 @@ def format_plan(data_map: DataMap, plan: ErasurePlan, language: Language) -> lis
     return lines
 
 
+def format_mentions(mentions: MentionsPlan, language: Language) -> list[str]:
+    """Return what the erasure does to the texts of others that staff confirmed name the person
+    (table, count, action; never a text or a name), and how many possible mentions await a
+    decision, in `language`."""
+    t = translations(language)
+    lines: list[str] = []
+    if mentions.confirmed:
+        lines.append(t.gettext("Other people's texts confirmed to name this person:"))
+    for item in mentions.confirmed:
+        values = {"num": item.count, "table": item.table, "replacement": mentions.replacement}
+        if item.action is MentionAction.DELETE:
+            words = t.ngettext(
+                "%(num)d text of %(table)s deleted",
+                "%(num)d texts of %(table)s deleted",
+                item.count,
+            )
+        else:
+            words = t.ngettext(
+                "name replaced by %(replacement)s in %(num)d text of %(table)s",
+                "name replaced by %(replacement)s in %(num)d texts of %(table)s",
+                item.count,
+            )
+        lines.append(f"  {item.system}: {words % values}")
+    if mentions.undecided:
+        lines.append(
+            t.ngettext(
+                "%(num)d possible mention awaits a decision on the request page (Possible "
+                "mentions to review): until confirmed, it is not erased.",
+                "%(num)d possible mentions await a decision on the request page (Possible "
+                "mentions to review): until confirmed, they are not erased.",
+                mentions.undecided,
+            )
+            % {"num": mentions.undecided}
+        )
+    return lines
+
+
 @click.command("plan")
 @click.argument("reference")
 @database_url_option
@@ -87,6 +127,7 @@ def request_plan_command(reference: str, database_url: str) -> None:
         with db.transaction(engine) as session:
             found = get_by_reference(session, reference)
             holds = active_holds(session, found.id, utcnow()) if found and found.id else []
+            decided = decisions(session, found.id) if found and found.id else {}
     except SQLAlchemyError as error:
         fail_on_database_error(database_url, "read", error)
     finally:
@@ -111,6 +152,11 @@ def request_plan_command(reference: str, database_url: str) -> None:
     try:
         held_map = with_holds(data_map, effective_holds(data_map, systems, holds))
         plan = subject_plan(held_map, systems, found.subject_address)
+        mentions = (  # issue 20: the texts of others that staff confirmed name the person
+            mentions_plan(data_map, possible_mentions(data_map, systems, found), decided)
+            if found.type is RequestType.ERASURE
+            else MentionsPlan()
+        )
     except (SystemUnavailable, ChangeRefused) as error:
         click.echo(t.gettext("error: %(reason)s") % {"reason": error}, err=True)
         raise SystemExit(1) from None
@@ -122,7 +168,7 @@ def request_plan_command(reference: str, database_url: str) -> None:
             "status": t.gettext(staff_status_message(found.status)),
         }
     )
-    for line in format_plan(held_map, plan, language):
+    for line in format_plan(held_map, plan, language) + format_mentions(mentions, language):
         click.echo(line)
     if plan.blocked:
         raise SystemExit(1)

@@ -9,7 +9,9 @@ reported nor erased. A decision is stored by the row's key, never its text, and 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -24,7 +26,7 @@ from dsr.requests.refusals import OperationRefused
 from dsr.requests.workflow import Actor, RequestType
 from inventory.locator import SubjectLocation, locate_subject
 from inventory.mentions import PossibleMention, find_mentions
-from inventory.model import DataMap, IdentityKind
+from inventory.model import DataMap, IdentityKind, MentionAction
 from inventory.systems import Systems
 
 DECIDED_ACTION = "mention_decided"
@@ -162,3 +164,54 @@ def confirmed_in_run(
     return [
         m for m in find_mentions(data_map, systems, location) if decided.get(place_of(m)) is True
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMentions:
+    """The confirmed mentions of one text column the erasure changes: how many texts and what
+    it does to them (names and counts only, never a text)."""
+
+    system: str
+    table: str
+    column: str
+    action: MentionAction
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class MentionsPlan:
+    """What the erasure plan says about mentions: the confirmed ones by column, and how many
+    possible mentions still await staff's decision (neither is erased)."""
+
+    confirmed: tuple[PlannedMentions, ...] = ()
+    undecided: int = 0
+    replacement: str = ""
+
+
+def mentions_plan(
+    data_map: DataMap, mentions: Sequence[PossibleMention], decided: Mapping[Place, bool]
+) -> MentionsPlan:
+    """Group the possible mentions staff confirmed by text column, with the map's action, and
+    count those still undecided (rejected ones are left out)."""
+    if data_map.mentions is None:
+        return MentionsPlan()
+    actions = {(s.system, s.column): s.erasure for s in data_map.mentions.search}
+    counts: Counter[tuple[str, str, str]] = Counter()
+    undecided = 0
+    for mention in mentions:
+        choice = decided.get(place_of(mention))
+        if choice is None:
+            undecided += 1
+        elif choice:
+            counts[(mention.system, mention.table, mention.column)] += 1
+    confirmed = tuple(
+        PlannedMentions(
+            system,
+            table,
+            column,
+            actions.get((system, f"{table}.{column}"), MentionAction.REDACT),
+            count,
+        )
+        for (system, table, column), count in counts.items()
+    )
+    return MentionsPlan(confirmed, undecided, data_map.mentions.replacement)

@@ -168,3 +168,36 @@ def test_only_staff_who_work_requests_decide_and_only_before_approval(
 def test_requests_of_other_types_are_not_searched(app: Flask, dpo: FlaskClient) -> None:
     request = new_request(app, status=Status.IN_REVIEW, request_type=RequestType.RECTIFICATION)
     assert HEADING not in page_of(dpo, request)
+
+
+def plan_section(client: FlaskClient, request: DataRequest, language: str = "en") -> str:
+    """The request page's erasure plan, up to the next heading."""
+    page = client.get(
+        f"/dashboard/requests/{request.reference}", headers={"Accept-Language": language}
+    )
+    html = page.get_data(as_text=True)
+    start = html.index('id="erasure-plan"')
+    return html[start : html.find("<h2", start)]
+
+
+def test_the_erasure_plan_lists_the_confirmed_mentions_only(
+    app: Flask, dpo: FlaskClient, platform_url: str
+) -> None:
+    request = new_request(app, status=Status.IN_REVIEW, request_type=RequestType.ERASURE)
+    assert "3 possible mentions await a decision" in plan_section(dpo, request)
+    assert "name replaced" not in plan_section(dpo, request)
+    first, second, homonym = PLACE.findall(page_of(dpo, request))
+
+    assert decide(dpo, request, html_lib.unescape(first), "subject") == 303
+    assert decide(dpo, request, html_lib.unescape(homonym), "not_subject") == 303
+
+    english = plan_section(dpo, request)
+    assert "Other people's texts confirmed to name this person:" in english
+    assert "learner_platform: name replaced by […] in 1 text of course_comment" in english
+    assert 'href="#mentions">1 possible mention awaits a decision' in english
+    for body in seeded_texts(platform_url):  # names and counts only, never a text
+        assert str(escape(body)) not in english and body not in english
+    french = plan_section(dpo, request, "fr")
+    assert "learner_platform: nom remplacé par […] dans 1 texte de course_comment" in french
+    assert "1 mention possible attend une décision" in french
+    assert second  # stays undecided
