@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
 
 from dsr.audit.models import record_action
 from dsr.db import open_session
 from dsr.i18n import gettext
 from dsr.mentions.models import ROW_KEY_MAX, MentionDecision
+from dsr.requests.identities import other_identities
 from dsr.requests.models import DataRequest
 from dsr.requests.refusals import OperationRefused
 from dsr.requests.workflow import Actor, RequestType
@@ -52,15 +54,20 @@ def place_token(mention: PossibleMention) -> str:
 def locate_requester(
     data_map: DataMap, systems: Systems, data_request: DataRequest
 ) -> SubjectLocation | None:
-    """Locate the subject by the request's verified address; None when the map has no email
-    identity or the address is not verified."""
+    """Locate the request's subject, as every run does: by the person's address (the
+    represented person's when a representative asks, R45) and the other identities staff added;
+    None when the map has no email identity or the address is not verified."""
     identity = next(
         (name for name, spec in data_map.identities.items() if spec.kind is IdentityKind.EMAIL),
         None,
     )
     if identity is None or data_request.verified_at is None:
         return None
-    return locate_subject(data_map, systems, identity, data_request.requester_email)
+    db_session = object_session(data_request)
+    others = (
+        other_identities(db_session, data_request.id) if isinstance(db_session, Session) else ()
+    )
+    return locate_subject(data_map, systems, identity, data_request.subject_address, others=others)
 
 
 def possible_mentions(

@@ -22,7 +22,7 @@ from dsr.audit.models import RequestEvent
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
 from dsr.mentions.models import MentionDecision
 from dsr.mentions.service import DECIDED_ACTION
-from dsr.requests.models import DataRequest
+from dsr.requests.models import DataRequest, RequesterRole
 from dsr.requests.workflow import RequestType, Status
 from tests.conftest import MakeApp
 from tests.dashboard.conftest import logged_in
@@ -201,3 +201,22 @@ def test_the_erasure_plan_lists_the_confirmed_mentions_only(
     assert "learner_platform: nom remplacé par […] dans 1 texte de course_comment" in french
     assert "1 mention possible attend une décision" in french
     assert second  # stays undecided
+
+
+def test_a_representatives_request_searches_the_represented_persons_name(
+    app: Flask, dpo: FlaskClient
+) -> None:
+    """The texts are searched for the person the request is for (R45), not for the requester."""
+    request = new_request(
+        app,
+        status=Status.IN_REVIEW,
+        request_type=RequestType.ACCESS,
+        email="avocat@example.org",
+        requester_role=RequesterRole.REPRESENTATIVE,
+        subject_email=SAMPLE_LEARNER_EMAIL,
+        subject_name="Zoé Lefèvre",
+    )
+
+    html = page_of(dpo, request)
+
+    assert len(PLACE.findall(html)) == 3  # the same three texts as for the learner herself
