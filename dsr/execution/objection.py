@@ -58,8 +58,12 @@ def _execute_objection(context: ExecutionContext) -> ExecutionResult:
     total = 0
     if change is not None:
         try:
-            outcome = change_subject(
-                context.settings, context.requester_email, OBJECTION_CHANGE, now=context.now
+            outcome = change_subject(  # the person the request is for, by all their identities
+                context.settings,
+                context.subject,
+                OBJECTION_CHANGE,
+                now=context.now,
+                others=context.other_identities,
             )
         except ChangeRefused as error:
             raise ExecutionFailed(error.message) from None

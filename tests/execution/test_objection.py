@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from dsr.db import transaction
+from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
 from dsr.execution.objection import (
     DIRECTIVES_RECORDED_ACTION,
     OBJECTION_ACCEPTED_ACTION,
@@ -23,6 +24,7 @@ from dsr.execution.runner import run_request
 from dsr.languages import Language
 from dsr.outbox.emails import render_email
 from dsr.requests import staff_actions
+from dsr.requests.models import RequesterRole
 from dsr.requests.workflow import RequestType, Status
 from inventory.loader import load_data_map as load_map
 from tests.dashboard.conftest import NOW
@@ -88,8 +90,9 @@ def test_an_accepted_objection_records_each_category_and_says_what_stops(
 
 
 @THREE_ENGINES
+@pytest.mark.parametrize("for_someone_else", [False, True], ids=["self", "representative"])
 def test_the_maps_objection_change_is_applied_when_declared(
-    store: Engine, platform: str, tmp_path: Path
+    store: Engine, platform: str, tmp_path: Path, for_someone_else: bool
 ) -> None:
     data_map = tmp_path / "map.yaml"
     objection = """  objection:
@@ -103,7 +106,22 @@ def test_the_maps_objection_change_is_applied_when_declared(
     assert text.count("\nchanges:\n") == 1
     data_map.write_text(text.replace("\nchanges:\n", "\nchanges:\n" + objection), encoding="utf-8")
     assert any(opted_in for opted_in, _ in marketing(platform))
-    request_id = approved(store, RequestType.OBJECTION_LEGITIMATE_INTEREST, message=SITUATION)
+    if for_someone_else:  # a representative objects for the learner (R45)
+        with transaction(store) as session:
+            request = make_request(
+                session,
+                status=Status.APPROVED,
+                email="avocat@example.org",
+                request_type=RequestType.OBJECTION_LEGITIMATE_INTEREST,
+                message=SITUATION,
+                requester_role=RequesterRole.REPRESENTATIVE,
+                subject_email=SAMPLE_LEARNER_EMAIL,
+                subject_name="Zoé Lefèvre",
+            )
+            assert request.id is not None
+            request_id = request.id
+    else:
+        request_id = approved(store, RequestType.OBJECTION_LEGITIMATE_INTEREST, message=SITUATION)
     settings: dict[str, Any] = {**settings_for(tmp_path, platform), "DATA_MAP": str(data_map)}
     assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
         Status.READY_TO_SEND
