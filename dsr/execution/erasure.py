@@ -60,6 +60,7 @@ from exports.certificate import (
     certificate_summary,
     render_erasure_certificate,
 )
+from inventory.anonymisation import ErasurePlanError
 from inventory.erasure import (
     ErasurePlan,
     PlannedStep,
@@ -71,6 +72,7 @@ from inventory.erasure import (
 from inventory.locator import locate_subject
 from inventory.mentions import erase_mentions, subject_full_names
 from inventory.model import DataMap, ErasureAction
+from inventory.phrases import Phrase, joined
 from inventory.systems import Systems
 
 ERASED_ACTION = "erasure_applied"
@@ -187,7 +189,7 @@ def _refuse_blocked(blocked: Sequence[str]) -> None:
     """Fail the run, naming what blocks the erasure, when something does."""
     if blocked:
         raise ExecutionFailed(
-            N_("Erasure blocked, nothing changed: %(blocked)s"), blocked="; ".join(blocked)
+            N_("Erasure blocked, nothing changed: %(blocked)s"), blocked=joined(blocked)
         )
 
 
@@ -238,7 +240,10 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     pending = [system for system in data_map.systems if system not in done]
     changing = [s for s in systems_to_change(data_map, location) if s in pending]
     if len(changing) > 1:  # refuse before any system changes (each plans again when run)
-        _refuse_blocked(plan_erasure(data_map, systems, location).blocked)
+        try:
+            _refuse_blocked(plan_erasure(data_map, systems, location).blocked)
+        except ErasurePlanError as error:  # the map asks what a system cannot hold
+            raise ExecutionFailed(error.phrase.template, **error.phrase.parts) from None
     # One system to change: one call, whose own plan refuses it before anything changes
     # anywhere. Several: one call per system, each stored and reported as soon as it ends
     # (a worker that takes the run over skips those done).
@@ -268,7 +273,13 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             )
             stored[run.system] = run
             if status is SystemRunStatus.FAILED:
-                failed.append(f"{outcome.system}: {outcome.error or 'error'}")
+                failed.append(
+                    Phrase(
+                        "%(system)s: %(error)s",
+                        system=outcome.system,
+                        error=outcome.error or "error",
+                    )
+                )
                 context.progress(outcome.system, "failed", None, outcome.error or "error")
             else:
                 context.progress(
@@ -280,7 +291,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 "Erasure failed, rolled back in %(failed)s. Run it again to finish: systems "
                 "already done are not touched again."
             ),
-            failed="; ".join(failed),
+            failed=joined(failed),
         )
     left = verify_erased(
         data_map, systems, identity, context.subject, others=context.other_identities
