@@ -454,6 +454,50 @@ def test_the_plan_says_what_blocks_it_in_the_staffs_language(
     ) in english
 
 
+def test_a_map_the_platform_cannot_hold_is_refused_in_the_staffs_language(
+    engine_url: str, platform_url: str, tmp_path: Path
+) -> None:
+    """The map anonymises a NOT NULL column with NULL: `dsr request plan` refuses it in one line
+    in the staff's language, not with a traceback."""
+    db.run_migrations(engine_url)
+    store = db.make_engine(engine_url)
+    with db.transaction(store) as session:
+        reference = make_request(
+            session,
+            status=Status.IN_REVIEW,
+            email=SAMPLE_LEARNER_EMAIL,
+            request_type=RequestType.ERASURE,
+        ).reference
+    store.dispose()
+    raw = yaml.safe_load(DATA_MAP.read_text(encoding="utf-8"))
+    for f in raw["categories"]["account"]["fields"]:
+        if f["column"] == "learner.username":
+            f["anonymize"] = "null"
+    broken = tmp_path / "broken_map.yaml"
+    broken.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    env = {PLATFORM_VARIABLE: platform_url, "DSR_DATA_MAP": str(broken)}
+
+    def plan(**more: str) -> str:
+        result = CliRunner().invoke(
+            request_plan_command,
+            [reference, "--database-url", engine_url],
+            env={**env, **more},
+            obj=None,
+        )
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        return result.output
+
+    assert (
+        "erreur : la colonne `learner.username` de `learner_platform` est NOT NULL, mais la "
+        "cartographie l'anonymise avec `null`"
+    ) in plan()
+    assert (
+        "error: column `learner.username` of `learner_platform` is NOT NULL, but the map "
+        "anonymises it with `null`"
+    ) in plan(DSR_STAFF_LANGUAGE="en")
+
+
 @pytest.mark.databases("sqlite")
 def test_an_erasure_on_a_postgresql_platform(engine_url: str, tmp_path: Path) -> None:
     db.run_migrations(engine_url)
