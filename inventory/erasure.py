@@ -666,13 +666,25 @@ def _execute_system(
 
 def _reason(exc: SQLAlchemyError, table_name: str) -> str:
     """Say why a system failed without the SQL or the values (the database's text has both)."""
-    where = "while planning" if table_name == "planning" else f"while changing `{table_name}`"
+    where = (
+        Phrase(N_("while planning"))
+        if table_name == "planning"
+        else Phrase(N_("while changing `%(table)s`"), table=table_name)
+    )
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return f"the connection to the database was lost {where}; nothing was changed"
+        return Phrase(
+            N_("the connection to the database was lost %(where)s; nothing was changed"),
+            where=where,
+        )
     if isinstance(exc, IntegrityError):
-        return f"a constraint of the database refused the change {where}; nothing was changed"
+        return Phrase(
+            N_("a constraint of the database refused the change %(where)s; nothing was changed"),
+            where=where,
+        )
     kind = type(exc.orig).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
-    return f"the database failed ({kind}) {where}; nothing was changed"
+    return Phrase(
+        N_("the database failed (%(kind)s) %(where)s; nothing was changed"), kind=kind, where=where
+    )
 
 
 def _apply(
