@@ -42,7 +42,7 @@ from dsr.execution.runner import (
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.holds.erasure import held_erasure, remember_kept_rows
-from dsr.languages import N_, translations
+from dsr.languages import N_, staff_language, translations
 from dsr.links import public_url_for_settings
 from dsr.mentions.service import confirmed_in_run
 from dsr.requests.emails import EmailKind
@@ -72,7 +72,7 @@ from inventory.erasure import (
 from inventory.locator import locate_subject
 from inventory.mentions import erase_mentions, subject_full_names
 from inventory.model import DataMap, ErasureAction
-from inventory.phrases import Phrase, joined
+from inventory.phrases import Phrase, joined, said
 from inventory.systems import Systems
 
 ERASED_ACTION = "erasure_applied"
@@ -248,6 +248,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     # anywhere. Several: one call per system, each stored and reported as soon as it ends
     # (a worker that takes the run over skips those done).
     batches = [[system] for system in pending] if len(changing) > 1 else [pending]
+    staff = translations(staff_language(settings))
     failed = []
     for batch in batches if pending else []:
         for system in batch:
@@ -261,6 +262,9 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             if outcome.status == "skipped":
                 continue
             status = SystemRunStatus(outcome.status)
+            # What staff read of a system's failure (its record, the run's progress) is in
+            # their language; the run's failure reason says it when it is recorded.
+            shown = said(outcome.error, staff.gettext) if outcome.error else None
             run = _store_run(
                 context.engine,
                 request_id,
@@ -268,7 +272,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 status=status,
                 steps=steps_json(data_map, outcome.steps),
                 counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
-                error=outcome.error,
+                error=shown,
                 now=now,
             )
             stored[run.system] = run
@@ -280,7 +284,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                         error=outcome.error or "error",
                     )
                 )
-                context.progress(outcome.system, "failed", None, outcome.error or "error")
+                context.progress(outcome.system, "failed", None, shown or "error")
             else:
                 context.progress(
                     outcome.system, "done", outcome.rows_deleted + outcome.rows_anonymized
