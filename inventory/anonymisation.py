@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
@@ -40,7 +40,18 @@ _MIN_PLACEHOLDER_HEX = 12
 
 
 class ErasurePlanError(ValueError):
-    """The map asks for an anonymisation the database cannot hold (NULL in a NOT NULL column...)."""
+    """The map asks for an anonymisation the database cannot hold (NULL in a NOT NULL column...).
+
+    `str(error)` is English (for logs); `phrase` is the same text as a `Phrase` (a message id
+    marked with N_ and its parts, which are data), said in the staff's language where shown."""
+
+    def __init__(self, message: str, **parts: str) -> None:
+        self.phrase = Phrase(message, **parts)
+        super().__init__(str(self.phrase))
+
+    def said(self, gettext: Callable[[str], str]) -> str:
+        """Return the message in the language of `gettext`."""
+        return self.phrase.said(gettext)
 
 
 @dataclass
@@ -77,7 +88,11 @@ def column_rules(
             if f.table != name or f.anonymize is None:
                 continue
             if f.name not in table.c:
-                raise ErasurePlanError(f"column `{f.column}` is not in the database of `{system}`")
+                raise ErasurePlanError(
+                    N_("column `%(column)s` is not in the database of `%(system)s`"),
+                    column=f.column,
+                    system=system,
+                )
             col = table.c[f.name]
             rule = ColumnRule(f.name, f.anonymize, f.column in emails, column_length(col))
             _check_rule(system, f.column, col, rule, f.name in unique)
@@ -87,40 +102,72 @@ def column_rules(
 
 def _check_rule(system: str, ref: str, col: Column[Any], rule: ColumnRule, unique: bool) -> None:
     strategy = rule.rule.strategy
-    where = f"column `{ref}` of `{system}`"
+    where = {"column": ref, "system": system}
     kind = python_type(col)
     if strategy is AnonymizeStrategy.NULL and not col.nullable:
         raise ErasurePlanError(
-            f"{where} is NOT NULL, but the map anonymises it with `null`: choose `fixed` or "
-            "`unique_placeholder`"
+            N_(
+                "column `%(column)s` of `%(system)s` is NOT NULL, but the map anonymises it "
+                "with `null`: choose `fixed` or `unique_placeholder`"
+            ),
+            **where,
         )
     if strategy in (AnonymizeStrategy.FIXED, AnonymizeStrategy.TRUNCATE) and unique:
         raise ErasurePlanError(
-            f"{where} is UNIQUE: `{strategy.value}` would give several people the same value; "
-            "choose `unique_placeholder` or `keyed_hash`"
+            N_(
+                "column `%(column)s` of `%(system)s` is UNIQUE: `%(strategy)s` would give "
+                "several people the same value; choose `unique_placeholder` or `keyed_hash`"
+            ),
+            strategy=strategy.value,
+            **where,
         )
     if strategy is AnonymizeStrategy.YEAR_ONLY and unique:
-        raise ErasurePlanError(f"{where} is UNIQUE: `year_only` would make values collide")
+        raise ErasurePlanError(
+            N_(
+                "column `%(column)s` of `%(system)s` is UNIQUE: `year_only` would make values "
+                "collide"
+            ),
+            **where,
+        )
     if strategy is AnonymizeStrategy.YEAR_ONLY and not issubclass(kind, date):
-        raise ErasurePlanError(f"{where} holds no date: `year_only` applies to dates")
+        raise ErasurePlanError(
+            N_("column `%(column)s` of `%(system)s` holds no date: `year_only` applies to dates"),
+            **where,
+        )
     textual = (
         AnonymizeStrategy.KEYED_HASH,
         AnonymizeStrategy.TRUNCATE,
         AnonymizeStrategy.UNIQUE_PLACEHOLDER,
     )
     if strategy in textual and kind is not str:
-        raise ErasurePlanError(f"{where} holds no text: `{strategy.value}` writes text")
+        raise ErasurePlanError(
+            N_("column `%(column)s` of `%(system)s` holds no text: `%(strategy)s` writes text"),
+            strategy=strategy.value,
+            **where,
+        )
     if strategy is AnonymizeStrategy.UNIQUE_PLACEHOLDER:
         room = placeholder_room(rule)
         if room < _MIN_PLACEHOLDER_HEX:
-            raise ErasurePlanError(f"{where} is too short to hold a unique placeholder")
+            raise ErasurePlanError(
+                N_("column `%(column)s` of `%(system)s` is too short to hold a unique placeholder"),
+                **where,
+            )
     if strategy is AnonymizeStrategy.FIXED:
         try:
             value = coerce(rule.rule.value, kind)
         except ValueError as exc:
-            raise ErasurePlanError(f"{where}: the fixed value does not fit ({exc})") from exc
+            raise ErasurePlanError(
+                N_("column `%(column)s` of `%(system)s`: the fixed value does not fit (%(why)s)"),
+                why=str(exc),
+                **where,
+            ) from exc
         if isinstance(value, str) and rule.length is not None and len(value) > rule.length:
-            raise ErasurePlanError(f"{where}: the fixed value is longer than the column")
+            raise ErasurePlanError(
+                N_(
+                    "column `%(column)s` of `%(system)s`: the fixed value is longer than the column"
+                ),
+                **where,
+            )
 
 
 def restriction_columns(data_map: DataMap, system: str, name: str, table: Table) -> dict[str, Any]:

@@ -56,7 +56,7 @@ from inventory.model import (
     IdentityKind,
     LocalText,
 )
-from inventory.phrases import N_, catalogue_text
+from inventory.phrases import N_, Phrase, catalogue_text, joined
 from inventory.references import (
     Reference,
     execution_order,
@@ -429,12 +429,19 @@ def _side_rules(
     for side in spec.sides:
         if side.link not in table.c:
             raise ErasurePlanError(
-                f"column `{name}.{side.link}` is not in the database of `{system}`"
+                N_("column `%(column)s` is not in the database of `%(system)s`"),
+                column=f"{name}.{side.link}",
+                system=system,
             )
         if not table.c[side.link].nullable:
             raise ErasurePlanError(
-                f"column `{name}.{side.link}` of `{system}` ties side `{side.name}` to its person "
-                "but is NOT NULL: erasing that side sets it NULL, so it must allow NULL"
+                N_(
+                    "column `%(column)s` of `%(system)s` ties side `%(side)s` to its person but "
+                    "is NOT NULL: erasing that side sets it NULL, so it must allow NULL"
+                ),
+                column=f"{name}.{side.link}",
+                system=system,
+                side=side.name,
             )
         rules = [by_column[c] for c in side.columns if c in by_column and c != side.link]
         rules.append(ColumnRule(side.link, Anonymize(strategy=AnonymizeStrategy.NULL), False, None))
@@ -646,10 +653,11 @@ def _execute_system(
                 )
     except _Blocked as exc:
         blocked = list(exc.args[0])
-        return SystemOutcome(
-            system, "failed", error="erasure blocked: " + "; ".join(blocked), blocked=blocked
-        )
-    except (ErasurePlanError, SystemUnavailable) as exc:
+        error = Phrase(N_("erasure blocked: %(blocked)s"), blocked=joined(blocked))
+        return SystemOutcome(system, "failed", error=error, blocked=blocked)
+    except ErasurePlanError as exc:
+        return SystemOutcome(system, "failed", error=exc.phrase)
+    except SystemUnavailable as exc:
         return SystemOutcome(system, "failed", error=str(exc))
     except SQLAlchemyError as exc:
         return SystemOutcome(system, "failed", error=_reason(exc, current))
@@ -658,13 +666,25 @@ def _execute_system(
 
 def _reason(exc: SQLAlchemyError, table_name: str) -> str:
     """Say why a system failed without the SQL or the values (the database's text has both)."""
-    where = "while planning" if table_name == "planning" else f"while changing `{table_name}`"
+    where = (
+        Phrase(N_("while planning"))
+        if table_name == "planning"
+        else Phrase(N_("while changing `%(table)s`"), table=table_name)
+    )
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return f"the connection to the database was lost {where}; nothing was changed"
+        return Phrase(
+            N_("the connection to the database was lost %(where)s; nothing was changed"),
+            where=where,
+        )
     if isinstance(exc, IntegrityError):
-        return f"a constraint of the database refused the change {where}; nothing was changed"
+        return Phrase(
+            N_("a constraint of the database refused the change %(where)s; nothing was changed"),
+            where=where,
+        )
     kind = type(exc.orig).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
-    return f"the database failed ({kind}) {where}; nothing was changed"
+    return Phrase(
+        N_("the database failed (%(kind)s) %(where)s; nothing was changed"), kind=kind, where=where
+    )
 
 
 def _apply(

@@ -28,6 +28,7 @@ from inventory.anonymisation import (
 from inventory.keyed import Key, chunks, key_in
 from inventory.model import ColumnChange, DataMap, ErasureAction
 from inventory.periods import kept_until
+from inventory.phrases import N_
 
 
 def _changes(data_map: DataMap, category_id: str) -> list[ColumnChange]:
@@ -51,9 +52,14 @@ def withdrawal_columns(
                 continue
             if change.name not in table.c:
                 raise ErasurePlanError(
-                    f"category `{category_id}` withdraws its kept rows by setting "
-                    f"`{change.column}`, which system `{system}` does not have "
-                    "(`dsr map check --live` lists such problems)"
+                    N_(
+                        "category `%(category)s` withdraws its kept rows by setting "
+                        "`%(column)s`, which system `%(system)s` does not have "
+                        "(`dsr map check --live` lists such problems)"
+                    ),
+                    category=category_id,
+                    column=change.column,
+                    system=system,
                 )
             col = table.c[change.name]
             found[change.name] = (

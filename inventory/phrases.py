@@ -6,7 +6,7 @@ its message id and parts, so that what shows it says it in the reader's language
 from __future__ import annotations
 
 import gettext
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +48,15 @@ class Phrase(str):
 def said(text: str, gettext: Callable[[str], str]) -> str:
     """Return `text` in the language of `gettext` when it is a `Phrase`, else as it is (data)."""
     return text.said(gettext) if isinstance(text, Phrase) else text
+
+
+def joined(texts: Sequence[str], separator: str = "; ") -> str:
+    """Join `texts` with `separator` so that each one that is a `Phrase` is still said in the
+    reader's language (the joined text is a `Phrase` whose parts are the texts)."""
+    if not any(isinstance(text, Phrase) for text in texts):
+        return separator.join(texts)
+    template = separator.replace("%", "%%").join(f"%(part{i})s" for i in range(len(texts)))
+    return Phrase(template, **{f"part{i}": text for i, text in enumerate(texts)})
 
 
 @cache

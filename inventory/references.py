@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, column, exists, inspect, select, tabl
 
 from inventory.keyed import Key, KeyedTable, chunks, key_in, select_where
 from inventory.model import DataMap
+from inventory.phrases import N_, Phrase
 from inventory.validation import link_order
 
 
@@ -36,10 +37,27 @@ class Reference:
 
     def describe(self) -> str:
         """Name the reference for staff: its constraint, tables and columns."""
-        name = f"`{self.constraint}`" if self.constraint else "without a name"
-        return (
-            f"foreign key {name} from `{self.child}`({', '.join(self.child_columns)}) to "
-            f"`{self.parent}`({', '.join(self.parent_columns)})"
+        parts = {
+            "child": self.child,
+            "child_columns": ", ".join(self.child_columns),
+            "parent": self.parent,
+            "parent_columns": ", ".join(self.parent_columns),
+        }
+        if self.constraint:
+            return Phrase(
+                N_(
+                    "foreign key `%(name)s` from `%(child)s`(%(child_columns)s) to "
+                    "`%(parent)s`(%(parent_columns)s)"
+                ),
+                name=self.constraint,
+                **parts,
+            )
+        return Phrase(
+            N_(
+                "foreign key without a name from `%(child)s`(%(child_columns)s) to "
+                "`%(parent)s`(%(parent_columns)s)"
+            ),
+            **parts,
         )
 
 

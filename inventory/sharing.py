@@ -26,6 +26,7 @@ from inventory.keyed import Key, KeyedTable, chunks, select_where
 from inventory.locator import SubjectLocation
 from inventory.model import DataMap
 from inventory.model import Table as TableSpec
+from inventory.phrases import N_, Phrase
 from inventory.references import Reference, referred_by_unknown_table, referring_rows
 from inventory.systems import Systems
 
@@ -70,8 +71,15 @@ def keep_shared_rows(
             if ref.child not in spec:
                 if referred_by_unknown_table(ref, keyed(ref.parent), list(parent.delete)):
                     blocked[
-                        f"table `{ref.child}`, which the map does not know, refers to rows of "
-                        f"`{ref.parent}` that the erasure deletes ({ref.describe()})"
+                        Phrase(
+                            N_(
+                                "table `%(child)s`, which the map does not know, refers to rows "
+                                "of `%(parent)s` that the erasure deletes (%(reference)s)"
+                            ),
+                            child=ref.child,
+                            parent=ref.parent,
+                            reference=ref.describe(),
+                        )
                     ] = None
                 continue
             child = works[ref.child]
@@ -91,9 +99,16 @@ def keep_shared_rows(
                     # The subject's own row, kept by the map (retained or anonymised).
                     if ref.enforced:
                         blocked[
-                            f"rows of `{ref.child}` kept for the subject refer to rows of "
-                            f"`{ref.parent}` that the erasure deletes ({ref.describe()}): the "
-                            "map contradicts itself"
+                            Phrase(
+                                N_(
+                                    "rows of `%(child)s` kept for the subject refer to rows of "
+                                    "`%(parent)s` that the erasure deletes (%(reference)s): the "
+                                    "map contradicts itself"
+                                ),
+                                child=ref.child,
+                                parent=ref.parent,
+                                reference=ref.describe(),
+                            )
                         ] = None
                     continue
                 if parent_key in parent.delete:  # another person's row, or a shared one

@@ -28,15 +28,17 @@ from dsr.execution.runner import failure_reason, has_executor
 from dsr.execution.runs import ProgressState, run_progress
 from dsr.execution.targets import ChangeRefused
 from dsr.holds.service import map_with_holds
-from dsr.i18n import lazy_gettext
+from dsr.i18n import gettext, lazy_gettext
 from dsr.mentions.service import MentionsPlan, decisions, mentions_plan, possible_mentions
 from dsr.outbox.models import OutboxStatus
 from dsr.requests.answers import AnswerEmail, answer_email
 from dsr.requests.identities import other_identities
 from dsr.requests.models import AnswerChannel, DataRequest
 from dsr.requests.workflow import TERMINAL, RequestType, Status
+from inventory.anonymisation import ErasurePlanError
 from inventory.erasure import ErasurePlan
 from inventory.model import DataMap
+from inventory.phrases import said
 from inventory.systems import SystemUnavailable
 
 RUNNABLE = frozenset({Status.APPROVED, Status.FAILED})
@@ -155,6 +157,8 @@ class ChangesPanel:
     plan: ErasurePlan | None = None
     plan_problem: str | None = None
     mentions: MentionsPlan = field(default_factory=MentionsPlan)  # confirmed ones (issue 20)
+    blocked: list[str] = field(default_factory=list)
+    """What blocks the plan, in the staff's language."""
     runs: list[ErasureSystemRun] = field(default_factory=list)
     certificate: bool = False
     rectifiable: list[RectifiableField] = field(default_factory=list)
@@ -259,6 +263,10 @@ def changes_panel(
                 panel.plan_problem = str(error)
             except ChangeRefused as error:
                 panel.plan_problem = error.message
+            except ErasurePlanError as error:  # the map asks what a system cannot hold
+                panel.plan_problem = error.said(gettext)
+            if panel.plan is not None:
+                panel.blocked = [said(reason, gettext) for reason in panel.plan.blocked]
     if kind is RequestType.RECTIFICATION and data_request.id is not None:
         panel.rectifiable = rectifiable_fields(db_session, data_map, data_request)
         panel.rectification_open = status in RECTIFICATION_OPEN

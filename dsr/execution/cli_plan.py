@@ -23,6 +23,7 @@ from dsr.requests.labels import staff_status_message, type_name
 from dsr.requests.status import get_by_reference
 from dsr.requests.workflow import RequestType
 from dsr.store_cli import database_url_option, fail_on_database_error
+from inventory.anonymisation import ErasurePlanError
 from inventory.erasure import ErasurePlan
 from inventory.holds import with_holds
 from inventory.loader import MapError
@@ -75,7 +76,7 @@ def format_plan(data_map: DataMap, plan: ErasurePlan, language: Language) -> lis
     if not plan.steps:
         lines.append(t.gettext("Nothing to erase: no data was found for this address."))
     for blocked in plan.blocked:
-        lines.append(t.gettext("BLOCKED: %(reason)s") % {"reason": blocked})
+        lines.append(t.gettext("BLOCKED: %(reason)s") % {"reason": said(blocked, t.gettext)})
     return lines
 
 
@@ -159,6 +160,9 @@ def request_plan_command(reference: str, database_url: str) -> None:
         )
     except (SystemUnavailable, ChangeRefused) as error:
         click.echo(t.gettext("error: %(reason)s") % {"reason": error}, err=True)
+        raise SystemExit(1) from None
+    except ErasurePlanError as error:  # the map asks what a system cannot hold
+        click.echo(t.gettext("error: %(reason)s") % {"reason": error.said(t.gettext)}, err=True)
         raise SystemExit(1) from None
     click.echo(
         t.gettext("Erasure plan of %(reference)s (%(type)s, %(status)s)")

@@ -42,7 +42,7 @@ from dsr.execution.runner import (
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.holds.erasure import held_erasure, remember_kept_rows
-from dsr.languages import N_, translations
+from dsr.languages import N_, staff_language, translations
 from dsr.links import public_url_for_settings
 from dsr.mentions.service import confirmed_in_run
 from dsr.requests.emails import EmailKind
@@ -60,6 +60,7 @@ from exports.certificate import (
     certificate_summary,
     render_erasure_certificate,
 )
+from inventory.anonymisation import ErasurePlanError
 from inventory.erasure import (
     ErasurePlan,
     PlannedStep,
@@ -71,6 +72,7 @@ from inventory.erasure import (
 from inventory.locator import locate_subject
 from inventory.mentions import erase_mentions, subject_full_names
 from inventory.model import DataMap, ErasureAction
+from inventory.phrases import Phrase, joined, said
 from inventory.systems import Systems
 
 ERASED_ACTION = "erasure_applied"
@@ -187,7 +189,7 @@ def _refuse_blocked(blocked: Sequence[str]) -> None:
     """Fail the run, naming what blocks the erasure, when something does."""
     if blocked:
         raise ExecutionFailed(
-            N_("Erasure blocked, nothing changed: %(blocked)s"), blocked="; ".join(blocked)
+            N_("Erasure blocked, nothing changed: %(blocked)s"), blocked=joined(blocked)
         )
 
 
@@ -238,11 +240,15 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     pending = [system for system in data_map.systems if system not in done]
     changing = [s for s in systems_to_change(data_map, location) if s in pending]
     if len(changing) > 1:  # refuse before any system changes (each plans again when run)
-        _refuse_blocked(plan_erasure(data_map, systems, location).blocked)
+        try:
+            _refuse_blocked(plan_erasure(data_map, systems, location).blocked)
+        except ErasurePlanError as error:  # the map asks what a system cannot hold
+            raise ExecutionFailed(error.phrase.template, **error.phrase.parts) from None
     # One system to change: one call, whose own plan refuses it before anything changes
     # anywhere. Several: one call per system, each stored and reported as soon as it ends
     # (a worker that takes the run over skips those done).
     batches = [[system] for system in pending] if len(changing) > 1 else [pending]
+    staff = translations(staff_language(settings))
     failed = []
     for batch in batches if pending else []:
         for system in batch:
@@ -256,6 +262,9 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             if outcome.status == "skipped":
                 continue
             status = SystemRunStatus(outcome.status)
+            # What staff read of a system's failure (its record, the run's progress) is in
+            # their language; the run's failure reason says it when it is recorded.
+            shown = said(outcome.error, staff.gettext) if outcome.error else None
             run = _store_run(
                 context.engine,
                 request_id,
@@ -263,13 +272,19 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 status=status,
                 steps=steps_json(data_map, outcome.steps),
                 counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
-                error=outcome.error,
+                error=shown,
                 now=now,
             )
             stored[run.system] = run
             if status is SystemRunStatus.FAILED:
-                failed.append(f"{outcome.system}: {outcome.error or 'error'}")
-                context.progress(outcome.system, "failed", None, outcome.error or "error")
+                failed.append(
+                    Phrase(
+                        "%(system)s: %(error)s",
+                        system=outcome.system,
+                        error=outcome.error or "error",
+                    )
+                )
+                context.progress(outcome.system, "failed", None, shown or "error")
             else:
                 context.progress(
                     outcome.system, "done", outcome.rows_deleted + outcome.rows_anonymized
@@ -280,7 +295,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 "Erasure failed, rolled back in %(failed)s. Run it again to finish: systems "
                 "already done are not touched again."
             ),
-            failed="; ".join(failed),
+            failed=joined(failed),
         )
     left = verify_erased(
         data_map, systems, identity, context.subject, others=context.other_identities

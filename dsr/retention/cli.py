@@ -50,10 +50,12 @@ def _one_line_errors() -> Iterator[None]:
     except ChangeRefused as error:
         click.echo(f"error: {error.message}", err=True)
         raise SystemExit(1) from None
+    except ErasurePlanError as error:  # the map asks what a system cannot hold: staff's words
+        click.echo(f"error: {error.said(staff_catalogue().gettext)}", err=True)
+        raise SystemExit(1) from None
     except (
         db.DatabaseNotUpToDate,
         SystemUnavailable,
-        ErasurePlanError,
         ValueError,
         InsecureConfiguration,
     ) as error:

@@ -16,11 +16,12 @@ from sqlalchemy import create_engine, text
 
 from dsr import db
 from dsr.accounts.models import StaffRole
-from dsr.demo.seed import seed_platform
+from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
 from dsr.requests.models import DataRequest
-from dsr.requests.workflow import Action, Actor, Status, available_actions
+from dsr.requests.workflow import Action, Actor, RequestType, Status, available_actions
 from tests.conftest import MakeApp
 from tests.dashboard.conftest import logged_in
+from tests.execution.platform_copy import copy_platform
 from tests.factories import make_request, reloaded
 from tests.pages import csrf_token
 from tests.smtp_server import SmtpServer
@@ -258,3 +259,44 @@ def test_staff_read_staff_wording_of_statuses_and_actors(app: Flask, dpo: FlaskC
     assert "By the requester" in page and "By requester" not in page
     queue = dpo.get("/dashboard/").get_data(as_text=True)
     assert "Verified, to review" in queue and "Waiting for your answer" not in queue
+
+
+def test_what_blocks_an_erasure_is_said_in_the_staffs_language(
+    make_app: MakeApp, platform_url: str, tmp_path: Path
+) -> None:
+    """A table the map does not know refers to the person's rows the erasure deletes: the plan
+    panel names it in French for staff who read French, and in English for those who read it."""
+    platform = copy_platform(platform_url, tmp_path)
+    engine = create_engine(platform)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE exam_result (id INTEGER PRIMARY KEY, registration_id INTEGER "
+                "NOT NULL, CONSTRAINT fk_result_registration FOREIGN KEY (registration_id) "
+                "REFERENCES exam_registration (id))"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO exam_result (id, registration_id) SELECT 1, r.id "
+                "FROM exam_registration r JOIN learner l ON l.id = r.learner_id "
+                "WHERE l.email = :email"
+            ),
+            {"email": SAMPLE_LEARNER_EMAIL},
+        )
+    engine.dispose()
+    app = make_app(POINT3_PLATFORM_URL=platform)
+    dpo = logged_in(app, "dpo@example.org")  # reads French, the desk's default
+    erasure = new_request(
+        app, status=Status.IN_REVIEW, email=SAMPLE_LEARNER_EMAIL, request_type=RequestType.ERASURE
+    )
+
+    html = dpo.get(f"/dashboard/requests/{erasure.reference}").get_data(as_text=True)
+
+    assert "Bloqué : la table `exam_result`, que la cartographie ne connaît pas" in html
+    assert "clé étrangère `fk_result_registration` de `exam_result`(registration_id)" in html
+    assert "which the map does not know" not in html and "foreign key" not in html
+    dpo.get("/lang/en")
+    html = dpo.get(f"/dashboard/requests/{erasure.reference}").get_data(as_text=True)
+    assert "table `exam_result`, which the map does not know, refers to rows of" in html
+    assert "foreign key `fk_result_registration` from `exam_result`(registration_id)" in html

@@ -224,6 +224,8 @@ def test_a_foreign_key_unknown_to_the_map_fails_the_request_and_the_retry_comple
     )
     reason = failed_and_not_suppressed(store, request_id)
     assert BLOCKER in reason and "exam_result" in reason, reason
+    assert "que la cartographie ne connaît pas" in reason, reason  # staff read French
+    assert "which the map does not know" not in reason and "foreign key" not in reason
     assert snapshot(platform) == before  # nothing changed
 
     with engine.begin() as conn:
@@ -385,6 +387,115 @@ def test_the_plan_prints_before_approval(
     )
     assert unknown.exit_code == 1
     assert "erreur : aucune demande DSR-2099-999999" in unknown.output
+
+
+def add_unknown_blocker(platform: str) -> None:
+    """Add a table the map does not know, whose row refers to the learner's registration."""
+    engine = create_engine(platform)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE exam_result (id INTEGER PRIMARY KEY, "
+                f"registration_id INTEGER NOT NULL, CONSTRAINT {BLOCKER} "
+                "FOREIGN KEY (registration_id) "
+                "REFERENCES exam_registration (id))"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO exam_result (id, registration_id) SELECT 1, r.id "
+                "FROM exam_registration r JOIN learner l ON l.id = r.learner_id "
+                "WHERE l.email = :email"
+            ),
+            {"email": SAMPLE_LEARNER_EMAIL},
+        )
+    engine.dispose()
+
+
+def test_the_plan_says_what_blocks_it_in_the_staffs_language(
+    engine_url: str, platform_url: str, tmp_path: Path
+) -> None:
+    db.run_migrations(engine_url)
+    store = db.make_engine(engine_url)
+    with db.transaction(store) as session:
+        request = make_request(
+            session,
+            status=Status.IN_REVIEW,
+            email=SAMPLE_LEARNER_EMAIL,
+            request_type=RequestType.ERASURE,
+        )
+        reference = request.reference
+    store.dispose()
+    platform = copy_platform(platform_url, tmp_path)
+    add_unknown_blocker(platform)
+
+    def plan(**env: str) -> str:
+        result = CliRunner().invoke(
+            request_plan_command,
+            [reference, "--database-url", engine_url],
+            env={PLATFORM_VARIABLE: platform, **env},
+            obj=None,
+        )
+        assert result.exit_code == 1, result.output  # a blocked plan exits 1
+        return result.output
+
+    french = plan()
+    assert (
+        "BLOQUÉ : la table `exam_result`, que la cartographie ne connaît pas, renvoie à des "
+        "lignes de `exam_registration` que l'effacement supprime (clé étrangère "
+        f"`{BLOCKER}` de `exam_result`(registration_id) vers `exam_registration`(id))"
+    ) in french
+    assert "which the map does not know" not in french and "foreign key" not in french
+    english = plan(DSR_STAFF_LANGUAGE="en")
+    assert (
+        "BLOCKED: table `exam_result`, which the map does not know, refers to rows of "
+        "`exam_registration` that the erasure deletes (foreign key "
+        f"`{BLOCKER}` from `exam_result`(registration_id) to `exam_registration`(id))"
+    ) in english
+
+
+def test_a_map_the_platform_cannot_hold_is_refused_in_the_staffs_language(
+    engine_url: str, platform_url: str, tmp_path: Path
+) -> None:
+    """The map anonymises a NOT NULL column with NULL: `dsr request plan` refuses it in one line
+    in the staff's language, not with a traceback."""
+    db.run_migrations(engine_url)
+    store = db.make_engine(engine_url)
+    with db.transaction(store) as session:
+        reference = make_request(
+            session,
+            status=Status.IN_REVIEW,
+            email=SAMPLE_LEARNER_EMAIL,
+            request_type=RequestType.ERASURE,
+        ).reference
+    store.dispose()
+    raw = yaml.safe_load(DATA_MAP.read_text(encoding="utf-8"))
+    for f in raw["categories"]["account"]["fields"]:
+        if f["column"] == "learner.username":
+            f["anonymize"] = "null"
+    broken = tmp_path / "broken_map.yaml"
+    broken.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    env = {PLATFORM_VARIABLE: platform_url, "DSR_DATA_MAP": str(broken)}
+
+    def plan(**more: str) -> str:
+        result = CliRunner().invoke(
+            request_plan_command,
+            [reference, "--database-url", engine_url],
+            env={**env, **more},
+            obj=None,
+        )
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        return result.output
+
+    assert (
+        "erreur : la colonne `learner.username` de `learner_platform` est NOT NULL, mais la "
+        "cartographie l'anonymise avec `null`"
+    ) in plan()
+    assert (
+        "error: column `learner.username` of `learner_platform` is NOT NULL, but the map "
+        "anonymises it with `null`"
+    ) in plan(DSR_STAFF_LANGUAGE="en")
 
 
 @pytest.mark.databases("sqlite")

@@ -15,6 +15,8 @@ from sqlalchemy.engine import Engine
 
 from dsr import db
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
+from dsr.execution.change_records import SystemRunStatus
+from dsr.execution.erasure import system_runs
 from dsr.execution.runner import failure_reason, run_request
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Status
@@ -130,3 +132,44 @@ def test_a_block_in_the_second_system_leaves_both_unchanged_and_the_retry_erases
     after = snapshot(newsletter)
     assert set(after["click"]) == {(3,)}
     assert snapshot(platform)["learner"] != before[0]["learner"]
+
+
+def test_a_system_whose_database_refuses_is_recorded_in_the_staffs_language(
+    store: Engine, platform_url: str, tmp_path: Path
+) -> None:
+    """The newsletter base refuses to delete clicks (a trigger): its record and the request's
+    failure say why in French, the staff's language, naming the table and no value."""
+    platform = copy_platform(platform_url, tmp_path)
+    newsletter = newsletter_base(tmp_path)
+    engine = create_engine(newsletter)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE click_audit"))
+        conn.execute(
+            text(
+                "CREATE TRIGGER keep_clicks BEFORE DELETE ON click "
+                "BEGIN SELECT RAISE(ABORT, 'clicks are kept'); END"
+            )
+        )
+    engine.dispose()
+    settings = run_settings(
+        tmp_path / "reports",
+        platform,
+        SECRET_KEY=SECRET,
+        DATA_MAP=str(newsletter_map(tmp_path)),
+        SYSTEM_ENVIRONMENT={PLATFORM_VARIABLE: platform, NEWSLETTER_VARIABLE: newsletter},
+    )
+    request_id = approved_erasure(store)
+
+    assert run_request(engine=store, request_id=request_id, settings=settings, now=NOW) is (
+        Status.FAILED
+    )
+    with db.open_session(store) as session:
+        request = session.get(DataRequest, request_id)
+        assert request is not None
+        reason = failure_reason(session, request) or ""
+        runs = {run.system: run for run in system_runs(session, request_id)}
+    refused = "pendant la modification de `click` ; rien n'a été modifié"
+    assert refused in reason, reason
+    assert runs["newsletter"].status is SystemRunStatus.FAILED
+    assert refused in (runs["newsletter"].error or ""), runs["newsletter"].error
+    assert "nothing was changed" not in reason + (runs["newsletter"].error or "")

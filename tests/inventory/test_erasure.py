@@ -29,13 +29,15 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SAWarning
+from sqlalchemy.exc import IntegrityError, SAWarning
 
 from dsr.demo import schema as demo_schema
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
+from dsr.languages import Language, translations
 from inventory.anonymisation import ErasurePlanError
 from inventory.erasure import (
     SystemOutcome,
+    _reason,
     execute_erasure,
     plan_erasure,
     verify_erased,
@@ -43,6 +45,7 @@ from inventory.erasure import (
 from inventory.loader import load_data_map
 from inventory.locator import locate_subject
 from inventory.model import DataMap, ErasureAction
+from inventory.phrases import said
 from inventory.systems import Systems
 from tests.webshop.schema import ALICE_EMAIL, seed_webshop
 
@@ -301,6 +304,9 @@ def test_a_foreign_key_the_map_does_not_know_blocks_the_erasure(
     assert outcome.status == "failed"
     assert outcome.error is not None and "exam_result_note" in outcome.error
     assert "oral" not in outcome.error
+    assert said(outcome.error, translations(Language.FR).gettext).startswith(
+        "effacement bloqué : la table `exam_result_note`, que la cartographie ne connaît pas"
+    )
     assert snapshot(platform_url) == before
 
 
@@ -315,6 +321,22 @@ def test_null_in_a_not_null_column_fails_the_plan(point3_map: DataMap, systems: 
         plan_erasure(broken, systems, location)
     [outcome] = execute_erasure(broken, systems, location, secret_key=SECRET, now=NOW)
     assert outcome.status == "failed" and "NOT NULL" in (outcome.error or "")
+    french = said(outcome.error or "", translations(Language.FR).gettext)  # as staff read it
+    assert "la colonne `learner.username` de `learner_platform` est NOT NULL, mais" in french
+
+
+def test_a_database_failure_is_said_in_the_staffs_language() -> None:
+    """Why a system failed is English in logs and French for staff who read French."""
+    failure = IntegrityError("UPDATE learner ...", {}, Exception("duplicate"))
+    reason = _reason(failure, "learner")
+    assert reason == (
+        "a constraint of the database refused the change while changing `learner`; nothing "
+        "was changed"
+    )
+    assert said(reason, translations(Language.FR).gettext) == (
+        "une contrainte de la base de données a refusé la modification pendant la modification "
+        "de `learner` ; rien n'a été modifié"
+    )
 
 
 def test_only_the_systems_asked_for_are_changed(
