@@ -54,6 +54,7 @@ from exports.pdf import (
     FONT_BOLD,
     FONT_REGULAR,
     MARGIN,
+    PDF_LOCK,
     _NumberedCanvas,
     content_width,
     data_table,
@@ -271,7 +272,8 @@ def render_access_report(
         footer=f"{title} — {request.reference}",
         page_label=t.pgettext("report", "Page %(page)s of %(total)s"),
     )
-    doc.build([_StoryStream(story.batches())], canvasmaker=canvasmaker)
+    with PDF_LOCK:  # the story is built while the document lays it out: both under the lock
+        doc.build([_StoryStream(story.batches())], canvasmaker=canvasmaker)
 
 
 class _ReportFrame(Frame):  # type: ignore[misc]

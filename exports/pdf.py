@@ -43,6 +43,14 @@ from exports.script_text import (
 MARGIN: float = 18 * mm
 FOOTER_FONT_SIZE = 7.5
 
+PDF_LOCK = threading.RLock()
+"""Held while reportlab lays out and draws a document. Reportlab keeps process-wide state that
+is not safe to share between threads (its colour evaluation, font and glyph caches, and the
+per-process caches of our own flowables), and a worker runs requests on several threads: one
+access report once failed with reportlab's "Invalid color value" while another thread drew.
+Layout is CPU work under the GIL, so serialising it costs a worker no throughput; workers in
+other processes still draw at the same time."""
+
 HEADER_BACKGROUND = colors.HexColor("#dde5ee")
 LABEL_BACKGROUND = colors.HexColor("#f3f5f8")
 GRID_COLOUR = colors.HexColor("#9aa5b1")
@@ -416,7 +424,8 @@ def render_pdf(
     )
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
     canvasmaker: Callable[..., Canvas] = partial(_NumberedCanvas, footer=info.footer)
-    doc.build(story, canvasmaker=canvasmaker)
+    with PDF_LOCK:
+        doc.build(story, canvasmaker=canvasmaker)
     return buffer.getvalue()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -296,3 +297,29 @@ def test_equal_numbers_are_still_written_apart(lang: str) -> None:
         assert format_number(Decimal("1.000"), lang) == f"1{comma}000"
         assert format_number(-0.0, lang) == f"-0{comma}00"
         assert format_number(0.0, lang) == f"0{comma}00"
+
+
+def test_reports_drawn_on_several_threads_at_once_are_those_drawn_alone(
+    platform: DemoPlatform, tmp_path: Path
+) -> None:
+    """A worker answers requests on several threads: reports drawn at the same time are each
+    whole and the same as the report drawn alone (reportlab's state is not shared mid-draw)."""
+    collections = {
+        lang: platform.collect(SAMPLE_LEARNER_EMAIL, tmp_path / f"collection-{lang}")
+        for lang in ("fr", "en")
+    }
+    alone = {
+        lang: render(c, platform, SAMPLE_LEARNER_EMAIL, lang) for lang, c in collections.items()
+    }
+    jobs = [lang for lang in ("fr", "en") for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        drawn = list(
+            pool.map(
+                lambda lang: (
+                    lang,
+                    render(collections[lang], platform, SAMPLE_LEARNER_EMAIL, lang),
+                ),
+                jobs,
+            )
+        )
+    assert all(pdf == alone[lang] for lang, pdf in drawn)
