@@ -106,6 +106,15 @@ def current_staff() -> StaffUser | None:
     return None
 
 
+def acting_staff_label() -> str:
+    """Return the login of the staff member acting on this web request, as the audit names
+    them; answer 403 when no staff member is logged in."""
+    user = current_staff()
+    if user is None:
+        abort(403)
+    return user.email
+
+
 def access_of(app: Flask, endpoint: str, blueprints: list[str] | tuple[str, ...]) -> Access:
     """Return who may reach `endpoint` (within the nested `blueprints`, innermost first)."""
     if endpoint in app.extensions[_PUBLIC_ENDPOINTS_KEY]:

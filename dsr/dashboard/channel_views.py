@@ -20,7 +20,7 @@ from flask import (
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 from werkzeug.wrappers import Response as AnyResponse
 
-from dsr.accounts.access import current_staff, staff_required
+from dsr.accounts.access import acting_staff_label, current_staff, staff_required
 from dsr.accounts.models import StaffRole
 from dsr.audit.models import record_action
 from dsr.config import document_max_bytes
@@ -52,13 +52,6 @@ from exports.answer_letter import AnswerLetter, LetterSender, render_answer_lett
 RECORDING_ROLES = (StaffRole.ADMIN, StaffRole.DPO)
 
 
-def _staff_label() -> str:
-    user = current_staff()
-    if user is None:
-        abort(403)
-    return user.email
-
-
 def _form_page(form: ReceivedRequestForm, status: int = 200) -> Response:
     return Response(
         render_template("dashboard/record_request.html", form=form, zone=_zone_name()),
@@ -82,7 +75,7 @@ def record_request() -> AnyResponse:
 @staff_required(*RECORDING_ROLES)
 def save_received_request() -> AnyResponse:
     """File the request received by another channel; its deadline counts from its receipt."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     form = ReceivedRequestForm(CombinedMultiDict([request.files, request.form]))
     if not form.validate():
@@ -145,7 +138,7 @@ def save_received_request() -> AnyResponse:
 @staff_required(*RECORDING_ROLES)
 def answer_posted(reference: str) -> AnyResponse:
     """Complete a request answered by post on the day its answer was posted (audited)."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     form = AnswerPostedForm(request.form)
@@ -184,7 +177,7 @@ def answer_posted(reference: str) -> AnyResponse:
 def answer_letter(reference: str) -> AnyResponse:
     """Hand over the answer letter of a request answered by post, to print and post: the answer
     the desk would have emailed, under the organisation's sender block and the address given."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     if data_request.answer_channel is not AnswerChannel.POST or not data_request.answer_letter:

@@ -10,7 +10,7 @@ from flask import Response, abort, current_app, flash, redirect, request, send_f
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 from werkzeug.wrappers import Response as AnyResponse
 
-from dsr.accounts.access import current_staff, staff_required
+from dsr.accounts.access import acting_staff_label, staff_required
 from dsr.accounts.models import StaffRole
 from dsr.config import document_max_bytes
 from dsr.dashboard.blueprint import blueprint
@@ -33,19 +33,12 @@ def _again(data_request: DataRequest, form: DocumentForm | RemoveDocumentForm) -
     return Response(render_request_page(page), status=400)
 
 
-def _staff_label() -> str:
-    user = current_staff()
-    if user is None:
-        abort(403)
-    return user.email
-
-
 @blueprint.post("/requests/<reference>/documents")
 @accepts_upload
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def add_document(reference: str) -> AnyResponse:
     """Keep a document with the request, sealed in the store."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     form = DocumentForm(CombinedMultiDict([request.files, request.form]), kinds=kind_choices())
@@ -80,7 +73,7 @@ def add_document(reference: str) -> AnyResponse:
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def open_document(reference: str, document_id: int) -> AnyResponse:
     """Hand a document to the staff member who asked, as a download (audited)."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     opened = service.open_document(
@@ -109,7 +102,7 @@ def open_document(reference: str, document_id: int) -> AnyResponse:
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def remove_document(reference: str, document_id: int) -> AnyResponse:
     """Delete a document's content before the request's retention ends, with the reason."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     document = db_session.get(RequestDocument, document_id)

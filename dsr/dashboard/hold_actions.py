@@ -4,10 +4,10 @@ shows the page again with the errors (400) and stores nothing; success redirects
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, current_app, flash, redirect, request, url_for
 from werkzeug.wrappers import Response as AnyResponse
 
-from dsr.accounts.access import current_staff, staff_required
+from dsr.accounts.access import acting_staff_label, staff_required
 from dsr.accounts.models import StaffRole
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import HoldForm, LiftHoldForm
@@ -28,18 +28,11 @@ def _again(data_request: DataRequest, form: HoldForm | LiftHoldForm) -> AnyRespo
     return Response(render_request_page(page), status=400)
 
 
-def _staff_label() -> str:
-    user = current_staff()
-    if user is None:
-        abort(403)
-    return user.email
-
-
 @blueprint.post("/requests/<reference>/holds")
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def place_hold(reference: str) -> AnyResponse:
     """Keep categories of the person's data for a legal claim until a date."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     data_map = desk_map(current_app.config)
@@ -68,7 +61,7 @@ def place_hold(reference: str) -> AnyResponse:
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def lift_hold(reference: str) -> AnyResponse:
     """End a hold before its date; what it kept is then released like an ended hold."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     form = LiftHoldForm(request.form)

@@ -16,7 +16,7 @@ from flask import abort, current_app, flash, redirect, request, send_file, url_f
 from sqlmodel import select
 from werkzeug.wrappers import Response as AnyResponse
 
-from dsr.accounts.access import current_staff, staff_required
+from dsr.accounts.access import acting_staff_label, staff_required
 from dsr.accounts.models import StaffRole
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import ActionForm, ReasonForm, RectificationForm, SendReportForm
@@ -43,13 +43,6 @@ def _page(data_request: DataRequest) -> AnyResponse:
     return redirect(url_for("dashboard.request_page", reference=data_request.reference), 303)
 
 
-def _staff_label() -> str:
-    user = current_staff()
-    if user is None:
-        abort(403)
-    return user.email
-
-
 def _not_done(reason: str) -> None:
     flash(gettext("Not done: %(reason)s", reason=reason), "error")
 
@@ -65,7 +58,7 @@ def _settings() -> dict[str, object]:
 def report_file(reference: str, kind: str) -> AnyResponse:
     """Let staff open a report before (or after) it is sent; auditors may read it too."""
     report_kind = report_kind_of(kind)
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     report = service.report_of(db_session, data_request.id, report_kind)
@@ -93,7 +86,7 @@ def report_file(reference: str, kind: str) -> AnyResponse:
 def send_report(reference: str) -> AnyResponse:
     """Send the reports to the requester's verified address; show an encrypted PDF's password
     once, on the next page only."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     form = SendReportForm(request.form)
@@ -132,7 +125,7 @@ def send_report(reference: str) -> AnyResponse:
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def run_again(reference: str) -> AnyResponse:
     """Run an approved or failed request (from scratch) once this page's transaction commits."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     form = ActionForm(request.form)
@@ -157,7 +150,7 @@ def run_again(reference: str) -> AnyResponse:
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def send_answer_again(reference: str) -> AnyResponse:
     """Queue again an answer email that failed for good; the request completes once it arrives."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     if not ActionForm(request.form).validate():
@@ -220,7 +213,7 @@ def _change(
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def save_rectification(reference: str) -> AnyResponse:
     """Keep the new values staff approved for each rectifiable field (empty: not corrected)."""
-    who = _staff_label()
+    who = acting_staff_label()
     data_request = request_by_reference(get_session(), reference)
     data_map = desk_map(current_app.config)
     form = RectificationForm.for_fields(
@@ -251,7 +244,7 @@ def _change_subject(
 ) -> AnyResponse:
     """Make one of `changes`' targeted changes on the request's subject (`apply`), with the
     reason staff gave in a `ReasonForm` when `with_reason`."""
-    who = _staff_label()
+    who = acting_staff_label()
     data_request = request_by_reference(get_session(), reference)
     given = {"reason": ReasonForm(request.form).reason.data or ""} if with_reason else {}
 

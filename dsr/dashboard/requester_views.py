@@ -12,7 +12,7 @@ from flask import Response, abort, current_app, flash, redirect, request, url_fo
 from werkzeug.wrappers import Response as AnyResponse
 from wtforms import Form
 
-from dsr.accounts.access import current_staff, staff_required
+from dsr.accounts.access import acting_staff_label, staff_required
 from dsr.accounts.models import StaffRole
 from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.request_page import gather_request_page
@@ -35,13 +35,6 @@ BOUND = "requester"
 """The name under which a form of this panel, posted with errors, goes back to the page."""
 
 
-def _staff_label() -> str:
-    user = current_staff()
-    if user is None:
-        abort(403)
-    return user.email
-
-
 def _again(data_request: DataRequest, form: Form, message: str | None = None) -> AnyResponse:
     get_session().rollback()
     if message is not None:
@@ -58,7 +51,7 @@ def _page(data_request: DataRequest) -> AnyResponse:
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def check_proof(reference: str) -> AnyResponse:
     """Record the check of the proof that the requester may act for the person (R45)."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     form = ProofCheckForm(request.form)
@@ -83,7 +76,7 @@ def check_proof(reference: str) -> AnyResponse:
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def set_for_whom(reference: str) -> AnyResponse:
     """Say whom the request is made for: the requester, or a person they represent (R45)."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     form = RepresentationForm(request.form)
@@ -110,7 +103,7 @@ def set_for_whom(reference: str) -> AnyResponse:
 def check_identity(reference: str) -> AnyResponse:
     """Record the identity check: the review resumes, or the request is refused; every identity
     document of the request is deleted in the same transaction (R46)."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     form = IdentityCheckForm(request.form)
@@ -143,7 +136,7 @@ def check_identity(reference: str) -> AnyResponse:
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def add_identity(reference: str) -> AnyResponse:
     """Add another identity of the person, with how it was proven: the locator uses it too."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     data_map = desk_map(current_app.config)
@@ -171,7 +164,7 @@ def add_identity(reference: str) -> AnyResponse:
 @staff_required(StaffRole.ADMIN, StaffRole.DPO)
 def remove_identity(reference: str, identity_id: int) -> AnyResponse:
     """Remove an identity added by mistake (audited)."""
-    who = _staff_label()
+    who = acting_staff_label()
     db_session = get_session()
     data_request = request_by_reference(db_session, reference)
     if not identities.remove_identity(
