@@ -61,7 +61,13 @@ from exports.pdf import (
     document_styles,
     register_fonts,
 )
-from exports.plain_paragraph import plain_bullet_list, plain_key_value_table, plain_paragraph
+from exports.plain_paragraph import (
+    plain_bullet_list,
+    plain_key_value_table,
+    plain_paragraph,
+    seed_fonts,
+    shared_key_value_table,
+)
 from exports.script_text import display_lines, line_width, printable
 from exports.text_grid import FONT_SIZE, PADDING, TextGrid
 from inventory.collection import CollectedRow, Collection, redacted_value
@@ -268,12 +274,22 @@ def render_access_report(
     story = _ReportStory(data_map, collection, request, lang, t, rows_per_category)
     story.mentions = list(mentions)
     canvasmaker: Callable[..., Canvas] = partial(
-        _NumberedCanvas,
+        _SeededCanvas,
         footer=f"{title} — {request.reference}",
         page_label=t.pgettext("report", "Page %(page)s of %(total)s"),
     )
     with PDF_LOCK:  # the story is built while the document lays it out: both under the lock
         doc.build([_StoryStream(story.batches())], canvasmaker=canvasmaker)
+
+
+class _SeededCanvas(_NumberedCanvas):
+    """The report's canvas: the Latin letters beyond ASCII take the same codes in every report
+    (`seed_fonts`), so that each category's processing, the same in every report, is drawn
+    once per process."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        seed_fonts(self)
 
 
 class _ReportFrame(Frame):  # type: ignore[misc]
@@ -410,7 +426,7 @@ class _ReportStory:
                 t.pgettext("report", "Your request"), request_rows, width=self.width
             ),
             Spacer(1, 4 * mm),
-            plain_key_value_table(
+            shared_key_value_table(
                 t.pgettext("report", "Controller"), controller_rows, width=self.width
             ),
             Spacer(1, 6 * mm),
@@ -635,7 +651,7 @@ class _ReportStory:
             (t.pgettext("report", "Retention period"), "\n".join(retention_lines)),
             (t.pgettext("report", "Source of the data"), category.source.get(lang)),
         ]
-        return plain_key_value_table(
+        return shared_key_value_table(
             t.pgettext("report", "About the processing"), rows, width=self.width
         )
 

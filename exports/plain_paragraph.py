@@ -12,6 +12,7 @@ whose lines a Paragraph would not break alone is left to `safe_paragraph`.
 
 from __future__ import annotations
 
+import copy
 import threading
 import weakref
 from collections import OrderedDict
@@ -36,7 +37,7 @@ from exports.pdf import (
     key_value_cells,
     key_value_table,
 )
-from exports.script_text import FONT_BOLD, _is_fast, has_rtl, runs_markup
+from exports.script_text import FONT_BOLD, FONT_REGULAR, _is_fast, has_rtl, runs_markup
 from exports.text_grid import _pieces
 
 BULLET = "•"
@@ -51,6 +52,30 @@ _LINES_LOCK = threading.Lock()
 _OPERATORS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 """Per PDF document and font: each distinct line as its text operators (subsets are per
 document)."""
+
+SEEDED_LETTERS = "".join(
+    sorted(
+        "ÀÂÄÆÇÈÉÊËÎÏÔÖÙÛÜŸŒàâäæçèéêëîïôöùûüÿœ"  # French
+        "ÁÍÑÓÚáíñóúßÅØåø"  # the other Latin names and words of western Europe
+        "«»‘’‚“”„–—…•€£°§×·\u202f\u2009"  # punctuation; the narrow spaces of French numbers
+    )
+)
+"""Letters beyond ASCII given their codes first in every document of `seed_fonts`: the same
+codes in each, so that what a shared grid drew in one document is drawn as it is in the next."""
+_SEEDED_CODES = frozenset(map(ord, SEEDED_LETTERS)) | frozenset(range(32, 127)) | {0xA0}
+_SEEDED_DOCUMENTS: weakref.WeakSet[Any] = weakref.WeakSet()
+SHARED_GRIDS_SIZE = 512
+"""Grids of the map's words (a category's processing, the controller) kept per process."""
+_SHARED_GRIDS: OrderedDict[tuple[Any, ...], KeyValueGrid] = OrderedDict()
+
+
+def seed_fonts(canv: Any) -> None:
+    """Give `SEEDED_LETTERS` their codes in the document's first subset of both fonts before
+    anything is drawn (ASCII has its own already): the same codes in every seeded document."""
+    doc = canv._doc
+    for name in (FONT_REGULAR, FONT_BOLD):
+        pdfmetrics.getFont(name).splitString(SEEDED_LETTERS, doc)
+    _SEEDED_DOCUMENTS.add(doc)
 
 
 def _style_key(style: ParagraphStyle) -> _StyleKey:
@@ -295,6 +320,9 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         self._table: Table | None = None
         self._heights: list[float] | None = None
         self.width = width
+        self._drawn: dict[str, Any] | None = None
+        """Of a shared grid (`shared_key_value_table`), shared by its copies: the operators that
+        drew it whole in a seeded document, with the font names they use."""
 
     def _as_table(self) -> Table:
         """The reportlab table of the same rows, made of Paragraphs: it cuts a row inside exactly
@@ -368,8 +396,34 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         if self._table is not None:
             self._table.drawOn(self.canv, 0, 0)
             return
-        heights = self._heights or []
         canv = self.canv
+        drawn = self._drawn
+        if drawn is not None and self._draws_as_before(canv, drawn):
+            canv._code.append(drawn["code"])
+            return
+        start = len(canv._code)
+        self._draw_grid(canv)
+        if drawn is not None and canv._doc in _SEEDED_DOCUMENTS and drawn.get("seeded"):
+            drawn["code"] = "\n".join(canv._code[start:])
+            drawn["fonts"] = {
+                name: pdfmetrics.getFont(name).getSubsetInternalName(0, canv._doc)
+                for name in drawn["font_names"]
+            }
+
+    @staticmethod
+    def _draws_as_before(canv: Any, drawn: dict[str, Any]) -> bool:
+        """Whether the operators kept draw the same in this document: seeded, and its fonts
+        under the same names (asking registers them with the document, as drawing does)."""
+        if "code" not in drawn or canv._doc not in _SEEDED_DOCUMENTS:
+            return False
+        fonts: dict[str, str] = drawn["fonts"]
+        return all(
+            pdfmetrics.getFont(name).getSubsetInternalName(0, canv._doc) == internal
+            for name, internal in fonts.items()
+        )
+
+    def _draw_grid(self, canv: Any) -> None:
+        heights = self._heights or []
         label_width = self._widths[0]
         tops = [self.height]
         for height in heights:
@@ -405,6 +459,58 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         for paragraph in cell:
             y -= paragraph.height
             paragraph.code_at(self.canv, code, left + CELL_PADDING_X, y)
+
+
+def _shared_copy(template: KeyValueGrid) -> KeyValueGrid:
+    grid = copy.copy(template)
+    grid._table = None
+    return grid
+
+
+def _drawn_memo(grid: KeyValueGrid) -> dict[str, Any]:
+    """What a shared grid keeps of its drawing: whether it can be kept across documents (every
+    character has a seeded code, in the two fonts), filled when first drawn."""
+    paragraphs = [*grid._heading, *(p for label, value in grid._rows for p in (*label, *value))]
+    texts = [line for p in paragraphs for line in (*(p._broken or ()), p._bullet or "")]
+    names = {p.style.fontName for p in paragraphs} | {
+        p.style.bulletFontName for p in paragraphs if p._bullet
+    }
+    seeded = names <= {FONT_REGULAR, FONT_BOLD} and all(
+        _SEEDED_CODES.issuperset(map(ord, text)) for text in texts
+    )
+    return {"seeded": seeded, "font_names": sorted(names)}
+
+
+def shared_key_value_table(
+    heading: str,
+    rows: Sequence[tuple[str, str | Sequence[str]]],
+    *,
+    width: float,
+    label_width: float = 45 * mm,
+) -> Flowable:
+    """`plain_key_value_table` of words that are no one's personal data (the map's, the
+    desk's), laid out once per process for its text and width and, in documents whose canvas
+    called `seed_fonts`, drawn once: every report shows each category's processing."""
+    key = (
+        heading,
+        tuple((label, value if isinstance(value, str) else tuple(value)) for label, value in rows),
+        width,
+        label_width,
+    )
+    with _LINES_LOCK:
+        template = _SHARED_GRIDS.get(key)
+        if template is not None:
+            _SHARED_GRIDS.move_to_end(key)
+            return _shared_copy(template)
+    made = plain_key_value_table(heading, rows, width=width, label_width=label_width)
+    if not isinstance(made, KeyValueGrid) or made._measure() is None:
+        return made
+    made._drawn = _drawn_memo(made)
+    with _LINES_LOCK:
+        _SHARED_GRIDS[key] = made
+        while len(_SHARED_GRIDS) > SHARED_GRIDS_SIZE:
+            _SHARED_GRIDS.popitem(last=False)
+    return _shared_copy(made)
 
 
 def _paragraph_of(paragraph: PlainParagraph) -> Flowable:
@@ -460,4 +566,6 @@ __all__ = [
     "plain_bullet_list",
     "plain_key_value_table",
     "plain_paragraph",
+    "seed_fonts",
+    "shared_key_value_table",
 ]

@@ -19,18 +19,22 @@ the fallback fonts are not even loaded until a text needs one of them.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from arabic_reshaper import ArabicReshaper
 from bidi import get_base_level, get_display
 from reportlab.lib.fonts import addMapping
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase import pdfdoc, pdfmetrics
+from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, TTFont, TTFontFace
 
 FONT_DIR = Path(__file__).with_name("fonts")
 FONT_REGULAR = "DejaVuSans"
@@ -100,10 +104,72 @@ def register_fonts() -> None:
 
 @cache
 def _register_primary() -> None:
-    pdfmetrics.registerFont(TTFont(FONT_REGULAR, str(FONT_DIR / "DejaVuSans.ttf")))
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf")))
+    pdfmetrics.registerFont(_kept_subsets(TTFont(FONT_REGULAR, str(FONT_DIR / "DejaVuSans.ttf"))))
+    pdfmetrics.registerFont(_kept_subsets(TTFont(FONT_BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf"))))
     # <b> inside our own markup (labels we write, never data) picks the bold face.
     _map_family(FONT_REGULAR, FONT_BOLD)
+
+
+SUBSETS_KEPT = 64
+"""Embedded font subsets kept per process, made and compressed once for their characters."""
+_SUBSETS: OrderedDict[tuple[str, tuple[int, ...]], tuple[bytes, int]] = OrderedDict()
+_SUBSETS_LOCK = threading.Lock()
+
+
+def _kept_subsets(font: TTFont) -> TTFont:
+    """`font`, whose subsets are embedded as reportlab embeds them (`addSubsetObjects`), each made
+    and compressed once per process: documents in the same words embed the same subsets (see
+    `exports.plain_paragraph.seed_fonts`), which cost a report as much as laying out a page."""
+    face = font.face
+    face.addSubsetObjects = partial(_add_subset_objects, face)
+    return font
+
+
+def _subset_file(face: Any, subset: list[int]) -> tuple[bytes, int]:
+    """The subset's font file, compressed, with its length before."""
+    key = (face.filename, tuple(subset))
+    with _SUBSETS_LOCK:
+        kept = _SUBSETS.get(key)
+        if kept is not None:
+            _SUBSETS.move_to_end(key)
+            return kept
+    content = face.makeSubset(subset)
+    made = (zlib.compress(content), len(content))
+    with _SUBSETS_LOCK:
+        _SUBSETS[key] = made
+        while len(_SUBSETS) > SUBSETS_KEPT:
+            _SUBSETS.popitem(last=False)
+    return made
+
+
+def _add_subset_objects(face: Any, doc: Any, fontname: str, subset: list[int]) -> Any:
+    """reportlab's `TTFontFace.addSubsetObjects` (3-clause BSD), the font file from
+    `_subset_file`: the same objects, the same bytes."""
+    if not doc.compression:
+        return TTFontFace.addSubsetObjects(face, doc, fontname, subset)
+    compressed, length = _subset_file(face, subset)
+    font_file = pdfdoc.PDFStream()
+    font_file.content = compressed
+    font_file.dictionary["Length1"] = length
+    font_file.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName(pdfdoc.PDFZCompress.pdfname)])
+    reference = doc.Reference(font_file, f"fontFile:{face.filename}({fontname})")
+    flags = (face.flags & ~FF_NONSYMBOLIC) | FF_SYMBOLIC
+    descriptor = pdfdoc.PDFDictionary(
+        {
+            "Type": "/FontDescriptor",
+            "Ascent": face.ascent,
+            "CapHeight": face.capHeight,
+            "Descent": face.descent,
+            "Flags": flags,
+            "FontBBox": pdfdoc.PDFArray(face.bbox),
+            "FontName": pdfdoc.PDFName(fontname),
+            "ItalicAngle": face.italicAngle,
+            "StemV": face.stemV,
+            "FontFile2": reference,
+            "MissingWidth": face.defaultWidth,
+        }
+    )
+    return doc.Reference(descriptor, "fontDescriptor:" + fontname)
 
 
 def _map_family(regular: str, bold: str) -> None:

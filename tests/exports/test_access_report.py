@@ -15,6 +15,7 @@ import pytest
 from pypdf import PdfReader
 
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
+from exports import plain_paragraph, script_text
 from exports.access_report import (
     ROWS_PER_CATEGORY,
     format_number,
@@ -323,3 +324,29 @@ def test_reports_drawn_on_several_threads_at_once_are_those_drawn_alone(
             )
         )
     assert all(pdf == alone[lang] for lang, pdf in drawn)
+
+
+def test_a_report_drawn_after_others_is_the_report_drawn_first(
+    platform: DemoPlatform, tmp_path: Path
+) -> None:
+    """What a worker keeps between reports (each category's processing laid out and drawn once,
+    the embedded font subsets made once) changes no byte of a report: drawn after reports of
+    other people, in other languages and other scripts, it is the report drawn with nothing
+    kept."""
+    plain_paragraph._SHARED_GRIDS.clear()
+    script_text._SUBSETS.clear()
+    sample = platform.collect(SAMPLE_LEARNER_EMAIL, tmp_path / "sample")
+    first = render(sample, platform, SAMPLE_LEARNER_EMAIL, "fr")
+    kept = [grid._drawn for grid in plain_paragraph._SHARED_GRIDS.values()]
+    assert kept and all(drawn and "code" in drawn for drawn in kept)  # drawn once, kept
+    assert script_text._SUBSETS
+    for email, lang in (
+        ("nguyen.thihoa@example.net", "en"),
+        ("lukasz.wroblewski@example.com", "fr"),
+        ("aegir.thorsson@example.com", "fr"),
+    ):
+        render(platform.collect(email, tmp_path / email), platform, email, lang)
+    assert render(sample, platform, SAMPLE_LEARNER_EMAIL, "fr") == first
+    plain_paragraph._SHARED_GRIDS.clear()
+    script_text._SUBSETS.clear()
+    assert render(sample, platform, SAMPLE_LEARNER_EMAIL, "fr") == first
