@@ -35,8 +35,9 @@ from inventory.locator import (
     SubjectLocation,
     category_tables,
     iter_category_tables,
+    read_ahead,
 )
-from inventory.model import DataMap
+from inventory.model import Category, DataMap
 from inventory.reference_labels import read_reference_labels
 from inventory.systems import Systems, SystemUnavailable, is_schema_error
 
@@ -394,6 +395,7 @@ class _RowWriter:
         """Write the parts (all of one system) straight into their categories' files."""
         rows = 0
         with self.systems.pinned():
+            self._read_ahead(parts, system)
             for category_id, same in groupby(parts, key=lambda part: part.category_id):
                 path = directory / f"{category_id}.jsonl"
                 with os.fdopen(_open_private(path), "w", encoding="utf-8") as out:
@@ -410,24 +412,30 @@ class _RowWriter:
         """Write each part of `system` to a file of its own, joined in order afterwards."""
         rows = 0
         with self.systems.pinned():
+            self._read_ahead(parts[system], system)
             for part in parts[system]:
                 path = _part_path(directory, part)
                 with os.fdopen(_open_private(path), "w", encoding="utf-8") as out:
                     rows += self._write(out, part, stop)
         return rows
 
+    def _read_ahead(self, parts: list[_Part], system: str) -> None:
+        """Read the small tables of these parts at once (`inventory.locator.read_ahead`)."""
+        data_map = self.data_map
+
+        def columns_of(category_id: str, system: str, table: str, columns: list[str]) -> list[str]:
+            return _disclosed(_hidden(data_map.categories[category_id]), system, table, columns)
+
+        categories = dict.fromkeys(part.category_id for part in parts)
+        read_ahead(data_map, self.systems, self.location, system, categories, columns_of)
+
     def _write(self, out: TextIO, part: _Part, stop: threading.Event | None) -> int:
         data_map = self.data_map
         category = data_map.categories[part.category_id]
         name = f"{part.system}.{part.table}"
-        hidden: set[str] = set()
         third_party: set[str] = set()
         for f in category.fields:
-            if f"{f.system or category.system}.{f.table}" != name:
-                continue
-            if not f.disclose:
-                hidden.add(f.name)
-            if f.third_party:
+            if f"{f.system or category.system}.{f.table}" == name and f.third_party:
                 third_party.add(f.name)
         written, read = 0, False
         for table_rows in iter_category_tables(
@@ -435,7 +443,7 @@ class _RowWriter:
             self.systems,
             self.location,
             part.category_id,
-            columns_of=partial(_disclosed, {name: hidden}),
+            columns_of=partial(_disclosed, _hidden(category)),
         ):
             if (table_rows.system, table_rows.table) != (part.system, part.table):
                 continue  # another table of the category (its batches are never read)
@@ -511,6 +519,15 @@ def _join_parts(directory: Path, categories: list[str], parts: list[_Part]) -> N
                 with piece.open("rb") as source:
                     shutil.copyfileobj(source, out)
                 piece.unlink()
+
+
+def _hidden(category: Category) -> dict[str, set[str]]:
+    """The fields of `category` the map marks `disclose: false`, per `system.table`."""
+    hidden: dict[str, set[str]] = {}
+    for f in category.fields:
+        if not f.disclose:
+            hidden.setdefault(f"{f.system or category.system}.{f.table}", set()).add(f.name)
+    return hidden
 
 
 def _disclosed(

@@ -89,9 +89,7 @@ def run_keyed(
     """
     bound = {KEYS: list(values), **(params or {})}
     if conn.dialect.name == "postgresql" and not isinstance(key, Tuple):
-        sql = systems.driver_sql(
-            (*cache_key, "any"), partial(_render_any, conn.dialect, build, key)
-        )
+        sql = systems.driver_sql((*cache_key, "any"), partial(render_any, conn.dialect, build, key))
         return conn.exec_driver_sql(sql, bound)
     statement = systems.statement(cache_key, partial(_expanding, build, key))
     return conn.execute(statement, bound)
@@ -116,9 +114,7 @@ def stream_keyed(
     else.
     """
     if conn.dialect.name == "postgresql" and not isinstance(key, Tuple) and _chunked():
-        sql = systems.driver_sql(
-            (*cache_key, "any"), partial(_render_any, conn.dialect, build, key)
-        )
+        sql = systems.driver_sql((*cache_key, "any"), partial(render_any, conn.dialect, build, key))
         return _stream_postgresql(conn, sql, {KEYS: list(values)})
     statement = systems.statement(cache_key, partial(_expanding, build, key))
     options = {"stream_results": True, "max_row_buffer": CHUNK}
@@ -162,7 +158,50 @@ def _stream_postgresql(conn: Connection, sql: str, bound: dict[str, Any]) -> Ite
         ) from error
 
 
-def _render_any(dialect: Dialect, build: KeyedBuild, key: ColumnElement[Any]) -> str:
+def run_pipelined(
+    conn: Connection, statements: Sequence[tuple[str, dict[str, Any]]]
+) -> list[list[tuple[Any, ...]]]:
+    """Run driver SQL `statements` (PostgreSQL) in one libpq pipeline on the connection's own
+    driver connection, in its transaction, and return each one's rows: the server runs each
+    while the rows of the one before travel back, one round trip for all. The engine's statement
+    events are told, as for any query; a driver error is raised as SQLAlchemy's."""
+    driver: Any = conn.connection.driver_connection
+    dispatch = conn.dispatch
+    cursors: list[Any] = []
+    try:
+        with driver.pipeline():
+            for sql, bound in statements:
+                cursor = driver.cursor()
+                dispatch.before_cursor_execute(conn, cursor, sql, bound, None, False)
+                cursor.execute(sql, bound)
+                cursors.append(cursor)
+        found = []
+        for (sql, bound), cursor in zip(statements, cursors, strict=True):
+            found.append(cursor.fetchall())
+            dispatch.after_cursor_execute(conn, cursor, sql, bound, None, False)
+        return found
+    except conn.dialect.loaded_dbapi.Error as error:
+        sql, bound = statements[min(len(cursors), len(statements) - 1)]
+        invalidated = conn.dialect.is_disconnect(error, driver, None)
+        if invalidated:
+            conn.invalidate(error)
+        raise cast(
+            Exception,
+            exc.DBAPIError.instance(
+                sql,
+                bound,
+                error,
+                conn.dialect.loaded_dbapi.Error,
+                connection_invalidated=invalidated,
+                dialect=conn.dialect,
+            ),
+        ) from error
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def render_any(dialect: Dialect, build: KeyedBuild, key: ColumnElement[Any]) -> str:
     return str(build(key == func.any(bindparam(KEYS))).compile(dialect=dialect))
 
 

@@ -28,7 +28,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from inventory.keyed import Key, chunks, run_keyed, select_where, stream_keyed
+from inventory.keyed import (
+    CHUNK,
+    KEYS,
+    Key,
+    chunks,
+    render_any,
+    run_keyed,
+    run_pipelined,
+    select_where,
+    stream_keyed,
+)
 from inventory.model import Category, DataMap, IdentityKind
 from inventory.model import Table as TableSpec
 from inventory.phrases import N_, Phrase
@@ -131,6 +141,10 @@ class TableMatch:
     sides: dict[Key, tuple[str, ...]] = field(default_factory=dict)
     """For a table of rows shared by several people (the map's `sides`): the sides the subject
     is on in each row found; a row on none of them is not theirs (in `not_owned`)."""
+    read_ahead: dict[tuple[Any, ...], list[tuple[Any, ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Rows read before they are asked for (`read_ahead`), per statement, until they are."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.keys, Keys):
@@ -572,33 +586,137 @@ def iter_category_tables(
         )
 
 
-def _table_batches(
-    systems: Systems, system: str, table_name: str, match: TableMatch, columns: list[str]
-) -> Iterator[Sequence[tuple[Any, ...]]]:
+@dataclass(frozen=True)
+class _RowsStatement:
+    """How one table's rows of a category are read by primary key (see `_table_batches`)."""
+
+    cache_key: tuple[Any, ...]
+    selected: list[ColumnElement[Any]]
+    key: ColumnElement[Any]
+    order: list[ColumnElement[Any]]
+    positions: list[int]  # where each of the primary key's and the columns' values is read
+    plain: bool  # the rows come back as they are yielded
+
+    def shaped(self, rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        if self.plain:
+            return [tuple(row) for row in rows]
+        return [tuple(row[i] for i in self.positions) for row in rows]
+
+
+def _rows_statement(
+    systems: Systems, system: str, table_name: str, match: TableMatch, columns: Sequence[str]
+) -> _RowsStatement:
     table = systems.tables(system)[table_name]
     pk = match.primary_key
     wanted = list(dict.fromkeys([*pk, *columns]))
     missing = [c for c in wanted if c not in table.c]
     if missing:
         raise SystemUnavailable(system, f"the table `{table_name}` has no column `{missing[0]}`")
-    key_expr = table.c[pk[0]] if len(pk) == 1 else tuple_(*(table.c[c] for c in pk))
-    selected = [table.c[c] for c in wanted]
-    order = [table.c[c] for c in pk]
-    cache_key = ("rows", system, table_name, tuple(wanted))
     # Rows come back in `wanted` order; a column that is also part of the key is read twice.
     positions = [wanted.index(c) for c in [*pk, *columns]]
-    plain = positions == list(range(len(wanted)))
+    return _RowsStatement(
+        cache_key=("rows", system, table_name, tuple(wanted)),
+        selected=[table.c[c] for c in wanted],
+        key=table.c[pk[0]] if len(pk) == 1 else tuple_(*(table.c[c] for c in pk)),
+        order=[table.c[c] for c in pk],
+        positions=positions,
+        plain=positions == list(range(len(wanted))),
+    )
+
+
+def _table_batches(
+    systems: Systems, system: str, table_name: str, match: TableMatch, columns: list[str]
+) -> Iterator[Sequence[tuple[Any, ...]]]:
+    statement = _rows_statement(systems, system, table_name, match, columns)
+    read_ahead = match.read_ahead.pop(statement.cache_key, None)
+    if read_ahead is not None:
+        yield read_ahead
+        return
     try:
         with systems.connect(system) as conn:
             for chunk in chunks(match.keys):
-                keys = [k[0] for k in chunk] if len(pk) == 1 else list(chunk)
-                rows = _select_in(conn, systems, cache_key, selected, key_expr, keys, order)
-                if plain:
-                    yield [tuple(row) for row in rows]
-                else:
-                    yield [tuple(row[i] for i in positions) for row in rows]
+                keys = [k[0] for k in chunk] if len(match.primary_key) == 1 else list(chunk)
+                rows = _select_in(
+                    conn,
+                    systems,
+                    statement.cache_key,
+                    statement.selected,
+                    statement.key,
+                    keys,
+                    statement.order,
+                )
+                yield statement.shaped(rows)
     except SQLAlchemyError as exc:
         raise SystemUnavailable(system, short_reason(exc)) from exc
+
+
+def read_ahead(
+    data_map: DataMap,
+    systems: Systems,
+    location: SubjectLocation,
+    system: str,
+    category_ids: Iterable[str],
+    columns_of: Callable[[str, str, str, list[str]], list[str]] | None = None,
+) -> None:
+    """Read at once, on PostgreSQL, every table's rows of these categories in `system` that one
+    statement brings (at most `CHUNK` keys): the statements go in one pipeline, the database
+    working on the next while the last one's rows come back, instead of a round trip each (a
+    typical person's collection is some twenty of them). `iter_category_tables` then yields
+    the rows kept on the table's match, once; a bigger table is read as ever, batch by batch.
+    `columns_of(category, system, table, columns)` narrows the columns as it is given to
+    `iter_category_tables`. Run on the connection the collection then uses (`Systems.pinned`)."""
+    if systems.engine(system).dialect.name != "postgresql":
+        return
+    wanted: list[tuple[TableMatch, _RowsStatement]] = []
+    seen: set[tuple[int, tuple[Any, ...]]] = set()
+    for category_id in category_ids:
+        category = data_map.categories[category_id]
+        for table_system, table_name, all_columns in category_tables(data_map, category):
+            match = location.match(table_system, table_name)
+            if (
+                table_system != system
+                or match is None
+                or not match.keys
+                or len(match.keys) > CHUNK
+                or len(match.primary_key) != 1
+            ):
+                continue
+            columns = (
+                columns_of(category_id, system, table_name, all_columns)
+                if columns_of
+                else all_columns
+            )
+            statement = _rows_statement(systems, system, table_name, match, columns)
+            if (id(match), statement.cache_key) not in seen:
+                seen.add((id(match), statement.cache_key))
+                wanted.append((match, statement))
+    if len(wanted) < 2:
+        return
+    try:
+        with systems.connect(system) as conn:
+            rows = run_pipelined(
+                conn,
+                [
+                    (
+                        systems.driver_sql(
+                            (*statement.cache_key, "any"),
+                            partial(
+                                render_any,
+                                conn.dialect,
+                                partial(_select_ordered, statement.selected, statement.order),
+                                statement.key,
+                            ),
+                        ),
+                        {KEYS: [k[0] for k in match.keys]},
+                    )
+                    for match, statement in wanted
+                ],
+            )
+    except SQLAlchemyError as exc:
+        systems.note_error(system, exc)
+        raise SystemUnavailable(system, short_reason(exc)) from exc
+    for (match, statement), found in zip(wanted, rows, strict=True):
+        match.read_ahead[statement.cache_key] = statement.shaped(found)
 
 
 def iter_category_rows(

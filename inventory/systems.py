@@ -364,6 +364,13 @@ class Systems:
         shared.stale.discard(system)
         return tables
 
+    def note_error(self, system: str, error: BaseException) -> None:
+        """Mark `system` stale when `error` is a schema error, as the engine's `handle_error`
+        does for the statements it runs (for those sent on the driver connection itself)."""
+        if is_schema_error(error):
+            with self.shared.lock:
+                self.shared.stale.add(system)
+
     def forget_schema(self, system: str) -> None:
         """Reflect `system` again at its next use, on a new engine (the old one's pooled
         connections may hold prepared statements of the old schema); built statements and the
