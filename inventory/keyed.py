@@ -13,6 +13,7 @@ link value) goes through `stream_keyed`, which holds at most `CHUNK` rows at a t
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, cast
@@ -121,6 +122,10 @@ def stream_keyed(
     return conn.execute(statement, {KEYS: list(values)}, execution_options=options)
 
 
+_STREAMED: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Driver connections whose last query went in libpq's chunked mode (see `run_pipelined`)."""
+
+
 def _chunked() -> bool:
     """Say whether psycopg's libpq streams results in chunks (libpq 17 and later)."""
     import psycopg  # noqa: PLC0415 (only PostgreSQL systems need it)
@@ -136,6 +141,7 @@ def _stream_postgresql(conn: Connection, sql: str, bound: dict[str, Any]) -> Ite
     cursor = driver.cursor()
     dispatch = conn.dispatch
     dispatch.before_cursor_execute(conn, cursor, sql, bound, None, False)
+    _STREAMED.add(driver)  # see `run_pipelined`
     try:
         with cursor:
             rows = cursor.stream(sql, bound, size=CHUNK)
@@ -169,6 +175,13 @@ def run_pipelined(
     dispatch = conn.dispatch
     cursors: list[Any] = []
     try:
+        if driver in _STREAMED:
+            # After a query in chunked mode, libpq gives the next pipeline's first result in
+            # chunks too, which psycopg refuses ("unexpected result status: TUPLES_CHUNK"): a
+            # pipeline's sync with nothing in it ends that mode.
+            with driver.pipeline():
+                pass
+            _STREAMED.discard(driver)
         with driver.pipeline():
             for sql, bound in statements:
                 cursor = driver.cursor()

@@ -19,6 +19,7 @@ from typing import Any, overload
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Dialect,
     Select,
     Table,
     false,
@@ -32,6 +33,7 @@ from inventory.keyed import (
     CHUNK,
     KEYS,
     Key,
+    KeyedBuild,
     chunks,
     render_any,
     run_keyed,
@@ -43,7 +45,7 @@ from inventory.model import Category, DataMap, IdentityKind
 from inventory.model import Table as TableSpec
 from inventory.phrases import N_, Phrase
 from inventory.systems import Systems, SystemUnavailable, is_schema_error, short_reason
-from inventory.validation import link_order
+from inventory.validation import dependencies, link_order
 
 
 class UnknownIdentity(ValueError):
@@ -282,6 +284,7 @@ def _locate_system(
     except SQLAlchemyError as exc:
         if not is_schema_error(exc):
             raise SystemUnavailable(system, short_reason(exc)) from exc
+        systems.note_error(system, exc)  # a pipeline's statements pass no engine event
     try:  # the system was marked stale: its tables are reflected again
         return _located_in_system(data_map, systems, system, identity, lookups)
     except SQLAlchemyError as exc:
@@ -322,71 +325,157 @@ def _locate_in_system(
                 (c, loc.expect_one, loc.normalised, identity, value)
             )
 
+    pipelined = systems.engine(system).dialect.name == "postgresql"
     with systems.connect(system) as conn:
+        waiting: list[_TableLookups] = []  # tables whose statements go together at the next flush
         for name in link_order(data_map, system):
-            table_spec = data_map.systems[system].tables[name]
-            table = tables[name]
-            owner = table_spec.owner
-            keys = Keys()
-            match = TableMatch(
-                system,
-                name,
-                tuple(table_spec.primary_key),
-                keys,
-                carried={c: set() for c in sorted(needed.get(name, set()))},
+            if (
+                waiting
+                and not pipelined
+                or any(
+                    found.match.table in dependencies(data_map, system, name) for found in waiting
+                )
+            ):
+                _flush(conn, systems, location, waiting)
+                waiting = []
+            waiting.append(
+                _table_lookups(data_map, systems, system, name, tables, needed, location)
             )
-            select_cols = [*match.primary_key, *match.carried]
-            owner_values: set[Any] | None = None
-            if owner is not None:
-                select_cols.append(owner.column)
-                target = location.match(system, owner.target_table)
-                owner_values = target.carried.get(owner.target_column, set()) if target else set()
-            side_links = _side_links(data_map, system, table_spec, location)
-            select_cols.extend(column for _, column, _ in side_links)
-            names = list(dict.fromkeys(select_cols))
-            columns = [table.c[c] for c in names]
-            collector = _RowCollector(match, keys, owner.column if owner else None, owner_values)
-            collector.side_links = side_links
             for column_name, expect_one, normalised, identity, value in identity_columns.get(
                 name, []
             ):
                 kind = data_map.identities[identity].kind
-                predicate = _identity_predicate(table, column_name, kind, value, normalised)
-                found = collector.take(conn.execute(select(*columns).where(predicate)), names)
-                if expect_one and found > 1:
-                    location.flags.append(
-                        Flag(
-                            system,
-                            name,
-                            Phrase(
-                                N_(
-                                    "%(count)s rows of `%(table)s` match this %(identity)s: the "
-                                    "same person may have several accounts; check them before "
-                                    "acting."
-                                ),
-                                count=str(found),
-                                table=name,
-                                identity=identity,
-                            ),
-                        )
-                    )
-            for link in table_spec.links:
-                target = location.match(system, link.target_table)
-                values = sorted(target.carried.get(link.target_column, set())) if target else []
-                if not values:
-                    continue
-                key = ("link", system, name, link.column, tuple(c.name for c in columns))
-                build = partial(select_where, columns)
-                for chunk in chunks(values):
-                    # Streamed: one value may bring a million rows.
-                    collector.take(
-                        stream_keyed(conn, systems, key, build, table.c[link.column], chunk), names
-                    )
-            if side_links:
-                match.not_owned.update(k for k in keys if not match.sides.get(k))
-            location.tables[(system, name)] = match
+                predicate = _identity_predicate(tables[name], column_name, kind, value, normalised)
+                waiting[-1].identities.append((predicate, expect_one, identity))
+        _flush(conn, systems, location, waiting)
         for identity, value in lookups:  # others' rows naming any identity of the person
             location.mentions.extend(_mentions(data_map, conn, tables, system, identity, value))
+
+
+LOOKAHEAD_ROWS = CHUNK
+"""The rows a link's lookup may bring in a pipeline: one that brings more is read again,
+streamed (`stream_keyed`), so that a pipeline never holds more than this per statement."""
+
+
+@dataclass
+class _TableLookups:
+    """One table's lookups in the locator: by the person's identities, then by each link."""
+
+    match: TableMatch
+    collector: _RowCollector
+    names: list[str]  # the columns selected, in order
+    columns: Sequence[ColumnElement[Any]]
+    links: list[tuple[tuple[Any, ...], ColumnElement[Any], Sequence[Any]]]
+    """(statement cache key, link column, one chunk of the values it points at)"""
+    identities: list[tuple[ColumnElement[bool], bool, str]] = field(default_factory=list)
+    """(predicate, the map expects one row, identity)"""
+
+
+def _table_lookups(
+    data_map: DataMap,
+    systems: Systems,
+    system: str,
+    name: str,
+    tables: dict[str, Table],
+    needed: dict[str, set[str]],
+    location: SubjectLocation,
+) -> _TableLookups:
+    """Prepare the lookups of table `name`: its link targets' rows are found already."""
+    table_spec = data_map.systems[system].tables[name]
+    table = tables[name]
+    owner = table_spec.owner
+    keys = Keys()
+    match = TableMatch(
+        system,
+        name,
+        tuple(table_spec.primary_key),
+        keys,
+        carried={c: set() for c in sorted(needed.get(name, set()))},
+    )
+    select_cols = [*match.primary_key, *match.carried]
+    owner_values: set[Any] | None = None
+    if owner is not None:
+        select_cols.append(owner.column)
+        target = location.match(system, owner.target_table)
+        owner_values = target.carried.get(owner.target_column, set()) if target else set()
+    side_links = _side_links(data_map, system, table_spec, location)
+    select_cols.extend(column for _, column, _ in side_links)
+    names = list(dict.fromkeys(select_cols))
+    columns = [table.c[c] for c in names]
+    collector = _RowCollector(match, keys, owner.column if owner else None, owner_values)
+    collector.side_links = side_links
+    links: list[tuple[tuple[Any, ...], ColumnElement[Any], Sequence[Any]]] = []
+    for link in table_spec.links:
+        target = location.match(system, link.target_table)
+        values = sorted(target.carried.get(link.target_column, set())) if target else []
+        key = ("link", system, name, link.column, tuple(c.name for c in columns))
+        links.extend((key, table.c[link.column], chunk) for chunk in chunks(values))
+    return _TableLookups(match, collector, names, columns, links)
+
+
+def _flush(
+    conn: Connection, systems: Systems, location: SubjectLocation, waiting: list[_TableLookups]
+) -> None:
+    """Run the waiting tables' lookups and record what they found, table by table in order.
+
+    On PostgreSQL every link's lookup of the waiting tables (they do not link to one another)
+    goes in one pipeline, capped at `LOOKAHEAD_ROWS` rows; a lookup that reaches the cap is
+    run again streamed, in its turn. Elsewhere each is streamed."""
+    ahead: list[list[tuple[Any, ...]] | None] = []
+    if conn.dialect.name == "postgresql" and any(t.links for t in waiting):
+        statements = [
+            (
+                systems.driver_sql(
+                    (*key, "ahead"),
+                    partial(
+                        _capped_any, conn.dialect, partial(select_where, found.columns), column
+                    ),
+                ),
+                {KEYS: list(values)},
+            )
+            for found in waiting
+            for key, column, values in found.links
+        ]
+        ahead = list(run_pipelined(conn, statements))
+    ahead.reverse()
+    for found in waiting:
+        match, collector, names = found.match, found.collector, found.names
+        system, name = match.system, match.table
+        for predicate, expect_one, identity in found.identities:
+            count = collector.take(conn.execute(select(*found.columns).where(predicate)), names)
+            if expect_one and count > 1:
+                location.flags.append(
+                    Flag(
+                        system,
+                        name,
+                        Phrase(
+                            N_(
+                                "%(count)s rows of `%(table)s` match this %(identity)s: the "
+                                "same person may have several accounts; check them before "
+                                "acting."
+                            ),
+                            count=str(count),
+                            table=name,
+                            identity=identity,
+                        ),
+                    )
+                )
+        for key, column, values in found.links:
+            rows = ahead.pop() if ahead else None
+            if rows is not None and len(rows) < LOOKAHEAD_ROWS:
+                collector.take(rows, names)
+                continue
+            # Streamed: one value may bring a million rows.
+            build = partial(select_where, found.columns)
+            collector.take(stream_keyed(conn, systems, key, build, column, values), names)
+        if collector.side_links:
+            match.not_owned.update(k for k in match.keys if not match.sides.get(k))
+        location.tables[(system, name)] = match
+
+
+def _capped_any(dialect: Dialect, build: KeyedBuild, key: ColumnElement[Any]) -> str:
+    """`render_any`, capped at `LOOKAHEAD_ROWS` rows (see `_flush`)."""
+    return f"{render_any(dialect, build, key)} LIMIT {LOOKAHEAD_ROWS:d}"
 
 
 def _side_links(

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Connection, text
 
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
-from inventory.keyed import CHUNK, select_where, stream_keyed
+from inventory.keyed import CHUNK, run_pipelined, select_where, stream_keyed
 from inventory.loader import load_data_map
 from inventory.locator import locate_subject
 from inventory.model import DataMap
@@ -125,3 +125,23 @@ def test_a_streamed_read_failing_is_a_database_error_the_locator_reports(
     build = partial(select_where, [missing.c.id])
     with systems.connect(PLATFORM) as conn, pytest.raises(SQLAlchemyError):
         list(stream_keyed(conn, systems, ("t", "missing"), build, missing.c.owner, [1]))
+
+
+def test_statements_sent_together_after_a_streamed_read_are_answered(point3_map: DataMap) -> None:
+    """The locator and the collection send a person's small lookups in one pipeline (a
+    PostgreSQL feature): right after a read in libpq's chunked mode, libpq would hand the
+    pipeline's first answer in chunks, which psycopg refuses; the desk's pipeline answers."""
+    with fresh_database("postgresql") as url:
+        seed_platform(url, learners=10, seed=11)
+        systems = Systems(point3_map, {"POINT3_PLATFORM_URL": url})
+        table = systems.tables(PLATFORM)["tracking_event"]
+        with systems.connect(PLATFORM) as conn:
+            learner = _learner_id(conn)
+            build = partial(select_where, [table.c.id])
+            key = ("t", "streamed")
+            streamed = list(stream_keyed(conn, systems, key, build, table.c.learner_id, [learner]))
+            sql = "SELECT id FROM tracking_event WHERE learner_id = any(%(keys)s) ORDER BY id"
+            together = run_pipelined(conn, [(sql, {"keys": [learner]}), (sql, {"keys": [-1]})])
+        systems.dispose()
+    assert streamed and sorted(row[0] for row in together[0]) == sorted(r[0] for r in streamed)
+    assert together[1] == []
