@@ -971,7 +971,7 @@ def _widest_latin(font_name: str) -> float:
 
 
 def _latin_1(text: str) -> bool:
-    return all(ord(char) < 256 for char in text) and "\n" not in text and "\r" not in text
+    return (not text or max(text) < "\u0100") and "\n" not in text and "\r" not in text
 
 
 def text_width(text: str, font_name: str, size: float) -> float:

@@ -53,6 +53,10 @@ the default level, for a file about a fifth bigger."""
 ZIP64_FROM_ROWS = 100_000
 """Categories of at least this many rows get zip64 entries (a file may pass 2 GiB)."""
 COPY_BLOCK = 1 << 20
+SPOOLED_BYTES = 1 << 20
+"""A category's CSV is held in memory up to this size while its JSON is written, and spooled
+to a private file beside the collection beyond: memory stays flat for a big person, and a
+typical one's fifteen small sheets cost no file each."""
 
 
 def _datetime_value(text: str, zone: tzinfo) -> str:
@@ -175,8 +179,9 @@ def _write_category(
     marker: str,
     shown: _Shown,
 ) -> None:
-    """Write `<category>.json` into the archive while `<category>.csv` is spooled beside the
-    collection (a private, already-deleted file), then copied in: the stored rows are read and
+    """Write `<category>.json` into the archive while `<category>.csv` is spooled (in memory up
+    to `SPOOLED_BYTES`, beyond in a private, already-deleted file beside the collection), then
+    copied in: the stored rows are read and
     converted once, a batch at a time, column by column."""
     big = collection.count(category_id) >= ZIP64_FROM_ROWS
     by_table = fields_by_table(category)
@@ -184,7 +189,7 @@ def _write_category(
     types = collection.field_types.get(category_id, {})
     encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False).encode
     json_entry = zip_entry(f"{category_id}.json", COMPRESS_LEVEL)
-    with tempfile.TemporaryFile(dir=collection.directory) as spool:
+    with tempfile.SpooledTemporaryFile(SPOOLED_BYTES, dir=collection.directory) as spool:
         spool.write(UTF8_BOM.encode("utf-8"))  # as utf-8-sig would, without its checks per write
         sheet = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         writer = csv.writer(sheet, lineterminator="\r\n")

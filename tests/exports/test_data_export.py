@@ -14,6 +14,7 @@ import pytest
 from pypdf import PdfReader
 
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL
+from exports import data_export
 from exports.access_report import export_file_name, render_access_report, rows_shown
 from exports.data_export import write_data_export
 from inventory.collection import Collection
@@ -132,6 +133,21 @@ def test_the_export_holds_every_row_of_every_category_in_json_and_csv(
     # Another participant's message in the learner's support thread is there, its body withheld.
     bodies = [record.get("support_message.body") for record in _records(archive, "support")]
     assert "[redacted: another person's data]" in bodies
+
+
+def test_a_sheet_too_big_to_hold_in_memory_is_spooled_to_disk_unchanged(
+    heavy: tuple[DemoPlatform, Collection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A category's CSV is held in memory while small and written to a private file once it
+    grows past `SPOOLED_BYTES` (a big person's memory stays flat): the archive is the same."""
+    platform, collection = heavy
+    held = _export(platform, collection, "fr")
+    monkeypatch.setattr(data_export, "SPOOLED_BYTES", 64)
+    spooled = _export(platform, collection, "fr")
+    assert held.namelist() == spooled.namelist()
+    for name in held.namelist():
+        assert held.read(name) == spooled.read(name), name
+    assert any(len(held.read(f"{c}.csv")) > 64 for c in collection.categories)
 
 
 def _records(archive: zipfile.ZipFile, category: str) -> list[dict[str, object]]:
