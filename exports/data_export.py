@@ -189,7 +189,7 @@ def _write_category(
     types = collection.field_types.get(category_id, {})
     encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False).encode
     json_entry = zip_entry(f"{category_id}.json", COMPRESS_LEVEL)
-    with tempfile.SpooledTemporaryFile(SPOOLED_BYTES, dir=collection.directory) as spool:
+    with tempfile.SpooledTemporaryFile(SPOOLED_BYTES, dir=str(collection.directory)) as spool:
         spool.write(UTF8_BOM.encode("utf-8"))  # as utf-8-sig would, without its checks per write
         sheet = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         writer = csv.writer(sheet, lineterminator="\r\n")
