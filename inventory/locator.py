@@ -329,13 +329,8 @@ def _locate_in_system(
     with systems.connect(system) as conn:
         waiting: list[_TableLookups] = []  # tables whose statements go together at the next flush
         for name in link_order(data_map, system):
-            if (
-                waiting
-                and not pipelined
-                or any(
-                    found.match.table in dependencies(data_map, system, name) for found in waiting
-                )
-            ):
+            targets = dependencies(data_map, system, name)
+            if (waiting and not pipelined) or any(t.match.table in targets for t in waiting):
                 _flush(conn, systems, location, waiting)
                 waiting = []
             waiting.append(
