@@ -619,10 +619,7 @@ def _identity_predicate(
 
 def category_tables(data_map: DataMap, category: Category) -> list[tuple[str, str, list[str]]]:
     """Return (system, table, columns) for each table holding the category's fields, in order."""
-    seen: dict[tuple[str, str], list[str]] = {}
-    for f in category.fields:
-        seen.setdefault((f.system or category.system, f.table), []).append(f.name)
-    return [(s, t, cols) for (s, t), cols in seen.items()]
+    return [(s, t, list(cols)) for s, t, cols in category.field_tables]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     field_validator,
     model_validator,
@@ -556,6 +557,7 @@ class Category(Strict):
     system: str
     fields: list[Field_] = Field(min_length=1)
     purposes: list[LocalText] = Field(default_factory=list)
+    _field_tables: tuple[tuple[str, str, tuple[str, ...]], ...] | None = PrivateAttr(None)
     legal_basis: LegalBasis | None = None
     legal_basis_detail: LocalText | None = None
     legal_bases: list[Ground] = Field(default_factory=list)
@@ -606,6 +608,17 @@ class Category(Strict):
 
     def fields_in(self, system: str) -> list[Field_]:
         return [f for f in self.fields if (f.system or self.system) == system]
+
+    @property
+    def field_tables(self) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+        """(system, table, columns) for each table holding the category's fields, in order:
+        worked out once (the locator and the collection ask for every table they read)."""
+        if self._field_tables is None:
+            seen: dict[tuple[str, str], list[str]] = {}
+            for f in self.fields:
+                seen.setdefault((f.system or self.system, f.table), []).append(f.name)
+            self._field_tables = tuple((s, t, tuple(cols)) for (s, t), cols in seen.items())
+        return self._field_tables
 
     def group_field(self, system: str, table: str) -> Field_ | None:
         """Return the field under whose reference label the rows of `table` are grouped."""
