@@ -43,7 +43,6 @@ from reportlab.platypus import (
     NextPageTemplate,
     PageBreak,
     PageTemplate,
-    Spacer,
 )
 from reportlab.platypus.flowables import Flowable
 
@@ -62,6 +61,7 @@ from exports.pdf import (
     register_fonts,
 )
 from exports.plain_paragraph import (
+    Gap,
     plain_bullet_list,
     plain_key_value_table,
     plain_paragraph,
@@ -421,15 +421,15 @@ class _ReportStory:
             ),
             plain_paragraph(intro, styles.body),
             *self._cut_notice(),
-            Spacer(1, 4 * mm),
+            Gap(1, 4 * mm),
             plain_key_value_table(
                 t.pgettext("report", "Your request"), request_rows, width=self.width
             ),
-            Spacer(1, 4 * mm),
+            Gap(1, 4 * mm),
             shared_key_value_table(
                 t.pgettext("report", "Controller"), controller_rows, width=self.width
             ),
-            Spacer(1, 6 * mm),
+            Gap(1, 6 * mm),
         ]
 
     def _cut_notice(self) -> list[Flowable]:
@@ -544,7 +544,7 @@ class _ReportStory:
             *turn,
             heading,
             self._about(category),
-            Spacer(1, 4 * mm),
+            Gap(1, 4 * mm),
             *self._left_out(category_id, groups),
         ]
         picked = self._printed_rows(category_id, groups)
@@ -564,7 +564,7 @@ class _ReportStory:
                 "participant in a conversation): their content is redacted.",
             )
             yield [plain_paragraph(note, self.styles.small)]
-        yield [Spacer(1, 6 * mm)]
+        yield [Gap(1, 6 * mm)]
 
     def _printed_rows(
         self, category_id: str, groups: Sequence[_TableGroup]
@@ -609,7 +609,7 @@ class _ReportStory:
             "file": export_file_name(self.request.reference),
             "category": category_id,
         }
-        return [plain_paragraph(text, self.styles.body), Spacer(1, 2 * mm)]
+        return [plain_paragraph(text, self.styles.body), Gap(1, 2 * mm)]
 
     def _about(self, category: Category) -> Flowable:
         t, lang = self.t, self.lang
@@ -753,7 +753,7 @@ class _ReportStory:
         labels = [f.label.get(self.lang) for f in group.fields]
         caption = self._count_caption(group.count)
         if not group.shown:
-            yield [caption, Spacer(1, 3 * mm)]
+            yield [caption, Gap(1, 3 * mm)]
             return
         if layout == "blocks":
             batch: list[Flowable] = [caption] if captioned else []
@@ -767,12 +767,12 @@ class _ReportStory:
                 )
                 batch += [
                     plain_key_value_table(heading, pairs, width=self.width),
-                    Spacer(1, 3 * mm),
+                    Gap(1, 3 * mm),
                 ]
                 if len(batch) >= 2 * CHUNK_ROWS // 10:
                     yield batch
                     batch = []
-            yield [*batch, Spacer(1, 3 * mm)]
+            yield [*batch, Gap(1, 3 * mm)]
             return
         first = True
         widths: list[float] | None = None
@@ -790,7 +790,7 @@ class _ReportStory:
                 batch = []
         if batch:
             yield batch
-        yield [Spacer(1, 3 * mm)]
+        yield [Gap(1, 3 * mm)]
 
     # The rights.
 
@@ -816,7 +816,7 @@ class _ReportStory:
                 styles.body,
             ),
             plain_key_value_table(heading, rows, width=self.width),
-            Spacer(1, 4 * mm),
+            Gap(1, 4 * mm),
         ]
 
     def _rights(self, categories: Sequence[str]) -> list[Flowable]:

@@ -19,11 +19,12 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, cast
 
+from reportlab.lib.colors import Color
 from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.platypus import Paragraph, Table
+from reportlab.platypus import Paragraph, Spacer, Table
 from reportlab.platypus.flowables import Flowable
 
 from exports.pdf import (
@@ -67,6 +68,25 @@ _SEEDED_DOCUMENTS: weakref.WeakSet[Any] = weakref.WeakSet()
 SHARED_GRIDS_SIZE = 512
 """Grids of the map's words (a category's processing, the controller) kept per process."""
 _SHARED_GRIDS: OrderedDict[tuple[Any, ...], KeyValueGrid] = OrderedDict()
+
+
+_FILL_OPERATORS: dict[Any, str | None] = {}
+
+
+def _fill_operator(colour: Any) -> str | None:
+    """The operator setting `colour` as the fill colour, as reportlab's canvas writes it for an
+    RGB colour (None for another kind: the canvas sets it)."""
+    try:
+        return _FILL_OPERATORS[colour]
+    except KeyError:
+        pass
+    except TypeError:  # not hashable
+        return None
+    operator = None
+    if type(colour) is Color and colour.alpha == 1:
+        operator = f"{fp_str(colour.red, colour.green, colour.blue)} rg"
+    _FILL_OPERATORS[colour] = operator
+    return operator
 
 
 def seed_fonts(canv: Any) -> None:
@@ -199,6 +219,19 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         self.canv.setFillColor(self.style.textColor)
         self.code_at(self.canv, code, 0.0, 0.0)
         self.canv._code.append(" ".join(code))
+
+    def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:  # noqa: N802, N803
+        """Draw at x, y as `Flowable.drawOn` does, without its saved canvas state and moved
+        origin: the lines are drawn at their place, inside their own q/Q, the colour set by its
+        operator (some 150 paragraphs a report, each copying the canvas's state twice)."""
+        fill = _fill_operator(self.style.textColor)
+        if self._paragraph is not None or fill is None:
+            super().drawOn(canvas, x, y, _sW)
+            return
+        code = ["q", fill]
+        self.code_at(canvas, code, self._hAlignAdjust(x, _sW), y)
+        code.append("Q")
+        canvas._code.append(" ".join(code))
 
     def code_at(self, canv: Any, code: list[str], x: float, y: float) -> None:
         """Add to `code` the operators drawing the lines with their bottom left corner at x, y."""
@@ -392,6 +425,21 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         label_width, value_width = self._widths
         return KeyValueGrid(self._heading, rows, width=self.width, label_width=label_width)
 
+    def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:  # noqa: N802, N803
+        """Draw at x, y as `Flowable.drawOn` does, the origin moved by an operator inside q/Q
+        rather than by the canvas's saved state (`draw` restores what it changes)."""
+        if self._table is not None:
+            super().drawOn(canvas, x, y, _sW)
+            return
+        x = self._hAlignAdjust(x, _sW)
+        canvas._code.append(f"q 1 0 0 1 {fp_str(x)} {fp_str(y)} cm")
+        self.canv = canvas
+        try:
+            self.draw()
+        finally:
+            del self.canv
+        canvas._code.append("Q")
+
     def draw(self) -> None:
         if self._table is not None:
             self._table.drawOn(self.canv, 0, 0)
@@ -459,6 +507,13 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         for paragraph in cell:
             y -= paragraph.height
             paragraph.code_at(self.canv, code, left + CELL_PADDING_X, y)
+
+
+class Gap(Spacer):  # type: ignore[misc]
+    """A `Spacer` that draws nothing, not even a saved and restored canvas state."""
+
+    def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:  # noqa: N802, N803
+        return
 
 
 def _shared_copy(template: KeyValueGrid) -> KeyValueGrid:
@@ -561,6 +616,7 @@ def plain_key_value_table(
 
 
 __all__ = [
+    "Gap",
     "KeyValueGrid",
     "PlainParagraph",
     "plain_bullet_list",
