@@ -74,7 +74,7 @@ MAP_PATH = Path(__file__).resolve().parents[1] / "data_map.yaml"
 PHASES = (
     "locate_subject",
     "record_subject_disclosures",
-    "held_erasure",
+    "erasure_under_holds",
     "plan_erasure",
     "execute_erasure",
     "_store_run",

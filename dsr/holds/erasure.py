@@ -5,6 +5,7 @@ to them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,12 +43,20 @@ def held_erasure(
     located subject."""
     with db.transaction(engine) as db_session:
         holds = active_holds(db_session, request_id, now)
-        held = effective_holds(data_map, systems, holds)
-        kept = {
-            hold.id: _keys(data_map, location, _hold_categories(data_map, systems, hold))
-            for hold in holds
-            if hold.id is not None
-        }
+        return erasure_under_holds(data_map, systems, holds, location)
+
+
+def erasure_under_holds(
+    data_map: DataMap, systems: Systems, holds: Sequence[LegalHold], location: SubjectLocation
+) -> HeldErasure:
+    """Return the map an erasure applies under `holds` (the request's, `active_holds`) and what
+    each hold keeps of the located subject."""
+    held = effective_holds(data_map, systems, holds)
+    kept = {
+        hold.id: _keys(data_map, location, _hold_categories(data_map, systems, hold))
+        for hold in holds
+        if hold.id is not None
+    }
     return HeldErasure(with_holds(data_map, held), kept)
 
 
