@@ -202,7 +202,7 @@ def record_progress(
         "rows": rows,
         "reason": None if reason is None else " ".join(reason.split())[:REASON_MAX],
     }
-    with db.transaction(engine) as db_session:
+    with engine.begin() as connection:  # a Core transaction: no session for two statements
         if state is ProgressState.RUNNING:
             started: object = now
             values["finished_at"] = None
@@ -211,13 +211,13 @@ def record_progress(
                 table.c.started_at, bindparam("started", now, type_=table.c.started_at.type)
             )
             values["finished_at"] = now
-        updated = db_session.execute(
+        updated = connection.execute(
             update(table)
             .where(table.c.request_id == request_id, table.c.system == system)
             .values(**values, started_at=started)
         )
-        if updated.rowcount == 0:  # type: ignore[attr-defined]
-            db_session.execute(
+        if updated.rowcount == 0:
+            connection.execute(
                 insert(table).values(**values, request_id=request_id, system=system, started_at=now)
             )
 
