@@ -9,10 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from dsr import db
 from dsr.holds.models import LegalHold
 from dsr.holds.service import active_holds, effective_holds, record_kept_rows
 from inventory.holds import kept_with_held, with_holds
@@ -29,21 +27,6 @@ class HeldErasure:
 
     data_map: DataMap
     kept: dict[int, KeysByTable]
-
-
-def held_erasure(
-    engine: Engine,
-    data_map: DataMap,
-    systems: Systems,
-    request_id: int,
-    location: SubjectLocation,
-    now: datetime,
-) -> HeldErasure:
-    """Return the map the request's erasure applies at `now` and what each hold keeps of the
-    located subject."""
-    with db.transaction(engine) as db_session:
-        holds = active_holds(db_session, request_id, now)
-        return erasure_under_holds(data_map, systems, holds, location)
 
 
 def erasure_under_holds(
