@@ -1,6 +1,7 @@
 """Time a learner's erasure as the worker carries it out, beside the raw-SQL floor of its writes.
 
 Usage: python bench/erasure.py [--url URL] [--store-url URL] [--learners N] [--samples N] [--cold]
+                               [--profile [PATH]]
 Without --url, a scratch PostgreSQL database is created on the local server, seeded like the access
 bench (100,000 learners, 50 tracking events each) and dropped after; without --store-url, so is a
 scratch store (PostgreSQL, migrated). One learner gets 10,000 more tracking events (the heavy one).
@@ -17,11 +18,15 @@ rolled-back run of `execute_erasure`, sent raw on the driver in one transaction 
 FLOOR_REPEATS, rolled back) plus the median commit of a one-row change. Printed: the whole run
 (median, p95) against TYPICAL_TARGET_S; the erasure's own transaction on the platform (committed)
 against the floor (FLOOR_FACTOR); where the run spends its time; statements and store transactions.
+`--profile [PATH]` also prints the functions the typical runs spend their time in (cProfile, by
+cumulative and by own CPU time, on the worker's thread; saved to PATH for pstats when given).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import statistics
 import sys
@@ -61,6 +66,7 @@ PLATFORM_VARIABLE = "POINT3_PLATFORM_URL"
 HEAVY_EVENTS = 10_000
 TYPICAL_TARGET_S = 0.040
 HEAVY_TARGET_S = 1.0
+PROFILE_TOP = 40
 FLOOR_FACTOR = 2.0
 FLOOR_REPEATS = 5
 SECRET = "bench-secret-of-the-erasure-bench"  # noqa: S105 (a scratch database's)
@@ -68,7 +74,7 @@ MAP_PATH = Path(__file__).resolve().parents[1] / "data_map.yaml"
 PHASES = (
     "locate_subject",
     "record_subject_disclosures",
-    "held_erasure",
+    "erasure_under_holds",
     "plan_erasure",
     "execute_erasure",
     "_store_run",
@@ -88,6 +94,7 @@ class _Rollback(Exception):
 @dataclass
 class Timing:
     run: float  # run_request, committed: what a worker spends on the request
+    cpu: float  # the process's CPU time during run_request
     transaction: float  # the erasure's own transaction on the platform, committed
     floor: float  # its DELETEs and UPDATEs sent raw, rolled back
     writes: int
@@ -95,6 +102,7 @@ class Timing:
     store_statements: int
     store_transactions: int
     phases: dict[str, float] = field(default_factory=dict)
+    phases_cpu: dict[str, float] = field(default_factory=dict)
 
 
 class Watch:
@@ -108,6 +116,8 @@ class Watch:
         self.store_transactions = 0
         self.transactions: list[float] = []
         self.phases: dict[str, float] = {}
+        self.phases_cpu: dict[str, float] = {}
+        self.profiler: cProfile.Profile | None = None
         self._begun: float | None = None
         event.listen(Engine, "before_cursor_execute", self._statement)
         event.listen(Engine, "begin", self._begin)
@@ -121,6 +131,7 @@ class Watch:
         self.platform_statements = self.store_statements = self.store_transactions = 0
         self.transactions = []
         self.phases = {}
+        self.phases_cpu = {}
 
     def _is_store(self, conn: Connection) -> bool:
         return conn.engine.url == self.store.url
@@ -144,11 +155,13 @@ class Watch:
 
     def _timed(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             try:
                 return function(*args, **kwargs)
             finally:
                 self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - started
+                cpu = time.process_time() - cpu
+                self.phases_cpu[name] = self.phases_cpu.get(name, 0.0) + cpu
 
         return timed
 
@@ -267,13 +280,18 @@ def erase_one(
     writes = captured_writes(settings, url, email)
     best = floor(raw, writes)
     watch.reset()
-    started = time.perf_counter()
+    if watch.profiler is not None:
+        watch.profiler.enable()
+    cpu, started = time.process_time(), time.perf_counter()
     status = run_request(engine=store, request_id=request_id, settings=settings, now=db.utcnow())
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if watch.profiler is not None:
+        watch.profiler.disable()
     if status is not Status.READY_TO_SEND:
         raise SystemExit(f"the erasure request {request_id} ended {status.value}")
     return Timing(
         run=elapsed,
+        cpu=cpu,
         transaction=max(watch.transactions, default=0.0),
         floor=best,
         writes=len(writes),
@@ -281,6 +299,7 @@ def erase_one(
         store_statements=watch.store_statements,
         store_transactions=watch.store_transactions,
         phases=dict(watch.phases),
+        phases_cpu=dict(watch.phases_cpu),
     )
 
 
@@ -367,6 +386,7 @@ def report(label: str, timings: list[Timing], target: float, commit: float) -> b
     ratio = median(t.transaction / (t.floor + commit) for t in timings)
     print(f"\n{label} learner ({len(timings)} erased through run_request)")
     print(f"  whole run, committed, median / p95:   {_ms(run)} / {_ms(p95)}")
+    print(f"  its CPU time (process), median:       {_ms(median(t.cpu for t in timings))}")
     print(f"  its erasure transaction, committed:   {_ms(transaction)}")
     print(
         f"  floor: its {median(t.writes for t in timings):.0f} DELETEs/UPDATEs raw, one "
@@ -381,13 +401,19 @@ def report(label: str, timings: list[Timing], target: float, commit: float) -> b
         f"{median(t.store_statements for t in timings):.0f}, "
         f"{median(t.store_transactions for t in timings):.0f}"
     )
-    print("  where the run spends its time (median):")
-    accounted = 0.0
+    print("  where the run spends its time (median), wall / CPU:")
+    accounted = accounted_cpu = 0.0
     for name in (*RUNNER_PHASES[:1], *PHASES, *RUNNER_PHASES[1:]):
         spent = median(t.phases.get(name, 0.0) for t in timings)
+        spent_cpu = median(t.phases_cpu.get(name, 0.0) for t in timings)
         accounted += spent
-        print(f"    {name:<28} {_ms(spent)}")
-    print(f"    {'the rest':<28} {_ms(max(0.0, run - accounted))}")
+        accounted_cpu += spent_cpu
+        print(f"    {name:<28} {_ms(spent)} / {_ms(spent_cpu)}")
+    cpu = median(t.cpu for t in timings)
+    print(
+        f"    {'the rest':<28} {_ms(max(0.0, run - accounted))} / "
+        f"{_ms(max(0.0, cpu - accounted_cpu))}"
+    )
     met = run < target and ratio <= FLOOR_FACTOR
     print(
         f"  target < {target * 1e3:.0f} ms and the transaction within {FLOOR_FACTOR:.0f}x "
@@ -396,7 +422,24 @@ def report(label: str, timings: list[Timing], target: float, commit: float) -> b
     return met
 
 
-def run(url: str, store_url: str, learners: int, samples: int, seed: bool, cold: bool) -> bool:
+def print_profile(profile: cProfile.Profile, runs: int, cpu: float) -> None:
+    """Print where the profiled runs spent their time, by cumulative and by own time."""
+    print(f"\nprofile of {runs} typical runs (CPU {_ms(cpu / runs)} per run, profiled)")
+    stats = pstats.Stats(profile, stream=sys.stdout)
+    stats.strip_dirs()
+    for order in ("cumulative", "tottime"):
+        stats.sort_stats(order).print_stats(PROFILE_TOP)
+
+
+def run(
+    url: str,
+    store_url: str,
+    learners: int,
+    samples: int,
+    seed: bool,
+    cold: bool,
+    profile: str | None = None,
+) -> bool:
     if seed:
         summary = seed_platform(url, learners=learners, events_per_learner=50.0)
         print(f"seeded {summary.total_rows:,} rows in {summary.seconds:.0f} s", file=sys.stderr)
@@ -426,11 +469,17 @@ def run(url: str, store_url: str, learners: int, samples: int, seed: bool, cold:
 
         erase(emails.pop())  # warm-up: the first run parses the map and reflects the schema
         erase(emails.pop())
+        watch.profiler = cProfile.Profile(time.process_time) if profile is not None else None
         typical = [erase(email) for email in emails]
+        profiler, watch.profiler = watch.profiler, None
         heavy_timing = [erase(heavy)]
         commit = commit_latency(raw)
     store.dispose()
     raw_engine.dispose()
+    if profiler is not None:
+        print_profile(profiler, len(typical), sum(t.cpu for t in typical))
+        if profile:
+            profiler.dump_stats(profile)
     met_typical = report("typical", typical, TYPICAL_TARGET_S, commit)
     met_heavy = report("heavy", heavy_timing, HEAVY_TARGET_S, commit)
     return met_typical and met_heavy
@@ -458,12 +507,21 @@ def main() -> int:
     parser.add_argument("--learners", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--cold", action="store_true", help="open the systems per request")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="print where the typical runs spend their time (and save the profile to PATH)",
+    )
     args = parser.parse_args()
     with suppress_nothing() if args.url else scratch_database(SCRATCH_PLATFORM) as scratch:
         url = args.url or scratch
         with suppress_nothing() if args.store_url else scratch_database(SCRATCH_STORE) as store:
             store_url = args.store_url or store
-            met = run(url, store_url, args.learners, args.samples, not args.url, args.cold)
+            met = run(
+                url, store_url, args.learners, args.samples, not args.url, args.cold, args.profile
+            )
     return 0 if met else 1
 
 

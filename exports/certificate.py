@@ -31,14 +31,12 @@ from exports.made_for import MadeFor, made_for_row
 from exports.pdf import (
     DocumentInfo,
     DocumentStyles,
-    bullet_list,
     content_width,
     data_table,
     document_styles,
-    key_value_table,
     render_pdf,
-    safe_paragraph,
 )
+from exports.plain_paragraph import plain_bullet_list, plain_key_value_table, plain_paragraph
 from inventory.model import DataMap, ErasureAction
 
 
@@ -164,6 +162,14 @@ def certificate_summary(
     return lines
 
 
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], *, col_widths: Sequence[float]
+) -> Flowable:
+    """A `data_table` whose cells are `plain_paragraph`s (Latin text drawn without reportlab's
+    Paragraph, the same lines)."""
+    return data_table(header, rows, col_widths=col_widths, paragraph=plain_paragraph)
+
+
 def render_erasure_certificate(
     data_map: DataMap,
     request: CertifiedRequest,
@@ -195,9 +201,9 @@ def render_erasure_certificate(
     organisation = data_map.organisation
     address = organisation.controller.address or organisation.address
     story: list[Flowable] = [
-        safe_paragraph(title, styles.title),
-        safe_paragraph(organisation.name, styles.subtitle),
-        key_value_table(
+        plain_paragraph(title, styles.title),
+        plain_paragraph(organisation.name, styles.subtitle),
+        plain_key_value_table(
             t.pgettext("certificate", "Request"),
             [
                 (t.pgettext("certificate", "Reference"), request.reference),
@@ -224,7 +230,7 @@ def render_erasure_certificate(
             width=width,
         ),
         Spacer(1, 4 * mm),
-        safe_paragraph(
+        plain_paragraph(
             t.pgettext(
                 "certificate",
                 "%(organisation)s certifies that it carried out the erasure request %(reference)s "
@@ -237,23 +243,23 @@ def render_erasure_certificate(
     ]
     count_width = 36 * mm
 
-    story.append(safe_paragraph(t.pgettext("certificate", "Data erased"), styles.heading))
+    story.append(plain_paragraph(t.pgettext("certificate", "Data erased"), styles.heading))
     deleted = _of(outcomes, ErasureAction.DELETE)
     if deleted:
         story.append(
-            data_table(
+            _table(
                 [category_heading, records_heading],
                 [[data_map.categories[o.category].title.get(lang), str(o.rows)] for o in deleted],
                 col_widths=[width - count_width, count_width],
             )
         )
     else:
-        story.append(safe_paragraph(t.pgettext("certificate", "No data was erased."), styles.body))
+        story.append(plain_paragraph(t.pgettext("certificate", "No data was erased."), styles.body))
 
     redacted, deleted_texts = mentions_erased
     if redacted or deleted_texts:  # issue 20: mentions in other people's texts
         story.append(
-            safe_paragraph(
+            plain_paragraph(
                 t.pgettext(
                     "certificate",
                     "Other people's texts that named you, as our staff confirmed: your name "
@@ -264,11 +270,11 @@ def render_erasure_certificate(
             )
         )
 
-    story.append(safe_paragraph(t.pgettext("certificate", "Data anonymised"), styles.heading))
+    story.append(plain_paragraph(t.pgettext("certificate", "Data anonymised"), styles.heading))
     anonymized = _of(outcomes, ErasureAction.ANONYMIZE)
     if anonymized:
         story.append(
-            safe_paragraph(
+            plain_paragraph(
                 t.pgettext(
                     "certificate",
                     "These records remain, with what identified you removed or replaced. They "
@@ -279,7 +285,7 @@ def render_erasure_certificate(
         )
         rest = width - count_width
         story.append(
-            data_table(
+            _table(
                 [category_heading, records_heading, t.pgettext("certificate", "What remains")],
                 [
                     [
@@ -295,16 +301,16 @@ def render_erasure_certificate(
         )
     else:
         story.append(
-            safe_paragraph(t.pgettext("certificate", "No data was anonymised."), styles.body)
+            plain_paragraph(t.pgettext("certificate", "No data was anonymised."), styles.body)
         )
 
     story.extend(_shared_section(data_map, shared, lang, t, styles, width, count_width))
 
-    story.append(safe_paragraph(t.pgettext("certificate", "Data kept"), styles.heading))
+    story.append(plain_paragraph(t.pgettext("certificate", "Data kept"), styles.heading))
     retained = _of(outcomes, ErasureAction.RETAIN)
     if retained:
         story.append(
-            safe_paragraph(
+            plain_paragraph(
                 t.pgettext(
                     "certificate",
                     "The law requires us to keep this data: each record is kept until the day "
@@ -315,7 +321,7 @@ def render_erasure_certificate(
         )
         rest = width - count_width
         story.append(
-            data_table(
+            _table(
                 [
                     category_heading,
                     records_heading,
@@ -334,24 +340,28 @@ def render_erasure_certificate(
                 col_widths=[rest * 0.25, count_width, rest * 0.40, rest * 0.35],
             )
         )
-        story.extend(bullet_list([use_line(data_map, o, lang, t) for o in retained], styles.body))
+        story.extend(
+            plain_bullet_list([use_line(data_map, o, lang, t) for o in retained], styles.body)
+        )
     else:
-        story.append(safe_paragraph(t.pgettext("certificate", "No data is kept."), styles.body))
+        story.append(plain_paragraph(t.pgettext("certificate", "No data is kept."), styles.body))
 
     story.extend(_recipients_section(data_map, recipients, told_on or {}, lang, t, styles))
 
     story.append(
-        safe_paragraph(t.pgettext("certificate", "What we keep about your request"), styles.heading)
+        plain_paragraph(
+            t.pgettext("certificate", "What we keep about your request"), styles.heading
+        )
     )
     story.extend(
-        bullet_list(
+        plain_bullet_list(
             desk_records(request.reference, request.address_kept_until, lang, t, organisation.zone),
             styles.body,
         )
     )
     story.append(Spacer(1, 4 * mm))
     story.append(
-        safe_paragraph(
+        plain_paragraph(
             t.pgettext(
                 "certificate",
                 "For any question, write to our data protection officer quoting the reference "
@@ -397,12 +407,12 @@ def _shared_section(
             sides[step.category] = sides.get(step.category, 0) + step.rows
     if sides:
         story.append(
-            safe_paragraph(
+            plain_paragraph(
                 t.pgettext("certificate", "Records shared with another person"), styles.heading
             )
         )
         story.append(
-            data_table(
+            _table(
                 [
                     t.pgettext("certificate", "Category"),
                     t.pgettext("certificate", "Records"),
@@ -425,7 +435,7 @@ def _shared_section(
     mentions = [s for s in steps if s.kind == "mention" and s.category in data_map.categories]
     if mentions:
         story.append(
-            safe_paragraph(
+            plain_paragraph(
                 t.pgettext("certificate", "Mentions of you in other people's records"),
                 styles.heading,
             )
@@ -453,7 +463,7 @@ def _shared_section(
                     "category": category.title.get(lang),
                 }
             )
-        story.extend(bullet_list(lines, styles.body))
+        story.extend(plain_bullet_list(lines, styles.body))
     return story
 
 
@@ -473,13 +483,13 @@ def _recipients_section(
     """Say which recipients were told (with the date) and which are being told: only what is
     done is said to be done (R49)."""
     story: list[Flowable] = [
-        safe_paragraph(
+        plain_paragraph(
             t.pgettext("certificate", "Recipients of your data (GDPR Article 19)"), styles.heading
         )
     ]
     if not recipients:
         story.append(
-            safe_paragraph(
+            plain_paragraph(
                 t.pgettext("certificate", "No recipient had received the erased data."),
                 styles.body,
             )
@@ -494,13 +504,13 @@ def _recipients_section(
     pending = [r for r in recipients if r not in told_on]
     if told:
         story.append(
-            safe_paragraph(
+            plain_paragraph(
                 t.pgettext("certificate", "These recipients were told of the erasure:"),
                 styles.body,
             )
         )
         story.extend(
-            bullet_list(
+            plain_bullet_list(
                 [
                     t.pgettext("certificate", "%(recipient)s, on %(date)s")
                     % {"recipient": name(r), "date": told_on[r]}
@@ -511,7 +521,7 @@ def _recipients_section(
         )
     if pending:
         story.append(
-            safe_paragraph(
+            plain_paragraph(
                 t.pgettext(
                     "certificate",
                     "We are telling these recipients of the erasure; we will write to you "
@@ -520,5 +530,5 @@ def _recipients_section(
                 styles.body,
             )
         )
-        story.extend(bullet_list([name(r) for r in pending], styles.body))
+        story.extend(plain_bullet_list([name(r) for r in pending], styles.body))
     return story

@@ -11,12 +11,14 @@ zone (`as_instant`).
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
+from functools import lru_cache
 
 from babel.dates import format_date, format_datetime
 
 _SHORT_DATE = {"fr": "dd/MM/y", "en": "d MMM y"}
 _EDITION_DATE = {"fr": "dd/MM/y", "en": "y-MM-dd"}
 _LONG_DATE_LOCALE = {"fr": "fr_FR", "en": "en_GB"}
+LONG_DAYS_CACHED = 4096
 
 
 def _language(lang: str) -> str:
@@ -52,13 +54,19 @@ def short_datetime(value: datetime, lang: str, zone: tzinfo) -> str:
 
 def long_date(moment: datetime, lang: str, zone: tzinfo) -> str:
     """The calendar day of `moment` in `zone`, written out (2 mars 2026 / 2 March 2026)."""
-    local = _aware(moment).astimezone(zone).date()
-    return str(format_date(local, format="long", locale=_LONG_DATE_LOCALE[_language(lang)]))
+    return long_day(_aware(moment).astimezone(zone).date(), lang)
 
 
 def long_day(value: date, lang: str) -> str:
     """A calendar day written out (31 décembre 2036 / 31 December 2036), moved to no zone."""
-    return str(format_date(value, format="long", locale=_LONG_DATE_LOCALE[_language(lang)]))
+    return _long_day(date(value.year, value.month, value.day), _language(lang))
+
+
+@lru_cache(maxsize=LONG_DAYS_CACHED)
+def _long_day(value: date, lang: str) -> str:
+    # Babel finds the locale's pattern again for every call: the same few days (a request's,
+    # the ends of its kept records) are written several times in every certificate and email.
+    return str(format_date(value, format="long", locale=_LONG_DATE_LOCALE[lang]))
 
 
 def edition_date(value: date, lang: str) -> str:

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import relationship
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Relationship, Session, SQLModel
 
 from dsr.audit.chain import (
@@ -278,13 +279,13 @@ def record_action(
     db_session.add(stored)
     db_session.flush()
     if has_content:
-        db_session.add(
-            RequestEventContent(
-                sequence=sealed.sequence, salt=salt, reason=reason, details=personal
-            )
+        content_row = RequestEventContent(
+            sequence=sealed.sequence, salt=salt, reason=reason, details=personal
         )
+        db_session.add(content_row)
         db_session.flush()
-        db_session.refresh(stored, ["content"])
+        # What a refresh would load, without its two SELECTs: the row just written.
+        set_committed_value(stored, "content", content_row)
     return stored
 
 

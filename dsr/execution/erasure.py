@@ -41,10 +41,11 @@ from dsr.execution.runner import (
 )
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.execution.targets import secret_key as pseudonymisation_key
-from dsr.holds.erasure import held_erasure, remember_kept_rows
+from dsr.holds.erasure import erasure_under_holds, remember_kept_rows
+from dsr.holds.service import active_holds
 from dsr.languages import N_, staff_language, translations
 from dsr.links import public_url_for_settings
-from dsr.mentions.service import confirmed_in_run
+from dsr.mentions.service import confirmed_found, decisions
 from dsr.requests.emails import EmailKind
 from dsr.requests.jobs import closed_request_kept_until, closed_request_retention_days
 from dsr.requests.service import mail_requester
@@ -207,8 +208,12 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         raise ExecutionFailed(error.message) from None
     except ValueError as error:
         raise ExecutionFailed(str(error)) from None
+    # What the run reads of the store before it changes anything, in one transaction: the
+    # systems a previous run finished, staff's decisions on mentions, the legal holds in force.
     with db.transaction(context.engine) as db_session:
         stored = {run.system: run for run in system_runs(db_session, request_id)}
+        decided = decisions(db_session, request_id) if data_map.mentions is not None else {}
+        holds = active_holds(db_session, request_id, now)
     done = {system for system, run in stored.items() if run.status is SystemRunStatus.DONE}
     for system in sorted(done):  # a resumed run: these are not touched again
         run = stored[system]
@@ -228,14 +233,10 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     )
     # Issue 20: the texts of others naming the person, as staff confirmed, while the name is
     # still on their rows; changed before the systems' erasure, so that a retry finds them done.
-    names = subject_full_names(data_map, systems, location)
-    mentions = erase_mentions(
-        data_map,
-        systems,
-        confirmed_in_run(context.engine, request_id, data_map, systems, location),
-        names,
-    )
-    held = held_erasure(context.engine, data_map, systems, request_id, location, now)
+    confirmed = confirmed_found(decided, data_map, systems, location)
+    names = subject_full_names(data_map, systems, location) if confirmed else []
+    mentions = erase_mentions(data_map, systems, confirmed, names)
+    held = erasure_under_holds(data_map, systems, holds, location)
     data_map = held.data_map  # categories under a legal hold are kept (R50)
     pending = [system for system in data_map.systems if system not in done]
     changing = [s for s in systems_to_change(data_map, location) if s in pending]

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, func, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -192,20 +192,34 @@ def record_progress(
     reason: str | None = None,
     now: datetime,
 ) -> None:
-    """Store where `system` stands in the run of `request_id` (a failure keeps its reason)."""
-    with db.transaction(engine) as db_session:
-        row = db_session.get(RunProgress, (request_id, system))
-        if row is None:
-            row = RunProgress(request_id=request_id, system=system, state=state)
-            db_session.add(row)
-        row.state = state
-        row.rows = rows
-        row.reason = None if reason is None else " ".join(reason.split())[:REASON_MAX]
+    """Store where `system` stands in the run of `request_id` (a failure keeps its reason).
+
+    One UPDATE, and an INSERT when the system had no row yet: the report of a system that ends
+    was a SELECT and an UPDATE through the ORM."""
+    table = db.table_of(RunProgress)
+    values: dict[str, object] = {
+        "state": state,
+        "rows": rows,
+        "reason": None if reason is None else " ".join(reason.split())[:REASON_MAX],
+    }
+    with engine.begin() as connection:  # a Core transaction: no session for two statements
         if state is ProgressState.RUNNING:
-            row.started_at, row.finished_at = now, None
-        else:
-            row.started_at = row.started_at or now
-            row.finished_at = now
+            started: object = now
+            values["finished_at"] = None
+        else:  # the time it started running, if it was reported
+            started = func.coalesce(
+                table.c.started_at, bindparam("started", now, type_=table.c.started_at.type)
+            )
+            values["finished_at"] = now
+        updated = connection.execute(
+            update(table)
+            .where(table.c.request_id == request_id, table.c.system == system)
+            .values(**values, started_at=started)
+        )
+        if updated.rowcount == 0:
+            connection.execute(
+                insert(table).values(**values, request_id=request_id, system=system, started_at=now)
+            )
 
 
 def run_progress(db_session: Session, request_id: int) -> dict[str, RunProgress]:

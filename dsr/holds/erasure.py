@@ -5,13 +5,12 @@ to them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from dsr import db
 from dsr.holds.models import LegalHold
 from dsr.holds.service import active_holds, effective_holds, record_kept_rows
 from inventory.holds import kept_with_held, with_holds
@@ -30,24 +29,17 @@ class HeldErasure:
     kept: dict[int, KeysByTable]
 
 
-def held_erasure(
-    engine: Engine,
-    data_map: DataMap,
-    systems: Systems,
-    request_id: int,
-    location: SubjectLocation,
-    now: datetime,
+def erasure_under_holds(
+    data_map: DataMap, systems: Systems, holds: Sequence[LegalHold], location: SubjectLocation
 ) -> HeldErasure:
-    """Return the map the request's erasure applies at `now` and what each hold keeps of the
-    located subject."""
-    with db.transaction(engine) as db_session:
-        holds = active_holds(db_session, request_id, now)
-        held = effective_holds(data_map, systems, holds)
-        kept = {
-            hold.id: _keys(data_map, location, _hold_categories(data_map, systems, hold))
-            for hold in holds
-            if hold.id is not None
-        }
+    """Return the map an erasure applies under `holds` (the request's, `active_holds`) and what
+    each hold keeps of the located subject."""
+    held = effective_holds(data_map, systems, holds)
+    kept = {
+        hold.id: _keys(data_map, location, _hold_categories(data_map, systems, hold))
+        for hold in holds
+        if hold.id is not None
+    }
     return HeldErasure(with_holds(data_map, held), kept)
 
 

@@ -166,7 +166,15 @@ def confirmed_in_run(
         return []
     with open_session(engine) as db_session:
         decided = decisions(db_session, request_id)
-    if True not in decided.values():
+    return confirmed_found(decided, data_map, systems, location)
+
+
+def confirmed_found(
+    decided: Mapping[Place, bool], data_map: DataMap, systems: Systems, location: SubjectLocation
+) -> list[PossibleMention]:
+    """Return the texts that still name the subject among those `decided` (the request's
+    `decisions`) says are theirs; the search runs only when staff confirmed some."""
+    if data_map.mentions is None or True not in decided.values():
         return []
     return [
         m for m in find_mentions(data_map, systems, location) if decided.get(place_of(m)) is True
