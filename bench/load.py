@@ -360,8 +360,9 @@ def wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) -
 @contextmanager
 def gunicorn(
     environment: dict[str, str], folder: Path, args: argparse.Namespace
-) -> Iterator[tuple[int, Path]]:
-    """Serve the desk; yield its port and its log file; stop every process of it afterwards."""
+) -> Iterator[tuple[int, Path, int]]:
+    """Serve the desk; yield its port, its log file and its master's pid; stop every process of
+    it afterwards."""
     port = free_port()
     log = folder / "gunicorn.log"
     command = [
@@ -388,7 +389,7 @@ def gunicorn(
         )
     try:
         wait_until_serving(process, port, log)
-        yield port, log
+        yield port, log, process.pid
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -414,11 +415,11 @@ def has_worker_command(environment: dict[str, str]) -> bool:
 
 
 @contextmanager
-def job_workers(environment: dict[str, str], folder: Path, count: int) -> Iterator[int]:
+def job_workers(environment: dict[str, str], folder: Path, count: int) -> Iterator[list[int]]:
     """Run `count` `dsr worker` processes beside gunicorn, with the same settings, when the
-    command exists; yield how many run (0 without it: the web process's threads deliver)."""
+    command exists; yield their pids (none without it: the web process's threads deliver)."""
     if count <= 0 or not has_worker_command(environment):
-        yield 0
+        yield []
         return
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -434,7 +435,7 @@ def job_workers(environment: dict[str, str], folder: Path, count: int) -> Iterat
                         start_new_session=True,
                     )
                 )
-        yield count
+        yield [process.pid for process in processes]
     finally:
         for process in processes:
             if process.poll() is None:
@@ -456,6 +457,93 @@ def warm_up(port: int, clients: int) -> None:
 
     for _ in range(3):
         run_clients(clients, fetch, 90)
+
+
+# --- where the CPU goes -------------------------------------------------------------------------
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Return /proc/PID/stat's fields after the command's name, or None once the process is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def process_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) the process `pid` has used, or None once it is gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def process_tree(roots: list[int]) -> set[int]:
+    """Return `roots` and every process descending from them (gunicorn's workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, waiting = set(), list(roots)
+    while waiting:
+        pid = waiting.pop()
+        if pid not in found:
+            found.add(pid)
+            waiting.extend(children.get(pid, []))
+    return found
+
+
+class CpuMeter:
+    """Count the CPU time each part of the run spends between two snapshots: the desk's web
+    processes (gunicorn and its workers), the job workers, the PostgreSQL backends of the
+    scratch store, and this bench (its clients, the SMTP sink, the black hole). On 2 cores, a
+    submission's share of them bounds the rate the machine can sustain, whatever else runs."""
+
+    def __init__(self, engine: Engine, web: int, workers: list[int]) -> None:
+        self.engine, self.web, self.workers = engine, web, workers
+
+    def _backends(self) -> set[int]:
+        with self.engine.connect() as connection:
+            return set(
+                connection.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+                ).scalars()
+            )
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        groups = {
+            "web": process_tree([self.web]),
+            "job workers": process_tree(self.workers),
+            "PostgreSQL": self._backends(),
+        }
+        taken: dict[str, dict[int, float]] = {}
+        for name, pids in groups.items():
+            taken[name] = {
+                pid: seconds for pid in pids if (seconds := process_seconds(pid)) is not None
+            }
+        own = os.times()
+        taken["bench"] = {0: own.user + own.system}
+        return taken
+
+    def since(self, before: dict[str, dict[int, float]]) -> dict[str, float]:
+        """CPU seconds per part since `before` (a process started since counts from zero; one
+        that ended meanwhile is missed: the pools keep theirs)."""
+        now = self.snapshot()
+        return {
+            name: sum(seconds - before[name].get(pid, 0.0) for pid, seconds in pids.items())
+            for name, pids in now.items()
+        }
+
+
+def cpu_line(spent: dict[str, float], count: int, what: str) -> str:
+    """Say the CPU milliseconds per `what` of each part, and their total."""
+    if count <= 0:
+        return f"  CPU per {what}: no sample"
+    parts = ", ".join(f"{name} {seconds * 1000 / count:.1f}" for name, seconds in spent.items())
+    total = sum(spent.values()) * 1000 / count
+    return f"  CPU per {what}: {total:.1f} ms ({parts})"
 
 
 # --- the store ------------------------------------------------------------------------------
@@ -617,6 +705,7 @@ def submissions_phase(
     floor: Floor,
     sink: SinkHandler,
     rate: float | None,
+    meter: CpuMeter,
 ) -> Phase:
     kinds = list(RequestType)
     deadline = time.monotonic() + time_limit
@@ -652,6 +741,7 @@ def submissions_phase(
 
     arrivals = f"arriving at {rate:.0f} per second" if rate else "at once"
     print(f"\nsubmissions: {count} clients {arrivals}, each GET form then POST", flush=True)
+    before = meter.snapshot()
     outcomes, unfinished, wall = run_clients(count, submit, time_limit, rate)
     server_errors, failed, reasons = count_errors(outcomes)
     emails = [f"{WEB_PREFIX}{n:05d}@example.org" for n in range(count)]
@@ -659,8 +749,9 @@ def submissions_phase(
     unanswered = {
         email for email, outcome in zip(emails, outcomes, strict=True) if not outcome.answered
     }
-    stored = check_store(engine, WEB_PREFIX, expected, unanswered)
     no_mail = sink.wait_for(expected, MAIL_WAIT_SECONDS)
+    spent = meter.since(before)  # the answers, then the emails delivered
+    stored = check_store(engine, WEB_PREFIX, expected, unanswered)
     two_mails = sink.twice(expected)
     posts = [value for outcome in outcomes for value in outcome.seconds]
     both = [outcome.data["both"] for outcome in outcomes if "both" in outcome.data]
@@ -668,6 +759,7 @@ def submissions_phase(
     print(f"  {done}/{count} accepted in {wall:.1f} s: {done / wall:.1f} submissions/s")
     print(latency_line("POST (file the request)", posts))
     print(latency_line("GET form + POST", both))
+    print(cpu_line(spent, len(expected), "submission, with its email"))
     print(
         f"  store: {stored.stored} requests for {count} addresses, lost {stored.lost}, "
         f"stored twice {stored.duplicated}; mails queued {stored.mails_queued}, "
@@ -1174,9 +1266,11 @@ def main() -> int:
         engine = db.make_engine(url)
         try:
             with (
-                gunicorn(environment, Path(folder), args) as (port, log),
-                job_workers(environment, Path(folder), args.job_workers) as workers,
+                gunicorn(environment, Path(folder), args) as (port, log, web_pid),
+                job_workers(environment, Path(folder), args.job_workers) as worker_pids,
             ):
+                workers = len(worker_pids)
+                meter = CpuMeter(engine, web_pid, worker_pids)
                 print(
                     f"job workers: {workers} `dsr worker` processes"
                     if workers
@@ -1209,6 +1303,7 @@ def main() -> int:
                     floor,
                     sink,
                     args.rate,
+                    meter,
                 )
                 if args.together:  # the submissions while the staff read the queue
                     with ThreadPoolExecutor(1) as pool:
