@@ -714,7 +714,9 @@ def submissions_phase(
     sink: SinkHandler,
     rate: float | None,
     meter: CpuMeter,
+    meanwhile: str = "",
 ) -> Phase:
+    """`meanwhile` says what else runs during the phase (its CPU counts in the phase's)."""
     kinds = list(RequestType)
     deadline = time.monotonic() + time_limit
 
@@ -767,7 +769,7 @@ def submissions_phase(
     print(f"  {done}/{count} accepted in {wall:.1f} s: {done / wall:.1f} submissions/s")
     print(latency_line("POST (file the request)", posts))
     print(latency_line("GET form + POST", both))
-    print(cpu_line(spent, len(expected), "submission, with its email"))
+    print(cpu_line(spent, len(expected), f"submission, with its email{meanwhile}"))
     print(
         f"  store: {stored.stored} requests for {count} addresses, lost {stored.lost}, "
         f"stored twice {stored.duplicated}; mails queued {stored.mails_queued}, "
@@ -1202,7 +1204,11 @@ def figure_verdicts(
         )
     )
     verdicts.append(
-        (f"submission (POST) p95 under {TARGET_P95_MS:.0f} ms", p95 < TARGET_P95_MS, f"{p95:.0f}")
+        (
+            f"submission (POST) p95 under {TARGET_P95_MS:.0f} ms",
+            p95 < TARGET_P95_MS,
+            f"p95 {p95:.0f} ms",
+        )
     )
     verdicts.append(
         (
@@ -1421,7 +1427,7 @@ def main() -> int:
                     with ThreadPoolExecutor(1) as pool:
                         readers = pool.submit(read_queue, reading)
                         reading.wait(args.time_limit)
-                        submissions = submit()
+                        submissions = submit(meanwhile=" and the readers meanwhile")
                         phases = [api, submissions, readers.result()]
                 else:
                     submissions = submit()
