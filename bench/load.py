@@ -38,14 +38,13 @@ judged on this run ("target ...: met" or "MISSED", with the measure): the rate s
 submissions' p95, nothing lost, duplicated or 5xx, the readers' p95 against their floor while
 the submissions arrive, and all of it while the status callbacks hang on the black hole.
 
-Workers: gthread, 2 x cores + 1 processes of 4 threads by default. Requests wait on PostgreSQL
-commits and, after a submission, on the SMTP hand-off: threads overlap those waits, processes
-give the rendering every core. On the 2-core box, `--worker-class sync` measured the same
-within the noise; the choice stays open to measurement. Fewer processes did better for the
-submissions on that box, busy with other work (300 at once: 5 x 4 threads 17 per second, 2 x 2
-25, 3 x 4 27, 2 x 8 32): each submission holds the year's reference counter and the audit
-chain's head from its first write to its commit, and the more threads compete for the cores,
-the longer the holder takes to commit.
+Workers: sync, 2 x cores + 1 processes by default, as in the README's production command. On
+the 2-core box, shared with other work (load average 5 to 13), the figure's run measured with
+sync 5 processes 32.5 submissions/s and 35.6 ms of CPU per submission (web 18.6), with gthread
+5 x 4 threads 25.7/s and 41.6 ms (web 20.9); at 100/s without the readers, 30.8/s and 32.2 ms
+against 29.5/s and 36.8 ms: a thread pool and its poller cost CPU and gain nothing while
+every submission waits for the one that holds the year's reference counter, which takes longer
+to commit the more threads compete for the cores. `--worker-class gthread --threads N` compares.
 """
 
 from __future__ import annotations
@@ -380,7 +379,8 @@ def gunicorn(
         f"--bind={HOST}:{port}",
         f"--workers={args.workers}",
         f"--worker-class={args.worker_class}",
-        f"--threads={args.threads}",
+        # gunicorn turns a sync worker given threads into gthread: threads only for gthread
+        f"--threads={args.threads if args.worker_class == 'gthread' else 1}",
         "--timeout=120",
         "--graceful-timeout=10",
         "--log-level=warning",
@@ -1315,8 +1315,8 @@ def main() -> int:
     )
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per phase")
     parser.add_argument("--workers", type=int, default=2 * cores + 1)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread")
+    parser.add_argument("--threads", type=int, default=4, help="per process, with gthread")
+    parser.add_argument("--worker-class", choices=["gthread", "sync"], default="sync")
     parser.add_argument(
         "--rate",
         type=float,
@@ -1358,8 +1358,9 @@ def main() -> int:
     if args.read_seconds is None:  # the readers read while every submission arrives
         spread = args.submissions / args.rate if args.rate else 0.0
         args.read_seconds = max(20.0, spread + 5.0) if args.together else 20.0
+    threads = args.threads if args.worker_class == "gthread" else 1
     print(
-        f"gunicorn: {args.workers} workers x {args.threads} threads ({args.worker_class}) on "
+        f"gunicorn: {args.workers} workers x {threads} threads ({args.worker_class}) on "
         f"{cores} cores; store: PostgreSQL; {load_average()}"
     )
     began = time.monotonic()
