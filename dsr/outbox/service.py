@@ -32,10 +32,10 @@ from dsr.outbox.smtp import (
     MAX_ATTEMPTS,
     DeliveryError,
     PermanentDeliveryError,
+    SmtpConnection,
     SmtpSettings,
     TransientDeliveryError,
     next_attempt_delay,
-    send_email,
 )
 
 log = logging.getLogger(__name__)
@@ -208,19 +208,20 @@ def deliver_due(
     lease = claim_lease(settings)
     tried: list[int] = []
     sent = retried = failed = 0
-    while len(tried) < limit:
-        claimed = _claim_next(new_session, at=clock(), lease=lease, skip=tried)
-        if claimed is None:
-            break
-        tried.append(claimed.id)
-        error = _attempt(claimed, settings, ssl_context, at=clock())
-        outcome = _record(new_session, claimed, error, at=clock())
-        if outcome is OutboxStatus.SENT:
-            sent += 1
-        elif outcome is OutboxStatus.PENDING:
-            retried += 1
-        else:
-            failed += 1
+    with SmtpConnection(settings, ssl_context=ssl_context) as connection:  # one for the run
+        while len(tried) < limit:
+            claimed = _claim_next(new_session, at=clock(), lease=lease, skip=tried)
+            if claimed is None:
+                break
+            tried.append(claimed.id)
+            error = _attempt(claimed, settings, connection, at=clock())
+            outcome = _record(new_session, claimed, error, at=clock())
+            if outcome is OutboxStatus.SENT:
+                sent += 1
+            elif outcome is OutboxStatus.PENDING:
+                retried += 1
+            else:
+                failed += 1
     return DeliveryReport(sent=sent, retried=retried, failed=failed)
 
 
@@ -284,7 +285,7 @@ def _claim_next(
 
 
 def _attempt(
-    claimed: _Claimed, settings: SmtpSettings, ssl_context: ssl.SSLContext | None, *, at: datetime
+    claimed: _Claimed, settings: SmtpSettings, connection: SmtpConnection, *, at: datetime
 ) -> DeliveryError | None:
     """Send one message; return why it was not delivered, or None once the server accepted it."""
     try:
@@ -299,7 +300,7 @@ def _attempt(
             date=at,
             language=claimed.language.value,
         )
-        send_email(email, settings, ssl_context=ssl_context)
+        connection.send(email)
     except DeliveryError as error:
         return error
     except ValueError as error:  # compose_email's messages name the header, never its value

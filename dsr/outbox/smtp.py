@@ -163,23 +163,72 @@ def send_email(
     ValueError when the message has not exactly one recipient (one message per person keeps
     retries from delivering twice to the others).
     """
-    recipient = _only_recipient(message)
-    context = ssl_context
-    if context is None and (settings.ssl or settings.starttls):
-        context = ssl.create_default_context()
-    try:
-        client = _connect(settings, context)
-    except smtplib.SMTPConnectError as error:
-        raise TransientDeliveryError(
-            _reply_reason("greeting refused", error.smtp_code, error.smtp_error),
-            smtp_code=error.smtp_code,
-        ) from None
-    except (OSError, smtplib.SMTPException) as error:
-        raise TransientDeliveryError(_network_reason("cannot connect", error)) from None
-    try:
-        _deliver(client, message, settings, context, recipient)
-    finally:
-        _close(client)
+    with SmtpConnection(settings, ssl_context=ssl_context) as connection:
+        connection.send(message)
+
+
+class SmtpConnection:
+    """A connection to the SMTP server kept for several messages (a delivery run), as `send_email`
+    sends one: connecting, greeting and saying QUIT cost more than a short message's transaction
+    (issue 17). It connects on the first message; a connection the server closed since is
+    noticed before a message is sent on it (NOOP) and opened again; one that failed is dropped."""
+
+    def __init__(
+        self, settings: SmtpSettings, *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self.settings = settings
+        self.context = ssl_context
+        if self.context is None and (settings.ssl or settings.starttls):
+            self.context = ssl.create_default_context()
+        self._client: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SmtpConnection:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver `message` as `send_email` does (same errors), on this connection."""
+        recipient = _only_recipient(message)
+        client = self._usable()
+        try:
+            _deliver(client, message, self.settings, self.context, recipient, greeted=True)
+        except DeliveryError:
+            self.close()  # whatever state the failure left it in, the next message starts afresh
+            raise
+
+    def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            _close(client)
+
+    def _usable(self) -> smtplib.SMTP:
+        if self._client is not None:
+            try:
+                code, _ = self._client.noop()
+            except (OSError, smtplib.SMTPException):
+                code = 0
+            if code == 250:
+                return self._client
+            self._client.close()
+            self._client = None
+        try:
+            client = _connect(self.settings, self.context)
+        except smtplib.SMTPConnectError as error:
+            raise TransientDeliveryError(
+                _reply_reason("greeting refused", error.smtp_code, error.smtp_error),
+                smtp_code=error.smtp_code,
+            ) from None
+        except (OSError, smtplib.SMTPException) as error:
+            raise TransientDeliveryError(_network_reason("cannot connect", error)) from None
+        try:
+            _greet(client, self.settings, self.context)
+        except DeliveryError:
+            _close(client)
+            raise
+        self._client = client
+        return client
 
 
 def _only_recipient(message: EmailMessage) -> str:
@@ -202,23 +251,35 @@ def _connect(settings: SmtpSettings, context: ssl.SSLContext | None) -> smtplib.
     return smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
 
 
+def _greet(client: smtplib.SMTP, settings: SmtpSettings, context: ssl.SSLContext | None) -> None:
+    """Say EHLO, then STARTTLS and AUTH when the settings ask; raise a DeliveryError as
+    `_deliver` does."""
+    _deliver(client, None, settings, context, "")
+
+
 def _deliver(
     client: smtplib.SMTP,
-    message: EmailMessage,
+    message: EmailMessage | None,
     settings: SmtpSettings,
     context: ssl.SSLContext | None,
     recipient: str,
+    *,
+    greeted: bool = False,
 ) -> None:
-    stage = "EHLO"
+    """Greet the server unless `greeted`, then send `message` (None: only greet)."""
+    stage = "the transaction" if greeted else "EHLO"
     try:
-        client.ehlo_or_helo_if_needed()
-        if settings.starttls:
-            stage = "STARTTLS"
-            client.starttls(context=context)
-        if settings.username:
-            stage = "AUTH"
-            client.login(settings.username, settings.password or "")
-        stage = "the transaction"
+        if not greeted:
+            client.ehlo_or_helo_if_needed()
+            if settings.starttls:
+                stage = "STARTTLS"
+                client.starttls(context=context)
+            if settings.username:
+                stage = "AUTH"
+                client.login(settings.username, settings.password or "")
+            stage = "the transaction"
+        if message is None:
+            return
         refused = client.send_message(message, from_addr=settings.sender, to_addrs=[recipient])
     except smtplib.SMTPRecipientsRefused as error:
         code, reply = next(iter(error.recipients.values()), (0, b""))

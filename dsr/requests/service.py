@@ -24,6 +24,7 @@ from dsr.addresses import normalize_email
 from dsr.audit.models import record_action
 from dsr.dates import written_date
 from dsr.outbox.emails import render_email, render_letter
+from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
 from dsr.requests.checks import RequestError, check_email
 from dsr.requests.emails import EmailKind, type_phrase
@@ -137,11 +138,11 @@ def submit_request(
     if received > now:
         raise RequestError("A request cannot have been received in the future.")
 
-    # The audit chain's head stays locked from the first event appended to the commit: every
-    # submission waits for the one holding it (issue 17). So the events are appended last, once
-    # the emails are rendered and queued; the year's reference counter, locked the same way, is
-    # taken once the requests are built, just before their inserts (the emails need the
-    # references).
+    # The audit chain's head and the year's reference counter stay locked from the statement
+    # that takes them to the commit: every submission waits for the one holding them (issue 17).
+    # So the requests are inserted and their email rendered and queued first, under provisional
+    # references; the numbers are taken last, written into the rows and the queued email, and
+    # the events appended after them: nothing is rendered while the locks are held.
     events: list[tuple[DataRequest, str, dict[str, object]]] = []
     carried_on: list[DataRequest] = []
     to_file: list[DataRequestCreate] = []
@@ -164,21 +165,28 @@ def submit_request(
 
     filed: list[DataRequest] = []
     for wanted in to_file:
-        request = DataRequest.received(wanted, reference="", now=received, zone=zone)
+        request = DataRequest.received(
+            wanted, reference=_provisional_reference(), now=received, zone=zone
+        )
         if subject is not None:  # R45
             request.requester_role = subject.role
             request.subject_email = subject.subject_email
             request.subject_name = subject.subject_name
         filed.append(request)
-    for request in filed:  # the counter stays locked from here to the commit
-        request.reference = next_reference(db_session=db_session, received_at=received)
         db_session.add(request)
     db_session.flush()
     if len(filed) > 1:
         for part in filed:
             part.group_id = filed[0].id
         db_session.flush()
-    _send_verification(db_session, filed[0], now=now, links=links, reused=False)
+    queued = _send_verification(db_session, filed[0], now=now, links=links, reused=False)
+    numbered: dict[str, str] = {}
+    for request in filed:  # the counter stays locked from here to the commit
+        reference = next_reference(db_session=db_session, received_at=received)
+        numbered[request.reference] = reference
+        request.reference = reference
+    if queued is not None:
+        _write_references(queued, numbered)
     _record_requester_events(db_session, events, now)
     for request in filed:
         details: dict[str, object] = {
@@ -199,6 +207,24 @@ def submit_request(
         )
     db_session.flush()
     return SubmitResult(request=filed[0], reused=False, parts=(*filed, *carried_on))
+
+
+PROVISIONAL_REFERENCE_PREFIX = "PENDING-"
+
+
+def _provisional_reference() -> str:
+    """A reference that no request keeps: a filed request holds it, unseen by any other
+    transaction, until its number is taken just before the commit (`submit_request`)."""
+    return PROVISIONAL_REFERENCE_PREFIX + secrets.token_hex(6)
+
+
+def _write_references(email: OutboxMessage, numbered: dict[str, str]) -> None:
+    """Put each request's number in place of its provisional reference in its queued email."""
+    for provisional, reference in numbered.items():
+        email.subject = email.subject.replace(provisional, reference)
+        email.text_body = email.text_body.replace(provisional, reference)
+        if email.html_body is not None:
+            email.html_body = email.html_body.replace(provisional, reference)
 
 
 def _record_requester_events(
@@ -470,9 +496,10 @@ def after_verified(db_session: Session, request: DataRequest, now: datetime) -> 
 
 def _send_verification(
     db_session: Session, request: DataRequest, *, now: datetime, links: LinkSigner, reused: bool
-) -> None:
+) -> OutboxMessage | None:
     """Give the request a new nonce (older links stop working) and queue the email of its link;
-    for a submission of several parts, one link and one email for every part still waiting."""
+    for a submission of several parts, one link and one email for every part still waiting.
+    Return the email queued (None for a requester without an address)."""
     if request.id is None:
         db_session.flush()
     if request.id is None:
@@ -494,7 +521,7 @@ def _send_verification(
         if len(waiting) > 1
         else []
     )
-    mail_requester(
+    return mail_requester(
         db_session,
         request,
         EmailKind.VERIFICATION,
@@ -553,7 +580,7 @@ def mail_requester(
     now: datetime,
     answers: bool = False,
     **context: Any,
-) -> None:
+) -> OutboxMessage | None:
     """Queue one email of `kind` (an `EmailKind`, or the name of another requester email's
     templates, such as a delivery's) to the requester, in their language, about their request;
     `answers`: it carries the answer, and its delivery completes the request (R47).
@@ -572,9 +599,9 @@ def mail_requester(
             **context,
         )
         request.answer_letter = f"{subject}\n\n{text}"  # printed by staff (`answer_letter`)
-        return
+        return None
     if not request.has_address:
-        return
+        return None
     email = render_email(
         kind,
         request.language,
@@ -582,7 +609,7 @@ def mail_requester(
         type_label=type_phrase(request.type, request.language),
         **context,
     )
-    enqueue(
+    return enqueue(
         db_session=db_session,
         to=request.requester_email,
         email=email,

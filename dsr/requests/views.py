@@ -8,6 +8,7 @@ and the answer to a submission is the same whether or not the address is known.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from flask import (
     url_for,
 )
 from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import generate_csrf  # type: ignore[import-untyped]
 from werkzeug.datastructures import CombinedMultiDict, FileStorage, MultiDict
 from werkzeug.wrappers import Response as AnyResponse
 
@@ -63,6 +65,7 @@ from dsr.requests.workflow import (
     WorkflowError,
     available_actions,
 )
+from dsr.sender import Sender, current_sender
 from dsr.uploads import accepts_upload
 from dsr.worker.enqueue import deliver_after_commit, enqueue_sealed
 
@@ -219,6 +222,34 @@ def _keep_proofs(form: RequestForm, parts: Sequence[DataRequest], now: datetime)
     return True
 
 
+_BLANK_FORMS_KEY = "dsr.public.blank_request_forms"
+_CSRF_SLOT = "csrf-slot-" + secrets.token_hex(16)
+"""Stands for the visitor's CSRF token in the blank form kept by `_blank_request_form`."""
+
+
+def _blank_request_form() -> str:
+    """Return the request form as a GET shows it, with this visitor's CSRF token.
+
+    The blank form is the same page for every visitor of a language (and organisation, from the
+    map) but for the token: it is rendered once per process and kept with a slot where each
+    visitor's token goes (rendering its fields was most of the CPU of a GET, issue 17). A
+    visitor with a message waiting to be shown (`flash`) gets the page rendered for them."""
+    language = current_language().value
+    token = generate_csrf()  # the one the template's csrf_token() returns in this request
+    if session.get("_flashes"):
+        return render_template("public/request_form.html", form=RequestForm(language=language))
+    pages: dict[tuple[str, Sender | None], str] = current_app.extensions.setdefault(
+        _BLANK_FORMS_KEY, {}
+    )
+    key = (language, current_sender())
+    kept = pages.get(key)
+    if kept is None:
+        page = render_template("public/request_form.html", form=RequestForm(language=language))
+        pages[key] = page.replace(token, _CSRF_SLOT)  # no visitor's token is kept
+        return page
+    return kept.replace(_CSRF_SLOT, token)
+
+
 @blueprint.route("/", methods=["GET", "POST"])
 @accepts_upload
 @_per_address
@@ -226,9 +257,9 @@ def _keep_proofs(form: RequestForm, parts: Sequence[DataRequest], now: datetime)
 def new_request() -> AnyResponse | tuple[str, int]:
     """Show the request form; on POST, file the request and send the email proving the address;
     a request made for someone else keeps its proof with it (R45)."""
-    form = RequestForm(_request_form_data(), language=current_language().value)
     if request.method == "GET":
-        return Response(render_template("public/request_form.html", form=form))
+        return Response(_blank_request_form())
+    form = RequestForm(_request_form_data(), language=current_language().value)
     if form.is_from_a_robot:
         session[_SENT_KEY] = "new"  # the same answer as for a person; nothing is stored
         return redirect(url_for("public.request_sent"))

@@ -11,11 +11,13 @@ from email.message import EmailMessage
 
 import pytest
 
+from dsr.outbox import smtp
 from dsr.outbox.compose import compose_email
 from dsr.outbox.smtp import (
     MAX_ATTEMPTS,
     DeliveryError,
     PermanentDeliveryError,
+    SmtpConnection,
     SmtpSettings,
     SmtpSettingsError,
     TransientDeliveryError,
@@ -331,3 +333,58 @@ def test_the_last_attempt_comes_more_than_a_day_after_the_first() -> None:
 def test_the_retry_delay_needs_at_least_one_failed_attempt() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         next_attempt_delay(0)
+
+
+# -- one connection for several messages (issue 17) ----------------------------------------------
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the connections opened to the server."""
+    opened: list[int] = []
+    connect = smtp._connect
+
+    def counted(*args: object, **kwargs: object) -> object:
+        opened.append(1)
+        return connect(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(smtp, "_connect", counted)
+    return opened
+
+
+def test_a_connection_carries_several_messages(
+    smtp_server: SmtpServer, connections: list[int]
+) -> None:
+    with SmtpConnection(settings_for(smtp_server)) as connection:
+        for number in range(3):
+            connection.send(message_to(to=f"learner{number}@learners.example"))
+    mails = smtp_server.wait_for(3)
+    assert [mail.envelope_recipients for mail in mails] == [
+        (f"learner{number}@learners.example",) for number in range(3)
+    ]
+    assert len(connections) == 1
+
+
+def test_a_connection_the_server_closed_is_opened_again(
+    smtp_server: SmtpServer, connections: list[int]
+) -> None:
+    with SmtpConnection(settings_for(smtp_server)) as connection:
+        connection.send(message_to())
+        smtp_server.stop()
+        smtp_server.start()
+        connection.send(message_to(to="second@learners.example"))
+    assert len(smtp_server.wait_for(2)) == 2
+    assert len(connections) == 2
+
+
+def test_a_refused_message_leaves_the_next_one_a_fresh_connection(
+    smtp_server: SmtpServer, connections: list[int]
+) -> None:
+    smtp_server.refuse_next(1, 550, at="RCPT")
+    with SmtpConnection(settings_for(smtp_server)) as connection:
+        with pytest.raises(PermanentDeliveryError):
+            connection.send(message_to())
+        connection.send(message_to(to="second@learners.example"))
+    (mail,) = smtp_server.wait_for(1)
+    assert mail.envelope_recipients == ("second@learners.example",)
+    assert len(connections) == 2

@@ -221,6 +221,36 @@ def test_a_csrf_token_another_session_is_refused(app: Flask, client: FlaskClient
     assert stored_requests(app) == []
 
 
+def test_the_blank_form_kept_once_carries_each_visitors_own_token(app: Flask) -> None:
+    """The blank form is rendered once per process (issue 17): each visitor still gets the
+    token of their own session, in place of the first visitor's, and it works for them only."""
+    first, second = app.test_client(), app.test_client()
+    first_answer, second_answer = first.get("/"), second.get("/")
+    first_page, second_page = _text(first_answer), _text(second_answer)
+    first_token, second_token = csrf_token(first_answer), csrf_token(second_answer)
+    assert first_token != second_token
+    assert first_token in first_page and first_token not in second_page
+    assert second_token in second_page and second_token not in first_page
+    assert "csrf-slot-" not in first_page + second_page
+    assert re.sub(r'value="[^"]+">', "", first_page) == re.sub(r'value="[^"]+">', "", second_page)
+    refused = second.post(
+        "/", data={"csrf_token": first_token, "email": "zoe@example.org", "request_type": "access"}
+    )
+    assert refused.status_code == 400
+    assert file_request(second, email="zoe@example.org").status_code == 302
+
+
+def test_the_blank_form_follows_the_language_and_shows_a_waiting_message(
+    client: FlaskClient,
+) -> None:
+    assert '<html lang="en">' in _text(client.get("/", headers=ENGLISH))
+    assert '<html lang="fr">' in _text(client.get("/", headers=FRENCH))
+    with client.session_transaction() as session:
+        session["_flashes"] = [("message", "A message waiting for this visitor")]
+    assert "A message waiting for this visitor" in _text(client.get("/", headers=ENGLISH))
+    assert "A message waiting for this visitor" not in _text(client.get("/", headers=ENGLISH))
+
+
 def test_the_rate_limit_per_address_shows_a_friendly_page(
     make_app: MakeApp, smtp_server: SmtpServer
 ) -> None:
