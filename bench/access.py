@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -301,6 +302,11 @@ def answer_once(
         language="fr",
     )
     catalogue = translations(Language.FR)
+    # As `dsr.execution.access.run_access` does before it starts: a request's folder is new
+    # (removed whole first), so nothing is truncated or cleared while the answer is timed.
+    shutil.rmtree(workdir / "collection", ignore_errors=True)
+    (workdir / "report.pdf").unlink(missing_ok=True)
+    (workdir / "export.zip").unlink(missing_ok=True)
     cpu = [time.process_time()]
     started = time.perf_counter()
     with systems.pinned():  # one connection per system for the whole collection, as the desk
