@@ -150,6 +150,26 @@ def test_a_sheet_too_big_to_hold_in_memory_is_spooled_to_disk_unchanged(
     assert any(len(held.read(f"{c}.csv")) > 64 for c in collection.categories)
 
 
+def test_small_categories_are_stored_and_big_ones_deflated(
+    heavy: tuple[DemoPlatform, Collection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A category's files are deflated from `DEFLATE_FROM_ROWS` rows and stored as they are
+    below (zlib's set-up per small file cost more than it saved): both read back the same."""
+    platform, collection = heavy
+    stored = _export(platform, collection, "en")
+    tracking = collection.count("tracking")
+    monkeypatch.setattr(data_export, "DEFLATE_FROM_ROWS", tracking)
+    mixed = _export(platform, collection, "en")
+    for name in stored.namelist():
+        assert stored.getinfo(name).compress_type == zipfile.ZIP_STORED, name
+        assert stored.read(name) == mixed.read(name), name
+        category = name.rsplit(".", 1)[0]
+        big = name != "README.txt" and collection.count(category) >= tracking
+        expected = zipfile.ZIP_DEFLATED if big else zipfile.ZIP_STORED
+        assert mixed.getinfo(name).compress_type == expected, name
+    assert mixed.getinfo("tracking.csv").compress_size < mixed.getinfo("tracking.csv").file_size
+
+
 def _records(archive: zipfile.ZipFile, category: str) -> list[dict[str, object]]:
     records: list[dict[str, object]] = json.loads(archive.read(f"{category}.json"))["records"]
     return records
