@@ -148,20 +148,28 @@ def _stream_postgresql(conn: Connection, sql: str, bound: dict[str, Any]) -> Ite
             dispatch.after_cursor_execute(conn, cursor, sql, bound, None, False)
             yield from rows
     except conn.dialect.loaded_dbapi.Error as error:
-        invalidated = conn.dialect.is_disconnect(error, driver, cursor)
-        if invalidated:
-            conn.invalidate(error)
-        raise cast(
-            Exception,
-            exc.DBAPIError.instance(
-                sql,
-                bound,
-                error,
-                conn.dialect.loaded_dbapi.Error,
-                connection_invalidated=invalidated,
-                dialect=conn.dialect,
-            ),
-        ) from error
+        raise _database_error(conn, error, sql, bound, cursor) from error
+
+
+def _database_error(
+    conn: Connection, error: Any, sql: str, bound: dict[str, Any], cursor: Any
+) -> Exception:
+    """The SQLAlchemy error `Connection.execute` raises for a driver `error`, the connection
+    invalidated when the error says it is lost."""
+    invalidated = conn.dialect.is_disconnect(error, conn.connection.driver_connection, cursor)
+    if invalidated:
+        conn.invalidate(error)
+    return cast(
+        Exception,
+        exc.DBAPIError.instance(
+            sql,
+            bound,
+            error,
+            conn.dialect.loaded_dbapi.Error,
+            connection_invalidated=invalidated,
+            dialect=conn.dialect,
+        ),
+    )
 
 
 def run_pipelined(
@@ -195,20 +203,7 @@ def run_pipelined(
         return found
     except conn.dialect.loaded_dbapi.Error as error:
         sql, bound = statements[min(len(cursors), len(statements) - 1)]
-        invalidated = conn.dialect.is_disconnect(error, driver, None)
-        if invalidated:
-            conn.invalidate(error)
-        raise cast(
-            Exception,
-            exc.DBAPIError.instance(
-                sql,
-                bound,
-                error,
-                conn.dialect.loaded_dbapi.Error,
-                connection_invalidated=invalidated,
-                dialect=conn.dialect,
-            ),
-        ) from error
+        raise _database_error(conn, error, sql, bound, None) from error
     finally:
         for cursor in cursors:
             cursor.close()
