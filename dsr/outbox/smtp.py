@@ -12,7 +12,8 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
@@ -193,7 +194,7 @@ class SmtpConnection:
         recipient = _only_recipient(message)
         client = self._usable()
         try:
-            _deliver(client, message, self.settings, self.context, recipient, greeted=True)
+            _transact(client, message, self.settings, recipient)
         except DeliveryError:
             self.close()  # whatever state the failure left it in, the next message starts afresh
             raise
@@ -252,35 +253,33 @@ def _connect(settings: SmtpSettings, context: ssl.SSLContext | None) -> smtplib.
 
 
 def _greet(client: smtplib.SMTP, settings: SmtpSettings, context: ssl.SSLContext | None) -> None:
-    """Say EHLO, then STARTTLS and AUTH when the settings ask; raise a DeliveryError as
-    `_deliver` does."""
-    _deliver(client, None, settings, context, "")
+    """Say EHLO, then STARTTLS and AUTH when the settings ask; raise a DeliveryError."""
+    with _classified(client, "EHLO"):
+        client.ehlo_or_helo_if_needed()
+    if settings.starttls:
+        with _classified(client, "STARTTLS"):
+            client.starttls(context=context)
+    if settings.username:
+        with _classified(client, "AUTH"):
+            client.login(settings.username, settings.password or "")
 
 
-def _deliver(
-    client: smtplib.SMTP,
-    message: EmailMessage | None,
-    settings: SmtpSettings,
-    context: ssl.SSLContext | None,
-    recipient: str,
-    *,
-    greeted: bool = False,
+def _transact(
+    client: smtplib.SMTP, message: EmailMessage, settings: SmtpSettings, recipient: str
 ) -> None:
-    """Greet the server unless `greeted`, then send `message` (None: only greet)."""
-    stage = "the transaction" if greeted else "EHLO"
-    try:
-        if not greeted:
-            client.ehlo_or_helo_if_needed()
-            if settings.starttls:
-                stage = "STARTTLS"
-                client.starttls(context=context)
-            if settings.username:
-                stage = "AUTH"
-                client.login(settings.username, settings.password or "")
-            stage = "the transaction"
-        if message is None:
-            return
+    """Send `message` to `recipient` on a greeted connection; raise a DeliveryError."""
+    with _classified(client, "the transaction"):
         refused = client.send_message(message, from_addr=settings.sender, to_addrs=[recipient])
+    if refused:  # unreachable with one recipient: smtplib raises when all are refused
+        raise PermanentDeliveryError("recipient refused")
+
+
+@contextmanager
+def _classified(client: smtplib.SMTP, stage: str) -> Iterator[None]:
+    """Raise what goes wrong at `stage` of the conversation as a DeliveryError: worth retrying
+    or final, saying the stage and the server's code, never its text."""
+    try:
+        yield
     except smtplib.SMTPRecipientsRefused as error:
         code, reply = next(iter(error.recipients.values()), (0, b""))
         raise _by_code("recipient refused", code, reply) from None
@@ -306,8 +305,6 @@ def _deliver(
     except (OSError, smtplib.SMTPException) as error:
         client.close()  # the connection is unusable: no QUIT, which would wait for the timeout
         raise TransientDeliveryError(_network_reason(f"{stage} failed", error)) from None
-    if refused:  # unreachable with one recipient: smtplib raises when all are refused
-        raise PermanentDeliveryError("recipient refused")
 
 
 def _close(client: smtplib.SMTP) -> None:
