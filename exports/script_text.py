@@ -34,7 +34,7 @@ from arabic_reshaper import ArabicReshaper
 from bidi import get_base_level, get_display
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfdoc, pdfmetrics
-from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, TTFont, TTFontFace
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 
 FONT_DIR = Path(__file__).with_name("fonts")
 FONT_REGULAR = "DejaVuSans"
@@ -112,29 +112,30 @@ def _register_primary() -> None:
 
 SUBSETS_KEPT = 64
 """Embedded font subsets kept per process, made and compressed once for their characters."""
-_SUBSETS: OrderedDict[tuple[str, tuple[int, ...]], tuple[bytes, int]] = OrderedDict()
+_SUBSETS: OrderedDict[tuple[str, tuple[int, ...]], tuple[bytes, bytes]] = OrderedDict()
 _SUBSETS_LOCK = threading.Lock()
 
 
 def _kept_subsets(font: TTFont) -> TTFont:
-    """`font`, whose subsets are embedded as reportlab embeds them (`addSubsetObjects`), each made
-    and compressed once per process: documents in the same words embed the same subsets (see
+    """`font`, whose subsets are embedded as reportlab embeds them, each made and compressed
+    once per process: documents in the same words embed the same subsets (see
     `exports.plain_paragraph.seed_fonts`), which cost a report as much as laying out a page."""
     face = font.face
+    face.makeSubset = lambda subset: _subset(face, subset)[0]
     face.addSubsetObjects = partial(_add_subset_objects, face)
     return font
 
 
-def _subset_file(face: Any, subset: list[int]) -> tuple[bytes, int]:
-    """The subset's font file, compressed, with its length before."""
+def _subset(face: Any, subset: list[int]) -> tuple[bytes, bytes]:
+    """The subset's font file, and that file compressed, made once."""
     key = (face.filename, tuple(subset))
     with _SUBSETS_LOCK:
         kept = _SUBSETS.get(key)
         if kept is not None:
             _SUBSETS.move_to_end(key)
             return kept
-    content = face.makeSubset(subset)
-    made = (zlib.compress(content), len(content))
+    content = TTFontFace.makeSubset(face, subset)
+    made = (content, zlib.compress(content))
     with _SUBSETS_LOCK:
         _SUBSETS[key] = made
         while len(_SUBSETS) > SUBSETS_KEPT:
@@ -143,33 +144,15 @@ def _subset_file(face: Any, subset: list[int]) -> tuple[bytes, int]:
 
 
 def _add_subset_objects(face: Any, doc: Any, fontname: str, subset: list[int]) -> Any:
-    """reportlab's `TTFontFace.addSubsetObjects` (3-clause BSD), the font file from
-    `_subset_file`: the same objects, the same bytes."""
-    if not doc.compression:
-        return TTFontFace.addSubsetObjects(face, doc, fontname, subset)
-    compressed, length = _subset_file(face, subset)
-    font_file = pdfdoc.PDFStream()
-    font_file.content = compressed
-    font_file.dictionary["Length1"] = length
-    font_file.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName(pdfdoc.PDFZCompress.pdfname)])
-    reference = doc.Reference(font_file, f"fontFile:{face.filename}({fontname})")
-    flags = (face.flags & ~FF_NONSYMBOLIC) | FF_SYMBOLIC
-    descriptor = pdfdoc.PDFDictionary(
-        {
-            "Type": "/FontDescriptor",
-            "Ascent": face.ascent,
-            "CapHeight": face.capHeight,
-            "Descent": face.descent,
-            "Flags": flags,
-            "FontBBox": pdfdoc.PDFArray(face.bbox),
-            "FontName": pdfdoc.PDFName(fontname),
-            "ItalicAngle": face.italicAngle,
-            "StemV": face.stemV,
-            "FontFile2": reference,
-            "MissingWidth": face.defaultWidth,
-        }
-    )
-    return doc.Reference(descriptor, "fontDescriptor:" + fontname)
+    """reportlab's `TTFontFace.addSubsetObjects`, its font file given already compressed (a
+    stream that names its filter is written as it is): the same objects, the same bytes."""
+    descriptor = TTFontFace.addSubsetObjects(face, doc, fontname, subset)
+    if doc.compression:
+        stream = doc.idToObject[f"fontFile:{face.filename}({fontname})"]
+        stream.content = _subset(face, subset)[1]
+        stream.filters = None
+        stream.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
+    return descriptor
 
 
 def _map_family(regular: str, bold: str) -> None:
