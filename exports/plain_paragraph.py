@@ -17,6 +17,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from reportlab.lib.colors import Color
@@ -353,9 +354,8 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         self._table: Table | None = None
         self._heights: list[float] | None = None
         self.width = width
-        self._drawn: dict[str, Any] | None = None
-        """Of a shared grid (`shared_key_value_table`), shared by its copies: the operators that
-        drew it whole in a seeded document, with the font names they use."""
+        self._drawn: _KeptDrawing | None = None
+        """Of a shared grid (`shared_key_value_table`), shared by its copies."""
 
     def _as_table(self) -> Table:
         """The reportlab table of the same rows, made of Paragraphs: it cuts a row inside exactly
@@ -445,30 +445,17 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
             self._table.drawOn(self.canv, 0, 0)
             return
         canv = self.canv
-        drawn = self._drawn
-        if drawn is not None and self._draws_as_before(canv, drawn):
-            canv._code.append(drawn["code"])
+        kept = self._drawn
+        if kept is None or not kept.seeded or canv._doc not in _SEEDED_DOCUMENTS:
+            self._draw_grid(canv)
+            return
+        if kept.code is not None and _internal_names(canv, kept.fonts) == kept.names:
+            canv._code.append(kept.code)
             return
         start = len(canv._code)
         self._draw_grid(canv)
-        if drawn is not None and canv._doc in _SEEDED_DOCUMENTS and drawn.get("seeded"):
-            drawn["code"] = "\n".join(canv._code[start:])
-            drawn["fonts"] = {
-                name: pdfmetrics.getFont(name).getSubsetInternalName(0, canv._doc)
-                for name in drawn["font_names"]
-            }
-
-    @staticmethod
-    def _draws_as_before(canv: Any, drawn: dict[str, Any]) -> bool:
-        """Whether the operators kept draw the same in this document: seeded, and its fonts
-        under the same names (asking registers them with the document, as drawing does)."""
-        if "code" not in drawn or canv._doc not in _SEEDED_DOCUMENTS:
-            return False
-        fonts: dict[str, str] = drawn["fonts"]
-        return all(
-            pdfmetrics.getFont(name).getSubsetInternalName(0, canv._doc) == internal
-            for name, internal in fonts.items()
-        )
+        kept.code = "\n".join(canv._code[start:])
+        kept.names = _internal_names(canv, kept.fonts)
 
     def _draw_grid(self, canv: Any) -> None:
         heights = self._heights or []
@@ -516,24 +503,33 @@ class Gap(Spacer):  # type: ignore[misc]
         return
 
 
-def _shared_copy(template: KeyValueGrid) -> KeyValueGrid:
-    grid = copy.copy(template)
-    grid._table = None
-    return grid
-
-
-def _drawn_memo(grid: KeyValueGrid) -> dict[str, Any]:
+@dataclass
+class _KeptDrawing:
     """What a shared grid keeps of its drawing: whether it can be kept across documents (every
-    character has a seeded code, in the two fonts), filled when first drawn."""
-    paragraphs = [*grid._heading, *(p for label, value in grid._rows for p in (*label, *value))]
-    texts = [line for p in paragraphs for line in (*(p._broken or ()), p._bullet or "")]
-    names = {p.style.fontName for p in paragraphs} | {
-        p.style.bulletFontName for p in paragraphs if p._bullet
-    }
-    seeded = names <= {FONT_REGULAR, FONT_BOLD} and all(
-        _SEEDED_CODES.issuperset(map(ord, text)) for text in texts
-    )
-    return {"seeded": seeded, "font_names": sorted(names)}
+    character has a seeded code, in the two fonts), and once drawn in a seeded document, its
+    operators with the internal names its fonts had there (asking for them again registers the
+    fonts with the next document, as drawing does)."""
+
+    seeded: bool
+    fonts: tuple[str, ...]
+    code: str | None = None
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, grid: KeyValueGrid) -> _KeptDrawing:
+        cells = [*grid._heading, *(p for label, value in grid._rows for p in (*label, *value))]
+        texts = [line for p in cells for line in (*(p._broken or ()), p._bullet or "")]
+        fonts = {p.style.fontName for p in cells} | {
+            p.style.bulletFontName for p in cells if p._bullet
+        }
+        seeded = fonts <= {FONT_REGULAR, FONT_BOLD} and all(
+            _SEEDED_CODES.issuperset(map(ord, text)) for text in texts
+        )
+        return cls(seeded, tuple(sorted(fonts)))
+
+
+def _internal_names(canv: Any, fonts: Sequence[str]) -> tuple[str, ...]:
+    return tuple(pdfmetrics.getFont(name).getSubsetInternalName(0, canv._doc) for name in fonts)
 
 
 def shared_key_value_table(
@@ -556,16 +552,16 @@ def shared_key_value_table(
         template = _SHARED_GRIDS.get(key)
         if template is not None:
             _SHARED_GRIDS.move_to_end(key)
-            return _shared_copy(template)
+            return copy.copy(template)  # its layout and its kept drawing shared
     made = plain_key_value_table(heading, rows, width=width, label_width=label_width)
     if not isinstance(made, KeyValueGrid) or made._measure() is None:
         return made
-    made._drawn = _drawn_memo(made)
+    made._drawn = _KeptDrawing.of(made)
     with _LINES_LOCK:
         _SHARED_GRIDS[key] = made
         while len(_SHARED_GRIDS) > SHARED_GRIDS_SIZE:
             _SHARED_GRIDS.popitem(last=False)
-    return _shared_copy(made)
+    return copy.copy(made)
 
 
 def _paragraph_of(paragraph: PlainParagraph) -> Flowable:
