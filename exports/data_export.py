@@ -185,8 +185,8 @@ def _write_category(
 ) -> None:
     """Write `<category>.json` into the archive while `<category>.csv` is spooled (in memory up
     to `SPOOLED_BYTES`, beyond in a private, already-deleted file beside the collection), then
-    copied in: the stored rows are read and
-    converted once, a batch at a time, column by column."""
+    copied in: the stored rows are read and converted once, a batch at a time, column by column.
+    The files are stored as they are below `DEFLATE_FROM_ROWS` rows."""
     big = collection.count(category_id) >= ZIP64_FROM_ROWS
     by_table = fields_by_table(category)
     sheet_cols = sheet_columns(category)
