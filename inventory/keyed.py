@@ -90,8 +90,7 @@ def run_keyed(
     """
     bound = {KEYS: list(values), **(params or {})}
     if conn.dialect.name == "postgresql" and not isinstance(key, Tuple):
-        sql = systems.driver_sql((*cache_key, "any"), partial(render_any, conn.dialect, build, key))
-        return conn.exec_driver_sql(sql, bound)
+        return conn.exec_driver_sql(keyed_sql(conn, systems, cache_key, build, key), bound)
     statement = systems.statement(cache_key, partial(_expanding, build, key))
     return conn.execute(statement, bound)
 
@@ -115,7 +114,7 @@ def stream_keyed(
     else.
     """
     if conn.dialect.name == "postgresql" and not isinstance(key, Tuple) and _chunked():
-        sql = systems.driver_sql((*cache_key, "any"), partial(render_any, conn.dialect, build, key))
+        sql = keyed_sql(conn, systems, cache_key, build, key)
         return _stream_postgresql(conn, sql, {KEYS: list(values)})
     statement = systems.statement(cache_key, partial(_expanding, build, key))
     options = {"stream_results": True, "max_row_buffer": CHUNK}
@@ -209,8 +208,28 @@ def run_pipelined(
             cursor.close()
 
 
-def render_any(dialect: Dialect, build: KeyedBuild, key: ColumnElement[Any]) -> str:
-    return str(build(key == func.any(bindparam(KEYS))).compile(dialect=dialect))
+def keyed_sql(
+    conn: Connection,
+    systems: Systems,
+    cache_key: tuple[Hashable, ...],
+    build: KeyedBuild,
+    key: ColumnElement[Any],
+    *,
+    limit: int | None = None,
+) -> str:
+    """The PostgreSQL driver SQL of `build(key = ANY(%(keys)s))`, at most `limit` rows, rendered
+    once per cache key (see `Systems.driver_sql`)."""
+    tag = "any" if limit is None else f"any-{limit:d}"
+    return systems.driver_sql(
+        (*cache_key, tag), partial(_render_any, conn.dialect, build, key, limit)
+    )
+
+
+def _render_any(
+    dialect: Dialect, build: KeyedBuild, key: ColumnElement[Any], limit: int | None
+) -> str:
+    sql = str(build(key == func.any(bindparam(KEYS))).compile(dialect=dialect))
+    return sql if limit is None else f"{sql} LIMIT {limit:d}"
 
 
 def _expanding(build: KeyedBuild, key: ColumnElement[Any]) -> KeyedStatement:

@@ -19,7 +19,6 @@ from typing import Any, overload
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Dialect,
     Select,
     Table,
     false,
@@ -33,9 +32,8 @@ from inventory.keyed import (
     CHUNK,
     KEYS,
     Key,
-    KeyedBuild,
     chunks,
-    render_any,
+    keyed_sql,
     run_keyed,
     run_pipelined,
     select_where,
@@ -420,11 +418,13 @@ def _flush(
     if conn.dialect.name == "postgresql" and any(t.links for t in waiting):
         statements = [
             (
-                systems.driver_sql(
-                    (*key, "ahead"),
-                    partial(
-                        _capped_any, conn.dialect, partial(select_where, found.columns), column
-                    ),
+                keyed_sql(
+                    conn,
+                    systems,
+                    key,
+                    partial(select_where, found.columns),
+                    column,
+                    limit=LOOKAHEAD_ROWS,
                 ),
                 {KEYS: list(values)},
             )
@@ -466,11 +466,6 @@ def _flush(
         if collector.side_links:
             match.not_owned.update(k for k in match.keys if not match.sides.get(k))
         location.tables[(system, name)] = match
-
-
-def _capped_any(dialect: Dialect, build: KeyedBuild, key: ColumnElement[Any]) -> str:
-    """`render_any`, capped at `LOOKAHEAD_ROWS` rows (see `_flush`)."""
-    return f"{render_any(dialect, build, key)} LIMIT {LOOKAHEAD_ROWS:d}"
 
 
 def _side_links(
@@ -709,9 +704,9 @@ def _table_batches(
     systems: Systems, system: str, table_name: str, match: TableMatch, columns: list[str]
 ) -> Iterator[Sequence[tuple[Any, ...]]]:
     statement = _rows_statement(systems, system, table_name, match, columns)
-    read_ahead = match.read_ahead.pop(statement.cache_key, None)
-    if read_ahead is not None:
-        yield read_ahead
+    kept = match.read_ahead.pop(statement.cache_key, None)
+    if kept is not None:
+        yield kept
         return
     try:
         with systems.connect(system) as conn:
@@ -748,8 +743,7 @@ def read_ahead(
     `iter_category_tables`. Run on the connection the collection then uses (`Systems.pinned`)."""
     if systems.engine(system).dialect.name != "postgresql":
         return
-    wanted: list[tuple[TableMatch, _RowsStatement]] = []
-    seen: set[tuple[int, tuple[Any, ...]]] = set()
+    wanted: dict[tuple[int, tuple[Any, ...]], tuple[TableMatch, _RowsStatement]] = {}
     for category_id in category_ids:
         category = data_map.categories[category_id]
         for table_system, table_name, all_columns in category_tables(data_map, category):
@@ -768,9 +762,7 @@ def read_ahead(
                 else all_columns
             )
             statement = _rows_statement(systems, system, table_name, match, columns)
-            if (id(match), statement.cache_key) not in seen:
-                seen.add((id(match), statement.cache_key))
-                wanted.append((match, statement))
+            wanted.setdefault((id(match), statement.cache_key), (match, statement))
     if len(wanted) < 2:
         return
     try:
@@ -779,24 +771,22 @@ def read_ahead(
                 conn,
                 [
                     (
-                        systems.driver_sql(
-                            (*statement.cache_key, "any"),
-                            partial(
-                                render_any,
-                                conn.dialect,
-                                partial(_select_ordered, statement.selected, statement.order),
-                                statement.key,
-                            ),
+                        keyed_sql(
+                            conn,
+                            systems,
+                            statement.cache_key,
+                            partial(_select_ordered, statement.selected, statement.order),
+                            statement.key,
                         ),
                         {KEYS: [k[0] for k in match.keys]},
                     )
-                    for match, statement in wanted
+                    for match, statement in wanted.values()
                 ],
             )
     except SQLAlchemyError as exc:
         systems.note_error(system, exc)
         raise SystemUnavailable(system, short_reason(exc)) from exc
-    for (match, statement), found in zip(wanted, rows, strict=True):
+    for (match, statement), found in zip(wanted.values(), rows, strict=True):
         match.read_ahead[statement.cache_key] = statement.shaped(found)
 
 
