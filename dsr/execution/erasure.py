@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy.engine import Engine
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from dsr import db
@@ -39,15 +41,18 @@ from dsr.execution.runner import (
     load_request,
     register_executor,
 )
+from dsr.execution.runs import ProgressReport
 from dsr.execution.targets import ChangeRefused, email_identity
 from dsr.execution.targets import secret_key as pseudonymisation_key
 from dsr.holds.erasure import erasure_under_holds, remember_kept_rows
+from dsr.holds.models import LegalHold
 from dsr.holds.service import active_holds
 from dsr.languages import N_, staff_language, translations
 from dsr.links import public_url_for_settings
-from dsr.mentions.service import confirmed_found, decisions
+from dsr.mentions.service import Place, confirmed_found, decisions
 from dsr.requests.emails import EmailKind
 from dsr.requests.jobs import closed_request_kept_until, closed_request_retention_days
+from dsr.requests.models import DataRequest
 from dsr.requests.service import mail_requester
 from dsr.requests.workflow import Actor, RequestType
 from dsr.suppression.models import SuppressionReason
@@ -163,27 +168,58 @@ def _store_run(
     counts: tuple[int, int, int],
     error: str | None,
     now: datetime,
+    report: Callable[[Connection], None],
 ) -> ErasureSystemRun:
-    """Store one system's outcome and return its record as stored (a done one stays as it was)."""
-    with db.transaction(engine) as db_session:
-        run = db_session.exec(
-            select(ErasureSystemRun).where(
-                ErasureSystemRun.request_id == request_id, ErasureSystemRun.system == system
-            )
+    """Store one system's outcome and return its record as stored (a done one stays as it was);
+    `report` writes the run's progress in the same transaction.
+
+    In Core: a SELECT, then an INSERT or an UPDATE (the ORM's unit of work cost more than the
+    statements)."""
+    table = db.table_of(ErasureSystemRun)
+    with engine.begin() as connection:
+        found = connection.execute(
+            table.select().where(table.c.request_id == request_id, table.c.system == system)
         ).one_or_none()
-        if run is not None and run.status is SystemRunStatus.DONE:
-            return run  # a done system's record is final: it tells the certificate what went
-        if run is None:
-            run = ErasureSystemRun(
-                request_id=request_id, system=system, status=status, updated_at=now
-            )
-            db_session.add(run)
-        run.status = status
-        run.rows_deleted, run.rows_anonymized, run.rows_retained = counts
-        run.steps = steps
-        run.error = (error or None) and error[:500]
-        run.updated_at = now
+        if found is not None and found.status is SystemRunStatus.DONE:
+            report(connection)
+            return ErasureSystemRun(**found._mapping)  # final: it tells the certificate what went
+        run = ErasureSystemRun(
+            request_id=request_id,
+            system=system,
+            status=status,
+            rows_deleted=counts[0],
+            rows_anonymized=counts[1],
+            rows_retained=counts[2],
+            steps=steps,
+            error=(error or None) and error[:500],
+            updated_at=now,
+        )
+        values = {name: getattr(run, name) for name in _OUTCOME_COLUMNS}
+        if found is None:
+            connection.execute(insert(table).values(request_id=request_id, system=system, **values))
+        else:
+            connection.execute(update(table).where(table.c.id == found.id).values(**values))
+        report(connection)
     return run
+
+
+_OUTCOME_COLUMNS = (
+    "status",
+    "rows_deleted",
+    "rows_anonymized",
+    "rows_retained",
+    "steps",
+    "error",
+    "updated_at",
+)
+"""What `_store_run` writes of a system's outcome."""
+
+
+def _reporting(
+    progress: ProgressReport, system: str, state: str, rows: int | None, reason: str | None = None
+) -> Callable[[Connection], None]:
+    """Return what writes this report of the run's progress in a given transaction."""
+    return lambda connection: progress(system, state, rows, reason, within=connection)
 
 
 def _refuse_blocked(blocked: Sequence[str]) -> None:
@@ -192,6 +228,28 @@ def _refuse_blocked(blocked: Sequence[str]) -> None:
         raise ExecutionFailed(
             N_("Erasure blocked, nothing changed: %(blocked)s"), blocked=joined(blocked)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Before:
+    """What an erasure run reads of the store before it changes anything: the systems a previous
+    run finished, staff's decisions on mentions, the legal holds in force."""
+
+    stored: dict[str, ErasureSystemRun]
+    decided: dict[Place, bool]
+    holds: list[LegalHold]
+
+
+def _read_before(db_session: Session, request: DataRequest, now: datetime) -> _Before:
+    """Read what the run needs before it changes anything (in the transaction that starts it)."""
+    request_id = request.id
+    if request_id is None:  # a request being run is stored
+        raise ValueError("the request has no id")
+    return _Before(
+        stored={run.system: run for run in system_runs(db_session, request_id)},
+        decided=decisions(db_session, request_id),
+        holds=active_holds(db_session, request_id, now),
+    )
 
 
 def run_erasure(context: ExecutionContext) -> ExecutionResult:
@@ -208,12 +266,13 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         raise ExecutionFailed(error.message) from None
     except ValueError as error:
         raise ExecutionFailed(str(error)) from None
-    # What the run reads of the store before it changes anything, in one transaction: the
-    # systems a previous run finished, staff's decisions on mentions, the legal holds in force.
-    with db.transaction(context.engine) as db_session:
-        stored = {run.system: run for run in system_runs(db_session, request_id)}
-        decided = decisions(db_session, request_id) if data_map.mentions is not None else {}
-        holds = active_holds(db_session, request_id, now)
+    before = context.prepared
+    if not isinstance(before, _Before):  # not started by the runner: read it now
+        with db.transaction(context.engine) as db_session:
+            before = _read_before(db_session, load_request(db_session, request_id), now)
+    stored = dict(before.stored)
+    decided = before.decided if data_map.mentions is not None else {}
+    holds = before.holds
     done = {system for system, run in stored.items() if run.status is SystemRunStatus.DONE}
     for system in sorted(done):  # a resumed run: these are not touched again
         run = stored[system]
@@ -266,6 +325,20 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             # What staff read of a system's failure (its record, the run's progress) is in
             # their language; the run's failure reason says it when it is recorded.
             shown = said(outcome.error, staff.gettext) if outcome.error else None
+            if status is SystemRunStatus.FAILED:
+                failed.append(
+                    Phrase(
+                        "%(system)s: %(error)s",
+                        system=outcome.system,
+                        error=outcome.error or "error",
+                    )
+                )
+                report = _reporting(
+                    context.progress, outcome.system, "failed", None, shown or "error"
+                )
+            else:
+                rows = outcome.rows_deleted + outcome.rows_anonymized
+                report = _reporting(context.progress, outcome.system, "done", rows)
             run = _store_run(
                 context.engine,
                 request_id,
@@ -275,21 +348,9 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 counts=(outcome.rows_deleted, outcome.rows_anonymized, outcome.rows_retained),
                 error=shown,
                 now=now,
+                report=report,
             )
             stored[run.system] = run
-            if status is SystemRunStatus.FAILED:
-                failed.append(
-                    Phrase(
-                        "%(system)s: %(error)s",
-                        system=outcome.system,
-                        error=outcome.error or "error",
-                    )
-                )
-                context.progress(outcome.system, "failed", None, shown or "error")
-            else:
-                context.progress(
-                    outcome.system, "done", outcome.rows_deleted + outcome.rows_anonymized
-                )
     if failed:
         raise ExecutionFailed(
             N_(
@@ -445,4 +506,4 @@ def _write_certificate(
     return path
 
 
-register_executor(RequestType.ERASURE, run_erasure)
+register_executor(RequestType.ERASURE, run_erasure, prepare=_read_before)

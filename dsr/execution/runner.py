@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
@@ -56,7 +56,14 @@ RESUMED_ACTION = "processing_resumed"
 """Audited when a worker takes over a run whose worker's lease ran out."""
 
 
-def _no_progress(system: str, state: str, rows: int | None, reason: str | None = None) -> None:
+def _no_progress(
+    system: str,
+    state: str,
+    rows: int | None,
+    reason: str | None = None,
+    *,
+    within: Connection | None = None,
+) -> None:
     """Report nothing (a context built without a run behind it)."""
 
 
@@ -100,6 +107,9 @@ class ExecutionContext:
     subject_email: str = ""
     other_identities: tuple[tuple[str, str], ...] = ()
     made_for: MadeFor | None = None
+    # What the executor's preparation read in the transaction that started processing (see
+    # `register_executor`); None for a type without one.
+    prepared: object = None
 
     @property
     def subject(self) -> str:
@@ -118,15 +128,27 @@ class ExecutionResult:
 
 
 Executor = Callable[[ExecutionContext], ExecutionResult]
+Preparation = Callable[[Session, DataRequest, datetime], object]
+"""What an executor reads of the store before it changes anything: run with the request, in the
+transaction that starts processing (one transaction fewer per run, and what it reads is as the run
+found it when it took the request); what it returns is the context's `prepared`. Only reads: a
+failure here leaves the request as it was, not failed."""
 
 EXECUTORS: dict[RequestType, Executor] = {}
 """The executor of each type of request; a type without one is carried out by hand."""
+PREPARATIONS: dict[RequestType, Preparation] = {}
 
 
-def register_executor(request_type: RequestType, executor: Executor) -> Executor:
-    """Make `executor` carry out the requests of `request_type`; return it (usable as a
-    decorator's body)."""
+def register_executor(
+    request_type: RequestType, executor: Executor, *, prepare: Preparation | None = None
+) -> Executor:
+    """Make `executor` carry out the requests of `request_type`, with `prepare` reading what it
+    needs of the store when processing starts; return it (usable as a decorator's body)."""
     EXECUTORS[RequestType(request_type)] = executor
+    if prepare is None:
+        PREPARATIONS.pop(RequestType(request_type), None)
+    else:
+        PREPARATIONS[RequestType(request_type)] = prepare
     return executor
 
 
@@ -281,6 +303,7 @@ def _start(
                     f"Only an approved or failed request can be run; {request.reference} is "
                     f"{request.status.value}."
                 )
+            prepare = PREPARATIONS.get(request.type)
             return ExecutionContext(
                 engine=engine,
                 request_id=request_id,
@@ -297,6 +320,7 @@ def _start(
                 subject_email=request.subject_address,
                 other_identities=other_identities(db_session, request_id),
                 made_for=made_for(request),
+                prepared=None if prepare is None else prepare(db_session, request, now),
             )
     except StaleDataError:
         raise RunTakenOver(f"The request {request_id} was started by another worker.") from None

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy import bindparam, delete, func, insert, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -41,10 +41,18 @@ class ProgressState(StrEnum):
 
 class ProgressReport(Protocol):
     """`progress(system, state, rows)`: what an executor calls as each system of the map runs
-    (state running, done or failed; a failure may say why, for staff: no personal data)."""
+    (state running, done or failed; a failure may say why, for staff: no personal data). Given
+    `within`, a connection in a transaction of the store, the report is written in it (with the
+    outcome it reports); else in a transaction of its own."""
 
     def __call__(
-        self, system: str, state: str, rows: int | None, reason: str | None = None
+        self,
+        system: str,
+        state: str,
+        rows: int | None,
+        reason: str | None = None,
+        *,
+        within: Connection | None = None,
     ) -> None: ...
 
 
@@ -174,16 +182,29 @@ class LeaseKeeper:
 def progress_recorder(engine: Engine, request_id: int) -> ProgressReport:
     """Return the `progress` callback of a run: each report is its own short transaction."""
 
-    def report(system: str, state: str, rows: int | None, reason: str | None = None) -> None:
+    def report(
+        system: str,
+        state: str,
+        rows: int | None,
+        reason: str | None = None,
+        *,
+        within: Connection | None = None,
+    ) -> None:
         record_progress(
-            engine, request_id, system, ProgressState(state), rows, reason=reason, now=db.utcnow()
+            within or engine,
+            request_id,
+            system,
+            ProgressState(state),
+            rows,
+            reason=reason,
+            now=db.utcnow(),
         )
 
     return report
 
 
 def record_progress(
-    engine: Engine,
+    store: Engine | Connection,
     request_id: int,
     system: str,
     state: ProgressState,
@@ -192,34 +213,51 @@ def record_progress(
     reason: str | None = None,
     now: datetime,
 ) -> None:
-    """Store where `system` stands in the run of `request_id` (a failure keeps its reason).
+    """Store where `system` stands in the run of `request_id` (a failure keeps its reason), in
+    a transaction of its own, or in the transaction of `store` when it is a connection.
 
     One UPDATE, and an INSERT when the system had no row yet: the report of a system that ends
     was a SELECT and an UPDATE through the ORM."""
+    if isinstance(store, Connection):
+        _write_progress(store, request_id, system, state, rows, reason=reason, now=now)
+        return
+    with store.begin() as connection:  # a Core transaction: no session for two statements
+        _write_progress(connection, request_id, system, state, rows, reason=reason, now=now)
+
+
+def _write_progress(
+    connection: Connection,
+    request_id: int,
+    system: str,
+    state: ProgressState,
+    rows: int | None,
+    *,
+    reason: str | None,
+    now: datetime,
+) -> None:
     table = db.table_of(RunProgress)
     values: dict[str, object] = {
         "state": state,
         "rows": rows,
         "reason": None if reason is None else " ".join(reason.split())[:REASON_MAX],
     }
-    with engine.begin() as connection:  # a Core transaction: no session for two statements
-        if state is ProgressState.RUNNING:
-            started: object = now
-            values["finished_at"] = None
-        else:  # the time it started running, if it was reported
-            started = func.coalesce(
-                table.c.started_at, bindparam("started", now, type_=table.c.started_at.type)
-            )
-            values["finished_at"] = now
-        updated = connection.execute(
-            update(table)
-            .where(table.c.request_id == request_id, table.c.system == system)
-            .values(**values, started_at=started)
+    if state is ProgressState.RUNNING:
+        started: object = now
+        values["finished_at"] = None
+    else:  # the time it started running, if it was reported
+        started = func.coalesce(
+            table.c.started_at, bindparam("started", now, type_=table.c.started_at.type)
         )
-        if updated.rowcount == 0:
-            connection.execute(
-                insert(table).values(**values, request_id=request_id, system=system, started_at=now)
-            )
+        values["finished_at"] = now
+    updated = connection.execute(
+        update(table)
+        .where(table.c.request_id == request_id, table.c.system == system)
+        .values(**values, started_at=started)
+    )
+    if updated.rowcount == 0:
+        connection.execute(
+            insert(table).values(**values, request_id=request_id, system=system, started_at=now)
+        )
 
 
 def run_progress(db_session: Session, request_id: int) -> dict[str, RunProgress]:
