@@ -191,25 +191,28 @@ def anonymize_rows(
     secret_key: bytes,
     system: str,
     batch_size: int,
-) -> int:
-    """Anonymise the rows; return how many changed (already anonymised rows are left as they are).
+    counted: Callable[[int], None],
+) -> None:
+    """Anonymise the rows; tell `counted` how many changed (already anonymised rows are left as
+    they are).
 
-    Constant values go in one UPDATE per batch; values computed per row (placeholders, hashes,
-    dates) in one executemany per batch. A row whose every checkable column already holds its
-    anonymous value is taken as done, so that a keyed hash is not hashed twice; a table whose only
-    changed columns are keyed hashes cannot be checked and is hashed again by a rerun.
+    Constant values go in one UPDATE per batch, held with the table's held writes if it has
+    some (`KeyedTable.run_held`: `counted` is then told when they are sent); values computed
+    per row (placeholders, hashes, dates) in one executemany per batch, after the rows are read. A
+    row whose every checkable column already holds its anonymous value is taken as done, so that a
+    keyed hash is not hashed twice; a table whose only changed columns are keyed hashes cannot be
+    checked and is hashed again by a rerun.
     """
     table, conn, pk = keyed.table, keyed.conn, keyed.columns
     rules = [r for r in rules if r.rule.strategy is not AnonymizeStrategy.KEEP]
     if not rules:
-        return 0
+        return
     constant = {
         r.name: constant_value(r, table.c[r.name])
         for r in rules
         if r.rule.strategy in (AnonymizeStrategy.NULL, AnonymizeStrategy.FIXED)
     }
     per_row = [r for r in rules if r.name not in constant]
-    changed = 0
     if not per_row:
         names = list(constant)
         values = {f"erasure_value_{i}": constant[c] for i, c in enumerate(names)}
@@ -223,8 +226,8 @@ def anonymize_rows(
             return update(table).where(where, not_(done)).values(params)
 
         for chunk in chunks(keys, batch_size):
-            changed += keyed.run(("anonymize-constant", tuple(names)), blank, chunk, values)
-        return changed
+            keyed.run_held(("anonymize-constant", tuple(names)), blank, chunk, values, counted)
+        return
     key_params = {c: f"erasure_key_{i}" for i, c in enumerate(pk)}
     value_params = {r.name: f"erasure_value_{i}" for i, r in enumerate(rules)}
 
@@ -260,8 +263,7 @@ def anonymize_rows(
             conn.execute(stmt, params[0])
         elif params:
             conn.execute(stmt, params)
-        changed += len(params)
-    return changed
+        counted(len(params))
 
 
 def _same(current: object, new: object) -> bool:

@@ -46,7 +46,7 @@ from inventory.anonymisation import (
     describe_value,
 )
 from inventory.kept import kept_dates, withdrawal_columns, withdrawn_tables
-from inventory.keyed import Key, KeyedStatement, KeyedTable, chunks, select_where
+from inventory.keyed import HeldWrites, Key, KeyedStatement, KeyedTable, chunks, select_where
 from inventory.locator import SubjectLocation, category_tables, locate_subject
 from inventory.model import (
     Anonymize,
@@ -631,6 +631,7 @@ def _execute_system(
 ) -> SystemOutcome:
     outcome = SystemOutcome(system, "done")
     current = "planning"
+    writes: HeldWrites | None = None
     try:
         tables = systems.tables(system)
         with systems.engine(system).connect() as conn, conn.begin():
@@ -638,10 +639,13 @@ def _execute_system(
             if work.blocked:
                 raise _Blocked(work.blocked)
             outcome.steps = work.steps
+            # The writes go together where the engine allows it (one round trip on PostgreSQL),
+            # each table's after the one before, until something must read rows as they are.
+            writes = HeldWrites(conn)
             for table_work in work.tables:
                 current = table_work.name
                 _apply(
-                    conn,
+                    writes,
                     systems,
                     tables[table_work.name],
                     table_work,
@@ -651,6 +655,7 @@ def _execute_system(
                     system,
                     batch_size,
                 )
+            writes.flush()
     except _Blocked as exc:
         blocked = list(exc.args[0])
         error = Phrase(N_("erasure blocked: %(blocked)s"), blocked=joined(blocked))
@@ -660,7 +665,8 @@ def _execute_system(
     except SystemUnavailable as exc:
         return SystemOutcome(system, "failed", error=str(exc))
     except SQLAlchemyError as exc:
-        return SystemOutcome(system, "failed", error=_reason(exc, current))
+        failed = writes.failed if writes is not None and writes.failed else current
+        return SystemOutcome(system, "failed", error=_reason(exc, failed))
     return outcome
 
 
@@ -688,7 +694,7 @@ def _reason(exc: SQLAlchemyError, table_name: str) -> str:
 
 
 def _apply(
-    conn: Connection,
+    writes: HeldWrites,
     systems: Systems,
     table: Table,
     work: _TableWork,
@@ -699,21 +705,27 @@ def _apply(
     batch_size: int,
 ) -> None:
     pk = work.primary_key
-    keyed = KeyedTable(conn, systems, system, table, pk)
+    keyed = KeyedTable(writes.conn, systems, system, table, pk, writes)
+
+    def deleted(count: int) -> None:
+        outcome.rows_deleted += count
+
+    def anonymised(count: int) -> None:
+        outcome.rows_anonymized += count
+
+    def withdrawn(count: int) -> None:
+        outcome.rows_withdrawn += count
+
     for chunk in chunks(list(work.delete), batch_size):
-        outcome.rows_deleted += keyed.run("delete", lambda where: delete(table).where(where), chunk)
+        keyed.run_held("delete", lambda where: delete(table).where(where), chunk, {}, deleted)
     if work.anonymize and work.rules:
-        outcome.rows_anonymized += anonymize_rows(
-            keyed, work.rules, work.anonymize, secret_key, system, batch_size
+        anonymize_rows(
+            keyed, work.rules, work.anonymize, secret_key, system, batch_size, anonymised
         )
     for _, keys, rules in work.sides:
-        outcome.rows_anonymized += anonymize_rows(
-            keyed, rules, keys, secret_key, system, batch_size
-        )
+        anonymize_rows(keyed, rules, keys, secret_key, system, batch_size, anonymised)
     for _, rules, keys in work.mentions:
-        outcome.rows_anonymized += anonymize_rows(
-            keyed, rules, keys, secret_key, system, batch_size
-        )
+        anonymize_rows(keyed, rules, keys, secret_key, system, batch_size, anonymised)
     outcome.rows_retained += len(work.retain) + len(work.shared)
     if work.retain and work.restriction:
         names = list(work.restriction)
@@ -745,4 +757,4 @@ def _apply(
             )
 
         for chunk in chunks(work.retain, batch_size):
-            outcome.rows_withdrawn += keyed.run(("restrict", tuple(names)), restrict, chunk, values)
+            keyed.run_held(("restrict", tuple(names)), restrict, chunk, values, withdrawn)

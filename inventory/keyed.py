@@ -16,7 +16,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -47,6 +47,8 @@ CHUNK = 1000
 
 KEYS = "keys"
 """The name of the parameter that carries a batch of keys."""
+
+_T = TypeVar("_T")
 
 KeyedStatement = Delete | Update | Select[Any]
 KeyedBuild = Callable[[ColumnElement[bool]], KeyedStatement]
@@ -178,6 +180,26 @@ def run_pipelined(
     driver connection, in its transaction, and return each one's rows: the server runs each
     while the rows of the one before travel back, one round trip for all. The engine's statement
     events are told, as for any query; a driver error is raised as SQLAlchemy's."""
+    return _pipelined(conn, statements, lambda cursor: cursor.fetchall())
+
+
+def run_pipelined_writes(
+    conn: Connection,
+    statements: Sequence[tuple[str, dict[str, Any]]],
+    failed: Callable[[int], None] | None = None,
+) -> list[int]:
+    """Run driver SQL writes (PostgreSQL) in one libpq pipeline, in the connection's
+    transaction, as `run_pipelined` does; return how many rows each changed. When one fails,
+    `failed` is told its index before the error is raised (the statements after it did not run)."""
+    return _pipelined(conn, statements, lambda cursor: int(cursor.rowcount), failed)
+
+
+def _pipelined(
+    conn: Connection,
+    statements: Sequence[tuple[str, dict[str, Any]]],
+    take: Callable[[Any], _T],
+    failed: Callable[[int], None] | None = None,
+) -> list[_T]:
     driver: Any = conn.connection.driver_connection
     dispatch = conn.dispatch
     cursors: list[Any] = []
@@ -197,15 +219,75 @@ def run_pipelined(
                 cursors.append(cursor)
         found = []
         for (sql, bound), cursor in zip(statements, cursors, strict=True):
-            found.append(cursor.fetchall())
+            found.append(take(cursor))
             dispatch.after_cursor_execute(conn, cursor, sql, bound, None, False)
         return found
     except conn.dialect.loaded_dbapi.Error as error:
-        sql, bound = statements[min(len(cursors), len(statements) - 1)]
+        # The statement that failed is the first without a result (those after it were skipped)
+        at = next((i for i, c in enumerate(cursors) if not _succeeded(c)), len(cursors))
+        at = min(at, len(statements) - 1)
+        if failed is not None:
+            failed(at)
+        sql, bound = statements[at]
         raise _database_error(conn, error, sql, bound, None) from error
     finally:
         for cursor in cursors:
             cursor.close()
+
+
+def _succeeded(cursor: Any) -> bool:
+    from psycopg.pq import ExecStatus  # noqa: PLC0415 (only PostgreSQL systems need it)
+
+    result = cursor.pgresult
+    return result is not None and result.status in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK)
+
+
+class HeldWrites:
+    """Keyed writes held back on a connection to be sent together: on PostgreSQL they go in one
+    libpq pipeline (one round trip for all, and none of SQLAlchemy's work per statement) when
+    `flush` is called, which a `KeyedTable` given them does before it runs anything else on the
+    connection; elsewhere each runs at once. The caller flushes before the transaction ends.
+
+    Each write's count of changed rows is given to its `counted` once it ran; `failed`, after an
+    error, names the table of the write that failed."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pipelined = conn.dialect.name == "postgresql"
+        self.failed: str | None = None
+        self._held: list[tuple[str, dict[str, Any], Callable[[int], None], str]] = []
+
+    def hold(
+        self,
+        keyed: KeyedTable,
+        kind: Hashable,
+        build: KeyedBuild,
+        keys: Sequence[Key],
+        params: Mapping[str, Any],
+        counted: Callable[[int], None],
+    ) -> None:
+        """Hold `build(key IN keys)` on `keyed`'s rows (run it now where nothing is held)."""
+        if not (self.pipelined and keys and len(keyed.columns) == 1):
+            self.flush()
+            counted(int(keyed.execute(kind, build, keys, dict(params)).rowcount))
+            return
+        sql = keyed_sql(self.conn, keyed.systems, (*keyed.cache, kind), build, keyed.key)
+        bound = {KEYS: [k[0] for k in keys], **params}
+        self._held.append((sql, bound, counted, keyed.table.name))
+
+    def flush(self) -> None:
+        """Send what is held, in the order it was held."""
+        held, self._held = self._held, []
+        if not held:
+            return
+
+        def failed(index: int) -> None:
+            self.failed = held[index][3]
+
+        statements = [(sql, bound) for sql, bound, _, _ in held]
+        counts = run_pipelined_writes(self.conn, statements, failed)
+        for (_, _, counted, _), count in zip(held, counts, strict=True):
+            counted(count)
 
 
 def keyed_sql(
@@ -247,9 +329,11 @@ class KeyedTable:
         system: str,
         table: Table,
         columns: tuple[str, ...],
+        writes: HeldWrites | None = None,
     ) -> None:
         self.conn, self.systems, self.system = conn, systems, system
         self.table, self.columns = table, columns
+        self.writes = writes
         self.cache = ("keyed", system, table.name, columns)
         self.key: ColumnElement[Any] = (
             table.c[columns[0]] if len(columns) == 1 else tuple_(*(table.c[c] for c in columns))
@@ -263,19 +347,41 @@ class KeyedTable:
         params: dict[str, Any] | None = None,
     ) -> int:
         """Run the statement on the rows of `keys`; return how many rows it changed."""
-        return int(self._execute(kind, build, keys, params or {}).rowcount)
+        return int(self.execute(kind, build, keys, params or {}).rowcount)
+
+    def run_held(
+        self,
+        kind: Hashable,
+        build: KeyedBuild,
+        keys: Sequence[Key],
+        params: Mapping[str, Any],
+        counted: Callable[[int], None],
+    ) -> None:
+        """Run the write on the rows of `keys` with the held writes, if the table was given
+        some (see `HeldWrites`), else now; `counted` is given how many rows it changed."""
+        if self.writes is None:
+            counted(self.run(kind, build, keys, dict(params)))
+        else:
+            self.writes.hold(self, kind, build, keys, params, counted)
 
     def rows(self, kind: Hashable, build: KeyedBuild, keys: Sequence[Key]) -> Sequence[Row[Any]]:
         """Run the query on the rows of `keys`; return what it read."""
-        return self._execute(kind, build, keys, {}).fetchall()
+        return self.execute(kind, build, keys, {}).fetchall()
 
     def by(self, columns: tuple[str, ...]) -> KeyedTable:
         """Return the same table keyed by other columns (a reference's, say)."""
-        return KeyedTable(self.conn, self.systems, self.system, self.table, columns)
+        return KeyedTable(self.conn, self.systems, self.system, self.table, columns, self.writes)
 
-    def _execute(
+    def flush(self) -> None:
+        """Send the held writes (see `HeldWrites`), before something else runs."""
+        if self.writes is not None:
+            self.writes.flush()
+
+    def execute(
         self, kind: Hashable, build: KeyedBuild, keys: Sequence[Key], params: dict[str, Any]
     ) -> CursorResult[Any]:
+        """Run the statement on the rows of `keys` now, after the held writes."""
+        self.flush()
         if not keys:
             return self.conn.execute(build(false()), params)
         values = [k[0] for k in keys] if len(self.columns) == 1 else list(keys)

@@ -381,9 +381,10 @@ def _apply(
         return changed + rows
     if scope.action is ErasureAction.ANONYMIZE:
         keyed = KeyedTable(conn, scope.systems, scope.system, table, scope.pk)
-        rows = anonymize_rows(keyed, scope.rules, keys, secret_key, scope.system, len(keys))
-        outcome.rows += rows
-        return rows
+        counts: list[int] = []
+        anonymize_rows(keyed, scope.rules, keys, secret_key, scope.system, len(keys), counts.append)
+        outcome.rows += sum(counts)
+        return sum(counts)
     raise ValueError(f"a retention sweep cannot {scope.action.value}: it deletes or anonymises")
 
 
