@@ -21,6 +21,7 @@ from sqlalchemy import (
     Connection,
     Select,
     Table,
+    bindparam,
     false,
     func,
     select,
@@ -338,8 +339,11 @@ def _locate_in_system(
                 name, []
             ):
                 kind = data_map.identities[identity].kind
-                predicate = _identity_predicate(tables[name], column_name, kind, value, normalised)
-                waiting[-1].identities.append((predicate, expect_one, identity))
+                predicate, bound = _identity_lookup(
+                    tables[name], column_name, kind, value, normalised
+                )
+                key = ("identity", system, name, column_name, kind, normalised, bool(bound))
+                waiting[-1].identities.append((predicate, expect_one, identity, (key, bound)))
         _flush(conn, systems, location, waiting)
         for identity, value in lookups:  # others' rows naming any identity of the person
             location.mentions.extend(_mentions(data_map, conn, tables, system, identity, value))
@@ -360,8 +364,11 @@ class _TableLookups:
     columns: Sequence[ColumnElement[Any]]
     links: list[tuple[tuple[Any, ...], ColumnElement[Any], Sequence[Any]]]
     """(statement cache key, link column, one chunk of the values it points at)"""
-    identities: list[tuple[ColumnElement[bool], bool, str]] = field(default_factory=list)
-    """(predicate, the map expects one row, identity)"""
+    identities: list[
+        tuple[ColumnElement[bool], bool, str, tuple[tuple[Any, ...], dict[str, Any]]]
+    ] = field(default_factory=list)
+    """(predicate, the map expects one row, identity, (the statement's cache key, its
+    parameter))"""
 
 
 def _table_lookups(
@@ -411,33 +418,42 @@ def _flush(
 ) -> None:
     """Run the waiting tables' lookups and record what they found, table by table in order.
 
-    On PostgreSQL every link's lookup of the waiting tables (they do not link to one another)
-    goes in one pipeline, capped at `LOOKAHEAD_ROWS` rows; a lookup that reaches the cap is
-    run again streamed, in its turn. Elsewhere each is streamed."""
+    On PostgreSQL every lookup of the waiting tables (they do not link to one another), by the
+    person's identities and by links, goes in one pipeline, capped at `LOOKAHEAD_ROWS` rows; a
+    lookup that reaches the cap is run again (a link's streamed), in its turn. Elsewhere each
+    runs in its turn, a link's streamed."""
     ahead: list[list[tuple[Any, ...]] | None] = []
-    if conn.dialect.name == "postgresql" and any(t.links for t in waiting):
-        statements = [
-            (
-                keyed_sql(
-                    conn,
-                    systems,
-                    key,
-                    partial(select_where, found.columns),
-                    column,
-                    limit=LOOKAHEAD_ROWS,
-                ),
-                {KEYS: list(values)},
+    if conn.dialect.name == "postgresql" and any(t.links or t.identities for t in waiting):
+        statements: list[tuple[str, dict[str, Any]]] = []
+        for found in waiting:  # in the order their answers are taken below
+            statements.extend(
+                _identity_sql(conn, systems, found.columns, predicate, *lookup)
+                for predicate, _, _, lookup in found.identities
             )
-            for found in waiting
-            for key, column, values in found.links
-        ]
+            statements.extend(
+                (
+                    keyed_sql(
+                        conn,
+                        systems,
+                        key,
+                        partial(select_where, found.columns),
+                        column,
+                        limit=LOOKAHEAD_ROWS,
+                    ),
+                    {KEYS: list(values)},
+                )
+                for key, column, values in found.links
+            )
         ahead = list(run_pipelined(conn, statements))
-    ahead.reverse()
+        ahead.reverse()
     for found in waiting:
         match, collector, names = found.match, found.collector, found.names
         system, name = match.system, match.table
-        for predicate, expect_one, identity in found.identities:
-            count = collector.take(conn.execute(select(*found.columns).where(predicate)), names)
+        for predicate, expect_one, identity, _ in found.identities:
+            rows: Sequence[Any] | None = ahead.pop() if ahead else None
+            if rows is None or len(rows) >= LOOKAHEAD_ROWS:
+                rows = conn.execute(select(*found.columns).where(predicate)).fetchall()
+            count = collector.take(rows, names)
             if expect_one and count > 1:
                 location.flags.append(
                     Flag(
@@ -456,9 +472,9 @@ def _flush(
                     )
                 )
         for key, column, values in found.links:
-            rows = ahead.pop() if ahead else None
-            if rows is not None and len(rows) < LOOKAHEAD_ROWS:
-                collector.take(rows, names)
+            link_rows = ahead.pop() if ahead else None
+            if link_rows is not None and len(link_rows) < LOOKAHEAD_ROWS:
+                collector.take(link_rows, names)
                 continue
             # Streamed: one value may bring a million rows.
             build = partial(select_where, found.columns)
@@ -479,6 +495,25 @@ def _side_links(
         values = target.carried.get(link.target_column, set()) if target else set()
         found.append((side.name, side.link, values))
     return found
+
+
+def _identity_sql(
+    conn: Connection,
+    systems: Systems,
+    columns: Sequence[ColumnElement[Any]],
+    predicate: ColumnElement[bool],
+    key: tuple[Any, ...],
+    bound: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """The PostgreSQL driver SQL of a lookup by an identity, capped at `LOOKAHEAD_ROWS` rows,
+    rendered once per table, column and selected columns, and its parameters for this value."""
+
+    def render() -> tuple[str, dict[str, Any]]:
+        compiled = select(*columns).where(predicate).compile(dialect=conn.dialect)
+        return f"{compiled} LIMIT {LOOKAHEAD_ROWS:d}", dict(compiled.params)
+
+    sql, params = systems.memo((*key, tuple(c.name for c in columns), LOOKAHEAD_ROWS), render)
+    return sql, {**params, **bound}
 
 
 def _mentions(
@@ -594,22 +629,36 @@ def compared_form(column: ColumnElement[Any], kind: IdentityKind) -> ColumnEleme
     return column
 
 
+IDENTITY = "identity"
+"""The parameter that carries the identity's value in a lookup: the statement is the same for
+every person, so it is compiled (or rendered, see `_flush`) once."""
+
+
 def _identity_predicate(
     table: Table, column: str, kind: IdentityKind, value: str, normalised: bool = False
 ) -> ColumnElement[bool]:
+    return _identity_lookup(table, column, kind, value, normalised)[0]
+
+
+def _identity_lookup(
+    table: Table, column: str, kind: IdentityKind, value: str, normalised: bool = False
+) -> tuple[ColumnElement[bool], dict[str, Any]]:
+    """Return the condition of a lookup by an identity, its value bound as `IDENTITY` (the
+    same statement for every value), and that parameter (none for a value that cannot match)."""
     col = table.c[column]
     if kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
         # A column declared normalised is matched as stored, so that a plain index serves it.
-        return (col if normalised else compared_form(col, kind)) == value
+        compared = col if normalised else compared_form(col, kind)
+        return compared == bindparam(IDENTITY, value), {IDENTITY: value}
     try:
         python_type = col.type.python_type
     except NotImplementedError:
         python_type = str
     if python_type is int:
         if not value.lstrip("-").isdigit():
-            return false()
-        return col == int(value)
-    return col == value
+            return false(), {}
+        return col == bindparam(IDENTITY, int(value)), {IDENTITY: int(value)}
+    return col == bindparam(IDENTITY, value), {IDENTITY: value}
 
 
 def category_tables(data_map: DataMap, category: Category) -> list[tuple[str, str, list[str]]]:
