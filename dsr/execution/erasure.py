@@ -17,7 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
@@ -430,14 +430,10 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             subject_identity=context.subject,
             settings=context.settings,
         )
-        existing = db_session.exec(
-            select(ErasureCertificate).where(ErasureCertificate.request_id == request_id)
-        ).one_or_none()
-        if existing is not None:
-            db_session.delete(existing)
-            db_session.flush()
-        db_session.add(
-            ErasureCertificate(
+        certificates = db.table_of(ErasureCertificate)  # one per request: a retry's replaces
+        db_session.execute(delete(certificates).where(certificates.c.request_id == request_id))
+        db_session.execute(
+            insert(certificates).values(
                 request_id=request_id,
                 path=str(path),
                 token_hash=token_digest(token),

@@ -132,6 +132,8 @@ def open_recipient_tasks(
     """Open one task per concerned recipient, with a message ready to send and, for staff,
     `subject_identity`, its title and notes in the language staff read (the desk's
     `settings`); return how many were opened (none twice for one request and occasion)."""
+    if not concerned:
+        return 0
     catalogue = translations(staff_language(settings))
     existing = set(
         db_session.exec(

@@ -96,14 +96,16 @@ def hold_fresh_run(
     """Record `claim` as the holder of a run that starts now (its status change, in the same
     transaction, is what makes it the only one), and forget the last run's progress."""
     db_session.execute(delete(RunProgress).where(col(RunProgress.request_id) == request_id))
-    run = db_session.get(RequestRun, request_id)
-    if run is None:
-        db_session.add(
-            RequestRun(request_id=request_id, claim=claim, lease_until=until, started_at=now)
-        )
-    else:
-        run.claim, run.lease_until, run.started_at = claim, until, now
-    db_session.flush()
+    runs = db.table_of(RequestRun)  # in Core: an UPDATE, or an INSERT for the first run
+    values = {"claim": claim, "lease_until": until, "started_at": now}
+    held = db_session.execute(
+        update(runs)
+        .where(runs.c.request_id == request_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if held.rowcount == 0:  # type: ignore[attr-defined]
+        db_session.execute(insert(runs).values(request_id=request_id, **values))
 
 
 def take_over_run(

@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from dsr.addresses import normalize_email
+from dsr.db import table_of
 from dsr.suppression.models import SuppressedAddress, SuppressionReason
 
 
@@ -51,6 +53,17 @@ def suppress(
     `key` defaults to the current application's SUPPRESSION_KEY or SECRET_KEY.
     """
     digest = address_digest(email, key if key is not None else _settings_key())
+    dialect = db_session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):  # one statement: added unless already there
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = table_of(SuppressedAddress)
+        added = db_session.execute(
+            insert(table)
+            .values(address_digest=digest, reason=SuppressionReason(reason), created_at=now)
+            .on_conflict_do_nothing(index_elements=[table.c.address_digest])
+            .returning(table.c.id)
+        )
+        return added.first() is not None
     if _entry(db_session, digest) is not None:
         return False
     try:
