@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy import bindparam, delete, func, insert, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -242,24 +243,40 @@ def _write_progress(
         "state": state,
         "rows": rows,
         "reason": None if reason is None else " ".join(reason.split())[:REASON_MAX],
+        "finished_at": None if state is ProgressState.RUNNING else now,
     }
-    if state is ProgressState.RUNNING:
-        started: object = now
-        values["finished_at"] = None
-    else:  # the time it started running, if it was reported
-        started = func.coalesce(
+    # Running starts it now; an end keeps the time it started running, if it was reported.
+    started: object = (
+        now
+        if state is ProgressState.RUNNING
+        else func.coalesce(
             table.c.started_at, bindparam("started", now, type_=table.c.started_at.type)
         )
-        values["finished_at"] = now
-    updated = connection.execute(
-        update(table)
-        .where(table.c.request_id == request_id, table.c.system == system)
-        .values(**values, started_at=started)
     )
-    if updated.rowcount == 0:
+    row = {**values, "request_id": request_id, "system": system, "started_at": now}
+    dialect = connection.dialect.name
+    if dialect in ("postgresql", "sqlite"):  # one statement: the row is added or changed
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
         connection.execute(
-            insert(table).values(**values, request_id=request_id, system=system, started_at=now)
+            insert_(table)
+            .values(row)
+            .on_conflict_do_update(
+                index_elements=[table.c.request_id, table.c.system],
+                set_={**values, "started_at": started},
+            )
         )
+    elif dialect in ("mysql", "mariadb"):
+        connection.execute(
+            mysql.insert(table).values(row).on_duplicate_key_update(**values, started_at=started)
+        )
+    else:
+        updated = connection.execute(
+            update(table)
+            .where(table.c.request_id == request_id, table.c.system == system)
+            .values(**values, started_at=started)
+        )
+        if updated.rowcount == 0:
+            connection.execute(insert(table).values(row))
 
 
 def run_progress(db_session: Session, request_id: int) -> dict[str, RunProgress]:
