@@ -276,17 +276,22 @@ def record_action(
         previous_hash=sealed.previous_hash,
         hash=sealed.hash,
     )
-    db_session.add(stored)
-    db_session.flush()
+    # Written in Core, in the caller's transaction: an event is never changed once written, so
+    # the ORM's unit of work (a flush per row) bought nothing; the event is returned as written.
+    _insert_row(db_session, stored)
+    content_row = None
     if has_content:
         content_row = RequestEventContent(
             sequence=sealed.sequence, salt=salt, reason=reason, details=personal
         )
-        db_session.add(content_row)
-        db_session.flush()
-        # What a refresh would load, without its two SELECTs: the row just written.
-        set_committed_value(stored, "content", content_row)
+        _insert_row(db_session, content_row)
+    set_committed_value(stored, "content", content_row)  # what a load would find, unloaded
     return stored
+
+
+def _insert_row(db_session: Session, row: SQLModel) -> None:
+    table = table_of(type(row))
+    db_session.execute(insert(table).values({c.name: getattr(row, c.name) for c in table.c}))
 
 
 def remove_content(
