@@ -81,15 +81,19 @@ def enqueue(
     request_id: int | None = None,
     answers_request: bool = False,
     message_id_domain: str = DEFAULT_MESSAGE_ID_DOMAIN,
+    new_key: bool = False,
 ) -> OutboxMessage:
     """Queue one email, due at `now`, in the caller's transaction (flushed, not committed);
     `answers_request` marks it as the answer to the request `request_id`.
 
     A second call with the same `dedup_key` returns the message already queued and adds nothing.
+    `new_key`: the caller made `dedup_key` unique (a fresh random nonce in it), so no message
+    can hold it yet: nothing is looked up and no savepoint taken, and the message is added to
+    the session for the caller's next flush (which may still change it) instead of flushed.
     """
     if answers_request and request_id is None:
         raise ValueError("an email that answers a request names the request")
-    if dedup_key is not None:
+    if dedup_key is not None and not new_key:
         queued = _by_dedup_key(db_session, dedup_key)
         if queued is not None:
             return queued
@@ -106,6 +110,9 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
+    if new_key:
+        db_session.add(message)
+        return message
     try:
         with db_session.begin_nested():  # a concurrent twin may win the dedup key
             db_session.add(message)

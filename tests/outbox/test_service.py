@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -109,6 +110,36 @@ def test_the_same_cause_queues_one_message(store: Engine) -> None:
         )
         assert again.subject == "Hello"
     assert [message.subject for message in stored(store)] == ["Hello"]
+
+
+def test_a_new_key_is_queued_by_the_callers_flush_with_one_statement(store: Engine) -> None:
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0])
+
+    with db.transaction(store) as session:
+        session.connection()  # the transaction begun: only enqueue's statements are counted
+        event.listen(store, "before_cursor_execute", count)
+        try:
+            message = enqueue(
+                db_session=session,
+                to=ADDRESS,
+                email=RenderedEmail(subject="Hello PENDING-1", text="Text", html=None),
+                language=Language.FR,
+                dedup_key="verification:1:fresh-nonce",
+                now=NOW,
+                new_key=True,
+            )
+            assert statements == []  # nothing looked up, no savepoint: added, not flushed
+            message.subject = "Hello R-2026-00001"  # the caller may still change it
+            session.flush()
+        finally:
+            event.remove(store, "before_cursor_execute", count)
+    assert statements == ["INSERT"]
+    assert [(m.subject, m.dedup_key) for m in stored(store)] == [
+        ("Hello R-2026-00001", "verification:1:fresh-nonce")
+    ]
 
 
 def test_due_messages_are_sent_once_and_marked_sent(
