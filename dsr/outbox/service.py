@@ -14,16 +14,18 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import or_, update
+from sqlalchemy import Update, bindparam, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dsr.db import claim_row, open_session, table_of
+from dsr.db import claim_row, table_of
 from dsr.languages import Language
 from dsr.outbox.compose import compose_email
 from dsr.outbox.emails import RenderedEmail
@@ -200,13 +202,16 @@ def deliver_due(
     now: datetime,
     limit: int = 100,
     ssl_context: ssl.SSLContext | None = None,
+    smtp: SmtpConnection | None = None,
 ) -> DeliveryReport:
     """Send up to `limit` messages due at `now`, oldest first, committing after each one.
 
     A transient failure reschedules the message with `next_attempt_delay`; a permanent one, or the
     MAX_ATTEMPTS-th failure, fails it for good. One bad message never stops the run.
+    `smtp`: a connection the caller keeps across runs (a worker delivering run after run), else
+    one is opened for this run. Given an engine, the run holds one of its connections (taken
+    from the pool once, not once per statement's transaction).
     """
-    new_session = _session_factory(engine_or_session_factory)
     started = time.monotonic()
 
     def clock() -> datetime:
@@ -215,7 +220,12 @@ def deliver_due(
     lease = claim_lease(settings)
     tried: list[int] = []
     sent = retried = failed = 0
-    with SmtpConnection(settings, ssl_context=ssl_context) as connection:  # one for the run
+    with (
+        _run_sessions(engine_or_session_factory) as new_session,
+        nullcontext(smtp)
+        if smtp is not None
+        else SmtpConnection(settings, ssl_context=ssl_context) as connection,
+    ):
         while len(tried) < limit:
             claimed = _claim_next(new_session, at=clock(), lease=lease, skip=tried)
             if claimed is None:
@@ -232,10 +242,15 @@ def deliver_due(
     return DeliveryReport(sent=sent, retried=retried, failed=failed)
 
 
-def _session_factory(source: Engine | SessionFactory) -> SessionFactory:
-    if isinstance(source, Engine):
-        return lambda: open_session(source)
-    return source
+@contextmanager
+def _run_sessions(source: Engine | SessionFactory) -> Iterator[SessionFactory]:
+    """Yield the factory of a run's sessions: on an engine, sessions on one connection held for
+    the run (each session's commit ends its transaction; the connection idles between them)."""
+    if not isinstance(source, Engine):
+        yield source
+        return
+    with source.connect() as connection:
+        yield lambda: Session(bind=connection, expire_on_commit=False)
 
 
 def _claim_next(
@@ -249,6 +264,8 @@ def _claim_next(
     messages = table_of(OutboxMessage)
     free = or_(messages.c.claimed_until.is_(None), messages.c.claimed_until <= at)
     with new_session() as session:
+        if session.get_bind().dialect.update_returning:
+            return _claim_in_one_statement(session, at=at, lease=lease, skip=skip)
         while True:
             candidate = session.exec(
                 select(OutboxMessage)
@@ -289,6 +306,71 @@ def _claim_next(
             ):
                 return claimed
             session.expunge_all()  # another sender took it: look again
+
+
+_CLAIMED_COLUMNS = (
+    "id",
+    "message_id",
+    "request_id",
+    "answers_request_id",
+    "to_address",
+    "subject",
+    "text_body",
+    "html_body",
+    "language",
+    "attempts",
+)
+
+
+@cache
+def _claim_statement(skipping: bool) -> Update:
+    """UPDATE the oldest due message nobody holds, found by its subquery, RETURNING it: the
+    claim in one statement where the store can (PostgreSQL, SQLite). The subquery skips rows
+    another sender has locked (PostgreSQL), and the UPDATE checks again that the row is pending
+    and free: a message taken meanwhile is changed by one sender only."""
+    messages = table_of(OutboxMessage)
+    at = bindparam("at", type_=messages.c.next_attempt_at.type)
+    free = or_(messages.c.claimed_until.is_(None), messages.c.claimed_until <= at)
+    pending = messages.c.status == OutboxStatus.PENDING
+    oldest = (
+        select(messages.c.id)
+        .where(pending, messages.c.next_attempt_at <= at, free)
+        .order_by(messages.c.next_attempt_at, messages.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if skipping:
+        oldest = oldest.where(messages.c.id.not_in(bindparam("skip", expanding=True)))
+    return (
+        update(messages)
+        .where(messages.c.id == oldest.scalar_subquery(), pending, free)
+        .values(claimed_until=bindparam("until", type_=messages.c.claimed_until.type))
+        .returning(*(messages.c[name] for name in _CLAIMED_COLUMNS))
+    )
+
+
+def _claim_in_one_statement(
+    session: Session, *, at: datetime, lease: timedelta, skip: list[int]
+) -> _Claimed | None:
+    parameters: dict[str, object] = {"at": at, "until": at + lease}
+    if skip:
+        parameters["skip"] = skip
+    row = session.execute(_claim_statement(bool(skip)), parameters).one_or_none()
+    session.commit()
+    if row is None:
+        return None
+    return _Claimed(
+        id=row.id,
+        message_id=row.message_id,
+        request_id=row.request_id,
+        answers_request_id=row.answers_request_id,
+        to=row.to_address,
+        subject=row.subject,
+        text=row.text_body,
+        html=row.html_body,
+        language=Language(row.language),
+        attempts=row.attempts,
+    )
 
 
 def _attempt(

@@ -20,7 +20,7 @@ from dsr.outbox.cli import outbox_group
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.outbox.service import DeliveryReport, deliver_due, enqueue
-from dsr.outbox.smtp import MAX_ATTEMPTS, SmtpSettings, next_attempt_delay
+from dsr.outbox.smtp import MAX_ATTEMPTS, SmtpConnection, SmtpSettings, next_attempt_delay
 from tests.smtp_server import SmtpServer
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -294,6 +294,53 @@ def test_a_claimed_message_is_left_to_its_sender_until_the_lease_ends(
     assert smtp_server.messages == []
     assert deliver(store, settings, NOW + timedelta(minutes=10)) == DeliveryReport(sent=1)
     assert len(smtp_server.wait_for(1)) == 1
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_run_claims_each_message_in_one_statement_on_one_connection(
+    store: Engine, settings: SmtpSettings, smtp_server: SmtpServer
+) -> None:
+    queue(store, 2)
+    statements: list[str] = []
+    checkouts: list[object] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not statement.startswith("BEGIN"):
+            statements.append(statement.split()[0])
+
+    event.listen(store, "before_cursor_execute", note)
+    event.listen(store.pool, "checkout", lambda *args: checkouts.append(args))
+    try:
+        assert deliver(store, settings) == DeliveryReport(sent=2)
+    finally:
+        event.remove(store, "before_cursor_execute", note)
+    # claim (UPDATE ... RETURNING), mark sent, twice; then the claim that finds none left
+    assert statements == ["UPDATE"] * 5
+    assert len(checkouts) == 1
+    assert len(smtp_server.wait_for(2)) == 2
+
+
+def test_a_connection_given_to_runs_stays_open_for_the_next(
+    store: Engine, settings: SmtpSettings, smtp_server: SmtpServer
+) -> None:
+    with SmtpConnection(settings) as connection:
+        for at in (NOW, NOW + timedelta(minutes=1)):
+            with db.transaction(store) as session:
+                enqueue(
+                    db_session=session,
+                    to=ADDRESS,
+                    email=RenderedEmail(subject="Hello", text="Text", html=None),
+                    language=Language.EN,
+                    dedup_key=None,
+                    now=at,
+                )
+            report = deliver_due(
+                engine_or_session_factory=store, settings=settings, now=at, smtp=connection
+            )
+            assert report == DeliveryReport(sent=1)
+            client = connection._client
+            assert client is not None and client.noop()[0] == 250  # still open
+    assert len(smtp_server.wait_for(2)) == 2
 
 
 @pytest.mark.databases("sqlite", "postgresql", "mariadb")
