@@ -129,18 +129,24 @@ def deliver_mail() -> None:
     time per process (`DeliveryGate`)."""
     from dsr.db import get_engine, utcnow
     from dsr.outbox.service import deliver_due
-    from dsr.outbox.smtp import SmtpSettings
-
-    def batch() -> int:
-        return deliver_due(
-            engine_or_session_factory=get_engine(),
-            settings=SmtpSettings.from_config(current_app.config),
-            now=utcnow(),
-            limit=AFTER_COMMIT_LIMIT,
-        ).attempted
+    from dsr.outbox.smtp import SmtpConnection, SmtpSettings
 
     with _job_context("deliver_mail"):
-        MAIL_GATE.deliver(batch)
+        settings = SmtpSettings.from_config(current_app.config)
+        # One SMTP connection for every batch the gate runs (opened at the first message: none
+        # for a job that finds the gate busy), not one per batch of a busy desk (issue 17).
+        with SmtpConnection(settings) as connection:
+
+            def batch() -> int:
+                return deliver_due(
+                    engine_or_session_factory=get_engine(),
+                    settings=settings,
+                    now=utcnow(),
+                    limit=AFTER_COMMIT_LIMIT,
+                    smtp=connection,
+                ).attempted
+
+            MAIL_GATE.deliver(batch)
 
 
 def deliver_callbacks() -> None:
