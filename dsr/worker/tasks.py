@@ -13,9 +13,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
+
+if TYPE_CHECKING:  # imported when a job runs: `dsr --help` stays fast
+    from dsr.outbox.smtp import SmtpConnection, SmtpSettings
 
 log = logging.getLogger(__name__)
 
@@ -129,24 +132,41 @@ def deliver_mail() -> None:
     time per process (`DeliveryGate`)."""
     from dsr.db import get_engine, utcnow
     from dsr.outbox.service import deliver_due
-    from dsr.outbox.smtp import SmtpConnection, SmtpSettings
+    from dsr.outbox.smtp import SmtpSettings
 
     with _job_context("deliver_mail"):
         settings = SmtpSettings.from_config(current_app.config)
-        # One SMTP connection for every batch the gate runs (opened at the first message: none
-        # for a job that finds the gate busy), not one per batch of a busy desk (issue 17).
-        with SmtpConnection(settings) as connection:
 
-            def batch() -> int:
-                return deliver_due(
-                    engine_or_session_factory=get_engine(),
-                    settings=settings,
-                    now=utcnow(),
-                    limit=AFTER_COMMIT_LIMIT,
-                    smtp=connection,
-                ).attempted
+        def batch() -> int:
+            return deliver_due(
+                engine_or_session_factory=get_engine(),
+                settings=settings,
+                now=utcnow(),
+                limit=AFTER_COMMIT_LIMIT,
+                smtp=_mail_connection(settings),
+            ).attempted
 
-            MAIL_GATE.deliver(batch)
+        MAIL_GATE.deliver(batch)
+
+
+_mail_smtp: list[SmtpConnection] = []
+"""The SMTP connection of this process's email deliveries, with its settings (at most one)."""
+
+
+def _mail_connection(settings: SmtpSettings) -> SmtpConnection:
+    """Return the SMTP connection this process's email deliveries share, one batch at a time
+    (only the thread holding MAIL_GATE delivers), for as long as the settings stay the same:
+    connecting, greeting and QUIT once per process rather than once per job of a busy desk
+    (issue 17). It connects at its first message; one the server closed while idle is noticed
+    before a message is sent on it (NOOP) and opened again."""
+    from dsr.outbox.smtp import SmtpConnection
+
+    if _mail_smtp and _mail_smtp[0].settings == settings:
+        return _mail_smtp[0]
+    for former in _mail_smtp:
+        former.close()
+    _mail_smtp[:] = [SmtpConnection(settings)]
+    return _mail_smtp[0]
 
 
 def deliver_callbacks() -> None:

@@ -87,7 +87,7 @@ def test_an_email_is_delivered_once_its_transaction_commits(
     assert message.status is OutboxStatus.SENT
 
 
-def test_a_job_delivering_several_batches_opens_one_smtp_connection(
+def test_the_jobs_of_a_process_deliver_on_one_smtp_connection(
     make_app: MakeApp, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     connections: list[object] = []
@@ -100,13 +100,14 @@ def test_a_job_delivering_several_batches_opens_one_smtp_connection(
     monkeypatch.setattr(smtp, "_connect", counted)
     app = make_app(QUEUE_URL="immediate")
     count = AFTER_COMMIT_LIMIT + 3  # a full batch, then another
-    with app.app_context(), db.open_session(db.get_engine()) as session:
-        for number in range(count):
-            queue_one(session, f"Message {number}")
-        deliver_after_commit(session)
-        session.commit()
+    for job in range(2):
+        with app.app_context(), db.open_session(db.get_engine()) as session:
+            for number in range(count):
+                queue_one(session, f"Message {job}.{number}")
+            deliver_after_commit(session)
+            session.commit()
 
-    assert len(smtp_server.wait_for(count)) == count
+    assert len(smtp_server.wait_for(2 * count)) == 2 * count
     assert len(connections) == 1
 
 
