@@ -47,6 +47,9 @@ SHORTEST_LEASE = timedelta(minutes=5)
 
 SessionFactory = Callable[[], Session]
 LISTENER_TRIES = 3
+CLAIM_BATCH = 10
+"""How many due messages one claim takes at most (where the store claims several at once);
+the ones not yet tried when half their lease has gone are given back."""
 """How many times the transaction that records a delivery is tried with its listeners."""
 
 
@@ -226,19 +229,31 @@ def deliver_due(
         if smtp is not None
         else SmtpConnection(settings, ssl_context=ssl_context) as connection,
     ):
-        while len(tried) < limit:
-            claimed = _claim_next(new_session, at=clock(), lease=lease, skip=tried)
-            if claimed is None:
-                break
-            tried.append(claimed.id)
-            error = _attempt(claimed, settings, connection, at=clock())
-            outcome = _record(new_session, claimed, error, at=clock())
-            if outcome is OutboxStatus.SENT:
-                sent += 1
-            elif outcome is OutboxStatus.PENDING:
-                retried += 1
-            else:
-                failed += 1
+        more = True
+        while more and len(tried) < limit:
+            taken_at = clock()
+            claims = _claim_some(
+                new_session,
+                at=taken_at,
+                lease=lease,
+                skip=tried,
+                count=min(CLAIM_BATCH, limit - len(tried)),
+            )
+            more = claims.more_may_be_due
+            for index, claimed in enumerate(claims.messages):
+                if clock() - taken_at > lease / 2:  # give the rest back while the lease holds
+                    _release(new_session, claims.messages[index:], until=taken_at + lease)
+                    more = True
+                    break
+                tried.append(claimed.id)
+                error = _attempt(claimed, settings, connection, at=clock())
+                outcome = _record(new_session, claimed, error, at=clock())
+                if outcome is OutboxStatus.SENT:
+                    sent += 1
+                elif outcome is OutboxStatus.PENDING:
+                    retried += 1
+                else:
+                    failed += 1
     return DeliveryReport(sent=sent, retried=retried, failed=failed)
 
 
@@ -253,6 +268,44 @@ def _run_sessions(source: Engine | SessionFactory) -> Iterator[SessionFactory]:
         yield lambda: Session(bind=connection, expire_on_commit=False)
 
 
+@dataclass(frozen=True, slots=True)
+class _Claims:
+    """The messages one claim took, oldest first; `more_may_be_due`: it took as many as it could,
+    so others may be waiting."""
+
+    messages: list[_Claimed]
+    more_may_be_due: bool
+
+
+def _claim_some(
+    new_session: SessionFactory, *, at: datetime, lease: timedelta, skip: list[int], count: int
+) -> _Claims:
+    """Take the lease of up to `count` of the oldest due messages nobody holds (in one statement
+    where the store has UPDATE ... RETURNING, else one message)."""
+    with new_session() as session:
+        if session.get_bind().dialect.update_returning:
+            taken = _claim_in_one_statement(session, at=at, lease=lease, skip=skip, count=count)
+            return _Claims(taken, more_may_be_due=len(taken) == count)
+    claimed = _claim_next(new_session, at=at, lease=lease, skip=skip)
+    return _Claims([claimed] if claimed else [], more_may_be_due=claimed is not None)
+
+
+def _release(new_session: SessionFactory, claims: list[_Claimed], *, until: datetime) -> None:
+    """Give back the claims of messages not tried (still held with the lease ending `until`)."""
+    messages = table_of(OutboxMessage)
+    with new_session() as session:
+        session.execute(
+            update(messages)
+            .where(
+                messages.c.id.in_([claimed.id for claimed in claims]),
+                messages.c.status == OutboxStatus.PENDING,
+                messages.c.claimed_until == until,
+            )
+            .values(claimed_until=None)
+        )
+        session.commit()
+
+
 def _claim_next(
     new_session: SessionFactory, *, at: datetime, lease: timedelta, skip: list[int]
 ) -> _Claimed | None:
@@ -264,8 +317,6 @@ def _claim_next(
     messages = table_of(OutboxMessage)
     free = or_(messages.c.claimed_until.is_(None), messages.c.claimed_until <= at)
     with new_session() as session:
-        if session.get_bind().dialect.update_returning:
-            return _claim_in_one_statement(session, at=at, lease=lease, skip=skip)
         while True:
             candidate = session.exec(
                 select(OutboxMessage)
@@ -319,15 +370,16 @@ _CLAIMED_COLUMNS = (
     "html_body",
     "language",
     "attempts",
+    "next_attempt_at",
 )
 
 
 @cache
 def _claim_statement(skipping: bool) -> Update:
-    """UPDATE the oldest due message nobody holds, found by its subquery, RETURNING it: the
-    claim in one statement where the store can (PostgreSQL, SQLite). The subquery skips rows
-    another sender has locked (PostgreSQL), and the UPDATE checks again that the row is pending
-    and free: a message taken meanwhile is changed by one sender only."""
+    """UPDATE the `count` oldest due messages nobody holds, found by its subquery, RETURNING
+    them: the claim in one statement where the store can (PostgreSQL, SQLite). The subquery
+    skips rows another sender has locked (PostgreSQL), and the UPDATE checks again that each row
+    is pending and free: a message taken meanwhile is changed by one sender only."""
     messages = table_of(OutboxMessage)
     at = bindparam("at", type_=messages.c.next_attempt_at.type)
     free = or_(messages.c.claimed_until.is_(None), messages.c.claimed_until <= at)
@@ -336,41 +388,42 @@ def _claim_statement(skipping: bool) -> Update:
         select(messages.c.id)
         .where(pending, messages.c.next_attempt_at <= at, free)
         .order_by(messages.c.next_attempt_at, messages.c.id)
-        .limit(1)
+        .limit(bindparam("count"))
         .with_for_update(skip_locked=True)
     )
     if skipping:
         oldest = oldest.where(messages.c.id.not_in(bindparam("skip", expanding=True)))
     return (
         update(messages)
-        .where(messages.c.id == oldest.scalar_subquery(), pending, free)
+        .where(messages.c.id.in_(oldest.scalar_subquery()), pending, free)
         .values(claimed_until=bindparam("until", type_=messages.c.claimed_until.type))
         .returning(*(messages.c[name] for name in _CLAIMED_COLUMNS))
     )
 
 
 def _claim_in_one_statement(
-    session: Session, *, at: datetime, lease: timedelta, skip: list[int]
-) -> _Claimed | None:
-    parameters: dict[str, object] = {"at": at, "until": at + lease}
+    session: Session, *, at: datetime, lease: timedelta, skip: list[int], count: int
+) -> list[_Claimed]:
+    parameters: dict[str, object] = {"at": at, "until": at + lease, "count": count}
     if skip:
         parameters["skip"] = skip
-    row = session.execute(_claim_statement(bool(skip)), parameters).one_or_none()
+    rows = session.execute(_claim_statement(bool(skip)), parameters).all()
     session.commit()
-    if row is None:
-        return None
-    return _Claimed(
-        id=row.id,
-        message_id=row.message_id,
-        request_id=row.request_id,
-        answers_request_id=row.answers_request_id,
-        to=row.to_address,
-        subject=row.subject,
-        text=row.text_body,
-        html=row.html_body,
-        language=Language(row.language),
-        attempts=row.attempts,
-    )
+    return [
+        _Claimed(
+            id=row.id,
+            message_id=row.message_id,
+            request_id=row.request_id,
+            answers_request_id=row.answers_request_id,
+            to=row.to_address,
+            subject=row.subject,
+            text=row.text_body,
+            html=row.html_body,
+            language=Language(row.language),
+            attempts=row.attempts,
+        )
+        for row in sorted(rows, key=lambda row: (row.next_attempt_at, row.id))
+    ]
 
 
 def _attempt(

@@ -7,6 +7,8 @@ import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -16,10 +18,11 @@ from sqlmodel import col, select
 
 from dsr import db
 from dsr.languages import Language
+from dsr.outbox import service
 from dsr.outbox.cli import outbox_group
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage, OutboxStatus
-from dsr.outbox.service import DeliveryReport, deliver_due, enqueue
+from dsr.outbox.service import DeliveryReport, claim_lease, deliver_due, enqueue
 from dsr.outbox.smtp import MAX_ATTEMPTS, SmtpConnection, SmtpSettings, next_attempt_delay
 from tests.smtp_server import SmtpServer
 
@@ -297,7 +300,7 @@ def test_a_claimed_message_is_left_to_its_sender_until_the_lease_ends(
 
 
 @pytest.mark.databases("sqlite", "postgresql")
-def test_a_run_claims_each_message_in_one_statement_on_one_connection(
+def test_a_run_claims_the_due_messages_in_one_statement_on_one_connection(
     store: Engine, settings: SmtpSettings, smtp_server: SmtpServer
 ) -> None:
     queue(store, 2)
@@ -314,10 +317,45 @@ def test_a_run_claims_each_message_in_one_statement_on_one_connection(
         assert deliver(store, settings) == DeliveryReport(sent=2)
     finally:
         event.remove(store, "before_cursor_execute", note)
-    # claim (UPDATE ... RETURNING), mark sent, twice; then the claim that finds none left
-    assert statements == ["UPDATE"] * 5
+    # one claim (UPDATE ... RETURNING both, fewer than a batch: none left), each marked sent
+    assert statements == ["UPDATE"] * 3
     assert len(checkouts) == 1
     assert len(smtp_server.wait_for(2)) == 2
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_claims_not_tried_when_half_the_lease_has_gone_are_given_back(
+    store: Engine, settings: SmtpSettings, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue(store, 3)
+    elapsed = [0.0]
+    attempt = service._attempt
+
+    def slow_attempt(*args: Any, **kwargs: Any) -> Any:
+        elapsed[0] += claim_lease(settings).total_seconds() * 0.6  # more than half a lease
+        return attempt(*args, **kwargs)
+
+    given_back: list[list[int]] = []
+    release = service._release
+
+    def noted_release(new_session: Any, claims: list[Any], **kwargs: Any) -> None:
+        given_back.append([claimed.id for claimed in claims])
+        with db.open_session(store) as session:  # still held by this sender until released
+            assert all(
+                (m := session.get(OutboxMessage, claimed.id)) and m.claimed_until is not None
+                for claimed in claims
+            )
+        release(new_session, claims, **kwargs)
+
+    monkeypatch.setattr(service, "time", SimpleNamespace(monotonic=lambda: elapsed[0]))
+    monkeypatch.setattr(service, "_attempt", slow_attempt)
+    monkeypatch.setattr(service, "_release", noted_release)
+
+    assert deliver(store, settings) == DeliveryReport(sent=3)
+    first, second, third = (message.id for message in stored(store))
+    assert given_back == [[second, third], [third]]
+    assert len({mail.message["Message-ID"] for mail in smtp_server.wait_for(3)}) == 3
+    assert all((m.attempts, m.claimed_until) == (1, None) for m in stored(store))
 
 
 def test_a_connection_given_to_runs_stays_open_for_the_next(
