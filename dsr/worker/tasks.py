@@ -9,6 +9,7 @@ a request approved or processing) for the scheduler's retries and `recovery`.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -163,10 +164,18 @@ def _mail_connection(settings: SmtpSettings) -> SmtpConnection:
 
     if _mail_smtp and _mail_smtp[0].settings == settings:
         return _mail_smtp[0]
+    if not _mail_smtp:
+        atexit.register(drop_mail_connection)
     for former in _mail_smtp:
         former.close()
     _mail_smtp[:] = [SmtpConnection(settings)]
     return _mail_smtp[0]
+
+
+def drop_mail_connection() -> None:
+    """Close the socket of the process's SMTP connection (at exit: no socket left to the GC)."""
+    for connection in _mail_smtp:
+        connection.drop()
 
 
 def deliver_callbacks() -> None:

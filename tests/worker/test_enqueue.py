@@ -26,6 +26,7 @@ from dsr.outbox import smtp
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.outbox.service import enqueue
+from dsr.worker import tasks
 from dsr.worker.enqueue import deliver_after_commit
 from dsr.worker.queue import QueueAddress, QueueSettingError, queue_address, queue_for
 from dsr.worker.tasks import AFTER_COMMIT_LIMIT
@@ -109,6 +110,10 @@ def test_the_jobs_of_a_process_deliver_on_one_smtp_connection(
 
     assert len(smtp_server.wait_for(2 * count)) == 2 * count
     assert len(connections) == 1
+    [kept] = tasks._mail_smtp
+    assert kept._client is not None
+    tasks.drop_mail_connection()  # what the process does at exit
+    assert kept._client is None
 
 
 def test_nothing_is_queued_when_the_transaction_rolls_back(
