@@ -6,6 +6,7 @@ the MIME structure. The only personal data in the headers is the recipient's bar
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import UTC, datetime
 from email import policy
@@ -77,8 +78,10 @@ def _bare_address(address: str) -> Address:
     return parsed
 
 
+@functools.lru_cache(maxsize=8)
 def _mailbox(mailbox: str) -> str:
-    """Return `mailbox` ("Name <addr>" or "addr") checked to hold exactly one address."""
+    """Return `mailbox` ("Name <addr>" or "addr") checked to hold exactly one address (once per
+    sender: every message of a desk has the same)."""
     header = policy.SMTP.header_factory("From", mailbox)
     if (
         header.defects

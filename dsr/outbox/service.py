@@ -14,16 +14,18 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import or_, update
+from sqlalchemy import Update, bindparam, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dsr.db import claim_row, open_session, table_of
+from dsr.db import claim_row, table_of
 from dsr.languages import Language
 from dsr.outbox.compose import compose_email
 from dsr.outbox.emails import RenderedEmail
@@ -45,6 +47,9 @@ SHORTEST_LEASE = timedelta(minutes=5)
 
 SessionFactory = Callable[[], Session]
 LISTENER_TRIES = 3
+CLAIM_BATCH = 10
+"""How many due messages one claim takes at most (where the store claims several at once);
+the ones not yet tried when half their lease has gone are given back."""
 """How many times the transaction that records a delivery is tried with its listeners."""
 
 
@@ -81,15 +86,19 @@ def enqueue(
     request_id: int | None = None,
     answers_request: bool = False,
     message_id_domain: str = DEFAULT_MESSAGE_ID_DOMAIN,
+    new_key: bool = False,
 ) -> OutboxMessage:
     """Queue one email, due at `now`, in the caller's transaction (flushed, not committed);
     `answers_request` marks it as the answer to the request `request_id`.
 
     A second call with the same `dedup_key` returns the message already queued and adds nothing.
+    `new_key`: the caller made `dedup_key` unique (a fresh random nonce in it), so no message
+    can hold it yet: nothing is looked up and no savepoint taken, and the message is added to
+    the session for the caller's next flush (which may still change it) instead of flushed.
     """
     if answers_request and request_id is None:
         raise ValueError("an email that answers a request names the request")
-    if dedup_key is not None:
+    if dedup_key is not None and not new_key:
         queued = _by_dedup_key(db_session, dedup_key)
         if queued is not None:
             return queued
@@ -106,6 +115,9 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
+    if new_key:
+        db_session.add(message)
+        return message
     try:
         with db_session.begin_nested():  # a concurrent twin may win the dedup key
             db_session.add(message)
@@ -193,13 +205,16 @@ def deliver_due(
     now: datetime,
     limit: int = 100,
     ssl_context: ssl.SSLContext | None = None,
+    smtp: SmtpConnection | None = None,
 ) -> DeliveryReport:
     """Send up to `limit` messages due at `now`, oldest first, committing after each one.
 
     A transient failure reschedules the message with `next_attempt_delay`; a permanent one, or the
     MAX_ATTEMPTS-th failure, fails it for good. One bad message never stops the run.
+    `smtp`: a connection the caller keeps across runs (a worker delivering run after run), else
+    one is opened for this run. Given an engine, the run holds one of its connections (taken
+    from the pool once, not once per statement's transaction).
     """
-    new_session = _session_factory(engine_or_session_factory)
     started = time.monotonic()
 
     def clock() -> datetime:
@@ -208,27 +223,87 @@ def deliver_due(
     lease = claim_lease(settings)
     tried: list[int] = []
     sent = retried = failed = 0
-    with SmtpConnection(settings, ssl_context=ssl_context) as connection:  # one for the run
-        while len(tried) < limit:
-            claimed = _claim_next(new_session, at=clock(), lease=lease, skip=tried)
-            if claimed is None:
-                break
-            tried.append(claimed.id)
-            error = _attempt(claimed, settings, connection, at=clock())
-            outcome = _record(new_session, claimed, error, at=clock())
-            if outcome is OutboxStatus.SENT:
-                sent += 1
-            elif outcome is OutboxStatus.PENDING:
-                retried += 1
-            else:
-                failed += 1
+    with (
+        _run_sessions(engine_or_session_factory) as new_session,
+        nullcontext(smtp)
+        if smtp is not None
+        else SmtpConnection(settings, ssl_context=ssl_context) as connection,
+    ):
+        more = True
+        while more and len(tried) < limit:
+            taken_at = clock()
+            claims = _claim_some(
+                new_session,
+                at=taken_at,
+                lease=lease,
+                skip=tried,
+                count=min(CLAIM_BATCH, limit - len(tried)),
+            )
+            more = claims.more_may_be_due
+            for index, claimed in enumerate(claims.messages):
+                if clock() - taken_at > lease / 2:  # give the rest back while the lease holds
+                    _release(new_session, claims.messages[index:], until=taken_at + lease)
+                    more = True
+                    break
+                tried.append(claimed.id)
+                error = _attempt(claimed, settings, connection, at=clock())
+                outcome = _record(new_session, claimed, error, at=clock())
+                if outcome is OutboxStatus.SENT:
+                    sent += 1
+                elif outcome is OutboxStatus.PENDING:
+                    retried += 1
+                else:
+                    failed += 1
     return DeliveryReport(sent=sent, retried=retried, failed=failed)
 
 
-def _session_factory(source: Engine | SessionFactory) -> SessionFactory:
-    if isinstance(source, Engine):
-        return lambda: open_session(source)
-    return source
+@contextmanager
+def _run_sessions(source: Engine | SessionFactory) -> Iterator[SessionFactory]:
+    """Yield the factory of a run's sessions: on an engine, sessions on one connection held for
+    the run (each session's commit ends its transaction; the connection idles between them)."""
+    if not isinstance(source, Engine):
+        yield source
+        return
+    with source.connect() as connection:
+        yield lambda: Session(bind=connection, expire_on_commit=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Claims:
+    """The messages one claim took, oldest first; `more_may_be_due`: it took as many as it could,
+    so others may be waiting."""
+
+    messages: list[_Claimed]
+    more_may_be_due: bool
+
+
+def _claim_some(
+    new_session: SessionFactory, *, at: datetime, lease: timedelta, skip: list[int], count: int
+) -> _Claims:
+    """Take the lease of up to `count` of the oldest due messages nobody holds (in one statement
+    where the store has UPDATE ... RETURNING, else one message)."""
+    with new_session() as session:
+        if session.get_bind().dialect.update_returning:
+            taken = _claim_in_one_statement(session, at=at, lease=lease, skip=skip, count=count)
+            return _Claims(taken, more_may_be_due=len(taken) == count)
+    claimed = _claim_next(new_session, at=at, lease=lease, skip=skip)
+    return _Claims([claimed] if claimed else [], more_may_be_due=claimed is not None)
+
+
+def _release(new_session: SessionFactory, claims: list[_Claimed], *, until: datetime) -> None:
+    """Give back the claims of messages not tried (still held with the lease ending `until`)."""
+    messages = table_of(OutboxMessage)
+    with new_session() as session:
+        session.execute(
+            update(messages)
+            .where(
+                messages.c.id.in_([claimed.id for claimed in claims]),
+                messages.c.status == OutboxStatus.PENDING,
+                messages.c.claimed_until == until,
+            )
+            .values(claimed_until=None)
+        )
+        session.commit()
 
 
 def _claim_next(
@@ -282,6 +357,73 @@ def _claim_next(
             ):
                 return claimed
             session.expunge_all()  # another sender took it: look again
+
+
+_CLAIMED_COLUMNS = (
+    "id",
+    "message_id",
+    "request_id",
+    "answers_request_id",
+    "to_address",
+    "subject",
+    "text_body",
+    "html_body",
+    "language",
+    "attempts",
+    "next_attempt_at",
+)
+
+
+@cache
+def _claim_statement(skipping: bool) -> Update:
+    """UPDATE the `count` oldest due messages nobody holds, found by its subquery, RETURNING
+    them: the claim in one statement where the store can (PostgreSQL, SQLite). The subquery
+    skips rows another sender has locked (PostgreSQL), and the UPDATE checks again that each row
+    is pending and free: a message taken meanwhile is changed by one sender only."""
+    messages = table_of(OutboxMessage)
+    at = bindparam("at", type_=messages.c.next_attempt_at.type)
+    free = or_(messages.c.claimed_until.is_(None), messages.c.claimed_until <= at)
+    pending = messages.c.status == OutboxStatus.PENDING
+    oldest = (
+        select(messages.c.id)
+        .where(pending, messages.c.next_attempt_at <= at, free)
+        .order_by(messages.c.next_attempt_at, messages.c.id)
+        .limit(bindparam("count"))
+        .with_for_update(skip_locked=True)
+    )
+    if skipping:
+        oldest = oldest.where(messages.c.id.not_in(bindparam("skip", expanding=True)))
+    return (
+        update(messages)
+        .where(messages.c.id.in_(oldest.scalar_subquery()), pending, free)
+        .values(claimed_until=bindparam("until", type_=messages.c.claimed_until.type))
+        .returning(*(messages.c[name] for name in _CLAIMED_COLUMNS))
+    )
+
+
+def _claim_in_one_statement(
+    session: Session, *, at: datetime, lease: timedelta, skip: list[int], count: int
+) -> list[_Claimed]:
+    parameters: dict[str, object] = {"at": at, "until": at + lease, "count": count}
+    if skip:
+        parameters["skip"] = skip
+    rows = session.execute(_claim_statement(bool(skip)), parameters).all()
+    session.commit()
+    return [
+        _Claimed(
+            id=row.id,
+            message_id=row.message_id,
+            request_id=row.request_id,
+            answers_request_id=row.answers_request_id,
+            to=row.to_address,
+            subject=row.subject,
+            text=row.text_body,
+            html=row.html_body,
+            language=Language(row.language),
+            attempts=row.attempts,
+        )
+        for row in sorted(rows, key=lambda row: (row.next_attempt_at, row.id))
+    ]
 
 
 def _attempt(

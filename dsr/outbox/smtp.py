@@ -204,6 +204,12 @@ class SmtpConnection:
             client, self._client = self._client, None
             _close(client)
 
+    def drop(self) -> None:
+        """Close the socket without saying QUIT (the process is ending: wait for no reply)."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            client.close()
+
     def _usable(self) -> smtplib.SMTP:
         if self._client is not None:
             try:

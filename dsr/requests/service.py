@@ -13,16 +13,19 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Select, bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from dsr.addresses import normalize_email
 from dsr.audit.models import record_action
 from dsr.dates import written_date
+from dsr.db import table_of
 from dsr.outbox.emails import render_email, render_letter
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue
@@ -163,11 +166,13 @@ def submit_request(
         db_session.flush()
         return SubmitResult(request=carried_on[0], reused=True, parts=tuple(carried_on))
 
+    nonce = new_nonce()  # the verification link's, written with the rows (no UPDATE for it)
     filed: list[DataRequest] = []
     for wanted in to_file:
         request = DataRequest.received(
             wanted, reference=_provisional_reference(), now=received, zone=zone
         )
+        request.verification_nonce = nonce
         if subject is not None:  # R45
             request.requester_role = subject.role
             request.subject_email = subject.subject_email
@@ -179,14 +184,17 @@ def submit_request(
         for part in filed:
             part.group_id = filed[0].id
         db_session.flush()
-    queued = _send_verification(db_session, filed[0], now=now, links=links, reused=False)
+    queued = _send_verification(
+        db_session, filed[0], now=now, links=links, reused=False, nonce=nonce
+    )
     numbered: dict[str, str] = {}
-    for request in filed:  # the counter stays locked from here to the commit
-        reference = next_reference(db_session=db_session, received_at=received)
-        numbered[request.reference] = reference
-        request.reference = reference
-    if queued is not None:
-        _write_references(queued, numbered)
+    with db_session.no_autoflush:  # the email is written once, with the numbers in it
+        for request in filed:  # the counter stays locked from here to the commit
+            reference = next_reference(db_session=db_session, received_at=received)
+            numbered[request.reference] = reference
+            request.reference = reference
+        if queued is not None:
+            _write_references(queued, numbered)
     _record_requester_events(db_session, events, now)
     for request in filed:
         details: dict[str, object] = {
@@ -246,21 +254,40 @@ def _open_request_like(
     db_session: Session, kind: RequestType, email: str, subject: ForSomeoneElse | None
 ) -> DataRequest | None:
     """Return the oldest open request of type `kind` from the address `email` for the same
-    person (the requester, or the same represented person: R45), if any."""
-    return db_session.exec(
-        select(DataRequest)
+    person (the requester, or the same represented person: R45), if any.
+
+    Its id is looked up by a statement built once (every submission asks, and almost none
+    finds one: building the ORM query and its result cost more than the lookup), the request
+    then loaded only when there is one."""
+    found = db_session.execute(
+        _open_request_query(for_someone_else=subject is not None),
+        {
+            "email": normalize_email(email),
+            "type": kind,
+            "role": subject.role if subject else RequesterRole.SELF,
+            "subject_email": subject.subject_email if subject else None,
+        },
+    ).scalar_one_or_none()
+    return None if found is None else db_session.get(DataRequest, found)
+
+
+@cache
+def _open_request_query(*, for_someone_else: bool) -> Select[tuple[int]]:
+    requests = table_of(DataRequest)
+    return (
+        sa_select(requests.c.id)
         .where(
-            DataRequest.normalized_email == normalize_email(email),
-            DataRequest.type == kind,
-            col(DataRequest.status).not_in(TERMINAL),
-            DataRequest.requester_role == (subject.role if subject else RequesterRole.SELF),
-            col(DataRequest.subject_email).is_(None)
-            if subject is None
-            else DataRequest.subject_email == subject.subject_email,
+            requests.c.normalized_email == bindparam("email"),
+            requests.c.type == bindparam("type"),
+            requests.c.status.not_in(TERMINAL),
+            requests.c.requester_role == bindparam("role"),
+            requests.c.subject_email == bindparam("subject_email")
+            if for_someone_else
+            else requests.c.subject_email.is_(None),
         )
-        .order_by(col(DataRequest.received_at), col(DataRequest.id))
+        .order_by(requests.c.received_at, requests.c.id)
         .limit(1)
-    ).one_or_none()
+    )
 
 
 def resend_verification(
@@ -494,17 +521,29 @@ def after_verified(db_session: Session, request: DataRequest, now: datetime) -> 
         objection_hook(db_session, request, now)
 
 
+def new_nonce() -> str:
+    """A verification link's nonce: random, so that an email's key holding it is new."""
+    return secrets.token_urlsafe(24)
+
+
 def _send_verification(
-    db_session: Session, request: DataRequest, *, now: datetime, links: LinkSigner, reused: bool
+    db_session: Session,
+    request: DataRequest,
+    *,
+    now: datetime,
+    links: LinkSigner,
+    reused: bool,
+    nonce: str | None = None,
 ) -> OutboxMessage | None:
-    """Give the request a new nonce (older links stop working) and queue the email of its link;
-    for a submission of several parts, one link and one email for every part still waiting.
-    Return the email queued (None for a requester without an address)."""
+    """Give the request a new nonce (older links stop working; `nonce`: the one a new request
+    was given when filed) and queue the email of its link; for a submission of several parts,
+    one link and one email for every part still waiting. Return the email queued (None for a
+    requester without an address), added for the caller's next flush: its key holds the nonce."""
     if request.id is None:
         db_session.flush()
     if request.id is None:
         raise RuntimeError("the request has no id after a flush")
-    nonce = secrets.token_urlsafe(24)
+    nonce = nonce or new_nonce()
     waiting = [
         part
         for part in parts_of(db_session, request)
@@ -536,6 +575,7 @@ def _send_verification(
         ),
         reused=reused,
         parts=parts,
+        new_key=True,
     )
 
 
@@ -579,11 +619,13 @@ def mail_requester(
     dedup_key: str,
     now: datetime,
     answers: bool = False,
+    new_key: bool = False,
     **context: Any,
 ) -> OutboxMessage | None:
     """Queue one email of `kind` (an `EmailKind`, or the name of another requester email's
     templates, such as a delivery's) to the requester, in their language, about their request;
-    `answers`: it carries the answer, and its delivery completes the request (R47).
+    `answers`: it carries the answer, and its delivery completes the request (R47); `new_key`:
+    `dedup_key` holds a fresh nonce (see `enqueue`).
 
     Nothing is queued to a requester who gave no address (a letter, a call), nor the answer of
     a request answered by post: it is kept as its letter (`answer_letter`), which staff print
@@ -618,4 +660,5 @@ def mail_requester(
         now=now,
         request_id=request.id,
         answers_request=answers,
+        new_key=new_key,
     )

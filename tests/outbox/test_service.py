@@ -7,19 +7,23 @@ import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from dsr import db
 from dsr.languages import Language
+from dsr.outbox import service
 from dsr.outbox.cli import outbox_group
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage, OutboxStatus
-from dsr.outbox.service import DeliveryReport, deliver_due, enqueue
-from dsr.outbox.smtp import MAX_ATTEMPTS, SmtpSettings, next_attempt_delay
+from dsr.outbox.service import DeliveryReport, claim_lease, deliver_due, enqueue
+from dsr.outbox.smtp import MAX_ATTEMPTS, SmtpConnection, SmtpSettings, next_attempt_delay
 from tests.smtp_server import SmtpServer
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -109,6 +113,36 @@ def test_the_same_cause_queues_one_message(store: Engine) -> None:
         )
         assert again.subject == "Hello"
     assert [message.subject for message in stored(store)] == ["Hello"]
+
+
+def test_a_new_key_is_queued_by_the_callers_flush_with_one_statement(store: Engine) -> None:
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0])
+
+    with db.transaction(store) as session:
+        session.connection()  # the transaction begun: only enqueue's statements are counted
+        event.listen(store, "before_cursor_execute", count)
+        try:
+            message = enqueue(
+                db_session=session,
+                to=ADDRESS,
+                email=RenderedEmail(subject="Hello PENDING-1", text="Text", html=None),
+                language=Language.FR,
+                dedup_key="verification:1:fresh-nonce",
+                now=NOW,
+                new_key=True,
+            )
+            assert statements == []  # nothing looked up, no savepoint: added, not flushed
+            message.subject = "Hello R-2026-00001"  # the caller may still change it
+            session.flush()
+        finally:
+            event.remove(store, "before_cursor_execute", count)
+    assert statements == ["INSERT"]
+    assert [(m.subject, m.dedup_key) for m in stored(store)] == [
+        ("Hello R-2026-00001", "verification:1:fresh-nonce")
+    ]
 
 
 def test_due_messages_are_sent_once_and_marked_sent(
@@ -263,6 +297,88 @@ def test_a_claimed_message_is_left_to_its_sender_until_the_lease_ends(
     assert smtp_server.messages == []
     assert deliver(store, settings, NOW + timedelta(minutes=10)) == DeliveryReport(sent=1)
     assert len(smtp_server.wait_for(1)) == 1
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_run_claims_the_due_messages_in_one_statement_on_one_connection(
+    store: Engine, settings: SmtpSettings, smtp_server: SmtpServer
+) -> None:
+    queue(store, 2)
+    statements: list[str] = []
+    checkouts: list[object] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not statement.startswith("BEGIN"):
+            statements.append(statement.split()[0])
+
+    event.listen(store, "before_cursor_execute", note)
+    event.listen(store.pool, "checkout", lambda *args: checkouts.append(args))
+    try:
+        assert deliver(store, settings) == DeliveryReport(sent=2)
+    finally:
+        event.remove(store, "before_cursor_execute", note)
+    # one claim (UPDATE ... RETURNING both, fewer than a batch: none left), each marked sent
+    assert statements == ["UPDATE"] * 3
+    assert len(checkouts) == 1
+    assert len(smtp_server.wait_for(2)) == 2
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_claims_not_tried_when_half_the_lease_has_gone_are_given_back(
+    store: Engine, settings: SmtpSettings, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue(store, 3)
+    elapsed = [0.0]
+    attempt = service._attempt
+
+    def slow_attempt(*args: Any, **kwargs: Any) -> Any:
+        elapsed[0] += claim_lease(settings).total_seconds() * 0.6  # more than half a lease
+        return attempt(*args, **kwargs)
+
+    given_back: list[list[int]] = []
+    release = service._release
+
+    def noted_release(new_session: Any, claims: list[Any], **kwargs: Any) -> None:
+        given_back.append([claimed.id for claimed in claims])
+        with db.open_session(store) as session:  # still held by this sender until released
+            assert all(
+                (m := session.get(OutboxMessage, claimed.id)) and m.claimed_until is not None
+                for claimed in claims
+            )
+        release(new_session, claims, **kwargs)
+
+    monkeypatch.setattr(service, "time", SimpleNamespace(monotonic=lambda: elapsed[0]))
+    monkeypatch.setattr(service, "_attempt", slow_attempt)
+    monkeypatch.setattr(service, "_release", noted_release)
+
+    assert deliver(store, settings) == DeliveryReport(sent=3)
+    first, second, third = (message.id for message in stored(store))
+    assert given_back == [[second, third], [third]]
+    assert len({mail.message["Message-ID"] for mail in smtp_server.wait_for(3)}) == 3
+    assert all((m.attempts, m.claimed_until) == (1, None) for m in stored(store))
+
+
+def test_a_connection_given_to_runs_stays_open_for_the_next(
+    store: Engine, settings: SmtpSettings, smtp_server: SmtpServer
+) -> None:
+    with SmtpConnection(settings) as connection:
+        for at in (NOW, NOW + timedelta(minutes=1)):
+            with db.transaction(store) as session:
+                enqueue(
+                    db_session=session,
+                    to=ADDRESS,
+                    email=RenderedEmail(subject="Hello", text="Text", html=None),
+                    language=Language.EN,
+                    dedup_key=None,
+                    now=at,
+                )
+            report = deliver_due(
+                engine_or_session_factory=store, settings=settings, now=at, smtp=connection
+            )
+            assert report == DeliveryReport(sent=1)
+            client = connection._client
+            assert client is not None and client.noop()[0] == 250  # still open
+    assert len(smtp_server.wait_for(2)) == 2
 
 
 @pytest.mark.databases("sqlite", "postgresql", "mariadb")

@@ -5,6 +5,7 @@ order. On the engines that lock rows (PostgreSQL, MariaDB)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from sqlmodel import col, select
 
 from dsr import db
 from dsr.audit.models import RequestEvent, verify_audit
+from dsr.outbox.models import OutboxMessage
 from dsr.requests.links import LinkSigner
 from dsr.requests.service import SubmitResult, submit_request
 from dsr.requests.workflow import RequestType
@@ -106,3 +108,35 @@ def test_the_chain_head_is_free_while_a_resubmission_queues_its_email(store: Eng
             (erasure.id, "submitted"),
         ]
         assert verify_audit(db_session=session).ok
+
+
+@pytest.mark.databases("postgresql")
+def test_a_new_submission_writes_each_row_once(store: Engine) -> None:
+    """The request is inserted with its link's nonce, and its email once its reference is
+    numbered: no row is written and then updated but the request's provisional reference."""
+    written: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        verb = statement.split()[0]
+        found = re.search(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)", statement)
+        written.append(f"{verb} {found.group(1) if found else '?'}")
+
+    event.listen(store, "before_cursor_execute", note)
+    try:
+        result = submit(store, RequestType.ACCESS)
+    finally:
+        event.remove(store, "before_cursor_execute", note)
+    assert written == [
+        "SELECT dsr_request",  # an open request like it?
+        "INSERT dsr_request",
+        "INSERT dsr_reference_counter",
+        "INSERT dsr_outbox_message",
+        "UPDATE dsr_request",  # its reference
+        "SELECT dsr_audit_head",
+        "UPDATE dsr_audit_head",
+        "INSERT dsr_request_event",
+    ]
+    with db.open_session(store) as session:
+        email = session.exec(select(OutboxMessage)).one()
+        assert result.request.reference in email.subject
+        assert result.request.reference in email.text_body

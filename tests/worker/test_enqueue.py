@@ -22,11 +22,14 @@ from sqlmodel import select
 from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.languages import Language
+from dsr.outbox import smtp
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.outbox.service import enqueue
+from dsr.worker import tasks
 from dsr.worker.enqueue import deliver_after_commit
 from dsr.worker.queue import QueueAddress, QueueSettingError, queue_address, queue_for
+from dsr.worker.tasks import AFTER_COMMIT_LIMIT
 from tests.accounts.helpers import make_staff
 from tests.conftest import MakeApp
 from tests.pages import csrf_token
@@ -83,6 +86,34 @@ def test_an_email_is_delivered_once_its_transaction_commits(
     assert [mail.message["Subject"] for mail in smtp_server.wait_for(1)] == ["Right away"]
     [message] = outbox(app)
     assert message.status is OutboxStatus.SENT
+
+
+def test_the_jobs_of_a_process_deliver_on_one_smtp_connection(
+    make_app: MakeApp, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connections: list[object] = []
+    connect = smtp._connect
+
+    def counted(*args: Any) -> Any:
+        connections.append(args)
+        return connect(*args)
+
+    monkeypatch.setattr(smtp, "_connect", counted)
+    app = make_app(QUEUE_URL="immediate")
+    count = AFTER_COMMIT_LIMIT + 3  # a full batch, then another
+    for job in range(2):
+        with app.app_context(), db.open_session(db.get_engine()) as session:
+            for number in range(count):
+                queue_one(session, f"Message {job}.{number}")
+            deliver_after_commit(session)
+            session.commit()
+
+    assert len(smtp_server.wait_for(2 * count)) == 2 * count
+    assert len(connections) == 1
+    [kept] = tasks._mail_smtp
+    assert kept._client is not None
+    tasks.drop_mail_connection()  # what the process does at exit
+    assert kept._client is None
 
 
 def test_nothing_is_queued_when_the_transaction_rolls_back(
