@@ -34,7 +34,7 @@ from arabic_reshaper import ArabicReshaper
 from bidi import get_base_level, get_display
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfdoc, pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace, makeToUnicodeCMap
 
 FONT_DIR = Path(__file__).with_name("fonts")
 FONT_REGULAR = "DejaVuSans"
@@ -123,6 +123,7 @@ def _kept_subsets(font: TTFont) -> TTFont:
     face = font.face
     face.makeSubset = lambda subset: _subset(face, subset)[0]
     face.addSubsetObjects = partial(_add_subset_objects, face)
+    font.addObjects = partial(_add_font_objects, font)
     return font
 
 
@@ -153,6 +154,61 @@ def _add_subset_objects(face: Any, doc: Any, fontname: str, subset: list[int]) -
         stream.filters = None
         stream.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
     return descriptor
+
+
+class _Formatted(pdfdoc.PDFObject):  # type: ignore[misc]
+    """A PDF object whose bytes were formatted already."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def format(self, document: Any) -> bytes:
+        return self.content
+
+
+_SUBSET_OBJECTS: OrderedDict[tuple[str, str, tuple[int, ...], bool], tuple[bytes, bytes]] = (
+    OrderedDict()
+)
+
+
+def _subset_objects(
+    font: TTFont, base_font: str, subset: tuple[int, ...], document: Any
+) -> tuple[bytes, bytes]:
+    """A subset's widths array as reportlab formats it, and its ToUnicode map compressed, made
+    once per process (each is a few hundred numbers a document formatted again)."""
+    multiline = bool(pdfdoc.rl_config.pdfMultiLine)
+    key = (font.face.filename, base_font, subset, multiline)
+    with _SUBSETS_LOCK:
+        kept = _SUBSET_OBJECTS.get(key)
+        if kept is not None:
+            _SUBSET_OBJECTS.move_to_end(key)
+            return kept
+    widths = pdfdoc.PDFArray(map(font.face.getCharWidth, subset)).format(document)
+    cmap = zlib.compress(makeToUnicodeCMap(base_font, subset).encode("utf8"))
+    with _SUBSETS_LOCK:
+        _SUBSET_OBJECTS[key] = (widths, cmap)
+        while len(_SUBSET_OBJECTS) > SUBSETS_KEPT:
+            _SUBSET_OBJECTS.popitem(last=False)
+    return widths, cmap
+
+
+def _add_font_objects(font: TTFont, doc: Any) -> None:
+    """reportlab's `TTFont.addObjects`, each subset's widths and ToUnicode map kept formatted
+    and compressed (`_subset_objects`): the same objects, the same bytes."""
+    state = font.state.get(doc)
+    subsets = [tuple(subset) for subset in state.subsets] if state is not None else []
+    TTFont.addObjects(font, doc)
+    if not doc.compression:
+        return
+    fonts = doc.idToObject["BasicFonts"].dict
+    for number, subset in enumerate(subsets):
+        pdf_font = fonts[f"{state.internalName}+{number}"]
+        widths, cmap = _subset_objects(font, pdf_font.BaseFont, subset, doc)
+        pdf_font.Widths = _Formatted(widths)
+        stream = doc.idToObject[f"toUnicodeCMap:{pdf_font.BaseFont}"]
+        stream.content = cmap
+        stream.filters = None
+        stream.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
 
 
 def _map_family(regular: str, bold: str) -> None:
