@@ -470,10 +470,10 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
             canv.setFillColor(LABEL_BACKGROUND)
             canv.rect(0, tops[-1], label_width, tops[1] - tops[-1], stroke=0, fill=1)
         code: list[str] = []
-        self._cell_code(code, self._heading, 0.0, tops[0])
+        colour = self._cell_code(code, self._heading, 0.0, tops[0], None)
         for (label, value), top in zip(self._rows, tops[1:], strict=False):
-            self._cell_code(code, label, 0.0, top)
-            self._cell_code(code, value, label_width, top)
+            colour = self._cell_code(code, label, 0.0, top, colour)
+            colour = self._cell_code(code, value, label_width, top, colour)
         canv._code.append(" ".join(code))
         canv.setStrokeColor(GRID_COLOUR)
         canv.setLineWidth(0.5)
@@ -489,11 +489,17 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         canv.drawPath(path, stroke=1, fill=0)
         canv.restoreState()
 
-    def _cell_code(self, code: list[str], cell: Cell, left: float, top: float) -> None:
+    def _cell_code(self, code: list[str], cell: Cell, left: float, top: float, colour: Any) -> Any:
+        """Add the operators drawing `cell`'s text in its colour (`colour` is the colour the
+        operators so far left set, which is returned updated)."""
         y = top - CELL_PADDING_TOP
         for paragraph in cell:
+            if colour is None or paragraph.style.textColor != colour:
+                colour = paragraph.style.textColor
+                code.append(_fill_operator(colour) or f"{fp_str(*colour.rgb())} rg")
             y -= paragraph.height
             paragraph.code_at(self.canv, code, left + CELL_PADDING_X, y)
+        return colour
 
 
 class Gap(Spacer):  # type: ignore[misc]

@@ -42,6 +42,7 @@ from exports.plain_paragraph import (
 from exports.text_grid import _pieces
 from tests.exports.conftest import pdf_pages_text
 from tests.exports.demo_subject import qpdf_check
+from tests.exports.pdf_marks import page_marks
 
 WIDTH = A4[0] - 2 * MARGIN
 HEIGHT = A4[1] - 2 * MARGIN
@@ -221,3 +222,13 @@ def test_a_table_cuts_plain_paragraphs_inside_a_row_as_paragraphs(tmp_path: Path
     pages = pdf_pages_text(render([intro, plain], tmp_path))
     assert len(pages) == 3
     assert pages == pdf_pages_text(render([intro, reference], tmp_path))
+
+
+def test_a_grid_draws_its_text_in_the_text_colour(tmp_path: Path) -> None:
+    """The text of a grid is drawn in its style's colour (black), not in the label column's
+    background colour, which is filled just before it."""
+    grid = plain_key_value_table("Your request", pairs(3), width=WIDTH)
+    assert isinstance(grid, KeyValueGrid)
+    marks = page_marks(io.BytesIO(render([grid], tmp_path)))[0]
+    colours = {mark[4] for mark in marks if mark[0] == "text"}
+    assert colours == {(0.0, 0.0, 0.0)}
