@@ -36,7 +36,12 @@ from exports.pdf import (
     document_styles,
     render_pdf,
 )
-from exports.plain_paragraph import plain_bullet_list, plain_key_value_table, plain_paragraph
+from exports.plain_paragraph import (
+    SeededCanvas,
+    plain_bullet_list,
+    plain_key_value_table,
+    plain_paragraph,
+)
 from inventory.model import DataMap, ErasureAction
 
 
@@ -380,7 +385,7 @@ def render_erasure_certificate(
         footer=t.pgettext("certificate", "Erasure certificate %(reference)s")
         % {"reference": request.reference},
     )
-    return render_pdf(story, info)
+    return render_pdf(story, info, canvas=SeededCanvas)
 
 
 def _text(data_map: DataMap, category_id: str, which: str, lang: str) -> str:

@@ -33,6 +33,7 @@ from exports.pdf import (
     HEADER_BACKGROUND,
     LABEL_BACKGROUND,
     _logical_lines,
+    _NumberedCanvas,
     _text_paragraph,
     bullet_list,
     document_styles,
@@ -97,6 +98,16 @@ def seed_fonts(canv: Any) -> None:
     for name in (FONT_REGULAR, FONT_BOLD):
         pdfmetrics.getFont(name).splitString(SEEDED_LETTERS, doc)
     _SEEDED_DOCUMENTS.add(doc)
+
+
+class SeededCanvas(_NumberedCanvas):
+    """A canvas whose Latin letters beyond ASCII take the same codes in every document
+    (`seed_fonts`): what the map's and the desk's words drew in one document is drawn once per
+    process, and the documents embed the same font subsets."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        seed_fonts(self)
 
 
 def _style_key(style: ParagraphStyle) -> _StyleKey:
@@ -621,6 +632,7 @@ __all__ = [
     "Gap",
     "KeyValueGrid",
     "PlainParagraph",
+    "SeededCanvas",
     "plain_bullet_list",
     "plain_key_value_table",
     "plain_paragraph",

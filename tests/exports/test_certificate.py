@@ -1,0 +1,94 @@
+"""The erasure certificate's PDF: what a worker keeps between certificates (the font subsets of
+the seeded letters, made, formatted and compressed once) changes no byte of a certificate."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from exports import plain_paragraph, script_text
+from exports.certificate import (
+    CategoryOutcome,
+    CertifiedRequest,
+    ErasedStep,
+    render_erasure_certificate,
+)
+from exports.made_for import MadeFor
+from inventory.model import ErasureAction
+from tests.exports.conftest import translations_for
+from tests.exports.demo_subject import load_point3_map, qpdf_check
+
+DELETE, ANONYMIZE, RETAIN = ErasureAction.DELETE, ErasureAction.ANONYMIZE, ErasureAction.RETAIN
+TYPICAL = [
+    CategoryOutcome("contact", ANONYMIZE, 1, ("learner",)),
+    CategoryOutcome("account", ANONYMIZE, 1, ("learner",)),
+    CategoryOutcome("billing_cards", DELETE, 2, ("payment_card",)),
+    CategoryOutcome(
+        "invoices",
+        RETAIN,
+        5,
+        ("invoice_line", "invoice"),
+        withdrawn=5,
+        kept_until=(date(2034, 12, 31), date(2036, 12, 31)),
+    ),
+    CategoryOutcome("optional_profile", DELETE, 1, ("learner_profile",)),
+    CategoryOutcome("support", DELETE, 7, ("support_message", "support_thread")),
+    CategoryOutcome("purchases", DELETE, 4, ("course_purchase",)),
+    CategoryOutcome("tracking", DELETE, 8, ("tracking_event",)),
+    CategoryOutcome("marketing", DELETE, 2, ("marketing_subscription",)),
+]
+RECIPIENTS = ["cci_paris_idf", "payment_provider", "email_provider", "hosting"]
+
+
+def certificate(
+    lang: str = "fr",
+    reference: str = "DSR-2026-000001",
+    day: int = 7,
+    outcomes: list[CategoryOutcome] = TYPICAL,
+    **more: object,
+) -> bytes:
+    return render_erasure_certificate(
+        load_point3_map(),
+        CertifiedRequest(
+            reference=reference,
+            received_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+            completed_at=datetime(2026, 3, day, 9, 0, tzinfo=UTC),
+            language=lang,
+            address_kept_until=datetime(2031, 3, day, 9, 0, tzinfo=UTC),
+            made_for=more.pop("made_for", None),  # type: ignore[arg-type]
+        ),
+        outcomes,
+        RECIPIENTS,
+        translations_for(lang),
+        **more,  # type: ignore[arg-type]
+    )
+
+
+def forget_what_is_kept() -> None:
+    plain_paragraph._SHARED_GRIDS.clear()
+    script_text._SUBSETS.clear()
+    script_text._SUBSET_OBJECTS.clear()
+
+
+def test_a_certificate_drawn_after_others_is_the_certificate_drawn_first(tmp_path: Path) -> None:
+    forget_what_is_kept()
+    first = certificate()
+    qpdf_check(first, tmp_path)
+    subsets = dict(script_text._SUBSETS)
+    assert subsets and script_text._SUBSET_OBJECTS  # made once, kept
+    english = certificate("en", "DSR-2026-000002", 9)
+    assert subsets == script_text._SUBSETS  # the same letters' codes: the same subsets
+    certificate(
+        "en",
+        "DSR-2026-000003",
+        12,
+        TYPICAL[2:5],
+        made_for=MadeFor("Łukasz Wróblewski", "lukasz@example.com", "representative"),
+        told_on={"hosting": "3 mars 2026"},
+        shared=[ErasedStep("support", "support_participant", ANONYMIZE, 2, kind="side")],
+        mentions_erased=(2, 1),
+    )
+    assert certificate() == first
+    assert certificate("en", "DSR-2026-000002", 9) == english
+    forget_what_is_kept()
+    assert certificate() == first
