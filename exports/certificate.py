@@ -32,13 +32,13 @@ from exports.pdf import (
     DocumentInfo,
     DocumentStyles,
     content_width,
-    data_table,
     document_styles,
     render_pdf,
 )
 from exports.plain_paragraph import (
     SeededCanvas,
     plain_bullet_list,
+    plain_data_table,
     plain_key_value_table,
     plain_paragraph,
 )
@@ -170,9 +170,8 @@ def certificate_summary(
 def _table(
     header: Sequence[str], rows: Sequence[Sequence[str]], *, col_widths: Sequence[float]
 ) -> Flowable:
-    """A `data_table` whose cells are `plain_paragraph`s (Latin text drawn without reportlab's
-    Paragraph, the same lines)."""
-    return data_table(header, rows, col_widths=col_widths, paragraph=plain_paragraph)
+    """A `data_table` of plain text, drawn as a `DataGrid`."""
+    return plain_data_table(header, rows, col_widths=col_widths)
 
 
 def render_erasure_certificate(

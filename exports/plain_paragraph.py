@@ -36,6 +36,7 @@ from exports.pdf import (
     _NumberedCanvas,
     _text_paragraph,
     bullet_list,
+    data_table,
     document_styles,
     key_value_cells,
     key_value_table,
@@ -89,6 +90,11 @@ def _fill_operator(colour: Any) -> str | None:
         operator = f"{fp_str(colour.red, colour.green, colour.blue)} rg"
     _FILL_OPERATORS[colour] = operator
     return operator
+
+
+def _stroke_operator(colour: Any) -> str:
+    """The operator setting RGB `colour` as the stroke colour, as reportlab's canvas writes it."""
+    return f"{fp_str(colour.red, colour.green, colour.blue)} RG"
 
 
 def seed_fonts(canv: Any) -> None:
@@ -513,6 +519,154 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         return colour
 
 
+class DataGrid(Flowable):  # type: ignore[misc]
+    """`exports.pdf.data_table` of `PlainParagraph`s, laid out and drawn without a reportlab
+    `Table`: the same row heights, page splits (between rows, the header row repeated) and
+    drawing, as one text object per cell inside one saved state.
+
+    Where a row must be cut inside (no row fits under the header) or a cell is not plain text,
+    the reportlab table of the same texts does the work (`_as_table`).
+    """
+
+    def __init__(
+        self,
+        header: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        col_widths: Sequence[float],
+        cells: tuple[list[PlainParagraph], list[list[PlainParagraph]]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.hAlign = "LEFT"
+        self._texts = (list(header), [list(row) for row in rows])
+        self._widths = tuple(float(width) for width in col_widths)
+        self.width = sum(self._widths)
+        self._cells = cells if cells is not None else _data_cells(header, rows)
+        self._table: Table | None = None
+        self._heights: list[float] | None = None
+
+    def _as_table(self) -> Table:
+        if self._table is None:
+            header, rows = self._texts
+            self._table = data_table(
+                header, rows, col_widths=self._widths, paragraph=plain_paragraph
+            )
+        return self._table
+
+    def _measure(self) -> list[float] | None:
+        if self._heights is None and self._table is None and self._cells[0]:
+            header, rows = self._cells
+            heights: list[float] = []
+            for row in (header, *rows):
+                cells = [
+                    KeyValueGrid._cell_height([cell], width)
+                    for cell, width in zip(row, self._widths, strict=True)
+                ]
+                if None in cells:
+                    return None
+                heights.append(max(h for h in cells if h is not None))
+            self._heights = heights
+        return self._heights
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        heights = self._measure()
+        if heights is None:
+            return self._as_table().wrap(availWidth, availHeight)  # type: ignore[no-any-return]
+        self.height = sum(heights)
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
+        """Between rows when at least one fits under the header, as the table splits by row."""
+        heights = self._measure()
+        if heights is None or self.width > availWidth:
+            return self._as_table().split(availWidth, availHeight)  # type: ignore[no-any-return]
+        used, fitting = heights[0], 0
+        for height in heights[1:]:
+            if used + height > availHeight:
+                break
+            used += height
+            fitting += 1
+        if fitting == len(heights) - 1:
+            return [self]
+        if not fitting:  # cut inside a row: exactly as the table would
+            return self._as_table().split(availWidth, availHeight)  # type: ignore[no-any-return]
+        return [self._part(0, fitting), self._part(fitting, len(heights) - 1)]
+
+    def _part(self, start: int, end: int) -> DataGrid:
+        header, rows = self._texts
+        cells = (self._cells[0], self._cells[1][start:end])
+        part = DataGrid(header, rows[start:end], col_widths=self._widths, cells=cells)
+        if self._heights is not None:
+            part._heights = [self._heights[0], *self._heights[1 + start : 1 + end]]
+        return part
+
+    def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:  # noqa: N802, N803
+        """Draw at x, y as the table would, with operators of its own inside one q/Q."""
+        header, rows = self._cells
+        colours = {cell.style.textColor for cell in (*header, *(c for row in rows for c in row))}
+        operators = {c: _fill_operator(c) for c in (*colours, HEADER_BACKGROUND)}
+        fills = {c: operator for c, operator in operators.items() if operator is not None}
+        if self._table is not None or self._heights is None or len(fills) < len(operators):
+            self._as_table().drawOn(canvas, x, y, _sW)
+            return
+        x = self._hAlignAdjust(x, _sW)
+        heights = self._heights
+        tops = [y + self.height]
+        for height in heights:
+            tops.append(tops[-1] - height)
+        code = [
+            "q",
+            fills[HEADER_BACKGROUND],
+            f"n {fp_str(x)} {fp_str(tops[1])} {fp_str(self.width)} {fp_str(heights[0])} re f*",
+        ]
+        colour: Any = None
+        for row, top in zip((header, *rows), tops, strict=False):
+            left = x
+            for cell, width in zip(row, self._widths, strict=True):
+                if colour is None or cell.style.textColor != colour:
+                    colour = cell.style.textColor
+                    code.append(fills[colour])
+                bottom = top - CELL_PADDING_TOP - cell.height
+                cell.code_at(canvas, code, left + CELL_PADDING_X, bottom)
+                left += width
+        right, bottom = x + self.width, tops[-1]
+        code += ["1 J 1 j", _stroke_operator(GRID_COLOUR), ".5 w", "n"]
+        code += [f"{fp_str(x)} {fp_str(t)} m {fp_str(right)} {fp_str(t)} l" for t in tops]
+        left = x
+        for width in (0.0, *self._widths):
+            left += width
+            code.append(f"{fp_str(left)} {fp_str(tops[0])} m {fp_str(left)} {fp_str(bottom)} l")
+        code += ["S", "Q"]
+        canvas._code.append(" ".join(code))
+
+    def draw(self) -> None:
+        self.drawOn(self.canv, 0, 0)
+
+
+def _data_cells(
+    header: Sequence[str], rows: Sequence[Sequence[str]]
+) -> tuple[list[PlainParagraph], list[list[PlainParagraph]]]:
+    """The cells of a `DataGrid` as `data_table` makes them; none when one is not plain."""
+    styles = document_styles()
+    head = [plain_paragraph(text, styles.cell_label) for text in header]
+    body = [[plain_paragraph(text, styles.cell) for text in row] for row in rows]
+    every = [*head, *(cell for row in body for cell in row)]
+    if not all(isinstance(cell, PlainParagraph) for cell in every):
+        return [], []
+    return cast(list[PlainParagraph], head), cast(list[list[PlainParagraph]], body)
+
+
+def plain_data_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], *, col_widths: Sequence[float]
+) -> Flowable:
+    """`data_table` of plain text cells, drawn as a `DataGrid` (as the table when a cell is
+    not plain Latin text)."""
+    if len(header) != len(col_widths):
+        raise ValueError("a data table needs one width per column")
+    grid = DataGrid(header, rows, col_widths=col_widths)
+    return grid if grid._cells[0] else grid._as_table()
+
+
 class Gap(Spacer):  # type: ignore[misc]
     """A `Spacer` that draws nothing, not even a saved and restored canvas state."""
 
@@ -629,11 +783,13 @@ def plain_key_value_table(
 
 
 __all__ = [
+    "DataGrid",
     "Gap",
     "KeyValueGrid",
     "PlainParagraph",
     "SeededCanvas",
     "plain_bullet_list",
+    "plain_data_table",
     "plain_key_value_table",
     "plain_paragraph",
     "seed_fonts",

@@ -1,11 +1,17 @@
 """The erasure certificate's PDF: what a worker keeps between certificates (the font subsets of
-the seeded letters, made, formatted and compressed once) changes no byte of a certificate."""
+the seeded letters, made, formatted and compressed once) changes no byte of a certificate, and
+its tables are drawn as the tables they stand for."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
+from reportlab.platypus import Table
+
+import exports.certificate
 from exports import plain_paragraph, script_text
 from exports.certificate import (
     CategoryOutcome,
@@ -14,9 +20,12 @@ from exports.certificate import (
     render_erasure_certificate,
 )
 from exports.made_for import MadeFor
+from exports.pdf import data_table
+from exports.plain_paragraph import plain_paragraph as plain_paragraph_of
 from inventory.model import ErasureAction
 from tests.exports.conftest import translations_for
 from tests.exports.demo_subject import load_point3_map, qpdf_check
+from tests.exports.pdf_marks import page_marks
 
 DELETE, ANONYMIZE, RETAIN = ErasureAction.DELETE, ErasureAction.ANONYMIZE, ErasureAction.RETAIN
 TYPICAL = [
@@ -92,3 +101,15 @@ def test_a_certificate_drawn_after_others_is_the_certificate_drawn_first(tmp_pat
     assert certificate("en", "DSR-2026-000002", 9) == english
     forget_what_is_kept()
     assert certificate() == first
+
+
+def test_a_certificate_draws_its_tables_as_tables_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The certificate's tables of categories are drawn by `DataGrid`s: the same marks as
+    reportlab's tables of the same cells."""
+    grids = page_marks(io.BytesIO(certificate("en")))
+
+    def table(header: list[str], rows: list[list[str]], *, col_widths: list[float]) -> Table:
+        return data_table(header, rows, col_widths=col_widths, paragraph=plain_paragraph_of)
+
+    monkeypatch.setattr(exports.certificate, "plain_data_table", table)
+    assert page_marks(io.BytesIO(certificate("en"))) == grids

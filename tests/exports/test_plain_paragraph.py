@@ -33,9 +33,11 @@ from exports.pdf import (
     safe_paragraph,
 )
 from exports.plain_paragraph import (
+    DataGrid,
     KeyValueGrid,
     PlainParagraph,
     plain_bullet_list,
+    plain_data_table,
     plain_key_value_table,
     plain_paragraph,
 )
@@ -232,3 +234,43 @@ def test_a_grid_draws_its_text_in_the_text_colour(tmp_path: Path) -> None:
     marks = page_marks(io.BytesIO(render([grid], tmp_path)))[0]
     colours = {mark[4] for mark in marks if mark[0] == "text"}
     assert colours == {(0.0, 0.0, 0.0)}
+
+
+def data_rows(count: int, long_cell: str = "") -> list[list[str]]:
+    rows = [[f"Category {n}", str(n), (TEXTS[3] + " ") * (n % 3 + 1)] for n in range(count)]
+    if long_cell:
+        rows.insert(1, ["Long", "1", long_cell])
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("count", "long_cell"), [(3, ""), (60, ""), (8, "Un mot, puis un autre. " * 500)]
+)
+def test_a_data_grid_draws_what_the_table_draws(count: int, long_cell: str, tmp_path: Path) -> None:
+    """Page for page the same marks as `data_table` of plain paragraphs: the text at the same
+    places in the same colours, the header row shaded and repeated on each page, the same grid
+    lines; a row taller than a page cut inside it as the table cuts it."""
+    rows = data_rows(count, long_cell)
+    widths = [120, 60, WIDTH - 180]
+    intro = safe_paragraph("Introduction " * 80, document_styles().body)
+    header = ["Category", "Records", "What remains"]
+    grid = plain_data_table(header, rows, col_widths=widths)
+    table = data_table(header, rows, col_widths=widths, paragraph=plain_paragraph)
+    assert isinstance(grid, DataGrid)
+    drawn = page_marks(io.BytesIO(render([intro, grid], tmp_path)))
+    assert drawn == page_marks(io.BytesIO(render([intro, table], tmp_path)))
+    assert len(drawn) > (1 if count > 3 or long_cell else 0)
+
+
+def test_a_data_grid_has_the_tables_size() -> None:
+    rows = data_rows(12)
+    widths = [120, 60, WIDTH - 180]
+    grid = plain_data_table(["A", "B", "C"], rows, col_widths=widths)
+    table = data_table(["A", "B", "C"], rows, col_widths=widths, paragraph=plain_paragraph)
+    assert grid.wrap(WIDTH, HEIGHT) == table.wrap(WIDTH, HEIGHT)
+    assert isinstance(grid, DataGrid) and grid._heights == pytest.approx(table._rowHeights)
+
+
+def test_a_data_grid_with_text_beyond_latin_is_the_table() -> None:
+    grid = plain_data_table(["Category", "Records"], [["محمد علي", "1"]], col_widths=[100, 100])
+    assert isinstance(grid, Table)
