@@ -3,11 +3,11 @@
 The access report holds some 550 short paragraphs (labels, values, headings) in about 30 small
 tables; making, breaking and drawing a reportlab `Paragraph` for each was most of a typical
 report's time. `PlainParagraph` breaks its text into the very lines a `Paragraph` of the same
-style and width gets (it asks one, once per process for each text, style and width: labels,
-the map's words, dates and devices come back in every report), splits between lines as a
-`Paragraph` does, and draws all its lines as one text object whose operators are kept per
-document. Text that needs more than the style's font (other scripts, right-to-left runs) or
-whose lines a Paragraph would not break alone is left to `safe_paragraph`.
+style and width gets (as its `breakLines` finds them for one run of words in one font, or, for
+a text it reads otherwise, asking one, once per process for each text, style and width), splits
+between lines as a `Paragraph` does, and draws all its lines as one text object whose operators
+are kept per document. Text that needs more than the style's font (other scripts, right-to-left
+runs) or whose lines a Paragraph would not break alone is left to `safe_paragraph`.
 """
 
 from __future__ import annotations
@@ -133,6 +133,71 @@ def _style_key(style: ParagraphStyle) -> _StyleKey:
     )
 
 
+_GREEDY_CHARACTERS = frozenset("&<>\xa0\xad")
+"""Characters a Paragraph reads otherwise than as one run of words: markup escaped as
+entities, a no-break space, a soft hyphen."""
+
+
+def _greedy_lines(
+    line: str, style: ParagraphStyle, width: float, bullet: str | None
+) -> tuple[str, ...] | None:
+    """The lines a Paragraph of `style` breaks plain `line` into at `width`, found as its
+    `breakLines` finds them for one run of text in one font: the same words, the same widths
+    added in the same order, the same shrinkable spaces. None where it would do more: a word
+    wider than a line (split), hyphenation, soft hyphens, no-break spaces, bidirectional or CJK
+    wrapping, shaping, several fragments (the parser cuts text at an entity), or nothing to
+    draw; `_paragraph_lines` asks a Paragraph then."""
+    if (
+        width < 1e-6
+        or style.wordWrap
+        or style.shaping
+        or style.hyphenationLang
+        or style.uriWasteReduce
+        or style.embeddedHyphenation
+        or style.endDots
+        or not _GREEDY_CHARACTERS.isdisjoint(line)
+    ):
+        return None
+    words = line.split()  # as the Paragraph splits text without a no-break space
+    if not words:
+        return None
+    font, size = style.fontName, style.fontSize
+    measure = pdfmetrics.getFont(font).stringWidth  # what `stringWidth(text, font, size)` calls
+    first = width - (style.leftIndent + style.firstLineIndent) - style.rightIndent
+    later = width - style.leftIndent - style.rightIndent
+    if bullet:  # `_handleBulletWidth`: a bullet running past the indent shortens line one
+        bullet_end = (
+            style.bulletIndent
+            + pdfmetrics.stringWidth(bullet, style.bulletFontName, style.bulletFontSize)
+            + 0.6 * style.bulletFontSize
+        )
+        indent = style.leftIndent + style.firstLineIndent
+        if bullet_end > indent:
+            first -= bullet_end - indent
+    if measure(line, size) < first - 1e-6 and " ".join(words) == line:
+        return (line,)  # one line: its words fit with room to spare for any rounding
+    space = measure(" ", size)
+    shrink = style.spaceShrinkage * space
+    lines: list[str] = []
+    current: list[str] = []
+    used = -space
+    limit = first
+    for word in words:
+        word_width = measure(word, size)
+        wider = used + space + word_width
+        if wider > limit + shrink * len(current):
+            if style.splitLongWords and word_width > limit:
+                return None  # a long word: the Paragraph splits it
+            if current:
+                lines.append(" ".join(current))
+                current, used, limit = [word], word_width, later
+                continue
+        current.append(word)
+        used = wider
+    lines.append(" ".join(current))
+    return tuple(lines)
+
+
 def _paragraph_lines(
     line: str, style: ParagraphStyle, width: float, bullet: str | None
 ) -> tuple[str, ...] | None:
@@ -186,7 +251,9 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         found: list[str] = []
         for number, line in enumerate(self._logical):
             bullet = self._bullet if number == 0 else None
-            lines = _paragraph_lines(line, style, width, bullet)
+            lines = _greedy_lines(line, style, width, bullet)
+            if lines is None:
+                lines = _paragraph_lines(line, style, width, bullet)
             if lines is None:
                 return None
             found += lines

@@ -11,17 +11,20 @@ Latin or with a right-to-left run still laid out by a Paragraph.
 from __future__ import annotations
 
 import io
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Table
 from reportlab.platypus.flowables import Flowable
 
+from exports import plain_paragraph as plain_paragraph_module
 from exports.pdf import (
     FONT_REGULAR,
     MARGIN,
@@ -33,9 +36,12 @@ from exports.pdf import (
     safe_paragraph,
 )
 from exports.plain_paragraph import (
+    BULLET,
     DataGrid,
     KeyValueGrid,
     PlainParagraph,
+    _greedy_lines,
+    _paragraph_lines,
     plain_bullet_list,
     plain_data_table,
     plain_key_value_table,
@@ -96,6 +102,47 @@ def test_lines_and_height_are_a_paragraphs(text: str, width: float) -> None:
     assert plain.wrap(width, 1000) == reference.wrap(width, 1000)
     if "\n" not in text:  # a Paragraph with a line break holds its lines otherwise
         assert lines_of(plain) == lines_of(reference)
+
+
+WORDS = (
+    "le la données effacées conservées jusqu'au 31 décembre 2036 Île-de-France « » — – … "
+    "1\u202f234,50 € DSR-2026-000001 https://www.point3.fr/fr/formations/excel-niveau-avance "
+    "Œuvre cœur Ÿ ß Å a the of records withdrawn; (GDPR Article 17(3)(b)) \u2009 : ! ’ “ ” "
+    + "y"
+    * 70
+).split(" ")
+
+
+def test_plain_lines_are_broken_where_a_paragraph_breaks_them() -> None:
+    """Lines broken without a Paragraph (`_greedy_lines`) are a Paragraph's, for every style of
+    our documents, with and without a bullet, at any width and exactly at a line's width."""
+    styles = document_styles()
+    every = [styles.body, styles.cell, styles.cell_label, styles.heading, styles.title]
+    every += [ParagraphStyle("b", parent=s, leftIndent=9, bulletIndent=0) for s in every[:2]]
+    rng = random.Random(17)
+    compared = 0
+    for _ in range(800):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(1, 30))]
+        text = rng.choice([" ", " ", "  "]).join(words)
+        style = rng.choice(every)
+        bullet = BULLET if style.name == "b" and rng.random() < 0.7 else None
+        fitting = " ".join(words[: rng.randint(1, len(words))])
+        exact = pdfmetrics.stringWidth(fitting, style.fontName, style.fontSize) + 9
+        width = rng.choice([40.0, 115.0, 300.0, 481.2283, rng.uniform(20, 500), exact])
+        found = _greedy_lines(text, style, width, bullet)
+        if found is not None:
+            compared += 1
+            assert found == _paragraph_lines(text, style, width, bullet), (text, width)
+    assert compared > 300
+
+
+def test_plain_lines_are_not_kept_per_process() -> None:
+    """A text a Paragraph would break as one run of words is broken without it, and kept in
+    no process-wide cache: a reference or a date is no other document's business."""
+    text = "Demande DSR-2026-004217 reçue le 2 mars 2026, exécutée le 7 mars 2026 " * 3
+    paragraph = plain_paragraph(text, document_styles().body)
+    assert paragraph.wrap(WIDTH, HEIGHT)[1] > document_styles().body.leading  # several lines
+    assert not any(text in key for key in plain_paragraph_module._LINES)
 
 
 def test_a_paragraph_of_several_runs_is_drawn_by_a_paragraph(tmp_path: Path) -> None:
