@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from reportlab import rl_config
 from reportlab.lib.colors import Color
 from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.styles import ParagraphStyle
@@ -611,6 +612,8 @@ class DataGrid(Flowable):  # type: ignore[misc]
         self._cells = cells if cells is not None else _data_cells(header, rows)
         self._table: Table | None = None
         self._heights: list[float] | None = None
+        self._uncut: tuple[float, float] | None = None
+        """The space in which the table found no row to cut, last asked."""
 
     def _as_table(self) -> Table:
         if self._table is None:
@@ -645,7 +648,10 @@ class DataGrid(Flowable):  # type: ignore[misc]
     def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
         """Between rows when at least one fits under the header, as the table splits by row."""
         heights = self._measure()
-        if heights is None or self.width > availWidth:
+        # A table wider than the frame (into its padding) splits as usual when reportlab's
+        # default allows it (`allowTableBoundsErrors`), else the table says what it does.
+        wider = self.width > availWidth and rl_config.allowTableBoundsErrors != 1
+        if heights is None or wider:
             return self._as_table().split(availWidth, availHeight)  # type: ignore[no-any-return]
         used, fitting = heights[0], 0
         for height in heights[1:]:
@@ -656,7 +662,12 @@ class DataGrid(Flowable):  # type: ignore[misc]
         if fitting == len(heights) - 1:
             return [self]
         if not fitting:  # cut inside a row: exactly as the table would
-            return self._as_table().split(availWidth, availHeight)  # type: ignore[no-any-return]
+            if self._uncut == (availWidth, availHeight):
+                return []
+            parts: list[Flowable] = self._as_table().split(availWidth, availHeight)
+            if not parts:  # nothing cut here: on the next page the grid lays itself out
+                self._table, self._uncut = None, (availWidth, availHeight)
+            return parts
         return [self._part(0, fitting), self._part(fitting, len(heights) - 1)]
 
     def _part(self, start: int, end: int) -> DataGrid:

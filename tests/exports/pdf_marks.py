@@ -3,7 +3,8 @@
 Our flowables stand in for reportlab's tables and paragraphs with operators of their own: two
 documents that draw the same text (decoded through each font's ToUnicode map) at the same places,
 in the same sizes and colours, and fill and stroke the same rectangles and segments, look the
-same, whatever the order of their operators and the codes of their font subsets.
+same, whatever the order of their operators, the codes of their font subsets and the pieces a
+line is stroked in.
 """
 
 from __future__ import annotations
@@ -108,5 +109,34 @@ def page_marks(pdf_path: Any) -> list[list[tuple[Any, ...]]]:
                 path = []
             elif op == "n":
                 path = []
-        pages.append(sorted(marks, key=repr))
+        pages.append(sorted(_joined(marks), key=repr))
     return pages
+
+
+def _joined(marks: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The marks with the strokes of one line joined: a vertical or horizontal segment drawn in
+    two pieces end to end (a table split across pages draws its header's apart) looks as one."""
+    lines: dict[tuple[Any, ...], list[list[float]]] = {}
+    others = []
+    for mark in marks:
+        if mark[0] != "stroke" or (
+            mark[1][0][0] != mark[1][1][0] and mark[1][0][1] != mark[1][1][1]
+        ):
+            others.append(mark)
+            continue
+        (x0, y0), (x1, y1) = mark[1]
+        vertical = x0 == x1
+        key = (vertical, x0 if vertical else y0, *mark[2:])
+        lines.setdefault(key, []).append(sorted([y0, y1] if vertical else [x0, x1]))
+    for (vertical, at, *stroke), spans in lines.items():
+        spans.sort()
+        joined = [spans[0]]
+        for start, end in spans[1:]:
+            if start <= joined[-1][1]:
+                joined[-1][1] = max(joined[-1][1], end)
+            else:
+                joined.append([start, end])
+        for start, end in joined:
+            ends = ((at, start), (at, end)) if vertical else ((start, at), (end, at))
+            others.append(("stroke", ends, *stroke))
+    return others

@@ -321,3 +321,25 @@ def test_a_data_grid_has_the_tables_size() -> None:
 def test_a_data_grid_with_text_beyond_latin_is_the_table() -> None:
     grid = plain_data_table(["Category", "Records"], [["محمد علي", "1"]], col_widths=[100, 100])
     assert isinstance(grid, Table)
+
+
+def test_a_data_grid_splits_itself_in_a_frame_narrower_than_it() -> None:
+    """Our tables run into the frame's padding, as reportlab lets a table do by default: the
+    grid still splits between rows itself rather than asking a table."""
+    grid = plain_data_table(["A", "B", "C"], data_rows(30), col_widths=[120, 60, WIDTH - 180])
+    grid.wrap(WIDTH - 12, HEIGHT)
+    parts = grid.split(WIDTH - 12, HEIGHT / 2)
+    assert len(parts) == 2 and all(isinstance(part, DataGrid) for part in parts)
+
+
+def test_a_data_grid_with_no_row_to_cut_goes_on_as_a_grid() -> None:
+    """Where no row fits under the header and the table finds none to cut, nothing is drawn
+    here, and on the next page the grid lays itself out again."""
+    rows = [["Category", "1", "Three lines of text " * 12]]
+    grid = plain_data_table(["A", "B", "C"], rows, col_widths=[120, 60, 150])
+    assert isinstance(grid, DataGrid)
+    grid.wrap(WIDTH, HEIGHT)
+    assert grid._heights is not None
+    assert grid.split(WIDTH, grid._heights[0] + 12) == []
+    assert grid._table is None
+    assert grid.split(WIDTH, HEIGHT) == [grid]
