@@ -202,13 +202,63 @@ def _add_font_objects(font: TTFont, doc: Any) -> None:
         return
     fonts = doc.idToObject["BasicFonts"].dict
     for number, subset in enumerate(subsets):
-        pdf_font = fonts[f"{state.internalName}+{number}"]
-        widths, cmap = _subset_objects(font, pdf_font.BaseFont, subset, doc)
+        name = f"{state.internalName}+{number}"
+        pdf_font = fonts[name]
+        base_font = pdf_font.BaseFont
+        widths, cmap = _subset_objects(font, base_font, subset, doc)
         pdf_font.Widths = _Formatted(widths)
-        stream = doc.idToObject[f"toUnicodeCMap:{pdf_font.BaseFont}"]
+        cmap_name = f"toUnicodeCMap:{base_font}"
+        stream = doc.idToObject[cmap_name]
         stream.content = cmap
         stream.filters = None
         stream.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
+        file_name = f"fontFile:{font.face.filename}({base_font})"
+        descriptor_name = f"fontDescriptor:{base_font}"
+        kept = (font.face.filename, base_font, subset)
+        _keep_formatted(doc, name, ("font", name, *kept), (cmap_name, descriptor_name))
+        _keep_formatted(doc, cmap_name, ("cmap", *kept), ())
+        _keep_formatted(doc, descriptor_name, ("descriptor", *kept), (file_name,))
+        _keep_formatted(doc, file_name, ("file", *kept), ())
+
+
+FORMATTED_KEPT = 4 * SUBSETS_KEPT
+_FORMATTED: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+
+
+class _KeptObject(pdfdoc.PDFObject):  # type: ignore[misc]
+    """A document's font object, formatted once per process for what it is (`key`) and the
+    numbers of the objects it refers to (`refs`, by name): a seeded document's fonts are the
+    same objects in every document, and formatting them was a third of writing a certificate."""
+
+    __RefOnly__ = 1
+
+    def __init__(self, made: Any, key: tuple[Any, ...], refs: tuple[str, ...]) -> None:
+        self.made, self.key, self.refs = made, key, refs
+
+    def format(self, document: Any) -> bytes:
+        numbers = tuple(document.idToObjectNumberAndVersion[name] for name in self.refs)
+        key = (self.key, numbers, bool(pdfdoc.rl_config.pdfMultiLine))
+        with _SUBSETS_LOCK:
+            kept = _FORMATTED.get(key)
+            if kept is not None:
+                _FORMATTED.move_to_end(key)
+                return kept
+        made: bytes = self.made.format(document)
+        with _SUBSETS_LOCK:
+            _FORMATTED[key] = made
+            while len(_FORMATTED) > FORMATTED_KEPT:
+                _FORMATTED.popitem(last=False)
+        return made
+
+
+def _keep_formatted(doc: Any, name: str, key: tuple[Any, ...], refs: tuple[str, ...]) -> None:
+    """Have `doc` write its object `name` as a `_KeptObject` (unencrypted documents only: an
+    encrypted one encodes its strings and streams per document)."""
+    if not isinstance(doc.encrypt, pdfdoc.NoEncryption):
+        return
+    kept = _KeptObject(doc.idToObject[name], key, refs)
+    setattr(kept, "__InternalName__", name)  # noqa: B010 (reportlab's name, not mangled)
+    doc.idToObject[name] = kept
 
 
 def _map_family(regular: str, bold: str) -> None:

@@ -77,6 +77,7 @@ def forget_what_is_kept() -> None:
     plain_paragraph._SHARED_GRIDS.clear()
     script_text._SUBSETS.clear()
     script_text._SUBSET_OBJECTS.clear()
+    script_text._FORMATTED.clear()
 
 
 def test_a_certificate_drawn_after_others_is_the_certificate_drawn_first(tmp_path: Path) -> None:
@@ -84,7 +85,7 @@ def test_a_certificate_drawn_after_others_is_the_certificate_drawn_first(tmp_pat
     first = certificate()
     qpdf_check(first, tmp_path)
     subsets = dict(script_text._SUBSETS)
-    assert subsets and script_text._SUBSET_OBJECTS  # made once, kept
+    assert subsets and script_text._SUBSET_OBJECTS and script_text._FORMATTED  # made once
     english = certificate("en", "DSR-2026-000002", 9)
     assert subsets == script_text._SUBSETS  # the same letters' codes: the same subsets
     certificate(
