@@ -16,8 +16,9 @@ import copy
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, cast
 
 from reportlab import rl_config
@@ -243,9 +244,16 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         self._broken_for = broken_for
         self._paragraph: Flowable | None = None
         """A Paragraph laying the text out instead, where it breaks it otherwise than alone."""
+        self._shared: _SharedLines | None = None
+        """Of a paragraph of the map's or the desk's words (`plain_paragraph(shared=True)`):
+        its lines and drawings, shared by its copies in every document."""
 
     def _break(self, width: float) -> tuple[str, ...] | None:
         if self._broken is not None and self._broken_for in (None, width):
+            return self._broken
+        shared = self._shared
+        if shared is not None and width in shared.breaks:
+            self._broken, self._broken_for = shared.breaks[width], width
             return self._broken
         style = self.style
         inner = width - style.leftIndent - style.rightIndent
@@ -261,6 +269,8 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         if inner <= 0:
             return None
         self._broken, self._broken_for = tuple(found), width
+        if shared is not None:
+            shared.breaks[width] = self._broken
         return self._broken
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
@@ -314,10 +324,32 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         if self._paragraph is not None or fill is None:
             super().drawOn(canvas, x, y, _sW)
             return
+        x = self._hAlignAdjust(x, _sW)
+        if self._shared is not None and canvas._doc in _SEEDED_DOCUMENTS:
+            move = f"1 0 0 1 {fp_str(x)} {fp_str(y)} cm"
+            canvas._code.append(f"q {fill} {move} {self._kept_code(canvas)} Q")
+            return
         code = ["q", fill]
-        self.code_at(canvas, code, self._hAlignAdjust(x, _sW), y)
+        self.code_at(canvas, code, x, y)
         code.append("Q")
         canvas._code.append(" ".join(code))
+
+    def _kept_code(self, canvas: Any) -> str:
+        """The operators drawing the lines from the origin, made once per process for the lines
+        and the internal names the fonts have in the document (asked for in the order drawing
+        asks, which registers them with it as drawing does)."""
+        shared = cast(_SharedLines, self._shared)
+        style = self.style
+        fonts = (style.bulletFontName, style.fontName) if self._bullet else (style.fontName,)
+        doc = canvas._doc
+        names = tuple(pdfmetrics.getFont(f).getSubsetInternalName(0, doc) for f in fonts)
+        key = (self._broken or (), self.height, names)
+        drawn = shared.drawn.get(key)
+        if drawn is None:
+            code: list[str] = []
+            self.code_at(canvas, code, 0.0, 0.0)
+            drawn = shared.drawn[key] = " ".join(code)
+        return drawn
 
     def code_at(self, canv: Any, code: list[str], x: float, y: float) -> None:
         """Add to `code` the operators drawing the lines with their bottom left corner at x, y."""
@@ -380,9 +412,56 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         return code
 
 
-def plain_paragraph(text: str, style: ParagraphStyle, bullet: str | None = None) -> Flowable:
+@dataclass
+class _SharedLines:
+    """What the copies of a shared paragraph share: its lines per width, and its drawing per
+    lines, height and internal font names (seeded documents only)."""
+
+    breaks: dict[float, tuple[str, ...]]
+    drawn: dict[tuple[Any, ...], str]
+
+
+SHARED_PARAGRAPHS_SIZE = 2000
+"""Paragraphs of the map's and the desk's words kept per process (headings, categories...)."""
+_SHARED_PARAGRAPHS: OrderedDict[tuple[Any, ...], PlainParagraph] = OrderedDict()
+
+
+def plain_paragraph(
+    text: str, style: ParagraphStyle, bullet: str | None = None, *, shared: bool = False
+) -> Flowable:
     """Build a paragraph printing `text` as typed, as `safe_paragraph` does, drawn cheaply when
-    it is Latin text in the style's font."""
+    it is Latin text in the style's font.
+
+    `shared`: the text is the map's or the desk's words, never personal data (no reference,
+    date, name or count of a person): it is made, broken and, in seeded documents, drawn once
+    per process, each document drawing a copy."""
+    if not shared:
+        return _plain_paragraph(text, style, bullet)
+    key = (text, _style_key(style), style.leading, bullet)
+    with _LINES_LOCK:
+        template = _SHARED_PARAGRAPHS.get(key)
+        if template is not None:
+            _SHARED_PARAGRAPHS.move_to_end(key)
+    if template is None:
+        made = _plain_paragraph(text, style, bullet)
+        fonts = {style.fontName, style.bulletFontName if bullet else style.fontName}
+        seeded = fonts <= {FONT_REGULAR, FONT_BOLD} and all(
+            _SEEDED_CODES.issuperset(map(ord, part)) for part in (text, bullet or "")
+        )
+        if not isinstance(made, PlainParagraph) or not seeded:
+            return made
+        made._shared = _SharedLines({}, {})
+        template = made
+        with _LINES_LOCK:
+            _SHARED_PARAGRAPHS[key] = template
+            while len(_SHARED_PARAGRAPHS) > SHARED_PARAGRAPHS_SIZE:
+                _SHARED_PARAGRAPHS.popitem(last=False)
+    paragraph = copy.copy(template)
+    paragraph.style = style
+    return paragraph
+
+
+def _plain_paragraph(text: str, style: ParagraphStyle, bullet: str | None) -> Flowable:
     lines = _logical_lines(text)
     bold = style.fontName == FONT_BOLD
     simple = (all(line.strip() for line in lines) or len(lines) == 1) and not (
@@ -393,14 +472,22 @@ def plain_paragraph(text: str, style: ParagraphStyle, bullet: str | None = None)
     return _text_paragraph(text, style, bullet)
 
 
-def plain_bullet_list(items: Sequence[str], style: ParagraphStyle) -> list[Flowable]:
-    """`bullet_list`, each item a `plain_paragraph` where it can be."""
+def plain_bullet_list(
+    items: Sequence[str], style: ParagraphStyle, *, shared: bool = False
+) -> list[Flowable]:
+    """`bullet_list`, each item a `plain_paragraph` (`shared`: see there) where it can be."""
     if len(items) == 1:
-        return [plain_paragraph(items[0], style)]
-    bulleted = ParagraphStyle(
+        return [plain_paragraph(items[0], style, shared=shared)]
+    bulleted = _bulleted(style)
+    return [plain_paragraph(item, bulleted, bullet=BULLET, shared=shared) for item in items]
+
+
+@lru_cache(maxsize=64)
+def _bulleted(style: ParagraphStyle) -> ParagraphStyle:
+    """The style of a bulleted item of `style` (one per style: shared paragraphs find theirs)."""
+    return ParagraphStyle(
         f"{style.name}_bullet", parent=style, leftIndent=style.leftIndent + 9, bulletIndent=0
     )
-    return [plain_paragraph(item, bulleted, bullet=BULLET) for item in items]
 
 
 # -- key/value tables -------------------------------------------------------------------------
@@ -722,12 +809,19 @@ class DataGrid(Flowable):  # type: ignore[misc]
 
 
 def _data_cells(
-    header: Sequence[str], rows: Sequence[Sequence[str]]
+    header: Sequence[str], rows: Sequence[Sequence[str]], shared_columns: Collection[int] = ()
 ) -> tuple[list[PlainParagraph], list[list[PlainParagraph]]]:
-    """The cells of a `DataGrid` as `data_table` makes them; none when one is not plain."""
+    """The cells of a `DataGrid` as `data_table` makes them; none when one is not plain. The
+    header and the `shared_columns` are the map's or the desk's words (`plain_paragraph`)."""
     styles = document_styles()
-    head = [plain_paragraph(text, styles.cell_label) for text in header]
-    body = [[plain_paragraph(text, styles.cell) for text in row] for row in rows]
+    head = [plain_paragraph(text, styles.cell_label, shared=True) for text in header]
+    body = [
+        [
+            plain_paragraph(text, styles.cell, shared=column in shared_columns)
+            for column, text in enumerate(row)
+        ]
+        for row in rows
+    ]
     every = [*head, *(cell for row in body for cell in row)]
     if not all(isinstance(cell, PlainParagraph) for cell in every):
         return [], []
@@ -735,13 +829,19 @@ def _data_cells(
 
 
 def plain_data_table(
-    header: Sequence[str], rows: Sequence[Sequence[str]], *, col_widths: Sequence[float]
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    col_widths: Sequence[float],
+    shared_columns: Collection[int] = (),
 ) -> Flowable:
     """`data_table` of plain text cells, drawn as a `DataGrid` (as the table when a cell is
-    not plain Latin text)."""
+    not plain Latin text). The header, and the cells of `shared_columns`, are the map's or the
+    desk's words, never personal data (`plain_paragraph(shared=True)`)."""
     if len(header) != len(col_widths):
         raise ValueError("a data table needs one width per column")
-    grid = DataGrid(header, rows, col_widths=col_widths)
+    cells = _data_cells(header, rows, shared_columns)
+    grid = DataGrid(header, rows, col_widths=col_widths, cells=cells)
     return grid if grid._cells[0] else grid._as_table()
 
 

@@ -75,6 +75,7 @@ def certificate(
 
 def forget_what_is_kept() -> None:
     plain_paragraph._SHARED_GRIDS.clear()
+    plain_paragraph._SHARED_PARAGRAPHS.clear()
     script_text._SUBSETS.clear()
     script_text._SUBSET_OBJECTS.clear()
     script_text._FORMATTED.clear()
@@ -109,8 +110,22 @@ def test_a_certificate_draws_its_tables_as_tables_would(monkeypatch: pytest.Monk
     reportlab's tables of the same cells."""
     grids = page_marks(io.BytesIO(certificate("en")))
 
-    def table(header: list[str], rows: list[list[str]], *, col_widths: list[float]) -> Table:
+    def table(
+        header: list[str], rows: list[list[str]], *, col_widths: list[float], **_: object
+    ) -> Table:
         return data_table(header, rows, col_widths=col_widths, paragraph=plain_paragraph_of)
 
     monkeypatch.setattr(exports.certificate, "plain_data_table", table)
     assert page_marks(io.BytesIO(certificate("en"))) == grids
+
+
+def test_a_certificate_keeps_none_of_its_persons_data_between_documents() -> None:
+    """Only the map's and the desk's words are kept for the next certificate: not the
+    reference, the dates or the counts of the person's."""
+    forget_what_is_kept()
+    certificate("en", "DSR-2026-004217", 9)
+    kept = [key[0] for key in plain_paragraph._SHARED_PARAGRAPHS]
+    assert "Erasure certificate" in kept and "Invoices" in kept
+    personal = ("DSR-2026-004217", "9 March 2026", "2036", "2034")
+    assert not [text for text in kept if any(part in text for part in personal)]
+    assert not [text for text in kept if text.isdigit()]

@@ -40,6 +40,7 @@ from exports.plain_paragraph import (
     DataGrid,
     KeyValueGrid,
     PlainParagraph,
+    SeededCanvas,
     _greedy_lines,
     _paragraph_lines,
     plain_bullet_list,
@@ -343,3 +344,35 @@ def test_a_data_grid_with_no_row_to_cut_goes_on_as_a_grid() -> None:
     assert grid.split(WIDTH, grid._heights[0] + 12) == []
     assert grid._table is None
     assert grid.split(WIDTH, HEIGHT) == [grid]
+
+
+def seeded_render(flowables: Sequence[Flowable], tmp_path: Path) -> bytes:
+    out = io.BytesIO()
+    doc = BaseDocTemplate(out, pagesize=A4, invariant=1, initialFontName=FONT_REGULAR)
+    doc.addPageTemplates([PageTemplate(frames=[Frame(MARGIN, MARGIN, WIDTH, HEIGHT)])])
+    doc.build(list(flowables), canvasmaker=SeededCanvas)
+    pdf = out.getvalue()
+    qpdf_check(pdf, tmp_path)
+    return pdf
+
+
+def test_a_shared_paragraph_is_made_and_drawn_once_and_drawn_as_any(tmp_path: Path) -> None:
+    """A paragraph of the map's or the desk's words is broken and drawn once per process: its
+    copies draw what a paragraph made for the document draws."""
+    styles = document_styles()
+    texts = [(styles.heading, "Données conservées"), (styles.body, TEXTS[3])]
+    first, again = (
+        [plain_paragraph(text, style, shared=True) for style, text in texts] for _ in range(2)
+    )
+    assert all(isinstance(p, PlainParagraph) and p._shared for p in (*first, *again))
+    assert [p._shared for p in first] == [p._shared for p in again]  # the same, shared
+    alone = [plain_paragraph(text, style) for style, text in texts]
+    drawn = page_marks(io.BytesIO(seeded_render(first, tmp_path)))
+    assert all(p._shared and p._shared.drawn for p in first)
+    assert page_marks(io.BytesIO(seeded_render(again, tmp_path))) == drawn
+    assert page_marks(io.BytesIO(seeded_render(alone, tmp_path))) == drawn
+
+
+def test_a_paragraph_with_letters_beyond_the_seeded_ones_is_not_shared() -> None:
+    paragraph = plain_paragraph("Łódź", document_styles().body, shared=True)
+    assert isinstance(paragraph, PlainParagraph) and paragraph._shared is None
