@@ -248,6 +248,13 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         """Of a paragraph of the map's or the desk's words (`plain_paragraph(shared=True)`):
         its lines and drawings, shared by its copies in every document."""
 
+    def __copy__(self) -> PlainParagraph:
+        """A copy of the same attributes, without `copy.copy`'s generic reduction (every shared
+        paragraph of every document is a copy)."""
+        clone = PlainParagraph.__new__(PlainParagraph)
+        clone.__dict__.update(self.__dict__)
+        return clone
+
     def _break(self, width: float) -> tuple[str, ...] | None:
         if self._broken is not None and self._broken_for in (None, width):
             return self._broken
