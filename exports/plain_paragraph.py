@@ -401,13 +401,21 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         if caches is None:
             caches = _OPERATORS[canv._doc] = {}
         cache = caches.setdefault(font_name, {})
+        # The lines of the map's and the desk's words have the same codes in every seeded
+        # document (`seed_fonts`): their operators are kept for the process.
+        kept = self._shared is not None and canv._doc in _SEEDED_DOCUMENTS
         leading = fp_str(self.style.leading)
         code: list[str] = []
         current: tuple[str, int] | None = None
         for line in lines:
             pieces = cache.get(line)
             if pieces is None:
-                pieces = cache[line] = _pieces(canv, font_name, line)
+                pieces = _SHARED_PIECES.get((font_name, line)) if kept else None
+                if pieces is None:
+                    pieces = _pieces(canv, font_name, line)
+                    if kept:
+                        _keep_pieces((font_name, line), pieces)
+                cache[line] = pieces
             for font, operator in pieces:
                 if font != current:
                     current = font
@@ -417,6 +425,18 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
             if ends:
                 code.append("T*")
         return code
+
+
+SHARED_PIECES_SIZE = 8000
+"""Lines of shared paragraphs whose text operators are kept per process."""
+_SHARED_PIECES: OrderedDict[tuple[str, str], Any] = OrderedDict()
+
+
+def _keep_pieces(key: tuple[str, str], pieces: Any) -> None:
+    with _LINES_LOCK:
+        _SHARED_PIECES[key] = pieces
+        while len(_SHARED_PIECES) > SHARED_PIECES_SIZE:
+            _SHARED_PIECES.popitem(last=False)
 
 
 @dataclass

@@ -76,6 +76,7 @@ def certificate(
 def forget_what_is_kept() -> None:
     plain_paragraph._SHARED_GRIDS.clear()
     plain_paragraph._SHARED_PARAGRAPHS.clear()
+    plain_paragraph._SHARED_PIECES.clear()
     script_text._SUBSETS.clear()
     script_text._SUBSET_OBJECTS.clear()
     script_text._FORMATTED.clear()
@@ -87,6 +88,7 @@ def test_a_certificate_drawn_after_others_is_the_certificate_drawn_first(tmp_pat
     qpdf_check(first, tmp_path)
     subsets = dict(script_text._SUBSETS)
     assert subsets and script_text._SUBSET_OBJECTS and script_text._FORMATTED  # made once
+    assert plain_paragraph._SHARED_PIECES  # the map's and the desk's lines encoded once
     english = certificate("en", "DSR-2026-000002", 9)
     assert subsets == script_text._SUBSETS  # the same letters' codes: the same subsets
     certificate(
@@ -125,6 +127,7 @@ def test_a_certificate_keeps_none_of_its_persons_data_between_documents() -> Non
     forget_what_is_kept()
     certificate("en", "DSR-2026-004217", 9)
     kept = [key[0] for key in plain_paragraph._SHARED_PARAGRAPHS]
+    kept += [line for _, line in plain_paragraph._SHARED_PIECES]
     assert "Erasure certificate" in kept and "Invoices" in kept
     personal = ("DSR-2026-004217", "9 March 2026", "2036", "2034")
     assert not [text for text in kept if any(part in text for part in personal)]
