@@ -78,19 +78,30 @@ _SHARED_GRIDS: OrderedDict[tuple[Any, ...], KeyValueGrid] = OrderedDict()
 _FILL_OPERATORS: dict[Any, str | None] = {}
 
 
+_FILL_BY_ID: dict[int, tuple[Any, str | None]] = {}
+"""`_fill_operator` by the identity of the colour objects of our styles (a Color's hash is
+computed in Python, for each of a document's hundreds of cells); each is held, so its id is not
+reused while it is here."""
+
+
 def _fill_operator(colour: Any) -> str | None:
     """The operator setting `colour` as the fill colour, as reportlab's canvas writes it for an
     RGB colour (None for another kind: the canvas sets it)."""
+    known = _FILL_BY_ID.get(id(colour))
+    if known is not None and known[0] is colour:
+        return known[1]
     try:
-        return _FILL_OPERATORS[colour]
+        operator = _FILL_OPERATORS[colour]
     except KeyError:
-        pass
+        operator = None
+        if type(colour) is Color and colour.alpha == 1:
+            operator = f"{fp_str(colour.red, colour.green, colour.blue)} rg"
+        _FILL_OPERATORS[colour] = operator
     except TypeError:  # not hashable
         return None
-    operator = None
-    if type(colour) is Color and colour.alpha == 1:
-        operator = f"{fp_str(colour.red, colour.green, colour.blue)} rg"
-    _FILL_OPERATORS[colour] = operator
+    if len(_FILL_BY_ID) > 256:
+        _FILL_BY_ID.clear()
+    _FILL_BY_ID[id(colour)] = (colour, operator)
     return operator
 
 
@@ -688,14 +699,18 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         canv.drawPath(path, stroke=1, fill=0)
         canv.restoreState()
 
-    def _cell_code(self, code: list[str], cell: Cell, left: float, top: float, colour: Any) -> Any:
-        """Add the operators drawing `cell`'s text in its colour (`colour` is the colour the
-        operators so far left set, which is returned updated)."""
+    def _cell_code(
+        self, code: list[str], cell: Cell, left: float, top: float, colour: str | None
+    ) -> str | None:
+        """Add the operators drawing `cell`'s text in its colour (`colour` is the fill operator
+        the operators so far left in force, which is returned updated)."""
         y = top - CELL_PADDING_TOP
         for paragraph in cell:
-            if colour is None or paragraph.style.textColor != colour:
-                colour = paragraph.style.textColor
-                code.append(_fill_operator(colour) or f"{fp_str(*colour.rgb())} rg")
+            text_colour = paragraph.style.textColor
+            fill = _fill_operator(text_colour) or f"{fp_str(*text_colour.rgb())} rg"
+            if fill != colour:
+                colour = fill
+                code.append(fill)
             y -= paragraph.height
             paragraph.code_at(self.canv, code, left + CELL_PADDING_X, y)
         return colour
@@ -795,12 +810,13 @@ class DataGrid(Flowable):  # type: ignore[misc]
     def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:  # noqa: N802, N803
         """Draw at x, y as the table would, with operators of its own inside one q/Q."""
         header, rows = self._cells
-        colours = {cell.style.textColor for cell in (*header, *(c for row in rows for c in row))}
-        operators = {c: _fill_operator(c) for c in (*colours, HEADER_BACKGROUND)}
-        fills = {c: operator for c, operator in operators.items() if operator is not None}
-        if self._table is not None or self._heights is None or len(fills) < len(operators):
+        fills = [[_fill_operator(cell.style.textColor) for cell in row] for row in (header, *rows)]
+        background = _fill_operator(HEADER_BACKGROUND)
+        unknown = background is None or any(None in row for row in fills)
+        if self._table is not None or self._heights is None or unknown:
             self._as_table().drawOn(canvas, x, y, _sW)
             return
+        operators = cast(list[list[str]], fills)
         x = self._hAlignAdjust(x, _sW)
         heights = self._heights
         tops = [y + self.height]
@@ -808,16 +824,16 @@ class DataGrid(Flowable):  # type: ignore[misc]
             tops.append(tops[-1] - height)
         code = [
             "q",
-            fills[HEADER_BACKGROUND],
+            cast(str, background),
             f"n {fp_str(x)} {fp_str(tops[1])} {fp_str(self.width)} {fp_str(heights[0])} re f*",
         ]
-        colour: Any = None
-        for row, top in zip((header, *rows), tops, strict=False):
+        colour: str | None = None
+        for row, row_fills, top in zip((header, *rows), operators, tops, strict=False):
             left = x
-            for cell, width in zip(row, self._widths, strict=True):
-                if colour is None or cell.style.textColor != colour:
-                    colour = cell.style.textColor
-                    code.append(fills[colour])
+            for cell, fill, width in zip(row, row_fills, self._widths, strict=True):
+                if fill != colour:
+                    colour = fill
+                    code.append(fill)
                 bottom = top - CELL_PADDING_TOP - cell.height
                 cell.code_at(canvas, code, left + CELL_PADDING_X, bottom)
                 left += width
