@@ -115,8 +115,29 @@ def seed_fonts(canv: Any) -> None:
     anything is drawn (ASCII has its own already): the same codes in every seeded document."""
     doc = canv._doc
     for name in (FONT_REGULAR, FONT_BOLD):
-        pdfmetrics.getFont(name).splitString(SEEDED_LETTERS, doc)
+        font = pdfmetrics.getFont(name)
+        seeded = _SEEDED_STATES.get(name)
+        if seeded is not None and doc not in font.state:
+            font.state[doc] = _state_copy(seeded)
+            continue
+        fresh = doc not in font.state
+        font.splitString(SEEDED_LETTERS, doc)
+        if fresh:
+            _SEEDED_STATES[name] = _state_copy(font.state[doc])
     _SEEDED_DOCUMENTS.add(doc)
+
+
+_SEEDED_STATES: dict[str, Any] = {}
+"""Per font, its state in a document just seeded: each seeded document starts from a copy
+(making it again was a Python loop over ASCII and the seeded letters, per font and document)."""
+
+
+def _state_copy(state: Any) -> Any:
+    """A copy of a font's state in a document that shares nothing it changes."""
+    copied = copy.copy(state)
+    copied.assignments = dict(state.assignments)
+    copied.subsets = [list(subset) for subset in state.subsets]
+    return copied
 
 
 class SeededCanvas(_NumberedCanvas):
