@@ -233,6 +233,7 @@ def render_erasure_certificate(
                 ),
             ],
             width=width,
+            shared_labels=True,
         ),
         Spacer(1, 4 * mm),
         plain_paragraph(

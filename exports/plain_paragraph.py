@@ -987,14 +987,16 @@ def plain_key_value_table(
     *,
     width: float,
     label_width: float = 45 * mm,
+    shared_labels: bool = False,
 ) -> Flowable:
     """`key_value_table` of plain text, a value given as a sequence being a bullet list, drawn
-    as a `KeyValueGrid` when every cell is a `PlainParagraph`, else as the table."""
+    as a `KeyValueGrid` when every cell is a `PlainParagraph`, else as the table.
+    `shared_labels`: the heading and the labels are the desk's words (`plain_paragraph`)."""
     styles = document_styles()
-    header = plain_paragraph(heading, styles.cell_header)
+    header = plain_paragraph(heading, styles.cell_header, shared=shared_labels)
     cells: list[tuple[Flowable | list[Flowable], Flowable | list[Flowable]]] = [
         (
-            plain_paragraph(label, styles.cell_label),
+            plain_paragraph(label, styles.cell_label, shared=shared_labels),
             plain_paragraph(value, styles.cell)
             if isinstance(value, str)
             else plain_bullet_list(value, styles.cell),

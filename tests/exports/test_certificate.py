@@ -128,7 +128,7 @@ def test_a_certificate_keeps_none_of_its_persons_data_between_documents() -> Non
     certificate("en", "DSR-2026-004217", 9)
     kept = [key[0] for key in plain_paragraph._SHARED_PARAGRAPHS]
     kept += [line for _, line in plain_paragraph._SHARED_PIECES]
-    assert "Erasure certificate" in kept and "Invoices" in kept
+    assert {"Erasure certificate", "Invoices", "Received on"} <= set(kept)
     personal = ("DSR-2026-004217", "9 March 2026", "2036", "2034")
     assert not [text for text in kept if any(part in text for part in personal)]
     assert not [text for text in kept if text.isdigit()]
