@@ -20,7 +20,6 @@ as Babel's `support.Translations`, or a bare `NullTranslations` for English, the
 from __future__ import annotations
 
 import base64
-import copy
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -54,7 +53,7 @@ from exports.pdf import (
     FONT_REGULAR,
     MARGIN,
     PDF_LOCK,
-    _NumberedCanvas,
+    ShallowFrame,
     content_width,
     data_table,
     document_styles,
@@ -62,10 +61,10 @@ from exports.pdf import (
 )
 from exports.plain_paragraph import (
     Gap,
+    SeededCanvas,
     plain_bullet_list,
     plain_key_value_table,
     plain_paragraph,
-    seed_fonts,
     shared_key_value_table,
 )
 from exports.script_text import display_lines, line_width, printable
@@ -274,7 +273,7 @@ def render_access_report(
     story = _ReportStory(data_map, collection, request, lang, t, rows_per_category)
     story.mentions = list(mentions)
     canvasmaker: Callable[..., Canvas] = partial(
-        _SeededCanvas,
+        SeededCanvas,
         footer=f"{title} — {request.reference}",
         page_label=t.pgettext("report", "Page %(page)s of %(total)s"),
     )
@@ -282,28 +281,9 @@ def render_access_report(
         doc.build([_StoryStream(story.batches())], canvasmaker=canvasmaker)
 
 
-class _SeededCanvas(_NumberedCanvas):
-    """The report's canvas: the Latin letters beyond ASCII take the same codes in every report
-    (`seed_fonts`), so that each category's processing, the same in every report, is drawn
-    once per process."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        seed_fonts(self)
-
-
-class _ReportFrame(Frame):  # type: ignore[misc]
-    """A frame copied shallowly: reportlab deep-copies the frame each time it measures a group of
-    flowables kept together (every heading with what follows it), and a frame holds only numbers
-    and the list of generated content the copy drops."""
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _ReportFrame:
-        return copy.copy(self)
-
-
 def _frame(name: str, pagesize: tuple[float, float]) -> Frame:
     width, height = pagesize
-    return _ReportFrame(MARGIN, MARGIN, width - 2 * MARGIN, height - 2 * MARGIN, id=name)
+    return ShallowFrame(MARGIN, MARGIN, width - 2 * MARGIN, height - 2 * MARGIN, id=name)
 
 
 def _contact(contact: Contact, *, skip: Iterable[str] = ()) -> str:

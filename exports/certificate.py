@@ -32,11 +32,16 @@ from exports.pdf import (
     DocumentInfo,
     DocumentStyles,
     content_width,
-    data_table,
     document_styles,
     render_pdf,
 )
-from exports.plain_paragraph import plain_bullet_list, plain_key_value_table, plain_paragraph
+from exports.plain_paragraph import (
+    SeededCanvas,
+    plain_bullet_list,
+    plain_data_table,
+    plain_key_value_table,
+    plain_paragraph,
+)
 from inventory.model import DataMap, ErasureAction
 
 
@@ -165,9 +170,9 @@ def certificate_summary(
 def _table(
     header: Sequence[str], rows: Sequence[Sequence[str]], *, col_widths: Sequence[float]
 ) -> Flowable:
-    """A `data_table` whose cells are `plain_paragraph`s (Latin text drawn without reportlab's
-    Paragraph, the same lines)."""
-    return data_table(header, rows, col_widths=col_widths, paragraph=plain_paragraph)
+    """A `data_table` of plain text, drawn as a `DataGrid`, its first column the map's
+    categories."""
+    return plain_data_table(header, rows, col_widths=col_widths, shared_columns=(0,))
 
 
 def render_erasure_certificate(
@@ -201,8 +206,8 @@ def render_erasure_certificate(
     organisation = data_map.organisation
     address = organisation.controller.address or organisation.address
     story: list[Flowable] = [
-        plain_paragraph(title, styles.title),
-        plain_paragraph(organisation.name, styles.subtitle),
+        plain_paragraph(title, styles.title, shared=True),
+        plain_paragraph(organisation.name, styles.subtitle, shared=True),
         plain_key_value_table(
             t.pgettext("certificate", "Request"),
             [
@@ -228,6 +233,7 @@ def render_erasure_certificate(
                 ),
             ],
             width=width,
+            shared_labels=True,
         ),
         Spacer(1, 4 * mm),
         plain_paragraph(
@@ -243,7 +249,9 @@ def render_erasure_certificate(
     ]
     count_width = 36 * mm
 
-    story.append(plain_paragraph(t.pgettext("certificate", "Data erased"), styles.heading))
+    story.append(
+        plain_paragraph(t.pgettext("certificate", "Data erased"), styles.heading, shared=True)
+    )
     deleted = _of(outcomes, ErasureAction.DELETE)
     if deleted:
         story.append(
@@ -254,7 +262,11 @@ def render_erasure_certificate(
             )
         )
     else:
-        story.append(plain_paragraph(t.pgettext("certificate", "No data was erased."), styles.body))
+        story.append(
+            plain_paragraph(
+                t.pgettext("certificate", "No data was erased."), styles.body, shared=True
+            )
+        )
 
     redacted, deleted_texts = mentions_erased
     if redacted or deleted_texts:  # issue 20: mentions in other people's texts
@@ -270,7 +282,9 @@ def render_erasure_certificate(
             )
         )
 
-    story.append(plain_paragraph(t.pgettext("certificate", "Data anonymised"), styles.heading))
+    story.append(
+        plain_paragraph(t.pgettext("certificate", "Data anonymised"), styles.heading, shared=True)
+    )
     anonymized = _of(outcomes, ErasureAction.ANONYMIZE)
     if anonymized:
         story.append(
@@ -281,6 +295,7 @@ def render_erasure_certificate(
                     "no longer relate to you only where nothing we keep still identifies you:",
                 ),
                 styles.body,
+                shared=True,
             )
         )
         rest = width - count_width
@@ -301,12 +316,16 @@ def render_erasure_certificate(
         )
     else:
         story.append(
-            plain_paragraph(t.pgettext("certificate", "No data was anonymised."), styles.body)
+            plain_paragraph(
+                t.pgettext("certificate", "No data was anonymised."), styles.body, shared=True
+            )
         )
 
     story.extend(_shared_section(data_map, shared, lang, t, styles, width, count_width))
 
-    story.append(plain_paragraph(t.pgettext("certificate", "Data kept"), styles.heading))
+    story.append(
+        plain_paragraph(t.pgettext("certificate", "Data kept"), styles.heading, shared=True)
+    )
     retained = _of(outcomes, ErasureAction.RETAIN)
     if retained:
         story.append(
@@ -317,6 +336,7 @@ def render_erasure_certificate(
                     "shown, counted from the start the law gives.",
                 ),
                 styles.body,
+                shared=True,
             )
         )
         rest = width - count_width
@@ -344,13 +364,17 @@ def render_erasure_certificate(
             plain_bullet_list([use_line(data_map, o, lang, t) for o in retained], styles.body)
         )
     else:
-        story.append(plain_paragraph(t.pgettext("certificate", "No data is kept."), styles.body))
+        story.append(
+            plain_paragraph(t.pgettext("certificate", "No data is kept."), styles.body, shared=True)
+        )
 
     story.extend(_recipients_section(data_map, recipients, told_on or {}, lang, t, styles))
 
     story.append(
         plain_paragraph(
-            t.pgettext("certificate", "What we keep about your request"), styles.heading
+            t.pgettext("certificate", "What we keep about your request"),
+            styles.heading,
+            shared=True,
         )
     )
     story.extend(
@@ -380,7 +404,7 @@ def render_erasure_certificate(
         footer=t.pgettext("certificate", "Erasure certificate %(reference)s")
         % {"reference": request.reference},
     )
-    return render_pdf(story, info)
+    return render_pdf(story, info, canvas=SeededCanvas)
 
 
 def _text(data_map: DataMap, category_id: str, which: str, lang: str) -> str:
@@ -484,7 +508,9 @@ def _recipients_section(
     done is said to be done (R49)."""
     story: list[Flowable] = [
         plain_paragraph(
-            t.pgettext("certificate", "Recipients of your data (GDPR Article 19)"), styles.heading
+            t.pgettext("certificate", "Recipients of your data (GDPR Article 19)"),
+            styles.heading,
+            shared=True,
         )
     ]
     if not recipients:
@@ -492,6 +518,7 @@ def _recipients_section(
             plain_paragraph(
                 t.pgettext("certificate", "No recipient had received the erased data."),
                 styles.body,
+                shared=True,
             )
         )
         return story
@@ -507,6 +534,7 @@ def _recipients_section(
             plain_paragraph(
                 t.pgettext("certificate", "These recipients were told of the erasure:"),
                 styles.body,
+                shared=True,
             )
         )
         story.extend(
@@ -528,7 +556,8 @@ def _recipients_section(
                     "once each of them has been told:",
                 ),
                 styles.body,
+                shared=True,
             )
         )
-        story.extend(plain_bullet_list([name(r) for r in pending], styles.body))
+        story.extend(plain_bullet_list([name(r) for r in pending], styles.body, shared=True))
     return story

@@ -393,13 +393,24 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]
         self.restoreState()
 
 
+class ShallowFrame(Frame):  # type: ignore[misc]
+    """A frame copied shallowly: reportlab deep-copies the frame each time it measures a group of
+    flowables kept together (every heading with what follows it), and a frame holds only numbers
+    and the list of generated content the copy drops."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ShallowFrame:
+        return copy.copy(self)
+
+
 def render_pdf(
     story: list[Flowable],
     info: DocumentInfo,
     *,
     pagesize: tuple[float, float] = A4,
+    canvas: type[_NumberedCanvas] = _NumberedCanvas,
 ) -> bytes:
-    """Lay out `story` on numbered pages and return the PDF, the same bytes for the same input."""
+    """Lay out `story` on numbered pages and return the PDF, the same bytes for the same input;
+    `canvas` draws the pages (a `_NumberedCanvas`)."""
     register_fonts()
     buffer = io.BytesIO()
     doc = BaseDocTemplate(
@@ -419,11 +430,11 @@ def render_pdf(
         displayDocTitle=1,
         initialFontName=FONT_REGULAR,
     )
-    frame = Frame(
+    frame = ShallowFrame(
         doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body", showBoundary=0
     )
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
-    canvasmaker: Callable[..., Canvas] = partial(_NumberedCanvas, footer=info.footer)
+    canvasmaker: Callable[..., Canvas] = partial(canvas, footer=info.footer)
     with PDF_LOCK:
         doc.build(story, canvasmaker=canvasmaker)
     return buffer.getvalue()
@@ -441,6 +452,7 @@ __all__ = [
     "DocumentInfo",
     "DocumentStyles",
     "CellValue",
+    "ShallowFrame",
     "bullet_list",
     "content_width",
     "data_table",

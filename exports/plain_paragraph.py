@@ -3,11 +3,11 @@
 The access report holds some 550 short paragraphs (labels, values, headings) in about 30 small
 tables; making, breaking and drawing a reportlab `Paragraph` for each was most of a typical
 report's time. `PlainParagraph` breaks its text into the very lines a `Paragraph` of the same
-style and width gets (it asks one, once per process for each text, style and width: labels,
-the map's words, dates and devices come back in every report), splits between lines as a
-`Paragraph` does, and draws all its lines as one text object whose operators are kept per
-document. Text that needs more than the style's font (other scripts, right-to-left runs) or
-whose lines a Paragraph would not break alone is left to `safe_paragraph`.
+style and width gets (as its `breakLines` finds them for one run of words in one font, or, for
+a text it reads otherwise, asking one, once per process for each text, style and width), splits
+between lines as a `Paragraph` does, and draws all its lines as one text object whose operators
+are kept per document. Text that needs more than the style's font (other scripts, right-to-left
+runs) or whose lines a Paragraph would not break alone is left to `safe_paragraph`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import copy
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, cast
 
+from reportlab import rl_config
 from reportlab.lib.colors import Color
 from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.styles import ParagraphStyle
@@ -33,8 +35,10 @@ from exports.pdf import (
     HEADER_BACKGROUND,
     LABEL_BACKGROUND,
     _logical_lines,
+    _NumberedCanvas,
     _text_paragraph,
     bullet_list,
+    data_table,
     document_styles,
     key_value_cells,
     key_value_table,
@@ -74,20 +78,36 @@ _SHARED_GRIDS: OrderedDict[tuple[Any, ...], KeyValueGrid] = OrderedDict()
 _FILL_OPERATORS: dict[Any, str | None] = {}
 
 
+_FILL_BY_ID: dict[int, tuple[Any, str | None]] = {}
+"""`_fill_operator` by the identity of the colour objects of our styles (a Color's hash is
+computed in Python, for each of a document's hundreds of cells); each is held, so its id is not
+reused while it is here."""
+
+
 def _fill_operator(colour: Any) -> str | None:
     """The operator setting `colour` as the fill colour, as reportlab's canvas writes it for an
     RGB colour (None for another kind: the canvas sets it)."""
+    known = _FILL_BY_ID.get(id(colour))
+    if known is not None and known[0] is colour:
+        return known[1]
     try:
-        return _FILL_OPERATORS[colour]
+        operator = _FILL_OPERATORS[colour]
     except KeyError:
-        pass
+        operator = None
+        if type(colour) is Color and colour.alpha == 1:
+            operator = f"{fp_str(colour.red, colour.green, colour.blue)} rg"
+        _FILL_OPERATORS[colour] = operator
     except TypeError:  # not hashable
         return None
-    operator = None
-    if type(colour) is Color and colour.alpha == 1:
-        operator = f"{fp_str(colour.red, colour.green, colour.blue)} rg"
-    _FILL_OPERATORS[colour] = operator
+    if len(_FILL_BY_ID) > 256:
+        _FILL_BY_ID.clear()
+    _FILL_BY_ID[id(colour)] = (colour, operator)
     return operator
+
+
+def _stroke_operator(colour: Any) -> str:
+    """The operator setting RGB `colour` as the stroke colour, as reportlab's canvas writes it."""
+    return f"{fp_str(colour.red, colour.green, colour.blue)} RG"
 
 
 def seed_fonts(canv: Any) -> None:
@@ -95,8 +115,39 @@ def seed_fonts(canv: Any) -> None:
     anything is drawn (ASCII has its own already): the same codes in every seeded document."""
     doc = canv._doc
     for name in (FONT_REGULAR, FONT_BOLD):
-        pdfmetrics.getFont(name).splitString(SEEDED_LETTERS, doc)
+        font = pdfmetrics.getFont(name)
+        seeded = _SEEDED_STATES.get(name)
+        if seeded is not None and doc not in font.state:
+            font.state[doc] = _state_copy(seeded)
+            continue
+        fresh = doc not in font.state
+        font.splitString(SEEDED_LETTERS, doc)
+        if fresh:
+            _SEEDED_STATES[name] = _state_copy(font.state[doc])
     _SEEDED_DOCUMENTS.add(doc)
+
+
+_SEEDED_STATES: dict[str, Any] = {}
+"""Per font, its state in a document just seeded: each seeded document starts from a copy
+(making it again was a Python loop over ASCII and the seeded letters, per font and document)."""
+
+
+def _state_copy(state: Any) -> Any:
+    """A copy of a font's state in a document that shares nothing it changes."""
+    copied = copy.copy(state)
+    copied.assignments = dict(state.assignments)
+    copied.subsets = [list(subset) for subset in state.subsets]
+    return copied
+
+
+class SeededCanvas(_NumberedCanvas):
+    """A canvas whose Latin letters beyond ASCII take the same codes in every document
+    (`seed_fonts`): what the map's and the desk's words drew in one document is drawn once per
+    process, and the documents embed the same font subsets."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        seed_fonts(self)
 
 
 def _style_key(style: ParagraphStyle) -> _StyleKey:
@@ -114,6 +165,71 @@ def _style_key(style: ParagraphStyle) -> _StyleKey:
         style.splitLongWords,
         style.alignment,
     )
+
+
+_GREEDY_CHARACTERS = frozenset("&<>\xa0\xad")
+"""Characters a Paragraph reads otherwise than as one run of words: markup escaped as
+entities, a no-break space, a soft hyphen."""
+
+
+def _greedy_lines(
+    line: str, style: ParagraphStyle, width: float, bullet: str | None
+) -> tuple[str, ...] | None:
+    """The lines a Paragraph of `style` breaks plain `line` into at `width`, found as its
+    `breakLines` finds them for one run of text in one font: the same words, the same widths
+    added in the same order, the same shrinkable spaces. None where it would do more: a word
+    wider than a line (split), hyphenation, soft hyphens, no-break spaces, bidirectional or CJK
+    wrapping, shaping, several fragments (the parser cuts text at an entity), or nothing to
+    draw; `_paragraph_lines` asks a Paragraph then."""
+    if (
+        width < 1e-6
+        or style.wordWrap
+        or style.shaping
+        or style.hyphenationLang
+        or style.uriWasteReduce
+        or style.embeddedHyphenation
+        or style.endDots
+        or not _GREEDY_CHARACTERS.isdisjoint(line)
+    ):
+        return None
+    words = line.split()  # as the Paragraph splits text without a no-break space
+    if not words:
+        return None
+    font, size = style.fontName, style.fontSize
+    measure = pdfmetrics.getFont(font).stringWidth  # what `stringWidth(text, font, size)` calls
+    first = width - (style.leftIndent + style.firstLineIndent) - style.rightIndent
+    later = width - style.leftIndent - style.rightIndent
+    if bullet:  # `_handleBulletWidth`: a bullet running past the indent shortens line one
+        bullet_end = (
+            style.bulletIndent
+            + pdfmetrics.stringWidth(bullet, style.bulletFontName, style.bulletFontSize)
+            + 0.6 * style.bulletFontSize
+        )
+        indent = style.leftIndent + style.firstLineIndent
+        if bullet_end > indent:
+            first -= bullet_end - indent
+    if measure(line, size) < first - 1e-6 and " ".join(words) == line:
+        return (line,)  # one line: its words fit with room to spare for any rounding
+    space = measure(" ", size)
+    shrink = style.spaceShrinkage * space
+    lines: list[str] = []
+    current: list[str] = []
+    used = -space
+    limit = first
+    for word in words:
+        word_width = measure(word, size)
+        wider = used + space + word_width
+        if wider > limit + shrink * len(current):
+            if style.splitLongWords and word_width > limit:
+                return None  # a long word: the Paragraph splits it
+            if current:
+                lines.append(" ".join(current))
+                current, used, limit = [word], word_width, later
+                continue
+        current.append(word)
+        used = wider
+    lines.append(" ".join(current))
+    return tuple(lines)
 
 
 def _paragraph_lines(
@@ -160,22 +276,40 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         self._broken_for = broken_for
         self._paragraph: Flowable | None = None
         """A Paragraph laying the text out instead, where it breaks it otherwise than alone."""
+        self._shared: _SharedLines | None = None
+        """Of a paragraph of the map's or the desk's words (`plain_paragraph(shared=True)`):
+        its lines and drawings, shared by its copies in every document."""
+
+    def __copy__(self) -> PlainParagraph:
+        """A copy of the same attributes, without `copy.copy`'s generic reduction (every shared
+        paragraph of every document is a copy)."""
+        clone = PlainParagraph.__new__(PlainParagraph)
+        clone.__dict__.update(self.__dict__)
+        return clone
 
     def _break(self, width: float) -> tuple[str, ...] | None:
         if self._broken is not None and self._broken_for in (None, width):
+            return self._broken
+        shared = self._shared
+        if shared is not None and width in shared.breaks:
+            self._broken, self._broken_for = shared.breaks[width], width
             return self._broken
         style = self.style
         inner = width - style.leftIndent - style.rightIndent
         found: list[str] = []
         for number, line in enumerate(self._logical):
             bullet = self._bullet if number == 0 else None
-            lines = _paragraph_lines(line, style, width, bullet)
+            lines = _greedy_lines(line, style, width, bullet)
+            if lines is None:
+                lines = _paragraph_lines(line, style, width, bullet)
             if lines is None:
                 return None
             found += lines
         if inner <= 0:
             return None
         self._broken, self._broken_for = tuple(found), width
+        if shared is not None:
+            shared.breaks[width] = self._broken
         return self._broken
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
@@ -229,10 +363,32 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         if self._paragraph is not None or fill is None:
             super().drawOn(canvas, x, y, _sW)
             return
+        x = self._hAlignAdjust(x, _sW)
+        if self._shared is not None and canvas._doc in _SEEDED_DOCUMENTS:
+            move = f"1 0 0 1 {fp_str(x)} {fp_str(y)} cm"
+            canvas._code.append(f"q {fill} {move} {self._kept_code(canvas)} Q")
+            return
         code = ["q", fill]
-        self.code_at(canvas, code, self._hAlignAdjust(x, _sW), y)
+        self.code_at(canvas, code, x, y)
         code.append("Q")
         canvas._code.append(" ".join(code))
+
+    def _kept_code(self, canvas: Any) -> str:
+        """The operators drawing the lines from the origin, made once per process for the lines
+        and the internal names the fonts have in the document (asked for in the order drawing
+        asks, which registers them with it as drawing does)."""
+        shared = cast(_SharedLines, self._shared)
+        style = self.style
+        fonts = (style.bulletFontName, style.fontName) if self._bullet else (style.fontName,)
+        doc = canvas._doc
+        names = tuple(pdfmetrics.getFont(f).getSubsetInternalName(0, doc) for f in fonts)
+        key = (self._broken or (), self.height, names)
+        drawn = shared.drawn.get(key)
+        if drawn is None:
+            code: list[str] = []
+            self.code_at(canvas, code, 0.0, 0.0)
+            drawn = shared.drawn[key] = " ".join(code)
+        return drawn
 
     def code_at(self, canv: Any, code: list[str], x: float, y: float) -> None:
         """Add to `code` the operators drawing the lines with their bottom left corner at x, y."""
@@ -277,13 +433,21 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         if caches is None:
             caches = _OPERATORS[canv._doc] = {}
         cache = caches.setdefault(font_name, {})
+        # The lines of the map's and the desk's words have the same codes in every seeded
+        # document (`seed_fonts`): their operators are kept for the process.
+        kept = self._shared is not None and canv._doc in _SEEDED_DOCUMENTS
         leading = fp_str(self.style.leading)
         code: list[str] = []
         current: tuple[str, int] | None = None
         for line in lines:
             pieces = cache.get(line)
             if pieces is None:
-                pieces = cache[line] = _pieces(canv, font_name, line)
+                pieces = _SHARED_PIECES.get((font_name, line)) if kept else None
+                if pieces is None:
+                    pieces = _pieces(canv, font_name, line)
+                    if kept:
+                        _keep_pieces((font_name, line), pieces)
+                cache[line] = pieces
             for font, operator in pieces:
                 if font != current:
                     current = font
@@ -295,9 +459,68 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
         return code
 
 
-def plain_paragraph(text: str, style: ParagraphStyle, bullet: str | None = None) -> Flowable:
+SHARED_PIECES_SIZE = 8000
+"""Lines of shared paragraphs whose text operators are kept per process."""
+_SHARED_PIECES: OrderedDict[tuple[str, str], Any] = OrderedDict()
+
+
+def _keep_pieces(key: tuple[str, str], pieces: Any) -> None:
+    with _LINES_LOCK:
+        _SHARED_PIECES[key] = pieces
+        while len(_SHARED_PIECES) > SHARED_PIECES_SIZE:
+            _SHARED_PIECES.popitem(last=False)
+
+
+@dataclass
+class _SharedLines:
+    """What the copies of a shared paragraph share: its lines per width, and its drawing per
+    lines, height and internal font names (seeded documents only)."""
+
+    breaks: dict[float, tuple[str, ...]]
+    drawn: dict[tuple[Any, ...], str]
+
+
+SHARED_PARAGRAPHS_SIZE = 2000
+"""Paragraphs of the map's and the desk's words kept per process (headings, categories...)."""
+_SHARED_PARAGRAPHS: OrderedDict[tuple[Any, ...], PlainParagraph] = OrderedDict()
+
+
+def plain_paragraph(
+    text: str, style: ParagraphStyle, bullet: str | None = None, *, shared: bool = False
+) -> Flowable:
     """Build a paragraph printing `text` as typed, as `safe_paragraph` does, drawn cheaply when
-    it is Latin text in the style's font."""
+    it is Latin text in the style's font.
+
+    `shared`: the text is the map's or the desk's words, never personal data (no reference,
+    date, name or count of a person): it is made, broken and, in seeded documents, drawn once
+    per process, each document drawing a copy."""
+    if not shared:
+        return _plain_paragraph(text, style, bullet)
+    key = (text, _style_key(style), style.leading, bullet)
+    with _LINES_LOCK:
+        template = _SHARED_PARAGRAPHS.get(key)
+        if template is not None:
+            _SHARED_PARAGRAPHS.move_to_end(key)
+    if template is None:
+        made = _plain_paragraph(text, style, bullet)
+        fonts = {style.fontName, style.bulletFontName if bullet else style.fontName}
+        seeded = fonts <= {FONT_REGULAR, FONT_BOLD} and all(
+            _SEEDED_CODES.issuperset(map(ord, part)) for part in (text, bullet or "")
+        )
+        if not isinstance(made, PlainParagraph) or not seeded:
+            return made
+        made._shared = _SharedLines({}, {})
+        template = made
+        with _LINES_LOCK:
+            _SHARED_PARAGRAPHS[key] = template
+            while len(_SHARED_PARAGRAPHS) > SHARED_PARAGRAPHS_SIZE:
+                _SHARED_PARAGRAPHS.popitem(last=False)
+    paragraph = copy.copy(template)
+    paragraph.style = style
+    return paragraph
+
+
+def _plain_paragraph(text: str, style: ParagraphStyle, bullet: str | None) -> Flowable:
     lines = _logical_lines(text)
     bold = style.fontName == FONT_BOLD
     simple = (all(line.strip() for line in lines) or len(lines) == 1) and not (
@@ -308,14 +531,22 @@ def plain_paragraph(text: str, style: ParagraphStyle, bullet: str | None = None)
     return _text_paragraph(text, style, bullet)
 
 
-def plain_bullet_list(items: Sequence[str], style: ParagraphStyle) -> list[Flowable]:
-    """`bullet_list`, each item a `plain_paragraph` where it can be."""
+def plain_bullet_list(
+    items: Sequence[str], style: ParagraphStyle, *, shared: bool = False
+) -> list[Flowable]:
+    """`bullet_list`, each item a `plain_paragraph` (`shared`: see there) where it can be."""
     if len(items) == 1:
-        return [plain_paragraph(items[0], style)]
-    bulleted = ParagraphStyle(
+        return [plain_paragraph(items[0], style, shared=shared)]
+    bulleted = _bulleted(style)
+    return [plain_paragraph(item, bulleted, bullet=BULLET, shared=shared) for item in items]
+
+
+@lru_cache(maxsize=64)
+def _bulleted(style: ParagraphStyle) -> ParagraphStyle:
+    """The style of a bulleted item of `style` (one per style: shared paragraphs find theirs)."""
+    return ParagraphStyle(
         f"{style.name}_bullet", parent=style, leftIndent=style.leftIndent + 9, bulletIndent=0
     )
-    return [plain_paragraph(item, bulleted, bullet=BULLET) for item in items]
 
 
 # -- key/value tables -------------------------------------------------------------------------
@@ -470,10 +701,10 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
             canv.setFillColor(LABEL_BACKGROUND)
             canv.rect(0, tops[-1], label_width, tops[1] - tops[-1], stroke=0, fill=1)
         code: list[str] = []
-        self._cell_code(code, self._heading, 0.0, tops[0])
+        colour = self._cell_code(code, self._heading, 0.0, tops[0], None)
         for (label, value), top in zip(self._rows, tops[1:], strict=False):
-            self._cell_code(code, label, 0.0, top)
-            self._cell_code(code, value, label_width, top)
+            colour = self._cell_code(code, label, 0.0, top, colour)
+            colour = self._cell_code(code, value, label_width, top, colour)
         canv._code.append(" ".join(code))
         canv.setStrokeColor(GRID_COLOUR)
         canv.setLineWidth(0.5)
@@ -489,11 +720,193 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         canv.drawPath(path, stroke=1, fill=0)
         canv.restoreState()
 
-    def _cell_code(self, code: list[str], cell: Cell, left: float, top: float) -> None:
+    def _cell_code(
+        self, code: list[str], cell: Cell, left: float, top: float, colour: str | None
+    ) -> str | None:
+        """Add the operators drawing `cell`'s text in its colour (`colour` is the fill operator
+        the operators so far left in force, which is returned updated)."""
         y = top - CELL_PADDING_TOP
         for paragraph in cell:
+            text_colour = paragraph.style.textColor
+            fill = _fill_operator(text_colour) or f"{fp_str(*text_colour.rgb())} rg"
+            if fill != colour:
+                colour = fill
+                code.append(fill)
             y -= paragraph.height
             paragraph.code_at(self.canv, code, left + CELL_PADDING_X, y)
+        return colour
+
+
+class DataGrid(Flowable):  # type: ignore[misc]
+    """`exports.pdf.data_table` of `PlainParagraph`s, laid out and drawn without a reportlab
+    `Table`: the same row heights, page splits (between rows, the header row repeated) and
+    drawing, as one text object per cell inside one saved state.
+
+    Where a row must be cut inside (no row fits under the header) or a cell is not plain text,
+    the reportlab table of the same texts does the work (`_as_table`).
+    """
+
+    def __init__(
+        self,
+        header: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        col_widths: Sequence[float],
+        cells: tuple[list[PlainParagraph], list[list[PlainParagraph]]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.hAlign = "LEFT"
+        self._texts = (list(header), [list(row) for row in rows])
+        self._widths = tuple(float(width) for width in col_widths)
+        self.width = sum(self._widths)
+        self._cells = cells if cells is not None else _data_cells(header, rows)
+        self._table: Table | None = None
+        self._heights: list[float] | None = None
+        self._uncut: tuple[float, float] | None = None
+        """The space in which the table found no row to cut, last asked."""
+
+    def _as_table(self) -> Table:
+        if self._table is None:
+            header, rows = self._texts
+            self._table = data_table(
+                header, rows, col_widths=self._widths, paragraph=plain_paragraph
+            )
+        return self._table
+
+    def _measure(self) -> list[float] | None:
+        if self._heights is None and self._table is None and self._cells[0]:
+            header, rows = self._cells
+            heights: list[float] = []
+            for row in (header, *rows):
+                cells = [
+                    KeyValueGrid._cell_height([cell], width)
+                    for cell, width in zip(row, self._widths, strict=True)
+                ]
+                if None in cells:
+                    return None
+                heights.append(max(h for h in cells if h is not None))
+            self._heights = heights
+        return self._heights
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        heights = self._measure()
+        if heights is None:
+            return self._as_table().wrap(availWidth, availHeight)  # type: ignore[no-any-return]
+        self.height = sum(heights)
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
+        """Between rows when at least one fits under the header, as the table splits by row."""
+        heights = self._measure()
+        # A table wider than the frame (into its padding) splits as usual when reportlab's
+        # default allows it (`allowTableBoundsErrors`), else the table says what it does.
+        wider = self.width > availWidth and rl_config.allowTableBoundsErrors != 1
+        if heights is None or wider:
+            return self._as_table().split(availWidth, availHeight)  # type: ignore[no-any-return]
+        used, fitting = heights[0], 0
+        for height in heights[1:]:
+            if used + height > availHeight:
+                break
+            used += height
+            fitting += 1
+        if fitting == len(heights) - 1:
+            return [self]
+        if not fitting:  # cut inside a row: exactly as the table would
+            if self._uncut == (availWidth, availHeight):
+                return []
+            parts: list[Flowable] = self._as_table().split(availWidth, availHeight)
+            if not parts:  # nothing cut here: on the next page the grid lays itself out
+                self._table, self._uncut = None, (availWidth, availHeight)
+            return parts
+        return [self._part(0, fitting), self._part(fitting, len(heights) - 1)]
+
+    def _part(self, start: int, end: int) -> DataGrid:
+        header, rows = self._texts
+        cells = (self._cells[0], self._cells[1][start:end])
+        part = DataGrid(header, rows[start:end], col_widths=self._widths, cells=cells)
+        if self._heights is not None:
+            part._heights = [self._heights[0], *self._heights[1 + start : 1 + end]]
+        return part
+
+    def drawOn(self, canvas: Any, x: float, y: float, _sW: float = 0) -> None:  # noqa: N802, N803
+        """Draw at x, y as the table would, with operators of its own inside one q/Q."""
+        header, rows = self._cells
+        fills = [[_fill_operator(cell.style.textColor) for cell in row] for row in (header, *rows)]
+        background = _fill_operator(HEADER_BACKGROUND)
+        unknown = background is None or any(None in row for row in fills)
+        if self._table is not None or self._heights is None or unknown:
+            self._as_table().drawOn(canvas, x, y, _sW)
+            return
+        operators = cast(list[list[str]], fills)
+        x = self._hAlignAdjust(x, _sW)
+        heights = self._heights
+        tops = [y + self.height]
+        for height in heights:
+            tops.append(tops[-1] - height)
+        code = [
+            "q",
+            cast(str, background),
+            f"n {fp_str(x)} {fp_str(tops[1])} {fp_str(self.width)} {fp_str(heights[0])} re f*",
+        ]
+        colour: str | None = None
+        for row, row_fills, top in zip((header, *rows), operators, tops, strict=False):
+            left = x
+            for cell, fill, width in zip(row, row_fills, self._widths, strict=True):
+                if fill != colour:
+                    colour = fill
+                    code.append(fill)
+                bottom = top - CELL_PADDING_TOP - cell.height
+                cell.code_at(canvas, code, left + CELL_PADDING_X, bottom)
+                left += width
+        right, bottom = x + self.width, tops[-1]
+        code += ["1 J 1 j", _stroke_operator(GRID_COLOUR), ".5 w", "n"]
+        code += [f"{fp_str(x)} {fp_str(t)} m {fp_str(right)} {fp_str(t)} l" for t in tops]
+        left = x
+        for width in (0.0, *self._widths):
+            left += width
+            code.append(f"{fp_str(left)} {fp_str(tops[0])} m {fp_str(left)} {fp_str(bottom)} l")
+        code += ["S", "Q"]
+        canvas._code.append(" ".join(code))
+
+    def draw(self) -> None:
+        self.drawOn(self.canv, 0, 0)
+
+
+def _data_cells(
+    header: Sequence[str], rows: Sequence[Sequence[str]], shared_columns: Collection[int] = ()
+) -> tuple[list[PlainParagraph], list[list[PlainParagraph]]]:
+    """The cells of a `DataGrid` as `data_table` makes them; none when one is not plain. The
+    header and the `shared_columns` are the map's or the desk's words (`plain_paragraph`)."""
+    styles = document_styles()
+    head = [plain_paragraph(text, styles.cell_label, shared=True) for text in header]
+    body = [
+        [
+            plain_paragraph(text, styles.cell, shared=column in shared_columns)
+            for column, text in enumerate(row)
+        ]
+        for row in rows
+    ]
+    every = [*head, *(cell for row in body for cell in row)]
+    if not all(isinstance(cell, PlainParagraph) for cell in every):
+        return [], []
+    return cast(list[PlainParagraph], head), cast(list[list[PlainParagraph]], body)
+
+
+def plain_data_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    col_widths: Sequence[float],
+    shared_columns: Collection[int] = (),
+) -> Flowable:
+    """`data_table` of plain text cells, drawn as a `DataGrid` (as the table when a cell is
+    not plain Latin text). The header, and the cells of `shared_columns`, are the map's or the
+    desk's words, never personal data (`plain_paragraph(shared=True)`)."""
+    if len(header) != len(col_widths):
+        raise ValueError("a data table needs one width per column")
+    cells = _data_cells(header, rows, shared_columns)
+    grid = DataGrid(header, rows, col_widths=col_widths, cells=cells)
+    return grid if grid._cells[0] else grid._as_table()
 
 
 class Gap(Spacer):  # type: ignore[misc]
@@ -574,14 +987,16 @@ def plain_key_value_table(
     *,
     width: float,
     label_width: float = 45 * mm,
+    shared_labels: bool = False,
 ) -> Flowable:
     """`key_value_table` of plain text, a value given as a sequence being a bullet list, drawn
-    as a `KeyValueGrid` when every cell is a `PlainParagraph`, else as the table."""
+    as a `KeyValueGrid` when every cell is a `PlainParagraph`, else as the table.
+    `shared_labels`: the heading and the labels are the desk's words (`plain_paragraph`)."""
     styles = document_styles()
-    header = plain_paragraph(heading, styles.cell_header)
+    header = plain_paragraph(heading, styles.cell_header, shared=shared_labels)
     cells: list[tuple[Flowable | list[Flowable], Flowable | list[Flowable]]] = [
         (
-            plain_paragraph(label, styles.cell_label),
+            plain_paragraph(label, styles.cell_label, shared=shared_labels),
             plain_paragraph(value, styles.cell)
             if isinstance(value, str)
             else plain_bullet_list(value, styles.cell),
@@ -612,10 +1027,13 @@ def plain_key_value_table(
 
 
 __all__ = [
+    "DataGrid",
     "Gap",
     "KeyValueGrid",
     "PlainParagraph",
+    "SeededCanvas",
     "plain_bullet_list",
+    "plain_data_table",
     "plain_key_value_table",
     "plain_paragraph",
     "seed_fonts",

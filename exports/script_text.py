@@ -34,7 +34,7 @@ from arabic_reshaper import ArabicReshaper
 from bidi import get_base_level, get_display
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfdoc, pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace, makeToUnicodeCMap
 
 FONT_DIR = Path(__file__).with_name("fonts")
 FONT_REGULAR = "DejaVuSans"
@@ -123,6 +123,7 @@ def _kept_subsets(font: TTFont) -> TTFont:
     face = font.face
     face.makeSubset = lambda subset: _subset(face, subset)[0]
     face.addSubsetObjects = partial(_add_subset_objects, face)
+    font.addObjects = partial(_add_font_objects, font)
     return font
 
 
@@ -153,6 +154,111 @@ def _add_subset_objects(face: Any, doc: Any, fontname: str, subset: list[int]) -
         stream.filters = None
         stream.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
     return descriptor
+
+
+class _Formatted(pdfdoc.PDFObject):  # type: ignore[misc]
+    """A PDF object whose bytes were formatted already."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def format(self, document: Any) -> bytes:
+        return self.content
+
+
+_SUBSET_OBJECTS: OrderedDict[tuple[str, str, tuple[int, ...], bool], tuple[bytes, bytes]] = (
+    OrderedDict()
+)
+
+
+def _subset_objects(
+    font: TTFont, base_font: str, subset: tuple[int, ...], document: Any
+) -> tuple[bytes, bytes]:
+    """A subset's widths array as reportlab formats it, and its ToUnicode map compressed, made
+    once per process (each is a few hundred numbers a document formatted again)."""
+    multiline = bool(pdfdoc.rl_config.pdfMultiLine)
+    key = (font.face.filename, base_font, subset, multiline)
+    with _SUBSETS_LOCK:
+        kept = _SUBSET_OBJECTS.get(key)
+        if kept is not None:
+            _SUBSET_OBJECTS.move_to_end(key)
+            return kept
+    widths = pdfdoc.PDFArray(map(font.face.getCharWidth, subset)).format(document)
+    cmap = zlib.compress(makeToUnicodeCMap(base_font, subset).encode("utf8"))
+    with _SUBSETS_LOCK:
+        _SUBSET_OBJECTS[key] = (widths, cmap)
+        while len(_SUBSET_OBJECTS) > SUBSETS_KEPT:
+            _SUBSET_OBJECTS.popitem(last=False)
+    return widths, cmap
+
+
+def _add_font_objects(font: TTFont, doc: Any) -> None:
+    """reportlab's `TTFont.addObjects`, each subset's widths and ToUnicode map kept formatted
+    and compressed (`_subset_objects`): the same objects, the same bytes."""
+    state = font.state.get(doc)
+    subsets = [tuple(subset) for subset in state.subsets] if state is not None else []
+    TTFont.addObjects(font, doc)
+    if not doc.compression:
+        return
+    fonts = doc.idToObject["BasicFonts"].dict
+    for number, subset in enumerate(subsets):
+        name = f"{state.internalName}+{number}"
+        pdf_font = fonts[name]
+        base_font = pdf_font.BaseFont
+        widths, cmap = _subset_objects(font, base_font, subset, doc)
+        pdf_font.Widths = _Formatted(widths)
+        cmap_name = f"toUnicodeCMap:{base_font}"
+        stream = doc.idToObject[cmap_name]
+        stream.content = cmap
+        stream.filters = None
+        stream.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
+        file_name = f"fontFile:{font.face.filename}({base_font})"
+        descriptor_name = f"fontDescriptor:{base_font}"
+        kept = (font.face.filename, base_font, subset)
+        _keep_formatted(doc, name, ("font", name, *kept), (cmap_name, descriptor_name))
+        _keep_formatted(doc, cmap_name, ("cmap", *kept), ())
+        _keep_formatted(doc, descriptor_name, ("descriptor", *kept), (file_name,))
+        _keep_formatted(doc, file_name, ("file", *kept), ())
+
+
+FORMATTED_KEPT = 4 * SUBSETS_KEPT
+_FORMATTED: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+
+
+class _KeptObject(pdfdoc.PDFObject):  # type: ignore[misc]
+    """A document's font object, formatted once per process for what it is (`key`) and the
+    numbers of the objects it refers to (`refs`, by name): a seeded document's fonts are the
+    same objects in every document, and formatting them was a third of writing a certificate."""
+
+    __RefOnly__ = 1
+
+    def __init__(self, made: Any, key: tuple[Any, ...], refs: tuple[str, ...]) -> None:
+        self.made, self.key, self.refs = made, key, refs
+
+    def format(self, document: Any) -> bytes:
+        numbers = tuple(document.idToObjectNumberAndVersion[name] for name in self.refs)
+        key = (self.key, numbers, bool(pdfdoc.rl_config.pdfMultiLine))
+        with _SUBSETS_LOCK:
+            kept = _FORMATTED.get(key)
+            if kept is not None:
+                _FORMATTED.move_to_end(key)
+                return kept
+        made: bytes = self.made.format(document)
+        with _SUBSETS_LOCK:
+            _FORMATTED[key] = made
+            while len(_FORMATTED) > FORMATTED_KEPT:
+                _FORMATTED.popitem(last=False)
+        return made
+
+
+def _keep_formatted(doc: Any, name: str, key: tuple[Any, ...], refs: tuple[str, ...]) -> None:
+    """Have `doc` write its object `name` as a `_KeptObject` (unencrypted documents only: an
+    encrypted one encodes its strings and streams per document)."""
+    if not isinstance(doc.encrypt, pdfdoc.NoEncryption):
+        return
+    kept = _KeptObject(doc.idToObject[name], key, refs)
+    setattr(kept, "__InternalName__", name)  # noqa: B010 (reportlab's name, not mangled)
+    doc.idToObject[name] = kept
 
 
 def _map_family(regular: str, bold: str) -> None:
