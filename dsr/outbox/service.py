@@ -47,10 +47,10 @@ SHORTEST_LEASE = timedelta(minutes=5)
 
 SessionFactory = Callable[[], Session]
 LISTENER_TRIES = 3
+"""How many times the transaction that records a delivery is tried with its listeners."""
 CLAIM_BATCH = 10
 """How many due messages one claim takes at most (where the store claims several at once);
 the ones not yet tried when half their lease has gone are given back."""
-"""How many times the transaction that records a delivery is tried with its listeners."""
 
 
 @dataclass(frozen=True, slots=True)
