@@ -21,8 +21,10 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import Update, bindparam, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from dsr.db import claim_row, table_of
@@ -116,6 +118,28 @@ def enqueue(
         created_at=now,
     )
     if new_key:
+        db_session.add(message)
+        return message
+    dialect = db_session.get_bind().dialect.name
+    if dedup_key is not None and dialect in ("postgresql", "sqlite"):
+        # One statement: the message is added unless a twin holds the key (queued since the
+        # look-up above, by a concurrent transaction); the ORM's savepoint and flush cost more.
+        table = table_of(OutboxMessage)
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        row = {c.name: getattr(message, c.name) for c in table.c if c.name != "id"}
+        added = db_session.execute(
+            insert_(table)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=[table.c.dedup_key])
+            .returning(table.c.id)
+        ).first()
+        if added is None:
+            queued = _by_dedup_key(db_session, dedup_key)
+            if queued is None:  # under read committed, a key held is a key readable
+                raise RuntimeError("an email's dedup key is held by a message not readable")
+            return queued
+        message.id = added.id
+        make_transient_to_detached(message)  # in the session as written: a look-up finds it
         db_session.add(message)
         return message
     try:

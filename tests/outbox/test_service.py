@@ -145,6 +145,36 @@ def test_a_new_key_is_queued_by_the_callers_flush_with_one_statement(store: Engi
     ]
 
 
+def test_a_key_is_claimed_by_the_insert_where_the_engine_can(store: Engine) -> None:
+    """With a dedup key, the message is looked up, then added by one INSERT ... ON CONFLICT DO
+    NOTHING (PostgreSQL, SQLite: no savepoint around it); MariaDB keeps the savepoint."""
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0])
+
+    with db.transaction(store) as session:
+        session.connection()
+        event.listen(store, "before_cursor_execute", count)
+        try:
+            message = enqueue(
+                db_session=session,
+                to=ADDRESS,
+                email=RenderedEmail(subject="Done", text="Text", html=None),
+                language=Language.FR,
+                dedup_key="erasure-done:7",
+                now=NOW,
+            )
+        finally:
+            event.remove(store, "before_cursor_execute", count)
+        assert message.id is not None
+    if store.dialect.name in ("postgresql", "sqlite"):
+        assert statements == ["SELECT", "INSERT"]
+    else:
+        assert statements == ["SELECT", "SAVEPOINT", "INSERT", "RELEASE"]
+    assert [(m.id, m.dedup_key) for m in stored(store)] == [(message.id, "erasure-done:7")]
+
+
 def test_due_messages_are_sent_once_and_marked_sent(
     store: Engine, settings: SmtpSettings, smtp_server: SmtpServer
 ) -> None:
