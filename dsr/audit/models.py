@@ -15,14 +15,19 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Insert,
+    Select,
     Table,
     Text,
+    Update,
+    bindparam,
     delete,
     event,
     insert,
@@ -245,19 +250,14 @@ def record_action(
         details=facts,
         content=digest,
     )
-    head_table = table_of(AuditHead)
-    head = db_session.execute(
-        select(head_table.c.last_sequence, head_table.c.last_hash)
-        .where(head_table.c.id == 1)
-        .with_for_update()
-    ).one_or_none()
+    statements = _append_statements()
+    head = db_session.execute(statements.head).one_or_none()
     if head is None:
         raise RuntimeError("the audit log has no head row: run `dsr db upgrade`")
     sealed = append_event(ChainAnchor(sequence=head.last_sequence, hash=head.last_hash), content)
     moved = db_session.execute(
-        update(head_table)
-        .where(head_table.c.id == 1, head_table.c.last_sequence == head.last_sequence)
-        .values(last_sequence=sealed.sequence, last_hash=sealed.hash)
+        statements.move,
+        {"was": head.last_sequence, "sequence": sealed.sequence, "hash": sealed.hash},
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise AuditChainConflict("another transaction appended to the audit log meanwhile")
@@ -278,20 +278,42 @@ def record_action(
     )
     # Written in Core, in the caller's transaction: an event is never changed once written, so
     # the ORM's unit of work (a flush per row) bought nothing; the event is returned as written.
-    _insert_row(db_session, stored)
+    _insert_row(db_session, statements.event, stored)
     content_row = None
     if has_content:
         content_row = RequestEventContent(
             sequence=sealed.sequence, salt=salt, reason=reason, details=personal
         )
-        _insert_row(db_session, content_row)
+        _insert_row(db_session, statements.content, content_row)
     set_committed_value(stored, "content", content_row)  # what a load would find, unloaded
     return stored
 
 
-def _insert_row(db_session: Session, row: SQLModel) -> None:
-    table = table_of(type(row))
-    db_session.execute(insert(table).values({c.name: getattr(row, c.name) for c in table.c}))
+@dataclass(frozen=True, slots=True)
+class _AppendStatements:
+    """The statements of an append, built once: the head locked, moved, the rows written."""
+
+    head: Select[Any]
+    move: Update
+    event: Insert
+    content: Insert
+
+
+@cache
+def _append_statements() -> _AppendStatements:
+    head = table_of(AuditHead)
+    return _AppendStatements(
+        head=select(head.c.last_sequence, head.c.last_hash).where(head.c.id == 1).with_for_update(),
+        move=update(head)
+        .where(head.c.id == 1, head.c.last_sequence == bindparam("was"))
+        .values(last_sequence=bindparam("sequence"), last_hash=bindparam("hash")),
+        event=insert(table_of(RequestEvent)),
+        content=insert(table_of(RequestEventContent)),
+    )
+
+
+def _insert_row(db_session: Session, statement: Insert, row: SQLModel) -> None:
+    db_session.execute(statement, {c.name: getattr(row, c.name) for c in statement.table.c})
 
 
 def remove_content(
