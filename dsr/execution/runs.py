@@ -15,9 +15,10 @@ import secrets
 import threading
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from functools import cache
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, func, insert, update
+from sqlalchemy import Executable, bindparam, delete, func, insert, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -97,16 +98,30 @@ def hold_fresh_run(
     """Record `claim` as the holder of a run that starts now (its status change, in the same
     transaction, is what makes it the only one), and forget the last run's progress."""
     db_session.execute(delete(RunProgress).where(col(RunProgress.request_id) == request_id))
-    runs = db.table_of(RequestRun)  # in Core: an UPDATE, or an INSERT for the first run
-    values = {"claim": claim, "lease_until": until, "started_at": now}
-    held = db_session.execute(
-        update(runs)
-        .where(runs.c.request_id == request_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    # In Core: an UPDATE, or an INSERT for the first run (statements built once).
+    update_, insert_ = _hold_statements()
+    values = {
+        "p_request_id": request_id,
+        "p_claim": claim,
+        "p_lease_until": until,
+        "p_started_at": now,
+    }
+    if db_session.execute(update_, values).rowcount == 0:  # type: ignore[attr-defined]
+        db_session.execute(insert_, values)
+
+
+@cache
+def _hold_statements() -> tuple[Executable, Executable]:
+    runs = db.table_of(RequestRun)
+    values = {
+        name: bindparam(f"p_{name}", type_=runs.c[name].type)
+        for name in ("claim", "lease_until", "started_at")
+    }
+    request_id = bindparam("p_request_id", type_=runs.c.request_id.type)
+    return (
+        update(runs).where(runs.c.request_id == request_id).values(**values),
+        insert(runs).values(**values, request_id=request_id),
     )
-    if held.rowcount == 0:  # type: ignore[attr-defined]
-        db_session.execute(insert(runs).values(request_id=request_id, **values))
 
 
 def take_over_run(
@@ -131,12 +146,19 @@ def release_run(db_session: Session, request_id: int, *, claim: str) -> bool:
     """End the hold of `claim` in the transaction that ends the run; False when another worker
     took the run over meanwhile (this one must then record nothing)."""
     released = db_session.execute(
-        update(RequestRun)
-        .where(col(RequestRun.request_id) == request_id, col(RequestRun.claim) == claim)
-        .values(claim=None, lease_until=None)
-        .execution_options(synchronize_session=False)
+        _release_statement(), {"p_request_id": request_id, "p_claim": claim}
     )
     return bool(released.rowcount == 1)  # type: ignore[attr-defined]
+
+
+@cache
+def _release_statement() -> Executable:
+    runs = db.table_of(RequestRun)
+    return (
+        update(runs)
+        .where(runs.c.request_id == bindparam("p_request_id"), runs.c.claim == bindparam("p_claim"))
+        .values(claim=None, lease_until=None)
+    )
 
 
 def renew_lease(engine: Engine, request_id: int, *, claim: str, until: datetime) -> bool:
@@ -238,26 +260,53 @@ def _write_progress(
     reason: str | None,
     now: datetime,
 ) -> None:
-    table = db.table_of(RunProgress)
-    values: dict[str, object] = {
-        "state": state,
-        "rows": rows,
-        "reason": None if reason is None else " ".join(reason.split())[:REASON_MAX],
-        "finished_at": None if state is ProgressState.RUNNING else now,
+    running = state is ProgressState.RUNNING
+    parameters: dict[str, object] = {
+        "p_request_id": request_id,
+        "p_system": system,
+        "p_state": state,
+        "p_rows": rows,
+        "p_reason": None if reason is None else " ".join(reason.split())[:REASON_MAX],
+        "p_finished_at": None if running else now,
+        "p_now": now,
     }
-    # Running starts it now; an end keeps the time it started running, if it was reported.
-    started: object = (
-        now
-        if state is ProgressState.RUNNING
-        else func.coalesce(
-            table.c.started_at, bindparam("started", now, type_=table.c.started_at.type)
-        )
-    )
-    row = {**values, "request_id": request_id, "system": system, "started_at": now}
-    dialect = connection.dialect.name
-    if dialect in ("postgresql", "sqlite"):  # one statement: the row is added or changed
+    upsert = _progress_upsert(connection.dialect.name, running)
+    if upsert is not None:
+        connection.execute(upsert, parameters)
+        return
+    update_, insert_ = _progress_update_insert(running)
+    if connection.execute(update_, parameters).rowcount == 0:
+        connection.execute(insert_, parameters)
+
+
+_PROGRESS_VALUES = ("state", "rows", "reason", "finished_at")
+
+
+def _progress_parameters(running: bool) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """The values a report writes, as parameters: the row's, what changes, and the start
+    (running starts it now; an end keeps the time it started running, if it was reported)."""
+    table = db.table_of(RunProgress)
+    # (parameters named apart from the columns: SQLAlchemy keeps those names for itself)
+    values = {name: bindparam(f"p_{name}", type_=table.c[name].type) for name in _PROGRESS_VALUES}
+    now = bindparam("p_now", type_=table.c.started_at.type)
+    row = {
+        **values,
+        "request_id": bindparam("p_request_id", type_=table.c.request_id.type),
+        "system": bindparam("p_system", type_=table.c.system.type),
+        "started_at": now,
+    }
+    started = now if running else func.coalesce(table.c.started_at, now)
+    return row, values, started
+
+
+@cache
+def _progress_upsert(dialect: str, running: bool) -> Executable | None:
+    """The one statement of a report where the engine has an upsert (built once)."""
+    table = db.table_of(RunProgress)
+    row, values, started = _progress_parameters(running)
+    if dialect in ("postgresql", "sqlite"):
         insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        connection.execute(
+        return (
             insert_(table)
             .values(row)
             .on_conflict_do_update(
@@ -265,18 +314,23 @@ def _write_progress(
                 set_={**values, "started_at": started},
             )
         )
-    elif dialect in ("mysql", "mariadb"):
-        connection.execute(
-            mysql.insert(table).values(row).on_duplicate_key_update(**values, started_at=started)
-        )
-    else:
-        updated = connection.execute(
-            update(table)
-            .where(table.c.request_id == request_id, table.c.system == system)
-            .values(**values, started_at=started)
-        )
-        if updated.rowcount == 0:
-            connection.execute(insert(table).values(row))
+    if dialect in ("mysql", "mariadb"):
+        return mysql.insert(table).values(row).on_duplicate_key_update(**values, started_at=started)
+    return None
+
+
+@cache
+def _progress_update_insert(running: bool) -> tuple[Executable, Executable]:
+    """An UPDATE, and the INSERT for a system without a row yet, elsewhere."""
+    table = db.table_of(RunProgress)
+    row, values, started = _progress_parameters(running)
+    where = (
+        table.c.request_id == row["request_id"],
+        table.c.system == row["system"],
+    )
+    return update(table).where(*where).values(**values, started_at=started), insert(table).values(
+        row
+    )
 
 
 def run_progress(db_session: Session, request_id: int) -> dict[str, RunProgress]:
