@@ -14,10 +14,11 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import Executable, bindparam, delete, insert, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
@@ -149,13 +150,14 @@ def stored_steps(runs: Sequence[ErasureSystemRun]) -> list[ErasedStep]:
 
 def system_runs(db_session: Session, request_id: int) -> list[ErasureSystemRun]:
     """Return the request's per-system outcomes, by system."""
-    return list(
-        db_session.exec(
-            select(ErasureSystemRun)
-            .where(ErasureSystemRun.request_id == request_id)
-            .order_by(col(ErasureSystemRun.system))
-        ).all()
-    )
+    return list(db_session.exec(_SYSTEM_RUNS, params={"p_request": request_id}).all())
+
+
+_SYSTEM_RUNS = (
+    select(ErasureSystemRun)
+    .where(ErasureSystemRun.request_id == bindparam("p_request"))
+    .order_by(col(ErasureSystemRun.system))
+)
 
 
 def _store_run(
@@ -175,11 +177,9 @@ def _store_run(
 
     In Core: a SELECT, then an INSERT or an UPDATE (the ORM's unit of work cost more than the
     statements)."""
-    table = db.table_of(ErasureSystemRun)
+    find, add, change = _run_statements()
     with engine.begin() as connection:
-        found = connection.execute(
-            table.select().where(table.c.request_id == request_id, table.c.system == system)
-        ).one_or_none()
+        found = connection.execute(find, {"p_request": request_id, "p_system": system}).first()
         if found is not None and found.status is SystemRunStatus.DONE:
             report(connection)
             return ErasureSystemRun(**found._mapping)  # final: it tells the certificate what went
@@ -194,13 +194,28 @@ def _store_run(
             error=(error or None) and error[:500],
             updated_at=now,
         )
-        values = {name: getattr(run, name) for name in _OUTCOME_COLUMNS}
+        values = {f"p_{name}": getattr(run, name) for name in _OUTCOME_COLUMNS}
         if found is None:
-            connection.execute(insert(table).values(request_id=request_id, system=system, **values))
+            connection.execute(add, {**values, "p_request": request_id, "p_system": system})
         else:
-            connection.execute(update(table).where(table.c.id == found.id).values(**values))
+            connection.execute(change, {**values, "p_id": found.id})
         report(connection)
     return run
+
+
+@cache
+def _run_statements() -> tuple[Executable, Executable, Executable]:
+    """A system's outcome found, added, changed: statements built once (their parameters named
+    apart from the columns, which SQLAlchemy keeps for itself)."""
+    table = db.table_of(ErasureSystemRun)
+    values = {name: bindparam(f"p_{name}", type_=table.c[name].type) for name in _OUTCOME_COLUMNS}
+    request_id = bindparam("p_request", type_=table.c.request_id.type)
+    system = bindparam("p_system", type_=table.c.system.type)
+    return (
+        table.select().where(table.c.request_id == request_id, table.c.system == system),
+        insert(table).values(**values, request_id=request_id, system=system),
+        update(table).where(table.c.id == bindparam("p_id")).values(**values),
+    )
 
 
 _OUTCOME_COLUMNS = (
@@ -430,15 +445,16 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
             subject_identity=context.subject,
             settings=context.settings,
         )
-        certificates = db.table_of(ErasureCertificate)  # one per request: a retry's replaces
-        db_session.execute(delete(certificates).where(certificates.c.request_id == request_id))
+        forget, add = _certificate_statements()  # one per request: a retry's replaces
+        db_session.execute(forget, {"p_request": request_id})
         db_session.execute(
-            insert(certificates).values(
-                request_id=request_id,
-                path=str(path),
-                token_hash=token_digest(token),
-                created_at=now,
-            )
+            add,
+            {
+                "request_id": request_id,
+                "path": str(path),
+                "token_hash": token_digest(token),
+                "created_at": now,
+            },
         )
         record_action(
             db_session=db_session,
@@ -463,6 +479,15 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         db_session.flush()
 
     return ExecutionResult(details=totals, record=record)
+
+
+@cache
+def _certificate_statements() -> tuple[Executable, Executable]:
+    certificates = db.table_of(ErasureCertificate)
+    return (
+        delete(certificates).where(certificates.c.request_id == bindparam("p_request")),
+        insert(certificates),
+    )
 
 
 def _write_certificate(

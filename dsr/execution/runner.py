@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
@@ -240,8 +241,12 @@ def load_request(db_session: Session, request_id: int) -> DataRequest:
     return request
 
 
+_LOAD = select(DataRequest).where(DataRequest.id == bindparam("p_id"))
+"""The request a run loads as it starts and ends (a statement built once)."""
+
+
 def _load(db_session: Session, request_id: int) -> DataRequest:
-    found = db_session.exec(select(DataRequest).where(DataRequest.id == request_id)).one_or_none()
+    found = db_session.exec(_LOAD, params={"p_id": request_id}).one_or_none()
     if found is None:
         raise RequestNotRunnable(f"There is no request with id {request_id}.")
     return found

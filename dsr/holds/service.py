@@ -16,6 +16,7 @@ from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from dsr.audit.models import record_action
@@ -71,17 +72,19 @@ def active_holds(db_session: Session, request_id: int, now: datetime) -> list[Le
     if request is None:
         return []
     today = organisation_today(now, request.zone)
-    return list(
-        db_session.exec(
-            select(LegalHold)
-            .where(
-                LegalHold.request_id == request_id,
-                col(LegalHold.lifted_at).is_(None),
-                col(LegalHold.ends_on) >= today,
-            )
-            .order_by(col(LegalHold.id))
-        ).all()
+    return list(db_session.exec(_ACTIVE, params={"p_request": request_id, "p_today": today}).all())
+
+
+_ACTIVE = (
+    select(LegalHold)
+    .where(
+        LegalHold.request_id == bindparam("p_request"),
+        col(LegalHold.lifted_at).is_(None),
+        col(LegalHold.ends_on) >= bindparam("p_today"),
     )
+    .order_by(col(LegalHold.id))
+)
+"""Built once: every erasure run reads its request's holds."""
 
 
 def held_category(hold: LegalHold) -> HeldCategory:

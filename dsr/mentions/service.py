@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
@@ -81,11 +82,13 @@ def possible_mentions(
     return [] if location is None else find_mentions(data_map, systems, location)
 
 
+_DECISIONS = select(MentionDecision).where(MentionDecision.request_id == bindparam("p_request"))
+"""Built once: every erasure run reads its request's decisions."""
+
+
 def decisions(db_session: Session, request_id: int) -> dict[Place, bool]:
     """Return each decided place of the request and whether it is the subject."""
-    rows = db_session.exec(
-        select(MentionDecision).where(MentionDecision.request_id == request_id)
-    ).all()
+    rows = db_session.exec(_DECISIONS, params={"p_request": request_id}).all()
     return {(d.system, d.table_name, d.column_name, d.row_key): d.is_subject for d in rows}
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Update, bindparam, or_, update
+from sqlalchemy import Insert, Update, bindparam, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -124,15 +124,9 @@ def enqueue(
     if dedup_key is not None and dialect in ("postgresql", "sqlite"):
         # One statement: the message is added unless a twin holds the key (queued since the
         # look-up above, by a concurrent transaction); the ORM's savepoint and flush cost more.
-        table = table_of(OutboxMessage)
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        row = {c.name: getattr(message, c.name) for c in table.c if c.name != "id"}
-        added = db_session.execute(
-            insert_(table)
-            .values(row)
-            .on_conflict_do_nothing(index_elements=[table.c.dedup_key])
-            .returning(table.c.id)
-        ).first()
+        statement = _add_unless_twin(dialect)
+        row = {c.name: getattr(message, c.name) for c in statement.table.c if c.name != "id"}
+        added = db_session.execute(statement, row).first()
         if added is None:
             queued = _by_dedup_key(db_session, dedup_key)
             if queued is None:  # under read committed, a key held is a key readable
@@ -151,6 +145,19 @@ def enqueue(
             raise
         return queued
     return message
+
+
+@cache
+def _add_unless_twin(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT (dedup_key) DO NOTHING RETURNING id (PostgreSQL, SQLite), built
+    once."""
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = table_of(OutboxMessage)
+    return (
+        insert_(table)
+        .on_conflict_do_nothing(index_elements=[table.c.dedup_key])
+        .returning(table.c.id)
+    )
 
 
 def send_again(*, db_session: Session, message: OutboxMessage, now: datetime) -> OutboxMessage:

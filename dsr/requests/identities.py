@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Text
+from sqlalchemy import Text, bindparam
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from dsr.addresses import EMAIL_MAX
@@ -58,13 +58,15 @@ def identities_of(db_session: Session, request_id: int | None) -> list[RequestId
     """The other identities of a request, in the order they were added."""
     if request_id is None:
         return []
-    return list(
-        db_session.exec(
-            select(RequestIdentity)
-            .where(RequestIdentity.request_id == request_id)
-            .order_by(col(RequestIdentity.id))
-        ).all()
-    )
+    return list(db_session.exec(_IDENTITIES, params={"p_request": request_id}).all())
+
+
+_IDENTITIES = (
+    select(RequestIdentity)
+    .where(RequestIdentity.request_id == bindparam("p_request"))
+    .order_by(col(RequestIdentity.id))
+)
+"""Built once: every run of a request reads its identities."""
 
 
 def other_identities(db_session: Session, request_id: int | None) -> tuple[tuple[str, str], ...]:

@@ -10,8 +10,10 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Executable
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -55,13 +57,9 @@ def suppress(
     digest = address_digest(email, key if key is not None else _settings_key())
     dialect = db_session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):  # one statement: added unless already there
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = table_of(SuppressedAddress)
         added = db_session.execute(
-            insert(table)
-            .values(address_digest=digest, reason=SuppressionReason(reason), created_at=now)
-            .on_conflict_do_nothing(index_elements=[table.c.address_digest])
-            .returning(table.c.id)
+            _add_unless_there(dialect),
+            {"address_digest": digest, "reason": SuppressionReason(reason), "created_at": now},
         )
         return added.first() is not None
     if _entry(db_session, digest) is not None:
@@ -76,6 +74,18 @@ def suppress(
     except IntegrityError:
         return False
     return True
+
+
+@cache
+def _add_unless_there(dialect: str) -> Executable:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id (PostgreSQL, SQLite), built once."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = table_of(SuppressedAddress)
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.address_digest])
+        .returning(table.c.id)
+    )
 
 
 def is_suppressed(*, db_session: Session, email: str, key: bytes | None = None) -> bool:
