@@ -68,6 +68,7 @@ bench: $(STAMP) services
 	-$(BIN)/python bench/queue_page.py
 	-$(BIN)/python bench/access.py
 	-$(BIN)/python bench/erasure.py
+	-$(BIN)/python bench/certificate.py
 	-$(BIN)/python bench/retention.py
 	-$(BIN)/python bench/load.py
 	-$(BIN)/python bench/address_timing.py
