@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,17 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, Response, current_app, g
-from sqlalchemy import ColumnElement, DateTime, Enum, create_engine, event, make_url, update
-from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Enum,
+    Insert,
+    create_engine,
+    event,
+    make_url,
+    update,
+)
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
@@ -107,6 +117,20 @@ def table_of(model: type[SQLModel]) -> Table:
     if not isinstance(table, Table):
         raise TypeError(f"{model.__name__} is not a table model")
     return table
+
+
+@cache
+def insert_unless_taken(dialect: str, model: type[SQLModel], unique: str) -> Insert | None:
+    """`INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING id` into the model's table, built
+    once, where the engine has it (PostgreSQL, SQLite); None elsewhere. Executed with a row's
+    values, it returns the new row's id, or nothing when another row holds `unique`'s value."""
+    if dialect not in ("postgresql", "sqlite"):
+        return None
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = table_of(model)
+    return (
+        insert(table).on_conflict_do_nothing(index_elements=[table.c[unique]]).returning(table.c.id)
+    )
 
 
 # --- engines and sessions -----------------------------------------------------------------------

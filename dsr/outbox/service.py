@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Insert, Update, bindparam, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Update, bindparam, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
-from dsr.db import claim_row, table_of
+from dsr.db import claim_row, insert_unless_taken, table_of
 from dsr.languages import Language
 from dsr.outbox.compose import compose_email
 from dsr.outbox.emails import RenderedEmail
@@ -121,10 +120,10 @@ def enqueue(
         db_session.add(message)
         return message
     dialect = db_session.get_bind().dialect.name
-    if dedup_key is not None and dialect in ("postgresql", "sqlite"):
+    statement = insert_unless_taken(dialect, OutboxMessage, "dedup_key")
+    if dedup_key is not None and statement is not None:
         # One statement: the message is added unless a twin holds the key (queued since the
         # look-up above, by a concurrent transaction); the ORM's savepoint and flush cost more.
-        statement = _add_unless_twin(dialect)
         row = {c.name: getattr(message, c.name) for c in statement.table.c if c.name != "id"}
         added = db_session.execute(statement, row).first()
         if added is None:
@@ -145,19 +144,6 @@ def enqueue(
             raise
         return queued
     return message
-
-
-@cache
-def _add_unless_twin(dialect: str) -> Insert:
-    """INSERT ... ON CONFLICT (dedup_key) DO NOTHING RETURNING id (PostgreSQL, SQLite), built
-    once."""
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = table_of(OutboxMessage)
-    return (
-        insert_(table)
-        .on_conflict_do_nothing(index_elements=[table.c.dedup_key])
-        .returning(table.c.id)
-    )
 
 
 def send_again(*, db_session: Session, message: OutboxMessage, now: datetime) -> OutboxMessage:

@@ -10,16 +10,13 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from dsr.addresses import normalize_email
-from dsr.db import table_of
+from dsr.db import insert_unless_taken
 from dsr.suppression.models import SuppressedAddress, SuppressionReason
 
 
@@ -56,9 +53,10 @@ def suppress(
     """
     digest = address_digest(email, key if key is not None else _settings_key())
     dialect = db_session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):  # one statement: added unless already there
+    add = insert_unless_taken(dialect, SuppressedAddress, "address_digest")
+    if add is not None:  # one statement: added unless already there
         added = db_session.execute(
-            _add_unless_there(dialect),
+            add,
             {"address_digest": digest, "reason": SuppressionReason(reason), "created_at": now},
         )
         return added.first() is not None
@@ -74,18 +72,6 @@ def suppress(
     except IntegrityError:
         return False
     return True
-
-
-@cache
-def _add_unless_there(dialect: str) -> Executable:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id (PostgreSQL, SQLite), built once."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = table_of(SuppressedAddress)
-    return (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=[table.c.address_digest])
-        .returning(table.c.id)
-    )
 
 
 def is_suppressed(*, db_session: Session, email: str, key: bytes | None = None) -> bool:
