@@ -99,7 +99,9 @@ def enqueue(
     """
     if answers_request and request_id is None:
         raise ValueError("an email that answers a request names the request")
-    if dedup_key is not None and not new_key:
+    dialect = db_session.get_bind().dialect.name
+    statement = insert_unless_taken(dialect, OutboxMessage, "dedup_key")
+    if dedup_key is not None and not new_key and statement is None:
         queued = _by_dedup_key(db_session, dedup_key)
         if queued is not None:
             return queued
@@ -119,11 +121,12 @@ def enqueue(
     if new_key:
         db_session.add(message)
         return message
-    dialect = db_session.get_bind().dialect.name
-    statement = insert_unless_taken(dialect, OutboxMessage, "dedup_key")
     if dedup_key is not None and statement is not None:
-        # One statement: the message is added unless a twin holds the key (queued since the
-        # look-up above, by a concurrent transaction); the ORM's savepoint and flush cost more.
+        # One statement: the message is added unless a twin holds the key (queued before, or
+        # by a concurrent transaction: then it is read and returned); the ORM's look-up,
+        # savepoint and flush cost more. A twin waiting in the session is written first.
+        if any(isinstance(pending, OutboxMessage) for pending in db_session.new):
+            db_session.flush()
         row = {c.name: getattr(message, c.name) for c in statement.table.c if c.name != "id"}
         added = db_session.execute(statement, row).first()
         if added is None:
