@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
 
 from dsr.audit.models import record_action
-from dsr.db import open_session
+from dsr.db import open_session, table_of
 from dsr.i18n import gettext
 from dsr.mentions.models import ROW_KEY_MAX, MentionDecision
 from dsr.requests.identities import other_identities
@@ -82,14 +83,20 @@ def possible_mentions(
     return [] if location is None else find_mentions(data_map, systems, location)
 
 
-_DECISIONS = select(MentionDecision).where(MentionDecision.request_id == bindparam("p_request"))
-"""Built once: every erasure run reads its request's decisions."""
+_DECISION_TABLE = table_of(MentionDecision)
+_DECISIONS = sa_select(
+    *(
+        _DECISION_TABLE.c[name]
+        for name in ("system", "table_name", "column_name", "row_key", "is_subject")
+    )
+).where(_DECISION_TABLE.c.request_id == bindparam("p_request"))
+"""Built once, the columns only: every erasure run reads its request's decisions."""
 
 
 def decisions(db_session: Session, request_id: int) -> dict[Place, bool]:
     """Return each decided place of the request and whether it is the subject."""
-    rows = db_session.exec(_DECISIONS, params={"p_request": request_id}).all()
-    return {(d.system, d.table_name, d.column_name, d.row_key): d.is_subject for d in rows}
+    rows = db_session.execute(_DECISIONS, {"p_request": request_id})
+    return {(row[0], row[1], row[2], row[3]): bool(row[4]) for row in rows}
 
 
 def confirmed(

@@ -70,8 +70,19 @@ _IDENTITIES = (
 
 
 def other_identities(db_session: Session, request_id: int | None) -> tuple[tuple[str, str], ...]:
-    """The (identity, value) pairs the locator is given besides the subject's email."""
-    return tuple((row.identity, row.value) for row in identities_of(db_session, request_id))
+    """The (identity, value) pairs the locator is given besides the subject's email (read as
+    pairs: every run asks, and most requests have none)."""
+    if request_id is None:
+        return ()
+    rows = db_session.execute(_PAIRS, {"p_request": request_id})
+    return tuple((str(identity), str(value)) for identity, value in rows)
+
+
+_PAIRS = (
+    select(col(RequestIdentity.identity), col(RequestIdentity.value))
+    .where(RequestIdentity.request_id == bindparam("p_request"))
+    .order_by(col(RequestIdentity.id))
+)
 
 
 def add_identity(
