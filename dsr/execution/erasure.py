@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 from sqlalchemy import Executable, bindparam, delete, insert, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dsr import db
@@ -171,30 +172,41 @@ def _store_run(
     error: str | None,
     now: datetime,
     report: Callable[[Connection], None],
+    first: bool = False,
 ) -> ErasureSystemRun:
     """Store one system's outcome and return its record as stored (a done one stays as it was);
     `report` writes the run's progress in the same transaction.
 
     In Core: a SELECT, then an INSERT or an UPDATE (the ORM's unit of work cost more than the
-    statements)."""
+    statements). `first`: the run found no outcome of this system when it started, so it is
+    added without looking; one added meanwhile (by a worker that took the run over) makes the
+    INSERT fail, and it is then looked up as usual."""
     find, add, change = _run_statements()
+    run = ErasureSystemRun(
+        request_id=request_id,
+        system=system,
+        status=status,
+        rows_deleted=counts[0],
+        rows_anonymized=counts[1],
+        rows_retained=counts[2],
+        steps=steps,
+        error=(error or None) and error[:500],
+        updated_at=now,
+    )
+    values = {f"p_{name}": getattr(run, name) for name in _OUTCOME_COLUMNS}
+    if first:
+        try:
+            with engine.begin() as connection:
+                connection.execute(add, {**values, "p_request": request_id, "p_system": system})
+                report(connection)
+            return run
+        except IntegrityError:
+            pass  # stored meanwhile: as below
     with engine.begin() as connection:
         found = connection.execute(find, {"p_request": request_id, "p_system": system}).first()
         if found is not None and found.status is SystemRunStatus.DONE:
             report(connection)
             return ErasureSystemRun(**found._mapping)  # final: it tells the certificate what went
-        run = ErasureSystemRun(
-            request_id=request_id,
-            system=system,
-            status=status,
-            rows_deleted=counts[0],
-            rows_anonymized=counts[1],
-            rows_retained=counts[2],
-            steps=steps,
-            error=(error or None) and error[:500],
-            updated_at=now,
-        )
-        values = {f"p_{name}": getattr(run, name) for name in _OUTCOME_COLUMNS}
         if found is None:
             connection.execute(add, {**values, "p_request": request_id, "p_system": system})
         else:
@@ -364,6 +376,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 error=shown,
                 now=now,
                 report=report,
+                first=outcome.system not in before.stored,
             )
             stored[run.system] = run
     if failed:
