@@ -16,7 +16,7 @@ import threading
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import Executable, bindparam, delete, func, insert, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -270,21 +270,17 @@ def _write_progress(
         "p_finished_at": None if running else now,
         "p_now": now,
     }
-    upsert = _progress_upsert(connection.dialect.name, running)
-    if upsert is not None:
-        connection.execute(upsert, parameters)
-        return
-    update_, insert_ = _progress_update_insert(running)
-    if connection.execute(update_, parameters).rowcount == 0:
-        connection.execute(insert_, parameters)
+    connection.execute(_progress_upsert(connection.dialect.name, running), parameters)
 
 
 _PROGRESS_VALUES = ("state", "rows", "reason", "finished_at")
 
 
-def _progress_parameters(running: bool) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """The values a report writes, as parameters: the row's, what changes, and the start
-    (running starts it now; an end keeps the time it started running, if it was reported)."""
+@cache
+def _progress_upsert(dialect: str, running: bool) -> Executable:
+    """The one statement of a report, built once: the row added, or changed where it is. Running
+    starts it now; an end keeps the time it started running, if it was reported. The store's
+    engines all have an upsert: PostgreSQL and SQLite's ON CONFLICT, MariaDB's ON DUPLICATE KEY."""
     table = db.table_of(RunProgress)
     # (parameters named apart from the columns: SQLAlchemy keeps those names for itself)
     values = {name: bindparam(f"p_{name}", type_=table.c[name].type) for name in _PROGRESS_VALUES}
@@ -296,14 +292,6 @@ def _progress_parameters(running: bool) -> tuple[dict[str, Any], dict[str, Any],
         "started_at": now,
     }
     started = now if running else func.coalesce(table.c.started_at, now)
-    return row, values, started
-
-
-@cache
-def _progress_upsert(dialect: str, running: bool) -> Executable | None:
-    """The one statement of a report where the engine has an upsert (built once)."""
-    table = db.table_of(RunProgress)
-    row, values, started = _progress_parameters(running)
     if dialect in ("postgresql", "sqlite"):
         insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
         return (
@@ -314,23 +302,7 @@ def _progress_upsert(dialect: str, running: bool) -> Executable | None:
                 set_={**values, "started_at": started},
             )
         )
-    if dialect in ("mysql", "mariadb"):
-        return mysql.insert(table).values(row).on_duplicate_key_update(**values, started_at=started)
-    return None
-
-
-@cache
-def _progress_update_insert(running: bool) -> tuple[Executable, Executable]:
-    """An UPDATE, and the INSERT for a system without a row yet, elsewhere."""
-    table = db.table_of(RunProgress)
-    row, values, started = _progress_parameters(running)
-    where = (
-        table.c.request_id == row["request_id"],
-        table.c.system == row["system"],
-    )
-    return update(table).where(*where).values(**values, started_at=started), insert(table).values(
-        row
-    )
+    return mysql.insert(table).values(row).on_duplicate_key_update(**values, started_at=started)
 
 
 def run_progress(db_session: Session, request_id: int) -> dict[str, RunProgress]:
