@@ -293,10 +293,9 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
         raise ExecutionFailed(error.message) from None
     except ValueError as error:
         raise ExecutionFailed(str(error)) from None
-    before = context.prepared
-    if not isinstance(before, _Before):  # not started by the runner: read it now
-        with db.transaction(context.engine) as db_session:
-            before = _read_before(db_session, load_request(db_session, request_id), now)
+    before = context.prepared  # read by `_read_before` as the runner started processing
+    if not isinstance(before, _Before):
+        raise TypeError("an erasure runs from the runner, which prepares it (_read_before)")
     stored = dict(before.stored)
     decided = before.decided if data_map.mentions is not None else {}
     holds = before.holds
