@@ -559,6 +559,18 @@ CELL_PADDING_BOTTOM = 4.0
 Cell = list[PlainParagraph]
 
 
+def _rows_fitting(heights: Sequence[float], available: float) -> int:
+    """How many rows fit under the heading in `available` points, as a table splits by row
+    (`heights`: the heading's, then each row's)."""
+    used, fitting = heights[0], 0
+    for height in heights[1:]:
+        if used + height > available:
+            break
+        used += height
+        fitting += 1
+    return fitting
+
+
 class KeyValueGrid(Flowable):  # type: ignore[misc]
     """`exports.pdf.key_value_table` made of `PlainParagraph`s, laid out and drawn without a
     reportlab `Table`: the same rows, heights, page splits and drawing, at a fraction of the cost.
@@ -640,12 +652,7 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         heights = self._measure() if self._table is None else None
         if heights is None:
             return self._as_table().split(availWidth, availHeight)  # type: ignore[no-any-return]
-        used, fitting = heights[0], 0
-        for height in heights[1:]:
-            if used + height > availHeight:
-                break
-            used += height
-            fitting += 1
+        fitting = _rows_fitting(heights, availHeight)
         if fitting == len(self._rows):
             return [self]
         if not fitting:  # cut inside a row: exactly as the table would
@@ -803,12 +810,7 @@ class DataGrid(Flowable):  # type: ignore[misc]
         wider = self.width > availWidth and rl_config.allowTableBoundsErrors != 1
         if heights is None or wider:
             return self._as_table().split(availWidth, availHeight)  # type: ignore[no-any-return]
-        used, fitting = heights[0], 0
-        for height in heights[1:]:
-            if used + height > availHeight:
-                break
-            used += height
-            fitting += 1
+        fitting = _rows_fitting(heights, availHeight)
         if fitting == len(heights) - 1:
             return [self]
         if not fitting:  # cut inside a row: exactly as the table would
