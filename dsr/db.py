@@ -39,6 +39,8 @@ from sqlalchemy.schema import Table
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Session, SQLModel
 
+from inventory.pool import ping_when_idle
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -146,7 +148,7 @@ def make_engine(url: str | URL) -> Engine:
     """
     url = make_url(url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+        return ping_when_idle(create_engine(url, pool_recycle=3600))
     engine = create_engine(url)
 
     @event.listens_for(engine, "connect")

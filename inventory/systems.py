@@ -59,6 +59,7 @@ from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
 from inventory.model import DataMap
+from inventory.pool import ping_when_idle
 from inventory.validation import known_columns
 
 T = TypeVar("T")
@@ -104,7 +105,7 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return enforce_foreign_keys(create_engine(url, pool_pre_ping=True))
+    return enforce_foreign_keys(ping_when_idle(create_engine(url)))
 
 
 def enforce_foreign_keys(engine: Engine) -> Engine:
