@@ -119,6 +119,7 @@ class ShownRow:
 
     row: QueueRow
     url: str
+    select_label: Markup  # the name of its box for a bulk assignment
     type_label: Markup
     status_label: Markup
     received_on: str
@@ -342,6 +343,7 @@ def shown_rows(rows: Sequence[QueueRow]) -> list[ShownRow]:
         Markup(gettext("%(days)d days late")),  # noqa: S704
         Markup(gettext("%(days)d days left")),  # noqa: S704
     )
+    select = Markup(gettext("Select %(reference)s"))  # noqa: S704
 
     @functools.cache
     def counted(text: Markup, days: int) -> Markup:
@@ -380,6 +382,7 @@ def shown_rows(rows: Sequence[QueueRow]) -> list[ShownRow]:
                 row=row,
                 # A reference is letters, digits and hyphens: nothing to quote in a path.
                 url=request_url.replace("REFERENCE", row.reference),
+                select_label=select % {"reference": row.reference},
                 type_label=label(row.type),
                 status_label=label(row.status),
                 received_on=on(row.received_at),
@@ -447,6 +450,28 @@ def queue_url(query: QueueQuery, **changes: Any) -> str:
     return url_for("dashboard.queue", **args)
 
 
+def rendered_select(form: QueueFilterForm | BulkAssignForm, name: str) -> Markup:
+    """Return the <select> of `form`'s field `name` as the field renders it, rendered once per
+    process for each language, list of staff and chosen option: putting its options' labels
+    into words and markup one by one cost the queue more than its 50 rows."""
+    field = getattr(form, name)
+    chosen = field.data if field.data in {choice.value for choice in field.choices} else None
+    staff = tuple(form.staff)
+    return _select_html(type(form), name, str(flask_babel.get_locale()), staff, chosen)
+
+
+@functools.lru_cache(maxsize=256)
+def _select_html(
+    form_class: type[QueueFilterForm | BulkAssignForm],
+    name: str,
+    _locale: str,  # the labels' language, the request's: part of what is cached
+    staff: tuple[tuple[int, str], ...],
+    chosen: str | None,
+) -> Markup:
+    form = form_class(MultiDict({} if chosen is None else {name: chosen}), staff=staff)
+    return Markup(getattr(form, name)())  # noqa: S704  # the field's own markup
+
+
 def assignee_choices(db_session: Session) -> Sequence[tuple[int, str]]:
     """Return the staff a request can be assigned to, as (id, label)."""
     return assignable_staff(db_session=db_session)
@@ -483,6 +508,7 @@ def _queue_response(search_form: SearchForm | None = None, code: int = 200) -> A
         filters=QueueFilterForm(MultiDict(request.args), staff=staff),
         search_form=search_form or SearchForm(data={"query": query.search}),
         bulk_form=BulkAssignForm(staff=staff) if can_assign and page.rows else None,
+        rendered_select=rendered_select,
         assign_url=url_for("dashboard.assign_selected", **_url_args()),
         staff_names=dict(staff),
         Urgency=Urgency,
