@@ -22,7 +22,7 @@ import flask_babel  # type: ignore[import-untyped]
 from babel.dates import format_date
 from flask import Response, flash, redirect, render_template, request, session, url_for
 from markupsafe import Markup
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
@@ -33,7 +33,7 @@ from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import BulkAssignForm, QueueFilterForm, SearchForm
 from dsr.dashboard.queue_search import search_condition
 from dsr.dates import days_between, pages_zone
-from dsr.db import get_session, table_of, utcnow
+from dsr.db import UTCDateTime, get_session, table_of, utcnow
 from dsr.i18n import gettext, lazy_gettext
 from dsr.requests.assignment import assign_many, assignable_staff
 from dsr.requests.deadlines import end_of_day
@@ -47,6 +47,9 @@ MAX_PAGE = 10_000
 DUE_SOON_DAYS = 7
 SEARCH_SESSION_KEY = "dashboard.search"
 OPEN_STATUSES: tuple[Status, ...] = tuple(status for status in Status if status not in TERMINAL)
+
+Moment = datetime | ColumnElement[Any]
+"""A moment a query compares deadlines with: a value, or a parameter of a statement built once."""
 
 
 class StatusScope(StrEnum):
@@ -148,7 +151,9 @@ def end_of_week(now: datetime, zone: tzinfo) -> datetime:
     return end_of_day(today + timedelta(days=6 - today.weekday()), zone)
 
 
-def _conditions(query: QueueQuery, now: datetime, zone: tzinfo) -> list[ColumnElement[bool]]:
+def _conditions(query: QueueQuery, now: Moment, week_end: Moment) -> list[ColumnElement[bool]]:
+    """Return the conditions on `dsr_request` of the requests `query` shows as at `now`, the
+    week ending at `week_end` (values, or parameters of a statement built once)."""
     requests = table_of(DataRequest)
     conditions: list[ColumnElement[bool]] = []
     if query.status is not None:
@@ -178,7 +183,7 @@ def _conditions(query: QueueQuery, now: datetime, zone: tzinfo) -> list[ColumnEl
         conditions.append(requests.c.status.in_([status.value for status in OPEN_STATUSES]))
         conditions.append(requests.c.paused_since.is_(None))
         conditions.append(requests.c.due_at >= now)
-        conditions.append(requests.c.due_at <= end_of_week(now, zone))
+        conditions.append(requests.c.due_at <= week_end)
     if query.unassigned:
         conditions.append(requests.c.assignee_id.is_(None))
     elif query.assignee_id is not None:
@@ -217,7 +222,7 @@ def queue_page(
             requests.c.created_via,
             *(requests.c[name] for name in STATE_COLUMNS),
         )
-        .where(*_conditions(query, now, zone))
+        .where(*_conditions(query, now, end_of_week(now, zone)))
         .order_by(*order)
         .limit(per_page + 1)
         .offset((page - 1) * per_page)
@@ -297,8 +302,24 @@ def queue_counts(
     One count per status and per view, each read from an index, all in one row: a GROUP BY
     over the whole table costs twice as much at 100,000 requests (it aggregates every row's
     status text), and the counts are most of the page's SQL."""
-    requests = table_of(DataRequest)
     moment = now or utcnow()
+    counted = db_session.execute(
+        _counts_statement(tuple(view.query() for view in views)),
+        {"now": moment, "week_end": end_of_week(moment, zone)},
+    ).one()
+    statuses = {status: int(counted[index]) for index, status in enumerate(Status)}
+    shown = {view.name: int(counted[len(Status) + index]) for index, view in enumerate(views)}
+    return statuses, shown
+
+
+@functools.lru_cache(maxsize=64)
+def _counts_statement(view_queries: tuple[QueueQuery, ...]) -> Select[Any]:
+    """Build the counts' statement once per process for each set of views (one per reader, for
+    "Mine"), the moment and the week's end left as parameters: building its sixteen subqueries
+    cost more than running them."""
+    requests = table_of(DataRequest)
+    now = bindparam("now", type_=UTCDateTime())
+    week_end = bindparam("week_end", type_=UTCDateTime())
     by_status = [
         select(func.count()).where(requests.c.status == status.value).scalar_subquery()
         for status in Status
@@ -306,14 +327,11 @@ def queue_counts(
     by_view = [
         select(func.count())
         .select_from(requests)
-        .where(*_conditions(view.query(), moment, zone))
+        .where(*_conditions(query, now, week_end))
         .scalar_subquery()
-        for view in views
+        for query in view_queries
     ]
-    counted = db_session.execute(select(*by_status, *by_view)).one()
-    statuses = {status: int(counted[index]) for index, status in enumerate(Status)}
-    shown = {view.name: int(counted[len(by_status) + index]) for index, view in enumerate(views)}
-    return statuses, shown
+    return select(*by_status, *by_view)
 
 
 def status_counts(*, db_session: Session) -> dict[Status, int]:
