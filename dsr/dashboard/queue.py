@@ -22,7 +22,7 @@ import flask_babel  # type: ignore[import-untyped]
 from babel.dates import format_date
 from flask import Response, flash, redirect, render_template, request, session, url_for
 from markupsafe import Markup
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, or_, select
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
@@ -48,8 +48,10 @@ DUE_SOON_DAYS = 7
 SEARCH_SESSION_KEY = "dashboard.search"
 OPEN_STATUSES: tuple[Status, ...] = tuple(status for status in Status if status not in TERMINAL)
 
-Moment = datetime | ColumnElement[Any]
-"""A moment a query compares deadlines with: a value, or a parameter of a statement built once."""
+NOW_PARAMETER = bindparam("now", type_=UTCDateTime())
+WEEK_END_PARAMETER = bindparam("week_end", type_=UTCDateTime())
+"""The parameters of the queue's statements, built once per process: the moment they are run
+at, and the end of its week (`end_of_week`)."""
 
 
 class StatusScope(StrEnum):
@@ -151,9 +153,9 @@ def end_of_week(now: datetime, zone: tzinfo) -> datetime:
     return end_of_day(today + timedelta(days=6 - today.weekday()), zone)
 
 
-def _conditions(query: QueueQuery, now: Moment, week_end: Moment) -> list[ColumnElement[bool]]:
-    """Return the conditions on `dsr_request` of the requests `query` shows as at `now`, the
-    week ending at `week_end` (values, or parameters of a statement built once)."""
+def _conditions(query: QueueQuery) -> list[ColumnElement[bool]]:
+    """Return the conditions on `dsr_request` of the requests `query` shows, as at the
+    parameter `NOW_PARAMETER` (and its week, ending at `WEEK_END_PARAMETER`)."""
     requests = table_of(DataRequest)
     conditions: list[ColumnElement[bool]] = []
     if query.status is not None:
@@ -168,10 +170,10 @@ def _conditions(query: QueueQuery, now: Moment, week_end: Moment) -> list[Column
         # more, it lets the (status, due_at) index read the overdue requests alone (the count
         # of the view "Overdue" is on every page).
         conditions.append(requests.c.status.in_([status.value for status in OPEN_STATUSES]))
-        conditions.append(requests.c.due_at < now)
+        conditions.append(requests.c.due_at < NOW_PARAMETER)
         conditions.append(
             or_(
-                and_(requests.c.paused_since.is_(None), requests.c.due_at < now),
+                and_(requests.c.paused_since.is_(None), requests.c.due_at < NOW_PARAMETER),
                 and_(
                     requests.c.paused_since.is_not(None),
                     requests.c.due_at < requests.c.paused_since,
@@ -182,8 +184,8 @@ def _conditions(query: QueueQuery, now: Moment, week_end: Moment) -> list[Column
         # Not yet overdue, due by Sunday; a paused request waits for its requester instead.
         conditions.append(requests.c.status.in_([status.value for status in OPEN_STATUSES]))
         conditions.append(requests.c.paused_since.is_(None))
-        conditions.append(requests.c.due_at >= now)
-        conditions.append(requests.c.due_at <= week_end)
+        conditions.append(requests.c.due_at >= NOW_PARAMETER)
+        conditions.append(requests.c.due_at <= WEEK_END_PARAMETER)
     if query.unassigned:
         conditions.append(requests.c.assignee_id.is_(None))
     elif query.assignee_id is not None:
@@ -202,32 +204,11 @@ def queue_page(
     per_page: int = PER_PAGE,
 ) -> QueuePage:
     """Return one page of the queue, sorted by due date (then by id, so pages are stable)."""
-    requests = table_of(DataRequest)
     page = min(max(query.page, 1), MAX_PAGE)
-    order = (
-        (requests.c.due_at.desc(), requests.c.id.desc())
-        if query.descending
-        else (requests.c.due_at.asc(), requests.c.id.asc())
-    )
-    statement = (
-        select(
-            requests.c.id,
-            requests.c.reference,
-            requests.c.type,
-            requests.c.status,
-            requests.c.due_at,
-            requests.c.assignee_id,
-            requests.c.version_id,
-            requests.c.group_id,
-            requests.c.created_via,
-            *(requests.c[name] for name in STATE_COLUMNS),
-        )
-        .where(*_conditions(query, now, end_of_week(now, zone)))
-        .order_by(*order)
-        .limit(per_page + 1)
-        .offset((page - 1) * per_page)
-    )
-    found = db_session.execute(statement).all()
+    found = db_session.execute(
+        _page_statement(query, per_page),
+        {"now": now, "week_end": end_of_week(now, zone), "skipped": (page - 1) * per_page},
+    ).all()
     rows = []
     for row in found[:per_page]:
         status = Status(row.status)
@@ -250,6 +231,45 @@ def queue_page(
             )
         )
     return QueuePage(rows=tuple(rows), page=page, has_next=len(found) > per_page)
+
+
+def _page_statement(query: QueueQuery, per_page: int) -> Select[Any]:
+    """Return the statement of `query`'s rows, the moment, the week's end and the rows skipped
+    left as parameters: built once per process for each set of filters, but a search's, whose
+    text (personal data) is not kept."""
+    if query.search:
+        return _build_page_statement(query, per_page)
+    return _kept_page_statement(replace(query, page=1), per_page)
+
+
+def _build_page_statement(query: QueueQuery, per_page: int) -> Select[Any]:
+    requests = table_of(DataRequest)
+    order = (
+        (requests.c.due_at.desc(), requests.c.id.desc())
+        if query.descending
+        else (requests.c.due_at.asc(), requests.c.id.asc())
+    )
+    return (
+        select(
+            requests.c.id,
+            requests.c.reference,
+            requests.c.type,
+            requests.c.status,
+            requests.c.due_at,
+            requests.c.assignee_id,
+            requests.c.version_id,
+            requests.c.group_id,
+            requests.c.created_via,
+            *(requests.c[name] for name in STATE_COLUMNS),
+        )
+        .where(*_conditions(query))
+        .order_by(*order)
+        .limit(per_page + 1)
+        .offset(bindparam("skipped", type_=Integer()))
+    )
+
+
+_kept_page_statement = functools.lru_cache(maxsize=256)(_build_page_statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,17 +338,12 @@ def _counts_statement(view_queries: tuple[QueueQuery, ...]) -> Select[Any]:
     "Mine"), the moment and the week's end left as parameters: building its sixteen subqueries
     cost more than running them."""
     requests = table_of(DataRequest)
-    now = bindparam("now", type_=UTCDateTime())
-    week_end = bindparam("week_end", type_=UTCDateTime())
     by_status = [
         select(func.count()).where(requests.c.status == status.value).scalar_subquery()
         for status in Status
     ]
     by_view = [
-        select(func.count())
-        .select_from(requests)
-        .where(*_conditions(query, now, week_end))
-        .scalar_subquery()
+        select(func.count()).select_from(requests).where(*_conditions(query)).scalar_subquery()
         for query in view_queries
     ]
     return select(*by_status, *by_view)
