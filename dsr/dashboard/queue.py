@@ -357,67 +357,87 @@ def status_counts(*, db_session: Session) -> dict[Status, int]:
 # --- the page -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class RowWords:
+    """The catalogue's words of the queue's rows in one language, as the template's `_()` makes
+    them (Markup; the counts of days filled in per row)."""
+
+    overdue: Markup
+    due_soon: Markup
+    closed: Markup
+    days_late: Markup
+    days_left: Markup
+    select: Markup
+    type_labels: Mapping[RequestType, Markup]
+    status_labels: Mapping[Status, Markup]
+
+
+@functools.lru_cache(maxsize=8)
+def row_words(_locale: str) -> RowWords:
+    """Return the rows' words in the request's language (`_locale`, the cache's key): looked up
+    in the catalogue once per process and language, not once per page."""
+    return RowWords(
+        overdue=Markup(gettext("Overdue")),  # noqa: S704
+        due_soon=Markup(gettext("Due soon")),  # noqa: S704
+        closed=Markup(gettext("Closed")),  # noqa: S704
+        days_late=Markup(gettext("%(days)d days late")),  # noqa: S704
+        days_left=Markup(gettext("%(days)d days left")),  # noqa: S704
+        select=Markup(gettext("Select %(reference)s")),  # noqa: S704
+        # The labels are lazy: translated here, as the template placed them.
+        type_labels={
+            kind: Markup(str(text))  # noqa: S704
+            for kind, text in REQUEST_TYPE_LABELS.items()
+        },
+        status_labels={
+            status: Markup(str(text))  # noqa: S704
+            for status, text in STAFF_STATUS_LABELS.items()
+        },
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def long_date(day: date, locale: str) -> str:
+    """Return `day` written out in `locale`, formatted once per process (pages show the same
+    few hundred days again and again)."""
+    return str(format_date(day, format="long", locale=locale))
+
+
 def shown_rows(rows: Sequence[QueueRow]) -> list[ShownRow]:
     """Put the rows into the reader's language and zone, each distinct label, date and count of
-    days translated once per page: cell by cell in the template, translating and formatting
-    cost the page more than its SQL. Catalogue texts are Markup, as the template's `_()` makes
-    them; dates are text, escaped when placed."""
-    locale = flask_babel.get_locale()
+    days translated once (`row_words`, `long_date`): cell by cell in the template, translating
+    and formatting cost the page more than its SQL. Catalogue texts are Markup, as the
+    template's `_()` makes them; dates are text, escaped when placed."""
+    locale = str(flask_babel.get_locale())
     zone = flask_babel.get_timezone()
     request_url = url_for("dashboard.request_page", reference="REFERENCE")
-
-    # The catalogue's texts, as the template's `_()` makes them (Markup, filled in once per count).
-    overdue, due_soon, closed = (
-        Markup(gettext("Overdue")),  # noqa: S704
-        Markup(gettext("Due soon")),  # noqa: S704
-        Markup(gettext("Closed")),  # noqa: S704
-    )
-    days_late, days_left = (
-        Markup(gettext("%(days)d days late")),  # noqa: S704
-        Markup(gettext("%(days)d days left")),  # noqa: S704
-    )
-    select = Markup(gettext("Select %(reference)s"))  # noqa: S704
+    words = row_words(locale)
 
     @functools.cache
     def counted(text: Markup, days: int) -> Markup:
         return text % {"days": days}
 
-    @functools.cache
-    def label(kind: RequestType | Status) -> Markup:
-        # Keyed by the enum: a lazy label hashes by translating itself.
-        text = (
-            REQUEST_TYPE_LABELS[kind]
-            if isinstance(kind, RequestType)
-            else STAFF_STATUS_LABELS[kind]
-        )
-        return Markup(str(text))  # noqa: S704  # the catalogue's, as the template showed it
-
-    @functools.cache
-    def day(local: date) -> str:
-        return str(format_date(local, format="long", locale=locale))
-
     def on(moment: datetime) -> str:
-        return day(moment.astimezone(zone).date())
+        return long_date(moment.astimezone(zone).date(), locale)
 
     shown = []
     for row in rows:
         flag: Markup | None = None
         if row.urgency is Urgency.OVERDUE:
-            flag, days = overdue, counted(days_late, -(row.days_left or 0))
+            flag, days = words.overdue, counted(words.days_late, -(row.days_left or 0))
         elif row.urgency is Urgency.DUE_SOON:
-            flag, days = due_soon, counted(days_left, row.days_left or 0)
+            flag, days = words.due_soon, counted(words.days_left, row.days_left or 0)
         elif row.urgency is Urgency.ON_TRACK:
-            days = counted(days_left, row.days_left or 0)
+            days = counted(words.days_left, row.days_left or 0)
         else:
-            days = closed
+            days = words.closed
         shown.append(
             ShownRow(
                 row=row,
                 # A reference is letters, digits and hyphens: nothing to quote in a path.
                 url=request_url.replace("REFERENCE", row.reference),
-                select_label=select % {"reference": row.reference},
-                type_label=label(row.type),
-                status_label=label(row.status),
+                select_label=words.select % {"reference": row.reference},
+                type_label=words.type_labels[row.type],
+                status_label=words.status_labels[row.status],
                 received_on=on(row.received_at),
                 due_on=on(row.due_at) if row.urgency is not Urgency.CLOSED else "—",
                 flag=flag,
@@ -533,6 +553,7 @@ def _queue_response(search_form: SearchForm | None = None, code: int = 200) -> A
         "dashboard/queue.html",
         page=page,
         rows=shown_rows(page.rows),
+        status_labels=row_words(str(flask_babel.get_locale())).status_labels,
         counts=counts,
         views=views,
         view_counts=view_counts,
