@@ -102,6 +102,7 @@ class BulkAssignForm(Form):
 
     def __init__(self, *args: Any, staff: Sequence[tuple[int, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.staff = staff
         self.assignee.choices = [
             SelectChoice("", lazy_gettext("Choose…")),
             *(SelectChoice(str(staff_id), label) for staff_id, label in staff),
@@ -150,6 +151,7 @@ class QueueFilterForm(Form):
 
     def __init__(self, *args: Any, staff: Sequence[tuple[int, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.staff = staff
         self.status.choices = [
             SelectChoice("open", lazy_gettext("Open requests")),
             SelectChoice("all", lazy_gettext("All requests")),

@@ -22,7 +22,7 @@ import flask_babel  # type: ignore[import-untyped]
 from babel.dates import format_date
 from flask import Response, flash, redirect, render_template, request, session, url_for
 from markupsafe import Markup
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, or_, select
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as AnyResponse
@@ -33,7 +33,7 @@ from dsr.dashboard.blueprint import blueprint
 from dsr.dashboard.forms import BulkAssignForm, QueueFilterForm, SearchForm
 from dsr.dashboard.queue_search import search_condition
 from dsr.dates import days_between, pages_zone
-from dsr.db import get_session, table_of, utcnow
+from dsr.db import UTCDateTime, get_session, table_of, utcnow
 from dsr.i18n import gettext, lazy_gettext
 from dsr.requests.assignment import assign_many, assignable_staff
 from dsr.requests.deadlines import end_of_day
@@ -47,6 +47,11 @@ MAX_PAGE = 10_000
 DUE_SOON_DAYS = 7
 SEARCH_SESSION_KEY = "dashboard.search"
 OPEN_STATUSES: tuple[Status, ...] = tuple(status for status in Status if status not in TERMINAL)
+
+NOW_PARAMETER = bindparam("now", type_=UTCDateTime())
+WEEK_END_PARAMETER = bindparam("week_end", type_=UTCDateTime())
+"""The parameters of the queue's statements, built once per process: the moment they are run
+at, and the end of its week (`end_of_week`)."""
 
 
 class StatusScope(StrEnum):
@@ -119,6 +124,7 @@ class ShownRow:
 
     row: QueueRow
     url: str
+    select_label: Markup  # the name of its box for a bulk assignment
     type_label: Markup
     status_label: Markup
     received_on: str
@@ -147,7 +153,9 @@ def end_of_week(now: datetime, zone: tzinfo) -> datetime:
     return end_of_day(today + timedelta(days=6 - today.weekday()), zone)
 
 
-def _conditions(query: QueueQuery, now: datetime, zone: tzinfo) -> list[ColumnElement[bool]]:
+def _conditions(query: QueueQuery) -> list[ColumnElement[bool]]:
+    """Return the conditions on `dsr_request` of the requests `query` shows, as at the
+    parameter `NOW_PARAMETER` (and its week, ending at `WEEK_END_PARAMETER`)."""
     requests = table_of(DataRequest)
     conditions: list[ColumnElement[bool]] = []
     if query.status is not None:
@@ -162,10 +170,10 @@ def _conditions(query: QueueQuery, now: datetime, zone: tzinfo) -> list[ColumnEl
         # more, it lets the (status, due_at) index read the overdue requests alone (the count
         # of the view "Overdue" is on every page).
         conditions.append(requests.c.status.in_([status.value for status in OPEN_STATUSES]))
-        conditions.append(requests.c.due_at < now)
+        conditions.append(requests.c.due_at < NOW_PARAMETER)
         conditions.append(
             or_(
-                and_(requests.c.paused_since.is_(None), requests.c.due_at < now),
+                and_(requests.c.paused_since.is_(None), requests.c.due_at < NOW_PARAMETER),
                 and_(
                     requests.c.paused_since.is_not(None),
                     requests.c.due_at < requests.c.paused_since,
@@ -176,8 +184,8 @@ def _conditions(query: QueueQuery, now: datetime, zone: tzinfo) -> list[ColumnEl
         # Not yet overdue, due by Sunday; a paused request waits for its requester instead.
         conditions.append(requests.c.status.in_([status.value for status in OPEN_STATUSES]))
         conditions.append(requests.c.paused_since.is_(None))
-        conditions.append(requests.c.due_at >= now)
-        conditions.append(requests.c.due_at <= end_of_week(now, zone))
+        conditions.append(requests.c.due_at >= NOW_PARAMETER)
+        conditions.append(requests.c.due_at <= WEEK_END_PARAMETER)
     if query.unassigned:
         conditions.append(requests.c.assignee_id.is_(None))
     elif query.assignee_id is not None:
@@ -196,32 +204,11 @@ def queue_page(
     per_page: int = PER_PAGE,
 ) -> QueuePage:
     """Return one page of the queue, sorted by due date (then by id, so pages are stable)."""
-    requests = table_of(DataRequest)
     page = min(max(query.page, 1), MAX_PAGE)
-    order = (
-        (requests.c.due_at.desc(), requests.c.id.desc())
-        if query.descending
-        else (requests.c.due_at.asc(), requests.c.id.asc())
-    )
-    statement = (
-        select(
-            requests.c.id,
-            requests.c.reference,
-            requests.c.type,
-            requests.c.status,
-            requests.c.due_at,
-            requests.c.assignee_id,
-            requests.c.version_id,
-            requests.c.group_id,
-            requests.c.created_via,
-            *(requests.c[name] for name in STATE_COLUMNS),
-        )
-        .where(*_conditions(query, now, zone))
-        .order_by(*order)
-        .limit(per_page + 1)
-        .offset((page - 1) * per_page)
-    )
-    found = db_session.execute(statement).all()
+    found = db_session.execute(
+        _page_statement(query, per_page),
+        {"now": now, "week_end": end_of_week(now, zone), "skipped": (page - 1) * per_page},
+    ).all()
     rows = []
     for row in found[:per_page]:
         status = Status(row.status)
@@ -244,6 +231,45 @@ def queue_page(
             )
         )
     return QueuePage(rows=tuple(rows), page=page, has_next=len(found) > per_page)
+
+
+def _page_statement(query: QueueQuery, per_page: int) -> Select[Any]:
+    """Return the statement of `query`'s rows, the moment, the week's end and the rows skipped
+    left as parameters: built once per process for each set of filters, but a search's, whose
+    text (personal data) is not kept."""
+    if query.search:
+        return _build_page_statement(query, per_page)
+    return _kept_page_statement(replace(query, page=1), per_page)
+
+
+def _build_page_statement(query: QueueQuery, per_page: int) -> Select[Any]:
+    requests = table_of(DataRequest)
+    order = (
+        (requests.c.due_at.desc(), requests.c.id.desc())
+        if query.descending
+        else (requests.c.due_at.asc(), requests.c.id.asc())
+    )
+    return (
+        select(
+            requests.c.id,
+            requests.c.reference,
+            requests.c.type,
+            requests.c.status,
+            requests.c.due_at,
+            requests.c.assignee_id,
+            requests.c.version_id,
+            requests.c.group_id,
+            requests.c.created_via,
+            *(requests.c[name] for name in STATE_COLUMNS),
+        )
+        .where(*_conditions(query))
+        .order_by(*order)
+        .limit(per_page + 1)
+        .offset(bindparam("skipped", type_=Integer()))
+    )
+
+
+_kept_page_statement = functools.lru_cache(maxsize=256)(_build_page_statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,23 +322,31 @@ def queue_counts(
     One count per status and per view, each read from an index, all in one row: a GROUP BY
     over the whole table costs twice as much at 100,000 requests (it aggregates every row's
     status text), and the counts are most of the page's SQL."""
-    requests = table_of(DataRequest)
     moment = now or utcnow()
+    counted = db_session.execute(
+        _counts_statement(tuple(view.query() for view in views)),
+        {"now": moment, "week_end": end_of_week(moment, zone)},
+    ).one()
+    statuses = {status: int(counted[index]) for index, status in enumerate(Status)}
+    shown = {view.name: int(counted[len(Status) + index]) for index, view in enumerate(views)}
+    return statuses, shown
+
+
+@functools.lru_cache(maxsize=64)
+def _counts_statement(view_queries: tuple[QueueQuery, ...]) -> Select[Any]:
+    """Build the counts' statement once per process for each set of views (one per reader, for
+    "Mine"), the moment and the week's end left as parameters: building its sixteen subqueries
+    cost more than running them."""
+    requests = table_of(DataRequest)
     by_status = [
         select(func.count()).where(requests.c.status == status.value).scalar_subquery()
         for status in Status
     ]
     by_view = [
-        select(func.count())
-        .select_from(requests)
-        .where(*_conditions(view.query(), moment, zone))
-        .scalar_subquery()
-        for view in views
+        select(func.count()).select_from(requests).where(*_conditions(query)).scalar_subquery()
+        for query in view_queries
     ]
-    counted = db_session.execute(select(*by_status, *by_view)).one()
-    statuses = {status: int(counted[index]) for index, status in enumerate(Status)}
-    shown = {view.name: int(counted[len(by_status) + index]) for index, view in enumerate(views)}
-    return statuses, shown
+    return select(*by_status, *by_view)
 
 
 def status_counts(*, db_session: Session) -> dict[Status, int]:
@@ -323,65 +357,87 @@ def status_counts(*, db_session: Session) -> dict[Status, int]:
 # --- the page -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class RowWords:
+    """The catalogue's words of the queue's rows in one language, as the template's `_()` makes
+    them (Markup; the counts of days filled in per row)."""
+
+    overdue: Markup
+    due_soon: Markup
+    closed: Markup
+    days_late: Markup
+    days_left: Markup
+    select: Markup
+    type_labels: Mapping[RequestType, Markup]
+    status_labels: Mapping[Status, Markup]
+
+
+@functools.lru_cache(maxsize=8)
+def row_words(_locale: str) -> RowWords:
+    """Return the rows' words in the request's language (`_locale`, the cache's key): looked up
+    in the catalogue once per process and language, not once per page."""
+    return RowWords(
+        overdue=Markup(gettext("Overdue")),  # noqa: S704
+        due_soon=Markup(gettext("Due soon")),  # noqa: S704
+        closed=Markup(gettext("Closed")),  # noqa: S704
+        days_late=Markup(gettext("%(days)d days late")),  # noqa: S704
+        days_left=Markup(gettext("%(days)d days left")),  # noqa: S704
+        select=Markup(gettext("Select %(reference)s")),  # noqa: S704
+        # The labels are lazy: translated here, as the template placed them.
+        type_labels={
+            kind: Markup(str(text))  # noqa: S704
+            for kind, text in REQUEST_TYPE_LABELS.items()
+        },
+        status_labels={
+            status: Markup(str(text))  # noqa: S704
+            for status, text in STAFF_STATUS_LABELS.items()
+        },
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def long_date(day: date, locale: str) -> str:
+    """Return `day` written out in `locale`, formatted once per process (pages show the same
+    few hundred days again and again)."""
+    return str(format_date(day, format="long", locale=locale))
+
+
 def shown_rows(rows: Sequence[QueueRow]) -> list[ShownRow]:
     """Put the rows into the reader's language and zone, each distinct label, date and count of
-    days translated once per page: cell by cell in the template, translating and formatting
-    cost the page more than its SQL. Catalogue texts are Markup, as the template's `_()` makes
-    them; dates are text, escaped when placed."""
-    locale = flask_babel.get_locale()
+    days translated once (`row_words`, `long_date`): cell by cell in the template, translating
+    and formatting cost the page more than its SQL. Catalogue texts are Markup, as the
+    template's `_()` makes them; dates are text, escaped when placed."""
+    locale = str(flask_babel.get_locale())
     zone = flask_babel.get_timezone()
     request_url = url_for("dashboard.request_page", reference="REFERENCE")
-
-    # The catalogue's texts, as the template's `_()` makes them (Markup, filled in once per count).
-    overdue, due_soon, closed = (
-        Markup(gettext("Overdue")),  # noqa: S704
-        Markup(gettext("Due soon")),  # noqa: S704
-        Markup(gettext("Closed")),  # noqa: S704
-    )
-    days_late, days_left = (
-        Markup(gettext("%(days)d days late")),  # noqa: S704
-        Markup(gettext("%(days)d days left")),  # noqa: S704
-    )
+    words = row_words(locale)
 
     @functools.cache
     def counted(text: Markup, days: int) -> Markup:
         return text % {"days": days}
 
-    @functools.cache
-    def label(kind: RequestType | Status) -> Markup:
-        # Keyed by the enum: a lazy label hashes by translating itself.
-        text = (
-            REQUEST_TYPE_LABELS[kind]
-            if isinstance(kind, RequestType)
-            else STAFF_STATUS_LABELS[kind]
-        )
-        return Markup(str(text))  # noqa: S704  # the catalogue's, as the template showed it
-
-    @functools.cache
-    def day(local: date) -> str:
-        return str(format_date(local, format="long", locale=locale))
-
     def on(moment: datetime) -> str:
-        return day(moment.astimezone(zone).date())
+        return long_date(moment.astimezone(zone).date(), locale)
 
     shown = []
     for row in rows:
         flag: Markup | None = None
         if row.urgency is Urgency.OVERDUE:
-            flag, days = overdue, counted(days_late, -(row.days_left or 0))
+            flag, days = words.overdue, counted(words.days_late, -(row.days_left or 0))
         elif row.urgency is Urgency.DUE_SOON:
-            flag, days = due_soon, counted(days_left, row.days_left or 0)
+            flag, days = words.due_soon, counted(words.days_left, row.days_left or 0)
         elif row.urgency is Urgency.ON_TRACK:
-            days = counted(days_left, row.days_left or 0)
+            days = counted(words.days_left, row.days_left or 0)
         else:
-            days = closed
+            days = words.closed
         shown.append(
             ShownRow(
                 row=row,
                 # A reference is letters, digits and hyphens: nothing to quote in a path.
                 url=request_url.replace("REFERENCE", row.reference),
-                type_label=label(row.type),
-                status_label=label(row.status),
+                select_label=words.select % {"reference": row.reference},
+                type_label=words.type_labels[row.type],
+                status_label=words.status_labels[row.status],
                 received_on=on(row.received_at),
                 due_on=on(row.due_at) if row.urgency is not Urgency.CLOSED else "—",
                 flag=flag,
@@ -447,6 +503,28 @@ def queue_url(query: QueueQuery, **changes: Any) -> str:
     return url_for("dashboard.queue", **args)
 
 
+def rendered_select(form: QueueFilterForm | BulkAssignForm, name: str) -> Markup:
+    """Return the <select> of `form`'s field `name` as the field renders it, rendered once per
+    process for each language, list of staff and chosen option: putting its options' labels
+    into words and markup one by one cost the queue more than its 50 rows."""
+    field = getattr(form, name)
+    chosen = field.data if field.data in {choice.value for choice in field.choices} else None
+    staff = tuple(form.staff)
+    return _select_html(type(form), name, str(flask_babel.get_locale()), staff, chosen)
+
+
+@functools.lru_cache(maxsize=256)
+def _select_html(
+    form_class: type[QueueFilterForm | BulkAssignForm],
+    name: str,
+    _locale: str,  # the labels' language, the request's: part of what is cached
+    staff: tuple[tuple[int, str], ...],
+    chosen: str | None,
+) -> Markup:
+    form = form_class(MultiDict({} if chosen is None else {name: chosen}), staff=staff)
+    return Markup(getattr(form, name)())  # noqa: S704  # the field's own markup
+
+
 def assignee_choices(db_session: Session) -> Sequence[tuple[int, str]]:
     """Return the staff a request can be assigned to, as (id, label)."""
     return assignable_staff(db_session=db_session)
@@ -475,6 +553,7 @@ def _queue_response(search_form: SearchForm | None = None, code: int = 200) -> A
         "dashboard/queue.html",
         page=page,
         rows=shown_rows(page.rows),
+        status_labels=row_words(str(flask_babel.get_locale())).status_labels,
         counts=counts,
         views=views,
         view_counts=view_counts,
@@ -483,6 +562,7 @@ def _queue_response(search_form: SearchForm | None = None, code: int = 200) -> A
         filters=QueueFilterForm(MultiDict(request.args), staff=staff),
         search_form=search_form or SearchForm(data={"query": query.search}),
         bulk_form=BulkAssignForm(staff=staff) if can_assign and page.rows else None,
+        rendered_select=rendered_select,
         assign_url=url_for("dashboard.assign_selected", **_url_args()),
         staff_names=dict(staff),
         Urgency=Urgency,

@@ -3,6 +3,7 @@ filters, the search by reference or address (never in a URL), pagination and cou
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,9 @@ from dsr.dashboard.queue import (
     StatusScope,
     Urgency,
     query_from_args,
+    queue_counts,
     queue_page,
+    saved_views,
     status_counts,
     urgency_of,
 )
@@ -184,6 +187,33 @@ def test_filters_sort_pages_and_counts(store: Engine) -> None:
     assert urgencies[references["closed"]] is Urgency.CLOSED
 
 
+@pytest.mark.databases("sqlite", "postgresql", "mariadb")
+def test_the_rows_and_counts_are_as_at_the_moment_asked(store: Engine) -> None:
+    # The statements are built once per process: the moment and its week must still be the
+    # caller's, the filters each query's.
+    with db.transaction(store) as session:
+        request = make_request(session, status=Status.IN_REVIEW, received_at=_received(20))
+        due = request.due_at
+    before, after = due - timedelta(days=2), due + timedelta(days=1)
+
+    def seen(now: datetime, **fields: object) -> tuple[list[str], dict[str, int]]:
+        with db.open_session(store) as session:
+            page = queue_page(db_session=session, query=QueueQuery(**fields), now=now)  # type: ignore[arg-type]
+            _, views = queue_counts(
+                db_session=session, views=saved_views(None), now=now, zone=PARIS
+            )
+        return [row.reference for row in page.rows], views
+
+    assert seen(before, overdue=True) == ([], {"overdue": 0, "week": 1, "waiting": 0})
+    assert seen(after, overdue=True) == (
+        [request.reference],
+        {"overdue": 1, "week": 0, "waiting": 0},
+    )
+    assert seen(before, due_this_week=True)[0] == [request.reference]
+    assert seen(after, due_this_week=True)[0] == []
+    assert seen(after, overdue=True, page=2)[0] == []
+
+
 # --- the page -----------------------------------------------------------------------------------
 
 
@@ -231,6 +261,40 @@ def test_the_rows_are_written_in_the_readers_language(app: Flask, dpo: FlaskClie
     month = datetime.now(UTC).astimezone(ZoneInfo("Europe/Paris"))
     assert format_date(month, "MMMM", locale="fr") in french
     assert format_date(month, "MMMM", locale="en") in english
+
+
+def _chosen(html: str, name: str) -> str:
+    """Return the option of the <select> `name` that `html` shows chosen, as "value: label"."""
+    select = html[html.index(f'<select id="{name}"') :].split("</select>")[0]
+    found = re.search(r'<option selected value="([^"]*)">([^<]*)</option>', select)
+    return f"{found[1]}: {found[2]}" if found else ""
+
+
+def test_the_filters_show_the_chosen_option_in_the_readers_language(
+    app: Flask, dpo: FlaskClient
+) -> None:
+    # The <select>s are rendered once per process for each language and chosen option.
+    _fill(app)
+    pages = [
+        (query, language, dpo.get(f"/dashboard/?{query}", headers={"Accept-Language": language}))
+        for query, language in (
+            ("status=all&type=erasure", "fr"),
+            ("status=all&type=erasure", "en"),
+            ("status=completed&sort=-due", "en"),
+            ("status=completed&sort=-due", "fr"),
+        )
+    ]
+    french_all, english_all, english_completed, french_completed = (
+        page.get_data(as_text=True) for _, _, page in pages
+    )
+    assert _chosen(french_all, "status") == "all: Toutes les demandes"
+    assert _chosen(english_all, "status") == "all: All requests"
+    assert _chosen(french_all, "type") == "erasure: Effacer mes données"
+    assert _chosen(english_all, "type") == "erasure: Erase my data"
+    assert _chosen(english_completed, "status") == "completed: Completed"
+    assert _chosen(english_completed, "sort") == "-due: Due date, latest first"
+    assert _chosen(french_completed, "sort").startswith("-due: ")
+    assert _chosen(english_completed, "type") == ""
 
 
 def test_the_queue_pages_through_the_requests(app: Flask, dpo: FlaskClient) -> None:
