@@ -30,6 +30,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     event,
+    func,
     insert,
     select,
     update,
@@ -44,6 +45,7 @@ from dsr.audit.chain import (
     ChainAnchor,
     ChainFault,
     ChainReport,
+    SealedEvent,
     Tampering,
     append_event,
     canonical_fields,
@@ -250,43 +252,172 @@ def record_action(
         details=facts,
         content=digest,
     )
-    statements = _append_statements()
-    head = db_session.execute(statements.head).one_or_none()
-    if head is None:
-        raise RuntimeError("the audit log has no head row: run `dsr db upgrade`")
-    sealed = append_event(ChainAnchor(sequence=head.last_sequence, hash=head.last_hash), content)
-    moved = db_session.execute(
-        statements.move,
-        {"was": head.last_sequence, "sequence": sealed.sequence, "hash": sealed.hash},
+    fields: dict[str, Any] = {
+        "request_id": request_id,
+        "actor_kind": actor,
+        "actor_label": label,
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "at": at,
+        "facts": facts,
+        "content_digest": digest,
+    }
+    content_fields: dict[str, Any] | None = (
+        {"salt": salt, "reason": reason, "details": personal} if has_content else None
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise AuditChainConflict("another transaction appended to the audit log meanwhile")
+    if db_session.get_bind().dialect.name == "postgresql":
+        sealed = _append_in_one_statement(db_session, content, fields, content_fields)
+    else:
+        sealed = _append_in_four(db_session, content, fields, content_fields)
     stored = RequestEvent(
         sequence=sealed.sequence,
-        request_id=request_id,
-        actor_kind=actor,
-        actor_label=label,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        at=at,
-        facts=facts,
-        content_digest=digest,
         content_hash=sealed.content_hash,
         previous_hash=sealed.previous_hash,
         hash=sealed.hash,
+        **fields,
     )
-    # Written in Core, in the caller's transaction: an event is never changed once written, so
-    # the ORM's unit of work (a flush per row) bought nothing; the event is returned as written.
-    _insert_row(db_session, statements.event, stored)
     content_row = None
-    if has_content:
-        content_row = RequestEventContent(
-            sequence=sealed.sequence, salt=salt, reason=reason, details=personal
-        )
-        _insert_row(db_session, statements.content, content_row)
+    if content_fields is not None:
+        content_row = RequestEventContent(sequence=sealed.sequence, **content_fields)
     set_committed_value(stored, "content", content_row)  # what a load would find, unloaded
     return stored
+
+
+_HEAD = "dsr.audit.head"
+"""Where a session keeps the head its transaction moved the chain to (and holds locked)."""
+
+
+def _head(db_session: Session) -> ChainAnchor:
+    """Return the chain's head, locked until the transaction ends: read (SELECT ... FOR UPDATE)
+    once per transaction, then as this transaction's last append left it."""
+    kept = db_session.info.get(_HEAD)
+    if kept is not None and kept[0] is db_session.get_transaction():
+        anchor: ChainAnchor = kept[1]
+        return anchor
+    head = db_session.execute(_append_statements().head).one_or_none()
+    if head is None:
+        raise RuntimeError("the audit log has no head row: run `dsr db upgrade`")
+    return ChainAnchor(sequence=head.last_sequence, hash=head.last_hash)
+
+
+def _moved(db_session: Session, sealed: SealedEvent) -> None:
+    db_session.info[_HEAD] = (
+        db_session.get_transaction(),
+        ChainAnchor(sequence=sealed.sequence, hash=sealed.hash),
+    )
+
+
+def _append_in_one_statement(
+    db_session: Session,
+    content: Mapping[str, object],
+    fields: Mapping[str, object],
+    content_fields: Mapping[str, object] | None,
+) -> SealedEvent:
+    """PostgreSQL: move the head and write the event (and its content) in one statement, the
+    head read once per transaction. A head kept from an earlier append of the transaction that a
+    savepoint's rollback undid fails the compare-and-set: it is then read again, once."""
+    for kept in (True, False):
+        if not kept:
+            db_session.info.pop(_HEAD, None)
+        anchor = _head(db_session)
+        sealed = append_event(anchor, content)
+        values = {
+            "was": anchor.sequence,
+            "sequence": sealed.sequence,
+            "hash": sealed.hash,
+            **{f"e_{name}": value for name, value in fields.items()},
+            "e_content_hash": sealed.content_hash,
+            "e_previous_hash": sealed.previous_hash,
+            **{f"c_{name}": value for name, value in (content_fields or {}).items()},
+        }
+        written = db_session.execute(
+            _one_statement_append(content_fields is not None), values
+        ).scalar_one()
+        if written == 1:
+            _moved(db_session, sealed)
+            return sealed
+    raise AuditChainConflict("another transaction appended to the audit log meanwhile")
+
+
+def _append_in_four(
+    db_session: Session,
+    content: Mapping[str, object],
+    fields: Mapping[str, object],
+    content_fields: Mapping[str, object] | None,
+) -> SealedEvent:
+    """SQLite and MariaDB: the head locked and read, moved, the event and its content written,
+    in Core (an event is never changed once written: the ORM's unit of work bought nothing)."""
+    statements = _append_statements()
+    anchor = _head(db_session)
+    sealed = append_event(anchor, content)
+    moved = db_session.execute(
+        statements.move, {"was": anchor.sequence, "sequence": sealed.sequence, "hash": sealed.hash}
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise AuditChainConflict("another transaction appended to the audit log meanwhile")
+    db_session.execute(
+        statements.event,
+        {
+            "sequence": sealed.sequence,
+            "content_hash": sealed.content_hash,
+            "previous_hash": sealed.previous_hash,
+            "hash": sealed.hash,
+            **fields,
+        },
+    )
+    if content_fields is not None:
+        db_session.execute(statements.content, {"sequence": sealed.sequence, **content_fields})
+    return sealed
+
+
+@cache
+def _one_statement_append(with_content: bool) -> Select[Any]:
+    """`WITH moved AS (UPDATE head ... WHERE last_sequence = :was RETURNING), event AS (INSERT
+    ... SELECT ... FROM moved RETURNING sequence) [, content AS (INSERT ... FROM event)] SELECT
+    count(*) FROM event`: 1 when the head was where the append read it, else 0 and nothing is
+    written. Built once; its values are parameters, named apart from the columns."""
+    head, events = table_of(AuditHead), table_of(RequestEvent)
+    moved = (
+        update(head)
+        .where(head.c.id == 1, head.c.last_sequence == bindparam("was"))
+        .values(last_sequence=bindparam("sequence"), last_hash=bindparam("hash"))
+        .returning(head.c.id)
+        .cte("moved")
+    )
+    event_values = [
+        bindparam("sequence", type_=column.type)
+        if column.name == "sequence"
+        else bindparam("hash", type_=column.type)
+        if column.name == "hash"
+        else bindparam(f"e_{column.name}", type_=column.type)
+        for column in events.c
+    ]
+    written = (
+        insert(events)
+        .from_select([column.name for column in events.c], select(*event_values).select_from(moved))
+        .returning(events.c.sequence)
+        .cte("written")
+    )
+    count = select(func.count()).select_from(written)
+    if with_content:
+        contents = table_of(RequestEventContent)
+        content_values = [
+            written.c.sequence
+            if column.name == "sequence"
+            else bindparam(f"c_{column.name}", type_=column.type)
+            for column in contents.c
+        ]
+        kept = (
+            insert(contents)
+            .from_select(
+                [column.name for column in contents.c],
+                select(*content_values).select_from(written),
+            )
+            .cte("kept")
+        )
+        count = count.add_cte(kept)
+    return count
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,10 +441,6 @@ def _append_statements() -> _AppendStatements:
         event=insert(table_of(RequestEvent)),
         content=insert(table_of(RequestEventContent)),
     )
-
-
-def _insert_row(db_session: Session, statement: Insert, row: SQLModel) -> None:
-    db_session.execute(statement, {c.name: getattr(row, c.name) for c in statement.table.c})
 
 
 def remove_content(
