@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from functools import cache
+from typing import TypeVar
 
 from sqlalchemy import Update, bindparam, or_, update
 from sqlalchemy.engine import Engine
@@ -28,7 +30,7 @@ from sqlmodel import Session, col, select
 
 from dsr.db import claim_row, insert_unless_taken, table_of
 from dsr.languages import Language
-from dsr.outbox.compose import compose_email
+from dsr.outbox.compose import compose_email, compose_email_bytes
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import LAST_ERROR_MAX, OutboxMessage, OutboxStatus, new_message_id
 from dsr.outbox.smtp import (
@@ -47,6 +49,7 @@ DEFAULT_MESSAGE_ID_DOMAIN = "privacy-desk.localhost"
 SHORTEST_LEASE = timedelta(minutes=5)
 
 SessionFactory = Callable[[], Session]
+Composed = TypeVar("Composed")
 LISTENER_TRIES = 3
 """How many times the transaction that records a delivery is tried with its listeners."""
 CLAIM_BATCH = 10
@@ -451,7 +454,26 @@ def _attempt(
 ) -> DeliveryError | None:
     """Send one message; return why it was not delivered, or None once the server accepted it."""
     try:
-        email = compose_email(
+        message = _composed(claimed, settings, at=at)
+        if isinstance(message, bytes):
+            connection.send_flat(message, recipient=claimed.to.strip())
+        else:
+            connection.send(message)
+    except DeliveryError as error:
+        return error
+    except ValueError as error:  # compose_email's messages name the header, never its value
+        return PermanentDeliveryError(f"cannot be sent: {error}")
+    except Exception as error:  # one broken message must not stop the others
+        return TransientDeliveryError(f"unexpected {type(error).__name__}")
+    return None
+
+
+def _composed(claimed: _Claimed, settings: SmtpSettings, *, at: datetime) -> bytes | EmailMessage:
+    """Return the message of `claimed`: its bytes, written directly, or the email package's
+    message where compose_email_bytes leaves it to it (an address beyond plain ASCII)."""
+
+    def compose(composer: Callable[..., Composed]) -> Composed:
+        return composer(
             sender=settings.sender,
             to=claimed.to,
             subject=claimed.subject,
@@ -462,14 +484,9 @@ def _attempt(
             date=at,
             language=claimed.language.value,
         )
-        connection.send(email)
-    except DeliveryError as error:
-        return error
-    except ValueError as error:  # compose_email's messages name the header, never its value
-        return PermanentDeliveryError(f"cannot be sent: {error}")
-    except Exception as error:  # one broken message must not stop the others
-        return TransientDeliveryError(f"unexpected {type(error).__name__}")
-    return None
+
+    flat = compose(compose_email_bytes)
+    return flat if flat is not None else compose(compose_email)
 
 
 def _record(
