@@ -497,7 +497,6 @@ def _record(
     values: dict[str, object] = {"attempts": attempts, "claimed_until": None}
     if error is None:
         status = OutboxStatus.SENT
-        values.update(status=status, sent_at=at, last_error=None)
         log.info("outbox message %d sent (attempt %d)", claimed.id, attempts)
     elif isinstance(error, PermanentDeliveryError) or attempts >= MAX_ATTEMPTS:
         status = OutboxStatus.FAILED
@@ -520,7 +519,7 @@ def _record(
             retry_at.isoformat(timespec="seconds"),
         )
     if status is OutboxStatus.SENT:
-        _record_sent(new_session, claimed, values, at=at)
+        _record_sent(new_session, claimed, attempts=attempts, at=at)
         return status
     messages = table_of(OutboxMessage)
     with new_session() as session:
@@ -529,8 +528,29 @@ def _record(
     return status
 
 
+@cache
+def _mark_sent_statement() -> Update:
+    """UPDATE a message still pending to sent, releasing its claim: built once, as the statement
+    of every delivered message (building and compiling it per message cost more than running it)."""
+    messages = table_of(OutboxMessage)
+    return (
+        update(messages)
+        .where(
+            messages.c.id == bindparam("message"),
+            messages.c.status == OutboxStatus.PENDING.value,
+        )
+        .values(
+            status=OutboxStatus.SENT,
+            attempts=bindparam("attempt"),
+            sent_at=bindparam("delivered_at", type_=messages.c.sent_at.type),
+            claimed_until=None,
+            last_error=None,
+        )
+    )
+
+
 def _record_sent(
-    new_session: SessionFactory, claimed: _Claimed, values: dict[str, object], *, at: datetime
+    new_session: SessionFactory, claimed: _Claimed, *, attempts: int, at: datetime
 ) -> None:
     """Mark the message sent and call the delivery listeners in the same transaction, once: the
     update only changes a message still pending, and the listeners run only if it did.
@@ -539,12 +559,8 @@ def _record_sent(
     LISTENER_TRIES the message is marked sent without them (it was delivered: sending it again
     would be worse), and the failure is logged as an error.
     """
-    messages = table_of(OutboxMessage)
-    mark_sent = (
-        update(messages)
-        .where(messages.c.id == claimed.id, messages.c.status == OutboxStatus.PENDING.value)
-        .values(**values)
-    )
+    mark_sent = _mark_sent_statement()
+    parameters = {"message": claimed.id, "attempt": attempts, "delivered_at": at}
     delivered = DeliveredEmail(
         id=claimed.id,
         request_id=claimed.request_id,
@@ -554,7 +570,7 @@ def _record_sent(
     for attempt in range(1, LISTENER_TRIES + 1):
         with new_session() as session:
             try:
-                marked = session.execute(mark_sent).rowcount  # type: ignore[attr-defined]
+                marked = session.execute(mark_sent, parameters).rowcount  # type: ignore[attr-defined]
                 if marked == 1:
                     for listener in list(_DELIVERY_LISTENERS):
                         listener(session, delivered)
@@ -570,5 +586,5 @@ def _record_sent(
                     type(error).__name__,
                 )
     with new_session() as session:
-        session.execute(mark_sent)
+        session.execute(mark_sent, parameters)
         session.commit()
