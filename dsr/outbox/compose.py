@@ -185,7 +185,7 @@ def _check_header_values(
         ("message_id", message_id or ""),
         ("language", language or ""),
     ):
-        if any(character in _LINE_BREAKS for character in value):
+        if not _LINE_BREAKS.isdisjoint(value):
             raise ValueError(f"line break in the {name} header value")
     if date is not None and date.utcoffset() is None:
         raise ValueError("the date must be timezone-aware")
