@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from functools import cache
+from typing import TypeVar
 
 from sqlalchemy import Update, bindparam, or_, update
 from sqlalchemy.engine import Engine
@@ -28,7 +30,7 @@ from sqlmodel import Session, col, select
 
 from dsr.db import claim_row, insert_unless_taken, table_of
 from dsr.languages import Language
-from dsr.outbox.compose import compose_email
+from dsr.outbox.compose import compose_email, compose_email_bytes
 from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import LAST_ERROR_MAX, OutboxMessage, OutboxStatus, new_message_id
 from dsr.outbox.smtp import (
@@ -47,6 +49,7 @@ DEFAULT_MESSAGE_ID_DOMAIN = "privacy-desk.localhost"
 SHORTEST_LEASE = timedelta(minutes=5)
 
 SessionFactory = Callable[[], Session]
+Composed = TypeVar("Composed")
 LISTENER_TRIES = 3
 """How many times the transaction that records a delivery is tried with its listeners."""
 CLAIM_BATCH = 10
@@ -451,7 +454,26 @@ def _attempt(
 ) -> DeliveryError | None:
     """Send one message; return why it was not delivered, or None once the server accepted it."""
     try:
-        email = compose_email(
+        message = _composed(claimed, settings, at=at)
+        if isinstance(message, bytes):
+            connection.send_flat(message, recipient=claimed.to.strip())
+        else:
+            connection.send(message)
+    except DeliveryError as error:
+        return error
+    except ValueError as error:  # compose_email's messages name the header, never its value
+        return PermanentDeliveryError(f"cannot be sent: {error}")
+    except Exception as error:  # one broken message must not stop the others
+        return TransientDeliveryError(f"unexpected {type(error).__name__}")
+    return None
+
+
+def _composed(claimed: _Claimed, settings: SmtpSettings, *, at: datetime) -> bytes | EmailMessage:
+    """Return the message of `claimed`: its bytes, written directly, or the email package's
+    message where compose_email_bytes leaves it to it (an address beyond plain ASCII)."""
+
+    def compose(composer: Callable[..., Composed]) -> Composed:
+        return composer(
             sender=settings.sender,
             to=claimed.to,
             subject=claimed.subject,
@@ -462,14 +484,9 @@ def _attempt(
             date=at,
             language=claimed.language.value,
         )
-        connection.send(email)
-    except DeliveryError as error:
-        return error
-    except ValueError as error:  # compose_email's messages name the header, never its value
-        return PermanentDeliveryError(f"cannot be sent: {error}")
-    except Exception as error:  # one broken message must not stop the others
-        return TransientDeliveryError(f"unexpected {type(error).__name__}")
-    return None
+
+    flat = compose(compose_email_bytes)
+    return flat if flat is not None else compose(compose_email)
 
 
 def _record(
@@ -480,7 +497,6 @@ def _record(
     values: dict[str, object] = {"attempts": attempts, "claimed_until": None}
     if error is None:
         status = OutboxStatus.SENT
-        values.update(status=status, sent_at=at, last_error=None)
         log.info("outbox message %d sent (attempt %d)", claimed.id, attempts)
     elif isinstance(error, PermanentDeliveryError) or attempts >= MAX_ATTEMPTS:
         status = OutboxStatus.FAILED
@@ -503,7 +519,7 @@ def _record(
             retry_at.isoformat(timespec="seconds"),
         )
     if status is OutboxStatus.SENT:
-        _record_sent(new_session, claimed, values, at=at)
+        _record_sent(new_session, claimed, attempts=attempts, at=at)
         return status
     messages = table_of(OutboxMessage)
     with new_session() as session:
@@ -512,8 +528,29 @@ def _record(
     return status
 
 
+@cache
+def _mark_sent_statement() -> Update:
+    """UPDATE a message still pending to sent, releasing its claim: built once, as the statement
+    of every delivered message (building and compiling it per message cost more than running it)."""
+    messages = table_of(OutboxMessage)
+    return (
+        update(messages)
+        .where(
+            messages.c.id == bindparam("message"),
+            messages.c.status == OutboxStatus.PENDING.value,
+        )
+        .values(
+            status=OutboxStatus.SENT,
+            attempts=bindparam("attempt"),
+            sent_at=bindparam("delivered_at", type_=messages.c.sent_at.type),
+            claimed_until=None,
+            last_error=None,
+        )
+    )
+
+
 def _record_sent(
-    new_session: SessionFactory, claimed: _Claimed, values: dict[str, object], *, at: datetime
+    new_session: SessionFactory, claimed: _Claimed, *, attempts: int, at: datetime
 ) -> None:
     """Mark the message sent and call the delivery listeners in the same transaction, once: the
     update only changes a message still pending, and the listeners run only if it did.
@@ -522,12 +559,8 @@ def _record_sent(
     LISTENER_TRIES the message is marked sent without them (it was delivered: sending it again
     would be worse), and the failure is logged as an error.
     """
-    messages = table_of(OutboxMessage)
-    mark_sent = (
-        update(messages)
-        .where(messages.c.id == claimed.id, messages.c.status == OutboxStatus.PENDING.value)
-        .values(**values)
-    )
+    mark_sent = _mark_sent_statement()
+    parameters = {"message": claimed.id, "attempt": attempts, "delivered_at": at}
     delivered = DeliveredEmail(
         id=claimed.id,
         request_id=claimed.request_id,
@@ -537,7 +570,7 @@ def _record_sent(
     for attempt in range(1, LISTENER_TRIES + 1):
         with new_session() as session:
             try:
-                marked = session.execute(mark_sent).rowcount  # type: ignore[attr-defined]
+                marked = session.execute(mark_sent, parameters).rowcount  # type: ignore[attr-defined]
                 if marked == 1:
                     for listener in list(_DELIVERY_LISTENERS):
                         listener(session, delivered)
@@ -553,5 +586,5 @@ def _record_sent(
                     type(error).__name__,
                 )
     with new_session() as session:
-        session.execute(mark_sent)
+        session.execute(mark_sent, parameters)
         session.commit()

@@ -191,7 +191,14 @@ class SmtpConnection:
 
     def send(self, message: EmailMessage) -> None:
         """Deliver `message` as `send_email` does (same errors), on this connection."""
-        recipient = _only_recipient(message)
+        self._send(message, _only_recipient(message))
+
+    def send_flat(self, message: bytes, *, recipient: str) -> None:
+        """Deliver `message`, already flattened as smtplib sends it (compose_email_bytes), to
+        `recipient`, its one recipient, as `send` does (same errors)."""
+        self._send(message, recipient)
+
+    def _send(self, message: EmailMessage | bytes, recipient: str) -> None:
         client = self._usable()
         try:
             _transact(client, message, self.settings, recipient)
@@ -271,11 +278,15 @@ def _greet(client: smtplib.SMTP, settings: SmtpSettings, context: ssl.SSLContext
 
 
 def _transact(
-    client: smtplib.SMTP, message: EmailMessage, settings: SmtpSettings, recipient: str
+    client: smtplib.SMTP, message: EmailMessage | bytes, settings: SmtpSettings, recipient: str
 ) -> None:
-    """Send `message` to `recipient` on a greeted connection; raise a DeliveryError."""
+    """Send `message` (or its bytes) to `recipient` on a greeted connection; raise a
+    DeliveryError."""
     with _classified(client, "the transaction"):
-        refused = client.send_message(message, from_addr=settings.sender, to_addrs=[recipient])
+        if isinstance(message, bytes):  # what send_message sends for a message all in ASCII
+            refused = client.sendmail(settings.sender, [recipient], message)
+        else:
+            refused = client.send_message(message, from_addr=settings.sender, to_addrs=[recipient])
     if refused:  # unreachable with one recipient: smtplib raises when all are refused
         raise PermanentDeliveryError("recipient refused")
 

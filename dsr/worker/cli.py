@@ -84,10 +84,23 @@ def run_worker(app: Flask, *, threads: int, say: Callable[[str], None]) -> None:
     huey = queue_for(app.config, app.instance_path)
     with app.app_context():
         recover_runs()
+    log_jobs_quietly()
     say(f"Worker started with {threads} thread(s); Ctrl-C or SIGTERM stops it.")
     consumer = huey.create_consumer(workers=threads, worker_type="thread", periodic=True)
     consumer.run()
     say("Worker stopped.")
+
+
+def log_jobs_quietly() -> None:
+    """Leave out Huey's two INFO lines per job ("Executing ...", "... executed in"): a busy
+    desk's worker spent more CPU writing them than sending the email they announce (issue 17),
+    and the desk logs what its jobs do itself (each email sent, a job that failed). Huey's
+    warnings and errors stay, and so do its consumer's lines (started, stopping)."""
+    import logging
+
+    jobs, consumer = logging.getLogger("huey"), logging.getLogger("huey.consumer")
+    consumer.setLevel(consumer.getEffectiveLevel())
+    jobs.setLevel(max(jobs.getEffectiveLevel(), logging.WARNING))
 
 
 SHUTDOWN_SECONDS = 30
@@ -110,6 +123,7 @@ def worker_in_process(app: Flask, *, threads: int) -> Iterator[None]:
     huey = queue_for(app.config, app.instance_path)
     with app.app_context():
         recover_runs()
+    log_jobs_quietly()
     consumer = huey.create_consumer(
         workers=threads, worker_type="thread", periodic=True, shutdown_timeout=SHUTDOWN_SECONDS
     )

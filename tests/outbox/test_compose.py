@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import UTC, datetime, timedelta, timezone
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from dsr.outbox.compose import compose_email
+from dsr.outbox.compose import compose_email, compose_email_bytes
 
 SENDER = "Privacy desk <privacy@desk.example>"
 TO = "elodie.martin@learners.example"
@@ -132,3 +137,74 @@ def test_the_sender_must_be_one_mailbox() -> None:
 def test_a_naive_date_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone"):
         compose(date=datetime(2025, 1, 1, 12, 0))
+
+
+def flattened(message: EmailMessage) -> bytes:
+    """The bytes smtplib's send_message sends for `message` (an ASCII envelope)."""
+    with io.BytesIO() as written:
+        BytesGenerator(written).flatten(message, linesep="\r\n")
+        return written.getvalue()
+
+
+def without_boundary(message: bytes) -> bytes:
+    return BOUNDARY.sub(b"BOUNDARY", message)
+
+
+BOUNDARY = re.compile(rb"={15}\d{19}==")
+HEADER_TEXT = st.text(
+    alphabet=st.sampled_from([*"aZ09 .,:;!?'\"()<>@=?-_/", "é", "—", "東", "\t"]), max_size=120
+)
+BODY_TEXT = st.text(
+    alphabet=st.sampled_from([*"aZ09 .=-<>&\"'", "\n", "\r", "\t", "é", "€", "\u2028"]),
+    max_size=300,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@example(  # an encoded word, which the email package decodes
+    sender=SENDER, to=TO, subject="Re: =?utf-8?q?abc?=", text="", html=None, language=None
+)
+@given(
+    sender=st.sampled_from(
+        [SENDER, "desk@desk.example", "Dupont S.A. <dpo@dupont.example>", "Désiré <d@desk.example>"]
+    ),
+    to=st.sampled_from(
+        [TO, " a.b+c-d_e@sub.learners.example ", "élodie@learners.example", "x" * 70 + "@l.example"]
+    ),
+    subject=HEADER_TEXT,
+    text=BODY_TEXT,
+    html=st.none() | BODY_TEXT,
+    language=st.sampled_from([None, "en", "fr", "pt-BR"]),
+)
+def test_the_bytes_sent_are_those_of_the_composed_message(
+    sender: str, to: str, subject: str, text: str, html: str | None, language: str | None
+) -> None:
+    arguments: dict[str, object] = {
+        "sender": sender,
+        "to": to,
+        "subject": subject,
+        "text": text,
+        "html": html,
+        "message_id_domain": "desk.example",
+        "message_id": "<4f1c@desk.example>",
+        "date": datetime(2026, 1, 31, 9, 30, tzinfo=UTC),
+        "language": language,
+    }
+    try:
+        message = compose_email(**arguments)  # type: ignore[arg-type]
+    except ValueError as error:
+        try:
+            refused = compose_email_bytes(**arguments)  # type: ignore[arg-type]
+        except ValueError as same:
+            assert str(same) == str(error)
+        else:
+            assert refused is None  # left to compose_email, which refuses it
+        return
+
+    flat = compose_email_bytes(**arguments)  # type: ignore[arg-type]
+
+    if not (sender + to).isascii():
+        assert flat is None  # the email package writes it, for smtplib to send with SMTPUTF8
+    else:
+        assert flat is not None
+        assert without_boundary(flat) == without_boundary(flattened(message))

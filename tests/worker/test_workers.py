@@ -6,6 +6,7 @@ emails of a form reach the mail server through a worker."""
 
 from __future__ import annotations
 
+import re
 import signal
 import uuid
 from pathlib import Path
@@ -266,6 +267,21 @@ def test_the_verification_email_of_a_form_reaches_the_mail_server_through_a_work
     assert "/verify/" in mail.text
     log = (tmp_path / "worker.log").read_text()
     assert "Worker stopped." in log and "someone@example.org" not in log
+
+
+def test_a_worker_logs_each_email_it_sends_but_no_line_per_job(
+    app: Flask, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    file_request(app.test_client(), "someone@example.org")
+
+    with running_worker(app, tmp_path / "worker.log") as worker:
+        smtp_server.wait_for(1)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(STOP_GRACE_SECONDS) == 0
+    log = (tmp_path / "worker.log").read_text()
+    assert "Huey consumer started" in log and "Worker stopped." in log
+    assert re.search(r"outbox message \d+ sent", log)
+    assert "Executing" not in log and "executed in" not in log
 
 
 def test_a_callback_endpoint_that_never_answers_holds_up_no_email_of_the_worker(
