@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Update, bindparam, or_, update
+from sqlalchemy import Insert, Update, bindparam, insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
@@ -175,6 +175,27 @@ def send_again(*, db_session: Session, message: OutboxMessage, now: datetime) ->
     db_session.add(copy)
     db_session.flush()
     return copy
+
+
+def write_queued(db_session: Session, message: OutboxMessage) -> None:
+    """Write now, in one INSERT, a message that `enqueue(new_key=True)` left pending for the
+    session's next flush, once its caller has finished changing it: the ORM's unit of work cost
+    more CPU than the statement for every public submission (issue 17)."""
+    if message not in db_session.new:
+        raise RuntimeError("only a message queued with a new key and not yet flushed is written")
+    db_session.expunge(message)
+    messages = table_of(OutboxMessage)
+    row = {column.name: getattr(message, column.name) for column in messages.c}
+    del row["id"]
+    inserted = db_session.execute(_message_insert(), row)
+    message.id = inserted.inserted_primary_key[0]  # type: ignore[attr-defined]
+    make_transient_to_detached(message)  # in the session as written: a look-up finds it
+    db_session.add(message)
+
+
+@cache
+def _message_insert() -> Insert:
+    return insert(table_of(OutboxMessage))
 
 
 def _by_dedup_key(db_session: Session, dedup_key: str) -> OutboxMessage | None:
