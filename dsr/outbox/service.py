@@ -95,7 +95,8 @@ def enqueue(
     A second call with the same `dedup_key` returns the message already queued and adds nothing.
     `new_key`: the caller made `dedup_key` unique (a fresh random nonce in it), so no message
     can hold it yet: nothing is looked up and no savepoint taken, and the message is added to
-    the session for the caller's next flush (which may still change it) instead of flushed.
+    the session for the caller's next flush (which may still change it) instead of flushed, or
+    for `write_queued` to write once the caller is done changing it.
     """
     if answers_request and request_id is None:
         raise ValueError("an email that answers a request names the request")
