@@ -11,6 +11,8 @@ from types import TracebackType
 from typing import Any
 
 from flask import Flask, Response
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import Map
 
@@ -63,6 +65,21 @@ class DeskApp(Flask):
         logs.log_exception(self, exc_info)
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie, its signer built once per secret key (and fallbacks)
+    rather than twice in every request: reading and writing the cookie of each public page
+    rebuilt it (issue 17)."""
+
+    _built: tuple[tuple[object, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        built = self._built
+        if built is None or built[0] != keys:
+            built = self._built = (keys, super().get_signing_serializer(app))
+        return built[1]
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create the application; refuse to start on a database whose schema is behind, or in
     production (DSR_ENV=production) with unsafe settings such as the default secret key.
@@ -86,6 +103,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(PACKAGE_ROOT / "static"),
     )
     app.jinja_options = {**app.jinja_options, "trim_blocks": True, "lstrip_blocks": True}
+    app.session_interface = SessionCookies()
     app.config.from_mapping(settings.values)
     app.extensions[config.SETTINGS_KEY] = settings
     _check_environment(app, configured_by_environment=test_config is None)

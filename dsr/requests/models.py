@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo
 
@@ -18,9 +19,11 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Index,
+    Insert,
     Integer,
     Text,
     UniqueConstraint,
+    bindparam,
     select,
     update,
 )
@@ -355,23 +358,12 @@ def next_reference(*, db_session: Session, received_at: datetime) -> str:
     by the increment until the transaction ends.
     """
     year = received_at.year
-    counters = table_of(ReferenceCounter)
     dialect = db_session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        # One round trip: the counter row stays locked until the commit, so every statement sent
-        # while it is held is time other submissions queue behind.
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        bump = (
-            insert(counters)
-            .values(year=year, last_number=1)
-            .on_conflict_do_update(
-                index_elements=[counters.c.year],
-                set_={"last_number": counters.c.last_number + 1},
-            )
-            .returning(counters.c.last_number)
-        )
-        number = db_session.execute(bump).scalar_one()
+    bump = _counter_bump(dialect)
+    if bump is not None:
+        number = db_session.execute(bump, {"year": year}).scalar_one()
         return f"{REFERENCE_PREFIX}-{year:04d}-{number:06d}"
+    counters = table_of(ReferenceCounter)
     row = {"year": year, "last_number": 0}
     create = mysql.insert(counters).values(row).on_duplicate_key_update(year=counters.c.year)
     db_session.execute(create)
@@ -384,6 +376,27 @@ def next_reference(*, db_session: Session, received_at: datetime) -> str:
         select(counters.c.last_number).where(counters.c.year == year)
     ).scalar_one()
     return f"{REFERENCE_PREFIX}-{year:04d}-{number:06d}"
+
+
+@cache
+def _counter_bump(dialect: str) -> Insert | None:
+    """The year's counter incremented and read in one round trip, built once per engine kind
+    (every submission takes a number): the counter row stays locked until the commit, so every
+    statement sent while it is held is time other submissions queue behind. None for an engine
+    without `INSERT ... ON CONFLICT ... RETURNING` (MariaDB)."""
+    if dialect not in ("postgresql", "sqlite"):
+        return None
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    counters = table_of(ReferenceCounter)
+    return (
+        insert(counters)
+        .values(year=bindparam("year"), last_number=1)
+        .on_conflict_do_update(
+            index_elements=[counters.c.year],
+            set_={"last_number": counters.c.last_number + 1},
+        )
+        .returning(counters.c.last_number)
+    )
 
 
 # --- manual tasks -------------------------------------------------------------------------------

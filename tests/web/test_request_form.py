@@ -26,6 +26,23 @@ def _text(response: TestResponse) -> str:
 # --- languages ------------------------------------------------------------------------------
 
 
+def test_the_chosen_language_outlives_a_key_rotation_only_while_the_old_key_is_a_fallback(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The session cookie is signed with the current secret key and read with its fallbacks,
+    as they are when the request comes (the signer is kept between requests)."""
+    old_key = app.secret_key
+    client.get("/lang/en")
+    assert '<html lang="en">' in _text(client.get("/", headers=FRENCH))
+    app.config.update(SECRET_KEY="a newer secret", SECRET_KEY_FALLBACKS=[old_key])
+    assert '<html lang="en">' in _text(client.get("/", headers=FRENCH))
+    client.get("/lang/en")  # signed again, with the newer key
+    app.config.update(SECRET_KEY_FALLBACKS=[])
+    assert '<html lang="en">' in _text(client.get("/", headers=FRENCH))
+    app.config.update(SECRET_KEY="the newest secret")
+    assert '<html lang="fr">' in _text(client.get("/", headers=FRENCH))
+
+
 def test_the_form_follows_accept_language(client: FlaskClient) -> None:
     english = client.get("/", headers=ENGLISH)
     french = client.get("/", headers=FRENCH)
