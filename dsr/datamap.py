@@ -30,8 +30,8 @@ from inventory.systems import SCHEMA_CHECK_SECONDS, Systems, system_url
 DEFAULT_MAP_PATH = Path(__file__).resolve().parent.parent / "data_map.yaml"
 """The map used when DATA_MAP (DSR_DATA_MAP, or `dsr --map`) is not set: the checkout's own."""
 
-_FileKey = tuple[int, int]
-_loaded: dict[Path, tuple[_FileKey, DataMap]] = {}
+_FileKey = tuple[int, int, int, int]
+_loaded: dict[str, tuple[_FileKey, DataMap]] = {}
 _lock = threading.Lock()
 _parsing = threading.Lock()
 
@@ -47,12 +47,15 @@ def load_map(path: Path) -> DataMap:
     Raise `inventory.loader.MapError` (its problems name `path` as given) for a missing or
     invalid map, on every call until it is put right: a failure is never remembered.
     """
-    resolved = path.resolve()
+    # One stat, following links, per call (the desk asks for its map several times a request):
+    # the file's identity is part of the key, so a link pointed at another map, or a file
+    # replaced by another, is parsed again like a file changed in place.
+    resolved = os.fspath(path)
     try:
-        status = resolved.stat()
+        status = os.stat(resolved)
     except OSError:
         return load_data_map(path)  # says what is wrong with the file
-    key = (status.st_mtime_ns, status.st_size)
+    key = (status.st_dev, status.st_ino, status.st_mtime_ns, status.st_size)
     with _lock:
         cached = _loaded.get(resolved)
     if cached is not None and cached[0] == key:

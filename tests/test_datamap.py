@@ -57,6 +57,33 @@ def test_a_change_within_the_same_size_and_second_is_seen(map_file: Path) -> Non
     assert load_map(map_file) is not first
 
 
+def test_a_link_pointed_at_another_map_or_a_file_replaced_gives_the_new_map(
+    map_file: Path, tmp_path: Path
+) -> None:
+    """A deployment points a link at the new release's map, or moves a new file into place
+    keeping its size and time (rsync, cp -p): the map is read again all the same."""
+
+    def twin() -> Path:  # another map of the same size and time
+        other = tmp_path / "other.yaml"
+        text = map_file.read_text(encoding="utf-8")
+        other.write_text(text.replace("# Every", "# EVERY", 1), encoding="utf-8")
+        stamp = map_file.stat()
+        os.utime(other, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+        assert other.stat().st_size == stamp.st_size
+        return other
+
+    link = tmp_path / "current.yaml"
+    link.symlink_to(map_file)
+    through_link = load_map(link)
+    link.unlink()
+    link.symlink_to(twin())
+    assert load_map(link) is not through_link
+
+    first = load_map(map_file)
+    os.replace(twin(), map_file)
+    assert load_map(map_file) is not first
+
+
 def test_a_broken_map_is_not_remembered(map_file: Path) -> None:
     good = map_file.read_text(encoding="utf-8")
     map_file.write_text("systems: [", encoding="utf-8")
