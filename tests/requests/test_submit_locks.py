@@ -133,8 +133,7 @@ def test_a_new_submission_writes_each_row_once(store: Engine) -> None:
         "INSERT dsr_outbox_message",
         "UPDATE dsr_request",  # its reference
         "SELECT dsr_audit_head",
-        "UPDATE dsr_audit_head",
-        "INSERT dsr_request_event",
+        "WITH dsr_audit_head",  # the head moved and the event written, in one statement
     ]
     with db.open_session(store) as session:
         email = session.exec(select(OutboxMessage)).one()
