@@ -160,7 +160,6 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "QUEUE_URL": None,
         "QUEUE_NAME": "dsr",
         "WORKER_THREADS": 4,
-        "WORKER_NICE": 10,
         "WORKER_LEASE_SECONDS": 60,
         "WORKER_RECOVERY_GRACE_MINUTES": 5,
         # --- the default language of the pages (Flask-Babel); their time zone is the map's
@@ -268,7 +267,6 @@ def check_worker_settings(config: Mapping[str, Any]) -> None:
         queue_address(config, default_instance_path())
     except QueueSettingError as error:
         raise InsecureConfiguration(str(error)) from None
-    worker_niceness(config)
     for name in WORKER_NUMBERS:
         value = config.get(name)
         value = DEFAULTS[name] if value is None or value == "" else value
@@ -278,22 +276,6 @@ def check_worker_settings(config: Mapping[str, Any]) -> None:
             positive = False
         if not positive:
             raise InsecureConfiguration(f"DSR_{name} must be a positive number, not {value!r}.")
-
-
-def worker_niceness(config: Mapping[str, Any]) -> int:
-    """Return WORKER_NICE: how far below the web processes `dsr worker` runs (a whole number from
-    0 to 19); raise InsecureConfiguration naming the variable otherwise."""
-    value = config.get("WORKER_NICE")
-    value = DEFAULTS["WORKER_NICE"] if value is None or value == "" else value
-    try:
-        niceness = int(value)
-    except (TypeError, ValueError):
-        niceness = -1
-    if isinstance(value, bool) or not 0 <= niceness <= 19 or str(niceness) != str(value).strip():
-        raise InsecureConfiguration(
-            f"DSR_WORKER_NICE must be a whole number from 0 to 19, not {value!r}."
-        )
-    return niceness
 
 
 def check_record_periods(config: Mapping[str, Any]) -> None:

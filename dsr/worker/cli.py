@@ -26,16 +26,7 @@ if TYPE_CHECKING:
     help="Jobs carried out at once by this process (env DSR_WORKER_THREADS; default 4), so "
     "that a callback endpoint that never answers does not hold up the emails or the runs.",
 )
-@click.option(
-    "--nice",
-    "niceness",
-    type=click.IntRange(min=0, max=19),
-    default=None,
-    help="How far below the web processes this worker's CPU priority is (env DSR_WORKER_NICE; "
-    "default 10; 0 keeps it): on a machine it shares with them, the pages people wait on come "
-    "first and the jobs use the CPU left.",
-)
-def worker_command(threads: int | None, niceness: int | None) -> None:
+def worker_command(threads: int | None) -> None:
     """Carry out the desk's jobs from the queue (DSR_QUEUE_URL) until stopped."""
     from dsr import config, db, logs
     from dsr.commands import command_settings
@@ -47,18 +38,7 @@ def worker_command(threads: int | None, niceness: int | None) -> None:
     except (config.InsecureConfiguration, db.DatabaseNotUpToDate, ValueError) as error:
         raise click.ClickException(str(error)) from None
     count = threads or int(app.config.get("WORKER_THREADS") or 4)
-    lower_priority(config.worker_niceness(app.config) if niceness is None else niceness)
     run_worker(app, threads=count, say=click.echo)
-
-
-def lower_priority(niceness: int) -> None:
-    """Lower this process's CPU priority by `niceness` (os.nice): the job workers' work (emails,
-    callbacks, runs) waits on no one, while the web process's answers are awaited by people; on a
-    box where both run, a burst of jobs then slows no page (issue 17)."""
-    import os
-
-    if niceness > 0:
-        os.nice(niceness)
 
 
 def _worker_app() -> Flask:
