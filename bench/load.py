@@ -3,8 +3,7 @@ idempotency keys, and staff reading a 100,000-request queue, each against its ra
 
 Usage: python bench/load.py [--submissions N] [--rate R] [--api-calls N] [--requests N]
        [--readers N] [--read-seconds S] [--think-seconds S] [--no-together] [--time-limit S]
-       [--workers N] [--threads N] [--worker-class K] [--job-workers N] [--worker-nice N]
-       [--no-callbacks]
+       [--workers N] [--threads N] [--worker-class K] [--job-workers N] [--no-callbacks]
 
 A scratch PostgreSQL store is created (dropped at the end, even on failure or SIGTERM), migrated
 with `dsr db upgrade`, and filled with `--requests` requests by bench/queue_page.py's bulk
@@ -1380,12 +1379,6 @@ def main() -> int:
         help="`dsr worker` processes beside gunicorn, when the command exists",
     )
     parser.add_argument(
-        "--worker-nice",
-        type=int,
-        default=None,
-        help="DSR_WORKER_NICE of the job workers (default: the desk's, 10: below gunicorn)",
-    )
-    parser.add_argument(
         "--think-seconds",
         type=float,
         default=THINK_SECONDS,
@@ -1441,13 +1434,7 @@ def main() -> int:
         try:
             with (
                 gunicorn(environment, Path(folder), args) as (port, log, web_pid),
-                job_workers(
-                    environment
-                    if args.worker_nice is None
-                    else {**environment, "DSR_WORKER_NICE": str(args.worker_nice)},
-                    Path(folder),
-                    args.job_workers,
-                ) as worker_pids,
+                job_workers(environment, Path(folder), args.job_workers) as worker_pids,
             ):
                 workers = len(worker_pids)
                 meter = CpuMeter(engine, web_pid, worker_pids)
