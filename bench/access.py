@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from machine import speed_line
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -613,6 +614,8 @@ def main() -> int:
     parser.add_argument("--answer", help=argparse.SUPPRESS)  # the child measuring one person
     parser.add_argument("--rows-per-category", type=int, default=ROWS_PER_CATEGORY)
     args = parser.parse_args()
+    if not args.answer:
+        print(speed_line("as the bench starts"), flush=True)
     if args.answer:
         figures = measure_end_to_end(args.url, args.answer, args.runs, args.rows_per_category)
         print(json.dumps(figures))
@@ -631,4 +634,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if "--answer" not in sys.argv:  # a child measuring one person answers in JSON
+        print(speed_line("as the bench ends"))
+    sys.exit(code)

@@ -20,6 +20,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from machine import speed_line
+
 from dsr.languages import Language, translations
 from exports.certificate import CategoryOutcome, CertifiedRequest, render_erasure_certificate
 from inventory.loader import load_data_map
@@ -84,6 +86,7 @@ def main() -> int:
     parser.add_argument("--renders", type=int, default=400)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
+    print(speed_line("as the bench starts"), flush=True)
     data_map = load_data_map(MAP_PATH)
     for number in range(WARM_UP):
         certificate(data_map, number)
@@ -113,4 +116,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    print(speed_line("as the bench ends"))
+    sys.exit(code)

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from machine import speed_line
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -528,6 +529,7 @@ def main() -> int:
         help="print where the typical runs spend their time (and save the profile to PATH)",
     )
     args = parser.parse_args()
+    print(speed_line("as the bench starts"), flush=True)
     with suppress_nothing() if args.url else scratch_database(SCRATCH_PLATFORM) as scratch:
         url = args.url or scratch
         with suppress_nothing() if args.store_url else scratch_database(SCRATCH_STORE) as store:
@@ -544,4 +546,6 @@ def suppress_nothing() -> Iterator[str]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    print(speed_line("as the bench ends"))
+    sys.exit(code)

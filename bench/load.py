@@ -80,6 +80,7 @@ from urllib.parse import urlencode
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from machine import speed_line
 from queue_page import NOW, fill, page_queries, percentile, query_of, request_rows, varied_queries
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
@@ -1403,6 +1404,7 @@ def main() -> int:
         help="do not send emails right after each commit (DSR_DELIVER_AFTER_COMMIT=false)",
     )
     args = parser.parse_args()
+    print(speed_line("as the bench starts"), flush=True)
     if args.read_seconds is None:  # the readers read while every submission arrives
         spread = args.submissions / args.rate if args.rate else 0.0
         args.read_seconds = max(20.0, spread + 5.0) if args.together else 20.0
@@ -1508,4 +1510,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    print(speed_line("as the bench ends"))
+    raise SystemExit(code)

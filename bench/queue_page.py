@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask.testing import FlaskClient
+from machine import speed_line
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
@@ -292,6 +293,7 @@ def main() -> int:
         "--engine", action="append", choices=["sqlite", "postgresql"], dest="engines"
     )
     args = parser.parse_args()
+    print(speed_line("as the bench starts"), flush=True)
     results = [
         bench(engine, args.requests, args.samples)
         for engine in args.engines or ["sqlite", "postgresql"]
@@ -300,4 +302,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    print(speed_line("as the bench ends"))
+    raise SystemExit(code)
