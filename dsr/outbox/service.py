@@ -22,13 +22,19 @@ from email.message import EmailMessage
 from functools import cache
 from typing import TypeVar
 
-from sqlalchemy import Insert, Update, bindparam, insert, or_, update
+from sqlalchemy import Update, bindparam, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
-from dsr.db import claim_row, insert_unless_taken, table_of
+from dsr.db import (
+    claim_row,
+    insert_as_written,
+    insert_unless_taken,
+    keep_as_written,
+    new_row_values,
+    table_of,
+)
 from dsr.languages import Language
 from dsr.outbox.compose import compose_email, compose_email_bytes
 from dsr.outbox.emails import RenderedEmail
@@ -131,16 +137,13 @@ def enqueue(
         # savepoint and flush cost more. A twin waiting in the session is written first.
         if any(isinstance(pending, OutboxMessage) for pending in db_session.new):
             db_session.flush()
-        row = {c.name: getattr(message, c.name) for c in statement.table.c if c.name != "id"}
-        added = db_session.execute(statement, row).first()
+        added = db_session.execute(statement, new_row_values(message)).first()
         if added is None:
             queued = _by_dedup_key(db_session, dedup_key)
             if queued is None:  # under read committed, a key held is a key readable
                 raise RuntimeError("an email's dedup key is held by a message not readable")
             return queued
-        message.id = added.id
-        make_transient_to_detached(message)  # in the session as written: a look-up finds it
-        db_session.add(message)
+        keep_as_written(db_session, message, added.id)
         return message
     try:
         with db_session.begin_nested():  # a concurrent twin may win the dedup key
@@ -188,18 +191,7 @@ def write_queued(db_session: Session, message: OutboxMessage) -> None:
     if message not in db_session.new:
         raise RuntimeError("only a message queued with a new key and not yet flushed is written")
     db_session.expunge(message)
-    messages = table_of(OutboxMessage)
-    row = {column.name: getattr(message, column.name) for column in messages.c}
-    del row["id"]
-    inserted = db_session.execute(_message_insert(), row)
-    message.id = inserted.inserted_primary_key[0]  # type: ignore[attr-defined]
-    make_transient_to_detached(message)  # in the session as written: a look-up finds it
-    db_session.add(message)
-
-
-@cache
-def _message_insert() -> Insert:
-    return insert(table_of(OutboxMessage))
+    insert_as_written(db_session, message)
 
 
 def _by_dedup_key(db_session: Session, dedup_key: str) -> OutboxMessage | None:

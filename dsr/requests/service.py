@@ -17,11 +17,9 @@ from functools import cache, partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert, Select, Update, bindparam
-from sqlalchemy import insert as sa_insert
+from sqlalchemy import Select, Update, bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
@@ -29,7 +27,7 @@ from sqlmodel import Session, col, select
 from dsr.addresses import normalize_email
 from dsr.audit.models import record_action
 from dsr.dates import written_date
-from dsr.db import table_of
+from dsr.db import insert_as_written, table_of
 from dsr.outbox.emails import render_email, render_letter
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue, write_queued
@@ -181,7 +179,7 @@ def submit_request(
             request.requester_role = subject.role
             request.subject_email = subject.subject_email
             request.subject_name = subject.subject_name
-        _insert_filed(db_session, request)
+        insert_as_written(db_session, request)  # no flush: one INSERT
         filed.append(request)
     if len(filed) > 1:
         for part in filed:
@@ -232,28 +230,11 @@ def _provisional_reference() -> str:
     return PROVISIONAL_REFERENCE_PREFIX + secrets.token_hex(6)
 
 
-def _insert_filed(db_session: Session, request: DataRequest) -> None:
-    """Write a new request in one INSERT and keep it in the session as written: the ORM's unit
-    of work (a flush) cost more CPU than the statement for every submission (issue 17)."""
-    requests = table_of(DataRequest)
-    row = {column.name: getattr(request, column.name) for column in requests.c}
-    del row["id"]
-    inserted = db_session.execute(_request_insert(), row)
-    request.id = inserted.inserted_primary_key[0]  # type: ignore[attr-defined]
-    make_transient_to_detached(request)  # persistent once added: what a load would find
-    db_session.add(request)
-
-
 def _write_reference(db_session: Session, request: DataRequest, reference: str) -> None:
     """Give a request filed under a provisional reference its number, in one UPDATE (no flush:
     the row is not yet visible to any other transaction, so its version stays as written)."""
     db_session.execute(_reference_update(), {"request_id": request.id, "numbered": reference})
     set_committed_value(request, "reference", reference)
-
-
-@cache
-def _request_insert() -> Insert:
-    return sa_insert(table_of(DataRequest))
 
 
 @cache
