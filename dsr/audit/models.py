@@ -377,20 +377,11 @@ def _one_statement_append(with_content: bool) -> Select[Any]:
     ... SELECT ... FROM moved RETURNING sequence) [, content AS (INSERT ... FROM event)] SELECT
     count(*) FROM event`: 1 when the head was where the append read it, else 0 and nothing is
     written. Built once; its values are parameters, named apart from the columns."""
-    head, events = table_of(AuditHead), table_of(RequestEvent)
-    moved = (
-        update(head)
-        .where(head.c.id == 1, head.c.last_sequence == bindparam("was"))
-        .values(last_sequence=bindparam("sequence"), last_hash=bindparam("hash"))
-        .returning(head.c.id)
-        .cte("moved")
-    )
+    events = table_of(RequestEvent)
+    moved = _append_statements().move.returning(table_of(AuditHead).c.id).cte("moved")
+    shared = ("sequence", "hash")  # the event's number and hash are the head's new ones
     event_values = [
-        bindparam("sequence", type_=column.type)
-        if column.name == "sequence"
-        else bindparam("hash", type_=column.type)
-        if column.name == "hash"
-        else bindparam(f"e_{column.name}", type_=column.type)
+        bindparam(column.name if column.name in shared else f"e_{column.name}", type_=column.type)
         for column in events.c
     ]
     written = (
