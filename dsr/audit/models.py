@@ -49,7 +49,9 @@ from dsr.audit.chain import (
     Tampering,
     append_event,
     canonical_fields,
+    chain_hash,
     content_digest,
+    content_hash,
     new_salt,
     split_details,
     verify_chain,
@@ -284,28 +286,12 @@ def record_action(
     return stored
 
 
-_HEAD = "dsr.audit.head"
-"""Where a session keeps the head its transaction moved the chain to (and holds locked)."""
-
-
 def _head(db_session: Session) -> ChainAnchor:
-    """Return the chain's head, locked until the transaction ends: read (SELECT ... FOR UPDATE)
-    once per transaction, then as this transaction's last append left it."""
-    kept = db_session.info.get(_HEAD)
-    if kept is not None and kept[0] is db_session.get_transaction():
-        anchor: ChainAnchor = kept[1]
-        return anchor
+    """Return the chain's head, locked until the transaction ends (SELECT ... FOR UPDATE)."""
     head = db_session.execute(_append_statements().head).one_or_none()
     if head is None:
         raise RuntimeError("the audit log has no head row: run `dsr db upgrade`")
     return ChainAnchor(sequence=head.last_sequence, hash=head.last_hash)
-
-
-def _moved(db_session: Session, sealed: SealedEvent) -> None:
-    db_session.info[_HEAD] = (
-        db_session.get_transaction(),
-        ChainAnchor(sequence=sealed.sequence, hash=sealed.hash),
-    )
 
 
 def _append_in_one_statement(
@@ -314,30 +300,27 @@ def _append_in_one_statement(
     fields: Mapping[str, object],
     content_fields: Mapping[str, object] | None,
 ) -> SealedEvent:
-    """PostgreSQL: move the head and write the event (and its content) in one statement, the
-    head read once per transaction. A head kept from an earlier append of the transaction that a
-    savepoint's rollback undid fails the compare-and-set: it is then read again, once."""
-    for kept in (True, False):
-        if not kept:
-            db_session.info.pop(_HEAD, None)
-        anchor = _head(db_session)
-        sealed = append_event(anchor, content)
-        values = {
-            "was": anchor.sequence,
-            "sequence": sealed.sequence,
-            "hash": sealed.hash,
-            **{f"e_{name}": value for name, value in fields.items()},
-            "e_content_hash": sealed.content_hash,
-            "e_previous_hash": sealed.previous_hash,
-            **{f"c_{name}": value for name, value in (content_fields or {}).items()},
-        }
-        written = db_session.execute(
-            _one_statement_append(content_fields is not None), values
-        ).scalar_one()
-        if written == 1:
-            _moved(db_session, sealed)
-            return sealed
-    raise AuditChainConflict("another transaction appended to the audit log meanwhile")
+    """PostgreSQL: lock the head, move it, and write the event (and its content) in one
+    statement: the database links the event to the head it locked (`chain_hash`, in SQL), so
+    nothing is read first and no head is kept between appends."""
+    plain = canonical_fields(content)
+    digest = content_hash(plain)
+    values = {
+        **{f"e_{name}": value for name, value in fields.items()},
+        "e_content_hash": digest,
+        **{f"c_{name}": value for name, value in (content_fields or {}).items()},
+    }
+    written = db_session.execute(_one_statement_append(content_fields is not None), values).one()
+    sealed = SealedEvent(
+        sequence=written.sequence,
+        fields=plain,
+        content_hash=digest,
+        previous_hash=written.previous_hash,
+        hash=written.hash,
+    )
+    if sealed.hash != chain_hash(sealed.previous_hash, digest):  # the SQL and chain.py agree
+        raise AuditChainConflict("the database linked the event with another hash")
+    return sealed
 
 
 def _append_in_four(
@@ -373,24 +356,52 @@ def _append_in_four(
 
 @cache
 def _one_statement_append(with_content: bool) -> Select[Any]:
-    """`WITH moved AS (UPDATE head ... WHERE last_sequence = :was RETURNING), event AS (INSERT
-    ... SELECT ... FROM moved RETURNING sequence) [, content AS (INSERT ... FROM event)] SELECT
-    count(*) FROM event`: 1 when the head was where the append read it, else 0 and nothing is
-    written. Built once; its values are parameters, named apart from the columns."""
-    events = table_of(RequestEvent)
-    moved = _append_statements().move.returning(table_of(AuditHead).c.id).cte("moved")
-    shared = ("sequence", "hash")  # the event's number and hash are the head's new ones
+    """`WITH moved AS (UPDATE head SET last_sequence = was.last_sequence + 1, last_hash =
+    sha256(was.last_hash || ':' || :content_hash) FROM (SELECT ... FOR UPDATE) AS was RETURNING
+    the new sequence and hash and the previous hash), written AS (INSERT the event ... FROM moved)
+    [, kept AS (INSERT its content ... FROM written)] SELECT sequence, previous_hash, hash FROM
+    written`. The locking sub-select returns the head as the last transaction before this one
+    left it (PostgreSQL reads a row locked FOR UPDATE at its newest version), so the event is
+    linked to it even when the statement waited for another append. Built once; its values are
+    parameters, named apart from the columns."""
+    heads, events = table_of(AuditHead), table_of(RequestEvent)
+    was = (
+        select(heads.c.id, heads.c.last_sequence, heads.c.last_hash)
+        .where(heads.c.id == 1)
+        .with_for_update()
+        .subquery("was")
+    )
+    link = func.encode(
+        func.sha256(
+            func.convert_to(
+                was.c.last_hash + ":" + bindparam("e_content_hash", type_=Text()), "UTF8"
+            )
+        ),
+        "hex",
+    )
+    moved = (
+        update(heads)
+        .where(heads.c.id == was.c.id)
+        .values(last_sequence=was.c.last_sequence + 1, last_hash=link)
+        .returning(
+            heads.c.last_sequence.label("sequence"),
+            heads.c.last_hash.label("hash"),
+            was.c.last_hash.label("previous_hash"),
+        )
+        .cte("moved")
+    )
+    from_head = {name: moved.c[name] for name in ("sequence", "previous_hash", "hash")}
     event_values = [
-        bindparam(column.name if column.name in shared else f"e_{column.name}", type_=column.type)
+        from_head.get(column.name, bindparam(f"e_{column.name}", type_=column.type))
         for column in events.c
     ]
     written = (
         insert(events)
-        .from_select([column.name for column in events.c], select(*event_values).select_from(moved))
-        .returning(events.c.sequence)
+        .from_select([column.name for column in events.c], select(*event_values))
+        .returning(events.c.sequence, events.c.previous_hash, events.c.hash)
         .cte("written")
     )
-    count = select(func.count()).select_from(written)
+    result = select(written.c.sequence, written.c.previous_hash, written.c.hash)
     if with_content:
         contents = table_of(RequestEventContent)
         content_values = [
@@ -407,8 +418,8 @@ def _one_statement_append(with_content: bool) -> Select[Any]:
             )
             .cte("kept")
         )
-        count = count.add_cte(kept)
-    return count
+        result = result.add_cte(kept)
+    return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,20 +1,25 @@
 """Appends to the stored chain in one transaction: on PostgreSQL each event (with its content)
-is written in one statement together with the head's move, the head read once per transaction;
+is written in one statement that locks the head, moves it and links the event to it;
 on every engine, appends in one transaction, around a savepoint rolled back, and in the next
 transaction leave a log that verifies, numbered without a gap."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import event, text
 from sqlmodel import Session, col, select
 
+from dsr import db
 from dsr.audit.models import RequestEvent, RequestEventContent, record_action, verify_audit
+from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Actor
 from tests.store.conftest import RECEIVED_AT, MakeRequest
+from tests.waiting import WAIT_SECONDS, wait_until
 
 
 @contextmanager
@@ -68,10 +73,10 @@ def test_appends_in_one_transaction_make_a_log_that_verifies(
     ]
     assert session.get(RequestEventContent, 2) is not None
     assert verify_audit(db_session=session).ok
-    if engine_kind == "postgresql":  # the head read once, locked; then one statement per event
-        assert len(sent) == 4
-        assert "FOR UPDATE" in sent[0]
-        assert all(statement.lstrip().startswith("WITH") for statement in sent[1:])
+    if engine_kind == "postgresql":  # one statement per event: the head locked, moved, linked
+        assert len(sent) == 3
+        assert all(statement.lstrip().startswith("WITH") for statement in sent)
+        assert all("FOR UPDATE" in statement for statement in sent)
     else:  # the head read, moved, the event written (and its content), per event
         assert len(sent) == 3 * 3 + 1
 
@@ -106,3 +111,43 @@ def test_the_next_transaction_reads_the_head_again(
     assert _logged(session) == [(1, "first", None), (2, "second", None)]
     assert verify_audit(db_session=session).ok
     assert "FOR UPDATE" in sent[0] or engine_kind == "sqlite"
+
+
+@pytest.mark.databases("postgresql")
+def test_an_append_that_waited_for_the_head_links_to_the_event_written_meanwhile(
+    session: Session, make_request: MakeRequest
+) -> None:
+    """PostgreSQL: an append blocked on the head by another transaction's append is linked, once
+    that one commits, to the event it wrote (not to the head as it was when the statement began)."""
+    request = make_request()
+    session.commit()
+    engine = session.get_bind()
+    problems: list[BaseException] = []
+
+    def append_later() -> None:
+        try:
+            with db.open_session(engine) as other:
+                blocked = other.get(DataRequest, request.id)
+                _note(other, blocked, "second")
+                other.commit()
+        except BaseException as problem:  # reported by the test, not lost in the thread
+            problems.append(problem)
+
+    _note(session, request, "first")  # holds the head until the commit below
+    waiter = threading.Thread(target=append_later)
+    waiter.start()
+    with engine.connect() as watcher:
+        wait_until(
+            lambda: watcher.execute(
+                text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            ).scalar_one(),
+            "the second append waiting for the head",
+        )
+    session.commit()
+    waiter.join(timeout=WAIT_SECONDS)
+
+    assert problems == []
+    assert _logged(session) == [(1, "first", None), (2, "second", None)]
+    first, second = session.exec(select(RequestEvent).order_by(col(RequestEvent.sequence))).all()
+    assert second.previous_hash == first.hash
+    assert verify_audit(db_session=session).ok

@@ -132,8 +132,7 @@ def test_a_new_submission_writes_each_row_once(store: Engine) -> None:
         "INSERT dsr_reference_counter",
         "INSERT dsr_outbox_message",
         "UPDATE dsr_request",  # its reference
-        "SELECT dsr_audit_head",
-        "WITH dsr_audit_head",  # the head moved and the event written, in one statement
+        "WITH dsr_audit_head",  # the head locked, moved and the event written, in one statement
     ]
     with db.open_session(store) as session:
         email = session.exec(select(OutboxMessage)).one()
