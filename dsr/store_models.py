@@ -25,6 +25,7 @@ def import_models() -> None:
     import dsr.outbox.models
     import dsr.register.models
     import dsr.requests.answers  # and the listener that completes answered requests
+    import dsr.requests.closed_counts
     import dsr.requests.identities
     import dsr.requests.models
     import dsr.retention.models

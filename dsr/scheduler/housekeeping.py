@@ -12,6 +12,10 @@ Each sweep deletes, in batches of its own transactions, the rows of one record p
   (their code attempts and locks) once expired.
 
 One audit event, without personal data, gives the counts deleted per table.
+
+The job also folds the deltas of the closed requests' counts into their totals
+(`dsr.requests.closed_counts`): not a record, only the store's own arithmetic, so neither counted
+nor audited.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from dsr.delivery.models import DownloadLink
 from dsr.execution.runs import RequestRun, RunProgress
 from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.records import RecordPeriods
+from dsr.requests.closed_counts import fold_closed_counts
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, Actor
 from dsr.scheduler.models import JobRun
@@ -130,7 +135,10 @@ def sweep_records(engine: Engine, sweep: Sweep, cutoff: datetime) -> int:
 def keep_own_records(
     engine: Engine, settings: SchedulerSettings, now: datetime, outcome: JobOutcome
 ) -> None:
-    """Delete the desk's own records past their periods (see the module's docstring)."""
+    """Delete the desk's own records past their periods, and fold the closed requests' counts
+    (see the module's docstring)."""
+    with db.transaction(engine) as db_session:
+        fold_closed_counts(db_session)
     counts: dict[str, int] = {}
     for sweep in SWEEPS:
         cutoff = now - timedelta(days=sweep.days(settings.records))

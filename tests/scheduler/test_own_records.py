@@ -28,6 +28,7 @@ from dsr.outbox.emails import RenderedEmail
 from dsr.outbox.models import OutboxMessage, OutboxStatus
 from dsr.outbox.service import enqueue
 from dsr.records import RecordPeriods
+from dsr.requests.closed_counts import ClosedCount, ClosedCountDelta
 from dsr.requests.models import AnswerChannel, DataRequest, Task, TaskKind
 from dsr.requests.unverified import DELETE_ACTION, DELETED_ADDRESS
 from dsr.requests.workflow import RequestType, Status
@@ -267,6 +268,7 @@ def test_housekeeping_deletes_each_record_past_its_period_and_keeps_the_rest(
             session.add(StaffRecoveryCode(staff_id=staff.id, code_hash="0" * 64, used_at=used_at))
     link_old = _link(store, closed_old, expires_at=old)
     _link(store, closed_young, expires_at=young)
+    assert _count(store, ClosedCountDelta) == 2  # the two requests filed completed
 
     run = run_job(HOUSEKEEPING_ACTION, engine=store, settings=settings, now=NOW)
 
@@ -292,7 +294,9 @@ def test_housekeeping_deletes_each_record_past_its_period_and_keeps_the_rest(
         "dsr_staff_recovery_code": 1,
         "dsr_download_link": 1,
     }
-    assert run.items_done == 7
+    assert run.items_done == 7  # the closed counts folded are not records deleted
+    assert _count(store, ClosedCountDelta) == 0
+    assert _count(store, ClosedCount, ClosedCount.total == 2, ClosedCount.status == "completed")
     _audit_ok(store)
     again = run_job(HOUSEKEEPING_ACTION, engine=store, settings=settings, now=NOW)
     assert again.items_done == 0
