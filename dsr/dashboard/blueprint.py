@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, url_for
+import flask_babel  # type: ignore[import-untyped]
+from flask import Blueprint, current_app, request, url_for
+from markupsafe import Markup
 
 from dsr.accounts.access import current_staff
 from dsr.accounts.models import StaffRole
@@ -33,6 +35,7 @@ ADMIN_SECTIONS = frozenset({"dashboard.answer_templates"})
 """The sections shown to admins only (their views refuse the others)."""
 
 LOGOUT_ENDPOINTS = ("accounts.logout", "auth.logout")
+_NAVIGATION_KEY = "dsr.dashboard.navigation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +45,27 @@ class NavigationItem:
     url: str
 
 
-def navigation() -> Iterator[NavigationItem]:
-    """Yield the dashboard's sections whose views exist in this application (and that the staff
-    member's role may open)."""
-    views = current_app.view_functions
+def navigation() -> tuple[NavigationItem, ...]:
+    """Return the dashboard's sections whose views exist in this application (and that the staff
+    member's role may open), labelled in the request's language: worked out once per
+    application, script root, language and kind of reader (every dashboard page shows them)."""
     user = current_staff()
     admin = user is not None and user.role is StaffRole.ADMIN
+    key = (request.script_root, str(flask_babel.get_locale()), admin)
+    known: dict[tuple[str, str, bool], tuple[NavigationItem, ...]]
+    known = current_app.extensions.setdefault(_NAVIGATION_KEY, {})
+    items = known.get(key)
+    if items is None:
+        items = known[key] = tuple(_sections(admin))
+    return items
+
+
+def _sections(admin: bool) -> Iterator[NavigationItem]:
+    views = current_app.view_functions
     for endpoint, label in NAVIGATION:
         if endpoint in views and (admin or endpoint not in ADMIN_SECTIONS):
-            yield NavigationItem(endpoint, label, url_for(endpoint))
+            # A label as the template placed the lazy one (its translation, as markup).
+            yield NavigationItem(endpoint, Markup(str(label)), url_for(endpoint))  # noqa: S704
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,6 +132,7 @@ class ShownRow:
     due_on: str
     flag: Markup | None
     days: Markup
+    assignee: str  # who it is assigned to, "—" for no one (or no one who works requests now)
 
 
 def urgency_of(state: RequestState, now: datetime) -> tuple[datetime, int | None, Urgency]:
@@ -141,7 +142,10 @@ def urgency_of(state: RequestState, now: datetime) -> tuple[datetime, int | None
     if state.is_terminal:
         return due, None, Urgency.CLOSED
     days_left = days_between(now, due, state.zone)
-    if state.is_overdue(now):
+    # Not paused, the deadline as of `now` is the one `is_overdue` compares `now` with: compared
+    # here, not worked out a second time (a queue page asks for 50 rows).
+    overdue = state.is_overdue(now) if state.is_paused else now > due
+    if overdue:
         return due, days_left, Urgency.OVERDUE
     if days_left <= DUE_SOON_DAYS:
         return due, days_left, Urgency.DUE_SOON
@@ -406,7 +410,7 @@ def long_date(day: date, locale: str) -> str:
     return str(format_date(day, format="long", locale=locale))
 
 
-def shown_rows(rows: Sequence[QueueRow]) -> list[ShownRow]:
+def shown_rows(rows: Sequence[QueueRow], staff_names: Mapping[int, str]) -> list[ShownRow]:
     """Put the rows into the reader's language and zone, each distinct label, date and count of
     days translated once (`row_words`, `long_date`): cell by cell in the template, translating
     and formatting cost the page more than its SQL. Catalogue texts are Markup, as the
@@ -446,9 +450,42 @@ def shown_rows(rows: Sequence[QueueRow]) -> list[ShownRow]:
                 due_on=on(row.due_at) if row.urgency is not Urgency.CLOSED else "—",
                 flag=flag,
                 days=days,
+                assignee=staff_names.get(row.assignee_id, "—") if row.assignee_id else "—",
             )
         )
     return shown
+
+
+class PageWords:
+    """The templates' `_()` for one language, as Jinja's own gives it (the message translated,
+    as Markup, its variables filled in) but each message looked up in the catalogue once per
+    process: the queue's three templates say some thirty of them on every page. Only for the
+    templates' literal messages, the desk's own words."""
+
+    def __init__(self) -> None:
+        self._translated: dict[str, Markup] = {}
+        self._said: dict[str, Markup] = {}  # the messages said without variables, as said
+
+    def __call__(self, message: str, **variables: Any) -> Markup:
+        if not variables:
+            said = self._said.get(message)
+            if said is None:
+                said = self._said[message] = self._translation(message) % {}
+            return said
+        return self._translation(message) % variables
+
+    def _translation(self, message: str) -> Markup:
+        translated = self._translated.get(message)
+        if translated is None:
+            translated = Markup(flask_babel.get_translations().ugettext(message))  # noqa: S704
+            self._translated[message] = translated
+        return translated
+
+
+@functools.lru_cache(maxsize=8)
+def page_words(_locale: str) -> PageWords:
+    """Return the templates' `_()` in the request's language (`_locale`, the cache's key)."""
+    return PageWords()
 
 
 def query_from_args(args: Mapping[str, str], search: str | None) -> QueueQuery:
@@ -507,26 +544,64 @@ def queue_url(query: QueueQuery, **changes: Any) -> str:
     return url_for("dashboard.queue", **args)
 
 
-def rendered_select(form: QueueFilterForm | BulkAssignForm, name: str) -> Markup:
-    """Return the <select> of `form`'s field `name` as the field renders it, rendered once per
-    process for each language, list of staff and chosen option: putting its options' labels
-    into words and markup one by one cost the queue more than its 50 rows."""
-    field = getattr(form, name)
-    chosen = field.data if field.data in {choice.value for choice in field.choices} else None
-    staff = tuple(form.staff)
-    return _select_html(type(form), name, str(flask_babel.get_locale()), staff, chosen)
+QUEUE_FILTERS = ("status", "type", "assignee", "sort")
+"""The <select>s of the queue's filters (`QueueFilterForm`); the bulk assignment has one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShownField:
+    """A <select> of the queue's forms and its label, as the form's field renders them."""
+
+    label: Markup
+    control: Markup
+
+
+def shown_fields(
+    form_class: type[QueueFilterForm | BulkAssignForm],
+    names: tuple[str, ...],
+    args: Mapping[str, str],
+    staff: tuple[tuple[int, str], ...],
+) -> dict[str, ShownField]:
+    """Return the <select>s `names` of `form_class` with their labels, the option `args` chose
+    selected if it is offered: each rendered once per process for each language, list of staff
+    and chosen option. Building the form and putting its labels and options into words and
+    markup one by one cost the queue more than its 50 rows."""
+    locale = str(flask_babel.get_locale())
+    offered = _offered_values(form_class, names, staff)
+    shown = {}
+    for name in names:
+        chosen = args.get(name)
+        shown[name] = _shown_field(
+            form_class, name, locale, staff, chosen if chosen in offered[name] else None
+        )
+    return shown
+
+
+@functools.lru_cache(maxsize=64)
+def _offered_values(
+    form_class: type[QueueFilterForm | BulkAssignForm],
+    names: tuple[str, ...],
+    staff: tuple[tuple[int, str], ...],
+) -> dict[str, frozenset[str]]:
+    """Return the values the <select>s `names` of `form_class` offer (no words of a language)."""
+    form = form_class(staff=staff)
+    return {
+        name: frozenset(choice.value for choice in getattr(form, name).choices) for name in names
+    }
 
 
 @functools.lru_cache(maxsize=256)
-def _select_html(
+def _shown_field(
     form_class: type[QueueFilterForm | BulkAssignForm],
     name: str,
     _locale: str,  # the labels' language, the request's: part of what is cached
     staff: tuple[tuple[int, str], ...],
     chosen: str | None,
-) -> Markup:
+) -> ShownField:
     form = form_class(MultiDict({} if chosen is None else {name: chosen}), staff=staff)
-    return Markup(getattr(form, name)())  # noqa: S704  # the field's own markup
+    field = getattr(form, name)
+    # The field's own markup.
+    return ShownField(label=Markup(field.label()), control=Markup(field()))  # noqa: S704
 
 
 def assignee_choices(db_session: Session) -> Sequence[tuple[int, str]]:
@@ -551,24 +626,29 @@ def _queue_response(search_form: SearchForm | None = None, code: int = 200) -> A
     now, zone = utcnow(), pages_zone()
     page = queue_page(db_session=db_session, query=query, now=now, zone=zone)
     counts, view_counts = queue_counts(db_session=db_session, views=views, now=now, zone=zone)
-    staff = assignee_choices(db_session)
+    staff = tuple(assignee_choices(db_session))
+    staff_names = dict(staff)
     can_assign = reader is not None and reader.role in WORKING_ROLES
+    locale = str(flask_babel.get_locale())
     page_html = render_template(
         "dashboard/queue.html",
+        _=page_words(locale),
         page=page,
-        rows=shown_rows(page.rows),
-        status_labels=row_words(str(flask_babel.get_locale())).status_labels,
+        rows=shown_rows(page.rows, staff_names),
+        status_labels=row_words(locale).status_labels,
         counts=counts,
         views=views,
         view_counts=view_counts,
         query=query,
         queue_url=queue_url,
-        filters=QueueFilterForm(MultiDict(request.args), staff=staff),
+        filters=shown_fields(QueueFilterForm, QUEUE_FILTERS, request.args, staff),
         search_form=search_form or SearchForm(data={"query": query.search}),
-        bulk_form=BulkAssignForm(staff=staff) if can_assign and page.rows else None,
-        rendered_select=rendered_select,
+        bulk_fields=(
+            shown_fields(BulkAssignForm, ("assignee",), {}, staff)
+            if can_assign and page.rows
+            else None
+        ),
         assign_url=url_for("dashboard.assign_selected", **_url_args()),
-        staff_names=dict(staff),
         Urgency=Urgency,
     )
     return Response(page_html, status=code)

@@ -32,7 +32,7 @@ from dsr.retention.approval import (
     WaitReason,
     approve_sweep,
     map_digest,
-    waiting_sweep,
+    waiting_sweep_id,
 )
 from dsr.retention.models import RetentionSweep, SweepStatus, SweepTrigger
 from dsr.worker.enqueue import enqueue_after_commit
@@ -164,9 +164,9 @@ def _can_approve() -> bool:
 
 @blueprint.app_context_processor
 def _retention_globals() -> dict[str, object]:
-    """`retention_waiting()`: the sweep waiting for approval, for the notice of the queue and
-    the tasks (read only where a page asks)."""
-    return {"retention_waiting": lambda: waiting_sweep(get_session())}
+    """`retention_waiting()`: the id of the sweep waiting for approval, for the notice of the
+    queue and the tasks (read only where a page asks)."""
+    return {"retention_waiting": lambda: waiting_sweep_id(get_session())}
 
 
 @blueprint.get("/retention")

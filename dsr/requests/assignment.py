@@ -23,13 +23,14 @@ ASSIGN_ACTION = "assigned"
 
 
 def assignable_staff(*, db_session: Session) -> list[tuple[int, str]]:
-    """Return the active staff who work requests, as (id, shown name), by name."""
+    """Return the active staff who work requests, as (id, shown name), by name. Reads the three
+    columns it needs, not whole accounts: the queue asks on every page."""
     people = db_session.exec(
-        select(StaffUser)
+        select(col(StaffUser.id), col(StaffUser.name), col(StaffUser.email))
         .where(col(StaffUser.active).is_(True), col(StaffUser.role).in_(WORKING_ROLES))
         .order_by(col(StaffUser.name), col(StaffUser.email))
     ).all()
-    return [(person.id, person.shown_name) for person in people if person.id is not None]
+    return [(staff_id, name or email) for staff_id, name, email in people if staff_id is not None]
 
 
 def assign(

@@ -295,10 +295,11 @@ def _finish(
         )
 
 
-def waiting_sweep(session: Session) -> RetentionSweep | None:
-    """Return the sweep waiting for approval, if any (there is at most one)."""
+def waiting_sweep_id(session: Session) -> int | None:
+    """Return the id of the sweep waiting for approval, if any (there is at most one): all the
+    notice of the queue and the tasks needs, read on every page without loading its report."""
     return session.execute(
-        select(RetentionSweep)
+        select(col(RetentionSweep.id))
         .where(col(RetentionSweep.status) == SweepStatus.WAITING)
         .order_by(col(RetentionSweep.id).desc())
         .limit(1)

@@ -20,6 +20,7 @@ from dsr.dashboard.queue import (
     QueueQuery,
     StatusScope,
     Urgency,
+    page_words,
     query_from_args,
     queue_counts,
     queue_page,
@@ -295,6 +296,31 @@ def test_the_filters_show_the_chosen_option_in_the_readers_language(
     assert _chosen(english_completed, "sort") == "-due: Due date, latest first"
     assert _chosen(french_completed, "sort").startswith("-due: ")
     assert _chosen(english_completed, "type") == ""
+
+
+def test_the_page_words_say_what_the_templates_gettext_says(app: Flask) -> None:
+    # The queue's `_()` looks each message up once per process and language (`page_words`).
+    template = app.jinja_env.from_string(
+        '{% autoescape true %}{{ _("Queue") }}|{{ _("Page %(number)d", number=number) }}|'
+        '{{ _("Showing the requests that match your search.") }}{% endautoescape %}'
+    )
+    for language, queue in (("fr", "File d'attente"), ("en", "Queue")):
+        for number in (1, 2):
+            with app.test_request_context(headers={"Accept-Language": language}):
+                said = template.render(_=page_words(language), number=number)
+                assert said == template.render(number=number)
+                assert said.startswith(f"{queue}|Page {number}|")
+
+
+def test_the_filters_labels_follow_the_readers_language(app: Flask, dpo: FlaskClient) -> None:
+    # The labels are rendered with their <select>s, once per process for each language.
+    _fill(app)
+    french = dpo.get("/dashboard/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    english = dpo.get("/dashboard/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<label for="type">Type</label>' in english
+    assert '<label for="sort">Sort</label>' in english
+    assert '<label for="sort">Sort</label>' not in french
+    assert "Assign the selected requests to</label>" in english
 
 
 def test_the_queue_pages_through_the_requests(app: Flask, dpo: FlaskClient) -> None:
