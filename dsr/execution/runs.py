@@ -18,7 +18,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Protocol
 
-from sqlalchemy import Executable, bindparam, delete, func, insert, update
+from sqlalchemy import Executable, bindparam, delete, func, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -97,31 +97,37 @@ def hold_fresh_run(
 ) -> None:
     """Record `claim` as the holder of a run that starts now (its status change, in the same
     transaction, is what makes it the only one), and forget the last run's progress."""
-    db_session.execute(delete(RunProgress).where(col(RunProgress.request_id) == request_id))
-    # In Core: an UPDATE, or an INSERT for the first run (statements built once).
-    update_, insert_ = _hold_statements()
+    forget, hold = _hold_statements(db_session.get_bind().dialect.name)
+    db_session.execute(forget, {"p_request_id": request_id})
     values = {
         "p_request_id": request_id,
         "p_claim": claim,
         "p_lease_until": until,
         "p_started_at": now,
     }
-    if db_session.execute(update_, values).rowcount == 0:  # type: ignore[attr-defined]
-        db_session.execute(insert_, values)
+    db_session.execute(hold, values)
 
 
 @cache
-def _hold_statements() -> tuple[Executable, Executable]:
-    runs = db.table_of(RequestRun)
+def _hold_statements(dialect: str) -> tuple[Executable, Executable]:
+    """The last run's progress forgotten, and the run's row added or changed where a previous
+    run left it (one upsert: it was an UPDATE, then an INSERT for every request's first run);
+    statements built once."""
+    progress, runs = db.table_of(RunProgress), db.table_of(RequestRun)
+    forget = delete(progress).where(progress.c.request_id == bindparam("p_request_id"))
     values = {
         name: bindparam(f"p_{name}", type_=runs.c[name].type)
         for name in ("claim", "lease_until", "started_at")
     }
-    request_id = bindparam("p_request_id", type_=runs.c.request_id.type)
-    return (
-        update(runs).where(runs.c.request_id == request_id).values(**values),
-        insert(runs).values(**values, request_id=request_id),
-    )
+    row = {**values, "request_id": bindparam("p_request_id", type_=runs.c.request_id.type)}
+    if dialect in ("postgresql", "sqlite"):
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        return forget, (
+            insert_(runs)
+            .values(row)
+            .on_conflict_do_update(index_elements=[runs.c.request_id], set_=values)
+        )
+    return forget, mysql.insert(runs).values(row).on_duplicate_key_update(**values)
 
 
 def take_over_run(
