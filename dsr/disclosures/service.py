@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Select, and_, bindparam, delete, or_, select
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from dsr.db import table_of, transaction
@@ -81,14 +82,10 @@ class Recorded:
     last_sent_at: datetime
 
 
-def recorded_disclosures(db_session: Session, email: str, *, key: bytes) -> list[Recorded]:
-    """Return, per recipient, the categories of this person's data it was sent (recorded)."""
-    table = table_of(Disclosure)
-    rows = db_session.execute(
-        select(table.c.recipient, table.c.category, table.c.sent_at)
-        .where(table.c.subject_digest == address_digest(email, key))
-        .order_by(table.c.recipient, table.c.category)
-    ).all()
+def recorded_disclosures(store: Session | Connection, email: str, *, key: bytes) -> list[Recorded]:
+    """Return, per recipient, the categories of this person's data it was sent (recorded), read
+    in a session's or a connection's transaction."""
+    rows = store.execute(_recorded(), {"p_digest": address_digest(email, key)}).all()
     by_recipient: dict[str, tuple[dict[str, None], datetime]] = {}
     for recipient, category, sent_at in rows:
         categories, last = by_recipient.get(recipient, ({}, as_utc(sent_at)))
@@ -98,6 +95,17 @@ def recorded_disclosures(db_session: Session, email: str, *, key: bytes) -> list
         Recorded(recipient, tuple(categories), last)
         for recipient, (categories, last) in by_recipient.items()
     ]
+
+
+@cache
+def _recorded() -> Select[tuple[str, str, datetime]]:
+    """A person's recorded disclosures, by the digest of their address: built once."""
+    table = table_of(Disclosure)
+    return (
+        select(table.c.recipient, table.c.category, table.c.sent_at)
+        .where(table.c.subject_digest == bindparam("p_digest"))
+        .order_by(table.c.recipient, table.c.category)
+    )
 
 
 def record_subject_disclosures(

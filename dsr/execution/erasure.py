@@ -400,9 +400,9 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     shared = [step for step in erased_steps if step.kind and step.rows > 0]
     affected = [o.category for o in outcomes_by_category if o.action is not ErasureAction.RETAIN]
     affected += [s.category for s in shared if s.kind == "side" and s.category not in affected]
-    with db.transaction(context.engine) as db_session:
+    with context.engine.connect() as connection:  # one read: no session needed
         concerned = recipients_to_tell(
-            db_session,
+            connection,
             data_map,
             email=context.subject,
             key=suppression,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
-from sqlmodel import select as model_select
 
 from dsr.datamap import open_systems
 from dsr.db import table_of
@@ -94,7 +95,7 @@ def tell_recipients(
 
 
 def recipients_to_tell(
-    db_session: Session,
+    store: Session | Connection,
     data_map: DataMap,
     *,
     email: str,
@@ -103,8 +104,9 @@ def recipients_to_tell(
     erasure: bool = False,
 ) -> list[Concerned]:
     """Return the recipients that received a changed field of this person; for an erasure, also
-    every recipient the desk recorded a disclosure to (it holds data the erasure concerns)."""
-    recorded = {r.recipient: r.categories for r in recorded_disclosures(db_session, email, key=key)}
+    every recipient the desk recorded a disclosure to (it holds data the erasure concerns).
+    `store`: a session, or a connection, whose transaction reads the recorded disclosures."""
+    recorded = {r.recipient: r.categories for r in recorded_disclosures(store, email, key=key)}
     found = {c.recipient: c.categories for c in recipients_of_fields(data_map, changed, recorded)}
     if erasure:
         for recipient, categories in recorded.items():
@@ -137,13 +139,9 @@ def open_recipient_tasks(
     if not concerned:
         return 0
     catalogue = translations(staff_language(settings))
-    existing = set(
-        db_session.exec(
-            model_select(Task.recipient, Task.title).where(
-                Task.request_id == request.id, Task.kind == TaskKind.NOTIFY_RECIPIENT
-            )
-        ).all()
-    )
+    existing = {
+        tuple(row) for row in db_session.execute(_opened_tasks(), {"p_request": request.id})
+    }
     opened: list[dict[str, object]] = []
     for one in concerned:
         known = data_map.recipients.get(one.recipient)
@@ -190,6 +188,16 @@ def open_recipient_tasks(
     if opened:  # in one statement, in Core: the ORM's unit of work cost more than the INSERT
         db_session.execute(insert(table_of(Task)), opened)
     return len(opened)
+
+
+@cache
+def _opened_tasks() -> Select[tuple[str | None, str]]:
+    """The recipients' tasks a request has (recipient and title): a statement built once."""
+    tasks = table_of(Task)
+    return select(tasks.c.recipient, tasks.c.title).where(
+        tasks.c.request_id == bindparam("p_request"),
+        tasks.c.kind == TaskKind.NOTIFY_RECIPIENT,
+    )
 
 
 def recipient_message(
