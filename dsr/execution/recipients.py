@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy import Insert, Select, bindparam, insert, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
@@ -186,18 +186,23 @@ def open_recipient_tasks(
             }
         )
     if opened:  # in one statement, in Core: the ORM's unit of work cost more than the INSERT
-        db_session.execute(insert(table_of(Task)), opened)
+        db_session.execute(_task_insert(), opened)
     return len(opened)
 
 
 @cache
-def _opened_tasks() -> Select[tuple[str | None, str]]:
+def _opened_tasks() -> Select[str | None, str]:
     """The recipients' tasks a request has (recipient and title): a statement built once."""
     tasks = table_of(Task)
     return select(tasks.c.recipient, tasks.c.title).where(
         tasks.c.request_id == bindparam("p_request"),
         tasks.c.kind == TaskKind.NOTIFY_RECIPIENT,
     )
+
+
+@cache
+def _task_insert() -> Insert:
+    return insert(table_of(Task))
 
 
 def recipient_message(
