@@ -144,13 +144,13 @@ class Watch:
             self.platform_statements += 1
 
     def _begin(self, conn: Connection) -> None:
-        if not self._is_store(conn):
+        if self._is_store(conn):  # counted as begun: a read's transaction is rolled back
+            self.store_transactions += 1
+        else:
             self._begun = time.perf_counter()
 
     def _commit(self, conn: Connection) -> None:
-        if self._is_store(conn):
-            self.store_transactions += 1
-        elif self._begun is not None:
+        if not self._is_store(conn) and self._begun is not None:
             self.transactions.append(time.perf_counter() - self._begun)
             self._begun = None
 
