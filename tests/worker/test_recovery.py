@@ -13,7 +13,15 @@ from sqlalchemy.engine import Engine
 
 from dsr import db
 from dsr.audit.models import record_action
-from dsr.execution.runs import RequestRun, hold_fresh_run, release_run, take_over_run
+from dsr.execution.runs import (
+    ProgressState,
+    RequestRun,
+    hold_fresh_run,
+    record_progress,
+    release_run,
+    run_progress,
+    take_over_run,
+)
 from dsr.requests.workflow import Action, Actor, Status
 from dsr.retention.models import RetentionSweep, SweepStatus, SweepTrigger
 from dsr.worker.recovery import runs_to_recover, sweeps_to_recover
@@ -111,3 +119,24 @@ def test_one_worker_only_takes_over_a_run_and_the_one_that_lost_it_cannot_end_it
     with db.open_session(store) as session:
         run = session.get(RequestRun, request_id)
         assert run is not None and run.claim is None and run.lease_until is None
+
+
+def test_a_fresh_run_replaces_the_hold_and_forgets_the_progress_of_the_last(
+    store: Engine,
+) -> None:
+    request_id = processing_until(store, NOW - timedelta(seconds=1))  # the first run's hold
+    record_progress(store, request_id, "crm", ProgressState.FAILED, None, reason="x", now=NOW)
+    later = NOW + timedelta(minutes=5)
+    with db.transaction(store) as session:  # the retry of the failed run
+        hold_fresh_run(
+            session, request_id, claim="b-worker", until=later + timedelta(minutes=1), now=later
+        )
+    with db.open_session(store) as session:
+        run = session.get(RequestRun, request_id)
+        assert run is not None
+        assert (run.claim, run.lease_until, run.started_at) == (
+            "b-worker",
+            later + timedelta(minutes=1),
+            later,
+        )
+        assert run_progress(session, request_id) == {}
