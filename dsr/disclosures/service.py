@@ -98,7 +98,7 @@ def recorded_disclosures(store: Session | Connection, email: str, *, key: bytes)
 
 
 @cache
-def _recorded() -> Select[tuple[str, str, datetime]]:
+def _recorded() -> Select[str, str, datetime]:
     """A person's recorded disclosures, by the digest of their address: built once."""
     table = table_of(Disclosure)
     return (
