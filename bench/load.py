@@ -27,7 +27,7 @@ raised and the outbox delivering to an SMTP sink run by this script; when the de
    the submissions); each reader opens the dashboard at a random moment within one pause after
    the logins (20 people do not click at the same instant; they did before, and that one burst
    of 40 pages made most of the readers' p95 even with no submission arriving); the floor is the
-   page's four queries timed directly.
+   page's five queries timed directly.
 
 Each phase is bounded in count and in time (`--time-limit`). Figures: throughput, p50, p95 and
 max latency (with every client at once, mostly time queued behind the server's threads), and
@@ -1075,7 +1075,7 @@ def dashboard_phase(
     floor_ms, floor_rate = queue_floor(url, staff_ids, readers, min(read_seconds, 10.0))
     print(
         f"  SQL floor alone            p50 {percentile(floor_ms, 0.5):7.1f} ms   "
-        f"p95 {percentile(floor_ms, 0.95):7.1f} ms   (the page's four queries, one at a time)"
+        f"p95 {percentile(floor_ms, 0.95):7.1f} ms   (the page's five queries, one at a time)"
     )
     print(
         f"  SQL floor, {readers} threads      {floor_rate:7.1f} pages/s   (the same, concurrently)"
