@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def queue_for(config: Mapping[str, Any], instance_path: str | Path) -> Any:
 
 
 def _build(address: QueueAddress) -> Any:
-    from huey import Huey, RedisHuey, SqliteHuey
+    from huey import Huey, RedisHuey
 
     from dsr.worker.tasks import register_tasks
 
@@ -75,13 +76,82 @@ def _build(address: QueueAddress) -> Any:
         huey = Huey(address.name, immediate=True, results=False)
     elif address.kind == "sqlite":
         Path(address.target).parent.mkdir(parents=True, exist_ok=True)
-        huey = SqliteHuey(address.name, filename=address.target, results=False)
+        huey = Huey(
+            address.name, storage_class=_sqlite_storage(), filename=address.target, results=False
+        )
     else:
         huey = RedisHuey(address.name, url=address.target, results=False)
     register_tasks(huey)
     return huey
 
 
+@cache
+def _sqlite_storage() -> type[Any]:
+    """Huey's SQLite storage, with a job taken and a job's revocation cleared in fewer
+    statements, and commits that leave the fsync to the WAL's checkpoints."""
+    import sqlite3
+
+    from huey.storage import SqliteStorage
+
+    class DeskSqliteStorage(SqliteStorage):  # type: ignore[misc]
+        """A job is taken by one `DELETE ... RETURNING` instead of an exclusive transaction of a
+        SELECT and a DELETE, and the revocation Huey clears after every job (never set by the
+        desk) is looked for before a transaction is taken to delete it: each job of a busy
+        desk cost its worker two exclusive transactions of the queue file (issue 17).
+
+        `synchronous=NORMAL`: a commit is durable once the WAL is checkpointed, not fsynced at
+        every job queued or taken (in the web request that queues it, and in the worker). A
+        power cut may lose the last jobs queued, never the file; a job only wakes a worker up,
+        and what it was to do stays in the store (the scheduler and the recovery find it)."""
+
+        def _create_connection(self) -> sqlite3.Connection:
+            connection: sqlite3.Connection = super()._create_connection()
+            connection.execute("pragma synchronous=normal")
+            return connection
+
+        def dequeue(self) -> bytes | None:
+            if not self.sql(_ANY_JOB, (self.name,), results=True):
+                return None  # a read: an empty queue takes no lock
+            with self.db() as cursor:
+                taken = cursor.execute(_TAKE_JOB, (self.name,)).fetchone()
+            return None if taken is None else bytes(taken[0])
+
+        def enqueue_unless_waiting(self, data: bytes) -> None:
+            """Queue the job `data` unless the same job (the same bytes) waits already."""
+            self.sql(_ADD_UNLESS_WAITING, (self.name, data, self.name, data), commit=True)
+
+        def delete_data(self, key: str) -> bool:
+            if not self.has_data_for_key(key):
+                return False
+            return bool(super().delete_data(key))
+
+    return DeskSqliteStorage
+
+
+_ANY_JOB = "select 1 from task where queue = ? limit 1"
+_ADD_UNLESS_WAITING = (
+    "insert into task (queue, data, priority) select ?, ?, 0 "
+    "where not exists (select 1 from task where queue = ? and data = ?)"
+)
+_TAKE_JOB = (
+    "delete from task where id = (select id from task where queue = ? "
+    "order by priority desc, id limit 1) returning data"
+)
+
+
+WAKE_UPS = frozenset({"deliver_mail", "deliver_callbacks"})
+"""The jobs that only wake a worker up to deliver what is due: one waiting is as good as many."""
+
+
 def enqueue_job(huey: Any, job: str, *args: object) -> None:
-    """Put the job named `job` (see dsr.worker.tasks.JOBS) with `args` on `huey`."""
+    """Put the job named `job` (see dsr.worker.tasks.JOBS) with `args` on `huey`.
+
+    A delivery job is not queued on a SQLite queue where the same job waits already (not yet
+    taken by a worker): that one will claim, once taken, what the caller committed before
+    calling. A busy desk's submissions queued one each, and the workers' threads took them only
+    to find the gate busy or nothing left to deliver (issue 17)."""
+    if job in WAKE_UPS and not args and isinstance(huey.storage, _sqlite_storage()):
+        task = huey.desk_jobs[job].s(id=f"dsr.{job}")  # the same bytes every time
+        huey.storage.enqueue_unless_waiting(huey.serialize_task(task))
+        return
     huey.enqueue(huey.desk_jobs[job].s(*args))
