@@ -13,7 +13,7 @@ import atexit
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
@@ -48,27 +48,36 @@ class DeliveryGate:
         self._busy = False
         self._asked = False
 
-    def deliver(self, batch: Callable[[], int]) -> None:
-        """Run `batch` (which returns how many items it tried) until nothing is left, unless
-        another thread of this process is doing it already."""
+    def deliver(
+        self,
+        batch: Callable[[], int],
+        *,
+        around: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> None:
+        """Run `batch` (which returns how many items it tried) until nothing is left, inside
+        `around()` (the job's application context), unless another thread of this process is
+        doing it already: then return at once, without entering `around()` (a busy desk's
+        jobs mostly find the gate taken, and need nothing else)."""
         with self._lock:
             if self._busy:
                 self._asked = True
                 return
             self._busy = True
+        freed = False
         try:
-            while True:
+            with around():
+                while True:
+                    with self._lock:
+                        self._asked = False
+                    tried = batch()
+                    with self._lock:
+                        if tried < AFTER_COMMIT_LIMIT and not self._asked:
+                            self._busy, freed = False, True
+                            return
+        finally:
+            if not freed:  # a batch failed (`around()` may have swallowed its error)
                 with self._lock:
-                    self._asked = False
-                tried = batch()
-                with self._lock:
-                    if tried < AFTER_COMMIT_LIMIT and not self._asked:
-                        self._busy = False
-                        return
-        except BaseException:
-            with self._lock:
-                self._busy = False
-            raise
+                    self._busy = False
 
 
 MAIL_GATE = DeliveryGate()
@@ -131,23 +140,22 @@ def run_request(request_id: int, staff_label: str | None = None) -> None:
 def deliver_mail() -> None:
     """Send the outbox's due emails (each claimed under a lease: never sent twice), one job at a
     time per process (`DeliveryGate`)."""
+    MAIL_GATE.deliver(_mail_batch, around=lambda: _job_context("deliver_mail"))
+
+
+def _mail_batch() -> int:
     from dsr.db import get_engine, utcnow
     from dsr.outbox.service import deliver_due
     from dsr.outbox.smtp import SmtpSettings
 
-    with _job_context("deliver_mail"):
-        settings = SmtpSettings.from_config(current_app.config)
-
-        def batch() -> int:
-            return deliver_due(
-                engine_or_session_factory=get_engine(),
-                settings=settings,
-                now=utcnow(),
-                limit=AFTER_COMMIT_LIMIT,
-                smtp=_mail_connection(settings),
-            ).attempted
-
-        MAIL_GATE.deliver(batch)
+    settings = SmtpSettings.from_config(current_app.config)
+    return deliver_due(
+        engine_or_session_factory=get_engine(),
+        settings=settings,
+        now=utcnow(),
+        limit=AFTER_COMMIT_LIMIT,
+        smtp=_mail_connection(settings),
+    ).attempted
 
 
 _mail_smtp: list[SmtpConnection] = []
@@ -200,8 +208,7 @@ def deliver_callbacks() -> None:
         )
         return report.sent + report.retried + report.failed
 
-    with _job_context("deliver_callbacks"):
-        CALLBACK_GATE.deliver(batch)
+    CALLBACK_GATE.deliver(batch, around=lambda: _job_context("deliver_callbacks"))
 
 
 def _opened(job: str, sealed: str) -> str | None:

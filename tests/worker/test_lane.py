@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from dsr.worker.tasks import AFTER_COMMIT_LIMIT, DeliveryGate
 from tests.waiting import WAIT_SECONDS as CONDITION_TIMEOUT
@@ -73,6 +73,41 @@ def test_a_failing_batch_frees_the_lane() -> None:
 
     with contextlib.suppress(ConnectionError):
         lane.deliver(failing)
+    ran: list[str] = []
+    lane.deliver(recorder(ran, "ran"))
+    assert ran == ["ran"]
+
+
+def test_a_job_that_finds_the_gate_busy_enters_no_context_and_a_failure_inside_frees_it() -> None:
+    lane = DeliveryGate()
+    entered: list[str] = []
+    started, release = threading.Event(), threading.Event()
+
+    @contextlib.contextmanager
+    def context(name: str) -> Iterator[None]:
+        entered.append(name)
+        with contextlib.suppress(ConnectionError):  # as a job's context logs and swallows
+            yield
+
+    def hanging_batch() -> int:
+        started.set()
+        assert release.wait(CONDITION_TIMEOUT)
+        return 0
+
+    first = threading.Thread(
+        target=lambda: lane.deliver(hanging_batch, around=lambda: context("first"))
+    )
+    first.start()
+    assert started.wait(CONDITION_TIMEOUT)
+    lane.deliver(recorder([], "second"), around=lambda: context("second"))
+    release.set()
+    first.join(CONDITION_TIMEOUT)
+    assert entered == ["first"]  # the second job left at once, without its context
+
+    def failing() -> int:
+        raise ConnectionError("the server went away")
+
+    lane.deliver(failing, around=lambda: context("failing"))  # its context swallows the error
     ran: list[str] = []
     lane.deliver(recorder(ran, "ran"))
     assert ran == ["ran"]
