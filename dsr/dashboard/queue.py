@@ -327,7 +327,7 @@ def queue_counts(
     One count per status and per view, all in one row: an open status's and a view's read from
     an index (a GROUP BY over the whole table costs twice as much at 100,000 requests: it
     aggregates every row's status text), a closed status's as the store keeps it
-    (`closed_counts`: counting every request ever closed was 90 % of the page's SQL)."""
+    (`closed_counts`: counting every request ever closed was most of the counts' statement)."""
     moment = now or utcnow()
     counted = db_session.execute(
         _counts_statement(tuple(view.query() for view in views)),

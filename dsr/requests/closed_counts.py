@@ -2,7 +2,7 @@
 
 The queue shows how many requests are in every status on every page. Counting the open ones
 reads a few index entries; counting the closed ones read every request ever closed: 94 % of the
-rows of a desk with 100,000 requests, 90 % of the queue page's SQL, and more every year. So the
+rows of a desk with 100,000 requests, most of the counts' statement, and more every year. So the
 store keeps those counts: triggers on `dsr_request`, made by the migration on every engine, write
 a delta (+1 or -1) in `dsr_closed_count_delta` whenever a request enters or leaves a status that
 has a row in `dsr_closed_count` (the terminal ones), is inserted in one, or is deleted from one.
