@@ -30,7 +30,13 @@ from sqlmodel import Session
 
 from dsr import db
 from dsr.logs import StderrHandler
-from tests.databases import ENGINES, EngineKind, ensure_database_servers, fresh_database
+from tests.databases import (
+    ENGINES,
+    EngineKind,
+    copy_database,
+    ensure_database_servers,
+    fresh_database,
+)
 from tests.processes import kill_leftovers
 from tests.smtp_server import SmtpServer, settle_background_work, smtp_server
 
@@ -167,12 +173,31 @@ def store_url(tmp_path: Path, migrated_sqlite_file: Path) -> str:
     return _migrated_sqlite(tmp_path / "store.sqlite3", migrated_sqlite_file)
 
 
+@pytest.fixture(scope="session")
+def migrated_postgresql_template() -> Iterator[str]:
+    """The name of a PostgreSQL database upgraded to the newest revision once per test process,
+    nobody connected to it: each test's migrated PostgreSQL store is a copy of it (the same
+    database the migrations would build, without running them again)."""
+    with fresh_database("postgresql") as url:
+        db.run_migrations(url)  # its engine disposed: the template is free to copy
+        name = make_url(url).database
+        assert name is not None
+        yield name
+
+
 @pytest.fixture
-def migrated_url(engine_url: str, migrated_sqlite_file: Path) -> str:
-    """A fresh database on this run's engine, upgraded to the newest revision."""
+def migrated_url(
+    engine_url: str, migrated_sqlite_file: Path, request: pytest.FixtureRequest
+) -> str:
+    """A fresh database on this run's engine, upgraded to the newest revision (on SQLite and
+    PostgreSQL a copy of one upgraded once per process; on MariaDB, which cannot copy a
+    database, upgraded again)."""
     url = make_url(engine_url)
     if url.get_backend_name() == "sqlite" and url.database:
         return _migrated_sqlite(Path(url.database), migrated_sqlite_file)
+    if url.get_backend_name() == "postgresql":
+        copy_database(url, request.getfixturevalue("migrated_postgresql_template"))
+        return engine_url
     db.run_migrations(engine_url)
     return engine_url
 

@@ -291,6 +291,22 @@ def fresh_database(kind: EngineKind, directory: Path | None = None) -> Iterator[
             shutil.rmtree(own_directory, ignore_errors=True)
 
 
+def copy_database(url: str | URL, template: str) -> None:
+    """Make the empty PostgreSQL database of `url` a copy of the database `template` (which
+    nobody may be connected to): the server copies it in a fraction of the time its migrations
+    take, run again for every test that needs a migrated store."""
+    name = make_url(url).database
+    assert name is not None
+    engine = _admin_engine("postgresql")
+    try:
+        with engine.connect() as connection:
+            quote = connection.dialect.identifier_preparer.quote
+            connection.execute(text(f"DROP DATABASE {quote(name)}"))
+            connection.execute(text(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}"))
+    finally:
+        engine.dispose()
+
+
 def database_exists(url: str | URL) -> bool:
     """Ask the server's catalogue (or the file system, for SQLite) whether the database exists."""
     url = make_url(url)
