@@ -8,7 +8,7 @@ response and rolls back otherwise). Scripts and jobs use `transaction(engine)` i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, Response, current_app, g
 from sqlalchemy import (
+    Column,
     ColumnElement,
     DateTime,
     Enum,
@@ -134,6 +135,26 @@ def insert_unless_taken(dialect: str, model: type[SQLModel], unique: str) -> Ins
     return (
         insert(table).on_conflict_do_nothing(index_elements=[table.c[unique]]).returning(table.c.id)
     )
+
+
+def upsert(
+    dialect: str,
+    table: Table,
+    row: Mapping[str, Any],
+    keys: Sequence[Column[Any]],
+    changes: Mapping[str, Any],
+) -> Insert:
+    """`INSERT row` into `table`, or, where a row holds the same `keys`, that row given `changes`
+    (expressions on `table`'s columns read its values as they are), on the store's three engines:
+    ON CONFLICT DO UPDATE on PostgreSQL and SQLite, ON DUPLICATE KEY UPDATE on MariaDB."""
+    if dialect in ("postgresql", "sqlite"):
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        return (
+            insert_(table)
+            .values(dict(row))
+            .on_conflict_do_update(index_elements=list(keys), set_=dict(changes))
+        )
+    return mysql.insert(table).values(dict(row)).on_duplicate_key_update(dict(changes))
 
 
 def new_row_values(row: SQLModel) -> dict[str, object]:

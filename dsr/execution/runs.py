@@ -19,7 +19,6 @@ from functools import cache
 from typing import Protocol
 
 from sqlalchemy import Executable, bindparam, delete, func, update
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -120,14 +119,7 @@ def _hold_statements(dialect: str) -> tuple[Executable, Executable]:
         for name in ("claim", "lease_until", "started_at")
     }
     row = {**values, "request_id": bindparam("p_request_id", type_=runs.c.request_id.type)}
-    if dialect in ("postgresql", "sqlite"):
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        return forget, (
-            insert_(runs)
-            .values(row)
-            .on_conflict_do_update(index_elements=[runs.c.request_id], set_=values)
-        )
-    return forget, mysql.insert(runs).values(row).on_duplicate_key_update(**values)
+    return forget, db.upsert(dialect, runs, row, [runs.c.request_id], values)
 
 
 def take_over_run(
@@ -298,17 +290,8 @@ def _progress_upsert(dialect: str, running: bool) -> Executable:
         "started_at": now,
     }
     started = now if running else func.coalesce(table.c.started_at, now)
-    if dialect in ("postgresql", "sqlite"):
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        return (
-            insert_(table)
-            .values(row)
-            .on_conflict_do_update(
-                index_elements=[table.c.request_id, table.c.system],
-                set_={**values, "started_at": started},
-            )
-        )
-    return mysql.insert(table).values(row).on_duplicate_key_update(**values, started_at=started)
+    keys = [table.c.request_id, table.c.system]
+    return db.upsert(dialect, table, row, keys, {**values, "started_at": started})
 
 
 def run_progress(db_session: Session, request_id: int) -> dict[str, RunProgress]:
