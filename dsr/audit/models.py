@@ -302,9 +302,9 @@ def _append_in_one_statement(
 ) -> SealedEvent:
     """PostgreSQL: lock the head, move it, and write the event (and its content) in one
     statement: the database links the event to the head it locked (`chain_hash`, in SQL), so
-    nothing is read first and no head is kept between appends."""
-    plain = canonical_fields(content)
-    digest = content_hash(plain)
+    nothing is read first and no head is kept between appends. `content` is canonical already
+    (`_content`): hashed as it is."""
+    digest = content_hash(content)
     values = {
         **{f"e_{name}": value for name, value in fields.items()},
         "e_content_hash": digest,
@@ -313,7 +313,7 @@ def _append_in_one_statement(
     written = db_session.execute(_one_statement_append(content_fields is not None), values).one()
     sealed = SealedEvent(
         sequence=written.sequence,
-        fields=plain,
+        fields=content,
         content_hash=digest,
         previous_hash=written.previous_hash,
         hash=written.hash,
