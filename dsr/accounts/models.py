@@ -38,6 +38,12 @@ def new_session_token() -> str:
     return secrets.token_hex(SESSION_TOKEN_BYTES)
 
 
+def shown_name(name: str | None, email: str) -> str:
+    """How a member of staff is named on the pages: their name, or their address without one
+    (also for staff read as plain columns, not as accounts)."""
+    return name or email
+
+
 class StaffUser(SQLModel, table=True):
     """One staff account. `password_hash` is None while an invitation waits to be accepted."""
 
@@ -79,7 +85,7 @@ class StaffUser(SQLModel, table=True):
 
     @property
     def shown_name(self) -> str:
-        return self.name or self.email
+        return shown_name(self.name, self.email)
 
     @property
     def invitation_pending(self) -> bool:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from dsr.accounts.models import WORKING_ROLES, StaffUser
+from dsr.accounts.models import WORKING_ROLES, StaffUser, shown_name
 from dsr.audit.models import record_action
 from dsr.languages import N_
 from dsr.requests.models import DataRequest
@@ -30,7 +30,11 @@ def assignable_staff(*, db_session: Session) -> list[tuple[int, str]]:
         .where(col(StaffUser.active).is_(True), col(StaffUser.role).in_(WORKING_ROLES))
         .order_by(col(StaffUser.name), col(StaffUser.email))
     ).all()
-    return [(staff_id, name or email) for staff_id, name, email in people if staff_id is not None]
+    return [
+        (staff_id, shown_name(name, email))
+        for staff_id, name, email in people
+        if staff_id is not None
+    ]
 
 
 def assign(
