@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from machine import speed_line
+from scratch import scratch_database
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
 
 from dsr.datamap import desk_map, forget_systems, open_systems
 from dsr.demo.seed import REFERENCE_NOW, SAMPLE_LEARNER_EMAIL, seed_platform
@@ -51,7 +51,6 @@ from inventory.locator import locate_subject
 from inventory.model import DataMap, IdentityKind
 from inventory.systems import Systems
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCRATCH_DATABASE = "dsr_bench_access"
 MAP_PATH = Path(__file__).resolve().parents[1] / "data_map.yaml"
 HEAVY_EMAIL = "heavy.learner@example.org"
@@ -588,21 +587,6 @@ def run_seed_only(url: str, learners: int) -> None:
     add_heavy_learner(url)
 
 
-@contextmanager
-def scratch_database(name: str = SCRATCH_DATABASE) -> Iterator[str]:
-    """Yield the URL of an empty PostgreSQL database `name` on the local server, dropped after."""
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="SQLAlchemy URL of an existing PostgreSQL database")
@@ -629,7 +613,7 @@ def main() -> int:
 
     if args.url:
         return 0 if both(args.url, not args.no_seed) else 1
-    with scratch_database() as url:
+    with scratch_database(SCRATCH_DATABASE) as url:
         return 0 if both(url, True) else 1
 
 

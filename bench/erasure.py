@@ -41,8 +41,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from machine import speed_line
+from scratch import scratch_database
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
 
 import dsr.execution.erasure as erasure_module
 import dsr.execution.runner as runner_module
@@ -59,7 +59,6 @@ from inventory.erasure import execute_erasure
 from inventory.locator import locate_subject
 from inventory.systems import Systems
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCRATCH_PLATFORM = "dsr_bench_erasure"
 SCRATCH_STORE = "dsr_bench_erasure_store"
 SYSTEM = "learner_platform"
@@ -497,21 +496,6 @@ def run(
     met_typical = report("typical", typical, TYPICAL_TARGET_S, commit)
     met_heavy = report("heavy", heavy_timing, HEAVY_TARGET_S, commit)
     return met_typical and met_heavy
-
-
-@contextmanager
-def scratch_database(name: str) -> Iterator[str]:
-    """Yield the URL of an empty PostgreSQL database, dropped afterwards."""
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(ADMIN_URL).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> int:

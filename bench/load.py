@@ -84,6 +84,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from machine import speed_line
 from queue_page import NOW, fill, page_queries, percentile, query_of, request_rows, varied_queries
+from scratch import free_port, scratch_database
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -96,7 +97,6 @@ from dsr.requests.models import DataRequest, ReferenceCounter, next_reference
 from dsr.requests.workflow import RequestType
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCRATCH_DATABASE = f"dsr_bench_load_{os.getpid()}"
 HOST = "127.0.0.1"
 WEB_PREFIX = "load-web-"
@@ -281,13 +281,6 @@ def run_clients(
 # --- the server and its surroundings ------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class SinkHandler:
     """Accept every message and count it per recipient: the outbox has somewhere real to
     deliver, and the bench can tell a submission whose email never came (lost) or came twice."""
@@ -357,16 +350,8 @@ def smtp_sink() -> Iterator[tuple[int, SinkHandler]]:
 @contextmanager
 def scratch_store() -> Iterator[str]:
     """Yield the URL of an empty PostgreSQL database, dropped afterwards whatever happens."""
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{SCRATCH_DATABASE}"'))
-    try:
-        yield make_url(ADMIN_URL).set(database=SCRATCH_DATABASE).render_as_string(False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(SCRATCH_DATABASE) as url:
+        yield url
 
 
 def server_environment(url: str, smtp_port: int, *, deliver: bool) -> dict[str, str]:

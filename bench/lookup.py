@@ -19,7 +19,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from access import captured_statements, replay, scratch_database
+from access import captured_statements, replay
+from scratch import scratch_database
 from sqlalchemy import Engine, create_engine, insert, text
 
 from dsr.demo.schema import learner, metadata

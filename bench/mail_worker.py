@@ -28,7 +28,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,8 +37,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from scratch import free_port, scratch_database
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCRATCH_DATABASE = f"dsr_bench_mail_worker_{os.getpid()}"
 HOST = "127.0.0.1"
 WARM_UP = 5
@@ -64,28 +64,10 @@ of its warm-up (start-up, imports and the first deliveries cost billions of inst
 # --- the outer run: store, sink, valgrind ------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def scratch_store() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{SCRATCH_DATABASE}"'))
-    try:
-        yield make_url(ADMIN_URL).set(database=SCRATCH_DATABASE).render_as_string(False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(SCRATCH_DATABASE) as url:
+        yield url
 
 
 class Sink:

@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 
 from flask.testing import FlaskClient
 from machine import speed_line
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from scratch import scratch_database
+from sqlalchemy import insert, text
 
 from dsr import db
 from dsr.accounts.access import LOGIN_AT_KEY, SEEN_KEY
@@ -46,7 +46,6 @@ from dsr.retention.approval import waiting_sweep_id
 
 TARGET_MS = 50.0
 TARGET_RATIO = 1.5
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCRATCH_DATABASE = f"dsr_bench_queue_{os.getpid()}"  # other runs may share the server
 BATCH = 5_000
 NOW = datetime.now(UTC)
@@ -63,16 +62,8 @@ def scratch_store(engine: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="dsr_bench_") as folder:
             yield f"sqlite:///{Path(folder) / 'store.sqlite3'}"
         return
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}"'))
-        connection.execute(text(f'CREATE DATABASE "{SCRATCH_DATABASE}"'))
-    try:
-        yield make_url(ADMIN_URL).set(database=SCRATCH_DATABASE).render_as_string(False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(SCRATCH_DATABASE) as url:
+        yield url
 
 
 def request_rows(count: int, staff_ids: list[int], rng: random.Random) -> Iterator[dict[str, Any]]:

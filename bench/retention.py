@@ -22,8 +22,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from scratch import scratch_database
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 
 from dsr import db
 from dsr.demo.seed import seed_platform
@@ -31,7 +31,6 @@ from dsr.retention.service import run_retention
 from inventory.loader import load_data_map
 from inventory.periods import retention_cutoff
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCRATCH_DATABASE = "dsr_bench_retention"
 MAP_PATH = Path(__file__).resolve().parents[1] / "data_map.yaml"
 FLOOR_FACTOR = 1.5
@@ -170,17 +169,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--learners", type=int, default=2000)
     args = parser.parse_args()
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}"'))
-        connection.execute(text(f'CREATE DATABASE "{SCRATCH_DATABASE}"'))
-    try:
-        url = make_url(ADMIN_URL).set(database=SCRATCH_DATABASE).render_as_string(False)
+    with scratch_database(SCRATCH_DATABASE) as url:
         met = run(url, args.events, args.batch_size, args.learners)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
-        admin.dispose()
     return 0 if met else 1
 
 

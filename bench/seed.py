@@ -9,13 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from scratch import scratch_database
 
 from dsr.demo.seed import seed_platform
 
 TARGET_SECONDS = 120.0
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCRATCH_DATABASE = "dsr_bench_seed"
 
 
@@ -45,17 +43,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.url:
         return 0 if _run(args.url, args.learners, args.seed) else 1
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}"'))
-        connection.execute(text(f'CREATE DATABASE "{SCRATCH_DATABASE}"'))
-    try:
-        url = make_url(ADMIN_URL).set(database=SCRATCH_DATABASE)
-        met = _run(url.render_as_string(hide_password=False), args.learners, args.seed)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}"'))
-        admin.dispose()
+    with scratch_database(SCRATCH_DATABASE) as url:
+        met = _run(url, args.learners, args.seed)
     return 0 if met else 1
 
 
