@@ -217,19 +217,23 @@ def run_request(
     context = _start(engine, request_id, settings=settings, now=now, actor=actor, label=staff_label)
     executor = EXECUTORS[context.request_type]
     staff = translations(staff_language(settings))
-    with LeaseKeeper(engine, request_id, claim=context.claim, seconds=seconds):
+    with LeaseKeeper(engine, request_id, claim=context.claim, seconds=seconds) as lease:
         try:
             result = executor(context)
         except SystemUnavailable as error:
+            lease.ending()
             return _fail(context, str(error), actor=actor, label=staff_label)
         except ExecutionFailed as error:
+            lease.ending()
             return _fail(context, error.said(staff.gettext), actor=actor, label=staff_label)
         except Exception as error:  # a bug must still leave the request failed, not processing
             log.exception("executing request %s failed", request_id)
             reason = staff.gettext("internal error (%(kind)s): see the server's log") % {
                 "kind": type(error).__name__
             }
+            lease.ending()
             return _fail(context, reason, actor=actor, label=staff_label)
+        lease.ending()
         return _complete(context, result, actor=actor, label=staff_label)
 
 

@@ -173,12 +173,18 @@ def renew_lease(engine: Engine, request_id: int, *, claim: str, until: datetime)
 
 class LeaseKeeper:
     """Renew a run's lease every third of its length on a thread of its own, while the
-    executor works; stop when the run ends or the lease was lost."""
+    executor works; stop when the run ends or the lease was lost.
+
+    The run's own end releases the lease (`release_run`) while the keeper still renews it (so
+    that the lease lasts until that transaction commits): `ending()`, called before it, tells
+    the keeper that a renewal finding no lease from then on is that release, not a loss, which
+    it says only when it is one."""
 
     def __init__(self, engine: Engine, request_id: int, *, claim: str, seconds: float) -> None:
         self._engine, self._request_id, self._claim = engine, request_id, claim
         self._seconds = seconds
         self._stopped = threading.Event()
+        self._ending = threading.Event()
         self._thread = threading.Thread(
             target=self._renew, name=f"dsr-lease-{request_id}", daemon=True
         )
@@ -191,12 +197,18 @@ class LeaseKeeper:
         self._stopped.set()
         self._thread.join()
 
+    def ending(self) -> None:
+        """The run is about to release its lease: renew it until then, without calling its
+        release a loss."""
+        self._ending.set()
+
     def _renew(self) -> None:
         while not self._stopped.wait(self._seconds / 3):
             until = db.utcnow() + timedelta(seconds=self._seconds)
             try:
                 if not renew_lease(self._engine, self._request_id, claim=self._claim, until=until):
-                    log.warning("request %s: the run's lease was lost", self._request_id)
+                    if not self._ending.is_set():
+                        log.warning("request %s: the run's lease was lost", self._request_id)
                     return
             except SQLAlchemyError as error:  # the store is away: the next turn tries again
                 log.warning("request %s: lease not renewed (%s)", self._request_id, type(error))

@@ -6,14 +6,17 @@ are compared by the database."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from dsr import db
 from dsr.audit.models import record_action
 from dsr.execution.runs import (
+    LeaseKeeper,
     ProgressState,
     RequestRun,
     hold_fresh_run,
@@ -26,6 +29,7 @@ from dsr.requests.workflow import Action, Actor, Status
 from dsr.retention.models import RetentionSweep, SweepStatus, SweepTrigger
 from dsr.worker.recovery import runs_to_recover, sweeps_to_recover
 from tests.factories import make_request
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql", "mariadb")
 
@@ -140,3 +144,37 @@ def test_a_fresh_run_replaces_the_hold_and_forgets_the_progress_of_the_last(
             later,
         )
         assert run_progress(session, request_id) == {}
+
+
+def test_a_run_ending_releases_its_lease_without_saying_it_was_lost(
+    store: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run's end releases its lease while the keeper still renews it: a renewal that then
+    finds no lease is that release, not a loss; one that finds it gone otherwise still says so."""
+    attempts: list[str] = []
+
+    def count_renewals(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE") and "lease_until" in statement:
+            attempts.append(statement)
+
+    event.listen(store, "before_cursor_execute", count_renewals)
+    try:
+        for ending, said in ((True, False), (False, True)):
+            request_id = processing_until(store, NOW + timedelta(hours=1))
+            caplog.clear()
+            with (
+                caplog.at_level(logging.WARNING, logger="dsr.execution.runs"),
+                LeaseKeeper(store, request_id, claim="a-worker", seconds=0.3) as lease,
+            ):
+                if ending:
+                    lease.ending()
+                with db.transaction(store) as session:
+                    assert release_run(session, request_id, claim="a-worker")
+                released_at = len(attempts)
+                wait_until(
+                    lambda after=released_at: len(attempts) > after, "a renewal after the release"
+                )
+            lost = [r for r in caplog.records if "lease was lost" in r.getMessage()]
+            assert bool(lost) is said, (ending, [r.getMessage() for r in caplog.records])
+    finally:
+        event.remove(store, "before_cursor_execute", count_renewals)
