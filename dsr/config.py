@@ -162,6 +162,8 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "WORKER_THREADS": 4,
         "WORKER_LEASE_SECONDS": 60,
         "WORKER_RECOVERY_GRACE_MINUTES": 5,
+        # how much lower than the web's a `dsr worker`'s CPU priority is (added to its niceness)
+        "WORKER_NICE": 10,
         # --- the default language of the pages (Flask-Babel); their time zone is the map's
         # organisation.timezone
         "BABEL_DEFAULT_LOCALE": "fr",
@@ -276,6 +278,28 @@ def check_worker_settings(config: Mapping[str, Any]) -> None:
             positive = False
         if not positive:
             raise InsecureConfiguration(f"DSR_{name} must be a positive number, not {value!r}.")
+    worker_nice(config)
+
+
+MAX_WORKER_NICE = 19
+"""The lowest CPU priority there is (niceness 19)."""
+
+
+def worker_nice(config: Mapping[str, Any]) -> int:
+    """Return how much a `dsr worker` lowers its CPU priority (DSR_WORKER_NICE, a whole number
+    from 0, unchanged, to MAX_WORKER_NICE); raise InsecureConfiguration naming the variable
+    otherwise."""
+    value = config.get("WORKER_NICE")
+    value = DEFAULTS["WORKER_NICE"] if value is None or value == "" else value
+    try:
+        nice = int(str(value).strip())
+    except ValueError:
+        nice = -1
+    if isinstance(value, bool) or not 0 <= nice <= MAX_WORKER_NICE:
+        raise InsecureConfiguration(
+            f"DSR_WORKER_NICE must be a whole number from 0 to {MAX_WORKER_NICE}, not {value!r}."
+        )
+    return nice
 
 
 def check_record_periods(config: Mapping[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """`dsr worker`: carry out the desk's jobs (runs of requests, emails, status callbacks) until
 stopped. Start as many as the work needs, on any machine that reaches the store and the queue
-(DSR_QUEUE_URL); SIGTERM or Ctrl-C stops one cleanly.
+(DSR_QUEUE_URL); SIGTERM or Ctrl-C stops one cleanly. A worker runs at a lower CPU priority than
+the web processes (DSR_WORKER_NICE).
 
 Only click is imported here: the rest comes when the command runs, so that `dsr --help` is fast.
 """
@@ -34,11 +35,24 @@ def worker_command(threads: int | None) -> None:
     settings = command_settings()
     logs.configure(settings.log_format)
     try:
+        lower_priority(config.worker_nice(settings.values))
         app = _worker_app()
     except (config.InsecureConfiguration, db.DatabaseNotUpToDate, ValueError) as error:
         raise click.ClickException(str(error)) from None
     count = threads or int(app.config.get("WORKER_THREADS") or 4)
     run_worker(app, threads=count, say=click.echo)
+
+
+def lower_priority(nice: int) -> None:
+    """Give this process a CPU priority `nice` steps below the one it started with, before it
+    starts any thread (on Linux a thread's priority is its own, and a new thread takes its
+    creator's): where the workers share the machine with the web processes, a heavy job (the
+    access report of a person with a million rows takes a core for seconds) waits for the pages
+    and the form instead of slowing them. It never raises a priority: that needs privileges."""
+    import os
+
+    if nice:
+        os.nice(nice)
 
 
 def _worker_app() -> Flask:

@@ -223,3 +223,11 @@ def test_a_worker_setting_that_is_no_positive_number_is_refused_at_start(
 ) -> None:
     with pytest.raises(InsecureConfiguration, match="DSR_WORKER_LEASE_SECONDS must be"):
         create_app({"TESTING": True, "DATABASE_URL": store_url, "WORKER_LEASE_SECONDS": value})
+
+
+@pytest.mark.parametrize("value", ["low", -1, 20, 2.5, True])
+def test_a_worker_priority_that_is_no_niceness_is_refused_at_start(
+    store_url: str, value: object
+) -> None:
+    with pytest.raises(InsecureConfiguration, match="DSR_WORKER_NICE must be a whole number"):
+        create_app({"TESTING": True, "DATABASE_URL": store_url, "WORKER_NICE": value})

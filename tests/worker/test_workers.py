@@ -6,6 +6,7 @@ emails of a form reach the mail server through a worker."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import uuid
@@ -306,3 +307,28 @@ def test_a_callback_endpoint_that_never_answers_holds_up_no_email_of_the_worker(
             "the form's email sent while the callback hangs",
         )
         assert SilentPeer.still_waiting(waiting)
+
+
+def niceness_of_threads(pid: int) -> list[int]:
+    """The niceness of each thread of process `pid` (Linux: field 19 of /proc/PID/task/TID/stat,
+    counted after the command name, which may hold spaces)."""
+    values = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        after_name = stat.read_text().rpartition(")")[2].split()
+        values.append(int(after_name[16]))
+    return values
+
+
+def test_a_worker_and_every_thread_it_starts_run_at_a_lower_cpu_priority_than_the_web(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    """The web processes keep the CPU priority they started with; a worker lowers its own by
+    DSR_WORKER_NICE before it starts its threads (a thread's priority is its own on Linux)."""
+    app = make_app(WORKER_NICE=7)
+    started_at = os.getpriority(os.PRIO_PROCESS, 0)  # what the worker inherits from this test
+    log = tmp_path / "worker.log"
+    with running_worker(app, log, threads=3) as worker:
+        wait_until(lambda: "Worker started" in log.read_text(), "the worker to start")
+        wait_until(lambda: len(niceness_of_threads(worker.pid)) >= 4, "its 3 job threads")
+        assert set(niceness_of_threads(worker.pid)) == {min(started_at + 7, 19)}
+        assert os.getpriority(os.PRIO_PROCESS, 0) == started_at  # the web's, unchanged
