@@ -33,9 +33,12 @@ from dsr.logs import StderrHandler
 from tests.databases import (
     ENGINES,
     EngineKind,
+    MariaDBTemplate,
     copy_database,
+    copy_mariadb_database,
     ensure_database_servers,
     fresh_database,
+    read_mariadb_template,
 )
 from tests.processes import kill_leftovers
 from tests.smtp_server import SmtpServer, settle_background_work, smtp_server
@@ -185,20 +188,30 @@ def migrated_postgresql_template() -> Iterator[str]:
         yield name
 
 
+@pytest.fixture(scope="session")
+def migrated_mariadb_template() -> Iterator[MariaDBTemplate]:
+    """A MariaDB database upgraded to the newest revision once per test process, and what it is
+    made of (its tables, triggers and rows), read once: each test's migrated MariaDB store is
+    replayed from it (the same database the migrations would build, without running them again)."""
+    with fresh_database("mariadb") as url:
+        db.run_migrations(url)
+        yield read_mariadb_template(url)
+
+
 @pytest.fixture
 def migrated_url(
     engine_url: str, migrated_sqlite_file: Path, request: pytest.FixtureRequest
 ) -> str:
-    """A fresh database on this run's engine, upgraded to the newest revision (on SQLite and
-    PostgreSQL a copy of one upgraded once per process; on MariaDB, which cannot copy a
-    database, upgraded again)."""
+    """A fresh database on this run's engine, upgraded to the newest revision: a copy of one
+    upgraded once per process (SQLite's file; PostgreSQL's template database; on MariaDB, which
+    cannot copy a database, the template's tables, rows and triggers replayed)."""
     url = make_url(engine_url)
     if url.get_backend_name() == "sqlite" and url.database:
         return _migrated_sqlite(Path(url.database), migrated_sqlite_file)
     if url.get_backend_name() == "postgresql":
         copy_database(url, request.getfixturevalue("migrated_postgresql_template"))
         return engine_url
-    db.run_migrations(engine_url)
+    copy_mariadb_database(url, request.getfixturevalue("migrated_mariadb_template"))
     return engine_url
 
 

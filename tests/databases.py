@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -63,10 +64,11 @@ def server_label(kind: ServerKind) -> str:
     return f"{_SERVER_NAMES[kind]} at {url.host or 'localhost'}:{port}"
 
 
-def _admin_engine(kind: ServerKind) -> Engine:
+def _admin_engine(kind: ServerKind, database: str | None = None) -> Engine:
     """Open no pooled connection: every admin connection is closed when its block ends."""
+    url = admin_url(kind)
     return create_engine(
-        admin_url(kind),
+        url if database is None else url.set(database=database),
         poolclass=NullPool,
         isolation_level="AUTOCOMMIT",
         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
@@ -324,5 +326,118 @@ def database_exists(url: str | URL) -> bool:
                 else "SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"
             )
             return connection.execute(text(query), {"name": name}).first() is not None
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class MariaDBTrigger:
+    """A trigger as SHOW CREATE TRIGGER gives it, with the settings it was created under (they
+    decide how its body runs)."""
+
+    statement: str
+    sql_mode: str
+    character_set_client: str
+    collation_connection: str
+
+
+@dataclass(frozen=True)
+class MariaDBTemplate:
+    """What a MariaDB database is made of, read once to be replayed into empty databases: MariaDB
+    has no CREATE DATABASE ... TEMPLATE, and CREATE TABLE ... LIKE drops the foreign keys.
+
+    The rows are copied from the database `name` itself, which must outlive its copies."""
+
+    name: str
+    tables: tuple[str, ...]
+    """The CREATE TABLE statement of every table (foreign keys, checks and options included)."""
+    triggers: tuple[MariaDBTrigger, ...]
+    """In the order they fire in, for triggers of the same table, timing and event."""
+    tables_with_rows: tuple[str, ...]
+
+
+_LEFT_OUT_OF_A_COPY = text(
+    "SELECT concat(table_type, ' ', table_name) FROM information_schema.tables"
+    " WHERE table_schema = :schema AND table_type <> 'BASE TABLE'"
+    " UNION ALL SELECT concat(routine_type, ' ', routine_name) FROM information_schema.routines"
+    " WHERE routine_schema = :schema"
+    " UNION ALL SELECT concat('EVENT ', event_name) FROM information_schema.events"
+    " WHERE event_schema = :schema"
+)
+_TABLES = text(
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"
+    " ORDER BY table_name"
+)
+_TRIGGERS = text(
+    "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = :schema"
+    " ORDER BY event_object_table, action_timing, event_manipulation, action_order"
+)
+
+
+def read_mariadb_template(url: str | URL) -> MariaDBTemplate:
+    """Read the tables, triggers and rows of the MariaDB database at `url`; refuse one with
+    objects a copy would leave out (views, routines, events, sequences)."""
+    name = make_url(url).database
+    assert name is not None
+    schema = {"schema": name}
+    engine = _admin_engine("mariadb", name)
+    try:
+        with engine.connect() as connection:
+            left_out = sorted(connection.execute(_LEFT_OUT_OF_A_COPY, schema).scalars())
+            if left_out:
+                raise ValueError(f"a copy of {name} would leave out {', '.join(left_out)}")
+            quote = connection.dialect.identifier_preparer.quote
+            tables, tables_with_rows = [], []
+            for table in connection.execute(_TABLES, schema).scalars().all():
+                shown = connection.execute(text(f"SHOW CREATE TABLE {quote(table)}")).one()
+                tables.append(shown[1])
+                has_rows = text(f"SELECT EXISTS (SELECT 1 FROM {quote(table)})")
+                if connection.execute(has_rows).scalar_one():
+                    tables_with_rows.append(table)
+            triggers = []
+            for trigger in connection.execute(_TRIGGERS, schema).scalars().all():
+                shown = connection.execute(text(f"SHOW CREATE TRIGGER {quote(trigger)}")).one()
+                triggers.append(MariaDBTrigger(shown[2], shown[1], shown[3], shown[4]))
+    finally:
+        engine.dispose()
+    return MariaDBTemplate(name, tuple(tables), tuple(triggers), tuple(tables_with_rows))
+
+
+def copy_mariadb_database(url: str | URL, template: MariaDBTemplate) -> None:
+    """Make the empty MariaDB database of `url` a copy of `template`: its tables, their rows, then
+    its triggers (so that copying the rows fires none), in a fraction of the time the migrations
+    that built it take."""
+    name = make_url(url).database
+    assert name is not None
+    engine = _admin_engine("mariadb", name)
+    try:
+        with engine.connect() as connection:
+            quote = connection.dialect.identifier_preparer.quote
+            # A table may refer to one created after it, or to itself.
+            connection.execute(text("SET SESSION foreign_key_checks = 0"))
+            verbatim = {"no_parameters": True}  # a % in a statement is not a placeholder
+            for statement in template.tables:
+                connection.exec_driver_sql(statement, execution_options=verbatim)
+            for table in template.tables_with_rows:
+                connection.execute(
+                    text(
+                        f"INSERT INTO {quote(table)} "
+                        f"SELECT * FROM {quote(template.name)}.{quote(table)}"
+                    )
+                )
+            for trigger in template.triggers:
+                connection.execute(
+                    text(
+                        "SET SESSION sql_mode = :sql_mode, "
+                        "character_set_client = :character_set_client, "
+                        "collation_connection = :collation_connection"
+                    ),
+                    {
+                        "sql_mode": trigger.sql_mode,
+                        "character_set_client": trigger.character_set_client,
+                        "collation_connection": trigger.collation_connection,
+                    },
+                )
+                connection.exec_driver_sql(trigger.statement, execution_options=verbatim)
     finally:
         engine.dispose()

@@ -20,9 +20,11 @@ from sqlalchemy import (
     inspect,
     make_url,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 
+from dsr import db
 from tests import processes
 from tests.databases import (
     ENGINES,
@@ -31,6 +33,7 @@ from tests.databases import (
     fresh_database,
     kind_of,
     new_database_name,
+    read_mariadb_template,
 )
 from tests.processes import spawn, stop
 from tests.waiting import wait_until
@@ -194,3 +197,92 @@ def test_a_server_that_cannot_be_started_fails_the_run(workers: list[str], tmp_p
     assert "PostgreSQL at 127.0.0.1:9 is not running and could not be started" in (
         result.stdout + result.stderr
     )
+
+
+MARIADB_CATALOGUE = {
+    "database": "SELECT default_character_set_name, default_collation_name "
+    "FROM information_schema.schemata WHERE schema_name = :schema",
+    "tables": "SELECT table_name, table_type, engine, row_format, table_collation, auto_increment,"
+    " create_options, table_comment FROM information_schema.tables WHERE table_schema = :schema",
+    "columns": "SELECT table_name, column_name, ordinal_position, column_default, is_nullable,"
+    " column_type, character_set_name, collation_name, column_key, extra, generation_expression,"
+    " column_comment FROM information_schema.columns WHERE table_schema = :schema",
+    "indexes": "SELECT table_name, index_name, non_unique, seq_in_index, column_name, collation,"
+    " sub_part, nullable, index_type, index_comment"
+    " FROM information_schema.statistics WHERE table_schema = :schema",
+    "constraints": "SELECT table_name, constraint_name, constraint_type"
+    " FROM information_schema.table_constraints WHERE constraint_schema = :schema",
+    "foreign keys": "SELECT table_name, constraint_name, referenced_table_name,"
+    " unique_constraint_name, match_option, update_rule, delete_rule"
+    " FROM information_schema.referential_constraints WHERE constraint_schema = :schema",
+    "key columns": "SELECT table_name, constraint_name, column_name, ordinal_position,"
+    " position_in_unique_constraint, referenced_table_schema = table_schema,"
+    " referenced_table_name, referenced_column_name"
+    " FROM information_schema.key_column_usage WHERE constraint_schema = :schema",
+    "checks": "SELECT table_name, constraint_name, check_clause, level"
+    " FROM information_schema.check_constraints WHERE constraint_schema = :schema",
+    "triggers": "SELECT trigger_name, event_manipulation, event_object_table, action_order,"
+    " action_condition, action_statement, action_orientation, action_timing, sql_mode, definer,"
+    " character_set_client, collation_connection, database_collation"
+    " FROM information_schema.triggers WHERE trigger_schema = :schema",
+    "views": "SELECT table_name FROM information_schema.views WHERE table_schema = :schema",
+    "routines": "SELECT routine_name FROM information_schema.routines"
+    " WHERE routine_schema = :schema",
+    "events": "SELECT event_name FROM information_schema.events WHERE event_schema = :schema",
+}
+"""What the catalogue says of a MariaDB database, the database's own name left out."""
+
+
+def mariadb_contents(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Read the definition of the MariaDB database at `url` and every row of its tables, sorted."""
+    schema = {"schema": make_url(url).database}
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            contents = {
+                part: sorted(
+                    (tuple(row) for row in connection.execute(text(query), schema)), key=repr
+                )
+                for part, query in MARIADB_CATALOGUE.items()
+            }
+            quote = connection.dialect.identifier_preparer.quote
+            for table, *_ in contents["tables"]:
+                rows = connection.execute(text(f"SELECT * FROM {quote(str(table))}"))
+                contents[f"rows of {table}"] = sorted((tuple(row) for row in rows), key=repr)
+    finally:
+        engine.dispose()
+    return contents
+
+
+@pytest.mark.databases("mariadb")
+def test_a_migrated_mariadb_store_is_the_database_the_migrations_build(migrated_url: str) -> None:
+    """MariaDB's `migrated_url` is replayed from a template, not migrated: it must be the same
+    database, down to its triggers, the rules of its foreign keys and the rows the migrations
+    leave."""
+    with fresh_database("mariadb") as url:
+        db.run_migrations(url)
+        expected = mariadb_contents(url)
+    copied = mariadb_contents(migrated_url)
+    assert copied.keys() == expected.keys()
+    for part, rows in expected.items():
+        assert copied[part] == rows, part
+    # What the comparison must have seen, so that it proves something.
+    assert len(expected["triggers"]) == 3
+    assert len(expected["foreign keys"]) > 20
+    assert expected["rows of alembic_version"] == [(db.head_revision(),)]
+    assert expected["rows of dsr_closed_count"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["CREATE VIEW shown AS SELECT 1 AS one", "CREATE PROCEDURE noop() BEGIN END"],
+    ids=["view", "routine"],
+)
+def test_a_mariadb_template_with_what_a_copy_leaves_out_is_refused(statement: str) -> None:
+    with fresh_database("mariadb") as url:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text(statement))
+        engine.dispose()
+        with pytest.raises(ValueError, match="would leave out"):
+            read_mariadb_template(url)
