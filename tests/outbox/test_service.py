@@ -31,10 +31,9 @@ ADDRESS = "zoe.lefevre@example.org"
 
 
 @pytest.fixture
-def store(engine_url: str) -> Iterator[Engine]:
-    """A migrated store on this run's engine."""
-    db.run_migrations(engine_url)
-    engine = db.make_engine(engine_url)
+def store(migrated_url: str) -> Iterator[Engine]:
+    """A migrated store on this run's engine (a copy of one migrated once per test process)."""
+    engine = db.make_engine(migrated_url)
     yield engine
     engine.dispose()
 

@@ -24,11 +24,11 @@ MakeRequest = Callable[..., int]
 
 
 @pytest.fixture
-def store(engine_url: str) -> Iterator[Engine]:
-    """A fresh store, migrated, on this run's engine."""
+def store(migrated_url: str) -> Iterator[Engine]:
+    """A fresh store, migrated, on this run's engine (a copy of one migrated once per test
+    process)."""
     store_models.import_models()
-    db.run_migrations(engine_url)
-    engine = db.make_engine(engine_url)
+    engine = db.make_engine(migrated_url)
     yield engine
     engine.dispose()
 
