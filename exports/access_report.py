@@ -55,7 +55,6 @@ from exports.pdf import (
     PDF_LOCK,
     ShallowFrame,
     content_width,
-    data_table,
     document_styles,
     register_fonts,
 )
@@ -63,6 +62,7 @@ from exports.plain_paragraph import (
     Gap,
     SeededCanvas,
     plain_bullet_list,
+    plain_data_table,
     plain_key_value_table,
     plain_paragraph,
     shared_key_value_table,
@@ -467,7 +467,7 @@ class _ReportStory:
         width = self.width
         return [
             heading,
-            data_table(
+            plain_data_table(
                 [
                     t.pgettext("report", "Category"),
                     t.pgettext("report", "Number of records"),
@@ -475,7 +475,7 @@ class _ReportStory:
                 ],
                 rows,
                 col_widths=[width - 100 * mm, 35 * mm, 65 * mm],
-                paragraph=plain_paragraph,
+                shared_columns=(0, 2),
             ),
         ]
 
