@@ -403,7 +403,10 @@ class _ReportStory:
             *self._cut_notice(),
             Gap(1, 4 * mm),
             plain_key_value_table(
-                t.pgettext("report", "Your request"), request_rows, width=self.width
+                t.pgettext("report", "Your request"),
+                request_rows,
+                width=self.width,
+                shared_labels=True,
             ),
             Gap(1, 4 * mm),
             shared_key_value_table(
@@ -746,7 +749,9 @@ class _ReportStory:
                     zip(labels, self._cells(group, row), strict=True)
                 )
                 batch += [
-                    plain_key_value_table(heading, pairs, width=self.width),
+                    plain_key_value_table(
+                        heading, pairs, width=self.width, shared_labels=True, shared_heading=False
+                    ),
                     Gap(1, 3 * mm),
                 ]
                 if len(batch) >= 2 * CHUNK_ROWS // 10:

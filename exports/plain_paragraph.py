@@ -990,12 +990,15 @@ def plain_key_value_table(
     width: float,
     label_width: float = 45 * mm,
     shared_labels: bool = False,
+    shared_heading: bool | None = None,
 ) -> Flowable:
     """`key_value_table` of plain text, a value given as a sequence being a bullet list, drawn
     as a `KeyValueGrid` when every cell is a `PlainParagraph`, else as the table.
-    `shared_labels`: the heading and the labels are the desk's words (`plain_paragraph`)."""
+    `shared_labels`: the labels are the map's or the desk's words (`plain_paragraph`), and the
+    heading too unless `shared_heading` says otherwise."""
     styles = document_styles()
-    header = plain_paragraph(heading, styles.cell_header, shared=shared_labels)
+    shared = shared_labels if shared_heading is None else shared_heading
+    header = plain_paragraph(heading, styles.cell_header, shared=shared)
     cells: list[tuple[Flowable | list[Flowable], Flowable | list[Flowable]]] = [
         (
             plain_paragraph(label, styles.cell_label, shared=shared_labels),
