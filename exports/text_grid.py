@@ -245,6 +245,10 @@ def _pieces(canv: Any, font_name: str, line: str) -> _Pieces:
     encoded with one `str.translate`: the codes reportlab's `splitString` gives them."""
     if font_name in (FONT_REGULAR, FONT_BOLD) and _is_fast(line, font_name == FONT_BOLD):
         font = pdfmetrics.getFont(font_name)
+        ascii_codes = font._asciiReadable and canv._doc in font.state
+        if ascii_codes and line.isascii() and (not line or min(line) >= " "):
+            # ASCII has its own codes in the first subset of a readable font's every document.
+            return (((font_name, 0), f"({canv._escape(line.encode('latin-1'))}) Tj"),)
         table = _first_subset_codes(font, canv._doc)
         if table is not None and table.keys() >= set(map(ord, line)):
             encoded = line.translate(table).encode("latin-1")
