@@ -34,7 +34,6 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -963,7 +962,7 @@ def text_width(text: str, font_name: str, size: float) -> float:
     """Return the width of one line of `text` in points, in the fonts that draw it (one
     C-accelerated measure for Latin text)."""
     if _latin_1(text):
-        return float(stringWidth(text, font_name, size))
+        return float(pdfmetrics.getFont(font_name).stringWidth(text, size))  # as `stringWidth`
     return line_width(text, font_name, size)
 
 
@@ -1016,6 +1015,14 @@ def _column_widths(
     padding = 2 * CELL_PADDING + 2.0
     least: list[float] = []
     wanted: list[float] = []
+    measured: dict[str, float] = {}  # values and words repeat down a column (dates, devices)
+
+    def regular_width(text: str) -> float:
+        found = measured.get(text)
+        if found is None:
+            found = measured[text] = text_width(text, FONT_REGULAR, CELL_FONT_SIZE)
+        return found
+
     for index, label in enumerate(labels):
         sample = [row[index] for row in rows[:100]]
         # A short cell (a date and time, an amount) is kept on one line; longer ones wrap.
@@ -1027,11 +1034,11 @@ def _column_widths(
         least.append(
             max(
                 [text_width(word, FONT_BOLD, CELL_FONT_SIZE) for word in label.split()]
-                + [text_width(piece, FONT_REGULAR, CELL_FONT_SIZE) for piece in words_]
+                + [regular_width(piece) for piece in words_]
             )
             + padding
         )
-        lengths = sorted(text_width(cell, FONT_REGULAR, CELL_FONT_SIZE) for cell in sample)
+        lengths = sorted(regular_width(cell) for cell in sample)
         typical = lengths[len(lengths) * 9 // 10] if lengths else 0.0
         heading = text_width(label, FONT_BOLD, CELL_FONT_SIZE)
         wanted.append(min(max(least[-1], typical + padding, heading + padding), 0.45 * width))
