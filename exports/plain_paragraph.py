@@ -429,14 +429,18 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
     def _text(
         self, canv: Any, font_name: str, size: float, lines: Sequence[str], *, ends: bool = True
     ) -> list[str]:
-        caches = _OPERATORS.get(canv._doc)
+        doc = canv._doc
+        caches = _OPERATORS.get(doc)
         if caches is None:
-            caches = _OPERATORS[canv._doc] = {}
+            caches = _OPERATORS[doc] = {}
         cache = caches.setdefault(font_name, {})
         # The lines of the map's and the desk's words have the same codes in every seeded
         # document (`seed_fonts`): their operators are kept for the process.
-        kept = self._shared is not None and canv._doc in _SEEDED_DOCUMENTS
-        leading = fp_str(self.style.leading)
+        kept = self._shared is not None and doc in _SEEDED_DOCUMENTS
+        # The operator setting each (font, subset) at a size and leading in the document (the
+        # first time, asking for its internal name registers the subset with it).
+        fonts = caches.setdefault("", {})
+        leading = self.style.leading
         code: list[str] = []
         current: tuple[str, int] | None = None
         for line in lines:
@@ -451,8 +455,12 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
             for font, operator in pieces:
                 if font != current:
                     current = font
-                    name = pdfmetrics.getFont(font[0]).getSubsetInternalName(font[1], canv._doc)
-                    code.append(f"{name} {fp_str(size)} Tf {leading} TL")
+                    setting = fonts.get((font, size, leading))
+                    if setting is None:
+                        name = pdfmetrics.getFont(font[0]).getSubsetInternalName(font[1], doc)
+                        setting = f"{name} {fp_str(size)} Tf {fp_str(leading)} TL"
+                        fonts[(font, size, leading)] = setting
+                    code.append(setting)
                 code.append(operator)
             if ends:
                 code.append("T*")
