@@ -208,6 +208,12 @@ def _greedy_lines(
         indent = style.leftIndent + style.firstLineIndent
         if bullet_end > indent:
             first -= bullet_end - indent
+    if (
+        len(line) * _widest_latin(font) * size < (first - 0.01) * 1000
+        and max(line) < "\u0100"
+        and " ".join(words) == line
+    ):
+        return (line,)  # one line even in its font's widest Latin-1 letters: not measured
     if measure(line, size) < first - 1e-6 and " ".join(words) == line:
         return (line,)  # one line: its words fit with room to spare for any rounding
     space = measure(" ", size)
@@ -230,6 +236,13 @@ def _greedy_lines(
         used = wider
     lines.append(" ".join(current))
     return tuple(lines)
+
+
+@lru_cache(maxsize=16)
+def _widest_latin(font_name: str) -> float:
+    """The widest advance of a Latin-1 character in `font_name`, in thousandths of an em."""
+    face = pdfmetrics.getFont(font_name).face
+    return max(face.charWidths.get(code, face.defaultWidth) for code in range(256))
 
 
 def _paragraph_lines(
