@@ -330,6 +330,8 @@ class _ReportStory:
         )
         self.orientation = "portrait"
         self.mentions: list[PossibleMention] = []
+        self._zones: dict[str, tuple[tzinfo, tzinfo]] = {}
+        """Per system, the organisation's zone and the one the system stores its times in."""
 
     # The sequence of the document.
 
@@ -658,8 +660,11 @@ class _ReportStory:
     def _value(self, group: _TableGroup, f: Field_, row: CollectedRow) -> str:
         """Write a value as its field's `display` says, else as its type reads."""
         value = row.values.get(f.name)
-        zone = self.data_map.organisation.zone
-        stored_zone = self.data_map.system_zone(group.system)
+        zones = self._zones.get(group.system)
+        if zones is None:
+            zones = (self.data_map.organisation.zone, self.data_map.system_zone(group.system))
+            self._zones[group.system] = zones
+        zone, stored_zone = zones
         shown = shown_text(
             f,
             value,
