@@ -406,7 +406,9 @@ class ShallowFrame(Frame):  # type: ignore[misc]
     and the list of generated content the copy drops."""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ShallowFrame:
-        return copy.copy(self)
+        clone: ShallowFrame = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)  # what copy.copy does, without its protocol
+        return clone
 
 
 def render_pdf(
