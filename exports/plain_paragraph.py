@@ -27,6 +27,7 @@ from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen.canvas import PATH_OPS
 from reportlab.platypus import Paragraph, Spacer, Table
 from reportlab.platypus.flowables import Flowable
 
@@ -722,31 +723,27 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         tops = [self.height]
         for height in heights:
             tops.append(tops[-1] - height)
-        canv.saveState()
-        canv.setFillColor(HEADER_BACKGROUND)
-        canv.rect(0, tops[1], self.width, heights[0], stroke=0, fill=1)
+        # The operators of the canvas calls a table makes (saved state, fills, rectangles,
+        # stroke colour, line width, one path), written here.
+        fill_mode = canv._fillMode
+        out = ["q", cast(str, _fill_operator(HEADER_BACKGROUND))]
+        out.append(f"n {fp_str(0, tops[1], self.width, heights[0])} re {PATH_OPS[0, 1, fill_mode]}")
         if len(tops) > 2:
-            canv.setFillColor(LABEL_BACKGROUND)
-            canv.rect(0, tops[-1], label_width, tops[1] - tops[-1], stroke=0, fill=1)
+            out.append(cast(str, _fill_operator(LABEL_BACKGROUND)))
+            box = fp_str(0, tops[-1], label_width, tops[1] - tops[-1])
+            out.append(f"n {box} re {PATH_OPS[0, 1, fill_mode]}")
         code: list[str] = []
         colour = self._cell_code(code, self._heading, 0.0, tops[0], None)
         for (label, value), top in zip(self._rows, tops[1:], strict=False):
             colour = self._cell_code(code, label, 0.0, top, colour)
             colour = self._cell_code(code, value, label_width, top, colour)
-        canv._code.append(" ".join(code))
-        canv.setStrokeColor(GRID_COLOUR)
-        canv.setLineWidth(0.5)
-        path = canv.beginPath()
-        for y in tops:
-            path.moveTo(0, y)
-            path.lineTo(self.width, y)
-        for x in (0.0, self.width):
-            path.moveTo(x, tops[0])
-            path.lineTo(x, tops[-1])
-        path.moveTo(label_width, tops[1])
-        path.lineTo(label_width, tops[-1])
-        canv.drawPath(path, stroke=1, fill=0)
-        canv.restoreState()
+        out += [" ".join(code), _stroke_operator(GRID_COLOUR), f"{fp_str(0.5)} w"]
+        path = ["n"]
+        path += [f"{fp_str(0, y)} m {fp_str(self.width, y)} l" for y in tops]
+        path += [f"{fp_str(x, tops[0])} m {fp_str(x, tops[-1])} l" for x in (0.0, self.width)]
+        path.append(f"{fp_str(label_width, tops[1])} m {fp_str(label_width, tops[-1])} l")
+        out += [" ".join(path), PATH_OPS[1, 0, fill_mode], "Q"]
+        canv._code.append("\n".join(out))
 
     def _cell_code(
         self, code: list[str], cell: Cell, left: float, top: float, colour: str | None
