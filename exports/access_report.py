@@ -392,15 +392,18 @@ class _ReportStory:
             "ends with your rights and how to exercise them.",
         )
         return [
-            plain_paragraph(t.pgettext("report", "Copy of your personal data"), styles.title),
+            plain_paragraph(
+                t.pgettext("report", "Copy of your personal data"), styles.title, shared=True
+            ),
             plain_paragraph(
                 t.pgettext(
                     "report", "Answer to your access request (GDPR Article 15) — %(organisation)s"
                 )
                 % {"organisation": organisation.name},
                 styles.subtitle,
+                shared=True,
             ),
-            plain_paragraph(intro, styles.body),
+            plain_paragraph(intro, styles.body, shared=True),
             *self._cut_notice(),
             Gap(1, 4 * mm),
             plain_key_value_table(
@@ -434,7 +437,9 @@ class _ReportStory:
 
     def _summary(self) -> list[Flowable]:
         t, styles = self.t, self.styles
-        heading = plain_paragraph(t.pgettext("report", "Summary of the data found"), styles.heading)
+        heading = plain_paragraph(
+            t.pgettext("report", "Summary of the data found"), styles.heading, shared=True
+        )
         if not self.collection.total_rows:
             return [
                 heading,
@@ -445,6 +450,7 @@ class _ReportStory:
                         "your request, in any of our systems.",
                     ),
                     styles.body,
+                    shared=True,
                 ),
                 plain_paragraph(
                     t.pgettext(
@@ -453,6 +459,7 @@ class _ReportStory:
                         "about you under another address or identifier: write to us.",
                     ),
                     styles.body,
+                    shared=True,
                 ),
             ]
         rows = []
@@ -518,12 +525,15 @@ class _ReportStory:
         groups = self._groups(category_id)
         layouts = [self._layout(group) for group in groups]
         orientation = "landscape" if "landscape" in layouts else "portrait"
-        heading = plain_paragraph(f"{number}. {category.title.get(self.lang)}", self.styles.heading)
+        # Its number says where the category comes among the person's, nothing of their data.
+        title = f"{number}. {category.title.get(self.lang)}"
+        heading = plain_paragraph(title, self.styles.heading, shared=True)
         turn = self._turn(orientation)
         if number == 1:
             # The first category opens the details on a new page, under their title.
             details = self.t.pgettext("report", "Your data, category by category")
-            turn = [*(turn or [PageBreak()]), plain_paragraph(details, self.styles.title)]
+            details_title = plain_paragraph(details, self.styles.title, shared=True)
+            turn = [*(turn or [PageBreak()]), details_title]
         yield [
             *turn,
             heading,
@@ -547,7 +557,7 @@ class _ReportStory:
                 "Some rows hold other people's data (for example the messages of another "
                 "participant in a conversation): their content is redacted.",
             )
-            yield [plain_paragraph(note, self.styles.small)]
+            yield [plain_paragraph(note, self.styles.small, shared=True)]
         yield [Gap(1, 6 * mm)]
 
     def _printed_rows(
@@ -796,13 +806,14 @@ class _ReportStory:
         ]
         heading = t.pgettext("report", "Mentions of you in other people's texts")
         return [
-            plain_paragraph(heading, styles.heading),
+            plain_paragraph(heading, styles.heading, shared=True),
             plain_paragraph(
                 t.pgettext(
                     "report",
                     "Texts written by other people that name you: the passage around your name.",
                 ),
                 styles.body,
+                shared=True,
             ),
             plain_key_value_table(heading, rows, width=self.width),
             Gap(1, 4 * mm),
@@ -874,8 +885,8 @@ class _ReportStory:
             "may lodge a complaint with: %(authority)s.",
         )
         return [
-            plain_paragraph(t.pgettext("report", "Your rights"), styles.title),
-            plain_paragraph(
+            _words(t.pgettext("report", "Your rights"), styles.title),
+            _words(
                 t.pgettext(
                     "report",
                     "The General Data Protection Regulation (GDPR) gives you the following rights "
@@ -883,25 +894,24 @@ class _ReportStory:
                 ),
                 styles.body,
             ),
-            *plain_bullet_list(rights, styles.body),
-            plain_paragraph(t.pgettext("report", "How to exercise your rights"), styles.heading),
-            plain_paragraph(exercise % {"dpo": _contact(organisation.dpo)}, styles.body),
-            plain_paragraph(
-                t.pgettext("report", "Complaint to the supervisory authority"), styles.heading
-            ),
-            plain_paragraph(
+            *plain_bullet_list(rights, styles.body, shared=True),
+            _words(t.pgettext("report", "How to exercise your rights"), styles.heading),
+            _words(exercise % {"dpo": _contact(organisation.dpo)}, styles.body),
+            _words(t.pgettext("report", "Complaint to the supervisory authority"), styles.heading),
+            _words(
                 complaint % {"authority": _contact(organisation.supervisory_authority)},
                 styles.body,
             ),
-            plain_paragraph(
-                t.pgettext("report", "Automated decisions and profiling"), styles.heading
-            ),
-            plain_paragraph(organisation.automated_decisions.get(lang), styles.body),
-            plain_paragraph(
-                t.pgettext("report", "Transfers outside the European Union"), styles.heading
-            ),
-            *plain_bullet_list(transfers, styles.body),
+            _words(t.pgettext("report", "Automated decisions and profiling"), styles.heading),
+            _words(organisation.automated_decisions.get(lang), styles.body),
+            _words(t.pgettext("report", "Transfers outside the European Union"), styles.heading),
+            *plain_bullet_list(transfers, styles.body, shared=True),
         ]
+
+
+def _words(text: str, style: ParagraphStyle) -> Flowable:
+    """A paragraph of the desk's and the map's words only (`plain_paragraph(shared=True)`)."""
+    return plain_paragraph(text, style, shared=True)
 
 
 class _RedactionTracker:
