@@ -243,7 +243,7 @@ def _greedy_lines(
 def _widest_latin(font_name: str) -> float:
     """The widest advance of a Latin-1 character in `font_name`, in thousandths of an em."""
     face = pdfmetrics.getFont(font_name).face
-    return max(face.charWidths.get(code, face.defaultWidth) for code in range(256))
+    return float(max(face.charWidths.get(code, face.defaultWidth) for code in range(256)))
 
 
 def _paragraph_lines(
