@@ -34,7 +34,6 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -55,7 +54,6 @@ from exports.pdf import (
     PDF_LOCK,
     ShallowFrame,
     content_width,
-    data_table,
     document_styles,
     register_fonts,
 )
@@ -63,6 +61,7 @@ from exports.plain_paragraph import (
     Gap,
     SeededCanvas,
     plain_bullet_list,
+    plain_data_table,
     plain_key_value_table,
     plain_paragraph,
     shared_key_value_table,
@@ -331,6 +330,8 @@ class _ReportStory:
         )
         self.orientation = "portrait"
         self.mentions: list[PossibleMention] = []
+        self._zones: dict[str, tuple[tzinfo, tzinfo]] = {}
+        """Per system, the organisation's zone and the one the system stores its times in."""
 
     # The sequence of the document.
 
@@ -391,19 +392,25 @@ class _ReportStory:
             "ends with your rights and how to exercise them.",
         )
         return [
-            plain_paragraph(t.pgettext("report", "Copy of your personal data"), styles.title),
+            plain_paragraph(
+                t.pgettext("report", "Copy of your personal data"), styles.title, shared=True
+            ),
             plain_paragraph(
                 t.pgettext(
                     "report", "Answer to your access request (GDPR Article 15) — %(organisation)s"
                 )
                 % {"organisation": organisation.name},
                 styles.subtitle,
+                shared=True,
             ),
-            plain_paragraph(intro, styles.body),
+            plain_paragraph(intro, styles.body, shared=True),
             *self._cut_notice(),
             Gap(1, 4 * mm),
             plain_key_value_table(
-                t.pgettext("report", "Your request"), request_rows, width=self.width
+                t.pgettext("report", "Your request"),
+                request_rows,
+                width=self.width,
+                shared_labels=True,
             ),
             Gap(1, 4 * mm),
             shared_key_value_table(
@@ -430,7 +437,9 @@ class _ReportStory:
 
     def _summary(self) -> list[Flowable]:
         t, styles = self.t, self.styles
-        heading = plain_paragraph(t.pgettext("report", "Summary of the data found"), styles.heading)
+        heading = plain_paragraph(
+            t.pgettext("report", "Summary of the data found"), styles.heading, shared=True
+        )
         if not self.collection.total_rows:
             return [
                 heading,
@@ -441,6 +450,7 @@ class _ReportStory:
                         "your request, in any of our systems.",
                     ),
                     styles.body,
+                    shared=True,
                 ),
                 plain_paragraph(
                     t.pgettext(
@@ -449,6 +459,7 @@ class _ReportStory:
                         "about you under another address or identifier: write to us.",
                     ),
                     styles.body,
+                    shared=True,
                 ),
             ]
         rows = []
@@ -467,7 +478,7 @@ class _ReportStory:
         width = self.width
         return [
             heading,
-            data_table(
+            plain_data_table(
                 [
                     t.pgettext("report", "Category"),
                     t.pgettext("report", "Number of records"),
@@ -475,7 +486,7 @@ class _ReportStory:
                 ],
                 rows,
                 col_widths=[width - 100 * mm, 35 * mm, 65 * mm],
-                paragraph=plain_paragraph,
+                shared_columns=(0, 2),
             ),
         ]
 
@@ -514,12 +525,15 @@ class _ReportStory:
         groups = self._groups(category_id)
         layouts = [self._layout(group) for group in groups]
         orientation = "landscape" if "landscape" in layouts else "portrait"
-        heading = plain_paragraph(f"{number}. {category.title.get(self.lang)}", self.styles.heading)
+        # Its number says where the category comes among the person's, nothing of their data.
+        title = f"{number}. {category.title.get(self.lang)}"
+        heading = plain_paragraph(title, self.styles.heading, shared=True)
         turn = self._turn(orientation)
         if number == 1:
             # The first category opens the details on a new page, under their title.
             details = self.t.pgettext("report", "Your data, category by category")
-            turn = [*(turn or [PageBreak()]), plain_paragraph(details, self.styles.title)]
+            details_title = plain_paragraph(details, self.styles.title, shared=True)
+            turn = [*(turn or [PageBreak()]), details_title]
         yield [
             *turn,
             heading,
@@ -543,7 +557,7 @@ class _ReportStory:
                 "Some rows hold other people's data (for example the messages of another "
                 "participant in a conversation): their content is redacted.",
             )
-            yield [plain_paragraph(note, self.styles.small)]
+            yield [plain_paragraph(note, self.styles.small, shared=True)]
         yield [Gap(1, 6 * mm)]
 
     def _printed_rows(
@@ -656,8 +670,11 @@ class _ReportStory:
     def _value(self, group: _TableGroup, f: Field_, row: CollectedRow) -> str:
         """Write a value as its field's `display` says, else as its type reads."""
         value = row.values.get(f.name)
-        zone = self.data_map.organisation.zone
-        stored_zone = self.data_map.system_zone(group.system)
+        zones = self._zones.get(group.system)
+        if zones is None:
+            zones = (self.data_map.organisation.zone, self.data_map.system_zone(group.system))
+            self._zones[group.system] = zones
+        zone, stored_zone = zones
         shown = shown_text(
             f,
             value,
@@ -746,7 +763,9 @@ class _ReportStory:
                     zip(labels, self._cells(group, row), strict=True)
                 )
                 batch += [
-                    plain_key_value_table(heading, pairs, width=self.width),
+                    plain_key_value_table(
+                        heading, pairs, width=self.width, shared_labels=True, shared_heading=False
+                    ),
                     Gap(1, 3 * mm),
                 ]
                 if len(batch) >= 2 * CHUNK_ROWS // 10:
@@ -787,13 +806,14 @@ class _ReportStory:
         ]
         heading = t.pgettext("report", "Mentions of you in other people's texts")
         return [
-            plain_paragraph(heading, styles.heading),
+            plain_paragraph(heading, styles.heading, shared=True),
             plain_paragraph(
                 t.pgettext(
                     "report",
                     "Texts written by other people that name you: the passage around your name.",
                 ),
                 styles.body,
+                shared=True,
             ),
             plain_key_value_table(heading, rows, width=self.width),
             Gap(1, 4 * mm),
@@ -865,8 +885,8 @@ class _ReportStory:
             "may lodge a complaint with: %(authority)s.",
         )
         return [
-            plain_paragraph(t.pgettext("report", "Your rights"), styles.title),
-            plain_paragraph(
+            _words(t.pgettext("report", "Your rights"), styles.title),
+            _words(
                 t.pgettext(
                     "report",
                     "The General Data Protection Regulation (GDPR) gives you the following rights "
@@ -874,25 +894,24 @@ class _ReportStory:
                 ),
                 styles.body,
             ),
-            *plain_bullet_list(rights, styles.body),
-            plain_paragraph(t.pgettext("report", "How to exercise your rights"), styles.heading),
-            plain_paragraph(exercise % {"dpo": _contact(organisation.dpo)}, styles.body),
-            plain_paragraph(
-                t.pgettext("report", "Complaint to the supervisory authority"), styles.heading
-            ),
-            plain_paragraph(
+            *plain_bullet_list(rights, styles.body, shared=True),
+            _words(t.pgettext("report", "How to exercise your rights"), styles.heading),
+            _words(exercise % {"dpo": _contact(organisation.dpo)}, styles.body),
+            _words(t.pgettext("report", "Complaint to the supervisory authority"), styles.heading),
+            _words(
                 complaint % {"authority": _contact(organisation.supervisory_authority)},
                 styles.body,
             ),
-            plain_paragraph(
-                t.pgettext("report", "Automated decisions and profiling"), styles.heading
-            ),
-            plain_paragraph(organisation.automated_decisions.get(lang), styles.body),
-            plain_paragraph(
-                t.pgettext("report", "Transfers outside the European Union"), styles.heading
-            ),
-            *plain_bullet_list(transfers, styles.body),
+            _words(t.pgettext("report", "Automated decisions and profiling"), styles.heading),
+            _words(organisation.automated_decisions.get(lang), styles.body),
+            _words(t.pgettext("report", "Transfers outside the European Union"), styles.heading),
+            *plain_bullet_list(transfers, styles.body, shared=True),
         ]
+
+
+def _words(text: str, style: ParagraphStyle) -> Flowable:
+    """A paragraph of the desk's and the map's words only (`plain_paragraph(shared=True)`)."""
+    return plain_paragraph(text, style, shared=True)
 
 
 class _RedactionTracker:
@@ -958,7 +977,7 @@ def text_width(text: str, font_name: str, size: float) -> float:
     """Return the width of one line of `text` in points, in the fonts that draw it (one
     C-accelerated measure for Latin text)."""
     if _latin_1(text):
-        return float(stringWidth(text, font_name, size))
+        return float(pdfmetrics.getFont(font_name).stringWidth(text, size))  # as `stringWidth`
     return line_width(text, font_name, size)
 
 
@@ -1011,6 +1030,14 @@ def _column_widths(
     padding = 2 * CELL_PADDING + 2.0
     least: list[float] = []
     wanted: list[float] = []
+    measured: dict[str, float] = {}  # values and words repeat down a column (dates, devices)
+
+    def regular_width(text: str) -> float:
+        found = measured.get(text)
+        if found is None:
+            found = measured[text] = text_width(text, FONT_REGULAR, CELL_FONT_SIZE)
+        return found
+
     for index, label in enumerate(labels):
         sample = [row[index] for row in rows[:100]]
         # A short cell (a date and time, an amount) is kept on one line; longer ones wrap.
@@ -1022,11 +1049,11 @@ def _column_widths(
         least.append(
             max(
                 [text_width(word, FONT_BOLD, CELL_FONT_SIZE) for word in label.split()]
-                + [text_width(piece, FONT_REGULAR, CELL_FONT_SIZE) for piece in words_]
+                + [regular_width(piece) for piece in words_]
             )
             + padding
         )
-        lengths = sorted(text_width(cell, FONT_REGULAR, CELL_FONT_SIZE) for cell in sample)
+        lengths = sorted(regular_width(cell) for cell in sample)
         typical = lengths[len(lengths) * 9 // 10] if lengths else 0.0
         heading = text_width(label, FONT_BOLD, CELL_FONT_SIZE)
         wanted.append(min(max(least[-1], typical + padding, heading + padding), 0.45 * width))

@@ -24,6 +24,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import partial
 from gettext import NullTranslations
 from typing import Any, BinaryIO
 
@@ -186,70 +187,97 @@ def _write_category(
     """Write `<category>.json` into the archive while `<category>.csv` is spooled (in memory up
     to `SPOOLED_BYTES`, beyond in a private, already-deleted file beside the collection), then
     copied in: the stored rows are read and converted once, a batch at a time, column by column.
-    The files are stored as they are below `DEFLATE_FROM_ROWS` rows."""
+    The files are stored as they are below `DEFLATE_FROM_ROWS` rows, each made in memory and
+    written in one piece (a typical person's categories are a few rows: their streams, wrappers
+    and spool cost more than the rows)."""
     big = collection.count(category_id) >= ZIP64_FROM_ROWS
-    by_table = fields_by_table(category)
-    sheet_cols = sheet_columns(category)
     types = collection.field_types.get(category_id, {})
-    encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False).encode
     deflated = collection.count(category_id) >= DEFLATE_FROM_ROWS
+    rows = partial(
+        _write_rows, collection, category_id, category, zones=zones, marker=marker, shown=shown
+    )
+    if not deflated and not big:
+        parts = [json_head(category_id, category, types)]
+        sheet = io.StringIO(newline="")
+        writer = csv.writer(sheet, lineterminator="\r\n")
+        writer.writerow(csv_header(category, lang))
+        rows(parts.append, writer)
+        parts.append(JSON_TAIL)
+        archive.writestr(_entry(f"{category_id}.json", False), "".join(parts).encode("utf-8"))
+        csv_bytes = (UTF8_BOM + sheet.getvalue()).encode("utf-8")
+        archive.writestr(_entry(f"{category_id}.csv", False), csv_bytes)
+        return
     json_entry = _entry(f"{category_id}.json", deflated)
     with tempfile.SpooledTemporaryFile(SPOOLED_BYTES, dir=str(collection.directory)) as spool:
         spool.write(UTF8_BOM.encode("utf-8"))  # as utf-8-sig would, without its checks per write
-        sheet = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-        writer = csv.writer(sheet, lineterminator="\r\n")
+        spooled = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+        writer = csv.writer(spooled, lineterminator="\r\n")
         writer.writerow(csv_header(category, lang))
         with archive.open(json_entry, "w", force_zip64=big) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
             text.write(json_head(category_id, category, types))
-            separator = "\n  "
-            for batch in collection.batches(category_id):
-                if not batch.rows:
-                    continue
-                present = [
-                    f
-                    for f in by_table.get((batch.system, batch.table), [])
-                    if f.name in batch.columns
-                ]
-                raw_columns = _batch_columns(batch, present, zones[batch.system], marker)
-                keys, columns, cells_of = [], [], []
-                for f, column in zip(present, raw_columns, strict=True):
-                    keys.append(f.column)
-                    columns.append(column)
-                    cells_of.append((id(f), False))
-                    if labelled(f):
-                        keys.append(f.column + LABEL_SUFFIX)
-                        columns.append(_label_column(batch, f, shown, marker))
-                        cells_of.append((id(f), True))
-                if columns:
-                    records = [
-                        dict(zip(keys, values, strict=True))
-                        for values in zip(*columns, strict=True)
-                    ]
-                else:
-                    records = [{} for _ in batch.rows]
-                # One line per batch of records: one call of the C encoder for hundreds of rows.
-                text.write(separator + encode(records)[1:-1])
-                separator = ",\n  "
-                cells = {
-                    at: _sheet_column(column) for at, column in zip(cells_of, columns, strict=True)
-                }
-                blank = [None] * len(batch.rows)
-                writer.writerows(
-                    zip(
-                        *(cells.get((id(f), is_label), blank) for f, is_label in sheet_cols),
-                        strict=True,
-                    )
-                )
+            rows(text.write, writer)
             text.write(JSON_TAIL)
             text.flush()
             text.detach()
-        sheet.flush()
-        sheet.detach()
+        spooled.flush()
+        spooled.detach()
         spool.seek(0)
         csv_entry = _entry(f"{category_id}.csv", deflated)
         with archive.open(csv_entry, "w", force_zip64=big) as out:
             shutil.copyfileobj(spool, out, COPY_BLOCK)
+
+
+def _write_rows(
+    collection: Collection,
+    category_id: str,
+    category: Category,
+    write_json: Callable[[str], Any],
+    writer: Any,
+    *,
+    zones: Mapping[str, tzinfo],
+    marker: str,
+    shown: _Shown,
+) -> None:
+    """Write the category's records to its JSON file (`write_json`, after its head) and its rows
+    to its CSV `writer` (after the header), a stored batch at a time, column by column."""
+    by_table = fields_by_table(category)
+    sheet_cols = sheet_columns(category)
+    encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False).encode
+    separator = "\n  "
+    for batch in collection.batches(category_id):
+        if not batch.rows:
+            continue
+        present = [
+            f for f in by_table.get((batch.system, batch.table), []) if f.name in batch.columns
+        ]
+        raw_columns = _batch_columns(batch, present, zones[batch.system], marker)
+        keys, columns, cells_of = [], [], []
+        for f, column in zip(present, raw_columns, strict=True):
+            keys.append(f.column)
+            columns.append(column)
+            cells_of.append((id(f), False))
+            if labelled(f):
+                keys.append(f.column + LABEL_SUFFIX)
+                columns.append(_label_column(batch, f, shown, marker))
+                cells_of.append((id(f), True))
+        if columns:
+            records = [
+                dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)
+            ]
+        else:
+            records = [{} for _ in batch.rows]
+        # One line per batch of records: one call of the C encoder for hundreds of rows.
+        write_json(separator + encode(records)[1:-1])
+        separator = ",\n  "
+        cells = {at: _sheet_column(column) for at, column in zip(cells_of, columns, strict=True)}
+        blank = [None] * len(batch.rows)
+        writer.writerows(
+            zip(
+                *(cells.get((id(f), is_label), blank) for f, is_label in sheet_cols),
+                strict=True,
+            )
+        )
 
 
 def _entry(name: str, deflated: bool) -> zipfile.ZipInfo:

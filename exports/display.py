@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -81,12 +82,21 @@ def money_text(money: MoneyFormat, value: Any, row: Mapping[str, Any], lang: str
     column = money.currency_column
     currency = money.currency if column is None else row.get(column.split(".", 1)[1])
     code = str(currency).strip().upper() if currency is not None else ""
+    return _amount_text(str(amount), code, money.minor_units, str(currency or ""), lang)
+
+
+@lru_cache(maxsize=4096)
+def _amount_text(amount: str, code: str, minor_units: bool, currency: str, lang: str) -> str:
+    """`money_text` of the Decimal written `amount`, once per process: Babel's currency
+    formatting is slow, and the prices of an organisation's products come back in every
+    report."""
+    value = Decimal(amount)
     known = bool(code) and is_currency(code)
-    if money.minor_units:
-        amount = amount.scaleb(-get_currency_precision(code) if known else -2)
+    if minor_units:
+        value = value.scaleb(-get_currency_precision(code) if known else -2)
     if known:
-        return _no_narrow_space(format_currency(amount, code, locale=lang))
-    number = _no_narrow_space(format_decimal(amount, locale=lang))
+        return _no_narrow_space(format_currency(value, code, locale=lang))
+    number = _no_narrow_space(format_decimal(value, locale=lang))
     return f"{number} {currency}" if currency else number
 
 

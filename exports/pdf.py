@@ -363,6 +363,9 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]
         self._footer = footer
         self._page_label = page_label
         self._held_pages: list[dict[str, Any]] = []
+        self._footer_code: list[list[str]] = []
+        """The operators drawing `footer`, once drawn (the same on every page); a list, shared
+        by the states of the held pages that `save` restores in turn."""
 
     def showPage(self) -> None:  # noqa: N802 (reportlab's name)
         self._held_pages.append(dict(self.__dict__))
@@ -386,8 +389,12 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]
         self.setFont(FONT_REGULAR, FOOTER_FONT_SIZE)
         self.setFillColor(colors.grey)
         y = MARGIN / 2
-        if self._footer:
+        if self._footer and self._footer_code:
+            self._code.extend(self._footer_code[0])
+        elif self._footer:
+            start = len(self._code)
             self.draw_text(MARGIN, y, self._footer)
+            self._footer_code.append(self._code[start:])
         label = self._page_label % {"page": self._pageNumber, "total": total}
         self.draw_text(width - MARGIN, y, label, right=True)
         self.restoreState()
@@ -399,7 +406,9 @@ class ShallowFrame(Frame):  # type: ignore[misc]
     and the list of generated content the copy drops."""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ShallowFrame:
-        return copy.copy(self)
+        clone: ShallowFrame = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)  # what copy.copy does, without its protocol
+        return clone
 
 
 def render_pdf(

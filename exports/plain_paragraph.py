@@ -27,6 +27,7 @@ from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen.canvas import PATH_OPS
 from reportlab.platypus import Paragraph, Spacer, Table
 from reportlab.platypus.flowables import Flowable
 
@@ -208,6 +209,12 @@ def _greedy_lines(
         indent = style.leftIndent + style.firstLineIndent
         if bullet_end > indent:
             first -= bullet_end - indent
+    if (
+        len(line) * _widest_latin(font) * size < (first - 0.01) * 1000
+        and max(line) < "\u0100"
+        and " ".join(words) == line
+    ):
+        return (line,)  # one line even in its font's widest Latin-1 letters: not measured
     if measure(line, size) < first - 1e-6 and " ".join(words) == line:
         return (line,)  # one line: its words fit with room to spare for any rounding
     space = measure(" ", size)
@@ -230,6 +237,13 @@ def _greedy_lines(
         used = wider
     lines.append(" ".join(current))
     return tuple(lines)
+
+
+@lru_cache(maxsize=16)
+def _widest_latin(font_name: str) -> float:
+    """The widest advance of a Latin-1 character in `font_name`, in thousandths of an em."""
+    face = pdfmetrics.getFont(font_name).face
+    return float(max(face.charWidths.get(code, face.defaultWidth) for code in range(256)))
 
 
 def _paragraph_lines(
@@ -429,14 +443,18 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
     def _text(
         self, canv: Any, font_name: str, size: float, lines: Sequence[str], *, ends: bool = True
     ) -> list[str]:
-        caches = _OPERATORS.get(canv._doc)
+        doc = canv._doc
+        caches = _OPERATORS.get(doc)
         if caches is None:
-            caches = _OPERATORS[canv._doc] = {}
+            caches = _OPERATORS[doc] = {}
         cache = caches.setdefault(font_name, {})
         # The lines of the map's and the desk's words have the same codes in every seeded
         # document (`seed_fonts`): their operators are kept for the process.
-        kept = self._shared is not None and canv._doc in _SEEDED_DOCUMENTS
-        leading = fp_str(self.style.leading)
+        kept = self._shared is not None and doc in _SEEDED_DOCUMENTS
+        # The operator setting each (font, subset) at a size and leading in the document (the
+        # first time, asking for its internal name registers the subset with it).
+        fonts = caches.setdefault("", {})
+        leading = self.style.leading
         code: list[str] = []
         current: tuple[str, int] | None = None
         for line in lines:
@@ -451,8 +469,12 @@ class PlainParagraph(Flowable):  # type: ignore[misc]
             for font, operator in pieces:
                 if font != current:
                     current = font
-                    name = pdfmetrics.getFont(font[0]).getSubsetInternalName(font[1], canv._doc)
-                    code.append(f"{name} {fp_str(size)} Tf {leading} TL")
+                    setting = fonts.get((font, size, leading))
+                    if setting is None:
+                        name = pdfmetrics.getFont(font[0]).getSubsetInternalName(font[1], doc)
+                        setting = f"{name} {fp_str(size)} Tf {fp_str(leading)} TL"
+                        fonts[(font, size, leading)] = setting
+                    code.append(setting)
                 code.append(operator)
             if ends:
                 code.append("T*")
@@ -701,31 +723,27 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
         tops = [self.height]
         for height in heights:
             tops.append(tops[-1] - height)
-        canv.saveState()
-        canv.setFillColor(HEADER_BACKGROUND)
-        canv.rect(0, tops[1], self.width, heights[0], stroke=0, fill=1)
+        # The operators of the canvas calls a table makes (saved state, fills, rectangles,
+        # stroke colour, line width, one path), written here.
+        fill_mode = canv._fillMode
+        out = ["q", cast(str, _fill_operator(HEADER_BACKGROUND))]
+        out.append(f"n {fp_str(0, tops[1], self.width, heights[0])} re {PATH_OPS[0, 1, fill_mode]}")
         if len(tops) > 2:
-            canv.setFillColor(LABEL_BACKGROUND)
-            canv.rect(0, tops[-1], label_width, tops[1] - tops[-1], stroke=0, fill=1)
+            out.append(cast(str, _fill_operator(LABEL_BACKGROUND)))
+            box = fp_str(0, tops[-1], label_width, tops[1] - tops[-1])
+            out.append(f"n {box} re {PATH_OPS[0, 1, fill_mode]}")
         code: list[str] = []
         colour = self._cell_code(code, self._heading, 0.0, tops[0], None)
         for (label, value), top in zip(self._rows, tops[1:], strict=False):
             colour = self._cell_code(code, label, 0.0, top, colour)
             colour = self._cell_code(code, value, label_width, top, colour)
-        canv._code.append(" ".join(code))
-        canv.setStrokeColor(GRID_COLOUR)
-        canv.setLineWidth(0.5)
-        path = canv.beginPath()
-        for y in tops:
-            path.moveTo(0, y)
-            path.lineTo(self.width, y)
-        for x in (0.0, self.width):
-            path.moveTo(x, tops[0])
-            path.lineTo(x, tops[-1])
-        path.moveTo(label_width, tops[1])
-        path.lineTo(label_width, tops[-1])
-        canv.drawPath(path, stroke=1, fill=0)
-        canv.restoreState()
+        out += [" ".join(code), _stroke_operator(GRID_COLOUR), f"{fp_str(0.5)} w"]
+        path = ["n"]
+        path += [f"{fp_str(0, y)} m {fp_str(self.width, y)} l" for y in tops]
+        path += [f"{fp_str(x, tops[0])} m {fp_str(x, tops[-1])} l" for x in (0.0, self.width)]
+        path.append(f"{fp_str(label_width, tops[1])} m {fp_str(label_width, tops[-1])} l")
+        out += [" ".join(path), PATH_OPS[1, 0, fill_mode], "Q"]
+        canv._code.append("\n".join(out))
 
     def _cell_code(
         self, code: list[str], cell: Cell, left: float, top: float, colour: str | None
@@ -990,12 +1008,15 @@ def plain_key_value_table(
     width: float,
     label_width: float = 45 * mm,
     shared_labels: bool = False,
+    shared_heading: bool | None = None,
 ) -> Flowable:
     """`key_value_table` of plain text, a value given as a sequence being a bullet list, drawn
     as a `KeyValueGrid` when every cell is a `PlainParagraph`, else as the table.
-    `shared_labels`: the heading and the labels are the desk's words (`plain_paragraph`)."""
+    `shared_labels`: the labels are the map's or the desk's words (`plain_paragraph`), and the
+    heading too unless `shared_heading` says otherwise."""
     styles = document_styles()
-    header = plain_paragraph(heading, styles.cell_header, shared=shared_labels)
+    shared = shared_labels if shared_heading is None else shared_heading
+    header = plain_paragraph(heading, styles.cell_header, shared=shared)
     cells: list[tuple[Flowable | list[Flowable], Flowable | list[Flowable]]] = [
         (
             plain_paragraph(label, styles.cell_label, shared=shared_labels),

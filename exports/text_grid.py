@@ -21,6 +21,7 @@ from typing import Any
 from reportlab.lib import colors
 from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen.canvas import PATH_OPS
 from reportlab.platypus.flowables import Flowable
 
 from exports.pdf import FONT_BOLD, FONT_REGULAR, GRID_COLOUR, HEADER_BACKGROUND
@@ -46,6 +47,13 @@ _PIECES: weakref.WeakKeyDictionary[Any, dict[str, dict[str, _Pieces]]] = weakref
 
 A subset assignment never changes within a document, so a line's operators can be reused; the
 cache dies with the document (subsets are numbered per document)."""
+
+
+_HEADER_FILL = f"{fp_str(HEADER_BACKGROUND.rgb())} rg"
+_TEXT_FILL = f"{fp_str(colors.black.rgb())} rg"
+_GRID_STROKE = f"{fp_str(GRID_COLOUR.rgb())} RG"
+_GRID_LINE_WIDTH = f"{fp_str(GRID_WIDTH)} w"
+"""The operators reportlab's canvas writes for the grid's colours and line width."""
 
 
 def _row_height(row: Row) -> float:
@@ -145,31 +153,26 @@ class TextGrid(Flowable):  # type: ignore[misc]
     # -- drawing -----------------------------------------------------------------------------
 
     def draw(self) -> None:
-        """Header background, then the text, then the grid over it (a reportlab table's order)."""
+        """Header background, then the text, then the grid over it (a reportlab table's order).
+
+        The operators are those of the canvas calls a table makes (saved state, fill colour,
+        rectangle, stroke colour, line width, cap and join, one path), written here: a report
+        draws dozens of grids, each with a segment per row and column."""
         canv = self.canv
         widths = self.col_widths
         lefts = [sum(widths[:index]) for index in range(len(widths))]
         tops = [self.height, self.height - self._header_height]
         for height in self._heights:
             tops.append(tops[-1] - height)
-        canv.saveState()
-        canv.setFillColor(HEADER_BACKGROUND)
-        canv.rect(0, tops[1], self.width, self._header_height, stroke=0, fill=1)
-        canv.setFillColor(colors.black)
-        canv._code.append(self._text(canv, lefts, tops))
-        canv.setStrokeColor(GRID_COLOUR)
-        canv.setLineWidth(GRID_WIDTH)
-        canv.setLineCap(1)
-        canv.setLineJoin(1)
-        path = canv.beginPath()
-        for y in tops:
-            path.moveTo(0, y)
-            path.lineTo(self.width, y)
-        for x in [*lefts, self.width]:
-            path.moveTo(x, tops[0])
-            path.lineTo(x, tops[-1])
-        canv.drawPath(path, stroke=1, fill=0)
-        canv.restoreState()
+        header = f"n {fp_str(0, tops[1], self.width, self._header_height)} re "
+        code = ["q", _HEADER_FILL, header + PATH_OPS[0, 1, canv._fillMode], _TEXT_FILL]
+        code.append(self._text(canv, lefts, tops))
+        code += [_GRID_STROKE, _GRID_LINE_WIDTH, "1 J", "1 j"]
+        path = ["n"]
+        path += [f"{fp_str(0, y)} m {fp_str(self.width, y)} l" for y in tops]
+        path += [f"{fp_str(x, tops[0])} m {fp_str(x, tops[-1])} l" for x in [*lefts, self.width]]
+        code += [" ".join(path), PATH_OPS[1, 0, canv._fillMode], "Q"]
+        canv._code.append("\n".join(code))
 
     def _text(self, canv: Any, lefts: list[float], tops: list[float]) -> str:
         """Every line of every cell in one text object, the font set only when it changes."""
@@ -245,6 +248,10 @@ def _pieces(canv: Any, font_name: str, line: str) -> _Pieces:
     encoded with one `str.translate`: the codes reportlab's `splitString` gives them."""
     if font_name in (FONT_REGULAR, FONT_BOLD) and _is_fast(line, font_name == FONT_BOLD):
         font = pdfmetrics.getFont(font_name)
+        ascii_codes = font._asciiReadable and canv._doc in font.state
+        if ascii_codes and line.isascii() and (not line or min(line) >= " "):
+            # ASCII has its own codes in the first subset of a readable font's every document.
+            return (((font_name, 0), f"({canv._escape(line.encode('latin-1'))}) Tj"),)
         table = _first_subset_codes(font, canv._doc)
         if table is not None and table.keys() >= set(map(ord, line)):
             encoded = line.translate(table).encode("latin-1")

@@ -24,8 +24,15 @@ from exports.access_report import (
 )
 from exports.dates import short_date, short_datetime
 from inventory.collection import Collection
+from inventory.loader import load_data_map
 from tests.exports.conftest import translations_for
-from tests.exports.demo_subject import DemoPlatform, load_point3_map, qpdf_check, report_request
+from tests.exports.demo_subject import (
+    MAP_PATH,
+    DemoPlatform,
+    load_point3_map,
+    qpdf_check,
+    report_request,
+)
 
 LANGUAGES = ("fr", "en")
 PARIS = ZoneInfo("Europe/Paris")
@@ -333,8 +340,7 @@ def test_a_report_drawn_after_others_is_the_report_drawn_first(
     the embedded font subsets made once) changes no byte of a report: drawn after reports of
     other people, in other languages and other scripts, it is the report drawn with nothing
     kept."""
-    plain_paragraph._SHARED_GRIDS.clear()
-    script_text._SUBSETS.clear()
+    forget_what_is_kept()
     sample = platform.collect(SAMPLE_LEARNER_EMAIL, tmp_path / "sample")
     first = render(sample, platform, SAMPLE_LEARNER_EMAIL, "fr")
     kept = [grid._drawn for grid in plain_paragraph._SHARED_GRIDS.values()]
@@ -347,6 +353,59 @@ def test_a_report_drawn_after_others_is_the_report_drawn_first(
     ):
         render(platform.collect(email, tmp_path / email), platform, email, lang)
     assert render(sample, platform, SAMPLE_LEARNER_EMAIL, "fr") == first
-    plain_paragraph._SHARED_GRIDS.clear()
-    script_text._SUBSETS.clear()
+    forget_what_is_kept()
     assert render(sample, platform, SAMPLE_LEARNER_EMAIL, "fr") == first
+
+
+def forget_what_is_kept() -> None:
+    """Drop what the process keeps of the map's and the desk's words between documents."""
+    plain_paragraph._SHARED_GRIDS.clear()
+    plain_paragraph._SHARED_PARAGRAPHS.clear()
+    plain_paragraph._SHARED_PIECES.clear()
+    script_text._SUBSETS.clear()
+
+
+def test_a_report_keeps_none_of_its_persons_data_between_documents(
+    platform: DemoPlatform, tmp_path: Path
+) -> None:
+    """The words kept for the next report (headings, labels, the rights, each category's
+    processing) are the map's and the desk's: not the person's values, their record counts or
+    the request's reference."""
+    forget_what_is_kept()
+    sample = platform.collect(SAMPLE_LEARNER_EMAIL, tmp_path / "sample")
+    for lang in LANGUAGES:
+        render(sample, platform, SAMPLE_LEARNER_EMAIL, lang)
+    kept = [key[0] for key in plain_paragraph._SHARED_PARAGRAPHS]
+    kept += [line for _, line in plain_paragraph._SHARED_PIECES]
+    assert {"Prénom", "First name", "Vos droits", "Your rights"} <= set(kept)
+    counts = r"(Enregistrement|Record) \d+ (sur|of) \d+|\d+ (enregistrements?|records?)|\d+"
+    assert not [text for text in kept if re.fullmatch(counts, text)]
+    kept += [str(key) for key in plain_paragraph._SHARED_GRIDS]
+    personal = ("Zoé", "Lefèvre", "zoe.lefevre", "Lyon", "DSR-2026-0042", "FA2024", "+336")
+    assert not [text for text in kept if any(part in text for part in personal)]
+
+
+def test_a_report_of_a_changed_map_says_what_the_map_says_now(
+    platform: DemoPlatform, tmp_path: Path
+) -> None:
+    """The desk reads its map again when the file changes: a report drawn after that shows the
+    new titles, descriptions and texts, whatever was kept of the map's words before."""
+    sample = platform.collect(SAMPLE_LEARNER_EMAIL, tmp_path / "sample")
+    before = flat(text_of(render(sample, platform, SAMPLE_LEARNER_EMAIL, "fr")))
+    assert "1. Coordonnées" in before and "Vos nom et prénom" in before
+    text = MAP_PATH.read_text(encoding="utf-8")
+    changes = {
+        "fr: Coordonnées": "fr: Vos coordonnées",
+        "Vos nom et prénom, adresse": "Vos prénom et nom, adresse",
+        "POINT3 ne prend à votre sujet aucune décision": "POINT3 ne prend aucune décision",
+    }
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new)
+    (tmp_path / "map.yaml").write_text(text, encoding="utf-8")
+    changed = DemoPlatform(platform.path, load_data_map(tmp_path / "map.yaml"))
+    after = flat(text_of(render(sample, changed, SAMPLE_LEARNER_EMAIL, "fr")))
+    assert "1. Vos coordonnées" in after and "1. Coordonnées" not in after
+    assert "Vos prénom et nom, adresse" in after and "Vos nom et prénom" not in after
+    assert "POINT3 ne prend aucune décision" in after
+    assert flat(text_of(render(sample, platform, SAMPLE_LEARNER_EMAIL, "fr"))) == before

@@ -23,6 +23,7 @@ from exports.pdf import (
     safe_markup,
     safe_paragraph,
 )
+from tests.exports.pdf_marks import page_marks
 
 INFO = DocumentInfo(
     title="Attestation — Zoé", author="Atelier Éloïse", subject="Essai", lang="fr", footer="Pied"
@@ -84,3 +85,23 @@ def test_blocks_render_text_literally_on_numbered_pages(
 def test_data_table_needs_one_width_per_column() -> None:
     with pytest.raises(ValueError, match="one width per column"):
         data_table(["a", "b"], [], col_widths=[10])
+
+
+def test_the_footer_is_drawn_alike_on_every_page() -> None:
+    """The footer's operators, drawn once per document, are the same on every page, also for a
+    footer in several fonts (Latin and Arabic); only the page number differs."""
+    info = DocumentInfo(
+        title="T", author="A", subject="S", lang="fr", footer="Pied — محمد علي — fin"
+    )
+    pdf = render_pdf(make_story(), info)
+    footers = [
+        [mark for mark in marks if mark[0] == "text" and mark[2][1] < 40]
+        for marks in page_marks(io.BytesIO(pdf))
+    ]
+    assert len(footers) == 3
+    numbers = [f"{number} / 3" for number in range(1, 4)]
+    for footer, number in zip(footers, numbers, strict=True):
+        assert [mark for mark in footer if mark[1] != number] == [
+            mark for mark in footers[0] if mark[1] != numbers[0]
+        ]
+        assert len(footer) > 2 and any(mark[1] == number for mark in footer)
