@@ -445,9 +445,8 @@ class _RowWriter:
             self.location,
             part.category_id,
             columns_of=partial(_disclosed, _hidden(category)),
+            only=(part.system, part.table),
         ):
-            if (table_rows.system, table_rows.table) != (part.system, part.table):
-                continue  # another table of the category (its batches are never read)
             width = len(table_rows.primary_key)
             # Positions (after `owned`) of the values redacted in rows of other people.
             redacted = [1 + width + i for i, c in enumerate(table_rows.columns) if c in third_party]
@@ -598,6 +597,10 @@ def _indented(value: Any, margin: str = "\n") -> str:
             return "[]"
         inner = margin + " "
         return "[" + ",".join([inner + _indented(v, inner) for v in value]) + margin + "]"
+    if isinstance(value, str):
+        return _text(value)
+    if type(value) is int:
+        return int.__repr__(value)
     return _SCALAR.encode(value)
 
 

@@ -783,14 +783,18 @@ def iter_category_tables(
     location: SubjectLocation,
     category_id: str,
     columns_of: Callable[[str, str, list[str]], list[str]] | None = None,
+    only: tuple[str, str] | None = None,
 ) -> Iterator[TableRows]:
     """Stream the subject's rows of one category table by table, without a dict per row.
 
     `columns_of(system, table, columns)` may narrow the columns read (e.g. leave out what is never
-    disclosed). Raise `SystemUnavailable` when a system fails while its rows are read.
+    disclosed); `only` = (system, table) leaves out the category's other tables. Raise
+    `SystemUnavailable` when a system fails while its rows are read.
     """
     category = data_map.categories[category_id]
     for system, table_name, all_columns in category_tables(data_map, category):
+        if only is not None and (system, table_name) != only:
+            continue
         match = location.match(system, table_name)
         if match is None or not match.keys:
             continue
