@@ -336,8 +336,9 @@ def _locate_in_system(
                 name, []
             ):
                 kind = data_map.identities[identity].kind
-                predicate, bound = _identity_lookup(
-                    tables[name], column_name, kind, value, normalised
+                bound = _identity_bound(tables[name], column_name, kind, value)
+                predicate = partial(
+                    _identity_predicate, tables[name], column_name, kind, value, normalised
                 )
                 key = ("identity", system, name, column_name, kind, normalised, bool(bound))
                 waiting[-1].identities.append((predicate, expect_one, identity, (key, bound)))
@@ -432,10 +433,10 @@ class _TableLookups:
     links: list[tuple[tuple[Any, ...], ColumnElement[Any], Sequence[Any]]]
     """(statement cache key, link column, one chunk of the values it points at)"""
     identities: list[
-        tuple[ColumnElement[bool], bool, str, tuple[tuple[Any, ...], dict[str, Any]]]
+        tuple[Callable[[], ColumnElement[bool]], bool, str, tuple[tuple[Any, ...], dict[str, Any]]]
     ] = field(default_factory=list)
-    """(predicate, the map expects one row, identity, (the statement's cache key, its
-    parameter))"""
+    """(what builds the predicate, the map expects one row, identity, (the statement's cache
+    key, its parameter))"""
 
 
 def _table_lookups(plan: _TablePlan, system: str, location: SubjectLocation) -> _TableLookups:
@@ -504,7 +505,7 @@ def _flush(
         for predicate, expect_one, identity, _ in found.identities:
             rows: Sequence[Any] | None = ahead.pop() if ahead else None
             if rows is None or len(rows) >= LOOKAHEAD_ROWS:
-                rows = conn.execute(select(*found.columns).where(predicate)).fetchall()
+                rows = conn.execute(select(*found.columns).where(predicate())).fetchall()
             count = collector.take(rows, names)
             if expect_one and count > 1:
                 location.flags.append(
@@ -540,7 +541,7 @@ def _identity_sql(
     conn: Connection,
     systems: Systems,
     columns: Sequence[ColumnElement[Any]],
-    predicate: ColumnElement[bool],
+    predicate: Callable[[], ColumnElement[bool]],
     key: tuple[Any, ...],
     bound: dict[str, Any],
 ) -> tuple[str, dict[str, Any]]:
@@ -548,7 +549,7 @@ def _identity_sql(
     rendered once per table, column and selected columns, and its parameters for this value."""
 
     def render() -> tuple[str, dict[str, Any]]:
-        compiled = select(*columns).where(predicate).compile(dialect=conn.dialect)
+        compiled = select(*columns).where(predicate()).compile(dialect=conn.dialect)
         return f"{compiled} LIMIT {LOOKAHEAD_ROWS:d}", dict(compiled.params)
 
     sql, params = systems.memo((*key, tuple(c.name for c in columns), LOOKAHEAD_ROWS), render)
@@ -572,7 +573,8 @@ def _mentions(
             data_map, systems, system, identity
         ):
             table = tables[table_name]
-            predicate, bound = _identity_lookup(table, column, kind, value)
+            bound = _identity_bound(table, column, kind, value)
+            predicate = partial(_identity_predicate, table, column, kind, value)
             build = partial(_mention_select, table, pk, predicate)
             if conn.dialect.name == "postgresql":
                 key = ("mention", system, table_name, column, kind, pk, bool(bound))
@@ -587,9 +589,9 @@ def _mentions(
 
 
 def _mention_select(
-    table: Table, pk: tuple[str, ...], predicate: ColumnElement[bool]
+    table: Table, pk: tuple[str, ...], predicate: Callable[[], ColumnElement[bool]]
 ) -> Select[Any]:
-    return select(*(table.c[c] for c in pk)).where(predicate)
+    return select(*(table.c[c] for c in pk)).where(predicate())
 
 
 def _mention_fields(
@@ -732,28 +734,32 @@ every person, so it is compiled (or rendered, see `_flush`) once."""
 def _identity_predicate(
     table: Table, column: str, kind: IdentityKind, value: str, normalised: bool = False
 ) -> ColumnElement[bool]:
-    return _identity_lookup(table, column, kind, value, normalised)[0]
-
-
-def _identity_lookup(
-    table: Table, column: str, kind: IdentityKind, value: str, normalised: bool = False
-) -> tuple[ColumnElement[bool], dict[str, Any]]:
     """Return the condition of a lookup by an identity, its value bound as `IDENTITY` (the
-    same statement for every value), and that parameter (none for a value that cannot match)."""
+    same statement for every value; see `_identity_bound`)."""
     col = table.c[column]
-    if kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
+    bound = _identity_bound(table, column, kind, value)
+    if not bound:
+        return false()
+    if kind in (IdentityKind.EMAIL, IdentityKind.PHONE) and not normalised:
         # A column declared normalised is matched as stored, so that a plain index serves it.
-        compared = col if normalised else compared_form(col, kind)
-        return compared == bindparam(IDENTITY, value), {IDENTITY: value}
+        return compared_form(col, kind) == bindparam(IDENTITY, bound[IDENTITY])
+    return col == bindparam(IDENTITY, bound[IDENTITY])
+
+
+def _identity_bound(table: Table, column: str, kind: IdentityKind, value: str) -> dict[str, Any]:
+    """Return the parameter of a lookup by an identity (none for a value that cannot match):
+    told apart from its condition, which is built only when a statement is (rendered once)."""
+    if kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
+        return {IDENTITY: value}
     try:
-        python_type = col.type.python_type
+        python_type = table.c[column].type.python_type
     except NotImplementedError:
         python_type = str
     if python_type is int:
         if not value.lstrip("-").isdigit():
-            return false(), {}
-        return col == bindparam(IDENTITY, int(value)), {IDENTITY: int(value)}
-    return col == bindparam(IDENTITY, value), {IDENTITY: value}
+            return {}
+        return {IDENTITY: int(value)}
+    return {IDENTITY: value}
 
 
 def category_tables(data_map: DataMap, category: Category) -> list[tuple[str, str, list[str]]]:
