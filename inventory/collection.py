@@ -29,7 +29,7 @@ from functools import partial
 from itertools import groupby
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any, TextIO, TypeAlias
+from typing import Any, TextIO, TypeAlias, TypeVar
 
 from inventory.locator import (
     CategoryRow,
@@ -44,6 +44,8 @@ from inventory.systems import Systems, SystemUnavailable, is_schema_error
 
 CollectedRow: TypeAlias = CategoryRow
 """One collected row: where it came from, its key, the category's disclosed values, whose it is."""
+
+_T = TypeVar("_T")
 
 MANIFEST = "manifest.json"
 FILE_MODE = 0o600
@@ -420,31 +422,41 @@ class _RowWriter:
                     rows += self._write(out, part, stop)
         return rows
 
+    def _memo(self, key: tuple[str, ...], build: Callable[[], _T]) -> _T:
+        """What `build` makes from the map alone, made once per map (see `Systems.memo`)."""
+        if self.data_map is not self.systems.data_map:
+            return build()
+        return self.systems.memo(("collection", *key), build)
+
+    def _hidden(self, category_id: str) -> dict[str, set[str]]:
+        category = self.data_map.categories[category_id]
+        return self._memo(("hidden", category_id), partial(_hidden, category))
+
+    def _third_party(self, category_id: str, name: str) -> set[str]:
+        """The `third_party` fields of the category in table `name` (`system.table`)."""
+        category = self.data_map.categories[category_id]
+        return self._memo(("third-party", category_id, name), partial(_third_party, category, name))
+
     def _read_ahead(self, parts: list[_Part], system: str) -> None:
         """Read the small tables of these parts at once (`inventory.locator.read_ahead`)."""
         data_map = self.data_map
 
         def columns_of(category_id: str, system: str, table: str, columns: list[str]) -> list[str]:
-            return _disclosed(_hidden(data_map.categories[category_id]), system, table, columns)
+            return _disclosed(self._hidden(category_id), system, table, columns)
 
         categories = dict.fromkeys(part.category_id for part in parts)
         read_ahead(data_map, self.systems, self.location, system, categories, columns_of)
 
     def _write(self, out: TextIO, part: _Part, stop: threading.Event | None) -> int:
         data_map = self.data_map
-        category = data_map.categories[part.category_id]
-        name = f"{part.system}.{part.table}"
-        third_party: set[str] = set()
-        for f in category.fields:
-            if f"{f.system or category.system}.{f.table}" == name and f.third_party:
-                third_party.add(f.name)
+        third_party = self._third_party(part.category_id, f"{part.system}.{part.table}")
         written, read = 0, False
         for table_rows in iter_category_tables(
             data_map,
             self.systems,
             self.location,
             part.category_id,
-            columns_of=partial(_disclosed, _hidden(category)),
+            columns_of=partial(_disclosed, self._hidden(part.category_id)),
             only=(part.system, part.table),
         ):
             width = len(table_rows.primary_key)
@@ -519,6 +531,15 @@ def _join_parts(directory: Path, categories: list[str], parts: list[_Part]) -> N
                 with piece.open("rb") as source:
                     shutil.copyfileobj(source, out)
                 piece.unlink()
+
+
+def _third_party(category: Category, name: str) -> set[str]:
+    """The fields of `category` in table `name` (`system.table`) the map marks `third_party`."""
+    return {
+        f.name
+        for f in category.fields
+        if f.third_party and f"{f.system or category.system}.{f.table}" == name
+    }
 
 
 def _hidden(category: Category) -> dict[str, set[str]]:
