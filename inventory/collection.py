@@ -466,18 +466,25 @@ class _RowWriter:
             for batch in table_rows.batches:
                 if stop is not None and stop.is_set():
                     raise _Stopped(part.system)
-                rows: list[list[Any]] = []
-                for row in batch:
-                    owned = row[:width] not in table_rows.not_owned
-                    encoded: list[Any] = [owned]
-                    encoded.extend([v if type(v) in _PLAIN else encode_value(v) for v in row])
-                    if not owned:
-                        for i in redacted:
-                            encoded[i] = None
-                    elif others is not None:
-                        for i in others(row[:width]):
-                            encoded[1 + width + i] = {_REDACTED_TAG: 1}
-                    rows.append(encoded)
+                rows: list[list[Any]]
+                if others is None and not table_rows.not_owned:  # every row the subject's own
+                    rows = [
+                        [True, *[v if type(v) in _PLAIN else encode_value(v) for v in row]]
+                        for row in batch
+                    ]
+                else:
+                    rows = []
+                    for row in batch:
+                        owned = row[:width] not in table_rows.not_owned
+                        encoded: list[Any] = [owned]
+                        encoded.extend([v if type(v) in _PLAIN else encode_value(v) for v in row])
+                        if not owned:
+                            for i in redacted:
+                                encoded[i] = None
+                        elif others is not None:
+                            for i in others(row[:width]):
+                                encoded[1 + width + i] = {_REDACTED_TAG: 1}
+                        rows.append(encoded)
                 record = {
                     "system": table_rows.system,
                     "table": table_rows.table,

@@ -665,9 +665,10 @@ class _RowCollector:
         owner_values = self.owner_values
         sides = [(name, columns.index(c), values) for name, c, values in self.side_links]
         row_sides = self.match.sides
+        single = pk[0] if len(pk) == 1 else None  # the usual `id`: no generator per row
         for row in rows:
             n += 1
-            key = tuple(row[i] for i in pk)
+            key = (row[single],) if single is not None else tuple(row[i] for i in pk)
             if seen is not None:
                 if key in seen:
                     continue
