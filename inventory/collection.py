@@ -27,8 +27,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import partial
 from itertools import groupby
+from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any, TextIO, TypeAlias
+from typing import Any, TextIO, TypeAlias, TypeVar
 
 from inventory.locator import (
     CategoryRow,
@@ -43,6 +44,8 @@ from inventory.systems import Systems, SystemUnavailable, is_schema_error
 
 CollectedRow: TypeAlias = CategoryRow
 """One collected row: where it came from, its key, the category's disclosed values, whose it is."""
+
+_T = TypeVar("_T")
 
 MANIFEST = "manifest.json"
 FILE_MODE = 0o600
@@ -419,34 +422,43 @@ class _RowWriter:
                     rows += self._write(out, part, stop)
         return rows
 
+    def _memo(self, key: tuple[str, ...], build: Callable[[], _T]) -> _T:
+        """What `build` makes from the map alone, made once per map (see `Systems.memo`)."""
+        if self.data_map is not self.systems.data_map:
+            return build()
+        return self.systems.memo(("collection", *key), build)
+
+    def _hidden(self, category_id: str) -> dict[str, set[str]]:
+        category = self.data_map.categories[category_id]
+        return self._memo(("hidden", category_id), partial(_hidden, category))
+
+    def _third_party(self, category_id: str, name: str) -> set[str]:
+        """The `third_party` fields of the category in table `name` (`system.table`)."""
+        category = self.data_map.categories[category_id]
+        return self._memo(("third-party", category_id, name), partial(_third_party, category, name))
+
     def _read_ahead(self, parts: list[_Part], system: str) -> None:
         """Read the small tables of these parts at once (`inventory.locator.read_ahead`)."""
         data_map = self.data_map
 
         def columns_of(category_id: str, system: str, table: str, columns: list[str]) -> list[str]:
-            return _disclosed(_hidden(data_map.categories[category_id]), system, table, columns)
+            return _disclosed(self._hidden(category_id), system, table, columns)
 
         categories = dict.fromkeys(part.category_id for part in parts)
         read_ahead(data_map, self.systems, self.location, system, categories, columns_of)
 
     def _write(self, out: TextIO, part: _Part, stop: threading.Event | None) -> int:
         data_map = self.data_map
-        category = data_map.categories[part.category_id]
-        name = f"{part.system}.{part.table}"
-        third_party: set[str] = set()
-        for f in category.fields:
-            if f"{f.system or category.system}.{f.table}" == name and f.third_party:
-                third_party.add(f.name)
+        third_party = self._third_party(part.category_id, f"{part.system}.{part.table}")
         written, read = 0, False
         for table_rows in iter_category_tables(
             data_map,
             self.systems,
             self.location,
             part.category_id,
-            columns_of=partial(_disclosed, _hidden(category)),
+            columns_of=partial(_disclosed, self._hidden(part.category_id)),
+            only=(part.system, part.table),
         ):
-            if (table_rows.system, table_rows.table) != (part.system, part.table):
-                continue  # another table of the category (its batches are never read)
             width = len(table_rows.primary_key)
             # Positions (after `owned`) of the values redacted in rows of other people.
             redacted = [1 + width + i for i, c in enumerate(table_rows.columns) if c in third_party]
@@ -454,18 +466,25 @@ class _RowWriter:
             for batch in table_rows.batches:
                 if stop is not None and stop.is_set():
                     raise _Stopped(part.system)
-                rows: list[list[Any]] = []
-                for row in batch:
-                    owned = row[:width] not in table_rows.not_owned
-                    encoded: list[Any] = [owned]
-                    encoded.extend([v if type(v) in _PLAIN else encode_value(v) for v in row])
-                    if not owned:
-                        for i in redacted:
-                            encoded[i] = None
-                    elif others is not None:
-                        for i in others(row[:width]):
-                            encoded[1 + width + i] = {_REDACTED_TAG: 1}
-                    rows.append(encoded)
+                rows: list[list[Any]]
+                if others is None and not table_rows.not_owned:  # every row the subject's own
+                    rows = [
+                        [True, *[v if type(v) in _PLAIN else encode_value(v) for v in row]]
+                        for row in batch
+                    ]
+                else:
+                    rows = []
+                    for row in batch:
+                        owned = row[:width] not in table_rows.not_owned
+                        encoded: list[Any] = [owned]
+                        encoded.extend([v if type(v) in _PLAIN else encode_value(v) for v in row])
+                        if not owned:
+                            for i in redacted:
+                                encoded[i] = None
+                        elif others is not None:
+                            for i in others(row[:width]):
+                                encoded[1 + width + i] = {_REDACTED_TAG: 1}
+                        rows.append(encoded)
                 record = {
                     "system": table_rows.system,
                     "table": table_rows.table,
@@ -521,6 +540,15 @@ def _join_parts(directory: Path, categories: list[str], parts: list[_Part]) -> N
                 piece.unlink()
 
 
+def _third_party(category: Category, name: str) -> set[str]:
+    """The fields of `category` in table `name` (`system.table`) the map marks `third_party`."""
+    return {
+        f.name
+        for f in category.fields
+        if f.third_party and f"{f.system or category.system}.{f.table}" == name
+    }
+
+
 def _hidden(category: Category) -> dict[str, set[str]]:
     """The fields of `category` the map marks `disclose: false`, per `system.table`."""
     hidden: dict[str, set[str]] = {}
@@ -574,8 +602,34 @@ def _write_manifest(collection: Collection) -> None:
     }
     partial = collection.directory / f"{MANIFEST}.partial"
     with os.fdopen(_open_private(partial), "w", encoding="utf-8") as out:
-        json.dump(manifest, out, ensure_ascii=False, indent=1)
+        out.write(_indented(manifest))
     partial.replace(collection.directory / MANIFEST)
+
+
+_SCALAR = json.JSONEncoder(ensure_ascii=False)
+_text = encode_basestring  # a key that is not text is refused (TypeError)
+
+
+def _indented(value: Any, margin: str = "\n") -> str:
+    """Return what `json.dumps(value, ensure_ascii=False, indent=1)` does, for dicts with text
+    keys, lists and scalars: with an indent, `json` encodes in Python, a generator step and a
+    write per token (most of a typical manifest's cost); here each text is encoded in C."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = margin + " "
+        items = [inner + _text(key) + ": " + _indented(v, inner) for key, v in value.items()]
+        return "{" + ",".join(items) + margin + "}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        inner = margin + " "
+        return "[" + ",".join([inner + _indented(v, inner) for v in value]) + margin + "]"
+    if isinstance(value, str):
+        return _text(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    return _SCALAR.encode(value)
 
 
 __all__ = [

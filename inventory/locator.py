@@ -41,7 +41,6 @@ from inventory.keyed import (
     stream_keyed,
 )
 from inventory.model import Category, DataMap, IdentityKind
-from inventory.model import Table as TableSpec
 from inventory.phrases import N_, Phrase
 from inventory.systems import Systems, SystemUnavailable, is_schema_error, short_reason
 from inventory.validation import dependencies, link_order
@@ -315,7 +314,7 @@ def _locate_in_system(
     location: SubjectLocation,
 ) -> None:
     tables = systems.tables(system)
-    needed = _needed_columns(data_map, system)
+    plans = _locate_plan(data_map, systems, system, tables)
     identity_columns: dict[str, list[tuple[str, bool, bool, str, str]]] = {}
     for identity, value in lookups:
         for loc in data_map.identities[identity].locations.get(system, []):
@@ -327,26 +326,95 @@ def _locate_in_system(
     pipelined = systems.engine(system).dialect.name == "postgresql"
     with systems.connect(system) as conn:
         waiting: list[_TableLookups] = []  # tables whose statements go together at the next flush
-        for name in link_order(data_map, system):
-            targets = dependencies(data_map, system, name)
-            if (waiting and not pipelined) or any(t.match.table in targets for t in waiting):
+        for plan in plans:
+            name = plan.name
+            if (waiting and not pipelined) or any(t.match.table in plan.targets for t in waiting):
                 _flush(conn, systems, location, waiting)
                 waiting = []
-            waiting.append(
-                _table_lookups(data_map, systems, system, name, tables, needed, location)
-            )
+            waiting.append(_table_lookups(plan, system, location))
             for column_name, expect_one, normalised, identity, value in identity_columns.get(
                 name, []
             ):
                 kind = data_map.identities[identity].kind
-                predicate, bound = _identity_lookup(
-                    tables[name], column_name, kind, value, normalised
+                bound = _identity_bound(tables[name], column_name, kind, value)
+                predicate = partial(
+                    _identity_predicate, tables[name], column_name, kind, value, normalised
                 )
                 key = ("identity", system, name, column_name, kind, normalised, bool(bound))
                 waiting[-1].identities.append((predicate, expect_one, identity, (key, bound)))
         _flush(conn, systems, location, waiting)
-        for identity, value in lookups:  # others' rows naming any identity of the person
-            location.mentions.extend(_mentions(data_map, conn, tables, system, identity, value))
+        # others' rows naming any identity of the person
+        location.mentions.extend(_mentions(data_map, systems, conn, tables, system, lookups))
+
+
+@dataclass(frozen=True)
+class _TablePlan:
+    """What the locator reads of one table, the same for every person (see `_locate_plan`)."""
+
+    name: str
+    targets: list[str]  # the tables whose rows are found before this one's
+    primary_key: tuple[str, ...]
+    carried: list[str]  # the columns other tables link to, in order
+    names: list[str]  # the columns selected, in order
+    columns: list[ColumnElement[Any]]
+    owner: tuple[str, str, str] | None  # (column, target table, target column)
+    sides: list[tuple[str, str, str, str]]  # (side, link column, target table, target column)
+    links: list[tuple[tuple[Any, ...], ColumnElement[Any], str, str]]
+    """(statement cache key, link column, target table, target column)"""
+
+
+def _locate_plan(
+    data_map: DataMap, systems: Systems, system: str, tables: dict[str, Table]
+) -> list[_TablePlan]:
+    """The system's tables in link order with what is read of each, worked out once per map
+    and reflection (`tables`, held by the plan's columns, names it)."""
+    build = partial(_new_locate_plan, data_map, system, tables)
+    if data_map is not systems.data_map:
+        return build()
+    return systems.memo(("locate-plan", system, id(tables)), build)
+
+
+def _new_locate_plan(data_map: DataMap, system: str, tables: dict[str, Table]) -> list[_TablePlan]:
+    needed = _needed_columns(data_map, system)
+    plans = []
+    for name in link_order(data_map, system):
+        spec = data_map.systems[system].tables[name]
+        table = tables[name]
+        primary_key = tuple(spec.primary_key)
+        carried = sorted(needed.get(name, set()))
+        select_cols = [*primary_key, *carried]
+        owner = spec.owner
+        if owner is not None:
+            select_cols.append(owner.column)
+        sides = []
+        for side in spec.sides:
+            link = next(lk for lk in spec.links if lk.column == side.link)
+            sides.append((side.name, side.link, link.target_table, link.target_column))
+            select_cols.append(side.link)
+        names = list(dict.fromkeys(select_cols))
+        selected = tuple(names)
+        plans.append(
+            _TablePlan(
+                name=name,
+                targets=dependencies(data_map, system, name),
+                primary_key=primary_key,
+                carried=carried,
+                names=names,
+                columns=[table.c[c] for c in names],
+                owner=((owner.column, owner.target_table, owner.target_column) if owner else None),
+                sides=sides,
+                links=[
+                    (
+                        ("link", system, name, link.column, selected),
+                        table.c[link.column],
+                        link.target_table,
+                        link.target_column,
+                    )
+                    for link in spec.links
+                ],
+            )
+        )
+    return plans
 
 
 LOOKAHEAD_ROWS = CHUNK
@@ -365,52 +433,37 @@ class _TableLookups:
     links: list[tuple[tuple[Any, ...], ColumnElement[Any], Sequence[Any]]]
     """(statement cache key, link column, one chunk of the values it points at)"""
     identities: list[
-        tuple[ColumnElement[bool], bool, str, tuple[tuple[Any, ...], dict[str, Any]]]
+        tuple[Callable[[], ColumnElement[bool]], bool, str, tuple[tuple[Any, ...], dict[str, Any]]]
     ] = field(default_factory=list)
-    """(predicate, the map expects one row, identity, (the statement's cache key, its
-    parameter))"""
+    """(what builds the predicate, the map expects one row, identity, (the statement's cache
+    key, its parameter))"""
 
 
-def _table_lookups(
-    data_map: DataMap,
-    systems: Systems,
-    system: str,
-    name: str,
-    tables: dict[str, Table],
-    needed: dict[str, set[str]],
-    location: SubjectLocation,
-) -> _TableLookups:
-    """Prepare the lookups of table `name`: its link targets' rows are found already."""
-    table_spec = data_map.systems[system].tables[name]
-    table = tables[name]
-    owner = table_spec.owner
+def _table_lookups(plan: _TablePlan, system: str, location: SubjectLocation) -> _TableLookups:
+    """Prepare the lookups of a table: its link targets' rows are found already."""
     keys = Keys()
     match = TableMatch(
-        system,
-        name,
-        tuple(table_spec.primary_key),
-        keys,
-        carried={c: set() for c in sorted(needed.get(name, set()))},
+        system, plan.name, plan.primary_key, keys, carried={c: set() for c in plan.carried}
     )
-    select_cols = [*match.primary_key, *match.carried]
     owner_values: set[Any] | None = None
-    if owner is not None:
-        select_cols.append(owner.column)
-        target = location.match(system, owner.target_table)
-        owner_values = target.carried.get(owner.target_column, set()) if target else set()
-    side_links = _side_links(data_map, system, table_spec, location)
-    select_cols.extend(column for _, column, _ in side_links)
-    names = list(dict.fromkeys(select_cols))
-    columns = [table.c[c] for c in names]
-    collector = _RowCollector(match, keys, owner.column if owner else None, owner_values)
-    collector.side_links = side_links
+    if plan.owner is not None:
+        owner_values = _carried(location, system, plan.owner[1], plan.owner[2])
+    collector = _RowCollector(match, keys, plan.owner[0] if plan.owner else None, owner_values)
+    collector.side_links = [
+        (side, column, _carried(location, system, target_table, target_column))
+        for side, column, target_table, target_column in plan.sides
+    ]
     links: list[tuple[tuple[Any, ...], ColumnElement[Any], Sequence[Any]]] = []
-    for link in table_spec.links:
-        target = location.match(system, link.target_table)
-        values = sorted(target.carried.get(link.target_column, set())) if target else []
-        key = ("link", system, name, link.column, tuple(c.name for c in columns))
-        links.extend((key, table.c[link.column], chunk) for chunk in chunks(values))
-    return _TableLookups(match, collector, names, columns, links)
+    for key, column, target_table, target_column in plan.links:
+        values = sorted(_carried(location, system, target_table, target_column))
+        links.extend((key, column, chunk) for chunk in chunks(values))
+    return _TableLookups(match, collector, plan.names, plan.columns, links)
+
+
+def _carried(location: SubjectLocation, system: str, table: str, column: str) -> set[Any]:
+    """The values of `column` in the subject's rows of `table` found so far."""
+    target = location.match(system, table)
+    return target.carried.get(column, set()) if target else set()
 
 
 def _flush(
@@ -452,7 +505,7 @@ def _flush(
         for predicate, expect_one, identity, _ in found.identities:
             rows: Sequence[Any] | None = ahead.pop() if ahead else None
             if rows is None or len(rows) >= LOOKAHEAD_ROWS:
-                rows = conn.execute(select(*found.columns).where(predicate)).fetchall()
+                rows = conn.execute(select(*found.columns).where(predicate())).fetchall()
             count = collector.take(rows, names)
             if expect_one and count > 1:
                 location.flags.append(
@@ -484,24 +537,11 @@ def _flush(
         location.tables[(system, name)] = match
 
 
-def _side_links(
-    data_map: DataMap, system: str, table_spec: TableSpec, location: SubjectLocation
-) -> list[tuple[str, str, set[Any]]]:
-    """Return (side, link column, the subject's values it points at) for each side of a table."""
-    found = []
-    for side in table_spec.sides:
-        link = next(lk for lk in table_spec.links if lk.column == side.link)
-        target = location.match(system, link.target_table)
-        values = target.carried.get(link.target_column, set()) if target else set()
-        found.append((side.name, side.link, values))
-    return found
-
-
 def _identity_sql(
     conn: Connection,
     systems: Systems,
     columns: Sequence[ColumnElement[Any]],
-    predicate: ColumnElement[bool],
+    predicate: Callable[[], ColumnElement[bool]],
     key: tuple[Any, ...],
     bound: dict[str, Any],
 ) -> tuple[str, dict[str, Any]]:
@@ -509,7 +549,7 @@ def _identity_sql(
     rendered once per table, column and selected columns, and its parameters for this value."""
 
     def render() -> tuple[str, dict[str, Any]]:
-        compiled = select(*columns).where(predicate).compile(dialect=conn.dialect)
+        compiled = select(*columns).where(predicate()).compile(dialect=conn.dialect)
         return f"{compiled} LIMIT {LOOKAHEAD_ROWS:d}", dict(compiled.params)
 
     sql, params = systems.memo((*key, tuple(c.name for c in columns), LOOKAHEAD_ROWS), render)
@@ -518,25 +558,82 @@ def _identity_sql(
 
 def _mentions(
     data_map: DataMap,
+    systems: Systems,
     conn: Connection,
     tables: dict[str, Table],
     system: str,
-    identity: str,
-    value: str,
-) -> Iterator[MentionMatch]:
-    """Find the rows whose fields `identify` the subject by `identity` (see `MentionMatch`)."""
-    kind = data_map.identities[identity].kind
-    for category_id, category in data_map.categories.items():
-        for f in category.fields_in(system):
-            if f.identifies != identity:
-                continue
-            table = tables[f.table]
-            pk = tuple(data_map.systems[system].tables[f.table].primary_key)
-            predicate = _identity_predicate(table, f.name, kind, value)
-            rows = conn.execute(select(*(table.c[c] for c in pk)).where(predicate))
+    lookups: Lookups,
+) -> list[MentionMatch]:
+    """Find the rows whose fields `identify` the subject by any of the `lookups` (see
+    `MentionMatch`), in their order; on PostgreSQL each statement is rendered once."""
+    found: list[MentionMatch] = []
+    for identity, value in lookups:
+        kind = data_map.identities[identity].kind
+        for category_id, table_name, column, pk in _mention_fields(
+            data_map, systems, system, identity
+        ):
+            table = tables[table_name]
+            bound = _identity_bound(table, column, kind, value)
+            predicate = partial(_identity_predicate, table, column, kind, value)
+            build = partial(_mention_select, table, pk, predicate)
+            if conn.dialect.name == "postgresql":
+                key = ("mention", system, table_name, column, kind, pk, bool(bound))
+                sql, params = _rendered(conn, systems, key, build, bound)
+                rows = conn.exec_driver_sql(sql, params).fetchall()
+            else:
+                rows = conn.execute(build()).fetchall()
             keys = tuple(tuple(row) for row in rows)
             if keys:
-                yield MentionMatch(system, f.table, f.name, category_id, pk, keys)
+                found.append(MentionMatch(system, table_name, column, category_id, pk, keys))
+    return found
+
+
+def _mention_select(
+    table: Table, pk: tuple[str, ...], predicate: Callable[[], ColumnElement[bool]]
+) -> Select[Any]:
+    return select(*(table.c[c] for c in pk)).where(predicate())
+
+
+def _mention_fields(
+    data_map: DataMap, systems: Systems, system: str, identity: str
+) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(category, table, column, the table's primary key) of each field of `system` that
+    `identifies` people by `identity`, in the map's order; worked out once per map."""
+
+    def build() -> list[tuple[str, str, str, tuple[str, ...]]]:
+        return [
+            (
+                category_id,
+                f.table,
+                f.name,
+                tuple(data_map.systems[system].tables[f.table].primary_key),
+            )
+            for category_id, category in data_map.categories.items()
+            for f in category.fields_in(system)
+            if f.identifies == identity
+        ]
+
+    if data_map is not systems.data_map:
+        return build()
+    return systems.memo(("mention-fields", system, identity), build)
+
+
+def _rendered(
+    conn: Connection,
+    systems: Systems,
+    key: tuple[Any, ...],
+    statement: Callable[[], Select[Any]],
+    bound: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """The PostgreSQL driver SQL of a statement, rendered once per `key` (see
+    `_identity_sql`), and its parameters with `bound`, this person's value."""
+
+    def render() -> tuple[str, dict[str, Any]]:
+        compiled = statement().compile(dialect=conn.dialect)
+        return str(compiled), dict(compiled.params)
+
+    sql, params = systems.memo(key, render)
+    return sql, {**params, **bound}
 
 
 @dataclass
@@ -568,9 +665,10 @@ class _RowCollector:
         owner_values = self.owner_values
         sides = [(name, columns.index(c), values) for name, c, values in self.side_links]
         row_sides = self.match.sides
+        single = pk[0] if len(pk) == 1 else None  # the usual `id`: no generator per row
         for row in rows:
             n += 1
-            key = tuple(row[i] for i in pk)
+            key = (row[single],) if single is not None else tuple(row[i] for i in pk)
             if seen is not None:
                 if key in seen:
                     continue
@@ -637,28 +735,32 @@ every person, so it is compiled (or rendered, see `_flush`) once."""
 def _identity_predicate(
     table: Table, column: str, kind: IdentityKind, value: str, normalised: bool = False
 ) -> ColumnElement[bool]:
-    return _identity_lookup(table, column, kind, value, normalised)[0]
-
-
-def _identity_lookup(
-    table: Table, column: str, kind: IdentityKind, value: str, normalised: bool = False
-) -> tuple[ColumnElement[bool], dict[str, Any]]:
     """Return the condition of a lookup by an identity, its value bound as `IDENTITY` (the
-    same statement for every value), and that parameter (none for a value that cannot match)."""
+    same statement for every value; see `_identity_bound`)."""
     col = table.c[column]
-    if kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
+    bound = _identity_bound(table, column, kind, value)
+    if not bound:
+        return false()
+    if kind in (IdentityKind.EMAIL, IdentityKind.PHONE) and not normalised:
         # A column declared normalised is matched as stored, so that a plain index serves it.
-        compared = col if normalised else compared_form(col, kind)
-        return compared == bindparam(IDENTITY, value), {IDENTITY: value}
+        return compared_form(col, kind) == bindparam(IDENTITY, bound[IDENTITY])
+    return col == bindparam(IDENTITY, bound[IDENTITY])
+
+
+def _identity_bound(table: Table, column: str, kind: IdentityKind, value: str) -> dict[str, Any]:
+    """Return the parameter of a lookup by an identity (none for a value that cannot match):
+    told apart from its condition, which is built only when a statement is (rendered once)."""
+    if kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
+        return {IDENTITY: value}
     try:
-        python_type = col.type.python_type
+        python_type = table.c[column].type.python_type
     except NotImplementedError:
         python_type = str
     if python_type is int:
         if not value.lstrip("-").isdigit():
-            return false(), {}
-        return col == bindparam(IDENTITY, int(value)), {IDENTITY: int(value)}
-    return col == bindparam(IDENTITY, value), {IDENTITY: value}
+            return {}
+        return {IDENTITY: int(value)}
+    return {IDENTITY: value}
 
 
 def category_tables(data_map: DataMap, category: Category) -> list[tuple[str, str, list[str]]]:
@@ -688,14 +790,18 @@ def iter_category_tables(
     location: SubjectLocation,
     category_id: str,
     columns_of: Callable[[str, str, list[str]], list[str]] | None = None,
+    only: tuple[str, str] | None = None,
 ) -> Iterator[TableRows]:
     """Stream the subject's rows of one category table by table, without a dict per row.
 
     `columns_of(system, table, columns)` may narrow the columns read (e.g. leave out what is never
-    disclosed). Raise `SystemUnavailable` when a system fails while its rows are read.
+    disclosed); `only` = (system, table) leaves out the category's other tables. Raise
+    `SystemUnavailable` when a system fails while its rows are read.
     """
     category = data_map.categories[category_id]
     for system, table_name, all_columns in category_tables(data_map, category):
+        if only is not None and (system, table_name) != only:
+            continue
         match = location.match(system, table_name)
         if match is None or not match.keys:
             continue
@@ -731,8 +837,19 @@ class _RowsStatement:
 def _rows_statement(
     systems: Systems, system: str, table_name: str, match: TableMatch, columns: Sequence[str]
 ) -> _RowsStatement:
-    table = systems.tables(system)[table_name]
+    """How the rows of `columns` are read, worked out once per table, key and columns (and
+    reflection: `Systems.tables` checks the schema first, `Systems.memo` forgets a stale one)."""
+    tables = systems.tables(system)
     pk = match.primary_key
+    table = tables[table_name]
+    key = ("rows-statement", id(table), pk, tuple(columns))  # the memo holds `table`
+    build = partial(_new_rows_statement, table, system, table_name, pk, columns)
+    return systems.memo(key, build)
+
+
+def _new_rows_statement(
+    table: Table, system: str, table_name: str, pk: tuple[str, ...], columns: Sequence[str]
+) -> _RowsStatement:
     wanted = list(dict.fromkeys([*pk, *columns]))
     missing = [c for c in wanted if c not in table.c]
     if missing:

@@ -612,13 +612,22 @@ class Category(Strict):
     @property
     def field_tables(self) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
         """(system, table, columns) for each table holding the category's fields, in order:
-        worked out once (the locator and the collection ask for every table they read)."""
-        if self._field_tables is None:
+        worked out once (the locator and the collection ask for every table they read).
+
+        Kept in the model's private values and read there directly: `self._field_tables` goes
+        through pydantic's `__getattr__`, which raises and catches `AttributeError`s on every
+        read (a typical collection asks some sixty times)."""
+        private = self.__pydantic_private__
+        found: tuple[tuple[str, str, tuple[str, ...]], ...] | None = (
+            private.get("_field_tables") if private is not None else None
+        )
+        if found is None:
             seen: dict[tuple[str, str], list[str]] = {}
             for f in self.fields:
                 seen.setdefault((f.system or self.system, f.table), []).append(f.name)
-            self._field_tables = tuple((s, t, tuple(cols)) for (s, t), cols in seen.items())
-        return self._field_tables
+            found = tuple((s, t, tuple(cols)) for (s, t), cols in seen.items())
+            self._field_tables = found
+        return found
 
     def group_field(self, system: str, table: str) -> Field_ | None:
         """Return the field under whose reference label the rows of `table` are grouped."""
