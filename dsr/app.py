@@ -217,9 +217,21 @@ def _check_environment(app: Flask, *, configured_by_environment: bool) -> None:
         ]
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+)
+"""Sent with every response that does not set them itself (a private page's Referrer-Policy)."""
+
+
 def _set_security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    """Add each of SECURITY_HEADERS the response lacks, as `Headers.setdefault` would, from one
+    look at its names: a missing name costs `setdefault` an exception (issue 17)."""
+    headers = response.headers
+    present = {name.lower() for name, _value in headers}
+    for name, value in SECURITY_HEADERS:
+        if name.lower() not in present:
+            headers.add(name, value)
     return response

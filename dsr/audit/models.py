@@ -231,6 +231,69 @@ def record_action(
     `reason` and the `details` that are not CHAINED_DETAILS are the event's content, kept apart
     and deleted when the request is minimised; the rest of the event is kept as long as the log.
     """
+    sealed, fields, content_fields = _append_action(
+        db_session=db_session,
+        actor=actor,
+        action=action,
+        at=at,
+        request=request,
+        actor_label=actor_label,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        details=details,
+    )
+    stored = RequestEvent(
+        sequence=sealed.sequence,
+        content_hash=sealed.content_hash,
+        previous_hash=sealed.previous_hash,
+        hash=sealed.hash,
+        **fields,
+    )
+    content_row = None
+    if content_fields is not None:
+        content_row = RequestEventContent(sequence=sealed.sequence, **content_fields)
+    set_committed_value(stored, "content", content_row)  # what a load would find, unloaded
+    return stored
+
+
+def append_action(
+    *,
+    db_session: Session,
+    actor: Actor,
+    action: str,
+    at: datetime,
+    request: DataRequest | None = None,
+    details: Mapping[str, object] | None = None,
+    to_status: Status | None = None,
+) -> None:
+    """Append an event as `record_action` does, without building the `RequestEvent` it returns:
+    a public submission, the busiest path, has no use for it (issue 17)."""
+    _append_action(
+        db_session=db_session,
+        actor=actor,
+        action=action,
+        at=at,
+        request=request,
+        details=details,
+        to_status=to_status,
+    )
+
+
+def _append_action(
+    *,
+    db_session: Session,
+    actor: Actor,
+    action: str,
+    at: datetime,
+    request: DataRequest | None = None,
+    actor_label: str | None = None,
+    from_status: Status | None = None,
+    to_status: Status | None = None,
+    reason: str | None = None,
+    details: Mapping[str, object] | None = None,
+) -> tuple[SealedEvent, dict[str, Any], dict[str, Any] | None]:
+    """Append the event; return it as sealed, its chained row's fields and its content's."""
     label = actor_label or ("" if actor is Actor.STAFF else actor.value)
     if not label:
         raise ValueError("an event made by staff names the staff member (actor_label)")
@@ -272,18 +335,7 @@ def record_action(
         sealed = _append_in_one_statement(db_session, content, fields, content_fields)
     else:
         sealed = _append_in_four(db_session, content, fields, content_fields)
-    stored = RequestEvent(
-        sequence=sealed.sequence,
-        content_hash=sealed.content_hash,
-        previous_hash=sealed.previous_hash,
-        hash=sealed.hash,
-        **fields,
-    )
-    content_row = None
-    if content_fields is not None:
-        content_row = RequestEventContent(sequence=sealed.sequence, **content_fields)
-    set_committed_value(stored, "content", content_row)  # what a load would find, unloaded
-    return stored
+    return sealed, fields, content_fields
 
 
 def _head(db_session: Session) -> ChainAnchor:

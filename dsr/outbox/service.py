@@ -32,6 +32,7 @@ from dsr.db import (
     insert_as_written,
     insert_unless_taken,
     keep_as_written,
+    new_row,
     new_row_values,
     table_of,
 )
@@ -115,7 +116,8 @@ def enqueue(
         queued = _by_dedup_key(db_session, dedup_key)
         if queued is not None:
             return queued
-    message = OutboxMessage(
+    message = new_row(
+        OutboxMessage,
         message_id=new_message_id(message_id_domain),
         dedup_key=dedup_key,
         request_id=request_id,

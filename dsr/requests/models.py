@@ -31,7 +31,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
 from dsr.addresses import EMAIL_MAX, normalize_email
-from dsr.db import UTCDateTime, string_enum, table_of
+from dsr.db import UTCDateTime, new_row, string_enum, table_of
 from dsr.languages import Language
 from dsr.requests.extension_grounds import ExtensionGround
 from dsr.requests.workflow import RequestState, RequestType, Status
@@ -250,7 +250,8 @@ class DataRequest(DataRequestBase, table=True):
         workflow's first state (not yet added to a session), its deadline counted on the
         calendar of `zone`, the organisation's."""
         state = RequestState.new(now, zone=zone)
-        return cls(
+        return new_row(
+            cls,
             reference=reference,
             type=wanted.type,
             requester_email=wanted.requester_email,

@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from dsr.addresses import normalize_email
-from dsr.audit.models import record_action
+from dsr.audit.models import append_action, record_action
 from dsr.dates import written_date
 from dsr.db import insert_as_written, table_of
 from dsr.outbox.emails import render_email, render_letter
@@ -208,7 +208,7 @@ def submit_request(
         }
         if request.group_id is not None:
             details["parts"] = [part.reference for part in filed]
-        record_action(
+        append_action(
             db_session=db_session,
             request=request,
             actor=Actor.REQUESTER,
@@ -261,7 +261,7 @@ def _record_requester_events(
 ) -> None:
     """Append the requester's events of a submission, in the order they happened."""
     for request, action, details in events:
-        record_action(
+        append_action(
             db_session=db_session,
             request=request,
             actor=Actor.REQUESTER,

@@ -15,9 +15,15 @@ from sqlalchemy import event, text
 from sqlmodel import Session, col, select
 
 from dsr import db
-from dsr.audit.models import RequestEvent, RequestEventContent, record_action, verify_audit
+from dsr.audit.models import (
+    RequestEvent,
+    RequestEventContent,
+    append_action,
+    record_action,
+    verify_audit,
+)
 from dsr.requests.models import DataRequest
-from dsr.requests.workflow import Actor
+from dsr.requests.workflow import Actor, Status
 from tests.store.conftest import RECEIVED_AT, MakeRequest
 from tests.waiting import WAIT_SECONDS, wait_until
 
@@ -79,6 +85,42 @@ def test_appends_in_one_transaction_make_a_log_that_verifies(
         assert all("FOR UPDATE" in statement for statement in sent)
     else:  # the head read, moved, the event written (and its content), per event
         assert len(sent) == 3 * 3 + 1
+
+
+def test_an_action_appended_without_its_event_is_stored_as_a_recorded_one(
+    session: Session, make_request: MakeRequest
+) -> None:
+    """`append_action` writes what `record_action` writes; only the returned event is not built."""
+    request = make_request()
+    session.flush()
+    recorded = record_action(
+        db_session=session,
+        request=request,
+        actor=Actor.REQUESTER,
+        action="submitted",
+        at=RECEIVED_AT,
+        to_status=Status.RECEIVED,
+        details={"type": "access", "parts": ["DSR-1", "DSR-2"]},
+    )
+    append_action(
+        db_session=session,
+        request=request,
+        actor=Actor.REQUESTER,
+        action="submitted",
+        at=RECEIVED_AT,
+        to_status=Status.RECEIVED,
+        details={"type": "access", "parts": ["DSR-1", "DSR-2"]},
+    )
+    session.commit()
+    session.expunge_all()
+
+    first, second = session.exec(select(RequestEvent).order_by(col(RequestEvent.sequence))).all()
+    assert (first.sequence, first.hash) == (recorded.sequence, recorded.hash)
+    assert second.previous_hash == first.hash
+    for name in ("request_id", "actor_kind", "actor_label", "action", "to_status", "at", "facts"):
+        assert getattr(second, name) == getattr(first, name)
+    assert second.details == first.details
+    assert verify_audit(db_session=session).ok
 
 
 def test_an_append_undone_by_a_savepoint_leaves_the_next_linked_to_the_head(

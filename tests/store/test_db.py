@@ -56,3 +56,65 @@ def test_a_view_can_act_once_its_request_is_committed(migrated_url: str) -> None
     client.post("/file/303")
     client.post("/file/400")
     assert delivered == [303]
+
+
+def _outbox_fields() -> dict[str, object]:
+    from datetime import UTC, datetime
+
+    from dsr.languages import Language
+
+    now = datetime(2030, 1, 31, 9, 30, tzinfo=UTC)
+    return {
+        "message_id": "<one@desk.example.org>",
+        "dedup_key": "verification:1:nonce",
+        "to_address": "zoe@example.org",
+        "subject": "Confirmez",
+        "text_body": "Bonjour",
+        "html_body": None,
+        "language": Language.FR,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def test_a_new_row_is_the_object_its_constructor_makes() -> None:
+    """The same values and defaults, in the same order, the same fields marked as set."""
+    from dsr.outbox.models import OutboxMessage
+
+    made = OutboxMessage(**_outbox_fields())
+    built = db.new_row(OutboxMessage, **_outbox_fields())
+    assert type(built) is OutboxMessage
+    assert [(k, v) for k, v in vars(built).items() if k != "_sa_instance_state"] == [
+        (k, v) for k, v in vars(made).items() if k != "_sa_instance_state"
+    ]
+    assert built.model_fields_set == made.model_fields_set
+    assert (built.model_extra, built.__pydantic_private__) == (made.model_extra, None)
+    assert built.model_dump() == made.model_dump()
+    with pytest.raises(TypeError, match="no field colour"):
+        db.new_row(OutboxMessage, colour="blue", **_outbox_fields())
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_new_row_is_written_and_flushed_like_a_constructed_one(session: Session) -> None:
+    from sqlalchemy import inspect
+
+    from dsr.outbox.models import OutboxMessage
+
+    written = db.new_row(OutboxMessage, **_outbox_fields())
+    db.insert_as_written(session, written)
+    assert inspect(written).persistent
+    written.subject = "Confirmez votre adresse"  # a change after the write is flushed
+    flushed = db.new_row(OutboxMessage, **{**_outbox_fields(), "dedup_key": "other"})
+    flushed.message_id = "<two@desk.example.org>"
+    session.add(flushed)  # pending, then written by the unit of work
+    session.commit()
+    session.expunge_all()
+    first = session.get(OutboxMessage, written.id)
+    second = session.get(OutboxMessage, flushed.id)
+    assert first is not None and second is not None
+    assert (first.subject, first.status, first.attempts) == (
+        "Confirmez votre adresse",
+        "pending",
+        0,
+    )
+    assert (second.message_id, second.dedup_key) == ("<two@desk.example.org>", "other")

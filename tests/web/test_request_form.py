@@ -338,6 +338,24 @@ def test_the_pages_forbid_scripts_and_framing(client: FlaskClient) -> None:
         assert stylesheet.mimetype == "text/css"
 
 
+def test_a_security_header_a_response_sets_itself_is_kept_and_the_others_added() -> None:
+    """The headers come out as `Headers.setdefault` would leave them, names in any case."""
+    from flask import Response
+
+    from dsr.app import SECURITY_HEADERS, _set_security_headers
+
+    def page() -> Response:
+        return Response("page", headers={"referrer-policy": "no-referrer"})
+
+    expected = page()
+    for name, value in SECURITY_HEADERS:
+        expected.headers.setdefault(name, value)
+    added = _set_security_headers(page())
+    assert list(added.headers.items()) == list(expected.headers.items())
+    assert added.headers.getlist("Referrer-Policy") == ["no-referrer"]
+    assert added.headers["X-Frame-Options"] == "DENY"
+
+
 # --- error pages ------------------------------------------------------------------------------
 
 
