@@ -35,20 +35,30 @@ def uncounted_request() -> bool:
     answer = answers.get(asked)
     if answer is None:
         answer = answers[asked] = _no_limit_counts(request.method, endpoint)
-    return answer and not limiter.limit_manager.has_hints(endpoint)
+    return answer
 
 
 def _no_limit_counts(method: str, endpoint: str) -> bool:
-    manager = limiter.limit_manager
-    view = current_app.view_functions.get(endpoint)
-    if view is None or manager.application_limits or manager.default_limits:
+    """Whether no limit applies to `method` on `endpoint`. Asked of Flask-Limiter's limit
+    manager, which is not its documented interface: if a release answers otherwise (a name
+    gone, another shape), every request is counted as before, never let through uncounted."""
+    try:
+        manager = limiter.limit_manager
+        view = current_app.view_functions.get(endpoint)
+        if view is None or manager.application_limits or manager.default_limits:
+            return False
+        if manager.has_hints(endpoint):
+            return False
+        limits = [
+            *manager.decorated_limits(get_qualified_name(view)),
+            *(
+                limit
+                for blueprint in request.blueprints
+                for limit in manager.blueprint_limits(current_app, blueprint)
+            ),
+        ]
+        return all(
+            bool(limit.methods) and method.lower() not in (limit.methods or ()) for limit in limits
+        )
+    except (AttributeError, TypeError):
         return False
-    limits = [
-        *manager.decorated_limits(get_qualified_name(view)),
-        *(
-            limit
-            for blueprint in request.blueprints
-            for limit in manager.blueprint_limits(current_app, blueprint)
-        ),
-    ]
-    return all(limit.methods and method.lower() not in limit.methods for limit in limits)
