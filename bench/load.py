@@ -544,6 +544,9 @@ class CpuMeter:
 
     def __init__(self, engine: Engine, web: int, workers: list[int]) -> None:
         self.engine, self.web, self.workers = engine, web, workers
+        self.left_out: FloorSampler | None = None
+        """The readers' floor sampler: its thread and its backend are no part of the desk's or
+        the clients' work, and are left out of the figures."""
 
     def _backends(self) -> set[int]:
         with self.engine.connect() as connection:
@@ -554,10 +557,11 @@ class CpuMeter:
             )
 
     def snapshot(self) -> dict[str, dict[int, float]]:
+        sampler = self.left_out
         groups = {
             "web": process_tree([self.web]),
             "job workers": process_tree(self.workers),
-            "PostgreSQL": self._backends(),
+            "PostgreSQL": self._backends() - ({sampler.backend_pid} if sampler else set()),
         }
         taken: dict[str, dict[int, float]] = {}
         for name, pids in groups.items():
@@ -565,7 +569,7 @@ class CpuMeter:
                 pid: seconds for pid in pids if (seconds := process_seconds(pid)) is not None
             }
         own = os.times()
-        taken["bench"] = {0: own.user + own.system}
+        taken["bench"] = {0: own.user + own.system - (sampler.seconds if sampler else 0.0)}
         return taken
 
     def since(self, before: dict[str, dict[int, float]]) -> dict[str, float]:
@@ -979,6 +983,7 @@ def dashboard_phase(
     requests: int,
     think_seconds: float = 0.0,
     reading: threading.Event | None = None,
+    meter: CpuMeter | None = None,
 ) -> Phase:
     deadline = time.monotonic() + time_limit
     window = {"start": 0.0, "end": 0.0, "last": 0.0}
@@ -993,6 +998,8 @@ def dashboard_phase(
 
     logged_in = threading.Barrier(readers, action=start_reading, timeout=time_limit)
     meanwhile = FloorSampler(url, staff_ids, think_seconds / FLOOR_SAMPLES_PER_READ)
+    if meter is not None:
+        meter.left_out = meanwhile
 
     def log_in(visitor: Visitor, index: int, outcome: Outcome) -> bool:
         page = visitor.call("GET", "/staff/login")
@@ -1167,6 +1174,9 @@ class FloorSampler:
     def __init__(self, url: str, staff_ids: list[int], pause: float) -> None:
         self.url, self.staff_ids, self.pause = url, staff_ids, pause
         self.samples: list[float] = []
+        self.backend_pid = 0
+        self.seconds = 0.0
+        """The CPU time its thread has spent so far (after each sample)."""
         self._thread: threading.Thread | None = None
 
     def start(self, until: float) -> None:
@@ -1178,12 +1188,15 @@ class FloorSampler:
         rng = random.Random(11)
         pick = varied_queries(self.staff_ids, rng)
         try:
+            with engine.connect() as connection:  # the pool's one connection, from now on
+                self.backend_pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
             while time.monotonic() < until:
                 query = query_of(pick())
                 with db.open_session(engine) as session:
                     started = time.perf_counter()
                     page_queries(session, query, self.staff_ids[0])
                     self.samples.append((time.perf_counter() - started) * 1000)
+                self.seconds = time.thread_time()
                 if self.pause:
                     time.sleep(rng.uniform(0.5, 1.5) * self.pause)
         finally:
@@ -1531,13 +1544,13 @@ def main() -> int:
                 )
                 if args.together:  # the submissions while the staff read the queue
                     with ThreadPoolExecutor(1) as pool:
-                        readers = pool.submit(read_queue, reading)
+                        readers = pool.submit(read_queue, reading, meter)
                         reading.wait(args.time_limit)
                         submissions = submit(meanwhile=" and the readers meanwhile")
                         phases = [api, submissions, readers.result()]
                 else:
                     submissions = submit()
-                    phases = [api, submissions, read_queue()]
+                    phases = [api, submissions, read_queue(None, meter)]
             problems = server_problems(log)  # read once gunicorn has stopped: its exit too
             references_ok = references_without_gaps(engine)
             floor.measure()
