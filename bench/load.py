@@ -3,14 +3,18 @@ idempotency keys, and staff reading a 100,000-request queue, each against its ra
 
 Usage: python bench/load.py [--submissions N] [--rate R] [--api-calls N] [--requests N]
        [--readers N] [--read-seconds S] [--think-seconds S] [--no-together] [--time-limit S]
-       [--workers N] [--threads N] [--worker-class K] [--job-workers N] [--no-callbacks]
+       [--workers N] [--staff-workers N] [--threads N] [--worker-class K] [--job-workers N]
+       [--no-callbacks]
 
 A scratch PostgreSQL store is created (dropped at the end, even on failure or SIGTERM), migrated
 with `dsr db upgrade`, and filled with `--requests` requests by bench/queue_page.py's bulk
 seeding (the year's reference counter carried past them), so that every phase works on a full
 store. gunicorn then serves `dsr.app:create_app()` on a free loopback port with the rate limits
-raised and the outbox delivering to an SMTP sink run by this script; when the desk has
-`dsr worker`, `--job-workers` of them run beside it with the same settings. Three phases follow:
+raised and the outbox delivering to an SMTP sink run by this script, and a second gunicorn of
+`--staff-workers` processes (2) serves the staff's pages, as the README's production runs them
+behind the reverse proxy (`--staff-workers 0`: the staff share the public processes); when the
+desk has `dsr worker`, `--job-workers` of them run beside it with the same settings. Three phases
+follow:
 
 1. API: the calls share their Idempotency-Key in pairs fired together; each key must store one
    request, answered 201 once and replayed (200, same reference) once. Each request names a
@@ -399,19 +403,24 @@ def wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) -
 
 @contextmanager
 def gunicorn(
-    environment: dict[str, str], folder: Path, args: argparse.Namespace
+    environment: dict[str, str],
+    folder: Path,
+    args: argparse.Namespace,
+    *,
+    workers: int | None = None,
+    name: str = "gunicorn",
 ) -> Iterator[tuple[int, Path, int]]:
-    """Serve the desk; yield its port, its log file and its master's pid; stop every process of
-    it afterwards."""
+    """Serve the desk with `workers` processes (`--workers` by default); yield its port, its log
+    file and its master's pid; stop every process of it afterwards."""
     port = free_port()
-    log = folder / "gunicorn.log"
+    log = folder / f"{name}.log"
     command = [
         sys.executable,
         "-m",
         "gunicorn",
         "dsr.app:create_app()",
         f"--bind={HOST}:{port}",
-        f"--workers={args.workers}",
+        f"--workers={workers or args.workers}",
         f"--worker-class={args.worker_class}",
         # gunicorn turns a sync worker given threads into gthread: threads only for gthread
         f"--threads={args.threads if args.worker_class == 'gthread' else 1}",
@@ -440,6 +449,27 @@ def gunicorn(
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)
+
+
+STAFF_WORKERS = 2
+"""The staff's own gunicorn processes, as "Running in production" in the README runs them."""
+
+
+@contextmanager
+def staff_gunicorn(
+    environment: dict[str, str], folder: Path, args: argparse.Namespace
+) -> Iterator[tuple[int, list[int], list[Path]] | None]:
+    """Serve the staff's pages (the paths of `STAFF_PATH_PREFIXES`) with `--staff-workers`
+    processes of their own, as a reverse proxy in front of the desk would send them there; yield
+    their port, their master's pid and their log, or None with no such pool (`--staff-workers
+    0`)."""
+    if args.staff_workers <= 0:
+        yield None
+        return
+    staff = gunicorn(environment, folder, args, workers=args.staff_workers, name="gunicorn-staff")
+    with staff as (port, log, pid):
+        warm_up(port, args.staff_workers * 2)
+        yield port, [pid], [log]
 
 
 def has_worker_command(environment: dict[str, str]) -> bool:
@@ -542,7 +572,7 @@ class CpuMeter:
     scratch store, and this bench (its clients, the SMTP sink, the black hole). On 2 cores, a
     submission's share of them bounds the rate the machine can sustain, whatever else runs."""
 
-    def __init__(self, engine: Engine, web: int, workers: list[int]) -> None:
+    def __init__(self, engine: Engine, web: list[int], workers: list[int]) -> None:
         self.engine, self.web, self.workers = engine, web, workers
         self.left_out: FloorSampler | None = None
         """The readers' floor sampler: its thread and its backend are no part of the desk's or
@@ -559,7 +589,7 @@ class CpuMeter:
     def snapshot(self) -> dict[str, dict[int, float]]:
         sampler = self.left_out
         groups = {
-            "web": process_tree([self.web]),
+            "web": process_tree(self.web),
             "job workers": process_tree(self.workers),
             "PostgreSQL": self._backends() - ({sampler.backend_pid} if sampler else set()),
         }
@@ -1432,6 +1462,13 @@ def main() -> int:
     )
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per phase")
     parser.add_argument("--workers", type=int, default=2 * cores + 1)
+    parser.add_argument(
+        "--staff-workers",
+        type=int,
+        default=STAFF_WORKERS,
+        help="processes of a second gunicorn that serves the staff's pages, as the README's "
+        "production runs them behind the proxy (0: the staff share the public processes)",
+    )
     parser.add_argument("--threads", type=int, default=4, help="per process, with gthread")
     parser.add_argument("--worker-class", choices=["gthread", "sync"], default="sync")
     parser.add_argument(
@@ -1478,8 +1515,13 @@ def main() -> int:
         args.read_seconds = max(20.0, spread + 5.0) if args.together else 20.0
     threads = args.threads if args.worker_class == "gthread" else 1
     print(
-        f"gunicorn: {args.workers} workers x {threads} threads ({args.worker_class}) on "
-        f"{cores} cores; store: PostgreSQL; {load_average()}"
+        f"gunicorn: {args.workers} workers x {threads} threads ({args.worker_class}), "
+        + (
+            f"and {args.staff_workers} more for the staff's pages, "
+            if args.staff_workers
+            else "the staff's pages among them, "
+        )
+        + f"on {cores} cores; store: PostgreSQL; {load_average()}"
     )
     began = time.monotonic()
     hole = BlackHole()
@@ -1504,10 +1546,12 @@ def main() -> int:
         try:
             with (
                 gunicorn(environment, Path(folder), args) as (port, log, web_pid),
+                staff_gunicorn(environment, Path(folder), args) as staff,
                 job_workers(environment, Path(folder), args.job_workers) as worker_pids,
             ):
                 workers = len(worker_pids)
-                meter = CpuMeter(engine, web_pid, worker_pids)
+                staff_port, staff_pids, staff_logs = staff or (port, [], [])
+                meter = CpuMeter(engine, [web_pid, *staff_pids], worker_pids)
                 print(
                     f"job workers: {workers} `dsr worker` processes"
                     if workers
@@ -1522,7 +1566,7 @@ def main() -> int:
                 reading = threading.Event()
                 read_queue = functools.partial(
                     dashboard_phase,
-                    port,
+                    staff_port,
                     url,
                     staff_ids,
                     args.readers,
@@ -1551,7 +1595,8 @@ def main() -> int:
                 else:
                     submissions = submit()
                     phases = [api, submissions, read_queue(None, meter)]
-            problems = server_problems(log)  # read once gunicorn has stopped: its exit too
+            # read once gunicorn has stopped: its exit too
+            problems = [problem for each in (log, *staff_logs) for problem in server_problems(each)]
             references_ok = references_without_gaps(engine)
             floor.measure()
         finally:

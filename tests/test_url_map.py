@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
-from dsr.accounts.access import SAFE_METHODS, Access, access_of
+from dsr.accounts.access import SAFE_METHODS, STAFF_PATH_PREFIXES, Access, access_of
 from tests.accounts.helpers import StaffClientFactory, staff_client
 
 __all__ = ["staff_client"]  # the fixtures used here
@@ -112,6 +112,19 @@ def test_public_routes_are_only_those_meant_to_be(app: Flask) -> None:
             assert rule.endpoint in FOR_ANY_STAFF, (
                 f"{rule.endpoint} lets auditors change things: add it here if it must"
             )
+
+
+def test_every_staff_route_lives_under_the_staff_prefixes(app: Flask) -> None:
+    """A proxy that sends STAFF_PATH_PREFIXES to the staff's own gunicorn sends every staff page
+    there, and no page of the learners' or of the API."""
+    for rule, _method, path, access in _routes(app):
+        under = path.startswith(STAFF_PATH_PREFIXES)
+        if access is not Access.PUBLIC:
+            assert under, (
+                f"{rule.endpoint} ({rule.rule}) is for staff outside {STAFF_PATH_PREFIXES}"
+            )
+        elif not rule.endpoint.startswith("accounts."):
+            assert not under, f"{rule.endpoint} ({rule.rule}) is public under a staff prefix"
 
 
 def test_every_staff_route_refuses_an_anonymous_visitor(app: Flask) -> None:

@@ -28,6 +28,12 @@ from dsr.i18n import gettext
 F = TypeVar("F", bound=Callable[..., Any])
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+STAFF_PATH_PREFIXES = ("/staff/", "/dashboard/")
+"""Where every page for staff lives (their login included): a reverse proxy can send these paths
+to gunicorn processes of their own, so that the staff's pages never wait behind the public
+form's requests (README, "Running in production"); tests/test_url_map.py holds every staff route
+to them."""
 LOGIN_ENDPOINT = "accounts.login"
 TOTP_ENROLMENT_ENDPOINT = "accounts.totp"
 
