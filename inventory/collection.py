@@ -423,10 +423,8 @@ class _RowWriter:
         return rows
 
     def _memo(self, key: tuple[str, ...], build: Callable[[], _T]) -> _T:
-        """What `build` makes from the map alone, made once per map (see `Systems.memo`)."""
-        if self.data_map is not self.systems.data_map:
-            return build()
-        return self.systems.memo(("collection", *key), build)
+        """What `build` makes from the map alone, made once per map (`Systems.memo_for`)."""
+        return self.systems.memo_for(self.data_map, ("collection", *key), build)
 
     def _hidden(self, category_id: str) -> dict[str, set[str]]:
         category = self.data_map.categories[category_id]
@@ -568,10 +566,8 @@ def _disclosed(
 
 def _types_of(data_map: DataMap, systems: Systems, category_id: str) -> dict[str, str]:
     """Return `_field_types`, worked out once per map and reflection."""
-    if data_map is not systems.data_map:
-        return _field_types(data_map, systems, category_id)
     build = partial(_field_types, data_map, systems, category_id)
-    return dict(systems.memo(("field-types", category_id), build))
+    return dict(systems.memo_for(data_map, ("field-types", category_id), build))
 
 
 def _field_types(data_map: DataMap, systems: Systems, category_id: str) -> dict[str, str]:

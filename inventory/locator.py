@@ -369,9 +369,7 @@ def _locate_plan(
     """The system's tables in link order with what is read of each, worked out once per map
     and reflection (`tables`, held by the plan's columns, names it)."""
     build = partial(_new_locate_plan, data_map, system, tables)
-    if data_map is not systems.data_map:
-        return build()
-    return systems.memo(("locate-plan", system, id(tables)), build)
+    return systems.memo_for(data_map, ("locate-plan", system, id(tables)), build)
 
 
 def _new_locate_plan(data_map: DataMap, system: str, tables: dict[str, Table]) -> list[_TablePlan]:
@@ -547,13 +545,14 @@ def _identity_sql(
 ) -> tuple[str, dict[str, Any]]:
     """The PostgreSQL driver SQL of a lookup by an identity, capped at `LOOKAHEAD_ROWS` rows,
     rendered once per table, column and selected columns, and its parameters for this value."""
-
-    def render() -> tuple[str, dict[str, Any]]:
-        compiled = select(*columns).where(predicate()).compile(dialect=conn.dialect)
-        return f"{compiled} LIMIT {LOOKAHEAD_ROWS:d}", dict(compiled.params)
-
-    sql, params = systems.memo((*key, tuple(c.name for c in columns), LOOKAHEAD_ROWS), render)
-    return sql, {**params, **bound}
+    return _rendered(
+        conn,
+        systems,
+        (*key, tuple(c.name for c in columns), LOOKAHEAD_ROWS),
+        lambda: select(*columns).where(predicate()),
+        bound,
+        suffix=f" LIMIT {LOOKAHEAD_ROWS:d}",
+    )
 
 
 def _mentions(
@@ -613,9 +612,7 @@ def _mention_fields(
             if f.identifies == identity
         ]
 
-    if data_map is not systems.data_map:
-        return build()
-    return systems.memo(("mention-fields", system, identity), build)
+    return systems.memo_for(data_map, ("mention-fields", system, identity), build)
 
 
 def _rendered(
@@ -624,13 +621,15 @@ def _rendered(
     key: tuple[Any, ...],
     statement: Callable[[], Select[Any]],
     bound: dict[str, Any],
+    *,
+    suffix: str = "",
 ) -> tuple[str, dict[str, Any]]:
-    """The PostgreSQL driver SQL of a statement, rendered once per `key` (see
-    `_identity_sql`), and its parameters with `bound`, this person's value."""
+    """The PostgreSQL driver SQL of a statement (with `suffix` after it), rendered once per
+    `key`, and its parameters with `bound`, this person's value."""
 
     def render() -> tuple[str, dict[str, Any]]:
         compiled = statement().compile(dialect=conn.dialect)
-        return str(compiled), dict(compiled.params)
+        return f"{compiled}{suffix}", dict(compiled.params)
 
     sql, params = systems.memo(key, render)
     return sql, {**params, **bound}

@@ -422,6 +422,13 @@ class Systems:
             self._memo.setdefault(key, build())
         return cast(T, self._memo[key])
 
+    def memo_for(self, data_map: DataMap, key: Hashable, build: Callable[[], T]) -> T:
+        """`memo`, for work that depends on `data_map`: kept only when it is the map these
+        systems were opened with (a caller's other map, a test's, is worked out each time)."""
+        if data_map is not self.data_map:
+            return build()
+        return self.memo(key, build)
+
     def forget(self, key: Hashable) -> None:
         self._memo.pop(key, None)
 
