@@ -10,11 +10,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
 from inventory.collection import (
     Collection,
     CollectionMissing,
+    _indented,
     collect_subject,
     decode_value,
     encode_value,
@@ -181,3 +184,21 @@ def test_collection_reads_the_same_on_every_engine(
     assert registration.values["birth_date"] == date(1994, 5, 17)
     opened = [r.values["opened_at"] for r in collection.rows("email_engagement")]
     assert all(isinstance(moment, datetime) for moment in opened)
+
+
+_MANIFEST_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(),  # any text: quotes, control characters, non-ASCII, lone surrogates
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_MANIFEST_VALUES)
+def test_the_manifest_is_written_as_json_writes_it(value: object) -> None:
+    """The manifest's own encoder writes, byte for byte, what `json.dumps(..., indent=1)` wrote
+    before it (and what readers of the collection folder parse)."""
+    assert _indented(value) == json.dumps(value, ensure_ascii=False, indent=1)
