@@ -289,17 +289,21 @@ def worker_nice(config: Mapping[str, Any]) -> int:
     """Return how much a `dsr worker` lowers its CPU priority (DSR_WORKER_NICE, a whole number
     from 0, unchanged, to MAX_WORKER_NICE); raise InsecureConfiguration naming the variable
     otherwise."""
-    value = config.get("WORKER_NICE")
-    value = DEFAULTS["WORKER_NICE"] if value is None or value == "" else value
-    try:
-        nice = int(str(value).strip())
-    except ValueError:
-        nice = -1
-    if isinstance(value, bool) or not 0 <= nice <= MAX_WORKER_NICE:
-        raise InsecureConfiguration(
-            f"DSR_WORKER_NICE must be a whole number from 0 to {MAX_WORKER_NICE}, not {value!r}."
-        )
-    return nice
+    return whole_number(
+        config, "WORKER_NICE", 0, MAX_WORKER_NICE, f"a whole number from 0 to {MAX_WORKER_NICE}"
+    )
+
+
+def whole_number(config: Mapping[str, Any], name: str, low: int, high: int, must: str) -> int:
+    """Return the setting `name` (its default when unset), a whole number from `low` to `high`;
+    raise InsecureConfiguration saying "DSR_<name> must be <must>" otherwise."""
+    value = config.get(name)
+    if value is None or value == "":
+        value = DEFAULTS[name]
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not low <= int(text) <= high:
+        raise InsecureConfiguration(f"DSR_{name} must be {must}, not {value!r}.")
+    return int(text)
 
 
 def check_record_periods(config: Mapping[str, Any]) -> None:
@@ -322,16 +326,14 @@ def report_rows_per_category(config: Mapping[str, Any]) -> int:
     """Return how many rows of a category the access report prints (DSR_REPORT_ROWS_PER_CATEGORY,
     a whole number from 1 to MAX_REPORT_ROWS); raise InsecureConfiguration naming the variable
     otherwise, so that a typo stops the desk at start rather than failing every access request."""
-    value = config.get("REPORT_ROWS_PER_CATEGORY")
-    if value is None or value == "":
-        value = DEFAULTS["REPORT_ROWS_PER_CATEGORY"]
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= MAX_REPORT_ROWS:
-        raise InsecureConfiguration(
-            f"DSR_REPORT_ROWS_PER_CATEGORY must be a whole number from 1 to {MAX_REPORT_ROWS:,} "
-            f"(the rows of a category printed in the access report), not {value!r}."
-        )
-    return int(text)
+    return whole_number(
+        config,
+        "REPORT_ROWS_PER_CATEGORY",
+        1,
+        MAX_REPORT_ROWS,
+        f"a whole number from 1 to {MAX_REPORT_ROWS:,} (the rows of a category printed in the "
+        "access report)",
+    )
 
 
 DOCUMENT_BYTES = (1024, 50 * 1024 * 1024)
@@ -341,17 +343,15 @@ DOCUMENT_BYTES = (1024, 50 * 1024 * 1024)
 def document_max_bytes(config: Mapping[str, Any]) -> int:
     """Return the largest document a request may keep (DSR_DOCUMENT_MAX_BYTES, a whole number of
     bytes within DOCUMENT_BYTES); raise InsecureConfiguration naming the variable otherwise."""
-    value = config.get("DOCUMENT_MAX_BYTES")
-    if value is None or value == "":
-        value = DEFAULTS["DOCUMENT_MAX_BYTES"]
-    text = str(value).strip()
     low, high = DOCUMENT_BYTES
-    if isinstance(value, bool) or not text.isdigit() or not low <= int(text) <= high:
-        raise InsecureConfiguration(
-            f"DSR_DOCUMENT_MAX_BYTES must be a whole number of bytes from {low:,} to {high:,} "
-            f"(the largest document kept with a request), not {value!r}."
-        )
-    return int(text)
+    return whole_number(
+        config,
+        "DOCUMENT_MAX_BYTES",
+        low,
+        high,
+        f"a whole number of bytes from {low:,} to {high:,} (the largest document kept with a "
+        "request)",
+    )
 
 
 def retention_approval_share(config: Mapping[str, Any]) -> float:
