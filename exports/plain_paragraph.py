@@ -45,7 +45,7 @@ from exports.pdf import (
     key_value_table,
 )
 from exports.script_text import FONT_BOLD, FONT_REGULAR, _is_fast, has_rtl, runs_markup
-from exports.text_grid import _pieces
+from exports.text_grid import _pieces, grid_path
 
 BULLET = "•"
 LINES_CACHE_SIZE = 8000
@@ -738,11 +738,9 @@ class KeyValueGrid(Flowable):  # type: ignore[misc]
             colour = self._cell_code(code, label, 0.0, top, colour)
             colour = self._cell_code(code, value, label_width, top, colour)
         out += [" ".join(code), _stroke_operator(GRID_COLOUR), f"{fp_str(0.5)} w"]
-        path = ["n"]
-        path += [f"{fp_str(0, y)} m {fp_str(self.width, y)} l" for y in tops]
-        path += [f"{fp_str(x, tops[0])} m {fp_str(x, tops[-1])} l" for x in (0.0, self.width)]
-        path.append(f"{fp_str(label_width, tops[1])} m {fp_str(label_width, tops[-1])} l")
-        out += [" ".join(path), PATH_OPS[1, 0, fill_mode], "Q"]
+        path = grid_path(self.width, tops, (0.0, self.width))
+        path += f" {fp_str(label_width, tops[1])} m {fp_str(label_width, tops[-1])} l"
+        out += [path, PATH_OPS[1, 0, fill_mode], "Q"]
         canv._code.append("\n".join(out))
 
     def _cell_code(

@@ -56,6 +56,15 @@ _GRID_LINE_WIDTH = f"{fp_str(GRID_WIDTH)} w"
 """The operators reportlab's canvas writes for the grid's colours and line width."""
 
 
+def grid_path(width: float, tops: Sequence[float], lefts: Sequence[float]) -> str:
+    """The path of a grid's lines, as the canvas writes it: one across the whole `width` at each
+    of `tops`, then one down from the first top to the last at each of `lefts`."""
+    path = ["n"]
+    path += [f"{fp_str(0, y)} m {fp_str(width, y)} l" for y in tops]
+    path += [f"{fp_str(x, tops[0])} m {fp_str(x, tops[-1])} l" for x in lefts]
+    return " ".join(path)
+
+
 def _row_height(row: Row) -> float:
     return LEADING * max((len(lines) for lines in row), default=0) + TOP_PADDING + BOTTOM_PADDING
 
@@ -168,10 +177,8 @@ class TextGrid(Flowable):  # type: ignore[misc]
         code = ["q", _HEADER_FILL, header + PATH_OPS[0, 1, canv._fillMode], _TEXT_FILL]
         code.append(self._text(canv, lefts, tops))
         code += [_GRID_STROKE, _GRID_LINE_WIDTH, "1 J", "1 j"]
-        path = ["n"]
-        path += [f"{fp_str(0, y)} m {fp_str(self.width, y)} l" for y in tops]
-        path += [f"{fp_str(x, tops[0])} m {fp_str(x, tops[-1])} l" for x in [*lefts, self.width]]
-        code += [" ".join(path), PATH_OPS[1, 0, canv._fillMode], "Q"]
+        path = grid_path(self.width, tops, [*lefts, self.width])
+        code += [path, PATH_OPS[1, 0, canv._fillMode], "Q"]
         canv._code.append("\n".join(code))
 
     def _text(self, canv: Any, lefts: list[float], tops: list[float]) -> str:
