@@ -59,7 +59,6 @@ to commit the more threads compete for the cores. `--worker-class gthread --thre
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import functools
 import json
@@ -84,11 +83,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from machine import speed_line
 from queue_page import NOW, fill, page_queries, percentile, query_of, request_rows, varied_queries
-from scratch import free_port, scratch_database
+from scratch import free_port, scratch_database, smtp_server
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -341,21 +339,8 @@ class BlackHole:
 @contextmanager
 def smtp_sink() -> Iterator[tuple[int, SinkHandler]]:
     handler = SinkHandler()
-    port = free_port()
-    controller = Controller(handler, hostname=HOST, port=port, ready_timeout=30)
-    controller.start()
-    try:
+    with smtp_server(handler, HOST) as port:
         yield port, handler
-    finally:
-        with contextlib.suppress(RuntimeError, asyncio.CancelledError):
-            controller.stop()
-
-
-@contextmanager
-def scratch_store() -> Iterator[str]:
-    """Yield the URL of an empty PostgreSQL database, dropped afterwards whatever happens."""
-    with scratch_database(SCRATCH_DATABASE) as url:
-        yield url
 
 
 def server_environment(url: str, smtp_port: int, *, deliver: bool) -> dict[str, str]:
@@ -1527,7 +1512,7 @@ def main() -> int:
     hole = BlackHole()
     callback_url = None if args.no_callbacks else f"http://{HOST}:{hole.port}/status"
     with (
-        scratch_store() as url,
+        scratch_database(SCRATCH_DATABASE) as url,
         smtp_sink() as (smtp_port, sink),
         tempfile.TemporaryDirectory(prefix="dsr_bench_load_") as folder,
         contextlib.closing(hole),

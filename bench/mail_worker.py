@@ -23,8 +23,6 @@ requests); `--profile FILE` runs the inner part once under cProfile (CPU time) i
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import os
 import re
 import shutil
@@ -37,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scratch import free_port, scratch_database
+from scratch import scratch_database, smtp_server
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCRATCH_DATABASE = f"dsr_bench_mail_worker_{os.getpid()}"
@@ -64,12 +62,6 @@ of its warm-up (start-up, imports and the first deliveries cost billions of inst
 # --- the outer run: store, sink, valgrind ------------------------------------------------------
 
 
-@contextmanager
-def scratch_store() -> Iterator[str]:
-    with scratch_database(SCRATCH_DATABASE) as url:
-        yield url
-
-
 class Sink:
     def __init__(self) -> None:
         self.received = 0
@@ -81,17 +73,9 @@ class Sink:
 
 @contextmanager
 def smtp_sink() -> Iterator[tuple[int, Sink]]:
-    from aiosmtpd.controller import Controller
-
     handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname=HOST, port=port, ready_timeout=30)
-    controller.start()
-    try:
+    with smtp_server(handler, HOST) as port:
         yield port, handler
-    finally:
-        with contextlib.suppress(RuntimeError, asyncio.CancelledError):
-            controller.stop()
 
 
 def environment(url: str, smtp_port: int, queue: Path) -> dict[str, str]:
@@ -166,7 +150,7 @@ def counted(
 
 def outer(args: argparse.Namespace) -> None:
     with (
-        scratch_store() as url,
+        scratch_database(SCRATCH_DATABASE) as url,
         smtp_sink() as (port, sink),
         tempfile.TemporaryDirectory(prefix="mail-worker-") as folder_name,
     ):

@@ -3,6 +3,8 @@ dropped afterwards whatever happens, and a free loopback port."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,3 +40,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@contextmanager
+def smtp_server(handler: object, host: str = "127.0.0.1") -> Iterator[int]:
+    """Run an SMTP server on loopback whose messages go to `handler` (aiosmtpd's handler
+    methods); yield its port; stop it afterwards."""
+    from aiosmtpd.controller import Controller  # the benches that send no email never need it
+
+    port = free_port(host)
+    controller = Controller(handler, hostname=host, port=port, ready_timeout=30)
+    controller.start()
+    try:
+        yield port
+    finally:
+        with contextlib.suppress(RuntimeError, asyncio.CancelledError):
+            controller.stop()
