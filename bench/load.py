@@ -4,7 +4,7 @@ idempotency keys, and staff reading a 100,000-request queue, each against its ra
 Usage: python bench/load.py [--submissions N] [--rate R] [--api-calls N] [--requests N]
        [--readers N] [--read-seconds S] [--think-seconds S] [--no-together] [--time-limit S]
        [--workers N] [--staff-workers N] [--threads N] [--worker-class K] [--job-workers N]
-       [--no-callbacks]
+       [--no-callbacks] [--redis URL | --no-redis]
 
 A scratch PostgreSQL store is created (dropped at the end, even on failure or SIGTERM), migrated
 with `dsr db upgrade`, and filled with `--requests` requests by bench/queue_page.py's bulk
@@ -13,8 +13,11 @@ store. gunicorn then serves `dsr.app:create_app()` on a free loopback port with 
 raised and the outbox delivering to an SMTP sink run by this script, and a second gunicorn of
 `--staff-workers` processes (2) serves the staff's pages, as the README's production runs them
 behind the reverse proxy (`--staff-workers 0`: the staff share the public processes); when the
-desk has `dsr worker`, `--job-workers` of them run beside it with the same settings. Three phases
-follow:
+desk has `dsr worker`, `--job-workers` of them run beside it with the same settings. The rate
+limits are counted and the jobs queued in Redis (`--redis`, redis://127.0.0.1:6379/0), as the
+README's production does, under names of the run's own that are removed at the end; Redis's CPU
+counts as the desk's. `--no-redis` counts the limits in each process's memory and queues the
+jobs in a SQLite file of the run's own, the one-machine default. Three phases follow:
 
 1. API: the calls share their Idempotency-Key in pairs fired together; each key must store one
    request, answered 201 once and replayed (200, same reference) once. Each request names a
@@ -83,6 +86,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import redis
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from machine import speed_line
 from queue_page import NOW, fill, page_queries, percentile, query_of, request_rows, varied_queries
@@ -107,6 +111,7 @@ KEY_PREFIX = "load-key-"
 READER_PREFIX = "load-reader-"
 READER_PASSWORD = "a long password for the load bench"  # noqa: S105
 RAISED_LIMIT = "1000000/minute"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 START_SECONDS = 90.0
 MAIL_WAIT_SECONDS = 60.0
 """How long the verification emails may take to reach the sink after the last answer."""
@@ -343,10 +348,13 @@ def smtp_sink() -> Iterator[tuple[int, SinkHandler]]:
         yield port, handler
 
 
-def server_environment(url: str, smtp_port: int, *, deliver: bool) -> dict[str, str]:
+def server_environment(
+    url: str, smtp_port: int, *, deliver: bool, shared: SharedStorage
+) -> dict[str, str]:
     """The environment of the `dsr` commands and of gunicorn: none of the caller's DSR_ settings,
-    a long random secret, limits no bench client reaches, and the SMTP sink (without `deliver`,
-    emails are only queued, as when the scheduler alone sends them)."""
+    a long random secret, limits no bench client reaches, the SMTP sink (without `deliver`,
+    emails are only queued, as when the scheduler alone sends them), and where the rate limits
+    are counted and the jobs wait (`shared`)."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith("DSR_")}
     environment.update(
         {
@@ -360,9 +368,77 @@ def server_environment(url: str, smtp_port: int, *, deliver: bool) -> dict[str, 
             "DSR_SMTP_PORT": str(smtp_port),
             "DSR_DELIVER_AFTER_COMMIT": "true" if deliver else "false",
             "DSR_CALLBACK_ALLOWED_NETWORKS": f"{HOST}/32",  # the black hole's loopback
+            **shared.environment(),
         }
     )
     return environment
+
+
+@dataclass(frozen=True)
+class SharedStorage:
+    """Where the desk counts its rate limits and queues its jobs during the run. With a Redis
+    URL, as the README's production runs it (DSR_RATELIMIT_STORAGE_URI, DSR_QUEUE_URL), under
+    names of this run's own, removed afterwards; without (`--no-redis`), each process counts its
+    limits in memory and the jobs wait in a SQLite file of the run's folder (the one-machine
+    default, but in its own file: never `instance/queue.sqlite3`, which a demo may be using)."""
+
+    redis_url: str | None
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        return SCRATCH_DATABASE
+
+    def environment(self) -> dict[str, str]:
+        if self.redis_url is None:
+            return {"DSR_QUEUE_URL": f"sqlite:///{self.folder / 'queue.sqlite3'}"}
+        return {
+            "DSR_RATELIMIT_STORAGE_URI": self.redis_url,
+            "DSR_RATELIMIT_KEY_PREFIX": self.name,
+            "DSR_QUEUE_URL": self.redis_url,
+            "DSR_QUEUE_NAME": self.name,
+        }
+
+    def describe(self) -> str:
+        if self.redis_url is None:
+            return "rate limits in each process's memory, jobs in a SQLite file (--no-redis)"
+        return f"rate limits and jobs in Redis ({self.redis_url}), as in production"
+
+    def server_pid(self) -> int | None:
+        """The Redis server's process, when it runs on this machine (its CPU is the desk's)."""
+        if self.redis_url is None:
+            return None
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            info = client.info("server")
+        finally:
+            client.close()
+        local = make_url(self.redis_url.replace("redis://", "redis+x://", 1)).host
+        return int(info["process_id"]) if local in (HOST, "localhost") else None
+
+    @contextmanager
+    def kept(self) -> Iterator[None]:
+        """Check that Redis answers (a clear failure otherwise), and remove this run's keys at
+        the end."""
+        if self.redis_url is None:
+            yield
+            return
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            client.ping()
+        except redis.RedisError as error:
+            client.close()
+            raise SystemExit(
+                f"Redis at {self.redis_url} does not answer ({type(error).__name__}): start it, "
+                "or run the bench with --no-redis"
+            ) from None
+        try:
+            yield
+        finally:
+            # The limits' keys (LIMITS:LIMITER/<prefix>/...) and the queue's (huey.redis.<name>)
+            for key in client.scan_iter(match=f"*{self.name}*", count=1000):
+                client.delete(key)
+            client.close()
 
 
 def dsr_command() -> list[str]:
@@ -554,11 +630,17 @@ def process_tree(roots: list[int]) -> set[int]:
 class CpuMeter:
     """Count the CPU time each part of the run spends between two snapshots: the desk's web
     processes (gunicorn and its workers), the job workers, the PostgreSQL backends of the
-    scratch store, and this bench (its clients, the SMTP sink, the black hole). On 2 cores, a
-    submission's share of them bounds the rate the machine can sustain, whatever else runs."""
+    scratch store, the Redis server (when the limits and jobs are there), and this bench (its
+    clients, the SMTP sink, the black hole). On 2 cores, a submission's share of them bounds
+    the rate the machine can sustain, whatever else runs."""
 
-    def __init__(self, engine: Engine, web: list[int], workers: list[int]) -> None:
+    def __init__(
+        self, engine: Engine, web: list[int], workers: list[int], redis_pid: int | None = None
+    ) -> None:
         self.engine, self.web, self.workers = engine, web, workers
+        self.redis = [redis_pid] if redis_pid is not None else []
+        """The Redis server's process, when the limits and the jobs are there: its CPU is the
+        desk's (shared with whatever else uses that server meanwhile)."""
         self.left_out: FloorSampler | None = None
         """The readers' floor sampler: its thread and its backend are no part of the desk's or
         the clients' work, and are left out of the figures."""
@@ -577,6 +659,7 @@ class CpuMeter:
             "web": process_tree(self.web),
             "job workers": process_tree(self.workers),
             "PostgreSQL": self._backends() - ({sampler.backend_pid} if sampler else set()),
+            **({"Redis": set(self.redis)} if self.redis else {}),
         }
         taken: dict[str, dict[int, float]] = {}
         for name, pids in groups.items():
@@ -1489,6 +1572,16 @@ def main() -> int:
         help="the API's requests without a status callback (to compare with the black hole)",
     )
     parser.add_argument(
+        "--redis",
+        default=REDIS_URL,
+        help=f"Redis for the rate limits and the job queue, as in production (default {REDIS_URL})",
+    )
+    parser.add_argument(
+        "--no-redis",
+        action="store_true",
+        help="count the limits in each process's memory and queue the jobs in a SQLite file",
+    )
+    parser.add_argument(
         "--queue-mail-only",
         action="store_true",
         help="do not send emails right after each commit (DSR_DELIVER_AFTER_COMMIT=false)",
@@ -1516,8 +1609,14 @@ def main() -> int:
         smtp_sink() as (smtp_port, sink),
         tempfile.TemporaryDirectory(prefix="dsr_bench_load_") as folder,
         contextlib.closing(hole),
+        contextlib.ExitStack() as cleanup,
     ):
-        environment = server_environment(url, smtp_port, deliver=not args.queue_mail_only)
+        shared = SharedStorage(None if args.no_redis else args.redis, Path(folder))
+        print(shared.describe())
+        cleanup.enter_context(shared.kept())
+        environment = server_environment(
+            url, smtp_port, deliver=not args.queue_mail_only, shared=shared
+        )
         subprocess.run(  # noqa: S603
             [*dsr_command(), "db", "upgrade"], env=environment, cwd=PROJECT_ROOT, check=True
         )
@@ -1536,7 +1635,7 @@ def main() -> int:
             ):
                 workers = len(worker_pids)
                 staff_port, staff_pids, staff_logs = staff or (port, [], [])
-                meter = CpuMeter(engine, [web_pid, *staff_pids], worker_pids)
+                meter = CpuMeter(engine, [web_pid, *staff_pids], worker_pids, shared.server_pid())
                 print(
                     f"job workers: {workers} `dsr worker` processes"
                     if workers
