@@ -111,20 +111,17 @@ def _render_through_skeleton(
     email rendered from the values themselves; a shape they disagree on is never cached."""
     filled: list[str] = []
     shape = (name, language, _shape(values, slots, filled))
-    try:
-        known = shape in _skeletons
+    try:  # read once: another thread may clear the skeletons meanwhile (None: render)
+        known, skeleton = shape in _skeletons, _skeletons.get(shape)
     except TypeError:  # a value that is not hashable: no skeleton for it
         return _render(name, language, values)
     if not known:
         rendered = _render(name, language, values)
-        skeleton: RenderedEmail | None = _skeleton(name, language, values, slots)
-        if skeleton is not None and _fill(skeleton, filled) != rendered:
-            skeleton = None
+        built = _skeleton(name, language, values, slots)
         if len(_skeletons) >= _SKELETON_LIMIT:
             _skeletons.clear()
-        _skeletons[shape] = skeleton
+        _skeletons[shape] = built if _fill(built, filled) == rendered else None
         return rendered
-    skeleton = _skeletons[shape]
     if skeleton is None:
         return _render(name, language, values)
     return _fill(skeleton, filled)

@@ -141,3 +141,21 @@ def test_a_shape_whose_templates_do_not_print_a_value_as_it_is_is_never_kept(
     assert "QUIET" in first.text
     assert "OTHER" in second.text
     assert list(emails._skeletons.values()) == [None]
+
+
+def test_a_value_that_cannot_key_a_skeleton_is_rendered_directly_and_a_full_cache_starts_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unhashable = verification(extra={"x"})  # a set: no skeleton for it
+    assert render_email("verification", Language.EN, **unhashable) == rendered_directly(
+        Language.EN, unhashable
+    )
+    assert emails._skeletons == {}
+    monkeypatch.setattr(emails, "_SKELETON_LIMIT", 2)
+    for reused in (False, True, False):
+        for by_post in (False, True):
+            values = verification(reused=reused, by_post=by_post, message="m")
+            assert render_email("verification", Language.FR, **values) == rendered_directly(
+                Language.FR, values
+            )
+            assert len(emails._skeletons) <= 2
