@@ -56,7 +56,7 @@ from dsr.audit.chain import (
     split_details,
     verify_chain,
 )
-from dsr.db import UTCDateTime, string_enum, table_of
+from dsr.db import UTCDateTime, execute_core, string_enum, table_of
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Actor, AuditFact, Status
 
@@ -362,7 +362,9 @@ def _append_in_one_statement(
         "e_content_hash": digest,
         **{f"c_{name}": value for name, value in (content_fields or {}).items()},
     }
-    written = db_session.execute(_one_statement_append(content_fields is not None), values).one()
+    written = execute_core(
+        db_session, _one_statement_append(content_fields is not None), values
+    ).one()
     sealed = SealedEvent(
         sequence=written.sequence,
         fields=content,

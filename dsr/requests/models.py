@@ -31,7 +31,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
 from dsr.addresses import EMAIL_MAX, normalize_email
-from dsr.db import UTCDateTime, new_row, string_enum, table_of
+from dsr.db import UTCDateTime, execute_core, new_row, string_enum, table_of
 from dsr.languages import Language
 from dsr.requests.extension_grounds import ExtensionGround
 from dsr.requests.workflow import RequestState, RequestType, Status
@@ -362,7 +362,7 @@ def next_reference(*, db_session: Session, received_at: datetime) -> str:
     dialect = db_session.get_bind().dialect.name
     bump = _counter_bump(dialect)
     if bump is not None:
-        number = db_session.execute(bump, {"year": year}).scalar_one()
+        number = execute_core(db_session, bump, {"year": year}).scalar_one()
         return f"{REFERENCE_PREFIX}-{year:04d}-{number:06d}"
     counters = table_of(ReferenceCounter)
     row = {"year": year, "last_number": 0}

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 from dsr.addresses import normalize_email
 from dsr.audit.models import append_action, record_action
 from dsr.dates import written_date
-from dsr.db import insert_as_written, table_of
+from dsr.db import execute_core, insert_as_written, table_of
 from dsr.outbox.emails import render_email, render_letter
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue, write_queued
@@ -233,7 +233,7 @@ def _provisional_reference() -> str:
 def _write_reference(db_session: Session, request: DataRequest, reference: str) -> None:
     """Give a request filed under a provisional reference its number, in one UPDATE (no flush:
     the row is not yet visible to any other transaction, so its version stays as written)."""
-    db_session.execute(_reference_update(), {"request_id": request.id, "numbered": reference})
+    execute_core(db_session, _reference_update(), {"request_id": request.id, "numbered": reference})
     set_committed_value(request, "reference", reference)
 
 
@@ -280,7 +280,8 @@ def _open_request_like(
     Its id is looked up by a statement built once (every submission asks, and almost none
     finds one: building the ORM query and its result cost more than the lookup), the request
     then loaded only when there is one."""
-    found = db_session.execute(
+    found = execute_core(
+        db_session,
         _open_request_query(for_someone_else=subject is not None),
         {
             "email": normalize_email(email),

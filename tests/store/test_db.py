@@ -118,3 +118,21 @@ def test_a_new_row_is_written_and_flushed_like_a_constructed_one(session: Sessio
         0,
     )
     assert (second.message_id, second.dedup_key) == ("<two@desk.example.org>", "other")
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_core_statement_sees_what_session_execute_would_have_flushed(session: Session) -> None:
+    from sqlalchemy import func, select
+
+    counters = db.table_of(ReferenceCounter)
+    count = select(func.count()).select_from(counters).where(counters.c.year >= 2040)
+    session.add(ReferenceCounter(year=2040, last_number=1))  # pending: flushed first
+    assert db.execute_core(session, count).scalar_one() == session.execute(count).scalar_one()
+    assert db.execute_core(session, count).scalar_one() == 1
+    with session.no_autoflush:  # and not flushed where session.execute would not flush either
+        session.add(ReferenceCounter(year=2041, last_number=1))
+        assert db.execute_core(session, count).scalar_one() == 1
+        assert session.execute(count).scalar_one() == 1
+    assert db.execute_core(session, count).scalar_one() == 2
+    session.rollback()
+    assert db.execute_core(session, count).scalar_one() == 0
