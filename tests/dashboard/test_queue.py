@@ -18,16 +18,19 @@ from dsr.accounts.models import StaffRole
 from dsr.dashboard.queue import (
     OPEN_STATUSES,
     QueueQuery,
+    QueueRow,
     StatusScope,
     Urgency,
     page_words,
     query_from_args,
     queue_counts,
     queue_page,
+    row_markup,
     saved_views,
     status_counts,
     urgency_of,
 )
+from dsr.requests.models import Channel
 from dsr.requests.workflow import RequestState, RequestType, Status
 from tests.accounts.helpers import make_staff
 from tests.dashboard.conftest import logged_in
@@ -244,6 +247,47 @@ def test_the_queue_marks_overdue_and_due_soon_in_words(app: Flask, dpo: FlaskCli
         assert row[row.rindex("<tr") :].startswith(f'<tr class="{urgency}">')
     assert "Overdue" in html or "En retard" in html
     assert "zoe.lefevre" not in html.lower()  # the queue shows no personal data
+
+
+def test_the_rows_escape_what_they_show_once(app: Flask, dpo: FlaskClient) -> None:
+    # The rows' markup is written in Python (`row_markup`): a name is escaped, and only once.
+    with db.transaction(db.get_engine(app)) as session:
+        odd = make_staff(
+            session, role=StaffRole.DPO, email="odd@example.org", name='<script>"x"</script> & Cie'
+        )
+        reference = make_request(session, status=Status.VERIFIED, assignee_id=odd.id).reference
+    html = dpo.get("/dashboard/").get_data(as_text=True)
+    row = html[html.index(f"/dashboard/requests/{reference}") :].split("</tr>")[0]
+    assert "<td>&lt;script&gt;&#34;x&#34;&lt;/script&gt; &amp; Cie</td>" in row
+    assert "<script>" not in html
+    assert "&amp;amp;" not in html and "&amp;lt;" not in html
+
+
+def test_a_rows_reference_and_labels_are_escaped_once(app: Flask) -> None:
+    row = QueueRow(
+        id=7,
+        reference='R<b>&"1',
+        type=RequestType.ACCESS,
+        status=Status.AWAITING_REQUESTER,
+        received_at=NOW,
+        due_at=NOW + timedelta(days=3),
+        days_left=3,
+        urgency=Urgency.DUE_SOON,
+        paused=True,
+        assignee_id=None,
+        version_id=2,
+        group_id=5,
+        channel=Channel.LETTER,
+    )
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        (shown,) = row_markup([row], {}, selectable=True)
+    escaped = "R&lt;b&gt;&amp;&#34;1"
+    assert f'aria-label="Select {escaped}"' in shown
+    assert f'<a href="/dashboard/requests/{escaped}">{escaped}</a>' in shown
+    assert '<small class="channel">(Letter)</small>' in shown
+    assert "Awaiting the requester <small>(paused)</small>" in shown
+    assert '<span class="deadline-flag">Due soon</span> 3 days left' in shown
+    assert "<td>—</td>" in shown
 
 
 def test_the_rows_are_written_in_the_readers_language(app: Flask, dpo: FlaskClient) -> None:
