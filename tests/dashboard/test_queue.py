@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 
@@ -17,6 +18,7 @@ from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.dashboard.queue import (
     OPEN_STATUSES,
+    QueueLinks,
     QueueQuery,
     QueueRow,
     StatusScope,
@@ -25,6 +27,7 @@ from dsr.dashboard.queue import (
     query_from_args,
     queue_counts,
     queue_page,
+    queue_url,
     row_markup,
     saved_views,
     status_counts,
@@ -340,6 +343,31 @@ def test_the_filters_show_the_chosen_option_in_the_readers_language(
     assert _chosen(english_completed, "sort") == "-due: Due date, latest first"
     assert _chosen(french_completed, "sort").startswith("-due: ")
     assert _chosen(english_completed, "type") == ""
+
+
+@pytest.mark.parametrize("base_url", ["http://localhost/", "http://localhost/desk"])
+def test_the_pages_queue_links_are_those_url_for_builds(app: Flask, base_url: str) -> None:
+    # A page builds the queue's path once and encodes each link's arguments itself.
+    queries = [
+        QueueQuery(),
+        QueueQuery(scope=StatusScope.ALL, descending=True, page=3),
+        QueueQuery(status=Status.AWAITING_REQUESTER, request_type=RequestType.ERASURE),
+        QueueQuery(overdue=True, due_this_week=True, unassigned=True, search="x", page=2),
+        QueueQuery(assignee_id=42, search="a@b"),
+    ]
+    changes: list[dict[str, Any]] = [
+        {},
+        {"page": 1},
+        {"page": 7},
+        *({"status": status, "page": 1} for status in Status),
+        *({"request_type": kind} for kind in RequestType),
+        {"scope": StatusScope.ALL, "status": None, "assignee_id": None, "unassigned": False},
+    ]
+    with app.test_request_context(base_url=base_url):
+        links = QueueLinks(url_for("dashboard.queue"))
+        for query in queries:
+            for changed in changes:
+                assert links(query, **changed) == queue_url(query, **changed)
 
 
 def test_the_page_words_say_what_the_templates_gettext_says(app: Flask) -> None:
