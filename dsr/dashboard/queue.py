@@ -416,8 +416,11 @@ def row_markup(
     counts of days, assignees) once per page (`row_words`, `long_date`)."""
     locale = str(flask_babel.get_locale())
     zone = flask_babel.get_timezone()
-    request_url = url_for("dashboard.request_page", reference="REFERENCE")
+    # A reference is letters, digits and hyphens: nothing to quote in a path. Escaping works
+    # character by character: the URL escaped once, each escaped reference put in its place.
+    request_url = str(escape(url_for("dashboard.request_page", reference="REFERENCE")))
     words = row_words(locale)
+    select = str(words.select)  # its %(reference)s given the reference already escaped
     paused = f" <small>({words.paused})</small>"
     grouped = f' <small class="part-of-several">({words.part_of_several})</small>'
 
@@ -444,12 +447,11 @@ def row_markup(
         reference = escape(row.reference)
         box = (
             f'<td><input type="checkbox" name="selected" value="{row.id}:{row.version_id}"'
-            f' id="select-{row.id}" aria-label="{words.select % {"reference": reference}}"></td>'
+            f' id="select-{row.id}" aria-label="{select % {"reference": reference}}"></td>'
             if selectable
             else ""
         )
-        # A reference is letters, digits and hyphens: nothing to quote in a path.
-        url = escape(request_url.replace("REFERENCE", row.reference))
+        url = request_url.replace("REFERENCE", reference)
         kind = f"{words.type_labels[row.type]}{came_by(row.channel)}"
         status = f"{words.status_labels[row.status]}{paused if row.paused else ''}"
         if row.urgency is Urgency.OVERDUE:
