@@ -590,8 +590,18 @@ class QueueLinks:
     path: str
 
     def __call__(self, query: QueueQuery, **changes: Any) -> str:
-        args = queue_args(query, **changes)
+        return self.with_args(queue_args(query, **changes))
+
+    def with_args(self, args: Mapping[str, str]) -> str:
+        """Return the queue's URL with the arguments `args` (`queue_args`), in their order."""
         return f"{self.path}?{_query_string(tuple(args.items()))}" if args else self.path
+
+    def per_status(self, query: QueueQuery) -> dict[Status, str]:
+        """Return the link of each count per status: `query` with that status, on its first
+        page. The arguments but the status, the first of them, are worked out once."""
+        others = queue_args(query, status=None, page=1)
+        others.pop("status", None)
+        return {status: self.with_args({"status": status.value, **others}) for status in Status}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -687,6 +697,7 @@ def _queue_response(search_form: SearchForm | None = None, code: int = 200) -> A
     staff_names = dict(staff)
     can_assign = reader is not None and reader.role in WORKING_ROLES
     locale = str(flask_babel.get_locale())
+    links = QueueLinks(url_for("dashboard.queue"))
     bulk_fields = (
         shown_fields(BulkAssignForm, ("assignee",), {}, staff) if can_assign and page.rows else None
     )
@@ -700,7 +711,8 @@ def _queue_response(search_form: SearchForm | None = None, code: int = 200) -> A
         views=views,
         view_counts=view_counts,
         query=query,
-        queue_url=QueueLinks(url_for("dashboard.queue")),
+        queue_url=links,
+        status_urls=links.per_status(query),
         filters=shown_fields(QueueFilterForm, QUEUE_FILTERS, request.args, staff),
         search_form=search_form or SearchForm(data={"query": query.search}),
         bulk_fields=bulk_fields,

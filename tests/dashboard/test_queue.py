@@ -368,6 +368,8 @@ def test_the_pages_queue_links_are_those_url_for_builds(app: Flask, base_url: st
         for query in queries:
             for changed in changes:
                 assert links(query, **changed) == queue_url(query, **changed)
+            for status, url in links.per_status(query).items():
+                assert url == queue_url(query, status=status, scope=query.scope, page=1)
 
 
 def test_the_page_words_say_what_the_templates_gettext_says(app: Flask) -> None:
