@@ -17,11 +17,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlencode
 
 import flask_babel  # type: ignore[import-untyped]
 from babel.dates import format_date
 from flask import Response, flash, redirect, render_template, request, session, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, or_, select
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
@@ -30,6 +31,7 @@ from werkzeug.wrappers import Response as AnyResponse
 from dsr.accounts.access import current_staff, for_any_staff, staff_required
 from dsr.accounts.models import WORKING_ROLES, StaffRole
 from dsr.dashboard.blueprint import blueprint
+from dsr.dashboard.channel_forms import CHANNEL_LABELS
 from dsr.dashboard.forms import BulkAssignForm, QueueFilterForm, SearchForm
 from dsr.dashboard.queue_search import search_condition
 from dsr.dates import days_between, pages_zone
@@ -116,23 +118,6 @@ class QueuePage:
     @property
     def has_previous(self) -> bool:
         return self.page > 1
-
-
-@dataclass(frozen=True, slots=True)
-class ShownRow:
-    """One line of the queue as the page writes it, every word and date already in the reader's
-    language (`shown_rows`): the template only places them."""
-
-    row: QueueRow
-    url: str
-    select_label: Markup  # the name of its box for a bulk assignment
-    type_label: Markup
-    status_label: Markup
-    received_on: str
-    due_on: str
-    flag: Markup | None
-    days: Markup
-    assignee: str  # who it is assigned to, "—" for no one (or no one who works requests now)
 
 
 def urgency_of(state: RequestState, now: datetime) -> tuple[datetime, int | None, Urgency]:
@@ -376,6 +361,8 @@ class RowWords:
     days_late: Markup
     days_left: Markup
     select: Markup
+    paused: Markup
+    part_of_several: Markup
     type_labels: Mapping[RequestType, Markup]
     status_labels: Mapping[Status, Markup]
 
@@ -391,6 +378,8 @@ def row_words(_locale: str) -> RowWords:
         days_late=Markup(gettext("%(days)d days late")),  # noqa: S704
         days_left=Markup(gettext("%(days)d days left")),  # noqa: S704
         select=Markup(gettext("Select %(reference)s")),  # noqa: S704
+        paused=Markup(gettext("paused")),  # noqa: S704
+        part_of_several=Markup(gettext("one part of several asked for together")),  # noqa: S704
         # The labels are lazy: translated here, as the template placed them.
         type_labels={
             kind: Markup(str(text))  # noqa: S704
@@ -410,50 +399,89 @@ def long_date(day: date, locale: str) -> str:
     return str(format_date(day, format="long", locale=locale))
 
 
-def shown_rows(rows: Sequence[QueueRow], staff_names: Mapping[int, str]) -> list[ShownRow]:
-    """Put the rows into the reader's language and zone, each distinct label, date and count of
-    days translated once (`row_words`, `long_date`): cell by cell in the template, translating
-    and formatting cost the page more than its SQL. Catalogue texts are Markup, as the
-    template's `_()` makes them; dates are text, escaped when placed."""
+URGENCY_CLASSES = {urgency: str(escape(urgency.value)) for urgency in Urgency}
+"""The class of a row's <tr>, escaped once per process."""
+
+
+def row_markup(
+    rows: Sequence[QueueRow], staff_names: Mapping[int, str], *, selectable: bool
+) -> list[Markup]:
+    """Return each row's <tr> of the queue's table, in the reader's language and zone, with a
+    box to tick for a bulk assignment when `selectable`.
+
+    Written here rather than cell by cell in queue.html: placing some thirty pieces per row,
+    each escaped and joined by Jinja, cost the page more than its SQL. The markup is the one the
+    template wrote, byte for byte. Every value is escaped exactly once (`escape`; catalogue
+    texts are Markup, as the template's `_()` makes them), and what rows repeat (labels, dates,
+    counts of days, assignees) once per page (`row_words`, `long_date`)."""
     locale = str(flask_babel.get_locale())
     zone = flask_babel.get_timezone()
-    request_url = url_for("dashboard.request_page", reference="REFERENCE")
+    # A reference is letters, digits and hyphens: nothing to quote in a path. Escaping works
+    # character by character: the URL escaped once, each escaped reference put in its place.
+    request_url = str(escape(url_for("dashboard.request_page", reference="REFERENCE")))
     words = row_words(locale)
+    select = str(words.select)  # its %(reference)s given the reference already escaped
+    paused = f" <small>({words.paused})</small>"
+    grouped = f' <small class="part-of-several">({words.part_of_several})</small>'
 
     @functools.cache
     def counted(text: Markup, days: int) -> Markup:
         return text % {"days": days}
 
-    def on(moment: datetime) -> str:
-        return long_date(moment.astimezone(zone).date(), locale)
+    @functools.cache
+    def on(day: date) -> Markup:
+        return escape(long_date(day, locale))
 
-    shown = []
+    @functools.cache
+    def came_by(channel: Channel) -> str:
+        if channel is Channel.WEB:
+            return ""
+        return f' <small class="channel">({escape(CHANNEL_LABELS[channel])})</small>'
+
+    @functools.cache
+    def assignee(staff_id: int | None) -> Markup:
+        return escape(staff_names.get(staff_id, "—") if staff_id else "—")
+
+    lines = []
     for row in rows:
-        flag: Markup | None = None
+        reference = escape(row.reference)
+        box = (
+            f'<td><input type="checkbox" name="selected" value="{row.id}:{row.version_id}"'
+            f' id="select-{row.id}" aria-label="{select % {"reference": reference}}"></td>'
+            if selectable
+            else ""
+        )
+        url = request_url.replace("REFERENCE", reference)
+        kind = f"{words.type_labels[row.type]}{came_by(row.channel)}"
+        status = f"{words.status_labels[row.status]}{paused if row.paused else ''}"
         if row.urgency is Urgency.OVERDUE:
             flag, days = words.overdue, counted(words.days_late, -(row.days_left or 0))
         elif row.urgency is Urgency.DUE_SOON:
             flag, days = words.due_soon, counted(words.days_left, row.days_left or 0)
         elif row.urgency is Urgency.ON_TRACK:
-            days = counted(words.days_left, row.days_left or 0)
+            flag, days = None, counted(words.days_left, row.days_left or 0)
         else:
-            days = words.closed
-        shown.append(
-            ShownRow(
-                row=row,
-                # A reference is letters, digits and hyphens: nothing to quote in a path.
-                url=request_url.replace("REFERENCE", row.reference),
-                select_label=words.select % {"reference": row.reference},
-                type_label=words.type_labels[row.type],
-                status_label=words.status_labels[row.status],
-                received_on=on(row.received_at),
-                due_on=on(row.due_at) if row.urgency is not Urgency.CLOSED else "—",
-                flag=flag,
-                days=days,
-                assignee=staff_names.get(row.assignee_id, "—") if row.assignee_id else "—",
+            flag, days = None, words.closed
+        received_on = on(row.received_at.astimezone(zone).date())
+        due_on = (
+            on(row.due_at.astimezone(zone).date()) if row.urgency is not Urgency.CLOSED else "—"
+        )
+        left = f'<span class="deadline-flag">{flag}</span> {days}' if flag else days
+        lines.append(
+            Markup(  # noqa: S704  # every piece escaped above, or Markup
+                f'      <tr class="{URGENCY_CLASSES[row.urgency]}">\n'
+                f"{box}"
+                f'        <td><a href="{url}">{reference}</a></td>\n'
+                f"        <td>{kind}{grouped if row.group_id else ''}</td>\n"
+                f"        <td>{status}</td>\n"
+                f"        <td>{received_on}</td>\n"
+                f"        <td>{due_on}</td>\n"
+                f"        <td>\n            {left}\n        </td>\n"
+                f"        <td>{assignee(row.assignee_id)}</td>\n"
+                "      </tr>\n"
             )
         )
-    return shown
+    return lines
 
 
 class PageWords:
@@ -516,10 +544,10 @@ def query_from_args(args: Mapping[str, str], search: str | None) -> QueueQuery:
     )
 
 
-def queue_url(query: QueueQuery, **changes: Any) -> str:
-    """Return the queue's URL for `query` with some of its fields changed (the search as a flag:
-    its text stays in the session)."""
-    changed = replace(query, **changes)
+def queue_args(query: QueueQuery, **changes: Any) -> dict[str, Any]:
+    """Return the arguments of the queue's URL for `query` with some of its fields changed (the
+    search as a flag: its text stays in the session)."""
+    changed = replace(query, **changes) if changes else query
     args: dict[str, Any] = {}
     if changed.status is not None:
         args["status"] = changed.status.value
@@ -541,7 +569,46 @@ def queue_url(query: QueueQuery, **changes: Any) -> str:
         args["sort"] = "-due"
     if changed.page > 1:
         args["page"] = str(changed.page)
-    return url_for("dashboard.queue", **args)
+    return args
+
+
+def queue_url(query: QueueQuery, **changes: Any) -> str:
+    """Return the queue's URL for `query` with some of its fields changed."""
+    return url_for("dashboard.queue", **queue_args(query, **changes))
+
+
+URL_SAFE = "!$'()*,/:;?@"
+"""The characters werkzeug leaves as they are in a URL's query string (`werkzeug.urls`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLinks:
+    """`queue_url` for one page, which links to the queue some twenty times (the saved views,
+    the counts per status, the pager): the queue's path built once (`url_for`), each query
+    string then encoded as `url_for` encodes it (the arguments in their order, `URL_SAFE`)."""
+
+    path: str
+
+    def __call__(self, query: QueueQuery, **changes: Any) -> str:
+        return self.with_args(queue_args(query, **changes))
+
+    def with_args(self, args: Mapping[str, str]) -> str:
+        """Return the queue's URL with the arguments `args` (`queue_args`), in their order."""
+        return f"{self.path}?{_query_string(tuple(args.items()))}" if args else self.path
+
+    def per_status(self, query: QueueQuery) -> dict[Status, str]:
+        """Return the link of each count per status: `query` with that status, on its first
+        page. The arguments but the status, the first of them, are worked out once."""
+        others = queue_args(query, status=None, page=1)
+        others.pop("status", None)
+        return {status: self.with_args({"status": status.value, **others}) for status in Status}
+
+
+@functools.lru_cache(maxsize=1024)
+def _query_string(args: tuple[tuple[str, str], ...]) -> str:
+    """Encode the queue's arguments once per process: filters, a page number, the search's flag
+    (never its text), the same few hundred again and again."""
+    return urlencode(args, safe=URL_SAFE)
 
 
 QUEUE_FILTERS = ("status", "type", "assignee", "sort")
@@ -630,26 +697,26 @@ def _queue_response(search_form: SearchForm | None = None, code: int = 200) -> A
     staff_names = dict(staff)
     can_assign = reader is not None and reader.role in WORKING_ROLES
     locale = str(flask_babel.get_locale())
+    links = QueueLinks(url_for("dashboard.queue"))
+    bulk_fields = (
+        shown_fields(BulkAssignForm, ("assignee",), {}, staff) if can_assign and page.rows else None
+    )
     page_html = render_template(
         "dashboard/queue.html",
         _=page_words(locale),
         page=page,
-        rows=shown_rows(page.rows, staff_names),
+        rows=row_markup(page.rows, staff_names, selectable=bulk_fields is not None),
         status_labels=row_words(locale).status_labels,
         counts=counts,
         views=views,
         view_counts=view_counts,
         query=query,
-        queue_url=queue_url,
+        queue_url=links,
+        status_urls=links.per_status(query),
         filters=shown_fields(QueueFilterForm, QUEUE_FILTERS, request.args, staff),
         search_form=search_form or SearchForm(data={"query": query.search}),
-        bulk_fields=(
-            shown_fields(BulkAssignForm, ("assignee",), {}, staff)
-            if can_assign and page.rows
-            else None
-        ),
+        bulk_fields=bulk_fields,
         assign_url=url_for("dashboard.assign_selected", **_url_args()),
-        Urgency=Urgency,
     )
     return Response(page_html, status=code)
 

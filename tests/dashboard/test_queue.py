@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 
@@ -17,17 +18,22 @@ from dsr import db
 from dsr.accounts.models import StaffRole
 from dsr.dashboard.queue import (
     OPEN_STATUSES,
+    QueueLinks,
     QueueQuery,
+    QueueRow,
     StatusScope,
     Urgency,
     page_words,
     query_from_args,
     queue_counts,
     queue_page,
+    queue_url,
+    row_markup,
     saved_views,
     status_counts,
     urgency_of,
 )
+from dsr.requests.models import Channel
 from dsr.requests.workflow import RequestState, RequestType, Status
 from tests.accounts.helpers import make_staff
 from tests.dashboard.conftest import logged_in
@@ -246,6 +252,47 @@ def test_the_queue_marks_overdue_and_due_soon_in_words(app: Flask, dpo: FlaskCli
     assert "zoe.lefevre" not in html.lower()  # the queue shows no personal data
 
 
+def test_the_rows_escape_what_they_show_once(app: Flask, dpo: FlaskClient) -> None:
+    # The rows' markup is written in Python (`row_markup`): a name is escaped, and only once.
+    with db.transaction(db.get_engine(app)) as session:
+        odd = make_staff(
+            session, role=StaffRole.DPO, email="odd@example.org", name='<script>"x"</script> & Cie'
+        )
+        reference = make_request(session, status=Status.VERIFIED, assignee_id=odd.id).reference
+    html = dpo.get("/dashboard/").get_data(as_text=True)
+    row = html[html.index(f"/dashboard/requests/{reference}") :].split("</tr>")[0]
+    assert "<td>&lt;script&gt;&#34;x&#34;&lt;/script&gt; &amp; Cie</td>" in row
+    assert "<script>" not in html
+    assert "&amp;amp;" not in html and "&amp;lt;" not in html
+
+
+def test_a_rows_reference_and_labels_are_escaped_once(app: Flask) -> None:
+    row = QueueRow(
+        id=7,
+        reference='R<b>&"1',
+        type=RequestType.ACCESS,
+        status=Status.AWAITING_REQUESTER,
+        received_at=NOW,
+        due_at=NOW + timedelta(days=3),
+        days_left=3,
+        urgency=Urgency.DUE_SOON,
+        paused=True,
+        assignee_id=None,
+        version_id=2,
+        group_id=5,
+        channel=Channel.LETTER,
+    )
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        (shown,) = row_markup([row], {}, selectable=True)
+    escaped = "R&lt;b&gt;&amp;&#34;1"
+    assert f'aria-label="Select {escaped}"' in shown
+    assert f'<a href="/dashboard/requests/{escaped}">{escaped}</a>' in shown
+    assert '<small class="channel">(Letter)</small>' in shown
+    assert "Awaiting the requester <small>(paused)</small>" in shown
+    assert '<span class="deadline-flag">Due soon</span> 3 days left' in shown
+    assert "<td>—</td>" in shown
+
+
 def test_the_rows_are_written_in_the_readers_language(app: Flask, dpo: FlaskClient) -> None:
     overdue, soon, *_ = _fill(app)
     french = dpo.get("/dashboard/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
@@ -296,6 +343,33 @@ def test_the_filters_show_the_chosen_option_in_the_readers_language(
     assert _chosen(english_completed, "sort") == "-due: Due date, latest first"
     assert _chosen(french_completed, "sort").startswith("-due: ")
     assert _chosen(english_completed, "type") == ""
+
+
+@pytest.mark.parametrize("base_url", ["http://localhost/", "http://localhost/desk"])
+def test_the_pages_queue_links_are_those_url_for_builds(app: Flask, base_url: str) -> None:
+    # A page builds the queue's path once and encodes each link's arguments itself.
+    queries = [
+        QueueQuery(),
+        QueueQuery(scope=StatusScope.ALL, descending=True, page=3),
+        QueueQuery(status=Status.AWAITING_REQUESTER, request_type=RequestType.ERASURE),
+        QueueQuery(overdue=True, due_this_week=True, unassigned=True, search="x", page=2),
+        QueueQuery(assignee_id=42, search="a@b"),
+    ]
+    changes: list[dict[str, Any]] = [
+        {},
+        {"page": 1},
+        {"page": 7},
+        *({"status": status, "page": 1} for status in Status),
+        *({"request_type": kind} for kind in RequestType),
+        {"scope": StatusScope.ALL, "status": None, "assignee_id": None, "unassigned": False},
+    ]
+    with app.test_request_context(base_url=base_url):
+        links = QueueLinks(url_for("dashboard.queue"))
+        for query in queries:
+            for changed in changes:
+                assert links(query, **changed) == queue_url(query, **changed)
+            for status, url in links.per_status(query).items():
+                assert url == queue_url(query, status=status, scope=query.scope, page=1)
 
 
 def test_the_page_words_say_what_the_templates_gettext_says(app: Flask) -> None:
