@@ -67,7 +67,7 @@ def queue_for(config: Mapping[str, Any], instance_path: str | Path) -> Any:
 
 
 def _build(address: QueueAddress) -> Any:
-    from huey import Huey, RedisHuey
+    from huey import Huey
 
     from dsr.worker.tasks import register_tasks
 
@@ -80,7 +80,7 @@ def _build(address: QueueAddress) -> Any:
             address.name, storage_class=_sqlite_storage(), filename=address.target, results=False
         )
     else:
-        huey = RedisHuey(address.name, url=address.target, results=False)
+        huey = Huey(address.name, storage_class=_redis_storage(), url=address.target, results=False)
     register_tasks(huey)
     return huey
 
@@ -128,6 +128,28 @@ def _sqlite_storage() -> type[Any]:
     return DeskSqliteStorage
 
 
+@cache
+def _redis_storage() -> type[Any]:
+    """Huey's Redis storage (what RedisHuey uses), able to queue a job unless it waits already."""
+    from huey.storage import RedisStorage
+
+    class DeskRedisStorage(RedisStorage):  # type: ignore[misc]
+        def enqueue_unless_waiting(self, data: bytes) -> None:
+            """Queue the job `data` unless the same job (the same bytes) waits already, in one
+            script: the look and the push are one step for every client of the list."""
+            self.conn.eval(_PUSH_UNLESS_WAITING, 1, self.queue_key, data)
+
+    return DeskRedisStorage
+
+
+_PUSH_UNLESS_WAITING = """
+if redis.call('LPOS', KEYS[1], ARGV[1]) == false then
+  redis.call('LPUSH', KEYS[1], ARGV[1])
+end
+"""
+"""A job waits while it is in the queue's list: a worker takes it out (BRPOP) before it runs
+it, so what is committed after that is claimed by the next one queued (LPOS: Redis 6.0.6)."""
+
 _ANY_JOB = "select 1 from task where queue = ? limit 1"
 _ADD_UNLESS_WAITING = (
     "insert into task (queue, data, priority) select ?, ?, 0 "
@@ -146,11 +168,11 @@ WAKE_UPS = frozenset({"deliver_mail", "deliver_callbacks"})
 def enqueue_job(huey: Any, job: str, *args: object) -> None:
     """Put the job named `job` (see dsr.worker.tasks.JOBS) with `args` on `huey`.
 
-    A delivery job is not queued on a SQLite queue where the same job waits already (not yet
-    taken by a worker): that one will claim, once taken, what the caller committed before
+    A delivery job is not queued where the same job waits already (not yet taken by a worker),
+    on SQLite or Redis: that one will claim, once taken, what the caller committed before
     calling. A busy desk's submissions queued one each, and the workers' threads took them only
     to find the gate busy or nothing left to deliver (issue 17)."""
-    if job in WAKE_UPS and not args and isinstance(huey.storage, _sqlite_storage()):
+    if job in WAKE_UPS and not args and hasattr(huey.storage, "enqueue_unless_waiting"):
         task = huey.desk_jobs[job].s(id=f"dsr.{job}")  # the same bytes every time
         huey.storage.enqueue_unless_waiting(huey.serialize_task(task))
         return

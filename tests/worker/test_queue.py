@@ -1,9 +1,10 @@
 """The SQLite queue of the workers: Huey's storage with a job taken in one statement, the
 revocation check cheaper, and commits not fsynced one by one; the same jobs, in the same order,
-each once."""
+each once. On SQLite and Redis, a delivery job is not queued while the same one waits."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,29 @@ def test_a_delivery_job_is_not_queued_twice_while_one_waits(tmp_path: Path) -> N
     enqueue_job(huey, "deliver_mail")  # the one waiting was taken: this one is queued
     assert [task.name for task in huey.pending()].count("dsr.deliver_mail") == 1
     assert huey.pending_count() == 5
+
+
+def test_on_redis_too_a_delivery_job_is_not_queued_twice_while_one_waits(tmp_path: Path) -> None:
+    huey = queue_for(
+        {"QUEUE_URL": "redis://127.0.0.1:6379/0", "QUEUE_NAME": f"dsr-test-{uuid.uuid4().hex}"},
+        tmp_path,
+    )
+    try:
+        for _ in range(3):
+            enqueue_job(huey, "deliver_mail")
+            enqueue_job(huey, "deliver_callbacks")
+            enqueue_job(huey, "run_request", 7, None)  # a run is its own job, every time
+        assert [task.name for task in huey.pending()] == [
+            "dsr.deliver_mail",
+            "dsr.deliver_callbacks",
+            "dsr.run_request",
+            "dsr.run_request",
+            "dsr.run_request",
+        ]
+        taken = huey.dequeue()
+        assert taken.name == "dsr.deliver_mail"
+        enqueue_job(huey, "deliver_mail")  # the one waiting was taken: this one is queued
+        assert [task.name for task in huey.pending()].count("dsr.deliver_mail") == 1
+        assert huey.pending_count() == 5
+    finally:
+        huey.flush()

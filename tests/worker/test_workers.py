@@ -332,3 +332,23 @@ def test_a_worker_and_every_thread_it_starts_run_at_a_lower_cpu_priority_than_th
         wait_until(lambda: len(niceness_of_threads(worker.pid)) >= 4, "its 3 job threads")
         assert set(niceness_of_threads(worker.pid)) == {min(started_at + 7, 19)}
         assert os.getpriority(os.PRIO_PROCESS, 0) == started_at  # the web's, unchanged
+
+
+def test_on_a_redis_queue_one_waiting_wake_up_delivers_every_email_committed_before_it(
+    make_app: MakeApp, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    app = make_app(
+        QUEUE_URL="redis://127.0.0.1:6379/0",
+        QUEUE_NAME=f"dsr-test-{uuid.uuid4().hex}",  # keys of this test alone, flushed after
+    )
+    huey = queue_for(app.config, app.instance_path)
+    try:
+        addresses = [f"learner{number}@example.org" for number in range(3)]
+        for address in addresses:
+            assert file_request(app.test_client(), address).status_code == 302
+        assert [task.name for task in huey.pending()] == ["dsr.deliver_mail"]  # one for three
+        with running_worker(app, tmp_path / "worker.log"):
+            mails = smtp_server.wait_for(3)
+        assert sorted(mail.envelope_recipients[0] for mail in mails) == addresses
+    finally:
+        huey.flush()
