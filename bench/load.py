@@ -4,7 +4,7 @@ idempotency keys, and staff reading a 100,000-request queue, each against its ra
 Usage: python bench/load.py [--submissions N] [--rate R] [--api-calls N] [--requests N]
        [--readers N] [--read-seconds S] [--think-seconds S] [--no-together] [--time-limit S]
        [--workers N] [--staff-workers N] [--threads N] [--worker-class K] [--job-workers N]
-       [--no-callbacks] [--redis URL | --no-redis]
+       [--no-callbacks] [--limits redis|memory] [--queue sqlite|redis] [--redis URL]
 
 A scratch PostgreSQL store is created (dropped at the end, even on failure or SIGTERM), migrated
 with `dsr db upgrade`, and filled with `--requests` requests by bench/queue_page.py's bulk
@@ -14,10 +14,11 @@ raised and the outbox delivering to an SMTP sink run by this script, and a secon
 `--staff-workers` processes (2) serves the staff's pages, as the README's production runs them
 behind the reverse proxy (`--staff-workers 0`: the staff share the public processes); when the
 desk has `dsr worker`, `--job-workers` of them run beside it with the same settings. The rate
-limits are counted and the jobs queued in Redis (`--redis`, redis://127.0.0.1:6379/0), as the
-README's production does, under names of the run's own that are removed at the end; Redis's CPU
-counts as the desk's. `--no-redis` counts the limits in each process's memory and queues the
-jobs in a SQLite file of the run's own, the one-machine default. Three phases follow:
+limits are counted in Redis (`--redis`, redis://127.0.0.1:6379/0), as the README's production
+counts them (`--limits memory`: each process on its own), and the jobs wait in a SQLite file of
+the run's own, the one-machine default (`--queue redis`: in Redis, as workers on several
+machines need), under names of the run's own that are removed at the end; Redis's CPU counts as
+the desk's. Three phases follow:
 
 1. API: the calls share their Idempotency-Key in pairs fired together; each key must store one
    request, answered 201 once and replayed (200, same reference) once. Each request names a
@@ -84,7 +85,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import redis
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -376,13 +377,18 @@ def server_environment(
 
 @dataclass(frozen=True)
 class SharedStorage:
-    """Where the desk counts its rate limits and queues its jobs during the run. With a Redis
-    URL, as the README's production runs it (DSR_RATELIMIT_STORAGE_URI, DSR_QUEUE_URL), under
-    names of this run's own, removed afterwards; without (`--no-redis`), each process counts its
-    limits in memory and the jobs wait in a SQLite file of the run's folder (the one-machine
-    default, but in its own file: never `instance/queue.sqlite3`, which a demo may be using)."""
+    """Where the desk counts its rate limits and queues its jobs during the run, under names of
+    the run's own (removed afterwards). By default the limits are counted in Redis, as the
+    README's production counts them (in memory each gunicorn process would count on its own,
+    which production warns against), and the jobs wait in a SQLite file of the run's own, the
+    one-machine default (never `instance/queue.sqlite3`, which a demo may be using);
+    `--queue redis` queues them in Redis as workers on several machines need, `--limits memory`
+    counts in each process's memory."""
 
     redis_url: str | None
+    """None: nothing in Redis (limits in memory, jobs in SQLite)."""
+    limits_in_redis: bool
+    queue_in_redis: bool
     folder: Path
 
     @property
@@ -390,19 +396,20 @@ class SharedStorage:
         return SCRATCH_DATABASE
 
     def environment(self) -> dict[str, str]:
-        if self.redis_url is None:
-            return {"DSR_QUEUE_URL": f"sqlite:///{self.folder / 'queue.sqlite3'}"}
-        return {
-            "DSR_RATELIMIT_STORAGE_URI": self.redis_url,
-            "DSR_RATELIMIT_KEY_PREFIX": self.name,
-            "DSR_QUEUE_URL": self.redis_url,
-            "DSR_QUEUE_NAME": self.name,
-        }
+        settings = {"DSR_QUEUE_URL": f"sqlite:///{self.folder / 'queue.sqlite3'}"}
+        if self.redis_url is not None and self.limits_in_redis:
+            settings["DSR_RATELIMIT_STORAGE_URI"] = self.redis_url
+            settings["DSR_RATELIMIT_KEY_PREFIX"] = self.name
+        if self.redis_url is not None and self.queue_in_redis:
+            settings["DSR_QUEUE_URL"] = self.redis_url
+            settings["DSR_QUEUE_NAME"] = self.name
+        return settings
 
     def describe(self) -> str:
-        if self.redis_url is None:
-            return "rate limits in each process's memory, jobs in a SQLite file (--no-redis)"
-        return f"rate limits and jobs in Redis ({self.redis_url}), as in production"
+        limits = "in Redis" if self.limits_in_redis else "in each process's memory"
+        jobs = "in Redis" if self.queue_in_redis else "in a SQLite file"
+        where = f" ({self.redis_url})" if self.redis_url is not None else ""
+        return f"rate limits counted {limits}, jobs queued {jobs}{where}"
 
     def server_pid(self) -> int | None:
         """The Redis server's process, when it runs on this machine (its CPU is the desk's)."""
@@ -413,8 +420,8 @@ class SharedStorage:
             info = client.info("server")
         finally:
             client.close()
-        local = make_url(self.redis_url.replace("redis://", "redis+x://", 1)).host
-        return int(info["process_id"]) if local in (HOST, "localhost") else None
+        local = urlsplit(self.redis_url).hostname in (HOST, "localhost")
+        return int(info["process_id"]) if local else None
 
     @contextmanager
     def kept(self) -> Iterator[None]:
@@ -430,7 +437,7 @@ class SharedStorage:
             client.close()
             raise SystemExit(
                 f"Redis at {self.redis_url} does not answer ({type(error).__name__}): start it, "
-                "or run the bench with --no-redis"
+                "or run the bench with --limits memory --queue sqlite"
             ) from None
         try:
             yield
@@ -1572,15 +1579,18 @@ def main() -> int:
         help="the API's requests without a status callback (to compare with the black hole)",
     )
     parser.add_argument(
-        "--redis",
-        default=REDIS_URL,
-        help=f"Redis for the rate limits and the job queue, as in production (default {REDIS_URL})",
+        "--limits",
+        choices=["redis", "memory"],
+        default="redis",
+        help="where the rate limits are counted (default: Redis, as production counts them)",
     )
     parser.add_argument(
-        "--no-redis",
-        action="store_true",
-        help="count the limits in each process's memory and queue the jobs in a SQLite file",
+        "--queue",
+        choices=["sqlite", "redis"],
+        default="sqlite",
+        help="where the jobs wait (default: a SQLite file, the one-machine default)",
     )
+    parser.add_argument("--redis", default=REDIS_URL, help=f"the Redis server ({REDIS_URL})")
     parser.add_argument(
         "--queue-mail-only",
         action="store_true",
@@ -1611,7 +1621,13 @@ def main() -> int:
         contextlib.closing(hole),
         contextlib.ExitStack() as cleanup,
     ):
-        shared = SharedStorage(None if args.no_redis else args.redis, Path(folder))
+        limits_in_redis, queue_in_redis = args.limits == "redis", args.queue == "redis"
+        shared = SharedStorage(
+            args.redis if limits_in_redis or queue_in_redis else None,
+            limits_in_redis,
+            queue_in_redis,
+            Path(folder),
+        )
         print(shared.describe())
         cleanup.enter_context(shared.kept())
         environment = server_environment(
