@@ -8,6 +8,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dsr.worker.queue import _sqlite_storage, enqueue_job, queue_for
 
 
@@ -48,31 +50,14 @@ def test_a_revoked_job_is_still_skipped_once_and_its_revocation_cleared(tmp_path
     assert not huey.storage.has_data_for_key(task.revoke_id)
 
 
-def test_a_delivery_job_is_not_queued_twice_while_one_waits(tmp_path: Path) -> None:
-    huey = queue_for({"QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}"}, tmp_path)
-    for _ in range(3):
-        enqueue_job(huey, "deliver_mail")
-        enqueue_job(huey, "deliver_callbacks")
-        enqueue_job(huey, "run_request", 7, None)  # a run is its own job, every time
-    assert [task.name for task in huey.pending()] == [
-        "dsr.deliver_mail",
-        "dsr.deliver_callbacks",
-        "dsr.run_request",
-        "dsr.run_request",
-        "dsr.run_request",
-    ]
-    taken = huey.dequeue()
-    assert taken.name == "dsr.deliver_mail"
-    enqueue_job(huey, "deliver_mail")  # the one waiting was taken: this one is queued
-    assert [task.name for task in huey.pending()].count("dsr.deliver_mail") == 1
-    assert huey.pending_count() == 5
-
-
-def test_on_redis_too_a_delivery_job_is_not_queued_twice_while_one_waits(tmp_path: Path) -> None:
-    huey = queue_for(
-        {"QUEUE_URL": "redis://127.0.0.1:6379/0", "QUEUE_NAME": f"dsr-test-{uuid.uuid4().hex}"},
-        tmp_path,
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_a_delivery_job_is_not_queued_twice_while_one_waits(kind: str, tmp_path: Path) -> None:
+    settings = (
+        {"QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}"}
+        if kind == "sqlite"
+        else {"QUEUE_URL": "redis://127.0.0.1:6379/0", "QUEUE_NAME": f"dsr-test-{uuid.uuid4().hex}"}
     )
+    huey = queue_for(settings, tmp_path)
     try:
         for _ in range(3):
             enqueue_job(huey, "deliver_mail")
@@ -91,4 +76,4 @@ def test_on_redis_too_a_delivery_job_is_not_queued_twice_while_one_waits(tmp_pat
         assert [task.name for task in huey.pending()].count("dsr.deliver_mail") == 1
         assert huey.pending_count() == 5
     finally:
-        huey.flush()
+        huey.flush()  # the Redis keys of this test
