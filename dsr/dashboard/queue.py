@@ -572,20 +572,16 @@ def queue_args(query: QueueQuery, **changes: Any) -> dict[str, Any]:
     return args
 
 
-def queue_url(query: QueueQuery, **changes: Any) -> str:
-    """Return the queue's URL for `query` with some of its fields changed."""
-    return url_for("dashboard.queue", **queue_args(query, **changes))
-
-
 URL_SAFE = "!$'()*,/:;?@"
 """The characters werkzeug leaves as they are in a URL's query string (`werkzeug.urls`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class QueueLinks:
-    """`queue_url` for one page, which links to the queue some twenty times (the saved views,
-    the counts per status, the pager): the queue's path built once (`url_for`), each query
-    string then encoded as `url_for` encodes it (the arguments in their order, `URL_SAFE`)."""
+    """The queue's URL for a query with some of its fields changed (`queue_args`), for one page,
+    which links to the queue some twenty times (the saved views, the counts per status, the
+    pager): the queue's path built once (`url_for`), each query string then encoded as
+    `url_for` encodes it (the arguments in their order, `URL_SAFE`)."""
 
     path: str
 
