@@ -99,6 +99,9 @@ _SLOT_PATTERN = re.compile(re.escape(_SLOT) + r"(\d+)\.")
 can pass for one; digits and letters only, which escaping and gettext leave as they are."""
 _SKELETON_LIMIT = 256
 _skeletons: dict[Hashable, RenderedEmail | None] = {}
+"""Each shape's skeleton, or None for a shape whose skeleton differed: rendered directly."""
+_UNKNOWN = RenderedEmail(subject="", text="", html=None)
+"""What `_skeletons` gives for a shape not seen yet (compared by identity)."""
 
 
 def _render_through_skeleton(
@@ -111,11 +114,11 @@ def _render_through_skeleton(
     email rendered from the values themselves; a shape they disagree on is never cached."""
     filled: list[str] = []
     shape = (name, language, _shape(values, slots, filled))
-    try:  # read once: another thread may clear the skeletons meanwhile (None: render)
-        known, skeleton = shape in _skeletons, _skeletons.get(shape)
+    try:  # read once: another thread may clear the skeletons meanwhile
+        skeleton = _skeletons.get(shape, _UNKNOWN)
     except TypeError:  # a value that is not hashable: no skeleton for it
         return _render(name, language, values)
-    if not known:
+    if skeleton is _UNKNOWN:
         rendered = _render(name, language, values)
         built = _skeleton(name, language, values, slots)
         if len(_skeletons) >= _SKELETON_LIMIT:
