@@ -93,24 +93,16 @@ def test_an_action_appended_without_its_event_is_stored_as_a_recorded_one(
     """`append_action` writes what `record_action` writes; only the returned event is not built."""
     request = make_request()
     session.flush()
-    recorded = record_action(
-        db_session=session,
-        request=request,
-        actor=Actor.REQUESTER,
-        action="submitted",
-        at=RECEIVED_AT,
-        to_status=Status.RECEIVED,
-        details={"type": "access", "parts": ["DSR-1", "DSR-2"]},
-    )
-    append_action(
-        db_session=session,
-        request=request,
-        actor=Actor.REQUESTER,
-        action="submitted",
-        at=RECEIVED_AT,
-        to_status=Status.RECEIVED,
-        details={"type": "access", "parts": ["DSR-1", "DSR-2"]},
-    )
+    event: dict[str, Any] = {
+        "request": request,
+        "actor": Actor.REQUESTER,
+        "action": "submitted",
+        "at": RECEIVED_AT,
+        "to_status": Status.RECEIVED,
+        "details": {"type": "access", "parts": ["DSR-1", "DSR-2"]},
+    }
+    recorded = record_action(db_session=session, **event)
+    append_action(db_session=session, **event)  # the same event, appended
     session.commit()
     session.expunge_all()
 
