@@ -33,11 +33,13 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import relationship
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.selectable import CTE, FromClause
 from sqlmodel import Field, Relationship, Session, SQLModel
 
 from dsr.audit.chain import (
@@ -294,6 +296,78 @@ def _append_action(
     details: Mapping[str, object] | None = None,
 ) -> tuple[SealedEvent, dict[str, Any], dict[str, Any] | None]:
     """Append the event; return it as sealed, its chained row's fields and its content's."""
+    pending = pending_event(
+        db_session=db_session,
+        actor=actor,
+        action=action,
+        at=at,
+        request=request,
+        actor_label=actor_label,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        details=details,
+    )
+    if db_session.get_bind().dialect.name == "postgresql":
+        written = execute_core(
+            db_session, chained_append(pending.content_fields is not None), pending.parameters()
+        ).one()
+        sealed = pending.sealed(written)
+    else:
+        sealed = _append_in_four(db_session, pending)
+    return sealed, pending.fields, pending.content_fields
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An event made ready to append, before the chain's head is taken: its canonical content
+    (what is hashed, and its hash), its chained row's fields, its content row's (None when it has
+    no personal content)."""
+
+    content: Mapping[str, object]
+    content_hash: str
+    fields: dict[str, Any]
+    content_fields: dict[str, Any] | None
+
+    def parameters(self) -> dict[str, Any]:
+        """The values of `chained_append`'s parameters for this event."""
+        return {
+            **{f"e_{name}": value for name, value in self.fields.items()},
+            "e_content_hash": self.content_hash,
+            **{f"c_{name}": value for name, value in (self.content_fields or {}).items()},
+        }
+
+    def sealed(self, written: Row[Any]) -> SealedEvent:
+        """The event as `chained_append` wrote it (its row: sequence, previous_hash, hash),
+        after checking that the database linked it as `chain.py` does."""
+        sealed = SealedEvent(
+            sequence=written.sequence,
+            fields=self.content,
+            content_hash=self.content_hash,
+            previous_hash=written.previous_hash,
+            hash=written.hash,
+        )
+        if sealed.hash != chain_hash(sealed.previous_hash, self.content_hash):
+            raise AuditChainConflict("the database linked the event with another hash")
+        return sealed
+
+
+def pending_event(
+    *,
+    db_session: Session,
+    actor: Actor,
+    action: str,
+    at: datetime,
+    request: DataRequest | None = None,
+    actor_label: str | None = None,
+    from_status: Status | None = None,
+    to_status: Status | None = None,
+    reason: str | None = None,
+    details: Mapping[str, object] | None = None,
+) -> PendingEvent:
+    """Make the event `record_action` appends ready, without taking the chain's head: its
+    content canonical and hashed, its personal content digested with a new salt. A request
+    not yet written is flushed first (the event names its id)."""
     label = actor_label or ("" if actor is Actor.STAFF else actor.value)
     if not label:
         raise ValueError("an event made by staff names the staff member (actor_label)")
@@ -317,25 +391,24 @@ def _append_action(
         details=facts,
         content=digest,
     )
-    fields: dict[str, Any] = {
-        "request_id": request_id,
-        "actor_kind": actor,
-        "actor_label": label,
-        "action": action,
-        "from_status": from_status,
-        "to_status": to_status,
-        "at": at,
-        "facts": facts,
-        "content_digest": digest,
-    }
-    content_fields: dict[str, Any] | None = (
-        {"salt": salt, "reason": reason, "details": personal} if has_content else None
+    return PendingEvent(
+        content=content,
+        content_hash=content_hash(content),
+        fields={
+            "request_id": request_id,
+            "actor_kind": actor,
+            "actor_label": label,
+            "action": action,
+            "from_status": from_status,
+            "to_status": to_status,
+            "at": at,
+            "facts": facts,
+            "content_digest": digest,
+        },
+        content_fields=(
+            {"salt": salt, "reason": reason, "details": personal} if has_content else None
+        ),
     )
-    if db_session.get_bind().dialect.name == "postgresql":
-        sealed = _append_in_one_statement(db_session, content, fields, content_fields)
-    else:
-        sealed = _append_in_four(db_session, content, fields, content_fields)
-    return sealed, fields, content_fields
 
 
 def _head(db_session: Session) -> ChainAnchor:
@@ -346,48 +419,12 @@ def _head(db_session: Session) -> ChainAnchor:
     return ChainAnchor(sequence=head.last_sequence, hash=head.last_hash)
 
 
-def _append_in_one_statement(
-    db_session: Session,
-    content: Mapping[str, object],
-    fields: Mapping[str, object],
-    content_fields: Mapping[str, object] | None,
-) -> SealedEvent:
-    """PostgreSQL: lock the head, move it, and write the event (and its content) in one
-    statement: the database links the event to the head it locked (`chain_hash`, in SQL), so
-    nothing is read first and no head is kept between appends. `content` is canonical already
-    (`_content`): hashed as it is."""
-    digest = content_hash(content)
-    values = {
-        **{f"e_{name}": value for name, value in fields.items()},
-        "e_content_hash": digest,
-        **{f"c_{name}": value for name, value in (content_fields or {}).items()},
-    }
-    written = execute_core(
-        db_session, _one_statement_append(content_fields is not None), values
-    ).one()
-    sealed = SealedEvent(
-        sequence=written.sequence,
-        fields=content,
-        content_hash=digest,
-        previous_hash=written.previous_hash,
-        hash=written.hash,
-    )
-    if sealed.hash != chain_hash(sealed.previous_hash, digest):  # the SQL and chain.py agree
-        raise AuditChainConflict("the database linked the event with another hash")
-    return sealed
-
-
-def _append_in_four(
-    db_session: Session,
-    content: Mapping[str, object],
-    fields: Mapping[str, object],
-    content_fields: Mapping[str, object] | None,
-) -> SealedEvent:
+def _append_in_four(db_session: Session, pending: PendingEvent) -> SealedEvent:
     """SQLite and MariaDB: the head locked and read, moved, the event and its content written,
     in Core (an event is never changed once written: the ORM's unit of work bought nothing)."""
     statements = _append_statements()
     anchor = _head(db_session)
-    sealed = append_event(anchor, content)
+    sealed = append_event(anchor, pending.content)
     moved = db_session.execute(
         statements.move, {"was": anchor.sequence, "sequence": sealed.sequence, "hash": sealed.hash}
     )
@@ -400,17 +437,29 @@ def _append_in_four(
             "content_hash": sealed.content_hash,
             "previous_hash": sealed.previous_hash,
             "hash": sealed.hash,
-            **fields,
+            **pending.fields,
         },
     )
-    if content_fields is not None:
-        db_session.execute(statements.content, {"sequence": sealed.sequence, **content_fields})
+    if pending.content_fields is not None:
+        db_session.execute(
+            statements.content, {"sequence": sealed.sequence, **pending.content_fields}
+        )
     return sealed
 
 
 @cache
-def _one_statement_append(with_content: bool) -> Select[Any]:
-    """`WITH moved AS (UPDATE head SET last_sequence = was.last_sequence + 1, last_hash =
+def chained_append(with_content: bool, after: tuple[CTE, ...] = ()) -> Select[Any]:
+    """PostgreSQL: lock the head, move it, and write the event (and its content) in one
+    statement, whose values are `PendingEvent.parameters()`: the database links the event to
+    the head it locked (`chain_hash`, in SQL), so nothing is read first and no head is kept
+    between appends.
+
+    `after`: CTEs of one row each (other writes of the caller's, in the same statement) that run
+    before the head is locked: the head is locked on the rows of a join with them, so the locks
+    they take are taken first, as they would be by statements sent before the append, and the
+    head is held for the rest of the statement only; their columns follow the event's.
+
+    `WITH moved AS (UPDATE head SET last_sequence = was.last_sequence + 1, last_hash =
     sha256(was.last_hash || ':' || :content_hash) FROM (SELECT ... FOR UPDATE) AS was RETURNING
     the new sequence and hash and the previous hash), written AS (INSERT the event ... FROM moved)
     [, kept AS (INSERT its content ... FROM written)] SELECT sequence, previous_hash, hash FROM
@@ -419,12 +468,10 @@ def _one_statement_append(with_content: bool) -> Select[Any]:
     linked to it even when the statement waited for another append. Built once; its values are
     parameters, named apart from the columns."""
     heads, events = table_of(AuditHead), table_of(RequestEvent)
-    was = (
-        select(heads.c.id, heads.c.last_sequence, heads.c.last_hash)
-        .where(heads.c.id == 1)
-        .with_for_update()
-        .subquery("was")
-    )
+    locked = select(heads.c.id, heads.c.last_sequence, heads.c.last_hash)
+    if after:
+        locked = locked.select_from(_joined(heads, after))
+    was = locked.where(heads.c.id == 1).with_for_update(of=heads).subquery("was")
     link = func.encode(
         func.sha256(
             func.convert_to(
@@ -473,7 +520,18 @@ def _one_statement_append(with_content: bool) -> Select[Any]:
             .cte("kept")
         )
         result = result.add_cte(kept)
+    if after:
+        result = result.add_columns(*(column for cte in after for column in cte.c))
+        result = result.select_from(_joined(written, after))
     return result
+
+
+def _joined(first: FromClause, others: tuple[CTE, ...]) -> FromClause:
+    """`first JOIN other ON true ...`: rows of one each, joined without a condition."""
+    joined = first
+    for other in others:
+        joined = joined.join(other, true())
+    return joined
 
 
 @dataclass(frozen=True, slots=True)

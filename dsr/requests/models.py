@@ -18,12 +18,15 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    ColumnElement,
     Index,
     Insert,
     Integer,
     Text,
     UniqueConstraint,
     bindparam,
+    cast,
+    func,
     select,
     update,
 )
@@ -360,10 +363,10 @@ def next_reference(*, db_session: Session, received_at: datetime) -> str:
     """
     year = received_at.year
     dialect = db_session.get_bind().dialect.name
-    bump = _counter_bump(dialect)
+    bump = counter_bump(dialect)
     if bump is not None:
         number = execute_core(db_session, bump, {"year": year}).scalar_one()
-        return f"{REFERENCE_PREFIX}-{year:04d}-{number:06d}"
+        return f"{reference_prefix(year)}{number:06d}"
     counters = table_of(ReferenceCounter)
     row = {"year": year, "last_number": 0}
     create = mysql.insert(counters).values(row).on_duplicate_key_update(year=counters.c.year)
@@ -376,11 +379,25 @@ def next_reference(*, db_session: Session, received_at: datetime) -> str:
     number = db_session.execute(
         select(counters.c.last_number).where(counters.c.year == year)
     ).scalar_one()
-    return f"{REFERENCE_PREFIX}-{year:04d}-{number:06d}"
+    return f"{reference_prefix(year)}{number:06d}"
+
+
+def reference_prefix(year: int) -> str:
+    """What the references of a year begin with: `DSR-2026-`."""
+    return f"{REFERENCE_PREFIX}-{year:04d}-"
+
+
+def reference_in_sql(number: ColumnElement[int]) -> ColumnElement[str]:
+    """The reference `next_reference` makes of `number`, made by the database: the parameter
+    `reference_prefix` (`reference_prefix(year)`) and the number on six digits or more."""
+    digits = cast(number, Text())
+    return bindparam("reference_prefix", type_=Text()) + func.lpad(
+        digits, func.greatest(6, func.length(digits)), "0"
+    )
 
 
 @cache
-def _counter_bump(dialect: str) -> Insert | None:
+def counter_bump(dialect: str) -> Insert | None:
     """The year's counter incremented and read in one round trip, built once per engine kind
     (every submission takes a number): the counter row stays locked until the commit, so every
     statement sent while it is held is time other submissions queue behind. None for an engine

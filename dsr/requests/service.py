@@ -17,7 +17,8 @@ from functools import cache, partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Update, bindparam
+from sqlalchemy import Select, Text, Update, bindparam, func
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -25,9 +26,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from dsr.addresses import normalize_email
-from dsr.audit.models import append_action, record_action
+from dsr.audit.models import append_action, chained_append, pending_event, record_action
 from dsr.dates import written_date
-from dsr.db import execute_core, insert_as_written, table_of
+from dsr.db import execute_core, insert_as_written, keep_as_written, new_row_values, table_of
 from dsr.outbox.emails import render_email, render_letter
 from dsr.outbox.models import OutboxMessage
 from dsr.outbox.service import enqueue, write_queued
@@ -43,7 +44,10 @@ from dsr.requests.models import (
     DataRequestCreate,
     ReplacedStatusToken,
     RequesterRole,
+    counter_bump,
     next_reference,
+    reference_in_sql,
+    reference_prefix,
 )
 from dsr.requests.status import change_status
 from dsr.requests.workflow import (
@@ -188,6 +192,9 @@ def submit_request(
     queued = _send_verification(
         db_session, filed[0], now=now, links=links, reused=False, nonce=nonce
     )
+    if len(filed) == 1 and not events and db_session.get_bind().dialect.name == "postgresql":
+        _file_in_one_statement(db_session, filed[0], queued, received=received, now=now)
+        return SubmitResult(request=filed[0], reused=False, parts=(*filed, *carried_on))
     numbered: dict[str, str] = {}
     with db_session.no_autoflush:  # the email is written once, with the numbers in it
         for request in filed:  # the counter stays locked from here to the commit
@@ -201,13 +208,6 @@ def submit_request(
             _write_reference(db_session, request, numbered[request.reference])
     _record_requester_events(db_session, events, now)
     for request in filed:
-        details: dict[str, object] = {
-            "type": request.type.value,
-            "channel": request.created_via.value,
-            "role": request.requester_role.value,
-        }
-        if request.group_id is not None:
-            details["parts"] = [part.reference for part in filed]
         append_action(
             db_session=db_session,
             request=request,
@@ -215,10 +215,115 @@ def submit_request(
             action="submitted",
             at=now,
             to_status=Status.RECEIVED,
-            details=details,
+            details=_submitted_details(request, filed),
         )
     db_session.flush()
     return SubmitResult(request=filed[0], reused=False, parts=(*filed, *carried_on))
+
+
+def _submitted_details(request: DataRequest, filed: Sequence[DataRequest]) -> dict[str, object]:
+    """The details of a filed request's "submitted" event (the parts' references, numbered, for
+    a request of several)."""
+    details: dict[str, object] = {
+        "type": request.type.value,
+        "channel": request.created_via.value,
+        "role": request.requester_role.value,
+    }
+    if request.group_id is not None:
+        details["parts"] = [part.reference for part in filed]
+    return details
+
+
+def _file_in_one_statement(
+    db_session: Session,
+    request: DataRequest,
+    queued: OutboxMessage | None,
+    *,
+    received: datetime,
+    now: datetime,
+) -> None:
+    """PostgreSQL, one request filed (written under its provisional reference): take the year's
+    number, write the reference into the request's row, write its email with the reference in
+    place of the provisional one, and append its "submitted" event, in one statement
+    (`_filing_statement`), so that the counter and the chain's head, which every submission
+    waits for, are held from that statement to the commit and never across a round trip of
+    the web process: under load, each round trip waited for the process to be given a core
+    again, and the submissions queued behind the counter (issue 17). Its event names no
+    reference, so it is made and hashed before. The rows end as `submit_request`'s other path
+    writes them."""
+    pending = pending_event(
+        db_session=db_session,
+        request=request,
+        actor=Actor.REQUESTER,
+        action="submitted",
+        at=now,
+        to_status=Status.RECEIVED,
+        details=_submitted_details(request, [request]),
+    )
+    provisional = request.reference
+    values: dict[str, object] = {
+        "year": received.year,
+        "reference_prefix": reference_prefix(received.year),
+        "request_id": request.id,
+        "provisional": provisional,
+        **pending.parameters(),
+    }
+    if queued is not None:
+        db_session.expunge(queued)  # the statement writes it, numbered
+        values.update({f"m_{name}": value for name, value in new_row_values(queued).items()})
+    db_session.flush()  # anything else pending is written before the counter is taken
+    written = execute_core(
+        db_session,
+        _filing_statement(queued is not None, pending.content_fields is not None),
+        values,
+    ).one()
+    pending.sealed(written)  # the database linked the event as chain.py does
+    set_committed_value(request, "reference", written.reference)
+    if queued is not None:
+        _write_references(queued, {provisional: written.reference})
+        keep_as_written(db_session, queued, written.mail_id)
+
+
+@cache
+def _filing_statement(with_email: bool, with_content: bool) -> Select[Any]:
+    """`WITH bump AS (the year's counter incremented, RETURNING its number), numbered AS (UPDATE
+    the request SET reference = the number formatted as next_reference does FROM bump RETURNING
+    it) [, mail AS (INSERT the email SELECT its values, replace(subject | text | html,
+    :provisional, numbered.reference) FROM numbered RETURNING its id)], then the audit append
+    (`chained_append`), its head locked once those have run, SELECT the event's sequence and
+    hashes, the reference [and the email's id]`. Built once per shape; every value a parameter."""
+    requests = table_of(DataRequest)
+    bump = counter_bump("postgresql")
+    if bump is None:
+        raise RuntimeError("PostgreSQL increments the counter in one statement")
+    taken = bump.cte("bump")
+    numbered = (
+        sa_update(requests)
+        .where(requests.c.id == bindparam("request_id"))
+        .values(reference=reference_in_sql(sa_select(taken.c.last_number).scalar_subquery()))
+        .returning(requests.c.reference)
+        .cte("numbered")
+    )
+    if not with_email:
+        return chained_append(with_content, (numbered,))
+    emails = table_of(OutboxMessage)
+    columns = [column for column in emails.c if column.name != "id"]
+    provisional = bindparam("provisional", type_=Text())
+    values = [
+        func.replace(
+            bindparam(f"m_{column.name}", type_=column.type), provisional, numbered.c.reference
+        )
+        if column.name in ("subject", "text_body", "html_body")
+        else bindparam(f"m_{column.name}", type_=column.type)
+        for column in columns
+    ]
+    mail = (
+        sa_insert(emails)
+        .from_select([column.name for column in columns], sa_select(*values).select_from(numbered))
+        .returning(emails.c.id.label("mail_id"))
+        .cte("mail")
+    )
+    return chained_append(with_content, (numbered, mail))
 
 
 PROVISIONAL_REFERENCE_PREFIX = "PENDING-"
