@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, Text, Update, bindparam, func
@@ -152,11 +152,17 @@ def submit_request(
     # So the requests are inserted and their email rendered and queued first, under provisional
     # references; the numbers are taken last, written into the rows and the queued email, and
     # the events appended after them: nothing is rendered while the locks are held.
+    # One part on PostgreSQL: its id is taken with the look-up of a twin, and one statement
+    # writes the request numbered, its email and its event (`_file_in_one_statement`).
+    in_one_statement = len(checked) == 1 and db_session.get_bind().dialect.name == "postgresql"
+    new_id: int | None = None
     events: list[tuple[DataRequest, str, dict[str, object]]] = []
     carried_on: list[DataRequest] = []
     to_file: list[DataRequestCreate] = []
     for wanted in checked:
-        existing = _open_request_like(db_session, wanted.type, wanted.requester_email, subject)
+        existing, new_id = _open_request_like(
+            db_session, wanted.type, wanted.requester_email, subject, new_id=in_one_statement
+        )
         if existing is None:
             to_file.append(wanted)
             continue
@@ -183,7 +189,10 @@ def submit_request(
             request.requester_role = subject.role
             request.subject_email = subject.subject_email
             request.subject_name = subject.subject_name
-        insert_as_written(db_session, request)  # no flush: one INSERT
+        if new_id is not None:
+            request.id = new_id  # written by `_file_in_one_statement`
+        else:
+            insert_as_written(db_session, request)  # no flush: one INSERT
         filed.append(request)
     if len(filed) > 1:
         for part in filed:
@@ -192,9 +201,9 @@ def submit_request(
     queued = _send_verification(
         db_session, filed[0], now=now, links=links, reused=False, nonce=nonce
     )
-    if len(filed) == 1 and not events and db_session.get_bind().dialect.name == "postgresql":
+    if new_id is not None:
         _file_in_one_statement(db_session, filed[0], queued, received=received, now=now)
-        return SubmitResult(request=filed[0], reused=False, parts=(*filed, *carried_on))
+        return SubmitResult(request=filed[0], reused=False, parts=tuple(filed))
     numbered: dict[str, str] = {}
     with db_session.no_autoflush:  # the email is written once, with the numbers in it
         for request in filed:  # the counter stays locked from here to the commit
@@ -242,15 +251,16 @@ def _file_in_one_statement(
     received: datetime,
     now: datetime,
 ) -> None:
-    """PostgreSQL, one request filed (written under its provisional reference): take the year's
-    number, write the reference into the request's row, write its email with the reference in
-    place of the provisional one, and append its "submitted" event, in one statement
-    (`_filing_statement`), so that the counter and the chain's head, which every submission
-    waits for, are held from that statement to the commit and never across a round trip of
-    the web process: under load, each round trip waited for the process to be given a core
-    again, and the submissions queued behind the counter (issue 17). Its event names no
-    reference, so it is made and hashed before. The rows end as `submit_request`'s other path
-    writes them."""
+    """PostgreSQL, one request to file (its id taken, not yet written; its email rendered under
+    a provisional reference): take the year's number, write the request with its reference,
+    write its email with the reference in place of the provisional one, and append its
+    "submitted" event, in one statement (`_filing_statement`). The counter and the chain's head,
+    which every submission waits for, are then held from that statement to the commit, never
+    across a round trip of the web process: under load each round trip waited for the process
+    to be given a core again, and the submissions queued behind the counter (issue 17). The
+    request's row is written once, numbered (an UPDATE of its reference rewrote it, with its
+    twelve index entries). Its event names no reference: it is made and hashed before. The rows
+    end as `submit_request`'s other path writes them."""
     pending = pending_event(
         db_session=db_session,
         request=request,
@@ -264,21 +274,20 @@ def _file_in_one_statement(
     values: dict[str, object] = {
         "year": received.year,
         "reference_prefix": reference_prefix(received.year),
-        "request_id": request.id,
         "provisional": provisional,
+        **{f"r_{name}": value for name, value in new_row_values(request).items()},
+        "r_id": request.id,
         **pending.parameters(),
     }
     if queued is not None:
         db_session.expunge(queued)  # the statement writes it, numbered
         values.update({f"m_{name}": value for name, value in new_row_values(queued).items()})
     db_session.flush()  # anything else pending is written before the counter is taken
-    written = execute_core(
-        db_session,
-        _filing_statement(queued is not None, pending.content_fields is not None),
-        values,
-    ).one()
+    statement = _filing_statement(queued is not None, pending.content_fields is not None)
+    written = execute_core(db_session, statement, values).one()
     pending.sealed(written)  # the database linked the event as chain.py does
-    set_committed_value(request, "reference", written.reference)
+    request.reference = written.reference
+    keep_as_written(db_session, request, written.request_id)
     if queued is not None:
         _write_references(queued, {provisional: written.reference})
         keep_as_written(db_session, queued, written.mail_id)
@@ -286,44 +295,50 @@ def _file_in_one_statement(
 
 @cache
 def _filing_statement(with_email: bool, with_content: bool) -> Select[Any]:
-    """`WITH bump AS (the year's counter incremented, RETURNING its number), numbered AS (UPDATE
-    the request SET reference = the number formatted as next_reference does FROM bump RETURNING
-    it) [, mail AS (INSERT the email SELECT its values, replace(subject | text | html,
-    :provisional, numbered.reference) FROM numbered RETURNING its id)], then the audit append
+    """`WITH bump AS (the year's counter incremented, RETURNING its number), filed AS (INSERT
+    the request, its reference the number formatted as next_reference does, RETURNING its id
+    and reference) [, mail AS (INSERT the email SELECT its values, replace(subject | text |
+    html, :provisional, filed.reference) FROM filed RETURNING its id)], then the audit append
     (`chained_append`), its head locked once those have run, SELECT the event's sequence and
-    hashes, the reference [and the email's id]`. Built once per shape; every value a parameter."""
-    requests = table_of(DataRequest)
+    hashes, the request's id and reference [and the email's id]`. Built once per shape; every
+    value a parameter."""
     bump = counter_bump("postgresql")
     if bump is None:
         raise RuntimeError("PostgreSQL increments the counter in one statement")
     taken = bump.cte("bump")
-    numbered = (
-        sa_update(requests)
-        .where(requests.c.id == bindparam("request_id"))
-        .values(reference=reference_in_sql(sa_select(taken.c.last_number).scalar_subquery()))
-        .returning(requests.c.reference)
-        .cte("numbered")
+    requests = table_of(DataRequest)
+    number = sa_select(taken.c.last_number).scalar_subquery()
+    request_values = [
+        reference_in_sql(number)
+        if column.name == "reference"
+        else bindparam(f"r_{column.name}", type_=column.type)
+        for column in requests.c
+    ]
+    filed = (
+        sa_insert(requests)
+        .from_select([column.name for column in requests.c], sa_select(*request_values))
+        .returning(requests.c.id.label("request_id"), requests.c.reference)
+        .cte("filed")
     )
     if not with_email:
-        return chained_append(with_content, (numbered,))
+        return chained_append(with_content, (filed,))
     emails = table_of(OutboxMessage)
     columns = [column for column in emails.c if column.name != "id"]
     provisional = bindparam("provisional", type_=Text())
+    given = [bindparam(f"m_{column.name}", type_=column.type) for column in columns]
     values = [
-        func.replace(
-            bindparam(f"m_{column.name}", type_=column.type), provisional, numbered.c.reference
-        )
+        func.replace(value, provisional, filed.c.reference)
         if column.name in ("subject", "text_body", "html_body")
-        else bindparam(f"m_{column.name}", type_=column.type)
-        for column in columns
+        else value
+        for column, value in zip(columns, given, strict=True)
     ]
     mail = (
         sa_insert(emails)
-        .from_select([column.name for column in columns], sa_select(*values).select_from(numbered))
+        .from_select([column.name for column in columns], sa_select(*values).select_from(filed))
         .returning(emails.c.id.label("mail_id"))
         .cte("mail")
     )
-    return chained_append(with_content, (numbered, mail))
+    return chained_append(with_content, (filed, mail))
 
 
 PROVISIONAL_REFERENCE_PREFIX = "PENDING-"
@@ -377,25 +392,34 @@ def _record_requester_events(
 
 
 def _open_request_like(
-    db_session: Session, kind: RequestType, email: str, subject: ForSomeoneElse | None
-) -> DataRequest | None:
+    db_session: Session,
+    kind: RequestType,
+    email: str,
+    subject: ForSomeoneElse | None,
+    *,
+    new_id: bool = False,
+) -> tuple[DataRequest | None, int | None]:
     """Return the oldest open request of type `kind` from the address `email` for the same
-    person (the requester, or the same represented person: R45), if any.
+    person (the requester, or the same represented person: R45), if any; with `new_id`
+    (PostgreSQL), also the id a new request would take, from the table's sequence in the same
+    statement (an id left unused when a request is found: ids may have gaps, references not).
 
     Its id is looked up by a statement built once (every submission asks, and almost none
     finds one: building the ORM query and its result cost more than the lookup), the request
     then loaded only when there is one."""
-    found = execute_core(
-        db_session,
-        _open_request_query(for_someone_else=subject is not None),
-        {
-            "email": normalize_email(email),
-            "type": kind,
-            "role": subject.role if subject else RequesterRole.SELF,
-            "subject_email": subject.subject_email if subject else None,
-        },
-    ).scalar_one_or_none()
-    return None if found is None else db_session.get(DataRequest, found)
+    parameters = {
+        "email": normalize_email(email),
+        "type": kind,
+        "role": subject.role if subject else RequesterRole.SELF,
+        "subject_email": subject.subject_email if subject else None,
+    }
+    query = _open_request_query(for_someone_else=subject is not None)
+    if new_id:
+        row = execute_core(db_session, _with_new_id(query), parameters).one()
+        found, taken = cast("tuple[int | None, int]", tuple(row))
+    else:
+        found, taken = execute_core(db_session, query, parameters).scalar_one_or_none(), None
+    return (None if found is None else db_session.get(DataRequest, found)), taken
 
 
 @cache
@@ -415,6 +439,13 @@ def _open_request_query(*, for_someone_else: bool) -> Select[tuple[int]]:
         .order_by(requests.c.received_at, requests.c.id)
         .limit(1)
     )
+
+
+@cache
+def _with_new_id(query: Select[tuple[int]]) -> Select[tuple[int | None, int]]:
+    """`SELECT (the look-up), nextval(the requests' id sequence)` (PostgreSQL)."""
+    sequence = func.pg_get_serial_sequence(table_of(DataRequest).name, "id")
+    return sa_select(query.scalar_subquery(), func.nextval(sequence))
 
 
 def resend_verification(

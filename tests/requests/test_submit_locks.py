@@ -115,9 +115,9 @@ def test_the_chain_head_is_free_while_a_resubmission_queues_its_email(store: Eng
 
 @pytest.mark.databases("postgresql")
 def test_a_new_submission_writes_each_row_once(store: Engine) -> None:
-    """The request is inserted with its link's nonce; then one statement takes its number,
-    writes it into the request, writes its email with it and appends its event: no row is
-    written and then updated but the request's provisional reference."""
+    """One statement looks for an open twin and takes the new request's id; one more takes its
+    number and writes the request with it, its email with it and its event: every row is
+    written once."""
     written: list[tuple[str, list[str]]] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -130,13 +130,12 @@ def test_a_new_submission_writes_each_row_once(store: Engine) -> None:
     finally:
         event.remove(store, "before_cursor_execute", note)
     assert written == [
-        ("SELECT", ["dsr_request"]),  # an open request like it?
-        ("INSERT", ["dsr_request"]),
+        ("SELECT", ["dsr_request"]),  # an open request like it? and the new one's id
         (
             "WITH",
             [
                 "dsr_reference_counter",  # the year's number taken
-                "dsr_request",  # the request's reference
+                "dsr_request",  # the request, numbered
                 "dsr_outbox_message",  # its email, numbered
                 "dsr_audit_head",  # the head locked and moved
                 "dsr_request_event",  # the event
