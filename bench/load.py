@@ -26,15 +26,20 @@ the desk's. Three phases follow:
    DSR_CALLBACK_ALLOWED_NETWORKS); the requests are then cancelled, so that every cancel's
    callback hangs while the next phases run (`--no-callbacks` leaves them out, to compare);
 2. submissions: 1,000 clients arriving at `--rate` per second, steadily (100 by default, the
-   figure's; 0: every client at once), each GETs the public form (CSRF token and cookie) and
-   POSTs a request for its own address; the store must then hold exactly one request per
-   address, and the SMTP sink one email per address: none is lost, two is duplicated;
-3. dashboard: staff readers log in through the login page, then read the queue (filters, pages,
-   searches) while the submissions arrive (`--no-together`: after them), pausing about
-   `--think-seconds` (2 s) on each page (0: back to back), for `--read-seconds` (enough to cover
-   the submissions); each reader opens the dashboard at a random moment within one pause after
-   the logins (20 people do not click at the same instant; they did before, and that one burst
-   of 40 pages made most of the readers' p95 even with no submission arriving); the floor is the
+   figure's; 0: every client at once; each client's thread started at its arrival), each GETs
+   the public form (CSRF token and cookie) and POSTs a request for its own address; the store
+   must then hold exactly one request per address, and the SMTP sink one email per address:
+   none is lost, two is duplicated. Before the API phase, every web process has filed a few
+   requests (each type in both languages, from addresses of their own), as a desk that has
+   been serving has: cold processes made a backlog in the first timed seconds that took seconds
+   to drain, most of the POST p95;
+3. dashboard: staff readers log in through the login page and land on the queue, then read it
+   (filters, pages, searches) while the submissions arrive (`--no-together`: after them),
+   pausing about `--think-seconds` (2 s) on each page (0: back to back), for `--read-seconds`
+   (enough to cover the submissions); each reader starts reading at a random moment within one
+   pause after the logins (20 people do not click at the same instant; they did before, and
+   that one burst of 40 pages made most of the readers' p95 even with no submission arriving);
+   the page a reader lands on, before the submissions start, is not timed; the floor is the
    page's five queries timed directly, on a connection of the bench's own, both while the staff
    read (sampled over the same window, under the same load: the floor the readers' p95 is judged
    against) and alone after the load (printed beside it).
@@ -274,10 +279,20 @@ def run_clients(
             outcomes[index].error = type(error).__name__
 
     threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    started = begin["at"] = time.monotonic()
-    gate.set()
+    if rate:
+        # Each client's thread starts at its arrival, not all at once before the first: a
+        # thousand threads woken together would cost the bench's process (and the cores it
+        # shares with the desk) a burst of work just as the first submissions arrive.
+        gate.set()
+        started = begin["at"] = time.monotonic()
+        for index, thread in enumerate(threads):
+            time.sleep(max(0.0, started + index / rate - time.monotonic()))
+            thread.start()
+    else:
+        for thread in threads:
+            thread.start()
+        started = begin["at"] = time.monotonic()
+        gate.set()
     deadline = started + time_limit
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
@@ -848,6 +863,55 @@ def count_errors(outcomes: list[Outcome]) -> tuple[int, int, Counter[str]]:
     return server_errors, failed, reasons
 
 
+def submission_form(index: int, prefix: str, token: str) -> dict[str, str]:
+    """The form of the `index`-th submission from addresses starting with `prefix`: the types
+    and the two languages in turn, with what each type asks for."""
+    kinds = list(RequestType)
+    kind = kinds[index % len(kinds)]
+    form = {
+        "csrf_token": token,
+        "email": f"{prefix}{index:05d}@example.org",
+        "request_type": kind.value,
+        "language": "fr" if index % 2 else "en",
+        "message": "",
+        "website": "",
+    }
+    if kind is RequestType.RECTIFICATION:
+        form["rectification"] = "Mon nom de famille est mal orthographié."
+    if kind in (RequestType.OBJECTION_LEGITIMATE_INTEREST, RequestType.POST_MORTEM):
+        form["message"] = "Ma situation particulière, ou mes directives."  # required for them
+    if kind is RequestType.POST_MORTEM:
+        form["designee_name"] = "Camille Martin"
+        form["designee_email"] = f"designee.{prefix}{index:05d}@example.org"
+    return form
+
+
+WARM_UP_PREFIX = "load-warm-up-"
+
+
+def warm_up_submissions(port: int, processes: int) -> None:
+    """File a few requests through every web process before the timed submissions, as a desk
+    that has been serving has: each process has then sent its statements (prepared by
+    PostgreSQL after a few runs) and made its emails' skeletons, and the first timed seconds
+    do not pay for it (they did: a backlog at the start that took seconds to drain). Their
+    addresses are apart from the timed ones'; they are checked as those are: every one
+    answered with the page that says the request was sent."""
+
+    def submit(index: int, outcome: Outcome) -> None:
+        visitor = Visitor(port, time.monotonic() + 60)
+        page = visitor.call("GET", "/")
+        sent = visitor.call(
+            "POST", "/", form=submission_form(index, WARM_UP_PREFIX, csrf_token(page))
+        )
+        outcome.ok = sent.status == 302 and sent.location.endswith("/sent")
+
+    count = processes * 2 * len(RequestType)
+    outcomes, _, _ = run_clients(count, submit, 120, rate=None)
+    failed = [outcome.error or "not sent" for outcome in outcomes if not outcome.ok]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {count} warm-up submissions failed: {failed[:3]}")
+
+
 def submissions_phase(
     port: int,
     engine: Engine,
@@ -860,30 +924,13 @@ def submissions_phase(
     meanwhile: str = "",
 ) -> Phase:
     """`meanwhile` says what else runs during the phase (its CPU counts in the phase's)."""
-    kinds = list(RequestType)
     deadline = time.monotonic() + time_limit
 
     def submit(index: int, outcome: Outcome) -> None:
         visitor = Visitor(port, deadline)
         page = visitor.call("GET", "/")
         outcome.statuses.append(page.status)
-        kind = kinds[index % len(kinds)]
-        form = {
-            "csrf_token": csrf_token(page),
-            "email": f"{WEB_PREFIX}{index:05d}@example.org",
-            "request_type": kind.value,
-            "language": "fr" if index % 2 else "en",
-            "message": "",
-            "website": "",
-        }
-        if kind is RequestType.RECTIFICATION:
-            form["rectification"] = "Mon nom de famille est mal orthographié."
-        if kind in (RequestType.OBJECTION_LEGITIMATE_INTEREST, RequestType.POST_MORTEM):
-            form["message"] = "Ma situation particulière, ou mes directives."  # required for them
-        if kind is RequestType.POST_MORTEM:
-            form["designee_name"] = "Camille Martin"
-            form["designee_email"] = f"designee.{index:05d}@example.org"
-        sent = visitor.call("POST", "/", form=form)
+        sent = visitor.call("POST", "/", form=submission_form(index, WEB_PREFIX, csrf_token(page)))
         outcome.answered = True
         outcome.statuses.append(sent.status)
         outcome.seconds.append(sent.seconds)
@@ -1125,17 +1172,18 @@ def dashboard_phase(
         rng = random.Random(index)
         pick = varied_queries(staff_ids, rng)
         visitor = Visitor(port, deadline)
+        page: Answer | None = None
         try:
-            logged = log_in(visitor, index, outcome)
+            if log_in(visitor, index, outcome):  # and land on the queue, where the login leads
+                page = visitor.call("GET", "/dashboard/")
+                outcome.statuses.append(page.status)
         finally:
             logged_in.wait()  # everyone reads at once, after the logins' argon2 work
-        if not logged:
+        if page is None:
             return
         if think_seconds:  # people who logged in together do not all click at the same instant
             time.sleep(rng.uniform(0.0, think_seconds))
         searches: list[float] = []
-        page = visitor.call("GET", "/dashboard/")
-        outcome.statuses.append(page.status)
         while time.monotonic() < window["end"]:
             if rng.random() < 0.1:
                 term = rng.choice(
@@ -1658,6 +1706,7 @@ def main() -> int:
                     else "job workers: none (no `dsr worker`): the web processes' threads deliver"
                 )
                 warm_up(port, server_threads * 2)
+                warm_up_submissions(port, server_threads)
                 # The API first: its cancels leave callbacks hanging on the black hole while
                 # the submissions and the readers run.
                 api = api_phase(
