@@ -233,7 +233,7 @@ def record_action(
     `reason` and the `details` that are not CHAINED_DETAILS are the event's content, kept apart
     and deleted when the request is minimised; the rest of the event is kept as long as the log.
     """
-    sealed, fields, content_fields = _append_action(
+    pending = pending_event(
         db_session=db_session,
         actor=actor,
         action=action,
@@ -245,6 +245,8 @@ def record_action(
         reason=reason,
         details=details,
     )
+    sealed = append_pending(db_session, pending)
+    fields, content_fields = pending.fields, pending.content_fields
     stored = RequestEvent(
         sequence=sealed.sequence,
         content_hash=sealed.content_hash,
@@ -271,51 +273,26 @@ def append_action(
 ) -> None:
     """Append an event as `record_action` does, without building the `RequestEvent` it returns:
     a public submission, the busiest path, has no use for it (issue 17)."""
-    _append_action(
-        db_session=db_session,
-        actor=actor,
-        action=action,
-        at=at,
-        request=request,
-        details=details,
-        to_status=to_status,
-    )
-
-
-def _append_action(
-    *,
-    db_session: Session,
-    actor: Actor,
-    action: str,
-    at: datetime,
-    request: DataRequest | None = None,
-    actor_label: str | None = None,
-    from_status: Status | None = None,
-    to_status: Status | None = None,
-    reason: str | None = None,
-    details: Mapping[str, object] | None = None,
-) -> tuple[SealedEvent, dict[str, Any], dict[str, Any] | None]:
-    """Append the event; return it as sealed, its chained row's fields and its content's."""
     pending = pending_event(
         db_session=db_session,
         actor=actor,
         action=action,
         at=at,
         request=request,
-        actor_label=actor_label,
-        from_status=from_status,
-        to_status=to_status,
-        reason=reason,
         details=details,
+        to_status=to_status,
     )
+    append_pending(db_session, pending)
+
+
+def append_pending(db_session: Session, pending: PendingEvent) -> SealedEvent:
+    """Append an event made ready by `pending_event`, in the caller's transaction."""
     if db_session.get_bind().dialect.name == "postgresql":
         written = execute_core(
             db_session, chained_append(pending.content_fields is not None), pending.parameters()
         ).one()
-        sealed = pending.sealed(written)
-    else:
-        sealed = _append_in_four(db_session, pending)
-    return sealed, pending.fields, pending.content_fields
+        return pending.sealed(written)
+    return _append_in_four(db_session, pending)
 
 
 @dataclass(frozen=True, slots=True)

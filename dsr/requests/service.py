@@ -26,7 +26,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from dsr.addresses import normalize_email
-from dsr.audit.models import append_action, chained_append, pending_event, record_action
+from dsr.audit.models import (
+    PendingEvent,
+    append_action,
+    append_pending,
+    chained_append,
+    pending_event,
+    record_action,
+)
 from dsr.dates import written_date
 from dsr.db import execute_core, insert_as_written, keep_as_written, new_row_values, table_of
 from dsr.outbox.emails import render_email, render_letter
@@ -217,22 +224,16 @@ def submit_request(
             _write_reference(db_session, request, numbered[request.reference])
     _record_requester_events(db_session, events, now)
     for request in filed:
-        append_action(
-            db_session=db_session,
-            request=request,
-            actor=Actor.REQUESTER,
-            action="submitted",
-            at=now,
-            to_status=Status.RECEIVED,
-            details=_submitted_details(request, filed),
-        )
+        append_pending(db_session, _submitted_event(db_session, request, filed, now))
     db_session.flush()
     return SubmitResult(request=filed[0], reused=False, parts=(*filed, *carried_on))
 
 
-def _submitted_details(request: DataRequest, filed: Sequence[DataRequest]) -> dict[str, object]:
-    """The details of a filed request's "submitted" event (the parts' references, numbered, for
-    a request of several)."""
+def _submitted_event(
+    db_session: Session, request: DataRequest, filed: Sequence[DataRequest], now: datetime
+) -> PendingEvent:
+    """A filed request's "submitted" event, made ready to append (the parts' references,
+    numbered, for a request of several)."""
     details: dict[str, object] = {
         "type": request.type.value,
         "channel": request.created_via.value,
@@ -240,7 +241,15 @@ def _submitted_details(request: DataRequest, filed: Sequence[DataRequest]) -> di
     }
     if request.group_id is not None:
         details["parts"] = [part.reference for part in filed]
-    return details
+    return pending_event(
+        db_session=db_session,
+        request=request,
+        actor=Actor.REQUESTER,
+        action="submitted",
+        at=now,
+        to_status=Status.RECEIVED,
+        details=details,
+    )
 
 
 def _file_in_one_statement(
@@ -261,15 +270,7 @@ def _file_in_one_statement(
     request's row is written once, numbered (an UPDATE of its reference rewrote it, with its
     twelve index entries). Its event names no reference: it is made and hashed before. The rows
     end as `submit_request`'s other path writes them."""
-    pending = pending_event(
-        db_session=db_session,
-        request=request,
-        actor=Actor.REQUESTER,
-        action="submitted",
-        at=now,
-        to_status=Status.RECEIVED,
-        details=_submitted_details(request, [request]),
-    )
+    pending = _submitted_event(db_session, request, [request], now)
     provisional = request.reference
     values: dict[str, object] = {
         "year": received.year,
