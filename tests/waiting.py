@@ -6,6 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
 WAIT_SECONDS = 120.0
 """Long enough for a loaded two-core machine; a test that hangs still fails well before the
 per-test timeout (pyproject.toml)."""
@@ -24,3 +27,15 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"still waiting after {timeout:.0f} s: {what}")
         time.sleep(interval)
+
+
+def wait_until_a_lock_is_awaited(engine: Engine, what: str) -> None:
+    """PostgreSQL: return as soon as some transaction waits for a lock (`pg_locks`), watched on
+    a connection of its own; fail naming `what` after WAIT_SECONDS."""
+    with engine.connect() as watcher:
+        wait_until(
+            lambda: watcher.execute(
+                text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            ).scalar_one(),
+            what,
+        )

@@ -246,17 +246,16 @@ def record_action(
         details=details,
     )
     sealed = append_pending(db_session, pending)
-    fields, content_fields = pending.fields, pending.content_fields
     stored = RequestEvent(
         sequence=sealed.sequence,
         content_hash=sealed.content_hash,
         previous_hash=sealed.previous_hash,
         hash=sealed.hash,
-        **fields,
+        **pending.fields,
     )
     content_row = None
-    if content_fields is not None:
-        content_row = RequestEventContent(sequence=sealed.sequence, **content_fields)
+    if pending.content_fields is not None:
+        content_row = RequestEventContent(sequence=sealed.sequence, **pending.content_fields)
     set_committed_value(stored, "content", content_row)  # what a load would find, unloaded
     return stored
 

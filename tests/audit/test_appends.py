@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from dsr import db
@@ -25,7 +25,7 @@ from dsr.audit.models import (
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import Actor, Status
 from tests.store.conftest import RECEIVED_AT, MakeRequest
-from tests.waiting import WAIT_SECONDS, wait_until
+from tests.waiting import WAIT_SECONDS, wait_until_a_lock_is_awaited
 
 
 @contextmanager
@@ -170,13 +170,7 @@ def test_an_append_that_waited_for_the_head_links_to_the_event_written_meanwhile
     _note(session, request, "first")  # holds the head until the commit below
     waiter = threading.Thread(target=append_later)
     waiter.start()
-    with engine.connect() as watcher:
-        wait_until(
-            lambda: watcher.execute(
-                text("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            ).scalar_one(),
-            "the second append waiting for the head",
-        )
+    wait_until_a_lock_is_awaited(engine, "the second append waiting for the head")
     session.commit()
     waiter.join(timeout=WAIT_SECONDS)
 

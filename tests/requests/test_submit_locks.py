@@ -26,7 +26,7 @@ from dsr.requests.links import LinkSigner
 from dsr.requests.models import DataRequest, ReferenceCounter, next_reference
 from dsr.requests.service import SubmitResult, submit_request
 from dsr.requests.workflow import Actor, RequestType
-from tests.waiting import WAIT_SECONDS, wait_until
+from tests.waiting import WAIT_SECONDS, wait_until_a_lock_is_awaited
 
 pytestmark = pytest.mark.databases("postgresql", "mariadb")
 
@@ -54,18 +54,21 @@ def submit(engine: Engine, *types: RequestType) -> SubmitResult:
         )
 
 
-def _head_is_free(engine: Engine) -> bool:
-    """Say whether another transaction may lock the chain's head right now, without waiting."""
+def _is_free(engine: Engine, table: str) -> bool:
+    """Say whether another transaction may lock the rows of `table` (the chain's head, the
+    years' counters) right now, without waiting."""
     with engine.connect() as other:
         try:
-            other.execute(
-                text("SELECT last_sequence FROM dsr_audit_head WHERE id = 1 FOR UPDATE NOWAIT")
-            )
+            other.execute(text(f"SELECT 1 FROM {table} FOR UPDATE NOWAIT"))  # noqa: S608
         except OperationalError:
             return False
         finally:
             other.rollback()
     return True
+
+
+def _head_is_free(engine: Engine) -> bool:
+    return _is_free(engine, "dsr_audit_head")
 
 
 @contextmanager
@@ -153,17 +156,6 @@ def test_a_new_submission_writes_each_row_once(store: Engine) -> None:
         assert verify_audit(db_session=session).ok
 
 
-def _counter_is_free(engine: Engine) -> bool:
-    with engine.connect() as other:
-        try:
-            other.execute(text("SELECT 1 FROM dsr_reference_counter FOR UPDATE NOWAIT"))
-        except OperationalError:
-            return False
-        finally:
-            other.rollback()
-    return True
-
-
 @pytest.mark.databases("postgresql")
 def test_a_new_submission_takes_the_counter_and_the_head_in_its_last_statement(
     store: Engine,
@@ -176,7 +168,7 @@ def test_a_new_submission_takes_the_counter_and_the_head_in_its_last_statement(
 
     def probe(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if "NOWAIT" not in statement:  # not the probe's own
-            free.append((_counter_is_free(store), _head_is_free(store)))
+            free.append((_is_free(store, "dsr_reference_counter"), _head_is_free(store)))
 
     event.listen(store, "before_cursor_execute", probe)
     try:
@@ -248,13 +240,7 @@ def test_a_submission_that_waited_for_the_counter_and_the_head_follows_the_one_b
         )
         waiter = threading.Thread(target=submit_meanwhile)
         waiter.start()
-        with store.connect() as watcher:
-            wait_until(
-                lambda: watcher.execute(
-                    text("SELECT count(*) FROM pg_locks WHERE NOT granted")
-                ).scalar_one(),
-                "the submission waiting for the counter",
-            )
+        wait_until_a_lock_is_awaited(store, "the submission waiting for the counter")
     waiter.join(timeout=WAIT_SECONDS)
 
     assert problems == []
