@@ -71,6 +71,7 @@ bench: $(STAMP) services
 	-$(BIN)/python bench/certificate.py
 	-$(BIN)/python bench/retention.py
 	-$(BIN)/python bench/load.py
+	-$(BIN)/python bench/cold_start.py
 	-$(BIN)/python bench/address_timing.py
 	-$(BIN)/python bench/lookup.py
 

@@ -9,16 +9,17 @@ Usage: python bench/load.py [--submissions N] [--rate R] [--api-calls N] [--requ
 A scratch PostgreSQL store is created (dropped at the end, even on failure or SIGTERM), migrated
 with `dsr db upgrade`, and filled with `--requests` requests by bench/queue_page.py's bulk
 seeding (the year's reference counter carried past them), so that every phase works on a full
-store. gunicorn then serves `dsr.app:create_app()` on a free loopback port with the rate limits
-raised and the outbox delivering to an SMTP sink run by this script, and a second gunicorn of
-`--staff-workers` processes (2) serves the staff's pages, as the README's production runs them
-behind the reverse proxy (`--staff-workers 0`: the staff share the public processes); when the
-desk has `dsr worker`, `--job-workers` of them run beside it with the same settings. The rate
-limits are counted in Redis (`--redis`, redis://127.0.0.1:6379/0), as the README's production
-counts them (`--limits memory`: each process on its own), and the jobs wait in a SQLite file of
-the run's own, the one-machine default (`--queue redis`: in Redis, as workers on several
-machines need), under names of the run's own that are removed at the end; Redis's CPU counts as
-the desk's. Three phases follow:
+store. gunicorn then serves `dsr.app:create_app()` with the README's production configuration
+(`-c python:dsr.gunicorn_conf`: each worker warms itself up) on a free loopback port, with the
+rate limits raised and the outbox delivering to an SMTP sink run by this script, and a second
+gunicorn of `--staff-workers` processes (2) serves the staff's pages, as the README's production
+runs them behind the reverse proxy (`--staff-workers 0`: the staff share the public processes);
+when the desk has `dsr worker`, `--job-workers` of them run beside it with the same settings.
+The rate limits are counted in Redis (`--redis`, redis://127.0.0.1:6379/0), as the README's
+production counts them (`--limits memory`: each process on its own), and the jobs wait in a
+SQLite file of the run's own, the one-machine default (`--queue redis`: in Redis, as workers on
+several machines need), under names of the run's own that are removed at the end; Redis's CPU
+counts as the desk's. Three phases follow:
 
 1. API: the calls share their Idempotency-Key in pairs fired together; each key must store one
    request, answered 201 once and replayed (200, same reference) once. Each request names a
@@ -510,6 +511,7 @@ def gunicorn(
         "--timeout=120",
         "--graceful-timeout=10",
         "--log-level=warning",
+        "--config=python:dsr.gunicorn_conf",  # as production: each worker warms itself up
     ]
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603

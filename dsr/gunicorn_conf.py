@@ -4,6 +4,7 @@ Gunicorn's own lines (start, workers, errors) become JSON like the application's
 or client address; its access log stays off whatever the command line says, because the desk
 logs every request itself with the route pattern instead of the path (paths hold tokens).
 Bind address and workers come from the command line (`--bind`, `--workers`) or WEB_CONCURRENCY.
+Each worker prepares itself (`dsr.warm_up`) before it takes its first request.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from gunicorn import glogging  # type: ignore[import-untyped]
 
 from dsr import logs
+from dsr.warm_up import warm_up
 
 _WITHHELD_PREFIXES = ("Error handling request", "Invalid request from ip=")
 """Gunicorn messages that quote the requested URI or the client's address (and the bad request
@@ -52,3 +54,8 @@ class JsonLogger(glogging.Logger):  # type: ignore[misc]
 
 logger_class = JsonLogger
 accesslog = None
+
+
+def post_worker_init(worker: Any) -> None:
+    """Warm the worker's application up before it accepts a connection (`dsr.warm_up`)."""
+    warm_up(worker.wsgi)

@@ -29,7 +29,8 @@ from markupsafe import escape
 from dsr.languages import Language, translations
 from dsr.sender import current_sender
 
-EMAIL_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "emails"
+EMAIL_FOLDER = "emails"
+EMAIL_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / EMAIL_FOLDER
 """Where the email templates are: dsr/templates/emails/, shipped inside the package."""
 
 

@@ -159,6 +159,8 @@ def test_the_desk_runs_under_gunicorn_beside_the_scheduler(
     )
     gunicorn_says = [r["message"] for r in records if r["logger"] == "gunicorn.error"]
     assert "Invalid request (details not logged)" in gunicorn_says  # no address, no line
+    warmed = [r for r in records if r["logger"] == "dsr.warm_up"]
+    assert [r["message"] for r in warmed] == ["web process warmed up"] * 2  # each worker, once
 
 
 @pytest.fixture
