@@ -5,7 +5,7 @@ A gunicorn worker builds what the pages need lazily: the data map is parsed, eac
 email address validator imported and the workers' queue built (Huey and the jobs imported) by the
 first request that needs them. A restarted process paid for all of it in its first public
 submission (bench/cold_start.py: the first GET + POST 235 ms against 9 ms for the next ones; 49 ms
-after the warm-up, which delays the worker's first request by about 0.9 s), so that a deploy, or
+after the warm-up, which delays the worker's first request by 0.8-1.2 s), so that a deploy, or
 a worker recycled under load, left a backlog behind its first requests. `warm_up` does that work
 once, before the process accepts a connection (`dsr.gunicorn_conf` calls it from gunicorn's
 `post_worker_init`), then moves everything made so far out of the garbage collector's reach
