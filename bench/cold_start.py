@@ -16,9 +16,7 @@ first health check.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
-import re
 import secrets
 import statistics
 import subprocess
@@ -28,15 +26,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlencode
 
+from load import HOST, Visitor, csrf_token
 from machine import speed_line
 from scratch import free_port, scratch_database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 START_SECONDS = 120.0
+CALL_SECONDS = 30.0
 
 
 def environment(url: str, folder: Path) -> dict[str, str]:
@@ -71,9 +68,7 @@ def served(settings: dict[str, str], *, warm: bool) -> Iterator[tuple[int, float
             if time.perf_counter() - started > START_SECONDS:
                 raise RuntimeError("gunicorn did not answer")
             try:
-                connection = http.client.HTTPConnection(HOST, port, timeout=30)
-                connection.request("GET", "/healthz")
-                connection.getresponse().read()
+                Visitor(port, time.monotonic() + CALL_SECONDS).call("GET", "/healthz")
                 break
             except OSError:
                 time.sleep(0.05)
@@ -84,32 +79,24 @@ def served(settings: dict[str, str], *, warm: bool) -> Iterator[tuple[int, float
 
 
 def submission(port: int, email: str) -> float:
-    """GET the form, POST a request for `email`; return the seconds of both."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=30)
-    started = time.perf_counter()
-    connection.request("GET", "/")
-    answer = connection.getresponse()
-    page = answer.read().decode()
-    cookie = (answer.getheader("Set-Cookie") or "").split(";")[0]
-    found = CSRF.search(page)
-    if answer.status != 200 or found is None:
-        raise RuntimeError(f"the form answered {answer.status}")
+    """GET the form, POST a request for `email` (bench/load.py's client); return the seconds of
+    both."""
+    visitor = Visitor(port, time.monotonic() + CALL_SECONDS)
+    page = visitor.call("GET", "/")
+    if page.status != 200:
+        raise RuntimeError(f"the form answered {page.status}")
     form = {
-        "csrf_token": found.group(1),
+        "csrf_token": csrf_token(page),
         "email": email,
         "request_type": "access",
         "language": "fr",
         "message": "",
         "website": "",
     }
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
-    connection.request("POST", "/", body=urlencode(form), headers=headers)
-    sent = connection.getresponse()
-    sent.read()
-    elapsed = time.perf_counter() - started
+    sent = visitor.call("POST", "/", form=form)
     if sent.status != 302:
         raise RuntimeError(f"the submission answered {sent.status}")
-    return elapsed
+    return page.seconds + sent.seconds
 
 
 def main() -> None:

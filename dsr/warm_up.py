@@ -44,7 +44,6 @@ class WarmUp:
     """What `warm_up` prepared."""
 
     templates: int
-    languages: int
     map_loaded: bool
     frozen_objects: int
     seconds: float
@@ -84,7 +83,6 @@ def warm_up(app: Flask) -> WarmUp:
     gc.freeze()
     done = WarmUp(
         templates=templates,
-        languages=len(LANGUAGES),
         map_loaded=map_loaded,
         frozen_objects=gc.get_freeze_count(),
         seconds=time.perf_counter() - started,
