@@ -7,13 +7,14 @@ process, other tests would have loaded it all already."""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 from dsr.warm_up import warm_up
-from tests.conftest import TEST_SETTINGS
+from tests.conftest import TEST_SETTINGS, MakeApp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,16 +79,14 @@ def test_after_the_warm_up_the_first_submissions_load_nothing(store_url: str) ->
 
 
 def test_a_map_that_does_not_load_leaves_the_process_to_start(
-    make_app: object, tmp_path: Path
+    make_app: MakeApp, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("categories: [not a map\n", encoding="utf-8")
-    app = make_app(DATA_MAP=str(broken))  # type: ignore[operator]
+    app = make_app(DATA_MAP=str(broken))
     try:
         done = warm_up(app)
     finally:
-        import gc  # noqa: PLC0415
-
         gc.unfreeze()  # this test process's objects go back to the collector
     assert done.map_loaded is False
     assert done.templates > 0
