@@ -379,13 +379,11 @@ def _plan_system(
             work.anonymize = owned
             work.rules = table_layout.rules
         elif action is ErasureAction.RETAIN:
+            keyed = KeyedTable(conn, systems, system, tables[name], work.primary_key)
             work.retain = owned
             work.restriction = table_layout.restriction
             work.withdrawn = table_layout.withdrawn
-            work.kept_until = {
-                c: kept_dates(conn, data_map, c, tables[name], work.primary_key, owned)
-                for c in work.categories
-            }
+            work.kept_until = {c: kept_dates(keyed, data_map, c, owned) for c in work.categories}
         works[name] = work
         if table_layout.side_rules and action in (ErasureAction.DELETE, ErasureAction.ANONYMIZE):
             _split_shared_sides(conn, systems, system, tables[name], location, work, table_layout)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Table
 
 from inventory.anonymisation import (
     CHANGE_TIME,
@@ -25,7 +26,7 @@ from inventory.anonymisation import (
     python_type,
     restriction_columns,
 )
-from inventory.keyed import Key, chunks, key_in
+from inventory.keyed import Key, KeyedTable, chunks, select_where
 from inventory.model import ColumnChange, DataMap, ErasureAction
 from inventory.periods import kept_until
 from inventory.phrases import N_
@@ -110,17 +111,18 @@ def withdrawal_warnings(data_map: DataMap) -> list[str]:
 
 
 def kept_dates(
-    conn: Connection,
+    keyed: KeyedTable,
     data_map: DataMap,
     category_id: str,
-    table: Table,
-    primary_key: Sequence[str],
     keys: Sequence[Key],
 ) -> list[date | None]:
-    """Return the last day each kept row of the category's main table is kept (None for a row
-    without a date, or in a column that holds none: no end can be computed), earliest first;
-    empty for another table."""
+    """Return the last day each kept row of the category's main table (`keyed`'s table, its
+    rows picked by `keys`) is kept (None for a row without a date, or in a column that holds
+    none: no end can be computed), earliest first; empty for another table. The date column is
+    read by a statement built once per map and table (`KeyedTable.rows`): the erasure reads it
+    inside its transaction, whose length counts against its floor."""
     category = data_map.categories[category_id]
+    table = keyed.table
     main, column = category.retention.from_.split(".", 1)
     if table.name != main or column not in table.c:
         return []
@@ -128,10 +130,9 @@ def kept_dates(
         return [category.erasure.held_until] * len(keys)
     found: list[date] = []
     missing = 0
+    read = partial(select_where, [table.c[column]])
     for chunk in chunks(keys):
-        for (value,) in conn.execute(
-            select(table.c[column]).where(key_in(table, primary_key, chunk))
-        ):
+        for (value,) in keyed.rows(("kept-dates", column), read, chunk):
             if not isinstance(value, date):  # no date (or not a date column): no end
                 missing += 1
             else:
