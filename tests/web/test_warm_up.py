@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dsr.outbox.emails import EMAIL_TEMPLATES
 from dsr.warm_up import warm_up
 from tests.conftest import TEST_SETTINGS, MakeApp
 
@@ -73,7 +74,7 @@ def test_after_the_warm_up_the_first_submissions_load_nothing(store_url: str) ->
     assert shown["loaded"] == []
     assert shown["imported"] == [], " ".join(m for m in shown["imported"] if m.count(".") < 2)
     assert shown["map_loaded"] is True
-    email_templates = len(list((ROOT / "dsr" / "templates" / "emails").iterdir()))
+    email_templates = len(list(EMAIL_TEMPLATES.iterdir()))
     assert shown["templates"] > email_templates
     assert shown["frozen"] > 0
 
