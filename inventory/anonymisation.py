@@ -16,21 +16,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
+    CHAR,
     Column,
     ColumnElement,
+    Dialect,
+    Enum,
+    String,
     Table,
     UniqueConstraint,
     Update,
     and_,
     bindparam,
+    func,
+    literal_column,
     not_,
     update,
 )
 
-from inventory.keyed import Key, KeyedStatement, KeyedTable, chunks, select_where
+from inventory.keyed import HeldWrites, Key, KeyedTable, chunks, select_where
 from inventory.model import Anonymize, AnonymizeStrategy, DataMap, IdentityKind
 from inventory.phrases import N_, Phrase
 
@@ -197,11 +203,16 @@ def anonymize_rows(
     they are).
 
     Constant values go in one UPDATE per batch, held with the table's held writes if it has
-    some (`KeyedTable.run_held`: `counted` is then told when they are sent); values computed
-    per row (placeholders, hashes, dates) in one executemany per batch, after the rows are read. A
-    row whose every checkable column already holds its anonymous value is taken as done, so that a
-    keyed hash is not hashed twice; a table whose only changed columns are keyed hashes cannot be
-    checked and is hashed again by a rerun.
+    some (`KeyedTable.run_held`: `counted` is then told when they are sent). Where the table's
+    writes are held on PostgreSQL, the values computed per row that the database can compute
+    from the row itself, exactly as `per_row_value` does (`year_only`, `truncate`), are computed
+    by the UPDATE, and a placeholder (made from the row's key alone) goes in an UPDATE per row
+    held with them: nothing is read, and the rows change in the round trip of the other writes.
+    Otherwise (a keyed hash, whose key stays in the desk; another engine) the rows are read and
+    changed by an UPDATE per row, after the writes held before them. A row whose every checkable
+    column already holds its anonymous value is taken as done, so that a keyed hash is not
+    hashed twice; a table whose only changed columns are keyed hashes cannot be checked and is
+    hashed again by a rerun.
     """
     table, conn, pk = keyed.table, keyed.conn, keyed.columns
     rules = [r for r in rules if r.rule.strategy is not AnonymizeStrategy.KEEP]
@@ -213,23 +224,45 @@ def anonymize_rows(
         if r.rule.strategy in (AnonymizeStrategy.NULL, AnonymizeStrategy.FIXED)
     }
     per_row = [r for r in rules if r.name not in constant]
-    if not per_row:
+    computed = _computed_in_place(keyed, per_row)
+    from_key = [r.name for r in per_row if r.name not in (computed or {})]
+    if computed is not None:
         names = list(constant)
-        values = {f"erasure_value_{i}": constant[c] for i, c in enumerate(names)}
+        key_params = {c: f"erasure_key_{i}" for i, c in enumerate(pk)}
+        value_params = {c: f"erasure_value_{i}" for i, c in enumerate([*names, *from_key])}
+        values = {value_params[c]: constant[c] for c in names}
 
-        def blank(where: ColumnElement[bool]) -> KeyedStatement:
-            params = {
-                c: bindparam(f"erasure_value_{i}", type_=table.c[c].type)
-                for i, c in enumerate(names)
+        def in_place(where: ColumnElement[bool]) -> Update:
+            params: dict[str, ColumnElement[Any]] = {
+                c: bindparam(p, type_=table.c[c].type) for c, p in value_params.items()
             }
-            done = and_(*(table.c[c].is_not_distinct_from(p) for c, p in params.items()))
+            params.update(computed)
+            done = and_(*(table.c[c].is_not_distinct_from(v) for c, v in params.items()))
             return update(table).where(where, not_(done)).values(params)
 
-        for chunk in chunks(keys, batch_size):
-            keyed.run_held(("anonymize-constant", tuple(names)), blank, chunk, values, counted)
+        kind = ("anonymize-in-place", tuple(value_params), tuple(computed))
+        if not from_key:  # set-based: one UPDATE per batch
+            for chunk in chunks(keys, batch_size):
+                keyed.run_held(kind, in_place, chunk, values, counted)
+            return
+        where = and_(*(table.c[c] == bindparam(p) for c, p in key_params.items()))
+        sql = keyed.systems.driver_sql(
+            (*keyed.cache, kind), lambda: str(in_place(where).compile(dialect=conn.dialect))
+        )
+        held_writes = cast(HeldWrites, keyed.writes)  # `_computed_in_place` said it holds them
+        rule_of = {r.name: r for r in per_row}
+        bound = _bound_as(conn.dialect, table)
+        for key in keys:
+            param = {key_params[c]: bound(c, v) for c, v in zip(pk, key, strict=True)}
+            param.update({value_params[c]: bound(c, constant[c]) for c in names})
+            for c in from_key:
+                value = per_row_value(rule_of[c], None, key, secret_key, system, table)
+                param[value_params[c]] = bound(c, value)
+            held_writes.hold_sql(table.name, sql, param, counted)
         return
     key_params = {c: f"erasure_key_{i}" for i, c in enumerate(pk)}
     value_params = {r.name: f"erasure_value_{i}" for i, r in enumerate(rules)}
+    parameters_of = {p: c for c, p in value_params.items()}
 
     def by_key() -> Update:
         return (
@@ -240,16 +273,24 @@ def anonymize_rows(
 
     stmt = keyed.systems.statement((*keyed.cache, "anonymize-rows", tuple(value_params)), by_key)
     cols = [table.c[c] for c in dict.fromkeys([*pk, *(r.name for r in rules)])]
+    names = [c.name for c in cols]
     checkable = [r.name for r in rules if r.rule.strategy is not AnonymizeStrategy.KEYED_HASH]
-    for chunk in chunks(keys, batch_size):
-        params: list[dict[str, Any]] = []
-        current = keyed.rows(
-            ("anonymize-read", tuple(c.name for c in cols)),
-            partial(select_where, cols),
-            chunk,
+    writes = keyed.writes
+    held = writes if writes is not None and writes.pipelined else None
+    bound = _bound_as(conn.dialect, table)
+    sql = (
+        keyed.systems.driver_sql(
+            (*keyed.cache, "anonymize-rows", tuple(value_params)),
+            lambda: str(by_key().compile(dialect=conn.dialect)),
         )
-        for row in current:
-            mapping = row._mapping
+        if held is not None
+        else ""
+    )
+
+    def change(rows: Sequence[Sequence[Any]]) -> None:
+        params: list[dict[str, Any]] = []
+        for row in rows:
+            mapping = dict(zip(names, row, strict=True))
             key = tuple(mapping[c] for c in pk)
             new = dict(constant)
             for r in per_row:
@@ -259,11 +300,70 @@ def anonymize_rows(
             param = {key_params[c]: mapping[c] for c in pk}
             param.update({value_params[c]: v for c, v in new.items()})
             params.append(param)
+        if held is not None:  # with the held writes: the next round trip carries them
+            columns = {**{p: c for c, p in key_params.items()}, **parameters_of}
+            for param in params:
+                sent = {name: bound(columns[name], v) for name, v in param.items()}
+                held.hold_sql(table.name, sql, sent, counted)
+            return
         if len(params) == 1:
             conn.execute(stmt, params[0])
         elif params:
             conn.execute(stmt, params)
         counted(len(params))
+
+    # The rows are read as they stand after the writes held before (in their round trip, where
+    # the table has held writes), and changed before anything held after.
+    read = partial(select_where, cols)
+    for chunk in chunks(keys, batch_size):
+        keyed.rows_then(("anonymize-read", tuple(names)), read, chunk, change, holds_more=True)
+
+
+def _computed_in_place(
+    keyed: KeyedTable, per_row: Sequence[ColumnRule]
+) -> dict[str, ColumnElement[Any]] | None:
+    """Return the SQL that computes each per-row rule other than a placeholder from the row
+    itself (`year_only` on a date or time column, `truncate` on a text one), when every per-row
+    rule can do without reading the row: none (nothing is computed per row), or the table's
+    writes held on PostgreSQL and no keyed hash. None: the rows are read first."""
+    if not per_row:
+        return {}
+    writes = keyed.writes
+    table = keyed.table
+    if writes is None or not writes.pipelined:
+        return None
+    found: dict[str, ColumnElement[Any]] = {}
+    for rule in per_row:
+        column = table.c[rule.name]
+        strategy = rule.rule.strategy
+        if strategy is AnonymizeStrategy.YEAR_ONLY and issubclass(python_type(column), date):
+            found[rule.name] = func.date_trunc(literal_column("'year'"), column, type_=column.type)
+        elif (
+            strategy is AnonymizeStrategy.TRUNCATE
+            and rule.rule.length is not None
+            and isinstance(column.type, String)
+            and not isinstance(column.type, CHAR | Enum)
+        ):
+            found[rule.name] = func.left(
+                column, literal_column(str(int(rule.rule.length))), type_=column.type
+            )
+        elif strategy is not AnonymizeStrategy.UNIQUE_PLACEHOLDER:
+            return None
+    return found
+
+
+def _bound_as(dialect: Dialect, table: Table) -> Callable[[str, Any], Any]:
+    """Return what gives the driver a value of a column of `table` as SQLAlchemy would (its
+    type's bind processor, a Boolean's check say): held driver SQL skips SQLAlchemy's own."""
+    processors: dict[str, Callable[[Any], Any] | None] = {}
+
+    def bound(column: str, value: Any) -> Any:
+        if column not in processors:
+            processors[column] = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+        processor = processors[column]
+        return value if processor is None else processor(value)
+
+    return bound
 
 
 def _same(current: object, new: object) -> bool:

@@ -46,7 +46,15 @@ from inventory.anonymisation import (
     describe_value,
 )
 from inventory.kept import kept_dates, withdrawal_columns, withdrawn_tables
-from inventory.keyed import HeldWrites, Key, KeyedStatement, KeyedTable, chunks, select_where
+from inventory.keyed import (
+    PLANNING,
+    HeldWrites,
+    Key,
+    KeyedStatement,
+    KeyedTable,
+    chunks,
+    select_where,
+)
 from inventory.locator import SubjectLocation, category_tables, locate_subject
 from inventory.model import (
     Anonymize,
@@ -156,7 +164,7 @@ def plan_erasure(data_map: DataMap, systems: Systems, location: SubjectLocation)
                 work = _plan_system(conn, data_map, systems, system, location)
         except SQLAlchemyError as exc:
             raise SystemUnavailable(system, short_reason(exc)) from exc
-        steps.extend(work.steps)
+        steps.extend(_steps(data_map, system, work.tables))
         blocked.extend(work.blocked)
     return ErasurePlan(steps=steps, blocked=blocked)
 
@@ -252,8 +260,7 @@ class _TableWork:
 @dataclass
 class _SystemWork:
     system: str
-    tables: list[_TableWork]
-    steps: list[PlannedStep]
+    tables: list[_TableWork]  # its steps: `_steps`, once the plan's held reads are sent
     blocked: list[str]
 
 
@@ -365,7 +372,10 @@ def _plan_system(
     systems: Systems,
     system: str,
     location: SubjectLocation,
+    writes: HeldWrites | None = None,
 ) -> _SystemWork:
+    """Plan the system's erasure. With `writes` (the erasure's own), the dates of the kept rows
+    are read with them (`kept_dates`): `work.kept_until` is filled once they are sent."""
     tables = systems.tables(system)
     layout = _layout(conn, data_map, systems, system)
     works: dict[str, _TableWork] = {}
@@ -379,11 +389,18 @@ def _plan_system(
             work.anonymize = owned
             work.rules = table_layout.rules
         elif action is ErasureAction.RETAIN:
-            keyed = KeyedTable(conn, systems, system, tables[name], work.primary_key)
+            keyed = KeyedTable(conn, systems, system, tables[name], work.primary_key, writes)
             work.retain = owned
             work.restriction = table_layout.restriction
             work.withdrawn = table_layout.withdrawn
-            work.kept_until = {c: kept_dates(keyed, data_map, c, owned) for c in work.categories}
+            for category_id in work.categories:
+                kept_dates(
+                    keyed,
+                    data_map,
+                    category_id,
+                    owned,
+                    partial(work.kept_until.__setitem__, category_id),
+                )
         works[name] = work
         if table_layout.side_rules and action in (ErasureAction.DELETE, ErasureAction.ANONYMIZE):
             _split_shared_sides(conn, systems, system, tables[name], location, work, table_layout)
@@ -409,7 +426,7 @@ def _plan_system(
     for position, name in enumerate(layout.order, start=1):
         works[name].order = position
     ordered = [works[name] for name in layout.order]
-    return _SystemWork(system, ordered, _steps(data_map, system, ordered), blocked)
+    return _SystemWork(system, ordered, blocked)
 
 
 def _side_rules(
@@ -628,18 +645,18 @@ def _execute_system(
     batch_size: int,
 ) -> SystemOutcome:
     outcome = SystemOutcome(system, "done")
-    current = "planning"
+    current = PLANNING
     writes: HeldWrites | None = None
     try:
         tables = systems.tables(system)
         with systems.engine(system).connect() as conn, conn.begin():
-            work = _plan_system(conn, data_map, systems, system, location)
+            # The writes go together where the engine allows it (one round trip on PostgreSQL),
+            # each table's after the one before, with the reads of rows as they stand between
+            # them (the kept rows' dates, the values to anonymise).
+            writes = HeldWrites(conn)
+            work = _plan_system(conn, data_map, systems, system, location, writes)
             if work.blocked:
                 raise _Blocked(work.blocked)
-            outcome.steps = work.steps
-            # The writes go together where the engine allows it (one round trip on PostgreSQL),
-            # each table's after the one before, until something must read rows as they are.
-            writes = HeldWrites(conn)
             for table_work in work.tables:
                 current = table_work.name
                 _apply(
@@ -665,6 +682,7 @@ def _execute_system(
     except SQLAlchemyError as exc:
         failed = writes.failed if writes is not None and writes.failed else current
         return SystemOutcome(system, "failed", error=_reason(exc, failed))
+    outcome.steps = _steps(data_map, system, work.tables)  # from the plan, once it committed
     return outcome
 
 
@@ -672,7 +690,7 @@ def _reason(exc: SQLAlchemyError, table_name: str) -> str:
     """Say why a system failed without the SQL or the values (the database's text has both)."""
     where = (
         Phrase(N_("while planning"))
-        if table_name == "planning"
+        if table_name == PLANNING
         else Phrase(N_("while changing `%(table)s`"), table=table_name)
     )
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:

@@ -12,7 +12,7 @@ that nothing takes out of use, for `dsr map check`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date
 from functools import partial
 from typing import Any
@@ -26,8 +26,8 @@ from inventory.anonymisation import (
     python_type,
     restriction_columns,
 )
-from inventory.keyed import Key, KeyedTable, chunks, select_where
-from inventory.model import ColumnChange, DataMap, ErasureAction
+from inventory.keyed import PLANNING, Key, KeyedTable, chunks, select_where
+from inventory.model import Category, ColumnChange, DataMap, ErasureAction
 from inventory.periods import kept_until
 from inventory.phrases import N_
 
@@ -115,26 +115,53 @@ def kept_dates(
     data_map: DataMap,
     category_id: str,
     keys: Sequence[Key],
-) -> list[date | None]:
-    """Return the last day each kept row of the category's main table (`keyed`'s table, its
-    rows picked by `keys`) is kept (None for a row without a date, or in a column that holds
-    none: no end can be computed), earliest first; empty for another table. The date column is
-    read by a statement built once per map and table (`KeyedTable.rows`): the erasure reads it
-    inside its transaction, whose length counts against its floor."""
+    take: Callable[[list[date | None]], None],
+) -> None:
+    """Give `take` the last day each kept row of the category's main table (`keyed`'s table,
+    its rows picked by `keys`) is kept (None for a row without a date, or in a column that
+    holds none: no end can be computed), earliest first; empty for another table.
+
+    The date column is read by a statement built once per map and table, with `keyed`'s held
+    writes when it has some (`KeyedTable.rows_then`): the erasure reads it inside its
+    transaction, whose length counts against its floor, in the round trip of its first writes;
+    `take` is then called once those are sent."""
     category = data_map.categories[category_id]
     table = keyed.table
     main, column = category.retention.from_.split(".", 1)
     if table.name != main or column not in table.c:
-        return []
+        take([])
+        return
     if category.erasure.held_until is not None:  # a legal hold keeps every row until its end
-        return [category.erasure.held_until] * len(keys)
+        take([category.erasure.held_until] * len(keys))
+        return
+    batches = list(chunks(keys))
+    values: list[object] = []
+
+    def add(rows: Sequence[Sequence[object]], last: bool) -> None:
+        values.extend(row[0] for row in rows)
+        if last:
+            take(_ends(values, category, data_map))
+
+    read = partial(select_where, [table.c[column]])
+    for index, chunk in enumerate(batches, start=1):
+        keyed.rows_then(
+            ("kept-dates", column),
+            read,
+            chunk,
+            partial(add, last=index == len(batches)),
+            during=PLANNING,
+        )
+    if not batches:
+        take([])
+
+
+def _ends(values: Sequence[object], category: Category, data_map: DataMap) -> list[date | None]:
+    """The last day each row is kept, from its date (None without one), earliest first."""
     found: list[date] = []
     missing = 0
-    read = partial(select_where, [table.c[column]])
-    for chunk in chunks(keys):
-        for (value,) in keyed.rows(("kept-dates", column), read, chunk):
-            if not isinstance(value, date):  # no date (or not a date column): no end
-                missing += 1
-            else:
-                found.append(kept_until(value, category.retention, data_map.organisation))
+    for value in values:
+        if not isinstance(value, date):  # no date (or not a date column): no end
+            missing += 1
+        else:
+            found.append(kept_until(value, category.retention, data_map.organisation))
     return [*sorted(found), *([None] * missing)]

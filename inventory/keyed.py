@@ -36,6 +36,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy import cast as sql_cast
 
 from inventory.systems import Systems
 
@@ -243,19 +244,30 @@ def _succeeded(cursor: Any) -> bool:
 
 
 class HeldWrites:
-    """Keyed writes held back on a connection to be sent together: on PostgreSQL they go in one
-    libpq pipeline (one round trip for all, and none of SQLAlchemy's work per statement) when
+    """Keyed statements held back on a connection to be sent together: on PostgreSQL they go in
+    one libpq pipeline (one round trip for all, and none of SQLAlchemy's work per statement) when
     `flush` is called, which a `KeyedTable` given them does before it runs anything else on the
     connection; elsewhere each runs at once. The caller flushes before the transaction ends.
 
-    Each write's count of changed rows is given to its `counted` once it ran; `failed`, after an
-    error, names the table of the write that failed."""
+    Mostly writes: each write's count of changed rows is given to its `counted` once it ran;
+    `failed`, after an error, names the table of the statement that failed (`PLANNING` for a
+    read held to plan). A read can be held
+    too (`KeyedTable.rows_then`), its rows given to its `take` once they came back: the reads an
+    erasure makes of rows as they stand between its writes (the dates of the rows it keeps, the
+    values it anonymises) travel with those writes instead of each in a round trip of its own.
+    A `take` may hold more statements; those held after a read whose `take` may do so wait for
+    it (they are sent after what it holds), so that everything runs in the order it was held."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.pipelined = conn.dialect.name == "postgresql"
         self.failed: str | None = None
-        self._held: list[tuple[str, dict[str, Any], Callable[[int], None], str]] = []
+        self._held: list[_Held] = []
+        self._waiting = False  # a held read's `take` may hold more: send before holding again
+
+    def holds(self, keyed: KeyedTable, keys: Sequence[Key]) -> bool:
+        """Say whether a statement on `keyed`'s rows of `keys` can be held (else it runs now)."""
+        return self.pipelined and bool(keys)
 
     def hold(
         self,
@@ -267,27 +279,97 @@ class HeldWrites:
         counted: Callable[[int], None],
     ) -> None:
         """Hold `build(key IN keys)` on `keyed`'s rows (run it now where nothing is held)."""
-        if not (self.pipelined and keys and len(keyed.columns) == 1):
+        if not self.holds(keyed, keys):
             self.flush()
             counted(int(keyed.execute(kind, build, keys, dict(params)).rowcount))
             return
+        self._hold_keyed(keyed, kind, build, keys, params, partial(_counted, counted))
+
+    def hold_read(
+        self,
+        keyed: KeyedTable,
+        kind: Hashable,
+        build: KeyedBuild,
+        keys: Sequence[Key],
+        take: Callable[[Sequence[Sequence[Any]]], None],
+        *,
+        holds_more: bool,
+        during: str | None = None,
+    ) -> None:
+        """Hold the query `build(key IN keys)` on `keyed`'s rows and give its rows (tuples, in
+        the query's column order) to `take` once it ran; `holds_more`: `take` may hold more
+        statements, and those held after this read wait for it; `during`: what `failed` says if
+        the read fails (the table's name unless given; `PLANNING` for a read that plans). Run it
+        now where nothing is held."""
+        if not self.holds(keyed, keys):
+            take(keyed.rows(kind, build, keys))
+            return
+        self._hold_keyed(keyed, kind, build, keys, {}, partial(_fetched, take), during)
+        self._waiting = holds_more
+
+    def hold_sql(
+        self, table: str, sql: str, bound: dict[str, Any], counted: Callable[[int], None]
+    ) -> None:
+        """Hold a write given as driver SQL (PostgreSQL only: see `pipelined`)."""
+        if not self.pipelined:
+            raise ValueError("driver SQL is held on PostgreSQL only")
+        self._wait()
+        self._held.append((sql, bound, partial(_counted, counted), table))
+
+    def _hold_keyed(
+        self,
+        keyed: KeyedTable,
+        kind: Hashable,
+        build: KeyedBuild,
+        keys: Sequence[Key],
+        params: Mapping[str, Any],
+        then: Callable[[_Result], None],
+        during: str | None = None,
+    ) -> None:
+        self._wait()
         sql = keyed_sql(self.conn, keyed.systems, (*keyed.cache, kind), build, keyed.key)
-        bound = {KEYS: [k[0] for k in keys], **params}
-        self._held.append((sql, bound, counted, keyed.table.name))
+        bound = {**keys_bound(keys), **params}
+        self._held.append((sql, bound, then, during or keyed.table.name))
+
+    def _wait(self) -> None:
+        """Send what is held when a held read's `take` may hold what must run first."""
+        if self._waiting:
+            self.flush()
 
     def flush(self) -> None:
-        """Send what is held, in the order it was held."""
-        held, self._held = self._held, []
-        if not held:
-            return
+        """Send what is held, in the order it was held (and what the reads' `take` hold)."""
+        while self._held:
+            held, self._held = self._held, []
+            self._waiting = False
 
-        def failed(index: int) -> None:
-            self.failed = held[index][3]
+            def failed(index: int, held: list[_Held] = held) -> None:
+                self.failed = held[index][3]
 
-        statements = [(sql, bound) for sql, bound, _, _ in held]
-        counts = run_pipelined_writes(self.conn, statements, failed)
-        for (_, _, counted, _), count in zip(held, counts, strict=True):
-            counted(count)
+            statements = [(sql, bound) for sql, bound, _, _ in held]
+            results = _pipelined(self.conn, statements, _result, failed)
+            for (_, _, then, _), result in zip(held, results, strict=True):
+                then(result)
+
+
+PLANNING = "planning"
+"""What `HeldWrites.failed` says of a read held to plan the writes (not to change a table)."""
+
+_Result = tuple[list[tuple[Any, ...]], int]
+"""What a held statement gave: its rows (a query's), how many rows it changed (a write's)."""
+_Held = tuple[str, dict[str, Any], Callable[[_Result], None], str]
+"""A held statement: its driver SQL, its parameters, what is told its result, its table."""
+
+
+def _result(cursor: Any) -> _Result:
+    return (cursor.fetchall() if cursor.description is not None else [], int(cursor.rowcount))
+
+
+def _counted(counted: Callable[[int], None], result: _Result) -> None:
+    counted(result[1])
+
+
+def _fetched(take: Callable[[Sequence[Sequence[Any]]], None], result: _Result) -> None:
+    take(result[0])
 
 
 def keyed_sql(
@@ -300,7 +382,9 @@ def keyed_sql(
     limit: int | None = None,
 ) -> str:
     """The PostgreSQL driver SQL of `build(key = ANY(%(keys)s))`, at most `limit` rows, rendered
-    once per cache key (see `Systems.driver_sql`)."""
+    once per cache key (see `Systems.driver_sql`); for a composite key (a tuple of columns),
+    `build(key IN (SELECT * FROM unnest(%(keys_0)s, %(keys_1)s...)))`, the arrays cast to the
+    columns' types. `keys_bound` gives the parameters."""
     tag = "any" if limit is None else f"any-{limit:d}"
     return systems.driver_sql(
         (*cache_key, tag), partial(_render_any, conn.dialect, build, key, limit)
@@ -310,8 +394,36 @@ def keyed_sql(
 def _render_any(
     dialect: Dialect, build: KeyedBuild, key: ColumnElement[Any], limit: int | None
 ) -> str:
-    sql = str(build(key == func.any(bindparam(KEYS))).compile(dialect=dialect))
+    where: ColumnElement[bool]
+    if isinstance(key, Tuple):  # a composite key: one array per column, unnested side by side
+        from sqlalchemy.dialects.postgresql import ARRAY  # noqa: PLC0415 (PostgreSQL only)
+
+        columns = list(key.clauses)
+        arrays = [
+            sql_cast(bindparam(composite_keys(i)), ARRAY(column.type))
+            for i, column in enumerate(columns)
+        ]
+        names = [f"k{i}" for i in range(len(columns))]
+        pairs = func.unnest(*arrays).table_valued(*names).render_derived()
+        where = key.in_(select(*pairs.c))
+    else:
+        where = key == func.any(bindparam(KEYS))
+    sql = str(build(where).compile(dialect=dialect))
     return sql if limit is None else f"{sql} LIMIT {limit:d}"
+
+
+def composite_keys(index: int) -> str:
+    """The name of the parameter that carries the `index`th column of a batch of composite keys
+    in PostgreSQL driver SQL (see `keyed_sql`)."""
+    return f"{KEYS}_{index:d}"
+
+
+def keys_bound(keys: Sequence[Key]) -> dict[str, list[Any]]:
+    """The parameters that carry a batch of keys in PostgreSQL driver SQL (see `keyed_sql`)."""
+    width = len(keys[0]) if keys else 1
+    if width == 1:
+        return {KEYS: [k[0] for k in keys]}
+    return {composite_keys(i): [k[i] for k in keys] for i in range(width)}
 
 
 def _expanding(build: KeyedBuild, key: ColumnElement[Any]) -> KeyedStatement:
@@ -367,6 +479,26 @@ class KeyedTable:
     def rows(self, kind: Hashable, build: KeyedBuild, keys: Sequence[Key]) -> Sequence[Row[Any]]:
         """Run the query on the rows of `keys`; return what it read."""
         return self.execute(kind, build, keys, {}).fetchall()
+
+    def rows_then(
+        self,
+        kind: Hashable,
+        build: KeyedBuild,
+        keys: Sequence[Key],
+        take: Callable[[Sequence[Sequence[Any]]], None],
+        *,
+        holds_more: bool = False,
+        during: str | None = None,
+    ) -> None:
+        """Read the rows of `keys` with the held writes, if the table was given some (after
+        those held before it, in their round trip: see `HeldWrites.hold_read`), else now; give
+        them to `take` (tuples, in the query's column order)."""
+        if self.writes is None:
+            take(self.rows(kind, build, keys))
+        else:
+            self.writes.hold_read(
+                self, kind, build, keys, take, holds_more=holds_more, during=during
+            )
 
     def by(self, columns: tuple[str, ...]) -> KeyedTable:
         """Return the same table keyed by other columns (a reference's, say)."""
