@@ -158,12 +158,16 @@ def is_schema_error(error: BaseException) -> bool:
 
 
 _PG_FINGERPRINT = text(
-    "WITH t AS (SELECT to_regclass(quote_ident(n)) AS oid FROM unnest(CAST(:names AS text[])) n), "
+    # the tables' oids as one array, so that pg_attribute is read through its index on attrelid
+    # (a join with a set of oids made the planner scan all of it: 0.5 ms of the erasure's 1)
+    "WITH t AS (SELECT array_agg(to_regclass(quote_ident(n))::oid) AS oids "
+    "FROM unnest(CAST(:names AS text[])) n), "
     "f AS (SELECT a.attrelid::bigint AS r, a.attnum::int AS n, a.attname::text AS name, "
-    "a.atttypid::bigint AS k, a.atttypmod::int AS m "
-    "FROM pg_attribute a JOIN t ON a.attrelid = t.oid WHERE a.attnum > 0 AND NOT a.attisdropped "
+    "a.atttypid::bigint AS k, a.atttypmod::int AS m FROM pg_attribute a, t "
+    "WHERE a.attrelid = ANY(t.oids) AND a.attnum > 0 AND NOT a.attisdropped "
     "UNION SELECT c.conrelid::bigint, -1, c.conname::text, c.confrelid::bigint, 0 "
-    "FROM pg_constraint c JOIN t ON t.oid IN (c.conrelid, c.confrelid) WHERE c.contype = 'f') "
+    "FROM pg_constraint c, t WHERE c.contype = 'f' "
+    "AND (c.conrelid = ANY(t.oids) OR c.confrelid = ANY(t.oids))) "
     # one row: the server digests the columns and foreign keys, in order, rather than sending
     # each (the fingerprint is compared before every erasure)
     "SELECT count(*), md5(string_agg(concat_ws(',', r, n, name, k, m), ';' ORDER BY r, n, name)) "

@@ -3,6 +3,7 @@ the new column, with its new type (inventory.systems)."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from dsr.demo.seed import SAMPLE_LEARNER_EMAIL, seed_platform
 from inventory.collection import Collection, collect_subject
 from inventory.locator import locate_subject
 from inventory.model import DataMap
-from inventory.systems import Systems, SystemUnavailable
+from inventory.systems import Systems, SystemUnavailable, schema_fingerprint
 from tests.databases import kind_of
 
 MAP_PATH = Path(__file__).parents[2] / "data_map.yaml"
@@ -112,3 +113,35 @@ def test_a_column_gone_says_so_and_is_read_once_back(engine_url: str, tmp_path: 
         after = collect(data_map, systems, tmp_path / "after")
     assert after.field_types["contact"]["learner.postal_code"] == "integer"
     assert contact(after)["postal_code"] == int(contact(before)["postal_code"])
+
+
+def test_the_fingerprint_changes_with_a_column_or_a_foreign_key_and_not_with_rows(
+    engine_url: str,
+) -> None:
+    """What `Systems.recheck_schema` compares before an erasure: a column added to a mapped
+    table, or a foreign key from a table the map does not know to one it does (which may block
+    the erasure), changes it; rows written do not."""
+    seed_platform(engine_url, learners=10, seed=7)
+    tables = list(map_with().systems["learner_platform"].tables)
+    engine = create_engine(engine_url)
+
+    def fingerprint() -> Hashable:
+        with engine.connect() as conn:
+            return schema_fingerprint(conn, tables)
+
+    try:
+        first = fingerprint()
+        run(engine_url, "UPDATE learner SET city = 'Lyon' WHERE email = :email")
+        assert fingerprint() == first
+        run(
+            engine_url,
+            "CREATE TABLE archive_copy (id INTEGER PRIMARY KEY, learner_id INTEGER "
+            "REFERENCES learner (id))",
+        )
+        second = fingerprint()
+        run(engine_url, "ALTER TABLE learner ADD COLUMN nickname VARCHAR(40)")
+        third = fingerprint()
+    finally:
+        engine.dispose()
+    assert first is not None
+    assert len({first, second, third}) == 3
