@@ -1,7 +1,8 @@
 """The stored audit log: append-only, hash-chained events, one global chain (R8).
 
-`record_event` writes the event of a workflow step in the caller's transaction, so that the
-status change and its event are committed together or not at all. Appends are serialised on the
+`record_event` (and `append_fact`, which returns nothing) writes the event of a workflow step in
+the caller's transaction, so that the status change and its event are committed together or not
+at all. Appends are serialised on the
 one-row `dsr_audit_head` table, which also keeps the chain's last hash apart from the events, so
 that `verify_audit` notices events removed from the end of the log.
 
@@ -196,23 +197,46 @@ def record_event(
     `actor_label` says who exactly acted (a staff member's login; "requester" or "system" by
     default for those). An extension's months and ground go into `details`.
     """
+    return record_action(
+        db_session=db_session, request=request, **_of_fact(fact, actor_label, details)
+    )
+
+
+def append_fact(
+    *,
+    db_session: Session,
+    request: DataRequest,
+    fact: AuditFact,
+    actor_label: str | None = None,
+    details: Mapping[str, object] | None = None,
+) -> None:
+    """Append the event of a workflow step as `record_event` does, without building the
+    `RequestEvent` it returns: a status change has no use for it, and every run makes two."""
+    pending = pending_event(
+        db_session=db_session, request=request, **_of_fact(fact, actor_label, details)
+    )
+    append_pending(db_session, pending)
+
+
+def _of_fact(
+    fact: AuditFact, actor_label: str | None, details: Mapping[str, object] | None
+) -> dict[str, Any]:
+    """The arguments of `record_action` that say a workflow step's fact."""
     extra = dict(details or {})
     if fact.months is not None:
         extra["months"] = fact.months
     if fact.ground is not None:
         extra["ground"] = fact.ground.value
-    return record_action(
-        db_session=db_session,
-        request=request,
-        actor=fact.actor,
-        actor_label=actor_label,
-        action=fact.action.value,
-        at=fact.at,
-        from_status=fact.from_status,
-        to_status=fact.to_status,
-        reason=fact.reason,
-        details=extra,
-    )
+    return {
+        "actor": fact.actor,
+        "actor_label": actor_label,
+        "action": fact.action.value,
+        "at": fact.at,
+        "from_status": fact.from_status,
+        "to_status": fact.to_status,
+        "reason": fact.reason,
+        "details": extra,
+    }
 
 
 def record_action(

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from dsr import db
-from dsr.audit.models import record_action
+from dsr.audit.models import append_action
 from dsr.datamap import desk_map, open_systems
 from dsr.dates import written_date
 from dsr.disclosures.service import record_subject_disclosures
@@ -472,7 +472,7 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
                 "created_at": now,
             },
         )
-        record_action(
+        append_action(  # as record_action, without the event object nothing here reads
             db_session=db_session,
             request=request,
             actor=Actor.SYSTEM,

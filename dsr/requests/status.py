@@ -2,7 +2,7 @@
 
 `change_status` applies the workflow, stores the new state and writes its audit event together,
 in the caller's transaction: nothing else pairs `workflow.apply`, `store_state` and
-`record_event`. It flushes, never commits.
+`append_fact`. It flushes, never commits.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from dsr.audit.models import record_event
+from dsr.audit.models import append_fact
 from dsr.requests.extension_grounds import ExtensionGround
 from dsr.requests.models import DataRequest
 from dsr.requests.workflow import TERMINAL, Action, Actor, AuditFact, apply
@@ -59,7 +59,7 @@ def change_status(
         also(transition.fact)
     request.store_state(transition.state)
     db_session.flush()
-    record_event(
+    append_fact(
         db_session=db_session,
         request=request,
         fact=transition.fact,
