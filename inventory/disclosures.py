@@ -113,7 +113,9 @@ def expiring_disclosures(
             continue
         path, email_column = found
         zone = data_map.system_zone(source.system)
-        with systems.connect(source.system) as conn:
+        # in a transaction (not `systems.connect`, which reads without one where it can): the
+        # rows are streamed through a server-side cursor
+        with systems.engine(source.system).connect() as conn:
             ctx = sweep_context(conn, data_map, systems, source.system, now, frozenset())
             scope = sweep_scope(ctx, category_id)
             tables = systems.tables(source.system)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Engine, event, exc
+from sqlalchemy import Connection, Engine, event, exc
 
 IDLE_PING_SECONDS = 10.0
 _GIVEN_BACK = "dsr.checked_in_at"
@@ -40,3 +40,30 @@ def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> E
             raise exc.DisconnectionError(str(error)) from error  # the pool connects afresh
 
     return engine
+
+
+def for_reading(connection: Connection) -> Connection:
+    """Make `connection` run without a transaction where that changes nothing of what it reads:
+    on PostgreSQL at READ COMMITTED (its default), where every statement sees the rows committed
+    when it starts, in a transaction or not. A read is then spared the BEGIN sent before its
+    first statement and the ROLLBACK that gives the connection back, two round trips (after a
+    rollback psycopg also deallocates its prepared statements: one more). Elsewhere (MariaDB
+    reads a transaction's snapshot, REPEATABLE READ by default), and where the driver would
+    stream a large result through a server-side cursor, which needs a transaction, it is left as
+    it is. Return `connection`, for reads only."""
+    dialect = connection.dialect
+    if (
+        dialect.name == "postgresql"
+        and dialect.default_isolation_level == "READ COMMITTED"
+        and _streams_in_chunks()
+    ):
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
+
+
+def _streams_in_chunks() -> bool:
+    """Say whether psycopg's libpq streams a result in chunks (17 and later), which needs no
+    transaction (see `inventory.keyed.stream_keyed`)."""
+    import psycopg  # noqa: PLC0415 (only PostgreSQL systems need it)
+
+    return bool(psycopg.capabilities.has_stream_chunked())

@@ -59,7 +59,7 @@ from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
 from inventory.model import DataMap
-from inventory.pool import ping_when_idle
+from inventory.pool import for_reading, ping_when_idle
 from inventory.validation import known_columns
 
 T = TypeVar("T")
@@ -442,15 +442,16 @@ class Systems:
 
     @contextmanager
     def connect(self, system: str) -> Iterator[Connection]:
-        """Yield a connection to `system`: this thread's pinned one inside `pinned()`, else a
-        new one from the pool."""
+        """Yield a connection to `system` to read from (`inventory.pool.for_reading`: without a
+        transaction where that changes nothing): this thread's pinned one inside `pinned()`,
+        else a new one from the pool."""
         pins = self._pins()
         if pins is None:
             with self.engine(system).connect() as connection:
-                yield connection
+                yield for_reading(connection)
             return
         if system not in pins:
-            pins[system] = self.engine(system).connect()
+            pins[system] = for_reading(self.engine(system).connect())
         yield pins[system]
 
     @contextmanager

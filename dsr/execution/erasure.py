@@ -81,6 +81,7 @@ from inventory.locator import locate_subject
 from inventory.mentions import erase_mentions, subject_full_names
 from inventory.model import DataMap, ErasureAction
 from inventory.phrases import Phrase, joined, said
+from inventory.pool import for_reading
 from inventory.systems import Systems
 
 ERASED_ACTION = "erasure_applied"
@@ -404,7 +405,8 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     shared = [step for step in erased_steps if step.kind and step.rows > 0]
     affected = [o.category for o in outcomes_by_category if o.action is not ErasureAction.RETAIN]
     affected += [s.category for s in shared if s.kind == "side" and s.category not in affected]
-    with context.engine.connect() as connection:  # one read: no session needed
+    with context.engine.connect() as store:  # one read: no session, no transaction needed
+        connection = for_reading(store)
         concerned = recipients_to_tell(
             connection,
             data_map,

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from dsr.demo.seed import seed_platform
 from inventory.loader import load_data_map
 from inventory.model import DataMap
 from inventory.systems import Systems
@@ -53,3 +55,32 @@ def test_every_sqlite_connection_enforces_foreign_keys(
             conn.rollback()
         with systems.connect(SYSTEM) as conn:
             assert conn.execute(text("SELECT count(*) FROM parent")).scalar() == 1
+
+
+def test_reads_go_without_a_transaction_only_where_that_changes_nothing(
+    point3_map: DataMap, engine_url: str
+) -> None:
+    """`Systems.connect` reads without a transaction on PostgreSQL at READ COMMITTED (no BEGIN
+    and ROLLBACK round trips; every statement sees what was committed when it starts either
+    way), in one on MariaDB (its snapshot, REPEATABLE READ) and SQLite; a connection the pool
+    hands out next for writing is in a transaction again: a failed write leaves nothing."""
+    seed_platform(engine_url, learners=10, seed=2)
+    with Systems(point3_map, {"POINT3_PLATFORM_URL": engine_url}).opened() as systems:
+        with systems.connect(SYSTEM) as conn:
+            count = conn.execute(text("SELECT count(*) FROM course")).scalar_one()
+            level = conn.get_execution_options().get("isolation_level")
+            postgresql = conn.dialect.name == "postgresql"
+            if postgresql:
+                from psycopg.pq import TransactionStatus
+
+                driver: Any = conn.connection.driver_connection
+                assert driver.pgconn.transaction_status == TransactionStatus.IDLE
+        assert (level == "AUTOCOMMIT") == postgresql
+        engine = systems.engine(SYSTEM)
+        with pytest.raises(RuntimeError), engine.begin() as writing:
+            assert writing.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
+            writing.execute(text("DELETE FROM course_interest"))
+            raise RuntimeError("the write fails after its first statement")
+        with systems.connect(SYSTEM) as conn:
+            assert conn.execute(text("SELECT count(*) FROM course_interest")).scalar_one() > 0
+            assert conn.execute(text("SELECT count(*) FROM course")).scalar_one() == count
