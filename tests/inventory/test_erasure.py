@@ -490,24 +490,31 @@ def test_the_web_shop_erases_alice_with_no_code_change(shop_map: DataMap, engine
     assert row[6] == date(1990, 1, 1)
 
 
-@pytest.mark.databases("sqlite", "postgresql")
-def test_every_strategy_on_the_web_shop(shop_map: DataMap, engine_url: str) -> None:
-    """keyed_hash, truncate and year_only, a rerun that does not hash a hash again, and the
-    map's restriction applied to retained rows (here, oddly, a currency code: any mapped column)."""
-    raw = yaml.safe_load(
+def shop_newsletter_anonymised(strategies: dict[str, Any]) -> dict[str, Any]:
+    """The web shop's map as a document, its newsletter category anonymised column by column."""
+    raw: dict[str, Any] = yaml.safe_load(
         (ROOT / "tests" / "webshop" / "webshop_map.yaml").read_text(encoding="utf-8")
     )
-    strategies: dict[str, Any] = {
-        "newsletter_signup.email": "unique_placeholder",
-        "newsletter_signup.consent_text": {"strategy": "truncate", "length": 4},
-        "newsletter_signup.signed_up_at": "year_only",
-        "newsletter_signup.ip_address": "keyed_hash",
-        "newsletter_signup.unsubscribed_at": "keep",
-    }
     category = raw["categories"]["newsletter"]
     category["erasure"] = {"action": "anonymize"}
     for f in category["fields"]:
         f["anonymize"] = strategies[f["column"]]
+    return raw
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_every_strategy_on_the_web_shop(shop_map: DataMap, engine_url: str) -> None:
+    """keyed_hash, truncate and year_only, a rerun that does not hash a hash again, and the
+    map's restriction applied to retained rows (here, oddly, a currency code: any mapped column)."""
+    raw = shop_newsletter_anonymised(
+        {
+            "newsletter_signup.email": "unique_placeholder",
+            "newsletter_signup.consent_text": {"strategy": "truncate", "length": 4},
+            "newsletter_signup.signed_up_at": "year_only",
+            "newsletter_signup.ip_address": "keyed_hash",
+            "newsletter_signup.unsubscribed_at": "keep",
+        }
+    )
     raw["changes"] = {
         "restriction": {
             "description": {"fr": "Commandes mises à l'écart", "en": "Orders set aside"},
@@ -546,21 +553,17 @@ def test_values_the_database_computes_are_the_desks_own(shop_map: DataMap, engin
     of the year are written without reading the rows: the database computes them. They are the
     very values `per_row_value` gives of the rows as they were (elsewhere the rows are read and
     it computes them), and a rerun finds the rows done."""
-    raw = yaml.safe_load(
-        (ROOT / "tests" / "webshop" / "webshop_map.yaml").read_text(encoding="utf-8")
+    variant = DataMap.model_validate(
+        shop_newsletter_anonymised(
+            {
+                "newsletter_signup.email": "unique_placeholder",
+                "newsletter_signup.consent_text": {"strategy": "truncate", "length": 4},
+                "newsletter_signup.signed_up_at": "year_only",  # a timestamp with its zone
+                "newsletter_signup.ip_address": "null",
+                "newsletter_signup.unsubscribed_at": "keep",
+            }
+        )
     )
-    strategies: dict[str, Any] = {
-        "newsletter_signup.email": "unique_placeholder",
-        "newsletter_signup.consent_text": {"strategy": "truncate", "length": 4},
-        "newsletter_signup.signed_up_at": "year_only",  # a timestamp with its time zone
-        "newsletter_signup.ip_address": "null",
-        "newsletter_signup.unsubscribed_at": "keep",
-    }
-    category = raw["categories"]["newsletter"]
-    category["erasure"] = {"action": "anonymize"}
-    for f in category["fields"]:
-        f["anonymize"] = strategies[f["column"]]
-    variant = DataMap.model_validate(raw)
     seed_webshop(engine_url)
     before = snapshot(engine_url)
     sent: list[str] = []
