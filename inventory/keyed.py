@@ -184,17 +184,6 @@ def run_pipelined(
     return _pipelined(conn, statements, lambda cursor: cursor.fetchall())
 
 
-def run_pipelined_writes(
-    conn: Connection,
-    statements: Sequence[tuple[str, dict[str, Any]]],
-    failed: Callable[[int], None] | None = None,
-) -> list[int]:
-    """Run driver SQL writes (PostgreSQL) in one libpq pipeline, in the connection's
-    transaction, as `run_pipelined` does; return how many rows each changed. When one fails,
-    `failed` is told its index before the error is raised (the statements after it did not run)."""
-    return _pipelined(conn, statements, lambda cursor: int(cursor.rowcount), failed)
-
-
 def _pipelined(
     conn: Connection,
     statements: Sequence[tuple[str, dict[str, Any]]],
@@ -251,12 +240,12 @@ class HeldWrites:
 
     Mostly writes: each write's count of changed rows is given to its `counted` once it ran;
     `failed`, after an error, names the table of the statement that failed (`PLANNING` for a
-    read held to plan). A read can be held
-    too (`KeyedTable.rows_then`), its rows given to its `take` once they came back: the reads an
-    erasure makes of rows as they stand between its writes (the dates of the rows it keeps, the
-    values it anonymises) travel with those writes instead of each in a round trip of its own.
-    A `take` may hold more statements; those held after a read whose `take` may do so wait for
-    it (they are sent after what it holds), so that everything runs in the order it was held."""
+    read held to plan). A read can be held too (`KeyedTable.rows_then`), its rows given to its
+    `take` once they came back: the reads an erasure makes of rows as they stand between its
+    writes (the dates of the rows it keeps, the values it anonymises) travel with those writes
+    instead of each in a round trip of its own. A `take` may hold more statements; those held
+    after a read whose `take` may do so wait for it (they are sent after what it holds), so
+    that everything runs in the order it was held."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
