@@ -18,8 +18,8 @@ from dsr.audit.models import (
     CONTENT_REMOVED_ACTION,
     RequestEvent,
     RequestEventContent,
+    append_fact,
     record_action,
-    record_event,
     verify_audit,
 )
 from dsr.delivery.models import Report, ReportKind
@@ -342,7 +342,7 @@ def test_a_failing_item_is_logged_skipped_and_recorded(
 ) -> None:
     first = make_request(status=Status.RECEIVED, received_at=NOW - timedelta(days=9))
     second = make_request(status=Status.RECEIVED, received_at=NOW - timedelta(days=9))
-    real = record_event
+    real = append_fact
     calls = []
 
     def flaky(**kwargs: Any) -> Any:
@@ -351,7 +351,7 @@ def test_a_failing_item_is_logged_skipped_and_recorded(
             raise RuntimeError("zoe.lefevre@example.org")  # a message must never reach the log
         return real(**kwargs)
 
-    monkeypatch.setattr("dsr.requests.status.record_event", flaky)
+    monkeypatch.setattr("dsr.requests.status.append_fact", flaky)
     run = run_job("expire_unverified", engine=store, settings=settings, now=NOW)
     assert (run.items_done, run.errors, run.error_summary) == (1, 1, "RuntimeError x1")
     assert reloaded(store, first).status is Status.RECEIVED  # rolled back, retried next run
