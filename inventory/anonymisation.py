@@ -224,11 +224,11 @@ def anonymize_rows(
         if r.rule.strategy in (AnonymizeStrategy.NULL, AnonymizeStrategy.FIXED)
     }
     per_row = [r for r in rules if r.name not in constant]
+    key_params = {c: f"erasure_key_{i}" for i, c in enumerate(pk)}
     computed = _computed_in_place(keyed, per_row)
-    from_key = [r.name for r in per_row if r.name not in (computed or {})]
     if computed is not None:
         names = list(constant)
-        key_params = {c: f"erasure_key_{i}" for i, c in enumerate(pk)}
+        from_key = [r.name for r in per_row if r.name not in computed]
         value_params = {c: f"erasure_value_{i}" for i, c in enumerate([*names, *from_key])}
         values = {value_params[c]: constant[c] for c in names}
 
@@ -252,17 +252,17 @@ def anonymize_rows(
         held_writes = cast(HeldWrites, keyed.writes)  # `_computed_in_place` said it holds them
         rule_of = {r.name: r for r in per_row}
         bound = _bound_as(conn.dialect, table)
+        constants = {value_params[c]: bound(c, constant[c]) for c in names}
         for key in keys:
             param = {key_params[c]: bound(c, v) for c, v in zip(pk, key, strict=True)}
-            param.update({value_params[c]: bound(c, constant[c]) for c in names})
+            param.update(constants)
             for c in from_key:
                 value = per_row_value(rule_of[c], None, key, secret_key, system, table)
                 param[value_params[c]] = bound(c, value)
             held_writes.hold_sql(table.name, sql, param, counted)
         return
-    key_params = {c: f"erasure_key_{i}" for i, c in enumerate(pk)}
     value_params = {r.name: f"erasure_value_{i}" for i, r in enumerate(rules)}
-    parameters_of = {p: c for c, p in value_params.items()}
+    column_of = {p: c for params in (key_params, value_params) for c, p in params.items()}
 
     def by_key() -> Update:
         return (
@@ -301,9 +301,8 @@ def anonymize_rows(
             param.update({value_params[c]: v for c, v in new.items()})
             params.append(param)
         if held is not None:  # with the held writes: the next round trip carries them
-            columns = {**{p: c for c, p in key_params.items()}, **parameters_of}
             for param in params:
-                sent = {name: bound(columns[name], v) for name, v in param.items()}
+                sent = {name: bound(column_of[name], v) for name, v in param.items()}
                 held.hold_sql(table.name, sql, sent, counted)
             return
         if len(params) == 1:

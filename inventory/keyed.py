@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 
+from inventory.pool import streams_in_chunks
 from inventory.systems import Systems
 
 Key = tuple[Any, ...]
@@ -116,7 +117,7 @@ def stream_keyed(
     The whole result must be read (or the iterator closed) before the connection runs anything
     else.
     """
-    if conn.dialect.name == "postgresql" and not isinstance(key, Tuple) and _chunked():
+    if conn.dialect.name == "postgresql" and not isinstance(key, Tuple) and streams_in_chunks():
         sql = keyed_sql(conn, systems, cache_key, build, key)
         return _stream_postgresql(conn, sql, {KEYS: list(values)})
     statement = systems.statement(cache_key, partial(_expanding, build, key))
@@ -126,13 +127,6 @@ def stream_keyed(
 
 _STREAMED: weakref.WeakSet[Any] = weakref.WeakSet()
 """Driver connections whose last query went in libpq's chunked mode (see `run_pipelined`)."""
-
-
-def _chunked() -> bool:
-    """Say whether psycopg's libpq streams results in chunks (libpq 17 and later)."""
-    import psycopg  # noqa: PLC0415 (only PostgreSQL systems need it)
-
-    return bool(psycopg.capabilities.has_stream_chunked())
 
 
 def _stream_postgresql(conn: Connection, sql: str, bound: dict[str, Any]) -> Iterator[Any]:
@@ -254,10 +248,6 @@ class HeldWrites:
         self._held: list[_Held] = []
         self._waiting = False  # a held read's `take` may hold more: send before holding again
 
-    def holds(self, keyed: KeyedTable, keys: Sequence[Key]) -> bool:
-        """Say whether a statement on `keyed`'s rows of `keys` can be held (else it runs now)."""
-        return self.pipelined and bool(keys)
-
     def hold(
         self,
         keyed: KeyedTable,
@@ -268,7 +258,7 @@ class HeldWrites:
         counted: Callable[[int], None],
     ) -> None:
         """Hold `build(key IN keys)` on `keyed`'s rows (run it now where nothing is held)."""
-        if not self.holds(keyed, keys):
+        if not (self.pipelined and keys):  # else it runs now
             self.flush()
             counted(int(keyed.execute(kind, build, keys, dict(params)).rowcount))
             return
@@ -290,7 +280,7 @@ class HeldWrites:
         statements, and those held after this read wait for it; `during`: what `failed` says if
         the read fails (the table's name unless given; `PLANNING` for a read that plans). Run it
         now where nothing is held."""
-        if not self.holds(keyed, keys):
+        if not (self.pipelined and keys):  # else it runs now
             take(keyed.rows(kind, build, keys))
             return
         self._hold_keyed(keyed, kind, build, keys, {}, partial(_fetched, take), during)
@@ -302,8 +292,7 @@ class HeldWrites:
         """Hold a write given as driver SQL (PostgreSQL only: see `pipelined`)."""
         if not self.pipelined:
             raise ValueError("driver SQL is held on PostgreSQL only")
-        self._wait()
-        self._held.append((sql, bound, partial(_counted, counted), table))
+        self._append((sql, bound, partial(_counted, counted), table))
 
     def _hold_keyed(
         self,
@@ -315,15 +304,15 @@ class HeldWrites:
         then: Callable[[_Result], None],
         during: str | None = None,
     ) -> None:
-        self._wait()
         sql = keyed_sql(self.conn, keyed.systems, (*keyed.cache, kind), build, keyed.key)
-        bound = {**keys_bound(keys), **params}
-        self._held.append((sql, bound, then, during or keyed.table.name))
+        self._append((sql, {**keys_bound(keys), **params}, then, during or keyed.table.name))
 
-    def _wait(self) -> None:
-        """Send what is held when a held read's `take` may hold what must run first."""
+    def _append(self, held: _Held) -> None:
+        """Hold a statement, after sending what is held first when a held read's `take` may
+        hold what must run before it."""
         if self._waiting:
             self.flush()
+        self._held.append(held)
 
     def flush(self) -> None:
         """Send what is held, in the order it was held (and what the reads' `take` hold)."""

@@ -55,15 +55,15 @@ def for_reading(connection: Connection) -> Connection:
     if (
         dialect.name == "postgresql"
         and dialect.default_isolation_level == "READ COMMITTED"
-        and _streams_in_chunks()
+        and streams_in_chunks()
     ):
         connection.execution_options(isolation_level="AUTOCOMMIT")
     return connection
 
 
-def _streams_in_chunks() -> bool:
+def streams_in_chunks() -> bool:
     """Say whether psycopg's libpq streams a result in chunks (17 and later), which needs no
-    transaction (see `inventory.keyed.stream_keyed`)."""
+    transaction (`inventory.keyed.stream_keyed` streams that way when it can)."""
     import psycopg  # noqa: PLC0415 (only PostgreSQL systems need it)
 
     return bool(psycopg.capabilities.has_stream_chunked())

@@ -2,9 +2,9 @@
 
 `record_event` (and `append_fact`, which returns nothing) writes the event of a workflow step in
 the caller's transaction, so that the status change and its event are committed together or not
-at all. Appends are serialised on the
-one-row `dsr_audit_head` table, which also keeps the chain's last hash apart from the events, so
-that `verify_audit` notices events removed from the end of the log.
+at all. Appends are serialised on the one-row `dsr_audit_head` table, which also keeps the
+chain's last hash apart from the events, so that `verify_audit` notices events removed from the
+end of the log.
 
 An event's personal content (its reason and the details that are not CHAINED_DETAILS) lives in
 `dsr_request_event_content`, beside the chained row that keeps its salted digest: minimising a

@@ -406,9 +406,8 @@ def run_erasure(context: ExecutionContext) -> ExecutionResult:
     affected = [o.category for o in outcomes_by_category if o.action is not ErasureAction.RETAIN]
     affected += [s.category for s in shared if s.kind == "side" and s.category not in affected]
     with context.engine.connect() as store:  # one read: no session, no transaction needed
-        connection = for_reading(store)
         concerned = recipients_to_tell(
-            connection,
+            for_reading(store),
             data_map,
             email=context.subject,
             key=suppression,
